@@ -1,0 +1,127 @@
+/**
+ * The gateway's configuration, validated at start-up. One schema serves the YAML file and the environment defaults.
+ * Every option is documented in config/gatehouse.example.yaml.
+ */
+import { z } from 'zod'
+
+const durationMs = z.number().int().positive()
+
+export const timeoutsSchema = z.strictObject({
+  /** TCP+TLS connect (Node only; Workers' fetch has no connect timeout). */
+  connectMs: durationMs.optional(),
+  /** From sending the request to the response headers (and, for streams, the first body bytes). */
+  firstByteMs: durationMs.optional(),
+  /** Longest silence between two chunks of a streamed body. */
+  idleMs: durationMs.optional(),
+  /** The whole request, retries and fallbacks included. */
+  totalMs: durationMs.optional(),
+})
+export type TimeoutsConfig = z.infer<typeof timeoutsSchema>
+
+export const retrySchema = z.strictObject({
+  /** Retries per target after the first attempt. */
+  maxRetries: z.number().int().min(0).max(10).optional(),
+  initialDelayMs: z.number().int().min(0).optional(),
+  maxDelayMs: z.number().int().min(0).optional(),
+  /** Honour upstream `retry-after` / `retry-after-ms` (within the request deadline). */
+  respectRetryAfter: z.boolean().optional(),
+})
+export type RetryConfig = z.infer<typeof retrySchema>
+
+export const circuitBreakerSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  /** Minimum failures in the window before the breaker may open. */
+  minFailures: z.number().int().positive().optional(),
+  /** Failure ratio (0..1) of the last `windowSize` calls at which it opens. */
+  failureRatio: z.number().min(0).max(1).optional(),
+  windowSize: z.number().int().positive().optional(),
+  windowMs: durationMs.optional(),
+  /** First open period before a half-open probe; doubles while probes fail, up to `maxOpenMs`. */
+  openMs: durationMs.optional(),
+  maxOpenMs: durationMs.optional(),
+})
+export type CircuitBreakerConfig = z.infer<typeof circuitBreakerSchema>
+
+/** Differences between OpenAI-compatible servers, as flags rather than `if (vendor === ...)`. */
+export const compatSchema = z.strictObject({
+  /** Server accepts `role: "developer"`; when false it is sent as `system`. */
+  developerRole: z.boolean().optional(),
+  /** Server accepts `stream_options`; when false it is removed. */
+  streamOptions: z.boolean().optional(),
+  /** Server accepts `max_completion_tokens`; when false it is sent as `max_tokens`. */
+  maxCompletionTokens: z.boolean().optional(),
+})
+export type CompatConfig = z.infer<typeof compatSchema>
+
+export const providerTypes = ['openai', 'anthropic', 'openai-compatible'] as const
+export type ProviderType = (typeof providerTypes)[number]
+
+export const providerSchema = z.strictObject({
+  type: z.enum(providerTypes),
+  apiKey: z.string().optional(),
+  /** Defaults: https://api.openai.com/v1, https://api.anthropic.com; required for openai-compatible. */
+  baseUrl: z.url().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  timeouts: timeoutsSchema.optional(),
+  retry: retrySchema.optional(),
+  compat: compatSchema.optional(),
+  /** Models this provider serves, in addition to (or instead of) the ones its models endpoint advertises. */
+  models: z.array(z.string().min(1)).optional(),
+  /** Fetch the models endpoint for `/v1/models` and unprefixed routing (default true). */
+  discoverModels: z.boolean().optional(),
+})
+export type ProviderConfig = z.infer<typeof providerSchema>
+
+export const targetSchema = z.strictObject({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  /** Relative share of first attempts; targets without weights are tried in order. */
+  weight: z.number().positive().optional(),
+})
+export type TargetConfig = z.infer<typeof targetSchema>
+
+export const routeSchema = z.strictObject({
+  /** The public model name clients send. */
+  name: z.string().min(1),
+  targets: z.array(targetSchema).min(1),
+  timeouts: timeoutsSchema.optional(),
+  retry: retrySchema.optional(),
+  /** Upstream statuses that move on to the next target at once (in addition to spent retries). */
+  fallbackOn: z.array(z.number().int().min(400).max(599)).optional(),
+})
+export type RouteConfig = z.infer<typeof routeSchema>
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().optional(),
+      port: z.number().int().min(0).max(65535).optional(),
+      /** Largest accepted request body in bytes (default 32 MiB); larger gets a 413. */
+      bodyLimitBytes: z.number().int().positive().optional(),
+      /** On SIGTERM, how long in-flight requests get to finish. */
+      drainTimeoutMs: durationMs.optional(),
+    })
+    .optional(),
+  auth: z
+    .strictObject({
+      /** Key clients present as `Authorization: Bearer` or `x-api-key`. */
+      masterKey: z.string().min(1).optional(),
+    })
+    .optional(),
+  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'), providerSchema).default({}),
+  routes: z.array(routeSchema).default([]),
+  /** Provider that serves an unprefixed, unknown model, per client dialect. */
+  defaultProvider: z
+    .strictObject({ openai: z.string().optional(), anthropic: z.string().optional() })
+    .optional(),
+  timeouts: timeoutsSchema.optional(),
+  retry: retrySchema.optional(),
+  circuitBreaker: circuitBreakerSchema.optional(),
+  /** Per-model facts the gateway needs, e.g. `max_tokens` injected for Anthropic when an OpenAI client sends none. */
+  models: z
+    .record(z.string(), z.strictObject({ maxOutputTokens: z.number().int().positive().optional() }))
+    .optional(),
+  /** Cache lifetime of provider model lists. */
+  modelListTtlMs: durationMs.optional(),
+})
+export type GatewayConfig = z.infer<typeof configSchema>

@@ -1,0 +1,103 @@
+/**
+ * The only SSE parser (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation).
+ * Incremental: feed it bytes as they arrive; it yields complete events. Tolerates `\r\n` and `\r`, skips comment lines
+ * (`: keep-alive`, sent by some OpenAI-compatible servers), joins multi-line `data:`.
+ */
+export type SseEvent = {
+  /** The `event:` field; `undefined` when absent (OpenAI streams never send one). */
+  event: string | undefined
+  data: string
+  id: string | undefined
+}
+
+export class SseParser {
+  readonly #decoder = new TextDecoder()
+  #buffer = ''
+  #event: string | undefined
+  #data: string[] = []
+  #id: string | undefined
+
+  /** Parses a chunk; returns the events it completed. */
+  push(chunk: Uint8Array | string): SseEvent[] {
+    this.#buffer += typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true })
+    const events: SseEvent[] = []
+    let start = 0
+    for (;;) {
+      const lf = this.#buffer.indexOf('\n', start)
+      const cr = this.#buffer.indexOf('\r', start)
+      let end: number
+      let next: number
+      if (cr !== -1 && (lf === -1 || cr < lf)) {
+        // A trailing `\r` may be the first half of `\r\n`: wait for more input.
+        if (cr === this.#buffer.length - 1) break
+        end = cr
+        next = this.#buffer[cr + 1] === '\n' ? cr + 2 : cr + 1
+      } else if (lf !== -1) {
+        end = lf
+        next = lf + 1
+      } else {
+        break
+      }
+      this.#line(this.#buffer.slice(start, end), events)
+      start = next
+    }
+    this.#buffer = this.#buffer.slice(start)
+    return events
+  }
+
+  /** Flushes a final event that was not followed by a blank line (a truncated stream). */
+  end(): SseEvent[] {
+    const events: SseEvent[] = []
+    if (this.#buffer.length > 0) {
+      this.#line(this.#buffer, events)
+      this.#buffer = ''
+    }
+    this.#line('', events)
+    return events
+  }
+
+  #line(line: string, events: SseEvent[]): void {
+    if (line === '') {
+      if (this.#data.length > 0 || this.#event !== undefined) {
+        events.push({ event: this.#event, data: this.#data.join('\n'), id: this.#id })
+      }
+      this.#event = undefined
+      this.#data = []
+      return
+    }
+    if (line.startsWith(':')) return
+    const colon = line.indexOf(':')
+    const field = colon === -1 ? line : line.slice(0, colon)
+    let value = colon === -1 ? '' : line.slice(colon + 1)
+    if (value.startsWith(' ')) value = value.slice(1)
+    if (field === 'data') this.#data.push(value)
+    else if (field === 'event') this.#event = value
+    else if (field === 'id') this.#id = value
+  }
+}
+
+/** Turns a byte stream into a stream of SSE events. Cancelling the result cancels the source. */
+export const parseSseStream = (body: ReadableStream<Uint8Array>): ReadableStream<SseEvent> => {
+  const parser = new SseParser()
+  const reader = body.getReader()
+  return new ReadableStream<SseEvent>({
+    async pull(controller) {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) {
+          for (const event of parser.end()) controller.enqueue(event)
+          controller.close()
+          return
+        }
+        const events = parser.push(value)
+        if (events.length > 0) {
+          for (const event of events) controller.enqueue(event)
+          return
+        }
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason)
+    },
+  })
+}

@@ -1,0 +1,136 @@
+/**
+ * The canonical chat types: the one shape every dialect converts through when a request crosses dialects
+ * (OpenAI client → Anthropic upstream and the reverse, anything → the local model).
+ * Same-dialect traffic never goes through these types: it is forwarded byte for byte (see `ForwardRequest`).
+ *
+ * Conversion tables and wire facts: ../shared/specs/wire-notes.md §4.
+ */
+
+export type Dialect = 'openai' | 'anthropic'
+
+export type ImageSource =
+  | { type: 'url'; url: string }
+  | { type: 'base64'; mediaType: string; data: string }
+
+export type TextPart = { type: 'text'; text: string }
+export type ImagePart = { type: 'image'; source: ImageSource }
+/** `arguments` is the JSON text exactly as the model produced it (OpenAI keeps it as a string; Anthropic as an object). */
+export type ToolCallPart = { type: 'tool-call'; id: string; name: string; arguments: string }
+/** Model reasoning (Anthropic `thinking`); `signature` must be replayed verbatim to Anthropic. */
+export type ReasoningPart = { type: 'reasoning'; text: string; signature?: string; redactedData?: string }
+
+export type ChatMessage =
+  /** `system` and OpenAI `developer` messages; Anthropic's top-level `system` becomes one of these. */
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: Array<TextPart | ImagePart> }
+  | { role: 'assistant'; content: Array<TextPart | ToolCallPart | ReasoningPart> }
+  /** OpenAI `role:"tool"`; Anthropic `tool_result` blocks (one message per result). */
+  | { role: 'tool'; toolCallId: string; content: Array<TextPart | ImagePart>; isError?: boolean }
+
+export type ToolDefinition = {
+  name: string
+  description?: string
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>
+  strict?: boolean
+}
+
+export type ToolChoice =
+  | { type: 'auto' }
+  | { type: 'none' }
+  | { type: 'required' }
+  | { type: 'tool'; name: string }
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict?: boolean; description?: string }
+
+export type ChatRequest = {
+  /** Upstream model name (already resolved by the router: no `provider/` prefix). */
+  model: string
+  messages: ChatMessage[]
+  tools?: ToolDefinition[]
+  toolChoice?: ToolChoice
+  /** `false` = at most one tool call per turn. Absent = provider default. */
+  parallelToolCalls?: boolean
+  /** Absent when the client did not send one; the Anthropic converter fills the model maximum (the one injected default). */
+  maxTokens?: number
+  temperature?: number
+  topP?: number
+  topK?: number
+  stop?: string[]
+  responseFormat?: ResponseFormat
+  /** End-user id (OpenAI `user` / `safety_identifier`, Anthropic `metadata.user_id`). */
+  user?: string
+  stream: boolean
+  /** OpenAI `stream_options.include_usage`; the canonical stream always carries usage when the provider gives it. */
+  includeUsage?: boolean
+}
+
+/** Why generation stopped: `unified` for conversion, `raw` as the provider said it (for logs and passthrough). */
+export type FinishReason = {
+  unified: 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'error' | 'other'
+  raw: string | null
+}
+
+/**
+ * Token usage. `null` = the provider did not report it (unknown is not zero).
+ * `inputTokens` includes cached tokens (OpenAI's convention); Anthropic's `input_tokens` excludes them,
+ * so its converter adds `cache_read_input_tokens` and `cache_creation_input_tokens`.
+ */
+export type Usage = {
+  inputTokens: number | null
+  outputTokens: number | null
+  cachedInputTokens: number | null
+  cacheWriteInputTokens: number | null
+  reasoningTokens: number | null
+}
+
+export type ChatChoice = {
+  index: number
+  content: Array<TextPart | ToolCallPart | ReasoningPart>
+  finishReason: FinishReason
+}
+
+export type ChatResult = {
+  id: string
+  /** The model name the upstream reported. */
+  model: string
+  /** Unix seconds. */
+  created: number
+  choices: ChatChoice[]
+  usage: Usage
+}
+
+export type ChatChunk =
+  | { type: 'start'; id: string; model: string; created: number; usage?: Usage }
+  | { type: 'text-delta'; choiceIndex: number; delta: string }
+  | { type: 'reasoning-delta'; choiceIndex: number; delta: string; signature?: string }
+  /** `index` is the tool call's position within the choice (0-based); `id` and `name` come on its first fragment only. */
+  | { type: 'tool-call-delta'; choiceIndex: number; index: number; id?: string; name?: string; argumentsDelta: string }
+  | { type: 'finish'; choiceIndex: number; finishReason: FinishReason }
+  /** Cumulative usage so far; a later `usage` chunk replaces an earlier one. */
+  | { type: 'usage'; usage: Usage }
+
+export type EmbedRequest = {
+  model: string
+  input: string | string[] | number[] | number[][]
+  dimensions?: number
+  user?: string
+}
+
+export type EmbedResult = {
+  model: string
+  /** In input order. */
+  embeddings: Float32Array[]
+  usage: { inputTokens: number | null }
+}
+
+export const emptyUsage = (): Usage => ({
+  inputTokens: null,
+  outputTokens: null,
+  cachedInputTokens: null,
+  cacheWriteInputTokens: null,
+  reasoningTokens: null,
+})

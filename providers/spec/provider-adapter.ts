@@ -1,0 +1,121 @@
+/**
+ * The provider contract: adapters translate, the core decides. No retry, cache, rate limit or usage logic in here.
+ * Every failure is a thrown `ProviderError`. Adapters never read the environment: credentials arrive in `CallContext`.
+ */
+import type { ChatChunk, ChatRequest, ChatResult, Dialect, EmbedRequest, EmbedResult, Usage } from './chat-types.ts'
+
+export type UpstreamRequest = {
+  url: string
+  method: 'GET' | 'POST'
+  headers: Record<string, string>
+  /** Already-serialised body; the transport sets `content-length` from it. */
+  body?: string | Uint8Array
+  signal: AbortSignal
+  /** Connect timeout for this provider (the Node transport keeps one pool per setting; fetch has none). */
+  connectTimeoutMs?: number
+}
+
+export type UpstreamResponse = {
+  status: number
+  headers: Headers
+  /** Raw bytes as they arrive (never decompressed by us: requests ask for `accept-encoding: identity`). */
+  body: ReadableStream<Uint8Array>
+}
+
+/**
+ * HTTP to upstreams, injected: an undici `Pool`/`Agent` on Node, `fetch` on Workers, a fake in unit tests.
+ * Rejects with `ProviderError` kind `connection` when no response arrives, kind `aborted`/`timeout` when the
+ * signal fires. Resolves for every HTTP status: status handling is the adapter's job.
+ * Cancelling `body` must release the connection.
+ */
+export interface UpstreamTransport {
+  request(request: UpstreamRequest): Promise<UpstreamResponse>
+}
+
+export type ProviderCredentials = {
+  apiKey?: string
+  /** Always set by the core: the configured base URL or the provider's default. No trailing slash. */
+  baseUrl: string
+  /** Extra headers from config (OpenRouter's `HTTP-Referer`, Azure's `api-version`...). */
+  headers?: Record<string, string>
+}
+
+export interface CallContext {
+  credentials: ProviderCredentials
+  transport: UpstreamTransport
+  /** Fires on client disconnect, on a timeout, or at the request's deadline. */
+  signal: AbortSignal
+  requestId: string
+  connectTimeoutMs?: number
+}
+
+/** Same dialect: the client's parsed JSON body, forwarded with only the model (and gateway-owned fields) changed. */
+export type ForwardRequest = {
+  /** Which API: `chat` = `/v1/chat/completions` or `/v1/messages`; `embeddings`; `count-tokens` = `/v1/messages/count_tokens`. */
+  operation: 'chat' | 'embeddings' | 'count-tokens'
+  /** The client's JSON body (not zod's output: unknown fields survive). The adapter must not mutate it. */
+  body: Record<string, unknown>
+  /** Upstream model name to put in `body.model`. */
+  model: string
+  /** Client headers that pass by allowlist (`anthropic-version`, `anthropic-beta`), lower-cased. */
+  headers: Record<string, string>
+}
+
+export type ModelInfo = {
+  id: string
+  /** Unix seconds, when the provider says. */
+  created?: number
+  ownedBy?: string
+  displayName?: string
+}
+
+/**
+ * What the core gets back from `forward`: status and headers already checked (a non-2xx was thrown as
+ * `ProviderError`), and the raw upstream body to stream to the client unchanged.
+ */
+export type ForwardResponse = UpstreamResponse
+
+/** What a side parser learned from a forwarded body: the bytes themselves pass through untouched. */
+export type ForwardSummary = {
+  usage: Usage | null
+  /** Model name the upstream reported. */
+  model?: string
+  /** The upstream sent an in-band error (SSE `error` event / `{"error":...}` chunk). */
+  error?: { message: string; type?: string }
+}
+
+/** Reads a forwarded body on the side (SSE or JSON) without altering or delaying it. Every parse is guarded. */
+export interface ForwardTap {
+  write(chunk: Uint8Array): void
+  /** Called once the body has ended (or failed); returns what was read. */
+  finish(): ForwardSummary
+}
+
+export interface ProviderAdapter {
+  /** Provider instance id from config: `openai`, `anthropic`, `groq`, `local`... */
+  readonly id: string
+  /** The wire format it speaks natively (passthrough when the client speaks the same); `none` = no wire format. */
+  readonly dialect: Dialect | 'none'
+  readonly runtimes: readonly ('node' | 'workers')[]
+  /** Default base URL (no trailing slash) used when config gives none. */
+  readonly defaultBaseUrl: string
+
+  /**
+   * Same dialect: send `request.body` with `model` replaced, return the raw response.
+   * Throws `ProviderError` on a non-2xx status (after reading the error body, which it consumes).
+   */
+  forward?(request: ForwardRequest, call: CallContext): Promise<ForwardResponse>
+  chat(request: ChatRequest, call: CallContext): Promise<ChatResult>
+  /**
+   * Rejects before the first chunk on HTTP errors. A failure after that errors the stream with a `ProviderError`
+   * (the reader's `read()` rejects). Cancelling the stream aborts the upstream body.
+   */
+  streamChat(request: ChatRequest, call: CallContext): Promise<ReadableStream<ChatChunk>>
+  embed?(request: EmbedRequest, call: CallContext): Promise<EmbedResult>
+  /** Counts input tokens upstream (Anthropic `count_tokens`); absent = the core estimates. */
+  countTokens?(request: ChatRequest, call: CallContext): Promise<number>
+  /** Same dialect: a side parser for the body `forward` returned (usage, model, in-band errors). */
+  createForwardTap?(options: { operation: ForwardRequest['operation']; stream: boolean }): ForwardTap
+  /** The models the provider advertises (its models endpoint). */
+  listModels?(call: CallContext): Promise<ModelInfo[]>
+}

@@ -1,0 +1,76 @@
+/**
+ * The one error type adapters throw. The core reads `status`, `retryable` and `retryAfterMs` to decide on
+ * retry, fallback and circuit breaking; `on-error.ts` turns it into the client's dialect.
+ *
+ * `message` is safe to show a client: adapters build it from the upstream error's `message` with secrets redacted,
+ * never from a raw body. `detail` is for logs only.
+ */
+export type ProviderErrorKind =
+  /** Could not connect, connection reset, DNS failure. */
+  | 'connection'
+  /** A timeout fired (connect, first byte, idle, total). */
+  | 'timeout'
+  /** The upstream answered with an HTTP error status. */
+  | 'http'
+  /** The upstream answered 2xx with something we cannot read (bad JSON, broken SSE, wrong shape). */
+  | 'bad-response'
+  /** The request cannot be expressed for this provider (conversion gap): a client error, never retried. */
+  | 'unsupported'
+  /** The request was aborted by the client. */
+  | 'aborted'
+
+export type ProviderErrorOptions = {
+  kind: ProviderErrorKind
+  message: string
+  /** Upstream HTTP status for `http`; otherwise the status the client should see (502, 504, 400, 499). */
+  status: number
+  retryable?: boolean
+  retryAfterMs?: number | null
+  /** Upstream error `type` (OpenAI `error.type`, Anthropic `error.type`), kept so clients can match on it. */
+  type?: string | null
+  /** Upstream error `code` (`context_length_exceeded`, `model_not_found`...). */
+  code?: string | null
+  /** Upstream error `param`. */
+  param?: string | null
+  /** Which provider instance failed. */
+  providerId?: string
+  /** Log-only detail (never sent to a client). */
+  detail?: string
+  cause?: unknown
+}
+
+/** Statuses on which a call is retried: 408, 409, 429 and every 5xx (the official SDKs' rule). */
+export const isRetryableStatus = (status: number): boolean =>
+  status === 408 || status === 409 || status === 429 || status >= 500
+
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError'
+  readonly kind: ProviderErrorKind
+  readonly status: number
+  readonly retryable: boolean
+  readonly retryAfterMs: number | null
+  readonly type: string | null
+  readonly code: string | null
+  readonly param: string | null
+  readonly providerId: string | undefined
+  readonly detail: string | undefined
+
+  constructor(options: ProviderErrorOptions) {
+    super(options.message, { cause: options.cause })
+    this.kind = options.kind
+    this.status = options.status
+    this.retryable =
+      options.retryable ??
+      (options.kind === 'connection' ||
+        options.kind === 'timeout' ||
+        (options.kind === 'http' && isRetryableStatus(options.status)))
+    this.retryAfterMs = options.retryAfterMs ?? null
+    this.type = options.type ?? null
+    this.code = options.code ?? null
+    this.param = options.param ?? null
+    this.providerId = options.providerId
+    this.detail = options.detail
+  }
+}
+
+export const isProviderError = (error: unknown): error is ProviderError => error instanceof ProviderError

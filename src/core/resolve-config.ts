@@ -1,0 +1,141 @@
+/**
+ * Applies the gateway's defaults to a validated config, once at start-up, so the hot path reads plain numbers.
+ * Defaults and their reasons: README "Failure handling".
+ */
+import type {
+  CircuitBreakerConfig,
+  CompatConfig,
+  GatewayConfig,
+  ProviderType,
+  RetryConfig,
+  TimeoutsConfig,
+} from '../../config/config-schema.ts'
+
+export type Timeouts = Required<TimeoutsConfig>
+export type RetryPolicy = Required<RetryConfig>
+export type CircuitBreakerPolicy = Required<CircuitBreakerConfig>
+
+export const defaultTimeouts: Timeouts = {
+  connectMs: 10_000,
+  firstByteMs: 300_000,
+  idleMs: 120_000,
+  /** Under the official SDKs' 600 s default, so clients see our 504 rather than their own timeout. */
+  totalMs: 580_000,
+}
+
+export const defaultRetry: RetryPolicy = {
+  maxRetries: 2,
+  initialDelayMs: 250,
+  maxDelayMs: 4_000,
+  respectRetryAfter: true,
+}
+
+export const defaultCircuitBreaker: CircuitBreakerPolicy = {
+  enabled: true,
+  minFailures: 5,
+  failureRatio: 0.5,
+  windowSize: 20,
+  windowMs: 60_000,
+  openMs: 30_000,
+  maxOpenMs: 300_000,
+}
+
+export const defaultBodyLimitBytes = 32 * 1024 * 1024
+
+export type ResolvedProvider = {
+  id: string
+  type: ProviderType
+  apiKey?: string
+  baseUrl?: string
+  headers: Record<string, string>
+  timeouts: Timeouts
+  retry: RetryPolicy
+  compat: Required<CompatConfig>
+  models: string[]
+  discoverModels: boolean
+}
+
+export type ResolvedRoute = {
+  name: string
+  targets: { provider: string; model: string; weight?: number }[]
+  /** Route settings override provider settings, which override global ones (per field). */
+  timeouts?: TimeoutsConfig
+  retry?: RetryConfig
+  fallbackOn: number[]
+}
+
+export type ResolvedConfig = {
+  server: { host: string; port: number; bodyLimitBytes: number; drainTimeoutMs: number }
+  masterKey?: string
+  providers: Record<string, ResolvedProvider>
+  routes: Record<string, ResolvedRoute>
+  defaultProvider: { openai?: string; anthropic?: string }
+  circuitBreaker: CircuitBreakerPolicy
+  models: Record<string, { maxOutputTokens?: number }>
+  modelListTtlMs: number
+}
+
+const pickDefined = <T extends object>(...layers: (Partial<T> | undefined)[]): Partial<T> => {
+  const out: Partial<T> = {}
+  for (const layer of layers) {
+    if (!layer) continue
+    for (const [key, value] of Object.entries(layer)) {
+      if (value !== undefined) (out as Record<string, unknown>)[key] = value
+    }
+  }
+  return out
+}
+
+/** Layers timeouts: defaults, then global, provider, route (later wins per field). */
+export const mergeTimeouts = (...layers: (TimeoutsConfig | undefined)[]): Timeouts =>
+  ({ ...defaultTimeouts, ...pickDefined<TimeoutsConfig>(...layers) }) as Timeouts
+
+export const mergeRetry = (...layers: (RetryConfig | undefined)[]): RetryPolicy =>
+  ({ ...defaultRetry, ...pickDefined<RetryConfig>(...layers) }) as RetryPolicy
+
+export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
+  const providers: Record<string, ResolvedProvider> = {}
+  for (const [id, provider] of Object.entries(config.providers)) {
+    providers[id] = {
+      id,
+      type: provider.type,
+      apiKey: provider.apiKey,
+      baseUrl: provider.baseUrl?.replace(/\/+$/, ''),
+      headers: provider.headers ?? {},
+      timeouts: mergeTimeouts(config.timeouts, provider.timeouts),
+      retry: mergeRetry(config.retry, provider.retry),
+      compat: {
+        developerRole: provider.compat?.developerRole ?? provider.type !== 'openai-compatible',
+        streamOptions: provider.compat?.streamOptions ?? true,
+        maxCompletionTokens: provider.compat?.maxCompletionTokens ?? provider.type !== 'openai-compatible',
+      },
+      models: provider.models ?? [],
+      discoverModels: provider.discoverModels ?? true,
+    }
+  }
+  const routes: Record<string, ResolvedRoute> = {}
+  for (const route of config.routes) {
+    routes[route.name] = {
+      name: route.name,
+      targets: route.targets,
+      timeouts: route.timeouts,
+      retry: route.retry,
+      fallbackOn: route.fallbackOn ?? [],
+    }
+  }
+  return {
+    server: {
+      host: config.server?.host ?? '127.0.0.1',
+      port: config.server?.port ?? 8080,
+      bodyLimitBytes: config.server?.bodyLimitBytes ?? defaultBodyLimitBytes,
+      drainTimeoutMs: config.server?.drainTimeoutMs ?? 30_000,
+    },
+    masterKey: config.auth?.masterKey,
+    providers,
+    routes,
+    defaultProvider: config.defaultProvider ?? {},
+    circuitBreaker: { ...defaultCircuitBreaker, ...pickDefined<CircuitBreakerConfig>(config.circuitBreaker) },
+    models: config.models ?? {},
+    modelListTtlMs: config.modelListTtlMs ?? 600_000,
+  }
+}

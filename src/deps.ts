@@ -1,0 +1,24 @@
+/**
+ * Everything the app needs from the outside world, built by a runtime entry (src/runtime/node.ts, workers.ts) and
+ * injected into `createApp`. Nothing below the runtime folder reads the environment or imports runtime modules.
+ */
+import type { UpstreamTransport } from '../providers/spec/provider-adapter.ts'
+import type { ResolvedConfig } from './core/resolve-config.ts'
+import type { Clock } from './core/clock.ts'
+import type { Logger } from './core/logger.ts'
+import type { ProviderRegistry } from './core/provider-registry.ts'
+import type { Authenticator } from './middleware/authenticate.ts'
+
+export type Deps = {
+  config: ResolvedConfig
+  providers: ProviderRegistry
+  transport: UpstreamTransport
+  clock: Clock
+  logger: Logger
+  /** Work after the response (usage writes, cache writes): Workers' `ctx.waitUntil`, a tracked promise set on Node. */
+  defer: (work: Promise<unknown>) => void
+  authenticator: Authenticator
+  runtime: 'node' | 'workers'
+  /** Set on shutdown: `/readyz` answers 503. */
+  isDraining: () => boolean
+}
