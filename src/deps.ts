@@ -9,6 +9,11 @@ import type { Logger } from './core/logger.ts'
 import type { ProviderRegistry } from './core/provider-registry.ts'
 import type { Authenticator } from './middleware/authenticate.ts'
 
+export interface AssetSource {
+  /** `name` is a file of swagger-ui-dist (`swagger-ui-bundle.js`); `null` when absent. */
+  get(name: string): Promise<Response | null>
+}
+
 export type Deps = {
   config: ResolvedConfig
   providers: ProviderRegistry
@@ -19,6 +24,8 @@ export type Deps = {
   defer: (work: Promise<unknown>) => void
   authenticator: Authenticator
   runtime: 'node' | 'workers'
+  /** Static files the gateway serves itself (the docs page's swagger-ui assets): no CDN, works offline. */
+  assets: AssetSource
   /** Set on shutdown: `/readyz` answers 503. */
   isDraining: () => boolean
 }

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import { formatReport, judgeBenchmark } from './format-report.ts'
+import type { BenchmarkResult, ScenarioRun, TargetName, TargetRun } from './run-benchmark.ts'
+
+const target = (requestsPerSecond: number, p99: number): TargetRun => ({
+  ok: Math.round(requestsPerSecond * 10),
+  non2xx: 0,
+  errors: 0,
+  timeouts: 0,
+  mismatches: 0,
+  warmupFailures: 0,
+  statusCodes: { '200': Math.round(requestsPerSecond * 10) },
+  measuredSeconds: 10,
+  requestsPerSecond,
+  latencyMs: { p50: p99 / 3, p90: p99 / 2, p99, max: p99 * 2, mean: p99 / 3 },
+  peakRssKb: 80_000,
+  upstreamRequests: Math.round(requestsPerSecond * 10),
+})
+
+const run = (scenario: ScenarioRun['scenario'], figures: Record<TargetName, [number, number]>): ScenarioRun => ({
+  scenario,
+  targets: {
+    direct: target(...figures.direct),
+    reference: target(...figures.reference),
+    gateway: target(...figures.gateway),
+  },
+})
+
+const result = (options: { gatewayRate: number; gatewayStreams: number; gatewayFixedP99: number; failures?: string[] }): BenchmarkResult => ({
+  startedAt: '2025-01-01T00:00:00.000Z',
+  environment: { node: 'v20.0.0', cpus: 2, pinned: true, pinningNote: 'pinned' },
+  settings: { durationSeconds: 10, warmupSeconds: 10, model: 'gpt-4o-mini', streamChunks: 20 },
+  runs: [
+    run({ name: 'max-throughput', connections: 64, stream: false }, { direct: [8000, 20], reference: [4000, 30], gateway: [options.gatewayRate, 40] }),
+    run({ name: 'fixed-rate', connections: 8, overallRate: 200, stream: false }, {
+      direct: [200, 0.5],
+      reference: [200, 1.2],
+      gateway: [200, options.gatewayFixedP99],
+    }),
+    run({ name: 'streaming', connections: 32, stream: true }, { direct: [2000, 30], reference: [1500, 40], gateway: [options.gatewayStreams, 50] }),
+  ],
+  peakRssKb: { gateway: 120_000, reference: 60_000 },
+  failures: options.failures ?? [],
+})
+
+describe('judgeBenchmark', () => {
+  it('passes when the gateway keeps half the reference throughput and adds under 3 ms to p99', () => {
+    const verdict = judgeBenchmark(result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 3.1 }))
+    expect(verdict.ratios.throughputVsReference).toBeCloseTo(0.6)
+    expect(verdict.ratios.throughputVsDirect).toBeCloseTo(0.3)
+    expect(verdict.ratios.streamsVsReference).toBeCloseTo(0.6)
+    expect(verdict.ratios.fixedRateAddedP99Ms).toBeCloseTo(1.9)
+    expect(verdict.checks.map((check) => check.pass)).toEqual([true, true, true])
+    expect(verdict.pass).toBe(true)
+  })
+
+  it('fails each target on its own figure', () => {
+    const slow = judgeBenchmark(result({ gatewayRate: 1900, gatewayStreams: 900, gatewayFixedP99: 2 }))
+    expect(slow.checks.map((check) => check.pass)).toEqual([false, true, true])
+    const slowStreams = judgeBenchmark(result({ gatewayRate: 2400, gatewayStreams: 700, gatewayFixedP99: 2 }))
+    expect(slowStreams.checks.map((check) => check.pass)).toEqual([true, false, true])
+    const laggy = judgeBenchmark(result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 4.3 }))
+    expect(laggy.checks.map((check) => check.pass)).toEqual([true, true, false])
+    expect([slow.pass, slowStreams.pass, laggy.pass]).toEqual([false, false, false])
+  })
+
+  it('fails the run when any request failed, whatever the speed', () => {
+    const verdict = judgeBenchmark(result({ gatewayRate: 4000, gatewayStreams: 1500, gatewayFixedP99: 1, failures: ['streaming / gateway: 3 non-2xx responses'] }))
+    expect(verdict.checks.every((check) => check.pass)).toBe(true)
+    expect(verdict.pass).toBe(false)
+  })
+})
+
+describe('formatReport', () => {
+  it('shows each target with its figures, the ratios and a PASS/FAIL line per target', () => {
+    const data = result({ gatewayRate: 1900, gatewayStreams: 900, gatewayFixedP99: 2 })
+    const report = formatReport(data, judgeBenchmark(data))
+    expect(report).toMatch(/^gateway +1900 +13\.33 +20\.00 +40\.00 +80\.0 +0 +0 +78\.1 MiB$/m)
+    expect(report).toContain('throughput gateway/reference 0.47')
+    expect(report).toContain('FAIL  max throughput, gateway/reference: 0.47 (target >= 0.5)')
+    expect(report).toContain('PASS  streams per second, gateway/reference: 0.60 (target >= 0.5)')
+    expect(report).toContain('PASS  added p99 at 200 req/s (ms): 0.80 (target < 3)')
+    expect(report).toContain('Peak RSS over the run (VmHWM): gateway 117.2 MiB, reference 58.6 MiB')
+    expect(report.trimEnd().endsWith('RESULT: FAIL')).toBe(true)
+  })
+
+  it('lists every failed request loudly', () => {
+    const data = result({ gatewayRate: 4000, gatewayStreams: 1500, gatewayFixedP99: 1, failures: ['max-throughput / gateway: 12 non-2xx responses ({"502":12})'] })
+    const report = formatReport(data, judgeBenchmark(data))
+    expect(report).toContain('FAILED REQUESTS')
+    expect(report).toContain('FAIL  max-throughput / gateway: 12 non-2xx responses ({"502":12})')
+    expect(report.trimEnd().endsWith('RESULT: FAIL')).toBe(true)
+  })
+})

@@ -1,0 +1,49 @@
+/**
+ * Before any load: one plain and one streamed call through each target must come back as the mock's answer, and the
+ * gateway must refuse a call without its key. Otherwise the benchmark would happily measure how fast something
+ * answers errors, or a gateway running without auth.
+ */
+import { benchSettings, chatRequestBody } from './bench-settings.ts'
+
+/** `key` is what clients send: the master key for the proxies, the upstream key straight to the mock. */
+export type PreflightTarget = { name: string; url: string; key: string; requiresKey: boolean }
+
+const post = (options: { url: string; stream: boolean; authorization?: string }) =>
+  fetch(`${options.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(options.authorization === undefined ? {} : { authorization: options.authorization }),
+    },
+    body: chatRequestBody({ stream: options.stream }),
+  })
+
+/** Throws, naming the target and what came back, at the first call that is not what the mock would answer. */
+export const preflight = async (target: PreflightTarget): Promise<void> => {
+  const authorization = `Bearer ${target.key}`
+  const plain = await post({ url: target.url, stream: false, authorization })
+  const plainText = await plain.text()
+  const completion = plain.ok ? (JSON.parse(plainText) as { choices?: { message?: { content?: unknown } }[] }) : undefined
+  const content = completion?.choices?.[0]?.message?.content
+  if (!plain.ok || typeof content !== 'string' || !content.startsWith('echo: ')) {
+    throw new Error(`${target.name}: a chat completion did not come back from the mock: ${plain.status} ${plainText.slice(0, 500)}`)
+  }
+
+  const streamed = await post({ url: target.url, stream: true, authorization })
+  const streamedText = await streamed.text()
+  const events = streamedText.split('\n\n').filter((event) => event.startsWith('data: '))
+  if (
+    !streamed.ok ||
+    !(streamed.headers.get('content-type') ?? '').startsWith('text/event-stream') ||
+    events.at(-1) !== 'data: [DONE]' ||
+    events.length < benchSettings.streamChunks
+  ) {
+    throw new Error(`${target.name}: a streamed completion was not the mock's SSE stream: ${streamed.status} ${streamedText.slice(0, 500)}`)
+  }
+
+  if (target.requiresKey) {
+    const anonymous = await post({ url: target.url, stream: false })
+    await anonymous.text()
+    if (anonymous.status !== 401) throw new Error(`${target.name}: a call without a key got ${anonymous.status}, not 401: auth is off`)
+  }
+}

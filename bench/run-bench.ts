@@ -1,0 +1,52 @@
+/**
+ * `npm run bench` (after `npm run build`): the full benchmark of ARCHITECTURE.md's "Benchmark" section. Prints the
+ * table and the PASS/FAIL of each target, writes `bench/results/bench-<time>.json`, and exits 1 when a request failed
+ * or a target was missed. `BENCH_DURATION_S` and `BENCH_WARMUP_S` (default 10 each) set the length of every run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { formatReport, judgeBenchmark } from './format-report.ts'
+import { fullScenarios, runBenchmark } from './run-benchmark.ts'
+import { checkPinning, killAllChildren } from './spawn-pinned.ts'
+
+const secondsFromEnv = (name: string, fallback: number): number => {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < 0 || (name === 'BENCH_DURATION_S' && value === 0)) {
+    throw new Error(`${name} must be a number of seconds (got "${raw}")`)
+  }
+  return value
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAllChildren()
+    process.exit(130)
+  })
+}
+
+const resultsDirectory = fileURLToPath(new URL('./results/', import.meta.url))
+mkdirSync(resultsDirectory, { recursive: true })
+
+const pinning = checkPinning()
+if (!pinning.available) {
+  console.warn(`WARNING: running without CPU pinning (${pinning.reason}); the gateway shares cores with the load generator.`)
+}
+
+const durationSeconds = secondsFromEnv('BENCH_DURATION_S', 10)
+const warmupSeconds = secondsFromEnv('BENCH_WARMUP_S', 10)
+const result = await runBenchmark({
+  scenarios: fullScenarios,
+  durationSeconds,
+  warmupSeconds,
+  verifyBodies: false,
+  gatewayLogPath: `${resultsDirectory}gateway.log`,
+  onProgress: (message) => console.log(`... ${message}`),
+})
+const verdict = judgeBenchmark(result)
+console.log(`\n${formatReport(result, verdict)}`)
+const file = `${resultsDirectory}bench-${result.startedAt.replaceAll(':', '-')}.json`
+writeFileSync(file, `${JSON.stringify({ ...result, verdict }, null, 2)}\n`)
+console.log(`\nResults written to ${file}`)
+process.exitCode = verdict.pass ? 0 : 1

@@ -1,0 +1,154 @@
+/**
+ * Starts the three processes a benchmark run needs: the mock upstream (core 1, beside the load generator), the
+ * reference proxy and the gateway (core 0 each, one at a time under load). The gateway runs as shipped,
+ * `node bin/gatehouse.js serve` on the built `dist/`, with auth on and info logs going to a file.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { benchSettings } from './bench-settings.ts'
+import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
+
+const benchDirectory = fileURLToPath(new URL('.', import.meta.url))
+export const repositoryRoot = fileURLToPath(new URL('..', import.meta.url))
+
+export type BenchProcess = { url: string; pid: number; child: ChildProcess }
+
+export type BenchProcesses = {
+  /** The mock's base URL ends in `/v1`, like `OPENAI_BASE_URL`. */
+  mock: BenchProcess & { baseUrl: string }
+  reference: BenchProcess
+  gateway: BenchProcess & { logPath: string }
+  /** Requests the mock has answered so far. */
+  countMockRequests(): Promise<number>
+  stop(): Promise<void>
+}
+
+/** A port the OS just handed out and released: the gateway takes its port from `PORT`, not from an ephemeral bind. */
+const findFreePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const baseEnv = (): Record<string, string | undefined> => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  SCARF_ANALYTICS: 'false',
+})
+
+const tail = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8').slice(-4_000)
+  } catch {
+    return ''
+  }
+}
+
+const waitForReady = async (options: { url: string; child: ChildProcess; logPath: string; timeoutMs: number }) => {
+  const deadline = Date.now() + options.timeoutMs
+  let last = 'no answer'
+  while (Date.now() < deadline) {
+    if (options.child.exitCode !== null || options.child.signalCode !== null) {
+      const how = options.child.signalCode ?? `code ${options.child.exitCode}`
+      throw new Error(`The gateway exited (${how}) before it was ready.\n--- gateway output ---\n${tail(options.logPath)}`)
+    }
+    try {
+      const response = await fetch(`${options.url}/readyz`)
+      last = `${response.status} ${await response.text()}`
+      if (response.ok) return
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`The gateway was not ready within ${options.timeoutMs} ms (last /readyz: ${last}).\n${tail(options.logPath)}`)
+}
+
+const startGateway = async (options: { mockBaseUrl: string; logPath: string }) => {
+  const port = await findFreePort()
+  const log = openSync(options.logPath, 'w')
+  const child = spawnPinned({
+    nodeArgs: ['bin/gatehouse.js', 'serve'],
+    core: 0,
+    cwd: repositoryRoot,
+    env: {
+      ...baseEnv(),
+      OPENAI_BASE_URL: options.mockBaseUrl,
+      OPENAI_API_KEY: benchSettings.upstreamApiKey,
+      GATEHOUSE_MASTER_KEY: benchSettings.masterKey,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', log, log],
+  })
+  closeSync(log)
+  const url = `http://127.0.0.1:${port}`
+  await waitForReady({ url, child, logPath: options.logPath, timeoutMs: 30_000 })
+  return { url, pid: child.pid as number, child, logPath: options.logPath }
+}
+
+export const startBenchProcesses = async (options: { gatewayLogPath: string }): Promise<BenchProcesses> => {
+  const started: ChildProcess[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(started.map((child) => stopChild(child)))
+  }
+  try {
+    const mockChild = spawnPinned({
+      nodeArgs: ['--import', 'tsx', `${benchDirectory}mock-upstream-process.ts`],
+      core: 1,
+      cwd: repositoryRoot,
+      env: baseEnv(),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    started.push(mockChild)
+    const { baseUrl } = await readJsonLine<{ baseUrl: string }>(mockChild, 20_000)
+    const mockOrigin = new URL(baseUrl).origin
+
+    const referenceChild = spawnPinned({
+      nodeArgs: ['--import', 'tsx', `${benchDirectory}reference-proxy.ts`],
+      core: 0,
+      cwd: repositoryRoot,
+      env: { ...baseEnv(), UPSTREAM_ORIGIN: mockOrigin, UPSTREAM_API_KEY: benchSettings.upstreamApiKey, PORT: '0' },
+    })
+    started.push(referenceChild)
+    const reference = await readJsonLine<{ url: string }>(referenceChild, 20_000)
+
+    const gateway = await startGateway({ mockBaseUrl: baseUrl, logPath: options.gatewayLogPath })
+    started.push(gateway.child)
+
+    const countMockRequests = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const onMessage = (message: { type?: string; served?: number }): void => {
+          if (message?.type !== 'count' || typeof message.served !== 'number') return
+          mockChild.off('message', onMessage)
+          clearTimeout(timer)
+          resolve(message.served)
+        }
+        const timer = setTimeout(() => {
+          mockChild.off('message', onMessage)
+          reject(new Error('the mock upstream did not report its request count'))
+        }, 5_000)
+        mockChild.on('message', onMessage)
+        mockChild.send({ type: 'count' })
+      })
+
+    return {
+      mock: { url: mockOrigin, baseUrl, pid: mockChild.pid as number, child: mockChild },
+      reference: { url: reference.url, pid: referenceChild.pid as number, child: referenceChild },
+      gateway,
+      countMockRequests,
+      stop,
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}

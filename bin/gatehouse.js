@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+/**
+ * The `gatehouse` command. Each subcommand is one entry in `commands`; `serve` is the default.
+ * The server code is the compiled output of `npm run build` (dist/), which `npm ci` runs through `prepare`.
+ */
+import { readFileSync } from 'node:fs'
+import process from 'node:process'
+import { fileURLToPath, URL } from 'node:url'
+
+/* global console */
+
+const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+
+const runtimeEntry = new URL('../dist/src/runtime/node.js', import.meta.url)
+
+/** Loads the compiled runtime, or explains how to build it. */
+const loadRuntime = async () => {
+  try {
+    return await import(runtimeEntry.href)
+  } catch (error) {
+    if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes(fileURLToPath(runtimeEntry))) {
+      console.error('gatehouse: the server is not built yet. Run `npm run build` (or `npm ci`) in the package folder.')
+      process.exit(1)
+    }
+    throw error
+  }
+}
+
+/** Reads `--name value` / `--name=value` options; anything else is an error the user should see. */
+const parseOptions = (args, known) => {
+  const values = {}
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index]
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)
+    if (!match || !known.includes(match[1])) throw new UsageError(`unknown option: ${arg}`)
+    const value = match[2] ?? args[++index]
+    if (value === undefined) throw new UsageError(`option --${match[1]} needs a value`)
+    values[match[1]] = value
+  }
+  return values
+}
+
+class UsageError extends Error {}
+
+const serve = {
+  summary: 'Start the gateway (default command)',
+  usage: 'gatehouse serve [--config <file>]',
+  details: [
+    '  --config <file>   YAML config file (same as GATEHOUSE_CONFIG); see config/gatehouse.example.yaml',
+    '',
+    'Environment: OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, GATEHOUSE_MASTER_KEY,',
+    '             GATEHOUSE_CONFIG, HOST, PORT, LOG_LEVEL (debug | info | warn | error | silent)',
+  ],
+  async run(args) {
+    const options = parseOptions(args, ['config'])
+    const env = { ...process.env }
+    if (options.config !== undefined) env.GATEHOUSE_CONFIG = options.config
+    const { startNodeServer, StartupError } = await loadRuntime()
+
+    let server
+    try {
+      server = await startNodeServer({ env, cwd: process.cwd() })
+    } catch (error) {
+      if (!(error instanceof StartupError)) throw error
+      console.error(`gatehouse: cannot start, ${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}:`)
+      for (const line of error.errors) console.error(`  ${line}`)
+      process.exit(1)
+    }
+
+    const { masterKey } = server
+    if (masterKey.generated) {
+      console.log(`Generated a master key, stored in ${masterKey.file} (shown only this once):`)
+      console.log(`  ${masterKey.key}`)
+      console.log('Clients send it as "Authorization: Bearer <key>" or "x-api-key: <key>".')
+    } else if (masterKey.source === 'file') {
+      console.log(`Master key: read from ${masterKey.file}`)
+    }
+    console.log(`Gatehouse listening on ${server.url}`)
+
+    let signals = 0
+    const stop = (signal) => {
+      signals += 1
+      if (signals > 1) {
+        console.error(`gatehouse: ${signal} again, exiting without waiting`)
+        process.exit(1)
+      }
+      server.close().then(
+        () => process.exit(0),
+        (error) => {
+          console.error('gatehouse: shutdown failed:', error)
+          process.exit(1)
+        },
+      )
+    }
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
+  },
+}
+
+const commands = { serve }
+
+const help = () =>
+  [
+    `Gatehouse ${packageJson.version}: ${packageJson.description}`,
+    '',
+    'Usage: gatehouse [command] [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, command]) => `  ${name.padEnd(16)}${command.summary}`),
+    '',
+    'Options:',
+    '  -h, --help        Show this help (or a command\'s: gatehouse serve --help)',
+    '  -v, --version     Show the version',
+    '',
+    ...Object.values(commands).flatMap((command) => [`${command.usage}`, ...command.details, '']),
+  ].join('\n')
+
+const main = async (argv) => {
+  if (argv.includes('--version') || argv.includes('-v')) {
+    console.log(packageJson.version)
+    return
+  }
+  const [first, ...rest] = argv
+  const named = first !== undefined && !first.startsWith('-')
+  const name = named ? first : 'serve'
+  const command = commands[name]
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(command && named ? [command.usage, ...command.details].join('\n') : help())
+    return
+  }
+  if (!command) throw new UsageError(`unknown command: ${name}`)
+  await command.run(named ? rest : argv)
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  if (error instanceof UsageError) {
+    console.error(`gatehouse: ${error.message}\n\n${help()}`)
+    process.exit(2)
+  }
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs'
+import { describe, it, expect } from 'vitest'
+import { z } from 'zod'
+import { configSchema } from './config-schema.ts'
+import { loadConfig } from './load-config.ts'
+import type { LoadConfigResult } from './load-config.ts'
+
+const errorsOf = (result: LoadConfigResult): string[] => {
+  if (result.ok) throw new Error(`expected errors, got a config: ${JSON.stringify(result.config)}`)
+  return result.errors
+}
+
+const configOf = (result: LoadConfigResult) => {
+  if (!result.ok) throw new Error(`expected a config, got:\n${result.errors.join('\n')}`)
+  return result.config
+}
+
+describe('loadConfig: environment only', () => {
+  it('builds a config from the environment with no file', () => {
+    const config = configOf(loadConfig({ env: { OPENAI_API_KEY: 'sk-test', PORT: '9000' } }))
+    expect(config.providers).toEqual({ openai: { type: 'openai', apiKey: 'sk-test' } })
+    expect(config.server).toEqual({ port: 9000 })
+    expect(config.routes).toEqual([])
+  })
+
+  it('reports a non-numeric PORT', () => {
+    expect(errorsOf(loadConfig({ env: { PORT: 'abc' } }))).toEqual(['env.PORT: expected an integer from 0 to 65535, got "abc"'])
+  })
+})
+
+describe('loadConfig: merging the file over the environment', () => {
+  it('lets the file win where both set an option and keeps the rest from the environment', () => {
+    const config = configOf(
+      loadConfig({
+        env: { OPENAI_API_KEY: 'sk-env', OPENAI_BASE_URL: 'http://env.example/v1', PORT: '9000', HOST: '0.0.0.0' },
+        fileText: 'server:\n  port: 7000\nproviders:\n  openai:\n    type: openai\n    baseUrl: http://file.example/v1\n',
+      }),
+    )
+    expect(config.server).toEqual({ port: 7000, host: '0.0.0.0' })
+    expect(config.providers.openai).toEqual({ type: 'openai', apiKey: 'sk-env', baseUrl: 'http://file.example/v1' })
+  })
+
+  it('treats an empty section (all options commented out) as not set', () => {
+    const config = configOf(loadConfig({ env: { PORT: '9000' }, fileText: 'server:\n  # port: 1\nroutes:\n' }))
+    expect(config.server).toEqual({ port: 9000 })
+    expect(config.routes).toEqual([])
+  })
+
+  it('accepts an empty file', () => {
+    expect(configOf(loadConfig({ env: {}, fileText: '' })).providers).toEqual({})
+  })
+})
+
+describe('loadConfig: interpolation', () => {
+  const file = (value: string): string => `providers:\n  x:\n    type: openai-compatible\n    baseUrl: http://h/v1\n    apiKey: ${value}\n`
+
+  it('expands ${VAR} and ${VAR:-default} inside strings', () => {
+    const config = configOf(loadConfig({ env: { KEY: 'abc' }, fileText: file('"pre-${KEY}-${MISSING:-dflt}"') }))
+    expect(config.providers.x.apiKey).toBe('pre-abc-dflt')
+  })
+
+  it('uses the default when the variable is set but empty', () => {
+    expect(configOf(loadConfig({ env: { KEY: '' }, fileText: file('${KEY:-fallback}') })).providers.x.apiKey).toBe('fallback')
+  })
+
+  it('keeps a literal ${ written as $${', () => {
+    expect(configOf(loadConfig({ env: {}, fileText: file('"$${NOT_A_VAR}"') })).providers.x.apiKey).toBe('${NOT_A_VAR}')
+  })
+
+  it('names the path and the variable when a variable is unset', () => {
+    expect(errorsOf(loadConfig({ env: {}, fileText: file('${GROQ_KEY}') }))).toEqual([
+      'providers.x.apiKey: environment variable GROQ_KEY is not set (use ${GROQ_KEY:-default} for a default)',
+    ])
+  })
+
+  it('reports an unset variable once, alongside the other problems', () => {
+    const text = 'server:\n  port: ${UNSET_PORT}\n  colour: blue\nproviders:\n  x: { type: openai-compatible, baseUrl: "${UNSET_URL}" }\n'
+    expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
+      'server.port: environment variable UNSET_PORT is not set (use ${UNSET_PORT:-default} for a default)',
+      'providers.x.baseUrl: environment variable UNSET_URL is not set (use ${UNSET_URL:-default} for a default)',
+      'server.colour: unknown option',
+    ])
+  })
+
+  it('reports every unset variable, in sequences too', () => {
+    const text = 'routes:\n  - name: ${ROUTE_NAME}\n    targets:\n      - provider: ${P}\n        model: m\n'
+    expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
+      'routes[0].name: environment variable ROUTE_NAME is not set (use ${ROUTE_NAME:-default} for a default)',
+      'routes[0].targets[0].provider: environment variable P is not set (use ${P:-default} for a default)',
+    ])
+  })
+
+  it('types an unquoted whole reference like the YAML scalar it expands to, and keeps quoted ones strings', () => {
+    const numeric = loadConfig({ env: { P: '8081' }, fileText: 'server:\n  port: ${P}\n' })
+    expect(configOf(numeric).server?.port).toBe(8081)
+    const quoted = loadConfig({ env: { P: '8081' }, fileText: 'server:\n  port: "${P}"\n' })
+    expect(errorsOf(quoted)).toEqual(['server.port: Invalid input: expected number, received string'])
+  })
+
+  it('reports malformed references', () => {
+    expect(errorsOf(loadConfig({ env: {}, fileText: file('"${1BAD}"') }))).toEqual([
+      'providers.x.apiKey: invalid variable reference "${1BAD}"',
+    ])
+    expect(errorsOf(loadConfig({ env: {}, fileText: file('"${OPEN"') }))).toEqual([
+      'providers.x.apiKey: unterminated "${" (write "$${" for a literal "${")',
+    ])
+  })
+})
+
+describe('loadConfig: errors', () => {
+  it('reports a YAML syntax error as one line with file, line and column', () => {
+    const errors = errorsOf(loadConfig({ env: {}, fileName: 'gatehouse.yaml', fileText: 'server:\n  port: 1\nroutes: [a, b\nmodels: {}\n' }))
+    expect(errors).toEqual(['gatehouse.yaml:4:1: Flow sequence in block collection must be sufficiently indented and end with a ]'])
+    expect(errors[0]).not.toContain('\n')
+  })
+
+  it('reports duplicate YAML keys with their position', () => {
+    const errors = errorsOf(loadConfig({ env: {}, fileName: 'g.yaml', fileText: 'server:\n  port: 1\n  port: 2\n' }))
+    expect(errors).toEqual(['g.yaml:3:3: Map keys must be unique'])
+  })
+
+  it('lists ALL problems at once, each as "path: message"', () => {
+    const text = [
+      'server:',
+      '  port: 70000',
+      '  colour: blue',
+      'providers:',
+      '  openai: { type: openai }',
+      '  anthropic: { type: anthropic }',
+      '  groq: { type: openai-compatible }',
+      '  Bad_Name: { type: openai }',
+      '  other: { type: grok }',
+      'routes:',
+      '  - name: fast',
+      '    targets: [{ provider: openai, model: gpt-4o-mini }]',
+      '  - name: fast',
+      '    targets: [{ provider: openai, model: gpt-4o }]',
+      '  - name: smart',
+      '    targets:',
+      '      - { provider: opnai, model: gpt-4o }',
+      '      - { provider: anthropic }',
+      'defaultProvider:',
+      '  anthropic: claude',
+      '',
+    ].join('\n')
+    const errors = errorsOf(loadConfig({ env: {}, fileText: text }))
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        'server.port: Too big: expected number to be <=65535',
+        'server.colour: unknown option',
+        'providers.Bad_Name: invalid name (lower-case letters, digits, - and _)',
+        'providers.other.type: Invalid option: expected one of "openai"|"anthropic"|"openai-compatible"',
+        'routes[2].targets[1].model: required (expected string)',
+        'providers.groq.baseUrl: required for type openai-compatible',
+        'routes[1].name: duplicate route name "fast" (also routes[0])',
+        'routes[2].targets[0].provider: unknown provider "opnai" (configured: openai, anthropic, groq, Bad_Name, other)',
+        'defaultProvider.anthropic: unknown provider "claude" (configured: openai, anthropic, groq, Bad_Name, other)',
+      ]),
+    )
+    expect(errors).toHaveLength(9)
+  })
+
+  it('says when no provider is configured at all', () => {
+    const text = 'routes:\n  - name: fast\n    targets: [{ provider: openai, model: gpt-4o-mini }]\n'
+    expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
+      'routes[0].targets[0].provider: unknown provider "openai" (none configured)',
+    ])
+  })
+
+  it('accepts route targets that name a provider registered from the environment', () => {
+    const text = 'routes:\n  - name: fast\n    targets: [{ provider: openai, model: gpt-4o-mini }]\n'
+    expect(loadConfig({ env: { OPENAI_API_KEY: 'sk-x' }, fileText: text }).ok).toBe(true)
+  })
+
+  it('reports a top-level list instead of a mapping', () => {
+    expect(errorsOf(loadConfig({ env: {}, fileText: '- a\n- b\n' }))).toEqual([
+      '(root): Invalid input: expected object, received array',
+    ])
+  })
+
+  it('quotes names that are not plain identifiers in paths', () => {
+    const text = 'models:\n  claude-3.5-haiku:\n    maxOutputTokens: 0\n'
+    expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
+      'models["claude-3.5-haiku"].maxOutputTokens: Too small: expected number to be >0',
+    ])
+  })
+})
+
+describe('config/gatehouse.example.yaml', () => {
+  const text = readFileSync(new URL('./gatehouse.example.yaml', import.meta.url), 'utf8')
+
+  it('loads with the environment variables it references', () => {
+    const config = configOf(
+      loadConfig({
+        env: { OPENAI_API_KEY: 'sk-o', ANTHROPIC_API_KEY: 'sk-ant-a', GROQ_API_KEY: 'gsk-g' },
+        fileText: text,
+        fileName: 'gatehouse.example.yaml',
+      }),
+    )
+    expect(Object.keys(config.providers)).toEqual(['openai', 'anthropic', 'groq', 'local-vllm'])
+    expect(config.providers['local-vllm'].baseUrl).toBe('http://localhost:8000/v1')
+    expect(config.server?.port).toBe(8080)
+    expect(config.routes.map((route) => route.name)).toEqual(['fast', 'smart'])
+  })
+
+  it('names the variables it needs when they are missing', () => {
+    const errors = errorsOf(loadConfig({ env: {}, fileText: text }))
+    expect(errors.map((error) => error.split(':')[0])).toEqual([
+      'providers.openai.apiKey',
+      'providers.anthropic.apiKey',
+      'providers.groq.apiKey',
+    ])
+  })
+
+  it('documents every option of the schema', () => {
+    const missing: string[] = []
+    const visit = (schema: z.ZodType, path: string): void => {
+      const inner = schema instanceof z.ZodOptional || schema instanceof z.ZodDefault ? schema.unwrap() : schema
+      if (inner instanceof z.ZodObject) {
+        for (const [key, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
+          if (!new RegExp(`^\\s*#?\\s*(- )?\\{?.*\\b${key}:`, 'm').test(text)) missing.push(`${path}${key}`)
+          visit(child, `${path}${key}.`)
+        }
+      } else if (inner instanceof z.ZodRecord) {
+        visit(inner.valueType as z.ZodType, `${path}*.`)
+      } else if (inner instanceof z.ZodArray) {
+        visit(inner.element as z.ZodType, `${path}[].`)
+      }
+    }
+    visit(configSchema, '')
+    expect(missing).toEqual([])
+  })
+})

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest'
+import { modelMaxOutputTokens } from './model-table.ts'
+
+describe('modelMaxOutputTokens', () => {
+  it.each([
+    ['claude-3-haiku-20240307', 4096],
+    ['claude-3-opus-latest', 4096],
+    ['claude-3-5-sonnet-20241022', 8192],
+    ['claude-3-5-haiku-latest', 8192],
+    ['claude-3-7-sonnet-20250219', 64_000],
+    ['claude-sonnet-4-20250514', 64_000],
+    ['claude-sonnet-4-0', 64_000],
+    ['claude-sonnet-4-5', 64_000],
+    ['claude-sonnet-4-5-20250929', 64_000],
+    ['claude-opus-4-20250514', 32_000],
+    ['claude-opus-4-0', 32_000],
+    ['claude-opus-4-1-20250805', 32_000],
+    ['claude-opus-4-5-20251101', 64_000],
+    ['claude-opus-4-7', 64_000],
+    ['claude-haiku-4-5-20251001', 64_000],
+    ['claude-3-5-sonnet-v2@20241022', 8192],
+  ])('%s → %d', (model, expected) => {
+    expect(modelMaxOutputTokens(model)).toBe(expected)
+  })
+
+  it('does not confuse Opus 4 (32k) with Opus 4.5 (64k) despite the shared prefix', () => {
+    expect(modelMaxOutputTokens('claude-opus-4')).toBe(32_000)
+    expect(modelMaxOutputTokens('claude-opus-4-5')).toBe(64_000)
+  })
+
+  it('knows nothing about other models', () => {
+    expect(modelMaxOutputTokens('gpt-4o-mini')).toBeUndefined()
+    expect(modelMaxOutputTokens('claude-instant-1.2')).toBeUndefined()
+    expect(modelMaxOutputTokens('claude-3-5-sonnet-extra')).toBeUndefined()
+    expect(modelMaxOutputTokens('')).toBeUndefined()
+  })
+})

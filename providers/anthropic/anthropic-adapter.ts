@@ -1,0 +1,181 @@
+/**
+ * The Anthropic Messages API as a provider (https://docs.claude.com/en/api/messages). The base URL has no `/v1`
+ * (like the SDK's `ANTHROPIC_BASE_URL`). Same-dialect traffic is forwarded byte for byte; cross-dialect traffic goes
+ * through the canonical types. Every HTTP call uses the injected transport and the call's abort signal.
+ */
+import type { ChatRequest } from '../spec/chat-types.ts'
+import type {
+  CallContext,
+  ForwardRequest,
+  ModelInfo,
+  ProviderAdapter,
+  UpstreamResponse,
+} from '../spec/provider-adapter.ts'
+import { isProviderError, ProviderError } from '../spec/provider-error.ts'
+import {
+  anthropicCountTokensSchema,
+  anthropicMessageSchema,
+  anthropicModelListSchema,
+} from './anthropic-api.ts'
+import { anthropicBadResponse, readAnthropicHttpError } from './anthropic-error.ts'
+import { convertAnthropicResponse } from './convert-anthropic-response.ts'
+import { convertAnthropicStream } from './convert-anthropic-stream.ts'
+import { convertToAnthropicPrompt, convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
+import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
+
+/** Sent when the client gave none (cross-dialect calls, model lists): the version every model accepts. */
+const defaultAnthropicVersion = '2023-06-01'
+
+/** `/v1/models` pages hold at most 1000 entries; stop after this many pages whatever `has_more` says. */
+const maxModelPages = 20
+
+export type AnthropicAdapterOptions = {
+  id: string
+  /** Epoch milliseconds, for `created` (Anthropic sends no timestamp). Defaults to `Date.now`. */
+  now?: () => number
+}
+
+type Send = {
+  path: string
+  method: 'GET' | 'POST'
+  body?: Record<string, unknown>
+  /** Allowlisted client headers (`anthropic-version`, `anthropic-beta`), forwarded; never client credentials. */
+  clientHeaders?: Record<string, string>
+}
+
+const pathByOperation: Record<ForwardRequest['operation'], string | null> = {
+  chat: '/v1/messages',
+  'count-tokens': '/v1/messages/count_tokens',
+  embeddings: null,
+}
+
+export const createAnthropicAdapter = (options: AnthropicAdapterOptions): ProviderAdapter => {
+  const providerId = options.id
+  const now = options.now ?? Date.now
+
+  const headersFor = (call: CallContext, send: Send): Record<string, string> => {
+    const client = send.clientHeaders ?? {}
+    const headers: Record<string, string> = {
+      'anthropic-version': client['anthropic-version'] ?? defaultAnthropicVersion,
+      'accept-encoding': 'identity',
+    }
+    if (send.body !== undefined) headers['content-type'] = 'application/json'
+    if (client['anthropic-beta']) headers['anthropic-beta'] = client['anthropic-beta']
+    if (call.credentials.apiKey) headers['x-api-key'] = call.credentials.apiKey
+    for (const [name, value] of Object.entries(call.credentials.headers ?? {})) headers[name.toLowerCase()] = value
+    return headers
+  }
+
+  /** Resolves only for a 2xx; any other status is read (bounded), released and thrown as a `ProviderError`. */
+  const send = async (call: CallContext, request: Send): Promise<UpstreamResponse> => {
+    const response = await call.transport.request({
+      url: `${call.credentials.baseUrl}${request.path}`,
+      method: request.method,
+      headers: headersFor(call, request),
+      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      signal: call.signal,
+      connectTimeoutMs: call.connectTimeoutMs,
+    })
+    if (response.status < 200 || response.status > 299) throw await readAnthropicHttpError(response, providerId)
+    return response
+  }
+
+  const readJson = async <T>(
+    response: UpstreamResponse,
+    schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } },
+  ): Promise<T> => {
+    let text: string
+    try {
+      text = await new Response(response.body).text()
+    } catch (error) {
+      if (isProviderError(error)) throw error
+      throw new ProviderError({
+        kind: 'connection',
+        status: 502,
+        message: 'The connection to Anthropic failed while reading the response.',
+        providerId,
+        cause: error,
+      })
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (error) {
+      throw anthropicBadResponse('Anthropic answered with a body that is not JSON.', providerId, error)
+    }
+    const parsed = schema.safeParse(json)
+    if (!parsed.success) throw anthropicBadResponse('Anthropic answered with an unexpected body.', providerId)
+    return parsed.data
+  }
+
+  const createdNow = (): number => Math.floor(now() / 1000)
+
+  return {
+    id: providerId,
+    dialect: 'anthropic',
+    runtimes: ['node', 'workers'],
+    defaultBaseUrl: 'https://api.anthropic.com',
+
+    async forward(request, call) {
+      const path = pathByOperation[request.operation]
+      if (path === null) {
+        throw new ProviderError({
+          kind: 'unsupported',
+          status: 400,
+          message: `Provider ${providerId} (Anthropic) has no ${request.operation} API.`,
+          providerId,
+        })
+      }
+      return send(call, {
+        path,
+        method: 'POST',
+        body: { ...request.body, model: request.model },
+        clientHeaders: request.headers,
+      })
+    },
+
+    createForwardTap: createAnthropicForwardTap,
+
+    async chat(request, call) {
+      const body = convertToAnthropicRequest({ ...request, stream: false })
+      const response = await send(call, { path: '/v1/messages', method: 'POST', body })
+      const message = await readJson(response, anthropicMessageSchema)
+      return convertAnthropicResponse(message, createdNow())
+    },
+
+    async streamChat(request, call) {
+      const body = convertToAnthropicRequest({ ...request, stream: true })
+      const response = await send(call, { path: '/v1/messages', method: 'POST', body })
+      return convertAnthropicStream(response.body, { providerId, created: createdNow() })
+    },
+
+    async countTokens(request: ChatRequest, call) {
+      const body = convertToAnthropicPrompt(request)
+      const response = await send(call, { path: '/v1/messages/count_tokens', method: 'POST', body })
+      const counted = await readJson(response, anthropicCountTokensSchema)
+      return counted.input_tokens
+    },
+
+    /** Follows `has_more` pagination (https://docs.claude.com/en/api/models-list). */
+    async listModels(call) {
+      const models: ModelInfo[] = []
+      let afterId: string | null = null
+      for (let page = 0; page < maxModelPages; page++) {
+        const query: string = afterId === null ? '?limit=1000' : `?limit=1000&after_id=${encodeURIComponent(afterId)}`
+        const response = await send(call, { path: `/v1/models${query}`, method: 'GET' })
+        const list = await readJson(response, anthropicModelListSchema)
+        for (const model of list.data) {
+          const created = model.created_at ? Date.parse(model.created_at) : Number.NaN
+          models.push({
+            id: model.id,
+            ...(Number.isNaN(created) ? {} : { created: Math.floor(created / 1000) }),
+            ...(model.display_name ? { displayName: model.display_name } : {}),
+          })
+        }
+        afterId = list.has_more && list.last_id ? list.last_id : null
+        if (afterId === null) break
+      }
+      return models
+    },
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Reads a forwarded Anthropic body on the side, for usage records: the bytes themselves go to the client untouched.
+ * Streams are parsed incrementally (`message_start` usage, then cumulative `message_delta` usage, `event: error`);
+ * JSON bodies are buffered up to 8 MiB and parsed at the end. Every parse is guarded: a tap never throws.
+ */
+import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
+import type { ForwardRequest, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import {
+  anthropicErrorBodySchema,
+  anthropicMessageDeltaSchema,
+  anthropicMessageSchema,
+  anthropicMessageStartSchema,
+  type AnthropicUsage,
+} from './anthropic-api.ts'
+import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts'
+
+const maxBufferedBytes = 8 * 1024 * 1024
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+const createStreamTap = (): ForwardTap => {
+  const parser = new SseParser()
+  let usage: AnthropicUsage | null = null
+  let model: string | undefined
+  let error: ForwardSummary['error']
+  const read = (event: SseEvent): void => {
+    if (event.event === 'message_start') {
+      const parsed = anthropicMessageStartSchema.safeParse(parseJson(event.data))
+      if (!parsed.success) return
+      model = parsed.data.message.model
+      usage = mergeAnthropicUsage(usage, parsed.data.message.usage)
+    } else if (event.event === 'message_delta') {
+      const parsed = anthropicMessageDeltaSchema.safeParse(parseJson(event.data))
+      if (parsed.success && parsed.data.usage) usage = mergeAnthropicUsage(usage, parsed.data.usage)
+    } else if (event.event === 'error') {
+      const parsed = anthropicErrorBodySchema.safeParse(parseJson(event.data))
+      error = parsed.success
+        ? { message: parsed.data.error.message ?? 'Anthropic reported an error', type: parsed.data.error.type ?? undefined }
+        : { message: 'Anthropic reported an error' }
+    }
+  }
+  return {
+    write(chunk) {
+      for (const event of parser.push(chunk)) read(event)
+    },
+    finish() {
+      for (const event of parser.end()) read(event)
+      return { usage: usage === null ? null : convertAnthropicUsage(usage), model, ...(error ? { error } : {}) }
+    },
+  }
+}
+
+const createJsonTap = (operation: ForwardRequest['operation']): ForwardTap => {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  let overflowed = false
+  return {
+    write(chunk) {
+      if (overflowed) return
+      size += chunk.byteLength
+      if (size > maxBufferedBytes) {
+        overflowed = true
+        chunks.length = 0
+        return
+      }
+      chunks.push(chunk.slice())
+    },
+    finish() {
+      if (overflowed || operation !== 'chat') return { usage: null }
+      const decoder = new TextDecoder()
+      const text = chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join('') + decoder.decode()
+      const parsed = anthropicMessageSchema.safeParse(parseJson(text))
+      if (!parsed.success) return { usage: null }
+      return { usage: parsed.data.usage ? convertAnthropicUsage(parsed.data.usage) : null, model: parsed.data.model }
+    },
+  }
+}
+
+/** `count-tokens` bodies carry no usage (counting is free), so their summary is always empty. */
+export const createAnthropicForwardTap = (options: {
+  operation: ForwardRequest['operation']
+  stream: boolean
+}): ForwardTap => (options.stream && options.operation === 'chat' ? createStreamTap() : createJsonTap(options.operation))

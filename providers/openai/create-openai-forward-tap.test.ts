@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import chatToolCallsJson from './__fixtures__/chat-tool-calls.json?raw'
+import chatTextSse from './__fixtures__/chat-text.sse?raw'
+import chatReasoningVllmSse from './__fixtures__/chat-reasoning-vllm.sse?raw'
+import chatErrorMidwaySse from './__fixtures__/chat-error-midway.sse?raw'
+import embeddingsJson from './__fixtures__/embeddings.json?raw'
+import { everyBytes } from './__fixtures__/replay-transport.ts'
+import { createOpenAIForwardTap, maxTappedJsonBytes } from './create-openai-forward-tap.ts'
+
+const feed = (options: { operation: 'chat' | 'embeddings'; stream: boolean }, text: string, chunkSize = 1 << 30) => {
+  const tap = createOpenAIForwardTap(options)
+  const bytes = new TextEncoder().encode(text)
+  let offset = 0
+  for (const size of everyBytes(text, chunkSize)) {
+    tap.write(bytes.subarray(offset, offset + size))
+    offset += size
+  }
+  return tap.finish()
+}
+
+describe('createOpenAIForwardTap', () => {
+  it('reads model and usage from the trailing usage chunk of a stream split at awkward boundaries', () => {
+    for (const size of [1, 3, 17, 4096]) {
+      expect(feed({ operation: 'chat', stream: true }, chatTextSse, size)).toEqual({
+        model: 'gpt-4o-mini-2024-07-18',
+        usage: { inputTokens: 24, outputTokens: 7, cachedInputTokens: 0, cacheWriteInputTokens: null, reasoningTokens: 0 },
+      })
+    }
+  })
+
+  it('reads a stream framed with \\r\\n and comment lines', () => {
+    const summary = feed({ operation: 'chat', stream: true }, chatReasoningVllmSse.replaceAll('\n', '\r\n'), 9)
+    expect(summary).toEqual({
+      model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B',
+      usage: { inputTokens: 12, outputTokens: 19, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+    })
+  })
+
+  it('reports no usage when the client did not ask for include_usage', () => {
+    const withoutUsage = chatTextSse
+      .split('\n\n')
+      .filter((event) => !event.includes('"choices":[]'))
+      .join('\n\n')
+    expect(feed({ operation: 'chat', stream: true }, withoutUsage)).toEqual({ model: 'gpt-4o-mini-2024-07-18', usage: null })
+  })
+
+  it('reports an in-band error chunk', () => {
+    expect(feed({ operation: 'chat', stream: true }, chatErrorMidwaySse, 11)).toEqual({
+      model: 'gpt-4o-mini-2024-07-18',
+      usage: null,
+      error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' },
+    })
+  })
+
+  it('survives garbage in a stream without throwing', () => {
+    const body = 'data: {not json\n\ndata: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}\n\n'
+    expect(feed({ operation: 'chat', stream: true }, body)).toMatchObject({ model: 'm', usage: { inputTokens: 3, outputTokens: 4 } })
+  })
+
+  it('reads usage from a non-streamed completion, including cached tokens', () => {
+    expect(feed({ operation: 'chat', stream: false }, chatToolCallsJson, 100)).toEqual({
+      model: 'gpt-4o-mini-2024-07-18',
+      usage: { inputTokens: 1530, outputTokens: 52, cachedInputTokens: 1280, cacheWriteInputTokens: null, reasoningTokens: 0 },
+    })
+  })
+
+  it('reads embeddings usage, leaving output tokens unknown', () => {
+    expect(feed({ operation: 'embeddings', stream: false }, embeddingsJson, 50)).toEqual({
+      model: 'text-embedding-3-small',
+      usage: { inputTokens: 9, outputTokens: null, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+    })
+  })
+
+  it('gives up on usage rather than hold a body larger than its cap', () => {
+    const tap = createOpenAIForwardTap({ operation: 'embeddings', stream: false })
+    const head = new TextEncoder().encode('{"usage":{"prompt_tokens":1},"data":[')
+    tap.write(head)
+    tap.write(new Uint8Array(maxTappedJsonBytes))
+    expect(tap.finish()).toEqual({ usage: null })
+  })
+
+  it('returns no usage for a body that is not JSON', () => {
+    expect(feed({ operation: 'chat', stream: false }, '<html>oops</html>')).toEqual({ usage: null })
+  })
+})

@@ -1,0 +1,110 @@
+/**
+ * Side parser for a forwarded OpenAI-shaped body: the bytes go to the client untouched, this only learns the model,
+ * the usage and an in-band error. Every parse is guarded; the tap never throws and never delays the body.
+ * Streams: the usage arrives on the trailing `choices: []` chunk when the client asked for `include_usage`
+ * (https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options).
+ */
+import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
+import type { Usage } from '../spec/chat-types.ts'
+import type { ForwardRequest, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import { convertOpenAIUsage } from './convert-openai-usage.ts'
+import { extractOpenAIError } from './read-openai-error.ts'
+
+/** A JSON body larger than this is passed through without reading its usage (memory stays bounded). */
+export const maxTappedJsonBytes = 8 * 1024 * 1024
+
+type Learned = { usage: Usage | null; model?: string; error?: { message: string; type?: string } }
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+const learn = (value: unknown, learned: Learned): void => {
+  if (typeof value !== 'object' || value === null) return
+  const body = value as Record<string, unknown>
+  const error = extractOpenAIError(body)
+  if (error) {
+    learned.error = error.type ? { message: error.message, type: error.type } : { message: error.message }
+    return
+  }
+  if (learned.model === undefined && typeof body.model === 'string') learned.model = body.model
+  const usage = convertOpenAIUsage(body.usage)
+  if (usage) learned.usage = usage
+}
+
+const summary = (learned: Learned): ForwardSummary => {
+  const out: ForwardSummary = { usage: learned.usage }
+  if (learned.model !== undefined) out.model = learned.model
+  if (learned.error) out.error = learned.error
+  return out
+}
+
+const createStreamTap = (): ForwardTap => {
+  const parser = new SseParser()
+  const learned: Learned = { usage: null }
+  let done = false
+  const handle = (events: SseEvent[]): void => {
+    for (const event of events) {
+      if (done) return
+      const data = event.data.trim()
+      if (data.startsWith('[DONE]')) done = true
+      else if (data !== '') learn(parseJson(data), learned)
+    }
+  }
+  return {
+    write(chunk) {
+      try {
+        handle(parser.push(chunk))
+      } catch {
+        // A tap never breaks the response it watches.
+      }
+    },
+    finish() {
+      try {
+        handle(parser.end())
+      } catch {
+        // Same: whatever was learned so far is returned.
+      }
+      return summary(learned)
+    },
+  }
+}
+
+const createJsonTap = (): ForwardTap => {
+  let parts: Uint8Array[] = []
+  let size = 0
+  let overflowed = false
+  return {
+    write(chunk) {
+      if (overflowed) return
+      size += chunk.byteLength
+      if (size > maxTappedJsonBytes) {
+        overflowed = true
+        parts = []
+        return
+      }
+      parts.push(chunk)
+    },
+    finish() {
+      const learned: Learned = { usage: null }
+      if (overflowed || parts.length === 0) return summary(learned)
+      const bytes = new Uint8Array(size)
+      let offset = 0
+      for (const part of parts) {
+        bytes.set(part, offset)
+        offset += part.byteLength
+      }
+      parts = []
+      learn(parseJson(new TextDecoder().decode(bytes)), learned)
+      return summary(learned)
+    },
+  }
+}
+
+/** One tap per forwarded body: SSE for streamed chat, JSON otherwise (chat and embeddings). */
+export const createOpenAIForwardTap = (options: { operation: ForwardRequest['operation']; stream: boolean }): ForwardTap =>
+  options.operation === 'chat' && options.stream ? createStreamTap() : createJsonTap()

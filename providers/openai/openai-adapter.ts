@@ -1,0 +1,165 @@
+/**
+ * The OpenAI dialect upstream: api.openai.com and every OpenAI-compatible server (vLLM, Ollama, Groq, Together...),
+ * whose differences are `OpenAICompat` flags. https://platform.openai.com/docs/api-reference/chat
+ *
+ * Base URLs include `/v1` (like the SDK's `OPENAI_BASE_URL`). All HTTP goes through the injected transport; client
+ * credentials never reach the upstream, only the configured key.
+ */
+import type { ChatRequest } from '../spec/chat-types.ts'
+import type {
+  CallContext,
+  ForwardRequest,
+  ForwardResponse,
+  ModelInfo,
+  ProviderAdapter,
+  UpstreamRequest,
+  UpstreamResponse,
+} from '../spec/provider-adapter.ts'
+import { isProviderError, ProviderError } from '../spec/provider-error.ts'
+import { applyOpenAICompat, realOpenAICompat, type OpenAICompat } from './apply-openai-compat.ts'
+import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
+import { convertToOpenAIRequest } from './convert-to-openai-request.ts'
+import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
+import { openAIChatCompletionSchema, openAIModelListSchema } from './openai-api.ts'
+import { parseOpenAIChatStream } from './parse-openai-chat-stream.ts'
+import { readOpenAIError } from './read-openai-error.ts'
+
+export type { OpenAICompat } from './apply-openai-compat.ts'
+
+const paths: Record<ForwardRequest['operation'], string | null> = {
+  chat: '/chat/completions',
+  embeddings: '/embeddings',
+  'count-tokens': null,
+}
+
+const headersFor = (call: CallContext, json: boolean): Record<string, string> => {
+  const headers: Record<string, string> = { 'accept-encoding': 'identity', 'x-request-id': call.requestId }
+  if (json) headers['content-type'] = 'application/json'
+  if (call.credentials.apiKey) headers.authorization = `Bearer ${call.credentials.apiKey}`
+  return { ...headers, ...call.credentials.headers }
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+
+const readText = async (body: ReadableStream<Uint8Array>): Promise<string> => {
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  let text = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return text + decoder.decode()
+    text += decoder.decode(value, { stream: true })
+  }
+}
+
+export const createOpenAIAdapter = (options: { id: string; compat?: OpenAICompat }): ProviderAdapter => {
+  const providerId = options.id
+  const compat = options.compat ?? realOpenAICompat
+
+  /** Sends one request; a non-2xx status is read, its body released, and thrown as a `ProviderError`. */
+  const send = async (
+    call: CallContext,
+    request: Pick<UpstreamRequest, 'method' | 'body'> & { path: string },
+  ): Promise<UpstreamResponse> => {
+    const response = await call.transport.request({
+      url: `${call.credentials.baseUrl}${request.path}`,
+      method: request.method,
+      headers: headersFor(call, request.body !== undefined),
+      body: request.body,
+      signal: call.signal,
+      connectTimeoutMs: call.connectTimeoutMs,
+    })
+    if (response.status < 200 || response.status > 299) throw await readOpenAIError({ response, providerId })
+    return response
+  }
+
+  /** Reads a whole 2xx JSON body; an unreadable one is the upstream's fault (502). */
+  const readJson = async (response: UpstreamResponse): Promise<unknown> => {
+    let text: string
+    try {
+      text = await readText(response.body)
+    } catch (error) {
+      if (isProviderError(error)) throw error
+      throw new ProviderError({
+        kind: 'connection',
+        status: 502,
+        message: 'The connection to the upstream failed while reading its answer.',
+        providerId,
+        cause: error,
+      })
+    }
+    try {
+      return JSON.parse(text)
+    } catch (error) {
+      throw new ProviderError({
+        kind: 'bad-response',
+        status: 502,
+        message: 'The upstream answered with a body that is not valid JSON.',
+        providerId,
+        detail: text.slice(0, 2048),
+        cause: error,
+      })
+    }
+  }
+
+  const badShape = (message: string, detail: string): ProviderError =>
+    new ProviderError({ kind: 'bad-response', status: 502, message, providerId, detail })
+
+  return {
+    id: providerId,
+    dialect: 'openai',
+    runtimes: ['node', 'workers'],
+    defaultBaseUrl: 'https://api.openai.com/v1',
+
+    async forward(request: ForwardRequest, call: CallContext): Promise<ForwardResponse> {
+      const path = paths[request.operation]
+      if (path === null) {
+        throw new ProviderError({
+          kind: 'unsupported',
+          status: 400,
+          message: `The provider \`${providerId}\` speaks the OpenAI API, which has no \`${request.operation}\` operation.`,
+          providerId,
+        })
+      }
+      const body = { ...request.body, model: request.model }
+      const wire = request.operation === 'chat' ? applyOpenAICompat(body, compat) : body
+      return send(call, { path, method: 'POST', body: JSON.stringify(wire) })
+    },
+
+    createForwardTap: createOpenAIForwardTap,
+
+    async chat(request: ChatRequest, call: CallContext) {
+      const body = convertToOpenAIRequest(request, compat)
+      const response = await send(call, { path: '/chat/completions', method: 'POST', body: JSON.stringify(body) })
+      const value = await readJson(response)
+      const parsed = openAIChatCompletionSchema.safeParse(value)
+      if (!parsed.success) {
+        throw badShape('The upstream answered with a chat completion of an unexpected shape.', JSON.stringify(value).slice(0, 2048))
+      }
+      return convertOpenAIChatResponse({ completion: parsed.data, model: request.model, now: nowSeconds() })
+    },
+
+    async streamChat(request: ChatRequest, call: CallContext) {
+      const body = convertToOpenAIRequest(request, compat)
+      body.stream = true
+      if (compat.streamOptions) body.stream_options = { include_usage: true }
+      const response = await send(call, { path: '/chat/completions', method: 'POST', body: JSON.stringify(body) })
+      return parseOpenAIChatStream(response.body, { providerId, model: request.model, now: nowSeconds() })
+    },
+
+    async listModels(call: CallContext): Promise<ModelInfo[]> {
+      const response = await send(call, { path: '/models', method: 'GET' })
+      const value = await readJson(response)
+      const parsed = openAIModelListSchema.safeParse(value)
+      if (!parsed.success) {
+        throw badShape('The upstream answered with a model list of an unexpected shape.', JSON.stringify(value).slice(0, 2048))
+      }
+      return parsed.data.data.map((model) => {
+        const info: ModelInfo = { id: model.id }
+        if (typeof model.created === 'number') info.created = model.created
+        if (typeof model.owned_by === 'string') info.ownedBy = model.owned_by
+        return info
+      })
+    },
+  }
+}

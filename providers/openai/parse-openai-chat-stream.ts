@@ -1,0 +1,179 @@
+/**
+ * An OpenAI chat completion SSE body → canonical `ChatChunk`s
+ * (https://platform.openai.com/docs/api-reference/chat-streaming/streaming; grammar in wire-notes §1).
+ *
+ * The stream errors with a `ProviderError` on an in-band `{"error":...}` chunk, on a chunk that is not JSON, and when
+ * the body ends before `[DONE]` and before any `finish_reason` (the upstream closed it early). Cancelling it cancels
+ * the upstream body.
+ */
+import { parseSseStream, type SseEvent } from '../shared/parse-sse.ts'
+import type { ChatChunk } from '../spec/chat-types.ts'
+import { isProviderError, ProviderError } from '../spec/provider-error.ts'
+import { readArguments, readReasoning } from './convert-openai-chat-response.ts'
+import { convertOpenAIUsage } from './convert-openai-usage.ts'
+import { mapOpenAIFinishReason } from './map-openai-finish-reason.ts'
+import { openAIChatChunkSchema, type OpenAIChatChunk } from './openai-api.ts'
+import { createInBandError, extractOpenAIError } from './read-openai-error.ts'
+
+export type ParseOpenAIChatStreamOptions = {
+  providerId: string
+  /** The requested model, for servers whose chunks leave `model` out. */
+  model: string
+  /** Unix seconds, for servers whose chunks leave `created` out. */
+  now: number
+}
+
+type StreamState = {
+  started: boolean
+  done: boolean
+  finished: Set<number>
+  /** `choice:index` of tool calls whose first fragment (id, name) was emitted. */
+  toolCalls: Set<string>
+}
+
+const badResponse = (providerId: string, message: string, detail?: string): ProviderError =>
+  new ProviderError({ kind: 'bad-response', status: 502, message, providerId, detail })
+
+const parseData = (data: string, providerId: string): unknown => {
+  try {
+    return JSON.parse(data)
+  } catch (error) {
+    throw new ProviderError({
+      kind: 'bad-response',
+      status: 502,
+      message: 'The upstream sent a stream chunk that is not valid JSON.',
+      providerId,
+      detail: data.slice(0, 2048),
+      cause: error,
+    })
+  }
+}
+
+const convertChunk = (chunk: OpenAIChatChunk, state: StreamState, options: ParseOpenAIChatStreamOptions): ChatChunk[] => {
+  const out: ChatChunk[] = []
+  if (!state.started) {
+    state.started = true
+    out.push({ type: 'start', id: chunk.id ?? '', model: chunk.model ?? options.model, created: chunk.created ?? options.now })
+  }
+  for (const [position, choice] of (chunk.choices ?? []).entries()) {
+    const choiceIndex = choice.index ?? position
+    const delta = choice.delta
+    if (delta) {
+      const reasoning = readReasoning(delta)
+      if (reasoning !== null) out.push({ type: 'reasoning-delta', choiceIndex, delta: reasoning })
+      if (delta.content) out.push({ type: 'text-delta', choiceIndex, delta: delta.content })
+      if (delta.refusal) out.push({ type: 'text-delta', choiceIndex, delta: delta.refusal })
+      for (const [callPosition, call] of (delta.tool_calls ?? []).entries()) {
+        const index = call.index ?? callPosition
+        const key = `${choiceIndex}:${index}`
+        const argumentsDelta = readArguments(call.function?.arguments)
+        if (state.toolCalls.has(key)) {
+          out.push({ type: 'tool-call-delta', choiceIndex, index, argumentsDelta })
+          continue
+        }
+        state.toolCalls.add(key)
+        const first: Extract<ChatChunk, { type: 'tool-call-delta' }> = { type: 'tool-call-delta', choiceIndex, index, argumentsDelta }
+        if (call.id) first.id = call.id
+        if (call.function?.name) first.name = call.function.name
+        out.push(first)
+      }
+    }
+    if (choice.finish_reason && !state.finished.has(choiceIndex)) {
+      state.finished.add(choiceIndex)
+      out.push({ type: 'finish', choiceIndex, finishReason: mapOpenAIFinishReason(choice.finish_reason) })
+    }
+  }
+  const usage = convertOpenAIUsage(chunk.usage)
+  if (usage) out.push({ type: 'usage', usage })
+  return out
+}
+
+const convertEvent = (event: SseEvent, state: StreamState, options: ParseOpenAIChatStreamOptions): ChatChunk[] => {
+  if (state.done) return []
+  const data = event.data.trim()
+  if (data === '') return []
+  if (data.startsWith('[DONE]')) {
+    state.done = true
+    return []
+  }
+  const value = parseData(data, options.providerId)
+  const error = extractOpenAIError(value)
+  if (error) {
+    throw createInBandError({ value, error, providerId: options.providerId })
+  }
+  const parsed = openAIChatChunkSchema.safeParse(value)
+  if (!parsed.success) {
+    throw badResponse(options.providerId, 'The upstream sent a stream chunk of an unexpected shape.', data.slice(0, 2048))
+  }
+  return convertChunk(parsed.data, state, options)
+}
+
+/** A failure while reading the body that the transport did not already type (a reset socket, a torn TLS record). */
+const readFailure = (error: unknown, providerId: string): ProviderError =>
+  isProviderError(error)
+    ? error
+    : new ProviderError({
+        kind: 'connection',
+        status: 502,
+        message: 'The connection to the upstream failed in the middle of the stream.',
+        providerId,
+        cause: error,
+      })
+
+const closedEarly = (providerId: string): ProviderError =>
+  badResponse(providerId, 'The upstream closed the stream before it finished.')
+
+/**
+ * A chunk cut off by the end of the body also fails to parse as JSON (the SSE parser flushes a final partial event):
+ * report that as the truncation it is, not as a malformed chunk.
+ */
+const explainFailure = async (
+  error: unknown,
+  events: ReadableStreamDefaultReader<SseEvent>,
+  providerId: string,
+): Promise<unknown> => {
+  if (!isProviderError(error) || error.kind !== 'bad-response') return error
+  const next = await events.read().catch(() => ({ done: false }))
+  return next.done ? closedEarly(providerId) : error
+}
+
+export const parseOpenAIChatStream = (
+  body: ReadableStream<Uint8Array>,
+  options: ParseOpenAIChatStreamOptions,
+): ReadableStream<ChatChunk> => {
+  const events = parseSseStream(body).getReader()
+  const state: StreamState = { started: false, done: false, finished: new Set(), toolCalls: new Set() }
+  return new ReadableStream<ChatChunk>({
+    async pull(controller) {
+      for (;;) {
+        let result: ReadableStreamReadResult<SseEvent>
+        try {
+          result = await events.read()
+        } catch (error) {
+          controller.error(readFailure(error, options.providerId))
+          return
+        }
+        if (result.done) {
+          if (state.done || state.finished.size > 0) controller.close()
+          else controller.error(closedEarly(options.providerId))
+          return
+        }
+        let chunks: ChatChunk[]
+        try {
+          chunks = convertEvent(result.value, state, options)
+        } catch (error) {
+          controller.error(await explainFailure(error, events, options.providerId))
+          await events.cancel(error).catch(() => {})
+          return
+        }
+        if (chunks.length > 0) {
+          for (const chunk of chunks) controller.enqueue(chunk)
+          return
+        }
+      }
+    },
+    cancel(reason) {
+      return events.cancel(reason)
+    },
+  })
+}

@@ -1,0 +1,16 @@
+import type { DialectCodec } from '../dialect-codec.ts'
+import { estimateTokens } from '../../core/estimate-tokens.ts'
+import { errorBody } from '../../middleware/on-error.ts'
+import { convertToAnthropicResponse } from './convert-to-anthropic-response.ts'
+import { encodeAnthropicErrorEvent, encodeAnthropicSse } from './encode-anthropic-sse.ts'
+
+export const anthropicCodec: DialectCodec = {
+  dialect: 'anthropic',
+  encodeResult: (result) => convertToAnthropicResponse(result),
+  encodeStream: (chunks, { request }) =>
+    encodeAnthropicSse(chunks, { model: request.model, estimatedInputTokens: estimateTokens(request) }),
+  encodeErrorEvent: (error) => {
+    const { error: shaped } = errorBody(error, 'anthropic', '') as { error: { type: string; message: string } }
+    return encodeAnthropicErrorEvent(shaped)
+  },
+}

@@ -1,0 +1,133 @@
+/**
+ * Canonical result → an Anthropic `message` exactly as the real API writes it (https://docs.claude.com/en/api/messages):
+ * no `citations` key on text blocks, no `error` key, `stop_sequence: null`. Clients built on strict schemas reject a
+ * whole response for one unexpected `null` (wire-notes §3), so nothing is added "just in case".
+ */
+import type { ChatResult, FinishReason, Usage } from '../../../providers/spec/chat-types.ts'
+
+export type AnthropicUsageJson = {
+  input_tokens: number
+  cache_creation_input_tokens: number
+  cache_read_input_tokens: number
+  output_tokens: number
+  output_tokens_details?: { thinking_tokens: number }
+}
+
+export type AnthropicContentBlockJson =
+  | { type: 'text'; text: string }
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+
+export type AnthropicMessageJson = {
+  id: string
+  type: 'message'
+  role: 'assistant'
+  model: string
+  content: AnthropicContentBlockJson[]
+  stop_reason: string
+  stop_sequence: null
+  stop_details: null
+  usage: AnthropicUsageJson
+}
+
+const idAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+
+/** `prefix` + 24 random base62 characters, the shape of Anthropic's `msg_…` and `toolu_…` ids. */
+export const createAnthropicId = (prefix: 'msg_' | 'toolu_'): string => {
+  const bytes = crypto.getRandomValues(new Uint8Array(24))
+  let id = prefix
+  for (const byte of bytes) id += idAlphabet[byte % idAlphabet.length]
+  return id
+}
+
+/** Keeps an upstream id that already looks like Anthropic's; OpenAI's `chatcmpl-…` ids get a fresh `msg_` id. */
+export const anthropicMessageId = (upstreamId: string | undefined): string =>
+  upstreamId?.startsWith('msg_') ? upstreamId : createAnthropicId('msg_')
+
+/** wire-notes §4.2, reversed. `error`/`other` have no Anthropic counterpart; `end_turn` is what a finished turn says. */
+export const toAnthropicStopReason = (finishReason: FinishReason | null | undefined): string => {
+  switch (finishReason?.unified) {
+    case 'length':
+      return 'max_tokens'
+    case 'tool-calls':
+      return 'tool_use'
+    case 'content-filter':
+      return 'refusal'
+    default:
+      return 'end_turn'
+  }
+}
+
+/**
+ * Anthropic's `input_tokens` excludes cache reads and writes (the canonical count includes them). The wire requires
+ * numbers: an unknown count becomes `fallbackInputTokens` (an estimate, for streams) or 0 only because a number must
+ * be sent; the usage record keeps `null`.
+ */
+export const toAnthropicUsage = (
+  usage: Usage | null | undefined,
+  fallback: { inputTokens?: number; outputTokens?: number } = {},
+): AnthropicUsageJson => {
+  const cacheRead = usage?.cachedInputTokens ?? 0
+  const cacheWrite = usage?.cacheWriteInputTokens ?? 0
+  const input =
+    usage?.inputTokens === null || usage?.inputTokens === undefined
+      ? (fallback.inputTokens ?? 0)
+      : Math.max(0, usage.inputTokens - cacheRead - cacheWrite)
+  return {
+    input_tokens: input,
+    cache_creation_input_tokens: cacheWrite,
+    cache_read_input_tokens: cacheRead,
+    output_tokens: usage?.outputTokens ?? fallback.outputTokens ?? 0,
+    ...(usage?.reasoningTokens === null || usage?.reasoningTokens === undefined
+      ? {}
+      : { output_tokens_details: { thinking_tokens: usage.reasoningTokens } }),
+  }
+}
+
+/**
+ * Tool arguments are JSON text; Anthropic's `input` is an object. Empty text means no arguments (`{}`). Text that is
+ * not a JSON object (a model's malformed output) is wrapped as `{"_raw_arguments": text}` rather than failing the
+ * whole answer or inventing `{}`: the client's tool handler sees exactly what the model produced and can report it.
+ */
+export const toolInputOf = (argumentsText: string): Record<string, unknown> => {
+  if (argumentsText.trim() === '') return {}
+  try {
+    const parsed: unknown = JSON.parse(argumentsText)
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>
+  } catch {
+    // wrapped below
+  }
+  return { _raw_arguments: argumentsText }
+}
+
+/**
+ * `model` defaults to the model the upstream reported. Reasoning from a provider without signatures becomes a
+ * `thinking` block with an empty signature: Anthropic clients display it, and the gateway drops it if replayed.
+ */
+export const convertToAnthropicResponse = (result: ChatResult, options: { model?: string } = {}): AnthropicMessageJson => {
+  const choice = result.choices.find((candidate) => candidate.index === 0) ?? result.choices[0]
+  const content: AnthropicContentBlockJson[] = []
+  for (const part of choice?.content ?? []) {
+    if (part.type === 'text') {
+      if (part.text !== '') content.push({ type: 'text', text: part.text })
+    } else if (part.type === 'reasoning') {
+      if (part.redactedData !== undefined) content.push({ type: 'redacted_thinking', data: part.redactedData })
+      else content.push({ type: 'thinking', thinking: part.text, signature: part.signature ?? '' })
+    } else {
+      const id = part.id === '' ? createAnthropicId('toolu_') : part.id
+      content.push({ type: 'tool_use', id, name: part.name, input: toolInputOf(part.arguments) })
+    }
+  }
+  return {
+    id: anthropicMessageId(result.id),
+    type: 'message',
+    role: 'assistant',
+    model: options.model ?? result.model,
+    content,
+    stop_reason: toAnthropicStopReason(choice?.finishReason),
+    stop_sequence: null,
+    stop_details: null,
+    usage: toAnthropicUsage(result.usage),
+  }
+}

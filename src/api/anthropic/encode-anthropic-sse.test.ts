@@ -1,0 +1,234 @@
+import Anthropic from '@anthropic-ai/sdk'
+import { describe, expect, it } from 'vitest'
+import type { ChatChunk, Usage } from '../../../providers/spec/chat-types.ts'
+import { ProviderError } from '../../../providers/spec/provider-error.ts'
+import { encodeAnthropicErrorEvent, encodeAnthropicSse } from './encode-anthropic-sse.ts'
+
+const usage = (overrides: Partial<Usage> = {}): Usage => ({
+  inputTokens: 42,
+  outputTokens: 17,
+  cachedInputTokens: null,
+  cacheWriteInputTokens: null,
+  reasoningTokens: null,
+  ...overrides,
+})
+
+const start: ChatChunk = { type: 'start', id: 'chatcmpl-abc', model: 'gpt-4o-mini', created: 1_741_570_283 }
+
+/** A canonical source that yields `chunks`, then ends or fails with `failure`; records whether it was cancelled. */
+const source = (chunks: ChatChunk[], failure?: unknown) => {
+  const state = { cancelled: false, reason: undefined as unknown }
+  let position = 0
+  const stream = new ReadableStream<ChatChunk>(
+    {
+      pull(controller) {
+        if (position < chunks.length) controller.enqueue(chunks[position++])
+        else if (failure !== undefined) controller.error(failure)
+        else controller.close()
+      },
+      cancel(reason) {
+        state.cancelled = true
+        state.reason = reason
+      },
+    },
+    { highWaterMark: 0 },
+  )
+  return { stream, state }
+}
+
+const encode = (chunks: ChatChunk[], failure?: unknown) =>
+  encodeAnthropicSse(source(chunks, failure).stream, { model: 'claude-sonnet-4-5', estimatedInputTokens: 40 })
+
+const readText = (stream: ReadableStream<Uint8Array>): Promise<string> => new Response(stream).text()
+
+/** The official SDK, reading our bytes as if they came from api.anthropic.com. */
+const sdkStream = (body: ReadableStream<Uint8Array>) => {
+  const client = new Anthropic({
+    apiKey: 'test-key',
+    maxRetries: 0,
+    fetch: async () => new Response(body, { headers: { 'content-type': 'text/event-stream' } }),
+  })
+  return client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hi' }] })
+}
+
+const events = (text: string): { event: string; data: Record<string, unknown> }[] =>
+  text
+    .split('\n\n')
+    .filter((block) => block !== '')
+    .map((block) => {
+      const [eventLine, dataLine, ...rest] = block.split('\n')
+      expect(rest).toEqual([])
+      expect(eventLine).toMatch(/^event: [a-z_]+$/)
+      expect(dataLine.startsWith('data: ')).toBe(true)
+      const data = JSON.parse(dataLine.slice(6)) as Record<string, unknown>
+      expect(data.type).toBe(eventLine.slice(7))
+      return { event: eventLine.slice(7), data }
+    })
+
+describe('encodeAnthropicSse', () => {
+  it('produces a text message the official SDK assembles, with exact usage in message_delta', async () => {
+    const chunks: ChatChunk[] = [
+      start,
+      { type: 'text-delta', choiceIndex: 0, delta: '' },
+      { type: 'text-delta', choiceIndex: 0, delta: 'Hello' },
+      { type: 'text-delta', choiceIndex: 0, delta: ' there!' },
+      { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
+      { type: 'usage', usage: usage({ cachedInputTokens: 12 }) },
+    ]
+    const message = await sdkStream(encode(chunks)).finalMessage()
+    expect(message.content).toEqual([{ type: 'text', text: 'Hello there!' }])
+    expect(message.content[0]).not.toHaveProperty('citations')
+    expect(message.stop_reason).toBe('end_turn')
+    expect(message.model).toBe('claude-sonnet-4-5')
+    expect(message.id).toMatch(/^msg_/)
+    expect(message.usage).toMatchObject({ input_tokens: 30, cache_read_input_tokens: 12, output_tokens: 17 })
+  })
+
+  it('follows the grammar: estimate first, blocks indexed in order, message_stop last', async () => {
+    const text = await readText(
+      encode([
+        start,
+        { type: 'text-delta', choiceIndex: 0, delta: 'Hi' },
+        { type: 'finish', choiceIndex: 0, finishReason: { unified: 'length', raw: 'length' } },
+        { type: 'usage', usage: usage() },
+      ]),
+    )
+    const parsed = events(text)
+    expect(parsed.map((entry) => entry.event)).toEqual([
+      'message_start',
+      'ping',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ])
+    expect(parsed[0].data.message).toMatchObject({
+      type: 'message',
+      role: 'assistant',
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 40, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+    })
+    expect(parsed[2].data).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
+    expect(parsed[5].data).toEqual({
+      type: 'message_delta',
+      delta: { stop_reason: 'max_tokens', stop_sequence: null, stop_details: null },
+      usage: { input_tokens: 42, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 17 },
+    })
+  })
+
+  it('streams tool calls the SDK parses, including one with no arguments', async () => {
+    const chunks: ChatChunk[] = [
+      start,
+      { type: 'text-delta', choiceIndex: 0, delta: 'Let me check.' },
+      { type: 'tool-call-delta', choiceIndex: 0, index: 0, id: 'call_1', name: 'get_weather', argumentsDelta: '' },
+      { type: 'tool-call-delta', choiceIndex: 0, index: 0, argumentsDelta: '{"city":' },
+      { type: 'tool-call-delta', choiceIndex: 0, index: 0, argumentsDelta: '"Paris"}' },
+      { type: 'tool-call-delta', choiceIndex: 0, index: 1, id: 'call_2', name: 'get_time', argumentsDelta: '' },
+      { type: 'finish', choiceIndex: 0, finishReason: { unified: 'tool-calls', raw: 'tool_calls' } },
+      { type: 'usage', usage: usage() },
+    ]
+    const stream = sdkStream(encode(chunks))
+    const message = await stream.finalMessage()
+    expect(message.content).toEqual([
+      { type: 'text', text: 'Let me check.' },
+      { type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Paris' } },
+      { type: 'tool_use', id: 'call_2', name: 'get_time', input: {} },
+    ])
+    expect(message.stop_reason).toBe('tool_use')
+  })
+
+  it('gives a tool call without an id a toolu_ id', async () => {
+    const chunks: ChatChunk[] = [
+      start,
+      { type: 'tool-call-delta', choiceIndex: 0, index: 0, name: 'ping', argumentsDelta: '{}' },
+      { type: 'finish', choiceIndex: 0, finishReason: { unified: 'tool-calls', raw: 'tool_calls' } },
+    ]
+    const message = await sdkStream(encode(chunks)).finalMessage()
+    expect(message.content[0]).toMatchObject({ type: 'tool_use', name: 'ping', input: {} })
+    expect((message.content[0] as { id: string }).id).toMatch(/^toolu_/)
+  })
+
+  it('opens a thinking block for reasoning, then a text block', async () => {
+    const chunks: ChatChunk[] = [
+      start,
+      { type: 'reasoning-delta', choiceIndex: 0, delta: 'Think' },
+      { type: 'reasoning-delta', choiceIndex: 0, delta: 'ing…', signature: 'sig-1' },
+      { type: 'text-delta', choiceIndex: 0, delta: '42' },
+      { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
+      { type: 'usage', usage: usage({ reasoningTokens: 5 }) },
+    ]
+    const message = await sdkStream(encode(chunks)).finalMessage()
+    expect(message.content).toEqual([
+      { type: 'thinking', thinking: 'Thinking…', signature: 'sig-1' },
+      { type: 'text', text: '42' },
+    ])
+    expect(message.usage.output_tokens_details).toEqual({ thinking_tokens: 5 })
+  })
+
+  it('estimates usage when the upstream reports none, never sending a bare 0 output', async () => {
+    const parsed = events(
+      await readText(
+        encode([
+          start,
+          { type: 'text-delta', choiceIndex: 0, delta: 'a'.repeat(40) },
+          { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
+        ]),
+      ),
+    )
+    expect(parsed.find((entry) => entry.event === 'message_delta')?.data.usage).toEqual({
+      input_tokens: 40,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+      output_tokens: 10,
+    })
+  })
+
+  it('still writes a complete message when the source ends without chunks', async () => {
+    const message = await sdkStream(encode([])).finalMessage()
+    expect(message.content).toEqual([])
+    expect(message.stop_reason).toBe('end_turn')
+  })
+
+  it('ends with an error event the SDK raises when the source fails mid-way', async () => {
+    const failure = new ProviderError({ kind: 'http', status: 529, message: 'Overloaded', type: 'overloaded_error' })
+    const chunks: ChatChunk[] = [start, { type: 'text-delta', choiceIndex: 0, delta: 'Once upon' }]
+    const text = await readText(encode(chunks, failure))
+    expect(text.endsWith('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n')).toBe(
+      true,
+    )
+    const stream = sdkStream(encode(chunks, failure))
+    const error = await stream.finalMessage().catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(Anthropic.APIError)
+    expect(error).toMatchObject({ type: 'overloaded_error' })
+  })
+
+  it('reports timeouts as timeout_error and hides unexpected internal errors', async () => {
+    const timeout = new ProviderError({ kind: 'timeout', status: 504, message: 'No data for 120 s.' })
+    expect(await readText(encode([start], timeout))).toContain(
+      'data: {"type":"error","error":{"type":"timeout_error","message":"No data for 120 s."}}',
+    )
+    const internal = await readText(encode([start], new Error('db password=hunter2')))
+    expect(internal).toContain('"type":"api_error"')
+    expect(internal).not.toContain('hunter2')
+  })
+
+  it('propagates cancel to the source', async () => {
+    const { stream, state } = source([start, { type: 'text-delta', choiceIndex: 0, delta: 'Hi' }])
+    const reader = encodeAnthropicSse(stream, { model: 'm', estimatedInputTokens: 1 }).getReader()
+    await reader.read()
+    await reader.cancel('client gone')
+    expect(state.cancelled).toBe(true)
+    expect(state.reason).toBe('client gone')
+  })
+})
+
+describe('encodeAnthropicErrorEvent', () => {
+  it('writes the error event Anthropic sends', () => {
+    expect(new TextDecoder().decode(encodeAnthropicErrorEvent({ type: 'api_error', message: 'Upstream failed' }))).toBe(
+      'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Upstream failed"}}\n\n',
+    )
+  })
+})

@@ -1,0 +1,226 @@
+/**
+ * Canonical chunks → Anthropic's SSE grammar (wire-notes §2; https://docs.claude.com/en/docs/build-with-claude/streaming):
+ * `message_start`, then per block `content_block_start` / `content_block_delta`* / `content_block_stop` with indices
+ * 0.. in order, then `message_delta` (stop reason, exact usage) and `message_stop`. Every event carries an `event:`
+ * line: the official SDK skips events without one. A failure mid-way ends the stream with `event: error`, which the
+ * SDK raises as an `APIError`.
+ */
+import type { ChatChunk, FinishReason, Usage } from '../../../providers/spec/chat-types.ts'
+import { isProviderError } from '../../../providers/spec/provider-error.ts'
+import { GatewayError } from '../../core/errors.ts'
+import { estimateTextTokens } from '../../core/estimate-tokens.ts'
+import {
+  anthropicMessageId,
+  createAnthropicId,
+  toAnthropicStopReason,
+  toAnthropicUsage,
+} from './convert-to-anthropic-response.ts'
+
+const encoder = new TextEncoder()
+
+const event = (name: string, data: Record<string, unknown>): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+
+/** The in-band error event; also ends a forwarded stream that failed after its first byte. */
+export const encodeAnthropicErrorEvent = (error: { type: string; message: string }): Uint8Array =>
+  encoder.encode(event('error', { type: 'error', error: { type: error.type, message: error.message } }))
+
+/** Anthropic streams report only these three error types after the 200 (https://docs.claude.com/en/api/errors). */
+const errorEventOf = (error: unknown): { type: string; message: string } => {
+  if (isProviderError(error)) {
+    const type =
+      error.kind === 'timeout' || error.status === 504
+        ? 'timeout_error'
+        : error.status === 529 || error.status === 503 || error.type === 'overloaded_error'
+          ? 'overloaded_error'
+          : 'api_error'
+    return { type, message: error.message }
+  }
+  if (error instanceof GatewayError) {
+    const type = error.code === 'timeout' ? 'timeout_error' : error.code === 'unavailable' ? 'overloaded_error' : 'api_error'
+    return { type, message: error.message }
+  }
+  return { type: 'api_error', message: 'The gateway failed while streaming the response.' }
+}
+
+type OpenBlock = { kind: 'text' } | { kind: 'thinking' } | { kind: 'tool'; toolIndex: number }
+
+type EncoderState = {
+  model: string
+  estimatedInputTokens: number
+  started: boolean
+  nextBlockIndex: number
+  open: (OpenBlock & { index: number }) | null
+  /** Tool call index → its block index, and whether any argument text arrived. */
+  tools: Map<number, { blockIndex: number; sawArguments: boolean }>
+  finishReason: FinishReason | null
+  usage: Usage | null
+  /** Text emitted so far, for an output estimate when the upstream reports no usage. */
+  outputTokens: number
+}
+
+const messageStart = (state: EncoderState, start: Extract<ChatChunk, { type: 'start' }> | null): string => {
+  state.started = true
+  if (start?.usage) state.usage = start.usage
+  const usage = toAnthropicUsage(start?.usage, { inputTokens: state.estimatedInputTokens })
+  return (
+    event('message_start', {
+      type: 'message_start',
+      message: {
+        id: anthropicMessageId(start?.id),
+        type: 'message',
+        role: 'assistant',
+        model: start?.model || state.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        stop_details: null,
+        usage: { ...usage, output_tokens: 1 },
+      },
+    }) + event('ping', { type: 'ping' })
+  )
+}
+
+/** A no-argument tool still sends one empty `partial_json`, as the real API does. */
+const closeBlock = (state: EncoderState): string => {
+  const open = state.open
+  if (open === null) return ''
+  state.open = null
+  let out = ''
+  if (open.kind === 'tool' && !state.tools.get(open.toolIndex)?.sawArguments) {
+    out += event('content_block_delta', {
+      type: 'content_block_delta',
+      index: open.index,
+      delta: { type: 'input_json_delta', partial_json: '' },
+    })
+  }
+  return out + event('content_block_stop', { type: 'content_block_stop', index: open.index })
+}
+
+const openBlock = (state: EncoderState, block: OpenBlock, contentBlock: Record<string, unknown>): string => {
+  const out = closeBlock(state)
+  const index = state.nextBlockIndex++
+  state.open = { ...block, index }
+  return out + event('content_block_start', { type: 'content_block_start', index, content_block: contentBlock })
+}
+
+const delta = (index: number, payload: Record<string, unknown>): string =>
+  event('content_block_delta', { type: 'content_block_delta', index, delta: payload })
+
+const toolDelta = (state: EncoderState, chunk: Extract<ChatChunk, { type: 'tool-call-delta' }>): string => {
+  let out = ''
+  let tool = state.tools.get(chunk.index)
+  if (tool === undefined) {
+    out += openBlock(state, { kind: 'tool', toolIndex: chunk.index }, {
+      type: 'tool_use',
+      id: chunk.id || createAnthropicId('toolu_'),
+      name: chunk.name ?? '',
+      input: {},
+    })
+    tool = { blockIndex: state.open!.index, sawArguments: false }
+    state.tools.set(chunk.index, tool)
+  }
+  if (chunk.argumentsDelta === '') return out
+  tool.sawArguments = true
+  state.outputTokens += estimateTextTokens(chunk.argumentsDelta)
+  // A fragment for a call whose block already closed (interleaved calls, which Anthropic never sends) still goes to
+  // that call's block: the SDK accumulates deltas by index.
+  return out + delta(tool.blockIndex, { type: 'input_json_delta', partial_json: chunk.argumentsDelta })
+}
+
+const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
+  let out = state.started ? '' : messageStart(state, chunk.type === 'start' ? chunk : null)
+  if ('choiceIndex' in chunk && chunk.choiceIndex !== 0) return out
+  switch (chunk.type) {
+    case 'text-delta':
+      if (chunk.delta === '') return out
+      if (state.open?.kind !== 'text') out += openBlock(state, { kind: 'text' }, { type: 'text', text: '' })
+      state.outputTokens += estimateTextTokens(chunk.delta)
+      return out + delta(state.open!.index, { type: 'text_delta', text: chunk.delta })
+    case 'reasoning-delta':
+      if (chunk.delta === '' && !chunk.signature) return out
+      if (state.open?.kind !== 'thinking') {
+        out += openBlock(state, { kind: 'thinking' }, { type: 'thinking', thinking: '', signature: '' })
+      }
+      if (chunk.delta !== '') {
+        state.outputTokens += estimateTextTokens(chunk.delta)
+        out += delta(state.open!.index, { type: 'thinking_delta', thinking: chunk.delta })
+      }
+      if (chunk.signature) out += delta(state.open!.index, { type: 'signature_delta', signature: chunk.signature })
+      return out
+    case 'tool-call-delta':
+      return out + toolDelta(state, chunk)
+    case 'finish':
+      state.finishReason = chunk.finishReason
+      return out
+    case 'usage':
+      state.usage = chunk.usage
+      return out
+    case 'start':
+      return out
+  }
+}
+
+/**
+ * `message_delta` carries the exact usage once the upstream reported it; before that (or without it) the input count
+ * is the estimate sent in `message_start` and the output count is estimated from the text streamed.
+ */
+const finishMessage = (state: EncoderState): string =>
+  closeBlock(state) +
+  event('message_delta', {
+    type: 'message_delta',
+    delta: { stop_reason: toAnthropicStopReason(state.finishReason), stop_sequence: null, stop_details: null },
+    usage: toAnthropicUsage(state.usage, {
+      inputTokens: state.estimatedInputTokens,
+      outputTokens: state.outputTokens,
+    }),
+  }) +
+  event('message_stop', { type: 'message_stop' })
+
+/**
+ * `estimatedInputTokens` fills `message_start.usage.input_tokens` when the first chunk carries no usage (OpenAI
+ * upstreams report it only at the end). Cancelling the result cancels `chunks`.
+ */
+export const encodeAnthropicSse = (
+  chunks: ReadableStream<ChatChunk>,
+  options: { model: string; estimatedInputTokens: number },
+): ReadableStream<Uint8Array> => {
+  const reader = chunks.getReader()
+  const state: EncoderState = {
+    model: options.model,
+    estimatedInputTokens: options.estimatedInputTokens,
+    started: false,
+    nextBlockIndex: 0,
+    open: null,
+    tools: new Map(),
+    finishReason: null,
+    usage: null,
+    outputTokens: 0,
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) {
+            const head = state.started ? '' : messageStart(state, null)
+            controller.enqueue(encoder.encode(head + finishMessage(state)))
+            controller.close()
+            return
+          }
+          const out = encodeChunk(state, value)
+          if (out !== '') {
+            controller.enqueue(encoder.encode(out))
+            return
+          }
+        }
+      } catch (error) {
+        controller.enqueue(encodeAnthropicErrorEvent(errorEventOf(error)))
+        controller.close()
+        await reader.cancel(error).catch(() => {})
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason)
+    },
+  })
+}

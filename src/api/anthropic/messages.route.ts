@@ -1,0 +1,85 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import type { Deps } from '../../deps.ts'
+import type { Executor } from '../../core/execute.ts'
+import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { handleChat } from '../handle-chat.ts'
+import { anthropicCodec } from './anthropic-codec.ts'
+import { anthropicErrorSchema, countTokensRequestSchema, messageResponseSchema, messagesRequestSchema } from './anthropic-schemas.ts'
+import { convertAnthropicRequest } from './convert-anthropic-request.ts'
+import { z } from '@hono/zod-openapi'
+
+const errorContent = { 'application/json': { schema: anthropicErrorSchema } }
+const errorResponses = {
+  400: { description: 'Invalid request', content: errorContent },
+  401: { description: 'Missing or invalid API key', content: errorContent },
+  404: { description: 'Unknown model', content: errorContent },
+  413: { description: 'Body too large', content: errorContent },
+  502: { description: 'Upstream failure', content: errorContent },
+  504: { description: 'Upstream timeout', content: errorContent },
+}
+
+export const messagesRoute = createRoute({
+  method: 'post',
+  path: '/v1/messages',
+  tags: ['Anthropic'],
+  summary: 'Create a message (Anthropic-compatible), streamed or not, routed to any configured provider',
+  security: [{ apiKeyAuth: [] }],
+  request: { body: { required: true, content: { 'application/json': { schema: messagesRequestSchema } } } },
+  responses: {
+    200: {
+      description: 'The message (JSON), or with `stream: true` a server-sent event stream',
+      content: { 'application/json': { schema: messageResponseSchema }, 'text/event-stream': { schema: { type: 'string' } } },
+    },
+    ...errorResponses,
+  },
+})
+
+export const countTokensRoute = createRoute({
+  method: 'post',
+  path: '/v1/messages/count_tokens',
+  tags: ['Anthropic'],
+  summary: 'Count input tokens: exact from Anthropic, estimated (header `x-gatehouse-token-count: estimated`) elsewhere',
+  security: [{ apiKeyAuth: [] }],
+  request: { body: { required: true, content: { 'application/json': { schema: countTokensRequestSchema } } } },
+  responses: {
+    200: {
+      description: 'The input token count',
+      content: { 'application/json': { schema: z.object({ input_tokens: z.number().int() }).openapi('MessageTokensCount') } },
+    },
+    ...errorResponses,
+  },
+})
+
+/** https://docs.claude.com/en/api/messages, https://docs.claude.com/en/api/messages-count-tokens */
+export const registerMessages = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+  app.openapi(messagesRoute, async (c) => {
+    const validated = c.req.valid('json')
+    const body = (await c.req.json()) as Record<string, unknown>
+    return handleChat({
+      c,
+      deps,
+      executor,
+      codec: anthropicCodec,
+      operation: 'chat',
+      body,
+      model: validated.model,
+      stream: validated.stream === true,
+      convert: convertAnthropicRequest,
+    }) as never
+  })
+  app.openapi(countTokensRoute, async (c) => {
+    const validated = c.req.valid('json')
+    const body = (await c.req.json()) as Record<string, unknown>
+    return handleChat({
+      c,
+      deps,
+      executor,
+      codec: anthropicCodec,
+      operation: 'count-tokens',
+      body,
+      model: validated.model,
+      stream: false,
+      convert: convertAnthropicRequest,
+    }) as never
+  })
+}

@@ -1,0 +1,50 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import type { Deps } from '../../deps.ts'
+import type { Executor } from '../../core/execute.ts'
+import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { handleChat } from '../handle-chat.ts'
+import { convertOpenAIRequest } from './convert-openai-request.ts'
+import { openAICodec } from './openai-codec.ts'
+import { chatCompletionRequestSchema, chatCompletionResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
+
+const errorContent = { 'application/json': { schema: openAIErrorSchema } }
+
+export const chatCompletionsRoute = createRoute({
+  method: 'post',
+  path: '/v1/chat/completions',
+  tags: ['OpenAI'],
+  summary: 'Create a chat completion (OpenAI-compatible), streamed or not, routed to any configured provider',
+  security: [{ bearerAuth: [] }],
+  request: { body: { required: true, content: { 'application/json': { schema: chatCompletionRequestSchema } } } },
+  responses: {
+    200: {
+      description: 'The completion (JSON), or with `stream: true` a server-sent event stream of chunks',
+      content: { 'application/json': { schema: chatCompletionResponseSchema }, 'text/event-stream': { schema: { type: 'string' } } },
+    },
+    400: { description: 'Invalid request', content: errorContent },
+    401: { description: 'Missing or invalid API key', content: errorContent },
+    404: { description: 'Unknown model', content: errorContent },
+    413: { description: 'Body too large', content: errorContent },
+    502: { description: 'Upstream failure', content: errorContent },
+    504: { description: 'Upstream timeout', content: errorContent },
+  },
+})
+
+/** https://platform.openai.com/docs/api-reference/chat/create */
+export const registerChatCompletions = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+  app.openapi(chatCompletionsRoute, async (c) => {
+    const validated = c.req.valid('json')
+    const body = (await c.req.json()) as Record<string, unknown>
+    return handleChat({
+      c,
+      deps,
+      executor,
+      codec: openAICodec,
+      operation: 'chat',
+      body,
+      model: validated.model,
+      stream: validated.stream === true,
+      convert: convertOpenAIRequest,
+    }) as never
+  })
+}

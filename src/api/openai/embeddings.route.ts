@@ -1,0 +1,48 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import type { Deps } from '../../deps.ts'
+import type { Executor } from '../../core/execute.ts'
+import { invalidRequest } from '../../core/errors.ts'
+import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { handleChat } from '../handle-chat.ts'
+import { encodeEmbeddingsBase64 } from './encode-embeddings-base64.ts'
+import { openAICodec } from './openai-codec.ts'
+import { embeddingsRequestSchema, embeddingsResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
+
+const errorContent = { 'application/json': { schema: openAIErrorSchema } }
+
+export const embeddingsRoute = createRoute({
+  method: 'post',
+  path: '/v1/embeddings',
+  tags: ['OpenAI'],
+  summary: 'Create embeddings (float or base64), routed to an OpenAI-compatible provider',
+  security: [{ bearerAuth: [] }],
+  request: { body: { required: true, content: { 'application/json': { schema: embeddingsRequestSchema } } } },
+  responses: {
+    200: { description: 'Embeddings in input order', content: { 'application/json': { schema: embeddingsResponseSchema } } },
+    400: { description: 'Invalid request', content: errorContent },
+    401: { description: 'Missing or invalid API key', content: errorContent },
+    404: { description: 'Unknown model', content: errorContent },
+  },
+})
+
+/** https://platform.openai.com/docs/api-reference/embeddings/create */
+export const registerEmbeddings = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+  app.openapi(embeddingsRoute, async (c) => {
+    const validated = c.req.valid('json')
+    const body = (await c.req.json()) as Record<string, unknown>
+    return handleChat({
+      c,
+      deps,
+      executor,
+      codec: openAICodec,
+      operation: 'embeddings',
+      body,
+      model: validated.model,
+      stream: false,
+      convert: () => {
+        throw invalidRequest('Embeddings are only available from OpenAI-compatible providers.', 'model')
+      },
+      transformBody: validated.encoding_format === 'base64' ? encodeEmbeddingsBase64 : undefined,
+    }) as never
+  })
+}

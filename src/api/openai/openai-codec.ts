@@ -1,0 +1,21 @@
+import type { DialectCodec } from '../dialect-codec.ts'
+import { convertToOpenAIResponse } from './convert-to-openai-response.ts'
+import { encodeOpenAIErrorEvent, encodeOpenAISse, type OpenAIErrorObject } from './encode-openai-sse.ts'
+import { errorBody, toGatewayError } from '../../middleware/on-error.ts'
+import type { GatewayError } from '../../core/errors.ts'
+
+/** Mid-stream errors are worded by the one error serializer, like every other error. */
+const describe = (error: GatewayError): OpenAIErrorObject => (errorBody(error, 'openai', '') as { error: OpenAIErrorObject }).error
+
+export const openAICodec: DialectCodec = {
+  dialect: 'openai',
+  encodeResult: (result) => convertToOpenAIResponse(result),
+  encodeStream: (chunks, { body }) => {
+    const options = body.stream_options as { include_usage?: unknown } | null | undefined
+    return encodeOpenAISse(chunks, {
+      includeUsage: options?.include_usage === true,
+      describeError: (error) => describe(toGatewayError(error)),
+    })
+  },
+  encodeErrorEvent: (error) => encodeOpenAIErrorEvent(describe(error)),
+}

@@ -1,0 +1,13 @@
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { Executor } from '../../core/execute.ts'
+import type { Deps } from '../../deps.ts'
+import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { registerChatCompletions } from './chat-completions.route.ts'
+import { registerEmbeddings } from './embeddings.route.ts'
+import { registerModels } from './models.route.ts'
+
+export const registerOpenAIRoutes = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+  registerChatCompletions(app, deps, executor)
+  registerEmbeddings(app, deps, executor)
+  registerModels(app, deps, executor)
+}

@@ -1,0 +1,176 @@
+/**
+ * Turns an executor outcome into the client's response: forwarded bytes stream through untouched while a side tap
+ * reads usage; cross-dialect answers are encoded by the client's codec. Usage is recorded once the body has ended.
+ */
+import type { ChatChunk, ChatRequest, Usage } from '../../providers/spec/chat-types.ts'
+import type { ForwardTap } from '../../providers/spec/provider-adapter.ts'
+import type { ChatOutcome, ServedBy } from '../core/execute.ts'
+import type { GatewayError } from '../core/errors.ts'
+import { toGatewayError } from '../middleware/on-error.ts'
+import type { DialectCodec } from './dialect-codec.ts'
+import { buildResponseHeaders } from './forward-headers.ts'
+
+export type StreamEnd = { usage: Usage | null; model: string | null; error: GatewayError | null }
+
+export type RespondOptions = {
+  outcome: ChatOutcome
+  codec: DialectCodec
+  stream: boolean
+  body: Record<string, unknown>
+  /** The canonical request, when the executor converted one. */
+  canonical: () => ChatRequest
+  /** Rewrites a non-streamed forwarded body before it is sent (e.g. float embeddings → base64). */
+  transformBody?: (bytes: Uint8Array) => Uint8Array
+  /** Called once, when the response body has been fully sent, failed, or the client went away. */
+  onEnd: (end: StreamEnd, servedBy: ServedBy) => void
+}
+
+const readAll = async (body: ReadableStream<Uint8Array>): Promise<Uint8Array> => {
+  const reader = body.getReader()
+  const parts: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    parts.push(value)
+    size += value.byteLength
+  }
+  if (parts.length === 1) return parts[0]
+  const all = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) {
+    all.set(part, offset)
+    offset += part.byteLength
+  }
+  return all
+}
+
+const summaryOf = (tap: ForwardTap | null): { usage: Usage | null; model: string | null } => {
+  if (!tap) return { usage: null, model: null }
+  const summary = tap.finish()
+  return { usage: summary.usage, model: summary.model ?? null }
+}
+
+/** Streams forwarded bytes; a failure after the first byte ends the stream with the dialect's error event. */
+const pipeForwarded = (options: {
+  body: ReadableStream<Uint8Array>
+  tap: ForwardTap | null
+  codec: DialectCodec
+  onEnd: (end: StreamEnd) => void
+}): ReadableStream<Uint8Array> => {
+  const reader = options.body.getReader()
+  const { tap, codec, onEnd } = options
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) {
+          controller.close()
+          onEnd({ ...summaryOf(tap), error: null })
+          return
+        }
+        tap?.write(value)
+        controller.enqueue(value)
+      } catch (error) {
+        const gatewayError = toGatewayError(error)
+        controller.enqueue(codec.encodeErrorEvent(gatewayError))
+        controller.close()
+        onEnd({ ...summaryOf(tap), error: gatewayError })
+      }
+    },
+    async cancel(reason) {
+      onEnd({ ...summaryOf(tap), error: toGatewayError(reason) })
+      await reader.cancel(reason).catch(() => {})
+    },
+  })
+}
+
+/** Watches canonical chunks for usage and the end of the stream, passing them through unchanged. */
+const watchChunks = (source: ReadableStream<ChatChunk>, onEnd: (end: StreamEnd) => void): ReadableStream<ChatChunk> => {
+  const reader = source.getReader()
+  let usage: Usage | null = null
+  let model: string | null = null
+  let ended = false
+  const end = (error: GatewayError | null): void => {
+    if (ended) return
+    ended = true
+    onEnd({ usage, model, error })
+  }
+  return new ReadableStream<ChatChunk>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) {
+          controller.close()
+          end(null)
+          return
+        }
+        if (value.type === 'usage') usage = value.usage
+        else if (value.type === 'start') {
+          model = value.model
+          if (value.usage) usage = value.usage
+        }
+        controller.enqueue(value)
+      } catch (error) {
+        end(toGatewayError(error))
+        controller.error(error)
+      }
+    },
+    async cancel(reason) {
+      end(toGatewayError(reason))
+      await reader.cancel(reason).catch(() => {})
+    },
+  })
+}
+
+export const respondChat = async (options: RespondOptions): Promise<Response> => {
+  const { outcome, codec } = options
+  const servedBy = outcome.servedBy
+  let ended = false
+  const onEnd = (end: StreamEnd): void => {
+    if (ended) return
+    ended = true
+    options.onEnd(end, servedBy)
+  }
+  switch (outcome.kind) {
+    case 'forward': {
+      const upstream = outcome.response
+      const contentType = upstream.headers.get('content-type') ?? (options.stream ? 'text/event-stream' : 'application/json')
+      const headers = buildResponseHeaders({ upstream: upstream.headers, servedBy, contentType })
+      if (!options.stream) {
+        let bytes: Uint8Array
+        try {
+          bytes = await readAll(upstream.body)
+        } catch (error) {
+          onEnd({ usage: null, model: null, error: toGatewayError(error) })
+          throw error
+        }
+        outcome.tap?.write(bytes)
+        onEnd({ ...summaryOf(outcome.tap), error: null })
+        if (options.transformBody) bytes = options.transformBody(bytes)
+        return new Response(bytes as Uint8Array<ArrayBuffer>, { status: upstream.status, headers })
+      }
+      const body = pipeForwarded({ body: upstream.body, tap: outcome.tap, codec, onEnd })
+      return new Response(body, { status: upstream.status, headers })
+    }
+    case 'result': {
+      const headers = buildResponseHeaders({ servedBy, contentType: 'application/json' })
+      onEnd({ usage: outcome.result.usage, model: outcome.result.model, error: null })
+      return new Response(JSON.stringify(codec.encodeResult(outcome.result)), { status: 200, headers })
+    }
+    case 'stream': {
+      const headers = buildResponseHeaders({ servedBy, contentType: 'text/event-stream; charset=utf-8' })
+      const chunks = watchChunks(outcome.stream, onEnd)
+      return new Response(codec.encodeStream(chunks, { request: options.canonical(), body: options.body }), {
+        status: 200,
+        headers,
+      })
+    }
+    case 'count': {
+      const headers = buildResponseHeaders({ servedBy, contentType: 'application/json' })
+      if (outcome.estimated) headers.set('x-gatehouse-token-count', 'estimated')
+      onEnd({ usage: null, model: null, error: null })
+      return new Response(JSON.stringify({ input_tokens: outcome.inputTokens }), { status: 200, headers })
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * `createApp(deps)`: the one place where routes and middleware are wired. Both runtimes serve this same app.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import { registerAnthropicRoutes } from './api/anthropic/register-anthropic-routes.ts'
+import { registerDocs } from './api/docs/docs.route.ts'
+import { registerOpenAIRoutes } from './api/openai/register-openai-routes.ts'
+import { validationHook } from './api/validation-hook.ts'
+import { GatewayError } from './core/errors.ts'
+import { createExecutor } from './core/execute.ts'
+import type { Deps } from './deps.ts'
+import { authenticateRequest } from './middleware/authenticate-request.ts'
+import type { GatewayEnv } from './middleware/gateway-env.ts'
+import { onError } from './middleware/on-error.ts'
+import { requestContext } from './middleware/request-context.ts'
+
+export const gatewayVersion = '0.1.0'
+
+export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
+  const executor = createExecutor(deps)
+  const app = new OpenAPIHono<GatewayEnv>({ defaultHook: validationHook })
+  app.onError(onError(deps.logger))
+  app.notFound((c) => {
+    throw new GatewayError('not_found', `Unknown endpoint: ${c.req.method} ${c.req.path}`)
+  })
+  app.use('*', requestContext(deps.clock))
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  app.get('/readyz', (c) => {
+    const providers = deps.providers.list().map((entry) => entry.config.id)
+    if (deps.isDraining()) return c.json({ status: 'draining', providers }, 503)
+    if (providers.length === 0) return c.json({ status: 'no providers configured', providers }, 503)
+    return c.json({ status: 'ready', providers })
+  })
+  registerDocs(app, deps, gatewayVersion)
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.server.bodyLimitBytes,
+      // The unread body stays on the connection: `connection: close` keeps the client from reusing it.
+      onError: () => {
+        throw new GatewayError('payload_too_large', `The request body is larger than ${deps.config.server.bodyLimitBytes} bytes.`, {
+          headers: { connection: 'close' },
+        })
+      },
+    }),
+  )
+  app.use('/v1/*', authenticateRequest(deps.authenticator))
+  registerOpenAIRoutes(app, deps, executor)
+  registerAnthropicRoutes(app, deps, executor)
+  return app
+}

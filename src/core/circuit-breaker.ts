@@ -1,0 +1,227 @@
+/**
+ * One circuit breaker per (provider instance, upstream model): stop sending traffic to a target that keeps failing,
+ * probe it once after a pause, and back off further while the probes fail. Defaults and reasons: ARCHITECTURE.md
+ * "Spine decisions", `defaultCircuitBreaker` in resolve-config.ts. State is per process (per isolate on Workers).
+ */
+import { ProviderError } from '../../providers/spec/provider-error.ts'
+import type { Clock } from './clock.ts'
+import type { CircuitBreakerPolicy } from './resolve-config.ts'
+
+export type BreakerState = 'closed' | 'open' | 'half-open'
+
+/**
+ * How an attempt ended, for the breaker: `failure` = the upstream is unwell (connection, timeout, 5xx, unreadable
+ * answer); `success` = it answered (any other status, 4xx included); `aborted` = the client left, which says nothing.
+ */
+export type BreakerOutcome = 'success' | 'failure' | 'aborted'
+
+export type BreakerPermit = {
+  /** This attempt is the half-open probe whose outcome closes or re-opens the breaker. */
+  readonly probe: boolean
+  /** Reports the attempt's outcome; only the first call counts. */
+  settle(outcome: BreakerOutcome): void
+}
+
+export type BreakerSnapshot = {
+  key: string
+  provider: string
+  model: string
+  state: BreakerState
+  /** Failures among the calls in the current window. */
+  failures: number
+  calls: number
+  openedAt: number | null
+  /** When the next half-open probe may go (open state). */
+  retryAt: number | null
+  /** A 429's `retry-after` keeps the target out of rotation until then, without counting as a failure. */
+  cooldownUntil: number | null
+}
+
+export interface CircuitBreaker {
+  /**
+   * Asks to send one attempt to `provider`/`model`. `null` = open (or cooling down, or a probe is already out): the
+   * attempt must not be made. `force` ignores that (every target is open, so the oldest is tried anyway).
+   */
+  acquire(target: { provider: string; model: string; force?: boolean }): BreakerPermit | null
+  /** Keeps the target out of rotation for `ms` after a 429. */
+  cooldown(target: { provider: string; model: string; ms: number }): void
+  /** Since when the target has been blocked (open or cooling down); `null` when it is available. */
+  blockedSince(target: { provider: string; model: string }): number | null
+  snapshot(): BreakerSnapshot[]
+}
+
+/** Connection errors, timeouts, 5xx and unreadable 2xx answers count against the upstream; client-side 4xx do not. */
+export const breakerOutcomeOf = (error: unknown): BreakerOutcome => {
+  if (!(error instanceof ProviderError)) return 'failure'
+  switch (error.kind) {
+    case 'aborted':
+      return 'aborted'
+    case 'connection':
+    case 'timeout':
+    case 'bad-response':
+      return 'failure'
+    case 'http':
+      return error.status >= 500 ? 'failure' : 'success'
+    case 'unsupported':
+      return 'success'
+  }
+}
+
+type Entry = {
+  provider: string
+  model: string
+  state: BreakerState
+  outcomes: { at: number; failed: boolean }[]
+  openedAt: number | null
+  openPeriodMs: number
+  probing: boolean
+  cooldownSince: number | null
+  cooldownUntil: number | null
+}
+
+/** Above this many entries, closed and idle ones are dropped (model names come from clients). */
+const sweepThreshold = 1_000
+
+const noopPermit: BreakerPermit = { probe: false, settle: () => {} }
+
+export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; clock: Clock }): CircuitBreaker => {
+  const { policy, clock } = options
+  const entries = new Map<string, Entry>()
+  const keyOf = (provider: string, model: string): string => `${provider}/${model}`
+
+  const prune = (entry: Entry, now: number): void => {
+    entry.outcomes = entry.outcomes.filter((outcome) => now - outcome.at < policy.windowMs).slice(-policy.windowSize)
+  }
+  const sweep = (now: number): void => {
+    if (entries.size <= sweepThreshold) return
+    for (const [key, entry] of entries) {
+      prune(entry, now)
+      const cooling = entry.cooldownUntil !== null && entry.cooldownUntil > now
+      if (entry.state === 'closed' && entry.outcomes.length === 0 && !cooling) entries.delete(key)
+    }
+  }
+  const entryFor = (provider: string, model: string): Entry => {
+    const key = keyOf(provider, model)
+    let entry = entries.get(key)
+    if (!entry) {
+      sweep(clock.now())
+      entry = {
+        provider,
+        model,
+        state: 'closed',
+        outcomes: [],
+        openedAt: null,
+        openPeriodMs: policy.openMs,
+        probing: false,
+        cooldownSince: null,
+        cooldownUntil: null,
+      }
+      entries.set(key, entry)
+    }
+    return entry
+  }
+  const open = (entry: Entry, now: number, periodMs: number): void => {
+    entry.state = 'open'
+    entry.openedAt = now
+    entry.openPeriodMs = Math.min(periodMs, policy.maxOpenMs)
+    entry.probing = false
+  }
+  const settleProbe = (entry: Entry, outcome: BreakerOutcome): void => {
+    entry.probing = false
+    if (outcome === 'aborted') return
+    if (outcome === 'failure') {
+      open(entry, clock.now(), entry.openPeriodMs * 2)
+      return
+    }
+    entry.state = 'closed'
+    entry.outcomes = []
+    entry.openedAt = null
+    entry.openPeriodMs = policy.openMs
+  }
+  const record = (entry: Entry, outcome: BreakerOutcome): void => {
+    if (outcome === 'aborted' || entry.state !== 'closed') return
+    const now = clock.now()
+    entry.outcomes.push({ at: now, failed: outcome === 'failure' })
+    prune(entry, now)
+    if (outcome !== 'failure') return
+    const failures = entry.outcomes.filter((item) => item.failed).length
+    if (failures >= policy.minFailures && failures / entry.outcomes.length >= policy.failureRatio) {
+      open(entry, now, policy.openMs)
+    }
+  }
+  const permit = (entry: Entry, probe: boolean): BreakerPermit => {
+    let settled = false
+    return {
+      probe,
+      settle: (outcome) => {
+        if (settled) return
+        settled = true
+        if (probe) settleProbe(entry, outcome)
+        else record(entry, outcome)
+      },
+    }
+  }
+
+  if (!policy.enabled) {
+    return { acquire: () => noopPermit, cooldown: () => {}, blockedSince: () => null, snapshot: () => [] }
+  }
+
+  return {
+    acquire: ({ provider, model, force = false }) => {
+      const entry = entryFor(provider, model)
+      const now = clock.now()
+      if (!force && entry.cooldownUntil !== null && now < entry.cooldownUntil) return null
+      if (entry.state === 'closed') return permit(entry, false)
+      const due = entry.state === 'half-open' || now >= (entry.openedAt ?? 0) + entry.openPeriodMs
+      if (force || (due && !entry.probing)) {
+        entry.state = 'half-open'
+        entry.probing = true
+        return permit(entry, true)
+      }
+      return null
+    },
+    cooldown: ({ provider, model, ms }) => {
+      const entry = entryFor(provider, model)
+      const now = clock.now()
+      const until = now + ms
+      if (entry.cooldownUntil === null || entry.cooldownUntil <= now) entry.cooldownSince = now
+      entry.cooldownUntil = Math.max(entry.cooldownUntil ?? 0, until)
+    },
+    blockedSince: ({ provider, model }) => {
+      const entry = entries.get(keyOf(provider, model))
+      if (!entry) return null
+      const now = clock.now()
+      const since: number[] = []
+      if (entry.state !== 'closed' && entry.openedAt !== null) since.push(entry.openedAt)
+      if (entry.cooldownUntil !== null && now < entry.cooldownUntil && entry.cooldownSince !== null) {
+        since.push(entry.cooldownSince)
+      }
+      return since.length === 0 ? null : Math.min(...since)
+    },
+    snapshot: () => {
+      const now = clock.now()
+      return [...entries.entries()].map(([key, entry]) => {
+        prune(entry, now)
+        return {
+          key,
+          provider: entry.provider,
+          model: entry.model,
+          state: entry.state,
+          failures: entry.outcomes.filter((item) => item.failed).length,
+          calls: entry.outcomes.length,
+          openedAt: entry.openedAt,
+          retryAt: entry.state === 'open' && entry.openedAt !== null ? entry.openedAt + entry.openPeriodMs : null,
+          cooldownUntil: entry.cooldownUntil !== null && entry.cooldownUntil > now ? entry.cooldownUntil : null,
+        }
+      })
+    },
+  }
+}
+
+/** Thrown (inside the executor only) when a target's breaker refuses an attempt: the executor moves on. */
+export class CircuitOpenError extends Error {
+  override readonly name = 'CircuitOpenError'
+  constructor(readonly key: string) {
+    super(`The circuit breaker for ${key} is open.`)
+  }
+}

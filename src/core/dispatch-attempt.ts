@@ -1,0 +1,114 @@
+/**
+ * One upstream attempt: call the adapter under the attempt's first-byte timer, wait for the first byte (response
+ * headers; the first body chunk for streams), and hand back an outcome whose body is guarded by the idle and total
+ * timeouts. Until this resolves the executor may still retry or fall back; after it, it may not.
+ */
+import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
+import type { CallContext, ForwardResponse } from '../../providers/spec/provider-adapter.ts'
+import type { Deps } from '../deps.ts'
+import { createAttemptScope, type AttemptScope, type Deadline } from './deadline.ts'
+import type { ChatCall, ChatOutcome, ServedBy } from './execute.ts'
+import { guardStream, peekFirstChunk } from './guard-stream.ts'
+import type { Target } from './model-router.ts'
+
+export type AttemptPlan =
+  /** Same dialect: the client's body goes upstream with only the model changed. */
+  | { kind: 'forward' }
+  /** Cross dialect: the canonical request, `model` already set to the target's. */
+  | { kind: 'chat'; request: ChatRequest; defaultedMaxTokens?: number }
+
+type Delivered =
+  | {
+      kind: 'forward'
+      response: ForwardResponse
+      reader?: ReadableStreamDefaultReader<Uint8Array>
+      first?: ReadableStreamReadResult<Uint8Array>
+    }
+  | { kind: 'stream'; reader: ReadableStreamDefaultReader<ChatChunk>; first: ReadableStreamReadResult<ChatChunk> }
+  | { kind: 'result'; result: ChatResult }
+
+const discardBody = (response: ForwardResponse): void => {
+  response.body.cancel().catch(() => {})
+}
+
+const deliver = async (options: {
+  target: Target
+  plan: AttemptPlan
+  call: ChatCall
+  scope: AttemptScope
+  context: CallContext
+}): Promise<Delivered> => {
+  const { target, plan, call, scope, context } = options
+  const adapter = target.provider.adapter
+  if (plan.kind === 'forward') {
+    const request = { operation: call.operation, body: call.body, model: target.model, headers: call.headers }
+    const response = await scope.race(adapter.forward!(request, context), discardBody)
+    if (!call.stream) return { kind: 'forward', response }
+    const { reader, first } = await peekFirstChunk({ stream: response.body, scope })
+    return { kind: 'forward', response, reader, first }
+  }
+  if (!call.stream) return { kind: 'result', result: await scope.race(adapter.chat(plan.request, context)) }
+  const stream = await scope.race(adapter.streamChat(plan.request, context), (late) => {
+    late.cancel().catch(() => {})
+  })
+  const { reader, first } = await peekFirstChunk({ stream, scope })
+  return { kind: 'stream', reader, first }
+}
+
+/** Runs one attempt; rejects with whatever the adapter threw, or with the scope's abort reason when it fired. */
+export const dispatchAttempt = async (options: {
+  target: Target
+  plan: AttemptPlan
+  call: ChatCall
+  deps: Pick<Deps, 'clock' | 'transport'>
+  deadline: Deadline
+  /** Attempts made so far across targets, this one included. */
+  attempt: number
+}): Promise<ChatOutcome> => {
+  const { target, plan, call, deps, deadline, attempt } = options
+  const { clock } = deps
+  const providerId = target.provider.config.id
+  const scope = createAttemptScope({
+    clock,
+    parent: deadline.signal,
+    firstByteMs: target.timeouts.firstByteMs,
+    providerId,
+  })
+  const context: CallContext = {
+    credentials: target.provider.credentials,
+    transport: deps.transport,
+    signal: scope.signal,
+    requestId: call.requestId,
+    connectTimeoutMs: target.timeouts.connectMs,
+  }
+  let delivered: Delivered
+  try {
+    delivered = await deliver({ target, plan, call, scope, context })
+  } catch (error) {
+    scope.dispose()
+    throw scope.signal.aborted ? scope.signal.reason : error
+  }
+  scope.firstByteReceived()
+  const servedBy: ServedBy = { provider: providerId, model: target.model, attempts: attempt, firstByteAt: clock.now() }
+  if (plan.kind === 'chat' && plan.defaultedMaxTokens !== undefined) servedBy.defaultedMaxTokens = plan.defaultedMaxTokens
+  const release = (): void => {
+    scope.dispose()
+    deadline.dispose()
+  }
+  const guard = <T>(reader: ReadableStreamDefaultReader<T>, first?: ReadableStreamReadResult<T>): ReadableStream<T> =>
+    guardStream({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: release })
+
+  switch (delivered.kind) {
+    case 'result':
+      release()
+      return { kind: 'result', result: delivered.result, servedBy }
+    case 'stream':
+      return { kind: 'stream', stream: guard(delivered.reader, delivered.first), servedBy }
+    case 'forward': {
+      const { response } = delivered
+      const tap = target.provider.adapter.createForwardTap?.({ operation: call.operation, stream: call.stream }) ?? null
+      const body = guard(delivered.reader ?? response.body.getReader(), delivered.first)
+      return { kind: 'forward', response: { status: response.status, headers: response.headers, body }, tap, servedBy }
+    }
+  }
+}

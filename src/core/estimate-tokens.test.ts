@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import type { ChatRequest } from '../../providers/spec/chat-types.ts'
+import { estimateTextTokens, estimateTokens } from './estimate-tokens.ts'
+
+const request = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello there, how are you doing today?' }] }],
+  stream: false,
+  ...overrides,
+})
+
+describe('estimateTextTokens', () => {
+  it('counts about four ASCII characters per token', () => {
+    expect(estimateTextTokens('')).toBe(0)
+    expect(estimateTextTokens('abcd')).toBe(1)
+    expect(estimateTextTokens('a'.repeat(400))).toBe(100)
+  })
+
+  it('weighs other scripts more, so CJK text is not underestimated fourfold', () => {
+    expect(estimateTextTokens('日本語のテキスト')).toBe(8)
+    expect(estimateTextTokens('Привет')).toBe(3)
+    expect(estimateTextTokens('😀')).toBe(1)
+  })
+})
+
+describe('estimateTokens', () => {
+  it('is deterministic and close to chars/4 plus per-message overhead for plain English', () => {
+    const text = 'Hello there, how are you doing today?'
+    expect(estimateTokens(request())).toBe(3 + 4 + Math.ceil(text.length / 4))
+    expect(estimateTokens(request())).toBe(estimateTokens(request()))
+  })
+
+  it('grows with the conversation: system prompt, tool calls and tool results all count', () => {
+    const base = estimateTokens(request())
+    const longer = estimateTokens(
+      request({
+        messages: [
+          { role: 'system', content: 'You are a weather bot. '.repeat(20) },
+          { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool-call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }],
+          },
+          { role: 'tool', toolCallId: 'call_1', content: [{ type: 'text', text: '{"temperature":21,"sky":"clear"}' }] },
+        ],
+      }),
+    )
+    expect(longer).toBeGreaterThan(base + 100)
+  })
+
+  it('charges tool definitions, their schemas and the tool-use preamble', () => {
+    const parameters = { type: 'object', properties: { city: { type: 'string', description: 'City name' } } }
+    const withTools = estimateTokens(request({ tools: [{ name: 'get_weather', description: 'Current weather', parameters }] }))
+    const withoutTools = estimateTokens(request())
+    expect(withTools - withoutTools).toBeGreaterThan(300 + JSON.stringify(parameters).length / 4)
+  })
+
+  it('counts an image as a large fixed cost rather than the length of its base64 data', () => {
+    const data = 'A'.repeat(200_000)
+    const tokens = estimateTokens(
+      request({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', mediaType: 'image/png', data } }] }] }),
+    )
+    expect(tokens).toBe(3 + 4 + 1600)
+  })
+})

@@ -1,0 +1,68 @@
+/**
+ * A deterministic, documented estimate of a request's input tokens, for when no upstream can count them: Anthropic's
+ * `message_start` needs an input count before an OpenAI-compatible upstream reports one, and
+ * `/v1/messages/count_tokens` answers from it (marked as estimated) for non-Anthropic upstreams.
+ *
+ * Text is weighed per character, from the usual BPE rules of thumb: about 4 characters per token for ASCII (English,
+ * code), about 2 for other scripts below U+0800 (accented Latin, Greek, Cyrillic, Hebrew, Arabic), and 1 for the rest
+ * (CJK and others, which tokenizers rarely merge). Exact counts follow in the usage the upstream reports.
+ */
+import type { ChatMessage, ChatRequest } from '../../providers/spec/chat-types.ts'
+
+/** Role markers and separators around each message (OpenAI's cookbook counts 3-4 per message). */
+const messageOverheadTokens = 4
+/** Priming of the assistant's reply. */
+const requestOverheadTokens = 3
+/** Wrapper around each tool definition, besides its name, description and schema text. */
+const toolOverheadTokens = 8
+/**
+ * The tool-use system prompt models add when tools are present; Anthropic documents 300-350 tokens depending on
+ * model and `tool_choice` (https://docs.claude.com/en/docs/agents-and-tools/tool-use/overview#pricing).
+ */
+const toolUsePreambleTokens = 300
+/**
+ * Images are counted at Anthropic's cap: tokens ≈ width × height / 750, and larger images are scaled down to about
+ * 1.15 megapixels, so ≈ 1,600 tokens (https://docs.claude.com/en/docs/build-with-claude/vision#calculate-image-costs).
+ * The pixels are not decoded here, so this is an upper estimate.
+ */
+const imageTokens = 1600
+
+/** Estimated tokens of a piece of text, by the per-character weights described above. */
+export const estimateTextTokens = (text: string): number => {
+  let weight = 0
+  for (const character of text) {
+    const codePoint = character.codePointAt(0) ?? 0
+    weight += codePoint < 0x80 ? 0.25 : codePoint < 0x800 ? 0.5 : 1
+  }
+  return Math.ceil(weight)
+}
+
+const messageTokens = (message: ChatMessage): number => {
+  if (message.role === 'system') return estimateTextTokens(message.content)
+  let tokens = message.role === 'tool' ? estimateTextTokens(message.toolCallId) : 0
+  for (const part of message.content) {
+    if (part.type === 'text' || part.type === 'reasoning') tokens += estimateTextTokens(part.text)
+    else if (part.type === 'image') tokens += imageTokens
+    else tokens += estimateTextTokens(part.name) + estimateTextTokens(part.arguments)
+  }
+  return tokens
+}
+
+export const estimateTokens = (request: ChatRequest): number => {
+  let tokens = requestOverheadTokens
+  for (const message of request.messages) tokens += messageOverheadTokens + messageTokens(message)
+  if (request.tools && request.tools.length > 0) {
+    tokens += toolUsePreambleTokens
+    for (const tool of request.tools) {
+      tokens +=
+        toolOverheadTokens +
+        estimateTextTokens(tool.name) +
+        estimateTextTokens(tool.description ?? '') +
+        estimateTextTokens(JSON.stringify(tool.parameters))
+    }
+  }
+  if (request.responseFormat?.type === 'json_schema') {
+    tokens += estimateTextTokens(JSON.stringify(request.responseFormat.schema))
+  }
+  return tokens
+}

@@ -1,0 +1,126 @@
+import { describe, it, expect } from 'vitest'
+import { ProviderError } from '../../providers/spec/provider-error.ts'
+import { createFakeClock } from '../../test/helpers/fake-clock.ts'
+import { readAll, streamOf } from '../../test/helpers/fake-deps.ts'
+import { createAttemptScope } from './deadline.ts'
+import { guardStream, peekFirstChunk } from './guard-stream.ts'
+
+const setup = (chunks: string[], options: { hold?: boolean; idleMs?: number } = {}) => {
+  const clock = createFakeClock()
+  const controller = new AbortController()
+  const source = streamOf(chunks, { hold: options.hold })
+  const ended: string[] = []
+  const guarded = guardStream({
+    reader: source.getReader(),
+    clock,
+    idleMs: options.idleMs ?? 1_000,
+    signal: controller.signal,
+    providerId: 'openai',
+    onEnd: () => ended.push('end'),
+  })
+  return { clock, controller, source, guarded, ended }
+}
+
+describe('guardStream', () => {
+  it('passes every chunk through and ends cleanly, leaving no timer behind', async () => {
+    const { clock, guarded, ended } = setup(['a', 'b', 'c'])
+    expect(await readAll(guarded)).toEqual(['a', 'b', 'c'])
+    expect(ended).toEqual(['end'])
+    expect(clock.pendingTimers()).toBe(0)
+  })
+
+  it('replays a peeked first chunk before the rest', async () => {
+    const clock = createFakeClock()
+    const scope = createAttemptScope({ clock, parent: new AbortController().signal, firstByteMs: 1_000, providerId: 'p' })
+    const { reader, first } = await peekFirstChunk({ stream: streamOf(['first', 'second']), scope })
+    scope.firstByteReceived()
+    const guarded = guardStream({ reader, first, clock, idleMs: 1_000, signal: scope.signal, providerId: 'p' })
+    expect(await readAll(guarded)).toEqual(['first', 'second'])
+  })
+
+  it('errors the stream with a 504 timeout and cancels the upstream when no chunk arrives for idleMs', async () => {
+    const { clock, source, guarded, ended } = setup(['a'], { hold: true, idleMs: 5_000 })
+    const reader = guarded.getReader()
+    expect(await reader.read()).toEqual({ done: false, value: 'a' })
+    const next = reader.read()
+    next.catch(() => {})
+    await clock.advance(4_999)
+    expect(source.cancelled()).toBe(false)
+    await clock.advance(1)
+    const error = await next.then(
+      () => null,
+      (caught: unknown) => caught,
+    )
+    expect(error).toBeInstanceOf(ProviderError)
+    expect(error).toMatchObject({ kind: 'timeout', status: 504, providerId: 'openai' })
+    expect(source.cancelled()).toBe(true)
+    expect(ended).toEqual(['end'])
+  })
+
+  it('does not count time the consumer spends not reading', async () => {
+    const { clock, source, guarded, ended } = setup(['a'], { hold: true, idleMs: 1_000 })
+    const reader = guarded.getReader()
+    await reader.read()
+    await clock.advance(10_000)
+    expect(source.cancelled()).toBe(false)
+    expect(ended).toEqual([])
+  })
+
+  it('errors the stream with the signal reason (deadline or client gone) and cancels the upstream', async () => {
+    const { controller, source, guarded, ended } = setup(['a'], { hold: true })
+    const reader = guarded.getReader()
+    await reader.read()
+    const reason = new ProviderError({ kind: 'timeout', status: 504, message: 'total timeout' })
+    controller.abort(reason)
+    await expect(reader.read()).rejects.toBe(reason)
+    expect(source.cancelled()).toBe(true)
+    expect(ended).toEqual(['end'])
+  })
+
+  it('cancelling the guarded stream cancels the upstream and releases its timers', async () => {
+    const { clock, source, guarded, ended } = setup(['a'], { hold: true })
+    const reader = guarded.getReader()
+    await reader.read()
+    const pending = reader.read()
+    await reader.cancel('client went away')
+    await pending
+    expect(source.cancelled()).toBe(true)
+    expect(ended).toEqual(['end'])
+    expect(clock.pendingTimers()).toBe(0)
+  })
+
+  it('passes an upstream mid-stream error through', async () => {
+    const clock = createFakeClock()
+    const failure = new ProviderError({ kind: 'bad-response', status: 502, message: 'broken SSE' })
+    let sent = false
+    const source = new ReadableStream<string>({
+      pull(controller) {
+        if (!sent) {
+          sent = true
+          controller.enqueue('a')
+        } else controller.error(failure)
+      },
+    })
+    const guarded = guardStream({
+      reader: source.getReader(),
+      clock,
+      idleMs: 1_000,
+      signal: new AbortController().signal,
+      providerId: 'p',
+    })
+    await expect(readAll(guarded)).rejects.toBe(failure)
+    expect(clock.pendingTimers()).toBe(0)
+  })
+})
+
+describe('peekFirstChunk', () => {
+  it('gives up with a retryable timeout when the first chunk is later than firstByteMs', async () => {
+    const clock = createFakeClock()
+    const scope = createAttemptScope({ clock, parent: new AbortController().signal, firstByteMs: 2_000, providerId: 'p' })
+    const source = streamOf<string>([], { hold: true })
+    const peek = peekFirstChunk({ stream: source, scope })
+    await expect(clock.settle(peek)).rejects.toMatchObject({ kind: 'timeout', status: 504, retryable: true })
+    expect(clock.now() - Date.UTC(2026, 0, 1)).toBe(2_000)
+    expect(source.cancelled()).toBe(true)
+  })
+})

@@ -1,0 +1,71 @@
+/**
+ * Turns the failure that ends a call into the `GatewayError` the client sees. The gateway has already retried, so
+ * every such error says `x-should-retry: false` (both official SDKs obey it before their status rules, wire-notes §5)
+ * or the client's own retries would multiply ours. Upstream client errors keep their `message`/`code`/`param`
+ * (clients match on `context_length_exceeded`); credentials problems are ours, never the client's.
+ */
+import type { ProviderError } from '../../providers/spec/provider-error.ts'
+import { GatewayError, type GatewayErrorCode } from './errors.ts'
+
+const codeByStatus: Record<number, GatewayErrorCode> = {
+  400: 'invalid_request',
+  403: 'permission',
+  404: 'not_found',
+  413: 'payload_too_large',
+  429: 'rate_limited',
+}
+
+export const mapProviderError = (error: ProviderError, options: { attempts: number }): GatewayError => {
+  const provider = error.providerId === undefined ? 'the upstream provider' : `provider "${error.providerId}"`
+  const headers: Record<string, string> = {
+    'x-should-retry': 'false',
+    'x-gatehouse-attempts': String(options.attempts),
+  }
+  const base = { headers, cause: error }
+  switch (error.kind) {
+    case 'aborted':
+      return new GatewayError('invalid_request', 'The client closed the request.', { ...base, status: 499 })
+    case 'timeout':
+      return new GatewayError('timeout', error.message, { ...base, status: 504 })
+    case 'unsupported':
+      return new GatewayError('invalid_request', error.message, {
+        ...base,
+        status: 400,
+        param: error.param,
+        openaiCode: error.code,
+      })
+    case 'connection':
+      return new GatewayError('upstream', `Could not reach ${provider}: ${error.message}`, { ...base, status: 502 })
+    case 'bad-response':
+      return new GatewayError('upstream', `${capitalize(provider)} sent a response the gateway could not read: ${error.message}`, {
+        ...base,
+        status: 502,
+      })
+    case 'http':
+      break
+  }
+  if (error.status === 401 || error.status === 403) {
+    return new GatewayError('upstream', `The upstream ${provider} rejected the gateway's credentials.`, {
+      ...base,
+      status: 502,
+    })
+  }
+  if (error.status >= 500 || error.status < 400) {
+    return new GatewayError('upstream', `${capitalize(provider)} failed with HTTP ${error.status}: ${error.message}`, {
+      ...base,
+      status: 502,
+    })
+  }
+  if (error.status === 429 && error.retryAfterMs !== null) {
+    headers['retry-after'] = String(Math.ceil(error.retryAfterMs / 1000))
+  }
+  return new GatewayError(codeByStatus[error.status] ?? 'invalid_request', error.message, {
+    ...base,
+    status: error.status,
+    param: error.param,
+    openaiCode: error.code,
+    retryAfterMs: error.status === 429 ? error.retryAfterMs : null,
+  })
+}
+
+const capitalize = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)

@@ -1,0 +1,135 @@
+import { describe, it, expect } from 'vitest'
+import type { ModelInfo } from '../../providers/spec/provider-adapter.ts'
+import { ProviderError } from '../../providers/spec/provider-error.ts'
+import { createFakeAdapter, createFakeDeps, type FakeDepsOptions } from '../../test/helpers/fake-deps.ts'
+import { createModelCatalog } from './model-catalog.ts'
+
+type ListModels = (signal: AbortSignal) => Promise<ModelInfo[]>
+
+const setup = (options: { lists: Record<string, ListModels | null>; config?: FakeDepsOptions['config'] }) => {
+  const adapters = Object.entries(options.lists).map(([id, list]) =>
+    createFakeAdapter({ id, ...(list ? { listModels: (context) => list(context.signal) } : {}) }),
+  )
+  const deps = createFakeDeps({ adapters, config: options.config })
+  const catalog = createModelCatalog({
+    registry: deps.providers,
+    transport: deps.transport,
+    clock: deps.clock,
+    logger: deps.logger,
+    ttlMs: 600_000,
+  })
+  const fetches = (id: string) => adapters.find((adapter) => adapter.id === id)!.calls.length
+  return { deps, catalog, fetches, clock: deps.clock }
+}
+
+const ids = (...names: string[]): ModelInfo[] => names.map((id) => ({ id }))
+
+describe('createModelCatalog', () => {
+  it("lists each provider's discovered models plus its configured ones", async () => {
+    const { catalog } = setup({
+      lists: { openai: async () => [{ id: 'gpt-4o', ownedBy: 'openai' }], local: null },
+      config: { providers: { openai: { models: ['gpt-4o', 'ft:gpt-4o:acme'] }, local: { models: ['qwen'] } } },
+    })
+    expect(await catalog.list()).toEqual([
+      { providerId: 'openai', models: [{ id: 'gpt-4o', ownedBy: 'openai' }, { id: 'ft:gpt-4o:acme' }] },
+      { providerId: 'local', models: [{ id: 'qwen' }] },
+    ])
+    expect(await catalog.providersOf('qwen')).toEqual(['local'])
+    expect(await catalog.providersOf('nope')).toEqual([])
+  })
+
+  it('does not call the models endpoint when discovery is off', async () => {
+    const { catalog, fetches } = setup({
+      lists: { openai: async () => ids('gpt-4o') },
+      config: { providers: { openai: { discoverModels: false, models: ['only-this'] } } },
+    })
+    expect(await catalog.list()).toEqual([{ providerId: 'openai', models: [{ id: 'only-this' }] }])
+    expect(fetches('openai')).toBe(0)
+  })
+
+  it('caches lists for ttlMs, then fetches again', async () => {
+    let version = 1
+    const { catalog, fetches, clock } = setup({ lists: { openai: async () => ids(`model-v${version}`) } })
+    expect(await catalog.providersOf('model-v1')).toEqual(['openai'])
+    version = 2
+    await clock.advance(599_999)
+    expect(await catalog.providersOf('model-v1')).toEqual(['openai'])
+    expect(fetches('openai')).toBe(1)
+    await clock.advance(1)
+    expect(await catalog.providersOf('model-v2')).toEqual(['openai'])
+    expect(fetches('openai')).toBe(2)
+  })
+
+  it('keeps the stale list and logs a warning when a refresh fails; never throws', async () => {
+    let fail = false
+    const { catalog, clock, deps } = setup({
+      lists: {
+        openai: async () => {
+          if (fail) throw new ProviderError({ kind: 'http', status: 500, message: 'down' })
+          return ids('gpt-4o')
+        },
+        broken: async () => {
+          throw new Error('unexpected')
+        },
+      },
+    })
+    expect(await catalog.providersOf('gpt-4o')).toEqual(['openai'])
+    fail = true
+    await clock.advance(600_000)
+    expect(await catalog.list()).toEqual([
+      { providerId: 'openai', models: ids('gpt-4o') },
+      { providerId: 'broken', models: [] },
+    ])
+    const warnings = deps.logger.lines.filter((line) => line.level === 'warn')
+    expect(warnings.map((line) => line.fields)).toContainEqual({ provider: 'openai', kind: 'http', status: 500, stale: true })
+    expect(warnings.map((line) => line.fields.provider)).toContain('broken')
+  })
+
+  it('does not hammer a failing models endpoint on every call', async () => {
+    const { catalog, fetches, clock } = setup({
+      lists: {
+        openai: async () => {
+          throw new ProviderError({ kind: 'connection', status: 502, message: 'refused' })
+        },
+      },
+    })
+    await catalog.list()
+    await catalog.list()
+    expect(fetches('openai')).toBe(1)
+    await clock.advance(30_000)
+    await catalog.list()
+    expect(fetches('openai')).toBe(2)
+  })
+
+  it('shares one in-flight fetch between concurrent calls', async () => {
+    let release: (models: ModelInfo[]) => void = () => {}
+    const { catalog, fetches } = setup({
+      lists: { openai: () => new Promise<ModelInfo[]>((resolve) => (release = resolve)) },
+    })
+    const first = catalog.providersOf('gpt-4o')
+    const second = catalog.list()
+    await Promise.resolve()
+    release(ids('gpt-4o'))
+    expect(await first).toEqual(['openai'])
+    expect(await second).toEqual([{ providerId: 'openai', models: ids('gpt-4o') }])
+    expect(fetches('openai')).toBe(1)
+  })
+
+  it('gives up on a models endpoint after 5 s and aborts its request', async () => {
+    let signal: AbortSignal | undefined
+    const { catalog, clock } = setup({
+      lists: {
+        slow: (received) => {
+          signal = received
+          return new Promise<ModelInfo[]>(() => {})
+        },
+      },
+      config: { providers: { slow: { models: ['configured'] } } },
+    })
+    const listed = catalog.list()
+    await expect(clock.settle(listed)).resolves.toEqual([{ providerId: 'slow', models: ids('configured') }])
+    expect(clock.now() - Date.UTC(2026, 0, 1)).toBe(5_000)
+    expect(signal?.aborted).toBe(true)
+    expect(clock.pendingTimers()).toBe(0)
+  })
+})

@@ -1,0 +1,122 @@
+/**
+ * The models each provider serves: its configured `models` plus what its models endpoint advertises
+ * (https://platform.openai.com/docs/api-reference/models/list, https://docs.anthropic.com/en/api/models-list).
+ * Lists are cached for `ttlMs` and kept (stale) when a refresh fails, so routing by unprefixed name and
+ * `GET /v1/models` survive a provider's models endpoint being down.
+ */
+import { ProviderError } from '../../providers/spec/provider-error.ts'
+import type { ModelInfo, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
+import type { Clock } from './clock.ts'
+import { createAttemptScope } from './deadline.ts'
+import type { Logger } from './logger.ts'
+import type { ProviderEntry, ProviderRegistry } from './provider-registry.ts'
+
+/** Models each provider advertises, fetched from its models endpoint, cached (TTL), stale on failure. */
+export interface ModelCatalog {
+  /** Every provider's models (configured `models` plus discovered ones); a provider that fails yields what it had. */
+  list(): Promise<{ providerId: string; models: ModelInfo[] }[]>
+  /** Provider ids whose list contains `model` (exact id match). */
+  providersOf(model: string): Promise<string[]>
+}
+
+export type ModelCatalogOptions = {
+  registry: ProviderRegistry
+  transport: UpstreamTransport
+  clock: Clock
+  logger: Logger
+  ttlMs: number
+  /** A models endpoint slower than this is treated as failed (default 5 s): routing waits on it. */
+  fetchTimeoutMs?: number
+  /** After a failed fetch, how long before trying again (default: the smaller of `ttlMs` and 30 s). */
+  retryAfterFailureMs?: number
+}
+
+type CacheEntry = {
+  models: ModelInfo[] | null
+  /** Epoch ms after which the list is fetched again. */
+  refreshAt: number
+  inFlight: Promise<ModelInfo[] | null> | null
+}
+
+export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog => {
+  const { registry, transport, clock, logger, ttlMs } = options
+  const fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000
+  const retryAfterFailureMs = options.retryAfterFailureMs ?? Math.min(ttlMs, 30_000)
+  const cache = new Map<string, CacheEntry>()
+
+  const fetchModels = async (entry: ProviderEntry, cached: CacheEntry): Promise<ModelInfo[] | null> => {
+    const providerId = entry.config.id
+    const scope = createAttemptScope({
+      clock,
+      parent: new AbortController().signal,
+      firstByteMs: fetchTimeoutMs,
+      providerId,
+    })
+    try {
+      const models = await scope.race(
+        entry.adapter.listModels!({
+          credentials: entry.credentials,
+          transport,
+          signal: scope.signal,
+          requestId: `model-catalog-${providerId}`,
+          connectTimeoutMs: entry.config.timeouts.connectMs,
+        }),
+      )
+      cached.models = models
+      cached.refreshAt = clock.now() + ttlMs
+    } catch (error) {
+      cached.refreshAt = clock.now() + retryAfterFailureMs
+      logger.warn(
+        {
+          provider: providerId,
+          kind: error instanceof ProviderError ? error.kind : 'unknown',
+          status: error instanceof ProviderError ? error.status : null,
+          stale: cached.models !== null,
+        },
+        'model list fetch failed; keeping the previous list',
+      )
+    } finally {
+      scope.dispose()
+      cached.inFlight = null
+    }
+    return cached.models
+  }
+
+  const discovered = (entry: ProviderEntry): Promise<ModelInfo[] | null> => {
+    if (!entry.config.discoverModels || !entry.adapter.listModels) return Promise.resolve(null)
+    let cached = cache.get(entry.config.id)
+    if (!cached) {
+      cached = { models: null, refreshAt: 0, inFlight: null }
+      cache.set(entry.config.id, cached)
+    }
+    if (cached.inFlight) return cached.inFlight
+    if (clock.now() < cached.refreshAt) return Promise.resolve(cached.models)
+    cached.inFlight = fetchModels(entry, cached)
+    return cached.inFlight
+  }
+
+  const modelsOf = async (entry: ProviderEntry): Promise<ModelInfo[]> => {
+    const models = [...((await discovered(entry)) ?? [])]
+    const seen = new Set(models.map((model) => model.id))
+    for (const id of entry.config.models) {
+      if (!seen.has(id)) {
+        seen.add(id)
+        models.push({ id })
+      }
+    }
+    return models
+  }
+
+  const list = async (): Promise<{ providerId: string; models: ModelInfo[] }[]> =>
+    Promise.all(
+      registry.list().map(async (entry) => ({ providerId: entry.config.id, models: await modelsOf(entry) })),
+    )
+
+  return {
+    list,
+    providersOf: async (model) =>
+      (await list())
+        .filter((provider) => provider.models.some((info) => info.id === model))
+        .map((provider) => provider.providerId),
+  }
+}

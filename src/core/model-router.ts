@@ -1,0 +1,119 @@
+/**
+ * Turns the model name a client sent into the ordered targets to try. Precedence (ARCHITECTURE.md "Spine
+ * decisions", Routing): `provider/model` for a configured provider ▸ an alias (route) ▸ the one provider whose model
+ * list has the name ▸ the dialect's default provider (or the only provider). Unchanged app code sends bare names like
+ * `gpt-4o-mini`, so the bare-name steps matter as much as the explicit prefix.
+ */
+import type { Dialect } from '../../providers/spec/chat-types.ts'
+import { invalidRequest, modelNotFound } from './errors.ts'
+import type { ModelCatalog } from './model-catalog.ts'
+import type { ProviderEntry, ProviderRegistry } from './provider-registry.ts'
+import {
+  mergeRetry,
+  mergeTimeouts,
+  type ResolvedConfig,
+  type ResolvedRoute,
+  type RetryPolicy,
+  type Timeouts,
+} from './resolve-config.ts'
+
+export type Target = {
+  provider: ProviderEntry
+  /** Upstream model name (no `provider/` prefix). */
+  model: string
+  /** The alias this target came from. */
+  routeName?: string
+  /** Provider settings, overridden per field by the route's. */
+  timeouts: Timeouts
+  retry: RetryPolicy
+  /** Upstream statuses that move on to the next target at once. */
+  fallbackOn: number[]
+}
+
+export type ResolveTargetsOptions = {
+  model: string
+  dialect: Dialect
+  config: ResolvedConfig
+  registry: ProviderRegistry
+  catalog: ModelCatalog
+  /** Uniform in [0, 1); injected so weighted order can be tested. */
+  random?: () => number
+}
+
+const directTarget = (provider: ProviderEntry, model: string): Target => ({
+  provider,
+  model,
+  timeouts: provider.config.timeouts,
+  retry: provider.config.retry,
+  fallbackOn: [],
+})
+
+/**
+ * Weighted random order without replacement: the first target is drawn with probability weight / total, the next
+ * from the rest, and so on, so every target stays a fallback. Targets without a weight follow, in config order.
+ */
+export const orderByWeight = <T extends { weight?: number }>(items: readonly T[], random: () => number): T[] => {
+  const weighted = items.filter((item) => item.weight !== undefined)
+  const rest = items.filter((item) => item.weight === undefined)
+  const ordered: T[] = []
+  while (weighted.length > 0) {
+    const total = weighted.reduce((sum, item) => sum + (item.weight ?? 0), 0)
+    let draw = random() * total
+    let index = weighted.findIndex((item) => (draw -= item.weight ?? 0) < 0)
+    if (index === -1) index = weighted.length - 1
+    ordered.push(...weighted.splice(index, 1))
+  }
+  return [...ordered, ...rest]
+}
+
+const routeTargets = (route: ResolvedRoute, registry: ProviderRegistry, random: () => number): Target[] =>
+  orderByWeight(route.targets, random).flatMap((target) => {
+    const provider = registry.get(target.provider)
+    if (!provider) return []
+    return [
+      {
+        provider,
+        model: target.model,
+        routeName: route.name,
+        timeouts: mergeTimeouts(provider.config.timeouts, route.timeouts),
+        retry: mergeRetry(provider.config.retry, route.retry),
+        fallbackOn: route.fallbackOn,
+      },
+    ]
+  })
+
+const ambiguity = (model: string, providers: string[]): string => {
+  const names = providers.join(', ')
+  const uses = providers.map((id) => `${id}/${model}`)
+  const choices = `${uses.slice(0, -1).join(', ')} or ${uses.at(-1)}`
+  return `The model \`${model}\` is served by providers ${names}: use ${choices} to choose one.`
+}
+
+/** Throws `modelNotFound` (404) when nothing serves `model`, `invalidRequest` (400) when several providers could. */
+export const resolveTargets = async (options: ResolveTargetsOptions): Promise<Target[]> => {
+  const { model, dialect, config, registry, catalog, random = Math.random } = options
+  const slash = model.indexOf('/')
+  if (slash > 0 && slash < model.length - 1) {
+    const provider = registry.get(model.slice(0, slash))
+    if (provider) return [directTarget(provider, model.slice(slash + 1))]
+  }
+
+  const route = config.routes[model]
+  if (route) {
+    const targets = routeTargets(route, registry, random)
+    if (targets.length > 0) return targets
+  }
+
+  const serving = (await catalog.providersOf(model)).filter((id) => registry.get(id) !== undefined)
+  if (serving.length > 1) throw invalidRequest(ambiguity(model, serving), 'model')
+  if (serving.length === 1) return [directTarget(registry.get(serving[0])!, model)]
+
+  if (slash === -1) {
+    const defaultId = config.defaultProvider[dialect]
+    const fallback = defaultId === undefined ? undefined : registry.get(defaultId)
+    if (fallback) return [directTarget(fallback, model)]
+    const all = registry.list()
+    if (all.length === 1) return [directTarget(all[0], model)]
+  }
+  throw modelNotFound(model)
+}

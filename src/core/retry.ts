@@ -1,0 +1,75 @@
+/**
+ * Retries against one target, with p-retry (https://github.com/sindresorhus/p-retry) for the loop and the injected
+ * clock for every wait (p-retry's own timer is not injectable, so its delays are zero and we sleep in `shouldRetry`).
+ * Which errors are worth retrying follows the official SDKs (wire-notes §5): connection errors, timeouts, 408, 409,
+ * 429 and 5xx. Defaults and their reasons: ARCHITECTURE.md "Spine decisions" (Retries).
+ */
+import pRetry, { AbortError } from 'p-retry'
+import { ProviderError } from '../../providers/spec/provider-error.ts'
+import { sleep, type Clock } from './clock.ts'
+import type { RetryPolicy } from './resolve-config.ts'
+
+/**
+ * Full-jitter backoff (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/):
+ * a uniform draw from [0, min(maxDelayMs, initialDelayMs · 2^retry)), `retry` counting from 0.
+ */
+export const backoffDelay = (options: { retry: number; policy: RetryPolicy; random: () => number }): number => {
+  const { retry, policy, random } = options
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** retry)
+  return Math.floor(random() * ceiling)
+}
+
+/**
+ * A spent quota or billing problem on the gateway's account: retrying the same target cannot help, another might.
+ * OpenAI: 429 `insufficient_quota`; Anthropic: `billing_error` (https://docs.anthropic.com/en/api/errors).
+ */
+export const isQuotaError = (error: ProviderError): boolean =>
+  error.type === 'insufficient_quota' ||
+  error.code === 'insufficient_quota' ||
+  error.type === 'billing_error' ||
+  error.code === 'billing_error'
+
+export type RetryOptions<T> = {
+  /** One attempt; `attempt` counts from 1. Throw p-retry's `AbortError` to stop at once without a retry. */
+  run: (attempt: number) => Promise<T>
+  policy: RetryPolicy
+  /** Statuses that go to the next target at once (the route's `fallbackOn`): never retried here. */
+  fallbackOn: readonly number[]
+  clock: Clock
+  /** The request's deadline signal: its abort ends the waiting and the loop with its reason. */
+  signal: AbortSignal
+  /** Epoch ms: a retry whose wait would end after it is not made. */
+  deadlineAt: number
+  random: () => number
+}
+
+/** Whether `error` could go better on a second try at the same target. */
+export const isRetryableError = (error: unknown, fallbackOn: readonly number[]): error is ProviderError =>
+  error instanceof ProviderError &&
+  error.retryable &&
+  !isQuotaError(error) &&
+  !(error.kind === 'http' && fallbackOn.includes(error.status))
+
+/** Runs `run` until it succeeds, or rejects with the last error once retrying is pointless or spent. */
+export const retryTarget = <T>(options: RetryOptions<T>): Promise<T> => {
+  const { run, policy, fallbackOn, clock, signal, deadlineAt, random } = options
+  return pRetry(run, {
+    retries: policy.maxRetries,
+    minTimeout: 0,
+    maxTimeout: 0,
+    randomize: false,
+    signal,
+    shouldRetry: async ({ error, retriesConsumed }) => {
+      if (signal.aborted) throw signal.reason
+      if (!isRetryableError(error, fallbackOn)) return false
+      const backoff = backoffDelay({ retry: retriesConsumed, policy, random })
+      const wait =
+        policy.respectRetryAfter && error.retryAfterMs !== null ? Math.max(backoff, error.retryAfterMs) : backoff
+      if (clock.now() + wait >= deadlineAt) return false
+      if (wait > 0) await sleep(clock, wait, signal)
+      return true
+    },
+  })
+}
+
+export { AbortError as StopRetrying }

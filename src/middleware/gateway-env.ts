@@ -1,0 +1,14 @@
+import type { Dialect } from '../../providers/spec/chat-types.ts'
+import type { Principal } from './authenticate.ts'
+
+/** Per-request values shared by middleware and routes (Hono `c.var`). */
+export type GatewayVariables = {
+  requestId: string
+  /** The dialect errors are answered in: Anthropic for `/v1/messages*` and for requests carrying `anthropic-version`. */
+  dialect: Dialect
+  principal: Principal
+  /** Epoch ms when the request arrived. */
+  startedAt: number
+}
+
+export type GatewayEnv = { Variables: GatewayVariables }

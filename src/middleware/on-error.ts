@@ -1,0 +1,123 @@
+/**
+ * The only error serializer: every error that reaches a client leaves through here, in the dialect it spoke.
+ * OpenAI: `{error:{message,type,param,code}}`; Anthropic: `{type:"error",error:{type,message},request_id}`
+ * (wire-notes §5). Clients never see stack traces, upstream bodies or keys; the log gets the detail.
+ */
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { Dialect } from '../../providers/spec/chat-types.ts'
+import { isProviderError } from '../../providers/spec/provider-error.ts'
+import { GatewayError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { mapProviderError } from '../core/map-provider-error.ts'
+import type { GatewayEnv } from './gateway-env.ts'
+import { detectDialect } from './request-context.ts'
+
+const openAIType = (status: number): string => {
+  if (status === 429) return 'rate_limit_error'
+  if (status >= 500) return 'server_error'
+  if (status === 403) return 'permission_error'
+  return 'invalid_request_error'
+}
+
+/** https://docs.claude.com/en/api/errors */
+const anthropicType = (status: number): string => {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error'
+    case 401:
+      return 'authentication_error'
+    case 402:
+      return 'billing_error'
+    case 403:
+      return 'permission_error'
+    case 404:
+      return 'not_found_error'
+    case 413:
+      return 'request_too_large'
+    case 429:
+      return 'rate_limit_error'
+    case 504:
+      return 'timeout_error'
+    case 529:
+      return 'overloaded_error'
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error'
+  }
+}
+
+const openAICode = (error: GatewayError): string | null => {
+  if (error.openaiCode) return error.openaiCode
+  switch (error.status) {
+    case 401:
+      return 'invalid_api_key'
+    case 413:
+      return 'request_too_large'
+    case 429:
+      return 'rate_limit_exceeded'
+    case 502:
+      return 'upstream_error'
+    case 503:
+      return 'service_unavailable'
+    case 504:
+      return 'timeout'
+    default:
+      return null
+  }
+}
+
+/** Serialises an error for a client of `dialect`. */
+export const errorBody = (error: GatewayError, dialect: Dialect, requestId: string): Record<string, unknown> =>
+  dialect === 'anthropic'
+    ? { type: 'error', error: { type: anthropicType(error.status), message: error.message }, request_id: requestId }
+    : { error: { message: error.message, type: openAIType(error.status), param: error.param, code: openAICode(error) } }
+
+export const errorResponse = (error: GatewayError, dialect: Dialect, requestId: string): Response => {
+  const headers = new Headers({ 'content-type': 'application/json', 'x-request-id': requestId, ...error.headers })
+  if (dialect === 'anthropic') headers.set('request-id', requestId)
+  if (error.retryAfterMs !== null && !headers.has('retry-after')) {
+    headers.set('retry-after', String(Math.ceil(error.retryAfterMs / 1000)))
+    headers.set('retry-after-ms', String(error.retryAfterMs))
+  }
+  return new Response(JSON.stringify(errorBody(error, dialect, requestId)), { status: error.status, headers })
+}
+
+const fromHttpException = (exception: HTTPException): GatewayError => {
+  switch (exception.status) {
+    case 400:
+      return new GatewayError('invalid_request', `We could not parse the JSON body of your request: ${exception.message}`)
+    case 413:
+      return new GatewayError('payload_too_large', 'The request body is larger than the gateway accepts.')
+    case 415:
+      return new GatewayError('invalid_request', 'The request body must be JSON sent with `content-type: application/json`.', {
+        status: 415,
+      })
+    default:
+      return new GatewayError(exception.status >= 500 ? 'internal' : 'invalid_request', exception.message, {
+        status: exception.status,
+      })
+  }
+}
+
+/** Any thrown value → the client's error shape, with the right status. Unknown errors are a logged 500. */
+export const toGatewayError = (error: unknown): GatewayError => {
+  if (error instanceof GatewayError) return error
+  if (isProviderError(error)) return mapProviderError(error, { attempts: 0 })
+  if (error instanceof HTTPException) return fromHttpException(error)
+  return new GatewayError('internal', 'The gateway hit an internal error. It has been logged with the request id.')
+}
+
+export const onError =
+  (logger: Logger) =>
+  (error: Error, c: Context<GatewayEnv>): Response => {
+    const gatewayError = toGatewayError(error)
+    const requestId = c.get('requestId') ?? 'unknown'
+    const dialect = c.get('dialect') ?? detectDialect(c.req.path, c.req.raw.headers)
+    const fields = { requestId, status: gatewayError.status, path: c.req.path }
+    if (gatewayError.status >= 500) {
+      logger.error({ ...fields, error: error.message, stack: gatewayError.code === 'internal' ? error.stack : undefined }, 'request failed')
+    } else {
+      logger.info({ ...fields, error: gatewayError.message }, 'request rejected')
+    }
+    return errorResponse(gatewayError, dialect, requestId)
+  }

@@ -1,0 +1,104 @@
+import { describe, it, expect } from 'vitest'
+import { ProviderError } from '../../providers/spec/provider-error.ts'
+import { createNodeLogger } from './node-logger.ts'
+import type { NodeLoggerOptions } from './node-logger.ts'
+
+const capture = (options: Omit<NodeLoggerOptions, 'write'> = {}) => {
+  const lines: string[] = []
+  const logger = createNodeLogger({ now: () => 1_700_000_000_000, ...options, write: (line) => lines.push(line) })
+  const entries = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  return { logger, lines, entries }
+}
+
+describe('createNodeLogger', () => {
+  it('writes one JSON line per entry with level, time and msg first', () => {
+    const { logger, lines } = capture()
+    logger.info({ requestId: 'req_1', status: 200 }, 'request done')
+    expect(lines).toEqual(['{"level":"info","time":1700000000000,"msg":"request done","requestId":"req_1","status":200}\n'])
+  })
+
+  it('drops entries below the level (default info)', () => {
+    const { logger, entries } = capture()
+    logger.debug({}, 'hidden')
+    logger.warn({}, 'shown')
+    expect(entries().map((entry) => entry.msg)).toEqual(['shown'])
+
+    const quiet = capture({ level: 'error' })
+    quiet.logger.warn({}, 'hidden')
+    quiet.logger.error({}, 'shown')
+    expect(quiet.entries().map((entry) => entry.msg)).toEqual(['shown'])
+
+    const verbose = capture({ level: 'debug' })
+    verbose.logger.debug({}, 'shown')
+    expect(verbose.entries()).toHaveLength(1)
+  })
+
+  it('redacts fields named like credentials, at any depth', () => {
+    const { logger, entries } = capture()
+    logger.info(
+      {
+        apiKey: 'plain-value',
+        headers: { authorization: 'whatever', 'x-api-key': 'abc', 'content-type': 'application/json' },
+        accessToken: { nested: 'x' },
+        usage: { inputTokens: 12, outputTokens: 3 },
+      },
+      'upstream call',
+    )
+    expect(entries()[0]).toMatchObject({
+      apiKey: '[redacted]',
+      headers: { authorization: '[redacted]', 'x-api-key': '[redacted]', 'content-type': 'application/json' },
+      accessToken: '[redacted]',
+      usage: { inputTokens: 12, outputTokens: 3 },
+    })
+  })
+
+  it('redacts provider keys, bearer tokens and Gatehouse keys inside any string, message included', () => {
+    const { logger, lines } = capture()
+    logger.warn(
+      { upstreamMessage: 'Incorrect API key provided: sk-proj-abcdef123456. Header was Bearer eyJhbGciOi.x.y' },
+      'client sent gh-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA and sk-ant-api03-zzzzzz',
+    )
+    const line = lines[0]
+    expect(line).not.toMatch(/abcdef123456|eyJhbGciOi|AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|zzzzzz/)
+    expect(JSON.parse(line)).toMatchObject({
+      msg: 'client sent gh-[redacted] and sk-[redacted]',
+      upstreamMessage: 'Incorrect API key provided: sk-[redacted]. Header was Bearer [redacted]',
+    })
+  })
+
+  it('serialises errors with their fields, redacted', () => {
+    const { logger, entries } = capture()
+    const error = new ProviderError({ kind: 'http', status: 401, message: 'bad key sk-secret123456', detail: 'body: sk-secret123456' })
+    logger.error({ err: error }, 'upstream failed')
+    const entry = entries()[0] as { err: Record<string, unknown> }
+    expect(entry.err).toMatchObject({
+      name: 'ProviderError',
+      message: 'bad key sk-[redacted]',
+      kind: 'http',
+      status: 401,
+      detail: 'body: sk-[redacted]',
+    })
+    expect(String(entry.err.stack)).not.toContain('secret123456')
+  })
+
+  it('still writes a line when fields cannot be serialised', () => {
+    const { logger, entries } = capture()
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    logger.info({ circular, big: 10n }, 'odd fields')
+    expect(entries()[0]).toMatchObject({ level: 'info', msg: 'odd fields' })
+  })
+
+  it('does not let fields overwrite level, time or msg', () => {
+    const { logger, entries } = capture()
+    logger.info({ level: 'error', msg: 'spoofed' }, 'real')
+    expect(entries()[0]).toMatchObject({ level: 'info', msg: 'real' })
+  })
+
+  it('masks the configured keys wherever they appear, whatever their shape', () => {
+    const { logger, lines } = capture({ secrets: ['gsk_groq_custom_key_1234', 'short'] })
+    logger.error({ upstream: { message: 'Invalid API Key: gsk_groq_custom_key_1234' }, note: 'a short word' }, 'failed')
+    expect(lines[0]).not.toContain('gsk_groq_custom_key_1234')
+    expect(JSON.parse(lines[0])).toMatchObject({ upstream: { message: 'Invalid API Key: [redacted]' }, note: 'a short word' })
+  })
+})

@@ -1,0 +1,94 @@
+/**
+ * One JSON line per entry on stdout (`level`, `time` in epoch ms, `msg`, then the fields), the shape log shippers
+ * read without configuration. A line is written for every request, so the work is one `JSON.stringify` whose replacer
+ * also does the redaction: fields named like a credential are masked whole; the configured keys, and strings that look
+ * like a provider key, a bearer token or a Gatehouse key, are masked wherever they appear (an upstream message echoing
+ * a key, an error).
+ */
+import type { LogFields, Logger } from '../core/logger.ts'
+
+export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof logLevels)[number]
+
+const severity: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
+
+export const isLogLevel = (value: string): value is LogLevel => (logLevels as readonly string[]).includes(value)
+
+/** `apiKey`, `x-api-key`, `authorization`, `accessToken`, `client_secret`... but not `inputTokens` (a count). */
+const sensitiveName = /(?:key|token|secret|password|authorization|cookie)$/i
+
+const secretPattern = /\b(?:sk-[A-Za-z0-9_*-]{6,}|gh-[A-Za-z0-9_-]{20,})|\bBearer\s+[A-Za-z0-9._~+/=*-]+/gi
+
+const redactPatterns = (value: string): string =>
+  value.includes('sk-') || value.includes('gh-') || /bearer/i.test(value)
+    ? value.replace(secretPattern, (match) => (/^bearer/i.test(match) ? 'Bearer [redacted]' : `${match.slice(0, 3)}[redacted]`))
+    : value
+
+/** Shorter values are not masked: they would blank out ordinary words. */
+const minimumSecretLength = 8
+
+const serializeError = (error: Error): Record<string, unknown> => {
+  const serialized: Record<string, unknown> = { name: error.name, message: error.message }
+  for (const [name, value] of Object.entries(error)) {
+    if (value !== undefined && typeof value !== 'function') serialized[name] = value
+  }
+  if (error.stack !== undefined) serialized.stack = error.stack
+  if (error.cause !== undefined) serialized.cause = error.cause
+  return serialized
+}
+
+const createReplacer = (secrets: readonly string[]) => {
+  const redactString = (value: string): string => {
+    let redacted = value
+    for (const secret of secrets) if (redacted.includes(secret)) redacted = redacted.replaceAll(secret, '[redacted]')
+    return redactPatterns(redacted)
+  }
+  const replacer = (name: string, value: unknown): unknown => {
+    if (typeof value === 'string') return name !== '' && sensitiveName.test(name) ? '[redacted]' : redactString(value)
+    if (value === null || value === undefined) return value
+    if (name !== '' && sensitiveName.test(name) && typeof value !== 'number' && typeof value !== 'boolean') return '[redacted]'
+    if (value instanceof Error) return serializeError(value)
+    if (typeof value === 'bigint') return value.toString()
+    return value
+  }
+  return { replacer, redactString }
+}
+
+export type NodeLoggerOptions = {
+  level?: LogLevel
+  /** Values masked wherever they appear: the master key and the provider keys, whatever their shape. */
+  secrets?: readonly string[]
+  /** Where lines go (default: process.stdout). */
+  write?: (line: string) => void
+  now?: () => number
+}
+
+export const createNodeLogger = (options: NodeLoggerOptions = {}): Logger => {
+  const threshold = severity[options.level ?? 'info']
+  const write = options.write ?? ((line: string) => void process.stdout.write(line))
+  const now = options.now ?? Date.now
+  const secrets = [...new Set(options.secrets ?? [])]
+    .filter((secret) => secret.length >= minimumSecretLength)
+    .sort((left, right) => right.length - left.length)
+  const { replacer, redactString } = createReplacer(secrets)
+
+  const log = (level: Exclude<LogLevel, 'silent'>, fields: LogFields, message: string): void => {
+    if (severity[level] < threshold) return
+    const entry: Record<string, unknown> = { level, time: now(), msg: message }
+    for (const name in fields) if (!(name in entry)) entry[name] = fields[name]
+    let line: string
+    try {
+      line = JSON.stringify(entry, replacer)
+    } catch (error) {
+      line = JSON.stringify({ level, time: entry.time, msg: redactString(message), logError: String(error) })
+    }
+    write(`${line}\n`)
+  }
+
+  return {
+    debug: (fields, message) => log('debug', fields, message),
+    info: (fields, message) => log('info', fields, message),
+    warn: (fields, message) => log('warn', fields, message),
+    error: (fields, message) => log('error', fields, message),
+  }
+}

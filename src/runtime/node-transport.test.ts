@@ -1,0 +1,245 @@
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer as createTcpServer } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import { afterEach, describe, it, expect } from 'vitest'
+import { ProviderError } from '../../providers/spec/provider-error.ts'
+import { createNodeTransport } from './node-transport.ts'
+import type { NodeTransport } from './node-transport.ts'
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void
+
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.()
+})
+
+const startServer = async (handler: Handler): Promise<{ url: string; server: Server }> => {
+  const server = createServer(handler)
+  const sockets = new Set<Socket>()
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+}
+
+const transport = (options?: Parameters<typeof createNodeTransport>[0]): NodeTransport => {
+  const created = createNodeTransport(options)
+  cleanups.push(() => created.close())
+  return created
+}
+
+const readBody = async (body: ReadableStream<Uint8Array>): Promise<string> => new Response(body).text()
+
+const rejection = async (promise: Promise<unknown>): Promise<ProviderError> => {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).toBeInstanceOf(ProviderError)
+    return error as ProviderError
+  }
+  throw new Error('expected a rejection')
+}
+
+const signal = (): AbortSignal => new AbortController().signal
+
+describe('createNodeTransport', () => {
+  it('sends the body with a content-length counted in bytes, replacing one the caller set', async () => {
+    const seen: { headers: IncomingMessage['headers']; body: string }[] = []
+    const { url } = await startServer((request, response) => {
+      let body = ''
+      request.setEncoding('utf8')
+      request.on('data', (chunk: string) => (body += chunk))
+      request.on('end', () => {
+        seen.push({ headers: request.headers, body })
+        response.writeHead(201, { 'content-type': 'application/json', 'x-request-id': 'up-1', 'set-cookie': ['a=1', 'b=2'] })
+        response.end('{"ok":true}')
+      })
+    })
+    const body = JSON.stringify({ text: 'héllo — ✓' })
+    const response = await transport().request({
+      url: `${url}/v1/chat/completions?x=1`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Content-Length': '3', authorization: 'Bearer sk-up' },
+      body,
+      signal: signal(),
+    })
+    expect(response.status).toBe(201)
+    expect(response.headers.get('x-request-id')).toBe('up-1')
+    expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+    expect(await readBody(response.body)).toBe('{"ok":true}')
+    expect(seen[0].body).toBe(body)
+    expect(seen[0].headers['content-length']).toBe(String(new TextEncoder().encode(body).byteLength))
+    expect(seen[0].headers.authorization).toBe('Bearer sk-up')
+    expect(seen[0].headers['accept-encoding']).toBeUndefined()
+  })
+
+  it('sends a GET without a body or content-length', async () => {
+    let headers: IncomingMessage['headers'] = {}
+    const { url } = await startServer((request, response) => {
+      headers = request.headers
+      response.end('[]')
+    })
+    const response = await transport().request({ url: `${url}/v1/models`, method: 'GET', headers: {}, signal: signal() })
+    expect(await readBody(response.body)).toBe('[]')
+    expect(headers['content-length']).toBeUndefined()
+    expect(headers['transfer-encoding']).toBeUndefined()
+  })
+
+  it('streams chunks as they arrive, before the upstream has finished', async () => {
+    let finish: () => void = () => {}
+    const { url } = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      response.write('data: 1\n\n')
+      finish = () => response.end('data: [DONE]\n\n')
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    const reader = response.body.getReader()
+    const first = await reader.read()
+    expect(new TextDecoder().decode(first.value)).toBe('data: 1\n\n')
+    finish()
+    let rest = ''
+    for (let step = await reader.read(); !step.done; step = await reader.read()) rest += new TextDecoder().decode(step.value)
+    expect(rest).toBe('data: [DONE]\n\n')
+  })
+
+  it('rejects with a connection error (502) when the connection is refused', async () => {
+    const { url, server } = await startServer((_request, response) => response.end())
+    await new Promise((resolve) => server.close(resolve))
+    const error = await rejection(transport().request({ url, method: 'GET', headers: {}, signal: signal() }))
+    expect(error).toMatchObject({ kind: 'connection', status: 502, retryable: true })
+    expect(error.message).not.toContain('127.0.0.1')
+    expect(error.detail).toContain('ECONNREFUSED')
+  })
+
+  it('rejects with a timeout (504) when connecting takes longer than connectTimeoutMs', async () => {
+    // A TCP server that never answers the TLS handshake: undici's connect timeout covers TCP and TLS.
+    const silent = createTcpServer(() => {})
+    const sockets: Socket[] = []
+    silent.on('connection', (socket) => sockets.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => silent.close(resolve))
+    })
+    const started = Date.now()
+    const error = await rejection(
+      transport().request({
+        url: `https://127.0.0.1:${(silent.address() as AddressInfo).port}/v1/models`,
+        method: 'GET',
+        headers: {},
+        signal: signal(),
+        connectTimeoutMs: 150,
+      }),
+    )
+    expect(error).toMatchObject({ kind: 'timeout', status: 504, retryable: true })
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+
+  it('rejects with an aborted error (499) when the signal fires before the response', async () => {
+    const { url } = await startServer(() => {})
+    const controller = new AbortController()
+    const pending = transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
+    setTimeout(() => controller.abort(), 50)
+    expect(await rejection(pending)).toMatchObject({ kind: 'aborted', status: 499 })
+  })
+
+  it("rethrows the signal's reason when it is a ProviderError (the core's timeouts)", async () => {
+    const { url } = await startServer(() => {})
+    const controller = new AbortController()
+    const timeout = new ProviderError({ kind: 'timeout', status: 504, message: 'first byte timeout' })
+    const pending = transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
+    setTimeout(() => controller.abort(timeout), 50)
+    expect(await rejection(pending)).toBe(timeout)
+  })
+
+  it('errors the body with an aborted error when the signal fires mid-body, and the upstream sees the close', async () => {
+    let upstreamClosed: Promise<void> = Promise.resolve()
+    const { url } = await startServer((request, response) => {
+      upstreamClosed = new Promise((resolve) => response.on('close', () => resolve()))
+      response.writeHead(200)
+      response.write('data: 1\n\n')
+    })
+    const controller = new AbortController()
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
+    const reader = response.body.getReader()
+    await reader.read()
+    const next = reader.read()
+    controller.abort()
+    expect(await rejection(next)).toMatchObject({ kind: 'aborted', status: 499 })
+    await upstreamClosed
+  })
+
+  it('errors the body with a connection error when the upstream drops mid-body', async () => {
+    const { url } = await startServer((request, response) => {
+      response.writeHead(200, { 'content-length': '100' })
+      response.write('partial')
+      setTimeout(() => request.socket.destroy(), 20)
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    expect(await rejection(readBody(response.body))).toMatchObject({ kind: 'connection', status: 502 })
+  })
+
+  it('releases the connection when the body is cancelled: sequential cancels never exhaust a 1-socket pool', async () => {
+    let opened = 0
+    const { url } = await startServer((_request, response) => {
+      opened += 1
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      response.write('data: first\n\n')
+    })
+    const pool = transport({ connections: 1 })
+    for (let index = 0; index < 25; index += 1) {
+      const response = await pool.request({ url, method: 'GET', headers: {}, signal: signal() })
+      const reader = response.body.getReader()
+      expect((await reader.read()).done).toBe(false)
+      await reader.cancel()
+    }
+    expect(opened).toBe(25)
+  })
+
+  it('keeps a fully read connection alive for the next request', async () => {
+    const sockets = new Set<unknown>()
+    const { url } = await startServer((request, response) => {
+      sockets.add(request.socket)
+      response.end('ok')
+    })
+    const pool = transport()
+    for (let index = 0; index < 5; index += 1) {
+      const response = await pool.request({ url, method: 'GET', headers: {}, signal: signal() })
+      expect(await readBody(response.body)).toBe('ok')
+      // undici returns the socket to the pool a tick after the body ends (plain undici does the same).
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(sockets.size).toBe(1)
+  })
+
+  it('survives cancelling a body after the upstream already failed (no unhandled error event)', async () => {
+    const { url } = await startServer((request, response) => {
+      response.writeHead(200, { 'content-length': '100' })
+      response.write('partial')
+      setTimeout(() => request.socket.destroy(), 10)
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    await response.body.cancel()
+  })
+
+  it('survives cancelling a body that was never read (destroy emits an error event)', async () => {
+    let upstreamClosed: Promise<void> = Promise.resolve()
+    const { url } = await startServer((_request, response) => {
+      upstreamClosed = new Promise((resolve) => response.on('close', () => resolve()))
+      response.writeHead(200)
+      response.write('data: 1\n\n')
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    await response.body.cancel()
+    await upstreamClosed
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  })
+})

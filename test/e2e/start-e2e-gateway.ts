@@ -1,0 +1,120 @@
+/**
+ * The end-to-end harness: mock upstreams on 127.0.0.1, the gateway as shipped (the real Node server from
+ * `startNodeServer`, configured through the environment like a user would: OPENAI_BASE_URL / ANTHROPIC_BASE_URL point
+ * at the mocks), and the official SDK clients pointed at the gateway. A third mock plays an OpenAI-compatible server
+ * that ignores `encoding_format: "base64"`, configured from a config file as provider `compat`.
+ *
+ * Twins: a second, idle instance of each mock with the same options. The mocks are deterministic, so replaying what
+ * the gateway sent upstream against a twin shows exactly what the upstream answered, without touching the mock the
+ * gateway uses (its `requests` stay the gateway's alone).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Anthropic from '@anthropic-ai/sdk'
+import OpenAI from 'openai'
+import { startNodeServer } from '../../src/runtime/node.ts'
+import { MOCK_ANTHROPIC_API_KEY, startMockAnthropicUpstream } from '../helpers/mock-anthropic-upstream.ts'
+import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
+import type { MockOpenAIUpstreamOptions } from '../helpers/mock-openai-upstream.ts'
+import type { MockUpstream, MockUpstreamOptions, RecordedRequest } from '../helpers/mock-upstream-server.ts'
+
+export const E2E_MASTER_KEY = 'gh-e2e-master-key'
+export const COMPAT_API_KEY = 'sk-compat-key'
+export const COMPAT_EMBEDDING_MODEL = 'text-embedding-compat'
+
+export type E2EGateway = {
+  url: string
+  openai: MockUpstream
+  anthropic: MockUpstream
+  /** An OpenAI-compatible server that answers floats to base64 requests (provider id `compat`). */
+  compat: MockUpstream
+  /** JSON log lines the gateway wrote. */
+  logs: string[]
+  openAIClient(options?: { maxRetries?: number; timeout?: number }): OpenAI
+  anthropicClient(options?: { maxRetries?: number }): Anthropic
+  /** What the upstream answered to `request` (replayed against the twin, non-streaming). */
+  upstreamAnswer(upstream: 'openai' | 'anthropic', request: RecordedRequest): Promise<Record<string, unknown>>
+  reset(): void
+  close(): Promise<void>
+}
+
+export const startE2EGateway = async (
+  options: { openai?: MockOpenAIUpstreamOptions; anthropic?: MockUpstreamOptions } = {},
+): Promise<E2EGateway> => {
+  const [openai, openaiTwin, anthropic, anthropicTwin, compat] = await Promise.all([
+    startMockOpenAIUpstream(options.openai),
+    startMockOpenAIUpstream(options.openai),
+    startMockAnthropicUpstream(options.anthropic),
+    startMockAnthropicUpstream(options.anthropic),
+    startMockOpenAIUpstream({ apiKey: COMPAT_API_KEY, ignoreBase64: true, models: [COMPAT_EMBEDDING_MODEL] }),
+  ])
+  const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'))
+  // Short retry back-off keeps the suite fast; every other setting is the shipped default.
+  const configYaml = [
+    'retry:',
+    '  initialDelayMs: 5',
+    '  maxDelayMs: 20',
+    'providers:',
+    '  compat:',
+    '    type: openai-compatible',
+    `    apiKey: ${COMPAT_API_KEY}`,
+    `    baseUrl: ${compat.baseUrl}`,
+  ].join('\n')
+  writeFileSync(join(cwd, 'gatehouse.yaml'), `${configYaml}\n`)
+  const logs: string[] = []
+  const server = await startNodeServer({
+    cwd,
+    stdout: (line) => logs.push(line),
+    env: {
+      OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
+      OPENAI_BASE_URL: openai.baseUrl,
+      ANTHROPIC_API_KEY: MOCK_ANTHROPIC_API_KEY,
+      ANTHROPIC_BASE_URL: anthropic.baseUrl,
+      GATEHOUSE_MASTER_KEY: E2E_MASTER_KEY,
+      GATEHOUSE_CONFIG: 'gatehouse.yaml',
+      HOST: '127.0.0.1',
+      PORT: '0',
+    },
+  })
+  const mocks = [openai, openaiTwin, anthropic, anthropicTwin, compat]
+
+  return {
+    url: server.url,
+    openai,
+    anthropic,
+    compat,
+    logs,
+    openAIClient: (client = {}) =>
+      new OpenAI({ apiKey: E2E_MASTER_KEY, baseURL: `${server.url}/v1`, maxRetries: client.maxRetries ?? 0, timeout: client.timeout }),
+    anthropicClient: (client = {}) =>
+      new Anthropic({ apiKey: E2E_MASTER_KEY, baseURL: server.url, maxRetries: client.maxRetries ?? 0 }),
+    upstreamAnswer: async (upstream, request) => {
+      const twin = upstream === 'openai' ? openaiTwin : anthropicTwin
+      const auth: Record<string, string> =
+        upstream === 'openai'
+          ? { authorization: `Bearer ${MOCK_OPENAI_API_KEY}` }
+          : { 'x-api-key': MOCK_ANTHROPIC_API_KEY, 'anthropic-version': '2023-06-01' }
+      const response = await fetch(`${twin.origin}${request.path}`, {
+        method: request.method,
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: request.method === 'GET' ? undefined : JSON.stringify({ ...(request.body as object), stream: false }),
+      })
+      return (await response.json()) as Record<string, unknown>
+    },
+    reset: () => {
+      for (const mock of mocks) mock.reset()
+    },
+    close: async () => {
+      await server.close()
+      await Promise.all(mocks.map((mock) => mock.close()))
+      rmSync(cwd, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Drops the fields that legitimately differ between two answers to the same request (ids, timestamps). */
+export const withoutIdentity = <T extends Record<string, unknown>>(value: T): Omit<T, 'id' | 'created'> => {
+  const { id: _id, created: _created, ...rest } = value
+  return rest
+}

@@ -1,0 +1,185 @@
+/**
+ * `/openapi.json` and the `/docs` page as users reach them: the document lists every public route and is internally
+ * consistent, and Swagger UI renders it in a real headless Chromium with every request off 127.0.0.1 blocked, which
+ * proves the page needs no CDN (its assets come from the pinned swagger-ui-dist through the gateway itself).
+ */
+import { existsSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import type { ServerType } from '@hono/node-server'
+import { chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { configSchema } from '../../config/config-schema.ts'
+import { createApp } from '../../src/app.ts'
+import { systemClock } from '../../src/core/clock.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { createProviderRegistry } from '../../src/core/provider-registry.ts'
+import { resolveConfig } from '../../src/core/resolve-config.ts'
+import type { Deps } from '../../src/deps.ts'
+import { createNodeAssets } from '../../src/runtime/node-assets.ts'
+
+const chromiumPath = '/usr/bin/chromium'
+const publicPaths = ['/v1/chat/completions', '/v1/embeddings', '/v1/models', '/v1/messages', '/v1/messages/count_tokens']
+const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
+
+const createDocsDeps = (): Deps => {
+  const config = resolveConfig(configSchema.parse({ providers: { openai: { type: 'openai', apiKey: 'sk-docs-test-key' } } }))
+  return {
+    config,
+    providers: createProviderRegistry(config),
+    transport: { request: () => Promise.reject(new Error('the docs test makes no upstream call')) },
+    clock: systemClock,
+    logger: silentLogger,
+    defer: () => {},
+    authenticator: { authenticate: () => Promise.resolve(null) },
+    runtime: 'node',
+    assets: createNodeAssets(),
+    isDraining: () => false,
+  }
+}
+
+type Json = Record<string, unknown>
+
+/** Follows a local `$ref` (`#/components/schemas/X`, JSON Pointer escapes included); `undefined` when it dangles. */
+const resolvePointer = (document: Json, ref: string): unknown =>
+  ref
+    .slice(2)
+    .split('/')
+    .map((segment) => decodeURIComponent(segment).replaceAll('~1', '/').replaceAll('~0', '~'))
+    .reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Json)[key] : undefined), document)
+
+/** Problems that make an OpenAPI 3 document unusable by tools (Swagger UI, client generators). */
+const openAPIProblems = (document: Json): string[] => {
+  const problems: string[] = []
+  if (typeof document.openapi !== 'string' || !/^3\.\d+\.\d+$/.test(document.openapi)) problems.push('openapi: not 3.x.y')
+  const info = document.info as Json | undefined
+  if (typeof info?.title !== 'string' || typeof info.version !== 'string') problems.push('info: title and version required')
+  const paths = document.paths as Record<string, Json> | undefined
+  if (!paths || typeof paths !== 'object') return [...problems, 'paths: missing']
+  const operationIds = new Set<string>()
+  for (const [path, item] of Object.entries(paths)) {
+    if (!path.startsWith('/')) problems.push(`paths.${path}: must start with /`)
+    for (const method of methods.filter((name) => name in item)) {
+      const operation = item[method] as Json
+      const responses = operation.responses as Json | undefined
+      if (!responses || Object.keys(responses).length === 0) problems.push(`${method} ${path}: no responses`)
+      const id = operation.operationId
+      if (typeof id === 'string') {
+        if (operationIds.has(id)) problems.push(`${method} ${path}: duplicate operationId ${id}`)
+        operationIds.add(id)
+      }
+      const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1])
+      const declared = [...((item.parameters as Json[] | undefined) ?? []), ...((operation.parameters as Json[] | undefined) ?? [])]
+      for (const name of templated) {
+        if (!declared.some((parameter) => parameter.in === 'path' && parameter.name === name)) {
+          problems.push(`${method} ${path}: path parameter {${name}} not declared`)
+        }
+      }
+    }
+  }
+  const visit = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) node.forEach((child, index) => visit(child, `${at}[${index}]`))
+    else if (node !== null && typeof node === 'object') {
+      const ref = (node as Json).$ref
+      if (typeof ref === 'string' && (!ref.startsWith('#/') || resolvePointer(document, ref) === undefined)) {
+        problems.push(`${at}: unresolvable $ref ${ref}`)
+      }
+      for (const [key, child] of Object.entries(node)) visit(child, `${at}.${key}`)
+    }
+  }
+  visit(document, '$')
+  return problems
+}
+
+let server: ServerType | undefined
+let origin = ''
+let browser: Browser | undefined
+const app = createApp(createDocsDeps())
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
+      origin = `http://127.0.0.1:${info.port}`
+      resolve()
+    })
+  })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)))
+})
+
+describe('GET /openapi.json', () => {
+  it('is a consistent OpenAPI 3 document listing every public route', async () => {
+    const response = await app.request('/openapi.json')
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toContain('application/json')
+    const document = (await response.json()) as Json
+    expect(openAPIProblems(document)).toEqual([])
+    const paths = document.paths as Record<string, Json>
+    for (const path of publicPaths) {
+      expect(Object.keys(paths), path).toContain(path)
+      expect(paths[path].post ?? paths[path].get, path).toBeDefined()
+    }
+    expect(paths['/v1/chat/completions'].post).toBeDefined()
+    expect(paths['/v1/messages'].post).toBeDefined()
+    expect(paths['/v1/models'].get).toBeDefined()
+  })
+
+  it('needs no key, like the page that loads it', async () => {
+    const response = await fetch(`${origin}/openapi.json`)
+    expect(response.status).toBe(200)
+  })
+})
+
+describe('GET /docs in a browser with no network', () => {
+  it('renders every operation with assets served by the gateway only', async () => {
+    if (!existsSync(chromiumPath)) {
+      throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (the CI script installs it)`)
+    }
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+    const page = await browser.newPage()
+    const blocked: string[] = []
+    const served: string[] = []
+    const pageErrors: string[] = []
+    page.on('pageerror', (error) => pageErrors.push(error.message))
+    await page.route('**/*', async (route) => {
+      const url = new URL(route.request().url())
+      if (url.hostname === '127.0.0.1') {
+        served.push(url.pathname)
+        await route.continue()
+      } else {
+        blocked.push(url.href)
+        await route.abort('internetdisconnected')
+      }
+    })
+
+    const response = await page.goto(`${origin}/docs`)
+    expect(response?.status()).toBe(200)
+    await page.locator('.opblock-summary-path[data-path="/v1/chat/completions"]').waitFor({ state: 'visible', timeout: 15_000 })
+    const rendered = await page.locator('.opblock-summary-path').evaluateAll((nodes) =>
+      nodes.map((node) => node.getAttribute('data-path') ?? ''),
+    )
+    for (const path of publicPaths) expect(rendered, path).toContain(path)
+    await expect(page.getByText('/v1/chat/completions', { exact: true }).first().isVisible()).resolves.toBe(true)
+    expect(await page.locator('.swagger-ui .errors-wrapper').count()).toBe(0)
+
+    expect(served).toEqual(expect.arrayContaining(['/docs', '/docs/assets/swagger-ui.css', '/docs/assets/swagger-ui-bundle.js', '/openapi.json']))
+    expect(blocked).toEqual([])
+    expect(pageErrors).toEqual([])
+  }, 45_000)
+})
