@@ -39,6 +39,8 @@ export type BenchmarkOptions = {
   /** Check every response body in the load generator (costs load-generator CPU: for short runs). */
   verifyBodies: boolean
   gatewayLogPath: string
+  /** The gateway's CLI; default the repository's `bin/gatehouse.js` (over `dist/`, built by `npm run bench`). */
+  gatewayBin?: string
   onProgress?: (message: string) => void
 }
 
@@ -81,7 +83,10 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
   const startedAt = new Date().toISOString()
   const progress = options.onProgress ?? (() => {})
   const pinning = checkPinning()
-  const processes = await startBenchProcesses({ gatewayLogPath: options.gatewayLogPath })
+  const processes = await startBenchProcesses({
+    gatewayLogPath: options.gatewayLogPath,
+    gatewayBin: options.gatewayBin,
+  })
   let loadGenerator: Awaited<ReturnType<typeof startLoadGenerator>> | undefined
   try {
     loadGenerator = await startLoadGenerator({ cwd: repositoryRoot })

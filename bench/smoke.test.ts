@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureGatewayBuilt } from './ensure-gateway-built.ts'
+import { prepareGatewayBin } from './prepare-gateway-bin.ts'
 import { formatReport, judgeBenchmark } from './format-report.ts'
 import type { BenchmarkResult, Scenario } from './run-benchmark.ts'
 import { runBenchmark, targetNames } from './run-benchmark.ts'
@@ -25,15 +25,16 @@ describe('benchmark smoke run', () => {
   let result: BenchmarkResult
 
   beforeAll(async () => {
-    await ensureGatewayBuilt()
+    const { bin } = await prepareGatewayBin({ cacheName: 'gatehouse-bench-smoke' })
     result = await runBenchmark({
+      gatewayBin: bin,
       scenarios: smokeScenarios,
       durationSeconds: 2,
       warmupSeconds: 0,
       verifyBodies: true,
       gatewayLogPath,
     })
-  }, 120_000)
+  }, 300_000)
 
   afterAll(() => rmSync(directory, { recursive: true, force: true }))
 

@@ -3,6 +3,7 @@
  * reference proxy and the gateway (core 0 each, one at a time under load). The gateway runs as shipped,
  * `node bin/gatehouse.js serve` on the built `dist/`, with auth on and info logs going to a file.
  */
+import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -71,11 +72,11 @@ const waitForReady = async (options: { url: string; child: ChildProcess; logPath
   throw new Error(`The gateway was not ready within ${options.timeoutMs} ms (last /readyz: ${last}).\n${tail(options.logPath)}`)
 }
 
-const startGateway = async (options: { mockBaseUrl: string; logPath: string }) => {
+const startGateway = async (options: { mockBaseUrl: string; logPath: string; bin: string }) => {
   const port = await findFreePort()
   const log = openSync(options.logPath, 'w')
   const child = spawnPinned({
-    nodeArgs: ['bin/gatehouse.js', 'serve'],
+    nodeArgs: [options.bin, 'serve'],
     core: 0,
     cwd: repositoryRoot,
     env: {
@@ -95,7 +96,13 @@ const startGateway = async (options: { mockBaseUrl: string; logPath: string }) =
   return { url, pid: child.pid as number, child, logPath: options.logPath }
 }
 
-export const startBenchProcesses = async (options: { gatewayLogPath: string }): Promise<BenchProcesses> => {
+export type StartBenchProcessesOptions = {
+  gatewayLogPath: string
+  /** The gateway's CLI; default the repository's `bin/gatehouse.js` (over `dist/`). */
+  gatewayBin?: string
+}
+
+export const startBenchProcesses = async (options: StartBenchProcessesOptions): Promise<BenchProcesses> => {
   const started: ChildProcess[] = []
   const stop = async (): Promise<void> => {
     await Promise.all(started.map((child) => stopChild(child)))
@@ -121,7 +128,11 @@ export const startBenchProcesses = async (options: { gatewayLogPath: string }): 
     started.push(referenceChild)
     const reference = await readJsonLine<{ url: string }>(referenceChild, 20_000)
 
-    const gateway = await startGateway({ mockBaseUrl: baseUrl, logPath: options.gatewayLogPath })
+    const gateway = await startGateway({
+      mockBaseUrl: baseUrl,
+      logPath: options.gatewayLogPath,
+      bin: options.gatewayBin ?? join(repositoryRoot, 'bin', 'gatehouse.js'),
+    })
     started.push(gateway.child)
 
     const countMockRequests = (): Promise<number> =>

@@ -31,8 +31,8 @@ import { createMasterKeyAuthenticator } from '../middleware/master-key-authentic
 import { resolveMasterKey } from './master-key.ts'
 import type { ResolvedMasterKey } from './master-key.ts'
 import { createNodeAssets } from './node-assets.ts'
-import { createNodeLogger, isLogLevel, logLevels } from './node-logger.ts'
-import type { LogLevel } from './node-logger.ts'
+import { createJsonLogger, isLogLevel, logLevels } from './json-logger.ts'
+import type { LogLevel } from './json-logger.ts'
 import { createNodeTransport } from './node-transport.ts'
 
 /** A start-up problem the operator must fix: the CLI prints `errors`, one per line, and exits 1 (no stack trace). */
@@ -194,7 +194,7 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
     throw new StartupError([`auth.masterKey: ${(error as Error).message}`])
   }
   const config = { ...resolved, masterKey: masterKey.key }
-  const logger = createNodeLogger({
+  const logger = createJsonLogger({
     level: logLevel.level,
     write: options.stdout,
     secrets: [masterKey.key, ...providers.list().flatMap((entry) => entry.credentials.apiKey ?? [])],

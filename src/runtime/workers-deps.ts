@@ -16,8 +16,8 @@ import { createMasterKeyAuthenticator } from '../middleware/master-key-authentic
 import { createFetchTransport } from './fetch-transport.ts'
 import type { AssetsBinding } from './workers-assets.ts'
 import { createWorkersAssets } from './workers-assets.ts'
-import type { LogLevel } from './node-logger.ts'
-import { createNodeLogger, isLogLevel, logLevels } from './node-logger.ts'
+import type { LogLevel } from './json-logger.ts'
+import { createJsonLogger, isLogLevel, logLevels } from './json-logger.ts'
 
 /** Bindings as the runtime passes them: strings for vars and secrets, objects for the rest (`ASSETS`). */
 export type WorkersEnv = Record<string, unknown> & { ASSETS?: AssetsBinding }
@@ -64,7 +64,7 @@ const writeToConsole = (line: string): void => {
 }
 
 const createWorkersLogger = (options: { level: LogLevel; secrets: string[] }): Logger =>
-  createNodeLogger({ ...options, write: writeToConsole })
+  createJsonLogger({ ...options, write: writeToConsole })
 
 /** The Worker's answer to every `/v1` call until the secret is set: 503 in the client's dialect, no retry. */
 export const missingMasterKeyAuthenticator: Authenticator = {

@@ -79,7 +79,7 @@ describe('encodeAnthropicSse', () => {
     expect(message.content).toEqual([{ type: 'text', text: 'Hello there!' }])
     expect(message.content[0]).not.toHaveProperty('citations')
     expect(message.stop_reason).toBe('end_turn')
-    expect(message.model).toBe('claude-sonnet-4-5')
+    expect(message.model).toBe('gpt-4o-mini') // the model the upstream reported, as on the non-streamed path
     expect(message.id).toMatch(/^msg_/)
     expect(message.usage).toMatchObject({ input_tokens: 30, cache_read_input_tokens: 12, output_tokens: 17 })
   })

@@ -1,16 +1,16 @@
 import { describe, it, expect } from 'vitest'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
-import { createNodeLogger } from './node-logger.ts'
-import type { NodeLoggerOptions } from './node-logger.ts'
+import { createJsonLogger } from './json-logger.ts'
+import type { NodeLoggerOptions } from './json-logger.ts'
 
 const capture = (options: Omit<NodeLoggerOptions, 'write'> = {}) => {
   const lines: string[] = []
-  const logger = createNodeLogger({ now: () => 1_700_000_000_000, ...options, write: (line) => lines.push(line) })
+  const logger = createJsonLogger({ now: () => 1_700_000_000_000, ...options, write: (line) => lines.push(line) })
   const entries = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>)
   return { logger, lines, entries }
 }
 
-describe('createNodeLogger', () => {
+describe('createJsonLogger', () => {
   it('writes one JSON line per entry with level, time and msg first', () => {
     const { logger, lines } = capture()
     logger.info({ requestId: 'req_1', status: 200 }, 'request done')

@@ -63,7 +63,7 @@ export type NodeLoggerOptions = {
   now?: () => number
 }
 
-export const createNodeLogger = (options: NodeLoggerOptions = {}): Logger => {
+export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
   const threshold = severity[options.level ?? 'info']
   const write = options.write ?? ((line: string) => void process.stdout.write(line))
   const now = options.now ?? Date.now
