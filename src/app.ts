@@ -2,7 +2,6 @@
  * `createApp(deps)`: the one place where routes and middleware are wired. Both runtimes serve this same app.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
 import { registerAnthropicRoutes } from './api/anthropic/register-anthropic-routes.ts'
 import { registerDocs } from './api/docs/docs.route.ts'
 import { registerOpenAIRoutes } from './api/openai/register-openai-routes.ts'
@@ -11,6 +10,7 @@ import { GatewayError } from './core/errors.ts'
 import { createExecutor } from './core/execute.ts'
 import type { Deps } from './deps.ts'
 import { authenticateRequest } from './middleware/authenticate-request.ts'
+import { limitBody } from './middleware/limit-body.ts'
 import type { GatewayEnv } from './middleware/gateway-env.ts'
 import { onError } from './middleware/on-error.ts'
 import { requestContext } from './middleware/request-context.ts'
@@ -35,18 +35,7 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
   })
   registerDocs(app, deps, gatewayVersion)
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: deps.config.server.bodyLimitBytes,
-      // The unread body stays on the connection: `connection: close` keeps the client from reusing it.
-      onError: () => {
-        throw new GatewayError('payload_too_large', `The request body is larger than ${deps.config.server.bodyLimitBytes} bytes.`, {
-          headers: { connection: 'close' },
-        })
-      },
-    }),
-  )
+  app.use('/v1/*', limitBody(deps.config.server.bodyLimitBytes))
   app.use('/v1/*', authenticateRequest(deps.authenticator))
   registerOpenAIRoutes(app, deps, executor)
   registerAnthropicRoutes(app, deps, executor)

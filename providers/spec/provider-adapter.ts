@@ -20,6 +20,12 @@ export type UpstreamResponse = {
   headers: Headers
   /** Raw bytes as they arrive (never decompressed by us: requests ask for `accept-encoding: identity`). */
   body: ReadableStream<Uint8Array>
+  /**
+   * Optional fast path: the whole body at once, without a Web stream in between (on Node 20 building a
+   * `ReadableStream` per response costs more than the proxying itself). Use it or `body`, never both; it rejects
+   * like the stream would. `readResponseBytes` picks whichever the transport offers.
+   */
+  bytes?(): Promise<Uint8Array>
 }
 
 /**

@@ -25,26 +25,6 @@ export type RespondOptions = {
   onEnd: (end: StreamEnd, servedBy: ServedBy) => void
 }
 
-const readAll = async (body: ReadableStream<Uint8Array>): Promise<Uint8Array> => {
-  const reader = body.getReader()
-  const parts: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    parts.push(value)
-    size += value.byteLength
-  }
-  if (parts.length === 1) return parts[0]
-  const all = new Uint8Array(size)
-  let offset = 0
-  for (const part of parts) {
-    all.set(part, offset)
-    offset += part.byteLength
-  }
-  return all
-}
-
 const summaryOf = (tap: ForwardTap | null): { usage: Usage | null; model: string | null } => {
   if (!tap) return { usage: null, model: null }
   const summary = tap.finish()
@@ -133,23 +113,18 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
     options.onEnd(end, servedBy)
   }
   switch (outcome.kind) {
+    case 'forward-complete': {
+      const contentType = outcome.headers.get('content-type') ?? 'application/json'
+      const headers = buildResponseHeaders({ upstream: outcome.headers, servedBy, contentType })
+      outcome.tap?.write(outcome.body)
+      onEnd({ ...summaryOf(outcome.tap), error: null })
+      const body = options.transformBody ? options.transformBody(outcome.body) : outcome.body
+      return new Response(body as Uint8Array<ArrayBuffer>, { status: outcome.status, headers })
+    }
     case 'forward': {
       const upstream = outcome.response
-      const contentType = upstream.headers.get('content-type') ?? (options.stream ? 'text/event-stream' : 'application/json')
+      const contentType = upstream.headers.get('content-type') ?? 'text/event-stream'
       const headers = buildResponseHeaders({ upstream: upstream.headers, servedBy, contentType })
-      if (!options.stream) {
-        let bytes: Uint8Array
-        try {
-          bytes = await readAll(upstream.body)
-        } catch (error) {
-          onEnd({ usage: null, model: null, error: toGatewayError(error) })
-          throw error
-        }
-        outcome.tap?.write(bytes)
-        onEnd({ ...summaryOf(outcome.tap), error: null })
-        if (options.transformBody) bytes = options.transformBody(bytes)
-        return new Response(bytes as Uint8Array<ArrayBuffer>, { status: upstream.status, headers })
-      }
       const body = pipeForwarded({ body: upstream.body, tap: outcome.tap, codec, onEnd })
       return new Response(body, { status: upstream.status, headers })
     }

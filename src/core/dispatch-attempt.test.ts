@@ -107,12 +107,16 @@ describe('after the first byte', () => {
     expect(clock.pendingTimers()).toBe(0)
   })
 
-  it('guards a non-streamed forward body with the idle timeout too', async () => {
-    const a = createFakeAdapter({ id: 'a', forward: async () => forwardResponse(['{"partial":'], { hold: true }) })
-    const { clock, execute } = setup([a], routeOf(['a'], { idleMs: 2_000 }))
+  it('reads a non-streamed forward body inside the attempt, so one that stalls falls back to the next target', async () => {
+    const stalled = createFakeAdapter({ id: 'a', forward: async () => forwardResponse(['{"partial":'], { hold: true }) })
+    const healthy = createFakeAdapter({ id: 'b', forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']) })
+    const { clock, execute, elapsed } = setup([stalled, healthy], routeOf(['a', 'b'], { firstByteMs: 2_000 }))
     const outcome = await clock.settle(execute({ model: 'main' }))
-    if (outcome.kind !== 'forward') throw new Error(outcome.kind)
-    await expect(clock.settle(readAll(outcome.response.body))).rejects.toMatchObject({ kind: 'timeout', status: 504 })
+    if (outcome.kind !== 'forward-complete') throw new Error(outcome.kind)
+    expect(outcome.servedBy).toMatchObject({ provider: 'b', attempts: 2 })
+    expect(new TextDecoder().decode(outcome.body)).toBe('{"id":"chatcmpl-1"}')
+    expect(elapsed()).toBe(2_000)
+    expect(clock.pendingTimers()).toBe(0)
   })
 
   it('ends a stream at the total deadline, counted from the start of the call', async () => {

@@ -1,6 +1,7 @@
 /**
  * One upstream attempt: call the adapter under the attempt's first-byte timer, wait for the first byte (response
- * headers; the first body chunk for streams), and hand back an outcome whose body is guarded by the idle and total
+ * headers; the first body chunk for streams; the whole body for a non-streamed passthrough, read here so that a body
+ * that breaks off can still be retried), and hand back an outcome whose stream is guarded by the idle and total
  * timeouts. Until this resolves the executor may still retry or fall back; after it, it may not.
  */
 import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
@@ -9,6 +10,7 @@ import type { Deps } from '../deps.ts'
 import { createAttemptScope, type AttemptScope, type Deadline } from './deadline.ts'
 import type { ChatCall, ChatOutcome, ServedBy } from './execute.ts'
 import { guardStream, peekFirstChunk } from './guard-stream.ts'
+import { readResponseBytes } from '../../providers/shared/read-response-bytes.ts'
 import type { Target } from './model-router.ts'
 
 export type AttemptPlan =
@@ -21,9 +23,10 @@ type Delivered =
   | {
       kind: 'forward'
       response: ForwardResponse
-      reader?: ReadableStreamDefaultReader<Uint8Array>
-      first?: ReadableStreamReadResult<Uint8Array>
+      reader: ReadableStreamDefaultReader<Uint8Array>
+      first: ReadableStreamReadResult<Uint8Array>
     }
+  | { kind: 'forward-complete'; response: ForwardResponse; body: Uint8Array }
   | { kind: 'stream'; reader: ReadableStreamDefaultReader<ChatChunk>; first: ReadableStreamReadResult<ChatChunk> }
   | { kind: 'result'; result: ChatResult }
 
@@ -43,7 +46,7 @@ const deliver = async (options: {
   if (plan.kind === 'forward') {
     const request = { operation: call.operation, body: call.body, model: target.model, headers: call.headers }
     const response = await scope.race(adapter.forward!(request, context), discardBody)
-    if (!call.stream) return { kind: 'forward', response }
+    if (!call.stream) return { kind: 'forward-complete', response, body: await scope.race(readResponseBytes(response)) }
     const { reader, first } = await peekFirstChunk({ stream: response.body, scope })
     return { kind: 'forward', response, reader, first }
   }
@@ -98,17 +101,22 @@ export const dispatchAttempt = async (options: {
   const guard = <T>(reader: ReadableStreamDefaultReader<T>, first?: ReadableStreamReadResult<T>): ReadableStream<T> =>
     guardStream({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: release })
 
+  const tapFor = () => target.provider.adapter.createForwardTap?.({ operation: call.operation, stream: call.stream }) ?? null
   switch (delivered.kind) {
     case 'result':
       release()
       return { kind: 'result', result: delivered.result, servedBy }
     case 'stream':
       return { kind: 'stream', stream: guard(delivered.reader, delivered.first), servedBy }
+    case 'forward-complete': {
+      release()
+      const { response, body } = delivered
+      return { kind: 'forward-complete', status: response.status, headers: response.headers, body, tap: tapFor(), servedBy }
+    }
     case 'forward': {
       const { response } = delivered
-      const tap = target.provider.adapter.createForwardTap?.({ operation: call.operation, stream: call.stream }) ?? null
-      const body = guard(delivered.reader ?? response.body.getReader(), delivered.first)
-      return { kind: 'forward', response: { status: response.status, headers: response.headers, body }, tap, servedBy }
+      const body = guard(delivered.reader, delivered.first)
+      return { kind: 'forward', response: { status: response.status, headers: response.headers, body }, tap: tapFor(), servedBy }
     }
   }
 }

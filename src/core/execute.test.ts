@@ -9,7 +9,6 @@ import {
   createFakeDeps,
   forwardResponse,
   httpError,
-  readAll,
   type FakeAdapter,
   type FakeDepsOptions,
 } from '../../test/helpers/fake-deps.ts'
@@ -57,10 +56,10 @@ describe('executor: dispatch', () => {
     expect(openai.calls[0].request).toEqual({ operation: 'chat', body, model: 'gpt-4o-mini', headers: { 'anthropic-beta': 'x' } })
     expect(openai.calls[0].context.credentials.apiKey).toBe('key-openai')
     expect(openai.calls[0].context.connectTimeoutMs).toBe(10_000)
-    if (outcome.kind !== 'forward') throw new Error(outcome.kind)
+    if (outcome.kind !== 'forward-complete') throw new Error(outcome.kind)
     expect(outcome.servedBy).toEqual({ provider: 'openai', model: 'gpt-4o-mini', attempts: 1, firstByteAt: clock.now() })
     expect(outcome.tap).not.toBeNull()
-    expect(new TextDecoder().decode((await readAll(outcome.response.body))[0])).toBe('{"id":"chatcmpl-1"}')
+    expect(new TextDecoder().decode(outcome.body)).toBe('{"id":"chatcmpl-1"}')
   })
 
   it('converts a cross-dialect call once, with the target model, and injects max_tokens for Anthropic', async () => {
@@ -127,7 +126,7 @@ describe('executor: dispatch', () => {
     const anthropic = createFakeAdapter({ id: 'anthropic', dialect: 'anthropic', forward: async () => forwardResponse(['{"input_tokens":12}']) })
     const upstream = setup([anthropic])
     const forwarded = await upstream.run({ dialect: 'anthropic', operation: 'count-tokens', model: 'claude-sonnet-4-5' })
-    expect(forwarded.kind).toBe('forward')
+    expect(forwarded.kind).toBe('forward-complete')
     expect((anthropic.calls[0].request as ForwardRequest).operation).toBe('count-tokens')
   })
 

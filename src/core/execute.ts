@@ -50,8 +50,13 @@ export type ServedBy = {
 }
 
 export type ChatOutcome =
-  /** Same dialect: the raw upstream body (starting with the first chunk), guarded by idle and total timeouts. */
+  /** Same dialect, streaming: the raw upstream body (starting with the first chunk), guarded by idle and total timeouts. */
   | { kind: 'forward'; response: ForwardResponse; tap: ForwardTap | null; servedBy: ServedBy }
+  /**
+   * Same dialect, not streaming: the whole upstream body, read inside the attempt (so a body that breaks off is still
+   * retried or falls back: nothing has reached the client yet).
+   */
+  | { kind: 'forward-complete'; status: number; headers: Headers; body: Uint8Array; tap: ForwardTap | null; servedBy: ServedBy }
   | { kind: 'result'; result: ChatResult; servedBy: ServedBy }
   /** Cross dialect, streaming: canonical chunks, guarded by idle and total timeouts. */
   | { kind: 'stream'; stream: ReadableStream<ChatChunk>; servedBy: ServedBy }

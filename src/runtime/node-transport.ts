@@ -187,10 +187,22 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
       }
       // undici destroys the body with an error on abort or socket failure; unheard, that event kills the process.
       response.body.on('error', noop)
+      const source = response.body
+      let stream: ReadableStream<Uint8Array> | undefined
       return {
         status: response.statusCode,
         headers: toHeaders(response.headers),
-        body: toWebStream({ body: response.body, signal: request.signal, origin: url.origin }),
+        /** Built on first use only: a buffered read never pays for a Web stream. */
+        get body() {
+          return (stream ??= toWebStream({ body: source, signal: request.signal, origin: url.origin }))
+        },
+        async bytes() {
+          try {
+            return new Uint8Array(await source.arrayBuffer())
+          } catch (error) {
+            throw toProviderError({ error, signal: request.signal, origin: url.origin })
+          }
+        },
       }
     },
 

@@ -1,0 +1,29 @@
+import type { UpstreamResponse } from '../spec/provider-adapter.ts'
+
+const concat = (parts: Uint8Array[], size: number): Uint8Array => {
+  if (parts.length === 1) return parts[0]
+  const all = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) {
+    all.set(part, offset)
+    offset += part.byteLength
+  }
+  return all
+}
+
+/** Reads a whole stream of bytes. */
+export const readStreamBytes = async (body: ReadableStream<Uint8Array>): Promise<Uint8Array> => {
+  const reader = body.getReader()
+  const parts: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return concat(parts, size)
+    parts.push(value)
+    size += value.byteLength
+  }
+}
+
+/** The whole upstream body: the transport's buffered fast path when it has one, else the stream. */
+export const readResponseBytes = (response: UpstreamResponse): Promise<Uint8Array> =>
+  response.bytes ? response.bytes() : readStreamBytes(response.body)
