@@ -3,6 +3,7 @@
  * Streams are parsed incrementally (`message_start` usage, then cumulative `message_delta` usage, `event: error`);
  * JSON bodies are buffered up to 8 MiB and parsed at the end. Every parse is guarded: a tap never throws.
  */
+import { createJsonTap } from '../shared/create-json-tap.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { ForwardRequest, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import {
@@ -14,7 +15,6 @@ import {
 } from './anthropic-api.ts'
 import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts'
 
-const maxBufferedBytes = 8 * 1024 * 1024
 
 const parseJson = (text: string): unknown => {
   try {
@@ -56,34 +56,16 @@ const createStreamTap = (): ForwardTap => {
   }
 }
 
-const createJsonTap = (operation: ForwardRequest['operation']): ForwardTap => {
-  const chunks: Uint8Array[] = []
-  let size = 0
-  let overflowed = false
-  return {
-    write(chunk) {
-      if (overflowed) return
-      size += chunk.byteLength
-      if (size > maxBufferedBytes) {
-        overflowed = true
-        chunks.length = 0
-        return
-      }
-      chunks.push(chunk.slice())
-    },
-    finish() {
-      if (overflowed || operation !== 'chat') return { usage: null }
-      const decoder = new TextDecoder()
-      const text = chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join('') + decoder.decode()
-      const parsed = anthropicMessageSchema.safeParse(parseJson(text))
-      if (!parsed.success) return { usage: null }
-      return { usage: parsed.data.usage ? convertAnthropicUsage(parsed.data.usage) : null, model: parsed.data.model }
-    },
-  }
+const summarizeMessage = (value: unknown): ForwardSummary => {
+  const parsed = anthropicMessageSchema.safeParse(value)
+  if (!parsed.success) return { usage: null }
+  return { usage: parsed.data.usage ? convertAnthropicUsage(parsed.data.usage) : null, model: parsed.data.model }
 }
+
+const noUsage = (): ForwardTap => ({ write: () => {}, finish: () => ({ usage: null }) })
 
 /** `count-tokens` bodies carry no usage (counting is free), so their summary is always empty. */
 export const createAnthropicForwardTap = (options: {
   operation: ForwardRequest['operation']
   stream: boolean
-}): ForwardTap => (options.stream && options.operation === 'chat' ? createStreamTap() : createJsonTap(options.operation))
+}): ForwardTap => (options.operation !== 'chat' ? noUsage() : options.stream ? createStreamTap() : createJsonTap(summarizeMessage))

@@ -4,14 +4,14 @@
  * Streams: the usage arrives on the trailing `choices: []` chunk when the client asked for `include_usage`
  * (https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options).
  */
+import { createJsonTap } from '../shared/create-json-tap.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Usage } from '../spec/chat-types.ts'
 import type { ForwardRequest, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIUsage } from './convert-openai-usage.ts'
 import { extractOpenAIError } from './read-openai-error.ts'
 
-/** A JSON body larger than this is passed through without reading its usage (memory stays bounded). */
-export const maxTappedJsonBytes = 8 * 1024 * 1024
+export { maxTappedJsonBytes } from '../shared/create-json-tap.ts'
 
 type Learned = { usage: Usage | null; model?: string; error?: { message: string; type?: string } }
 
@@ -74,37 +74,12 @@ const createStreamTap = (): ForwardTap => {
   }
 }
 
-const createJsonTap = (): ForwardTap => {
-  let parts: Uint8Array[] = []
-  let size = 0
-  let overflowed = false
-  return {
-    write(chunk) {
-      if (overflowed) return
-      size += chunk.byteLength
-      if (size > maxTappedJsonBytes) {
-        overflowed = true
-        parts = []
-        return
-      }
-      parts.push(chunk)
-    },
-    finish() {
-      const learned: Learned = { usage: null }
-      if (overflowed || parts.length === 0) return summary(learned)
-      const bytes = new Uint8Array(size)
-      let offset = 0
-      for (const part of parts) {
-        bytes.set(part, offset)
-        offset += part.byteLength
-      }
-      parts = []
-      learn(parseJson(new TextDecoder().decode(bytes)), learned)
-      return summary(learned)
-    },
-  }
+const summarizeBody = (value: unknown): ForwardSummary => {
+  const learned: Learned = { usage: null }
+  learn(value, learned)
+  return summary(learned)
 }
 
 /** One tap per forwarded body: SSE for streamed chat, JSON otherwise (chat and embeddings). */
 export const createOpenAIForwardTap = (options: { operation: ForwardRequest['operation']; stream: boolean }): ForwardTap =>
-  options.operation === 'chat' && options.stream ? createStreamTap() : createJsonTap()
+  options.operation === 'chat' && options.stream ? createStreamTap() : createJsonTap(summarizeBody)

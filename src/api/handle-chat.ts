@@ -78,7 +78,6 @@ export const handleChat = async (options: HandleChatOptions): Promise<Response> 
   return respondChat({
     outcome,
     codec: options.codec,
-    stream,
     body,
     canonical: toCanonical,
     transformBody: options.transformBody,

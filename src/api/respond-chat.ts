@@ -15,7 +15,6 @@ export type StreamEnd = { usage: Usage | null; model: string | null; error: Gate
 export type RespondOptions = {
   outcome: ChatOutcome
   codec: DialectCodec
-  stream: boolean
   body: Record<string, unknown>
   /** The canonical request, when the executor converted one. */
   canonical: () => ChatRequest
