@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { formatReport, judgeBenchmark } from './format-report.ts'
 import type { BenchmarkResult, ScenarioRun, TargetName, TargetRun } from './run-benchmark.ts'
 
-const target = (requestsPerSecond: number, p99: number): TargetRun => ({
+const target = (requestsPerSecond: number, p99: number, cpu: Partial<TargetRun['cpuPercent']> = {}): TargetRun => ({
   ok: Math.round(requestsPerSecond * 10),
   non2xx: 0,
   errors: 0,
@@ -15,6 +15,7 @@ const target = (requestsPerSecond: number, p99: number): TargetRun => ({
   latencyMs: { p50: p99 / 3, p90: p99 / 2, p99, max: p99 * 2, mean: p99 / 3 },
   peakRssKb: 80_000,
   upstreamRequests: Math.round(requestsPerSecond * 10),
+  cpuPercent: { target: 99, mock: 30, loadGenerator: 40, other: 2, ...cpu },
 })
 
 const run = (scenario: ScenarioRun['scenario'], figures: Record<TargetName, [number, number]>): ScenarioRun => ({
@@ -75,7 +76,8 @@ describe('formatReport', () => {
   it('shows each target with its figures, the ratios and a PASS/FAIL line per target', () => {
     const data = result({ gatewayRate: 1900, gatewayStreams: 900, gatewayFixedP99: 2 })
     const report = formatReport(data, judgeBenchmark(data))
-    expect(report).toMatch(/^gateway +1900 +13\.33 +20\.00 +40\.00 +80\.0 +0 +0 +78\.1 MiB$/m)
+    expect(report).toMatch(/^gateway +1900 +13\.33 +20\.00 +40\.00 +80\.0 +0 +0 +78\.1 MiB +99% +70% +2%$/m)
+    expect(report).not.toContain('WARNINGS')
     expect(report).toContain('throughput gateway/reference 0.47')
     expect(report).toContain('FAIL  max throughput, gateway/reference: 0.47 (target >= 0.5)')
     expect(report).toContain('PASS  streams per second, gateway/reference: 0.60 (target >= 0.5)')
@@ -90,5 +92,14 @@ describe('formatReport', () => {
     expect(report).toContain('FAILED REQUESTS')
     expect(report).toContain('FAIL  max-throughput / gateway: 12 non-2xx responses ({"502":12})')
     expect(report.trimEnd().endsWith('RESULT: FAIL')).toBe(true)
+  })
+
+  it('warns when core 1 set the pace or other processes were busy', () => {
+    const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
+    data.runs[0].targets.reference.cpuPercent = { target: 80, mock: 55, loadGenerator: 41, other: 3 }
+    data.runs[2].targets.gateway.cpuPercent = { target: 70, mock: 20, loadGenerator: 30, other: 35 }
+    const report = formatReport(data, judgeBenchmark(data))
+    expect(report).toContain('max-throughput / reference: core 1 (mock + load generator) was 96% busy: it may have set the pace')
+    expect(report).toContain('streaming / gateway: other processes used 35% of a core: the machine was not quiet')
   })
 })

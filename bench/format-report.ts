@@ -68,6 +68,31 @@ const padStart = (text: string, width: number): string => (text.length >= width 
 const fixed = (value: number | null, digits: number): string =>
   value !== null && Number.isFinite(value) ? value.toFixed(digits) : 'n/a'
 const mebibytes = (kib: number | null): string => (kib === null ? '-' : `${(kib / 1024).toFixed(1)} MiB`)
+const percent = (value: number | null): string => (value === null ? '-' : `${value.toFixed(0)}%`)
+const sum = (left: number | null, right: number | null): number | null => (left === null || right === null ? null : left + right)
+
+/** Share of a core above which the mock and load generator (core 1) may have set the pace rather than the target. */
+const saturatedPercent = 90
+/** Share of a core used by anything else above which the figures are not to be trusted. */
+const noisyPercent = 15
+
+/** Runs whose figures say more about the machine than about the target. */
+const warningsOf = (result: BenchmarkResult): string[] => {
+  const warnings: string[] = []
+  for (const run of result.runs) {
+    for (const name of targetNames) {
+      const { cpuPercent } = run.targets[name]
+      const coreOne = sum(cpuPercent.mock, cpuPercent.loadGenerator)
+      if (name !== 'direct' && coreOne !== null && coreOne >= saturatedPercent) {
+        warnings.push(`${run.scenario.name} / ${name}: core 1 (mock + load generator) was ${coreOne.toFixed(0)}% busy: it may have set the pace`)
+      }
+      if (cpuPercent.other !== null && cpuPercent.other >= noisyPercent) {
+        warnings.push(`${run.scenario.name} / ${name}: other processes used ${cpuPercent.other.toFixed(0)}% of a core: the machine was not quiet`)
+      }
+    }
+  }
+  return warnings
+}
 
 const scenarioTitle = (run: ScenarioRun): string => {
   const { scenario } = run
@@ -82,10 +107,11 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
   lines.push(
     `Gatehouse benchmark, ${result.startedAt}: Node ${environment.node}, ${environment.cpus} cores, ${environment.pinningNote}`,
     `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per run; model ${settings.model}; ${settings.streamChunks}-chunk streams`,
+    'CPU: the target process, % of one core; core 1: mock + load generator; other: everything else on the machine',
     '',
   )
-  const header = ['target', 'rate/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS']
-  const widths = [10, 10, 8, 8, 8, 8, 8, 7, 11]
+  const header = ['target', 'rate/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS', 'CPU', 'core 1', 'other']
+  const widths = [10, 10, 8, 8, 8, 8, 8, 7, 11, 6, 7, 6]
   for (const run of result.runs) {
     lines.push(scenarioTitle(run))
     lines.push(header.map((cell, index) => (index === 0 ? pad(cell, widths[index]) : padStart(cell, widths[index]))).join(' '))
@@ -101,6 +127,9 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
         String(target.non2xx),
         String(target.errors + target.mismatches + target.warmupFailures),
         mebibytes(target.peakRssKb),
+        percent(target.cpuPercent.target),
+        percent(sum(target.cpuPercent.mock, target.cpuPercent.loadGenerator)),
+        percent(target.cpuPercent.other),
       ]
       lines.push(cells.map((cell, index) => (index === 0 ? pad(cell, widths[index]) : padStart(cell, widths[index]))).join(' '))
     }
@@ -117,6 +146,11 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
   )
   for (const check of verdict.checks) {
     lines.push(`  ${check.pass ? 'PASS' : 'FAIL'}  ${check.name}: ${fixed(check.value, 2)} (target ${check.limit})`)
+  }
+  const warnings = warningsOf(result)
+  if (warnings.length > 0) {
+    lines.push('', 'WARNINGS (figures may be skewed):')
+    for (const warning of warnings) lines.push(`  ${warning}`)
   }
   if (result.failures.length > 0) {
     lines.push('', `FAILED REQUESTS: every request must succeed (${result.failures.length} problems):`)

@@ -1,31 +1,23 @@
 /**
- * The benchmark's upstream, run as a child process: the test suite's mock OpenAI API (real wire format: a small chat
- * completion JSON, or an SSE stream of 20 content chunks with role, finish and usage chunks and `[DONE]`), answering
- * only the key the gateway is configured with. Prints `{"baseUrl": ...}` once listening.
- *
- * It counts the requests it served and answers `{ type: 'count' }` on the IPC channel with `{ served }`, so a run can
- * prove that the gateway's answers came through the mock. The recorded requests are drained as they come, so memory
- * stays flat under load.
+ * The benchmark's upstream, run as a child process on the load generator's core: `lean-mock-upstream.ts`, answering
+ * what the test suite's mock would answer to the benchmark's request (`echo: <user text>`), and only to the key the
+ * gateway is configured with. Prints `{"baseUrl": ...}` once listening; answers `{ type: 'count' }` on the IPC
+ * channel with `{ type: 'count', served }`, so a run can prove the gateway's answers came through the mock.
  */
-import { startMockOpenAIUpstream } from '../test/helpers/mock-openai-upstream.ts'
 import { benchSettings } from './bench-settings.ts'
+import { startLeanMockUpstream } from './lean-mock-upstream.ts'
 
-const mock = await startMockOpenAIUpstream({
+const userText = benchSettings.messages.find((message) => message.role === 'user')?.content ?? ''
+const mock = await startLeanMockUpstream({
   apiKey: benchSettings.upstreamApiKey,
+  answer: `echo: ${userText}`,
   streamChunks: benchSettings.streamChunks,
-  record: true,
+  models: [benchSettings.model],
 })
-let served = 0
-const drain = (): void => {
-  served += mock.requests.length
-  mock.requests.length = 0
-}
-setInterval(drain, 100).unref()
 
 process.on('message', (message: { type?: string }) => {
-  if (message?.type !== 'count') return
-  drain()
-  process.send?.({ type: 'count', served })
+  if (message?.type === 'count') process.send?.({ type: 'count', served: mock.served() })
 })
+process.on('disconnect', () => void mock.close().then(() => process.exit(0)))
 process.on('SIGTERM', () => void mock.close().then(() => process.exit(0)))
 process.stdout.write(`${JSON.stringify({ baseUrl: mock.baseUrl })}\n`)

@@ -1,12 +1,16 @@
 /**
  * `npm run bench` (after `npm run build`): the full benchmark of ARCHITECTURE.md's "Benchmark" section. Prints the
- * table and the PASS/FAIL of each target, writes `bench/results/bench-<time>.json`, and exits 1 when a request failed
- * or a target was missed. `BENCH_DURATION_S` and `BENCH_WARMUP_S` (default 10 each) set the length of every run.
+ * table and the PASS/FAIL of each target, writes `bench/results/bench-<time>.json` (and the gateway's log to
+ * `bench/results/gateway.log`), and exits 1 when a request failed or a target was missed.
+ * `BENCH_DURATION_S` and `BENCH_WARMUP_S` (default 10 each) set the length of every run; `BENCH_SCENARIOS`
+ * (`max-throughput,fixed-rate,streaming`) picks and orders the scenarios; `BENCH_CPU_PROFILE=1` also writes the
+ * gateway's V8 CPU profile to `bench/results/` (open it in Chrome DevTools, Performance tab).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { formatReport, judgeBenchmark } from './format-report.ts'
 import { fullScenarios, runBenchmark } from './run-benchmark.ts'
+import type { Scenario } from './run-benchmark.ts'
 import { checkPinning, killAllChildren } from './spawn-pinned.ts'
 
 const secondsFromEnv = (name: string, fallback: number): number => {
@@ -34,14 +38,28 @@ if (!pinning.available) {
   console.warn(`WARNING: running without CPU pinning (${pinning.reason}); the gateway shares cores with the load generator.`)
 }
 
+const scenariosFromEnv = (): readonly Scenario[] => {
+  const raw = process.env.BENCH_SCENARIOS
+  if (raw === undefined || raw === '') return fullScenarios
+  return raw.split(',').map((name) => {
+    const scenario = fullScenarios.find((candidate) => candidate.name === name.trim())
+    if (scenario === undefined) {
+      throw new Error(`BENCH_SCENARIOS: unknown scenario "${name}" (known: ${fullScenarios.map((known) => known.name).join(', ')})`)
+    }
+    return scenario
+  })
+}
+
+const scenarios = scenariosFromEnv()
 const durationSeconds = secondsFromEnv('BENCH_DURATION_S', 10)
 const warmupSeconds = secondsFromEnv('BENCH_WARMUP_S', 10)
 const result = await runBenchmark({
-  scenarios: fullScenarios,
+  scenarios,
   durationSeconds,
   warmupSeconds,
   verifyBodies: false,
   gatewayLogPath: `${resultsDirectory}gateway.log`,
+  gatewayNodeOptions: process.env.BENCH_CPU_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${resultsDirectory}`] : [],
   onProgress: (message) => console.log(`... ${message}`),
 })
 const verdict = judgeBenchmark(result)

@@ -4,13 +4,17 @@
  * drive each scenario against the mock directly, the reference proxy and the gateway, collect latency, errors and
  * memory, stop everything.
  */
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 import { startLoadGenerator } from './drive-load.ts'
+import type { LoadGenerator } from './drive-load.ts'
 import type { LoadResult } from './load-worker.ts'
 import { preflight } from './preflight.ts'
 import { checkPinning } from './spawn-pinned.ts'
+import { readCpuSeconds, readMachineBusySeconds } from './read-cpu-seconds.ts'
 import { repositoryRoot, startBenchProcesses } from './start-bench-processes.ts'
+import type { BenchProcesses } from './start-bench-processes.ts'
 import { readPeakRssKb, watchRss } from './watch-rss.ts'
 
 export type ScenarioName = 'max-throughput' | 'fixed-rate' | 'streaming'
@@ -25,7 +29,12 @@ export type Scenario = {
   stream: boolean
 }
 
-/** The scenarios of ARCHITECTURE.md's "Benchmark" section. */
+/**
+ * The scenarios of ARCHITECTURE.md's "Benchmark" section. Note on `fixed-rate`: autocannon's rate limiter gives each
+ * connection its share (here 25 requests) at the start of every one-second window, sent back to back, so 200 req/s
+ * arrives as 8 concurrent bursts rather than one request every 5 ms; a target's latency there grows with its CPU cost
+ * per request times the 8 connections. https://github.com/mcollina/autocannon/blob/master/lib/httpClient.js
+ */
 export const fullScenarios: readonly Scenario[] = [
   { name: 'max-throughput', connections: 64, stream: false },
   { name: 'fixed-rate', connections: 8, overallRate: 200, stream: false },
@@ -41,21 +50,39 @@ export type BenchmarkOptions = {
   gatewayLogPath: string
   /** The gateway's CLI; default the repository's `bin/gatehouse.js` (over `dist/`, built by `npm run bench`). */
   gatewayBin?: string
+  /** Node flags for the gateway process, e.g. `--cpu-prof`. */
+  gatewayNodeOptions?: string[]
   onProgress?: (message: string) => void
 }
 
 export type TargetRun = LoadResult & {
-  /** Highest resident memory of the target's process during the measured window (KiB); `null` for the mock. */
+  /** Highest resident memory of the target's process during the run (KiB); `null` for the mock. */
   peakRssKb: number | null
   /** Requests the mock answered while this target was under load (warm-up included). */
   upstreamRequests: number
+  /**
+   * Share of one core each process used during the run (warm-up included), in percent. The target should be near
+   * 100 at max rate; the mock and the load generator share core 1, so together near 100 means they set the pace.
+   */
+  cpuPercent: {
+    target: number | null
+    mock: number | null
+    loadGenerator: number | null
+    /** Everything else on the machine (other users, this runner): more than a few percent skews the figures. */
+    other: number | null
+  }
 }
 
 export type ScenarioRun = { scenario: Scenario; targets: Record<TargetName, TargetRun> }
 
 export type BenchmarkResult = {
   startedAt: string
-  environment: { node: string; cpus: number; pinned: boolean; pinningNote: string }
+  environment: {
+    node: string
+    cpus: number
+    pinned: boolean
+    pinningNote: string
+  }
   settings: { durationSeconds: number; warmupSeconds: number; model: string; streamChunks: number }
   runs: ScenarioRun[]
   /** Kernel peak (`VmHWM`) over the whole run, KiB. */
@@ -79,6 +106,66 @@ const failuresOf = (options: { scenario: ScenarioName; target: TargetName; run: 
   return failures
 }
 
+const tailOf = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8').slice(-2_000)
+  } catch {
+    return '(no log)'
+  }
+}
+
+type BenchTarget = { url: string; pid: number | null; key: string }
+
+/** CPU seconds used between the call and the returned function's call, as a percentage of one core. */
+const cpuMeter = (read: () => number | null) => {
+  const startedAt = performance.now()
+  const before = read()
+  return (): number | null => {
+    const after = read()
+    if (before === null || after === null) return null
+    return ((after - before) / ((performance.now() - startedAt) / 1_000)) * 100
+  }
+}
+
+const processCpu = (pid: number | null) => cpuMeter(() => (pid === null ? null : readCpuSeconds(pid)))
+
+/** One scenario against one target: the load, and what the processes did meanwhile. */
+const measureWith =
+  (context: { processes: BenchProcesses; loadGenerator: LoadGenerator; options: BenchmarkOptions }) =>
+  async (run: { scenario: Scenario; target: BenchTarget }): Promise<TargetRun> => {
+    const { processes, loadGenerator, options } = context
+    const { scenario, target } = run
+    const servedBefore = await processes.countMockRequests()
+    const rss = target.pid === null ? undefined : watchRss(target.pid)
+    const cpu = {
+      target: processCpu(target.pid),
+      mock: processCpu(processes.mock.pid),
+      loadGenerator: processCpu(loadGenerator.pid),
+      machine: cpuMeter(readMachineBusySeconds),
+    }
+    const load = await loadGenerator.run({
+      url: `${target.url}/v1/chat/completions`,
+      headers: { authorization: `Bearer ${target.key}`, 'content-type': 'application/json' },
+      body: chatRequestBody({ stream: scenario.stream }),
+      connections: scenario.connections,
+      overallRate: scenario.overallRate,
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.warmupSeconds,
+      verify: options.verifyBodies ? (scenario.stream ? 'sse' : 'json') : undefined,
+    })
+    const used = { target: cpu.target(), mock: cpu.mock(), loadGenerator: cpu.loadGenerator() }
+    const machine = cpu.machine()
+    const ours = [target.pid === null ? 0 : used.target, used.mock, used.loadGenerator]
+    const other =
+      machine === null || ours.includes(null)
+        ? null
+        : Math.max(0, machine - ours.reduce<number>((total, value) => total + (value ?? 0), 0))
+    const cpuPercent = { ...used, other }
+    const peakRssKb = rss === undefined ? null : rss.stop()
+    const upstreamRequests = (await processes.countMockRequests()) - servedBefore
+    return { ...load, peakRssKb, upstreamRequests, cpuPercent }
+  }
+
 export const runBenchmark = async (options: BenchmarkOptions): Promise<BenchmarkResult> => {
   const startedAt = new Date().toISOString()
   const progress = options.onProgress ?? (() => {})
@@ -86,11 +173,12 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
   const processes = await startBenchProcesses({
     gatewayLogPath: options.gatewayLogPath,
     gatewayBin: options.gatewayBin,
+    gatewayNodeOptions: options.gatewayNodeOptions,
   })
-  let loadGenerator: Awaited<ReturnType<typeof startLoadGenerator>> | undefined
+  let loadGenerator: LoadGenerator | undefined
   try {
     loadGenerator = await startLoadGenerator({ cwd: repositoryRoot })
-    const targets: Record<TargetName, { url: string; pid: number | null; key: string }> = {
+    const targets: Record<TargetName, BenchTarget> = {
       direct: { url: processes.mock.url, pid: null, key: benchSettings.upstreamApiKey },
       reference: { url: processes.reference.url, pid: processes.reference.pid, key: benchSettings.masterKey },
       gateway: { url: processes.gateway.url, pid: processes.gateway.pid, key: benchSettings.masterKey },
@@ -101,29 +189,23 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
 
     const runs: ScenarioRun[] = []
     const failures: string[] = []
+    const measure = measureWith({ processes, loadGenerator, options })
     for (const scenario of options.scenarios) {
       const results = {} as Record<TargetName, TargetRun>
       for (const name of targetNames) {
         progress(`${scenario.name}: ${name} (${options.warmupSeconds} s warm-up + ${options.durationSeconds} s)`)
-        const target = targets[name]
-        const before = await processes.countMockRequests()
-        const rss = target.pid === null ? undefined : watchRss(target.pid)
-        const load = await loadGenerator.run({
-          url: `${target.url}/v1/chat/completions`,
-          headers: { authorization: `Bearer ${target.key}`, 'content-type': 'application/json' },
-          body: chatRequestBody({ stream: scenario.stream }),
-          connections: scenario.connections,
-          overallRate: scenario.overallRate,
-          durationSeconds: options.durationSeconds,
-          warmupSeconds: options.warmupSeconds,
-          verify: options.verifyBodies ? (scenario.stream ? 'sse' : 'json') : undefined,
-        })
-        const peakRssKb = rss === undefined ? null : rss.stop()
-        const upstreamRequests = (await processes.countMockRequests()) - before
-        results[name] = { ...load, peakRssKb, upstreamRequests }
+        results[name] = await measure({ scenario, target: targets[name] })
         failures.push(...failuresOf({ scenario: scenario.name, target: name, run: results[name] }))
       }
       runs.push({ scenario, targets: results })
+      const dead = [processes.reference, processes.gateway].find(({ child }) => child.exitCode !== null || child.signalCode !== null)
+      if (dead !== undefined) {
+        const name = dead === processes.gateway ? 'gateway' : 'reference'
+        const how = dead.child.signalCode ?? `code ${dead.child.exitCode}`
+        const log = name === 'gateway' ? `; the end of its log:\n${tailOf(processes.gateway.logPath)}` : ''
+        failures.push(`the ${name} process exited (${how}) during ${scenario.name}${log}`)
+        break
+      }
     }
 
     return {

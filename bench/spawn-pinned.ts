@@ -11,15 +11,13 @@ import { availableParallelism } from 'node:os'
 const children = new Set<ChildProcess>()
 let exitHookInstalled = false
 
-const killAll = (): void => {
+/** SIGKILLs every child still running; installed on `exit`, and by `run-bench.ts` for SIGINT/SIGTERM. */
+export const killAllChildren = (): void => {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   }
   children.clear()
 }
-
-/** Also installed by `run-bench.ts` for SIGINT/SIGTERM; the `exit` hook alone covers normal ends and thrown errors. */
-export const killAllChildren = killAll
 
 let pinning: { available: boolean; reason: string } | undefined
 
@@ -42,7 +40,7 @@ export const checkPinning = (): { available: boolean; reason: string } => {
 }
 
 export type SpawnPinnedOptions = {
-  /** Node script to run with `--import tsx`, or a full argv after `node` when `nodeArgs` is given. */
+  /** Everything after `node`: flags, the script, its arguments. */
   nodeArgs: string[]
   /** CPU core for `taskset -c`; ignored (with the warning printed once by the caller) when pinning is unavailable. */
   core?: 0 | 1
@@ -54,7 +52,7 @@ export type SpawnPinnedOptions = {
 /** Spawns `node <nodeArgs>` (through `taskset` when pinned); the pid is Node's own, since taskset execs it. */
 export const spawnPinned = (options: SpawnPinnedOptions): ChildProcess => {
   if (!exitHookInstalled) {
-    process.on('exit', killAll)
+    process.on('exit', killAllChildren)
     exitHookInstalled = true
   }
   const pinned = options.core !== undefined && checkPinning().available
@@ -102,7 +100,7 @@ export const readJsonLine = <T>(child: ChildProcess, timeoutMs: number): Promise
             resolve(value)
             return
           } catch {
-            // not our line: keep reading
+            // A log line that merely starts with `{`: the report is still to come.
           }
         }
         newline = buffered.indexOf('\n')

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { benchSettings } from './bench-settings.ts'
 import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
+import { transpileToCache } from './transpile-to-cache.ts'
 
 const benchDirectory = fileURLToPath(new URL('.', import.meta.url))
 export const repositoryRoot = fileURLToPath(new URL('..', import.meta.url))
@@ -72,11 +73,11 @@ const waitForReady = async (options: { url: string; child: ChildProcess; logPath
   throw new Error(`The gateway was not ready within ${options.timeoutMs} ms (last /readyz: ${last}).\n${tail(options.logPath)}`)
 }
 
-const startGateway = async (options: { mockBaseUrl: string; logPath: string; bin: string }) => {
+const startGateway = async (options: { mockBaseUrl: string; logPath: string; bin: string; nodeOptions: string[] }) => {
   const port = await findFreePort()
   const log = openSync(options.logPath, 'w')
   const child = spawnPinned({
-    nodeArgs: [options.bin, 'serve'],
+    nodeArgs: [...options.nodeOptions, options.bin, 'serve'],
     core: 0,
     cwd: repositoryRoot,
     env: {
@@ -100,12 +101,15 @@ export type StartBenchProcessesOptions = {
   gatewayLogPath: string
   /** The gateway's CLI; default the repository's `bin/gatehouse.js` (over `dist/`). */
   gatewayBin?: string
+  /** Node flags for the gateway process (`--cpu-prof`...). */
+  gatewayNodeOptions?: string[]
 }
 
 export const startBenchProcesses = async (options: StartBenchProcessesOptions): Promise<BenchProcesses> => {
   const started: ChildProcess[] = []
   const stop = async (): Promise<void> => {
-    await Promise.all(started.map((child) => stopChild(child)))
+    // The gateway drains gracefully on SIGTERM (and writes its CPU profile, when asked, on the way out).
+    await Promise.all(started.map((child) => stopChild(child, 15_000)))
   }
   try {
     const mockChild = spawnPinned({
@@ -120,7 +124,7 @@ export const startBenchProcesses = async (options: StartBenchProcessesOptions): 
     const mockOrigin = new URL(baseUrl).origin
 
     const referenceChild = spawnPinned({
-      nodeArgs: ['--import', 'tsx', `${benchDirectory}reference-proxy.ts`],
+      nodeArgs: [transpileToCache(`${benchDirectory}reference-proxy.ts`)],
       core: 0,
       cwd: repositoryRoot,
       env: { ...baseEnv(), UPSTREAM_ORIGIN: mockOrigin, UPSTREAM_API_KEY: benchSettings.upstreamApiKey, PORT: '0' },
@@ -132,6 +136,7 @@ export const startBenchProcesses = async (options: StartBenchProcessesOptions): 
       mockBaseUrl: baseUrl,
       logPath: options.gatewayLogPath,
       bin: options.gatewayBin ?? join(repositoryRoot, 'bin', 'gatehouse.js'),
+      nodeOptions: options.gatewayNodeOptions ?? [],
     })
     started.push(gateway.child)
 

@@ -1,0 +1,147 @@
+/**
+ * The benchmark's upstream: an OpenAI chat completions endpoint that costs almost nothing, so that the mock never sets
+ * the pace. The test suite's mock (`test/helpers/mock-openai-upstream.ts`) builds every answer from the request and
+ * records it; sharing a core with the load generator, it saturated that core before the reference proxy saturated its
+ * own on the streaming scenario. This one answers from bytes prepared at start-up, in the same wire format
+ * (https://platform.openai.com/docs/api-reference/chat, ../../shared/specs/wire-notes.md §1): a small
+ * `chat.completion`, or an SSE stream (role chunk, content chunks, finish chunk, the `choices: []` usage chunk when
+ * `stream_options.include_usage` is set, `data: [DONE]`), each event written on its own as a real upstream flushes
+ * tokens. It checks the upstream key (401 in OpenAI's shape otherwise) and counts what it answered.
+ */
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export type LeanMockUpstream = {
+  /** Ends in `/v1`, like `OPENAI_BASE_URL`. */
+  baseUrl: string
+  /** Chat completions answered with a 200. */
+  served(): number
+  close(): Promise<void>
+}
+
+export type LeanMockOptions = {
+  apiKey: string
+  /** The assistant's answer, cut into `streamChunks` content chunks when streamed. */
+  answer: string
+  streamChunks: number
+  models: readonly string[]
+}
+
+const model = 'gpt-4o-mini-2024-07-18'
+const envelope = { id: 'chatcmpl-bench0001', created: 1_735_689_600, model, service_tier: 'default', system_fingerprint: 'fp_bench01' }
+
+const usageFor = (answer: string) => {
+  const completion = Math.max(1, Math.ceil(answer.length / 4))
+  return {
+    prompt_tokens: 31,
+    completion_tokens: completion,
+    total_tokens: 31 + completion,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  }
+}
+
+const pieces = (text: string, count: number): string[] => {
+  const characters = Array.from(text)
+  const total = Math.max(1, Math.min(count, characters.length))
+  return Array.from({ length: total }, (_, index) =>
+    characters.slice(Math.floor((index * characters.length) / total), Math.floor(((index + 1) * characters.length) / total)).join(''),
+  )
+}
+
+const streamEvents = (options: { answer: string; streamChunks: number; includeUsage: boolean }): Buffer[] => {
+  const { includeUsage } = options
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+    Buffer.from(
+      `data: ${JSON.stringify({ ...envelope, object: 'chat.completion.chunk', choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`,
+    )
+  const delta = (value: Record<string, unknown>, finishReason: string | null = null) => [
+    { index: 0, delta: value, logprobs: null, finish_reason: finishReason },
+  ]
+  return [
+    chunk(delta({ role: 'assistant', content: '', refusal: null })),
+    ...pieces(options.answer, options.streamChunks).map((piece) => chunk(delta({ content: piece }))),
+    chunk(delta({}, 'stop')),
+    ...(includeUsage ? [chunk([], { usage: usageFor(options.answer) })] : []),
+    Buffer.from('data: [DONE]\n\n'),
+  ]
+}
+
+const errorBody = (message: string, code: string | null) =>
+  JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code } })
+
+export const startLeanMockUpstream = async (options: LeanMockOptions): Promise<LeanMockUpstream> => {
+  const completion = Buffer.from(
+    JSON.stringify({
+      ...envelope,
+      object: 'chat.completion',
+      choices: [
+        { index: 0, message: { role: 'assistant', content: options.answer, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' },
+      ],
+      usage: usageFor(options.answer),
+    }),
+  )
+  const streams = {
+    plain: streamEvents({ ...options, includeUsage: false }),
+    withUsage: streamEvents({ ...options, includeUsage: true }),
+  }
+  const models = Buffer.from(
+    JSON.stringify({ object: 'list', data: options.models.map((id) => ({ id, object: 'model', created: 1_715_367_049, owned_by: 'system' })) }),
+  )
+  const expectedAuthorization = `Bearer ${options.apiKey}`
+  let served = 0
+  let counter = 0
+
+  const sendJson = (response: ServerResponse, status: number, body: Buffer | string, requestId: string): void => {
+    response.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-request-id': requestId,
+      'openai-processing-ms': '1',
+    })
+    response.end(body)
+  }
+
+  const answer = (incoming: IncomingMessage, response: ServerResponse, body: string): void => {
+    counter += 1
+    const requestId = `req_bench${counter}`
+    if (incoming.headers.authorization !== expectedAuthorization) {
+      return sendJson(response, 401, errorBody('Incorrect API key provided.', 'invalid_api_key'), requestId)
+    }
+    if (incoming.method === 'GET' && incoming.url === '/v1/models') return sendJson(response, 200, models, requestId)
+    if (incoming.method !== 'POST' || incoming.url !== '/v1/chat/completions') {
+      return sendJson(response, 404, errorBody(`Invalid URL (${incoming.method} ${incoming.url})`, null), requestId)
+    }
+    served += 1
+    if (!/"stream"\s*:\s*true/.test(body)) return sendJson(response, 200, completion, requestId)
+    const events = /"include_usage"\s*:\s*true/.test(body) ? streams.withUsage : streams.plain
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-request-id': requestId,
+      'openai-processing-ms': '1',
+    })
+    for (let index = 0; index < events.length - 1; index += 1) response.write(events[index])
+    response.end(events[events.length - 1])
+  }
+
+  const server = createServer((incoming, response) => {
+    let body = ''
+    incoming.setEncoding('utf8')
+    incoming.on('data', (chunk: string) => (body += chunk))
+    incoming.on('end', () => answer(incoming, response, body))
+  })
+  server.keepAliveTimeout = 65_000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    served: () => served,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections()
+        server.close((error) => (error ? reject(error) : resolve()))
+      }),
+  }
+}
