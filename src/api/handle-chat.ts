@@ -86,7 +86,7 @@ export const handleChat = async (options: HandleChatOptions): Promise<Response> 
         ...usageBase,
         provider: servedBy.provider,
         model: end.model ?? servedBy.model,
-        status: 200,
+        status: end.status,
         usage: end.usage,
         attempts: servedBy.attempts,
         latencyMs: deps.clock.now() - startedAt,

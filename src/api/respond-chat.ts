@@ -12,6 +12,9 @@ import { buildResponseHeaders } from './forward-headers.ts'
 
 export type StreamEnd = { usage: Usage | null; model: string | null; error: GatewayError | null }
 
+/** What `onEnd` learns: the status sent to the client and what the body carried. */
+export type ResponseEnd = StreamEnd & { status: number }
+
 export type RespondOptions = {
   outcome: ChatOutcome
   codec: DialectCodec
@@ -21,7 +24,7 @@ export type RespondOptions = {
   /** Rewrites a non-streamed forwarded body before it is sent (e.g. float embeddings → base64). */
   transformBody?: (bytes: Uint8Array) => Uint8Array
   /** Called once, when the response body has been fully sent, failed, or the client went away. */
-  onEnd: (end: StreamEnd, servedBy: ServedBy) => void
+  onEnd: (end: ResponseEnd, servedBy: ServedBy) => void
 }
 
 const summaryOf = (tap: ForwardTap | null): { usage: Usage | null; model: string | null } => {
@@ -105,11 +108,12 @@ const watchChunks = (source: ReadableStream<ChatChunk>, onEnd: (end: StreamEnd) 
 export const respondChat = async (options: RespondOptions): Promise<Response> => {
   const { outcome, codec } = options
   const servedBy = outcome.servedBy
+  const status = outcome.kind === 'forward-complete' ? outcome.status : outcome.kind === 'forward' ? outcome.response.status : 200
   let ended = false
   const onEnd = (end: StreamEnd): void => {
     if (ended) return
     ended = true
-    options.onEnd(end, servedBy)
+    options.onEnd({ ...end, status }, servedBy)
   }
   switch (outcome.kind) {
     case 'forward-complete': {
