@@ -60,6 +60,27 @@ describe('createModelCatalog', () => {
     expect(fetches('openai')).toBe(2)
   })
 
+  it('answers from the stale list while a refresh is in flight, so no request waits for it', async () => {
+    let release: (models: ModelInfo[]) => void = () => {}
+    let calls = 0
+    const { catalog, clock } = setup({
+      lists: {
+        openai: () => {
+          calls += 1
+          return calls === 1 ? Promise.resolve(ids('model-v1')) : new Promise<ModelInfo[]>((resolve) => (release = resolve))
+        },
+      },
+    })
+    expect(await catalog.providersOf('model-v1')).toEqual(['openai'])
+    await clock.advance(600_000)
+    expect(await catalog.providersOf('model-v1')).toEqual(['openai'])
+    expect(calls).toBe(2)
+    release(ids('model-v2'))
+    await clock.advance(0)
+    expect(await catalog.providersOf('model-v2')).toEqual(['openai'])
+    expect(await catalog.providersOf('model-v1')).toEqual([])
+  })
+
   it('keeps the stale list and logs a warning when a refresh fails; never throws', async () => {
     let fail = false
     const { catalog, clock, deps } = setup({

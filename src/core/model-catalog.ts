@@ -43,6 +43,9 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
   const fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000
   const retryAfterFailureMs = options.retryAfterFailureMs ?? Math.min(ttlMs, 30_000)
   const cache = new Map<string, CacheEntry>()
+  /** Bumped whenever a provider's list changes, so the model → providers index is rebuilt only then. */
+  let version = 0
+  let index: { version: number; providersByModel: Map<string, string[]> } | null = null
 
   const fetchModels = async (entry: ProviderEntry, cached: CacheEntry): Promise<ModelInfo[] | null> => {
     const providerId = entry.config.id
@@ -64,6 +67,7 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
       )
       cached.models = models
       cached.refreshAt = clock.now() + ttlMs
+      version += 1
     } catch (error) {
       cached.refreshAt = clock.now() + retryAfterFailureMs
       logger.warn(
@@ -89,9 +93,9 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
       cached = { models: null, refreshAt: 0, inFlight: null }
       cache.set(entry.config.id, cached)
     }
-    if (cached.inFlight) return cached.inFlight
-    if (clock.now() < cached.refreshAt) return Promise.resolve(cached.models)
-    cached.inFlight = fetchModels(entry, cached)
+    if (!cached.inFlight && clock.now() >= cached.refreshAt) cached.inFlight = fetchModels(entry, cached)
+    // Stale while revalidating: once a list is known, no request waits for its refresh.
+    if (cached.models !== null || !cached.inFlight) return Promise.resolve(cached.models)
     return cached.inFlight
   }
 
@@ -112,11 +116,19 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
       registry.list().map(async (entry) => ({ providerId: entry.config.id, models: await modelsOf(entry) })),
     )
 
-  return {
-    list,
-    providersOf: async (model) =>
-      (await list())
-        .filter((provider) => provider.models.some((info) => info.id === model))
-        .map((provider) => provider.providerId),
+  /** On the request path for every unprefixed model name: a map lookup once the lists are known. */
+  const providersOf = async (model: string): Promise<string[]> => {
+    await Promise.all(registry.list().map(discovered))
+    if (index?.version !== version) {
+      const providersByModel = new Map<string, string[]>()
+      const builtAt = version
+      for (const { providerId, models } of await list()) {
+        for (const { id } of models) providersByModel.set(id, [...(providersByModel.get(id) ?? []), providerId])
+      }
+      index = { version: builtAt, providersByModel }
+    }
+    return index.providersByModel.get(model) ?? []
   }
+
+  return { list, providersOf }
 }
