@@ -147,6 +147,40 @@ describe('errors in the client dialect', () => {
     expect((await post(gateway, '/v1/chat/completions', chatBody('gpt-4o-mini'))).status).toBe(200)
   })
 
+  it('also rejects an oversized body sent without a content-length (chunked)', async () => {
+    const payload = new TextEncoder().encode(JSON.stringify(chatBody('gpt-4o-mini', { padding: 'x'.repeat(300_000) })))
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let offset = 0; offset < payload.length; offset += 16_384) controller.enqueue(payload.subarray(offset, offset + 16_384))
+        controller.close()
+      },
+    })
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit)
+    expect(response.status).toBe(413)
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200)
+
+    const small = new TextEncoder().encode(JSON.stringify(chatBody('gpt-4o-mini')))
+    const accepted = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
+      body: new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(small.subarray(0, 10))
+          controller.enqueue(small.subarray(10))
+          controller.close()
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit)
+    expect(accepted.status).toBe(200)
+    expect(((await accepted.json()) as { object: string }).object).toBe('chat.completion')
+  })
+
   it('answers an unknown model with a 404, also when streaming was asked', async () => {
     const response = await post(gateway, '/v1/chat/completions', chatBody('nosuch/model-x', { stream: true }))
     expect(response.status).toBe(404)
