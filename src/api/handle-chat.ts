@@ -14,21 +14,44 @@ import { respondChat } from './respond-chat.ts'
 /** Client headers that may reach an upstream (lower-case). Credentials never do: the adapter sets the provider's. */
 const forwardedClientHeaders = ['anthropic-version', 'anthropic-beta'] as const
 
-export type HandleChatOptions = {
-  c: Context<GatewayEnv>
+export type ChatHandlerOptions = {
   deps: Deps
   executor: Executor
   codec: DialectCodec
   operation: ChatCall['operation']
+  /** Converts the client's body to the canonical request for `model` (only called for cross-dialect targets). */
+  convert: (body: Record<string, unknown>, model: string) => ChatRequest
+  /** A rewrite of the non-streamed answer this body asks for (float embeddings → base64). */
+  transformFor?: (body: Record<string, unknown>) => ((bytes: Uint8Array) => Uint8Array) | undefined
+}
+
+type HandleChatOptions = Omit<ChatHandlerOptions, 'transformFor'> & {
+  c: Context<GatewayEnv>
   body: Record<string, unknown>
   model: string
   stream: boolean
-  /** Converts the client's body to the canonical request for `model` (only called for cross-dialect targets). */
-  convert: (body: Record<string, unknown>, model: string) => ChatRequest
   transformBody?: (bytes: Uint8Array) => Uint8Array
 }
 
-export const handleChat = async (options: HandleChatOptions): Promise<Response> => {
+/**
+ * The handler of a chat-shaped route, run after zod validated the body: it reads the client's own JSON (never zod's
+ * output, so unknown fields are forwarded), whose `model` and `stream` the route schema has checked.
+ */
+export const createChatHandler =
+  (options: ChatHandlerOptions) =>
+  async (c: Context<GatewayEnv>): Promise<Response> => {
+    const body = (await c.req.json()) as Record<string, unknown>
+    return handleChat({
+      ...options,
+      c,
+      body,
+      model: body.model as string,
+      stream: options.operation === 'chat' && body.stream === true,
+      transformBody: options.transformFor?.(body),
+    })
+  }
+
+const handleChat = async (options: HandleChatOptions): Promise<Response> => {
   const { c, deps, body, model, stream } = options
   const requestId = c.get('requestId')
   const headers: Record<string, string> = {}

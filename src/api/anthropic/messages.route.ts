@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
-import { handleChat } from '../handle-chat.ts'
+import { createChatHandler } from '../handle-chat.ts'
 import { anthropicCodec } from './anthropic-codec.ts'
 import { anthropicErrorSchema, countTokensRequestSchema, messageResponseSchema, messagesRequestSchema } from './anthropic-schemas.ts'
 import { convertAnthropicRequest } from './convert-anthropic-request.ts'
@@ -52,34 +52,8 @@ export const countTokensRoute = createRoute({
 
 /** https://docs.claude.com/en/api/messages, https://docs.claude.com/en/api/messages-count-tokens */
 export const registerMessages = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
-  app.openapi(messagesRoute, async (c) => {
-    const validated = c.req.valid('json')
-    const body = (await c.req.json()) as Record<string, unknown>
-    return handleChat({
-      c,
-      deps,
-      executor,
-      codec: anthropicCodec,
-      operation: 'chat',
-      body,
-      model: validated.model,
-      stream: validated.stream === true,
-      convert: convertAnthropicRequest,
-    }) as never
-  })
-  app.openapi(countTokensRoute, async (c) => {
-    const validated = c.req.valid('json')
-    const body = (await c.req.json()) as Record<string, unknown>
-    return handleChat({
-      c,
-      deps,
-      executor,
-      codec: anthropicCodec,
-      operation: 'count-tokens',
-      body,
-      model: validated.model,
-      stream: false,
-      convert: convertAnthropicRequest,
-    }) as never
-  })
+  const handler = (operation: 'chat' | 'count-tokens') =>
+    createChatHandler({ deps, executor, codec: anthropicCodec, operation, convert: convertAnthropicRequest }) as never
+  app.openapi(messagesRoute, handler('chat'))
+  app.openapi(countTokensRoute, handler('count-tokens'))
 }

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
-import { handleChat } from '../handle-chat.ts'
+import { createChatHandler } from '../handle-chat.ts'
 import { convertOpenAIRequest } from './convert-openai-request.ts'
 import { openAICodec } from './openai-codec.ts'
 import { chatCompletionRequestSchema, chatCompletionResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
@@ -32,19 +32,8 @@ export const chatCompletionsRoute = createRoute({
 
 /** https://platform.openai.com/docs/api-reference/chat/create */
 export const registerChatCompletions = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
-  app.openapi(chatCompletionsRoute, async (c) => {
-    const validated = c.req.valid('json')
-    const body = (await c.req.json()) as Record<string, unknown>
-    return handleChat({
-      c,
-      deps,
-      executor,
-      codec: openAICodec,
-      operation: 'chat',
-      body,
-      model: validated.model,
-      stream: validated.stream === true,
-      convert: convertOpenAIRequest,
-    }) as never
-  })
+  app.openapi(
+    chatCompletionsRoute,
+    createChatHandler({ deps, executor, codec: openAICodec, operation: 'chat', convert: convertOpenAIRequest }) as never,
+  )
 }

@@ -3,7 +3,7 @@ import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import { invalidRequest } from '../../core/errors.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
-import { handleChat } from '../handle-chat.ts'
+import { createChatHandler } from '../handle-chat.ts'
 import { encodeEmbeddingsBase64 } from './encode-embeddings-base64.ts'
 import { openAICodec } from './openai-codec.ts'
 import { embeddingsRequestSchema, embeddingsResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
@@ -27,22 +27,17 @@ export const embeddingsRoute = createRoute({
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create */
 export const registerEmbeddings = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
-  app.openapi(embeddingsRoute, async (c) => {
-    const validated = c.req.valid('json')
-    const body = (await c.req.json()) as Record<string, unknown>
-    return handleChat({
-      c,
+  app.openapi(
+    embeddingsRoute,
+    createChatHandler({
       deps,
       executor,
       codec: openAICodec,
       operation: 'embeddings',
-      body,
-      model: validated.model,
-      stream: false,
       convert: () => {
         throw invalidRequest('Embeddings are only available from OpenAI-compatible providers.', 'model')
       },
-      transformBody: validated.encoding_format === 'base64' ? encodeEmbeddingsBase64 : undefined,
-    }) as never
-  })
+      transformFor: (body) => (body.encoding_format === 'base64' ? encodeEmbeddingsBase64 : undefined),
+    }) as never,
+  )
 }
