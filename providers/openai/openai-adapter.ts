@@ -19,6 +19,7 @@ import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 import { applyOpenAICompat, realOpenAICompat, type OpenAICompat } from './apply-openai-compat.ts'
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts'
+import { createUsageStripper } from './strip-injected-usage.ts'
 import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
 import { openAIChatCompletionSchema, openAIModelListSchema } from './openai-api.ts'
 import { parseOpenAIChatStream } from './parse-openai-chat-stream.ts'
@@ -51,6 +52,16 @@ const readText = async (body: ReadableStream<Uint8Array>): Promise<string> => {
     text += decoder.decode(value, { stream: true })
   }
 }
+
+/**
+ * A streamed chat whose client did not ask for usage still gets it from the upstream, so that every token is
+ * accounted for; the client's bytes are then stripped back to what it asked for (`strip-injected-usage.ts`).
+ * Servers that reject `stream_options` (compat) are left alone: their usage stays unknown.
+ */
+const wantsInjectedUsage = (body: Record<string, unknown>, compat: OpenAICompat): boolean =>
+  body.stream === true &&
+  compat.streamOptions &&
+  (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage !== true
 
 export const createOpenAIAdapter = (options: { id: string; compat?: OpenAICompat }): ProviderAdapter => {
   const providerId = options.id
@@ -121,9 +132,13 @@ export const createOpenAIAdapter = (options: { id: string; compat?: OpenAICompat
           providerId,
         })
       }
-      const body = { ...request.body, model: request.model }
+      const body: Record<string, unknown> = { ...request.body, model: request.model }
+      const injectUsage = request.operation === 'chat' && wantsInjectedUsage(body, compat)
+      if (injectUsage) body.stream_options = { ...(body.stream_options as object | null | undefined), include_usage: true }
       const wire = request.operation === 'chat' ? applyOpenAICompat(body, compat) : body
-      return send(call, { path, method: 'POST', body: JSON.stringify(wire) })
+      const response: ForwardResponse = await send(call, { path, method: 'POST', body: JSON.stringify(wire) })
+      if (injectUsage) response.createClientRewrite = createUsageStripper
+      return response
     },
 
     createForwardTap: createOpenAIForwardTap,

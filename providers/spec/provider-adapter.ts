@@ -79,7 +79,13 @@ export type ModelInfo = {
  * What the core gets back from `forward`: status and headers already checked (a non-2xx was thrown as
  * `ProviderError`), and the raw upstream body to stream to the client unchanged.
  */
-export type ForwardResponse = UpstreamResponse
+export type ForwardResponse = UpstreamResponse & {
+  /**
+   * Set when the adapter asked the upstream for more than the client did (streamed usage, for accounting): turns the
+   * forwarded bytes back into what the client would have received. Applied after the side tap has read each chunk.
+   */
+  createClientRewrite?: () => { push(chunk: Uint8Array): Uint8Array; end(): Uint8Array }
+}
 
 /** What a side parser learned from a forwarded body: the bytes themselves pass through untouched. */
 export type ForwardSummary = {

@@ -3,7 +3,7 @@
  * reads usage; cross-dialect answers are encoded by the client's codec. Usage is recorded once the body has ended.
  */
 import type { ChatChunk, ChatRequest, Usage } from '../../providers/spec/chat-types.ts'
-import type { ForwardTap } from '../../providers/spec/provider-adapter.ts'
+import type { ForwardResponse, ForwardTap } from '../../providers/spec/provider-adapter.ts'
 import type { ChatOutcome, ServedBy } from '../core/execute.ts'
 import type { GatewayError } from '../core/errors.ts'
 import { toGatewayError } from '../middleware/on-error.ts'
@@ -33,26 +33,41 @@ const summaryOf = (tap: ForwardTap | null): { usage: Usage | null; model: string
   return { usage: summary.usage, model: summary.model ?? null }
 }
 
-/** Streams forwarded bytes; a failure after the first byte ends the stream with the dialect's error event. */
+/**
+ * Streams forwarded bytes; a failure after the first byte ends the stream with the dialect's error event. The tap
+ * reads each chunk as the upstream sent it; `rewrite` (when the adapter asked for more than the client did) then
+ * gives the client what it asked for.
+ */
 const pipeForwarded = (options: {
-  body: ReadableStream<Uint8Array>
+  response: ForwardResponse
   tap: ForwardTap | null
   codec: DialectCodec
   onEnd: (end: StreamEnd) => void
 }): ReadableStream<Uint8Array> => {
-  const reader = options.body.getReader()
+  const reader = options.response.body.getReader()
+  const rewrite = options.response.createClientRewrite?.()
   const { tap, codec, onEnd } = options
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const { done, value } = await reader.read()
-        if (done) {
-          controller.close()
-          onEnd({ ...summaryOf(tap), error: null })
-          return
+        // A rewrite may hold a chunk back (an incomplete event): read on until there is something to send, since a
+        // pull that enqueues nothing is not called again.
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) {
+            const rest = rewrite?.end()
+            if (rest && rest.byteLength > 0) controller.enqueue(rest)
+            controller.close()
+            onEnd({ ...summaryOf(tap), error: null })
+            return
+          }
+          tap?.write(value)
+          const out = rewrite ? rewrite.push(value) : value
+          if (out.byteLength > 0) {
+            controller.enqueue(out)
+            return
+          }
         }
-        tap?.write(value)
-        controller.enqueue(value)
       } catch (error) {
         const gatewayError = toGatewayError(error)
         controller.enqueue(codec.encodeErrorEvent(gatewayError))
@@ -128,7 +143,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       const upstream = outcome.response
       const contentType = upstream.headers.get('content-type') ?? 'text/event-stream'
       const headers = buildResponseHeaders({ upstream: upstream.headers, servedBy, contentType })
-      const body = pipeForwarded({ body: upstream.body, tap: outcome.tap, codec, onEnd })
+      const body = pipeForwarded({ response: upstream, tap: outcome.tap, codec, onEnd })
       return new Response(body, { status: upstream.status, headers })
     }
     case 'result': {

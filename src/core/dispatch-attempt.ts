@@ -116,7 +116,8 @@ export const dispatchAttempt = async (options: {
     case 'forward': {
       const { response } = delivered
       const body = guard(delivered.reader, delivered.first)
-      return { kind: 'forward', response: { status: response.status, headers: response.headers, body }, tap: tapFor(), servedBy }
+      const guarded = { status: response.status, headers: response.headers, body, createClientRewrite: response.createClientRewrite }
+      return { kind: 'forward', response: guarded, tap: tapFor(), servedBy }
     }
   }
 }

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { createUsageStripper } from './strip-injected-usage.ts'
+
+const upstream = [
+  'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}\n\n',
+  'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"say \\"usage\\":null, ok"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n',
+  'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}\n\n',
+  'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}\n\n',
+  'data: [DONE]\n\n',
+].join('')
+
+const run = (text: string, pieceSize: number): string => {
+  const bytes = new TextEncoder().encode(text)
+  const stripper = createUsageStripper()
+  const decoder = new TextDecoder()
+  let out = ''
+  for (let offset = 0; offset < bytes.length; offset += pieceSize) out += decoder.decode(stripper.push(bytes.subarray(offset, offset + pieceSize)), { stream: true })
+  return out + decoder.decode(stripper.end())
+}
+
+describe('createUsageStripper', () => {
+  it('removes the usage the gateway asked for, exactly as if the client had not asked, at any split', () => {
+    for (const size of [1, 3, 7, 64, 100_000]) {
+      const out = run(upstream, size)
+      const events = out.split('\n\n').filter((event) => event !== '')
+      expect(events).toHaveLength(4)
+      expect(events.at(-1)).toBe('data: [DONE]')
+      for (const event of events.slice(0, -1)) {
+        const chunk = JSON.parse(event.slice('data: '.length)) as Record<string, unknown>
+        expect(chunk).not.toHaveProperty('usage')
+        expect((chunk.choices as unknown[]).length).toBe(1)
+      }
+      expect(JSON.parse(events[1].slice(6)).choices[0].delta.content).toBe('say "usage":null, ok')
+    }
+  })
+
+  it('keeps CRLF framing and passes an unterminated last event through', () => {
+    const crlf = 'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}\r\n\r\ndata: {"choices":[],"usage":{"prompt_tokens":1}}\r\n\r\ndata: [DO'
+    expect(run(crlf, 5)).toBe('data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\r\n\r\ndata: [DO')
+  })
+})
