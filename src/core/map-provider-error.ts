@@ -15,12 +15,11 @@ const codeByStatus: Record<number, GatewayErrorCode> = {
   429: 'rate_limited',
 }
 
-export const mapProviderError = (error: ProviderError, options: { attempts: number }): GatewayError => {
+/** `attempts: null` when the error did not come out of the executor (nothing to count). */
+export const mapProviderError = (error: ProviderError, options: { attempts: number | null }): GatewayError => {
   const provider = error.providerId === undefined ? 'the upstream provider' : `provider "${error.providerId}"`
-  const headers: Record<string, string> = {
-    'x-should-retry': 'false',
-    'x-gatehouse-attempts': String(options.attempts),
-  }
+  const headers: Record<string, string> = { 'x-should-retry': 'false' }
+  if (options.attempts !== null) headers['x-gatehouse-attempts'] = String(options.attempts)
   const base = { headers, cause: error }
   switch (error.kind) {
     case 'aborted':

@@ -102,7 +102,7 @@ const fromHttpException = (exception: HTTPException): GatewayError => {
 /** Any thrown value → the client's error shape, with the right status. Unknown errors are a logged 500. */
 export const toGatewayError = (error: unknown): GatewayError => {
   if (error instanceof GatewayError) return error
-  if (isProviderError(error)) return mapProviderError(error, { attempts: 0 })
+  if (isProviderError(error)) return mapProviderError(error, { attempts: null })
   if (error instanceof HTTPException) return fromHttpException(error)
   return new GatewayError('internal', 'The gateway hit an internal error. It has been logged with the request id.')
 }

@@ -1,22 +1,14 @@
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { anthropicCodec } from './anthropic-codec.ts'
 import { anthropicErrorSchema, countTokensRequestSchema, messageResponseSchema, messagesRequestSchema } from './anthropic-schemas.ts'
 import { convertAnthropicRequest } from './convert-anthropic-request.ts'
-import { z } from '@hono/zod-openapi'
 
-const errorContent = { 'application/json': { schema: anthropicErrorSchema } }
-const errorResponses = {
-  400: { description: 'Invalid request', content: errorContent },
-  401: { description: 'Missing or invalid API key', content: errorContent },
-  404: { description: 'Unknown model', content: errorContent },
-  413: { description: 'Body too large', content: errorContent },
-  502: { description: 'Upstream failure', content: errorContent },
-  504: { description: 'Upstream timeout', content: errorContent },
-}
+const anthropicErrors = errorResponses(anthropicErrorSchema)
 
 export const messagesRoute = createRoute({
   method: 'post',
@@ -30,7 +22,7 @@ export const messagesRoute = createRoute({
       description: 'The message (JSON), or with `stream: true` a server-sent event stream',
       content: { 'application/json': { schema: messageResponseSchema }, 'text/event-stream': { schema: { type: 'string' } } },
     },
-    ...errorResponses,
+    ...anthropicErrors,
   },
 })
 
@@ -46,7 +38,7 @@ export const countTokensRoute = createRoute({
       description: 'The input token count',
       content: { 'application/json': { schema: z.object({ input_tokens: z.number().int() }).openapi('MessageTokensCount') } },
     },
-    ...errorResponses,
+    ...anthropicErrors,
   },
 })
 

@@ -2,12 +2,11 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { convertOpenAIRequest } from './convert-openai-request.ts'
 import { openAICodec } from './openai-codec.ts'
 import { chatCompletionRequestSchema, chatCompletionResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
-
-const errorContent = { 'application/json': { schema: openAIErrorSchema } }
 
 export const chatCompletionsRoute = createRoute({
   method: 'post',
@@ -21,12 +20,7 @@ export const chatCompletionsRoute = createRoute({
       description: 'The completion (JSON), or with `stream: true` a server-sent event stream of chunks',
       content: { 'application/json': { schema: chatCompletionResponseSchema }, 'text/event-stream': { schema: { type: 'string' } } },
     },
-    400: { description: 'Invalid request', content: errorContent },
-    401: { description: 'Missing or invalid API key', content: errorContent },
-    404: { description: 'Unknown model', content: errorContent },
-    413: { description: 'Body too large', content: errorContent },
-    502: { description: 'Upstream failure', content: errorContent },
-    504: { description: 'Upstream timeout', content: errorContent },
+    ...errorResponses(openAIErrorSchema),
   },
 })
 

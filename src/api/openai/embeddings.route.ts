@@ -3,12 +3,11 @@ import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import { invalidRequest } from '../../core/errors.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { encodeEmbeddingsBase64 } from './encode-embeddings-base64.ts'
 import { openAICodec } from './openai-codec.ts'
 import { embeddingsRequestSchema, embeddingsResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
-
-const errorContent = { 'application/json': { schema: openAIErrorSchema } }
 
 export const embeddingsRoute = createRoute({
   method: 'post',
@@ -19,9 +18,7 @@ export const embeddingsRoute = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: embeddingsRequestSchema } } } },
   responses: {
     200: { description: 'Embeddings in input order', content: { 'application/json': { schema: embeddingsResponseSchema } } },
-    400: { description: 'Invalid request', content: errorContent },
-    401: { description: 'Missing or invalid API key', content: errorContent },
-    404: { description: 'Unknown model', content: errorContent },
+    ...errorResponses(openAIErrorSchema),
   },
 })
 
