@@ -1,68 +1,25 @@
 /**
- * The load generator, run as its own process (pinned to the core the gateway does not use) so that autocannon never
- * shares an event loop with the benchmark's bookkeeping. Takes `{ type: 'run', job }` messages on the IPC channel,
- * one at a time, and answers each with `{ type: 'result', result }` or `{ type: 'error', message }`; prints
- * `{"ready":true}` once loaded. https://github.com/mcollina/autocannon#api
+ * The load generator, run as its own process (pinned to the core the gateway does not use) so that it never shares an
+ * event loop with the benchmark's bookkeeping. Takes `{ type: 'run', job }` messages on the IPC channel, one at a
+ * time, and answers each with `{ type: 'result', result }` or `{ type: 'error', message }`; prints `{"ready":true}`
+ * once loaded.
  *
- * Latency percentiles are computed here from every response time rather than from autocannon's histogram: that one
- * stores whole milliseconds, and with `overallRate` it "corrects" coordinated omission with an expected interval of
- * `ceil(1 / rate)` = 1 ms, which fills it with synthetic samples. Sub-millisecond resolution matters for the
- * "added p99 < 3 ms" target.
+ * A job with `overallRate` (the fixed-rate scenario) runs on the paced open-loop generator of `paced-load.ts`:
+ * autocannon's rate limiter sends each connection's share of a second in one burst, which is not a moderate rate.
+ * The others (max throughput, streaming) run on autocannon, each connection sending its next request as soon as the
+ * last one is answered. https://github.com/mcollina/autocannon#api
+ *
+ * Latency percentiles are computed from every response time (`load-common.ts`) rather than from autocannon's
+ * histogram, which stores whole milliseconds: sub-millisecond resolution matters for the "added p99 < 3 ms" target.
  */
 import autocannon from 'autocannon'
 import type { AutocannonResult } from 'autocannon'
 import { pathToFileURL } from 'node:url'
+import type { LoadJob, LoadResult } from './load-common.ts'
+import { summariseLatency, verifiers } from './load-common.ts'
+import { runPacedLoad } from './paced-load.ts'
 
-export type LoadJob = {
-  url: string
-  headers: Record<string, string>
-  body: string
-  connections: number
-  durationSeconds: number
-  warmupSeconds: number
-  /** Fixed request rate across all connections; absent for max throughput. */
-  overallRate?: number
-  /** Check every response body: a chat completion JSON from the mock, or a full SSE stream ending in `[DONE]`. */
-  verify?: 'json' | 'sse'
-}
-
-export type LoadResult = {
-  /** 2xx responses completed in the measured window. */
-  ok: number
-  non2xx: number
-  /** Connection errors and timeouts (timeouts also counted separately). */
-  errors: number
-  timeouts: number
-  /** Responses whose body failed `verify`. */
-  mismatches: number
-  /** Non-2xx responses, errors and mismatches during the warm-up: they fail the run too. */
-  warmupFailures: number
-  statusCodes: Record<string, number>
-  measuredSeconds: number
-  requestsPerSecond: number
-  /** `null` when no request succeeded. */
-  latencyMs: { p50: number | null; p90: number | null; p99: number | null; max: number | null; mean: number | null }
-}
-
-/** Nearest-rank percentile of sorted samples. */
-const percentile = (sorted: Float64Array, fraction: number): number | null => {
-  if (sorted.length === 0) return null
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))
-  return sorted[rank]
-}
-
-const verifiers: Record<NonNullable<LoadJob['verify']>, (body: string) => boolean> = {
-  json: (body) => {
-    try {
-      const parsed = JSON.parse(body) as { object?: unknown; choices?: { message?: { content?: unknown } }[] }
-      const content = parsed.choices?.[0]?.message?.content
-      return parsed.object === 'chat.completion' && typeof content === 'string' && content.startsWith('echo: ')
-    } catch {
-      return false
-    }
-  },
-  sse: (body) => body.includes('"finish_reason":"stop"') && body.endsWith('data: [DONE]\n\n'),
-}
+export type { LoadJob, LoadResult } from './load-common.ts'
 
 const runOnce = (job: LoadJob, durationSeconds: number, samples?: number[]): PromiseLike<AutocannonResult> => {
   const instance = autocannon({
@@ -72,7 +29,6 @@ const runOnce = (job: LoadJob, durationSeconds: number, samples?: number[]): Pro
     body: job.body,
     connections: job.connections,
     duration: durationSeconds,
-    overallRate: job.overallRate,
     verifyBody: job.verify === undefined ? undefined : verifiers[job.verify],
   })
   if (samples !== undefined) {
@@ -83,15 +39,12 @@ const runOnce = (job: LoadJob, durationSeconds: number, samples?: number[]): Pro
   return instance
 }
 
-export const runLoadJob = async (job: LoadJob): Promise<LoadResult> => {
+const runAutocannon = async (job: LoadJob): Promise<LoadResult> => {
   const warmup = job.warmupSeconds > 0 ? await runOnce(job, job.warmupSeconds) : undefined
   const samples: number[] = []
   const result = await runOnce(job, job.durationSeconds, samples)
-  const sorted = Float64Array.from(samples).sort()
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]))
-  const ok = sorted.length
-  let sum = 0
-  for (const value of sorted) sum += value
+  const ok = samples.length
   return {
     ok,
     non2xx: result.non2xx,
@@ -102,15 +55,12 @@ export const runLoadJob = async (job: LoadJob): Promise<LoadResult> => {
     statusCodes,
     measuredSeconds: result.duration,
     requestsPerSecond: ok / result.duration,
-    latencyMs: {
-      p50: percentile(sorted, 0.5),
-      p90: percentile(sorted, 0.9),
-      p99: percentile(sorted, 0.99),
-      max: ok === 0 ? null : sorted[ok - 1],
-      mean: ok === 0 ? null : sum / ok,
-    },
+    latencyMs: summariseLatency(samples),
   }
 }
+
+export const runLoadJob = (job: LoadJob): Promise<LoadResult> =>
+  job.overallRate === undefined ? runAutocannon(job) : runPacedLoad({ ...job, overallRate: job.overallRate })
 
 export type LoadWorkerMessage = { type: 'result'; result: LoadResult } | { type: 'error'; message: string }
 

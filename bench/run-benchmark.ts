@@ -24,16 +24,20 @@ export const targetNames: readonly TargetName[] = ['direct', 'reference', 'gatew
 export type Scenario = {
   name: ScenarioName
   connections: number
-  /** Requests per second across all connections; absent = as fast as the target answers. */
+  /**
+   * Requests per second, evenly spaced, over at most `connections` sockets (`paced-load.ts`); absent = as fast as the
+   * target answers.
+   */
   overallRate?: number
   stream: boolean
 }
 
 /**
- * The scenarios of ARCHITECTURE.md's "Benchmark" section. Note on `fixed-rate`: autocannon's rate limiter gives each
- * connection its share (here 25 requests) at the start of every one-second window, sent back to back, so 200 req/s
- * arrives as 8 concurrent bursts rather than one request every 5 ms; a target's latency there grows with its CPU cost
- * per request times the 8 connections. https://github.com/mcollina/autocannon/blob/master/lib/httpClient.js
+ * The scenarios of ARCHITECTURE.md's "Benchmark" section. `fixed-rate` is paced (`paced-load.ts`): one request every
+ * 5 ms on up to 8 keep-alive connections, each timed from when it was due, not autocannon's `overallRate`, whose rate
+ * limiter gives each connection its share (here 25 requests) at the start of every one-second window, sent back to
+ * back, so that 200 req/s arrives as 8 concurrent bursts and measures latency under 8-way concurrency rather than at
+ * a moderate rate. https://github.com/mcollina/autocannon/blob/master/lib/httpClient.js
  */
 export const fullScenarios: readonly Scenario[] = [
   { name: 'max-throughput', connections: 64, stream: false },

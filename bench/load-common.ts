@@ -1,0 +1,79 @@
+/**
+ * What the load generator's two ways of driving a target share (autocannon in `load-worker.ts`, the paced open-loop
+ * generator in `paced-load.ts`): the job and result shapes the benchmark exchanges over IPC, the response body checks,
+ * and the latency summary, computed from every sample so that both report the same figures the same way.
+ */
+
+export type LoadJob = {
+  url: string
+  headers: Record<string, string>
+  body: string
+  connections: number
+  durationSeconds: number
+  warmupSeconds: number
+  /** Fixed request rate across all connections (paced, see `paced-load.ts`); absent for max throughput. */
+  overallRate?: number
+  /** Check every response body: a chat completion JSON from the mock, or a full SSE stream ending in `[DONE]`. */
+  verify?: 'json' | 'sse'
+}
+
+export type LatencySummary = {
+  p50: number | null
+  p90: number | null
+  p99: number | null
+  max: number | null
+  mean: number | null
+}
+
+export type LoadResult = {
+  /** 2xx responses completed in the measured window. */
+  ok: number
+  non2xx: number
+  /** Connection errors and timeouts (timeouts also counted separately). */
+  errors: number
+  timeouts: number
+  /** Responses whose body failed `verify`. */
+  mismatches: number
+  /** Non-2xx responses, errors and mismatches during the warm-up: they fail the run too. */
+  warmupFailures: number
+  statusCodes: Record<string, number>
+  measuredSeconds: number
+  requestsPerSecond: number
+  /** `null` when no request succeeded. */
+  latencyMs: LatencySummary
+}
+
+/** Nearest-rank percentile of sorted samples. */
+export const percentile = (sorted: Float64Array, fraction: number): number | null => {
+  if (sorted.length === 0) return null
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))
+  return sorted[rank]
+}
+
+/** Percentiles, maximum and mean of every latency sample (milliseconds), not of a bucketed histogram. */
+export const summariseLatency = (samples: readonly number[]): LatencySummary => {
+  const sorted = Float64Array.from(samples).sort()
+  const count = sorted.length
+  let sum = 0
+  for (const value of sorted) sum += value
+  return {
+    p50: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+    p99: percentile(sorted, 0.99),
+    max: count === 0 ? null : sorted[count - 1],
+    mean: count === 0 ? null : sum / count,
+  }
+}
+
+export const verifiers: Record<NonNullable<LoadJob['verify']>, (body: string) => boolean> = {
+  json: (body) => {
+    try {
+      const parsed = JSON.parse(body) as { object?: unknown; choices?: { message?: { content?: unknown } }[] }
+      const content = parsed.choices?.[0]?.message?.content
+      return parsed.object === 'chat.completion' && typeof content === 'string' && content.startsWith('echo: ')
+    } catch {
+      return false
+    }
+  },
+  sse: (body) => body.includes('"finish_reason":"stop"') && body.endsWith('data: [DONE]\n\n'),
+}
