@@ -8,7 +8,7 @@ const nodeOnly = [
 ]
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.wrangler/', 'coverage/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', '.wrangler/', 'coverage/', 'bench/results/', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,7 +5,7 @@
 import { parseRetryAfter } from '../shared/parse-retry-after.ts'
 import { readCappedText } from '../shared/read-capped-text.ts'
 import { redactSecrets } from '../shared/redact-secrets.ts'
-import type { UpstreamResponse } from '../spec/provider-adapter.ts'
+import type { HeaderReader, UpstreamResponse } from '../spec/provider-adapter.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 import { anthropicErrorBodySchema } from './anthropic-api.ts'
 
@@ -38,7 +38,7 @@ const parseErrorBody = (text: string): { type: string | null; message: string | 
 }
 
 /** Anthropic sends `x-should-retry`; the official SDKs obey it before any status rule, and so do we. */
-const retryHint = (headers: Headers): boolean | undefined => {
+const retryHint = (headers: HeaderReader): boolean | undefined => {
   const value = headers.get('x-should-retry')
   if (value === 'true') return true
   if (value === 'false') return false

@@ -8,7 +8,7 @@ import { parseRetryAfter } from '../shared/parse-retry-after.ts'
 import { readCappedText } from '../shared/read-capped-text.ts'
 import { redactSecrets } from '../shared/redact-secrets.ts'
 import { ProviderError } from '../spec/provider-error.ts'
-import type { UpstreamResponse } from '../spec/provider-adapter.ts'
+import type { HeaderReader, UpstreamResponse } from '../spec/provider-adapter.ts'
 
 /** Error bodies are only summarised and logged: never hold more than this in memory. */
 const maxErrorBodyBytes = 64 * 1024
@@ -48,7 +48,7 @@ const parseJson = (raw: string): unknown => {
 }
 
 /** Upstreams may say whether a retry can help (`x-should-retry`, honoured by the official SDKs). */
-const shouldRetry = (headers: Headers): boolean | undefined => {
+const shouldRetry = (headers: HeaderReader): boolean | undefined => {
   const value = headers.get('x-should-retry')
   if (value === 'true') return true
   if (value === 'false') return false

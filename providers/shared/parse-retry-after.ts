@@ -1,8 +1,10 @@
+import type { HeaderReader } from '../spec/provider-adapter.ts'
+
 /**
  * Reads how long an upstream asks us to wait: `retry-after-ms` (float milliseconds, OpenAI) wins over `retry-after`
  * (seconds or an HTTP date). `null` when absent or unreadable. Same rules as the official SDKs (wire-notes §5).
  */
-export const parseRetryAfter = (headers: Headers, now: number = Date.now()): number | null => {
+export const parseRetryAfter = (headers: HeaderReader, now: number = Date.now()): number | null => {
   const milliseconds = headers.get('retry-after-ms')
   if (milliseconds !== null) {
     const value = Number.parseFloat(milliseconds)

@@ -15,9 +15,16 @@ export type UpstreamRequest = {
   connectTimeoutMs?: number
 }
 
+/**
+ * The part of `Headers` the gateway reads (a `Headers` is one): names lower-case, `get` joins repeated values with
+ * ", ", iteration yields `[name, value]`. The Node transport answers with a view over undici's header object instead
+ * of building a `Headers` for every response.
+ */
+export type HeaderReader = Pick<Headers, 'get' | 'has'> & Iterable<[string, string]>
+
 export type UpstreamResponse = {
   status: number
-  headers: Headers
+  headers: HeaderReader
   /** Raw bytes as they arrive (never decompressed by us: requests ask for `accept-encoding: identity`). */
   body: ReadableStream<Uint8Array>
   /**

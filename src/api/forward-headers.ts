@@ -1,3 +1,4 @@
+import type { HeaderReader } from '../../providers/spec/provider-adapter.ts'
 import type { ServedBy } from '../core/execute.ts'
 
 const passedUpstreamHeaders = /^(x-ratelimit-|anthropic-ratelimit-|retry-after)/
@@ -7,28 +8,36 @@ const passedUpstreamHeaders = /^(x-ratelimit-|anthropic-ratelimit-|retry-after)/
  * then which provider and model served and how many attempts it took.
  */
 export const buildResponseHeaders = (options: {
-  upstream?: Headers
+  /** Headers the response starts with (the request id's, from `takeRequestIdHeaders`); copied, not changed. */
+  base: Record<string, string>
+  upstream?: HeaderReader
   servedBy: ServedBy
   contentType: string
-}): Headers => {
-  const headers = new Headers({ 'content-type': options.contentType })
+}): Record<string, string> => {
+  // A plain object, not `Headers`: @hono/node-server writes it to the socket as is. Built as one literal, then
+  // extended (never `{ ...base, more }`: on Node 20 that gives every response's object a hidden class of its own).
+  const { servedBy, contentType } = options
+  const headers: Record<string, string> = {
+    'content-type': contentType,
+    'x-gatehouse-provider': servedBy.provider,
+    'x-gatehouse-model': servedBy.model,
+    'x-gatehouse-attempts': String(servedBy.attempts),
+  }
+  for (const name in options.base) headers[name] = options.base[name]
+  if (servedBy.defaultedMaxTokens !== undefined) {
+    headers['x-gatehouse-default-max-tokens'] = String(servedBy.defaultedMaxTokens)
+  }
+  if (contentType.startsWith('text/event-stream')) {
+    headers['cache-control'] = 'no-cache'
+    headers['x-accel-buffering'] = 'no'
+  }
   const upstream = options.upstream
   if (upstream) {
     for (const [name, value] of upstream) {
-      if (passedUpstreamHeaders.test(name)) headers.set(name, value)
+      if (passedUpstreamHeaders.test(name)) headers[name] = value
     }
     const upstreamId = upstream.get('x-request-id') ?? upstream.get('request-id')
-    if (upstreamId !== null) headers.set('x-gatehouse-upstream-request-id', upstreamId)
-  }
-  if (options.contentType.startsWith('text/event-stream')) {
-    headers.set('cache-control', 'no-cache')
-    headers.set('x-accel-buffering', 'no')
-  }
-  headers.set('x-gatehouse-provider', options.servedBy.provider)
-  headers.set('x-gatehouse-model', options.servedBy.model)
-  headers.set('x-gatehouse-attempts', String(options.servedBy.attempts))
-  if (options.servedBy.defaultedMaxTokens !== undefined) {
-    headers.set('x-gatehouse-default-max-tokens', String(options.servedBy.defaultedMaxTokens))
+    if (upstreamId !== null) headers['x-gatehouse-upstream-request-id'] = upstreamId
   }
   return headers
 }

@@ -17,6 +17,8 @@ export type ResponseEnd = StreamEnd & { status: number }
 
 export type RespondOptions = {
   outcome: ChatOutcome
+  /** Headers every response starts with (the request id's). */
+  baseHeaders: Record<string, string>
   codec: DialectCodec
   body: Record<string, unknown>
   /** The canonical request, when the executor converted one. */
@@ -27,10 +29,11 @@ export type RespondOptions = {
   onEnd: (end: ResponseEnd, servedBy: ServedBy) => void
 }
 
-const summaryOf = (tap: ForwardTap | null): { usage: Usage | null; model: string | null } => {
-  if (!tap) return { usage: null, model: null }
+/** What the tap learned, and how the body ended. */
+const endOf = (tap: ForwardTap | null, error: GatewayError | null): StreamEnd => {
+  if (!tap) return { usage: null, model: null, error }
   const summary = tap.finish()
-  return { usage: summary.usage, model: summary.model ?? null }
+  return { usage: summary.usage, model: summary.model ?? null, error }
 }
 
 /**
@@ -58,7 +61,7 @@ const pipeForwarded = (options: {
             const rest = rewrite?.end()
             if (rest && rest.byteLength > 0) controller.enqueue(rest)
             controller.close()
-            onEnd({ ...summaryOf(tap), error: null })
+            onEnd(endOf(tap, null))
             return
           }
           tap?.write(value)
@@ -72,11 +75,11 @@ const pipeForwarded = (options: {
         const gatewayError = toGatewayError(error)
         controller.enqueue(codec.encodeErrorEvent(gatewayError))
         controller.close()
-        onEnd({ ...summaryOf(tap), error: gatewayError })
+        onEnd(endOf(tap, gatewayError))
       }
     },
     async cancel(reason) {
-      onEnd({ ...summaryOf(tap), error: toGatewayError(reason) })
+      onEnd(endOf(tap, toGatewayError(reason)))
       await reader.cancel(reason).catch(() => {})
     },
   })
@@ -128,31 +131,31 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
   const onEnd = (end: StreamEnd): void => {
     if (ended) return
     ended = true
-    options.onEnd({ ...end, status }, servedBy)
+    options.onEnd({ usage: end.usage, model: end.model, error: end.error, status }, servedBy)
   }
   switch (outcome.kind) {
     case 'forward-complete': {
       const contentType = outcome.headers.get('content-type') ?? 'application/json'
-      const headers = buildResponseHeaders({ upstream: outcome.headers, servedBy, contentType })
+      const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: outcome.headers, servedBy, contentType })
       outcome.tap?.write(outcome.body)
-      onEnd({ ...summaryOf(outcome.tap), error: null })
+      onEnd(endOf(outcome.tap, null))
       const body = options.transformBody ? options.transformBody(outcome.body) : outcome.body
       return new Response(body as Uint8Array<ArrayBuffer>, { status: outcome.status, headers })
     }
     case 'forward': {
       const upstream = outcome.response
       const contentType = upstream.headers.get('content-type') ?? 'text/event-stream'
-      const headers = buildResponseHeaders({ upstream: upstream.headers, servedBy, contentType })
+      const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: upstream.headers, servedBy, contentType })
       const body = pipeForwarded({ response: upstream, tap: outcome.tap, codec, onEnd })
       return new Response(body, { status: upstream.status, headers })
     }
     case 'result': {
-      const headers = buildResponseHeaders({ servedBy, contentType: 'application/json' })
+      const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'application/json' })
       onEnd({ usage: outcome.result.usage, model: outcome.result.model, error: null })
       return new Response(JSON.stringify(codec.encodeResult(outcome.result)), { status: 200, headers })
     }
     case 'stream': {
-      const headers = buildResponseHeaders({ servedBy, contentType: 'text/event-stream; charset=utf-8' })
+      const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'text/event-stream; charset=utf-8' })
       const chunks = watchChunks(outcome.stream, onEnd)
       return new Response(codec.encodeStream(chunks, { request: options.canonical(), body: options.body }), {
         status: 200,
@@ -160,8 +163,8 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       })
     }
     case 'count': {
-      const headers = buildResponseHeaders({ servedBy, contentType: 'application/json' })
-      if (outcome.estimated) headers.set('x-gatehouse-token-count', 'estimated')
+      const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'application/json' })
+      if (outcome.estimated) headers['x-gatehouse-token-count'] = 'estimated'
       onEnd({ usage: null, model: null, error: null })
       return new Response(JSON.stringify({ input_tokens: outcome.inputTokens }), { status: 200, headers })
     }

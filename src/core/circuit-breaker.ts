@@ -71,7 +71,10 @@ type Entry = {
   provider: string
   model: string
   state: BreakerState
+  /** The window's outcomes, oldest first. */
   outcomes: { at: number; failed: boolean }[]
+  /** How many of `outcomes` failed. */
+  failures: number
   openedAt: number | null
   openPeriodMs: number
   probing: boolean
@@ -89,8 +92,14 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
   const entries = new Map<string, Entry>()
   const keyOf = (provider: string, model: string): string => `${provider}/${model}`
 
+  /** Drops what fell out of the window, in place: this runs on every attempt, so it allocates nothing. */
   const prune = (entry: Entry, now: number): void => {
-    entry.outcomes = entry.outcomes.filter((outcome) => now - outcome.at < policy.windowMs).slice(-policy.windowSize)
+    const outcomes = entry.outcomes
+    let drop = Math.max(0, outcomes.length - policy.windowSize)
+    while (drop < outcomes.length && now - outcomes[drop].at >= policy.windowMs) drop += 1
+    if (drop === 0) return
+    for (let index = 0; index < drop; index += 1) if (outcomes[index].failed) entry.failures -= 1
+    outcomes.splice(0, drop)
   }
   const sweep = (now: number): void => {
     if (entries.size <= sweepThreshold) return
@@ -110,6 +119,7 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
         model,
         state: 'closed',
         outcomes: [],
+        failures: 0,
         openedAt: null,
         openPeriodMs: policy.openMs,
         probing: false,
@@ -135,16 +145,19 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
     }
     entry.state = 'closed'
     entry.outcomes = []
+    entry.failures = 0
     entry.openedAt = null
     entry.openPeriodMs = policy.openMs
   }
   const record = (entry: Entry, outcome: BreakerOutcome): void => {
     if (outcome === 'aborted' || entry.state !== 'closed') return
     const now = clock.now()
-    entry.outcomes.push({ at: now, failed: outcome === 'failure' })
+    const failed = outcome === 'failure'
+    entry.outcomes.push({ at: now, failed })
+    if (failed) entry.failures += 1
     prune(entry, now)
-    if (outcome !== 'failure') return
-    const failures = entry.outcomes.filter((item) => item.failed).length
+    if (!failed) return
+    const failures = entry.failures
     if (failures >= policy.minFailures && failures / entry.outcomes.length >= policy.failureRatio) {
       open(entry, now, policy.openMs)
     }
@@ -207,7 +220,7 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
           provider: entry.provider,
           model: entry.model,
           state: entry.state,
-          failures: entry.outcomes.filter((item) => item.failed).length,
+          failures: entry.failures,
           calls: entry.outcomes.length,
           openedAt: entry.openedAt,
           retryAt: entry.state === 'open' && entry.openedAt !== null ? entry.openedAt + entry.openPeriodMs : null,

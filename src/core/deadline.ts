@@ -3,60 +3,15 @@
  * target, every retry, and the stream after its first byte); each upstream attempt gets its own `AttemptScope`,
  * chained to it, that also fires when the first byte is late. The abort reason is always a `ProviderError`, so
  * whoever sees the abort knows whether the client left (`aborted`, 499) or time ran out (`timeout`, 504).
+ *
+ * This is on every request's path, so it is built from the fewest parts: per call one timer and one listener on the
+ * client's signal; per attempt one `AbortController` (the adapter's signal) and one timer. The deadline aborts its
+ * current attempt by a direct call, not through a chain of signal listeners (on Node 20 an `AbortSignal` costs about
+ * 3 µs to create and as much per listener), and `race` rejects its waiters the same way. The deadline's own signal,
+ * needed only while waiting between retries, is created on first use.
  */
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { Clock } from './clock.ts'
-
-export type Deadline = {
-  /** Epoch ms at which the call times out. */
-  readonly at: number
-  /** Aborts when the client disconnects or the deadline passes. */
-  readonly signal: AbortSignal
-  remaining(): number
-  /** Clears the timer and detaches from the client signal; the signal never fires afterwards. */
-  dispose(): void
-}
-
-export const clientClosedError = (cause?: unknown): ProviderError =>
-  new ProviderError({ kind: 'aborted', status: 499, message: 'The client closed the request.', retryable: false, cause })
-
-export const createDeadline = (options: { clock: Clock; totalMs: number; signal: AbortSignal }): Deadline => {
-  const { clock, totalMs, signal } = options
-  const controller = new AbortController()
-  const at = clock.now() + totalMs
-  let disposed = false
-  const detach = (): void => {
-    clock.clearTimeout(timer)
-    signal.removeEventListener('abort', onClientAbort)
-  }
-  const onClientAbort = (): void => {
-    detach()
-    controller.abort(clientClosedError(signal.reason))
-  }
-  const timer = clock.setTimeout(() => {
-    signal.removeEventListener('abort', onClientAbort)
-    controller.abort(
-      new ProviderError({
-        kind: 'timeout',
-        status: 504,
-        message: `The request did not complete within its total timeout of ${totalMs} ms.`,
-        retryable: false,
-      }),
-    )
-  }, totalMs)
-  if (signal.aborted) onClientAbort()
-  else signal.addEventListener('abort', onClientAbort, { once: true })
-  return {
-    at,
-    signal: controller.signal,
-    remaining: () => at - clock.now(),
-    dispose: () => {
-      if (disposed) return
-      disposed = true
-      detach()
-    },
-  }
-}
 
 export type AttemptScope = {
   /** Passed to the adapter: fires on the deadline's abort or when the first byte is late. */
@@ -68,47 +23,69 @@ export type AttemptScope = {
    * ignores its signal. A value that arrives too late goes to `discard` (e.g. to cancel a body nobody will read).
    */
   race<T>(promise: Promise<T>, discard?: (value: T) => void): Promise<T>
+  /** Stops the timer and unchains the scope from its deadline; its signal never fires afterwards. */
   dispose(): void
 }
 
-export const createAttemptScope = (options: {
+export type Deadline = {
+  /** Epoch ms at which the call times out. */
+  readonly at: number
+  /** Why the call was aborted (client gone: `aborted`; out of time: `timeout`); `undefined` while it runs. */
+  readonly reason: ProviderError | undefined
+  /** Aborts with `reason`. Created on first use: only the waits between retries need one. */
+  readonly signal: AbortSignal
+  remaining(): number
+  /** A scope for one upstream attempt, aborted with the deadline. One attempt runs at a time. */
+  startAttempt(options: { firstByteMs: number; providerId: string }): AttemptScope
+  /** Clears the timer and detaches from the client signal; nothing fires afterwards. */
+  dispose(): void
+}
+
+export const clientClosedError = (cause?: unknown): ProviderError =>
+  new ProviderError({ kind: 'aborted', status: 499, message: 'The client closed the request.', retryable: false, cause })
+
+type Scope = AttemptScope & { abort(reason: ProviderError): void }
+
+const createScope = (options: {
   clock: Clock
-  parent: AbortSignal
   firstByteMs: number
   providerId: string
-}): AttemptScope => {
-  const { clock, parent, firstByteMs, providerId } = options
+  onDispose?: (scope: Scope) => void
+}): Scope => {
+  const { clock, firstByteMs, providerId, onDispose } = options
   const controller = new AbortController()
+  const signal = controller.signal
+  let waiters: ((reason: unknown) => void)[] = []
   let timer: unknown = null
+  let disposed = false
   const clearTimer = (): void => {
     if (timer === null) return
     clock.clearTimeout(timer)
     timer = null
   }
-  const onParentAbort = (): void => {
+  const abort = (reason: ProviderError): void => {
+    if (disposed || signal.aborted) return
     clearTimer()
-    controller.abort(parent.reason)
+    controller.abort(reason)
+    const rejecting = waiters
+    waiters = []
+    for (const reject of rejecting) reject(reason)
   }
-  if (parent.aborted) {
-    controller.abort(parent.reason)
-  } else {
-    parent.addEventListener('abort', onParentAbort, { once: true })
-    timer = clock.setTimeout(() => {
-      timer = null
-      controller.abort(
-        new ProviderError({
-          kind: 'timeout',
-          status: 504,
-          message: `Provider "${providerId}" sent no response within ${firstByteMs} ms.`,
-          retryable: true,
-          providerId,
-        }),
-      )
-    }, firstByteMs)
-  }
-  const signal = controller.signal
-  return {
+  timer = clock.setTimeout(() => {
+    timer = null
+    abort(
+      new ProviderError({
+        kind: 'timeout',
+        status: 504,
+        message: `Provider "${providerId}" sent no response within ${firstByteMs} ms.`,
+        retryable: true,
+        providerId,
+      }),
+    )
+  }, firstByteMs)
+  const scope: Scope = {
     signal,
+    abort,
     firstByteReceived: clearTimer,
     race: <T>(promise: Promise<T>, discard?: (value: T) => void): Promise<T> => {
       if (signal.aborted) {
@@ -117,27 +94,106 @@ export const createAttemptScope = (options: {
       }
       return new Promise<T>((resolve, reject) => {
         let settled = false
-        const onAbort = (): void => {
+        const onAbort = (reason: unknown): void => {
           settled = true
-          reject(signal.reason)
+          reject(reason)
         }
-        signal.addEventListener('abort', onAbort, { once: true })
+        waiters.push(onAbort)
+        const forget = (): void => {
+          const index = waiters.indexOf(onAbort)
+          if (index !== -1) waiters.splice(index, 1)
+        }
         promise.then(
           (value) => {
-            signal.removeEventListener('abort', onAbort)
+            forget()
             if (settled) discard?.(value)
             else resolve(value)
           },
           (error: unknown) => {
-            signal.removeEventListener('abort', onAbort)
+            forget()
             if (!settled) reject(error)
           },
         )
       })
     },
     dispose: () => {
+      if (disposed) return
+      disposed = true
       clearTimer()
-      parent.removeEventListener('abort', onParentAbort)
+      waiters = []
+      onDispose?.(scope)
+    },
+  }
+  return scope
+}
+
+/** An attempt scope with no deadline above it (a background fetch with its own time limit). */
+export const createAttemptScope = (options: { clock: Clock; firstByteMs: number; providerId: string }): AttemptScope =>
+  createScope(options)
+
+export const createDeadline = (options: { clock: Clock; totalMs: number; signal: AbortSignal }): Deadline => {
+  const { clock, totalMs, signal: clientSignal } = options
+  const at = clock.now() + totalMs
+  let reason: ProviderError | undefined
+  let controller: AbortController | undefined
+  let current: Scope | null = null
+  let disposed = false
+
+  const detach = (): void => {
+    clock.clearTimeout(timer)
+    clientSignal.removeEventListener('abort', onClientAbort)
+  }
+  const abort = (why: ProviderError): void => {
+    if (disposed || reason !== undefined) return
+    reason = why
+    detach()
+    current?.abort(why)
+    controller?.abort(why)
+  }
+  const onClientAbort = (): void => abort(clientClosedError(clientSignal.reason))
+  const timer = clock.setTimeout(
+    () =>
+      abort(
+        new ProviderError({
+          kind: 'timeout',
+          status: 504,
+          message: `The request did not complete within its total timeout of ${totalMs} ms.`,
+          retryable: false,
+        }),
+      ),
+    totalMs,
+  )
+  if (clientSignal.aborted) onClientAbort()
+  else clientSignal.addEventListener('abort', onClientAbort, { once: true })
+
+  const release = (scope: Scope): void => {
+    if (current === scope) current = null
+  }
+
+  return {
+    at,
+    get reason() {
+      return reason
+    },
+    get signal() {
+      if (controller === undefined) {
+        controller = new AbortController()
+        if (reason !== undefined) controller.abort(reason)
+      }
+      return controller.signal
+    },
+    remaining: () => at - clock.now(),
+    startAttempt: ({ firstByteMs, providerId }) => {
+      const scope = createScope({ clock, firstByteMs, providerId, onDispose: release })
+      if (reason !== undefined) scope.abort(reason)
+      else current = scope
+      return scope
+    },
+    dispose: () => {
+      if (disposed) return
+      disposed = true
+      detach()
+      current = null
     },
   }
 }

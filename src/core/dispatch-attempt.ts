@@ -7,7 +7,7 @@
 import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
 import type { CallContext, ForwardResponse } from '../../providers/spec/provider-adapter.ts'
 import type { Deps } from '../deps.ts'
-import { createAttemptScope, type AttemptScope, type Deadline } from './deadline.ts'
+import type { AttemptScope, Deadline } from './deadline.ts'
 import type { ChatCall, ChatOutcome, ServedBy } from './execute.ts'
 import { guardStream, peekFirstChunk } from './guard-stream.ts'
 import { readResponseBytes } from '../../providers/shared/read-response-bytes.ts'
@@ -71,12 +71,7 @@ export const dispatchAttempt = async (options: {
   const { target, plan, call, deps, deadline, attempt } = options
   const { clock } = deps
   const providerId = target.provider.config.id
-  const scope = createAttemptScope({
-    clock,
-    parent: deadline.signal,
-    firstByteMs: target.timeouts.firstByteMs,
-    providerId,
-  })
+  const scope = deadline.startAttempt({ firstByteMs: target.timeouts.firstByteMs, providerId })
   const context: CallContext = {
     credentials: target.provider.credentials,
     transport: deps.transport,

@@ -5,7 +5,7 @@
  * Policy and defaults: ARCHITECTURE.md "Spine decisions".
  */
 import type { ChatChunk, ChatRequest, ChatResult, Dialect } from '../../providers/spec/chat-types.ts'
-import type { ForwardResponse, ForwardTap } from '../../providers/spec/provider-adapter.ts'
+import type { ForwardResponse, ForwardTap, HeaderReader } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { modelMaxOutputTokens } from '../../config/model-table.ts'
 import type { Deps } from '../deps.ts'
@@ -56,7 +56,7 @@ export type ChatOutcome =
    * Same dialect, not streaming: the whole upstream body, read inside the attempt (so a body that breaks off is still
    * retried or falls back: nothing has reached the client yet).
    */
-  | { kind: 'forward-complete'; status: number; headers: Headers; body: Uint8Array; tap: ForwardTap | null; servedBy: ServedBy }
+  | { kind: 'forward-complete'; status: number; headers: HeaderReader; body: Uint8Array; tap: ForwardTap | null; servedBy: ServedBy }
   | { kind: 'result'; result: ChatResult; servedBy: ServedBy }
   /** Cross dialect, streaming: canonical chunks, guarded by idle and total timeouts. */
   | { kind: 'stream'; stream: ReadableStream<ChatChunk>; servedBy: ServedBy }
@@ -146,6 +146,8 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
   ): Promise<ChatOutcome> => {
     const { target, plan, call, force } = options
     const providerId = target.provider.config.id
+    // A client already gone, or a budget already spent, gets no attempt at all.
+    if (state.deadline.reason !== undefined) throw new StopRetrying(state.deadline.reason)
     const permit = circuitBreaker.acquire({ provider: providerId, model: target.model, force })
     if (!permit) throw new StopRetrying(new CircuitOpenError(`${providerId}/${target.model}`))
     state.attempts += 1
@@ -179,8 +181,7 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
       policy: options.target.retry,
       fallbackOn: options.target.fallbackOn,
       clock,
-      signal: state.deadline.signal,
-      deadlineAt: state.deadline.at,
+      deadline: state.deadline,
       random,
     })
 
@@ -205,7 +206,7 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
       try {
         return await runTarget({ target, plan, call, force: false }, state)
       } catch (error) {
-        if (state.deadline.signal.aborted) throw state.deadline.signal.reason
+        if (state.deadline.reason !== undefined) throw state.deadline.reason
         if (error instanceof CircuitOpenError) {
           if (state.attempts === attemptsBefore) skipped.push({ target, plan })
           continue
@@ -221,7 +222,7 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
       try {
         return await runTarget({ ...oldest, call, force: true }, state)
       } catch (error) {
-        if (state.deadline.signal.aborted) throw state.deadline.signal.reason
+        if (state.deadline.reason !== undefined) throw state.deadline.reason
         throw error instanceof CircuitOpenError && state.lastFailure ? state.lastFailure : error
       }
     }

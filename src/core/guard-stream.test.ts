@@ -31,7 +31,7 @@ describe('guardStream', () => {
 
   it('replays a peeked first chunk before the rest', async () => {
     const clock = createFakeClock()
-    const scope = createAttemptScope({ clock, parent: new AbortController().signal, firstByteMs: 1_000, providerId: 'p' })
+    const scope = createAttemptScope({ clock, firstByteMs: 1_000, providerId: 'p' })
     const { reader, first } = await peekFirstChunk({ stream: streamOf(['first', 'second']), scope })
     scope.firstByteReceived()
     const guarded = guardStream({ reader, first, clock, idleMs: 1_000, signal: scope.signal, providerId: 'p' })
@@ -116,7 +116,7 @@ describe('guardStream', () => {
 describe('peekFirstChunk', () => {
   it('gives up with a retryable timeout when the first chunk is later than firstByteMs', async () => {
     const clock = createFakeClock()
-    const scope = createAttemptScope({ clock, parent: new AbortController().signal, firstByteMs: 2_000, providerId: 'p' })
+    const scope = createAttemptScope({ clock, firstByteMs: 2_000, providerId: 'p' })
     const source = streamOf<string>([], { hold: true })
     const peek = peekFirstChunk({ stream: source, scope })
     await expect(clock.settle(peek)).rejects.toMatchObject({ kind: 'timeout', status: 504, retryable: true })

@@ -49,12 +49,7 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
 
   const fetchModels = async (entry: ProviderEntry, cached: CacheEntry): Promise<ModelInfo[] | null> => {
     const providerId = entry.config.id
-    const scope = createAttemptScope({
-      clock,
-      parent: new AbortController().signal,
-      firstByteMs: fetchTimeoutMs,
-      providerId,
-    })
+    const scope = createAttemptScope({ clock, firstByteMs: fetchTimeoutMs, providerId })
     try {
       const models = await scope.race(
         entry.adapter.listModels!({
@@ -86,18 +81,23 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
     return cached.models
   }
 
-  const discovered = (entry: ProviderEntry): Promise<ModelInfo[] | null> => {
-    if (!entry.config.discoverModels || !entry.adapter.listModels) return Promise.resolve(null)
+  /**
+   * Starts a refresh when one is due, and returns what a caller must wait for: `null` when the list is known (stale
+   * while revalidating: once a list is known, no request waits for its refresh) or the provider is not discovered.
+   */
+  const refresh = (entry: ProviderEntry): Promise<ModelInfo[] | null> | null => {
+    if (!entry.config.discoverModels || !entry.adapter.listModels) return null
     let cached = cache.get(entry.config.id)
     if (!cached) {
       cached = { models: null, refreshAt: 0, inFlight: null }
       cache.set(entry.config.id, cached)
     }
     if (!cached.inFlight && clock.now() >= cached.refreshAt) cached.inFlight = fetchModels(entry, cached)
-    // Stale while revalidating: once a list is known, no request waits for its refresh.
-    if (cached.models !== null || !cached.inFlight) return Promise.resolve(cached.models)
-    return cached.inFlight
+    return cached.models !== null ? null : cached.inFlight
   }
+
+  const discovered = async (entry: ProviderEntry): Promise<ModelInfo[] | null> =>
+    (await refresh(entry)) ?? cache.get(entry.config.id)?.models ?? null
 
   const modelsOf = async (entry: ProviderEntry): Promise<ModelInfo[]> => {
     const models = [...((await discovered(entry)) ?? [])]
@@ -118,7 +118,12 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
 
   /** On the request path for every unprefixed model name: a map lookup once the lists are known. */
   const providersOf = async (model: string): Promise<string[]> => {
-    await Promise.all(registry.list().map(discovered))
+    let waits: Promise<unknown>[] | null = null
+    for (const entry of registry.list()) {
+      const wait = refresh(entry)
+      if (wait !== null) (waits ??= []).push(wait)
+    }
+    if (waits !== null) await Promise.all(waits)
     if (index?.version !== version) {
       const providersByModel = new Map<string, string[]>()
       const builtAt = version

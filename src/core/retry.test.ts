@@ -29,8 +29,7 @@ const scripted = (options: {
     policy: { ...policy, ...options.policy },
     fallbackOn: options.fallbackOn ?? [],
     clock,
-    signal: options.signal ?? new AbortController().signal,
-    deadlineAt: start + (options.deadlineMs ?? 580_000),
+    deadline: { at: start + (options.deadlineMs ?? 580_000), signal: options.signal ?? new AbortController().signal },
     random: options.random ?? (() => 1),
   })
   return { clock, times, promise }

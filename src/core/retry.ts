@@ -36,10 +36,11 @@ export type RetryOptions<T> = {
   /** Statuses that go to the next target at once (the route's `fallbackOn`): never retried here. */
   fallbackOn: readonly number[]
   clock: Clock
-  /** The request's deadline signal: its abort ends the waiting and the loop with its reason. */
-  signal: AbortSignal
-  /** Epoch ms: a retry whose wait would end after it is not made. */
-  deadlineAt: number
+  /**
+   * The request's deadline: `at` (epoch ms) bounds the waits (a retry whose wait would end after it is not made), and
+   * the abort of `signal` ends the waiting and the loop with its reason. `signal` is read only once a retry is due.
+   */
+  deadline: { readonly at: number; readonly signal: AbortSignal }
   random: () => number
 }
 
@@ -50,25 +51,37 @@ export const isRetryableError = (error: unknown, fallbackOn: readonly number[]):
   !isQuotaError(error) &&
   !(error.kind === 'http' && fallbackOn.includes(error.status))
 
-/** Runs `run` until it succeeds, or rejects with the last error once retrying is pointless or spent. */
-export const retryTarget = <T>(options: RetryOptions<T>): Promise<T> => {
-  const { run, policy, fallbackOn, clock, signal, deadlineAt, random } = options
-  return pRetry(run, {
-    retries: policy.maxRetries,
+/**
+ * Runs `run` until it succeeds, or rejects with the last error once retrying is pointless or spent. The first attempt
+ * runs before p-retry is called: the success path, nearly every request, pays nothing for the retry loop.
+ */
+export const retryTarget = async <T>(options: RetryOptions<T>): Promise<T> => {
+  const { run, policy, fallbackOn, clock, deadline, random } = options
+  /** Decides, then waits (backoff or `Retry-After`): true = try again. `retriesConsumed` counts from 0. */
+  const waitBeforeRetry = async (error: unknown, retriesConsumed: number): Promise<boolean> => {
+    const signal = deadline.signal
+    if (signal.aborted) throw signal.reason
+    if (retriesConsumed >= policy.maxRetries || !isRetryableError(error, fallbackOn)) return false
+    const backoff = backoffDelay({ retry: retriesConsumed, policy, random })
+    const wait =
+      policy.respectRetryAfter && error.retryAfterMs !== null ? Math.max(backoff, error.retryAfterMs) : backoff
+    if (clock.now() + wait >= deadline.at) return false
+    if (wait > 0) await sleep(clock, wait, signal)
+    return true
+  }
+  try {
+    return await run(1)
+  } catch (error) {
+    if (error instanceof AbortError) throw error.originalError
+    if (!(await waitBeforeRetry(error, 0))) throw error
+  }
+  return pRetry((attempt) => run(attempt + 1), {
+    retries: policy.maxRetries - 1,
     minTimeout: 0,
     maxTimeout: 0,
     randomize: false,
-    signal,
-    shouldRetry: async ({ error, retriesConsumed }) => {
-      if (signal.aborted) throw signal.reason
-      if (!isRetryableError(error, fallbackOn)) return false
-      const backoff = backoffDelay({ retry: retriesConsumed, policy, random })
-      const wait =
-        policy.respectRetryAfter && error.retryAfterMs !== null ? Math.max(backoff, error.retryAfterMs) : backoff
-      if (clock.now() + wait >= deadlineAt) return false
-      if (wait > 0) await sleep(clock, wait, signal)
-      return true
-    },
+    signal: deadline.signal,
+    shouldRetry: ({ error, retriesConsumed }) => waitBeforeRetry(error, retriesConsumed + 1),
   })
 }
 

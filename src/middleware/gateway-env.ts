@@ -9,6 +9,8 @@ export type GatewayVariables = {
   principal: Principal
   /** Epoch ms when the request arrived. */
   startedAt: number
+  /** Set when a route put the request id headers on its response itself (see `takeRequestIdHeaders`). */
+  requestIdHeadersSet?: boolean
 }
 
 export type GatewayEnv = { Variables: GatewayVariables }

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { Dialect } from '../../providers/spec/chat-types.ts'
 import type { Clock } from '../core/clock.ts'
 import type { GatewayEnv } from './gateway-env.ts'
@@ -15,6 +15,8 @@ export const detectDialect = (path: string, headers: Headers): Dialect =>
 /**
  * Request id (the client's `x-request-id` when it is a sane token, else a new one), dialect and start time.
  * Every response carries `x-request-id`; Anthropic-shaped ones also `request-id`, which the Anthropic SDK reads.
+ * Routes on the hot path put them on the response they build (`takeRequestIdHeaders`); for every other response
+ * they are set here after the handler, which on `@hono/node-server` turns its plain header object into `Headers`.
  */
 export const requestContext = (clock: Clock): MiddlewareHandler<GatewayEnv> =>
   async function requestContext(c, next) {
@@ -25,6 +27,14 @@ export const requestContext = (clock: Clock): MiddlewareHandler<GatewayEnv> =>
     c.set('dialect', dialect)
     c.set('startedAt', clock.now())
     await next()
+    if (c.get('requestIdHeadersSet') === true) return
     c.res.headers.set('x-request-id', requestId)
     if (dialect === 'anthropic') c.res.headers.set('request-id', requestId)
   }
+
+/** The request id headers for a response the caller builds; `requestContext` then leaves that response alone. */
+export const takeRequestIdHeaders = (c: Context<GatewayEnv>): Record<string, string> => {
+  c.set('requestIdHeadersSet', true)
+  const requestId = c.get('requestId')
+  return c.get('dialect') === 'anthropic' ? { 'x-request-id': requestId, 'request-id': requestId } : { 'x-request-id': requestId }
+}

@@ -12,7 +12,7 @@
 import { Buffer } from 'node:buffer'
 import { Agent } from 'undici'
 import type { Dispatcher } from 'undici'
-import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
+import type { HeaderReader, UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
 import { isProviderError, ProviderError } from '../../providers/spec/provider-error.ts'
 
 export type NodeTransportOptions = {
@@ -91,14 +91,26 @@ const toProviderError = (options: { error: unknown; signal: AbortSignal; origin:
   })
 }
 
-const toHeaders = (raw: Record<string, string | string[] | undefined>): Headers => {
-  const headers = new Headers()
-  for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined) continue
-    if (Array.isArray(value)) for (const item of value) headers.append(name, item)
-    else headers.append(name, value)
+/**
+ * A `HeaderReader` over undici's header object (names already lower-case): building a `Headers` per response, with
+ * its validation and its sorted iteration, cost more than everything the gateway then reads from it.
+ */
+const headerReader = (raw: Record<string, string | string[] | undefined>): HeaderReader => {
+  const read = (name: string): string | null => {
+    const value = raw[name.toLowerCase()]
+    if (value === undefined) return null
+    return Array.isArray(value) ? value.join(', ') : value
   }
-  return headers
+  return {
+    get: read,
+    has: (name) => read(name) !== null,
+    *[Symbol.iterator](): IterableIterator<[string, string]> {
+      for (const name in raw) {
+        const value = read(name)
+        if (value !== null) yield [name, value]
+      }
+    },
+  }
 }
 
 /** One chunk per `pull`; guards every controller call because a cancel can land while a read is pending. */
@@ -191,7 +203,7 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
       let stream: ReadableStream<Uint8Array> | undefined
       return {
         status: response.statusCode,
-        headers: toHeaders(response.headers),
+        headers: headerReader(response.headers),
         /** Built on first use only: a buffered read never pays for a Web stream. */
         get body() {
           return (stream ??= toWebStream({ body: source, signal: request.signal, origin: url.origin }))
