@@ -44,6 +44,17 @@ describe('createOpenAIForwardTap', () => {
     expect(feed({ operation: 'chat', stream: true }, withoutUsage)).toEqual({ model: 'gpt-4o-mini-2024-07-18', usage: null })
   })
 
+  it('skips parsing content deltas, even ones whose text mentions usage, and still reads the usage chunk', () => {
+    const chunk = (fields: string) => `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m-1",${fields}}\n\n`
+    const text = [
+      chunk('"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null'),
+      chunk('"choices":[{"index":0,"delta":{"content":"the \\"usage\\": {\\"total\\": 9} field"},"finish_reason":null}],"usage":null'),
+      chunk('"choices":[],"usage" : {"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}'),
+      'data: [DONE]\n\n',
+    ].join('')
+    expect(feed({ operation: 'chat', stream: true }, text, 5)).toMatchObject({ model: 'm-1', usage: { inputTokens: 3, outputTokens: 4 } })
+  })
+
   it('reports an in-band error chunk', () => {
     expect(feed({ operation: 'chat', stream: true }, chatErrorMidwaySse, 11)).toEqual({
       model: 'gpt-4o-mini-2024-07-18',

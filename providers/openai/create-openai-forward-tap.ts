@@ -43,6 +43,13 @@ const summary = (learned: Learned): ForwardSummary => {
   return out
 }
 
+/**
+ * A chunk worth parsing once the model is known: one that carries a usage object or an error. Content deltas, nearly
+ * every chunk of a stream, are skipped unparsed. A quote inside a JSON string is escaped (`\"usage\"`), so text that
+ * merely mentions usage does not match; a false match only costs a parse.
+ */
+const mayCarryUsageOrError = /"usage"\s*:\s*\{|"error"/
+
 const createStreamTap = (): ForwardTap => {
   const parser = new SseParser()
   const learned: Learned = { usage: null }
@@ -52,7 +59,7 @@ const createStreamTap = (): ForwardTap => {
       if (done) return
       const data = event.data.trim()
       if (data.startsWith('[DONE]')) done = true
-      else if (data !== '') learn(parseJson(data), learned)
+      else if (data !== '' && (learned.model === undefined || mayCarryUsageOrError.test(data))) learn(parseJson(data), learned)
     }
   }
   return {

@@ -1,4 +1,4 @@
-import type { UpstreamResponse } from '../spec/provider-adapter.ts'
+import type { ChunkReader, UpstreamResponse } from '../spec/provider-adapter.ts'
 
 const concat = (parts: Uint8Array[], size: number): Uint8Array => {
   if (parts.length === 1) return parts[0]
@@ -27,3 +27,7 @@ export const readStreamBytes = async (body: ReadableStream<Uint8Array>): Promise
 /** The whole upstream body: the transport's buffered fast path when it has one, else the stream. */
 export const readResponseBytes = (response: UpstreamResponse): Promise<Uint8Array> =>
   response.bytes ? response.bytes() : readStreamBytes(response.body)
+
+/** The upstream body as a reader: the transport's own when it has one, else the stream's. */
+export const bodyReader = (response: UpstreamResponse): ChunkReader<Uint8Array> =>
+  response.reader ? response.reader() : response.body.getReader()

@@ -22,6 +22,17 @@ export type UpstreamRequest = {
  */
 export type HeaderReader = Pick<Headers, 'get' | 'has'> & Iterable<[string, string]>
 
+/**
+ * Reads a body chunk by chunk: a `ReadableStreamDefaultReader` is one. A stream's body passes through the gateway as
+ * readers rather than Web streams, since each stream between the upstream socket and the client costs a few
+ * microseconds per chunk.
+ */
+export type ChunkReader<T> = {
+  read(): Promise<ReadableStreamReadResult<T>>
+  /** Stops reading and releases the source (for a response body: its connection). */
+  cancel(reason?: unknown): Promise<void>
+}
+
 export type UpstreamResponse = {
   status: number
   headers: HeaderReader
@@ -33,6 +44,11 @@ export type UpstreamResponse = {
    * like the stream would. `readResponseBytes` picks whichever the transport offers.
    */
   bytes?(): Promise<Uint8Array>
+  /**
+   * Optional fast path: the body chunk by chunk, without a Web stream in between. Use one of `body`, `bytes()` and
+   * `reader()`, never two; its reads reject like the stream's would. `bodyReader` picks whichever the transport offers.
+   */
+  reader?(): ChunkReader<Uint8Array>
 }
 
 /**

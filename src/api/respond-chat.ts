@@ -9,6 +9,7 @@ import type { GatewayError } from '../core/errors.ts'
 import { toGatewayError } from '../middleware/on-error.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { buildResponseHeaders } from './forward-headers.ts'
+import type { ChunkReader } from '../core/guard-stream.ts'
 
 export type StreamEnd = { usage: Usage | null; model: string | null; error: GatewayError | null }
 
@@ -42,14 +43,14 @@ const endOf = (tap: ForwardTap | null, error: GatewayError | null): StreamEnd =>
  * gives the client what it asked for.
  */
 const pipeForwarded = (options: {
-  response: ForwardResponse
+  reader: ChunkReader<Uint8Array>
+  createClientRewrite?: ForwardResponse['createClientRewrite']
   tap: ForwardTap | null
   codec: DialectCodec
   onEnd: (end: StreamEnd) => void
 }): ReadableStream<Uint8Array> => {
-  const reader = options.response.body.getReader()
-  const rewrite = options.response.createClientRewrite?.()
-  const { tap, codec, onEnd } = options
+  const rewrite = options.createClientRewrite?.()
+  const { reader, tap, codec, onEnd } = options
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -86,8 +87,7 @@ const pipeForwarded = (options: {
 }
 
 /** Watches canonical chunks for usage and the end of the stream, passing them through unchanged. */
-const watchChunks = (source: ReadableStream<ChatChunk>, onEnd: (end: StreamEnd) => void): ReadableStream<ChatChunk> => {
-  const reader = source.getReader()
+const watchChunks = (reader: ChunkReader<ChatChunk>, onEnd: (end: StreamEnd) => void): ReadableStream<ChatChunk> => {
   let usage: Usage | null = null
   let model: string | null = null
   let ended = false
@@ -126,7 +126,7 @@ const watchChunks = (source: ReadableStream<ChatChunk>, onEnd: (end: StreamEnd) 
 export const respondChat = async (options: RespondOptions): Promise<Response> => {
   const { outcome, codec } = options
   const servedBy = outcome.servedBy
-  const status = outcome.kind === 'forward-complete' ? outcome.status : outcome.kind === 'forward' ? outcome.response.status : 200
+  const status = outcome.kind === 'forward-complete' ? outcome.status : outcome.kind === 'forward' ? outcome.status : 200
   let ended = false
   const onEnd = (end: StreamEnd): void => {
     if (ended) return
@@ -143,11 +143,11 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       return new Response(body as Uint8Array<ArrayBuffer>, { status: outcome.status, headers })
     }
     case 'forward': {
-      const upstream = outcome.response
-      const contentType = upstream.headers.get('content-type') ?? 'text/event-stream'
-      const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: upstream.headers, servedBy, contentType })
-      const body = pipeForwarded({ response: upstream, tap: outcome.tap, codec, onEnd })
-      return new Response(body, { status: upstream.status, headers })
+      const contentType = outcome.headers.get('content-type') ?? 'text/event-stream'
+      const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: outcome.headers, servedBy, contentType })
+      const { reader, createClientRewrite, tap } = outcome
+      const body = pipeForwarded({ reader, createClientRewrite, tap, codec, onEnd })
+      return new Response(body, { status: outcome.status, headers })
     }
     case 'result': {
       const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'application/json' })
@@ -156,7 +156,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
     }
     case 'stream': {
       const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'text/event-stream; charset=utf-8' })
-      const chunks = watchChunks(outcome.stream, onEnd)
+      const chunks = watchChunks(outcome.reader, onEnd)
       return new Response(codec.encodeStream(chunks, { request: options.canonical(), body: options.body }), {
         status: 200,
         headers,

@@ -56,7 +56,7 @@ describe('first byte', () => {
     expect(stalled.cancelled()).toBe(true)
     expect(outcome.servedBy).toMatchObject({ provider: 'b', attempts: 2, firstByteAt: clock.now() })
     if (outcome.kind !== 'stream') throw new Error(outcome.kind)
-    expect(await readAll(outcome.stream)).toEqual([start, text('hi')])
+    expect(await readAll(outcome.reader)).toEqual([start, text('hi')])
   })
 
   it('applies firstByteMs to response headers, even when the adapter ignores its signal', async () => {
@@ -73,9 +73,9 @@ describe('first byte', () => {
     const { clock, execute } = setup([a, b], routeOf(['a', 'b'], { firstByteMs: 1_000 }))
     const outcome = await clock.settle(execute({ model: 'main', stream: true }))
     if (outcome.kind !== 'forward') throw new Error(outcome.kind)
-    const chunks = await readAll(outcome.response.body)
+    const chunks = await readAll(outcome.reader)
     expect(chunks.map((chunk) => new TextDecoder().decode(chunk))).toEqual(['data: 1\n\n', 'data: 2\n\n'])
-    expect(outcome.response.status).toBe(200)
+    expect(outcome.status).toBe(200)
   })
 
   it('answers 504 when no target sends a first byte in time', async () => {
@@ -98,7 +98,7 @@ describe('after the first byte', () => {
     const { clock, execute } = setup([a], routeOf(['a'], { idleMs: 15_000 }))
     const outcome = await clock.settle(execute(streamCall))
     if (outcome.kind !== 'stream') throw new Error(outcome.kind)
-    const reader = outcome.stream.getReader()
+    const reader = outcome.reader
     expect(await reader.read()).toEqual({ done: false, value: start })
     const next = reader.read()
     await expect(clock.settle(next)).rejects.toMatchObject({ kind: 'timeout', status: 504, providerId: 'a' })
@@ -131,7 +131,7 @@ describe('after the first byte', () => {
     const { clock, execute, elapsed } = setup([a], routeOf(['a'], { totalMs: 60_000 }))
     const outcome = await clock.settle(execute(streamCall))
     if (outcome.kind !== 'stream') throw new Error(outcome.kind)
-    const reader = outcome.stream.getReader()
+    const reader = outcome.reader
     await reader.read()
     await clock.advance(59_999)
     await reader.read()
@@ -147,7 +147,7 @@ describe('after the first byte', () => {
     const outcome = await clock.settle(execute(streamCall))
     if (outcome.kind !== 'stream') throw new Error(outcome.kind)
     expect(clock.pendingTimers()).toBeGreaterThan(0)
-    await readAll(outcome.stream)
+    await readAll(outcome.reader)
     expect(clock.pendingTimers()).toBe(0)
   })
 
@@ -207,7 +207,7 @@ describe('total deadline and client abort', () => {
     const { clock, execute } = setup([a], routeOf(['a']))
     const outcome = await clock.settle(execute({ ...streamCall, signal: client.signal }))
     if (outcome.kind !== 'stream') throw new Error(outcome.kind)
-    const reader = outcome.stream.getReader()
+    const reader = outcome.reader
     await reader.read()
     const next = reader.read()
     next.catch(() => {})
@@ -258,6 +258,6 @@ describe('total deadline and client abort', () => {
     const { clock, execute } = setup([a], routeOf(['a']))
     const outcome = await clock.settle(execute(streamCall))
     if (outcome.kind !== 'stream') throw new Error(outcome.kind)
-    await expect(readAll(outcome.stream)).rejects.toBe(failure)
+    await expect(readAll(outcome.reader)).rejects.toBe(failure)
   })
 })

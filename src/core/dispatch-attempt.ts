@@ -9,8 +9,8 @@ import type { CallContext, ForwardResponse } from '../../providers/spec/provider
 import type { Deps } from '../deps.ts'
 import type { AttemptScope, Deadline } from './deadline.ts'
 import type { ChatCall, ChatOutcome, ServedBy } from './execute.ts'
-import { guardStream, peekFirstChunk } from './guard-stream.ts'
-import { readResponseBytes } from '../../providers/shared/read-response-bytes.ts'
+import { guardReader, peekFirstChunk, type ChunkReader } from './guard-stream.ts'
+import { bodyReader, readResponseBytes } from '../../providers/shared/read-response-bytes.ts'
 import type { Target } from './model-router.ts'
 
 export type AttemptPlan =
@@ -23,11 +23,11 @@ type Delivered =
   | {
       kind: 'forward'
       response: ForwardResponse
-      reader: ReadableStreamDefaultReader<Uint8Array>
+      reader: ChunkReader<Uint8Array>
       first: ReadableStreamReadResult<Uint8Array>
     }
   | { kind: 'forward-complete'; response: ForwardResponse; body: Uint8Array }
-  | { kind: 'stream'; reader: ReadableStreamDefaultReader<ChatChunk>; first: ReadableStreamReadResult<ChatChunk> }
+  | { kind: 'stream'; reader: ChunkReader<ChatChunk>; first: ReadableStreamReadResult<ChatChunk> }
   | { kind: 'result'; result: ChatResult }
 
 const discardBody = (response: ForwardResponse): void => {
@@ -47,14 +47,14 @@ const deliver = async (options: {
     const request = { operation: call.operation, body: call.body, model: target.model, headers: call.headers }
     const response = await scope.race(adapter.forward!(request, context), discardBody)
     if (!call.stream) return { kind: 'forward-complete', response, body: await scope.race(readResponseBytes(response)) }
-    const { reader, first } = await peekFirstChunk({ stream: response.body, scope })
+    const { reader, first } = await peekFirstChunk({ reader: bodyReader(response), scope })
     return { kind: 'forward', response, reader, first }
   }
   if (!call.stream) return { kind: 'result', result: await scope.race(adapter.chat(plan.request, context)) }
   const stream = await scope.race(adapter.streamChat(plan.request, context), (late) => {
     late.cancel().catch(() => {})
   })
-  const { reader, first } = await peekFirstChunk({ stream, scope })
+  const { reader, first } = await peekFirstChunk({ reader: stream.getReader(), scope })
   return { kind: 'stream', reader, first }
 }
 
@@ -93,8 +93,8 @@ export const dispatchAttempt = async (options: {
     scope.dispose()
     deadline.dispose()
   }
-  const guard = <T>(reader: ReadableStreamDefaultReader<T>, first?: ReadableStreamReadResult<T>): ReadableStream<T> =>
-    guardStream({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: release })
+  const guard = <T>(reader: ChunkReader<T>, first?: ReadableStreamReadResult<T>): ChunkReader<T> =>
+    guardReader({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: release })
 
   const tapFor = () => target.provider.adapter.createForwardTap?.({ operation: call.operation, stream: call.stream }) ?? null
   switch (delivered.kind) {
@@ -102,7 +102,7 @@ export const dispatchAttempt = async (options: {
       release()
       return { kind: 'result', result: delivered.result, servedBy }
     case 'stream':
-      return { kind: 'stream', stream: guard(delivered.reader, delivered.first), servedBy }
+      return { kind: 'stream', reader: guard(delivered.reader, delivered.first), servedBy }
     case 'forward-complete': {
       release()
       const { response, body } = delivered
@@ -110,9 +110,15 @@ export const dispatchAttempt = async (options: {
     }
     case 'forward': {
       const { response } = delivered
-      const body = guard(delivered.reader, delivered.first)
-      const guarded = { status: response.status, headers: response.headers, body, createClientRewrite: response.createClientRewrite }
-      return { kind: 'forward', response: guarded, tap: tapFor(), servedBy }
+      return {
+        kind: 'forward',
+        status: response.status,
+        headers: response.headers,
+        reader: guard(delivered.reader, delivered.first),
+        createClientRewrite: response.createClientRewrite,
+        tap: tapFor(),
+        servedBy,
+      }
     }
   }
 }

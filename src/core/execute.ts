@@ -12,6 +12,7 @@ import type { Deps } from '../deps.ts'
 import { breakerOutcomeOf, CircuitOpenError, createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.ts'
 import { createDeadline, type Deadline } from './deadline.ts'
 import { dispatchAttempt, type AttemptPlan } from './dispatch-attempt.ts'
+import type { ChunkReader } from './guard-stream.ts'
 import { GatewayError, invalidRequest } from './errors.ts'
 import { estimateTokens } from './estimate-tokens.ts'
 import { mapProviderError } from './map-provider-error.ts'
@@ -51,7 +52,16 @@ export type ServedBy = {
 
 export type ChatOutcome =
   /** Same dialect, streaming: the raw upstream body (starting with the first chunk), guarded by idle and total timeouts. */
-  | { kind: 'forward'; response: ForwardResponse; tap: ForwardTap | null; servedBy: ServedBy }
+  | {
+      kind: 'forward'
+      status: number
+      headers: HeaderReader
+      reader: ChunkReader<Uint8Array>
+      /** The adapter's rewrite of the bytes into what the client asked for (`ForwardResponse.createClientRewrite`). */
+      createClientRewrite?: ForwardResponse['createClientRewrite']
+      tap: ForwardTap | null
+      servedBy: ServedBy
+    }
   /**
    * Same dialect, not streaming: the whole upstream body, read inside the attempt (so a body that breaks off is still
    * retried or falls back: nothing has reached the client yet).
@@ -59,7 +69,7 @@ export type ChatOutcome =
   | { kind: 'forward-complete'; status: number; headers: HeaderReader; body: Uint8Array; tap: ForwardTap | null; servedBy: ServedBy }
   | { kind: 'result'; result: ChatResult; servedBy: ServedBy }
   /** Cross dialect, streaming: canonical chunks, guarded by idle and total timeouts. */
-  | { kind: 'stream'; stream: ReadableStream<ChatChunk>; servedBy: ServedBy }
+  | { kind: 'stream'; reader: ChunkReader<ChatChunk>; servedBy: ServedBy }
   /** count_tokens answered by a local estimate (no upstream can count). */
   | { kind: 'count'; inputTokens: number; estimated: boolean; servedBy: ServedBy }
 

@@ -3,14 +3,14 @@ import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { createFakeClock } from '../../test/helpers/fake-clock.ts'
 import { readAll, streamOf } from '../../test/helpers/fake-deps.ts'
 import { createAttemptScope } from './deadline.ts'
-import { guardStream, peekFirstChunk } from './guard-stream.ts'
+import { guardReader, peekFirstChunk } from './guard-stream.ts'
 
 const setup = (chunks: string[], options: { hold?: boolean; idleMs?: number } = {}) => {
   const clock = createFakeClock()
   const controller = new AbortController()
   const source = streamOf(chunks, { hold: options.hold })
   const ended: string[] = []
-  const guarded = guardStream({
+  const guarded = guardReader({
     reader: source.getReader(),
     clock,
     idleMs: options.idleMs ?? 1_000,
@@ -21,7 +21,7 @@ const setup = (chunks: string[], options: { hold?: boolean; idleMs?: number } = 
   return { clock, controller, source, guarded, ended }
 }
 
-describe('guardStream', () => {
+describe('guardReader', () => {
   it('passes every chunk through and ends cleanly, leaving no timer behind', async () => {
     const { clock, guarded, ended } = setup(['a', 'b', 'c'])
     expect(await readAll(guarded)).toEqual(['a', 'b', 'c'])
@@ -32,15 +32,15 @@ describe('guardStream', () => {
   it('replays a peeked first chunk before the rest', async () => {
     const clock = createFakeClock()
     const scope = createAttemptScope({ clock, firstByteMs: 1_000, providerId: 'p' })
-    const { reader, first } = await peekFirstChunk({ stream: streamOf(['first', 'second']), scope })
+    const { reader, first } = await peekFirstChunk({ reader: streamOf(['first', 'second']).getReader(), scope })
     scope.firstByteReceived()
-    const guarded = guardStream({ reader, first, clock, idleMs: 1_000, signal: scope.signal, providerId: 'p' })
+    const guarded = guardReader({ reader, first, clock, idleMs: 1_000, signal: scope.signal, providerId: 'p' })
     expect(await readAll(guarded)).toEqual(['first', 'second'])
   })
 
   it('errors the stream with a 504 timeout and cancels the upstream when no chunk arrives for idleMs', async () => {
     const { clock, source, guarded, ended } = setup(['a'], { hold: true, idleMs: 5_000 })
-    const reader = guarded.getReader()
+    const reader = guarded
     expect(await reader.read()).toEqual({ done: false, value: 'a' })
     const next = reader.read()
     next.catch(() => {})
@@ -59,16 +59,40 @@ describe('guardStream', () => {
 
   it('does not count time the consumer spends not reading', async () => {
     const { clock, source, guarded, ended } = setup(['a'], { hold: true, idleMs: 1_000 })
-    const reader = guarded.getReader()
+    const reader = guarded
     await reader.read()
     await clock.advance(10_000)
     expect(source.cancelled()).toBe(false)
     expect(ended).toEqual([])
   })
 
+  it('lets a slow but steady stream through, with one idle timer at a time rather than one per chunk', async () => {
+    const clock = createFakeClock()
+    let push: (chunk: string | null) => void = () => {}
+    const source = new ReadableStream<string>({
+      start(controller) {
+        push = (chunk) => (chunk === null ? controller.close() : controller.enqueue(chunk))
+      },
+    })
+    const guarded = guardReader({ reader: source.getReader(), clock, idleMs: 1_000, signal: new AbortController().signal, providerId: 'p' })
+    const received: string[] = []
+    for (const chunk of ['a', 'b', 'c', 'd', 'e']) {
+      const next = guarded.read()
+      await clock.advance(900)
+      expect(clock.pendingTimers()).toBeLessThanOrEqual(1)
+      push(chunk)
+      const result = await next
+      if (!result.done) received.push(result.value)
+    }
+    push(null)
+    expect(await guarded.read()).toEqual({ done: true, value: undefined })
+    expect(received).toEqual(['a', 'b', 'c', 'd', 'e'])
+    expect(clock.pendingTimers()).toBe(0)
+  })
+
   it('errors the stream with the signal reason (deadline or client gone) and cancels the upstream', async () => {
     const { controller, source, guarded, ended } = setup(['a'], { hold: true })
-    const reader = guarded.getReader()
+    const reader = guarded
     await reader.read()
     const reason = new ProviderError({ kind: 'timeout', status: 504, message: 'total timeout' })
     controller.abort(reason)
@@ -79,7 +103,7 @@ describe('guardStream', () => {
 
   it('cancelling the guarded stream cancels the upstream and releases its timers', async () => {
     const { clock, source, guarded, ended } = setup(['a'], { hold: true })
-    const reader = guarded.getReader()
+    const reader = guarded
     await reader.read()
     const pending = reader.read()
     await reader.cancel('client went away')
@@ -101,7 +125,7 @@ describe('guardStream', () => {
         } else controller.error(failure)
       },
     })
-    const guarded = guardStream({
+    const guarded = guardReader({
       reader: source.getReader(),
       clock,
       idleMs: 1_000,
@@ -118,7 +142,7 @@ describe('peekFirstChunk', () => {
     const clock = createFakeClock()
     const scope = createAttemptScope({ clock, firstByteMs: 2_000, providerId: 'p' })
     const source = streamOf<string>([], { hold: true })
-    const peek = peekFirstChunk({ stream: source, scope })
+    const peek = peekFirstChunk({ reader: source.getReader(), scope })
     await expect(clock.settle(peek)).rejects.toMatchObject({ kind: 'timeout', status: 504, retryable: true })
     expect(clock.now() - Date.UTC(2026, 0, 1)).toBe(2_000)
     expect(source.cancelled()).toBe(true)

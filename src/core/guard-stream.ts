@@ -1,22 +1,22 @@
 /**
  * Streams after the first byte: retry and fallback are over (ARCHITECTURE.md house rule 7), so a stall or the end of
- * the time budget ends the stream with a `ProviderError` the encoders turn into an in-band error event, and the
+ * the time budget fails the read with a `ProviderError` the encoders turn into an in-band error event, and the
  * upstream is cancelled so its connection goes back to the pool.
  */
+import type { ChunkReader } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { Clock } from './clock.ts'
 import type { AttemptScope } from './deadline.ts'
 
 /**
- * Reads the first chunk of `stream`, giving up when `signal` aborts (first-byte timeout, deadline, client gone).
- * Gating on it keeps retry and fallback possible until the upstream has really started to answer.
+ * Reads the first chunk, giving up when the scope aborts (first-byte timeout, deadline, client gone). Gating on it
+ * keeps retry and fallback possible until the upstream has really started to answer.
  */
 export const peekFirstChunk = async <T>(options: {
-  stream: ReadableStream<T>
+  reader: ChunkReader<T>
   scope: Pick<AttemptScope, 'race' | 'signal'>
-}): Promise<{ reader: ReadableStreamDefaultReader<T>; first: ReadableStreamReadResult<T> }> => {
-  const { stream, scope } = options
-  const reader = stream.getReader()
+}): Promise<{ reader: ChunkReader<T>; first: ReadableStreamReadResult<T> }> => {
+  const { reader, scope } = options
   try {
     const first = await scope.race(reader.read())
     return { reader, first }
@@ -26,107 +26,111 @@ export const peekFirstChunk = async <T>(options: {
   }
 }
 
-export type GuardStreamOptions<T> = {
-  reader: ReadableStreamDefaultReader<T>
+export type { ChunkReader } from '../../providers/spec/provider-adapter.ts'
+
+export type GuardReaderOptions<T> = {
+  reader: ChunkReader<T>
   /** A chunk already read by `peekFirstChunk`, replayed before the rest. */
   first?: ReadableStreamReadResult<T>
   clock: Clock
   /** Longest wait for the next chunk while the consumer is asking for one. */
   idleMs: number
-  /** Its abort (client gone, total deadline) errors the stream with the signal's reason. */
+  /** Its abort (client gone, total deadline) errors the reader with the signal's reason. */
   signal: AbortSignal
   providerId: string
   /** Called once when the stream ends, errors or is cancelled: release timers and listeners there. */
   onEnd?: () => void
 }
 
-export const guardStream = <T>(options: GuardStreamOptions<T>): ReadableStream<T> => {
+/**
+ * The upstream reader, guarded: a read that waits longer than `idleMs` fails with a 504 `ProviderError`, the signal's
+ * abort fails the pending and every later read with its reason, and either cancels the upstream. One timer serves
+ * the whole stream: each read notes when it began waiting, and the timer, armed by the first read, re-arms itself
+ * for whatever is left of the wait it finds, instead of a timer set and cleared for every chunk.
+ */
+export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> => {
   const { reader, clock, idleMs, signal, providerId, onEnd } = options
   let replay = options.first
   let finished = false
-  let idleTimer: unknown = null
-  let onAbort: (() => void) | null = null
+  let failure: { error: unknown } | null = null
+  /** When the pending read began waiting; `null` when none is pending. */
+  let waitingSince: number | null = null
+  let rejectWaiting: ((error: unknown) => void) | null = null
+  let timer: unknown = null
 
-  const clearIdle = (): void => {
-    if (idleTimer === null) return
-    clock.clearTimeout(idleTimer)
-    idleTimer = null
-  }
   const finish = (): void => {
+    if (finished) return
     finished = true
-    clearIdle()
-    if (onAbort) signal.removeEventListener('abort', onAbort)
+    if (timer !== null) clock.clearTimeout(timer)
+    timer = null
+    signal.removeEventListener('abort', onAbort)
     onEnd?.()
   }
-  const fail = (controller: ReadableStreamDefaultController<T>, error: unknown): void => {
+  const fail = (error: unknown): void => {
     if (finished) return
+    failure = { error }
     finish()
-    controller.error(error)
     reader.cancel(error).catch(() => {})
+    const reject = rejectWaiting
+    waitingSince = null
+    rejectWaiting = null
+    reject?.(error)
   }
+  const onAbort = (): void => fail(signal.reason)
+  const onTimer = (): void => {
+    timer = null
+    if (finished || waitingSince === null) return
+    const waited = clock.now() - waitingSince
+    if (waited < idleMs) {
+      timer = clock.setTimeout(onTimer, idleMs - waited)
+      return
+    }
+    fail(
+      new ProviderError({
+        kind: 'timeout',
+        status: 504,
+        message: `Provider "${providerId}" sent nothing for ${idleMs} ms; the stream was ended.`,
+        retryable: false,
+        providerId,
+      }),
+    )
+  }
+  if (signal.aborted) fail(signal.reason)
+  else signal.addEventListener('abort', onAbort, { once: true })
 
-  return new ReadableStream<T>(
-    {
-      start(controller) {
-        onAbort = () => fail(controller, signal.reason)
-        if (signal.aborted) fail(controller, signal.reason)
-        else signal.addEventListener('abort', onAbort, { once: true })
-      },
-      pull(controller) {
-        if (finished) return
-        if (replay) {
-          const chunk = replay
-          replay = undefined
-          if (chunk.done) {
-            finish()
-            controller.close()
-          } else {
-            controller.enqueue(chunk.value)
-          }
-          return
-        }
-        return new Promise<void>((resolve) => {
-          idleTimer = clock.setTimeout(() => {
-            idleTimer = null
-            fail(
-              controller,
-              new ProviderError({
-                kind: 'timeout',
-                status: 504,
-                message: `Provider "${providerId}" sent nothing for ${idleMs} ms; the stream was ended.`,
-                retryable: false,
-                providerId,
-              }),
-            )
-            resolve()
-          }, idleMs)
-          reader.read().then(
-            (result) => {
-              clearIdle()
-              if (!finished) {
-                if (result.done) {
-                  finish()
-                  controller.close()
-                } else {
-                  controller.enqueue(result.value)
-                }
-              }
-              resolve()
-            },
-            (error: unknown) => {
-              clearIdle()
-              fail(controller, signal.aborted ? signal.reason : error)
-              resolve()
-            },
-          )
-        })
-      },
-      cancel(reason) {
-        if (finished) return
-        finish()
-        return reader.cancel(reason)
-      },
+  return {
+    read: () => {
+      if (failure !== null) return Promise.reject(failure.error)
+      if (replay !== undefined) {
+        const chunk = replay
+        replay = undefined
+        if (chunk.done) finish()
+        return Promise.resolve(chunk)
+      }
+      if (finished) return Promise.resolve({ done: true, value: undefined })
+      return new Promise<ReadableStreamReadResult<T>>((resolve, reject) => {
+        waitingSince = clock.now()
+        rejectWaiting = reject
+        if (timer === null) timer = clock.setTimeout(onTimer, idleMs)
+        reader.read().then(
+          (result) => {
+            if (rejectWaiting !== reject) return
+            waitingSince = null
+            rejectWaiting = null
+            if (result.done) finish()
+            resolve(result)
+          },
+          (error: unknown) => {
+            if (rejectWaiting !== reject) return
+            fail(signal.aborted ? signal.reason : error)
+          },
+        )
+      })
     },
-    { highWaterMark: 0 },
-  )
+    cancel: async (reason) => {
+      if (finished) return
+      finish()
+      await reader.cancel(reason)
+    },
+  }
 }

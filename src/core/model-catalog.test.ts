@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest'
 import type { ModelInfo } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { createFakeAdapter, createFakeDeps, type FakeDepsOptions } from '../../test/helpers/fake-deps.ts'
+import { flushPromises } from '../../test/helpers/fake-clock.ts'
 import { createModelCatalog } from './model-catalog.ts'
 
 type ListModels = (signal: AbortSignal) => Promise<ModelInfo[]>
@@ -56,6 +57,9 @@ describe('createModelCatalog', () => {
     expect(await catalog.providersOf('model-v1')).toEqual(['openai'])
     expect(fetches('openai')).toBe(1)
     await clock.advance(1)
+    // Stale while revalidating: this call answers from the old list and starts the refresh.
+    await catalog.providersOf('model-v2')
+    await flushPromises()
     expect(await catalog.providersOf('model-v2')).toEqual(['openai'])
     expect(fetches('openai')).toBe(2)
   })

@@ -248,3 +248,73 @@ describe('createNodeTransport', () => {
     await new Promise((resolve) => setTimeout(resolve, 20))
   })
 })
+
+describe('createNodeTransport: reader(), the body without a Web stream', () => {
+  const readAllText = async (reader: { read(): Promise<ReadableStreamReadResult<Uint8Array>> }): Promise<string> => {
+    const decoder = new TextDecoder()
+    let text = ''
+    for (let step = await reader.read(); !step.done; step = await reader.read()) text += decoder.decode(step.value, { stream: true })
+    return text + decoder.decode()
+  }
+
+  it('reads chunks as they arrive, then the end', async () => {
+    let finish: () => void = () => {}
+    const { url } = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      response.write('data: 1\n\n')
+      finish = () => response.end('data: [DONE]\n\n')
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    const reader = response.reader!()
+    const first = await reader.read()
+    expect(new TextDecoder().decode(first.value)).toBe('data: 1\n\n')
+    finish()
+    expect(await readAllText(reader)).toBe('data: [DONE]\n\n')
+    expect(await reader.read()).toEqual({ done: true, value: undefined })
+  })
+
+  it('rejects a read with an aborted error when the signal fires mid-body, and the upstream sees the close', async () => {
+    let upstreamClosed: Promise<void> = Promise.resolve()
+    const { url } = await startServer((_request, response) => {
+      upstreamClosed = new Promise((resolve) => response.on('close', () => resolve()))
+      response.writeHead(200)
+      response.write('data: 1\n\n')
+    })
+    const controller = new AbortController()
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
+    const reader = response.reader!()
+    await reader.read()
+    const next = reader.read()
+    controller.abort()
+    expect(await rejection(next)).toMatchObject({ kind: 'aborted', status: 499 })
+    await upstreamClosed
+  })
+
+  it('rejects with a connection error when the upstream drops mid-body', async () => {
+    const { url } = await startServer((request, response) => {
+      response.writeHead(200, { 'content-length': '100' })
+      response.write('partial')
+      setTimeout(() => request.socket.destroy(), 20)
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    expect(await rejection(readAllText(response.reader!()))).toMatchObject({ kind: 'connection', status: 502 })
+  })
+
+  it('releases the connection on cancel: sequential cancels never exhaust a 1-socket pool', async () => {
+    let opened = 0
+    const { url } = await startServer((_request, response) => {
+      opened += 1
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      response.write('data: first\n\n')
+    })
+    const pool = transport({ connections: 1 })
+    for (let index = 0; index < 25; index += 1) {
+      const response = await pool.request({ url, method: 'GET', headers: {}, signal: signal() })
+      const reader = response.reader!()
+      expect((await reader.read()).done).toBe(false)
+      await reader.cancel()
+      expect(await reader.read()).toEqual({ done: true, value: undefined })
+    }
+    expect(opened).toBe(25)
+  })
+})

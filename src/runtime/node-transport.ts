@@ -12,7 +12,7 @@
 import { Buffer } from 'node:buffer'
 import { Agent } from 'undici'
 import type { Dispatcher } from 'undici'
-import type { HeaderReader, UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
+import type { ChunkReader, HeaderReader, UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
 import { isProviderError, ProviderError } from '../../providers/spec/provider-error.ts'
 
 export type NodeTransportOptions = {
@@ -113,6 +113,39 @@ const headerReader = (raw: Record<string, string | string[] | undefined>): Heade
   }
 }
 
+/**
+ * The body as a `ChunkReader` straight over undici's Node stream: one chunk per read, no Web stream in between (a
+ * streamed answer passes each of its chunks through here). Errors map like the Web stream's.
+ */
+const toChunkReader = (options: {
+  body: Dispatcher.ResponseData['body']
+  signal: AbortSignal
+  origin: string
+}): ChunkReader<Uint8Array> => {
+  const { body, signal, origin } = options
+  const chunks = body[Symbol.asyncIterator]()
+  let cancelled = false
+  return {
+    async read() {
+      if (cancelled) return { done: true, value: undefined }
+      let step: IteratorResult<Buffer>
+      try {
+        step = (await chunks.next()) as IteratorResult<Buffer>
+      } catch (error) {
+        if (cancelled) return { done: true, value: undefined }
+        throw toProviderError({ error, signal, origin })
+      }
+      if (step.done || cancelled) return { done: true, value: undefined }
+      const chunk = step.value
+      return { done: false, value: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) }
+    },
+    async cancel() {
+      cancelled = true
+      body.destroy()
+    },
+  }
+}
+
 /** One chunk per `pull`; guards every controller call because a cancel can land while a read is pending. */
 const toWebStream = (options: {
   body: Dispatcher.ResponseData['body']
@@ -208,6 +241,7 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
         get body() {
           return (stream ??= toWebStream({ body: source, signal: request.signal, origin: url.origin }))
         },
+        reader: () => toChunkReader({ body: source, signal: request.signal, origin: url.origin }),
         async bytes() {
           try {
             return new Uint8Array(await source.arrayBuffer())

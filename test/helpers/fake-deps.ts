@@ -195,9 +195,10 @@ export const forwardResponse = (chunks: string[], options: { hold?: boolean; sta
 }
 
 /** Reads a stream to its end (rejects with the stream's error). */
-export const readAll = async <T>(stream: ReadableStream<T>): Promise<T[]> => {
+/** Reads a stream, or a reader (`ChunkReader`), to its end. */
+export const readAll = async <T>(source: ReadableStream<T> | { read(): Promise<ReadableStreamReadResult<T>> }): Promise<T[]> => {
   const out: T[] = []
-  const reader = stream.getReader()
+  const reader = 'getReader' in source ? source.getReader() : source
   for (;;) {
     const { done, value } = await reader.read()
     if (done) return out
