@@ -2,7 +2,7 @@
  * Everything the app needs from the outside world, built by a runtime entry (src/runtime/node.ts, workers.ts) and
  * injected into `createApp`. Nothing below the runtime folder reads the environment or imports runtime modules.
  */
-import type { UpstreamTransport } from '../providers/spec/provider-adapter.ts'
+import type { AbortHandle, UpstreamTransport } from '../providers/spec/provider-adapter.ts'
 import type { ResolvedConfig } from './core/resolve-config.ts'
 import type { Clock } from './core/clock.ts'
 import type { Logger } from './core/logger.ts'
@@ -28,4 +28,9 @@ export type Deps = {
   assets: AssetSource
   /** Set on shutdown: `/readyz` answers 503. */
   isDraining: () => boolean
+  /**
+   * Fires when the client goes away before its response is complete: the executor aborts the upstream call then.
+   * `env` is what the runtime passed to `app.fetch` (`c.env`). Workers: `request.signal`; Node: `node-client-signal.ts`.
+   */
+  clientSignal: (request: Request, env: unknown) => AbortHandle
 }

@@ -4,13 +4,25 @@
  */
 import type { ChatChunk, ChatRequest, ChatResult, Dialect, EmbedRequest, EmbedResult, Usage } from './chat-types.ts'
 
+/**
+ * How adapters and transports learn of an abort (first-byte timeout, deadline, client gone): the part of `AbortSignal`
+ * they read, so a real signal is one. The core passes a lighter token (`src/core/abort-token.ts`); a transport whose
+ * API needs a real `AbortSignal` converts it (`toAbortSignal`).
+ */
+export interface AbortHandle {
+  readonly aborted: boolean
+  readonly reason: unknown
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
 export type UpstreamRequest = {
   url: string
   method: 'GET' | 'POST'
   headers: Record<string, string>
   /** Already-serialised body; the transport sets `content-length` from it. */
   body?: string | Uint8Array
-  signal: AbortSignal
+  signal: AbortHandle
   /** Connect timeout for this provider (the Node transport keeps one pool per setting; fetch has none). */
   connectTimeoutMs?: number
 }
@@ -73,7 +85,7 @@ export interface CallContext {
   credentials: ProviderCredentials
   transport: UpstreamTransport
   /** Fires on client disconnect, on a timeout, or at the request's deadline. */
-  signal: AbortSignal
+  signal: AbortHandle
   requestId: string
   connectTimeoutMs?: number
 }

@@ -111,7 +111,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
       body,
       headers,
       toCanonical,
-      signal: c.req.raw.signal,
+      signal: deps.clientSignal(c.req.raw, c.env),
       requestId,
     })
   } catch (error) {

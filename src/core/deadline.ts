@@ -5,17 +5,19 @@
  * whoever sees the abort knows whether the client left (`aborted`, 499) or time ran out (`timeout`, 504).
  *
  * This is on every request's path, so it is built from the fewest parts: per call one timer and one listener on the
- * client's signal; per attempt one `AbortController` (the adapter's signal) and one timer. The deadline aborts its
- * current attempt by a direct call, not through a chain of signal listeners (on Node 20 an `AbortSignal` costs about
- * 3 µs to create and as much per listener), and `race` rejects its waiters the same way. The deadline's own signal,
- * needed only while waiting between retries, is created on first use.
+ * client's signal; per attempt one `AbortToken` (the adapter's signal, `abort-token.ts`: on Node 20 an `AbortSignal`
+ * costs about 3 µs and 3 KB to create and as much per listener) and one timer. The deadline aborts its current
+ * attempt by a direct call, not through a chain of listeners, and `race` rejects its waiters the same way. The
+ * deadline's own `AbortSignal`, needed only while waiting between retries (p-retry), is created on first use.
  */
 import { ProviderError } from '../../providers/spec/provider-error.ts'
+import type { AbortHandle } from '../../providers/spec/provider-adapter.ts'
+import { createAbortToken } from './abort-token.ts'
 import type { Clock } from './clock.ts'
 
 export type AttemptScope = {
   /** Passed to the adapter: fires on the deadline's abort or when the first byte is late. */
-  readonly signal: AbortSignal
+  readonly signal: AbortHandle
   /** Stops the first-byte timer; the scope stays chained to the deadline (client abort still reaches upstream). */
   firstByteReceived(): void
   /**
@@ -53,8 +55,7 @@ const createScope = (options: {
   onDispose?: (scope: Scope) => void
 }): Scope => {
   const { clock, firstByteMs, providerId, onDispose } = options
-  const controller = new AbortController()
-  const signal = controller.signal
+  const signal = createAbortToken()
   let waiters: ((reason: unknown) => void)[] = []
   let timer: unknown = null
   let disposed = false
@@ -66,7 +67,7 @@ const createScope = (options: {
   const abort = (reason: ProviderError): void => {
     if (disposed || signal.aborted) return
     clearTimer()
-    controller.abort(reason)
+    signal.abort(reason)
     const rejecting = waiters
     waiters = []
     for (const reject of rejecting) reject(reason)
@@ -131,7 +132,7 @@ const createScope = (options: {
 export const createAttemptScope = (options: { clock: Clock; firstByteMs: number; providerId: string }): AttemptScope =>
   createScope(options)
 
-export const createDeadline = (options: { clock: Clock; totalMs: number; signal: AbortSignal }): Deadline => {
+export const createDeadline = (options: { clock: Clock; totalMs: number; signal: AbortHandle }): Deadline => {
   const { clock, totalMs, signal: clientSignal } = options
   const at = clock.now() + totalMs
   let reason: ProviderError | undefined

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import type { ChatChunk, ChatResult } from '../../providers/spec/chat-types.ts'
-import type { CallContext, ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
+import type { AbortHandle, CallContext, ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import {
   chatResult,
@@ -40,7 +40,7 @@ const streamCall: Partial<ChatCall> = { dialect: 'anthropic', model: 'main', str
 describe('first byte', () => {
   it('waits for the first chunk of a stream before resolving, so a stall before it falls back', async () => {
     const stalled = streamOf<ChatChunk>([], { hold: true })
-    let signal: AbortSignal | undefined
+    let signal: AbortHandle | undefined
     const a = createFakeAdapter({
       id: 'a',
       streamChat: async (_request, context) => {
@@ -195,7 +195,7 @@ describe('total deadline and client abort', () => {
 
   it("aborts the upstream when the client leaves mid-stream", async () => {
     const client = new AbortController()
-    let signal: AbortSignal | undefined
+    let signal: AbortHandle | undefined
     const upstream = streamOf([start], { hold: true })
     const a = createFakeAdapter({
       id: 'a',

@@ -5,7 +5,7 @@
  * Policy and defaults: ARCHITECTURE.md "Spine decisions".
  */
 import type { ChatChunk, ChatRequest, ChatResult, Dialect } from '../../providers/spec/chat-types.ts'
-import type { ForwardResponse, ForwardTap, HeaderReader } from '../../providers/spec/provider-adapter.ts'
+import type { AbortHandle, ForwardResponse, ForwardTap, HeaderReader } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { modelMaxOutputTokens } from '../../config/model-table.ts'
 import type { Deps } from '../deps.ts'
@@ -35,7 +35,7 @@ export type ChatCall = {
   /** Converts the body to the canonical request, only when a cross-dialect target is tried; throws a 400 GatewayError on a conversion gap. */
   toCanonical: () => ChatRequest
   /** Client disconnect. */
-  signal: AbortSignal
+  signal: AbortHandle
   requestId: string
 }
 

@@ -3,7 +3,7 @@
  * the time budget fails the read with a `ProviderError` the encoders turn into an in-band error event, and the
  * upstream is cancelled so its connection goes back to the pool.
  */
-import type { ChunkReader } from '../../providers/spec/provider-adapter.ts'
+import type { AbortHandle, ChunkReader } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { Clock } from './clock.ts'
 import type { AttemptScope } from './deadline.ts'
@@ -36,7 +36,7 @@ export type GuardReaderOptions<T> = {
   /** Longest wait for the next chunk while the consumer is asking for one. */
   idleMs: number
   /** Its abort (client gone, total deadline) errors the reader with the signal's reason. */
-  signal: AbortSignal
+  signal: AbortHandle
   providerId: string
   /** Called once when the stream ends, errors or is cancelled: release timers and listeners there. */
   onEnd?: () => void

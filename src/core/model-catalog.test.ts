@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest'
-import type { ModelInfo } from '../../providers/spec/provider-adapter.ts'
+import type { AbortHandle, ModelInfo } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { createFakeAdapter, createFakeDeps, type FakeDepsOptions } from '../../test/helpers/fake-deps.ts'
 import { flushPromises } from '../../test/helpers/fake-clock.ts'
 import { createModelCatalog } from './model-catalog.ts'
 
-type ListModels = (signal: AbortSignal) => Promise<ModelInfo[]>
+type ListModels = (signal: AbortHandle) => Promise<ModelInfo[]>
 
 const setup = (options: { lists: Record<string, ListModels | null>; config?: FakeDepsOptions['config'] }) => {
   const adapters = Object.entries(options.lists).map(([id, list]) =>
@@ -141,7 +141,7 @@ describe('createModelCatalog', () => {
   })
 
   it('gives up on a models endpoint after 5 s and aborts its request', async () => {
-    let signal: AbortSignal | undefined
+    let signal: AbortHandle | undefined
     const { catalog, clock } = setup({
       lists: {
         slow: (received) => {

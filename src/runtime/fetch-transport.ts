@@ -7,6 +7,7 @@
  * Node transport (undici `request`) never does either.
  * https://developers.cloudflare.com/workers/runtime-apis/fetch/
  */
+import { toAbortSignal } from '../core/abort-token.ts'
 import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
 import { isProviderError, ProviderError } from '../../providers/spec/provider-error.ts'
 
@@ -55,7 +56,7 @@ export const createFetchTransport = (options: FetchTransportOptions = {}): Upstr
         method: request.method,
         headers: request.headers,
         body: request.body as BodyInit | undefined,
-        signal: request.signal,
+        signal: toAbortSignal(request.signal),
         redirect: 'manual',
       })
     } catch (error) {

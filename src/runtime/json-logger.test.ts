@@ -101,4 +101,23 @@ describe('createJsonLogger', () => {
     expect(lines[0]).not.toContain('gsk_groq_custom_key_1234')
     expect(JSON.parse(lines[0])).toMatchObject({ upstream: { message: 'Invalid API Key: [redacted]' }, note: 'a short word' })
   })
+
+  it('redacts flat fields too (the per-request fast path): names, configured keys with quotes, key-like strings', () => {
+    const { logger, lines, entries } = capture({ secrets: ['my"odd\\secret-123'] })
+    logger.info({ requestId: 'req_1', requestedModel: 'my"odd\\secret-123', usage: { inputTokens: 3, outputTokens: 4 } }, 'usage')
+    logger.info({ requestId: 'req_2', xApiKey: 'plain-value-here', error: 'upstream said sk-proj-abcdefgh1234' }, 'usage')
+    logger.info({ requestId: 'req_3', model: 'gpt-4o-mini', usage: { inputTokens: 3, totalTokens: 7 }, status: 200 }, 'usage')
+    expect(lines[0]).not.toContain('odd')
+    expect(entries()[0]).toMatchObject({ requestedModel: '[redacted]', usage: { inputTokens: 3, outputTokens: 4 } })
+    expect(entries()[1]).toMatchObject({ xApiKey: '[redacted]', error: 'upstream said sk-[redacted]' })
+    expect(entries()[2]).toEqual({
+      level: 'info',
+      time: 1_700_000_000_000,
+      msg: 'usage',
+      requestId: 'req_3',
+      model: 'gpt-4o-mini',
+      usage: { inputTokens: 3, totalTokens: 7 },
+      status: 200,
+    })
+  })
 })

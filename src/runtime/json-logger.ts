@@ -1,9 +1,10 @@
 /**
  * One JSON line per entry on stdout (`level`, `time` in epoch ms, `msg`, then the fields), the shape log shippers
- * read without configuration. A line is written for every request, so the work is one `JSON.stringify` whose replacer
- * also does the redaction: fields named like a credential are masked whole; the configured keys, and strings that look
- * like a provider key, a bearer token or a Gatehouse key, are masked wherever they appear (an upstream message echoing
- * a key, an error).
+ * read without configuration. Redaction: fields named like a credential are masked whole; the configured keys, and
+ * strings that look like a provider key, a bearer token or a Gatehouse key, are masked wherever they appear (an
+ * upstream message echoing a key, an error). A line is written for every request, so the common case is one plain
+ * `JSON.stringify` checked as a whole (a credential-like field name, a configured key, a key-like string): only a line
+ * that fails the check, or fields that are not flat (errors, nested objects), pay for the replacer that redacts.
  */
 import type { LogFields, Logger } from '../core/logger.ts'
 
@@ -54,6 +55,25 @@ const createReplacer = (secrets: readonly string[]) => {
   return { replacer, redactString }
 }
 
+/** A field named like a credential, as `JSON.stringify` writes it: an unescaped quote only ends a key there. */
+const sensitiveKeyInLine = /(?:key|token|secret|password|authorization|cookie)"\s*:/i
+
+/** Strings, numbers, booleans and null, or plain objects of them one level down (`usage`): what the fast path takes. */
+const isFlat = (fields: LogFields): boolean => {
+  for (const name in fields) {
+    const value = fields[name]
+    if (value === null || value === undefined) continue
+    const type = typeof value
+    if (type === 'bigint') return false
+    if (type !== 'object') continue
+    if (Object.getPrototypeOf(value) !== Object.prototype) return false
+    for (const inner of Object.values(value as Record<string, unknown>)) {
+      if ((inner !== null && typeof inner === 'object') || typeof inner === 'bigint') return false
+    }
+  }
+  return true
+}
+
 export type NodeLoggerOptions = {
   level?: LogLevel
   /** Values masked wherever they appear: the master key and the provider keys, whatever their shape. */
@@ -71,6 +91,14 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
     .filter((secret) => secret.length >= minimumSecretLength)
     .sort((left, right) => right.length - left.length)
   const { replacer, redactString } = createReplacer(secrets)
+  /** The secrets as they appear inside a JSON string (quotes and backslashes escaped). */
+  const secretsInJson = secrets.map((secret) => JSON.stringify(secret).slice(1, -1))
+  const needsRedaction = (line: string): boolean =>
+    sensitiveKeyInLine.test(line) ||
+    line.includes('sk-') ||
+    line.includes('gh-') ||
+    /bearer/i.test(line) ||
+    secretsInJson.some((secret) => line.includes(secret))
 
   const log = (level: Exclude<LogLevel, 'silent'>, fields: LogFields, message: string): void => {
     if (severity[level] < threshold) return
@@ -78,7 +106,8 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
     for (const name in fields) if (!(name in entry)) entry[name] = fields[name]
     let line: string
     try {
-      line = JSON.stringify(entry, replacer)
+      const plain = isFlat(fields) ? JSON.stringify(entry) : undefined
+      line = plain !== undefined && !needsRedaction(plain) ? plain : JSON.stringify(entry, replacer)
     } catch (error) {
       line = JSON.stringify({ level, time: entry.time, msg: redactString(message), logError: String(error) })
     }

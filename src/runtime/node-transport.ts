@@ -12,7 +12,7 @@
 import { Buffer } from 'node:buffer'
 import { Agent } from 'undici'
 import type { Dispatcher } from 'undici'
-import type { ChunkReader, HeaderReader, UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
+import type { AbortHandle, ChunkReader, HeaderReader, UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
 import { isProviderError, ProviderError } from '../../providers/spec/provider-error.ts'
 
 export type NodeTransportOptions = {
@@ -54,7 +54,7 @@ const connectionMessages: Record<string, string> = {
  * An aborted signal wins over the error it caused: the core aborts with a `ProviderError` (a timeout) or the client
  * went away. The origin goes to `detail` (logs), never to `message` (clients): it may be an internal host.
  */
-const toProviderError = (options: { error: unknown; signal: AbortSignal; origin: string }): ProviderError => {
+const toProviderError = (options: { error: unknown; signal: AbortHandle; origin: string }): ProviderError => {
   const { error, signal, origin } = options
   if (signal.aborted) {
     if (isProviderError(signal.reason)) return signal.reason
@@ -119,7 +119,7 @@ const headerReader = (raw: Record<string, string | string[] | undefined>): Heade
  */
 const toChunkReader = (options: {
   body: Dispatcher.ResponseData['body']
-  signal: AbortSignal
+  signal: AbortHandle
   origin: string
 }): ChunkReader<Uint8Array> => {
   const { body, signal, origin } = options
@@ -149,7 +149,7 @@ const toChunkReader = (options: {
 /** One chunk per `pull`; guards every controller call because a cancel can land while a read is pending. */
 const toWebStream = (options: {
   body: Dispatcher.ResponseData['body']
-  signal: AbortSignal
+  signal: AbortHandle
   origin: string
 }): ReadableStream<Uint8Array> => {
   const { body, signal, origin } = options
@@ -223,7 +223,8 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
           method: request.method,
           headers: requestHeaders(request, body),
           body,
-          signal: request.signal,
+          // undici takes any object with `addEventListener` (lib/core/util.js `addAbortListener`).
+          signal: request.signal as AbortSignal,
           headersTimeout: 0,
           bodyTimeout: 0,
         })

@@ -9,8 +9,8 @@
  * pools close. Keep-alive connections that were idle at SIGTERM stay open during the drain and answer with
  * `Connection: close`, so a load balancer polling `/readyz` on a pooled connection sees the 503.
  *
- * Client disconnects: @hono/node-server aborts `c.req.raw.signal` when the response closes before it finished
- * (`makeCloseHandler` in its listener), which is the signal the executor passes upstream.
+ * Client disconnects: the response closing before it finished (`node-client-signal.ts`, the same test
+ * @hono/node-server applies to `c.req.raw.signal`) aborts the upstream call.
  * https://github.com/honojs/node-server#readme
  */
 import { readFileSync, rmSync } from 'node:fs'
@@ -34,6 +34,7 @@ import { createNodeAssets } from './node-assets.ts'
 import { createJsonLogger, isLogLevel, logLevels } from './json-logger.ts'
 import type { LogLevel } from './json-logger.ts'
 import { createNodeTransport } from './node-transport.ts'
+import { nodeClientSignal } from './node-client-signal.ts'
 
 /** A start-up problem the operator must fix: the CLI prints `errors`, one per line, and exits 1 (no stack trace). */
 export class StartupError extends Error {
@@ -219,6 +220,7 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
     runtime: 'node',
     assets: createNodeAssets(),
     isDraining: () => draining,
+    clientSignal: nodeClientSignal,
   }
 
   let serving: ServingNode

@@ -114,6 +114,7 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
     runtime: 'workers',
     assets: createWorkersAssets(options.env.ASSETS),
     isDraining: () => false,
+    clientSignal: (request) => request.signal,
   }
   return { ok: true, deps }
 }

@@ -129,6 +129,7 @@ export const createFakeDeps = (options: FakeDepsOptions): FakeDeps => {
     assets: { get: () => Promise.resolve(null) },
     runtime: 'node',
     isDraining: () => false,
+    clientSignal: (request) => request.signal,
   }
 }
 

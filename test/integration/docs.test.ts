@@ -36,6 +36,7 @@ const createDocsDeps = (): Deps => {
     runtime: 'node',
     assets: createNodeAssets(),
     isDraining: () => false,
+    clientSignal: (request: Request) => request.signal,
   }
 }
 

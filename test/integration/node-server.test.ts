@@ -331,6 +331,28 @@ describe('gatehouse serve (child process)', () => {
     expect(chat).toBeDefined()
     expect(await chat?.settled).toBe('aborted')
   })
+
+  it('aborts the upstream request when the client disconnects while the gateway waits for the first byte', async () => {
+    const upstream = await mockUpstream()
+    upstream.enqueue({ delayFirstByteMs: 5_000 })
+    const gatehouse = startGatehouse({ cwd: workDirectory(), env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' } })
+    const url = await listening(gatehouse)
+    const outgoing = httpRequest(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer gh-test-key' },
+    })
+    outgoing.on('error', () => {})
+    outgoing.end(JSON.stringify({ ...chatBody, stream: false }))
+    const deadline = Date.now() + 3_000
+    while (!upstream.requests.some((request) => request.path === '/v1/chat/completions') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    outgoing.destroy()
+    const chat = upstream.requests.find((request) => request.path === '/v1/chat/completions')
+    expect(chat).toBeDefined()
+    expect(await chat?.settled).toBe('aborted')
+  })
 })
 
 describe('serveNode (in process)', () => {

@@ -1,0 +1,52 @@
+/**
+ * A lighter `AbortSignal` for the request path. On Node 20 an `AbortController` costs about 3 µs and 3 KB to create,
+ * and each listener as much again (undici adds two per request); a request used to make three. This one is a flag, a
+ * reason and a short listener list, and it satisfies `AbortHandle`, which is all adapters and transports read (undici
+ * accepts any object with `addEventListener`; the fetch transport turns it into a real signal).
+ */
+import type { AbortHandle } from '../../providers/spec/provider-adapter.ts'
+
+export type AbortToken = AbortHandle & {
+  /** Aborts with `reason` and calls every listener once; later calls do nothing. */
+  abort(reason: unknown): void
+}
+
+export const createAbortToken = (): AbortToken => {
+  let listeners: (() => void)[] | null = null
+  let aborted = false
+  let abortReason: unknown
+  return {
+    get aborted() {
+      return aborted
+    },
+    get reason() {
+      return abortReason
+    },
+    addEventListener: (_type, listener) => {
+      if (aborted) return
+      ;(listeners ??= []).push(listener)
+    },
+    removeEventListener: (_type, listener) => {
+      if (listeners === null) return
+      const index = listeners.indexOf(listener)
+      if (index !== -1) listeners.splice(index, 1)
+    },
+    abort: (reason) => {
+      if (aborted) return
+      aborted = true
+      abortReason = reason
+      const calling = listeners
+      listeners = null
+      if (calling !== null) for (const listener of calling) listener()
+    },
+  }
+}
+
+/** A real `AbortSignal` that follows `handle`, for APIs that need one (`fetch`). `handle` itself when it is one. */
+export const toAbortSignal = (handle: AbortHandle): AbortSignal => {
+  if (handle instanceof AbortSignal) return handle
+  const controller = new AbortController()
+  if (handle.aborted) controller.abort(handle.reason)
+  else handle.addEventListener('abort', () => controller.abort(handle.reason), { once: true })
+  return controller.signal
+}
