@@ -33,6 +33,17 @@ describe('breakerOutcomeOf', () => {
 })
 
 describe('createCircuitBreaker', () => {
+  it('turns a success into a failure when the call breaks later (a stream), so each call counts once', () => {
+    const { breaker, call, state } = setup({ minFailures: 3, failureRatio: 0.5, windowSize: 20 })
+    for (let index = 0; index < 4; index += 1) expect(call('success')).toBe(true)
+    breaker.recordFailure(target)
+    breaker.recordFailure(target)
+    expect(breaker.snapshot()[0]).toMatchObject({ calls: 4, failures: 2, state: 'closed' })
+    breaker.recordFailure(target)
+    expect(breaker.snapshot()[0]).toMatchObject({ calls: 4, failures: 3 })
+    expect(state()).toBe('open')
+  })
+
   it('opens at minFailures failures and then refuses attempts', () => {
     const { call, state } = setup()
     for (let index = 0; index < 4; index += 1) expect(call('failure')).toBe(true)

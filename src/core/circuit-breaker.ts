@@ -43,6 +43,8 @@ export interface CircuitBreaker {
    * attempt must not be made. `force` ignores that (every target is open, so the oldest is tried anyway).
    */
   acquire(target: { provider: string; model: string; force?: boolean }): BreakerPermit | null
+  /** An attempt settled as a success failed afterwards (a stream that broke after its first byte): count it as failed. */
+  recordFailure(target: { provider: string; model: string }): void
   /** Keeps the target out of rotation for `ms` after a 429. */
   cooldown(target: { provider: string; model: string; ms: number }): void
   /** Since when the target has been blocked (open or cooling down); `null` when it is available. */
@@ -156,11 +158,31 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
     entry.outcomes.push({ at: now, failed })
     if (failed) entry.failures += 1
     prune(entry, now)
-    if (!failed) return
+    if (failed) tripIfDue(entry, now)
+  }
+  const tripIfDue = (entry: Entry, now: number): void => {
     const failures = entry.failures
     if (failures >= policy.minFailures && failures / entry.outcomes.length >= policy.failureRatio) {
       open(entry, now, policy.openMs)
     }
+  }
+  /**
+   * A call recorded as a success at its first byte failed afterwards (its stream broke): one success of the window
+   * becomes a failure, so that the call counts once, as what it was.
+   */
+  const recordLateFailure = (entry: Entry): void => {
+    if (entry.state !== 'closed') return
+    const now = clock.now()
+    prune(entry, now)
+    const outcomes = entry.outcomes
+    for (let index = outcomes.length - 1; index >= 0; index -= 1) {
+      if (outcomes[index].failed) continue
+      outcomes[index] = { at: outcomes[index].at, failed: true }
+      entry.failures += 1
+      tripIfDue(entry, now)
+      return
+    }
+    record(entry, 'failure')
   }
   const permit = (entry: Entry, probe: boolean): BreakerPermit => {
     let settled = false
@@ -176,7 +198,7 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
   }
 
   if (!policy.enabled) {
-    return { acquire: () => noopPermit, cooldown: () => {}, blockedSince: () => null, snapshot: () => [] }
+    return { acquire: () => noopPermit, recordFailure: () => {}, cooldown: () => {}, blockedSince: () => null, snapshot: () => [] }
   }
 
   return {
@@ -193,6 +215,7 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
       }
       return null
     },
+    recordFailure: ({ provider, model }) => recordLateFailure(entryFor(provider, model)),
     cooldown: ({ provider, model, ms }) => {
       const entry = entryFor(provider, model)
       const now = clock.now()

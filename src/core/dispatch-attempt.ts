@@ -67,8 +67,10 @@ export const dispatchAttempt = async (options: {
   deadline: Deadline
   /** Attempts made so far across targets, this one included. */
   attempt: number
+  /** The upstream failed after the first byte (a broken stream, an idle timeout): for the circuit breaker. */
+  onStreamFailure?: (error: unknown) => void
 }): Promise<ChatOutcome> => {
-  const { target, plan, call, deps, deadline, attempt } = options
+  const { target, plan, call, deps, deadline, attempt, onStreamFailure } = options
   const { clock } = deps
   const providerId = target.provider.config.id
   const scope = deadline.startAttempt({ firstByteMs: target.timeouts.firstByteMs, providerId })
@@ -89,9 +91,10 @@ export const dispatchAttempt = async (options: {
   scope.firstByteReceived()
   const servedBy: ServedBy = { provider: providerId, model: target.model, attempts: attempt, firstByteAt: clock.now() }
   if (plan.kind === 'chat' && plan.defaultedMaxTokens !== undefined) servedBy.defaultedMaxTokens = plan.defaultedMaxTokens
-  const release = (): void => {
+  const release = (upstreamFailure?: unknown): void => {
     scope.dispose()
     deadline.dispose()
+    if (upstreamFailure !== undefined) onStreamFailure?.(upstreamFailure)
   }
   const guard = <T>(reader: ChunkReader<T>, first?: ReadableStreamReadResult<T>): ChunkReader<T> =>
     guardReader({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: release })

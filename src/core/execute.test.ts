@@ -9,6 +9,7 @@ import {
   createFakeDeps,
   forwardResponse,
   httpError,
+  readAll,
   type FakeAdapter,
   type FakeDepsOptions,
 } from '../../test/helpers/fake-deps.ts'
@@ -240,6 +241,40 @@ describe('executor: circuit breaker', () => {
     const outcome = await run(anthropicCall)
     expect(a.calls).toHaveLength(2)
     expect(outcome.servedBy).toMatchObject({ provider: 'b', attempts: 1 })
+  })
+
+  it('counts a stream that breaks after its first byte against its target, but not a client that leaves', async () => {
+    const breaking = (): ReadableStream<Uint8Array> => {
+      let sent = false
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) controller.error(new ProviderError({ kind: 'connection', status: 502, message: 'The upstream closed the connection.' }))
+          else controller.enqueue(new TextEncoder().encode('data: {}\n\n'))
+          sent = true
+        },
+      })
+    }
+    let calls = 0
+    const a = createFakeAdapter({
+      id: 'a',
+      forward: async () =>
+        (calls += 1) === 1
+          ? forwardResponse(['data: {}\n\n'], { hold: true })
+          : { status: 200, headers: new Headers({ 'content-type': 'text/event-stream' }), body: breaking() },
+    })
+    const { run, executor } = setup([a], breakerConfig(['a']))
+    const breaker = () => executor.circuitBreaker.snapshot().find((entry) => entry.provider === 'a')
+    const left = await run({ model: 'main', stream: true })
+    if (left.kind !== 'forward') throw new Error(left.kind)
+    await left.reader.read()
+    await left.reader.cancel('client went away')
+    expect(breaker()).toMatchObject({ state: 'closed', failures: 0 })
+    for (let index = 0; index < 2; index += 1) {
+      const outcome = await run({ model: 'main', stream: true })
+      if (outcome.kind !== 'forward') throw new Error(outcome.kind)
+      await expect(readAll(outcome.reader)).rejects.toMatchObject({ kind: 'connection' })
+    }
+    expect(breaker()).toMatchObject({ state: 'open', failures: 2 })
   })
 
   it('probes the target again after openMs and closes on success', async () => {

@@ -163,7 +163,14 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
     state.attempts += 1
     const attempt = state.attempts
     try {
-      const outcome = await dispatchAttempt({ target, plan, call, deps, deadline: state.deadline, attempt })
+      // A stream that breaks after its first byte was a success for the retry logic (it can no longer be retried),
+      // but a failure of the upstream all the same: the breaker counts it.
+      const onStreamFailure = (error: unknown): void => {
+        if (breakerOutcomeOf(withProvider(error, providerId)) === 'failure') {
+          circuitBreaker.recordFailure({ provider: providerId, model: target.model })
+        }
+      }
+      const outcome = await dispatchAttempt({ target, plan, call, deps, deadline: state.deadline, attempt, onStreamFailure })
       permit.settle('success')
       return outcome
     } catch (caught) {

@@ -38,8 +38,12 @@ export type GuardReaderOptions<T> = {
   /** Its abort (client gone, total deadline) errors the reader with the signal's reason. */
   signal: AbortHandle
   providerId: string
-  /** Called once when the stream ends, errors or is cancelled: release timers and listeners there. */
-  onEnd?: () => void
+  /**
+   * Called once when the stream ends, errors or is cancelled: release timers and listeners there. `upstreamFailure` is
+   * set when the upstream itself failed (a broken body, an idle timeout), not when the signal aborted or the consumer
+   * cancelled: the circuit breaker counts it.
+   */
+  onEnd?: (upstreamFailure?: unknown) => void
 }
 
 /**
@@ -58,18 +62,18 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
   let rejectWaiting: ((error: unknown) => void) | null = null
   let timer: unknown = null
 
-  const finish = (): void => {
+  const finish = (upstreamFailure?: unknown): void => {
     if (finished) return
     finished = true
     if (timer !== null) clock.clearTimeout(timer)
     timer = null
     signal.removeEventListener('abort', onAbort)
-    onEnd?.()
+    onEnd?.(upstreamFailure)
   }
-  const fail = (error: unknown): void => {
+  const fail = (error: unknown, upstream = false): void => {
     if (finished) return
     failure = { error }
-    finish()
+    finish(upstream ? error : undefined)
     reader.cancel(error).catch(() => {})
     const reject = rejectWaiting
     waitingSince = null
@@ -93,6 +97,7 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
         retryable: false,
         providerId,
       }),
+      true,
     )
   }
   if (signal.aborted) fail(signal.reason)
@@ -122,7 +127,8 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
           },
           (error: unknown) => {
             if (rejectWaiting !== reject) return
-            fail(signal.aborted ? signal.reason : error)
+            if (signal.aborted) fail(signal.reason)
+            else fail(error, true)
           },
         )
       })
@@ -130,7 +136,8 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
     cancel: async (reason) => {
       if (finished) return
       finish()
-      await reader.cancel(reason)
+      // The consumer is leaving: an upstream that already failed has nothing left to tell it.
+      await reader.cancel(reason).catch(() => {})
     },
   }
 }

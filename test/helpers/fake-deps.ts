@@ -195,8 +195,7 @@ export const forwardResponse = (chunks: string[], options: { hold?: boolean; sta
   return { status: options.status ?? 200, headers: new Headers({ 'content-type': 'text/event-stream' }), body }
 }
 
-/** Reads a stream to its end (rejects with the stream's error). */
-/** Reads a stream, or a reader (`ChunkReader`), to its end. */
+/** Reads a stream, or a reader (`ChunkReader`), to its end (rejects with its error). */
 export const readAll = async <T>(source: ReadableStream<T> | { read(): Promise<ReadableStreamReadResult<T>> }): Promise<T[]> => {
   const out: T[] = []
   const reader = 'getReader' in source ? source.getReader() : source
