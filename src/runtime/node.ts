@@ -33,6 +33,7 @@ import type { ResolvedMasterKey } from './master-key.ts'
 import { createNodeAssets } from './node-assets.ts'
 import { createJsonLogger, isLogLevel, logLevels } from './json-logger.ts'
 import type { LogLevel } from './json-logger.ts'
+import { createBatchedWriter } from './batched-writer.ts'
 import { createNodeTransport } from './node-transport.ts'
 import { nodeClientSignal } from './node-client-signal.ts'
 
@@ -195,9 +196,13 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
     throw new StartupError([`auth.masterKey: ${(error as Error).message}`])
   }
   const config = { ...resolved, masterKey: masterKey.key }
+  // Lines given to a caller's `stdout` go one by one (tests read them); process.stdout gets them batched per turn.
+  const batched = options.stdout === undefined ? createBatchedWriter((text) => void process.stdout.write(text)) : undefined
+  const flushLog = (): void => batched?.flush()
+  if (batched !== undefined) process.once('exit', flushLog)
   const logger = createJsonLogger({
     level: logLevel.level,
-    write: options.stdout,
+    write: options.stdout ?? batched?.write,
     secrets: [masterKey.key, ...providers.list().flatMap((entry) => entry.credentials.apiKey ?? [])],
   })
   const transport = createNodeTransport()
@@ -231,6 +236,8 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
     // A key nobody was shown must not survive a failed start: the next start would only print its path.
     if (masterKey.generated && masterKey.file !== undefined) rmSync(masterKey.file, { force: true })
     await transport.close()
+    flushLog()
+    process.off('exit', flushLog)
     throw error
   }
   const url = `http://${urlHost(config.server.host)}:${serving.port}`
@@ -238,6 +245,8 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
   if (providers.list().length === 0) {
     logger.warn({}, 'no provider configured: set OPENAI_API_KEY or ANTHROPIC_API_KEY, or point GATEHOUSE_CONFIG at a config file')
   }
+  // Start-up lines go out before the CLI prints its own.
+  flushLog()
 
   let closing: Promise<void> | undefined
   const shutdown = async (): Promise<void> => {
@@ -251,6 +260,8 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
     }
     await waitAtMost(transport.close(), 5_000)
     logger.info({}, 'shutdown complete')
+    flushLog()
+    process.off('exit', flushLog)
   }
 
   return {
