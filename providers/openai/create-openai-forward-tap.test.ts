@@ -68,6 +68,38 @@ describe('createOpenAIForwardTap', () => {
     expect(feed({ operation: 'chat', stream: true }, body)).toMatchObject({ model: 'm', usage: { inputTokens: 3, outputTokens: 4 } })
   })
 
+  it('reads a large non-streamed body from its ends, with the same result as a full parse', () => {
+    const embeddings = JSON.stringify({
+      object: 'list',
+      data: Array.from({ length: 50 }, (_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: 64 }, () => 0.5) })),
+      model: 'text-embedding-3-small',
+      usage: { prompt_tokens: 12, total_tokens: 12 },
+    })
+    expect(feed({ operation: 'embeddings', stream: false }, embeddings, 4096)).toEqual({
+      model: 'text-embedding-3-small',
+      usage: { inputTokens: 12, outputTokens: null, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+    })
+    const decoy = JSON.stringify({
+      id: 'c1',
+      object: 'chat.completion',
+      model: 'gpt-4o-mini',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: `${'long answer '.repeat(1000)} the "usage": {"prompt_tokens": 999} field, "model": "x"` },
+          finish_reason: 'stop',
+        },
+      ],
+      usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
+    })
+    expect(feed({ operation: 'chat', stream: false }, decoy, 7)).toMatchObject({ model: 'gpt-4o-mini', usage: { inputTokens: 5, outputTokens: 2 } })
+  })
+
+  it('parses a 200 body that carries an in-band error whole, and reports the error', () => {
+    const body = JSON.stringify({ error: { message: 'upstream overloaded', type: 'server_error' } })
+    expect(feed({ operation: 'chat', stream: false }, body)).toEqual({ usage: null, error: { message: 'upstream overloaded', type: 'server_error' } })
+  })
+
   it('reads usage from a non-streamed completion, including cached tokens', () => {
     expect(feed({ operation: 'chat', stream: false }, chatToolCallsJson, 100)).toEqual({
       model: 'gpt-4o-mini-2024-07-18',

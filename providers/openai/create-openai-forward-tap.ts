@@ -5,6 +5,7 @@
  * (https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options).
  */
 import { createJsonTap } from '../shared/create-json-tap.ts'
+import { readJsonMember } from '../shared/read-json-member.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Usage } from '../spec/chat-types.ts'
 import type { ForwardRequest, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
@@ -87,6 +88,24 @@ const summarizeBody = (value: unknown): ForwardSummary => {
   return summary(learned)
 }
 
+/**
+ * A large chat completion or embeddings list, read from its ends: `usage` is the last member of that name in the
+ * tail (it follows the choices or the data), `model` the first in the head (chat) or else the last in the tail
+ * (embeddings, where it follows the data). A body that starts with an error, or whose usage is not in its tail, is
+ * parsed whole instead.
+ */
+const summarizeEnds = ({ head, tail }: { head: string; tail: string }): ForwardSummary | undefined => {
+  if (!head.trimStart().startsWith('{') || !tail.trimEnd().endsWith('}') || head.includes('"error"')) return undefined
+  const usage = readJsonMember(tail, 'usage', 'last')
+  if (usage.kind !== 'found') return undefined
+  const headModel = readJsonMember(head, 'model', 'first')
+  const model = headModel.kind === 'absent' ? readJsonMember(tail, 'model', 'last') : headModel
+  if (model.kind === 'unreadable') return undefined
+  const out: ForwardSummary = { usage: convertOpenAIUsage(usage.value) }
+  if (model.kind === 'found' && typeof model.value === 'string') out.model = model.value
+  return out
+}
+
 /** One tap per forwarded body: SSE for streamed chat, JSON otherwise (chat and embeddings). */
 export const createOpenAIForwardTap = (options: { operation: ForwardRequest['operation']; stream: boolean }): ForwardTap =>
-  options.operation === 'chat' && options.stream ? createStreamTap() : createJsonTap(summarizeBody)
+  options.operation === 'chat' && options.stream ? createStreamTap() : createJsonTap(summarizeBody, summarizeEnds)
