@@ -1,4 +1,5 @@
 import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import { concatBytes } from './read-response-bytes.ts'
 
 /** A JSON body larger than this is passed through without being read (the tap's memory stays bounded). */
 export const maxTappedJsonBytes = 8 * 1024 * 1024
@@ -8,17 +9,6 @@ const wholeParseBytes = 8 * 1024
 
 /** How much of each end of a large body `summarizeEnds` sees. */
 export const endWindowBytes = 4 * 1024
-
-const concat = (parts: Uint8Array[], size: number): Uint8Array => {
-  if (parts.length === 1) return parts[0]
-  const all = new Uint8Array(size)
-  let offset = 0
-  for (const part of parts) {
-    all.set(part, offset)
-    offset += part.byteLength
-  }
-  return all
-}
 
 /**
  * The side parser of a non-streamed forwarded body, shared by the dialects: collects the bytes (up to
@@ -47,7 +37,7 @@ export const createJsonTap = (
     },
     finish() {
       if (overflowed || parts.length === 0) return { usage: null }
-      const bytes = concat(parts, size)
+      const bytes = concatBytes(parts, size)
       parts = []
       if (summarizeEnds && bytes.byteLength > wholeParseBytes) {
         try {

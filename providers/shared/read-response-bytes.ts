@@ -1,6 +1,7 @@
 import type { ChunkReader, UpstreamResponse } from '../spec/provider-adapter.ts'
 
-const concat = (parts: Uint8Array[], size: number): Uint8Array => {
+/** The parts as one array of `size` bytes (the part itself when there is one). */
+export const concatBytes = (parts: Uint8Array[], size: number): Uint8Array => {
   if (parts.length === 1) return parts[0]
   const all = new Uint8Array(size)
   let offset = 0
@@ -18,7 +19,7 @@ export const readStreamBytes = async (body: ReadableStream<Uint8Array>): Promise
   let size = 0
   for (;;) {
     const { done, value } = await reader.read()
-    if (done) return concat(parts, size)
+    if (done) return concatBytes(parts, size)
     parts.push(value)
     size += value.byteLength
   }

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
 import { afterEach, describe, it, expect } from 'vitest'
+import type { ChunkReader, UpstreamResponse } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { createNodeTransport } from './node-transport.ts'
 import type { NodeTransport } from './node-transport.ts'
@@ -97,23 +98,6 @@ describe('createNodeTransport', () => {
     expect(headers['transfer-encoding']).toBeUndefined()
   })
 
-  it('streams chunks as they arrive, before the upstream has finished', async () => {
-    let finish: () => void = () => {}
-    const { url } = await startServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'text/event-stream' })
-      response.write('data: 1\n\n')
-      finish = () => response.end('data: [DONE]\n\n')
-    })
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
-    const reader = response.body.getReader()
-    const first = await reader.read()
-    expect(new TextDecoder().decode(first.value)).toBe('data: 1\n\n')
-    finish()
-    let rest = ''
-    for (let step = await reader.read(); !step.done; step = await reader.read()) rest += new TextDecoder().decode(step.value)
-    expect(rest).toBe('data: [DONE]\n\n')
-  })
-
   it('rejects with a connection error (502) when the connection is refused', async () => {
     const { url, server } = await startServer((_request, response) => response.end())
     await new Promise((resolve) => server.close(resolve))
@@ -164,50 +148,6 @@ describe('createNodeTransport', () => {
     expect(await rejection(pending)).toBe(timeout)
   })
 
-  it('errors the body with an aborted error when the signal fires mid-body, and the upstream sees the close', async () => {
-    let upstreamClosed: Promise<void> = Promise.resolve()
-    const { url } = await startServer((request, response) => {
-      upstreamClosed = new Promise((resolve) => response.on('close', () => resolve()))
-      response.writeHead(200)
-      response.write('data: 1\n\n')
-    })
-    const controller = new AbortController()
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
-    const reader = response.body.getReader()
-    await reader.read()
-    const next = reader.read()
-    controller.abort()
-    expect(await rejection(next)).toMatchObject({ kind: 'aborted', status: 499 })
-    await upstreamClosed
-  })
-
-  it('errors the body with a connection error when the upstream drops mid-body', async () => {
-    const { url } = await startServer((request, response) => {
-      response.writeHead(200, { 'content-length': '100' })
-      response.write('partial')
-      setTimeout(() => request.socket.destroy(), 20)
-    })
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
-    expect(await rejection(readBody(response.body))).toMatchObject({ kind: 'connection', status: 502 })
-  })
-
-  it('releases the connection when the body is cancelled: sequential cancels never exhaust a 1-socket pool', async () => {
-    let opened = 0
-    const { url } = await startServer((_request, response) => {
-      opened += 1
-      response.writeHead(200, { 'content-type': 'text/event-stream' })
-      response.write('data: first\n\n')
-    })
-    const pool = transport({ connections: 1 })
-    for (let index = 0; index < 25; index += 1) {
-      const response = await pool.request({ url, method: 'GET', headers: {}, signal: signal() })
-      const reader = response.body.getReader()
-      expect((await reader.read()).done).toBe(false)
-      await reader.cancel()
-    }
-    expect(opened).toBe(25)
-  })
-
   it('keeps a fully read connection alive for the next request', async () => {
     const sockets = new Set<unknown>()
     const { url } = await startServer((request, response) => {
@@ -249,7 +189,12 @@ describe('createNodeTransport', () => {
   })
 })
 
-describe('createNodeTransport: reader(), the body without a Web stream', () => {
+type Readers = [name: string, open: (response: UpstreamResponse) => ChunkReader<Uint8Array>]
+
+describe.each<Readers>([
+  ['a Web stream (body)', (response) => response.body.getReader()],
+  ['reader(), without a Web stream', (response) => response.reader!()],
+])('createNodeTransport: the body read through %s', (_name, open) => {
   const readAllText = async (reader: { read(): Promise<ReadableStreamReadResult<Uint8Array>> }): Promise<string> => {
     const decoder = new TextDecoder()
     let text = ''
@@ -265,7 +210,7 @@ describe('createNodeTransport: reader(), the body without a Web stream', () => {
       finish = () => response.end('data: [DONE]\n\n')
     })
     const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
-    const reader = response.reader!()
+    const reader = open(response)
     const first = await reader.read()
     expect(new TextDecoder().decode(first.value)).toBe('data: 1\n\n')
     finish()
@@ -282,7 +227,7 @@ describe('createNodeTransport: reader(), the body without a Web stream', () => {
     })
     const controller = new AbortController()
     const response = await transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
-    const reader = response.reader!()
+    const reader = open(response)
     await reader.read()
     const next = reader.read()
     controller.abort()
@@ -297,7 +242,7 @@ describe('createNodeTransport: reader(), the body without a Web stream', () => {
       setTimeout(() => request.socket.destroy(), 20)
     })
     const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
-    expect(await rejection(readAllText(response.reader!()))).toMatchObject({ kind: 'connection', status: 502 })
+    expect(await rejection(readAllText(open(response)))).toMatchObject({ kind: 'connection', status: 502 })
   })
 
   it('releases the connection on cancel: sequential cancels never exhaust a 1-socket pool', async () => {
@@ -310,7 +255,7 @@ describe('createNodeTransport: reader(), the body without a Web stream', () => {
     const pool = transport({ connections: 1 })
     for (let index = 0; index < 25; index += 1) {
       const response = await pool.request({ url, method: 'GET', headers: {}, signal: signal() })
-      const reader = response.reader!()
+      const reader = open(response)
       expect((await reader.read()).done).toBe(false)
       await reader.cancel()
       expect(await reader.read()).toEqual({ done: true, value: undefined })
