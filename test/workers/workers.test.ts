@@ -2,17 +2,28 @@
  * The gateway as it runs on Cloudflare Workers: `wrangler dev` bundles src/runtime/workers.ts with esbuild and runs it
  * in workerd (no Node APIs, no `nodejs_compat`), in front of a local mock OpenAI upstream, driven by the official
  * `openai` client. A Node-only import anywhere on the bundle path fails this file.
+ *
+ * One behaviour cannot be seen through `wrangler dev`: a client that leaves before the first byte. wrangler dev puts a
+ * proxy Worker in front of the user Worker, and that proxy forwards each request from a Durable Object with a `fetch`
+ * of its own that the client's disconnect does not cancel, so the user Worker is never told the client left (its
+ * `request.signal` stays quiet, the upstream call runs to its end). The last block therefore runs the same bundle in
+ * workerd through Miniflare directly (pinned to the version the pinned wrangler runs, with wrangler.toml's date and
+ * flags), where workerd does report a dropped connection to the Worker.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import { Miniflare } from 'miniflare'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { unstable_readConfig } from 'wrangler'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import { estimateTokens } from '../helpers/mock-upstream-server.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
@@ -87,9 +98,9 @@ const waitForReady = async (): Promise<void> => {
   throw new Error(`wrangler dev was not ready within ${startTimeoutMs} ms:\n${output.slice(-4_000)}`)
 }
 
-/** The Worker's own log lines (JSON objects), as wrangler dev prints them. */
-const workerLogLines = (): Record<string, unknown>[] =>
-  output
+/** The Worker's own log lines (JSON objects) in what the runtime printed: wrangler dev's output by default. */
+const workerLogLines = (text = output): Record<string, unknown>[] =>
+  text
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line.startsWith('{') && line.endsWith('}'))
@@ -101,15 +112,36 @@ const workerLogLines = (): Record<string, unknown>[] =>
       }
     })
 
-const waitForLog = async (predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
+const waitForLog = async (
+  predicate: (line: Record<string, unknown>) => boolean,
+  source: () => string = () => output,
+): Promise<Record<string, unknown>> => {
   const deadline = Date.now() + 5_000
   while (Date.now() < deadline) {
-    const line = workerLogLines().find(predicate)
+    const line = workerLogLines(source()).find(predicate)
     if (line) return line
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  throw new Error(`no such log line from the Worker; output:\n${output.slice(-3_000)}`)
+  throw new Error(`no such log line from the Worker; output:\n${source().slice(-3_000)}`)
 }
+
+type Bundle = { code: number | null; log: string; outdir: string }
+let bundling: Promise<Bundle> | undefined
+
+/** `wrangler deploy --dry-run`: the Worker exactly as it would be uploaded. Built once, for every test that needs it. */
+const buildBundle = (): Promise<Bundle> =>
+  (bundling ??= new Promise((resolve) => {
+    const outdir = join(scratch, 'bundle')
+    let log = ''
+    const build = spawn(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', outdir], {
+      cwd: root,
+      env: wranglerEnv(join(scratch, 'logs')),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    build.stdout.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')))
+    build.stderr.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')))
+    build.once('exit', (code) => resolve({ code, log, outdir }))
+  }))
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'gatehouse-workers-'))
@@ -167,16 +199,7 @@ describe('Gatehouse on Cloudflare Workers (wrangler dev, workerd)', () => {
   const client = (): OpenAI => new OpenAI({ baseURL: `${gateway}/v1`, apiKey: masterKey, maxRetries: 0 })
 
   it('bundles for Workers with no Node-only import on the bundle path', async () => {
-    const outdir = join(scratch, 'bundle')
-    let log = ''
-    const build = spawn(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', outdir], {
-      cwd: root,
-      env: wranglerEnv(join(scratch, 'logs')),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    build.stdout.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')))
-    build.stderr.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')))
-    const code = await new Promise<number | null>((resolve) => build.once('exit', resolve))
+    const { code, log, outdir } = await buildBundle()
     expect(code, log).toBe(0)
     expect(log).not.toMatch(/built into node|nodejs_compat/i)
     const bundle = readdirSync(outdir)
@@ -296,5 +319,74 @@ describe('Gatehouse on Cloudflare Workers (wrangler dev, workerd)', () => {
       await response.body?.cancel()
       expect(response.status, path).toBe(404)
     }
+  })
+})
+
+describe('Gatehouse in workerd without the wrangler dev proxy (Miniflare)', () => {
+  let miniflare: Miniflare | undefined
+  /** Its own upstream, so its faults and recorded requests never mix with the wrangler dev tests'. */
+  let delayedUpstream: MockUpstream | undefined
+  let origin = ''
+  let runtimeOutput = ''
+
+  beforeAll(async () => {
+    const bundle = await buildBundle()
+    if (bundle.code !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${bundle.log}`)
+    const scripts = readdirSync(bundle.outdir).filter((file) => file.endsWith('.js'))
+    if (scripts.length !== 1) throw new Error(`expected one script in the bundle, got ${scripts.join(', ')}`)
+    const config = unstable_readConfig({ config: join(root, 'wrangler.toml') }, { hideWarnings: true })
+    delayedUpstream = await startMockOpenAIUpstream()
+    miniflare = new Miniflare({
+      modules: true,
+      scriptPath: join(bundle.outdir, scripts[0]),
+      modulesRoot: bundle.outdir,
+      compatibilityDate: config.compatibility_date,
+      compatibilityFlags: config.compatibility_flags,
+      bindings: {
+        OPENAI_BASE_URL: delayedUpstream.baseUrl,
+        OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
+        GATEHOUSE_MASTER_KEY: masterKey,
+      },
+      host: '127.0.0.1',
+      port: 0,
+      handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+        stdout.on('data', (chunk: Buffer) => (runtimeOutput += chunk.toString('utf8')))
+        stderr.on('data', (chunk: Buffer) => (runtimeOutput += chunk.toString('utf8')))
+      },
+    })
+    origin = (await miniflare.ready).origin
+  }, 60_000)
+
+  afterAll(async () => {
+    await miniflare?.dispose()
+    await delayedUpstream?.close()
+  })
+
+  // workerd notices a dropped connection while the Worker has not answered only when the socket errors (a reset, as
+  // here); a clean close (FIN) goes unseen until the Worker writes its answer, whether through wrangler dev or not.
+  it('aborts the upstream request when the client drops the connection while the gateway waits for the first byte', async () => {
+    const upstream = delayedUpstream as MockUpstream
+    upstream.enqueue({ delayFirstByteMs: 5_000 })
+    const outgoing = httpRequest(`${origin}/v1/chat/completions`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${masterKey}` },
+    })
+    outgoing.on('error', () => {})
+    outgoing.end(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Never mind' }] }))
+    const isChat = (request: { path: string }): boolean => request.path === '/v1/chat/completions'
+    const deadline = Date.now() + 5_000
+    while (!upstream.requests.some(isChat) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    const chat = upstream.requests.find(isChat)
+    expect(chat, runtimeOutput.slice(-3_000)).toBeDefined()
+    outgoing.socket?.resetAndDestroy()
+
+    // The upstream would answer after 5 s; it must see the abort long before.
+    const outcome = await Promise.race([chat?.settled, new Promise((resolve) => setTimeout(resolve, 3_000, 'still open'))])
+    expect(outcome).toBe('aborted')
+    // Through `request.signal` (enable_request_signal): the gateway itself saw the client leave. Without the flag
+    // workerd still cancels the fetch when it tears the request down, but the gateway never hears of it.
+    const aborted = await waitForLog((line) => line.msg === 'upstream attempt aborted: the client left', () => runtimeOutput)
+    expect(aborted).toMatchObject({ provider: 'openai', status: 499, kind: 'aborted' })
   })
 })
