@@ -48,13 +48,13 @@ describe('createDeadline', () => {
     client.abort()
     const scope = deadline.startAttempt({ firstByteMs: 1_000, providerId: 'p' })
     expect(scope.signal.aborted).toBe(true)
-    expect(deadline.signal.aborted).toBe(true)
-    expect(deadline.signal.reason).toBeInstanceOf(ProviderError)
+    expect(deadline.abortSignal().aborted).toBe(true)
+    expect(deadline.abortSignal().reason).toBeInstanceOf(ProviderError)
   })
 
   it('fires its lazily built signal on a later abort', async () => {
     const { clock, deadline } = setup(2_000)
-    const signal = deadline.signal
+    const signal = deadline.abortSignal()
     expect(signal.aborted).toBe(false)
     await clock.advance(2_000)
     expect(signal.aborted).toBe(true)

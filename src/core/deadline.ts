@@ -34,8 +34,8 @@ export type Deadline = {
   readonly at: number
   /** Why the call was aborted (client gone: `aborted`; out of time: `timeout`); `undefined` while it runs. */
   readonly reason: ProviderError | undefined
-  /** Aborts with `reason`. Created on first use: only the waits between retries need one. */
-  readonly signal: AbortSignal
+  /** An `AbortSignal` that aborts with `reason`, created on first call: only the waits between retries need one. */
+  abortSignal(): AbortSignal
   remaining(): number
   /** A scope for one upstream attempt, aborted with the deadline. One attempt runs at a time. */
   startAttempt(options: { firstByteMs: number; providerId: string }): AttemptScope
@@ -147,6 +147,7 @@ export const createDeadline = (options: { clock: Clock; totalMs: number; signal:
   const abort = (why: ProviderError): void => {
     if (disposed || reason !== undefined) return
     reason = why
+    deadline.reason = why
     detach()
     current?.abort(why)
     controller?.abort(why)
@@ -164,19 +165,16 @@ export const createDeadline = (options: { clock: Clock; totalMs: number; signal:
       ),
     totalMs,
   )
-  if (clientSignal.aborted) onClientAbort()
-  else clientSignal.addEventListener('abort', onClientAbort, { once: true })
-
   const release = (scope: Scope): void => {
     if (current === scope) current = null
   }
 
-  return {
+  // Data properties and methods only: an object literal with getters would get a hidden class of its own per request,
+  // in old space, and keep this deadline's closures alive through young-generation GCs (see abort-token.ts).
+  const deadline: { -readonly [K in keyof Deadline]: Deadline[K] } = {
     at,
-    get reason() {
-      return reason
-    },
-    get signal() {
+    reason: undefined,
+    abortSignal: () => {
       if (controller === undefined) {
         controller = new AbortController()
         if (reason !== undefined) controller.abort(reason)
@@ -197,4 +195,7 @@ export const createDeadline = (options: { clock: Clock; totalMs: number; signal:
       current = null
     },
   }
+  if (clientSignal.aborted) onClientAbort()
+  else clientSignal.addEventListener('abort', onClientAbort, { once: true })
+  return deadline
 }

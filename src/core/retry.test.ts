@@ -6,6 +6,7 @@ import { defaultRetry, type RetryPolicy } from './resolve-config.ts'
 import { backoffDelay, isQuotaError, retryTarget } from './retry.ts'
 
 const policy: RetryPolicy = { ...defaultRetry }
+const fallbackSignal = new AbortController().signal
 
 /** Runs `retryTarget` with a script of outcomes; records the fake time of every attempt. */
 const scripted = (options: {
@@ -29,7 +30,7 @@ const scripted = (options: {
     policy: { ...policy, ...options.policy },
     fallbackOn: options.fallbackOn ?? [],
     clock,
-    deadline: { at: start + (options.deadlineMs ?? 580_000), signal: options.signal ?? new AbortController().signal },
+    deadline: { at: start + (options.deadlineMs ?? 580_000), abortSignal: () => options.signal ?? fallbackSignal },
     random: options.random ?? (() => 1),
   })
   return { clock, times, promise }

@@ -38,9 +38,10 @@ export type RetryOptions<T> = {
   clock: Clock
   /**
    * The request's deadline: `at` (epoch ms) bounds the waits (a retry whose wait would end after it is not made), and
-   * the abort of `signal` ends the waiting and the loop with its reason. `signal` is read only once a retry is due.
+   * the abort of its signal ends the waiting and the loop with its reason. The signal is asked for only once a retry
+   * is due.
    */
-  deadline: { readonly at: number; readonly signal: AbortSignal }
+  deadline: { readonly at: number; abortSignal(): AbortSignal }
   random: () => number
 }
 
@@ -59,7 +60,7 @@ export const retryTarget = async <T>(options: RetryOptions<T>): Promise<T> => {
   const { run, policy, fallbackOn, clock, deadline, random } = options
   /** Decides, then waits (backoff or `Retry-After`): true = try again. `retriesConsumed` counts from 0. */
   const waitBeforeRetry = async (error: unknown, retriesConsumed: number): Promise<boolean> => {
-    const signal = deadline.signal
+    const signal = deadline.abortSignal()
     if (signal.aborted) throw signal.reason
     if (retriesConsumed >= policy.maxRetries || !isRetryableError(error, fallbackOn)) return false
     const backoff = backoffDelay({ retry: retriesConsumed, policy, random })
@@ -80,7 +81,7 @@ export const retryTarget = async <T>(options: RetryOptions<T>): Promise<T> => {
     minTimeout: 0,
     maxTimeout: 0,
     randomize: false,
-    signal: deadline.signal,
+    signal: deadline.abortSignal(),
     shouldRetry: ({ error, retriesConsumed }) => waitBeforeRetry(error, retriesConsumed + 1),
   })
 }

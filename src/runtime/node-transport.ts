@@ -185,6 +185,44 @@ const toWebStream = (options: {
   )
 }
 
+/**
+ * The answer as the contract has it. A class, because `body` is a getter (the Web stream is built on first use only,
+ * so a buffered read never pays for one): an object literal with a getter would get a hidden class of its own per
+ * response, in old space, holding the response alive through young-generation GCs (see src/core/abort-token.ts).
+ */
+class NodeUpstreamResponse implements UpstreamResponse {
+  readonly status: number
+  readonly headers: HeaderReader
+  readonly #source: Dispatcher.ResponseData['body']
+  readonly #signal: AbortHandle
+  readonly #origin: string
+  #stream: ReadableStream<Uint8Array> | undefined
+
+  constructor(options: { response: Dispatcher.ResponseData; signal: AbortHandle; origin: string }) {
+    this.status = options.response.statusCode
+    this.headers = headerReader(options.response.headers)
+    this.#source = options.response.body
+    this.#signal = options.signal
+    this.#origin = options.origin
+  }
+
+  get body(): ReadableStream<Uint8Array> {
+    return (this.#stream ??= toWebStream({ body: this.#source, signal: this.#signal, origin: this.#origin }))
+  }
+
+  reader(): ChunkReader<Uint8Array> {
+    return toChunkReader({ body: this.#source, signal: this.#signal, origin: this.#origin })
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(await this.#source.arrayBuffer())
+    } catch (error) {
+      throw toProviderError({ error, signal: this.#signal, origin: this.#origin })
+    }
+  }
+}
+
 const requestHeaders = (request: UpstreamRequest, body: Uint8Array | undefined): Record<string, string> => {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(request.headers)) {
@@ -233,24 +271,7 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
       }
       // undici destroys the body with an error on abort or socket failure; unheard, that event kills the process.
       response.body.on('error', noop)
-      const source = response.body
-      let stream: ReadableStream<Uint8Array> | undefined
-      return {
-        status: response.statusCode,
-        headers: headerReader(response.headers),
-        /** Built on first use only: a buffered read never pays for a Web stream. */
-        get body() {
-          return (stream ??= toWebStream({ body: source, signal: request.signal, origin: url.origin }))
-        },
-        reader: () => toChunkReader({ body: source, signal: request.signal, origin: url.origin }),
-        async bytes() {
-          try {
-            return new Uint8Array(await source.arrayBuffer())
-          } catch (error) {
-            throw toProviderError({ error, signal: request.signal, origin: url.origin })
-          }
-        },
-      }
+      return new NodeUpstreamResponse({ response, signal: request.signal, origin: url.origin })
     },
 
     async close(): Promise<void> {
