@@ -2,9 +2,10 @@
  * Upstream HTTP on Node: undici `Agent.request`, which measured about 3x the throughput of global `fetch` for the
  * same proxy (ARCHITECTURE.md, "Measured on this machine").
  *
- * The response body is handed back as a pull-based `ReadableStream` over undici's Node stream, read one chunk per
- * `pull`, so backpressure reaches the upstream socket. `Readable.toWeb()` is avoided on purpose: on Node 20 it threw
- * ERR_INVALID_STATE when the client went away mid-stream. undici's own timeouts are off: the core owns first-byte,
+ * The response body is offered three ways, each read one chunk at a time so that backpressure reaches the upstream
+ * socket: `bytes()` (a non-streamed answer, whole), `reader()` (a stream, chunk by chunk, no Web stream) and `body`
+ * (a pull-based `ReadableStream` over that reader, built on first use). `Readable.toWeb()` is avoided on purpose: on
+ * Node 20 it threw ERR_INVALID_STATE when the client went away mid-stream. undici's own timeouts are off: the core owns first-byte,
  * idle and total timeouts through the request's signal; only the connect timeout lives here.
  *
  * undici API: https://undici.nodejs.org/#/docs/api/Dispatcher?id=dispatcherrequestoptions-callback
@@ -115,7 +116,7 @@ const headerReader = (raw: Record<string, string | string[] | undefined>): Heade
 
 /**
  * The body as a `ChunkReader` straight over undici's Node stream: one chunk per read, no Web stream in between (a
- * streamed answer passes each of its chunks through here). Errors map like the Web stream's.
+ * streamed answer passes each of its chunks through here). A read rejects with the contract's `ProviderError`.
  */
 const toChunkReader = (options: {
   body: Dispatcher.ResponseData['body']
@@ -146,25 +147,22 @@ const toChunkReader = (options: {
   }
 }
 
-/** One chunk per `pull`; guards every controller call because a cancel can land while a read is pending. */
-const toWebStream = (options: {
-  body: Dispatcher.ResponseData['body']
-  signal: AbortHandle
-  origin: string
-}): ReadableStream<Uint8Array> => {
-  const { body, signal, origin } = options
-  const chunks = body[Symbol.asyncIterator]()
+/**
+ * The same body as a Web stream, over the reader: one chunk per `pull`, so backpressure reaches the socket. Guards
+ * every controller call because a cancel can land while a read is pending.
+ */
+const toWebStream = (reader: ChunkReader<Uint8Array>): ReadableStream<Uint8Array> => {
   let settled = false
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        let step: IteratorResult<Buffer>
+        let step: ReadableStreamReadResult<Uint8Array>
         try {
-          step = (await chunks.next()) as IteratorResult<Buffer>
+          step = await reader.read()
         } catch (error) {
           if (settled) return
           settled = true
-          controller.error(toProviderError({ error, signal, origin }))
+          controller.error(error)
           return
         }
         if (settled) return
@@ -173,12 +171,11 @@ const toWebStream = (options: {
           controller.close()
           return
         }
-        const chunk = step.value
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+        controller.enqueue(step.value)
       },
       cancel() {
         settled = true
-        body.destroy()
+        return reader.cancel()
       },
     },
     { highWaterMark: 0 },
@@ -207,7 +204,7 @@ class NodeUpstreamResponse implements UpstreamResponse {
   }
 
   get body(): ReadableStream<Uint8Array> {
-    return (this.#stream ??= toWebStream({ body: this.#source, signal: this.#signal, origin: this.#origin }))
+    return (this.#stream ??= toWebStream(this.reader()))
   }
 
   reader(): ChunkReader<Uint8Array> {
