@@ -45,8 +45,8 @@ const summary = (learned: Learned): ForwardSummary => {
 }
 
 /**
- * A chunk worth parsing once the model is known: one that carries a usage object or an error. Content deltas, nearly
- * every chunk of a stream, are skipped unparsed. A quote inside a JSON string is escaped (`\"usage\"`), so text that
+ * A chunk worth parsing: one that carries a usage object or an error. Content deltas, nearly every chunk of a stream,
+ * are skipped unparsed; the model is read from the first chunk that has one without parsing it. A quote inside a JSON string is escaped (`\"usage\"`), so text that
  * merely mentions usage does not match; a false match only costs a parse.
  */
 const mayCarryUsageOrError = /"usage"\s*:\s*\{|"error"/
@@ -60,7 +60,12 @@ const createStreamTap = (): ForwardTap => {
       if (done) return
       const data = event.data.trim()
       if (data.startsWith('[DONE]')) done = true
-      else if (data !== '' && (learned.model === undefined || mayCarryUsageOrError.test(data))) learn(parseJson(data), learned)
+      else if (data === '') continue
+      else if (mayCarryUsageOrError.test(data)) learn(parseJson(data), learned)
+      else if (learned.model === undefined) {
+        const model = readJsonMember(data, 'model', 'first')
+        if (model.kind === 'found' && typeof model.value === 'string') learned.model = model.value
+      }
     }
   }
   return {
