@@ -59,7 +59,6 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
   let failure: { error: unknown } | null = null
   /** When the pending read began waiting; `null` when none is pending. */
   let waitingSince: number | null = null
-  let rejectWaiting: ((error: unknown) => void) | null = null
   let timer: unknown = null
 
   const finish = (upstreamFailure?: unknown): void => {
@@ -70,15 +69,12 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
     signal.removeEventListener('abort', onAbort)
     onEnd?.(upstreamFailure)
   }
+  /** Fails the reader; the upstream's cancel settles a pending read, which then rejects with `error` (below). */
   const fail = (error: unknown, upstream = false): void => {
     if (finished) return
     failure = { error }
     finish(upstream ? error : undefined)
     reader.cancel(error).catch(() => {})
-    const reject = rejectWaiting
-    waitingSince = null
-    rejectWaiting = null
-    reject?.(error)
   }
   const onAbort = (): void => fail(signal.reason)
   const onTimer = (): void => {
@@ -103,6 +99,23 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
   if (signal.aborted) fail(signal.reason)
   else signal.addEventListener('abort', onAbort, { once: true })
 
+  // Both readers this guards (the Node transport's, a Web stream's) settle a pending read when cancelled, so no
+  // promise of our own is needed around each read to reject it on a timeout or an abort.
+  const onRead = (result: ReadableStreamReadResult<T>): ReadableStreamReadResult<T> => {
+    waitingSince = null
+    if (failure !== null) throw failure.error
+    if (result.done) finish()
+    return result
+  }
+  const onReadError = (error: unknown): never => {
+    waitingSince = null
+    if (failure === null) {
+      if (signal.aborted) fail(signal.reason)
+      else fail(error, true)
+    }
+    throw (failure as { error: unknown } | null)?.error ?? error
+  }
+
   return {
     read: () => {
       if (failure !== null) return Promise.reject(failure.error)
@@ -113,25 +126,9 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
         return Promise.resolve(chunk)
       }
       if (finished) return Promise.resolve({ done: true, value: undefined })
-      return new Promise<ReadableStreamReadResult<T>>((resolve, reject) => {
-        waitingSince = clock.now()
-        rejectWaiting = reject
-        if (timer === null) timer = clock.setTimeout(onTimer, idleMs)
-        reader.read().then(
-          (result) => {
-            if (rejectWaiting !== reject) return
-            waitingSince = null
-            rejectWaiting = null
-            if (result.done) finish()
-            resolve(result)
-          },
-          (error: unknown) => {
-            if (rejectWaiting !== reject) return
-            if (signal.aborted) fail(signal.reason)
-            else fail(error, true)
-          },
-        )
-      })
+      waitingSince = clock.now()
+      if (timer === null) timer = clock.setTimeout(onTimer, idleMs)
+      return reader.read().then(onRead, onReadError)
     },
     cancel: async (reason) => {
       if (finished) return

@@ -126,19 +126,20 @@ const toChunkReader = (options: {
   const { body, signal, origin } = options
   const chunks = body[Symbol.asyncIterator]()
   let cancelled = false
+  const ended: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined }
+  const onStep = (step: IteratorResult<Buffer>): ReadableStreamReadResult<Uint8Array> => {
+    if (step.done || cancelled) return ended
+    const chunk = step.value
+    return { done: false, value: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) }
+  }
+  const onError = (error: unknown): ReadableStreamReadResult<Uint8Array> => {
+    if (cancelled) return ended
+    throw toProviderError({ error, signal, origin })
+  }
   return {
-    async read() {
-      if (cancelled) return { done: true, value: undefined }
-      let step: IteratorResult<Buffer>
-      try {
-        step = (await chunks.next()) as IteratorResult<Buffer>
-      } catch (error) {
-        if (cancelled) return { done: true, value: undefined }
-        throw toProviderError({ error, signal, origin })
-      }
-      if (step.done || cancelled) return { done: true, value: undefined }
-      const chunk = step.value
-      return { done: false, value: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) }
+    read() {
+      if (cancelled) return Promise.resolve(ended)
+      return (chunks.next() as Promise<IteratorResult<Buffer>>).then(onStep, onError)
     },
     async cancel() {
       cancelled = true
