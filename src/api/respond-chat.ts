@@ -126,7 +126,7 @@ const watchChunks = (reader: ChunkReader<ChatChunk>, onEnd: (end: StreamEnd) => 
 export const respondChat = async (options: RespondOptions): Promise<Response> => {
   const { outcome, codec } = options
   const servedBy = outcome.servedBy
-  const status = outcome.kind === 'forward-complete' ? outcome.status : outcome.kind === 'forward' ? outcome.status : 200
+  const status = outcome.kind === 'forward-complete' || outcome.kind === 'forward' ? outcome.status : 200
   let ended = false
   const onEnd = (end: StreamEnd): void => {
     if (ended) return

@@ -135,7 +135,6 @@ export const createAttemptScope = (options: { clock: Clock; firstByteMs: number;
 export const createDeadline = (options: { clock: Clock; totalMs: number; signal: AbortHandle }): Deadline => {
   const { clock, totalMs, signal: clientSignal } = options
   const at = clock.now() + totalMs
-  let reason: ProviderError | undefined
   let controller: AbortController | undefined
   let current: Scope | null = null
   let disposed = false
@@ -145,8 +144,7 @@ export const createDeadline = (options: { clock: Clock; totalMs: number; signal:
     clientSignal.removeEventListener('abort', onClientAbort)
   }
   const abort = (why: ProviderError): void => {
-    if (disposed || reason !== undefined) return
-    reason = why
+    if (disposed || deadline.reason !== undefined) return
     deadline.reason = why
     detach()
     current?.abort(why)
@@ -177,14 +175,14 @@ export const createDeadline = (options: { clock: Clock; totalMs: number; signal:
     abortSignal: () => {
       if (controller === undefined) {
         controller = new AbortController()
-        if (reason !== undefined) controller.abort(reason)
+        if (deadline.reason !== undefined) controller.abort(deadline.reason)
       }
       return controller.signal
     },
     remaining: () => at - clock.now(),
     startAttempt: ({ firstByteMs, providerId }) => {
       const scope = createScope({ clock, firstByteMs, providerId, onDispose: release })
-      if (reason !== undefined) scope.abort(reason)
+      if (deadline.reason !== undefined) scope.abort(deadline.reason)
       else current = scope
       return scope
     },
