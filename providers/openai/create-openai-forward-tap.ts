@@ -51,10 +51,19 @@ const summary = (learned: Learned): ForwardSummary => {
  */
 const mayCarryUsageOrError = /"usage"\s*:\s*\{|"error"/
 
+/**
+ * The stream tap reads only the events that can teach it something. Each chunk is decoded and cut after its last
+ * complete event (a blank line); the complete events go to the SSE parser only when the model is still unknown or
+ * when they may carry usage or an error, so a stream's content deltas cost a decode and a regular-expression scan,
+ * not a parse. The incomplete rest waits for the next chunk. A stream framed with `\r` goes to the parser whole.
+ */
 const createStreamTap = (): ForwardTap => {
   const parser = new SseParser()
+  const decoder = new TextDecoder()
   const learned: Learned = { usage: null }
   let done = false
+  let pending = ''
+  let carriageReturns = false
   const handle = (events: SseEvent[]): void => {
     for (const event of events) {
       if (done) return
@@ -68,16 +77,36 @@ const createStreamTap = (): ForwardTap => {
       }
     }
   }
+  const take = (text: string): void => {
+    if (carriageReturns || text.includes('\r')) {
+      carriageReturns = true
+      handle(parser.push(pending + text))
+      pending = ''
+      return
+    }
+    const all = pending + text
+    const boundary = all.lastIndexOf('\n\n')
+    if (boundary === -1) {
+      pending = all
+      return
+    }
+    const complete = boundary + 2 === all.length ? all : all.slice(0, boundary + 2)
+    pending = boundary + 2 === all.length ? '' : all.slice(boundary + 2)
+    if (!done && (learned.model === undefined || mayCarryUsageOrError.test(complete))) handle(parser.push(complete))
+  }
   return {
     write(chunk) {
       try {
-        handle(parser.push(chunk))
+        take(decoder.decode(chunk, { stream: true }))
       } catch {
         // A tap never breaks the response it watches.
       }
     },
     finish() {
       try {
+        take(decoder.decode())
+        if (!done) handle(parser.push(pending))
+        pending = ''
         handle(parser.end())
       } catch {
         // Same: whatever was learned so far is returned.

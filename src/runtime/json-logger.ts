@@ -55,8 +55,12 @@ const createReplacer = (secrets: readonly string[]) => {
   return { replacer, redactString }
 }
 
-/** A field named like a credential, as `JSON.stringify` writes it: an unescaped quote only ends a key there. */
-const sensitiveKeyInLine = /(?:key|token|secret|password|authorization|cookie)"\s*:/i
+/**
+ * What sends a line to the redacting path, in one scan: a field named like a credential, as `JSON.stringify` writes
+ * it (an unescaped quote only ends a key there), or the start of a key-like string. A false match only costs the
+ * slower path.
+ */
+const maybeSensitive = /(?:key|token|secret|password|authorization|cookie)"\s*:|sk-|gh-|bearer/i
 
 /** Strings, numbers, booleans and null, or plain objects of them one level down (`usage`): what the fast path takes. */
 const isFlat = (fields: LogFields): boolean => {
@@ -93,23 +97,32 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
   const { replacer, redactString } = createReplacer(secrets)
   /** The secrets as they appear inside a JSON string (quotes and backslashes escaped). */
   const secretsInJson = secrets.map((secret) => JSON.stringify(secret).slice(1, -1))
-  const needsRedaction = (line: string): boolean =>
-    sensitiveKeyInLine.test(line) ||
-    line.includes('sk-') ||
-    line.includes('gh-') ||
-    /bearer/i.test(line) ||
-    secretsInJson.some((secret) => line.includes(secret))
+  const needsRedaction = (line: string): boolean => {
+    if (maybeSensitive.test(line)) return true
+    for (const secret of secretsInJson) if (line.includes(secret)) return true
+    return false
+  }
+
+  /** The line with every field, through the redacting replacer. */
+  const redactedLine = (level: string, time: number, fields: LogFields, message: string): string => {
+    const entry: Record<string, unknown> = { level, time, msg: message }
+    for (const name in fields) if (!(name in entry)) entry[name] = fields[name]
+    return JSON.stringify(entry, replacer)
+  }
 
   const log = (level: Exclude<LogLevel, 'silent'>, fields: LogFields, message: string): void => {
     if (severity[level] < threshold) return
-    const entry: Record<string, unknown> = { level, time: now(), msg: message }
-    for (const name in fields) if (!(name in entry)) entry[name] = fields[name]
+    const time = now()
     let line: string
     try {
-      const plain = isFlat(fields) ? JSON.stringify(entry) : undefined
-      line = plain !== undefined && !needsRedaction(plain) ? plain : JSON.stringify(entry, replacer)
+      // The fast path serialises the caller's fields as they are, after a head written by hand: no copy of the
+      // fields into a new object (on Node 20, adding a dozen keys to an object costs more than the serialising).
+      const plain = isFlat(fields) && !('level' in fields || 'time' in fields || 'msg' in fields) ? JSON.stringify(fields) : undefined
+      const head = `{"level":"${level}","time":${time},"msg":${JSON.stringify(message)}`
+      const candidate = plain === undefined ? undefined : plain === '{}' ? `${head}}` : `${head},${plain.slice(1)}`
+      line = candidate !== undefined && !needsRedaction(candidate) ? candidate : redactedLine(level, time, fields, message)
     } catch (error) {
-      line = JSON.stringify({ level, time: entry.time, msg: redactString(message), logError: String(error) })
+      line = JSON.stringify({ level, time, msg: redactString(message), logError: String(error) })
     }
     write(`${line}\n`)
   }

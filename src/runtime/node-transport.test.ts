@@ -164,6 +164,38 @@ describe('createNodeTransport', () => {
     expect(sockets.size).toBe(1)
   })
 
+  it('rejects with an aborted error (499) when the signal has fired before the request is sent, and sends nothing', async () => {
+    let received = 0
+    const { url } = await startServer((_request, response) => {
+      received += 1
+      response.end('ok')
+    })
+    const controller = new AbortController()
+    controller.abort()
+    expect(await rejection(transport().request({ url, method: 'GET', headers: {}, signal: controller.signal }))).toMatchObject({
+      kind: 'aborted',
+      status: 499,
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(received).toBe(0)
+  })
+
+  it('reads a body of many chunks whole with bytes(), even one larger than the backpressure limit', async () => {
+    const piece = 'x'.repeat(16 * 1024)
+    const { url } = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      for (let index = 0; index < 40; index += 1) response.write(`${index % 10}${piece}`)
+      response.end('!')
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    // Let part of the body arrive (and the socket pause) before asking for it.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const text = new TextDecoder().decode(await response.bytes!())
+    expect(text.length).toBe(40 * (piece.length + 1) + 1)
+    expect(text.startsWith(`0${piece}1`)).toBe(true)
+    expect(text.endsWith(`9${piece}!`)).toBe(true)
+  })
+
   it('survives cancelling a body after the upstream already failed (no unhandled error event)', async () => {
     const { url } = await startServer((request, response) => {
       response.writeHead(200, { 'content-length': '100' })
@@ -233,6 +265,51 @@ describe.each<Readers>([
     controller.abort()
     expect(await rejection(next)).toMatchObject({ kind: 'aborted', status: 499 })
     await upstreamClosed
+  })
+
+  it('answers a read with everything that has arrived, as one chunk (events written together)', async () => {
+    const { url } = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      response.write('data: 1\n\n')
+      response.write('data: 2\n\n')
+      response.end('data: [DONE]\n\n')
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const reader = open(response)
+    const first = await reader.read()
+    expect(new TextDecoder().decode(first.value)).toBe('data: 1\n\ndata: 2\n\ndata: [DONE]\n\n')
+    expect(await reader.read()).toEqual({ done: true, value: undefined })
+  })
+
+  it('stops reading from the upstream socket while the body goes unread, and resumes on read', async () => {
+    const piece = Buffer.alloc(64 * 1024, 'y')
+    let written = 0
+    let finished = false
+    const { url } = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' })
+      const pump = (): void => {
+        while (written < 64 * piece.length) {
+          written += piece.length
+          if (!response.write(piece)) {
+            response.once('drain', pump)
+            return
+          }
+        }
+        response.end(() => (finished = true))
+      }
+      pump()
+    })
+    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    // 4 MiB were offered; unread, the client holds a few hundred KiB at most (its queue, the socket buffers).
+    expect(finished).toBe(false)
+    expect(written).toBeLessThan(64 * piece.length)
+    const reader = open(response)
+    let received = 0
+    for (let step = await reader.read(); !step.done; step = await reader.read()) received += step.value.byteLength
+    expect(received).toBe(64 * piece.length)
+    expect(finished).toBe(true)
   })
 
   it('rejects with a connection error when the upstream drops mid-body', async () => {
