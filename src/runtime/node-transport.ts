@@ -29,8 +29,6 @@ export type NodeTransport = UpstreamTransport & {
   close(): Promise<void>
 }
 
-const noop = (): void => {}
-
 const errorCode = (error: unknown): string | undefined => {
   if (typeof error !== 'object' || error === null) return undefined
   const code = (error as { code?: unknown }).code
