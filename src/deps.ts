@@ -4,6 +4,7 @@
  */
 import type { AbortHandle, UpstreamTransport } from '../providers/spec/provider-adapter.ts'
 import type { ResolvedConfig } from './core/resolve-config.ts'
+import type { StreamBodyFactory } from './api/response-body.ts'
 import type { Clock } from './core/clock.ts'
 import type { Logger } from './core/logger.ts'
 import type { ProviderRegistry } from './core/provider-registry.ts'
@@ -33,4 +34,9 @@ export type Deps = {
    * `env` is what the runtime passed to `app.fetch` (`c.env`). Workers: `request.signal`; Node: `node-client-signal.ts`.
    */
   clientSignal: (request: Request, env: unknown) => AbortHandle
+  /**
+   * What carries a streamed body to the client. Absent: a Web `ReadableStream` (Workers, tests). Node:
+   * `node-stream-body.ts`, which @hono/node-server writes without a Web stream in between.
+   */
+  streamBody?: StreamBodyFactory
 }

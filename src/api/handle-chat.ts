@@ -137,6 +137,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
     body,
     canonical: toCanonical,
     transformBody: parts.transformBody,
+    streamBody: deps.streamBody,
     onEnd: (end, servedBy) =>
       recordUsage(
         deps,

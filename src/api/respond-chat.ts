@@ -10,6 +10,8 @@ import { toGatewayError } from '../middleware/on-error.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { buildResponseHeaders } from './forward-headers.ts'
 import type { ChunkReader } from '../core/guard-stream.ts'
+import { webStreamBody } from './response-body.ts'
+import type { BodySource, StreamBodyFactory } from './response-body.ts'
 
 export type StreamEnd = { usage: Usage | null; model: string | null; error: GatewayError | null }
 
@@ -28,6 +30,8 @@ export type RespondOptions = {
   transformBody?: (bytes: Uint8Array) => Uint8Array
   /** Called once, when the response body has been fully sent, failed, or the client went away. */
   onEnd: (end: ResponseEnd, servedBy: ServedBy) => void
+  /** What carries a forwarded stream to the client (`Deps.streamBody`); a Web stream by default. */
+  streamBody?: StreamBodyFactory
 }
 
 /** What the tap learned, and how the body ended. */
@@ -42,48 +46,48 @@ const endOf = (tap: ForwardTap | null, error: GatewayError | null): StreamEnd =>
  * reads each chunk as the upstream sent it; `rewrite` (when the adapter asked for more than the client did) then
  * gives the client what it asked for.
  */
-const pipeForwarded = (options: {
+const forwardedSource = (options: {
   reader: ChunkReader<Uint8Array>
   createClientRewrite?: ForwardResponse['createClientRewrite']
   tap: ForwardTap | null
   codec: DialectCodec
   onEnd: (end: StreamEnd) => void
-}): ReadableStream<Uint8Array> => {
+}): BodySource => {
   const rewrite = options.createClientRewrite?.()
   const { reader, tap, codec, onEnd } = options
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  let finished = false
+  return {
+    async pull() {
+      if (finished) return null
       try {
-        // A rewrite may hold a chunk back (an incomplete event): read on until there is something to send, since a
-        // pull that enqueues nothing is not called again.
+        // A rewrite may hold a chunk back (an incomplete event): read on until there is something to send.
         for (;;) {
           const { done, value } = await reader.read()
           if (done) {
+            finished = true
             const rest = rewrite?.end()
-            if (rest && rest.byteLength > 0) controller.enqueue(rest)
-            controller.close()
             onEnd(endOf(tap, null))
-            return
+            return rest && rest.byteLength > 0 ? rest : null
           }
           tap?.write(value)
           const out = rewrite ? rewrite.push(value) : value
-          if (out.byteLength > 0) {
-            controller.enqueue(out)
-            return
-          }
+          if (out.byteLength > 0) return out
         }
       } catch (error) {
+        finished = true
         const gatewayError = toGatewayError(error)
-        controller.enqueue(codec.encodeErrorEvent(gatewayError))
-        controller.close()
         onEnd(endOf(tap, gatewayError))
+        return codec.encodeErrorEvent(gatewayError)
       }
     },
     async cancel(reason) {
-      onEnd(endOf(tap, toGatewayError(reason)))
+      if (!finished) {
+        finished = true
+        onEnd(endOf(tap, toGatewayError(reason)))
+      }
       await reader.cancel(reason).catch(() => {})
     },
-  })
+  }
 }
 
 /** Watches canonical chunks for usage and the end of the stream, passing them through unchanged. */
@@ -146,7 +150,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       const contentType = outcome.headers.get('content-type') ?? 'text/event-stream'
       const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: outcome.headers, servedBy, contentType })
       const { reader, createClientRewrite, tap } = outcome
-      const body = pipeForwarded({ reader, createClientRewrite, tap, codec, onEnd })
+      const body = (options.streamBody ?? webStreamBody)(forwardedSource({ reader, createClientRewrite, tap, codec, onEnd }))
       return new Response(body, { status: outcome.status, headers })
     }
     case 'result': {

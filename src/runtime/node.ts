@@ -36,6 +36,7 @@ import type { LogLevel } from './json-logger.ts'
 import { createBatchedWriter } from './batched-writer.ts'
 import { createNodeTransport } from './node-transport.ts'
 import { nodeClientSignal } from './node-client-signal.ts'
+import { nodeStreamBody } from './node-stream-body.ts'
 
 /** A start-up problem the operator must fix: the CLI prints `errors`, one per line, and exits 1 (no stack trace). */
 export class StartupError extends Error {
@@ -226,6 +227,7 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
     assets: createNodeAssets(),
     isDraining: () => draining,
     clientSignal: nodeClientSignal,
+    streamBody: nodeStreamBody,
   }
 
   let serving: ServingNode
