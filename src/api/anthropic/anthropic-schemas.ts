@@ -1,6 +1,7 @@
 /**
  * Inbound Anthropic request schemas: only what the gateway reads is checked; the rest passes through
- * (`z.looseObject`), and routes forward the client's own JSON. https://docs.claude.com/en/api/messages
+ * (`z.looseObject`, at every level). Routes forward what zod returns, so a request schema must never add or change
+ * a value (see openai-schemas.ts). https://docs.claude.com/en/api/messages
  */
 import { z } from '@hono/zod-openapi'
 

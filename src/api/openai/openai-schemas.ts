@@ -1,6 +1,7 @@
 /**
  * Inbound OpenAI request schemas. They check only what the gateway reads and let everything else through
- * (`z.looseObject`): routes forward the client's own JSON, never zod's output.
+ * (`z.looseObject`, at every level). Routes forward what zod returns, so a request schema must never add or change
+ * a value: no `.default()`, no `.transform()`, no coercion (`request-schemas.test.ts` checks).
  * https://platform.openai.com/docs/api-reference/chat/create
  */
 import { z } from '@hono/zod-openapi'
