@@ -6,7 +6,7 @@ import type { Context } from 'hono'
 import type { ChatRequest } from '../../providers/spec/chat-types.ts'
 import type { Deps } from '../deps.ts'
 import type { ChatCall, Executor } from '../core/execute.ts'
-import { recordUsage, type UsageEvent } from '../core/usage.ts'
+import { createUsageRecorder, type UsageEvent, type UsageRecorder } from '../core/usage.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { respondChat } from './respond-chat.ts'
@@ -41,11 +41,11 @@ type ChatRequestParts = {
  * only with the schema's keys first. Reading the client's JSON again would parse the body a second time, which for
  * a long conversation costs more than everything else the gateway does with it.
  */
-export const createChatHandler =
-  (options: ChatHandlerOptions) =>
-  async (c: Context<GatewayEnv>): Promise<Response> => {
+export const createChatHandler = (options: ChatHandlerOptions) => {
+  const usage = createUsageRecorder(options.deps)
+  return async (c: Context<GatewayEnv>): Promise<Response> => {
     const body = c.req.valid('json' as never) as Record<string, unknown>
-    return handleChat(options, {
+    return handleChat(options, usage, {
       c,
       body,
       model: body.model as string,
@@ -53,6 +53,7 @@ export const createChatHandler =
       transformBody: options.transformFor?.(body),
     })
   }
+}
 
 /** The fields of a usage event known when the request arrives. */
 type UsageBase = Pick<UsageEvent, 'requestId' | 'principalId' | 'dialect' | 'operation' | 'requestedModel' | 'stream' | 'startedAt'>
@@ -82,7 +83,7 @@ const usageEvent = (
   error: rest.error,
 })
 
-const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts): Promise<Response> => {
+const handleChat = async (options: ChatHandlerOptions, usage: UsageRecorder, parts: ChatRequestParts): Promise<Response> => {
   const { deps } = options
   const { c, body, model, stream } = parts
   const requestId = c.get('requestId')
@@ -117,8 +118,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
       requestId,
     })
   } catch (error) {
-    recordUsage(
-      deps,
+    usage.record(
       usageEvent(usageBase, {
         provider: null,
         model: null,
@@ -141,8 +141,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
     transformBody: parts.transformBody,
     streamBody: deps.streamBody,
     onEnd: (end, servedBy) =>
-      recordUsage(
-        deps,
+      usage.record(
         usageEvent(usageBase, {
           provider: servedBy.provider,
           model: end.model ?? servedBy.model,
