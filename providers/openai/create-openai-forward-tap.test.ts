@@ -55,6 +55,21 @@ describe('createOpenAIForwardTap', () => {
     expect(feed({ operation: 'chat', stream: true }, text, 5)).toMatchObject({ model: 'm-1', usage: { inputTokens: 3, outputTokens: 4 } })
   })
 
+  it('reads a whole stream that arrives as one chunk the same way, whatever its content says', () => {
+    const chunk = (fields: string) => `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m-2",${fields}}\n\n`
+    const text = [
+      ': keep-alive\n\n',
+      chunk('"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null'),
+      chunk('"choices":[{"index":0,"delta":{"content":"SSE ends with \\ndata: [DONE]\\n\\n and \\"error\\": 1"},"finish_reason":null}],"usage":null'),
+      chunk('"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null'),
+      chunk('"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11}'),
+      'data: [DONE]\n\n',
+    ].join('')
+    for (const size of [text.length, 64, 7]) {
+      expect(feed({ operation: 'chat', stream: true }, text, size)).toMatchObject({ model: 'm-2', usage: { inputTokens: 5, outputTokens: 6 } })
+    }
+  })
+
   it('reports an in-band error chunk', () => {
     expect(feed({ operation: 'chat', stream: true }, chatErrorMidwaySse, 11)).toEqual({
       model: 'gpt-4o-mini-2024-07-18',

@@ -6,6 +6,7 @@
  */
 import { createJsonTap } from '../shared/create-json-tap.ts'
 import { readJsonMember } from '../shared/read-json-member.ts'
+import { createUtf8ChunkDecoder } from '../shared/decode-utf8-chunks.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Usage } from '../spec/chat-types.ts'
 import type { ForwardRequest, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
@@ -51,15 +52,19 @@ const summary = (learned: Learned): ForwardSummary => {
  */
 const mayCarryUsageOrError = /"usage"\s*:\s*\{|"error"/
 
+/** The same test, to find every such place in a run of events (`lastIndex` is set before each use). */
+const usageOrErrorAt = /"usage"\s*:\s*\{|"error"/g
+
 /**
- * The stream tap reads only the events that can teach it something. Each chunk is decoded and cut after its last
- * complete event (a blank line); the complete events go to the SSE parser only when the model is still unknown or
- * when they may carry usage or an error, so a stream's content deltas cost a decode and a regular-expression scan,
- * not a parse. The incomplete rest waits for the next chunk. A stream framed with `\r` goes to the parser whole.
+ * The stream tap parses only the events that can teach it something. Each chunk is decoded and cut after its last
+ * complete event (a blank line); in the complete part, the first event is read for the model while it is unknown,
+ * and only the events around a match of `mayCarryUsageOrError` are parsed. A stream's content deltas cost a decode
+ * and a regular-expression scan, not a parse. The incomplete rest waits for the next chunk. A stream framed with
+ * `\r` goes to the SSE parser whole.
  */
 const createStreamTap = (): ForwardTap => {
   const parser = new SseParser()
-  const decoder = new TextDecoder()
+  const decoder = createUtf8ChunkDecoder()
   const learned: Learned = { usage: null }
   let done = false
   let pending = ''
@@ -77,6 +82,33 @@ const createStreamTap = (): ForwardTap => {
       }
     }
   }
+  /** The complete event around `index` of `events` (which starts and ends on event boundaries). */
+  const eventAt = (events: string, index: number): { start: number; end: number } => {
+    const before = events.lastIndexOf('\n\n', index)
+    const after = events.indexOf('\n\n', index)
+    return { start: before === -1 ? 0 : before + 2, end: after === -1 ? events.length : after + 2 }
+  }
+  /** Complete events only: the parser is at an event boundary before and after each push. */
+  const scan = (events: string): void => {
+    if (learned.model === undefined) {
+      // The first event with data (a stream may open with a comment); a newline inside a JSON string is escaped,
+      // so a `data:` after a real newline starts a line.
+      const data = events.startsWith('data:') ? 0 : events.indexOf('\ndata:')
+      if (data !== -1) {
+        const first = eventAt(events, data + 1)
+        handle(parser.push(events.slice(first.start, first.end)))
+      }
+    }
+    let from = 0
+    while (!done && from < events.length) {
+      usageOrErrorAt.lastIndex = from
+      const match = usageOrErrorAt.exec(events)
+      if (match === null) return
+      const { start, end } = eventAt(events, match.index)
+      handle(parser.push(events.slice(start, end)))
+      from = end
+    }
+  }
   const take = (text: string): void => {
     if (carriageReturns || text.includes('\r')) {
       carriageReturns = true
@@ -90,21 +122,20 @@ const createStreamTap = (): ForwardTap => {
       pending = all
       return
     }
-    const complete = boundary + 2 === all.length ? all : all.slice(0, boundary + 2)
     pending = boundary + 2 === all.length ? '' : all.slice(boundary + 2)
-    if (!done && (learned.model === undefined || mayCarryUsageOrError.test(complete))) handle(parser.push(complete))
+    if (!done) scan(boundary + 2 === all.length ? all : all.slice(0, boundary + 2))
   }
   return {
     write(chunk) {
       try {
-        take(decoder.decode(chunk, { stream: true }))
+        take(decoder.decode(chunk))
       } catch {
         // A tap never breaks the response it watches.
       }
     },
     finish() {
       try {
-        take(decoder.decode())
+        take(decoder.end())
         if (!done) handle(parser.push(pending))
         pending = ''
         handle(parser.end())

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest'
+import { createUtf8ChunkDecoder } from './decode-utf8-chunks.ts'
+
+const text = 'a é ✓ 𝄞 — ok\n日本語 🙂'
+
+describe('createUtf8ChunkDecoder', () => {
+  it('decodes text cut at every possible place, into pieces of every size', () => {
+    const bytes = new TextEncoder().encode(text)
+    for (let size = 1; size <= bytes.length; size += 1) {
+      const decoder = createUtf8ChunkDecoder()
+      let out = ''
+      for (let offset = 0; offset < bytes.length; offset += size) out += decoder.decode(bytes.subarray(offset, offset + size))
+      expect(out + decoder.end()).toBe(text)
+    }
+  })
+
+  it('turns a character cut short at the end, or invalid bytes, into U+FFFD like TextDecoder', () => {
+    const decoder = createUtf8ChunkDecoder()
+    expect(decoder.decode(new Uint8Array([0x61, 0xe2, 0x9c]))).toBe('a')
+    expect(decoder.end()).toBe('\uFFFD')
+    expect(createUtf8ChunkDecoder().decode(new Uint8Array([0x62, 0xff, 0x63]))).toBe('b\uFFFDc')
+  })
+})
