@@ -52,13 +52,30 @@ const summary = (learned: Learned): ForwardSummary => {
  */
 const mayCarryUsageOrError = /"usage"\s*:\s*\{|"error"/
 
-/** The same test, to find every such place in a run of events (`lastIndex` is set before each use). */
-const usageOrErrorAt = /"usage"\s*:\s*\{|"error"/g
+const isJsonSpace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
+
+/**
+ * Where `mayCarryUsageOrError` first matches in `text` from `from`, or -1: a usage object (`"usage": {`, not the
+ * `"usage":null` every chunk of a stream with `include_usage` carries) or an error member. Searched with `indexOf`
+ * rather than the regular expression, which tries its alternatives at every quote of a JSON text.
+ */
+const indexOfUsageOrError = (text: string, from: number): number => {
+  const error = text.indexOf('"error"', from)
+  for (let at = text.indexOf('"usage"', from); at !== -1 && (error === -1 || at < error); at = text.indexOf('"usage"', at + 7)) {
+    let index = at + 7
+    while (isJsonSpace(text.charCodeAt(index))) index += 1
+    if (text.charCodeAt(index) !== 0x3a) continue
+    index += 1
+    while (isJsonSpace(text.charCodeAt(index))) index += 1
+    if (text.charCodeAt(index) === 0x7b) return at
+  }
+  return error
+}
 
 /**
  * The stream tap parses only the events that can teach it something. Each chunk is decoded and cut after its last
  * complete event (a blank line); in the complete part, the first event is read for the model while it is unknown,
- * and only the events around a match of `mayCarryUsageOrError` are parsed. A stream's content deltas cost a decode
+ * and only the events around a usage object or an error (`indexOfUsageOrError`) are parsed. A stream's content deltas cost a decode
  * and a regular-expression scan, not a parse. The incomplete rest waits for the next chunk. A stream framed with
  * `\r` goes to the SSE parser whole.
  */
@@ -101,10 +118,9 @@ const createStreamTap = (): ForwardTap => {
     }
     let from = 0
     while (!done && from < events.length) {
-      usageOrErrorAt.lastIndex = from
-      const match = usageOrErrorAt.exec(events)
-      if (match === null) return
-      const { start, end } = eventAt(events, match.index)
+      const match = indexOfUsageOrError(events, from)
+      if (match === -1) return
+      const { start, end } = eventAt(events, match)
       handle(parser.push(events.slice(start, end)))
       from = end
     }

@@ -1,7 +1,9 @@
 import type { HeaderReader } from '../../providers/spec/provider-adapter.ts'
 import type { ServedBy } from '../core/execute.ts'
 
-const passedUpstreamHeaders = /^(x-ratelimit-|anthropic-ratelimit-|retry-after)/
+/** Upstream headers the client gets too: rate limits and retry hints (`retry-after`, `retry-after-ms`). */
+const isPassedUpstreamHeader = (name: string): boolean =>
+  name.startsWith('x-ratelimit-') || name.startsWith('anthropic-ratelimit-') || name.startsWith('retry-after')
 
 /**
  * Response headers: the upstream's by allowlist (rate limits, retry hints; its request id under our own name),
@@ -33,9 +35,9 @@ export const buildResponseHeaders = (options: {
   }
   const upstream = options.upstream
   if (upstream) {
-    for (const [name, value] of upstream) {
-      if (passedUpstreamHeaders.test(name)) headers[name] = value
-    }
+    upstream.forEach((value, name) => {
+      if (isPassedUpstreamHeader(name)) headers[name] = value
+    })
     const upstreamId = upstream.get('x-request-id') ?? upstream.get('request-id')
     if (upstreamId !== null) headers['x-gatehouse-upstream-request-id'] = upstreamId
   }

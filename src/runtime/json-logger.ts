@@ -3,8 +3,9 @@
  * read without configuration. Redaction: fields named like a credential are masked whole; the configured keys, and
  * strings that look like a provider key, a bearer token or a Gatehouse key, are masked wherever they appear (an
  * upstream message echoing a key, an error). A line is written for every request, so the common case is one plain
- * `JSON.stringify` checked as a whole (a credential-like field name, a configured key, a key-like string): only a line
- * that fails the check, or fields that are not flat (errors, nested objects), pay for the replacer that redacts.
+ * `JSON.stringify` of flat fields whose names are not credential-like, checked as a whole for a configured key or a
+ * key-like string: only a line that fails a check, or fields that are not flat (errors, nested objects), pay for the
+ * replacer that redacts.
  */
 import type { LogFields, Logger } from '../core/logger.ts'
 
@@ -55,28 +56,43 @@ const createReplacer = (secrets: readonly string[]) => {
   return { replacer, redactString }
 }
 
-/**
- * What sends a line to the redacting path, in one scan: a field named like a credential, as `JSON.stringify` writes
- * it (an unescaped quote only ends a key there), or the start of a key-like string. A false match only costs the
- * slower path.
- */
-const maybeSensitive = /(?:key|token|secret|password|authorization|cookie)"\s*:|sk-|gh-|bearer/i
+/** Field names already checked against `sensitiveName` (a process logs the same few dozen names over and over). */
+const sensitiveNames = new Map<string, boolean>()
+const isSensitiveName = (name: string): boolean => {
+  let sensitive = sensitiveNames.get(name)
+  if (sensitive === undefined) {
+    sensitive = sensitiveName.test(name)
+    if (sensitiveNames.size < 1_000) sensitiveNames.set(name, sensitive)
+  }
+  return sensitive
+}
 
-/** Strings, numbers, booleans and null, or plain objects of them one level down (`usage`): what the fast path takes. */
-const isFlat = (fields: LogFields): boolean => {
+/**
+ * What the fast path takes: strings, numbers, booleans and null, or plain objects of them one level down (`usage`),
+ * with no field named like a credential at either level.
+ */
+const isFlatAndPlainlyNamed = (fields: LogFields): boolean => {
   for (const name in fields) {
+    if (isSensitiveName(name)) return false
     const value = fields[name]
     if (value === null || value === undefined) continue
     const type = typeof value
     if (type === 'bigint') return false
     if (type !== 'object') continue
     if (Object.getPrototypeOf(value) !== Object.prototype) return false
-    for (const inner of Object.values(value as Record<string, unknown>)) {
-      if ((inner !== null && typeof inner === 'object') || typeof inner === 'bigint') return false
+    const inner = value as Record<string, unknown>
+    for (const innerName in inner) {
+      if (isSensitiveName(innerName)) return false
+      const innerValue = inner[innerName]
+      if ((innerValue !== null && typeof innerValue === 'object') || typeof innerValue === 'bigint') return false
     }
   }
   return true
 }
+
+/** A key-like string anywhere in a line: a provider key, a GitHub-style token, a bearer token (any case). */
+const bearer = /bearer/i
+const mayHoldKey = (line: string): boolean => line.includes('sk-') || line.includes('gh-') || bearer.test(line)
 
 export type NodeLoggerOptions = {
   level?: LogLevel
@@ -98,7 +114,7 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
   /** The secrets as they appear inside a JSON string (quotes and backslashes escaped). */
   const secretsInJson = secrets.map((secret) => JSON.stringify(secret).slice(1, -1))
   const needsRedaction = (line: string): boolean => {
-    if (maybeSensitive.test(line)) return true
+    if (mayHoldKey(line)) return true
     for (const secret of secretsInJson) if (line.includes(secret)) return true
     return false
   }
@@ -117,7 +133,8 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
     try {
       // The fast path serialises the caller's fields as they are, after a head written by hand: no copy of the
       // fields into a new object (on Node 20, adding a dozen keys to an object costs more than the serialising).
-      const plain = isFlat(fields) && !('level' in fields || 'time' in fields || 'msg' in fields) ? JSON.stringify(fields) : undefined
+      const plain =
+        isFlatAndPlainlyNamed(fields) && !('level' in fields || 'time' in fields || 'msg' in fields) ? JSON.stringify(fields) : undefined
       const head = `{"level":"${level}","time":${time},"msg":${JSON.stringify(message)}`
       const candidate = plain === undefined ? undefined : plain === '{}' ? `${head}}` : `${head},${plain.slice(1)}`
       line = candidate !== undefined && !needsRedaction(candidate) ? candidate : redactedLine(level, time, fields, message)

@@ -79,6 +79,9 @@ describe('createNodeTransport', () => {
     expect(response.headers.get('set-cookie')).toBe('a=1, b=2')
     expect([...response.headers]).toContainEqual(['x-request-id', 'up-1'])
     expect([...response.headers]).toContainEqual(['set-cookie', 'a=1, b=2'])
+    const visited: [string, string][] = []
+    response.headers.forEach((value, name) => visited.push([name, value]))
+    expect(visited).toEqual([...response.headers])
     expect(await readBody(response.body)).toBe('{"ok":true}')
     expect(seen[0].body).toBe(body)
     expect(seen[0].headers['content-length']).toBe(String(new TextEncoder().encode(body).byteLength))

@@ -104,6 +104,12 @@ const headerReader = (raw: Record<string, string | string[] | undefined>): Heade
   return {
     get: read,
     has: (name) => read(name) !== null,
+    forEach(callback) {
+      for (const name in raw) {
+        const value = read(name)
+        if (value !== null) callback(value, name)
+      }
+    },
     *[Symbol.iterator](): IterableIterator<[string, string]> {
       for (const name in raw) {
         const value = read(name)
