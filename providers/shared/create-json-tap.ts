@@ -1,6 +1,9 @@
 import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import { concatBytes } from './read-response-bytes.ts'
 
+/** Stateless use only (no `stream` option), so one serves every tap. */
+const decoder = new TextDecoder()
+
 /** A JSON body larger than this is passed through without being read (the tap's memory stays bounded). */
 export const maxTappedJsonBytes = 8 * 1024 * 1024
 
@@ -41,7 +44,6 @@ export const createJsonTap = (
       parts = []
       if (summarizeEnds && bytes.byteLength > wholeParseBytes) {
         try {
-          const decoder = new TextDecoder()
           const head = decoder.decode(bytes.subarray(0, endWindowBytes))
           const tail = decoder.decode(bytes.subarray(bytes.byteLength - endWindowBytes))
           const summary = summarizeEnds({ head, tail })
@@ -52,7 +54,7 @@ export const createJsonTap = (
       }
       let value: unknown
       try {
-        value = JSON.parse(new TextDecoder().decode(bytes))
+        value = JSON.parse(decoder.decode(bytes))
       } catch {
         return { usage: null }
       }
