@@ -1,7 +1,8 @@
 /**
  * Upstream HTTP on Node: undici `Agent.dispatch` with a handler of our own (`UpstreamExchange`). undici's pools
  * measured about 3x the throughput of global `fetch` for the same proxy (ARCHITECTURE.md, "Measured on this
- * machine"), and its low-level dispatch API about 15% less CPU per proxied request than its `request()` API.
+ * machine"); its low-level dispatch API saves the `AsyncResource`, `Readable` and async iterator that `request()`
+ * builds around every response (see `UpstreamExchange`).
  *
  * The response body is offered three ways, each read one chunk at a time so that backpressure reaches the upstream
  * socket: `bytes()` (a non-streamed answer, whole), `reader()` (a stream, chunk by chunk, no stream object at all)
