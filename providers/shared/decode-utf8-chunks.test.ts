@@ -14,6 +14,18 @@ describe('createUtf8ChunkDecoder', () => {
     }
   })
 
+  it('decodes large chunks of mixed text the same, whichever decoder takes them', () => {
+    const event = (content: string) => `data: {"choices":[{"delta":{"content":"${content}"}}]}\n\n`
+    const text = [event('plain').repeat(40), event('café — 日本語 🙂').repeat(40), event('plain').repeat(40), event('ü').repeat(40)].join('')
+    const bytes = new TextEncoder().encode(text)
+    for (const size of [1500, 2048, 4093]) {
+      const decoder = createUtf8ChunkDecoder()
+      let out = ''
+      for (let offset = 0; offset < bytes.length; offset += size) out += decoder.decode(bytes.subarray(offset, offset + size))
+      expect(out + decoder.end()).toBe(text)
+    }
+  })
+
   it('turns a character cut short at the end, or invalid bytes, into U+FFFD like TextDecoder', () => {
     const decoder = createUtf8ChunkDecoder()
     expect(decoder.decode(new Uint8Array([0x61, 0xe2, 0x9c]))).toBe('a')

@@ -1,10 +1,16 @@
 /**
- * Decodes UTF-8 arriving in chunks, holding back a character split between two chunks. The same as
- * `TextDecoder.decode(chunk, { stream: true })`, but each chunk is decoded whole, without the streaming mode: on
- * Node 20 the streaming mode leaves the fast UTF-8 path for ICU's converter, about ten times slower, and a tap
- * decodes every byte of every stream.
+ * Decodes UTF-8 arriving in chunks, holding back a character split between two chunks: the same text as
+ * `TextDecoder.decode(chunk, { stream: true })`, faster. On Node 20 a decoder used in streaming mode goes through
+ * ICU's converter for good, while a whole decode of pure ASCII takes a vectorised fast path: measured on a 4.5 KB
+ * run of SSE events, 3.6 µs against 0.5 µs, and 0.21 against 0.09 µs on one 180-byte event. Text with other
+ * characters is the fast path's weak spot (5.6 to 7.3 µs on the same 4.5 KB, against ICU's 3.6 µs), so after a chunk
+ * that was not ASCII, a large chunk goes to ICU. The held-back bytes make every decode start and end on a whole
+ * character, so either decoder can take any chunk.
  */
-const decoder = new TextDecoder()
+const fast = new TextDecoder()
+
+/** Past this size a chunk goes to ICU after a chunk that was not ASCII (below it the fast path wins anyway). */
+const icuFromBytes = 1024
 
 /** Where a character split at the end of `bytes` starts, or `bytes.length` when the last character is whole. */
 const wholeLength = (bytes: Uint8Array): number => {
@@ -28,6 +34,17 @@ export type Utf8ChunkDecoder = {
 
 export const createUtf8ChunkDecoder = (): Utf8ChunkDecoder => {
   let held: Uint8Array | null = null
+  let icu: TextDecoder | null = null
+  let lastWasAscii = true
+  const decodeWhole = (bytes: Uint8Array): string => {
+    const text =
+      !lastWasAscii && bytes.byteLength >= icuFromBytes
+        ? (icu ??= new TextDecoder()).decode(bytes, { stream: true })
+        : fast.decode(bytes)
+    // One character per byte: the chunk was ASCII.
+    lastWasAscii = text.length === bytes.byteLength
+    return text
+  }
   return {
     decode(chunk) {
       let bytes = chunk
@@ -39,10 +56,10 @@ export const createUtf8ChunkDecoder = (): Utf8ChunkDecoder => {
       }
       const whole = wholeLength(bytes)
       if (whole < bytes.length) held = bytes.slice(whole)
-      return decoder.decode(whole === bytes.length ? bytes : bytes.subarray(0, whole))
+      return decodeWhole(whole === bytes.length ? bytes : bytes.subarray(0, whole))
     },
     end() {
-      const rest = held === null ? '' : decoder.decode(held)
+      const rest = held === null ? '' : fast.decode(held)
       held = null
       return rest
     },

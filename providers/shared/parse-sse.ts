@@ -3,6 +3,8 @@
  * Incremental: feed it bytes as they arrive; it yields complete events. Tolerates `\r\n` and `\r`, skips comment lines
  * (`: keep-alive`, sent by some OpenAI-compatible servers), joins multi-line `data:`.
  */
+import { createUtf8ChunkDecoder } from './decode-utf8-chunks.ts'
+
 export type SseEvent = {
   /** The `event:` field; `undefined` when absent (OpenAI streams never send one). */
   event: string | undefined
@@ -11,7 +13,8 @@ export type SseEvent = {
 }
 
 export class SseParser {
-  readonly #decoder = new TextDecoder()
+  /** Not `TextDecoder`'s streaming mode, which on Node 20 misses the fast ASCII path (see decode-utf8-chunks.ts). */
+  readonly #decoder = createUtf8ChunkDecoder()
   #buffer = ''
   #event: string | undefined
   #data: string[] = []
@@ -19,7 +22,7 @@ export class SseParser {
 
   /** Parses a chunk; returns the events it completed. */
   push(chunk: Uint8Array | string): SseEvent[] {
-    this.#buffer += typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true })
+    this.#buffer += typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk)
     const events: SseEvent[] = []
     let start = 0
     for (;;) {
@@ -48,6 +51,7 @@ export class SseParser {
   /** Flushes a final event that was not followed by a blank line (a truncated stream). */
   end(): SseEvent[] {
     const events: SseEvent[] = []
+    this.#buffer += this.#decoder.end()
     if (this.#buffer.length > 0) {
       this.#line(this.#buffer, events)
       this.#buffer = ''
