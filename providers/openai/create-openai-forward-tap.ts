@@ -45,19 +45,14 @@ const summary = (learned: Learned): ForwardSummary => {
   return out
 }
 
-/**
- * A chunk worth parsing: one that carries a usage object or an error. Content deltas, nearly every chunk of a stream,
- * are skipped unparsed; the model is read from the first chunk that has one without parsing it. A quote inside a JSON string is escaped (`\"usage\"`), so text that
- * merely mentions usage does not match; a false match only costs a parse.
- */
-const mayCarryUsageOrError = /"usage"\s*:\s*\{|"error"/
-
 const isJsonSpace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
 
 /**
- * Where `mayCarryUsageOrError` first matches in `text` from `from`, or -1: a usage object (`"usage": {`, not the
- * `"usage":null` every chunk of a stream with `include_usage` carries) or an error member. Searched with `indexOf`
- * rather than the regular expression, which tries its alternatives at every quote of a JSON text.
+ * Where the first event worth parsing starts to show in `text` from `from`, or -1: a usage object (`"usage": {`, not
+ * the `"usage":null` every chunk of a stream with `include_usage` carries) or an error member. Content deltas, nearly
+ * every event of a stream, never match: a quote inside a JSON string is escaped (`\"usage\"`), so text that merely
+ * mentions usage does not count; a false match only costs a parse. `indexOf`, not a regular expression, which would
+ * try its alternatives at every quote of a JSON text.
  */
 const indexOfUsageOrError = (text: string, from: number): number => {
   const error = text.indexOf('"error"', from)
@@ -75,8 +70,8 @@ const indexOfUsageOrError = (text: string, from: number): number => {
 /**
  * The stream tap parses only the events that can teach it something. Each chunk is decoded and cut after its last
  * complete event (a blank line); in the complete part, the first event is read for the model while it is unknown,
- * and only the events around a usage object or an error (`indexOfUsageOrError`) are parsed. A stream's content deltas cost a decode
- * and a regular-expression scan, not a parse. The incomplete rest waits for the next chunk. A stream framed with
+ * and only the events around a usage object or an error (`indexOfUsageOrError`) are parsed. A stream's content
+ * deltas cost a decode and a search, not a parse. The incomplete rest waits for the next chunk. A stream framed with
  * `\r` goes to the SSE parser whole.
  */
 const createStreamTap = (): ForwardTap => {
@@ -92,7 +87,7 @@ const createStreamTap = (): ForwardTap => {
       const data = event.data.trim()
       if (data.startsWith('[DONE]')) done = true
       else if (data === '') continue
-      else if (mayCarryUsageOrError.test(data)) learn(parseJson(data), learned)
+      else if (indexOfUsageOrError(data, 0) !== -1) learn(parseJson(data), learned)
       else if (learned.model === undefined) {
         const model = readJsonMember(data, 'model', 'first')
         if (model.kind === 'found' && typeof model.value === 'string') learned.model = model.value

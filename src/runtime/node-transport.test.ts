@@ -30,6 +30,15 @@ const startServer = async (handler: Handler): Promise<{ url: string; server: Ser
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
 }
 
+/** Announces 100 bytes, sends 7, then drops the connection after `ms`. */
+const partialThenDrop =
+  (ms: number): Handler =>
+  (request, response) => {
+    response.writeHead(200, { 'content-length': '100' })
+    response.write('partial')
+    setTimeout(() => request.socket.destroy(), ms)
+  }
+
 const transport = (options?: Parameters<typeof createNodeTransport>[0]): NodeTransport => {
   const created = createNodeTransport(options)
   cleanups.push(() => created.close())
@@ -200,11 +209,7 @@ describe('createNodeTransport', () => {
   })
 
   it('survives cancelling a body after the upstream already failed (no unhandled error event)', async () => {
-    const { url } = await startServer((request, response) => {
-      response.writeHead(200, { 'content-length': '100' })
-      response.write('partial')
-      setTimeout(() => request.socket.destroy(), 10)
-    })
+    const { url } = await startServer(partialThenDrop(10))
     const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
     await new Promise((resolve) => setTimeout(resolve, 60))
     await response.body.cancel()
@@ -316,11 +321,7 @@ describe.each<Readers>([
   })
 
   it('rejects with a connection error when the upstream drops mid-body', async () => {
-    const { url } = await startServer((request, response) => {
-      response.writeHead(200, { 'content-length': '100' })
-      response.write('partial')
-      setTimeout(() => request.socket.destroy(), 20)
-    })
+    const { url } = await startServer(partialThenDrop(20))
     const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
     expect(await rejection(readAllText(open(response)))).toMatchObject({ kind: 'connection', status: 502 })
   })
