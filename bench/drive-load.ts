@@ -3,14 +3,14 @@
  * per benchmark so that every run pays autocannon's start-up only once, and fed one job at a time.
  */
 import { fileURLToPath } from 'node:url'
-import type { LoadJob, LoadResult, LoadWorkerMessage } from './load-worker.ts'
+import type { LoadJob, LoadRun, LoadWorkerMessage } from './load-worker.ts'
 import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
 
 const workerPath = fileURLToPath(new URL('./load-worker.ts', import.meta.url))
 
 export type LoadGenerator = {
   readonly pid: number
-  run(job: LoadJob): Promise<LoadResult>
+  run(job: LoadJob): Promise<LoadRun>
   stop(): Promise<void>
 }
 
@@ -31,7 +31,7 @@ export const startLoadGenerator = async (options: { cwd: string }): Promise<Load
   return {
     pid: child.pid as number,
     run: (job) =>
-      new Promise<LoadResult>((resolve, reject) => {
+      new Promise<LoadRun>((resolve, reject) => {
         const onMessage = (message: LoadWorkerMessage): void => {
           cleanup()
           if (message.type === 'result') resolve(message.result)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatReport, judgeBenchmark } from './format-report.ts'
+import { formatReport, judgeBenchmark, roundRatios } from './format-report.ts'
 import type { BenchmarkResult, ScenarioRun, TargetName, TargetRun } from './run-benchmark.ts'
 
 const target = (requestsPerSecond: number, p99: number, cpu: Partial<TargetRun['cpuPercent']> = {}): TargetRun => ({
@@ -12,6 +12,7 @@ const target = (requestsPerSecond: number, p99: number, cpu: Partial<TargetRun['
   statusCodes: { '200': Math.round(requestsPerSecond * 10) },
   measuredSeconds: 10,
   requestsPerSecond,
+  roundRates: [requestsPerSecond * 0.8, requestsPerSecond * 1.2],
   latencyMs: { p50: p99 / 3, p90: p99 / 2, p99, max: p99 * 2, mean: p99 / 3 },
   peakRssKb: 80_000,
   upstreamRequests: Math.round(requestsPerSecond * 10),
@@ -30,7 +31,7 @@ const run = (scenario: ScenarioRun['scenario'], figures: Record<TargetName, [num
 const result = (options: { gatewayRate: number; gatewayStreams: number; gatewayFixedP99: number; failures?: string[] }): BenchmarkResult => ({
   startedAt: '2025-01-01T00:00:00.000Z',
   environment: { node: 'v20.0.0', cpus: 2, pinned: true, pinningNote: 'pinned' },
-  settings: { durationSeconds: 10, warmupSeconds: 10, model: 'gpt-4o-mini', streamChunks: 20 },
+  settings: { durationSeconds: 10, warmupSeconds: 10, rounds: 2, roundLeadInSeconds: 1, model: 'gpt-4o-mini', streamChunks: 20 },
   runs: [
     run({ name: 'max-throughput', connections: 64, stream: false }, { direct: [8000, 20], reference: [4000, 30], gateway: [options.gatewayRate, 40] }),
     run({ name: 'fixed-rate', connections: 8, overallRate: 200, stream: false }, {
@@ -83,7 +84,19 @@ describe('formatReport', () => {
     expect(report).toContain('PASS  streams per second, gateway/reference: 0.60 (target >= 0.5)')
     expect(report).toContain('PASS  added p99 at 200 req/s (ms): 0.80 (target < 3)')
     expect(report).toContain('Peak RSS over the run (VmHWM): gateway 117.2 MiB, reference 58.6 MiB')
+    expect(report).toContain('10 s warm-up, then 10 s measured in 2 interleaved rounds (each after 1 s unmeasured)')
+    expect(report).toContain('gateway/reference in each round: 0.47 0.47')
+    // The fixed-rate scenario runs every target at the same rate: no ratio per round.
+    expect(report.match(/in each round/g)).toHaveLength(2)
     expect(report.trimEnd().endsWith('RESULT: FAIL')).toBe(true)
+  })
+
+  it('shows the ratio of each round, where the machine\'s drift shows', () => {
+    const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
+    data.runs[0].targets.gateway.roundRates = [2000, 2600]
+    data.runs[0].targets.reference.roundRates = [4000, 4000]
+    expect(roundRatios(data.runs[0])).toEqual([0.5, 0.65])
+    expect(formatReport(data, judgeBenchmark(data))).toContain('gateway/reference in each round: 0.50 0.65')
   })
 
   it('lists every failed request loudly', () => {

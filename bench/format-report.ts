@@ -94,6 +94,12 @@ const warningsOf = (result: BenchmarkResult): string[] => {
   return warnings
 }
 
+/** The gateway's rate over the reference's, round by round (the targets of a round ran back to back). */
+export const roundRatios = (run: ScenarioRun): number[] => {
+  const { gateway, reference } = run.targets
+  return gateway.roundRates.map((rate, index) => rate / reference.roundRates[index])
+}
+
 const scenarioTitle = (run: ScenarioRun): string => {
   const { scenario } = run
   const rate = scenario.overallRate === undefined ? 'max rate' : `${scenario.overallRate} req/s`
@@ -106,7 +112,8 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
   const { environment, settings } = result
   lines.push(
     `Gatehouse benchmark, ${result.startedAt}: Node ${environment.node}, ${environment.cpus} cores, ${environment.pinningNote}`,
-    `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per run; model ${settings.model}; ${settings.streamChunks}-chunk streams`,
+    `Per target and scenario: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s measured in ${settings.rounds} ` +
+      `interleaved rounds (each after ${settings.roundLeadInSeconds} s unmeasured); model ${settings.model}; ${settings.streamChunks}-chunk streams`,
     'CPU: the target process, % of one core; core 1: mock + load generator; other: everything else on the machine',
     '',
   )
@@ -133,6 +140,9 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
       ]
       lines.push(cells.map((cell, index) => (index === 0 ? pad(cell, widths[index]) : padStart(cell, widths[index]))).join(' '))
     }
+    // At a fixed rate every round runs at that rate: only the max-rate scenarios have a ratio per round.
+    const perRound = run.scenario.overallRate === undefined ? roundRatios(run) : []
+    if (perRound.length > 1) lines.push(`gateway/reference in each round: ${perRound.map((value) => fixed(value, 2)).join(' ')}`)
     lines.push('')
   }
   const { ratios } = verdict

@@ -43,6 +43,12 @@ export type LoadResult = {
   latencyMs: LatencySummary
 }
 
+/**
+ * One run of the load generator with every latency sample, so that the rounds of a target (`run-benchmark.ts`
+ * interleaves the targets) can be merged into one result with `mergeLoadRuns`.
+ */
+export type LoadRun = LoadResult & { latencySamplesMs: number[] }
+
 /** Nearest-rank percentile of sorted samples. */
 export const percentile = (sorted: Float64Array, fraction: number): number | null => {
   if (sorted.length === 0) return null
@@ -62,6 +68,30 @@ export const summariseLatency = (samples: readonly number[]): LatencySummary => 
     p99: percentile(sorted, 0.99),
     max: count === 0 ? null : sorted[count - 1],
     mean: count === 0 ? null : sum / count,
+  }
+}
+
+/**
+ * One result from several runs against the same target: counts and measured time add up, the rate is the total over
+ * the total time, and the latency percentiles come from every sample of every run.
+ */
+export const mergeLoadRuns = (runs: readonly LoadRun[]): LoadResult => {
+  const statusCodes: Record<string, number> = {}
+  const samples: number[] = []
+  let measuredSeconds = 0
+  const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0, mismatches: 0, warmupFailures: 0 }
+  for (const run of runs) {
+    for (const key of Object.keys(counts) as (keyof typeof counts)[]) counts[key] += run[key]
+    for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count
+    for (const sample of run.latencySamplesMs) samples.push(sample)
+    measuredSeconds += run.measuredSeconds
+  }
+  return {
+    ...counts,
+    statusCodes,
+    measuredSeconds,
+    requestsPerSecond: measuredSeconds > 0 ? counts.ok / measuredSeconds : 0,
+    latencyMs: summariseLatency(samples),
   }
 }
 

@@ -15,11 +15,11 @@
 import autocannon from 'autocannon'
 import type { AutocannonResult } from 'autocannon'
 import { pathToFileURL } from 'node:url'
-import type { LoadJob, LoadResult } from './load-common.ts'
+import type { LoadJob, LoadRun } from './load-common.ts'
 import { summariseLatency, verifiers } from './load-common.ts'
 import { runPacedLoad } from './paced-load.ts'
 
-export type { LoadJob, LoadResult } from './load-common.ts'
+export type { LoadJob, LoadResult, LoadRun } from './load-common.ts'
 
 const runOnce = (job: LoadJob, durationSeconds: number, samples?: number[]): PromiseLike<AutocannonResult> => {
   const instance = autocannon({
@@ -39,7 +39,7 @@ const runOnce = (job: LoadJob, durationSeconds: number, samples?: number[]): Pro
   return instance
 }
 
-const runAutocannon = async (job: LoadJob): Promise<LoadResult> => {
+const runAutocannon = async (job: LoadJob): Promise<LoadRun> => {
   const warmup = job.warmupSeconds > 0 ? await runOnce(job, job.warmupSeconds) : undefined
   const samples: number[] = []
   const result = await runOnce(job, job.durationSeconds, samples)
@@ -56,13 +56,14 @@ const runAutocannon = async (job: LoadJob): Promise<LoadResult> => {
     measuredSeconds: result.duration,
     requestsPerSecond: ok / result.duration,
     latencyMs: summariseLatency(samples),
+    latencySamplesMs: samples,
   }
 }
 
-export const runLoadJob = (job: LoadJob): Promise<LoadResult> =>
+export const runLoadJob = (job: LoadJob): Promise<LoadRun> =>
   job.overallRate === undefined ? runAutocannon(job) : runPacedLoad({ ...job, overallRate: job.overallRate })
 
-export type LoadWorkerMessage = { type: 'result'; result: LoadResult } | { type: 'error'; message: string }
+export type LoadWorkerMessage = { type: 'result'; result: LoadRun } | { type: 'error'; message: string }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.on('message', (message: { type?: string; job?: LoadJob }) => {

@@ -20,7 +20,7 @@
  */
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
-import type { LoadJob, LoadResult } from './load-common.ts'
+import type { LoadJob, LoadRun } from './load-common.ts'
 import { summariseLatency, verifiers } from './load-common.ts'
 
 export type PacedLoadJob = LoadJob & {
@@ -149,7 +149,7 @@ const runPhase = async (context: RequestContext, seconds: number): Promise<Phase
   return { ...tally, measuredSeconds: Math.max(seconds, (lastAnswerAt - startAt) / 1_000) }
 }
 
-const resultOf = (measured: PhaseResult, warmup: PhaseResult | undefined): LoadResult => {
+const resultOf = (measured: PhaseResult, warmup: PhaseResult | undefined): LoadRun => {
   const ok = measured.samples.length
   return {
     ok,
@@ -162,11 +162,12 @@ const resultOf = (measured: PhaseResult, warmup: PhaseResult | undefined): LoadR
     measuredSeconds: measured.measuredSeconds,
     requestsPerSecond: ok / measured.measuredSeconds,
     latencyMs: summariseLatency(measured.samples),
+    latencySamplesMs: measured.samples,
   }
 }
 
 /** A paced warm-up (its failures counted, its latencies dropped), then the paced measurement, on the same sockets. */
-export const runPacedLoad = async (job: PacedLoadJob): Promise<LoadResult> => {
+export const runPacedLoad = async (job: PacedLoadJob): Promise<LoadRun> => {
   if (!(job.overallRate > 0) || !Number.isFinite(job.overallRate)) {
     throw new Error(`overallRate must be a positive number of requests per second (got ${job.overallRate})`)
   }

@@ -2,7 +2,9 @@
  * `npm run bench` (after `npm run build`): the full benchmark of ARCHITECTURE.md's "Benchmark" section. Prints the
  * table and the PASS/FAIL of each target, writes `bench/results/bench-<time>.json` (and the gateway's log to
  * `bench/results/gateway.log`), and exits 1 when a request failed or a target was missed.
- * `BENCH_DURATION_S` and `BENCH_WARMUP_S` (default 10 each) set the length of every run; `BENCH_SCENARIOS`
+ * `BENCH_DURATION_S` and `BENCH_WARMUP_S` (default 10 each) set the measured and warm-up seconds per target and
+ * scenario; `BENCH_ROUNDS` (default 5) how many interleaved rounds the measured seconds are split into, and
+ * `BENCH_LEAD_IN_S` (default 1) the unmeasured start of every round; `BENCH_SCENARIOS`
  * (`max-throughput,fixed-rate,streaming`) picks and orders the scenarios; `BENCH_CPU_PROFILE=1` also writes the
  * gateway's V8 CPU profile to `bench/results/` (open it in Chrome DevTools, Performance tab).
  */
@@ -13,12 +15,12 @@ import { fullScenarios, runBenchmark } from './run-benchmark.ts'
 import type { Scenario } from './run-benchmark.ts'
 import { checkPinning, killAllChildren } from './spawn-pinned.ts'
 
-const secondsFromEnv = (name: string, fallback: number): number => {
+const numberFromEnv = (name: string, fallback: number): number => {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isFinite(value) || value < 0 || (name === 'BENCH_DURATION_S' && value === 0)) {
-    throw new Error(`${name} must be a number of seconds (got "${raw}")`)
+  if (!Number.isFinite(value) || value < 0 || ((name === 'BENCH_DURATION_S' || name === 'BENCH_ROUNDS') && value === 0)) {
+    throw new Error(`${name} must be a positive number (got "${raw}")`)
   }
   return value
 }
@@ -51,12 +53,12 @@ const scenariosFromEnv = (): readonly Scenario[] => {
 }
 
 const scenarios = scenariosFromEnv()
-const durationSeconds = secondsFromEnv('BENCH_DURATION_S', 10)
-const warmupSeconds = secondsFromEnv('BENCH_WARMUP_S', 10)
 const result = await runBenchmark({
   scenarios,
-  durationSeconds,
-  warmupSeconds,
+  durationSeconds: numberFromEnv('BENCH_DURATION_S', 10),
+  warmupSeconds: numberFromEnv('BENCH_WARMUP_S', 10),
+  rounds: Math.floor(numberFromEnv('BENCH_ROUNDS', 5)),
+  roundLeadInSeconds: numberFromEnv('BENCH_LEAD_IN_S', 1),
   verifyBodies: false,
   gatewayLogPath: `${resultsDirectory}gateway.log`,
   gatewayNodeOptions: process.env.BENCH_CPU_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${resultsDirectory}`] : [],

@@ -1,15 +1,16 @@
 /**
  * One benchmark run, parametrised so that `npm run bench` (full length) and the smoke test in `npm test` (a few
  * seconds, fewer connections) share every line: start the processes, check each target answers like the mock,
- * drive each scenario against the mock directly, the reference proxy and the gateway, collect latency, errors and
- * memory, stop everything.
+ * drive each scenario against the mock directly, the reference proxy and the gateway in interleaved rounds, collect
+ * latency, errors and memory, stop everything.
  */
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 import { startLoadGenerator } from './drive-load.ts'
 import type { LoadGenerator } from './drive-load.ts'
-import type { LoadResult } from './load-worker.ts'
+import type { LoadResult, LoadRun } from './load-worker.ts'
+import { mergeLoadRuns } from './load-common.ts'
 import { preflight } from './preflight.ts'
 import { checkPinning } from './spawn-pinned.ts'
 import { readCpuSeconds, readMachineBusySeconds } from './read-cpu-seconds.ts'
@@ -47,8 +48,14 @@ export const fullScenarios: readonly Scenario[] = [
 
 export type BenchmarkOptions = {
   scenarios: readonly Scenario[]
+  /** Measured seconds per target and scenario, split across `rounds`. */
   durationSeconds: number
+  /** Unmeasured load on each target before its scenario's first round. */
   warmupSeconds: number
+  /** Measured rounds per target and scenario, the targets taking turns (see `runScenario`). */
+  rounds: number
+  /** Unmeasured seconds at the start of every round, in which the load generator opens its connections. */
+  roundLeadInSeconds: number
   /** Check every response body in the load generator (costs load-generator CPU: for short runs). */
   verifyBodies: boolean
   gatewayLogPath: string
@@ -60,12 +67,14 @@ export type BenchmarkOptions = {
 }
 
 export type TargetRun = LoadResult & {
+  /** Requests per second of each measured round, in the order they ran (the spread shows the machine's noise). */
+  roundRates: number[]
   /** Highest resident memory of the target's process during the run (KiB); `null` for the mock. */
   peakRssKb: number | null
-  /** Requests the mock answered while this target was under load (warm-up included). */
+  /** Requests the mock answered while this target was under load (rounds and their lead-ins). */
   upstreamRequests: number
   /**
-   * Share of one core each process used during the run (warm-up included), in percent. The target should be near
+   * Share of one core each process used during the target's rounds (lead-ins included), in percent. The target should be near
    * 100 at max rate; the mock and the load generator share core 1, so together near 100 means they set the pace.
    */
   cpuPercent: {
@@ -87,7 +96,14 @@ export type BenchmarkResult = {
     pinned: boolean
     pinningNote: string
   }
-  settings: { durationSeconds: number; warmupSeconds: number; model: string; streamChunks: number }
+  settings: {
+    durationSeconds: number
+    warmupSeconds: number
+    rounds: number
+    roundLeadInSeconds: number
+    model: string
+    streamChunks: number
+  }
   runs: ScenarioRun[]
   /** Kernel peak (`VmHWM`) over the whole run, KiB. */
   peakRssKb: { gateway: number | null; reference: number | null }
@@ -120,59 +136,143 @@ const tailOf = (path: string): string => {
 
 type BenchTarget = { url: string; pid: number | null; key: string }
 
-/** CPU seconds used between the call and the returned function's call, as a percentage of one core. */
+/** CPU seconds used and wall seconds elapsed between a call and the returned function's call. */
 const cpuMeter = (read: () => number | null) => {
   const startedAt = performance.now()
   const before = read()
-  return (): number | null => {
+  return (): { used: number; elapsed: number } | null => {
     const after = read()
     if (before === null || after === null) return null
-    return ((after - before) / ((performance.now() - startedAt) / 1_000)) * 100
+    return { used: after - before, elapsed: (performance.now() - startedAt) / 1_000 }
   }
 }
 
 const processCpu = (pid: number | null) => cpuMeter(() => (pid === null ? null : readCpuSeconds(pid)))
 
-/** One scenario against one target: the load, and what the processes did meanwhile. */
-const measureWith =
+type CpuName = 'target' | 'mock' | 'loadGenerator' | 'machine'
+
+/** What the rounds of one target add up to: the load runs, and what the processes did meanwhile. */
+type TargetTally = {
+  runs: LoadRun[]
+  /** CPU and wall seconds per process over every round (`null` once a reading failed). */
+  cpu: Record<CpuName, { used: number; elapsed: number } | null>
+  upstreamRequests: number
+  peakRssKb: number | null
+  warmupFailures: number
+}
+
+const emptyTally = (): TargetTally => ({
+  runs: [],
+  cpu: { target: { used: 0, elapsed: 0 }, mock: { used: 0, elapsed: 0 }, loadGenerator: { used: 0, elapsed: 0 }, machine: { used: 0, elapsed: 0 } },
+  upstreamRequests: 0,
+  peakRssKb: null,
+  warmupFailures: 0,
+})
+
+const jobFor = (scenario: Scenario, target: BenchTarget, options: BenchmarkOptions, seconds: { measured: number; leadIn: number }) => ({
+  url: `${target.url}/v1/chat/completions`,
+  headers: { authorization: `Bearer ${target.key}`, 'content-type': 'application/json' },
+  body: chatRequestBody({ stream: scenario.stream }),
+  connections: scenario.connections,
+  overallRate: scenario.overallRate,
+  durationSeconds: seconds.measured,
+  warmupSeconds: seconds.leadIn,
+  verify: options.verifyBodies ? (scenario.stream ? ('sse' as const) : ('json' as const)) : undefined,
+})
+
+/** One round against one target, added to its tally. */
+const measureRoundWith =
   (context: { processes: BenchProcesses; loadGenerator: LoadGenerator; options: BenchmarkOptions }) =>
-  async (run: { scenario: Scenario; target: BenchTarget }): Promise<TargetRun> => {
+  async (run: { scenario: Scenario; target: BenchTarget; tally: TargetTally; seconds: number }): Promise<void> => {
     const { processes, loadGenerator, options } = context
-    const { scenario, target } = run
+    const { scenario, target, tally } = run
     const servedBefore = await processes.countMockRequests()
     const rss = target.pid === null ? undefined : watchRss(target.pid)
-    const cpu = {
+    const meters: Record<CpuName, ReturnType<typeof cpuMeter>> = {
       target: processCpu(target.pid),
       mock: processCpu(processes.mock.pid),
       loadGenerator: processCpu(loadGenerator.pid),
       machine: cpuMeter(readMachineBusySeconds),
     }
-    const load = await loadGenerator.run({
-      url: `${target.url}/v1/chat/completions`,
-      headers: { authorization: `Bearer ${target.key}`, 'content-type': 'application/json' },
-      body: chatRequestBody({ stream: scenario.stream }),
-      connections: scenario.connections,
-      overallRate: scenario.overallRate,
-      durationSeconds: options.durationSeconds,
-      warmupSeconds: options.warmupSeconds,
-      verify: options.verifyBodies ? (scenario.stream ? 'sse' : 'json') : undefined,
-    })
-    const used = { target: cpu.target(), mock: cpu.mock(), loadGenerator: cpu.loadGenerator() }
-    const machine = cpu.machine()
-    const ours = [target.pid === null ? 0 : used.target, used.mock, used.loadGenerator]
-    const other =
-      machine === null || ours.includes(null)
-        ? null
-        : Math.max(0, machine - ours.reduce<number>((total, value) => total + (value ?? 0), 0))
-    const cpuPercent = { ...used, other }
-    const peakRssKb = rss === undefined ? null : rss.stop()
-    const upstreamRequests = (await processes.countMockRequests()) - servedBefore
-    return { ...load, peakRssKb, upstreamRequests, cpuPercent }
+    const load = await loadGenerator.run(jobFor(scenario, target, options, { measured: run.seconds, leadIn: options.roundLeadInSeconds }))
+    for (const name of Object.keys(meters) as CpuName[]) {
+      const reading = meters[name]()
+      const sum = tally.cpu[name]
+      tally.cpu[name] = reading === null || sum === null ? null : { used: sum.used + reading.used, elapsed: sum.elapsed + reading.elapsed }
+    }
+    const peak = rss === undefined ? null : rss.stop()
+    if (peak !== null) tally.peakRssKb = Math.max(tally.peakRssKb ?? 0, peak)
+    tally.upstreamRequests += (await processes.countMockRequests()) - servedBefore
+    tally.runs.push(load)
   }
+
+const percentOf = (reading: { used: number; elapsed: number } | null): number | null =>
+  reading === null || reading.elapsed === 0 ? null : (reading.used / reading.elapsed) * 100
+
+/** The rounds of one target as one run: merged load figures, each round's rate, CPU shares over all rounds. */
+const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun => {
+  const merged = mergeLoadRuns(tally.runs)
+  const used = {
+    target: measuresProcess ? percentOf(tally.cpu.target) : null,
+    mock: percentOf(tally.cpu.mock),
+    loadGenerator: percentOf(tally.cpu.loadGenerator),
+  }
+  const machine = percentOf(tally.cpu.machine)
+  const ours = [measuresProcess ? used.target : 0, used.mock, used.loadGenerator]
+  const other =
+    machine === null || ours.includes(null)
+      ? null
+      : Math.max(0, machine - ours.reduce<number>((total, value) => total + (value ?? 0), 0))
+  return {
+    ...merged,
+    warmupFailures: merged.warmupFailures + tally.warmupFailures,
+    roundRates: tally.runs.map((run) => run.requestsPerSecond),
+    peakRssKb: tally.peakRssKb,
+    upstreamRequests: tally.upstreamRequests,
+    cpuPercent: { ...used, other },
+  }
+}
+
+/**
+ * One scenario: each target warmed up in turn, then `rounds` measured rounds in which every target takes its turn,
+ * in alternating order (direct, reference, gateway; then gateway, reference, direct...). The machine's speed drifts
+ * over tens of seconds (on shared cloud cores by as much as a factor of two); interleaving gives every target the
+ * same share of fast and slow moments, so the ratios compare the targets rather than the moments.
+ */
+export const runScenario = async (context: {
+  processes: BenchProcesses
+  loadGenerator: LoadGenerator
+  options: BenchmarkOptions
+  scenario: Scenario
+  targets: Record<TargetName, BenchTarget>
+}): Promise<Record<TargetName, TargetRun>> => {
+  const { loadGenerator, options, scenario, targets } = context
+  const progress = options.onProgress ?? (() => {})
+  const tallies = { direct: emptyTally(), reference: emptyTally(), gateway: emptyTally() } satisfies Record<TargetName, TargetTally>
+  if (options.warmupSeconds > 0) {
+    progress(`${scenario.name}: ${options.warmupSeconds} s warm-up of each target`)
+    for (const name of targetNames) {
+      const warmup = await loadGenerator.run(jobFor(scenario, targets[name], options, { measured: options.warmupSeconds, leadIn: 0 }))
+      tallies[name].warmupFailures += warmup.non2xx + warmup.errors + warmup.mismatches
+    }
+  }
+  const rounds = Math.max(1, Math.floor(options.rounds))
+  const seconds = options.durationSeconds / rounds
+  const measureRound = measureRoundWith(context)
+  progress(`${scenario.name}: ${rounds} rounds of ${seconds} s per target, interleaved`)
+  for (let round = 0; round < rounds; round += 1) {
+    const order = round % 2 === 0 ? targetNames : [...targetNames].reverse()
+    for (const name of order) await measureRound({ scenario, target: targets[name], tally: tallies[name], seconds })
+  }
+  return {
+    direct: targetRunOf(tallies.direct, false),
+    reference: targetRunOf(tallies.reference, true),
+    gateway: targetRunOf(tallies.gateway, true),
+  }
+}
 
 export const runBenchmark = async (options: BenchmarkOptions): Promise<BenchmarkResult> => {
   const startedAt = new Date().toISOString()
-  const progress = options.onProgress ?? (() => {})
   const pinning = checkPinning()
   const processes = await startBenchProcesses({
     gatewayLogPath: options.gatewayLogPath,
@@ -193,12 +293,9 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
 
     const runs: ScenarioRun[] = []
     const failures: string[] = []
-    const measure = measureWith({ processes, loadGenerator, options })
     for (const scenario of options.scenarios) {
-      const results = {} as Record<TargetName, TargetRun>
+      const results = await runScenario({ processes, loadGenerator, options, scenario, targets })
       for (const name of targetNames) {
-        progress(`${scenario.name}: ${name} (${options.warmupSeconds} s warm-up + ${options.durationSeconds} s)`)
-        results[name] = await measure({ scenario, target: targets[name] })
         failures.push(...failuresOf({ scenario: scenario.name, target: name, run: results[name] }))
       }
       runs.push({ scenario, targets: results })
@@ -225,6 +322,8 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
       settings: {
         durationSeconds: options.durationSeconds,
         warmupSeconds: options.warmupSeconds,
+        rounds: options.rounds,
+        roundLeadInSeconds: options.roundLeadInSeconds,
         model: benchSettings.model,
         streamChunks: benchSettings.streamChunks,
       },

@@ -1,6 +1,6 @@
 /**
- * The benchmark in miniature, in `npm test`: the same code as `npm run bench` with 2-second runs, no warm-up and a
- * few connections. It checks what must hold on any machine (every request through every target succeeds, the gateway
+ * The benchmark in miniature, in `npm test`: the same code as `npm run bench` with two interleaved 1-second rounds
+ * per target, no warm-up and a few connections. It checks what must hold on any machine (every request through every target succeeds, the gateway
  * runs with auth on and really forwards to the mock) and leaves the performance targets to the full run, since CI
  * machines are too noisy to judge them.
  */
@@ -31,6 +31,8 @@ describe('benchmark smoke run', () => {
       scenarios: smokeScenarios,
       durationSeconds: 2,
       warmupSeconds: 0,
+      rounds: 2,
+      roundLeadInSeconds: 0,
       verifyBodies: true,
       gatewayLogPath,
     })

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { mergeLoadRuns, type LoadRun } from './load-common.ts'
+
+const loadRun = (options: { ok: number; seconds: number; samples: number[]; non2xx?: number; codes?: Record<string, number> }): LoadRun => ({
+  ok: options.ok,
+  non2xx: options.non2xx ?? 0,
+  errors: 0,
+  timeouts: 0,
+  mismatches: 0,
+  warmupFailures: 0,
+  statusCodes: options.codes ?? { '200': options.ok },
+  measuredSeconds: options.seconds,
+  requestsPerSecond: options.ok / options.seconds,
+  latencyMs: { p50: null, p90: null, p99: null, max: null, mean: null },
+  latencySamplesMs: options.samples,
+})
+
+describe('mergeLoadRuns', () => {
+  it('adds counts and time, takes the rate over the total time and the percentiles over every sample', () => {
+    const slow = loadRun({ ok: 100, seconds: 2, samples: Array.from({ length: 100 }, () => 10) })
+    const fast = loadRun({ ok: 300, seconds: 2, samples: Array.from({ length: 300 }, () => 2), non2xx: 1, codes: { '200': 300, '502': 1 } })
+    const merged = mergeLoadRuns([slow, fast])
+    expect(merged.ok).toBe(400)
+    expect(merged.non2xx).toBe(1)
+    expect(merged.statusCodes).toEqual({ '200': 400, '502': 1 })
+    expect(merged.measuredSeconds).toBe(4)
+    // 400 answers in 4 s, not the mean of 50 and 150 per second weighted otherwise.
+    expect(merged.requestsPerSecond).toBe(100)
+    expect(merged.latencyMs.p50).toBe(2)
+    expect(merged.latencyMs.p90).toBe(10)
+    expect(merged.latencyMs.max).toBe(10)
+    expect(merged.latencyMs.mean).toBeCloseTo((100 * 10 + 300 * 2) / 400)
+  })
+
+  it('gives an empty result for no runs rather than dividing by zero', () => {
+    const merged = mergeLoadRuns([])
+    expect(merged.ok).toBe(0)
+    expect(merged.requestsPerSecond).toBe(0)
+    expect(merged.latencyMs.p99).toBeNull()
+  })
+})

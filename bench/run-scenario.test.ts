@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import type { LoadGenerator } from './drive-load.ts'
+import type { LoadJob, LoadRun } from './load-common.ts'
+import { runScenario, type BenchmarkOptions, type TargetName } from './run-benchmark.ts'
+import type { BenchProcesses } from './start-bench-processes.ts'
+
+/** A load generator that answers at once with a rate per target URL, recording every job it was given. */
+const fakeLoadGenerator = (rates: Record<string, number[]>, served: { count: number }) => {
+  const jobs: LoadJob[] = []
+  const generator: LoadGenerator = {
+    pid: process.pid,
+    run: async (job) => {
+      jobs.push(job)
+      const origin = new URL(job.url).origin
+      const rate = rates[origin].shift() ?? 1
+      const ok = Math.round(rate * job.durationSeconds)
+      served.count += ok
+      const run: LoadRun = {
+        ok,
+        non2xx: 0,
+        errors: 0,
+        timeouts: 0,
+        mismatches: 0,
+        warmupFailures: 0,
+        statusCodes: { '200': ok },
+        measuredSeconds: job.durationSeconds,
+        requestsPerSecond: ok / job.durationSeconds,
+        latencyMs: { p50: 1, p90: 1, p99: 1, max: 1, mean: 1 },
+        latencySamplesMs: Array.from({ length: ok }, () => 1),
+      }
+      return run
+    },
+    stop: async () => {},
+  }
+  return { generator, jobs }
+}
+
+const origins: Record<TargetName, string> = { direct: 'http://direct.test', reference: 'http://reference.test', gateway: 'http://gateway.test' }
+
+describe('runScenario', () => {
+  it('warms each target up, then measures them in interleaved rounds of alternating order and merges the rounds', async () => {
+    const served = { count: 0 }
+    const rates = {
+      // Warm-up figure first, then one per round: the gateway's rate follows the machine, as does the reference's.
+      [origins.direct]: [1, 1000, 1000, 1000],
+      [origins.reference]: [1, 400, 200, 400],
+      [origins.gateway]: [1, 200, 100, 200],
+    }
+    const { generator, jobs } = fakeLoadGenerator(rates, served)
+    const processes = { mock: { pid: process.pid }, countMockRequests: async () => served.count } as unknown as BenchProcesses
+    const options: BenchmarkOptions = {
+      scenarios: [],
+      durationSeconds: 6,
+      warmupSeconds: 3,
+      rounds: 3,
+      roundLeadInSeconds: 1,
+      verifyBodies: false,
+      gatewayLogPath: '/dev/null',
+    }
+    const targets = {
+      direct: { url: origins.direct, pid: null, key: 'k' },
+      reference: { url: origins.reference, pid: process.pid, key: 'k' },
+      gateway: { url: origins.gateway, pid: process.pid, key: 'k' },
+    }
+    const results = await runScenario({
+      processes,
+      loadGenerator: generator,
+      options,
+      scenario: { name: 'max-throughput', connections: 4, stream: false },
+      targets,
+    })
+
+    const order = jobs.map((job) => Object.entries(origins).find(([, origin]) => job.url.startsWith(origin))?.[0])
+    expect(order).toEqual([
+      ...['direct', 'reference', 'gateway'], // warm-ups
+      ...['direct', 'reference', 'gateway'],
+      ...['gateway', 'reference', 'direct'],
+      ...['direct', 'reference', 'gateway'],
+    ])
+    expect(jobs.slice(0, 3).map((job) => [job.durationSeconds, job.warmupSeconds])).toEqual([[3, 0], [3, 0], [3, 0]])
+    expect(jobs.slice(3).every((job) => job.durationSeconds === 2 && job.warmupSeconds === 1)).toBe(true)
+
+    expect(results.gateway.roundRates).toEqual([200, 100, 200])
+    expect(results.reference.roundRates).toEqual([400, 200, 400])
+    expect(results.gateway.measuredSeconds).toBe(6)
+    expect(results.gateway.requestsPerSecond).toBeCloseTo(500 * 2 / 6)
+    expect(results.reference.requestsPerSecond / results.gateway.requestsPerSecond).toBeCloseTo(2)
+    // Warm-up answers are not counted as measured, but the upstream saw them only in the warm-up: rounds only here.
+    expect(results.gateway.ok).toBe(1000)
+    expect(results.gateway.upstreamRequests).toBe(1000)
+    expect(results.direct.cpuPercent.target).toBeNull()
+    expect(results.gateway.cpuPercent.target).not.toBeNull()
+  })
+})
