@@ -25,6 +25,25 @@ describe('createAnthropicForwardTap', () => {
     expect(summary.usage).toMatchObject({ inputTokens: 25, outputTokens: 1 })
   })
 
+  it('reads the same from the whole stream in one chunk, from \\r\\n framing and from 1-byte chunks', () => {
+    const expected = feed(thinkingToolsStream, 3)
+    expect(feed(thinkingToolsStream, thinkingToolsStream.length)).toEqual(expected)
+    expect(feed(thinkingToolsStream.replaceAll('\n', '\r\n'), 7)).toEqual(expected)
+    expect(feed(thinkingToolsStream, 1)).toEqual(expected)
+  })
+
+  it('is not misled by content that mentions event names, and counts each message_start once', () => {
+    const mention = (text: string) =>
+      `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })}\n\n`
+    const [start, ...rest] = thinkingToolsStream.split(/(?<=\n\n)/)
+    const stream = [start, mention('event: error'), mention('send message_start then message_delta'), ...rest].join('')
+    expect(feed(stream, 5)).toEqual(feed(thinkingToolsStream, 5))
+  })
+
+  it('reads an error event that ends the stream without its blank line', () => {
+    expect(feed(errorMidStream.trimEnd(), 13).error).toEqual({ message: 'Overloaded', type: 'overloaded_error' })
+  })
+
   it('reads usage from a JSON body', () => {
     const tap = createAnthropicForwardTap({ operation: 'chat', stream: false })
     expect(feed(textJson, 50, tap)).toEqual({
