@@ -5,6 +5,7 @@
  * (https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options).
  */
 import { createJsonTap } from '../shared/create-json-tap.ts'
+import { createQuotedFinder } from '../shared/find-quoted.ts'
 import { readJsonMember } from '../shared/read-json-member.ts'
 import { createUtf8ChunkDecoder } from '../shared/decode-utf8-chunks.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
@@ -47,16 +48,19 @@ const summary = (learned: Learned): ForwardSummary => {
 
 const isJsonSpace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
 
+const findUsage = createQuotedFinder('usage')
+const findError = createQuotedFinder('error', 2)
+
 /**
  * Where the first event worth parsing starts to show in `text` from `from`, or -1: a usage object (`"usage": {`, not
  * the `"usage":null` every chunk of a stream with `include_usage` carries) or an error member. Content deltas, nearly
  * every event of a stream, never match: a quote inside a JSON string is escaped (`\"usage\"`), so text that merely
- * mentions usage does not count; a false match only costs a parse. `indexOf`, not a regular expression, which would
- * try its alternatives at every quote of a JSON text.
+ * mentions usage does not count; a false match only costs a parse. Plain searches (`find-quoted.ts`), not a regular
+ * expression, which would try its alternatives at every quote of a JSON text.
  */
 const indexOfUsageOrError = (text: string, from: number): number => {
-  const error = text.indexOf('"error"', from)
-  for (let at = text.indexOf('"usage"', from); at !== -1 && (error === -1 || at < error); at = text.indexOf('"usage"', at + 7)) {
+  const error = findError(text, from)
+  for (let at = findUsage(text, from); at !== -1 && (error === -1 || at < error); at = findUsage(text, at + 7)) {
     let index = at + 7
     while (isJsonSpace(text.charCodeAt(index))) index += 1
     if (text.charCodeAt(index) !== 0x3a) continue

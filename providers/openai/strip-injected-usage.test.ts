@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createUsageStripper } from './strip-injected-usage.ts'
+import { createUsageStripper, rewriteEventByPattern, rewriteEvent } from './strip-injected-usage.ts'
 
 const upstream = [
   'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}\n\n',
@@ -37,5 +37,27 @@ describe('createUsageStripper', () => {
   it('keeps CRLF framing and passes an unterminated last event through', () => {
     const crlf = 'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}\r\n\r\ndata: {"choices":[],"usage":{"prompt_tokens":1}}\r\n\r\ndata: [DO'
     expect(run(crlf, 5)).toBe('data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\r\n\r\ndata: [DO')
+  })
+})
+
+describe('the hand-written rewrite', () => {
+  it('removes exactly what the regular expressions remove, event by event', () => {
+    const pieces = [',', ', ', ' ', '\t', '\n', '\u00a0', '"usage"', '"usage"', ':', ': ', 'null', 'null', '}', '{', '"choices"', '[', ']', '[ ]', '"delta"', '"x"', '1', 'usage', '"', '\\"usage\\"']
+    const heads = ['data: ', 'data:', ' data: ', 'event: x\ndata: ', 'data: [DONE]', ': comment\n', '']
+    let seed = 11
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
+    for (let round = 0; round < 20_000; round++) {
+      const event = pick(heads) + Array.from({ length: Math.floor(random() * 16) }, () => pick(pieces)).join('')
+      expect(rewriteEvent(event), JSON.stringify(event)).toBe(rewriteEventByPattern(event))
+    }
+  })
+
+  it('rewrites real chunks as the regular expressions do', () => {
+    for (const event of upstream.split('\n\n')) expect(rewriteEvent(event)).toBe(rewriteEventByPattern(event))
+    const spaced = 'data: {"choices": [{"index": 0, "delta": {"content": "x"}}], "usage": null, "id": "c"}'
+    expect(rewriteEvent(spaced)).toBe('data: {"choices": [{"index": 0, "delta": {"content": "x"}}], "id": "c"}')
+    expect(rewriteEvent('data: {"usage" : null , "id":"c"}')).toBe('data: { "id":"c"}')
+    expect(rewriteEvent('data: {"choices" : [ ], "usage":{"total_tokens":1}}')).toBe('')
   })
 })
