@@ -69,13 +69,35 @@ describe('first byte', () => {
 
   it('gates a streamed forward on its first body chunk, and replays it', async () => {
     const a = createFakeAdapter({ id: 'a', forward: async () => forwardResponse([], { hold: true }) })
-    const b = createFakeAdapter({ id: 'b', forward: async () => forwardResponse(['data: 1\n\n', 'data: 2\n\n']) })
+    const b = createFakeAdapter({ id: 'b', forward: async () => forwardResponse(['data: {"n":1}\n\n', 'data: {"n":2}\n\n']) })
     const { clock, execute } = setup([a, b], routeOf(['a', 'b'], { firstByteMs: 1_000 }))
     const outcome = await clock.settle(execute({ model: 'main', stream: true }))
     if (outcome.kind !== 'forward') throw new Error(outcome.kind)
     const chunks = await readAll(outcome.reader)
-    expect(chunks.map((chunk) => new TextDecoder().decode(chunk))).toEqual(['data: 1\n\n', 'data: 2\n\n'])
+    expect(chunks.map((chunk) => new TextDecoder().decode(chunk))).toEqual(['data: {"n":1}\n\n', 'data: {"n":2}\n\n'])
     expect(outcome.status).toBe(200)
+  })
+
+  it('takes a 2xx answer that is not what the API sends for the upstream\'s fault: the next target serves', async () => {
+    const html = createFakeAdapter({ id: 'a', forward: async () => forwardResponse(['<html><body>Bad gateway</body></html>']) })
+    const good = createFakeAdapter({ id: 'b', forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']) })
+    const { clock, execute } = setup([html, good], routeOf(['a', 'b']))
+    const outcome = await clock.settle(execute({ model: 'main' }))
+    if (outcome.kind !== 'forward-complete') throw new Error(outcome.kind)
+    expect(outcome.servedBy).toMatchObject({ provider: 'b', attempts: 2 })
+    expect(new TextDecoder().decode(outcome.body)).toBe('{"id":"chatcmpl-1"}')
+  })
+
+  it('answers 502 when the only target streams something that is not an event stream of JSON', async () => {
+    for (const chunks of [['<html>oops</html>'], ['data: <html>this is not JSON</html>\n\n'], []]) {
+      const bad = createFakeAdapter({ id: 'a', forward: async () => forwardResponse(chunks) })
+      const { clock, execute } = setup([bad], routeOf(['a']))
+      await expect(clock.settle(execute({ model: 'main', stream: true })), JSON.stringify(chunks)).rejects.toMatchObject({
+        status: 502,
+        headers: { 'x-gatehouse-attempts': '1' },
+      })
+      expect(clock.pendingTimers()).toBe(0)
+    }
   })
 
   it('answers 504 when no target sends a first byte in time', async () => {

@@ -10,7 +10,9 @@ import type { Deps } from '../deps.ts'
 import type { AttemptScope, Deadline } from './deadline.ts'
 import type { ChatCall, ChatOutcome, ServedBy } from './execute.ts'
 import { guardReader, peekFirstChunk, type ChunkReader } from './guard-stream.ts'
+import { forwardedBodyProblem } from '../../providers/shared/check-forwarded-body.ts'
 import { bodyReader, readResponseBytes } from '../../providers/shared/read-response-bytes.ts'
+import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { Target } from './model-router.ts'
 
 export type AttemptPlan =
@@ -30,6 +32,19 @@ type Delivered =
   | { kind: 'stream'; reader: ChunkReader<ChatChunk>; first: ReadableStreamReadResult<ChatChunk> }
   | { kind: 'result'; result: ChatResult }
 
+/**
+ * A 2xx answer that is not what the API sends (`check-forwarded-body.ts`): the upstream's fault, a 502, and the next
+ * target is tried. The start of the body goes to the log only.
+ */
+const nonsense = (options: { problem: string; bytes: Uint8Array | undefined; providerId: string }): ProviderError =>
+  new ProviderError({
+    kind: 'bad-response',
+    status: 502,
+    message: options.problem,
+    providerId: options.providerId,
+    detail: options.bytes === undefined ? undefined : new TextDecoder().decode(options.bytes.subarray(0, 2048)),
+  })
+
 const discardBody = (response: ForwardResponse): void => {
   response.body.cancel().catch(() => {})
 }
@@ -46,8 +61,18 @@ const deliver = async (options: {
   if (plan.kind === 'forward') {
     const request = { operation: call.operation, body: call.body, model: target.model, headers: call.headers }
     const response = await scope.race(adapter.forward!(request, context), discardBody)
-    if (!call.stream) return { kind: 'forward-complete', response, body: await scope.race(readResponseBytes(response)) }
+    if (!call.stream) {
+      const body = await scope.race(readResponseBytes(response))
+      const problem = forwardedBodyProblem(body, 'json')
+      if (problem !== null) throw nonsense({ problem, bytes: body, providerId: target.provider.config.id })
+      return { kind: 'forward-complete', response, body }
+    }
     const { reader, first } = await peekFirstChunk({ reader: bodyReader(response), scope })
+    const problem = first.done ? 'The upstream answered with an empty stream.' : forwardedBodyProblem(first.value, 'sse')
+    if (problem !== null) {
+      reader.cancel().catch(() => {})
+      throw nonsense({ problem, bytes: first.value, providerId: target.provider.config.id })
+    }
     return { kind: 'forward', response, reader, first }
   }
   if (!call.stream) return { kind: 'result', result: await scope.race(adapter.chat(plan.request, context)) }

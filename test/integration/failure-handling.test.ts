@@ -262,6 +262,39 @@ describe('fallback', () => {
     expect(text).toContain('credentials')
   })
 
+  it('answers 502 in the client\'s dialect for a same-dialect upstream that answers 200 with nonsense, streamed or not', async () => {
+    primary.enqueue({ garbage: true })
+    const plain = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini'))
+    expect(plain.status).toBe(502)
+    expect(await plain.json()).toMatchObject({ error: { type: 'server_error', code: 'upstream_error' } })
+
+    primary.enqueue({ garbage: true })
+    const streamed = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini', { stream: true }))
+    expect(streamed.status).toBe(502)
+    expect(streamed.headers.get('content-type')).toContain('application/json')
+    const body = await streamed.text()
+    expect(body).toContain('not JSON')
+    expect(body).not.toContain('<html>')
+
+    claude.enqueue({ garbage: true })
+    const anthropic = await post(
+      gateway,
+      '/v1/messages',
+      { model: 'claude/claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] },
+      { 'anthropic-version': '2023-06-01' },
+    )
+    expect(anthropic.status).toBe(502)
+    expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } })
+  })
+
+  it('falls back to the next target when the first answers 200 with nonsense', async () => {
+    primary.enqueue({ garbage: true })
+    const response = await post(gateway, '/v1/chat/completions', chatBody('resilient', { stream: true }))
+    expect(response.status).toBe(200)
+    expect(response.headers.get('x-gatehouse-provider')).toBe('backup')
+    expect(await response.text()).toContain('data: [DONE]')
+  })
+
   it('falls back when the first byte is too slow', async () => {
     primary.enqueue({ delayFirstByteMs: 2000 }, { delayFirstByteMs: 2000 }, { delayFirstByteMs: 2000 })
     const response = await post(gateway, '/v1/chat/completions', chatBody('resilient', { stream: true }))
