@@ -101,6 +101,19 @@ describe('Anthropic client → gateway', () => {
       expect(page.has_more).toBe(false)
       expect(page.first_id).toBe(ids[0])
       expect(page.last_id).toBe(ids.at(-1))
+      expect(ids[0]).toBe('smart')
+
+      // The SDK's auto-pagination walks `after_id` pages of two and sees every model once, in order.
+      const paged: string[] = []
+      for await (const model of client.models.list({ limit: 2 })) paged.push(model.id)
+      expect(paged).toEqual(ids)
+      const second = await client.models.list({ limit: 2, after_id: ids[1] })
+      expect(second.data.map((model) => model.id)).toEqual(ids.slice(2, 4))
+      expect(second.has_more).toBe(ids.length > 4)
+      const before = await client.models.list({ limit: 2, before_id: ids[3] })
+      expect(before.data.map((model) => model.id)).toEqual(ids.slice(1, 3))
+      expect(before.has_more).toBe(true)
+      expect((await client.models.retrieve('smart')).display_name).toBe('smart')
     })
 
     it('passes an upstream 429 rate_limit_error through in Anthropic shape once retries are spent', async () => {

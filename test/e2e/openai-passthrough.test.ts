@@ -149,6 +149,12 @@ describe('OpenAI client → gateway → OpenAI upstream', () => {
     const literal = await fetch(`${gateway.url}/v1/models/openai/gpt-4o`, { headers: { authorization: `Bearer ${E2E_MASTER_KEY}` } })
     expect(literal.status).toBe(200)
     expect((await literal.json()).id).toBe('openai/gpt-4o')
+    // Aliases come first, owned by the gateway, and can be retrieved like any model.
+    expect(page.data[0]).toMatchObject({ id: 'smart', object: 'model', owned_by: 'gatehouse' })
+    expect(ids.filter((id) => id === 'smart')).toHaveLength(1)
+    const alias = await client.models.retrieve('smart')
+    expectValidOpenAI('Model', alias)
+    expect(alias).toMatchObject({ id: 'smart', owned_by: 'gatehouse' })
     const missing = await caught(client.models.retrieve('openai/gpt-9'))
     expect(missing).toBeInstanceOf(OpenAI.NotFoundError)
     expectValidOpenAI('ErrorResponse', { error: missing?.error })

@@ -60,6 +60,9 @@ export const startE2EGateway = async (
     '    type: openai-compatible',
     `    apiKey: ${COMPAT_API_KEY}`,
     `    baseUrl: ${compat.baseUrl}`,
+    'routes:',
+    '  - name: smart',
+    '    targets: [{ provider: openai, model: gpt-4o }, { provider: anthropic, model: claude-opus-4-7 }]',
   ].join('\n')
   writeFileSync(join(cwd, 'gatehouse.yaml'), `${configYaml}\n`)
   const logs: string[] = []

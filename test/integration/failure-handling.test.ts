@@ -239,6 +239,7 @@ describe('fallback', () => {
     const response = await post(gateway, '/v1/chat/completions', chatBody('resilient'))
     expect(response.status).toBe(200)
     expect(response.headers.get('x-gatehouse-provider')).toBe('backup')
+    expect(response.headers.get('x-gatehouse-model')).toBe('gpt-4o-mini')
     expect(response.headers.get('x-gatehouse-attempts')).toBe('4')
   })
 
