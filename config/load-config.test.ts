@@ -3,6 +3,7 @@ import { describe, it, expect } from 'vitest'
 import { z } from 'zod'
 import { configSchema } from './config-schema.ts'
 import { loadConfig } from './load-config.ts'
+import { resolveConfig } from '../src/core/resolve-config.ts'
 import type { LoadConfigResult } from './load-config.ts'
 
 const errorsOf = (result: LoadConfigResult): string[] => {
@@ -21,6 +22,14 @@ describe('loadConfig: environment only', () => {
     expect(config.providers).toEqual({ openai: { type: 'openai', apiKey: 'sk-test' } })
     expect(config.server).toEqual({ port: 9000 })
     expect(config.routes).toEqual([])
+  })
+
+  it('listens on 127.0.0.1:8080 when nothing says otherwise, and takes HOST and PORT from the environment', () => {
+    expect(resolveConfig(configOf(loadConfig({ env: {} }))).server).toMatchObject({ host: '127.0.0.1', port: 8080 })
+    expect(resolveConfig(configOf(loadConfig({ env: { HOST: '0.0.0.0', PORT: '9001' } }))).server).toMatchObject({
+      host: '0.0.0.0',
+      port: 9001,
+    })
   })
 
   it('reports a non-numeric PORT', () => {
@@ -218,7 +227,8 @@ describe('config/gatehouse.example.yaml', () => {
       const inner = schema instanceof z.ZodOptional || schema instanceof z.ZodDefault ? schema.unwrap() : schema
       if (inner instanceof z.ZodObject) {
         for (const [key, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
-          if (!new RegExp(`^\\s*#?\\s*(- )?\\{?.*\\b${key}:`, 'm').test(text)) missing.push(`${path}${key}`)
+          // As a key: at the start of a line (commented out or not, maybe a list item), or inside a flow map.
+          if (!new RegExp(`(^[ \\t]*(# ?)?[ \\t]*(- )?|[{,][ \\t]*)${key}:`, 'm').test(text)) missing.push(`${path}${key}`)
           visit(child, `${path}${key}.`)
         }
       } else if (inner instanceof z.ZodRecord) {

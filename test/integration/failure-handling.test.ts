@@ -76,6 +76,9 @@ routes:
     fallbackOn: [503]
   - name: key-then-backup
     targets: [{ provider: badkey, model: gpt-4o-mini }, { provider: backup, model: gpt-4o-mini }]
+  - name: impatient
+    targets: [{ provider: primary, model: gpt-4o-mini }]
+    timeouts: { firstByteMs: 150 }
 defaultProvider: { openai: primary, anthropic: claude }
 retry: { initialDelayMs: 5, maxDelayMs: 20 }
 timeouts: { firstByteMs: 500, idleMs: 500, totalMs: 8000 }
@@ -302,6 +305,18 @@ describe('fallback', () => {
     expect(response.status).toBe(200)
     expect(response.headers.get('x-gatehouse-provider')).toBe('backup')
     expect(await response.text()).toContain('data: [DONE]')
+  })
+
+  it("applies a route's own first-byte timeout over the global one", async () => {
+    primary.enqueue({ delayFirstByteMs: 350 }, { delayFirstByteMs: 350 }, { delayFirstByteMs: 350 })
+    const impatient = await post(gateway, '/v1/chat/completions', chatBody('impatient'))
+    expect(impatient.status).toBe(504)
+    expect(impatient.headers.get('x-gatehouse-attempts')).toBe('3')
+    primary.reset()
+    // The same delay fits the global 500 ms.
+    primary.enqueue({ delayFirstByteMs: 350 })
+    const patient = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini'))
+    expect(patient.status).toBe(200)
   })
 
   it('answers 504 when every attempt times out', async () => {
