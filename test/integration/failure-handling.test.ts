@@ -189,6 +189,16 @@ describe('errors in the client dialect', () => {
     expect(response.status).toBe(404)
     expect(response.headers.get('content-type')).toContain('application/json')
     expect(await response.json()).toMatchObject({ error: { code: 'model_not_found', param: 'model' } })
+
+    const anthropic = await post(
+      gateway,
+      '/v1/messages',
+      { model: 'nosuch/model-x', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi' }] },
+      { 'anthropic-version': '2023-06-01' },
+    )
+    expect(anthropic.status).toBe(404)
+    expect(anthropic.headers.get('content-type')).toContain('application/json')
+    expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } })
   })
 
   it('echoes the client request id and generates one otherwise', async () => {
