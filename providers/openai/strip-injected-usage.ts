@@ -16,9 +16,9 @@ import { createUtf8ChunkDecoder } from '../shared/decode-utf8-chunks.ts'
 import { createQuotedFinder } from '../shared/find-quoted.ts'
 
 /** `"usage": null` with the comma before it (when a `,` or `}` follows), or else with the comma after it. */
-export const usageNullPattern = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/g
+const usageNullPattern = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/g
 /** The trailing usage chunk: an empty `choices` array (and no `delta`, checked apart). */
-export const usageOnlyChunkPattern = /"choices"\s*:\s*\[\s*\]/
+const usageOnlyChunkPattern = /"choices"\s*:\s*\[\s*\]/
 const eventEnd = /\r?\n\r?\n/g
 
 export type UsageStripper = {
@@ -106,7 +106,6 @@ export const rewriteEventByPattern = (event: string): string => {
   if (usageOnlyChunkPattern.test(event) && !event.includes('"delta"')) return ''
   return event.replace(usageNullPattern, '')
 }
-
 
 export const createUsageStripper = (): UsageStripper => {
   const decoder = createUtf8ChunkDecoder()
