@@ -74,8 +74,9 @@ export type TargetRun = LoadResult & {
   /** Requests the mock answered while this target was under load (rounds and their lead-ins). */
   upstreamRequests: number
   /**
-   * Share of one core each process used during the target's rounds (lead-ins included), in percent. The target should be near
-   * 100 at max rate; the mock and the load generator share core 1, so together near 100 means they set the pace.
+   * Share of one core each process used during the target's rounds (lead-ins included), in percent. The target
+   * should be near 100 at max rate; the mock and the load generator share core 1, so together near 100 means they set
+   * the pace.
    */
   cpuPercent: {
     target: number | null
