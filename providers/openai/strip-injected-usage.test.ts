@@ -42,7 +42,7 @@ describe('createUsageStripper', () => {
 
 describe('the hand-written rewrite', () => {
   it('removes exactly what the regular expressions remove, event by event', () => {
-    const pieces = [',', ', ', ' ', '\t', '\n', '\u00a0', '"usage"', '"usage"', ':', ': ', 'null', 'null', '}', '{', '"choices"', '[', ']', '[ ]', '"delta"', '"x"', '1', 'usage', '"', '\\"usage\\"']
+    const pieces = [',', ', ', ' ', '\t', '\n', '\u00a0', '"usage"', '"usage"', ':', ': ', 'null', 'null', '}', '{', '{', '{"n":1}', '"choices"', '[', ']', '[ ]', '"delta"', '"x"', '1', 'usage', '"', '\\"usage\\"']
     const heads = ['data: ', 'data:', ' data: ', 'event: x\ndata: ', 'data: [DONE]', ': comment\n', '']
     let seed = 11
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
@@ -59,5 +59,8 @@ describe('the hand-written rewrite', () => {
     expect(rewriteEvent(spaced)).toBe('data: {"choices": [{"index": 0, "delta": {"content": "x"}}], "id": "c"}')
     expect(rewriteEvent('data: {"usage" : null , "id":"c"}')).toBe('data: { "id":"c"}')
     expect(rewriteEvent('data: {"choices" : [ ], "usage":{"total_tokens":1}}')).toBe('')
+    // An empty-choices chunk without usage is not the one the gateway asked for (Azure's prompt filter results).
+    const filter = 'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}],"usage":null}'
+    expect(rewriteEvent(filter)).toBe('data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}]}')
   })
 })

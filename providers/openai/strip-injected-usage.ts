@@ -3,7 +3,8 @@
  * for (so that every streamed token is accounted for), the upstream adds `"usage":null` to every chunk and one last
  * chunk with `choices: []` and the usage. The client must receive what it would have received without the option
  * (wire-notes §1: the key is absent, and naive clients crash on `choices: []`), so this removes both from the bytes
- * after the side tap has read them. Incremental: events may be split anywhere across chunks; only complete events
+ * after the side tap has read them. A chunk with empty `choices` but no usage (Azure's `prompt_filter_results`) is not
+ * the injected one and passes. Incremental: events may be split anywhere across chunks; only complete events
  * (ending in a blank line) are rewritten, the rest waits for the next chunk.
  * https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options
  *
@@ -17,8 +18,9 @@ import { createQuotedFinder } from '../shared/find-quoted.ts'
 
 /** `"usage": null` with the comma before it (when a `,` or `}` follows), or else with the comma after it. */
 const usageNullPattern = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/g
-/** The trailing usage chunk: an empty `choices` array (and no `delta`, checked apart). */
+/** The trailing usage chunk: an empty `choices` array and a `usage` object (and no `delta`, checked apart). */
 const usageOnlyChunkPattern = /"choices"\s*:\s*\[\s*\]/
+const usageObjectPattern = /"usage"\s*:\s*\{/
 const eventEnd = /\r?\n\r?\n/g
 
 export type UsageStripper = {
@@ -63,6 +65,17 @@ const hasEmptyChoices = (event: string): boolean => {
   return false
 }
 
+/** `usageObjectPattern.test(event)`. */
+const hasUsageObject = (event: string): boolean => {
+  for (let at = findUsage(event, 0); at !== -1; at = findUsage(event, at + 1)) {
+    let index = skipSpace(event, at + 7)
+    if (event.charCodeAt(index) !== 0x3a /* : */) continue
+    index = skipSpace(event, index + 1)
+    if (event.charCodeAt(index) === 0x7b /* { */) return true
+  }
+  return false
+}
+
 /** `event.replace(usageNullPattern, '')`: the matches start at a `"usage"` key or at the comma just before one. */
 const removeUsageNull = (event: string): string => {
   let out = ''
@@ -95,7 +108,7 @@ const removeUsageNull = (event: string): string => {
 export const rewriteEvent = (event: string): string => {
   const data = event.trimStart()
   if (!data.startsWith('data:') || data.startsWith('data: [DONE]')) return event
-  if (hasEmptyChoices(event) && !event.includes('"delta"')) return ''
+  if (hasEmptyChoices(event) && hasUsageObject(event) && !event.includes('"delta"')) return ''
   return removeUsageNull(event)
 }
 
@@ -103,7 +116,7 @@ export const rewriteEvent = (event: string): string => {
 export const rewriteEventByPattern = (event: string): string => {
   const data = event.trimStart()
   if (!data.startsWith('data:') || data.startsWith('data: [DONE]')) return event
-  if (usageOnlyChunkPattern.test(event) && !event.includes('"delta"')) return ''
+  if (usageOnlyChunkPattern.test(event) && usageObjectPattern.test(event) && !event.includes('"delta"')) return ''
   return event.replace(usageNullPattern, '')
 }
 
