@@ -48,6 +48,7 @@ export const forwardedBodyProblem = (bytes: Uint8Array, expected: 'json' | 'sse'
   if (value === -1) return null
   let index = value
   if (bytes[index] === 0x20) index += 1
-  if (index >= bytes.length) return null
+  // Nothing to judge yet: the line goes on in the next chunk, or it is an empty `data:` (a heartbeat).
+  if (index >= bytes.length || bytes[index] === 0x0a || bytes[index] === 0x0d) return null
   return bytes[index] === 0x7b /* { */ || bytes[index] === 0x5b /* [ */ ? null : 'The upstream answered with an event stream whose data is not JSON.'
 }
