@@ -7,7 +7,11 @@
  * that was not ASCII, a large chunk goes to ICU. The held-back bytes make every decode start and end on a whole
  * character, so either decoder can take any chunk.
  */
-const fast = new TextDecoder()
+/**
+ * `ignoreBOM`: a one-shot decode would drop a U+FEFF at the start of every chunk; like a streaming decoder, this one
+ * drops it at the start of the stream only.
+ */
+const fast = new TextDecoder('utf-8', { ignoreBOM: true })
 
 /** Past this size a chunk goes to ICU after a chunk that was not ASCII (below it the fast path wins anyway). */
 const icuFromBytes = 1024
@@ -36,14 +40,21 @@ export const createUtf8ChunkDecoder = (): Utf8ChunkDecoder => {
   let held: Uint8Array | null = null
   let icu: TextDecoder | null = null
   let lastWasAscii = true
+  let started = false
+  /** The stream's first character, when it is a byte order mark, is not text (what `TextDecoder` does). */
+  const dropLeadingBom = (text: string): string => {
+    if (started || text.length === 0) return text
+    started = true
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+  }
   const decodeWhole = (bytes: Uint8Array): string => {
     const text =
       !lastWasAscii && bytes.byteLength >= icuFromBytes
-        ? (icu ??= new TextDecoder()).decode(bytes, { stream: true })
+        ? (icu ??= new TextDecoder('utf-8', { ignoreBOM: true })).decode(bytes, { stream: true })
         : fast.decode(bytes)
     // One character per byte: the chunk was ASCII.
     lastWasAscii = text.length === bytes.byteLength
-    return text
+    return dropLeadingBom(text)
   }
   return {
     decode(chunk) {
@@ -61,7 +72,7 @@ export const createUtf8ChunkDecoder = (): Utf8ChunkDecoder => {
     end() {
       const rest = held === null ? '' : fast.decode(held)
       held = null
-      return rest
+      return dropLeadingBom(rest)
     },
   }
 }
