@@ -54,7 +54,10 @@ export type BenchmarkOptions = {
   warmupSeconds: number
   /** Measured rounds per target and scenario, the targets taking turns (see `runScenario`). */
   rounds: number
-  /** Unmeasured seconds at the start of every round, in which the load generator opens its connections. */
+  /**
+   * Unmeasured load at the start of every round. The paced generator keeps its connections for the measured part;
+   * autocannon opens new ones, so its lead-in warms the target, not the sockets.
+   */
   roundLeadInSeconds: number
   /** Check every response body in the load generator (costs load-generator CPU: for short runs). */
   verifyBodies: boolean
@@ -181,6 +184,9 @@ const jobFor = (scenario: Scenario, target: BenchTarget, options: BenchmarkOptio
   verify: options.verifyBodies ? (scenario.stream ? ('sse' as const) : ('json' as const)) : undefined,
 })
 
+/** The rounds a scenario runs: at least one, whole. */
+const roundsOf = (options: BenchmarkOptions): number => Math.max(1, Math.floor(options.rounds))
+
 /** One round against one target, added to its tally. */
 const measureRoundWith =
   (context: { processes: BenchProcesses; loadGenerator: LoadGenerator; options: BenchmarkOptions }) =>
@@ -257,7 +263,7 @@ export const runScenario = async (context: {
       tallies[name].warmupFailures += warmup.non2xx + warmup.errors + warmup.mismatches
     }
   }
-  const rounds = Math.max(1, Math.floor(options.rounds))
+  const rounds = roundsOf(options)
   const seconds = options.durationSeconds / rounds
   const measureRound = measureRoundWith(context)
   progress(`${scenario.name}: ${rounds} rounds of ${seconds} s per target, interleaved`)
@@ -323,7 +329,7 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
       settings: {
         durationSeconds: options.durationSeconds,
         warmupSeconds: options.warmupSeconds,
-        rounds: options.rounds,
+        rounds: roundsOf(options),
         roundLeadInSeconds: options.roundLeadInSeconds,
         model: benchSettings.model,
         streamChunks: benchSettings.streamChunks,

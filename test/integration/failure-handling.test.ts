@@ -78,7 +78,7 @@ routes:
     targets: [{ provider: badkey, model: gpt-4o-mini }, { provider: backup, model: gpt-4o-mini }]
   - name: impatient
     targets: [{ provider: primary, model: gpt-4o-mini }]
-    timeouts: { firstByteMs: 150 }
+    timeouts: { firstByteMs: 100 }
 defaultProvider: { openai: primary, anthropic: claude }
 retry: { initialDelayMs: 5, maxDelayMs: 20 }
 timeouts: { firstByteMs: 500, idleMs: 500, totalMs: 8000 }
@@ -318,13 +318,13 @@ describe('fallback', () => {
   })
 
   it("applies a route's own first-byte timeout over the global one", async () => {
-    primary.enqueue({ delayFirstByteMs: 350 }, { delayFirstByteMs: 350 }, { delayFirstByteMs: 350 })
+    primary.enqueue({ delayFirstByteMs: 250 }, { delayFirstByteMs: 250 }, { delayFirstByteMs: 250 })
     const impatient = await post(gateway, '/v1/chat/completions', chatBody('impatient'))
     expect(impatient.status).toBe(504)
     expect(impatient.headers.get('x-gatehouse-attempts')).toBe('3')
     primary.reset()
-    // The same delay fits the global 500 ms.
-    primary.enqueue({ delayFirstByteMs: 350 })
+    // The same delay fits the global 500 ms, with room to spare.
+    primary.enqueue({ delayFirstByteMs: 250 })
     const patient = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini'))
     expect(patient.status).toBe(200)
   })
