@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createUsageStripper, rewriteEventByPattern, rewriteEvent } from './strip-injected-usage.ts'
+import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 const upstream = [
   'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}\n\n',
@@ -44,14 +45,7 @@ describe('the hand-written rewrite', () => {
   it('removes exactly what the regular expressions remove, event by event', () => {
     const pieces = [',', ', ', ' ', '\t', '\n', '\u00a0', '"usage"', '"usage"', ':', ': ', 'null', 'null', '}', '{', '{', '{"n":1}', '"choices"', '[', ']', '[ ]', '"delta"', '"x"', '1', 'usage', '"', '\\"usage\\"']
     const heads = ['data: ', 'data:', ' data: ', 'event: x\ndata: ', 'data: [DONE]', ': comment\n', '']
-    // mulberry32: integer arithmetic throughout, so the sequence does not fall into a short cycle.
-    let seed = 11
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) | 0
-      let mixed = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-      mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed
-      return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296
-    }
+    const random = seededRandom(11)
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
     for (let round = 0; round < 20_000; round++) {
       const event = pick(heads) + Array.from({ length: Math.floor(random() * 16) }, () => pick(pieces)).join('')

@@ -120,10 +120,11 @@ export const rewriteEventByPattern = (event: string): string => {
   return event.replace(usageNullPattern, '')
 }
 
+const encoder = new TextEncoder()
+const empty = new Uint8Array(0)
+
 export const createUsageStripper = (): UsageStripper => {
   const decoder = createUtf8ChunkDecoder()
-  const encoder = new TextEncoder()
-  const empty = new Uint8Array(0)
   let pending = ''
   return {
     push(chunk) {

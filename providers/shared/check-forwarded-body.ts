@@ -8,10 +8,9 @@
 
 const isSpace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09
 
-/** The index of the first byte that is not whitespace or a UTF-8 byte order mark, from `from`. */
-const skipSpace = (bytes: Uint8Array, from: number): number => {
-  let index = from
-  if (index === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) index = 3
+/** The index of the first byte that is neither a UTF-8 byte order mark nor whitespace. */
+const skipLeadingSpace = (bytes: Uint8Array): number => {
+  let index = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
   while (index < bytes.length && isSpace(bytes[index])) index += 1
   return index
 }
@@ -35,7 +34,7 @@ const firstDataValue = (bytes: Uint8Array, from: number): number => {
 
 /** Why a forwarded 2xx answer is not what the API sends, or `null` when it looks right (or cannot be judged yet). */
 export const forwardedBodyProblem = (bytes: Uint8Array, expected: 'json' | 'sse'): string | null => {
-  const start = skipSpace(bytes, 0)
+  const start = skipLeadingSpace(bytes)
   if (expected === 'json') {
     let end = bytes.length - 1
     while (end >= start && isSpace(bytes[end])) end -= 1

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createQuotedFinder } from './find-quoted.ts'
+import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 /** The plain search the finder must agree with. */
 const naive = (text: string, name: string, from: number): number => text.indexOf(`"${name}"`, Math.max(0, from))
@@ -26,14 +27,7 @@ describe('createQuotedFinder', () => {
 
   it('agrees with indexOf on random JSON-like text', () => {
     const alphabet = ['"', 'u', 's', 'a', 'g', 'e', 'r', 'o', ':', '{', '}', ' ', '\\', 'usage', 'error', '"usage"', '"error"']
-    // mulberry32: integer arithmetic throughout, so the sequence does not fall into a short cycle.
-    let seed = 7
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) | 0
-      let mixed = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-      mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed
-      return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296
-    }
+    const random = seededRandom(7)
     const findUsage = createQuotedFinder('usage')
     const findError = createQuotedFinder('error', 2)
     for (let round = 0; round < 2000; round++) {

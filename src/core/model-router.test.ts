@@ -3,6 +3,7 @@ import { createFakeAdapter, createFakeDeps, type FakeDepsOptions } from '../../t
 import { GatewayError } from './errors.ts'
 import type { ModelCatalog } from './model-catalog.ts'
 import { orderByWeight, resolveTargets } from './model-router.ts'
+import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 const staticCatalog = (lists: Record<string, string[]>): ModelCatalog => ({
   list: async () => Object.entries(lists).map(([providerId, ids]) => ({ providerId, models: ids.map((id) => ({ id })) })),
@@ -24,14 +25,6 @@ const setup = (options: {
   const names = async (model: string, dialect: 'openai' | 'anthropic' = 'openai') =>
     (await resolve(model, dialect)).map((target) => `${target.provider.config.id}:${target.model}`)
   return { resolve, names }
-}
-
-/** Deterministic uniform numbers (mulberry32). */
-const seeded = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let value = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value
-  return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296
 }
 
 describe('resolveTargets', () => {
@@ -136,7 +129,7 @@ describe('resolveTargets', () => {
         ],
       },
     })
-    const random = seeded(42)
+    const random = seededRandom(42)
     const firsts: Record<string, number> = { a: 0, b: 0, c: 0 }
     const runs = 4_000
     const complete = new Set<string>()
