@@ -94,8 +94,9 @@ describe('runPacedLoad', () => {
     const medianGap = gaps.sort((left, right) => left - right)[Math.floor(gaps.length / 2)]
     expect(medianGap).toBeGreaterThan(9)
     expect(medianGap).toBeLessThan(11)
-    // autocannon would send 25 back to back here (100 req/s over 4 connections); a late timer may let two meet.
-    expect(densest(server.arrivals, 5)).toBeLessThanOrEqual(2)
+    // autocannon would send 25 back to back here (100 req/s over 4 connections). A timer late by a period or two
+    // (a loaded CI machine; the server shares the event loop) lets the overdue requests meet the next: up to 4.
+    expect(densest(server.arrivals, 5)).toBeLessThanOrEqual(4)
     expect(result.latencyMs.p50).toBeGreaterThan(1)
     expect(result.latencyMs.p50).toBeLessThan(8)
     expect(result.measuredSeconds).toBeGreaterThanOrEqual(1)
