@@ -8,17 +8,25 @@ import { registerOpenAIRoutes } from './api/openai/register-openai-routes.ts'
 import { validationHook } from './api/validation-hook.ts'
 import { GatewayError } from './core/errors.ts'
 import { createExecutor } from './core/execute.ts'
+import { fanOutObservers } from './core/execution-observer.ts'
 import type { Deps } from './deps.ts'
 import { authenticateRequest } from './middleware/authenticate-request.ts'
 import { limitBody } from './middleware/limit-body.ts'
 import type { GatewayEnv } from './middleware/gateway-env.ts'
 import { onError } from './middleware/on-error.ts'
+import { recordRefusals } from './middleware/record-refusals.ts'
 import { requestContext } from './middleware/request-context.ts'
 
 export const gatewayVersion = '0.1.0'
 
 export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
-  const executor = createExecutor(deps)
+  const executor = createExecutor({
+    config: deps.config,
+    providers: deps.providers,
+    clock: deps.clock,
+    logger: deps.logger,
+    observer: fanOutObservers(deps.observers),
+  })
   const app = new OpenAPIHono<GatewayEnv>({ defaultHook: validationHook })
   app.onError(onError(deps.logger))
   app.notFound((c) => {
@@ -35,6 +43,7 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
   })
   registerDocs(app, deps, gatewayVersion)
 
+  app.use('/v1/*', recordRefusals({ usage: deps.usage, clock: deps.clock }))
   app.use('/v1/*', limitBody(deps.config.server.bodyLimitBytes))
   app.use('/v1/*', authenticateRequest(deps.authenticator))
   registerOpenAIRoutes(app, deps, executor)

@@ -1,14 +1,18 @@
 /**
- * Everything the app needs from the outside world, built by a runtime entry (src/runtime/node.ts, workers.ts) and
- * injected into `createApp`. Nothing below the runtime folder reads the environment or imports runtime modules.
+ * Everything the app needs from the outside world, built by a runtime entry (src/runtime/node-deps.ts,
+ * workers-deps.ts) and injected into `createApp`. Nothing below the runtime folder reads the environment or imports
+ * runtime modules, and the core takes only the narrow parts it uses (`ExecutorDeps`), never this type.
  */
-import type { AbortHandle, UpstreamTransport } from '../providers/spec/provider-adapter.ts'
-import type { ResolvedConfig } from './core/resolve-config.ts'
+import type { AbortHandle } from '../providers/spec/provider-adapter.ts'
 import type { StreamBodyFactory } from './api/response-body.ts'
 import type { Clock } from './core/clock.ts'
+import type { ExecutionObserver } from './core/execution-observer.ts'
 import type { Logger } from './core/logger.ts'
 import type { ProviderRegistry } from './core/provider-registry.ts'
+import type { ResolvedConfig } from './core/resolve-config.ts'
+import type { UsageSink } from './core/usage.ts'
 import type { Authenticator } from './middleware/authenticate.ts'
+import type { Closable, Stores } from './stores/types.ts'
 
 export interface AssetSource {
   /** `name` is a file of swagger-ui-dist (`swagger-ui-bundle.js`); `null` when absent. */
@@ -18,13 +22,22 @@ export interface AssetSource {
 export type Deps = {
   config: ResolvedConfig
   providers: ProviderRegistry
-  transport: UpstreamTransport
+  /** State shared beyond one request (`src/stores/types.ts`). */
+  stores: Stores
+  /** The one way usage leaves a request: every `/v1` request records one event here. */
+  usage: UsageSink
+  /** Subscribers to what the executor does (attempts, retries, fallbacks, breaker changes, stream ends). */
+  observers: readonly ExecutionObserver[]
+  /**
+   * What the runtime closes at shutdown, in this order, after the drain and the deferred work: the usage sink first
+   * (its events flushed before exit), then what it may still write to.
+   */
+  closables: readonly Closable[]
   clock: Clock
   logger: Logger
   /** Work after the response (usage writes, cache writes): Workers' `ctx.waitUntil`, a tracked promise set on Node. */
   defer: (work: Promise<unknown>) => void
   authenticator: Authenticator
-  runtime: 'node' | 'workers'
   /** Static files the gateway serves itself (the docs page's swagger-ui assets): no CDN, works offline. */
   assets: AssetSource
   /** Set on shutdown: `/readyz` answers 503. */

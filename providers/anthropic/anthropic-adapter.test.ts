@@ -3,7 +3,6 @@ import { describe, expect, it, vi } from 'vitest'
 import type { ChatChunk, ChatRequest } from '../spec/chat-types.ts'
 import type { CallContext } from '../spec/provider-adapter.ts'
 import { ProviderError } from '../spec/provider-error.ts'
-import countTokensJson from './__fixtures__/anthropic-count-tokens.json?raw'
 import errorMidStream from './__fixtures__/anthropic-error-mid-stream.chunks.txt?raw'
 import invalidRequestJson from './__fixtures__/anthropic-error-invalid-request.json?raw'
 import overloadedJson from './__fixtures__/anthropic-error-overloaded.json?raw'
@@ -12,6 +11,7 @@ import modelsPage1 from './__fixtures__/anthropic-models-page-1.json?raw'
 import modelsPage2 from './__fixtures__/anthropic-models-page-2.json?raw'
 import textStream from './__fixtures__/anthropic-text.chunks.txt?raw'
 import textJson from './__fixtures__/anthropic-text.json?raw'
+import countTokensJson from './__fixtures__/anthropic-count-tokens.json?raw'
 import thinkingToolJson from './__fixtures__/anthropic-thinking-tool.json?raw'
 import thinkingToolsStream from './__fixtures__/anthropic-thinking-tools.chunks.txt?raw'
 import toolNoArgsStream from './__fixtures__/anthropic-tool-no-args.chunks.txt?raw'
@@ -19,11 +19,18 @@ import truncatedStream from './__fixtures__/anthropic-truncated.chunks.txt?raw'
 import { createFakeTransport, type FakeReply, type FakeTransport } from './__fixtures__/create-fake-transport.ts'
 import { createAnthropicAdapter } from './anthropic-adapter.ts'
 
-const adapter = createAnthropicAdapter({ id: 'anthropic', now: () => 1_750_000_000_500 })
+/** The adapter as the registry builds it: the configured key, base URL and headers, and this transport. */
+const adapterFor = (transport: FakeTransport) =>
+  createAnthropicAdapter({
+    id: 'anthropic',
+    apiKey: 'sk-ant-api03-gateway-key',
+    baseUrl: 'https://api.anthropic.com',
+    headers: { 'X-Team': 'core' },
+    transport,
+    now: () => 1_750_000_000_500,
+  })
 
-const callWith = (transport: FakeTransport, extra: Partial<CallContext> = {}): CallContext => ({
-  credentials: { apiKey: 'sk-ant-api03-gateway-key', baseUrl: 'https://api.anthropic.com', headers: { 'X-Team': 'core' } },
-  transport,
+const callWith = (extra: Partial<CallContext> = {}): CallContext => ({
   signal: new AbortController().signal,
   requestId: 'req-1',
   connectTimeoutMs: 1234,
@@ -87,10 +94,10 @@ describe('forward (same dialect)', () => {
   it('posts the client body with only the model replaced, our key, and the client version/beta headers', async () => {
     const transport = createFakeTransport([{ body: textJson, headers: { 'content-type': 'application/json' } }])
     const body = { model: 'claude-latest', max_tokens: 10, messages: [], service_tier: 'auto', thinking: { type: 'enabled' } }
-    const call = callWith(transport)
-    const response = await adapter.forward!(
+    const call = callWith()
+    const response = await adapterFor(transport).forward!(
       {
-        operation: 'chat',
+        operation: 'messages',
         body,
         model: 'claude-sonnet-4-5-20250929',
         headers: { 'anthropic-version': '2026-10-21', 'anthropic-beta': 'interleaved-thinking-2025-05-14', 'x-api-key': 'client-key' },
@@ -118,7 +125,7 @@ describe('forward (same dialect)', () => {
 
   it('sends count-tokens to /v1/messages/count_tokens with the default version when the client gave none', async () => {
     const transport = createFakeTransport([{ body: countTokensJson }])
-    await adapter.forward!({ operation: 'count-tokens', body: { messages: [] }, model: 'claude-x', headers: {} }, callWith(transport))
+    await adapterFor(transport).forward!({ operation: 'count-tokens', body: { messages: [] }, model: 'claude-x', headers: {} }, callWith())
     expect(transport.requests[0].url).toBe('https://api.anthropic.com/v1/messages/count_tokens')
     expect(transport.requests[0].headers['anthropic-version']).toBe('2023-06-01')
     expect(transport.requests[0].headers).not.toHaveProperty('anthropic-beta')
@@ -127,7 +134,7 @@ describe('forward (same dialect)', () => {
   it('throws a retryable 529 for overloaded, and releases the error body', async () => {
     const transport = createFakeTransport([{ status: 529, body: overloadedJson }])
     const error = await rejection(
-      adapter.forward!({ operation: 'chat', body: {}, model: 'm', headers: {} }, callWith(transport)),
+      adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()),
     )
     expect(error).toMatchObject({ kind: 'http', status: 529, retryable: true, type: 'overloaded_error', message: 'Overloaded' })
     expect(error.providerId).toBe('anthropic')
@@ -136,20 +143,20 @@ describe('forward (same dialect)', () => {
 
   it('reads retry-after on a 429', async () => {
     const transport = createFakeTransport([{ status: 429, body: rateLimitJson, headers: { 'retry-after': '12' } }])
-    const error = await rejection(adapter.forward!({ operation: 'chat', body: {}, model: 'm', headers: {} }, callWith(transport)))
+    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
     expect(error).toMatchObject({ status: 429, retryable: true, retryAfterMs: 12_000, type: 'rate_limit_error' })
     expect(error.message).toContain('rate limit')
   })
 
   it('obeys x-should-retry: false from Anthropic', async () => {
     const transport = createFakeTransport([{ status: 429, body: rateLimitJson, headers: { 'x-should-retry': 'false' } }])
-    const error = await rejection(adapter.forward!({ operation: 'chat', body: {}, model: 'm', headers: {} }, callWith(transport)))
+    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
     expect(error.retryable).toBe(false)
   })
 
   it('keeps a 400 message for the client and does not retry it', async () => {
     const transport = createFakeTransport([{ status: 400, body: invalidRequestJson }])
-    const error = await rejection(adapter.forward!({ operation: 'chat', body: {}, model: 'm', headers: {} }, callWith(transport)))
+    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
     expect(error).toMatchObject({ status: 400, retryable: false, type: 'invalid_request_error' })
     expect(error.message).toBe('prompt is too long: 208310 tokens > 200000 maximum')
     expect(error.detail).toBe(invalidRequestJson)
@@ -161,7 +168,7 @@ describe('forward (same dialect)', () => {
       error: { type: 'authentication_error', message: 'invalid x-api-key sk-ant-api03-AbCdEf123456 (Bearer abc.def-ghi)' },
     })
     const transport = createFakeTransport([{ status: 401, body }])
-    const error = await rejection(adapter.forward!({ operation: 'chat', body: {}, model: 'm', headers: {} }, callWith(transport)))
+    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
     expect(error.message).toBe('invalid x-api-key sk-ant-*** (Bearer ***)')
     expect(error.detail).not.toContain('AbCdEf123456')
     expect(error.detail).not.toContain('abc.def-ghi')
@@ -169,14 +176,14 @@ describe('forward (same dialect)', () => {
 
   it('describes a non-JSON error page by its status', async () => {
     const transport = createFakeTransport([{ status: 502, body: '<html><body>Bad gateway</body></html>' }])
-    const error = await rejection(adapter.forward!({ operation: 'chat', body: {}, model: 'm', headers: {} }, callWith(transport)))
+    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
     expect(error).toMatchObject({ kind: 'http', status: 502, retryable: true, type: null })
     expect(error.message).toBe('Anthropic answered HTTP 502')
   })
 
   it('stops reading a huge error body at 64 KiB and cancels the rest', async () => {
     const transport = createFakeTransport([{ status: 500, body: 'x'.repeat(1024 * 1024), chunkSize: 16 * 1024 }])
-    const error = await rejection(adapter.forward!({ operation: 'chat', body: {}, model: 'm', headers: {} }, callWith(transport)))
+    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
     expect(error.status).toBe(500)
     expect(transport.bodies[0].cancelled).toBe(true)
     expect(transport.bodies[0].bytesRead).toBeLessThanOrEqual(80 * 1024)
@@ -185,7 +192,7 @@ describe('forward (same dialect)', () => {
   it('refuses embeddings, which Anthropic does not offer', async () => {
     const transport = createFakeTransport([])
     const error = await rejection(
-      adapter.forward!({ operation: 'embeddings', body: {}, model: 'm', headers: {} }, callWith(transport)),
+      adapterFor(transport).forward!({ operation: 'embeddings', body: {}, model: 'm', headers: {} }, callWith()),
     )
     expect(error).toMatchObject({ kind: 'unsupported', status: 400 })
     expect(transport.requests).toHaveLength(0)
@@ -195,7 +202,7 @@ describe('forward (same dialect)', () => {
 describe('chat (cross dialect)', () => {
   it('sends a converted Messages body and joins text blocks', async () => {
     const transport = createFakeTransport([{ body: textJson }])
-    const result = await adapter.chat(request({ temperature: 0.2 }), callWith(transport))
+    const result = await adapterFor(transport).chat(request({ temperature: 0.2 }), callWith())
     const sent = decode(transport.requests[0].body)
     expect(transport.requests[0].url).toBe('https://api.anthropic.com/v1/messages')
     expect(sent).toEqual({
@@ -222,7 +229,7 @@ describe('chat (cross dialect)', () => {
 
   it('maps thinking, tool calls and cache usage', async () => {
     const transport = createFakeTransport([{ body: thinkingToolJson }])
-    const result = await adapter.chat(request(), callWith(transport))
+    const result = await adapterFor(transport).chat(request(), callWith())
     expect(result.choices[0].content).toEqual([
       {
         type: 'reasoning',
@@ -244,13 +251,13 @@ describe('chat (cross dialect)', () => {
 
   it('reports a 200 that is not a message as a bad response', async () => {
     const transport = createFakeTransport([{ body: '{"unexpected":true}' }, { body: 'not json' }])
-    expect(await rejection(adapter.chat(request(), callWith(transport)))).toMatchObject({ kind: 'bad-response', status: 502 })
-    expect(await rejection(adapter.chat(request(), callWith(transport)))).toMatchObject({ kind: 'bad-response', status: 502 })
+    expect(await rejection(adapterFor(transport).chat(request(), callWith()))).toMatchObject({ kind: 'bad-response', status: 502 })
+    expect(await rejection(adapterFor(transport).chat(request(), callWith()))).toMatchObject({ kind: 'bad-response', status: 502 })
   })
 
   it('rejects a conversion gap before calling upstream', async () => {
     const transport = createFakeTransport([])
-    const error = await rejection(adapter.chat(request({ temperature: 1.5 }), callWith(transport)))
+    const error = await rejection(adapterFor(transport).chat(request({ temperature: 1.5 }), callWith()))
     expect(error).toMatchObject({ kind: 'unsupported', status: 400, param: 'temperature' })
     expect(transport.requests).toHaveLength(0)
   })
@@ -259,7 +266,7 @@ describe('chat (cross dialect)', () => {
 describe('streamChat', () => {
   it('turns a text stream split byte by byte into canonical chunks', async () => {
     const transport = createFakeTransport([streamReply(textStream)])
-    const stream = await adapter.streamChat(request({ stream: true }), callWith(transport))
+    const stream = await adapterFor(transport).streamChat(request({ stream: true }), callWith())
     expect(decode(transport.requests[0].body).stream).toBe(true)
     const chunks = await collect(stream)
     expect(chunks).toEqual([
@@ -285,7 +292,7 @@ describe('streamChat', () => {
 
   it('gives a no-argument tool call its own index and `{}` arguments', async () => {
     const transport = createFakeTransport([streamReply(toolNoArgsStream, 7)])
-    const chunks = await collect(await adapter.streamChat(request({ stream: true }), callWith(transport)))
+    const chunks = await collect(await adapterFor(transport).streamChat(request({ stream: true }), callWith()))
     const toolChunks = chunks.filter((chunk) => chunk.type === 'tool-call-delta')
     expect(toolChunks).toEqual([
       { type: 'tool-call-delta', choiceIndex: 0, index: 0, id: 'toolu_01QE1WLsSVp5hy5Q3GmGTmjP', name: 'updateIssueList', argumentsDelta: '' },
@@ -300,7 +307,7 @@ describe('streamChat', () => {
 
   it('streams reasoning with its signature, several tool calls, and cumulative cache usage', async () => {
     const transport = createFakeTransport([streamReply(thinkingToolsStream, 5)])
-    const chunks = await collect(await adapter.streamChat(request({ stream: true }), callWith(transport)))
+    const chunks = await collect(await adapterFor(transport).streamChat(request({ stream: true }), callWith()))
     const reasoning = chunks.filter((chunk) => chunk.type === 'reasoning-delta')
     expect(reasoning.map((chunk) => chunk.delta).join('')).toBe(
       "The user wants the weather in two cities. I'll call get_weather twice.",
@@ -327,7 +334,7 @@ describe('streamChat', () => {
 
   it('errors the stream with the upstream error type when an error event arrives mid-stream', async () => {
     const transport = createFakeTransport([streamReply(errorMidStream, 3)])
-    const { chunks, error } = await collectUntilError(await adapter.streamChat(request({ stream: true }), callWith(transport)))
+    const { chunks, error } = await collectUntilError(await adapterFor(transport).streamChat(request({ stream: true }), callWith()))
     expect(chunks.filter((chunk) => chunk.type === 'text-delta')).toEqual([{ type: 'text-delta', choiceIndex: 0, delta: 'Once upon a' }])
     expect(error).toBeInstanceOf(ProviderError)
     expect(error).toMatchObject({ kind: 'http', status: 529, type: 'overloaded_error', message: 'Overloaded' })
@@ -335,20 +342,20 @@ describe('streamChat', () => {
 
   it('errors a stream that ends without message_stop', async () => {
     const transport = createFakeTransport([streamReply(truncatedStream, 64)])
-    const { chunks, error } = await collectUntilError(await adapter.streamChat(request({ stream: true }), callWith(transport)))
+    const { chunks, error } = await collectUntilError(await adapterFor(transport).streamChat(request({ stream: true }), callWith()))
     expect(chunks.some((chunk) => chunk.type === 'text-delta')).toBe(true)
     expect(error).toMatchObject({ kind: 'bad-response', status: 502 })
   })
 
   it('rejects before returning a stream when the upstream answers 429', async () => {
     const transport = createFakeTransport([{ status: 429, body: rateLimitJson, headers: { 'retry-after-ms': '1500' } }])
-    const error = await rejection(adapter.streamChat(request({ stream: true }), callWith(transport)))
+    const error = await rejection(adapterFor(transport).streamChat(request({ stream: true }), callWith()))
     expect(error).toMatchObject({ status: 429, retryAfterMs: 1500 })
   })
 
   it('cancels the upstream body when the consumer cancels', async () => {
     const transport = createFakeTransport([streamReply(textStream, 16)])
-    const reader = (await adapter.streamChat(request({ stream: true }), callWith(transport))).getReader()
+    const reader = (await adapterFor(transport).streamChat(request({ stream: true }), callWith())).getReader()
     expect((await reader.read()).value).toMatchObject({ type: 'start' })
     await reader.cancel('client went away')
     expect(transport.bodies[0].cancelled).toBe(true)
@@ -356,22 +363,24 @@ describe('streamChat', () => {
   })
 })
 
-describe('countTokens and listModels', () => {
-  it('counts with the prompt only (count_tokens rejects max_tokens)', async () => {
-    const transport = createFakeTransport([{ body: countTokensJson }])
-    const count = await adapter.countTokens!(request({ stop: ['END'] }), callWith(transport))
-    expect(count).toBe(2095)
-    expect(transport.requests[0].url).toBe('https://api.anthropic.com/v1/messages/count_tokens')
-    expect(decode(transport.requests[0].body)).toEqual({
-      model: 'claude-sonnet-4-5',
-      system: 'Be brief.',
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
-    })
+describe('what it serves', () => {
+  it('forwards messages and count_tokens natively, and asks the core for max_tokens on converted calls', () => {
+    const adapter = adapterFor(createFakeTransport([]))
+    expect([...adapter.forwards].sort()).toEqual(['count-tokens', 'messages'])
+    expect(adapter.requiresMaxTokens).toBe(true)
   })
 
+  it("calls Anthropic's public API when the config gives no base URL", async () => {
+    const transport = createFakeTransport([{ body: textJson, headers: { 'content-type': 'application/json' } }])
+    await createAnthropicAdapter({ id: 'anthropic', transport }).chat(request(), callWith())
+    expect(transport.requests[0].url).toBe('https://api.anthropic.com/v1/messages')
+  })
+})
+
+describe('listModels', () => {
   it('follows pagination and reads display names and creation dates', async () => {
     const transport = createFakeTransport([{ body: modelsPage1 }, { body: modelsPage2 }])
-    const models = await adapter.listModels!(callWith(transport))
+    const models = await adapterFor(transport).listModels!(callWith())
     expect(models).toEqual([
       { id: 'claude-sonnet-4-5-20250929', displayName: 'Claude Sonnet 4.5', created: Date.UTC(2025, 8, 29) / 1000 },
       { id: 'claude-opus-4-1-20250805', displayName: 'Claude Opus 4.1', created: Date.UTC(2025, 7, 5) / 1000 },

@@ -3,24 +3,20 @@
  * (like the SDK's `ANTHROPIC_BASE_URL`). Same-dialect traffic is forwarded byte for byte; cross-dialect traffic goes
  * through the canonical types. Every HTTP call uses the injected transport and the call's abort signal.
  */
-import type { ChatRequest } from '../spec/chat-types.ts'
 import type {
   CallContext,
-  ForwardRequest,
   ModelInfo,
+  HttpProviderSettings,
   ProviderAdapter,
   UpstreamResponse,
 } from '../spec/provider-adapter.ts'
+import type { Operation } from '../spec/operation.ts'
 import { isProviderError, ProviderError } from '../spec/provider-error.ts'
-import {
-  anthropicCountTokensSchema,
-  anthropicMessageSchema,
-  anthropicModelListSchema,
-} from './anthropic-api.ts'
+import { anthropicMessageSchema, anthropicModelListSchema } from './anthropic-api.ts'
 import { anthropicBadResponse, readAnthropicHttpError } from './anthropic-error.ts'
 import { convertAnthropicResponse } from './convert-anthropic-response.ts'
 import { convertAnthropicStream } from './convert-anthropic-stream.ts'
-import { convertToAnthropicPrompt, convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
+import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
 
 /** Sent when the client gave none (cross-dialect calls, model lists): the version every model accepts. */
@@ -29,8 +25,9 @@ const defaultAnthropicVersion = '2023-06-01'
 /** `/v1/models` pages hold at most 1000 entries; stop after this many pages whatever `has_more` says. */
 const maxModelPages = 20
 
-export type AnthropicAdapterOptions = {
-  id: string
+export const anthropicDefaultBaseUrl = 'https://api.anthropic.com'
+
+export type AnthropicAdapterOptions = HttpProviderSettings & {
   /** Epoch milliseconds, for `created` (Anthropic sends no timestamp). Defaults to `Date.now`. */
   now?: () => number
 }
@@ -43,15 +40,18 @@ type Send = {
   clientHeaders?: Record<string, string>
 }
 
-const pathByOperation: Record<ForwardRequest['operation'], string | null> = {
-  chat: '/v1/messages',
+/** The operations Anthropic serves natively, and where. */
+const pathByOperation: Partial<Record<Operation, string>> = {
+  messages: '/v1/messages',
   'count-tokens': '/v1/messages/count_tokens',
-  embeddings: null,
 }
+const forwards = Object.keys(pathByOperation) as Operation[]
 
 export const createAnthropicAdapter = (options: AnthropicAdapterOptions): ProviderAdapter => {
   const providerId = options.id
   const now = options.now ?? Date.now
+  const { transport } = options
+  const baseUrl = options.baseUrl ?? anthropicDefaultBaseUrl
 
   const headersFor = (call: CallContext, send: Send): Record<string, string> => {
     const client = send.clientHeaders ?? {}
@@ -61,15 +61,15 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     }
     if (send.body !== undefined) headers['content-type'] = 'application/json'
     if (client['anthropic-beta']) headers['anthropic-beta'] = client['anthropic-beta']
-    if (call.credentials.apiKey) headers['x-api-key'] = call.credentials.apiKey
-    for (const [name, value] of Object.entries(call.credentials.headers ?? {})) headers[name.toLowerCase()] = value
+    if (options.apiKey) headers['x-api-key'] = options.apiKey
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value
     return headers
   }
 
   /** Resolves only for a 2xx; any other status is read (bounded), released and thrown as a `ProviderError`. */
   const send = async (call: CallContext, request: Send): Promise<UpstreamResponse> => {
-    const response = await call.transport.request({
-      url: `${call.credentials.baseUrl}${request.path}`,
+    const response = await transport.request({
+      url: `${baseUrl}${request.path}`,
       method: request.method,
       headers: headersFor(call, request),
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
@@ -112,13 +112,12 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
 
   return {
     id: providerId,
-    dialect: 'anthropic',
-    runtimes: ['node', 'workers'],
-    defaultBaseUrl: 'https://api.anthropic.com',
+    forwards,
+    requiresMaxTokens: true,
 
     async forward(request, call) {
       const path = pathByOperation[request.operation]
-      if (path === null) {
+      if (path === undefined) {
         throw new ProviderError({
           kind: 'unsupported',
           status: 400,
@@ -147,13 +146,6 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
       const body = convertToAnthropicRequest({ ...request, stream: true })
       const response = await send(call, { path: '/v1/messages', method: 'POST', body })
       return convertAnthropicStream(response.body, { providerId, created: createdNow() })
-    },
-
-    async countTokens(request: ChatRequest, call) {
-      const body = convertToAnthropicPrompt(request)
-      const response = await send(call, { path: '/v1/messages/count_tokens', method: 'POST', body })
-      const counted = await readJson(response, anthropicCountTokensSchema)
-      return counted.input_tokens
     },
 
     /** Follows `has_more` pagination (https://docs.claude.com/en/api/models-list). */

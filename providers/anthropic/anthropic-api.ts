@@ -79,7 +79,6 @@ export const anthropicMessageDeltaSchema = z.looseObject({
   usage: anthropicUsageSchema.nullish(),
 })
 
-export const anthropicCountTokensSchema = z.looseObject({ input_tokens: z.number() })
 
 /** `GET /v1/models`: https://docs.claude.com/en/api/models-list */
 export const anthropicModelListSchema = z.looseObject({

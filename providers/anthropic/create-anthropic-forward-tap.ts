@@ -5,7 +5,8 @@
  */
 import { createJsonTap } from '../shared/create-json-tap.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
-import type { ForwardRequest, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import type { Operation } from '../spec/operation.ts'
+import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import {
   anthropicErrorBodySchema,
   anthropicMessageDeltaSchema,
@@ -66,6 +67,6 @@ const noUsage = (): ForwardTap => ({ write: () => {}, finish: () => ({ usage: nu
 
 /** `count-tokens` bodies carry no usage (counting is free), so their summary is always empty. */
 export const createAnthropicForwardTap = (options: {
-  operation: ForwardRequest['operation']
+  operation: Operation
   stream: boolean
-}): ForwardTap => (options.operation !== 'chat' ? noUsage() : options.stream ? createStreamTap() : createJsonTap(summarizeMessage))
+}): ForwardTap => (options.operation !== 'messages' ? noUsage() : options.stream ? createStreamTap() : createJsonTap(summarizeMessage))

@@ -7,7 +7,7 @@ import embeddingsJson from './__fixtures__/embeddings.json?raw'
 import { everyBytes } from './__fixtures__/replay-transport.ts'
 import { createOpenAIForwardTap, maxTappedJsonBytes } from './create-openai-forward-tap.ts'
 
-const feed = (options: { operation: 'chat' | 'embeddings'; stream: boolean }, text: string, chunkSize = 1 << 30) => {
+const feed = (options: { operation: 'chat-completions' | 'embeddings'; stream: boolean }, text: string, chunkSize = 1 << 30) => {
   const tap = createOpenAIForwardTap(options)
   const bytes = new TextEncoder().encode(text)
   let offset = 0
@@ -21,7 +21,7 @@ const feed = (options: { operation: 'chat' | 'embeddings'; stream: boolean }, te
 describe('createOpenAIForwardTap', () => {
   it('reads model and usage from the trailing usage chunk of a stream split at awkward boundaries', () => {
     for (const size of [1, 3, 17, 4096]) {
-      expect(feed({ operation: 'chat', stream: true }, chatTextSse, size)).toEqual({
+      expect(feed({ operation: 'chat-completions', stream: true }, chatTextSse, size)).toEqual({
         model: 'gpt-4o-mini-2024-07-18',
         usage: { inputTokens: 24, outputTokens: 7, cachedInputTokens: 0, cacheWriteInputTokens: null, reasoningTokens: 0 },
       })
@@ -29,7 +29,7 @@ describe('createOpenAIForwardTap', () => {
   })
 
   it('reads a stream framed with \\r\\n and comment lines', () => {
-    const summary = feed({ operation: 'chat', stream: true }, chatReasoningVllmSse.replaceAll('\n', '\r\n'), 9)
+    const summary = feed({ operation: 'chat-completions', stream: true }, chatReasoningVllmSse.replaceAll('\n', '\r\n'), 9)
     expect(summary).toEqual({
       model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B',
       usage: { inputTokens: 12, outputTokens: 19, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
@@ -41,7 +41,7 @@ describe('createOpenAIForwardTap', () => {
       .split('\n\n')
       .filter((event) => !event.includes('"choices":[]'))
       .join('\n\n')
-    expect(feed({ operation: 'chat', stream: true }, withoutUsage)).toEqual({ model: 'gpt-4o-mini-2024-07-18', usage: null })
+    expect(feed({ operation: 'chat-completions', stream: true }, withoutUsage)).toEqual({ model: 'gpt-4o-mini-2024-07-18', usage: null })
   })
 
   it('skips parsing content deltas, even ones whose text mentions usage, and still reads the usage chunk', () => {
@@ -52,7 +52,7 @@ describe('createOpenAIForwardTap', () => {
       chunk('"choices":[],"usage" : {"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}'),
       'data: [DONE]\n\n',
     ].join('')
-    expect(feed({ operation: 'chat', stream: true }, text, 5)).toMatchObject({ model: 'm-1', usage: { inputTokens: 3, outputTokens: 4 } })
+    expect(feed({ operation: 'chat-completions', stream: true }, text, 5)).toMatchObject({ model: 'm-1', usage: { inputTokens: 3, outputTokens: 4 } })
   })
 
   it('reads a whole stream that arrives as one chunk the same way, whatever its content says', () => {
@@ -66,12 +66,12 @@ describe('createOpenAIForwardTap', () => {
       'data: [DONE]\n\n',
     ].join('')
     for (const size of [text.length, 64, 7]) {
-      expect(feed({ operation: 'chat', stream: true }, text, size)).toMatchObject({ model: 'm-2', usage: { inputTokens: 5, outputTokens: 6 } })
+      expect(feed({ operation: 'chat-completions', stream: true }, text, size)).toMatchObject({ model: 'm-2', usage: { inputTokens: 5, outputTokens: 6 } })
     }
   })
 
   it('reports an in-band error chunk', () => {
-    expect(feed({ operation: 'chat', stream: true }, chatErrorMidwaySse, 11)).toEqual({
+    expect(feed({ operation: 'chat-completions', stream: true }, chatErrorMidwaySse, 11)).toEqual({
       model: 'gpt-4o-mini-2024-07-18',
       usage: null,
       error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' },
@@ -80,7 +80,7 @@ describe('createOpenAIForwardTap', () => {
 
   it('survives garbage in a stream without throwing', () => {
     const body = 'data: {not json\n\ndata: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}\n\n'
-    expect(feed({ operation: 'chat', stream: true }, body)).toMatchObject({ model: 'm', usage: { inputTokens: 3, outputTokens: 4 } })
+    expect(feed({ operation: 'chat-completions', stream: true }, body)).toMatchObject({ model: 'm', usage: { inputTokens: 3, outputTokens: 4 } })
   })
 
   it('reads a large non-streamed body from its ends, with the same result as a full parse', () => {
@@ -107,16 +107,16 @@ describe('createOpenAIForwardTap', () => {
       ],
       usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
     })
-    expect(feed({ operation: 'chat', stream: false }, decoy, 7)).toMatchObject({ model: 'gpt-4o-mini', usage: { inputTokens: 5, outputTokens: 2 } })
+    expect(feed({ operation: 'chat-completions', stream: false }, decoy, 7)).toMatchObject({ model: 'gpt-4o-mini', usage: { inputTokens: 5, outputTokens: 2 } })
   })
 
   it('parses a 200 body that carries an in-band error whole, and reports the error', () => {
     const body = JSON.stringify({ error: { message: 'upstream overloaded', type: 'server_error' } })
-    expect(feed({ operation: 'chat', stream: false }, body)).toEqual({ usage: null, error: { message: 'upstream overloaded', type: 'server_error' } })
+    expect(feed({ operation: 'chat-completions', stream: false }, body)).toEqual({ usage: null, error: { message: 'upstream overloaded', type: 'server_error' } })
   })
 
   it('reads usage from a non-streamed completion, including cached tokens', () => {
-    expect(feed({ operation: 'chat', stream: false }, chatToolCallsJson, 100)).toEqual({
+    expect(feed({ operation: 'chat-completions', stream: false }, chatToolCallsJson, 100)).toEqual({
       model: 'gpt-4o-mini-2024-07-18',
       usage: { inputTokens: 1530, outputTokens: 52, cachedInputTokens: 1280, cacheWriteInputTokens: null, reasoningTokens: 0 },
     })
@@ -138,6 +138,6 @@ describe('createOpenAIForwardTap', () => {
   })
 
   it('returns no usage for a body that is not JSON', () => {
-    expect(feed({ operation: 'chat', stream: false }, '<html>oops</html>')).toEqual({ usage: null })
+    expect(feed({ operation: 'chat-completions', stream: false }, '<html>oops</html>')).toEqual({ usage: null })
   })
 })

@@ -10,7 +10,8 @@ import { readJsonMember } from '../shared/read-json-member.ts'
 import { createUtf8ChunkDecoder } from '../shared/decode-utf8-chunks.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Usage } from '../spec/chat-types.ts'
-import type { ForwardRequest, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import type { Operation } from '../spec/operation.ts'
+import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIUsage } from './convert-openai-usage.ts'
 import { extractOpenAIError } from './read-openai-error.ts'
 
@@ -187,5 +188,5 @@ const summarizeEnds = ({ head, tail }: { head: string; tail: string }): ForwardS
 }
 
 /** One tap per forwarded body: SSE for streamed chat, JSON otherwise (chat and embeddings). */
-export const createOpenAIForwardTap = (options: { operation: ForwardRequest['operation']; stream: boolean }): ForwardTap =>
-  options.operation === 'chat' && options.stream ? createStreamTap() : createJsonTap(summarizeBody, summarizeEnds)
+export const createOpenAIForwardTap = (options: { operation: Operation; stream: boolean }): ForwardTap =>
+  options.operation === 'chat-completions' && options.stream ? createStreamTap() : createJsonTap(summarizeBody, summarizeEnds)

@@ -11,19 +11,24 @@ import error400ContextLengthJson from './__fixtures__/error-400-context-length.j
 import modelsJson from './__fixtures__/models.json?raw'
 import embeddingsJson from './__fixtures__/embeddings.json?raw'
 import type { ChatChunk, ChatRequest } from '../spec/chat-types.ts'
-import type { CallContext, ForwardRequest, UpstreamTransport } from '../spec/provider-adapter.ts'
+import type { CallContext, HttpProviderSettings, ForwardRequest, UpstreamTransport } from '../spec/provider-adapter.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 import { createReplayTransport, everyBytes, type Replay } from './__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter, type OpenAICompat } from './openai-adapter.ts'
 
 const legacyCompat: OpenAICompat = { developerRole: false, streamOptions: false, maxCompletionTokens: false }
 
-const callWith = (transport: UpstreamTransport, overrides: Partial<CallContext['credentials']> = {}): CallContext => ({
-  credentials: { apiKey: 'sk-gateway-key-000000', baseUrl: 'https://api.openai.com/v1', ...overrides },
+const call: CallContext = { signal: new AbortController().signal, requestId: 'req_test_1', connectTimeoutMs: 10_000 }
+
+/** What the registry gives an adapter: its key, base URL and transport. */
+const settingsFor = (
+  transport: UpstreamTransport,
+  overrides: Partial<Omit<HttpProviderSettings, 'id' | 'transport'>> = {},
+): Omit<HttpProviderSettings, 'id'> => ({
   transport,
-  signal: new AbortController().signal,
-  requestId: 'req_test_1',
-  connectTimeoutMs: 10_000,
+  apiKey: 'sk-gateway-key-000000',
+  baseUrl: 'https://api.openai.com/v1',
+  ...overrides,
 })
 
 const chatRequest = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
@@ -38,7 +43,7 @@ const chatRequest = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
 })
 
 const forwardRequest = (body: Record<string, unknown>, overrides: Partial<ForwardRequest> = {}): ForwardRequest => ({
-  operation: 'chat',
+  operation: 'chat-completions',
   body,
   model: 'gpt-4o-mini-2024-07-18',
   headers: { 'anthropic-version': '2023-06-01' },
@@ -76,19 +81,28 @@ const rejection = async (promise: Promise<unknown>): Promise<ProviderError> => {
 }
 
 describe('createOpenAIAdapter', () => {
-  it('describes itself as the OpenAI dialect on both runtimes', () => {
-    const adapter = createOpenAIAdapter({ id: 'groq' })
-    expect(adapter).toMatchObject({ id: 'groq', dialect: 'openai', runtimes: ['node', 'workers'] })
-    expect(adapter.defaultBaseUrl).toBe('https://api.openai.com/v1')
+  it('forwards chat completions and embeddings natively, and nothing else (no Responses API on a compatible server)', () => {
+    const adapter = createOpenAIAdapter({ id: 'groq', ...settingsFor(createReplayTransport([])) })
+    expect(adapter.id).toBe('groq')
+    expect([...adapter.forwards].sort()).toEqual(['chat-completions', 'embeddings'])
+    expect(adapter.requiresMaxTokens).toBeFalsy()
+  })
+
+  it("calls OpenAI's public API when the config gives no base URL", async () => {
+    const transport = createReplayTransport([{ body: chatTextJson }])
+    await createOpenAIAdapter({ id: 'openai', transport, apiKey: 'sk-x' }).forward!(forwardRequest({ messages: [] }), call)
+    expect(transport.requests[0].url).toBe('https://api.openai.com/v1/chat/completions')
   })
 })
 
 describe('forward', () => {
   it('sends the client body with only the model replaced, with the gateway key and never the client headers', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
-    const adapter = createOpenAIAdapter({ id: 'openai' })
+    const adapter = createOpenAIAdapter({
+      id: 'openai',
+      ...settingsFor(transport, { headers: { 'openai-organization': 'org-configured' } }),
+    })
     const body = { model: 'fast', messages: [{ role: 'developer', content: 'hi' }], logprobs: true, vendor_extra: { a: 1 } }
-    const call = callWith(transport, { headers: { 'openai-organization': 'org-configured' } })
     const response = await adapter.forward!(forwardRequest(body), call)
 
     const sent = transport.requests[0]
@@ -111,10 +125,10 @@ describe('forward', () => {
 
   it('sends no authorization header when the provider has no key (a local vLLM)', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
-    await createOpenAIAdapter({ id: 'vllm' }).forward!(
-      forwardRequest({ messages: [] }),
-      callWith(transport, { apiKey: undefined, baseUrl: 'http://127.0.0.1:8000/v1' }),
-    )
+    await createOpenAIAdapter({
+      id: 'vllm',
+      ...settingsFor(transport, { apiKey: undefined, baseUrl: 'http://127.0.0.1:8000/v1' }),
+    }).forward!(forwardRequest({ messages: [] }), call)
     expect(transport.requests[0].url).toBe('http://127.0.0.1:8000/v1/chat/completions')
     expect(transport.requests[0].headers).not.toHaveProperty('authorization')
   })
@@ -126,7 +140,7 @@ describe('forward', () => {
       { role: 'user', content: 'Hello' },
     ]
     const body = { model: 'm', messages, stream: true, stream_options: { include_usage: true }, max_completion_tokens: 64 }
-    await createOpenAIAdapter({ id: 'ollama', compat: legacyCompat }).forward!(forwardRequest(body, { model: 'llama3' }), callWith(transport))
+    await createOpenAIAdapter({ id: 'ollama', compat: legacyCompat, ...settingsFor(transport) }).forward!(forwardRequest(body, { model: 'llama3' }), call)
     expect(sentBody(transport)).toEqual({
       model: 'llama3',
       messages: [
@@ -148,16 +162,16 @@ describe('forward', () => {
       stream_options: { include_usage: true },
       max_completion_tokens: 64,
     }
-    await createOpenAIAdapter({ id: 'openai' }).forward!(forwardRequest(body), callWith(transport))
+    await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest(body), call)
     expect(sentBody(transport)).toEqual({ ...body, model: 'gpt-4o-mini-2024-07-18' })
   })
 
   it('posts embeddings to /embeddings', async () => {
     const transport = createReplayTransport([{ body: embeddingsJson }])
     const body = { model: 'embed', input: ['a', 'b'], encoding_format: 'base64' }
-    await createOpenAIAdapter({ id: 'openai', compat: legacyCompat }).forward!(
+    await createOpenAIAdapter({ id: 'openai', compat: legacyCompat, ...settingsFor(transport) }).forward!(
       forwardRequest(body, { operation: 'embeddings', model: 'text-embedding-3-small' }),
-      callWith(transport),
+      call,
     )
     expect(transport.requests[0].url).toBe('https://api.openai.com/v1/embeddings')
     expect(sentBody(transport)).toEqual({ ...body, model: 'text-embedding-3-small' })
@@ -166,7 +180,7 @@ describe('forward', () => {
   it('refuses count-tokens, which the OpenAI API does not have, without calling the upstream', async () => {
     const transport = createReplayTransport([])
     const error = await rejection(
-      createOpenAIAdapter({ id: 'openai' }).forward!(forwardRequest({}, { operation: 'count-tokens' }), callWith(transport)),
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}, { operation: 'count-tokens' }), call),
     )
     expect(error).toMatchObject({ kind: 'unsupported', status: 400, retryable: false })
     expect(transport.requests).toHaveLength(0)
@@ -174,7 +188,7 @@ describe('forward', () => {
 
   it('turns a 401 into an error with the key redacted from the message and the log detail', async () => {
     const transport = createReplayTransport([{ status: 401, body: error401InvalidKeyJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).forward!(forwardRequest({}), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
     expect(error).toMatchObject({
       kind: 'http',
       status: 401,
@@ -195,13 +209,13 @@ describe('forward', () => {
     const transport = createReplayTransport([
       { status: 429, headers: { 'retry-after-ms': '120', 'retry-after': '1' }, body: error429RateLimitJson },
     ])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).forward!(forwardRequest({}), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
     expect(error).toMatchObject({ status: 429, retryable: true, retryAfterMs: 120, type: 'requests', code: 'rate_limit_exceeded' })
   })
 
   it('keeps context_length_exceeded and its param so clients can match on them', async () => {
     const transport = createReplayTransport([{ status: 400, body: error400ContextLengthJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).forward!(forwardRequest({}), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
     expect(error).toMatchObject({ status: 400, retryable: false, code: 'context_length_exceeded', param: 'messages' })
     expect(error.message).toMatch(/maximum context length is 128000 tokens/)
   })
@@ -210,14 +224,14 @@ describe('forward', () => {
     const transport = createReplayTransport([
       { status: 503, headers: { 'x-should-retry': 'false' }, body: '{"error":{"message":"down","type":"server_error"}}' },
     ])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).forward!(forwardRequest({}), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
     expect(error).toMatchObject({ status: 503, retryable: false, message: 'down' })
   })
 
   it('uses a generic message when the error body is not an OpenAI error (a proxy HTML page)', async () => {
     const html = '<html><body>502 Bad Gateway Authorization: Bearer sk-live-abcdef123456</body></html>'
     const transport = createReplayTransport([{ status: 502, headers: { 'content-type': 'text/html' }, body: html }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).forward!(forwardRequest({}), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
     expect(error).toMatchObject({ kind: 'http', status: 502, retryable: true, type: null, code: null })
     expect(error.message).toBe('The upstream provider answered with HTTP 502.')
     expect(error.detail).not.toContain('abcdef123456')
@@ -225,14 +239,14 @@ describe('forward', () => {
 
   it('reads the message of a compatible server that sends the error as a string', async () => {
     const transport = createReplayTransport([{ status: 404, body: '{"error":"model \\"llama9\\" not found, try pulling it first"}' }])
-    const error = await rejection(createOpenAIAdapter({ id: 'ollama' }).forward!(forwardRequest({}), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'ollama', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
     expect(error).toMatchObject({ status: 404, message: 'model "llama9" not found, try pulling it first' })
   })
 
   it('stops reading a huge error body after 64 KiB and releases it', async () => {
     const huge = `{"error":{"message":"${'x'.repeat(200_000)}"}}`
     const transport = createReplayTransport([{ status: 500, body: huge, chunkSizes: everyBytes(huge, 16_384) }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).forward!(forwardRequest({}), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
     expect(error.message).toBe('The upstream provider answered with HTTP 500.')
     expect(error.detail!.length).toBeLessThanOrEqual(64 * 1024)
     expect(transport.cancelled[0]).toBe(true)
@@ -242,7 +256,7 @@ describe('forward', () => {
 describe('chat', () => {
   it('converts the request and reads a completion into the canonical result', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
-    const result = await createOpenAIAdapter({ id: 'openai' }).chat(chatRequest({ temperature: 0.2, topK: 40 }), callWith(transport))
+    const result = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest({ temperature: 0.2, topK: 40 }), call)
     expect(sentBody(transport)).toEqual({
       model: 'gpt-4o-mini',
       messages: [
@@ -263,7 +277,7 @@ describe('chat', () => {
 
   it('reads parallel tool calls with their ids, names and argument JSON text', async () => {
     const transport = createReplayTransport([{ body: chatToolCallsJson }])
-    const result = await createOpenAIAdapter({ id: 'openai' }).chat(chatRequest(), callWith(transport))
+    const result = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call)
     expect(result.choices[0].content).toEqual([
       { type: 'tool-call', id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
       { type: 'tool-call', id: 'call_Hq7sN4eJw0UbG6tXr2ZkM8oC', name: 'get_weather', arguments: '{"city":"Tokyo","unit":"celsius"}' },
@@ -274,26 +288,26 @@ describe('chat', () => {
 
   it('sends max_tokens to a server without max_completion_tokens', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
-    await createOpenAIAdapter({ id: 'vllm', compat: legacyCompat }).chat(chatRequest(), callWith(transport))
+    await createOpenAIAdapter({ id: 'vllm', compat: legacyCompat, ...settingsFor(transport) }).chat(chatRequest(), call)
     expect(sentBody(transport)).toMatchObject({ max_tokens: 100 })
     expect(sentBody(transport)).not.toHaveProperty('max_completion_tokens')
   })
 
   it('fails with a 502 bad-response when a 2xx body is not JSON', async () => {
     const transport = createReplayTransport([{ body: '<html>upstream maintenance</html>' }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).chat(chatRequest(), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call))
     expect(error).toMatchObject({ kind: 'bad-response', status: 502, retryable: false })
   })
 
   it('fails with a 502 bad-response when a 2xx body has no choices', async () => {
     const transport = createReplayTransport([{ body: '{"id":"x","object":"chat.completion"}' }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).chat(chatRequest(), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call))
     expect(error).toMatchObject({ kind: 'bad-response', status: 502 })
   })
 
   it('throws the upstream HTTP error', async () => {
     const transport = createReplayTransport([{ status: 400, body: error400ContextLengthJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).chat(chatRequest(), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call))
     expect(error).toMatchObject({ kind: 'http', status: 400, code: 'context_length_exceeded' })
   })
 })
@@ -301,7 +315,7 @@ describe('chat', () => {
 describe('streamChat', () => {
   const streamOf = async (replay: Replay, compat?: OpenAICompat) => {
     const transport = createReplayTransport([replay])
-    const stream = await createOpenAIAdapter({ id: 'openai', compat }).streamChat(chatRequest({ stream: true }), callWith(transport))
+    const stream = await createOpenAIAdapter({ id: 'openai', compat, ...settingsFor(transport) }).streamChat(chatRequest({ stream: true }), call)
     return { transport, ...(await readAll(stream)) }
   }
 
@@ -391,14 +405,14 @@ describe('streamChat', () => {
 
   it('rejects before returning a stream when the upstream answers with an HTTP error', async () => {
     const transport = createReplayTransport([{ status: 429, headers: { 'retry-after': '2' }, body: error429RateLimitJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).streamChat(chatRequest({ stream: true }), callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).streamChat(chatRequest({ stream: true }), call))
     expect(error).toMatchObject({ status: 429, retryAfterMs: 2000 })
   })
 
   it('cancels the upstream body when the consumer cancels', async () => {
     const body = chatTextSse
     const transport = createReplayTransport([{ body, chunkSizes: everyBytes(body, 64) }])
-    const stream = await createOpenAIAdapter({ id: 'openai' }).streamChat(chatRequest({ stream: true }), callWith(transport))
+    const stream = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).streamChat(chatRequest({ stream: true }), call)
     const reader = stream.getReader()
     expect((await reader.read()).value).toMatchObject({ type: 'start' })
     await reader.cancel('client went away')
@@ -409,7 +423,7 @@ describe('streamChat', () => {
 describe('listModels', () => {
   it('lists the advertised models with their creation time and owner', async () => {
     const transport = createReplayTransport([{ body: modelsJson }])
-    const models = await createOpenAIAdapter({ id: 'openai' }).listModels!(callWith(transport))
+    const models = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).listModels!(call)
     expect(transport.requests[0]).toMatchObject({ url: 'https://api.openai.com/v1/models', method: 'GET' })
     expect(transport.requests[0].headers).not.toHaveProperty('content-type')
     expect(models).toEqual([
@@ -421,7 +435,7 @@ describe('listModels', () => {
 
   it('throws the upstream error', async () => {
     const transport = createReplayTransport([{ status: 401, body: error401InvalidKeyJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai' }).listModels!(callWith(transport)))
+    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).listModels!(call))
     expect(error).toMatchObject({ status: 401, code: 'invalid_api_key' })
   })
 })

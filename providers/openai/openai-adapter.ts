@@ -11,10 +11,12 @@ import type {
   ForwardRequest,
   ForwardResponse,
   ModelInfo,
+  HttpProviderSettings,
   ProviderAdapter,
   UpstreamRequest,
   UpstreamResponse,
 } from '../spec/provider-adapter.ts'
+import type { Operation } from '../spec/operation.ts'
 import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 import { applyOpenAICompat, realOpenAICompat, type OpenAICompat } from './apply-openai-compat.ts'
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
@@ -27,18 +29,14 @@ import { readOpenAIError } from './read-openai-error.ts'
 
 export type { OpenAICompat } from './apply-openai-compat.ts'
 
-const paths: Record<ForwardRequest['operation'], string | null> = {
-  chat: '/chat/completions',
+/** The operations an OpenAI-compatible server serves natively, and where. `/v1/responses` is OpenAI's alone. */
+const paths: Partial<Record<Operation, string>> = {
+  'chat-completions': '/chat/completions',
   embeddings: '/embeddings',
-  'count-tokens': null,
 }
+const forwards = Object.keys(paths) as Operation[]
 
-const headersFor = (call: CallContext, json: boolean): Record<string, string> => {
-  const headers: Record<string, string> = { 'accept-encoding': 'identity', 'x-request-id': call.requestId }
-  if (json) headers['content-type'] = 'application/json'
-  if (call.credentials.apiKey) headers.authorization = `Bearer ${call.credentials.apiKey}`
-  return { ...headers, ...call.credentials.headers }
-}
+export const openAIDefaultBaseUrl = 'https://api.openai.com/v1'
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
@@ -63,17 +61,29 @@ const wantsInjectedUsage = (body: Record<string, unknown>, compat: OpenAICompat)
   compat.streamOptions &&
   (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage !== true
 
-export const createOpenAIAdapter = (options: { id: string; compat?: OpenAICompat }): ProviderAdapter => {
+export type OpenAIAdapterOptions = HttpProviderSettings & { compat?: OpenAICompat }
+
+export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdapter => {
   const providerId = options.id
   const compat = options.compat ?? realOpenAICompat
+  const { transport } = options
+  const baseUrl = options.baseUrl ?? openAIDefaultBaseUrl
+  const configHeaders = options.headers ?? {}
+
+  const headersFor = (call: CallContext, json: boolean): Record<string, string> => {
+    const headers: Record<string, string> = { 'accept-encoding': 'identity', 'x-request-id': call.requestId }
+    if (json) headers['content-type'] = 'application/json'
+    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`
+    return { ...headers, ...configHeaders }
+  }
 
   /** Sends one request; a non-2xx status is read, its body released, and thrown as a `ProviderError`. */
   const send = async (
     call: CallContext,
     request: Pick<UpstreamRequest, 'method' | 'body'> & { path: string },
   ): Promise<UpstreamResponse> => {
-    const response = await call.transport.request({
-      url: `${call.credentials.baseUrl}${request.path}`,
+    const response = await transport.request({
+      url: `${baseUrl}${request.path}`,
       method: request.method,
       headers: headersFor(call, request.body !== undefined),
       body: request.body,
@@ -118,13 +128,11 @@ export const createOpenAIAdapter = (options: { id: string; compat?: OpenAICompat
 
   return {
     id: providerId,
-    dialect: 'openai',
-    runtimes: ['node', 'workers'],
-    defaultBaseUrl: 'https://api.openai.com/v1',
+    forwards,
 
     async forward(request: ForwardRequest, call: CallContext): Promise<ForwardResponse> {
       const path = paths[request.operation]
-      if (path === null) {
+      if (path === undefined) {
         throw new ProviderError({
           kind: 'unsupported',
           status: 400,
@@ -133,9 +141,10 @@ export const createOpenAIAdapter = (options: { id: string; compat?: OpenAICompat
         })
       }
       const body: Record<string, unknown> = { ...request.body, model: request.model }
-      const injectUsage = request.operation === 'chat' && wantsInjectedUsage(body, compat)
+      const chat = request.operation === 'chat-completions'
+      const injectUsage = chat && wantsInjectedUsage(body, compat)
       if (injectUsage) body.stream_options = { ...(body.stream_options as object | null | undefined), include_usage: true }
-      const wire = request.operation === 'chat' ? applyOpenAICompat(body, compat) : body
+      const wire = chat ? applyOpenAICompat(body, compat) : body
       const response: ForwardResponse = await send(call, { path, method: 'POST', body: JSON.stringify(wire) })
       if (injectUsage) response.createClientRewrite = createUsageStripper
       return response

@@ -113,20 +113,6 @@ export type ChatChunk =
   /** Cumulative usage so far; a later `usage` chunk replaces an earlier one. */
   | { type: 'usage'; usage: Usage }
 
-export type EmbedRequest = {
-  model: string
-  input: string | string[] | number[] | number[][]
-  dimensions?: number
-  user?: string
-}
-
-export type EmbedResult = {
-  model: string
-  /** In input order. */
-  embeddings: Float32Array[]
-  usage: { inputTokens: number | null }
-}
-
 export const emptyUsage = (): Usage => ({
   inputTokens: null,
   outputTokens: null,

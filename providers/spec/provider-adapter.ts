@@ -1,8 +1,12 @@
 /**
  * The provider contract: adapters translate, the core decides. No retry, cache, rate limit or usage logic in here.
- * Every failure is a thrown `ProviderError`. Adapters never read the environment: credentials arrive in `CallContext`.
+ * Every failure is a thrown `ProviderError`. Adapters never read the environment: the runtime builds each adapter
+ * from its configured instance (`ProviderFactory` in src/core/provider-registry.ts). The contract does not assume
+ * HTTP: base URL, key and transport are what the HTTP adapters' own factories take (`HttpProviderSettings`); an
+ * in-process provider (the local model) takes none of them.
  */
-import type { ChatChunk, ChatRequest, ChatResult, Dialect, EmbedRequest, EmbedResult, Usage } from './chat-types.ts'
+import type { ChatChunk, ChatRequest, ChatResult, Usage } from './chat-types.ts'
+import type { Operation } from './operation.ts'
 
 /**
  * How adapters and transports learn of an abort (first-byte timeout, deadline, client gone): the part of `AbortSignal`
@@ -77,27 +81,31 @@ export interface UpstreamTransport {
   request(request: UpstreamRequest): Promise<UpstreamResponse>
 }
 
-export type ProviderCredentials = {
+/** What an HTTP adapter is built with, from its configured provider instance. */
+export type HttpProviderSettings = {
+  /** Provider instance id from config (`openai`, `groq`...). */
+  id: string
   apiKey?: string
-  /** Always set by the core: the configured base URL or the provider's default. No trailing slash. */
-  baseUrl: string
+  /** The configured base URL, no trailing slash; absent = the provider's public API. */
+  baseUrl?: string
   /** Extra headers from config (OpenRouter's `HTTP-Referer`, Azure's `api-version`...). */
   headers?: Record<string, string>
+  /** This instance's HTTP client: its own bounded pool on Node, `fetch` on Workers, a fake in tests. */
+  transport: UpstreamTransport
 }
 
 export interface CallContext {
-  credentials: ProviderCredentials
-  transport: UpstreamTransport
   /** Fires on client disconnect, on a timeout, or at the request's deadline. */
   signal: AbortHandle
   requestId: string
+  /** The target's connect timeout (route settings override the provider's); transports without one ignore it. */
   connectTimeoutMs?: number
 }
 
-/** Same dialect: the client's parsed JSON body, forwarded with only the model (and gateway-owned fields) changed. */
+/** A natively forwarded operation: the client's parsed JSON body, sent with only the model (and gateway-owned fields) changed. */
 export type ForwardRequest = {
-  /** Which API: `chat` = `/v1/chat/completions` or `/v1/messages`; `embeddings`; `count-tokens` = `/v1/messages/count_tokens`. */
-  operation: 'chat' | 'embeddings' | 'count-tokens'
+  /** One of the adapter's `forwards`. */
+  operation: Operation
   /** The client's JSON body (not zod's output: unknown fields survive). The adapter must not mutate it. */
   body: Record<string, unknown>
   /** Upstream model name to put in `body.model`. */
@@ -145,14 +153,17 @@ export interface ForwardTap {
 export interface ProviderAdapter {
   /** Provider instance id from config: `openai`, `anthropic`, `groq`, `local`... */
   readonly id: string
-  /** The wire format it speaks natively (passthrough when the client speaks the same); `none` = no wire format. */
-  readonly dialect: Dialect | 'none'
-  readonly runtimes: readonly ('node' | 'workers')[]
-  /** Default base URL (no trailing slash) used when config gives none. */
-  readonly defaultBaseUrl: string
+  /**
+   * The client operations this provider serves natively, byte for byte (`forward`). Any other generative operation
+   * reaches it converted, through `chat`/`streamChat`. An OpenAI-compatible server forwards chat completions and
+   * embeddings but has no Responses API; the local model forwards nothing.
+   */
+  readonly forwards: readonly Operation[]
+  /** The upstream rejects a chat without a maximum output (Anthropic): the core then sets the model's maximum. */
+  readonly requiresMaxTokens?: boolean
 
   /**
-   * Same dialect: send `request.body` with `model` replaced, return the raw response.
+   * Sends `request.body` with `model` replaced, for an operation in `forwards`; returns the raw response.
    * Throws `ProviderError` on a non-2xx status (after reading the error body, which it consumes).
    */
   forward?(request: ForwardRequest, call: CallContext): Promise<ForwardResponse>
@@ -162,11 +173,10 @@ export interface ProviderAdapter {
    * (the reader's `read()` rejects). Cancelling the stream aborts the upstream body.
    */
   streamChat(request: ChatRequest, call: CallContext): Promise<ReadableStream<ChatChunk>>
-  embed?(request: EmbedRequest, call: CallContext): Promise<EmbedResult>
-  /** Counts input tokens upstream (Anthropic `count_tokens`); absent = the core estimates. */
-  countTokens?(request: ChatRequest, call: CallContext): Promise<number>
-  /** Same dialect: a side parser for the body `forward` returned (usage, model, in-band errors). */
-  createForwardTap?(options: { operation: ForwardRequest['operation']; stream: boolean }): ForwardTap
+  /** A side parser for the body `forward` returned (usage, model, in-band errors). */
+  createForwardTap?(options: { operation: Operation; stream: boolean }): ForwardTap
   /** The models the provider advertises (its models endpoint). */
   listModels?(call: CallContext): Promise<ModelInfo[]>
+  /** Releases what the adapter holds (pools, worker threads); awaited at shutdown, after the drain. */
+  close?(): Promise<void>
 }

@@ -1,5 +1,5 @@
 import type { HeaderReader } from '../../providers/spec/provider-adapter.ts'
-import type { ServedBy } from '../core/execute.ts'
+import type { ServedBy } from '../core/chat-call.ts'
 
 /** Upstream headers the client gets too: rate limits and retry hints (`retry-after`, `retry-after-ms`). */
 const isPassedUpstreamHeader = (name: string): boolean =>

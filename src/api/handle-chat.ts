@@ -4,9 +4,11 @@
  */
 import type { Context } from 'hono'
 import type { ChatRequest } from '../../providers/spec/chat-types.ts'
+import { isGenerative, type Operation } from '../../providers/spec/operation.ts'
 import type { Deps } from '../deps.ts'
-import type { ChatCall, Executor } from '../core/execute.ts'
-import { createUsageRecorder, type UsageEvent, type UsageRecorder } from '../core/usage.ts'
+import type { CallRoute } from '../core/chat-call.ts'
+import type { Executor } from '../core/execute.ts'
+import type { UsageEvent } from '../core/usage.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { respondChat } from './respond-chat.ts'
@@ -19,8 +21,8 @@ export type ChatHandlerOptions = {
   deps: Deps
   executor: Executor
   codec: DialectCodec
-  operation: ChatCall['operation']
-  /** Converts the client's body to the canonical request for `model` (only called for cross-dialect targets). */
+  operation: Operation
+  /** Converts the client's body to the canonical request for `model` (only called for converted targets). */
   convert: (body: Record<string, unknown>, model: string) => ChatRequest
   /** A rewrite of the non-streamed answer this body asks for (float embeddings → base64). */
   transformFor?: (body: Record<string, unknown>) => ((bytes: Uint8Array) => Uint8Array) | undefined
@@ -42,21 +44,24 @@ type ChatRequestParts = {
  * a long conversation costs more than everything else the gateway does with it.
  */
 export const createChatHandler = (options: ChatHandlerOptions) => {
-  const usage = createUsageRecorder(options.deps)
+  const generative = isGenerative(options.operation)
   return async (c: Context<GatewayEnv>): Promise<Response> => {
     const body = c.req.valid('json' as never) as Record<string, unknown>
-    return handleChat(options, usage, {
+    return handleChat(options, {
       c,
       body,
       model: body.model as string,
-      stream: options.operation === 'chat' && body.stream === true,
+      stream: generative && body.stream === true,
       transformBody: options.transformFor?.(body),
     })
   }
 }
 
 /** The fields of a usage event known when the request arrives. */
-type UsageBase = Pick<UsageEvent, 'requestId' | 'principalId' | 'dialect' | 'operation' | 'requestedModel' | 'stream' | 'startedAt'>
+type UsageBase = Pick<
+  UsageEvent,
+  'requestId' | 'principalId' | 'tenantId' | 'dialect' | 'operation' | 'requestedModel' | 'stream' | 'startedAt'
+>
 
 /**
  * A whole usage event, written out field by field. Not `{ ...base, provider, ... }`: on Node 20 every property added
@@ -64,29 +69,33 @@ type UsageBase = Pick<UsageEvent, 'requestId' | 'principalId' | 'dialect' | 'ope
  */
 const usageEvent = (
   base: UsageBase,
-  rest: Omit<UsageEvent, keyof UsageBase>,
+  rest: Omit<UsageEvent, keyof UsageBase | 'refused'>,
 ): UsageEvent => ({
   requestId: base.requestId,
   principalId: base.principalId,
+  tenantId: base.tenantId,
   dialect: base.dialect,
   operation: base.operation,
   requestedModel: base.requestedModel,
-  stream: base.stream,
-  startedAt: base.startedAt,
+  route: rest.route,
   provider: rest.provider,
   model: rest.model,
+  stream: base.stream,
   status: rest.status,
+  refused: false,
   usage: rest.usage,
   attempts: rest.attempts,
+  startedAt: base.startedAt,
   latencyMs: rest.latencyMs,
   ttfbMs: rest.ttfbMs,
   error: rest.error,
 })
 
-const handleChat = async (options: ChatHandlerOptions, usage: UsageRecorder, parts: ChatRequestParts): Promise<Response> => {
-  const { deps } = options
+const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts): Promise<Response> => {
+  const { deps, executor, operation } = options
   const { c, body, model, stream } = parts
   const requestId = c.get('requestId')
+  const principal = c.get('principal')
   const headers: Record<string, string> = {}
   for (const name of forwardedClientHeaders) {
     const value = c.req.header(name)
@@ -97,19 +106,25 @@ const handleChat = async (options: ChatHandlerOptions, usage: UsageRecorder, par
   const startedAt = c.get('startedAt')
   const usageBase: UsageBase = {
     requestId,
-    principalId: c.get('principal').id,
+    principalId: principal.id,
+    tenantId: principal.tenantId,
     dialect: options.codec.dialect,
-    operation: options.operation,
+    operation,
     requestedModel: model,
     stream,
     startedAt,
   }
+  c.set('usageRecorded', true)
+  let route: CallRoute | null = null
   let outcome
   try {
-    outcome = await options.executor.execute({
+    route = await executor.route({ model, operation })
+    outcome = await executor.execute({
+      operation,
       dialect: options.codec.dialect,
-      operation: options.operation,
       model,
+      route,
+      principal,
       stream,
       body,
       headers,
@@ -118,8 +133,9 @@ const handleChat = async (options: ChatHandlerOptions, usage: UsageRecorder, par
       requestId,
     })
   } catch (error) {
-    usage.record(
+    deps.usage.record(
       usageEvent(usageBase, {
+        route: route?.name ?? null,
         provider: null,
         model: null,
         status: (error as { status?: number }).status ?? 500,
@@ -132,6 +148,7 @@ const handleChat = async (options: ChatHandlerOptions, usage: UsageRecorder, par
     )
     throw error
   }
+  const routeName = route.name
   return respondChat({
     outcome,
     baseHeaders: takeRequestIdHeaders(c),
@@ -141,8 +158,9 @@ const handleChat = async (options: ChatHandlerOptions, usage: UsageRecorder, par
     transformBody: parts.transformBody,
     streamBody: deps.streamBody,
     onEnd: (end, servedBy) =>
-      usage.record(
+      deps.usage.record(
         usageEvent(usageBase, {
+          route: routeName,
           provider: servedBy.provider,
           model: end.model ?? servedBy.model,
           status: end.status,

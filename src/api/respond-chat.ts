@@ -4,7 +4,7 @@
  */
 import type { ChatChunk, ChatRequest, Usage } from '../../providers/spec/chat-types.ts'
 import type { ForwardResponse, ForwardTap } from '../../providers/spec/provider-adapter.ts'
-import type { ChatOutcome, ServedBy } from '../core/execute.ts'
+import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
 import type { GatewayError } from '../core/errors.ts'
 import { toGatewayError } from '../middleware/on-error.ts'
 import type { DialectCodec } from './dialect-codec.ts'

@@ -89,7 +89,14 @@ const sweepThreshold = 1_000
 
 const noopPermit: BreakerPermit = { probe: false, settle: () => {} }
 
-export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; clock: Clock }): CircuitBreaker => {
+export type BreakerChange = { provider: string; model: string; from: BreakerState; to: BreakerState }
+
+export const createCircuitBreaker = (options: {
+  policy: CircuitBreakerPolicy
+  clock: Clock
+  /** Every change of state (metrics, logs); called synchronously, after the change. */
+  onChange?: (change: BreakerChange) => void
+}): CircuitBreaker => {
   const { policy, clock } = options
   const entries = new Map<string, Entry>()
   const keyOf = (provider: string, model: string): string => `${provider}/${model}`
@@ -132,8 +139,13 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
     }
     return entry
   }
+  const moveTo = (entry: Entry, to: BreakerState): void => {
+    const from = entry.state
+    entry.state = to
+    if (from !== to) options.onChange?.({ provider: entry.provider, model: entry.model, from, to })
+  }
   const open = (entry: Entry, now: number, periodMs: number): void => {
-    entry.state = 'open'
+    moveTo(entry, 'open')
     entry.openedAt = now
     entry.openPeriodMs = Math.min(periodMs, policy.maxOpenMs)
     entry.probing = false
@@ -145,7 +157,7 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
       open(entry, clock.now(), entry.openPeriodMs * 2)
       return
     }
-    entry.state = 'closed'
+    moveTo(entry, 'closed')
     entry.outcomes = []
     entry.failures = 0
     entry.openedAt = null
@@ -209,7 +221,7 @@ export const createCircuitBreaker = (options: { policy: CircuitBreakerPolicy; cl
       if (entry.state === 'closed') return permit(entry, false)
       const due = entry.state === 'half-open' || now >= (entry.openedAt ?? 0) + entry.openPeriodMs
       if (force || (due && !entry.probing)) {
-        entry.state = 'half-open'
+        moveTo(entry, 'half-open')
         entry.probing = true
         return permit(entry, true)
       }

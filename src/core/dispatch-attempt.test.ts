@@ -1,26 +1,28 @@
 import { describe, it, expect } from 'vitest'
 import type { ChatChunk, ChatResult } from '../../providers/spec/chat-types.ts'
-import type { AbortHandle, CallContext, ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
+import type { AbortHandle, CallContext } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import {
   chatResult,
-  createChatCall,
+  executeCall,
   createFakeAdapter,
   createFakeDeps,
   forwardResponse,
   readAll,
   streamOf,
+  type FakeAdapter,
   type FakeDepsOptions,
 } from '../../test/helpers/fake-deps.ts'
-import { createExecutor, type ChatCall } from './execute.ts'
+import type { ChatCall } from './chat-call.ts'
+import { createExecutor } from './execute.ts'
 
-const setup = (adapters: ProviderAdapter[], config: FakeDepsOptions['config'] = {}) => {
+const setup = (adapters: FakeAdapter[], config: FakeDepsOptions['config'] = {}) => {
   const deps = createFakeDeps({ adapters, config })
   const executor = createExecutor(deps, { random: () => 0 })
   const start = deps.clock.now()
   return {
     clock: deps.clock,
-    execute: (call: Partial<ChatCall>) => executor.execute(createChatCall(call)),
+    execute: (call: Partial<ChatCall>) => executeCall(executor, call),
     elapsed: () => deps.clock.now() - start,
   }
 }

@@ -6,19 +6,19 @@
  */
 import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
 import type { CallContext, ForwardResponse } from '../../providers/spec/provider-adapter.ts'
-import type { Deps } from '../deps.ts'
+import type { ChatCall, ChatOutcome, ServedBy } from './chat-call.ts'
+import type { Clock } from './clock.ts'
 import type { AttemptScope, Deadline } from './deadline.ts'
-import type { ChatCall, ChatOutcome, ServedBy } from './execute.ts'
-import { guardReader, peekFirstChunk, type ChunkReader } from './guard-stream.ts'
+import { guardReader, peekFirstChunk, type ChunkReader, type GuardedStreamEnd } from './guard-stream.ts'
 import { forwardedBodyProblem } from '../../providers/shared/check-forwarded-body.ts'
 import { bodyReader, readResponseBytes } from '../../providers/shared/read-response-bytes.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { Target } from './model-router.ts'
 
 export type AttemptPlan =
-  /** Same dialect: the client's body goes upstream with only the model changed. */
+  /** The target serves the operation natively: the client's body goes upstream with only the model changed. */
   | { kind: 'forward' }
-  /** Cross dialect: the canonical request, `model` already set to the target's. */
+  /** Converted: the canonical request, `model` already set to the target's. */
   | { kind: 'chat'; request: ChatRequest; defaultedMaxTokens?: number }
 
 type Delivered =
@@ -88,20 +88,17 @@ export const dispatchAttempt = async (options: {
   target: Target
   plan: AttemptPlan
   call: ChatCall
-  deps: Pick<Deps, 'clock' | 'transport'>
+  clock: Clock
   deadline: Deadline
   /** Attempts made so far across targets, this one included. */
   attempt: number
-  /** The upstream failed after the first byte (a broken stream, an idle timeout): for the circuit breaker. */
-  onStreamFailure?: (error: unknown) => void
+  /** A stream handed to the client has ended (completed, broken after its first byte, or the client left). */
+  onStreamEnd?: (end: GuardedStreamEnd) => void
 }): Promise<ChatOutcome> => {
-  const { target, plan, call, deps, deadline, attempt, onStreamFailure } = options
-  const { clock } = deps
+  const { target, plan, call, clock, deadline, attempt, onStreamEnd } = options
   const providerId = target.provider.config.id
   const scope = deadline.startAttempt({ firstByteMs: target.timeouts.firstByteMs, providerId })
   const context: CallContext = {
-    credentials: target.provider.credentials,
-    transport: deps.transport,
     signal: scope.signal,
     requestId: call.requestId,
     connectTimeoutMs: target.timeouts.connectMs,
@@ -116,13 +113,16 @@ export const dispatchAttempt = async (options: {
   scope.firstByteReceived()
   const servedBy: ServedBy = { provider: providerId, model: target.model, attempts: attempt, firstByteAt: clock.now() }
   if (plan.kind === 'chat' && plan.defaultedMaxTokens !== undefined) servedBy.defaultedMaxTokens = plan.defaultedMaxTokens
-  const release = (upstreamFailure?: unknown): void => {
+  const release = (): void => {
     scope.dispose()
     deadline.dispose()
-    if (upstreamFailure !== undefined) onStreamFailure?.(upstreamFailure)
+  }
+  const releaseStream = (end: GuardedStreamEnd): void => {
+    release()
+    onStreamEnd?.(end)
   }
   const guard = <T>(reader: ChunkReader<T>, first?: ReadableStreamReadResult<T>): ChunkReader<T> =>
-    guardReader({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: release })
+    guardReader({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: releaseStream })
 
   const tapFor = () => target.provider.adapter.createForwardTap?.({ operation: call.operation, stream: call.stream }) ?? null
   switch (delivered.kind) {

@@ -1,10 +1,11 @@
 import { describe, it, expect } from 'vitest'
 import type { ChatRequest } from '../../providers/spec/chat-types.ts'
-import type { ForwardRequest, ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
+import type { ForwardRequest } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import {
   chatResult,
   createChatCall,
+  executeCall,
   createFakeAdapter,
   createFakeDeps,
   forwardResponse,
@@ -14,12 +15,13 @@ import {
   type FakeDepsOptions,
 } from '../../test/helpers/fake-deps.ts'
 import { GatewayError, invalidRequest } from './errors.ts'
-import { createExecutor, type ChatCall } from './execute.ts'
+import type { ChatCall } from './chat-call.ts'
+import { createExecutor } from './execute.ts'
 
-const setup = (adapters: ProviderAdapter[], config: FakeDepsOptions['config'] = {}) => {
+const setup = (adapters: FakeAdapter[], config: FakeDepsOptions['config'] = {}) => {
   const deps = createFakeDeps({ adapters, config })
   const executor = createExecutor(deps, { random: () => 0 })
-  const run = (call: Partial<ChatCall> = {}) => deps.clock.settle(executor.execute(createChatCall(call)))
+  const run = (call: Partial<ChatCall> = {}) => deps.clock.settle(executeCall(executor, call))
   const fail = (call: Partial<ChatCall> = {}) =>
     run(call).then(
       () => expect.fail('expected the call to fail'),
@@ -54,8 +56,12 @@ describe('executor: dispatch', () => {
     const { run, clock } = setup([openai], { routes: [{ name: 'fast', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] }] })
     const body = { model: 'fast', messages: [], logprobs: true }
     const outcome = await run({ model: 'fast', body, headers: { 'anthropic-beta': 'x' } })
-    expect(openai.calls[0].request).toEqual({ operation: 'chat', body, model: 'gpt-4o-mini', headers: { 'anthropic-beta': 'x' } })
-    expect(openai.calls[0].context.credentials.apiKey).toBe('key-openai')
+    expect(openai.calls[0].request).toEqual({
+      operation: 'chat-completions',
+      body,
+      model: 'gpt-4o-mini',
+      headers: { 'anthropic-beta': 'x' },
+    })
     expect(openai.calls[0].context.connectTimeoutMs).toBe(10_000)
     if (outcome.kind !== 'forward-complete') throw new Error(outcome.kind)
     expect(outcome.servedBy).toEqual({ provider: 'openai', model: 'gpt-4o-mini', attempts: 1, firstByteAt: clock.now() })
@@ -147,17 +153,62 @@ describe('executor: dispatch', () => {
 })
 
 describe('executor: retry and fallback', () => {
-  it('retries a target on 5xx and logs each failed attempt without bodies', async () => {
+  it('retries a target on 5xx, and tells its observers of each attempt and retry without bodies', async () => {
     const a = scripted('a', [httpError(500, { detail: 'secret body' }), httpError(503), 'third time'])
     const { run, deps } = setup([a], route(['a']))
     const outcome = await run(anthropicCall)
     expect(outcome.servedBy.attempts).toBe(3)
-    const warnings = deps.logger.lines.filter((line) => line.level === 'warn')
-    expect(warnings.map((line) => line.fields)).toEqual([
-      { requestId: 'req_test', provider: 'a', model: 'a-model', attempt: 1, status: 500, kind: 'http', code: null },
-      { requestId: 'req_test', provider: 'a', model: 'a-model', attempt: 2, status: 503, kind: 'http', code: null },
+    const events = deps.observer.events.map((event) => {
+      if (event.type === 'attempt-ended') return [event.type, event.attempt, event.outcome, event.status, event.errorKind]
+      if (event.type === 'retry') return [event.type, event.attempt]
+      return [event.type, 'attempt' in event ? event.attempt : null]
+    })
+    expect(events).toEqual([
+      ['attempt-started', 1],
+      ['attempt-ended', 1, 'failure', 500, 'http'],
+      ['retry', 2],
+      ['attempt-started', 2],
+      ['attempt-ended', 2, 'failure', 503, 'http'],
+      ['retry', 3],
+      ['attempt-started', 3],
+      ['attempt-ended', 3, 'success', 200, null],
     ])
-    expect(JSON.stringify(deps.logger.lines)).not.toContain('secret body')
+    expect(deps.observer.events[0]).toMatchObject({ requestId: 'req_test', operation: 'messages', provider: 'a', model: 'a-model' })
+    expect(JSON.stringify(deps.observer.events)).not.toContain('secret body')
+  })
+
+  it('tells its observers when it falls back, and why', async () => {
+    const a = scripted('a', [httpError(503)])
+    const b = scripted('b', ['from b'])
+    const { run, deps } = setup([a, b], route(['a', 'b']))
+    await run(anthropicCall)
+    expect(deps.observer.events.filter((event) => event.type === 'fallback')).toEqual([
+      {
+        type: 'fallback',
+        requestId: 'req_test',
+        operation: 'messages',
+        from: { provider: 'a', model: 'a-model' },
+        to: { provider: 'b', model: 'b-model' },
+        reason: 'failed',
+      },
+    ])
+  })
+
+  it('answers a failure of its own (not a ProviderError) as a 500 of its own: no retry, no fallback, no breaker count', async () => {
+    const broken = createFakeAdapter({
+      id: 'a',
+      chat: async () => {
+        throw new RangeError('Maximum call stack size exceeded')
+      },
+    })
+    const b = scripted('b', ['from b'])
+    const { fail, deps, executor } = setup([broken, b], { ...route(['a', 'b']), circuitBreaker: { minFailures: 1, failureRatio: 0.1 } })
+    const error = await fail(anthropicCall)
+    expect(error).toBeInstanceOf(RangeError)
+    expect(broken.calls).toHaveLength(1)
+    expect(b.calls).toHaveLength(0)
+    expect(executor.circuitBreaker.snapshot().filter((entry) => entry.state !== 'closed')).toEqual([])
+    expect(deps.observer.events.find((event) => event.type === 'attempt-ended')).toMatchObject({ outcome: 'failure', status: 500, errorKind: 'internal' })
   })
 
   it('falls back to the next target once retries are spent', async () => {

@@ -4,80 +4,46 @@
  * resolves only after the first upstream chunk has arrived, so a stall before it still falls back.
  * Policy and defaults: ARCHITECTURE.md "Spine decisions".
  */
-import type { ChatChunk, ChatRequest, ChatResult, Dialect } from '../../providers/spec/chat-types.ts'
-import type { AbortHandle, ForwardResponse, ForwardTap, HeaderReader } from '../../providers/spec/provider-adapter.ts'
+import type { ChatRequest } from '../../providers/spec/chat-types.ts'
+import { operationDialect, type Operation } from '../../providers/spec/operation.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
-import { modelMaxOutputTokens } from '../../config/model-table.ts'
-import type { Deps } from '../deps.ts'
+import type { CallRoute, ChatCall, ChatOutcome } from './chat-call.ts'
 import { breakerOutcomeOf, CircuitOpenError, createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.ts'
+import type { Clock } from './clock.ts'
 import { createDeadline, type Deadline } from './deadline.ts'
 import { dispatchAttempt, type AttemptPlan } from './dispatch-attempt.ts'
-import type { ChunkReader } from './guard-stream.ts'
 import { GatewayError, invalidRequest } from './errors.ts'
 import { estimateTokens } from './estimate-tokens.ts'
+import type { GuardedStreamEnd } from './guard-stream.ts'
+import type { ExecutionObserver } from './execution-observer.ts'
+import type { Logger } from './logger.ts'
 import { mapProviderError } from './map-provider-error.ts'
 import { createModelCatalog, type ModelCatalog } from './model-catalog.ts'
 import { resolveTargets, type Target } from './model-router.ts'
+import type { ProviderRegistry } from './provider-registry.ts'
+import type { ResolvedConfig } from './resolve-config.ts'
 import { isQuotaError, retryTarget, StopRetrying } from './retry.ts'
 
-export type ChatCall = {
-  /** The dialect the client spoke. */
-  dialect: Dialect
-  /** `chat` = chat completions / messages; `count-tokens` = Anthropic count_tokens. */
-  operation: 'chat' | 'count-tokens' | 'embeddings'
-  /** The model as the client sent it. */
-  model: string
-  stream: boolean
-  /** The client's parsed JSON body, forwarded as is on a same-dialect target (never zod's output). */
-  body: Record<string, unknown>
-  /** Client headers that pass by allowlist, lower-cased (`anthropic-version`, `anthropic-beta`). */
-  headers: Record<string, string>
-  /** Converts the body to the canonical request, only when a cross-dialect target is tried; throws a 400 GatewayError on a conversion gap. */
-  toCanonical: () => ChatRequest
-  /** Client disconnect. */
-  signal: AbortHandle
-  requestId: string
+/** What the executor needs from the outside world (a part of `Deps`). */
+export type ExecutorDeps = {
+  config: ResolvedConfig
+  providers: ProviderRegistry
+  clock: Clock
+  logger: Logger
+  /** Attempts, retries, fallbacks, breaker changes, stream ends (`execution-observer.ts`). */
+  observer: ExecutionObserver
 }
-
-export type ServedBy = {
-  provider: string
-  model: string
-  /** Upstream attempts made in total, across targets. */
-  attempts: number
-  /** Set when the gateway injected Anthropic's required `max_tokens` (the one default we inject). */
-  defaultedMaxTokens?: number
-  /** Epoch ms when the first upstream byte arrived. */
-  firstByteAt: number
-}
-
-export type ChatOutcome =
-  /** Same dialect, streaming: the raw upstream body (starting with the first chunk), guarded by idle and total timeouts. */
-  | {
-      kind: 'forward'
-      status: number
-      headers: HeaderReader
-      reader: ChunkReader<Uint8Array>
-      /** The adapter's rewrite of the bytes into what the client asked for (`ForwardResponse.createClientRewrite`). */
-      createClientRewrite?: ForwardResponse['createClientRewrite']
-      tap: ForwardTap | null
-      servedBy: ServedBy
-    }
-  /**
-   * Same dialect, not streaming: the whole upstream body, read inside the attempt (so a body that breaks off is still
-   * retried or falls back: nothing has reached the client yet).
-   */
-  | { kind: 'forward-complete'; status: number; headers: HeaderReader; body: Uint8Array; tap: ForwardTap | null; servedBy: ServedBy }
-  | { kind: 'result'; result: ChatResult; servedBy: ServedBy }
-  /** Cross dialect, streaming: canonical chunks, guarded by idle and total timeouts. */
-  | { kind: 'stream'; reader: ChunkReader<ChatChunk>; servedBy: ServedBy }
-  /** count_tokens answered by a local estimate (no upstream can count). */
-  | { kind: 'count'; inputTokens: number; estimated: boolean; servedBy: ServedBy }
 
 /**
  * Per-process state of execution (circuit breakers, cached model lists), created once by `createApp`.
  * On Workers this state lives per isolate.
  */
 export interface Executor {
+  /**
+   * Where the model leads, before anything is sent: throws a 404 for an unknown model, a 400 when the operation
+   * cannot be served there. Separate from `execute` so that what comes between (limits, the cache) can see the route.
+   */
+  route(options: { model: string; operation: Operation }): Promise<CallRoute>
   /**
    * Throws a `GatewayError` (never a raw `ProviderError`) when no target could serve the call: status, message and
    * headers (`x-should-retry: false`, `retry-after`, `x-gatehouse-attempts`) already decided.
@@ -106,18 +72,7 @@ const isClientError = (error: ProviderError, target: Target): boolean => {
   return !isQuotaError(error) && !target.fallbackOn.includes(error.status)
 }
 
-const withProvider = (error: unknown, providerId: string): ProviderError => {
-  if (!(error instanceof ProviderError)) {
-    return new ProviderError({
-      kind: 'bad-response',
-      status: 502,
-      message: 'The provider adapter failed unexpectedly.',
-      retryable: false,
-      providerId,
-      detail: String(error),
-      cause: error,
-    })
-  }
+const withProvider = (error: ProviderError, providerId: string): ProviderError => {
   if (error.providerId !== undefined) return error
   const { kind, message, status, retryable, retryAfterMs, type, code, param, detail } = error
   return new ProviderError({ kind, message, status, retryable, retryAfterMs, type, code, param, detail, providerId, cause: error })
@@ -125,35 +80,31 @@ const withProvider = (error: unknown, providerId: string): ProviderError => {
 
 type RunState = { attempts: number; lastFailure: ProviderError | null; deadline: Deadline }
 
-export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): GatewayExecutor => {
-  const { config, clock, logger } = deps
+type Attempt = { target: Target; plan: AttemptPlan; call: ChatCall; force: boolean }
+
+export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}): GatewayExecutor => {
+  const { config, clock, observer } = deps
   const random = options.random ?? Math.random
   const catalog =
     options.catalog ??
-    createModelCatalog({
-      registry: deps.providers,
-      transport: deps.transport,
-      clock,
-      logger,
-      ttlMs: config.modelListTtlMs,
-    })
-  const circuitBreaker = createCircuitBreaker({ policy: config.circuitBreaker, clock })
+    createModelCatalog({ registry: deps.providers, clock, logger: deps.logger, ttlMs: config.modelListTtlMs })
+  const circuitBreaker = createCircuitBreaker({
+    policy: config.circuitBreaker,
+    clock,
+    onChange: (change) => observer.observe({ type: 'breaker', ...change }),
+  })
 
   const planFor = (target: Target, call: ChatCall, canonical: () => ChatRequest): AttemptPlan | { kind: 'estimate' } => {
     const adapter = target.provider.adapter
-    if (adapter.dialect === call.dialect && adapter.forward) return { kind: 'forward' }
+    if (adapter.forward && adapter.forwards.includes(call.operation)) return { kind: 'forward' }
     if (call.operation === 'count-tokens') return { kind: 'estimate' }
     const request: ChatRequest = { ...canonical(), model: target.model }
-    if (adapter.dialect !== 'anthropic' || request.maxTokens !== undefined) return { kind: 'chat', request }
-    const maxTokens =
-      config.models[target.model]?.maxOutputTokens ?? modelMaxOutputTokens(target.model) ?? fallbackMaxOutputTokens
+    if (!adapter.requiresMaxTokens || request.maxTokens !== undefined) return { kind: 'chat', request }
+    const maxTokens = config.maxOutputTokens(target.model) ?? fallbackMaxOutputTokens
     return { kind: 'chat', request: { ...request, maxTokens }, defaultedMaxTokens: maxTokens }
   }
 
-  const attemptOnce = async (
-    options: { target: Target; plan: AttemptPlan; call: ChatCall; force: boolean },
-    state: RunState,
-  ): Promise<ChatOutcome> => {
+  const attemptOnce = async (options: Attempt, state: RunState): Promise<ChatOutcome> => {
     const { target, plan, call, force } = options
     const providerId = target.provider.config.id
     // A client already gone, or a budget already spent, gets no attempt at all.
@@ -162,36 +113,80 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
     if (!permit) throw new StopRetrying(new CircuitOpenError(`${providerId}/${target.model}`))
     state.attempts += 1
     const attempt = state.attempts
+    const fields = { requestId: call.requestId, operation: call.operation, provider: providerId, model: target.model, attempt }
+    const startedAt = clock.now()
+    observer.observe({ type: 'attempt-started', ...fields, forwarded: plan.kind === 'forward' })
     try {
       // A stream that breaks after its first byte was a success for the retry logic (it can no longer be retried),
       // but a failure of the upstream all the same: the breaker counts it.
-      const onStreamFailure = (error: unknown): void => {
-        if (breakerOutcomeOf(withProvider(error, providerId)) === 'failure') {
+      const onStreamEnd = (end: GuardedStreamEnd): void => {
+        if (
+          end.outcome === 'broken' &&
+          end.upstreamFault &&
+          end.error instanceof ProviderError &&
+          breakerOutcomeOf(withProvider(end.error, providerId)) === 'failure'
+        ) {
           circuitBreaker.recordFailure({ provider: providerId, model: target.model })
         }
+        observer.observe({
+          type: 'stream-ended',
+          requestId: call.requestId,
+          operation: call.operation,
+          provider: providerId,
+          model: target.model,
+          outcome: end.outcome,
+          durationMs: clock.now() - startedAt,
+        })
       }
-      const outcome = await dispatchAttempt({ target, plan, call, deps, deadline: state.deadline, attempt, onStreamFailure })
+      const outcome = await dispatchAttempt({ target, plan, call, clock, deadline: state.deadline, attempt, onStreamEnd })
       permit.settle('success')
+      observer.observe({
+        type: 'attempt-ended',
+        ...fields,
+        outcome: 'success',
+        status: 'status' in outcome ? outcome.status : 200,
+        errorKind: null,
+        errorCode: null,
+        durationMs: clock.now() - startedAt,
+      })
       return outcome
     } catch (caught) {
+      if (!(caught instanceof ProviderError)) {
+        // The gateway's own failure (a bug, a body it cannot serialise): a 500 of its own, logged with its stack by
+        // on-error.ts, never blamed on the provider, never counted by its breaker, never retried elsewhere.
+        permit.settle('aborted')
+        observer.observe({
+          type: 'attempt-ended',
+          ...fields,
+          outcome: 'failure',
+          status: 500,
+          errorKind: 'internal',
+          errorCode: null,
+          durationMs: clock.now() - startedAt,
+        })
+        throw new StopRetrying(caught instanceof Error ? caught : new Error(String(caught)))
+      }
       const error = withProvider(caught, providerId)
-      permit.settle(breakerOutcomeOf(error))
+      const breakerOutcome = breakerOutcomeOf(error)
+      permit.settle(breakerOutcome)
       if (error.kind === 'http' && error.status === 429 && error.retryAfterMs !== null) {
         circuitBreaker.cooldown({ provider: providerId, model: target.model, ms: error.retryAfterMs })
       }
-      const fields = { requestId: call.requestId, provider: providerId, model: target.model, attempt }
-      const logFields = { ...fields, status: error.status, kind: error.kind, code: error.code }
-      if (error.kind === 'aborted') logger.info(logFields, 'upstream attempt aborted: the client left')
-      else logger.warn(logFields, 'upstream attempt failed')
+      observer.observe({
+        type: 'attempt-ended',
+        ...fields,
+        outcome: breakerOutcome === 'aborted' ? 'aborted' : 'failure',
+        status: error.status,
+        errorKind: error.kind,
+        errorCode: error.code ?? null,
+        durationMs: clock.now() - startedAt,
+      })
       state.lastFailure = error
       throw error
     }
   }
 
-  const runTarget = (
-    options: { target: Target; plan: AttemptPlan; call: ChatCall; force: boolean },
-    state: RunState,
-  ): Promise<ChatOutcome> =>
+  const runTarget = (options: Attempt, state: RunState): Promise<ChatOutcome> =>
     retryTarget({
       // A forced attempt (every breaker open) is one probe, not a retry budget against a failing target.
       run: (attempt) => attemptOnce({ ...options, force: options.force && attempt === 1 }, state),
@@ -200,6 +195,16 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
       clock,
       deadline: state.deadline,
       random,
+      onRetry: ({ delayMs }) =>
+        observer.observe({
+          type: 'retry',
+          requestId: options.call.requestId,
+          operation: options.call.operation,
+          provider: options.target.provider.config.id,
+          model: options.target.model,
+          attempt: state.attempts + 1,
+          delayMs,
+        }),
     })
 
   const estimate = (target: Target, canonical: ChatRequest, state: RunState): ChatOutcome => {
@@ -212,11 +217,23 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
     }
   }
 
-  const runTargets = async (call: ChatCall, targets: Target[], state: RunState): Promise<ChatOutcome> => {
+  const fellBack = (call: ChatCall, from: Target, to: Target, reason: 'failed' | 'circuit-open'): void =>
+    observer.observe({
+      type: 'fallback',
+      requestId: call.requestId,
+      operation: call.operation,
+      from: { provider: from.provider.config.id, model: from.model },
+      to: { provider: to.provider.config.id, model: to.model },
+      reason,
+    })
+
+  const runTargets = async (call: ChatCall, state: RunState): Promise<ChatOutcome> => {
     let canonical: ChatRequest | undefined
     const toCanonical = (): ChatRequest => (canonical ??= call.toCanonical())
     const skipped: { target: Target; plan: AttemptPlan }[] = []
-    for (const target of targets) {
+    let left: { target: Target; reason: 'failed' | 'circuit-open' } | null = null
+    for (const target of call.route.targets) {
+      if (left !== null) fellBack(call, left.target, target, left.reason)
       const plan = planFor(target, call, toCanonical)
       if (plan.kind === 'estimate') return estimate(target, toCanonical(), state)
       const attemptsBefore = state.attempts
@@ -226,9 +243,11 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
         if (state.deadline.reason !== undefined) throw state.deadline.reason
         if (error instanceof CircuitOpenError) {
           if (state.attempts === attemptsBefore) skipped.push({ target, plan })
+          left = { target, reason: 'circuit-open' }
           continue
         }
         if (!(error instanceof ProviderError) || isClientError(error, target)) throw error
+        left = { target, reason: 'failed' }
       }
     }
     if (state.attempts === 0 && skipped.length > 0) {
@@ -247,27 +266,32 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
     throw new GatewayError('unavailable', `No provider could serve the model \`${call.model}\`.`)
   }
 
-  const execute = async (call: ChatCall): Promise<ChatOutcome> => {
+  const route: Executor['route'] = async ({ model, operation }) => {
     const resolved = await resolveTargets({
-      model: call.model,
-      dialect: call.dialect,
+      model,
+      dialect: operationDialect[operation],
       config,
       registry: deps.providers,
       catalog,
       random,
     })
+    // Embeddings have no canonical form: only a provider that serves them natively can.
     const targets =
-      call.operation === 'embeddings'
-        ? resolved.filter(({ provider }) => provider.adapter.dialect === 'openai' && provider.adapter.forward)
+      operation === 'embeddings'
+        ? resolved.filter(({ provider }) => provider.adapter.forward && provider.adapter.forwards.includes(operation))
         : resolved
     if (targets.length === 0) {
       const names = resolved.map(({ provider }) => `"${provider.config.id}"`).join(', ')
       throw invalidRequest(`Embeddings are not available from provider ${names}: use an OpenAI-compatible provider.`, 'model')
     }
-    const deadline = createDeadline({ clock, totalMs: targets[0].timeouts.totalMs, signal: call.signal })
+    return { name: targets[0].routeName ?? null, targets }
+  }
+
+  const execute = async (call: ChatCall): Promise<ChatOutcome> => {
+    const deadline = createDeadline({ clock, totalMs: call.route.targets[0].timeouts.totalMs, signal: call.signal })
     const state: RunState = { attempts: 0, lastFailure: null, deadline }
     try {
-      return await runTargets(call, targets, state)
+      return await runTargets(call, state)
     } catch (error) {
       deadline.dispose()
       if (error instanceof ProviderError) throw mapProviderError(error, { attempts: state.attempts })
@@ -275,5 +299,5 @@ export const createExecutor = (deps: Deps, options: ExecutorOptions = {}): Gatew
     }
   }
 
-  return { execute, catalog, circuitBreaker }
+  return { route, execute, catalog, circuitBreaker }
 }

@@ -38,13 +38,27 @@ export type GuardReaderOptions<T> = {
   /** Its abort (client gone, total deadline) errors the reader with the signal's reason. */
   signal: AbortHandle
   providerId: string
-  /**
-   * Called once when the stream ends, errors or is cancelled: release timers and listeners there. `upstreamFailure` is
-   * set when the upstream itself failed (a broken body, an idle timeout), not when the signal aborted or the consumer
-   * cancelled: the circuit breaker counts it.
-   */
-  onEnd?: (upstreamFailure?: unknown) => void
+  /** Called once when the stream ends, errors or is cancelled: release timers and listeners there. */
+  onEnd?: (end: GuardedStreamEnd) => void
 }
+
+/**
+ * How a guarded stream ended. `broken` with `upstreamFault` is the upstream's own failure (a broken body, an idle
+ * timeout), which the circuit breaker counts; without it, the request's deadline ended the stream. `client-gone`: the
+ * client's disconnect aborted it, or the consumer cancelled it.
+ */
+export type GuardedStreamEnd =
+  | { outcome: 'completed' }
+  | { outcome: 'broken'; error: unknown; upstreamFault: boolean }
+  | { outcome: 'client-gone' }
+
+const completed: GuardedStreamEnd = { outcome: 'completed' }
+const clientGone: GuardedStreamEnd = { outcome: 'client-gone' }
+
+const endOfAbort = (reason: unknown): GuardedStreamEnd =>
+  reason instanceof ProviderError && reason.kind === 'aborted'
+    ? clientGone
+    : { outcome: 'broken', error: reason, upstreamFault: false }
 
 /**
  * The upstream reader, guarded: a read that waits longer than `idleMs` fails with a 504 `ProviderError`, the signal's
@@ -61,19 +75,19 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
   let waitingSince: number | null = null
   let timer: unknown = null
 
-  const finish = (upstreamFailure?: unknown): void => {
+  const finish = (end: GuardedStreamEnd): void => {
     if (finished) return
     finished = true
     if (timer !== null) clock.clearTimeout(timer)
     timer = null
     signal.removeEventListener('abort', onAbort)
-    onEnd?.(upstreamFailure)
+    onEnd?.(end)
   }
   /** Fails the reader; the upstream's cancel settles a pending read, which then rejects with `error` (below). */
   const fail = (error: unknown, upstream = false): void => {
     if (finished) return
     failure = { error }
-    finish(upstream ? error : undefined)
+    finish(upstream ? { outcome: 'broken', error, upstreamFault: true } : endOfAbort(error))
     reader.cancel(error).catch(() => {})
   }
   const onAbort = (): void => fail(signal.reason)
@@ -104,7 +118,7 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
   const onRead = (result: ReadableStreamReadResult<T>): ReadableStreamReadResult<T> => {
     waitingSince = null
     if (failure !== null) throw failure.error
-    if (result.done) finish()
+    if (result.done) finish(completed)
     return result
   }
   const onReadError = (error: unknown): never => {
@@ -122,7 +136,7 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
       if (replay !== undefined) {
         const chunk = replay
         replay = undefined
-        if (chunk.done) finish()
+        if (chunk.done) finish(completed)
         return Promise.resolve(chunk)
       }
       if (finished) return Promise.resolve({ done: true, value: undefined })
@@ -132,7 +146,7 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
     },
     cancel: async (reason) => {
       if (finished) return
-      finish()
+      finish(clientGone)
       // The consumer is leaving: an upstream that already failed has nothing left to tell it.
       await reader.cancel(reason).catch(() => {})
     },

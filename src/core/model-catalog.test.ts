@@ -14,7 +14,6 @@ const setup = (options: { lists: Record<string, ListModels | null>; config?: Fak
   const deps = createFakeDeps({ adapters, config: options.config })
   const catalog = createModelCatalog({
     registry: deps.providers,
-    transport: deps.transport,
     clock: deps.clock,
     logger: deps.logger,
     ttlMs: 600_000,

@@ -5,7 +5,7 @@
  * `GET /v1/models` survive a provider's models endpoint being down.
  */
 import { ProviderError } from '../../providers/spec/provider-error.ts'
-import type { ModelInfo, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
+import type { ModelInfo } from '../../providers/spec/provider-adapter.ts'
 import type { Clock } from './clock.ts'
 import { createAttemptScope } from './deadline.ts'
 import type { Logger } from './logger.ts'
@@ -21,7 +21,6 @@ export interface ModelCatalog {
 
 export type ModelCatalogOptions = {
   registry: ProviderRegistry
-  transport: UpstreamTransport
   clock: Clock
   logger: Logger
   ttlMs: number
@@ -39,7 +38,7 @@ type CacheEntry = {
 }
 
 export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog => {
-  const { registry, transport, clock, logger, ttlMs } = options
+  const { registry, clock, logger, ttlMs } = options
   const fetchTimeoutMs = options.fetchTimeoutMs ?? 5_000
   const retryAfterFailureMs = options.retryAfterFailureMs ?? Math.min(ttlMs, 30_000)
   const cache = new Map<string, CacheEntry>()
@@ -53,8 +52,6 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
     try {
       const models = await scope.race(
         entry.adapter.listModels!({
-          credentials: entry.credentials,
-          transport,
           signal: scope.signal,
           requestId: `model-catalog-${providerId}`,
           connectTimeoutMs: entry.config.timeouts.connectMs,

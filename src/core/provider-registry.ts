@@ -1,47 +1,68 @@
 /**
- * Builds one adapter per configured provider instance, with its credentials resolved once at start-up.
- * Adapters never read the environment; the runtime entry put everything into the config.
+ * One adapter per configured provider instance, built at start-up by the factories the runtime passes in: the core
+ * never imports an adapter, so a Node-only provider (the local model) never enters the Workers bundle, and a runtime
+ * that has no factory for a configured type refuses to start, naming it.
  */
-import type { ProviderAdapter, ProviderCredentials } from '../../providers/spec/provider-adapter.ts'
-import { createAnthropicAdapter } from '../../providers/anthropic/anthropic-adapter.ts'
-import { createOpenAIAdapter } from '../../providers/openai/openai-adapter.ts'
-import type { ResolvedConfig, ResolvedProvider } from './resolve-config.ts'
+import type { ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
+import type { ProviderType } from '../../config/config-schema.ts'
+import type { ResolvedProvider } from './resolve-config.ts'
 
 export type ProviderEntry = {
   config: ResolvedProvider
   adapter: ProviderAdapter
-  credentials: ProviderCredentials
 }
 
 export interface ProviderRegistry {
   get(id: string): ProviderEntry | undefined
   list(): readonly ProviderEntry[]
+  /** Closes every adapter (pools, worker threads), in parallel; a failure is reported, not thrown. */
+  close(): Promise<{ failed: { provider: string; error: unknown }[] }>
 }
 
-const createAdapter = (provider: ResolvedProvider): ProviderAdapter => {
-  switch (provider.type) {
-    case 'anthropic':
-      return createAnthropicAdapter({ id: provider.id })
-    case 'openai':
-    case 'openai-compatible':
-      return createOpenAIAdapter({ id: provider.id, compat: provider.compat })
-  }
-}
+/** Builds the adapter of one configured instance (credentials, base URL, pool and compat are in `provider`). */
+export type ProviderFactory = (provider: ResolvedProvider) => ProviderAdapter
 
-export const createProviderRegistry = (config: ResolvedConfig): ProviderRegistry => {
+/** The provider types a runtime can build. */
+export type ProviderFactories = Partial<Record<ProviderType, ProviderFactory>>
+
+export type RegistryResult = { ok: true; registry: ProviderRegistry } | { ok: false; errors: string[] }
+
+export const createProviderRegistry = (options: {
+  providers: Record<string, ResolvedProvider>
+  factories: ProviderFactories
+  /** For the start-up error: `Node`, `Workers`. */
+  runtimeName: string
+}): RegistryResult => {
   const entries = new Map<string, ProviderEntry>()
-  for (const provider of Object.values(config.providers)) {
-    const adapter = createAdapter(provider)
-    entries.set(provider.id, {
-      config: provider,
-      adapter,
-      credentials: {
-        apiKey: provider.apiKey,
-        baseUrl: provider.baseUrl ?? adapter.defaultBaseUrl,
-        headers: provider.headers,
-      },
-    })
+  const errors: string[] = []
+  for (const provider of Object.values(options.providers)) {
+    const factory = options.factories[provider.type]
+    if (factory === undefined) {
+      errors.push(`providers.${provider.id}: a provider of type ${provider.type} cannot run on ${options.runtimeName}`)
+      continue
+    }
+    entries.set(provider.id, { config: provider, adapter: factory(provider) })
   }
+  if (errors.length > 0) return { ok: false, errors }
   const list = [...entries.values()]
-  return { get: (id) => entries.get(id), list: () => list }
+  return {
+    ok: true,
+    registry: {
+      get: (id) => entries.get(id),
+      list: () => list,
+      async close() {
+        const failed: { provider: string; error: unknown }[] = []
+        await Promise.all(
+          list.map(async (entry) => {
+            try {
+              await entry.adapter.close?.()
+            } catch (error) {
+              failed.push({ provider: entry.config.id, error })
+            }
+          }),
+        )
+        return { failed }
+      },
+    },
+  }
 }

@@ -10,6 +10,7 @@ import type {
   RetryConfig,
   TimeoutsConfig,
 } from '../../config/config-schema.ts'
+import { modelMaxOutputTokens } from '../../config/model-table.ts'
 
 export type Timeouts = Required<TimeoutsConfig>
 export type RetryPolicy = Required<RetryConfig>
@@ -72,6 +73,8 @@ export type ResolvedConfig = {
   defaultProvider: { openai?: string; anthropic?: string }
   circuitBreaker: CircuitBreakerPolicy
   models: Record<string, { maxOutputTokens?: number }>
+  /** A model's maximum output: the config's `models` table, else the built-in one; `undefined` when neither knows. */
+  maxOutputTokens: (model: string) => number | undefined
   modelListTtlMs: number
 }
 
@@ -123,6 +126,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
       fallbackOn: route.fallbackOn ?? [],
     }
   }
+  const models = config.models ?? {}
   return {
     server: {
       host: config.server?.host ?? '127.0.0.1',
@@ -135,7 +139,8 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     routes,
     defaultProvider: config.defaultProvider ?? {},
     circuitBreaker: { ...defaultCircuitBreaker, ...pickDefined<CircuitBreakerConfig>(config.circuitBreaker) },
-    models: config.models ?? {},
+    models,
+    maxOutputTokens: (model) => models[model]?.maxOutputTokens ?? modelMaxOutputTokens(model),
     modelListTtlMs: config.modelListTtlMs ?? 600_000,
   }
 }

@@ -43,6 +43,8 @@ export type RetryOptions<T> = {
    */
   deadline: { readonly at: number; abortSignal(): AbortSignal }
   random: () => number
+  /** Called when a retry is decided, before its wait: `attempt` is the attempt about to be made (from 2). */
+  onRetry?: (retry: { attempt: number; delayMs: number }) => void
 }
 
 /** Whether `error` could go better on a second try at the same target. */
@@ -67,6 +69,7 @@ export const retryTarget = async <T>(options: RetryOptions<T>): Promise<T> => {
     const wait =
       policy.respectRetryAfter && error.retryAfterMs !== null ? Math.max(backoff, error.retryAfterMs) : backoff
     if (clock.now() + wait >= deadline.at) return false
+    options.onRetry?.({ attempt: retriesConsumed + 2, delayMs: wait })
     if (wait > 0) await sleep(clock, wait, signal)
     return true
   }

@@ -1,17 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import { createRecordingLogger } from '../../test/helpers/fake-deps.ts'
-import { createUsageRecorder, type UsageEvent } from './usage.ts'
+import { createLogUsageSink, type UsageEvent } from './usage.ts'
 
 const event = (requestId: string): UsageEvent => ({
   requestId,
   principalId: 'master',
+  tenantId: null,
   dialect: 'openai',
-  operation: 'chat',
+  operation: 'chat-completions',
   requestedModel: 'gpt-4o-mini',
+  route: null,
   provider: 'openai',
   model: 'gpt-4o-mini',
   stream: false,
   status: 200,
+  refused: false,
   usage: null,
   attempts: 1,
   startedAt: 0,
@@ -20,11 +23,11 @@ const event = (requestId: string): UsageEvent => ({
   error: null,
 })
 
-describe('createUsageRecorder', () => {
+describe('createLogUsageSink', () => {
   it('writes the events of one turn after it, in order, as one deferred task', async () => {
     const logger = createRecordingLogger()
     const deferred: Promise<unknown>[] = []
-    const usage = createUsageRecorder({ logger, defer: (work) => deferred.push(work) })
+    const usage = createLogUsageSink({ logger, defer: (work) => void deferred.push(work) })
     usage.record(event('a'))
     usage.record(event('b'))
     expect(logger.lines).toHaveLength(0)
@@ -48,10 +51,23 @@ describe('createUsageRecorder', () => {
       info(fields, message)
     }
     const deferred: Promise<unknown>[] = []
-    const usage = createUsageRecorder({ logger, defer: (work) => deferred.push(work) })
+    const usage = createLogUsageSink({ logger, defer: (work) => void deferred.push(work) })
     usage.record(event('bad'))
     usage.record(event('good'))
     await expect(deferred[0]).rejects.toThrow('sink failed')
     expect(logger.lines.map((line) => line.fields.requestId)).toEqual(['good'])
+  })
+
+  it('writes what is queued at once on flush and on close (shutdown), and nothing twice', async () => {
+    const logger = createRecordingLogger()
+    const deferred: Promise<unknown>[] = []
+    const usage = createLogUsageSink({ logger, defer: (work) => void deferred.push(work) })
+    usage.record(event('a'))
+    await usage.flush()
+    expect(logger.lines.map((line) => line.fields.requestId)).toEqual(['a'])
+    usage.record(event('b'))
+    await usage.close()
+    await Promise.all(deferred)
+    expect(logger.lines.map((line) => line.fields.requestId)).toEqual(['a', 'b'])
   })
 })

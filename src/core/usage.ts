@@ -1,23 +1,33 @@
 /**
- * The usage event of one request, assembled from what the core already knows. Today it is logged after the
- * response (through `defer`); the tenants issue (ROADMAP 1) writes it to a UsageStore in batches.
+ * The usage event of one request, and the one way it leaves the gateway: the app-wide `UsageSink` (`Deps.usage`).
+ * Every request to `/v1/*` produces one event, those refused before routing (401, 413, a 400 from validation)
+ * included, marked `refused`. The sink decides where events go: today a log line each (`createLogUsageSink`); the
+ * tenants issue writes them to a usage store in batches.
  */
 import type { Dialect, Usage } from '../../providers/spec/chat-types.ts'
-import type { Deps } from '../deps.ts'
+import type { Operation } from '../../providers/spec/operation.ts'
+import type { Logger } from './logger.ts'
 
 export type UsageEvent = {
   requestId: string
-  principalId: string
+  /** `null` when the request was refused before a key was accepted. */
+  principalId: string | null
+  tenantId: string | null
   dialect: Dialect
-  operation: 'chat' | 'count-tokens' | 'embeddings'
-  /** The model the client asked for. */
-  requestedModel: string
+  /** `null` for a request refused on a path that is no operation (`GET /v1/models` without a key). */
+  operation: Operation | null
+  /** The model the client asked for; `null` when the request was refused before its body was read. */
+  requestedModel: string | null
+  /** The route (alias) the model resolved through. */
+  route: string | null
   provider: string | null
   /** The upstream model name. */
   model: string | null
   stream: boolean
   /** HTTP status sent to the client (200 even when a stream later failed; `error` then says why). */
   status: number
+  /** Refused before routing: authentication, body limit, validation. Nothing was sent upstream. */
+  refused: boolean
   /** `null` = the provider did not report usage (unknown is not zero). */
   usage: Usage | null
   attempts: number
@@ -29,22 +39,31 @@ export type UsageEvent = {
   error: string | null
 }
 
-export type UsageRecorder = { record(event: UsageEvent): void }
+/**
+ * Where usage events go. `record` never blocks and never throws at the caller: it queues. `flush` writes what is
+ * queued; `close` flushes and releases the sink (the Node shutdown awaits it after the drain, before exit).
+ */
+export interface UsageSink {
+  record(event: UsageEvent): void
+  flush(): Promise<void>
+  close(): Promise<void>
+}
 
 /**
- * Records usage events after the response, never blocking it, in batches: the events of one turn of the event loop
- * go out together, as one deferred task (`deps.defer`: `waitUntil` on Workers) rather than one per request. A task
- * per request, with its promise chain, cost about as much as writing the line itself.
+ * Usage as one `usage` log line per event, written after the response, never blocking it, in batches: the events of
+ * one turn of the event loop go out together, as one deferred task (`defer`: `waitUntil` on Workers) rather than one
+ * per request. A task per request, with its promise chain, cost about as much as writing the line itself.
  */
-export const createUsageRecorder = (deps: Pick<Deps, 'defer' | 'logger'>): UsageRecorder => {
+export const createLogUsageSink = (options: { logger: Logger; defer: (work: Promise<unknown>) => void }): UsageSink => {
+  const { logger, defer } = options
   let pending: UsageEvent[] = []
-  const flush = (): void => {
+  const write = (): void => {
     const events = pending
     pending = []
     let failure: unknown
     for (const event of events) {
       try {
-        deps.logger.info(event, 'usage')
+        logger.info(event, 'usage')
       } catch (error) {
         failure ??= error
       }
@@ -55,7 +74,13 @@ export const createUsageRecorder = (deps: Pick<Deps, 'defer' | 'logger'>): Usage
   return {
     record(event) {
       pending.push(event)
-      if (pending.length === 1) deps.defer(Promise.resolve().then(flush))
+      if (pending.length === 1) defer(Promise.resolve().then(write))
+    },
+    flush: async () => {
+      if (pending.length > 0) write()
+    },
+    close: async () => {
+      if (pending.length > 0) write()
     },
   }
 }

@@ -1,12 +1,10 @@
 /**
  * Resolves the caller from `Authorization: Bearer <key>` or `x-api-key: <key>`.
- * Today the only principal is the master key; per-tenant keys (ROADMAP 1) add an `Authenticator` backed by a KeyStore.
+ * Today the only principal is the master key; per-tenant keys add an `Authenticator` backed by a key store.
  */
-export type Principal = {
-  kind: 'master'
-  /** Stable id for logs and, later, usage records. */
-  id: string
-}
+import type { Principal } from '../core/principal.ts'
+
+export type { Principal } from '../core/principal.ts'
 
 export interface Authenticator {
   /** `null` = the key is not valid. */

@@ -9,6 +9,8 @@ export type GatewayVariables = {
   principal: Principal
   /** Epoch ms when the request arrived. */
   startedAt: number
+  /** Set once a route has taken over the request's usage event (else `recordRefusals` records a refusal). */
+  usageRecorded?: boolean
   /** Set when a route put the request id headers on its response itself (see `takeRequestIdHeaders`). */
   requestIdHeadersSet?: boolean
 }

@@ -4,7 +4,8 @@
  * also hides the key's length. Web Crypto only, so Node and Workers share it.
  * https://developer.mozilla.org/en-US/docs/Web/API/SubtleCrypto/digest
  */
-import type { Authenticator, Principal } from './authenticate.ts'
+import { masterPrincipal, type Principal } from '../core/principal.ts'
+import type { Authenticator } from './authenticate.ts'
 
 const encoder = new TextEncoder()
 
@@ -18,8 +19,6 @@ const equalInConstantTime = (left: Uint8Array, right: Uint8Array): boolean => {
   for (let index = 0; index < left.length; index += 1) difference |= left[index] ^ right[index]
   return difference === 0
 }
-
-const masterPrincipal: Principal = { kind: 'master', id: 'master' }
 
 /**
  * A key that has matched once is remembered, so the hot path skips the digest: `crypto.subtle.digest` is asynchronous

@@ -16,6 +16,14 @@ const severity: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, erro
 
 export const isLogLevel = (value: string): value is LogLevel => (logLevels as readonly string[]).includes(value)
 
+/** `LOG_LEVEL` as both runtimes read it: unset is `info`; a wrong value is `info` plus the error to report. */
+export const readLogLevel = (value: string | undefined): { level: LogLevel; error?: string } => {
+  if (value === undefined || value === '') return { level: 'info' }
+  const level = value.toLowerCase()
+  if (isLogLevel(level)) return { level }
+  return { level: 'info', error: `env.LOG_LEVEL: expected one of ${logLevels.join(', ')}, got "${value}"` }
+}
+
 /** `apiKey`, `x-api-key`, `authorization`, `accessToken`, `client_secret`... but not `inputTokens` (a count). */
 const sensitiveName = /(?:key|token|secret|password|authorization|cookie)$/i
 

@@ -7,9 +7,11 @@
 import { loadConfig } from '../../config/load-config.ts'
 import { systemClock } from '../core/clock.ts'
 import { GatewayError } from '../core/errors.ts'
+import { createExecutionLog } from '../core/log-execution-events.ts'
 import type { Logger } from '../core/logger.ts'
 import { createProviderRegistry } from '../core/provider-registry.ts'
 import { resolveConfig } from '../core/resolve-config.ts'
+import { createLogUsageSink } from '../core/usage.ts'
 import type { Deps } from '../deps.ts'
 import type { Authenticator } from '../middleware/authenticate.ts'
 import { createMasterKeyAuthenticator } from '../middleware/master-key-authenticator.ts'
@@ -17,7 +19,8 @@ import { createFetchTransport } from './fetch-transport.ts'
 import type { AssetsBinding } from './workers-assets.ts'
 import { createWorkersAssets } from './workers-assets.ts'
 import type { LogLevel } from './json-logger.ts'
-import { createJsonLogger, isLogLevel, logLevels } from './json-logger.ts'
+import { createJsonLogger, readLogLevel } from './json-logger.ts'
+import { httpProviderFactories } from './http-provider-factories.ts'
 
 /** Bindings as the runtime passes them: strings for vars and secrets, objects for the rest (`ASSETS`). */
 export type WorkersEnv = Record<string, unknown> & { ASSETS?: AssetsBinding }
@@ -42,13 +45,6 @@ export const stringBindings = (env: WorkersEnv): Record<string, string> => {
   const strings: Record<string, string> = {}
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') strings[name] = value
   return strings
-}
-
-const readLogLevel = (value: string | undefined): { level: LogLevel; error?: string } => {
-  if (value === undefined || value === '') return { level: 'info' }
-  const level = value.toLowerCase()
-  if (isLogLevel(level)) return { level }
-  return { level: 'info', error: `env.LOG_LEVEL: expected one of ${logLevels.join(', ')}, got "${value}"` }
 }
 
 /**
@@ -94,24 +90,30 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
     level: logLevel.level,
     secrets: [...envSecrets, ...configSecrets.filter((secret): secret is string => secret !== undefined)],
   })
-  const providers = createProviderRegistry(config)
-  const errors = providers
-    .list()
-    .filter((entry) => !entry.adapter.runtimes.includes('workers'))
-    .map((entry) => `providers.${entry.config.id}: a provider of type ${entry.config.type} cannot run on Workers`)
-  if (errors.length > 0) return { ok: false, errors, logger }
+  const transport = createFetchTransport({ fetch: options.fetch })
+  const built = createProviderRegistry({
+    providers: config.providers,
+    factories: httpProviderFactories(() => transport),
+    runtimeName: 'Workers',
+  })
+  if (!built.ok) return { ok: false, errors: built.errors, logger }
 
+  const defer = (work: Promise<unknown>): void => {
+    options.waitUntil(work.catch((error: unknown) => logger.error({ error }, 'deferred work failed')))
+  }
+  const usage = createLogUsageSink({ logger, defer })
   const deps: Deps = {
     config,
-    providers,
-    transport: createFetchTransport({ fetch: options.fetch }),
+    providers: built.registry,
+    stores: {},
+    usage,
+    observers: [createExecutionLog(logger)],
+    // An isolate is never shut down by us: nothing to close. Deferred work rides on `waitUntil`.
+    closables: [],
     clock: systemClock,
     logger,
-    defer: (work) => {
-      options.waitUntil(work.catch((error: unknown) => logger.error({ error }, 'deferred work failed')))
-    },
+    defer,
     authenticator: config.masterKey ? createMasterKeyAuthenticator(config.masterKey) : missingMasterKeyAuthenticator,
-    runtime: 'workers',
     assets: createWorkersAssets(options.env.ASSETS),
     isDraining: () => false,
     clientSignal: (request) => request.signal,

@@ -1,7 +1,8 @@
 /**
- * `Deps` for unit tests of the core: a real resolved config (through `resolveConfig`, so defaults are the shipped
- * ones), fake adapters (plain objects implementing `ProviderAdapter`, recording every call), a fake clock and a
- * logger that keeps its lines. No network, no real adapters.
+ * `Deps` for unit tests of the core and for route tests through `app.request()`: a real resolved config (through
+ * `resolveConfig`, so defaults are the shipped ones), the real provider registry over fake adapters (plain objects
+ * implementing `ProviderAdapter`, recording every call), a fake clock, a logger that keeps its lines, a usage sink
+ * that keeps its events and an observer that keeps the executor's events. No network, no real adapters.
  */
 import type { ChatChunk, ChatRequest, ChatResult, Dialect } from '../../providers/spec/chat-types.ts'
 import type {
@@ -10,15 +11,19 @@ import type {
   ForwardResponse,
   ModelInfo,
   ProviderAdapter,
-  UpstreamTransport,
 } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError, type ProviderErrorOptions } from '../../providers/spec/provider-error.ts'
 import type { GatewayConfig, ProviderConfig } from '../../config/config-schema.ts'
+import type { Operation } from '../../providers/spec/operation.ts'
 import type { Deps } from '../../src/deps.ts'
-import type { ChatCall } from '../../src/core/execute.ts'
+import type { ChatCall } from '../../src/core/chat-call.ts'
+import type { Executor } from '../../src/core/execute.ts'
+import type { ExecutionEvent, ExecutionObserver } from '../../src/core/execution-observer.ts'
 import type { Logger } from '../../src/core/logger.ts'
-import type { ProviderEntry, ProviderRegistry } from '../../src/core/provider-registry.ts'
+import { masterPrincipal } from '../../src/core/principal.ts'
+import { createProviderRegistry, type ProviderFactories } from '../../src/core/provider-registry.ts'
 import { resolveConfig } from '../../src/core/resolve-config.ts'
+import type { UsageEvent, UsageSink } from '../../src/core/usage.ts'
 import { createFakeClock, type FakeClock } from './fake-clock.ts'
 
 export type AdapterCall = {
@@ -27,7 +32,14 @@ export type AdapterCall = {
   context: CallContext
 }
 
-export type FakeAdapter = ProviderAdapter & { readonly calls: AdapterCall[] }
+export type FakeAdapter = ProviderAdapter & { readonly calls: AdapterCall[]; readonly dialect: Dialect | 'none' }
+
+/** What a fake adapter serves natively, by the wire format it pretends to speak. */
+const forwardsByDialect: Record<Dialect | 'none', readonly Operation[]> = {
+  openai: ['chat-completions', 'embeddings'],
+  anthropic: ['messages', 'count-tokens'],
+  none: [],
+}
 
 type Handlers = {
   forward?: (request: ForwardRequest, context: CallContext) => Promise<ForwardResponse>
@@ -43,11 +55,12 @@ export const createFakeAdapter = (
   options: { id: string; dialect?: Dialect | 'none' } & Handlers,
 ): FakeAdapter => {
   const calls: AdapterCall[] = []
+  const dialect = options.dialect ?? 'openai'
   const adapter: FakeAdapter = {
     id: options.id,
-    dialect: options.dialect ?? 'openai',
-    runtimes: ['node', 'workers'],
-    defaultBaseUrl: `https://${options.id}.example`,
+    dialect,
+    forwards: options.forward ? forwardsByDialect[dialect] : [],
+    requiresMaxTokens: dialect === 'anthropic',
     calls,
     chat: (request, context) => {
       calls.push({ method: 'chat', request, context })
@@ -88,17 +101,35 @@ export const createRecordingLogger = (): Logger & { lines: LogLine[] } => {
 }
 
 export type FakeDepsOptions = {
-  adapters: ProviderAdapter[]
+  adapters: FakeAdapter[]
   /** Config as a user would write it; `providers[id]` may leave out `type` (derived from the adapter's dialect). */
   config?: Omit<Partial<GatewayConfig>, 'providers'> & { providers?: Record<string, Partial<ProviderConfig>> }
   clock?: FakeClock
 }
 
-export type FakeDeps = Deps & { clock: FakeClock; logger: Logger & { lines: LogLine[] } }
+export type FakeDeps = Deps & {
+  clock: FakeClock
+  logger: Logger & { lines: LogLine[] }
+  usage: UsageSink & { events: UsageEvent[] }
+  /** The executor's events (also in `observers`), and the one observer for `createExecutor(deps)`. */
+  observer: ExecutionObserver & { events: ExecutionEvent[] }
+}
+
+export const createRecordingUsageSink = (): UsageSink & { events: UsageEvent[] } => {
+  const events: UsageEvent[] = []
+  return { events, record: (event) => void events.push(event), flush: async () => {}, close: async () => {} }
+}
+
+export const createRecordingObserver = (): ExecutionObserver & { events: ExecutionEvent[] } => {
+  const events: ExecutionEvent[] = []
+  return { events, observe: (event) => void events.push(event) }
+}
 
 export const createFakeDeps = (options: FakeDepsOptions): FakeDeps => {
   const providers: Record<string, ProviderConfig> = {}
+  const adapters = new Map<string, FakeAdapter>()
   for (const adapter of options.adapters) {
+    adapters.set(adapter.id, adapter)
     providers[adapter.id] = {
       type: adapter.dialect === 'anthropic' ? 'anthropic' : 'openai-compatible',
       apiKey: `key-${adapter.id}`,
@@ -106,50 +137,62 @@ export const createFakeDeps = (options: FakeDepsOptions): FakeDeps => {
     }
   }
   const config = resolveConfig({ routes: [], ...options.config, providers } as GatewayConfig)
-  const entries = new Map<string, ProviderEntry>()
-  for (const adapter of options.adapters) {
-    const provider = config.providers[adapter.id]
-    entries.set(adapter.id, {
-      config: provider,
-      adapter,
-      credentials: { apiKey: provider.apiKey, baseUrl: provider.baseUrl ?? adapter.defaultBaseUrl, headers: provider.headers },
-    })
-  }
-  const list = [...entries.values()]
-  const registry: ProviderRegistry = { get: (id) => entries.get(id), list: () => list }
-  const transport: UpstreamTransport = { request: () => Promise.reject(new Error('fake deps: no network in unit tests')) }
+  const byId = (provider: { id: string }): FakeAdapter => adapters.get(provider.id)!
+  const factories: ProviderFactories = { openai: byId, 'openai-compatible': byId, anthropic: byId }
+  const built = createProviderRegistry({ providers: config.providers, factories, runtimeName: 'tests' })
+  if (!built.ok) throw new Error(built.errors.join('\n'))
+  const observer = createRecordingObserver()
   return {
     config,
-    providers: registry,
-    transport,
+    providers: built.registry,
+    stores: {},
+    usage: createRecordingUsageSink(),
+    observer,
+    observers: [observer],
+    closables: [],
     clock: options.clock ?? createFakeClock(),
     logger: createRecordingLogger(),
     defer: () => {},
     authenticator: { authenticate: () => Promise.resolve(null) },
     assets: { get: () => Promise.resolve(null) },
-    runtime: 'node',
     isDraining: () => false,
     clientSignal: (request) => request.signal,
   }
 }
 
-/** A client call; `toCanonical` gives a one-message request unless overridden. */
-export const createChatCall = (overrides: Partial<ChatCall> = {}): ChatCall => ({
-  dialect: 'openai',
-  operation: 'chat',
-  model: 'test-model',
-  stream: false,
-  body: { model: overrides.model ?? 'test-model', messages: [{ role: 'user', content: 'Hi' }] },
-  headers: {},
-  toCanonical: () => ({
-    model: overrides.model ?? 'test-model',
-    messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
-    stream: overrides.stream ?? false,
-  }),
-  signal: new AbortController().signal,
-  requestId: 'req_test',
-  ...overrides,
-})
+/** The client operation a test call makes, from what it says: an Anthropic call is a `messages` call by default. */
+const operationOf = (overrides: Partial<ChatCall>): Operation =>
+  overrides.operation ?? (overrides.dialect === 'anthropic' ? 'messages' : 'chat-completions')
+
+/** A client call; `toCanonical` gives a one-message request unless overridden. `route` is empty: see `executeCall`. */
+export const createChatCall = (overrides: Partial<ChatCall> = {}): ChatCall => {
+  const operation = operationOf(overrides)
+  return {
+    operation,
+    dialect: operation === 'messages' || operation === 'count-tokens' ? 'anthropic' : 'openai',
+    model: 'test-model',
+    route: { name: null, targets: [] },
+    principal: masterPrincipal,
+    stream: false,
+    body: { model: overrides.model ?? 'test-model', messages: [{ role: 'user', content: 'Hi' }] },
+    headers: {},
+    toCanonical: () => ({
+      model: overrides.model ?? 'test-model',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+      stream: overrides.stream ?? false,
+    }),
+    signal: new AbortController().signal,
+    requestId: 'req_test',
+    ...overrides,
+  }
+}
+
+/** Routes a test call (`Executor.route`), then runs it, as a route handler does. */
+export const executeCall = async (executor: Executor, overrides: Partial<ChatCall> = {}) => {
+  const call = createChatCall(overrides)
+  const route = await executor.route({ model: call.model, operation: call.operation })
+  return executor.execute({ ...call, route })
+}
 
 export const chatResult = (text: string, model = 'upstream-model'): ChatResult => ({
   id: 'chatcmpl-1',

@@ -10,35 +10,23 @@ import type { ServerType } from '@hono/node-server'
 import { chromium } from 'playwright-core'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { configSchema } from '../../config/config-schema.ts'
 import { createApp } from '../../src/app.ts'
 import { systemClock } from '../../src/core/clock.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { createProviderRegistry } from '../../src/core/provider-registry.ts'
-import { resolveConfig } from '../../src/core/resolve-config.ts'
 import type { Deps } from '../../src/deps.ts'
 import { createNodeAssets } from '../../src/runtime/node-assets.ts'
+import { createFakeAdapter, createFakeDeps } from '../helpers/fake-deps.ts'
 
 const chromiumPath = '/usr/bin/chromium'
 const publicPaths = ['/v1/chat/completions', '/v1/embeddings', '/v1/models', '/v1/messages', '/v1/messages/count_tokens']
 const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 
-const createDocsDeps = (): Deps => {
-  const config = resolveConfig(configSchema.parse({ providers: { openai: { type: 'openai', apiKey: 'sk-docs-test-key' } } }))
-  return {
-    config,
-    providers: createProviderRegistry(config),
-    transport: { request: () => Promise.reject(new Error('the docs test makes no upstream call')) },
-    clock: systemClock,
-    logger: silentLogger,
-    defer: () => {},
-    authenticator: { authenticate: () => Promise.resolve(null) },
-    runtime: 'node',
-    assets: createNodeAssets(),
-    isDraining: () => false,
-    clientSignal: (request: Request) => request.signal,
-  }
-}
+const createDocsDeps = (): Deps => ({
+  ...createFakeDeps({ adapters: [createFakeAdapter({ id: 'openai' })] }),
+  clock: systemClock,
+  logger: silentLogger,
+  assets: createNodeAssets(),
+})
 
 type Json = Record<string, unknown>
 

@@ -44,8 +44,8 @@ export const countTokensRoute = createRoute({
 
 /** https://docs.claude.com/en/api/messages, https://docs.claude.com/en/api/messages-count-tokens */
 export const registerMessages = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
-  const handler = (operation: 'chat' | 'count-tokens') =>
+  const handler = (operation: 'messages' | 'count-tokens') =>
     createChatHandler({ deps, executor, codec: anthropicCodec, operation, convert: convertAnthropicRequest }) as never
-  app.openapi(messagesRoute, handler('chat'))
+  app.openapi(messagesRoute, handler('messages'))
   app.openapi(countTokensRoute, handler('count-tokens'))
 }

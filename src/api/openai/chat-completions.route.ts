@@ -28,6 +28,6 @@ export const chatCompletionsRoute = createRoute({
 export const registerChatCompletions = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
   app.openapi(
     chatCompletionsRoute,
-    createChatHandler({ deps, executor, codec: openAICodec, operation: 'chat', convert: convertOpenAIRequest }) as never,
+    createChatHandler({ deps, executor, codec: openAICodec, operation: 'chat-completions', convert: convertOpenAIRequest }) as never,
   )
 }

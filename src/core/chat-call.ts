@@ -1,0 +1,74 @@
+/**
+ * A client call as the executor runs it, and what comes back: the types shared by the executor (`execute.ts`), one
+ * attempt (`dispatch-attempt.ts`) and the routes that answer (`src/api/respond-chat.ts`).
+ */
+import type { ChatChunk, ChatRequest, ChatResult, Dialect } from '../../providers/spec/chat-types.ts'
+import type { Operation } from '../../providers/spec/operation.ts'
+import type { AbortHandle, ForwardResponse, ForwardTap, HeaderReader } from '../../providers/spec/provider-adapter.ts'
+import type { ChunkReader } from './guard-stream.ts'
+import type { Target } from './model-router.ts'
+import type { Principal } from './principal.ts'
+
+/** Where a model name led: the ordered targets to try, and the alias (config route) they came from. */
+export type CallRoute = {
+  /** The route (alias) name; `null` for a `provider/model` name, a discovered model or a default provider. */
+  name: string | null
+  /** In fallback order; never empty. */
+  targets: readonly Target[]
+}
+
+export type ChatCall = {
+  operation: Operation
+  /** The dialect the client spoke (`operationDialect[operation]`), kept beside it for the hot path. */
+  dialect: Dialect
+  /** The model as the client sent it. */
+  model: string
+  /** Resolved before the call runs (`Executor.route`): what a cache key, a limit or a log line needs to know. */
+  route: CallRoute
+  principal: Principal
+  stream: boolean
+  /** The client's parsed JSON body, forwarded as is to a target that serves the operation natively. */
+  body: Record<string, unknown>
+  /** Client headers that pass by allowlist, lower-cased (`anthropic-version`, `anthropic-beta`). */
+  headers: Record<string, string>
+  /** Converts the body to the canonical request, only when a converted target is tried; throws a 400 GatewayError on a conversion gap. */
+  toCanonical: () => ChatRequest
+  /** Client disconnect. */
+  signal: AbortHandle
+  requestId: string
+}
+
+export type ServedBy = {
+  provider: string
+  model: string
+  /** Upstream attempts made in total, across targets. */
+  attempts: number
+  /** Set when the gateway injected Anthropic's required `max_tokens` (the one default we inject). */
+  defaultedMaxTokens?: number
+  /** Epoch ms when the first upstream byte arrived. */
+  firstByteAt: number
+}
+
+export type ChatOutcome =
+  /** Forwarded, streaming: the raw upstream body (starting with the first chunk), guarded by idle and total timeouts. */
+  | {
+      kind: 'forward'
+      status: number
+      headers: HeaderReader
+      reader: ChunkReader<Uint8Array>
+      /** The adapter's rewrite of the bytes into what the client asked for (`ForwardResponse.createClientRewrite`). */
+      createClientRewrite?: ForwardResponse['createClientRewrite']
+      /** The adapter's side parser (usage, model, in-band errors); `null` when it has none. */
+      tap: ForwardTap | null
+      servedBy: ServedBy
+    }
+  /**
+   * Forwarded, not streaming: the whole upstream body, read inside the attempt (so a body that breaks off is still
+   * retried or falls back: nothing has reached the client yet).
+   */
+  | { kind: 'forward-complete'; status: number; headers: HeaderReader; body: Uint8Array; tap: ForwardTap | null; servedBy: ServedBy }
+  | { kind: 'result'; result: ChatResult; servedBy: ServedBy }
+  /** Converted, streaming: canonical chunks, guarded by idle and total timeouts. */
+  | { kind: 'stream'; reader: ChunkReader<ChatChunk>; servedBy: ServedBy }
+  /** count_tokens answered by a local estimate (no upstream can count). */
+  | { kind: 'count'; inputTokens: number; estimated: boolean; servedBy: ServedBy }

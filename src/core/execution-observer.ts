@@ -1,0 +1,83 @@
+/**
+ * What happens inside the executor, as events: attempts, retries, fallbacks, circuit breaker changes and how streams
+ * end. Metrics, traces and the attempt log subscribe here (`Deps.observers`); the executor emits without knowing who
+ * listens. An observer must be cheap and must not throw: a throw is caught and dropped (`fanOutObservers`), since
+ * watching a request must never fail it.
+ */
+import type { Operation } from '../../providers/spec/operation.ts'
+import type { BreakerState } from './circuit-breaker.ts'
+
+type AttemptFields = {
+  requestId: string
+  operation: Operation
+  provider: string
+  model: string
+  /** Attempts across targets so far, this one included (from 1). */
+  attempt: number
+}
+
+export type ExecutionEvent =
+  | ({ type: 'attempt-started'; forwarded: boolean } & AttemptFields)
+  | ({
+      type: 'attempt-ended'
+      /** `aborted`: the client left or the deadline passed; it counts against nobody. */
+      outcome: 'success' | 'failure' | 'aborted'
+      /** The upstream's status, or the gateway's status for a failure without one (504 timeout, 502 connection). */
+      status: number | null
+      /** `ProviderError.kind` for a failure. */
+      errorKind: string | null
+      errorCode: string | null
+      durationMs: number
+    } & AttemptFields)
+  | ({ type: 'retry'; delayMs: number } & AttemptFields)
+  | {
+      type: 'fallback'
+      requestId: string
+      operation: Operation
+      from: { provider: string; model: string }
+      to: { provider: string; model: string }
+      /** Why the previous target was left. */
+      reason: 'failed' | 'circuit-open'
+    }
+  | { type: 'breaker'; provider: string; model: string; from: BreakerState; to: BreakerState }
+  | {
+      type: 'stream-ended'
+      requestId: string
+      operation: Operation
+      provider: string
+      model: string
+      /** `completed`: the upstream ended it; `broken`: it failed after its first byte; `client-gone`: the client left. */
+      outcome: 'completed' | 'broken' | 'client-gone'
+      durationMs: number
+    }
+
+export interface ExecutionObserver {
+  observe(event: ExecutionEvent): void
+}
+
+/** One observer that hands each event to all of `observers`, in order; one that throws does not stop the rest. */
+export const fanOutObservers = (observers: readonly ExecutionObserver[]): ExecutionObserver => {
+  if (observers.length === 1) {
+    const [only] = observers
+    return {
+      observe: (event) => {
+        try {
+          only.observe(event)
+        } catch {
+          // An observer's failure is its own: the request goes on.
+        }
+      },
+    }
+  }
+  return {
+    observe(event) {
+      for (const observer of observers) {
+        try {
+          observer.observe(event)
+        } catch {
+          // As above.
+        }
+      }
+    },
+  }
+}

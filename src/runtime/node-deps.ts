@@ -1,0 +1,171 @@
+/**
+ * Builds the Node runtime's `Deps` from the environment and the config file: config, one bounded undici pool per
+ * provider instance, the provider registry (HTTP adapters today, the local model later), the master key, the JSON
+ * logger, the usage sink and the execution log, and the ordered list of what shutdown closes. `node.ts` owns the
+ * server and its lifecycle; this file owns what the app is given.
+ */
+import { readFileSync } from 'node:fs'
+import { isAbsolute, join } from 'node:path'
+import { loadConfig } from '../../config/load-config.ts'
+import { systemClock } from '../core/clock.ts'
+import { createExecutionLog } from '../core/log-execution-events.ts'
+import type { Logger } from '../core/logger.ts'
+import { createProviderRegistry } from '../core/provider-registry.ts'
+import { resolveConfig, type ResolvedConfig } from '../core/resolve-config.ts'
+import { createLogUsageSink } from '../core/usage.ts'
+import type { Deps } from '../deps.ts'
+import { createMasterKeyAuthenticator } from '../middleware/master-key-authenticator.ts'
+import type { Closable } from '../stores/types.ts'
+import { createBatchedWriter } from './batched-writer.ts'
+import { httpProviderFactories } from './http-provider-factories.ts'
+import { createJsonLogger, readLogLevel } from './json-logger.ts'
+import { resolveMasterKey, type ResolvedMasterKey } from './master-key.ts'
+import { createNodeAssets } from './node-assets.ts'
+import { nodeClientSignal } from './node-client-signal.ts'
+import { nodeStreamBody } from './node-stream-body.ts'
+import { createNodeTransport, type NodeTransport } from './node-transport.ts'
+import { StartupError } from './startup-error.ts'
+
+export type NodeDepsOptions = {
+  env: Record<string, string | undefined>
+  /** Relative `GATEHOUSE_CONFIG` paths and `./data` resolve against it. */
+  cwd: string
+  /** Where log lines go (default process.stdout, batched per turn). */
+  stdout?: (line: string) => void
+}
+
+export type NodeDeps = {
+  deps: Deps
+  config: ResolvedConfig
+  /** How the master key was obtained; the CLI shows a generated key once (never through the logger). */
+  masterKey: ResolvedMasterKey
+  /** Marks the process as draining: `/readyz` answers 503 from then on. */
+  startDraining(): void
+  /** Resolves once the work handed to `deps.defer` so far has settled. */
+  settleDeferred(): Promise<void>
+  /** How many deferred tasks are still pending. */
+  pendingDeferred(): number
+  /** Writes out the log lines batched so far (before exit; before the CLI prints its own). */
+  flushLog(): void
+  /** Releases what building took (for a start that failed after it: the log hook, the pools). */
+  discard(): Promise<void>
+}
+
+const noop = (): void => {}
+
+const readConfigFile = (options: { path: string | undefined; cwd: string }): { text?: string; error?: string } => {
+  if (options.path === undefined || options.path === '') return {}
+  const file = isAbsolute(options.path) ? options.path : join(options.cwd, options.path)
+  try {
+    return { text: readFileSync(file, 'utf8') }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return { error: `env.GATEHOUSE_CONFIG: cannot read ${file}${code === undefined ? '' : ` (${code})`}` }
+  }
+}
+
+/** Throws `StartupError` listing every problem with the environment or the config. */
+export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
+  const { env, cwd } = options
+  const logLevel = readLogLevel(env.LOG_LEVEL)
+  const file = readConfigFile({ path: env.GATEHOUSE_CONFIG, cwd })
+  const earlyErrors = [logLevel.error, file.error].filter((error): error is string => error !== undefined)
+  if (file.error !== undefined) throw new StartupError(earlyErrors)
+  const loaded = loadConfig({ env, fileText: file.text, fileName: env.GATEHOUSE_CONFIG })
+  if (!loaded.ok || earlyErrors.length > 0) throw new StartupError([...earlyErrors, ...(loaded.ok ? [] : loaded.errors)])
+  const resolved = resolveConfig(loaded.config)
+
+  let masterKey: ResolvedMasterKey
+  try {
+    masterKey = resolveMasterKey({ configured: resolved.masterKey, dataDir: join(cwd, 'data') })
+  } catch (error) {
+    throw new StartupError([`auth.masterKey: ${(error as Error).message}`])
+  }
+  const config: ResolvedConfig = { ...resolved, masterKey: masterKey.key }
+
+  const transports: NodeTransport[] = []
+  const built = createProviderRegistry({
+    providers: config.providers,
+    factories: httpProviderFactories(() => {
+      const transport = createNodeTransport()
+      transports.push(transport)
+      return transport
+    }),
+    runtimeName: 'Node',
+  })
+  const closeTransports = async (): Promise<void> => {
+    await Promise.all(transports.map((transport) => transport.close()))
+  }
+  if (!built.ok) {
+    void closeTransports()
+    throw new StartupError(built.errors)
+  }
+  const providers = built.registry
+
+  // Lines given to a caller's `stdout` go one by one (tests read them); process.stdout gets them batched per turn.
+  const batched = options.stdout === undefined ? createBatchedWriter((text) => void process.stdout.write(text)) : undefined
+  const flushLog = (): void => batched?.flush()
+  if (batched !== undefined) process.once('exit', flushLog)
+  const providerKeys = Object.values(config.providers).flatMap((provider) => provider.apiKey ?? [])
+  const logger: Logger = createJsonLogger({
+    level: logLevel.level,
+    write: options.stdout ?? batched?.write,
+    secrets: [masterKey.key, ...providerKeys],
+  })
+
+  const deferred = new Set<Promise<void>>()
+  const defer = (work: Promise<unknown>): void => {
+    const tracked: Promise<void> = work
+      .then(noop, (error: unknown) => logger.error({ err: error }, 'deferred work failed'))
+      .finally(() => deferred.delete(tracked))
+    deferred.add(tracked)
+  }
+  const usage = createLogUsageSink({ logger, defer })
+  const closables: Closable[] = [
+    { name: 'usage sink', close: () => usage.close() },
+    {
+      name: 'providers',
+      close: async () => {
+        const { failed } = await providers.close()
+        for (const { provider, error } of failed) logger.error({ provider, err: error }, 'provider failed to close')
+      },
+    },
+    { name: 'upstream pools', close: closeTransports },
+  ]
+  let draining = false
+
+  const deps: Deps = {
+    config,
+    providers,
+    stores: {},
+    usage,
+    observers: [createExecutionLog(logger)],
+    closables,
+    clock: systemClock,
+    logger,
+    defer,
+    authenticator: createMasterKeyAuthenticator(masterKey.key),
+    assets: createNodeAssets(),
+    isDraining: () => draining,
+    clientSignal: nodeClientSignal,
+    streamBody: nodeStreamBody,
+  }
+  return {
+    deps,
+    config,
+    masterKey,
+    startDraining: () => {
+      draining = true
+    },
+    settleDeferred: async () => {
+      await Promise.all(deferred)
+    },
+    pendingDeferred: () => deferred.size,
+    flushLog,
+    discard: async () => {
+      await closeTransports()
+      flushLog()
+      process.off('exit', flushLog)
+    },
+  }
+}
