@@ -137,6 +137,12 @@ export type ForwardResponse = UpstreamResponse & {
 /** What a side parser learned from a forwarded body: the bytes themselves pass through untouched. */
 export type ForwardSummary = {
   usage: Usage | null
+  /**
+   * The complete answer (text, tool calls, reasoning, finish reason, usage), from an answer tap
+   * (`createAnswerTap`) only: assembling it parses every event, which the usage tap avoids. `null` when the body did
+   * not hold a complete answer (cut short, an error, not a generative operation).
+   */
+  answer?: ChatResult | null
   /** Model name the upstream reported. */
   model?: string
   /** The upstream sent an in-band error (SSE `error` event / `{"error":...}` chunk). */
@@ -173,8 +179,15 @@ export interface ProviderAdapter {
    * (the reader's `read()` rejects). Cancelling the stream aborts the upstream body.
    */
   streamChat(request: ChatRequest, call: CallContext): Promise<ReadableStream<ChatChunk>>
-  /** A side parser for the body `forward` returned (usage, model, in-band errors). */
+  /** A side parser for the body `forward` returned (usage, model, in-band errors). Cheap: it runs on every forward. */
   createForwardTap?(options: { operation: Operation; stream: boolean }): ForwardTap
+  /**
+   * A side parser that assembles the complete answer from the body `forward` returned (`ForwardSummary.answer`), so
+   * that a streamed answer can serve a later non-streamed request and the other way round (the prompt cache). Asked
+   * for only when a call wants the answer (`ChatCall.assemble`); it composes with the forward tap, both reading the
+   * same bytes.
+   */
+  createAnswerTap?(options: { operation: Operation; stream: boolean }): ForwardTap
   /** The models the provider advertises (its models endpoint). */
   listModels?(call: CallContext): Promise<ModelInfo[]>
   /** Releases what the adapter holds (pools, worker threads); awaited at shutdown, after the drain. */

@@ -129,6 +129,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
       body,
       headers,
       toCanonical,
+      assemble: false,
       signal: deps.clientSignal(c.req.raw, c.env),
       requestId,
     })

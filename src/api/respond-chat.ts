@@ -2,7 +2,7 @@
  * Turns an executor outcome into the client's response: forwarded bytes stream through untouched while a side tap
  * reads usage; cross-dialect answers are encoded by the client's codec. Usage is recorded once the body has ended.
  */
-import type { ChatChunk, ChatRequest, Usage } from '../../providers/spec/chat-types.ts'
+import type { ChatChunk, ChatRequest, ChatResult, Usage } from '../../providers/spec/chat-types.ts'
 import type { ForwardResponse, ForwardTap } from '../../providers/spec/provider-adapter.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
 import type { GatewayError } from '../core/errors.ts'
@@ -13,7 +13,13 @@ import type { ChunkReader } from '../core/guard-stream.ts'
 import { webStreamBody } from './response-body.ts'
 import type { BodySource, StreamBodyFactory } from './response-body.ts'
 
-export type StreamEnd = { usage: Usage | null; model: string | null; error: GatewayError | null }
+export type StreamEnd = {
+  usage: Usage | null
+  model: string | null
+  error: GatewayError | null
+  /** The complete answer, when the call asked for it (`ChatCall.assemble`) and the body held one. */
+  answer: ChatResult | null
+}
 
 /** What `onEnd` learns: the status sent to the client and what the body carried. */
 export type ResponseEnd = StreamEnd & { status: number }
@@ -34,11 +40,22 @@ export type RespondOptions = {
   streamBody?: StreamBodyFactory
 }
 
-/** What the tap learned, and how the body ended. */
-const endOf = (tap: ForwardTap | null, error: GatewayError | null): StreamEnd => {
-  if (!tap) return { usage: null, model: null, error }
-  const summary = tap.finish()
-  return { usage: summary.usage, model: summary.model ?? null, error }
+/** What the taps learned (the first to know a thing wins), and how the body ended. */
+const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamEnd => {
+  let usage: Usage | null = null
+  let model: string | null = null
+  let answer: ChatResult | null = null
+  for (const tap of taps) {
+    const summary = tap.finish()
+    usage ??= summary.usage
+    model ??= summary.model ?? null
+    answer ??= summary.answer ?? null
+  }
+  return { usage, model, error, answer: error === null ? answer : null }
+}
+
+const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
+  for (let index = 0; index < taps.length; index += 1) taps[index].write(chunk)
 }
 
 /**
@@ -49,12 +66,12 @@ const endOf = (tap: ForwardTap | null, error: GatewayError | null): StreamEnd =>
 const forwardedSource = (options: {
   reader: ChunkReader<Uint8Array>
   createClientRewrite?: ForwardResponse['createClientRewrite']
-  tap: ForwardTap | null
+  taps: readonly ForwardTap[]
   codec: DialectCodec
   onEnd: (end: StreamEnd) => void
 }): BodySource => {
   const rewrite = options.createClientRewrite?.()
-  const { reader, tap, codec, onEnd } = options
+  const { reader, taps, codec, onEnd } = options
   let finished = false
   return {
     async pull() {
@@ -66,24 +83,24 @@ const forwardedSource = (options: {
           if (done) {
             finished = true
             const rest = rewrite?.end()
-            onEnd(endOf(tap, null))
+            onEnd(endOf(taps, null))
             return rest && rest.byteLength > 0 ? rest : null
           }
-          tap?.write(value)
+          writeTaps(taps, value)
           const out = rewrite ? rewrite.push(value) : value
           if (out.byteLength > 0) return out
         }
       } catch (error) {
         finished = true
         const gatewayError = toGatewayError(error)
-        onEnd(endOf(tap, gatewayError))
+        onEnd(endOf(taps, gatewayError))
         return codec.encodeErrorEvent(gatewayError)
       }
     },
     async cancel(reason) {
       if (!finished) {
         finished = true
-        onEnd(endOf(tap, toGatewayError(reason)))
+        onEnd(endOf(taps, toGatewayError(reason)))
       }
       await reader.cancel(reason).catch(() => {})
     },
@@ -98,7 +115,7 @@ const watchChunks = (reader: ChunkReader<ChatChunk>, onEnd: (end: StreamEnd) => 
   const end = (error: GatewayError | null): void => {
     if (ended) return
     ended = true
-    onEnd({ usage, model, error })
+    onEnd({ usage, model, error, answer: null })
   }
   return new ReadableStream<ChatChunk>({
     async pull(controller) {
@@ -135,27 +152,27 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
   const onEnd = (end: StreamEnd): void => {
     if (ended) return
     ended = true
-    options.onEnd({ usage: end.usage, model: end.model, error: end.error, status }, servedBy)
+    options.onEnd({ usage: end.usage, model: end.model, error: end.error, answer: end.answer, status }, servedBy)
   }
   switch (outcome.kind) {
     case 'forward-complete': {
       const contentType = outcome.headers.get('content-type') ?? 'application/json'
       const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: outcome.headers, servedBy, contentType })
-      outcome.tap?.write(outcome.body)
-      onEnd(endOf(outcome.tap, null))
+      writeTaps(outcome.taps, outcome.body)
+      onEnd(endOf(outcome.taps, null))
       const body = options.transformBody ? options.transformBody(outcome.body) : outcome.body
       return new Response(body as Uint8Array<ArrayBuffer>, { status: outcome.status, headers })
     }
     case 'forward': {
       const contentType = outcome.headers.get('content-type') ?? 'text/event-stream'
       const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: outcome.headers, servedBy, contentType })
-      const { reader, createClientRewrite, tap } = outcome
-      const body = (options.streamBody ?? webStreamBody)(forwardedSource({ reader, createClientRewrite, tap, codec, onEnd }))
+      const { reader, createClientRewrite, taps } = outcome
+      const body = (options.streamBody ?? webStreamBody)(forwardedSource({ reader, createClientRewrite, taps, codec, onEnd }))
       return new Response(body, { status: outcome.status, headers })
     }
     case 'result': {
       const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'application/json' })
-      onEnd({ usage: outcome.result.usage, model: outcome.result.model, error: null })
+      onEnd({ usage: outcome.result.usage, model: outcome.result.model, error: null, answer: outcome.result })
       return new Response(JSON.stringify(codec.encodeResult(outcome.result)), { status: 200, headers })
     }
     case 'stream': {
@@ -169,7 +186,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
     case 'count': {
       const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'application/json' })
       if (outcome.estimated) headers['x-gatehouse-token-count'] = 'estimated'
-      onEnd({ usage: null, model: null, error: null })
+      onEnd({ usage: null, model: null, error: null, answer: null })
       return new Response(JSON.stringify({ input_tokens: outcome.inputTokens }), { status: 200, headers })
     }
   }

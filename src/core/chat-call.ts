@@ -33,6 +33,11 @@ export type ChatCall = {
   headers: Record<string, string>
   /** Converts the body to the canonical request, only when a converted target is tried; throws a 400 GatewayError on a conversion gap. */
   toCanonical: () => ChatRequest
+  /**
+   * The complete answer is wanted when the response ends (`ResponseEnd.answer`: the prompt cache stores it): forwarded
+   * bodies then also pass through the adapter's answer tap, and converted streams are assembled.
+   */
+  assemble: boolean
   /** Client disconnect. */
   signal: AbortHandle
   requestId: string
@@ -58,15 +63,22 @@ export type ChatOutcome =
       reader: ChunkReader<Uint8Array>
       /** The adapter's rewrite of the bytes into what the client asked for (`ForwardResponse.createClientRewrite`). */
       createClientRewrite?: ForwardResponse['createClientRewrite']
-      /** The adapter's side parser (usage, model, in-band errors); `null` when it has none. */
-      tap: ForwardTap | null
+      /** Side parsers, each reading every chunk as the upstream sent it: usage first, then the answer when asked. */
+      taps: readonly ForwardTap[]
       servedBy: ServedBy
     }
   /**
    * Forwarded, not streaming: the whole upstream body, read inside the attempt (so a body that breaks off is still
    * retried or falls back: nothing has reached the client yet).
    */
-  | { kind: 'forward-complete'; status: number; headers: HeaderReader; body: Uint8Array; tap: ForwardTap | null; servedBy: ServedBy }
+  | {
+      kind: 'forward-complete'
+      status: number
+      headers: HeaderReader
+      body: Uint8Array
+      taps: readonly ForwardTap[]
+      servedBy: ServedBy
+    }
   | { kind: 'result'; result: ChatResult; servedBy: ServedBy }
   /** Converted, streaming: canonical chunks, guarded by idle and total timeouts. */
   | { kind: 'stream'; reader: ChunkReader<ChatChunk>; servedBy: ServedBy }

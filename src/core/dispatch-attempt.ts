@@ -5,7 +5,7 @@
  * timeouts. Until this resolves the executor may still retry or fall back; after it, it may not.
  */
 import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
-import type { CallContext, ForwardResponse } from '../../providers/spec/provider-adapter.ts'
+import type { CallContext, ForwardResponse, ForwardTap } from '../../providers/spec/provider-adapter.ts'
 import type { ChatCall, ChatOutcome, ServedBy } from './chat-call.ts'
 import type { Clock } from './clock.ts'
 import type { AttemptScope, Deadline } from './deadline.ts'
@@ -124,7 +124,16 @@ export const dispatchAttempt = async (options: {
   const guard = <T>(reader: ChunkReader<T>, first?: ReadableStreamReadResult<T>): ChunkReader<T> =>
     guardReader({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: releaseStream })
 
-  const tapFor = () => target.provider.adapter.createForwardTap?.({ operation: call.operation, stream: call.stream }) ?? null
+  const tapsFor = (): ForwardTap[] => {
+    const adapter = target.provider.adapter
+    const options = { operation: call.operation, stream: call.stream }
+    const taps: ForwardTap[] = []
+    const usage = adapter.createForwardTap?.(options)
+    if (usage) taps.push(usage)
+    const answer = call.assemble ? adapter.createAnswerTap?.(options) : undefined
+    if (answer) taps.push(answer)
+    return taps
+  }
   switch (delivered.kind) {
     case 'result':
       release()
@@ -134,7 +143,7 @@ export const dispatchAttempt = async (options: {
     case 'forward-complete': {
       release()
       const { response, body } = delivered
-      return { kind: 'forward-complete', status: response.status, headers: response.headers, body, tap: tapFor(), servedBy }
+      return { kind: 'forward-complete', status: response.status, headers: response.headers, body, taps: tapsFor(), servedBy }
     }
     case 'forward': {
       const { response } = delivered
@@ -144,7 +153,7 @@ export const dispatchAttempt = async (options: {
         headers: response.headers,
         reader: guard(delivered.reader, delivered.first),
         createClientRewrite: response.createClientRewrite,
-        tap: tapFor(),
+        taps: tapsFor(),
         servedBy,
       }
     }

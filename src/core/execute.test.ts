@@ -65,8 +65,19 @@ describe('executor: dispatch', () => {
     expect(openai.calls[0].context.connectTimeoutMs).toBe(10_000)
     if (outcome.kind !== 'forward-complete') throw new Error(outcome.kind)
     expect(outcome.servedBy).toEqual({ provider: 'openai', model: 'gpt-4o-mini', attempts: 1, firstByteAt: clock.now() })
-    expect(outcome.tap).not.toBeNull()
+    expect(outcome.taps).toHaveLength(1)
     expect(new TextDecoder().decode(outcome.body)).toBe('{"id":"chatcmpl-1"}')
+  })
+
+  it('adds the adapter\'s answer tap beside its usage tap only for a call that wants the answer', async () => {
+    const openai = createFakeAdapter({ id: 'openai', forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']) })
+    const answers: string[] = []
+    openai.createAnswerTap = () => ({ write: (chunk) => void answers.push(new TextDecoder().decode(chunk)), finish: () => ({ usage: null, answer: null }) })
+    const { run } = setup([openai])
+    const plain = await run({ model: 'openai/gpt-4o-mini' })
+    const assembled = await run({ model: 'openai/gpt-4o-mini', assemble: true })
+    if (plain.kind !== 'forward-complete' || assembled.kind !== 'forward-complete') throw new Error('expected forwards')
+    expect([plain.taps.length, assembled.taps.length]).toEqual([1, 2])
   })
 
   it('converts a cross-dialect call once, with the target model, and injects max_tokens for Anthropic', async () => {

@@ -181,6 +181,7 @@ export const createChatCall = (overrides: Partial<ChatCall> = {}): ChatCall => {
       messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
       stream: overrides.stream ?? false,
     }),
+    assemble: false,
     signal: new AbortController().signal,
     requestId: 'req_test',
     ...overrides,
