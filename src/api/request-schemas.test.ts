@@ -1,10 +1,14 @@
 /**
  * Routes forward the request body as zod returns it (`handle-chat.ts`), so every inbound schema must give back the
- * client's JSON whole: unknown fields at every level kept, nothing added, nothing changed.
+ * client's JSON whole: unknown fields at every level kept, nothing added, nothing changed. A forwarded request must
+ * not be stricter than the upstream: only what the gateway reads is checked, yet /openapi.json still describes the rest.
  */
+import { OpenAPIHono } from '@hono/zod-openapi'
 import { describe, expect, it } from 'vitest'
 import type { ZodType } from 'zod'
 import { countTokensRequestSchema, messagesRequestSchema } from './anthropic/anthropic-schemas.ts'
+import { countTokensRoute, messagesRoute } from './anthropic/messages.route.ts'
+import { chatCompletionsRoute } from './openai/chat-completions.route.ts'
 import { chatCompletionRequestSchema, embeddingsRequestSchema } from './openai/openai-schemas.ts'
 
 const chatBody = {
@@ -44,18 +48,100 @@ const messagesBody = {
   metadata: { user_id: 'u' },
 }
 
+/** The first call of Claude Code 2.1 (wire-notes §10), fields the gateway has no schema for included. */
+const claudeCodeBody = {
+  model: 'claude-opus-4-7',
+  max_tokens: 32000,
+  stream: true,
+  system: [
+    { type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1' },
+    { type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } },
+    { type: 'text', text: 'Follow the repo rules.', cache_control: { type: 'ephemeral' } },
+  ],
+  messages: [
+    { role: 'user', content: [{ type: 'text', text: 'List the files.', cache_control: { type: 'ephemeral' } }] },
+    { role: 'system', content: [{ type: 'text', text: 'The user is on Linux.' }], clear_at: 'never' },
+    { role: 'system', content: [], output_config: { effort: 'low' } },
+    { role: 'critic', content: 'a role from a future API version' },
+    { role: 'assistant', content: [{ type: 'future_block', payload: { x: 1 } }] },
+  ],
+  thinking: { type: 'adaptive', display: 'omitted' },
+  context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+  output_config: { effort: 'high' },
+  metadata: { user_id: '{"device_id":"d","session_id":"s"}' },
+  tools: [
+    { name: 'Bash', description: 'Run a command', input_schema: { type: 'object', properties: { command: { type: 'string' } } } },
+    { type: 'mcp_toolset', mcp_server_name: 'github', default_config: { defer_loading: true } },
+  ],
+  tool_choice: { type: 'auto' },
+  temperature: null,
+  stop_sequences: null,
+}
+
 const cases: [string, ZodType, Record<string, unknown>][] = [
   ['chat completions', chatCompletionRequestSchema, chatBody],
   ['chat completions, the least a client sends', chatCompletionRequestSchema, { model: 'm', messages: [{ role: 'user', content: 'Hi' }] }],
   ['embeddings', embeddingsRequestSchema, { model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'base64', dimensions: 8, user: 'u' }],
   ['messages', messagesRequestSchema, messagesBody],
+  ['messages, shaped like Claude Code', messagesRequestSchema, claudeCodeBody],
+  [
+    'chat completions, beyond what OpenAI itself takes',
+    chatCompletionRequestSchema,
+    { model: 'm', messages: [{ role: 'critic', content: [{ type: 'input_video', video: {} }] }, { role: 'user' }], stop: ['a', 'b', 'c', 'd', 'e'], n: 0, tools: [{}] },
+  ],
   ['count_tokens', countTokensRequestSchema, { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }], x: [1] }],
+  ['count_tokens, shaped like Claude Code', countTokensRequestSchema, { ...claudeCodeBody, max_tokens: undefined, stream: undefined }],
 ]
+
+/** What the gateway reads itself stays checked: a body without it fails on the field it names. */
+const rejected: [string, ZodType, Record<string, unknown>, string][] = [
+  ['messages without model', messagesRequestSchema, { max_tokens: 1, messages: [] }, 'model'],
+  ['messages without max_tokens', messagesRequestSchema, { model: 'm', messages: [] }, 'max_tokens'],
+  ['messages with a string stream', messagesRequestSchema, { model: 'm', max_tokens: 1, messages: [], stream: 'true' }, 'stream'],
+  ['messages as an object', messagesRequestSchema, { model: 'm', max_tokens: 1, messages: { role: 'user' } }, 'messages'],
+  ['a message without a role', messagesRequestSchema, { model: 'm', max_tokens: 1, messages: [{ content: 'Hi' }] }, 'messages.0.role'],
+  ['count_tokens with a message that is a string', countTokensRequestSchema, { model: 'm', messages: ['Hi'] }, 'messages.0'],
+  ['chat completions without messages', chatCompletionRequestSchema, { model: 'm', messages: [] }, 'messages'],
+  ['chat completions with a numeric role', chatCompletionRequestSchema, { model: 'm', messages: [{ role: 1 }] }, 'messages.0.role'],
+  ['chat completions with stream_options a string', chatCompletionRequestSchema, { model: 'm', messages: [{ role: 'user' }], stream_options: 'usage' }, 'stream_options'],
+]
+
+const documentOf = (): Record<string, { properties: Record<string, Record<string, unknown>>; required?: string[] }> => {
+  const app = new OpenAPIHono()
+  const answer = (c: { json: (value: unknown) => Response }) => c.json({}) as never
+  app.openapi(messagesRoute, answer)
+  app.openapi(countTokensRoute, answer)
+  app.openapi(chatCompletionsRoute, answer)
+  const document = app.getOpenAPIDocument({ openapi: '3.0.3', info: { title: 'test', version: '1' } })
+  return document.components?.schemas as never
+}
 
 describe('inbound request schemas', () => {
   it.each(cases)('%s: returns the JSON it was given, whole', (_name, schema, body) => {
     const text = JSON.stringify(body)
     const parsed = schema.parse(JSON.parse(text))
     expect(parsed).toStrictEqual(JSON.parse(text))
+  })
+
+  it.each(rejected)('%s: rejected, naming the field', (_name, schema, body, field) => {
+    const result = schema.safeParse(body)
+    expect(result.success).toBe(false)
+    expect(result.error?.issues[0].path.join('.')).toBe(field)
+  })
+
+  it('/openapi.json still describes the fields the gateway leaves to the upstream', () => {
+    const schemas = documentOf()
+    const messages = schemas.CreateMessageRequest
+    expect(messages.required).toEqual(['model', 'messages', 'max_tokens'])
+    expect(messages.properties.temperature).toEqual({ type: 'number' })
+    expect(messages.properties.stop_sequences).toEqual({ type: 'array', items: { type: 'string' } })
+    expect(messages.properties.system).toMatchObject({ anyOf: [{ type: 'string' }, { type: 'array' }] })
+    expect(messages.properties.output_config).toMatchObject({ type: 'object', properties: { effort: { enum: expect.arrayContaining(['high']) } } })
+    expect(messages.properties.messages).toMatchObject({ items: { required: ['role'], properties: { role: { type: 'string' }, content: { anyOf: expect.any(Array) } } } })
+    expect(schemas.CountMessageTokensRequest.properties.tools).toMatchObject({ type: 'array', items: { properties: { input_schema: { type: 'object' } } } })
+    const chat = schemas.CreateChatCompletionRequest
+    expect(chat.required).toEqual(['model', 'messages'])
+    expect(chat.properties.max_completion_tokens).toEqual({ type: 'number', nullable: true })
+    expect(chat.properties.stop).toMatchObject({ nullable: true, anyOf: [{ type: 'string' }, { type: 'array' }] })
   })
 })

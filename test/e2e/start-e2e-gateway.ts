@@ -32,7 +32,8 @@ export type E2EGateway = {
   /** JSON log lines the gateway wrote. */
   logs: string[]
   openAIClient(options?: { maxRetries?: number; timeout?: number }): OpenAI
-  anthropicClient(options?: { maxRetries?: number }): Anthropic
+  /** `fetch` sees every request the SDK sends (its URL carries `?beta=true` for `client.beta` calls). */
+  anthropicClient(options?: { maxRetries?: number; fetch?: typeof fetch }): Anthropic
   /** What the upstream answered to `request` (replayed against the twin, non-streaming). */
   upstreamAnswer(upstream: 'openai' | 'anthropic', request: RecordedRequest): Promise<Record<string, unknown>>
   reset(): void
@@ -91,7 +92,7 @@ export const startE2EGateway = async (
     openAIClient: (client = {}) =>
       new OpenAI({ apiKey: E2E_MASTER_KEY, baseURL: `${server.url}/v1`, maxRetries: client.maxRetries ?? 0, timeout: client.timeout }),
     anthropicClient: (client = {}) =>
-      new Anthropic({ apiKey: E2E_MASTER_KEY, baseURL: server.url, maxRetries: client.maxRetries ?? 0 }),
+      new Anthropic({ apiKey: E2E_MASTER_KEY, baseURL: server.url, maxRetries: client.maxRetries ?? 0, fetch: client.fetch }),
     upstreamAnswer: async (upstream, request) => {
       const twin = upstream === 'openai' ? openaiTwin : anthropicTwin
       const auth: Record<string, string> =

@@ -113,7 +113,7 @@ describe('errors in the client dialect', () => {
   })
 
   it('names the failing field of a bad body', async () => {
-    const response = await post(gateway, '/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'robot', content: 'x' }] })
+    const response = await post(gateway, '/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 7, content: 'x' }] })
     expect(response.status).toBe(400)
     const body = (await response.json()) as { error: { param: string; message: string } }
     expect(body.error.param).toBe('messages.0.role')

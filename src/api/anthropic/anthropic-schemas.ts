@@ -1,38 +1,58 @@
 /**
- * Inbound Anthropic request schemas: only what the gateway reads is checked; the rest passes through
- * (`z.looseObject`, at every level). Routes forward what zod returns, so a request schema must never add or change
- * a value (see openai-schemas.ts). https://docs.claude.com/en/api/messages
+ * Inbound Anthropic request schemas. A request for an Anthropic model is forwarded, so these must not be stricter than
+ * the API behind it (Claude Code sends `role: "system"` inside `messages`, new block types and fields come with every
+ * beta): only what the gateway reads is checked (`model` to route on, `stream`, `messages` as objects with a `role`,
+ * `max_tokens` where the API requires it); every other field is described for /openapi.json and judged upstream, or by
+ * `convertAnthropicRequest` for another provider. Routes forward what zod returns, so a request schema must never add
+ * or change a value (see openai-schemas.ts). https://docs.claude.com/en/api/messages
  */
 import { z } from '@hono/zod-openapi'
+import { upstreamJudged } from '../upstream-judged.ts'
 
 const contentBlock = z.looseObject({ type: z.string() })
+const textBlocks = z.union([z.string(), z.array(z.looseObject({ type: z.enum(['text']), text: z.string() }))])
 
-export const anthropicMessageSchema = z.looseObject({
-  role: z.enum(['user', 'assistant']),
-  content: z.union([z.string(), z.array(contentBlock)]),
+const messageSchema = z.looseObject({
+  role: z.string().openapi({
+    description: '`user`, `assistant`, or `system` (a system message in the middle of the conversation); other roles are left to the upstream',
+  }),
+  content: upstreamJudged(
+    z.union([z.string(), z.array(contentBlock)]).describe('A string, or content blocks of any type the upstream takes'),
+  ),
 })
 
-const baseRequest = {
+const promptFields = {
   model: z.string().min(1),
-  messages: z.array(anthropicMessageSchema),
-  system: z.union([z.string(), z.array(contentBlock)]).optional(),
-  tools: z.array(z.looseObject({ name: z.string() })).optional(),
-  tool_choice: z.looseObject({ type: z.string() }).optional(),
+  messages: z.array(messageSchema),
+  system: upstreamJudged(textBlocks.describe('A string, or text blocks (with `cache_control`)')),
+  tools: upstreamJudged(
+    z
+      .array(z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.looseObject({}) }))
+      .describe('Custom tools as shown; server tools and toolsets (`type`) go to Anthropic models only'),
+  ),
+  tool_choice: upstreamJudged(contentBlock.describe('`{"type": "auto" | "any" | "tool" | "none"}`')),
+  thinking: upstreamJudged(contentBlock.describe('`{"type": "adaptive"}`, `{"type": "enabled", "budget_tokens": n}`, ...')),
+  output_config: upstreamJudged(
+    z.looseObject({ effort: z.enum(['low', 'medium', 'high', 'xhigh', 'max']).optional(), format: contentBlock.optional() }),
+  ),
 }
 
 export const messagesRequestSchema = z
   .looseObject({
-    ...baseRequest,
+    ...promptFields,
     max_tokens: z.number().int().min(1),
     stream: z.boolean().optional(),
-    stop_sequences: z.array(z.string()).optional(),
-    temperature: z.number().optional(),
-    top_p: z.number().optional(),
-    top_k: z.number().int().optional(),
+    metadata: upstreamJudged(z.looseObject({ user_id: z.string().optional() })),
+    stop_sequences: upstreamJudged(z.array(z.string())),
+    temperature: upstreamJudged(z.number()),
+    top_p: upstreamJudged(z.number()),
+    top_k: upstreamJudged(z.number()),
   })
-  .openapi('CreateMessageRequest')
+  .openapi('CreateMessageRequest', {
+    description: 'Fields beyond these (`context_management`, `cache_control`, ...) and the `anthropic-beta` header reach Anthropic models as sent.',
+  })
 
-export const countTokensRequestSchema = z.looseObject(baseRequest).openapi('CountMessageTokensRequest')
+export const countTokensRequestSchema = z.looseObject(promptFields).openapi('CountMessageTokensRequest')
 
 export const messageResponseSchema = z
   .looseObject({

@@ -68,6 +68,61 @@ describe('convertAnthropicRequest', () => {
     expect(request.messages[0]).toEqual({ role: 'system', content: 'You are Claude Code.\n\nFollow the repo rules.' })
   })
 
+  it('keeps a system message inside messages at its place, after the top-level system', () => {
+    const request = convertAnthropicRequest(
+      {
+        system: [{ type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } }],
+        messages: [
+          { role: 'user', content: 'List the files.' },
+          {
+            role: 'system',
+            content: [
+              { type: 'text', text: 'The user is on Linux.', cache_control: { type: 'ephemeral' } },
+              { type: 'text', text: 'Today is Monday.' },
+            ],
+          },
+          { role: 'assistant', content: 'Listing.' },
+          { role: 'system', content: 'Be brief.' },
+          { role: 'system', content: [], output_config: { effort: 'low' } },
+        ],
+      },
+      'gpt-4o',
+    )
+    expect(request.messages).toEqual([
+      { role: 'system', content: 'You are Claude Code.' },
+      { role: 'user', content: [{ type: 'text', text: 'List the files.' }] },
+      { role: 'system', content: 'The user is on Linux.\n\nToday is Monday.' },
+      { role: 'assistant', content: [{ type: 'text', text: 'Listing.' }] },
+      { role: 'system', content: 'Be brief.' },
+    ])
+  })
+
+  it('drops a system message marked clear_at next_user_message once a later user turn exists, as Anthropic hides it', () => {
+    const reminder = { role: 'system', content: 'Answer this one in French.', clear_at: 'next_user_message' }
+    const pending = convertAnthropicRequest({ messages: [{ role: 'user', content: 'Hi' }, reminder] }, 'gpt-4o')
+    expect(pending.messages.at(-1)).toEqual({ role: 'system', content: 'Answer this one in French.' })
+    const answered = convertAnthropicRequest(
+      { messages: [{ role: 'user', content: 'Hi' }, reminder, { role: 'assistant', content: 'Salut' }, { role: 'user', content: 'And now?' }] },
+      'gpt-4o',
+    )
+    expect(answered.messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user'])
+  })
+
+  it('rejects what a mid-conversation system message holds beyond text, naming the field', () => {
+    const toolAddition = { type: 'tool_addition', tool: { type: 'tool_reference', name: 'Bash' } }
+    const error = thrown(() =>
+      convertAnthropicRequest({ messages: [{ role: 'user', content: 'Hi' }, { role: 'system', content: [toolAddition] }] }, 'gpt-4o'),
+    )
+    expect(error).toMatchObject({ status: 400, param: 'messages.1.content.0' })
+    expect(error.message).toContain('tool_addition')
+    expect(
+      thrown(() =>
+        convertAnthropicRequest({ messages: [{ role: 'user', content: 'Hi' }, { role: 'system', content: 'x', clear_at: 'later' }] }, 'm'),
+      ).param,
+    ).toBe('messages.1.clear_at')
+    expect(thrown(() => convertAnthropicRequest({ messages: [{ role: 'system', content: 42 }] }, 'm')).param).toBe('messages.0.content')
+  })
+
   it('turns a tool round trip into assistant tool calls followed by one tool message per result', () => {
     const request = convertAnthropicRequest(
       {
@@ -200,13 +255,17 @@ describe('convertAnthropicRequest', () => {
     ]
     const error = thrown(() => convertAnthropicRequest({ messages: withDocument }, 'gpt-4o'))
     expect(error).toMatchObject({ status: 400, param: 'messages.0.content.0' })
+    expect(error.message).toMatch(/^messages\.0\.content\.0: A `document` block /)
     expect(error.message).toContain('gpt-4o')
   })
 
   it('rejects malformed input with the offending path', () => {
     expect(thrown(() => convertAnthropicRequest({ messages: 'Hi' }, 'm')).param).toBe('messages')
-    expect(thrown(() => convertAnthropicRequest({ messages: [{ role: 'system', content: 'x' }] }, 'm')).param).toBe(
+    expect(thrown(() => convertAnthropicRequest({ messages: [{ role: 'tool', content: 'x' }] }, 'm')).param).toBe(
       'messages.0.role',
+    )
+    expect(thrown(() => convertAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], output_config: 'high' }, 'm')).param).toBe(
+      'output_config',
     )
     expect(
       thrown(() => convertAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], max_tokens: '10' }, 'm')).param,

@@ -15,9 +15,12 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from '../../../providers/spec/chat-types.ts'
-import { invalidRequest } from '../../core/errors.ts'
+import { invalidRequest as gatewayInvalidRequest } from '../../core/errors.ts'
 
 type Json = Record<string, unknown>
+
+/** Anthropic's error body has no `param`: the message names the field, as Anthropic's own 400s do (`messages.1.role: ...`). */
+const invalidRequest = (message: string, param: string) => gatewayInvalidRequest(`${param}: ${message}`, param)
 
 const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
 
@@ -103,18 +106,45 @@ const assistantMessages = (content: unknown[], param: string, model: string): Ch
   return parts.length > 0 ? [{ role: 'assistant', content: parts }] : []
 }
 
+/**
+ * A `role: "system"` message inside `messages` (Claude Code sends one after the first user turn) stays a system
+ * message at its place. One marked `clear_at: "next_user_message"` is gone once a later user turn exists, as Anthropic
+ * no longer shows it then. Its `output_config.effort`, like the top-level one, has no canonical counterpart.
+ */
+const midConversationSystem = (message: Json, options: { param: string; model: string; cleared: boolean }): ChatMessage[] => {
+  const { param, model } = options
+  const clearAt = message.clear_at
+  if (clearAt !== undefined && clearAt !== null && clearAt !== 'never' && clearAt !== 'next_user_message') {
+    throw invalidRequest('`clear_at` must be `never` or `next_user_message`.', `${param}.clear_at`)
+  }
+  if (message.content === undefined || message.content === null) return []
+  const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content
+  if (!Array.isArray(content)) throw invalidRequest('`content` must be a string or an array of text blocks.', `${param}.content`)
+  const texts = content.map((block: unknown, index) => {
+    const blockParam = `${param}.content.${index}`
+    if (!isRecord(block)) throw invalidRequest('A content block must be an object.', blockParam)
+    if (block.type !== 'text') throw onlyAnthropic(`A \`${String(block.type)}\` block in a system message`, model, blockParam)
+    return textOf(block, blockParam).text
+  })
+  const joined = texts.filter((text) => text !== '').join('\n\n')
+  return joined === '' || (clearAt === 'next_user_message' && options.cleared) ? [] : [{ role: 'system', content: joined }]
+}
+
 const messagesOf = (body: Json, model: string): ChatMessage[] => {
   if (!Array.isArray(body.messages)) throw invalidRequest('`messages` must be an array.', 'messages')
-  return body.messages.flatMap((message: unknown, index): ChatMessage[] => {
+  const messages: unknown[] = body.messages
+  const lastUser = messages.findLastIndex((message) => isRecord(message) && message.role === 'user')
+  return messages.flatMap((message: unknown, index): ChatMessage[] => {
     const param = `messages.${index}`
     if (!isRecord(message)) throw invalidRequest('A message must be an object.', param)
+    if (message.role === 'system') return midConversationSystem(message, { param, model, cleared: index < lastUser })
     const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content
     if (!Array.isArray(content)) {
       throw invalidRequest('`content` must be a string or an array of blocks.', `${param}.content`)
     }
     if (message.role === 'user') return userMessages(content, `${param}.content`, model)
     if (message.role === 'assistant') return assistantMessages(content, `${param}.content`, model)
-    throw invalidRequest('`role` must be `user` or `assistant`.', `${param}.role`)
+    throw invalidRequest(`Message role \`${String(message.role)}\` cannot be converted for ${model}; use \`user\`, \`assistant\` or \`system\`.`, `${param}.role`)
   })
 }
 
@@ -167,7 +197,8 @@ const toolChoiceOf = (choice: unknown): { toolChoice?: ToolChoice; parallelToolC
 
 /** `output_config.format` (and the earlier beta `output_format`) map to OpenAI's `json_schema` response format. */
 const responseFormatOf = (body: Json): ResponseFormat | undefined => {
-  const outputConfig = isRecord(body.output_config) ? body.output_config : {}
+  const outputConfig = body.output_config ?? {}
+  if (!isRecord(outputConfig)) throw invalidRequest('`output_config` must be an object.', 'output_config')
   const [format, param] =
     outputConfig.format !== undefined && outputConfig.format !== null
       ? [outputConfig.format, 'output_config.format']
@@ -188,7 +219,7 @@ const numberOf = (body: Json, field: string): number | undefined => {
 
 /**
  * `model` is the resolved upstream model name. Fields with no OpenAI meaning that only tune Anthropic (`thinking`,
- * `service_tier`, `cache_control`, `context_management`) are not forwarded; `max_tokens` stays absent when absent
+ * `output_config.effort`, `service_tier`, `cache_control`, `context_management`) are not forwarded; `max_tokens` stays absent when absent
  * (count_tokens bodies carry none).
  */
 export const convertAnthropicRequest = (body: Record<string, unknown>, model: string): ChatRequest => {

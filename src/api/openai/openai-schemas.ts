@@ -1,16 +1,20 @@
 /**
- * Inbound OpenAI request schemas. They check only what the gateway reads and let everything else through
- * (`z.looseObject`, at every level). Routes forward what zod returns, so a request schema must never add or change
- * a value: no `.default()`, no `.transform()`, no coercion (`request-schemas.test.ts` checks).
+ * Inbound OpenAI request schemas. A request for an OpenAI-dialect model is forwarded, so these must not be stricter
+ * than the server behind it (new roles and content part types, OpenAI-compatible servers taking more than OpenAI
+ * does): only what the gateway reads is checked (`model` to route on, `stream` and `stream_options` for accounting,
+ * `messages` as objects with a `role`); every other field is described for /openapi.json and judged upstream, or by
+ * `convertOpenAIRequest` for another provider. Routes forward what zod returns, so a request schema must never add or
+ * change a value: no `.default()`, no `.transform()`, no coercion (`request-schemas.test.ts` checks).
  * https://platform.openai.com/docs/api-reference/chat/create
  */
 import { z } from '@hono/zod-openapi'
+import { upstreamJudged } from '../upstream-judged.ts'
 
-const role = z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function'])
-
-export const chatMessageSchema = z.looseObject({
-  role,
-  content: z.union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()]).optional(),
+const chatMessageSchema = z.looseObject({
+  role: z.string().openapi({
+    description: '`system`, `developer`, `user`, `assistant` or `tool`; other roles are left to the upstream',
+  }),
+  content: upstreamJudged(z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).nullable()),
 })
 
 export const chatCompletionRequestSchema = z
@@ -19,17 +23,17 @@ export const chatCompletionRequestSchema = z
     messages: z.array(chatMessageSchema).min(1),
     stream: z.boolean().nullable().optional(),
     stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-    n: z.number().int().min(1).max(128).nullable().optional(),
-    max_tokens: z.number().int().min(1).nullable().optional(),
-    max_completion_tokens: z.number().int().min(1).nullable().optional(),
-    temperature: z.number().nullable().optional(),
-    top_p: z.number().nullable().optional(),
-    stop: z.union([z.string(), z.array(z.string()).max(4), z.null()]).optional(),
-    tools: z.array(z.looseObject({ type: z.string() })).optional(),
-    tool_choice: z.union([z.string(), z.looseObject({ type: z.string() })]).optional(),
-    response_format: z.looseObject({ type: z.string() }).optional(),
-    seed: z.number().int().nullable().optional(),
-    logprobs: z.boolean().nullable().optional(),
+    n: upstreamJudged(z.number().nullable()),
+    max_tokens: upstreamJudged(z.number().nullable()),
+    max_completion_tokens: upstreamJudged(z.number().nullable()),
+    temperature: upstreamJudged(z.number().nullable()),
+    top_p: upstreamJudged(z.number().nullable()),
+    stop: upstreamJudged(z.union([z.string(), z.array(z.string())]).nullable()),
+    tools: upstreamJudged(z.array(z.looseObject({ type: z.string() }))),
+    tool_choice: upstreamJudged(z.union([z.string(), z.looseObject({ type: z.string() })])),
+    response_format: upstreamJudged(z.looseObject({ type: z.string() })),
+    seed: upstreamJudged(z.number().nullable()),
+    logprobs: upstreamJudged(z.boolean().nullable()),
   })
   .openapi('CreateChatCompletionRequest')
 
