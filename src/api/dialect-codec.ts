@@ -1,9 +1,20 @@
 import type { ChatChunk, ChatRequest, ChatResult, Dialect } from '../../providers/spec/chat-types.ts'
 import type { GatewayError } from '../core/errors.ts'
 
-/** How one client dialect is encoded: the one place a route learns its wire format. */
+/**
+ * The wire format of one client protocol, both ways: the one place a route learns it. It decodes the client's request
+ * into the canonical one (for a converted target) and encodes canonical answers, streams and the stream's error event
+ * back. One codec per protocol, not per error dialect: the Responses API speaks OpenAI's error shape but ends a failed
+ * stream with its own `response.failed` event.
+ */
 export interface DialectCodec {
+  /** The error shape the protocol's clients read. */
   readonly dialect: Dialect
+  /**
+   * The client's body as the canonical request for `model`, called only when a converted target is tried. Throws a
+   * 400 `GatewayError` naming the field it cannot convert.
+   */
+  decodeRequest(body: Record<string, unknown>, model: string): ChatRequest
   /** Non-streaming cross-dialect answer → the dialect's JSON body. */
   encodeResult(result: ChatResult): unknown
   /** Cross-dialect stream → the dialect's SSE bytes (errors mid-stream become the dialect's error event). */

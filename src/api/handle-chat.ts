@@ -22,8 +22,6 @@ export type ChatHandlerOptions = {
   executor: Executor
   codec: DialectCodec
   operation: Operation
-  /** Converts the client's body to the canonical request for `model` (only called for converted targets). */
-  convert: (body: Record<string, unknown>, model: string) => ChatRequest
   /** A rewrite of the non-streamed answer this body asks for (float embeddings → base64). */
   transformFor?: (body: Record<string, unknown>) => ((bytes: Uint8Array) => Uint8Array) | undefined
 }
@@ -102,7 +100,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
     if (value !== undefined) headers[name] = value
   }
   let canonical: ChatRequest | undefined
-  const toCanonical = (): ChatRequest => (canonical ??= options.convert(body, model))
+  const toCanonical = (): ChatRequest => (canonical ??= options.codec.decodeRequest(body, model))
   const startedAt = c.get('startedAt')
   const usageBase: UsageBase = {
     requestId,

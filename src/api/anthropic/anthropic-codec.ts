@@ -1,11 +1,14 @@
 import type { DialectCodec } from '../dialect-codec.ts'
 import { estimateTokens } from '../../core/estimate-tokens.ts'
 import { errorBody } from '../../middleware/on-error.ts'
+import { convertAnthropicRequest } from './convert-anthropic-request.ts'
 import { convertToAnthropicResponse } from './convert-to-anthropic-response.ts'
 import { encodeAnthropicErrorEvent, encodeAnthropicSse } from './encode-anthropic-sse.ts'
 
+/** Anthropic Messages (and count_tokens, which shares its request). https://docs.claude.com/en/api/messages */
 export const anthropicCodec: DialectCodec = {
   dialect: 'anthropic',
+  decodeRequest: convertAnthropicRequest,
   encodeResult: (result) => convertToAnthropicResponse(result),
   encodeStream: (chunks, { request }) =>
     encodeAnthropicSse(chunks, { model: request.model, estimatedInputTokens: estimateTokens(request) }),

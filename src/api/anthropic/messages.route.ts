@@ -6,7 +6,6 @@ import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { anthropicCodec } from './anthropic-codec.ts'
 import { anthropicErrorSchema, countTokensRequestSchema, messageResponseSchema, messagesRequestSchema } from './anthropic-schemas.ts'
-import { convertAnthropicRequest } from './convert-anthropic-request.ts'
 
 const anthropicErrors = errorResponses(anthropicErrorSchema)
 
@@ -45,7 +44,7 @@ export const countTokensRoute = createRoute({
 /** https://docs.claude.com/en/api/messages, https://docs.claude.com/en/api/messages-count-tokens */
 export const registerMessages = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
   const handler = (operation: 'messages' | 'count-tokens') =>
-    createChatHandler({ deps, executor, codec: anthropicCodec, operation, convert: convertAnthropicRequest }) as never
+    createChatHandler({ deps, executor, codec: anthropicCodec, operation }) as never
   app.openapi(messagesRoute, handler('messages'))
   app.openapi(countTokensRoute, handler('count-tokens'))
 }

@@ -4,7 +4,6 @@ import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
-import { convertOpenAIRequest } from './convert-openai-request.ts'
 import { openAICodec } from './openai-codec.ts'
 import { chatCompletionRequestSchema, chatCompletionResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
 
@@ -28,6 +27,6 @@ export const chatCompletionsRoute = createRoute({
 export const registerChatCompletions = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
   app.openapi(
     chatCompletionsRoute,
-    createChatHandler({ deps, executor, codec: openAICodec, operation: 'chat-completions', convert: convertOpenAIRequest }) as never,
+    createChatHandler({ deps, executor, codec: openAICodec, operation: 'chat-completions' }) as never,
   )
 }

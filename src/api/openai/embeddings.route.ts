@@ -1,12 +1,11 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
-import { invalidRequest } from '../../core/errors.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { encodeEmbeddingsBase64 } from './encode-embeddings-base64.ts'
-import { openAICodec } from './openai-codec.ts'
+import { openAIEmbeddingsCodec } from './openai-codec.ts'
 import { embeddingsRequestSchema, embeddingsResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
 
 export const embeddingsRoute = createRoute({
@@ -29,11 +28,8 @@ export const registerEmbeddings = (app: OpenAPIHono<GatewayEnv>, deps: Deps, exe
     createChatHandler({
       deps,
       executor,
-      codec: openAICodec,
+      codec: openAIEmbeddingsCodec,
       operation: 'embeddings',
-      convert: () => {
-        throw invalidRequest('Embeddings are only available from OpenAI-compatible providers.', 'model')
-      },
       transformFor: (body) => (body.encoding_format === 'base64' ? encodeEmbeddingsBase64 : undefined),
     }) as never,
   )

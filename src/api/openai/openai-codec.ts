@@ -2,13 +2,16 @@ import type { DialectCodec } from '../dialect-codec.ts'
 import { convertToOpenAIResponse } from './convert-to-openai-response.ts'
 import { encodeOpenAIErrorEvent, encodeOpenAISse, type OpenAIErrorObject } from './encode-openai-sse.ts'
 import { errorBody, toGatewayError } from '../../middleware/on-error.ts'
-import type { GatewayError } from '../../core/errors.ts'
+import { invalidRequest, type GatewayError } from '../../core/errors.ts'
+import { convertOpenAIRequest } from './convert-openai-request.ts'
 
 /** Mid-stream errors are worded by the one error serializer, like every other error. */
 const describe = (error: GatewayError): OpenAIErrorObject => (errorBody(error, 'openai', '') as { error: OpenAIErrorObject }).error
 
+/** OpenAI Chat Completions. https://platform.openai.com/docs/api-reference/chat */
 export const openAICodec: DialectCodec = {
   dialect: 'openai',
+  decodeRequest: convertOpenAIRequest,
   encodeResult: (result) => convertToOpenAIResponse(result),
   encodeStream: (chunks, { body }) => {
     const options = body.stream_options as { include_usage?: unknown } | null | undefined
@@ -18,4 +21,12 @@ export const openAICodec: DialectCodec = {
     })
   },
   encodeErrorEvent: (error) => encodeOpenAIErrorEvent(describe(error)),
+}
+
+/** OpenAI Embeddings: no canonical form, so only a provider that serves them natively can (the executor's routing). */
+export const openAIEmbeddingsCodec: DialectCodec = {
+  ...openAICodec,
+  decodeRequest: () => {
+    throw invalidRequest('Embeddings are only available from OpenAI-compatible providers.', 'model')
+  },
 }
