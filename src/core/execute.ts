@@ -15,7 +15,7 @@ import { dispatchAttempt, type AttemptPlan } from './dispatch-attempt.ts'
 import { GatewayError, invalidRequest } from './errors.ts'
 import { estimateTokens } from './estimate-tokens.ts'
 import type { GuardedStreamEnd } from './guard-stream.ts'
-import type { ExecutionObserver } from './execution-observer.ts'
+import type { ExecutionEvent, ExecutionObserver } from './execution-observer.ts'
 import type { Logger } from './logger.ts'
 import { mapProviderError } from './map-provider-error.ts'
 import { createModelCatalog, type ModelCatalog } from './model-catalog.ts'
@@ -78,6 +78,8 @@ const withProvider = (error: ProviderError, providerId: string): ProviderError =
   return new ProviderError({ kind, message, status, retryable, retryAfterMs, type, code, param, detail, providerId, cause: error })
 }
 
+type AttemptEnded = Extract<ExecutionEvent, { type: 'attempt-ended' }>
+
 type RunState = { attempts: number; lastFailure: ProviderError | null; deadline: Deadline }
 
 type Attempt = { target: Target; plan: AttemptPlan; call: ChatCall; force: boolean }
@@ -91,7 +93,8 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
   const circuitBreaker = createCircuitBreaker({
     policy: config.circuitBreaker,
     clock,
-    onChange: (change) => observer.observe({ type: 'breaker', ...change }),
+    onChange: (change) =>
+      observer.observe({ type: 'breaker', provider: change.provider, model: change.model, from: change.from, to: change.to }),
   })
 
   const planFor = (target: Target, call: ChatCall, canonical: () => ChatRequest): AttemptPlan | { kind: 'estimate' } => {
@@ -113,9 +116,30 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
     if (!permit) throw new StopRetrying(new CircuitOpenError(`${providerId}/${target.model}`))
     state.attempts += 1
     const attempt = state.attempts
-    const fields = { requestId: call.requestId, operation: call.operation, provider: providerId, model: target.model, attempt }
     const startedAt = clock.now()
-    observer.observe({ type: 'attempt-started', ...fields, forwarded: plan.kind === 'forward' })
+    observer.observe({
+      type: 'attempt-started',
+      requestId: call.requestId,
+      operation: call.operation,
+      provider: providerId,
+      model: target.model,
+      attempt,
+      forwarded: plan.kind === 'forward',
+    })
+    // Written out field by field, like every per-request object here (docs/architecture.md, hot-path rules).
+    const ended = (end: Pick<AttemptEnded, 'outcome' | 'status' | 'errorKind' | 'errorCode'>): AttemptEnded => ({
+      type: 'attempt-ended',
+      requestId: call.requestId,
+      operation: call.operation,
+      provider: providerId,
+      model: target.model,
+      attempt,
+      outcome: end.outcome,
+      status: end.status,
+      errorKind: end.errorKind,
+      errorCode: end.errorCode,
+      durationMs: clock.now() - startedAt,
+    })
     try {
       // A stream that breaks after its first byte was a success for the retry logic (it can no longer be retried),
       // but a failure of the upstream all the same: the breaker counts it.
@@ -140,30 +164,14 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
       }
       const outcome = await dispatchAttempt({ target, plan, call, clock, deadline: state.deadline, attempt, onStreamEnd })
       permit.settle('success')
-      observer.observe({
-        type: 'attempt-ended',
-        ...fields,
-        outcome: 'success',
-        status: 'status' in outcome ? outcome.status : 200,
-        errorKind: null,
-        errorCode: null,
-        durationMs: clock.now() - startedAt,
-      })
+      observer.observe(ended({ outcome: 'success', status: 'status' in outcome ? outcome.status : 200, errorKind: null, errorCode: null }))
       return outcome
     } catch (caught) {
       if (!(caught instanceof ProviderError)) {
         // The gateway's own failure (a bug, a body it cannot serialise): a 500 of its own, logged with its stack by
         // on-error.ts, never blamed on the provider, never counted by its breaker, never retried elsewhere.
         permit.settle('aborted')
-        observer.observe({
-          type: 'attempt-ended',
-          ...fields,
-          outcome: 'failure',
-          status: 500,
-          errorKind: 'internal',
-          errorCode: null,
-          durationMs: clock.now() - startedAt,
-        })
+        observer.observe(ended({ outcome: 'failure', status: 500, errorKind: 'internal', errorCode: null }))
         throw new StopRetrying(caught instanceof Error ? caught : new Error(String(caught)))
       }
       const error = withProvider(caught, providerId)
@@ -172,15 +180,14 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
       if (error.kind === 'http' && error.status === 429 && error.retryAfterMs !== null) {
         circuitBreaker.cooldown({ provider: providerId, model: target.model, ms: error.retryAfterMs })
       }
-      observer.observe({
-        type: 'attempt-ended',
-        ...fields,
-        outcome: breakerOutcome === 'aborted' ? 'aborted' : 'failure',
-        status: error.status,
-        errorKind: error.kind,
-        errorCode: error.code ?? null,
-        durationMs: clock.now() - startedAt,
-      })
+      observer.observe(
+        ended({
+          outcome: breakerOutcome === 'aborted' ? 'aborted' : 'failure',
+          status: error.status,
+          errorKind: error.kind,
+          errorCode: error.code ?? null,
+        }),
+      )
       state.lastFailure = error
       throw error
     }
