@@ -14,7 +14,7 @@ import { authenticateRequest } from './middleware/authenticate-request.ts'
 import { limitBody } from './middleware/limit-body.ts'
 import type { GatewayEnv } from './middleware/gateway-env.ts'
 import { onError } from './middleware/on-error.ts'
-import { recordRefusals } from './middleware/record-refusals.ts'
+import { recordRefusal } from './middleware/record-refusal.ts'
 import { requestContext } from './middleware/request-context.ts'
 
 export const gatewayVersion = '0.1.0'
@@ -28,7 +28,12 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
     observer: fanOutObservers(deps.observers),
   })
   const app = new OpenAPIHono<GatewayEnv>({ defaultHook: validationHook })
-  app.onError(onError(deps.logger))
+  const serializeError = onError(deps.logger)
+  app.onError((error, c) => {
+    const response = serializeError(error, c)
+    recordRefusal({ usage: deps.usage, clock: deps.clock, c, status: response.status, error })
+    return response
+  })
   app.notFound((c) => {
     throw new GatewayError('not_found', `Unknown endpoint: ${c.req.method} ${c.req.path}`)
   })
@@ -43,7 +48,6 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
   })
   registerDocs(app, deps, gatewayVersion)
 
-  app.use('/v1/*', recordRefusals({ usage: deps.usage, clock: deps.clock }))
   app.use('/v1/*', limitBody(deps.config.server.bodyLimitBytes))
   app.use('/v1/*', authenticateRequest(deps.authenticator))
   registerOpenAIRoutes(app, deps, executor)
