@@ -93,6 +93,11 @@ const usageEvent = (
 
 const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts): Promise<Response> => {
   const { deps, executor, operation } = options
+  /**
+   * Whether the response's end reports the complete answer: nothing reads it yet (the prompt cache will), and
+   * assembling costs a parse of every forwarded event. The executor and the response must agree on it.
+   */
+  const assemble = false
   const { c, body, model, stream } = parts
   const requestId = c.get('requestId')
   const principal = c.get('principal')
@@ -129,7 +134,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
       body,
       headers,
       toCanonical,
-      assemble: false,
+      assemble,
       signal: deps.clientSignal(c.req.raw, c.env),
       requestId,
     })
@@ -156,6 +161,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
     codec: options.codec,
     body,
     canonical: toCanonical,
+    assemble,
     transformBody: parts.transformBody,
     streamBody: deps.streamBody,
     onEnd: (end, servedBy) =>
