@@ -17,6 +17,7 @@ import { anthropicBadResponse, readAnthropicHttpError } from './anthropic-error.
 import { convertAnthropicResponse } from './convert-anthropic-response.ts'
 import { convertAnthropicStream } from './convert-anthropic-stream.ts'
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
+import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
 
 /** Sent when the client gave none (cross-dialect calls, model lists): the version every model accepts. */
@@ -134,6 +135,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     },
 
     createForwardTap: createAnthropicForwardTap,
+    createAnswerTap: ({ operation, stream }) => createAnthropicAnswerTap({ operation, stream, providerId, created: createdNow() }),
 
     async chat(request, call) {
       const body = convertToAnthropicRequest({ ...request, stream: false })

@@ -24,17 +24,34 @@ type OpenBlock =
   | { kind: 'tool'; toolIndex: number; sawArguments: boolean; initialInput: unknown }
   | { kind: 'other' }
 
-type StreamState = {
+/** What the conversion of one stream remembers between events. */
+export type AnthropicStreamState = {
   providerId: string
   created: number
   blocks: Map<number, OpenBlock>
   toolCount: number
   usage: AnthropicUsage | null
+  /** `message_stop` was read: the message is complete. */
   stopped: boolean
+  /**
+   * A `redacted_thinking` block went by: the canonical chunks cannot carry it (a non-streamed answer keeps it as a
+   * reasoning part with `redactedData`), so an answer assembled from these chunks would lack it.
+   */
+  redactedThinking: boolean
 }
 
+export const createAnthropicStreamState = (options: { providerId: string; created: number }): AnthropicStreamState => ({
+  providerId: options.providerId,
+  created: options.created,
+  blocks: new Map(),
+  toolCount: 0,
+  usage: null,
+  stopped: false,
+  redactedThinking: false,
+})
+
 const parseData = <T>(
-  state: StreamState,
+  state: AnthropicStreamState,
   event: SseEvent,
   schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } },
 ): T => {
@@ -51,7 +68,7 @@ const parseData = <T>(
   return parsed.data
 }
 
-const blockStart = (state: StreamState, event: SseEvent): ChatChunk[] => {
+const blockStart = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] => {
   const { index, content_block: block } = parseData(state, event, anthropicContentBlockStartSchema)
   const initial = block as Record<string, unknown>
   switch (block.type) {
@@ -80,12 +97,13 @@ const blockStart = (state: StreamState, event: SseEvent): ChatChunk[] => {
       ]
     }
     default:
+      if (block.type === 'redacted_thinking') state.redactedThinking = true
       state.blocks.set(index, { kind: 'other' })
       return []
   }
 }
 
-const blockDelta = (state: StreamState, event: SseEvent): ChatChunk[] => {
+const blockDelta = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] => {
   const { index, delta } = parseData(state, event, anthropicContentBlockDeltaSchema)
   const block = state.blocks.get(index)
   if (delta.type === 'text_delta' && block?.kind === 'text' && delta.text) {
@@ -105,7 +123,7 @@ const blockDelta = (state: StreamState, event: SseEvent): ChatChunk[] => {
 }
 
 /** A tool with no arguments streams one empty `partial_json`; its arguments must still read as a JSON object. */
-const blockStop = (state: StreamState, event: SseEvent): ChatChunk[] => {
+const blockStop = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] => {
   const { index } = parseData(state, event, anthropicContentBlockStopSchema)
   const block = state.blocks.get(index)
   if (block?.kind !== 'tool' || block.sawArguments) return []
@@ -125,7 +143,11 @@ const eventName = (event: SseEvent): string | undefined => {
   }
 }
 
-const handleEvent = (state: StreamState, event: SseEvent): ChatChunk[] => {
+/**
+ * One SSE event of a Messages stream → its canonical chunks. Shared by the converted stream and the forwarded body's
+ * answer tap. Throws a `ProviderError` on an `error` event and on an event that is unreadable or malformed.
+ */
+export const convertAnthropicStreamEvent = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] => {
   switch (eventName(event)) {
     case 'message_start': {
       const { message } = parseData(state, event, anthropicMessageStartSchema)
@@ -203,14 +225,7 @@ export const convertAnthropicStream = (
   options: { providerId: string; created: number },
 ): ReadableStream<ChatChunk> => {
   const reader = parseSseStream(body).getReader()
-  const state: StreamState = {
-    providerId: options.providerId,
-    created: options.created,
-    blocks: new Map(),
-    toolCount: 0,
-    usage: null,
-    stopped: false,
-  }
+  const state = createAnthropicStreamState(options)
   return new ReadableStream<ChatChunk>({
     async pull(controller) {
       try {
@@ -219,7 +234,7 @@ export const convertAnthropicStream = (
           if (done) {
             throw anthropicBadResponse('Anthropic closed the stream before message_stop.', state.providerId)
           }
-          const chunks = handleEvent(state, value)
+          const chunks = convertAnthropicStreamEvent(state, value)
           for (const chunk of chunks) controller.enqueue(chunk)
           if (state.stopped) {
             controller.close()

@@ -22,6 +22,7 @@ import { applyOpenAICompat, realOpenAICompat, type OpenAICompat } from './apply-
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts'
 import { createUsageStripper } from './strip-injected-usage.ts'
+import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
 import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
 import { openAIChatCompletionSchema, openAIModelListSchema } from './openai-api.ts'
 import { parseOpenAIChatStream } from './parse-openai-chat-stream.ts'
@@ -151,6 +152,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
     },
 
     createForwardTap: createOpenAIForwardTap,
+    createAnswerTap: ({ operation, stream }) => createOpenAIAnswerTap({ operation, stream, providerId, now: nowSeconds }),
 
     async chat(request: ChatRequest, call: CallContext) {
       const body = convertToOpenAIRequest(request, compat)

@@ -23,13 +23,22 @@ export type ParseOpenAIChatStreamOptions = {
   now: number
 }
 
-type StreamState = {
+/** What the conversion of one stream remembers between events. */
+export type OpenAIChatStreamState = {
   started: boolean
+  /** `[DONE]` was read: later events are ignored. */
   done: boolean
   finished: Set<number>
   /** `choice:index` of tool calls whose first fragment (id, name) was emitted. */
   toolCalls: Set<string>
 }
+
+export const createOpenAIChatStreamState = (): OpenAIChatStreamState => ({
+  started: false,
+  done: false,
+  finished: new Set(),
+  toolCalls: new Set(),
+})
 
 const badResponse = (providerId: string, message: string, detail?: string): ProviderError =>
   new ProviderError({ kind: 'bad-response', status: 502, message, providerId, detail })
@@ -49,7 +58,7 @@ const parseData = (data: string, providerId: string): unknown => {
   }
 }
 
-const convertChunk = (chunk: OpenAIChatChunk, state: StreamState, options: ParseOpenAIChatStreamOptions): ChatChunk[] => {
+const convertChunk = (chunk: OpenAIChatChunk, state: OpenAIChatStreamState, options: ParseOpenAIChatStreamOptions): ChatChunk[] => {
   const out: ChatChunk[] = []
   if (!state.started) {
     state.started = true
@@ -88,7 +97,16 @@ const convertChunk = (chunk: OpenAIChatChunk, state: StreamState, options: Parse
   return out
 }
 
-const convertEvent = (event: SseEvent, state: StreamState, options: ParseOpenAIChatStreamOptions): ChatChunk[] => {
+/**
+ * One SSE event of a chat completion stream → its canonical chunks (the first one also yields `start`). Shared by
+ * the converted stream and the forwarded body's answer tap. Throws a `ProviderError` on an in-band error, a chunk
+ * that is not JSON, or one of an unexpected shape.
+ */
+export const convertOpenAIChatEvent = (
+  event: SseEvent,
+  state: OpenAIChatStreamState,
+  options: ParseOpenAIChatStreamOptions,
+): ChatChunk[] => {
   if (state.done) return []
   const data = event.data.trim()
   if (data === '') return []
@@ -142,7 +160,7 @@ export const parseOpenAIChatStream = (
   options: ParseOpenAIChatStreamOptions,
 ): ReadableStream<ChatChunk> => {
   const events = parseSseStream(body).getReader()
-  const state: StreamState = { started: false, done: false, finished: new Set(), toolCalls: new Set() }
+  const state = createOpenAIChatStreamState()
   return new ReadableStream<ChatChunk>({
     async pull(controller) {
       for (;;) {
@@ -160,7 +178,7 @@ export const parseOpenAIChatStream = (
         }
         let chunks: ChatChunk[]
         try {
-          chunks = convertEvent(result.value, state, options)
+          chunks = convertOpenAIChatEvent(result.value, state, options)
         } catch (error) {
           controller.error(await explainFailure(error, events, options.providerId))
           await events.cancel(error).catch(() => {})

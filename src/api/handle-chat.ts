@@ -91,6 +91,11 @@ const usageEvent = (
 
 const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts): Promise<Response> => {
   const { deps, executor, operation } = options
+  /**
+   * Whether the response's end reports the complete answer: nothing reads it yet (the prompt cache will), and
+   * assembling costs a parse of every forwarded event. The executor and the response must agree on it.
+   */
+  const assemble = false
   const { c, body, model, stream } = parts
   const requestId = c.get('requestId')
   const principal = c.get('principal')
@@ -127,7 +132,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
       body,
       headers,
       toCanonical,
-      assemble: false,
+      assemble,
       signal: deps.clientSignal(c.req.raw, c.env),
       requestId,
     })
@@ -154,6 +159,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
     codec: options.codec,
     body,
     canonical: toCanonical,
+    assemble,
     transformBody: parts.transformBody,
     streamBody: deps.streamBody,
     onEnd: (end, servedBy) =>

@@ -4,6 +4,7 @@
  */
 import type { ChatChunk, ChatRequest, ChatResult, Usage } from '../../providers/spec/chat-types.ts'
 import type { ForwardResponse, ForwardTap } from '../../providers/spec/provider-adapter.ts'
+import { createChatResultAssembler } from '../../providers/shared/assemble-chat-result.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
 import type { GatewayError } from '../core/errors.ts'
 import { toGatewayError } from '../middleware/on-error.ts'
@@ -32,6 +33,11 @@ export type RespondOptions = {
   body: Record<string, unknown>
   /** The canonical request, when the executor converted one. */
   canonical: () => ChatRequest
+  /**
+   * The call wants the complete answer (`ChatCall.assemble`, to be given the same value): a converted stream is then
+   * assembled from its chunks into `ResponseEnd.answer`. Forwarded bodies learn it from the answer tap among their taps.
+   */
+  assemble: boolean
   /** Rewrites a non-streamed forwarded body before it is sent (e.g. float embeddings → base64). */
   transformBody?: (bytes: Uint8Array) => Uint8Array
   /** Called once, when the response body has been fully sent, failed, or the client went away. */
@@ -107,15 +113,24 @@ const forwardedSource = (options: {
   }
 }
 
-/** Watches canonical chunks for usage and the end of the stream, passing them through unchanged. */
-const watchChunks = (reader: ChunkReader<ChatChunk>, onEnd: (end: StreamEnd) => void): ReadableStream<ChatChunk> => {
+/**
+ * Watches canonical chunks for usage and the end of the stream, passing them through unchanged; when the call wants
+ * the answer, also assembles them into it (reported only for a stream that ended without error).
+ */
+const watchChunks = (options: {
+  reader: ChunkReader<ChatChunk>
+  assemble: boolean
+  onEnd: (end: StreamEnd) => void
+}): ReadableStream<ChatChunk> => {
+  const { reader, onEnd } = options
+  const assembler = options.assemble ? createChatResultAssembler() : null
   let usage: Usage | null = null
   let model: string | null = null
   let ended = false
   const end = (error: GatewayError | null): void => {
     if (ended) return
     ended = true
-    onEnd({ usage, model, error, answer: null })
+    onEnd({ usage, model, error, answer: error === null && assembler !== null ? assembler.finish() : null })
   }
   return new ReadableStream<ChatChunk>({
     async pull(controller) {
@@ -131,6 +146,7 @@ const watchChunks = (reader: ChunkReader<ChatChunk>, onEnd: (end: StreamEnd) => 
           model = value.model
           if (value.usage) usage = value.usage
         }
+        assembler?.push(value)
         controller.enqueue(value)
       } catch (error) {
         end(toGatewayError(error))
@@ -177,7 +193,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
     }
     case 'stream': {
       const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'text/event-stream; charset=utf-8' })
-      const chunks = watchChunks(outcome.reader, onEnd)
+      const chunks = watchChunks({ reader: outcome.reader, assemble: options.assemble, onEnd })
       return new Response(codec.encodeStream(chunks, { request: options.canonical(), body: options.body }), {
         status: 200,
         headers,

@@ -1,0 +1,101 @@
+/**
+ * Assembles the complete answer from a forwarded chat completion, for the prompt cache (`ForwardSummary.answer`):
+ * a streamed body goes through the SSE parser and the same per-event conversion as a converted stream
+ * (`convertOpenAIChatEvent`), then into the chunk assembler; a JSON body is read once it has ended, with the same
+ * conversion as a converted call (`convertOpenAIChatResponse`). Unlike the usage tap it parses every event, so it is
+ * created only for calls that want the answer. It never throws and never delays the body.
+ *
+ * The answer is `null` unless the body held all of it: a stream must reach `[DONE]` (a stream cut after one choice's
+ * finish could still lack another choice), with every choice finished; an in-band error, a chunk that is not JSON or
+ * of an unexpected shape, and a non-streamed choice without a `finish_reason` all give `null`, as does any operation
+ * other than chat completions (embeddings have no answer to assemble).
+ * https://platform.openai.com/docs/api-reference/chat-streaming/streaming
+ */
+import { createChatResultAssembler } from '../shared/assemble-chat-result.ts'
+import { createJsonTap } from '../shared/create-json-tap.ts'
+import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
+import type { ChatResult } from '../spec/chat-types.ts'
+import type { Operation } from '../spec/operation.ts'
+import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
+import { openAIChatCompletionSchema } from './openai-api.ts'
+import { convertOpenAIChatEvent, createOpenAIChatStreamState, type ParseOpenAIChatStreamOptions } from './parse-openai-chat-stream.ts'
+import { extractOpenAIError } from './read-openai-error.ts'
+
+export type OpenAIAnswerTapOptions = {
+  operation: Operation
+  stream: boolean
+  /** Names the provider in the conversion's errors (which the tap only counts as "no answer"). */
+  providerId: string
+  /** Unix seconds, for servers that leave `created` out. */
+  now: () => number
+}
+
+/** The usage is the usage tap's to report; the answer carries its own. */
+const answered = (answer: ChatResult | null): ForwardSummary => ({ usage: null, answer })
+
+/**
+ * The requested model is not known here: a server that leaves `model` out of its chunks gets `''`, which the caller
+ * can fill from the model it routed to.
+ */
+const conversionOptions = (options: OpenAIAnswerTapOptions): ParseOpenAIChatStreamOptions => ({
+  providerId: options.providerId,
+  model: '',
+  now: options.now(),
+})
+
+const createStreamTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
+  const parser = new SseParser()
+  const state = createOpenAIChatStreamState()
+  const assembler = createChatResultAssembler()
+  const conversion = conversionOptions(options)
+  let failed = false
+  const take = (events: SseEvent[]): void => {
+    for (const event of events) {
+      if (failed || state.done) return
+      for (const chunk of convertOpenAIChatEvent(event, state, conversion)) assembler.push(chunk)
+    }
+  }
+  return {
+    write(chunk) {
+      if (failed || state.done) return
+      try {
+        take(parser.push(chunk))
+      } catch {
+        failed = true
+      }
+    },
+    finish() {
+      if (!failed && !state.done) {
+        try {
+          take(parser.end())
+        } catch {
+          failed = true
+        }
+      }
+      return answered(failed || !state.done ? null : assembler.finish())
+    },
+  }
+}
+
+const convertBody = (value: unknown, options: OpenAIAnswerTapOptions): ChatResult | null => {
+  if (extractOpenAIError(value)) return null
+  const parsed = openAIChatCompletionSchema.safeParse(value)
+  if (!parsed.success) return null
+  const completion = parsed.data
+  if (completion.choices.length === 0 || completion.choices.some((choice) => !choice.finish_reason)) return null
+  return convertOpenAIChatResponse({ completion, model: '', now: options.now() })
+}
+
+const createBodyTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
+  const json = createJsonTap((value) => answered(convertBody(value, options)))
+  return {
+    write: json.write,
+    finish: () => answered(json.finish().answer ?? null),
+  }
+}
+
+export const createOpenAIAnswerTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
+  if (options.operation !== 'chat-completions') return { write() {}, finish: () => answered(null) }
+  return options.stream ? createStreamTap(options) : createBodyTap(options)
+}
