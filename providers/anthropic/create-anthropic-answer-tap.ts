@@ -10,12 +10,10 @@
  * give `null`. So does a stream with a `redacted_thinking` block, which the canonical chunks cannot carry: the answer
  * would lack a block the non-streamed answer keeps. https://docs.claude.com/en/docs/build-with-claude/streaming
  */
-import { createChatResultAssembler } from '../shared/assemble-chat-result.ts'
-import { createJsonTap } from '../shared/create-json-tap.ts'
-import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
+import { createBodyAnswerTap, createStreamAnswerTap, noAnswerTap } from '../shared/create-answer-tap.ts'
 import type { ChatResult } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
-import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import type { ForwardTap } from '../spec/provider-adapter.ts'
 import { anthropicMessageSchema } from './anthropic-api.ts'
 import { convertAnthropicResponse } from './convert-anthropic-response.ts'
 import { convertAnthropicStreamEvent, createAnthropicStreamState } from './convert-anthropic-stream.ts'
@@ -29,40 +27,13 @@ export type AnthropicAnswerTapOptions = {
   created: number
 }
 
-/** The usage is the usage tap's to report; the answer carries its own. */
-const answered = (answer: ChatResult | null): ForwardSummary => ({ usage: null, answer })
-
 const createStreamTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
-  const parser = new SseParser()
   const state = createAnthropicStreamState(options)
-  const assembler = createChatResultAssembler()
-  let failed = false
-  const take = (events: SseEvent[]): void => {
-    for (const event of events) {
-      if (state.stopped) return
-      for (const chunk of convertAnthropicStreamEvent(state, event)) assembler.push(chunk)
-    }
-  }
-  return {
-    write(chunk) {
-      if (failed || state.stopped) return
-      try {
-        take(parser.push(chunk))
-      } catch {
-        failed = true
-      }
-    },
-    finish() {
-      if (!failed && !state.stopped) {
-        try {
-          take(parser.end())
-        } catch {
-          failed = true
-        }
-      }
-      return answered(failed || !state.stopped || state.redactedThinking ? null : assembler.finish())
-    },
-  }
+  return createStreamAnswerTap({
+    convert: (event) => convertAnthropicStreamEvent(state, event),
+    ended: () => state.stopped,
+    complete: () => !state.redactedThinking,
+  })
 }
 
 const convertBody = (value: unknown, created: number): ChatResult | null => {
@@ -71,15 +42,7 @@ const convertBody = (value: unknown, created: number): ChatResult | null => {
   return convertAnthropicResponse(parsed.data, created)
 }
 
-const createBodyTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
-  const json = createJsonTap((value) => answered(convertBody(value, options.created)))
-  return {
-    write: json.write,
-    finish: () => answered(json.finish().answer ?? null),
-  }
-}
-
 export const createAnthropicAnswerTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
-  if (options.operation !== 'messages') return { write() {}, finish: () => answered(null) }
-  return options.stream ? createStreamTap(options) : createBodyTap(options)
+  if (options.operation !== 'messages') return noAnswerTap()
+  return options.stream ? createStreamTap(options) : createBodyAnswerTap((value) => convertBody(value, options.created))
 }

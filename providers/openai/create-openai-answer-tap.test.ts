@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import type { ChatResult } from '../spec/chat-types.ts'
 import chatErrorMidwaySse from './__fixtures__/chat-error-midway.sse?raw'
 import chatReasoningVllmSse from './__fixtures__/chat-reasoning-vllm.sse?raw'
 import chatTextJson from './__fixtures__/chat-text.json?raw'
 import chatTextSse from './__fixtures__/chat-text.sse?raw'
 import chatToolCallsSse from './__fixtures__/chat-tool-calls.sse?raw'
 import embeddingsJson from './__fixtures__/embeddings.json?raw'
+import { chatToolCallsAnswer } from './__fixtures__/chat-tool-calls-answer.ts'
 import { createReplayTransport, everyBytes } from './__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter } from './openai-adapter.ts'
 import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
@@ -31,22 +31,6 @@ const chunkSizes = [1, 2, 7, 64, undefined]
 /** The events of a recorded stream, each with its blank line. */
 const eventsOf = (sse: string): string[] => sse.split(/(?<=\n\n)/)
 
-const toolCallsAnswer: ChatResult = {
-  id: 'chatcmpl-C3xNv6cRm3WpJ9tE2kBh7Qz5Ls1Xo',
-  model: 'gpt-4o-mini-2024-07-18',
-  created: 1_754_651_342,
-  choices: [
-    {
-      index: 0,
-      content: [
-        { type: 'tool-call', id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF', name: 'get_weather', arguments: '{"city": "Paris"}' },
-        { type: 'tool-call', id: 'call_Hq7sN4eJw0UbG6tXr2ZkM8oC', name: 'get_time', arguments: '{"timezone": "Asia/Tokyo"}' },
-      ],
-      finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
-    },
-  ],
-  usage: { inputTokens: 1530, outputTokens: 49, cachedInputTokens: 1280, cacheWriteInputTokens: null, reasoningTokens: 0 },
-}
 
 /** What OpenAI answers without `stream` for the completion `chat-tool-calls.sse` streams. */
 const toolCallsJson = JSON.stringify({
@@ -96,8 +80,8 @@ describe('createOpenAIAnswerTap: streamed chat completions', () => {
   })
 
   it('assembles parallel tool calls with their full arguments, the same answer the non-streamed completion gives', () => {
-    for (const chunkSize of chunkSizes) expect(assemble(chatToolCallsSse, { stream: true, chunkSize })).toEqual(toolCallsAnswer)
-    expect(assemble(toolCallsJson, { stream: false })).toEqual(toolCallsAnswer)
+    for (const chunkSize of chunkSizes) expect(assemble(chatToolCallsSse, { stream: true, chunkSize })).toEqual(chatToolCallsAnswer)
+    expect(assemble(toolCallsJson, { stream: false })).toEqual(chatToolCallsAnswer)
   })
 
   it('keeps the reasoning of a vLLM stream framed with \\r\\n and keep-alive comments', () => {
@@ -182,6 +166,6 @@ describe('OpenAI adapter', () => {
     const adapter = createOpenAIAdapter({ id: 'openai', transport: createReplayTransport([]) })
     const tap = adapter.createAnswerTap?.({ operation: 'chat-completions', stream: true })
     tap?.write(new TextEncoder().encode(chatToolCallsSse))
-    expect(tap?.finish()).toEqual({ usage: null, answer: toolCallsAnswer })
+    expect(tap?.finish()).toEqual({ usage: null, answer: chatToolCallsAnswer })
   })
 })

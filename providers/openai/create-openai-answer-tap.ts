@@ -11,12 +11,10 @@
  * other than chat completions (embeddings have no answer to assemble).
  * https://platform.openai.com/docs/api-reference/chat-streaming/streaming
  */
-import { createChatResultAssembler } from '../shared/assemble-chat-result.ts'
-import { createJsonTap } from '../shared/create-json-tap.ts'
-import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
+import { createBodyAnswerTap, createStreamAnswerTap, noAnswerTap } from '../shared/create-answer-tap.ts'
 import type { ChatResult } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
-import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import type { ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
 import { openAIChatCompletionSchema } from './openai-api.ts'
 import { convertOpenAIChatEvent, createOpenAIChatStreamState, type ParseOpenAIChatStreamOptions } from './parse-openai-chat-stream.ts'
@@ -31,9 +29,6 @@ export type OpenAIAnswerTapOptions = {
   now: () => number
 }
 
-/** The usage is the usage tap's to report; the answer carries its own. */
-const answered = (answer: ChatResult | null): ForwardSummary => ({ usage: null, answer })
-
 /**
  * The requested model is not known here: a server that leaves `model` out of its chunks gets `''`, which the caller
  * can fill from the model it routed to.
@@ -45,37 +40,12 @@ const conversionOptions = (options: OpenAIAnswerTapOptions): ParseOpenAIChatStre
 })
 
 const createStreamTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
-  const parser = new SseParser()
   const state = createOpenAIChatStreamState()
-  const assembler = createChatResultAssembler()
   const conversion = conversionOptions(options)
-  let failed = false
-  const take = (events: SseEvent[]): void => {
-    for (const event of events) {
-      if (failed || state.done) return
-      for (const chunk of convertOpenAIChatEvent(event, state, conversion)) assembler.push(chunk)
-    }
-  }
-  return {
-    write(chunk) {
-      if (failed || state.done) return
-      try {
-        take(parser.push(chunk))
-      } catch {
-        failed = true
-      }
-    },
-    finish() {
-      if (!failed && !state.done) {
-        try {
-          take(parser.end())
-        } catch {
-          failed = true
-        }
-      }
-      return answered(failed || !state.done ? null : assembler.finish())
-    },
-  }
+  return createStreamAnswerTap({
+    convert: (event) => convertOpenAIChatEvent(event, state, conversion),
+    ended: () => state.done,
+  })
 }
 
 const convertBody = (value: unknown, options: OpenAIAnswerTapOptions): ChatResult | null => {
@@ -87,15 +57,7 @@ const convertBody = (value: unknown, options: OpenAIAnswerTapOptions): ChatResul
   return convertOpenAIChatResponse({ completion, model: '', now: options.now() })
 }
 
-const createBodyTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
-  const json = createJsonTap((value) => answered(convertBody(value, options)))
-  return {
-    write: json.write,
-    finish: () => answered(json.finish().answer ?? null),
-  }
-}
-
 export const createOpenAIAnswerTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
-  if (options.operation !== 'chat-completions') return { write() {}, finish: () => answered(null) }
-  return options.stream ? createStreamTap(options) : createBodyTap(options)
+  if (options.operation !== 'chat-completions') return noAnswerTap()
+  return options.stream ? createStreamTap(options) : createBodyAnswerTap((value) => convertBody(value, options))
 }

@@ -12,6 +12,7 @@ import anthropicThinkingTools from '../../providers/anthropic/__fixtures__/anthr
 import { createAnthropicAdapter } from '../../providers/anthropic/anthropic-adapter.ts'
 import openAIChatTextJson from '../../providers/openai/__fixtures__/chat-text.json?raw'
 import openAIChatToolCalls from '../../providers/openai/__fixtures__/chat-tool-calls.sse?raw'
+import { chatToolCallsAnswer } from '../../providers/openai/__fixtures__/chat-tool-calls-answer.ts'
 import { createReplayTransport, everyBytes } from '../../providers/openai/__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter } from '../../providers/openai/openai-adapter.ts'
 import type { ChatResult } from '../../providers/spec/chat-types.ts'
@@ -66,22 +67,6 @@ const serve = async (adapter: FakeAdapter, call: Partial<ChatCall> & { assemble:
   return { kind: outcome.kind, text, end: ends[0] }
 }
 
-const openAIToolCallsAnswer: ChatResult = {
-  id: 'chatcmpl-C3xNv6cRm3WpJ9tE2kBh7Qz5Ls1Xo',
-  model: 'gpt-4o-mini-2024-07-18',
-  created: 1_754_651_342,
-  choices: [
-    {
-      index: 0,
-      content: [
-        { type: 'tool-call', id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF', name: 'get_weather', arguments: '{"city": "Paris"}' },
-        { type: 'tool-call', id: 'call_Hq7sN4eJw0UbG6tXr2ZkM8oC', name: 'get_time', arguments: '{"timezone": "Asia/Tokyo"}' },
-      ],
-      finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
-    },
-  ],
-  usage: { inputTokens: 1530, outputTokens: 49, cachedInputTokens: 1280, cacheWriteInputTokens: null, reasoningTokens: 0 },
-}
 
 const anthropicThinkingToolsAnswer: ChatResult = {
   id: 'msg_011CfWBu94HWxZXjXK6ZhEXM',
@@ -112,8 +97,8 @@ describe('the answer at the end of a forwarded response', () => {
   it('is assembled from a streamed OpenAI forward while the client gets the stream it asked for, usage stripped', async () => {
     const { kind, text, end } = await serve(openAI(openAIChatToolCalls, 5), streamedOpenAICall(true))
     expect(kind).toBe('forward')
-    expect(end.answer).toEqual(openAIToolCallsAnswer)
-    expect(end.usage).toEqual(openAIToolCallsAnswer.usage)
+    expect(end.answer).toEqual(chatToolCallsAnswer)
+    expect(end.usage).toEqual(chatToolCallsAnswer.usage)
     expect(end.error).toBeNull()
     expect(text).toContain('"arguments":"aris\\"}"')
     expect(text).not.toContain('"usage":{')
@@ -145,7 +130,7 @@ describe('the answer at the end of a forwarded response', () => {
     const { kind, end } = await serve(openAI(openAIChatToolCalls, 5), streamedOpenAICall(false))
     expect(kind).toBe('forward')
     expect(end.answer).toBeNull()
-    expect(end.usage).toEqual(openAIToolCallsAnswer.usage)
+    expect(end.usage).toEqual(chatToolCallsAnswer.usage)
   })
 })
 
