@@ -1,7 +1,8 @@
 /**
  * The gateway as it runs on Cloudflare Workers: `wrangler dev` bundles src/runtime/workers.ts with esbuild and runs it
- * in workerd (no Node APIs, no `nodejs_compat`), in front of a local mock OpenAI upstream, driven by the official
- * `openai` client. A Node-only import anywhere on the bundle path fails this file.
+ * in workerd (no Node APIs, no `nodejs_compat`), in front of the scenario upstreams, configured through `--var`
+ * bindings. It runs the shared gateway scenarios (test/scenarios/gateway-scenarios.ts, which the Node suite runs too)
+ * and what only Workers has: the bundle itself (a Node-only import anywhere on the bundle path fails this file).
  *
  * One behaviour cannot be seen through `wrangler dev`: a client that leaves before the first byte. wrangler dev puts a
  * proxy Worker in front of the user Worker, and that proxy forwards each request from a Durable Object with a `fetch`
@@ -21,16 +22,22 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { Miniflare } from 'miniflare'
-import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { unstable_readConfig } from 'wrangler'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
-import { estimateTokens } from '../helpers/mock-upstream-server.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
+import { gatewayScenarios } from '../scenarios/gateway-scenarios.ts'
+import {
+  parseLogLines,
+  scenarioSettings,
+  SCENARIO_MASTER_KEY,
+  startScenarioUpstreams,
+  waitForLogLine,
+} from '../scenarios/scenario-gateway.ts'
+import type { ScenarioGateway, ScenarioUpstreams } from '../scenarios/scenario-gateway.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const wranglerBin = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
-const masterKey = 'test-master-key'
 const startTimeoutMs = 45_000
 
 const freePort = async (): Promise<number> => {
@@ -52,9 +59,7 @@ const wranglerEnv = (logDirectory: string): NodeJS.ProcessEnv => ({
   FORCE_COLOR: '0',
 })
 
-let upstream: MockUpstream
-/** A second provider, configured through GATEHOUSE_CONFIG_YAML, that streams slowly (50 events, 200 ms apart). */
-let slowUpstream: MockUpstream
+let upstreams: ScenarioUpstreams | undefined
 let wrangler: ChildProcess | undefined
 let exited: Promise<number | null> = Promise.resolve(null)
 let output = ''
@@ -98,33 +103,6 @@ const waitForReady = async (): Promise<void> => {
   throw new Error(`wrangler dev was not ready within ${startTimeoutMs} ms:\n${output.slice(-4_000)}`)
 }
 
-/** The Worker's own log lines (JSON objects) in what the runtime printed: wrangler dev's output by default. */
-const workerLogLines = (text = output): Record<string, unknown>[] =>
-  text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line.startsWith('{') && line.endsWith('}'))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>]
-      } catch {
-        return []
-      }
-    })
-
-const waitForLog = async (
-  predicate: (line: Record<string, unknown>) => boolean,
-  source: () => string = () => output,
-): Promise<Record<string, unknown>> => {
-  const deadline = Date.now() + 5_000
-  while (Date.now() < deadline) {
-    const line = workerLogLines(source()).find(predicate)
-    if (line) return line
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`no such log line from the Worker; output:\n${source().slice(-3_000)}`)
-}
-
 type Bundle = { code: number | null; log: string; outdir: string }
 let bundling: Promise<Bundle> | undefined
 
@@ -145,15 +123,12 @@ const buildBundle = (): Promise<Bundle> =>
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'gatehouse-workers-'))
-  upstream = await startMockOpenAIUpstream()
-  slowUpstream = await startMockOpenAIUpstream({ models: ['slow-model'], streamChunks: 50, chunkDelayMs: 200 })
-  const configYaml = [
-    'providers:',
-    '  slow:',
-    '    type: openai-compatible',
-    `    baseUrl: ${slowUpstream.baseUrl}`,
-    '    apiKey: ${OPENAI_API_KEY}',
-  ].join('\n')
+  upstreams = await startScenarioUpstreams()
+  const { variables, configYaml } = scenarioSettings(upstreams)
+  const bindings = Object.entries({ ...variables, GATEHOUSE_CONFIG_YAML: configYaml }).flatMap(([name, value]) => [
+    '--var',
+    `${name}:${value}`,
+  ])
   const [port, inspectorPort] = [await freePort(), await freePort()]
   gateway = `http://127.0.0.1:${port}`
   wrangler = spawn(
@@ -170,14 +145,7 @@ beforeAll(async () => {
       '--persist-to',
       join(scratch, 'state'),
       '--show-interactive-dev-session=false',
-      '--var',
-      `OPENAI_BASE_URL:${upstream.baseUrl}`,
-      '--var',
-      `OPENAI_API_KEY:${MOCK_OPENAI_API_KEY}`,
-      '--var',
-      `GATEHOUSE_MASTER_KEY:${masterKey}`,
-      '--var',
-      `GATEHOUSE_CONFIG_YAML:${configYaml}`,
+      ...bindings,
     ],
     { cwd: root, detached: true, env: wranglerEnv(join(scratch, 'logs')), stdio: ['ignore', 'pipe', 'pipe'] },
   )
@@ -190,14 +158,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopWrangler()
-  await upstream?.close()
-  await slowUpstream?.close()
+  await upstreams?.close()
   if (scratch) rmSync(scratch, { recursive: true, force: true })
 })
 
 describe('Gatehouse on Cloudflare Workers (wrangler dev, workerd)', () => {
-  const client = (): OpenAI => new OpenAI({ baseURL: `${gateway}/v1`, apiKey: masterKey, maxRetries: 0 })
-
   it('bundles for Workers with no Node-only import on the bundle path', async () => {
     const { code, log, outdir } = await buildBundle()
     expect(code, log).toBe(0)
@@ -210,116 +175,14 @@ describe('Gatehouse on Cloudflare Workers (wrangler dev, workerd)', () => {
     expect(bundle.match(/(?:from|import|require)\s*\(?\s*["']node:[\w/]+["']/g) ?? []).toEqual([])
   }, 30_000)
 
-  it('answers a chat completion through the official client, with the upstream usage', async () => {
-    const request = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hello from workerd' }] }
-    const direct = new OpenAI({ baseURL: upstream.baseUrl, apiKey: MOCK_OPENAI_API_KEY, maxRetries: 0 })
-    const expected = await direct.chat.completions.create(request)
-    const { data, response } = await client().chat.completions.create(request).withResponse()
-    expect(response.status).toBe(200)
-    expect(response.headers.get('x-gatehouse-provider')).toBe('openai')
-    expect(data.choices[0].message.content).toBe('echo: Hello from workerd')
-    expect(data.choices[0].finish_reason).toBe('stop')
-    expect(data.usage).toEqual(expected.usage)
-    expect(data.usage?.completion_tokens).toBe(estimateTokens('echo: Hello from workerd'))
-    const forwarded = upstream.requests.at(-1)
-    expect(forwarded?.path).toBe('/v1/chat/completions')
-    expect(forwarded?.body).toEqual(request)
-    expect(forwarded?.headers.authorization).toBe(`Bearer ${MOCK_OPENAI_API_KEY}`)
-
-    // The usage event is written after the response, kept alive by workerd's waitUntil.
-    const requestId = response.headers.get('x-request-id')
-    const usage = await waitForLog((line) => line.msg === 'usage' && line.requestId === requestId)
-    expect(usage).toMatchObject({
-      provider: 'openai',
-      usage: { inputTokens: expected.usage?.prompt_tokens, outputTokens: expected.usage?.completion_tokens },
-    })
-    const logged = workerLogLines().map((line) => JSON.stringify(line)).join('\n')
-    expect(logged).not.toContain(masterKey)
-    expect(logged).not.toContain(MOCK_OPENAI_API_KEY)
+  const scenarioGateway = (): ScenarioGateway => ({
+    url: gateway,
+    masterKey: SCENARIO_MASTER_KEY,
+    upstreams: upstreams!,
+    logLines: () => parseLogLines(output),
   })
 
-  it('streams a chat completion chunk by chunk, usage last', async () => {
-    const { data: stream, response } = await client()
-      .chat.completions.create({
-        model: 'gpt-4o-mini',
-        messages: [{ role: 'user', content: 'Stream this sentence back to me' }],
-        stream: true,
-        stream_options: { include_usage: true },
-      })
-      .withResponse()
-    expect(response.headers.get('content-type')).toContain('text/event-stream')
-    expect(response.headers.get('x-gatehouse-provider')).toBe('openai')
-    const pieces: string[] = []
-    let usage: OpenAI.CompletionUsage | null | undefined
-    let finishReason: string | null = null
-    for await (const chunk of stream) {
-      const delta = chunk.choices[0]?.delta.content
-      if (delta) pieces.push(delta)
-      finishReason = chunk.choices[0]?.finish_reason ?? finishReason
-      if (chunk.usage) usage = chunk.usage
-    }
-    expect(pieces.join('')).toBe('echo: Stream this sentence back to me')
-    expect(pieces.length).toBeGreaterThan(1)
-    expect(finishReason).toBe('stop')
-    expect(usage?.completion_tokens).toBe(estimateTokens('echo: Stream this sentence back to me'))
-    expect(usage?.prompt_tokens).toBeGreaterThan(0)
-  })
-
-  it('stops the upstream stream when the client goes away mid-stream', async () => {
-    const controller = new AbortController()
-    const { data: stream, response } = await client()
-      .chat.completions.create(
-        {
-          model: 'slow/slow-model',
-          messages: [{ role: 'user', content: 'Take your time and stream this rather long sentence back to me, please.' }],
-          stream: true,
-        },
-        { signal: controller.signal },
-      )
-      .withResponse()
-    expect(response.headers.get('x-gatehouse-provider')).toBe('slow')
-    const recorded = slowUpstream.requests.at(-1)
-    expect(recorded?.headers.authorization).toBe(`Bearer ${MOCK_OPENAI_API_KEY}`)
-    const first = await stream[Symbol.asyncIterator]().next()
-    expect(first.value?.choices[0]?.delta.role).toBe('assistant')
-    controller.abort()
-    // The whole stream takes 10 s; the upstream must see the disconnect long before.
-    const outcome = await Promise.race([recorded?.settled, new Promise((resolve) => setTimeout(resolve, 5_000, 'still open'))])
-    expect(outcome).toBe('aborted')
-  })
-
-  it('answers 401 in the OpenAI shape without the master key, and never calls the upstream', async () => {
-    const before = upstream.requests.length
-    const missing = await fetch(`${gateway}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }),
-    })
-    expect(missing.status).toBe(401)
-    expect(await missing.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_api_key' } })
-
-    const wrongKey = new OpenAI({ baseURL: `${gateway}/v1`, apiKey: 'not-the-master-key', maxRetries: 0 })
-    const failure = await wrongKey.chat.completions
-      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
-      .catch((error: unknown) => error)
-    expect(failure).toBeInstanceOf(OpenAI.AuthenticationError)
-    expect(upstream.requests.length).toBe(before)
-  })
-
-  it('serves the docs assets from the assets binding, and nothing else of that folder', async () => {
-    const css = await fetch(`${gateway}/docs/assets/swagger-ui.css`)
-    expect(css.status).toBe(200)
-    expect(css.headers.get('content-type')).toContain('text/css')
-    expect(css.headers.get('x-request-id')).toMatch(/^req_/)
-    expect(await css.text()).toContain('.swagger-ui')
-    const page = await fetch(`${gateway}/docs`)
-    expect(await page.text()).toContain('/docs/assets/swagger-ui-bundle.js')
-    for (const path of ['/swagger-ui.css', '/index.html', '/package.json', '/docs/assets/package.json']) {
-      const response = await fetch(`${gateway}${path}`)
-      await response.body?.cancel()
-      expect(response.status, path).toBe(404)
-    }
-  })
+  for (const scenario of gatewayScenarios) it(scenario.name, () => scenario.run(scenarioGateway()))
 })
 
 describe('Gatehouse in workerd without the wrangler dev proxy (Miniflare)', () => {
@@ -345,7 +208,7 @@ describe('Gatehouse in workerd without the wrangler dev proxy (Miniflare)', () =
       bindings: {
         OPENAI_BASE_URL: delayedUpstream.baseUrl,
         OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
-        GATEHOUSE_MASTER_KEY: masterKey,
+        GATEHOUSE_MASTER_KEY: SCENARIO_MASTER_KEY,
       },
       host: '127.0.0.1',
       port: 0,
@@ -370,7 +233,7 @@ describe('Gatehouse in workerd without the wrangler dev proxy (Miniflare)', () =
     const outgoing = httpRequest(`${origin}/v1/chat/completions`, {
       method: 'POST',
       agent: false,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${masterKey}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${SCENARIO_MASTER_KEY}` },
     })
     outgoing.on('error', () => {})
     outgoing.end(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Never mind' }] }))
@@ -386,7 +249,10 @@ describe('Gatehouse in workerd without the wrangler dev proxy (Miniflare)', () =
     expect(outcome).toBe('aborted')
     // Through `request.signal` (enable_request_signal): the gateway itself saw the client leave. Without the flag
     // workerd still cancels the fetch when it tears the request down, but the gateway never hears of it.
-    const aborted = await waitForLog((line) => line.msg === 'upstream attempt aborted: the client left', () => runtimeOutput)
+    const aborted = await waitForLogLine(
+      () => parseLogLines(runtimeOutput),
+      (line) => line.msg === 'upstream attempt aborted: the client left',
+    )
     expect(aborted).toMatchObject({ provider: 'openai', status: 499, kind: 'aborted' })
   })
 })
