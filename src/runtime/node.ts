@@ -14,16 +14,10 @@
  * https://github.com/honojs/node-server#readme
  */
 import { readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { Server as NetServer } from 'node:net'
 import { isAbsolute, join } from 'node:path'
-import { createAdaptorServer } from '@hono/node-server'
 import { loadConfig } from '../../config/load-config.ts'
 import { createApp } from '../app.ts'
 import { systemClock } from '../core/clock.ts'
-import type { Logger } from '../core/logger.ts'
 import { createProviderRegistry } from '../core/provider-registry.ts'
 import { resolveConfig } from '../core/resolve-config.ts'
 import type { Deps } from '../deps.ts'
@@ -37,103 +31,14 @@ import { createBatchedWriter } from './batched-writer.ts'
 import { createNodeTransport } from './node-transport.ts'
 import { nodeClientSignal } from './node-client-signal.ts'
 import { nodeStreamBody } from './node-stream-body.ts'
+import { serveNode } from './serve-node.ts'
+import type { ServingNode } from './serve-node.ts'
+import { StartupError } from './startup-error.ts'
+import { waitAtMost } from './wait-at-most.ts'
 
-/** A start-up problem the operator must fix: the CLI prints `errors`, one per line, and exits 1 (no stack trace). */
-export class StartupError extends Error {
-  override readonly name = 'StartupError'
-  readonly errors: readonly string[]
-
-  constructor(errors: readonly string[]) {
-    super(errors.join('\n'))
-    this.errors = errors
-  }
-}
-
-/**
- * Longer than the 60 s idle timeout of common load balancers (AWS ALB, GCP), so the balancer, not the gateway, closes
- * an idle connection: otherwise a request can race our close and fail with a reset.
- */
-const keepAliveTimeoutMs = 65_000
+export { StartupError } from './startup-error.ts'
 
 const noop = (): void => {}
-
-const waitAtMost = async (promise: Promise<unknown>, ms: number): Promise<boolean> => {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-    timer.unref()
-  })
-  const finished = await Promise.race([promise.then(() => true, () => true), timedOut])
-  clearTimeout(timer)
-  return finished
-}
-
-export type ServeNodeOptions = {
-  fetch: (request: Request) => Response | Promise<Response>
-  host: string
-  port: number
-  logger: Logger
-}
-
-export type ServingNode = {
-  server: Server
-  port: number
-  /** Stops accepting connections and resolves once in-flight requests are done or `drainTimeoutMs` has passed. */
-  drain(drainTimeoutMs: number): Promise<{ unfinished: number }>
-}
-
-/** Listens with keep-alive tuned and tracks in-flight requests for the drain. Rejects with `StartupError` on EADDRINUSE. */
-export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode> => {
-  const server = createAdaptorServer({
-    fetch: options.fetch,
-    hostname: options.host,
-    createServer,
-    serverOptions: { keepAliveTimeout: keepAliveTimeoutMs },
-  }) as Server
-  let draining = false
-  let inFlight = 0
-  let onIdle = noop
-
-  server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
-    inFlight += 1
-    if (draining && !response.headersSent) response.setHeader('connection', 'close')
-    response.once('close', () => {
-      inFlight -= 1
-      if (draining && inFlight === 0) onIdle()
-    })
-  })
-
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      reject(
-        error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
-          ? new StartupError([`server: cannot listen on ${options.host}:${options.port} (${error.code}: ${error.message})`])
-          : error,
-      )
-    }
-    server.once('error', onError)
-    server.listen(options.port, options.host, () => {
-      server.off('error', onError)
-      resolve()
-    })
-  })
-  server.on('error', (error) => options.logger.error({ err: error }, 'server error'))
-
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    async drain(drainTimeoutMs) {
-      draining = true
-      // net.Server#close stops accepting without http.Server#close's closeIdleConnections(): see the module doc.
-      NetServer.prototype.close.call(server, noop)
-      const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve))
-      await waitAtMost(idle, drainTimeoutMs)
-      const unfinished = inFlight
-      server.closeAllConnections()
-      return { unfinished }
-    },
-  }
-}
 
 export type NodeServerOptions = {
   env: Record<string, string | undefined>
