@@ -13,7 +13,7 @@
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { Server as NetServer } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import type { Logger } from '../core/logger.ts'
@@ -53,47 +53,68 @@ export type ServingNode = {
 
 const noop = (): void => {}
 
-/** How often a body being read away is checked against `discardBody.maxBytes`. */
+/** How often the bodies being read away are checked against their limits. */
 const discardCheckMs = 10
 
 /**
- * Reads the rest of `request` into nothing, or destroys its socket past the limits. Listeners left by whoever read
- * part of the body (a Web stream over it) are dropped first, as Node's own `_dump` does: nobody reads it any more.
- * Bytes are counted from the socket's `bytesRead`, polled: a body Node dumps itself never reaches the request's `data`
- * listeners, and a `data` listener on the socket would take it away from the HTTP parser mid-request.
+ * Reads the rest of a request's body into nothing, or destroys its socket past the limits. Listeners left by whoever
+ * read part of the body (a Web stream over it) are dropped first, as Node's own `_dump` does: nobody reads it any
+ * more. Bytes are counted from the socket's `bytesRead`: a body Node dumps itself never reaches the request's `data`
+ * listeners, and a `data` listener on the socket would take it away from the HTTP parser mid-request. One timer per
+ * server checks every such socket, so a thousand clients stalling after a 413 cost one timer, not a thousand.
  *
  * A response that closes the connection (the client sent `connection: close`, or the server is draining): Node has
  * already ended the socket and destroys it as soon as its side is flushed (`Socket#destroySoon`), which would reset a
  * client still sending. That destroy now waits for the body's end or the limits; the client has its answer and our FIN.
  */
-const discardUnreadBody = (request: IncomingMessage, limits: DiscardBodyLimits): void => {
-  const socket = request.socket
-  if (request.complete || socket.destroyed) return
-  const closing = socket.writableEnded
-  if (closing) socket.off('finish', socket.destroy)
-  const maxBytesRead = socket.bytesRead + limits.maxBytes
-  const deadline = Date.now() + limits.maxMs
-  const stop = (): void => {
-    clearInterval(timer)
-    request.off('end', stop)
-    request.off('close', stop)
-    if (closing) socket.destroySoon()
+const createBodyDiscarder = (limits: DiscardBodyLimits): ((request: IncomingMessage) => void) => {
+  type Discarding = { socket: Socket; maxBytesRead: number; deadline: number; stop: () => void }
+  const discarding = new Set<Discarding>()
+  let timer: ReturnType<typeof setInterval> | undefined
+  const check = (): void => {
+    const now = Date.now()
+    for (const entry of discarding) {
+      if (entry.socket.bytesRead <= entry.maxBytesRead && now < entry.deadline) continue
+      entry.stop()
+      entry.socket.destroy()
+    }
+    if (discarding.size === 0) {
+      clearInterval(timer)
+      timer = undefined
+    }
   }
-  const timer = setInterval(() => {
-    if (socket.bytesRead <= maxBytesRead && Date.now() < deadline) return
-    stop()
-    socket.destroy()
-  }, discardCheckMs)
-  timer.unref()
-  request.removeAllListeners('data')
-  request.once('end', stop)
-  request.once('close', stop)
-  request.resume()
+
+  return (request) => {
+    const socket = request.socket
+    if (request.complete || socket.destroyed) return
+    const closing = socket.writableEnded
+    if (closing) socket.off('finish', socket.destroy)
+    const entry: Discarding = {
+      socket,
+      maxBytesRead: socket.bytesRead + limits.maxBytes,
+      deadline: Date.now() + limits.maxMs,
+      stop: () => {
+        if (!discarding.delete(entry)) return
+        request.off('end', entry.stop)
+        request.off('close', entry.stop)
+        if (closing) socket.destroySoon()
+      },
+    }
+    discarding.add(entry)
+    if (timer === undefined) {
+      timer = setInterval(check, discardCheckMs)
+      timer.unref()
+    }
+    request.removeAllListeners('data')
+    request.once('end', entry.stop)
+    request.once('close', entry.stop)
+    request.resume()
+  }
 }
 
 /** Listens with keep-alive tuned and tracks in-flight requests for the drain. Rejects with `StartupError` on EADDRINUSE. */
 export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode> => {
-  const discardLimits = options.discardBody ?? defaultDiscardBodyLimits
+  const discardUnreadBody = createBodyDiscarder(options.discardBody ?? defaultDiscardBodyLimits)
   const server = createAdaptorServer({
     fetch: options.fetch,
     hostname: options.host,
@@ -110,7 +131,7 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
     if (draining && !response.headersSent) response.setHeader('connection', 'close')
     response.once('close', () => {
       inFlight -= 1
-      if (!request.complete) discardUnreadBody(request, discardLimits)
+      if (!request.complete) discardUnreadBody(request)
       if (draining && inFlight === 0) onIdle()
     })
   })
