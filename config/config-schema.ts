@@ -53,6 +53,25 @@ export const compatSchema = z.strictObject({
 })
 export type CompatConfig = z.infer<typeof compatSchema>
 
+/**
+ * The upstream connection pool, per provider origin (Node; Workers' `fetch` pools on its own). Requests beyond
+ * `connections` wait for a free connection, within their timeouts.
+ */
+export const poolSchema = z.strictObject({
+  /** Most open connections per origin (default 1024). */
+  connections: z.number().int().positive().optional(),
+  /** How long an idle connection is kept when the server sends no keep-alive hint (default 4000). */
+  keepAliveTimeoutMs: durationMs.optional(),
+  /** Ceiling on the idle time a server's keep-alive hint asks for (default 600000). */
+  keepAliveMaxTimeoutMs: durationMs.optional(),
+  /**
+   * Requests in flight on one connection (HTTP/1.1 pipelining, default 1). undici pipelines neither POSTs nor
+   * requests that may take long, so only 1 and 0 matter here: 0 turns keep-alive off, one connection per request.
+   */
+  pipelining: z.number().int().min(0).max(100).optional(),
+})
+export type PoolConfig = z.infer<typeof poolSchema>
+
 export const providerTypes = ['openai', 'anthropic', 'openai-compatible'] as const
 export type ProviderType = (typeof providerTypes)[number]
 
@@ -65,6 +84,7 @@ export const providerSchema = z.strictObject({
   timeouts: timeoutsSchema.optional(),
   retry: retrySchema.optional(),
   compat: compatSchema.optional(),
+  pool: poolSchema.optional(),
   /** Models this provider serves, in addition to (or instead of) the ones its models endpoint advertises. */
   models: z.array(z.string().min(1)).optional(),
   /** Fetch the models endpoint for `/v1/models` and unprefixed routing (default true). */
@@ -117,6 +137,8 @@ export const configSchema = z.strictObject({
   timeouts: timeoutsSchema.optional(),
   retry: retrySchema.optional(),
   circuitBreaker: circuitBreakerSchema.optional(),
+  /** Upstream pool settings for every provider; a provider's own `pool` overrides them field by field. */
+  pool: poolSchema.optional(),
   /** Per-model facts the gateway needs, e.g. `max_tokens` injected for Anthropic when an OpenAI client sends none. */
   models: z
     .record(z.string(), z.strictObject({ maxOutputTokens: z.number().int().positive().optional() }))

@@ -195,6 +195,40 @@ describe('loadConfig: errors', () => {
   })
 })
 
+describe('upstream pool settings', () => {
+  const resolvedPools = (fileText: string) =>
+    Object.fromEntries(
+      Object.entries(resolveConfig(configOf(loadConfig({ env: {}, fileText }))).providers).map(([id, provider]) => [id, provider.pool]),
+    )
+
+  it('gives every provider a bounded pool, the global settings over the defaults, its own over both, per field', () => {
+    const pools = resolvedPools(
+      [
+        'pool: { connections: 64, keepAliveTimeoutMs: 10000 }',
+        'providers:',
+        '  plain: { type: openai, apiKey: k }',
+        '  tuned: { type: anthropic, apiKey: k, pool: { connections: 2, pipelining: 0 } }',
+        '',
+      ].join('\n'),
+    )
+    expect(pools.plain).toEqual({ connections: 64, keepAliveTimeoutMs: 10_000, keepAliveMaxTimeoutMs: 600_000, pipelining: 1 })
+    expect(pools.tuned).toEqual({ connections: 2, keepAliveTimeoutMs: 10_000, keepAliveMaxTimeoutMs: 600_000, pipelining: 0 })
+    expect(resolvedPools('providers:\n  plain: { type: openai, apiKey: k }\n').plain).toEqual({
+      connections: 1024,
+      keepAliveTimeoutMs: 4_000,
+      keepAliveMaxTimeoutMs: 600_000,
+      pipelining: 1,
+    })
+  })
+
+  it('rejects a pool without connections, or with an unknown option, naming the path', () => {
+    const text = 'providers:\n  p: { type: openai, apiKey: k, pool: { connections: 0, maxSockets: 10 } }\n'
+    expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual(
+      expect.arrayContaining(['providers.p.pool.connections: Too small: expected number to be >0', 'providers.p.pool.maxSockets: unknown option']),
+    )
+  })
+})
+
 describe('config/gatehouse.example.yaml', () => {
   const text = readFileSync(new URL('./gatehouse.example.yaml', import.meta.url), 'utf8')
 

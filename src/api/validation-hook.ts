@@ -1,17 +1,35 @@
 import type { Context } from 'hono'
 import type { ZodError } from 'zod'
 import { GatewayError } from '../core/errors.ts'
+import { fieldNestedTooDeep, maxJsonDepth } from './field-nested-too-deep.ts'
 
-type HookResult = { success: true } | { success: false; error: ZodError }
+type HookResult = { success: true; data?: unknown; target?: string } | { success: false; error: ZodError }
 
 const describePath = (path: readonly PropertyKey[]): string => path.map(String).join('.')
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
  * One `defaultHook` for every route: a zod failure becomes a 400 in the client's dialect that names the failing
  * field (`messages.2.role: Invalid option...`), thrown to `on-error.ts`.
+ *
+ * A valid JSON body nested deeper than `maxJsonDepth` is a 400 too, naming the top-level field. Such a body parses
+ * (V8's `JSON.parse` is not recursive) and passes the schemas (they stop at known fields), but the recursive steps
+ * after them, `JSON.stringify` when it is forwarded first, overflow the stack: the client got a 502 blaming the
+ * provider. The check walks the value the validator parsed, so the body is still parsed once.
  */
 export const validationHook = (result: HookResult, _c: Context): void => {
-  if (result.success) return
+  if (result.success) {
+    if (result.target !== 'json' || !isRecord(result.data)) return
+    const field = fieldNestedTooDeep(result.data, maxJsonDepth)
+    if (field === null) return
+    throw new GatewayError(
+      'invalid_request',
+      `Invalid request body: \`${field}\` nests objects and arrays deeper than the gateway accepts (at most ${maxJsonDepth} levels, counting the body).`,
+      { param: field },
+    )
+  }
   const issues = result.error.issues
   const first = issues[0]
   const param = first ? describePath(first.path) : null

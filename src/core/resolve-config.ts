@@ -6,6 +6,7 @@ import type {
   CircuitBreakerConfig,
   CompatConfig,
   GatewayConfig,
+  PoolConfig,
   ProviderType,
   RetryConfig,
   TimeoutsConfig,
@@ -43,6 +44,21 @@ export const defaultCircuitBreaker: CircuitBreakerPolicy = {
 
 export const defaultBodyLimitBytes = 32 * 1024 * 1024
 
+export type PoolPolicy = Required<PoolConfig>
+
+/**
+ * Upstream pool per provider origin. `connections` is bounded so that a burst cannot open sockets without limit, and
+ * high because each request, a stream included, holds its connection until it ends: at 1024 (Envoy's default per
+ * upstream cluster) a provider serving minute-long streams still takes about 17 new ones a second before requests
+ * queue. The keep-alive and pipelining values are undici's defaults.
+ */
+export const defaultPool: PoolPolicy = {
+  connections: 1024,
+  keepAliveTimeoutMs: 4_000,
+  keepAliveMaxTimeoutMs: 600_000,
+  pipelining: 1,
+}
+
 export type ResolvedProvider = {
   id: string
   type: ProviderType
@@ -52,6 +68,8 @@ export type ResolvedProvider = {
   timeouts: Timeouts
   retry: RetryPolicy
   compat: Required<CompatConfig>
+  /** Global `pool`, then the provider's, over `defaultPool` (per field). */
+  pool: PoolPolicy
   models: string[]
   discoverModels: boolean
 }
@@ -112,6 +130,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
         streamOptions: provider.compat?.streamOptions ?? true,
         maxCompletionTokens: provider.compat?.maxCompletionTokens ?? provider.type !== 'openai-compatible',
       },
+      pool: { ...defaultPool, ...pickDefined<PoolConfig>(config.pool, provider.pool) } as PoolPolicy,
       models: provider.models ?? [],
       discoverModels: provider.discoverModels ?? true,
     }

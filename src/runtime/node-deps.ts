@@ -1,6 +1,6 @@
 /**
  * Builds the Node runtime's `Deps` from the environment and the config file: config, one bounded undici pool per
- * provider instance, the provider registry (HTTP adapters today, the local model later), the master key, the JSON
+ * provider instance (its `pool` settings), the provider registry (HTTP adapters today, the local model later), the master key, the JSON
  * logger, the usage sink and the execution log, and the ordered list of what shutdown closes. `node.ts` owns the
  * server and its lifecycle; this file owns what the app is given.
  */
@@ -86,8 +86,8 @@ export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
   const transports: NodeTransport[] = []
   const built = createProviderRegistry({
     providers: config.providers,
-    factories: httpProviderFactories(() => {
-      const transport = createNodeTransport()
+    factories: httpProviderFactories((provider) => {
+      const transport = createNodeTransport(provider.pool)
       transports.push(transport)
       return transport
     }),

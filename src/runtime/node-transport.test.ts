@@ -344,3 +344,77 @@ describe.each<Readers>([
     expect(opened).toBe(25)
   })
 })
+
+describe('createNodeTransport: the pool', () => {
+  const waitUntil = async (condition: () => boolean, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
+  /**
+   * A server that answers after `delayMs` and counts the connections it accepts, how many were open at once, and how
+   * long each had been idle when it closed.
+   */
+  const startCountingServer = async (options: { delayMs: number; keepAliveTimeoutMs?: number }) => {
+    const counts = { accepted: 0, open: 0, mostOpen: 0, closedAfterMs: [] as number[] }
+    const { url, server } = await startServer((_request, response) => {
+      setTimeout(() => response.end('ok'), options.delayMs)
+    })
+    if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs
+    server.on('connection', (socket: Socket) => {
+      counts.accepted += 1
+      counts.open += 1
+      counts.mostOpen = Math.max(counts.mostOpen, counts.open)
+      let lastActivity = Date.now()
+      socket.on('data', () => (lastActivity = Date.now()))
+      socket.on('close', () => {
+        counts.open -= 1
+        counts.closedAfterMs.push(Date.now() - lastActivity)
+      })
+    })
+    return { url, counts }
+  }
+
+  const get = async (pool: NodeTransport, url: string): Promise<string> => {
+    const response = await pool.request({ url, method: 'GET', headers: {}, signal: signal() })
+    return readBody(response.body)
+  }
+
+  it('never opens more than `connections` sockets to an origin: 10 concurrent requests over 2, all answered', async () => {
+    const { url, counts } = await startCountingServer({ delayMs: 100 })
+    const pool = transport({ connections: 2 })
+    const bodies = await Promise.all(Array.from({ length: 10 }, () => get(pool, url)))
+    expect(bodies).toEqual(Array.from({ length: 10 }, () => 'ok'))
+    expect(counts.accepted).toBe(2)
+    expect(counts.mostOpen).toBe(2)
+  })
+
+  it('opens a connection per request with pipelining 0 (keep-alive off)', async () => {
+    const { url, counts } = await startCountingServer({ delayMs: 0 })
+    const pool = transport({ pipelining: 0 })
+    for (let index = 0; index < 3; index += 1) expect(await get(pool, url)).toBe('ok')
+    expect(counts.accepted).toBe(3)
+  })
+
+  it('closes an idle connection after keepAliveTimeoutMs when the server sends no keep-alive hint', async () => {
+    // keepAliveTimeout 0: Node sends no `keep-alive: timeout=` hint and never closes an idle socket itself.
+    const { url, counts } = await startCountingServer({ delayMs: 0, keepAliveTimeoutMs: 0 })
+    const pool = transport({ keepAliveTimeoutMs: 300 })
+    expect(await get(pool, url)).toBe('ok')
+    await waitUntil(() => counts.closedAfterMs.length === 1, 3_000)
+    // undici checks idle sockets on a coarse timer: well under its 4 s default, not to the millisecond.
+    expect(counts.closedAfterMs[0]).toBeGreaterThanOrEqual(250)
+  })
+
+  it("caps a server's keep-alive hint at keepAliveMaxTimeoutMs", async () => {
+    // Node's server hints `keep-alive: timeout=5` and would keep the socket 5 s; undici would keep it 4 s.
+    const { url, counts } = await startCountingServer({ delayMs: 0 })
+    const pool = transport({ keepAliveMaxTimeoutMs: 300 })
+    expect(await get(pool, url)).toBe('ok')
+    await waitUntil(() => counts.closedAfterMs.length === 1, 3_000)
+    expect(counts.closedAfterMs[0]).toBeGreaterThanOrEqual(250)
+  })
+})

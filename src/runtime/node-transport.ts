@@ -17,13 +17,15 @@ import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import type { AbortHandle, ChunkReader, HeaderReader, UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
 import { isProviderError, ProviderError } from '../../providers/spec/provider-error.ts'
+import { defaultPool } from '../core/resolve-config.ts'
+import type { PoolPolicy } from '../core/resolve-config.ts'
 
-export type NodeTransportOptions = {
-  /** Most sockets per upstream origin (undici default: unlimited). */
-  connections?: number
-  /** How long an idle upstream socket is kept when the server sends no keep-alive hint (undici default 4 s). */
-  keepAliveTimeoutMs?: number
-}
+/**
+ * The pool, as `pool` in the config (`ResolvedProvider.pool`); what is left out takes `defaultPool`. A transport keeps
+ * one pool per origin and connect timeout, so a route that overrides `timeouts.connectMs` gets `connections` of its own.
+ * https://undici.nodejs.org/#/docs/api/Pool?id=parameter-pooloptions
+ */
+export type NodeTransportOptions = Partial<PoolPolicy>
 
 export type NodeTransport = UpstreamTransport & {
   /** Waits for in-flight upstream requests, then closes every pooled socket. */
@@ -397,13 +399,21 @@ const requestHeaders = (request: UpstreamRequest, body: Uint8Array | undefined):
 }
 
 export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTransport => {
+  const pool: PoolPolicy = {
+    connections: options.connections ?? defaultPool.connections,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? defaultPool.keepAliveTimeoutMs,
+    keepAliveMaxTimeoutMs: options.keepAliveMaxTimeoutMs ?? defaultPool.keepAliveMaxTimeoutMs,
+    pipelining: options.pipelining ?? defaultPool.pipelining,
+  }
   const agents = new Map<number | undefined, Agent>()
   const agentFor = (connectTimeoutMs: number | undefined): Agent => {
     let agent = agents.get(connectTimeoutMs)
     if (agent === undefined) {
       agent = new Agent({
-        connections: options.connections ?? null,
-        keepAliveTimeout: options.keepAliveTimeoutMs,
+        connections: pool.connections,
+        pipelining: pool.pipelining,
+        keepAliveTimeout: pool.keepAliveTimeoutMs,
+        keepAliveMaxTimeout: pool.keepAliveMaxTimeoutMs,
         connect: connectTimeoutMs === undefined ? undefined : { timeout: connectTimeoutMs },
         headersTimeout: 0,
         bodyTimeout: 0,

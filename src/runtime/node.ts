@@ -14,107 +14,16 @@
  * https://github.com/honojs/node-server#readme
  */
 import { rmSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { Server as NetServer } from 'node:net'
-import { createAdaptorServer } from '@hono/node-server'
 import { createApp } from '../app.ts'
-import type { Logger } from '../core/logger.ts'
 import type { ResolvedMasterKey } from './master-key.ts'
 import { buildNodeDeps, type NodeDepsOptions } from './node-deps.ts'
-import { StartupError } from './startup-error.ts'
+import { serveNode, type ServingNode } from './serve-node.ts'
+import { waitAtMost } from './wait-at-most.ts'
 
 export { StartupError } from './startup-error.ts'
 
-/**
- * Longer than the 60 s idle timeout of common load balancers (AWS ALB, GCP), so the balancer, not the gateway, closes
- * an idle connection: otherwise a request can race our close and fail with a reset.
- */
-const keepAliveTimeoutMs = 65_000
-
-const noop = (): void => {}
-
 /** The longest shutdown waits for one closable (a store's connection, a pool) before going on without it. */
 const closeTimeoutMs = 5_000
-
-const waitAtMost = async (promise: Promise<unknown>, ms: number): Promise<boolean> => {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-    timer.unref()
-  })
-  const finished = await Promise.race([promise.then(() => true, () => true), timedOut])
-  clearTimeout(timer)
-  return finished
-}
-
-export type ServeNodeOptions = {
-  fetch: (request: Request) => Response | Promise<Response>
-  host: string
-  port: number
-  logger: Logger
-}
-
-export type ServingNode = {
-  server: Server
-  port: number
-  /** Stops accepting connections and resolves once in-flight requests are done or `drainTimeoutMs` has passed. */
-  drain(drainTimeoutMs: number): Promise<{ unfinished: number }>
-}
-
-/** Listens with keep-alive tuned and tracks in-flight requests for the drain. Rejects with `StartupError` on EADDRINUSE. */
-export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode> => {
-  const server = createAdaptorServer({
-    fetch: options.fetch,
-    hostname: options.host,
-    createServer,
-    serverOptions: { keepAliveTimeout: keepAliveTimeoutMs },
-  }) as Server
-  let draining = false
-  let inFlight = 0
-  let onIdle = noop
-
-  server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
-    inFlight += 1
-    if (draining && !response.headersSent) response.setHeader('connection', 'close')
-    response.once('close', () => {
-      inFlight -= 1
-      if (draining && inFlight === 0) onIdle()
-    })
-  })
-
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      reject(
-        error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
-          ? new StartupError([`server: cannot listen on ${options.host}:${options.port} (${error.code}: ${error.message})`])
-          : error,
-      )
-    }
-    server.once('error', onError)
-    server.listen(options.port, options.host, () => {
-      server.off('error', onError)
-      resolve()
-    })
-  })
-  server.on('error', (error) => options.logger.error({ err: error }, 'server error'))
-
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    async drain(drainTimeoutMs) {
-      draining = true
-      // net.Server#close stops accepting without http.Server#close's closeIdleConnections(): see the module doc.
-      NetServer.prototype.close.call(server, noop)
-      const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve))
-      await waitAtMost(idle, drainTimeoutMs)
-      const unfinished = inFlight
-      server.closeAllConnections()
-      return { unfinished }
-    },
-  }
-}
 
 export type NodeServerOptions = NodeDepsOptions
 

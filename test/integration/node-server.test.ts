@@ -20,7 +20,7 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { afterAll, afterEach, beforeAll, describe, it, expect } from 'vitest'
 import { silentLogger } from '../../src/core/logger.ts'
-import { serveNode } from '../../src/runtime/node.ts'
+import { serveNode } from '../../src/runtime/serve-node.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
 

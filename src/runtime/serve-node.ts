@@ -1,0 +1,169 @@
+/**
+ * The HTTP server's lifecycle on Node: listen with keep-alive tuned, count the requests in flight for the shutdown
+ * drain, and read away what a client still sends after it has its answer.
+ *
+ * Unread bodies: the gateway can answer before it read the request body (a 413 decided from `content-length`, a 401,
+ * a chunked body cut at the limit). Closing the socket then, with the client still sending, makes the kernel answer
+ * with a reset: a client that writes its whole body before it reads (most blocking HTTP libraries) fails with EPIPE
+ * and never sees the status, and Node's own client raises EPIPE after it. So the rest of the body is read and
+ * discarded, the way nginx's lingering close does, up to `discardBody.maxBytes` and `discardBody.maxMs`; past either
+ * bound the socket is destroyed. A body read to its end leaves the keep-alive connection usable. @hono/node-server's
+ * own clean-up (`autoCleanupIncoming`) is off: it gives up after 500 ms, too soon for an upload on a slow link.
+ * https://www.rfc-editor.org/rfc/rfc9112#section-9.6, https://nginx.org/en/docs/http/ngx_http_core_module.html#lingering_close
+ */
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { Server as NetServer } from 'node:net'
+import { createAdaptorServer } from '@hono/node-server'
+import type { Logger } from '../core/logger.ts'
+import { StartupError } from './startup-error.ts'
+import { waitAtMost } from './wait-at-most.ts'
+
+/**
+ * Longer than the 60 s idle timeout of common load balancers (AWS ALB, GCP), so the balancer, not the gateway, closes
+ * an idle connection: otherwise a request can race our close and fail with a reset.
+ */
+const keepAliveTimeoutMs = 65_000
+
+export type DiscardBodyLimits = {
+  /** Most bytes read away after the response; four times the default body limit. */
+  maxBytes: number
+  /** Longest time spent reading them (nginx's `lingering_time`). */
+  maxMs: number
+}
+
+export const defaultDiscardBodyLimits: DiscardBodyLimits = { maxBytes: 128 * 1024 * 1024, maxMs: 30_000 }
+
+export type ServeNodeOptions = {
+  fetch: (request: Request) => Response | Promise<Response>
+  host: string
+  port: number
+  logger: Logger
+  /** Bounds on reading away a body the response left unread (module doc); `defaultDiscardBodyLimits` otherwise. */
+  discardBody?: DiscardBodyLimits
+}
+
+export type ServingNode = {
+  server: Server
+  port: number
+  /** Stops accepting connections and resolves once in-flight requests are done or `drainTimeoutMs` has passed. */
+  drain(drainTimeoutMs: number): Promise<{ unfinished: number }>
+}
+
+const noop = (): void => {}
+
+/** How often the bodies being read away are checked against their limits. */
+const discardCheckMs = 10
+
+/**
+ * Reads the rest of a request's body into nothing, or destroys its socket past the limits. Listeners left by whoever
+ * read part of the body (a Web stream over it) are dropped first, as Node's own `_dump` does: nobody reads it any
+ * more. Bytes are counted from the socket's `bytesRead`: a body Node dumps itself never reaches the request's `data`
+ * listeners, and a `data` listener on the socket would take it away from the HTTP parser mid-request. One timer per
+ * server checks every such socket, so a thousand clients stalling after a 413 cost one timer, not a thousand.
+ *
+ * A response that closes the connection (the client sent `connection: close`, or the server is draining): Node has
+ * already ended the socket and destroys it as soon as its side is flushed (`Socket#destroySoon`), which would reset a
+ * client still sending. That destroy now waits for the body's end or the limits; the client has its answer and our FIN.
+ */
+const createBodyDiscarder = (limits: DiscardBodyLimits): ((request: IncomingMessage) => void) => {
+  type Discarding = { socket: Socket; maxBytesRead: number; deadline: number; stop: () => void }
+  const discarding = new Set<Discarding>()
+  let timer: ReturnType<typeof setInterval> | undefined
+  const check = (): void => {
+    const now = Date.now()
+    for (const entry of discarding) {
+      if (entry.socket.bytesRead <= entry.maxBytesRead && now < entry.deadline) continue
+      entry.stop()
+      entry.socket.destroy()
+    }
+    if (discarding.size === 0) {
+      clearInterval(timer)
+      timer = undefined
+    }
+  }
+
+  return (request) => {
+    const socket = request.socket
+    if (request.complete || socket.destroyed) return
+    const closing = socket.writableEnded
+    if (closing) socket.off('finish', socket.destroy)
+    const entry: Discarding = {
+      socket,
+      maxBytesRead: socket.bytesRead + limits.maxBytes,
+      deadline: Date.now() + limits.maxMs,
+      stop: () => {
+        if (!discarding.delete(entry)) return
+        request.off('end', entry.stop)
+        request.off('close', entry.stop)
+        if (closing) socket.destroySoon()
+      },
+    }
+    discarding.add(entry)
+    if (timer === undefined) {
+      timer = setInterval(check, discardCheckMs)
+      timer.unref()
+    }
+    request.removeAllListeners('data')
+    request.once('end', entry.stop)
+    request.once('close', entry.stop)
+    request.resume()
+  }
+}
+
+/** Listens with keep-alive tuned and tracks in-flight requests for the drain. Rejects with `StartupError` on EADDRINUSE. */
+export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode> => {
+  const discardUnreadBody = createBodyDiscarder(options.discardBody ?? defaultDiscardBodyLimits)
+  const server = createAdaptorServer({
+    fetch: options.fetch,
+    hostname: options.host,
+    createServer,
+    serverOptions: { keepAliveTimeout: keepAliveTimeoutMs },
+    autoCleanupIncoming: false,
+  }) as Server
+  let draining = false
+  let inFlight = 0
+  let onIdle = noop
+
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+    inFlight += 1
+    if (draining && !response.headersSent) response.setHeader('connection', 'close')
+    response.once('close', () => {
+      inFlight -= 1
+      if (!request.complete) discardUnreadBody(request)
+      if (draining && inFlight === 0) onIdle()
+    })
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(
+        error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
+          ? new StartupError([`server: cannot listen on ${options.host}:${options.port} (${error.code}: ${error.message})`])
+          : error,
+      )
+    }
+    server.once('error', onError)
+    server.listen(options.port, options.host, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+  server.on('error', (error) => options.logger.error({ err: error }, 'server error'))
+
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    async drain(drainTimeoutMs) {
+      draining = true
+      // net.Server#close stops accepting without http.Server#close's closeIdleConnections(): see node.ts's module doc.
+      NetServer.prototype.close.call(server, noop)
+      const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve))
+      await waitAtMost(idle, drainTimeoutMs)
+      const unfinished = inFlight
+      server.closeAllConnections()
+      return { unfinished }
+    },
+  }
+}
