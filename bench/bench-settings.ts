@@ -16,9 +16,20 @@ export const benchSettings = {
   ],
 } as const
 
-export const chatRequestBody = (options: { stream: boolean }): string =>
+export type ChatRequestOptions = {
+  stream: boolean
+  /** A streamed request asks `stream_options.include_usage` (default); the official SDKs do not unless told to. */
+  includeUsage?: boolean
+  /** Asks the bench's mock to pace the stream (`lean-mock-upstream.ts`), through `metadata`, which proxies forward. */
+  paced?: { chunks: number; intervalMs: number }
+}
+
+export const chatRequestBody = (options: ChatRequestOptions): string =>
   JSON.stringify({
     model: benchSettings.model,
     messages: benchSettings.messages,
-    ...(options.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    ...(options.stream ? { stream: true, ...((options.includeUsage ?? true) ? { stream_options: { include_usage: true } } : {}) } : {}),
+    ...(options.paced === undefined
+      ? {}
+      : { metadata: { bench_chunks: String(options.paced.chunks), bench_interval_ms: String(options.paced.intervalMs) } }),
   })

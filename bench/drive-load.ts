@@ -3,14 +3,14 @@
  * per benchmark so that every run pays autocannon's start-up only once, and fed one job at a time.
  */
 import { fileURLToPath } from 'node:url'
-import type { LoadJob, LoadRun, LoadWorkerMessage } from './load-worker.ts'
+import type { LoadRun, LoadWorkerMessage, WorkerJob } from './load-worker.ts'
 import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
 
 const workerPath = fileURLToPath(new URL('./load-worker.ts', import.meta.url))
 
 export type LoadGenerator = {
   readonly pid: number
-  run(job: LoadJob): Promise<LoadRun>
+  run(job: WorkerJob): Promise<LoadRun>
   stop(): Promise<void>
 }
 
@@ -28,6 +28,10 @@ export const startLoadGenerator = async (options: { cwd: string }): Promise<Load
     await stopChild(child)
     throw error
   }
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4_000)
+  })
   return {
     pid: child.pid as number,
     run: (job) =>
@@ -39,7 +43,7 @@ export const startLoadGenerator = async (options: { cwd: string }): Promise<Load
         }
         const onExit = (code: number | null, signal: string | null): void => {
           cleanup()
-          reject(new Error(`the load generator exited (${signal ?? `code ${code}`}) during a run`))
+          reject(new Error(`the load generator exited (${signal ?? `code ${code}`}) during a run${stderr === '' ? '' : `:\n${stderr}`}`))
         }
         const budgetMs = (job.warmupSeconds + job.durationSeconds) * 1_000 + 30_000
         const timer = setTimeout(() => {

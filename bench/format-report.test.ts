@@ -28,6 +28,26 @@ const run = (scenario: ScenarioRun['scenario'], figures: Record<TargetName, [num
   },
 })
 
+/** A paced-streams run: 20,000 chunks per target, the gateway's CPU and chunk delays as given. */
+const pacedRun = (options: { gatewayCpuSeconds: number; gatewayP99: number; gatewayRssKb?: number }): ScenarioRun => {
+  const chunkTarget = (cpuSeconds: number | null, p50: number, p99: number): TargetRun => ({
+    ...target(2000, p99),
+    latencyMs: { p50, p90: p99 / 2, p99, max: p99 * 2, mean: p50 },
+    chunks: {
+      chunks: 20_000,
+      cpuSeconds,
+      cpuMsPerThousandChunks: cpuSeconds === null ? null : (cpuSeconds / 20_000) * 1_000_000,
+      roundCpuMsPerThousandChunks: cpuSeconds === null ? [null, null] : [((cpuSeconds / 20_000) * 1_000_000) * 0.9, ((cpuSeconds / 20_000) * 1_000_000) * 1.1],
+    },
+  })
+  const gateway = chunkTarget(options.gatewayCpuSeconds, 1.5, options.gatewayP99)
+  gateway.peakRssKb = options.gatewayRssKb ?? 200 * 1024
+  return {
+    scenario: { name: 'paced-streams', connections: 500, stream: true, includeUsage: false, paced: { chunks: 200, intervalMs: 20 } },
+    targets: { direct: chunkTarget(null, 0.4, 1.5), reference: chunkTarget(0.2, 1.2, 2.5), gateway },
+  }
+}
+
 const result = (options: { gatewayRate: number; gatewayStreams: number; gatewayFixedP99: number; failures?: string[] }): BenchmarkResult => ({
   startedAt: '2025-01-01T00:00:00.000Z',
   environment: { node: 'v20.0.0', cpus: 2, pinned: true, pinningNote: 'pinned' },
@@ -46,24 +66,60 @@ const result = (options: { gatewayRate: number; gatewayStreams: number; gatewayF
 })
 
 describe('judgeBenchmark', () => {
-  it('passes when the gateway keeps half the reference throughput and adds under 3 ms to p99', () => {
-    const verdict = judgeBenchmark(result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 3.1 }))
-    expect(verdict.ratios.throughputVsReference).toBeCloseTo(0.6)
-    expect(verdict.ratios.throughputVsDirect).toBeCloseTo(0.3)
-    expect(verdict.ratios.streamsVsReference).toBeCloseTo(0.6)
+  it('passes when the gateway keeps 0.70 of the reference throughput, 0.65 of its streams, and adds under 2 ms to p99', () => {
+    const verdict = judgeBenchmark(result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 3.1 }))
+    expect(verdict.ratios.throughputVsReference).toBeCloseTo(0.75)
+    expect(verdict.ratios.throughputVsDirect).toBeCloseTo(0.375)
+    expect(verdict.ratios.streamsVsReference).toBeCloseTo(0.7)
     expect(verdict.ratios.fixedRateAddedP99Ms).toBeCloseTo(1.9)
+    expect(verdict.checks.map((check) => check.name)).toEqual([
+      'max throughput, gateway/reference',
+      'added p99 at 200 req/s (ms)',
+      'streams per second, gateway/reference',
+    ])
     expect(verdict.checks.map((check) => check.pass)).toEqual([true, true, true])
     expect(verdict.pass).toBe(true)
   })
 
   it('fails each target on its own figure', () => {
-    const slow = judgeBenchmark(result({ gatewayRate: 1900, gatewayStreams: 900, gatewayFixedP99: 2 }))
+    const slow = judgeBenchmark(result({ gatewayRate: 2600, gatewayStreams: 1050, gatewayFixedP99: 2 }))
     expect(slow.checks.map((check) => check.pass)).toEqual([false, true, true])
-    const slowStreams = judgeBenchmark(result({ gatewayRate: 2400, gatewayStreams: 700, gatewayFixedP99: 2 }))
-    expect(slowStreams.checks.map((check) => check.pass)).toEqual([true, false, true])
-    const laggy = judgeBenchmark(result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 4.3 }))
-    expect(laggy.checks.map((check) => check.pass)).toEqual([true, true, false])
+    const slowStreams = judgeBenchmark(result({ gatewayRate: 3000, gatewayStreams: 900, gatewayFixedP99: 2 }))
+    expect(slowStreams.checks.map((check) => check.pass)).toEqual([true, true, false])
+    const laggy = judgeBenchmark(result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 3.3 }))
+    expect(laggy.checks.map((check) => check.pass)).toEqual([true, false, true])
     expect([slow.pass, slowStreams.pass, laggy.pass]).toEqual([false, false, false])
+  })
+
+  it('judges only the scenarios that ran', () => {
+    const data = result({ gatewayRate: 1000, gatewayStreams: 1050, gatewayFixedP99: 9 })
+    data.runs = data.runs.filter((run) => run.scenario.name === 'streaming')
+    const verdict = judgeBenchmark(data)
+    expect(verdict.checks.map((check) => check.name)).toEqual(['streams per second, gateway/reference'])
+    expect(verdict.pass).toBe(true)
+  })
+
+  it('judges paced streams by CPU per chunk against the reference, added p99 delay and peak RSS', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    data.runs.push(pacedRun({ gatewayCpuSeconds: 0.28, gatewayP99: 3.2 }))
+    const verdict = judgeBenchmark(data)
+    // 0.28 s over 20,000 chunks is 14 ms per 1,000 against the reference's 10: 1.4 times; p99 3.2 - 2.5 ms.
+    expect(verdict.paced).toHaveLength(1)
+    expect(verdict.paced[0].gatewayCpuMsPerThousandChunks).toBeCloseTo(14)
+    expect(verdict.paced[0].referenceCpuMsPerThousandChunks).toBeCloseTo(10)
+    expect(verdict.paced[0].cpuPerChunkVsReference).toBeCloseTo(1.4)
+    expect(verdict.paced[0].addedP50Ms).toBeCloseTo(0.3)
+    expect(verdict.paced[0].addedP99Ms).toBeCloseTo(0.7)
+    expect(verdict.checks.slice(3).map((check) => [check.name, check.pass])).toEqual([
+      ['paced-streams: CPU per chunk, gateway/reference', true],
+      ['paced-streams: added delay p99 (ms)', true],
+      ['paced-streams: gateway peak RSS (MiB)', true],
+    ])
+    expect(verdict.pass).toBe(true)
+
+    const costly = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    costly.runs.push(pacedRun({ gatewayCpuSeconds: 0.32, gatewayP99: 3.6, gatewayRssKb: 310 * 1024 }))
+    expect(judgeBenchmark(costly).checks.slice(3).map((check) => check.pass)).toEqual([false, false, false])
   })
 
   it('fails the run when any request failed, whatever the speed', () => {
@@ -79,16 +135,30 @@ describe('formatReport', () => {
     const report = formatReport(data, judgeBenchmark(data))
     expect(report).toMatch(/^gateway +1900 +13\.33 +20\.00 +40\.00 +80\.0 +0 +0 +78\.1 MiB +99% +70% +2%$/m)
     expect(report).not.toContain('WARNINGS')
-    expect(report).toContain('throughput gateway/reference 0.47')
-    expect(report).toContain('FAIL  max throughput, gateway/reference: 0.47 (target >= 0.5)')
-    expect(report).toContain('PASS  streams per second, gateway/reference: 0.60 (target >= 0.5)')
-    expect(report).toContain('PASS  added p99 at 200 req/s (ms): 0.80 (target < 3)')
+    expect(report).toContain('Gateway/reference: throughput 0.47; added p99 at fixed rate 0.80 ms; streams 0.60')
+    expect(report).toContain('FAIL  max throughput, gateway/reference: 0.47 (target >= 0.7)')
+    expect(report).toContain('FAIL  streams per second, gateway/reference: 0.60 (target >= 0.65)')
+    expect(report).toContain('PASS  added p99 at 200 req/s (ms): 0.80 (target < 2)')
     expect(report).toContain('Peak RSS over the run (VmHWM): gateway 117.2 MiB, reference 58.6 MiB')
     expect(report).toContain('10 s warm-up, then 10 s measured in 2 interleaved rounds (each after 1 s unmeasured)')
     expect(report).toContain('gateway/reference in each round: 0.47 0.47')
     // The fixed-rate scenario runs every target at the same rate: no ratio per round.
     expect(report.match(/in each round/g)).toHaveLength(2)
     expect(report.trimEnd().endsWith('RESULT: FAIL')).toBe(true)
+  })
+
+  it('shows paced streams with their CPU per 1,000 chunks, the ratio in each round and the added delay', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    data.runs.push(pacedRun({ gatewayCpuSeconds: 0.28, gatewayP99: 3.2 }))
+    const report = formatReport(data, judgeBenchmark(data))
+    expect(report).toContain('paced-streams: 500 streams at once, 200 chunks each, one every 20 ms, include_usage not asked')
+    expect(report).toMatch(/^gateway +2000 +1\.50 +1\.60 +3\.20 +6\.4 +20000 +14\.0 +0 +0 +200\.0 MiB +99% +70% +2%$/m)
+    expect(report).toMatch(/^direct +2000 +0\.40 +0\.75 +1\.50 +3\.0 +20000 +- +0 +0 +78\.1 MiB/m)
+    expect(report).toContain('gateway/reference CPU per chunk in each round: 1.40 1.40')
+    expect(report).toContain('paced-streams: CPU per chunk 1.40 (14.0 vs 10.0 ms/1k chunks), added delay p50 0.30 ms, p99 0.70 ms')
+    expect(report).toContain('PASS  paced-streams: CPU per chunk, gateway/reference: 1.40 (target <= 1.5)')
+    expect(report).toContain('PASS  paced-streams: added delay p99 (ms): 0.70 (target < 1)')
+    expect(report).toContain('PASS  paced-streams: gateway peak RSS (MiB): 200.00 (target < 300)')
   })
 
   it('shows the ratio of each round, where the machine\'s drift shows', () => {

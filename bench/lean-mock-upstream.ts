@@ -7,10 +7,19 @@
  * `chat.completion`, or an SSE stream (role chunk, content chunks, finish chunk, the `choices: []` usage chunk when
  * `stream_options.include_usage` is set, `data: [DONE]`), each event written on its own as a real upstream flushes
  * tokens. It checks the upstream key (401 in OpenAI's shape otherwise) and counts what it answered.
+ *
+ * A streamed request whose `metadata` holds `bench_chunks` and `bench_interval_ms` (the paced-streams scenario; the
+ * proxies forward `metadata` as they forward any member) is answered as a model generates: the role chunk at once,
+ * then one content chunk (one token) every `bench_interval_ms`, then the finish chunk, the usage chunk when asked and
+ * `[DONE]` together one interval after the last token. Every event carries the time it was written in its
+ * `obfuscation` member (`read-chunk-stamps.ts`), which the load generator reads back on arrival.
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { monotonicMicros } from './monotonic-micros.ts'
+import { stampFor } from './read-chunk-stamps.ts'
+import type { StampKind } from './read-chunk-stamps.ts'
 
 export type LeanMockUpstream = {
   /** Ends in `/v1`, like `OPENAI_BASE_URL`. */
@@ -68,6 +77,77 @@ const streamEvents = (options: { answer: string; streamChunks: number; includeUs
   ]
 }
 
+/** The tokens of a paced answer, in turn: ASCII, as most English output is. */
+const pacedTokens = ' Paris is the capital of France, famous for the Eiffel Tower, the Louvre and its long history of art.'
+  .split(/(?= )/)
+
+type StampedEvent = (micros: number) => string
+
+/** One event of a paced stream, with the stamp spliced into the `obfuscation` member OpenAI puts last. */
+const stampedEvent = (options: { kind: StampKind; choices: unknown[]; includeUsage: boolean; usage?: unknown }): StampedEvent => {
+  const { kind, choices, includeUsage } = options
+  const body = JSON.stringify({
+    ...envelope,
+    object: 'chat.completion.chunk',
+    choices,
+    ...(includeUsage ? { usage: options.usage ?? null } : {}),
+    obfuscation: '\u0000',
+  })
+  const [head, tail] = body.split('\\u0000')
+  return (micros) => `data: ${head}${stampFor(kind, micros)}${tail}\n\n`
+}
+
+const pacedEventsFor = (includeUsage: boolean) => {
+  const delta = (value: Record<string, unknown>, finishReason: string | null = null) => [
+    { index: 0, delta: value, logprobs: null, finish_reason: finishReason },
+  ]
+  return {
+    role: stampedEvent({ kind: 'role', choices: delta({ role: 'assistant', content: '', refusal: null }), includeUsage }),
+    tokens: pacedTokens.map((token) => stampedEvent({ kind: 'content', choices: delta({ content: token }), includeUsage })),
+    finish: stampedEvent({ kind: 'finish', choices: delta({}, 'stop'), includeUsage }),
+    usage: (completionTokens: number): StampedEvent =>
+      stampedEvent({
+        kind: 'usage',
+        choices: [],
+        includeUsage: true,
+        usage: { ...usageFor(''), completion_tokens: completionTokens, total_tokens: 31 + completionTokens },
+      }),
+  }
+}
+
+const pacedEvents = { plain: pacedEventsFor(false), withUsage: pacedEventsFor(true) }
+
+/** `bench_chunks` and `bench_interval_ms` from the request's `metadata`, when both are positive whole numbers. */
+const pacingOf = (body: string): { chunks: number; intervalMs: number } | undefined => {
+  if (!body.includes('"bench_interval_ms"')) return undefined
+  try {
+    const metadata = (JSON.parse(body) as { metadata?: { bench_chunks?: unknown; bench_interval_ms?: unknown } }).metadata
+    const chunks = Number(metadata?.bench_chunks)
+    const intervalMs = Number(metadata?.bench_interval_ms)
+    return Number.isInteger(chunks) && chunks > 0 && Number.isInteger(intervalMs) && intervalMs > 0 ? { chunks, intervalMs } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Writes a paced stream: see the header. A client that goes away stops it. */
+const streamPaced = (response: ServerResponse, options: { chunks: number; intervalMs: number; includeUsage: boolean }): void => {
+  const events = options.includeUsage ? pacedEvents.withUsage : pacedEvents.plain
+  response.write(events.role(monotonicMicros()))
+  let sent = 0
+  const timer = setInterval(() => {
+    if (sent < options.chunks) {
+      response.write(events.tokens[sent % events.tokens.length](monotonicMicros()))
+      sent += 1
+      return
+    }
+    clearInterval(timer)
+    const now = monotonicMicros()
+    response.end(`${events.finish(now)}${options.includeUsage ? events.usage(options.chunks)(now) : ''}data: [DONE]\n\n`)
+  }, options.intervalMs)
+  response.once('close', () => clearInterval(timer))
+}
+
 const errorBody = (message: string, code: string | null) =>
   JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code } })
 
@@ -115,13 +195,16 @@ export const startLeanMockUpstream = async (options: LeanMockOptions): Promise<L
     }
     served += 1
     if (!/"stream"\s*:\s*true/.test(body)) return sendJson(response, 200, completion, requestId)
-    const events = /"include_usage"\s*:\s*true/.test(body) ? streams.withUsage : streams.plain
+    const includeUsage = /"include_usage"\s*:\s*true/.test(body)
+    const events = includeUsage ? streams.withUsage : streams.plain
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-request-id': requestId,
       'openai-processing-ms': '1',
     })
+    const pacing = pacingOf(body)
+    if (pacing !== undefined) return streamPaced(response, { ...pacing, includeUsage })
     for (let index = 0; index < events.length - 1; index += 1) response.write(events[index])
     response.end(events[events.length - 1])
   }

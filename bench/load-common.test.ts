@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mergeLoadRuns, type LoadRun } from './load-common.ts'
+import { cpuMsPerThousandChunks, mergeChunkFigures, mergeLoadRuns, type LoadRun } from './load-common.ts'
 
 const loadRun = (options: { ok: number; seconds: number; samples: number[]; non2xx?: number; codes?: Record<string, number> }): LoadRun => ({
   ok: options.ok,
@@ -37,5 +37,29 @@ describe('mergeLoadRuns', () => {
     expect(merged.ok).toBe(0)
     expect(merged.requestsPerSecond).toBe(0)
     expect(merged.latencyMs.p99).toBeNull()
+  })
+})
+
+describe('chunk figures', () => {
+  const withChunks = (chunks: number, cpuSeconds: number | null, firstProblem?: string): LoadRun => ({
+    ...loadRun({ ok: 1, seconds: 2, samples: [] }),
+    chunkFigures: { chunks, cpuSeconds, ...(firstProblem === undefined ? {} : { firstProblem }) },
+  })
+
+  it('gives CPU milliseconds per 1,000 chunks, and none without a reading or without chunks', () => {
+    expect(cpuMsPerThousandChunks(0.5, 50_000)).toBeCloseTo(10)
+    expect(cpuMsPerThousandChunks(null, 50_000)).toBeNull()
+    expect(cpuMsPerThousandChunks(0.5, 0)).toBeNull()
+  })
+
+  it('adds up chunks and CPU over the rounds, so a round weighs by its chunks, not as a mean of per-round figures', () => {
+    const merged = mergeChunkFigures([withChunks(10_000, 0.3), withChunks(40_000, 0.2, 'no [DONE]')])
+    // 0.5 s over 50,000 chunks: 10 ms per 1,000 (the mean of the rounds' 30 and 5 would say 17.5).
+    expect(merged).toEqual({ chunks: 50_000, cpuSeconds: 0.5, cpuMsPerThousandChunks: 10, firstProblem: 'no [DONE]' })
+  })
+
+  it('has no CPU figure when one round could not read it, and no figures at all for runs without chunks', () => {
+    expect(mergeChunkFigures([withChunks(10_000, 0.3), withChunks(10_000, null)])?.cpuMsPerThousandChunks).toBeNull()
+    expect(mergeChunkFigures([loadRun({ ok: 1, seconds: 1, samples: [1] })])).toBeUndefined()
   })
 })

@@ -43,11 +43,22 @@ export type LoadResult = {
   latencyMs: LatencySummary
 }
 
+/** What a paced-streams run (`paced-streams.ts`) counts besides its delays, over its measured window. */
+export type ChunkFigures = {
+  /** Stamped events that arrived in the window. */
+  chunks: number
+  /** CPU seconds the target's process used over the window; `null` when not read (the direct call, no /proc). */
+  cpuSeconds: number | null
+  /** What was wrong with the first stream that did not come back whole. */
+  firstProblem?: string
+}
+
 /**
  * One run of the load generator with every latency sample, so that the rounds of a target (`run-benchmark.ts`
- * interleaves the targets) can be merged into one result with `mergeLoadRuns`.
+ * interleaves the targets) can be merged into one result with `mergeLoadRuns`. A paced-streams run's latencies are
+ * the delays of its events (stamp to arrival), its rate is events per second, and `ok` counts whole streams.
  */
-export type LoadRun = LoadResult & { latencySamplesMs: number[] }
+export type LoadRun = LoadResult & { latencySamplesMs: number[]; chunkFigures?: ChunkFigures }
 
 /** Nearest-rank percentile of sorted samples. */
 export const percentile = (sorted: Float64Array, fraction: number): number | null => {
@@ -92,6 +103,32 @@ export const mergeLoadRuns = (runs: readonly LoadRun[]): LoadResult => {
     measuredSeconds,
     requestsPerSecond: measuredSeconds > 0 ? counts.ok / measuredSeconds : 0,
     latencyMs: summariseLatency(samples),
+  }
+}
+
+/** CPU milliseconds per 1,000 chunks; `null` without a CPU reading or without chunks. */
+export const cpuMsPerThousandChunks = (cpuSeconds: number | null, chunks: number): number | null =>
+  cpuSeconds === null || chunks <= 0 ? null : (cpuSeconds / chunks) * 1_000_000
+
+/**
+ * The chunk figures of several paced-streams runs against one target: chunks and CPU time add up (so the CPU per
+ * chunk weighs each round by its chunks), the CPU is `null` when any run's is; `undefined` when no run has any.
+ */
+export const mergeChunkFigures = (runs: readonly LoadRun[]): (ChunkFigures & { cpuMsPerThousandChunks: number | null }) | undefined => {
+  const figures = runs.flatMap((run) => (run.chunkFigures === undefined ? [] : [run.chunkFigures]))
+  if (figures.length === 0) return undefined
+  let chunks = 0
+  let cpuSeconds: number | null = 0
+  for (const figure of figures) {
+    chunks += figure.chunks
+    cpuSeconds = cpuSeconds === null || figure.cpuSeconds === null ? null : cpuSeconds + figure.cpuSeconds
+  }
+  const firstProblem = figures.find((figure) => figure.firstProblem !== undefined)?.firstProblem
+  return {
+    chunks,
+    cpuSeconds,
+    cpuMsPerThousandChunks: cpuMsPerThousandChunks(cpuSeconds, chunks),
+    ...(firstProblem === undefined ? {} : { firstProblem }),
   }
 }
 

@@ -4,6 +4,8 @@
  * time, and answers each with `{ type: 'result', result }` or `{ type: 'error', message }`; prints `{"ready":true}`
  * once loaded.
  *
+ * A job with `pacedStreams` (the paced-streams scenario) holds that many paced streams open (`paced-streams.ts`).
+ *
  * A job with `overallRate` (the fixed-rate scenario) runs on the paced open-loop generator of `paced-load.ts`:
  * autocannon's rate limiter sends each connection's share of a second in one burst, which is not a moderate rate.
  * The others (max throughput, streaming) run on autocannon, each connection sending its next request as soon as the
@@ -18,6 +20,8 @@ import { pathToFileURL } from 'node:url'
 import type { LoadJob, LoadRun } from './load-common.ts'
 import { summariseLatency, verifiers } from './load-common.ts'
 import { runPacedLoad } from './paced-load.ts'
+import { runPacedStreams } from './paced-streams.ts'
+import type { PacedStreamsSpec } from './paced-streams.ts'
 
 export type { LoadJob, LoadResult, LoadRun } from './load-common.ts'
 
@@ -60,13 +64,18 @@ const runAutocannon = async (job: LoadJob): Promise<LoadRun> => {
   }
 }
 
-export const runLoadJob = (job: LoadJob): Promise<LoadRun> =>
-  job.overallRate === undefined ? runAutocannon(job) : runPacedLoad({ ...job, overallRate: job.overallRate })
+/** A job with `pacedStreams` holds that many paced streams open (`paced-streams.ts`). */
+export type WorkerJob = LoadJob & { pacedStreams?: PacedStreamsSpec }
+
+export const runLoadJob = (job: WorkerJob): Promise<LoadRun> => {
+  if (job.pacedStreams !== undefined) return runPacedStreams({ ...job, pacedStreams: job.pacedStreams })
+  return job.overallRate === undefined ? runAutocannon(job) : runPacedLoad({ ...job, overallRate: job.overallRate })
+}
 
 export type LoadWorkerMessage = { type: 'result'; result: LoadRun } | { type: 'error'; message: string }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.on('message', (message: { type?: string; job?: LoadJob }) => {
+  process.on('message', (message: { type?: string; job?: WorkerJob }) => {
     if (message?.type !== 'run' || message.job === undefined) return
     runLoadJob(message.job).then(
       (result) => process.send?.({ type: 'result', result } satisfies LoadWorkerMessage),

@@ -7,6 +7,7 @@
  * while another test may be starting a server from it (as `test/integration/node-server.test.ts` does, in its own
  * directory).
  */
+import { createHash } from 'node:crypto'
 import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnPinned } from './spawn-pinned.ts'
@@ -67,7 +68,9 @@ export const prepareGatewayBin = async (options: { cacheName: string }): Promise
   const builtAt = modifiedMs(join(repositoryRoot, 'dist', 'src', 'runtime', 'node.js'))
   const newest = Math.max(...sourceFolders.map((folder) => newestSourceMs(join(repositoryRoot, folder))))
   if (builtAt !== null && builtAt > newest) return { bin: join(repositoryRoot, 'bin', 'gatehouse.js'), built: false }
-  const directory = join(repositoryRoot, 'node_modules', '.cache', options.cacheName)
+  // Worktrees may share one `node_modules` (a symlink): each checkout builds into a directory of its own.
+  const checkout = createHash('sha256').update(repositoryRoot).digest('hex').slice(0, 12)
+  const directory = join(repositoryRoot, 'node_modules', '.cache', `${options.cacheName}-${checkout}`)
   await buildInto(directory)
   return { bin: join(directory, 'bin', 'gatehouse.js'), built: true }
 }

@@ -13,7 +13,8 @@
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { pathToFileURL } from 'node:url'
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
 
 /** Hop-by-hop and recomputed headers, never copied between the two connections (RFC 9110 §7.6.1). */
@@ -88,7 +89,16 @@ export const startReferenceProxy = async (options: {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Run as a script: `import.meta.url` is the real path, so a script reached through a symlink compares as one too. */
+const isMain = (): boolean => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+  } catch {
+    return false
+  }
+}
+
+if (isMain()) {
   const upstreamOrigin = process.env.UPSTREAM_ORIGIN
   if (upstreamOrigin === undefined) throw new Error('UPSTREAM_ORIGIN is required')
   const proxy = await startReferenceProxy({

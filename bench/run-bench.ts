@@ -1,12 +1,13 @@
 /**
- * `npm run bench` (after `npm run build`): the full benchmark of ARCHITECTURE.md's "Benchmark" section. Prints the
+ * `npm run bench` (after `npm run build`): the full benchmark of docs/benchmark.md. Prints the
  * table and the PASS/FAIL of each target, writes `bench/results/bench-<time>.json` (and the gateway's log to
  * `bench/results/gateway.log`), and exits 1 when a request failed or a target was missed.
  * `BENCH_DURATION_S` and `BENCH_WARMUP_S` (default 10 each) set the measured and warm-up seconds per target and
  * scenario; `BENCH_ROUNDS` (default 5) how many interleaved rounds the measured seconds are split into, and
- * `BENCH_LEAD_IN_S` (default 1) the unmeasured start of every round; `BENCH_SCENARIOS`
- * (`max-throughput,fixed-rate,streaming`) picks and orders the scenarios; `BENCH_CPU_PROFILE=1` also writes the
- * gateway's V8 CPU profile to `bench/results/` (open it in Chrome DevTools, Performance tab).
+ * `BENCH_LEAD_IN_S` (default 1) the unmeasured start of every round; `BENCH_SCENARIOS` (`max-throughput,
+ * fixed-rate,streaming,streaming-no-usage,paced-streams,paced-streams-no-usage`) picks and orders the scenarios;
+ * `BENCH_CPU_PROFILE=1` also writes the gateway's V8 CPU profile to `bench/results/` (open it in Chrome DevTools,
+ * Performance tab).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'

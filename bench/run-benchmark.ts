@@ -6,11 +6,13 @@
  */
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { benchSettings, chatRequestBody } from './bench-settings.ts'
+import { benchSettings } from './bench-settings.ts'
+import { jobFor } from './bench-scenarios.ts'
+import type { BenchTarget, Scenario, ScenarioName } from './bench-scenarios.ts'
 import { startLoadGenerator } from './drive-load.ts'
 import type { LoadGenerator } from './drive-load.ts'
 import type { LoadResult, LoadRun } from './load-worker.ts'
-import { mergeLoadRuns } from './load-common.ts'
+import { cpuMsPerThousandChunks, mergeChunkFigures, mergeLoadRuns } from './load-common.ts'
 import { preflight } from './preflight.ts'
 import { checkPinning } from './spawn-pinned.ts'
 import { readCpuSeconds, readMachineBusySeconds } from './read-cpu-seconds.ts'
@@ -18,33 +20,10 @@ import { repositoryRoot, startBenchProcesses } from './start-bench-processes.ts'
 import type { BenchProcesses } from './start-bench-processes.ts'
 import { readPeakRssKb, watchRss } from './watch-rss.ts'
 
-export type ScenarioName = 'max-throughput' | 'fixed-rate' | 'streaming'
+export type { Scenario, ScenarioName } from './bench-scenarios.ts'
+export { fullScenarios } from './bench-scenarios.ts'
 export type TargetName = 'direct' | 'reference' | 'gateway'
 export const targetNames: readonly TargetName[] = ['direct', 'reference', 'gateway']
-
-export type Scenario = {
-  name: ScenarioName
-  connections: number
-  /**
-   * Requests per second, evenly spaced, over at most `connections` sockets (`paced-load.ts`); absent = as fast as the
-   * target answers.
-   */
-  overallRate?: number
-  stream: boolean
-}
-
-/**
- * The scenarios of ARCHITECTURE.md's "Benchmark" section. `fixed-rate` is paced (`paced-load.ts`): one request every
- * 5 ms on up to 8 keep-alive connections, each timed from when it was due, not autocannon's `overallRate`, whose rate
- * limiter gives each connection its share (here 25 requests) at the start of every one-second window, sent back to
- * back, so that 200 req/s arrives as 8 concurrent bursts and measures latency under 8-way concurrency rather than at
- * a moderate rate. https://github.com/mcollina/autocannon/blob/master/lib/httpClient.js
- */
-export const fullScenarios: readonly Scenario[] = [
-  { name: 'max-throughput', connections: 64, stream: false },
-  { name: 'fixed-rate', connections: 8, overallRate: 200, stream: false },
-  { name: 'streaming', connections: 32, stream: true },
-]
 
 export type BenchmarkOptions = {
   scenarios: readonly Scenario[]
@@ -72,6 +51,17 @@ export type BenchmarkOptions = {
 export type TargetRun = LoadResult & {
   /** Requests per second of each measured round, in the order they ran (the spread shows the machine's noise). */
   roundRates: number[]
+  /**
+   * Paced streams only: the events counted in the windows, the target's CPU time over them, and CPU ms per 1,000
+   * events over all rounds and in each round (`null` where not read: the direct call).
+   */
+  chunks?: {
+    chunks: number
+    cpuSeconds: number | null
+    cpuMsPerThousandChunks: number | null
+    roundCpuMsPerThousandChunks: (number | null)[]
+    firstProblem?: string
+  }
   /** Highest resident memory of the target's process during the run (KiB); `null` for the mock. */
   peakRssKb: number | null
   /** Requests the mock answered while this target was under load (rounds and their lead-ins). */
@@ -121,7 +111,10 @@ const failuresOf = (options: { scenario: ScenarioName; target: TargetName; run: 
   const failures: string[] = []
   if (run.non2xx > 0) failures.push(`${label}: ${run.non2xx} non-2xx responses (${JSON.stringify(run.statusCodes)})`)
   if (run.errors > 0) failures.push(`${label}: ${run.errors} errors (${run.timeouts} timeouts)`)
-  if (run.mismatches > 0) failures.push(`${label}: ${run.mismatches} responses were not the mock's answer`)
+  if (run.mismatches > 0) {
+    const example = run.chunks?.firstProblem === undefined ? '' : ` (first: ${run.chunks.firstProblem})`
+    failures.push(`${label}: ${run.mismatches} responses were not the mock's answer${example}`)
+  }
   if (run.warmupFailures > 0) failures.push(`${label}: ${run.warmupFailures} failed requests during warm-up`)
   if (run.ok === 0) failures.push(`${label}: no successful response at all`)
   if (run.upstreamRequests < run.ok) {
@@ -138,7 +131,6 @@ const tailOf = (path: string): string => {
   }
 }
 
-type BenchTarget = { url: string; pid: number | null; key: string }
 
 /** CPU seconds used and wall seconds elapsed between a call and the returned function's call. */
 const cpuMeter = (read: () => number | null) => {
@@ -173,17 +165,6 @@ const emptyTally = (): TargetTally => ({
   warmupFailures: 0,
 })
 
-const jobFor = (scenario: Scenario, target: BenchTarget, options: BenchmarkOptions, seconds: { measured: number; leadIn: number }) => ({
-  url: `${target.url}/v1/chat/completions`,
-  headers: { authorization: `Bearer ${target.key}`, 'content-type': 'application/json' },
-  body: chatRequestBody({ stream: scenario.stream }),
-  connections: scenario.connections,
-  overallRate: scenario.overallRate,
-  durationSeconds: seconds.measured,
-  warmupSeconds: seconds.leadIn,
-  verify: options.verifyBodies ? (scenario.stream ? ('sse' as const) : ('json' as const)) : undefined,
-})
-
 /** The rounds a scenario runs: at least one, whole. */
 const roundsOf = (options: BenchmarkOptions): number => Math.max(1, Math.floor(options.rounds))
 
@@ -201,7 +182,9 @@ const measureRoundWith =
       loadGenerator: processCpu(loadGenerator.pid),
       machine: cpuMeter(readMachineBusySeconds),
     }
-    const load = await loadGenerator.run(jobFor(scenario, target, options, { measured: run.seconds, leadIn: options.roundLeadInSeconds }))
+    const load = await loadGenerator.run(
+      jobFor({ scenario, target, verifyBodies: options.verifyBodies, seconds: { measured: run.seconds, leadIn: options.roundLeadInSeconds } }),
+    )
     for (const name of Object.keys(meters) as CpuName[]) {
       const reading = meters[name]()
       const sum = tally.cpu[name]
@@ -230,10 +213,23 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
     machine === null || ours.includes(null)
       ? null
       : Math.max(0, machine - ours.reduce<number>((total, value) => total + (value ?? 0), 0))
+  const chunks = mergeChunkFigures(tally.runs)
   return {
     ...merged,
+    // Paced streams: chunks per second, as each round's rate is.
+    ...(chunks === undefined || merged.measuredSeconds === 0 ? {} : { requestsPerSecond: chunks.chunks / merged.measuredSeconds }),
     warmupFailures: merged.warmupFailures + tally.warmupFailures,
     roundRates: tally.runs.map((run) => run.requestsPerSecond),
+    ...(chunks === undefined
+      ? {}
+      : {
+          chunks: {
+            ...chunks,
+            roundCpuMsPerThousandChunks: tally.runs.map((run) =>
+              run.chunkFigures === undefined ? null : cpuMsPerThousandChunks(run.chunkFigures.cpuSeconds, run.chunkFigures.chunks),
+            ),
+          },
+        }),
     peakRssKb: tally.peakRssKb,
     upstreamRequests: tally.upstreamRequests,
     cpuPercent: { ...used, other },
@@ -259,7 +255,9 @@ export const runScenario = async (context: {
   if (options.warmupSeconds > 0) {
     progress(`${scenario.name}: ${options.warmupSeconds} s warm-up of each target`)
     for (const name of targetNames) {
-      const warmup = await loadGenerator.run(jobFor(scenario, targets[name], options, { measured: options.warmupSeconds, leadIn: 0 }))
+      const warmup = await loadGenerator.run(
+        jobFor({ scenario, target: targets[name], verifyBodies: options.verifyBodies, seconds: { measured: options.warmupSeconds, leadIn: 0 } }),
+      )
       tallies[name].warmupFailures += warmup.non2xx + warmup.errors + warmup.mismatches
     }
   }

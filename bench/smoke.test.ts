@@ -1,8 +1,9 @@
 /**
  * The benchmark in miniature, in `npm test`: the same code as `npm run bench` with two interleaved 1-second rounds
- * per target, no warm-up and a few connections. It checks what must hold on any machine (every request through every target succeeds, the gateway
- * runs with auth on and really forwards to the mock) and leaves the performance targets to the full run, since CI
- * machines are too noisy to judge them.
+ * per target, no warm-up and a few connections (paced streams: 20 at once, of 10 chunks 10 ms apart). It checks what
+ * must hold on any machine (every request through every target succeeds, every paced stream comes back with all its
+ * chunks and usage exactly when asked, the gateway runs with auth on and really forwards to the mock) and leaves the
+ * performance targets to the full run, since CI machines are too noisy to judge them.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,7 +17,10 @@ import { runBenchmark, targetNames } from './run-benchmark.ts'
 const smokeScenarios: readonly Scenario[] = [
   { name: 'max-throughput', connections: 8, stream: false },
   { name: 'fixed-rate', connections: 4, overallRate: 50, stream: false },
-  { name: 'streaming', connections: 4, stream: true },
+  { name: 'streaming', connections: 4, stream: true, includeUsage: true },
+  { name: 'streaming-no-usage', connections: 4, stream: true, includeUsage: false },
+  { name: 'paced-streams', connections: 20, stream: true, includeUsage: true, paced: { chunks: 10, intervalMs: 10 } },
+  { name: 'paced-streams-no-usage', connections: 20, stream: true, includeUsage: false, paced: { chunks: 10, intervalMs: 10 } },
 ]
 
 describe('benchmark smoke run', () => {
@@ -55,6 +59,24 @@ describe('benchmark smoke run', () => {
     }
   })
 
+  it('brings every paced stream back whole, with usage exactly when the client asked, and reads every chunk\'s delay', () => {
+    const paced = result.runs.filter((run) => run.scenario.paced !== undefined)
+    expect(paced.map((run) => run.scenario.name)).toEqual(['paced-streams', 'paced-streams-no-usage'])
+    for (const run of paced) {
+      for (const name of targetNames) {
+        const target = run.targets[name]
+        // Each stream the mock started came back to the load generator with all its chunks (a short or leaky stream
+        // is a mismatch, which the first test rules out).
+        expect(target.ok, `${run.scenario.name}/${name}`).toBe(target.upstreamRequests)
+        expect(target.chunks?.chunks, `${run.scenario.name}/${name}`).toBeGreaterThan(0)
+        expect(target.latencyMs.p50).toBeGreaterThanOrEqual(0)
+      }
+      expect(run.targets.gateway.chunks?.cpuMsPerThousandChunks).toBeGreaterThan(0)
+      expect(run.targets.reference.chunks?.cpuMsPerThousandChunks).toBeGreaterThan(0)
+      expect(run.targets.direct.chunks?.cpuMsPerThousandChunks).toBeNull()
+    }
+  })
+
   it('runs the gateway as shipped, logging at info level, and measures its memory', () => {
     const log = readFileSync(gatewayLogPath, 'utf8')
     expect(log).toContain('"level":"info"')
@@ -65,9 +87,18 @@ describe('benchmark smoke run', () => {
   it('reports every figure the full run judges, with a verdict line per target', () => {
     const verdict = judgeBenchmark(result)
     for (const value of Object.values(verdict.ratios)) expect(Number.isFinite(value)).toBe(true)
+    for (const paced of verdict.paced) {
+      for (const value of Object.values(paced)) if (typeof value === 'number') expect(Number.isFinite(value)).toBe(true)
+    }
     const report = formatReport(result, verdict)
     expect(report).toMatch(/(PASS|FAIL) {2}max throughput, gateway\/reference/)
     expect(report).toMatch(/(PASS|FAIL) {2}streams per second, gateway\/reference/)
     expect(report).toMatch(/(PASS|FAIL) {2}added p99 at 50 req\/s/)
+    expect(report).toMatch(/(PASS|FAIL) {2}streams per second without include_usage, gateway\/reference/)
+    for (const name of ['paced-streams', 'paced-streams-no-usage']) {
+      expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: CPU per chunk, gateway/reference`))
+      expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: added delay p99 \\(ms\\)`))
+      expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: gateway peak RSS`))
+    }
   })
 })

@@ -35,6 +35,46 @@ describe('createUsageStripper', () => {
     }
   })
 
+  it('sends an ASCII chunk from which nothing is removed as it came, not a copy', () => {
+    const stripper = createUsageStripper()
+    const chunk = new TextEncoder().encode('data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n')
+    expect(stripper.push(chunk)).toBe(chunk)
+  })
+
+  it('gives what the regular expressions give, event by event, for any text cut anywhere (ASCII or not)', () => {
+    const random = seededRandom(29)
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
+    const contents = ['x', 'usage', '\\"usage\\":null', 'é', '€', '😀', ' ', 'ü', 'abc']
+    const chunkOf = (content: string, usage: string) =>
+      `data: {"id":"c","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]${usage}}`
+    const usages = [',"usage":null', ', "usage" : null', '', ',"usage":null,"obfuscation":"k3"']
+    const encoder = new TextEncoder()
+    for (let round = 0; round < 300; round++) {
+      // Now and then the injected usage chunk, or a line that starts with a character of several bytes (passed as it
+      // is): a chunk may then end on a whole event with part of that character held back by the decoder.
+      const events = Array.from({ length: 1 + Math.floor(random() * 8) }, () => {
+        const kind = random()
+        if (kind < 0.1) return 'data: {"choices":[],"usage":{"total_tokens":3}}'
+        if (kind < 0.25) return '€x: not a field'
+        return chunkOf(Array.from({ length: Math.floor(random() * 4) }, () => pick(contents)).join(''), pick(usages))
+      })
+      events.push('data: [DONE]')
+      const text = events.map((event) => `${event}\n\n`).join('')
+      const expected = events.map((event) => rewriteEventByPattern(event)).filter((event) => event !== '').map((event) => `${event}\n\n`).join('')
+      const bytes = encoder.encode(text)
+      const stripper = createUsageStripper()
+      const decoder = new TextDecoder()
+      let out = ''
+      for (let offset = 0; offset < bytes.length; ) {
+        const size = 1 + Math.floor(random() * (random() < 0.5 ? 8 : 400))
+        out += decoder.decode(stripper.push(bytes.subarray(offset, offset + size)), { stream: true })
+        offset += size
+      }
+      out += decoder.decode(stripper.end())
+      expect(out, JSON.stringify(text)).toBe(expected)
+    }
+  })
+
   it('keeps CRLF framing and passes an unterminated last event through', () => {
     const crlf = 'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}\r\n\r\ndata: {"choices":[],"usage":{"prompt_tokens":1}}\r\n\r\ndata: [DO'
     expect(run(crlf, 5)).toBe('data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\r\n\r\ndata: [DO')

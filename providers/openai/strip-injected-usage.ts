@@ -9,7 +9,8 @@
  * https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options
  *
  * This runs on every streamed chat of a client that did not ask for usage (the official SDKs' default), so it is
- * written for speed: events are cut with `indexOf`, keys found by `find-quoted.ts`, and the rewrite is done by hand.
+ * written for speed: events are cut with `indexOf`, keys found by `find-quoted.ts`, the rewrite is done by hand, and
+ * an ASCII chunk's bytes are copied around what is removed rather than re-encoded (`createUsageStripper`).
  * What it removes is exactly what the regular expressions `usageNullPattern` and `usageOnlyChunkPattern` describe
  * (a test holds the two to the same output); a stream framed with `\r` takes the regular expressions themselves.
  */
@@ -76,9 +77,11 @@ const hasUsageObject = (event: string): boolean => {
   return false
 }
 
-/** `event.replace(usageNullPattern, '')`: the matches start at a `"usage"` key or at the comma just before one. */
-const removeUsageNull = (event: string): string => {
-  let out = ''
+/**
+ * Appends to `cuts` the `[start, end)` pairs, offset by `offset`, that `event.replace(usageNullPattern, '')` removes
+ * from `event`: the matches start at a `"usage"` key or at the comma just before one.
+ */
+const collectUsageNullCuts = (event: string, offset: number, cuts: number[]): void => {
   let copied = 0
   for (let at = findUsage(event, 0); at !== -1; at = findUsage(event, Math.max(at + 1, copied))) {
     let index = skipSpace(event, at + 7)
@@ -99,17 +102,41 @@ const removeUsageNull = (event: string): string => {
       end = next + 1
     }
     if (start === -1) continue
-    out += event.slice(copied, start)
+    cuts.push(offset + start, offset + end)
     copied = end
   }
-  return copied === 0 ? event : out + event.slice(copied)
+}
+
+/** `text` without the `[start, end)` pairs of `cuts` (in order, not overlapping). */
+const cutText = (text: string, cuts: readonly number[]): string => {
+  if (cuts.length === 0) return text
+  let out = ''
+  let copied = 0
+  for (let index = 0; index < cuts.length; index += 2) {
+    out += text.slice(copied, cuts[index])
+    copied = cuts[index + 1]
+  }
+  return out + text.slice(copied)
+}
+
+const keep = 0
+const drop = 1
+const strip = 2
+
+/** What the rewrite does to one event: pass it, drop it (the injected usage chunk) or cut its `"usage": null`. */
+const judgeEvent = (event: string): typeof keep | typeof drop | typeof strip => {
+  const data = event.trimStart()
+  if (!data.startsWith('data:') || data.startsWith('data: [DONE]')) return keep
+  if (hasEmptyChoices(event) && hasUsageObject(event) && !event.includes('"delta"')) return drop
+  return strip
 }
 
 export const rewriteEvent = (event: string): string => {
-  const data = event.trimStart()
-  if (!data.startsWith('data:') || data.startsWith('data: [DONE]')) return event
-  if (hasEmptyChoices(event) && hasUsageObject(event) && !event.includes('"delta"')) return ''
-  return removeUsageNull(event)
+  const judged = judgeEvent(event)
+  if (judged !== strip) return judged === keep ? event : ''
+  const cuts: number[] = []
+  collectUsageNullCuts(event, 0, cuts)
+  return cutText(event, cuts)
 }
 
 /** The same rewrite by the regular expressions, for streams framed with `\r` (and as the reference in tests). */
@@ -123,35 +150,86 @@ export const rewriteEventByPattern = (event: string): string => {
 const encoder = new TextEncoder()
 const empty = new Uint8Array(0)
 
+/** `bytes[0, length)` without the `[start, end)` pairs of `cuts`; `bytes` itself (or a view) when nothing is cut. */
+const cutBytes = (bytes: Uint8Array, length: number, cuts: readonly number[]): Uint8Array => {
+  if (cuts.length === 0) return length === bytes.byteLength ? bytes : bytes.subarray(0, length)
+  let removed = 0
+  for (let index = 0; index < cuts.length; index += 2) removed += cuts[index + 1] - cuts[index]
+  const out = new Uint8Array(length - removed)
+  let written = 0
+  let copied = 0
+  for (let index = 0; index < cuts.length; index += 2) {
+    out.set(bytes.subarray(copied, cuts[index]), written)
+    written += cuts[index] - copied
+    copied = cuts[index + 1]
+  }
+  out.set(bytes.subarray(copied, length), written)
+  return out
+}
+
+/**
+ * The stripper. The rewrite is found on the text (complete events only) as cuts, `[start, end)` pairs to remove;
+ * when the text is ASCII, as SSE of English text nearly always is, its character indices are byte indices, and the
+ * bytes sent are the chunk's own with the cuts copied out (or the chunk itself when nothing is cut), instead of the
+ * rewritten text encoded anew: `TextEncoder.encode` was the stripper's largest cost. `pendingBytes` holds the bytes
+ * of the incomplete rest while they are known to be ASCII.
+ */
 export const createUsageStripper = (): UsageStripper => {
   const decoder = createUtf8ChunkDecoder()
+  const cuts: number[] = []
   let pending = ''
+  let pendingBytes: Uint8Array | null = empty
   return {
     push(chunk) {
-      const text = pending + decoder.decode(chunk)
-      let out = ''
+      const decoded = decoder.decode(chunk)
+      const text = pending + decoded
+      cuts.length = 0
       let start = 0
       if (text.includes('\r')) {
+        let out = ''
         eventEnd.lastIndex = 0
         for (let match = eventEnd.exec(text); match !== null; match = eventEnd.exec(text)) {
           const rewritten = rewriteEventByPattern(text.slice(start, match.index))
           if (rewritten !== '') out += rewritten + match[0]
           start = match.index + match[0].length
         }
-      } else {
-        for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n', start)) {
-          const rewritten = rewriteEvent(text.slice(start, end))
-          if (rewritten !== '') out += `${rewritten}\n\n`
-          start = end + 2
-        }
+        pending = start === 0 ? text : text.slice(start)
+        pendingBytes = null
+        return out === '' ? empty : encoder.encode(out)
       }
+      for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n', start)) {
+        const event = text.slice(start, end)
+        const judged = judgeEvent(event)
+        if (judged === drop) cuts.push(start, end + 2)
+        else if (judged === strip) collectUsageNullCuts(event, start, cuts)
+        start = end + 2
+      }
+      // One character per byte, with nothing held back from the chunk before (`pendingBytes` is known): the chunk
+      // was ASCII, or at worst had single invalid bytes, one U+FFFD each, at the same indices.
+      if (pendingBytes !== null && decoded.length === chunk.byteLength) {
+        const bytes = pendingBytes.byteLength === 0 ? chunk : concat(pendingBytes, chunk)
+        pending = start === 0 ? text : text.slice(start)
+        pendingBytes = start === bytes.byteLength ? empty : bytes.slice(start)
+        return start === 0 ? empty : cutBytes(bytes, start, cuts)
+      }
+      const out = cutText(start === text.length ? text : text.slice(0, start), cuts)
       pending = start === 0 ? text : text.slice(start)
+      // Back to the byte path once nothing is pending and the decoder holds nothing (the chunk ended in ASCII).
+      pendingBytes = pending === '' && chunk.byteLength > 0 && chunk[chunk.byteLength - 1] < 0x80 ? empty : null
       return out === '' ? empty : encoder.encode(out)
     },
     end() {
       const rest = pending + decoder.end()
       pending = ''
+      pendingBytes = empty
       return encoder.encode(rest)
     },
   }
+}
+
+const concat = (head: Uint8Array, tail: Uint8Array): Uint8Array => {
+  const bytes = new Uint8Array(head.byteLength + tail.byteLength)
+  bytes.set(head)
+  bytes.set(tail, head.byteLength)
+  return bytes
 }
