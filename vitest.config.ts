@@ -18,7 +18,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['**/*.test.ts'], exclude: [...excluded, 'test/**', benchSmoke] },
+        test: {
+          name: 'unit',
+          include: ['**/*.test.ts'],
+          exclude: [...excluded, 'test/**', benchSmoke],
+        },
       },
       {
         extends: true,
@@ -28,8 +32,14 @@ export default defineConfig({
           exclude: [...excluded, 'test/workers/**', 'test/browser/**'],
         },
       },
-      { extends: true, test: { name: 'workers', include: ['test/workers/**/*.test.ts'], exclude: excluded } },
-      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'], exclude: excluded } },
+      {
+        extends: true,
+        test: { name: 'workers', include: ['test/workers/**/*.test.ts'], exclude: excluded },
+      },
+      {
+        extends: true,
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], exclude: excluded },
+      },
     ],
   },
 })

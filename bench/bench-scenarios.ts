@@ -46,8 +46,20 @@ export const fullScenarios: readonly Scenario[] = [
   { name: 'fixed-rate', connections: 8, overallRate: 200, stream: false },
   { name: 'streaming', connections: 32, stream: true, includeUsage: true },
   { name: 'streaming-no-usage', connections: 32, stream: true, includeUsage: false },
-  { name: 'paced-streams', connections: 500, stream: true, includeUsage: true, paced: { chunks: 200, intervalMs: 20 } },
-  { name: 'paced-streams-no-usage', connections: 500, stream: true, includeUsage: false, paced: { chunks: 200, intervalMs: 20 } },
+  {
+    name: 'paced-streams',
+    connections: 500,
+    stream: true,
+    includeUsage: true,
+    paced: { chunks: 200, intervalMs: 20 },
+  },
+  {
+    name: 'paced-streams-no-usage',
+    connections: 500,
+    stream: true,
+    includeUsage: false,
+    paced: { chunks: 200, intervalMs: 20 },
+  },
 ]
 
 export type BenchTarget = { url: string; pid: number | null; key: string }

@@ -28,8 +28,18 @@ export const chatRequestBody = (options: ChatRequestOptions): string =>
   JSON.stringify({
     model: benchSettings.model,
     messages: benchSettings.messages,
-    ...(options.stream ? { stream: true, ...((options.includeUsage ?? true) ? { stream_options: { include_usage: true } } : {}) } : {}),
+    ...(options.stream
+      ? {
+          stream: true,
+          ...((options.includeUsage ?? true) ? { stream_options: { include_usage: true } } : {}),
+        }
+      : {}),
     ...(options.paced === undefined
       ? {}
-      : { metadata: { bench_chunks: String(options.paced.chunks), bench_interval_ms: String(options.paced.intervalMs) } }),
+      : {
+          metadata: {
+            bench_chunks: String(options.paced.chunks),
+            bench_interval_ms: String(options.paced.intervalMs),
+          },
+        }),
   })

@@ -43,7 +43,11 @@ export const startLoadGenerator = async (options: { cwd: string }): Promise<Load
         }
         const onExit = (code: number | null, signal: string | null): void => {
           cleanup()
-          reject(new Error(`the load generator exited (${signal ?? `code ${code}`}) during a run${stderr === '' ? '' : `:\n${stderr}`}`))
+          reject(
+            new Error(
+              `the load generator exited (${signal ?? `code ${code}`}) during a run${stderr === '' ? '' : `:\n${stderr}`}`
+            )
+          )
         }
         const budgetMs = (job.warmupSeconds + job.durationSeconds) * 1_000 + 30_000
         const timer = setTimeout(() => {

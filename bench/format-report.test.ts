@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { formatReport, judgeBenchmark, roundRatios } from './format-report.ts'
 import type { BenchmarkResult, ScenarioRun, TargetName, TargetRun } from './run-benchmark.ts'
 
-const target = (requestsPerSecond: number, p99: number, cpu: Partial<TargetRun['cpuPercent']> = {}): TargetRun => ({
+const target = (
+  requestsPerSecond: number,
+  p99: number,
+  cpu: Partial<TargetRun['cpuPercent']> = {}
+): TargetRun => ({
   ok: Math.round(requestsPerSecond * 10),
   non2xx: 0,
   errors: 0,
@@ -19,7 +23,10 @@ const target = (requestsPerSecond: number, p99: number, cpu: Partial<TargetRun['
   cpuPercent: { target: 99, mock: 30, loadGenerator: 40, other: 2, ...cpu },
 })
 
-const run = (scenario: ScenarioRun['scenario'], figures: Record<TargetName, [number, number]>): ScenarioRun => ({
+const run = (
+  scenario: ScenarioRun['scenario'],
+  figures: Record<TargetName, [number, number]>
+): ScenarioRun => ({
   scenario,
   targets: {
     direct: target(...figures.direct),
@@ -29,7 +36,11 @@ const run = (scenario: ScenarioRun['scenario'], figures: Record<TargetName, [num
 })
 
 /** A paced-streams run: 20,000 chunks per target, the gateway's CPU and chunk delays as given. */
-const pacedRun = (options: { gatewayCpuSeconds: number; gatewayP99: number; gatewayRssKb?: number }): ScenarioRun => {
+const pacedRun = (options: {
+  gatewayCpuSeconds: number
+  gatewayP99: number
+  gatewayRssKb?: number
+}): ScenarioRun => {
   const chunkTarget = (cpuSeconds: number | null, p50: number, p99: number): TargetRun => ({
     ...target(2000, p99),
     latencyMs: { p50, p90: p99 / 2, p99, max: p99 * 2, mean: p50 },
@@ -37,29 +48,63 @@ const pacedRun = (options: { gatewayCpuSeconds: number; gatewayP99: number; gate
       chunks: 20_000,
       cpuSeconds,
       cpuMsPerThousandChunks: cpuSeconds === null ? null : (cpuSeconds / 20_000) * 1_000_000,
-      roundCpuMsPerThousandChunks: cpuSeconds === null ? [null, null] : [((cpuSeconds / 20_000) * 1_000_000) * 0.9, ((cpuSeconds / 20_000) * 1_000_000) * 1.1],
+      roundCpuMsPerThousandChunks:
+        cpuSeconds === null
+          ? [null, null]
+          : [(cpuSeconds / 20_000) * 1_000_000 * 0.9, (cpuSeconds / 20_000) * 1_000_000 * 1.1],
     },
   })
   const gateway = chunkTarget(options.gatewayCpuSeconds, 1.5, options.gatewayP99)
   gateway.peakRssKb = options.gatewayRssKb ?? 200 * 1024
   return {
-    scenario: { name: 'paced-streams', connections: 500, stream: true, includeUsage: false, paced: { chunks: 200, intervalMs: 20 } },
-    targets: { direct: chunkTarget(null, 0.4, 1.5), reference: chunkTarget(0.2, 1.2, 2.5), gateway },
+    scenario: {
+      name: 'paced-streams',
+      connections: 500,
+      stream: true,
+      includeUsage: false,
+      paced: { chunks: 200, intervalMs: 20 },
+    },
+    targets: {
+      direct: chunkTarget(null, 0.4, 1.5),
+      reference: chunkTarget(0.2, 1.2, 2.5),
+      gateway,
+    },
   }
 }
 
-const result = (options: { gatewayRate: number; gatewayStreams: number; gatewayFixedP99: number; failures?: string[] }): BenchmarkResult => ({
+const result = (options: {
+  gatewayRate: number
+  gatewayStreams: number
+  gatewayFixedP99: number
+  failures?: string[]
+}): BenchmarkResult => ({
   startedAt: '2025-01-01T00:00:00.000Z',
   environment: { node: 'v20.0.0', cpus: 2, pinned: true, pinningNote: 'pinned' },
-  settings: { durationSeconds: 10, warmupSeconds: 10, rounds: 2, roundLeadInSeconds: 1, model: 'gpt-4o-mini', streamChunks: 20 },
+  settings: {
+    durationSeconds: 10,
+    warmupSeconds: 10,
+    rounds: 2,
+    roundLeadInSeconds: 1,
+    model: 'gpt-4o-mini',
+    streamChunks: 20,
+  },
   runs: [
-    run({ name: 'max-throughput', connections: 64, stream: false }, { direct: [8000, 20], reference: [4000, 30], gateway: [options.gatewayRate, 40] }),
-    run({ name: 'fixed-rate', connections: 8, overallRate: 200, stream: false }, {
-      direct: [200, 0.5],
-      reference: [200, 1.2],
-      gateway: [200, options.gatewayFixedP99],
-    }),
-    run({ name: 'streaming', connections: 32, stream: true }, { direct: [2000, 30], reference: [1500, 40], gateway: [options.gatewayStreams, 50] }),
+    run(
+      { name: 'max-throughput', connections: 64, stream: false },
+      { direct: [8000, 20], reference: [4000, 30], gateway: [options.gatewayRate, 40] }
+    ),
+    run(
+      { name: 'fixed-rate', connections: 8, overallRate: 200, stream: false },
+      {
+        direct: [200, 0.5],
+        reference: [200, 1.2],
+        gateway: [200, options.gatewayFixedP99],
+      }
+    ),
+    run(
+      { name: 'streaming', connections: 32, stream: true },
+      { direct: [2000, 30], reference: [1500, 40], gateway: [options.gatewayStreams, 50] }
+    ),
   ],
   peakRssKb: { gateway: 120_000, reference: 60_000 },
   failures: options.failures ?? [],
@@ -67,7 +112,9 @@ const result = (options: { gatewayRate: number; gatewayStreams: number; gatewayF
 
 describe('judgeBenchmark', () => {
   it('passes when the gateway keeps 0.70 of the reference throughput, 0.65 of its streams, and adds under 2 ms to p99', () => {
-    const verdict = judgeBenchmark(result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 3.1 }))
+    const verdict = judgeBenchmark(
+      result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 3.1 })
+    )
     expect(verdict.ratios.throughputVsReference).toBeCloseTo(0.75)
     expect(verdict.ratios.throughputVsDirect).toBeCloseTo(0.375)
     expect(verdict.ratios.streamsVsReference).toBeCloseTo(0.7)
@@ -82,11 +129,17 @@ describe('judgeBenchmark', () => {
   })
 
   it('fails each target on its own figure', () => {
-    const slow = judgeBenchmark(result({ gatewayRate: 2600, gatewayStreams: 1050, gatewayFixedP99: 2 }))
+    const slow = judgeBenchmark(
+      result({ gatewayRate: 2600, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    )
     expect(slow.checks.map((check) => check.pass)).toEqual([false, true, true])
-    const slowStreams = judgeBenchmark(result({ gatewayRate: 3000, gatewayStreams: 900, gatewayFixedP99: 2 }))
+    const slowStreams = judgeBenchmark(
+      result({ gatewayRate: 3000, gatewayStreams: 900, gatewayFixedP99: 2 })
+    )
     expect(slowStreams.checks.map((check) => check.pass)).toEqual([true, true, false])
-    const laggy = judgeBenchmark(result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 3.3 }))
+    const laggy = judgeBenchmark(
+      result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 3.3 })
+    )
     expect(laggy.checks.map((check) => check.pass)).toEqual([true, false, true])
     expect([slow.pass, slowStreams.pass, laggy.pass]).toEqual([false, false, false])
   })
@@ -95,7 +148,9 @@ describe('judgeBenchmark', () => {
     const data = result({ gatewayRate: 1000, gatewayStreams: 1050, gatewayFixedP99: 9 })
     data.runs = data.runs.filter((run) => run.scenario.name === 'streaming')
     const verdict = judgeBenchmark(data)
-    expect(verdict.checks.map((check) => check.name)).toEqual(['streams per second, gateway/reference'])
+    expect(verdict.checks.map((check) => check.name)).toEqual([
+      'streams per second, gateway/reference',
+    ])
     expect(verdict.pass).toBe(true)
   })
 
@@ -118,12 +173,25 @@ describe('judgeBenchmark', () => {
     expect(verdict.pass).toBe(true)
 
     const costly = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
-    costly.runs.push(pacedRun({ gatewayCpuSeconds: 0.32, gatewayP99: 3.6, gatewayRssKb: 310 * 1024 }))
-    expect(judgeBenchmark(costly).checks.slice(3).map((check) => check.pass)).toEqual([false, false, false])
+    costly.runs.push(
+      pacedRun({ gatewayCpuSeconds: 0.32, gatewayP99: 3.6, gatewayRssKb: 310 * 1024 })
+    )
+    expect(
+      judgeBenchmark(costly)
+        .checks.slice(3)
+        .map((check) => check.pass)
+    ).toEqual([false, false, false])
   })
 
   it('fails the run when any request failed, whatever the speed', () => {
-    const verdict = judgeBenchmark(result({ gatewayRate: 4000, gatewayStreams: 1500, gatewayFixedP99: 1, failures: ['streaming / gateway: 3 non-2xx responses'] }))
+    const verdict = judgeBenchmark(
+      result({
+        gatewayRate: 4000,
+        gatewayStreams: 1500,
+        gatewayFixedP99: 1,
+        failures: ['streaming / gateway: 3 non-2xx responses'],
+      })
+    )
     expect(verdict.checks.every((check) => check.pass)).toBe(true)
     expect(verdict.pass).toBe(false)
   })
@@ -133,14 +201,20 @@ describe('formatReport', () => {
   it('shows each target with its figures, the ratios and a PASS/FAIL line per target', () => {
     const data = result({ gatewayRate: 1900, gatewayStreams: 900, gatewayFixedP99: 2 })
     const report = formatReport(data, judgeBenchmark(data))
-    expect(report).toMatch(/^gateway +1900 +13\.33 +20\.00 +40\.00 +80\.0 +0 +0 +78\.1 MiB +99% +70% +2%$/m)
+    expect(report).toMatch(
+      /^gateway +1900 +13\.33 +20\.00 +40\.00 +80\.0 +0 +0 +78\.1 MiB +99% +70% +2%$/m
+    )
     expect(report).not.toContain('WARNINGS')
-    expect(report).toContain('Gateway/reference: throughput 0.47; added p99 at fixed rate 0.80 ms; streams 0.60')
+    expect(report).toContain(
+      'Gateway/reference: throughput 0.47; added p99 at fixed rate 0.80 ms; streams 0.60'
+    )
     expect(report).toContain('FAIL  max throughput, gateway/reference: 0.47 (target >= 0.7)')
     expect(report).toContain('FAIL  streams per second, gateway/reference: 0.60 (target >= 0.65)')
     expect(report).toContain('PASS  added p99 at 200 req/s (ms): 0.80 (target < 2)')
     expect(report).toContain('Peak RSS over the run (VmHWM): gateway 117.2 MiB, reference 58.6 MiB')
-    expect(report).toContain('10 s warm-up, then 10 s measured in 2 interleaved rounds (each after 1 s unmeasured)')
+    expect(report).toContain(
+      '10 s warm-up, then 10 s measured in 2 interleaved rounds (each after 1 s unmeasured)'
+    )
     expect(report).toContain('gateway/reference in each round: 0.47 0.47')
     // The fixed-rate scenario runs every target at the same rate: no ratio per round.
     expect(report.match(/in each round/g)).toHaveLength(2)
@@ -151,26 +225,41 @@ describe('formatReport', () => {
     const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
     data.runs.push(pacedRun({ gatewayCpuSeconds: 0.28, gatewayP99: 3.2 }))
     const report = formatReport(data, judgeBenchmark(data))
-    expect(report).toContain('paced-streams: 500 streams at once, 200 chunks each, one every 20 ms, include_usage not asked')
-    expect(report).toMatch(/^gateway +2000 +1\.50 +1\.60 +3\.20 +6\.4 +20000 +14\.0 +0 +0 +200\.0 MiB +99% +70% +2%$/m)
+    expect(report).toContain(
+      'paced-streams: 500 streams at once, 200 chunks each, one every 20 ms, include_usage not asked'
+    )
+    expect(report).toMatch(
+      /^gateway +2000 +1\.50 +1\.60 +3\.20 +6\.4 +20000 +14\.0 +0 +0 +200\.0 MiB +99% +70% +2%$/m
+    )
     expect(report).toMatch(/^direct +2000 +0\.40 +0\.75 +1\.50 +3\.0 +20000 +- +0 +0 +78\.1 MiB/m)
     expect(report).toContain('gateway/reference CPU per chunk in each round: 1.40 1.40')
-    expect(report).toContain('paced-streams: CPU per chunk 1.40 (14.0 vs 10.0 ms/1k chunks), added delay p50 0.30 ms, p99 0.70 ms')
-    expect(report).toContain('PASS  paced-streams: CPU per chunk, gateway/reference: 1.40 (target <= 1.5)')
+    expect(report).toContain(
+      'paced-streams: CPU per chunk 1.40 (14.0 vs 10.0 ms/1k chunks), added delay p50 0.30 ms, p99 0.70 ms'
+    )
+    expect(report).toContain(
+      'PASS  paced-streams: CPU per chunk, gateway/reference: 1.40 (target <= 1.5)'
+    )
     expect(report).toContain('PASS  paced-streams: added delay p99 (ms): 0.70 (target < 1)')
     expect(report).toContain('PASS  paced-streams: gateway peak RSS (MiB): 200.00 (target < 300)')
   })
 
-  it('shows the ratio of each round, where the machine\'s drift shows', () => {
+  it("shows the ratio of each round, where the machine's drift shows", () => {
     const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
     data.runs[0].targets.gateway.roundRates = [2000, 2600]
     data.runs[0].targets.reference.roundRates = [4000, 4000]
     expect(roundRatios(data.runs[0])).toEqual([0.5, 0.65])
-    expect(formatReport(data, judgeBenchmark(data))).toContain('gateway/reference in each round: 0.50 0.65')
+    expect(formatReport(data, judgeBenchmark(data))).toContain(
+      'gateway/reference in each round: 0.50 0.65'
+    )
   })
 
   it('lists every failed request loudly', () => {
-    const data = result({ gatewayRate: 4000, gatewayStreams: 1500, gatewayFixedP99: 1, failures: ['max-throughput / gateway: 12 non-2xx responses ({"502":12})'] })
+    const data = result({
+      gatewayRate: 4000,
+      gatewayStreams: 1500,
+      gatewayFixedP99: 1,
+      failures: ['max-throughput / gateway: 12 non-2xx responses ({"502":12})'],
+    })
     const report = formatReport(data, judgeBenchmark(data))
     expect(report).toContain('FAILED REQUESTS')
     expect(report).toContain('FAIL  max-throughput / gateway: 12 non-2xx responses ({"502":12})')
@@ -179,10 +268,19 @@ describe('formatReport', () => {
 
   it('warns when core 1 set the pace or other processes were busy', () => {
     const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
-    data.runs[0].targets.reference.cpuPercent = { target: 80, mock: 55, loadGenerator: 41, other: 3 }
+    data.runs[0].targets.reference.cpuPercent = {
+      target: 80,
+      mock: 55,
+      loadGenerator: 41,
+      other: 3,
+    }
     data.runs[2].targets.gateway.cpuPercent = { target: 70, mock: 20, loadGenerator: 30, other: 35 }
     const report = formatReport(data, judgeBenchmark(data))
-    expect(report).toContain('max-throughput / reference: core 1 (mock + load generator) was 96% busy: it may have set the pace')
-    expect(report).toContain('streaming / gateway: other processes used 35% of a core: the machine was not quiet')
+    expect(report).toContain(
+      'max-throughput / reference: core 1 (mock + load generator) was 96% busy: it may have set the pace'
+    )
+    expect(report).toContain(
+      'streaming / gateway: other processes used 35% of a core: the machine was not quiet'
+    )
   })
 })

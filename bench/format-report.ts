@@ -50,7 +50,9 @@ const runOf = (result: BenchmarkResult, name: ScenarioName): ScenarioRun | undef
   result.runs.find((run) => run.scenario.name === name)
 
 const ratio = (run: ScenarioRun | undefined, over: TargetName): number =>
-  run === undefined ? Number.NaN : run.targets.gateway.requestsPerSecond / run.targets[over].requestsPerSecond
+  run === undefined
+    ? Number.NaN
+    : run.targets.gateway.requestsPerSecond / run.targets[over].requestsPerSecond
 
 const orNaN = (value: number | null | undefined): number => value ?? Number.NaN
 
@@ -69,9 +71,15 @@ const pacedVerdictOf = (run: ScenarioRun): PacedVerdict => {
   }
 }
 
-const check = (name: string, value: number, limit: { atLeast?: number; below?: number; atMost?: number }): TargetCheck => {
-  if (limit.atLeast !== undefined) return { name, value, limit: `>= ${limit.atLeast}`, pass: value >= limit.atLeast }
-  if (limit.atMost !== undefined) return { name, value, limit: `<= ${limit.atMost}`, pass: value <= limit.atMost }
+const check = (
+  name: string,
+  value: number,
+  limit: { atLeast?: number; below?: number; atMost?: number }
+): TargetCheck => {
+  if (limit.atLeast !== undefined)
+    return { name, value, limit: `>= ${limit.atLeast}`, pass: value >= limit.atLeast }
+  if (limit.atMost !== undefined)
+    return { name, value, limit: `<= ${limit.atMost}`, pass: value <= limit.atMost }
   const below = limit.below ?? Number.NaN
   return { name, value, limit: `< ${below}`, pass: value < below }
 }
@@ -90,43 +98,79 @@ export const judgeBenchmark = (result: BenchmarkResult): BenchmarkVerdict => {
     fixedRateAddedP99Ms:
       fixedRate === undefined
         ? Number.NaN
-        : orNaN(fixedRate.targets.gateway.latencyMs.p99) - orNaN(fixedRate.targets.reference.latencyMs.p99),
+        : orNaN(fixedRate.targets.gateway.latencyMs.p99) -
+          orNaN(fixedRate.targets.reference.latencyMs.p99),
   }
   const checks: TargetCheck[] = []
   if (throughput !== undefined) {
-    checks.push(check('max throughput, gateway/reference', ratios.throughputVsReference, { atLeast: benchTargets.throughputVsReference }))
+    checks.push(
+      check('max throughput, gateway/reference', ratios.throughputVsReference, {
+        atLeast: benchTargets.throughputVsReference,
+      })
+    )
   }
   if (fixedRate !== undefined) {
-    checks.push(check(`added p99 at ${fixedRate.scenario.overallRate ?? '?'} req/s (ms)`, ratios.fixedRateAddedP99Ms, { below: benchTargets.fixedRateAddedP99Ms }))
+    checks.push(
+      check(
+        `added p99 at ${fixedRate.scenario.overallRate ?? '?'} req/s (ms)`,
+        ratios.fixedRateAddedP99Ms,
+        { below: benchTargets.fixedRateAddedP99Ms }
+      )
+    )
   }
   if (streaming !== undefined) {
-    checks.push(check('streams per second, gateway/reference', ratios.streamsVsReference, { atLeast: benchTargets.streamsVsReference }))
+    checks.push(
+      check('streams per second, gateway/reference', ratios.streamsVsReference, {
+        atLeast: benchTargets.streamsVsReference,
+      })
+    )
   }
   if (streamingNoUsage !== undefined) {
     checks.push(
-      check('streams per second without include_usage, gateway/reference', ratios.streamsNoUsageVsReference, {
-        atLeast: benchTargets.streamsVsReference,
-      }),
+      check(
+        'streams per second without include_usage, gateway/reference',
+        ratios.streamsNoUsageVsReference,
+        {
+          atLeast: benchTargets.streamsVsReference,
+        }
+      )
     )
   }
   const paced = result.runs.filter((run) => run.scenario.paced !== undefined).map(pacedVerdictOf)
   for (const figures of paced) {
     checks.push(
-      check(`${figures.scenario}: CPU per chunk, gateway/reference`, figures.cpuPerChunkVsReference, { atMost: benchTargets.pacedCpuPerChunkVsReference }),
-      check(`${figures.scenario}: added delay p99 (ms)`, figures.addedP99Ms, { below: benchTargets.pacedAddedP99Ms }),
-      check(`${figures.scenario}: gateway peak RSS (MiB)`, figures.gatewayPeakRssKb / 1024, { below: benchTargets.pacedPeakRssMiB }),
+      check(
+        `${figures.scenario}: CPU per chunk, gateway/reference`,
+        figures.cpuPerChunkVsReference,
+        { atMost: benchTargets.pacedCpuPerChunkVsReference }
+      ),
+      check(`${figures.scenario}: added delay p99 (ms)`, figures.addedP99Ms, {
+        below: benchTargets.pacedAddedP99Ms,
+      }),
+      check(`${figures.scenario}: gateway peak RSS (MiB)`, figures.gatewayPeakRssKb / 1024, {
+        below: benchTargets.pacedPeakRssMiB,
+      })
     )
   }
-  return { ratios, paced, checks, pass: result.failures.length === 0 && checks.every((entry) => entry.pass) }
+  return {
+    ratios,
+    paced,
+    checks,
+    pass: result.failures.length === 0 && checks.every((entry) => entry.pass),
+  }
 }
 
-const pad = (text: string, width: number): string => (text.length >= width ? text : text + ' '.repeat(width - text.length))
-const padStart = (text: string, width: number): string => (text.length >= width ? text : ' '.repeat(width - text.length) + text)
+const pad = (text: string, width: number): string =>
+  text.length >= width ? text : text + ' '.repeat(width - text.length)
+const padStart = (text: string, width: number): string =>
+  text.length >= width ? text : ' '.repeat(width - text.length) + text
 const fixed = (value: number | null, digits: number): string =>
   value !== null && Number.isFinite(value) ? value.toFixed(digits) : 'n/a'
-const mebibytes = (kib: number | null): string => (kib === null ? '-' : `${(kib / 1024).toFixed(1)} MiB`)
+const mebibytes = (kib: number | null): string =>
+  kib === null ? '-' : `${(kib / 1024).toFixed(1)} MiB`
 const percent = (value: number | null): string => (value === null ? '-' : `${value.toFixed(0)}%`)
-const sum = (left: number | null, right: number | null): number | null => (left === null || right === null ? null : left + right)
+const sum = (left: number | null, right: number | null): number | null =>
+  left === null || right === null ? null : left + right
 
 /** Share of a core above which the mock and load generator (core 1) may have set the pace rather than the target. */
 const saturatedPercent = 90
@@ -141,10 +185,14 @@ const warningsOf = (result: BenchmarkResult): string[] => {
       const { cpuPercent } = run.targets[name]
       const coreOne = sum(cpuPercent.mock, cpuPercent.loadGenerator)
       if (name !== 'direct' && coreOne !== null && coreOne >= saturatedPercent) {
-        warnings.push(`${run.scenario.name} / ${name}: core 1 (mock + load generator) was ${coreOne.toFixed(0)}% busy: it may have set the pace`)
+        warnings.push(
+          `${run.scenario.name} / ${name}: core 1 (mock + load generator) was ${coreOne.toFixed(0)}% busy: it may have set the pace`
+        )
       }
       if (cpuPercent.other !== null && cpuPercent.other >= noisyPercent) {
-        warnings.push(`${run.scenario.name} / ${name}: other processes used ${cpuPercent.other.toFixed(0)}% of a core: the machine was not quiet`)
+        warnings.push(
+          `${run.scenario.name} / ${name}: other processes used ${cpuPercent.other.toFixed(0)}% of a core: the machine was not quiet`
+        )
       }
     }
   }
@@ -159,7 +207,9 @@ export const roundRatios = (run: ScenarioRun): number[] => {
 
 const scenarioTitle = (run: ScenarioRun): string => {
   const { scenario } = run
-  const usage = scenario.stream ? `, include_usage ${scenario.includeUsage ?? true ? 'asked' : 'not asked'}` : ''
+  const usage = scenario.stream
+    ? `, include_usage ${(scenario.includeUsage ?? true) ? 'asked' : 'not asked'}`
+    : ''
   if (scenario.paced !== undefined) {
     return (
       `${scenario.name}: ${scenario.connections} streams at once, ${scenario.paced.chunks} chunks each, one every ` +
@@ -172,11 +222,26 @@ const scenarioTitle = (run: ScenarioRun): string => {
 }
 
 const row = (cells: string[], widths: number[]): string =>
-  cells.map((cell, index) => (index === 0 ? pad(cell, widths[index]) : padStart(cell, widths[index]))).join(' ')
+  cells
+    .map((cell, index) => (index === 0 ? pad(cell, widths[index]) : padStart(cell, widths[index])))
+    .join(' ')
 
 const scenarioTable = (run: ScenarioRun): string[] => {
   const paced = run.scenario.paced !== undefined
-  const header = ['target', paced ? 'chunks/s' : 'rate/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS', 'CPU', 'core 1', 'other']
+  const header = [
+    'target',
+    paced ? 'chunks/s' : 'rate/s',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'max ms',
+    'non-2xx',
+    'errors',
+    'peak RSS',
+    'CPU',
+    'core 1',
+    'other',
+  ]
   const widths = [10, 10, 8, 8, 8, 8, 8, 7, 11, 6, 7, 6]
   if (paced) {
     header.splice(6, 0, 'streams', 'CPU ms/1k')
@@ -199,18 +264,34 @@ const scenarioTable = (run: ScenarioRun): string[] => {
       percent(sum(target.cpuPercent.mock, target.cpuPercent.loadGenerator)),
       percent(target.cpuPercent.other),
     ]
-    if (paced) cells.splice(6, 0, String(target.ok), target.chunks?.cpuMsPerThousandChunks == null ? '-' : fixed(target.chunks.cpuMsPerThousandChunks, 1))
+    if (paced)
+      cells.splice(
+        6,
+        0,
+        String(target.ok),
+        target.chunks?.cpuMsPerThousandChunks == null
+          ? '-'
+          : fixed(target.chunks.cpuMsPerThousandChunks, 1)
+      )
     lines.push(row(cells, widths))
   }
   if (paced) {
     const gateway = run.targets.gateway.chunks?.roundCpuMsPerThousandChunks ?? []
     const reference = run.targets.reference.chunks?.roundCpuMsPerThousandChunks ?? []
-    const perRound = gateway.map((value, index) => (value === null || reference[index] == null ? Number.NaN : value / (reference[index] as number)))
-    if (perRound.length > 1) lines.push(`gateway/reference CPU per chunk in each round: ${perRound.map((value) => fixed(value, 2)).join(' ')}`)
+    const perRound = gateway.map((value, index) =>
+      value === null || reference[index] == null ? Number.NaN : value / (reference[index] as number)
+    )
+    if (perRound.length > 1)
+      lines.push(
+        `gateway/reference CPU per chunk in each round: ${perRound.map((value) => fixed(value, 2)).join(' ')}`
+      )
   } else if (run.scenario.overallRate === undefined) {
     // At a fixed rate every round runs at that rate: only the max-rate scenarios have a ratio per round.
     const perRound = roundRatios(run)
-    if (perRound.length > 1) lines.push(`gateway/reference in each round: ${perRound.map((value) => fixed(value, 2)).join(' ')}`)
+    if (perRound.length > 1)
+      lines.push(
+        `gateway/reference in each round: ${perRound.map((value) => fixed(value, 2)).join(' ')}`
+      )
   }
   lines.push('')
   return lines
@@ -222,14 +303,16 @@ export const summaryLine = (result: BenchmarkResult, verdict: BenchmarkVerdict):
   const { ratios } = verdict
   const parts: string[] = []
   if (ran('max-throughput')) parts.push(`throughput ${fixed(ratios.throughputVsReference, 2)}`)
-  if (ran('fixed-rate')) parts.push(`added p99 at fixed rate ${fixed(ratios.fixedRateAddedP99Ms, 2)} ms`)
+  if (ran('fixed-rate'))
+    parts.push(`added p99 at fixed rate ${fixed(ratios.fixedRateAddedP99Ms, 2)} ms`)
   if (ran('streaming')) parts.push(`streams ${fixed(ratios.streamsVsReference, 2)}`)
-  if (ran('streaming-no-usage')) parts.push(`streams without include_usage ${fixed(ratios.streamsNoUsageVsReference, 2)}`)
+  if (ran('streaming-no-usage'))
+    parts.push(`streams without include_usage ${fixed(ratios.streamsNoUsageVsReference, 2)}`)
   for (const paced of verdict.paced) {
     parts.push(
       `${paced.scenario}: CPU per chunk ${fixed(paced.cpuPerChunkVsReference, 2)} ` +
         `(${fixed(paced.gatewayCpuMsPerThousandChunks, 1)} vs ${fixed(paced.referenceCpuMsPerThousandChunks, 1)} ms/1k chunks), ` +
-        `added delay p50 ${fixed(paced.addedP50Ms, 2)} ms, p99 ${fixed(paced.addedP99Ms, 2)} ms`,
+        `added delay p50 ${fixed(paced.addedP50Ms, 2)} ms, p99 ${fixed(paced.addedP99Ms, 2)} ms`
     )
   }
   return `Gateway/reference: ${parts.join('; ')}`
@@ -243,7 +326,7 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
     `Per target and scenario: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s measured in ${settings.rounds} ` +
       `interleaved rounds (each after ${settings.roundLeadInSeconds} s unmeasured); model ${settings.model}; ${settings.streamChunks}-chunk streams at max rate`,
     'CPU: the target process, % of one core; core 1: mock + load generator; other: everything else on the machine',
-    '',
+    ''
   )
   for (const run of result.runs) lines.push(...scenarioTable(run))
   lines.push(
@@ -251,10 +334,12 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
     `Throughput gateway/direct ${fixed(verdict.ratios.throughputVsDirect, 2)}, streams gateway/direct ${fixed(verdict.ratios.streamsVsDirect, 2)}`,
     summaryLine(result, verdict),
     '',
-    'Targets:',
+    'Targets:'
   )
   for (const entry of verdict.checks) {
-    lines.push(`  ${entry.pass ? 'PASS' : 'FAIL'}  ${entry.name}: ${fixed(entry.value, 2)} (target ${entry.limit})`)
+    lines.push(
+      `  ${entry.pass ? 'PASS' : 'FAIL'}  ${entry.name}: ${fixed(entry.value, 2)} (target ${entry.limit})`
+    )
   }
   const warnings = warningsOf(result)
   if (warnings.length > 0) {
@@ -262,7 +347,10 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
     for (const warning of warnings) lines.push(`  ${warning}`)
   }
   if (result.failures.length > 0) {
-    lines.push('', `FAILED REQUESTS: every request must succeed (${result.failures.length} problems):`)
+    lines.push(
+      '',
+      `FAILED REQUESTS: every request must succeed (${result.failures.length} problems):`
+    )
     for (const failure of result.failures) lines.push(`  FAIL  ${failure}`)
   }
   lines.push('', verdict.pass ? 'RESULT: PASS' : 'RESULT: FAIL')

@@ -38,7 +38,13 @@ export type LeanMockOptions = {
 }
 
 const model = 'gpt-4o-mini-2024-07-18'
-const envelope = { id: 'chatcmpl-bench0001', created: 1_735_689_600, model, service_tier: 'default', system_fingerprint: 'fp_bench01' }
+const envelope = {
+  id: 'chatcmpl-bench0001',
+  created: 1_735_689_600,
+  model,
+  service_tier: 'default',
+  system_fingerprint: 'fp_bench01',
+}
 
 const usageFor = (answer: string) => {
   const completion = Math.max(1, Math.ceil(answer.length / 4))
@@ -47,7 +53,12 @@ const usageFor = (answer: string) => {
     completion_tokens: completion,
     total_tokens: 31 + completion,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   }
 }
 
@@ -55,22 +66,33 @@ const pieces = (text: string, count: number): string[] => {
   const characters = Array.from(text)
   const total = Math.max(1, Math.min(count, characters.length))
   return Array.from({ length: total }, (_, index) =>
-    characters.slice(Math.floor((index * characters.length) / total), Math.floor(((index + 1) * characters.length) / total)).join(''),
+    characters
+      .slice(
+        Math.floor((index * characters.length) / total),
+        Math.floor(((index + 1) * characters.length) / total)
+      )
+      .join('')
   )
 }
 
-const streamEvents = (options: { answer: string; streamChunks: number; includeUsage: boolean }): Buffer[] => {
+const streamEvents = (options: {
+  answer: string
+  streamChunks: number
+  includeUsage: boolean
+}): Buffer[] => {
   const { includeUsage } = options
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
     Buffer.from(
-      `data: ${JSON.stringify({ ...envelope, object: 'chat.completion.chunk', choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`,
+      `data: ${JSON.stringify({ ...envelope, object: 'chat.completion.chunk', choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`
     )
   const delta = (value: Record<string, unknown>, finishReason: string | null = null) => [
     { index: 0, delta: value, logprobs: null, finish_reason: finishReason },
   ]
   return [
     chunk(delta({ role: 'assistant', content: '', refusal: null })),
-    ...pieces(options.answer, options.streamChunks).map((piece) => chunk(delta({ content: piece }))),
+    ...pieces(options.answer, options.streamChunks).map((piece) =>
+      chunk(delta({ content: piece }))
+    ),
     chunk(delta({}, 'stop')),
     ...(includeUsage ? [chunk([], { usage: usageFor(options.answer) })] : []),
     Buffer.from('data: [DONE]\n\n'),
@@ -78,13 +100,20 @@ const streamEvents = (options: { answer: string; streamChunks: number; includeUs
 }
 
 /** The tokens of a paced answer, in turn: ASCII, as most English output is. */
-const pacedTokens = ' Paris is the capital of France, famous for the Eiffel Tower, the Louvre and its long history of art.'
-  .split(/(?= )/)
+const pacedTokens =
+  ' Paris is the capital of France, famous for the Eiffel Tower, the Louvre and its long history of art.'.split(
+    /(?= )/
+  )
 
 type StampedEvent = (micros: number) => string
 
 /** One event of a paced stream, with the stamp spliced into the `obfuscation` member OpenAI puts last. */
-const stampedEvent = (options: { kind: StampKind; choices: unknown[]; includeUsage: boolean; usage?: unknown }): StampedEvent => {
+const stampedEvent = (options: {
+  kind: StampKind
+  choices: unknown[]
+  includeUsage: boolean
+  usage?: unknown
+}): StampedEvent => {
   const { kind, choices, includeUsage } = options
   const body = JSON.stringify({
     ...envelope,
@@ -102,15 +131,25 @@ const pacedEventsFor = (includeUsage: boolean) => {
     { index: 0, delta: value, logprobs: null, finish_reason: finishReason },
   ]
   return {
-    role: stampedEvent({ kind: 'role', choices: delta({ role: 'assistant', content: '', refusal: null }), includeUsage }),
-    tokens: pacedTokens.map((token) => stampedEvent({ kind: 'content', choices: delta({ content: token }), includeUsage })),
+    role: stampedEvent({
+      kind: 'role',
+      choices: delta({ role: 'assistant', content: '', refusal: null }),
+      includeUsage,
+    }),
+    tokens: pacedTokens.map((token) =>
+      stampedEvent({ kind: 'content', choices: delta({ content: token }), includeUsage })
+    ),
     finish: stampedEvent({ kind: 'finish', choices: delta({}, 'stop'), includeUsage }),
     usage: (completionTokens: number): StampedEvent =>
       stampedEvent({
         kind: 'usage',
         choices: [],
         includeUsage: true,
-        usage: { ...usageFor(''), completion_tokens: completionTokens, total_tokens: 31 + completionTokens },
+        usage: {
+          ...usageFor(''),
+          completion_tokens: completionTokens,
+          total_tokens: 31 + completionTokens,
+        },
       }),
   }
 }
@@ -121,17 +160,24 @@ const pacedEvents = { plain: pacedEventsFor(false), withUsage: pacedEventsFor(tr
 const pacingOf = (body: string): { chunks: number; intervalMs: number } | undefined => {
   if (!body.includes('"bench_interval_ms"')) return undefined
   try {
-    const metadata = (JSON.parse(body) as { metadata?: { bench_chunks?: unknown; bench_interval_ms?: unknown } }).metadata
+    const metadata = (
+      JSON.parse(body) as { metadata?: { bench_chunks?: unknown; bench_interval_ms?: unknown } }
+    ).metadata
     const chunks = Number(metadata?.bench_chunks)
     const intervalMs = Number(metadata?.bench_interval_ms)
-    return Number.isInteger(chunks) && chunks > 0 && Number.isInteger(intervalMs) && intervalMs > 0 ? { chunks, intervalMs } : undefined
+    return Number.isInteger(chunks) && chunks > 0 && Number.isInteger(intervalMs) && intervalMs > 0
+      ? { chunks, intervalMs }
+      : undefined
   } catch {
     return undefined
   }
 }
 
 /** Writes a paced stream: see the header. A client that goes away stops it. */
-const streamPaced = (response: ServerResponse, options: { chunks: number; intervalMs: number; includeUsage: boolean }): void => {
+const streamPaced = (
+  response: ServerResponse,
+  options: { chunks: number; intervalMs: number; includeUsage: boolean }
+): void => {
   const events = options.includeUsage ? pacedEvents.withUsage : pacedEvents.plain
   response.write(events.role(monotonicMicros()))
   let sent = 0
@@ -143,7 +189,9 @@ const streamPaced = (response: ServerResponse, options: { chunks: number; interv
     }
     clearInterval(timer)
     const now = monotonicMicros()
-    response.end(`${events.finish(now)}${options.includeUsage ? events.usage(options.chunks)(now) : ''}data: [DONE]\n\n`)
+    response.end(
+      `${events.finish(now)}${options.includeUsage ? events.usage(options.chunks)(now) : ''}data: [DONE]\n\n`
+    )
   }, options.intervalMs)
   response.once('close', () => clearInterval(timer))
 }
@@ -151,29 +199,49 @@ const streamPaced = (response: ServerResponse, options: { chunks: number; interv
 const errorBody = (message: string, code: string | null) =>
   JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code } })
 
-export const startLeanMockUpstream = async (options: LeanMockOptions): Promise<LeanMockUpstream> => {
+export const startLeanMockUpstream = async (
+  options: LeanMockOptions
+): Promise<LeanMockUpstream> => {
   const completion = Buffer.from(
     JSON.stringify({
       ...envelope,
       object: 'chat.completion',
       choices: [
-        { index: 0, message: { role: 'assistant', content: options.answer, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' },
+        {
+          index: 0,
+          message: { role: 'assistant', content: options.answer, refusal: null, annotations: [] },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
       ],
       usage: usageFor(options.answer),
-    }),
+    })
   )
   const streams = {
     plain: streamEvents({ ...options, includeUsage: false }),
     withUsage: streamEvents({ ...options, includeUsage: true }),
   }
   const models = Buffer.from(
-    JSON.stringify({ object: 'list', data: options.models.map((id) => ({ id, object: 'model', created: 1_715_367_049, owned_by: 'system' })) }),
+    JSON.stringify({
+      object: 'list',
+      data: options.models.map((id) => ({
+        id,
+        object: 'model',
+        created: 1_715_367_049,
+        owned_by: 'system',
+      })),
+    })
   )
   const expectedAuthorization = `Bearer ${options.apiKey}`
   let served = 0
   let counter = 0
 
-  const sendJson = (response: ServerResponse, status: number, body: Buffer | string, requestId: string): void => {
+  const sendJson = (
+    response: ServerResponse,
+    status: number,
+    body: Buffer | string,
+    requestId: string
+  ): void => {
     response.writeHead(status, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
@@ -187,11 +255,22 @@ export const startLeanMockUpstream = async (options: LeanMockOptions): Promise<L
     counter += 1
     const requestId = `req_bench${counter}`
     if (incoming.headers.authorization !== expectedAuthorization) {
-      return sendJson(response, 401, errorBody('Incorrect API key provided.', 'invalid_api_key'), requestId)
+      return sendJson(
+        response,
+        401,
+        errorBody('Incorrect API key provided.', 'invalid_api_key'),
+        requestId
+      )
     }
-    if (incoming.method === 'GET' && incoming.url === '/v1/models') return sendJson(response, 200, models, requestId)
+    if (incoming.method === 'GET' && incoming.url === '/v1/models')
+      return sendJson(response, 200, models, requestId)
     if (incoming.method !== 'POST' || incoming.url !== '/v1/chat/completions') {
-      return sendJson(response, 404, errorBody(`Invalid URL (${incoming.method} ${incoming.url})`, null), requestId)
+      return sendJson(
+        response,
+        404,
+        errorBody(`Invalid URL (${incoming.method} ${incoming.url})`, null),
+        requestId
+      )
     }
     served += 1
     if (!/"stream"\s*:\s*true/.test(body)) return sendJson(response, 200, completion, requestId)

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import { cpuMsPerThousandChunks, mergeChunkFigures, mergeLoadRuns, type LoadRun } from './load-common.ts'
+import {
+  cpuMsPerThousandChunks,
+  mergeChunkFigures,
+  mergeLoadRuns,
+  type LoadRun,
+} from './load-common.ts'
 
-const loadRun = (options: { ok: number; seconds: number; samples: number[]; non2xx?: number; codes?: Record<string, number> }): LoadRun => ({
+const loadRun = (options: {
+  ok: number
+  seconds: number
+  samples: number[]
+  non2xx?: number
+  codes?: Record<string, number>
+}): LoadRun => ({
   ok: options.ok,
   non2xx: options.non2xx ?? 0,
   errors: 0,
@@ -18,7 +29,13 @@ const loadRun = (options: { ok: number; seconds: number; samples: number[]; non2
 describe('mergeLoadRuns', () => {
   it('adds counts and time, takes the rate over the total time and the percentiles over every sample', () => {
     const slow = loadRun({ ok: 100, seconds: 2, samples: Array.from({ length: 100 }, () => 10) })
-    const fast = loadRun({ ok: 300, seconds: 2, samples: Array.from({ length: 300 }, () => 2), non2xx: 1, codes: { '200': 300, '502': 1 } })
+    const fast = loadRun({
+      ok: 300,
+      seconds: 2,
+      samples: Array.from({ length: 300 }, () => 2),
+      non2xx: 1,
+      codes: { '200': 300, '502': 1 },
+    })
     const merged = mergeLoadRuns([slow, fast])
     expect(merged.ok).toBe(400)
     expect(merged.non2xx).toBe(1)
@@ -41,7 +58,11 @@ describe('mergeLoadRuns', () => {
 })
 
 describe('chunk figures', () => {
-  const withChunks = (chunks: number, cpuSeconds: number | null, firstProblem?: string): LoadRun => ({
+  const withChunks = (
+    chunks: number,
+    cpuSeconds: number | null,
+    firstProblem?: string
+  ): LoadRun => ({
     ...loadRun({ ok: 1, seconds: 2, samples: [] }),
     chunkFigures: { chunks, cpuSeconds, ...(firstProblem === undefined ? {} : { firstProblem }) },
   })
@@ -53,13 +74,23 @@ describe('chunk figures', () => {
   })
 
   it('adds up chunks and CPU over the rounds, so a round weighs by its chunks, not as a mean of per-round figures', () => {
-    const merged = mergeChunkFigures([withChunks(10_000, 0.3), withChunks(40_000, 0.2, 'no [DONE]')])
+    const merged = mergeChunkFigures([
+      withChunks(10_000, 0.3),
+      withChunks(40_000, 0.2, 'no [DONE]'),
+    ])
     // 0.5 s over 50,000 chunks: 10 ms per 1,000 (the mean of the rounds' 30 and 5 would say 17.5).
-    expect(merged).toEqual({ chunks: 50_000, cpuSeconds: 0.5, cpuMsPerThousandChunks: 10, firstProblem: 'no [DONE]' })
+    expect(merged).toEqual({
+      chunks: 50_000,
+      cpuSeconds: 0.5,
+      cpuMsPerThousandChunks: 10,
+      firstProblem: 'no [DONE]',
+    })
   })
 
   it('has no CPU figure when one round could not read it, and no figures at all for runs without chunks', () => {
-    expect(mergeChunkFigures([withChunks(10_000, 0.3), withChunks(10_000, null)])?.cpuMsPerThousandChunks).toBeNull()
+    expect(
+      mergeChunkFigures([withChunks(10_000, 0.3), withChunks(10_000, null)])?.cpuMsPerThousandChunks
+    ).toBeNull()
     expect(mergeChunkFigures([loadRun({ ok: 1, seconds: 1, samples: [1] })])).toBeUndefined()
   })
 })

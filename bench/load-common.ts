@@ -93,7 +93,8 @@ export const mergeLoadRuns = (runs: readonly LoadRun[]): LoadResult => {
   const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0, mismatches: 0, warmupFailures: 0 }
   for (const run of runs) {
     for (const key of Object.keys(counts) as (keyof typeof counts)[]) counts[key] += run[key]
-    for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count
+    for (const [code, count] of Object.entries(run.statusCodes))
+      statusCodes[code] = (statusCodes[code] ?? 0) + count
     for (const sample of run.latencySamplesMs) samples.push(sample)
     measuredSeconds += run.measuredSeconds
   }
@@ -114,14 +115,17 @@ export const cpuMsPerThousandChunks = (cpuSeconds: number | null, chunks: number
  * The chunk figures of several paced-streams runs against one target: chunks and CPU time add up (so the CPU per
  * chunk weighs each round by its chunks), the CPU is `null` when any run's is; `undefined` when no run has any.
  */
-export const mergeChunkFigures = (runs: readonly LoadRun[]): (ChunkFigures & { cpuMsPerThousandChunks: number | null }) | undefined => {
+export const mergeChunkFigures = (
+  runs: readonly LoadRun[]
+): (ChunkFigures & { cpuMsPerThousandChunks: number | null }) | undefined => {
   const figures = runs.flatMap((run) => (run.chunkFigures === undefined ? [] : [run.chunkFigures]))
   if (figures.length === 0) return undefined
   let chunks = 0
   let cpuSeconds: number | null = 0
   for (const figure of figures) {
     chunks += figure.chunks
-    cpuSeconds = cpuSeconds === null || figure.cpuSeconds === null ? null : cpuSeconds + figure.cpuSeconds
+    cpuSeconds =
+      cpuSeconds === null || figure.cpuSeconds === null ? null : cpuSeconds + figure.cpuSeconds
   }
   const firstProblem = figures.find((figure) => figure.firstProblem !== undefined)?.firstProblem
   return {
@@ -135,9 +139,16 @@ export const mergeChunkFigures = (runs: readonly LoadRun[]): (ChunkFigures & { c
 export const verifiers: Record<NonNullable<LoadJob['verify']>, (body: string) => boolean> = {
   json: (body) => {
     try {
-      const parsed = JSON.parse(body) as { object?: unknown; choices?: { message?: { content?: unknown } }[] }
+      const parsed = JSON.parse(body) as {
+        object?: unknown
+        choices?: { message?: { content?: unknown } }[]
+      }
       const content = parsed.choices?.[0]?.message?.content
-      return parsed.object === 'chat.completion' && typeof content === 'string' && content.startsWith('echo: ')
+      return (
+        parsed.object === 'chat.completion' &&
+        typeof content === 'string' &&
+        content.startsWith('echo: ')
+      )
     } catch {
       return false
     }

@@ -25,7 +25,11 @@ import type { PacedStreamsSpec } from './paced-streams.ts'
 
 export type { LoadJob, LoadResult, LoadRun } from './load-common.ts'
 
-const runOnce = (job: LoadJob, durationSeconds: number, samples?: number[]): PromiseLike<AutocannonResult> => {
+const runOnce = (
+  job: LoadJob,
+  durationSeconds: number,
+  samples?: number[]
+): PromiseLike<AutocannonResult> => {
   const instance = autocannon({
     url: job.url,
     method: 'POST',
@@ -36,9 +40,12 @@ const runOnce = (job: LoadJob, durationSeconds: number, samples?: number[]): Pro
     verifyBody: job.verify === undefined ? undefined : verifiers[job.verify],
   })
   if (samples !== undefined) {
-    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
-      if (statusCode >= 200 && statusCode < 300) samples.push(responseTime)
-    })
+    instance.on(
+      'response',
+      (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+        if (statusCode >= 200 && statusCode < 300) samples.push(responseTime)
+      }
+    )
   }
   return instance
 }
@@ -47,7 +54,9 @@ const runAutocannon = async (job: LoadJob): Promise<LoadRun> => {
   const warmup = job.warmupSeconds > 0 ? await runOnce(job, job.warmupSeconds) : undefined
   const samples: number[] = []
   const result = await runOnce(job, job.durationSeconds, samples)
-  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]))
+  const statusCodes = Object.fromEntries(
+    Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])
+  )
   const ok = samples.length
   return {
     ok,
@@ -68,18 +77,23 @@ const runAutocannon = async (job: LoadJob): Promise<LoadRun> => {
 export type WorkerJob = LoadJob & { pacedStreams?: PacedStreamsSpec }
 
 export const runLoadJob = (job: WorkerJob): Promise<LoadRun> => {
-  if (job.pacedStreams !== undefined) return runPacedStreams({ ...job, pacedStreams: job.pacedStreams })
-  return job.overallRate === undefined ? runAutocannon(job) : runPacedLoad({ ...job, overallRate: job.overallRate })
+  if (job.pacedStreams !== undefined)
+    return runPacedStreams({ ...job, pacedStreams: job.pacedStreams })
+  return job.overallRate === undefined
+    ? runAutocannon(job)
+    : runPacedLoad({ ...job, overallRate: job.overallRate })
 }
 
-export type LoadWorkerMessage = { type: 'result'; result: LoadRun } | { type: 'error'; message: string }
+export type LoadWorkerMessage =
+  { type: 'result'; result: LoadRun } | { type: 'error'; message: string }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.on('message', (message: { type?: string; job?: WorkerJob }) => {
     if (message?.type !== 'run' || message.job === undefined) return
     runLoadJob(message.job).then(
       (result) => process.send?.({ type: 'result', result } satisfies LoadWorkerMessage),
-      (error: unknown) => process.send?.({ type: 'error', message: String(error) } satisfies LoadWorkerMessage),
+      (error: unknown) =>
+        process.send?.({ type: 'error', message: String(error) } satisfies LoadWorkerMessage)
     )
   })
   process.on('disconnect', () => process.exit(0))

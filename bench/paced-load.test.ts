@@ -87,7 +87,14 @@ describe('runPacedLoad', () => {
     const server = await startServer((_index, response) => answerAfter(2)(response))
     const result = await runPacedLoad(jobFor(server.url, { overallRate: 100, durationSeconds: 1 }))
 
-    expect(result).toMatchObject({ ok: 100, non2xx: 0, errors: 0, timeouts: 0, mismatches: 0, warmupFailures: 0 })
+    expect(result).toMatchObject({
+      ok: 100,
+      non2xx: 0,
+      errors: 0,
+      timeouts: 0,
+      mismatches: 0,
+      warmupFailures: 0,
+    })
     expect(result.statusCodes).toEqual({ 200: 100 })
     expect(server.arrivals).toHaveLength(100)
     const gaps = server.arrivals.slice(1).map((time, index) => time - server.arrivals[index])
@@ -105,8 +112,12 @@ describe('runPacedLoad', () => {
   })
 
   it('counts a stall against every request scheduled during it (coordinated omission corrected)', async () => {
-    const server = await startServer((index, response) => answerAfter(index === 20 ? 300 : 2)(response))
-    const result = await runPacedLoad(jobFor(server.url, { connections: 1, overallRate: 100, durationSeconds: 1 }))
+    const server = await startServer((index, response) =>
+      answerAfter(index === 20 ? 300 : 2)(response)
+    )
+    const result = await runPacedLoad(
+      jobFor(server.url, { connections: 1, overallRate: 100, durationSeconds: 1 })
+    )
 
     expect(result).toMatchObject({ ok: 100, errors: 0 })
     // The ~30 requests due during the 300 ms stall waited for the one socket: 300, 290, 280 ... ms from their schedule.
@@ -123,7 +134,12 @@ describe('runPacedLoad', () => {
     })
     const startedAt = performance.now()
     const result = await runPacedLoad(
-      jobFor(server.url, { connections: 2, overallRate: 50, durationSeconds: 0.5, requestTimeoutMs: 300 }),
+      jobFor(server.url, {
+        connections: 2,
+        overallRate: 50,
+        durationSeconds: 0.5,
+        requestTimeoutMs: 300,
+      })
     )
 
     expect(performance.now() - startedAt).toBeLessThan(2_000)
@@ -137,7 +153,12 @@ describe('runPacedLoad', () => {
       else answerAfter(1)(response)
     })
     const result = await runPacedLoad(
-      jobFor(server.url, { overallRate: 50, warmupSeconds: 0.2, durationSeconds: 0.4, verify: 'json' }),
+      jobFor(server.url, {
+        overallRate: 50,
+        warmupSeconds: 0.2,
+        durationSeconds: 0.4,
+        verify: 'json',
+      })
     )
 
     expect(server.arrivals).toHaveLength(30)

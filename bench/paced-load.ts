@@ -49,7 +49,14 @@ type PhaseResult = Tally & { measuredSeconds: number }
 
 type RequestContext = { pool: Pool; path: string; job: PacedLoadJob; timeoutMs: number }
 
-const emptyTally = (): Tally => ({ samples: [], non2xx: 0, errors: 0, timeouts: 0, mismatches: 0, statusCodes: {} })
+const emptyTally = (): Tally => ({
+  samples: [],
+  non2xx: 0,
+  errors: 0,
+  timeouts: 0,
+  mismatches: 0,
+  statusCodes: {},
+})
 
 /**
  * Calls `send` with the scheduled time of each of `count` requests, `intervalMs` apart from `startAt` (all
@@ -81,7 +88,10 @@ export const pace = (options: {
   })
 
 /** Reads a response body to its end: the text when it is to be verified, otherwise only the bytes. */
-const readBody = async (body: Dispatcher.ResponseData['body'], keepText: boolean): Promise<string | undefined> => {
+const readBody = async (
+  body: Dispatcher.ResponseData['body'],
+  keepText: boolean
+): Promise<string | undefined> => {
   if (keepText) return body.text()
   for await (const _chunk of body) {
     // Drained: the latency ends with the last byte.
@@ -91,7 +101,12 @@ const readBody = async (body: Dispatcher.ResponseData['body'], keepText: boolean
 
 const countResponse = (
   tally: Tally,
-  response: { statusCode: number; text: string | undefined; latencyMs: number; verify: LoadJob['verify'] },
+  response: {
+    statusCode: number
+    text: string | undefined
+    latencyMs: number
+    verify: LoadJob['verify']
+  }
 ): void => {
   const { statusCode, text, latencyMs, verify } = response
   tally.statusCodes[statusCode] = (tally.statusCodes[statusCode] ?? 0) + 1
@@ -101,7 +116,11 @@ const countResponse = (
 }
 
 /** One request, timed from the earlier of its scheduled and actual send time to its last byte; never rejects. */
-const sendRequest = async (context: RequestContext, scheduledAt: number, tally: Tally): Promise<void> => {
+const sendRequest = async (
+  context: RequestContext,
+  scheduledAt: number,
+  tally: Tally
+): Promise<void> => {
   const { pool, path, job, timeoutMs } = context
   const startedAt = Math.min(scheduledAt, performance.now())
   const controller = new AbortController()
@@ -112,9 +131,20 @@ const sendRequest = async (context: RequestContext, scheduledAt: number, tally: 
   }, timeoutMs)
   try {
     const { headers, body, verify } = job
-    const response = await pool.request({ path, method: 'POST', headers, body, signal: controller.signal })
+    const response = await pool.request({
+      path,
+      method: 'POST',
+      headers,
+      body,
+      signal: controller.signal,
+    })
     const text = await readBody(response.body, verify !== undefined)
-    countResponse(tally, { statusCode: response.statusCode, text, latencyMs: performance.now() - startedAt, verify })
+    countResponse(tally, {
+      statusCode: response.statusCode,
+      text,
+      latencyMs: performance.now() - startedAt,
+      verify,
+    })
   } catch {
     tally.errors += 1
     if (timedOut) tally.timeouts += 1
@@ -169,7 +199,9 @@ const resultOf = (measured: PhaseResult, warmup: PhaseResult | undefined): LoadR
 /** A paced warm-up (its failures counted, its latencies dropped), then the paced measurement, on the same sockets. */
 export const runPacedLoad = async (job: PacedLoadJob): Promise<LoadRun> => {
   if (!(job.overallRate > 0) || !Number.isFinite(job.overallRate)) {
-    throw new Error(`overallRate must be a positive number of requests per second (got ${job.overallRate})`)
+    throw new Error(
+      `overallRate must be a positive number of requests per second (got ${job.overallRate})`
+    )
   }
   const url = new URL(job.url)
   const pool = new Pool(url.origin, { connections: job.connections, pipelining: 1 })

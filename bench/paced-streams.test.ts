@@ -13,7 +13,12 @@ import type { PacedStreamsJob } from './paced-streams.ts'
 let mock: LeanMockUpstream
 
 beforeAll(async () => {
-  mock = await startLeanMockUpstream({ apiKey: 'bench', answer: 'echo: hi', streamChunks: 5, models: ['gpt-4o-mini'] })
+  mock = await startLeanMockUpstream({
+    apiKey: 'bench',
+    answer: 'echo: hi',
+    streamChunks: 5,
+    models: ['gpt-4o-mini'],
+  })
 })
 
 afterAll(() => mock.close())
@@ -21,33 +26,45 @@ afterAll(() => mock.close())
 const jobFor = (options: { includeUsage: boolean; bodyAsksUsage?: boolean }): PacedStreamsJob => ({
   url: `${mock.baseUrl}/chat/completions`,
   headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
-  body: chatRequestBody({ stream: true, includeUsage: options.bodyAsksUsage ?? options.includeUsage, paced: { chunks: 8, intervalMs: 10 } }),
+  body: chatRequestBody({
+    stream: true,
+    includeUsage: options.bodyAsksUsage ?? options.includeUsage,
+    paced: { chunks: 8, intervalMs: 10 },
+  }),
   connections: 10,
   warmupSeconds: 0.2,
   durationSeconds: 0.5,
-  pacedStreams: { chunks: 8, intervalMs: 10, includeUsage: options.includeUsage, cpuPid: process.pid },
+  pacedStreams: {
+    chunks: 8,
+    intervalMs: 10,
+    includeUsage: options.includeUsage,
+    cpuPid: process.pid,
+  },
 })
 
 describe('runPacedStreams', () => {
-  it.each([true, false])('holds its streams open at once and brings each back whole (include_usage %s)', async (includeUsage) => {
-    const servedBefore = mock.served()
-    const result = await runPacedStreams(jobFor({ includeUsage }))
+  it.each([true, false])(
+    'holds its streams open at once and brings each back whole (include_usage %s)',
+    async (includeUsage) => {
+      const servedBefore = mock.served()
+      const result = await runPacedStreams(jobFor({ includeUsage }))
 
-    expect(result).toMatchObject({ non2xx: 0, errors: 0, timeouts: 0, mismatches: 0 })
-    expect(result.ok).toBe(mock.served() - servedBefore)
-    // Streams of 8 chunks, 10 ms apart, 90 ms each: at least 0.9 s / 90 ms per slot, 10 slots.
-    expect(result.ok).toBeGreaterThanOrEqual(60)
-    // 10 streams at once, 100 chunks per second each (plus their role and finish events), over the window only.
-    expect(result.measuredSeconds).toBeGreaterThan(0.45)
-    expect(result.measuredSeconds).toBeLessThan(0.6)
-    expect(result.requestsPerSecond).toBeGreaterThan(700)
-    expect(result.requestsPerSecond).toBeLessThan(1_500)
-    expect(result.chunkFigures?.chunks).toBe(result.latencySamplesMs.length)
-    expect(result.chunkFigures?.cpuSeconds).toBeGreaterThanOrEqual(0)
-    // Same process, same clock: a chunk's delay is the time from the mock's write to the driver's read.
-    expect(result.latencyMs.p50).toBeGreaterThan(0)
-    expect(result.latencyMs.p50).toBeLessThan(20)
-  })
+      expect(result).toMatchObject({ non2xx: 0, errors: 0, timeouts: 0, mismatches: 0 })
+      expect(result.ok).toBe(mock.served() - servedBefore)
+      // Streams of 8 chunks, 10 ms apart, 90 ms each: at least 0.9 s / 90 ms per slot, 10 slots.
+      expect(result.ok).toBeGreaterThanOrEqual(60)
+      // 10 streams at once, 100 chunks per second each (plus their role and finish events), over the window only.
+      expect(result.measuredSeconds).toBeGreaterThan(0.45)
+      expect(result.measuredSeconds).toBeLessThan(0.6)
+      expect(result.requestsPerSecond).toBeGreaterThan(700)
+      expect(result.requestsPerSecond).toBeLessThan(1_500)
+      expect(result.chunkFigures?.chunks).toBe(result.latencySamplesMs.length)
+      expect(result.chunkFigures?.cpuSeconds).toBeGreaterThanOrEqual(0)
+      // Same process, same clock: a chunk's delay is the time from the mock's write to the driver's read.
+      expect(result.latencyMs.p50).toBeGreaterThan(0)
+      expect(result.latencyMs.p50).toBeLessThan(20)
+    }
+  )
 
   it('fails a stream that carries a usage the client did not ask for', async () => {
     const result = await runPacedStreams(jobFor({ includeUsage: false, bodyAsksUsage: true }))

@@ -66,7 +66,10 @@ const bodyFor = (state: PhaseState, chunks: number): string => {
   let body = state.bodies.get(chunks)
   if (body === undefined) {
     const parsed = JSON.parse(state.job.body) as { metadata?: Record<string, string> }
-    body = JSON.stringify({ ...parsed, metadata: { ...parsed.metadata, bench_chunks: String(chunks) } })
+    body = JSON.stringify({
+      ...parsed,
+      metadata: { ...parsed.metadata, bench_chunks: String(chunks) },
+    })
     state.bodies.set(chunks, body)
   }
   return body
@@ -97,10 +100,16 @@ const runStream = async (state: PhaseState, chunks: number): Promise<void> => {
       timedOut = true
       controller.abort()
     },
-    (chunks + 1) * spec.intervalMs + (spec.streamTimeoutMs ?? 10_000),
+    (chunks + 1) * spec.intervalMs + (spec.streamTimeoutMs ?? 10_000)
   )
   try {
-    const response = await pool.request({ path, method: 'POST', headers: job.headers, body: bodyFor(state, chunks), signal: controller.signal })
+    const response = await pool.request({
+      path,
+      method: 'POST',
+      headers: job.headers,
+      body: bodyFor(state, chunks),
+      signal: controller.signal,
+    })
     state.statusCodes[response.statusCode] = (state.statusCodes[response.statusCode] ?? 0) + 1
     if (response.statusCode < 200 || response.statusCode >= 300) {
       state.non2xx += 1
@@ -113,7 +122,10 @@ const runStream = async (state: PhaseState, chunks: number): Promise<void> => {
       state.delaysMs.push((arrival - stamp) / 1_000)
     })
     await readBody(response.body, (text) => reader.push(text, monotonicMicros()))
-    const problem = streamProblem(reader.end(), { contentChunks: chunks, includeUsage: spec.includeUsage })
+    const problem = streamProblem(reader.end(), {
+      contentChunks: chunks,
+      includeUsage: spec.includeUsage,
+    })
     if (problem === null) state.ok += 1
     else {
       state.mismatches += 1
@@ -128,8 +140,16 @@ const runStream = async (state: PhaseState, chunks: number): Promise<void> => {
 }
 
 /** How many content chunks a stream opened now may have to end (one more interval, for its finish) by `stopAt`. */
-export const chunksThatFit = (options: { now: number; stopAt: number; intervalMs: number; wanted: number }): number =>
-  Math.max(0, Math.min(options.wanted, Math.floor((options.stopAt - options.now) / options.intervalMs) - 1))
+export const chunksThatFit = (options: {
+  now: number
+  stopAt: number
+  intervalMs: number
+  wanted: number
+}): number =>
+  Math.max(
+    0,
+    Math.min(options.wanted, Math.floor((options.stopAt - options.now) / options.intervalMs) - 1)
+  )
 
 /** A slot's streams, back to back; the first is `share` of a full stream, so that the slots' ends are spread. */
 const runSlot = async (state: PhaseState, share: number): Promise<void> => {
@@ -149,7 +169,9 @@ const readCpu = (pid: number | null): number | null => (pid === null ? null : re
 export const runPacedStreams = async (job: PacedStreamsJob): Promise<LoadRun> => {
   const spec = job.pacedStreams
   if (!(job.connections >= 1) || !(spec.chunks >= 1) || !(spec.intervalMs >= 1)) {
-    throw new Error(`paced streams need at least one stream of one chunk, paced at 1 ms or more (got ${JSON.stringify(spec)})`)
+    throw new Error(
+      `paced streams need at least one stream of one chunk, paced at 1 ms or more (got ${JSON.stringify(spec)})`
+    )
   }
   const url = new URL(job.url)
   const pool = new Pool(url.origin, { connections: job.connections, pipelining: 1 })
@@ -161,7 +183,9 @@ export const runPacedStreams = async (job: PacedStreamsJob): Promise<LoadRun> =>
     path: `${url.pathname}${url.search}`,
     job,
     bodies: new Map(),
-    stopAt: windowClosesAt + (spec.tailSeconds ?? Math.min(0.5, ((spec.chunks + 1) * spec.intervalMs) / 1_000)) * 1_000,
+    stopAt:
+      windowClosesAt +
+      (spec.tailSeconds ?? Math.min(0.5, ((spec.chunks + 1) * spec.intervalMs) / 1_000)) * 1_000,
     windowStart: Number.POSITIVE_INFINITY,
     windowEnd: Number.POSITIVE_INFINITY,
     delaysMs: [],
@@ -176,21 +200,29 @@ export const runPacedStreams = async (job: PacedStreamsJob): Promise<LoadRun> =>
   }
   const cpu = { start: null as number | null, end: null as number | null }
   const window = new Promise<void>((resolve) => {
-    setTimeout(() => {
-      cpu.start = readCpu(spec.cpuPid)
-      state.windowStart = monotonicMicros()
-      setTimeout(
-        () => {
-          cpu.end = readCpu(spec.cpuPid)
-          state.windowEnd = monotonicMicros()
-          resolve()
-        },
-        Math.max(0, windowClosesAt - performance.now()),
-      )
-    }, Math.max(0, windowOpensAt - performance.now()))
+    setTimeout(
+      () => {
+        cpu.start = readCpu(spec.cpuPid)
+        state.windowStart = monotonicMicros()
+        setTimeout(
+          () => {
+            cpu.end = readCpu(spec.cpuPid)
+            state.windowEnd = monotonicMicros()
+            resolve()
+          },
+          Math.max(0, windowClosesAt - performance.now())
+        )
+      },
+      Math.max(0, windowOpensAt - performance.now())
+    )
   })
   try {
-    await Promise.all([window, ...Array.from({ length: job.connections }, (_, slot) => runSlot(state, (slot + 1) / job.connections))])
+    await Promise.all([
+      window,
+      ...Array.from({ length: job.connections }, (_, slot) =>
+        runSlot(state, (slot + 1) / job.connections)
+      ),
+    ])
   } finally {
     await pool.destroy()
   }

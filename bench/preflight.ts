@@ -23,10 +23,14 @@ export const preflight = async (target: PreflightTarget): Promise<void> => {
   const authorization = `Bearer ${target.key}`
   const plain = await post({ url: target.url, stream: false, authorization })
   const plainText = await plain.text()
-  const completion = plain.ok ? (JSON.parse(plainText) as { choices?: { message?: { content?: unknown } }[] }) : undefined
+  const completion = plain.ok
+    ? (JSON.parse(plainText) as { choices?: { message?: { content?: unknown } }[] })
+    : undefined
   const content = completion?.choices?.[0]?.message?.content
   if (!plain.ok || typeof content !== 'string' || !content.startsWith('echo: ')) {
-    throw new Error(`${target.name}: a chat completion did not come back from the mock: ${plain.status} ${plainText.slice(0, 500)}`)
+    throw new Error(
+      `${target.name}: a chat completion did not come back from the mock: ${plain.status} ${plainText.slice(0, 500)}`
+    )
   }
 
   const streamed = await post({ url: target.url, stream: true, authorization })
@@ -38,12 +42,17 @@ export const preflight = async (target: PreflightTarget): Promise<void> => {
     events.at(-1) !== 'data: [DONE]' ||
     events.length < benchSettings.streamChunks
   ) {
-    throw new Error(`${target.name}: a streamed completion was not the mock's SSE stream: ${streamed.status} ${streamedText.slice(0, 500)}`)
+    throw new Error(
+      `${target.name}: a streamed completion was not the mock's SSE stream: ${streamed.status} ${streamedText.slice(0, 500)}`
+    )
   }
 
   if (target.requiresKey) {
     const anonymous = await post({ url: target.url, stream: false })
     await anonymous.text()
-    if (anonymous.status !== 401) throw new Error(`${target.name}: a call without a key got ${anonymous.status}, not 401: auth is off`)
+    if (anonymous.status !== 401)
+      throw new Error(
+        `${target.name}: a call without a key got ${anonymous.status}, not 401: auth is off`
+      )
   }
 }

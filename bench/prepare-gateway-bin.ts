@@ -57,20 +57,31 @@ const buildInto = async (directory: string): Promise<void> => {
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  if (code !== 0 && code !== 2) throw new Error(`the build (tsc -p tsconfig.build.json) failed:\n${output.slice(-4_000)}`)
+  if (code !== 0 && code !== 2)
+    throw new Error(`the build (tsc -p tsconfig.build.json) failed:\n${output.slice(-4_000)}`)
   mkdirSync(join(directory, 'bin'), { recursive: true })
   copyFileSync(join(repositoryRoot, 'bin', 'gatehouse.js'), join(directory, 'bin', 'gatehouse.js'))
   copyFileSync(join(repositoryRoot, 'package.json'), join(directory, 'package.json'))
 }
 
 /** Resolves with the CLI to start: the repository's own when `dist/` is fresh, else a private build's copy. */
-export const prepareGatewayBin = async (options: { cacheName: string }): Promise<{ bin: string; built: boolean }> => {
+export const prepareGatewayBin = async (options: {
+  cacheName: string
+}): Promise<{ bin: string; built: boolean }> => {
   const builtAt = modifiedMs(join(repositoryRoot, 'dist', 'src', 'runtime', 'node.js'))
-  const newest = Math.max(...sourceFolders.map((folder) => newestSourceMs(join(repositoryRoot, folder))))
-  if (builtAt !== null && builtAt > newest) return { bin: join(repositoryRoot, 'bin', 'gatehouse.js'), built: false }
+  const newest = Math.max(
+    ...sourceFolders.map((folder) => newestSourceMs(join(repositoryRoot, folder)))
+  )
+  if (builtAt !== null && builtAt > newest)
+    return { bin: join(repositoryRoot, 'bin', 'gatehouse.js'), built: false }
   // Worktrees may share one `node_modules` (a symlink): each checkout builds into a directory of its own.
   const checkout = createHash('sha256').update(repositoryRoot).digest('hex').slice(0, 12)
-  const directory = join(repositoryRoot, 'node_modules', '.cache', `${options.cacheName}-${checkout}`)
+  const directory = join(
+    repositoryRoot,
+    'node_modules',
+    '.cache',
+    `${options.cacheName}-${checkout}`
+  )
   await buildInto(directory)
   return { bin: join(directory, 'bin', 'gatehouse.js'), built: true }
 }

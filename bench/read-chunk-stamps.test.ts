@@ -2,8 +2,13 @@ import { describe, expect, it } from 'vitest'
 import { createStampReader, stampFor, streamProblem } from './read-chunk-stamps.ts'
 import type { StreamTally } from './read-chunk-stamps.ts'
 
-const event = (kind: Parameters<typeof stampFor>[0], micros: number, usage: 'null' | 'object' | 'none' = 'none'): string => {
-  const usageMember = usage === 'null' ? ',"usage":null' : usage === 'object' ? ',"usage":{"total_tokens":3}' : ''
+const event = (
+  kind: Parameters<typeof stampFor>[0],
+  micros: number,
+  usage: 'null' | 'object' | 'none' = 'none'
+): string => {
+  const usageMember =
+    usage === 'null' ? ',"usage":null' : usage === 'object' ? ',"usage":{"total_tokens":3}' : ''
   return `data: {"object":"chat.completion.chunk","choices":[]${usageMember},"obfuscation":"${stampFor(kind, micros)}"}\n\n`
 }
 
@@ -17,7 +22,11 @@ const stream = (usage: 'null' | 'none'): string =>
     'data: [DONE]\n\n',
   ].join('')
 
-const tallyOf = (text: string, cuts: number[], arrival = 10_000): { tally: StreamTally; stamps: number[][] } => {
+const tallyOf = (
+  text: string,
+  cuts: number[],
+  arrival = 10_000
+): { tally: StreamTally; stamps: number[][] } => {
   const stamps: number[][] = []
   const reader = createStampReader((stamp, at) => stamps.push([stamp, at]))
   let from = 0
@@ -40,14 +49,34 @@ describe('createStampReader', () => {
     const split = tallyOf(text, [inMarker, betweenNewlines, inDigits])
     expect(split.stamps.map(([stamp]) => stamp)).toEqual([1_000, 2_000, 3_000, 4_000])
     // Each event is timed by the read that completed it: the third read for the first two, the fourth for the rest.
-    expect(split.stamps.map(([, arrival]) => arrival - 10_000)).toEqual([betweenNewlines, inDigits, inDigits, inDigits])
+    expect(split.stamps.map(([, arrival]) => arrival - 10_000)).toEqual([
+      betweenNewlines,
+      inDigits,
+      inDigits,
+      inDigits,
+    ])
     expect(split.tally).toEqual(whole.tally)
-    expect(whole.tally).toEqual({ role: 1, content: 2, finish: 1, usage: 0, withUsageKey: 0, unstamped: 0, done: true, afterDone: 0 })
+    expect(whole.tally).toEqual({
+      role: 1,
+      content: 2,
+      finish: 1,
+      usage: 0,
+      withUsageKey: 0,
+      unstamped: 0,
+      done: true,
+      afterDone: 0,
+    })
   })
 
   it('counts the events that carry "usage", the usage chunk, unstamped events and events after [DONE]', () => {
     const { tally } = tallyOf(`${stream('null')}data: {"choices":[]}\n\n`, [])
-    expect(tally).toMatchObject({ usage: 1, withUsageKey: 5, unstamped: 1, done: true, afterDone: 1 })
+    expect(tally).toMatchObject({
+      usage: 1,
+      withUsageKey: 5,
+      unstamped: 1,
+      done: true,
+      afterDone: 1,
+    })
   })
 })
 
@@ -56,16 +85,24 @@ describe('streamProblem', () => {
 
   it('accepts a whole stream, with usage exactly when the client asked', () => {
     expect(streamProblem(tallyOf(stream('none'), []).tally, expected)).toBeNull()
-    expect(streamProblem(tallyOf(stream('null'), []).tally, { ...expected, includeUsage: true })).toBeNull()
+    expect(
+      streamProblem(tallyOf(stream('null'), []).tally, { ...expected, includeUsage: true })
+    ).toBeNull()
   })
 
   it('names what is wrong: a lost chunk, a leaked or missing usage, a stream cut short', () => {
     const lost = stream('none').replace(event('content', 3_000), '')
     expect(streamProblem(tallyOf(lost, []).tally, expected)).toBe('1 of 2 content chunks')
-    expect(streamProblem(tallyOf(stream('null'), []).tally, expected)).toBe('1 usage chunks with include_usage false')
+    expect(streamProblem(tallyOf(stream('null'), []).tally, expected)).toBe(
+      '1 usage chunks with include_usage false'
+    )
     const usageNullLeft = stream('null').replace(event('usage', 4_000, 'object'), '')
-    expect(streamProblem(tallyOf(usageNullLeft, []).tally, expected)).toBe('4 of 4 events carry "usage" with include_usage false')
-    expect(streamProblem(tallyOf(stream('none'), []).tally, { ...expected, includeUsage: true })).toBe('0 usage chunks with include_usage true')
+    expect(streamProblem(tallyOf(usageNullLeft, []).tally, expected)).toBe(
+      '4 of 4 events carry "usage" with include_usage false'
+    )
+    expect(
+      streamProblem(tallyOf(stream('none'), []).tally, { ...expected, includeUsage: true })
+    ).toBe('0 usage chunks with include_usage true')
     const cut = stream('none').replace('data: [DONE]\n\n', '')
     expect(streamProblem(tallyOf(cut, []).tally, expected)).toBe('no [DONE]')
   })

@@ -16,7 +16,8 @@ export const stampKinds = { role: 'r', content: 'c', finish: 'f', usage: 'u' } a
 export type StampKind = keyof typeof stampKinds
 
 /** The `obfuscation` value of an event of `kind` written at `micros`. */
-export const stampFor = (kind: StampKind, micros: number): string => `${stampKinds[kind]}${Math.round(micros)}`
+export const stampFor = (kind: StampKind, micros: number): string =>
+  `${stampKinds[kind]}${Math.round(micros)}`
 
 /** What one stream's events were, counted as they arrived. */
 export type StreamTally = Record<StampKind, number> & {
@@ -30,15 +31,31 @@ export type StreamTally = Record<StampKind, number> & {
   afterDone: number
 }
 
-const kindOfLetter: Record<string, StampKind | undefined> = { r: 'role', c: 'content', f: 'finish', u: 'usage' }
+const kindOfLetter: Record<string, StampKind | undefined> = {
+  r: 'role',
+  c: 'content',
+  f: 'finish',
+  u: 'usage',
+}
 const zero = 0x30
 
 /**
  * Reads one stream's text as it arrives: complete events only (an event split across reads waits for its end), each
  * stamp passed to `onStamp` with the read's arrival time. Latin-1 text is enough: stamps and keys are ASCII.
  */
-export const createStampReader = (onStamp: (stampMicros: number, arrivalMicros: number) => void) => {
-  const tally: StreamTally = { role: 0, content: 0, finish: 0, usage: 0, withUsageKey: 0, unstamped: 0, done: false, afterDone: 0 }
+export const createStampReader = (
+  onStamp: (stampMicros: number, arrivalMicros: number) => void
+) => {
+  const tally: StreamTally = {
+    role: 0,
+    content: 0,
+    finish: 0,
+    usage: 0,
+    withUsageKey: 0,
+    unstamped: 0,
+    done: false,
+    afterDone: 0,
+  }
   let pending = ''
   const event = (text: string, start: number, end: number, arrivalMicros: number): void => {
     if (text.startsWith('data: [DONE]', start)) {
@@ -91,15 +108,22 @@ export const createStampReader = (onStamp: (stampMicros: number, arrivalMicros: 
  * every content chunk, one finish chunk, the usage chunk exactly when the client asked for it (and `"usage"` on
  * every event then, on none otherwise: the gateway asks the upstream for usage and must strip it), `[DONE]` last.
  */
-export const streamProblem = (tally: StreamTally, expected: { contentChunks: number; includeUsage: boolean }): string | null => {
+export const streamProblem = (
+  tally: StreamTally,
+  expected: { contentChunks: number; includeUsage: boolean }
+): string | null => {
   const events = tally.role + tally.content + tally.finish + tally.usage
-  if (tally.content !== expected.contentChunks) return `${tally.content} of ${expected.contentChunks} content chunks`
-  if (tally.role !== 1 || tally.finish !== 1) return `${tally.role} role and ${tally.finish} finish chunks (1 each expected)`
-  if (tally.usage !== (expected.includeUsage ? 1 : 0)) return `${tally.usage} usage chunks with include_usage ${expected.includeUsage}`
+  if (tally.content !== expected.contentChunks)
+    return `${tally.content} of ${expected.contentChunks} content chunks`
+  if (tally.role !== 1 || tally.finish !== 1)
+    return `${tally.role} role and ${tally.finish} finish chunks (1 each expected)`
+  if (tally.usage !== (expected.includeUsage ? 1 : 0))
+    return `${tally.usage} usage chunks with include_usage ${expected.includeUsage}`
   if (tally.withUsageKey !== (expected.includeUsage ? events : 0)) {
     return `${tally.withUsageKey} of ${events} events carry "usage" with include_usage ${expected.includeUsage}`
   }
   if (tally.unstamped > 0) return `${tally.unstamped} events without a stamp`
-  if (!tally.done || tally.afterDone > 0) return tally.done ? `${tally.afterDone} events after [DONE]` : 'no [DONE]'
+  if (!tally.done || tally.afterDone > 0)
+    return tally.done ? `${tally.afterDone} events after [DONE]` : 'no [DONE]'
   return null
 }

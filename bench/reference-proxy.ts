@@ -31,7 +31,9 @@ const hopByHop = new Set([
   'trailer',
 ])
 
-const copyHeaders = (headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): OutgoingHttpHeaders => {
+const copyHeaders = (
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>
+): OutgoingHttpHeaders => {
   const copied: OutgoingHttpHeaders = {}
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined && !hopByHop.has(name)) copied[name] = value
@@ -47,7 +49,11 @@ export const startReferenceProxy = async (options: {
   port?: number
   host?: string
 }): Promise<ReferenceProxy> => {
-  const pool = new Pool(options.upstreamOrigin, { connections: null, headersTimeout: 0, bodyTimeout: 0 })
+  const pool = new Pool(options.upstreamOrigin, {
+    connections: null,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  })
   const server = createServer((incoming, response) => {
     const chunks: Buffer[] = []
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -61,7 +67,13 @@ export const startReferenceProxy = async (options: {
         if (!response.writableFinished) abort.abort()
       })
       pool
-        .request({ path: incoming.url ?? '/', method: (incoming.method ?? 'GET') as 'POST', headers, body, signal: abort.signal })
+        .request({
+          path: incoming.url ?? '/',
+          method: (incoming.method ?? 'GET') as 'POST',
+          headers,
+          body,
+          signal: abort.signal,
+        })
         .then(
           (upstream) => {
             upstream.body.on('error', () => response.destroy())
@@ -70,13 +82,18 @@ export const startReferenceProxy = async (options: {
           },
           () => {
             if (response.headersSent) response.destroy()
-            else response.writeHead(502, { 'content-type': 'application/json' }).end('{"error":"upstream unreachable"}')
-          },
+            else
+              response
+                .writeHead(502, { 'content-type': 'application/json' })
+                .end('{"error":"upstream unreachable"}')
+          }
         )
     })
   })
   server.keepAliveTimeout = 65_000
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve))
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve)
+  )
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
@@ -92,7 +109,10 @@ export const startReferenceProxy = async (options: {
 /** Run as a script: `import.meta.url` is the real path, so a script reached through a symlink compares as one too. */
 const isMain = (): boolean => {
   try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+    return (
+      process.argv[1] !== undefined &&
+      realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+    )
   } catch {
     return false
   }

@@ -20,7 +20,11 @@ const numberFromEnv = (name: string, fallback: number): number => {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isFinite(value) || value < 0 || ((name === 'BENCH_DURATION_S' || name === 'BENCH_ROUNDS') && value === 0)) {
+  if (
+    !Number.isFinite(value) ||
+    value < 0 ||
+    ((name === 'BENCH_DURATION_S' || name === 'BENCH_ROUNDS') && value === 0)
+  ) {
     throw new Error(`${name} must be a positive number (got "${raw}")`)
   }
   return value
@@ -38,7 +42,9 @@ mkdirSync(resultsDirectory, { recursive: true })
 
 const pinning = checkPinning()
 if (!pinning.available) {
-  console.warn(`WARNING: running without CPU pinning (${pinning.reason}); the gateway shares cores with the load generator.`)
+  console.warn(
+    `WARNING: running without CPU pinning (${pinning.reason}); the gateway shares cores with the load generator.`
+  )
 }
 
 const scenariosFromEnv = (): readonly Scenario[] => {
@@ -47,7 +53,9 @@ const scenariosFromEnv = (): readonly Scenario[] => {
   return raw.split(',').map((name) => {
     const scenario = fullScenarios.find((candidate) => candidate.name === name.trim())
     if (scenario === undefined) {
-      throw new Error(`BENCH_SCENARIOS: unknown scenario "${name}" (known: ${fullScenarios.map((known) => known.name).join(', ')})`)
+      throw new Error(
+        `BENCH_SCENARIOS: unknown scenario "${name}" (known: ${fullScenarios.map((known) => known.name).join(', ')})`
+      )
     }
     return scenario
   })
@@ -62,7 +70,10 @@ const result = await runBenchmark({
   roundLeadInSeconds: numberFromEnv('BENCH_LEAD_IN_S', 1),
   verifyBodies: false,
   gatewayLogPath: `${resultsDirectory}gateway.log`,
-  gatewayNodeOptions: process.env.BENCH_CPU_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${resultsDirectory}`] : [],
+  gatewayNodeOptions:
+    process.env.BENCH_CPU_PROFILE === '1'
+      ? ['--cpu-prof', `--cpu-prof-dir=${resultsDirectory}`]
+      : [],
   onProgress: (message) => console.log(`... ${message}`),
 })
 const verdict = judgeBenchmark(result)

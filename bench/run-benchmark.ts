@@ -105,20 +105,29 @@ export type BenchmarkResult = {
   failures: string[]
 }
 
-const failuresOf = (options: { scenario: ScenarioName; target: TargetName; run: TargetRun }): string[] => {
+const failuresOf = (options: {
+  scenario: ScenarioName
+  target: TargetName
+  run: TargetRun
+}): string[] => {
   const { scenario, target, run } = options
   const label = `${scenario} / ${target}`
   const failures: string[] = []
-  if (run.non2xx > 0) failures.push(`${label}: ${run.non2xx} non-2xx responses (${JSON.stringify(run.statusCodes)})`)
+  if (run.non2xx > 0)
+    failures.push(`${label}: ${run.non2xx} non-2xx responses (${JSON.stringify(run.statusCodes)})`)
   if (run.errors > 0) failures.push(`${label}: ${run.errors} errors (${run.timeouts} timeouts)`)
   if (run.mismatches > 0) {
-    const example = run.chunks?.firstProblem === undefined ? '' : ` (first: ${run.chunks.firstProblem})`
+    const example =
+      run.chunks?.firstProblem === undefined ? '' : ` (first: ${run.chunks.firstProblem})`
     failures.push(`${label}: ${run.mismatches} responses were not the mock's answer${example}`)
   }
-  if (run.warmupFailures > 0) failures.push(`${label}: ${run.warmupFailures} failed requests during warm-up`)
+  if (run.warmupFailures > 0)
+    failures.push(`${label}: ${run.warmupFailures} failed requests during warm-up`)
   if (run.ok === 0) failures.push(`${label}: no successful response at all`)
   if (run.upstreamRequests < run.ok) {
-    failures.push(`${label}: ${run.ok} answers but only ${run.upstreamRequests} requests reached the mock`)
+    failures.push(
+      `${label}: ${run.ok} answers but only ${run.upstreamRequests} requests reached the mock`
+    )
   }
   return failures
 }
@@ -131,7 +140,6 @@ const tailOf = (path: string): string => {
   }
 }
 
-
 /** CPU seconds used and wall seconds elapsed between a call and the returned function's call. */
 const cpuMeter = (read: () => number | null) => {
   const startedAt = performance.now()
@@ -143,7 +151,8 @@ const cpuMeter = (read: () => number | null) => {
   }
 }
 
-const processCpu = (pid: number | null) => cpuMeter(() => (pid === null ? null : readCpuSeconds(pid)))
+const processCpu = (pid: number | null) =>
+  cpuMeter(() => (pid === null ? null : readCpuSeconds(pid)))
 
 type CpuName = 'target' | 'mock' | 'loadGenerator' | 'machine'
 
@@ -159,7 +168,12 @@ type TargetTally = {
 
 const emptyTally = (): TargetTally => ({
   runs: [],
-  cpu: { target: { used: 0, elapsed: 0 }, mock: { used: 0, elapsed: 0 }, loadGenerator: { used: 0, elapsed: 0 }, machine: { used: 0, elapsed: 0 } },
+  cpu: {
+    target: { used: 0, elapsed: 0 },
+    mock: { used: 0, elapsed: 0 },
+    loadGenerator: { used: 0, elapsed: 0 },
+    machine: { used: 0, elapsed: 0 },
+  },
   upstreamRequests: 0,
   peakRssKb: null,
   warmupFailures: 0,
@@ -170,8 +184,17 @@ const roundsOf = (options: BenchmarkOptions): number => Math.max(1, Math.floor(o
 
 /** One round against one target, added to its tally. */
 const measureRoundWith =
-  (context: { processes: BenchProcesses; loadGenerator: LoadGenerator; options: BenchmarkOptions }) =>
-  async (run: { scenario: Scenario; target: BenchTarget; tally: TargetTally; seconds: number }): Promise<void> => {
+  (context: {
+    processes: BenchProcesses
+    loadGenerator: LoadGenerator
+    options: BenchmarkOptions
+  }) =>
+  async (run: {
+    scenario: Scenario
+    target: BenchTarget
+    tally: TargetTally
+    seconds: number
+  }): Promise<void> => {
     const { processes, loadGenerator, options } = context
     const { scenario, target, tally } = run
     const servedBefore = await processes.countMockRequests()
@@ -183,12 +206,20 @@ const measureRoundWith =
       machine: cpuMeter(readMachineBusySeconds),
     }
     const load = await loadGenerator.run(
-      jobFor({ scenario, target, verifyBodies: options.verifyBodies, seconds: { measured: run.seconds, leadIn: options.roundLeadInSeconds } }),
+      jobFor({
+        scenario,
+        target,
+        verifyBodies: options.verifyBodies,
+        seconds: { measured: run.seconds, leadIn: options.roundLeadInSeconds },
+      })
     )
     for (const name of Object.keys(meters) as CpuName[]) {
       const reading = meters[name]()
       const sum = tally.cpu[name]
-      tally.cpu[name] = reading === null || sum === null ? null : { used: sum.used + reading.used, elapsed: sum.elapsed + reading.elapsed }
+      tally.cpu[name] =
+        reading === null || sum === null
+          ? null
+          : { used: sum.used + reading.used, elapsed: sum.elapsed + reading.elapsed }
     }
     const peak = rss === undefined ? null : rss.stop()
     if (peak !== null) tally.peakRssKb = Math.max(tally.peakRssKb ?? 0, peak)
@@ -217,7 +248,9 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
   return {
     ...merged,
     // Paced streams: chunks per second, as each round's rate is.
-    ...(chunks === undefined || merged.measuredSeconds === 0 ? {} : { requestsPerSecond: chunks.chunks / merged.measuredSeconds }),
+    ...(chunks === undefined || merged.measuredSeconds === 0
+      ? {}
+      : { requestsPerSecond: chunks.chunks / merged.measuredSeconds }),
     warmupFailures: merged.warmupFailures + tally.warmupFailures,
     roundRates: tally.runs.map((run) => run.requestsPerSecond),
     ...(chunks === undefined
@@ -226,7 +259,9 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
           chunks: {
             ...chunks,
             roundCpuMsPerThousandChunks: tally.runs.map((run) =>
-              run.chunkFigures === undefined ? null : cpuMsPerThousandChunks(run.chunkFigures.cpuSeconds, run.chunkFigures.chunks),
+              run.chunkFigures === undefined
+                ? null
+                : cpuMsPerThousandChunks(run.chunkFigures.cpuSeconds, run.chunkFigures.chunks)
             ),
           },
         }),
@@ -251,12 +286,21 @@ export const runScenario = async (context: {
 }): Promise<Record<TargetName, TargetRun>> => {
   const { loadGenerator, options, scenario, targets } = context
   const progress = options.onProgress ?? (() => {})
-  const tallies = { direct: emptyTally(), reference: emptyTally(), gateway: emptyTally() } satisfies Record<TargetName, TargetTally>
+  const tallies = {
+    direct: emptyTally(),
+    reference: emptyTally(),
+    gateway: emptyTally(),
+  } satisfies Record<TargetName, TargetTally>
   if (options.warmupSeconds > 0) {
     progress(`${scenario.name}: ${options.warmupSeconds} s warm-up of each target`)
     for (const name of targetNames) {
       const warmup = await loadGenerator.run(
-        jobFor({ scenario, target: targets[name], verifyBodies: options.verifyBodies, seconds: { measured: options.warmupSeconds, leadIn: 0 } }),
+        jobFor({
+          scenario,
+          target: targets[name],
+          verifyBodies: options.verifyBodies,
+          seconds: { measured: options.warmupSeconds, leadIn: 0 },
+        })
       )
       tallies[name].warmupFailures += warmup.non2xx + warmup.errors + warmup.mismatches
     }
@@ -267,7 +311,8 @@ export const runScenario = async (context: {
   progress(`${scenario.name}: ${rounds} rounds of ${seconds} s per target, interleaved`)
   for (let round = 0; round < rounds; round += 1) {
     const order = round % 2 === 0 ? targetNames : [...targetNames].reverse()
-    for (const name of order) await measureRound({ scenario, target: targets[name], tally: tallies[name], seconds })
+    for (const name of order)
+      await measureRound({ scenario, target: targets[name], tally: tallies[name], seconds })
   }
   return {
     direct: targetRunOf(tallies.direct, false),
@@ -289,11 +334,24 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
     loadGenerator = await startLoadGenerator({ cwd: repositoryRoot })
     const targets: Record<TargetName, BenchTarget> = {
       direct: { url: processes.mock.url, pid: null, key: benchSettings.upstreamApiKey },
-      reference: { url: processes.reference.url, pid: processes.reference.pid, key: benchSettings.masterKey },
-      gateway: { url: processes.gateway.url, pid: processes.gateway.pid, key: benchSettings.masterKey },
+      reference: {
+        url: processes.reference.url,
+        pid: processes.reference.pid,
+        key: benchSettings.masterKey,
+      },
+      gateway: {
+        url: processes.gateway.url,
+        pid: processes.gateway.pid,
+        key: benchSettings.masterKey,
+      },
     }
     for (const name of targetNames) {
-      await preflight({ name, url: targets[name].url, key: targets[name].key, requiresKey: name === 'gateway' })
+      await preflight({
+        name,
+        url: targets[name].url,
+        key: targets[name].key,
+        requiresKey: name === 'gateway',
+      })
     }
 
     const runs: ScenarioRun[] = []
@@ -304,11 +362,14 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         failures.push(...failuresOf({ scenario: scenario.name, target: name, run: results[name] }))
       }
       runs.push({ scenario, targets: results })
-      const dead = [processes.reference, processes.gateway].find(({ child }) => child.exitCode !== null || child.signalCode !== null)
+      const dead = [processes.reference, processes.gateway].find(
+        ({ child }) => child.exitCode !== null || child.signalCode !== null
+      )
       if (dead !== undefined) {
         const name = dead === processes.gateway ? 'gateway' : 'reference'
         const how = dead.child.signalCode ?? `code ${dead.child.exitCode}`
-        const log = name === 'gateway' ? `; the end of its log:\n${tailOf(processes.gateway.logPath)}` : ''
+        const log =
+          name === 'gateway' ? `; the end of its log:\n${tailOf(processes.gateway.logPath)}` : ''
         failures.push(`the ${name} process exited (${how}) during ${scenario.name}${log}`)
         break
       }
@@ -333,7 +394,10 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         streamChunks: benchSettings.streamChunks,
       },
       runs,
-      peakRssKb: { gateway: readPeakRssKb(processes.gateway.pid), reference: readPeakRssKb(processes.reference.pid) },
+      peakRssKb: {
+        gateway: readPeakRssKb(processes.gateway.pid),
+        reference: readPeakRssKb(processes.reference.pid),
+      },
       failures,
     }
   } finally {

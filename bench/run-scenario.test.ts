@@ -35,7 +35,11 @@ const fakeLoadGenerator = (rates: Record<string, number[]>, served: { count: num
   return { generator, jobs }
 }
 
-const origins: Record<TargetName, string> = { direct: 'http://direct.test', reference: 'http://reference.test', gateway: 'http://gateway.test' }
+const origins: Record<TargetName, string> = {
+  direct: 'http://direct.test',
+  reference: 'http://reference.test',
+  gateway: 'http://gateway.test',
+}
 
 describe('runScenario', () => {
   it('warms each target up, then measures them in interleaved rounds of alternating order and merges the rounds', async () => {
@@ -47,7 +51,10 @@ describe('runScenario', () => {
       [origins.gateway]: [1, 200, 100, 200],
     }
     const { generator, jobs } = fakeLoadGenerator(rates, served)
-    const processes = { mock: { pid: process.pid }, countMockRequests: async () => served.count } as unknown as BenchProcesses
+    const processes = {
+      mock: { pid: process.pid },
+      countMockRequests: async () => served.count,
+    } as unknown as BenchProcesses
     const options: BenchmarkOptions = {
       scenarios: [],
       durationSeconds: 6,
@@ -70,20 +77,28 @@ describe('runScenario', () => {
       targets,
     })
 
-    const order = jobs.map((job) => Object.entries(origins).find(([, origin]) => job.url.startsWith(origin))?.[0])
+    const order = jobs.map(
+      (job) => Object.entries(origins).find(([, origin]) => job.url.startsWith(origin))?.[0]
+    )
     expect(order).toEqual([
       ...['direct', 'reference', 'gateway'], // warm-ups
       ...['direct', 'reference', 'gateway'],
       ...['gateway', 'reference', 'direct'],
       ...['direct', 'reference', 'gateway'],
     ])
-    expect(jobs.slice(0, 3).map((job) => [job.durationSeconds, job.warmupSeconds])).toEqual([[3, 0], [3, 0], [3, 0]])
-    expect(jobs.slice(3).every((job) => job.durationSeconds === 2 && job.warmupSeconds === 1)).toBe(true)
+    expect(jobs.slice(0, 3).map((job) => [job.durationSeconds, job.warmupSeconds])).toEqual([
+      [3, 0],
+      [3, 0],
+      [3, 0],
+    ])
+    expect(jobs.slice(3).every((job) => job.durationSeconds === 2 && job.warmupSeconds === 1)).toBe(
+      true
+    )
 
     expect(results.gateway.roundRates).toEqual([200, 100, 200])
     expect(results.reference.roundRates).toEqual([400, 200, 400])
     expect(results.gateway.measuredSeconds).toBe(6)
-    expect(results.gateway.requestsPerSecond).toBeCloseTo(500 * 2 / 6)
+    expect(results.gateway.requestsPerSecond).toBeCloseTo((500 * 2) / 6)
     expect(results.reference.requestsPerSecond / results.gateway.requestsPerSecond).toBeCloseTo(2)
     // Warm-up answers are not counted as measured, but the upstream saw them only in the warm-up: rounds only here.
     expect(results.gateway.ok).toBe(1000)

@@ -19,8 +19,20 @@ const smokeScenarios: readonly Scenario[] = [
   { name: 'fixed-rate', connections: 4, overallRate: 50, stream: false },
   { name: 'streaming', connections: 4, stream: true, includeUsage: true },
   { name: 'streaming-no-usage', connections: 4, stream: true, includeUsage: false },
-  { name: 'paced-streams', connections: 20, stream: true, includeUsage: true, paced: { chunks: 10, intervalMs: 10 } },
-  { name: 'paced-streams-no-usage', connections: 20, stream: true, includeUsage: false, paced: { chunks: 10, intervalMs: 10 } },
+  {
+    name: 'paced-streams',
+    connections: 20,
+    stream: true,
+    includeUsage: true,
+    paced: { chunks: 10, intervalMs: 10 },
+  },
+  {
+    name: 'paced-streams-no-usage',
+    connections: 20,
+    stream: true,
+    includeUsage: false,
+    paced: { chunks: 10, intervalMs: 10 },
+  },
 ]
 
 describe('benchmark smoke run', () => {
@@ -46,10 +58,14 @@ describe('benchmark smoke run', () => {
 
   it('gets a successful, verified answer to every request through the mock, the reference and the gateway', () => {
     expect(result.failures).toEqual([])
-    const runs = result.runs.flatMap((run) => targetNames.map((name) => ({ label: `${run.scenario.name}/${name}`, ...run.targets[name] })))
+    const runs = result.runs.flatMap((run) =>
+      targetNames.map((name) => ({ label: `${run.scenario.name}/${name}`, ...run.targets[name] }))
+    )
     expect(runs).toHaveLength(smokeScenarios.length * targetNames.length)
     expect(runs.filter((run) => run.ok === 0).map((run) => run.label)).toEqual([])
-    expect(runs.filter((run) => run.non2xx + run.errors + run.mismatches > 0).map((run) => run.label)).toEqual([])
+    expect(
+      runs.filter((run) => run.non2xx + run.errors + run.mismatches > 0).map((run) => run.label)
+    ).toEqual([])
   })
 
   it('has the gateway forward every answered request to the mock upstream', () => {
@@ -59,9 +75,12 @@ describe('benchmark smoke run', () => {
     }
   })
 
-  it('brings every paced stream back whole, with usage exactly when the client asked, and reads every chunk\'s delay', () => {
+  it("brings every paced stream back whole, with usage exactly when the client asked, and reads every chunk's delay", () => {
     const paced = result.runs.filter((run) => run.scenario.paced !== undefined)
-    expect(paced.map((run) => run.scenario.name)).toEqual(['paced-streams', 'paced-streams-no-usage'])
+    expect(paced.map((run) => run.scenario.name)).toEqual([
+      'paced-streams',
+      'paced-streams-no-usage',
+    ])
     for (const run of paced) {
       for (const name of targetNames) {
         const target = run.targets[name]
@@ -88,13 +107,16 @@ describe('benchmark smoke run', () => {
     const verdict = judgeBenchmark(result)
     for (const value of Object.values(verdict.ratios)) expect(Number.isFinite(value)).toBe(true)
     for (const paced of verdict.paced) {
-      for (const value of Object.values(paced)) if (typeof value === 'number') expect(Number.isFinite(value)).toBe(true)
+      for (const value of Object.values(paced))
+        if (typeof value === 'number') expect(Number.isFinite(value)).toBe(true)
     }
     const report = formatReport(result, verdict)
     expect(report).toMatch(/(PASS|FAIL) {2}max throughput, gateway\/reference/)
     expect(report).toMatch(/(PASS|FAIL) {2}streams per second, gateway\/reference/)
     expect(report).toMatch(/(PASS|FAIL) {2}added p99 at 50 req\/s/)
-    expect(report).toMatch(/(PASS|FAIL) {2}streams per second without include_usage, gateway\/reference/)
+    expect(report).toMatch(
+      /(PASS|FAIL) {2}streams per second without include_usage, gateway\/reference/
+    )
     for (const name of ['paced-streams', 'paced-streams-no-usage']) {
       expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: CPU per chunk, gateway/reference`))
       expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: added delay p99 \\(ms\\)`))

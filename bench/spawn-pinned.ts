@@ -34,7 +34,10 @@ export const checkPinning = (): { available: boolean; reason: string } => {
   const probe = spawnSync('taskset', ['-c', '1', 'true'], { stdio: 'ignore' })
   pinning =
     probe.error !== undefined || probe.status !== 0
-      ? { available: false, reason: `taskset unusable (${probe.error?.message ?? `exit ${probe.status}`})` }
+      ? {
+          available: false,
+          reason: `taskset unusable (${probe.error?.message ?? `exit ${probe.status}`})`,
+        }
       : { available: true, reason: 'taskset' }
   return pinning
 }
@@ -57,7 +60,9 @@ export const spawnPinned = (options: SpawnPinnedOptions): ChildProcess => {
   }
   const pinned = options.core !== undefined && checkPinning().available
   const command = pinned ? 'taskset' : process.execPath
-  const args = pinned ? ['-c', String(options.core), process.execPath, ...options.nodeArgs] : options.nodeArgs
+  const args = pinned
+    ? ['-c', String(options.core), process.execPath, ...options.nodeArgs]
+    : options.nodeArgs
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,
@@ -85,7 +90,11 @@ export const readJsonLine = <T>(child: ChildProcess, timeoutMs: number): Promise
     let stderr = ''
     const fail = (message: string): void => {
       cleanup()
-      reject(new Error(`${message}${stderr === '' ? '' : `\n--- child stderr ---\n${stderr.slice(-4_000)}`}`))
+      reject(
+        new Error(
+          `${message}${stderr === '' ? '' : `\n--- child stderr ---\n${stderr.slice(-4_000)}`}`
+        )
+      )
     }
     const onData = (chunk: Buffer): void => {
       buffered += chunk.toString('utf8')

@@ -53,13 +53,20 @@ const tail = (path: string): string => {
   }
 }
 
-const waitForReady = async (options: { url: string; child: ChildProcess; logPath: string; timeoutMs: number }) => {
+const waitForReady = async (options: {
+  url: string
+  child: ChildProcess
+  logPath: string
+  timeoutMs: number
+}) => {
   const deadline = Date.now() + options.timeoutMs
   let last = 'no answer'
   while (Date.now() < deadline) {
     if (options.child.exitCode !== null || options.child.signalCode !== null) {
       const how = options.child.signalCode ?? `code ${options.child.exitCode}`
-      throw new Error(`The gateway exited (${how}) before it was ready.\n--- gateway output ---\n${tail(options.logPath)}`)
+      throw new Error(
+        `The gateway exited (${how}) before it was ready.\n--- gateway output ---\n${tail(options.logPath)}`
+      )
     }
     try {
       const response = await fetch(`${options.url}/readyz`)
@@ -70,10 +77,17 @@ const waitForReady = async (options: { url: string; child: ChildProcess; logPath
     }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  throw new Error(`The gateway was not ready within ${options.timeoutMs} ms (last /readyz: ${last}).\n${tail(options.logPath)}`)
+  throw new Error(
+    `The gateway was not ready within ${options.timeoutMs} ms (last /readyz: ${last}).\n${tail(options.logPath)}`
+  )
 }
 
-const startGateway = async (options: { mockBaseUrl: string; logPath: string; bin: string; nodeOptions: string[] }) => {
+const startGateway = async (options: {
+  mockBaseUrl: string
+  logPath: string
+  bin: string
+  nodeOptions: string[]
+}) => {
   const port = await findFreePort()
   const log = openSync(options.logPath, 'w')
   const child = spawnPinned({
@@ -105,7 +119,9 @@ export type StartBenchProcessesOptions = {
   gatewayNodeOptions?: string[]
 }
 
-export const startBenchProcesses = async (options: StartBenchProcessesOptions): Promise<BenchProcesses> => {
+export const startBenchProcesses = async (
+  options: StartBenchProcessesOptions
+): Promise<BenchProcesses> => {
   const started: ChildProcess[] = []
   const stop = async (): Promise<void> => {
     // The gateway drains gracefully on SIGTERM (and writes its CPU profile, when asked, on the way out).
@@ -127,7 +143,12 @@ export const startBenchProcesses = async (options: StartBenchProcessesOptions): 
       nodeArgs: [transpileToCache(`${benchDirectory}reference-proxy.ts`)],
       core: 0,
       cwd: repositoryRoot,
-      env: { ...baseEnv(), UPSTREAM_ORIGIN: mockOrigin, UPSTREAM_API_KEY: benchSettings.upstreamApiKey, PORT: '0' },
+      env: {
+        ...baseEnv(),
+        UPSTREAM_ORIGIN: mockOrigin,
+        UPSTREAM_API_KEY: benchSettings.upstreamApiKey,
+        PORT: '0',
+      },
     })
     started.push(referenceChild)
     const reference = await readJsonLine<{ url: string }>(referenceChild, 20_000)

@@ -9,7 +9,9 @@ import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import typescript from 'typescript'
 
-const cacheDirectory = fileURLToPath(new URL('../node_modules/.cache/gatehouse-bench/', import.meta.url))
+const cacheDirectory = fileURLToPath(
+  new URL('../node_modules/.cache/gatehouse-bench/', import.meta.url)
+)
 
 /**
  * Returns the `.mjs` path; packages it imports resolve from the repository's `node_modules`. Written through a

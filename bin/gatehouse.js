@@ -18,8 +18,13 @@ const loadRuntime = async () => {
   try {
     return await import(runtimeEntry.href)
   } catch (error) {
-    if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes(fileURLToPath(runtimeEntry))) {
-      console.error('gatehouse: the server is not built yet. Run `npm run build` (or `npm ci`) in the package folder.')
+    if (
+      error?.code === 'ERR_MODULE_NOT_FOUND' &&
+      String(error.message).includes(fileURLToPath(runtimeEntry))
+    ) {
+      console.error(
+        'gatehouse: the server is not built yet. Run `npm run build` (or `npm ci`) in the package folder.'
+      )
       process.exit(1)
     }
     throw error
@@ -62,7 +67,9 @@ const serve = {
       server = await startNodeServer({ env, cwd: process.cwd() })
     } catch (error) {
       if (!(error instanceof StartupError)) throw error
-      console.error(`gatehouse: cannot start, ${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}:`)
+      console.error(
+        `gatehouse: cannot start, ${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}:`
+      )
       for (const line of error.errors) console.error(`  ${line}`)
       process.exit(1)
     }
@@ -89,7 +96,7 @@ const serve = {
         (error) => {
           console.error('gatehouse: shutdown failed:', error)
           process.exit(1)
-        },
+        }
       )
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
@@ -109,7 +116,7 @@ const help = () =>
     ...Object.entries(commands).map(([name, command]) => `  ${name.padEnd(16)}${command.summary}`),
     '',
     'Options:',
-    '  -h, --help        Show this help (or a command\'s: gatehouse serve --help)',
+    "  -h, --help        Show this help (or a command's: gatehouse serve --help)",
     '  -v, --version     Show the version',
     '',
     ...Object.values(commands).flatMap((command) => [`${command.usage}`, ...command.details, '']),

@@ -128,7 +128,12 @@ export const configSchema = z.strictObject({
       masterKey: z.string().min(1).optional(),
     })
     .optional(),
-  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'), providerSchema).default({}),
+  providers: z
+    .record(
+      z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'),
+      providerSchema
+    )
+    .default({}),
   routes: z.array(routeSchema).default([]),
   /** Provider that serves an unprefixed, unknown model, per client dialect. */
   defaultProvider: z

@@ -13,11 +13,16 @@ describe('envConfig', () => {
 
   it('registers a provider from its base URL alone (a keyless local server)', () => {
     const { config } = envConfig({ OPENAI_BASE_URL: 'http://localhost:11434/v1' })
-    expect(config.providers).toEqual({ openai: { type: 'openai', baseUrl: 'http://localhost:11434/v1' } })
+    expect(config.providers).toEqual({
+      openai: { type: 'openai', baseUrl: 'http://localhost:11434/v1' },
+    })
   })
 
   it('registers nothing for unset or empty variables', () => {
-    expect(envConfig({ OPENAI_API_KEY: '', ANTHROPIC_BASE_URL: undefined, PORT: '' })).toEqual({ config: {}, errors: [] })
+    expect(envConfig({ OPENAI_API_KEY: '', ANTHROPIC_BASE_URL: undefined, PORT: '' })).toEqual({
+      config: {},
+      errors: [],
+    })
   })
 
   it('maps the master key, host and port', () => {

@@ -12,7 +12,10 @@ export type EnvConfig = {
 }
 
 /** An empty variable counts as unset: env files and `docker run -e NAME=` routinely produce them. */
-const readVariable = (env: Record<string, string | undefined>, name: string): string | undefined => {
+const readVariable = (
+  env: Record<string, string | undefined>,
+  name: string
+): string | undefined => {
   const value = env[name]
   return value === undefined || value === '' ? undefined : value
 }
@@ -37,7 +40,12 @@ export const envConfig = (env: Record<string, string | undefined>): EnvConfig =>
   const config: Record<string, unknown> = {}
 
   const providers: Record<string, unknown> = {}
-  const openai = providerFromEnv({ env, type: 'openai', keyVariable: 'OPENAI_API_KEY', urlVariable: 'OPENAI_BASE_URL' })
+  const openai = providerFromEnv({
+    env,
+    type: 'openai',
+    keyVariable: 'OPENAI_API_KEY',
+    urlVariable: 'OPENAI_BASE_URL',
+  })
   if (openai) providers.openai = openai
   const anthropic = providerFromEnv({
     env,

@@ -25,15 +25,22 @@ describe('loadConfig: environment only', () => {
   })
 
   it('listens on 127.0.0.1:8080 when nothing says otherwise, and takes HOST and PORT from the environment', () => {
-    expect(resolveConfig(configOf(loadConfig({ env: {} }))).server).toMatchObject({ host: '127.0.0.1', port: 8080 })
-    expect(resolveConfig(configOf(loadConfig({ env: { HOST: '0.0.0.0', PORT: '9001' } }))).server).toMatchObject({
+    expect(resolveConfig(configOf(loadConfig({ env: {} }))).server).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+    })
+    expect(
+      resolveConfig(configOf(loadConfig({ env: { HOST: '0.0.0.0', PORT: '9001' } }))).server
+    ).toMatchObject({
       host: '0.0.0.0',
       port: 9001,
     })
   })
 
   it('reports a non-numeric PORT', () => {
-    expect(errorsOf(loadConfig({ env: { PORT: 'abc' } }))).toEqual(['env.PORT: expected an integer from 0 to 65535, got "abc"'])
+    expect(errorsOf(loadConfig({ env: { PORT: 'abc' } }))).toEqual([
+      'env.PORT: expected an integer from 0 to 65535, got "abc"',
+    ])
   })
 })
 
@@ -41,16 +48,28 @@ describe('loadConfig: merging the file over the environment', () => {
   it('lets the file win where both set an option and keeps the rest from the environment', () => {
     const config = configOf(
       loadConfig({
-        env: { OPENAI_API_KEY: 'sk-env', OPENAI_BASE_URL: 'http://env.example/v1', PORT: '9000', HOST: '0.0.0.0' },
-        fileText: 'server:\n  port: 7000\nproviders:\n  openai:\n    type: openai\n    baseUrl: http://file.example/v1\n',
-      }),
+        env: {
+          OPENAI_API_KEY: 'sk-env',
+          OPENAI_BASE_URL: 'http://env.example/v1',
+          PORT: '9000',
+          HOST: '0.0.0.0',
+        },
+        fileText:
+          'server:\n  port: 7000\nproviders:\n  openai:\n    type: openai\n    baseUrl: http://file.example/v1\n',
+      })
     )
     expect(config.server).toEqual({ port: 7000, host: '0.0.0.0' })
-    expect(config.providers.openai).toEqual({ type: 'openai', apiKey: 'sk-env', baseUrl: 'http://file.example/v1' })
+    expect(config.providers.openai).toEqual({
+      type: 'openai',
+      apiKey: 'sk-env',
+      baseUrl: 'http://file.example/v1',
+    })
   })
 
   it('treats an empty section (all options commented out) as not set', () => {
-    const config = configOf(loadConfig({ env: { PORT: '9000' }, fileText: 'server:\n  # port: 1\nroutes:\n' }))
+    const config = configOf(
+      loadConfig({ env: { PORT: '9000' }, fileText: 'server:\n  # port: 1\nroutes:\n' })
+    )
     expect(config.server).toEqual({ port: 9000 })
     expect(config.routes).toEqual([])
   })
@@ -61,19 +80,27 @@ describe('loadConfig: merging the file over the environment', () => {
 })
 
 describe('loadConfig: interpolation', () => {
-  const file = (value: string): string => `providers:\n  x:\n    type: openai-compatible\n    baseUrl: http://h/v1\n    apiKey: ${value}\n`
+  const file = (value: string): string =>
+    `providers:\n  x:\n    type: openai-compatible\n    baseUrl: http://h/v1\n    apiKey: ${value}\n`
 
   it('expands ${VAR} and ${VAR:-default} inside strings', () => {
-    const config = configOf(loadConfig({ env: { KEY: 'abc' }, fileText: file('"pre-${KEY}-${MISSING:-dflt}"') }))
+    const config = configOf(
+      loadConfig({ env: { KEY: 'abc' }, fileText: file('"pre-${KEY}-${MISSING:-dflt}"') })
+    )
     expect(config.providers.x.apiKey).toBe('pre-abc-dflt')
   })
 
   it('uses the default when the variable is set but empty', () => {
-    expect(configOf(loadConfig({ env: { KEY: '' }, fileText: file('${KEY:-fallback}') })).providers.x.apiKey).toBe('fallback')
+    expect(
+      configOf(loadConfig({ env: { KEY: '' }, fileText: file('${KEY:-fallback}') })).providers.x
+        .apiKey
+    ).toBe('fallback')
   })
 
   it('keeps a literal ${ written as $${', () => {
-    expect(configOf(loadConfig({ env: {}, fileText: file('"$${NOT_A_VAR}"') })).providers.x.apiKey).toBe('${NOT_A_VAR}')
+    expect(
+      configOf(loadConfig({ env: {}, fileText: file('"$${NOT_A_VAR}"') })).providers.x.apiKey
+    ).toBe('${NOT_A_VAR}')
   })
 
   it('names the path and the variable when a variable is unset', () => {
@@ -83,7 +110,8 @@ describe('loadConfig: interpolation', () => {
   })
 
   it('reports an unset variable once, alongside the other problems', () => {
-    const text = 'server:\n  port: ${UNSET_PORT}\n  colour: blue\nproviders:\n  x: { type: openai-compatible, baseUrl: "${UNSET_URL}" }\n'
+    const text =
+      'server:\n  port: ${UNSET_PORT}\n  colour: blue\nproviders:\n  x: { type: openai-compatible, baseUrl: "${UNSET_URL}" }\n'
     expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
       'server.port: environment variable UNSET_PORT is not set (use ${UNSET_PORT:-default} for a default)',
       'providers.x.baseUrl: environment variable UNSET_URL is not set (use ${UNSET_URL:-default} for a default)',
@@ -92,7 +120,8 @@ describe('loadConfig: interpolation', () => {
   })
 
   it('reports every unset variable, in sequences too', () => {
-    const text = 'routes:\n  - name: ${ROUTE_NAME}\n    targets:\n      - provider: ${P}\n        model: m\n'
+    const text =
+      'routes:\n  - name: ${ROUTE_NAME}\n    targets:\n      - provider: ${P}\n        model: m\n'
     expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
       'routes[0].name: environment variable ROUTE_NAME is not set (use ${ROUTE_NAME:-default} for a default)',
       'routes[0].targets[0].provider: environment variable P is not set (use ${P:-default} for a default)',
@@ -103,7 +132,9 @@ describe('loadConfig: interpolation', () => {
     const numeric = loadConfig({ env: { P: '8081' }, fileText: 'server:\n  port: ${P}\n' })
     expect(configOf(numeric).server?.port).toBe(8081)
     const quoted = loadConfig({ env: { P: '8081' }, fileText: 'server:\n  port: "${P}"\n' })
-    expect(errorsOf(quoted)).toEqual(['server.port: Invalid input: expected number, received string'])
+    expect(errorsOf(quoted)).toEqual([
+      'server.port: Invalid input: expected number, received string',
+    ])
   })
 
   it('reports malformed references', () => {
@@ -118,13 +149,23 @@ describe('loadConfig: interpolation', () => {
 
 describe('loadConfig: errors', () => {
   it('reports a YAML syntax error as one line with file, line and column', () => {
-    const errors = errorsOf(loadConfig({ env: {}, fileName: 'gatehouse.yaml', fileText: 'server:\n  port: 1\nroutes: [a, b\nmodels: {}\n' }))
-    expect(errors).toEqual(['gatehouse.yaml:4:1: Flow sequence in block collection must be sufficiently indented and end with a ]'])
+    const errors = errorsOf(
+      loadConfig({
+        env: {},
+        fileName: 'gatehouse.yaml',
+        fileText: 'server:\n  port: 1\nroutes: [a, b\nmodels: {}\n',
+      })
+    )
+    expect(errors).toEqual([
+      'gatehouse.yaml:4:1: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ])
     expect(errors[0]).not.toContain('\n')
   })
 
   it('reports duplicate YAML keys with their position', () => {
-    const errors = errorsOf(loadConfig({ env: {}, fileName: 'g.yaml', fileText: 'server:\n  port: 1\n  port: 2\n' }))
+    const errors = errorsOf(
+      loadConfig({ env: {}, fileName: 'g.yaml', fileText: 'server:\n  port: 1\n  port: 2\n' })
+    )
     expect(errors).toEqual(['g.yaml:3:3: Map keys must be unique'])
   })
 
@@ -164,20 +205,22 @@ describe('loadConfig: errors', () => {
         'routes[1].name: duplicate route name "fast" (also routes[0])',
         'routes[2].targets[0].provider: unknown provider "opnai" (configured: openai, anthropic, groq, Bad_Name, other)',
         'defaultProvider.anthropic: unknown provider "claude" (configured: openai, anthropic, groq, Bad_Name, other)',
-      ]),
+      ])
     )
     expect(errors).toHaveLength(9)
   })
 
   it('says when no provider is configured at all', () => {
-    const text = 'routes:\n  - name: fast\n    targets: [{ provider: openai, model: gpt-4o-mini }]\n'
+    const text =
+      'routes:\n  - name: fast\n    targets: [{ provider: openai, model: gpt-4o-mini }]\n'
     expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
       'routes[0].targets[0].provider: unknown provider "openai" (none configured)',
     ])
   })
 
   it('accepts route targets that name a provider registered from the environment', () => {
-    const text = 'routes:\n  - name: fast\n    targets: [{ provider: openai, model: gpt-4o-mini }]\n'
+    const text =
+      'routes:\n  - name: fast\n    targets: [{ provider: openai, model: gpt-4o-mini }]\n'
     expect(loadConfig({ env: { OPENAI_API_KEY: 'sk-x' }, fileText: text }).ok).toBe(true)
   })
 
@@ -198,7 +241,9 @@ describe('loadConfig: errors', () => {
 describe('upstream pool settings', () => {
   const resolvedPools = (fileText: string) =>
     Object.fromEntries(
-      Object.entries(resolveConfig(configOf(loadConfig({ env: {}, fileText }))).providers).map(([id, provider]) => [id, provider.pool]),
+      Object.entries(resolveConfig(configOf(loadConfig({ env: {}, fileText }))).providers).map(
+        ([id, provider]) => [id, provider.pool]
+      )
     )
 
   it('gives every provider a bounded pool, the global settings over the defaults, its own over both, per field', () => {
@@ -209,10 +254,20 @@ describe('upstream pool settings', () => {
         '  plain: { type: openai, apiKey: k }',
         '  tuned: { type: anthropic, apiKey: k, pool: { connections: 2, pipelining: 0 } }',
         '',
-      ].join('\n'),
+      ].join('\n')
     )
-    expect(pools.plain).toEqual({ connections: 64, keepAliveTimeoutMs: 10_000, keepAliveMaxTimeoutMs: 600_000, pipelining: 1 })
-    expect(pools.tuned).toEqual({ connections: 2, keepAliveTimeoutMs: 10_000, keepAliveMaxTimeoutMs: 600_000, pipelining: 0 })
+    expect(pools.plain).toEqual({
+      connections: 64,
+      keepAliveTimeoutMs: 10_000,
+      keepAliveMaxTimeoutMs: 600_000,
+      pipelining: 1,
+    })
+    expect(pools.tuned).toEqual({
+      connections: 2,
+      keepAliveTimeoutMs: 10_000,
+      keepAliveMaxTimeoutMs: 600_000,
+      pipelining: 0,
+    })
     expect(resolvedPools('providers:\n  plain: { type: openai, apiKey: k }\n').plain).toEqual({
       connections: 1024,
       keepAliveTimeoutMs: 4_000,
@@ -222,9 +277,13 @@ describe('upstream pool settings', () => {
   })
 
   it('rejects a pool without connections, or with an unknown option, naming the path', () => {
-    const text = 'providers:\n  p: { type: openai, apiKey: k, pool: { connections: 0, maxSockets: 10 } }\n'
+    const text =
+      'providers:\n  p: { type: openai, apiKey: k, pool: { connections: 0, maxSockets: 10 } }\n'
     expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual(
-      expect.arrayContaining(['providers.p.pool.connections: Too small: expected number to be >0', 'providers.p.pool.maxSockets: unknown option']),
+      expect.arrayContaining([
+        'providers.p.pool.connections: Too small: expected number to be >0',
+        'providers.p.pool.maxSockets: unknown option',
+      ])
     )
   })
 })
@@ -238,7 +297,7 @@ describe('config/gatehouse.example.yaml', () => {
         env: { OPENAI_API_KEY: 'sk-o', ANTHROPIC_API_KEY: 'sk-ant-a', GROQ_API_KEY: 'gsk-g' },
         fileText: text,
         fileName: 'gatehouse.example.yaml',
-      }),
+      })
     )
     expect(Object.keys(config.providers)).toEqual(['openai', 'anthropic', 'groq', 'local-vllm'])
     expect(config.providers['local-vllm'].baseUrl).toBe('http://localhost:8000/v1')
@@ -258,11 +317,13 @@ describe('config/gatehouse.example.yaml', () => {
   it('documents every option of the schema', () => {
     const missing: string[] = []
     const visit = (schema: z.ZodType, path: string): void => {
-      const inner = schema instanceof z.ZodOptional || schema instanceof z.ZodDefault ? schema.unwrap() : schema
+      const inner =
+        schema instanceof z.ZodOptional || schema instanceof z.ZodDefault ? schema.unwrap() : schema
       if (inner instanceof z.ZodObject) {
         for (const [key, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
           // As a key: at the start of a line (commented out or not, maybe a list item), or inside a flow map.
-          if (!new RegExp(`(^[ \\t]*(# ?)?[ \\t]*(- )?|[{,][ \\t]*)${key}:`, 'm').test(text)) missing.push(`${path}${key}`)
+          if (!new RegExp(`(^[ \\t]*(# ?)?[ \\t]*(- )?|[{,][ \\t]*)${key}:`, 'm').test(text))
+            missing.push(`${path}${key}`)
           visit(child, `${path}${key}.`)
         }
       } else if (inner instanceof z.ZodRecord) {

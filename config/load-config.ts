@@ -72,7 +72,9 @@ const expand = (text: string, env: Record<string, string | undefined>, path: Pat
       const current = env[name]
       value += current === undefined || current === '' ? expression.slice(separator + 2) : current
     } else if (env[name] === undefined) {
-      errors.push(`${formatPath(path)}: environment variable ${name} is not set (use \${${name}:-default} for a default)`)
+      errors.push(
+        `${formatPath(path)}: environment variable ${name} is not set (use \${${name}:-default} for a default)`
+      )
     } else {
       value += env[name]
     }
@@ -107,14 +109,19 @@ const interpolateNode = (state: Interpolation): void => {
       interpolateNode({ ...state, node: pair.value, path: [...path, key] })
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, index) => interpolateNode({ ...state, node: item, path: [...path, index] }))
+    node.items.forEach((item, index) =>
+      interpolateNode({ ...state, node: item, path: [...path, index] })
+    )
   } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
     const expansion = expand(node.value, state.env, path)
     if (expansion.errors.length > 0) {
       state.errors.push(...expansion.errors)
       state.unresolved.push(path)
     }
-    node.value = expansion.wholeReference && node.type === 'PLAIN' ? typedScalar(expansion.value) : expansion.value
+    node.value =
+      expansion.wholeReference && node.type === 'PLAIN'
+        ? typedScalar(expansion.value)
+        : expansion.value
   }
 }
 
@@ -129,7 +136,10 @@ const parseFile = (options: LoadConfigOptions): ParsedFile => {
   if (document.errors.length > 0) {
     const [error] = document.errors
     const { line, col } = lineCounter.linePos(error.pos[0])
-    return { ok: false, errors: [`${options.fileName ?? 'config'}:${line}:${col}: ${error.message.split('\n')[0]}`] }
+    return {
+      ok: false,
+      errors: [`${options.fileName ?? 'config'}:${line}:${col}: ${error.message.split('\n')[0]}`],
+    }
   }
   const errors: string[] = []
   const unresolved: Path[] = []
@@ -158,8 +168,11 @@ const mergeDefaults = (defaults: unknown, overrides: unknown): unknown => {
 }
 
 const formatIssue = (issue: z.core.$ZodIssue): string[] => {
-  const path = issue.path.filter((segment): segment is string | number => typeof segment !== 'symbol')
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => `${formatPath([...path, key])}: unknown option`)
+  const path = issue.path.filter(
+    (segment): segment is string | number => typeof segment !== 'symbol'
+  )
+  if (issue.code === 'unrecognized_keys')
+    return issue.keys.map((key) => `${formatPath([...path, key])}: unknown option`)
   if (issue.code === 'invalid_key') {
     const reason = issue.issues.map((inner) => inner.message).join('; ')
     return [`${formatPath(path)}: invalid name (${reason})`]
@@ -180,13 +193,21 @@ const crossCheck = (raw: Record<string, unknown>): string[] => {
   const providerNames = Object.keys(providers)
   const checkProviderName = (path: Path, name: unknown): void => {
     if (typeof name === 'string' && name !== '' && !providerNames.includes(name)) {
-      errors.push(`${formatPath(path)}: unknown provider "${name}" (${describeNames(providerNames)})`)
+      errors.push(
+        `${formatPath(path)}: unknown provider "${name}" (${describeNames(providerNames)})`
+      )
     }
   }
 
   for (const [id, provider] of Object.entries(providers)) {
-    if (isPlainObject(provider) && provider.type === 'openai-compatible' && provider.baseUrl === undefined) {
-      errors.push(`${formatPath(['providers', id, 'baseUrl'])}: required for type openai-compatible`)
+    if (
+      isPlainObject(provider) &&
+      provider.type === 'openai-compatible' &&
+      provider.baseUrl === undefined
+    ) {
+      errors.push(
+        `${formatPath(['providers', id, 'baseUrl'])}: required for type openai-compatible`
+      )
     }
   }
 
@@ -197,12 +218,18 @@ const crossCheck = (raw: Record<string, unknown>): string[] => {
     if (typeof route.name === 'string') {
       const first = firstIndexByName.get(route.name)
       if (first === undefined) firstIndexByName.set(route.name, routeIndex)
-      else errors.push(`routes[${routeIndex}].name: duplicate route name "${route.name}" (also routes[${first}])`)
+      else
+        errors.push(
+          `routes[${routeIndex}].name: duplicate route name "${route.name}" (also routes[${first}])`
+        )
     }
     if (!Array.isArray(route.targets)) return
     route.targets.forEach((target: unknown, targetIndex) => {
       if (isPlainObject(target)) {
-        checkProviderName(['routes', routeIndex, 'targets', targetIndex, 'provider'], target.provider)
+        checkProviderName(
+          ['routes', routeIndex, 'targets', targetIndex, 'provider'],
+          target.provider
+        )
       }
     })
   })
@@ -227,7 +254,9 @@ export const loadConfig = (options: LoadConfigOptions): LoadConfigResult => {
   const errors = [...fromEnv.errors, ...file.errors]
   const parsed = configSchema.safeParse(merged)
   if (!parsed.success) {
-    const issues = parsed.error.issues.filter((issue) => !file.unresolved.some((path) => isWithin(issue.path as Path, path)))
+    const issues = parsed.error.issues.filter(
+      (issue) => !file.unresolved.some((path) => isWithin(issue.path as Path, path))
+    )
     errors.push(...issues.flatMap(formatIssue))
   }
   if (isPlainObject(merged)) errors.push(...crossCheck(merged))

@@ -16,7 +16,11 @@ import thinkingToolJson from './__fixtures__/anthropic-thinking-tool.json?raw'
 import thinkingToolsStream from './__fixtures__/anthropic-thinking-tools.chunks.txt?raw'
 import toolNoArgsStream from './__fixtures__/anthropic-tool-no-args.chunks.txt?raw'
 import truncatedStream from './__fixtures__/anthropic-truncated.chunks.txt?raw'
-import { createFakeTransport, type FakeReply, type FakeTransport } from './__fixtures__/create-fake-transport.ts'
+import {
+  createFakeTransport,
+  type FakeReply,
+  type FakeTransport,
+} from './__fixtures__/create-fake-transport.ts'
 import { createAnthropicAdapter } from './anthropic-adapter.ts'
 
 /** The adapter as the registry builds it: the configured key, base URL and headers, and this transport. */
@@ -58,7 +62,9 @@ const collect = async (stream: ReadableStream<ChatChunk>): Promise<ChatChunk[]> 
   }
 }
 
-const collectUntilError = async (stream: ReadableStream<ChatChunk>): Promise<{ chunks: ChatChunk[]; error: unknown }> => {
+const collectUntilError = async (
+  stream: ReadableStream<ChatChunk>
+): Promise<{ chunks: ChatChunk[]; error: unknown }> => {
   const chunks: ChatChunk[] = []
   const reader = stream.getReader()
   try {
@@ -88,21 +94,34 @@ const streamReply = (body: string, chunkSize = 1): FakeReply => ({
   chunkSize,
 })
 
-const decode = (body: unknown): Record<string, unknown> => JSON.parse(String(body)) as Record<string, unknown>
+const decode = (body: unknown): Record<string, unknown> =>
+  JSON.parse(String(body)) as Record<string, unknown>
 
 describe('forward (same dialect)', () => {
   it('posts the client body with only the model replaced, our key, and the client version/beta headers', async () => {
-    const transport = createFakeTransport([{ body: textJson, headers: { 'content-type': 'application/json' } }])
-    const body = { model: 'claude-latest', max_tokens: 10, messages: [], service_tier: 'auto', thinking: { type: 'enabled' } }
+    const transport = createFakeTransport([
+      { body: textJson, headers: { 'content-type': 'application/json' } },
+    ])
+    const body = {
+      model: 'claude-latest',
+      max_tokens: 10,
+      messages: [],
+      service_tier: 'auto',
+      thinking: { type: 'enabled' },
+    }
     const call = callWith()
     const response = await adapterFor(transport).forward!(
       {
         operation: 'messages',
         body,
         model: 'claude-sonnet-4-5-20250929',
-        headers: { 'anthropic-version': '2026-10-21', 'anthropic-beta': 'interleaved-thinking-2025-05-14', 'x-api-key': 'client-key' },
+        headers: {
+          'anthropic-version': '2026-10-21',
+          'anthropic-beta': 'interleaved-thinking-2025-05-14',
+          'x-api-key': 'client-key',
+        },
       },
-      call,
+      call
     )
     const sent = transport.requests[0]
     expect(sent.url).toBe('https://api.anthropic.com/v1/messages')
@@ -125,7 +144,10 @@ describe('forward (same dialect)', () => {
 
   it('sends count-tokens to /v1/messages/count_tokens with the default version when the client gave none', async () => {
     const transport = createFakeTransport([{ body: countTokensJson }])
-    await adapterFor(transport).forward!({ operation: 'count-tokens', body: { messages: [] }, model: 'claude-x', headers: {} }, callWith())
+    await adapterFor(transport).forward!(
+      { operation: 'count-tokens', body: { messages: [] }, model: 'claude-x', headers: {} },
+      callWith()
+    )
     expect(transport.requests[0].url).toBe('https://api.anthropic.com/v1/messages/count_tokens')
     expect(transport.requests[0].headers['anthropic-version']).toBe('2023-06-01')
     expect(transport.requests[0].headers).not.toHaveProperty('anthropic-beta')
@@ -134,29 +156,62 @@ describe('forward (same dialect)', () => {
   it('throws a retryable 529 for overloaded, and releases the error body', async () => {
     const transport = createFakeTransport([{ status: 529, body: overloadedJson }])
     const error = await rejection(
-      adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()),
+      adapterFor(transport).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
     )
-    expect(error).toMatchObject({ kind: 'http', status: 529, retryable: true, type: 'overloaded_error', message: 'Overloaded' })
+    expect(error).toMatchObject({
+      kind: 'http',
+      status: 529,
+      retryable: true,
+      type: 'overloaded_error',
+      message: 'Overloaded',
+    })
     expect(error.providerId).toBe('anthropic')
     expect(transport.bodies[0].finished || transport.bodies[0].cancelled).toBe(true)
   })
 
   it('reads retry-after on a 429', async () => {
-    const transport = createFakeTransport([{ status: 429, body: rateLimitJson, headers: { 'retry-after': '12' } }])
-    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
-    expect(error).toMatchObject({ status: 429, retryable: true, retryAfterMs: 12_000, type: 'rate_limit_error' })
+    const transport = createFakeTransport([
+      { status: 429, body: rateLimitJson, headers: { 'retry-after': '12' } },
+    ])
+    const error = await rejection(
+      adapterFor(transport).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
+    )
+    expect(error).toMatchObject({
+      status: 429,
+      retryable: true,
+      retryAfterMs: 12_000,
+      type: 'rate_limit_error',
+    })
     expect(error.message).toContain('rate limit')
   })
 
   it('obeys x-should-retry: false from Anthropic', async () => {
-    const transport = createFakeTransport([{ status: 429, body: rateLimitJson, headers: { 'x-should-retry': 'false' } }])
-    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
+    const transport = createFakeTransport([
+      { status: 429, body: rateLimitJson, headers: { 'x-should-retry': 'false' } },
+    ])
+    const error = await rejection(
+      adapterFor(transport).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
+    )
     expect(error.retryable).toBe(false)
   })
 
   it('keeps a 400 message for the client and does not retry it', async () => {
     const transport = createFakeTransport([{ status: 400, body: invalidRequestJson }])
-    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
+    const error = await rejection(
+      adapterFor(transport).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
+    )
     expect(error).toMatchObject({ status: 400, retryable: false, type: 'invalid_request_error' })
     expect(error.message).toBe('prompt is too long: 208310 tokens > 200000 maximum')
     expect(error.detail).toBe(invalidRequestJson)
@@ -165,25 +220,47 @@ describe('forward (same dialect)', () => {
   it('redacts keys echoed in an error message and in the logged detail', async () => {
     const body = JSON.stringify({
       type: 'error',
-      error: { type: 'authentication_error', message: 'invalid x-api-key sk-ant-api03-AbCdEf123456 (Bearer abc.def-ghi)' },
+      error: {
+        type: 'authentication_error',
+        message: 'invalid x-api-key sk-ant-api03-AbCdEf123456 (Bearer abc.def-ghi)',
+      },
     })
     const transport = createFakeTransport([{ status: 401, body }])
-    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
+    const error = await rejection(
+      adapterFor(transport).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
+    )
     expect(error.message).toBe('invalid x-api-key sk-ant-*** (Bearer ***)')
     expect(error.detail).not.toContain('AbCdEf123456')
     expect(error.detail).not.toContain('abc.def-ghi')
   })
 
   it('describes a non-JSON error page by its status', async () => {
-    const transport = createFakeTransport([{ status: 502, body: '<html><body>Bad gateway</body></html>' }])
-    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
+    const transport = createFakeTransport([
+      { status: 502, body: '<html><body>Bad gateway</body></html>' },
+    ])
+    const error = await rejection(
+      adapterFor(transport).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
+    )
     expect(error).toMatchObject({ kind: 'http', status: 502, retryable: true, type: null })
     expect(error.message).toBe('Anthropic answered HTTP 502')
   })
 
   it('stops reading a huge error body at 64 KiB and cancels the rest', async () => {
-    const transport = createFakeTransport([{ status: 500, body: 'x'.repeat(1024 * 1024), chunkSize: 16 * 1024 }])
-    const error = await rejection(adapterFor(transport).forward!({ operation: 'messages', body: {}, model: 'm', headers: {} }, callWith()))
+    const transport = createFakeTransport([
+      { status: 500, body: 'x'.repeat(1024 * 1024), chunkSize: 16 * 1024 },
+    ])
+    const error = await rejection(
+      adapterFor(transport).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
+    )
     expect(error.status).toBe(500)
     expect(transport.bodies[0].cancelled).toBe(true)
     expect(transport.bodies[0].bytesRead).toBeLessThanOrEqual(80 * 1024)
@@ -192,7 +269,10 @@ describe('forward (same dialect)', () => {
   it('refuses embeddings, which Anthropic does not offer', async () => {
     const transport = createFakeTransport([])
     const error = await rejection(
-      adapterFor(transport).forward!({ operation: 'embeddings', body: {}, model: 'm', headers: {} }, callWith()),
+      adapterFor(transport).forward!(
+        { operation: 'embeddings', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
     )
     expect(error).toMatchObject({ kind: 'unsupported', status: 400 })
     expect(transport.requests).toHaveLength(0)
@@ -223,7 +303,13 @@ describe('chat (cross dialect)', () => {
           finishReason: { unified: 'stop', raw: 'end_turn' },
         },
       ],
-      usage: { inputTokens: 10, outputTokens: 12, cachedInputTokens: 0, cacheWriteInputTokens: 0, reasoningTokens: null },
+      usage: {
+        inputTokens: 10,
+        outputTokens: 12,
+        cachedInputTokens: 0,
+        cacheWriteInputTokens: 0,
+        reasoningTokens: null,
+      },
     })
   })
 
@@ -236,8 +322,18 @@ describe('chat (cross dialect)', () => {
         text: 'The user wants me to call checkSandboxErrors immediately.',
         signature: 'Eq4CCpIBCBIYAipAM+SGYGx7V1aPBT2LXi5M54elabwLjKMzxMZ7dQBpCn7jCn2ZkTBMgSLasCPWFF',
       },
-      { type: 'tool-call', id: 'toolu_017R7ACrx7NF7sLDDtvdQ1u9', name: 'checkSandboxErrors', arguments: '{}' },
-      { type: 'tool-call', id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz', name: 'get_weather', arguments: '{"city":"Tokyo","unit":"c"}' },
+      {
+        type: 'tool-call',
+        id: 'toolu_017R7ACrx7NF7sLDDtvdQ1u9',
+        name: 'checkSandboxErrors',
+        arguments: '{}',
+      },
+      {
+        type: 'tool-call',
+        id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz',
+        name: 'get_weather',
+        arguments: '{"city":"Tokyo","unit":"c"}',
+      },
     ])
     expect(result.choices[0].finishReason).toEqual({ unified: 'tool-calls', raw: 'tool_use' })
     expect(result.usage).toEqual({
@@ -251,13 +347,21 @@ describe('chat (cross dialect)', () => {
 
   it('reports a 200 that is not a message as a bad response', async () => {
     const transport = createFakeTransport([{ body: '{"unexpected":true}' }, { body: 'not json' }])
-    expect(await rejection(adapterFor(transport).chat(request(), callWith()))).toMatchObject({ kind: 'bad-response', status: 502 })
-    expect(await rejection(adapterFor(transport).chat(request(), callWith()))).toMatchObject({ kind: 'bad-response', status: 502 })
+    expect(await rejection(adapterFor(transport).chat(request(), callWith()))).toMatchObject({
+      kind: 'bad-response',
+      status: 502,
+    })
+    expect(await rejection(adapterFor(transport).chat(request(), callWith()))).toMatchObject({
+      kind: 'bad-response',
+      status: 502,
+    })
   })
 
   it('rejects a conversion gap before calling upstream', async () => {
     const transport = createFakeTransport([])
-    const error = await rejection(adapterFor(transport).chat(request({ temperature: 1.5 }), callWith()))
+    const error = await rejection(
+      adapterFor(transport).chat(request({ temperature: 1.5 }), callWith())
+    )
     expect(error).toMatchObject({ kind: 'unsupported', status: 400, param: 'temperature' })
     expect(transport.requests).toHaveLength(0)
   })
@@ -275,7 +379,13 @@ describe('streamChat', () => {
         id: 'msg_01QC4g3HwBThD4BaNtBckFDJ',
         model: 'claude-sonnet-4-5-20250929',
         created: 1_750_000_000,
-        usage: { inputTokens: 12, outputTokens: 1, cachedInputTokens: 0, cacheWriteInputTokens: 0, reasoningTokens: null },
+        usage: {
+          inputTokens: 12,
+          outputTokens: 1,
+          cachedInputTokens: 0,
+          cacheWriteInputTokens: 0,
+          reasoningTokens: null,
+        },
       },
       { type: 'text-delta', choiceIndex: 0, delta: 'Hello' },
       { type: 'text-delta', choiceIndex: 0, delta: "! I'm doing well, thank you — " },
@@ -283,7 +393,13 @@ describe('streamChat', () => {
       { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'end_turn' } },
       {
         type: 'usage',
-        usage: { inputTokens: 12, outputTokens: 30, cachedInputTokens: 0, cacheWriteInputTokens: 0, reasoningTokens: null },
+        usage: {
+          inputTokens: 12,
+          outputTokens: 30,
+          cachedInputTokens: 0,
+          cacheWriteInputTokens: 0,
+          reasoningTokens: null,
+        },
       },
     ])
     await vi.waitFor(() => expect(transport.bodies[0].finished).toBe(true))
@@ -292,10 +408,19 @@ describe('streamChat', () => {
 
   it('gives a no-argument tool call its own index and `{}` arguments', async () => {
     const transport = createFakeTransport([streamReply(toolNoArgsStream, 7)])
-    const chunks = await collect(await adapterFor(transport).streamChat(request({ stream: true }), callWith()))
+    const chunks = await collect(
+      await adapterFor(transport).streamChat(request({ stream: true }), callWith())
+    )
     const toolChunks = chunks.filter((chunk) => chunk.type === 'tool-call-delta')
     expect(toolChunks).toEqual([
-      { type: 'tool-call-delta', choiceIndex: 0, index: 0, id: 'toolu_01QE1WLsSVp5hy5Q3GmGTmjP', name: 'updateIssueList', argumentsDelta: '' },
+      {
+        type: 'tool-call-delta',
+        choiceIndex: 0,
+        index: 0,
+        id: 'toolu_01QE1WLsSVp5hy5Q3GmGTmjP',
+        name: 'updateIssueList',
+        argumentsDelta: '',
+      },
       { type: 'tool-call-delta', choiceIndex: 0, index: 0, argumentsDelta: '{}' },
     ])
     expect(chunks.find((chunk) => chunk.type === 'finish')).toEqual({
@@ -307,12 +432,19 @@ describe('streamChat', () => {
 
   it('streams reasoning with its signature, several tool calls, and cumulative cache usage', async () => {
     const transport = createFakeTransport([streamReply(thinkingToolsStream, 5)])
-    const chunks = await collect(await adapterFor(transport).streamChat(request({ stream: true }), callWith()))
+    const chunks = await collect(
+      await adapterFor(transport).streamChat(request({ stream: true }), callWith())
+    )
     const reasoning = chunks.filter((chunk) => chunk.type === 'reasoning-delta')
     expect(reasoning.map((chunk) => chunk.delta).join('')).toBe(
-      "The user wants the weather in two cities. I'll call get_weather twice.",
+      "The user wants the weather in two cities. I'll call get_weather twice."
     )
-    expect(reasoning.at(-1)).toEqual({ type: 'reasoning-delta', choiceIndex: 0, delta: '', signature: 'EqQBCkgIARABGAIiQL2p3sig' })
+    expect(reasoning.at(-1)).toEqual({
+      type: 'reasoning-delta',
+      choiceIndex: 0,
+      delta: '',
+      signature: 'EqQBCkgIARABGAIiQL2p3sig',
+    })
     const calls = new Map<number, { id?: string; name?: string; arguments: string }>()
     for (const chunk of chunks) {
       if (chunk.type !== 'tool-call-delta') continue
@@ -328,34 +460,57 @@ describe('streamChat', () => {
     expect(calls.get(1)!.id).toBe('toolu_01B7xk2nN3p4vQ6rS8tU0wYz')
     expect(chunks.at(-1)).toEqual({
       type: 'usage',
-      usage: { inputTokens: 599 + 1024 + 256, outputTokens: 112, cachedInputTokens: 1024, cacheWriteInputTokens: 256, reasoningTokens: 18 },
+      usage: {
+        inputTokens: 599 + 1024 + 256,
+        outputTokens: 112,
+        cachedInputTokens: 1024,
+        cacheWriteInputTokens: 256,
+        reasoningTokens: 18,
+      },
     })
   })
 
   it('errors the stream with the upstream error type when an error event arrives mid-stream', async () => {
     const transport = createFakeTransport([streamReply(errorMidStream, 3)])
-    const { chunks, error } = await collectUntilError(await adapterFor(transport).streamChat(request({ stream: true }), callWith()))
-    expect(chunks.filter((chunk) => chunk.type === 'text-delta')).toEqual([{ type: 'text-delta', choiceIndex: 0, delta: 'Once upon a' }])
+    const { chunks, error } = await collectUntilError(
+      await adapterFor(transport).streamChat(request({ stream: true }), callWith())
+    )
+    expect(chunks.filter((chunk) => chunk.type === 'text-delta')).toEqual([
+      { type: 'text-delta', choiceIndex: 0, delta: 'Once upon a' },
+    ])
     expect(error).toBeInstanceOf(ProviderError)
-    expect(error).toMatchObject({ kind: 'http', status: 529, type: 'overloaded_error', message: 'Overloaded' })
+    expect(error).toMatchObject({
+      kind: 'http',
+      status: 529,
+      type: 'overloaded_error',
+      message: 'Overloaded',
+    })
   })
 
   it('errors a stream that ends without message_stop', async () => {
     const transport = createFakeTransport([streamReply(truncatedStream, 64)])
-    const { chunks, error } = await collectUntilError(await adapterFor(transport).streamChat(request({ stream: true }), callWith()))
+    const { chunks, error } = await collectUntilError(
+      await adapterFor(transport).streamChat(request({ stream: true }), callWith())
+    )
     expect(chunks.some((chunk) => chunk.type === 'text-delta')).toBe(true)
     expect(error).toMatchObject({ kind: 'bad-response', status: 502 })
   })
 
   it('rejects before returning a stream when the upstream answers 429', async () => {
-    const transport = createFakeTransport([{ status: 429, body: rateLimitJson, headers: { 'retry-after-ms': '1500' } }])
-    const error = await rejection(adapterFor(transport).streamChat(request({ stream: true }), callWith()))
+    const transport = createFakeTransport([
+      { status: 429, body: rateLimitJson, headers: { 'retry-after-ms': '1500' } },
+    ])
+    const error = await rejection(
+      adapterFor(transport).streamChat(request({ stream: true }), callWith())
+    )
     expect(error).toMatchObject({ status: 429, retryAfterMs: 1500 })
   })
 
   it('cancels the upstream body when the consumer cancels', async () => {
     const transport = createFakeTransport([streamReply(textStream, 16)])
-    const reader = (await adapterFor(transport).streamChat(request({ stream: true }), callWith())).getReader()
+    const reader = (
+      await adapterFor(transport).streamChat(request({ stream: true }), callWith())
+    ).getReader()
     expect((await reader.read()).value).toMatchObject({ type: 'start' })
     await reader.cancel('client went away')
     expect(transport.bodies[0].cancelled).toBe(true)
@@ -371,7 +526,9 @@ describe('what it serves', () => {
   })
 
   it("calls Anthropic's public API when the config gives no base URL", async () => {
-    const transport = createFakeTransport([{ body: textJson, headers: { 'content-type': 'application/json' } }])
+    const transport = createFakeTransport([
+      { body: textJson, headers: { 'content-type': 'application/json' } },
+    ])
     await createAnthropicAdapter({ id: 'anthropic', transport }).chat(request(), callWith())
     expect(transport.requests[0].url).toBe('https://api.anthropic.com/v1/messages')
   })
@@ -382,9 +539,21 @@ describe('listModels', () => {
     const transport = createFakeTransport([{ body: modelsPage1 }, { body: modelsPage2 }])
     const models = await adapterFor(transport).listModels!(callWith())
     expect(models).toEqual([
-      { id: 'claude-sonnet-4-5-20250929', displayName: 'Claude Sonnet 4.5', created: Date.UTC(2025, 8, 29) / 1000 },
-      { id: 'claude-opus-4-1-20250805', displayName: 'Claude Opus 4.1', created: Date.UTC(2025, 7, 5) / 1000 },
-      { id: 'claude-3-haiku-20240307', displayName: 'Claude Haiku 3', created: Date.UTC(2024, 2, 7) / 1000 },
+      {
+        id: 'claude-sonnet-4-5-20250929',
+        displayName: 'Claude Sonnet 4.5',
+        created: Date.UTC(2025, 8, 29) / 1000,
+      },
+      {
+        id: 'claude-opus-4-1-20250805',
+        displayName: 'Claude Opus 4.1',
+        created: Date.UTC(2025, 7, 5) / 1000,
+      },
+      {
+        id: 'claude-3-haiku-20240307',
+        displayName: 'Claude Haiku 3',
+        created: Date.UTC(2024, 2, 7) / 1000,
+      },
     ])
     expect(transport.requests.map((sent) => sent.url)).toEqual([
       'https://api.anthropic.com/v1/models?limit=1000',

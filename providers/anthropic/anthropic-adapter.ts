@@ -63,7 +63,8 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     if (send.body !== undefined) headers['content-type'] = 'application/json'
     if (client['anthropic-beta']) headers['anthropic-beta'] = client['anthropic-beta']
     if (options.apiKey) headers['x-api-key'] = options.apiKey
-    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value
+    for (const [name, value] of Object.entries(options.headers ?? {}))
+      headers[name.toLowerCase()] = value
     return headers
   }
 
@@ -77,13 +78,14 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
       signal: call.signal,
       connectTimeoutMs: call.connectTimeoutMs,
     })
-    if (response.status < 200 || response.status > 299) throw await readAnthropicHttpError(response, providerId)
+    if (response.status < 200 || response.status > 299)
+      throw await readAnthropicHttpError(response, providerId)
     return response
   }
 
   const readJson = async <T>(
     response: UpstreamResponse,
-    schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } },
+    schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }
   ): Promise<T> => {
     let text: string
     try {
@@ -102,10 +104,15 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     try {
       json = JSON.parse(text)
     } catch (error) {
-      throw anthropicBadResponse('Anthropic answered with a body that is not JSON.', providerId, error)
+      throw anthropicBadResponse(
+        'Anthropic answered with a body that is not JSON.',
+        providerId,
+        error
+      )
     }
     const parsed = schema.safeParse(json)
-    if (!parsed.success) throw anthropicBadResponse('Anthropic answered with an unexpected body.', providerId)
+    if (!parsed.success)
+      throw anthropicBadResponse('Anthropic answered with an unexpected body.', providerId)
     return parsed.data
   }
 
@@ -135,7 +142,8 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     },
 
     createForwardTap: createAnthropicForwardTap,
-    createAnswerTap: ({ operation, stream }) => createAnthropicAnswerTap({ operation, stream, providerId, created: createdNow() }),
+    createAnswerTap: ({ operation, stream }) =>
+      createAnthropicAnswerTap({ operation, stream, providerId, created: createdNow() }),
 
     async chat(request, call) {
       const body = convertToAnthropicRequest({ ...request, stream: false })
@@ -155,7 +163,8 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
       const models: ModelInfo[] = []
       let afterId: string | null = null
       for (let page = 0; page < maxModelPages; page++) {
-        const query: string = afterId === null ? '?limit=1000' : `?limit=1000&after_id=${encodeURIComponent(afterId)}`
+        const query: string =
+          afterId === null ? '?limit=1000' : `?limit=1000&after_id=${encodeURIComponent(afterId)}`
         const response = await send(call, { path: `/v1/models${query}`, method: 'GET' })
         const list = await readJson(response, anthropicModelListSchema)
         for (const model of list.data) {

@@ -79,7 +79,6 @@ export const anthropicMessageDeltaSchema = z.looseObject({
   usage: anthropicUsageSchema.nullish(),
 })
 
-
 /** `GET /v1/models`: https://docs.claude.com/en/api/models-list */
 export const anthropicModelListSchema = z.looseObject({
   data: z.array(
@@ -87,7 +86,7 @@ export const anthropicModelListSchema = z.looseObject({
       id: z.string(),
       display_name: z.string().nullish(),
       created_at: z.string().nullish(),
-    }),
+    })
   ),
   has_more: z.boolean().nullish(),
   last_id: z.string().nullish(),

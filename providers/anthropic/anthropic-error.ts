@@ -46,13 +46,18 @@ const retryHint = (headers: HeaderReader): boolean | undefined => {
 }
 
 /** Reads (at most 64 KiB of) a non-2xx body, releases the connection, and describes the failure. */
-export const readAnthropicHttpError = async (response: UpstreamResponse, providerId: string): Promise<ProviderError> => {
+export const readAnthropicHttpError = async (
+  response: UpstreamResponse,
+  providerId: string
+): Promise<ProviderError> => {
   const { text } = await readCappedText(response.body, maxErrorBodyBytes)
   const parsed = parseErrorBody(text)
   return new ProviderError({
     kind: 'http',
     status: response.status,
-    message: parsed?.message ? redactSecrets(parsed.message) : `Anthropic answered HTTP ${response.status}`,
+    message: parsed?.message
+      ? redactSecrets(parsed.message)
+      : `Anthropic answered HTTP ${response.status}`,
     type: parsed?.type ?? null,
     retryable: retryHint(response.headers),
     retryAfterMs: parseRetryAfter(response.headers),
@@ -68,12 +73,18 @@ export const anthropicStreamError = (data: string, providerId: string): Provider
   return new ProviderError({
     kind: 'http',
     status: statusByErrorType[type] ?? 500,
-    message: parsed?.message ? redactSecrets(parsed.message) : 'Anthropic reported an error in the stream',
+    message: parsed?.message
+      ? redactSecrets(parsed.message)
+      : 'Anthropic reported an error in the stream',
     type,
     providerId,
     detail: redactSecrets(data),
   })
 }
 
-export const anthropicBadResponse = (message: string, providerId: string, cause?: unknown): ProviderError =>
+export const anthropicBadResponse = (
+  message: string,
+  providerId: string,
+  cause?: unknown
+): ProviderError =>
   new ProviderError({ kind: 'bad-response', status: 502, message, providerId, cause })

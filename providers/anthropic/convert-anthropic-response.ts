@@ -34,7 +34,10 @@ const partOf = (block: { type: string }): Part | null => {
  * `content` string); block types the canonical shape cannot hold (server tool results, citations) are left out.
  * `created` is ours: Anthropic responses carry no timestamp.
  */
-export const convertAnthropicResponse = (message: AnthropicMessage, created: number): ChatResult => {
+export const convertAnthropicResponse = (
+  message: AnthropicMessage,
+  created: number
+): ChatResult => {
   const content: Part[] = []
   for (const block of message.content) {
     const part = partOf(block)

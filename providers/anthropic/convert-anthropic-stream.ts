@@ -40,7 +40,10 @@ export type AnthropicStreamState = {
   redactedThinking: boolean
 }
 
-export const createAnthropicStreamState = (options: { providerId: string; created: number }): AnthropicStreamState => ({
+export const createAnthropicStreamState = (options: {
+  providerId: string
+  created: number
+}): AnthropicStreamState => ({
   providerId: options.providerId,
   created: options.created,
   blocks: new Map(),
@@ -53,17 +56,24 @@ export const createAnthropicStreamState = (options: { providerId: string; create
 const parseData = <T>(
   state: AnthropicStreamState,
   event: SseEvent,
-  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } },
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }
 ): T => {
   let json: unknown
   try {
     json = JSON.parse(event.data)
   } catch (error) {
-    throw anthropicBadResponse(`Anthropic sent an unreadable ${event.event ?? 'stream'} event.`, state.providerId, error)
+    throw anthropicBadResponse(
+      `Anthropic sent an unreadable ${event.event ?? 'stream'} event.`,
+      state.providerId,
+      error
+    )
   }
   const parsed = schema.safeParse(json)
   if (!parsed.success) {
-    throw anthropicBadResponse(`Anthropic sent a malformed ${event.event ?? 'stream'} event.`, state.providerId)
+    throw anthropicBadResponse(
+      `Anthropic sent a malformed ${event.event ?? 'stream'} event.`,
+      state.providerId
+    )
   }
   return parsed.data
 }
@@ -84,7 +94,12 @@ const blockStart = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] =
     }
     case 'tool_use': {
       const toolIndex = state.toolCount++
-      state.blocks.set(index, { kind: 'tool', toolIndex, sawArguments: false, initialInput: initial.input })
+      state.blocks.set(index, {
+        kind: 'tool',
+        toolIndex,
+        sawArguments: false,
+        initialInput: initial.input,
+      })
       return [
         {
           type: 'tool-call-delta',
@@ -117,7 +132,14 @@ const blockDelta = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] =
   }
   if (delta.type === 'input_json_delta' && block?.kind === 'tool' && delta.partial_json) {
     block.sawArguments = true
-    return [{ type: 'tool-call-delta', choiceIndex: 0, index: block.toolIndex, argumentsDelta: delta.partial_json }]
+    return [
+      {
+        type: 'tool-call-delta',
+        choiceIndex: 0,
+        index: block.toolIndex,
+        argumentsDelta: delta.partial_json,
+      },
+    ]
   }
   return []
 }
@@ -127,8 +149,16 @@ const blockStop = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] =>
   const { index } = parseData(state, event, anthropicContentBlockStopSchema)
   const block = state.blocks.get(index)
   if (block?.kind !== 'tool' || block.sawArguments) return []
-  const input = typeof block.initialInput === 'object' && block.initialInput !== null ? block.initialInput : {}
-  return [{ type: 'tool-call-delta', choiceIndex: 0, index: block.toolIndex, argumentsDelta: JSON.stringify(input) }]
+  const input =
+    typeof block.initialInput === 'object' && block.initialInput !== null ? block.initialInput : {}
+  return [
+    {
+      type: 'tool-call-delta',
+      choiceIndex: 0,
+      index: block.toolIndex,
+      argumentsDelta: JSON.stringify(input),
+    },
+  ]
 }
 
 /** Anthropic names every event; an Anthropic-compatible server that only sends `data:` still repeats it in `type`. */
@@ -147,7 +177,10 @@ const eventName = (event: SseEvent): string | undefined => {
  * One SSE event of a Messages stream → its canonical chunks. Shared by the converted stream and the forwarded body's
  * answer tap. Throws a `ProviderError` on an `error` event and on an event that is unreadable or malformed.
  */
-export const convertAnthropicStreamEvent = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] => {
+export const convertAnthropicStreamEvent = (
+  state: AnthropicStreamState,
+  event: SseEvent
+): ChatChunk[] => {
   switch (eventName(event)) {
     case 'message_start': {
       const { message } = parseData(state, event, anthropicMessageStartSchema)
@@ -172,7 +205,11 @@ export const convertAnthropicStreamEvent = (state: AnthropicStreamState, event: 
       const { delta, usage } = parseData(state, event, anthropicMessageDeltaSchema)
       const chunks: ChatChunk[] = []
       if (delta?.stop_reason) {
-        chunks.push({ type: 'finish', choiceIndex: 0, finishReason: mapAnthropicStopReason(delta.stop_reason) })
+        chunks.push({
+          type: 'finish',
+          choiceIndex: 0,
+          finishReason: mapAnthropicStopReason(delta.stop_reason),
+        })
       }
       if (usage) {
         state.usage = mergeAnthropicUsage(state.usage, usage)
@@ -222,7 +259,7 @@ const releaseAfterStop = async (reader: ReadableStreamDefaultReader<SseEvent>): 
 /** Cancelling the result cancels the upstream body. */
 export const convertAnthropicStream = (
   body: ReadableStream<Uint8Array>,
-  options: { providerId: string; created: number },
+  options: { providerId: string; created: number }
 ): ReadableStream<ChatChunk> => {
   const reader = parseSseStream(body).getReader()
   const state = createAnthropicStreamState(options)
@@ -232,7 +269,10 @@ export const convertAnthropicStream = (
         for (;;) {
           const { done, value } = await reader.read()
           if (done) {
-            throw anthropicBadResponse('Anthropic closed the stream before message_stop.', state.providerId)
+            throw anthropicBadResponse(
+              'Anthropic closed the stream before message_stop.',
+              state.providerId
+            )
           }
           const chunks = convertAnthropicStreamEvent(state, value)
           for (const chunk of chunks) controller.enqueue(chunk)

@@ -10,8 +10,14 @@ describe('convertAnthropicUsage', () => {
         cache_creation_input_tokens: 200,
         output_tokens: 30,
         output_tokens_details: { thinking_tokens: 12 },
-      }),
-    ).toEqual({ inputTokens: 1250, outputTokens: 30, cachedInputTokens: 1000, cacheWriteInputTokens: 200, reasoningTokens: 12 })
+      })
+    ).toEqual({
+      inputTokens: 1250,
+      outputTokens: 30,
+      cachedInputTokens: 1000,
+      cacheWriteInputTokens: 200,
+      reasoningTokens: 12,
+    })
   })
 
   it('keeps unknown counts null instead of 0', () => {
@@ -22,14 +28,19 @@ describe('convertAnthropicUsage', () => {
       cacheWriteInputTokens: null,
       reasoningTokens: null,
     })
-    expect(convertAnthropicUsage({ input_tokens: 7, cache_read_input_tokens: null }).inputTokens).toBe(7)
+    expect(
+      convertAnthropicUsage({ input_tokens: 7, cache_read_input_tokens: null }).inputTokens
+    ).toBe(7)
   })
 })
 
 describe('mergeAnthropicUsage', () => {
   it('overwrites with the later cumulative counts and keeps fields the later one omits', () => {
     expect(
-      mergeAnthropicUsage({ input_tokens: 12, cache_read_input_tokens: 4, output_tokens: 1 }, { output_tokens: 30, input_tokens: null }),
+      mergeAnthropicUsage(
+        { input_tokens: 12, cache_read_input_tokens: 4, output_tokens: 1 },
+        { output_tokens: 30, input_tokens: null }
+      )
     ).toEqual({ input_tokens: 12, cache_read_input_tokens: 4, output_tokens: 30 })
   })
 })

@@ -1,7 +1,8 @@
 import type { Usage } from '../spec/chat-types.ts'
 import type { AnthropicUsage } from './anthropic-api.ts'
 
-const known = (value: number | null | undefined): number | null => (typeof value === 'number' ? value : null)
+const known = (value: number | null | undefined): number | null =>
+  typeof value === 'number' ? value : null
 
 /**
  * Anthropic usage → canonical. Anthropic's `input_tokens` excludes cache reads and writes, while the canonical
@@ -27,7 +28,7 @@ export const convertAnthropicUsage = (usage: AnthropicUsage | null | undefined):
  */
 export const mergeAnthropicUsage = (
   earlier: AnthropicUsage | null | undefined,
-  later: AnthropicUsage | null | undefined,
+  later: AnthropicUsage | null | undefined
 ): AnthropicUsage => {
   const merged: AnthropicUsage = { ...earlier }
   for (const [key, value] of Object.entries(later ?? {})) {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import type { ChatRequest } from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
-import { convertToAnthropicPrompt, convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
+import {
+  convertToAnthropicPrompt,
+  convertToAnthropicRequest,
+} from './convert-to-anthropic-request.ts'
 
 const request = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
   model: 'claude-sonnet-4-5',
@@ -25,7 +28,12 @@ const unsupported = (run: () => unknown): ProviderError => {
 describe('convertToAnthropicRequest', () => {
   it('lifts system messages to the top-level system, one as a string and several as text blocks', () => {
     const one = convertToAnthropicRequest(
-      request({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'Hi' }] }] }),
+      request({
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
+        ],
+      })
     )
     expect(one.system).toBe('Be brief.')
     const several = convertToAnthropicRequest(
@@ -35,7 +43,7 @@ describe('convertToAnthropicRequest', () => {
           { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
           { role: 'system', content: 'Answer in French.' },
         ],
-      }),
+      })
     )
     expect(several.system).toEqual([
       { type: 'text', text: 'Be brief.' },
@@ -52,10 +60,16 @@ describe('convertToAnthropicRequest', () => {
           { role: 'user', content: [{ type: 'text', text: 'Two' }] },
           { role: 'assistant', content: [{ type: 'text', text: 'Three' }] },
         ],
-      }),
+      })
     )
     expect(body.messages).toEqual([
-      { role: 'user', content: [{ type: 'text', text: 'One' }, { type: 'text', text: 'Two' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'One' },
+          { type: 'text', text: 'Two' },
+        ],
+      },
       { role: 'assistant', content: [{ type: 'text', text: 'Three' }] },
     ])
   })
@@ -68,15 +82,25 @@ describe('convertToAnthropicRequest', () => {
           {
             role: 'assistant',
             content: [
-              { type: 'tool-call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+              {
+                type: 'tool-call',
+                id: 'call_1',
+                name: 'get_weather',
+                arguments: '{"city":"Paris"}',
+              },
               { type: 'tool-call', id: 'call_2', name: 'get_time', arguments: '' },
             ],
           },
           { role: 'tool', toolCallId: 'call_1', content: [{ type: 'text', text: '21°C' }] },
-          { role: 'tool', toolCallId: 'call_2', content: [{ type: 'text', text: 'boom' }], isError: true },
+          {
+            role: 'tool',
+            toolCallId: 'call_2',
+            content: [{ type: 'text', text: 'boom' }],
+            isError: true,
+          },
           { role: 'user', content: [{ type: 'text', text: 'And tomorrow?' }] },
         ],
-      }),
+      })
     )
     expect(body.messages).toEqual([
       { role: 'user', content: [{ type: 'text', text: 'Weather?' }] },
@@ -103,10 +127,15 @@ describe('convertToAnthropicRequest', () => {
       request({
         messages: [
           { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
-          { role: 'assistant', content: [{ type: 'tool-call', id: 'call_9', name: 'f', arguments: text }] },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool-call', id: 'call_9', name: 'f', arguments: text }],
+          },
         ],
       })
-    expect(unsupported(() => convertToAnthropicRequest(withArguments('{"a":'))).message).toContain('call_9')
+    expect(unsupported(() => convertToAnthropicRequest(withArguments('{"a":'))).message).toContain(
+      'call_9'
+    )
     unsupported(() => convertToAnthropicRequest(withArguments('[1]')))
   })
 
@@ -118,11 +147,14 @@ describe('convertToAnthropicRequest', () => {
             role: 'user',
             content: [
               { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
-              { type: 'image', source: { type: 'base64', mediaType: 'image/webp', data: 'UklGRg==' } },
+              {
+                type: 'image',
+                source: { type: 'base64', mediaType: 'image/webp', data: 'UklGRg==' },
+              },
             ],
           },
         ],
-      }),
+      })
     )
     expect(body.messages).toEqual([
       {
@@ -134,30 +166,56 @@ describe('convertToAnthropicRequest', () => {
       },
     ])
     const tiff = request({
-      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', mediaType: 'image/tiff', data: 'SUkq' } }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image', source: { type: 'base64', mediaType: 'image/tiff', data: 'SUkq' } },
+          ],
+        },
+      ],
     })
     expect(unsupported(() => convertToAnthropicRequest(tiff)).message).toContain('image/tiff')
   })
 
   it('maps tools to input_schema and every tool_choice, with disable_parallel_tool_use', () => {
     const tools = [
-      { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+      {
+        name: 'get_weather',
+        description: 'Weather',
+        parameters: { type: 'object', properties: { city: { type: 'string' } } },
+      },
       { name: 'no_args', parameters: {} },
     ]
-    const body = convertToAnthropicRequest(request({ tools, toolChoice: { type: 'required' }, parallelToolCalls: false }))
+    const body = convertToAnthropicRequest(
+      request({ tools, toolChoice: { type: 'required' }, parallelToolCalls: false })
+    )
     expect(body.tools).toEqual([
-      { name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+      {
+        name: 'get_weather',
+        description: 'Weather',
+        input_schema: { type: 'object', properties: { city: { type: 'string' } } },
+      },
       { name: 'no_args', input_schema: { type: 'object' } },
     ])
     expect(body.tool_choice).toEqual({ type: 'any', disable_parallel_tool_use: true })
-    expect(convertToAnthropicRequest(request({ tools, parallelToolCalls: false })).tool_choice).toEqual({
+    expect(
+      convertToAnthropicRequest(request({ tools, parallelToolCalls: false })).tool_choice
+    ).toEqual({
       type: 'auto',
       disable_parallel_tool_use: true,
     })
-    expect(convertToAnthropicRequest(request({ tools, toolChoice: { type: 'none' }, parallelToolCalls: false })).tool_choice).toEqual({
+    expect(
+      convertToAnthropicRequest(
+        request({ tools, toolChoice: { type: 'none' }, parallelToolCalls: false })
+      ).tool_choice
+    ).toEqual({
       type: 'none',
     })
-    expect(convertToAnthropicRequest(request({ tools, toolChoice: { type: 'tool', name: 'no_args' } })).tool_choice).toEqual({
+    expect(
+      convertToAnthropicRequest(request({ tools, toolChoice: { type: 'tool', name: 'no_args' } }))
+        .tool_choice
+    ).toEqual({
       type: 'tool',
       name: 'no_args',
     })
@@ -166,7 +224,7 @@ describe('convertToAnthropicRequest', () => {
 
   it('maps sampling, stop and user, and never clamps temperature', () => {
     const body = convertToAnthropicRequest(
-      request({ temperature: 1, topP: 0.5, stop: ['END', 'STOP'], user: 'user-7', stream: true }),
+      request({ temperature: 1, topP: 0.5, stop: ['END', 'STOP'], user: 'user-7', stream: true })
     )
     expect(body).toMatchObject({
       max_tokens: 1000,
@@ -176,20 +234,32 @@ describe('convertToAnthropicRequest', () => {
       metadata: { user_id: 'user-7' },
       stream: true,
     })
-    expect(unsupported(() => convertToAnthropicRequest(request({ temperature: 1.2 }))).param).toBe('temperature')
+    expect(unsupported(() => convertToAnthropicRequest(request({ temperature: 1.2 }))).param).toBe(
+      'temperature'
+    )
   })
 
   it('requires max_tokens rather than guessing one', () => {
-    expect(unsupported(() => convertToAnthropicRequest(request({ maxTokens: undefined }))).param).toBe('max_tokens')
+    expect(
+      unsupported(() => convertToAnthropicRequest(request({ maxTokens: undefined }))).param
+    ).toBe('max_tokens')
   })
 
   it('uses output_config.format for json_schema and rejects json_object', () => {
-    const schema = { type: 'object', properties: { answer: { type: 'string' } }, additionalProperties: false }
-    const body = convertToAnthropicRequest(request({ responseFormat: { type: 'json_schema', name: 'answer', schema } }))
-    expect(body.output_config).toEqual({ format: { type: 'json_schema', schema } })
-    expect(unsupported(() => convertToAnthropicRequest(request({ responseFormat: { type: 'json_object' } }))).param).toBe(
-      'response_format',
+    const schema = {
+      type: 'object',
+      properties: { answer: { type: 'string' } },
+      additionalProperties: false,
+    }
+    const body = convertToAnthropicRequest(
+      request({ responseFormat: { type: 'json_schema', name: 'answer', schema } })
     )
+    expect(body.output_config).toEqual({ format: { type: 'json_schema', schema } })
+    expect(
+      unsupported(() =>
+        convertToAnthropicRequest(request({ responseFormat: { type: 'json_object' } }))
+      ).param
+    ).toBe('response_format')
   })
 
   it('replays signed reasoning as thinking blocks and drops unsigned reasoning', () => {
@@ -207,7 +277,7 @@ describe('convertToAnthropicRequest', () => {
             ],
           },
         ],
-      }),
+      })
     )
     expect((body.messages as { content: unknown }[])[1].content).toEqual([
       { type: 'thinking', thinking: 'Signed thought', signature: 'sig' },
@@ -219,7 +289,9 @@ describe('convertToAnthropicRequest', () => {
 
 describe('convertToAnthropicPrompt', () => {
   it('leaves out generation settings that count_tokens rejects', () => {
-    const body = convertToAnthropicPrompt(request({ temperature: 0.5, stop: ['x'], user: 'u', stream: true }))
+    const body = convertToAnthropicPrompt(
+      request({ temperature: 0.5, stop: ['x'], user: 'u', stream: true })
+    )
     expect(Object.keys(body).sort()).toEqual(['messages', 'model'])
   })
 })

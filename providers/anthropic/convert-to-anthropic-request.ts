@@ -22,18 +22,30 @@ type Turn = { role: 'user' | 'assistant'; content: Block[] }
 const imageMediaTypes = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
 
 const unsupported = (message: string, param?: string): ProviderError =>
-  new ProviderError({ kind: 'unsupported', status: 400, message, param: param ?? null, type: 'invalid_request_error' })
+  new ProviderError({
+    kind: 'unsupported',
+    status: 400,
+    message,
+    param: param ?? null,
+    type: 'invalid_request_error',
+  })
 
 const imageBlock = (source: ImageSource): Block => {
   if (source.type === 'url') return { type: 'image', source: { type: 'url', url: source.url } }
   if (!imageMediaTypes.has(source.mediaType)) {
-    throw unsupported(`Image type ${source.mediaType} is not supported by Anthropic (jpeg, png, gif, webp only).`)
+    throw unsupported(
+      `Image type ${source.mediaType} is not supported by Anthropic (jpeg, png, gif, webp only).`
+    )
   }
-  return { type: 'image', source: { type: 'base64', media_type: source.mediaType, data: source.data } }
+  return {
+    type: 'image',
+    source: { type: 'base64', media_type: source.mediaType, data: source.data },
+  }
 }
 
 /** Anthropic rejects empty text blocks, and an empty text carries nothing: skip them. */
-const textBlocks = (part: TextPart): Block[] => (part.text === '' ? [] : [{ type: 'text', text: part.text }])
+const textBlocks = (part: TextPart): Block[] =>
+  part.text === '' ? [] : [{ type: 'text', text: part.text }]
 
 /**
  * `arguments` is JSON text; Anthropic wants the object. Empty text (sent by some OpenAI-compatible models for
@@ -46,27 +58,34 @@ const toolInput = (part: ToolCallPart): Record<string, unknown> => {
     input = JSON.parse(part.arguments)
   } catch {
     throw unsupported(
-      `The arguments of tool call ${part.id} (${part.name}) are not valid JSON; Anthropic needs a JSON object.`,
+      `The arguments of tool call ${part.id} (${part.name}) are not valid JSON; Anthropic needs a JSON object.`
     )
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw unsupported(`The arguments of tool call ${part.id} (${part.name}) are not a JSON object; Anthropic needs one.`)
+    throw unsupported(
+      `The arguments of tool call ${part.id} (${part.name}) are not a JSON object; Anthropic needs one.`
+    )
   }
   return input as Record<string, unknown>
 }
 
 /** Only signed reasoning can be replayed; unsigned text (from another provider) is dropped, as Anthropic would reject it. */
 const reasoningBlocks = (part: ReasoningPart): Block[] => {
-  if (part.redactedData !== undefined) return [{ type: 'redacted_thinking', data: part.redactedData }]
+  if (part.redactedData !== undefined)
+    return [{ type: 'redacted_thinking', data: part.redactedData }]
   if (part.signature) return [{ type: 'thinking', thinking: part.text, signature: part.signature }]
   return []
 }
 
-const toolResultContent = (message: Extract<ChatMessage, { role: 'tool' }>): string | Block[] | undefined => {
+const toolResultContent = (
+  message: Extract<ChatMessage, { role: 'tool' }>
+): string | Block[] | undefined => {
   const parts = message.content.filter((part) => part.type !== 'text' || part.text !== '')
   if (parts.length === 0) return undefined
   if (parts.length === 1 && parts[0].type === 'text') return parts[0].text
-  return parts.flatMap((part) => (part.type === 'text' ? textBlocks(part) : [imageBlock(part.source)]))
+  return parts.flatMap((part) =>
+    part.type === 'text' ? textBlocks(part) : [imageBlock(part.source)]
+  )
 }
 
 const turnOf = (message: Exclude<ChatMessage, { role: 'system' }>): Turn => {
@@ -74,7 +93,9 @@ const turnOf = (message: Exclude<ChatMessage, { role: 'system' }>): Turn => {
     case 'user':
       return {
         role: 'user',
-        content: message.content.flatMap((part) => (part.type === 'text' ? textBlocks(part) : [imageBlock(part.source)])),
+        content: message.content.flatMap((part) =>
+          part.type === 'text' ? textBlocks(part) : [imageBlock(part.source)]
+        ),
       }
     case 'assistant':
       return {
@@ -130,13 +151,18 @@ const mergeTurns = (turns: Turn[]): Turn[] => {
  * system turn that every model accepts (wire-notes §4.1), and dropping the instruction would be worse than moving it.
  */
 const systemOf = (messages: ChatMessage[]): string | Block[] | undefined => {
-  const texts = messages.flatMap((message) => (message.role === 'system' && message.content !== '' ? [message.content] : []))
+  const texts = messages.flatMap((message) =>
+    message.role === 'system' && message.content !== '' ? [message.content] : []
+  )
   if (texts.length === 0) return undefined
   if (texts.length === 1) return texts[0]
   return texts.map((text) => ({ type: 'text', text }))
 }
 
-const toolChoiceOf = (choice: ToolChoice | undefined, parallelToolCalls: boolean | undefined): Block | undefined => {
+const toolChoiceOf = (
+  choice: ToolChoice | undefined,
+  parallelToolCalls: boolean | undefined
+): Block | undefined => {
   let mapped: Block | undefined
   if (choice?.type === 'auto') mapped = { type: 'auto' }
   else if (choice?.type === 'none') mapped = { type: 'none' }
@@ -150,12 +176,16 @@ const toolsOf = (request: ChatRequest): Block[] | undefined =>
   request.tools?.map((tool, index) => {
     const schemaType = tool.parameters.type
     if (schemaType !== undefined && schemaType !== 'object') {
-      throw unsupported(`Tool ${tool.name}: Anthropic needs an object schema for tool parameters.`, `tools.${index}`)
+      throw unsupported(
+        `Tool ${tool.name}: Anthropic needs an object schema for tool parameters.`,
+        `tools.${index}`
+      )
     }
     return {
       name: tool.name,
       ...(tool.description === undefined ? {} : { description: tool.description }),
-      input_schema: schemaType === undefined ? { type: 'object', ...tool.parameters } : tool.parameters,
+      input_schema:
+        schemaType === undefined ? { type: 'object', ...tool.parameters } : tool.parameters,
       ...(tool.strict === undefined ? {} : { strict: tool.strict }),
     }
   })
@@ -171,7 +201,7 @@ const outputConfigOf = (format: ResponseFormat | undefined): Block | undefined =
   if (format.type === 'json_object') {
     throw unsupported(
       'response_format json_object has no Anthropic equivalent; use json_schema with a schema instead.',
-      'response_format',
+      'response_format'
     )
   }
   return { format: { type: 'json_schema', schema: format.schema } }
@@ -180,7 +210,9 @@ const outputConfigOf = (format: ResponseFormat | undefined): Block | undefined =
 /** What both `/v1/messages` and `/v1/messages/count_tokens` take: the prompt, tools and output format. */
 export const convertToAnthropicPrompt = (request: ChatRequest): Record<string, unknown> => {
   const system = systemOf(request.messages)
-  const turns = request.messages.flatMap((message) => (message.role === 'system' ? [] : [turnOf(message)]))
+  const turns = request.messages.flatMap((message) =>
+    message.role === 'system' ? [] : [turnOf(message)]
+  )
   const tools = toolsOf(request)
   const toolChoice = toolChoiceOf(request.toolChoice, request.parallelToolCalls)
   const outputConfig = outputConfigOf(request.responseFormat)
@@ -199,9 +231,13 @@ export const convertToAnthropicPrompt = (request: ChatRequest): Record<string, u
  * so its absence here is a bug upstream of the adapter, reported as a 400 rather than guessed.
  */
 export const convertToAnthropicRequest = (request: ChatRequest): Record<string, unknown> => {
-  if (request.maxTokens === undefined) throw unsupported('max_tokens is required by Anthropic.', 'max_tokens')
+  if (request.maxTokens === undefined)
+    throw unsupported('max_tokens is required by Anthropic.', 'max_tokens')
   if (request.temperature !== undefined && request.temperature > 1) {
-    throw unsupported(`temperature ${request.temperature} is above Anthropic's maximum of 1.`, 'temperature')
+    throw unsupported(
+      `temperature ${request.temperature} is above Anthropic's maximum of 1.`,
+      'temperature'
+    )
   }
   return {
     ...convertToAnthropicPrompt(request),
@@ -209,7 +245,9 @@ export const convertToAnthropicRequest = (request: ChatRequest): Record<string, 
     ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
     ...(request.topP === undefined ? {} : { top_p: request.topP }),
     ...(request.topK === undefined ? {} : { top_k: request.topK }),
-    ...(request.stop === undefined || request.stop.length === 0 ? {} : { stop_sequences: request.stop }),
+    ...(request.stop === undefined || request.stop.length === 0
+      ? {}
+      : { stop_sequences: request.stop }),
     ...(request.user === undefined ? {} : { metadata: { user_id: request.user } }),
     ...(request.stream ? { stream: true } : {}),
   }

@@ -14,11 +14,20 @@ import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 const created = 1_800_000_000
 
 /** Feeds `text` in chunks of `chunkSize` bytes (cuts inside UTF-8, `\r\n` and JSON), as the body arrives. */
-const assemble = (text: string, options: { stream: boolean; chunkSize?: number; operation?: 'messages' | 'count-tokens' }) => {
-  const tap = createAnthropicAnswerTap({ operation: options.operation ?? 'messages', stream: options.stream, providerId: 'anthropic', created })
+const assemble = (
+  text: string,
+  options: { stream: boolean; chunkSize?: number; operation?: 'messages' | 'count-tokens' }
+) => {
+  const tap = createAnthropicAnswerTap({
+    operation: options.operation ?? 'messages',
+    stream: options.stream,
+    providerId: 'anthropic',
+    created,
+  })
   const bytes = new TextEncoder().encode(text)
   const size = options.chunkSize ?? bytes.byteLength
-  for (let offset = 0; offset < bytes.byteLength; offset += size) tap.write(bytes.subarray(offset, offset + size))
+  for (let offset = 0; offset < bytes.byteLength; offset += size)
+    tap.write(bytes.subarray(offset, offset + size))
   return tap.finish().answer
 }
 
@@ -33,7 +42,11 @@ const withParsedArguments = (answer: ChatResult | null | undefined) =>
     ...answer,
     choices: answer.choices.map((choice) => ({
       ...choice,
-      content: choice.content.map((part) => (part.type === 'tool-call' ? { ...part, arguments: JSON.parse(part.arguments) as unknown } : part)),
+      content: choice.content.map((part) =>
+        part.type === 'tool-call'
+          ? { ...part, arguments: JSON.parse(part.arguments) as unknown }
+          : part
+      ),
     })),
   }
 
@@ -50,13 +63,29 @@ const thinkingToolsAnswer: ChatResult = {
           text: "The user wants the weather in two cities. I'll call get_weather twice.",
           signature: 'EqQBCkgIARABGAIiQL2p3sig',
         },
-        { type: 'tool-call', id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: '{"city": "Paris", "unit": "c"}' },
-        { type: 'tool-call', id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz', name: 'get_weather', arguments: '{"city": "Tokyo"}' },
+        {
+          type: 'tool-call',
+          id: 'toolu_01A09q90qw90lq917835lq9',
+          name: 'get_weather',
+          arguments: '{"city": "Paris", "unit": "c"}',
+        },
+        {
+          type: 'tool-call',
+          id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz',
+          name: 'get_weather',
+          arguments: '{"city": "Tokyo"}',
+        },
       ],
       finishReason: { unified: 'tool-calls', raw: 'tool_use' },
     },
   ],
-  usage: { inputTokens: 1879, outputTokens: 112, cachedInputTokens: 1024, cacheWriteInputTokens: 256, reasoningTokens: 18 },
+  usage: {
+    inputTokens: 1879,
+    outputTokens: 112,
+    cachedInputTokens: 1024,
+    cacheWriteInputTokens: 256,
+    reasoningTokens: 18,
+  },
 }
 
 /** What the Messages API answers without `stream` for the message `anthropic-thinking-tools.chunks.txt` streams. */
@@ -71,8 +100,18 @@ const thinkingToolsJson = JSON.stringify({
       thinking: "The user wants the weather in two cities. I'll call get_weather twice.",
       signature: 'EqQBCkgIARABGAIiQL2p3sig',
     },
-    { type: 'tool_use', id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', input: { city: 'Paris', unit: 'c' } },
-    { type: 'tool_use', id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz', name: 'get_weather', input: { city: 'Tokyo' } },
+    {
+      type: 'tool_use',
+      id: 'toolu_01A09q90qw90lq917835lq9',
+      name: 'get_weather',
+      input: { city: 'Paris', unit: 'c' },
+    },
+    {
+      type: 'tool_use',
+      id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz',
+      name: 'get_weather',
+      input: { city: 'Tokyo' },
+    },
   ],
   stop_reason: 'tool_use',
   stop_sequence: null,
@@ -97,18 +136,31 @@ describe('createAnthropicAnswerTap: streamed messages', () => {
         choices: [
           {
             index: 0,
-            content: [{ type: 'text', text: "Hello! I'm doing well, thank you — how can I help? 👋" }],
+            content: [
+              { type: 'text', text: "Hello! I'm doing well, thank you — how can I help? 👋" },
+            ],
             finishReason: { unified: 'stop', raw: 'end_turn' },
           },
         ],
-        usage: { inputTokens: 12, outputTokens: 30, cachedInputTokens: 0, cacheWriteInputTokens: 0, reasoningTokens: null },
+        usage: {
+          inputTokens: 12,
+          outputTokens: 30,
+          cachedInputTokens: 0,
+          cacheWriteInputTokens: 0,
+          reasoningTokens: null,
+        },
       })
     }
   })
 
   it('assembles thinking with its signature and parallel tool calls with full arguments, as the non-streamed answer has them', () => {
-    for (const chunkSize of chunkSizes) expect(assemble(thinkingToolsStream, { stream: true, chunkSize })).toEqual(thinkingToolsAnswer)
-    expect(withParsedArguments(assemble(thinkingToolsJson, { stream: false }))).toEqual(withParsedArguments(thinkingToolsAnswer))
+    for (const chunkSize of chunkSizes)
+      expect(assemble(thinkingToolsStream, { stream: true, chunkSize })).toEqual(
+        thinkingToolsAnswer
+      )
+    expect(withParsedArguments(assemble(thinkingToolsJson, { stream: false }))).toEqual(
+      withParsedArguments(thinkingToolsAnswer)
+    )
   })
 
   it('gives a tool called without arguments an empty object, after the text before it', () => {
@@ -117,7 +169,12 @@ describe('createAnthropicAnswerTap: streamed messages', () => {
         index: 0,
         content: [
           { type: 'text', text: "I'll update the issue list for you." },
-          { type: 'tool-call', id: 'toolu_01QE1WLsSVp5hy5Q3GmGTmjP', name: 'updateIssueList', arguments: '{}' },
+          {
+            type: 'tool-call',
+            id: 'toolu_01QE1WLsSVp5hy5Q3GmGTmjP',
+            name: 'updateIssueList',
+            arguments: '{}',
+          },
         ],
         finishReason: { unified: 'tool-calls', raw: 'tool_use' },
       },
@@ -127,8 +184,12 @@ describe('createAnthropicAnswerTap: streamed messages', () => {
   it('reads a stream framed with \\r\\n, and one whose events carry their name only in `type`', () => {
     const expected = assemble(textStream, { stream: true })
     expect(expected).not.toBeNull()
-    expect(assemble(textStream.replaceAll('\n', '\r\n'), { stream: true, chunkSize: 3 })).toEqual(expected)
-    expect(assemble(textStream.replaceAll(/^event: .*\n/gm, ''), { stream: true, chunkSize: 3 })).toEqual(expected)
+    expect(assemble(textStream.replaceAll('\n', '\r\n'), { stream: true, chunkSize: 3 })).toEqual(
+      expected
+    )
+    expect(
+      assemble(textStream.replaceAll(/^event: .*\n/gm, ''), { stream: true, chunkSize: 3 })
+    ).toEqual(expected)
   })
 
   it('reports no answer for a stream cut short, before its stop reason or between it and message_stop', () => {
@@ -136,25 +197,42 @@ describe('createAnthropicAnswerTap: streamed messages', () => {
     for (const chunkSize of chunkSizes) {
       expect(assemble(truncatedStream, { stream: true, chunkSize })).toBeNull()
       expect(assemble(events.slice(0, -1).join(''), { stream: true, chunkSize })).toBeNull()
-      expect(assemble(textStream.slice(0, textStream.indexOf('"stop_reason":"end_turn"') + 5), { stream: true, chunkSize })).toBeNull()
+      expect(
+        assemble(textStream.slice(0, textStream.indexOf('"stop_reason":"end_turn"') + 5), {
+          stream: true,
+          chunkSize,
+        })
+      ).toBeNull()
     }
     expect(assemble('', { stream: true })).toBeNull()
   })
 
   it('reports no answer when the stream carries an error event, even one before message_stop', () => {
     const events = eventsOf(textStream)
-    const error = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+    const error =
+      'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
     for (const chunkSize of chunkSizes) {
       expect(assemble(errorMidStream, { stream: true, chunkSize })).toBeNull()
-      expect(assemble([...events.slice(0, -1), error, ...events.slice(-1)].join(''), { stream: true, chunkSize })).toBeNull()
+      expect(
+        assemble([...events.slice(0, -1), error, ...events.slice(-1)].join(''), {
+          stream: true,
+          chunkSize,
+        })
+      ).toBeNull()
     }
   })
 
   it('reports no answer for an unreadable event', () => {
     const events = eventsOf(textStream)
-    const broken = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n'
+    const broken =
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n'
     for (const chunkSize of chunkSizes) {
-      expect(assemble([...events.slice(0, 4), broken, ...events.slice(4)].join(''), { stream: true, chunkSize })).toBeNull()
+      expect(
+        assemble([...events.slice(0, 4), broken, ...events.slice(4)].join(''), {
+          stream: true,
+          chunkSize,
+        })
+      ).toBeNull()
     }
   })
 
@@ -177,9 +255,19 @@ describe('createAnthropicAnswerTap: non-streamed bodies', () => {
         model: 'claude-sonnet-4-5-20250929',
         created,
         choices: [
-          { index: 0, content: [{ type: 'text', text: 'Hello! How can I help you today?' }], finishReason: { unified: 'stop', raw: 'end_turn' } },
+          {
+            index: 0,
+            content: [{ type: 'text', text: 'Hello! How can I help you today?' }],
+            finishReason: { unified: 'stop', raw: 'end_turn' },
+          },
         ],
-        usage: { inputTokens: 10, outputTokens: 12, cachedInputTokens: 0, cacheWriteInputTokens: 0, reasoningTokens: null },
+        usage: {
+          inputTokens: 10,
+          outputTokens: 12,
+          cachedInputTokens: 0,
+          cacheWriteInputTokens: 0,
+          reasoningTokens: null,
+        },
       })
     }
   })
@@ -191,14 +279,27 @@ describe('createAnthropicAnswerTap: non-streamed bodies', () => {
         text: 'The user wants me to call checkSandboxErrors immediately.',
         signature: 'Eq4CCpIBCBIYAipAM+SGYGx7V1aPBT2LXi5M54elabwLjKMzxMZ7dQBpCn7jCn2ZkTBMgSLasCPWFF',
       },
-      { type: 'tool-call', id: 'toolu_017R7ACrx7NF7sLDDtvdQ1u9', name: 'checkSandboxErrors', arguments: '{}' },
+      {
+        type: 'tool-call',
+        id: 'toolu_017R7ACrx7NF7sLDDtvdQ1u9',
+        name: 'checkSandboxErrors',
+        arguments: '{}',
+      },
     ])
   })
 
   it('reports no answer for a body cut short, an error body, or a message without a stop reason', () => {
     expect(assemble(textJson.slice(0, -10), { stream: false })).toBeNull()
-    expect(assemble('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', { stream: false })).toBeNull()
-    expect(assemble(JSON.stringify({ ...(JSON.parse(textJson) as object), stop_reason: null }), { stream: false })).toBeNull()
+    expect(
+      assemble('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', {
+        stream: false,
+      })
+    ).toBeNull()
+    expect(
+      assemble(JSON.stringify({ ...(JSON.parse(textJson) as object), stop_reason: null }), {
+        stream: false,
+      })
+    ).toBeNull()
   })
 
   it('has no answer for a token count', () => {
@@ -208,7 +309,11 @@ describe('createAnthropicAnswerTap: non-streamed bodies', () => {
 
 describe('Anthropic adapter', () => {
   it('offers the answer tap for forwarded bodies, dated by its clock', () => {
-    const adapter = createAnthropicAdapter({ id: 'anthropic', transport: createFakeTransport([]), now: () => created * 1000 })
+    const adapter = createAnthropicAdapter({
+      id: 'anthropic',
+      transport: createFakeTransport([]),
+      now: () => created * 1000,
+    })
     const tap = adapter.createAnswerTap?.({ operation: 'messages', stream: true })
     tap?.write(new TextEncoder().encode(thinkingToolsStream))
     expect(tap?.finish()).toEqual({ usage: null, answer: thinkingToolsAnswer })

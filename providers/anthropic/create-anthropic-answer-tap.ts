@@ -10,13 +10,20 @@
  * give `null`. So does a stream with a `redacted_thinking` block, which the canonical chunks cannot carry: the answer
  * would lack a block the non-streamed answer keeps. https://docs.claude.com/en/docs/build-with-claude/streaming
  */
-import { createBodyAnswerTap, createStreamAnswerTap, noAnswerTap } from '../shared/create-answer-tap.ts'
+import {
+  createBodyAnswerTap,
+  createStreamAnswerTap,
+  noAnswerTap,
+} from '../shared/create-answer-tap.ts'
 import type { ChatResult } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardTap } from '../spec/provider-adapter.ts'
 import { anthropicMessageSchema } from './anthropic-api.ts'
 import { convertAnthropicResponse } from './convert-anthropic-response.ts'
-import { convertAnthropicStreamEvent, createAnthropicStreamState } from './convert-anthropic-stream.ts'
+import {
+  convertAnthropicStreamEvent,
+  createAnthropicStreamState,
+} from './convert-anthropic-stream.ts'
 
 export type AnthropicAnswerTapOptions = {
   operation: Operation
@@ -44,5 +51,7 @@ const convertBody = (value: unknown, created: number): ChatResult | null => {
 
 export const createAnthropicAnswerTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
   if (options.operation !== 'messages') return noAnswerTap()
-  return options.stream ? createStreamTap(options) : createBodyAnswerTap((value) => convertBody(value, options.created))
+  return options.stream
+    ? createStreamTap(options)
+    : createBodyAnswerTap((value) => convertBody(value, options.created))
 }

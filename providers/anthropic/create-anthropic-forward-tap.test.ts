@@ -5,9 +5,14 @@ import textJson from './__fixtures__/anthropic-text.json?raw'
 import thinkingToolsStream from './__fixtures__/anthropic-thinking-tools.chunks.txt?raw'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
 
-const feed = (text: string, chunkSize: number, tap = createAnthropicForwardTap({ operation: 'messages', stream: true })) => {
+const feed = (
+  text: string,
+  chunkSize: number,
+  tap = createAnthropicForwardTap({ operation: 'messages', stream: true })
+) => {
   const bytes = new TextEncoder().encode(text)
-  for (let offset = 0; offset < bytes.byteLength; offset += chunkSize) tap.write(bytes.slice(offset, offset + chunkSize))
+  for (let offset = 0; offset < bytes.byteLength; offset += chunkSize)
+    tap.write(bytes.slice(offset, offset + chunkSize))
   return tap.finish()
 }
 
@@ -15,7 +20,13 @@ describe('createAnthropicForwardTap', () => {
   it('reads model and cumulative usage from a stream split at awkward boundaries', () => {
     expect(feed(thinkingToolsStream, 3)).toEqual({
       model: 'claude-sonnet-4-6',
-      usage: { inputTokens: 599 + 1024 + 256, outputTokens: 112, cachedInputTokens: 1024, cacheWriteInputTokens: 256, reasoningTokens: 18 },
+      usage: {
+        inputTokens: 599 + 1024 + 256,
+        outputTokens: 112,
+        cachedInputTokens: 1024,
+        cacheWriteInputTokens: 256,
+        reasoningTokens: 18,
+      },
     })
   })
 
@@ -36,28 +47,52 @@ describe('createAnthropicForwardTap', () => {
     const mention = (text: string) =>
       `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })}\n\n`
     const [start, ...rest] = thinkingToolsStream.split(/(?<=\n\n)/)
-    const stream = [start, mention('event: error'), mention('send message_start then message_delta'), ...rest].join('')
+    const stream = [
+      start,
+      mention('event: error'),
+      mention('send message_start then message_delta'),
+      ...rest,
+    ].join('')
     expect(feed(stream, 5)).toEqual(feed(thinkingToolsStream, 5))
   })
 
   it('reads an error event that ends the stream without its blank line', () => {
-    expect(feed(errorMidStream.trimEnd(), 13).error).toEqual({ message: 'Overloaded', type: 'overloaded_error' })
+    expect(feed(errorMidStream.trimEnd(), 13).error).toEqual({
+      message: 'Overloaded',
+      type: 'overloaded_error',
+    })
   })
 
   it('reads usage from a JSON body', () => {
     const tap = createAnthropicForwardTap({ operation: 'messages', stream: false })
     expect(feed(textJson, 50, tap)).toEqual({
       model: 'claude-sonnet-4-5-20250929',
-      usage: { inputTokens: 10, outputTokens: 12, cachedInputTokens: 0, cacheWriteInputTokens: 0, reasoningTokens: null },
+      usage: {
+        inputTokens: 10,
+        outputTokens: 12,
+        cachedInputTokens: 0,
+        cacheWriteInputTokens: 0,
+        reasoningTokens: null,
+      },
     })
   })
 
   it('records no usage for count_tokens, and never throws on garbage', () => {
-    expect(feed('{"input_tokens":2095}', 4, createAnthropicForwardTap({ operation: 'count-tokens', stream: false }))).toEqual({
+    expect(
+      feed(
+        '{"input_tokens":2095}',
+        4,
+        createAnthropicForwardTap({ operation: 'count-tokens', stream: false })
+      )
+    ).toEqual({
       usage: null,
     })
-    expect(feed('{"truncated', 4, createAnthropicForwardTap({ operation: 'messages', stream: false }))).toEqual({ usage: null })
-    expect(feed('event: message_start\ndata: {nope\n\nevent: message_delta\ndata: []\n\n', 5)).toEqual({ usage: null, model: undefined })
+    expect(
+      feed('{"truncated', 4, createAnthropicForwardTap({ operation: 'messages', stream: false }))
+    ).toEqual({ usage: null })
+    expect(
+      feed('event: message_start\ndata: {nope\n\nevent: message_delta\ndata: []\n\n', 5)
+    ).toEqual({ usage: null, model: undefined })
   })
 
   it('gives up on usage for a JSON body beyond 8 MiB instead of holding it', () => {

@@ -16,7 +16,6 @@ import {
 } from './anthropic-api.ts'
 import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts'
 
-
 const parseJson = (text: string): unknown => {
   try {
     return JSON.parse(text)
@@ -42,7 +41,10 @@ const createStreamTap = (): ForwardTap => {
     } else if (event.event === 'error') {
       const parsed = anthropicErrorBodySchema.safeParse(parseJson(event.data))
       error = parsed.success
-        ? { message: parsed.data.error.message ?? 'Anthropic reported an error', type: parsed.data.error.type ?? undefined }
+        ? {
+            message: parsed.data.error.message ?? 'Anthropic reported an error',
+            type: parsed.data.error.type ?? undefined,
+          }
         : { message: 'Anthropic reported an error' }
     }
   }
@@ -52,7 +54,11 @@ const createStreamTap = (): ForwardTap => {
     },
     finish() {
       for (const event of parser.end()) read(event)
-      return { usage: usage === null ? null : convertAnthropicUsage(usage), model, ...(error ? { error } : {}) }
+      return {
+        usage: usage === null ? null : convertAnthropicUsage(usage),
+        model,
+        ...(error ? { error } : {}),
+      }
     },
   }
 }
@@ -60,7 +66,10 @@ const createStreamTap = (): ForwardTap => {
 const summarizeMessage = (value: unknown): ForwardSummary => {
   const parsed = anthropicMessageSchema.safeParse(value)
   if (!parsed.success) return { usage: null }
-  return { usage: parsed.data.usage ? convertAnthropicUsage(parsed.data.usage) : null, model: parsed.data.model }
+  return {
+    usage: parsed.data.usage ? convertAnthropicUsage(parsed.data.usage) : null,
+    model: parsed.data.model,
+  }
 }
 
 const noUsage = (): ForwardTap => ({ write: () => {}, finish: () => ({ usage: null }) })
@@ -69,4 +78,9 @@ const noUsage = (): ForwardTap => ({ write: () => {}, finish: () => ({ usage: nu
 export const createAnthropicForwardTap = (options: {
   operation: Operation
   stream: boolean
-}): ForwardTap => (options.operation !== 'messages' ? noUsage() : options.stream ? createStreamTap() : createJsonTap(summarizeMessage))
+}): ForwardTap =>
+  options.operation !== 'messages'
+    ? noUsage()
+    : options.stream
+      ? createStreamTap()
+      : createJsonTap(summarizeMessage)

@@ -11,13 +11,20 @@ export type OpenAICompat = {
   maxCompletionTokens: boolean
 }
 
-export const realOpenAICompat: OpenAICompat = { developerRole: true, streamOptions: true, maxCompletionTokens: true }
+export const realOpenAICompat: OpenAICompat = {
+  developerRole: true,
+  streamOptions: true,
+  maxCompletionTokens: true,
+}
 
 const renameDeveloper = (messages: unknown): unknown => {
   if (!Array.isArray(messages)) return messages
-  if (!messages.some((message) => (message as { role?: unknown } | null)?.role === 'developer')) return messages
+  if (!messages.some((message) => (message as { role?: unknown } | null)?.role === 'developer'))
+    return messages
   return messages.map((message) =>
-    (message as { role?: unknown } | null)?.role === 'developer' ? { ...(message as object), role: 'system' } : message,
+    (message as { role?: unknown } | null)?.role === 'developer'
+      ? { ...(message as object), role: 'system' }
+      : message
   )
 }
 
@@ -25,7 +32,10 @@ const renameDeveloper = (messages: unknown): unknown => {
  * Rewrites a chat request body for a server with `compat`'s limits. Returns `body` itself when nothing changes,
  * else a shallow copy: the client's body is never mutated.
  */
-export const applyOpenAICompat = (body: Record<string, unknown>, compat: OpenAICompat): Record<string, unknown> => {
+export const applyOpenAICompat = (
+  body: Record<string, unknown>,
+  compat: OpenAICompat
+): Record<string, unknown> => {
   const renameMaxTokens = !compat.maxCompletionTokens && body.max_completion_tokens !== undefined
   const dropStreamOptions = !compat.streamOptions && 'stream_options' in body
   const messages = compat.developerRole ? body.messages : renameDeveloper(body.messages)

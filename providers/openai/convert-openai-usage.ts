@@ -5,10 +5,13 @@
  */
 import type { Usage } from '../spec/chat-types.ts'
 
-const count = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null)
+const count = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null
 
 const record = (value: unknown): Record<string, unknown> | null =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null
 
 /** Reads an OpenAI `usage` object of any provenance; `null` when it is not an object at all. */
 export const convertOpenAIUsage = (usage: unknown): Usage | null => {

@@ -17,7 +17,10 @@ describe('convertToOpenAIRequest', () => {
             role: 'user',
             content: [
               { type: 'text', text: 'What is here, and the weather?' },
-              { type: 'image', source: { type: 'base64', mediaType: 'image/png', data: 'iVBORw0KGgo=' } },
+              {
+                type: 'image',
+                source: { type: 'base64', mediaType: 'image/png', data: 'iVBORw0KGgo=' },
+              },
               { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
             ],
           },
@@ -26,15 +29,36 @@ describe('convertToOpenAIRequest', () => {
             content: [
               { type: 'reasoning', text: 'I should call the tool.', signature: 'sig' },
               { type: 'text', text: 'Let me check.' },
-              { type: 'tool-call', id: 'toolu_01', name: 'get_weather', arguments: '{"city":"Paris"}' },
+              {
+                type: 'tool-call',
+                id: 'toolu_01',
+                name: 'get_weather',
+                arguments: '{"city":"Paris"}',
+              },
             ],
           },
-          { role: 'tool', toolCallId: 'toolu_01', content: [{ type: 'text', text: '18°C' }], isError: false },
-          { role: 'assistant', content: [{ type: 'tool-call', id: 'toolu_02', name: 'noop', arguments: '{}' }] },
-          { role: 'tool', toolCallId: 'toolu_02', content: [{ type: 'text', text: 'failed: ' }, { type: 'text', text: 'timeout' }], isError: true },
+          {
+            role: 'tool',
+            toolCallId: 'toolu_01',
+            content: [{ type: 'text', text: '18°C' }],
+            isError: false,
+          },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool-call', id: 'toolu_02', name: 'noop', arguments: '{}' }],
+          },
+          {
+            role: 'tool',
+            toolCallId: 'toolu_02',
+            content: [
+              { type: 'text', text: 'failed: ' },
+              { type: 'text', text: 'timeout' },
+            ],
+            isError: true,
+          },
         ],
       },
-      realOpenAICompat,
+      realOpenAICompat
     )
     expect(body.messages).toEqual([
       { role: 'system', content: 'You are terse.' },
@@ -49,10 +73,22 @@ describe('convertToOpenAIRequest', () => {
       {
         role: 'assistant',
         content: 'Let me check.',
-        tool_calls: [{ id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+        tool_calls: [
+          {
+            id: 'toolu_01',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+          },
+        ],
       },
       { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_02', type: 'function', function: { name: 'noop', arguments: '{}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'toolu_02', type: 'function', function: { name: 'noop', arguments: '{}' } },
+        ],
+      },
       { role: 'tool', tool_call_id: 'toolu_02', content: 'failed: timeout' },
     ])
   })
@@ -63,7 +99,12 @@ describe('convertToOpenAIRequest', () => {
         ...base,
         messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }],
         tools: [
-          { name: 'get_weather', description: 'Weather by city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
+          {
+            name: 'get_weather',
+            description: 'Weather by city',
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+            strict: true,
+          },
           { name: 'noop', parameters: { type: 'object' } },
         ],
         toolChoice: { type: 'tool', name: 'get_weather' },
@@ -73,10 +114,15 @@ describe('convertToOpenAIRequest', () => {
         topP: 0.9,
         topK: 5,
         stop: ['END'],
-        responseFormat: { type: 'json_schema', name: 'answer', schema: { type: 'object' }, strict: true },
+        responseFormat: {
+          type: 'json_schema',
+          name: 'answer',
+          schema: { type: 'object' },
+          strict: true,
+        },
         user: 'user-42',
       },
-      realOpenAICompat,
+      realOpenAICompat
     )
     expect(body).toEqual({
       model: 'gpt-4o',
@@ -84,7 +130,12 @@ describe('convertToOpenAIRequest', () => {
       tools: [
         {
           type: 'function',
-          function: { name: 'get_weather', description: 'Weather by city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
+          function: {
+            name: 'get_weather',
+            description: 'Weather by city',
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+            strict: true,
+          },
         },
         { type: 'function', function: { name: 'noop', parameters: { type: 'object' } } },
       ],
@@ -94,22 +145,33 @@ describe('convertToOpenAIRequest', () => {
       temperature: 0.7,
       top_p: 0.9,
       stop: ['END'],
-      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'answer', schema: { type: 'object' }, strict: true },
+      },
       user: 'user-42',
     })
   })
 
   it('sends string tool choices and simple response formats as OpenAI spells them', () => {
     for (const type of ['auto', 'none', 'required'] as const) {
-      expect(convertToOpenAIRequest({ ...base, toolChoice: { type } }, realOpenAICompat).tool_choice).toBe(type)
+      expect(
+        convertToOpenAIRequest({ ...base, toolChoice: { type } }, realOpenAICompat).tool_choice
+      ).toBe(type)
     }
-    expect(convertToOpenAIRequest({ ...base, responseFormat: { type: 'json_object' } }, realOpenAICompat).response_format).toEqual({
+    expect(
+      convertToOpenAIRequest({ ...base, responseFormat: { type: 'json_object' } }, realOpenAICompat)
+        .response_format
+    ).toEqual({
       type: 'json_object',
     })
   })
 
   it('uses max_tokens for servers that do not know max_completion_tokens', () => {
-    const body = convertToOpenAIRequest({ ...base, maxTokens: 10 }, { ...realOpenAICompat, maxCompletionTokens: false })
+    const body = convertToOpenAIRequest(
+      { ...base, maxTokens: 10 },
+      { ...realOpenAICompat, maxCompletionTokens: false }
+    )
     expect(body).toMatchObject({ max_tokens: 10 })
     expect(body).not.toHaveProperty('max_completion_tokens')
   })
@@ -125,11 +187,17 @@ describe('convertToOpenAIRequest', () => {
         {
           ...base,
           messages: [
-            { role: 'tool', toolCallId: 't', content: [{ type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } }] },
+            {
+              role: 'tool',
+              toolCallId: 't',
+              content: [
+                { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
+              ],
+            },
           ],
         },
-        realOpenAICompat,
-      ),
+        realOpenAICompat
+      )
     ).toThrow(expect.objectContaining({ kind: 'unsupported', status: 400 }) as ProviderError)
   })
 })

@@ -6,25 +6,35 @@
  * parameters). Reasoning parts in assistant history are dropped: Chat Completions has no field to replay them in.
  * Only what cannot be expressed and changes the meaning of the request is refused (ProviderError kind `unsupported`).
  */
-import type { ChatMessage, ChatRequest, ImagePart, TextPart, ToolChoice } from '../spec/chat-types.ts'
+import type {
+  ChatMessage,
+  ChatRequest,
+  ImagePart,
+  TextPart,
+  ToolChoice,
+} from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 import type { OpenAICompat } from './apply-openai-compat.ts'
 
 type WireContentPart =
-  | { type: 'text'; text: string }
-  | { type: 'image_url'; image_url: { url: string } }
+  { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } }
 
 const imageUrl = (part: ImagePart): string =>
-  part.source.type === 'url' ? part.source.url : `data:${part.source.mediaType};base64,${part.source.data}`
+  part.source.type === 'url'
+    ? part.source.url
+    : `data:${part.source.mediaType};base64,${part.source.data}`
 
 const userContent = (parts: Array<TextPart | ImagePart>): string | WireContentPart[] => {
   if (parts.length === 1 && parts[0].type === 'text') return parts[0].text
   return parts.map((part) =>
-    part.type === 'text' ? { type: 'text', text: part.text } : { type: 'image_url', image_url: { url: imageUrl(part) } },
+    part.type === 'text'
+      ? { type: 'text', text: part.text }
+      : { type: 'image_url', image_url: { url: imageUrl(part) } }
   )
 }
 
-const unsupported = (message: string): ProviderError => new ProviderError({ kind: 'unsupported', status: 400, message })
+const unsupported = (message: string): ProviderError =>
+  new ProviderError({ kind: 'unsupported', status: 400, message })
 
 const convertMessage = (message: ChatMessage, position: number): Record<string, unknown> => {
   switch (message.role) {
@@ -36,16 +46,24 @@ const convertMessage = (message: ChatMessage, position: number): Record<string, 
       const text = message.content.flatMap((part) => (part.type === 'text' ? [part.text] : []))
       const toolCalls = message.content.flatMap((part) =>
         part.type === 'tool-call'
-          ? [{ id: part.id, type: 'function', function: { name: part.name, arguments: part.arguments } }]
-          : [],
+          ? [
+              {
+                id: part.id,
+                type: 'function',
+                function: { name: part.name, arguments: part.arguments },
+              },
+            ]
+          : []
       )
       const content = text.length > 0 ? text.join('') : toolCalls.length > 0 ? null : ''
-      return toolCalls.length > 0 ? { role: 'assistant', content, tool_calls: toolCalls } : { role: 'assistant', content }
+      return toolCalls.length > 0
+        ? { role: 'assistant', content, tool_calls: toolCalls }
+        : { role: 'assistant', content }
     }
     case 'tool': {
       if (message.content.some((part) => part.type === 'image')) {
         throw unsupported(
-          `Message ${position}: OpenAI tool results carry text only; this upstream cannot receive an image in a tool result.`,
+          `Message ${position}: OpenAI tool results carry text only; this upstream cannot receive an image in a tool result.`
         )
       }
       const text = message.content.map((part) => (part.type === 'text' ? part.text : '')).join('')
@@ -57,7 +75,9 @@ const convertMessage = (message: ChatMessage, position: number): Record<string, 
 const convertToolChoice = (choice: ToolChoice): unknown =>
   choice.type === 'tool' ? { type: 'function', function: { name: choice.name } } : choice.type
 
-const convertResponseFormat = (format: NonNullable<ChatRequest['responseFormat']>): Record<string, unknown> => {
+const convertResponseFormat = (
+  format: NonNullable<ChatRequest['responseFormat']>
+): Record<string, unknown> => {
   if (format.type !== 'json_schema') return { type: format.type }
   const jsonSchema: Record<string, unknown> = { name: format.name, schema: format.schema }
   if (format.description !== undefined) jsonSchema.description = format.description
@@ -69,7 +89,10 @@ const convertResponseFormat = (format: NonNullable<ChatRequest['responseFormat']
  * Builds the body without `stream`/`stream_options` (the caller decides those). Only fields the client set are sent:
  * nothing is defaulted or clamped.
  */
-export const convertToOpenAIRequest = (request: ChatRequest, compat: OpenAICompat): Record<string, unknown> => {
+export const convertToOpenAIRequest = (
+  request: ChatRequest,
+  compat: OpenAICompat
+): Record<string, unknown> => {
   const body: Record<string, unknown> = {
     model: request.model,
     messages: request.messages.map(convertMessage),
@@ -91,7 +114,8 @@ export const convertToOpenAIRequest = (request: ChatRequest, compat: OpenAICompa
   if (request.temperature !== undefined) body.temperature = request.temperature
   if (request.topP !== undefined) body.top_p = request.topP
   if (request.stop !== undefined) body.stop = request.stop
-  if (request.responseFormat !== undefined) body.response_format = convertResponseFormat(request.responseFormat)
+  if (request.responseFormat !== undefined)
+    body.response_format = convertResponseFormat(request.responseFormat)
   if (request.user !== undefined) body.user = request.user
   return body
 }

@@ -15,8 +15,16 @@ type Operation = 'chat-completions' | 'embeddings'
 const now = (): number => 1_800_000_000
 
 /** Feeds `text` in chunks of `chunkSize` bytes (cuts inside UTF-8, `\r\n` and JSON), as the body arrives. */
-const assemble = (text: string, options: { stream: boolean; chunkSize?: number; operation?: Operation }) => {
-  const tap = createOpenAIAnswerTap({ operation: options.operation ?? 'chat-completions', stream: options.stream, providerId: 'openai', now })
+const assemble = (
+  text: string,
+  options: { stream: boolean; chunkSize?: number; operation?: Operation }
+) => {
+  const tap = createOpenAIAnswerTap({
+    operation: options.operation ?? 'chat-completions',
+    stream: options.stream,
+    providerId: 'openai',
+    now,
+  })
   const bytes = new TextEncoder().encode(text)
   let offset = 0
   for (const size of everyBytes(text, options.chunkSize ?? bytes.byteLength)) {
@@ -31,7 +39,6 @@ const chunkSizes = [1, 2, 7, 64, undefined]
 /** The events of a recorded stream, each with its blank line. */
 const eventsOf = (sse: string): string[] => sse.split(/(?<=\n\n)/)
 
-
 /** What OpenAI answers without `stream` for the completion `chat-tool-calls.sse` streams. */
 const toolCallsJson = JSON.stringify({
   id: 'chatcmpl-C3xNv6cRm3WpJ9tE2kBh7Qz5Ls1Xo',
@@ -45,8 +52,16 @@ const toolCallsJson = JSON.stringify({
         role: 'assistant',
         content: null,
         tool_calls: [
-          { id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Paris"}' } },
-          { id: 'call_Hq7sN4eJw0UbG6tXr2ZkM8oC', type: 'function', function: { name: 'get_time', arguments: '{"timezone": "Asia/Tokyo"}' } },
+          {
+            id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city": "Paris"}' },
+          },
+          {
+            id: 'call_Hq7sN4eJw0UbG6tXr2ZkM8oC',
+            type: 'function',
+            function: { name: 'get_time', arguments: '{"timezone": "Asia/Tokyo"}' },
+          },
         ],
         refusal: null,
         annotations: [],
@@ -60,7 +75,12 @@ const toolCallsJson = JSON.stringify({
     completion_tokens: 49,
     total_tokens: 1579,
     prompt_tokens_details: { cached_tokens: 1280, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   },
   service_tier: 'default',
   system_fingerprint: 'fp_560af6e559',
@@ -73,20 +93,36 @@ describe('createOpenAIAnswerTap: streamed chat completions', () => {
         id: 'chatcmpl-C3xMa1bXk8YqP4rT6nVs2Lw0Gd9Hf',
         model: 'gpt-4o-mini-2024-07-18',
         created: 1_754_651_301,
-        choices: [{ index: 0, content: [{ type: 'text', text: 'The capital of France is Paris.' }], finishReason: { unified: 'stop', raw: 'stop' } }],
-        usage: { inputTokens: 24, outputTokens: 7, cachedInputTokens: 0, cacheWriteInputTokens: null, reasoningTokens: 0 },
+        choices: [
+          {
+            index: 0,
+            content: [{ type: 'text', text: 'The capital of France is Paris.' }],
+            finishReason: { unified: 'stop', raw: 'stop' },
+          },
+        ],
+        usage: {
+          inputTokens: 24,
+          outputTokens: 7,
+          cachedInputTokens: 0,
+          cacheWriteInputTokens: null,
+          reasoningTokens: 0,
+        },
       })
     }
   })
 
   it('assembles parallel tool calls with their full arguments, the same answer the non-streamed completion gives', () => {
-    for (const chunkSize of chunkSizes) expect(assemble(chatToolCallsSse, { stream: true, chunkSize })).toEqual(chatToolCallsAnswer)
+    for (const chunkSize of chunkSizes)
+      expect(assemble(chatToolCallsSse, { stream: true, chunkSize })).toEqual(chatToolCallsAnswer)
     expect(assemble(toolCallsJson, { stream: false })).toEqual(chatToolCallsAnswer)
   })
 
   it('keeps the reasoning of a vLLM stream framed with \\r\\n and keep-alive comments', () => {
     for (const chunkSize of [1, 5, undefined]) {
-      const answer = assemble(chatReasoningVllmSse.replaceAll('\n', '\r\n'), { stream: true, chunkSize })
+      const answer = assemble(chatReasoningVllmSse.replaceAll('\n', '\r\n'), {
+        stream: true,
+        chunkSize,
+      })
       expect(answer?.choices).toEqual([
         {
           index: 0,
@@ -97,7 +133,13 @@ describe('createOpenAIAnswerTap: streamed chat completions', () => {
           finishReason: { unified: 'stop', raw: 'stop' },
         },
       ])
-      expect(answer?.usage).toEqual({ inputTokens: 12, outputTokens: 19, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null })
+      expect(answer?.usage).toEqual({
+        inputTokens: 12,
+        outputTokens: 19,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      })
     }
   })
 
@@ -105,7 +147,12 @@ describe('createOpenAIAnswerTap: streamed chat completions', () => {
     const events = eventsOf(chatTextSse)
     const done = events.findIndex((event) => event.startsWith('data: [DONE]'))
     expect(assemble(events.slice(0, 4).join(''), { stream: true })).toBeNull()
-    expect(assemble(chatTextSse.slice(0, chatTextSse.indexOf('"finish_reason":"stop"') + 10), { stream: true, chunkSize: 3 })).toBeNull()
+    expect(
+      assemble(chatTextSse.slice(0, chatTextSse.indexOf('"finish_reason":"stop"') + 10), {
+        stream: true,
+        chunkSize: 3,
+      })
+    ).toBeNull()
     expect(assemble(events.slice(0, done - 1).join(''), { stream: true })).toBeNull()
     expect(assemble(events.slice(0, done).join(''), { stream: true })).toBeNull()
     expect(assemble('', { stream: true })).toBeNull()
@@ -114,24 +161,40 @@ describe('createOpenAIAnswerTap: streamed chat completions', () => {
   it('reports no answer when the stream carries an error, even after the finish', () => {
     expect(assemble(chatErrorMidwaySse, { stream: true, chunkSize: 4 })).toBeNull()
     const events = eventsOf(chatTextSse)
-    const error = 'data: {"error":{"message":"The server had an error.","type":"server_error","param":null,"code":null}}\n\n'
+    const error =
+      'data: {"error":{"message":"The server had an error.","type":"server_error","param":null,"code":null}}\n\n'
     for (const chunkSize of chunkSizes) {
-      expect(assemble([...events.slice(0, -1), error, ...events.slice(-1)].join(''), { stream: true, chunkSize })).toBeNull()
+      expect(
+        assemble([...events.slice(0, -1), error, ...events.slice(-1)].join(''), {
+          stream: true,
+          chunkSize,
+        })
+      ).toBeNull()
     }
   })
 
   it('reports no answer for a chunk that is not JSON or not a chunk', () => {
     const events = eventsOf(chatTextSse)
     for (const chunkSize of chunkSizes) {
-      expect(assemble([events[0], 'data: {"choices":[{"delta":\n\n', ...events.slice(1)].join(''), { stream: true, chunkSize })).toBeNull()
-      expect(assemble([events[0], 'data: {"choices":"none"}\n\n', ...events.slice(1)].join(''), { stream: true, chunkSize })).toBeNull()
+      expect(
+        assemble([events[0], 'data: {"choices":[{"delta":\n\n', ...events.slice(1)].join(''), {
+          stream: true,
+          chunkSize,
+        })
+      ).toBeNull()
+      expect(
+        assemble([events[0], 'data: {"choices":"none"}\n\n', ...events.slice(1)].join(''), {
+          stream: true,
+          chunkSize,
+        })
+      ).toBeNull()
     }
   })
 
   it('ignores what follows [DONE]', () => {
-    expect(assemble(`${chatTextSse}data: {"not json\n\n`, { stream: true })?.choices[0].content).toEqual([
-      { type: 'text', text: 'The capital of France is Paris.' },
-    ])
+    expect(
+      assemble(`${chatTextSse}data: {"not json\n\n`, { stream: true })?.choices[0].content
+    ).toEqual([{ type: 'text', text: 'The capital of France is Paris.' }])
   })
 })
 
@@ -142,17 +205,41 @@ describe('createOpenAIAnswerTap: non-streamed bodies', () => {
         id: 'chatcmpl-C3xK9pQ2mVb7TtL1sR8dYw4nE6hZa',
         model: 'gpt-4o-mini-2024-07-18',
         created: 1_754_651_200,
-        choices: [{ index: 0, content: [{ type: 'text', text: 'The capital of France is Paris.' }], finishReason: { unified: 'stop', raw: 'stop' } }],
-        usage: { inputTokens: 24, outputTokens: 8, cachedInputTokens: 0, cacheWriteInputTokens: null, reasoningTokens: 0 },
+        choices: [
+          {
+            index: 0,
+            content: [{ type: 'text', text: 'The capital of France is Paris.' }],
+            finishReason: { unified: 'stop', raw: 'stop' },
+          },
+        ],
+        usage: {
+          inputTokens: 24,
+          outputTokens: 8,
+          cachedInputTokens: 0,
+          cacheWriteInputTokens: null,
+          reasoningTokens: 0,
+        },
       })
     }
   })
 
   it('reports no answer for a body cut short, an error body, a choice without finish_reason, or no choices', () => {
     expect(assemble(chatTextJson.slice(0, -20), { stream: false })).toBeNull()
-    expect(assemble('{"error":{"message":"overloaded","type":"server_error"}}', { stream: false })).toBeNull()
-    const completion = JSON.parse(chatTextJson) as { choices: Array<{ finish_reason: string | null }> }
-    expect(assemble(JSON.stringify({ ...completion, choices: [{ ...completion.choices[0], finish_reason: null }] }), { stream: false })).toBeNull()
+    expect(
+      assemble('{"error":{"message":"overloaded","type":"server_error"}}', { stream: false })
+    ).toBeNull()
+    const completion = JSON.parse(chatTextJson) as {
+      choices: Array<{ finish_reason: string | null }>
+    }
+    expect(
+      assemble(
+        JSON.stringify({
+          ...completion,
+          choices: [{ ...completion.choices[0], finish_reason: null }],
+        }),
+        { stream: false }
+      )
+    ).toBeNull()
     expect(assemble(JSON.stringify({ ...completion, choices: [] }), { stream: false })).toBeNull()
   })
 

@@ -11,13 +11,21 @@
  * other than chat completions (embeddings have no answer to assemble).
  * https://platform.openai.com/docs/api-reference/chat-streaming/streaming
  */
-import { createBodyAnswerTap, createStreamAnswerTap, noAnswerTap } from '../shared/create-answer-tap.ts'
+import {
+  createBodyAnswerTap,
+  createStreamAnswerTap,
+  noAnswerTap,
+} from '../shared/create-answer-tap.ts'
 import type { ChatResult } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
 import { openAIChatCompletionSchema } from './openai-api.ts'
-import { convertOpenAIChatEvent, createOpenAIChatStreamState, type ParseOpenAIChatStreamOptions } from './parse-openai-chat-stream.ts'
+import {
+  convertOpenAIChatEvent,
+  createOpenAIChatStreamState,
+  type ParseOpenAIChatStreamOptions,
+} from './parse-openai-chat-stream.ts'
 import { extractOpenAIError } from './read-openai-error.ts'
 
 export type OpenAIAnswerTapOptions = {
@@ -53,11 +61,14 @@ const convertBody = (value: unknown, options: OpenAIAnswerTapOptions): ChatResul
   const parsed = openAIChatCompletionSchema.safeParse(value)
   if (!parsed.success) return null
   const completion = parsed.data
-  if (completion.choices.length === 0 || completion.choices.some((choice) => !choice.finish_reason)) return null
+  if (completion.choices.length === 0 || completion.choices.some((choice) => !choice.finish_reason))
+    return null
   return convertOpenAIChatResponse({ completion, model: '', now: options.now() })
 }
 
 export const createOpenAIAnswerTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
   if (options.operation !== 'chat-completions') return noAnswerTap()
-  return options.stream ? createStreamTap(options) : createBodyAnswerTap((value) => convertBody(value, options))
+  return options.stream
+    ? createStreamTap(options)
+    : createBodyAnswerTap((value) => convertBody(value, options))
 }

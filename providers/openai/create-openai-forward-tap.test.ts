@@ -7,7 +7,11 @@ import embeddingsJson from './__fixtures__/embeddings.json?raw'
 import { everyBytes } from './__fixtures__/replay-transport.ts'
 import { createOpenAIForwardTap, maxTappedJsonBytes } from './create-openai-forward-tap.ts'
 
-const feed = (options: { operation: 'chat-completions' | 'embeddings'; stream: boolean }, text: string, chunkSize = 1 << 30) => {
+const feed = (
+  options: { operation: 'chat-completions' | 'embeddings'; stream: boolean },
+  text: string,
+  chunkSize = 1 << 30
+) => {
   const tap = createOpenAIForwardTap(options)
   const bytes = new TextEncoder().encode(text)
   let offset = 0
@@ -23,16 +27,32 @@ describe('createOpenAIForwardTap', () => {
     for (const size of [1, 3, 17, 4096]) {
       expect(feed({ operation: 'chat-completions', stream: true }, chatTextSse, size)).toEqual({
         model: 'gpt-4o-mini-2024-07-18',
-        usage: { inputTokens: 24, outputTokens: 7, cachedInputTokens: 0, cacheWriteInputTokens: null, reasoningTokens: 0 },
+        usage: {
+          inputTokens: 24,
+          outputTokens: 7,
+          cachedInputTokens: 0,
+          cacheWriteInputTokens: null,
+          reasoningTokens: 0,
+        },
       })
     }
   })
 
   it('reads a stream framed with \\r\\n and comment lines', () => {
-    const summary = feed({ operation: 'chat-completions', stream: true }, chatReasoningVllmSse.replaceAll('\n', '\r\n'), 9)
+    const summary = feed(
+      { operation: 'chat-completions', stream: true },
+      chatReasoningVllmSse.replaceAll('\n', '\r\n'),
+      9
+    )
     expect(summary).toEqual({
       model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B',
-      usage: { inputTokens: 12, outputTokens: 19, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+      usage: {
+        inputTokens: 12,
+        outputTokens: 19,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
     })
   })
 
@@ -41,32 +61,51 @@ describe('createOpenAIForwardTap', () => {
       .split('\n\n')
       .filter((event) => !event.includes('"choices":[]'))
       .join('\n\n')
-    expect(feed({ operation: 'chat-completions', stream: true }, withoutUsage)).toEqual({ model: 'gpt-4o-mini-2024-07-18', usage: null })
+    expect(feed({ operation: 'chat-completions', stream: true }, withoutUsage)).toEqual({
+      model: 'gpt-4o-mini-2024-07-18',
+      usage: null,
+    })
   })
 
   it('skips parsing content deltas, even ones whose text mentions usage, and still reads the usage chunk', () => {
-    const chunk = (fields: string) => `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m-1",${fields}}\n\n`
+    const chunk = (fields: string) =>
+      `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m-1",${fields}}\n\n`
     const text = [
-      chunk('"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null'),
-      chunk('"choices":[{"index":0,"delta":{"content":"the \\"usage\\": {\\"total\\": 9} field"},"finish_reason":null}],"usage":null'),
+      chunk(
+        '"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null'
+      ),
+      chunk(
+        '"choices":[{"index":0,"delta":{"content":"the \\"usage\\": {\\"total\\": 9} field"},"finish_reason":null}],"usage":null'
+      ),
       chunk('"choices":[],"usage" : {"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}'),
       'data: [DONE]\n\n',
     ].join('')
-    expect(feed({ operation: 'chat-completions', stream: true }, text, 5)).toMatchObject({ model: 'm-1', usage: { inputTokens: 3, outputTokens: 4 } })
+    expect(feed({ operation: 'chat-completions', stream: true }, text, 5)).toMatchObject({
+      model: 'm-1',
+      usage: { inputTokens: 3, outputTokens: 4 },
+    })
   })
 
   it('reads a whole stream that arrives as one chunk the same way, whatever its content says', () => {
-    const chunk = (fields: string) => `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m-2",${fields}}\n\n`
+    const chunk = (fields: string) =>
+      `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m-2",${fields}}\n\n`
     const text = [
       ': keep-alive\n\n',
-      chunk('"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null'),
-      chunk('"choices":[{"index":0,"delta":{"content":"SSE ends with \\ndata: [DONE]\\n\\n and \\"error\\": 1"},"finish_reason":null}],"usage":null'),
+      chunk(
+        '"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null'
+      ),
+      chunk(
+        '"choices":[{"index":0,"delta":{"content":"SSE ends with \\ndata: [DONE]\\n\\n and \\"error\\": 1"},"finish_reason":null}],"usage":null'
+      ),
       chunk('"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null'),
       chunk('"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11}'),
       'data: [DONE]\n\n',
     ].join('')
     for (const size of [text.length, 64, 7]) {
-      expect(feed({ operation: 'chat-completions', stream: true }, text, size)).toMatchObject({ model: 'm-2', usage: { inputTokens: 5, outputTokens: 6 } })
+      expect(feed({ operation: 'chat-completions', stream: true }, text, size)).toMatchObject({
+        model: 'm-2',
+        usage: { inputTokens: 5, outputTokens: 6 },
+      })
     }
   })
 
@@ -74,25 +113,42 @@ describe('createOpenAIForwardTap', () => {
     expect(feed({ operation: 'chat-completions', stream: true }, chatErrorMidwaySse, 11)).toEqual({
       model: 'gpt-4o-mini-2024-07-18',
       usage: null,
-      error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' },
+      error: {
+        message: 'The server had an error while processing your request. Sorry about that!',
+        type: 'server_error',
+      },
     })
   })
 
   it('survives garbage in a stream without throwing', () => {
-    const body = 'data: {not json\n\ndata: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}\n\n'
-    expect(feed({ operation: 'chat-completions', stream: true }, body)).toMatchObject({ model: 'm', usage: { inputTokens: 3, outputTokens: 4 } })
+    const body =
+      'data: {not json\n\ndata: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}\n\n'
+    expect(feed({ operation: 'chat-completions', stream: true }, body)).toMatchObject({
+      model: 'm',
+      usage: { inputTokens: 3, outputTokens: 4 },
+    })
   })
 
   it('reads a large non-streamed body from its ends, with the same result as a full parse', () => {
     const embeddings = JSON.stringify({
       object: 'list',
-      data: Array.from({ length: 50 }, (_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: 64 }, () => 0.5) })),
+      data: Array.from({ length: 50 }, (_, index) => ({
+        object: 'embedding',
+        index,
+        embedding: Array.from({ length: 64 }, () => 0.5),
+      })),
       model: 'text-embedding-3-small',
       usage: { prompt_tokens: 12, total_tokens: 12 },
     })
     expect(feed({ operation: 'embeddings', stream: false }, embeddings, 4096)).toEqual({
       model: 'text-embedding-3-small',
-      usage: { inputTokens: 12, outputTokens: null, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+      usage: {
+        inputTokens: 12,
+        outputTokens: null,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
     })
     const decoy = JSON.stringify({
       id: 'c1',
@@ -101,31 +157,52 @@ describe('createOpenAIForwardTap', () => {
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: `${'long answer '.repeat(1000)} the "usage": {"prompt_tokens": 999} field, "model": "x"` },
+          message: {
+            role: 'assistant',
+            content: `${'long answer '.repeat(1000)} the "usage": {"prompt_tokens": 999} field, "model": "x"`,
+          },
           finish_reason: 'stop',
         },
       ],
       usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
     })
-    expect(feed({ operation: 'chat-completions', stream: false }, decoy, 7)).toMatchObject({ model: 'gpt-4o-mini', usage: { inputTokens: 5, outputTokens: 2 } })
+    expect(feed({ operation: 'chat-completions', stream: false }, decoy, 7)).toMatchObject({
+      model: 'gpt-4o-mini',
+      usage: { inputTokens: 5, outputTokens: 2 },
+    })
   })
 
   it('parses a 200 body that carries an in-band error whole, and reports the error', () => {
     const body = JSON.stringify({ error: { message: 'upstream overloaded', type: 'server_error' } })
-    expect(feed({ operation: 'chat-completions', stream: false }, body)).toEqual({ usage: null, error: { message: 'upstream overloaded', type: 'server_error' } })
+    expect(feed({ operation: 'chat-completions', stream: false }, body)).toEqual({
+      usage: null,
+      error: { message: 'upstream overloaded', type: 'server_error' },
+    })
   })
 
   it('reads usage from a non-streamed completion, including cached tokens', () => {
     expect(feed({ operation: 'chat-completions', stream: false }, chatToolCallsJson, 100)).toEqual({
       model: 'gpt-4o-mini-2024-07-18',
-      usage: { inputTokens: 1530, outputTokens: 52, cachedInputTokens: 1280, cacheWriteInputTokens: null, reasoningTokens: 0 },
+      usage: {
+        inputTokens: 1530,
+        outputTokens: 52,
+        cachedInputTokens: 1280,
+        cacheWriteInputTokens: null,
+        reasoningTokens: 0,
+      },
     })
   })
 
   it('reads embeddings usage, leaving output tokens unknown', () => {
     expect(feed({ operation: 'embeddings', stream: false }, embeddingsJson, 50)).toEqual({
       model: 'text-embedding-3-small',
-      usage: { inputTokens: 9, outputTokens: null, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+      usage: {
+        inputTokens: 9,
+        outputTokens: null,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
     })
   })
 
@@ -138,6 +215,8 @@ describe('createOpenAIForwardTap', () => {
   })
 
   it('returns no usage for a body that is not JSON', () => {
-    expect(feed({ operation: 'chat-completions', stream: false }, '<html>oops</html>')).toEqual({ usage: null })
+    expect(feed({ operation: 'chat-completions', stream: false }, '<html>oops</html>')).toEqual({
+      usage: null,
+    })
   })
 })

@@ -32,7 +32,9 @@ const learn = (value: unknown, learned: Learned): void => {
   const body = value as Record<string, unknown>
   const error = extractOpenAIError(body)
   if (error) {
-    learned.error = error.type ? { message: error.message, type: error.type } : { message: error.message }
+    learned.error = error.type
+      ? { message: error.message, type: error.type }
+      : { message: error.message }
     return
   }
   if (learned.model === undefined && typeof body.model === 'string') learned.model = body.model
@@ -47,7 +49,8 @@ const summary = (learned: Learned): ForwardSummary => {
   return out
 }
 
-const isJsonSpace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
+const isJsonSpace = (code: number): boolean =>
+  code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
 
 const findUsage = createQuotedFinder('usage')
 const findError = createQuotedFinder('error', 2)
@@ -61,7 +64,11 @@ const findError = createQuotedFinder('error', 2)
  */
 const indexOfUsageOrError = (text: string, from: number): number => {
   const error = findError(text, from)
-  for (let at = findUsage(text, from); at !== -1 && (error === -1 || at < error); at = findUsage(text, at + 7)) {
+  for (
+    let at = findUsage(text, from);
+    at !== -1 && (error === -1 || at < error);
+    at = findUsage(text, at + 7)
+  ) {
     let index = at + 7
     while (isJsonSpace(text.charCodeAt(index))) index += 1
     if (text.charCodeAt(index) !== 0x3a) continue
@@ -175,8 +182,19 @@ const summarizeBody = (value: unknown): ForwardSummary => {
  * (embeddings, where it follows the data). A body that starts with an error, or whose usage is not in its tail, is
  * parsed whole instead.
  */
-const summarizeEnds = ({ head, tail }: { head: string; tail: string }): ForwardSummary | undefined => {
-  if (!head.trimStart().startsWith('{') || !tail.trimEnd().endsWith('}') || head.includes('"error"')) return undefined
+const summarizeEnds = ({
+  head,
+  tail,
+}: {
+  head: string
+  tail: string
+}): ForwardSummary | undefined => {
+  if (
+    !head.trimStart().startsWith('{') ||
+    !tail.trimEnd().endsWith('}') ||
+    head.includes('"error"')
+  )
+    return undefined
   const usage = readJsonMember(tail, 'usage', 'last')
   if (usage.kind !== 'found') return undefined
   const headModel = readJsonMember(head, 'model', 'first')
@@ -188,5 +206,10 @@ const summarizeEnds = ({ head, tail }: { head: string; tail: string }): ForwardS
 }
 
 /** One tap per forwarded body: SSE for streamed chat, JSON otherwise (chat and embeddings). */
-export const createOpenAIForwardTap = (options: { operation: Operation; stream: boolean }): ForwardTap =>
-  options.operation === 'chat-completions' && options.stream ? createStreamTap() : createJsonTap(summarizeBody, summarizeEnds)
+export const createOpenAIForwardTap = (options: {
+  operation: Operation
+  stream: boolean
+}): ForwardTap =>
+  options.operation === 'chat-completions' && options.stream
+    ? createStreamTap()
+    : createJsonTap(summarizeBody, summarizeEnds)

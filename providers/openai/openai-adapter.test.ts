@@ -11,19 +11,32 @@ import error400ContextLengthJson from './__fixtures__/error-400-context-length.j
 import modelsJson from './__fixtures__/models.json?raw'
 import embeddingsJson from './__fixtures__/embeddings.json?raw'
 import type { ChatChunk, ChatRequest } from '../spec/chat-types.ts'
-import type { CallContext, HttpProviderSettings, ForwardRequest, UpstreamTransport } from '../spec/provider-adapter.ts'
+import type {
+  CallContext,
+  HttpProviderSettings,
+  ForwardRequest,
+  UpstreamTransport,
+} from '../spec/provider-adapter.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 import { createReplayTransport, everyBytes, type Replay } from './__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter, type OpenAICompat } from './openai-adapter.ts'
 
-const legacyCompat: OpenAICompat = { developerRole: false, streamOptions: false, maxCompletionTokens: false }
+const legacyCompat: OpenAICompat = {
+  developerRole: false,
+  streamOptions: false,
+  maxCompletionTokens: false,
+}
 
-const call: CallContext = { signal: new AbortController().signal, requestId: 'req_test_1', connectTimeoutMs: 10_000 }
+const call: CallContext = {
+  signal: new AbortController().signal,
+  requestId: 'req_test_1',
+  connectTimeoutMs: 10_000,
+}
 
 /** What the registry gives an adapter: its key, base URL and transport. */
 const settingsFor = (
   transport: UpstreamTransport,
-  overrides: Partial<Omit<HttpProviderSettings, 'id' | 'transport'>> = {},
+  overrides: Partial<Omit<HttpProviderSettings, 'id' | 'transport'>> = {}
 ): Omit<HttpProviderSettings, 'id'> => ({
   transport,
   apiKey: 'sk-gateway-key-000000',
@@ -42,7 +55,10 @@ const chatRequest = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
   ...overrides,
 })
 
-const forwardRequest = (body: Record<string, unknown>, overrides: Partial<ForwardRequest> = {}): ForwardRequest => ({
+const forwardRequest = (
+  body: Record<string, unknown>,
+  overrides: Partial<ForwardRequest> = {}
+): ForwardRequest => ({
   operation: 'chat-completions',
   body,
   model: 'gpt-4o-mini-2024-07-18',
@@ -50,7 +66,10 @@ const forwardRequest = (body: Record<string, unknown>, overrides: Partial<Forwar
   ...overrides,
 })
 
-const sentBody = (transport: ReturnType<typeof createReplayTransport>, position = 0): Record<string, unknown> =>
+const sentBody = (
+  transport: ReturnType<typeof createReplayTransport>,
+  position = 0
+): Record<string, unknown> =>
   JSON.parse(transport.requests[position].body as string) as Record<string, unknown>
 
 const readAll = async <T>(stream: ReadableStream<T>): Promise<{ chunks: T[]; error: unknown }> => {
@@ -90,7 +109,10 @@ describe('createOpenAIAdapter', () => {
 
   it("calls OpenAI's public API when the config gives no base URL", async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
-    await createOpenAIAdapter({ id: 'openai', transport, apiKey: 'sk-x' }).forward!(forwardRequest({ messages: [] }), call)
+    await createOpenAIAdapter({ id: 'openai', transport, apiKey: 'sk-x' }).forward!(
+      forwardRequest({ messages: [] }),
+      call
+    )
     expect(transport.requests[0].url).toBe('https://api.openai.com/v1/chat/completions')
   })
 })
@@ -102,7 +124,12 @@ describe('forward', () => {
       id: 'openai',
       ...settingsFor(transport, { headers: { 'openai-organization': 'org-configured' } }),
     })
-    const body = { model: 'fast', messages: [{ role: 'developer', content: 'hi' }], logprobs: true, vendor_extra: { a: 1 } }
+    const body = {
+      model: 'fast',
+      messages: [{ role: 'developer', content: 'hi' }],
+      logprobs: true,
+      vendor_extra: { a: 1 },
+    }
     const response = await adapter.forward!(forwardRequest(body), call)
 
     const sent = transport.requests[0]
@@ -139,8 +166,15 @@ describe('forward', () => {
       { role: 'developer', content: 'Answer in French.' },
       { role: 'user', content: 'Hello' },
     ]
-    const body = { model: 'm', messages, stream: true, stream_options: { include_usage: true }, max_completion_tokens: 64 }
-    await createOpenAIAdapter({ id: 'ollama', compat: legacyCompat, ...settingsFor(transport) }).forward!(forwardRequest(body, { model: 'llama3' }), call)
+    const body = {
+      model: 'm',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+      max_completion_tokens: 64,
+    }
+    await createOpenAIAdapter({ id: 'ollama', compat: legacyCompat, ...settingsFor(transport) })
+      .forward!(forwardRequest(body, { model: 'llama3' }), call)
     expect(sentBody(transport)).toEqual({
       model: 'llama3',
       messages: [
@@ -162,16 +196,20 @@ describe('forward', () => {
       stream_options: { include_usage: true },
       max_completion_tokens: 64,
     }
-    await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest(body), call)
+    await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(
+      forwardRequest(body),
+      call
+    )
     expect(sentBody(transport)).toEqual({ ...body, model: 'gpt-4o-mini-2024-07-18' })
   })
 
   it('posts embeddings to /embeddings', async () => {
     const transport = createReplayTransport([{ body: embeddingsJson }])
     const body = { model: 'embed', input: ['a', 'b'], encoding_format: 'base64' }
-    await createOpenAIAdapter({ id: 'openai', compat: legacyCompat, ...settingsFor(transport) }).forward!(
+    await createOpenAIAdapter({ id: 'openai', compat: legacyCompat, ...settingsFor(transport) })
+      .forward!(
       forwardRequest(body, { operation: 'embeddings', model: 'text-embedding-3-small' }),
-      call,
+      call
     )
     expect(transport.requests[0].url).toBe('https://api.openai.com/v1/embeddings')
     expect(sentBody(transport)).toEqual({ ...body, model: 'text-embedding-3-small' })
@@ -180,7 +218,10 @@ describe('forward', () => {
   it('refuses count-tokens, which the OpenAI API does not have, without calling the upstream', async () => {
     const transport = createReplayTransport([])
     const error = await rejection(
-      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}, { operation: 'count-tokens' }), call),
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(
+        forwardRequest({}, { operation: 'count-tokens' }),
+        call
+      )
     )
     expect(error).toMatchObject({ kind: 'unsupported', status: 400, retryable: false })
     expect(transport.requests).toHaveLength(0)
@@ -188,7 +229,12 @@ describe('forward', () => {
 
   it('turns a 401 into an error with the key redacted from the message and the log detail', async () => {
     const transport = createReplayTransport([{ status: 401, body: error401InvalidKeyJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(
+        forwardRequest({}),
+        call
+      )
+    )
     expect(error).toMatchObject({
       kind: 'http',
       status: 401,
@@ -207,46 +253,111 @@ describe('forward', () => {
 
   it('keeps a 429 retryable and reads how long to wait from retry-after-ms', async () => {
     const transport = createReplayTransport([
-      { status: 429, headers: { 'retry-after-ms': '120', 'retry-after': '1' }, body: error429RateLimitJson },
+      {
+        status: 429,
+        headers: { 'retry-after-ms': '120', 'retry-after': '1' },
+        body: error429RateLimitJson,
+      },
     ])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
-    expect(error).toMatchObject({ status: 429, retryable: true, retryAfterMs: 120, type: 'requests', code: 'rate_limit_exceeded' })
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(
+        forwardRequest({}),
+        call
+      )
+    )
+    expect(error).toMatchObject({
+      status: 429,
+      retryable: true,
+      retryAfterMs: 120,
+      type: 'requests',
+      code: 'rate_limit_exceeded',
+    })
   })
 
   it('keeps context_length_exceeded and its param so clients can match on them', async () => {
     const transport = createReplayTransport([{ status: 400, body: error400ContextLengthJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
-    expect(error).toMatchObject({ status: 400, retryable: false, code: 'context_length_exceeded', param: 'messages' })
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(
+        forwardRequest({}),
+        call
+      )
+    )
+    expect(error).toMatchObject({
+      status: 400,
+      retryable: false,
+      code: 'context_length_exceeded',
+      param: 'messages',
+    })
     expect(error.message).toMatch(/maximum context length is 128000 tokens/)
   })
 
   it('honours x-should-retry: false from the upstream', async () => {
     const transport = createReplayTransport([
-      { status: 503, headers: { 'x-should-retry': 'false' }, body: '{"error":{"message":"down","type":"server_error"}}' },
+      {
+        status: 503,
+        headers: { 'x-should-retry': 'false' },
+        body: '{"error":{"message":"down","type":"server_error"}}',
+      },
     ])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(
+        forwardRequest({}),
+        call
+      )
+    )
     expect(error).toMatchObject({ status: 503, retryable: false, message: 'down' })
   })
 
   it('uses a generic message when the error body is not an OpenAI error (a proxy HTML page)', async () => {
-    const html = '<html><body>502 Bad Gateway Authorization: Bearer sk-live-abcdef123456</body></html>'
-    const transport = createReplayTransport([{ status: 502, headers: { 'content-type': 'text/html' }, body: html }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
-    expect(error).toMatchObject({ kind: 'http', status: 502, retryable: true, type: null, code: null })
+    const html =
+      '<html><body>502 Bad Gateway Authorization: Bearer sk-live-abcdef123456</body></html>'
+    const transport = createReplayTransport([
+      { status: 502, headers: { 'content-type': 'text/html' }, body: html },
+    ])
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(
+        forwardRequest({}),
+        call
+      )
+    )
+    expect(error).toMatchObject({
+      kind: 'http',
+      status: 502,
+      retryable: true,
+      type: null,
+      code: null,
+    })
     expect(error.message).toBe('The upstream provider answered with HTTP 502.')
     expect(error.detail).not.toContain('abcdef123456')
   })
 
   it('reads the message of a compatible server that sends the error as a string', async () => {
-    const transport = createReplayTransport([{ status: 404, body: '{"error":"model \\"llama9\\" not found, try pulling it first"}' }])
-    const error = await rejection(createOpenAIAdapter({ id: 'ollama', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
-    expect(error).toMatchObject({ status: 404, message: 'model "llama9" not found, try pulling it first' })
+    const transport = createReplayTransport([
+      { status: 404, body: '{"error":"model \\"llama9\\" not found, try pulling it first"}' },
+    ])
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'ollama', ...settingsFor(transport) }).forward!(
+        forwardRequest({}),
+        call
+      )
+    )
+    expect(error).toMatchObject({
+      status: 404,
+      message: 'model "llama9" not found, try pulling it first',
+    })
   })
 
   it('stops reading a huge error body after 64 KiB and releases it', async () => {
     const huge = `{"error":{"message":"${'x'.repeat(200_000)}"}}`
-    const transport = createReplayTransport([{ status: 500, body: huge, chunkSizes: everyBytes(huge, 16_384) }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(forwardRequest({}), call))
+    const transport = createReplayTransport([
+      { status: 500, body: huge, chunkSizes: everyBytes(huge, 16_384) },
+    ])
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).forward!(
+        forwardRequest({}),
+        call
+      )
+    )
     expect(error.message).toBe('The upstream provider answered with HTTP 500.')
     expect(error.detail!.length).toBeLessThanOrEqual(64 * 1024)
     expect(transport.cancelled[0]).toBe(true)
@@ -256,7 +367,10 @@ describe('forward', () => {
 describe('chat', () => {
   it('converts the request and reads a completion into the canonical result', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
-    const result = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest({ temperature: 0.2, topK: 40 }), call)
+    const result = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(
+      chatRequest({ temperature: 0.2, topK: 40 }),
+      call
+    )
     expect(sentBody(transport)).toEqual({
       model: 'gpt-4o-mini',
       messages: [
@@ -270,44 +384,82 @@ describe('chat', () => {
       id: 'chatcmpl-C3xK9pQ2mVb7TtL1sR8dYw4nE6hZa',
       model: 'gpt-4o-mini-2024-07-18',
       created: 1754651200,
-      choices: [{ index: 0, content: [{ type: 'text', text: 'The capital of France is Paris.' }], finishReason: { unified: 'stop', raw: 'stop' } }],
-      usage: { inputTokens: 24, outputTokens: 8, cachedInputTokens: 0, cacheWriteInputTokens: null, reasoningTokens: 0 },
+      choices: [
+        {
+          index: 0,
+          content: [{ type: 'text', text: 'The capital of France is Paris.' }],
+          finishReason: { unified: 'stop', raw: 'stop' },
+        },
+      ],
+      usage: {
+        inputTokens: 24,
+        outputTokens: 8,
+        cachedInputTokens: 0,
+        cacheWriteInputTokens: null,
+        reasoningTokens: 0,
+      },
     })
   })
 
   it('reads parallel tool calls with their ids, names and argument JSON text', async () => {
     const transport = createReplayTransport([{ body: chatToolCallsJson }])
-    const result = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call)
+    const result = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(
+      chatRequest(),
+      call
+    )
     expect(result.choices[0].content).toEqual([
-      { type: 'tool-call', id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
-      { type: 'tool-call', id: 'call_Hq7sN4eJw0UbG6tXr2ZkM8oC', name: 'get_weather', arguments: '{"city":"Tokyo","unit":"celsius"}' },
+      {
+        type: 'tool-call',
+        id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF',
+        name: 'get_weather',
+        arguments: '{"city":"Paris","unit":"celsius"}',
+      },
+      {
+        type: 'tool-call',
+        id: 'call_Hq7sN4eJw0UbG6tXr2ZkM8oC',
+        name: 'get_weather',
+        arguments: '{"city":"Tokyo","unit":"celsius"}',
+      },
     ])
     expect(result.choices[0].finishReason).toEqual({ unified: 'tool-calls', raw: 'tool_calls' })
-    expect(result.usage).toMatchObject({ inputTokens: 1530, cachedInputTokens: 1280, outputTokens: 52 })
+    expect(result.usage).toMatchObject({
+      inputTokens: 1530,
+      cachedInputTokens: 1280,
+      outputTokens: 52,
+    })
   })
 
   it('sends max_tokens to a server without max_completion_tokens', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
-    await createOpenAIAdapter({ id: 'vllm', compat: legacyCompat, ...settingsFor(transport) }).chat(chatRequest(), call)
+    await createOpenAIAdapter({ id: 'vllm', compat: legacyCompat, ...settingsFor(transport) }).chat(
+      chatRequest(),
+      call
+    )
     expect(sentBody(transport)).toMatchObject({ max_tokens: 100 })
     expect(sentBody(transport)).not.toHaveProperty('max_completion_tokens')
   })
 
   it('fails with a 502 bad-response when a 2xx body is not JSON', async () => {
     const transport = createReplayTransport([{ body: '<html>upstream maintenance</html>' }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call))
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call)
+    )
     expect(error).toMatchObject({ kind: 'bad-response', status: 502, retryable: false })
   })
 
   it('fails with a 502 bad-response when a 2xx body has no choices', async () => {
     const transport = createReplayTransport([{ body: '{"id":"x","object":"chat.completion"}' }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call))
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call)
+    )
     expect(error).toMatchObject({ kind: 'bad-response', status: 502 })
   })
 
   it('throws the upstream HTTP error', async () => {
     const transport = createReplayTransport([{ status: 400, body: error400ContextLengthJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call))
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).chat(chatRequest(), call)
+    )
     expect(error).toMatchObject({ kind: 'http', status: 400, code: 'context_length_exceeded' })
   })
 })
@@ -315,7 +467,11 @@ describe('chat', () => {
 describe('streamChat', () => {
   const streamOf = async (replay: Replay, compat?: OpenAICompat) => {
     const transport = createReplayTransport([replay])
-    const stream = await createOpenAIAdapter({ id: 'openai', compat, ...settingsFor(transport) }).streamChat(chatRequest({ stream: true }), call)
+    const stream = await createOpenAIAdapter({
+      id: 'openai',
+      compat,
+      ...settingsFor(transport),
+    }).streamChat(chatRequest({ stream: true }), call)
     return { transport, ...(await readAll(stream)) }
   }
 
@@ -323,12 +479,30 @@ describe('streamChat', () => {
     const body = chatTextSse
     const { transport, chunks, error } = await streamOf({ body, chunkSizes: everyBytes(body, 7) })
     expect(error).toBeUndefined()
-    expect(sentBody(transport)).toMatchObject({ stream: true, stream_options: { include_usage: true }, max_completion_tokens: 100 })
-    expect(chunks[0]).toEqual({ type: 'start', id: 'chatcmpl-C3xMa1bXk8YqP4rT6nVs2Lw0Gd9Hf', model: 'gpt-4o-mini-2024-07-18', created: 1754651301 })
+    expect(sentBody(transport)).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+      max_completion_tokens: 100,
+    })
+    expect(chunks[0]).toEqual({
+      type: 'start',
+      id: 'chatcmpl-C3xMa1bXk8YqP4rT6nVs2Lw0Gd9Hf',
+      model: 'gpt-4o-mini-2024-07-18',
+      created: 1754651301,
+    })
     expect(textOf(chunks)).toBe('The capital of France is Paris.')
     expect(chunks.slice(-2)).toEqual([
       { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
-      { type: 'usage', usage: { inputTokens: 24, outputTokens: 7, cachedInputTokens: 0, cacheWriteInputTokens: null, reasoningTokens: 0 } },
+      {
+        type: 'usage',
+        usage: {
+          inputTokens: 24,
+          outputTokens: 7,
+          cachedInputTokens: 0,
+          cacheWriteInputTokens: null,
+          reasoningTokens: 0,
+        },
+      },
     ])
     expect(transport.released[0]).toBe(true)
   })
@@ -351,15 +525,30 @@ describe('streamChat', () => {
     const body = chatToolCallsSse
     const { chunks } = await streamOf({ body, chunkSizes: everyBytes(body, 13) })
     const calls = chunks.filter((chunk) => chunk.type === 'tool-call-delta')
-    expect(calls[0]).toEqual({ type: 'tool-call-delta', choiceIndex: 0, index: 0, id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF', name: 'get_weather', argumentsDelta: '' })
-    expect(calls.filter((call) => call.id !== undefined).map((call) => [call.index, call.name])).toEqual([
+    expect(calls[0]).toEqual({
+      type: 'tool-call-delta',
+      choiceIndex: 0,
+      index: 0,
+      id: 'call_Vx3nB8qLr2TzK5mWc9YpD1aF',
+      name: 'get_weather',
+      argumentsDelta: '',
+    })
+    expect(
+      calls.filter((call) => call.id !== undefined).map((call) => [call.index, call.name])
+    ).toEqual([
       [0, 'get_weather'],
       [1, 'get_time'],
     ])
-    const argumentsOf = (index: number): string => calls.filter((call) => call.index === index).map((call) => call.argumentsDelta).join('')
+    const argumentsOf = (index: number): string =>
+      calls
+        .filter((call) => call.index === index)
+        .map((call) => call.argumentsDelta)
+        .join('')
     expect(JSON.parse(argumentsOf(0))).toEqual({ city: 'Paris' })
     expect(JSON.parse(argumentsOf(1))).toEqual({ timezone: 'Asia/Tokyo' })
-    expect(chunks.find((chunk) => chunk.type === 'finish')).toMatchObject({ finishReason: { unified: 'tool-calls' } })
+    expect(chunks.find((chunk) => chunk.type === 'finish')).toMatchObject({
+      finishReason: { unified: 'tool-calls' },
+    })
     expect(chunks.at(-1)).toMatchObject({ type: 'usage', usage: { cachedInputTokens: 1280 } })
   })
 
@@ -367,12 +556,20 @@ describe('streamChat', () => {
     const body = chatReasoningVllmSse
     const { chunks, error } = await streamOf({ body, chunkSizes: everyBytes(body, 5) })
     expect(error).toBeUndefined()
-    const reasoning = chunks.flatMap((chunk) => (chunk.type === 'reasoning-delta' ? [chunk.delta] : [])).join('')
+    const reasoning = chunks
+      .flatMap((chunk) => (chunk.type === 'reasoning-delta' ? [chunk.delta] : []))
+      .join('')
     expect(reasoning).toBe('The user asks 2+2.')
     expect(textOf(chunks)).toBe('2 + 2 = 4')
     expect(chunks.at(-1)).toEqual({
       type: 'usage',
-      usage: { inputTokens: 12, outputTokens: 19, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+      usage: {
+        inputTokens: 12,
+        outputTokens: 19,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
     })
   })
 
@@ -380,7 +577,10 @@ describe('streamChat', () => {
     const { chunks, error } = await streamOf({ body: chatErrorMidwaySse })
     expect(textOf(chunks)).toBe('Once upon')
     expect(error).toBeInstanceOf(ProviderError)
-    expect(error).toMatchObject({ type: 'server_error', message: 'The server had an error while processing your request. Sorry about that!' })
+    expect(error).toMatchObject({
+      type: 'server_error',
+      message: 'The server had an error while processing your request. Sorry about that!',
+    })
   })
 
   it('errors the stream when the upstream closes it before finishing', async () => {
@@ -388,13 +588,22 @@ describe('streamChat', () => {
     const cut = full.slice(0, full.indexOf('" Paris"'))
     const { chunks, error } = await streamOf({ body: cut })
     expect(textOf(chunks)).toBe('The capital of France is')
-    expect(error).toMatchObject({ kind: 'bad-response', status: 502, message: 'The upstream closed the stream before it finished.' })
+    expect(error).toMatchObject({
+      kind: 'bad-response',
+      status: 502,
+      message: 'The upstream closed the stream before it finished.',
+    })
   })
 
   it('errors the stream on a chunk that is not JSON', async () => {
-    const body = 'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[]}\n\ndata: {"id": oops\n\ndata: [DONE]\n\n'
+    const body =
+      'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[]}\n\ndata: {"id": oops\n\ndata: [DONE]\n\n'
     const { error } = await streamOf({ body })
-    expect(error).toMatchObject({ kind: 'bad-response', status: 502, message: 'The upstream sent a stream chunk that is not valid JSON.' })
+    expect(error).toMatchObject({
+      kind: 'bad-response',
+      status: 502,
+      message: 'The upstream sent a stream chunk that is not valid JSON.',
+    })
   })
 
   it('passes on a connection failure in the middle of the body as a ProviderError', async () => {
@@ -404,15 +613,25 @@ describe('streamChat', () => {
   })
 
   it('rejects before returning a stream when the upstream answers with an HTTP error', async () => {
-    const transport = createReplayTransport([{ status: 429, headers: { 'retry-after': '2' }, body: error429RateLimitJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).streamChat(chatRequest({ stream: true }), call))
+    const transport = createReplayTransport([
+      { status: 429, headers: { 'retry-after': '2' }, body: error429RateLimitJson },
+    ])
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).streamChat(
+        chatRequest({ stream: true }),
+        call
+      )
+    )
     expect(error).toMatchObject({ status: 429, retryAfterMs: 2000 })
   })
 
   it('cancels the upstream body when the consumer cancels', async () => {
     const body = chatTextSse
     const transport = createReplayTransport([{ body, chunkSizes: everyBytes(body, 64) }])
-    const stream = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).streamChat(chatRequest({ stream: true }), call)
+    const stream = await createOpenAIAdapter({
+      id: 'openai',
+      ...settingsFor(transport),
+    }).streamChat(chatRequest({ stream: true }), call)
     const reader = stream.getReader()
     expect((await reader.read()).value).toMatchObject({ type: 'start' })
     await reader.cancel('client went away')
@@ -423,8 +642,12 @@ describe('streamChat', () => {
 describe('listModels', () => {
   it('lists the advertised models with their creation time and owner', async () => {
     const transport = createReplayTransport([{ body: modelsJson }])
-    const models = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).listModels!(call)
-    expect(transport.requests[0]).toMatchObject({ url: 'https://api.openai.com/v1/models', method: 'GET' })
+    const models = await createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) })
+      .listModels!(call)
+    expect(transport.requests[0]).toMatchObject({
+      url: 'https://api.openai.com/v1/models',
+      method: 'GET',
+    })
     expect(transport.requests[0].headers).not.toHaveProperty('content-type')
     expect(models).toEqual([
       { id: 'gpt-4o-mini', created: 1721172741, ownedBy: 'system' },
@@ -435,7 +658,9 @@ describe('listModels', () => {
 
   it('throws the upstream error', async () => {
     const transport = createReplayTransport([{ status: 401, body: error401InvalidKeyJson }])
-    const error = await rejection(createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).listModels!(call))
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).listModels!(call)
+    )
     expect(error).toMatchObject({ status: 401, code: 'invalid_api_key' })
   })
 })

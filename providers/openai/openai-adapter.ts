@@ -72,7 +72,10 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   const configHeaders = options.headers ?? {}
 
   const headersFor = (call: CallContext, json: boolean): Record<string, string> => {
-    const headers: Record<string, string> = { 'accept-encoding': 'identity', 'x-request-id': call.requestId }
+    const headers: Record<string, string> = {
+      'accept-encoding': 'identity',
+      'x-request-id': call.requestId,
+    }
     if (json) headers['content-type'] = 'application/json'
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`
     return { ...headers, ...configHeaders }
@@ -81,7 +84,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   /** Sends one request; a non-2xx status is read, its body released, and thrown as a `ProviderError`. */
   const send = async (
     call: CallContext,
-    request: Pick<UpstreamRequest, 'method' | 'body'> & { path: string },
+    request: Pick<UpstreamRequest, 'method' | 'body'> & { path: string }
   ): Promise<UpstreamResponse> => {
     const response = await transport.request({
       url: `${baseUrl}${request.path}`,
@@ -91,7 +94,8 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       signal: call.signal,
       connectTimeoutMs: call.connectTimeoutMs,
     })
-    if (response.status < 200 || response.status > 299) throw await readOpenAIError({ response, providerId })
+    if (response.status < 200 || response.status > 299)
+      throw await readOpenAIError({ response, providerId })
     return response
   }
 
@@ -144,33 +148,61 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       const body: Record<string, unknown> = { ...request.body, model: request.model }
       const chat = request.operation === 'chat-completions'
       const injectUsage = chat && wantsInjectedUsage(body, compat)
-      if (injectUsage) body.stream_options = { ...(body.stream_options as object | null | undefined), include_usage: true }
+      if (injectUsage)
+        body.stream_options = {
+          ...(body.stream_options as object | null | undefined),
+          include_usage: true,
+        }
       const wire = chat ? applyOpenAICompat(body, compat) : body
-      const response: ForwardResponse = await send(call, { path, method: 'POST', body: JSON.stringify(wire) })
+      const response: ForwardResponse = await send(call, {
+        path,
+        method: 'POST',
+        body: JSON.stringify(wire),
+      })
       if (injectUsage) response.createClientRewrite = createUsageStripper
       return response
     },
 
     createForwardTap: createOpenAIForwardTap,
-    createAnswerTap: ({ operation, stream }) => createOpenAIAnswerTap({ operation, stream, providerId, now: nowSeconds }),
+    createAnswerTap: ({ operation, stream }) =>
+      createOpenAIAnswerTap({ operation, stream, providerId, now: nowSeconds }),
 
     async chat(request: ChatRequest, call: CallContext) {
       const body = convertToOpenAIRequest(request, compat)
-      const response = await send(call, { path: '/chat/completions', method: 'POST', body: JSON.stringify(body) })
+      const response = await send(call, {
+        path: '/chat/completions',
+        method: 'POST',
+        body: JSON.stringify(body),
+      })
       const value = await readJson(response)
       const parsed = openAIChatCompletionSchema.safeParse(value)
       if (!parsed.success) {
-        throw badShape('The upstream answered with a chat completion of an unexpected shape.', JSON.stringify(value).slice(0, 2048))
+        throw badShape(
+          'The upstream answered with a chat completion of an unexpected shape.',
+          JSON.stringify(value).slice(0, 2048)
+        )
       }
-      return convertOpenAIChatResponse({ completion: parsed.data, model: request.model, now: nowSeconds() })
+      return convertOpenAIChatResponse({
+        completion: parsed.data,
+        model: request.model,
+        now: nowSeconds(),
+      })
     },
 
     async streamChat(request: ChatRequest, call: CallContext) {
       const body = convertToOpenAIRequest(request, compat)
       body.stream = true
       if (compat.streamOptions) body.stream_options = { include_usage: true }
-      const response = await send(call, { path: '/chat/completions', method: 'POST', body: JSON.stringify(body) })
-      return parseOpenAIChatStream(response.body, { providerId, model: request.model, now: nowSeconds() })
+      const response = await send(call, {
+        path: '/chat/completions',
+        method: 'POST',
+        body: JSON.stringify(body),
+      })
+      return parseOpenAIChatStream(response.body, {
+        providerId,
+        model: request.model,
+        now: nowSeconds(),
+      })
     },
 
     async listModels(call: CallContext): Promise<ModelInfo[]> {
@@ -178,7 +210,10 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       const value = await readJson(response)
       const parsed = openAIModelListSchema.safeParse(value)
       if (!parsed.success) {
-        throw badShape('The upstream answered with a model list of an unexpected shape.', JSON.stringify(value).slice(0, 2048))
+        throw badShape(
+          'The upstream answered with a model list of an unexpected shape.',
+          JSON.stringify(value).slice(0, 2048)
+        )
       }
       return parsed.data.data.map((model) => {
         const info: ModelInfo = { id: model.id }

@@ -38,7 +38,7 @@ export const openAIChatCompletionSchema = z.looseObject({
       index: z.number().optional(),
       message: messageSchema,
       finish_reason: z.string().nullish(),
-    }),
+    })
   ),
   usage: z.unknown().optional(),
 })
@@ -56,7 +56,7 @@ export const openAIChatChunkSchema = z.looseObject({
         index: z.number().optional(),
         delta: messageSchema.nullish(),
         finish_reason: z.string().nullish(),
-      }),
+      })
     )
     .nullish(),
   usage: z.unknown().optional(),
@@ -69,6 +69,6 @@ export const openAIModelListSchema = z.looseObject({
       id: z.string(),
       created: z.number().nullish(),
       owned_by: z.string().nullish(),
-    }),
+    })
   ),
 })

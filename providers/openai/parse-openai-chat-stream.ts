@@ -58,11 +58,20 @@ const parseData = (data: string, providerId: string): unknown => {
   }
 }
 
-const convertChunk = (chunk: OpenAIChatChunk, state: OpenAIChatStreamState, options: ParseOpenAIChatStreamOptions): ChatChunk[] => {
+const convertChunk = (
+  chunk: OpenAIChatChunk,
+  state: OpenAIChatStreamState,
+  options: ParseOpenAIChatStreamOptions
+): ChatChunk[] => {
   const out: ChatChunk[] = []
   if (!state.started) {
     state.started = true
-    out.push({ type: 'start', id: chunk.id ?? '', model: chunk.model ?? options.model, created: chunk.created ?? options.now })
+    out.push({
+      type: 'start',
+      id: chunk.id ?? '',
+      model: chunk.model ?? options.model,
+      created: chunk.created ?? options.now,
+    })
   }
   for (const [position, choice] of (chunk.choices ?? []).entries()) {
     const choiceIndex = choice.index ?? position
@@ -81,7 +90,12 @@ const convertChunk = (chunk: OpenAIChatChunk, state: OpenAIChatStreamState, opti
           continue
         }
         state.toolCalls.add(key)
-        const first: Extract<ChatChunk, { type: 'tool-call-delta' }> = { type: 'tool-call-delta', choiceIndex, index, argumentsDelta }
+        const first: Extract<ChatChunk, { type: 'tool-call-delta' }> = {
+          type: 'tool-call-delta',
+          choiceIndex,
+          index,
+          argumentsDelta,
+        }
         if (call.id) first.id = call.id
         if (call.function?.name) first.name = call.function.name
         out.push(first)
@@ -89,7 +103,11 @@ const convertChunk = (chunk: OpenAIChatChunk, state: OpenAIChatStreamState, opti
     }
     if (choice.finish_reason && !state.finished.has(choiceIndex)) {
       state.finished.add(choiceIndex)
-      out.push({ type: 'finish', choiceIndex, finishReason: mapOpenAIFinishReason(choice.finish_reason) })
+      out.push({
+        type: 'finish',
+        choiceIndex,
+        finishReason: mapOpenAIFinishReason(choice.finish_reason),
+      })
     }
   }
   const usage = convertOpenAIUsage(chunk.usage)
@@ -105,7 +123,7 @@ const convertChunk = (chunk: OpenAIChatChunk, state: OpenAIChatStreamState, opti
 export const convertOpenAIChatEvent = (
   event: SseEvent,
   state: OpenAIChatStreamState,
-  options: ParseOpenAIChatStreamOptions,
+  options: ParseOpenAIChatStreamOptions
 ): ChatChunk[] => {
   if (state.done) return []
   const data = event.data.trim()
@@ -121,7 +139,11 @@ export const convertOpenAIChatEvent = (
   }
   const parsed = openAIChatChunkSchema.safeParse(value)
   if (!parsed.success) {
-    throw badResponse(options.providerId, 'The upstream sent a stream chunk of an unexpected shape.', data.slice(0, 2048))
+    throw badResponse(
+      options.providerId,
+      'The upstream sent a stream chunk of an unexpected shape.',
+      data.slice(0, 2048)
+    )
   }
   return convertChunk(parsed.data, state, options)
 }
@@ -148,7 +170,7 @@ const closedEarly = (providerId: string): ProviderError =>
 const explainFailure = async (
   error: unknown,
   events: ReadableStreamDefaultReader<SseEvent>,
-  providerId: string,
+  providerId: string
 ): Promise<unknown> => {
   if (!isProviderError(error) || error.kind !== 'bad-response') return error
   const next = await events.read().catch(() => ({ done: false }))
@@ -157,7 +179,7 @@ const explainFailure = async (
 
 export const parseOpenAIChatStream = (
   body: ReadableStream<Uint8Array>,
-  options: ParseOpenAIChatStreamOptions,
+  options: ParseOpenAIChatStreamOptions
 ): ReadableStream<ChatChunk> => {
   const events = parseSseStream(body).getReader()
   const state = createOpenAIChatStreamState()

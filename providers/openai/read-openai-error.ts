@@ -13,9 +13,15 @@ import type { HeaderReader, UpstreamResponse } from '../spec/provider-adapter.ts
 /** Error bodies are only summarised and logged: never hold more than this in memory. */
 const maxErrorBodyBytes = 64 * 1024
 
-export type OpenAIErrorFields = { message: string; type: string | null; code: string | null; param: string | null }
+export type OpenAIErrorFields = {
+  message: string
+  type: string | null
+  code: string | null
+  param: string | null
+}
 
-const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null)
+const text = (value: unknown): string | null =>
+  typeof value === 'string' && value !== '' ? value : null
 
 const fields = (source: Record<string, unknown>, message: string): OpenAIErrorFields => ({
   message: redactSecrets(message),
@@ -33,7 +39,9 @@ export const extractOpenAIError = (value: unknown): OpenAIErrorFields | null => 
   if (typeof error === 'object' && error !== null) {
     const inner = error as Record<string, unknown>
     const message = text(inner.message)
-    return message ? fields(inner, message) : fields(inner, 'The upstream reported an error without a message.')
+    return message
+      ? fields(inner, message)
+      : fields(inner, 'The upstream reported an error without a message.')
   }
   if (body.object === 'error' && text(body.message)) return fields(body, body.message as string)
   return null

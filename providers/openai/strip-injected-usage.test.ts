@@ -15,7 +15,10 @@ const run = (text: string, pieceSize: number): string => {
   const stripper = createUsageStripper()
   const decoder = new TextDecoder()
   let out = ''
-  for (let offset = 0; offset < bytes.length; offset += pieceSize) out += decoder.decode(stripper.push(bytes.subarray(offset, offset + pieceSize)), { stream: true })
+  for (let offset = 0; offset < bytes.length; offset += pieceSize)
+    out += decoder.decode(stripper.push(bytes.subarray(offset, offset + pieceSize)), {
+      stream: true,
+    })
   return out + decoder.decode(stripper.end())
 }
 
@@ -37,7 +40,9 @@ describe('createUsageStripper', () => {
 
   it('sends an ASCII chunk from which nothing is removed as it came, not a copy', () => {
     const stripper = createUsageStripper()
-    const chunk = new TextEncoder().encode('data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n')
+    const chunk = new TextEncoder().encode(
+      'data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n'
+    )
     expect(stripper.push(chunk)).toBe(chunk)
   })
 
@@ -56,18 +61,27 @@ describe('createUsageStripper', () => {
         const kind = random()
         if (kind < 0.1) return 'data: {"choices":[],"usage":{"total_tokens":3}}'
         if (kind < 0.25) return '€x: not a field'
-        return chunkOf(Array.from({ length: Math.floor(random() * 4) }, () => pick(contents)).join(''), pick(usages))
+        return chunkOf(
+          Array.from({ length: Math.floor(random() * 4) }, () => pick(contents)).join(''),
+          pick(usages)
+        )
       })
       events.push('data: [DONE]')
       const text = events.map((event) => `${event}\n\n`).join('')
-      const expected = events.map((event) => rewriteEventByPattern(event)).filter((event) => event !== '').map((event) => `${event}\n\n`).join('')
+      const expected = events
+        .map((event) => rewriteEventByPattern(event))
+        .filter((event) => event !== '')
+        .map((event) => `${event}\n\n`)
+        .join('')
       const bytes = encoder.encode(text)
       const stripper = createUsageStripper()
       const decoder = new TextDecoder()
       let out = ''
-      for (let offset = 0; offset < bytes.length; ) {
+      for (let offset = 0; offset < bytes.length;) {
         const size = 1 + Math.floor(random() * (random() < 0.5 ? 8 : 400))
-        out += decoder.decode(stripper.push(bytes.subarray(offset, offset + size)), { stream: true })
+        out += decoder.decode(stripper.push(bytes.subarray(offset, offset + size)), {
+          stream: true,
+        })
         offset += size
       }
       out += decoder.decode(stripper.end())
@@ -76,31 +90,77 @@ describe('createUsageStripper', () => {
   })
 
   it('keeps CRLF framing and passes an unterminated last event through', () => {
-    const crlf = 'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}\r\n\r\ndata: {"choices":[],"usage":{"prompt_tokens":1}}\r\n\r\ndata: [DO'
-    expect(run(crlf, 5)).toBe('data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\r\n\r\ndata: [DO')
+    const crlf =
+      'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}\r\n\r\ndata: {"choices":[],"usage":{"prompt_tokens":1}}\r\n\r\ndata: [DO'
+    expect(run(crlf, 5)).toBe(
+      'data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\r\n\r\ndata: [DO'
+    )
   })
 })
 
 describe('the hand-written rewrite', () => {
   it('removes exactly what the regular expressions remove, event by event', () => {
-    const pieces = [',', ', ', ' ', '\t', '\n', '\u00a0', '"usage"', '"usage"', ':', ': ', 'null', 'null', '}', '{', '{', '{"n":1}', '"choices"', '[', ']', '[ ]', '"delta"', '"x"', '1', 'usage', '"', '\\"usage\\"']
-    const heads = ['data: ', 'data:', ' data: ', 'event: x\ndata: ', 'data: [DONE]', ': comment\n', '']
+    const pieces = [
+      ',',
+      ', ',
+      ' ',
+      '\t',
+      '\n',
+      '\u00a0',
+      '"usage"',
+      '"usage"',
+      ':',
+      ': ',
+      'null',
+      'null',
+      '}',
+      '{',
+      '{',
+      '{"n":1}',
+      '"choices"',
+      '[',
+      ']',
+      '[ ]',
+      '"delta"',
+      '"x"',
+      '1',
+      'usage',
+      '"',
+      '\\"usage\\"',
+    ]
+    const heads = [
+      'data: ',
+      'data:',
+      ' data: ',
+      'event: x\ndata: ',
+      'data: [DONE]',
+      ': comment\n',
+      '',
+    ]
     const random = seededRandom(11)
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
     for (let round = 0; round < 20_000; round++) {
-      const event = pick(heads) + Array.from({ length: Math.floor(random() * 16) }, () => pick(pieces)).join('')
+      const event =
+        pick(heads) + Array.from({ length: Math.floor(random() * 16) }, () => pick(pieces)).join('')
       expect(rewriteEvent(event), JSON.stringify(event)).toBe(rewriteEventByPattern(event))
     }
   })
 
   it('rewrites real chunks as the regular expressions do', () => {
-    for (const event of upstream.split('\n\n')) expect(rewriteEvent(event)).toBe(rewriteEventByPattern(event))
-    const spaced = 'data: {"choices": [{"index": 0, "delta": {"content": "x"}}], "usage": null, "id": "c"}'
-    expect(rewriteEvent(spaced)).toBe('data: {"choices": [{"index": 0, "delta": {"content": "x"}}], "id": "c"}')
+    for (const event of upstream.split('\n\n'))
+      expect(rewriteEvent(event)).toBe(rewriteEventByPattern(event))
+    const spaced =
+      'data: {"choices": [{"index": 0, "delta": {"content": "x"}}], "usage": null, "id": "c"}'
+    expect(rewriteEvent(spaced)).toBe(
+      'data: {"choices": [{"index": 0, "delta": {"content": "x"}}], "id": "c"}'
+    )
     expect(rewriteEvent('data: {"usage" : null , "id":"c"}')).toBe('data: { "id":"c"}')
     expect(rewriteEvent('data: {"choices" : [ ], "usage":{"total_tokens":1}}')).toBe('')
     // An empty-choices chunk without usage is not the one the gateway asked for (Azure's prompt filter results).
-    const filter = 'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}],"usage":null}'
-    expect(rewriteEvent(filter)).toBe('data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}]}')
+    const filter =
+      'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}],"usage":null}'
+    expect(rewriteEvent(filter)).toBe(
+      'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}]}'
+    )
   })
 })

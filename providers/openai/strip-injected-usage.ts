@@ -94,7 +94,11 @@ const collectUsageNullCuts = (event: string, offset: number, cuts: number[]): vo
     let start = -1
     let end = -1
     const next = skipSpace(event, nullEnd)
-    if (comma >= copied && event.charCodeAt(comma) === 0x2c /* , */ && (event.charCodeAt(next) === 0x2c || event.charCodeAt(next) === 0x7d)) {
+    if (
+      comma >= copied &&
+      event.charCodeAt(comma) === 0x2c /* , */ &&
+      (event.charCodeAt(next) === 0x2c || event.charCodeAt(next) === 0x7d)
+    ) {
       start = comma
       end = nullEnd
     } else if (event.charCodeAt(next) === 0x2c) {
@@ -143,7 +147,12 @@ export const rewriteEvent = (event: string): string => {
 export const rewriteEventByPattern = (event: string): string => {
   const data = event.trimStart()
   if (!data.startsWith('data:') || data.startsWith('data: [DONE]')) return event
-  if (usageOnlyChunkPattern.test(event) && usageObjectPattern.test(event) && !event.includes('"delta"')) return ''
+  if (
+    usageOnlyChunkPattern.test(event) &&
+    usageObjectPattern.test(event) &&
+    !event.includes('"delta"')
+  )
+    return ''
   return event.replace(usageNullPattern, '')
 }
 
@@ -215,7 +224,8 @@ export const createUsageStripper = (): UsageStripper => {
       const out = cutText(start === text.length ? text : text.slice(0, start), cuts)
       pending = start === 0 ? text : text.slice(start)
       // Back to the byte path once nothing is pending and the decoder holds nothing (the chunk ended in ASCII).
-      pendingBytes = pending === '' && chunk.byteLength > 0 && chunk[chunk.byteLength - 1] < 0x80 ? empty : null
+      pendingBytes =
+        pending === '' && chunk.byteLength > 0 && chunk[chunk.byteLength - 1] < 0x80 ? empty : null
       return out === '' ? empty : encoder.encode(out)
     },
     end() {

@@ -54,21 +54,35 @@ const addText = (choice: ChoiceState, delta: string): void => {
 const addReasoning = (choice: ChoiceState, delta: string, signature: string | undefined): void => {
   if (delta === '' && !signature) return
   const last = choice.content.at(-1)
-  if (last?.type === 'reasoning' && last.signature === undefined && last.redactedData === undefined) {
+  if (
+    last?.type === 'reasoning' &&
+    last.signature === undefined &&
+    last.redactedData === undefined
+  ) {
     last.text += delta
     if (signature) last.signature = signature
     return
   }
-  choice.content.push(signature ? { type: 'reasoning', text: delta, signature } : { type: 'reasoning', text: delta })
+  choice.content.push(
+    signature ? { type: 'reasoning', text: delta, signature } : { type: 'reasoning', text: delta }
+  )
 }
 
-const addToolCall = (choice: ChoiceState, chunk: Extract<ChatChunk, { type: 'tool-call-delta' }>): void => {
+const addToolCall = (
+  choice: ChoiceState,
+  chunk: Extract<ChatChunk, { type: 'tool-call-delta' }>
+): void => {
   const call = choice.toolCalls.get(chunk.index)
   if (call !== undefined) {
     call.arguments += chunk.argumentsDelta
     return
   }
-  const part: ToolCallPart = { type: 'tool-call', id: chunk.id ?? '', name: chunk.name ?? '', arguments: chunk.argumentsDelta }
+  const part: ToolCallPart = {
+    type: 'tool-call',
+    id: chunk.id ?? '',
+    name: chunk.name ?? '',
+    arguments: chunk.argumentsDelta,
+  }
   choice.toolCalls.set(chunk.index, part)
   choice.content.push(part)
 }
@@ -114,7 +128,13 @@ export const createChatResultAssembler = (): ChatResultAssembler => {
         out.push({ index, content: choice.content, finishReason: choice.finishReason })
       }
       out.sort((a, b) => a.index - b.index)
-      return { id: start.id, model: start.model, created: start.created, choices: out, usage: usage ?? emptyUsage() }
+      return {
+        id: start.id,
+        model: start.model,
+        created: start.created,
+        choices: out,
+        usage: usage ?? emptyUsage(),
+      }
     },
   }
 }

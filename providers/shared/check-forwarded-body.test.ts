@@ -5,13 +5,25 @@ const bytes = (text: string) => new TextEncoder().encode(text)
 
 describe('forwardedBodyProblem', () => {
   it('accepts JSON objects, with whitespace or a byte order mark around them', () => {
-    for (const body of ['{"id":"chatcmpl-1","choices":[]}', '\n {"a":1}\n', '\ufeff{"a":1}', '{}']) {
+    for (const body of [
+      '{"id":"chatcmpl-1","choices":[]}',
+      '\n {"a":1}\n',
+      '\ufeff{"a":1}',
+      '{}',
+    ]) {
       expect(forwardedBodyProblem(bytes(body), 'json'), body).toBeNull()
     }
   })
 
   it('rejects what is not a JSON object: HTML, text, an array, a cut-off object, nothing', () => {
-    for (const body of ['<html><body>502 Bad Gateway</body></html>', 'OK', '[1,2]', '{"id":"chatcmpl-1","choi', '', '   ']) {
+    for (const body of [
+      '<html><body>502 Bad Gateway</body></html>',
+      'OK',
+      '[1,2]',
+      '{"id":"chatcmpl-1","choi',
+      '',
+      '   ',
+    ]) {
       expect(forwardedBodyProblem(bytes(body), 'json'), body).toMatch(/not a JSON object/)
     }
   })
@@ -38,9 +50,17 @@ describe('forwardedBodyProblem', () => {
   })
 
   it('rejects a stream that opens with HTML or JSON, or whose first data is not JSON', () => {
-    expect(forwardedBodyProblem(bytes('<html>this is not JSON</html>'), 'sse')).toMatch(/not an event stream/)
-    expect(forwardedBodyProblem(bytes('{"error":{"message":"x"}}'), 'sse')).toMatch(/not an event stream/)
-    expect(forwardedBodyProblem(bytes('data: <html>this is not JSON</html>\n\n'), 'sse')).toMatch(/data is not JSON/)
-    expect(forwardedBodyProblem(bytes('event: message_start\ndata: oops\n\n'), 'sse')).toMatch(/data is not JSON/)
+    expect(forwardedBodyProblem(bytes('<html>this is not JSON</html>'), 'sse')).toMatch(
+      /not an event stream/
+    )
+    expect(forwardedBodyProblem(bytes('{"error":{"message":"x"}}'), 'sse')).toMatch(
+      /not an event stream/
+    )
+    expect(forwardedBodyProblem(bytes('data: <html>this is not JSON</html>\n\n'), 'sse')).toMatch(
+      /data is not JSON/
+    )
+    expect(forwardedBodyProblem(bytes('event: message_start\ndata: oops\n\n'), 'sse')).toMatch(
+      /data is not JSON/
+    )
   })
 })

@@ -22,7 +22,7 @@ export const endWindowBytes = 4 * 1024
  */
 export const createJsonTap = (
   summarize: (value: unknown) => ForwardSummary,
-  summarizeEnds?: (ends: { head: string; tail: string }) => ForwardSummary | undefined,
+  summarizeEnds?: (ends: { head: string; tail: string }) => ForwardSummary | undefined
 ): ForwardTap => {
   let parts: Uint8Array[] = []
   let size = 0

@@ -9,7 +9,8 @@ describe('createUtf8ChunkDecoder', () => {
     for (let size = 1; size <= bytes.length; size += 1) {
       const decoder = createUtf8ChunkDecoder()
       let out = ''
-      for (let offset = 0; offset < bytes.length; offset += size) out += decoder.decode(bytes.subarray(offset, offset + size))
+      for (let offset = 0; offset < bytes.length; offset += size)
+        out += decoder.decode(bytes.subarray(offset, offset + size))
       expect(out + decoder.end()).toBe(text)
     }
   })
@@ -22,23 +23,32 @@ describe('createUtf8ChunkDecoder', () => {
     for (let size = 1; size <= bytes.length; size += 1) {
       const decoder = createUtf8ChunkDecoder()
       let out = ''
-      for (let offset = 0; offset < bytes.length; offset += size) out += decoder.decode(bytes.subarray(offset, offset + size))
+      for (let offset = 0; offset < bytes.length; offset += size)
+        out += decoder.decode(bytes.subarray(offset, offset + size))
       expect(out + decoder.end(), `pieces of ${size}`).toBe(reference)
     }
     const large = new TextEncoder().encode(`é${'x'.repeat(2000)}`)
     const decoder = createUtf8ChunkDecoder()
     // After a chunk that was not ASCII a large one goes to ICU: a mark at its start stays there too.
-    expect(decoder.decode(large) + decoder.decode(new TextEncoder().encode(`\ufeff${'y'.repeat(2000)}`))).toBe(`é${'x'.repeat(2000)}\ufeff${'y'.repeat(2000)}`)
+    expect(
+      decoder.decode(large) + decoder.decode(new TextEncoder().encode(`\ufeff${'y'.repeat(2000)}`))
+    ).toBe(`é${'x'.repeat(2000)}\ufeff${'y'.repeat(2000)}`)
   })
 
   it('decodes large chunks of mixed text the same, whichever decoder takes them', () => {
     const event = (content: string) => `data: {"choices":[{"delta":{"content":"${content}"}}]}\n\n`
-    const text = [event('plain').repeat(40), event('café — 日本語 🙂').repeat(40), event('plain').repeat(40), event('ü').repeat(40)].join('')
+    const text = [
+      event('plain').repeat(40),
+      event('café — 日本語 🙂').repeat(40),
+      event('plain').repeat(40),
+      event('ü').repeat(40),
+    ].join('')
     const bytes = new TextEncoder().encode(text)
     for (const size of [1500, 2048, 4093]) {
       const decoder = createUtf8ChunkDecoder()
       let out = ''
-      for (let offset = 0; offset < bytes.length; offset += size) out += decoder.decode(bytes.subarray(offset, offset + size))
+      for (let offset = 0; offset < bytes.length; offset += size)
+        out += decoder.decode(bytes.subarray(offset, offset + size))
       expect(out + decoder.end()).toBe(text)
     }
   })

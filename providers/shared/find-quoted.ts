@@ -8,13 +8,21 @@
  *
  * `headLength` is how many leading characters of `"name"` are checked rather than searched for (at least 1).
  */
-export const createQuotedFinder = (name: string, headLength = 1): ((text: string, from: number) => number) => {
+export const createQuotedFinder = (
+  name: string,
+  headLength = 1
+): ((text: string, from: number) => number) => {
   const quoted = `"${name}"`
-  if (headLength < 1 || headLength >= quoted.length) throw new RangeError(`headLength must be between 1 and ${quoted.length - 1}`)
+  if (headLength < 1 || headLength >= quoted.length)
+    throw new RangeError(`headLength must be between 1 and ${quoted.length - 1}`)
   const head = quoted.slice(0, headLength)
   const tail = quoted.slice(headLength)
   return (text, from) => {
-    for (let at = text.indexOf(tail, Math.max(0, from) + headLength); at !== -1; at = text.indexOf(tail, at + 1)) {
+    for (
+      let at = text.indexOf(tail, Math.max(0, from) + headLength);
+      at !== -1;
+      at = text.indexOf(tail, at + 1)
+    ) {
       const start = at - headLength
       if (text.startsWith(head, start)) return start
     }

@@ -13,7 +13,8 @@ export const parseRetryAfter = (headers: HeaderReader, now: number = Date.now())
   const header = headers.get('retry-after')
   if (header === null) return null
   const seconds = Number(header.trim())
-  if (header.trim() !== '' && Number.isFinite(seconds)) return seconds >= 0 ? Math.ceil(seconds * 1000) : null
+  if (header.trim() !== '' && Number.isFinite(seconds))
+    return seconds >= 0 ? Math.ceil(seconds * 1000) : null
   const date = Date.parse(header)
   if (Number.isNaN(date)) return null
   return Math.max(0, date - now)

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { readCappedText } from './read-capped-text.ts'
 
-const streamOf = (chunks: string[]): { body: ReadableStream<Uint8Array>; state: { cancelled: boolean; pulled: number } } => {
+const streamOf = (
+  chunks: string[]
+): { body: ReadableStream<Uint8Array>; state: { cancelled: boolean; pulled: number } } => {
   const state = { cancelled: false, pulled: 0 }
   const encoder = new TextEncoder()
   const body = new ReadableStream<Uint8Array>(
@@ -14,7 +16,7 @@ const streamOf = (chunks: string[]): { body: ReadableStream<Uint8Array>; state: 
         state.cancelled = true
       },
     },
-    { highWaterMark: 0 },
+    { highWaterMark: 0 }
   )
   return { body, state }
 }

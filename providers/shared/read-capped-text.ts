@@ -4,7 +4,7 @@
  */
 export const readCappedText = async (
   body: ReadableStream<Uint8Array>,
-  maxBytes: number,
+  maxBytes: number
 ): Promise<{ text: string; truncated: boolean }> => {
   const reader = body.getReader()
   const decoder = new TextDecoder()

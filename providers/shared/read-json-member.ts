@@ -8,9 +8,11 @@
  */
 
 /** `absent`: no such key; `unreadable`: a key, but its value could not be read (the caller should parse the body). */
-export type JsonMember = { kind: 'found'; value: unknown } | { kind: 'absent' } | { kind: 'unreadable' }
+export type JsonMember =
+  { kind: 'found'; value: unknown } | { kind: 'absent' } | { kind: 'unreadable' }
 
-const isSpace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
+const isSpace = (code: number): boolean =>
+  code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
 
 /** The index just past the JSON value starting at `start` (a string, object, array or scalar), or -1. */
 const valueEnd = (text: string, start: number): number => {
@@ -41,11 +43,16 @@ const valueEnd = (text: string, start: number): number => {
     return -1
   }
   let index = start
-  while (index < text.length && text[index] !== ',' && text[index] !== '}' && text[index] !== ']') index += 1
+  while (index < text.length && text[index] !== ',' && text[index] !== '}' && text[index] !== ']')
+    index += 1
   return index
 }
 
-export const readJsonMember = (text: string, name: string, occurrence: 'first' | 'last'): JsonMember => {
+export const readJsonMember = (
+  text: string,
+  name: string,
+  occurrence: 'first' | 'last'
+): JsonMember => {
   const key = `"${name}"`
   let at = occurrence === 'first' ? text.indexOf(key) : text.lastIndexOf(key)
   while (at !== -1) {

@@ -7,5 +7,7 @@ const bearerPattern = /\bBearer\s+[A-Za-z0-9._~+/=*-]+/gi
 
 export const redactSecrets = (text: string): string =>
   text
-    .replace(apiKeyPattern, (_key, anthropic: string | undefined) => (anthropic ? 'sk-ant-***' : 'sk-***'))
+    .replace(apiKeyPattern, (_key, anthropic: string | undefined) =>
+      anthropic ? 'sk-ant-***' : 'sk-***'
+    )
     .replace(bearerPattern, 'Bearer ***')

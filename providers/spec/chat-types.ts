@@ -9,15 +9,19 @@
 export type Dialect = 'openai' | 'anthropic'
 
 export type ImageSource =
-  | { type: 'url'; url: string }
-  | { type: 'base64'; mediaType: string; data: string }
+  { type: 'url'; url: string } | { type: 'base64'; mediaType: string; data: string }
 
 export type TextPart = { type: 'text'; text: string }
 export type ImagePart = { type: 'image'; source: ImageSource }
 /** `arguments` is the JSON text exactly as the model produced it (OpenAI keeps it as a string; Anthropic as an object). */
 export type ToolCallPart = { type: 'tool-call'; id: string; name: string; arguments: string }
 /** Model reasoning (Anthropic `thinking`); `signature` must be replayed verbatim to Anthropic. */
-export type ReasoningPart = { type: 'reasoning'; text: string; signature?: string; redactedData?: string }
+export type ReasoningPart = {
+  type: 'reasoning'
+  text: string
+  signature?: string
+  redactedData?: string
+}
 
 export type ChatMessage =
   /** `system` and OpenAI `developer` messages; Anthropic's top-level `system` becomes one of these. */
@@ -36,15 +40,18 @@ export type ToolDefinition = {
 }
 
 export type ToolChoice =
-  | { type: 'auto' }
-  | { type: 'none' }
-  | { type: 'required' }
-  | { type: 'tool'; name: string }
+  { type: 'auto' } | { type: 'none' } | { type: 'required' } | { type: 'tool'; name: string }
 
 export type ResponseFormat =
   | { type: 'text' }
   | { type: 'json_object' }
-  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict?: boolean; description?: string }
+  | {
+      type: 'json_schema'
+      name: string
+      schema: Record<string, unknown>
+      strict?: boolean
+      description?: string
+    }
 
 export type ChatRequest = {
   /** Upstream model name (already resolved by the router: no `provider/` prefix). */
@@ -108,7 +115,14 @@ export type ChatChunk =
   | { type: 'text-delta'; choiceIndex: number; delta: string }
   | { type: 'reasoning-delta'; choiceIndex: number; delta: string; signature?: string }
   /** `index` is the tool call's position within the choice (0-based); `id` and `name` come on its first fragment only. */
-  | { type: 'tool-call-delta'; choiceIndex: number; index: number; id?: string; name?: string; argumentsDelta: string }
+  | {
+      type: 'tool-call-delta'
+      choiceIndex: number
+      index: number
+      id?: string
+      name?: string
+      argumentsDelta: string
+    }
   | { type: 'finish'; choiceIndex: number; finishReason: FinishReason }
   /** Cumulative usage so far; a later `usage` chunk replaces an earlier one. */
   | { type: 'usage'; usage: Usage }

@@ -73,4 +73,5 @@ export class ProviderError extends Error {
   }
 }
 
-export const isProviderError = (error: unknown): error is ProviderError => error instanceof ProviderError
+export const isProviderError = (error: unknown): error is ProviderError =>
+  error instanceof ProviderError

@@ -5,22 +5,39 @@ import { fieldNestedTooDeep, maxJsonDepth } from './field-nested-too-deep.ts'
 const nestedObjects = (levels: number): Record<string, unknown> =>
   JSON.parse(`${'{"a":'.repeat(levels - 1)}{}${'}'.repeat(levels - 1)}`) as Record<string, unknown>
 
-const nestedArrays = (levels: number): unknown[] => JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`) as unknown[]
+const nestedArrays = (levels: number): unknown[] =>
+  JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`) as unknown[]
 
 describe('fieldNestedTooDeep', () => {
   it('passes a realistic request: messages with content blocks and a nested tool schema', () => {
     const body = {
       model: 'gpt-4o-mini',
       messages: [
-        { role: 'user', content: [{ type: 'text', text: 'function f() { return [[[{"a": 1}]]] }' }] },
-        { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"x":[1]}' } }] },
+        {
+          role: 'user',
+          content: [{ type: 'text', text: 'function f() { return [[[{"a": 1}]]] }' }],
+        },
+        {
+          role: 'assistant',
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'f', arguments: '{"x":[1]}' } },
+          ],
+        },
       ],
       tools: [
         {
           type: 'function',
           function: {
             name: 'f',
-            parameters: { type: 'object', properties: { x: { type: 'array', items: { type: 'object', properties: { y: { type: 'string' } } } } } },
+            parameters: {
+              type: 'object',
+              properties: {
+                x: {
+                  type: 'array',
+                  items: { type: 'object', properties: { y: { type: 'string' } } },
+                },
+              },
+            },
           },
         },
       ],
@@ -29,8 +46,12 @@ describe('fieldNestedTooDeep', () => {
   })
 
   it('counts the body as level 1: a field may hold the limit minus one levels, not one more', () => {
-    expect(fieldNestedTooDeep({ model: 'm', metadata: nestedObjects(maxJsonDepth - 1) }, maxJsonDepth)).toBeNull()
-    expect(fieldNestedTooDeep({ model: 'm', metadata: nestedObjects(maxJsonDepth) }, maxJsonDepth)).toBe('metadata')
+    expect(
+      fieldNestedTooDeep({ model: 'm', metadata: nestedObjects(maxJsonDepth - 1) }, maxJsonDepth)
+    ).toBeNull()
+    expect(
+      fieldNestedTooDeep({ model: 'm', metadata: nestedObjects(maxJsonDepth) }, maxJsonDepth)
+    ).toBe('metadata')
   })
 
   it('counts arrays as levels like objects', () => {
@@ -42,7 +63,12 @@ describe('fieldNestedTooDeep', () => {
   })
 
   it('names the top-level field that is too deep, not its shallow neighbours', () => {
-    const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }], tools: [nestedObjects(10)], metadata: {} }
+    const body = {
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [nestedObjects(10)],
+      metadata: {},
+    }
     expect(fieldNestedTooDeep(body, 8)).toBe('tools')
   })
 

@@ -27,7 +27,10 @@ const nestsDeeperThan = (value: unknown, levels: number): boolean => {
  * A walk of the parsed value, not a scan of the text: it visits containers and values, not characters, so a 32 KB
  * chat request costs about 1 µs (a text scan that skips strings cost 3 to 40 µs, more where strings hold code).
  */
-export const fieldNestedTooDeep = (body: Record<string, unknown>, maxDepth: number = maxJsonDepth): string | null => {
+export const fieldNestedTooDeep = (
+  body: Record<string, unknown>,
+  maxDepth: number = maxJsonDepth
+): string | null => {
   for (const key in body) {
     if (nestsDeeperThan(body[key], maxDepth - 1)) return key
   }

@@ -19,7 +19,12 @@ describe('buildResponseHeaders', () => {
       server: 'cloudflare',
       'content-length': '123',
     })
-    const headers = buildResponseHeaders({ base: { 'x-request-id': 'req_gateway' }, upstream, servedBy, contentType: 'application/json' })
+    const headers = buildResponseHeaders({
+      base: { 'x-request-id': 'req_gateway' },
+      upstream,
+      servedBy,
+      contentType: 'application/json',
+    })
     expect(headers).toEqual({
       'content-type': 'application/json',
       'x-request-id': 'req_gateway',

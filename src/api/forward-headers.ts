@@ -3,7 +3,9 @@ import type { ServedBy } from '../core/chat-call.ts'
 
 /** Upstream headers the client gets too: rate limits and retry hints (`retry-after`, `retry-after-ms`). */
 const isPassedUpstreamHeader = (name: string): boolean =>
-  name.startsWith('x-ratelimit-') || name.startsWith('anthropic-ratelimit-') || name.startsWith('retry-after')
+  name.startsWith('x-ratelimit-') ||
+  name.startsWith('anthropic-ratelimit-') ||
+  name.startsWith('retry-after')
 
 /**
  * Response headers: the upstream's by allowlist (rate limits, retry hints; its request id under our own name),

@@ -58,7 +58,14 @@ export const createChatHandler = (options: ChatHandlerOptions) => {
 /** The fields of a usage event known when the request arrives. */
 type UsageBase = Pick<
   UsageEvent,
-  'requestId' | 'principalId' | 'tenantId' | 'dialect' | 'operation' | 'requestedModel' | 'stream' | 'startedAt'
+  | 'requestId'
+  | 'principalId'
+  | 'tenantId'
+  | 'dialect'
+  | 'operation'
+  | 'requestedModel'
+  | 'stream'
+  | 'startedAt'
 >
 
 /**
@@ -67,7 +74,7 @@ type UsageBase = Pick<
  */
 const usageEvent = (
   base: UsageBase,
-  rest: Omit<UsageEvent, keyof UsageBase | 'refused'>,
+  rest: Omit<UsageEvent, keyof UsageBase | 'refused'>
 ): UsageEvent => ({
   requestId: base.requestId,
   principalId: base.principalId,
@@ -89,7 +96,10 @@ const usageEvent = (
   error: rest.error,
 })
 
-const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts): Promise<Response> => {
+const handleChat = async (
+  options: ChatHandlerOptions,
+  parts: ChatRequestParts
+): Promise<Response> => {
   const { deps, executor, operation } = options
   /**
    * Whether the response's end reports the complete answer: nothing reads it yet (the prompt cache will), and
@@ -144,11 +154,13 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
         model: null,
         status: (error as { status?: number }).status ?? 500,
         usage: null,
-        attempts: Number((error as { headers?: Record<string, string> }).headers?.['x-gatehouse-attempts'] ?? 0),
+        attempts: Number(
+          (error as { headers?: Record<string, string> }).headers?.['x-gatehouse-attempts'] ?? 0
+        ),
         latencyMs: deps.clock.now() - startedAt,
         ttfbMs: null,
         error: (error as Error).message,
-      }),
+      })
     )
     throw error
   }
@@ -174,7 +186,7 @@ const handleChat = async (options: ChatHandlerOptions, parts: ChatRequestParts):
           latencyMs: deps.clock.now() - startedAt,
           ttfbMs: servedBy.firstByteAt - startedAt,
           error: end.error?.message ?? null,
-        }),
+        })
       ),
   })
 }

@@ -14,12 +14,32 @@ import { chatCompletionRequestSchema, embeddingsRequestSchema } from './openai/o
 const chatBody = {
   model: 'gpt-4o-mini',
   messages: [
-    { role: 'developer', content: 'Be brief.', name: 'policy', x_unknown: { nested: [1, { deep: true }] } },
-    { role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: { type: 'ephemeral' } }, { type: 'image_url', image_url: { url: 'data:,', detail: 'low' } }] },
-    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    {
+      role: 'developer',
+      content: 'Be brief.',
+      name: 'policy',
+      x_unknown: { nested: [1, { deep: true }] },
+    },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'Hi', cache_control: { type: 'ephemeral' } },
+        { type: 'image_url', image_url: { url: 'data:,', detail: 'low' } },
+      ],
+    },
+    {
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+    },
     { role: 'tool', tool_call_id: 'call_1', content: '42' },
   ],
-  tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} }, strict: true } }],
+  tools: [
+    {
+      type: 'function',
+      function: { name: 'f', parameters: { type: 'object', properties: {} }, strict: true },
+    },
+  ],
   tool_choice: { type: 'function', function: { name: 'f' } },
   response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' } } },
   stream_options: { include_usage: true, future_option: 1 },
@@ -38,7 +58,13 @@ const messagesBody = {
   max_tokens: 64,
   system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
   messages: [
-    { role: 'user', content: [{ type: 'text', text: 'Hi' }, { type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: '42' }] }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'Hi' },
+        { type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: '42' }] },
+      ],
+    },
     { role: 'assistant', content: 'Hello' },
   ],
   tools: [{ name: 'f', input_schema: { type: 'object' }, x_unknown: 1 }],
@@ -59,8 +85,15 @@ const claudeCodeBody = {
     { type: 'text', text: 'Follow the repo rules.', cache_control: { type: 'ephemeral' } },
   ],
   messages: [
-    { role: 'user', content: [{ type: 'text', text: 'List the files.', cache_control: { type: 'ephemeral' } }] },
-    { role: 'system', content: [{ type: 'text', text: 'The user is on Linux.' }], clear_at: 'never' },
+    {
+      role: 'user',
+      content: [{ type: 'text', text: 'List the files.', cache_control: { type: 'ephemeral' } }],
+    },
+    {
+      role: 'system',
+      content: [{ type: 'text', text: 'The user is on Linux.' }],
+      clear_at: 'never',
+    },
     { role: 'system', content: [], output_config: { effort: 'low' } },
     { role: 'critic', content: 'a role from a future API version' },
     { role: 'assistant', content: [{ type: 'future_block', payload: { x: 1 } }] },
@@ -70,7 +103,11 @@ const claudeCodeBody = {
   output_config: { effort: 'high' },
   metadata: { user_id: '{"device_id":"d","session_id":"s"}' },
   tools: [
-    { name: 'Bash', description: 'Run a command', input_schema: { type: 'object', properties: { command: { type: 'string' } } } },
+    {
+      name: 'Bash',
+      description: 'Run a command',
+      input_schema: { type: 'object', properties: { command: { type: 'string' } } },
+    },
     { type: 'mcp_toolset', mcp_server_name: 'github', default_config: { defer_loading: true } },
   ],
   tool_choice: { type: 'auto' },
@@ -80,39 +117,116 @@ const claudeCodeBody = {
 
 const cases: [string, ZodType, Record<string, unknown>][] = [
   ['chat completions', chatCompletionRequestSchema, chatBody],
-  ['chat completions, the least a client sends', chatCompletionRequestSchema, { model: 'm', messages: [{ role: 'user', content: 'Hi' }] }],
-  ['embeddings', embeddingsRequestSchema, { model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'base64', dimensions: 8, user: 'u' }],
+  [
+    'chat completions, the least a client sends',
+    chatCompletionRequestSchema,
+    { model: 'm', messages: [{ role: 'user', content: 'Hi' }] },
+  ],
+  [
+    'embeddings',
+    embeddingsRequestSchema,
+    {
+      model: 'text-embedding-3-small',
+      input: ['a', 'b'],
+      encoding_format: 'base64',
+      dimensions: 8,
+      user: 'u',
+    },
+  ],
   ['messages', messagesRequestSchema, messagesBody],
   ['messages, shaped like Claude Code', messagesRequestSchema, claudeCodeBody],
   [
     'chat completions, beyond what OpenAI itself takes',
     chatCompletionRequestSchema,
-    { model: 'm', messages: [{ role: 'critic', content: [{ type: 'input_video', video: {} }] }, { role: 'user' }], stop: ['a', 'b', 'c', 'd', 'e'], n: 0, tools: [{}] },
+    {
+      model: 'm',
+      messages: [
+        { role: 'critic', content: [{ type: 'input_video', video: {} }] },
+        { role: 'user' },
+      ],
+      stop: ['a', 'b', 'c', 'd', 'e'],
+      n: 0,
+      tools: [{}],
+    },
   ],
-  ['count_tokens', countTokensRequestSchema, { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }], x: [1] }],
-  ['count_tokens, shaped like Claude Code', countTokensRequestSchema, { ...claudeCodeBody, max_tokens: undefined, stream: undefined }],
+  [
+    'count_tokens',
+    countTokensRequestSchema,
+    { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }], x: [1] },
+  ],
+  [
+    'count_tokens, shaped like Claude Code',
+    countTokensRequestSchema,
+    { ...claudeCodeBody, max_tokens: undefined, stream: undefined },
+  ],
 ]
 
 /** What the gateway reads itself stays checked: a body without it fails on the field it names. */
 const rejected: [string, ZodType, Record<string, unknown>, string][] = [
   ['messages without model', messagesRequestSchema, { max_tokens: 1, messages: [] }, 'model'],
-  ['messages without max_tokens', messagesRequestSchema, { model: 'm', messages: [] }, 'max_tokens'],
-  ['messages with a string stream', messagesRequestSchema, { model: 'm', max_tokens: 1, messages: [], stream: 'true' }, 'stream'],
-  ['messages as an object', messagesRequestSchema, { model: 'm', max_tokens: 1, messages: { role: 'user' } }, 'messages'],
-  ['a message without a role', messagesRequestSchema, { model: 'm', max_tokens: 1, messages: [{ content: 'Hi' }] }, 'messages.0.role'],
-  ['count_tokens with a message that is a string', countTokensRequestSchema, { model: 'm', messages: ['Hi'] }, 'messages.0'],
-  ['chat completions without messages', chatCompletionRequestSchema, { model: 'm', messages: [] }, 'messages'],
-  ['chat completions with a numeric role', chatCompletionRequestSchema, { model: 'm', messages: [{ role: 1 }] }, 'messages.0.role'],
-  ['chat completions with stream_options a string', chatCompletionRequestSchema, { model: 'm', messages: [{ role: 'user' }], stream_options: 'usage' }, 'stream_options'],
+  [
+    'messages without max_tokens',
+    messagesRequestSchema,
+    { model: 'm', messages: [] },
+    'max_tokens',
+  ],
+  [
+    'messages with a string stream',
+    messagesRequestSchema,
+    { model: 'm', max_tokens: 1, messages: [], stream: 'true' },
+    'stream',
+  ],
+  [
+    'messages as an object',
+    messagesRequestSchema,
+    { model: 'm', max_tokens: 1, messages: { role: 'user' } },
+    'messages',
+  ],
+  [
+    'a message without a role',
+    messagesRequestSchema,
+    { model: 'm', max_tokens: 1, messages: [{ content: 'Hi' }] },
+    'messages.0.role',
+  ],
+  [
+    'count_tokens with a message that is a string',
+    countTokensRequestSchema,
+    { model: 'm', messages: ['Hi'] },
+    'messages.0',
+  ],
+  [
+    'chat completions without messages',
+    chatCompletionRequestSchema,
+    { model: 'm', messages: [] },
+    'messages',
+  ],
+  [
+    'chat completions with a numeric role',
+    chatCompletionRequestSchema,
+    { model: 'm', messages: [{ role: 1 }] },
+    'messages.0.role',
+  ],
+  [
+    'chat completions with stream_options a string',
+    chatCompletionRequestSchema,
+    { model: 'm', messages: [{ role: 'user' }], stream_options: 'usage' },
+    'stream_options',
+  ],
 ]
 
-const documentOf = (): Record<string, { properties: Record<string, Record<string, unknown>>; required?: string[] }> => {
+const documentOf = (): Record<
+  string,
+  { properties: Record<string, Record<string, unknown>>; required?: string[] }
+> => {
   const app = new OpenAPIHono()
   const answer = (c: { json: (value: unknown) => Response }) => c.json({}) as never
   app.openapi(messagesRoute, answer)
   app.openapi(countTokensRoute, answer)
   app.openapi(chatCompletionsRoute, answer)
-  const document = app.getOpenAPIDocument({ openapi: '3.0.3', info: { title: 'test', version: '1' } })
+  const document = app.getOpenAPIDocument({
+    openapi: '3.0.3',
+    info: { title: 'test', version: '1' },
+  })
   return document.components?.schemas as never
 }
 
@@ -135,13 +249,29 @@ describe('inbound request schemas', () => {
     expect(messages.required).toEqual(['model', 'messages', 'max_tokens'])
     expect(messages.properties.temperature).toEqual({ type: 'number' })
     expect(messages.properties.stop_sequences).toEqual({ type: 'array', items: { type: 'string' } })
-    expect(messages.properties.system).toMatchObject({ anyOf: [{ type: 'string' }, { type: 'array' }] })
-    expect(messages.properties.output_config).toMatchObject({ type: 'object', properties: { effort: { enum: expect.arrayContaining(['high']) } } })
-    expect(messages.properties.messages).toMatchObject({ items: { required: ['role'], properties: { role: { type: 'string' }, content: { anyOf: expect.any(Array) } } } })
-    expect(schemas.CountMessageTokensRequest.properties.tools).toMatchObject({ type: 'array', items: { properties: { input_schema: { type: 'object' } } } })
+    expect(messages.properties.system).toMatchObject({
+      anyOf: [{ type: 'string' }, { type: 'array' }],
+    })
+    expect(messages.properties.output_config).toMatchObject({
+      type: 'object',
+      properties: { effort: { enum: expect.arrayContaining(['high']) } },
+    })
+    expect(messages.properties.messages).toMatchObject({
+      items: {
+        required: ['role'],
+        properties: { role: { type: 'string' }, content: { anyOf: expect.any(Array) } },
+      },
+    })
+    expect(schemas.CountMessageTokensRequest.properties.tools).toMatchObject({
+      type: 'array',
+      items: { properties: { input_schema: { type: 'object' } } },
+    })
     const chat = schemas.CreateChatCompletionRequest
     expect(chat.required).toEqual(['model', 'messages'])
     expect(chat.properties.max_completion_tokens).toEqual({ type: 'number', nullable: true })
-    expect(chat.properties.stop).toMatchObject({ nullable: true, anyOf: [{ type: 'string' }, { type: 'array' }] })
+    expect(chat.properties.stop).toMatchObject({
+      nullable: true,
+      anyOf: [{ type: 'string' }, { type: 'array' }],
+    })
   })
 })

@@ -130,7 +130,12 @@ const watchChunks = (options: {
   const end = (error: GatewayError | null): void => {
     if (ended) return
     ended = true
-    onEnd({ usage, model, error, answer: error === null && assembler !== null ? assembler.finish() : null })
+    onEnd({
+      usage,
+      model,
+      error,
+      answer: error === null && assembler !== null ? assembler.finish() : null,
+    })
   }
   return new ReadableStream<ChatChunk>({
     async pull(controller) {
@@ -163,17 +168,26 @@ const watchChunks = (options: {
 export const respondChat = async (options: RespondOptions): Promise<Response> => {
   const { outcome, codec } = options
   const servedBy = outcome.servedBy
-  const status = outcome.kind === 'forward-complete' || outcome.kind === 'forward' ? outcome.status : 200
+  const status =
+    outcome.kind === 'forward-complete' || outcome.kind === 'forward' ? outcome.status : 200
   let ended = false
   const onEnd = (end: StreamEnd): void => {
     if (ended) return
     ended = true
-    options.onEnd({ usage: end.usage, model: end.model, error: end.error, answer: end.answer, status }, servedBy)
+    options.onEnd(
+      { usage: end.usage, model: end.model, error: end.error, answer: end.answer, status },
+      servedBy
+    )
   }
   switch (outcome.kind) {
     case 'forward-complete': {
       const contentType = outcome.headers.get('content-type') ?? 'application/json'
-      const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: outcome.headers, servedBy, contentType })
+      const headers = buildResponseHeaders({
+        base: options.baseHeaders,
+        upstream: outcome.headers,
+        servedBy,
+        contentType,
+      })
       writeTaps(outcome.taps, outcome.body)
       onEnd(endOf(outcome.taps, null))
       const body = options.transformBody ? options.transformBody(outcome.body) : outcome.body
@@ -181,29 +195,62 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
     }
     case 'forward': {
       const contentType = outcome.headers.get('content-type') ?? 'text/event-stream'
-      const headers = buildResponseHeaders({ base: options.baseHeaders, upstream: outcome.headers, servedBy, contentType })
+      const headers = buildResponseHeaders({
+        base: options.baseHeaders,
+        upstream: outcome.headers,
+        servedBy,
+        contentType,
+      })
       const { reader, createClientRewrite, taps } = outcome
-      const body = (options.streamBody ?? webStreamBody)(forwardedSource({ reader, createClientRewrite, taps, codec, onEnd }))
+      const body = (options.streamBody ?? webStreamBody)(
+        forwardedSource({ reader, createClientRewrite, taps, codec, onEnd })
+      )
       return new Response(body, { status: outcome.status, headers })
     }
     case 'result': {
-      const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'application/json' })
-      onEnd({ usage: outcome.result.usage, model: outcome.result.model, error: null, answer: outcome.result })
-      return new Response(JSON.stringify(codec.encodeResult(outcome.result)), { status: 200, headers })
-    }
-    case 'stream': {
-      const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'text/event-stream; charset=utf-8' })
-      const chunks = watchChunks({ reader: outcome.reader, assemble: options.assemble, onEnd })
-      return new Response(codec.encodeStream(chunks, { request: options.canonical(), body: options.body }), {
+      const headers = buildResponseHeaders({
+        base: options.baseHeaders,
+        servedBy,
+        contentType: 'application/json',
+      })
+      onEnd({
+        usage: outcome.result.usage,
+        model: outcome.result.model,
+        error: null,
+        answer: outcome.result,
+      })
+      return new Response(JSON.stringify(codec.encodeResult(outcome.result)), {
         status: 200,
         headers,
       })
     }
+    case 'stream': {
+      const headers = buildResponseHeaders({
+        base: options.baseHeaders,
+        servedBy,
+        contentType: 'text/event-stream; charset=utf-8',
+      })
+      const chunks = watchChunks({ reader: outcome.reader, assemble: options.assemble, onEnd })
+      return new Response(
+        codec.encodeStream(chunks, { request: options.canonical(), body: options.body }),
+        {
+          status: 200,
+          headers,
+        }
+      )
+    }
     case 'count': {
-      const headers = buildResponseHeaders({ base: options.baseHeaders, servedBy, contentType: 'application/json' })
+      const headers = buildResponseHeaders({
+        base: options.baseHeaders,
+        servedBy,
+        contentType: 'application/json',
+      })
       if (outcome.estimated) headers['x-gatehouse-token-count'] = 'estimated'
       onEnd({ usage: null, model: null, error: null, answer: null })
-      return new Response(JSON.stringify({ input_tokens: outcome.inputTokens }), { status: 200, headers })
+      return new Response(JSON.stringify({ input_tokens: outcome.inputTokens }), {
+        status: 200,
+        headers,
+      })
     }
   }
 }

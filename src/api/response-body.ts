@@ -23,5 +23,5 @@ export const webStreamBody: StreamBodyFactory = (source) =>
       },
       cancel: (reason) => source.cancel(reason),
     },
-    { highWaterMark: 0 },
+    { highWaterMark: 0 }
   )

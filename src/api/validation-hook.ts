@@ -3,7 +3,8 @@ import type { ZodError } from 'zod'
 import { GatewayError } from '../core/errors.ts'
 import { fieldNestedTooDeep, maxJsonDepth } from './field-nested-too-deep.ts'
 
-type HookResult = { success: true; data?: unknown; target?: string } | { success: false; error: ZodError }
+type HookResult =
+  { success: true; data?: unknown; target?: string } | { success: false; error: ZodError }
 
 const describePath = (path: readonly PropertyKey[]): string => path.map(String).join('.')
 
@@ -27,7 +28,7 @@ export const validationHook = (result: HookResult, _c: Context): void => {
     throw new GatewayError(
       'invalid_request',
       `Invalid request body: \`${field}\` nests objects and arrays deeper than the gateway accepts (at most ${maxJsonDepth} levels, counting the body).`,
-      { param: field },
+      { param: field }
     )
   }
   const issues = result.error.issues
@@ -35,7 +36,9 @@ export const validationHook = (result: HookResult, _c: Context): void => {
   const param = first ? describePath(first.path) : null
   const message = issues
     .slice(0, 5)
-    .map((issue) => (issue.path.length > 0 ? `${describePath(issue.path)}: ${issue.message}` : issue.message))
+    .map((issue) =>
+      issue.path.length > 0 ? `${describePath(issue.path)}: ${issue.message}` : issue.message
+    )
     .join('; ')
   throw new GatewayError('invalid_request', `Invalid request body: ${message}`, { param })
 }

@@ -2,9 +2,19 @@
  * A client call as the executor runs it, and what comes back: the types shared by the executor (`execute.ts`), one
  * attempt (`dispatch-attempt.ts`) and the routes that answer (`src/api/respond-chat.ts`).
  */
-import type { ChatChunk, ChatRequest, ChatResult, Dialect } from '../../providers/spec/chat-types.ts'
+import type {
+  ChatChunk,
+  ChatRequest,
+  ChatResult,
+  Dialect,
+} from '../../providers/spec/chat-types.ts'
 import type { Operation } from '../../providers/spec/operation.ts'
-import type { AbortHandle, ForwardResponse, ForwardTap, HeaderReader } from '../../providers/spec/provider-adapter.ts'
+import type {
+  AbortHandle,
+  ForwardResponse,
+  ForwardTap,
+  HeaderReader,
+} from '../../providers/spec/provider-adapter.ts'
 import type { ChunkReader } from './guard-stream.ts'
 import type { Target } from './model-router.ts'
 import type { Principal } from './principal.ts'

@@ -16,19 +16,26 @@ const setup = (policy: Partial<CircuitBreakerPolicy> = {}) => {
     permit.settle(outcome)
     return true
   }
-  const state = () => breaker.snapshot().find((entry) => entry.key === 'openai/gpt-4o')?.state ?? 'closed'
+  const state = () =>
+    breaker.snapshot().find((entry) => entry.key === 'openai/gpt-4o')?.state ?? 'closed'
   return { clock, breaker, call, state }
 }
 
 describe('breakerOutcomeOf', () => {
   it('counts connection errors, timeouts and 5xx, not 4xx, and ignores client aborts', () => {
-    expect(breakerOutcomeOf(new ProviderError({ kind: 'connection', status: 502, message: 'x' }))).toBe('failure')
-    expect(breakerOutcomeOf(new ProviderError({ kind: 'timeout', status: 504, message: 'x' }))).toBe('failure')
+    expect(
+      breakerOutcomeOf(new ProviderError({ kind: 'connection', status: 502, message: 'x' }))
+    ).toBe('failure')
+    expect(
+      breakerOutcomeOf(new ProviderError({ kind: 'timeout', status: 504, message: 'x' }))
+    ).toBe('failure')
     expect(breakerOutcomeOf(httpError(503))).toBe('failure')
     expect(breakerOutcomeOf(httpError(529))).toBe('failure')
     expect(breakerOutcomeOf(httpError(400))).toBe('success')
     expect(breakerOutcomeOf(httpError(429))).toBe('success')
-    expect(breakerOutcomeOf(new ProviderError({ kind: 'aborted', status: 499, message: 'x' }))).toBe('aborted')
+    expect(
+      breakerOutcomeOf(new ProviderError({ kind: 'aborted', status: 499, message: 'x' }))
+    ).toBe('aborted')
   })
 })
 

@@ -89,7 +89,12 @@ const sweepThreshold = 1_000
 
 const noopPermit: BreakerPermit = { probe: false, settle: () => {} }
 
-export type BreakerChange = { provider: string; model: string; from: BreakerState; to: BreakerState }
+export type BreakerChange = {
+  provider: string
+  model: string
+  from: BreakerState
+  to: BreakerState
+}
 
 export const createCircuitBreaker = (options: {
   policy: CircuitBreakerPolicy
@@ -210,7 +215,13 @@ export const createCircuitBreaker = (options: {
   }
 
   if (!policy.enabled) {
-    return { acquire: () => noopPermit, recordFailure: () => {}, cooldown: () => {}, blockedSince: () => null, snapshot: () => [] }
+    return {
+      acquire: () => noopPermit,
+      recordFailure: () => {},
+      cooldown: () => {},
+      blockedSince: () => null,
+      snapshot: () => [],
+    }
   }
 
   return {
@@ -241,7 +252,11 @@ export const createCircuitBreaker = (options: {
       const now = clock.now()
       const since: number[] = []
       if (entry.state !== 'closed' && entry.openedAt !== null) since.push(entry.openedAt)
-      if (entry.cooldownUntil !== null && now < entry.cooldownUntil && entry.cooldownSince !== null) {
+      if (
+        entry.cooldownUntil !== null &&
+        now < entry.cooldownUntil &&
+        entry.cooldownSince !== null
+      ) {
         since.push(entry.cooldownSince)
       }
       return since.length === 0 ? null : Math.min(...since)
@@ -258,8 +273,12 @@ export const createCircuitBreaker = (options: {
           failures: entry.failures,
           calls: entry.outcomes.length,
           openedAt: entry.openedAt,
-          retryAt: entry.state === 'open' && entry.openedAt !== null ? entry.openedAt + entry.openPeriodMs : null,
-          cooldownUntil: entry.cooldownUntil !== null && entry.cooldownUntil > now ? entry.cooldownUntil : null,
+          retryAt:
+            entry.state === 'open' && entry.openedAt !== null
+              ? entry.openedAt + entry.openPeriodMs
+              : null,
+          cooldownUntil:
+            entry.cooldownUntil !== null && entry.cooldownUntil > now ? entry.cooldownUntil : null,
         }
       })
     },

@@ -35,7 +35,11 @@ describe('createDeadline', () => {
   it('gives a late first byte a retryable 504 without ending the call', async () => {
     const { clock, deadline } = setup()
     const scope = deadline.startAttempt({ firstByteMs: 1_000, providerId: 'p' })
-    const rejected = expect(scope.race(never<string>())).rejects.toMatchObject({ kind: 'timeout', retryable: true, providerId: 'p' })
+    const rejected = expect(scope.race(never<string>())).rejects.toMatchObject({
+      kind: 'timeout',
+      retryable: true,
+      providerId: 'p',
+    })
     await clock.advance(1_000)
     await rejected
     expect(deadline.reason).toBeUndefined()
@@ -65,7 +69,9 @@ describe('createDeadline', () => {
     const scope = deadline.startAttempt({ firstByteMs: 5_000, providerId: 'p' })
     let resolveLate: (value: string) => void = () => {}
     const discarded: string[] = []
-    const waiting = scope.race(new Promise<string>((resolve) => (resolveLate = resolve)), (value) => discarded.push(value))
+    const waiting = scope.race(new Promise<string>((resolve) => (resolveLate = resolve)), (value) =>
+      discarded.push(value)
+    )
     client.abort()
     await expect(waiting).rejects.toMatchObject({ kind: 'aborted' })
     resolveLate('late body')
@@ -89,7 +95,10 @@ describe('createAttemptScope', () => {
   it('times out on its own, with no deadline above it', async () => {
     const clock = createFakeClock()
     const scope = createAttemptScope({ clock, firstByteMs: 5_000, providerId: 'models' })
-    const rejected = expect(scope.race(never<string>())).rejects.toMatchObject({ kind: 'timeout', status: 504 })
+    const rejected = expect(scope.race(never<string>())).rejects.toMatchObject({
+      kind: 'timeout',
+      status: 504,
+    })
     await clock.advance(5_000)
     await rejected
   })

@@ -44,7 +44,13 @@ export type Deadline = {
 }
 
 export const clientClosedError = (cause?: unknown): ProviderError =>
-  new ProviderError({ kind: 'aborted', status: 499, message: 'The client closed the request.', retryable: false, cause })
+  new ProviderError({
+    kind: 'aborted',
+    status: 499,
+    message: 'The client closed the request.',
+    retryable: false,
+    cause,
+  })
 
 type Scope = AttemptScope & { abort(reason: ProviderError): void }
 
@@ -81,7 +87,7 @@ const createScope = (options: {
         message: `Provider "${providerId}" sent no response within ${firstByteMs} ms.`,
         retryable: true,
         providerId,
-      }),
+      })
     )
   }, firstByteMs)
   const scope: Scope = {
@@ -113,7 +119,7 @@ const createScope = (options: {
           (error: unknown) => {
             forget()
             if (!settled) reject(error)
-          },
+          }
         )
       })
     },
@@ -129,10 +135,17 @@ const createScope = (options: {
 }
 
 /** An attempt scope with no deadline above it (a background fetch with its own time limit). */
-export const createAttemptScope = (options: { clock: Clock; firstByteMs: number; providerId: string }): AttemptScope =>
-  createScope(options)
+export const createAttemptScope = (options: {
+  clock: Clock
+  firstByteMs: number
+  providerId: string
+}): AttemptScope => createScope(options)
 
-export const createDeadline = (options: { clock: Clock; totalMs: number; signal: AbortHandle }): Deadline => {
+export const createDeadline = (options: {
+  clock: Clock
+  totalMs: number
+  signal: AbortHandle
+}): Deadline => {
   const { clock, totalMs, signal: clientSignal } = options
   const at = clock.now() + totalMs
   let controller: AbortController | undefined
@@ -159,9 +172,9 @@ export const createDeadline = (options: { clock: Clock; totalMs: number; signal:
           status: 504,
           message: `The request did not complete within its total timeout of ${totalMs} ms.`,
           retryable: false,
-        }),
+        })
       ),
-    totalMs,
+    totalMs
   )
   const release = (scope: Scope): void => {
     if (current === scope) current = null

@@ -32,7 +32,9 @@ const text = (delta: string): ChatChunk => ({ type: 'text-delta', choiceIndex: 0
 const never = <T>(): Promise<T> => new Promise<T>(() => {})
 
 const routeOf = (targets: string[], timeouts: Record<string, number> = {}) => ({
-  routes: [{ name: 'main', targets: targets.map((provider) => ({ provider, model: 'm' })), timeouts }],
+  routes: [
+    { name: 'main', targets: targets.map((provider) => ({ provider, model: 'm' })), timeouts },
+  ],
   retry: { maxRetries: 0 },
 })
 
@@ -70,19 +72,34 @@ describe('first byte', () => {
   })
 
   it('gates a streamed forward on its first body chunk, and replays it', async () => {
-    const a = createFakeAdapter({ id: 'a', forward: async () => forwardResponse([], { hold: true }) })
-    const b = createFakeAdapter({ id: 'b', forward: async () => forwardResponse(['data: {"n":1}\n\n', 'data: {"n":2}\n\n']) })
+    const a = createFakeAdapter({
+      id: 'a',
+      forward: async () => forwardResponse([], { hold: true }),
+    })
+    const b = createFakeAdapter({
+      id: 'b',
+      forward: async () => forwardResponse(['data: {"n":1}\n\n', 'data: {"n":2}\n\n']),
+    })
     const { clock, execute } = setup([a, b], routeOf(['a', 'b'], { firstByteMs: 1_000 }))
     const outcome = await clock.settle(execute({ model: 'main', stream: true }))
     if (outcome.kind !== 'forward') throw new Error(outcome.kind)
     const chunks = await readAll(outcome.reader)
-    expect(chunks.map((chunk) => new TextDecoder().decode(chunk))).toEqual(['data: {"n":1}\n\n', 'data: {"n":2}\n\n'])
+    expect(chunks.map((chunk) => new TextDecoder().decode(chunk))).toEqual([
+      'data: {"n":1}\n\n',
+      'data: {"n":2}\n\n',
+    ])
     expect(outcome.status).toBe(200)
   })
 
-  it('takes a 2xx answer that is not what the API sends for the upstream\'s fault: the next target serves', async () => {
-    const html = createFakeAdapter({ id: 'a', forward: async () => forwardResponse(['<html><body>Bad gateway</body></html>']) })
-    const good = createFakeAdapter({ id: 'b', forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']) })
+  it("takes a 2xx answer that is not what the API sends for the upstream's fault: the next target serves", async () => {
+    const html = createFakeAdapter({
+      id: 'a',
+      forward: async () => forwardResponse(['<html><body>Bad gateway</body></html>']),
+    })
+    const good = createFakeAdapter({
+      id: 'b',
+      forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']),
+    })
     const { clock, execute } = setup([html, good], routeOf(['a', 'b']))
     const outcome = await clock.settle(execute({ model: 'main' }))
     if (outcome.kind !== 'forward-complete') throw new Error(outcome.kind)
@@ -94,7 +111,10 @@ describe('first byte', () => {
     for (const chunks of [['<html>oops</html>'], ['data: <html>this is not JSON</html>\n\n'], []]) {
       const bad = createFakeAdapter({ id: 'a', forward: async () => forwardResponse(chunks) })
       const { clock, execute } = setup([bad], routeOf(['a']))
-      await expect(clock.settle(execute({ model: 'main', stream: true })), JSON.stringify(chunks)).rejects.toMatchObject({
+      await expect(
+        clock.settle(execute({ model: 'main', stream: true })),
+        JSON.stringify(chunks)
+      ).rejects.toMatchObject({
         status: 502,
         headers: { 'x-gatehouse-attempts': '1' },
       })
@@ -106,7 +126,9 @@ describe('first byte', () => {
     const a = createFakeAdapter({ id: 'a', chat: () => never<ChatResult>() })
     const b = createFakeAdapter({ id: 'b', chat: () => never<ChatResult>() })
     const { clock, execute } = setup([a, b], routeOf(['a', 'b'], { firstByteMs: 1_000 }))
-    await expect(clock.settle(execute({ dialect: 'anthropic', model: 'main' }))).rejects.toMatchObject({
+    await expect(
+      clock.settle(execute({ dialect: 'anthropic', model: 'main' }))
+    ).rejects.toMatchObject({
       status: 504,
       code: 'timeout',
       headers: { 'x-gatehouse-attempts': '2' },
@@ -125,16 +147,29 @@ describe('after the first byte', () => {
     const reader = outcome.reader
     expect(await reader.read()).toEqual({ done: false, value: start })
     const next = reader.read()
-    await expect(clock.settle(next)).rejects.toMatchObject({ kind: 'timeout', status: 504, providerId: 'a' })
+    await expect(clock.settle(next)).rejects.toMatchObject({
+      kind: 'timeout',
+      status: 504,
+      providerId: 'a',
+    })
     expect(clock.now() - outcome.servedBy.firstByteAt).toBe(15_000)
     expect(upstream.cancelled()).toBe(true)
     expect(clock.pendingTimers()).toBe(0)
   })
 
   it('reads a non-streamed forward body inside the attempt, so one that stalls falls back to the next target', async () => {
-    const stalled = createFakeAdapter({ id: 'a', forward: async () => forwardResponse(['{"partial":'], { hold: true }) })
-    const healthy = createFakeAdapter({ id: 'b', forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']) })
-    const { clock, execute, elapsed } = setup([stalled, healthy], routeOf(['a', 'b'], { firstByteMs: 2_000 }))
+    const stalled = createFakeAdapter({
+      id: 'a',
+      forward: async () => forwardResponse(['{"partial":'], { hold: true }),
+    })
+    const healthy = createFakeAdapter({
+      id: 'b',
+      forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']),
+    })
+    const { clock, execute, elapsed } = setup(
+      [stalled, healthy],
+      routeOf(['a', 'b'], { firstByteMs: 2_000 })
+    )
     const outcome = await clock.settle(execute({ model: 'main' }))
     if (outcome.kind !== 'forward-complete') throw new Error(outcome.kind)
     expect(outcome.servedBy).toMatchObject({ provider: 'b', attempts: 2 })
@@ -166,7 +201,10 @@ describe('after the first byte', () => {
   })
 
   it('releases every timer once a stream ends', async () => {
-    const a = createFakeAdapter({ id: 'a', streamChat: async () => streamOf([start, text('a'), text('b')]) })
+    const a = createFakeAdapter({
+      id: 'a',
+      streamChat: async () => streamOf([start, text('a'), text('b')]),
+    })
     const { clock, execute } = setup([a], routeOf(['a']))
     const outcome = await clock.settle(execute(streamCall))
     if (outcome.kind !== 'stream') throw new Error(outcome.kind)
@@ -188,7 +226,9 @@ describe('total deadline and client abort', () => {
     const a = createFakeAdapter({ id: 'a', chat: () => never<ChatResult>() })
     const b = createFakeAdapter({ id: 'b', chat: async () => chatResult('too late') })
     const { clock, execute, elapsed } = setup([a, b], routeOf(['a', 'b'], { totalMs: 10_000 }))
-    await expect(clock.settle(execute({ dialect: 'anthropic', model: 'main' }))).rejects.toMatchObject({ status: 504 })
+    await expect(
+      clock.settle(execute({ dialect: 'anthropic', model: 'main' }))
+    ).rejects.toMatchObject({ status: 504 })
     expect(elapsed()).toBe(10_000)
     expect(b.calls).toHaveLength(0)
   })
@@ -217,7 +257,7 @@ describe('total deadline and client abort', () => {
     expect(clock.pendingTimers()).toBe(0)
   })
 
-  it("aborts the upstream when the client leaves mid-stream", async () => {
+  it('aborts the upstream when the client leaves mid-stream', async () => {
     const client = new AbortController()
     let signal: AbortHandle | undefined
     const upstream = streamOf([start], { hold: true })
@@ -246,7 +286,9 @@ describe('total deadline and client abort', () => {
     client.abort()
     const a = createFakeAdapter({ id: 'a', chat: async () => chatResult('unused') })
     const { clock, execute } = setup([a], routeOf(['a']))
-    await expect(clock.settle(execute({ dialect: 'anthropic', model: 'main', signal: client.signal }))).rejects.toMatchObject({
+    await expect(
+      clock.settle(execute({ dialect: 'anthropic', model: 'main', signal: client.signal }))
+    ).rejects.toMatchObject({
       status: 499,
     })
     expect(a.calls).toHaveLength(0)
@@ -259,14 +301,25 @@ describe('total deadline and client abort', () => {
       chat: () => (++calls < 2 ? never<ChatResult>() : Promise.resolve(chatResult('second try'))),
     })
     const { clock, execute } = setup([a], {
-      routes: [{ name: 'main', targets: [{ provider: 'a', model: 'm' }], timeouts: { firstByteMs: 3_000 } }],
+      routes: [
+        {
+          name: 'main',
+          targets: [{ provider: 'a', model: 'm' }],
+          timeouts: { firstByteMs: 3_000 },
+        },
+      ],
     })
     const outcome = await clock.settle(execute({ dialect: 'anthropic', model: 'main' }))
     expect(outcome.servedBy.attempts).toBe(2)
   })
 
   it('keeps a mid-stream upstream error for the encoder', async () => {
-    const failure = new ProviderError({ kind: 'bad-response', status: 502, message: 'broken SSE', providerId: 'a' })
+    const failure = new ProviderError({
+      kind: 'bad-response',
+      status: 502,
+      message: 'broken SSE',
+      providerId: 'a',
+    })
     let sent = false
     const a = createFakeAdapter({
       id: 'a',

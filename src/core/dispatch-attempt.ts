@@ -5,11 +5,20 @@
  * timeouts. Until this resolves the executor may still retry or fall back; after it, it may not.
  */
 import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
-import type { CallContext, ForwardResponse, ForwardTap } from '../../providers/spec/provider-adapter.ts'
+import type {
+  CallContext,
+  ForwardResponse,
+  ForwardTap,
+} from '../../providers/spec/provider-adapter.ts'
 import type { ChatCall, ChatOutcome, ServedBy } from './chat-call.ts'
 import type { Clock } from './clock.ts'
 import type { AttemptScope, Deadline } from './deadline.ts'
-import { guardReader, peekFirstChunk, type ChunkReader, type GuardedStreamEnd } from './guard-stream.ts'
+import {
+  guardReader,
+  peekFirstChunk,
+  type ChunkReader,
+  type GuardedStreamEnd,
+} from './guard-stream.ts'
 import { forwardedBodyProblem } from '../../providers/shared/check-forwarded-body.ts'
 import { bodyReader, readResponseBytes } from '../../providers/shared/read-response-bytes.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
@@ -36,13 +45,20 @@ type Delivered =
  * A 2xx answer that is not what the API sends (`check-forwarded-body.ts`): the upstream's fault, a 502, and the next
  * target is tried. The start of the body goes to the log only.
  */
-const nonsense = (options: { problem: string; bytes: Uint8Array | undefined; providerId: string }): ProviderError =>
+const nonsense = (options: {
+  problem: string
+  bytes: Uint8Array | undefined
+  providerId: string
+}): ProviderError =>
   new ProviderError({
     kind: 'bad-response',
     status: 502,
     message: options.problem,
     providerId: options.providerId,
-    detail: options.bytes === undefined ? undefined : new TextDecoder().decode(options.bytes.subarray(0, 2048)),
+    detail:
+      options.bytes === undefined
+        ? undefined
+        : new TextDecoder().decode(options.bytes.subarray(0, 2048)),
   })
 
 const discardBody = (response: ForwardResponse): void => {
@@ -59,23 +75,32 @@ const deliver = async (options: {
   const { target, plan, call, scope, context } = options
   const adapter = target.provider.adapter
   if (plan.kind === 'forward') {
-    const request = { operation: call.operation, body: call.body, model: target.model, headers: call.headers }
+    const request = {
+      operation: call.operation,
+      body: call.body,
+      model: target.model,
+      headers: call.headers,
+    }
     const response = await scope.race(adapter.forward!(request, context), discardBody)
     if (!call.stream) {
       const body = await scope.race(readResponseBytes(response))
       const problem = forwardedBodyProblem(body, 'json')
-      if (problem !== null) throw nonsense({ problem, bytes: body, providerId: target.provider.config.id })
+      if (problem !== null)
+        throw nonsense({ problem, bytes: body, providerId: target.provider.config.id })
       return { kind: 'forward-complete', response, body }
     }
     const { reader, first } = await peekFirstChunk({ reader: bodyReader(response), scope })
-    const problem = first.done ? 'The upstream answered with an empty stream.' : forwardedBodyProblem(first.value, 'sse')
+    const problem = first.done
+      ? 'The upstream answered with an empty stream.'
+      : forwardedBodyProblem(first.value, 'sse')
     if (problem !== null) {
       reader.cancel().catch(() => {})
       throw nonsense({ problem, bytes: first.value, providerId: target.provider.config.id })
     }
     return { kind: 'forward', response, reader, first }
   }
-  if (!call.stream) return { kind: 'result', result: await scope.race(adapter.chat(plan.request, context)) }
+  if (!call.stream)
+    return { kind: 'result', result: await scope.race(adapter.chat(plan.request, context)) }
   const stream = await scope.race(adapter.streamChat(plan.request, context), (late) => {
     late.cancel().catch(() => {})
   })
@@ -111,8 +136,14 @@ export const dispatchAttempt = async (options: {
     throw scope.signal.aborted ? scope.signal.reason : error
   }
   scope.firstByteReceived()
-  const servedBy: ServedBy = { provider: providerId, model: target.model, attempts: attempt, firstByteAt: clock.now() }
-  if (plan.kind === 'chat' && plan.defaultedMaxTokens !== undefined) servedBy.defaultedMaxTokens = plan.defaultedMaxTokens
+  const servedBy: ServedBy = {
+    provider: providerId,
+    model: target.model,
+    attempts: attempt,
+    firstByteAt: clock.now(),
+  }
+  if (plan.kind === 'chat' && plan.defaultedMaxTokens !== undefined)
+    servedBy.defaultedMaxTokens = plan.defaultedMaxTokens
   const release = (): void => {
     scope.dispose()
     deadline.dispose()
@@ -122,7 +153,15 @@ export const dispatchAttempt = async (options: {
     onStreamEnd?.(end)
   }
   const guard = <T>(reader: ChunkReader<T>, first?: ReadableStreamReadResult<T>): ChunkReader<T> =>
-    guardReader({ reader, first, clock, idleMs: target.timeouts.idleMs, signal: scope.signal, providerId, onEnd: releaseStream })
+    guardReader({
+      reader,
+      first,
+      clock,
+      idleMs: target.timeouts.idleMs,
+      signal: scope.signal,
+      providerId,
+      onEnd: releaseStream,
+    })
 
   const tapsFor = (): ForwardTap[] => {
     const adapter = target.provider.adapter
@@ -143,7 +182,14 @@ export const dispatchAttempt = async (options: {
     case 'forward-complete': {
       release()
       const { response, body } = delivered
-      return { kind: 'forward-complete', status: response.status, headers: response.headers, body, taps: tapsFor(), servedBy }
+      return {
+        kind: 'forward-complete',
+        status: response.status,
+        headers: response.headers,
+        body,
+        taps: tapsFor(),
+        servedBy,
+      }
     }
     case 'forward': {
       const { response } = delivered

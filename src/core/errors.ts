@@ -64,7 +64,11 @@ export const invalidRequest = (message: string, param?: string | null): GatewayE
   new GatewayError('invalid_request', message, { param: param ?? null })
 
 export const modelNotFound = (model: string): GatewayError =>
-  new GatewayError('not_found', `The model \`${model}\` does not exist or you do not have access to it.`, {
-    param: 'model',
-    openaiCode: 'model_not_found',
-  })
+  new GatewayError(
+    'not_found',
+    `The model \`${model}\` does not exist or you do not have access to it.`,
+    {
+      param: 'model',
+      openaiCode: 'model_not_found',
+    }
+  )

@@ -4,7 +4,9 @@ import { estimateTextTokens, estimateTokens } from './estimate-tokens.ts'
 
 const request = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
   model: 'gpt-4o-mini',
-  messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello there, how are you doing today?' }] }],
+  messages: [
+    { role: 'user', content: [{ type: 'text', text: 'Hello there, how are you doing today?' }] },
+  ],
   stream: false,
   ...overrides,
 })
@@ -39,18 +41,34 @@ describe('estimateTokens', () => {
           { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
           {
             role: 'assistant',
-            content: [{ type: 'tool-call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }],
+            content: [
+              {
+                type: 'tool-call',
+                id: 'call_1',
+                name: 'get_weather',
+                arguments: '{"city":"Paris"}',
+              },
+            ],
           },
-          { role: 'tool', toolCallId: 'call_1', content: [{ type: 'text', text: '{"temperature":21,"sky":"clear"}' }] },
+          {
+            role: 'tool',
+            toolCallId: 'call_1',
+            content: [{ type: 'text', text: '{"temperature":21,"sky":"clear"}' }],
+          },
         ],
-      }),
+      })
     )
     expect(longer).toBeGreaterThan(base + 100)
   })
 
   it('charges tool definitions, their schemas and the tool-use preamble', () => {
-    const parameters = { type: 'object', properties: { city: { type: 'string', description: 'City name' } } }
-    const withTools = estimateTokens(request({ tools: [{ name: 'get_weather', description: 'Current weather', parameters }] }))
+    const parameters = {
+      type: 'object',
+      properties: { city: { type: 'string', description: 'City name' } },
+    }
+    const withTools = estimateTokens(
+      request({ tools: [{ name: 'get_weather', description: 'Current weather', parameters }] })
+    )
     const withoutTools = estimateTokens(request())
     expect(withTools - withoutTools).toBeGreaterThan(300 + JSON.stringify(parameters).length / 4)
   })
@@ -58,7 +76,14 @@ describe('estimateTokens', () => {
   it('counts an image as a large fixed cost rather than the length of its base64 data', () => {
     const data = 'A'.repeat(200_000)
     const tokens = estimateTokens(
-      request({ messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', mediaType: 'image/png', data } }] }] }),
+      request({
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'image', source: { type: 'base64', mediaType: 'image/png', data } }],
+          },
+        ],
+      })
     )
     expect(tokens).toBe(3 + 4 + 1600)
   })

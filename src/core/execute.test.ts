@@ -25,13 +25,17 @@ const setup = (adapters: FakeAdapter[], config: FakeDepsOptions['config'] = {}) 
   const fail = (call: Partial<ChatCall> = {}) =>
     run(call).then(
       () => expect.fail('expected the call to fail'),
-      (error: unknown) => error as GatewayError,
+      (error: unknown) => error as GatewayError
     )
   return { deps, executor, run, fail, clock: deps.clock }
 }
 
 /** An OpenAI-dialect adapter answering `chat` (cross dialect for Anthropic clients) from a script. */
-const scripted = (id: string, outcomes: (Error | string)[], dialect: 'openai' | 'anthropic' = 'openai'): FakeAdapter => {
+const scripted = (
+  id: string,
+  outcomes: (Error | string)[],
+  dialect: 'openai' | 'anthropic' = 'openai'
+): FakeAdapter => {
   let index = 0
   return createFakeAdapter({
     id,
@@ -45,15 +49,26 @@ const scripted = (id: string, outcomes: (Error | string)[], dialect: 'openai' | 
 }
 
 const route = (targets: string[], extra: Record<string, unknown> = {}) => ({
-  routes: [{ name: 'main', targets: targets.map((provider) => ({ provider, model: `${provider}-model` })), ...extra }],
+  routes: [
+    {
+      name: 'main',
+      targets: targets.map((provider) => ({ provider, model: `${provider}-model` })),
+      ...extra,
+    },
+  ],
 })
 
 const anthropicCall: Partial<ChatCall> = { dialect: 'anthropic', model: 'main' }
 
 describe('executor: dispatch', () => {
   it('forwards a same-dialect call with only the model changed, and reports who served it', async () => {
-    const openai = createFakeAdapter({ id: 'openai', forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']) })
-    const { run, clock } = setup([openai], { routes: [{ name: 'fast', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] }] })
+    const openai = createFakeAdapter({
+      id: 'openai',
+      forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']),
+    })
+    const { run, clock } = setup([openai], {
+      routes: [{ name: 'fast', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] }],
+    })
     const body = { model: 'fast', messages: [], logprobs: true }
     const outcome = await run({ model: 'fast', body, headers: { 'anthropic-beta': 'x' } })
     expect(openai.calls[0].request).toEqual({
@@ -64,25 +79,39 @@ describe('executor: dispatch', () => {
     })
     expect(openai.calls[0].context.connectTimeoutMs).toBe(10_000)
     if (outcome.kind !== 'forward-complete') throw new Error(outcome.kind)
-    expect(outcome.servedBy).toEqual({ provider: 'openai', model: 'gpt-4o-mini', attempts: 1, firstByteAt: clock.now() })
+    expect(outcome.servedBy).toEqual({
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      attempts: 1,
+      firstByteAt: clock.now(),
+    })
     expect(outcome.taps).toHaveLength(1)
     expect(new TextDecoder().decode(outcome.body)).toBe('{"id":"chatcmpl-1"}')
   })
 
-  it('adds the adapter\'s answer tap beside its usage tap only for a call that wants the answer', async () => {
-    const openai = createFakeAdapter({ id: 'openai', forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']) })
+  it("adds the adapter's answer tap beside its usage tap only for a call that wants the answer", async () => {
+    const openai = createFakeAdapter({
+      id: 'openai',
+      forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']),
+    })
     const answers: string[] = []
-    openai.createAnswerTap = () => ({ write: (chunk) => void answers.push(new TextDecoder().decode(chunk)), finish: () => ({ usage: null, answer: null }) })
+    openai.createAnswerTap = () => ({
+      write: (chunk) => void answers.push(new TextDecoder().decode(chunk)),
+      finish: () => ({ usage: null, answer: null }),
+    })
     const { run } = setup([openai])
     const plain = await run({ model: 'openai/gpt-4o-mini' })
     const assembled = await run({ model: 'openai/gpt-4o-mini', assemble: true })
-    if (plain.kind !== 'forward-complete' || assembled.kind !== 'forward-complete') throw new Error('expected forwards')
+    if (plain.kind !== 'forward-complete' || assembled.kind !== 'forward-complete')
+      throw new Error('expected forwards')
     expect([plain.taps.length, assembled.taps.length]).toEqual([1, 2])
   })
 
   it('converts a cross-dialect call once, with the target model, and injects max_tokens for Anthropic', async () => {
     const anthropic = scripted('anthropic', ['hello'], 'anthropic')
-    const { run } = setup([anthropic], { routes: [{ name: 'main', targets: [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }] }] })
+    const { run } = setup([anthropic], {
+      routes: [{ name: 'main', targets: [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }] }],
+    })
     const outcome = await run({ model: 'main' })
     if (outcome.kind !== 'result') throw new Error(outcome.kind)
     expect(outcome.result.choices[0].content).toEqual([{ type: 'text', text: 'hello' }])
@@ -93,17 +122,31 @@ describe('executor: dispatch', () => {
   })
 
   it('takes max_tokens from config first, 4096 for unknown models, and never overrides the client', async () => {
-    const maxTokensFor = async (model: string, config: FakeDepsOptions['config'], sent?: number) => {
+    const maxTokensFor = async (
+      model: string,
+      config: FakeDepsOptions['config'],
+      sent?: number
+    ) => {
       const anthropic = scripted('anthropic', ['ok'], 'anthropic')
       const { run } = setup([anthropic], config)
       const base = createChatCall({ model: `anthropic/${model}` })
       const outcome = await run({
         model: `anthropic/${model}`,
-        toCanonical: () => ({ ...base.toCanonical(), ...(sent === undefined ? {} : { maxTokens: sent }) }),
+        toCanonical: () => ({
+          ...base.toCanonical(),
+          ...(sent === undefined ? {} : { maxTokens: sent }),
+        }),
       })
-      return [(anthropic.calls[0].request as ChatRequest).maxTokens, outcome.servedBy.defaultedMaxTokens]
+      return [
+        (anthropic.calls[0].request as ChatRequest).maxTokens,
+        outcome.servedBy.defaultedMaxTokens,
+      ]
     }
-    expect(await maxTokensFor('claude-sonnet-4-5', { models: { 'claude-sonnet-4-5': { maxOutputTokens: 1_000 } } })).toEqual([1_000, 1_000])
+    expect(
+      await maxTokensFor('claude-sonnet-4-5', {
+        models: { 'claude-sonnet-4-5': { maxOutputTokens: 1_000 } },
+      })
+    ).toEqual([1_000, 1_000])
     expect(await maxTokensFor('claude-next', {})).toEqual([4_096, 4_096])
     expect(await maxTokensFor('claude-sonnet-4-5', {}, 50)).toEqual([50, undefined])
   })
@@ -136,21 +179,44 @@ describe('executor: dispatch', () => {
   it('estimates count_tokens locally when the target cannot count, and forwards it to Anthropic', async () => {
     const openai = scripted('openai', ['unused'])
     const local = setup([openai])
-    const estimated = await local.run({ dialect: 'anthropic', operation: 'count-tokens', model: 'gpt-4o' })
-    expect(estimated).toMatchObject({ kind: 'count', estimated: true, servedBy: { provider: 'openai', attempts: 0 } })
+    const estimated = await local.run({
+      dialect: 'anthropic',
+      operation: 'count-tokens',
+      model: 'gpt-4o',
+    })
+    expect(estimated).toMatchObject({
+      kind: 'count',
+      estimated: true,
+      servedBy: { provider: 'openai', attempts: 0 },
+    })
     expect(estimated.kind === 'count' && estimated.inputTokens).toBeGreaterThan(0)
     expect(openai.calls).toHaveLength(0)
 
-    const anthropic = createFakeAdapter({ id: 'anthropic', dialect: 'anthropic', forward: async () => forwardResponse(['{"input_tokens":12}']) })
+    const anthropic = createFakeAdapter({
+      id: 'anthropic',
+      dialect: 'anthropic',
+      forward: async () => forwardResponse(['{"input_tokens":12}']),
+    })
     const upstream = setup([anthropic])
-    const forwarded = await upstream.run({ dialect: 'anthropic', operation: 'count-tokens', model: 'claude-sonnet-4-5' })
+    const forwarded = await upstream.run({
+      dialect: 'anthropic',
+      operation: 'count-tokens',
+      model: 'claude-sonnet-4-5',
+    })
     expect(forwarded.kind).toBe('forward-complete')
     expect((anthropic.calls[0].request as ForwardRequest).operation).toBe('count-tokens')
   })
 
   it('sends embeddings only to OpenAI-dialect targets, and answers 400 naming an Anthropic one', async () => {
-    const anthropic = createFakeAdapter({ id: 'anthropic', dialect: 'anthropic', forward: async () => forwardResponse(['{}']) })
-    const openai = createFakeAdapter({ id: 'openai', forward: async () => forwardResponse(['{"data":[]}']) })
+    const anthropic = createFakeAdapter({
+      id: 'anthropic',
+      dialect: 'anthropic',
+      forward: async () => forwardResponse(['{}']),
+    })
+    const openai = createFakeAdapter({
+      id: 'openai',
+      forward: async () => forwardResponse(['{"data":[]}']),
+    })
     const only = setup([anthropic, openai])
     const error = await only.fail({ operation: 'embeddings', model: 'anthropic/voyage-3' })
     expect(error).toMatchObject({ status: 400, param: 'model' })
@@ -165,12 +231,17 @@ describe('executor: dispatch', () => {
 
 describe('executor: retry and fallback', () => {
   it('retries a target on 5xx, and tells its observers of each attempt and retry without bodies', async () => {
-    const a = scripted('a', [httpError(500, { detail: 'secret body' }), httpError(503), 'third time'])
+    const a = scripted('a', [
+      httpError(500, { detail: 'secret body' }),
+      httpError(503),
+      'third time',
+    ])
     const { run, deps } = setup([a], route(['a']))
     const outcome = await run(anthropicCall)
     expect(outcome.servedBy.attempts).toBe(3)
     const events = deps.observer.events.map((event) => {
-      if (event.type === 'attempt-ended') return [event.type, event.attempt, event.outcome, event.status, event.errorKind]
+      if (event.type === 'attempt-ended')
+        return [event.type, event.attempt, event.outcome, event.status, event.errorKind]
       if (event.type === 'retry') return [event.type, event.attempt]
       return [event.type, 'attempt' in event ? event.attempt : null]
     })
@@ -184,7 +255,12 @@ describe('executor: retry and fallback', () => {
       ['attempt-started', 3],
       ['attempt-ended', 3, 'success', 200, null],
     ])
-    expect(deps.observer.events[0]).toMatchObject({ requestId: 'req_test', operation: 'messages', provider: 'a', model: 'a-model' })
+    expect(deps.observer.events[0]).toMatchObject({
+      requestId: 'req_test',
+      operation: 'messages',
+      provider: 'a',
+      model: 'a-model',
+    })
     expect(JSON.stringify(deps.observer.events)).not.toContain('secret body')
   })
 
@@ -213,13 +289,22 @@ describe('executor: retry and fallback', () => {
       },
     })
     const b = scripted('b', ['from b'])
-    const { fail, deps, executor } = setup([broken, b], { ...route(['a', 'b']), circuitBreaker: { minFailures: 1, failureRatio: 0.1 } })
+    const { fail, deps, executor } = setup([broken, b], {
+      ...route(['a', 'b']),
+      circuitBreaker: { minFailures: 1, failureRatio: 0.1 },
+    })
     const error = await fail(anthropicCall)
     expect(error).toBeInstanceOf(RangeError)
     expect(broken.calls).toHaveLength(1)
     expect(b.calls).toHaveLength(0)
-    expect(executor.circuitBreaker.snapshot().filter((entry) => entry.state !== 'closed')).toEqual([])
-    expect(deps.observer.events.find((event) => event.type === 'attempt-ended')).toMatchObject({ outcome: 'failure', status: 500, errorKind: 'internal' })
+    expect(executor.circuitBreaker.snapshot().filter((entry) => entry.state !== 'closed')).toEqual(
+      []
+    )
+    expect(deps.observer.events.find((event) => event.type === 'attempt-ended')).toMatchObject({
+      outcome: 'failure',
+      status: 500,
+      errorKind: 'internal',
+    })
   })
 
   it('falls back to the next target once retries are spent', async () => {
@@ -232,7 +317,12 @@ describe('executor: retry and fallback', () => {
   })
 
   it("falls back at once on an upstream 401/403 (the gateway's key), a quota 429 and a fallbackOn status", async () => {
-    const errors = [httpError(401), httpError(403), httpError(429, { type: 'insufficient_quota' }), httpError(400, { type: 'billing_error' })]
+    const errors = [
+      httpError(401),
+      httpError(403),
+      httpError(429, { type: 'insufficient_quota' }),
+      httpError(400, { type: 'billing_error' }),
+    ]
     for (const error of errors) {
       const a = scripted('a', [error])
       const b = scripted('b', ['ok'])
@@ -256,7 +346,11 @@ describe('executor: retry and fallback', () => {
 
   it("returns a client error at once, with the upstream's message and code, without fallback", async () => {
     const a = scripted('a', [
-      httpError(400, { message: 'maximum context length is 8192 tokens', code: 'context_length_exceeded', param: 'messages' }),
+      httpError(400, {
+        message: 'maximum context length is 8192 tokens',
+        code: 'context_length_exceeded',
+        param: 'messages',
+      }),
     ])
     const b = scripted('b', ['ok'])
     const error = await setup([a, b], route(['a', 'b'])).fail(anthropicCall)
@@ -273,16 +367,25 @@ describe('executor: retry and fallback', () => {
 
   it('answers 502 naming the provider when every target fails, with the attempts made', async () => {
     const a = scripted('a', [httpError(500)])
-    const b = scripted('b', [new ProviderError({ kind: 'connection', status: 502, message: 'ECONNREFUSED' })])
+    const b = scripted('b', [
+      new ProviderError({ kind: 'connection', status: 502, message: 'ECONNREFUSED' }),
+    ])
     const error = await setup([a, b], route(['a', 'b'])).fail(anthropicCall)
-    expect(error).toMatchObject({ status: 502, code: 'upstream', headers: { 'x-gatehouse-attempts': '6', 'x-should-retry': 'false' } })
+    expect(error).toMatchObject({
+      status: 502,
+      code: 'upstream',
+      headers: { 'x-gatehouse-attempts': '6', 'x-should-retry': 'false' },
+    })
     expect(error.message).toContain('"b"')
   })
 
   it('answers 429 with retry-after when rate limits outlast the retries', async () => {
     const a = scripted('a', [httpError(429, { retryAfterMs: 1_000 })])
     const error = await setup([a], route(['a'])).fail(anthropicCall)
-    expect(error).toMatchObject({ status: 429, headers: { 'retry-after': '1', 'x-gatehouse-attempts': '3' } })
+    expect(error).toMatchObject({
+      status: 429,
+      headers: { 'retry-after': '1', 'x-gatehouse-attempts': '3' },
+    })
   })
 })
 
@@ -299,7 +402,9 @@ describe('executor: circuit breaker', () => {
     const { run, executor } = setup([a, b], breakerConfig(['a', 'b']))
     await run(anthropicCall)
     await run(anthropicCall)
-    expect(executor.circuitBreaker.snapshot().find((entry) => entry.provider === 'a')?.state).toBe('open')
+    expect(executor.circuitBreaker.snapshot().find((entry) => entry.provider === 'a')?.state).toBe(
+      'open'
+    )
     const outcome = await run(anthropicCall)
     expect(a.calls).toHaveLength(2)
     expect(outcome.servedBy).toMatchObject({ provider: 'b', attempts: 1 })
@@ -310,7 +415,14 @@ describe('executor: circuit breaker', () => {
       let sent = false
       return new ReadableStream<Uint8Array>({
         pull(controller) {
-          if (sent) controller.error(new ProviderError({ kind: 'connection', status: 502, message: 'The upstream closed the connection.' }))
+          if (sent)
+            controller.error(
+              new ProviderError({
+                kind: 'connection',
+                status: 502,
+                message: 'The upstream closed the connection.',
+              })
+            )
           else controller.enqueue(new TextEncoder().encode('data: {}\n\n'))
           sent = true
         },
@@ -322,7 +434,11 @@ describe('executor: circuit breaker', () => {
       forward: async () =>
         (calls += 1) === 1
           ? forwardResponse(['data: {}\n\n'], { hold: true })
-          : { status: 200, headers: new Headers({ 'content-type': 'text/event-stream' }), body: breaking() },
+          : {
+              status: 200,
+              headers: new Headers({ 'content-type': 'text/event-stream' }),
+              body: breaking(),
+            },
     })
     const { run, executor } = setup([a], breakerConfig(['a']))
     const breaker = () => executor.circuitBreaker.snapshot().find((entry) => entry.provider === 'a')
@@ -341,7 +457,10 @@ describe('executor: circuit breaker', () => {
 
   it('probes the target again after openMs and closes on success', async () => {
     let healthy = false
-    const a = createFakeAdapter({ id: 'a', chat: async () => (healthy ? chatResult('a is back') : Promise.reject(httpError(500))) })
+    const a = createFakeAdapter({
+      id: 'a',
+      chat: async () => (healthy ? chatResult('a is back') : Promise.reject(httpError(500))),
+    })
     const b = scripted('b', ['ok'])
     const { run, clock, executor } = setup([a, b], breakerConfig(['a', 'b']))
     await run(anthropicCall)
@@ -349,7 +468,9 @@ describe('executor: circuit breaker', () => {
     healthy = true
     await clock.advance(30_000)
     expect((await run(anthropicCall)).servedBy.provider).toBe('a')
-    expect(executor.circuitBreaker.snapshot().find((entry) => entry.provider === 'a')?.state).toBe('closed')
+    expect(executor.circuitBreaker.snapshot().find((entry) => entry.provider === 'a')?.state).toBe(
+      'closed'
+    )
   })
 
   it('when every breaker is open, tries the one that opened longest ago, once', async () => {

@@ -8,7 +8,12 @@ import type { ChatRequest } from '../../providers/spec/chat-types.ts'
 import { operationDialect, type Operation } from '../../providers/spec/operation.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { CallRoute, ChatCall, ChatOutcome } from './chat-call.ts'
-import { breakerOutcomeOf, CircuitOpenError, createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.ts'
+import {
+  breakerOutcomeOf,
+  CircuitOpenError,
+  createCircuitBreaker,
+  type CircuitBreaker,
+} from './circuit-breaker.ts'
 import type { Clock } from './clock.ts'
 import { createDeadline, type Deadline } from './deadline.ts'
 import { dispatchAttempt, type AttemptPlan } from './dispatch-attempt.ts'
@@ -67,7 +72,8 @@ const fallbackMaxOutputTokens = 4096
 /** A failure the client caused (the same request would fail anywhere): returned at once, never retried elsewhere. */
 const isClientError = (error: ProviderError, target: Target): boolean => {
   if (error.kind === 'unsupported') return true
-  if (error.kind !== 'http' || error.retryable || error.status < 400 || error.status >= 500) return false
+  if (error.kind !== 'http' || error.retryable || error.status < 400 || error.status >= 500)
+    return false
   if ([401, 403, 408, 409, 429].includes(error.status)) return false
   return !isQuotaError(error) && !target.fallbackOn.includes(error.status)
 }
@@ -75,7 +81,19 @@ const isClientError = (error: ProviderError, target: Target): boolean => {
 const withProvider = (error: ProviderError, providerId: string): ProviderError => {
   if (error.providerId !== undefined) return error
   const { kind, message, status, retryable, retryAfterMs, type, code, param, detail } = error
-  return new ProviderError({ kind, message, status, retryable, retryAfterMs, type, code, param, detail, providerId, cause: error })
+  return new ProviderError({
+    kind,
+    message,
+    status,
+    retryable,
+    retryAfterMs,
+    type,
+    code,
+    param,
+    detail,
+    providerId,
+    cause: error,
+  })
 }
 
 type AttemptEnded = Extract<ExecutionEvent, { type: 'attempt-ended' }>
@@ -84,25 +102,44 @@ type RunState = { attempts: number; lastFailure: ProviderError | null; deadline:
 
 type Attempt = { target: Target; plan: AttemptPlan; call: ChatCall; force: boolean }
 
-export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}): GatewayExecutor => {
+export const createExecutor = (
+  deps: ExecutorDeps,
+  options: ExecutorOptions = {}
+): GatewayExecutor => {
   const { config, clock, observer } = deps
   const random = options.random ?? Math.random
   const catalog =
     options.catalog ??
-    createModelCatalog({ registry: deps.providers, clock, logger: deps.logger, ttlMs: config.modelListTtlMs })
+    createModelCatalog({
+      registry: deps.providers,
+      clock,
+      logger: deps.logger,
+      ttlMs: config.modelListTtlMs,
+    })
   const circuitBreaker = createCircuitBreaker({
     policy: config.circuitBreaker,
     clock,
     onChange: (change) =>
-      observer.observe({ type: 'breaker', provider: change.provider, model: change.model, from: change.from, to: change.to }),
+      observer.observe({
+        type: 'breaker',
+        provider: change.provider,
+        model: change.model,
+        from: change.from,
+        to: change.to,
+      }),
   })
 
-  const planFor = (target: Target, call: ChatCall, canonical: () => ChatRequest): AttemptPlan | { kind: 'estimate' } => {
+  const planFor = (
+    target: Target,
+    call: ChatCall,
+    canonical: () => ChatRequest
+  ): AttemptPlan | { kind: 'estimate' } => {
     const adapter = target.provider.adapter
     if (adapter.forward && adapter.forwards.includes(call.operation)) return { kind: 'forward' }
     if (call.operation === 'count-tokens') return { kind: 'estimate' }
     const request: ChatRequest = { ...canonical(), model: target.model }
-    if (!adapter.requiresMaxTokens || request.maxTokens !== undefined) return { kind: 'chat', request }
+    if (!adapter.requiresMaxTokens || request.maxTokens !== undefined)
+      return { kind: 'chat', request }
     const maxTokens = config.maxOutputTokens(target.model) ?? fallbackMaxOutputTokens
     return { kind: 'chat', request: { ...request, maxTokens }, defaultedMaxTokens: maxTokens }
   }
@@ -127,7 +164,9 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
       forwarded: plan.kind === 'forward',
     })
     // Written out field by field, like every per-request object here (docs/architecture.md, hot-path rules).
-    const ended = (end: Pick<AttemptEnded, 'outcome' | 'status' | 'errorKind' | 'errorCode'>): AttemptEnded => ({
+    const ended = (
+      end: Pick<AttemptEnded, 'outcome' | 'status' | 'errorKind' | 'errorCode'>
+    ): AttemptEnded => ({
       type: 'attempt-ended',
       requestId: call.requestId,
       operation: call.operation,
@@ -162,23 +201,44 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
           durationMs: clock.now() - startedAt,
         })
       }
-      const outcome = await dispatchAttempt({ target, plan, call, clock, deadline: state.deadline, attempt, onStreamEnd })
+      const outcome = await dispatchAttempt({
+        target,
+        plan,
+        call,
+        clock,
+        deadline: state.deadline,
+        attempt,
+        onStreamEnd,
+      })
       permit.settle('success')
-      observer.observe(ended({ outcome: 'success', status: 'status' in outcome ? outcome.status : 200, errorKind: null, errorCode: null }))
+      observer.observe(
+        ended({
+          outcome: 'success',
+          status: 'status' in outcome ? outcome.status : 200,
+          errorKind: null,
+          errorCode: null,
+        })
+      )
       return outcome
     } catch (caught) {
       if (!(caught instanceof ProviderError)) {
         // The gateway's own failure (a bug, a body it cannot serialise): a 500 of its own, logged with its stack by
         // on-error.ts, never blamed on the provider, never counted by its breaker, never retried elsewhere.
         permit.settle('aborted')
-        observer.observe(ended({ outcome: 'failure', status: 500, errorKind: 'internal', errorCode: null }))
+        observer.observe(
+          ended({ outcome: 'failure', status: 500, errorKind: 'internal', errorCode: null })
+        )
         throw new StopRetrying(caught instanceof Error ? caught : new Error(String(caught)))
       }
       const error = withProvider(caught, providerId)
       const breakerOutcome = breakerOutcomeOf(error)
       permit.settle(breakerOutcome)
       if (error.kind === 'http' && error.status === 429 && error.retryAfterMs !== null) {
-        circuitBreaker.cooldown({ provider: providerId, model: target.model, ms: error.retryAfterMs })
+        circuitBreaker.cooldown({
+          provider: providerId,
+          model: target.model,
+          ms: error.retryAfterMs,
+        })
       }
       observer.observe(
         ended({
@@ -186,7 +246,7 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
           status: error.status,
           errorKind: error.kind,
           errorCode: error.code ?? null,
-        }),
+        })
       )
       state.lastFailure = error
       throw error
@@ -220,11 +280,21 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
       kind: 'count',
       inputTokens: estimateTokens({ ...canonical, model: target.model }),
       estimated: true,
-      servedBy: { provider: target.provider.config.id, model: target.model, attempts: state.attempts, firstByteAt: clock.now() },
+      servedBy: {
+        provider: target.provider.config.id,
+        model: target.model,
+        attempts: state.attempts,
+        firstByteAt: clock.now(),
+      },
     }
   }
 
-  const fellBack = (call: ChatCall, from: Target, to: Target, reason: 'failed' | 'circuit-open'): void =>
+  const fellBack = (
+    call: ChatCall,
+    from: Target,
+    to: Target,
+    reason: 'failed' | 'circuit-open'
+  ): void =>
     observer.observe({
       type: 'fallback',
       requestId: call.requestId,
@@ -259,9 +329,13 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
     }
     if (state.attempts === 0 && skipped.length > 0) {
       const blockedSince = (entry: { target: Target }): number =>
-        circuitBreaker.blockedSince({ provider: entry.target.provider.config.id, model: entry.target.model }) ??
-        Number.POSITIVE_INFINITY
-      const oldest = skipped.reduce((best, entry) => (blockedSince(entry) < blockedSince(best) ? entry : best))
+        circuitBreaker.blockedSince({
+          provider: entry.target.provider.config.id,
+          model: entry.target.model,
+        }) ?? Number.POSITIVE_INFINITY
+      const oldest = skipped.reduce((best, entry) =>
+        blockedSince(entry) < blockedSince(best) ? entry : best
+      )
       try {
         return await runTarget({ ...oldest, call, force: true }, state)
       } catch (error) {
@@ -285,23 +359,34 @@ export const createExecutor = (deps: ExecutorDeps, options: ExecutorOptions = {}
     // Embeddings have no canonical form: only a provider that serves them natively can.
     const targets =
       operation === 'embeddings'
-        ? resolved.filter(({ provider }) => provider.adapter.forward && provider.adapter.forwards.includes(operation))
+        ? resolved.filter(
+            ({ provider }) =>
+              provider.adapter.forward && provider.adapter.forwards.includes(operation)
+          )
         : resolved
     if (targets.length === 0) {
       const names = resolved.map(({ provider }) => `"${provider.config.id}"`).join(', ')
-      throw invalidRequest(`Embeddings are not available from provider ${names}: use an OpenAI-compatible provider.`, 'model')
+      throw invalidRequest(
+        `Embeddings are not available from provider ${names}: use an OpenAI-compatible provider.`,
+        'model'
+      )
     }
     return { name: targets[0].routeName ?? null, targets }
   }
 
   const execute = async (call: ChatCall): Promise<ChatOutcome> => {
-    const deadline = createDeadline({ clock, totalMs: call.route.targets[0].timeouts.totalMs, signal: call.signal })
+    const deadline = createDeadline({
+      clock,
+      totalMs: call.route.targets[0].timeouts.totalMs,
+      signal: call.signal,
+    })
     const state: RunState = { attempts: 0, lastFailure: null, deadline }
     try {
       return await runTargets(call, state)
     } catch (error) {
       deadline.dispose()
-      if (error instanceof ProviderError) throw mapProviderError(error, { attempts: state.attempts })
+      if (error instanceof ProviderError)
+        throw mapProviderError(error, { attempts: state.attempts })
       throw error
     }
   }

@@ -32,9 +32,19 @@ describe('guardReader', () => {
   it('replays a peeked first chunk before the rest', async () => {
     const clock = createFakeClock()
     const scope = createAttemptScope({ clock, firstByteMs: 1_000, providerId: 'p' })
-    const { reader, first } = await peekFirstChunk({ reader: streamOf(['first', 'second']).getReader(), scope })
+    const { reader, first } = await peekFirstChunk({
+      reader: streamOf(['first', 'second']).getReader(),
+      scope,
+    })
     scope.firstByteReceived()
-    const guarded = guardReader({ reader, first, clock, idleMs: 1_000, signal: scope.signal, providerId: 'p' })
+    const guarded = guardReader({
+      reader,
+      first,
+      clock,
+      idleMs: 1_000,
+      signal: scope.signal,
+      providerId: 'p',
+    })
     expect(await readAll(guarded)).toEqual(['first', 'second'])
   })
 
@@ -49,7 +59,7 @@ describe('guardReader', () => {
     await clock.advance(1)
     const error = await next.then(
       () => null,
-      (caught: unknown) => caught,
+      (caught: unknown) => caught
     )
     expect(error).toBeInstanceOf(ProviderError)
     expect(error).toMatchObject({ kind: 'timeout', status: 504, providerId: 'openai' })
@@ -74,7 +84,13 @@ describe('guardReader', () => {
         push = (chunk) => (chunk === null ? controller.close() : controller.enqueue(chunk))
       },
     })
-    const guarded = guardReader({ reader: source.getReader(), clock, idleMs: 1_000, signal: new AbortController().signal, providerId: 'p' })
+    const guarded = guardReader({
+      reader: source.getReader(),
+      clock,
+      idleMs: 1_000,
+      signal: new AbortController().signal,
+      providerId: 'p',
+    })
     const received: string[] = []
     for (const chunk of ['a', 'b', 'c', 'd', 'e']) {
       const next = guarded.read()
@@ -143,7 +159,11 @@ describe('peekFirstChunk', () => {
     const scope = createAttemptScope({ clock, firstByteMs: 2_000, providerId: 'p' })
     const source = streamOf<string>([], { hold: true })
     const peek = peekFirstChunk({ reader: source.getReader(), scope })
-    await expect(clock.settle(peek)).rejects.toMatchObject({ kind: 'timeout', status: 504, retryable: true })
+    await expect(clock.settle(peek)).rejects.toMatchObject({
+      kind: 'timeout',
+      status: 504,
+      retryable: true,
+    })
     expect(clock.now() - Date.UTC(2026, 0, 1)).toBe(2_000)
     expect(source.cancelled()).toBe(true)
   })

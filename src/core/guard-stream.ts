@@ -107,7 +107,7 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
         retryable: false,
         providerId,
       }),
-      true,
+      true
     )
   }
   if (signal.aborted) fail(signal.reason)

@@ -20,25 +20,46 @@ export const createExecutionLog = (logger: Logger): ExecutionObserver => ({
           kind: event.errorKind,
           code: event.errorCode,
         }
-        if (event.outcome === 'aborted') logger.info(fields, 'upstream attempt aborted: the client left')
+        if (event.outcome === 'aborted')
+          logger.info(fields, 'upstream attempt aborted: the client left')
         else logger.warn(fields, 'upstream attempt failed')
         return
       }
       case 'breaker': {
-        const fields = { provider: event.provider, model: event.model, from: event.from, to: event.to }
+        const fields = {
+          provider: event.provider,
+          model: event.model,
+          from: event.from,
+          to: event.to,
+        }
         if (event.to === 'open') logger.warn(fields, 'circuit breaker opened')
         else logger.info(fields, `circuit breaker ${event.to}`)
         return
       }
       case 'retry':
-        logger.debug({ requestId: event.requestId, provider: event.provider, model: event.model, attempt: event.attempt, delayMs: event.delayMs }, 'retrying upstream')
+        logger.debug(
+          {
+            requestId: event.requestId,
+            provider: event.provider,
+            model: event.model,
+            attempt: event.attempt,
+            delayMs: event.delayMs,
+          },
+          'retrying upstream'
+        )
         return
       case 'fallback':
-        logger.debug({ requestId: event.requestId, from: event.from, to: event.to, reason: event.reason }, 'falling back to the next target')
+        logger.debug(
+          { requestId: event.requestId, from: event.from, to: event.to, reason: event.reason },
+          'falling back to the next target'
+        )
         return
       case 'stream-ended':
         if (event.outcome === 'broken') {
-          logger.warn({ requestId: event.requestId, provider: event.provider, model: event.model }, 'upstream stream broke after its first byte')
+          logger.warn(
+            { requestId: event.requestId, provider: event.provider, model: event.model },
+            'upstream stream broke after its first byte'
+          )
         }
         return
       case 'attempt-started':

@@ -15,7 +15,7 @@ describe('mapProviderError', () => {
         code: 'context_length_exceeded',
         param: 'messages',
         providerId: 'openai',
-      }),
+      })
     )
     expect(error).toBeInstanceOf(GatewayError)
     expect(error).toMatchObject({
@@ -25,7 +25,11 @@ describe('mapProviderError', () => {
       openaiCode: 'context_length_exceeded',
       param: 'messages',
     })
-    expect(map(httpError(404, { code: 'model_not_found' }))).toMatchObject({ status: 404, code: 'not_found', openaiCode: 'model_not_found' })
+    expect(map(httpError(404, { code: 'model_not_found' }))).toMatchObject({
+      status: 404,
+      code: 'not_found',
+      openaiCode: 'model_not_found',
+    })
     expect(map(httpError(422))).toMatchObject({ status: 422, code: 'invalid_request' })
   })
 
@@ -40,13 +44,21 @@ describe('mapProviderError', () => {
       new ProviderError({ kind: 'aborted', status: 499, message: 'x' }),
     ]
     for (const error of errors) {
-      expect(map(error, 4).headers).toMatchObject({ 'x-should-retry': 'false', 'x-gatehouse-attempts': '4' })
+      expect(map(error, 4).headers).toMatchObject({
+        'x-should-retry': 'false',
+        'x-gatehouse-attempts': '4',
+      })
     }
   })
 
   it("turns an upstream 401/403 into a 502 that blames the gateway's credentials, without the upstream text", () => {
     for (const status of [401, 403]) {
-      const error = map(httpError(status, { message: 'Incorrect API key provided: sk-abc***xyz', providerId: 'openai' }))
+      const error = map(
+        httpError(status, {
+          message: 'Incorrect API key provided: sk-abc***xyz',
+          providerId: 'openai',
+        })
+      )
       expect(error.status).toBe(502)
       expect(error.message).toContain("rejected the gateway's credentials")
       expect(error.message).not.toContain('sk-')
@@ -56,7 +68,12 @@ describe('mapProviderError', () => {
 
   it('answers a 429 with 429 and a retry-after header when the upstream gave one', () => {
     const limited = map(httpError(429, { retryAfterMs: 2_500, code: 'rate_limit_exceeded' }))
-    expect(limited).toMatchObject({ status: 429, code: 'rate_limited', retryAfterMs: 2_500, openaiCode: 'rate_limit_exceeded' })
+    expect(limited).toMatchObject({
+      status: 429,
+      code: 'rate_limited',
+      retryAfterMs: 2_500,
+      openaiCode: 'rate_limit_exceeded',
+    })
     expect(limited.headers['retry-after']).toBe('3')
     expect(map(httpError(429)).headers['retry-after']).toBeUndefined()
   })
@@ -64,8 +81,18 @@ describe('mapProviderError', () => {
   it('answers 502 naming the provider for 5xx, connection and unreadable responses', () => {
     const cases = [
       httpError(529, { providerId: 'anthropic', message: 'Overloaded' }),
-      new ProviderError({ kind: 'connection', status: 502, message: 'ECONNREFUSED', providerId: 'anthropic' }),
-      new ProviderError({ kind: 'bad-response', status: 502, message: 'invalid JSON', providerId: 'anthropic' }),
+      new ProviderError({
+        kind: 'connection',
+        status: 502,
+        message: 'ECONNREFUSED',
+        providerId: 'anthropic',
+      }),
+      new ProviderError({
+        kind: 'bad-response',
+        status: 502,
+        message: 'invalid JSON',
+        providerId: 'anthropic',
+      }),
     ]
     for (const error of cases) {
       const mapped = map(error)
@@ -75,10 +102,21 @@ describe('mapProviderError', () => {
   })
 
   it('answers 504 for timeouts, 400 for conversion gaps and 499 when the client left', () => {
-    expect(map(new ProviderError({ kind: 'timeout', status: 504, message: 'slow' }))).toMatchObject({ status: 504, code: 'timeout' })
+    expect(map(new ProviderError({ kind: 'timeout', status: 504, message: 'slow' }))).toMatchObject(
+      { status: 504, code: 'timeout' }
+    )
     expect(
-      map(new ProviderError({ kind: 'unsupported', status: 400, message: 'n > 1 is not supported', param: 'n' })),
+      map(
+        new ProviderError({
+          kind: 'unsupported',
+          status: 400,
+          message: 'n > 1 is not supported',
+          param: 'n',
+        })
+      )
     ).toMatchObject({ status: 400, code: 'invalid_request', param: 'n' })
-    expect(map(new ProviderError({ kind: 'aborted', status: 499, message: 'gone' })).status).toBe(499)
+    expect(map(new ProviderError({ kind: 'aborted', status: 499, message: 'gone' })).status).toBe(
+      499
+    )
   })
 })

@@ -16,14 +16,21 @@ const codeByStatus: Record<number, GatewayErrorCode> = {
 }
 
 /** `attempts: null` when the error did not come out of the executor (nothing to count). */
-export const mapProviderError = (error: ProviderError, options: { attempts: number | null }): GatewayError => {
-  const provider = error.providerId === undefined ? 'the upstream provider' : `provider "${error.providerId}"`
+export const mapProviderError = (
+  error: ProviderError,
+  options: { attempts: number | null }
+): GatewayError => {
+  const provider =
+    error.providerId === undefined ? 'the upstream provider' : `provider "${error.providerId}"`
   const headers: Record<string, string> = { 'x-should-retry': 'false' }
   if (options.attempts !== null) headers['x-gatehouse-attempts'] = String(options.attempts)
   const base = { headers, cause: error }
   switch (error.kind) {
     case 'aborted':
-      return new GatewayError('invalid_request', 'The client closed the request.', { ...base, status: 499 })
+      return new GatewayError('invalid_request', 'The client closed the request.', {
+        ...base,
+        status: 499,
+      })
     case 'timeout':
       return new GatewayError('timeout', error.message, { ...base, status: 504 })
     case 'unsupported':
@@ -34,26 +41,41 @@ export const mapProviderError = (error: ProviderError, options: { attempts: numb
         openaiCode: error.code,
       })
     case 'connection':
-      return new GatewayError('upstream', `Could not reach ${provider}: ${error.message}`, { ...base, status: 502 })
-    case 'bad-response':
-      return new GatewayError('upstream', `${capitalize(provider)} sent a response the gateway could not read: ${error.message}`, {
+      return new GatewayError('upstream', `Could not reach ${provider}: ${error.message}`, {
         ...base,
         status: 502,
       })
+    case 'bad-response':
+      return new GatewayError(
+        'upstream',
+        `${capitalize(provider)} sent a response the gateway could not read: ${error.message}`,
+        {
+          ...base,
+          status: 502,
+        }
+      )
     case 'http':
       break
   }
   if (error.status === 401 || error.status === 403) {
-    return new GatewayError('upstream', `The upstream ${provider} rejected the gateway's credentials.`, {
-      ...base,
-      status: 502,
-    })
+    return new GatewayError(
+      'upstream',
+      `The upstream ${provider} rejected the gateway's credentials.`,
+      {
+        ...base,
+        status: 502,
+      }
+    )
   }
   if (error.status >= 500 || error.status < 400) {
-    return new GatewayError('upstream', `${capitalize(provider)} failed with HTTP ${error.status}: ${error.message}`, {
-      ...base,
-      status: 502,
-    })
+    return new GatewayError(
+      'upstream',
+      `${capitalize(provider)} failed with HTTP ${error.status}: ${error.message}`,
+      {
+        ...base,
+        status: 502,
+      }
+    )
   }
   if (error.status === 429 && error.retryAfterMs !== null) {
     headers['retry-after'] = String(Math.ceil(error.retryAfterMs / 1000))

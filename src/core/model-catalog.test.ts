@@ -1,15 +1,22 @@
 import { describe, it, expect } from 'vitest'
 import type { AbortHandle, ModelInfo } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
-import { createFakeAdapter, createFakeDeps, type FakeDepsOptions } from '../../test/helpers/fake-deps.ts'
+import {
+  createFakeAdapter,
+  createFakeDeps,
+  type FakeDepsOptions,
+} from '../../test/helpers/fake-deps.ts'
 import { flushPromises } from '../../test/helpers/fake-clock.ts'
 import { createModelCatalog } from './model-catalog.ts'
 
 type ListModels = (signal: AbortHandle) => Promise<ModelInfo[]>
 
-const setup = (options: { lists: Record<string, ListModels | null>; config?: FakeDepsOptions['config'] }) => {
+const setup = (options: {
+  lists: Record<string, ListModels | null>
+  config?: FakeDepsOptions['config']
+}) => {
   const adapters = Object.entries(options.lists).map(([id, list]) =>
-    createFakeAdapter({ id, ...(list ? { listModels: (context) => list(context.signal) } : {}) }),
+    createFakeAdapter({ id, ...(list ? { listModels: (context) => list(context.signal) } : {}) })
   )
   const deps = createFakeDeps({ adapters, config: options.config })
   const catalog = createModelCatalog({
@@ -28,10 +35,18 @@ describe('createModelCatalog', () => {
   it("lists each provider's discovered models plus its configured ones", async () => {
     const { catalog } = setup({
       lists: { openai: async () => [{ id: 'gpt-4o', ownedBy: 'openai' }], local: null },
-      config: { providers: { openai: { models: ['gpt-4o', 'ft:gpt-4o:acme'] }, local: { models: ['qwen'] } } },
+      config: {
+        providers: {
+          openai: { models: ['gpt-4o', 'ft:gpt-4o:acme'] },
+          local: { models: ['qwen'] },
+        },
+      },
     })
     expect(await catalog.list()).toEqual([
-      { providerId: 'openai', models: [{ id: 'gpt-4o', ownedBy: 'openai' }, { id: 'ft:gpt-4o:acme' }] },
+      {
+        providerId: 'openai',
+        models: [{ id: 'gpt-4o', ownedBy: 'openai' }, { id: 'ft:gpt-4o:acme' }],
+      },
       { providerId: 'local', models: [{ id: 'qwen' }] },
     ])
     expect(await catalog.providersOf('qwen')).toEqual(['local'])
@@ -49,7 +64,9 @@ describe('createModelCatalog', () => {
 
   it('caches lists for ttlMs, then fetches again', async () => {
     let version = 1
-    const { catalog, fetches, clock } = setup({ lists: { openai: async () => ids(`model-v${version}`) } })
+    const { catalog, fetches, clock } = setup({
+      lists: { openai: async () => ids(`model-v${version}`) },
+    })
     expect(await catalog.providersOf('model-v1')).toEqual(['openai'])
     version = 2
     await clock.advance(599_999)
@@ -70,7 +87,9 @@ describe('createModelCatalog', () => {
       lists: {
         openai: () => {
           calls += 1
-          return calls === 1 ? Promise.resolve(ids('model-v1')) : new Promise<ModelInfo[]>((resolve) => (release = resolve))
+          return calls === 1
+            ? Promise.resolve(ids('model-v1'))
+            : new Promise<ModelInfo[]>((resolve) => (release = resolve))
         },
       },
     })
@@ -105,7 +124,12 @@ describe('createModelCatalog', () => {
       { providerId: 'broken', models: [] },
     ])
     const warnings = deps.logger.lines.filter((line) => line.level === 'warn')
-    expect(warnings.map((line) => line.fields)).toContainEqual({ provider: 'openai', kind: 'http', status: 500, stale: true })
+    expect(warnings.map((line) => line.fields)).toContainEqual({
+      provider: 'openai',
+      kind: 'http',
+      status: 500,
+      stale: true,
+    })
     expect(warnings.map((line) => line.fields.provider)).toContain('broken')
   })
 
@@ -151,7 +175,9 @@ describe('createModelCatalog', () => {
       config: { providers: { slow: { models: ['configured'] } } },
     })
     const listed = catalog.list()
-    await expect(clock.settle(listed)).resolves.toEqual([{ providerId: 'slow', models: ids('configured') }])
+    await expect(clock.settle(listed)).resolves.toEqual([
+      { providerId: 'slow', models: ids('configured') },
+    ])
     expect(clock.now() - Date.UTC(2026, 0, 1)).toBe(5_000)
     expect(signal?.aborted).toBe(true)
     expect(clock.pendingTimers()).toBe(0)

@@ -46,7 +46,10 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
   let version = 0
   let index: { version: number; providersByModel: Map<string, string[]> } | null = null
 
-  const fetchModels = async (entry: ProviderEntry, cached: CacheEntry): Promise<ModelInfo[] | null> => {
+  const fetchModels = async (
+    entry: ProviderEntry,
+    cached: CacheEntry
+  ): Promise<ModelInfo[] | null> => {
     const providerId = entry.config.id
     const scope = createAttemptScope({ clock, firstByteMs: fetchTimeoutMs, providerId })
     try {
@@ -55,7 +58,7 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
           signal: scope.signal,
           requestId: `model-catalog-${providerId}`,
           connectTimeoutMs: entry.config.timeouts.connectMs,
-        }),
+        })
       )
       cached.models = models
       cached.refreshAt = clock.now() + ttlMs
@@ -69,7 +72,7 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
           status: error instanceof ProviderError ? error.status : null,
           stale: cached.models !== null,
         },
-        'model list fetch failed; keeping the previous list',
+        'model list fetch failed; keeping the previous list'
       )
     } finally {
       scope.dispose()
@@ -89,7 +92,8 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
       cached = { models: null, refreshAt: 0, inFlight: null }
       cache.set(entry.config.id, cached)
     }
-    if (!cached.inFlight && clock.now() >= cached.refreshAt) cached.inFlight = fetchModels(entry, cached)
+    if (!cached.inFlight && clock.now() >= cached.refreshAt)
+      cached.inFlight = fetchModels(entry, cached)
     return cached.models !== null ? null : cached.inFlight
   }
 
@@ -110,7 +114,9 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
 
   const list = async (): Promise<{ providerId: string; models: ModelInfo[] }[]> =>
     Promise.all(
-      registry.list().map(async (entry) => ({ providerId: entry.config.id, models: await modelsOf(entry) })),
+      registry
+        .list()
+        .map(async (entry) => ({ providerId: entry.config.id, models: await modelsOf(entry) }))
     )
 
   /** On the request path for every unprefixed model name: a map lookup once the lists are known. */
@@ -125,7 +131,8 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
       const providersByModel = new Map<string, string[]>()
       const builtAt = version
       for (const { providerId, models } of await list()) {
-        for (const { id } of models) providersByModel.set(id, [...(providersByModel.get(id) ?? []), providerId])
+        for (const { id } of models)
+          providersByModel.set(id, [...(providersByModel.get(id) ?? []), providerId])
       }
       index = { version: builtAt, providersByModel }
     }

@@ -1,12 +1,20 @@
 import { describe, it, expect } from 'vitest'
-import { createFakeAdapter, createFakeDeps, type FakeDepsOptions } from '../../test/helpers/fake-deps.ts'
+import {
+  createFakeAdapter,
+  createFakeDeps,
+  type FakeDepsOptions,
+} from '../../test/helpers/fake-deps.ts'
 import { GatewayError } from './errors.ts'
 import type { ModelCatalog } from './model-catalog.ts'
 import { orderByWeight, resolveTargets } from './model-router.ts'
 import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 const staticCatalog = (lists: Record<string, string[]>): ModelCatalog => ({
-  list: async () => Object.entries(lists).map(([providerId, ids]) => ({ providerId, models: ids.map((id) => ({ id })) })),
+  list: async () =>
+    Object.entries(lists).map(([providerId, ids]) => ({
+      providerId,
+      models: ids.map((id) => ({ id })),
+    })),
   providersOf: async (model) => Object.keys(lists).filter((id) => lists[id].includes(model)),
 })
 
@@ -16,12 +24,25 @@ const setup = (options: {
   catalog?: Record<string, string[]>
 }) => {
   const deps = createFakeDeps({
-    adapters: options.providers.map((id) => createFakeAdapter({ id, dialect: id === 'anthropic' ? 'anthropic' : 'openai' })),
+    adapters: options.providers.map((id) =>
+      createFakeAdapter({ id, dialect: id === 'anthropic' ? 'anthropic' : 'openai' })
+    ),
     config: options.config,
   })
   const catalog = staticCatalog(options.catalog ?? {})
-  const resolve = (model: string, dialect: 'openai' | 'anthropic' = 'openai', random?: () => number) =>
-    resolveTargets({ model, dialect, config: deps.config, registry: deps.providers, catalog, random })
+  const resolve = (
+    model: string,
+    dialect: 'openai' | 'anthropic' = 'openai',
+    random?: () => number
+  ) =>
+    resolveTargets({
+      model,
+      dialect,
+      config: deps.config,
+      registry: deps.providers,
+      catalog,
+      random,
+    })
   const names = async (model: string, dialect: 'openai' | 'anthropic' = 'openai') =>
     (await resolve(model, dialect)).map((target) => `${target.provider.config.id}:${target.model}`)
   return { resolve, names }
@@ -30,14 +51,18 @@ const setup = (options: {
 describe('resolveTargets', () => {
   it('routes provider/model to that provider, splitting at the first slash only', async () => {
     const { names } = setup({ providers: ['openai', 'openrouter'] })
-    expect(await names('openrouter/meta-llama/llama-3.1-8b')).toEqual(['openrouter:meta-llama/llama-3.1-8b'])
+    expect(await names('openrouter/meta-llama/llama-3.1-8b')).toEqual([
+      'openrouter:meta-llama/llama-3.1-8b',
+    ])
     expect(await names('openai/gpt-4o')).toEqual(['openai:gpt-4o'])
   })
 
   it('prefers an explicit provider prefix over an alias of the same name', async () => {
     const { names } = setup({
       providers: ['openai', 'groq'],
-      config: { routes: [{ name: 'openai/gpt-4o', targets: [{ provider: 'groq', model: 'llama' }] }] },
+      config: {
+        routes: [{ name: 'openai/gpt-4o', targets: [{ provider: 'groq', model: 'llama' }] }],
+      },
     })
     expect(await names('openai/gpt-4o')).toEqual(['openai:gpt-4o'])
   })
@@ -65,14 +90,26 @@ describe('resolveTargets', () => {
     const { resolve } = setup({
       providers: ['openai'],
       config: {
-        providers: { openai: { timeouts: { idleMs: 9_000, connectMs: 1_000 }, retry: { maxRetries: 4 } } },
+        providers: {
+          openai: { timeouts: { idleMs: 9_000, connectMs: 1_000 }, retry: { maxRetries: 4 } },
+        },
         routes: [
-          { name: 'fast', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }], timeouts: { idleMs: 3_000 }, fallbackOn: [429] },
+          {
+            name: 'fast',
+            targets: [{ provider: 'openai', model: 'gpt-4o-mini' }],
+            timeouts: { idleMs: 3_000 },
+            fallbackOn: [429],
+          },
         ],
       },
     })
     const [target] = await resolve('fast')
-    expect(target.timeouts).toEqual({ connectMs: 1_000, firstByteMs: 300_000, idleMs: 3_000, totalMs: 580_000 })
+    expect(target.timeouts).toEqual({
+      connectMs: 1_000,
+      firstByteMs: 300_000,
+      idleMs: 3_000,
+      totalMs: 580_000,
+    })
     expect(target.retry.maxRetries).toBe(4)
     expect(target.fallbackOn).toEqual([429])
     expect(target.routeName).toBe('fast')
@@ -100,16 +137,28 @@ describe('resolveTargets', () => {
   })
 
   it("falls back to the dialect's default provider, then to the only provider", async () => {
-    const two = setup({ providers: ['openai', 'anthropic'], config: { defaultProvider: { anthropic: 'anthropic' } } })
+    const two = setup({
+      providers: ['openai', 'anthropic'],
+      config: { defaultProvider: { anthropic: 'anthropic' } },
+    })
     expect(await two.names('some-model', 'anthropic')).toEqual(['anthropic:some-model'])
-    await expect(two.resolve('some-model', 'openai')).rejects.toMatchObject({ status: 404, openaiCode: 'model_not_found' })
+    await expect(two.resolve('some-model', 'openai')).rejects.toMatchObject({
+      status: 404,
+      openaiCode: 'model_not_found',
+    })
     const one = setup({ providers: ['vllm'] })
     expect(await one.names('qwen2.5-7b')).toEqual(['vllm:qwen2.5-7b'])
   })
 
   it('answers 404 for an unknown provider prefix that nothing else matches, even with one provider', async () => {
-    const { resolve, names } = setup({ providers: ['openai'], catalog: { openai: ['meta-llama/llama-3.1-8b'] } })
-    await expect(resolve('mistral/mistral-large')).rejects.toMatchObject({ status: 404, code: 'not_found' })
+    const { resolve, names } = setup({
+      providers: ['openai'],
+      catalog: { openai: ['meta-llama/llama-3.1-8b'] },
+    })
+    await expect(resolve('mistral/mistral-large')).rejects.toMatchObject({
+      status: 404,
+      code: 'not_found',
+    })
     expect(await names('meta-llama/llama-3.1-8b')).toEqual(['openai:meta-llama/llama-3.1-8b'])
   })
 
@@ -134,7 +183,9 @@ describe('resolveTargets', () => {
     const runs = 4_000
     const complete = new Set<string>()
     for (let run = 0; run < runs; run += 1) {
-      const ids = (await resolve('mix', 'openai', random)).map((target) => target.provider.config.id)
+      const ids = (await resolve('mix', 'openai', random)).map(
+        (target) => target.provider.config.id
+      )
       complete.add([...ids].sort().join(','))
       firsts[ids[0]] += 1
     }

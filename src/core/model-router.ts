@@ -52,7 +52,10 @@ const directTarget = (provider: ProviderEntry, model: string): Target => ({
  * Weighted random order without replacement: the first target is drawn with probability weight / total, the next
  * from the rest, and so on, so every target stays a fallback. Targets without a weight follow, in config order.
  */
-export const orderByWeight = <T extends { weight?: number }>(items: readonly T[], random: () => number): T[] => {
+export const orderByWeight = <T extends { weight?: number }>(
+  items: readonly T[],
+  random: () => number
+): T[] => {
   const weighted = items.filter((item) => item.weight !== undefined)
   const rest = items.filter((item) => item.weight === undefined)
   const ordered: T[] = []
@@ -66,7 +69,11 @@ export const orderByWeight = <T extends { weight?: number }>(items: readonly T[]
   return [...ordered, ...rest]
 }
 
-const routeTargets = (route: ResolvedRoute, registry: ProviderRegistry, random: () => number): Target[] =>
+const routeTargets = (
+  route: ResolvedRoute,
+  registry: ProviderRegistry,
+  random: () => number
+): Target[] =>
   orderByWeight(route.targets, random).flatMap((target) => {
     const provider = registry.get(target.provider)
     if (!provider) return []

@@ -8,7 +8,11 @@ const providers = resolveConfig({
   routes: [],
   providers: {
     openai: { type: 'openai', apiKey: 'sk-a' },
-    groq: { type: 'openai-compatible', apiKey: 'gsk-b', baseUrl: 'https://api.groq.com/openai/v1/' },
+    groq: {
+      type: 'openai-compatible',
+      apiKey: 'gsk-b',
+      baseUrl: 'https://api.groq.com/openai/v1/',
+    },
     anthropic: { type: 'anthropic', apiKey: 'sk-ant-c' },
   },
 } as GatewayConfig).providers
@@ -31,12 +35,17 @@ describe('createProviderRegistry', () => {
       ['groq', 'groq'],
       ['anthropic', 'anthropic'],
     ])
-    expect(seen.find((provider) => provider.id === 'groq')).toMatchObject({ apiKey: 'gsk-b', baseUrl: 'https://api.groq.com/openai/v1' })
+    expect(seen.find((provider) => provider.id === 'groq')).toMatchObject({
+      apiKey: 'gsk-b',
+      baseUrl: 'https://api.groq.com/openai/v1',
+    })
     expect(built.registry.get('anthropic')?.config.type).toBe('anthropic')
   })
 
   it('refuses to start on a runtime that has no factory for a configured type, naming each provider', () => {
-    const factories: ProviderFactories = { openai: (provider) => createFakeAdapter({ id: provider.id }) }
+    const factories: ProviderFactories = {
+      openai: (provider) => createFakeAdapter({ id: provider.id }),
+    }
     const built = createProviderRegistry({ providers, factories, runtimeName: 'Workers' })
     expect(built).toEqual({
       ok: false,

@@ -25,7 +25,8 @@ export type ProviderFactory = (provider: ResolvedProvider) => ProviderAdapter
 /** The provider types a runtime can build. */
 export type ProviderFactories = Partial<Record<ProviderType, ProviderFactory>>
 
-export type RegistryResult = { ok: true; registry: ProviderRegistry } | { ok: false; errors: string[] }
+export type RegistryResult =
+  { ok: true; registry: ProviderRegistry } | { ok: false; errors: string[] }
 
 export const createProviderRegistry = (options: {
   providers: Record<string, ResolvedProvider>
@@ -38,7 +39,9 @@ export const createProviderRegistry = (options: {
   for (const provider of Object.values(options.providers)) {
     const factory = options.factories[provider.type]
     if (factory === undefined) {
-      errors.push(`providers.${provider.id}: a provider of type ${provider.type} cannot run on ${options.runtimeName}`)
+      errors.push(
+        `providers.${provider.id}: a provider of type ${provider.type} cannot run on ${options.runtimeName}`
+      )
       continue
     }
     entries.set(provider.id, { config: provider, adapter: factory(provider) })
@@ -59,7 +62,7 @@ export const createProviderRegistry = (options: {
             } catch (error) {
               failed.push({ provider: entry.config.id, error })
             }
-          }),
+          })
         )
         return { failed }
       },

@@ -128,9 +128,13 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
       compat: {
         developerRole: provider.compat?.developerRole ?? provider.type !== 'openai-compatible',
         streamOptions: provider.compat?.streamOptions ?? true,
-        maxCompletionTokens: provider.compat?.maxCompletionTokens ?? provider.type !== 'openai-compatible',
+        maxCompletionTokens:
+          provider.compat?.maxCompletionTokens ?? provider.type !== 'openai-compatible',
       },
-      pool: { ...defaultPool, ...pickDefined<PoolConfig>(config.pool, provider.pool) } as PoolPolicy,
+      pool: {
+        ...defaultPool,
+        ...pickDefined<PoolConfig>(config.pool, provider.pool),
+      } as PoolPolicy,
       models: provider.models ?? [],
       discoverModels: provider.discoverModels ?? true,
     }
@@ -157,7 +161,10 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     providers,
     routes,
     defaultProvider: config.defaultProvider ?? {},
-    circuitBreaker: { ...defaultCircuitBreaker, ...pickDefined<CircuitBreakerConfig>(config.circuitBreaker) },
+    circuitBreaker: {
+      ...defaultCircuitBreaker,
+      ...pickDefined<CircuitBreakerConfig>(config.circuitBreaker),
+    },
     models,
     maxOutputTokens: (model) => models[model]?.maxOutputTokens ?? modelMaxOutputTokens(model),
     modelListTtlMs: config.modelListTtlMs ?? 600_000,

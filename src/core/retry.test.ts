@@ -30,7 +30,10 @@ const scripted = (options: {
     policy: { ...policy, ...options.policy },
     fallbackOn: options.fallbackOn ?? [],
     clock,
-    deadline: { at: start + (options.deadlineMs ?? 580_000), abortSignal: () => options.signal ?? fallbackSignal },
+    deadline: {
+      at: start + (options.deadlineMs ?? 580_000),
+      abortSignal: () => options.signal ?? fallbackSignal,
+    },
     random: options.random ?? (() => 1),
   })
   return { clock, times, promise }
@@ -57,7 +60,9 @@ describe('isQuotaError', () => {
 describe('retryTarget', () => {
   it('makes 1 + maxRetries attempts on retryable errors, then rejects with the last one', async () => {
     const last = httpError(503, { message: 'third' })
-    const { clock, times, promise } = scripted({ outcomes: [httpError(500), httpError(502), last, 'never'] })
+    const { clock, times, promise } = scripted({
+      outcomes: [httpError(500), httpError(502), last, 'never'],
+    })
     await expect(clock.settle(promise)).rejects.toBe(last)
     expect(times).toHaveLength(3)
   })
@@ -66,7 +71,10 @@ describe('retryTarget', () => {
     const none = scripted({ outcomes: [httpError(500), 'ok'], policy: { maxRetries: 0 } })
     await expect(none.clock.settle(none.promise)).rejects.toMatchObject({ status: 500 })
     expect(none.times).toHaveLength(1)
-    const five = scripted({ outcomes: Array.from({ length: 6 }, () => httpError(500)), policy: { maxRetries: 5 } })
+    const five = scripted({
+      outcomes: Array.from({ length: 6 }, () => httpError(500)),
+      policy: { maxRetries: 5 },
+    })
     await expect(five.clock.settle(five.promise)).rejects.toMatchObject({ status: 500 })
     expect(five.times).toHaveLength(6)
   })
@@ -95,21 +103,30 @@ describe('retryTarget', () => {
   })
 
   it('waits the jittered backoff between attempts, on the injected clock', async () => {
-    const { clock, times, promise } = scripted({ outcomes: [httpError(500), httpError(500), 'ok'], random: () => 0.5 })
+    const { clock, times, promise } = scripted({
+      outcomes: [httpError(500), httpError(500), 'ok'],
+      random: () => 0.5,
+    })
     await expect(clock.settle(promise)).resolves.toBe('ok')
     expect(times).toEqual([0, 125, 125 + 250])
   })
 
   it('keeps every wait within the cap', async () => {
     const outcomes = [...Array.from({ length: 6 }, () => httpError(500)), 'ok']
-    const { clock, times, promise } = scripted({ outcomes, policy: { maxRetries: 6 }, random: () => 0.999999 })
+    const { clock, times, promise } = scripted({
+      outcomes,
+      policy: { maxRetries: 6 },
+      random: () => 0.999999,
+    })
     await expect(clock.settle(promise)).resolves.toBe('ok')
     const waits = times.slice(1).map((time, index) => time - times[index])
     expect(waits).toEqual([249, 499, 999, 1999, 3999, 3999])
   })
 
   it('waits for Retry-After when it is longer than the backoff', async () => {
-    const { clock, times, promise } = scripted({ outcomes: [httpError(429, { retryAfterMs: 7_000 }), 'ok'] })
+    const { clock, times, promise } = scripted({
+      outcomes: [httpError(429, { retryAfterMs: 7_000 }), 'ok'],
+    })
     await expect(clock.settle(promise)).resolves.toBe('ok')
     expect(times).toEqual([0, 7_000])
   })
@@ -134,7 +151,9 @@ describe('retryTarget', () => {
 
   it('does not retry a quota 429 or a status the route falls back on', async () => {
     const quota = scripted({ outcomes: [httpError(429, { type: 'insufficient_quota' }), 'ok'] })
-    await expect(quota.clock.settle(quota.promise)).rejects.toMatchObject({ type: 'insufficient_quota' })
+    await expect(quota.clock.settle(quota.promise)).rejects.toMatchObject({
+      type: 'insufficient_quota',
+    })
     expect(quota.times).toHaveLength(1)
     const routed = scripted({ outcomes: [httpError(503), 'ok'], fallbackOn: [503] })
     await expect(routed.clock.settle(routed.promise)).rejects.toMatchObject({ status: 503 })

@@ -13,7 +13,11 @@ import type { RetryPolicy } from './resolve-config.ts'
  * Full-jitter backoff (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/):
  * a uniform draw from [0, min(maxDelayMs, initialDelayMs · 2^retry)), `retry` counting from 0.
  */
-export const backoffDelay = (options: { retry: number; policy: RetryPolicy; random: () => number }): number => {
+export const backoffDelay = (options: {
+  retry: number
+  policy: RetryPolicy
+  random: () => number
+}): number => {
   const { retry, policy, random } = options
   const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** retry)
   return Math.floor(random() * ceiling)
@@ -48,7 +52,10 @@ export type RetryOptions<T> = {
 }
 
 /** Whether `error` could go better on a second try at the same target. */
-export const isRetryableError = (error: unknown, fallbackOn: readonly number[]): error is ProviderError =>
+export const isRetryableError = (
+  error: unknown,
+  fallbackOn: readonly number[]
+): error is ProviderError =>
   error instanceof ProviderError &&
   error.retryable &&
   !isQuotaError(error) &&
@@ -67,7 +74,9 @@ export const retryTarget = async <T>(options: RetryOptions<T>): Promise<T> => {
     if (retriesConsumed >= policy.maxRetries || !isRetryableError(error, fallbackOn)) return false
     const backoff = backoffDelay({ retry: retriesConsumed, policy, random })
     const wait =
-      policy.respectRetryAfter && error.retryAfterMs !== null ? Math.max(backoff, error.retryAfterMs) : backoff
+      policy.respectRetryAfter && error.retryAfterMs !== null
+        ? Math.max(backoff, error.retryAfterMs)
+        : backoff
     if (clock.now() + wait >= deadline.at) return false
     options.onRetry?.({ attempt: retriesConsumed + 2, delayMs: wait })
     if (wait > 0) await sleep(clock, wait, signal)

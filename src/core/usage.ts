@@ -54,7 +54,10 @@ export interface UsageSink {
  * one turn of the event loop go out together, as one deferred task (`defer`: `waitUntil` on Workers) rather than one
  * per request. A task per request, with its promise chain, cost about as much as writing the line itself.
  */
-export const createLogUsageSink = (options: { logger: Logger; defer: (work: Promise<unknown>) => void }): UsageSink => {
+export const createLogUsageSink = (options: {
+  logger: Logger
+  defer: (work: Promise<unknown>) => void
+}): UsageSink => {
   const { logger, defer } = options
   let pending: UsageEvent[] = []
   const write = (): void => {

@@ -18,10 +18,16 @@ export const authenticateRequest = (authenticator: Authenticator): MiddlewareHan
   async function authenticateRequest(c, next) {
     const key = presentedKey(c.req.raw.headers)
     if (key === null) {
-      throw new GatewayError('authentication', 'Missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`.')
+      throw new GatewayError(
+        'authentication',
+        'Missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`.'
+      )
     }
     const principal = await authenticator.authenticate(key)
-    if (principal === null) throw new GatewayError('authentication', 'Invalid API key.', { openaiCode: 'invalid_api_key' })
+    if (principal === null)
+      throw new GatewayError('authentication', 'Invalid API key.', {
+        openaiCode: 'invalid_api_key',
+      })
     c.set('principal', principal)
     await next()
   }

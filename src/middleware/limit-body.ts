@@ -14,7 +14,10 @@ import type { GatewayEnv } from './gateway-env.ts'
  */
 export const limitBody = (maxBytes: number): MiddlewareHandler<GatewayEnv> => {
   const tooLarge = (): never => {
-    throw new GatewayError('payload_too_large', `The request body is larger than ${maxBytes} bytes.`)
+    throw new GatewayError(
+      'payload_too_large',
+      `The request body is larger than ${maxBytes} bytes.`
+    )
   }
   const streamingLimit = bodyLimit({ maxSize: maxBytes, onError: tooLarge })
   return async function limitBody(c, next) {

@@ -5,7 +5,11 @@ describe('createMasterKeyAuthenticator', () => {
   const authenticator = createMasterKeyAuthenticator('gh-secret-master-key')
 
   it('accepts the master key as the master principal', async () => {
-    expect(await authenticator.authenticate('gh-secret-master-key')).toEqual({ kind: 'master', id: 'master', tenantId: null })
+    expect(await authenticator.authenticate('gh-secret-master-key')).toEqual({
+      kind: 'master',
+      id: 'master',
+      tenantId: null,
+    })
   })
 
   it.each([

@@ -48,16 +48,28 @@ describe('onError', () => {
     expect(anthropic.status).toBe(500)
     expect(await anthropic.json()).toEqual({
       type: 'error',
-      error: { type: 'api_error', message: 'The gateway hit an internal error. It has been logged with the request id.' },
+      error: {
+        type: 'api_error',
+        message: 'The gateway hit an internal error. It has been logged with the request id.',
+      },
       request_id: 'req_1',
     })
   })
 
   it('sends a GatewayError as it is, logged at info for a 4xx', async () => {
-    const { app, logger } = appThatThrows(new GatewayError('invalid_request', 'Bad field.', { param: 'messages' }))
+    const { app, logger } = appThatThrows(
+      new GatewayError('invalid_request', 'Bad field.', { param: 'messages' })
+    )
     const response = await app.request('/v1/chat/completions', { method: 'POST' })
     expect(response.status).toBe(400)
-    expect(await response.json()).toEqual({ error: { message: 'Bad field.', type: 'invalid_request_error', param: 'messages', code: null } })
+    expect(await response.json()).toEqual({
+      error: {
+        message: 'Bad field.',
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: null,
+      },
+    })
     expect(logger.lines.map((line) => line.level)).toEqual(['info'])
   })
 })

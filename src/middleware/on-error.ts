@@ -67,35 +67,75 @@ const openAICode = (error: GatewayError): string | null => {
 }
 
 /** Serialises an error for a client of `dialect`. */
-export const errorBody = (error: GatewayError, dialect: Dialect, requestId: string): Record<string, unknown> =>
+export const errorBody = (
+  error: GatewayError,
+  dialect: Dialect,
+  requestId: string
+): Record<string, unknown> =>
   dialect === 'anthropic'
-    ? { type: 'error', error: { type: anthropicType(error.status), message: error.message }, request_id: requestId }
-    : { error: { message: error.message, type: openAIType(error.status), param: error.param, code: openAICode(error) } }
+    ? {
+        type: 'error',
+        error: { type: anthropicType(error.status), message: error.message },
+        request_id: requestId,
+      }
+    : {
+        error: {
+          message: error.message,
+          type: openAIType(error.status),
+          param: error.param,
+          code: openAICode(error),
+        },
+      }
 
-export const errorResponse = (error: GatewayError, dialect: Dialect, requestId: string): Response => {
-  const headers = new Headers({ 'content-type': 'application/json', 'x-request-id': requestId, ...error.headers })
+export const errorResponse = (
+  error: GatewayError,
+  dialect: Dialect,
+  requestId: string
+): Response => {
+  const headers = new Headers({
+    'content-type': 'application/json',
+    'x-request-id': requestId,
+    ...error.headers,
+  })
   if (dialect === 'anthropic') headers.set('request-id', requestId)
   if (error.retryAfterMs !== null && !headers.has('retry-after')) {
     headers.set('retry-after', String(Math.ceil(error.retryAfterMs / 1000)))
     headers.set('retry-after-ms', String(error.retryAfterMs))
   }
-  return new Response(JSON.stringify(errorBody(error, dialect, requestId)), { status: error.status, headers })
+  return new Response(JSON.stringify(errorBody(error, dialect, requestId)), {
+    status: error.status,
+    headers,
+  })
 }
 
 const fromHttpException = (exception: HTTPException): GatewayError => {
   switch (exception.status) {
     case 400:
-      return new GatewayError('invalid_request', `We could not parse the JSON body of your request: ${exception.message}`)
+      return new GatewayError(
+        'invalid_request',
+        `We could not parse the JSON body of your request: ${exception.message}`
+      )
     case 413:
-      return new GatewayError('payload_too_large', 'The request body is larger than the gateway accepts.')
+      return new GatewayError(
+        'payload_too_large',
+        'The request body is larger than the gateway accepts.'
+      )
     case 415:
-      return new GatewayError('invalid_request', 'The request body must be JSON sent with `content-type: application/json`.', {
-        status: 415,
-      })
+      return new GatewayError(
+        'invalid_request',
+        'The request body must be JSON sent with `content-type: application/json`.',
+        {
+          status: 415,
+        }
+      )
     default:
-      return new GatewayError(exception.status >= 500 ? 'internal' : 'invalid_request', exception.message, {
-        status: exception.status,
-      })
+      return new GatewayError(
+        exception.status >= 500 ? 'internal' : 'invalid_request',
+        exception.message,
+        {
+          status: exception.status,
+        }
+      )
   }
 }
 
@@ -104,7 +144,10 @@ export const toGatewayError = (error: unknown): GatewayError => {
   if (error instanceof GatewayError) return error
   if (isProviderError(error)) return mapProviderError(error, { attempts: null })
   if (error instanceof HTTPException) return fromHttpException(error)
-  return new GatewayError('internal', 'The gateway hit an internal error. It has been logged with the request id.')
+  return new GatewayError(
+    'internal',
+    'The gateway hit an internal error. It has been logged with the request id.'
+  )
 }
 
 export const onError =
@@ -115,7 +158,14 @@ export const onError =
     const dialect = c.get('dialect') ?? detectDialect(c.req.path, c.req.raw.headers)
     const fields = { requestId, status: gatewayError.status, path: c.req.path }
     if (gatewayError.status >= 500) {
-      logger.error({ ...fields, error: error.message, stack: gatewayError.code === 'internal' ? error.stack : undefined }, 'request failed')
+      logger.error(
+        {
+          ...fields,
+          error: error.message,
+          stack: gatewayError.code === 'internal' ? error.stack : undefined,
+        },
+        'request failed'
+      )
     } else {
       logger.info({ ...fields, error: gatewayError.message }, 'request rejected')
     }

@@ -21,7 +21,10 @@ export const detectDialect = (path: string, headers: Headers): Dialect =>
 export const requestContext = (clock: Clock): MiddlewareHandler<GatewayEnv> =>
   async function requestContext(c, next) {
     const given = c.req.header('x-request-id')
-    const requestId = given !== undefined && safeRequestId.test(given) ? given : `req_${crypto.randomUUID().replaceAll('-', '')}`
+    const requestId =
+      given !== undefined && safeRequestId.test(given)
+        ? given
+        : `req_${crypto.randomUUID().replaceAll('-', '')}`
     const dialect = detectDialect(c.req.path, c.req.raw.headers)
     c.set('requestId', requestId)
     c.set('dialect', dialect)
@@ -36,5 +39,7 @@ export const requestContext = (clock: Clock): MiddlewareHandler<GatewayEnv> =>
 export const takeRequestIdHeaders = (c: Context<GatewayEnv>): Record<string, string> => {
   c.set('requestIdHeadersSet', true)
   const requestId = c.get('requestId')
-  return c.get('dialect') === 'anthropic' ? { 'x-request-id': requestId, 'request-id': requestId } : { 'x-request-id': requestId }
+  return c.get('dialect') === 'anthropic'
+    ? { 'x-request-id': requestId, 'request-id': requestId }
+    : { 'x-request-id': requestId }
 }

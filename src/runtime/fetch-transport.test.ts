@@ -14,7 +14,10 @@ let origin: string
 
 const routes: Record<string, (request: IncomingMessage, response: ServerResponse) => void> = {
   '/echo': (_request, response) => {
-    response.writeHead(201, { 'content-type': 'application/json', 'x-ratelimit-remaining-requests': '41' })
+    response.writeHead(201, {
+      'content-type': 'application/json',
+      'x-ratelimit-remaining-requests': '41',
+    })
     response.end(JSON.stringify({ ok: true }))
   },
   '/no-content': (_request, response) => {
@@ -43,7 +46,12 @@ beforeAll(async () => {
     let body = ''
     request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')))
     request.on('end', () => {
-      seen.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body })
+      seen.push({
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        body,
+      })
       routes[request.url ?? '']?.(request, response)
     })
   })
@@ -56,7 +64,8 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve))
 })
 
-const readText = async (body: ReadableStream<Uint8Array>): Promise<string> => new Response(body).text()
+const readText = async (body: ReadableStream<Uint8Array>): Promise<string> =>
+  new Response(body).text()
 
 describe('createFetchTransport', () => {
   const transport = createFetchTransport()
@@ -80,18 +89,35 @@ describe('createFetchTransport', () => {
 
   it('sends a Uint8Array body unchanged', async () => {
     const bytes = new TextEncoder().encode('{"input":"héllo"}')
-    await transport.request({ url: `${origin}/echo`, method: 'POST', headers: {}, body: bytes, signal: new AbortController().signal })
+    await transport.request({
+      url: `${origin}/echo`,
+      method: 'POST',
+      headers: {},
+      body: bytes,
+      signal: new AbortController().signal,
+    })
     expect(seen.at(-1)?.body).toBe('{"input":"héllo"}')
   })
 
   it('gives an empty stream when the upstream sends no body', async () => {
-    const response = await transport.request({ url: `${origin}/no-content`, method: 'GET', headers: {}, signal: new AbortController().signal })
+    const response = await transport.request({
+      url: `${origin}/no-content`,
+      method: 'GET',
+      headers: {},
+      signal: new AbortController().signal,
+    })
     expect(response.status).toBe(204)
     expect(await readText(response.body)).toBe('')
   })
 
   it('resolves on an error status, leaving status handling to the adapter', async () => {
-    const response = await transport.request({ url: `${origin}/fails`, method: 'POST', headers: {}, body: '{}', signal: new AbortController().signal })
+    const response = await transport.request({
+      url: `${origin}/fails`,
+      method: 'POST',
+      headers: {},
+      body: '{}',
+      signal: new AbortController().signal,
+    })
     expect(response.status).toBe(503)
     expect(response.headers.get('retry-after')).toBe('2')
     expect(await readText(response.body)).toContain('overloaded')
@@ -99,7 +125,13 @@ describe('createFetchTransport', () => {
 
   it('returns a redirect instead of replaying the request elsewhere', async () => {
     const before = seen.length
-    const response = await transport.request({ url: `${origin}/moved`, method: 'POST', headers: {}, body: '{}', signal: new AbortController().signal })
+    const response = await transport.request({
+      url: `${origin}/moved`,
+      method: 'POST',
+      headers: {},
+      body: '{}',
+      signal: new AbortController().signal,
+    })
     await response.body.cancel()
     expect(response.status).toBe(307)
     expect(seen.length).toBe(before + 1)
@@ -111,7 +143,13 @@ describe('createFetchTransport', () => {
     const port = (closed.address() as AddressInfo).port
     await new Promise((resolve) => closed.close(resolve))
     const failure = await transport
-      .request({ url: `http://127.0.0.1:${port}/v1/chat/completions`, method: 'POST', headers: {}, body: '{}', signal: new AbortController().signal })
+      .request({
+        url: `http://127.0.0.1:${port}/v1/chat/completions`,
+        method: 'POST',
+        headers: {},
+        body: '{}',
+        signal: new AbortController().signal,
+      })
       .catch((error: unknown) => error)
     expect(failure).toBeInstanceOf(ProviderError)
     expect(failure).toMatchObject({ kind: 'connection', status: 502, retryable: true })
@@ -120,15 +158,31 @@ describe('createFetchTransport', () => {
 
   it('rejects with the signal reason when the core aborts with a ProviderError (a timeout)', async () => {
     const controller = new AbortController()
-    const timeout = new ProviderError({ kind: 'timeout', message: 'No first byte within 300000 ms.', status: 504 })
-    const pending = transport.request({ url: `${origin}/slow`, method: 'POST', headers: {}, body: '{}', signal: controller.signal })
+    const timeout = new ProviderError({
+      kind: 'timeout',
+      message: 'No first byte within 300000 ms.',
+      status: 504,
+    })
+    const pending = transport.request({
+      url: `${origin}/slow`,
+      method: 'POST',
+      headers: {},
+      body: '{}',
+      signal: controller.signal,
+    })
     setTimeout(() => controller.abort(timeout), 20)
     await expect(pending).rejects.toBe(timeout)
   })
 
   it('maps a client abort to a ProviderError of kind aborted (499), not a connection failure', async () => {
     const controller = new AbortController()
-    const pending = transport.request({ url: `${origin}/slow`, method: 'POST', headers: {}, body: '{}', signal: controller.signal })
+    const pending = transport.request({
+      url: `${origin}/slow`,
+      method: 'POST',
+      headers: {},
+      body: '{}',
+      signal: controller.signal,
+    })
     setTimeout(() => controller.abort(), 20)
     const failure = await pending.catch((error: unknown) => error)
     expect(failure).toBeInstanceOf(ProviderError)
@@ -138,19 +192,36 @@ describe('createFetchTransport', () => {
   it('rejects at once when the signal is already aborted, without reaching the upstream', async () => {
     const before = seen.length
     const failure = await transport
-      .request({ url: `${origin}/echo`, method: 'POST', headers: {}, body: '{}', signal: AbortSignal.abort() })
+      .request({
+        url: `${origin}/echo`,
+        method: 'POST',
+        headers: {},
+        body: '{}',
+        signal: AbortSignal.abort(),
+      })
       .catch((error: unknown) => error)
     expect(failure).toMatchObject({ kind: 'aborted', status: 499 })
     expect(seen.length).toBe(before)
   })
 
   it('closes the upstream connection when the body is cancelled', async () => {
-    const response = await transport.request({ url: `${origin}/endless`, method: 'POST', headers: {}, body: '{}', signal: new AbortController().signal })
+    const response = await transport.request({
+      url: `${origin}/endless`,
+      method: 'POST',
+      headers: {},
+      body: '{}',
+      signal: new AbortController().signal,
+    })
     const reader = response.body.getReader()
     const first = await reader.read()
     expect(new TextDecoder().decode(first.value)).toContain('tick')
     await reader.cancel()
-    await expect(Promise.race([streamClosed.then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 2000, 'open'))])).resolves.toBe('closed')
+    await expect(
+      Promise.race([
+        streamClosed.then(() => 'closed'),
+        new Promise((resolve) => setTimeout(resolve, 2000, 'open')),
+      ])
+    ).resolves.toBe('closed')
   })
 
   it('uses the injected fetch when given one', async () => {
@@ -161,7 +232,12 @@ describe('createFetchTransport', () => {
         return new Response('pong', { status: 200 })
       },
     })
-    const response = await injected.request({ url: 'https://api.example.com/v1/models', method: 'GET', headers: {}, signal: new AbortController().signal })
+    const response = await injected.request({
+      url: 'https://api.example.com/v1/models',
+      method: 'GET',
+      headers: {},
+      signal: new AbortController().signal,
+    })
     expect(calls).toEqual(['https://api.example.com/v1/models'])
     expect(await readText(response.body)).toBe('pong')
   })

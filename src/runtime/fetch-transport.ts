@@ -8,7 +8,11 @@
  * https://developers.cloudflare.com/workers/runtime-apis/fetch/
  */
 import { toAbortSignal } from '../core/abort-token.ts'
-import type { UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
+import type {
+  UpstreamRequest,
+  UpstreamResponse,
+  UpstreamTransport,
+} from '../../providers/spec/provider-adapter.ts'
 import { isProviderError, ProviderError } from '../../providers/spec/provider-error.ts'
 
 export type FetchTransportOptions = {
@@ -23,7 +27,8 @@ const emptyBody = (): ReadableStream<Uint8Array> =>
     },
   })
 
-const describeError = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error))
+const describeError = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 
 /** What a rejected `fetch` means: the signal's reason when the core aborted it, else a connection failure. */
 const toProviderError = (error: unknown, request: UpstreamRequest): ProviderError => {

@@ -9,7 +9,9 @@ import type { UpstreamTransport } from '../../providers/spec/provider-adapter.ts
 import type { ProviderFactories } from '../core/provider-registry.ts'
 import type { ResolvedProvider } from '../core/resolve-config.ts'
 
-export const httpProviderFactories = (transportFor: (provider: ResolvedProvider) => UpstreamTransport): ProviderFactories => {
+export const httpProviderFactories = (
+  transportFor: (provider: ResolvedProvider) => UpstreamTransport
+): ProviderFactories => {
   const settings = (provider: ResolvedProvider) => ({
     id: provider.id,
     apiKey: provider.apiKey,
@@ -19,7 +21,8 @@ export const httpProviderFactories = (transportFor: (provider: ResolvedProvider)
   })
   return {
     openai: (provider) => createOpenAIAdapter({ ...settings(provider), compat: provider.compat }),
-    'openai-compatible': (provider) => createOpenAIAdapter({ ...settings(provider), compat: provider.compat }),
+    'openai-compatible': (provider) =>
+      createOpenAIAdapter({ ...settings(provider), compat: provider.compat }),
     anthropic: (provider) => createAnthropicAdapter(settings(provider)),
   }
 }

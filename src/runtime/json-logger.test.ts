@@ -5,7 +5,11 @@ import type { NodeLoggerOptions } from './json-logger.ts'
 
 const capture = (options: Omit<NodeLoggerOptions, 'write'> = {}) => {
   const lines: string[] = []
-  const logger = createJsonLogger({ now: () => 1_700_000_000_000, ...options, write: (line) => lines.push(line) })
+  const logger = createJsonLogger({
+    now: () => 1_700_000_000_000,
+    ...options,
+    write: (line) => lines.push(line),
+  })
   const entries = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>)
   return { logger, lines, entries }
 }
@@ -14,7 +18,9 @@ describe('createJsonLogger', () => {
   it('writes one JSON line per entry with level, time and msg first', () => {
     const { logger, lines } = capture()
     logger.info({ requestId: 'req_1', status: 200 }, 'request done')
-    expect(lines).toEqual(['{"level":"info","time":1700000000000,"msg":"request done","requestId":"req_1","status":200}\n'])
+    expect(lines).toEqual([
+      '{"level":"info","time":1700000000000,"msg":"request done","requestId":"req_1","status":200}\n',
+    ])
   })
 
   it('drops entries below the level (default info)', () => {
@@ -38,15 +44,23 @@ describe('createJsonLogger', () => {
     logger.info(
       {
         apiKey: 'plain-value',
-        headers: { authorization: 'whatever', 'x-api-key': 'abc', 'content-type': 'application/json' },
+        headers: {
+          authorization: 'whatever',
+          'x-api-key': 'abc',
+          'content-type': 'application/json',
+        },
         accessToken: { nested: 'x' },
         usage: { inputTokens: 12, outputTokens: 3 },
       },
-      'upstream call',
+      'upstream call'
     )
     expect(entries()[0]).toMatchObject({
       apiKey: '[redacted]',
-      headers: { authorization: '[redacted]', 'x-api-key': '[redacted]', 'content-type': 'application/json' },
+      headers: {
+        authorization: '[redacted]',
+        'x-api-key': '[redacted]',
+        'content-type': 'application/json',
+      },
       accessToken: '[redacted]',
       usage: { inputTokens: 12, outputTokens: 3 },
     })
@@ -55,11 +69,16 @@ describe('createJsonLogger', () => {
   it('redacts provider keys, bearer tokens and Gatehouse keys inside any string, message included', () => {
     const { logger, lines } = capture()
     logger.warn(
-      { upstreamMessage: 'Incorrect API key provided: sk-proj-abcdef123456. Header was Bearer eyJhbGciOi.x.y' },
-      'client sent gh-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA and sk-ant-api03-zzzzzz',
+      {
+        upstreamMessage:
+          'Incorrect API key provided: sk-proj-abcdef123456. Header was Bearer eyJhbGciOi.x.y',
+      },
+      'client sent gh-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA and sk-ant-api03-zzzzzz'
     )
     const line = lines[0]
-    expect(line).not.toMatch(/abcdef123456|eyJhbGciOi|AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|zzzzzz/)
+    expect(line).not.toMatch(
+      /abcdef123456|eyJhbGciOi|AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|zzzzzz/
+    )
     expect(JSON.parse(line)).toMatchObject({
       msg: 'client sent gh-[redacted] and sk-[redacted]',
       upstreamMessage: 'Incorrect API key provided: sk-[redacted]. Header was Bearer [redacted]',
@@ -68,7 +87,12 @@ describe('createJsonLogger', () => {
 
   it('serialises errors with their fields, redacted', () => {
     const { logger, entries } = capture()
-    const error = new ProviderError({ kind: 'http', status: 401, message: 'bad key sk-secret123456', detail: 'body: sk-secret123456' })
+    const error = new ProviderError({
+      kind: 'http',
+      status: 401,
+      message: 'bad key sk-secret123456',
+      detail: 'body: sk-secret123456',
+    })
     logger.error({ err: error }, 'upstream failed')
     const entry = entries()[0] as { err: Record<string, unknown> }
     expect(entry.err).toMatchObject({
@@ -97,19 +121,53 @@ describe('createJsonLogger', () => {
 
   it('masks the configured keys wherever they appear, whatever their shape', () => {
     const { logger, lines } = capture({ secrets: ['gsk_groq_custom_key_1234', 'short'] })
-    logger.error({ upstream: { message: 'Invalid API Key: gsk_groq_custom_key_1234' }, note: 'a short word' }, 'failed')
+    logger.error(
+      { upstream: { message: 'Invalid API Key: gsk_groq_custom_key_1234' }, note: 'a short word' },
+      'failed'
+    )
     expect(lines[0]).not.toContain('gsk_groq_custom_key_1234')
-    expect(JSON.parse(lines[0])).toMatchObject({ upstream: { message: 'Invalid API Key: [redacted]' }, note: 'a short word' })
+    expect(JSON.parse(lines[0])).toMatchObject({
+      upstream: { message: 'Invalid API Key: [redacted]' },
+      note: 'a short word',
+    })
   })
 
   it('redacts flat fields too (the per-request fast path): names, configured keys with quotes, key-like strings', () => {
     const { logger, lines, entries } = capture({ secrets: ['my"odd\\secret-123'] })
-    logger.info({ requestId: 'req_1', requestedModel: 'my"odd\\secret-123', usage: { inputTokens: 3, outputTokens: 4 } }, 'usage')
-    logger.info({ requestId: 'req_2', xApiKey: 'plain-value-here', error: 'upstream said sk-proj-abcdefgh1234' }, 'usage')
-    logger.info({ requestId: 'req_3', model: 'gpt-4o-mini', usage: { inputTokens: 3, totalTokens: 7 }, status: 200 }, 'usage')
+    logger.info(
+      {
+        requestId: 'req_1',
+        requestedModel: 'my"odd\\secret-123',
+        usage: { inputTokens: 3, outputTokens: 4 },
+      },
+      'usage'
+    )
+    logger.info(
+      {
+        requestId: 'req_2',
+        xApiKey: 'plain-value-here',
+        error: 'upstream said sk-proj-abcdefgh1234',
+      },
+      'usage'
+    )
+    logger.info(
+      {
+        requestId: 'req_3',
+        model: 'gpt-4o-mini',
+        usage: { inputTokens: 3, totalTokens: 7 },
+        status: 200,
+      },
+      'usage'
+    )
     expect(lines[0]).not.toContain('odd')
-    expect(entries()[0]).toMatchObject({ requestedModel: '[redacted]', usage: { inputTokens: 3, outputTokens: 4 } })
-    expect(entries()[1]).toMatchObject({ xApiKey: '[redacted]', error: 'upstream said sk-[redacted]' })
+    expect(entries()[0]).toMatchObject({
+      requestedModel: '[redacted]',
+      usage: { inputTokens: 3, outputTokens: 4 },
+    })
+    expect(entries()[1]).toMatchObject({
+      xApiKey: '[redacted]',
+      error: 'upstream said sk-[redacted]',
+    })
     expect(entries()[2]).toEqual({
       level: 'info',
       time: 1_700_000_000_000,

@@ -14,24 +14,31 @@ export type LogLevel = (typeof logLevels)[number]
 
 const severity: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
-export const isLogLevel = (value: string): value is LogLevel => (logLevels as readonly string[]).includes(value)
+export const isLogLevel = (value: string): value is LogLevel =>
+  (logLevels as readonly string[]).includes(value)
 
 /** `LOG_LEVEL` as both runtimes read it: unset is `info`; a wrong value is `info` plus the error to report. */
 export const readLogLevel = (value: string | undefined): { level: LogLevel; error?: string } => {
   if (value === undefined || value === '') return { level: 'info' }
   const level = value.toLowerCase()
   if (isLogLevel(level)) return { level }
-  return { level: 'info', error: `env.LOG_LEVEL: expected one of ${logLevels.join(', ')}, got "${value}"` }
+  return {
+    level: 'info',
+    error: `env.LOG_LEVEL: expected one of ${logLevels.join(', ')}, got "${value}"`,
+  }
 }
 
 /** `apiKey`, `x-api-key`, `authorization`, `accessToken`, `client_secret`... but not `inputTokens` (a count). */
 const sensitiveName = /(?:key|token|secret|password|authorization|cookie)$/i
 
-const secretPattern = /\b(?:sk-[A-Za-z0-9_*-]{6,}|gh-[A-Za-z0-9_-]{20,})|\bBearer\s+[A-Za-z0-9._~+/=*-]+/gi
+const secretPattern =
+  /\b(?:sk-[A-Za-z0-9_*-]{6,}|gh-[A-Za-z0-9_-]{20,})|\bBearer\s+[A-Za-z0-9._~+/=*-]+/gi
 
 const redactPatterns = (value: string): string =>
   value.includes('sk-') || value.includes('gh-') || /bearer/i.test(value)
-    ? value.replace(secretPattern, (match) => (/^bearer/i.test(match) ? 'Bearer [redacted]' : `${match.slice(0, 3)}[redacted]`))
+    ? value.replace(secretPattern, (match) =>
+        /^bearer/i.test(match) ? 'Bearer [redacted]' : `${match.slice(0, 3)}[redacted]`
+      )
     : value
 
 /** Shorter values are not masked: they would blank out ordinary words. */
@@ -50,13 +57,21 @@ const serializeError = (error: Error): Record<string, unknown> => {
 const createReplacer = (secrets: readonly string[]) => {
   const redactString = (value: string): string => {
     let redacted = value
-    for (const secret of secrets) if (redacted.includes(secret)) redacted = redacted.replaceAll(secret, '[redacted]')
+    for (const secret of secrets)
+      if (redacted.includes(secret)) redacted = redacted.replaceAll(secret, '[redacted]')
     return redactPatterns(redacted)
   }
   const replacer = (name: string, value: unknown): unknown => {
-    if (typeof value === 'string') return name !== '' && sensitiveName.test(name) ? '[redacted]' : redactString(value)
+    if (typeof value === 'string')
+      return name !== '' && sensitiveName.test(name) ? '[redacted]' : redactString(value)
     if (value === null || value === undefined) return value
-    if (name !== '' && sensitiveName.test(name) && typeof value !== 'number' && typeof value !== 'boolean') return '[redacted]'
+    if (
+      name !== '' &&
+      sensitiveName.test(name) &&
+      typeof value !== 'number' &&
+      typeof value !== 'boolean'
+    )
+      return '[redacted]'
     if (value instanceof Error) return serializeError(value)
     if (typeof value === 'bigint') return value.toString()
     return value
@@ -92,7 +107,8 @@ const isFlatAndPlainlyNamed = (fields: LogFields): boolean => {
     for (const innerName in inner) {
       if (isSensitiveName(innerName)) return false
       const innerValue = inner[innerName]
-      if ((innerValue !== null && typeof innerValue === 'object') || typeof innerValue === 'bigint') return false
+      if ((innerValue !== null && typeof innerValue === 'object') || typeof innerValue === 'bigint')
+        return false
     }
   }
   return true
@@ -100,7 +116,8 @@ const isFlatAndPlainlyNamed = (fields: LogFields): boolean => {
 
 /** A key-like string anywhere in a line: a provider key, a GitHub-style token, a bearer token (any case). */
 const bearer = /bearer/i
-const mayHoldKey = (line: string): boolean => line.includes('sk-') || line.includes('gh-') || bearer.test(line)
+const mayHoldKey = (line: string): boolean =>
+  line.includes('sk-') || line.includes('gh-') || bearer.test(line)
 
 export type NodeLoggerOptions = {
   level?: LogLevel
@@ -128,7 +145,12 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
   }
 
   /** The line with every field, through the redacting replacer. */
-  const redactedLine = (level: string, time: number, fields: LogFields, message: string): string => {
+  const redactedLine = (
+    level: string,
+    time: number,
+    fields: LogFields,
+    message: string
+  ): string => {
     const entry: Record<string, unknown> = { level, time, msg: message }
     for (const name in fields) if (!(name in entry)) entry[name] = fields[name]
     return JSON.stringify(entry, replacer)
@@ -142,10 +164,16 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
       // The fast path serialises the caller's fields as they are, after a head written by hand: no copy of the
       // fields into a new object (on Node 20, adding a dozen keys to an object costs more than the serialising).
       const plain =
-        isFlatAndPlainlyNamed(fields) && !('level' in fields || 'time' in fields || 'msg' in fields) ? JSON.stringify(fields) : undefined
+        isFlatAndPlainlyNamed(fields) && !('level' in fields || 'time' in fields || 'msg' in fields)
+          ? JSON.stringify(fields)
+          : undefined
       const head = `{"level":"${level}","time":${time},"msg":${JSON.stringify(message)}`
-      const candidate = plain === undefined ? undefined : plain === '{}' ? `${head}}` : `${head},${plain.slice(1)}`
-      line = candidate !== undefined && !needsRedaction(candidate) ? candidate : redactedLine(level, time, fields, message)
+      const candidate =
+        plain === undefined ? undefined : plain === '{}' ? `${head}}` : `${head},${plain.slice(1)}`
+      line =
+        candidate !== undefined && !needsRedaction(candidate)
+          ? candidate
+          : redactedLine(level, time, fields, message)
     } catch (error) {
       line = JSON.stringify({ level, time, msg: redactString(message), logError: String(error) })
     }

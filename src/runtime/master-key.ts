@@ -27,15 +27,22 @@ const readKeyFile = (file: string): string | undefined => {
     text = readFileSync(file, 'utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new Error(`Cannot read the master key file ${file}: ${(error as Error).message}`, { cause: error })
+    throw new Error(`Cannot read the master key file ${file}: ${(error as Error).message}`, {
+      cause: error,
+    })
   }
   const key = text.trim()
-  if (key === '') throw new Error(`The master key file ${file} is empty: delete it to generate a new key.`)
+  if (key === '')
+    throw new Error(`The master key file ${file} is empty: delete it to generate a new key.`)
   return key
 }
 
-export const resolveMasterKey = (options: { configured?: string; dataDir: string }): ResolvedMasterKey => {
-  if (options.configured !== undefined) return { key: options.configured, generated: false, source: 'configured' }
+export const resolveMasterKey = (options: {
+  configured?: string
+  dataDir: string
+}): ResolvedMasterKey => {
+  if (options.configured !== undefined)
+    return { key: options.configured, generated: false, source: 'configured' }
   const file = join(options.dataDir, 'master-key')
   const existing = readKeyFile(file)
   if (existing !== undefined) return { key: existing, generated: false, source: 'file', file }

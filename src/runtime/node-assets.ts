@@ -26,7 +26,10 @@ export const createNodeAssets = (): AssetSource => {
       }
       const extension = name.slice(name.lastIndexOf('.'))
       return new Response(bytes as Uint8Array<ArrayBuffer>, {
-        headers: { 'content-type': contentTypes[extension] ?? 'application/octet-stream', 'cache-control': 'public, max-age=86400' },
+        headers: {
+          'content-type': contentTypes[extension] ?? 'application/octet-stream',
+          'cache-control': 'public, max-age=86400',
+        },
       })
     },
   }

@@ -14,8 +14,9 @@ export const nodeClientSignal = (request: Request, env: unknown): AbortHandle =>
   const token = createAbortToken()
   const gone = (): void => token.abort(new Error('Client connection prematurely closed.'))
   if (outgoing.closed && !outgoing.writableFinished) gone()
-  else outgoing.once('close', () => {
-    if (!outgoing.writableFinished) gone()
-  })
+  else
+    outgoing.once('close', () => {
+      if (!outgoing.writableFinished) gone()
+    })
   return token
 }

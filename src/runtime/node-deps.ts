@@ -53,14 +53,19 @@ export type NodeDeps = {
 
 const noop = (): void => {}
 
-const readConfigFile = (options: { path: string | undefined; cwd: string }): { text?: string; error?: string } => {
+const readConfigFile = (options: {
+  path: string | undefined
+  cwd: string
+}): { text?: string; error?: string } => {
   if (options.path === undefined || options.path === '') return {}
   const file = isAbsolute(options.path) ? options.path : join(options.cwd, options.path)
   try {
     return { text: readFileSync(file, 'utf8') }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    return { error: `env.GATEHOUSE_CONFIG: cannot read ${file}${code === undefined ? '' : ` (${code})`}` }
+    return {
+      error: `env.GATEHOUSE_CONFIG: cannot read ${file}${code === undefined ? '' : ` (${code})`}`,
+    }
   }
 }
 
@@ -69,10 +74,13 @@ export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
   const { env, cwd } = options
   const logLevel = readLogLevel(env.LOG_LEVEL)
   const file = readConfigFile({ path: env.GATEHOUSE_CONFIG, cwd })
-  const earlyErrors = [logLevel.error, file.error].filter((error): error is string => error !== undefined)
+  const earlyErrors = [logLevel.error, file.error].filter(
+    (error): error is string => error !== undefined
+  )
   if (file.error !== undefined) throw new StartupError(earlyErrors)
   const loaded = loadConfig({ env, fileText: file.text, fileName: env.GATEHOUSE_CONFIG })
-  if (!loaded.ok || earlyErrors.length > 0) throw new StartupError([...earlyErrors, ...(loaded.ok ? [] : loaded.errors)])
+  if (!loaded.ok || earlyErrors.length > 0)
+    throw new StartupError([...earlyErrors, ...(loaded.ok ? [] : loaded.errors)])
   const resolved = resolveConfig(loaded.config)
 
   let masterKey: ResolvedMasterKey
@@ -103,7 +111,10 @@ export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
   const providers = built.registry
 
   // Lines given to a caller's `stdout` go one by one (tests read them); process.stdout gets them batched per turn.
-  const batched = options.stdout === undefined ? createBatchedWriter((text) => void process.stdout.write(text)) : undefined
+  const batched =
+    options.stdout === undefined
+      ? createBatchedWriter((text) => void process.stdout.write(text))
+      : undefined
   const flushLog = (): void => batched?.flush()
   if (batched !== undefined) process.once('exit', flushLog)
   const providerKeys = Object.values(config.providers).flatMap((provider) => provider.apiKey ?? [])
@@ -127,7 +138,8 @@ export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
       name: 'providers',
       close: async () => {
         const { failed } = await providers.close()
-        for (const { provider, error } of failed) logger.error({ provider, err: error }, 'provider failed to close')
+        for (const { provider, error } of failed)
+          logger.error({ provider, err: error }, 'provider failed to close')
       },
     },
     { name: 'upstream pools', close: closeTransports },

@@ -16,7 +16,11 @@ const sourceOf = (pieces: string[]): BodySource & { cancelled: unknown[] } => {
   }
 }
 
-type Reader = { read(): Promise<ReadableStreamReadResult<Uint8Array>>; cancel(reason?: unknown): Promise<void>; closed: Promise<void> }
+type Reader = {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>
+  cancel(reason?: unknown): Promise<void>
+  closed: Promise<void>
+}
 
 describe('nodeStreamBody', () => {
   it('reads piece by piece through getReader, then done; closed resolves at the end', async () => {
@@ -26,7 +30,8 @@ describe('nodeStreamBody', () => {
     expect(body.locked).toBe(true)
     expect(() => body.getReader()).toThrow(TypeError)
     const texts: string[] = []
-    for (let step = await reader.read(); !step.done; step = await reader.read()) texts.push(new TextDecoder().decode(step.value))
+    for (let step = await reader.read(); !step.done; step = await reader.read())
+      texts.push(new TextDecoder().decode(step.value))
     expect(texts).toEqual(['data: 1\n\n', 'data: 2\n\n'])
     await reader.closed
     expect(await reader.read()).toEqual({ done: true, value: undefined })

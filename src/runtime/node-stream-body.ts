@@ -77,7 +77,9 @@ class PulledBody {
   }
 
   cancel(reason?: unknown): Promise<void> {
-    return this.#reader === null ? this.getReader().cancel(reason) : Promise.reject(new TypeError('The body is locked to a reader.'))
+    return this.#reader === null
+      ? this.getReader().cancel(reason)
+      : Promise.reject(new TypeError('The body is locked to a reader.'))
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
@@ -91,4 +93,5 @@ class PulledBody {
 }
 
 /** The factory for `Deps.streamBody` on Node; typed as the `ReadableStream` it stands in for (see above). */
-export const nodeStreamBody: StreamBodyFactory = (source) => new PulledBody(source) as unknown as ReadableStream<Uint8Array>
+export const nodeStreamBody: StreamBodyFactory = (source) =>
+  new PulledBody(source) as unknown as ReadableStream<Uint8Array>

@@ -45,7 +45,8 @@ const transport = (options?: Parameters<typeof createNodeTransport>[0]): NodeTra
   return created
 }
 
-const readBody = async (body: ReadableStream<Uint8Array>): Promise<string> => new Response(body).text()
+const readBody = async (body: ReadableStream<Uint8Array>): Promise<string> =>
+  new Response(body).text()
 
 const rejection = async (promise: Promise<unknown>): Promise<ProviderError> => {
   try {
@@ -68,7 +69,11 @@ describe('createNodeTransport', () => {
       request.on('data', (chunk: string) => (body += chunk))
       request.on('end', () => {
         seen.push({ headers: request.headers, body })
-        response.writeHead(201, { 'content-type': 'application/json', 'x-request-id': 'up-1', 'set-cookie': ['a=1', 'b=2'] })
+        response.writeHead(201, {
+          'content-type': 'application/json',
+          'x-request-id': 'up-1',
+          'set-cookie': ['a=1', 'b=2'],
+        })
         response.end('{"ok":true}')
       })
     })
@@ -76,7 +81,11 @@ describe('createNodeTransport', () => {
     const response = await transport().request({
       url: `${url}/v1/chat/completions?x=1`,
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'Content-Length': '3', authorization: 'Bearer sk-up' },
+      headers: {
+        'content-type': 'application/json',
+        'Content-Length': '3',
+        authorization: 'Bearer sk-up',
+      },
       body,
       signal: signal(),
     })
@@ -93,7 +102,9 @@ describe('createNodeTransport', () => {
     expect(visited).toEqual([...response.headers])
     expect(await readBody(response.body)).toBe('{"ok":true}')
     expect(seen[0].body).toBe(body)
-    expect(seen[0].headers['content-length']).toBe(String(new TextEncoder().encode(body).byteLength))
+    expect(seen[0].headers['content-length']).toBe(
+      String(new TextEncoder().encode(body).byteLength)
+    )
     expect(seen[0].headers.authorization).toBe('Bearer sk-up')
     expect(seen[0].headers['accept-encoding']).toBeUndefined()
   })
@@ -104,7 +115,12 @@ describe('createNodeTransport', () => {
       headers = request.headers
       response.end('[]')
     })
-    const response = await transport().request({ url: `${url}/v1/models`, method: 'GET', headers: {}, signal: signal() })
+    const response = await transport().request({
+      url: `${url}/v1/models`,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
     expect(await readBody(response.body)).toBe('[]')
     expect(headers['content-length']).toBeUndefined()
     expect(headers['transfer-encoding']).toBeUndefined()
@@ -113,7 +129,9 @@ describe('createNodeTransport', () => {
   it('rejects with a connection error (502) when the connection is refused', async () => {
     const { url, server } = await startServer((_request, response) => response.end())
     await new Promise((resolve) => server.close(resolve))
-    const error = await rejection(transport().request({ url, method: 'GET', headers: {}, signal: signal() }))
+    const error = await rejection(
+      transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    )
     expect(error).toMatchObject({ kind: 'connection', status: 502, retryable: true })
     expect(error.message).not.toContain('127.0.0.1')
     expect(error.detail).toContain('ECONNREFUSED')
@@ -137,7 +155,7 @@ describe('createNodeTransport', () => {
         headers: {},
         signal: signal(),
         connectTimeoutMs: 150,
-      }),
+      })
     )
     expect(error).toMatchObject({ kind: 'timeout', status: 504, retryable: true })
     expect(Date.now() - started).toBeLessThan(5_000)
@@ -146,7 +164,12 @@ describe('createNodeTransport', () => {
   it('rejects with an aborted error (499) when the signal fires before the response', async () => {
     const { url } = await startServer(() => {})
     const controller = new AbortController()
-    const pending = transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
+    const pending = transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: controller.signal,
+    })
     setTimeout(() => controller.abort(), 50)
     expect(await rejection(pending)).toMatchObject({ kind: 'aborted', status: 499 })
   })
@@ -154,8 +177,17 @@ describe('createNodeTransport', () => {
   it("rethrows the signal's reason when it is a ProviderError (the core's timeouts)", async () => {
     const { url } = await startServer(() => {})
     const controller = new AbortController()
-    const timeout = new ProviderError({ kind: 'timeout', status: 504, message: 'first byte timeout' })
-    const pending = transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
+    const timeout = new ProviderError({
+      kind: 'timeout',
+      status: 504,
+      message: 'first byte timeout',
+    })
+    const pending = transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: controller.signal,
+    })
     setTimeout(() => controller.abort(timeout), 50)
     expect(await rejection(pending)).toBe(timeout)
   })
@@ -184,7 +216,11 @@ describe('createNodeTransport', () => {
     })
     const controller = new AbortController()
     controller.abort()
-    expect(await rejection(transport().request({ url, method: 'GET', headers: {}, signal: controller.signal }))).toMatchObject({
+    expect(
+      await rejection(
+        transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
+      )
+    ).toMatchObject({
       kind: 'aborted',
       status: 499,
     })
@@ -199,7 +235,12 @@ describe('createNodeTransport', () => {
       for (let index = 0; index < 40; index += 1) response.write(`${index % 10}${piece}`)
       response.end('!')
     })
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
     // Let part of the body arrive (and the socket pause) before asking for it.
     await new Promise((resolve) => setTimeout(resolve, 50))
     const text = new TextDecoder().decode(await response.bytes!())
@@ -210,7 +251,12 @@ describe('createNodeTransport', () => {
 
   it('survives cancelling a body after the upstream already failed (no unhandled error event)', async () => {
     const { url } = await startServer(partialThenDrop(10))
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
     await new Promise((resolve) => setTimeout(resolve, 60))
     await response.body.cancel()
   })
@@ -222,7 +268,12 @@ describe('createNodeTransport', () => {
       response.writeHead(200)
       response.write('data: 1\n\n')
     })
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
     await response.body.cancel()
     await upstreamClosed
     await new Promise((resolve) => setTimeout(resolve, 20))
@@ -235,10 +286,13 @@ describe.each<Readers>([
   ['a Web stream (body)', (response) => response.body.getReader()],
   ['reader(), without a Web stream', (response) => response.reader!()],
 ])('createNodeTransport: the body read through %s', (_name, open) => {
-  const readAllText = async (reader: { read(): Promise<ReadableStreamReadResult<Uint8Array>> }): Promise<string> => {
+  const readAllText = async (reader: {
+    read(): Promise<ReadableStreamReadResult<Uint8Array>>
+  }): Promise<string> => {
     const decoder = new TextDecoder()
     let text = ''
-    for (let step = await reader.read(); !step.done; step = await reader.read()) text += decoder.decode(step.value, { stream: true })
+    for (let step = await reader.read(); !step.done; step = await reader.read())
+      text += decoder.decode(step.value, { stream: true })
     return text + decoder.decode()
   }
 
@@ -249,7 +303,12 @@ describe.each<Readers>([
       response.write('data: 1\n\n')
       finish = () => response.end('data: [DONE]\n\n')
     })
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
     const reader = open(response)
     const first = await reader.read()
     expect(new TextDecoder().decode(first.value)).toBe('data: 1\n\n')
@@ -266,7 +325,12 @@ describe.each<Readers>([
       response.write('data: 1\n\n')
     })
     const controller = new AbortController()
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: controller.signal })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: controller.signal,
+    })
     const reader = open(response)
     await reader.read()
     const next = reader.read()
@@ -282,7 +346,12 @@ describe.each<Readers>([
       response.write('data: 2\n\n')
       response.end('data: [DONE]\n\n')
     })
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
     await new Promise((resolve) => setTimeout(resolve, 50))
     const reader = open(response)
     const first = await reader.read()
@@ -308,22 +377,36 @@ describe.each<Readers>([
       }
       pump()
     })
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
     await new Promise((resolve) => setTimeout(resolve, 200))
     // 4 MiB were offered; unread, the client holds a few hundred KiB at most (its queue, the socket buffers).
     expect(finished).toBe(false)
     expect(written).toBeLessThan(64 * piece.length)
     const reader = open(response)
     let received = 0
-    for (let step = await reader.read(); !step.done; step = await reader.read()) received += step.value.byteLength
+    for (let step = await reader.read(); !step.done; step = await reader.read())
+      received += step.value.byteLength
     expect(received).toBe(64 * piece.length)
     expect(finished).toBe(true)
   })
 
   it('rejects with a connection error when the upstream drops mid-body', async () => {
     const { url } = await startServer(partialThenDrop(20))
-    const response = await transport().request({ url, method: 'GET', headers: {}, signal: signal() })
-    expect(await rejection(readAllText(open(response)))).toMatchObject({ kind: 'connection', status: 502 })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
+    expect(await rejection(readAllText(open(response)))).toMatchObject({
+      kind: 'connection',
+      status: 502,
+    })
   })
 
   it('releases the connection on cancel: sequential cancels never exhaust a 1-socket pool', async () => {
@@ -363,7 +446,8 @@ describe('createNodeTransport: the pool', () => {
     const { url, server } = await startServer((_request, response) => {
       setTimeout(() => response.end('ok'), options.delayMs)
     })
-    if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs
+    if (options.keepAliveTimeoutMs !== undefined)
+      server.keepAliveTimeout = options.keepAliveTimeoutMs
     server.on('connection', (socket: Socket) => {
       counts.accepted += 1
       counts.open += 1

@@ -15,7 +15,14 @@ import { Buffer } from 'node:buffer'
 import { Agent } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
-import type { AbortHandle, ChunkReader, HeaderReader, UpstreamRequest, UpstreamResponse, UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
+import type {
+  AbortHandle,
+  ChunkReader,
+  HeaderReader,
+  UpstreamRequest,
+  UpstreamResponse,
+  UpstreamTransport,
+} from '../../providers/spec/provider-adapter.ts'
 import { isProviderError, ProviderError } from '../../providers/spec/provider-error.ts'
 import { defaultPool } from '../core/resolve-config.ts'
 import type { PoolPolicy } from '../core/resolve-config.ts'
@@ -57,11 +64,20 @@ const connectionMessages: Record<string, string> = {
  * An aborted signal wins over the error it caused: the core aborts with a `ProviderError` (a timeout) or the client
  * went away. The origin goes to `detail` (logs), never to `message` (clients): it may be an internal host.
  */
-const toProviderError = (options: { error: unknown; signal: AbortHandle; origin: string }): ProviderError => {
+const toProviderError = (options: {
+  error: unknown
+  signal: AbortHandle
+  origin: string
+}): ProviderError => {
   const { error, signal, origin } = options
   if (signal.aborted) {
     if (isProviderError(signal.reason)) return signal.reason
-    return new ProviderError({ kind: 'aborted', status: 499, message: 'The request was aborted.', cause: error })
+    return new ProviderError({
+      kind: 'aborted',
+      status: 499,
+      message: 'The request was aborted.',
+      cause: error,
+    })
   }
   if (isProviderError(error)) return error
   const code = errorCode(error)
@@ -88,7 +104,9 @@ const toProviderError = (options: { error: unknown; signal: AbortHandle; origin:
   return new ProviderError({
     kind: 'connection',
     status: 502,
-    message: (code !== undefined ? connectionMessages[code] : undefined) ?? 'Could not reach the upstream provider.',
+    message:
+      (code !== undefined ? connectionMessages[code] : undefined) ??
+      'Could not reach the upstream provider.',
     detail,
     cause: error,
   })
@@ -162,7 +180,7 @@ const toWebStream = (reader: ChunkReader<Uint8Array>): ReadableStream<Uint8Array
         return reader.cancel()
       },
     },
-    { highWaterMark: 0 },
+    { highWaterMark: 0 }
   )
 }
 
@@ -174,7 +192,8 @@ const ended: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefin
 const emptyHeaders: HeaderReader = new UndiciHeaders({})
 
 /** undici aborts with what it is given; a non-Error reason (an `abort()` without one) becomes an Error. */
-const abortReason = (reason: unknown): Error => (reason instanceof Error ? reason : new Error('The request was aborted.', { cause: reason }))
+const abortReason = (reason: unknown): Error =>
+  reason instanceof Error ? reason : new Error('The request was aborted.', { cause: reason })
 
 /**
  * One upstream exchange, as an undici dispatch handler: the response resolves on its headers, then body chunks go
@@ -207,7 +226,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
   #failure: ProviderError | null = null
   #cancelled = false
   /** A `read()` waiting for data, the end or a failure; answered by `#answer` in a microtask. */
-  #waiting: { resolve: (step: ReadableStreamReadResult<Uint8Array>) => void; reject: (error: unknown) => void } | null = null
+  #waiting: {
+    resolve: (step: ReadableStreamReadResult<Uint8Array>) => void
+    reject: (error: unknown) => void
+  } | null = null
   #answerScheduled = false
   /** `bytes()` waiting for the end. */
   #collect: { resolve: (bytes: Uint8Array) => void; reject: (error: unknown) => void } | null = null
@@ -285,7 +307,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     if (this.#signal.aborted) controller.abort(abortReason(this.#signal.reason))
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders
+  ): void {
     this.status = statusCode
     this.headers = new UndiciHeaders(headers)
     const settle = this.#settleResponse
@@ -389,7 +415,10 @@ const splitUrl = (href: string): { origin: string; path: string } => {
   return split
 }
 
-const requestHeaders = (request: UpstreamRequest, body: Uint8Array | undefined): Record<string, string> => {
+const requestHeaders = (
+  request: UpstreamRequest,
+  body: Uint8Array | undefined
+): Record<string, string> => {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(request.headers)) {
     if (name.toLowerCase() !== 'content-length') headers[name] = value
@@ -426,7 +455,8 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
   return {
     request(request: UpstreamRequest): Promise<UpstreamResponse> {
       const url = splitUrl(request.url)
-      const body = typeof request.body === 'string' ? Buffer.from(request.body, 'utf8') : request.body
+      const body =
+        typeof request.body === 'string' ? Buffer.from(request.body, 'utf8') : request.body
       const exchange = new UpstreamExchange(request.signal, url.origin)
       return exchange.start(agentFor(request.connectTimeoutMs), {
         origin: url.origin,

@@ -48,7 +48,12 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
   let serving: ServingNode
   try {
     const app = createApp(deps)
-    serving = await serveNode({ fetch: app.fetch, host: config.server.host, port: config.server.port, logger })
+    serving = await serveNode({
+      fetch: app.fetch,
+      host: config.server.host,
+      port: config.server.port,
+      logger,
+    })
   } catch (error) {
     // A key nobody was shown must not survive a failed start: the next start would only print its path.
     if (masterKey.generated && masterKey.file !== undefined) rmSync(masterKey.file, { force: true })
@@ -59,7 +64,10 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
   const providerIds = deps.providers.list().map((entry) => entry.config.id)
   logger.info({ url, providers: providerIds }, 'gatehouse listening')
   if (providerIds.length === 0) {
-    logger.warn({}, 'no provider configured: set OPENAI_API_KEY or ANTHROPIC_API_KEY, or point GATEHOUSE_CONFIG at a config file')
+    logger.warn(
+      {},
+      'no provider configured: set OPENAI_API_KEY or ANTHROPIC_API_KEY, or point GATEHOUSE_CONFIG at a config file'
+    )
   }
   // Start-up lines go out before the CLI prints its own.
   built.flushLog()
@@ -70,14 +78,16 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
     const drainTimeoutMs = config.server.drainTimeoutMs
     logger.info({ drainTimeoutMs }, 'draining: no new connections, waiting for in-flight requests')
     const { unfinished } = await serving.drain(drainTimeoutMs)
-    if (unfinished > 0) logger.warn({ unfinished }, 'drain timeout: closed connections with requests still in flight')
+    if (unfinished > 0)
+      logger.warn({ unfinished }, 'drain timeout: closed connections with requests still in flight')
     if (!(await waitAtMost(built.settleDeferred(), drainTimeoutMs))) {
       logger.warn({ pending: built.pendingDeferred() }, 'deferred work still pending at shutdown')
     }
     // In order: the usage sink first (its events written before exit), then what it may still have written through.
     for (const closable of deps.closables) {
       try {
-        if (!(await waitAtMost(closable.close(), closeTimeoutMs))) logger.warn({ name: closable.name }, 'close timed out at shutdown')
+        if (!(await waitAtMost(closable.close(), closeTimeoutMs)))
+          logger.warn({ name: closable.name }, 'close timed out at shutdown')
       } catch (error) {
         logger.error({ name: closable.name, err: error }, 'close failed at shutdown')
       }

@@ -33,7 +33,10 @@ export type DiscardBodyLimits = {
   maxMs: number
 }
 
-export const defaultDiscardBodyLimits: DiscardBodyLimits = { maxBytes: 128 * 1024 * 1024, maxMs: 30_000 }
+export const defaultDiscardBodyLimits: DiscardBodyLimits = {
+  maxBytes: 128 * 1024 * 1024,
+  maxMs: 30_000,
+}
 
 export type ServeNodeOptions = {
   fetch: (request: Request) => Response | Promise<Response>
@@ -140,8 +143,10 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
     const onError = (error: NodeJS.ErrnoException): void => {
       reject(
         error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
-          ? new StartupError([`server: cannot listen on ${options.host}:${options.port} (${error.code}: ${error.message})`])
-          : error,
+          ? new StartupError([
+              `server: cannot listen on ${options.host}:${options.port} (${error.code}: ${error.message})`,
+            ])
+          : error
       )
     }
     server.once('error', onError)
@@ -159,7 +164,8 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
       draining = true
       // net.Server#close stops accepting without http.Server#close's closeIdleConnections(): see node.ts's module doc.
       NetServer.prototype.close.call(server, noop)
-      const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve))
+      const idle =
+        inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve))
       await waitAtMost(idle, drainTimeoutMs)
       const unfinished = inFlight
       server.closeAllConnections()

@@ -5,7 +5,13 @@ export const waitAtMost = async (promise: Promise<unknown>, ms: number): Promise
     timer = setTimeout(() => resolve(false), ms)
     timer.unref()
   })
-  const finished = await Promise.race([promise.then(() => true, () => true), timedOut])
+  const finished = await Promise.race([
+    promise.then(
+      () => true,
+      () => true
+    ),
+    timedOut,
+  ])
   clearTimeout(timer)
   return finished
 }

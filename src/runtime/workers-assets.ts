@@ -14,7 +14,9 @@ export interface AssetsBinding {
 export const createWorkersAssets = (binding: AssetsBinding | undefined): AssetSource => ({
   async get(name) {
     if (!binding) return null
-    const response = await binding.fetch(new Request(`https://assets.local/${encodeURIComponent(name)}`))
+    const response = await binding.fetch(
+      new Request(`https://assets.local/${encodeURIComponent(name)}`)
+    )
     if (!response.ok) {
       await response.body?.cancel()
       return null

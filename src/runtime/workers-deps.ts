@@ -34,7 +34,8 @@ export type WorkersDepsOptions = {
 }
 
 /** Either working `Deps`, or what is wrong with the configuration (for the log, never for clients). */
-export type WorkersSetup = { ok: true; deps: Deps } | { ok: false; errors: string[]; logger: Logger }
+export type WorkersSetup =
+  { ok: true; deps: Deps } | { ok: false; errors: string[]; logger: Logger }
 
 const configFileBinding = 'GATEHOUSE_CONFIG_YAML'
 
@@ -43,7 +44,8 @@ const secretName = /(KEY|TOKEN|SECRET|PASSWORD)$/i
 
 export const stringBindings = (env: WorkersEnv): Record<string, string> => {
   const strings: Record<string, string> = {}
-  for (const [name, value] of Object.entries(env)) if (typeof value === 'string') strings[name] = value
+  for (const [name, value] of Object.entries(env))
+    if (typeof value === 'string') strings[name] = value
   return strings
 }
 
@@ -66,9 +68,13 @@ const createWorkersLogger = (options: { level: LogLevel; secrets: string[] }): L
 export const missingMasterKeyAuthenticator: Authenticator = {
   authenticate: () =>
     Promise.reject(
-      new GatewayError('unavailable', 'GATEHOUSE_MASTER_KEY is not set on this Worker (wrangler secret put GATEHOUSE_MASTER_KEY).', {
-        headers: { 'x-should-retry': 'false' },
-      }),
+      new GatewayError(
+        'unavailable',
+        'GATEHOUSE_MASTER_KEY is not set on this Worker (wrangler secret put GATEHOUSE_MASTER_KEY).',
+        {
+          headers: { 'x-should-retry': 'false' },
+        }
+      )
     ),
 }
 
@@ -80,15 +86,28 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
   const logLevel = readLogLevel(env.LOG_LEVEL)
   const loaded = loadConfig({ env, fileText: env[configFileBinding], fileName: configFileBinding })
   if (!loaded.ok || logLevel.error !== undefined) {
-    const errors = [...(logLevel.error === undefined ? [] : [logLevel.error]), ...(loaded.ok ? [] : loaded.errors)]
-    return { ok: false, errors, logger: createWorkersLogger({ level: logLevel.level, secrets: envSecrets }) }
+    const errors = [
+      ...(logLevel.error === undefined ? [] : [logLevel.error]),
+      ...(loaded.ok ? [] : loaded.errors),
+    ]
+    return {
+      ok: false,
+      errors,
+      logger: createWorkersLogger({ level: logLevel.level, secrets: envSecrets }),
+    }
   }
 
   const config = resolveConfig(loaded.config)
-  const configSecrets = [config.masterKey, ...Object.values(config.providers).map((provider) => provider.apiKey)]
+  const configSecrets = [
+    config.masterKey,
+    ...Object.values(config.providers).map((provider) => provider.apiKey),
+  ]
   const logger = createWorkersLogger({
     level: logLevel.level,
-    secrets: [...envSecrets, ...configSecrets.filter((secret): secret is string => secret !== undefined)],
+    secrets: [
+      ...envSecrets,
+      ...configSecrets.filter((secret): secret is string => secret !== undefined),
+    ],
   })
   const transport = createFetchTransport({ fetch: options.fetch })
   const built = createProviderRegistry({
@@ -99,7 +118,9 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
   if (!built.ok) return { ok: false, errors: built.errors, logger }
 
   const defer = (work: Promise<unknown>): void => {
-    options.waitUntil(work.catch((error: unknown) => logger.error({ error }, 'deferred work failed')))
+    options.waitUntil(
+      work.catch((error: unknown) => logger.error({ error }, 'deferred work failed'))
+    )
   }
   const usage = createLogUsageSink({ logger, defer })
   const deps: Deps = {
@@ -113,7 +134,9 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
     clock: systemClock,
     logger,
     defer,
-    authenticator: config.masterKey ? createMasterKeyAuthenticator(config.masterKey) : missingMasterKeyAuthenticator,
+    authenticator: config.masterKey
+      ? createMasterKeyAuthenticator(config.masterKey)
+      : missingMasterKeyAuthenticator,
     assets: createWorkersAssets(options.env.ASSETS),
     isDraining: () => false,
     clientSignal: (request) => request.signal,

@@ -1,6 +1,9 @@
 import type { ExecutionContext } from 'hono'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../../test/helpers/mock-openai-upstream.ts'
+import {
+  MOCK_OPENAI_API_KEY,
+  startMockOpenAIUpstream,
+} from '../../test/helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../../test/helpers/mock-upstream-server.ts'
 import type { AssetsBinding } from './workers-assets.ts'
 import type { WorkersEnv } from './workers-deps.ts'
@@ -18,7 +21,8 @@ afterAll(async () => {
   await upstream.close()
 })
 beforeEach(() => {
-  for (const method of ['log', 'warn', 'error'] as const) vi.spyOn(console, method).mockImplementation(() => {})
+  for (const method of ['log', 'warn', 'error'] as const)
+    vi.spyOn(console, method).mockImplementation(() => {})
 })
 afterEach(() => {
   vi.restoreAllMocks()
@@ -35,12 +39,16 @@ const chatRequest = (key: string | null, path = '/v1/chat/completions'): Request
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      ...(key === null ? {} : path.startsWith('/v1/messages') ? { 'x-api-key': key, 'anthropic-version': '2023-06-01' } : { authorization: `Bearer ${key}` }),
+      ...(key === null
+        ? {}
+        : path.startsWith('/v1/messages')
+          ? { 'x-api-key': key, 'anthropic-version': '2023-06-01' }
+          : { authorization: `Bearer ${key}` }),
     },
     body: JSON.stringify(
       path.startsWith('/v1/messages')
         ? { model: 'gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] }
-        : { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] },
+        : { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }
     ),
   })
 
@@ -60,7 +68,10 @@ describe('createWorkersHandler', () => {
     expect(deferred.length).toBeGreaterThan(0)
     await Promise.all(deferred)
     const usage = consoleLines(log).find((line) => line.msg === 'usage')
-    expect(usage).toMatchObject({ provider: 'openai', requestId: response.headers.get('x-request-id') })
+    expect(usage).toMatchObject({
+      provider: 'openai',
+      requestId: response.headers.get('x-request-id'),
+    })
     expect(JSON.stringify(consoleLines(log))).not.toContain(MOCK_OPENAI_API_KEY)
   })
 
@@ -73,21 +84,35 @@ describe('createWorkersHandler', () => {
     expect(openAI.status).toBe(503)
     expect(openAI.headers.get('x-should-retry')).toBe('false')
     expect(await openAI.json()).toMatchObject({
-      error: { type: 'server_error', code: 'service_unavailable', message: expect.stringContaining('GATEHOUSE_MASTER_KEY') },
+      error: {
+        type: 'server_error',
+        code: 'service_unavailable',
+        message: expect.stringContaining('GATEHOUSE_MASTER_KEY'),
+      },
     })
 
     const anthropic = await handler.fetch(chatRequest('anything', '/v1/messages'), env, ctx)
     expect(anthropic.status).toBe(503)
-    expect(await anthropic.json()).toMatchObject({ type: 'error', error: { message: expect.stringContaining('GATEHOUSE_MASTER_KEY') } })
+    expect(await anthropic.json()).toMatchObject({
+      type: 'error',
+      error: { message: expect.stringContaining('GATEHOUSE_MASTER_KEY') },
+    })
     expect(upstream.requests.length).toBe(before)
   })
 
   it('answers 503 to every request when the config is invalid, logging the problems without leaking them', async () => {
     const errors = vi.mocked(console.error)
     const handler = createWorkersHandler({ waitUntil: () => {} })
-    const env = { ...baseEnv(), GATEHOUSE_CONFIG_YAML: 'retry:\n  maxRetries: lots\nbogusOption: 1\n' }
+    const env = {
+      ...baseEnv(),
+      GATEHOUSE_CONFIG_YAML: 'retry:\n  maxRetries: lots\nbogusOption: 1\n',
+    }
 
-    for (const request of [new Request(`${origin}/healthz`), chatRequest(masterKey), chatRequest(masterKey, '/v1/messages')]) {
+    for (const request of [
+      new Request(`${origin}/healthz`),
+      chatRequest(masterKey),
+      chatRequest(masterKey, '/v1/messages'),
+    ]) {
       const response = await handler.fetch(request, env, ctx)
       expect(response.status).toBe(503)
       expect(response.headers.get('x-should-retry')).toBe('false')
@@ -111,9 +136,17 @@ describe('createWorkersHandler', () => {
   it('rejects an unknown LOG_LEVEL instead of guessing one', async () => {
     const errors = vi.mocked(console.error)
     const handler = createWorkersHandler({ waitUntil: () => {} })
-    const response = await handler.fetch(new Request(`${origin}/healthz`), { ...baseEnv(), LOG_LEVEL: 'verbose' }, ctx)
+    const response = await handler.fetch(
+      new Request(`${origin}/healthz`),
+      { ...baseEnv(), LOG_LEVEL: 'verbose' },
+      ctx
+    )
     expect(response.status).toBe(503)
-    expect(consoleLines(errors)[0].problems).toEqual([expect.stringMatching(/^env.LOG_LEVEL: expected one of debug, info, warn, error.*got "verbose"$/)])
+    expect(consoleLines(errors)[0].problems).toEqual([
+      expect.stringMatching(
+        /^env.LOG_LEVEL: expected one of debug, info, warn, error.*got "verbose"$/
+      ),
+    ])
   })
 
   it('reads the configuration once per isolate: later bindings do not rebuild it', async () => {
@@ -130,24 +163,37 @@ describe('createWorkersHandler', () => {
       fetch: async (request) => {
         const path = new URL(request.url).pathname
         asked.push(path)
-        if (path === '/swagger-ui.css') return new Response('.swagger-ui{}', { headers: { 'content-type': 'text/css' } })
+        if (path === '/swagger-ui.css')
+          return new Response('.swagger-ui{}', { headers: { 'content-type': 'text/css' } })
         return new Response('Not Found', { status: 404 })
       },
     }
     const handler = createWorkersHandler({ waitUntil: () => {} })
-    const css = await handler.fetch(new Request(`${origin}/docs/assets/swagger-ui.css`), { ...baseEnv(), ASSETS: assets }, ctx)
+    const css = await handler.fetch(
+      new Request(`${origin}/docs/assets/swagger-ui.css`),
+      { ...baseEnv(), ASSETS: assets },
+      ctx
+    )
     expect(css.status).toBe(200)
     expect(css.headers.get('content-type')).toBe('text/css')
     expect(css.headers.get('x-request-id')).toMatch(/^req_/)
     expect(await css.text()).toBe('.swagger-ui{}')
-    const missing = await handler.fetch(new Request(`${origin}/docs/assets/swagger-ui-bundle.js`), { ...baseEnv(), ASSETS: assets }, ctx)
+    const missing = await handler.fetch(
+      new Request(`${origin}/docs/assets/swagger-ui-bundle.js`),
+      { ...baseEnv(), ASSETS: assets },
+      ctx
+    )
     expect(missing.status).toBe(404)
     expect(asked).toEqual(['/swagger-ui.css', '/swagger-ui-bundle.js'])
   })
 
   it('404s the docs assets when the Worker has no assets binding', async () => {
     const handler = createWorkersHandler({ waitUntil: () => {} })
-    const response = await handler.fetch(new Request(`${origin}/docs/assets/swagger-ui.css`), baseEnv(), ctx)
+    const response = await handler.fetch(
+      new Request(`${origin}/docs/assets/swagger-ui.css`),
+      baseEnv(),
+      ctx
+    )
     expect(response.status).toBe(404)
   })
 })

@@ -32,7 +32,11 @@ const newRequestId = (): string => `req_${crypto.randomUUID().replaceAll('-', ''
 
 const unavailable = (request: Request, error: GatewayError): Response => {
   const requestId = newRequestId()
-  return errorResponse(error, detectDialect(new URL(request.url).pathname, request.headers), requestId)
+  return errorResponse(
+    error,
+    detectDialect(new URL(request.url).pathname, request.headers),
+    requestId
+  )
 }
 
 export const createWorkersHandler = (options: WorkersHandlerOptions): WorkersHandler => {
@@ -48,12 +52,19 @@ export const createWorkersHandler = (options: WorkersHandlerOptions): WorkersHan
     async fetch(request, env, ctx) {
       state ??= build(env)
       if (state.ok) return state.app.fetch(request, env, ctx)
-      state.logger.error({ problems: state.errors }, 'the gateway configuration is invalid; every request answers 503')
+      state.logger.error(
+        { problems: state.errors },
+        'the gateway configuration is invalid; every request answers 503'
+      )
       return unavailable(
         request,
-        new GatewayError('unavailable', "The gateway's configuration is invalid; the Worker's logs list the problems.", {
-          headers: { 'x-should-retry': 'false' },
-        }),
+        new GatewayError(
+          'unavailable',
+          "The gateway's configuration is invalid; the Worker's logs list the problems.",
+          {
+            headers: { 'x-should-retry': 'false' },
+          }
+        )
       )
     },
   }

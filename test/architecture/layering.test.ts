@@ -14,7 +14,11 @@ const listSources = (folder: string): string[] =>
   readdirSync(join(root, folder), { withFileTypes: true }).flatMap((entry) => {
     const path = join(folder, entry.name)
     if (entry.isDirectory()) return entry.name === '__fixtures__' ? [] : listSources(path)
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('.d.ts') ? [path] : []
+    return entry.name.endsWith('.ts') &&
+      !entry.name.endsWith('.test.ts') &&
+      !entry.name.endsWith('.d.ts')
+      ? [path]
+      : []
   })
 
 const importPattern = /^\s*(?:import|export)\s[^;]*?from\s+'([^']+)'/gm
@@ -28,11 +32,13 @@ const graph = new Map<string, string[]>(
       .filter((specifier) => specifier.startsWith('.'))
       .map((specifier) => relative(root, join(root, dirname(file), specifier)))
     return [file, targets]
-  }),
+  })
 )
 
 const importsOf = (prefix: string): [string, string][] =>
-  [...graph].flatMap(([file, targets]) => (file.startsWith(prefix) ? targets.map((target): [string, string] => [file, target]) : []))
+  [...graph].flatMap(([file, targets]) =>
+    file.startsWith(prefix) ? targets.map((target): [string, string] => [file, target]) : []
+  )
 
 describe('layering', () => {
   it('finds the sources it checks', () => {
@@ -41,7 +47,8 @@ describe('layering', () => {
   })
 
   it('the core imports no adapter, no runtime file, no route or middleware, and not Deps', () => {
-    const forbidden = /^(providers\/(?!spec\/|shared\/)|src\/(runtime|api|middleware)\/|src\/deps\.ts$|src\/app\.ts$)/
+    const forbidden =
+      /^(providers\/(?!spec\/|shared\/)|src\/(runtime|api|middleware)\/|src\/deps\.ts$|src\/app\.ts$)/
     expect(importsOf('src/core/').filter(([, target]) => forbidden.test(target))).toEqual([])
   })
 
@@ -57,7 +64,11 @@ describe('layering', () => {
 
   it('only the runtime folder imports adapters (through the factories it passes to the registry)', () => {
     const adapterImports = [...graph]
-      .flatMap(([file, targets]) => targets.filter((target) => /^providers\/(?!spec\/)[^/]+\/[^/]+-adapter\.ts$/.test(target)).map(() => file))
+      .flatMap(([file, targets]) =>
+        targets
+          .filter((target) => /^providers\/(?!spec\/)[^/]+\/[^/]+-adapter\.ts$/.test(target))
+          .map(() => file)
+      )
       .filter((file) => !file.startsWith('providers/'))
     expect(adapterImports.length).toBeGreaterThan(0)
     expect(adapterImports.filter((file) => !file.startsWith('src/runtime/'))).toEqual([])

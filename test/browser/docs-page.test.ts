@@ -18,7 +18,13 @@ import { createNodeAssets } from '../../src/runtime/node-assets.ts'
 import { createFakeAdapter, createFakeDeps } from '../helpers/fake-deps.ts'
 
 const chromiumPath = '/usr/bin/chromium'
-const publicPaths = ['/v1/chat/completions', '/v1/embeddings', '/v1/models', '/v1/messages', '/v1/messages/count_tokens']
+const publicPaths = [
+  '/v1/chat/completions',
+  '/v1/embeddings',
+  '/v1/models',
+  '/v1/messages',
+  '/v1/messages/count_tokens',
+]
 
 const createDocsDeps = (): Deps => ({
   ...createFakeDeps({ adapters: [createFakeAdapter({ id: 'openai' })] }),
@@ -49,7 +55,9 @@ afterAll(async () => {
 describe('GET /docs in a browser with no network', () => {
   it('renders every operation with assets served by the gateway only', async () => {
     if (!existsSync(chromiumPath)) {
-      throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (the CI script installs it)`)
+      throw new Error(
+        `${chromiumPath} is missing: apt-get install -y chromium (the CI script installs it)`
+      )
     }
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -82,15 +90,26 @@ describe('GET /docs in a browser with no network', () => {
 
     const response = await page.goto(`${origin}/docs`)
     expect(response?.status()).toBe(200)
-    await page.locator('.opblock-summary-path[data-path="/v1/chat/completions"]').waitFor({ state: 'visible', timeout: 15_000 })
-    const rendered = await page.locator('.opblock-summary-path').evaluateAll((nodes) =>
-      nodes.map((node) => node.getAttribute('data-path') ?? ''),
-    )
+    await page
+      .locator('.opblock-summary-path[data-path="/v1/chat/completions"]')
+      .waitFor({ state: 'visible', timeout: 15_000 })
+    const rendered = await page
+      .locator('.opblock-summary-path')
+      .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-path') ?? ''))
     for (const path of publicPaths) expect(rendered, path).toContain(path)
-    await expect(page.getByText('/v1/chat/completions', { exact: true }).first().isVisible()).resolves.toBe(true)
+    await expect(
+      page.getByText('/v1/chat/completions', { exact: true }).first().isVisible()
+    ).resolves.toBe(true)
     expect(await page.locator('.swagger-ui .errors-wrapper').count()).toBe(0)
 
-    expect(served).toEqual(expect.arrayContaining(['/docs', '/docs/assets/swagger-ui.css', '/docs/assets/swagger-ui-bundle.js', '/openapi.json']))
+    expect(served).toEqual(
+      expect.arrayContaining([
+        '/docs',
+        '/docs/assets/swagger-ui.css',
+        '/docs/assets/swagger-ui-bundle.js',
+        '/openapi.json',
+      ])
+    )
     expect(blocked).toEqual([])
     expect(pageErrors).toEqual([])
   }, 45_000)

@@ -22,7 +22,8 @@ const urlVariables: Record<StoreService, string> = {
 const serviceNames: Record<StoreService, string> = { redis: 'Redis', postgres: 'PostgreSQL' }
 
 /** The URL tests reach `service` at. */
-export const storeServiceUrl = (service: StoreService): string => process.env[urlVariables[service]] || defaultUrls[service]
+export const storeServiceUrl = (service: StoreService): string =>
+  process.env[urlVariables[service]] || defaultUrls[service]
 
 /** `url` for a message: a password in it never reaches test output. */
 const displayUrl = (url: string): string => {
@@ -31,7 +32,8 @@ const displayUrl = (url: string): string => {
   return parsed.href
 }
 
-const describeError = (error: unknown): string => (error as { code?: string }).code ?? (error as Error).message
+const describeError = (error: unknown): string =>
+  (error as { code?: string }).code ?? (error as Error).message
 
 /** `PING` must answer `PONG`: a port that accepts connections is not yet a working Redis. */
 const checkRedis = async (url: string, timeoutMs: number): Promise<string | null> => {
@@ -39,7 +41,9 @@ const checkRedis = async (url: string, timeoutMs: number): Promise<string | null
   try {
     const reply = await Promise.race([
       redis.command('PING'),
-      new Promise((resolve) => setTimeout(resolve, timeoutMs, `no answer to PING within ${timeoutMs} ms`)),
+      new Promise((resolve) =>
+        setTimeout(resolve, timeoutMs, `no answer to PING within ${timeoutMs} ms`)
+      ),
     ])
     return reply === 'PONG' ? null : `PING answered ${JSON.stringify(reply)}`
   } finally {
@@ -65,7 +69,11 @@ const checkPostgres = (url: string, timeoutMs: number): Promise<string | null> =
     socket.once('connect', () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])))
     socket.once('data', (chunk: Buffer) => {
       const answer = String.fromCharCode(chunk[0])
-      finish(answer === 'S' || answer === 'N' ? null : 'the server does not speak the PostgreSQL protocol')
+      finish(
+        answer === 'S' || answer === 'N'
+          ? null
+          : 'the server does not speak the PostgreSQL protocol'
+      )
     })
   })
 
@@ -75,15 +83,18 @@ const checkPostgres = (url: string, timeoutMs: number): Promise<string | null> =
  */
 export const checkStoreService = async (
   service: StoreService,
-  options: { url?: string; timeoutMs?: number } = {},
+  options: { url?: string; timeoutMs?: number } = {}
 ): Promise<string | null> => {
   const url = options.url ?? storeServiceUrl(service)
   const timeoutMs = options.timeoutMs ?? 2_000
   let problem: string | null
   try {
-    problem = service === 'redis' ? await checkRedis(url, timeoutMs) : await checkPostgres(url, timeoutMs)
+    problem =
+      service === 'redis' ? await checkRedis(url, timeoutMs) : await checkPostgres(url, timeoutMs)
   } catch (error) {
     problem = describeError(error)
   }
-  return problem === null ? null : `${serviceNames[service]} at ${displayUrl(url)} is unreachable: ${problem}`
+  return problem === null
+    ? null
+    : `${serviceNames[service]} at ${displayUrl(url)} is unreachable: ${problem}`
 }

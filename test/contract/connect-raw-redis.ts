@@ -54,7 +54,12 @@ const parseReply = (buffer: Buffer, start: number): Parsed | undefined => {
       return { value: items, end: at }
     }
     default:
-      return { value: new Error(`not a RESP reply: ${JSON.stringify(buffer.toString('utf8', start, lineEnd))}`), end: buffer.length }
+      return {
+        value: new Error(
+          `not a RESP reply: ${JSON.stringify(buffer.toString('utf8', start, lineEnd))}`
+        ),
+        end: buffer.length,
+      }
   }
 }
 
@@ -80,7 +85,10 @@ const openSocket = (url: URL, timeoutMs: number): Promise<Socket> =>
   })
 
 /** Connects to `url` (`redis://host:port`); rejects when the server cannot be reached within `timeoutMs`. */
-export const connectRawRedis = async (options: { url: string; timeoutMs?: number }): Promise<RawRedis> => {
+export const connectRawRedis = async (options: {
+  url: string
+  timeoutMs?: number
+}): Promise<RawRedis> => {
   const socket = await openSocket(new URL(options.url), options.timeoutMs ?? 2_000)
   const pending: { resolve(value: RespValue): void; reject(error: Error): void }[] = []
   let buffer: Buffer = Buffer.alloc(0)

@@ -17,7 +17,9 @@ export type RedisTestPrefix = {
 /** `*`, `?`, `[`, `]` and `\` are glob syntax in `SCAN MATCH`: escaped, the prefix matches only itself. */
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 
-export const createRedisTestPrefix = (options: { label?: string; url?: string } = {}): RedisTestPrefix => {
+export const createRedisTestPrefix = (
+  options: { label?: string; url?: string } = {}
+): RedisTestPrefix => {
   const label = (options.label ?? 'store').replace(/[^\w-]/g, '_')
   const prefix = `gatehouse-test:${label}:${randomBytes(6).toString('hex')}:`
   const url = options.url ?? storeServiceUrl('redis')
@@ -29,7 +31,14 @@ export const createRedisTestPrefix = (options: { label?: string; url?: string } 
       try {
         let cursor = '0'
         do {
-          const [next, keys] = (await redis.command('SCAN', cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 500)) as [string, string[]]
+          const [next, keys] = (await redis.command(
+            'SCAN',
+            cursor,
+            'MATCH',
+            `${escapeGlob(prefix)}*`,
+            'COUNT',
+            500
+          )) as [string, string[]]
           if (keys.length > 0) deleted += (await redis.command('UNLINK', ...keys)) as number
           cursor = next
         } while (cursor !== '0')

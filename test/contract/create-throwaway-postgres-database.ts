@@ -24,22 +24,50 @@ export type ThrowawayDatabase = {
 }
 
 /** Runs one statement as the URL's user against its database. */
-export const runPostgresStatement = async (options: { url: string; sql: string }): Promise<string> => {
+export const runPostgresStatement = async (options: {
+  url: string
+  sql: string
+}): Promise<string> => {
   const url = new URL(options.url)
-  const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', url.hostname, '-p', url.port || '5432']
-  args.push('-U', decodeURIComponent(url.username || 'postgres'), '-d', decodeURIComponent(url.pathname.slice(1) || 'postgres'))
-  const env = { ...process.env, PGCONNECT_TIMEOUT: '5', PGPASSWORD: decodeURIComponent(url.password) }
+  const args = [
+    '-X',
+    '-q',
+    '-A',
+    '-t',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    url.hostname,
+    '-p',
+    url.port || '5432',
+  ]
+  args.push(
+    '-U',
+    decodeURIComponent(url.username || 'postgres'),
+    '-d',
+    decodeURIComponent(url.pathname.slice(1) || 'postgres')
+  )
+  const env = {
+    ...process.env,
+    PGCONNECT_TIMEOUT: '5',
+    PGPASSWORD: decodeURIComponent(url.password),
+  }
   try {
     const { stdout } = await run('psql', [...args, '-c', options.sql], { env, timeout: 30_000 })
     return stdout.trim()
   } catch (error) {
     const failure = error as { code?: string; stderr?: string; message: string }
-    if (failure.code === 'ENOENT') throw new Error('psql is not installed: apt-get install postgresql-client')
-    throw new Error(`psql failed on ${JSON.stringify(options.sql)}: ${failure.stderr?.trim() || failure.message}`)
+    if (failure.code === 'ENOENT')
+      throw new Error('psql is not installed: apt-get install postgresql-client')
+    throw new Error(
+      `psql failed on ${JSON.stringify(options.sql)}: ${failure.stderr?.trim() || failure.message}`
+    )
   }
 }
 
-export const createThrowawayPostgresDatabase = async (options: { url?: string } = {}): Promise<ThrowawayDatabase> => {
+export const createThrowawayPostgresDatabase = async (
+  options: { url?: string } = {}
+): Promise<ThrowawayDatabase> => {
   const server = options.url ?? storeServiceUrl('postgres')
   const name = `gatehouse_test_${randomBytes(6).toString('hex')}`
   await runPostgresStatement({ url: server, sql: `CREATE DATABASE ${name}` })
@@ -50,6 +78,9 @@ export const createThrowawayPostgresDatabase = async (options: { url?: string } 
     name,
     url: url.href,
     drop: () =>
-      (dropped ??= runPostgresStatement({ url: server, sql: `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` }).then(() => {})),
+      (dropped ??= runPostgresStatement({
+        url: server,
+        sql: `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`,
+      }).then(() => {})),
   }
 }

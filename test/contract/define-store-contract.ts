@@ -80,11 +80,15 @@ export const requireStoreService = (service: StoreService): void => {
   let problem: string | null = null
   beforeAll(async () => {
     problem = await checkStoreService(service)
-    if (problem !== null && !runsInCI()) console.warn(`${problem}: skipping these cases (with CI=true they fail).`)
+    if (problem !== null && !runsInCI())
+      console.warn(`${problem}: skipping these cases (with CI=true they fail).`)
   })
   beforeEach((context) => {
     if (problem === null) return
-    if (runsInCI()) throw new Error(`${problem}. With CI=true a store suite fails rather than skip: start the service.`)
+    if (runsInCI())
+      throw new Error(
+        `${problem}. With CI=true a store suite fails rather than skip: start the service.`
+      )
     context.skip(problem)
   })
 }
@@ -104,7 +108,8 @@ export const defineStoreContract = <S>(contract: StoreContract<S>): void => {
         await created?.cleanup?.()
       })
       contract.cases(() => {
-        if (current === undefined) throw new Error(`getStore() of ${contract.name} was called outside a case`)
+        if (current === undefined)
+          throw new Error(`getStore() of ${contract.name} was called outside a case`)
         return current.store
       })
     })

@@ -17,7 +17,10 @@ import { checkStoreService, storeServiceUrl } from './check-store-service.ts'
 import { connectRawRedis } from './connect-raw-redis.ts'
 import type { RawRedis } from './connect-raw-redis.ts'
 import { createRedisTestPrefix } from './create-redis-test-prefix.ts'
-import { createThrowawayPostgresDatabase, runPostgresStatement } from './create-throwaway-postgres-database.ts'
+import {
+  createThrowawayPostgresDatabase,
+  runPostgresStatement,
+} from './create-throwaway-postgres-database.ts'
 import { defineStoreContract, requireStoreService } from './define-store-contract.ts'
 
 type KeyValueStore = {
@@ -44,7 +47,10 @@ const createRedisKeyValueStore = (options: { redis: RawRedis; prefix: string }):
     get: async (key) => (await redis.command('GET', prefix + key)) as string | null,
     set: async (key, value) => void (await redis.command('SET', prefix + key, value)),
     delete: async (key) => (await redis.command('DEL', prefix + key)) === 1,
-    keys: async () => ((await redis.command('KEYS', `${prefix}*`)) as string[]).map((key) => key.slice(prefix.length)),
+    keys: async () =>
+      ((await redis.command('KEYS', `${prefix}*`)) as string[]).map((key) =>
+        key.slice(prefix.length)
+      ),
   }
 }
 
@@ -126,7 +132,10 @@ describe('createThrowawayPostgresDatabase', () => {
   requireStoreService('postgres')
 
   const exists = async (name: string): Promise<boolean> =>
-    (await runPostgresStatement({ url: storeServiceUrl('postgres'), sql: `SELECT count(*) FROM pg_database WHERE datname = '${name}'` })) === '1'
+    (await runPostgresStatement({
+      url: storeServiceUrl('postgres'),
+      sql: `SELECT count(*) FROM pg_database WHERE datname = '${name}'`,
+    })) === '1'
 
   it('creates an empty database that takes tables, and drops it', async () => {
     const database = await createThrowawayPostgresDatabase()
@@ -135,7 +144,12 @@ describe('createThrowawayPostgresDatabase', () => {
       expect(new URL(database.url).pathname).toBe(`/${database.name}`)
       expect(await exists(database.name)).toBe(true)
       await runPostgresStatement({ url: database.url, sql: 'CREATE TABLE probe (id int)' })
-      expect(await runPostgresStatement({ url: database.url, sql: "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'" })).toBe('1')
+      expect(
+        await runPostgresStatement({
+          url: database.url,
+          sql: "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        })
+      ).toBe('1')
     } finally {
       await database.drop()
     }
@@ -156,10 +170,14 @@ describe('checkStoreService', () => {
   it('names the service and the address it could not reach', async () => {
     const port = await closedPort()
     expect(await checkStoreService('redis', { url: `redis://127.0.0.1:${port}` })).toBe(
-      `Redis at redis://127.0.0.1:${port} is unreachable: ECONNREFUSED`,
+      `Redis at redis://127.0.0.1:${port} is unreachable: ECONNREFUSED`
     )
-    expect(await checkStoreService('postgres', { url: `postgres://postgres:secret@127.0.0.1:${port}/postgres` })).toBe(
-      `PostgreSQL at postgres://postgres:***@127.0.0.1:${port}/postgres is unreachable: ECONNREFUSED`,
+    expect(
+      await checkStoreService('postgres', {
+        url: `postgres://postgres:secret@127.0.0.1:${port}/postgres`,
+      })
+    ).toBe(
+      `PostgreSQL at postgres://postgres:***@127.0.0.1:${port}/postgres is unreachable: ECONNREFUSED`
     )
   })
 
@@ -171,9 +189,16 @@ describe('checkStoreService', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const { port } = server.address() as AddressInfo
     try {
-      expect(await checkStoreService('redis', { url: `redis://127.0.0.1:${port}`, timeoutMs: 1_000 })).toMatch(/^Redis at .* is unreachable: /)
-      expect(await checkStoreService('postgres', { url: `postgres://127.0.0.1:${port}`, timeoutMs: 1_000 })).toMatch(
-        /^PostgreSQL at .* is unreachable: the server does not speak the PostgreSQL protocol$/,
+      expect(
+        await checkStoreService('redis', { url: `redis://127.0.0.1:${port}`, timeoutMs: 1_000 })
+      ).toMatch(/^Redis at .* is unreachable: /)
+      expect(
+        await checkStoreService('postgres', {
+          url: `postgres://127.0.0.1:${port}`,
+          timeoutMs: 1_000,
+        })
+      ).toMatch(
+        /^PostgreSQL at .* is unreachable: the server does not speak the PostgreSQL protocol$/
       )
     } finally {
       await new Promise((resolve) => server.close(resolve))
@@ -187,7 +212,9 @@ describe('defineStoreContract with a service that is down', () => {
 
   type Report = {
     success: boolean
-    testResults: { assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[]
+    testResults: {
+      assertionResults: { fullName: string; status: string; failureMessages: string[] }[]
+    }[]
   }
 
   /** Runs the fixture suite (memory + a Redis implementation pointed at a closed port) in a child vitest. */
@@ -198,9 +225,20 @@ describe('defineStoreContract with a service that is down', () => {
       await new Promise<void>((resolve) => {
         execFile(
           process.execPath,
-          [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', fixtureConfig, '--reporter=json', `--outputFile=${outputFile}`],
-          { cwd: root, env: { ...process.env, CI: ci, GATEHOUSE_TEST_REDIS_URL: 'redis://127.0.0.1:1' }, timeout: 60_000 },
-          () => resolve(),
+          [
+            join(root, 'node_modules', 'vitest', 'vitest.mjs'),
+            'run',
+            '--config',
+            fixtureConfig,
+            '--reporter=json',
+            `--outputFile=${outputFile}`,
+          ],
+          {
+            cwd: root,
+            env: { ...process.env, CI: ci, GATEHOUSE_TEST_REDIS_URL: 'redis://127.0.0.1:1' },
+            timeout: 60_000,
+          },
+          () => resolve()
         )
       })
       return JSON.parse(readFileSync(outputFile, 'utf8')) as Report
@@ -210,7 +248,11 @@ describe('defineStoreContract with a service that is down', () => {
   }
 
   const statuses = (report: Report): Record<string, string> =>
-    Object.fromEntries(report.testResults.flatMap((file) => file.assertionResults).map((test) => [test.fullName, test.status]))
+    Object.fromEntries(
+      report.testResults
+        .flatMap((file) => file.assertionResults)
+        .map((test) => [test.fullName, test.status])
+    )
 
   it('skips its cases outside CI and runs the others', async () => {
     const report = await runFixture('')
@@ -232,7 +274,11 @@ describe('defineStoreContract with a service that is down', () => {
       'fixture store (down) stores a value': 'failed',
       'fixture store (down) starts empty': 'failed',
     })
-    const failure = report.testResults.flatMap((file) => file.assertionResults).find((test) => test.status === 'failed')
-    expect(failure?.failureMessages.join('\n')).toContain('Redis at redis://127.0.0.1:1 is unreachable')
+    const failure = report.testResults
+      .flatMap((file) => file.assertionResults)
+      .find((test) => test.status === 'failed')
+    expect(failure?.failureMessages.join('\n')).toContain(
+      'Redis at redis://127.0.0.1:1 is unreachable'
+    )
   }, 60_000)
 })

@@ -15,11 +15,22 @@ const weatherTool = {
   function: {
     name: 'get_weather',
     description: 'Weather for a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city'] },
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string' }, days: { type: 'integer' } },
+      required: ['city'],
+    },
   },
 }
-const timeTool = { type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object', properties: {} } } }
-const caught = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as InstanceType<typeof OpenAI.APIError>)
+const timeTool = {
+  type: 'function' as const,
+  function: { name: 'get_time', parameters: { type: 'object', properties: {} } },
+}
+const caught = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error as InstanceType<typeof OpenAI.APIError>
+  )
 type AnthropicAnswer = { usage: Record<string, number>; content: { type: string; text?: string }[] }
 
 describe('OpenAI client → gateway → Anthropic upstream', () => {
@@ -27,28 +38,52 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
   let client: OpenAI
   beforeAll(async () => {
     preloadOpenAIValidator()
-    gateway = await startE2EGateway({ anthropic: { streamChunks: 3, cacheReadTokens: 5, cacheWriteTokens: 2 } })
+    gateway = await startE2EGateway({
+      anthropic: { streamChunks: 3, cacheReadTokens: 5, cacheWriteTokens: 2 },
+    })
     client = gateway.openAIClient()
   })
   afterAll(() => gateway?.close())
   beforeEach(() => gateway.reset())
 
-  const upstreamMessages = () => gateway.anthropic.requests.filter((request) => request.path === '/v1/messages')
+  const upstreamMessages = () =>
+    gateway.anthropic.requests.filter((request) => request.path === '/v1/messages')
 
   it('converts the request (system on top, max_tokens filled in and announced) and the answer', async () => {
     const response = await client.chat.completions
-      .create({ model, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello claude' }] })
+      .create({
+        model,
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'hello claude' },
+        ],
+      })
       .withResponse()
     const completion = response.data
     expectValidOpenAI('CreateChatCompletionResponse', completion)
     expect(completion.object).toBe('chat.completion')
     expect(completion.choices).toEqual([
-      { index: 0, message: { role: 'assistant', content: 'echo: hello claude', refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' },
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: 'echo: hello claude',
+          refusal: null,
+          annotations: [],
+        },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
     ])
     const [upstream] = upstreamMessages()
-    expect(upstream.headers['x-api-key'] ?? upstream.headers.authorization).toContain(MOCK_ANTHROPIC_API_KEY)
+    expect(upstream.headers['x-api-key'] ?? upstream.headers.authorization).toContain(
+      MOCK_ANTHROPIC_API_KEY
+    )
     expect(JSON.stringify(upstream.headers)).not.toContain(E2E_MASTER_KEY)
-    expect(upstream.body).toMatchObject({ model: 'claude-haiku-4-5-20251001', messages: [{ role: 'user' }] })
+    expect(upstream.body).toMatchObject({
+      model: 'claude-haiku-4-5-20251001',
+      messages: [{ role: 'user' }],
+    })
     expect(JSON.stringify((upstream.body as { system: unknown }).system)).toContain('be brief')
     const maxTokens = (upstream.body as { max_tokens: number }).max_tokens
     expect(maxTokens).toBeGreaterThan(0)
@@ -56,13 +91,22 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
   })
 
   it("reports usage in OpenAI's convention: prompt tokens include Anthropic's cache reads and writes", async () => {
-    const completion = await client.chat.completions.create({ model, max_completion_tokens: 50, messages: [{ role: 'user', content: 'count me' }] })
-    const answer = (await gateway.upstreamAnswer('anthropic', upstreamMessages()[0])) as unknown as AnthropicAnswer
-    const { input_tokens, cache_read_input_tokens, cache_creation_input_tokens, output_tokens } = answer.usage
+    const completion = await client.chat.completions.create({
+      model,
+      max_completion_tokens: 50,
+      messages: [{ role: 'user', content: 'count me' }],
+    })
+    const answer = (await gateway.upstreamAnswer(
+      'anthropic',
+      upstreamMessages()[0]
+    )) as unknown as AnthropicAnswer
+    const { input_tokens, cache_read_input_tokens, cache_creation_input_tokens, output_tokens } =
+      answer.usage
     expect(completion.usage).toMatchObject({
       prompt_tokens: input_tokens + cache_read_input_tokens + cache_creation_input_tokens,
       completion_tokens: output_tokens,
-      total_tokens: input_tokens + cache_read_input_tokens + cache_creation_input_tokens + output_tokens,
+      total_tokens:
+        input_tokens + cache_read_input_tokens + cache_creation_input_tokens + output_tokens,
       prompt_tokens_details: { cached_tokens: 5 },
     })
     expect((upstreamMessages()[0].body as { max_tokens: number }).max_tokens).toBe(50)
@@ -80,14 +124,26 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
     for (const chunk of chunks) expectValidOpenAI('CreateChatCompletionStreamResponse', chunk)
     expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(1)
     expect(chunks[0].choices[0].delta.role).toBe('assistant')
-    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('echo: stream from claude')
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe(
+      'echo: stream from claude'
+    )
     const finishes = chunks.map((chunk) => chunk.choices[0]?.finish_reason)
     expect(finishes.slice(0, -2).every((reason) => reason === null)).toBe(true)
     expect(finishes.at(-2)).toBe('stop')
-    const answer = (await gateway.upstreamAnswer('anthropic', upstreamMessages()[0])) as unknown as AnthropicAnswer
-    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: answer.usage.output_tokens } })
+    const answer = (await gateway.upstreamAnswer(
+      'anthropic',
+      upstreamMessages()[0]
+    )) as unknown as AnthropicAnswer
+    expect(chunks.at(-1)).toMatchObject({
+      choices: [],
+      usage: { completion_tokens: answer.usage.output_tokens },
+    })
 
-    const plain = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'again' }], stream: true })
+    const plain = await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'again' }],
+      stream: true,
+    })
     const plainChunks: OpenAI.ChatCompletionChunk[] = []
     for await (const chunk of plain) plainChunks.push(chunk)
     for (const chunk of plainChunks) expectValidOpenAI('CreateChatCompletionStreamResponse', chunk)
@@ -95,17 +151,29 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
   })
 
   it('converts tools and a tool call; arguments arrive as a JSON string', async () => {
-    const completion = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'use tool for Paris' }], tools: [weatherTool] })
+    const completion = await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'use tool for Paris' }],
+      tools: [weatherTool],
+    })
     expectValidOpenAI('CreateChatCompletionResponse', completion)
     const upstream = upstreamMessages()[0].body as { tools: unknown[] }
     expect(upstream.tools).toEqual([
-      { name: 'get_weather', description: 'Weather for a city', input_schema: weatherTool.function.parameters },
+      {
+        name: 'get_weather',
+        description: 'Weather for a city',
+        input_schema: weatherTool.function.parameters,
+      },
     ])
     const choice = completion.choices[0]
     expect(choice.finish_reason).toBe('tool_calls')
     expect(choice.message.content).toBe("I'll call get_weather.")
     const call = choice.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall
-    expect(call).toMatchObject({ id: expect.stringMatching(/^toolu_/), type: 'function', function: { name: 'get_weather' } })
+    expect(call).toMatchObject({
+      id: expect.stringMatching(/^toolu_/),
+      type: 'function',
+      function: { name: 'get_weather' },
+    })
     expect(JSON.parse(call.function.arguments)).toEqual({ city: 'sample city', days: 1 })
   })
 
@@ -119,10 +187,15 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
     stream.on('chunk', (chunk) => chunks.push(chunk))
     const final = await stream.finalChatCompletion()
     for (const chunk of chunks) expectValidOpenAI('CreateChatCompletionStreamResponse', chunk)
-    const starts = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []).filter((fragment) => fragment.id !== undefined)
+    const starts = chunks
+      .flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? [])
+      .filter((fragment) => fragment.id !== undefined)
     expect(starts.map((fragment) => fragment.index)).toEqual([0, 1])
-    const calls = final.choices[0].message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[]
-    expect(calls.map((entry) => [entry.function.name, JSON.parse(entry.function.arguments)])).toEqual([
+    const calls = final.choices[0].message
+      .tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[]
+    expect(
+      calls.map((entry) => [entry.function.name, JSON.parse(entry.function.arguments)])
+    ).toEqual([
       ['get_weather', { city: 'sample city', days: 1 }],
       ['get_time', {}],
     ])
@@ -139,7 +212,11 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
           role: 'assistant',
           content: null,
           tool_calls: [
-            { id: 'toolu_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+            {
+              id: 'toolu_a',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+            },
             { id: 'toolu_b', type: 'function', function: { name: 'get_time', arguments: '{}' } },
           ],
         },
@@ -149,7 +226,9 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
     })
     expectValidOpenAI('CreateChatCompletionResponse', completion)
     expect(completion.choices[0].message.content).toBe('tool result received: snow; 09:00')
-    const messages = (upstreamMessages()[0].body as { messages: { role: string; content: { type: string }[] }[] }).messages
+    const messages = (
+      upstreamMessages()[0].body as { messages: { role: string; content: { type: string }[] }[] }
+    ).messages
     expect(messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user'])
     expect(messages[1].content).toEqual([
       { type: 'tool_use', id: 'toolu_a', name: 'get_weather', input: { city: 'Oslo' } },
@@ -170,14 +249,29 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
 
   it('retries an Anthropic 529 overloaded answer and answers normally', async () => {
     gateway.anthropic.enqueue({ status: 529 })
-    const completion = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'busy?' }] })
+    const completion = await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'busy?' }],
+    })
     expect(completion.choices[0].message.content).toBe('echo: busy?')
     expect(upstreamMessages()).toHaveLength(2)
   })
 
   it('turns an Anthropic invalid_request_error into an OpenAI-shaped 400', async () => {
-    gateway.anthropic.enqueue({ status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' }, request_id: 'req_x' } })
-    const error = await caught(client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] }))
+    gateway.anthropic.enqueue({
+      status: 400,
+      body: {
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          message: 'prompt is too long: 210000 tokens > 200000 maximum',
+        },
+        request_id: 'req_x',
+      },
+    })
+    const error = await caught(
+      client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] })
+    )
     expect(error).toBeInstanceOf(OpenAI.BadRequestError)
     expect(error?.message).toContain('prompt is too long')
     expectValidOpenAI('ErrorResponse', { error: error?.error })
@@ -185,11 +279,17 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
 
   it('ends a converted stream with an error the SDK raises when Anthropic sends event: error', async () => {
     gateway.anthropic.enqueue({ inBandError: true, afterChunks: 4 })
-    const stream = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'overload me' }], stream: true })
+    const stream = await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'overload me' }],
+      stream: true,
+    })
     const received: OpenAI.ChatCompletionChunk[] = []
-    const error = await caught((async () => {
-      for await (const chunk of stream) received.push(chunk)
-    })())
+    const error = await caught(
+      (async () => {
+        for await (const chunk of stream) received.push(chunk)
+      })()
+    )
     expect(error).toBeInstanceOf(OpenAI.APIError)
     expect(error?.status).toBeUndefined()
     expect(received.every((chunk) => chunk.choices[0]?.finish_reason == null)).toBe(true)
@@ -200,7 +300,7 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
     const controller = new AbortController()
     const stream = await client.chat.completions.create(
       { model, messages: [{ role: 'user', content: 'then hang up' }], stream: true },
-      { signal: controller.signal },
+      { signal: controller.signal }
     )
     const iterator = stream[Symbol.asyncIterator]()
     await iterator.next()

@@ -14,10 +14,17 @@ import { join } from 'node:path'
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { startNodeServer } from '../../src/runtime/node.ts'
-import { MOCK_ANTHROPIC_API_KEY, startMockAnthropicUpstream } from '../helpers/mock-anthropic-upstream.ts'
+import {
+  MOCK_ANTHROPIC_API_KEY,
+  startMockAnthropicUpstream,
+} from '../helpers/mock-anthropic-upstream.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import type { MockOpenAIUpstreamOptions } from '../helpers/mock-openai-upstream.ts'
-import type { MockUpstream, MockUpstreamOptions, RecordedRequest } from '../helpers/mock-upstream-server.ts'
+import type {
+  MockUpstream,
+  MockUpstreamOptions,
+  RecordedRequest,
+} from '../helpers/mock-upstream-server.ts'
 
 export const E2E_MASTER_KEY = 'gh-e2e-master-key'
 export const COMPAT_API_KEY = 'sk-compat-key'
@@ -35,20 +42,27 @@ export type E2EGateway = {
   /** `fetch` sees every request the SDK sends (its URL carries `?beta=true` for `client.beta` calls). */
   anthropicClient(options?: { maxRetries?: number; fetch?: typeof fetch }): Anthropic
   /** What the upstream answered to `request` (replayed against the twin, non-streaming). */
-  upstreamAnswer(upstream: 'openai' | 'anthropic', request: RecordedRequest): Promise<Record<string, unknown>>
+  upstreamAnswer(
+    upstream: 'openai' | 'anthropic',
+    request: RecordedRequest
+  ): Promise<Record<string, unknown>>
   reset(): void
   close(): Promise<void>
 }
 
 export const startE2EGateway = async (
-  options: { openai?: MockOpenAIUpstreamOptions; anthropic?: MockUpstreamOptions } = {},
+  options: { openai?: MockOpenAIUpstreamOptions; anthropic?: MockUpstreamOptions } = {}
 ): Promise<E2EGateway> => {
   const [openai, openaiTwin, anthropic, anthropicTwin, compat] = await Promise.all([
     startMockOpenAIUpstream(options.openai),
     startMockOpenAIUpstream(options.openai),
     startMockAnthropicUpstream(options.anthropic),
     startMockAnthropicUpstream(options.anthropic),
-    startMockOpenAIUpstream({ apiKey: COMPAT_API_KEY, ignoreBase64: true, models: [COMPAT_EMBEDDING_MODEL] }),
+    startMockOpenAIUpstream({
+      apiKey: COMPAT_API_KEY,
+      ignoreBase64: true,
+      models: [COMPAT_EMBEDDING_MODEL],
+    }),
   ])
   const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'))
   // Short retry back-off keeps the suite fast; every other setting is the shipped default.
@@ -90,9 +104,19 @@ export const startE2EGateway = async (
     compat,
     logs,
     openAIClient: (client = {}) =>
-      new OpenAI({ apiKey: E2E_MASTER_KEY, baseURL: `${server.url}/v1`, maxRetries: client.maxRetries ?? 0, timeout: client.timeout }),
+      new OpenAI({
+        apiKey: E2E_MASTER_KEY,
+        baseURL: `${server.url}/v1`,
+        maxRetries: client.maxRetries ?? 0,
+        timeout: client.timeout,
+      }),
     anthropicClient: (client = {}) =>
-      new Anthropic({ apiKey: E2E_MASTER_KEY, baseURL: server.url, maxRetries: client.maxRetries ?? 0, fetch: client.fetch }),
+      new Anthropic({
+        apiKey: E2E_MASTER_KEY,
+        baseURL: server.url,
+        maxRetries: client.maxRetries ?? 0,
+        fetch: client.fetch,
+      }),
     upstreamAnswer: async (upstream, request) => {
       const twin = upstream === 'openai' ? openaiTwin : anthropicTwin
       const auth: Record<string, string> =
@@ -102,7 +126,10 @@ export const startE2EGateway = async (
       const response = await fetch(`${twin.origin}${request.path}`, {
         method: request.method,
         headers: { ...auth, 'content-type': 'application/json' },
-        body: request.method === 'GET' ? undefined : JSON.stringify({ ...(request.body as object), stream: false }),
+        body:
+          request.method === 'GET'
+            ? undefined
+            : JSON.stringify({ ...(request.body as object), stream: false }),
       })
       return (await response.json()) as Record<string, unknown>
     },
@@ -118,7 +145,9 @@ export const startE2EGateway = async (
 }
 
 /** Drops the fields that legitimately differ between two answers to the same request (ids, timestamps). */
-export const withoutIdentity = <T extends Record<string, unknown>>(value: T): Omit<T, 'id' | 'created'> => {
+export const withoutIdentity = <T extends Record<string, unknown>>(
+  value: T
+): Omit<T, 'id' | 'created'> => {
   const { id: _id, created: _created, ...rest } = value
   return rest
 }

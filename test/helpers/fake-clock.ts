@@ -20,7 +20,8 @@ type Timer = { id: number; at: number; callback: () => void }
 
 /** Lets every queued promise callback (and stream internals) run. */
 export const flushPromises = async (): Promise<void> => {
-  for (let round = 0; round < 3; round += 1) await new Promise<void>((resolve) => setImmediate(resolve))
+  for (let round = 0; round < 3; round += 1)
+    await new Promise<void>((resolve) => setImmediate(resolve))
 }
 
 export const createFakeClock = (start = Date.UTC(2026, 0, 1)): FakeClock => {
@@ -29,7 +30,10 @@ export const createFakeClock = (start = Date.UTC(2026, 0, 1)): FakeClock => {
   let timers: Timer[] = []
 
   const nextDue = (): Timer | undefined =>
-    timers.reduce<Timer | undefined>((best, timer) => (best === undefined || timer.at < best.at ? timer : best), undefined)
+    timers.reduce<Timer | undefined>(
+      (best, timer) => (best === undefined || timer.at < best.at ? timer : best),
+      undefined
+    )
   const fire = (timer: Timer): void => {
     timers = timers.filter((item) => item !== timer)
     now = Math.max(now, timer.at)
@@ -69,15 +73,17 @@ export const createFakeClock = (start = Date.UTC(2026, 0, 1)): FakeClock => {
         (error: unknown) => {
           settled = true
           throw error
-        },
+        }
       )
       observed.catch(() => {})
       for (;;) {
         await flushPromises()
         if (settled) return observed
         const timer = nextDue()
-        if (timer === undefined) throw new Error('fake clock: the promise is stuck and no timer is pending')
-        if (timer.at > limit) throw new Error(`fake clock: the promise did not settle within ${limitMs} ms`)
+        if (timer === undefined)
+          throw new Error('fake clock: the promise is stuck and no timer is pending')
+        if (timer.at > limit)
+          throw new Error(`fake clock: the promise did not settle within ${limitMs} ms`)
         fire(timer)
       }
     },

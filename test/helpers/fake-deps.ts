@@ -4,7 +4,12 @@
  * implementing `ProviderAdapter`, recording every call), a fake clock, a logger that keeps its lines, a usage sink
  * that keeps its events and an observer that keeps the executor's events. No network, no real adapters.
  */
-import type { ChatChunk, ChatRequest, ChatResult, Dialect } from '../../providers/spec/chat-types.ts'
+import type {
+  ChatChunk,
+  ChatRequest,
+  ChatResult,
+  Dialect,
+} from '../../providers/spec/chat-types.ts'
 import type {
   CallContext,
   ForwardRequest,
@@ -32,7 +37,10 @@ export type AdapterCall = {
   context: CallContext
 }
 
-export type FakeAdapter = ProviderAdapter & { readonly calls: AdapterCall[]; readonly dialect: Dialect | 'none' }
+export type FakeAdapter = ProviderAdapter & {
+  readonly calls: AdapterCall[]
+  readonly dialect: Dialect | 'none'
+}
 
 /** What a fake adapter serves natively, by the wire format it pretends to speak. */
 const forwardsByDialect: Record<Dialect | 'none', readonly Operation[]> = {
@@ -48,11 +56,12 @@ type Handlers = {
   listModels?: (context: CallContext) => Promise<ModelInfo[]>
 }
 
-const unexpected = (what: string) => (): Promise<never> => Promise.reject(new Error(`fake adapter: unexpected ${what}`))
+const unexpected = (what: string) => (): Promise<never> =>
+  Promise.reject(new Error(`fake adapter: unexpected ${what}`))
 
 /** A provider adapter whose behaviour is the handlers given; `forward` exists only when a handler is given. */
 export const createFakeAdapter = (
-  options: { id: string; dialect?: Dialect | 'none' } & Handlers,
+  options: { id: string; dialect?: Dialect | 'none' } & Handlers
 ): FakeAdapter => {
   const calls: AdapterCall[] = []
   const dialect = options.dialect ?? 'openai'
@@ -88,7 +97,11 @@ export const createFakeAdapter = (
   return adapter
 }
 
-export type LogLine = { level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; message: string }
+export type LogLine = {
+  level: 'debug' | 'info' | 'warn' | 'error'
+  fields: Record<string, unknown>
+  message: string
+}
 
 export const createRecordingLogger = (): Logger & { lines: LogLine[] } => {
   const lines: LogLine[] = []
@@ -103,7 +116,9 @@ export const createRecordingLogger = (): Logger & { lines: LogLine[] } => {
 export type FakeDepsOptions = {
   adapters: FakeAdapter[]
   /** Config as a user would write it; `providers[id]` may leave out `type` (derived from the adapter's dialect). */
-  config?: Omit<Partial<GatewayConfig>, 'providers'> & { providers?: Record<string, Partial<ProviderConfig>> }
+  config?: Omit<Partial<GatewayConfig>, 'providers'> & {
+    providers?: Record<string, Partial<ProviderConfig>>
+  }
   clock?: FakeClock
 }
 
@@ -117,7 +132,12 @@ export type FakeDeps = Deps & {
 
 export const createRecordingUsageSink = (): UsageSink & { events: UsageEvent[] } => {
   const events: UsageEvent[] = []
-  return { events, record: (event) => void events.push(event), flush: async () => {}, close: async () => {} }
+  return {
+    events,
+    record: (event) => void events.push(event),
+    flush: async () => {},
+    close: async () => {},
+  }
 }
 
 export const createRecordingObserver = (): ExecutionObserver & { events: ExecutionEvent[] } => {
@@ -139,7 +159,11 @@ export const createFakeDeps = (options: FakeDepsOptions): FakeDeps => {
   const config = resolveConfig({ routes: [], ...options.config, providers } as GatewayConfig)
   const byId = (provider: { id: string }): FakeAdapter => adapters.get(provider.id)!
   const factories: ProviderFactories = { openai: byId, 'openai-compatible': byId, anthropic: byId }
-  const built = createProviderRegistry({ providers: config.providers, factories, runtimeName: 'tests' })
+  const built = createProviderRegistry({
+    providers: config.providers,
+    factories,
+    runtimeName: 'tests',
+  })
   if (!built.ok) throw new Error(built.errors.join('\n'))
   const observer = createRecordingObserver()
   return {
@@ -202,17 +226,27 @@ export const chatResult = (text: string, model = 'upstream-model'): ChatResult =
   choices: [
     { index: 0, content: [{ type: 'text', text }], finishReason: { unified: 'stop', raw: 'stop' } },
   ],
-  usage: { inputTokens: 3, outputTokens: 1, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+  usage: {
+    inputTokens: 3,
+    outputTokens: 1,
+    cachedInputTokens: null,
+    cacheWriteInputTokens: null,
+    reasoningTokens: null,
+  },
 })
 
 /** An upstream HTTP error as an adapter throws it. */
 export const httpError = (
   status: number,
-  extra: Partial<Omit<ProviderErrorOptions, 'kind' | 'status'>> = {},
-): ProviderError => new ProviderError({ kind: 'http', status, message: `upstream said ${status}`, ...extra })
+  extra: Partial<Omit<ProviderErrorOptions, 'kind' | 'status'>> = {}
+): ProviderError =>
+  new ProviderError({ kind: 'http', status, message: `upstream said ${status}`, ...extra })
 
 /** A stream that yields `chunks` then ends; `hold: true` leaves it open (for idle tests). */
-export const streamOf = <T>(chunks: T[], options: { hold?: boolean } = {}): ReadableStream<T> & { cancelled: () => boolean } => {
+export const streamOf = <T>(
+  chunks: T[],
+  options: { hold?: boolean } = {}
+): ReadableStream<T> & { cancelled: () => boolean } => {
   let cancelled = false
   let index = 0
   const stream = new ReadableStream<T>({
@@ -230,17 +264,26 @@ export const streamOf = <T>(chunks: T[], options: { hold?: boolean } = {}): Read
 }
 
 /** A same-dialect upstream response carrying `text` chunks. */
-export const forwardResponse = (chunks: string[], options: { hold?: boolean; status?: number } = {}) => {
+export const forwardResponse = (
+  chunks: string[],
+  options: { hold?: boolean; status?: number } = {}
+) => {
   const encoder = new TextEncoder()
   const body = streamOf(
     chunks.map((chunk) => encoder.encode(chunk)),
-    options,
+    options
   )
-  return { status: options.status ?? 200, headers: new Headers({ 'content-type': 'text/event-stream' }), body }
+  return {
+    status: options.status ?? 200,
+    headers: new Headers({ 'content-type': 'text/event-stream' }),
+    body,
+  }
 }
 
 /** Reads a stream, or a reader (`ChunkReader`), to its end (rejects with its error). */
-export const readAll = async <T>(source: ReadableStream<T> | { read(): Promise<ReadableStreamReadResult<T>> }): Promise<T[]> => {
+export const readAll = async <T>(
+  source: ReadableStream<T> | { read(): Promise<ReadableStreamReadResult<T>> }
+): Promise<T[]> => {
   const out: T[] = []
   const reader = 'getReader' in source ? source.getReader() : source
   for (;;) {

@@ -36,18 +36,46 @@ export type MockOpenAIUpstreamOptions = MockUpstreamOptions & {
 type Body = Record<string, unknown>
 
 /** The `{error:{message,type,param,code}}` body; `param` and `code` are required keys, null when not applicable. */
-export const openAIErrorBody = (error: { message: string; type: string; param?: string | null; code?: string | null }) => ({
-  error: { message: error.message, type: error.type, param: error.param ?? null, code: error.code ?? null },
+export const openAIErrorBody = (error: {
+  message: string
+  type: string
+  param?: string | null
+  code?: string | null
+}) => ({
+  error: {
+    message: error.message,
+    type: error.type,
+    param: error.param ?? null,
+    code: error.code ?? null,
+  },
 })
 
 const defaultErrors: Record<number, Parameters<typeof openAIErrorBody>[0]> = {
   400: { message: 'Invalid request.', type: 'invalid_request_error' },
-  401: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' },
+  401: {
+    message: 'Incorrect API key provided.',
+    type: 'invalid_request_error',
+    code: 'invalid_api_key',
+  },
   403: { message: 'You are not allowed to sample from this model.', type: 'invalid_request_error' },
-  404: { message: 'The model does not exist or you do not have access to it.', type: 'invalid_request_error', code: 'model_not_found' },
-  429: { message: 'Rate limit reached for requests. Please try again in 1s.', type: 'requests', code: 'rate_limit_exceeded' },
-  500: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' },
-  503: { message: 'The engine is currently overloaded, please try again later.', type: 'server_error' },
+  404: {
+    message: 'The model does not exist or you do not have access to it.',
+    type: 'invalid_request_error',
+    code: 'model_not_found',
+  },
+  429: {
+    message: 'Rate limit reached for requests. Please try again in 1s.',
+    type: 'requests',
+    code: 'rate_limit_exceeded',
+  },
+  500: {
+    message: 'The server had an error while processing your request. Sorry about that!',
+    type: 'server_error',
+  },
+  503: {
+    message: 'The engine is currently overloaded, please try again later.',
+    type: 'server_error',
+  },
 }
 
 /**
@@ -77,7 +105,9 @@ const textOf = (content: unknown): string => {
   if (typeof content === 'string') return content
   if (!Array.isArray(content)) return ''
   return content
-    .map((part) => (part !== null && typeof part === 'object' && typeof part.text === 'string' ? part.text : ''))
+    .map((part) =>
+      part !== null && typeof part === 'object' && typeof part.text === 'string' ? part.text : ''
+    )
     .join('')
 }
 
@@ -93,7 +123,11 @@ const toolChoiceOf = (choice: unknown): MockToolChoice => {
 const intentFor = (body: Body): MockIntent => {
   const messages = body.messages as Body[]
   const toolResults: string[] = []
-  for (let index = messages.length - 1; index >= 0 && messages[index]?.role === 'tool'; index -= 1) {
+  for (
+    let index = messages.length - 1;
+    index >= 0 && messages[index]?.role === 'tool';
+    index -= 1
+  ) {
     toolResults.unshift(textOf(messages[index].content))
   }
   const lastUser = [...messages].reverse().find((message) => message?.role === 'user')
@@ -134,11 +168,19 @@ const chatCompletion = (options: {
 }): MockReply => {
   const { body, settings } = options
   if (typeof body.model !== 'string') {
-    return errorReply(400, { message: 'you must provide a model parameter', type: 'invalid_request_error' })
+    return errorReply(400, {
+      message: 'you must provide a model parameter',
+      type: 'invalid_request_error',
+    })
   }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     const message = "Missing required parameter: 'messages'."
-    return errorReply(400, { message, type: 'invalid_request_error', param: 'messages', code: 'missing_required_parameter' })
+    return errorReply(400, {
+      message,
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'missing_required_parameter',
+    })
   }
   const id = `chatcmpl-${options.requestId.slice(4)}`
   const created = Math.floor(Date.now() / 1000)
@@ -156,7 +198,8 @@ const chatCompletion = (options: {
       : []
   const finishReason = limited === undefined ? 'tool_calls' : limited.truncated ? 'length' : 'stop'
   const cached = settings.cacheReadTokens ?? 0
-  const prompt = estimateTokens(JSON.stringify(body.messages) + JSON.stringify(body.tools ?? '')) + cached
+  const prompt =
+    estimateTokens(JSON.stringify(body.messages) + JSON.stringify(body.tools ?? '')) + cached
   const completion =
     limited !== undefined
       ? limited.truncated
@@ -164,7 +207,13 @@ const chatCompletion = (options: {
         : estimateTokens(limited.text)
       : estimateTokens(calls.map((call) => call.name + call.arguments).join(''))
   const usage = usageOf({ prompt, completion, cached })
-  const envelope = { id, created, model, service_tier: 'default', system_fingerprint: 'fp_mock0001' }
+  const envelope = {
+    id,
+    created,
+    model,
+    service_tier: 'default',
+    system_fingerprint: 'fp_mock0001',
+  }
 
   if (body.stream !== true) {
     const message =
@@ -182,7 +231,11 @@ const chatCompletion = (options: {
             annotations: [],
           }
     const choice = { index: 0, message, logprobs: null, finish_reason: finishReason }
-    return { kind: 'json', status: 200, body: { ...envelope, object: 'chat.completion', choices: [choice], usage } }
+    return {
+      kind: 'json',
+      status: 200,
+      body: { ...envelope, object: 'chat.completion', choices: [choice], usage },
+    }
   }
 
   const includeUsage = (body.stream_options as Body | undefined)?.include_usage === true
@@ -211,7 +264,12 @@ const chatCompletion = (options: {
   } else {
     events.push(chunk(delta({ role: 'assistant', content: null, refusal: null })))
     calls.forEach((call, index) => {
-      const first = { index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }
+      const first = {
+        index,
+        id: call.id,
+        type: 'function',
+        function: { name: call.name, arguments: '' },
+      }
       events.push(chunk(delta({ tool_calls: [first] })))
       for (const piece of splitIntoPieces(call.arguments, 3)) {
         events.push(chunk(delta({ tool_calls: [{ index, function: { arguments: piece } }] })))
@@ -226,7 +284,9 @@ const chatCompletion = (options: {
     events,
     inBandError: (error) => {
       const payload = openAIErrorBody({
-        message: error?.message ?? 'The server had an error while processing your request. Sorry about that!',
+        message:
+          error?.message ??
+          'The server had an error while processing your request. Sorry about that!',
         type: error?.type ?? 'server_error',
       })
       return `data: ${JSON.stringify(payload)}\n\n`
@@ -236,27 +296,45 @@ const chatCompletion = (options: {
 
 const embeddings = (body: Body, settings: MockOpenAIUpstreamOptions): MockReply => {
   if (typeof body.model !== 'string') {
-    return errorReply(400, { message: 'you must provide a model parameter', type: 'invalid_request_error' })
+    return errorReply(400, {
+      message: 'you must provide a model parameter',
+      type: 'invalid_request_error',
+    })
   }
   const raw = body.input
-  const inputs: unknown[] = Array.isArray(raw) && raw.length > 0 && typeof raw[0] !== 'number' ? raw : [raw]
+  const inputs: unknown[] =
+    Array.isArray(raw) && raw.length > 0 && typeof raw[0] !== 'number' ? raw : [raw]
   if (raw === undefined || raw === '' || (Array.isArray(raw) && raw.length === 0)) {
-    return errorReply(400, { message: "'$.input' is invalid.", type: 'invalid_request_error', param: 'input' })
+    return errorReply(400, {
+      message: "'$.input' is invalid.",
+      type: 'invalid_request_error',
+      param: 'input',
+    })
   }
-  const dimensions = typeof body.dimensions === 'number' ? body.dimensions : (settings.embeddingDimensions ?? 8)
+  const dimensions =
+    typeof body.dimensions === 'number' ? body.dimensions : (settings.embeddingDimensions ?? 8)
   const base64 = body.encoding_format === 'base64' && settings.ignoreBase64 !== true
   let promptTokens = 0
   const data = inputs.map((input, index) => {
     const text = typeof input === 'string' ? input : JSON.stringify(input)
     promptTokens += Array.isArray(input) ? input.length : estimateTokens(text)
     const vector = mockEmbedding(text, dimensions)
-    return { object: 'embedding', index, embedding: base64 ? encodeEmbeddingBase64(vector) : vector }
+    return {
+      object: 'embedding',
+      index,
+      embedding: base64 ? encodeEmbeddingBase64(vector) : vector,
+    }
   })
   const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens }
   return { kind: 'json', status: 200, body: { object: 'list', data, model: body.model, usage } }
 }
 
-const modelObject = (id: string) => ({ id, object: 'model', created: 1_715_367_049, owned_by: 'system' })
+const modelObject = (id: string) => ({
+  id,
+  object: 'model',
+  created: 1_715_367_049,
+  owned_by: 'system',
+})
 
 const errorReply = (status: number, error: Parameters<typeof openAIErrorBody>[0]): JsonReply => ({
   kind: 'json',
@@ -265,7 +343,9 @@ const errorReply = (status: number, error: Parameters<typeof openAIErrorBody>[0]
 })
 
 /** Starts a mock OpenAI upstream; its `baseUrl` ends in `/v1`, like `OPENAI_BASE_URL`. */
-export const startMockOpenAIUpstream = (settings: MockOpenAIUpstreamOptions = {}): Promise<MockUpstream> => {
+export const startMockOpenAIUpstream = (
+  settings: MockOpenAIUpstreamOptions = {}
+): Promise<MockUpstream> => {
   const apiKey = settings.apiKey ?? MOCK_OPENAI_API_KEY
   const models = settings.models ?? MOCK_OPENAI_MODELS
   const dialect: MockDialect = {
@@ -277,34 +357,53 @@ export const startMockOpenAIUpstream = (settings: MockOpenAIUpstreamOptions = {}
       'x-ratelimit-remaining-requests': '9999',
       'x-ratelimit-reset-requests': '6ms',
     }),
-    errorBody: (status) => openAIErrorBody(defaultErrors[status] ?? defaultErrors[status >= 500 ? 500 : 400]),
+    errorBody: (status) =>
+      openAIErrorBody(defaultErrors[status] ?? defaultErrors[status >= 500 ? 500 : 400]),
     answer: (request: RecordedRequest, requestId: string): MockReply => {
       const authorization = request.headers.authorization
       if (authorization === undefined) {
-        const message = "You didn't provide an API key. You need to provide your API key in an Authorization header."
+        const message =
+          "You didn't provide an API key. You need to provide your API key in an Authorization header."
         return errorReply(401, { message, type: 'invalid_request_error' })
       }
       if (authorization !== `Bearer ${apiKey}`) {
-        return errorReply(401, { ...defaultErrors[401], message: 'Incorrect API key provided: (redacted).' })
+        return errorReply(401, {
+          ...defaultErrors[401],
+          message: 'Incorrect API key provided: (redacted).',
+        })
       }
       const path = request.path.split('?')[0]
       if (typeof request.body === 'string') {
-        const message = 'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly.)'
+        const message =
+          "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)"
         return errorReply(400, { message, type: 'invalid_request_error' })
       }
       const body = (request.body ?? {}) as Body
-      if (request.method === 'POST' && path === '/v1/chat/completions') return chatCompletion({ body, requestId, settings })
+      if (request.method === 'POST' && path === '/v1/chat/completions')
+        return chatCompletion({ body, requestId, settings })
       if (request.method === 'POST' && path === '/v1/embeddings') return embeddings(body, settings)
       if (request.method === 'GET' && path === '/v1/models') {
-        return { kind: 'json', status: 200, body: { object: 'list', data: models.map(modelObject) } }
+        return {
+          kind: 'json',
+          status: 200,
+          body: { object: 'list', data: models.map(modelObject) },
+        }
       }
       if (request.method === 'GET' && path.startsWith('/v1/models/')) {
         const id = decodeURIComponent(path.slice('/v1/models/'.length))
         if (models.includes(id)) return { kind: 'json', status: 200, body: modelObject(id) }
         const message = `The model '${id}' does not exist`
-        return errorReply(404, { message, type: 'invalid_request_error', param: 'model', code: 'model_not_found' })
+        return errorReply(404, {
+          message,
+          type: 'invalid_request_error',
+          param: 'model',
+          code: 'model_not_found',
+        })
       }
-      return errorReply(404, { message: `Invalid URL (${request.method} ${path})`, type: 'invalid_request_error' })
+      return errorReply(404, {
+        message: `Invalid URL (${request.method} ${path})`,
+        type: 'invalid_request_error',
+      })
     },
   }
   return startMockUpstreamServer(dialect, settings)

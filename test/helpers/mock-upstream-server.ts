@@ -66,7 +66,12 @@ export type MockUpstreamOptions = {
   models?: string[]
 }
 
-export type JsonReply = { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
+export type JsonReply = {
+  kind: 'json'
+  status: number
+  body: unknown
+  headers?: Record<string, string>
+}
 export type SseReply = {
   kind: 'sse'
   /** Complete SSE events, each ending in a blank line. */
@@ -85,12 +90,15 @@ export type MockDialect = {
   headers(requestId: string): Record<string, string>
 }
 
-const sseHeaders = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }
+const sseHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+}
 
 /** Starts a mock upstream on 127.0.0.1 with an OS-assigned port. */
 export const startMockUpstreamServer = async (
   dialect: MockDialect,
-  options: Pick<MockUpstreamOptions, 'record' | 'chunkDelayMs'>,
+  options: Pick<MockUpstreamOptions, 'record' | 'chunkDelayMs'>
 ): Promise<MockUpstream> => {
   const requests: RecordedRequest[] = []
   const faults: Fault[] = []
@@ -100,7 +108,7 @@ export const startMockUpstreamServer = async (
 
   const takeFault = (request: RecordedRequest): Fault | undefined => {
     const index = faults.findIndex((fault) =>
-      fault.path === undefined ? request.method === 'POST' : request.path.startsWith(fault.path),
+      fault.path === undefined ? request.method === 'POST' : request.path.startsWith(fault.path)
     )
     return index === -1 ? undefined : faults.splice(index, 1)[0]
   }
@@ -142,7 +150,11 @@ export const startMockUpstreamServer = async (
 
 const dropped = new WeakSet<ServerResponse>()
 
-const recordRequest = (incoming: IncomingMessage, chunks: Buffer[], response: ServerResponse): RecordedRequest => {
+const recordRequest = (
+  incoming: IncomingMessage,
+  chunks: Buffer[],
+  response: ServerResponse
+): RecordedRequest => {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(incoming.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
@@ -193,14 +205,24 @@ const respond = (exchange: Exchange): void => {
     return
   }
   if (fault !== undefined && 'delayFirstByteMs' in fault) {
-    const timer = setTimeout(() => deliver({ ...exchange, fault: undefined }), fault.delayFirstByteMs)
+    const timer = setTimeout(
+      () => deliver({ ...exchange, fault: undefined }),
+      fault.delayFirstByteMs
+    )
     response.on('close', () => clearTimeout(timer))
     return
   }
   deliver(exchange)
 }
 
-const deliver = ({ request, response, fault, requestId, dialect, chunkDelayMs }: Exchange): void => {
+const deliver = ({
+  request,
+  response,
+  fault,
+  requestId,
+  dialect,
+  chunkDelayMs,
+}: Exchange): void => {
   if (response.destroyed) return
   const headers = dialect.headers(requestId)
   if (fault !== undefined && 'status' in fault) {
@@ -214,15 +236,22 @@ const deliver = ({ request, response, fault, requestId, dialect, chunkDelayMs }:
   const reply = dialect.answer(request, requestId)
   if (fault !== undefined && 'garbage' in fault) {
     const sse = reply.kind === 'sse'
-    response.writeHead(200, { ...headers, ...(sse ? sseHeaders : { 'content-type': 'application/json' }) })
-    response.end(sse ? 'data: <html>this is not JSON</html>\n\n' : '<html><body>this is not JSON</body></html>')
+    response.writeHead(200, {
+      ...headers,
+      ...(sse ? sseHeaders : { 'content-type': 'application/json' }),
+    })
+    response.end(
+      sse ? 'data: <html>this is not JSON</html>\n\n' : '<html><body>this is not JSON</body></html>'
+    )
     return
   }
   if (reply.kind === 'json') return sendJson({ response, reply, headers, fault })
   void sendSse({ response, reply, headers, fault, chunkDelayMs })
 }
 
-const breakAfter = (fault: Fault | undefined): { at: number; how: 'stall' | 'drop' } | undefined => {
+const breakAfter = (
+  fault: Fault | undefined
+): { at: number; how: 'stall' | 'drop' } | undefined => {
   if (fault === undefined) return undefined
   if ('stallAfterChunks' in fault) return { at: fault.stallAfterChunks, how: 'stall' }
   if ('dropAfterChunks' in fault) return { at: fault.dropAfterChunks, how: 'drop' }
@@ -281,7 +310,8 @@ const sendSse = async (options: {
   response.flushHeaders()
   for (let index = 0; index < limit; index += 1) {
     if (response.destroyed) return
-    if (chunkDelayMs > 0 && index > 0) await new Promise((resolve) => setTimeout(resolve, chunkDelayMs))
+    if (chunkDelayMs > 0 && index > 0)
+      await new Promise((resolve) => setTimeout(resolve, chunkDelayMs))
     if (response.destroyed) return
     const last = index === limit - 1
     if (last && broken?.how === 'drop') {
@@ -328,9 +358,14 @@ export const decideIntent = (options: {
   parallelAllowed: boolean
 }): MockIntent => {
   const { lastUserText, toolResults, tools, toolChoice } = options
-  if (toolResults.length > 0) return { kind: 'text', text: `tool result received: ${toolResults.join('; ')}` }
+  if (toolResults.length > 0)
+    return { kind: 'text', text: `tool result received: ${toolResults.join('; ')}` }
   const forced = toolChoice === 'required' || typeof toolChoice === 'object'
-  if (tools.length === 0 || toolChoice === 'none' || (!forced && !/\buse (a |the )?tools?\b/i.test(lastUserText))) {
+  if (
+    tools.length === 0 ||
+    toolChoice === 'none' ||
+    (!forced && !/\buse (a |the )?tools?\b/i.test(lastUserText))
+  ) {
     return { kind: 'text', text: `echo: ${lastUserText}` }
   }
   if (typeof toolChoice === 'object') {
@@ -348,7 +383,9 @@ export const decideIntent = (options: {
 
 const sampleObject = (schema: unknown): Record<string, unknown> => {
   const value = sampleValue(schema, 'value')
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {}
 }
 
 /** A valid value for a JSON schema: enum/const first, then one sample per type, every object property filled. */
@@ -362,17 +399,29 @@ export const sampleValue = (schema: unknown, key: string): unknown => {
   const type = Array.isArray(node.type) ? node.type.find((entry) => entry !== 'null') : node.type
   if (type === 'object' || (type === undefined && typeof node.properties === 'object')) {
     const properties = (node.properties ?? {}) as Record<string, unknown>
-    return Object.fromEntries(Object.entries(properties).map(([name, sub]) => [name, sampleValue(sub, name)]))
+    return Object.fromEntries(
+      Object.entries(properties).map(([name, sub]) => [name, sampleValue(sub, name)])
+    )
   }
   if (type === 'array') return [sampleValue(node.items, key)]
-  if (type === 'integer' || type === 'number') return typeof node.minimum === 'number' ? node.minimum : 1
+  if (type === 'integer' || type === 'number')
+    return typeof node.minimum === 'number' ? node.minimum : 1
   if (type === 'boolean') return true
   if (type === 'null') return null
   return `sample ${key}`
 }
 
 /** Cuts the text to what `maxTokens` allows (4 characters a token); `truncated` says whether it had to. */
-export const limitText = (text: string, maxTokens: number | undefined): { text: string; truncated: boolean } => {
-  if (maxTokens === undefined || estimateTokens(text) <= maxTokens) return { text, truncated: false }
-  return { text: Array.from(text).slice(0, maxTokens * 4).join(''), truncated: true }
+export const limitText = (
+  text: string,
+  maxTokens: number | undefined
+): { text: string; truncated: boolean } => {
+  if (maxTokens === undefined || estimateTokens(text) <= maxTokens)
+    return { text, truncated: false }
+  return {
+    text: Array.from(text)
+      .slice(0, maxTokens * 4)
+      .join(''),
+    truncated: true,
+  }
 }

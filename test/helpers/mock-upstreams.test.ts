@@ -2,7 +2,11 @@ import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { MOCK_ANTHROPIC_API_KEY, startMockAnthropicUpstream } from './mock-anthropic-upstream.ts'
-import { MOCK_OPENAI_API_KEY, mockEmbedding, startMockOpenAIUpstream } from './mock-openai-upstream.ts'
+import {
+  MOCK_OPENAI_API_KEY,
+  mockEmbedding,
+  startMockOpenAIUpstream,
+} from './mock-openai-upstream.ts'
 import type { MockUpstream } from './mock-upstream-server.ts'
 import { expectValidOpenAI, preloadOpenAIValidator } from './openapi-validator.ts'
 
@@ -12,12 +16,19 @@ const weatherTool = {
     name: 'get_weather',
     parameters: {
       type: 'object',
-      properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] }, days: { type: 'integer' } },
+      properties: {
+        city: { type: 'string' },
+        unit: { type: 'string', enum: ['celsius', 'fahrenheit'] },
+        days: { type: 'integer' },
+      },
       required: ['city', 'unit'],
     },
   },
 }
-const timeTool = { type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object', properties: {} } } }
+const timeTool = {
+  type: 'function' as const,
+  function: { name: 'get_time', parameters: { type: 'object', properties: {} } },
+}
 
 describe('mock OpenAI upstream, driven by the official openai SDK', () => {
   let mock: MockUpstream
@@ -33,10 +44,18 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
   it('answers a chat completion that echoes the last user message and validates against the OpenAPI spec', async () => {
     const completion = await client.chat.completions.create({
       model: 'gpt-4o-mini',
-      messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello there' }],
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hello there' },
+      ],
     })
     expectValidOpenAI('CreateChatCompletionResponse', completion)
-    expect(completion.choices[0].message).toEqual({ role: 'assistant', content: 'echo: hello there', refusal: null, annotations: [] })
+    expect(completion.choices[0].message).toEqual({
+      role: 'assistant',
+      content: 'echo: hello there',
+      refusal: null,
+      annotations: [],
+    })
     expect(completion.choices[0].finish_reason).toBe('stop')
     expect(completion.model).toBe('gpt-4o-mini')
     const usage = completion.usage!
@@ -44,7 +63,11 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
     expect(usage.completion_tokens).toBe(Math.ceil('echo: hello there'.length / 4))
     expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens)
     expect(mock.requests).toHaveLength(1)
-    expect(mock.requests[0]).toMatchObject({ method: 'POST', path: '/v1/chat/completions', aborted: false })
+    expect(mock.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      aborted: false,
+    })
     expect(mock.requests[0].headers.authorization).toBe(`Bearer ${MOCK_OPENAI_API_KEY}`)
     expect((mock.requests[0].body as { messages: unknown[] }).messages).toHaveLength(2)
     expect(await mock.requests[0].settled).toBe('completed')
@@ -64,8 +87,14 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
     expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '', refusal: null })
     const content = chunks.slice(1, -2)
     expect(content).toHaveLength(5)
-    expect(content.map((chunk) => chunk.choices[0].delta.content).join('')).toBe('echo: stream this please')
-    expect(chunks.slice(0, -2).every((chunk) => chunk.choices[0].finish_reason === null && chunk.usage === null)).toBe(true)
+    expect(content.map((chunk) => chunk.choices[0].delta.content).join('')).toBe(
+      'echo: stream this please'
+    )
+    expect(
+      chunks
+        .slice(0, -2)
+        .every((chunk) => chunk.choices[0].finish_reason === null && chunk.usage === null)
+    ).toBe(true)
     expect(chunks.at(-2)?.choices[0]).toMatchObject({ delta: {}, finish_reason: 'stop' })
     const last = chunks.at(-1)!
     expect(last.choices).toEqual([])
@@ -75,8 +104,15 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
   it('omits the usage key entirely when include_usage is not asked, and ends with [DONE]', async () => {
     const response = await fetch(`${mock.baseUrl}/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${MOCK_OPENAI_API_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      headers: {
+        authorization: `Bearer ${MOCK_OPENAI_API_KEY}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      }),
     })
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
     const text = await response.text()
@@ -98,7 +134,11 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
     expect(choice.message.tool_calls).toHaveLength(1)
     const call = choice.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall
     expect(call.function.name).toBe('get_weather')
-    expect(JSON.parse(call.function.arguments)).toEqual({ city: 'sample city', unit: 'celsius', days: 1 })
+    expect(JSON.parse(call.function.arguments)).toEqual({
+      city: 'sample city',
+      unit: 'celsius',
+      days: 1,
+    })
   })
 
   it('streams two parallel tool calls as fragments that the SDK stream helper assembles', async () => {
@@ -112,11 +152,17 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
     const final = await stream.finalChatCompletion()
     for (const chunk of raw) expectValidOpenAI('CreateChatCompletionStreamResponse', chunk)
     const fragments = raw.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? [])
-    expect(fragments.filter((fragment) => fragment.id !== undefined).map((fragment) => fragment.index)).toEqual([0, 1])
+    expect(
+      fragments.filter((fragment) => fragment.id !== undefined).map((fragment) => fragment.index)
+    ).toEqual([0, 1])
     expect(fragments.filter((fragment) => fragment.index === 0).length).toBeGreaterThan(2)
-    const calls = final.choices[0].message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[]
+    const calls = final.choices[0].message
+      .tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[]
     expect(calls.map((call) => call.function.name)).toEqual(['get_time', 'get_weather'])
-    expect(calls.map((call) => JSON.parse(call.function.arguments))).toEqual([{}, { city: 'sample city', unit: 'celsius', days: 1 }])
+    expect(calls.map((call) => JSON.parse(call.function.arguments))).toEqual([
+      {},
+      { city: 'sample city', unit: 'celsius', days: 1 },
+    ])
     expect(final.choices[0].finish_reason).toBe('tool_calls')
   })
 
@@ -125,7 +171,13 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
       model: 'gpt-4o-mini',
       messages: [
         { role: 'user', content: 'use tool' },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_time', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+          ],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: '12:00' },
       ],
       tools: [timeTool],
@@ -139,20 +191,33 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
       messages: [{ role: 'user', content: 'a rather long question that will not fit' }],
       max_completion_tokens: 2,
     })
-    expect(completion.choices[0]).toMatchObject({ finish_reason: 'length', message: { content: 'echo: a ' } })
+    expect(completion.choices[0]).toMatchObject({
+      finish_reason: 'length',
+      message: { content: 'echo: a ' },
+    })
     expect(completion.usage?.completion_tokens).toBe(2)
   })
 
   it('returns deterministic float embeddings in input order, and base64 that the SDK decodes to the same values', async () => {
-    const floats = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['alpha', 'beta'], encoding_format: 'float' })
+    const floats = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: ['alpha', 'beta'],
+      encoding_format: 'float',
+    })
     expectValidOpenAI('CreateEmbeddingResponse', floats)
     expect(floats.data.map((item) => item.index)).toEqual([0, 1])
     expect(floats.data[0].embedding).toEqual(mockEmbedding('alpha', 8))
     expect(floats.data[1].embedding).toEqual(mockEmbedding('beta', 8))
     expect(floats.data[0].embedding).not.toEqual(floats.data[1].embedding)
 
-    const decoded = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'alpha', dimensions: 4 })
-    expect((mock.requests.at(-1)?.body as { encoding_format?: string }).encoding_format).toBe('base64')
+    const decoded = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: 'alpha',
+      dimensions: 4,
+    })
+    expect((mock.requests.at(-1)?.body as { encoding_format?: string }).encoding_format).toBe(
+      'base64'
+    )
     expect(decoded.data[0].embedding).toEqual(mockEmbedding('alpha', 4))
     expect(decoded.usage).toEqual({ prompt_tokens: 2, total_tokens: 2 })
   })
@@ -161,7 +226,12 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
     const ids = []
     for await (const model of client.models.list()) ids.push(model.id)
     expect(ids).toEqual(['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small'])
-    expect(await client.models.retrieve('gpt-4o')).toEqual({ id: 'gpt-4o', object: 'model', created: 1715367049, owned_by: 'system' })
+    expect(await client.models.retrieve('gpt-4o')).toEqual({
+      id: 'gpt-4o',
+      object: 'model',
+      created: 1715367049,
+      owned_by: 'system',
+    })
     const missing = await client.models.retrieve('openai/gpt-9').catch((error: unknown) => error)
     expect(mock.requests.at(-1)?.path).toBe('/v1/models/openai%2Fgpt-9')
     expect(missing).toBeInstanceOf(OpenAI.NotFoundError)
@@ -170,7 +240,9 @@ describe('mock OpenAI upstream, driven by the official openai SDK', () => {
 
   it('rejects a wrong key with a 401 in OpenAI shape', async () => {
     const wrong = new OpenAI({ apiKey: 'sk-wrong', baseURL: mock.baseUrl, maxRetries: 0 })
-    const error = await wrong.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((caught: unknown) => caught)
+    const error = await wrong.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      .catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError)
     const apiError = error as InstanceType<typeof OpenAI.APIError>
     expect(apiError.status).toBe(401)
@@ -185,12 +257,26 @@ describe('mock OpenAI-compatible upstream that ignores base64', () => {
     try {
       const response = await fetch(`${mock.baseUrl}/embeddings`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${MOCK_OPENAI_API_KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'text-embedding-3-small', input: 'alpha', encoding_format: 'base64' }),
+        headers: {
+          authorization: `Bearer ${MOCK_OPENAI_API_KEY}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          model: 'text-embedding-3-small',
+          input: 'alpha',
+          encoding_format: 'base64',
+        }),
       })
       expect((await response.json()).data[0].embedding).toEqual(mockEmbedding('alpha', 8))
-      const client = new OpenAI({ apiKey: MOCK_OPENAI_API_KEY, baseURL: mock.baseUrl, maxRetries: 0 })
-      const decoded = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'alpha' })
+      const client = new OpenAI({
+        apiKey: MOCK_OPENAI_API_KEY,
+        baseURL: mock.baseUrl,
+        maxRetries: 0,
+      })
+      const decoded = await client.embeddings.create({
+        model: 'text-embedding-3-small',
+        input: 'alpha',
+      })
       expect(decoded.data[0].embedding).not.toEqual(mockEmbedding('alpha', 8))
     } finally {
       await mock.close()
@@ -203,21 +289,43 @@ describe('mock Anthropic upstream, driven by the official @anthropic-ai/sdk', ()
   let client: Anthropic
   const weather = {
     name: 'get_weather',
-    input_schema: { type: 'object' as const, properties: { city: { type: 'string' } }, required: ['city'] },
+    input_schema: {
+      type: 'object' as const,
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+    },
   }
   const time = { name: 'get_time', input_schema: { type: 'object' as const, properties: {} } }
   beforeAll(async () => {
-    mock = await startMockAnthropicUpstream({ streamChunks: 3, cacheReadTokens: 7, cacheWriteTokens: 2 })
+    mock = await startMockAnthropicUpstream({
+      streamChunks: 3,
+      cacheReadTokens: 7,
+      cacheWriteTokens: 2,
+    })
     client = new Anthropic({ apiKey: MOCK_ANTHROPIC_API_KEY, baseURL: mock.baseUrl, maxRetries: 0 })
   })
   afterAll(() => mock.close())
   beforeEach(() => mock.reset())
 
   it('answers a message with a text block without citations, cache usage fields and a request id', async () => {
-    const message = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hello' }] })
+    const message = await client.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'hello' }],
+    })
     expect(message.content).toEqual([{ type: 'text', text: 'echo: hello' }])
-    expect(message).toMatchObject({ type: 'message', role: 'assistant', model: 'claude-haiku-4-5', stop_reason: 'end_turn', stop_sequence: null })
-    expect(message.usage).toMatchObject({ cache_read_input_tokens: 7, cache_creation_input_tokens: 2, output_tokens: 3 })
+    expect(message).toMatchObject({
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-haiku-4-5',
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+    })
+    expect(message.usage).toMatchObject({
+      cache_read_input_tokens: 7,
+      cache_creation_input_tokens: 2,
+      output_tokens: 3,
+    })
     expect(message.usage.input_tokens).toBeGreaterThan(0)
     expect(message._request_id).toMatch(/^req_/)
     expect(mock.requests[0].headers.authorization).toBe(`Bearer ${MOCK_ANTHROPIC_API_KEY}`)
@@ -227,15 +335,39 @@ describe('mock Anthropic upstream, driven by the official @anthropic-ai/sdk', ()
   it('streams with event: lines in the documented order, a ping, and the SDK assembles the same message', async () => {
     const response = await fetch(`${mock.baseUrl}/v1/messages`, {
       method: 'POST',
-      headers: { 'x-api-key': MOCK_ANTHROPIC_API_KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'hello' }] }),
+      headers: {
+        'x-api-key': MOCK_ANTHROPIC_API_KEY,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        model: 'claude-haiku-4-5',
+        max_tokens: 100,
+        stream: true,
+        messages: [{ role: 'user', content: 'hello' }],
+      }),
     })
-    const names = [...(await response.text()).matchAll(/^event: (\w+)\ndata: /gm)].map((match) => match[1])
+    const names = [...(await response.text()).matchAll(/^event: (\w+)\ndata: /gm)].map(
+      (match) => match[1]
+    )
     expect(names).toEqual([
-      'message_start', 'content_block_start', 'content_block_delta', 'ping', 'content_block_delta', 'content_block_delta',
-      'content_block_stop', 'message_delta', 'message_stop',
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'ping',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
     ])
-    const final = await client.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hello' }] }).finalMessage()
+    const final = await client.messages
+      .stream({
+        model: 'claude-haiku-4-5',
+        max_tokens: 100,
+        messages: [{ role: 'user', content: 'hello' }],
+      })
+      .finalMessage()
     expect(final.content).toEqual([{ type: 'text', text: 'echo: hello' }])
     expect(final.stop_reason).toBe('end_turn')
     expect(final.usage.output_tokens).toBe(3)
@@ -243,29 +375,51 @@ describe('mock Anthropic upstream, driven by the official @anthropic-ai/sdk', ()
 
   it('streams two tool_use blocks with input_json_delta after a text block, and an empty input for a no-argument tool', async () => {
     const final = await client.messages
-      .stream({ model: 'claude-haiku-4-5', max_tokens: 100, tools: [weather, time], messages: [{ role: 'user', content: 'use tools: both please' }] })
+      .stream({
+        model: 'claude-haiku-4-5',
+        max_tokens: 100,
+        tools: [weather, time],
+        messages: [{ role: 'user', content: 'use tools: both please' }],
+      })
       .finalMessage()
     expect(final.stop_reason).toBe('tool_use')
     expect(final.content[0]).toEqual({ type: 'text', text: "I'll call get_weather and get_time." })
     expect(final.content.slice(1)).toEqual([
-      { type: 'tool_use', id: expect.stringMatching(/^toolu_/), name: 'get_weather', input: { city: 'sample city' } },
+      {
+        type: 'tool_use',
+        id: expect.stringMatching(/^toolu_/),
+        name: 'get_weather',
+        input: { city: 'sample city' },
+      },
       { type: 'tool_use', id: expect.stringMatching(/^toolu_/), name: 'get_time', input: {} },
     ])
   })
 
   it('makes one call when parallel use is disabled, and answers tool results with text', async () => {
     const single = await client.messages.create({
-      model: 'claude-haiku-4-5', max_tokens: 100, tools: [weather, time],
+      model: 'claude-haiku-4-5',
+      max_tokens: 100,
+      tools: [weather, time],
       tool_choice: { type: 'auto', disable_parallel_tool_use: true },
       messages: [{ role: 'user', content: 'use tools: both please' }],
     })
     expect(single.content.filter((block) => block.type === 'tool_use')).toHaveLength(1)
     const after = await client.messages.create({
-      model: 'claude-haiku-4-5', max_tokens: 100, tools: [weather],
+      model: 'claude-haiku-4-5',
+      max_tokens: 100,
+      tools: [weather],
       messages: [
         { role: 'user', content: 'use tool' },
-        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' }],
+        },
       ],
     })
     expect(after.content).toEqual([{ type: 'text', text: 'tool result received: sunny' }])
@@ -273,22 +427,45 @@ describe('mock Anthropic upstream, driven by the official @anthropic-ai/sdk', ()
 
   it('rejects a request without max_tokens as Anthropic does, with a request_id in the error body', async () => {
     const error = await client.messages
-      .create({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'x' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming)
+      .create({
+        model: 'claude-haiku-4-5',
+        messages: [{ role: 'user', content: 'x' }],
+      } as unknown as Anthropic.MessageCreateParamsNonStreaming)
       .catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(Anthropic.BadRequestError)
     expect((error as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
-      type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' }, request_id: expect.stringMatching(/^req_/),
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'max_tokens: Field required' },
+      request_id: expect.stringMatching(/^req_/),
     })
   })
 
   it('counts tokens, lists models in Anthropic shape, and rejects a wrong key with authentication_error', async () => {
-    const counted = await client.messages.countTokens({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'hello' }] })
+    const counted = await client.messages.countTokens({
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: 'hello' }],
+    })
     expect(counted.input_tokens).toBeGreaterThan(0)
     const page = await client.models.list()
-    expect(page.data.map((model) => model.id)).toEqual(['claude-haiku-4-5-20251001', 'claude-opus-4-7', 'claude-sonnet-4-6'])
-    expect(page).toMatchObject({ has_more: false, first_id: 'claude-haiku-4-5-20251001', last_id: 'claude-sonnet-4-6' })
-    expect(page.data[0]).toMatchObject({ type: 'model', display_name: 'Claude Haiku 4.5', created_at: expect.any(String) })
-    expect(await client.models.retrieve('claude-opus-4-7')).toMatchObject({ id: 'claude-opus-4-7', display_name: 'Claude Opus 4.7' })
+    expect(page.data.map((model) => model.id)).toEqual([
+      'claude-haiku-4-5-20251001',
+      'claude-opus-4-7',
+      'claude-sonnet-4-6',
+    ])
+    expect(page).toMatchObject({
+      has_more: false,
+      first_id: 'claude-haiku-4-5-20251001',
+      last_id: 'claude-sonnet-4-6',
+    })
+    expect(page.data[0]).toMatchObject({
+      type: 'model',
+      display_name: 'Claude Haiku 4.5',
+      created_at: expect.any(String),
+    })
+    expect(await client.models.retrieve('claude-opus-4-7')).toMatchObject({
+      id: 'claude-opus-4-7',
+      display_name: 'Claude Opus 4.7',
+    })
     const wrong = new Anthropic({ apiKey: 'nope', baseURL: mock.baseUrl, maxRetries: 0 })
     const error = await wrong.models.list().catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(Anthropic.AuthenticationError)

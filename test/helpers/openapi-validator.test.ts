@@ -6,7 +6,8 @@ import { expectValidOpenAI, validateOpenAI } from './openapi-validator.ts'
 type Json = Record<string, unknown>
 type Container = Record<string | number, unknown>
 
-const fixture = (name: string): string => readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8')
+const fixture = (name: string): string =>
+  readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8')
 const json = (name: string): Json => JSON.parse(fixture(name))
 
 /** A copy of `value` with the property at `path` removed, or replaced when `replacement` is given. */
@@ -28,7 +29,10 @@ const recordedStreamChunks = (): Json[] => {
 
 describe('validateOpenAI accepts recorded real OpenAI responses', () => {
   it('accepts a recorded text chat completion', () => {
-    expect(validateOpenAI('CreateChatCompletionResponse', json('openai-text.json'))).toEqual({ valid: true, errors: [] })
+    expect(validateOpenAI('CreateChatCompletionResponse', json('openai-text.json'))).toEqual({
+      valid: true,
+      errors: [],
+    })
   })
 
   it('accepts a recorded chat completion with two tool calls', () => {
@@ -36,7 +40,10 @@ describe('validateOpenAI accepts recorded real OpenAI responses', () => {
   })
 
   it('accepts every chunk of a recorded text stream, including the choices:[] usage chunk', () => {
-    const chunks = fixture('openai-text.excerpt.chunks.txt').trim().split('\n').map((line) => JSON.parse(line))
+    const chunks = fixture('openai-text.excerpt.chunks.txt')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
     expect(chunks.at(-1)?.choices).toEqual([])
     for (const chunk of chunks) expectValidOpenAI('CreateChatCompletionStreamResponse', chunk)
   })
@@ -54,7 +61,13 @@ describe('validateOpenAI accepts recorded real OpenAI responses', () => {
 
   it("accepts OpenAI's documented model object, alone and in a list", () => {
     // The example of the Model schema in the OpenAPI document (x-oaiMeta), the only official sample at hand.
-    const model = { id: 'VAR_chat_model_id', object: 'model', created: 1686935002, owned_by: 'openai', shutdown_date: '2026-10-23' }
+    const model = {
+      id: 'VAR_chat_model_id',
+      object: 'model',
+      created: 1686935002,
+      owned_by: 'openai',
+      shutdown_date: '2026-10-23',
+    }
     expectValidOpenAI('Model', model)
     expectValidOpenAI('ListModelsResponse', { object: 'list', data: [model] })
   })
@@ -73,7 +86,7 @@ describe('validateOpenAI rejects broken responses', () => {
   it('rejects a choice whose finish_reason is absent, or not one of the documented values', () => {
     const absent = edited(completion(), ['choices', 0, 'finish_reason'])
     expect(validateOpenAI('CreateChatCompletionResponse', absent).errors.join('\n')).toContain(
-      "/choices/0 must have required property 'finish_reason'",
+      "/choices/0 must have required property 'finish_reason'"
     )
     const unknown = edited(completion(), ['choices', 0, 'finish_reason'], 'end_turn')
     expect(validateOpenAI('CreateChatCompletionResponse', unknown).valid).toBe(false)
@@ -82,13 +95,15 @@ describe('validateOpenAI rejects broken responses', () => {
   it('rejects a message without refusal (a required key, null when there is none)', () => {
     const broken = edited(completion(), ['choices', 0, 'message', 'refusal'])
     expect(validateOpenAI('CreateChatCompletionResponse', broken).errors.join('\n')).toContain(
-      "/choices/0/message must have required property 'refusal'",
+      "/choices/0/message must have required property 'refusal'"
     )
   })
 
   it('rejects the wrong object type', () => {
     const broken = { ...completion(), object: 'chat.completion.chunk' }
-    expect(validateOpenAI('CreateChatCompletionResponse', broken).errors.join('\n')).toContain('/object must be equal to one of the allowed values')
+    expect(validateOpenAI('CreateChatCompletionResponse', broken).errors.join('\n')).toContain(
+      '/object must be equal to one of the allowed values'
+    )
   })
 
   it('keeps nullable fields strict: finish_reason null passes in a chunk, a missing one or a wrong value does not', () => {
@@ -112,22 +127,29 @@ describe('validateOpenAI rejects broken responses', () => {
 
   it('rejects a usage chunk whose choices is null instead of []', () => {
     const chunk = recordedStreamChunks().at(-1) as Json
-    expect(validateOpenAI('CreateChatCompletionStreamResponse', { ...chunk, choices: null }).valid).toBe(false)
+    expect(
+      validateOpenAI('CreateChatCompletionStreamResponse', { ...chunk, choices: null }).valid
+    ).toBe(false)
   })
 
   it('rejects an error body that omits the nullable but required param and code keys', () => {
     const body = { error: { message: 'Rate limit reached', type: 'requests' } }
     const { errors } = validateOpenAI('ErrorResponse', body)
-    expect(errors).toEqual(["/error must have required property 'param'", "/error must have required property 'code'"])
+    expect(errors).toEqual([
+      "/error must have required property 'param'",
+      "/error must have required property 'code'",
+    ])
   })
 
   it('expectValidOpenAI throws an error that names the schema and each violation', () => {
-    expect(() => expectValidOpenAI('Model', { id: 'gpt-4o', object: 'model', owned_by: 'system' })).toThrow(
-      /Not a valid OpenAI Model:\n {2}\(root\) must have required property 'created'/,
-    )
+    expect(() =>
+      expectValidOpenAI('Model', { id: 'gpt-4o', object: 'model', owned_by: 'system' })
+    ).toThrow(/Not a valid OpenAI Model:\n {2}\(root\) must have required property 'created'/)
   })
 
   it('refuses a schema name the spec does not define', () => {
-    expect(() => validateOpenAI('ChatCompletionResponse', {})).toThrow('No schema named ChatCompletionResponse')
+    expect(() => validateOpenAI('ChatCompletionResponse', {})).toThrow(
+      'No schema named ChatCompletionResponse'
+    )
   })
 })

@@ -19,7 +19,13 @@ import { parse } from 'yaml'
 const specUrl = new URL('../../../shared/specs/openai-openapi.yaml', import.meta.url)
 const rootId = 'https://gatehouse.test/openai-openapi.json'
 
-const mapKeywords = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'])
+const mapKeywords = new Set([
+  'properties',
+  'patternProperties',
+  '$defs',
+  'definitions',
+  'dependentSchemas',
+])
 const schemaKeywords = new Set([
   'items',
   'additionalItems',
@@ -34,7 +40,13 @@ const schemaKeywords = new Set([
   'else',
 ])
 const listKeywords = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems'])
-const droppedKeywords = new Set(['discriminator', 'example', 'xml', 'externalDocs', '$recursiveAnchor'])
+const droppedKeywords = new Set([
+  'discriminator',
+  'example',
+  'xml',
+  'externalDocs',
+  '$recursiveAnchor',
+])
 
 type SchemaNode = Record<string, unknown>
 
@@ -42,7 +54,10 @@ type SchemaNode = Record<string, unknown>
  * Turns one OpenAPI schema into JSON Schema 2020-12. `owner` is the components.schemas entry it belongs to: the spec
  * writes self-recursion with 2019-09's `$recursiveRef: '#'`, which becomes a plain reference to that entry.
  */
-const prepare = (schema: unknown, context: { owner: string; knownFormats: ReadonlySet<string> }): unknown => {
+const prepare = (
+  schema: unknown,
+  context: { owner: string; knownFormats: ReadonlySet<string> }
+): unknown => {
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return schema
   const sub = (value: unknown) => prepare(value, context)
   const result: SchemaNode = {}
@@ -59,11 +74,16 @@ const prepare = (schema: unknown, context: { owner: string; knownFormats: Readon
       result.$ref = `${rootId}#/$defs/${context.owner}`
     } else if (key === 'required' && Array.isArray(value)) {
       result.required = [...new Set(value)]
-    } else if ((key === 'exclusiveMinimum' || key === 'exclusiveMaximum') && typeof value === 'boolean') {
+    } else if (
+      (key === 'exclusiveMinimum' || key === 'exclusiveMaximum') &&
+      typeof value === 'boolean'
+    ) {
       // OpenAPI 3.0 booleans: `true` turns the matching minimum/maximum into an exclusive bound.
       continue
     } else if (mapKeywords.has(key) && value !== null && typeof value === 'object') {
-      result[key] = Object.fromEntries(Object.entries(value as SchemaNode).map(([name, entry]) => [name, sub(entry)]))
+      result[key] = Object.fromEntries(
+        Object.entries(value as SchemaNode).map(([name, entry]) => [name, sub(entry)])
+      )
     } else if (schemaKeywords.has(key)) {
       result[key] = Array.isArray(value) ? value.map(sub) : sub(value)
     } else if (listKeywords.has(key) && Array.isArray(value)) {
@@ -73,7 +93,10 @@ const prepare = (schema: unknown, context: { owner: string; knownFormats: Readon
     }
   }
   const node = schema as SchemaNode
-  for (const [flag, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
+  for (const [flag, bound] of [
+    ['exclusiveMinimum', 'minimum'],
+    ['exclusiveMaximum', 'maximum'],
+  ] as const) {
     if (node[flag] === true && typeof node[bound] === 'number') {
       result[flag] = node[bound]
       delete result[bound]
@@ -82,7 +105,11 @@ const prepare = (schema: unknown, context: { owner: string; knownFormats: Readon
   return nullable ? { anyOf: [result, { type: 'null' }] } : result
 }
 
-type Compiled = { ajv: Ajv2020; names: ReadonlySet<string>; validators: Map<string, ValidateFunction> }
+type Compiled = {
+  ajv: Ajv2020
+  names: ReadonlySet<string>
+  validators: Map<string, ValidateFunction>
+}
 let compiled: Compiled | undefined
 
 const load = (): Compiled => {
@@ -91,10 +118,12 @@ const load = (): Compiled => {
   if (!existsSync(path)) {
     throw new Error(
       `OpenAI OpenAPI spec not found at ${path}. Tests expect the shared/ folder beside the repository clone ` +
-        '(../shared/specs/openai-openapi.yaml from the repo root).',
+        '(../shared/specs/openai-openapi.yaml from the repo root).'
     )
   }
-  const document = parse(readFileSync(path, 'utf8')) as { components?: { schemas?: Record<string, unknown> } }
+  const document = parse(readFileSync(path, 'utf8')) as {
+    components?: { schemas?: Record<string, unknown> }
+  }
   const schemas = document.components?.schemas
   if (schemas === undefined) throw new Error(`${path} has no components.schemas`)
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true })
@@ -104,7 +133,10 @@ const load = (): Compiled => {
   addFormats(ajv)
   const knownFormats = new Set(Object.keys(ajv.formats))
   const defs = Object.fromEntries(
-    Object.entries(schemas).map(([owner, schema]) => [owner, prepare(schema, { owner, knownFormats })]),
+    Object.entries(schemas).map(([owner, schema]) => [
+      owner,
+      prepare(schema, { owner, knownFormats }),
+    ])
   )
   ajv.addSchema({ $id: rootId, $defs: defs })
   compiled = { ajv, names: new Set(Object.keys(schemas)), validators: new Map() }
@@ -128,9 +160,13 @@ export const preloadOpenAIValidator = (): void => {
 }
 
 /** Validates `value` against `components.schemas[schemaName]`; `errors` are readable lines, empty when valid. */
-export const validateOpenAI = (schemaName: string, value: unknown): { valid: boolean; errors: string[] } => {
+export const validateOpenAI = (
+  schemaName: string,
+  value: unknown
+): { valid: boolean; errors: string[] } => {
   const { ajv, names, validators } = load()
-  if (!names.has(schemaName)) throw new Error(`No schema named ${schemaName} in the OpenAI OpenAPI spec`)
+  if (!names.has(schemaName))
+    throw new Error(`No schema named ${schemaName} in the OpenAI OpenAPI spec`)
   let validate = validators.get(schemaName)
   if (validate === undefined) {
     validate = ajv.compile({ $ref: `${rootId}#/$defs/${schemaName}` })
@@ -144,6 +180,8 @@ export const validateOpenAI = (schemaName: string, value: unknown): { valid: boo
 export const expectValidOpenAI = (schemaName: string, value: unknown): void => {
   const { valid, errors } = validateOpenAI(schemaName, value)
   if (!valid) {
-    throw new Error(`Not a valid OpenAI ${schemaName}:\n  ${errors.join('\n  ')}\nvalue: ${JSON.stringify(value)}`)
+    throw new Error(
+      `Not a valid OpenAI ${schemaName}:\n  ${errors.join('\n  ')}\nvalue: ${JSON.stringify(value)}`
+    )
   }
 }

@@ -13,7 +13,10 @@ import { createAnthropicAdapter } from '../../providers/anthropic/anthropic-adap
 import openAIChatTextJson from '../../providers/openai/__fixtures__/chat-text.json?raw'
 import openAIChatToolCalls from '../../providers/openai/__fixtures__/chat-tool-calls.sse?raw'
 import { chatToolCallsAnswer } from '../../providers/openai/__fixtures__/chat-tool-calls-answer.ts'
-import { createReplayTransport, everyBytes } from '../../providers/openai/__fixtures__/replay-transport.ts'
+import {
+  createReplayTransport,
+  everyBytes,
+} from '../../providers/openai/__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter } from '../../providers/openai/openai-adapter.ts'
 import type { ChatResult } from '../../providers/spec/chat-types.ts'
 import type { ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
@@ -22,17 +25,27 @@ import { openAICodec } from '../../src/api/openai/openai-codec.ts'
 import { respondChat, type ResponseEnd } from '../../src/api/respond-chat.ts'
 import type { ChatCall } from '../../src/core/chat-call.ts'
 import { createExecutor } from '../../src/core/execute.ts'
-import { createChatCall, createFakeDeps, executeCall, type FakeAdapter } from '../helpers/fake-deps.ts'
+import {
+  createChatCall,
+  createFakeDeps,
+  executeCall,
+  type FakeAdapter,
+} from '../helpers/fake-deps.ts'
 
 const createdSeconds = 1_800_000_000
 
 /** A real adapter, registered the way the fake deps register theirs. */
-const registered = (adapter: ProviderAdapter, dialect: 'openai' | 'anthropic'): FakeAdapter => Object.assign(adapter, { calls: [], dialect })
+const registered = (adapter: ProviderAdapter, dialect: 'openai' | 'anthropic'): FakeAdapter =>
+  Object.assign(adapter, { calls: [], dialect })
 
 const openAI = (body: string, chunkSize: number): FakeAdapter =>
   registered(
-    createOpenAIAdapter({ id: 'openai', apiKey: 'sk-test', transport: createReplayTransport([{ body, chunkSizes: everyBytes(body, chunkSize) }]) }),
-    'openai',
+    createOpenAIAdapter({
+      id: 'openai',
+      apiKey: 'sk-test',
+      transport: createReplayTransport([{ body, chunkSizes: everyBytes(body, chunkSize) }]),
+    }),
+    'openai'
   )
 
 const anthropic = (body: string, chunkSize: number): FakeAdapter =>
@@ -40,10 +53,12 @@ const anthropic = (body: string, chunkSize: number): FakeAdapter =>
     createAnthropicAdapter({
       id: 'anthropic',
       apiKey: 'sk-ant-test',
-      transport: createFakeTransport([{ body, chunkSize, headers: { 'content-type': 'text/event-stream' } }]),
+      transport: createFakeTransport([
+        { body, chunkSize, headers: { 'content-type': 'text/event-stream' } },
+      ]),
       now: () => createdSeconds * 1000,
     }),
-    'anthropic',
+    'anthropic'
   )
 
 /** Runs `call` through the executor and `respondChat` as a route does, and reads the whole response. */
@@ -67,7 +82,6 @@ const serve = async (adapter: FakeAdapter, call: Partial<ChatCall> & { assemble:
   return { kind: outcome.kind, text, end: ends[0] }
 }
 
-
 const anthropicThinkingToolsAnswer: ChatResult = {
   id: 'msg_011CfWBu94HWxZXjXK6ZhEXM',
   model: 'claude-sonnet-4-6',
@@ -76,26 +90,53 @@ const anthropicThinkingToolsAnswer: ChatResult = {
     {
       index: 0,
       content: [
-        { type: 'reasoning', text: "The user wants the weather in two cities. I'll call get_weather twice.", signature: 'EqQBCkgIARABGAIiQL2p3sig' },
-        { type: 'tool-call', id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: '{"city": "Paris", "unit": "c"}' },
-        { type: 'tool-call', id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz', name: 'get_weather', arguments: '{"city": "Tokyo"}' },
+        {
+          type: 'reasoning',
+          text: "The user wants the weather in two cities. I'll call get_weather twice.",
+          signature: 'EqQBCkgIARABGAIiQL2p3sig',
+        },
+        {
+          type: 'tool-call',
+          id: 'toolu_01A09q90qw90lq917835lq9',
+          name: 'get_weather',
+          arguments: '{"city": "Paris", "unit": "c"}',
+        },
+        {
+          type: 'tool-call',
+          id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz',
+          name: 'get_weather',
+          arguments: '{"city": "Tokyo"}',
+        },
       ],
       finishReason: { unified: 'tool-calls', raw: 'tool_use' },
     },
   ],
-  usage: { inputTokens: 1879, outputTokens: 112, cachedInputTokens: 1024, cacheWriteInputTokens: 256, reasoningTokens: 18 },
+  usage: {
+    inputTokens: 1879,
+    outputTokens: 112,
+    cachedInputTokens: 1024,
+    cacheWriteInputTokens: 256,
+    reasoningTokens: 18,
+  },
 }
 
 const streamedOpenAICall = (assemble: boolean) => ({
   model: 'openai/gpt-4o-mini',
   stream: true,
-  body: { model: 'openai/gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Weather in Paris, time in Tokyo?' }] },
+  body: {
+    model: 'openai/gpt-4o-mini',
+    stream: true,
+    messages: [{ role: 'user', content: 'Weather in Paris, time in Tokyo?' }],
+  },
   assemble,
 })
 
 describe('the answer at the end of a forwarded response', () => {
   it('is assembled from a streamed OpenAI forward while the client gets the stream it asked for, usage stripped', async () => {
-    const { kind, text, end } = await serve(openAI(openAIChatToolCalls, 5), streamedOpenAICall(true))
+    const { kind, text, end } = await serve(
+      openAI(openAIChatToolCalls, 5),
+      streamedOpenAICall(true)
+    )
     expect(kind).toBe('forward')
     expect(end.answer).toEqual(chatToolCallsAnswer)
     expect(end.usage).toEqual(chatToolCallsAnswer.usage)
@@ -106,10 +147,15 @@ describe('the answer at the end of a forwarded response', () => {
   })
 
   it('is converted from a non-streamed OpenAI forward, the body passing unchanged', async () => {
-    const { kind, text, end } = await serve(openAI(openAIChatTextJson, 1 << 20), { model: 'openai/gpt-4o-mini', assemble: true })
+    const { kind, text, end } = await serve(openAI(openAIChatTextJson, 1 << 20), {
+      model: 'openai/gpt-4o-mini',
+      assemble: true,
+    })
     expect(kind).toBe('forward-complete')
     expect(text).toBe(openAIChatTextJson)
-    expect(end.answer?.choices[0].content).toEqual([{ type: 'text', text: 'The capital of France is Paris.' }])
+    expect(end.answer?.choices[0].content).toEqual([
+      { type: 'text', text: 'The capital of France is Paris.' },
+    ])
     expect(end.answer?.usage.outputTokens).toBe(8)
   })
 
@@ -118,7 +164,12 @@ describe('the answer at the end of a forwarded response', () => {
       dialect: 'anthropic',
       model: 'anthropic/claude-sonnet-4-6',
       stream: true,
-      body: { model: 'anthropic/claude-sonnet-4-6', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: 'Weather?' }] },
+      body: {
+        model: 'anthropic/claude-sonnet-4-6',
+        max_tokens: 1024,
+        stream: true,
+        messages: [{ role: 'user', content: 'Weather?' }],
+      },
       assemble: true,
     })
     expect(kind).toBe('forward')
@@ -138,12 +189,19 @@ describe('the answer at the end of a converted stream', () => {
   const convertedCall = (assemble: boolean): Partial<ChatCall> & { assemble: boolean } => ({
     model: 'anthropic/claude-sonnet-4-6',
     stream: true,
-    body: { model: 'anthropic/claude-sonnet-4-6', stream: true, messages: [{ role: 'user', content: 'Weather?' }] },
+    body: {
+      model: 'anthropic/claude-sonnet-4-6',
+      stream: true,
+      messages: [{ role: 'user', content: 'Weather?' }],
+    },
     assemble,
   })
 
   it('is assembled from the chunks an OpenAI client is streamed from an Anthropic upstream', async () => {
-    const { kind, text, end } = await serve(anthropic(anthropicThinkingTools, 7), convertedCall(true))
+    const { kind, text, end } = await serve(
+      anthropic(anthropicThinkingTools, 7),
+      convertedCall(true)
+    )
     expect(kind).toBe('stream')
     expect(text).toContain('"name":"get_weather"')
     expect(end.answer).toEqual(anthropicThinkingToolsAnswer)
@@ -157,7 +215,10 @@ describe('the answer at the end of a converted stream', () => {
   })
 
   it('is absent when the stream broke off with an error, even after the stop reason', async () => {
-    const { kind, text, end } = await serve(anthropic(anthropicErrorMidStream, 7), convertedCall(true))
+    const { kind, text, end } = await serve(
+      anthropic(anthropicErrorMidStream, 7),
+      convertedCall(true)
+    )
     expect(kind).toBe('stream')
     expect(text).toContain('Once upon a')
     expect(end.error?.message).toContain('Overloaded')
@@ -166,7 +227,7 @@ describe('the answer at the end of a converted stream', () => {
     const stop = 'event: message_stop'
     const errorBeforeStop = anthropicThinkingTools.replace(
       stop,
-      `event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n${stop}`,
+      `event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n${stop}`
     )
     const late = await serve(anthropic(errorBeforeStop, 7), convertedCall(true))
     expect(late.text).toContain('"finish_reason":"tool_calls"')

@@ -39,8 +39,17 @@ const postWhole = (options: {
   agent?: Agent | false
 }): Promise<Outcome> =>
   new Promise((resolve) => {
-    const outcome: Outcome = { status: null, body: undefined, error: null, sent: false, reusedSocket: false }
-    const headers: Record<string, string> = { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' }
+    const outcome: Outcome = {
+      status: null,
+      body: undefined,
+      error: null,
+      sent: false,
+      reusedSocket: false,
+    }
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${masterKey}`,
+      'content-type': 'application/json',
+    }
     if (options.chunked !== true) headers['content-length'] = String(options.body.byteLength)
     let pending = 2
     const settle = (): void => {
@@ -58,7 +67,7 @@ const postWhole = (options: {
           outcome.body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
           settle()
         })
-      },
+      }
     )
     request.on('error', (error: NodeJS.ErrnoException) => {
       outcome.error = error.code ?? error.message
@@ -130,7 +139,15 @@ describe('a body over server.bodyLimitBytes (default 32 MiB) on the real Node se
           ['/v1/messages', anthropicTooLarge],
         ] as const) {
           const outcome = await postWhole({ url: server.url, path, body, chunked })
-          expect({ round, path, ...outcome }).toEqual({ round, path, status: 413, body: shape, error: null, sent: true, reusedSocket: false })
+          expect({ round, path, ...outcome }).toEqual({
+            round,
+            path,
+            status: 413,
+            body: shape,
+            error: null,
+            sent: true,
+            reusedSocket: false,
+          })
         }
       }
     }, 120_000)
@@ -139,10 +156,26 @@ describe('a body over server.bodyLimitBytes (default 32 MiB) on the real Node se
   it('keeps a keep-alive connection usable once the rejected body has been read away', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 })
     try {
-      const rejected = await postWhole({ url: server.url, path: '/v1/chat/completions', body, agent })
+      const rejected = await postWhole({
+        url: server.url,
+        path: '/v1/chat/completions',
+        body,
+        agent,
+      })
       expect(rejected).toMatchObject({ status: 413, error: null, sent: true })
-      const next = await postWhole({ url: server.url, path: '/v1/messages', body: oversizedBody(33 * mebibyte), agent })
-      expect(next).toMatchObject({ status: 413, body: anthropicTooLarge, error: null, sent: true, reusedSocket: true })
+      const next = await postWhole({
+        url: server.url,
+        path: '/v1/messages',
+        body: oversizedBody(33 * mebibyte),
+        agent,
+      })
+      expect(next).toMatchObject({
+        status: 413,
+        body: anthropicTooLarge,
+        error: null,
+        sent: true,
+        reusedSocket: true,
+      })
     } finally {
       agent.destroy()
     }
@@ -150,7 +183,11 @@ describe('a body over server.bodyLimitBytes (default 32 MiB) on the real Node se
 })
 
 describe('serveNode: reading away a body the response left unread', () => {
-  const rejectAll = (): Response => new Response('{"rejected":true}', { status: 413, headers: { 'content-type': 'application/json' } })
+  const rejectAll = (): Response =>
+    new Response('{"rejected":true}', {
+      status: 413,
+      headers: { 'content-type': 'application/json' },
+    })
 
   it('stops reading past discardBody.maxBytes: the socket is closed on a client that keeps sending', async () => {
     const node = await serveNode({
@@ -161,9 +198,15 @@ describe('serveNode: reading away a body the response left unread', () => {
       discardBody: { maxBytes: 1 * mebibyte, maxMs: 30_000 },
     })
     let received = 0
-    node.server.on('connection', (socket) => socket.on('data', (chunk: Buffer) => (received += chunk.byteLength)))
+    node.server.on('connection', (socket) =>
+      socket.on('data', (chunk: Buffer) => (received += chunk.byteLength))
+    )
     try {
-      const outcome = await postWhole({ url: `http://127.0.0.1:${node.port}`, path: '/', body: oversizedBody(128 * mebibyte) })
+      const outcome = await postWhole({
+        url: `http://127.0.0.1:${node.port}`,
+        path: '/',
+        body: oversizedBody(128 * mebibyte),
+      })
       expect(outcome.error).toMatch(/^(EPIPE|ECONNRESET)$/)
       // The limit, plus what arrives between two checks and sits in socket buffers: far from the 128 MiB sent.
       expect(received).toBeLessThan(64 * mebibyte)

@@ -13,7 +13,13 @@ import type { Deps } from '../../src/deps.ts'
 import { createNodeAssets } from '../../src/runtime/node-assets.ts'
 import { createFakeAdapter, createFakeDeps } from '../helpers/fake-deps.ts'
 
-const publicPaths = ['/v1/chat/completions', '/v1/embeddings', '/v1/models', '/v1/messages', '/v1/messages/count_tokens']
+const publicPaths = [
+  '/v1/chat/completions',
+  '/v1/embeddings',
+  '/v1/models',
+  '/v1/messages',
+  '/v1/messages/count_tokens',
+]
 const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 
 const createDocsDeps = (): Deps => ({
@@ -31,14 +37,19 @@ const resolvePointer = (document: Json, ref: string): unknown =>
     .slice(2)
     .split('/')
     .map((segment) => decodeURIComponent(segment).replaceAll('~1', '/').replaceAll('~0', '~'))
-    .reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Json)[key] : undefined), document)
+    .reduce<unknown>(
+      (node, key) => (node !== null && typeof node === 'object' ? (node as Json)[key] : undefined),
+      document
+    )
 
 /** Problems that make an OpenAPI 3 document unusable by tools (Swagger UI, client generators). */
 const openAPIProblems = (document: Json): string[] => {
   const problems: string[] = []
-  if (typeof document.openapi !== 'string' || !/^3\.\d+\.\d+$/.test(document.openapi)) problems.push('openapi: not 3.x.y')
+  if (typeof document.openapi !== 'string' || !/^3\.\d+\.\d+$/.test(document.openapi))
+    problems.push('openapi: not 3.x.y')
   const info = document.info as Json | undefined
-  if (typeof info?.title !== 'string' || typeof info.version !== 'string') problems.push('info: title and version required')
+  if (typeof info?.title !== 'string' || typeof info.version !== 'string')
+    problems.push('info: title and version required')
   const paths = document.paths as Record<string, Json> | undefined
   if (!paths || typeof paths !== 'object') return [...problems, 'paths: missing']
   const operationIds = new Set<string>()
@@ -47,14 +58,18 @@ const openAPIProblems = (document: Json): string[] => {
     for (const method of methods.filter((name) => name in item)) {
       const operation = item[method] as Json
       const responses = operation.responses as Json | undefined
-      if (!responses || Object.keys(responses).length === 0) problems.push(`${method} ${path}: no responses`)
+      if (!responses || Object.keys(responses).length === 0)
+        problems.push(`${method} ${path}: no responses`)
       const id = operation.operationId
       if (typeof id === 'string') {
         if (operationIds.has(id)) problems.push(`${method} ${path}: duplicate operationId ${id}`)
         operationIds.add(id)
       }
       const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1])
-      const declared = [...((item.parameters as Json[] | undefined) ?? []), ...((operation.parameters as Json[] | undefined) ?? [])]
+      const declared = [
+        ...((item.parameters as Json[] | undefined) ?? []),
+        ...((operation.parameters as Json[] | undefined) ?? []),
+      ]
       for (const name of templated) {
         if (!declared.some((parameter) => parameter.in === 'path' && parameter.name === name)) {
           problems.push(`${method} ${path}: path parameter {${name}} not declared`)
@@ -66,7 +81,10 @@ const openAPIProblems = (document: Json): string[] => {
     if (Array.isArray(node)) node.forEach((child, index) => visit(child, `${at}[${index}]`))
     else if (node !== null && typeof node === 'object') {
       const ref = (node as Json).$ref
-      if (typeof ref === 'string' && (!ref.startsWith('#/') || resolvePointer(document, ref) === undefined)) {
+      if (
+        typeof ref === 'string' &&
+        (!ref.startsWith('#/') || resolvePointer(document, ref) === undefined)
+      ) {
         problems.push(`${at}: unresolvable $ref ${ref}`)
       }
       for (const [key, child] of Object.entries(node)) visit(child, `${at}.${key}`)

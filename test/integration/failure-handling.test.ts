@@ -9,7 +9,10 @@ import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startNodeServer, type NodeServer } from '../../src/runtime/node.ts'
-import { MOCK_ANTHROPIC_API_KEY, startMockAnthropicUpstream } from '../helpers/mock-anthropic-upstream.ts'
+import {
+  MOCK_ANTHROPIC_API_KEY,
+  startMockAnthropicUpstream,
+} from '../helpers/mock-anthropic-upstream.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
 
@@ -28,10 +31,19 @@ const startGateway = async (yaml: string): Promise<Gateway> => {
   return { server, url: server.url }
 }
 
-const post = (gateway: Gateway, path: string, body: unknown, headers: Record<string, string> = {}) =>
+const post = (
+  gateway: Gateway,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {}
+) =>
   fetch(`${gateway.url}${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json', ...headers },
+    headers: {
+      authorization: `Bearer ${masterKey}`,
+      'content-type': 'application/json',
+      ...headers,
+    },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   })
 
@@ -105,7 +117,9 @@ describe('errors in the client dialect', () => {
     expect(openaiBody.error).toMatchObject({ type: 'invalid_request_error' })
     expect(Object.keys(openaiBody.error).sort()).toEqual(['code', 'message', 'param', 'type'])
 
-    const anthropic = await post(gateway, '/v1/messages', '{"model": ', { 'anthropic-version': '2023-06-01' })
+    const anthropic = await post(gateway, '/v1/messages', '{"model": ', {
+      'anthropic-version': '2023-06-01',
+    })
     expect(anthropic.status).toBe(400)
     const anthropicBody = (await anthropic.json()) as Record<string, unknown>
     expect(anthropicBody).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } })
@@ -113,7 +127,10 @@ describe('errors in the client dialect', () => {
   })
 
   it('names the failing field of a bad body', async () => {
-    const response = await post(gateway, '/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 7, content: 'x' }] })
+    const response = await post(gateway, '/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 7, content: 'x' }],
+    })
     expect(response.status).toBe(400)
     const body = (await response.json()) as { error: { param: string; message: string } }
     expect(body.error.param).toBe('messages.0.role')
@@ -121,17 +138,33 @@ describe('errors in the client dialect', () => {
   })
 
   it('requires the key, as Bearer or x-api-key, in each dialect', async () => {
-    const missing = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(chatBody('gpt-4o-mini')) })
+    const missing = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify(chatBody('gpt-4o-mini')),
+    })
     expect(missing.status).toBe(401)
-    expect(((await missing.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error')
+    expect(((await missing.json()) as { error: { type: string } }).error.type).toBe(
+      'invalid_request_error'
+    )
 
     const wrong = await fetch(`${gateway.url}/v1/messages`, {
       method: 'POST',
-      headers: { 'x-api-key': 'nope', 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+      headers: {
+        'x-api-key': 'nope',
+        'content-type': 'application/json',
+        'anthropic-version': '2023-06-01',
+      },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-6',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
     })
     expect(wrong.status).toBe(401)
-    expect(await wrong.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } })
+    expect(await wrong.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'authentication_error' },
+    })
 
     const viaApiKey = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'POST',
@@ -145,16 +178,21 @@ describe('errors in the client dialect', () => {
     const huge = JSON.stringify(chatBody('gpt-4o-mini', { padding: 'x'.repeat(300_000) }))
     const response = await post(gateway, '/v1/chat/completions', huge)
     expect(response.status).toBe(413)
-    expect(((await response.json()) as { error: { message: string } }).error.message).toContain('larger than')
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
+      'larger than'
+    )
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200)
     expect((await post(gateway, '/v1/chat/completions', chatBody('gpt-4o-mini'))).status).toBe(200)
   })
 
   it('also rejects an oversized body sent without a content-length (chunked)', async () => {
-    const payload = new TextEncoder().encode(JSON.stringify(chatBody('gpt-4o-mini', { padding: 'x'.repeat(300_000) })))
+    const payload = new TextEncoder().encode(
+      JSON.stringify(chatBody('gpt-4o-mini', { padding: 'x'.repeat(300_000) }))
+    )
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
-        for (let offset = 0; offset < payload.length; offset += 16_384) controller.enqueue(payload.subarray(offset, offset + 16_384))
+        for (let offset = 0; offset < payload.length; offset += 16_384)
+          controller.enqueue(payload.subarray(offset, offset + 16_384))
         controller.close()
       },
     })
@@ -185,24 +223,40 @@ describe('errors in the client dialect', () => {
   })
 
   it('answers an unknown model with a 404, also when streaming was asked', async () => {
-    const response = await post(gateway, '/v1/chat/completions', chatBody('nosuch/model-x', { stream: true }))
+    const response = await post(
+      gateway,
+      '/v1/chat/completions',
+      chatBody('nosuch/model-x', { stream: true })
+    )
     expect(response.status).toBe(404)
     expect(response.headers.get('content-type')).toContain('application/json')
-    expect(await response.json()).toMatchObject({ error: { code: 'model_not_found', param: 'model' } })
+    expect(await response.json()).toMatchObject({
+      error: { code: 'model_not_found', param: 'model' },
+    })
 
     const anthropic = await post(
       gateway,
       '/v1/messages',
-      { model: 'nosuch/model-x', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi' }] },
-      { 'anthropic-version': '2023-06-01' },
+      {
+        model: 'nosuch/model-x',
+        max_tokens: 10,
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      },
+      { 'anthropic-version': '2023-06-01' }
     )
     expect(anthropic.status).toBe(404)
     expect(anthropic.headers.get('content-type')).toContain('application/json')
-    expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } })
+    expect(await anthropic.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'not_found_error' },
+    })
   })
 
   it('echoes the client request id and generates one otherwise', async () => {
-    const echoed = await post(gateway, '/v1/chat/completions', chatBody('gpt-4o-mini'), { 'x-request-id': 'client-abc-123' })
+    const echoed = await post(gateway, '/v1/chat/completions', chatBody('gpt-4o-mini'), {
+      'x-request-id': 'client-abc-123',
+    })
     expect(echoed.headers.get('x-request-id')).toBe('client-abc-123')
     const generated = await post(gateway, '/v1/chat/completions', chatBody('gpt-4o-mini'))
     expect(generated.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/)
@@ -225,12 +279,23 @@ describe('retries', () => {
   it('never retries a 400 and keeps the upstream message, code and param', async () => {
     primary.enqueue({
       status: 400,
-      body: { error: { message: "This model's maximum context length is 128000 tokens.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } },
+      body: {
+        error: {
+          message: "This model's maximum context length is 128000 tokens.",
+          type: 'invalid_request_error',
+          param: 'messages',
+          code: 'context_length_exceeded',
+        },
+      },
     })
     const response = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini'))
     expect(response.status).toBe(400)
     expect(await response.json()).toMatchObject({
-      error: { code: 'context_length_exceeded', param: 'messages', message: expect.stringContaining('maximum context length') },
+      error: {
+        code: 'context_length_exceeded',
+        param: 'messages',
+        message: expect.stringContaining('maximum context length'),
+      },
     })
     expect(primary.requests.filter((request) => request.method === 'POST')).toHaveLength(1)
   })
@@ -238,17 +303,25 @@ describe('retries', () => {
   it('spends its retries on 500s, then answers 502 with x-should-retry: false, which the OpenAI SDK obeys', async () => {
     primary.enqueue({ status: 500 }, { status: 500 }, { status: 500 })
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: masterKey })
-    const error = await client.chat.completions.create(chatBody('primary/gpt-4o-mini') as never).catch((caught: unknown) => caught)
+    const error = await client.chat.completions
+      .create(chatBody('primary/gpt-4o-mini') as never)
+      .catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(OpenAI.APIError)
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502)
-    expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('x-should-retry')).toBe('false')
+    expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('x-should-retry')).toBe(
+      'false'
+    )
     expect(primary.requests.filter((request) => request.method === 'POST')).toHaveLength(3)
   })
 })
 
 describe('fallback', () => {
   it('falls back to the next target once the first has spent its retries', async () => {
-    primary.enqueue({ destroyConnection: true }, { destroyConnection: true }, { destroyConnection: true })
+    primary.enqueue(
+      { destroyConnection: true },
+      { destroyConnection: true },
+      { destroyConnection: true }
+    )
     const response = await post(gateway, '/v1/chat/completions', chatBody('resilient'))
     expect(response.status).toBe(200)
     expect(response.headers.get('x-gatehouse-provider')).toBe('backup')
@@ -276,14 +349,20 @@ describe('fallback', () => {
     expect(text).toContain('credentials')
   })
 
-  it('answers 502 in the client\'s dialect for a same-dialect upstream that answers 200 with nonsense, streamed or not', async () => {
+  it("answers 502 in the client's dialect for a same-dialect upstream that answers 200 with nonsense, streamed or not", async () => {
     primary.enqueue({ garbage: true })
     const plain = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini'))
     expect(plain.status).toBe(502)
-    expect(await plain.json()).toMatchObject({ error: { type: 'server_error', code: 'upstream_error' } })
+    expect(await plain.json()).toMatchObject({
+      error: { type: 'server_error', code: 'upstream_error' },
+    })
 
     primary.enqueue({ garbage: true })
-    const streamed = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini', { stream: true }))
+    const streamed = await post(
+      gateway,
+      '/v1/chat/completions',
+      chatBody('primary/gpt-4o-mini', { stream: true })
+    )
     expect(streamed.status).toBe(502)
     expect(streamed.headers.get('content-type')).toContain('application/json')
     const body = await streamed.text()
@@ -294,8 +373,12 @@ describe('fallback', () => {
     const anthropic = await post(
       gateway,
       '/v1/messages',
-      { model: 'claude/claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] },
-      { 'anthropic-version': '2023-06-01' },
+      {
+        model: 'claude/claude-sonnet-4-5',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'hi' }],
+      },
+      { 'anthropic-version': '2023-06-01' }
     )
     expect(anthropic.status).toBe(502)
     expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } })
@@ -303,15 +386,27 @@ describe('fallback', () => {
 
   it('falls back to the next target when the first answers 200 with nonsense', async () => {
     primary.enqueue({ garbage: true })
-    const response = await post(gateway, '/v1/chat/completions', chatBody('resilient', { stream: true }))
+    const response = await post(
+      gateway,
+      '/v1/chat/completions',
+      chatBody('resilient', { stream: true })
+    )
     expect(response.status).toBe(200)
     expect(response.headers.get('x-gatehouse-provider')).toBe('backup')
     expect(await response.text()).toContain('data: [DONE]')
   })
 
   it('falls back when the first byte is too slow', async () => {
-    primary.enqueue({ delayFirstByteMs: 2000 }, { delayFirstByteMs: 2000 }, { delayFirstByteMs: 2000 })
-    const response = await post(gateway, '/v1/chat/completions', chatBody('resilient', { stream: true }))
+    primary.enqueue(
+      { delayFirstByteMs: 2000 },
+      { delayFirstByteMs: 2000 },
+      { delayFirstByteMs: 2000 }
+    )
+    const response = await post(
+      gateway,
+      '/v1/chat/completions',
+      chatBody('resilient', { stream: true })
+    )
     expect(response.status).toBe(200)
     expect(response.headers.get('x-gatehouse-provider')).toBe('backup')
     expect(await response.text()).toContain('data: [DONE]')
@@ -330,7 +425,11 @@ describe('fallback', () => {
   })
 
   it('answers 504 when every attempt times out', async () => {
-    primary.enqueue({ delayFirstByteMs: 2000 }, { delayFirstByteMs: 2000 }, { delayFirstByteMs: 2000 })
+    primary.enqueue(
+      { delayFirstByteMs: 2000 },
+      { delayFirstByteMs: 2000 },
+      { delayFirstByteMs: 2000 }
+    )
     const response = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini'))
     expect(response.status).toBe(504)
     expect(response.headers.get('x-should-retry')).toBe('false')
@@ -341,7 +440,10 @@ describe('failures after the first byte', () => {
   it('ends a stalled OpenAI stream with an error event that the SDK raises', async () => {
     primary.enqueue({ stallAfterChunks: 2 })
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: masterKey, maxRetries: 0 })
-    const stream = await client.chat.completions.create({ ...(chatBody('primary/gpt-4o-mini') as object), stream: true } as never)
+    const stream = await client.chat.completions.create({
+      ...(chatBody('primary/gpt-4o-mini') as object),
+      stream: true,
+    } as never)
     const received: unknown[] = []
     const error = await (async () => {
       for await (const chunk of stream as unknown as AsyncIterable<unknown>) received.push(chunk)
@@ -354,7 +456,11 @@ describe('failures after the first byte', () => {
 
   it('ends an OpenAI stream whose upstream connection drops with an error event', async () => {
     primary.enqueue({ dropAfterChunks: 2 })
-    const response = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini', { stream: true }))
+    const response = await post(
+      gateway,
+      '/v1/chat/completions',
+      chatBody('primary/gpt-4o-mini', { stream: true })
+    )
     expect(response.status).toBe(200)
     const text = await response.text()
     expect(text).toMatch(/data: \{"error":\{"message":/)
@@ -364,7 +470,11 @@ describe('failures after the first byte', () => {
   it('ends a stalled Anthropic stream with event: error, which the Anthropic SDK raises', async () => {
     claude.enqueue({ stallAfterChunks: 3 })
     const client = new Anthropic({ baseURL: gateway.url, apiKey: masterKey, maxRetries: 0 })
-    const stream = client.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 50, messages: [{ role: 'user', content: 'hello' }] })
+    const stream = client.messages.stream({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'hello' }],
+    })
     const error = await stream.finalMessage().catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(Anthropic.APIError)
     expect(String((error as Error).message)).toMatch(/timeout|timed out|idle/i)
@@ -372,7 +482,11 @@ describe('failures after the first byte', () => {
 
   it('aborts the upstream request when the client disconnects', async () => {
     primary.enqueue({ stallAfterChunks: 1 })
-    const response = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini', { stream: true }))
+    const response = await post(
+      gateway,
+      '/v1/chat/completions',
+      chatBody('primary/gpt-4o-mini', { stream: true })
+    )
     const reader = response.body!.getReader()
     await reader.read()
     await reader.cancel()

@@ -9,14 +9,18 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { maxJsonDepth } from '../../src/api/field-nested-too-deep.ts'
 import { startNodeServer, type NodeServer } from '../../src/runtime/node.ts'
-import { MOCK_ANTHROPIC_API_KEY, startMockAnthropicUpstream } from '../helpers/mock-anthropic-upstream.ts'
+import {
+  MOCK_ANTHROPIC_API_KEY,
+  startMockAnthropicUpstream,
+} from '../helpers/mock-anthropic-upstream.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
 
 const masterKey = 'test-master-key'
 
 /** JSON text of `levels` objects inside one another, `{"a":{"a":{}}}` for 3, built as text (no recursion). */
-const nested = (levels: number): string => `${'{"a":'.repeat(levels - 1)}{}${'}'.repeat(levels - 1)}`
+const nested = (levels: number): string =>
+  `${'{"a":'.repeat(levels - 1)}{}${'}'.repeat(levels - 1)}`
 
 /** Depth of a parsed value, the value itself counting as one level when it is an object or array. */
 const depthOf = (value: unknown): number => {
@@ -59,7 +63,10 @@ const dialects = [
     guardedRoute: { name: 'guarded-claude', first: 'claude' },
     rejection: () => ({
       type: 'error',
-      error: { type: 'invalid_request_error', message: expect.stringContaining(`at most ${maxJsonDepth} levels`) },
+      error: {
+        type: 'invalid_request_error',
+        message: expect.stringContaining(`at most ${maxJsonDepth} levels`),
+      },
       request_id: expect.any(String),
     }),
   },
@@ -100,9 +107,13 @@ routes:
     targets: [{ provider: claude, model: claude-sonnet-4-6 }, { provider: oai, model: gpt-4o-mini }]
 retry: { maxRetries: 0 }
 circuitBreaker: { minFailures: 3, failureRatio: 0.5, windowSize: 10, openMs: 60000 }
-`,
+`
   )
-  server = await startNodeServer({ env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', LOG_LEVEL: 'silent' }, cwd, stdout: () => {} })
+  server = await startNodeServer({
+    env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', LOG_LEVEL: 'silent' },
+    cwd,
+    stdout: () => {},
+  })
 })
 
 afterAll(async () => {
@@ -133,7 +144,10 @@ describe.each(dialects)('$dialect: a body nested too deeply', (case_) => {
     expect(upstream().requests).toHaveLength(1)
     expect(depthOf(upstream().requests[0]!.body)).toBe(maxJsonDepth)
 
-    const over = await post(case_.path, case_.withToolSchema(nested(maxJsonDepth - case_.schemaLevel + 1)))
+    const over = await post(
+      case_.path,
+      case_.withToolSchema(nested(maxJsonDepth - case_.schemaLevel + 1))
+    )
     expect(over.status).toBe(400)
     expect(await over.json()).toEqual(case_.rejection('tools'))
     expect(upstream().requests).toHaveLength(1)
@@ -142,7 +156,8 @@ describe.each(dialects)('$dialect: a body nested too deeply', (case_) => {
   it("leaves the provider's circuit breaker closed: the route's first target still serves the next request", async () => {
     const { name, first } = case_.guardedRoute
     const statuses: number[] = []
-    for (let round = 0; round < 6; round++) statuses.push((await post(case_.path, case_.withMetadata(nested(10_000), name))).status)
+    for (let round = 0; round < 6; round++)
+      statuses.push((await post(case_.path, case_.withMetadata(nested(10_000), name))).status)
     const normal = await post(case_.path, case_.withMetadata('{"user_id":"u-1"}', name))
     expect(normal.status).toBe(200)
     expect(normal.headers.get('x-gatehouse-provider')).toBe(first)

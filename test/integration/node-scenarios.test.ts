@@ -9,7 +9,12 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { startNodeServer, type NodeServer } from '../../src/runtime/node.ts'
 import { gatewayScenarios } from '../scenarios/gateway-scenarios.ts'
-import { parseLogLines, scenarioSettings, SCENARIO_MASTER_KEY, startScenarioUpstreams } from '../scenarios/scenario-gateway.ts'
+import {
+  parseLogLines,
+  scenarioSettings,
+  SCENARIO_MASTER_KEY,
+  startScenarioUpstreams,
+} from '../scenarios/scenario-gateway.ts'
 import type { ScenarioGateway, ScenarioUpstreams } from '../scenarios/scenario-gateway.ts'
 
 let upstreams: ScenarioUpstreams | undefined

@@ -10,7 +10,16 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -41,7 +50,7 @@ beforeAll(() => {
       '--tsBuildInfoFile',
       join(buildDirectory, 'build.tsbuildinfo'),
     ],
-    { cwd: repository, encoding: 'utf8' },
+    { cwd: repository, encoding: 'utf8' }
   )
   // Type errors do not stop tsc from emitting; a missing entry point does stop these tests.
   if (!existsSync(join(buildDirectory, 'dist', 'src', 'runtime', 'node.js'))) {
@@ -68,7 +77,8 @@ const upstreams: MockUpstream[] = []
 
 afterEach(async () => {
   for (const gatehouse of running.splice(0)) {
-    if (gatehouse.child.exitCode === null && gatehouse.child.signalCode === null) gatehouse.child.kill('SIGKILL')
+    if (gatehouse.child.exitCode === null && gatehouse.child.signalCode === null)
+      gatehouse.child.kill('SIGKILL')
     await gatehouse.exited
   }
   for (const directory of temporary.splice(0)) rmSync(directory, { recursive: true, force: true })
@@ -84,7 +94,11 @@ const workDirectory = (): string => {
   return directory
 }
 
-const startGatehouse = (options: { cwd: string; env: Record<string, string>; args?: string[] }): Gatehouse => {
+const startGatehouse = (options: {
+  cwd: string
+  env: Record<string, string>
+  args?: string[]
+}): Gatehouse => {
   // A minimal environment: keys from the developer's shell must not leak into the server under test.
   const child = spawn(process.execPath, [bin, ...(options.args ?? ['serve'])], {
     cwd: options.cwd,
@@ -97,7 +111,9 @@ const startGatehouse = (options: { cwd: string; env: Record<string, string>; arg
     for (const watcher of [...watchers]) watcher()
   })
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk))
-  const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  const exited = new Promise<Exit>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal }))
+  )
   const gatehouse: Gatehouse = {
     child,
     output,
@@ -114,7 +130,11 @@ const startGatehouse = (options: { cwd: string; env: Record<string, string>; arg
         watchers.push(check)
         check()
         void exited.then(() =>
-          reject(new Error(`gatehouse exited before printing ${pattern}:\n${output.stdout}\n${output.stderr}`)),
+          reject(
+            new Error(
+              `gatehouse exited before printing ${pattern}:\n${output.stdout}\n${output.stderr}`
+            )
+          )
         )
       }),
   }
@@ -141,21 +161,28 @@ const send = (options: {
       {
         method: options.method ?? 'GET',
         agent: options.agent ?? false,
-        headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+        headers: {
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          ...options.headers,
+        },
       },
       (response) => {
         let body = ''
         response.setEncoding('utf8')
         response.on('data', (chunk: string) => (body += chunk))
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }))
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body })
+        )
         response.on('error', reject)
-      },
+      }
     )
     outgoing.on('error', reject)
     outgoing.end(payload)
   })
 
-const mockUpstream = async (options: Parameters<typeof startMockOpenAIUpstream>[0] = {}): Promise<MockUpstream> => {
+const mockUpstream = async (
+  options: Parameters<typeof startMockOpenAIUpstream>[0] = {}
+): Promise<MockUpstream> => {
   const upstream = await startMockOpenAIUpstream(options)
   upstreams.push(upstream)
   return upstream
@@ -175,30 +202,46 @@ const openStream = (options: { url: string; key: string }) => {
   const done = new Promise<Reply>((resolve, reject) => {
     const outgoing = httpRequest(
       options.url,
-      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: `Bearer ${options.key}` } },
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${options.key}` },
+      },
       (response) => {
         response.setEncoding('utf8')
         response.on('data', (chunk: string) => {
           received += chunk
           firstChunk()
         })
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: received }))
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: received })
+        )
         response.on('error', reject)
-      },
+      }
     )
     outgoing.on('error', reject)
     outgoing.end(JSON.stringify(chatBody))
   })
-  return { firstChunk: Promise.race([first, done.then(() => undefined)]), done, received: () => received }
+  return {
+    firstChunk: Promise.race([first, done.then(() => undefined)]),
+    done,
+    received: () => received,
+  }
 }
 
-const chatBody = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Say something long.' }] }
+const chatBody = {
+  model: 'gpt-4o-mini',
+  stream: true,
+  messages: [{ role: 'user', content: 'Say something long.' }],
+}
 
 describe('gatehouse serve (child process)', () => {
   it('prints its version and help', async () => {
     const version = startGatehouse({ cwd: workDirectory(), env: {}, args: ['--version'] })
     expect(await version.exited).toEqual({ code: 0, signal: null })
-    expect(version.output.stdout.trim()).toBe(JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')).version)
+    expect(version.output.stdout.trim()).toBe(
+      JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')).version
+    )
 
     const help = startGatehouse({ cwd: workDirectory(), env: {}, args: ['--help'] })
     expect(await help.exited).toEqual({ code: 0, signal: null })
@@ -217,40 +260,65 @@ describe('gatehouse serve (child process)', () => {
         '  - name: fast',
         '    targets: [{ provider: opnai, model: gpt-4o-mini }]',
         '',
-      ].join('\n'),
+      ].join('\n')
     )
-    const gatehouse = startGatehouse({ cwd, env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: 'abc', LOG_LEVEL: 'loud' } })
+    const gatehouse = startGatehouse({
+      cwd,
+      env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: 'abc', LOG_LEVEL: 'loud' },
+    })
     expect(await gatehouse.exited).toEqual({ code: 1, signal: null })
     const { stderr, stdout } = gatehouse.output
-    expect(stderr).toContain('env.LOG_LEVEL: expected one of debug, info, warn, error, silent, got "loud"')
+    expect(stderr).toContain(
+      'env.LOG_LEVEL: expected one of debug, info, warn, error, silent, got "loud"'
+    )
     expect(stderr).toContain('env.PORT: expected an integer from 0 to 65535, got "abc"')
     expect(stderr).toContain('providers.groq.apiKey: environment variable GROQ_API_KEY is not set')
     expect(stderr).not.toMatch(/^\s+at /m)
     expect(stdout).not.toContain('listening')
     expect(existsSync(join(cwd, 'data'))).toBe(false)
 
-    writeFileSync(join(cwd, 'gatehouse.yaml'), 'providers:\n  groq: { type: openai-compatible }\nroutes:\n  - name: fast\n    targets: [{ provider: opnai, model: m }]\n')
+    writeFileSync(
+      join(cwd, 'gatehouse.yaml'),
+      'providers:\n  groq: { type: openai-compatible }\nroutes:\n  - name: fast\n    targets: [{ provider: opnai, model: m }]\n'
+    )
     const second = startGatehouse({ cwd, env: { GATEHOUSE_CONFIG: 'gatehouse.yaml' } })
     expect(await second.exited).toEqual({ code: 1, signal: null })
-    expect(second.output.stderr).toContain('providers.groq.baseUrl: required for type openai-compatible')
-    expect(second.output.stderr).toContain('routes[0].targets[0].provider: unknown provider "opnai" (configured: groq)')
+    expect(second.output.stderr).toContain(
+      'providers.groq.baseUrl: required for type openai-compatible'
+    )
+    expect(second.output.stderr).toContain(
+      'routes[0].targets[0].provider: unknown provider "opnai" (configured: groq)'
+    )
     expect(second.output.stderr).not.toMatch(/^\s+at /m)
   })
 
   it('exits 1 when the config file cannot be read', async () => {
-    const gatehouse = startGatehouse({ cwd: workDirectory(), env: {}, args: ['serve', '--config', 'missing.yaml'] })
+    const gatehouse = startGatehouse({
+      cwd: workDirectory(),
+      env: {},
+      args: ['serve', '--config', 'missing.yaml'],
+    })
     expect(await gatehouse.exited).toEqual({ code: 1, signal: null })
-    expect(gatehouse.output.stderr).toMatch(/env\.GATEHOUSE_CONFIG: cannot read .*missing\.yaml \(ENOENT\)/)
+    expect(gatehouse.output.stderr).toMatch(
+      /env\.GATEHOUSE_CONFIG: cannot read .*missing\.yaml \(ENOENT\)/
+    )
   })
 
   it('exits 1 when the port is taken, without keeping a key it never showed', async () => {
-    const taken = await serveNode({ fetch: () => new Response('ok'), host: '127.0.0.1', port: 0, logger: silentLogger })
+    const taken = await serveNode({
+      fetch: () => new Response('ok'),
+      host: '127.0.0.1',
+      port: 0,
+      logger: silentLogger,
+    })
     const cwd = workDirectory()
     const gatehouse = startGatehouse({ cwd, env: { PORT: String(taken.port) } })
     const exit = await gatehouse.exited
     taken.server.close()
     expect(exit).toEqual({ code: 1, signal: null })
-    expect(gatehouse.output.stderr).toContain(`server: cannot listen on 127.0.0.1:${taken.port} (EADDRINUSE`)
+    expect(gatehouse.output.stderr).toContain(
+      `server: cannot listen on 127.0.0.1:${taken.port} (EADDRINUSE`
+    )
     expect(gatehouse.output.stderr).not.toMatch(/^\s+at /m)
     expect(existsSync(join(cwd, 'data', 'master-key'))).toBe(false)
   })
@@ -267,9 +335,16 @@ describe('gatehouse serve (child process)', () => {
     expect(first.output.stdout.split(key).length - 1).toBe(1)
 
     expect((await send({ url: `${url}/v1/models` })).status).toBe(401)
-    expect((await send({ url: `${url}/v1/models`, headers: { authorization: 'Bearer gh-wrong' } })).status).toBe(401)
-    expect((await send({ url: `${url}/v1/models`, headers: { authorization: `Bearer ${key}` } })).status).toBe(200)
-    expect((await send({ url: `${url}/v1/models`, headers: { 'x-api-key': key } })).status).toBe(200)
+    expect(
+      (await send({ url: `${url}/v1/models`, headers: { authorization: 'Bearer gh-wrong' } }))
+        .status
+    ).toBe(401)
+    expect(
+      (await send({ url: `${url}/v1/models`, headers: { authorization: `Bearer ${key}` } })).status
+    ).toBe(200)
+    expect((await send({ url: `${url}/v1/models`, headers: { 'x-api-key': key } })).status).toBe(
+      200
+    )
     expect((await send({ url: `${url}/healthz` })).status).toBe(200)
 
     first.child.kill('SIGTERM')
@@ -279,7 +354,10 @@ describe('gatehouse serve (child process)', () => {
     const secondUrl = await listening(second)
     expect(second.output.stdout).not.toContain(key)
     expect(second.output.stdout).toContain(`Master key: read from ${file}`)
-    expect((await send({ url: `${secondUrl}/v1/models`, headers: { authorization: `Bearer ${key}` } })).status).toBe(200)
+    expect(
+      (await send({ url: `${secondUrl}/v1/models`, headers: { authorization: `Bearer ${key}` } }))
+        .status
+    ).toBe(200)
     second.child.kill('SIGINT')
     expect(await second.exited).toEqual({ code: 0, signal: null })
     expect(second.output.stdout).not.toContain(key)
@@ -287,7 +365,10 @@ describe('gatehouse serve (child process)', () => {
 
   it('on SIGTERM finishes the in-flight stream, answers /readyz 503, refuses new connections, and exits 0', async () => {
     const upstream = await mockUpstream({ streamChunks: 8, chunkDelayMs: 150 })
-    const gatehouse = startGatehouse({ cwd: workDirectory(), env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' } })
+    const gatehouse = startGatehouse({
+      cwd: workDirectory(),
+      env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' },
+    })
     const url = await listening(gatehouse)
 
     const pooled = new Agent({ keepAlive: true, maxSockets: 1 })
@@ -316,13 +397,20 @@ describe('gatehouse serve (child process)', () => {
 
   it('aborts the upstream request when the client disconnects mid-stream', async () => {
     const upstream = await mockUpstream({ streamChunks: 40, chunkDelayMs: 100 })
-    const gatehouse = startGatehouse({ cwd: workDirectory(), env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' } })
+    const gatehouse = startGatehouse({
+      cwd: workDirectory(),
+      env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' },
+    })
     const url = await listening(gatehouse)
     await new Promise<void>((resolve, reject) => {
       const outgoing = httpRequest(
         `${url}/v1/chat/completions`,
-        { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: 'Bearer gh-test-key' } },
-        (response) => response.once('data', () => (outgoing.destroy(), resolve())),
+        {
+          method: 'POST',
+          agent: false,
+          headers: { 'content-type': 'application/json', authorization: 'Bearer gh-test-key' },
+        },
+        (response) => response.once('data', () => (outgoing.destroy(), resolve()))
       )
       outgoing.on('error', (error) => (outgoing.destroyed ? undefined : reject(error)))
       outgoing.end(JSON.stringify(chatBody))
@@ -335,7 +423,10 @@ describe('gatehouse serve (child process)', () => {
   it('aborts the upstream request when the client disconnects while the gateway waits for the first byte', async () => {
     const upstream = await mockUpstream()
     upstream.enqueue({ delayFirstByteMs: 5_000 })
-    const gatehouse = startGatehouse({ cwd: workDirectory(), env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' } })
+    const gatehouse = startGatehouse({
+      cwd: workDirectory(),
+      env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' },
+    })
     const url = await listening(gatehouse)
     const outgoing = httpRequest(`${url}/v1/chat/completions`, {
       method: 'POST',
@@ -345,7 +436,10 @@ describe('gatehouse serve (child process)', () => {
     outgoing.on('error', () => {})
     outgoing.end(JSON.stringify({ ...chatBody, stream: false }))
     const deadline = Date.now() + 3_000
-    while (!upstream.requests.some((request) => request.path === '/v1/chat/completions') && Date.now() < deadline) {
+    while (
+      !upstream.requests.some((request) => request.path === '/v1/chat/completions') &&
+      Date.now() < deadline
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     outgoing.destroy()
@@ -372,11 +466,18 @@ describe('serveNode (in process)', () => {
         await new Promise((resolve) => c.req.raw.signal.addEventListener('abort', resolve))
       })
     })
-    const node = await serveNode({ fetch: app.fetch, host: '127.0.0.1', port: 0, logger: silentLogger })
+    const node = await serveNode({
+      fetch: app.fetch,
+      host: '127.0.0.1',
+      port: 0,
+      logger: silentLogger,
+    })
     serving.push({ close: () => node.server.close() })
     await new Promise<void>((resolve, reject) => {
-      const outgoing = httpRequest(`http://127.0.0.1:${node.port}/stream`, { agent: false }, (response) =>
-        response.once('data', () => (outgoing.destroy(), resolve())),
+      const outgoing = httpRequest(
+        `http://127.0.0.1:${node.port}/stream`,
+        { agent: false },
+        (response) => response.once('data', () => (outgoing.destroy(), resolve()))
       )
       outgoing.on('error', (error) => (outgoing.destroyed ? undefined : reject(error)))
       outgoing.end()
@@ -390,9 +491,14 @@ describe('serveNode (in process)', () => {
       streamSSE(c, async (stream) => {
         await stream.writeSSE({ data: 'first' })
         await new Promise((resolve) => c.req.raw.signal.addEventListener('abort', resolve))
-      }),
+      })
     )
-    const node = await serveNode({ fetch: app.fetch, host: '127.0.0.1', port: 0, logger: silentLogger })
+    const node = await serveNode({
+      fetch: app.fetch,
+      host: '127.0.0.1',
+      port: 0,
+      logger: silentLogger,
+    })
     const clientClosed = new Promise<void>((resolve) => {
       httpRequest(`http://127.0.0.1:${node.port}/forever`, { agent: false }, (response) => {
         response.on('close', () => resolve())
@@ -407,10 +513,23 @@ describe('serveNode (in process)', () => {
   })
 
   it('reports a port already in use as a start-up problem', async () => {
-    const first = await serveNode({ fetch: () => new Response('ok'), host: '127.0.0.1', port: 0, logger: silentLogger })
+    const first = await serveNode({
+      fetch: () => new Response('ok'),
+      host: '127.0.0.1',
+      port: 0,
+      logger: silentLogger,
+    })
     serving.push({ close: () => first.server.close() })
     await expect(
-      serveNode({ fetch: () => new Response('ok'), host: '127.0.0.1', port: first.port, logger: silentLogger }),
-    ).rejects.toMatchObject({ name: 'StartupError', errors: [expect.stringContaining('EADDRINUSE')] })
+      serveNode({
+        fetch: () => new Response('ok'),
+        host: '127.0.0.1',
+        port: first.port,
+        logger: silentLogger,
+      })
+    ).rejects.toMatchObject({
+      name: 'StartupError',
+      errors: [expect.stringContaining('EADDRINUSE')],
+    })
   })
 })

@@ -15,7 +15,11 @@ const masterKey = 'shutdown-usage-master-key'
 let upstream: MockUpstream
 
 beforeAll(async () => {
-  upstream = await startMockOpenAIUpstream({ apiKey: MOCK_OPENAI_API_KEY, streamChunks: 6, chunkDelayMs: 60 })
+  upstream = await startMockOpenAIUpstream({
+    apiKey: MOCK_OPENAI_API_KEY,
+    streamChunks: 6,
+    chunkDelayMs: 60,
+  })
 })
 
 afterAll(async () => {
@@ -24,7 +28,12 @@ afterAll(async () => {
 
 const start = async (lines: string[]) =>
   startNodeServer({
-    env: { OPENAI_API_KEY: MOCK_OPENAI_API_KEY, OPENAI_BASE_URL: upstream.baseUrl, GATEHOUSE_MASTER_KEY: masterKey, PORT: '0' },
+    env: {
+      OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
+      OPENAI_BASE_URL: upstream.baseUrl,
+      GATEHOUSE_MASTER_KEY: masterKey,
+      PORT: '0',
+    },
     cwd: mkdtempSync(join(tmpdir(), 'gatehouse-shutdown-')),
     stdout: (line) => lines.push(line),
   })
@@ -41,8 +50,16 @@ describe('usage at shutdown', () => {
     const server = await start(lines)
     const response = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json', 'x-request-id': 'req-draining' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'tell me a long story now' }] }),
+      headers: {
+        authorization: `Bearer ${masterKey}`,
+        'content-type': 'application/json',
+        'x-request-id': 'req-draining',
+      },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [{ role: 'user', content: 'tell me a long story now' }],
+      }),
     })
     const reader = response.body!.getReader()
     await reader.read()
@@ -57,7 +74,9 @@ describe('usage at shutdown', () => {
     expect(text).toContain('data: [DONE]')
 
     const records = parse(lines)
-    const usageAt = records.findIndex((record) => record.msg === 'usage' && record.requestId === 'req-draining')
+    const usageAt = records.findIndex(
+      (record) => record.msg === 'usage' && record.requestId === 'req-draining'
+    )
     const doneAt = records.findIndex((record) => record.msg === 'shutdown complete')
     expect(usageAt).toBeGreaterThan(-1)
     expect(doneAt).toBeGreaterThan(usageAt)
@@ -78,12 +97,20 @@ describe('usage at shutdown', () => {
     try {
       const refusedKey = await fetch(`${server.url}/v1/messages`, {
         method: 'POST',
-        headers: { 'x-api-key': 'wrong', 'content-type': 'application/json', 'x-request-id': 'req-bad-key' },
+        headers: {
+          'x-api-key': 'wrong',
+          'content-type': 'application/json',
+          'x-request-id': 'req-bad-key',
+        },
         body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [] }),
       })
       const refusedBody = await fetch(`${server.url}/v1/chat/completions`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json', 'x-request-id': 'req-bad-body' },
+        headers: {
+          authorization: `Bearer ${masterKey}`,
+          'content-type': 'application/json',
+          'x-request-id': 'req-bad-body',
+        },
         body: JSON.stringify({ model: 42, messages: [] }),
       })
       expect([refusedKey.status, refusedBody.status]).toEqual([401, 400])
@@ -91,7 +118,15 @@ describe('usage at shutdown', () => {
       await server.close()
     }
     const usage = parse(lines).filter((record) => record.msg === 'usage')
-    expect(usage.map((record) => [record.requestId, record.operation, record.status, record.refused, record.principalId])).toEqual([
+    expect(
+      usage.map((record) => [
+        record.requestId,
+        record.operation,
+        record.status,
+        record.refused,
+        record.principalId,
+      ])
+    ).toEqual([
       ['req-bad-key', 'messages', 401, true, null],
       ['req-bad-body', 'chat-completions', 400, true, 'master'],
     ])

@@ -26,9 +26,16 @@ const startSlowUpstream = async () => {
             object: 'chat.completion',
             created: 1_767_225_600,
             model: 'pool-model',
-            choices: [{ index: 0, message: { role: 'assistant', content: 'ok', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: 'ok', refusal: null },
+                logprobs: null,
+                finish_reason: 'stop',
+              },
+            ],
             usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-          }),
+          })
         )
       }, 100)
     })
@@ -57,9 +64,13 @@ beforeAll(async () => {
       'providers:',
       `  narrow: { type: openai-compatible, baseUrl: "${upstream.url}", discoverModels: false, pool: { connections: 2 } }`,
       `  wide: { type: openai-compatible, baseUrl: "${wide.url}", discoverModels: false }`,
-    ].join('\n'),
+    ].join('\n')
   )
-  gateway = await startNodeServer({ env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', LOG_LEVEL: 'error' }, cwd, stdout: () => {} })
+  gateway = await startNodeServer({
+    env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', LOG_LEVEL: 'error' },
+    cwd,
+    stdout: () => {},
+  })
 })
 
 afterAll(async () => {
@@ -75,8 +86,8 @@ const burst = (model: string, count: number) =>
         method: 'POST',
         headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
-      }).then((response) => response.status),
-    ),
+      }).then((response) => response.status)
+    )
   )
 
 describe('upstream pools per provider', () => {

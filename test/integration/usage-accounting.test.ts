@@ -37,7 +37,12 @@ beforeAll(async () => {
   await preloadOpenAIValidator()
   upstream = await startMockOpenAIUpstream({ apiKey: MOCK_OPENAI_API_KEY, streamChunks: 5 })
   server = await startNodeServer({
-    env: { OPENAI_API_KEY: MOCK_OPENAI_API_KEY, OPENAI_BASE_URL: upstream.baseUrl, GATEHOUSE_MASTER_KEY: masterKey, PORT: '0' },
+    env: {
+      OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
+      OPENAI_BASE_URL: upstream.baseUrl,
+      GATEHOUSE_MASTER_KEY: masterKey,
+      PORT: '0',
+    },
     cwd: mkdtempSync(join(tmpdir(), 'gatehouse-usage-')),
     stdout: (line) => lines.push(line),
   })
@@ -52,12 +57,19 @@ describe('usage of forwarded streams', () => {
   it('records the tokens of a stream whose client did not ask for usage, and sends that client no usage', async () => {
     const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: masterKey, maxRetries: 0 })
     const { data: stream, response } = await client.chat.completions
-      .create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'count my tokens please' }] })
+      .create({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [{ role: 'user', content: 'count my tokens please' }],
+      })
       .withResponse()
     const chunks: Record<string, unknown>[] = []
     for await (const chunk of stream) chunks.push(chunk as unknown as Record<string, unknown>)
 
-    const sent = upstream.requests.find((request) => request.method === 'POST')!.body as Record<string, unknown>
+    const sent = upstream.requests.find((request) => request.method === 'POST')!.body as Record<
+      string,
+      unknown
+    >
     expect(sent.stream_options).toEqual({ include_usage: true })
     expect(chunks.length).toBeGreaterThan(2)
     for (const chunk of chunks) {
@@ -65,9 +77,11 @@ describe('usage of forwarded streams', () => {
       expect((chunk.choices as unknown[]).length).toBe(1)
       expectValidOpenAI('CreateChatCompletionStreamResponse', chunk)
     }
-    expect(chunks.map((chunk) => (chunk.choices as { delta: { content?: string } }[])[0].delta.content ?? '').join('')).toContain(
-      'count my tokens please',
-    )
+    expect(
+      chunks
+        .map((chunk) => (chunk.choices as { delta: { content?: string } }[])[0].delta.content ?? '')
+        .join('')
+    ).toContain('count my tokens please')
 
     const record = await waitForRecord(response.headers.get('x-request-id')!)
     const usage = record.usage as { inputTokens: number; outputTokens: number }

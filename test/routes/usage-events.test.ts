@@ -15,9 +15,15 @@ import type { FakeAdapter, FakeDeps } from '../helpers/fake-deps.ts'
 const testKey = 'gh-route-test-key'
 const bodyLimitBytes = 2_048
 
-type Setup = { deps: FakeDeps; adapter: FakeAdapter; request: (path: string, init?: RequestInit) => Promise<Response> }
+type Setup = {
+  deps: FakeDeps
+  adapter: FakeAdapter
+  request: (path: string, init?: RequestInit) => Promise<Response>
+}
 
-const setup = (adapter = createFakeAdapter({ id: 'openai', chat: async () => chatResult('hello', 'gpt-4o') })): Setup => {
+const setup = (
+  adapter = createFakeAdapter({ id: 'openai', chat: async () => chatResult('hello', 'gpt-4o') })
+): Setup => {
   const deps: FakeDeps = {
     ...createFakeDeps({
       adapters: [adapter],
@@ -57,7 +63,10 @@ type Refusal = {
   expected: Partial<UsageEvent>
 }
 
-const oversized = JSON.stringify({ ...chatBody, messages: [{ role: 'user', content: 'x'.repeat(bodyLimitBytes) }] })
+const oversized = JSON.stringify({
+  ...chatBody,
+  messages: [{ role: 'user', content: 'x'.repeat(bodyLimitBytes) }],
+})
 
 const refusals: Refusal[] = [
   {
@@ -65,12 +74,20 @@ const refusals: Refusal[] = [
     path: '/v1/chat/completions',
     init: json(chatBody),
     status: 401,
-    expected: { operation: 'chat-completions', dialect: 'openai', principalId: null, tenantId: null },
+    expected: {
+      operation: 'chat-completions',
+      dialect: 'openai',
+      principalId: null,
+      tenantId: null,
+    },
   },
   {
     name: 'a wrong key on /v1/messages',
     path: '/v1/messages',
-    init: json({ model: 'smart', max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] }, { 'x-api-key': 'not-the-key' }),
+    init: json(
+      { model: 'smart', max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] },
+      { 'x-api-key': 'not-the-key' }
+    ),
     status: 401,
     expected: { operation: 'messages', dialect: 'anthropic', principalId: null, tenantId: null },
   },
@@ -85,7 +102,15 @@ const refusals: Refusal[] = [
     // The body limit is checked before the key: nothing of an oversized request is trusted, the key included.
     name: 'a content-length over the body limit',
     path: '/v1/chat/completions',
-    init: { method: 'POST', headers: { ...bearer, 'content-type': 'application/json', 'content-length': String(oversized.length) }, body: oversized },
+    init: {
+      method: 'POST',
+      headers: {
+        ...bearer,
+        'content-type': 'application/json',
+        'content-length': String(oversized.length),
+      },
+      body: oversized,
+    },
     status: 413,
     expected: { operation: 'chat-completions', principalId: null },
   },
@@ -113,25 +138,27 @@ const refusals: Refusal[] = [
 ]
 
 describe('a /v1 request refused before routing', () => {
-  it.each(refusals)('records one refused event for $name', async ({ path, init, status, expected }) => {
-    const { deps, adapter, request } = setup()
-    const response = await request(path, init)
-    expect(response.status).toBe(status)
-    expect(onlyEvent(deps, response)).toMatchObject({
-      ...expected,
-      status,
-      refused: true,
-      route: null,
-      provider: null,
-      model: null,
-      usage: null,
-      attempts: 0,
-      error: expect.any(String),
-    })
-    expect(adapter.calls).toEqual([])
-    expect(deps.observer.events).toEqual([])
-  })
-
+  it.each(refusals)(
+    'records one refused event for $name',
+    async ({ path, init, status, expected }) => {
+      const { deps, adapter, request } = setup()
+      const response = await request(path, init)
+      expect(response.status).toBe(status)
+      expect(onlyEvent(deps, response)).toMatchObject({
+        ...expected,
+        status,
+        refused: true,
+        route: null,
+        provider: null,
+        model: null,
+        usage: null,
+        attempts: 0,
+        error: expect.any(String),
+      })
+      expect(adapter.calls).toEqual([])
+      expect(deps.observer.events).toEqual([])
+    }
+  )
 })
 
 describe('a routed /v1 call', () => {
@@ -160,9 +187,17 @@ describe('a routed /v1 call', () => {
 
   it('records no route for a provider-prefixed model, which no alias resolved', async () => {
     const { deps, request } = setup()
-    const response = await request('/v1/chat/completions', json({ ...chatBody, model: 'openai/gpt-4o' }, bearer))
+    const response = await request(
+      '/v1/chat/completions',
+      json({ ...chatBody, model: 'openai/gpt-4o' }, bearer)
+    )
     await response.arrayBuffer()
-    expect(onlyEvent(deps, response)).toMatchObject({ refused: false, route: null, provider: 'openai', requestedModel: 'openai/gpt-4o' })
+    expect(onlyEvent(deps, response)).toMatchObject({
+      refused: false,
+      route: null,
+      provider: 'openai',
+      requestedModel: 'openai/gpt-4o',
+    })
   })
 
   it('shows the attempt to the observer, started then ended with success, under the request id', async () => {
@@ -170,7 +205,13 @@ describe('a routed /v1 call', () => {
     const response = await request('/v1/chat/completions', json(chatBody, bearer))
     await response.arrayBuffer()
     const requestId = response.headers.get('x-request-id')
-    const attempt = { requestId, operation: 'chat-completions', provider: 'openai', model: 'gpt-4o', attempt: 1 }
+    const attempt = {
+      requestId,
+      operation: 'chat-completions',
+      provider: 'openai',
+      model: 'gpt-4o',
+      attempt: 1,
+    }
     expect(deps.observer.events).toEqual([
       { type: 'attempt-started', forwarded: false, ...attempt },
       expect.objectContaining({ type: 'attempt-ended', outcome: 'success', ...attempt }),
@@ -190,6 +231,9 @@ describe('a routed /v1 call', () => {
       attempts: 1,
       usage: null,
     })
-    expect(deps.observer.events.map((event) => event.type)).toEqual(['attempt-started', 'attempt-ended'])
+    expect(deps.observer.events.map((event) => event.type)).toEqual([
+      'attempt-started',
+      'attempt-ended',
+    ])
   })
 })

@@ -37,10 +37,19 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
     name: 'answers a chat completion through the official client, with the upstream usage, and logs its usage without a key',
     run: async (gateway) => {
       const { openai: upstream } = gateway.upstreams
-      const request = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Hello from the scenarios' }] }
-      const direct = new OpenAI({ baseURL: upstream.baseUrl, apiKey: MOCK_OPENAI_API_KEY, maxRetries: 0 })
+      const request = {
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user' as const, content: 'Hello from the scenarios' }],
+      }
+      const direct = new OpenAI({
+        baseURL: upstream.baseUrl,
+        apiKey: MOCK_OPENAI_API_KEY,
+        maxRetries: 0,
+      })
       const expected = await direct.chat.completions.create(request)
-      const { data, response } = await openAIClient(gateway).chat.completions.create(request).withResponse()
+      const { data, response } = await openAIClient(gateway)
+        .chat.completions.create(request)
+        .withResponse()
       expect(response.status).toBe(200)
       expect(response.headers.get('x-gatehouse-provider')).toBe('openai')
       expect(data.choices[0].message.content).toBe('echo: Hello from the scenarios')
@@ -54,12 +63,18 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
 
       // The usage event is written after the response (Workers: kept alive by waitUntil).
       const requestId = response.headers.get('x-request-id')
-      const usage = await waitForLogLine(gateway.logLines, (line) => line.msg === 'usage' && line.requestId === requestId)
+      const usage = await waitForLogLine(
+        gateway.logLines,
+        (line) => line.msg === 'usage' && line.requestId === requestId
+      )
       expect(usage).toMatchObject({
         provider: 'openai',
         principalId: 'master',
         refused: false,
-        usage: { inputTokens: expected.usage?.prompt_tokens, outputTokens: expected.usage?.completion_tokens },
+        usage: {
+          inputTokens: expected.usage?.prompt_tokens,
+          outputTokens: expected.usage?.completion_tokens,
+        },
       })
       const logged = gateway
         .logLines()
@@ -114,10 +129,17 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
       expect(message.usage.output_tokens).toBe(estimateTokens('echo: hello from Anthropic'))
       const forwarded = upstream.requests.at(-1)
       expect(forwarded?.path).toBe('/v1/chat/completions')
-      expect(forwarded?.body).toMatchObject({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'be brief' }, { role: 'user' }] })
+      expect(forwarded?.body).toMatchObject({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'system', content: 'be brief' }, { role: 'user' }],
+      })
 
       const streamed = await client.messages
-        .stream({ model: 'openai/gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'stream from Anthropic' }] })
+        .stream({
+          model: 'openai/gpt-4o-mini',
+          max_tokens: 64,
+          messages: [{ role: 'user', content: 'stream from Anthropic' }],
+        })
         .finalMessage()
       expect(streamed.content).toEqual([{ type: 'text', text: 'echo: stream from Anthropic' }])
       expect(streamed.stop_reason).toBe('end_turn')
@@ -133,10 +155,15 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
         .chat.completions.create(
           {
             model: 'slow/slow-model',
-            messages: [{ role: 'user', content: 'Take your time and stream this rather long sentence back to me, please.' }],
+            messages: [
+              {
+                role: 'user',
+                content: 'Take your time and stream this rather long sentence back to me, please.',
+              },
+            ],
             stream: true,
           },
-          { signal: controller.signal },
+          { signal: controller.signal }
         )
         .withResponse()
       expect(response.headers.get('x-gatehouse-provider')).toBe('slow')
@@ -146,7 +173,10 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
       expect(first.value?.choices[0]?.delta.role).toBe('assistant')
       controller.abort()
       // The whole stream takes 10 s; the upstream must see the disconnect long before.
-      const outcome = await Promise.race([recorded?.settled, new Promise((resolve) => setTimeout(resolve, 5_000, 'still open'))])
+      const outcome = await Promise.race([
+        recorded?.settled,
+        new Promise((resolve) => setTimeout(resolve, 5_000, 'still open')),
+      ])
       expect(outcome).toBe('aborted')
     },
   },
@@ -161,18 +191,29 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
         body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }),
       })
       expect(missing.status).toBe(401)
-      expect(await missing.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_api_key' } })
+      expect(await missing.json()).toMatchObject({
+        error: { type: 'invalid_request_error', code: 'invalid_api_key' },
+      })
 
       const openAIFailure = await openAIClient(gateway, 'not-the-master-key')
-        .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+        .chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'Hi' }],
+        })
         .catch((error: unknown) => error)
       expect(openAIFailure).toBeInstanceOf(OpenAI.AuthenticationError)
 
       const anthropicFailure = await anthropicClient(gateway, 'not-the-master-key')
-        .messages.create({ model: 'openai/gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] })
+        .messages.create({
+          model: 'openai/gpt-4o-mini',
+          max_tokens: 16,
+          messages: [{ role: 'user', content: 'Hi' }],
+        })
         .catch((error: unknown) => error)
       expect(anthropicFailure).toBeInstanceOf(Anthropic.AuthenticationError)
-      expect((anthropicFailure as InstanceType<typeof Anthropic.AuthenticationError>).error).toMatchObject({
+      expect(
+        (anthropicFailure as InstanceType<typeof Anthropic.AuthenticationError>).error
+      ).toMatchObject({
         type: 'error',
         error: { type: 'authentication_error' },
       })
@@ -182,7 +223,9 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
   {
     name: "echoes a client's x-request-id and generates one otherwise",
     run: async (gateway) => {
-      const given = await fetch(`${gateway.url}/healthz`, { headers: { 'x-request-id': 'client-trace-42' } })
+      const given = await fetch(`${gateway.url}/healthz`, {
+        headers: { 'x-request-id': 'client-trace-42' },
+      })
       await given.body?.cancel()
       expect(given.headers.get('x-request-id')).toBe('client-trace-42')
       const generated = await fetch(`${gateway.url}/healthz`)
@@ -200,7 +243,12 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
       expect(await css.text()).toContain('.swagger-ui')
       const page = await fetch(`${gateway.url}/docs`)
       expect(await page.text()).toContain('/docs/assets/swagger-ui-bundle.js')
-      for (const path of ['/swagger-ui.css', '/index.html', '/package.json', '/docs/assets/package.json']) {
+      for (const path of [
+        '/swagger-ui.css',
+        '/index.html',
+        '/package.json',
+        '/docs/assets/package.json',
+      ]) {
         const response = await fetch(`${gateway.url}${path}`)
         await response.body?.cancel()
         expect(response.status, path).toBe(404)

@@ -38,14 +38,20 @@ export const startScenarioUpstreams = async (): Promise<ScenarioUpstreams> => {
     startMockOpenAIUpstream(),
     startMockOpenAIUpstream({ models: ['slow-model'], streamChunks: 50, chunkDelayMs: 200 }),
   ])
-  return { openai, slow, close: async () => void (await Promise.all([openai.close(), slow.close()])) }
+  return {
+    openai,
+    slow,
+    close: async () => void (await Promise.all([openai.close(), slow.close()])),
+  }
 }
 
 /**
  * The gateway's settings: `variables` are the environment (Node) or the Worker's bindings, `configYaml` the config
  * file (Node: a file named by `GATEHOUSE_CONFIG`; Workers: the `GATEHOUSE_CONFIG_YAML` binding).
  */
-export const scenarioSettings = (upstreams: ScenarioUpstreams): { variables: Record<string, string>; configYaml: string } => ({
+export const scenarioSettings = (
+  upstreams: ScenarioUpstreams
+): { variables: Record<string, string>; configYaml: string } => ({
   variables: {
     OPENAI_BASE_URL: upstreams.openai.baseUrl,
     OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
@@ -77,7 +83,7 @@ export const parseLogLines = (text: string): Record<string, unknown>[] =>
 /** The first log line matching `predicate`, waiting for it: usage lines are written after the response. */
 export const waitForLogLine = async (
   logLines: () => Record<string, unknown>[],
-  predicate: (line: Record<string, unknown>) => boolean,
+  predicate: (line: Record<string, unknown>) => boolean
 ): Promise<Record<string, unknown>> => {
   const deadline = Date.now() + 5_000
   while (Date.now() < deadline) {

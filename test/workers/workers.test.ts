@@ -100,7 +100,9 @@ const waitForReady = async (): Promise<void> => {
     if (await Promise.race([attempt, childExit])) return
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
-  throw new Error(`wrangler dev was not ready within ${startTimeoutMs} ms:\n${output.slice(-4_000)}`)
+  throw new Error(
+    `wrangler dev was not ready within ${startTimeoutMs} ms:\n${output.slice(-4_000)}`
+  )
 }
 
 type Bundle = { code: number | null; log: string; outdir: string }
@@ -111,11 +113,15 @@ const buildBundle = (): Promise<Bundle> =>
   (bundling ??= new Promise((resolve) => {
     const outdir = join(scratch, 'bundle')
     let log = ''
-    const build = spawn(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', outdir], {
-      cwd: root,
-      env: wranglerEnv(join(scratch, 'logs')),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const build = spawn(
+      process.execPath,
+      [wranglerBin, 'deploy', '--dry-run', '--outdir', outdir],
+      {
+        cwd: root,
+        env: wranglerEnv(join(scratch, 'logs')),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }
+    )
     build.stdout.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')))
     build.stderr.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')))
     build.once('exit', (code) => resolve({ code, log, outdir }))
@@ -125,10 +131,9 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'gatehouse-workers-'))
   upstreams = await startScenarioUpstreams()
   const { variables, configYaml } = scenarioSettings(upstreams)
-  const bindings = Object.entries({ ...variables, GATEHOUSE_CONFIG_YAML: configYaml }).flatMap(([name, value]) => [
-    '--var',
-    `${name}:${value}`,
-  ])
+  const bindings = Object.entries({ ...variables, GATEHOUSE_CONFIG_YAML: configYaml }).flatMap(
+    ([name, value]) => ['--var', `${name}:${value}`]
+  )
   const [port, inspectorPort] = [await freePort(), await freePort()]
   gateway = `http://127.0.0.1:${port}`
   wrangler = spawn(
@@ -147,7 +152,12 @@ beforeAll(async () => {
       '--show-interactive-dev-session=false',
       ...bindings,
     ],
-    { cwd: root, detached: true, env: wranglerEnv(join(scratch, 'logs')), stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: root,
+      detached: true,
+      env: wranglerEnv(join(scratch, 'logs')),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }
   )
   const child = wrangler
   exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
@@ -196,8 +206,12 @@ describe('Gatehouse in workerd without the wrangler dev proxy (Miniflare)', () =
     const bundle = await buildBundle()
     if (bundle.code !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${bundle.log}`)
     const scripts = readdirSync(bundle.outdir).filter((file) => file.endsWith('.js'))
-    if (scripts.length !== 1) throw new Error(`expected one script in the bundle, got ${scripts.join(', ')}`)
-    const config = unstable_readConfig({ config: join(root, 'wrangler.toml') }, { hideWarnings: true })
+    if (scripts.length !== 1)
+      throw new Error(`expected one script in the bundle, got ${scripts.join(', ')}`)
+    const config = unstable_readConfig(
+      { config: join(root, 'wrangler.toml') },
+      { hideWarnings: true }
+    )
     delayedUpstream = await startMockOpenAIUpstream()
     miniflare = new Miniflare({
       modules: true,
@@ -233,25 +247,34 @@ describe('Gatehouse in workerd without the wrangler dev proxy (Miniflare)', () =
     const outgoing = httpRequest(`${origin}/v1/chat/completions`, {
       method: 'POST',
       agent: false,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${SCENARIO_MASTER_KEY}` },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${SCENARIO_MASTER_KEY}`,
+      },
     })
     outgoing.on('error', () => {})
-    outgoing.end(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Never mind' }] }))
+    outgoing.end(
+      JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Never mind' }] })
+    )
     const isChat = (request: { path: string }): boolean => request.path === '/v1/chat/completions'
     const deadline = Date.now() + 5_000
-    while (!upstream.requests.some(isChat) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    while (!upstream.requests.some(isChat) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20))
     const chat = upstream.requests.find(isChat)
     expect(chat, runtimeOutput.slice(-3_000)).toBeDefined()
     outgoing.socket?.resetAndDestroy()
 
     // The upstream would answer after 5 s; it must see the abort long before.
-    const outcome = await Promise.race([chat?.settled, new Promise((resolve) => setTimeout(resolve, 3_000, 'still open'))])
+    const outcome = await Promise.race([
+      chat?.settled,
+      new Promise((resolve) => setTimeout(resolve, 3_000, 'still open')),
+    ])
     expect(outcome).toBe('aborted')
     // Through `request.signal` (enable_request_signal): the gateway itself saw the client leave. Without the flag
     // workerd still cancels the fetch when it tears the request down, but the gateway never hears of it.
     const aborted = await waitForLogLine(
       () => parseLogLines(runtimeOutput),
-      (line) => line.msg === 'upstream attempt aborted: the client left',
+      (line) => line.msg === 'upstream attempt aborted: the client left'
     )
     expect(aborted).toMatchObject({ provider: 'openai', status: 499, kind: 'aborted' })
   })

@@ -11,9 +11,14 @@ export const anthropicCodec: DialectCodec = {
   decodeRequest: convertAnthropicRequest,
   encodeResult: (result) => convertToAnthropicResponse(result),
   encodeStream: (chunks, { request }) =>
-    encodeAnthropicSse(chunks, { model: request.model, estimatedInputTokens: estimateTokens(request) }),
+    encodeAnthropicSse(chunks, {
+      model: request.model,
+      estimatedInputTokens: estimateTokens(request),
+    }),
   encodeErrorEvent: (error) => {
-    const { error: shaped } = errorBody(error, 'anthropic', '') as { error: { type: string; message: string } }
+    const { error: shaped } = errorBody(error, 'anthropic', '') as {
+      error: { type: string; message: string }
+    }
     return encodeAnthropicErrorEvent(shaped)
   },
 }

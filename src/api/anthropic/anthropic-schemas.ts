@@ -10,14 +10,20 @@ import { z } from '@hono/zod-openapi'
 import { upstreamJudged } from '../upstream-judged.ts'
 
 const contentBlock = z.looseObject({ type: z.string() })
-const textBlocks = z.union([z.string(), z.array(z.looseObject({ type: z.enum(['text']), text: z.string() }))])
+const textBlocks = z.union([
+  z.string(),
+  z.array(z.looseObject({ type: z.enum(['text']), text: z.string() })),
+])
 
 const messageSchema = z.looseObject({
   role: z.string().openapi({
-    description: '`user`, `assistant`, or `system` (a system message in the middle of the conversation); other roles are left to the upstream',
+    description:
+      '`user`, `assistant`, or `system` (a system message in the middle of the conversation); other roles are left to the upstream',
   }),
   content: upstreamJudged(
-    z.union([z.string(), z.array(contentBlock)]).describe('A string, or content blocks of any type the upstream takes'),
+    z
+      .union([z.string(), z.array(contentBlock)])
+      .describe('A string, or content blocks of any type the upstream takes')
   ),
 })
 
@@ -27,13 +33,28 @@ const promptFields = {
   system: upstreamJudged(textBlocks.describe('A string, or text blocks (with `cache_control`)')),
   tools: upstreamJudged(
     z
-      .array(z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.looseObject({}) }))
-      .describe('Custom tools as shown; server tools and toolsets (`type`) go to Anthropic models only'),
+      .array(
+        z.looseObject({
+          name: z.string(),
+          description: z.string().optional(),
+          input_schema: z.looseObject({}),
+        })
+      )
+      .describe(
+        'Custom tools as shown; server tools and toolsets (`type`) go to Anthropic models only'
+      )
   ),
-  tool_choice: upstreamJudged(contentBlock.describe('`{"type": "auto" | "any" | "tool" | "none"}`')),
-  thinking: upstreamJudged(contentBlock.describe('`{"type": "adaptive"}`, `{"type": "enabled", "budget_tokens": n}`, ...')),
+  tool_choice: upstreamJudged(
+    contentBlock.describe('`{"type": "auto" | "any" | "tool" | "none"}`')
+  ),
+  thinking: upstreamJudged(
+    contentBlock.describe('`{"type": "adaptive"}`, `{"type": "enabled", "budget_tokens": n}`, ...')
+  ),
   output_config: upstreamJudged(
-    z.looseObject({ effort: z.enum(['low', 'medium', 'high', 'xhigh', 'max']).optional(), format: contentBlock.optional() }),
+    z.looseObject({
+      effort: z.enum(['low', 'medium', 'high', 'xhigh', 'max']).optional(),
+      format: contentBlock.optional(),
+    })
   ),
 }
 
@@ -49,10 +70,13 @@ export const messagesRequestSchema = z
     top_k: upstreamJudged(z.number()),
   })
   .openapi('CreateMessageRequest', {
-    description: 'Fields beyond these (`context_management`, `cache_control`, ...) and the `anthropic-beta` header reach Anthropic models as sent.',
+    description:
+      'Fields beyond these (`context_management`, `cache_control`, ...) and the `anthropic-beta` header reach Anthropic models as sent.',
   })
 
-export const countTokensRequestSchema = z.looseObject(promptFields).openapi('CountMessageTokensRequest')
+export const countTokensRequestSchema = z
+  .looseObject(promptFields)
+  .openapi('CountMessageTokensRequest')
 
 export const messageResponseSchema = z
   .looseObject({
@@ -65,7 +89,10 @@ export const messageResponseSchema = z
     stop_sequence: z.string().nullable(),
     usage: z.looseObject({ input_tokens: z.number(), output_tokens: z.number() }),
   })
-  .openapi('Message', { description: 'A message; with `stream: true`, a `text/event-stream` of Anthropic stream events.' })
+  .openapi('Message', {
+    description:
+      'A message; with `stream: true`, a `text/event-stream` of Anthropic stream events.',
+  })
 
 export const anthropicErrorSchema = z
   .object({

@@ -27,7 +27,7 @@ describe('convertAnthropicRequest', () => {
         stream: true,
         messages: [{ role: 'user', content: 'Hi' }],
       },
-      'gpt-4o-mini',
+      'gpt-4o-mini'
     )
     expect(request).toEqual({
       model: 'gpt-4o-mini',
@@ -47,7 +47,10 @@ describe('convertAnthropicRequest', () => {
   })
 
   it('leaves max_tokens absent when the body has none (count_tokens)', () => {
-    const request = convertAnthropicRequest({ model: 'm', messages: [{ role: 'user', content: 'Hi' }] }, 'gpt-4o')
+    const request = convertAnthropicRequest(
+      { model: 'm', messages: [{ role: 'user', content: 'Hi' }] },
+      'gpt-4o'
+    )
     expect(request).not.toHaveProperty('maxTokens')
     expect(request).not.toHaveProperty('temperature')
     expect(request.stream).toBe(false)
@@ -63,15 +66,20 @@ describe('convertAnthropicRequest', () => {
         ],
         messages: [{ role: 'user', content: 'Hi' }],
       },
-      'gpt-4o',
+      'gpt-4o'
     )
-    expect(request.messages[0]).toEqual({ role: 'system', content: 'You are Claude Code.\n\nFollow the repo rules.' })
+    expect(request.messages[0]).toEqual({
+      role: 'system',
+      content: 'You are Claude Code.\n\nFollow the repo rules.',
+    })
   })
 
   it('keeps a system message inside messages at its place, after the top-level system', () => {
     const request = convertAnthropicRequest(
       {
-        system: [{ type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } }],
+        system: [
+          { type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } },
+        ],
         messages: [
           { role: 'user', content: 'List the files.' },
           {
@@ -86,7 +94,7 @@ describe('convertAnthropicRequest', () => {
           { role: 'system', content: [], output_config: { effort: 'low' } },
         ],
       },
-      'gpt-4o',
+      'gpt-4o'
     )
     expect(request.messages).toEqual([
       { role: 'system', content: 'You are Claude Code.' },
@@ -98,12 +106,29 @@ describe('convertAnthropicRequest', () => {
   })
 
   it('drops a system message marked clear_at next_user_message once a later user turn exists, as Anthropic hides it', () => {
-    const reminder = { role: 'system', content: 'Answer this one in French.', clear_at: 'next_user_message' }
-    const pending = convertAnthropicRequest({ messages: [{ role: 'user', content: 'Hi' }, reminder] }, 'gpt-4o')
-    expect(pending.messages.at(-1)).toEqual({ role: 'system', content: 'Answer this one in French.' })
+    const reminder = {
+      role: 'system',
+      content: 'Answer this one in French.',
+      clear_at: 'next_user_message',
+    }
+    const pending = convertAnthropicRequest(
+      { messages: [{ role: 'user', content: 'Hi' }, reminder] },
+      'gpt-4o'
+    )
+    expect(pending.messages.at(-1)).toEqual({
+      role: 'system',
+      content: 'Answer this one in French.',
+    })
     const answered = convertAnthropicRequest(
-      { messages: [{ role: 'user', content: 'Hi' }, reminder, { role: 'assistant', content: 'Salut' }, { role: 'user', content: 'And now?' }] },
-      'gpt-4o',
+      {
+        messages: [
+          { role: 'user', content: 'Hi' },
+          reminder,
+          { role: 'assistant', content: 'Salut' },
+          { role: 'user', content: 'And now?' },
+        ],
+      },
+      'gpt-4o'
     )
     expect(answered.messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user'])
   })
@@ -111,16 +136,35 @@ describe('convertAnthropicRequest', () => {
   it('rejects what a mid-conversation system message holds beyond text, naming the field', () => {
     const toolAddition = { type: 'tool_addition', tool: { type: 'tool_reference', name: 'Bash' } }
     const error = thrown(() =>
-      convertAnthropicRequest({ messages: [{ role: 'user', content: 'Hi' }, { role: 'system', content: [toolAddition] }] }, 'gpt-4o'),
+      convertAnthropicRequest(
+        {
+          messages: [
+            { role: 'user', content: 'Hi' },
+            { role: 'system', content: [toolAddition] },
+          ],
+        },
+        'gpt-4o'
+      )
     )
     expect(error).toMatchObject({ status: 400, param: 'messages.1.content.0' })
     expect(error.message).toContain('tool_addition')
     expect(
       thrown(() =>
-        convertAnthropicRequest({ messages: [{ role: 'user', content: 'Hi' }, { role: 'system', content: 'x', clear_at: 'later' }] }, 'm'),
-      ).param,
+        convertAnthropicRequest(
+          {
+            messages: [
+              { role: 'user', content: 'Hi' },
+              { role: 'system', content: 'x', clear_at: 'later' },
+            ],
+          },
+          'm'
+        )
+      ).param
     ).toBe('messages.1.clear_at')
-    expect(thrown(() => convertAnthropicRequest({ messages: [{ role: 'system', content: 42 }] }, 'm')).param).toBe('messages.0.content')
+    expect(
+      thrown(() => convertAnthropicRequest({ messages: [{ role: 'system', content: 42 }] }, 'm'))
+        .param
+    ).toBe('messages.0.content')
   })
 
   it('turns a tool round trip into assistant tool calls followed by one tool message per result', () => {
@@ -141,13 +185,18 @@ describe('convertAnthropicRequest', () => {
             role: 'user',
             content: [
               { type: 'tool_result', tool_use_id: 'toolu_1', content: '21°C' },
-              { type: 'tool_result', tool_use_id: 'toolu_2', content: [{ type: 'text', text: 'timeout' }], is_error: true },
+              {
+                type: 'tool_result',
+                tool_use_id: 'toolu_2',
+                content: [{ type: 'text', text: 'timeout' }],
+                is_error: true,
+              },
               { type: 'text', text: 'Thanks!' },
             ],
           },
         ],
       },
-      'gpt-4o',
+      'gpt-4o'
     )
     expect(request.messages).toEqual([
       { role: 'user', content: [{ type: 'text', text: 'Weather in Paris and Tokyo?' }] },
@@ -160,7 +209,12 @@ describe('convertAnthropicRequest', () => {
         ],
       },
       { role: 'tool', toolCallId: 'toolu_1', content: [{ type: 'text', text: '21°C' }] },
-      { role: 'tool', toolCallId: 'toolu_2', content: [{ type: 'text', text: 'timeout' }], isError: true },
+      {
+        role: 'tool',
+        toolCallId: 'toolu_2',
+        content: [{ type: 'text', text: 'timeout' }],
+        isError: true,
+      },
       { role: 'user', content: [{ type: 'text', text: 'Thanks!' }] },
     ])
   })
@@ -170,11 +224,14 @@ describe('convertAnthropicRequest', () => {
       {
         messages: [
           { role: 'user', content: 'Hi' },
-          { role: 'assistant', content: [{ type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix' }] },
+          {
+            role: 'assistant',
+            content: [{ type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix' }],
+          },
           { role: 'user', content: 'Still there?' },
         ],
       },
-      'gpt-4o',
+      'gpt-4o'
     )
     expect(request.messages.map((message) => message.role)).toEqual(['user', 'user'])
   })
@@ -186,14 +243,17 @@ describe('convertAnthropicRequest', () => {
           {
             role: 'user',
             content: [
-              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+              {
+                type: 'image',
+                source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' },
+              },
               { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
               { type: 'text', text: 'What are these?' },
             ],
           },
         ],
       },
-      'gpt-4o',
+      'gpt-4o'
     )
     expect(request.messages[0]).toEqual({
       role: 'user',
@@ -214,7 +274,7 @@ describe('convertAnthropicRequest', () => {
     ]
     const request = convertAnthropicRequest(
       { ...base, tools, tool_choice: { type: 'any', disable_parallel_tool_use: true } },
-      'gpt-4o',
+      'gpt-4o'
     )
     expect(request.tools).toEqual([
       { name: 'get_weather', description: 'Weather now', parameters: schema },
@@ -222,19 +282,30 @@ describe('convertAnthropicRequest', () => {
     ])
     expect(request.toolChoice).toEqual({ type: 'required' })
     expect(request.parallelToolCalls).toBe(false)
-    expect(convertAnthropicRequest({ ...base, tool_choice: { type: 'auto' } }, 'm').toolChoice).toEqual({ type: 'auto' })
-    expect(convertAnthropicRequest({ ...base, tool_choice: { type: 'none' } }, 'm').toolChoice).toEqual({ type: 'none' })
-    expect(convertAnthropicRequest({ ...base, tool_choice: { type: 'tool', name: 'x' } }, 'm')).toMatchObject({
+    expect(
+      convertAnthropicRequest({ ...base, tool_choice: { type: 'auto' } }, 'm').toolChoice
+    ).toEqual({ type: 'auto' })
+    expect(
+      convertAnthropicRequest({ ...base, tool_choice: { type: 'none' } }, 'm').toolChoice
+    ).toEqual({ type: 'none' })
+    expect(
+      convertAnthropicRequest({ ...base, tool_choice: { type: 'tool', name: 'x' } }, 'm')
+    ).toMatchObject({
       toolChoice: { type: 'tool', name: 'x' },
     })
-    expect(convertAnthropicRequest({ ...base, tool_choice: { type: 'auto' } }, 'm')).not.toHaveProperty('parallelToolCalls')
+    expect(
+      convertAnthropicRequest({ ...base, tool_choice: { type: 'auto' } }, 'm')
+    ).not.toHaveProperty('parallelToolCalls')
   })
 
   it('maps output_config.format to a json_schema response format', () => {
     const schema = { type: 'object', properties: { answer: { type: 'string' } } }
     const request = convertAnthropicRequest(
-      { messages: [{ role: 'user', content: 'Hi' }], output_config: { format: { type: 'json_schema', schema } } },
-      'gpt-4o',
+      {
+        messages: [{ role: 'user', content: 'Hi' }],
+        output_config: { format: { type: 'json_schema', schema } },
+      },
+      'gpt-4o'
     )
     expect(request.responseFormat).toEqual({ type: 'json_schema', name: 'response', schema })
   })
@@ -242,16 +313,36 @@ describe('convertAnthropicRequest', () => {
   it('rejects what only Anthropic can do, naming the field', () => {
     const messages = [{ role: 'user', content: 'Hi' }]
     expect(
-      thrown(() => convertAnthropicRequest({ messages, tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, 'gpt-4o')),
+      thrown(() =>
+        convertAnthropicRequest(
+          { messages, tools: [{ type: 'web_search_20250305', name: 'web_search' }] },
+          'gpt-4o'
+        )
+      )
     ).toMatchObject({ status: 400, param: 'tools.0.type' })
-    expect(thrown(() => convertAnthropicRequest({ messages, mcp_servers: [{ type: 'url', url: 'https://x' }] }, 'gpt-4o'))).toMatchObject(
-      { status: 400, param: 'mcp_servers' },
-    )
-    expect(thrown(() => convertAnthropicRequest({ messages, container: 'container_1' }, 'gpt-4o'))).toMatchObject({
+    expect(
+      thrown(() =>
+        convertAnthropicRequest(
+          { messages, mcp_servers: [{ type: 'url', url: 'https://x' }] },
+          'gpt-4o'
+        )
+      )
+    ).toMatchObject({ status: 400, param: 'mcp_servers' })
+    expect(
+      thrown(() => convertAnthropicRequest({ messages, container: 'container_1' }, 'gpt-4o'))
+    ).toMatchObject({
       param: 'container',
     })
     const withDocument = [
-      { role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } }] },
+      {
+        role: 'user',
+        content: [
+          {
+            type: 'document',
+            source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+          },
+        ],
+      },
     ]
     const error = thrown(() => convertAnthropicRequest({ messages: withDocument }, 'gpt-4o'))
     expect(error).toMatchObject({ status: 400, param: 'messages.0.content.0' })
@@ -261,19 +352,36 @@ describe('convertAnthropicRequest', () => {
 
   it('rejects malformed input with the offending path', () => {
     expect(thrown(() => convertAnthropicRequest({ messages: 'Hi' }, 'm')).param).toBe('messages')
-    expect(thrown(() => convertAnthropicRequest({ messages: [{ role: 'tool', content: 'x' }] }, 'm')).param).toBe(
-      'messages.0.role',
-    )
-    expect(thrown(() => convertAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], output_config: 'high' }, 'm')).param).toBe(
-      'output_config',
-    )
     expect(
-      thrown(() => convertAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], max_tokens: '10' }, 'm')).param,
+      thrown(() => convertAnthropicRequest({ messages: [{ role: 'tool', content: 'x' }] }, 'm'))
+        .param
+    ).toBe('messages.0.role')
+    expect(
+      thrown(() =>
+        convertAnthropicRequest(
+          { messages: [{ role: 'user', content: 'x' }], output_config: 'high' },
+          'm'
+        )
+      ).param
+    ).toBe('output_config')
+    expect(
+      thrown(() =>
+        convertAnthropicRequest(
+          { messages: [{ role: 'user', content: 'x' }], max_tokens: '10' },
+          'm'
+        )
+      ).param
     ).toBe('max_tokens')
     expect(
       thrown(() =>
-        convertAnthropicRequest({ messages: [{ role: 'user', content: 'x' }], output_config: { format: { type: 'text' } } }, 'm'),
-      ).param,
+        convertAnthropicRequest(
+          {
+            messages: [{ role: 'user', content: 'x' }],
+            output_config: { format: { type: 'text' } },
+          },
+          'm'
+        )
+      ).param
     ).toBe('output_config.format')
   })
 })

@@ -20,15 +20,18 @@ import { invalidRequest as gatewayInvalidRequest } from '../../core/errors.ts'
 type Json = Record<string, unknown>
 
 /** Anthropic's error body has no `param`: the message names the field, as Anthropic's own 400s do (`messages.1.role: ...`). */
-const invalidRequest = (message: string, param: string) => gatewayInvalidRequest(`${param}: ${message}`, param)
+const invalidRequest = (message: string, param: string) =>
+  gatewayInvalidRequest(`${param}: ${message}`, param)
 
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isRecord = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const onlyAnthropic = (what: string, model: string, param: string) =>
   invalidRequest(`${what} is only supported by Anthropic models; ${model} cannot use it.`, param)
 
 const textOf = (block: Json, param: string): TextPart => {
-  if (typeof block.text !== 'string') throw invalidRequest('A text block needs a `text` string.', `${param}.text`)
+  if (typeof block.text !== 'string')
+    throw invalidRequest('A text block needs a `text` string.', `${param}.text`)
   return { type: 'text', text: block.text }
 }
 
@@ -36,7 +39,11 @@ const imageOf = (block: Json, param: string, model: string): ImagePart => {
   const source = block.source
   if (!isRecord(source)) throw invalidRequest('An image block needs a `source`.', `${param}.source`)
   let converted: ImageSource
-  if (source.type === 'base64' && typeof source.media_type === 'string' && typeof source.data === 'string') {
+  if (
+    source.type === 'base64' &&
+    typeof source.media_type === 'string' &&
+    typeof source.data === 'string'
+  ) {
     converted = { type: 'base64', mediaType: source.media_type, data: source.data }
   } else if (source.type === 'url' && typeof source.url === 'string') {
     converted = { type: 'url', url: source.url }
@@ -48,7 +55,11 @@ const imageOf = (block: Json, param: string, model: string): ImagePart => {
   return { type: 'image', source: converted }
 }
 
-const toolResultOf = (block: Json, param: string, model: string): Extract<ChatMessage, { role: 'tool' }> => {
+const toolResultOf = (
+  block: Json,
+  param: string,
+  model: string
+): Extract<ChatMessage, { role: 'tool' }> => {
   if (typeof block.tool_use_id !== 'string') {
     throw invalidRequest('A tool_result block needs a `tool_use_id`.', `${param}.tool_use_id`)
   }
@@ -60,12 +71,21 @@ const toolResultOf = (block: Json, param: string, model: string): Extract<ChatMe
       if (!isRecord(inner)) throw invalidRequest('A content block must be an object.', innerParam)
       if (inner.type === 'text') content.push(textOf(inner, innerParam))
       else if (inner.type === 'image') content.push(imageOf(inner, innerParam, model))
-      else throw onlyAnthropic(`A \`${String(inner.type)}\` block in a tool result`, model, innerParam)
+      else
+        throw onlyAnthropic(`A \`${String(inner.type)}\` block in a tool result`, model, innerParam)
     })
   } else if (block.content !== undefined) {
-    throw invalidRequest('tool_result `content` must be a string or an array of blocks.', `${param}.content`)
+    throw invalidRequest(
+      'tool_result `content` must be a string or an array of blocks.',
+      `${param}.content`
+    )
   }
-  return { role: 'tool', toolCallId: block.tool_use_id, content, ...(block.is_error === true ? { isError: true } : {}) }
+  return {
+    role: 'tool',
+    toolCallId: block.tool_use_id,
+    content,
+    ...(block.is_error === true ? { isError: true } : {}),
+  }
 }
 
 /** Blocks of a user turn: tool results become `tool` messages placed first, where OpenAI needs them. */
@@ -98,7 +118,12 @@ const assistantMessages = (content: unknown[], param: string, model: string): Ch
       if (typeof block.id !== 'string' || typeof block.name !== 'string') {
         throw invalidRequest('A tool_use block needs an `id` and a `name`.', blockParam)
       }
-      parts.push({ type: 'tool-call', id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) })
+      parts.push({
+        type: 'tool-call',
+        id: block.id,
+        name: block.name,
+        arguments: JSON.stringify(block.input ?? {}),
+      })
     } else if (block.type !== 'thinking' && block.type !== 'redacted_thinking') {
       throw onlyAnthropic(`A \`${String(block.type)}\` block`, model, blockParam)
     }
@@ -111,40 +136,70 @@ const assistantMessages = (content: unknown[], param: string, model: string): Ch
  * message at its place. One marked `clear_at: "next_user_message"` is gone once a later user turn exists, as Anthropic
  * no longer shows it then. Its `output_config.effort`, like the top-level one, has no canonical counterpart.
  */
-const midConversationSystem = (message: Json, options: { param: string; model: string; cleared: boolean }): ChatMessage[] => {
+const midConversationSystem = (
+  message: Json,
+  options: { param: string; model: string; cleared: boolean }
+): ChatMessage[] => {
   const { param, model } = options
   const clearAt = message.clear_at
-  if (clearAt !== undefined && clearAt !== null && clearAt !== 'never' && clearAt !== 'next_user_message') {
+  if (
+    clearAt !== undefined &&
+    clearAt !== null &&
+    clearAt !== 'never' &&
+    clearAt !== 'next_user_message'
+  ) {
     throw invalidRequest('`clear_at` must be `never` or `next_user_message`.', `${param}.clear_at`)
   }
   if (message.content === undefined || message.content === null) return []
-  const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content
-  if (!Array.isArray(content)) throw invalidRequest('`content` must be a string or an array of text blocks.', `${param}.content`)
+  const content =
+    typeof message.content === 'string'
+      ? [{ type: 'text', text: message.content }]
+      : message.content
+  if (!Array.isArray(content))
+    throw invalidRequest(
+      '`content` must be a string or an array of text blocks.',
+      `${param}.content`
+    )
   const texts = content.map((block: unknown, index) => {
     const blockParam = `${param}.content.${index}`
     if (!isRecord(block)) throw invalidRequest('A content block must be an object.', blockParam)
-    if (block.type !== 'text') throw onlyAnthropic(`A \`${String(block.type)}\` block in a system message`, model, blockParam)
+    if (block.type !== 'text')
+      throw onlyAnthropic(
+        `A \`${String(block.type)}\` block in a system message`,
+        model,
+        blockParam
+      )
     return textOf(block, blockParam).text
   })
   const joined = texts.filter((text) => text !== '').join('\n\n')
-  return joined === '' || (clearAt === 'next_user_message' && options.cleared) ? [] : [{ role: 'system', content: joined }]
+  return joined === '' || (clearAt === 'next_user_message' && options.cleared)
+    ? []
+    : [{ role: 'system', content: joined }]
 }
 
 const messagesOf = (body: Json, model: string): ChatMessage[] => {
-  if (!Array.isArray(body.messages)) throw invalidRequest('`messages` must be an array.', 'messages')
+  if (!Array.isArray(body.messages))
+    throw invalidRequest('`messages` must be an array.', 'messages')
   const messages: unknown[] = body.messages
   const lastUser = messages.findLastIndex((message) => isRecord(message) && message.role === 'user')
   return messages.flatMap((message: unknown, index): ChatMessage[] => {
     const param = `messages.${index}`
     if (!isRecord(message)) throw invalidRequest('A message must be an object.', param)
-    if (message.role === 'system') return midConversationSystem(message, { param, model, cleared: index < lastUser })
-    const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content
+    if (message.role === 'system')
+      return midConversationSystem(message, { param, model, cleared: index < lastUser })
+    const content =
+      typeof message.content === 'string'
+        ? [{ type: 'text', text: message.content }]
+        : message.content
     if (!Array.isArray(content)) {
       throw invalidRequest('`content` must be a string or an array of blocks.', `${param}.content`)
     }
     if (message.role === 'user') return userMessages(content, `${param}.content`, model)
     if (message.role === 'assistant') return assistantMessages(content, `${param}.content`, model)
-    throw invalidRequest(`Message role \`${String(message.role)}\` cannot be converted for ${model}; use \`user\`, \`assistant\` or \`system\`.`, `${param}.role`)
+    throw invalidRequest(
+      `Message role \`${String(message.role)}\` cannot be converted for ${model}; use \`user\`, \`assistant\` or \`system\`.`,
+      `${param}.role`
+    )
   })
 }
 
@@ -152,7 +207,8 @@ const messagesOf = (body: Json, model: string): ChatMessage[] => {
 const systemOf = (system: unknown): ChatMessage[] => {
   if (system === undefined || system === null) return []
   if (typeof system === 'string') return system === '' ? [] : [{ role: 'system', content: system }]
-  if (!Array.isArray(system)) throw invalidRequest('`system` must be a string or an array of text blocks.', 'system')
+  if (!Array.isArray(system))
+    throw invalidRequest('`system` must be a string or an array of text blocks.', 'system')
   const texts = system.map((block: unknown, index) => {
     if (!isRecord(block) || block.type !== 'text') {
       throw invalidRequest('`system` takes text blocks only.', `system.${index}`)
@@ -172,8 +228,10 @@ const toolsOf = (tools: unknown, model: string): ToolDefinition[] | undefined =>
     if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') {
       throw onlyAnthropic(`The server tool \`${String(tool.type)}\``, model, `${param}.type`)
     }
-    if (typeof tool.name !== 'string') throw invalidRequest('A tool needs a `name`.', `${param}.name`)
-    if (!isRecord(tool.input_schema)) throw invalidRequest('A tool needs an `input_schema` object.', `${param}.input_schema`)
+    if (typeof tool.name !== 'string')
+      throw invalidRequest('A tool needs a `name`.', `${param}.name`)
+    if (!isRecord(tool.input_schema))
+      throw invalidRequest('A tool needs an `input_schema` object.', `${param}.input_schema`)
     return {
       name: tool.name,
       ...(typeof tool.description === 'string' ? { description: tool.description } : {}),
@@ -183,29 +241,39 @@ const toolsOf = (tools: unknown, model: string): ToolDefinition[] | undefined =>
   })
 }
 
-const toolChoiceOf = (choice: unknown): { toolChoice?: ToolChoice; parallelToolCalls?: boolean } => {
+const toolChoiceOf = (
+  choice: unknown
+): { toolChoice?: ToolChoice; parallelToolCalls?: boolean } => {
   if (choice === undefined || choice === null) return {}
   if (!isRecord(choice)) throw invalidRequest('`tool_choice` must be an object.', 'tool_choice')
   let toolChoice: ToolChoice
   if (choice.type === 'auto') toolChoice = { type: 'auto' }
   else if (choice.type === 'any') toolChoice = { type: 'required' }
   else if (choice.type === 'none') toolChoice = { type: 'none' }
-  else if (choice.type === 'tool' && typeof choice.name === 'string') toolChoice = { type: 'tool', name: choice.name }
+  else if (choice.type === 'tool' && typeof choice.name === 'string')
+    toolChoice = { type: 'tool', name: choice.name }
   else throw invalidRequest('Unsupported `tool_choice`.', 'tool_choice')
-  return { toolChoice, ...(choice.disable_parallel_tool_use === true ? { parallelToolCalls: false } : {}) }
+  return {
+    toolChoice,
+    ...(choice.disable_parallel_tool_use === true ? { parallelToolCalls: false } : {}),
+  }
 }
 
 /** `output_config.format` (and the earlier beta `output_format`) map to OpenAI's `json_schema` response format. */
 const responseFormatOf = (body: Json): ResponseFormat | undefined => {
   const outputConfig = body.output_config ?? {}
-  if (!isRecord(outputConfig)) throw invalidRequest('`output_config` must be an object.', 'output_config')
+  if (!isRecord(outputConfig))
+    throw invalidRequest('`output_config` must be an object.', 'output_config')
   const [format, param] =
     outputConfig.format !== undefined && outputConfig.format !== null
       ? [outputConfig.format, 'output_config.format']
       : [body.output_format, 'output_format']
   if (format === undefined || format === null) return undefined
   if (!isRecord(format) || format.type !== 'json_schema' || !isRecord(format.schema)) {
-    throw invalidRequest('Only `{"type":"json_schema","schema":{...}}` output formats are supported.', param)
+    throw invalidRequest(
+      'Only `{"type":"json_schema","schema":{...}}` output formats are supported.',
+      param
+    )
   }
   return { type: 'json_schema', name: 'response', schema: format.schema }
 }
@@ -222,7 +290,10 @@ const numberOf = (body: Json, field: string): number | undefined => {
  * `output_config.effort`, `service_tier`, `cache_control`, `context_management`) are not forwarded; `max_tokens` stays absent when absent
  * (count_tokens bodies carry none).
  */
-export const convertAnthropicRequest = (body: Record<string, unknown>, model: string): ChatRequest => {
+export const convertAnthropicRequest = (
+  body: Record<string, unknown>,
+  model: string
+): ChatRequest => {
   for (const field of ['mcp_servers', 'container'] as const) {
     const value = body[field]
     if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) {
@@ -230,7 +301,10 @@ export const convertAnthropicRequest = (body: Record<string, unknown>, model: st
     }
   }
   const stop = body.stop_sequences
-  if (stop !== undefined && (!Array.isArray(stop) || stop.some((entry) => typeof entry !== 'string'))) {
+  if (
+    stop !== undefined &&
+    (!Array.isArray(stop) || stop.some((entry) => typeof entry !== 'string'))
+  ) {
     throw invalidRequest('`stop_sequences` must be an array of strings.', 'stop_sequences')
   }
   const userId = isRecord(body.metadata) ? body.metadata.user_id : undefined

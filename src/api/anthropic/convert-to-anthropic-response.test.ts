@@ -6,8 +6,20 @@ const result = (overrides: Partial<ChatResult> = {}): ChatResult => ({
   id: 'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG',
   model: 'gpt-4o-mini-2024-07-18',
   created: 1_741_570_283,
-  choices: [{ index: 0, content: [{ type: 'text', text: 'Hello!' }], finishReason: { unified: 'stop', raw: 'stop' } }],
-  usage: { inputTokens: 19, outputTokens: 10, cachedInputTokens: 0, cacheWriteInputTokens: null, reasoningTokens: 0 },
+  choices: [
+    {
+      index: 0,
+      content: [{ type: 'text', text: 'Hello!' }],
+      finishReason: { unified: 'stop', raw: 'stop' },
+    },
+  ],
+  usage: {
+    inputTokens: 19,
+    outputTokens: 10,
+    cachedInputTokens: 0,
+    cacheWriteInputTokens: null,
+    reasoningTokens: 0,
+  },
   ...overrides,
 })
 
@@ -47,13 +59,21 @@ describe('convertToAnthropicResponse', () => {
   })
 
   it('keeps an upstream msg_ id and lets the caller name the model', () => {
-    const message = convertToAnthropicResponse(result({ id: 'msg_01ABC' }), { model: 'claude-sonnet-4-5' })
+    const message = convertToAnthropicResponse(result({ id: 'msg_01ABC' }), {
+      model: 'claude-sonnet-4-5',
+    })
     expect(message.id).toBe('msg_01ABC')
     expect(message.model).toBe('claude-sonnet-4-5')
   })
 
   it('subtracts cached tokens from input_tokens, as Anthropic counts them apart', () => {
-    const usage = { inputTokens: 2000, outputTokens: 5, cachedInputTokens: 1500, cacheWriteInputTokens: 100, reasoningTokens: null }
+    const usage = {
+      inputTokens: 2000,
+      outputTokens: 5,
+      cachedInputTokens: 1500,
+      cacheWriteInputTokens: 100,
+      reasoningTokens: null,
+    }
     expect(convertToAnthropicResponse(result({ usage })).usage).toEqual({
       input_tokens: 400,
       cache_creation_input_tokens: 100,
@@ -63,7 +83,13 @@ describe('convertToAnthropicResponse', () => {
   })
 
   it('sends 0 where a count is unknown, because the wire requires a number', () => {
-    const usage = { inputTokens: null, outputTokens: null, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null }
+    const usage = {
+      inputTokens: null,
+      outputTokens: null,
+      cachedInputTokens: null,
+      cacheWriteInputTokens: null,
+      reasoningTokens: null,
+    }
     expect(convertToAnthropicResponse(result({ usage })).usage).toEqual({
       input_tokens: 0,
       cache_creation_input_tokens: 0,
@@ -81,13 +107,18 @@ describe('convertToAnthropicResponse', () => {
             content: [
               { type: 'reasoning', text: 'Need the weather.' },
               { type: 'text', text: '' },
-              { type: 'tool-call', id: 'call_abc', name: 'get_weather', arguments: '{"city":"Paris"}' },
+              {
+                type: 'tool-call',
+                id: 'call_abc',
+                name: 'get_weather',
+                arguments: '{"city":"Paris"}',
+              },
               { type: 'tool-call', id: 'call_def', name: 'get_time', arguments: '' },
             ],
             finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
           },
         ],
-      }),
+      })
     )
     expect(message.content).toEqual([
       { type: 'thinking', thinking: 'Need the weather.', signature: '' },

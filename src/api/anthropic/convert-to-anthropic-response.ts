@@ -66,7 +66,7 @@ export const toAnthropicStopReason = (finishReason: FinishReason | null | undefi
  */
 export const toAnthropicUsage = (
   usage: Usage | null | undefined,
-  fallback: { inputTokens?: number; outputTokens?: number } = {},
+  fallback: { inputTokens?: number; outputTokens?: number } = {}
 ): AnthropicUsageJson => {
   const cacheRead = usage?.cachedInputTokens ?? 0
   const cacheWrite = usage?.cacheWriteInputTokens ?? 0
@@ -94,7 +94,8 @@ export const toolInputOf = (argumentsText: string): Record<string, unknown> => {
   if (argumentsText.trim() === '') return {}
   try {
     const parsed: unknown = JSON.parse(argumentsText)
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>
   } catch {
     // wrapped below
   }
@@ -105,14 +106,18 @@ export const toolInputOf = (argumentsText: string): Record<string, unknown> => {
  * `model` defaults to the model the upstream reported. Reasoning from a provider without signatures becomes a
  * `thinking` block with an empty signature: Anthropic clients display it, and the gateway drops it if replayed.
  */
-export const convertToAnthropicResponse = (result: ChatResult, options: { model?: string } = {}): AnthropicMessageJson => {
+export const convertToAnthropicResponse = (
+  result: ChatResult,
+  options: { model?: string } = {}
+): AnthropicMessageJson => {
   const choice = result.choices.find((candidate) => candidate.index === 0) ?? result.choices[0]
   const content: AnthropicContentBlockJson[] = []
   for (const part of choice?.content ?? []) {
     if (part.type === 'text') {
       if (part.text !== '') content.push({ type: 'text', text: part.text })
     } else if (part.type === 'reasoning') {
-      if (part.redactedData !== undefined) content.push({ type: 'redacted_thinking', data: part.redactedData })
+      if (part.redactedData !== undefined)
+        content.push({ type: 'redacted_thinking', data: part.redactedData })
       else content.push({ type: 'thinking', thinking: part.text, signature: part.signature ?? '' })
     } else {
       const id = part.id === '' ? createAnthropicId('toolu_') : part.id

@@ -13,7 +13,12 @@ const usage = (overrides: Partial<Usage> = {}): Usage => ({
   ...overrides,
 })
 
-const start: ChatChunk = { type: 'start', id: 'chatcmpl-abc', model: 'gpt-4o-mini', created: 1_741_570_283 }
+const start: ChatChunk = {
+  type: 'start',
+  id: 'chatcmpl-abc',
+  model: 'gpt-4o-mini',
+  created: 1_741_570_283,
+}
 
 /** A canonical source that yields `chunks`, then ends or fails with `failure`; records whether it was cancelled. */
 const source = (chunks: ChatChunk[], failure?: unknown) => {
@@ -31,15 +36,19 @@ const source = (chunks: ChatChunk[], failure?: unknown) => {
         state.reason = reason
       },
     },
-    { highWaterMark: 0 },
+    { highWaterMark: 0 }
   )
   return { stream, state }
 }
 
 const encode = (chunks: ChatChunk[], failure?: unknown) =>
-  encodeAnthropicSse(source(chunks, failure).stream, { model: 'claude-sonnet-4-5', estimatedInputTokens: 40 })
+  encodeAnthropicSse(source(chunks, failure).stream, {
+    model: 'claude-sonnet-4-5',
+    estimatedInputTokens: 40,
+  })
 
-const readText = (stream: ReadableStream<Uint8Array>): Promise<string> => new Response(stream).text()
+const readText = (stream: ReadableStream<Uint8Array>): Promise<string> =>
+  new Response(stream).text()
 
 /** The official SDK, reading our bytes as if they came from api.anthropic.com. */
 const sdkStream = (body: ReadableStream<Uint8Array>) => {
@@ -48,7 +57,11 @@ const sdkStream = (body: ReadableStream<Uint8Array>) => {
     maxRetries: 0,
     fetch: async () => new Response(body, { headers: { 'content-type': 'text/event-stream' } }),
   })
-  return client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hi' }] })
+  return client.messages.stream({
+    model: 'claude-sonnet-4-5',
+    max_tokens: 1024,
+    messages: [{ role: 'user', content: 'Hi' }],
+  })
 }
 
 const events = (text: string): { event: string; data: Record<string, unknown> }[] =>
@@ -81,7 +94,11 @@ describe('encodeAnthropicSse', () => {
     expect(message.stop_reason).toBe('end_turn')
     expect(message.model).toBe('gpt-4o-mini') // the model the upstream reported, as on the non-streamed path
     expect(message.id).toMatch(/^msg_/)
-    expect(message.usage).toMatchObject({ input_tokens: 30, cache_read_input_tokens: 12, output_tokens: 17 })
+    expect(message.usage).toMatchObject({
+      input_tokens: 30,
+      cache_read_input_tokens: 12,
+      output_tokens: 17,
+    })
   })
 
   it('follows the grammar: estimate first, blocks indexed in order, message_stop last', async () => {
@@ -91,7 +108,7 @@ describe('encodeAnthropicSse', () => {
         { type: 'text-delta', choiceIndex: 0, delta: 'Hi' },
         { type: 'finish', choiceIndex: 0, finishReason: { unified: 'length', raw: 'length' } },
         { type: 'usage', usage: usage() },
-      ]),
+      ])
     )
     const parsed = events(text)
     expect(parsed.map((entry) => entry.event)).toEqual([
@@ -109,13 +126,27 @@ describe('encodeAnthropicSse', () => {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: 40, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+      usage: {
+        input_tokens: 40,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 1,
+      },
     })
-    expect(parsed[2].data).toEqual({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
+    expect(parsed[2].data).toEqual({
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    })
     expect(parsed[5].data).toEqual({
       type: 'message_delta',
       delta: { stop_reason: 'max_tokens', stop_sequence: null, stop_details: null },
-      usage: { input_tokens: 42, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 17 },
+      usage: {
+        input_tokens: 42,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 17,
+      },
     })
   })
 
@@ -123,11 +154,29 @@ describe('encodeAnthropicSse', () => {
     const chunks: ChatChunk[] = [
       start,
       { type: 'text-delta', choiceIndex: 0, delta: 'Let me check.' },
-      { type: 'tool-call-delta', choiceIndex: 0, index: 0, id: 'call_1', name: 'get_weather', argumentsDelta: '' },
+      {
+        type: 'tool-call-delta',
+        choiceIndex: 0,
+        index: 0,
+        id: 'call_1',
+        name: 'get_weather',
+        argumentsDelta: '',
+      },
       { type: 'tool-call-delta', choiceIndex: 0, index: 0, argumentsDelta: '{"city":' },
       { type: 'tool-call-delta', choiceIndex: 0, index: 0, argumentsDelta: '"Paris"}' },
-      { type: 'tool-call-delta', choiceIndex: 0, index: 1, id: 'call_2', name: 'get_time', argumentsDelta: '' },
-      { type: 'finish', choiceIndex: 0, finishReason: { unified: 'tool-calls', raw: 'tool_calls' } },
+      {
+        type: 'tool-call-delta',
+        choiceIndex: 0,
+        index: 1,
+        id: 'call_2',
+        name: 'get_time',
+        argumentsDelta: '',
+      },
+      {
+        type: 'finish',
+        choiceIndex: 0,
+        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+      },
       { type: 'usage', usage: usage() },
     ]
     const stream = sdkStream(encode(chunks))
@@ -144,7 +193,11 @@ describe('encodeAnthropicSse', () => {
     const chunks: ChatChunk[] = [
       start,
       { type: 'tool-call-delta', choiceIndex: 0, index: 0, name: 'ping', argumentsDelta: '{}' },
-      { type: 'finish', choiceIndex: 0, finishReason: { unified: 'tool-calls', raw: 'tool_calls' } },
+      {
+        type: 'finish',
+        choiceIndex: 0,
+        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+      },
     ]
     const message = await sdkStream(encode(chunks)).finalMessage()
     expect(message.content[0]).toMatchObject({ type: 'tool_use', name: 'ping', input: {} })
@@ -175,8 +228,8 @@ describe('encodeAnthropicSse', () => {
           start,
           { type: 'text-delta', choiceIndex: 0, delta: 'a'.repeat(40) },
           { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
-        ]),
-      ),
+        ])
+      )
     )
     expect(parsed.find((entry) => entry.event === 'message_delta')?.data.usage).toEqual({
       input_tokens: 40,
@@ -193,12 +246,19 @@ describe('encodeAnthropicSse', () => {
   })
 
   it('ends with an error event the SDK raises when the source fails mid-way', async () => {
-    const failure = new ProviderError({ kind: 'http', status: 529, message: 'Overloaded', type: 'overloaded_error' })
+    const failure = new ProviderError({
+      kind: 'http',
+      status: 529,
+      message: 'Overloaded',
+      type: 'overloaded_error',
+    })
     const chunks: ChatChunk[] = [start, { type: 'text-delta', choiceIndex: 0, delta: 'Once upon' }]
     const text = await readText(encode(chunks, failure))
-    expect(text.endsWith('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n')).toBe(
-      true,
-    )
+    expect(
+      text.endsWith(
+        'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+      )
+    ).toBe(true)
     const stream = sdkStream(encode(chunks, failure))
     const error = await stream.finalMessage().catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(Anthropic.APIError)
@@ -206,9 +266,13 @@ describe('encodeAnthropicSse', () => {
   })
 
   it('reports timeouts as timeout_error and hides unexpected internal errors', async () => {
-    const timeout = new ProviderError({ kind: 'timeout', status: 504, message: 'No data for 120 s.' })
+    const timeout = new ProviderError({
+      kind: 'timeout',
+      status: 504,
+      message: 'No data for 120 s.',
+    })
     expect(await readText(encode([start], timeout))).toContain(
-      'data: {"type":"error","error":{"type":"timeout_error","message":"No data for 120 s."}}',
+      'data: {"type":"error","error":{"type":"timeout_error","message":"No data for 120 s."}}'
     )
     const internal = await readText(encode([start], new Error('db password=hunter2')))
     expect(internal).toContain('"type":"api_error"')
@@ -227,8 +291,12 @@ describe('encodeAnthropicSse', () => {
 
 describe('encodeAnthropicErrorEvent', () => {
   it('writes the error event Anthropic sends', () => {
-    expect(new TextDecoder().decode(encodeAnthropicErrorEvent({ type: 'api_error', message: 'Upstream failed' }))).toBe(
-      'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Upstream failed"}}\n\n',
+    expect(
+      new TextDecoder().decode(
+        encodeAnthropicErrorEvent({ type: 'api_error', message: 'Upstream failed' })
+      )
+    ).toBe(
+      'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Upstream failed"}}\n\n'
     )
   })
 })

@@ -18,11 +18,14 @@ import {
 
 const encoder = new TextEncoder()
 
-const event = (name: string, data: Record<string, unknown>): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+const event = (name: string, data: Record<string, unknown>): string =>
+  `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
 
 /** The in-band error event; also ends a forwarded stream that failed after its first byte. */
 export const encodeAnthropicErrorEvent = (error: { type: string; message: string }): Uint8Array =>
-  encoder.encode(event('error', { type: 'error', error: { type: error.type, message: error.message } }))
+  encoder.encode(
+    event('error', { type: 'error', error: { type: error.type, message: error.message } })
+  )
 
 /** Anthropic streams report only these three error types after the 200 (https://docs.claude.com/en/api/errors). */
 const errorEventOf = (error: unknown): { type: string; message: string } => {
@@ -36,7 +39,12 @@ const errorEventOf = (error: unknown): { type: string; message: string } => {
     return { type, message: error.message }
   }
   if (error instanceof GatewayError) {
-    const type = error.code === 'timeout' ? 'timeout_error' : error.code === 'unavailable' ? 'overloaded_error' : 'api_error'
+    const type =
+      error.code === 'timeout'
+        ? 'timeout_error'
+        : error.code === 'unavailable'
+          ? 'overloaded_error'
+          : 'api_error'
     return { type, message: error.message }
   }
   return { type: 'api_error', message: 'The gateway failed while streaming the response.' }
@@ -58,7 +66,10 @@ type EncoderState = {
   outputTokens: number
 }
 
-const messageStart = (state: EncoderState, start: Extract<ChatChunk, { type: 'start' }> | null): string => {
+const messageStart = (
+  state: EncoderState,
+  start: Extract<ChatChunk, { type: 'start' }> | null
+): string => {
   state.started = true
   if (start?.usage) state.usage = start.usage
   const usage = toAnthropicUsage(start?.usage, { inputTokens: state.estimatedInputTokens })
@@ -96,26 +107,44 @@ const closeBlock = (state: EncoderState): string => {
   return out + event('content_block_stop', { type: 'content_block_stop', index: open.index })
 }
 
-const openBlock = (state: EncoderState, block: OpenBlock, contentBlock: Record<string, unknown>): string => {
+const openBlock = (
+  state: EncoderState,
+  block: OpenBlock,
+  contentBlock: Record<string, unknown>
+): string => {
   const out = closeBlock(state)
   const index = state.nextBlockIndex++
   state.open = { ...block, index }
-  return out + event('content_block_start', { type: 'content_block_start', index, content_block: contentBlock })
+  return (
+    out +
+    event('content_block_start', {
+      type: 'content_block_start',
+      index,
+      content_block: contentBlock,
+    })
+  )
 }
 
 const delta = (index: number, payload: Record<string, unknown>): string =>
   event('content_block_delta', { type: 'content_block_delta', index, delta: payload })
 
-const toolDelta = (state: EncoderState, chunk: Extract<ChatChunk, { type: 'tool-call-delta' }>): string => {
+const toolDelta = (
+  state: EncoderState,
+  chunk: Extract<ChatChunk, { type: 'tool-call-delta' }>
+): string => {
   let out = ''
   let tool = state.tools.get(chunk.index)
   if (tool === undefined) {
-    out += openBlock(state, { kind: 'tool', toolIndex: chunk.index }, {
-      type: 'tool_use',
-      id: chunk.id || createAnthropicId('toolu_'),
-      name: chunk.name ?? '',
-      input: {},
-    })
+    out += openBlock(
+      state,
+      { kind: 'tool', toolIndex: chunk.index },
+      {
+        type: 'tool_use',
+        id: chunk.id || createAnthropicId('toolu_'),
+        name: chunk.name ?? '',
+        input: {},
+      }
+    )
     tool = { blockIndex: state.open!.index, sawArguments: false }
     state.tools.set(chunk.index, tool)
   }
@@ -124,7 +153,9 @@ const toolDelta = (state: EncoderState, chunk: Extract<ChatChunk, { type: 'tool-
   state.outputTokens += estimateTextTokens(chunk.argumentsDelta)
   // A fragment for a call whose block already closed (interleaved calls, which Anthropic never sends) still goes to
   // that call's block: the SDK accumulates deltas by index.
-  return out + delta(tool.blockIndex, { type: 'input_json_delta', partial_json: chunk.argumentsDelta })
+  return (
+    out + delta(tool.blockIndex, { type: 'input_json_delta', partial_json: chunk.argumentsDelta })
+  )
 }
 
 const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
@@ -133,19 +164,25 @@ const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
   switch (chunk.type) {
     case 'text-delta':
       if (chunk.delta === '') return out
-      if (state.open?.kind !== 'text') out += openBlock(state, { kind: 'text' }, { type: 'text', text: '' })
+      if (state.open?.kind !== 'text')
+        out += openBlock(state, { kind: 'text' }, { type: 'text', text: '' })
       state.outputTokens += estimateTextTokens(chunk.delta)
       return out + delta(state.open!.index, { type: 'text_delta', text: chunk.delta })
     case 'reasoning-delta':
       if (chunk.delta === '' && !chunk.signature) return out
       if (state.open?.kind !== 'thinking') {
-        out += openBlock(state, { kind: 'thinking' }, { type: 'thinking', thinking: '', signature: '' })
+        out += openBlock(
+          state,
+          { kind: 'thinking' },
+          { type: 'thinking', thinking: '', signature: '' }
+        )
       }
       if (chunk.delta !== '') {
         state.outputTokens += estimateTextTokens(chunk.delta)
         out += delta(state.open!.index, { type: 'thinking_delta', thinking: chunk.delta })
       }
-      if (chunk.signature) out += delta(state.open!.index, { type: 'signature_delta', signature: chunk.signature })
+      if (chunk.signature)
+        out += delta(state.open!.index, { type: 'signature_delta', signature: chunk.signature })
       return out
     case 'tool-call-delta':
       return out + toolDelta(state, chunk)
@@ -168,7 +205,11 @@ const finishMessage = (state: EncoderState): string =>
   closeBlock(state) +
   event('message_delta', {
     type: 'message_delta',
-    delta: { stop_reason: toAnthropicStopReason(state.finishReason), stop_sequence: null, stop_details: null },
+    delta: {
+      stop_reason: toAnthropicStopReason(state.finishReason),
+      stop_sequence: null,
+      stop_details: null,
+    },
     usage: toAnthropicUsage(state.usage, {
       inputTokens: state.estimatedInputTokens,
       outputTokens: state.outputTokens,
@@ -182,7 +223,7 @@ const finishMessage = (state: EncoderState): string =>
  */
 export const encodeAnthropicSse = (
   chunks: ReadableStream<ChatChunk>,
-  options: { model: string; estimatedInputTokens: number },
+  options: { model: string; estimatedInputTokens: number }
 ): ReadableStream<Uint8Array> => {
   const reader = chunks.getReader()
   const state: EncoderState = {

@@ -5,7 +5,12 @@ import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { anthropicCodec } from './anthropic-codec.ts'
-import { anthropicErrorSchema, countTokensRequestSchema, messageResponseSchema, messagesRequestSchema } from './anthropic-schemas.ts'
+import {
+  anthropicErrorSchema,
+  countTokensRequestSchema,
+  messageResponseSchema,
+  messagesRequestSchema,
+} from './anthropic-schemas.ts'
 
 const anthropicErrors = errorResponses(anthropicErrorSchema)
 
@@ -13,13 +18,19 @@ export const messagesRoute = createRoute({
   method: 'post',
   path: '/v1/messages',
   tags: ['Anthropic'],
-  summary: 'Create a message (Anthropic-compatible), streamed or not, routed to any configured provider',
+  summary:
+    'Create a message (Anthropic-compatible), streamed or not, routed to any configured provider',
   security: [{ apiKeyAuth: [] }],
-  request: { body: { required: true, content: { 'application/json': { schema: messagesRequestSchema } } } },
+  request: {
+    body: { required: true, content: { 'application/json': { schema: messagesRequestSchema } } },
+  },
   responses: {
     200: {
       description: 'The message (JSON), or with `stream: true` a server-sent event stream',
-      content: { 'application/json': { schema: messageResponseSchema }, 'text/event-stream': { schema: { type: 'string' } } },
+      content: {
+        'application/json': { schema: messageResponseSchema },
+        'text/event-stream': { schema: { type: 'string' } },
+      },
     },
     ...anthropicErrors,
   },
@@ -29,20 +40,31 @@ export const countTokensRoute = createRoute({
   method: 'post',
   path: '/v1/messages/count_tokens',
   tags: ['Anthropic'],
-  summary: 'Count input tokens: exact from Anthropic, estimated (header `x-gatehouse-token-count: estimated`) elsewhere',
+  summary:
+    'Count input tokens: exact from Anthropic, estimated (header `x-gatehouse-token-count: estimated`) elsewhere',
   security: [{ apiKeyAuth: [] }],
-  request: { body: { required: true, content: { 'application/json': { schema: countTokensRequestSchema } } } },
+  request: {
+    body: { required: true, content: { 'application/json': { schema: countTokensRequestSchema } } },
+  },
   responses: {
     200: {
       description: 'The input token count',
-      content: { 'application/json': { schema: z.object({ input_tokens: z.number().int() }).openapi('MessageTokensCount') } },
+      content: {
+        'application/json': {
+          schema: z.object({ input_tokens: z.number().int() }).openapi('MessageTokensCount'),
+        },
+      },
     },
     ...anthropicErrors,
   },
 })
 
 /** https://docs.claude.com/en/api/messages, https://docs.claude.com/en/api/messages-count-tokens */
-export const registerMessages = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+export const registerMessages = (
+  app: OpenAPIHono<GatewayEnv>,
+  deps: Deps,
+  executor: Executor
+): void => {
   const handler = (operation: 'messages' | 'count-tokens') =>
     createChatHandler({ deps, executor, codec: anthropicCodec, operation }) as never
   app.openapi(messagesRoute, handler('messages'))

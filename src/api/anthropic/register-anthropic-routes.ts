@@ -4,6 +4,10 @@ import type { Deps } from '../../deps.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { registerMessages } from './messages.route.ts'
 
-export const registerAnthropicRoutes = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+export const registerAnthropicRoutes = (
+  app: OpenAPIHono<GatewayEnv>,
+  deps: Deps,
+  executor: Executor
+): void => {
   registerMessages(app, deps, executor)
 }

@@ -6,7 +6,12 @@ import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 
-const servedAssets = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js', 'favicon-32x32.png'])
+const servedAssets = new Set([
+  'swagger-ui.css',
+  'swagger-ui-bundle.js',
+  'swagger-ui-standalone-preset.js',
+  'favicon-32x32.png',
+])
 
 const docsPage = `<!doctype html>
 <html lang="en">
@@ -27,8 +32,15 @@ const docsPage = `<!doctype html>
 const initScript = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });`
 
 export const registerDocs = (app: OpenAPIHono<GatewayEnv>, deps: Deps, version: string): void => {
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' })
-  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKeyAuth', { type: 'apiKey', in: 'header', name: 'x-api-key' })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+  })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKeyAuth', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'x-api-key',
+  })
   app.doc('/openapi.json', {
     openapi: '3.0.3',
     info: {
@@ -38,7 +50,9 @@ export const registerDocs = (app: OpenAPIHono<GatewayEnv>, deps: Deps, version: 
     },
   })
   app.get('/docs', (c) => c.html(docsPage))
-  app.get('/docs/init.js', (c) => c.body(initScript, 200, { 'content-type': 'text/javascript; charset=utf-8' }))
+  app.get('/docs/init.js', (c) =>
+    c.body(initScript, 200, { 'content-type': 'text/javascript; charset=utf-8' })
+  )
   app.get('/docs/assets/:name', async (c) => {
     const name = c.req.param('name')
     const asset = servedAssets.has(name) ? await deps.assets.get(name) : null

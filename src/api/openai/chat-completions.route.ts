@@ -5,28 +5,51 @@ import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { openAICodec } from './openai-codec.ts'
-import { chatCompletionRequestSchema, chatCompletionResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
+import {
+  chatCompletionRequestSchema,
+  chatCompletionResponseSchema,
+  openAIErrorSchema,
+} from './openai-schemas.ts'
 
 export const chatCompletionsRoute = createRoute({
   method: 'post',
   path: '/v1/chat/completions',
   tags: ['OpenAI'],
-  summary: 'Create a chat completion (OpenAI-compatible), streamed or not, routed to any configured provider',
+  summary:
+    'Create a chat completion (OpenAI-compatible), streamed or not, routed to any configured provider',
   security: [{ bearerAuth: [] }],
-  request: { body: { required: true, content: { 'application/json': { schema: chatCompletionRequestSchema } } } },
+  request: {
+    body: {
+      required: true,
+      content: { 'application/json': { schema: chatCompletionRequestSchema } },
+    },
+  },
   responses: {
     200: {
-      description: 'The completion (JSON), or with `stream: true` a server-sent event stream of chunks',
-      content: { 'application/json': { schema: chatCompletionResponseSchema }, 'text/event-stream': { schema: { type: 'string' } } },
+      description:
+        'The completion (JSON), or with `stream: true` a server-sent event stream of chunks',
+      content: {
+        'application/json': { schema: chatCompletionResponseSchema },
+        'text/event-stream': { schema: { type: 'string' } },
+      },
     },
     ...errorResponses(openAIErrorSchema),
   },
 })
 
 /** https://platform.openai.com/docs/api-reference/chat/create */
-export const registerChatCompletions = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+export const registerChatCompletions = (
+  app: OpenAPIHono<GatewayEnv>,
+  deps: Deps,
+  executor: Executor
+): void => {
   app.openapi(
     chatCompletionsRoute,
-    createChatHandler({ deps, executor, codec: openAICodec, operation: 'chat-completions' }) as never,
+    createChatHandler({
+      deps,
+      executor,
+      codec: openAICodec,
+      operation: 'chat-completions',
+    }) as never
   )
 }

@@ -21,25 +21,40 @@ describe('convertOpenAIRequest', () => {
         model: 'smart',
         messages: [
           { role: 'developer', content: 'Be terse.' },
-          { role: 'system', content: [{ type: 'text', text: 'Use metric.' }, { type: 'text', text: 'No emoji.' }] },
+          {
+            role: 'system',
+            content: [
+              { type: 'text', text: 'Use metric.' },
+              { type: 'text', text: 'No emoji.' },
+            ],
+          },
           {
             role: 'user',
             content: [
               { type: 'text', text: 'Weather here?' },
-              { type: 'image_url', image_url: { url: 'data:image/PNG;base64,iVBORw0KGgo=', detail: 'low' } },
+              {
+                type: 'image_url',
+                image_url: { url: 'data:image/PNG;base64,iVBORw0KGgo=', detail: 'low' },
+              },
               { type: 'image_url', image_url: { url: 'https://example.com/street.jpg' } },
             ],
           },
           {
             role: 'assistant',
             content: '',
-            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+              },
+            ],
           },
           { role: 'tool', tool_call_id: 'call_1', content: '18°C, sunny' },
           { role: 'assistant', content: [{ type: 'text', text: 'It is 18°C.' }], name: 'bot' },
         ],
       },
-      'claude-sonnet-4-5',
+      'claude-sonnet-4-5'
     )
     expect(request).toEqual({
       model: 'claude-sonnet-4-5',
@@ -51,11 +66,19 @@ describe('convertOpenAIRequest', () => {
           role: 'user',
           content: [
             { type: 'text', text: 'Weather here?' },
-            { type: 'image', source: { type: 'base64', mediaType: 'image/png', data: 'iVBORw0KGgo=' } },
+            {
+              type: 'image',
+              source: { type: 'base64', mediaType: 'image/png', data: 'iVBORw0KGgo=' },
+            },
             { type: 'image', source: { type: 'url', url: 'https://example.com/street.jpg' } },
           ],
         },
-        { role: 'assistant', content: [{ type: 'tool-call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool-call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+          ],
+        },
         { role: 'tool', toolCallId: 'call_1', content: [{ type: 'text', text: '18°C, sunny' }] },
         { role: 'assistant', content: [{ type: 'text', text: 'It is 18°C.' }] },
       ],
@@ -75,18 +98,29 @@ describe('convertOpenAIRequest', () => {
         top_p: 0.8,
         stop: 'END',
         tools: [
-          { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true } },
+          {
+            type: 'function',
+            function: {
+              name: 'get_weather',
+              description: 'Weather',
+              parameters: { type: 'object', properties: { city: { type: 'string' } } },
+              strict: true,
+            },
+          },
           { type: 'function', function: { name: 'ping' } },
         ],
         tool_choice: { type: 'function', function: { name: 'get_weather' } },
         parallel_tool_calls: false,
-        response_format: { type: 'json_schema', json_schema: { name: 'out', schema: { type: 'object' }, strict: true } },
+        response_format: {
+          type: 'json_schema',
+          json_schema: { name: 'out', schema: { type: 'object' }, strict: true },
+        },
         user: 'legacy-user',
         safety_identifier: 'user-hash-1',
         seed: 7,
         frequency_penalty: 0.5,
       },
-      'claude-sonnet-4-5',
+      'claude-sonnet-4-5'
     )
     expect(request).toEqual({
       model: 'claude-sonnet-4-5',
@@ -98,31 +132,53 @@ describe('convertOpenAIRequest', () => {
       topP: 0.8,
       stop: ['END'],
       tools: [
-        { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
+        {
+          name: 'get_weather',
+          description: 'Weather',
+          parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          strict: true,
+        },
         { name: 'ping', parameters: { type: 'object', properties: {} } },
       ],
       toolChoice: { type: 'tool', name: 'get_weather' },
       parallelToolCalls: false,
-      responseFormat: { type: 'json_schema', name: 'out', schema: { type: 'object' }, strict: true },
+      responseFormat: {
+        type: 'json_schema',
+        name: 'out',
+        schema: { type: 'object' },
+        strict: true,
+      },
       user: 'user-hash-1',
     })
   })
 
   it('leaves absent what the client did not send (no max tokens, no sampling defaults)', () => {
-    expect(convertOpenAIRequest({ model: 'm', messages: [user], max_tokens: null, stop: null }, 'x')).toEqual({
+    expect(
+      convertOpenAIRequest({ model: 'm', messages: [user], max_tokens: null, stop: null }, 'x')
+    ).toEqual({
       model: 'x',
       messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
       stream: false,
     })
-    expect(convertOpenAIRequest({ model: 'm', messages: [user], max_tokens: 99 }, 'x').maxTokens).toBe(99)
+    expect(
+      convertOpenAIRequest({ model: 'm', messages: [user], max_tokens: 99 }, 'x').maxTokens
+    ).toBe(99)
   })
 
   it('maps the string tool choices and simple response formats', () => {
     for (const choice of ['auto', 'none', 'required']) {
-      expect(convertOpenAIRequest({ messages: [user], tool_choice: choice }, 'x').toolChoice).toEqual({ type: choice })
+      expect(
+        convertOpenAIRequest({ messages: [user], tool_choice: choice }, 'x').toolChoice
+      ).toEqual({ type: choice })
     }
-    expect(convertOpenAIRequest({ messages: [user], response_format: { type: 'json_object' } }, 'x').responseFormat).toEqual({ type: 'json_object' })
-    expect(convertOpenAIRequest({ messages: [user], stop: ['a', 'b'] }, 'x').stop).toEqual(['a', 'b'])
+    expect(
+      convertOpenAIRequest({ messages: [user], response_format: { type: 'json_object' } }, 'x')
+        .responseFormat
+    ).toEqual({ type: 'json_object' })
+    expect(convertOpenAIRequest({ messages: [user], stop: ['a', 'b'] }, 'x').stop).toEqual([
+      'a',
+      'b',
+    ])
   })
 
   it.each([
@@ -131,9 +187,23 @@ describe('convertOpenAIRequest', () => {
     [{ audio: { voice: 'alloy', format: 'wav' } }, 'audio'],
     [{ modalities: ['text', 'audio'] }, 'modalities'],
     [{ functions: [{ name: 'f' }] }, 'functions'],
-    [{ tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [] } } }, 'tool_choice'],
-    [{ tools: [{ type: 'function', function: { name: 'ok' } }, { type: 'custom', custom: { name: 'grammar' } }] }, 'tools.1.type'],
-    [{ response_format: { type: 'json_schema', json_schema: { name: 'x' } } }, 'response_format.json_schema.schema'],
+    [
+      { tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [] } } },
+      'tool_choice',
+    ],
+    [
+      {
+        tools: [
+          { type: 'function', function: { name: 'ok' } },
+          { type: 'custom', custom: { name: 'grammar' } },
+        ],
+      },
+      'tools.1.type',
+    ],
+    [
+      { response_format: { type: 'json_schema', json_schema: { name: 'x' } } },
+      'response_format.json_schema.schema',
+    ],
   ])('refuses %j with a 400 naming %s', (extra, param) => {
     const error = rejectionOf({ model: 'm', messages: [user], ...extra })
     expect(error).toMatchObject({ status: 400, code: 'invalid_request', param })
@@ -145,7 +215,13 @@ describe('convertOpenAIRequest', () => {
         user,
         { role: 'assistant', content: 'ok' },
         user,
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":' } },
+          ],
+        },
       ],
     })
     expect(error.param).toBe('messages.3.tool_calls.0.function.arguments')
@@ -154,20 +230,43 @@ describe('convertOpenAIRequest', () => {
 
   it('refuses image types the provider cannot read, and audio input, naming the part', () => {
     const image = rejectionOf({
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'image_url', image_url: { url: 'data:image/bmp;base64,Qk0=' } }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'x' },
+            { type: 'image_url', image_url: { url: 'data:image/bmp;base64,Qk0=' } },
+          ],
+        },
+      ],
     })
     expect(image).toMatchObject({ param: 'messages.0.content.1.image_url.url' })
     expect(image.message).toMatch(/image\/bmp/)
     const audio = rejectionOf({
-      messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAA=', format: 'wav' } }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [{ type: 'input_audio', input_audio: { data: 'AAA=', format: 'wav' } }],
+        },
+      ],
     })
     expect(audio).toMatchObject({ param: 'messages.0.content.0.type' })
   })
 
   it('refuses non-function tool calls in history and the deprecated function role', () => {
     expect(
-      rejectionOf({ messages: [user, { role: 'assistant', tool_calls: [{ id: 'c', type: 'custom', custom: { name: 'g', input: 'x' } }] }] }).param,
+      rejectionOf({
+        messages: [
+          user,
+          {
+            role: 'assistant',
+            tool_calls: [{ id: 'c', type: 'custom', custom: { name: 'g', input: 'x' } }],
+          },
+        ],
+      }).param
     ).toBe('messages.1.tool_calls.0.type')
-    expect(rejectionOf({ messages: [user, { role: 'function', name: 'f', content: '1' }] }).param).toBe('messages.1.role')
+    expect(
+      rejectionOf({ messages: [user, { role: 'function', name: 'f', content: '1' }] }).param
+    ).toBe('messages.1.role')
   })
 })

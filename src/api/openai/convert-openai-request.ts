@@ -25,7 +25,8 @@ type Json = Record<string, unknown>
 /** Media types every cross-dialect target accepts in base64 (Anthropic's list). */
 const imageMediaTypes = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
 
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isRecord = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const present = (value: unknown): boolean => value !== undefined && value !== null
 
@@ -43,18 +44,26 @@ const textOf = (part: unknown, param: string): string => {
 const convertImage = (part: Json, param: string): ImagePart => {
   const image = part.image_url
   const url = isRecord(image) ? image.url : undefined
-  if (typeof url !== 'string') throw invalidRequest('`image_url.url` must be a string.', `${param}.image_url.url`)
+  if (typeof url !== 'string')
+    throw invalidRequest('`image_url.url` must be a string.', `${param}.image_url.url`)
   if (!url.startsWith('data:')) {
     if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } }
-    throw invalidRequest('`image_url.url` must be an http(s) URL or a base64 data URL.', `${param}.image_url.url`)
+    throw invalidRequest(
+      '`image_url.url` must be an http(s) URL or a base64 data URL.',
+      `${param}.image_url.url`
+    )
   }
   const match = /^data:([^;,]+);base64,(.*)$/s.exec(url)
-  if (!match) throw invalidRequest('Image data URLs must be base64: `data:<media type>;base64,<data>`.', `${param}.image_url.url`)
+  if (!match)
+    throw invalidRequest(
+      'Image data URLs must be base64: `data:<media type>;base64,<data>`.',
+      `${param}.image_url.url`
+    )
   const mediaType = match[1].toLowerCase()
   if (!imageMediaTypes.has(mediaType)) {
     throw invalidRequest(
       `Image type \`${mediaType}\` is not supported by this model's provider; use image/jpeg, image/png, image/gif or image/webp.`,
-      `${param}.image_url.url`,
+      `${param}.image_url.url`
     )
   }
   return { type: 'image', source: { type: 'base64', mediaType, data: match[2] } }
@@ -68,20 +77,34 @@ const convertUserPart = (part: unknown, param: string): TextPart | ImagePart => 
     case 'image_url':
       return convertImage(part, param)
     case 'input_audio':
-      throw invalidRequest('Audio input is not supported by the provider serving this model.', `${param}.type`)
+      throw invalidRequest(
+        'Audio input is not supported by the provider serving this model.',
+        `${param}.type`
+      )
     default:
-      throw invalidRequest(`Content part type \`${String(part.type)}\` is not supported by the provider serving this model.`, `${param}.type`)
+      throw invalidRequest(
+        `Content part type \`${String(part.type)}\` is not supported by the provider serving this model.`,
+        `${param}.type`
+      )
   }
 }
 
 const convertToolCall = (call: unknown, param: string): ToolCallPart => {
   if (!isRecord(call) || call.type !== 'function' || !isRecord(call.function)) {
-    throw invalidRequest('Only `function` tool calls can be sent to the provider serving this model.', `${param}.type`)
+    throw invalidRequest(
+      'Only `function` tool calls can be sent to the provider serving this model.',
+      `${param}.type`
+    )
   }
   const { name, arguments: args } = call.function
   if (typeof call.id !== 'string') throw invalidRequest('A tool call needs an `id`.', `${param}.id`)
-  if (typeof name !== 'string') throw invalidRequest('A tool call needs a `function.name`.', `${param}.function.name`)
-  if (typeof args !== 'string') throw invalidRequest('`function.arguments` must be a JSON string.', `${param}.function.arguments`)
+  if (typeof name !== 'string')
+    throw invalidRequest('A tool call needs a `function.name`.', `${param}.function.name`)
+  if (typeof args !== 'string')
+    throw invalidRequest(
+      '`function.arguments` must be a JSON string.',
+      `${param}.function.arguments`
+    )
   try {
     JSON.parse(args)
   } catch {
@@ -91,22 +114,34 @@ const convertToolCall = (call: unknown, param: string): ToolCallPart => {
 }
 
 const convertAssistant = (message: Json, param: string): ChatMessage => {
-  if (present(message.audio)) throw invalidRequest('Audio is not supported by the provider serving this model.', `${param}.audio`)
+  if (present(message.audio))
+    throw invalidRequest(
+      'Audio is not supported by the provider serving this model.',
+      `${param}.audio`
+    )
   if (present(message.function_call)) {
-    throw invalidRequest('The deprecated `function_call` is not supported here; use `tool_calls`.', `${param}.function_call`)
+    throw invalidRequest(
+      'The deprecated `function_call` is not supported here; use `tool_calls`.',
+      `${param}.function_call`
+    )
   }
   const content: Array<TextPart | ToolCallPart | ReasoningPart> = []
   if (present(message.content)) {
     for (const [index, part] of partsOf(message.content, `${param}.content`).entries()) {
       const partParam = `${param}.content.${index}`
-      const text = isRecord(part) && part.type === 'refusal' && typeof part.refusal === 'string' ? part.refusal : textOf(part, partParam)
+      const text =
+        isRecord(part) && part.type === 'refusal' && typeof part.refusal === 'string'
+          ? part.refusal
+          : textOf(part, partParam)
       // Clients often send `content: ""` beside `tool_calls`; an empty text block means nothing and Anthropic rejects it.
       if (text !== '') content.push({ type: 'text', text })
     }
   }
   if (present(message.tool_calls)) {
-    if (!Array.isArray(message.tool_calls)) throw invalidRequest('`tool_calls` must be an array.', `${param}.tool_calls`)
-    for (const [index, call] of message.tool_calls.entries()) content.push(convertToolCall(call, `${param}.tool_calls.${index}`))
+    if (!Array.isArray(message.tool_calls))
+      throw invalidRequest('`tool_calls` must be an array.', `${param}.tool_calls`)
+    for (const [index, call] of message.tool_calls.entries())
+      content.push(convertToolCall(call, `${param}.tool_calls.${index}`))
   }
   return { role: 'assistant', content }
 }
@@ -127,13 +162,14 @@ const convertMessage = (message: unknown, index: number): ChatMessage => {
       return {
         role: 'user',
         content: partsOf(message.content, `${param}.content`).map((part, position) =>
-          convertUserPart(part, `${param}.content.${position}`),
+          convertUserPart(part, `${param}.content.${position}`)
         ),
       }
     case 'assistant':
       return convertAssistant(message, param)
     case 'tool':
-      if (typeof message.tool_call_id !== 'string') throw invalidRequest('A tool message needs a `tool_call_id`.', `${param}.tool_call_id`)
+      if (typeof message.tool_call_id !== 'string')
+        throw invalidRequest('A tool message needs a `tool_call_id`.', `${param}.tool_call_id`)
       return {
         role: 'tool',
         toolCallId: message.tool_call_id,
@@ -143,19 +179,29 @@ const convertMessage = (message: unknown, index: number): ChatMessage => {
         })),
       }
     default:
-      throw invalidRequest(`Message role \`${String(message.role)}\` is not supported by the provider serving this model.`, `${param}.role`)
+      throw invalidRequest(
+        `Message role \`${String(message.role)}\` is not supported by the provider serving this model.`,
+        `${param}.role`
+      )
   }
 }
 
 const convertTool = (tool: unknown, index: number): ToolDefinition => {
   const param = `tools.${index}`
   if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) {
-    throw invalidRequest('Only `function` tools can be sent to the provider serving this model.', `${param}.type`)
+    throw invalidRequest(
+      'Only `function` tools can be sent to the provider serving this model.',
+      `${param}.type`
+    )
   }
   const fn = tool.function
-  if (typeof fn.name !== 'string') throw invalidRequest('A function tool needs a `name`.', `${param}.function.name`)
+  if (typeof fn.name !== 'string')
+    throw invalidRequest('A function tool needs a `name`.', `${param}.function.name`)
   if (present(fn.parameters) && !isRecord(fn.parameters)) {
-    throw invalidRequest('`parameters` must be a JSON Schema object.', `${param}.function.parameters`)
+    throw invalidRequest(
+      '`parameters` must be a JSON Schema object.',
+      `${param}.function.parameters`
+    )
   }
   // OpenAI reads a function without `parameters` as one that takes no arguments: the same meaning, spelled out.
   const definition: ToolDefinition = {
@@ -169,25 +215,44 @@ const convertTool = (tool: unknown, index: number): ToolDefinition => {
 
 const convertToolChoice = (choice: unknown): ToolChoice => {
   if (choice === 'auto' || choice === 'none' || choice === 'required') return { type: choice }
-  if (isRecord(choice) && choice.type === 'function' && isRecord(choice.function) && typeof choice.function.name === 'string') {
+  if (
+    isRecord(choice) &&
+    choice.type === 'function' &&
+    isRecord(choice.function) &&
+    typeof choice.function.name === 'string'
+  ) {
     return { type: 'tool', name: choice.function.name }
   }
   if (isRecord(choice) && choice.type === 'allowed_tools') {
-    throw invalidRequest('`allowed_tools` is not supported by the provider serving this model.', 'tool_choice')
+    throw invalidRequest(
+      '`allowed_tools` is not supported by the provider serving this model.',
+      'tool_choice'
+    )
   }
-  throw invalidRequest('This `tool_choice` is not supported by the provider serving this model.', 'tool_choice')
+  throw invalidRequest(
+    'This `tool_choice` is not supported by the provider serving this model.',
+    'tool_choice'
+  )
 }
 
 const convertResponseFormat = (format: unknown): ResponseFormat => {
-  if (!isRecord(format)) throw invalidRequest('`response_format` must be an object.', 'response_format')
+  if (!isRecord(format))
+    throw invalidRequest('`response_format` must be an object.', 'response_format')
   if (format.type === 'text' || format.type === 'json_object') return { type: format.type }
-  if (format.type !== 'json_schema') throw invalidRequest(`Unknown response format \`${String(format.type)}\`.`, 'response_format.type')
+  if (format.type !== 'json_schema')
+    throw invalidRequest(
+      `Unknown response format \`${String(format.type)}\`.`,
+      'response_format.type'
+    )
   const schema = format.json_schema
   if (!isRecord(schema) || typeof schema.name !== 'string') {
     throw invalidRequest('`json_schema.name` is required.', 'response_format.json_schema.name')
   }
   if (!isRecord(schema.schema)) {
-    throw invalidRequest('`json_schema.schema` is required for the provider serving this model.', 'response_format.json_schema.schema')
+    throw invalidRequest(
+      '`json_schema.schema` is required for the provider serving this model.',
+      'response_format.json_schema.schema'
+    )
   }
   const out: ResponseFormat = { type: 'json_schema', name: schema.name, schema: schema.schema }
   if (typeof schema.strict === 'boolean') out.strict = schema.strict
@@ -196,34 +261,61 @@ const convertResponseFormat = (format: unknown): ResponseFormat => {
 }
 
 const rejectUnconvertible = (body: Json): void => {
-  if (typeof body.n === 'number' && body.n > 1) throw invalidRequest('`n` greater than 1 is not supported by the provider serving this model.', 'n')
-  if (body.logprobs === true) throw invalidRequest('`logprobs` is not supported by the provider serving this model.', 'logprobs')
-  if (present(body.audio)) throw invalidRequest('Audio output is not supported by the provider serving this model.', 'audio')
+  if (typeof body.n === 'number' && body.n > 1)
+    throw invalidRequest(
+      '`n` greater than 1 is not supported by the provider serving this model.',
+      'n'
+    )
+  if (body.logprobs === true)
+    throw invalidRequest(
+      '`logprobs` is not supported by the provider serving this model.',
+      'logprobs'
+    )
+  if (present(body.audio))
+    throw invalidRequest(
+      'Audio output is not supported by the provider serving this model.',
+      'audio'
+    )
   if (Array.isArray(body.modalities) && body.modalities.includes('audio')) {
-    throw invalidRequest('Audio output is not supported by the provider serving this model.', 'modalities')
+    throw invalidRequest(
+      'Audio output is not supported by the provider serving this model.',
+      'modalities'
+    )
   }
   if (present(body.functions) || present(body.function_call)) {
-    throw invalidRequest('The deprecated `functions` parameter is not supported here; use `tools`.', present(body.functions) ? 'functions' : 'function_call')
+    throw invalidRequest(
+      'The deprecated `functions` parameter is not supported here; use `tools`.',
+      present(body.functions) ? 'functions' : 'function_call'
+    )
   }
 }
 
 export const convertOpenAIRequest = (body: Record<string, unknown>, model: string): ChatRequest => {
   rejectUnconvertible(body)
-  if (!Array.isArray(body.messages)) throw invalidRequest('`messages` must be an array.', 'messages')
-  const request: ChatRequest = { model, messages: body.messages.map(convertMessage), stream: body.stream === true }
+  if (!Array.isArray(body.messages))
+    throw invalidRequest('`messages` must be an array.', 'messages')
+  const request: ChatRequest = {
+    model,
+    messages: body.messages.map(convertMessage),
+    stream: body.stream === true,
+  }
   if (Array.isArray(body.tools)) request.tools = body.tools.map(convertTool)
   if (present(body.tool_choice)) request.toolChoice = convertToolChoice(body.tool_choice)
-  if (typeof body.parallel_tool_calls === 'boolean') request.parallelToolCalls = body.parallel_tool_calls
+  if (typeof body.parallel_tool_calls === 'boolean')
+    request.parallelToolCalls = body.parallel_tool_calls
   const maxTokens = body.max_completion_tokens ?? body.max_tokens
   if (typeof maxTokens === 'number') request.maxTokens = maxTokens
   if (typeof body.temperature === 'number') request.temperature = body.temperature
   if (typeof body.top_p === 'number') request.topP = body.top_p
   if (typeof body.stop === 'string') request.stop = [body.stop]
-  else if (Array.isArray(body.stop)) request.stop = body.stop.filter((stop): stop is string => typeof stop === 'string')
-  if (present(body.response_format)) request.responseFormat = convertResponseFormat(body.response_format)
+  else if (Array.isArray(body.stop))
+    request.stop = body.stop.filter((stop): stop is string => typeof stop === 'string')
+  if (present(body.response_format))
+    request.responseFormat = convertResponseFormat(body.response_format)
   const user = body.safety_identifier ?? body.user
   if (typeof user === 'string') request.user = user
   const streamOptions = body.stream_options
-  if (isRecord(streamOptions) && typeof streamOptions.include_usage === 'boolean') request.includeUsage = streamOptions.include_usage
+  if (isRecord(streamOptions) && typeof streamOptions.include_usage === 'boolean')
+    request.includeUsage = streamOptions.include_usage
   return request
 }

@@ -18,7 +18,13 @@ const result: ChatResult = {
       finishReason: { unified: 'stop', raw: 'end_turn' },
     },
   ],
-  usage: { inputTokens: 2095, outputTokens: 503, cachedInputTokens: 2048, cacheWriteInputTokens: 0, reasoningTokens: null },
+  usage: {
+    inputTokens: 2095,
+    outputTokens: 503,
+    cachedInputTokens: 2048,
+    cacheWriteInputTokens: 0,
+    reasoningTokens: null,
+  },
 }
 
 describe('convertToOpenAIResponse', () => {
@@ -49,21 +55,35 @@ describe('convertToOpenAIResponse', () => {
   })
 
   it('writes tool calls with a null content and the tool_calls finish reason', () => {
-    const body = convertToOpenAIResponse({
-      ...result,
-      id: 'chatcmpl-abc',
-      choices: [
-        {
-          index: 0,
-          content: [
-            { type: 'tool-call', id: 'toolu_01', name: 'get_weather', arguments: '{"city":"Paris"}' },
-            { type: 'tool-call', id: 'toolu_02', name: 'get_time', arguments: '{}' },
-          ],
-          finishReason: { unified: 'tool-calls', raw: 'tool_use' },
+    const body = convertToOpenAIResponse(
+      {
+        ...result,
+        id: 'chatcmpl-abc',
+        choices: [
+          {
+            index: 0,
+            content: [
+              {
+                type: 'tool-call',
+                id: 'toolu_01',
+                name: 'get_weather',
+                arguments: '{"city":"Paris"}',
+              },
+              { type: 'tool-call', id: 'toolu_02', name: 'get_time', arguments: '{}' },
+            ],
+            finishReason: { unified: 'tool-calls', raw: 'tool_use' },
+          },
+        ],
+        usage: {
+          inputTokens: 10,
+          outputTokens: 5,
+          cachedInputTokens: null,
+          cacheWriteInputTokens: null,
+          reasoningTokens: 3,
         },
-      ],
-      usage: { inputTokens: 10, outputTokens: 5, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: 3 },
-    }, { model: 'smart' })
+      },
+      { model: 'smart' }
+    )
     expect(body.id).toBe('chatcmpl-abc')
     expect(body.model).toBe('smart')
     expect(body.choices[0]).toEqual({
@@ -74,7 +94,11 @@ describe('convertToOpenAIResponse', () => {
         refusal: null,
         annotations: [],
         tool_calls: [
-          { id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          {
+            id: 'toolu_01',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+          },
           { id: 'toolu_02', type: 'function', function: { name: 'get_time', arguments: '{}' } },
         ],
       },
@@ -85,7 +109,12 @@ describe('convertToOpenAIResponse', () => {
       prompt_tokens: 10,
       completion_tokens: 5,
       total_tokens: 15,
-      completion_tokens_details: { reasoning_tokens: 3, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: 3,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
     })
     expectValidOpenAI('CreateChatCompletionResponse', body)
   })
@@ -93,14 +122,22 @@ describe('convertToOpenAIResponse', () => {
   it('writes 0 only in the required usage fields when the upstream reported nothing', () => {
     const body = convertToOpenAIResponse({
       ...result,
-      usage: { inputTokens: null, outputTokens: null, cachedInputTokens: null, cacheWriteInputTokens: null, reasoningTokens: null },
+      usage: {
+        inputTokens: null,
+        outputTokens: null,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
     })
     expect(body.usage).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 })
   })
 
   it('maps finish reasons back to the ones OpenAI clients know', () => {
     expect(toOpenAIFinishReason({ unified: 'length', raw: 'max_tokens' })).toBe('length')
-    expect(toOpenAIFinishReason({ unified: 'content-filter', raw: 'refusal' })).toBe('content_filter')
+    expect(toOpenAIFinishReason({ unified: 'content-filter', raw: 'refusal' })).toBe(
+      'content_filter'
+    )
     expect(toOpenAIFinishReason({ unified: 'tool-calls', raw: 'tool_use' })).toBe('tool_calls')
     expect(toOpenAIFinishReason({ unified: 'other', raw: 'pause_turn' })).toBe('stop')
     expect(toOpenAIFinishReason({ unified: 'error', raw: null })).toBe('stop')

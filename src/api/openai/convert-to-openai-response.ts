@@ -7,7 +7,11 @@
 import type { ChatChoice, ChatResult, FinishReason } from '../../../providers/spec/chat-types.ts'
 import { openAIUsage, type OpenAIUsage } from './openai-usage.ts'
 
-export type OpenAIToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } }
+export type OpenAIToolCall = {
+  id: string
+  type: 'function'
+  function: { name: string; arguments: string }
+}
 
 export type OpenAIChatCompletion = {
   id: string
@@ -44,12 +48,21 @@ export const toOpenAIFinishReason = (finishReason: FinishReason): string => {
 }
 
 /** OpenAI ids start with `chatcmpl-`; an upstream id (Anthropic `msg_…`) is kept inside one, so logs still match. */
-export const toOpenAICompletionId = (id: string): string => (id.startsWith('chatcmpl-') ? id : `chatcmpl-${id}`)
+export const toOpenAICompletionId = (id: string): string =>
+  id.startsWith('chatcmpl-') ? id : `chatcmpl-${id}`
 
 const convertChoice = (choice: ChatChoice): OpenAIChatCompletion['choices'][number] => {
   const text = choice.content.flatMap((part) => (part.type === 'text' ? [part.text] : []))
   const toolCalls = choice.content.flatMap((part): OpenAIToolCall[] =>
-    part.type === 'tool-call' ? [{ id: part.id, type: 'function', function: { name: part.name, arguments: part.arguments } }] : [],
+    part.type === 'tool-call'
+      ? [
+          {
+            id: part.id,
+            type: 'function',
+            function: { name: part.name, arguments: part.arguments },
+          },
+        ]
+      : []
   )
   const message: OpenAIChatCompletion['choices'][number]['message'] = {
     role: 'assistant',
@@ -58,10 +71,18 @@ const convertChoice = (choice: ChatChoice): OpenAIChatCompletion['choices'][numb
     annotations: [],
   }
   if (toolCalls.length > 0) message.tool_calls = toolCalls
-  return { index: choice.index, message, logprobs: null, finish_reason: toOpenAIFinishReason(choice.finishReason) }
+  return {
+    index: choice.index,
+    message,
+    logprobs: null,
+    finish_reason: toOpenAIFinishReason(choice.finishReason),
+  }
 }
 
-export const convertToOpenAIResponse = (result: ChatResult, options: { model?: string } = {}): OpenAIChatCompletion => ({
+export const convertToOpenAIResponse = (
+  result: ChatResult,
+  options: { model?: string } = {}
+): OpenAIChatCompletion => ({
   id: toOpenAICompletionId(result.id),
   object: 'chat.completion',
   created: result.created,

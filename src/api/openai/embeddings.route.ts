@@ -6,7 +6,11 @@ import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { encodeEmbeddingsBase64 } from './encode-embeddings-base64.ts'
 import { openAIEmbeddingsCodec } from './openai-codec.ts'
-import { embeddingsRequestSchema, embeddingsResponseSchema, openAIErrorSchema } from './openai-schemas.ts'
+import {
+  embeddingsRequestSchema,
+  embeddingsResponseSchema,
+  openAIErrorSchema,
+} from './openai-schemas.ts'
 
 export const embeddingsRoute = createRoute({
   method: 'post',
@@ -14,15 +18,24 @@ export const embeddingsRoute = createRoute({
   tags: ['OpenAI'],
   summary: 'Create embeddings (float or base64), routed to an OpenAI-compatible provider',
   security: [{ bearerAuth: [] }],
-  request: { body: { required: true, content: { 'application/json': { schema: embeddingsRequestSchema } } } },
+  request: {
+    body: { required: true, content: { 'application/json': { schema: embeddingsRequestSchema } } },
+  },
   responses: {
-    200: { description: 'Embeddings in input order', content: { 'application/json': { schema: embeddingsResponseSchema } } },
+    200: {
+      description: 'Embeddings in input order',
+      content: { 'application/json': { schema: embeddingsResponseSchema } },
+    },
     ...errorResponses(openAIErrorSchema),
   },
 })
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create */
-export const registerEmbeddings = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+export const registerEmbeddings = (
+  app: OpenAPIHono<GatewayEnv>,
+  deps: Deps,
+  executor: Executor
+): void => {
   app.openapi(
     embeddingsRoute,
     createChatHandler({
@@ -30,7 +43,8 @@ export const registerEmbeddings = (app: OpenAPIHono<GatewayEnv>, deps: Deps, exe
       executor,
       codec: openAIEmbeddingsCodec,
       operation: 'embeddings',
-      transformFor: (body) => (body.encoding_format === 'base64' ? encodeEmbeddingsBase64 : undefined),
-    }) as never,
+      transformFor: (body) =>
+        body.encoding_format === 'base64' ? encodeEmbeddingsBase64 : undefined,
+    }) as never
   )
 }

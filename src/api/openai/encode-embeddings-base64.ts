@@ -27,7 +27,8 @@ export const encodeEmbeddingsBase64 = (bytes: Uint8Array): Uint8Array => {
     return bytes
   }
   for (const item of parsed.data ?? []) {
-    if (Array.isArray(item.embedding)) item.embedding = encodeFloat32Base64(item.embedding as number[])
+    if (Array.isArray(item.embedding))
+      item.embedding = encodeFloat32Base64(item.embedding as number[])
   }
   return new TextEncoder().encode(JSON.stringify(parsed))
 }

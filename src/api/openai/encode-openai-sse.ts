@@ -15,7 +15,12 @@ import { toOpenAICompletionId, toOpenAIFinishReason } from './convert-to-openai-
 import { openAIUsage } from './openai-usage.ts'
 
 /** The `error` object of an OpenAI error body: `param` and `code` are nullable but always present. */
-export type OpenAIErrorObject = { message: string; type: string; param?: string | null; code?: string | null }
+export type OpenAIErrorObject = {
+  message: string
+  type: string
+  param?: string | null
+  code?: string | null
+}
 
 export type EncodeOpenAISseOptions = {
   includeUsage: boolean
@@ -31,7 +36,16 @@ const frame = (value: unknown): string => `data: ${JSON.stringify(value)}\n\n`
 
 /** The in-band error event that ends a failed OpenAI stream (also appended to forwarded streams that fail). */
 export const encodeOpenAIErrorEvent = (error: OpenAIErrorObject): Uint8Array =>
-  encoder.encode(frame({ error: { message: error.message, type: error.type, param: error.param ?? null, code: error.code ?? null } }))
+  encoder.encode(
+    frame({
+      error: {
+        message: error.message,
+        type: error.type,
+        param: error.param ?? null,
+        code: error.code ?? null,
+      },
+    })
+  )
 
 const typeForStatus = (status: number): string => {
   if (status === 429) return 'rate_limit_error'
@@ -41,12 +55,27 @@ const typeForStatus = (status: number): string => {
 
 const describeError = (error: unknown): OpenAIErrorObject => {
   if (isProviderError(error)) {
-    return { message: error.message, type: error.type ?? typeForStatus(error.status), param: error.param, code: error.code }
+    return {
+      message: error.message,
+      type: error.type ?? typeForStatus(error.status),
+      param: error.param,
+      code: error.code,
+    }
   }
   if (error instanceof GatewayError) {
-    return { message: error.message, type: typeForStatus(error.status), param: error.param, code: error.openaiCode }
+    return {
+      message: error.message,
+      type: typeForStatus(error.status),
+      param: error.param,
+      code: error.openaiCode,
+    }
   }
-  return { message: 'The gateway hit an internal error while streaming the answer.', type: 'server_error', param: null, code: null }
+  return {
+    message: 'The gateway hit an internal error while streaming the answer.',
+    type: 'server_error',
+    param: null,
+    code: null,
+  }
 }
 
 type Envelope = { id: string; created: number; model: string }
@@ -62,24 +91,45 @@ type EncoderState = {
 
 const randomId = (): string => crypto.randomUUID().replaceAll('-', '')
 
-export const encodeOpenAISse = (chunks: ReadableStream<ChatChunk>, options: EncodeOpenAISseOptions): ReadableStream<Uint8Array> => {
+export const encodeOpenAISse = (
+  chunks: ReadableStream<ChatChunk>,
+  options: EncodeOpenAISseOptions
+): ReadableStream<Uint8Array> => {
   const reader = chunks.getReader()
   const describe = options.describeError ?? describeError
-  const state: EncoderState = { envelope: null, usage: null, choices: new Set(), toolCalls: new Set() }
+  const state: EncoderState = {
+    envelope: null,
+    usage: null,
+    choices: new Set(),
+    toolCalls: new Set(),
+  }
 
   /** Adapters always send `start` first; should one not, the stream still gets one consistent id. */
   const envelope = (): Envelope =>
-    (state.envelope ??= { id: `chatcmpl-${randomId()}`, created: Math.floor(Date.now() / 1000), model: options.model ?? '' })
+    (state.envelope ??= {
+      id: `chatcmpl-${randomId()}`,
+      created: Math.floor(Date.now() / 1000),
+      model: options.model ?? '',
+    })
 
   const chunk = (choices: unknown[], usage?: Usage): string => {
     const { id, created, model } = envelope()
-    const body: Record<string, unknown> = { id, object: 'chat.completion.chunk', created, model, choices }
+    const body: Record<string, unknown> = {
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model,
+      choices,
+    }
     if (options.includeUsage) body.usage = usage ? openAIUsage(usage) : null
     return frame(body)
   }
 
-  const choice = (index: number, delta: Record<string, unknown>, finishReason: string | null = null): string =>
-    chunk([{ index, delta, logprobs: null, finish_reason: finishReason }])
+  const choice = (
+    index: number,
+    delta: Record<string, unknown>,
+    finishReason: string | null = null
+  ): string => chunk([{ index, delta, logprobs: null, finish_reason: finishReason }])
 
   /** The first chunk of a choice carries its role, as the real API's does (the SDK's helper requires it). */
   const open = (index: number, frames: string[]): void => {
@@ -92,7 +142,11 @@ export const encodeOpenAISse = (chunks: ReadableStream<ChatChunk>, options: Enco
     const frames: string[] = []
     switch (source.type) {
       case 'start':
-        state.envelope ??= { id: toOpenAICompletionId(source.id), created: source.created, model: options.model ?? source.model }
+        state.envelope ??= {
+          id: toOpenAICompletionId(source.id),
+          created: source.created,
+          model: options.model ?? source.model,
+        }
         if (source.usage) state.usage = source.usage
         open(0, frames)
         break
@@ -108,11 +162,20 @@ export const encodeOpenAISse = (chunks: ReadableStream<ChatChunk>, options: Enco
         const key = `${source.choiceIndex}:${source.index}`
         if (!state.toolCalls.has(key)) {
           state.toolCalls.add(key)
-          const first = { index: source.index, id: source.id ?? `call_${randomId()}`, type: 'function', function: { name: source.name ?? '', arguments: '' } }
+          const first = {
+            index: source.index,
+            id: source.id ?? `call_${randomId()}`,
+            type: 'function',
+            function: { name: source.name ?? '', arguments: '' },
+          }
           frames.push(choice(source.choiceIndex, { tool_calls: [first] }))
         }
         if (source.argumentsDelta !== '') {
-          frames.push(choice(source.choiceIndex, { tool_calls: [{ index: source.index, function: { arguments: source.argumentsDelta } }] }))
+          frames.push(
+            choice(source.choiceIndex, {
+              tool_calls: [{ index: source.index, function: { arguments: source.argumentsDelta } }],
+            })
+          )
         }
         break
       }

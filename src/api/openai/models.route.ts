@@ -14,7 +14,11 @@ import { modelListSchema, modelSchema, openAIErrorSchema } from './openai-schema
 
 type ListedModel = { id: string; created: number; ownedBy: string; displayName: string }
 
-const listModels = async (deps: Deps, executor: Executor, startedAtSeconds: number): Promise<ListedModel[]> => {
+const listModels = async (
+  deps: Deps,
+  executor: Executor,
+  startedAtSeconds: number
+): Promise<ListedModel[]> => {
   const models: ListedModel[] = []
   const seen = new Set<string>()
   const add = (model: ListedModel): void => {
@@ -23,7 +27,12 @@ const listModels = async (deps: Deps, executor: Executor, startedAtSeconds: numb
     models.push(model)
   }
   for (const route of Object.values(deps.config.routes)) {
-    add({ id: route.name, created: startedAtSeconds, ownedBy: 'gatehouse', displayName: route.name })
+    add({
+      id: route.name,
+      created: startedAtSeconds,
+      ownedBy: 'gatehouse',
+      displayName: route.name,
+    })
   }
   for (const { providerId, models: advertised } of await executor.catalog.list()) {
     for (const model of advertised) {
@@ -38,7 +47,12 @@ const listModels = async (deps: Deps, executor: Executor, startedAtSeconds: numb
   return models
 }
 
-const toOpenAI = (model: ListedModel) => ({ id: model.id, object: 'model', created: model.created, owned_by: model.ownedBy })
+const toOpenAI = (model: ListedModel) => ({
+  id: model.id,
+  object: 'model',
+  created: model.created,
+  owned_by: model.ownedBy,
+})
 
 const toAnthropic = (model: ListedModel) => ({
   type: 'model',
@@ -48,22 +62,30 @@ const toAnthropic = (model: ListedModel) => ({
 })
 
 const notFound = (id: string): GatewayError =>
-  new GatewayError('not_found', `The model \`${id}\` does not exist or you do not have access to it.`, {
-    openaiCode: 'model_not_found',
-    param: 'model',
-  })
+  new GatewayError(
+    'not_found',
+    `The model \`${id}\` does not exist or you do not have access to it.`,
+    {
+      openaiCode: 'model_not_found',
+      param: 'model',
+    }
+  )
 
 const anthropicPage = (c: Context<GatewayEnv>, models: ListedModel[]) => {
   const limitText = c.req.query('limit')
   const limit = limitText === undefined ? 20 : Number(limitText)
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalidRequest('limit: must be an integer from 1 to 1000', 'limit')
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw invalidRequest('limit: must be an integer from 1 to 1000', 'limit')
   const afterId = c.req.query('after_id')
   const beforeId = c.req.query('before_id')
   let start = 0
   let end = models.length
   if (afterId !== undefined) start = models.findIndex((model) => model.id === afterId) + 1
   if (beforeId !== undefined) {
-    end = Math.max(0, models.findIndex((model) => model.id === beforeId))
+    end = Math.max(
+      0,
+      models.findIndex((model) => model.id === beforeId)
+    )
     start = Math.max(start, end - limit)
   }
   const page = models.slice(start, Math.min(end, start + limit))
@@ -79,11 +101,18 @@ export const listModelsRoute = createRoute({
   method: 'get',
   path: '/v1/models',
   tags: ['OpenAI', 'Anthropic'],
-  summary: 'List aliases and every provider model (Anthropic list shape when `anthropic-version` is sent)',
+  summary:
+    'List aliases and every provider model (Anthropic list shape when `anthropic-version` is sent)',
   security: [{ bearerAuth: [] }],
   responses: {
-    200: { description: 'The models', content: { 'application/json': { schema: modelListSchema } } },
-    401: { description: 'Missing or invalid API key', content: { 'application/json': { schema: openAIErrorSchema } } },
+    200: {
+      description: 'The models',
+      content: { 'application/json': { schema: modelListSchema } },
+    },
+    401: {
+      description: 'Missing or invalid API key',
+      content: { 'application/json': { schema: openAIErrorSchema } },
+    },
   },
 })
 
@@ -96,11 +125,18 @@ export const retrieveModelRoute = createRoute({
   request: { params: z.object({ id: z.string() }) },
   responses: {
     200: { description: 'The model', content: { 'application/json': { schema: modelSchema } } },
-    404: { description: 'Unknown model', content: { 'application/json': { schema: openAIErrorSchema } } },
+    404: {
+      description: 'Unknown model',
+      content: { 'application/json': { schema: openAIErrorSchema } },
+    },
   },
 })
 
-export const registerModels = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+export const registerModels = (
+  app: OpenAPIHono<GatewayEnv>,
+  deps: Deps,
+  executor: Executor
+): void => {
   const startedAtSeconds = Math.floor(deps.clock.now() / 1000)
   app.openAPIRegistry.registerPath(listModelsRoute)
   app.openAPIRegistry.registerPath(retrieveModelRoute)
@@ -115,7 +151,8 @@ export const registerModels = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executo
     let model = models.find((candidate) => candidate.id === id)
     if (!model) {
       const providers = await executor.catalog.providersOf(id)
-      if (providers.length === 1) model = models.find((candidate) => candidate.id === `${providers[0]}/${id}`)
+      if (providers.length === 1)
+        model = models.find((candidate) => candidate.id === `${providers[0]}/${id}`)
       if (model) model = { ...model, id }
     }
     if (!model) throw notFound(id)

@@ -1,12 +1,17 @@
 import type { DialectCodec } from '../dialect-codec.ts'
 import { convertToOpenAIResponse } from './convert-to-openai-response.ts'
-import { encodeOpenAIErrorEvent, encodeOpenAISse, type OpenAIErrorObject } from './encode-openai-sse.ts'
+import {
+  encodeOpenAIErrorEvent,
+  encodeOpenAISse,
+  type OpenAIErrorObject,
+} from './encode-openai-sse.ts'
 import { errorBody, toGatewayError } from '../../middleware/on-error.ts'
 import { invalidRequest, type GatewayError } from '../../core/errors.ts'
 import { convertOpenAIRequest } from './convert-openai-request.ts'
 
 /** Mid-stream errors are worded by the one error serializer, like every other error. */
-const describe = (error: GatewayError): OpenAIErrorObject => (errorBody(error, 'openai', '') as { error: OpenAIErrorObject }).error
+const describe = (error: GatewayError): OpenAIErrorObject =>
+  (errorBody(error, 'openai', '') as { error: OpenAIErrorObject }).error
 
 /** OpenAI Chat Completions. https://platform.openai.com/docs/api-reference/chat */
 export const openAICodec: DialectCodec = {

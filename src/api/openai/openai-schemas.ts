@@ -12,9 +12,12 @@ import { upstreamJudged } from '../upstream-judged.ts'
 
 const chatMessageSchema = z.looseObject({
   role: z.string().openapi({
-    description: '`system`, `developer`, `user`, `assistant` or `tool`; other roles are left to the upstream',
+    description:
+      '`system`, `developer`, `user`, `assistant` or `tool`; other roles are left to the upstream',
   }),
-  content: upstreamJudged(z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).nullable()),
+  content: upstreamJudged(
+    z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).nullable()
+  ),
 })
 
 export const chatCompletionRequestSchema = z
@@ -42,7 +45,12 @@ export type ChatCompletionRequestBody = z.infer<typeof chatCompletionRequestSche
 export const embeddingsRequestSchema = z
   .looseObject({
     model: z.string().min(1),
-    input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number().int()).min(1), z.array(z.array(z.number().int()).min(1)).min(1)]),
+    input: z.union([
+      z.string(),
+      z.array(z.string()).min(1),
+      z.array(z.number().int()).min(1),
+      z.array(z.array(z.number().int()).min(1)).min(1),
+    ]),
     encoding_format: z.enum(['float', 'base64']).optional(),
     dimensions: z.number().int().min(1).optional(),
   })
@@ -55,30 +63,61 @@ export const chatCompletionResponseSchema = z
     object: z.enum(['chat.completion']),
     created: z.number().int(),
     model: z.string(),
-    choices: z.array(z.looseObject({ index: z.number().int(), message: z.looseObject({}), finish_reason: z.string() })),
-    usage: z.looseObject({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number() }).optional(),
+    choices: z.array(
+      z.looseObject({
+        index: z.number().int(),
+        message: z.looseObject({}),
+        finish_reason: z.string(),
+      })
+    ),
+    usage: z
+      .looseObject({
+        prompt_tokens: z.number(),
+        completion_tokens: z.number(),
+        total_tokens: z.number(),
+      })
+      .optional(),
   })
   .openapi('CreateChatCompletionResponse', {
-    description: 'A chat completion; with `stream: true`, a `text/event-stream` of `chat.completion.chunk` objects ending in `data: [DONE]`.',
+    description:
+      'A chat completion; with `stream: true`, a `text/event-stream` of `chat.completion.chunk` objects ending in `data: [DONE]`.',
   })
 
 export const embeddingsResponseSchema = z
   .looseObject({
     object: z.enum(['list']),
-    data: z.array(z.looseObject({ object: z.enum(['embedding']), index: z.number().int(), embedding: z.union([z.array(z.number()), z.string()]) })),
+    data: z.array(
+      z.looseObject({
+        object: z.enum(['embedding']),
+        index: z.number().int(),
+        embedding: z.union([z.array(z.number()), z.string()]),
+      })
+    ),
     model: z.string(),
     usage: z.looseObject({ prompt_tokens: z.number(), total_tokens: z.number() }),
   })
   .openapi('CreateEmbeddingResponse')
 
 export const modelSchema = z
-  .looseObject({ id: z.string(), object: z.enum(['model']), created: z.number().int(), owned_by: z.string() })
+  .looseObject({
+    id: z.string(),
+    object: z.enum(['model']),
+    created: z.number().int(),
+    owned_by: z.string(),
+  })
   .openapi('Model')
 
-export const modelListSchema = z.looseObject({ object: z.enum(['list']), data: z.array(modelSchema) }).openapi('ListModelsResponse')
+export const modelListSchema = z
+  .looseObject({ object: z.enum(['list']), data: z.array(modelSchema) })
+  .openapi('ListModelsResponse')
 
 export const openAIErrorSchema = z
   .object({
-    error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string().nullable() }),
+    error: z.object({
+      message: z.string(),
+      type: z.string(),
+      param: z.string().nullable(),
+      code: z.string().nullable(),
+    }),
   })
   .openapi('OpenAIError')

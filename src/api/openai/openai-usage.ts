@@ -13,7 +13,11 @@ export type OpenAIUsage = {
   prompt_tokens: number
   completion_tokens: number
   total_tokens: number
-  prompt_tokens_details?: { cached_tokens: number; audio_tokens: number; cache_write_tokens?: number }
+  prompt_tokens_details?: {
+    cached_tokens: number
+    audio_tokens: number
+    cache_write_tokens?: number
+  }
   completion_tokens_details?: {
     reasoning_tokens: number
     audio_tokens: number
@@ -32,7 +36,8 @@ export const openAIUsage = (usage: Usage): OpenAIUsage => {
   }
   if (usage.cachedInputTokens !== null || usage.cacheWriteInputTokens !== null) {
     wire.prompt_tokens_details = { cached_tokens: usage.cachedInputTokens ?? 0, audio_tokens: 0 }
-    if (usage.cacheWriteInputTokens !== null) wire.prompt_tokens_details.cache_write_tokens = usage.cacheWriteInputTokens
+    if (usage.cacheWriteInputTokens !== null)
+      wire.prompt_tokens_details.cache_write_tokens = usage.cacheWriteInputTokens
   }
   if (usage.reasoningTokens !== null) {
     wire.completion_tokens_details = {

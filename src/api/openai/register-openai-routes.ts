@@ -6,7 +6,11 @@ import { registerChatCompletions } from './chat-completions.route.ts'
 import { registerEmbeddings } from './embeddings.route.ts'
 import { registerModels } from './models.route.ts'
 
-export const registerOpenAIRoutes = (app: OpenAPIHono<GatewayEnv>, deps: Deps, executor: Executor): void => {
+export const registerOpenAIRoutes = (
+  app: OpenAPIHono<GatewayEnv>,
+  deps: Deps,
+  executor: Executor
+): void => {
   registerChatCompletions(app, deps, executor)
   registerEmbeddings(app, deps, executor)
   registerModels(app, deps, executor)
