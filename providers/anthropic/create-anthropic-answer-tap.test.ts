@@ -9,6 +9,7 @@ import thinkingToolsStream from './__fixtures__/anthropic-thinking-tools.chunks.
 import toolNoArgsStream from './__fixtures__/anthropic-tool-no-args.chunks.txt?raw'
 import truncatedStream from './__fixtures__/anthropic-truncated.chunks.txt?raw'
 import { createAnthropicAdapter } from './anthropic-adapter.ts'
+import { anthropicThinkingToolsAnswer } from './__fixtures__/anthropic-thinking-tools-answer.ts'
 import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 
 const created = 1_800_000_000
@@ -50,43 +51,7 @@ const withParsedArguments = (answer: ChatResult | null | undefined) =>
     })),
   }
 
-const thinkingToolsAnswer: ChatResult = {
-  id: 'msg_011CfWBu94HWxZXjXK6ZhEXM',
-  model: 'claude-sonnet-4-6',
-  created,
-  choices: [
-    {
-      index: 0,
-      content: [
-        {
-          type: 'reasoning',
-          text: "The user wants the weather in two cities. I'll call get_weather twice.",
-          signature: 'EqQBCkgIARABGAIiQL2p3sig',
-        },
-        {
-          type: 'tool-call',
-          id: 'toolu_01A09q90qw90lq917835lq9',
-          name: 'get_weather',
-          arguments: '{"city": "Paris", "unit": "c"}',
-        },
-        {
-          type: 'tool-call',
-          id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz',
-          name: 'get_weather',
-          arguments: '{"city": "Tokyo"}',
-        },
-      ],
-      finishReason: { unified: 'tool-calls', raw: 'tool_use' },
-    },
-  ],
-  usage: {
-    inputTokens: 1879,
-    outputTokens: 112,
-    cachedInputTokens: 1024,
-    cacheWriteInputTokens: 256,
-    reasoningTokens: 18,
-  },
-}
+const thinkingToolsAnswer = anthropicThinkingToolsAnswer(created)
 
 /** What the Messages API answers without `stream` for the message `anthropic-thinking-tools.chunks.txt` streams. */
 const thinkingToolsJson = JSON.stringify({

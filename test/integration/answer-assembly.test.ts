@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { createFakeTransport } from '../../providers/anthropic/__fixtures__/create-fake-transport.ts'
 import anthropicErrorMidStream from '../../providers/anthropic/__fixtures__/anthropic-error-mid-stream.chunks.txt?raw'
 import anthropicThinkingTools from '../../providers/anthropic/__fixtures__/anthropic-thinking-tools.chunks.txt?raw'
+import { anthropicThinkingToolsAnswer } from '../../providers/anthropic/__fixtures__/anthropic-thinking-tools-answer.ts'
 import { createAnthropicAdapter } from '../../providers/anthropic/anthropic-adapter.ts'
 import openAIChatTextJson from '../../providers/openai/__fixtures__/chat-text.json?raw'
 import openAIChatToolCalls from '../../providers/openai/__fixtures__/chat-tool-calls.sse?raw'
@@ -18,7 +19,6 @@ import {
   everyBytes,
 } from '../../providers/openai/__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter } from '../../providers/openai/openai-adapter.ts'
-import type { ChatResult } from '../../providers/spec/chat-types.ts'
 import type { ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
 import { anthropicCodec } from '../../src/api/anthropic/anthropic-codec.ts'
 import { openAICodec } from '../../src/api/openai/openai-codec.ts'
@@ -82,43 +82,7 @@ const serve = async (adapter: FakeAdapter, call: Partial<ChatCall> & { assemble:
   return { kind: outcome.kind, text, end: ends[0] }
 }
 
-const anthropicThinkingToolsAnswer: ChatResult = {
-  id: 'msg_011CfWBu94HWxZXjXK6ZhEXM',
-  model: 'claude-sonnet-4-6',
-  created: createdSeconds,
-  choices: [
-    {
-      index: 0,
-      content: [
-        {
-          type: 'reasoning',
-          text: "The user wants the weather in two cities. I'll call get_weather twice.",
-          signature: 'EqQBCkgIARABGAIiQL2p3sig',
-        },
-        {
-          type: 'tool-call',
-          id: 'toolu_01A09q90qw90lq917835lq9',
-          name: 'get_weather',
-          arguments: '{"city": "Paris", "unit": "c"}',
-        },
-        {
-          type: 'tool-call',
-          id: 'toolu_01B7xk2nN3p4vQ6rS8tU0wYz',
-          name: 'get_weather',
-          arguments: '{"city": "Tokyo"}',
-        },
-      ],
-      finishReason: { unified: 'tool-calls', raw: 'tool_use' },
-    },
-  ],
-  usage: {
-    inputTokens: 1879,
-    outputTokens: 112,
-    cachedInputTokens: 1024,
-    cacheWriteInputTokens: 256,
-    reasoningTokens: 18,
-  },
-}
+const thinkingToolsAnswer = anthropicThinkingToolsAnswer(createdSeconds)
 
 const streamedOpenAICall = (assemble: boolean) => ({
   model: 'openai/gpt-4o-mini',
@@ -174,7 +138,7 @@ describe('the answer at the end of a forwarded response', () => {
     })
     expect(kind).toBe('forward')
     expect(text).toBe(anthropicThinkingTools)
-    expect(end.answer).toEqual(anthropicThinkingToolsAnswer)
+    expect(end.answer).toEqual(thinkingToolsAnswer)
   })
 
   it('is absent when the call did not ask for it, the usage still reported', async () => {
@@ -204,14 +168,14 @@ describe('the answer at the end of a converted stream', () => {
     )
     expect(kind).toBe('stream')
     expect(text).toContain('"name":"get_weather"')
-    expect(end.answer).toEqual(anthropicThinkingToolsAnswer)
+    expect(end.answer).toEqual(thinkingToolsAnswer)
   })
 
   it('is absent when the call did not ask for it', async () => {
     const { kind, end } = await serve(anthropic(anthropicThinkingTools, 7), convertedCall(false))
     expect(kind).toBe('stream')
     expect(end.answer).toBeNull()
-    expect(end.usage).toEqual(anthropicThinkingToolsAnswer.usage)
+    expect(end.usage).toEqual(thinkingToolsAnswer.usage)
   })
 
   it('is absent when the stream broke off with an error, even after the stop reason', async () => {
