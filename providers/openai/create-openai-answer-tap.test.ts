@@ -5,6 +5,7 @@ import chatTextJson from './__fixtures__/chat-text.json?raw'
 import chatTextSse from './__fixtures__/chat-text.sse?raw'
 import chatToolCallsSse from './__fixtures__/chat-tool-calls.sse?raw'
 import embeddingsJson from './__fixtures__/embeddings.json?raw'
+import { chatTextAnswer } from './__fixtures__/chat-text-answer.ts'
 import { chatToolCallsAnswer } from './__fixtures__/chat-tool-calls-answer.ts'
 import { createReplayTransport, everyBytes } from './__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter } from './openai-adapter.ts'
@@ -201,25 +202,7 @@ describe('createOpenAIAnswerTap: streamed chat completions', () => {
 describe('createOpenAIAnswerTap: non-streamed bodies', () => {
   it('converts a recorded chat completion, whole or in 1-byte chunks', () => {
     for (const chunkSize of [1, undefined]) {
-      expect(assemble(chatTextJson, { stream: false, chunkSize })).toEqual({
-        id: 'chatcmpl-C3xK9pQ2mVb7TtL1sR8dYw4nE6hZa',
-        model: 'gpt-4o-mini-2024-07-18',
-        created: 1_754_651_200,
-        choices: [
-          {
-            index: 0,
-            content: [{ type: 'text', text: 'The capital of France is Paris.' }],
-            finishReason: { unified: 'stop', raw: 'stop' },
-          },
-        ],
-        usage: {
-          inputTokens: 24,
-          outputTokens: 8,
-          cachedInputTokens: 0,
-          cacheWriteInputTokens: null,
-          reasoningTokens: 0,
-        },
-      })
+      expect(assemble(chatTextJson, { stream: false, chunkSize })).toEqual(chatTextAnswer)
     }
   })
 

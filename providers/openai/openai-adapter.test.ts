@@ -18,6 +18,7 @@ import type {
   UpstreamTransport,
 } from '../spec/provider-adapter.ts'
 import { ProviderError } from '../spec/provider-error.ts'
+import { chatTextAnswer } from './__fixtures__/chat-text-answer.ts'
 import { createReplayTransport, everyBytes, type Replay } from './__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter, type OpenAICompat } from './openai-adapter.ts'
 
@@ -380,25 +381,7 @@ describe('chat', () => {
       max_completion_tokens: 100,
       temperature: 0.2,
     })
-    expect(result).toEqual({
-      id: 'chatcmpl-C3xK9pQ2mVb7TtL1sR8dYw4nE6hZa',
-      model: 'gpt-4o-mini-2024-07-18',
-      created: 1754651200,
-      choices: [
-        {
-          index: 0,
-          content: [{ type: 'text', text: 'The capital of France is Paris.' }],
-          finishReason: { unified: 'stop', raw: 'stop' },
-        },
-      ],
-      usage: {
-        inputTokens: 24,
-        outputTokens: 8,
-        cachedInputTokens: 0,
-        cacheWriteInputTokens: null,
-        reasoningTokens: 0,
-      },
-    })
+    expect(result).toEqual(chatTextAnswer)
   })
 
   it('reads parallel tool calls with their ids, names and argument JSON text', async () => {
