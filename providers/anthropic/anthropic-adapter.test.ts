@@ -16,6 +16,7 @@ import thinkingToolJson from './__fixtures__/anthropic-thinking-tool.json?raw'
 import thinkingToolsStream from './__fixtures__/anthropic-thinking-tools.chunks.txt?raw'
 import toolNoArgsStream from './__fixtures__/anthropic-tool-no-args.chunks.txt?raw'
 import truncatedStream from './__fixtures__/anthropic-truncated.chunks.txt?raw'
+import { anthropicTextAnswer } from './__fixtures__/anthropic-text-answer.ts'
 import {
   createFakeTransport,
   type FakeReply,
@@ -292,25 +293,7 @@ describe('chat (cross dialect)', () => {
       max_tokens: 1024,
       temperature: 0.2,
     })
-    expect(result).toEqual({
-      id: 'msg_01TestTextResponse',
-      model: 'claude-sonnet-4-5-20250929',
-      created: 1_750_000_000,
-      choices: [
-        {
-          index: 0,
-          content: [{ type: 'text', text: 'Hello! How can I help you today?' }],
-          finishReason: { unified: 'stop', raw: 'end_turn' },
-        },
-      ],
-      usage: {
-        inputTokens: 10,
-        outputTokens: 12,
-        cachedInputTokens: 0,
-        cacheWriteInputTokens: 0,
-        reasoningTokens: null,
-      },
-    })
+    expect(result).toEqual(anthropicTextAnswer(1_750_000_000))
   })
 
   it('maps thinking, tool calls and cache usage', async () => {

@@ -9,6 +9,7 @@ import thinkingToolsStream from './__fixtures__/anthropic-thinking-tools.chunks.
 import toolNoArgsStream from './__fixtures__/anthropic-tool-no-args.chunks.txt?raw'
 import truncatedStream from './__fixtures__/anthropic-truncated.chunks.txt?raw'
 import { createAnthropicAdapter } from './anthropic-adapter.ts'
+import { anthropicTextAnswer } from './__fixtures__/anthropic-text-answer.ts'
 import { anthropicThinkingToolsAnswer } from './__fixtures__/anthropic-thinking-tools-answer.ts'
 import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 
@@ -215,25 +216,7 @@ describe('createAnthropicAnswerTap: streamed messages', () => {
 describe('createAnthropicAnswerTap: non-streamed bodies', () => {
   it('converts a recorded message, whole or in 1-byte chunks, adjacent text blocks joined', () => {
     for (const chunkSize of [1, undefined]) {
-      expect(assemble(textJson, { stream: false, chunkSize })).toEqual({
-        id: 'msg_01TestTextResponse',
-        model: 'claude-sonnet-4-5-20250929',
-        created,
-        choices: [
-          {
-            index: 0,
-            content: [{ type: 'text', text: 'Hello! How can I help you today?' }],
-            finishReason: { unified: 'stop', raw: 'end_turn' },
-          },
-        ],
-        usage: {
-          inputTokens: 10,
-          outputTokens: 12,
-          cachedInputTokens: 0,
-          cacheWriteInputTokens: 0,
-          reasoningTokens: null,
-        },
-      })
+      expect(assemble(textJson, { stream: false, chunkSize })).toEqual(anthropicTextAnswer(created))
     }
   })
 
