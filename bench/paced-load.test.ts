@@ -125,7 +125,8 @@ describe('runPacedLoad', () => {
     expect(result.latencyMs.max).toBeGreaterThanOrEqual(295)
     expect(result.latencyMs.p99).toBeGreaterThanOrEqual(200)
     expect(result.latencyMs.p90).toBeGreaterThanOrEqual(50)
-    expect(result.latencyMs.p50).toBeLessThan(10)
+    // Far below the stall even on a loaded machine: most requests were not delayed by it.
+    expect(result.latencyMs.p50).toBeLessThan(100)
   })
 
   it('aborts a response that never comes, counts it as a timeout, and still ends the run', async () => {

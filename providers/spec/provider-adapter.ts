@@ -51,6 +51,28 @@ export type ChunkReader<T> = {
   read(): Promise<ReadableStreamReadResult<T>>
   /** Stops reading and releases the source (for a response body: its connection). */
   cancel(reason?: unknown): Promise<void>
+  /**
+   * Optional push mode, where the source can offer it (the Node transport): from now on every chunk, the end or the
+   * failure goes to `sink` as it arrives, with no promise per chunk. A chunk a reader sees pass costs the gateway
+   * its work on it and nothing more, as a `pipe` does. `read()` must not be called after `pipe`; `cancel` still
+   * stops it (and the sink then hears nothing more).
+   */
+  pipe?(sink: ChunkSink<T>): PipeControl
+}
+
+/** Where a piped reader delivers. Each is called synchronously from the source; none may throw. */
+export type ChunkSink<T> = {
+  /** One chunk. `false` asks the source to pause until `PipeControl.resume()`; it may still send what it holds. */
+  write(chunk: T): boolean
+  /** The source ended: nothing more comes. */
+  close(): void
+  /** The source failed (a `ProviderError` for an upstream body): nothing more comes. */
+  error(error: unknown): void
+}
+
+export type PipeControl = {
+  /** The sink can take more again, after its `write` returned `false`. */
+  resume(): void
 }
 
 export type UpstreamResponse = {

@@ -174,6 +174,7 @@ const handleChat = async (
     assemble,
     transformBody: parts.transformBody,
     streamBody: deps.streamBody,
+    env: c.env,
     onEnd: (end, servedBy) =>
       deps.usage.record(
         usageEvent(usageBase, {

@@ -44,6 +44,8 @@ export type RespondOptions = {
   onEnd: (end: ResponseEnd, servedBy: ServedBy) => void
   /** What carries a forwarded stream to the client (`Deps.streamBody`); a Web stream by default. */
   streamBody?: StreamBodyFactory
+  /** The runtime's per-request context (`c.env`), for `streamBody`. */
+  env?: unknown
 }
 
 /** What the taps learned (the first to know a thing wins), and how the body ended. */
@@ -67,7 +69,8 @@ const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
 /**
  * Streams forwarded bytes; a failure after the first byte ends the stream with the dialect's error event. The tap
  * reads each chunk as the upstream sent it; `rewrite` (when the adapter asked for more than the client did) then
- * gives the client what it asked for.
+ * gives the client what it asked for. Pulled, or piped when the reader can be (the Node transport's): the same steps
+ * then run synchronously for each chunk, from the upstream socket's data to the client's socket.
  */
 const forwardedSource = (options: {
   reader: ChunkReader<Uint8Array>
@@ -110,6 +113,46 @@ const forwardedSource = (options: {
       }
       await reader.cancel(reason).catch(() => {})
     },
+    pipe:
+      reader.pipe === undefined
+        ? undefined
+        : (sink) => {
+            const fail = (error: unknown): void => {
+              if (finished) return
+              finished = true
+              const gatewayError = toGatewayError(error)
+              onEnd(endOf(taps, gatewayError))
+              sink.write(codec.encodeErrorEvent(gatewayError))
+              sink.close()
+            }
+            return reader.pipe!({
+              write(chunk) {
+                if (finished) return true
+                try {
+                  writeTaps(taps, chunk)
+                  const out = rewrite ? rewrite.push(chunk) : chunk
+                  return out.byteLength > 0 ? sink.write(out) : true
+                } catch (error) {
+                  // A tap or the rewrite failed: the gateway's own fault, told to the client in-band.
+                  fail(error)
+                  reader.cancel(error).catch(() => {})
+                  return true
+                }
+              },
+              close() {
+                if (finished) return
+                finished = true
+                try {
+                  const rest = rewrite?.end()
+                  if (rest && rest.byteLength > 0) sink.write(rest)
+                  onEnd(endOf(taps, null))
+                } finally {
+                  sink.close()
+                }
+              },
+              error: fail,
+            })
+          },
   }
 }
 
@@ -203,7 +246,8 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       })
       const { reader, createClientRewrite, taps } = outcome
       const body = (options.streamBody ?? webStreamBody)(
-        forwardedSource({ reader, createClientRewrite, taps, codec, onEnd })
+        forwardedSource({ reader, createClientRewrite, taps, codec, onEnd }),
+        options.env
       )
       return new Response(body, { status: outcome.status, headers })
     }

@@ -2,26 +2,48 @@ import { describe, it, expect } from 'vitest'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { createFakeClock } from '../../test/helpers/fake-clock.ts'
 import { readAll, streamOf } from '../../test/helpers/fake-deps.ts'
+import { pipeableReader } from '../../test/helpers/pipeable-reader.ts'
+import { readPiped } from '../../test/helpers/read-piped.ts'
+import type { ChunkReader } from '../../providers/spec/provider-adapter.ts'
 import { createAttemptScope } from './deadline.ts'
 import { guardReader, peekFirstChunk } from './guard-stream.ts'
 
-const setup = (chunks: string[], options: { hold?: boolean; idleMs?: number } = {}) => {
-  const clock = createFakeClock()
-  const controller = new AbortController()
-  const source = streamOf(chunks, { hold: options.hold })
-  const ended: string[] = []
-  const guarded = guardReader({
-    reader: source.getReader(),
-    clock,
-    idleMs: options.idleMs ?? 1_000,
-    signal: controller.signal,
-    providerId: 'openai',
-    onEnd: () => ended.push('end'),
-  })
-  return { clock, controller, source, guarded, ended }
+type Mode = {
+  /** The upstream reader as the guard gets it. */
+  upstream: <T>(reader: ChunkReader<T>) => ChunkReader<T>
+  /** The guarded reader as the test reads it. */
+  consume: <T>(guarded: ChunkReader<T>) => ChunkReader<T>
 }
 
-describe('guardReader', () => {
+const modes: [string, Mode][] = [
+  ['read()', { upstream: (reader) => reader, consume: (guarded) => guarded }],
+  [
+    'pipe()',
+    { upstream: (reader) => pipeableReader(reader), consume: (guarded) => readPiped(guarded) },
+  ],
+]
+
+const setupFor =
+  (mode: Mode) =>
+  (chunks: string[], options: { hold?: boolean; idleMs?: number } = {}) => {
+    const clock = createFakeClock()
+    const controller = new AbortController()
+    const source = streamOf(chunks, { hold: options.hold })
+    const ended: string[] = []
+    const guarded = guardReader({
+      reader: mode.upstream(source.getReader()),
+      clock,
+      idleMs: options.idleMs ?? 1_000,
+      signal: controller.signal,
+      providerId: 'openai',
+      onEnd: () => ended.push('end'),
+    })
+    return { clock, controller, source, guarded: mode.consume(guarded), ended }
+  }
+
+describe.each(modes)('guardReader, consumed through %s', (_name, mode) => {
+  const setup = setupFor(mode)
+
   it('passes every chunk through and ends cleanly, leaving no timer behind', async () => {
     const { clock, guarded, ended } = setup(['a', 'b', 'c'])
     expect(await readAll(guarded)).toEqual(['a', 'b', 'c'])
@@ -38,14 +60,14 @@ describe('guardReader', () => {
     })
     scope.firstByteReceived()
     const guarded = guardReader({
-      reader,
+      reader: mode.upstream(reader),
       first,
       clock,
       idleMs: 1_000,
       signal: scope.signal,
       providerId: 'p',
     })
-    expect(await readAll(guarded)).toEqual(['first', 'second'])
+    expect(await readAll(mode.consume(guarded))).toEqual(['first', 'second'])
   })
 
   it('errors the stream with a 504 timeout and cancels the upstream when no chunk arrives for idleMs', async () => {
@@ -67,15 +89,6 @@ describe('guardReader', () => {
     expect(ended).toEqual(['end'])
   })
 
-  it('does not count time the consumer spends not reading', async () => {
-    const { clock, source, guarded, ended } = setup(['a'], { hold: true, idleMs: 1_000 })
-    const reader = guarded
-    await reader.read()
-    await clock.advance(10_000)
-    expect(source.cancelled()).toBe(false)
-    expect(ended).toEqual([])
-  })
-
   it('lets a slow but steady stream through, with one idle timer at a time rather than one per chunk', async () => {
     const clock = createFakeClock()
     let push: (chunk: string | null) => void = () => {}
@@ -84,13 +97,15 @@ describe('guardReader', () => {
         push = (chunk) => (chunk === null ? controller.close() : controller.enqueue(chunk))
       },
     })
-    const guarded = guardReader({
-      reader: source.getReader(),
-      clock,
-      idleMs: 1_000,
-      signal: new AbortController().signal,
-      providerId: 'p',
-    })
+    const guarded = mode.consume(
+      guardReader({
+        reader: mode.upstream(source.getReader()),
+        clock,
+        idleMs: 1_000,
+        signal: new AbortController().signal,
+        providerId: 'p',
+      })
+    )
     const received: string[] = []
     for (const chunk of ['a', 'b', 'c', 'd', 'e']) {
       const next = guarded.read()
@@ -141,14 +156,80 @@ describe('guardReader', () => {
         } else controller.error(failure)
       },
     })
+    const guarded = mode.consume(
+      guardReader({
+        reader: mode.upstream(source.getReader()),
+        clock,
+        idleMs: 1_000,
+        signal: new AbortController().signal,
+        providerId: 'p',
+      })
+    )
+    await expect(readAll(guarded)).rejects.toBe(failure)
+    expect(clock.pendingTimers()).toBe(0)
+  })
+})
+
+describe('guardReader, read', () => {
+  const setup = setupFor(modes[0][1])
+
+  it('does not count time the consumer spends not reading', async () => {
+    const { clock, source, guarded, ended } = setup(['a'], { hold: true, idleMs: 1_000 })
+    await guarded.read()
+    await clock.advance(10_000)
+    expect(source.cancelled()).toBe(false)
+    expect(ended).toEqual([])
+  })
+})
+
+describe('guardReader, piped', () => {
+  const setup = setupFor(modes[1][1])
+
+  it('does not count time while the sink has asked for a pause, and counts again once it resumes', async () => {
+    const clock = createFakeClock()
+    const source = streamOf(['a', 'b'], { hold: true })
+    const ended: string[] = []
     const guarded = guardReader({
-      reader: source.getReader(),
+      reader: pipeableReader(source.getReader()),
       clock,
       idleMs: 1_000,
       signal: new AbortController().signal,
       providerId: 'p',
+      onEnd: () => ended.push('end'),
     })
-    await expect(readAll(guarded)).rejects.toBe(failure)
+    const received: string[] = []
+    const errors: unknown[] = []
+    const control = guarded.pipe!({
+      write: (chunk) => {
+        received.push(chunk)
+        return false
+      },
+      close: () => ended.push('close'),
+      error: (error) => errors.push(error),
+    })
+    await clock.advance(0)
+    expect(received).toEqual(['a'])
+    await clock.advance(10_000)
+    expect(errors).toEqual([])
+    control.resume()
+    await clock.advance(0)
+    expect(received).toEqual(['a', 'b'])
+    control.resume()
+    await clock.advance(999)
+    expect(errors).toEqual([])
+    await clock.advance(1)
+    expect(errors).toMatchObject([{ kind: 'timeout', status: 504 }])
+    expect(source.cancelled()).toBe(true)
+    expect(ended).toEqual(['end'])
+  })
+
+  it('tells the sink nothing more once cancelled', async () => {
+    const { clock, guarded, source } = setup(['a'], { hold: true })
+    expect(await guarded.read()).toEqual({ done: false, value: 'a' })
+    await guarded.cancel('client went away')
+    await clock.advance(5_000)
+    expect(source.cancelled()).toBe(true)
+    expect(await guarded.read()).toEqual({ done: true, value: undefined })
     expect(clock.pendingTimers()).toBe(0)
   })
 })

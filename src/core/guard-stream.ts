@@ -3,7 +3,12 @@
  * the time budget fails the read with a `ProviderError` the encoders turn into an in-band error event, and the
  * upstream is cancelled so its connection goes back to the pool.
  */
-import type { AbortHandle, ChunkReader } from '../../providers/spec/provider-adapter.ts'
+import type {
+  AbortHandle,
+  ChunkReader,
+  ChunkSink,
+  PipeControl,
+} from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { Clock } from './clock.ts'
 import type { AttemptScope } from './deadline.ts'
@@ -65,6 +70,9 @@ const endOfAbort = (reason: unknown): GuardedStreamEnd =>
  * abort fails the pending and every later read with its reason, and either cancels the upstream. One timer serves
  * the whole stream: each read notes when it began waiting, and the timer, armed by the first read, re-arms itself
  * for whatever is left of the wait it finds, instead of a timer set and cleared for every chunk.
+ *
+ * When the upstream reader can be piped, so can the guarded one: the sink is then "waiting" from each chunk it took
+ * to the next, except while it has asked for a pause, and a failure (a timeout, the signal) is handed to it.
  */
 export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> => {
   const { reader, clock, idleMs, signal, providerId, onEnd } = options
@@ -74,6 +82,8 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
   /** When the pending read began waiting; `null` when none is pending. */
   let waitingSince: number | null = null
   let timer: unknown = null
+  /** The sink, once piped, until it has heard the end. */
+  let piped: ChunkSink<T> | null = null
 
   const finish = (end: GuardedStreamEnd): void => {
     if (finished) return
@@ -89,6 +99,9 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
     failure = { error }
     finish(upstream ? { outcome: 'broken', error, upstreamFault: true } : endOfAbort(error))
     reader.cancel(error).catch(() => {})
+    const sink = piped
+    piped = null
+    sink?.error(error)
   }
   const onAbort = (): void => fail(signal.reason)
   const onTimer = (): void => {
@@ -130,7 +143,65 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
     throw (failure as { error: unknown } | null)?.error ?? error
   }
 
+  const pipe = (sink: ChunkSink<T>): PipeControl => {
+    let paused = false
+    let upstream: PipeControl | null = null
+    /** The sink waits for the next chunk from now (the timer, when it fired during a pause, is armed again). */
+    const wait = (): void => {
+      waitingSince = clock.now()
+      if (timer === null) timer = clock.setTimeout(onTimer, idleMs)
+    }
+    /** A chunk for the sink; its answer decides whether it is now waiting for the next. */
+    const deliver = (chunk: T): boolean => {
+      paused = !sink.write(chunk)
+      if (paused) waitingSince = null
+      else if (piped === sink) wait()
+      return !paused
+    }
+    const control: PipeControl = {
+      resume: () => {
+        if (!paused || piped !== sink) return
+        paused = false
+        wait()
+        upstream?.resume()
+      },
+    }
+    if (failure !== null) {
+      sink.error(failure.error)
+      return control
+    }
+    const chunk = replay
+    replay = undefined
+    if (finished || chunk?.done === true) {
+      finish(completed)
+      sink.close()
+      return control
+    }
+    piped = sink
+    if (chunk !== undefined) deliver(chunk.value)
+    else wait()
+    if (piped !== sink) return control
+    upstream = reader.pipe!({
+      write: (value) => (piped === sink ? deliver(value) : true),
+      close: () => {
+        if (piped !== sink) return
+        piped = null
+        waitingSince = null
+        finish(completed)
+        sink.close()
+      },
+      error: (error) => {
+        if (piped !== sink) return
+        waitingSince = null
+        if (signal.aborted) fail(signal.reason)
+        else fail(error, true)
+      },
+    })
+    return control
+  }
+
   return {
+    pipe: reader.pipe === undefined ? undefined : pipe,
     read: () => {
       if (failure !== null) return Promise.reject(failure.error)
       if (replay !== undefined) {
@@ -145,6 +216,7 @@ export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =
       return reader.read().then(onRead, onReadError)
     },
     cancel: async (reason) => {
+      piped = null
       if (finished) return
       finish(clientGone)
       // The consumer is leaving: an upstream that already failed has nothing left to tell it.

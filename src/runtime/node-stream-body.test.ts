@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { get } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createAdaptorServer } from '@hono/node-server'
+import { describe, expect, it, vi } from 'vitest'
 import type { BodySource } from '../api/response-body.ts'
 import { nodeStreamBody } from './node-stream-body.ts'
 
@@ -61,5 +65,129 @@ describe('nodeStreamBody', () => {
       break
     }
     expect(source.cancelled).toHaveLength(1)
+  })
+})
+
+/**
+ * A source that can be piped, producing `count` pieces of `size` bytes, one per macrotask, and holding while its
+ * sink asks for a pause. It records how it was used.
+ */
+const pipedSourceOf = (count: number, size: number) => {
+  const record = { pulls: 0, pauses: 0, written: 0, cancelled: [] as unknown[], closed: false }
+  let stopped = false
+  const source: BodySource = {
+    pull: async () => {
+      record.pulls += 1
+      return null
+    },
+    cancel: async (reason) => {
+      stopped = true
+      record.cancelled.push(reason)
+    },
+    pipe(sink) {
+      let paused = false
+      const next = (): void => {
+        if (stopped || paused) return
+        if (record.written === count) {
+          record.closed = true
+          sink.close()
+          return
+        }
+        record.written += 1
+        if (!sink.write(new Uint8Array(size).fill(0x61))) {
+          paused = true
+          record.pauses += 1
+          return
+        }
+        setImmediate(next)
+      }
+      setImmediate(next)
+      return {
+        resume: () => {
+          if (!paused) return
+          paused = false
+          setImmediate(next)
+        },
+      }
+    },
+  }
+  return { source, record }
+}
+
+describe('nodeStreamBody, piped to the connection through @hono/node-server', () => {
+  const serve = async (source: BodySource) => {
+    const server = createAdaptorServer({
+      fetch: (_request: Request, env: unknown) =>
+        new Response(nodeStreamBody(source, env), {
+          headers: { 'content-type': 'application/octet-stream' },
+        }),
+    }) as Server
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    return {
+      port,
+      close: () => {
+        server.closeAllConnections()
+        return new Promise((resolve) => server.close(resolve))
+      },
+    }
+  }
+
+  it('writes every piece to the connection and ends the response, never pulling', async () => {
+    const { source, record } = pipedSourceOf(50, 1_000)
+    const server = await serve(source)
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.port}/`)
+      expect((await response.arrayBuffer()).byteLength).toBe(50_000)
+      expect(record).toMatchObject({ pulls: 0, written: 50, closed: true, cancelled: [] })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('pauses the source while the client does not read, and resumes it when the client does', async () => {
+    const { source, record } = pipedSourceOf(256, 64 * 1024)
+    const server = await serve(source)
+    try {
+      const received = await new Promise<number>((resolve, reject) => {
+        get({ host: '127.0.0.1', port: server.port, path: '/' }, (response) => {
+          response.pause()
+          setTimeout(() => {
+            // 16 MiB were on offer; with the client not reading, the source has stopped well short of them.
+            expect(record.pauses).toBeGreaterThan(0)
+            expect(record.written).toBeLessThan(128)
+            let bytes = 0
+            response.on('data', (chunk: Buffer) => (bytes += chunk.byteLength))
+            response.on('end', () => resolve(bytes))
+            response.resume()
+          }, 300)
+        }).on('error', reject)
+      })
+      expect(received).toBe(256 * 64 * 1024)
+      expect(record.closed).toBe(true)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('cancels the source once when the client goes away mid-body', async () => {
+    const { source, record } = pipedSourceOf(100_000, 1_000)
+    const server = await serve(source)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const request = get({ host: '127.0.0.1', port: server.port, path: '/' }, (response) => {
+          response.once('data', () => {
+            request.destroy()
+            resolve()
+          })
+        })
+        request.on('error', () => {})
+        setTimeout(() => reject(new Error('no data')), 5_000)
+      })
+      await vi.waitFor(() => expect(record.cancelled).toHaveLength(1))
+      expect(record.closed).toBe(false)
+    } finally {
+      await server.close()
+    }
   })
 })

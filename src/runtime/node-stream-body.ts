@@ -5,7 +5,8 @@
  *
  * - `getReader()` (with `locked` and `cancel`): @hono/node-server's `Response` keeps a body that has `getReader`
  *   as it is and writes it to the socket through that reader: `read()` until done, `cancel()` when the client goes
- *   away, `closed` to clean up (`writeFromReadableStream` in its utils).
+ *   away, `closed` to clean up (`writeFromReadableStream` in its utils). When the source can be piped, that reader
+ *   writes to the connection (`env.outgoing`) itself, so a streamed chunk costs no promise on its way (below).
  *   https://github.com/honojs/node-server/blob/main/src/utils.ts
  * - `[Symbol.asyncIterator]`: anything that asks for a real `Response` (`response.body`, `response.text()`) gets
  *   one from Node's `Response`, which takes an async iterable as its body.
@@ -13,23 +14,37 @@
  * The integration tests stream through the Node server with the official SDKs, so a change in either contract fails
  * there, not in production.
  */
-import type { BodySource, StreamBodyFactory } from '../api/response-body.ts'
+import type { ServerResponse } from 'node:http'
+import type { PipeControl } from '../../providers/spec/provider-adapter.ts'
+import type { BodySink, BodySource, StreamBodyFactory } from '../api/response-body.ts'
 
 const done: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined }
 
-class PulledBodyReader {
+/**
+ * The reader @hono/node-server gets. Pulled, each `read()` is one `source.pull()`. Piped (the source can be, and the
+ * connection is known), the first `read()` hands the source the connection itself: pieces are written as they come,
+ * pausing the source while the socket's buffer is full, and that one read settles, as done, when the source has
+ * written its last piece; the library's loop then ends the response as it would have.
+ */
+class PulledBodyReader implements BodySink {
   readonly closed: Promise<void>
   readonly #source: BodySource
+  readonly #outgoing: ServerResponse | null
   #resolveClosed: () => void = () => {}
   #finished = false
+  /** The piped read, settled when the source closes or the reader is cancelled. */
+  #settlePiped: ((step: ReadableStreamReadResult<Uint8Array>) => void) | null = null
+  #control: PipeControl | null = null
+  readonly #resume = (): void => this.#control?.resume()
   readonly #onPiece = (piece: Uint8Array | null): ReadableStreamReadResult<Uint8Array> => {
     if (piece !== null) return { done: false, value: piece }
     this.#finish()
     return done
   }
 
-  constructor(source: BodySource) {
+  constructor(source: BodySource, outgoing: ServerResponse | null) {
     this.#source = source
+    this.#outgoing = outgoing
     this.closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve
     })
@@ -42,10 +57,33 @@ class PulledBodyReader {
   #finish(): void {
     this.#finished = true
     this.#resolveClosed()
+    const settle = this.#settlePiped
+    this.#settlePiped = null
+    settle?.(done)
+  }
+
+  write(piece: Uint8Array): boolean {
+    const outgoing = this.#outgoing!
+    // A connection already gone is reported by its `close`, which cancels the source.
+    if (this.#finished || outgoing.destroyed) return true
+    if (outgoing.write(piece)) return true
+    outgoing.once('drain', this.#resume)
+    return false
+  }
+
+  close(): void {
+    this.#finish()
   }
 
   read(): Promise<ReadableStreamReadResult<Uint8Array>> {
     if (this.#finished) return Promise.resolve(done)
+    if (this.#control === null && this.#outgoing !== null && this.#source.pipe !== undefined) {
+      const piped = new Promise<ReadableStreamReadResult<Uint8Array>>((resolve) => {
+        this.#settlePiped = resolve
+      })
+      this.#control = this.#source.pipe(this)
+      return piped
+    }
     return this.#source.pull().then(this.#onPiece)
   }
 
@@ -60,10 +98,12 @@ class PulledBodyReader {
 
 class PulledBody {
   readonly #source: BodySource
+  readonly #outgoing: ServerResponse | null
   #reader: PulledBodyReader | null = null
 
-  constructor(source: BodySource) {
+  constructor(source: BodySource, outgoing: ServerResponse | null) {
     this.#source = source
+    this.#outgoing = outgoing
   }
 
   get locked(): boolean {
@@ -71,8 +111,12 @@ class PulledBody {
   }
 
   getReader(): PulledBodyReader {
+    return this.#lock(this.#outgoing)
+  }
+
+  #lock(outgoing: ServerResponse | null): PulledBodyReader {
     if (this.#reader !== null) throw new TypeError('The body is locked to a reader.')
-    this.#reader = new PulledBodyReader(this.#source)
+    this.#reader = new PulledBodyReader(this.#source, outgoing)
     return this.#reader
   }
 
@@ -82,8 +126,9 @@ class PulledBody {
       : Promise.reject(new TypeError('The body is locked to a reader.'))
   }
 
+  /** Whoever iterates the body takes its bytes (a `Response` made from it): always pulled. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
-    const reader = this.getReader()
+    const reader = this.#lock(null)
     try {
       for (let step = await reader.read(); !step.done; step = await reader.read()) yield step.value
     } finally {
@@ -92,6 +137,12 @@ class PulledBody {
   }
 }
 
+/** @hono/node-server's `env.outgoing`, when the request came through it. */
+const outgoingOf = (env: unknown): ServerResponse | null => {
+  const outgoing = (env as { outgoing?: ServerResponse } | undefined)?.outgoing
+  return outgoing !== undefined && typeof outgoing.write === 'function' ? outgoing : null
+}
+
 /** The factory for `Deps.streamBody` on Node; typed as the `ReadableStream` it stands in for (see above). */
-export const nodeStreamBody: StreamBodyFactory = (source) =>
-  new PulledBody(source) as unknown as ReadableStream<Uint8Array>
+export const nodeStreamBody: StreamBodyFactory = (source, env) =>
+  new PulledBody(source, outgoingOf(env)) as unknown as ReadableStream<Uint8Array>

@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { afterEach, describe, it, expect } from 'vitest'
 import type { ChunkReader, UpstreamResponse } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
+import { readPiped } from '../../test/helpers/read-piped.ts'
 import { createNodeTransport } from './node-transport.ts'
 import type { NodeTransport } from './node-transport.ts'
 
@@ -285,6 +286,7 @@ type Readers = [name: string, open: (response: UpstreamResponse) => ChunkReader<
 describe.each<Readers>([
   ['a Web stream (body)', (response) => response.body.getReader()],
   ['reader(), without a Web stream', (response) => response.reader!()],
+  ['reader().pipe(), pushed to a sink', (response) => readPiped(response.reader!())],
 ])('createNodeTransport: the body read through %s', (_name, open) => {
   const readAllText = async (reader: {
     read(): Promise<ReadableStreamReadResult<Uint8Array>>
@@ -425,6 +427,97 @@ describe.each<Readers>([
       expect(await reader.read()).toEqual({ done: true, value: undefined })
     }
     expect(opened).toBe(25)
+  })
+})
+
+describe('createNodeTransport: the body piped', () => {
+  it('stops reading from the upstream socket while the sink has asked for a pause, and resumes when it resumes', async () => {
+    const piece = Buffer.alloc(64 * 1024, 'y')
+    let written = 0
+    let finished = false
+    const { url } = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' })
+      const pump = (): void => {
+        while (written < 64 * piece.length) {
+          written += piece.length
+          if (!response.write(piece)) {
+            response.once('drain', pump)
+            return
+          }
+        }
+        response.end(() => (finished = true))
+      }
+      pump()
+    })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
+    let received = 0
+    let writes = 0
+    let accepting = false
+    let closed: () => void = () => {}
+    const ended = new Promise<void>((resolve) => (closed = resolve))
+    const control = response.reader!().pipe!({
+      write: (chunk) => {
+        writes += 1
+        received += chunk.byteLength
+        return accepting
+      },
+      close: () => closed(),
+      error: (error) => {
+        throw error
+      },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    // The first write was refused: 4 MiB were offered, and the sink got one batch of what had arrived.
+    expect(writes).toBe(1)
+    expect(finished).toBe(false)
+    expect(written).toBeLessThan(64 * piece.length)
+    accepting = true
+    control.resume()
+    await ended
+    expect(received).toBe(64 * piece.length)
+    expect(finished).toBe(true)
+  })
+
+  it('gives the sink the pieces of one socket read as one write', async () => {
+    let sendRest: () => void = () => {}
+    const { url } = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      response.write('data: 1\n\n')
+      sendRest = () => {
+        response.cork()
+        response.write('data: 2\n\n')
+        response.write('data: 3\n\n')
+        response.end('data: [DONE]\n\n')
+        response.uncork()
+      }
+    })
+    const response = await transport().request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
+    const writes: string[] = []
+    let closed: () => void = () => {}
+    const ended = new Promise<void>((resolve) => (closed = resolve))
+    response.reader!().pipe!({
+      write: (chunk) => {
+        writes.push(new TextDecoder().decode(chunk))
+        if (writes.length === 1) sendRest()
+        return true
+      },
+      close: () => closed(),
+      error: (error) => {
+        throw error
+      },
+    })
+    await ended
+    expect(writes).toEqual(['data: 1\n\n', 'data: 2\n\ndata: 3\n\ndata: [DONE]\n\n'])
   })
 })
 

@@ -18,7 +18,9 @@ import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import type {
   AbortHandle,
   ChunkReader,
+  ChunkSink,
   HeaderReader,
+  PipeControl,
   UpstreamRequest,
   UpstreamResponse,
   UpstreamTransport,
@@ -206,6 +208,10 @@ const abortReason = (reason: unknown): Error =>
  * a waiting read is answered a microtask later with all of them, so that the gateway's per-chunk work (guard, tap,
  * client write) runs once per socket read rather than once per event, and nothing waits for data that has not come.
  *
+ * Piped (`reader().pipe(sink)`), the same batches go to the sink from that microtask, with no promise at all; a
+ * `false` from the sink pauses the socket until the sink resumes. That is the streaming hot path: a chunk crosses
+ * the gateway in one synchronous run from here to the client's socket, as it does through a `pipe`.
+ *
  * Backpressure: chunks nobody has read yet are queued; past `highWaterMark` bytes the socket is paused until a read
  * drains the queue. `bytes()` takes everything as it comes. Cancelling (or the signal firing) aborts the request,
  * which destroys its socket, so the pool never gets back a connection with an unread body on it.
@@ -231,12 +237,20 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     reject: (error: unknown) => void
   } | null = null
   #answerScheduled = false
+  /** Where a piped body goes; `null` when not piped, or once the sink has heard the end. */
+  #sink: ChunkSink<Uint8Array> | null = null
+  /** The sink's last `write` returned `false`: hold chunks until it resumes. */
+  #sinkPaused = false
   /** `bytes()` waiting for the end. */
   #collect: { resolve: (bytes: Uint8Array) => void; reject: (error: unknown) => void } | null = null
   #stream: ReadableStream<Uint8Array> | undefined
   readonly #onAbort = (): void => this.#abort(this.#signal.reason)
   readonly #answer = (): void => {
     this.#answerScheduled = false
+    if (this.#sink !== null) {
+      this.#deliver(this.#sink)
+      return
+    }
     const waiting = this.#waiting
     if (waiting === null) return
     if (this.#queue.length > 0) {
@@ -278,8 +292,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     this.#signal.removeEventListener('abort', this.#onAbort)
   }
 
+  /** Someone takes chunks as they come: a pending `read()`, or a sink that has not asked for a pause. */
+  #taking(): boolean {
+    return this.#waiting !== null || (this.#sink !== null && !this.#sinkPaused)
+  }
+
   #scheduleAnswer(): void {
-    if (this.#waiting === null || this.#answerScheduled) return
+    if (this.#answerScheduled || !this.#taking()) return
     this.#answerScheduled = true
     queueMicrotask(this.#answer)
   }
@@ -323,7 +342,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     if (this.#cancelled) return
     this.#queue.push(chunk)
     this.#queuedBytes += chunk.byteLength
-    if (this.#waiting !== null) this.#scheduleAnswer()
+    if (this.#taking()) this.#scheduleAnswer()
     else if (this.#collect === null && this.#queuedBytes >= highWaterMark) controller.pause()
   }
 
@@ -372,9 +391,49 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     return next
   }
 
+  /**
+   * Gives the sink what is queued, then the end or the failure once everything before it has gone. The end is given
+   * even while the sink is paused: it only means nothing more comes.
+   */
+  #deliver(sink: ChunkSink<Uint8Array>): void {
+    if (this.#sinkPaused) return
+    if (this.#queue.length > 0 && !sink.write(this.#drain())) {
+      this.#sinkPaused = true
+      if (!this.#done) this.#controller?.pause()
+    }
+    // The sink may have cancelled (the client went away) from inside `write`.
+    if (this.#sink !== sink || this.#queue.length > 0) return
+    if (this.#failure !== null) {
+      this.#sink = null
+      sink.error(this.#failure)
+    } else if (this.#done) {
+      this.#sink = null
+      sink.close()
+    }
+  }
+
+  #pipe(sink: ChunkSink<Uint8Array>): PipeControl {
+    if (this.#sink !== null || this.#waiting !== null || this.#collect !== null)
+      throw new TypeError('The body is already being read.')
+    if (this.#cancelled) return { resume: () => {} }
+    this.#sink = sink
+    this.#scheduleAnswer()
+    // After `#sink` is set: resuming can deliver the rest of the body, and its end, synchronously.
+    if (!this.#done) this.#controller?.resume()
+    return {
+      resume: () => {
+        if (!this.#sinkPaused || this.#sink !== sink) return
+        this.#sinkPaused = false
+        this.#deliver(sink)
+        if (!this.#sinkPaused && !this.#done && this.#sink === sink) this.#controller?.resume()
+      },
+    }
+  }
+
   async #cancel(): Promise<void> {
     if (this.#cancelled) return
     this.#cancelled = true
+    this.#sink = null
     this.#queue.length = 0
     this.#queuedBytes = 0
     const waiting = this.#waiting
@@ -388,7 +447,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
   }
 
   reader(): ChunkReader<Uint8Array> {
-    return { read: () => this.#read(), cancel: () => this.#cancel() }
+    return {
+      read: () => this.#read(),
+      cancel: () => this.#cancel(),
+      pipe: (sink) => this.#pipe(sink),
+    }
   }
 
   bytes(): Promise<Uint8Array> {

@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest'
+import type { ChunkReader, ForwardTap } from '../../providers/spec/provider-adapter.ts'
+import { ProviderError } from '../../providers/spec/provider-error.ts'
+import { streamOf } from '../../test/helpers/fake-deps.ts'
+import { pipeableReader } from '../../test/helpers/pipeable-reader.ts'
+import type { ChatOutcome } from '../core/chat-call.ts'
+import { openAICodec } from './openai/openai-codec.ts'
+import { respondChat } from './respond-chat.ts'
+import type { ResponseEnd } from './respond-chat.ts'
+import type { BodySink, BodySource } from './response-body.ts'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** A tap that keeps what it read, as text, and reports a fixed usage. */
+const recordingTap = (): ForwardTap & { seen: string[] } => {
+  const seen: string[] = []
+  return {
+    seen,
+    write: (chunk) => seen.push(decoder.decode(chunk)),
+    finish: () => ({
+      usage: {
+        inputTokens: 3,
+        outputTokens: seen.length,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
+      model: 'm',
+    }),
+  }
+}
+
+const forwardOutcome = (
+  reader: ChunkReader<Uint8Array>,
+  taps: ForwardTap[],
+  rewrite?: (text: string) => string
+): ChatOutcome => ({
+  kind: 'forward',
+  status: 200,
+  headers: new Headers({ 'content-type': 'text/event-stream' }),
+  reader,
+  taps,
+  createClientRewrite:
+    rewrite &&
+    (() => ({
+      push: (chunk: Uint8Array) => encoder.encode(rewrite(decoder.decode(chunk))),
+      end: () => new Uint8Array(0),
+    })),
+  servedBy: { provider: 'openai', model: 'm', attempts: 1, firstByteAt: 0 },
+})
+
+/** Responds to the outcome, capturing the body source the runtime's carrier would get. */
+const respond = async (outcome: ChatOutcome) => {
+  const ends: ResponseEnd[] = []
+  let captured: BodySource | null = null
+  await respondChat({
+    outcome,
+    baseHeaders: {},
+    codec: openAICodec,
+    body: {},
+    canonical: () => {
+      throw new Error('not converted')
+    },
+    assemble: false,
+    onEnd: (end) => ends.push(end),
+    streamBody: (source) => {
+      captured = source
+      return new ReadableStream()
+    },
+  })
+  return { source: captured as unknown as BodySource, ends }
+}
+
+/** Pipes the source into a sink that keeps text and may refuse (pause) for a while. */
+const pipeToText = (source: BodySource, options: { refuseFirst?: boolean } = {}) => {
+  const pieces: string[] = []
+  let refuse = options.refuseFirst ?? false
+  let resolveClosed: () => void = () => {}
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve))
+  const sink: BodySink = {
+    write(piece) {
+      pieces.push(decoder.decode(piece))
+      const accepted = !refuse
+      refuse = false
+      return accepted
+    },
+    close: () => resolveClosed(),
+  }
+  const control = source.pipe!(sink)
+  return { pieces, closed, control }
+}
+
+describe('respondChat: a forwarded stream, piped', () => {
+  it('offers a pipe only when the reader has one', async () => {
+    const pulled = await respond(forwardOutcome(streamOf([encoder.encode('a')]).getReader(), []))
+    expect(pulled.source.pipe).toBeUndefined()
+    const piped = await respond(
+      forwardOutcome(pipeableReader(streamOf([encoder.encode('a')]).getReader()), [])
+    )
+    expect(piped.source.pipe).toBeTypeOf('function')
+  })
+
+  it('gives every chunk to every tap as the upstream sent it and the rewritten bytes to the sink, then ends once', async () => {
+    const chunks = ['data: 1\n\n', 'data: drop\n\n', 'data: 2\n\n'].map((text) =>
+      encoder.encode(text)
+    )
+    const first = recordingTap()
+    const second = recordingTap()
+    const { source, ends } = await respond(
+      forwardOutcome(pipeableReader(streamOf(chunks).getReader()), [first, second], (text) =>
+        text.includes('drop') ? '' : text.toUpperCase()
+      )
+    )
+    const piped = pipeToText(source)
+    await piped.closed
+    expect(piped.pieces).toEqual(['DATA: 1\n\n', 'DATA: 2\n\n'])
+    expect(first.seen).toEqual(['data: 1\n\n', 'data: drop\n\n', 'data: 2\n\n'])
+    expect(second.seen).toEqual(first.seen)
+    expect(ends).toHaveLength(1)
+    expect(ends[0]).toMatchObject({ status: 200, error: null, usage: { outputTokens: 3 } })
+  })
+
+  it('holds the upstream while the sink has asked for a pause', async () => {
+    const chunks = ['a', 'b', 'c'].map((text) => encoder.encode(text))
+    const { source } = await respond(
+      forwardOutcome(pipeableReader(streamOf(chunks).getReader()), [])
+    )
+    const piped = pipeToText(source, { refuseFirst: true })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(piped.pieces).toEqual(['a'])
+    piped.control.resume()
+    await piped.closed
+    expect(piped.pieces).toEqual(['a', 'b', 'c'])
+  })
+
+  it("ends a stream that breaks with the dialect's error event, and reports the error once", async () => {
+    let sent = false
+    const failure = new ProviderError({
+      kind: 'connection',
+      status: 502,
+      message: 'The upstream closed.',
+    })
+    const upstream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) controller.error(failure)
+        else {
+          sent = true
+          controller.enqueue(encoder.encode('data: 1\n\n'))
+        }
+      },
+    })
+    const { source, ends } = await respond(forwardOutcome(pipeableReader(upstream.getReader()), []))
+    const piped = pipeToText(source)
+    await piped.closed
+    expect(piped.pieces[0]).toBe('data: 1\n\n')
+    expect(piped.pieces).toHaveLength(2)
+    expect(JSON.parse(piped.pieces[1].replace(/^data: /, ''))).toMatchObject({
+      error: { message: expect.stringContaining('The upstream closed.') },
+    })
+    expect(ends).toHaveLength(1)
+    expect(ends[0].error).toMatchObject({ status: 502 })
+  })
+
+  it('turns a tap that throws into an error event of its own and cancels the upstream', async () => {
+    const upstream = streamOf([encoder.encode('data: 1\n\n'), encoder.encode('data: 2\n\n')], {
+      hold: true,
+    })
+    const throwing: ForwardTap = {
+      write: () => {
+        throw new TypeError('tap bug')
+      },
+      finish: () => ({ usage: null }),
+    }
+    const { source, ends } = await respond(
+      forwardOutcome(pipeableReader(upstream.getReader()), [throwing])
+    )
+    const piped = pipeToText(source)
+    await piped.closed
+    expect(piped.pieces).toHaveLength(1)
+    expect(piped.pieces[0]).toContain('"error"')
+    expect(ends[0].error).toMatchObject({ status: 500 })
+    expect(upstream.cancelled()).toBe(true)
+  })
+
+  it('after a cancel (the client went away), tells the sink nothing and ends once', async () => {
+    const upstream = streamOf([encoder.encode('a')], { hold: true })
+    const { source, ends } = await respond(forwardOutcome(pipeableReader(upstream.getReader()), []))
+    const piped = pipeToText(source)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    await source.cancel(new Error('client gone'))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(piped.pieces).toEqual(['a'])
+    expect(upstream.cancelled()).toBe(true)
+    expect(ends).toHaveLength(1)
+  })
+})
