@@ -159,21 +159,23 @@ export const rewriteEventByPattern = (event: string): string => {
 const encoder = new TextEncoder()
 const empty = new Uint8Array(0)
 
-/** `bytes[0, length)` without the `[start, end)` pairs of `cuts`; `bytes` itself (or a view) when nothing is cut. */
+/**
+ * `bytes[0, length)` without the `[start, end)` pairs of `cuts`, cut in place: what is kept moves left over what is
+ * removed, and the result is a view of `bytes` (the chunk itself when nothing is cut). The chunk is the stripper's to
+ * reuse (`createClientRewrite`), and allocating a new array per chunk cost more than the copying, once the young
+ * generation's collections are counted (docs/benchmark.md).
+ */
 const cutBytes = (bytes: Uint8Array, length: number, cuts: readonly number[]): Uint8Array => {
   if (cuts.length === 0) return length === bytes.byteLength ? bytes : bytes.subarray(0, length)
-  let removed = 0
-  for (let index = 0; index < cuts.length; index += 2) removed += cuts[index + 1] - cuts[index]
-  const out = new Uint8Array(length - removed)
-  let written = 0
-  let copied = 0
-  for (let index = 0; index < cuts.length; index += 2) {
-    out.set(bytes.subarray(copied, cuts[index]), written)
+  let written = cuts[0]
+  let copied = cuts[1]
+  for (let index = 2; index < cuts.length; index += 2) {
+    bytes.copyWithin(written, copied, cuts[index])
     written += cuts[index] - copied
     copied = cuts[index + 1]
   }
-  out.set(bytes.subarray(copied, length), written)
-  return out
+  bytes.copyWithin(written, copied, length)
+  return bytes.subarray(0, written + length - copied)
 }
 
 /**

@@ -151,7 +151,8 @@ export type ModelInfo = {
 export type ForwardResponse = UpstreamResponse & {
   /**
    * Set when the adapter asked the upstream for more than the client did (streamed usage, for accounting): turns the
-   * forwarded bytes back into what the client would have received. Applied after the side tap has read each chunk.
+   * forwarded bytes back into what the client would have received. Applied after the side taps have read each chunk,
+   * so it may reuse the chunk's bytes for what it returns (the chunk is not read again).
    */
   createClientRewrite?: () => { push(chunk: Uint8Array): Uint8Array; end(): Uint8Array }
 }
