@@ -70,10 +70,13 @@ const result = await runBenchmark({
   roundLeadInSeconds: numberFromEnv('BENCH_LEAD_IN_S', 1),
   verifyBodies: false,
   gatewayLogPath: `${resultsDirectory}gateway.log`,
-  gatewayNodeOptions:
-    process.env.BENCH_CPU_PROFILE === '1'
+  gatewayNodeOptions: [
+    ...(process.env.BENCH_CPU_PROFILE === '1'
       ? ['--cpu-prof', `--cpu-prof-dir=${resultsDirectory}`]
-      : [],
+      : []),
+    // Any other flags for the gateway's Node (`--trace-gc`: its lines go to gateway.log).
+    ...(process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== ''),
+  ],
   onProgress: (message) => console.log(`... ${message}`),
 })
 const verdict = judgeBenchmark(result)
