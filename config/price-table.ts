@@ -42,7 +42,10 @@ export type ModelPrice = TokenRates & {
  */
 export type PriceOverrides = Readonly<Record<string, ModelPrice>>
 
-/** One price figure: a finite (zod numbers are), non-negative USD amount with at most 6 decimals (what micro-USD arithmetic keeps). */
+/**
+ * One price figure: a finite (zod numbers are), non-negative USD amount with at most 6 decimals, which is what
+ * micro-USD arithmetic keeps.
+ */
 const usdPerMillion = z
   .number()
   .min(0)
