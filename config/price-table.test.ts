@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest'
+import {
+  createPriceTable,
+  defaultPrices,
+  modelFamily,
+  modelPriceSchema,
+  priceOverridesSchema,
+} from './price-table.ts'
+
+const providers = {
+  openai: { type: 'openai' },
+  anthropic: { type: 'anthropic' },
+  groq: { type: 'openai-compatible' },
+  azure: { type: 'openai' },
+} as const
+
+describe('modelFamily', () => {
+  it.each([
+    ['gpt-4o-2024-08-06', 'gpt-4o'],
+    ['gpt-4.1-mini-2025-04-14', 'gpt-4.1-mini'],
+    ['o3-2025-04-16', 'o3'],
+    ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5'],
+    ['claude-3-5-haiku-latest', 'claude-3-5-haiku'],
+    ['claude-3-5-haiku@20241022', 'claude-3-5-haiku'],
+    ['claude-3-7-sonnet-20250219-v1:0', 'claude-3-7-sonnet'],
+    ['GPT-4o', 'gpt-4o'],
+    ['o1-mini', 'o1-mini'],
+  ])('%s → %s', (model, family) => {
+    expect(modelFamily(model)).toBe(family)
+  })
+})
+
+describe('the shipped defaults', () => {
+  const table = createPriceTable({ providers })
+
+  it('are valid prices', () => {
+    for (const prices of Object.values(defaultPrices)) {
+      for (const [model, price] of Object.entries(prices)) {
+        expect(modelPriceSchema.safeParse(price).success, model).toBe(true)
+      }
+    }
+  })
+
+  it.each([
+    ['gpt-4o', 2.5, 10],
+    ['gpt-4o-2024-08-06', 2.5, 10],
+    ['gpt-4o-2024-11-20', 2.5, 10],
+    ['gpt-4o-2024-05-13', 5, 15],
+    ['gpt-4o-mini-2024-07-18', 0.15, 0.6],
+    ['gpt-4.1-2025-04-14', 2, 8],
+    ['gpt-4.1-mini-2025-04-14', 0.4, 1.6],
+    ['gpt-4.1-nano-2025-04-14', 0.1, 0.4],
+    ['o1-2024-12-17', 15, 60],
+    ['o3-2025-04-16', 2, 8],
+    ['o3-mini-2025-01-31', 1.1, 4.4],
+    ['o4-mini-2025-04-16', 1.1, 4.4],
+    ['gpt-5-2025-08-07', 1.25, 10],
+    ['gpt-5-mini-2025-08-07', 0.25, 2],
+    ['gpt-5-nano-2025-08-07', 0.05, 0.4],
+    ['text-embedding-3-small', 0.02, 0],
+  ])('openai %s: $%d in, $%d out', (model, input, output) => {
+    expect(table.priceFor('openai', model)).toMatchObject({ input, output })
+  })
+
+  it.each([
+    ['claude-3-5-haiku-20241022', 0.8, 4],
+    ['claude-3-5-haiku-latest', 0.8, 4],
+    ['claude-3-7-sonnet-20250219', 3, 15],
+    ['claude-3-7-sonnet-latest', 3, 15],
+    ['claude-sonnet-4-20250514', 3, 15],
+    ['claude-sonnet-4-0', 3, 15],
+    ['claude-sonnet-4-5-20250929', 3, 15],
+    ['claude-opus-4-20250514', 15, 75],
+    ['claude-opus-4-0', 15, 75],
+    ['claude-opus-4-1-20250805', 15, 75],
+    ['claude-opus-4-5-20251101', 5, 25],
+    ['claude-haiku-4-5-20251001', 1, 5],
+  ])('anthropic %s: $%d in, $%d out', (model, input, output) => {
+    expect(table.priceFor('anthropic', model)).toMatchObject({ input, output })
+  })
+
+  it('carry Anthropic cache rates: 1.25× input for 5-minute writes, 2× for 1-hour, 0.1× for reads', () => {
+    expect(table.priceFor('anthropic', 'claude-opus-4-5')).toEqual({
+      input: 5,
+      cacheWrite: 6.25,
+      cacheWrite1h: 10,
+      cachedInput: 0.5,
+      output: 25,
+    })
+  })
+
+  it('do not confuse Opus 4 with Opus 4.5, or o1 with o1-mini', () => {
+    expect(table.priceFor('anthropic', 'claude-opus-4')?.input).toBe(15)
+    expect(table.priceFor('anthropic', 'claude-opus-4-5')?.input).toBe(5)
+    expect(table.priceFor('openai', 'o1-mini')).toBeNull()
+  })
+
+  it('know nothing of other models', () => {
+    expect(table.priceFor('openai', 'gpt-5-chat-latest')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-4o-realtime-preview')).toBeNull()
+    expect(table.priceFor('anthropic', 'claude-sonnet-4-6')).toBeNull()
+    expect(table.priceFor('anthropic', 'claude-3-5-sonnet-20241022')).toBeNull()
+  })
+
+  it('apply per provider type', () => {
+    // Any provider of type openai gets OpenAI's prices; an OpenAI-compatible server has its own.
+    expect(table.priceFor('azure', 'gpt-4o')?.input).toBe(2.5)
+    expect(table.priceFor('groq', 'gpt-4o')).toBeNull()
+    expect(table.priceFor('openai', 'claude-haiku-4-5')).toBeNull()
+    expect(table.priceFor('anthropic', 'gpt-4o')).toBeNull()
+    expect(table.priceFor('unconfigured', 'gpt-4o')).toBeNull()
+    expect(table.priceFor('constructor', 'gpt-4o')).toBeNull()
+  })
+})
+
+describe('operator overrides', () => {
+  const price = (input: number) => ({ input, output: input * 2 })
+
+  it('win over the shipped defaults, snapshots included', () => {
+    const table = createPriceTable({ providers, overrides: { 'gpt-4o': price(1) } })
+    expect(table.priceFor('openai', 'gpt-4o')?.input).toBe(1)
+    expect(table.priceFor('openai', 'gpt-4o-2024-08-06')?.input).toBe(1)
+    expect(table.priceFor('openai', 'gpt-4o-mini')?.input).toBe(0.15)
+  })
+
+  it('price any provider, OpenAI-compatible ones included, by provider/model or by pattern', () => {
+    const table = createPriceTable({
+      providers,
+      overrides: {
+        'groq/llama-3.1-8b-instant': price(0.05),
+        'groq/*': price(0.5),
+        'openai/*': price(9),
+        'anthropic/claude-*': price(7),
+        'anthropic/claude-haiku-*': price(0.7),
+      },
+    })
+    expect(table.priceFor('groq', 'llama-3.1-8b-instant')?.input).toBe(0.05)
+    expect(table.priceFor('groq', 'mixtral-8x7b')?.input).toBe(0.5)
+    expect(table.priceFor('openai', 'gpt-4o')?.input).toBe(9)
+    // The most specific pattern wins, whatever the order they were written in.
+    expect(table.priceFor('anthropic', 'claude-haiku-4-5')?.input).toBe(0.7)
+    expect(table.priceFor('anthropic', 'claude-opus-4-5')?.input).toBe(7)
+  })
+
+  it('prefer provider/model over model, and an exact id over a pattern', () => {
+    const table = createPriceTable({
+      providers,
+      overrides: {
+        '*': price(100),
+        'gpt-4o': price(1),
+        'azure/gpt-4o': price(2),
+        'azure/gpt-4o-2024-08-06': price(3),
+      },
+    })
+    expect(table.priceFor('openai', 'gpt-4o')?.input).toBe(1)
+    expect(table.priceFor('azure', 'gpt-4o')?.input).toBe(2)
+    expect(table.priceFor('azure', 'gpt-4o-2024-08-06')?.input).toBe(3)
+    expect(table.priceFor('azure', 'gpt-4o-2024-11-20')?.input).toBe(2)
+    expect(table.priceFor('groq', 'anything')?.input).toBe(100)
+  })
+
+  it('keep model ids with slashes whole', () => {
+    const table = createPriceTable({
+      providers: { openrouter: { type: 'openai-compatible' } },
+      overrides: { 'openrouter/meta-llama/*': price(0.2), 'meta-llama/llama-3.1-8b': price(0.1) },
+    })
+    expect(table.priceFor('openrouter', 'meta-llama/llama-3.1-8b')?.input).toBe(0.1)
+    expect(table.priceFor('openrouter', 'meta-llama/llama-3.1-70b')?.input).toBe(0.2)
+    expect(table.priceFor('openrouter', 'mistralai/mistral-7b')).toBeNull()
+  })
+
+  it('may declare a model free: 0 is a price', () => {
+    const table = createPriceTable({ providers, overrides: { 'groq/*': { input: 0, output: 0 } } })
+    expect(table.priceFor('groq', 'llama')).toEqual({ input: 0, output: 0 })
+  })
+
+  it('are validated, naming the model', () => {
+    const bad = (entry: unknown) =>
+      priceOverridesSchema.safeParse({ 'gpt-4o': entry }).error?.issues[0]?.path
+    expect(bad({ input: -1, output: 1 })).toEqual(['gpt-4o', 'input'])
+    expect(bad({ input: 'ten', output: 1 })).toEqual(['gpt-4o', 'input'])
+    expect(bad({ input: 1, output: 0.0000001 })).toEqual(['gpt-4o', 'output'])
+    expect(bad({ input: 1, output: Infinity })).toEqual(['gpt-4o', 'output'])
+    expect(bad({ input: 1 })).toEqual(['gpt-4o', 'output'])
+    expect(bad({ input: 1, output: 1, cacheRead: 1 })).toEqual(['gpt-4o'])
+    expect(bad({ input: 1, output: 1, longContext: { input: 2, output: 2 } })).toEqual([
+      'gpt-4o',
+      'longContext',
+      'aboveInputTokens',
+    ])
+    expect(bad({ input: 0.000001, output: 18.75, cachedInput: 0.275 })).toBeUndefined()
+    expect(() =>
+      createPriceTable({ providers, overrides: { 'gpt-4o': { input: -1, output: 1 } } })
+    ).toThrow()
+  })
+})

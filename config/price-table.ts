@@ -1,0 +1,268 @@
+/**
+ * What a model's tokens cost: the shipped default prices, the operator's overrides, and the one lookup that merges
+ * them (`createPriceTable`). Prices are USD per million tokens, as the providers publish them; `computeCost`
+ * (src/core/compute-cost.ts) turns them and a request's usage into integer micro-USD.
+ *
+ * A model without a price has no price: `priceFor` answers `null`, and its requests are recorded with an unknown
+ * cost, never as free. A model is in the defaults only when its price was confirmed from the provider's own pricing
+ * page; everything else is left to the operator's `prices` overrides.
+ */
+import { z } from 'zod'
+import type { ProviderType } from './config-schema.ts'
+
+/**
+ * USD per million tokens of each kind, for one model. A kind left out has no known price: a request that used tokens
+ * of that kind gets an unknown cost. `0` is a real price (a free or self-hosted model, or output of an embedding
+ * model, which has none).
+ */
+export type TokenRates = {
+  /** Input tokens read neither from nor into a prompt cache. */
+  input: number
+  /** Output tokens, reasoning (thinking) tokens included: providers bill them as output. */
+  output: number
+  /** Input tokens read from the prompt cache (OpenAI "cached input", Anthropic "cache hits"). */
+  cachedInput?: number
+  /** Input tokens written to the prompt cache; for Anthropic, the 5-minute cache (its default). */
+  cacheWrite?: number
+  /** Input tokens written to Anthropic's 1-hour cache, which costs more than the 5-minute one. */
+  cacheWrite1h?: number
+}
+
+/**
+ * A model's price. `longContext` replaces every rate for a request whose input (cache reads and writes included)
+ * exceeds `aboveInputTokens`: Anthropic bills the whole request at its long-context rates then, output included.
+ */
+export type ModelPrice = TokenRates & {
+  longContext?: TokenRates & { aboveInputTokens: number }
+}
+
+/**
+ * Operator prices, keyed by model: `gpt-4o` (that model on any provider), `groq/llama-3.1-8b-instant` (on the
+ * provider named `groq`), or a pattern with `*` (`openrouter/*`, `anthropic/claude-*`).
+ */
+export type PriceOverrides = Readonly<Record<string, ModelPrice>>
+
+/**
+ * One price figure: a finite (zod numbers are), non-negative USD amount with at most 6 decimals, which is what
+ * micro-USD arithmetic keeps.
+ */
+const usdPerMillion = z
+  .number()
+  .min(0)
+  .refine(
+    (value) => Math.abs(value * 1e6 - Math.round(value * 1e6)) < 1e-3,
+    'at most 6 decimal places (USD per million tokens)'
+  )
+
+const tokenRatesShape = {
+  input: usdPerMillion,
+  output: usdPerMillion,
+  cachedInput: usdPerMillion.optional(),
+  cacheWrite: usdPerMillion.optional(),
+  cacheWrite1h: usdPerMillion.optional(),
+}
+
+export const modelPriceSchema = z.strictObject({
+  ...tokenRatesShape,
+  longContext: z
+    .strictObject({ ...tokenRatesShape, aboveInputTokens: z.number().int().positive() })
+    .optional(),
+})
+
+/** The `prices` section of the config; the lead wires it into config-schema.ts. */
+export const priceOverridesSchema = z.record(z.string().min(1), modelPriceSchema)
+
+/**
+ * Drops what varies within a model family: an Anthropic snapshot date (`-20250929`, Vertex `@20250929`), an OpenAI
+ * one (`-2025-04-14`), `-latest`, and a Bedrock-style version suffix (`-v1:0`). Same rules as config/model-table.ts,
+ * plus OpenAI's dashed dates.
+ */
+export const modelFamily = (model: string): string =>
+  model
+    .toLowerCase()
+    .replace(/-v\d+(:\d+)?$/, '')
+    .replace(/-\d{4}-\d{2}-\d{2}$/, '')
+    .replace(/[-@]\d{8}$/, '')
+    .replace(/-v\d+(:\d+)?$/, '')
+    .replace(/-latest$/, '')
+
+/*
+ * Shipped defaults, per provider type, keyed by model id or family (see `modelFamily`). An exact id wins over its
+ * family, so a snapshot priced differently from its family (gpt-4o-2024-05-13) is listed on its own.
+ * Checked against LiteLLM's model_prices_and_context_window.json (github.com/BerriAI/litellm) as a second source.
+ * Standard-tier prices: OpenAI's Batch, Flex and Priority tiers, and regional or data-residency surcharges, are not
+ * modelled.
+ */
+
+/**
+ * OpenAI, Standard tier: https://platform.openai.com/docs/pricing (now https://developers.openai.com/api/docs/pricing)
+ * and each model's page, https://developers.openai.com/api/docs/models/<model>. OpenAI charges nothing for cache
+ * writes on these models, so none is listed (a reported write count on them then makes the cost unknown).
+ */
+const openaiPrices: Record<string, ModelPrice> = {
+  // GPT-5 family (snapshots -2025-08-07).
+  'gpt-5': { input: 1.25, cachedInput: 0.125, output: 10 },
+  'gpt-5-mini': { input: 0.25, cachedInput: 0.025, output: 2 },
+  'gpt-5-nano': { input: 0.05, cachedInput: 0.005, output: 0.4 },
+  // GPT-4.1 family (snapshots -2025-04-14).
+  'gpt-4.1': { input: 2, cachedInput: 0.5, output: 8 },
+  'gpt-4.1-mini': { input: 0.4, cachedInput: 0.1, output: 1.6 },
+  'gpt-4.1-nano': { input: 0.1, cachedInput: 0.025, output: 0.4 },
+  // GPT-4o (snapshots -2024-08-06, -2024-11-20); the first snapshot kept its launch price and has no cached rate.
+  'gpt-4o': { input: 2.5, cachedInput: 1.25, output: 10 },
+  'gpt-4o-2024-05-13': { input: 5, output: 15 },
+  'gpt-4o-mini': { input: 0.15, cachedInput: 0.075, output: 0.6 },
+  // o-series reasoning models; reasoning tokens are billed as output (and counted in completion_tokens).
+  o1: { input: 15, cachedInput: 7.5, output: 60 },
+  // o3's price since its June 2025 cut, for the alias and its only snapshot o3-2025-04-16 alike.
+  o3: { input: 2, cachedInput: 0.5, output: 8 },
+  'o3-mini': { input: 1.1, cachedInput: 0.55, output: 4.4 },
+  'o4-mini': { input: 1.1, cachedInput: 0.275, output: 4.4 },
+  // Embeddings: input only, no output tokens exist.
+  'text-embedding-3-small': { input: 0.02, output: 0 },
+  'text-embedding-3-large': { input: 0.13, output: 0 },
+}
+
+const claudeSonnet4: ModelPrice = {
+  input: 3,
+  cacheWrite: 3.75,
+  cacheWrite1h: 6,
+  cachedInput: 0.3,
+  output: 15,
+  /**
+   * With the 1M-token context window (beta), a request over 200K input tokens is billed at these rates throughout
+   * (https://www.anthropic.com/news/1m-context; pricing page, "Long context pricing"). The 1-hour cache write rate
+   * in this tier is not stated there, so it is left unknown.
+   */
+  longContext: {
+    aboveInputTokens: 200_000,
+    input: 6,
+    cacheWrite: 7.5,
+    cachedInput: 0.6,
+    output: 22.5,
+  },
+}
+
+/**
+ * Anthropic: https://platform.claude.com/docs/en/docs/about-claude/pricing ("Model pricing": base input, 5-minute
+ * and 1-hour cache writes, cache hits, output). Ids: https://platform.claude.com/docs/en/about-claude/models/overview.
+ */
+const anthropicPrices: Record<string, ModelPrice> = {
+  'claude-opus-4-5': { input: 5, cacheWrite: 6.25, cacheWrite1h: 10, cachedInput: 0.5, output: 25 },
+  'claude-opus-4-1': {
+    input: 15,
+    cacheWrite: 18.75,
+    cacheWrite1h: 30,
+    cachedInput: 1.5,
+    output: 75,
+  },
+  'claude-opus-4': { input: 15, cacheWrite: 18.75, cacheWrite1h: 30, cachedInput: 1.5, output: 75 },
+  'claude-opus-4-0': {
+    input: 15,
+    cacheWrite: 18.75,
+    cacheWrite1h: 30,
+    cachedInput: 1.5,
+    output: 75,
+  },
+  'claude-sonnet-4-5': claudeSonnet4,
+  'claude-sonnet-4': claudeSonnet4,
+  'claude-sonnet-4-0': claudeSonnet4,
+  'claude-3-7-sonnet': {
+    input: 3,
+    cacheWrite: 3.75,
+    cacheWrite1h: 6,
+    cachedInput: 0.3,
+    output: 15,
+  },
+  'claude-haiku-4-5': { input: 1, cacheWrite: 1.25, cacheWrite1h: 2, cachedInput: 0.1, output: 5 },
+  'claude-3-5-haiku': {
+    input: 0.8,
+    cacheWrite: 1,
+    cacheWrite1h: 1.6,
+    cachedInput: 0.08,
+    output: 4,
+  },
+}
+
+/** The shipped defaults, per provider type. An OpenAI-compatible server has none: its prices are its own. */
+export const defaultPrices: Readonly<Partial<Record<ProviderType, Record<string, ModelPrice>>>> = {
+  openai: openaiPrices,
+  anthropic: anthropicPrices,
+}
+
+/** Resolves the price of a model served by a configured provider. */
+export interface PriceTable {
+  /**
+   * `provider` is the configured provider name (the `openai` of `openai/gpt-4o`), `model` the upstream model name.
+   * `null`: no price is known.
+   */
+  priceFor(provider: string, model: string): ModelPrice | null
+}
+
+type PatternPrice = { pattern: RegExp; literalLength: number; price: ModelPrice }
+
+const compilePattern = (key: string, price: ModelPrice): PatternPrice => {
+  const source = key
+    .toLowerCase()
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*')
+  return { pattern: new RegExp(`^${source}$`), literalLength: key.replace(/\*/g, '').length, price }
+}
+
+/**
+ * The price table: operator overrides over the shipped defaults. Lookup order, first hit wins:
+ * 1. an override for `provider/model`, then `model`, then `provider/family`, then `family`;
+ * 2. an override pattern matching `provider/model` or `model` (the one with the most literal characters, then the
+ *    first written);
+ * 3. the default for the provider's type: the exact model, then its family.
+ * Model ids compare case-insensitively. The overrides are validated here too, so a bad table fails at start-up.
+ */
+export const createPriceTable = (options: {
+  /** Configured providers by name (`config.providers` fits). */
+  providers: Readonly<Record<string, { type: ProviderType }>>
+  overrides?: PriceOverrides
+  /** Replaces the shipped defaults (tests). */
+  defaults?: Readonly<Partial<Record<ProviderType, Record<string, ModelPrice>>>>
+}): PriceTable => {
+  const overrides = priceOverridesSchema.parse(options.overrides ?? {}) as Record<
+    string,
+    ModelPrice
+  >
+  const exact = new Map<string, ModelPrice>()
+  const patterns: PatternPrice[] = []
+  for (const [key, price] of Object.entries(overrides)) {
+    if (key.includes('*')) patterns.push(compilePattern(key, price))
+    else exact.set(key.toLowerCase(), price)
+  }
+  // Stable sort: equal specificity keeps the order the operator wrote.
+  patterns.sort((a, b) => b.literalLength - a.literalLength)
+
+  const defaults = new Map<ProviderType, Map<string, ModelPrice>>()
+  for (const [type, prices] of Object.entries(options.defaults ?? defaultPrices)) {
+    defaults.set(
+      type as ProviderType,
+      new Map(Object.entries(prices).map(([model, price]) => [model.toLowerCase(), price]))
+    )
+  }
+
+  return {
+    priceFor(provider, model) {
+      const id = model.toLowerCase()
+      const qualified = `${provider.toLowerCase()}/${id}`
+      const family = modelFamily(id)
+      const fromOverrides =
+        exact.get(qualified) ??
+        exact.get(id) ??
+        exact.get(`${provider.toLowerCase()}/${family}`) ??
+        exact.get(family) ??
+        patterns.find((entry) => entry.pattern.test(qualified) || entry.pattern.test(id))?.price
+      if (fromOverrides) return fromOverrides
+      const type = Object.hasOwn(options.providers, provider)
+        ? options.providers[provider]?.type
+        : undefined
+      const shipped = type === undefined ? undefined : defaults.get(type)
+      return shipped?.get(id) ?? shipped?.get(family) ?? null
+    },
+  }
+}
