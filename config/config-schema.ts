@@ -3,6 +3,7 @@
  * Every option is documented in config/gatehouse.example.yaml.
  */
 import { z } from 'zod'
+import { priceOverridesSchema } from './price-table.ts'
 
 const durationMs = z.number().int().positive()
 
@@ -150,5 +151,55 @@ export const configSchema = z.strictObject({
     .optional(),
   /** Cache lifetime of provider model lists. */
   modelListTtlMs: durationMs.optional(),
+  /**
+   * Where tenants, keys and usage are kept (Node): a SQLite file by default (`./data/gatehouse.db`, created on first
+   * start), or PostgreSQL with a `postgres://` URL. `DATABASE_URL` sets it from the environment.
+   */
+  database: z
+    .strictObject({
+      url: z.string().min(1).optional(),
+    })
+    .optional(),
+  /**
+   * What gateway processes share (rate-limit counters, budget reservations, key revocations). Unset: kept in the
+   * process, which serves one process only. `REDIS_URL` sets the URL from the environment.
+   */
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+        .optional(),
+      /** Prefix of every key, one per deployment sharing a Redis (default `gatehouse:`). */
+      keyPrefix: z.string().optional(),
+      /** Longest wait for one Redis operation before the failure policy applies (default 50). */
+      timeoutMs: durationMs.optional(),
+    })
+    .optional(),
+  limits: z
+    .strictObject({
+      /**
+       * When Redis cannot be reached in time: `open` lets requests through unmetered, `closed` refuses them with a
+       * 503 (default `open`). Logged once per outage either way.
+       */
+      onStoreFailure: z.enum(['open', 'closed']).optional(),
+    })
+    .optional(),
+  usage: z
+    .strictObject({
+      /** Days raw usage events are kept; the hourly and daily roll-ups are kept for good (default 90). */
+      retentionDays: z.number().int().positive().optional(),
+      /** Events written per batch (default 500) and the longest wait before a partial batch goes (default 1000). */
+      batchSize: z.number().int().positive().optional(),
+      flushIntervalMs: durationMs.optional(),
+      /** Events held while the store cannot be written to, before the oldest are counted and dropped (default 100000). */
+      maxBuffered: z.number().int().positive().optional(),
+    })
+    .optional(),
+  /**
+   * Prices in USD per million tokens, by model id, `provider/model` or a pattern with `*`; they take precedence over
+   * the shipped table (config/price-table.ts). A model with no price has its cost recorded as unknown, never as free.
+   */
+  prices: priceOverridesSchema.optional(),
 })
 export type GatewayConfig = z.infer<typeof configSchema>

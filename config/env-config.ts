@@ -59,6 +59,11 @@ export const envConfig = (env: Record<string, string | undefined>): EnvConfig =>
   const masterKey = readVariable(env, 'GATEHOUSE_MASTER_KEY')
   if (masterKey !== undefined) config.auth = { masterKey }
 
+  const databaseUrl = readVariable(env, 'DATABASE_URL')
+  if (databaseUrl !== undefined) config.database = { url: databaseUrl }
+  const redisUrl = readVariable(env, 'REDIS_URL')
+  if (redisUrl !== undefined) config.redis = { url: redisUrl }
+
   const server: Record<string, unknown> = {}
   const host = readVariable(env, 'HOST')
   if (host !== undefined) server.host = host

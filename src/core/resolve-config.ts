@@ -12,6 +12,7 @@ import type {
   TimeoutsConfig,
 } from '../../config/config-schema.ts'
 import { modelMaxOutputTokens } from '../../config/model-table.ts'
+import type { PriceOverrides } from '../../config/price-table.ts'
 
 export type Timeouts = Required<TimeoutsConfig>
 export type RetryPolicy = Required<RetryConfig>
@@ -94,6 +95,20 @@ export type ResolvedConfig = {
   /** A model's maximum output: the config's `models` table, else the built-in one; `undefined` when neither knows. */
   maxOutputTokens: (model: string) => number | undefined
   modelListTtlMs: number
+  /** `null`: the runtime's default (on Node, a SQLite file under `./data/`). */
+  database: { url: string | null }
+  /** `url: null`: nothing shared, limits kept in the process. */
+  redis: { url: string | null; keyPrefix: string; timeoutMs: number }
+  limits: { onStoreFailure: 'open' | 'closed' }
+  usage: { retentionDays: number; batchSize: number; flushIntervalMs: number; maxBuffered: number }
+  prices: PriceOverrides
+}
+
+export const defaultUsagePolicy: ResolvedConfig['usage'] = {
+  retentionDays: 90,
+  batchSize: 500,
+  flushIntervalMs: 1_000,
+  maxBuffered: 100_000,
 }
 
 const pickDefined = <T extends object>(...layers: (Partial<T> | undefined)[]): Partial<T> => {
@@ -168,5 +183,17 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     models,
     maxOutputTokens: (model) => models[model]?.maxOutputTokens ?? modelMaxOutputTokens(model),
     modelListTtlMs: config.modelListTtlMs ?? 600_000,
+    database: { url: config.database?.url ?? null },
+    redis: {
+      url: config.redis?.url ?? null,
+      keyPrefix: config.redis?.keyPrefix ?? 'gatehouse:',
+      timeoutMs: config.redis?.timeoutMs ?? 50,
+    },
+    limits: { onStoreFailure: config.limits?.onStoreFailure ?? 'open' },
+    usage: {
+      ...defaultUsagePolicy,
+      ...pickDefined<ResolvedConfig['usage']>(config.usage),
+    } as ResolvedConfig['usage'],
+    prices: config.prices ?? {},
   }
 }
