@@ -4,9 +4,9 @@
  * fail-closed (it is refused with a 503). One guard per Redis connection, shared by its stores, so an outage is one
  * incident: one warning when it starts, one line when Redis answers again, whatever the request rate in between.
  *
- * While Redis is unavailable, one operation at a time probes it (and waits up to the timeout); the others get the
- * fallback at once, so an outage where packets vanish does not add the timeout to every request. The first probe that
- * succeeds ends the incident.
+ * While Redis is unavailable, one operation probes it at most every `probeIntervalMs` (1 s), and waits up to the
+ * timeout; the others get the fallback at once, so an outage where packets vanish costs one timeout a second, not one
+ * per request. The first probe that succeeds ends the incident (so limits resume within a second of Redis's return).
  *
  * The timeout is a race of our own, not ioredis's `commandTimeout`: it also bounds the time a command waits in the
  * client's offline queue, and whatever the client's options. A command that loses the race may still run in Redis
@@ -40,11 +40,15 @@ export type RedisGuardOptions = {
   logger: Logger
   /** Per operation; 50 ms by default. */
   timeoutMs?: number
+  /** While unavailable, the least time between two probes; 1 s by default. */
+  probeIntervalMs?: number
   /** For the timers and the incident times. */
   clock?: Clock
 }
 
 export const defaultRedisTimeoutMs = 50
+
+export const defaultProbeIntervalMs = 1_000
 
 /**
  * Replies with which Redis says it cannot serve now (loading its data, a script running too long, out of memory, a
@@ -77,10 +81,12 @@ export const sharedStoreUnavailable = (what: string): GatewayError =>
 export class RedisGuard {
   readonly mode: RedisFailureMode
   readonly timeoutMs: number
+  readonly probeIntervalMs: number
   private readonly logger: Logger
   private readonly clock: Clock
   private available = true
   private probing = false
+  private nextProbeAt = 0
   private since: number
   private failedOperations = 0
   private incidents = 0
@@ -89,6 +95,7 @@ export class RedisGuard {
   constructor(options: RedisGuardOptions) {
     this.mode = options.mode
     this.timeoutMs = options.timeoutMs ?? defaultRedisTimeoutMs
+    this.probeIntervalMs = options.probeIntervalMs ?? defaultProbeIntervalMs
     this.logger = options.logger
     this.clock = options.clock ?? systemClock
     this.since = this.clock.now()
@@ -104,7 +111,7 @@ export class RedisGuard {
     work: () => Promise<T>,
     onFailure: (mode: RedisFailureMode) => T
   ): Promise<T> {
-    if (!this.available && this.probing) {
+    if (!this.available && (this.probing || this.clock.now() < this.nextProbeAt)) {
       this.failedOperations += 1
       return onFailure(this.mode)
     }
@@ -167,6 +174,7 @@ export class RedisGuard {
 
   private fail(operation: string, error: unknown): void {
     this.failedOperations += 1
+    this.nextProbeAt = this.clock.now() + this.probeIntervalMs
     if (!this.available) return
     this.available = false
     this.since = this.clock.now()
