@@ -217,6 +217,19 @@ export const createRedisBudgetStore = (options: RedisBudgetStoreOptions): Budget
       validateBudgetRequest(request)
       const ttlMs = request.ttlMs ?? defaultReservationTtlMs
       const id = crypto.randomUUID()
+      if (request.tenant.budget === null && request.key.budget === null)
+        return {
+          allowed: true,
+          reservation: {
+            id,
+            tenantId: request.tenant.id,
+            keyId: request.key.id,
+            amountMicroUsd: request.amountMicroUsd,
+            entries: [],
+            degraded: false,
+          },
+          states: [],
+        }
       const seeds: (number | null)[] = [null, null]
       let periodKeys: (string | null)[] = [null, null]
       for (let attempt = 0; attempt < 3; attempt += 1) {

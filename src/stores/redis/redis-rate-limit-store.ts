@@ -36,6 +36,7 @@ import {
   type RateLimitLease,
   type RateLimitRequest,
   type RateLimitStore,
+  type RateLimits,
 } from '../rate-limit-store.ts'
 import {
   pickRateLimitRefusal,
@@ -53,16 +54,18 @@ local function redisNow()
 end
 local TOTAL = '#total'
 local function trim(log, amounts, upto)
+  if not amounts then
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', upto)
+    return
+  end
   while true do
     local ids = redis.call('ZRANGEBYSCORE', log, '-inf', upto, 'LIMIT', 0, 256)
     if #ids == 0 then return end
-    if amounts then
-      local values = redis.call('HMGET', amounts, unpack(ids))
-      local sum = 0
-      for i = 1, #values do sum = sum + (tonumber(values[i]) or 0) end
-      redis.call('HDEL', amounts, unpack(ids))
-      redis.call('HINCRBY', amounts, TOTAL, -sum)
-    end
+    local values = redis.call('HMGET', amounts, unpack(ids))
+    local sum = 0
+    for i = 1, #values do sum = sum + (tonumber(values[i]) or 0) end
+    redis.call('HDEL', amounts, unpack(ids))
+    redis.call('HINCRBY', amounts, TOTAL, -sum)
     redis.call('ZREM', log, unpack(ids))
     if #ids < 256 then return end
   end
@@ -90,6 +93,7 @@ local concurrentRetry = tonumber(ARGV[6])
 local cutoff = now - window
 local out = {0, now}
 local allowed = true
+local unsetResets = {}
 
 local function logCheck(s, dimension, limit, log, amounts, amount)
   trim(log, amounts, cutoff)
@@ -121,12 +125,12 @@ local function logCheck(s, dimension, limit, log, amounts, amount)
       start = start + 128
     end
   end
-  local resetNow = 0
-  if redis.call('ZCARD', log) > 0 then resetNow = scoreAt(log, -1) + window - now end
   if not fits then allowed = false end
   local f = 0
   if fits then f = 1 end
-  for _, v in ipairs({s, dimension, limit, used, amount, f, retry, resetNow, window}) do out[#out + 1] = v end
+  for _, v in ipairs({s, dimension, limit, used, amount, f, retry, 0, window}) do out[#out + 1] = v end
+  -- The reset as it stands (from the newest entry) is reported only on a refusal: found then, not on every check.
+  unsetResets[#unsetResets + 1] = {#out - 1, log}
 end
 
 for s = 1, 2 do
@@ -151,6 +155,13 @@ for s = 1, 2 do
     for _, v in ipairs({s, 3, concurrentLimit, count, 1, f, retry, latest, math.max(latest, leaseTtl)}) do
       out[#out + 1] = v
     end
+  end
+end
+
+if not allowed then
+  for _, unset in ipairs(unsetResets) do
+    local newest = scoreAt(unset[2], -1)
+    if newest then out[unset[1]] = newest + window - now end
   end
 end
 
@@ -216,6 +227,12 @@ const releaseScript = new RedisScript(releaseSource)
 const dimensions: readonly RateLimitDimension[] = ['requests', 'tokens', 'concurrent']
 const scopes: readonly LimitScope[] = ['tenant', 'key']
 
+/** Whether any dimension is limited: without one, there is nothing to ask Redis. */
+const hasLimits = (limits: RateLimits): boolean =>
+  (limits.requestsPerMinute ?? null) !== null ||
+  (limits.tokensPerMinute ?? null) !== null ||
+  (limits.concurrentRequests ?? null) !== null
+
 export type RedisRateLimitStoreOptions = {
   redis: Redis
   guard: RedisGuard
@@ -248,6 +265,20 @@ export const createRedisRateLimitStore = (options: RedisRateLimitStoreOptions): 
       validateRateLimitRequest(request)
       const id = crypto.randomUUID()
       const leaseTtlMs = request.leaseTtlMs ?? defaultLeaseTtlMs
+      if (!scopes.some((scope) => hasLimits(request[scope].limits)))
+        return {
+          allowed: true,
+          lease: {
+            id,
+            tenantId: request.tenant.id,
+            keyId: request.key.id,
+            tokens: request.tokens,
+            tokenScopes: [],
+            concurrentScopes: [],
+            degraded: false,
+          },
+          states: [],
+        }
       const args: (string | number)[] = [
         nowArg(),
         windowMs,
