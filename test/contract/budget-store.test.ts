@@ -142,6 +142,25 @@ defineStoreContract<Fixture>({
       expect(stateOf(decision, 'key')).toMatchObject({ spentMicroUsd: 400, remainingMicroUsd: 0 })
     })
 
+    it('reserves and settles 0 and amounts past 100 million dollars exactly', async () => {
+      const { store, clock } = get()
+      const key = monthly(1_000_000_000_000_000) // a billion dollars
+      await store.settle(reservationOf(await store.reserve(request({ key, amount: 0 }))), 0)
+      const forgotten = await store.reserve(request({ key, amount: 0, ttlMs: 1_000 }))
+      expect(forgotten.allowed).toBe(true)
+      await clock.advance(1_000) // a 0 reservation expires
+      const large = await store.reserve(request({ key, amount: 123_456_789_012_345 }))
+      expect(stateOf(large, 'key')).toMatchObject({
+        reservedMicroUsd: 123_456_789_012_345,
+        remainingMicroUsd: 876_543_210_987_655,
+      })
+      await store.settle(reservationOf(large), 223_456_789_012_345)
+      expect(stateOf(await store.reserve(request({ key, amount: 0 })), 'key')).toMatchObject({
+        spentMicroUsd: 223_456_789_012_345,
+        reservedMicroUsd: 0,
+      })
+    })
+
     it('counts reservations in flight, and frees them when settled', async () => {
       const { store } = get()
       const key = monthly(1_000)

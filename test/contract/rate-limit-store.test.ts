@@ -220,6 +220,21 @@ defineStoreContract<Fixture>({
       expect(stateOf(next, 'key', 'tokens')).toMatchObject({ remaining: 400, resetMs: minute })
     })
 
+    it('counts zero and very large token amounts exactly', async () => {
+      const { store, clock } = get()
+      const key = { tokensPerMinute: 1_000_000_000_000_000 }
+      await store.release(leaseOf(await store.acquire(request({ key, tokens: 0 }))), {
+        actualTokens: 0,
+      })
+      await clock.advance(minute) // the 0-token entry leaves the window
+      const large = await store.acquire(request({ key, tokens: 123_456_789_012_345 }))
+      expect(stateOf(large, 'key', 'tokens')?.remaining).toBe(876_543_210_987_655)
+      await store.release(leaseOf(large), { actualTokens: 223_456_789_012_345 })
+      await clock.advance(minute) // both leave
+      const next = await store.acquire(request({ key, tokens: 0 }))
+      expect(stateOf(next, 'key', 'tokens')?.remaining).toBe(1_000_000_000_000_000)
+    })
+
     it('refuses for good a request whose tokens alone exceed the limit, and a limit of 0', async () => {
       const { store } = get()
       expect(

@@ -3,8 +3,10 @@
  * nothing counted; fail-closed: a 503) within the guard's 50 ms, and the outage is one log line however many requests
  * meet it. Twice: with the connection the gateway makes (`connectRedis`: commands fail at once while disconnected),
  * and with ioredis's defaults (commands queue for a connection that never comes, so only the timeout bounds them).
+ * Then Redis slow rather than gone: a proxy holds the commands past the timeout and lets them through afterwards, and
+ * the late acquire and reservation must not keep their slot and amount.
  */
-import { createServer, type AddressInfo } from 'node:net'
+import { connect as connectSocket, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { GatewayError } from '../../src/core/errors.ts'
@@ -17,6 +19,9 @@ import { createFakeClock } from '../helpers/fake-clock.ts'
 import { createRecordingLogger } from '../helpers/fake-deps.ts'
 import type { RateLimitRequest } from '../../src/stores/rate-limit-store.ts'
 import type { BudgetRequest } from '../../src/stores/budget-store.ts'
+import { storeServiceUrl } from './check-store-service.ts'
+import { createRedisTestPrefix } from './create-redis-test-prefix.ts'
+import { requireStoreService } from './define-store-contract.ts'
 
 /** A port nothing listens on: bound, then released. */
 const closedPort = async (): Promise<number> => {
@@ -173,4 +178,104 @@ describe('Redis unreachable', () => {
       }
     })
   }
+})
+
+/** A TCP proxy to `target` that can hold what clients send (in order) until resumed: Redis answering late. */
+const createPausableProxy = async (target: string) => {
+  const { hostname, port } = new URL(target)
+  let paused = false
+  let held: (() => void)[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connectSocket(Number(port || 6379), hostname)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    client.on('data', (chunk) => {
+      if (paused) held.push(() => upstream.write(chunk))
+      else upstream.write(chunk)
+    })
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    pause: () => void (paused = true),
+    resume: () => {
+      paused = false
+      for (const send of held) send()
+      held = []
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+describe('Redis answering late', () => {
+  requireStoreService('redis')
+
+  it('a timed-out acquire and reservation free what they took once Redis runs them', async () => {
+    const proxy = await createPausableProxy(storeServiceUrl('redis'))
+    const keys = createRedisTestPrefix({ label: 'outage-late' })
+    const redis = await connectRedis({ url: proxy.url })
+    const logger = createRecordingLogger()
+    const guard = new RedisGuard({ mode: 'closed', logger, probeIntervalMs: 10 })
+    const limits = createRedisRateLimitStore({ redis, guard, prefix: keys.prefix })
+    const budgets = createRedisBudgetStore({
+      redis,
+      guard,
+      prefix: keys.prefix,
+      clock: createFakeClock(),
+      loadSpent: async () => 0,
+    })
+    const rate: RateLimitRequest = {
+      tenant: { id: 'acme', limits: {} },
+      key: { id: 'key-a', limits: { concurrentRequests: 1, requestsPerMinute: 100 } },
+      tokens: 0,
+    }
+    const budget: BudgetRequest = {
+      tenant: { id: 'acme', budget: null },
+      key: { id: 'key-a', budget: { limitMicroUsd: 1_000, period: 'day' } },
+      amountMicroUsd: 900,
+    }
+    try {
+      // Warm: the scripts are loaded and the budget's counter seeded while Redis answers.
+      const warm = await limits.acquire(rate)
+      if (!warm.allowed) throw new Error('refused while warming')
+      await limits.release(warm.lease, { actualTokens: null })
+      const warmBudget = await budgets.reserve({ ...budget, amountMicroUsd: 0 })
+      if (!warmBudget.allowed) throw new Error('refused while warming')
+      await budgets.settle(warmBudget.reservation, 0)
+
+      proxy.pause()
+      for (const call of [() => limits.acquire(rate), () => budgets.reserve(budget)]) {
+        await new Promise((resolve) => setTimeout(resolve, 15)) // past the probe interval
+        const { error, ms } = await timedFailure(call)
+        expect(error).toMatchObject({ status: 503, code: 'unavailable' })
+        expect(ms).toBeLessThan(bound)
+      }
+      proxy.resume()
+      expect(await redis.ping()).toBe('PONG') // sent after the late scripts and their cancels: they have run
+      await new Promise((resolve) => setTimeout(resolve, 15))
+
+      const again = await limits.acquire(rate)
+      expect(again.allowed).toBe(true) // the late acquire's concurrency slot was freed...
+      expect(again.states.find((state) => state.dimension === 'requests')?.remaining).toBe(97) // ...its request counts
+      const reserved = await budgets.reserve(budget)
+      expect(reserved.allowed).toBe(true) // the late reservation was released
+      expect(reserved.states[0]).toMatchObject({ reservedMicroUsd: 900, spentMicroUsd: 0 })
+      expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info'])
+    } finally {
+      redis.disconnect()
+      await proxy.close()
+      await keys.cleanup()
+    }
+  })
 })

@@ -39,13 +39,17 @@ import type { LimitScope } from '../rate-limit-store.ts'
 import { sharedStoreUnavailable, type RedisGuard } from './redis-guard.ts'
 import { RedisScript } from './redis-script.ts'
 
+/** Lua 5.1 would write a computed number as `-0` or `1e+14`, which Redis's integer commands refuse. */
+const luaInt = `
+local function int(n) return string.format('%d', n) end`
+
 /**
  * KEYS, per subject s (1 = tenant, 2 = key): 3s-2 spent counter, 3s-1 reservations (by expiry), 3s amounts.
  * ARGV: now, reservation id, amount, TTL ms, then per subject: limit (-1 = no budget), seed ('' = none), counter TTL.
  * Returns {-1, s...} when counters are missing and no seed came for them (nothing else written); else allowed (1/0),
  * then per budget: subject, limit, spent, reserved (before this one).
  */
-const reserveSource = `
+const reserveSource = `${luaInt}
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
 local amount = tonumber(ARGV[3])
@@ -76,7 +80,7 @@ for s = 1, 2 do
       local sum = 0
       for i = 1, #values do sum = sum + (tonumber(values[i]) or 0) end
       redis.call('HDEL', amounts, unpack(ids))
-      redis.call('HINCRBY', amounts, TOTAL, -sum)
+      redis.call('HINCRBY', amounts, TOTAL, int(-sum))
       redis.call('ZREM', log, unpack(ids))
     end
     local spent = tonumber(redis.call('GET', KEYS[3 * s - 2])) or 0
@@ -91,9 +95,9 @@ if out[1] == 1 then
     local base = 4 + (s - 1) * 3
     if tonumber(ARGV[base + 1]) >= 0 then
       local log, amounts = KEYS[3 * s - 1], KEYS[3 * s]
-      redis.call('ZADD', log, now + ttl, id)
-      redis.call('HSET', amounts, id, amount)
-      redis.call('HINCRBY', amounts, TOTAL, amount)
+      redis.call('ZADD', log, int(now + ttl), id)
+      redis.call('HSET', amounts, id, int(amount))
+      redis.call('HINCRBY', amounts, TOTAL, int(amount))
       if redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ttl) end
       if redis.call('PTTL', amounts) < ttl then redis.call('PEXPIRE', amounts, ttl) end
       redis.call('PEXPIRE', KEYS[3 * s - 2], ARGV[base + 3])
@@ -107,7 +111,7 @@ return out
  * KEYS: as for reserve. ARGV: reservation id, actual cost, then per subject: reserved there (1/0), counter TTL ms.
  * Releases the reservation where it still is; adds the cost to counters that exist.
  */
-const settleSource = `
+const settleSource = `${luaInt}
 local id = ARGV[1]
 local actual = tonumber(ARGV[2])
 for s = 1, 2 do
@@ -117,11 +121,11 @@ for s = 1, 2 do
     local held = tonumber(redis.call('HGET', amounts, id))
     if held then
       redis.call('HDEL', amounts, id)
-      redis.call('HINCRBY', amounts, '#total', -held)
+      redis.call('HINCRBY', amounts, '#total', int(-held))
       redis.call('ZREM', log, id)
     end
     if redis.call('EXISTS', KEYS[3 * s - 2]) == 1 then
-      redis.call('INCRBY', KEYS[3 * s - 2], actual)
+      redis.call('INCRBY', KEYS[3 * s - 2], int(actual))
       redis.call('PEXPIRE', KEYS[3 * s - 2], ARGV[base + 2])
     end
   end
@@ -259,10 +263,25 @@ export const createRedisBudgetStore = (options: RedisBudgetStoreOptions): Budget
             counterTtlMs(subject?.bounds.end ?? null, now)
           )
         )
+        let sent = false
         const reply = await guard.run(
           'budget reserve',
-          () => reserveScript.run(redis, keys, args),
+          () => {
+            sent = true
+            return reserveScript.run(redis, keys, args)
+          },
           (mode) => {
+            // A script that lost the race may still run: release its reservation right behind it (same connection,
+            // in order, adding a cost of 0), so a slow Redis does not leave it held for its TTL.
+            if (sent) {
+              const cancel: (string | number)[] = [id, 0]
+              for (const subject of subjects)
+                cancel.push(
+                  subject === null ? 0 : 1,
+                  counterTtlMs(subject?.bounds.end ?? null, now)
+                )
+              settleScript.run(redis, keys, cancel).catch(() => {})
+            }
             if (mode === 'closed') throw sharedStoreUnavailable('Budgets')
             return null
           }

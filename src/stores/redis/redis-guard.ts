@@ -10,8 +10,8 @@
  *
  * The timeout is a race of our own, not ioredis's `commandTimeout`: it also bounds the time a command waits in the
  * client's offline queue, and whatever the client's options. A command that loses the race may still run in Redis
- * later; the stores are built so that this errs on the side of counting (an acquire that timed out under fail-closed
- * holds a slot it did not use until its TTL ends).
+ * later: the stores then send a cancel right behind it on the same connection (a late acquire's concurrency slots
+ * and a late reservation are freed), and what remains errs on the side of counting (its request and tokens).
  */
 import { ReplyError } from 'ioredis'
 import type { Clock } from '../../core/clock.ts'

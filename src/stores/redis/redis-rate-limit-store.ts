@@ -46,8 +46,13 @@ import {
 import { sharedStoreUnavailable, type RedisGuard } from './redis-guard.ts'
 import { RedisScript } from './redis-script.ts'
 
-/** Helpers both scripts share: the time, and expiring a log's old entries (with their amounts, when it has them). */
+/**
+ * Helpers both scripts share: integers as Redis reads them, the time, and expiring a log's old entries (with their
+ * amounts, when it has them). Lua 5.1 would write a computed number as `-0` or `1e+14`, which Redis's integer
+ * commands refuse, so every computed number goes to Redis through `int`.
+ */
 const luaPrelude = `
+local function int(n) return string.format('%d', n) end
 local function redisNow()
   local time = redis.call('TIME')
   return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -65,7 +70,7 @@ local function trim(log, amounts, upto)
     local sum = 0
     for i = 1, #values do sum = sum + (tonumber(values[i]) or 0) end
     redis.call('HDEL', amounts, unpack(ids))
-    redis.call('HINCRBY', amounts, TOTAL, -sum)
+    redis.call('HINCRBY', amounts, TOTAL, int(-sum))
     redis.call('ZREM', log, unpack(ids))
     if #ids < 256 then return end
   end
@@ -170,18 +175,18 @@ if allowed then
   for s = 1, 2 do
     local base = 6 + (s - 1) * 3
     if tonumber(ARGV[base + 1]) >= 0 then
-      redis.call('ZADD', KEYS[4 * s - 3], now, id)
+      redis.call('ZADD', KEYS[4 * s - 3], int(now), id)
       redis.call('PEXPIRE', KEYS[4 * s - 3], window)
     end
     if tonumber(ARGV[base + 2]) >= 0 then
-      redis.call('ZADD', KEYS[4 * s - 2], now, id)
-      redis.call('HSET', KEYS[4 * s - 1], id, tokens)
-      redis.call('HINCRBY', KEYS[4 * s - 1], TOTAL, tokens)
+      redis.call('ZADD', KEYS[4 * s - 2], int(now), id)
+      redis.call('HSET', KEYS[4 * s - 1], id, int(tokens))
+      redis.call('HINCRBY', KEYS[4 * s - 1], TOTAL, int(tokens))
       redis.call('PEXPIRE', KEYS[4 * s - 2], window)
       redis.call('PEXPIRE', KEYS[4 * s - 1], window)
     end
     if tonumber(ARGV[base + 3]) >= 0 then
-      redis.call('ZADD', KEYS[4 * s], now + leaseTtl, id)
+      redis.call('ZADD', KEYS[4 * s], int(now + leaseTtl), id)
       if redis.call('PTTL', KEYS[4 * s]) < leaseTtl then redis.call('PEXPIRE', KEYS[4 * s], leaseTtl) end
     end
   end
@@ -205,13 +210,13 @@ for s = 1, 2 do
     trim(log, amounts, now - window)
     local old = tonumber(redis.call('HGET', amounts, id))
     if old then
-      redis.call('HSET', amounts, id, actual)
-      redis.call('HINCRBY', amounts, TOTAL, actual - old)
+      redis.call('HSET', amounts, id, int(actual))
+      redis.call('HINCRBY', amounts, TOTAL, int(actual - old))
     elseif actual > estimate then
       local late = id .. '+'
-      redis.call('ZADD', log, now, late)
-      redis.call('HSET', amounts, late, actual - estimate)
-      redis.call('HINCRBY', amounts, TOTAL, actual - estimate)
+      redis.call('ZADD', log, int(now), late)
+      redis.call('HSET', amounts, late, int(actual - estimate))
+      redis.call('HINCRBY', amounts, TOTAL, int(actual - estimate))
       redis.call('PEXPIRE', log, window)
       redis.call('PEXPIRE', amounts, window)
     end
@@ -295,10 +300,23 @@ export const createRedisRateLimitStore = (options: RedisRateLimitStoreOptions): 
           limitArg(limits.concurrentRequests)
         )
       }
+      const keys = keysOf(request.tenant.id, request.key.id)
+      let sent = false
       const reply = await guard.run(
         'rate-limit acquire',
-        () => acquireScript.run(redis, keysOf(request.tenant.id, request.key.id), args),
+        () => {
+          sent = true
+          return acquireScript.run(redis, keys, args)
+        },
         (mode) => {
+          // A script that lost the race may still run: free its slots right behind it (same connection, in order),
+          // so a slow Redis does not leave them held for the lease's TTL. Its request and tokens stay counted.
+          if (sent) {
+            const cancel: (string | number)[] = [nowArg(), windowMs, id, -1, request.tokens]
+            for (const scope of scopes)
+              cancel.push(0, (request[scope].limits.concurrentRequests ?? null) === null ? 0 : 1)
+            releaseScript.run(redis, keys, cancel).catch(() => {})
+          }
           if (mode === 'closed') throw sharedStoreUnavailable('Rate limits')
           return null
         }
