@@ -49,7 +49,7 @@ export type MemoryBudgetStoreOptions = {
 }
 
 const counterName = (scope: LimitScope, id: string, periodKey: string): string =>
-  `${scope}:${id}:${periodKey}`
+  `${scope}:${encodeURIComponent(id)}:${periodKey}`
 
 const counterExpiry = (bounds: { end: number | null }, now: number): number =>
   bounds.end === null ? now + totalCounterIdleTtlMs : bounds.end + budgetCounterGraceMs

@@ -97,8 +97,11 @@ export const createMemoryRateLimitStore = (
   const released = new WeakSet<RateLimitLease>()
   let nextSweepAt = clock.now() + windowMs
 
+  /** Ids are encoded, so no id can run into the next segment of another's name. */
+  const nameOf = (scope: LimitScope, id: string): string => `${scope}:${encodeURIComponent(id)}`
+
   const ledgersOf = (scope: LimitScope, id: string): SubjectLedgers => {
-    const name = `${scope}:${id}`
+    const name = nameOf(scope, id)
     let ledgers = subjects.get(name)
     if (ledgers === undefined) subjects.set(name, (ledgers = {}))
     return ledgers
@@ -234,7 +237,7 @@ export const createMemoryRateLimitStore = (
       const idOf = (scope: LimitScope): string =>
         scope === 'tenant' ? lease.tenantId : lease.keyId
       for (const scope of lease.concurrentScopes)
-        subjects.get(`${scope}:${idOf(scope)}`)?.leases?.expiries.delete(lease.id)
+        subjects.get(nameOf(scope, idOf(scope)))?.leases?.expiries.delete(lease.id)
       const actual = usage.actualTokens
       if (actual === null) return
       for (const scope of lease.tokenScopes) {
