@@ -1,0 +1,201 @@
+/**
+ * What the Redis-backed stores do when Redis does not answer: every operation is bounded by a timeout (50 ms by
+ * default), and a failed one is answered by the operator's choice, fail-open (the request goes through unlimited) or
+ * fail-closed (it is refused with a 503). One guard per Redis connection, shared by its stores, so an outage is one
+ * incident: one warning when it starts, one line when Redis answers again, whatever the request rate in between.
+ *
+ * While Redis is unavailable, one operation probes it at most every `probeIntervalMs` (1 s), and waits up to the
+ * timeout; the others get the fallback at once, so an outage where packets vanish costs one timeout a second, not one
+ * per request. The first probe that succeeds ends the incident (so limits resume within a second of Redis's return).
+ *
+ * The timeout is a race of our own, not ioredis's `commandTimeout`: it also bounds the time a command waits in the
+ * client's offline queue, and whatever the client's options. A command that loses the race may still run in Redis
+ * later: the stores then send a cancel right behind it on the same connection (a late acquire's concurrency slots
+ * and a late reservation are freed), and what remains errs on the side of counting (its request and tokens).
+ */
+import { ReplyError } from 'ioredis'
+import type { Clock } from '../../core/clock.ts'
+import { systemClock } from '../../core/clock.ts'
+import { GatewayError } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
+
+export type RedisFailureMode = 'open' | 'closed'
+
+export type RedisGuardStatus = {
+  mode: RedisFailureMode
+  timeoutMs: number
+  available: boolean
+  /** Epoch ms of the last change between available and unavailable (the guard's creation at first). */
+  since: number
+  /** Operations answered by the fallback in the current incident; 0 while available. */
+  failedOperations: number
+  /** Incidents since the guard was created. */
+  incidents: number
+  /** Why the current (or last) incident started: `timeout after 50 ms`, `ECONNREFUSED`... */
+  lastError: string | null
+}
+
+export type RedisGuardOptions = {
+  mode: RedisFailureMode
+  logger: Logger
+  /** Per operation; 50 ms by default. */
+  timeoutMs?: number
+  /** While unavailable, the least time between two probes; 1 s by default. */
+  probeIntervalMs?: number
+  /** For the timers and the incident times. */
+  clock?: Clock
+}
+
+export const defaultRedisTimeoutMs = 50
+
+export const defaultProbeIntervalMs = 1_000
+
+/**
+ * Replies with which Redis says it cannot serve now (loading its data, a script running too long, out of memory, a
+ * replica without its master): an outage like a closed socket. Any other error reply is a bug in the caller and is
+ * thrown, not hidden behind the fallback.
+ */
+const unavailableReplies =
+  /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|OOM|NOREPLICAS)\b/
+
+const isOutage = (error: unknown): boolean =>
+  !(error instanceof ReplyError) || unavailableReplies.test((error as Error).message)
+
+const describe = (error: unknown): string =>
+  (error as { code?: string }).code ?? (error instanceof Error ? error.message : String(error))
+
+class RedisTimeout extends Error {
+  constructor(timeoutMs: number) {
+    super(`timeout after ${timeoutMs} ms`)
+  }
+}
+
+/** The error a fail-closed store throws: the limits of `what` cannot be checked, so the request is refused. */
+export const sharedStoreUnavailable = (what: string): GatewayError =>
+  new GatewayError(
+    'unavailable',
+    `${what} cannot be checked right now (the shared store does not answer), so the request is refused. Retry shortly.`,
+    { retryAfterMs: 1_000 }
+  )
+
+export class RedisGuard {
+  readonly mode: RedisFailureMode
+  readonly timeoutMs: number
+  readonly probeIntervalMs: number
+  private readonly logger: Logger
+  private readonly clock: Clock
+  private available = true
+  private probing = false
+  private nextProbeAt = 0
+  private since: number
+  private failedOperations = 0
+  private incidents = 0
+  private lastError: string | null = null
+
+  constructor(options: RedisGuardOptions) {
+    this.mode = options.mode
+    this.timeoutMs = options.timeoutMs ?? defaultRedisTimeoutMs
+    this.probeIntervalMs = options.probeIntervalMs ?? defaultProbeIntervalMs
+    this.logger = options.logger
+    this.clock = options.clock ?? systemClock
+    this.since = this.clock.now()
+    if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${this.timeoutMs}`)
+  }
+
+  /**
+   * Runs `work` (one Redis round trip) within the timeout. When Redis is unavailable, returns `onFailure(mode)`
+   * instead: a fallback value, or a thrown error under fail-closed. `operation` names it in the incident's log line.
+   */
+  async run<T>(
+    operation: string,
+    work: () => Promise<T>,
+    onFailure: (mode: RedisFailureMode) => T
+  ): Promise<T> {
+    if (!this.available && (this.probing || this.clock.now() < this.nextProbeAt)) {
+      this.failedOperations += 1
+      return onFailure(this.mode)
+    }
+    const probe = !this.available
+    if (probe) this.probing = true
+    try {
+      const value = await this.withinTimeout(work)
+      if (!this.available) this.recover()
+      return value
+    } catch (error) {
+      if (!isOutage(error)) {
+        if (!this.available) this.recover()
+        throw error
+      }
+      this.fail(operation, error)
+      return onFailure(this.mode)
+    } finally {
+      if (probe) this.probing = false
+    }
+  }
+
+  status(): RedisGuardStatus {
+    return {
+      mode: this.mode,
+      timeoutMs: this.timeoutMs,
+      available: this.available,
+      since: this.since,
+      failedOperations: this.failedOperations,
+      incidents: this.incidents,
+      lastError: this.lastError,
+    }
+  }
+
+  private withinTimeout<T>(work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(
+        () => reject(new RedisTimeout(this.timeoutMs)),
+        this.timeoutMs
+      )
+      let pending: Promise<T>
+      try {
+        pending = work()
+      } catch (error) {
+        this.clock.clearTimeout(timer)
+        reject(error)
+        return
+      }
+      pending.then(
+        (value) => {
+          this.clock.clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          this.clock.clearTimeout(timer)
+          reject(error)
+        }
+      )
+    })
+  }
+
+  private fail(operation: string, error: unknown): void {
+    this.failedOperations += 1
+    this.nextProbeAt = this.clock.now() + this.probeIntervalMs
+    if (!this.available) return
+    this.available = false
+    this.since = this.clock.now()
+    this.incidents += 1
+    this.lastError = describe(error)
+    this.logger.warn(
+      { operation, error: this.lastError, mode: this.mode, timeoutMs: this.timeoutMs },
+      this.mode === 'open'
+        ? 'Redis is unavailable: failing open (rate limits and budgets are not enforced) until it answers again'
+        : 'Redis is unavailable: failing closed (limited requests are refused with 503) until it answers again'
+    )
+  }
+
+  private recover(): void {
+    const now = this.clock.now()
+    this.logger.info(
+      { downMs: now - this.since, failedOperations: this.failedOperations, mode: this.mode },
+      'Redis is available again'
+    )
+    this.available = true
+    this.since = now
+    this.failedOperations = 0
+  }
+}

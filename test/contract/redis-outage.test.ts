@@ -1,0 +1,281 @@
+/**
+ * Redis unreachable: the stores pointed at a closed port answer with the operator's choice (fail-open: admitted,
+ * nothing counted; fail-closed: a 503) within the guard's 50 ms, and the outage is one log line however many requests
+ * meet it. Twice: with the connection the gateway makes (`connectRedis`: commands fail at once while disconnected),
+ * and with ioredis's defaults (commands queue for a connection that never comes, so only the timeout bounds them).
+ * Then Redis slow rather than gone: a proxy holds the commands past the timeout and lets them through afterwards, and
+ * the late acquire and reservation must not keep their slot and amount.
+ */
+import { connect as connectSocket, createServer, type AddressInfo, type Socket } from 'node:net'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
+import { GatewayError } from '../../src/core/errors.ts'
+import { createRedisBudgetStore } from '../../src/stores/redis/redis-budget-store.ts'
+import { connectRedis } from '../../src/stores/redis/connect-redis.ts'
+import { RedisGuard, type RedisFailureMode } from '../../src/stores/redis/redis-guard.ts'
+import { createRedisRateLimitStore } from '../../src/stores/redis/redis-rate-limit-store.ts'
+import { createRedisRevocationFeed } from '../../src/stores/redis/redis-revocation-feed.ts'
+import { createFakeClock } from '../helpers/fake-clock.ts'
+import { createRecordingLogger } from '../helpers/fake-deps.ts'
+import type { RateLimitRequest } from '../../src/stores/rate-limit-store.ts'
+import type { BudgetRequest } from '../../src/stores/budget-store.ts'
+import { storeServiceUrl } from './check-store-service.ts'
+import { createRedisTestPrefix } from './create-redis-test-prefix.ts'
+import { requireStoreService } from './define-store-contract.ts'
+
+/** A port nothing listens on: bound, then released. */
+const closedPort = async (): Promise<number> => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+const limited: RateLimitRequest = {
+  tenant: { id: 'acme', limits: { requestsPerMinute: 10 } },
+  key: { id: 'key-a', limits: { tokensPerMinute: 1_000, concurrentRequests: 2 } },
+  tokens: 100,
+}
+
+const budgeted: BudgetRequest = {
+  tenant: { id: 'acme', budget: { limitMicroUsd: 1_000_000, period: 'month' } },
+  key: { id: 'key-a', budget: null },
+  amountMicroUsd: 1_000,
+}
+
+/** Runs `work` and says how long it took, in ms. */
+const timed = async <T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> => {
+  const started = performance.now()
+  const value = await work()
+  return { value, ms: performance.now() - started }
+}
+
+const timedFailure = async (
+  work: () => Promise<unknown>
+): Promise<{ error: unknown; ms: number }> => {
+  const started = performance.now()
+  try {
+    await work()
+  } catch (error) {
+    return { error, ms: performance.now() - started }
+  }
+  throw new Error('expected a rejection')
+}
+
+/** The guard's 50 ms plus what a loaded test machine adds to a timer. */
+const bound = 50 + 40
+
+const opened: Redis[] = []
+afterEach(() => {
+  for (const redis of opened.splice(0)) redis.disconnect()
+})
+
+const storesOn = (redis: Redis, mode: RedisFailureMode) => {
+  const logger = createRecordingLogger()
+  const guard = new RedisGuard({ mode, logger })
+  const prefix = 'gatehouse-test:outage:'
+  return {
+    logger,
+    guard,
+    limits: createRedisRateLimitStore({ redis, guard, prefix }),
+    budgets: createRedisBudgetStore({
+      redis,
+      guard,
+      prefix,
+      clock: createFakeClock(),
+      loadSpent: async () => 0,
+    }),
+    feed: createRedisRevocationFeed({ redis, guard, logger, prefix }),
+  }
+}
+
+describe('Redis unreachable', () => {
+  for (const client of ['connectRedis', 'ioredis defaults'] as const) {
+    const connect = async (): Promise<Redis> => {
+      const url = `redis://127.0.0.1:${await closedPort()}`
+      const redis =
+        client === 'connectRedis'
+          ? await connectRedis({ url, readyTimeoutMs: 100 })
+          : new Redis(url).on('error', () => {})
+      opened.push(redis)
+      return redis
+    }
+
+    it(`fails open within the timeout, with one log line for the incident (${client})`, async () => {
+      const stores = storesOn(await connect(), 'open')
+      try {
+        const calls = await Promise.all(
+          Array.from({ length: 20 }, () => timed(() => stores.limits.acquire(limited)))
+        )
+        for (const { value, ms } of calls) {
+          expect(value).toMatchObject({ allowed: true, states: [], lease: { degraded: true } })
+          expect(ms).toBeLessThan(bound)
+        }
+        const reserve = await timed(() => stores.budgets.reserve(budgeted))
+        expect(reserve.value).toMatchObject({ allowed: true, reservation: { degraded: true } })
+        expect(reserve.ms).toBeLessThan(bound)
+        const [first, reserved] = [calls[0].value, reserve.value]
+        if (!first.allowed || !reserved.allowed) throw new Error('admitted above')
+        for (const step of [
+          () => stores.limits.release(first.lease, { actualTokens: 50 }),
+          () => stores.budgets.settle(reserved.reservation, 500),
+          () => stores.feed.publish({ kind: 'key', id: 'key-a' }),
+        ]) {
+          const { ms } = await timed(step)
+          expect(ms).toBeLessThan(bound)
+        }
+        // A second wave, a while later: still the same incident.
+        await new Promise((resolve) => setTimeout(resolve, 60))
+        for (let index = 0; index < 5; index += 1) {
+          const { ms } = await timed(() => stores.limits.acquire(limited))
+          expect(ms).toBeLessThan(bound)
+        }
+        expect(stores.feed.live()).toBe(false)
+        expect(stores.logger.lines).toEqual([
+          {
+            level: 'warn',
+            fields: expect.objectContaining({ mode: 'open', timeoutMs: 50 }),
+            message:
+              'Redis is unavailable: failing open (rate limits and budgets are not enforced) until it answers again',
+          },
+        ])
+        // 20 + 5 acquires, a reservation and a publish; a degraded lease or reservation ends without Redis.
+        expect(stores.guard.status()).toMatchObject({
+          available: false,
+          incidents: 1,
+          failedOperations: 27,
+        })
+      } finally {
+        await stores.feed.close()
+      }
+    })
+
+    it(`fails closed within the timeout with a 503, with one log line for the incident (${client})`, async () => {
+      const stores = storesOn(await connect(), 'closed')
+      try {
+        const failures = await Promise.all([
+          ...Array.from({ length: 10 }, () => timedFailure(() => stores.limits.acquire(limited))),
+          ...Array.from({ length: 10 }, () => timedFailure(() => stores.budgets.reserve(budgeted))),
+        ])
+        for (const { error, ms } of failures) {
+          expect(error).toBeInstanceOf(GatewayError)
+          expect(error).toMatchObject({ status: 503, code: 'unavailable' })
+          expect(ms).toBeLessThan(bound)
+        }
+        expect((failures[0].error as Error).message).toMatch(/^Rate limits cannot be checked/)
+        expect((failures[10].error as Error).message).toMatch(/^Budgets cannot be checked/)
+        // Publishing a revocation is best effort in either mode: the key store already holds the change.
+        await expect(stores.feed.publish({ kind: 'tenant', id: 'acme' })).resolves.toBeUndefined()
+        expect(stores.logger.lines.map((line) => [line.level, line.message])).toEqual([
+          [
+            'warn',
+            'Redis is unavailable: failing closed (limited requests are refused with 503) until it answers again',
+          ],
+        ])
+      } finally {
+        await stores.feed.close()
+      }
+    })
+  }
+})
+
+/** A TCP proxy to `target` that can hold what clients send (in order) until resumed: Redis answering late. */
+const createPausableProxy = async (target: string) => {
+  const { hostname, port } = new URL(target)
+  let paused = false
+  let held: (() => void)[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connectSocket(Number(port || 6379), hostname)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    client.on('data', (chunk) => {
+      if (paused) held.push(() => upstream.write(chunk))
+      else upstream.write(chunk)
+    })
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    pause: () => void (paused = true),
+    resume: () => {
+      paused = false
+      for (const send of held) send()
+      held = []
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+describe('Redis answering late', () => {
+  requireStoreService('redis')
+
+  it('a timed-out acquire and reservation free what they took once Redis runs them', async () => {
+    const proxy = await createPausableProxy(storeServiceUrl('redis'))
+    const keys = createRedisTestPrefix({ label: 'outage-late' })
+    const redis = await connectRedis({ url: proxy.url })
+    const logger = createRecordingLogger()
+    const guard = new RedisGuard({ mode: 'closed', logger, probeIntervalMs: 10 })
+    const limits = createRedisRateLimitStore({ redis, guard, prefix: keys.prefix })
+    const budgets = createRedisBudgetStore({
+      redis,
+      guard,
+      prefix: keys.prefix,
+      clock: createFakeClock(),
+      loadSpent: async () => 0,
+    })
+    const rate: RateLimitRequest = {
+      tenant: { id: 'acme', limits: {} },
+      key: { id: 'key-a', limits: { concurrentRequests: 1, requestsPerMinute: 100 } },
+      tokens: 0,
+    }
+    const budget: BudgetRequest = {
+      tenant: { id: 'acme', budget: null },
+      key: { id: 'key-a', budget: { limitMicroUsd: 1_000, period: 'day' } },
+      amountMicroUsd: 900,
+    }
+    try {
+      // Warm: the scripts are loaded and the budget's counter seeded while Redis answers.
+      const warm = await limits.acquire(rate)
+      if (!warm.allowed) throw new Error('refused while warming')
+      await limits.release(warm.lease, { actualTokens: null })
+      const warmBudget = await budgets.reserve({ ...budget, amountMicroUsd: 0 })
+      if (!warmBudget.allowed) throw new Error('refused while warming')
+      await budgets.settle(warmBudget.reservation, 0)
+
+      proxy.pause()
+      for (const call of [() => limits.acquire(rate), () => budgets.reserve(budget)]) {
+        await new Promise((resolve) => setTimeout(resolve, 15)) // past the probe interval
+        const { error, ms } = await timedFailure(call)
+        expect(error).toMatchObject({ status: 503, code: 'unavailable' })
+        expect(ms).toBeLessThan(bound)
+      }
+      proxy.resume()
+      expect(await redis.ping()).toBe('PONG') // sent after the late scripts and their cancels: they have run
+      await new Promise((resolve) => setTimeout(resolve, 15))
+
+      const again = await limits.acquire(rate)
+      expect(again.allowed).toBe(true) // the late acquire's concurrency slot was freed...
+      expect(again.states.find((state) => state.dimension === 'requests')?.remaining).toBe(97) // ...its request counts
+      const reserved = await budgets.reserve(budget)
+      expect(reserved.allowed).toBe(true) // the late reservation was released
+      expect(reserved.states[0]).toMatchObject({ reservedMicroUsd: 900, spentMicroUsd: 0 })
+      expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info'])
+    } finally {
+      redis.disconnect()
+      await proxy.close()
+      await keys.cleanup()
+    }
+  })
+})
