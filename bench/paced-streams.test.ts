@@ -51,18 +51,19 @@ describe('runPacedStreams', () => {
 
       expect(result).toMatchObject({ non2xx: 0, errors: 0, timeouts: 0, mismatches: 0 })
       expect(result.ok).toBe(mock.served() - servedBefore)
-      // Streams of 8 chunks, 10 ms apart, 90 ms each: at least 0.9 s / 90 ms per slot, 10 slots.
-      expect(result.ok).toBeGreaterThanOrEqual(60)
+      // Streams of 8 chunks, 10 ms apart, 90 ms each: about 0.9 s / 90 ms per slot, 10 slots, so 100 on an idle
+      // machine; one slot at a time would bring 10. The bounds leave room for a loaded machine's stalls.
+      expect(result.ok).toBeGreaterThanOrEqual(40)
       // 10 streams at once, 100 chunks per second each (plus their role and finish events), over the window only.
       expect(result.measuredSeconds).toBeGreaterThan(0.45)
       expect(result.measuredSeconds).toBeLessThan(0.6)
-      expect(result.requestsPerSecond).toBeGreaterThan(700)
+      expect(result.requestsPerSecond).toBeGreaterThan(400)
       expect(result.requestsPerSecond).toBeLessThan(1_500)
       expect(result.chunkFigures?.chunks).toBe(result.latencySamplesMs.length)
       expect(result.chunkFigures?.cpuSeconds).toBeGreaterThanOrEqual(0)
       // Same process, same clock: a chunk's delay is the time from the mock's write to the driver's read.
       expect(result.latencyMs.p50).toBeGreaterThan(0)
-      expect(result.latencyMs.p50).toBeLessThan(20)
+      expect(result.latencyMs.p50).toBeLessThan(50)
     }
   )
 
