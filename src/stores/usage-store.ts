@@ -115,7 +115,10 @@ export interface UsageStore {
   record(events: readonly UsageRecord[]): Promise<void>
   /** Rows ordered by bucket, then by the grouped dimensions; read from the roll-ups, never from raw events. */
   summarize(query: UsageQuery): Promise<UsageRow[]>
-  /** Integer micro-USD of known cost since `since` (epoch ms, a budget period's start): what a budget has spent. */
+  /**
+   * Integer micro-USD of known cost since `since` (epoch ms, a budget period's start, rounded down to the hour),
+   * future-dated events included: what a budget has spent.
+   */
   spent(scope: SpendScope, since: number): Promise<number>
   /** Deletes raw events that started before `olderThan` (roll-ups stay); resolves with how many. */
   pruneEvents(olderThan: number): Promise<number>

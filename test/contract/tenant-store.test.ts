@@ -443,6 +443,31 @@ defineStoreContract<Fixture>({
       expect(await store.updateKey('key_missing', { name: 'x' })).toBeNull()
     })
 
+    it('loses no change when patches of different limits arrive at once', async () => {
+      const { store } = getFixture()
+      const tenant = await store.createTenant({ name: 'acme' })
+      const { id } = await createKey(tenant.id)
+      for (let round = 1; round <= 5; round += 1) {
+        await Promise.all([
+          store.updateTenant(tenant.id, { limits: { rpm: round } }),
+          store.updateTenant(tenant.id, { limits: { tpm: round * 10 } }),
+          store.updateTenant(tenant.id, { limits: { concurrency: round * 100 } }),
+          store.updateKey(id, { limits: { rpm: round } }),
+          store.updateKey(id, { limits: { tpm: round * 10 } }),
+          store.updateKey(id, { metadata: { round: String(round) } }),
+        ])
+        expect((await store.getTenant(tenant.id))?.limits).toEqual({
+          rpm: round,
+          tpm: round * 10,
+          concurrency: round * 100,
+        })
+        expect(await store.getKey(id)).toMatchObject({
+          limits: { rpm: round, tpm: round * 10, concurrency: null },
+          metadata: { round: String(round) },
+        })
+      }
+    })
+
     it('lists a tenant’s keys oldest first, and no other tenant’s', async () => {
       const { store, clock } = getFixture()
       const acme = await store.createTenant({ name: 'acme' })

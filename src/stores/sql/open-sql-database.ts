@@ -136,7 +136,8 @@ class ImmediateSqliteDialect extends SqliteDialect {
 }
 
 const openSqlite = (file: string): SqlDatabase => {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  // 0700, as for the master key beside it: the file holds key hashes and every tenant's usage.
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
   const sqlite = new SqliteDatabase(file)
   // WAL: readers do not block the writer, and several processes can share the file. `busy_timeout`: a writer waits
   // for another process's transaction instead of failing at once. SQLite leaves foreign keys off unless asked.

@@ -133,17 +133,23 @@ export const createSqlTenantStore = (options: {
   const { db, dialect } = options.database
   const { clock } = options
 
-  const findTenant = async (
-    executor: Transaction<SqlSchema> | typeof db,
+  /**
+   * Reads the row a transaction is about to change, locked against other writers until it commits, so two updates
+   * cannot both merge onto the same old row and lose one's change. PostgreSQL: `FOR UPDATE`. SQLite has no row
+   * locks and needs none: its transactions begin `IMMEDIATE`, holding the database's write lock.
+   */
+  const lockTenant = async (
+    trx: Transaction<SqlSchema>,
     id: string
-  ): Promise<TenantRow | undefined> =>
-    executor.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst()
+  ): Promise<TenantRow | undefined> => {
+    const query = trx.selectFrom('tenants').selectAll().where('id', '=', id)
+    return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst()
+  }
 
-  const findKey = async (
-    executor: Transaction<SqlSchema> | typeof db,
-    id: string
-  ): Promise<KeyRow | undefined> =>
-    executor.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
+  const lockKey = async (trx: Transaction<SqlSchema>, id: string): Promise<KeyRow | undefined> => {
+    const query = trx.selectFrom('api_keys').selectAll().where('id', '=', id)
+    return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst()
+  }
 
   /** Runs `write`, turning a unique violation into a 409 that names `param`. */
   const unique = async <T>(write: Promise<T>, message: string, param: string): Promise<T> => {
@@ -198,7 +204,7 @@ export const createSqlTenantStore = (options: {
     },
 
     async getTenant(id) {
-      const row = await findTenant(db, id)
+      const row = await db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst()
       return row === undefined ? null : readTenant(row, dialect)
     },
 
@@ -222,7 +228,7 @@ export const createSqlTenantStore = (options: {
       if (patch.name !== undefined) validateTenantName(patch.name)
       validateAccessSettings(patch)
       return db.transaction().execute(async (trx) => {
-        const current = await findTenant(trx, id)
+        const current = await lockTenant(trx, id)
         if (current === undefined) return null
         const access = mergeAccess(readAccess(current, dialect), patch)
         const row = await unique(
@@ -254,7 +260,7 @@ export const createSqlTenantStore = (options: {
       validateExpiresAt(input.expiresAt, now)
       const id = input.id ?? newId('key')
       return db.transaction().execute(async (trx) => {
-        const tenant = await findTenant(trx, input.tenantId)
+        const tenant = await lockTenant(trx, input.tenantId)
         if (tenant === undefined)
           throw new GatewayError(
             'not_found',
@@ -303,7 +309,11 @@ export const createSqlTenantStore = (options: {
     },
 
     async getKey(id) {
-      const row = await findKey(db, id)
+      const row = await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst()
       return row === undefined ? null : readKey(row, dialect)
     },
 
@@ -358,7 +368,7 @@ export const createSqlTenantStore = (options: {
       const now = clock.now()
       validateExpiresAt(patch.expiresAt, now)
       return db.transaction().execute(async (trx) => {
-        const current = await findKey(trx, id)
+        const current = await lockKey(trx, id)
         if (current === undefined) return null
         const access = mergeAccess(readAccess(current, dialect), patch)
         const row = await trx
@@ -393,7 +403,7 @@ export const createSqlTenantStore = (options: {
         throw invalidRequest('graceUntil is epoch milliseconds, a whole number.', 'graceUntil')
       const now = clock.now()
       return db.transaction().execute(async (trx) => {
-        const current = await findKey(trx, id)
+        const current = await lockKey(trx, id)
         if (current === undefined) return null
         if (current.revoked_at !== null)
           throw invalidRequest('A revoked key cannot be rotated.', 'id')
