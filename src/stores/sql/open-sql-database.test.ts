@@ -80,6 +80,21 @@ describe('openSqlDatabase (SQLite)', () => {
     }
   })
 
+  it('answers right through its statement cache, past the cache size', async () => {
+    const database = openSqlDatabase({ url: 'sqlite::memory:', cwd: '/' })
+    try {
+      for (let round = 0; round < 2; round += 1)
+        for (let value = 0; value < 250; value += 1) {
+          const { rows } = await sql<{
+            n: number
+          }>`select ${sql.lit(value)} + ${round} as n`.execute(database.db)
+          expect(rows).toEqual([{ n: value + round }])
+        }
+    } finally {
+      await database.close()
+    }
+  })
+
   it('begins transactions IMMEDIATE, holding the write lock from the start', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'gatehouse-open-'))
     directories.push(directory)

@@ -135,6 +135,31 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/** Prepared statements kept: the stores' queries, with room for the batch sizes multi-row inserts come in. */
+const statementCacheSize = 200
+
+/**
+ * Kysely prepares every query anew; preparing a join costs more than running it by its index. Statements are kept
+ * by their SQL (least recently used dropped first). Reusing one is safe: Kysely runs one query at a time on SQLite's
+ * single connection.
+ */
+const cachingStatements = (sqlite: SqliteDatabase.Database): SqliteDialectConfig['database'] => {
+  const statements = new Map<string, SqliteDatabase.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare: (text: string) => {
+      let statement = statements.get(text)
+      if (statement === undefined) {
+        statement = sqlite.prepare(text)
+        if (statements.size >= statementCacheSize)
+          statements.delete(statements.keys().next().value as string)
+      } else statements.delete(text)
+      statements.set(text, statement)
+      return statement
+    },
+  }
+}
+
 const openSqlite = (file: string): SqlDatabase => {
   // 0700, as for the master key beside it: the file holds key hashes and every tenant's usage.
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
@@ -146,7 +171,9 @@ const openSqlite = (file: string): SqlDatabase => {
   sqlite.pragma('foreign_keys = ON')
   // Safe with WAL (a power cut may lose the last transactions, never corrupt the file), and far fewer fsyncs.
   sqlite.pragma('synchronous = NORMAL')
-  const db = new Kysely<SqlSchema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) })
+  const db = new Kysely<SqlSchema>({
+    dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }),
+  })
   return { name: 'sql', dialect: 'sqlite', location: file, db, close: () => db.destroy() }
 }
 
