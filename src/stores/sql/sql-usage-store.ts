@@ -26,8 +26,8 @@ import { usageDimensions } from '../usage-store.ts'
 import type { SqlDatabase } from './open-sql-database.ts'
 import type { SqlSchema, UsageEventsTable, UsageRollupTable } from './sql-schema.ts'
 
-export const hourMs = 3_600_000
-export const dayMs = 86_400_000
+const hourMs = 3_600_000
+const dayMs = 86_400_000
 /** The largest epoch ms a `Date` holds, a whole number of days: "no end" for a range. */
 const endOfTime = 8_640_000_000_000_000
 
