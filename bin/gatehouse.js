@@ -12,15 +12,16 @@ import { fileURLToPath, URL } from 'node:url'
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 
 const runtimeEntry = new URL('../dist/src/runtime/node.js', import.meta.url)
+const migrateEntry = new URL('../dist/src/stores/sql/migrate-sql-database.js', import.meta.url)
 
-/** Loads the compiled runtime, or explains how to build it. */
-const loadRuntime = async () => {
+/** Loads a compiled module (the runtime by default), or explains how to build it. */
+const loadRuntime = async (entry = runtimeEntry) => {
   try {
-    return await import(runtimeEntry.href)
+    return await import(entry.href)
   } catch (error) {
     if (
       error?.code === 'ERR_MODULE_NOT_FOUND' &&
-      String(error.message).includes(fileURLToPath(runtimeEntry))
+      String(error.message).includes(fileURLToPath(entry))
     ) {
       console.error(
         'gatehouse: the server is not built yet. Run `npm run build` (or `npm ci`) in the package folder.'
@@ -104,7 +105,37 @@ const serve = {
   },
 }
 
-const commands = { serve }
+const migrate = {
+  summary: 'Apply pending database migrations, then exit',
+  usage: 'gatehouse migrate',
+  details: [
+    'Brings the schema of the tenants and usage database to the latest version; safe to run again.',
+    '',
+    'Environment: DATABASE_URL (default sqlite:./data/gatehouse.db; postgres://… for PostgreSQL)',
+  ],
+  async run(args) {
+    parseOptions(args, [])
+    const { migrateDatabaseUrl } = await loadRuntime(migrateEntry)
+    let result
+    try {
+      result = await migrateDatabaseUrl({ url: process.env.DATABASE_URL, cwd: process.cwd() })
+    } catch (error) {
+      console.error(`gatehouse: ${error instanceof Error ? error.message : String(error)}`)
+      process.exit(1)
+    }
+    console.log(`Database: ${result.location}`)
+    if (result.applied.length === 0)
+      console.log(`Up to date (${result.versions.length} migrations applied before).`)
+    else {
+      console.log(
+        `Applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'}:`
+      )
+      for (const name of result.applied) console.log(`  ${name}`)
+    }
+  },
+}
+
+const commands = { serve, migrate }
 
 const help = () =>
   [

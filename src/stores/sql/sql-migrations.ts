@@ -1,0 +1,174 @@
+/**
+ * The schema's versions, in code: a static list the Migrator reads, so migrations ship inside `dist/` and any bundle
+ * (Kysely's `FileMigrationProvider` reads a folder at run time, which a bundle does not have). Names sort in the
+ * order they apply; a migration, once released, never changes: a change is a new one.
+ */
+import type { CreateTableBuilder, Migration } from 'kysely'
+import type { SqlDialectName } from './open-sql-database.ts'
+
+/** Per dialect where the column types differ: `jsonb` where PostgreSQL has it, JSON text in SQLite. */
+const columnTypes = (dialect: SqlDialectName) => ({
+  json: dialect === 'postgres' ? ('jsonb' as const) : ('text' as const),
+})
+
+/** The settings tenants and keys share (see `AccessSettings` in `tenant-store.ts`). */
+const addAccessColumns = (
+  table: CreateTableBuilder<string, string>,
+  json: 'jsonb' | 'text'
+): CreateTableBuilder<string, string> =>
+  table
+    .addColumn('allowed_models', json)
+    .addColumn('rpm', 'bigint')
+    .addColumn('tpm', 'bigint')
+    .addColumn('concurrency', 'bigint')
+    .addColumn('budget_micro_usd', 'bigint')
+    .addColumn('budget_period', 'text')
+    .addColumn('metadata', json, (column) => column.notNull())
+
+const tenantsAndKeys = (dialect: SqlDialectName): Migration => ({
+  async up(db) {
+    const { json } = columnTypes(dialect)
+    await addAccessColumns(
+      db.schema
+        .createTable('tenants')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('name', 'text', (column) => column.notNull().unique()),
+      json
+    )
+      .addColumn('disabled_at', 'bigint')
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .addColumn('updated_at', 'bigint', (column) => column.notNull())
+      .execute()
+
+    await addAccessColumns(
+      db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('tenant_id', 'text', (column) => column.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('display_prefix', 'text', (column) => column.notNull()),
+      json
+    )
+      .addColumn('expires_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .addColumn('updated_at', 'bigint', (column) => column.notNull())
+      .execute()
+    await db.schema
+      .createIndex('api_keys_tenant_id')
+      .on('api_keys')
+      .columns(['tenant_id', 'created_at'])
+      .execute()
+
+    await db.schema
+      .createTable('api_key_secrets')
+      .addColumn('hash', 'text', (column) => column.primaryKey())
+      .addColumn('key_id', 'text', (column) =>
+        column.notNull().references('api_keys.id').onDelete('cascade')
+      )
+      .addColumn('display_prefix', 'text', (column) => column.notNull())
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .addColumn('expires_at', 'bigint')
+      .execute()
+    await db.schema
+      .createIndex('api_key_secrets_key_id')
+      .on('api_key_secrets')
+      .column('key_id')
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable('api_key_secrets').execute()
+    await db.schema.dropTable('api_keys').execute()
+    await db.schema.dropTable('tenants').execute()
+  },
+})
+
+const rollupTables = ['usage_hourly', 'usage_daily'] as const
+
+const usage = (dialect: SqlDialectName): Migration => ({
+  async up(db) {
+    const { json } = columnTypes(dialect)
+    await db.schema
+      .createTable('usage_events')
+      .addColumn('id', 'text', (column) => column.primaryKey())
+      .addColumn('time', 'bigint', (column) => column.notNull())
+      .addColumn('request_id', 'text', (column) => column.notNull())
+      .addColumn('tenant_id', 'text')
+      .addColumn('key_id', 'text')
+      .addColumn('user_id', 'text')
+      .addColumn('tags', json, (column) => column.notNull())
+      .addColumn('operation', 'text')
+      .addColumn('requested_model', 'text')
+      .addColumn('provider', 'text')
+      .addColumn('model', 'text')
+      .addColumn('attempts', 'integer', (column) => column.notNull())
+      .addColumn('status', 'integer', (column) => column.notNull())
+      .addColumn('stream', 'integer', (column) => column.notNull())
+      .addColumn('error', 'text')
+      .addColumn('input_tokens', 'bigint')
+      .addColumn('output_tokens', 'bigint')
+      .addColumn('cached_tokens', 'bigint')
+      .addColumn('cache_write_tokens', 'bigint')
+      .addColumn('reasoning_tokens', 'bigint')
+      .addColumn('cost_micro_usd', 'bigint')
+      .addColumn('latency_ms', 'bigint', (column) => column.notNull())
+      .addColumn('ttfb_ms', 'bigint')
+      .addColumn('client_aborted', 'integer', (column) => column.notNull())
+      .execute()
+    // Retention deletes by time; nothing else reads raw events in bulk.
+    await db.schema.createIndex('usage_events_time').on('usage_events').column('time').execute()
+
+    for (const table of rollupTables) {
+      await db.schema
+        .createTable(table)
+        .addColumn('bucket_start', 'bigint', (column) => column.notNull())
+        .addColumn('tenant_id', 'text', (column) => column.notNull())
+        .addColumn('key_id', 'text', (column) => column.notNull())
+        .addColumn('model', 'text', (column) => column.notNull())
+        .addColumn('provider', 'text', (column) => column.notNull())
+        .addColumn('user_id', 'text', (column) => column.notNull())
+        .addColumn('requests', 'bigint', (column) => column.notNull())
+        .addColumn('errors', 'bigint', (column) => column.notNull())
+        .addColumn('client_aborted', 'bigint', (column) => column.notNull())
+        .addColumn('input_tokens', 'bigint')
+        .addColumn('output_tokens', 'bigint')
+        .addColumn('cached_tokens', 'bigint')
+        .addColumn('cache_write_tokens', 'bigint')
+        .addColumn('reasoning_tokens', 'bigint')
+        .addColumn('cost_micro_usd', 'bigint')
+        .addColumn('unpriced_requests', 'bigint', (column) => column.notNull())
+        .addColumn('latency_ms_total', 'bigint', (column) => column.notNull())
+        // The upsert's conflict target, and the index a query over a time range for everyone reads.
+        .addPrimaryKeyConstraint(`${table}_pkey`, [
+          'bucket_start',
+          'tenant_id',
+          'key_id',
+          'model',
+          'provider',
+          'user_id',
+        ])
+        .execute()
+      // A tenant's or a key's usage over a range (its dashboard, its budget's spend).
+      await db.schema
+        .createIndex(`${table}_tenant`)
+        .on(table)
+        .columns(['tenant_id', 'bucket_start'])
+        .execute()
+      await db.schema
+        .createIndex(`${table}_key`)
+        .on(table)
+        .columns(['key_id', 'bucket_start'])
+        .execute()
+    }
+  },
+  async down(db) {
+    for (const table of rollupTables) await db.schema.dropTable(table).execute()
+    await db.schema.dropTable('usage_events').execute()
+  },
+})
+
+/** Every migration, by name, for `dialect`. */
+export const sqlMigrations = (dialect: SqlDialectName): Record<string, Migration> => ({
+  '0001_tenants_and_keys': tenantsAndKeys(dialect),
+  '0002_usage': usage(dialect),
+})

@@ -1,0 +1,111 @@
+/**
+ * The tables the SQL stores use, as Kysely sees them (the migrations in `sql-migrations.ts` create them). Times are
+ * epoch milliseconds in `bigint` columns: the same number in both dialects, compared and bucketed with integer
+ * arithmetic, where timestamp types and date functions differ between SQLite and PostgreSQL. Money is integer
+ * micro-USD. Booleans are 0/1 integers (SQLite has no boolean, and better-sqlite3 does not bind one).
+ */
+import type { ColumnType } from 'kysely'
+
+/** Written as JSON text; read back as text (SQLite) or already parsed (`jsonb` on PostgreSQL): `readJsonColumn`. */
+export type JsonColumn = ColumnType<unknown, string, string>
+
+/** Settings tenants and keys share. */
+type AccessColumns = {
+  allowed_models: ColumnType<unknown, string | null, string | null>
+  rpm: number | null
+  tpm: number | null
+  concurrency: number | null
+  budget_micro_usd: number | null
+  budget_period: string | null
+  metadata: JsonColumn
+}
+
+export type TenantsTable = AccessColumns & {
+  id: string
+  name: string
+  disabled_at: number | null
+  created_at: number
+  updated_at: number
+}
+
+export type ApiKeysTable = AccessColumns & {
+  id: string
+  tenant_id: string
+  name: string
+  /** The current secret's, copied here so a lookup by hash reads one row of each table. */
+  display_prefix: string
+  expires_at: number | null
+  revoked_at: number | null
+  created_at: number
+  updated_at: number
+}
+
+export type ApiKeySecretsTable = {
+  /** SHA-256 of the secret, 64 lowercase hex digits. */
+  hash: string
+  key_id: string
+  display_prefix: string
+  created_at: number
+  expires_at: number | null
+}
+
+export type UsageEventsTable = {
+  id: string
+  time: number
+  request_id: string
+  tenant_id: string | null
+  key_id: string | null
+  user_id: string | null
+  tags: JsonColumn
+  operation: string | null
+  requested_model: string | null
+  provider: string | null
+  model: string | null
+  attempts: number
+  status: number
+  stream: number
+  error: string | null
+  input_tokens: number | null
+  output_tokens: number | null
+  cached_tokens: number | null
+  cache_write_tokens: number | null
+  reasoning_tokens: number | null
+  cost_micro_usd: number | null
+  latency_ms: number
+  ttfb_ms: number | null
+  client_aborted: number
+}
+
+/**
+ * One row per bucket and combination of tenant, key, model, provider and user. The dimension columns hold `''` for
+ * "none" rather than `NULL`: the upsert's conflict target is their unique key, and both SQLite and PostgreSQL (before
+ * 15's `NULLS NOT DISTINCT`) treat every `NULL` as distinct there, so rows with a `NULL` would never merge.
+ */
+export type UsageRollupTable = {
+  bucket_start: number
+  tenant_id: string
+  key_id: string
+  model: string
+  provider: string
+  user_id: string
+  requests: number
+  errors: number
+  client_aborted: number
+  input_tokens: number | null
+  output_tokens: number | null
+  cached_tokens: number | null
+  cache_write_tokens: number | null
+  reasoning_tokens: number | null
+  cost_micro_usd: number | null
+  unpriced_requests: number
+  latency_ms_total: number
+}
+
+export type SqlSchema = {
+  tenants: TenantsTable
+  api_keys: ApiKeysTable
+  api_key_secrets: ApiKeySecretsTable
+  usage_events: UsageEventsTable
+  usage_hourly: UsageRollupTable
+  usage_daily: UsageRollupTable
+}

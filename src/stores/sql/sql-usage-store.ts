@@ -1,0 +1,390 @@
+/**
+ * `UsageStore` on SQLite or PostgreSQL (`openSqlDatabase`).
+ *
+ * `record` writes a batch in one transaction: the events (skipping ids stored already, so a retried batch counts
+ * once), then their hourly and daily roll-ups as upserts. The batch is aggregated here first, so each roll-up row is
+ * upserted once per batch (PostgreSQL refuses an `ON CONFLICT DO UPDATE` that meets the same row twice in one
+ * statement), and the rows go in one sorted order, so two processes writing at once lock them in the same order and
+ * cannot deadlock. Both dialects speak the same `INSERT … ON CONFLICT (…) DO UPDATE SET x = t.x + excluded.x`.
+ *
+ * Buckets are computed here from epoch ms (UTC hours and days are whole multiples of 3.6e6 and 8.64e7 ms), so no
+ * query depends on either dialect's date functions. `summarize` reads the daily roll-up for the whole days of its
+ * range and the hourly one for the hours at either end: a 30-day query reads 30 rows per combination, not 720, and
+ * never reads raw events.
+ */
+import { sql, type Insertable, type Kysely, type RawBuilder, type Transaction } from 'kysely'
+import { invalidRequest } from '../../core/errors.ts'
+import type {
+  SpendScope,
+  UsageDimension,
+  UsageQuery,
+  UsageRecord,
+  UsageRow,
+  UsageStore,
+} from '../usage-store.ts'
+import { usageDimensions } from '../usage-store.ts'
+import type { SqlDatabase } from './open-sql-database.ts'
+import type { SqlSchema, UsageEventsTable, UsageRollupTable } from './sql-schema.ts'
+
+const hourMs = 3_600_000
+const dayMs = 86_400_000
+/** The largest epoch ms a `Date` holds, a whole number of days: "no end" for a range. */
+const endOfTime = 8_640_000_000_000_000
+
+const floorTo = (time: number, unit: number): number => time - (((time % unit) + unit) % unit)
+const ceilTo = (time: number, unit: number): number => floorTo(time + unit - 1, unit)
+
+type RollupTable = 'usage_hourly' | 'usage_daily'
+type Rollup = Insertable<UsageRollupTable>
+type Metric = Exclude<keyof UsageRollupTable, DimensionColumn | 'bucket_start'>
+
+const dimensionColumns = {
+  tenant: 'tenant_id',
+  key: 'key_id',
+  model: 'model',
+  provider: 'provider',
+  user: 'user_id',
+} as const satisfies Record<UsageDimension, keyof UsageRollupTable>
+type DimensionColumn = (typeof dimensionColumns)[UsageDimension]
+const allDimensionColumns = usageDimensions.map((dimension) => dimensionColumns[dimension])
+
+/** Summed as they are; a `NULL` in one stays unknown only while every row of the sum is unknown. */
+const metrics = [
+  'requests',
+  'errors',
+  'client_aborted',
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'cost_micro_usd',
+  'unpriced_requests',
+  'latency_ms_total',
+] as const satisfies readonly Metric[]
+const nullableMetrics = new Set<Metric>([
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'cost_micro_usd',
+])
+
+/** Rows per statement: 24 event columns × 400 and 17 roll-up columns × 500 stay under SQLite's 32,766 parameters. */
+const eventChunk = 400
+const rollupChunk = 500
+const pruneChunk = 5_000
+
+const chunks = <T>(items: readonly T[], size: number): T[][] => {
+  const result: T[][] = []
+  for (let index = 0; index < items.length; index += size)
+    result.push(items.slice(index, index + size))
+  return result
+}
+
+const plus = (left: number | null, right: number | null): number | null =>
+  left === null ? right : right === null ? left : left + right
+
+/** A wrong value from a sink is a bug to see at once, not a row another backend would store differently. */
+const checkRecord = (event: UsageRecord): void => {
+  const integer = (field: keyof UsageRecord, nullable: boolean): void => {
+    const value = event[field]
+    if (value === null && nullable) return
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+      throw new TypeError(
+        `usage record ${event.id}: ${field} is ${nullable ? 'a whole number ≥ 0 or null' : 'a whole number ≥ 0'}, got ${String(value)}`
+      )
+  }
+  if (typeof event.id !== 'string' || event.id === '')
+    throw new TypeError('a usage record needs an id')
+  integer('time', false)
+  integer('attempts', false)
+  integer('status', false)
+  integer('latencyMs', false)
+  integer('ttfbMs', true)
+  integer('inputTokens', true)
+  integer('outputTokens', true)
+  integer('cachedTokens', true)
+  integer('cacheWriteTokens', true)
+  integer('reasoningTokens', true)
+  integer('costMicroUsd', true)
+}
+
+const eventRow = (event: UsageRecord): Insertable<UsageEventsTable> => ({
+  id: event.id,
+  time: event.time,
+  request_id: event.requestId,
+  tenant_id: event.tenantId,
+  key_id: event.keyId,
+  user_id: event.userId,
+  tags: JSON.stringify(event.tags),
+  operation: event.operation,
+  requested_model: event.requestedModel,
+  provider: event.provider,
+  model: event.model,
+  attempts: event.attempts,
+  status: event.status,
+  stream: event.stream ? 1 : 0,
+  error: event.error,
+  input_tokens: event.inputTokens,
+  output_tokens: event.outputTokens,
+  cached_tokens: event.cachedTokens,
+  cache_write_tokens: event.cacheWriteTokens,
+  reasoning_tokens: event.reasoningTokens,
+  cost_micro_usd: event.costMicroUsd,
+  latency_ms: event.latencyMs,
+  ttfb_ms: event.ttfbMs,
+  client_aborted: event.clientAborted ? 1 : 0,
+})
+
+/** The events' roll-up rows for buckets of `unit`, one per combination, in the order they are written. */
+const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
+  const rows = new Map<string, Rollup>()
+  for (const event of events) {
+    const bucket = floorTo(event.time, unit)
+    const dimensions = [
+      event.tenantId ?? '',
+      event.keyId ?? '',
+      event.model ?? '',
+      event.provider ?? '',
+      event.userId ?? '',
+    ] as const
+    const id = JSON.stringify([bucket, ...dimensions])
+    let row = rows.get(id)
+    if (row === undefined) {
+      row = {
+        bucket_start: bucket,
+        tenant_id: dimensions[0],
+        key_id: dimensions[1],
+        model: dimensions[2],
+        provider: dimensions[3],
+        user_id: dimensions[4],
+        requests: 0,
+        errors: 0,
+        client_aborted: 0,
+        input_tokens: null,
+        output_tokens: null,
+        cached_tokens: null,
+        cache_write_tokens: null,
+        reasoning_tokens: null,
+        cost_micro_usd: null,
+        unpriced_requests: 0,
+        latency_ms_total: 0,
+      }
+      rows.set(id, row)
+    }
+    row.requests += 1
+    if (event.status >= 400 || event.error !== null) row.errors += 1
+    if (event.clientAborted) row.client_aborted += 1
+    row.input_tokens = plus(row.input_tokens ?? null, event.inputTokens)
+    row.output_tokens = plus(row.output_tokens ?? null, event.outputTokens)
+    row.cached_tokens = plus(row.cached_tokens ?? null, event.cachedTokens)
+    row.cache_write_tokens = plus(row.cache_write_tokens ?? null, event.cacheWriteTokens)
+    row.reasoning_tokens = plus(row.reasoning_tokens ?? null, event.reasoningTokens)
+    row.cost_micro_usd = plus(row.cost_micro_usd ?? null, event.costMicroUsd)
+    if (event.costMicroUsd === null) row.unpriced_requests += 1
+    row.latency_ms_total += event.latencyMs
+  }
+  // Sorted by the unique key (code-unit order, the same in every process): the lock order of the upsert.
+  return [...rows.entries()]
+    .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
+    .map(([, row]) => row)
+}
+
+const upsertRollups = async (
+  trx: Transaction<SqlSchema>,
+  table: RollupTable,
+  rows: readonly Rollup[]
+): Promise<void> => {
+  for (const chunk of chunks(rows, rollupChunk)) {
+    await trx
+      .insertInto(table)
+      .values(chunk)
+      .onConflict((conflict) =>
+        conflict.columns(['bucket_start', ...allDimensionColumns]).doUpdateSet(
+          Object.fromEntries(
+            metrics.map((metric) => {
+              const current = sql.ref(`${table}.${metric}`)
+              const added = sql.ref(`excluded.${metric}`)
+              return [
+                metric,
+                nullableMetrics.has(metric)
+                  ? sql`coalesce(${current} + ${added}, ${current}, ${added})`
+                  : sql`${current} + ${added}`,
+              ]
+            })
+          )
+        )
+      )
+      .execute()
+  }
+}
+
+type Part = { table: RollupTable; from: number; to: number }
+
+/**
+ * The roll-up reads that cover `[from, to)`: with hourly buckets, the hourly table; otherwise the daily table for
+ * the whole days, and the hourly one for the hours before the first and after the last.
+ */
+const planParts = (from: number, to: number, hourly: boolean): Part[] => {
+  if (hourly) return [{ table: 'usage_hourly', from, to }]
+  const firstDay = ceilTo(from, dayMs)
+  const lastDay = floorTo(to, dayMs)
+  if (firstDay >= lastDay) return [{ table: 'usage_hourly', from, to }]
+  const parts: Part[] = []
+  if (from < firstDay) parts.push({ table: 'usage_hourly', from, to: firstDay })
+  parts.push({ table: 'usage_daily', from: firstDay, to: lastDay })
+  if (lastDay < to) parts.push({ table: 'usage_hourly', from: lastDay, to })
+  return parts
+}
+
+const filterColumns = {
+  tenantId: 'tenant_id',
+  keyId: 'key_id',
+  userId: 'user_id',
+  model: 'model',
+  provider: 'provider',
+} as const satisfies Partial<Record<keyof UsageQuery, DimensionColumn>>
+
+const compareRows = (groupColumns: readonly string[]) => (left: UsageRow, right: UsageRow) => {
+  const order = (left.bucket_start ?? 0) - (right.bucket_start ?? 0)
+  if (order !== 0) return order
+  for (const column of groupColumns) {
+    const a = (left as Record<string, unknown>)[column] as string | null
+    const b = (right as Record<string, unknown>)[column] as string | null
+    if (a === b) continue
+    if (a === null) return -1
+    if (b === null) return 1
+    return a < b ? -1 : 1
+  }
+  return 0
+}
+
+export const createSqlUsageStore = (options: { database: SqlDatabase }): UsageStore => {
+  const { db } = options.database
+
+  const summarize = async (query: UsageQuery): Promise<UsageRow[]> => {
+    if (!Number.isSafeInteger(query.from) || !Number.isSafeInteger(query.to))
+      throw invalidRequest('A usage range is epoch milliseconds, whole numbers.', 'from')
+    const groupBy = [...new Set(query.groupBy ?? [])]
+    for (const dimension of groupBy)
+      if (!usageDimensions.includes(dimension))
+        throw invalidRequest(
+          `Usage groups by ${usageDimensions.join(', ')}, not ${String(dimension)}.`,
+          'groupBy'
+        )
+    const granularity = query.granularity ?? null
+    const from = floorTo(query.from, hourMs)
+    const to = Math.min(ceilTo(query.to, hourMs), endOfTime)
+    if (from >= to) return []
+
+    const parts = planParts(from, to, granularity === 'hour').map(({ table, from, to }) => {
+      let part = (db as Kysely<SqlSchema>)
+        .selectFrom(table)
+        .selectAll()
+        .where('bucket_start', '>=', from)
+        .where('bucket_start', '<', to)
+      for (const [field, column] of Object.entries(filterColumns)) {
+        const value = query[field as keyof typeof filterColumns]
+        if (value !== undefined) part = part.where(column, '=', value)
+      }
+      return part
+    })
+    const union = parts.slice(1).reduce((all, part) => all.unionAll(part), parts[0])
+
+    const groupColumns = groupBy.map((dimension) => dimensionColumns[dimension])
+    // Literal units: PostgreSQL matches a grouped expression to the selected one only when they are written alike.
+    const bucket: RawBuilder<number> | null =
+      granularity === 'hour'
+        ? sql<number>`u.bucket_start`
+        : granularity === 'day'
+          ? sql<number>`u.bucket_start - (u.bucket_start % ${sql.lit(dayMs)})`
+          : null
+    const selections: RawBuilder<unknown>[] = [
+      ...(bucket === null ? [] : [sql`${bucket} as bucket_start`]),
+      ...groupColumns.map((column) => sql`${sql.ref(`u.${column}`)} as ${sql.ref(column)}`),
+      // `cast(… as bigint)`: PostgreSQL sums a bigint as numeric, which `pg` returns as text.
+      ...metrics.map(
+        (metric) => sql`cast(sum(${sql.ref(`u.${metric}`)}) as bigint) as ${sql.ref(metric)}`
+      ),
+    ]
+    const grouping = [
+      ...(bucket === null ? [] : [bucket]),
+      ...groupColumns.map((column) => sql.ref(`u.${column}`)),
+    ]
+    const result = await sql<Record<string, number | string | null>>`
+      select ${sql.join(selections)}
+      from (${union}) as u
+      ${grouping.length === 0 ? sql`` : sql`group by ${sql.join(grouping)}`}
+    `.execute(db)
+
+    const rows = result.rows
+      // With no grouping, an empty range still sums to one row of nulls: no row is the honest answer.
+      .filter((row) => row.requests !== null)
+      .map((raw) => {
+        const row: Record<string, unknown> = {}
+        if (bucket !== null) row.bucket_start = Number(raw.bucket_start)
+        for (const column of groupColumns) row[column] = raw[column] === '' ? null : raw[column]
+        for (const metric of metrics) {
+          const value = raw[metric]
+          row[metric] = value === null ? (nullableMetrics.has(metric) ? null : 0) : Number(value)
+        }
+        return row as UsageRow
+      })
+    return rows.sort(compareRows(groupColumns))
+  }
+
+  return {
+    async record(events) {
+      if (events.length === 0) return
+      events.forEach(checkRecord)
+      await db.transaction().execute(async (trx) => {
+        const inserted = new Set<string>()
+        for (const chunk of chunks(events, eventChunk)) {
+          const rows = await trx
+            .insertInto('usage_events')
+            .values(chunk.map(eventRow))
+            .onConflict((conflict) => conflict.column('id').doNothing())
+            .returning('id')
+            .execute()
+          for (const row of rows) inserted.add(row.id)
+        }
+        // Each newly stored event once: a batch may repeat an id, and ids stored before are skipped.
+        const fresh = events.filter((event) => inserted.delete(event.id))
+        if (fresh.length === 0) return
+        await upsertRollups(trx, 'usage_hourly', rollUp(fresh, hourMs))
+        await upsertRollups(trx, 'usage_daily', rollUp(fresh, dayMs))
+      })
+    },
+
+    summarize,
+
+    async spent(scope: SpendScope, since: number) {
+      const [row] = await summarize({ from: since, to: endOfTime, ...scope })
+      return row?.cost_micro_usd ?? 0
+    },
+
+    async pruneEvents(olderThan) {
+      if (!Number.isSafeInteger(olderThan))
+        throw invalidRequest('olderThan is epoch milliseconds, a whole number.', 'olderThan')
+      // In slices, so neither dialect holds one long transaction (and its locks) over millions of rows.
+      let total = 0
+      for (;;) {
+        const result = await db
+          .deleteFrom('usage_events')
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('usage_events')
+              .select('id')
+              .where('time', '<', olderThan)
+              .limit(pruneChunk)
+          )
+          .executeTakeFirst()
+        const deleted = Number(result.numDeletedRows)
+        total += deleted
+        if (deleted < pruneChunk) return total
+      }
+    },
+  }
+}

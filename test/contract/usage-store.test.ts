@@ -1,0 +1,483 @@
+/**
+ * The usage store contract, run on every backend. Summaries read roll-ups; every case that checks them compares with
+ * the same figures computed here, by brute force, from the raw events the case wrote, so a roll-up that drifts from
+ * its events (a lost upsert, a wrong bucket, a null turned into 0) fails whatever grouping or range shows it.
+ */
+import { describe, expect, it } from 'vitest'
+import type { SqlDatabase } from '../../src/stores/sql/open-sql-database.ts'
+import { readJsonColumn } from '../../src/stores/sql/read-json-column.ts'
+import { createSqlUsageStore } from '../../src/stores/sql/sql-usage-store.ts'
+import {
+  usageDimensions,
+  type UsageDimension,
+  type UsageQuery,
+  type UsageRecord,
+  type UsageRow,
+  type UsageStore,
+} from '../../src/stores/usage-store.ts'
+import { seededRandom } from '../helpers/seeded-random.ts'
+import { defineStoreContract } from './define-store-contract.ts'
+import { sqlStoreImplementations } from './sql-store-implementations.ts'
+import { startSqlChild, type SqlChild } from './start-sql-child.ts'
+
+type Fixture = {
+  store: UsageStore
+  /** Starts another process that writes `batches` to the same store when told to go. */
+  recordInAnotherProcess(batches: UsageRecord[][]): SqlChild
+  /** Every stored raw event, by id. */
+  storedEvents(): Promise<UsageRecord[]>
+}
+
+const hour = 3_600_000
+const day = 86_400_000
+const start = Date.UTC(2026, 2, 1)
+
+const readStoredEvents = async (database: SqlDatabase): Promise<UsageRecord[]> => {
+  const rows = await database.db.selectFrom('usage_events').selectAll().orderBy('id').execute()
+  return rows.map((row) => ({
+    id: row.id,
+    time: row.time,
+    requestId: row.request_id,
+    tenantId: row.tenant_id,
+    keyId: row.key_id,
+    userId: row.user_id,
+    tags: readJsonColumn(row.tags, database.dialect) as string[],
+    operation: row.operation,
+    requestedModel: row.requested_model,
+    provider: row.provider,
+    model: row.model,
+    attempts: row.attempts,
+    status: row.status,
+    stream: row.stream === 1,
+    error: row.error,
+    inputTokens: row.input_tokens,
+    outputTokens: row.output_tokens,
+    cachedTokens: row.cached_tokens,
+    cacheWriteTokens: row.cache_write_tokens,
+    reasoningTokens: row.reasoning_tokens,
+    costMicroUsd: row.cost_micro_usd,
+    latencyMs: row.latency_ms,
+    ttfbMs: row.ttfb_ms,
+    clientAborted: row.client_aborted === 1,
+  }))
+}
+
+let sequence = 0
+
+const usageEvent = (overrides: Partial<UsageRecord> = {}): UsageRecord => {
+  sequence += 1
+  return {
+    id: `evt_${sequence}_${crypto.randomUUID()}`,
+    time: start,
+    requestId: `req_${sequence}`,
+    tenantId: 'ten_acme',
+    keyId: 'key_1',
+    userId: null,
+    tags: [],
+    operation: 'chat-completions',
+    requestedModel: 'gpt-4o-mini',
+    provider: 'openai',
+    model: 'gpt-4o-mini-2024-07-18',
+    attempts: 1,
+    status: 200,
+    stream: false,
+    error: null,
+    inputTokens: 100,
+    outputTokens: 20,
+    cachedTokens: 0,
+    cacheWriteTokens: null,
+    reasoningTokens: null,
+    costMicroUsd: 30,
+    latencyMs: 250,
+    ttfbMs: 120,
+    clientAborted: false,
+    ...overrides,
+  }
+}
+
+/** A few hundred varied events over five days: every dimension sometimes absent, every count sometimes unknown. */
+const randomEvents = (count: number, seed: number): UsageRecord[] => {
+  const random = seededRandom(seed)
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]
+  const maybe = (value: number): number | null => (random() < 0.2 ? null : value)
+  const keysByTenant: Record<string, string[]> = {
+    ten_acme: ['key_a1', 'key_a2'],
+    ten_beta: ['key_b1'],
+  }
+  return Array.from({ length: count }, () => {
+    const tenantId = pick(['ten_acme', 'ten_acme', 'ten_beta', null])
+    const [provider, model] = pick([
+      ['openai', 'gpt-4o-mini'],
+      ['openai', 'gpt-4o'],
+      ['anthropic', 'claude-sonnet-4-5'],
+      [null, null],
+    ] as const)
+    const status = pick([200, 200, 200, 200, 429, 500, 401])
+    return usageEvent({
+      time: start + Math.floor(random() * 5 * day),
+      tenantId,
+      keyId: tenantId === null ? null : pick(keysByTenant[tenantId]),
+      userId: pick(['alice', 'bob', null]),
+      tags: random() < 0.3 ? ['batch', 'eu'] : [],
+      provider,
+      model,
+      status,
+      error: status === 200 && random() < 0.1 ? 'stream-broken' : null,
+      inputTokens: maybe(Math.floor(random() * 5_000)),
+      outputTokens: maybe(Math.floor(random() * 1_000)),
+      cachedTokens: maybe(Math.floor(random() * 500)),
+      cacheWriteTokens: maybe(Math.floor(random() * 100)),
+      reasoningTokens: maybe(Math.floor(random() * 300)),
+      costMicroUsd: maybe(Math.floor(random() * 20_000)),
+      latencyMs: Math.floor(random() * 3_000),
+      clientAborted: random() < 0.1,
+    })
+  })
+}
+
+const floorTo = (time: number, unit: number): number => time - (time % unit)
+const ceilTo = (time: number, unit: number): number => floorTo(time + unit - 1, unit)
+
+const dimensionValue = (event: UsageRecord, dimension: UsageDimension): string | null =>
+  ({
+    tenant: event.tenantId,
+    key: event.keyId,
+    model: event.model,
+    provider: event.provider,
+    user: event.userId,
+  })[dimension]
+
+const dimensionField = {
+  tenant: 'tenant_id',
+  key: 'key_id',
+  model: 'model',
+  provider: 'provider',
+  user: 'user_id',
+} as const
+
+const sumKnown = (values: (number | null)[]): number | null =>
+  values.some((value) => value !== null)
+    ? values.reduce<number>((total, value) => total + (value ?? 0), 0)
+    : null
+
+/** What `summarize(query)` must answer, computed from the raw events by brute force. */
+const expectedSummary = (events: readonly UsageRecord[], query: UsageQuery): UsageRow[] => {
+  const from = floorTo(query.from, hour)
+  const to = ceilTo(query.to, hour)
+  const groupBy = query.groupBy ?? []
+  const groups = new Map<string, UsageRecord[]>()
+  for (const event of events) {
+    if (event.time < from || event.time >= to) continue
+    if (query.tenantId !== undefined && event.tenantId !== query.tenantId) continue
+    if (query.keyId !== undefined && event.keyId !== query.keyId) continue
+    if (query.userId !== undefined && event.userId !== query.userId) continue
+    if (query.model !== undefined && event.model !== query.model) continue
+    if (query.provider !== undefined && event.provider !== query.provider) continue
+    const bucket =
+      query.granularity === 'hour'
+        ? floorTo(event.time, hour)
+        : query.granularity === 'day'
+          ? floorTo(event.time, day)
+          : null
+    const id = JSON.stringify([bucket, ...groupBy.map((d) => dimensionValue(event, d))])
+    groups.set(id, [...(groups.get(id) ?? []), event])
+  }
+  const rows = [...groups.values()].map((members) => {
+    const row: Record<string, unknown> = {}
+    const first = members[0]
+    if (query.granularity === 'hour') row.bucket_start = floorTo(first.time, hour)
+    if (query.granularity === 'day') row.bucket_start = floorTo(first.time, day)
+    for (const dimension of groupBy)
+      row[dimensionField[dimension]] = dimensionValue(first, dimension)
+    Object.assign(row, {
+      requests: members.length,
+      errors: members.filter((event) => event.status >= 400 || event.error !== null).length,
+      client_aborted: members.filter((event) => event.clientAborted).length,
+      input_tokens: sumKnown(members.map((event) => event.inputTokens)),
+      output_tokens: sumKnown(members.map((event) => event.outputTokens)),
+      cached_tokens: sumKnown(members.map((event) => event.cachedTokens)),
+      cache_write_tokens: sumKnown(members.map((event) => event.cacheWriteTokens)),
+      reasoning_tokens: sumKnown(members.map((event) => event.reasoningTokens)),
+      cost_micro_usd: sumKnown(members.map((event) => event.costMicroUsd)),
+      unpriced_requests: members.filter((event) => event.costMicroUsd === null).length,
+      latency_ms_total: members.reduce((total, event) => total + event.latencyMs, 0),
+    })
+    return row as UsageRow
+  })
+  return rows
+}
+
+/** Rows in a canonical order, for comparing sets of rows whatever order each side produced. */
+const canonical = (rows: readonly UsageRow[]): string[] =>
+  rows.map((row) => JSON.stringify(Object.entries(row).sort())).sort()
+
+defineStoreContract<Fixture>({
+  name: 'usage store',
+  implementations: sqlStoreImplementations((database, target) => ({
+    store: createSqlUsageStore({ database }),
+    recordInAnotherProcess: (batches) =>
+      startSqlChild({ command: 'record', url: target.url, payload: batches }),
+    storedEvents: () => readStoredEvents(database),
+  })),
+  cases: (getFixture) => {
+    describe('roll-ups against raw events', () => {
+      const events = randomEvents(600, 11)
+      const record = async (store: UsageStore): Promise<void> => {
+        // In batches, as the sink writes them: later batches upsert onto rows earlier ones made.
+        for (let index = 0; index < events.length; index += 150)
+          await store.record(events.slice(index, index + 150))
+      }
+
+      it('match for every grouping, with and without buckets, over the whole range', async () => {
+        const { store } = getFixture()
+        await record(store)
+        const groupings: UsageDimension[][] = [
+          [],
+          ...usageDimensions.map((dimension) => [dimension]),
+          ['tenant', 'key'],
+          ['model', 'provider'],
+          ['tenant', 'user', 'model'],
+          [...usageDimensions],
+        ]
+        for (const groupBy of groupings)
+          for (const granularity of [null, 'day', 'hour'] as const) {
+            const query = { from: start, to: start + 5 * day, groupBy, granularity }
+            const actual = await store.summarize(query)
+            expect(canonical(actual), JSON.stringify(query)).toEqual(
+              canonical(expectedSummary(events, query))
+            )
+          }
+      })
+
+      it('match over ranges that start and end inside days and hours, and with filters', async () => {
+        const { store } = getFixture()
+        await record(store)
+        const ranges: [number, number][] = [
+          [start + 7 * hour + 1_234, start + 3 * day + 5 * hour + 17], // partial day, whole days, partial day
+          [start + day + 2 * hour, start + day + 9 * hour], // inside one day
+          [start + 23 * hour, start + day + hour], // across midnight, no whole day
+          [start + day, start + 3 * day], // whole days only
+          [start - 10 * day, start + 20 * day], // beyond the data on both sides
+          [start + 3 * hour + 5, start + 3 * hour + 6], // within one hour: that whole hour
+        ]
+        const filters: Partial<UsageQuery>[] = [
+          {},
+          { tenantId: 'ten_acme' },
+          { keyId: 'key_a2' },
+          { userId: 'alice', model: 'gpt-4o' },
+          { provider: 'anthropic' },
+        ]
+        for (const [from, to] of ranges)
+          for (const filter of filters)
+            for (const granularity of [null, 'day', 'hour'] as const) {
+              const query = {
+                from,
+                to,
+                groupBy: ['model'] as UsageDimension[],
+                granularity,
+                ...filter,
+              }
+              expect(canonical(await store.summarize(query)), JSON.stringify(query)).toEqual(
+                canonical(expectedSummary(events, query))
+              )
+            }
+      })
+    })
+
+    it('keeps unknown counts unknown: null only while no request of the row reported one', async () => {
+      const { store } = getFixture()
+      await store.record([
+        usageEvent({ inputTokens: null, outputTokens: null, costMicroUsd: null, model: 'a' }),
+        usageEvent({ inputTokens: null, outputTokens: 7, costMicroUsd: null, model: 'a' }),
+        usageEvent({ inputTokens: 0, outputTokens: null, costMicroUsd: 0, model: 'b' }),
+      ])
+      // A later batch adds a known count onto a row whose count was unknown so far.
+      await store.record([usageEvent({ inputTokens: 5, costMicroUsd: 12, model: 'a' })])
+      const rows = await store.summarize({ from: start, to: start + hour, groupBy: ['model'] })
+      expect(rows).toEqual([
+        expect.objectContaining({
+          model: 'a',
+          requests: 3,
+          input_tokens: 5,
+          output_tokens: 27,
+          cost_micro_usd: 12,
+          unpriced_requests: 2,
+          cache_write_tokens: null,
+          reasoning_tokens: null,
+        }),
+        expect.objectContaining({
+          model: 'b',
+          requests: 1,
+          input_tokens: 0,
+          output_tokens: null,
+          cost_micro_usd: 0,
+          unpriced_requests: 0,
+        }),
+      ])
+    })
+
+    it('stores every field of an event as given, nulls as null', async () => {
+      const { store, storedEvents } = getFixture()
+      const full = usageEvent({
+        userId: 'alice',
+        tags: ['nightly', 'eu'],
+        stream: true,
+        error: 'client-gone',
+        cacheWriteTokens: 40,
+        reasoningTokens: 12,
+        costMicroUsd: 9_007_199_254_740, // large micro-USD amounts survive as exact integers
+        clientAborted: true,
+        time: start + 123,
+      })
+      const sparse = usageEvent({
+        tenantId: null,
+        keyId: null,
+        operation: null,
+        requestedModel: null,
+        provider: null,
+        model: null,
+        status: 401,
+        attempts: 0,
+        inputTokens: null,
+        outputTokens: null,
+        cachedTokens: null,
+        costMicroUsd: null,
+        ttfbMs: null,
+      })
+      await store.record([full, sparse])
+      expect(await storedEvents()).toEqual([full, sparse].sort((a, b) => (a.id < b.id ? -1 : 1)))
+    })
+
+    it('counts an event once: a batch written again, an id repeated within a batch', async () => {
+      const { store, storedEvents } = getFixture()
+      const batch = [usageEvent(), usageEvent({ costMicroUsd: 70 })]
+      await store.record(batch)
+      await store.record(batch)
+      await store.record([batch[0], usageEvent({ id: batch[1].id }), batch[1]])
+      const fresh = usageEvent({ costMicroUsd: 1 })
+      await store.record([fresh, fresh])
+      expect(await store.summarize({ from: start, to: start + day })).toEqual([
+        expect.objectContaining({ requests: 3, cost_micro_usd: 101, input_tokens: 300 }),
+      ])
+      expect(await storedEvents()).toHaveLength(3)
+    })
+
+    it('writes a batch all or nothing: a failing event leaves no event and no roll-up', async () => {
+      const { store, storedEvents } = getFixture()
+      // Past the first few hundred rows, so earlier statements of the transaction did write before the failure.
+      const batch = Array.from({ length: 450 }, (_, index) =>
+        usageEvent({ time: start + index * 60_000 })
+      )
+      const broken = [...batch]
+      broken[420] = { ...batch[420], requestId: null as unknown as string }
+      await expect(store.record(broken)).rejects.toThrow()
+      expect(await store.summarize({ from: start, to: start + day })).toEqual([])
+      expect(await storedEvents()).toEqual([])
+      expect(await store.spent({ tenantId: 'ten_acme' }, start)).toBe(0)
+
+      await store.record(batch.filter((_, index) => index !== 420))
+      expect(await store.summarize({ from: start, to: start + day })).toEqual([
+        expect.objectContaining({ requests: 449, cost_micro_usd: 449 * 30 }),
+      ])
+    })
+
+    it('refuses a fractional or negative count or cost before writing anything', async () => {
+      const { store, storedEvents } = getFixture()
+      await expect(store.record([usageEvent(), usageEvent({ costMicroUsd: 1.5 })])).rejects.toThrow(
+        /costMicroUsd/
+      )
+      await expect(store.record([usageEvent({ inputTokens: -5 })])).rejects.toThrow(/inputTokens/)
+      expect(await storedEvents()).toEqual([])
+    })
+
+    it('loses nothing when two processes write the same roll-up rows at once', async () => {
+      const { store, recordInAnotherProcess } = getFixture()
+      const batches = (count: number, seed: number): UsageRecord[][] =>
+        Array.from({ length: count }, (_, index) => randomEvents(40, seed * 1_000 + index))
+      const ours = batches(30, 1)
+      const theirs = batches(30, 2)
+      const child = recordInAnotherProcess(theirs)
+      await child.ready
+      child.go()
+      for (const batch of ours) await store.record(batch)
+      expect(await child.result).toBe(theirs.length)
+      const all = [...ours, ...theirs].flat()
+      const query: UsageQuery = {
+        from: start,
+        to: start + 5 * day,
+        groupBy: ['tenant', 'key', 'model', 'provider', 'user'],
+        granularity: 'hour',
+      }
+      expect(canonical(await store.summarize(query))).toEqual(
+        canonical(expectedSummary(all, query))
+      )
+    })
+
+    it('reports known spend since a period start, per tenant and per key', async () => {
+      const { store } = getFixture()
+      await store.record([
+        usageEvent({ time: start - 1, costMicroUsd: 1_000 }), // before the period
+        usageEvent({ time: start, costMicroUsd: 10 }),
+        usageEvent({ time: start + 3 * day + 5 * hour, costMicroUsd: 20, keyId: 'key_2' }),
+        usageEvent({ time: start + 40 * day, costMicroUsd: 40 }),
+        usageEvent({ time: start + day, costMicroUsd: null }), // unknown price: not counted as spent
+        usageEvent({ time: start + day, costMicroUsd: 500, tenantId: 'ten_other', keyId: 'key_o' }),
+      ])
+      expect(await store.spent({ tenantId: 'ten_acme' }, start)).toBe(70)
+      expect(await store.spent({ keyId: 'key_1' }, start)).toBe(50)
+      expect(await store.spent({ keyId: 'key_2' }, start)).toBe(20)
+      expect(await store.spent({ tenantId: 'ten_acme' }, start + 3 * day)).toBe(60)
+      expect(await store.spent({ tenantId: 'ten_acme' }, start - day)).toBe(1_070)
+      expect(await store.spent({ tenantId: 'ten_none' }, start)).toBe(0)
+    })
+
+    it('prunes raw events older than a time and keeps the roll-ups whole', async () => {
+      const { store, storedEvents } = getFixture()
+      const events = Array.from({ length: 30 }, (_, index) =>
+        usageEvent({ time: start + index * 6 * hour })
+      )
+      await store.record(events)
+      const query: UsageQuery = { from: start, to: start + 10 * day, granularity: 'day' }
+      const before = await store.summarize(query)
+      const cutoff = start + 2 * day + 1
+      expect(await store.pruneEvents(cutoff)).toBe(events.filter((e) => e.time < cutoff).length)
+      expect(await store.pruneEvents(cutoff)).toBe(0)
+      expect((await storedEvents()).map((event) => event.id).sort()).toEqual(
+        events
+          .filter((event) => event.time >= cutoff)
+          .map((event) => event.id)
+          .sort()
+      )
+      expect(await store.summarize(query)).toEqual(before)
+    })
+
+    it('orders rows by bucket, then by dimension with none first; answers nothing for nothing', async () => {
+      const { store } = getFixture()
+      expect(await store.summarize({ from: start, to: start + day })).toEqual([])
+      expect(await store.summarize({ from: start, to: start })).toEqual([])
+      await store.record([
+        usageEvent({ time: start + day + 1, model: 'b' }),
+        usageEvent({ time: start + day, model: null }),
+        usageEvent({ time: start + 2, model: 'c' }),
+        usageEvent({ time: start + 1, model: 'a' }),
+      ])
+      const rows = await store.summarize({
+        from: start,
+        to: start + 2 * day,
+        groupBy: ['model'],
+        granularity: 'day',
+      })
+      expect(rows.map((row) => [row.bucket_start, row.model])).toEqual([
+        [start, 'a'],
+        [start, 'c'],
+        [start + day, null],
+        [start + day, 'b'],
+      ])
+      expect(Object.keys(rows[0]).slice(0, 2)).toEqual(['bucket_start', 'model'])
+      expect(Object.keys(rows[0])).not.toContain('tenant_id')
+      await expect(
+        store.summarize({ from: start, to: start + day, groupBy: ['colour' as UsageDimension] })
+      ).rejects.toThrow(/groups by/)
+    })
+  },
+})
