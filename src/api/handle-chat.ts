@@ -9,6 +9,8 @@ import type { Deps } from '../deps.ts'
 import type { CallRoute } from '../core/chat-call.ts'
 import type { Executor } from '../core/execute.ts'
 import type { UsageEvent } from '../core/usage.ts'
+import { computeCost } from '../core/compute-cost.ts'
+import { readUsageLabels } from './read-usage-labels.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { respondChat } from './respond-chat.ts'
@@ -61,6 +63,9 @@ type UsageBase = Pick<
   | 'requestId'
   | 'principalId'
   | 'tenantId'
+  | 'keyId'
+  | 'userId'
+  | 'tags'
   | 'dialect'
   | 'operation'
   | 'requestedModel'
@@ -79,6 +84,9 @@ const usageEvent = (
   requestId: base.requestId,
   principalId: base.principalId,
   tenantId: base.tenantId,
+  keyId: base.keyId,
+  userId: base.userId,
+  tags: base.tags,
   dialect: base.dialect,
   operation: base.operation,
   requestedModel: base.requestedModel,
@@ -93,6 +101,8 @@ const usageEvent = (
   startedAt: base.startedAt,
   latencyMs: rest.latencyMs,
   ttfbMs: rest.ttfbMs,
+  costMicroUsd: rest.costMicroUsd,
+  clientAborted: rest.clientAborted,
   error: rest.error,
 })
 
@@ -117,10 +127,18 @@ const handleChat = async (
   let canonical: ChatRequest | undefined
   const toCanonical = (): ChatRequest => (canonical ??= options.codec.decodeRequest(body, model))
   const startedAt = c.get('startedAt')
+  const labels = readUsageLabels({
+    headers: c.req.raw.headers,
+    body,
+    dialect: options.codec.dialect,
+  })
   const usageBase: UsageBase = {
     requestId,
     principalId: principal.id,
     tenantId: principal.tenantId,
+    keyId: principal.kind === 'key' ? principal.id : null,
+    userId: labels.userId,
+    tags: labels.tags,
     dialect: options.codec.dialect,
     operation,
     requestedModel: model,
@@ -159,6 +177,8 @@ const handleChat = async (
         ),
         latencyMs: deps.clock.now() - startedAt,
         ttfbMs: null,
+        costMicroUsd: null,
+        clientAborted: (error as { status?: number }).status === 499,
         error: (error as Error).message,
       })
     )
@@ -175,19 +195,26 @@ const handleChat = async (
     transformBody: parts.transformBody,
     streamBody: deps.streamBody,
     env: c.env,
-    onEnd: (end, servedBy) =>
+    onEnd: (end, servedBy) => {
+      const servedModel = end.model ?? servedBy.model
       deps.usage.record(
         usageEvent(usageBase, {
           route: routeName,
           provider: servedBy.provider,
-          model: end.model ?? servedBy.model,
+          model: servedModel,
           status: end.status,
           usage: end.usage,
           attempts: servedBy.attempts,
           latencyMs: deps.clock.now() - startedAt,
           ttfbMs: servedBy.firstByteAt - startedAt,
+          costMicroUsd:
+            end.usage === null
+              ? null
+              : computeCost(end.usage, deps.config.prices.priceFor(servedBy.provider, servedModel)),
+          clientAborted: end.error?.status === 499,
           error: end.error?.message ?? null,
         })
-      ),
+      )
+    },
   })
 }

@@ -12,7 +12,7 @@ import type {
   TimeoutsConfig,
 } from '../../config/config-schema.ts'
 import { modelMaxOutputTokens } from '../../config/model-table.ts'
-import type { PriceOverrides } from '../../config/price-table.ts'
+import { createPriceTable, type PriceTable } from '../../config/price-table.ts'
 
 export type Timeouts = Required<TimeoutsConfig>
 export type RetryPolicy = Required<RetryConfig>
@@ -101,7 +101,8 @@ export type ResolvedConfig = {
   redis: { url: string | null; keyPrefix: string; timeoutMs: number }
   limits: { onStoreFailure: 'open' | 'closed' }
   usage: { retentionDays: number; batchSize: number; flushIntervalMs: number; maxBuffered: number }
-  prices: PriceOverrides
+  /** What a model's tokens cost: the config's `prices` over the shipped table. */
+  prices: PriceTable
 }
 
 export const defaultUsagePolicy: ResolvedConfig['usage'] = {
@@ -194,6 +195,6 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
       ...defaultUsagePolicy,
       ...pickDefined<ResolvedConfig['usage']>(config.usage),
     } as ResolvedConfig['usage'],
-    prices: config.prices ?? {},
+    prices: createPriceTable({ providers, overrides: config.prices ?? {} }),
   }
 }

@@ -6,6 +6,9 @@ const event = (requestId: string): UsageEvent => ({
   requestId,
   principalId: 'master',
   tenantId: null,
+  keyId: null,
+  userId: null,
+  tags: [],
   dialect: 'openai',
   operation: 'chat-completions',
   requestedModel: 'gpt-4o-mini',
@@ -20,6 +23,8 @@ const event = (requestId: string): UsageEvent => ({
   startedAt: 0,
   latencyMs: 1,
   ttfbMs: 1,
+  costMicroUsd: null,
+  clientAborted: false,
   error: null,
 })
 

@@ -13,6 +13,12 @@ export type UsageEvent = {
   /** `null` when the request was refused before a key was accepted. */
   principalId: string | null
   tenantId: string | null
+  /** The tenant key that made the request; `null` for the master key or before a key was accepted. */
+  keyId: string | null
+  /** The end user the client named: OpenAI's `user`, Anthropic's `metadata.user_id`, or `x-gatehouse-user`. */
+  userId: string | null
+  /** Labels from `x-gatehouse-tags` (comma-separated), for grouping usage. */
+  tags: string[]
   dialect: Dialect
   /** `null` for a request refused on a path that is no operation (`GET /v1/models` without a key). */
   operation: Operation | null
@@ -36,6 +42,10 @@ export type UsageEvent = {
   latencyMs: number
   /** Time to the first upstream byte; `null` when none arrived. */
   ttfbMs: number | null
+  /** Integer micro-USD at the configured prices; `null` when the price or a count it needs is unknown. */
+  costMicroUsd: number | null
+  /** The client went away before its response was complete (a stream it cut off is accounted as far as it went). */
+  clientAborted: boolean
   error: string | null
 }
 

@@ -33,6 +33,9 @@ export const recordRefusal = (options: {
     requestId: c.get('requestId'),
     principalId: principal?.id ?? null,
     tenantId: principal?.tenantId ?? null,
+    keyId: principal?.kind === 'key' ? principal.id : null,
+    userId: null,
+    tags: [],
     dialect: c.get('dialect'),
     operation: operationByPath[c.req.path] ?? null,
     requestedModel: null,
@@ -47,6 +50,8 @@ export const recordRefusal = (options: {
     startedAt,
     latencyMs: options.clock.now() - startedAt,
     ttfbMs: null,
+    costMicroUsd: null,
+    clientAborted: false,
     error: options.error.message,
   })
 }

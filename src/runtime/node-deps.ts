@@ -12,6 +12,7 @@ import { createExecutionLog } from '../core/log-execution-events.ts'
 import type { Logger } from '../core/logger.ts'
 import { createProviderRegistry } from '../core/provider-registry.ts'
 import { resolveConfig, type ResolvedConfig } from '../core/resolve-config.ts'
+import { createStoreUsageSink, fanOutUsageSinks } from '../core/store-usage-sink.ts'
 import { createLogUsageSink } from '../core/usage.ts'
 import type { Deps } from '../deps.ts'
 import { createMasterKeyAuthenticator } from '../middleware/master-key-authenticator.ts'
@@ -23,6 +24,7 @@ import { resolveMasterKey, type ResolvedMasterKey } from './master-key.ts'
 import { createNodeAssets } from './node-assets.ts'
 import { nodeClientSignal } from './node-client-signal.ts'
 import { nodeStreamBody } from './node-stream-body.ts'
+import { openNodeStores } from './open-node-stores.ts'
 import { createNodeTransport, type NodeTransport } from './node-transport.ts'
 import { StartupError } from './startup-error.ts'
 
@@ -69,8 +71,8 @@ const readConfigFile = (options: {
   }
 }
 
-/** Throws `StartupError` listing every problem with the environment or the config. */
-export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
+/** Rejects with `StartupError` listing every problem with the environment, the config or the stores. */
+export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps> => {
   const { env, cwd } = options
   const logLevel = readLogLevel(env.LOG_LEVEL)
   const file = readConfigFile({ path: env.GATEHOUSE_CONFIG, cwd })
@@ -131,7 +133,35 @@ export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
       .finally(() => deferred.delete(tracked))
     deferred.add(tracked)
   }
-  const usage = createLogUsageSink({ logger, defer })
+  let opened
+  try {
+    opened = await openNodeStores({ config, cwd, logger, clock: systemClock })
+  } catch (error) {
+    batched?.flush()
+    await closeTransports()
+    throw error
+  }
+  const { stores } = opened
+  // Closed by the shutdown, or by `discard` after a start that failed later: once either way.
+  const storeClosables = opened.closables.map((closable): Closable => {
+    let closing: Promise<void> | undefined
+    return { name: closable.name, close: () => (closing ??= closable.close()) }
+  })
+  logger.info(
+    { database: opened.databaseLocation, limits: opened.shared ? 'redis' : 'in-process' },
+    'stores open'
+  )
+  const usage = fanOutUsageSinks([
+    createStoreUsageSink({
+      store: stores.usage,
+      clock: systemClock,
+      logger,
+      batchSize: config.usage.batchSize,
+      flushIntervalMs: config.usage.flushIntervalMs,
+      maxBuffered: config.usage.maxBuffered,
+    }),
+    createLogUsageSink({ logger, defer }),
+  ])
   const closables: Closable[] = [
     { name: 'usage sink', close: () => usage.close() },
     {
@@ -143,13 +173,14 @@ export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
       },
     },
     { name: 'upstream pools', close: closeTransports },
+    ...storeClosables,
   ]
   let draining = false
 
   const deps: Deps = {
     config,
     providers,
-    stores: {},
+    stores,
     usage,
     observers: [createExecutionLog(logger)],
     closables,
@@ -176,6 +207,7 @@ export const buildNodeDeps = (options: NodeDepsOptions): NodeDeps => {
     flushLog,
     discard: async () => {
       await closeTransports()
+      for (const closable of storeClosables) await closable.close().catch(() => {})
       flushLog()
       process.off('exit', flushLog)
     },

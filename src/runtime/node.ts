@@ -41,7 +41,7 @@ const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : ho
 
 /** Builds `Deps` (`node-deps.ts`), serves the app, and returns the handle whose `close` is the graceful shutdown. */
 export const startNodeServer = async (options: NodeServerOptions): Promise<NodeServer> => {
-  const built = buildNodeDeps(options)
+  const built = await buildNodeDeps(options)
   const { deps, config, masterKey } = built
   const { logger } = deps
 

@@ -3,10 +3,24 @@
  * (`src/stores/memory|sql|redis/`). Each backend gets its client and clock through its constructor; the core and the
  * routes see only these interfaces, and `test/contract/` runs every implementation through the same cases.
  *
- * Empty today. The tenants issue adds `keys` (tenants and API keys), `usage` (events and roll-ups) and `limits`
- * (rate-limit counters, budget reservations); the Responses API issue adds `responses`; the prompt cache adds `cache`.
+ * Each is optional: a runtime without a database (Workers) has no tenants and no usage store, and serves in
+ * master-key mode. On Node all are present: tenants and usage in SQL (SQLite or PostgreSQL), rate limits, budgets
+ * and revocations in Redis when `REDIS_URL` is set, in the process otherwise. The Responses API issue adds
+ * `responses`; the prompt cache adds `cache`.
  */
-export type Stores = Record<never, never>
+import type { BudgetStore } from './budget-store.ts'
+import type { RateLimitStore } from './rate-limit-store.ts'
+import type { RevocationFeed } from './revocation-feed.ts'
+import type { TenantStore } from './tenant-store.ts'
+import type { UsageStore } from './usage-store.ts'
+
+export type Stores = {
+  tenants?: TenantStore
+  usage?: UsageStore
+  rateLimits?: RateLimitStore
+  budgets?: BudgetStore
+  revocations?: RevocationFeed
+}
 
 /** Something held open for the process's life (a store's connection, a pool, worker threads), closed at shutdown. */
 export type Closable = {

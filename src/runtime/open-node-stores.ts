@@ -1,0 +1,120 @@
+/**
+ * Opens the stores on Node: tenants, keys and usage in SQL (a SQLite file by default, PostgreSQL with a `postgres://`
+ * URL), migrated at start-up; rate limits, budgets and revocations in Redis when `redis.url` is set, in the process
+ * otherwise (one process only). Returns them with what shutdown closes, in order: the revocation feed, the Redis
+ * connection, the database (after the usage sink, which `node-deps.ts` closes first).
+ */
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { ResolvedConfig } from '../core/resolve-config.ts'
+import type { SpentLoader } from '../stores/budget-store.ts'
+import { createMemoryBudgetStore } from '../stores/memory/memory-budget-store.ts'
+import { createMemoryRateLimitStore } from '../stores/memory/memory-rate-limit-store.ts'
+import { createMemoryRevocationFeed } from '../stores/memory/memory-revocation-feed.ts'
+import { connectRedis } from '../stores/redis/connect-redis.ts'
+import { createRedisBudgetStore } from '../stores/redis/redis-budget-store.ts'
+import { RedisGuard } from '../stores/redis/redis-guard.ts'
+import { createRedisRateLimitStore } from '../stores/redis/redis-rate-limit-store.ts'
+import { createRedisRevocationFeed } from '../stores/redis/redis-revocation-feed.ts'
+import { migrateSqlDatabase } from '../stores/sql/migrate-sql-database.ts'
+import {
+  DatabaseUrlError,
+  defaultDatabaseUrl,
+  openSqlDatabase,
+} from '../stores/sql/open-sql-database.ts'
+import { createSqlTenantStore } from '../stores/sql/sql-tenant-store.ts'
+import { createSqlUsageStore } from '../stores/sql/sql-usage-store.ts'
+import type { Closable, Stores } from '../stores/types.ts'
+import { StartupError } from './startup-error.ts'
+
+export type NodeStores = {
+  stores: Required<Stores>
+  /** Closed at shutdown in this order, after the usage sink. */
+  closables: Closable[]
+  /** Where the SQL store is, for the start-up log (no password). */
+  databaseLocation: string
+  /** Whether limits are shared through Redis (several processes) or kept in this process. */
+  shared: boolean
+}
+
+export const openNodeStores = async (options: {
+  config: ResolvedConfig
+  cwd: string
+  logger: Logger
+  clock: Clock
+}): Promise<NodeStores> => {
+  const { config, cwd, logger, clock } = options
+  let database
+  try {
+    database = openSqlDatabase({ url: config.database.url ?? defaultDatabaseUrl, cwd, logger })
+  } catch (error) {
+    if (error instanceof DatabaseUrlError)
+      throw new StartupError([`database.url: ${error.message}`])
+    throw error
+  }
+  try {
+    const applied = await migrateSqlDatabase(database, { logger })
+    if (applied.length > 0)
+      logger.info({ database: database.location, applied }, 'database migrated')
+  } catch (error) {
+    await database.close().catch(() => {})
+    throw new StartupError([
+      `database: cannot open or migrate ${database.location}: ${(error as Error).message}`,
+    ])
+  }
+  const tenants = createSqlTenantStore({ database, clock })
+  const usage = createSqlUsageStore({ database })
+  const loadSpent: SpentLoader = (query) =>
+    usage.spent(
+      query.scope === 'tenant' ? { tenantId: query.id } : { keyId: query.id },
+      query.start ?? 0
+    )
+  const databaseClosable: Closable = { name: 'database', close: () => database.close() }
+
+  if (config.redis.url === null) {
+    const revocations = createMemoryRevocationFeed()
+    return {
+      stores: {
+        tenants,
+        usage,
+        rateLimits: createMemoryRateLimitStore({ clock }),
+        budgets: createMemoryBudgetStore({ clock, loadSpent }),
+        revocations,
+      },
+      closables: [{ name: 'revocation feed', close: () => revocations.close() }, databaseClosable],
+      databaseLocation: database.location,
+      shared: false,
+    }
+  }
+
+  const redis = await connectRedis({ url: config.redis.url, connectionName: 'gatehouse' })
+  const guard = new RedisGuard({
+    mode: config.limits.onStoreFailure,
+    logger,
+    timeoutMs: config.redis.timeoutMs,
+    clock,
+  })
+  const prefix = config.redis.keyPrefix
+  const revocations = createRedisRevocationFeed({ redis, guard, logger, prefix })
+  return {
+    stores: {
+      tenants,
+      usage,
+      rateLimits: createRedisRateLimitStore({ redis, guard, prefix }),
+      budgets: createRedisBudgetStore({ redis, guard, clock, loadSpent, prefix }),
+      revocations,
+    },
+    closables: [
+      { name: 'revocation feed', close: () => revocations.close() },
+      {
+        name: 'redis',
+        close: async () => {
+          await redis.quit().catch(() => redis.disconnect())
+        },
+      },
+      databaseClosable,
+    ],
+    databaseLocation: database.location,
+    shared: true,
+  }
+}
