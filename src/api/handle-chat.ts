@@ -9,7 +9,9 @@ import type { Deps } from '../deps.ts'
 import type { CallRoute } from '../core/chat-call.ts'
 import type { Executor } from '../core/execute.ts'
 import type { UsageEvent } from '../core/usage.ts'
+import { admitCall, type Admission } from '../core/admit-call.ts'
 import { computeCost } from '../core/compute-cost.ts'
+import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
@@ -106,6 +108,15 @@ const usageEvent = (
   error: rest.error,
 })
 
+/** The output bound the request sets, whichever dialect's name it uses; `null` when none. */
+const requestedMaxOutputTokens = (body: Record<string, unknown>): number | null => {
+  for (const name of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
+    const value = body[name]
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value
+  }
+  return null
+}
+
 const handleChat = async (
   options: ChatHandlerOptions,
   parts: ChatRequestParts
@@ -148,8 +159,25 @@ const handleChat = async (
   c.set('usageRecorded', true)
   let route: CallRoute | null = null
   let outcome
+  let admission: Admission | null = null
   try {
     route = await executor.route({ model, operation })
+    const routed = route
+    admission = await admitCall({
+      principal,
+      model,
+      route: routed,
+      stores: deps.stores,
+      prices: deps.config.prices,
+      estimateInputTokens: () =>
+        operation === 'embeddings'
+          ? estimateTextTokens(JSON.stringify(body.input ?? ''))
+          : estimateTokens(toCanonical()),
+      requestedMaxOutputTokens: requestedMaxOutputTokens(body),
+      modelMaxOutputTokens: deps.config.maxOutputTokens,
+      metered: operation !== 'count-tokens',
+      logger: deps.logger,
+    })
     outcome = await executor.execute({
       operation,
       dialect: options.codec.dialect,
@@ -165,6 +193,8 @@ const handleChat = async (
       requestId,
     })
   } catch (error) {
+    // Nothing reached a provider that bills, or it failed before answering: nothing to pay.
+    admission?.settle({ tokens: 0, costMicroUsd: 0 })
     deps.usage.record(
       usageEvent(usageBase, {
         route: route?.name ?? null,
@@ -185,9 +215,12 @@ const handleChat = async (
     throw error
   }
   const routeName = route.name
+  const settle = admission.settle
+  const baseHeaders = takeRequestIdHeaders(c)
+  for (const name in admission.headers) baseHeaders[name] = admission.headers[name]
   return respondChat({
     outcome,
-    baseHeaders: takeRequestIdHeaders(c),
+    baseHeaders,
     codec: options.codec,
     body,
     canonical: toCanonical,
@@ -197,6 +230,17 @@ const handleChat = async (
     env: c.env,
     onEnd: (end, servedBy) => {
       const servedModel = end.model ?? servedBy.model
+      const costMicroUsd =
+        end.usage === null
+          ? null
+          : computeCost(end.usage, deps.config.prices.priceFor(servedBy.provider, servedModel))
+      settle({
+        tokens:
+          end.usage?.inputTokens == null || end.usage.outputTokens == null
+            ? null
+            : end.usage.inputTokens + end.usage.outputTokens,
+        costMicroUsd,
+      })
       deps.usage.record(
         usageEvent(usageBase, {
           route: routeName,
@@ -207,10 +251,7 @@ const handleChat = async (
           attempts: servedBy.attempts,
           latencyMs: deps.clock.now() - startedAt,
           ttfbMs: servedBy.firstByteAt - startedAt,
-          costMicroUsd:
-            end.usage === null
-              ? null
-              : computeCost(end.usage, deps.config.prices.priceFor(servedBy.provider, servedModel)),
+          costMicroUsd,
           clientAborted: end.error?.status === 499,
           error: end.error?.message ?? null,
         })

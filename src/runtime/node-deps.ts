@@ -16,6 +16,7 @@ import { createStoreUsageSink, fanOutUsageSinks } from '../core/store-usage-sink
 import { createLogUsageSink } from '../core/usage.ts'
 import type { Deps } from '../deps.ts'
 import { createMasterKeyAuthenticator } from '../middleware/master-key-authenticator.ts'
+import { createTenantKeyAuthenticator } from '../middleware/tenant-key-authenticator.ts'
 import type { Closable } from '../stores/types.ts'
 import { createBatchedWriter } from './batched-writer.ts'
 import { httpProviderFactories } from './http-provider-factories.ts'
@@ -187,7 +188,12 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     clock: systemClock,
     logger,
     defer,
-    authenticator: createMasterKeyAuthenticator(masterKey.key),
+    authenticator: createTenantKeyAuthenticator({
+      master: createMasterKeyAuthenticator(masterKey.key),
+      tenants: stores.tenants,
+      revocations: stores.revocations,
+      clock: systemClock,
+    }),
     assets: createNodeAssets(),
     isDraining: () => draining,
     clientSignal: nodeClientSignal,

@@ -1,0 +1,263 @@
+/**
+ * What a tenant key must pass before its call goes upstream, and what it settles after: the model lists, the rate
+ * limits and the budgets of the key and of its tenant. The master key passes everything (`access: null`).
+ *
+ * - Models: the requested name, or every target the route resolves to (`provider/model`), must match a pattern of
+ *   the key's list and of the tenant's (`openai/*`, `anthropic/claude-*`); otherwise 403 naming the model.
+ * - Rate limits: one atomic check of requests, tokens and concurrency for the key and the tenant together
+ *   (`RateLimitStore.acquire`), with the request's estimated tokens (its prompt, plus the output it asks for at
+ *   most); settled with the real count at the end. A refusal is a 429 with `Retry-After`.
+ * - Budgets: the worst case of the dearest target is reserved (`BudgetStore.reserve`): the prompt at the model's
+ *   dearest input rate, plus the output bound (`max_tokens`, else the model's maximum, else `defaultOutputBound`);
+ *   settled with the real cost at the end (the reservation itself when the real cost is unknown). A spent budget is
+ *   a 429 with OpenAI's `insufficient_quota` code whose message says it is a budget. A model without a price
+ *   cannot be used by a key or tenant that has a budget: 403 naming the model, since its spend could not be counted.
+ *
+ * Every response of a tenant key carries OpenAI's `x-ratelimit-*` headers for requests and tokens (the tightest of
+ * the key's and the tenant's), which the official SDKs read.
+ */
+import type { PriceTable } from '../../config/price-table.ts'
+import type { BudgetReservation, BudgetStore } from '../stores/budget-store.ts'
+import type {
+  RateLimitLease,
+  RateLimits,
+  RateLimitState,
+  RateLimitStore,
+} from '../stores/rate-limit-store.ts'
+import { tightestRateLimit } from '../stores/rate-limit-store.ts'
+import type { AccessSettings } from '../stores/tenant-store.ts'
+import type { CallRoute } from './chat-call.ts'
+import { worstCaseCost } from './compute-cost.ts'
+import { GatewayError } from './errors.ts'
+import type { Logger } from './logger.ts'
+import type { Principal } from './principal.ts'
+
+/** The output bound a reservation assumes when neither the request nor the model table gives one. */
+export const defaultOutputBound = 4_096
+
+export type Admission = {
+  /** Headers for the response (`x-ratelimit-*`); empty for the master key. */
+  headers: Record<string, string>
+  /** Ends the lease and settles the reservation with what the call really used; once. */
+  settle(actual: { tokens: number | null; costMicroUsd: number | null }): void
+}
+
+const admitted: Admission = { headers: {}, settle: () => {} }
+
+/** `*` matches any run of characters; everything else is literal; case-insensitive, as model ids compare. */
+const patternCache = new Map<string, RegExp>()
+export const matchesModelPattern = (pattern: string, model: string): boolean => {
+  let regex = patternCache.get(pattern)
+  if (regex === undefined) {
+    const source = pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')
+    regex = new RegExp(`^${source}$`, 'i')
+    if (patternCache.size > 1_000) patternCache.clear()
+    patternCache.set(pattern, regex)
+  }
+  return regex.test(model)
+}
+
+const allows = (settings: AccessSettings, model: string, route: CallRoute): boolean => {
+  const patterns = settings.allowedModels
+  if (patterns === null) return true
+  const matches = (name: string): boolean =>
+    patterns.some((pattern) => matchesModelPattern(pattern, name))
+  return (
+    matches(model) ||
+    route.targets.every((target) => matches(`${target.provider.config.id}/${target.model}`))
+  )
+}
+
+const rateLimitsOf = (settings: AccessSettings): RateLimits => ({
+  requestsPerMinute: settings.limits.rpm,
+  tokensPerMinute: settings.limits.tpm,
+  concurrentRequests: settings.limits.concurrency,
+})
+
+/** OpenAI's reset format: `1s`, `6m0s`, `20ms`. */
+export const formatResetDuration = (ms: number): string => {
+  if (ms < 1_000) return `${Math.max(0, Math.ceil(ms))}ms`
+  const seconds = Math.ceil(ms / 1_000)
+  const minutes = Math.floor(seconds / 60)
+  const hours = Math.floor(minutes / 60)
+  if (hours > 0) return `${hours}h${minutes % 60}m${seconds % 60}s`
+  if (minutes > 0) return `${minutes}m${seconds % 60}s`
+  return `${seconds}s`
+}
+
+const rateLimitHeaders = (states: readonly RateLimitState[]): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (const [dimension, name] of [
+    ['requests', 'requests'],
+    ['tokens', 'tokens'],
+  ] as const) {
+    const state = tightestRateLimit(states, dimension)
+    if (state === null) continue
+    headers[`x-ratelimit-limit-${name}`] = String(state.limit)
+    headers[`x-ratelimit-remaining-${name}`] = String(state.remaining)
+    headers[`x-ratelimit-reset-${name}`] = formatResetDuration(state.resetMs)
+  }
+  return headers
+}
+
+const retryAfterHeaders = (retryAfterMs: number | null): Record<string, string> =>
+  retryAfterMs === null
+    ? {}
+    : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1_000))) }
+
+export type AdmitCallOptions = {
+  principal: Principal
+  /** The model as the client named it. */
+  model: string
+  route: CallRoute
+  stores: { rateLimits?: RateLimitStore; budgets?: BudgetStore }
+  prices: PriceTable
+  /** The prompt's estimated tokens (`estimateTokens`), asked for only when a limit or budget needs it. */
+  estimateInputTokens: () => number
+  /** The output bound the request sets (`max_tokens`, `max_completion_tokens`); `null` when none. */
+  requestedMaxOutputTokens: number | null
+  /** The model's largest output, when known (config `models`, the built-in table). */
+  modelMaxOutputTokens: (model: string) => number | undefined
+  /** `false` for what providers do not bill (counting tokens): only the model lists apply. */
+  metered: boolean
+  logger: Logger
+}
+
+export const admitCall = async (options: AdmitCallOptions): Promise<Admission> => {
+  const { principal, model, route, stores } = options
+  const access = principal.access
+  if (access === null || principal.tenantId === null) return admitted
+  for (const [settings, whose] of [
+    [access.key, 'this key'],
+    [access.tenant, "this key's tenant"],
+  ] as const) {
+    if (!allows(settings, model, route))
+      throw new GatewayError('permission', `The model \`${model}\` is not allowed for ${whose}.`, {
+        param: 'model',
+        openaiCode: 'model_not_allowed',
+      })
+  }
+  const tenantId = principal.tenantId
+  const hasLimits = [access.key, access.tenant].some(
+    (settings) =>
+      settings.limits.rpm !== null ||
+      settings.limits.tpm !== null ||
+      settings.limits.concurrency !== null
+  )
+  const hasBudget = access.key.budget !== null || access.tenant.budget !== null
+  if (!options.metered || (!hasLimits && !hasBudget)) return admitted
+  const inputTokens = options.estimateInputTokens()
+
+  let lease: RateLimitLease | null = null
+  let headers: Record<string, string> = {}
+  if (hasLimits && stores.rateLimits !== undefined) {
+    const decision = await stores.rateLimits.acquire({
+      tenant: { id: tenantId, limits: rateLimitsOf(access.tenant) },
+      key: { id: principal.id, limits: rateLimitsOf(access.key) },
+      tokens: inputTokens + (options.requestedMaxOutputTokens ?? 0),
+    })
+    headers = rateLimitHeaders(decision.states)
+    if (!decision.allowed) {
+      const { refusal } = decision
+      const whose = refusal.scope === 'key' ? 'this key' : "this key's tenant"
+      const what =
+        refusal.dimension === 'requests'
+          ? `${refusal.limit} requests per minute`
+          : refusal.dimension === 'tokens'
+            ? `${refusal.limit} tokens per minute`
+            : `${refusal.limit} concurrent requests`
+      throw new GatewayError('rate_limited', `Rate limit reached for ${whose}: ${what}.`, {
+        openaiCode: 'rate_limit_exceeded',
+        retryAfterMs: refusal.retryAfterMs,
+        headers: { ...headers, ...retryAfterHeaders(refusal.retryAfterMs) },
+      })
+    }
+    lease = decision.lease
+  }
+
+  let reservation: BudgetReservation | null = null
+  if (hasBudget && stores.budgets !== undefined) {
+    let worst = 0
+    for (const target of route.targets) {
+      const price = options.prices.priceFor(target.provider.config.id, target.model)
+      const cost = worstCaseCost(price, {
+        estimatedInputTokens: inputTokens,
+        maxOutputTokens:
+          options.requestedMaxOutputTokens ??
+          options.modelMaxOutputTokens(target.model) ??
+          defaultOutputBound,
+      })
+      if (cost === null) {
+        await releaseLease(options, lease)
+        throw new GatewayError(
+          'permission',
+          `The model \`${target.provider.config.id}/${target.model}\` has no known price, and this key has a budget: add it to the gateway's \`prices\`.`,
+          { param: 'model', openaiCode: 'model_not_priced' }
+        )
+      }
+      worst = Math.max(worst, cost)
+    }
+    let decision
+    try {
+      decision = await stores.budgets.reserve({
+        tenant: { id: tenantId, budget: budgetOf(access.tenant) },
+        key: { id: principal.id, budget: budgetOf(access.key) },
+        amountMicroUsd: worst,
+      })
+    } catch (error) {
+      await releaseLease(options, lease)
+      throw error
+    }
+    if (!decision.allowed) {
+      await releaseLease(options, lease)
+      const { refusal } = decision
+      const whose = refusal.scope === 'key' ? 'this key' : "this key's tenant"
+      const usd = (microUsd: number): string => `$${(microUsd / 1_000_000).toFixed(2)}`
+      const message = refusal.spent
+        ? `The ${refusal.period === 'total' ? '' : `${refusal.period}ly `}budget of ${whose} is spent (${usd(refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).`
+        : `The budget of ${whose} cannot cover this request's worst-case cost while other requests are in flight (${usd(refusal.remainingMicroUsd)} left of ${usd(refusal.limitMicroUsd)}).`
+      const retryAfterMs = refusal.spent || refusal.periodEnd === null ? null : 1_000
+      throw new GatewayError('rate_limited', message, {
+        openaiCode: 'insufficient_quota',
+        retryAfterMs,
+        headers: { ...headers, ...retryAfterHeaders(retryAfterMs) },
+      })
+    }
+    reservation = decision.reservation
+  }
+
+  let settled = false
+  return {
+    headers,
+    settle: (actual) => {
+      if (settled) return
+      settled = true
+      if (lease !== null)
+        stores
+          .rateLimits!.release(lease, { actualTokens: actual.tokens })
+          .catch((error: unknown) =>
+            options.logger.error({ err: error }, 'rate limit: release failed')
+          )
+      if (reservation !== null)
+        stores
+          .budgets!.settle(reservation, actual.costMicroUsd ?? reservation.amountMicroUsd)
+          .catch((error: unknown) => options.logger.error({ err: error }, 'budget: settle failed'))
+    },
+  }
+}
+
+const budgetOf = (settings: AccessSettings) =>
+  settings.budget === null
+    ? null
+    : { limitMicroUsd: settings.budget.microUsd, period: settings.budget.period }
+
+const releaseLease = async (
+  options: AdmitCallOptions,
+  lease: RateLimitLease | null
+): Promise<void> => {
+  if (lease === null) return
+  await options.stores.rateLimits!.release(lease, { actualTokens: 0 }).catch(() => {})
+}

@@ -1,0 +1,102 @@
+/**
+ * Authenticates tenant keys (`gh-…`) against the tenant store, and anything else against the master key. A key is
+ * looked up by the SHA-256 of what was presented (the store compares hashes in constant time, and never holds a
+ * key), and refused when revoked, expired, past its rotation grace or its tenant disabled, with the same 401 as an
+ * unknown key, so a response never tells whether a key exists.
+ *
+ * A key that passed is remembered for `cacheTtlMs` (never past its expiry or rotation deadline), so the hot path
+ * skips the digest and the store. A remembered key stays correct across instances through the revocation feed: a
+ * change to a key or its tenant anywhere evicts it here, and a lookup that was in flight when a notice came is not
+ * remembered. While the feed is not live (Redis reconnecting: notices may be missed) nothing is remembered, and a
+ * reconnect (`reset`) forgets everything, so a revoked key is refused everywhere within the feed's delivery time.
+ */
+import { isApiKeyShaped } from '../core/generate-api-key.ts'
+import { hashApiKey } from '../core/hash-api-key.ts'
+import type { Clock } from '../core/clock.ts'
+import type { Principal } from '../core/principal.ts'
+import type { RevocationFeed } from '../stores/revocation-feed.ts'
+import { checkKeyLookup, keyLookupValidUntil } from '../stores/tenant-store.ts'
+import type { KeyLookup, TenantStore } from '../stores/tenant-store.ts'
+import type { Authenticator } from './authenticate.ts'
+
+type Remembered = { principal: Principal; keyId: string; tenantId: string; until: number }
+
+/** Keys remembered at most; past it the oldest is forgotten. */
+const maxRemembered = 10_000
+
+const principalOf = (lookup: KeyLookup): Principal => ({
+  kind: 'key',
+  id: lookup.key.id,
+  tenantId: lookup.tenant.id,
+  access: {
+    keyName: lookup.key.name,
+    key: {
+      allowedModels: lookup.key.allowedModels,
+      limits: lookup.key.limits,
+      budget: lookup.key.budget,
+      metadata: lookup.key.metadata,
+    },
+    tenant: {
+      allowedModels: lookup.tenant.allowedModels,
+      limits: lookup.tenant.limits,
+      budget: lookup.tenant.budget,
+      metadata: lookup.tenant.metadata,
+    },
+  },
+})
+
+export const createTenantKeyAuthenticator = (options: {
+  master: Authenticator
+  tenants: Pick<TenantStore, 'getKeyByHash'>
+  revocations: RevocationFeed
+  clock: Clock
+  /** How long a key that passed is remembered (default 10 s). */
+  cacheTtlMs?: number
+}): Authenticator & { forget(): void } => {
+  const { master, tenants, revocations, clock } = options
+  const cacheTtlMs = options.cacheTtlMs ?? 10_000
+  const remembered = new Map<string, Remembered>()
+  /** Bumped by every notice: a lookup that began before one is not remembered. */
+  let generation = 0
+  revocations.subscribe((event) => {
+    generation += 1
+    if (event.kind === 'reset') {
+      remembered.clear()
+      return
+    }
+    for (const [key, entry] of remembered) {
+      if (event.kind === 'key' ? entry.keyId === event.id : entry.tenantId === event.id)
+        remembered.delete(key)
+    }
+  })
+  return {
+    async authenticate(key) {
+      if (!isApiKeyShaped(key)) return master.authenticate(key)
+      const now = clock.now()
+      const entry = remembered.get(key)
+      if (entry !== undefined) {
+        if (entry.until > now) return entry.principal
+        remembered.delete(key)
+      }
+      const startedAt = generation
+      const lookup = await tenants.getKeyByHash(await hashApiKey(key))
+      if (lookup === null) return null
+      const checkedAt = clock.now()
+      if (checkKeyLookup(lookup, checkedAt) !== null) return null
+      const principal = principalOf(lookup)
+      if (revocations.live() && generation === startedAt) {
+        const validUntil = keyLookupValidUntil(lookup)
+        if (remembered.size >= maxRemembered)
+          remembered.delete(remembered.keys().next().value as string)
+        remembered.set(key, {
+          principal,
+          keyId: lookup.key.id,
+          tenantId: lookup.tenant.id,
+          until: Math.min(checkedAt + cacheTtlMs, validUntil ?? Number.POSITIVE_INFINITY),
+        })
+      }
+      return principal
+    },
+    forget: () => remembered.clear(),
+  }
+}

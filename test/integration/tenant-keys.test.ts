@@ -1,0 +1,258 @@
+/**
+ * Tenant keys through two gateway instances sharing one PostgreSQL and one Redis, as a deployment behind a load
+ * balancer runs: a key works on both, its model list is enforced, its requests-per-minute limit holds jointly (N
+ * allowed, not N per instance), a revocation on one instance is seen by the other within a second, a budget holds
+ * under concurrency, and every request lands in the usage store with its tenant, key and cost.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import OpenAI from 'openai'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateApiKey } from '../../src/core/generate-api-key.ts'
+import { hashApiKey } from '../../src/core/hash-api-key.ts'
+import { systemClock } from '../../src/core/clock.ts'
+import { startNodeServer, type NodeServer } from '../../src/runtime/node.ts'
+import { connectRedis } from '../../src/stores/redis/connect-redis.ts'
+import { RedisGuard } from '../../src/stores/redis/redis-guard.ts'
+import { createRedisRevocationFeed } from '../../src/stores/redis/redis-revocation-feed.ts'
+import { migrateSqlDatabase } from '../../src/stores/sql/migrate-sql-database.ts'
+import { openSqlDatabase, type SqlDatabase } from '../../src/stores/sql/open-sql-database.ts'
+import { createSqlTenantStore } from '../../src/stores/sql/sql-tenant-store.ts'
+import { createSqlUsageStore } from '../../src/stores/sql/sql-usage-store.ts'
+import type { TenantStore } from '../../src/stores/tenant-store.ts'
+import type { RevocationFeed } from '../../src/stores/revocation-feed.ts'
+import { storeServiceUrl } from '../contract/check-store-service.ts'
+import {
+  createThrowawayPostgresDatabase,
+  type ThrowawayDatabase,
+} from '../contract/create-throwaway-postgres-database.ts'
+import {
+  createRedisTestPrefix,
+  type RedisTestPrefix,
+} from '../contract/create-redis-test-prefix.ts'
+import { requireStoreService } from '../contract/define-store-contract.ts'
+import { createRecordingLogger } from '../helpers/fake-deps.ts'
+import { startMockOpenAIUpstream, MOCK_OPENAI_API_KEY } from '../helpers/mock-openai-upstream.ts'
+import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
+
+requireStoreService('postgres')
+requireStoreService('redis')
+
+const masterKey = 'tenant-keys-master-key'
+
+let upstream: MockUpstream
+let database: ThrowawayDatabase
+let redisPrefix: RedisTestPrefix
+let sql: SqlDatabase
+let tenants: TenantStore
+let feed: RevocationFeed
+let closeFeed: () => Promise<void>
+const gateways: NodeServer[] = []
+
+const startGateway = async (): Promise<NodeServer> => {
+  const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-tenants-'))
+  writeFileSync(
+    join(cwd, 'gatehouse.yaml'),
+    [
+      `auth: { masterKey: ${masterKey} }`,
+      `redis: { keyPrefix: "${redisPrefix.prefix}" }`,
+      'usage: { flushIntervalMs: 50 }',
+      'providers:',
+      `  openai: { type: openai, apiKey: ${MOCK_OPENAI_API_KEY}, baseUrl: "${upstream.baseUrl}", discoverModels: false, models: [gpt-4o-mini, gpt-4o] }`,
+    ].join('\n')
+  )
+  const gateway = await startNodeServer({
+    env: {
+      GATEHOUSE_CONFIG: 'gatehouse.yaml',
+      PORT: '0',
+      LOG_LEVEL: 'error',
+      DATABASE_URL: database.url,
+      REDIS_URL: storeServiceUrl('redis'),
+    },
+    cwd,
+    stdout: () => {},
+  })
+  gateways.push(gateway)
+  return gateway
+}
+
+beforeAll(async () => {
+  upstream = await startMockOpenAIUpstream()
+  database = await createThrowawayPostgresDatabase()
+  redisPrefix = createRedisTestPrefix({ label: 'tenant-keys' })
+  sql = openSqlDatabase({ url: database.url, cwd: tmpdir() })
+  await migrateSqlDatabase(sql)
+  tenants = createSqlTenantStore({ database: sql, clock: systemClock })
+  const redis = await connectRedis({ url: storeServiceUrl('redis') })
+  feed = createRedisRevocationFeed({
+    redis,
+    guard: new RedisGuard({ mode: 'open', logger: createRecordingLogger() }),
+    logger: createRecordingLogger(),
+    prefix: redisPrefix.prefix,
+  })
+  await feed.ready()
+  closeFeed = async () => {
+    await feed.close()
+    await redis.quit()
+  }
+  await Promise.all([startGateway(), startGateway()])
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all(gateways.map((gateway) => gateway.close()))
+  await closeFeed?.()
+  await sql?.close()
+  await database?.drop()
+  await redisPrefix?.cleanup()
+  await upstream?.close()
+}, 60_000)
+
+/** A tenant and a key on it, written straight to the store; answers the key, shown once. */
+const createKey = async (options: {
+  tenant: string
+  limits?: { rpm?: number | null; tpm?: number | null; concurrency?: number | null }
+  budgetMicroUsd?: number
+  allowedModels?: string[]
+}) => {
+  const tenant =
+    (await tenants.getTenantByName(options.tenant)) ??
+    (await tenants.createTenant({ name: options.tenant }))
+  const generated = generateApiKey()
+  const record = await tenants.createKey({
+    tenantId: tenant.id,
+    name: `key-${Math.random().toString(36).slice(2, 8)}`,
+    hash: await hashApiKey(generated.key),
+    displayPrefix: generated.displayPrefix,
+    limits: options.limits,
+    budget:
+      options.budgetMicroUsd === undefined
+        ? null
+        : { microUsd: options.budgetMicroUsd, period: 'month' },
+    allowedModels: options.allowedModels ?? null,
+  })
+  return { key: generated.key, id: record.id, tenantId: tenant.id }
+}
+
+const client = (gateway: NodeServer, apiKey: string): OpenAI =>
+  new OpenAI({ apiKey, baseURL: `${gateway.url}/v1`, maxRetries: 0 })
+
+const chat = (gateway: NodeServer, apiKey: string, model = 'gpt-4o-mini') =>
+  client(gateway, apiKey).chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'Say hello.' }],
+    max_tokens: 50,
+  })
+
+const statusOf = async (promise: Promise<unknown>): Promise<number> => {
+  try {
+    await promise
+    return 200
+  } catch (error) {
+    return (error as { status?: number }).status ?? -1
+  }
+}
+
+describe('tenant keys across two instances', () => {
+  it('a key works on both instances, and its usage is stored with its tenant, key and cost', async () => {
+    const { key, id, tenantId } = await createKey({ tenant: 'acme' })
+    const [first, second] = await Promise.all(gateways.map((gateway) => chat(gateway, key)))
+    expect(first.choices[0].message.content).toBeTruthy()
+    expect(second.choices[0].message.content).toBeTruthy()
+    const usage = createSqlUsageStore({ database: sql })
+    await expect
+      .poll(
+        async () =>
+          (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]?.requests,
+        { timeout: 5_000 }
+      )
+      .toBe(2)
+    const [row] = await usage.summarize({
+      from: 0,
+      to: Date.now() + 3_600_000,
+      keyId: id,
+      groupBy: ['tenant', 'model'],
+    })
+    expect(row).toMatchObject({ tenant_id: tenantId, requests: 2, errors: 0 })
+    expect(row.input_tokens).toBeGreaterThan(0)
+    // gpt-4o-mini has a shipped price: the cost is known, and not zero.
+    expect(row.cost_micro_usd).toBeGreaterThan(0)
+    expect(row.unpriced_requests).toBe(0)
+  })
+
+  it("refuses a model outside the key's list with a 403 naming it", async () => {
+    const { key } = await createKey({ tenant: 'acme', allowedModels: ['openai/gpt-4o-mini'] })
+    expect(await statusOf(chat(gateways[0], key))).toBe(200)
+    const refused = await chat(gateways[0], key, 'gpt-4o').catch((error: unknown) => error)
+    expect(refused).toMatchObject({ status: 403 })
+    expect(String((refused as Error).message)).toContain('gpt-4o')
+  })
+
+  it('holds requests per minute jointly: 10 allowed of 30 sent through two instances', async () => {
+    const { key } = await createKey({ tenant: 'rpm', limits: { rpm: 10 } })
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, (_, index) => statusOf(chat(gateways[index % 2], key)))
+    )
+    expect(statuses.filter((status) => status === 200)).toHaveLength(10)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(20)
+    // A refusal says when to come back, and every response carries the limits the SDKs read.
+    const response = await fetch(`${gateways[1].url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    expect(response.status).toBe(429)
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('10')
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('0')
+    expect(((await response.json()) as { error: { type: string } }).error.type).toBeTruthy()
+  })
+
+  it('a revoked key is refused by the other instance within a second', async () => {
+    const { key, id } = await createKey({ tenant: 'acme' })
+    // Both instances have the key remembered.
+    expect(await statusOf(chat(gateways[0], key))).toBe(200)
+    expect(await statusOf(chat(gateways[1], key))).toBe(200)
+    await tenants.revokeKey(id)
+    await feed.publish({ kind: 'key', id })
+    const revokedAt = Date.now()
+    await expect
+      .poll(() => statusOf(chat(gateways[1], key)), { timeout: 1_000, interval: 50 })
+      .toBe(401)
+    expect(Date.now() - revokedAt).toBeLessThan(1_000)
+    expect(await statusOf(chat(gateways[0], key))).toBe(401)
+  })
+
+  it('a budget holds under 50 concurrent requests: what was spent never passes it', async () => {
+    // A few requests' worth: each reserves its worst case (prompt + 50 output tokens at gpt-4o-mini's price).
+    const budgetMicroUsd = 200
+    const { key, id } = await createKey({ tenant: 'budget', budgetMicroUsd })
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, index) =>
+        chat(gateways[index % 2], key).then(
+          () => 200,
+          (error: { status?: number; code?: string; message?: string }) => {
+            expect(error.status).toBe(429)
+            expect(error.code).toBe('insufficient_quota')
+            expect(error.message).toContain('budget')
+            return 429
+          }
+        )
+      )
+    )
+    expect(results.filter((status) => status === 200).length).toBeGreaterThan(0)
+    expect(results.filter((status) => status === 429).length).toBeGreaterThan(0)
+    const usage = createSqlUsageStore({ database: sql })
+    const served = results.filter((status) => status === 200).length
+    await expect
+      .poll(
+        async () =>
+          (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]?.requests,
+        { timeout: 5_000 }
+      )
+      .toBe(50)
+    const [row] = await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id })
+    expect(row.errors).toBe(50 - served)
+    expect(row.cost_micro_usd).toBeLessThanOrEqual(budgetMicroUsd)
+  })
+})
