@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { priceOverridesSchema } from './price-table.ts'
+import { providerTypes } from './provider-types.ts'
 
 const durationMs = z.number().int().positive()
 
@@ -73,8 +74,7 @@ export const poolSchema = z.strictObject({
 })
 export type PoolConfig = z.infer<typeof poolSchema>
 
-export const providerTypes = ['openai', 'anthropic', 'openai-compatible'] as const
-export type ProviderType = (typeof providerTypes)[number]
+export { providerTypes, type ProviderType } from './provider-types.ts'
 
 export const providerSchema = z.strictObject({
   type: z.enum(providerTypes),

@@ -8,7 +8,7 @@
  * page; everything else is left to the operator's `prices` overrides.
  */
 import { z } from 'zod'
-import type { ProviderType } from './config-schema.ts'
+import type { ProviderType } from './provider-types.ts'
 
 /**
  * USD per million tokens of each kind, for one model. A kind left out has no known price: a request that used tokens

@@ -9,6 +9,7 @@ describe('createMasterKeyAuthenticator', () => {
       kind: 'master',
       id: 'master',
       tenantId: null,
+      access: null,
     })
   })
 

@@ -1,5 +1,6 @@
 /**
- * Authenticates tenant keys (`gh-…`) against the tenant store, and anything else against the master key. A key is
+ * Authenticates tenant keys (`gh-…`) against the tenant store, and anything else, or a key the store does not know,
+ * against the master key. A key is
  * looked up by the SHA-256 of what was presented (the store compares hashes in constant time, and never holds a
  * key), and refused when revoked, expired, past its rotation grace or its tenant disabled, with the same 401 as an
  * unknown key, so a response never tells whether a key exists.
@@ -80,7 +81,8 @@ export const createTenantKeyAuthenticator = (options: {
       }
       const startedAt = generation
       const lookup = await tenants.getKeyByHash(await hashApiKey(key))
-      if (lookup === null) return null
+      // A master key may have a tenant key's shape (both are `gh-` and random characters).
+      if (lookup === null) return master.authenticate(key)
       const checkedAt = clock.now()
       if (checkKeyLookup(lookup, checkedAt) !== null) return null
       const principal = principalOf(lookup)

@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest'
+import { createPriceTable } from '../../config/price-table.ts'
+import { createFakeClock } from '../../test/helpers/fake-clock.ts'
+import { createRecordingLogger } from '../../test/helpers/fake-deps.ts'
+import { createMemoryBudgetStore } from '../stores/memory/memory-budget-store.ts'
+import { createMemoryRateLimitStore } from '../stores/memory/memory-rate-limit-store.ts'
+import type { AccessSettings } from '../stores/tenant-store.ts'
+import {
+  admitCall,
+  formatResetDuration,
+  matchesModelPattern,
+  type AdmitCallOptions,
+} from './admit-call.ts'
+import type { CallRoute } from './chat-call.ts'
+import { GatewayError } from './errors.ts'
+import { masterPrincipal, type Principal } from './principal.ts'
+
+const open: AccessSettings = {
+  allowedModels: null,
+  limits: { rpm: null, tpm: null, concurrency: null },
+  budget: null,
+  metadata: {},
+}
+
+const routeTo = (...targets: [provider: string, model: string][]): CallRoute =>
+  ({
+    name: null,
+    targets: targets.map(([provider, model]) => ({
+      provider: { config: { id: provider } },
+      model,
+    })),
+  }) as unknown as CallRoute
+
+const keyPrincipal = (
+  key: Partial<AccessSettings>,
+  tenant: Partial<AccessSettings> = {}
+): Principal => ({
+  kind: 'key',
+  id: 'key_1',
+  tenantId: 'ten_1',
+  access: { keyName: 'ci', key: { ...open, ...key }, tenant: { ...open, ...tenant } },
+})
+
+const setup = () => {
+  const clock = createFakeClock()
+  const stores = {
+    rateLimits: createMemoryRateLimitStore({ clock }),
+    budgets: createMemoryBudgetStore({ clock, loadSpent: async () => 0 }),
+  }
+  const admit = (principal: Principal, overrides: Partial<AdmitCallOptions> = {}) =>
+    admitCall({
+      principal,
+      model: 'gpt-4o-mini',
+      route: routeTo(['openai', 'gpt-4o-mini']),
+      stores,
+      prices: createPriceTable({
+        providers: { openai: { type: 'openai' }, local: { type: 'openai-compatible' } },
+      }),
+      estimateInputTokens: () => 100,
+      requestedMaxOutputTokens: 100,
+      modelMaxOutputTokens: () => undefined,
+      metered: true,
+      logger: createRecordingLogger(),
+      ...overrides,
+    })
+  return { clock, stores, admit }
+}
+
+const refusal = async (promise: Promise<unknown>): Promise<GatewayError> => {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught
+  )
+  expect(error).toBeInstanceOf(GatewayError)
+  return error as GatewayError
+}
+
+describe('admitCall', () => {
+  it('lets the master key through with no headers', async () => {
+    const { admit } = setup()
+    expect((await admit(masterPrincipal)).headers).toEqual({})
+  })
+
+  it('matches model patterns with *, case-insensitively', () => {
+    expect(matchesModelPattern('openai/*', 'openai/gpt-4o')).toBe(true)
+    expect(matchesModelPattern('anthropic/claude-*', 'anthropic/claude-sonnet-4-5')).toBe(true)
+    expect(matchesModelPattern('anthropic/claude-*', 'openai/claude-x')).toBe(false)
+    expect(matchesModelPattern('gpt-4o.mini', 'gpt-4o-mini')).toBe(false)
+  })
+
+  it('allows a model by its name or by every target, and refuses it otherwise with a 403 naming it', async () => {
+    const { admit } = setup()
+    await admit(keyPrincipal({ allowedModels: ['gpt-4o-mini'] }))
+    await admit(keyPrincipal({ allowedModels: ['openai/*'] }))
+    const error = await refusal(admit(keyPrincipal({}, { allowedModels: ['anthropic/*'] })))
+    expect(error).toMatchObject({ status: 403, param: 'model' })
+    expect(error.message).toContain('gpt-4o-mini')
+    expect(error.message).toContain('tenant')
+    // A route with a target outside the list is refused even when the others are in it.
+    await refusal(
+      admit(keyPrincipal({ allowedModels: ['openai/*'] }), {
+        model: 'fast',
+        route: routeTo(['openai', 'gpt-4o-mini'], ['local', 'llama']),
+      })
+    )
+  })
+
+  it('allows N requests per minute, refuses the next with Retry-After, and says so in the headers', async () => {
+    const { admit } = setup()
+    const principal = keyPrincipal({ limits: { rpm: 2, tpm: null, concurrency: null } })
+    const first = await admit(principal)
+    expect(first.headers).toMatchObject({
+      'x-ratelimit-limit-requests': '2',
+      'x-ratelimit-remaining-requests': '1',
+    })
+    await admit(principal)
+    const error = await refusal(admit(principal))
+    expect(error).toMatchObject({ status: 429, openaiCode: 'rate_limit_exceeded' })
+    expect(error.headers).toMatchObject({ 'x-ratelimit-remaining-requests': '0' })
+    expect(Number(error.headers['retry-after'])).toBeGreaterThan(0)
+  })
+
+  it('frees a concurrency slot when the call settles', async () => {
+    const { admit } = setup()
+    const principal = keyPrincipal({}, { limits: { rpm: null, tpm: null, concurrency: 1 } })
+    const first = await admit(principal)
+    await refusal(admit(principal))
+    first.settle({ tokens: 150, costMicroUsd: 10 })
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    await admit(principal)
+  })
+
+  it('refuses a spent budget with insufficient_quota, and a model without a price under a budget', async () => {
+    const { admit } = setup()
+    // gpt-4o-mini: 100 input tokens at $0.15/M and 100 output at $0.60/M: 75 micro-USD at worst.
+    const principal = keyPrincipal({ budget: { microUsd: 100, period: 'month' } })
+    const admission = await admit(principal)
+    admission.settle({ tokens: 200, costMicroUsd: 80 })
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    const error = await refusal(admit(principal))
+    expect(error).toMatchObject({ status: 429, openaiCode: 'insufficient_quota' })
+    expect(error.message).toContain('budget')
+    const unpriced = await refusal(
+      admit(keyPrincipal({ budget: { microUsd: 1_000_000, period: 'day' } }), {
+        model: 'local/llama',
+        route: routeTo(['local', 'llama']),
+      })
+    )
+    expect(unpriced).toMatchObject({ status: 403 })
+    expect(unpriced.message).toContain('local/llama')
+  })
+
+  it('formats reset durations as OpenAI does', () => {
+    expect(formatResetDuration(20)).toBe('20ms')
+    expect(formatResetDuration(1_000)).toBe('1s')
+    expect(formatResetDuration(360_000)).toBe('6m0s')
+  })
+})

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest'
+import { createFakeClock } from '../../test/helpers/fake-clock.ts'
+import { generateApiKey } from '../core/generate-api-key.ts'
+import { hashApiKey } from '../core/hash-api-key.ts'
+import { createMemoryRevocationFeed } from '../stores/memory/memory-revocation-feed.ts'
+import type { KeyLookup } from '../stores/tenant-store.ts'
+import { createMasterKeyAuthenticator } from './master-key-authenticator.ts'
+import { createTenantKeyAuthenticator } from './tenant-key-authenticator.ts'
+
+const settings = {
+  allowedModels: ['openai/*'],
+  limits: { rpm: 60, tpm: null, concurrency: null },
+  budget: null,
+  metadata: {},
+}
+
+const lookupOf = (overrides: { revokedAt?: number | null; expiresAt?: number | null } = {}) =>
+  ({
+    key: {
+      ...settings,
+      id: 'key_1',
+      tenantId: 'ten_1',
+      name: 'ci',
+      displayPrefix: 'gh-abcdef',
+      expiresAt: overrides.expiresAt ?? null,
+      revokedAt: overrides.revokedAt ?? null,
+      createdAt: 0,
+      updatedAt: 0,
+    },
+    tenant: {
+      ...settings,
+      id: 'ten_1',
+      name: 'acme',
+      disabledAt: null,
+      createdAt: 0,
+      updatedAt: 0,
+    },
+    secret: { displayPrefix: 'gh-abcdef', createdAt: 0, expiresAt: null },
+  }) satisfies KeyLookup
+
+const setup = async (lookup: KeyLookup | null = lookupOf()) => {
+  const clock = createFakeClock()
+  const revocations = createMemoryRevocationFeed()
+  const { key } = generateApiKey()
+  const hash = await hashApiKey(key)
+  const store = {
+    lookup,
+    calls: 0,
+    /** Resolves the next lookup only when `release` is called, when set. */
+    hold: null as Promise<void> | null,
+    getKeyByHash: async (asked: string) => {
+      store.calls += 1
+      if (store.hold !== null) await store.hold
+      return asked === hash ? store.lookup : null
+    },
+  }
+  const masterKey = generateApiKey().key
+  const authenticator = createTenantKeyAuthenticator({
+    master: createMasterKeyAuthenticator(masterKey),
+    tenants: store,
+    revocations,
+    clock,
+    cacheTtlMs: 1_000,
+  })
+  return { clock, revocations, key, store, authenticator, masterKey }
+}
+
+describe('createTenantKeyAuthenticator', () => {
+  it("resolves a tenant key to its principal, with its and its tenant's settings", async () => {
+    const { key, authenticator } = await setup()
+    expect(await authenticator.authenticate(key)).toMatchObject({
+      kind: 'key',
+      id: 'key_1',
+      tenantId: 'ten_1',
+      access: {
+        keyName: 'ci',
+        key: { allowedModels: ['openai/*'] },
+        tenant: { limits: { rpm: 60 } },
+      },
+    })
+  })
+
+  it('remembers a key for the TTL only', async () => {
+    const { clock, key, store, authenticator } = await setup()
+    await authenticator.authenticate(key)
+    await authenticator.authenticate(key)
+    expect(store.calls).toBe(1)
+    await clock.advance(1_000)
+    await authenticator.authenticate(key)
+    expect(store.calls).toBe(2)
+  })
+
+  it('refuses revoked and expired keys as it refuses unknown ones (null)', async () => {
+    const revoked = await setup(lookupOf({ revokedAt: Date.UTC(2025, 0, 1) }))
+    expect(await revoked.authenticator.authenticate(revoked.key)).toBeNull()
+    const expired = await setup(lookupOf({ expiresAt: Date.UTC(2025, 0, 1) }))
+    expect(await expired.authenticator.authenticate(expired.key)).toBeNull()
+    const unknown = await setup(null)
+    expect(await unknown.authenticator.authenticate(unknown.key)).toBeNull()
+  })
+
+  it('never remembers a key past its expiry', async () => {
+    const expiresAt = Date.UTC(2026, 0, 1) + 300
+    const { clock, key, authenticator } = await setup(lookupOf({ expiresAt }))
+    expect(await authenticator.authenticate(key)).not.toBeNull()
+    await clock.advance(300)
+    expect(await authenticator.authenticate(key)).toBeNull()
+  })
+
+  it('forgets a key when the feed says it or its tenant changed', async () => {
+    const { key, store, revocations, authenticator } = await setup()
+    await authenticator.authenticate(key)
+    store.lookup = lookupOf({ revokedAt: Date.UTC(2025, 0, 1) })
+    await revocations.publish({ kind: 'key', id: 'key_1' })
+    expect(await authenticator.authenticate(key)).toBeNull()
+    store.lookup = lookupOf()
+    await authenticator.authenticate(key)
+    const calls = store.calls
+    await revocations.publish({ kind: 'tenant', id: 'ten_1' })
+    await authenticator.authenticate(key)
+    expect(store.calls).toBe(calls + 1)
+  })
+
+  it('does not remember a lookup that was in flight when a notice came', async () => {
+    const { key, store, revocations, authenticator } = await setup()
+    let release: () => void = () => {}
+    store.hold = new Promise((resolve) => (release = resolve))
+    const pending = authenticator.authenticate(key)
+    await revocations.publish({ kind: 'key', id: 'key_1' })
+    release()
+    await pending
+    store.hold = null
+    await authenticator.authenticate(key)
+    expect(store.calls).toBe(2)
+  })
+
+  it('accepts the master key, even one shaped like a tenant key', async () => {
+    const { masterKey, authenticator } = await setup()
+    expect(await authenticator.authenticate(masterKey)).toMatchObject({ kind: 'master' })
+    expect(await authenticator.authenticate('not-a-key')).toBeNull()
+  })
+})
