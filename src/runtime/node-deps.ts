@@ -154,7 +154,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
   )
   const usage = fanOutUsageSinks([
     createStoreUsageSink({
-      store: stores.usage,
+      store: opened.usageWriter,
       clock: systemClock,
       logger,
       batchSize: config.usage.batchSize,

@@ -25,10 +25,17 @@ import {
 import { createSqlTenantStore } from '../stores/sql/sql-tenant-store.ts'
 import { createSqlUsageStore } from '../stores/sql/sql-usage-store.ts'
 import type { Closable, Stores } from '../stores/types.ts'
+import type { UsageStore } from '../stores/usage-store.ts'
+import { createThreadedUsageWriter } from './threaded-usage-writer.ts'
 import { StartupError } from './startup-error.ts'
 
 export type NodeStores = {
   stores: Required<Stores>
+  /**
+   * Where the usage sink writes: on SQLite a worker thread with its own connection (the driver is synchronous and
+   * would hold the event loop for every batch), on PostgreSQL the usage store itself.
+   */
+  usageWriter: Pick<UsageStore, 'record'>
   /** Closed at shutdown in this order, after the usage sink. */
   closables: Closable[]
   /** Where the SQL store is, for the start-up log (no password). */
@@ -70,6 +77,13 @@ export const openNodeStores = async (options: {
       query.start ?? 0
     )
   const databaseClosable: Closable = { name: 'database', close: () => database.close() }
+  const threaded =
+    database.dialect === 'sqlite'
+      ? createThreadedUsageWriter({ url: config.database.url ?? defaultDatabaseUrl, cwd })
+      : null
+  const usageWriter = threaded ?? usage
+  const sqlClosables: Closable[] =
+    threaded === null ? [databaseClosable] : [threaded, databaseClosable]
 
   if (config.redis.url === null) {
     const revocations = createMemoryRevocationFeed()
@@ -81,7 +95,8 @@ export const openNodeStores = async (options: {
         budgets: createMemoryBudgetStore({ clock, loadSpent }),
         revocations,
       },
-      closables: [{ name: 'revocation feed', close: () => revocations.close() }, databaseClosable],
+      usageWriter,
+      closables: [{ name: 'revocation feed', close: () => revocations.close() }, ...sqlClosables],
       databaseLocation: database.location,
       shared: false,
     }
@@ -104,6 +119,7 @@ export const openNodeStores = async (options: {
       budgets: createRedisBudgetStore({ redis, guard, clock, loadSpent, prefix }),
       revocations,
     },
+    usageWriter,
     closables: [
       { name: 'revocation feed', close: () => revocations.close() },
       {
@@ -112,7 +128,7 @@ export const openNodeStores = async (options: {
           await redis.quit().catch(() => redis.disconnect())
         },
       },
-      databaseClosable,
+      ...sqlClosables,
     ],
     databaseLocation: database.location,
     shared: true,

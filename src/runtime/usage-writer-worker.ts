@@ -1,0 +1,42 @@
+/**
+ * The worker thread that writes usage events to a SQLite database (`createThreadedUsageWriter`). better-sqlite3 is
+ * synchronous: a batch of a few hundred events with its roll-ups holds the thread for tens of milliseconds, which on
+ * the main thread every request in flight would wait for. Here it holds only this thread. It opens its own connection
+ * (SQLite in WAL mode takes one writer at a time; readers on the main thread are not blocked).
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { openSqlDatabase } from '../stores/sql/open-sql-database.ts'
+import { createSqlUsageStore } from '../stores/sql/sql-usage-store.ts'
+import type { UsageRecord } from '../stores/usage-store.ts'
+
+export type UsageWriterRequest =
+  { type: 'record'; id: number; batch: UsageRecord[] } | { type: 'close'; id: number }
+
+export type UsageWriterReply = { id: number; error: string | null }
+
+const { url, cwd } = workerData as { url: string; cwd: string }
+const database = openSqlDatabase({ url, cwd })
+const store = createSqlUsageStore({ database })
+const port = parentPort!
+
+port.on('message', (request: UsageWriterRequest) => {
+  const reply = (error: unknown): void =>
+    port.postMessage({
+      id: request.id,
+      error: error === null ? null : error instanceof Error ? error.message : String(error),
+    } satisfies UsageWriterReply)
+  if (request.type === 'close') {
+    database.close().then(
+      () => {
+        reply(null)
+        port.close()
+      },
+      (error: unknown) => reply(error)
+    )
+    return
+  }
+  store.record(request.batch).then(
+    () => reply(null),
+    (error: unknown) => reply(error)
+  )
+})

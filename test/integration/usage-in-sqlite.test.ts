@@ -1,0 +1,70 @@
+/**
+ * With no database configured, the gateway keeps usage in a SQLite file under `./data/`, written by a worker thread
+ * off the event loop: every request, the refused ones included, is there after a graceful shutdown.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import OpenAI from 'openai'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startNodeServer } from '../../src/runtime/node.ts'
+import { openSqlDatabase } from '../../src/stores/sql/open-sql-database.ts'
+import { createSqlUsageStore } from '../../src/stores/sql/sql-usage-store.ts'
+import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
+import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
+
+let upstream: MockUpstream
+
+beforeAll(async () => {
+  upstream = await startMockOpenAIUpstream()
+})
+
+afterAll(async () => {
+  await upstream?.close()
+})
+
+describe('usage in the default SQLite store', () => {
+  it('holds every request after a graceful shutdown, with its cost', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-usage-sqlite-'))
+    writeFileSync(
+      join(cwd, 'gatehouse.yaml'),
+      [
+        'auth: { masterKey: usage-master-key }',
+        'providers:',
+        `  openai: { type: openai, apiKey: ${MOCK_OPENAI_API_KEY}, baseUrl: "${upstream.baseUrl}", discoverModels: false }`,
+      ].join('\n')
+    )
+    const gateway = await startNodeServer({
+      env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', LOG_LEVEL: 'error' },
+      cwd,
+      stdout: () => {},
+    })
+    const client = new OpenAI({ apiKey: 'usage-master-key', baseURL: `${gateway.url}/v1` })
+    await Promise.all(
+      Array.from({ length: 5 }, () =>
+        client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'Hello there.' }],
+        })
+      )
+    )
+    const refused = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST' })
+    expect(refused.status).toBe(401)
+    await gateway.close()
+
+    const database = openSqlDatabase({ url: 'sqlite:./data/gatehouse.db', cwd })
+    try {
+      const rows = await createSqlUsageStore({ database }).summarize({
+        from: 0,
+        to: Date.now() + 3_600_000,
+        groupBy: ['model'],
+      })
+      expect(rows.find((row) => row.model === null)).toMatchObject({ requests: 1, errors: 1 })
+      const served = rows.find((row) => row.model !== null)
+      expect(served).toMatchObject({ requests: 5, errors: 0, unpriced_requests: 0 })
+      expect(served?.cost_micro_usd).toBeGreaterThan(0)
+    } finally {
+      await database.close()
+    }
+  })
+})
