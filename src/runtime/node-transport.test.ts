@@ -40,6 +40,28 @@ const partialThenDrop =
     setTimeout(() => request.socket.destroy(), ms)
   }
 
+/** A server that offers 4 MiB in 64 KiB pieces, as fast as the client takes them, and reports its progress. */
+const startFloodingServer = async () => {
+  const piece = Buffer.alloc(64 * 1024, 'y')
+  let written = 0
+  let finished = false
+  const { url } = await startServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/octet-stream' })
+    const pump = (): void => {
+      while (written < 64 * piece.length) {
+        written += piece.length
+        if (!response.write(piece)) {
+          response.once('drain', pump)
+          return
+        }
+      }
+      response.end(() => (finished = true))
+    }
+    pump()
+  })
+  return { url, piece, written: () => written, finished: () => finished }
+}
+
 const transport = (options?: Parameters<typeof createNodeTransport>[0]): NodeTransport => {
   const created = createNodeTransport(options)
   cleanups.push(() => created.close())
@@ -362,23 +384,8 @@ describe.each<Readers>([
   })
 
   it('stops reading from the upstream socket while the body goes unread, and resumes on read', async () => {
-    const piece = Buffer.alloc(64 * 1024, 'y')
-    let written = 0
-    let finished = false
-    const { url } = await startServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'application/octet-stream' })
-      const pump = (): void => {
-        while (written < 64 * piece.length) {
-          written += piece.length
-          if (!response.write(piece)) {
-            response.once('drain', pump)
-            return
-          }
-        }
-        response.end(() => (finished = true))
-      }
-      pump()
-    })
+    const upstream = await startFloodingServer()
+    const { url, piece } = upstream
     const response = await transport().request({
       url,
       method: 'GET',
@@ -387,14 +394,14 @@ describe.each<Readers>([
     })
     await new Promise((resolve) => setTimeout(resolve, 200))
     // 4 MiB were offered; unread, the client holds a few hundred KiB at most (its queue, the socket buffers).
-    expect(finished).toBe(false)
-    expect(written).toBeLessThan(64 * piece.length)
+    expect(upstream.finished()).toBe(false)
+    expect(upstream.written()).toBeLessThan(64 * piece.length)
     const reader = open(response)
     let received = 0
     for (let step = await reader.read(); !step.done; step = await reader.read())
       received += step.value.byteLength
     expect(received).toBe(64 * piece.length)
-    expect(finished).toBe(true)
+    expect(upstream.finished()).toBe(true)
   })
 
   it('rejects with a connection error when the upstream drops mid-body', async () => {
@@ -432,23 +439,8 @@ describe.each<Readers>([
 
 describe('createNodeTransport: the body piped', () => {
   it('stops reading from the upstream socket while the sink has asked for a pause, and resumes when it resumes', async () => {
-    const piece = Buffer.alloc(64 * 1024, 'y')
-    let written = 0
-    let finished = false
-    const { url } = await startServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'application/octet-stream' })
-      const pump = (): void => {
-        while (written < 64 * piece.length) {
-          written += piece.length
-          if (!response.write(piece)) {
-            response.once('drain', pump)
-            return
-          }
-        }
-        response.end(() => (finished = true))
-      }
-      pump()
-    })
+    const upstream = await startFloodingServer()
+    const { url, piece } = upstream
     const response = await transport().request({
       url,
       method: 'GET',
@@ -474,13 +466,13 @@ describe('createNodeTransport: the body piped', () => {
     await new Promise((resolve) => setTimeout(resolve, 200))
     // The first write was refused: 4 MiB were offered, and the sink got one batch of what had arrived.
     expect(writes).toBe(1)
-    expect(finished).toBe(false)
-    expect(written).toBeLessThan(64 * piece.length)
+    expect(upstream.finished()).toBe(false)
+    expect(upstream.written()).toBeLessThan(64 * piece.length)
     accepting = true
     control.resume()
     await ended
     expect(received).toBe(64 * piece.length)
-    expect(finished).toBe(true)
+    expect(upstream.finished()).toBe(true)
   })
 
   it('gives the sink the pieces of one socket read as one write', async () => {
