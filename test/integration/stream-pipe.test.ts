@@ -4,13 +4,11 @@
  * gateway adds and strips. Every stream a client read to its end arrived whole, every one it hung up on released
  * its upstream connection, and none stalled.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNodeServer, type NodeServer } from '../../src/runtime/node.ts'
+import type { NodeServer } from '../../src/runtime/node.ts'
+import { startTestGateway } from '../helpers/start-test-gateway.ts'
 
 const masterKey = 'pipe-master-key'
 const chunkCount = 40
@@ -162,19 +160,12 @@ let gateway: NodeServer
 
 beforeAll(async () => {
   upstream = await startStreamingUpstream()
-  const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-pipe-'))
-  writeFileSync(
-    join(cwd, 'gatehouse.yaml'),
-    [
+  gateway = await startTestGateway({
+    config: [
       `auth: { masterKey: ${masterKey} }`,
       'providers:',
       `  openai: { type: openai-compatible, baseUrl: "${upstream.url}", discoverModels: false }`,
-    ].join('\n')
-  )
-  gateway = await startNodeServer({
-    env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', LOG_LEVEL: 'error' },
-    cwd,
-    stdout: () => {},
+    ],
   })
 })
 

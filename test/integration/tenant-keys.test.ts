@@ -4,15 +4,13 @@
  * allowed, not N per instance), a revocation on one instance is seen by the other within a second, a budget holds
  * under concurrency, and every request lands in the usage store with its tenant, key and cost.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateApiKey } from '../../src/core/generate-api-key.ts'
 import { hashApiKey } from '../../src/core/hash-api-key.ts'
 import { systemClock } from '../../src/core/clock.ts'
-import { startNodeServer, type NodeServer } from '../../src/runtime/node.ts'
+import type { NodeServer } from '../../src/runtime/node.ts'
 import { connectRedis } from '../../src/stores/redis/connect-redis.ts'
 import { RedisGuard } from '../../src/stores/redis/redis-guard.ts'
 import { createRedisRevocationFeed } from '../../src/stores/redis/redis-revocation-feed.ts'
@@ -35,6 +33,7 @@ import { requireStoreService } from '../contract/define-store-contract.ts'
 import { createRecordingLogger } from '../helpers/fake-deps.ts'
 import { startMockOpenAIUpstream, MOCK_OPENAI_API_KEY } from '../helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
+import { startTestGateway } from '../helpers/start-test-gateway.ts'
 
 requireStoreService('postgres')
 requireStoreService('redis')
@@ -51,27 +50,15 @@ let closeFeed: () => Promise<void>
 const gateways: NodeServer[] = []
 
 const startGateway = async (): Promise<NodeServer> => {
-  const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-tenants-'))
-  writeFileSync(
-    join(cwd, 'gatehouse.yaml'),
-    [
+  const gateway = await startTestGateway({
+    config: [
       `auth: { masterKey: ${masterKey} }`,
       `redis: { keyPrefix: "${redisPrefix.prefix}" }`,
       'usage: { flushIntervalMs: 50 }',
       'providers:',
       `  openai: { type: openai, apiKey: ${MOCK_OPENAI_API_KEY}, baseUrl: "${upstream.baseUrl}", discoverModels: false, models: [gpt-4o-mini, gpt-4o] }`,
-    ].join('\n')
-  )
-  const gateway = await startNodeServer({
-    env: {
-      GATEHOUSE_CONFIG: 'gatehouse.yaml',
-      PORT: '0',
-      LOG_LEVEL: 'error',
-      DATABASE_URL: database.url,
-      REDIS_URL: storeServiceUrl('redis'),
-    },
-    cwd,
-    stdout: () => {},
+    ],
+    env: { DATABASE_URL: database.url, REDIS_URL: storeServiceUrl('redis') },
   })
   gateways.push(gateway)
   return gateway

@@ -2,16 +2,13 @@
  * With no database configured, the gateway keeps usage in a SQLite file under `./data/`, written by a worker thread
  * off the event loop: every request, the refused ones included, is there after a graceful shutdown.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNodeServer } from '../../src/runtime/node.ts'
 import { openSqlDatabase } from '../../src/stores/sql/open-sql-database.ts'
 import { createSqlUsageStore } from '../../src/stores/sql/sql-usage-store.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
+import { startTestGateway } from '../helpers/start-test-gateway.ts'
 
 let upstream: MockUpstream
 
@@ -25,19 +22,12 @@ afterAll(async () => {
 
 describe('usage in the default SQLite store', () => {
   it('holds every request after a graceful shutdown, with its cost', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-usage-sqlite-'))
-    writeFileSync(
-      join(cwd, 'gatehouse.yaml'),
-      [
+    const gateway = await startTestGateway({
+      config: [
         'auth: { masterKey: usage-master-key }',
         'providers:',
         `  openai: { type: openai, apiKey: ${MOCK_OPENAI_API_KEY}, baseUrl: "${upstream.baseUrl}", discoverModels: false }`,
-      ].join('\n')
-    )
-    const gateway = await startNodeServer({
-      env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', LOG_LEVEL: 'error' },
-      cwd,
-      stdout: () => {},
+      ],
     })
     const client = new OpenAI({ apiKey: 'usage-master-key', baseURL: `${gateway.url}/v1` })
     await Promise.all(
@@ -52,7 +42,7 @@ describe('usage in the default SQLite store', () => {
     expect(refused.status).toBe(401)
     await gateway.close()
 
-    const database = openSqlDatabase({ url: 'sqlite:./data/gatehouse.db', cwd })
+    const database = openSqlDatabase({ url: 'sqlite:./data/gatehouse.db', cwd: gateway.cwd })
     try {
       const rows = await createSqlUsageStore({ database }).summarize({
         from: 0,
