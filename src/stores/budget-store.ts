@@ -18,7 +18,7 @@
  *   then holds the cost).
  */
 import { GatewayError } from '../core/errors.ts'
-import type { BudgetPeriod } from './budget-period-bounds.ts'
+import type { BudgetPeriod, BudgetPeriodBounds } from './budget-period-bounds.ts'
 import type { LimitScope } from './rate-limit-store.ts'
 
 export type { BudgetPeriod } from './budget-period-bounds.ts'
@@ -40,6 +40,19 @@ export type SpentQuery = {
   start: number | null
   end: number | null
 }
+
+/** The query that seeds the counter of `subject` (the tenant's or the key's budget) in its period. */
+export const spentQueryOf = (
+  subject: { scope: LimitScope; id: string; bounds: BudgetPeriodBounds },
+  tenantId: string
+): SpentQuery => ({
+  scope: subject.scope,
+  id: subject.id,
+  tenantId,
+  period: subject.bounds.period,
+  start: subject.bounds.start,
+  end: subject.bounds.end,
+})
 
 /** What the tenant or key has spent in the period so far (integer micro-USD): the usage store's sum. */
 export type SpentLoader = (query: SpentQuery) => Promise<number>

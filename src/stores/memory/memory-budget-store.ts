@@ -7,10 +7,16 @@
  */
 import type { Clock } from '../../core/clock.ts'
 import { budgetPeriodBounds, type BudgetPeriodBounds } from '../budget-period-bounds.ts'
-import { budgetStatesOf, pickBudgetRefusal, type BudgetCheck } from '../budget-check.ts'
+import {
+  budgetAdmission,
+  budgetStatesOf,
+  pickBudgetRefusal,
+  type BudgetCheck,
+} from '../budget-check.ts'
 import {
   budgetCounterGraceMs,
   defaultReservationTtlMs,
+  spentQueryOf,
   totalCounterIdleTtlMs,
   validateActualCost,
   validateBudgetRequest,
@@ -86,14 +92,7 @@ export const createMemoryBudgetStore = (options: MemoryBudgetStoreOptions): Budg
   const seed = (subject: Subject, counter: Counter, tenantId: string): Promise<void> =>
     (counter.loading ??= (async () => {
       try {
-        const query = {
-          scope: subject.scope,
-          id: subject.id,
-          tenantId,
-          period: subject.bounds.period,
-          start: subject.bounds.start,
-          end: subject.bounds.end,
-        }
+        const query = spentQueryOf(subject, tenantId)
         const spent = validateLoadedSpend(query, await loadSpent(query))
         counter.spent ??= spent
       } finally {
@@ -150,23 +149,7 @@ export const createMemoryBudgetStore = (options: MemoryBudgetStoreOptions): Budg
           counter.reserved += request.amountMicroUsd
           if (subject.bounds.end === null) counter.expiresAt = counterExpiry(subject.bounds, now)
         }
-        return {
-          allowed: true,
-          reservation: {
-            id,
-            tenantId: request.tenant.id,
-            keyId: request.key.id,
-            amountMicroUsd: request.amountMicroUsd,
-            entries: subjects.map((subject) => ({
-              scope: subject.scope,
-              period: subject.bounds.period,
-              periodKey: subject.bounds.key,
-              periodEnd: subject.bounds.end,
-            })),
-            degraded: false,
-          },
-          states: budgetStatesOf(checks, true),
-        }
+        return budgetAdmission(id, request, checks)
       }
       throw new Error('budget counters could not be seeded: they expired while loading, 3 times')
     },

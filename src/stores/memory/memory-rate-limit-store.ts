@@ -18,6 +18,7 @@ import {
 } from '../rate-limit-store.ts'
 import {
   pickRateLimitRefusal,
+  rateLimitAdmission,
   rateLimitStatesOf,
   type RateLimitCheck,
 } from '../rate-limit-check.ts'
@@ -200,33 +201,14 @@ export const createMemoryRateLimitStore = (
         return { allowed: false, refusal, states: rateLimitStatesOf(checks, false) }
 
       const id = crypto.randomUUID()
-      const tokenScopes: LimitScope[] = []
-      const concurrentScopes: LimitScope[] = []
       for (const { scope, ledgers } of held) {
         const { limits } = request[scope]
         if ((limits.requestsPerMinute ?? null) !== null) ledgers.requests?.add(id, now, 1)
-        if ((limits.tokensPerMinute ?? null) !== null) {
-          ledgers.tokens?.add(id, now, request.tokens)
-          tokenScopes.push(scope)
-        }
-        if ((limits.concurrentRequests ?? null) !== null) {
+        if ((limits.tokensPerMinute ?? null) !== null) ledgers.tokens?.add(id, now, request.tokens)
+        if ((limits.concurrentRequests ?? null) !== null)
           ledgers.leases?.expiries.set(id, now + leaseTtlMs)
-          concurrentScopes.push(scope)
-        }
       }
-      return {
-        allowed: true,
-        lease: {
-          id,
-          tenantId: request.tenant.id,
-          keyId: request.key.id,
-          tokens: request.tokens,
-          tokenScopes,
-          concurrentScopes,
-          degraded: false,
-        },
-        states: rateLimitStatesOf(checks, true),
-      }
+      return rateLimitAdmission(id, request, checks)
     },
 
     release: async (lease, usage) => {

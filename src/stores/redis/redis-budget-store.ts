@@ -20,10 +20,17 @@
 import type { Redis } from 'ioredis'
 import type { Clock } from '../../core/clock.ts'
 import { budgetPeriodBounds, type BudgetPeriodBounds } from '../budget-period-bounds.ts'
-import { budgetStatesOf, pickBudgetRefusal, type BudgetCheck } from '../budget-check.ts'
+import {
+  budgetAdmission,
+  budgetStatesOf,
+  degradedBudgetAdmission,
+  pickBudgetRefusal,
+  type BudgetCheck,
+} from '../budget-check.ts'
 import {
   budgetCounterGraceMs,
   defaultReservationTtlMs,
+  spentQueryOf,
   totalCounterIdleTtlMs,
   validateActualCost,
   validateBudgetRequest,
@@ -36,12 +43,9 @@ import {
   type SpentLoader,
 } from '../budget-store.ts'
 import type { LimitScope } from '../rate-limit-store.ts'
-import { sharedStoreUnavailable, type RedisGuard } from './redis-guard.ts'
+import type { RedisGuard } from './redis-guard.ts'
+import { redisLuaPrelude } from './redis-lua-prelude.ts'
 import { RedisScript } from './redis-script.ts'
-
-/** Lua 5.1 would write a computed number as `-0` or `1e+14`, which Redis's integer commands refuse. */
-const luaInt = `
-local function int(n) return string.format('%d', n) end`
 
 /**
  * KEYS, per subject s (1 = tenant, 2 = key): 3s-2 spent counter, 3s-1 reservations (by expiry), 3s amounts.
@@ -49,12 +53,11 @@ local function int(n) return string.format('%d', n) end`
  * Returns {-1, s...} when counters are missing and no seed came for them (nothing else written); else allowed (1/0),
  * then per budget: subject, limit, spent, reserved (before this one).
  */
-const reserveSource = `${luaInt}
+const reserveSource = `${redisLuaPrelude}
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
 local amount = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
-local TOTAL = '#total'
 local missing = {-1}
 for s = 1, 2 do
   local base = 4 + (s - 1) * 3
@@ -72,17 +75,8 @@ local out = {1}
 for s = 1, 2 do
   local limit = tonumber(ARGV[4 + (s - 1) * 3 + 1])
   if limit >= 0 then
-    local log, amounts = KEYS[3 * s - 1], KEYS[3 * s]
-    while true do
-      local ids = redis.call('ZRANGEBYSCORE', log, '-inf', now, 'LIMIT', 0, 256)
-      if #ids == 0 then break end
-      local values = redis.call('HMGET', amounts, unpack(ids))
-      local sum = 0
-      for i = 1, #values do sum = sum + (tonumber(values[i]) or 0) end
-      redis.call('HDEL', amounts, unpack(ids))
-      redis.call('HINCRBY', amounts, TOTAL, int(-sum))
-      redis.call('ZREM', log, unpack(ids))
-    end
+    local amounts = KEYS[3 * s]
+    trim(KEYS[3 * s - 1], amounts, now)
     local spent = tonumber(redis.call('GET', KEYS[3 * s - 2])) or 0
     local reserved = tonumber(redis.call('HGET', amounts, TOTAL)) or 0
     if spent + reserved + math.max(1, amount) > limit then out[1] = 0 end
@@ -111,7 +105,7 @@ return out
  * KEYS: as for reserve. ARGV: reservation id, actual cost, then per subject: reserved there (1/0), counter TTL ms.
  * Releases the reservation where it still is; adds the cost to counters that exist.
  */
-const settleSource = `${luaInt}
+const settleSource = `${redisLuaPrelude}
 local id = ARGV[1]
 local actual = tonumber(ARGV[2])
 for s = 1, 2 do
@@ -121,7 +115,7 @@ for s = 1, 2 do
     local held = tonumber(redis.call('HGET', amounts, id))
     if held then
       redis.call('HDEL', amounts, id)
-      redis.call('HINCRBY', amounts, '#total', int(-held))
+      redis.call('HINCRBY', amounts, TOTAL, int(-held))
       redis.call('ZREM', log, id)
     end
     if redis.call('EXISTS', KEYS[3 * s - 2]) == 1 then
@@ -187,14 +181,7 @@ export const createRedisBudgetStore = (options: RedisBudgetStoreOptions): Budget
       if (entry.loadedAt !== null && entry.loadedAt + seedFreshMs <= now) loads.delete(other)
     let entry = loads.get(name)
     if (entry === undefined) {
-      const query = {
-        scope: subject.scope,
-        id: subject.id,
-        tenantId,
-        period: subject.bounds.period,
-        start: subject.bounds.start,
-        end: subject.bounds.end,
-      }
+      const query = spentQueryOf(subject, tenantId)
       const started: { value: Promise<number>; loadedAt: number | null } = {
         value: loadSpent(query)
           .then((spent) => validateLoadedSpend(query, spent))
@@ -222,18 +209,7 @@ export const createRedisBudgetStore = (options: RedisBudgetStoreOptions): Budget
       const ttlMs = request.ttlMs ?? defaultReservationTtlMs
       const id = crypto.randomUUID()
       if (request.tenant.budget === null && request.key.budget === null)
-        return {
-          allowed: true,
-          reservation: {
-            id,
-            tenantId: request.tenant.id,
-            keyId: request.key.id,
-            amountMicroUsd: request.amountMicroUsd,
-            entries: [],
-            degraded: false,
-          },
-          states: [],
-        }
+        return budgetAdmission(id, request, [])
       const seeds: (number | null)[] = [null, null]
       let periodKeys: (string | null)[] = [null, null]
       for (let attempt = 0; attempt < 3; attempt += 1) {
@@ -263,42 +239,19 @@ export const createRedisBudgetStore = (options: RedisBudgetStoreOptions): Budget
             counterTtlMs(subject?.bounds.end ?? null, now)
           )
         )
-        let sent = false
-        const reply = await guard.run(
+        const reply = await guard.runCancellable(
           'budget reserve',
+          'Budgets',
+          () => reserveScript.run(redis, keys, args),
           () => {
-            sent = true
-            return reserveScript.run(redis, keys, args)
-          },
-          (mode) => {
-            // A script that lost the race may still run: release its reservation right behind it (same connection,
-            // in order, adding a cost of 0), so a slow Redis does not leave it held for its TTL.
-            if (sent) {
-              const cancel: (string | number)[] = [id, 0]
-              for (const subject of subjects)
-                cancel.push(
-                  subject === null ? 0 : 1,
-                  counterTtlMs(subject?.bounds.end ?? null, now)
-                )
-              settleScript.run(redis, keys, cancel).catch(() => {})
-            }
-            if (mode === 'closed') throw sharedStoreUnavailable('Budgets')
-            return null
+            // Settles the reservation with a cost of 0: releases it, adds nothing.
+            const cancel: (string | number)[] = [id, 0]
+            for (const subject of subjects)
+              cancel.push(subject === null ? 0 : 1, counterTtlMs(subject?.bounds.end ?? null, now))
+            return settleScript.run(redis, keys, cancel)
           }
         )
-        if (reply === null)
-          return {
-            allowed: true,
-            reservation: {
-              id,
-              tenantId: request.tenant.id,
-              keyId: request.key.id,
-              amountMicroUsd: request.amountMicroUsd,
-              entries: [],
-              degraded: true,
-            },
-            states: [],
-          }
+        if (reply === null) return degradedBudgetAdmission(id, request)
 
         const values = reply as number[]
         if (values[0] === -1) {
@@ -331,23 +284,7 @@ export const createRedisBudgetStore = (options: RedisBudgetStoreOptions): Budget
             throw new Error('the budget script refused without a budget that refused')
           return { allowed: false, refusal, states: budgetStatesOf(checks, false) }
         }
-        return {
-          allowed: true,
-          reservation: {
-            id,
-            tenantId: request.tenant.id,
-            keyId: request.key.id,
-            amountMicroUsd: request.amountMicroUsd,
-            entries: checks.map((check) => ({
-              scope: check.scope,
-              period: check.bounds.period,
-              periodKey: check.bounds.key,
-              periodEnd: check.bounds.end,
-            })),
-            degraded: false,
-          },
-          states: budgetStatesOf(checks, true),
-        }
+        return budgetAdmission(id, request, checks)
       }
       throw new Error('budget counters could not be seeded: they expired while loading, 3 times')
     },

@@ -95,6 +95,47 @@ describe('RedisGuard', () => {
     expect(logger.lines).toHaveLength(1)
   })
 
+  it('sends the cancel of a write that lost the race, and none for one never sent', async () => {
+    const { clock, guard } = setup()
+    let cancels = 0
+    const cancel = async (): Promise<void> => {
+      cancels += 1
+    }
+    expect(await guard.runCancellable('acquire', 'Rate limits', async () => 'taken', cancel)).toBe(
+      'taken'
+    )
+    expect(cancels).toBe(0)
+    // Sent, then the timeout: the write may still run in Redis, so its cancel follows it.
+    expect(await clock.settle(guard.runCancellable('acquire', 'Rate limits', never, cancel))).toBe(
+      null
+    )
+    expect(cancels).toBe(1)
+    // Unavailable and not the probe: nothing is sent, so there is nothing to cancel.
+    let sent = 0
+    const work = (): Promise<string> => {
+      sent += 1
+      return never()
+    }
+    expect(await guard.runCancellable('acquire', 'Rate limits', work, cancel)).toBe(null)
+    expect([sent, cancels]).toEqual([0, 1])
+  })
+
+  it('fails a cancellable write closed with the store named, after sending its cancel', async () => {
+    const { clock, guard } = setup('closed')
+    let cancels = 0
+    const failure = clock.settle(
+      guard.runCancellable('budget reserve', 'Budgets', never, async () => {
+        cancels += 1
+      })
+    )
+    await expect(failure).rejects.toMatchObject({
+      status: 503,
+      code: 'unavailable',
+      message: expect.stringMatching(/^Budgets cannot be checked/),
+    })
+    expect(cancels).toBe(1)
+  })
+
   it('treats a synchronous throw like a rejection', async () => {
     const { guard, fallback } = setup()
     const work = (): Promise<string> => {

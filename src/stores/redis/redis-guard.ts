@@ -133,6 +133,32 @@ export class RedisGuard {
     }
   }
 
+  /**
+   * `run` for a write that takes something (a lease, a reservation) and may still reach Redis after losing the race:
+   * `cancel` is then sent right behind it, on the same connection and so in order, so a slow Redis does not leave
+   * what it took held for its TTL. Answers `null` when failing open; throws `sharedStoreUnavailable(what)` when closed.
+   */
+  async runCancellable<T>(
+    operation: string,
+    what: string,
+    work: () => Promise<T>,
+    cancel: () => Promise<unknown>
+  ): Promise<T | null> {
+    let sent = false
+    return this.run<T | null>(
+      operation,
+      () => {
+        sent = true
+        return work()
+      },
+      (mode) => {
+        if (sent) cancel().catch(() => {})
+        if (mode === 'closed') throw sharedStoreUnavailable(what)
+        return null
+      }
+    )
+  }
+
   status(): RedisGuardStatus {
     return {
       mode: this.mode,

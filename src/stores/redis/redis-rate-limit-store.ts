@@ -39,41 +39,21 @@ import {
   type RateLimits,
 } from '../rate-limit-store.ts'
 import {
+  degradedRateLimitAdmission,
   pickRateLimitRefusal,
+  rateLimitAdmission,
   rateLimitStatesOf,
   type RateLimitCheck,
 } from '../rate-limit-check.ts'
-import { sharedStoreUnavailable, type RedisGuard } from './redis-guard.ts'
+import type { RedisGuard } from './redis-guard.ts'
+import { redisLuaPrelude } from './redis-lua-prelude.ts'
 import { RedisScript } from './redis-script.ts'
 
-/**
- * Helpers both scripts share: integers as Redis reads them, the time, and expiring a log's old entries (with their
- * amounts, when it has them). Lua 5.1 would write a computed number as `-0` or `1e+14`, which Redis's integer
- * commands refuse, so every computed number goes to Redis through `int`.
- */
-const luaPrelude = `
-local function int(n) return string.format('%d', n) end
+/** Helpers both scripts share: `int`, `TOTAL` and `trim` (see `redisLuaPrelude`), Redis's time, a log's scores. */
+const luaPrelude = `${redisLuaPrelude}
 local function redisNow()
   local time = redis.call('TIME')
   return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-end
-local TOTAL = '#total'
-local function trim(log, amounts, upto)
-  if not amounts then
-    redis.call('ZREMRANGEBYSCORE', log, '-inf', upto)
-    return
-  end
-  while true do
-    local ids = redis.call('ZRANGEBYSCORE', log, '-inf', upto, 'LIMIT', 0, 256)
-    if #ids == 0 then return end
-    local values = redis.call('HMGET', amounts, unpack(ids))
-    local sum = 0
-    for i = 1, #values do sum = sum + (tonumber(values[i]) or 0) end
-    redis.call('HDEL', amounts, unpack(ids))
-    redis.call('HINCRBY', amounts, TOTAL, int(-sum))
-    redis.call('ZREM', log, unpack(ids))
-    if #ids < 256 then return end
-  end
 end
 local function scoreAt(log, index)
   local entry = redis.call('ZRANGE', log, index, index, 'WITHSCORES')
@@ -271,19 +251,7 @@ export const createRedisRateLimitStore = (options: RedisRateLimitStoreOptions): 
       const id = crypto.randomUUID()
       const leaseTtlMs = request.leaseTtlMs ?? defaultLeaseTtlMs
       if (!scopes.some((scope) => hasLimits(request[scope].limits)))
-        return {
-          allowed: true,
-          lease: {
-            id,
-            tenantId: request.tenant.id,
-            keyId: request.key.id,
-            tokens: request.tokens,
-            tokenScopes: [],
-            concurrentScopes: [],
-            degraded: false,
-          },
-          states: [],
-        }
+        return rateLimitAdmission(id, request, [])
       const args: (string | number)[] = [
         nowArg(),
         windowMs,
@@ -301,36 +269,19 @@ export const createRedisRateLimitStore = (options: RedisRateLimitStoreOptions): 
         )
       }
       const keys = keysOf(request.tenant.id, request.key.id)
-      let sent = false
-      const reply = await guard.run(
+      const reply = await guard.runCancellable(
         'rate-limit acquire',
+        'Rate limits',
+        () => acquireScript.run(redis, keys, args),
         () => {
-          sent = true
-          return acquireScript.run(redis, keys, args)
-        },
-        (mode) => {
-          // A script that lost the race may still run: free its slots right behind it (same connection, in order),
-          // so a slow Redis does not leave them held for the lease's TTL. Its request and tokens stay counted.
-          if (sent) {
-            const cancel: (string | number)[] = [nowArg(), windowMs, id, -1, request.tokens]
-            for (const scope of scopes)
-              cancel.push(0, (request[scope].limits.concurrentRequests ?? null) === null ? 0 : 1)
-            releaseScript.run(redis, keys, cancel).catch(() => {})
-          }
-          if (mode === 'closed') throw sharedStoreUnavailable('Rate limits')
-          return null
+          // Frees the concurrency slots only: the request and its tokens stay counted.
+          const cancel: (string | number)[] = [nowArg(), windowMs, id, -1, request.tokens]
+          for (const scope of scopes)
+            cancel.push(0, (request[scope].limits.concurrentRequests ?? null) === null ? 0 : 1)
+          return releaseScript.run(redis, keys, cancel)
         }
       )
-      const lease: RateLimitLease = {
-        id,
-        tenantId: request.tenant.id,
-        keyId: request.key.id,
-        tokens: request.tokens,
-        tokenScopes: [],
-        concurrentScopes: [],
-        degraded: reply === null,
-      }
-      if (reply === null) return { allowed: true, lease, states: [] }
+      if (reply === null) return degradedRateLimitAdmission(id, request)
 
       const values = reply as number[]
       const checks: RateLimitCheck[] = []
@@ -353,13 +304,7 @@ export const createRedisRateLimitStore = (options: RedisRateLimitStoreOptions): 
           throw new Error('the rate-limit script refused without a limit that refused')
         return { allowed: false, refusal, states: rateLimitStatesOf(checks, false) }
       }
-      lease.tokenScopes = checks
-        .filter((check) => check.dimension === 'tokens')
-        .map((check) => check.scope)
-      lease.concurrentScopes = checks
-        .filter((check) => check.dimension === 'concurrent')
-        .map((check) => check.scope)
-      return { allowed: true, lease, states: rateLimitStatesOf(checks, true) }
+      return rateLimitAdmission(id, request, checks)
     },
 
     release: async (lease, usage) => {

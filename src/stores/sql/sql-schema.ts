@@ -49,7 +49,17 @@ export type ApiKeySecretsTable = {
   expires_at: number | null
 }
 
-export type UsageEventsTable = {
+/** What a provider reports (and a price makes of it): `NULL` when unknown, in an event as in a roll-up's sum. */
+type TokenAndCostColumns = {
+  input_tokens: number | null
+  output_tokens: number | null
+  cached_tokens: number | null
+  cache_write_tokens: number | null
+  reasoning_tokens: number | null
+  cost_micro_usd: number | null
+}
+
+export type UsageEventsTable = TokenAndCostColumns & {
   id: string
   time: number
   request_id: string
@@ -65,12 +75,6 @@ export type UsageEventsTable = {
   status: number
   stream: number
   error: string | null
-  input_tokens: number | null
-  output_tokens: number | null
-  cached_tokens: number | null
-  cache_write_tokens: number | null
-  reasoning_tokens: number | null
-  cost_micro_usd: number | null
   latency_ms: number
   ttfb_ms: number | null
   client_aborted: number
@@ -81,7 +85,7 @@ export type UsageEventsTable = {
  * "none" rather than `NULL`: the upsert's conflict target is their unique key, and both SQLite and PostgreSQL (before
  * 15's `NULLS NOT DISTINCT`) treat every `NULL` as distinct there, so rows with a `NULL` would never merge.
  */
-export type UsageRollupTable = {
+export type UsageRollupTable = TokenAndCostColumns & {
   bucket_start: number
   tenant_id: string
   key_id: string
@@ -91,12 +95,6 @@ export type UsageRollupTable = {
   requests: number
   errors: number
   client_aborted: number
-  input_tokens: number | null
-  output_tokens: number | null
-  cached_tokens: number | null
-  cache_write_tokens: number | null
-  reasoning_tokens: number | null
-  cost_micro_usd: number | null
   unpriced_requests: number
   latency_ms_total: number
 }

@@ -175,6 +175,29 @@ export const createSqlTenantStore = (options: {
     }
   }
 
+  /** Adds the key's current secret (no expiry); a hash taken already is a 409. */
+  const insertSecret = async (
+    trx: Transaction<SqlSchema>,
+    keyId: string,
+    secret: { hash: string; displayPrefix: string },
+    now: number
+  ): Promise<void> => {
+    await unique(
+      trx
+        .insertInto('api_key_secrets')
+        .values({
+          hash: secret.hash,
+          key_id: keyId,
+          display_prefix: secret.displayPrefix,
+          created_at: now,
+          expires_at: null,
+        })
+        .execute(),
+      'A key with this hash exists already.',
+      'hash'
+    )
+  }
+
   const setTenantDisabled = async (id: string, disabled: boolean): Promise<TenantRecord | null> => {
     const now = clock.now()
     const row = await db
@@ -304,20 +327,7 @@ export const createSqlTenantStore = (options: {
           `A key with id ${JSON.stringify(id)} exists already.`,
           'id'
         )
-        await unique(
-          trx
-            .insertInto('api_key_secrets')
-            .values({
-              hash: input.hash,
-              key_id: id,
-              display_prefix: input.displayPrefix,
-              created_at: now,
-              expires_at: null,
-            })
-            .execute(),
-          'A key with this hash exists already.',
-          'hash'
-        )
+        await insertSecret(trx, id, input, now)
         return readKey(row, dialect)
       })
     },
@@ -429,20 +439,7 @@ export const createSqlTenantStore = (options: {
             eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', input.graceUntil)])
           )
           .execute()
-        await unique(
-          trx
-            .insertInto('api_key_secrets')
-            .values({
-              hash: input.hash,
-              key_id: id,
-              display_prefix: input.displayPrefix,
-              created_at: now,
-              expires_at: null,
-            })
-            .execute(),
-          'A key with this hash exists already.',
-          'hash'
-        )
+        await insertSecret(trx, id, input, now)
         const row = await trx
           .updateTable('api_keys')
           .set({ display_prefix: input.displayPrefix, updated_at: now })

@@ -48,28 +48,26 @@ const dimensionColumns = {
 type DimensionColumn = (typeof dimensionColumns)[UsageDimension]
 const allDimensionColumns = usageDimensions.map((dimension) => dimensionColumns[dimension])
 
-/** Summed as they are; a `NULL` in one stays unknown only while every row of the sum is unknown. */
+/** The metrics that may be unknown: a `NULL` stays unknown only while every row of the sum is unknown. */
+const unknowableMetrics = [
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'cost_micro_usd',
+] as const satisfies readonly Metric[]
+const nullableMetrics = new Set<Metric>(unknowableMetrics)
+
+/** Summed as they are. */
 const metrics = [
   'requests',
   'errors',
   'client_aborted',
-  'input_tokens',
-  'output_tokens',
-  'cached_tokens',
-  'cache_write_tokens',
-  'reasoning_tokens',
-  'cost_micro_usd',
+  ...unknowableMetrics,
   'unpriced_requests',
   'latency_ms_total',
 ] as const satisfies readonly Metric[]
-const nullableMetrics = new Set<Metric>([
-  'input_tokens',
-  'output_tokens',
-  'cached_tokens',
-  'cache_write_tokens',
-  'reasoning_tokens',
-  'cost_micro_usd',
-])
 
 /** Rows per statement: 24 event columns × 400 and 17 roll-up columns × 500 stay under SQLite's 32,766 parameters. */
 const eventChunk = 400
