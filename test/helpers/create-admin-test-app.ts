@@ -36,11 +36,7 @@ export const createAdminTestApp = async (): Promise<AdminTestApp> => {
   const deps: FakeDeps = {
     ...base,
     stores: opened.stores,
-    authenticator: createTestAuthenticator({
-      masterKey,
-      tenants: opened.stores.tenants,
-      clock: base.clock,
-    }),
+    authenticator: createTestAuthenticator({ masterKey, stores: opened.stores, clock: base.clock }),
   }
   const app = createApp(deps)
   const call: AdminTestApp['call'] = async (method, path, options = {}) => {

@@ -1,28 +1,27 @@
 /**
  * Real stores for route tests: tenants and usage in a SQLite file in a temporary folder (migrated as the server does
- * at start), a memory revocation feed that records what was published, and an authenticator that accepts the master
- * key and the tenants' keys by their hash, as the gateway's does, so `app.request()` runs the admin and usage routes
- * against what they will meet in production.
+ * at start), a memory revocation feed that records what was published, and the gateway's authenticator over them,
+ * so `app.request()` runs the admin and usage routes against what they will meet in production.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Clock } from '../../src/core/clock.ts'
-import { hashApiKey } from '../../src/core/hash-api-key.ts'
-import { masterPrincipal } from '../../src/core/principal.ts'
 import type { Authenticator } from '../../src/middleware/authenticate.ts'
+import { createMasterKeyAuthenticator } from '../../src/middleware/master-key-authenticator.ts'
+import { createTenantKeyAuthenticator } from '../../src/middleware/tenant-key-authenticator.ts'
 import { createMemoryRevocationFeed } from '../../src/stores/memory/memory-revocation-feed.ts'
-import type { RevocationNotice } from '../../src/stores/revocation-feed.ts'
+import type { RevocationFeed, RevocationNotice } from '../../src/stores/revocation-feed.ts'
 import { migrateSqlDatabase } from '../../src/stores/sql/migrate-sql-database.ts'
 import { openSqlDatabase, type SqlDatabase } from '../../src/stores/sql/open-sql-database.ts'
 import { createSqlTenantStore } from '../../src/stores/sql/sql-tenant-store.ts'
 import { createSqlUsageStore } from '../../src/stores/sql/sql-usage-store.ts'
-import { checkKeyLookup, type TenantStore } from '../../src/stores/tenant-store.ts'
+import type { TenantStore } from '../../src/stores/tenant-store.ts'
 import type { UsageStore } from '../../src/stores/usage-store.ts'
 import type { Stores } from '../../src/stores/types.ts'
 
 export type TestStores = {
-  stores: Stores & { tenants: TenantStore; usage: UsageStore }
+  stores: Stores & { tenants: TenantStore; usage: UsageStore; revocations: RevocationFeed }
   database: SqlDatabase
   /** What was published on the revocation feed, in order. */
   published: RevocationNotice[]
@@ -57,16 +56,18 @@ export const openTestStores = async (clock: Clock): Promise<TestStores> => {
   }
 }
 
-/** The master key, or a tenant key the store knows and would not refuse at the clock's time. */
+/**
+ * The gateway's own authenticator over these stores: the master key, and tenant keys looked up by hash, remembered
+ * for a while and forgotten when the revocation feed says so.
+ */
 export const createTestAuthenticator = (options: {
   masterKey: string
-  tenants: TenantStore
+  stores: TestStores['stores']
   clock: Clock
-}): Authenticator => ({
-  async authenticate(key) {
-    if (key === options.masterKey) return masterPrincipal
-    const lookup = await options.tenants.getKeyByHash(await hashApiKey(key))
-    if (lookup === null || checkKeyLookup(lookup, options.clock.now()) !== null) return null
-    return { kind: 'key', id: lookup.key.id, tenantId: lookup.tenant.id }
-  },
-})
+}): Authenticator =>
+  createTenantKeyAuthenticator({
+    master: createMasterKeyAuthenticator(options.masterKey),
+    tenants: options.stores.tenants,
+    revocations: options.stores.revocations,
+    clock: options.clock,
+  })

@@ -1,19 +1,18 @@
 /**
  * `npx gatehouse tenants|keys|usage` as users run them: the bin over the real build (built into a private directory,
- * as `node-server.test.ts` explains), as a child process, against a real Node gateway (`startNodeServer`, SQLite
- * under a temporary working directory) talking to a mock OpenAI upstream. Creates, lists, rotates and revokes with
- * `--json`, reads the usage of a real chat completion, and checks what a failure looks like on the terminal.
+ * as `node-server.test.ts` explains), as a child process, against a real Node gateway (`startTestGateway`, SQLite in
+ * its own folder) talking to a mock OpenAI upstream. Creates, lists, rotates and revokes with `--json`, presents the
+ * keys to the gateway, reads back the usage of a real chat completion, and checks what a failure looks like.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNodeServer, type NodeServer } from '../../src/runtime/node.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
+import { startTestGateway } from '../helpers/start-test-gateway.ts'
 
 const repository = fileURLToPath(new URL('../../', import.meta.url))
 const buildDirectory = join(repository, 'node_modules', '.cache', 'gatehouse-cli-command-test')
@@ -21,8 +20,7 @@ const bin = join(buildDirectory, 'bin', 'gatehouse.js')
 const masterKey = 'gh-cli-command-test-master-key'
 
 let upstream: MockUpstream
-let gateway: NodeServer
-let cwd: string
+let gateway: Awaited<ReturnType<typeof startTestGateway>>
 
 beforeAll(async () => {
   const build = spawnSync(
@@ -46,27 +44,21 @@ beforeAll(async () => {
   copyFileSync(join(repository, 'package.json'), join(buildDirectory, 'package.json'))
 
   upstream = await startMockOpenAIUpstream()
-  cwd = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
   // Usage is written in batches; a short interval lets the test read it back without waiting a second.
-  writeFileSync(join(cwd, 'gatehouse.yaml'), 'usage: { flushIntervalMs: 20 }\n')
-  gateway = await startNodeServer({
+  gateway = await startTestGateway({
+    config: ['usage: { flushIntervalMs: 20 }'],
     env: {
-      GATEHOUSE_CONFIG: 'gatehouse.yaml',
       GATEHOUSE_MASTER_KEY: masterKey,
       OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
       OPENAI_BASE_URL: upstream.baseUrl,
-      PORT: '0',
-      LOG_LEVEL: 'error',
     },
-    cwd,
-    stdout: () => {},
   })
 }, 300_000)
 
 afterAll(async () => {
   await gateway?.close()
   await upstream?.close()
-  if (cwd) rmSync(cwd, { recursive: true, force: true })
+  if (gateway) rmSync(gateway.cwd, { recursive: true, force: true })
 })
 
 /** A port nothing listens on: one the system just gave out, closed again. */
@@ -84,7 +76,7 @@ type Run = { code: number | null; stdout: string; stderr: string }
 const gatehouse = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
-      cwd,
+      cwd: gateway.cwd,
       env: {
         PATH: process.env.PATH ?? '',
         GATEHOUSE_URL: gateway.url,
@@ -104,6 +96,15 @@ const json = async <T = Record<string, unknown>>(...args: string[]): Promise<T> 
   const run = await gatehouse([...args, '--json'])
   expect(run, args.join(' ')).toMatchObject({ code: 0, stderr: '' })
   return JSON.parse(run.stdout) as T
+}
+
+/** The status `GET /v1/usage` answers a client presenting `key`. */
+const usageStatus = async (key: string): Promise<number> => {
+  const response = await fetch(`${gateway.url}/v1/usage`, {
+    headers: { authorization: `Bearer ${key}` },
+  })
+  await response.body?.cancel()
+  return response.status
 }
 
 type Key = { id: string; key?: string; status: string; tenant_id: string; name: string }
@@ -169,8 +170,13 @@ describe('gatehouse tenants, keys and usage against a running gateway', () => {
     expect(grace).toBeGreaterThanOrEqual(86_400_000)
     expect(grace).toBeLessThan(86_400_000 + 60_000)
 
+    // The keys work against the gateway until the revocation, and not a moment after it.
+    expect(await usageStatus(created.key!)).toBe(200)
+    expect(await usageStatus(rotated.key!)).toBe(200)
     const revoked = await json<Key>('keys', 'revoke', created.id)
     expect(revoked.status).toBe('revoked')
+    expect(await usageStatus(created.key!)).toBe(401)
+    expect(await usageStatus(rotated.key!)).toBe(401)
     expect((await json<{ data: Key[] }>('keys', 'list', '--tenant', 'acme')).data).toEqual([])
     const all = await json<{ data: Key[] }>('keys', 'list', '--all')
     expect(all.data.map((key) => [key.id, key.status])).toEqual([[created.id, 'revoked']])
