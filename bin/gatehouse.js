@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs'
 import process from 'node:process'
 import { fileURLToPath, URL } from 'node:url'
 
-/* global console */
+/* global console, fetch */
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 
 const runtimeEntry = new URL('../dist/src/runtime/node.js', import.meta.url)
 const migrateEntry = new URL('../dist/src/stores/sql/migrate-sql-database.js', import.meta.url)
+const cliEntry = new URL('../dist/src/cli/run-cli.js', import.meta.url)
 
 /** Loads a compiled module (the runtime by default), or explains how to build it. */
 const loadRuntime = async (entry = runtimeEntry) => {
@@ -135,7 +136,76 @@ const migrate = {
   },
 }
 
-const commands = { serve, migrate }
+const gatewayEnvironment =
+  'Environment: GATEHOUSE_URL (default http://127.0.0.1:8080), GATEHOUSE_MASTER_KEY (required)'
+
+const accessOptions = [
+  '  --rpm N | none            requests per minute',
+  '  --tpm N | none            tokens per minute',
+  '  --concurrency N | none    requests in flight',
+  '  --budget-usd X | none     budget in USD, with --budget-period day | week | month | total',
+  "  --models 'openai/*,...'   allowed model patterns (repeatable; all: every model)",
+  '  --metadata key=value      a label (repeatable)',
+]
+
+/** A command that manages a running gateway through its admin API (src/cli/, compiled into dist/). */
+const adminCommand = (name, summary, usage, details) => ({
+  summary,
+  usage,
+  details: [
+    ...details,
+    "  --json                    print the gateway's answer as JSON",
+    '',
+    gatewayEnvironment,
+  ],
+  async run(args) {
+    const { runCli } = await loadRuntime(cliEntry)
+    process.exitCode = await runCli([name, ...args], {
+      env: process.env,
+      fetch,
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    })
+  },
+})
+
+const tenants = adminCommand(
+  'tenants',
+  'Create, list, change, disable and enable tenants',
+  'gatehouse tenants create <name> | list [--all] | show <tenant> | update <tenant> | disable <tenant> | enable <tenant>',
+  [
+    '  <tenant> is a tenant id or name; list --all shows disabled tenants too. create and update take:',
+    ...accessOptions,
+    '  --name <name>             (update) rename the tenant',
+  ]
+)
+
+const keys = adminCommand(
+  'keys',
+  "Create, list, change, revoke and rotate tenants' API keys",
+  'gatehouse keys create --tenant <tenant> | list [--tenant <tenant>] [--all] | show <id> | update <id> | revoke <id> | rotate <id> [--grace 1d]',
+  [
+    '  The key itself is printed once, by create and rotate. list --all shows revoked keys too. create and update take:',
+    '  --name <name>             what the key is for',
+    '  --expires 30d | <ISO time> | never',
+    ...accessOptions,
+    '  --grace <duration>        (rotate) how long the previous secret keeps working (default 1d; 0s: not at all)',
+  ]
+)
+
+const usage = adminCommand(
+  'usage',
+  'Show usage: requests, tokens and cost, grouped and filtered',
+  'gatehouse usage [--since 7d] [--until <time>] [--by model,day] [--tenant <tenant>] [--csv]',
+  [
+    '  --since, --until          an ISO time, a UTC date (2026-03-01), now, or a duration back (7d, 12h); default 30d to now',
+    '  --by                      tenant, key, model, provider, user, and day or hour (comma list)',
+    '  --tenant, --key, --model, --provider, --user   only that one',
+    "  --csv                     the gateway's CSV, header first",
+  ]
+)
+
+const commands = { serve, migrate, tenants, keys, usage }
 
 const help = () =>
   [

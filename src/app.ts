@@ -2,9 +2,11 @@
  * `createApp(deps)`: the one place where routes and middleware are wired. Both runtimes serve this same app.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
+import { registerAdminRoutes } from './api/admin/register-admin-routes.ts'
 import { registerAnthropicRoutes } from './api/anthropic/register-anthropic-routes.ts'
 import { registerDocs } from './api/docs/docs.route.ts'
 import { registerOpenAIRoutes } from './api/openai/register-openai-routes.ts'
+import { registerTenantUsage } from './api/usage/usage.route.ts'
 import { validationHook } from './api/validation-hook.ts'
 import { GatewayError } from './core/errors.ts'
 import { createExecutor } from './core/execute.ts'
@@ -52,5 +54,7 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
   app.use('/v1/*', authenticateRequest(deps.authenticator))
   registerOpenAIRoutes(app, deps, executor)
   registerAnthropicRoutes(app, deps, executor)
+  registerTenantUsage(app, deps)
+  registerAdminRoutes(app, deps)
   return app
 }

@@ -29,6 +29,8 @@ import { masterPrincipal } from '../../src/core/principal.ts'
 import { createProviderRegistry, type ProviderFactories } from '../../src/core/provider-registry.ts'
 import { resolveConfig } from '../../src/core/resolve-config.ts'
 import type { UsageEvent, UsageSink } from '../../src/core/usage.ts'
+import type { Authenticator } from '../../src/middleware/authenticate.ts'
+import type { Stores } from '../../src/stores/types.ts'
 import { createFakeClock, type FakeClock } from './fake-clock.ts'
 
 export type AdapterCall = {
@@ -120,6 +122,10 @@ export type FakeDepsOptions = {
     providers?: Record<string, Partial<ProviderConfig>>
   }
   clock?: FakeClock
+  /** Default: none, as on Workers. */
+  stores?: Stores
+  /** Default: refuses every key. */
+  authenticator?: Authenticator
 }
 
 export type FakeDeps = Deps & {
@@ -169,7 +175,7 @@ export const createFakeDeps = (options: FakeDepsOptions): FakeDeps => {
   return {
     config,
     providers: built.registry,
-    stores: {},
+    stores: options.stores ?? {},
     usage: createRecordingUsageSink(),
     observer,
     observers: [observer],
@@ -177,7 +183,7 @@ export const createFakeDeps = (options: FakeDepsOptions): FakeDeps => {
     clock: options.clock ?? createFakeClock(),
     logger: createRecordingLogger(),
     defer: () => {},
-    authenticator: { authenticate: () => Promise.resolve(null) },
+    authenticator: options.authenticator ?? { authenticate: () => Promise.resolve(null) },
     assets: { get: () => Promise.resolve(null) },
     isDraining: () => false,
     clientSignal: (request) => request.signal,

@@ -19,6 +19,10 @@ const publicPaths = [
   '/v1/models',
   '/v1/messages',
   '/v1/messages/count_tokens',
+  '/v1/usage',
+  '/admin/v1/tenants',
+  '/admin/v1/keys',
+  '/admin/v1/usage',
 ]
 const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 

@@ -1,0 +1,22 @@
+/**
+ * The admin API under `/admin/v1`: tenants, keys and everyone's usage, for the master key only. A missing or wrong
+ * key is a 401 as on `/v1`; a tenant key is a 403. Without a database (Workers) each route answers 501.
+ */
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { Deps } from '../../deps.ts'
+import { authenticateRequest } from '../../middleware/authenticate-request.ts'
+import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { limitBody } from '../../middleware/limit-body.ts'
+import { registerAdminUsage } from '../usage/usage.route.ts'
+import { registerKeyRoutes } from './keys.route.ts'
+import { requireMasterKey } from './require-master-key.ts'
+import { registerTenantRoutes } from './tenants.route.ts'
+
+export const registerAdminRoutes = (app: OpenAPIHono<GatewayEnv>, deps: Deps): void => {
+  app.use('/admin/*', limitBody(deps.config.server.bodyLimitBytes))
+  app.use('/admin/*', authenticateRequest(deps.authenticator))
+  app.use('/admin/*', requireMasterKey)
+  registerTenantRoutes(app, deps)
+  registerKeyRoutes(app, deps)
+  registerAdminUsage(app, deps)
+}

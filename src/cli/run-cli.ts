@@ -1,0 +1,58 @@
+/**
+ * The CLI's commands that manage a running gateway: `gatehouse tenants …`, `gatehouse keys …`, `gatehouse usage …`.
+ * `bin/gatehouse.js` dispatches here with the process's environment, `fetch` and output; tests pass their own (a
+ * `fetch` that calls the app in process, or the real one against a served gateway). Resolves with the exit code: 0,
+ * 1 when the gateway refused or could not be reached, 2 for a wrong command line. Every failure is one line on
+ * stderr, `gatehouse: …`.
+ */
+import { createAdminClient, defaultGatewayUrl } from './admin-client.ts'
+import type { CliContext } from './cli-context.ts'
+import { CliError, usageError } from './cli-error.ts'
+import { runKeysCommand } from './keys-command.ts'
+import { runTenantsCommand } from './tenants-command.ts'
+import { runUsageCommand } from './usage-command.ts'
+
+export type CliIo = {
+  env: Record<string, string | undefined>
+  fetch: typeof fetch
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  /** Epoch ms (default `Date.now`): `--expires 30d` counts from it. */
+  now?: () => number
+}
+
+const groups = {
+  tenants: runTenantsCommand,
+  keys: runKeysCommand,
+  usage: runUsageCommand,
+} as const
+
+export const cliGroups = Object.keys(groups) as (keyof typeof groups)[]
+
+export const runCli = async (argv: readonly string[], io: CliIo): Promise<number> => {
+  try {
+    const [name, ...rest] = argv
+    const run = groups[name as keyof typeof groups]
+    if (run === undefined) throw usageError(`unknown command: ${name}`)
+    const masterKey = io.env.GATEHOUSE_MASTER_KEY?.trim()
+    if (!masterKey)
+      throw new CliError(
+        "set GATEHOUSE_MASTER_KEY to the gateway's master key (one the gateway generated is in its ./data/master-key)"
+      )
+    const context: CliContext = {
+      client: createAdminClient({
+        baseUrl: io.env.GATEHOUSE_URL?.trim() || defaultGatewayUrl,
+        masterKey,
+        fetch: io.fetch,
+      }),
+      out: io.stdout,
+      now: io.now ?? Date.now,
+    }
+    await run(rest, context)
+    return 0
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error
+    io.stderr(`gatehouse: ${error.message}\n`)
+    return error.exitCode
+  }
+}
