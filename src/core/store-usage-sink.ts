@@ -1,12 +1,14 @@
 /**
  * The usage sink that keeps every event in the usage store (`Stores.usage`), in batches, off the request path
  * (`createBatchedStoreWriter`: failed writes retried and kept, a bounded queue, outages logged once). Each event gets
- * its own id here, so that a batch written again after a failure that did commit is not counted twice. At shutdown
+ * its own id here (a UUID v7, time-ordered), so that a batch written again after a failure that did commit is not
+ * counted twice. At shutdown
  * `close` writes what is queued, retrying within `closeDeadlineMs`, and logs what could not be written.
  */
 import { createBatchedStoreWriter } from './batched-store-writer.ts'
 import type { Clock } from './clock.ts'
 import type { Logger } from './logger.ts'
+import { timeOrderedId } from './time-ordered-id.ts'
 import type { UsageEvent, UsageSink } from './usage.ts'
 import type { UsageRecord, UsageStore } from '../stores/usage-store.ts'
 
@@ -53,7 +55,8 @@ export const createStoreUsageSink = (options: {
 }): UsageSink & {
   stats: () => ReturnType<ReturnType<typeof createBatchedStoreWriter>['stats']>
 } => {
-  const newId = options.newId ?? (() => crypto.randomUUID())
+  // Time-ordered: the store's key index then grows at its end (`time-ordered-id.ts`).
+  const newId = options.newId ?? (() => timeOrderedId(options.clock.now()))
   const writer = createBatchedStoreWriter<UsageRecord>({
     write: (batch) => options.store.record(batch),
     clock: options.clock,
