@@ -4,44 +4,23 @@
  * its own folder) talking to a mock OpenAI upstream. Creates, lists, rotates and revokes with `--json`, presents the
  * keys to the gateway, reads back the usage of a real chat completion, and checks what a failure looks like.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildPrivateBin } from '../helpers/build-private-bin.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
 import { startTestGateway } from '../helpers/start-test-gateway.ts'
 
-const repository = fileURLToPath(new URL('../../', import.meta.url))
-const buildDirectory = join(repository, 'node_modules', '.cache', 'gatehouse-cli-command-test')
-const bin = join(buildDirectory, 'bin', 'gatehouse.js')
+let bin = ''
 const masterKey = 'gh-cli-command-test-master-key'
 
 let upstream: MockUpstream
 let gateway: Awaited<ReturnType<typeof startTestGateway>>
 
 beforeAll(async () => {
-  const build = spawnSync(
-    process.execPath,
-    [
-      join(repository, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      join(buildDirectory, 'dist'),
-      '--incremental',
-      '--tsBuildInfoFile',
-      join(buildDirectory, 'build.tsbuildinfo'),
-    ],
-    { cwd: repository, encoding: 'utf8' }
-  )
-  if (!existsSync(join(buildDirectory, 'dist', 'src', 'cli', 'run-cli.js')))
-    throw new Error(`build failed:\n${build.stdout}\n${build.stderr}`)
-  mkdirSync(join(buildDirectory, 'bin'), { recursive: true })
-  copyFileSync(join(repository, 'bin', 'gatehouse.js'), bin)
-  copyFileSync(join(repository, 'package.json'), join(buildDirectory, 'package.json'))
+  bin = buildPrivateBin({ name: 'gatehouse-cli-command-test', needs: 'src/cli/run-cli.js' })
 
   upstream = await startMockOpenAIUpstream()
   // Usage is written in batches; a short interval lets the test read it back without waiting a second.

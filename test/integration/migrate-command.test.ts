@@ -5,40 +5,23 @@
  * nothing, and a URL it does not speak is an error that names it.
  */
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { buildPrivateBin } from '../helpers/build-private-bin.ts'
 import { sqlMigrations } from '../../src/stores/sql/sql-migrations.ts'
 import { createThrowawayPostgresDatabase } from '../contract/create-throwaway-postgres-database.ts'
 import { requireStoreService } from '../contract/define-store-contract.ts'
 
-const repository = fileURLToPath(new URL('../../', import.meta.url))
-const buildDirectory = join(repository, 'node_modules', '.cache', 'gatehouse-migrate-command-test')
-const bin = join(buildDirectory, 'bin', 'gatehouse.js')
+let bin = ''
 const versions = Object.keys(sqlMigrations('sqlite'))
 
 beforeAll(() => {
-  const build = spawnSync(
-    process.execPath,
-    [
-      join(repository, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      join(buildDirectory, 'dist'),
-      '--incremental',
-      '--tsBuildInfoFile',
-      join(buildDirectory, 'build.tsbuildinfo'),
-    ],
-    { cwd: repository, encoding: 'utf8' }
-  )
-  if (!existsSync(join(buildDirectory, 'dist', 'src', 'stores', 'sql', 'migrate-sql-database.js')))
-    throw new Error(`build failed:\n${build.stdout}\n${build.stderr}`)
-  mkdirSync(join(buildDirectory, 'bin'), { recursive: true })
-  copyFileSync(join(repository, 'bin', 'gatehouse.js'), bin)
-  copyFileSync(join(repository, 'package.json'), join(buildDirectory, 'package.json'))
+  bin = buildPrivateBin({
+    name: 'gatehouse-migrate-command-test',
+    needs: 'src/stores/sql/migrate-sql-database.js',
+  })
 }, 300_000)
 
 const directories: string[] = []

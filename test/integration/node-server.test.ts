@@ -8,18 +8,9 @@
  * directory next to a copy of the bin: a stale `dist/`, or another build writing `dist/` at the same time, cannot mix
  * in, and reruns only recompile what changed.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -28,37 +19,17 @@ import { fileURLToPath } from 'node:url'
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { afterAll, afterEach, beforeAll, describe, it, expect } from 'vitest'
+import { buildPrivateBin } from '../helpers/build-private-bin.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { serveNode } from '../../src/runtime/serve-node.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
 
 const repository = fileURLToPath(new URL('../../', import.meta.url))
-const buildDirectory = join(repository, 'node_modules', '.cache', 'gatehouse-node-server-test')
-const bin = join(buildDirectory, 'bin', 'gatehouse.js')
+let bin = ''
 
 beforeAll(() => {
-  const build = spawnSync(
-    process.execPath,
-    [
-      join(repository, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      join(buildDirectory, 'dist'),
-      '--incremental',
-      '--tsBuildInfoFile',
-      join(buildDirectory, 'build.tsbuildinfo'),
-    ],
-    { cwd: repository, encoding: 'utf8' }
-  )
-  // Type errors do not stop tsc from emitting; a missing entry point does stop these tests.
-  if (!existsSync(join(buildDirectory, 'dist', 'src', 'runtime', 'node.js'))) {
-    throw new Error(`build failed:\n${build.stdout}\n${build.stderr}`)
-  }
-  mkdirSync(join(buildDirectory, 'bin'), { recursive: true })
-  copyFileSync(join(repository, 'bin', 'gatehouse.js'), bin)
-  copyFileSync(join(repository, 'package.json'), join(buildDirectory, 'package.json'))
+  bin = buildPrivateBin({ name: 'gatehouse-node-server-test', needs: 'src/runtime/node.js' })
 }, 300_000)
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null }
