@@ -9,7 +9,7 @@ import type { Deps } from '../deps.ts'
 import type { CallRoute } from '../core/chat-call.ts'
 import type { Executor } from '../core/execute.ts'
 import type { UsageEvent } from '../core/usage.ts'
-import { admitCall, type Admission } from '../core/admit-call.ts'
+import { admitCall, unmeteredAdmission, type Admission } from '../core/admit-call.ts'
 import { computeCost } from '../core/compute-cost.ts'
 import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
@@ -163,21 +163,25 @@ const handleChat = async (
   try {
     route = await executor.route({ model, operation })
     const routed = route
-    admission = await admitCall({
-      principal,
-      model,
-      route: routed,
-      stores: deps.stores,
-      prices: deps.config.prices,
-      estimateInputTokens: () =>
-        operation === 'embeddings'
-          ? estimateTextTokens(JSON.stringify(body.input ?? ''))
-          : estimateTokens(toCanonical()),
-      requestedMaxOutputTokens: requestedMaxOutputTokens(body),
-      modelMaxOutputTokens: deps.config.maxOutputTokens,
-      metered: operation !== 'count-tokens',
-      logger: deps.logger,
-    })
+    // The master key has nothing to check: no promise, no closures on its hot path.
+    admission =
+      principal.access === null
+        ? unmeteredAdmission
+        : await admitCall({
+            principal,
+            model,
+            route: routed,
+            stores: deps.stores,
+            prices: deps.config.prices,
+            estimateInputTokens: () =>
+              operation === 'embeddings'
+                ? estimateTextTokens(JSON.stringify(body.input ?? ''))
+                : estimateTokens(toCanonical()),
+            requestedMaxOutputTokens: requestedMaxOutputTokens(body),
+            modelMaxOutputTokens: deps.config.maxOutputTokens,
+            metered: operation !== 'count-tokens',
+            logger: deps.logger,
+          })
     outcome = await executor.execute({
       operation,
       dialect: options.codec.dialect,

@@ -42,7 +42,8 @@ export type Admission = {
   settle(actual: { tokens: number | null; costMicroUsd: number | null }): void
 }
 
-const admitted: Admission = { headers: {}, settle: () => {} }
+/** What the master key gets: no limits, nothing to settle. Callers may use it without calling `admitCall`. */
+export const unmeteredAdmission: Admission = { headers: {}, settle: () => {} }
 
 /** `*` matches any run of characters; everything else is literal; case-insensitive, as model ids compare. */
 const patternCache = new Map<string, RegExp>()
@@ -129,7 +130,7 @@ export type AdmitCallOptions = {
 export const admitCall = async (options: AdmitCallOptions): Promise<Admission> => {
   const { principal, model, route, stores } = options
   const access = principal.access
-  if (access === null || principal.tenantId === null) return admitted
+  if (access === null || principal.tenantId === null) return unmeteredAdmission
   for (const [settings, whose] of [
     [access.key, 'this key'],
     [access.tenant, "this key's tenant"],
@@ -148,7 +149,7 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
       settings.limits.concurrency !== null
   )
   const hasBudget = access.key.budget !== null || access.tenant.budget !== null
-  if (!options.metered || (!hasLimits && !hasBudget)) return admitted
+  if (!options.metered || (!hasLimits && !hasBudget)) return unmeteredAdmission
   const inputTokens = options.estimateInputTokens()
 
   let lease: RateLimitLease | null = null
