@@ -160,14 +160,35 @@ const cachingStatements = (sqlite: SqliteDatabase.Database): SqliteDialectConfig
   }
 }
 
+/**
+ * Switches the file to WAL. The switch needs the file to itself, and while another process is opening or migrating
+ * it SQLite can answer "database is locked" at once, without waiting out `busy_timeout` (two gateways starting
+ * together on one file, seen in CI). Start-up only: retried for up to 5 s, sleeping between tries.
+ */
+const setWalMode = (sqlite: InstanceType<typeof SqliteDatabase>): void => {
+  const deadline = Date.now() + 5_000
+  for (;;) {
+    try {
+      sqlite.pragma('journal_mode = WAL')
+      return
+    } catch (error) {
+      const busy = /SQLITE_BUSY|database is locked/i.test(
+        `${(error as { code?: string }).code ?? ''} ${(error as Error).message}`
+      )
+      if (!busy || Date.now() >= deadline) throw error
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+    }
+  }
+}
+
 const openSqlite = (file: string): SqlDatabase => {
   // 0700, as for the master key beside it: the file holds key hashes and every tenant's usage.
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
   const sqlite = new SqliteDatabase(file)
   // WAL: readers do not block the writer, and several processes can share the file. `busy_timeout`: a writer waits
   // for another process's transaction instead of failing at once. SQLite leaves foreign keys off unless asked.
-  sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('busy_timeout = 5000')
+  setWalMode(sqlite)
   sqlite.pragma('foreign_keys = ON')
   // Safe with WAL (a power cut may lose the last transactions, never corrupt the file), and far fewer fsyncs.
   sqlite.pragma('synchronous = NORMAL')
