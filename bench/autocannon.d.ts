@@ -13,6 +13,8 @@ declare module 'autocannon' {
     connections?: number
     /** Seconds. */
     duration?: number
+    /** Requests to send in all, instead of a duration. */
+    amount?: number
     /** Requests per second across all connections; each connection gets an equal share per one-second window. */
     overallRate?: number
     /** Seconds before a request counts as a timeout (and an error). */
@@ -31,6 +33,8 @@ declare module 'autocannon' {
     totalRequests: number
     totalCompletedRequests: number
     statusCodeStats: Record<string, { count: number }>
+    /** Responses by status class. */
+    '2xx': number
   }
 
   export type AutocannonInstance = EventEmitter &

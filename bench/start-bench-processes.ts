@@ -117,6 +117,8 @@ export type StartBenchProcessesOptions = {
   gatewayBin?: string
   /** Node flags for the gateway process (`--cpu-prof`...). */
   gatewayNodeOptions?: string[]
+  /** Node flags for the reference proxy, to profile it the same way. */
+  referenceNodeOptions?: string[]
 }
 
 export const startBenchProcesses = async (
@@ -140,7 +142,10 @@ export const startBenchProcesses = async (
     const mockOrigin = new URL(baseUrl).origin
 
     const referenceChild = spawnPinned({
-      nodeArgs: [transpileToCache(`${benchDirectory}reference-proxy.ts`)],
+      nodeArgs: [
+        ...(options.referenceNodeOptions ?? []),
+        transpileToCache(`${benchDirectory}reference-proxy.ts`),
+      ],
       core: 0,
       cwd: repositoryRoot,
       env: {

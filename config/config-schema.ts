@@ -194,6 +194,11 @@ export const configSchema = z.strictObject({
       flushIntervalMs: durationMs.optional(),
       /** Events held while the store cannot be written to, before the oldest are counted and dropped (default 100000). */
       maxBuffered: z.number().int().positive().optional(),
+      /**
+       * Also write each event as a `usage` log line. Default: on where no store keeps the events (Workers), off where
+       * one does (Node), since a line per request costs a tenth of a plain call's CPU. `USAGE_LOG=true` in the env.
+       */
+      log: z.boolean().optional(),
     })
     .optional(),
   /**

@@ -40,4 +40,12 @@ describe('envConfig', () => {
   it('accepts PORT=0 (pick a free port)', () => {
     expect(envConfig({ PORT: '0' }).config.server).toEqual({ port: 0 })
   })
+
+  it('maps USAGE_LOG=true|false, and names anything else', () => {
+    expect(envConfig({ USAGE_LOG: 'true' }).config.usage).toEqual({ log: true })
+    expect(envConfig({ USAGE_LOG: 'false' }).config.usage).toEqual({ log: false })
+    expect(envConfig({ USAGE_LOG: 'yes' }).errors).toEqual([
+      'env.USAGE_LOG: expected true or false, got "yes"',
+    ])
+  })
 })

@@ -64,6 +64,12 @@ export const envConfig = (env: Record<string, string | undefined>): EnvConfig =>
   const redisUrl = readVariable(env, 'REDIS_URL')
   if (redisUrl !== undefined) config.redis = { url: redisUrl }
 
+  const usageLog = readVariable(env, 'USAGE_LOG')
+  if (usageLog !== undefined) {
+    if (usageLog === 'true' || usageLog === 'false') config.usage = { log: usageLog === 'true' }
+    else errors.push(`env.USAGE_LOG: expected true or false, got "${usageLog}"`)
+  }
+
   const server: Record<string, unknown> = {}
   const host = readVariable(env, 'HOST')
   if (host !== undefined) server.host = host

@@ -246,23 +246,37 @@ export const createPriceTable = (options: {
     )
   }
 
+  const lookUp = (provider: string, model: string): ModelPrice | null => {
+    const id = model.toLowerCase()
+    const qualified = `${provider.toLowerCase()}/${id}`
+    const family = modelFamily(id)
+    const fromOverrides =
+      exact.get(qualified) ??
+      exact.get(id) ??
+      exact.get(`${provider.toLowerCase()}/${family}`) ??
+      exact.get(family) ??
+      patterns.find((entry) => entry.pattern.test(qualified) || entry.pattern.test(id))?.price
+    if (fromOverrides) return fromOverrides
+    const type = Object.hasOwn(options.providers, provider)
+      ? options.providers[provider]?.type
+      : undefined
+    const shipped = type === undefined ? undefined : defaults.get(type)
+    return shipped?.get(id) ?? shipped?.get(family) ?? null
+  }
+
+  // Every request looks up its model's price: remembered per model, as the table never changes. Model names come
+  // from upstream answers, so the memory is bounded (emptied when full) rather than trusted to stay small.
+  const remembered = new Map<string, ModelPrice | null>()
   return {
     priceFor(provider, model) {
-      const id = model.toLowerCase()
-      const qualified = `${provider.toLowerCase()}/${id}`
-      const family = modelFamily(id)
-      const fromOverrides =
-        exact.get(qualified) ??
-        exact.get(id) ??
-        exact.get(`${provider.toLowerCase()}/${family}`) ??
-        exact.get(family) ??
-        patterns.find((entry) => entry.pattern.test(qualified) || entry.pattern.test(id))?.price
-      if (fromOverrides) return fromOverrides
-      const type = Object.hasOwn(options.providers, provider)
-        ? options.providers[provider]?.type
-        : undefined
-      const shipped = type === undefined ? undefined : defaults.get(type)
-      return shipped?.get(id) ?? shipped?.get(family) ?? null
+      const key = `${provider}\u0000${model}`
+      let price = remembered.get(key)
+      if (price === undefined) {
+        price = lookUp(provider, model)
+        if (remembered.size >= 1_000) remembered.clear()
+        remembered.set(key, price)
+      }
+      return price
     },
   }
 }

@@ -100,7 +100,14 @@ export type ResolvedConfig = {
   /** `url: null`: nothing shared, limits kept in the process. */
   redis: { url: string | null; keyPrefix: string; timeoutMs: number }
   limits: { onStoreFailure: 'open' | 'closed' }
-  usage: { retentionDays: number; batchSize: number; flushIntervalMs: number; maxBuffered: number }
+  usage: {
+    retentionDays: number
+    batchSize: number
+    flushIntervalMs: number
+    maxBuffered: number
+    /** A `usage` log line per event; `null`: the runtime's default (on where no store keeps events). */
+    log: boolean | null
+  }
   /** What a model's tokens cost: the config's `prices` over the shipped table. */
   prices: PriceTable
 }
@@ -110,6 +117,7 @@ export const defaultUsagePolicy: ResolvedConfig['usage'] = {
   batchSize: 500,
   flushIntervalMs: 1_000,
   maxBuffered: 100_000,
+  log: null,
 }
 
 const pickDefined = <T extends object>(...layers: (Partial<T> | undefined)[]): Partial<T> => {

@@ -161,7 +161,8 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
       flushIntervalMs: config.usage.flushIntervalMs,
       maxBuffered: config.usage.maxBuffered,
     }),
-    createLogUsageSink({ logger, defer }),
+    // The store keeps every event; a log line per request besides is the operator's choice (`usage.log`).
+    ...(config.usage.log === true ? [createLogUsageSink({ logger, defer })] : []),
   ])
   const closables: Closable[] = [
     { name: 'usage sink', close: () => usage.close() },

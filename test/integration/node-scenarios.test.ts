@@ -29,7 +29,14 @@ beforeAll(async () => {
   writeFileSync(join(cwd, 'gatehouse.yaml'), `${configYaml}\n`)
   server = await startNodeServer({
     cwd,
-    env: { ...variables, GATEHOUSE_CONFIG: 'gatehouse.yaml', HOST: '127.0.0.1', PORT: '0' },
+    env: {
+      ...variables,
+      GATEHOUSE_CONFIG: 'gatehouse.yaml',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      // The scenarios read usage from the log lines, as on Workers (where they are the usage record).
+      USAGE_LOG: 'true',
+    },
     stdout: (line) => (output += `${line}\n`),
   })
 })

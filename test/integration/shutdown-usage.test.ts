@@ -33,6 +33,7 @@ const start = async (lines: string[]) =>
       OPENAI_BASE_URL: upstream.baseUrl,
       GATEHOUSE_MASTER_KEY: masterKey,
       PORT: '0',
+      USAGE_LOG: 'true',
     },
     cwd: mkdtempSync(join(tmpdir(), 'gatehouse-shutdown-')),
     stdout: (line) => lines.push(line),

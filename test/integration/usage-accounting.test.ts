@@ -42,6 +42,7 @@ beforeAll(async () => {
       OPENAI_BASE_URL: upstream.baseUrl,
       GATEHOUSE_MASTER_KEY: masterKey,
       PORT: '0',
+      USAGE_LOG: 'true',
     },
     cwd: mkdtempSync(join(tmpdir(), 'gatehouse-usage-')),
     stdout: (line) => lines.push(line),

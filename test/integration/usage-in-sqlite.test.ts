@@ -21,8 +21,11 @@ afterAll(async () => {
 })
 
 describe('usage in the default SQLite store', () => {
-  it('holds every request after a graceful shutdown, with its cost', async () => {
+  it('holds every request after a graceful shutdown, with its cost (and no usage log line)', async () => {
+    const lines: string[] = []
     const gateway = await startTestGateway({
+      env: { LOG_LEVEL: 'info' },
+      stdout: (line) => lines.push(line),
       config: [
         'auth: { masterKey: usage-master-key }',
         'providers:',
@@ -41,6 +44,9 @@ describe('usage in the default SQLite store', () => {
     const refused = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST' })
     expect(refused.status).toBe(401)
     await gateway.close()
+    // The store is the record; a log line per request is opt-in (`usage.log`).
+    expect(lines.join('\n')).toContain('"msg":"stores open"')
+    expect(lines.join('\n')).not.toContain('"msg":"usage"')
 
     const database = openSqlDatabase({ url: 'sqlite:./data/gatehouse.db', cwd: gateway.cwd })
     try {
