@@ -35,6 +35,11 @@ export type SqlDatabase = Closable & {
   dialect: SqlDialectName
   /** Where it is, for logs: the file, or the PostgreSQL URL without its password. */
   location: string
+  /**
+   * SQLite's own connection, under `db`, for batch writes that a query builder would slow down (the usage store's);
+   * used only inside `db.connection().execute(…)`, so that no Kysely query runs on it meanwhile.
+   */
+  sqlite?: SqliteDatabase.Database
 }
 
 export type SqlLocation =
@@ -195,7 +200,7 @@ const openSqlite = (file: string): SqlDatabase => {
   const db = new Kysely<SqlSchema>({
     dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }),
   })
-  return { name: 'sql', dialect: 'sqlite', location: file, db, close: () => db.destroy() }
+  return { name: 'sql', dialect: 'sqlite', location: file, db, sqlite, close: () => db.destroy() }
 }
 
 const openPostgres = (
