@@ -52,6 +52,11 @@ export const compatSchema = z.strictObject({
   streamOptions: z.boolean().optional(),
   /** Server accepts `max_completion_tokens`; when false it is sent as `max_tokens`. */
   maxCompletionTokens: z.boolean().optional(),
+  /**
+   * Server has the Responses API (`POST /responses`): Responses requests are forwarded to it as they are; when false
+   * they are converted to Chat Completions. Default: true for `openai`, false for `openai-compatible`.
+   */
+  responses: z.boolean().optional(),
 })
 export type CompatConfig = z.infer<typeof compatSchema>
 

@@ -9,12 +9,15 @@ export type OpenAICompat = {
   streamOptions: boolean
   /** Accepts `max_completion_tokens`; when false it is sent as the older `max_tokens`. */
   maxCompletionTokens: boolean
+  /** Has the Responses API (`POST /responses`); when false, Responses requests are converted to Chat Completions. */
+  responses: boolean
 }
 
 export const realOpenAICompat: OpenAICompat = {
   developerRole: true,
   streamOptions: true,
   maxCompletionTokens: true,
+  responses: true,
 }
 
 const renameDeveloper = (messages: unknown): unknown => {

@@ -27,3 +27,22 @@ export const convertOpenAIUsage = (usage: unknown): Usage | null => {
     reasoningTokens: count(completionDetails?.reasoning_tokens),
   }
 }
+
+/**
+ * Reads a Responses API `usage` (`input_tokens`, `output_tokens`, `input_tokens_details.cached_tokens`,
+ * `output_tokens_details.reasoning_tokens`); `null` when it is not an object at all.
+ * https://platform.openai.com/docs/api-reference/responses/object#responses/object-usage
+ */
+export const convertOpenAIResponsesUsage = (usage: unknown): Usage | null => {
+  const wire = record(usage)
+  if (!wire) return null
+  const inputDetails = record(wire.input_tokens_details)
+  const outputDetails = record(wire.output_tokens_details)
+  return {
+    inputTokens: count(wire.input_tokens),
+    outputTokens: count(wire.output_tokens),
+    cachedInputTokens: count(inputDetails?.cached_tokens),
+    cacheWriteInputTokens: null,
+    reasoningTokens: count(outputDetails?.reasoning_tokens),
+  }
+}

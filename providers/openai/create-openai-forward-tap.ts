@@ -13,6 +13,7 @@ import type { Usage } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIUsage } from './convert-openai-usage.ts'
+import { createOpenAIResponsesTap } from './create-openai-responses-tap.ts'
 import { extractOpenAIError } from './read-openai-error.ts'
 
 export { maxTappedJsonBytes } from '../shared/create-json-tap.ts'
@@ -205,11 +206,13 @@ const summarizeEnds = ({
   return out
 }
 
-/** One tap per forwarded body: SSE for streamed chat, JSON otherwise (chat and embeddings). */
+/** One tap per forwarded body: SSE for streamed chat, JSON otherwise (chat and embeddings); Responses its own. */
 export const createOpenAIForwardTap = (options: {
   operation: Operation
   stream: boolean
-}): ForwardTap =>
-  options.operation === 'chat-completions' && options.stream
+}): ForwardTap => {
+  if (options.operation === 'responses') return createOpenAIResponsesTap(options)
+  return options.operation === 'chat-completions' && options.stream
     ? createStreamTap()
     : createJsonTap(summarizeBody, summarizeEnds)
+}

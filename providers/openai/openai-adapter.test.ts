@@ -26,6 +26,7 @@ const legacyCompat: OpenAICompat = {
   developerRole: false,
   streamOptions: false,
   maxCompletionTokens: false,
+  responses: false,
 }
 
 const call: CallContext = {
@@ -101,11 +102,20 @@ const rejection = async (promise: Promise<unknown>): Promise<ProviderError> => {
 }
 
 describe('createOpenAIAdapter', () => {
-  it('forwards chat completions and embeddings natively, and nothing else (no Responses API on a compatible server)', () => {
-    const adapter = createOpenAIAdapter({ id: 'groq', ...settingsFor(createReplayTransport([])) })
-    expect(adapter.id).toBe('groq')
-    expect([...adapter.forwards].sort()).toEqual(['chat-completions', 'embeddings'])
+  it('forwards chat completions, embeddings and responses natively (OpenAI), and nothing else', () => {
+    const adapter = createOpenAIAdapter({ id: 'openai', ...settingsFor(createReplayTransport([])) })
+    expect(adapter.id).toBe('openai')
+    expect([...adapter.forwards].sort()).toEqual(['chat-completions', 'embeddings', 'responses'])
     expect(adapter.requiresMaxTokens).toBeFalsy()
+  })
+
+  it('does not forward responses to a server without the Responses API (compat.responses false)', () => {
+    const adapter = createOpenAIAdapter({
+      id: 'groq',
+      ...settingsFor(createReplayTransport([])),
+      compat: legacyCompat,
+    })
+    expect([...adapter.forwards].sort()).toEqual(['chat-completions', 'embeddings'])
   })
 
   it("calls OpenAI's public API when the config gives no base URL", async () => {

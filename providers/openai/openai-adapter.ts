@@ -30,12 +30,15 @@ import { readOpenAIError } from './read-openai-error.ts'
 
 export type { OpenAICompat } from './apply-openai-compat.ts'
 
-/** The operations an OpenAI-compatible server serves natively, and where. `/v1/responses` is OpenAI's alone. */
-const paths: Partial<Record<Operation, string>> = {
+/**
+ * The operations an OpenAI-compatible server serves natively, and where. `/responses` only where the server has it
+ * (`compat.responses`: OpenAI, and servers configured so); elsewhere a Responses request is converted.
+ */
+const allPaths: Partial<Record<Operation, string>> = {
   'chat-completions': '/chat/completions',
   embeddings: '/embeddings',
+  responses: '/responses',
 }
-const forwards = Object.keys(paths) as Operation[]
 
 export const openAIDefaultBaseUrl = 'https://api.openai.com/v1'
 
@@ -70,6 +73,9 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   const { transport } = options
   const baseUrl = options.baseUrl ?? openAIDefaultBaseUrl
   const configHeaders = options.headers ?? {}
+  const paths: Partial<Record<Operation, string>> = { ...allPaths }
+  if (!compat.responses) delete paths.responses
+  const forwards = Object.keys(paths) as Operation[]
 
   const headersFor = (call: CallContext, json: boolean): Record<string, string> => {
     const headers: Record<string, string> = {

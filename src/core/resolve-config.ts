@@ -154,6 +154,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
         streamOptions: provider.compat?.streamOptions ?? true,
         maxCompletionTokens:
           provider.compat?.maxCompletionTokens ?? provider.type !== 'openai-compatible',
+        responses: provider.compat?.responses ?? provider.type !== 'openai-compatible',
       },
       pool: {
         ...defaultPool,

@@ -1,0 +1,123 @@
+/**
+ * Side parser for a forwarded Responses API body (`POST /v1/responses` passed through to OpenAI): the bytes go to the
+ * client untouched; this learns the model, the usage and a failure. Never throws, never delays the body.
+ *
+ * - Not streamed: the `Response` object; `usage` uses the Responses names (`input_tokens`, `output_tokens`, with
+ *   `input_tokens_details.cached_tokens` and `output_tokens_details.reasoning_tokens`), `error` is `null` unless the
+ *   response failed.
+ * - Streamed: every event names its type on its `event:` line. The usage and the final model come with the terminal
+ *   event (`response.completed`, `response.incomplete` or `response.failed`, each carrying the whole response);
+ *   `response.created` gives the model early; an `error` event is a failure. Only those events are parsed: the
+ *   deltas in between cost the SSE framing only.
+ * https://platform.openai.com/docs/api-reference/responses-streaming
+ */
+import { createJsonTap } from '../shared/create-json-tap.ts'
+import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
+import type { Usage } from '../spec/chat-types.ts'
+import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import { convertOpenAIResponsesUsage } from './convert-openai-usage.ts'
+
+type Learned = { usage: Usage | null; model?: string; error?: { message: string; type?: string } }
+
+const record = (value: unknown): Record<string, unknown> | null =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** A `Response` object (the body, or the `response` of a stream event). */
+const learnResponse = (response: Record<string, unknown>, learned: Learned): void => {
+  if (typeof response.model === 'string') learned.model = response.model
+  const usage = convertOpenAIResponsesUsage(response.usage)
+  if (usage) learned.usage = usage
+  const error = record(response.error)
+  if (error && typeof error.message === 'string') {
+    learned.error =
+      typeof error.code === 'string'
+        ? { message: error.message, type: error.code }
+        : { message: error.message }
+  }
+}
+
+/** An error body (`{"error": {...}}`) rather than a `Response`. */
+const learnBody = (value: unknown, learned: Learned): void => {
+  const body = record(value)
+  if (!body) return
+  if (body.object === 'response') {
+    learnResponse(body, learned)
+    return
+  }
+  const error = record(body.error)
+  if (error && typeof error.message === 'string') {
+    learned.error =
+      typeof error.type === 'string'
+        ? { message: error.message, type: error.type }
+        : { message: error.message }
+  }
+}
+
+const summary = (learned: Learned): ForwardSummary => {
+  const out: ForwardSummary = { usage: learned.usage }
+  if (learned.model !== undefined) out.model = learned.model
+  if (learned.error) out.error = learned.error
+  return out
+}
+
+/** The events worth a parse, by their `event:` line. */
+const terminal = new Set(['response.completed', 'response.incomplete', 'response.failed'])
+
+const createStreamTap = (): ForwardTap => {
+  const parser = new SseParser()
+  const learned: Learned = { usage: null }
+  const handle = (events: SseEvent[]): void => {
+    for (const event of events) {
+      const type = event.event
+      if (type === undefined) continue
+      if (terminal.has(type) || (type === 'response.created' && learned.model === undefined)) {
+        const response = record(record(parseJson(event.data))?.response)
+        if (response) learnResponse(response, learned)
+      } else if (type === 'error') {
+        const error = record(parseJson(event.data))
+        if (error && typeof error.message === 'string') {
+          learned.error =
+            typeof error.code === 'string'
+              ? { message: error.message, type: error.code }
+              : { message: error.message }
+        }
+      }
+    }
+  }
+  return {
+    write(chunk) {
+      try {
+        handle(parser.push(chunk))
+      } catch {
+        // A tap never breaks the response it watches.
+      }
+    },
+    finish() {
+      try {
+        handle(parser.end())
+      } catch {
+        // Whatever was learned so far is returned.
+      }
+      return summary(learned)
+    },
+  }
+}
+
+export const createOpenAIResponsesTap = (options: { stream: boolean }): ForwardTap =>
+  options.stream
+    ? createStreamTap()
+    : createJsonTap((value) => {
+        const learned: Learned = { usage: null }
+        learnBody(value, learned)
+        return summary(learned)
+      })
