@@ -11,6 +11,11 @@ export type ScenarioName =
   | 'streaming-no-usage'
   | 'paced-streams'
   | 'paced-streams-no-usage'
+  | 'max-throughput-tenant'
+  | 'fixed-rate-tenant'
+
+export type TargetName = 'direct' | 'reference' | 'gateway'
+export const targetNames: readonly TargetName[] = ['direct', 'reference', 'gateway']
 
 export type Scenario = {
   name: ScenarioName
@@ -29,7 +34,18 @@ export type Scenario = {
   includeUsage?: boolean
   /** Streams paced by the mock, `connections` at once (`paced-streams.ts`): chunks per stream and ms between them. */
   paced?: { chunks: number; intervalMs: number }
+  /**
+   * The gateway is called with a tenant key whose RPM, TPM and budget (and its tenant's) are checked and settled on
+   * every request, in Redis, with usage in the SQL store, instead of the master key, which skips all of it. The mock
+   * is not called directly: `masterScenario`, the same load with the master key, measures that, and the report sets
+   * the two side by side (what the accounting costs).
+   */
+  tenant?: { masterScenario: ScenarioName }
 }
+
+/** The targets a scenario drives, in the order of its first round. */
+export const targetsOf = (scenario: Scenario): readonly TargetName[] =>
+  scenario.tenant === undefined ? targetNames : ['reference', 'gateway']
 
 /**
  * `fixed-rate` is paced (`paced-load.ts`): one request every 5 ms on up to 8 keep-alive connections, each timed from
@@ -40,10 +56,26 @@ export type Scenario = {
  *
  * The paced streams are what LLM traffic looks like: 500 streams at once, each of 200 tokens one every 20 ms (50
  * tokens per second, a fast model's pace), 25,000 chunks per second in all.
+ *
+ * The `-tenant` scenarios are their master-key namesakes with a tenant key (`tenant`), run right after them so
+ * that the gateway is in the same state (warm, the same store) for both.
  */
 export const fullScenarios: readonly Scenario[] = [
   { name: 'max-throughput', connections: 64, stream: false },
+  {
+    name: 'max-throughput-tenant',
+    connections: 64,
+    stream: false,
+    tenant: { masterScenario: 'max-throughput' },
+  },
   { name: 'fixed-rate', connections: 8, overallRate: 200, stream: false },
+  {
+    name: 'fixed-rate-tenant',
+    connections: 8,
+    overallRate: 200,
+    stream: false,
+    tenant: { masterScenario: 'fixed-rate' },
+  },
   { name: 'streaming', connections: 32, stream: true, includeUsage: true },
   { name: 'streaming-no-usage', connections: 32, stream: true, includeUsage: false },
   {

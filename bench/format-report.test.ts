@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { formatReport, judgeBenchmark, roundRatios } from './format-report.ts'
 import type { BenchmarkResult, ScenarioRun, TargetName, TargetRun } from './run-benchmark.ts'
+import { fullScenarios } from './run-benchmark.ts'
 
 const target = (
   requestsPerSecond: number,
@@ -20,7 +21,9 @@ const target = (
   latencyMs: { p50: p99 / 3, p90: p99 / 2, p99, max: p99 * 2, mean: p99 / 3 },
   peakRssKb: 80_000,
   upstreamRequests: Math.round(requestsPerSecond * 10),
-  cpuPercent: { target: 99, mock: 30, loadGenerator: 40, other: 2, ...cpu },
+  warmupUpstreamRequests: Math.round(requestsPerSecond * 10),
+  cpuMicrosPerRequest: { target: 990_000 / requestsPerSecond, redis: null },
+  cpuPercent: { target: 99, mock: 30, loadGenerator: 40, redis: null, other: 2, ...cpu },
 })
 
 const run = (
@@ -72,6 +75,18 @@ const pacedRun = (options: {
   }
 }
 
+/** A tenant scenario as `npm run bench` defines it: the reference and the gateway, Redis's CPU read. */
+const tenantRun = (
+  name: 'max-throughput-tenant' | 'fixed-rate-tenant',
+  figures: { reference: [number, number]; gateway: [number, number] }
+): ScenarioRun => {
+  const scenario = fullScenarios.find((candidate) => candidate.name === name)
+  if (scenario === undefined) throw new Error(`no scenario ${name}`)
+  const gateway = target(...figures.gateway, { redis: 12 })
+  gateway.cpuMicrosPerRequest.redis = 40
+  return { scenario, targets: { reference: target(...figures.reference, { redis: 0 }), gateway } }
+}
+
 const result = (options: {
   gatewayRate: number
   gatewayStreams: number
@@ -106,6 +121,8 @@ const result = (options: {
       { direct: [2000, 30], reference: [1500, 40], gateway: [options.gatewayStreams, 50] }
     ),
   ],
+  stores: { database: 'sqlite', redisKeyPrefix: null },
+  tenantUsage: null,
   peakRssKb: { gateway: 120_000, reference: 60_000 },
   failures: options.failures ?? [],
 })
@@ -197,7 +214,106 @@ describe('judgeBenchmark', () => {
   })
 })
 
+describe('judgeBenchmark with a tenant key', () => {
+  it('judges the tenant scenarios against the reference of their own rounds: 0.60 of its rate, under 3 ms added to p99', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    data.runs.push(
+      tenantRun('max-throughput-tenant', { reference: [4000, 30], gateway: [2600, 45] }),
+      tenantRun('fixed-rate-tenant', { reference: [200, 1.2], gateway: [200, 3.7] })
+    )
+    const verdict = judgeBenchmark(data)
+    expect(verdict.checks.slice(3).map((check) => [check.name, check.pass])).toEqual([
+      ['max throughput with a tenant key, gateway/reference', true],
+      ['added p99 at 200 req/s with a tenant key (ms)', true],
+    ])
+    expect(verdict.checks[3].value).toBeCloseTo(0.65)
+    expect(verdict.checks[4].value).toBeCloseTo(2.5)
+    expect(verdict.pass).toBe(true)
+    // Beside the master-key scenarios of the same run (gateway/reference 0.75; added p99 0.8 ms).
+    expect(
+      verdict.tenant.map((entry) => [entry.scenario, entry.masterScenario, entry.measure])
+    ).toEqual([
+      ['max-throughput-tenant', 'max-throughput', 'rateVsReference'],
+      ['fixed-rate-tenant', 'fixed-rate', 'addedP99Ms'],
+    ])
+    expect(verdict.tenant[0].tenant).toBeCloseTo(0.65)
+    expect(verdict.tenant[0].master).toBeCloseTo(0.75)
+    expect(verdict.tenant[1].master).toBeCloseTo(0.8)
+    expect(verdict.tenant[0].gatewayCpuMicrosPerRequest.tenant).toBeCloseTo(990_000 / 2600)
+    expect(verdict.tenant[0].gatewayCpuMicrosPerRequest.master).toBeCloseTo(330)
+    expect(verdict.tenant[0].redisCpuMicrosPerRequest).toBe(40)
+
+    const slow = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    slow.runs.push(
+      tenantRun('max-throughput-tenant', { reference: [4000, 30], gateway: [2360, 45] }),
+      tenantRun('fixed-rate-tenant', { reference: [200, 1.2], gateway: [200, 4.3] })
+    )
+    const slowVerdict = judgeBenchmark(slow)
+    expect(slowVerdict.checks.slice(3).map((check) => check.pass)).toEqual([false, false])
+    expect(slowVerdict.pass).toBe(false)
+  })
+
+  it('judges a tenant scenario without its master-key namesake, whose figures are then unknown', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    data.runs = [tenantRun('max-throughput-tenant', { reference: [4000, 30], gateway: [2600, 45] })]
+    const verdict = judgeBenchmark(data)
+    expect(verdict.checks.map((check) => check.name)).toEqual([
+      'max throughput with a tenant key, gateway/reference',
+    ])
+    expect(verdict.tenant[0].master).toBeNaN()
+    expect(formatReport(data, verdict)).toContain(
+      'max-throughput-tenant against max-throughput: gateway/reference 0.65 against n/a (tenant/master n/a)'
+    )
+  })
+})
+
 describe('formatReport', () => {
+  it('shows a tenant scenario without the direct call, with Redis CPU, beside its master-key namesake, and the usage recorded', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    data.runs.push(
+      tenantRun('max-throughput-tenant', { reference: [4000, 30], gateway: [2600, 45] }),
+      tenantRun('fixed-rate-tenant', { reference: [200, 1.2], gateway: [200, 3.7] })
+    )
+    data.tenantUsage = {
+      requests: 60_010,
+      errors: 12,
+      clientAborted: 10,
+      costMicroUsd: 1_234_567,
+      unpricedRequests: 12,
+      upstreamRequests: 60_000,
+    }
+    const report = formatReport(data, judgeBenchmark(data))
+    const table = report.slice(report.indexOf('max-throughput-tenant: 64 connections'))
+    expect(table).toMatch(/^target +rate\/s .* core 1 +redis +other$/m)
+    expect(table).toMatch(
+      /^gateway +2600 +15\.00 +22\.50 +45\.00 +90\.0 +0 +0 +78\.1 MiB +99% +70% +12% +2%$/m
+    )
+    expect(table.slice(0, table.indexOf('\n\n'))).not.toMatch(/^direct/m)
+    expect(report).toContain(
+      'max-throughput-tenant: 64 connections, max rate, tenant key (RPM, TPM and budget checked in Redis; usage in the SQL store) (req/s)'
+    )
+    expect(report).toContain(
+      '  max-throughput-tenant against max-throughput: gateway/reference 0.65 against 0.75 (tenant/master 0.87); ' +
+        'gateway CPU per request 381 against 330 µs (+51 µs), Redis 40 µs'
+    )
+    expect(report).toContain(
+      '  fixed-rate-tenant against fixed-rate: added p99 2.50 against 0.80 ms (+1.70 ms); ' +
+        'gateway CPU per request 4950 against 4950 µs (+0 µs), Redis 40 µs'
+    )
+    expect(report).toContain(
+      'Tenant usage in the SQLite store: 60010 requests (60000 reached the mock, 10 cut short by the client), 12 errors, cost 1.23 USD'
+    )
+    expect(report).toContain(
+      'throughput with a tenant key 0.65; added p99 at fixed rate with a tenant key 2.50 ms'
+    )
+    expect(report).toContain(
+      'PASS  max throughput with a tenant key, gateway/reference: 0.65 (target >= 0.6)'
+    )
+    expect(report).toContain(
+      'PASS  added p99 at 200 req/s with a tenant key (ms): 2.50 (target < 3)'
+    )
+  })
+
   it('shows each target with its figures, the ratios and a PASS/FAIL line per target', () => {
     const data = result({ gatewayRate: 1900, gatewayStreams: 900, gatewayFixedP99: 2 })
     const report = formatReport(data, judgeBenchmark(data))
@@ -272,9 +388,16 @@ describe('formatReport', () => {
       target: 80,
       mock: 55,
       loadGenerator: 41,
+      redis: null,
       other: 3,
     }
-    data.runs[2].targets.gateway.cpuPercent = { target: 70, mock: 20, loadGenerator: 30, other: 35 }
+    data.runs[2].targets.gateway.cpuPercent = {
+      target: 70,
+      mock: 20,
+      loadGenerator: 30,
+      redis: null,
+      other: 35,
+    }
     const report = formatReport(data, judgeBenchmark(data))
     expect(report).toContain(
       'max-throughput / reference: core 1 (mock + load generator) was 96% busy: it may have set the pace'

@@ -2,7 +2,9 @@
  * The benchmark's verdict: a table per scenario, the ratios, and PASS/FAIL for each target of docs/benchmark.md
  * (gateway throughput at least 0.70 of the reference's for plain calls and 0.65 for streams; at most 2 ms added to
  * p99 at the fixed rate; for paced streams, at most 1.5 times the reference's CPU per chunk, under 1 ms added to the
- * chunks' p99 delay, and a peak RSS under 300 MiB). A scenario that did not run is not judged.
+ * chunks' p99 delay, and a peak RSS under 300 MiB; with a tenant key, at least 0.60 of the reference's throughput
+ * and under 3 ms added to p99 at the fixed rate). A scenario that did not run is not judged. The tenant scenarios
+ * are also set beside their master-key namesakes: what the accounting costs.
  */
 import type { BenchmarkResult, ScenarioName, ScenarioRun, TargetName } from './run-benchmark.ts'
 import { targetNames } from './run-benchmark.ts'
@@ -16,6 +18,8 @@ export const benchTargets = {
   pacedCpuPerChunkVsReference: 1.5,
   pacedAddedP99Ms: 1,
   pacedPeakRssMiB: 300,
+  tenantThroughputVsReference: 0.6,
+  tenantFixedRateAddedP99Ms: 3,
 } as const
 
 /** A paced-streams scenario's figures: the gateway against the reference. */
@@ -32,6 +36,24 @@ export type PacedVerdict = {
   gatewayPeakRssKb: number
 }
 
+/**
+ * A tenant scenario beside its master-key namesake. At max rate the figure is the gateway's rate over the
+ * reference's, at a fixed rate the gateway's p99 minus the reference's (ms): each against the reference of its own
+ * rounds, so that the machine's drift between the two scenarios cancels out.
+ */
+export type TenantComparison = {
+  scenario: ScenarioName
+  masterScenario: ScenarioName
+  measure: 'rateVsReference' | 'addedP99Ms'
+  tenant: number
+  /** `NaN` when the master-key scenario did not run. */
+  master: number
+  /** The gateway's CPU time per request (µs), with each key. */
+  gatewayCpuMicrosPerRequest: { tenant: number; master: number }
+  /** Redis's CPU time per tenant-key request (µs); `NaN` when not read. */
+  redisCpuMicrosPerRequest: number
+}
+
 export type BenchmarkVerdict = {
   ratios: {
     throughputVsReference: number
@@ -42,6 +64,7 @@ export type BenchmarkVerdict = {
     fixedRateAddedP99Ms: number
   }
   paced: PacedVerdict[]
+  tenant: TenantComparison[]
   checks: TargetCheck[]
   pass: boolean
 }
@@ -49,12 +72,37 @@ export type BenchmarkVerdict = {
 const runOf = (result: BenchmarkResult, name: ScenarioName): ScenarioRun | undefined =>
   result.runs.find((run) => run.scenario.name === name)
 
+const orNaN = (value: number | null | undefined): number => value ?? Number.NaN
+
 const ratio = (run: ScenarioRun | undefined, over: TargetName): number =>
   run === undefined
     ? Number.NaN
-    : run.targets.gateway.requestsPerSecond / run.targets[over].requestsPerSecond
+    : run.targets.gateway.requestsPerSecond / orNaN(run.targets[over]?.requestsPerSecond)
 
-const orNaN = (value: number | null | undefined): number => value ?? Number.NaN
+const addedP99 = (run: ScenarioRun | undefined): number =>
+  run === undefined
+    ? Number.NaN
+    : orNaN(run.targets.gateway.latencyMs.p99) - orNaN(run.targets.reference.latencyMs.p99)
+
+const tenantComparisonOf = (result: BenchmarkResult, run: ScenarioRun): TenantComparison => {
+  const masterScenario = run.scenario.tenant?.masterScenario ?? run.scenario.name
+  const master = runOf(result, masterScenario)
+  const measure = run.scenario.overallRate === undefined ? 'rateVsReference' : 'addedP99Ms'
+  const figure = (of: ScenarioRun | undefined): number =>
+    measure === 'rateVsReference' ? ratio(of, 'reference') : addedP99(of)
+  return {
+    scenario: run.scenario.name,
+    masterScenario,
+    measure,
+    tenant: figure(run),
+    master: figure(master),
+    gatewayCpuMicrosPerRequest: {
+      tenant: orNaN(run.targets.gateway.cpuMicrosPerRequest.target),
+      master: orNaN(master?.targets.gateway.cpuMicrosPerRequest.target),
+    },
+    redisCpuMicrosPerRequest: orNaN(run.targets.gateway.cpuMicrosPerRequest.redis),
+  }
+}
 
 const pacedVerdictOf = (run: ScenarioRun): PacedVerdict => {
   const { gateway, reference } = run.targets
@@ -95,11 +143,7 @@ export const judgeBenchmark = (result: BenchmarkResult): BenchmarkVerdict => {
     streamsVsReference: ratio(streaming, 'reference'),
     streamsVsDirect: ratio(streaming, 'direct'),
     streamsNoUsageVsReference: ratio(streamingNoUsage, 'reference'),
-    fixedRateAddedP99Ms:
-      fixedRate === undefined
-        ? Number.NaN
-        : orNaN(fixedRate.targets.gateway.latencyMs.p99) -
-          orNaN(fixedRate.targets.reference.latencyMs.p99),
+    fixedRateAddedP99Ms: addedP99(fixedRate),
   }
   const checks: TargetCheck[] = []
   if (throughput !== undefined) {
@@ -136,6 +180,21 @@ export const judgeBenchmark = (result: BenchmarkResult): BenchmarkVerdict => {
       )
     )
   }
+  const tenant = result.runs
+    .filter((run) => run.scenario.tenant !== undefined)
+    .map((run) => tenantComparisonOf(result, run))
+  for (const comparison of tenant) {
+    const rate = runOf(result, comparison.scenario)?.scenario.overallRate
+    checks.push(
+      comparison.measure === 'rateVsReference'
+        ? check('max throughput with a tenant key, gateway/reference', comparison.tenant, {
+            atLeast: benchTargets.tenantThroughputVsReference,
+          })
+        : check(`added p99 at ${rate ?? '?'} req/s with a tenant key (ms)`, comparison.tenant, {
+            below: benchTargets.tenantFixedRateAddedP99Ms,
+          })
+    )
+  }
   const paced = result.runs.filter((run) => run.scenario.paced !== undefined).map(pacedVerdictOf)
   for (const figures of paced) {
     checks.push(
@@ -155,6 +214,7 @@ export const judgeBenchmark = (result: BenchmarkResult): BenchmarkVerdict => {
   return {
     ratios,
     paced,
+    tenant,
     checks,
     pass: result.failures.length === 0 && checks.every((entry) => entry.pass),
   }
@@ -182,7 +242,9 @@ const warningsOf = (result: BenchmarkResult): string[] => {
   const warnings: string[] = []
   for (const run of result.runs) {
     for (const name of targetNames) {
-      const { cpuPercent } = run.targets[name]
+      const target = run.targets[name]
+      if (target === undefined) continue
+      const { cpuPercent } = target
       const coreOne = sum(cpuPercent.mock, cpuPercent.loadGenerator)
       if (name !== 'direct' && coreOne !== null && coreOne >= saturatedPercent) {
         warnings.push(
@@ -218,7 +280,11 @@ const scenarioTitle = (run: ScenarioRun): string => {
   }
   const rate = scenario.overallRate === undefined ? 'max rate' : `${scenario.overallRate} req/s`
   const unit = scenario.stream ? 'streams/s' : 'req/s'
-  return `${scenario.name}: ${scenario.connections} connections, ${rate}${scenario.stream ? `, SSE read to the end${usage}` : ''} (${unit})`
+  const key =
+    scenario.tenant === undefined
+      ? ''
+      : ', tenant key (RPM, TPM and budget checked in Redis; usage in the SQL store)'
+  return `${scenario.name}: ${scenario.connections} connections, ${rate}${scenario.stream ? `, SSE read to the end${usage}` : ''}${key} (${unit})`
 }
 
 const row = (cells: string[], widths: number[]): string =>
@@ -247,9 +313,16 @@ const scenarioTable = (run: ScenarioRun): string[] => {
     header.splice(6, 0, 'streams', 'CPU ms/1k')
     widths.splice(6, 0, 8, 10)
   }
+  // Redis's CPU is shown where the gateway uses it; elsewhere it is idle (and counted as ours, not as "other").
+  const redis = run.scenario.tenant !== undefined
+  if (redis) {
+    header.splice(header.length - 1, 0, 'redis')
+    widths.splice(widths.length - 1, 0, 6)
+  }
   const lines = [scenarioTitle(run), row(header, widths)]
   for (const name of targetNames) {
     const target = run.targets[name]
+    if (target === undefined) continue
     const cells = [
       name,
       fixed(target.requestsPerSecond, 0),
@@ -273,6 +346,7 @@ const scenarioTable = (run: ScenarioRun): string[] => {
           ? '-'
           : fixed(target.chunks.cpuMsPerThousandChunks, 1)
       )
+    if (redis) cells.splice(cells.length - 1, 0, percent(target.cpuPercent.redis))
     lines.push(row(cells, widths))
   }
   if (paced) {
@@ -315,7 +389,49 @@ export const summaryLine = (result: BenchmarkResult, verdict: BenchmarkVerdict):
         `added delay p50 ${fixed(paced.addedP50Ms, 2)} ms, p99 ${fixed(paced.addedP99Ms, 2)} ms`
     )
   }
+  for (const tenant of verdict.tenant) {
+    parts.push(
+      tenant.measure === 'rateVsReference'
+        ? `throughput with a tenant key ${fixed(tenant.tenant, 2)}`
+        : `added p99 at fixed rate with a tenant key ${fixed(tenant.tenant, 2)} ms`
+    )
+  }
   return `Gateway/reference: ${parts.join('; ')}`
+}
+
+const signed = (value: number, digits: number): string =>
+  Number.isFinite(value) && value >= 0 ? `+${fixed(value, digits)}` : fixed(value, digits)
+
+/** What the accounting costs: each tenant scenario against its master-key namesake, and what the usage store holds. */
+export const accountingLines = (result: BenchmarkResult, verdict: BenchmarkVerdict): string[] => {
+  if (verdict.tenant.length === 0) return []
+  const lines = [
+    'Tenant key against master key (each against the reference of its own rounds; CPU per request answered):',
+  ]
+  for (const entry of verdict.tenant) {
+    const figure =
+      entry.measure === 'rateVsReference'
+        ? `gateway/reference ${fixed(entry.tenant, 2)} against ${fixed(entry.master, 2)} (tenant/master ${fixed(entry.tenant / entry.master, 2)})`
+        : `added p99 ${fixed(entry.tenant, 2)} against ${fixed(entry.master, 2)} ms (${signed(entry.tenant - entry.master, 2)} ms)`
+    const cpu = entry.gatewayCpuMicrosPerRequest
+    const redis = Number.isFinite(entry.redisCpuMicrosPerRequest)
+      ? `, Redis ${fixed(entry.redisCpuMicrosPerRequest, 0)} µs`
+      : ''
+    lines.push(
+      `  ${entry.scenario} against ${entry.masterScenario}: ${figure}; gateway CPU per request ` +
+        `${fixed(cpu.tenant, 0)} against ${fixed(cpu.master, 0)} µs (${signed(cpu.tenant - cpu.master, 0)} µs)${redis}`
+    )
+  }
+  const usage = result.tenantUsage
+  if (usage !== null) {
+    const cost =
+      usage.costMicroUsd === null ? 'unknown' : `${fixed(usage.costMicroUsd / 1e6, 2)} USD`
+    lines.push(
+      `Tenant usage in the ${result.stores.database === 'postgres' ? 'PostgreSQL' : 'SQLite'} store: ${usage.requests} requests ` +
+        `(${usage.upstreamRequests} reached the mock, ${usage.clientAborted} cut short by the client), ${usage.errors} errors, cost ${cost}`
+    )
+  }
+  return lines
 }
 
 export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict): string => {
@@ -333,6 +449,7 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
     `Peak RSS over the run (VmHWM): gateway ${mebibytes(result.peakRssKb.gateway)}, reference ${mebibytes(result.peakRssKb.reference)}`,
     `Throughput gateway/direct ${fixed(verdict.ratios.throughputVsDirect, 2)}, streams gateway/direct ${fixed(verdict.ratios.streamsVsDirect, 2)}`,
     summaryLine(result, verdict),
+    ...accountingLines(result, verdict),
     '',
     'Targets:'
   )

@@ -6,7 +6,17 @@
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 
 /** `key` is what clients send: the master key for the proxies, the upstream key straight to the mock. */
-export type PreflightTarget = { name: string; url: string; key: string; requiresKey: boolean }
+export type PreflightTarget = {
+  name: string
+  url: string
+  key: string
+  requiresKey: boolean
+  /**
+   * A tenant key's requests per minute: the answer must carry it as `x-ratelimit-limit-requests`, proof that the
+   * gateway checked the key's limits rather than let it through as the master key.
+   */
+  rateLimitRequests?: number
+}
 
 const post = (options: { url: string; stream: boolean; authorization?: string }) =>
   fetch(`${options.url}/v1/chat/completions`, {
@@ -31,6 +41,13 @@ export const preflight = async (target: PreflightTarget): Promise<void> => {
     throw new Error(
       `${target.name}: a chat completion did not come back from the mock: ${plain.status} ${plainText.slice(0, 500)}`
     )
+  }
+  if (target.rateLimitRequests !== undefined) {
+    const limit = plain.headers.get('x-ratelimit-limit-requests')
+    if (limit !== String(target.rateLimitRequests))
+      throw new Error(
+        `${target.name}: the answer's x-ratelimit-limit-requests is ${limit}, not the key's ${target.rateLimitRequests}: its limits were not checked`
+      )
   }
 
   const streamed = await post({ url: target.url, stream: true, authorization })

@@ -5,15 +5,18 @@
  * `BENCH_DURATION_S` and `BENCH_WARMUP_S` (default 10 each) set the measured and warm-up seconds per target and
  * scenario; `BENCH_ROUNDS` (default 5) how many interleaved rounds the measured seconds are split into, and
  * `BENCH_LEAD_IN_S` (default 1) the unmeasured start of every round; `BENCH_SCENARIOS` (`max-throughput,
- * fixed-rate,streaming,streaming-no-usage,paced-streams,paced-streams-no-usage`) picks and orders the scenarios;
- * `BENCH_CPU_PROFILE=1` also writes the gateway's V8 CPU profile to `bench/results/` (open it in Chrome DevTools,
- * Performance tab).
+ * max-throughput-tenant,fixed-rate,fixed-rate-tenant,streaming,streaming-no-usage,paced-streams,
+ * paced-streams-no-usage`) picks and orders the scenarios (the `-tenant` ones need Redis); `BENCH_DATABASE`
+ * (`sqlite`, default, or `postgres`) the gateway's SQL store; `BENCH_REDIS_TIMEOUT_MS` the gateway's longest wait
+ * for Redis (default its own, 50 ms); `BENCH_CPU_PROFILE=1` also writes the gateway's V8 CPU profile to
+ * `bench/results/` (open it in Chrome DevTools, Performance tab).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { formatReport, judgeBenchmark } from './format-report.ts'
 import { fullScenarios, runBenchmark } from './run-benchmark.ts'
 import type { Scenario } from './run-benchmark.ts'
+import type { BenchDatabase } from './prepare-bench-stores.ts'
 import { checkPinning, killAllChildren } from './spawn-pinned.ts'
 
 const numberFromEnv = (name: string, fallback: number): number => {
@@ -61,6 +64,13 @@ const scenariosFromEnv = (): readonly Scenario[] => {
   })
 }
 
+const databaseFromEnv = (): BenchDatabase => {
+  const raw = process.env.BENCH_DATABASE
+  if (raw === undefined || raw === '' || raw === 'sqlite') return 'sqlite'
+  if (raw === 'postgres') return 'postgres'
+  throw new Error(`BENCH_DATABASE must be sqlite or postgres (got "${raw}")`)
+}
+
 const scenarios = scenariosFromEnv()
 const result = await runBenchmark({
   scenarios,
@@ -69,6 +79,11 @@ const result = await runBenchmark({
   rounds: Math.floor(numberFromEnv('BENCH_ROUNDS', 5)),
   roundLeadInSeconds: numberFromEnv('BENCH_LEAD_IN_S', 1),
   verifyBodies: false,
+  database: databaseFromEnv(),
+  redisTimeoutMs:
+    process.env.BENCH_REDIS_TIMEOUT_MS === undefined || process.env.BENCH_REDIS_TIMEOUT_MS === ''
+      ? undefined
+      : numberFromEnv('BENCH_REDIS_TIMEOUT_MS', 50),
   gatewayLogPath: `${resultsDirectory}gateway.log`,
   gatewayNodeOptions: [
     ...(process.env.BENCH_CPU_PROFILE === '1'

@@ -7,23 +7,27 @@
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { benchSettings } from './bench-settings.ts'
-import { jobFor } from './bench-scenarios.ts'
-import type { BenchTarget, Scenario, ScenarioName } from './bench-scenarios.ts'
+import { jobFor, targetNames, targetsOf } from './bench-scenarios.ts'
+import type { BenchTarget, Scenario, ScenarioName, TargetName } from './bench-scenarios.ts'
+import { benchTenantLimits, createBenchTenant } from './create-bench-tenant.ts'
+import type { BenchTenant } from './create-bench-tenant.ts'
+import { checkTenantUsage } from './check-tenant-usage.ts'
+import type { TenantUsageCheck } from './check-tenant-usage.ts'
 import { startLoadGenerator } from './drive-load.ts'
 import type { LoadGenerator } from './drive-load.ts'
 import type { LoadResult, LoadRun } from './load-worker.ts'
 import { cpuMsPerThousandChunks, mergeChunkFigures, mergeLoadRuns } from './load-common.ts'
 import { preflight } from './preflight.ts'
+import { prepareBenchStores } from './prepare-bench-stores.ts'
+import type { BenchDatabase, BenchStores } from './prepare-bench-stores.ts'
 import { checkPinning } from './spawn-pinned.ts'
 import { readCpuSeconds, readMachineBusySeconds } from './read-cpu-seconds.ts'
 import { repositoryRoot, startBenchProcesses } from './start-bench-processes.ts'
 import type { BenchProcesses } from './start-bench-processes.ts'
 import { readPeakRssKb, watchRss } from './watch-rss.ts'
 
-export type { Scenario, ScenarioName } from './bench-scenarios.ts'
-export { fullScenarios } from './bench-scenarios.ts'
-export type TargetName = 'direct' | 'reference' | 'gateway'
-export const targetNames: readonly TargetName[] = ['direct', 'reference', 'gateway']
+export type { Scenario, ScenarioName, TargetName } from './bench-scenarios.ts'
+export { fullScenarios, targetNames, targetsOf } from './bench-scenarios.ts'
 
 export type BenchmarkOptions = {
   scenarios: readonly Scenario[]
@@ -45,6 +49,13 @@ export type BenchmarkOptions = {
   gatewayBin?: string
   /** Node flags for the gateway process, e.g. `--cpu-prof`. */
   gatewayNodeOptions?: string[]
+  /** The gateway's SQL store (`prepare-bench-stores.ts`): a SQLite file (default) or a PostgreSQL database. */
+  database?: BenchDatabase
+  /**
+   * The gateway's longest wait for Redis (`redis.timeoutMs`; default the gateway's own, 50 ms). Past it a tenant-key
+   * request is refused (503), which fails the run: the smoke test on a loaded CI machine allows more.
+   */
+  redisTimeoutMs?: number
   onProgress?: (message: string) => void
 }
 
@@ -66,6 +77,13 @@ export type TargetRun = LoadResult & {
   peakRssKb: number | null
   /** Requests the mock answered while this target was under load (rounds and their lead-ins). */
   upstreamRequests: number
+  /** Requests the mock answered during the target's warm-up. */
+  warmupUpstreamRequests: number
+  /**
+   * CPU time per request the mock answered during the rounds (lead-ins included), in µs: the target's process (`null`
+   * for the direct call) and Redis's (`null` when not read: no Redis, or not on this machine).
+   */
+  cpuMicrosPerRequest: { target: number | null; redis: number | null }
   /**
    * Share of one core each process used during the target's rounds (lead-ins included), in percent. The target
    * should be near 100 at max rate; the mock and the load generator share core 1, so together near 100 means they set
@@ -75,12 +93,19 @@ export type TargetRun = LoadResult & {
     target: number | null
     mock: number | null
     loadGenerator: number | null
+    /** The Redis server, where the gateway checks tenant keys' limits (`null` when not read). */
+    redis: number | null
     /** Everything else on the machine (other users, this runner): more than a few percent skews the figures. */
     other: number | null
   }
 }
 
-export type ScenarioRun = { scenario: Scenario; targets: Record<TargetName, TargetRun> }
+/** Every scenario drives the reference and the gateway; the tenant scenarios leave the direct call out. */
+export type ScenarioTargets = { direct?: TargetRun; reference: TargetRun; gateway: TargetRun }
+
+export type ScenarioRun = { scenario: Scenario; targets: ScenarioTargets }
+
+export type { TenantUsageCheck } from './check-tenant-usage.ts'
 
 export type BenchmarkResult = {
   startedAt: string
@@ -99,6 +124,10 @@ export type BenchmarkResult = {
     streamChunks: number
   }
   runs: ScenarioRun[]
+  /** Where the gateway kept its stores: the SQL dialect, and the Redis key prefix when a tenant scenario ran. */
+  stores: { database: BenchDatabase; redisKeyPrefix: string | null }
+  /** When a tenant scenario ran: its usage as recorded, after the last scenario. */
+  tenantUsage: TenantUsageCheck | null
   /** Kernel peak (`VmHWM`) over the whole run, KiB. */
   peakRssKb: { gateway: number | null; reference: number | null }
   /** Every non-2xx, error, timeout and body mismatch, and every target that answered without the mock. Must be empty. */
@@ -109,12 +138,21 @@ const failuresOf = (options: {
   scenario: ScenarioName
   target: TargetName
   run: TargetRun
+  tenant: boolean
 }): string[] => {
   const { scenario, target, run } = options
   const label = `${scenario} / ${target}`
   const failures: string[] = []
-  if (run.non2xx > 0)
-    failures.push(`${label}: ${run.non2xx} non-2xx responses (${JSON.stringify(run.statusCodes)})`)
+  if (run.non2xx > 0) {
+    // A tenant key's 503: a limit or budget check Redis did not answer in time (the bench's gateway fails closed).
+    const hint =
+      (run.statusCodes['503'] ?? 0) > 0 && options.tenant
+        ? ': 503 is a check Redis did not answer within redis.timeoutMs (BENCH_REDIS_TIMEOUT_MS; gateway.log says when)'
+        : ''
+    failures.push(
+      `${label}: ${run.non2xx} non-2xx responses (${JSON.stringify(run.statusCodes)})${hint}`
+    )
+  }
   if (run.errors > 0) failures.push(`${label}: ${run.errors} errors (${run.timeouts} timeouts)`)
   if (run.mismatches > 0) {
     const example =
@@ -154,7 +192,7 @@ const cpuMeter = (read: () => number | null) => {
 const processCpu = (pid: number | null) =>
   cpuMeter(() => (pid === null ? null : readCpuSeconds(pid)))
 
-type CpuName = 'target' | 'mock' | 'loadGenerator' | 'machine'
+type CpuName = 'target' | 'mock' | 'loadGenerator' | 'redis' | 'machine'
 
 /** What the rounds of one target add up to: the load runs, and what the processes did meanwhile. */
 type TargetTally = {
@@ -162,6 +200,7 @@ type TargetTally = {
   /** CPU and wall seconds per process over every round (`null` once a reading failed). */
   cpu: Record<CpuName, { used: number; elapsed: number } | null>
   upstreamRequests: number
+  warmupUpstreamRequests: number
   peakRssKb: number | null
   warmupFailures: number
 }
@@ -172,9 +211,11 @@ const emptyTally = (): TargetTally => ({
     target: { used: 0, elapsed: 0 },
     mock: { used: 0, elapsed: 0 },
     loadGenerator: { used: 0, elapsed: 0 },
+    redis: { used: 0, elapsed: 0 },
     machine: { used: 0, elapsed: 0 },
   },
   upstreamRequests: 0,
+  warmupUpstreamRequests: 0,
   peakRssKb: null,
   warmupFailures: 0,
 })
@@ -188,6 +229,7 @@ const measureRoundWith =
     processes: BenchProcesses
     loadGenerator: LoadGenerator
     options: BenchmarkOptions
+    redisPid?: number | null
   }) =>
   async (run: {
     scenario: Scenario
@@ -203,6 +245,7 @@ const measureRoundWith =
       target: processCpu(target.pid),
       mock: processCpu(processes.mock.pid),
       loadGenerator: processCpu(loadGenerator.pid),
+      redis: processCpu(context.redisPid ?? null),
       machine: cpuMeter(readMachineBusySeconds),
     }
     const load = await loadGenerator.run(
@@ -230,6 +273,9 @@ const measureRoundWith =
 const percentOf = (reading: { used: number; elapsed: number } | null): number | null =>
   reading === null || reading.elapsed === 0 ? null : (reading.used / reading.elapsed) * 100
 
+const microsPerRequest = (reading: { used: number } | null, requests: number): number | null =>
+  reading === null || requests === 0 ? null : (reading.used / requests) * 1e6
+
 /** The rounds of one target as one run: merged load figures, each round's rate, CPU shares over all rounds. */
 const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun => {
   const merged = mergeLoadRuns(tally.runs)
@@ -237,9 +283,11 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
     target: measuresProcess ? percentOf(tally.cpu.target) : null,
     mock: percentOf(tally.cpu.mock),
     loadGenerator: percentOf(tally.cpu.loadGenerator),
+    redis: percentOf(tally.cpu.redis),
   }
   const machine = percentOf(tally.cpu.machine)
-  const ours = [measuresProcess ? used.target : 0, used.mock, used.loadGenerator]
+  // Redis counts as ours when its CPU was read; otherwise it is part of "other", as on a remote host it is not.
+  const ours = [measuresProcess ? used.target : 0, used.mock, used.loadGenerator, used.redis ?? 0]
   const other =
     machine === null || ours.includes(null)
       ? null
@@ -267,6 +315,11 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
         }),
     peakRssKb: tally.peakRssKb,
     upstreamRequests: tally.upstreamRequests,
+    warmupUpstreamRequests: tally.warmupUpstreamRequests,
+    cpuMicrosPerRequest: {
+      target: measuresProcess ? microsPerRequest(tally.cpu.target, tally.upstreamRequests) : null,
+      redis: microsPerRequest(tally.cpu.redis, tally.upstreamRequests),
+    },
     cpuPercent: { ...used, other },
   }
 }
@@ -275,7 +328,8 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
  * One scenario: each target warmed up in turn, then `rounds` measured rounds in which every target takes its turn,
  * in alternating order (direct, reference, gateway; then gateway, reference, direct...). The machine's speed drifts
  * over tens of seconds (on shared cloud cores by as much as a factor of two); interleaving gives every target the
- * same share of fast and slow moments, so the ratios compare the targets rather than the moments.
+ * same share of fast and slow moments, so the ratios compare the targets rather than the moments. A tenant scenario
+ * drives the reference and the gateway only (`targetsOf`).
  */
 export const runScenario = async (context: {
   processes: BenchProcesses
@@ -283,9 +337,12 @@ export const runScenario = async (context: {
   options: BenchmarkOptions
   scenario: Scenario
   targets: Record<TargetName, BenchTarget>
-}): Promise<Record<TargetName, TargetRun>> => {
-  const { loadGenerator, options, scenario, targets } = context
+  /** Redis's process, whose CPU each round reads beside the targets'. */
+  redisPid?: number | null
+}): Promise<ScenarioTargets> => {
+  const { processes, loadGenerator, options, scenario, targets } = context
   const progress = options.onProgress ?? (() => {})
+  const driven = targetsOf(scenario)
   const tallies = {
     direct: emptyTally(),
     reference: emptyTally(),
@@ -293,7 +350,8 @@ export const runScenario = async (context: {
   } satisfies Record<TargetName, TargetTally>
   if (options.warmupSeconds > 0) {
     progress(`${scenario.name}: ${options.warmupSeconds} s warm-up of each target`)
-    for (const name of targetNames) {
+    for (const name of driven) {
+      const servedBefore = await processes.countMockRequests()
       const warmup = await loadGenerator.run(
         jobFor({
           scenario,
@@ -303,6 +361,7 @@ export const runScenario = async (context: {
         })
       )
       tallies[name].warmupFailures += warmup.non2xx + warmup.errors + warmup.mismatches
+      tallies[name].warmupUpstreamRequests += (await processes.countMockRequests()) - servedBefore
     }
   }
   const rounds = roundsOf(options)
@@ -310,57 +369,102 @@ export const runScenario = async (context: {
   const measureRound = measureRoundWith(context)
   progress(`${scenario.name}: ${rounds} rounds of ${seconds} s per target, interleaved`)
   for (let round = 0; round < rounds; round += 1) {
-    const order = round % 2 === 0 ? targetNames : [...targetNames].reverse()
+    const order = round % 2 === 0 ? driven : [...driven].reverse()
     for (const name of order)
       await measureRound({ scenario, target: targets[name], tally: tallies[name], seconds })
   }
   return {
-    direct: targetRunOf(tallies.direct, false),
+    ...(driven.includes('direct') ? { direct: targetRunOf(tallies.direct, false) } : {}),
     reference: targetRunOf(tallies.reference, true),
     gateway: targetRunOf(tallies.gateway, true),
   }
 }
 
+/**
+ * The targets, with `key` for the gateway and the reference (which swaps any key for the upstream's): the master
+ * key, or in the tenant scenarios the tenant key.
+ */
+const targetsFor = (processes: BenchProcesses, key: string): Record<TargetName, BenchTarget> => ({
+  direct: { url: processes.mock.url, pid: null, key: benchSettings.upstreamApiKey },
+  reference: { url: processes.reference.url, pid: processes.reference.pid, key },
+  gateway: { url: processes.gateway.url, pid: processes.gateway.pid, key },
+})
+
 export const runBenchmark = async (options: BenchmarkOptions): Promise<BenchmarkResult> => {
   const startedAt = new Date().toISOString()
   const pinning = checkPinning()
-  const processes = await startBenchProcesses({
-    gatewayLogPath: options.gatewayLogPath,
-    gatewayBin: options.gatewayBin,
-    gatewayNodeOptions: options.gatewayNodeOptions,
+  const withTenant = options.scenarios.some((scenario) => scenario.tenant !== undefined)
+  const stores: BenchStores = await prepareBenchStores({
+    redis: withTenant,
+    database: options.database ?? 'sqlite',
+    redisTimeoutMs: options.redisTimeoutMs,
   })
+  let processes: BenchProcesses | undefined
   let loadGenerator: LoadGenerator | undefined
   try {
+    processes = await startBenchProcesses({
+      gatewayLogPath: options.gatewayLogPath,
+      gatewayBin: options.gatewayBin,
+      gatewayNodeOptions: options.gatewayNodeOptions,
+      gatewayEnv: stores.env,
+    })
     loadGenerator = await startLoadGenerator({ cwd: repositoryRoot })
-    const targets: Record<TargetName, BenchTarget> = {
-      direct: { url: processes.mock.url, pid: null, key: benchSettings.upstreamApiKey },
-      reference: {
-        url: processes.reference.url,
-        pid: processes.reference.pid,
-        key: benchSettings.masterKey,
-      },
-      gateway: {
-        url: processes.gateway.url,
-        pid: processes.gateway.pid,
-        key: benchSettings.masterKey,
-      },
-    }
+    const masterTargets = targetsFor(processes, benchSettings.masterKey)
     for (const name of targetNames) {
       await preflight({
         name,
-        url: targets[name].url,
-        key: targets[name].key,
+        url: masterTargets[name].url,
+        key: masterTargets[name].key,
         requiresKey: name === 'gateway',
       })
+    }
+    let tenant: BenchTenant | null = null
+    let tenantUpstreamRequests = 0
+    if (withTenant) {
+      tenant = await createBenchTenant({
+        url: processes.gateway.url,
+        masterKey: benchSettings.masterKey,
+      })
+      const servedBefore = await processes.countMockRequests()
+      await preflight({
+        name: 'gateway (tenant key)',
+        url: processes.gateway.url,
+        key: tenant.key,
+        requiresKey: false,
+        rateLimitRequests: benchTenantLimits.rpm,
+      })
+      tenantUpstreamRequests += (await processes.countMockRequests()) - servedBefore
     }
 
     const runs: ScenarioRun[] = []
     const failures: string[] = []
     for (const scenario of options.scenarios) {
-      const results = await runScenario({ processes, loadGenerator, options, scenario, targets })
+      const results = await runScenario({
+        processes,
+        loadGenerator,
+        options,
+        scenario,
+        targets: targetsFor(
+          processes,
+          scenario.tenant === undefined || tenant === null ? benchSettings.masterKey : tenant.key
+        ),
+        redisPid: stores.redisPid,
+      })
       for (const name of targetNames) {
-        failures.push(...failuresOf({ scenario: scenario.name, target: name, run: results[name] }))
+        const run = results[name]
+        if (run !== undefined)
+          failures.push(
+            ...failuresOf({
+              scenario: scenario.name,
+              target: name,
+              run,
+              tenant: scenario.tenant !== undefined,
+            })
+          )
       }
+      if (scenario.tenant !== undefined)
+        tenantUpstreamRequests +=
+          results.gateway.upstreamRequests + results.gateway.warmupUpstreamRequests
       runs.push({ scenario, targets: results })
       const dead = [processes.reference, processes.gateway].find(
         ({ child }) => child.exitCode !== null || child.signalCode !== null
@@ -373,6 +477,16 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         failures.push(`the ${name} process exited (${how}) during ${scenario.name}${log}`)
         break
       }
+    }
+
+    let tenantUsage: TenantUsageCheck | null = null
+    const gatewayAlive =
+      processes.gateway.child.exitCode === null && processes.gateway.child.signalCode === null
+    if (tenant !== null && gatewayAlive) {
+      options.onProgress?.('reading the tenant usage back from the usage store')
+      const checked = await checkTenantUsage({ tenant, upstreamRequests: tenantUpstreamRequests })
+      tenantUsage = checked.usage
+      failures.push(...checked.failures)
     }
 
     return {
@@ -394,6 +508,8 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         streamChunks: benchSettings.streamChunks,
       },
       runs,
+      stores: { database: stores.database, redisKeyPrefix: stores.redisKeyPrefix },
+      tenantUsage,
       peakRssKb: {
         gateway: readPeakRssKb(processes.gateway.pid),
         reference: readPeakRssKb(processes.reference.pid),
@@ -401,6 +517,8 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
       failures,
     }
   } finally {
-    await Promise.all([processes.stop(), loadGenerator?.stop()])
+    // The gateway stops (flushing its usage) before its stores go.
+    await Promise.all([processes?.stop(), loadGenerator?.stop()])
+    await stores.cleanup()
   }
 }

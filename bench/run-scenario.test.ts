@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { LoadGenerator } from './drive-load.ts'
 import type { LoadJob, LoadRun } from './load-common.ts'
-import { runScenario, type BenchmarkOptions, type TargetName } from './run-benchmark.ts'
+import { fullScenarios, runScenario } from './run-benchmark.ts'
+import type { BenchmarkOptions, TargetName } from './run-benchmark.ts'
 import type { BenchProcesses } from './start-bench-processes.ts'
 
 /** A load generator that answers at once with a rate per target URL, recording every job it was given. */
@@ -103,7 +104,63 @@ describe('runScenario', () => {
     // Warm-up answers are not counted as measured, but the upstream saw them only in the warm-up: rounds only here.
     expect(results.gateway.ok).toBe(1000)
     expect(results.gateway.upstreamRequests).toBe(1000)
-    expect(results.direct.cpuPercent.target).toBeNull()
+    expect(results.direct?.cpuPercent.target).toBeNull()
     expect(results.gateway.cpuPercent.target).not.toBeNull()
+  })
+
+  it('drives a tenant scenario through the reference and the gateway only, counting what reached the mock in the warm-up', async () => {
+    const served = { count: 0 }
+    const rates = {
+      [origins.direct]: [1000, 1000, 1000],
+      [origins.reference]: [300, 400, 200],
+      [origins.gateway]: [150, 200, 100],
+    }
+    const { generator, jobs } = fakeLoadGenerator(rates, served)
+    const processes = {
+      mock: { pid: process.pid },
+      countMockRequests: async () => served.count,
+    } as unknown as BenchProcesses
+    const options: BenchmarkOptions = {
+      scenarios: [],
+      durationSeconds: 4,
+      warmupSeconds: 2,
+      rounds: 2,
+      roundLeadInSeconds: 1,
+      verifyBodies: false,
+      gatewayLogPath: '/dev/null',
+    }
+    const scenario = fullScenarios.find((candidate) => candidate.name === 'max-throughput-tenant')
+    if (scenario === undefined) throw new Error('no max-throughput-tenant scenario')
+    const results = await runScenario({
+      processes,
+      loadGenerator: generator,
+      options,
+      scenario,
+      targets: {
+        direct: { url: origins.direct, pid: null, key: 'upstream' },
+        reference: { url: origins.reference, pid: process.pid, key: 'gh-tenant' },
+        gateway: { url: origins.gateway, pid: process.pid, key: 'gh-tenant' },
+      },
+      redisPid: process.pid,
+    })
+
+    const order = jobs.map(
+      (job) => Object.entries(origins).find(([, origin]) => job.url.startsWith(origin))?.[0]
+    )
+    expect(order).toEqual([
+      ...['reference', 'gateway'], // warm-ups
+      ...['reference', 'gateway'],
+      ...['gateway', 'reference'],
+    ])
+    expect(jobs.every((job) => job.headers.authorization === 'Bearer gh-tenant')).toBe(true)
+    expect(results.direct).toBeUndefined()
+    expect(results.gateway.roundRates).toEqual([200, 100])
+    expect(results.gateway.warmupUpstreamRequests).toBe(300)
+    expect(results.gateway.upstreamRequests).toBe(600)
+    expect(results.reference.warmupUpstreamRequests).toBe(600)
+    // Redis's CPU is read like the targets' (here this process, for both).
+    expect(results.gateway.cpuPercent.redis).not.toBeNull()
+    expect(results.gateway.cpuMicrosPerRequest.target).not.toBeNull()
+    expect(results.gateway.cpuMicrosPerRequest.redis).not.toBeNull()
   })
 })

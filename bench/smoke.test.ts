@@ -3,16 +3,20 @@
  * per target, no warm-up and a few connections (paced streams: 20 at once, of 10 chunks 10 ms apart). It checks what
  * must hold on any machine (every request through every target succeeds, every paced stream comes back with all its
  * chunks and usage exactly when asked, the gateway runs with auth on and really forwards to the mock) and leaves the
- * performance targets to the full run, since CI machines are too noisy to judge them.
+ * performance targets to the full run, since CI machines are too noisy to judge them. The tenant scenarios run apart,
+ * on their own gateway with Redis (required with `CI=true`, skipped without it elsewhere).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { checkStoreService, storeServiceUrl } from '../test/contract/check-store-service.ts'
+import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
+import { requireStoreService } from '../test/contract/define-store-contract.ts'
 import { prepareGatewayBin } from './prepare-gateway-bin.ts'
 import { formatReport, judgeBenchmark } from './format-report.ts'
 import type { BenchmarkResult, Scenario } from './run-benchmark.ts'
-import { runBenchmark, targetNames } from './run-benchmark.ts'
+import { runBenchmark, targetNames, targetsOf } from './run-benchmark.ts'
 
 const smokeScenarios: readonly Scenario[] = [
   { name: 'max-throughput', connections: 8, stream: false },
@@ -59,7 +63,11 @@ describe('benchmark smoke run', () => {
   it('gets a successful, verified answer to every request through the mock, the reference and the gateway', () => {
     expect(result.failures).toEqual([])
     const runs = result.runs.flatMap((run) =>
-      targetNames.map((name) => ({ label: `${run.scenario.name}/${name}`, ...run.targets[name] }))
+      targetsOf(run.scenario).map((name) => {
+        const target = run.targets[name]
+        if (target === undefined) throw new Error(`${run.scenario.name}/${name} did not run`)
+        return { label: `${run.scenario.name}/${name}`, ...target }
+      })
     )
     expect(runs).toHaveLength(smokeScenarios.length * targetNames.length)
     expect(runs.filter((run) => run.ok === 0).map((run) => run.label)).toEqual([])
@@ -84,6 +92,7 @@ describe('benchmark smoke run', () => {
     for (const run of paced) {
       for (const name of targetNames) {
         const target = run.targets[name]
+        if (target === undefined) throw new Error(`${run.scenario.name}/${name} did not run`)
         // Each stream the mock started came back to the load generator with all its chunks (a short or leaky stream
         // is a mismatch, which the first test rules out).
         expect(target.ok, `${run.scenario.name}/${name}`).toBe(target.upstreamRequests)
@@ -92,7 +101,7 @@ describe('benchmark smoke run', () => {
       }
       expect(run.targets.gateway.chunks?.cpuMsPerThousandChunks).toBeGreaterThan(0)
       expect(run.targets.reference.chunks?.cpuMsPerThousandChunks).toBeGreaterThan(0)
-      expect(run.targets.direct.chunks?.cpuMsPerThousandChunks).toBeNull()
+      expect(run.targets.direct?.chunks?.cpuMsPerThousandChunks).toBeNull()
     }
   })
 
@@ -122,5 +131,118 @@ describe('benchmark smoke run', () => {
       expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: added delay p99 \\(ms\\)`))
       expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: gateway peak RSS`))
     }
+  })
+})
+
+const tenantSmokeScenarios: readonly Scenario[] = [
+  {
+    name: 'max-throughput-tenant',
+    connections: 8,
+    stream: false,
+    tenant: { masterScenario: 'max-throughput' },
+  },
+  {
+    name: 'fixed-rate-tenant',
+    connections: 4,
+    overallRate: 50,
+    stream: false,
+    tenant: { masterScenario: 'fixed-rate' },
+  },
+]
+
+describe('benchmark smoke run with a tenant key', () => {
+  requireStoreService('redis')
+  const directory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-tenant-'))
+  const gatewayLogPath = join(directory, 'gateway.log')
+  let result: BenchmarkResult
+
+  beforeAll(async () => {
+    // Without Redis the cases skip (or, with CI=true, fail) on `requireStoreService`'s check.
+    if ((await checkStoreService('redis')) !== null) return
+    const { bin } = await prepareGatewayBin({ cacheName: 'gatehouse-bench-smoke' })
+    result = await runBenchmark({
+      gatewayBin: bin,
+      scenarios: tenantSmokeScenarios,
+      durationSeconds: 2,
+      warmupSeconds: 0.5,
+      rounds: 2,
+      roundLeadInSeconds: 0,
+      verifyBodies: true,
+      gatewayLogPath,
+      // A loaded CI machine may keep Redis waiting past the gateway's 50 ms: refused, that would fail the run.
+      redisTimeoutMs: 2_000,
+    })
+  }, 300_000)
+
+  afterAll(() => rmSync(directory, { recursive: true, force: true }))
+
+  it('gets a verified answer to every tenant-key request through the reference and the gateway, none refused', () => {
+    expect(result.failures).toEqual([])
+    for (const run of result.runs) {
+      expect(run.targets.direct).toBeUndefined()
+      for (const target of [run.targets.reference, run.targets.gateway]) {
+        expect(target.ok).toBeGreaterThan(0)
+        expect(target.non2xx + target.errors + target.mismatches + target.warmupFailures).toBe(0)
+      }
+      expect(run.targets.gateway.upstreamRequests).toBeGreaterThanOrEqual(run.targets.gateway.ok)
+      expect(run.targets.gateway.warmupUpstreamRequests).toBeGreaterThan(0)
+    }
+  })
+
+  it('finds every tenant-key request that reached the mock in the SQL usage store, with its cost', () => {
+    const usage = result.tenantUsage
+    expect(usage).not.toBeNull()
+    const gatewayRequests = result.runs.reduce(
+      (sum, run) =>
+        sum + run.targets.gateway.upstreamRequests + run.targets.gateway.warmupUpstreamRequests,
+      0
+    )
+    // The preflight's plain and streamed calls come on top of the scenarios'.
+    expect(usage?.upstreamRequests).toBe(gatewayRequests + 2)
+    expect(usage?.requests).toBeGreaterThanOrEqual(gatewayRequests + 2)
+    expect(usage?.costMicroUsd).toBeGreaterThan(0)
+  })
+
+  it('runs the gateway on Redis and a SQLite file of its own, and removes both afterwards', async () => {
+    const log = readFileSync(gatewayLogPath, 'utf8')
+    const opened = log.split('\n').find((line) => line.includes('"msg":"stores open"'))
+    const stores = JSON.parse(opened ?? '{}') as { database?: string; limits?: string }
+    expect(stores.limits).toBe('redis')
+    expect(stores.database).toMatch(/gatehouse-bench-stores-.*gatehouse\.db$/)
+    expect(existsSync(stores.database ?? '')).toBe(false)
+    expect(result.stores).toEqual({
+      database: 'sqlite',
+      redisKeyPrefix: expect.stringMatching(/^gatehouse-test:bench:/),
+    })
+    const redis = await connectRawRedis({ url: storeServiceUrl('redis') })
+    const left: string[] = []
+    try {
+      let cursor = '0'
+      do {
+        const [next, keys] = (await redis.command(
+          'SCAN',
+          cursor,
+          'MATCH',
+          `${result.stores.redisKeyPrefix}*`,
+          'COUNT',
+          1_000
+        )) as [string, string[]]
+        left.push(...keys)
+        cursor = next
+      } while (cursor !== '0')
+    } finally {
+      await redis.close()
+    }
+    expect(left).toEqual([])
+  })
+
+  it('reports the tenant targets and what the accounting costs', () => {
+    const verdict = judgeBenchmark(result)
+    const report = formatReport(result, verdict)
+    expect(report).toMatch(/(PASS|FAIL) {2}max throughput with a tenant key, gateway\/reference/)
+    expect(report).toMatch(/(PASS|FAIL) {2}added p99 at 50 req\/s with a tenant key/)
+    expect(report).toContain('max-throughput-tenant against max-throughput: gateway/reference')
+    expect(report).toMatch(/Tenant usage in the SQLite store: \d+ requests/)
+    expect(verdict.tenant.map((entry) => Number.isFinite(entry.tenant))).toEqual([true, true])
   })
 })

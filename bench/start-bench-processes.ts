@@ -1,7 +1,8 @@
 /**
  * Starts the three processes a benchmark run needs: the mock upstream (core 1, beside the load generator), the
  * reference proxy and the gateway (core 0 each, one at a time under load). The gateway runs as shipped,
- * `node bin/gatehouse.js serve` on the built `dist/`, with auth on and info logs going to a file.
+ * `node bin/gatehouse.js serve` on the built `dist/`, with auth on and info logs going to a file, its stores where
+ * `gatewayEnv` says (`prepare-bench-stores.ts`).
  */
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
@@ -87,6 +88,7 @@ const startGateway = async (options: {
   logPath: string
   bin: string
   nodeOptions: string[]
+  env: Record<string, string>
 }) => {
   const port = await findFreePort()
   const log = openSync(options.logPath, 'w')
@@ -102,6 +104,7 @@ const startGateway = async (options: {
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'info',
+      ...options.env,
     },
     stdio: ['ignore', log, log],
   })
@@ -117,8 +120,13 @@ export type StartBenchProcessesOptions = {
   gatewayBin?: string
   /** Node flags for the gateway process (`--cpu-prof`...). */
   gatewayNodeOptions?: string[]
+<<<<<<< HEAD
   /** Node flags for the reference proxy, to profile it the same way. */
   referenceNodeOptions?: string[]
+=======
+  /** More environment for the gateway: where its stores are (`prepare-bench-stores.ts`). */
+  gatewayEnv?: Record<string, string>
+>>>>>>> benchtenant
 }
 
 export const startBenchProcesses = async (
@@ -163,6 +171,7 @@ export const startBenchProcesses = async (
       logPath: options.gatewayLogPath,
       bin: options.gatewayBin ?? join(repositoryRoot, 'bin', 'gatehouse.js'),
       nodeOptions: options.gatewayNodeOptions ?? [],
+      env: options.gatewayEnv ?? {},
     })
     started.push(gateway.child)
 

@@ -1,0 +1,115 @@
+/**
+ * Where the gateway under test keeps its tenants, keys and usage, and what it shares through Redis, for one
+ * benchmark run, and the cleanup that removes it all afterwards:
+ *
+ * - The SQL store: SQLite, the default deployment, as a file in a fresh temporary folder (every run starts from an
+ *   empty store and nothing is written into the checkout), or with `database: 'postgres'` a throwaway PostgreSQL
+ *   database (`GATEHOUSE_TEST_POSTGRES_URL`, default the local server), dropped afterwards.
+ * - Redis, when a scenario calls the gateway with a tenant key (`GATEHOUSE_TEST_REDIS_URL`, default
+ *   127.0.0.1:6379): a key prefix of the run's own, whose keys are deleted afterwards, and nothing else. The gateway
+ *   fails closed (`limits.onStoreFailure: closed`): a limit or budget check Redis did not answer in time is a 503,
+ *   which fails the run, where the default (open) would let the request through unchecked and measure less than
+ *   the checks cost.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import { checkStoreService, storeServiceUrl } from '../test/contract/check-store-service.ts'
+import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
+import { createRedisTestPrefix } from '../test/contract/create-redis-test-prefix.ts'
+import { createThrowawayPostgresDatabase } from '../test/contract/create-throwaway-postgres-database.ts'
+
+export type BenchDatabase = 'sqlite' | 'postgres'
+
+export type BenchStores = {
+  /** The gateway's environment: `DATABASE_URL`, and with Redis `REDIS_URL` and `GATEHOUSE_CONFIG`. */
+  env: Record<string, string>
+  database: BenchDatabase
+  /** Every Redis key the gateway writes starts with it; `null` without Redis. */
+  redisKeyPrefix: string | null
+  /**
+   * Redis's process, when it runs on this machine: its CPU time is read like the targets' (it would otherwise count
+   * as "other", a machine that is not quiet). `null` without Redis or when it runs elsewhere.
+   */
+  redisPid: number | null
+  /** Deletes the run's Redis keys, drops the PostgreSQL database, removes the folder; after the gateway stopped. */
+  cleanup(): Promise<void>
+}
+
+/** `process_id` of `INFO server`, when that process is a Redis server this machine's `/proc` shows. */
+const localRedisPid = async (url: string): Promise<number | null> => {
+  const redis = await connectRawRedis({ url })
+  let info: unknown
+  try {
+    info = await redis.command('INFO', 'server')
+  } finally {
+    await redis.close()
+  }
+  const pid = Number(/^process_id:(\d+)/m.exec(String(info))?.[1])
+  if (!Number.isInteger(pid) || pid <= 0) return null
+  try {
+    // In a container Redis sees its own process ids: the same number here may be another program.
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').includes('redis') ? pid : null
+  } catch {
+    return null
+  }
+}
+
+export const prepareBenchStores = async (options: {
+  redis: boolean
+  database: BenchDatabase
+  /** `redis.timeoutMs`; absent: the gateway's default. */
+  redisTimeoutMs?: number
+}): Promise<BenchStores> => {
+  const directory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-stores-'))
+  const cleanups: (() => Promise<unknown>)[] = [
+    async () => rmSync(directory, { recursive: true, force: true }),
+  ]
+  const cleanup = async (): Promise<void> => {
+    const results = await Promise.allSettled(cleanups.splice(0).map((step) => step()))
+    const failed = results.find((result) => result.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+  }
+  try {
+    const env: Record<string, string> = {}
+    if (options.database === 'postgres') {
+      const database = await createThrowawayPostgresDatabase()
+      cleanups.push(() => database.drop())
+      env.DATABASE_URL = database.url
+    } else {
+      env.DATABASE_URL = `sqlite:${join(directory, 'data', 'gatehouse.db')}`
+    }
+    if (!options.redis)
+      return { env, database: options.database, redisKeyPrefix: null, redisPid: null, cleanup }
+
+    const problem = await checkStoreService('redis')
+    if (problem !== null)
+      throw new Error(
+        `${problem}: the tenant scenarios need Redis (GATEHOUSE_TEST_REDIS_URL for another address)`
+      )
+    const url = storeServiceUrl('redis')
+    const keys = createRedisTestPrefix({ label: 'bench', url })
+    cleanups.push(() => keys.cleanup())
+    const configPath = join(directory, 'gatehouse.yaml')
+    writeFileSync(
+      configPath,
+      stringify({
+        redis: { keyPrefix: keys.prefix, timeoutMs: options.redisTimeoutMs },
+        limits: { onStoreFailure: 'closed' },
+      })
+    )
+    env.REDIS_URL = url
+    env.GATEHOUSE_CONFIG = configPath
+    return {
+      env,
+      database: options.database,
+      redisKeyPrefix: keys.prefix,
+      redisPid: await localRedisPid(url),
+      cleanup,
+    }
+  } catch (error) {
+    await cleanup().catch(() => {})
+    throw error
+  }
+}
