@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 import { readCpuSeconds } from './read-cpu-seconds.ts'
+import { prepareBenchStores } from './prepare-bench-stores.ts'
 import { startBenchProcesses } from './start-bench-processes.ts'
 
 type Kind = 'plain' | 'stream' | 'stream-no-usage'
@@ -106,7 +107,10 @@ const measure = async (name: string, url: string, pid: number, key: string) => {
   return { name, cpuMicros: ((after - before) * 1e6) / requests, threads, attachedOutput }
 }
 
+// The gateway's usage store in a fresh temporary folder (never the checkout's `./data/`), removed at the end.
+const stores = await prepareBenchStores({ redis: false, database: 'sqlite' })
 const processes = await startBenchProcesses({
+  gatewayEnv: stores.env,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
   gatewayNodeOptions: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
   referenceNodeOptions: process.env.BENCH_REFERENCE_NODE_FLAGS?.split(' ').filter(Boolean),
@@ -140,4 +144,5 @@ try {
   )
 } finally {
   await processes.stop()
+  await stores.cleanup()
 }

@@ -120,13 +120,10 @@ export type StartBenchProcessesOptions = {
   gatewayBin?: string
   /** Node flags for the gateway process (`--cpu-prof`...). */
   gatewayNodeOptions?: string[]
-<<<<<<< HEAD
   /** Node flags for the reference proxy, to profile it the same way. */
   referenceNodeOptions?: string[]
-=======
   /** More environment for the gateway: where its stores are (`prepare-bench-stores.ts`). */
   gatewayEnv?: Record<string, string>
->>>>>>> benchtenant
 }
 
 export const startBenchProcesses = async (
