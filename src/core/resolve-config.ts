@@ -100,13 +100,28 @@ export type ResolvedConfig = {
   /** `url: null`: nothing shared, limits kept in the process. */
   redis: { url: string | null; keyPrefix: string; timeoutMs: number }
   limits: { onStoreFailure: 'open' | 'closed' }
-  usage: { retentionDays: number; batchSize: number; flushIntervalMs: number; maxBuffered: number }
+  usage: {
+    /** Days raw usage events are kept; `null`: for good. */
+    retentionDays: number | null
+    /** Days hourly roll-ups are kept; `null`: for good. Daily roll-ups are always kept. */
+    hourlyRetentionDays: number | null
+    batchSize: number
+    flushIntervalMs: number
+    maxBuffered: number
+  }
   /** What a model's tokens cost: the config's `prices` over the shipped table. */
   prices: PriceTable
 }
 
+/**
+ * Raw events for 90 days (enough to look into a recent month's requests one by one); hourly roll-ups for 400 days (a
+ * year and a month: an hourly chart can still be set beside the same weeks a year before). An hourly row stands for
+ * at least one event, so even at worst (every event of its own hour, tenant, key, model, provider and user) the
+ * hourly table holds no more rows than 400 days of events would.
+ */
 export const defaultUsagePolicy: ResolvedConfig['usage'] = {
   retentionDays: 90,
+  hourlyRetentionDays: 400,
   batchSize: 500,
   flushIntervalMs: 1_000,
   maxBuffered: 100_000,
@@ -122,6 +137,10 @@ const pickDefined = <T extends object>(...layers: (Partial<T> | undefined)[]): P
   }
   return out
 }
+
+/** A retention setting: `forever` is `null` (nothing deleted), absent is the default. */
+const keptDays = (value: number | 'forever' | undefined, fallback: number | null): number | null =>
+  value === 'forever' ? null : (value ?? fallback)
 
 /** Layers timeouts: defaults, then global, provider, route (later wins per field). */
 export const mergeTimeouts = (...layers: (TimeoutsConfig | undefined)[]): Timeouts =>
@@ -193,8 +212,17 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     limits: { onStoreFailure: config.limits?.onStoreFailure ?? 'open' },
     usage: {
       ...defaultUsagePolicy,
-      ...pickDefined<ResolvedConfig['usage']>(config.usage),
-    } as ResolvedConfig['usage'],
+      ...pickDefined<Omit<ResolvedConfig['usage'], 'retentionDays' | 'hourlyRetentionDays'>>({
+        batchSize: config.usage?.batchSize,
+        flushIntervalMs: config.usage?.flushIntervalMs,
+        maxBuffered: config.usage?.maxBuffered,
+      }),
+      retentionDays: keptDays(config.usage?.retentionDays, defaultUsagePolicy.retentionDays),
+      hourlyRetentionDays: keptDays(
+        config.usage?.hourlyRetentionDays,
+        defaultUsagePolicy.hourlyRetentionDays
+      ),
+    },
     prices: createPriceTable({ providers, overrides: config.prices ?? {} }),
   }
 }
