@@ -212,10 +212,11 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     limits: { onStoreFailure: config.limits?.onStoreFailure ?? 'open' },
     usage: {
       ...defaultUsagePolicy,
-      ...pickDefined<Omit<ResolvedConfig['usage'], 'retentionDays' | 'hourlyRetentionDays'>>({
-        batchSize: config.usage?.batchSize,
-        flushIntervalMs: config.usage?.flushIntervalMs,
-        maxBuffered: config.usage?.maxBuffered,
+      // The retentions are set below (`forever` is `null`); every other setting as given.
+      ...pickDefined<ResolvedConfig['usage']>({
+        ...config.usage,
+        retentionDays: undefined,
+        hourlyRetentionDays: undefined,
       }),
       retentionDays: keptDays(config.usage?.retentionDays, defaultUsagePolicy.retentionDays),
       hourlyRetentionDays: keptDays(

@@ -31,7 +31,8 @@ beforeAll(async () => {
       'providers:',
       `  anthropic: { type: anthropic, apiKey: ${MOCK_ANTHROPIC_API_KEY}, baseUrl: "${upstream.baseUrl}", discoverModels: false, models: [claude-haiku-4-5] }`,
     ],
-    env: { LOG_LEVEL: 'info' },
+    // A `usage` log line per event (the default on this branch; `USAGE_LOG` turns it on where it is not).
+    env: { LOG_LEVEL: 'info', USAGE_LOG: 'true' },
     stdout: (line) => lines.push(line),
   })
 }, 30_000)
