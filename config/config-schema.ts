@@ -8,6 +8,16 @@ import { providerTypes } from './provider-types.ts'
 
 const durationMs = z.number().int().positive()
 
+/** How long stored usage is kept: whole days (at most a century), or `forever`. */
+const retentionDaysError = { error: 'a whole number of days from 1 to 36500, or `forever`' }
+const retentionDays = z.union(
+  [
+    z.number().int(retentionDaysError).min(1, retentionDaysError).max(36_500, retentionDaysError),
+    z.literal('forever'),
+  ],
+  retentionDaysError
+)
+
 export const timeoutsSchema = z.strictObject({
   /** TCP+TLS connect (Node only; Workers' fetch has no connect timeout). */
   connectMs: durationMs.optional(),
@@ -192,8 +202,16 @@ export const configSchema = z.strictObject({
     .optional(),
   usage: z
     .strictObject({
-      /** Days raw usage events are kept; the hourly and daily roll-ups are kept for good (default 90). */
-      retentionDays: z.number().int().positive().optional(),
+      /**
+       * Days raw usage events are kept, or `forever` (default 90); older ones are deleted at start and every hour.
+       * Usage reads never need them: they read the roll-ups.
+       */
+      retentionDays: retentionDays.optional(),
+      /**
+       * Days hourly roll-ups are kept, or `forever` (default 400); the daily roll-ups are kept for good. Reads over
+       * older ranges answer from the daily roll-ups, by whole UTC days.
+       */
+      hourlyRetentionDays: retentionDays.optional(),
       /** Events written per batch (default 500) and the longest wait before a partial batch goes (default 1000). */
       batchSize: z.number().int().positive().optional(),
       flushIntervalMs: durationMs.optional(),

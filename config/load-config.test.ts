@@ -288,6 +288,49 @@ describe('upstream pool settings', () => {
   })
 })
 
+describe('usage retention settings', () => {
+  const usageOf = (usage: string) =>
+    resolveConfig(
+      configOf(loadConfig({ env: { OPENAI_API_KEY: 'k' }, fileText: `usage: ${usage}\n` }))
+    ).usage
+
+  it('keeps raw events 90 days and hourly roll-ups 400 by default; `forever` keeps them for good', () => {
+    expect(usageOf('{}')).toMatchObject({ retentionDays: 90, hourlyRetentionDays: 400 })
+    expect(usageOf('{ retentionDays: 30, hourlyRetentionDays: forever }')).toMatchObject({
+      retentionDays: 30,
+      hourlyRetentionDays: null,
+    })
+    expect(usageOf('{ retentionDays: forever }')).toMatchObject({
+      retentionDays: null,
+      hourlyRetentionDays: 400,
+      batchSize: 500,
+    })
+  })
+
+  it('refuses 0, a fraction, a word other than forever, or more than a century, naming the field', () => {
+    const errors = errorsOf(
+      loadConfig({
+        env: { OPENAI_API_KEY: 'k' },
+        fileText: 'usage: { retentionDays: 0, hourlyRetentionDays: 1.5 }\n',
+      })
+    )
+    const message = 'a whole number of days from 1 to 36500, or `forever`'
+    expect(errors).toEqual([
+      `usage.retentionDays: ${message}`,
+      `usage.hourlyRetentionDays: ${message}`,
+    ])
+    for (const value of ['never', '-3', '36501', '"90"'])
+      expect(
+        errorsOf(
+          loadConfig({
+            env: { OPENAI_API_KEY: 'k' },
+            fileText: `usage: { retentionDays: ${value} }\n`,
+          })
+        )
+      ).toEqual([`usage.retentionDays: ${message}`])
+  })
+})
+
 describe('config/gatehouse.example.yaml', () => {
   const text = readFileSync(new URL('./gatehouse.example.yaml', import.meta.url), 'utf8')
 

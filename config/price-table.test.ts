@@ -113,6 +113,40 @@ describe('the shipped defaults', () => {
   })
 })
 
+describe('1-hour cache write rates', () => {
+  it('default to twice the input rate, per tier, for a model that prices cache writes', () => {
+    const table = createPriceTable({
+      providers,
+      overrides: {
+        'bedrock/claude-*': {
+          input: 3,
+          output: 15,
+          cacheWrite: 3.75,
+          longContext: { aboveInputTokens: 200_000, input: 6, output: 22.5, cacheWrite: 7.5 },
+        },
+        'my-model': { input: 0.8, output: 4, cacheWrite: 1, cacheWrite1h: 1.5 },
+        'plain-model': { input: 1, output: 2 },
+      },
+    })
+    expect(table.priceFor('bedrock', 'claude-sonnet-4')).toMatchObject({
+      cacheWrite1h: 6,
+      longContext: { cacheWrite1h: 12 },
+    })
+    // Given, it stays; without any cache-write price (OpenAI's writes are free), there is none.
+    expect(table.priceFor('openai', 'my-model')?.cacheWrite1h).toBe(1.5)
+    expect(table.priceFor('openai', 'plain-model')).not.toHaveProperty('cacheWrite1h')
+    expect(table.priceFor('openai', 'gpt-4o')).not.toHaveProperty('cacheWrite1h')
+  })
+
+  it('fill the shipped Sonnet 4 long-context tier, whose 1-hour rate the pricing page leaves out', () => {
+    const table = createPriceTable({ providers })
+    expect(table.priceFor('anthropic', 'claude-sonnet-4-5')).toMatchObject({
+      cacheWrite1h: 6,
+      longContext: { input: 6, cacheWrite: 7.5, cacheWrite1h: 12 },
+    })
+  })
+})
+
 describe('operator overrides', () => {
   const price = (input: number) => ({ input, output: input * 2 })
 

@@ -24,7 +24,10 @@ export type TokenRates = {
   cachedInput?: number
   /** Input tokens written to the prompt cache; for Anthropic, the 5-minute cache (its default). */
   cacheWrite?: number
-  /** Input tokens written to Anthropic's 1-hour cache, which costs more than the 5-minute one. */
+  /**
+   * Input tokens written to Anthropic's 1-hour cache, which costs more than the 5-minute one. Left out where
+   * `cacheWrite` is given, it is twice `input`, Anthropic's rule (`createPriceTable` fills it in).
+   */
   cacheWrite1h?: number
 }
 
@@ -132,7 +135,8 @@ const claudeSonnet4: ModelPrice = {
   /**
    * With the 1M-token context window (beta), a request over 200K input tokens is billed at these rates throughout
    * (https://www.anthropic.com/news/1m-context; pricing page, "Long context pricing"). The 1-hour cache write rate
-   * in this tier is not stated there, so it is left unknown.
+   * in this tier is not stated there: like the 5-minute one (1.25 × 6), it follows the cache multipliers, so it is
+   * filled in as 2 × the tier's input, $12.
    */
   longContext: {
     aboveInputTokens: 200_000,
@@ -199,6 +203,29 @@ export interface PriceTable {
   priceFor(provider: string, model: string): ModelPrice | null
 }
 
+/** Anthropic bills a 1-hour cache write at twice the base input rate (a 5-minute one at 1.25 times). */
+const oneHourWriteFactor = 2
+
+const withOneHourRate = <R extends TokenRates>(rates: R): R =>
+  rates.cacheWrite === undefined || rates.cacheWrite1h !== undefined
+    ? rates
+    : { ...rates, cacheWrite1h: rates.input * oneHourWriteFactor }
+
+/**
+ * A price with its 1-hour cache write rate filled in, in each tier, where the tier prices cache writes but not that
+ * one: a model that bills 5-minute writes (Claude, wherever it is served) bills 1-hour ones by the same rule. A model
+ * without a cache-write price (OpenAI's: writes are free there) gets none.
+ */
+const withOneHourWrites = (price: ModelPrice): ModelPrice => {
+  const filled = withOneHourRate(price)
+  return price.longContext === undefined
+    ? filled
+    : { ...filled, longContext: withOneHourRate(price.longContext) }
+}
+
+const mapValues = <T>(record: Record<string, T>, map: (value: T) => T): Record<string, T> =>
+  Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value)]))
+
 type PatternPrice = { pattern: RegExp; literalLength: number; price: ModelPrice }
 
 const compilePattern = (key: string, price: ModelPrice): PatternPrice => {
@@ -225,10 +252,10 @@ export const createPriceTable = (options: {
   /** Replaces the shipped defaults (tests). */
   defaults?: Readonly<Partial<Record<ProviderType, Record<string, ModelPrice>>>>
 }): PriceTable => {
-  const overrides = priceOverridesSchema.parse(options.overrides ?? {}) as Record<
-    string,
-    ModelPrice
-  >
+  const overrides = mapValues(
+    priceOverridesSchema.parse(options.overrides ?? {}) as Record<string, ModelPrice>,
+    withOneHourWrites
+  )
   const exact = new Map<string, ModelPrice>()
   const patterns: PatternPrice[] = []
   for (const [key, price] of Object.entries(overrides)) {
@@ -242,7 +269,12 @@ export const createPriceTable = (options: {
   for (const [type, prices] of Object.entries(options.defaults ?? defaultPrices)) {
     defaults.set(
       type as ProviderType,
-      new Map(Object.entries(prices).map(([model, price]) => [model.toLowerCase(), price]))
+      new Map(
+        Object.entries(prices).map(([model, price]) => [
+          model.toLowerCase(),
+          withOneHourWrites(price),
+        ])
+      )
     )
   }
 

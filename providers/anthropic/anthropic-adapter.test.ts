@@ -324,6 +324,7 @@ describe('chat (cross dialect)', () => {
       outputTokens: 59,
       cachedInputTokens: 2048,
       cacheWriteInputTokens: 100,
+      cacheWrite1hInputTokens: 0,
       reasoningTokens: 18,
     })
   })
@@ -367,6 +368,7 @@ describe('streamChat', () => {
           outputTokens: 1,
           cachedInputTokens: 0,
           cacheWriteInputTokens: 0,
+          cacheWrite1hInputTokens: 0,
           reasoningTokens: null,
         },
       },
@@ -381,6 +383,7 @@ describe('streamChat', () => {
           outputTokens: 30,
           cachedInputTokens: 0,
           cacheWriteInputTokens: 0,
+          cacheWrite1hInputTokens: 0,
           reasoningTokens: null,
         },
       },
@@ -448,6 +451,7 @@ describe('streamChat', () => {
         outputTokens: 112,
         cachedInputTokens: 1024,
         cacheWriteInputTokens: 256,
+        cacheWrite1hInputTokens: 0,
         reasoningTokens: 18,
       },
     })

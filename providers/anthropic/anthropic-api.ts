@@ -10,6 +10,13 @@ export const anthropicUsageSchema = z.looseObject({
   output_tokens: z.number().nullish(),
   cache_creation_input_tokens: z.number().nullish(),
   cache_read_input_tokens: z.number().nullish(),
+  /** `cache_creation_input_tokens` by cache lifetime (`cache_control.ttl`: `5m`, the default, or `1h`). */
+  cache_creation: z
+    .looseObject({
+      ephemeral_5m_input_tokens: z.number().nullish(),
+      ephemeral_1h_input_tokens: z.number().nullish(),
+    })
+    .nullish(),
   output_tokens_details: z.looseObject({ thinking_tokens: z.number().nullish() }).nullish(),
 })
 export type AnthropicUsage = z.infer<typeof anthropicUsageSchema>

@@ -20,6 +20,36 @@ describe('convertAnthropicUsage', () => {
     })
   })
 
+  it('reads the 1-hour share of the cache writes from cache_creation', () => {
+    const usage = convertAnthropicUsage({
+      input_tokens: 50,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 3000,
+      cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
+      output_tokens: 30,
+    })
+    expect(usage).toMatchObject({
+      inputTokens: 3050,
+      cacheWriteInputTokens: 3000,
+      cacheWrite1hInputTokens: 2000,
+    })
+    // Without the total, the split stands for it.
+    expect(
+      convertAnthropicUsage({
+        input_tokens: 50,
+        cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
+      })
+    ).toMatchObject({
+      inputTokens: 3050,
+      cacheWriteInputTokens: 3000,
+      cacheWrite1hInputTokens: 2000,
+    })
+    // Without a split (older API versions, other servers), nothing is said about lifetimes.
+    expect(
+      convertAnthropicUsage({ input_tokens: 5, cache_creation_input_tokens: 7 })
+    ).not.toHaveProperty('cacheWrite1hInputTokens')
+  })
+
   it('keeps unknown counts null instead of 0', () => {
     expect(convertAnthropicUsage({ output_tokens: 3 })).toEqual({
       inputTokens: null,
@@ -35,6 +65,23 @@ describe('convertAnthropicUsage', () => {
 })
 
 describe('mergeAnthropicUsage', () => {
+  it("keeps message_start's cache_creation when message_delta repeats the totals without it", () => {
+    const merged = mergeAnthropicUsage(
+      {
+        input_tokens: 12,
+        cache_creation_input_tokens: 300,
+        cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 },
+        output_tokens: 1,
+      },
+      { input_tokens: 12, cache_creation_input_tokens: 300, output_tokens: 40 }
+    )
+    expect(convertAnthropicUsage(merged)).toMatchObject({
+      cacheWriteInputTokens: 300,
+      cacheWrite1hInputTokens: 200,
+      outputTokens: 40,
+    })
+  })
+
   it('overwrites with the later cumulative counts and keeps fields the later one omits', () => {
     expect(
       mergeAnthropicUsage(

@@ -7,19 +7,27 @@ const known = (value: number | null | undefined): number | null =>
 /**
  * Anthropic usage → canonical. Anthropic's `input_tokens` excludes cache reads and writes, while the canonical
  * `inputTokens` includes them (OpenAI's convention), so the cache counts are added back when the upstream reports them.
+ * `cache_creation` splits the writes by cache lifetime: its 1-hour count becomes `cacheWrite1hInputTokens` (priced
+ * higher), and it stands for the total when `cache_creation_input_tokens` is missing.
  * https://docs.claude.com/en/api/messages (Usage), wire-notes §4.3.
  */
 export const convertAnthropicUsage = (usage: AnthropicUsage | null | undefined): Usage => {
   const input = known(usage?.input_tokens)
   const cacheRead = known(usage?.cache_read_input_tokens)
-  const cacheWrite = known(usage?.cache_creation_input_tokens)
-  return {
+  const write5m = known(usage?.cache_creation?.ephemeral_5m_input_tokens)
+  const write1h = known(usage?.cache_creation?.ephemeral_1h_input_tokens)
+  const cacheWrite =
+    known(usage?.cache_creation_input_tokens) ??
+    (write5m === null || write1h === null ? null : write5m + write1h)
+  const converted: Usage = {
     inputTokens: input === null ? null : input + (cacheRead ?? 0) + (cacheWrite ?? 0),
     outputTokens: known(usage?.output_tokens),
     cachedInputTokens: cacheRead,
     cacheWriteInputTokens: cacheWrite,
     reasoningTokens: known(usage?.output_tokens_details?.thinking_tokens),
   }
+  if (write1h !== null) converted.cacheWrite1hInputTokens = write1h
+  return converted
 }
 
 /**

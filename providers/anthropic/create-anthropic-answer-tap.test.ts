@@ -113,6 +113,7 @@ describe('createAnthropicAnswerTap: streamed messages', () => {
           outputTokens: 30,
           cachedInputTokens: 0,
           cacheWriteInputTokens: 0,
+          cacheWrite1hInputTokens: 0,
           reasoningTokens: null,
         },
       })

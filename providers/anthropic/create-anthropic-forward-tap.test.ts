@@ -25,6 +25,7 @@ describe('createAnthropicForwardTap', () => {
         outputTokens: 112,
         cachedInputTokens: 1024,
         cacheWriteInputTokens: 256,
+        cacheWrite1hInputTokens: 0,
         reasoningTokens: 18,
       },
     })
@@ -72,6 +73,7 @@ describe('createAnthropicForwardTap', () => {
         outputTokens: 12,
         cachedInputTokens: 0,
         cacheWriteInputTokens: 0,
+        cacheWrite1hInputTokens: 0,
         reasoningTokens: null,
       },
     })

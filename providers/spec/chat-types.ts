@@ -90,7 +90,14 @@ export type Usage = {
   inputTokens: number | null
   outputTokens: number | null
   cachedInputTokens: number | null
+  /** Every cache write, whatever its lifetime. */
   cacheWriteInputTokens: number | null
+  /**
+   * How many of `cacheWriteInputTokens` went to a 1-hour cache (Anthropic's `cache_creation.ephemeral_1h_input_tokens`),
+   * which is billed higher than the 5-minute default; the rest are 5-minute writes. Present only where the provider
+   * splits its writes by lifetime; absent or `null`, they are all 5-minute writes as far as anyone knows.
+   */
+  cacheWrite1hInputTokens?: number | null
   reasoningTokens: number | null
 }
 

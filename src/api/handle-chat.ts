@@ -180,6 +180,7 @@ const handleChat = async (
             requestedMaxOutputTokens: requestedMaxOutputTokens(body),
             modelMaxOutputTokens: deps.config.maxOutputTokens,
             metered: operation !== 'count-tokens',
+            clock: deps.clock,
             logger: deps.logger,
           })
     outcome = await executor.execute({

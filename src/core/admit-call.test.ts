@@ -60,6 +60,7 @@ const setup = () => {
       requestedMaxOutputTokens: 100,
       modelMaxOutputTokens: () => undefined,
       metered: true,
+      clock,
       logger: createRecordingLogger(),
       ...overrides,
     })
@@ -131,15 +132,26 @@ describe('admitCall', () => {
   })
 
   it('refuses a spent budget with insufficient_quota, and a model without a price under a budget', async () => {
-    const { admit } = setup()
+    const { admit, clock } = setup()
     // gpt-4o-mini: 100 input tokens at $0.15/M and 100 output at $0.60/M: 75 micro-USD at worst.
     const principal = keyPrincipal({ budget: { microUsd: 100, period: 'month' } })
     const admission = await admit(principal)
-    admission.settle({ tokens: 200, costMicroUsd: 80 })
+    admission.settle({ tokens: 200, costMicroUsd: 100 })
     await new Promise((resolve) => setTimeout(resolve, 0))
     const error = await refusal(admit(principal))
-    expect(error).toMatchObject({ status: 429, openaiCode: 'insufficient_quota' })
-    expect(error.message).toContain('budget')
+    expect(error).toMatchObject({
+      status: 429,
+      openaiCode: 'insufficient_quota',
+      openaiType: 'insufficient_quota',
+    })
+    expect(error.message).toBe(
+      'The monthly budget of this key is spent ($0.0001 of $0.0001). It renews at 2026-02-01T00:00:00.000Z.'
+    )
+    // Nothing changes before the month ends: the SDKs are told when, and not to retry meanwhile.
+    expect(error.headers).toMatchObject({
+      'retry-after': String((Date.UTC(2026, 1, 1) - clock.now()) / 1_000),
+      'x-should-retry': 'false',
+    })
     const unpriced = await refusal(
       admit(keyPrincipal({ budget: { microUsd: 1_000_000, period: 'day' } }), {
         model: 'local/llama',
@@ -148,6 +160,39 @@ describe('admitCall', () => {
     )
     expect(unpriced).toMatchObject({ status: 403 })
     expect(unpriced.message).toContain('local/llama')
+  })
+
+  it('names a daily budget, has no Retry-After for a total one, and asks a second later when reservations fill it', async () => {
+    const { admit, clock } = setup()
+    const daily = keyPrincipal({}, { budget: { microUsd: 80, period: 'day' } })
+    ;(await admit(daily)).settle({ tokens: 200, costMicroUsd: 80 })
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    const spentToday = await refusal(admit(daily))
+    expect(spentToday.message).toMatch(/^The daily budget of this key's tenant is spent/)
+    expect(spentToday.headers['retry-after']).toBe(
+      String((Date.UTC(2026, 0, 2) - clock.now()) / 1_000)
+    )
+
+    const total = keyPrincipal({ budget: { microUsd: 80, period: 'total' } })
+    ;(await admit(total)).settle({ tokens: 200, costMicroUsd: 80 })
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    const spentForGood = await refusal(admit(total))
+    expect(spentForGood.message).toBe('The budget of this key is spent ($0.00008 of $0.00008).')
+    expect(spentForGood.headers['retry-after']).toBeUndefined()
+    expect(spentForGood.headers['x-should-retry']).toBe('false')
+
+    // 75 micro-USD reserved and in flight; the next worst case does not fit in what is left.
+    const busy = keyPrincipal({ budget: { microUsd: 100, period: 'week' } })
+    await admit(busy)
+    const filled = await refusal(admit(busy))
+    expect(filled).toMatchObject({
+      status: 429,
+      openaiCode: 'insufficient_quota',
+      retryAfterMs: 1_000,
+    })
+    expect(filled.message).toContain('in flight')
+    expect(filled.headers['retry-after']).toBe('1')
+    expect(filled.headers['x-should-retry']).toBeUndefined()
   })
 
   it('formats reset durations as OpenAI does', () => {

@@ -10,13 +10,16 @@
  * - Budgets: the worst case of the dearest target is reserved (`BudgetStore.reserve`): the prompt at the model's
  *   dearest input rate, plus the output bound (`max_tokens`, else the model's maximum, else `defaultOutputBound`);
  *   settled with the real cost at the end (the reservation itself when the real cost is unknown). A spent budget is
- *   a 429 with OpenAI's `insufficient_quota` code whose message says it is a budget. A model without a price
+ *   a 429 with OpenAI's `insufficient_quota` code and type whose message says it is a budget, with `Retry-After` the
+ *   period's end (none for a total budget) and `x-should-retry: false`; a budget that reservations in flight fill is
+ *   a 429 with `Retry-After: 1`. A model without a price
  *   cannot be used by a key or tenant that has a budget: 403 naming the model, since its spend could not be counted.
  *
  * Every response of a tenant key carries OpenAI's `x-ratelimit-*` headers for requests and tokens (the tightest of
  * the key's and the tenant's), which the official SDKs read.
  */
 import type { PriceTable } from '../../config/price-table.ts'
+import type { BudgetPeriod } from '../stores/budget-period-bounds.ts'
 import type { BudgetReservation, BudgetStore } from '../stores/budget-store.ts'
 import type {
   RateLimitLease,
@@ -27,6 +30,7 @@ import type {
 import { tightestRateLimit } from '../stores/rate-limit-store.ts'
 import type { AccessSettings } from '../stores/tenant-store.ts'
 import type { CallRoute } from './chat-call.ts'
+import type { Clock } from './clock.ts'
 import { worstCaseCost } from './compute-cost.ts'
 import { GatewayError } from './errors.ts'
 import type { Logger } from './logger.ts'
@@ -124,6 +128,8 @@ export type AdmitCallOptions = {
   modelMaxOutputTokens: (model: string) => number | undefined
   /** `false` for what providers do not bill (counting tokens): only the model lists apply. */
   metered: boolean
+  /** For how long a spent budget stays spent (its period's end). */
+  clock: Clock
   logger: Logger
 }
 
@@ -216,15 +222,32 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
       await releaseLease(options, lease)
       const { refusal } = decision
       const whose = refusal.scope === 'key' ? 'this key' : "this key's tenant"
-      const usd = (microUsd: number): string => `$${(microUsd / 1_000_000).toFixed(2)}`
+      // Cents, or as many decimals as a smaller amount needs: `$50.00`, `$0.0001`, `$1.234567`.
+      const usd = (microUsd: number): string =>
+        `$${(microUsd / 1_000_000).toFixed(6).replace(/0{1,4}$/, '')}`
+      const resets =
+        refusal.periodEnd === null
+          ? ''
+          : ` It renews at ${new Date(refusal.periodEnd).toISOString()}.`
       const message = refusal.spent
-        ? `The ${refusal.period === 'total' ? '' : `${refusal.period}ly `}budget of ${whose} is spent (${usd(refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).`
+        ? `The ${budgetAdjective[refusal.period]}budget of ${whose} is spent (${usd(refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).${resets}`
         : `The budget of ${whose} cannot cover this request's worst-case cost while other requests are in flight (${usd(refusal.remainingMicroUsd)} left of ${usd(refusal.limitMicroUsd)}).`
-      const retryAfterMs = refusal.spent || refusal.periodEnd === null ? null : 1_000
+      // Spent: nothing changes before the period ends (never, for a total budget), so the SDKs are told not to retry
+      // (`x-should-retry: false`) and when the next period starts. Filled by reservations in flight: they settle soon.
+      const retryAfterMs = !refusal.spent
+        ? 1_000
+        : refusal.periodEnd === null
+          ? null
+          : Math.max(1_000, refusal.periodEnd - options.clock.now())
       throw new GatewayError('rate_limited', message, {
         openaiCode: 'insufficient_quota',
+        openaiType: 'insufficient_quota',
         retryAfterMs,
-        headers: { ...headers, ...retryAfterHeaders(retryAfterMs) },
+        headers: {
+          ...headers,
+          ...retryAfterHeaders(retryAfterMs),
+          ...(refusal.spent ? { 'x-should-retry': 'false' } : {}),
+        },
       })
     }
     reservation = decision.reservation
@@ -248,6 +271,13 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
           .catch((error: unknown) => options.logger.error({ err: error }, 'budget: settle failed'))
     },
   }
+}
+
+const budgetAdjective: Record<BudgetPeriod, string> = {
+  day: 'daily ',
+  week: 'weekly ',
+  month: 'monthly ',
+  total: '',
 }
 
 const budgetOf = (settings: AccessSettings) =>

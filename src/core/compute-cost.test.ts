@@ -3,7 +3,7 @@ import { createPriceTable, type ModelPrice } from '../../config/price-table.ts'
 import { convertAnthropicUsage } from '../../providers/anthropic/convert-anthropic-usage.ts'
 import { convertOpenAIUsage } from '../../providers/openai/convert-openai-usage.ts'
 import type { Usage } from '../../providers/spec/chat-types.ts'
-import { computeCost, worstCaseCost, type CostUsage } from './compute-cost.ts'
+import { computeCost, worstCaseCost } from './compute-cost.ts'
 
 const prices = createPriceTable({
   providers: { openai: { type: 'openai' }, anthropic: { type: 'anthropic' } },
@@ -17,7 +17,7 @@ const openaiUsage = (wire: unknown): Usage => {
   return usage
 }
 
-const usage = (counts: Partial<CostUsage>): CostUsage => ({
+const usage = (counts: Partial<Usage>): Usage => ({
   inputTokens: null,
   outputTokens: null,
   cachedInputTokens: null,
@@ -155,7 +155,13 @@ describe('computeCost: unknown stays unknown', () => {
     expect(
       computeCost(usage({ ...reported, cacheWriteInputTokens: 10 }), openai('gpt-4.1'))
     ).toBeNull()
-    // Sonnet 4's long-context tier has no published 1-hour write rate.
+    // An operator's model with input and output prices only: its cache writes, of either lifetime, are unpriced.
+    const plain = { input: 1, output: 2 }
+    const written = usage({ ...reported, cacheWriteInputTokens: 10, cacheWrite1hInputTokens: 10 })
+    expect(computeCost(written, plain)).toBeNull()
+  })
+
+  it("prices 1-hour writes in Sonnet 4's long-context tier at twice its input rate", () => {
     const long = usage({
       inputTokens: 300_000,
       outputTokens: 0,
@@ -164,7 +170,9 @@ describe('computeCost: unknown stays unknown', () => {
     })
     const sonnet = anthropic('claude-sonnet-4')
     expect(computeCost(long, sonnet)).toBe(299_000 * 6 + 1000 * 7.5)
-    expect(computeCost({ ...long, cacheWrite1hInputTokens: 1000 }, sonnet)).toBeNull()
+    expect(computeCost({ ...long, cacheWrite1hInputTokens: 1000 }, sonnet)).toBe(
+      299_000 * 6 + 1000 * 12
+    )
   })
 })
 
@@ -276,7 +284,7 @@ describe('worstCaseCost', () => {
         estimatedInputTokens: 250_000,
         maxOutputTokens: 1000,
       })
-    ).toBe(250_000 * 7.5 + 1000 * 22.5)
+    ).toBe(250_000 * 12 + 1000 * 22.5)
   })
 
   it('rounds up', () => {

@@ -8,19 +8,15 @@
  * tokens billed at the plain input rate are therefore `inputTokens - cachedInputTokens - cacheWriteInputTokens`.
  * `outputTokens` includes reasoning tokens in both dialects (OpenAI `completion_tokens` contains
  * `reasoning_tokens`; Anthropic `output_tokens` contains the thinking), so `reasoningTokens` is never billed again.
+ * Cache writes are billed at the 5-minute rate (`cacheWrite`) except `cacheWrite1hInputTokens`, the writes to
+ * Anthropic's 1-hour cache (`usage.cache_creation.ephemeral_1h_input_tokens`), at `cacheWrite1h`; absent or `null`,
+ * every write is a 5-minute write, the API's default.
  *
  * Arithmetic is exact: each rate becomes an integer count of 10⁻⁶ USD per million tokens (prices have at most 6
  * decimals), products and sums are BigInt, and the total is rounded once, at the end.
  */
 import type { Usage } from '../../providers/spec/chat-types.ts'
 import type { ModelPrice, TokenRates } from '../../config/price-table.ts'
-
-/**
- * The usage a cost is computed from: the canonical `Usage`, plus, where the provider reports it, how many of the
- * cache writes went to Anthropic's 1-hour cache (`usage.cache_creation.ephemeral_1h_input_tokens`). Absent or
- * `null`, every write is priced as a 5-minute write, the API's default.
- */
-export type CostUsage = Usage & { cacheWrite1hInputTokens?: number | null }
 
 /** Micro-USD per million tokens → the scaled integer unit (10⁻⁶ micro-USD per token). */
 const scale = 1_000_000n
@@ -59,7 +55,7 @@ const charge = (count: number | null, rate: number | undefined): bigint | undefi
  * bill depends on is unreported (`null`), contradicts the others (cache counts above the input total) or is not a
  * non-negative integer, or tokens were used of a kind the price does not cover.
  */
-export const computeCost = (usage: CostUsage, price: ModelPrice | null): number | null => {
+export const computeCost = (usage: Usage, price: ModelPrice | null): number | null => {
   if (price === null) return null
   const { inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens } = usage
   const write1h = usage.cacheWrite1hInputTokens ?? 0

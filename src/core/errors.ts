@@ -32,6 +32,8 @@ export type GatewayErrorOptions = {
   param?: string | null
   /** Machine-readable code for OpenAI-shaped bodies (`model_not_found`, `invalid_api_key`). */
   openaiCode?: string | null
+  /** The `type` of an OpenAI-shaped body where OpenAI's own differs from the status's (`insufficient_quota`). */
+  openaiType?: string | null
   /** Overrides the status derived from `code` (e.g. 502 vs 503). */
   status?: number
   retryAfterMs?: number | null
@@ -46,6 +48,7 @@ export class GatewayError extends Error {
   readonly status: number
   readonly param: string | null
   readonly openaiCode: string | null
+  readonly openaiType: string | null
   readonly retryAfterMs: number | null
   readonly headers: Record<string, string>
 
@@ -55,6 +58,7 @@ export class GatewayError extends Error {
     this.status = options.status ?? statusByCode[code]
     this.param = options.param ?? null
     this.openaiCode = options.openaiCode ?? null
+    this.openaiType = options.openaiType ?? null
     this.retryAfterMs = options.retryAfterMs ?? null
     this.headers = options.headers ?? {}
   }

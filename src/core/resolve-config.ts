@@ -101,7 +101,10 @@ export type ResolvedConfig = {
   redis: { url: string | null; keyPrefix: string; timeoutMs: number }
   limits: { onStoreFailure: 'open' | 'closed' }
   usage: {
-    retentionDays: number
+    /** Days raw usage events are kept; `null`: for good. */
+    retentionDays: number | null
+    /** Days hourly roll-ups are kept; `null`: for good. Daily roll-ups are always kept. */
+    hourlyRetentionDays: number | null
     batchSize: number
     flushIntervalMs: number
     maxBuffered: number
@@ -112,8 +115,15 @@ export type ResolvedConfig = {
   prices: PriceTable
 }
 
+/**
+ * Raw events for 90 days (enough to look into a recent month's requests one by one); hourly roll-ups for 400 days (a
+ * year and a month: an hourly chart can still be set beside the same weeks a year before). An hourly row stands for
+ * at least one event, so even at worst (every event of its own hour, tenant, key, model, provider and user) the
+ * hourly table holds no more rows than 400 days of events would.
+ */
 export const defaultUsagePolicy: ResolvedConfig['usage'] = {
   retentionDays: 90,
+  hourlyRetentionDays: 400,
   batchSize: 500,
   flushIntervalMs: 1_000,
   maxBuffered: 100_000,
@@ -130,6 +140,10 @@ const pickDefined = <T extends object>(...layers: (Partial<T> | undefined)[]): P
   }
   return out
 }
+
+/** A retention setting: `forever` is `null` (nothing deleted), absent is the default. */
+const keptDays = (value: number | 'forever' | undefined, fallback: number | null): number | null =>
+  value === 'forever' ? null : (value ?? fallback)
 
 /** Layers timeouts: defaults, then global, provider, route (later wins per field). */
 export const mergeTimeouts = (...layers: (TimeoutsConfig | undefined)[]): Timeouts =>
@@ -202,8 +216,18 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     limits: { onStoreFailure: config.limits?.onStoreFailure ?? 'open' },
     usage: {
       ...defaultUsagePolicy,
-      ...pickDefined<ResolvedConfig['usage']>(config.usage),
-    } as ResolvedConfig['usage'],
+      // The retentions are set below (`forever` is `null`); every other setting as given.
+      ...pickDefined<ResolvedConfig['usage']>({
+        ...config.usage,
+        retentionDays: undefined,
+        hourlyRetentionDays: undefined,
+      }),
+      retentionDays: keptDays(config.usage?.retentionDays, defaultUsagePolicy.retentionDays),
+      hourlyRetentionDays: keptDays(
+        config.usage?.hourlyRetentionDays,
+        defaultUsagePolicy.hourlyRetentionDays
+      ),
+    },
     prices: createPriceTable({ providers, overrides: config.prices ?? {} }),
   }
 }

@@ -81,7 +81,7 @@ export const errorBody = (
     : {
         error: {
           message: error.message,
-          type: openAIType(error.status),
+          type: error.openaiType ?? openAIType(error.status),
           param: error.param,
           code: openAICode(error),
         },

@@ -1,8 +1,9 @@
 /**
  * Opens the stores on Node: tenants, keys and usage in SQL (a SQLite file by default, PostgreSQL with a `postgres://`
  * URL), migrated at start-up; rate limits, budgets and revocations in Redis when `redis.url` is set, in the process
- * otherwise (one process only). Returns them with what shutdown closes, in order: the revocation feed, the Redis
- * connection, the database (after the usage sink, which `node-deps.ts` closes first).
+ * otherwise (one process only). Starts the usage retention (`start-usage-retention.ts`). Returns them with what
+ * shutdown closes, in order: the revocation feed, the Redis connection, the usage retention, the usage writer thread
+ * and the database (after the usage sink, which `node-deps.ts` closes first).
  */
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
@@ -26,6 +27,7 @@ import { createSqlTenantStore } from '../stores/sql/sql-tenant-store.ts'
 import { createSqlUsageStore } from '../stores/sql/sql-usage-store.ts'
 import type { Closable, Stores } from '../stores/types.ts'
 import type { UsageStore } from '../stores/usage-store.ts'
+import { startUsageRetention } from './start-usage-retention.ts'
 import { createThreadedUsageWriter } from './threaded-usage-writer.ts'
 import { StartupError } from './startup-error.ts'
 
@@ -35,7 +37,7 @@ export type NodeStores = {
    * Where the usage sink writes: on SQLite a worker thread with its own connection (the driver is synchronous and
    * would hold the event loop for every batch), on PostgreSQL the usage store itself.
    */
-  usageWriter: Pick<UsageStore, 'record'>
+  usageWriter: Pick<UsageStore, 'record' | 'pruneEvents' | 'pruneHourlyRollups'>
   /** Closed at shutdown in this order, after the usage sink. */
   closables: Closable[]
   /** Where the SQL store is, for the start-up log (no password). */
@@ -82,11 +84,23 @@ export const openNodeStores = async (options: {
       ? createThreadedUsageWriter({ url: config.database.url ?? defaultDatabaseUrl, cwd })
       : null
   const usageWriter = threaded ?? usage
-  const sqlClosables: Closable[] =
-    threaded === null ? [databaseClosable] : [threaded, databaseClosable]
+  /** Starts the retention (once everything opened) and lists it before the connections it prunes through. */
+  const startRetentionAndListSqlClosables = (): Closable[] => {
+    const retention = startUsageRetention({
+      store: usageWriter,
+      clock,
+      logger,
+      eventsDays: config.usage.retentionDays,
+      hourlyDays: config.usage.hourlyRetentionDays,
+    })
+    return threaded === null
+      ? [retention, databaseClosable]
+      : [retention, threaded, databaseClosable]
+  }
 
   if (config.redis.url === null) {
     const revocations = createMemoryRevocationFeed()
+    const sqlClosables = startRetentionAndListSqlClosables()
     return {
       stores: {
         tenants,
@@ -111,6 +125,7 @@ export const openNodeStores = async (options: {
   })
   const prefix = config.redis.keyPrefix
   const revocations = createRedisRevocationFeed({ redis, guard, logger, prefix })
+  const sqlClosables = startRetentionAndListSqlClosables()
   return {
     stores: {
       tenants,

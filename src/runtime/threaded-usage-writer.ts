@@ -2,6 +2,7 @@
  * Usage writes to SQLite from a worker thread (`usage-writer-worker.ts`), so the synchronous driver never holds the
  * event loop. The usage sink gives it batches as it would give the store; each resolves when the worker has
  * committed it, or rejects with the worker's error (the sink then retries the batch, which the store takes once).
+ * The usage retention prunes through it too, so its deletes do not hold the event loop either.
  */
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
@@ -32,9 +33,12 @@ const workerEntry = (): URL => {
 export const createThreadedUsageWriter = (options: {
   url: string
   cwd: string
-}): Pick<UsageStore, 'record'> & Closable => {
+}): Pick<UsageStore, 'record' | 'pruneEvents' | 'pruneHourlyRollups'> & Closable => {
   const worker = new Worker(workerEntry(), { workerData: { url: options.url, cwd: options.cwd } })
-  const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
+  const pending = new Map<
+    number,
+    { resolve: (deleted: number) => void; reject: (error: Error) => void }
+  >()
   let nextId = 1
   let failure: Error | null = null
   const failAll = (error: Error): void => {
@@ -46,7 +50,7 @@ export const createThreadedUsageWriter = (options: {
     const entry = pending.get(reply.id)
     if (entry === undefined) return
     pending.delete(reply.id)
-    if (reply.error === null) entry.resolve()
+    if (reply.error === null) entry.resolve(reply.deleted ?? 0)
     else entry.reject(new Error(reply.error))
   })
   worker.on('error', (error) => failAll(error))
@@ -59,11 +63,11 @@ export const createThreadedUsageWriter = (options: {
         ? Omit<T, 'id'>
         : never
       : never
-  ): Promise<void> => {
+  ): Promise<number> => {
     if (failure !== null) return Promise.reject(failure)
     const id = nextId++
     worker.ref()
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       pending.set(id, { resolve, reject })
       worker.postMessage({ ...request, id } as UsageWriterRequest)
     }).finally(() => {
@@ -72,7 +76,11 @@ export const createThreadedUsageWriter = (options: {
   }
   return {
     name: 'usage writer thread',
-    record: (events: readonly UsageRecord[]) => send({ type: 'record', batch: [...events] }),
+    record: async (events: readonly UsageRecord[]) => {
+      await send({ type: 'record', batch: [...events] })
+    },
+    pruneEvents: (olderThan, limit) => send({ type: 'prune-events', olderThan, limit }),
+    pruneHourlyRollups: (olderThan, limit) => send({ type: 'prune-hourly', olderThan, limit }),
     close: async () => {
       if (failure !== null) return
       await send({ type: 'close' }).catch(() => {})

@@ -120,6 +120,15 @@ export interface UsageStore {
    * future-dated events included: what a budget has spent.
    */
   spent(scope: SpendScope, since: number): Promise<number>
-  /** Deletes raw events that started before `olderThan` (roll-ups stay); resolves with how many. */
-  pruneEvents(olderThan: number): Promise<number>
+  /**
+   * Deletes raw events that started before `olderThan` (epoch ms; the roll-ups stay); resolves with how many. With
+   * `limit`, one slice of at most `limit` events: fewer than `limit` deleted means none older is left.
+   */
+  pruneEvents(olderThan: number, limit?: number): Promise<number>
+  /**
+   * Deletes the hourly roll-up rows of hours before `olderThan` (epoch ms; the daily roll-ups stay, so totals over
+   * whole days, and budgets' spend, do not change); resolves with how many. With `limit`, one slice of whole hours,
+   * oldest first, of at least `limit` rows unless fewer are left: fewer than `limit` deleted means none older is left.
+   */
+  pruneHourlyRollups(olderThan: number, limit?: number): Promise<number>
 }

@@ -451,6 +451,90 @@ defineStoreContract<Fixture>({
       expect(await store.summarize(query)).toEqual(before)
     })
 
+    it('prunes raw events a slice at a time: a short slice means none older is left', async () => {
+      const { store, storedEvents } = getFixture()
+      const events = Array.from({ length: 25 }, (_, index) =>
+        usageEvent({ time: start + index * hour })
+      )
+      await store.record(events)
+      const cutoff = start + 23 * hour // 23 events are older
+      expect(await store.pruneEvents(cutoff, 10)).toBe(10)
+      expect(await store.pruneEvents(cutoff, 10)).toBe(10)
+      expect(await store.pruneEvents(cutoff, 10)).toBe(3)
+      expect(await store.pruneEvents(cutoff, 10)).toBe(0)
+      expect((await storedEvents()).map((event) => event.time).sort()).toEqual([
+        start + 23 * hour,
+        start + 24 * hour,
+      ])
+      await expect(store.pruneEvents(cutoff, 0)).rejects.toThrow(/limit/)
+      await expect(store.pruneEvents(cutoff + 0.5)).rejects.toThrow(/olderThan/)
+    })
+
+    it('prunes hourly roll-ups before a time and keeps the daily ones: whole-day totals and spend stay', async () => {
+      const { store, storedEvents } = getFixture()
+      // Ten days, four events a day at 00:00, 06:00, 12:00 and 18:00, on two models: 8 hourly rows a day.
+      const events = Array.from({ length: 40 }, (_, index) =>
+        usageEvent({
+          time: start + index * 6 * hour,
+          model: index % 2 === 0 ? 'a' : 'b',
+          costMicroUsd: 10 + index,
+        })
+      )
+      await store.record(events)
+      const whole: UsageQuery = { from: start, to: start + 10 * day, groupBy: ['model'] }
+      const daily: UsageQuery = { ...whole, granularity: 'day' }
+      const [totalBefore, dailyBefore] = [
+        await store.summarize(whole),
+        await store.summarize(daily),
+      ]
+      const spentBefore = await store.spent({ tenantId: 'ten_acme' }, start)
+
+      const cutoff = start + 4 * day
+      expect(await store.pruneHourlyRollups(cutoff)).toBe(4 * 4)
+      expect(await store.pruneHourlyRollups(cutoff)).toBe(0)
+
+      expect(await store.summarize(whole)).toEqual(totalBefore)
+      expect(await store.summarize(daily)).toEqual(dailyBefore)
+      expect(await store.spent({ tenantId: 'ten_acme' }, start)).toBe(spentBefore)
+      // The pruned hours answer nothing by the hour; the hours kept answer as before.
+      const hourly = await store.summarize({ ...whole, granularity: 'hour' })
+      expect(hourly.every((row) => row.bucket_start! >= cutoff)).toBe(true)
+      expect(canonical(hourly)).toEqual(
+        canonical(expectedSummary(events, { ...whole, granularity: 'hour', from: cutoff }))
+      )
+      // Raw events are not the roll-ups' business.
+      expect(await storedEvents()).toHaveLength(events.length)
+    })
+
+    it('prunes hourly roll-ups in slices of whole hours, oldest first', async () => {
+      const { store } = getFixture()
+      // Hours 0..5, three rows each (three models); hour 2 also a fourth.
+      await store.record([
+        ...Array.from({ length: 18 }, (_, index) =>
+          usageEvent({ time: start + Math.floor(index / 3) * hour, model: `m${index % 3}` })
+        ),
+        usageEvent({ time: start + 2 * hour, model: 'm3' }),
+      ])
+      const hours = async (): Promise<number[]> =>
+        [
+          ...new Set(
+            (await store.summarize({ from: start, to: start + day, granularity: 'hour' })).map(
+              (row) => (row.bucket_start! - start) / hour
+            )
+          ),
+        ].sort()
+      const cutoff = start + 5 * hour
+      // The 5th oldest row is in hour 1: hours 0 and 1 go, whole (6 rows, at least the 5 asked for).
+      expect(await store.pruneHourlyRollups(cutoff, 5)).toBe(6)
+      expect(await hours()).toEqual([2, 3, 4, 5])
+      // The 5th oldest row left is in hour 3: hours 2 (4 rows) and 3 (3 rows) go.
+      expect(await store.pruneHourlyRollups(cutoff, 5)).toBe(7)
+      // Hour 4 alone is left before the cutoff: a short slice, the last.
+      expect(await store.pruneHourlyRollups(cutoff, 5)).toBe(3)
+      expect(await store.pruneHourlyRollups(cutoff, 5)).toBe(0)
+      expect(await hours()).toEqual([5])
+    })
+
     it('orders rows by bucket, then by dimension with none first; answers nothing for nothing', async () => {
       const { store } = getFixture()
       expect(await store.summarize({ from: start, to: start + day })).toEqual([])

@@ -164,7 +164,10 @@ const messages = (options: {
     input_tokens: inputTokens,
     cache_creation_input_tokens: cacheWrite,
     cache_read_input_tokens: cacheRead,
-    cache_creation: { ephemeral_5m_input_tokens: cacheWrite, ephemeral_1h_input_tokens: 0 },
+    cache_creation: {
+      ephemeral_5m_input_tokens: cacheWrite - (settings.cacheWrite1hTokens ?? 0),
+      ephemeral_1h_input_tokens: settings.cacheWrite1hTokens ?? 0,
+    },
     output_tokens: outputTokens,
     service_tier: 'standard',
   }

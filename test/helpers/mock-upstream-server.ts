@@ -62,6 +62,8 @@ export type MockUpstreamOptions = {
   /** Reported as cache reads / cache writes in usage (Anthropic `cache_*_input_tokens`, OpenAI `cached_tokens`). */
   cacheReadTokens?: number
   cacheWriteTokens?: number
+  /** How many of `cacheWriteTokens` went to Anthropic's 1-hour cache (`cache_creation`); default 0. */
+  cacheWrite1hTokens?: number
   /** Model ids served by `GET /v1/models`. */
   models?: string[]
 }

@@ -20,6 +20,7 @@ export const anthropicTextAnswer = (created: number): ChatResult => ({
     outputTokens: 12,
     cachedInputTokens: 0,
     cacheWriteInputTokens: 0,
+    cacheWrite1hInputTokens: 0,
     reasoningTokens: null,
   },
 })

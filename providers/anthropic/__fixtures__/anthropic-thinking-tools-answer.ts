@@ -39,6 +39,7 @@ export const anthropicThinkingToolsAnswer = (created: number): ChatResult => ({
     outputTokens: 112,
     cachedInputTokens: 1024,
     cacheWriteInputTokens: 256,
+    cacheWrite1hInputTokens: 0,
     reasoningTokens: 18,
   },
 })

@@ -82,6 +82,29 @@ describe('convertToAnthropicResponse', () => {
     })
   })
 
+  it('splits the cache writes by lifetime in cache_creation when the upstream did, and only then', () => {
+    const usage = {
+      inputTokens: 2000,
+      outputTokens: 5,
+      cachedInputTokens: 1500,
+      cacheWriteInputTokens: 300,
+      cacheWrite1hInputTokens: 200,
+      reasoningTokens: null,
+    }
+    expect(convertToAnthropicResponse(result({ usage })).usage).toEqual({
+      input_tokens: 200,
+      cache_creation_input_tokens: 300,
+      cache_read_input_tokens: 1500,
+      cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 },
+      output_tokens: 5,
+    })
+    // An OpenAI-compatible upstream reports writes without a lifetime: no split is made up.
+    for (const unsplit of [{ cacheWrite1hInputTokens: null }, { cacheWriteInputTokens: null }])
+      expect(
+        convertToAnthropicResponse(result({ usage: { ...usage, ...unsplit } })).usage
+      ).not.toHaveProperty('cache_creation')
+  })
+
   it('sends 0 where a count is unknown, because the wire requires a number', () => {
     const usage = {
       inputTokens: null,

@@ -9,6 +9,8 @@ export type AnthropicUsageJson = {
   input_tokens: number
   cache_creation_input_tokens: number
   cache_read_input_tokens: number
+  /** The writes by cache lifetime: sent only when the upstream said how they split. */
+  cache_creation?: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number }
   output_tokens: number
   output_tokens_details?: { thinking_tokens: number }
 }
@@ -62,7 +64,8 @@ export const toAnthropicStopReason = (finishReason: FinishReason | null | undefi
 /**
  * Anthropic's `input_tokens` excludes cache reads and writes (the canonical count includes them). The wire requires
  * numbers: an unknown count becomes `fallbackInputTokens` (an estimate, for streams) or 0 only because a number must
- * be sent; the usage record keeps `null`.
+ * be sent; the usage record keeps `null`. `cache_creation` (the writes by lifetime) is optional on the wire, so it is
+ * sent only when the upstream split its writes (an OpenAI-compatible upstream does not), never made up.
  */
 export const toAnthropicUsage = (
   usage: Usage | null | undefined,
@@ -74,10 +77,19 @@ export const toAnthropicUsage = (
     usage?.inputTokens === null || usage?.inputTokens === undefined
       ? (fallback.inputTokens ?? 0)
       : Math.max(0, usage.inputTokens - cacheRead - cacheWrite)
+  const write1h = usage?.cacheWrite1hInputTokens
   return {
     input_tokens: input,
     cache_creation_input_tokens: cacheWrite,
     cache_read_input_tokens: cacheRead,
+    ...(write1h === null || write1h === undefined || usage?.cacheWriteInputTokens == null
+      ? {}
+      : {
+          cache_creation: {
+            ephemeral_5m_input_tokens: Math.max(0, cacheWrite - write1h),
+            ephemeral_1h_input_tokens: write1h,
+          },
+        }),
     output_tokens: usage?.outputTokens ?? fallback.outputTokens ?? 0,
     ...(usage?.reasoningTokens === null || usage?.reasoningTokens === undefined
       ? {}

@@ -77,6 +77,23 @@ const eventChunk = 400
 const rollupChunk = 500
 const pruneChunk = 5_000
 
+const checkPrune = (olderThan: number, limit: number | undefined): void => {
+  if (!Number.isSafeInteger(olderThan))
+    throw invalidRequest('olderThan is epoch milliseconds, a whole number.', 'olderThan')
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1))
+    throw invalidRequest('limit is a whole number of rows, at least 1.', 'limit')
+}
+
+/** Deletes slice after slice until one comes back smaller than a slice: nothing older is left. */
+const pruneAll = async (slice: (size: number) => Promise<number>): Promise<number> => {
+  let total = 0
+  for (;;) {
+    const deleted = await slice(pruneChunk)
+    total += deleted
+    if (deleted < pruneChunk) return total
+  }
+}
+
 const chunks = <T>(items: readonly T[], size: number): T[][] => {
   const result: T[][] = []
   for (let index = 0; index < items.length; index += size)
@@ -395,26 +412,42 @@ export const createSqlUsageStore = (options: { database: SqlDatabase }): UsageSt
       return row?.cost_micro_usd ?? 0
     },
 
-    async pruneEvents(olderThan) {
-      if (!Number.isSafeInteger(olderThan))
-        throw invalidRequest('olderThan is epoch milliseconds, a whole number.', 'olderThan')
-      // In slices, so neither dialect holds one long transaction (and its locks) over millions of rows.
-      let total = 0
-      for (;;) {
+    async pruneEvents(olderThan, limit) {
+      checkPrune(olderThan, limit)
+      // `id in (…limit n)`: a slice at a time, so neither dialect holds one long transaction (and its locks) over
+      // millions of rows; each slice reads the time index and deletes by primary key.
+      const slice = async (size: number): Promise<number> => {
         const result = await db
           .deleteFrom('usage_events')
           .where('id', 'in', (eb) =>
-            eb
-              .selectFrom('usage_events')
-              .select('id')
-              .where('time', '<', olderThan)
-              .limit(pruneChunk)
+            eb.selectFrom('usage_events').select('id').where('time', '<', olderThan).limit(size)
           )
           .executeTakeFirst()
-        const deleted = Number(result.numDeletedRows)
-        total += deleted
-        if (deleted < pruneChunk) return total
+        return Number(result.numDeletedRows)
       }
+      return limit === undefined ? pruneAll(slice) : slice(limit)
+    },
+
+    async pruneHourlyRollups(olderThan, limit) {
+      checkPrune(olderThan, limit)
+      // Whole hours at a time, oldest first: the hour of the `size`-th oldest row bounds the slice, so each delete is
+      // a range on the primary key's leading column (a row-value `in` over six columns is a table scan in SQLite).
+      const slice = async (size: number): Promise<number> => {
+        const bound = await db
+          .selectFrom('usage_hourly')
+          .select('bucket_start')
+          .where('bucket_start', '<', olderThan)
+          .orderBy('bucket_start')
+          .offset(size - 1)
+          .limit(1)
+          .executeTakeFirst()
+        let query = db.deleteFrom('usage_hourly').where('bucket_start', '<', olderThan)
+        if (bound !== undefined)
+          query = query.where('bucket_start', '<=', Number(bound.bucket_start))
+        const result = await query.executeTakeFirst()
+        return Number(result.numDeletedRows)
+      }
+      return limit === undefined ? pruneAll(slice) : slice(limit)
     },
   }
 }
