@@ -12,6 +12,7 @@ import { fileURLToPath, URL } from 'node:url'
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 
 const runtimeEntry = new URL('../dist/src/runtime/node.js', import.meta.url)
+const clusterEntry = new URL('../dist/src/runtime/serve-cluster.js', import.meta.url)
 const migrateEntry = new URL('../dist/src/stores/sql/migrate-sql-database.js', import.meta.url)
 const cliEntry = new URL('../dist/src/cli/run-cli.js', import.meta.url)
 
@@ -51,22 +52,38 @@ class UsageError extends Error {}
 
 const serve = {
   summary: 'Start the gateway (default command)',
-  usage: 'gatehouse serve [--config <file>]',
+  usage: 'gatehouse serve [--config <file>] [--workers N | auto]',
   details: [
     '  --config <file>   YAML config file (same as GATEHOUSE_CONFIG); see config/gatehouse.example.yaml',
+    '  --workers N       N processes on one port (auto: one per core; default 1). More than one needs',
+    '                    Redis (REDIS_URL): the workers share limits, budgets and revocations there',
     '',
     'Environment: OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, GATEHOUSE_MASTER_KEY,',
-    '             GATEHOUSE_CONFIG, HOST, PORT, LOG_LEVEL (debug | info | warn | error | silent)',
+    '             GATEHOUSE_CONFIG, HOST, PORT, LOG_LEVEL (debug | info | warn | error | silent),',
+    '             DATABASE_URL, REDIS_URL',
   ],
   async run(args) {
-    const options = parseOptions(args, ['config'])
+    const options = parseOptions(args, ['config', 'workers'])
     const env = { ...process.env }
     if (options.config !== undefined) env.GATEHOUSE_CONFIG = options.config
     const { startNodeServer, StartupError } = await loadRuntime()
+    const cluster = await loadRuntime(clusterEntry)
+    let workers
+    try {
+      workers = cluster.parseWorkerCount(options.workers)
+    } catch (error) {
+      if (error instanceof cluster.WorkerCountError) throw new UsageError(error.message)
+      throw error
+    }
+    // A worker forked by `serve --workers` runs this same command line: it serves, and the primary speaks.
+    if (cluster.isClusterWorker()) return cluster.runClusterWorker({ env, cwd: process.cwd() })
 
     let server
     try {
-      server = await startNodeServer({ env, cwd: process.cwd() })
+      server =
+        workers === 1
+          ? await startNodeServer({ env, cwd: process.cwd() })
+          : await cluster.startServeCluster({ env, cwd: process.cwd(), workers })
     } catch (error) {
       if (!(error instanceof StartupError)) throw error
       console.error(
@@ -84,7 +101,9 @@ const serve = {
     } else if (masterKey.source === 'file') {
       console.log(`Master key: read from ${masterKey.file}`)
     }
-    console.log(`Gatehouse listening on ${server.url}`)
+    console.log(
+      `Gatehouse listening on ${server.url}${workers === 1 ? '' : ` (${workers} workers)`}`
+    )
 
     let signals = 0
     const stop = (signal) => {

@@ -3,7 +3,9 @@
  * (`createBatchedStoreWriter`: failed writes retried and kept, a bounded queue, outages logged once). Each event gets
  * its own id here (a UUID v7, time-ordered), so that a batch written again after a failure that did commit is not
  * counted twice. At shutdown
- * `close` writes what is queued, retrying within `closeDeadlineMs`, and logs what could not be written.
+ * `close` writes what is queued, retrying within `closeDeadlineMs`, and logs what could not be written. An event
+ * recorded once `close` has finished can no longer be written (the store closes next): it is logged with its request
+ * id, never dropped silently.
  */
 import { createBatchedStoreWriter } from './batched-store-writer.ts'
 import type { Clock } from './clock.ts'
@@ -66,13 +68,22 @@ export const createStoreUsageSink = (options: {
     flushIntervalMs: options.flushIntervalMs,
     maxBuffered: options.maxBuffered,
   })
+  let closed = false
   return {
-    record: (event) => writer.add(toUsageRecord(event, newId())),
+    record: (event) => {
+      if (closed)
+        options.logger.error(
+          { requestId: event.requestId },
+          'usage event: recorded after shutdown closed the usage store; not written'
+        )
+      else writer.add(toUsageRecord(event, newId()))
+    },
     flush: async () => {
       await writer.flush({ deadlineMs: 0 })
     },
     close: async () => {
       const left = await writer.flush({ deadlineMs: options.closeDeadlineMs ?? 4_000 })
+      closed = true
       if (left > 0)
         options.logger.error({ unwritten: left }, 'usage events: not written at shutdown')
     },

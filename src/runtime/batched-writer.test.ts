@@ -30,4 +30,14 @@ describe('createBatchedWriter', () => {
     await nextTurn()
     expect(writes).toEqual([`first\n${big}`, 'last\n'])
   })
+
+  it('with maxWriteBytes, splits a turn into writes of at most that many bytes, between lines', async () => {
+    const writes: string[] = []
+    const writer = createBatchedWriter((text) => writes.push(text), { maxWriteBytes: 10 })
+    for (const line of ['aaa\n', 'bbb\n', 'éé\n', 'a line longer than ten\n', 'c\n'])
+      writer.write(line)
+    await nextTurn()
+    expect(writes).toEqual(['aaa\nbbb\n', 'éé\n', 'a line longer than ten\n', 'c\n'])
+    expect(writes.join('')).toBe('aaa\nbbb\néé\na line longer than ten\nc\n')
+  })
 })

@@ -119,6 +119,22 @@ describe('createJsonLogger', () => {
     expect(entries()[0]).toMatchObject({ level: 'info', msg: 'real' })
   })
 
+  it('puts the base fields on every line after msg, on both paths, and fields cannot overwrite them', () => {
+    const { logger, lines, entries } = capture({ base: { pid: 4242 } })
+    logger.info({ requestId: 'req_1' }, 'fast')
+    logger.info({ apiKey: 'sk-hidden-123456', pid: 1 }, 'redacted')
+    expect(lines[0]).toBe(
+      '{"level":"info","time":1700000000000,"msg":"fast","pid":4242,"requestId":"req_1"}\n'
+    )
+    expect(entries()[1]).toEqual({
+      level: 'info',
+      time: 1_700_000_000_000,
+      msg: 'redacted',
+      pid: 4242,
+      apiKey: '[redacted]',
+    })
+  })
+
   it('masks the configured keys wherever they appear, whatever their shape', () => {
     const { logger, lines } = capture({ secrets: ['gsk_groq_custom_key_1234', 'short'] })
     logger.error(

@@ -126,6 +126,8 @@ export type NodeLoggerOptions = {
   /** Where lines go (default: process.stdout). */
   write?: (line: string) => void
   now?: () => number
+  /** Fields every line carries after `msg` (`pid`, when several processes write to one stdout). */
+  base?: Readonly<Record<string, string | number>>
 }
 
 export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
@@ -136,6 +138,14 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
     .filter((secret) => secret.length >= minimumSecretLength)
     .sort((left, right) => right.length - left.length)
   const { replacer, redactString } = createReplacer(secrets)
+  const base = options.base ?? {}
+  const baseNames = Object.keys(base)
+  const baseJson = baseNames.length === 0 ? '' : `,${JSON.stringify(base).slice(1, -1)}`
+  const namesTaken = (fields: LogFields): boolean => {
+    if ('level' in fields || 'time' in fields || 'msg' in fields) return true
+    for (const name of baseNames) if (name in fields) return true
+    return false
+  }
   /** The secrets as they appear inside a JSON string (quotes and backslashes escaped). */
   const secretsInJson = secrets.map((secret) => JSON.stringify(secret).slice(1, -1))
   const needsRedaction = (line: string): boolean => {
@@ -151,7 +161,7 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
     fields: LogFields,
     message: string
   ): string => {
-    const entry: Record<string, unknown> = { level, time, msg: message }
+    const entry: Record<string, unknown> = { level, time, msg: message, ...base }
     for (const name in fields) if (!(name in entry)) entry[name] = fields[name]
     return JSON.stringify(entry, replacer)
   }
@@ -164,10 +174,8 @@ export const createJsonLogger = (options: NodeLoggerOptions = {}): Logger => {
       // The fast path serialises the caller's fields as they are, after a head written by hand: no copy of the
       // fields into a new object (on Node 20, adding a dozen keys to an object costs more than the serialising).
       const plain =
-        isFlatAndPlainlyNamed(fields) && !('level' in fields || 'time' in fields || 'msg' in fields)
-          ? JSON.stringify(fields)
-          : undefined
-      const head = `{"level":"${level}","time":${time},"msg":${JSON.stringify(message)}`
+        isFlatAndPlainlyNamed(fields) && !namesTaken(fields) ? JSON.stringify(fields) : undefined
+      const head = `{"level":"${level}","time":${time},"msg":${JSON.stringify(message)}${baseJson}`
       const candidate =
         plain === undefined ? undefined : plain === '{}' ? `${head}}` : `${head},${plain.slice(1)}`
       line =

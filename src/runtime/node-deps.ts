@@ -4,23 +4,22 @@
  * logger, the usage sink and the execution log, and the ordered list of what shutdown closes. `node.ts` owns the
  * server and its lifecycle; this file owns what the app is given.
  */
-import { readFileSync } from 'node:fs'
-import { isAbsolute, join } from 'node:path'
-import { loadConfig } from '../../config/load-config.ts'
+import { join } from 'node:path'
 import { systemClock } from '../core/clock.ts'
 import { createExecutionLog } from '../core/log-execution-events.ts'
 import type { Logger } from '../core/logger.ts'
 import { createProviderRegistry } from '../core/provider-registry.ts'
-import { resolveConfig, type ResolvedConfig } from '../core/resolve-config.ts'
+import type { ResolvedConfig } from '../core/resolve-config.ts'
 import { createStoreUsageSink, fanOutUsageSinks } from '../core/store-usage-sink.ts'
 import { createLogUsageSink } from '../core/usage.ts'
 import type { Deps } from '../deps.ts'
 import { createMasterKeyAuthenticator } from '../middleware/master-key-authenticator.ts'
 import { createTenantKeyAuthenticator } from '../middleware/tenant-key-authenticator.ts'
 import type { Closable } from '../stores/types.ts'
-import { createBatchedWriter } from './batched-writer.ts'
+import { createBatchedWriter, pipeAtomicWriteBytes } from './batched-writer.ts'
 import { httpProviderFactories } from './http-provider-factories.ts'
-import { createJsonLogger, readLogLevel } from './json-logger.ts'
+import { createJsonLogger } from './json-logger.ts'
+import { loadNodeConfig } from './load-node-config.ts'
 import { resolveMasterKey, type ResolvedMasterKey } from './master-key.ts'
 import { createNodeAssets } from './node-assets.ts'
 import { nodeClientSignal } from './node-client-signal.ts'
@@ -35,6 +34,11 @@ export type NodeDepsOptions = {
   cwd: string
   /** Where log lines go (default process.stdout, batched per turn). */
   stdout?: (line: string) => void
+  /**
+   * Other processes write to the same stdout (the workers of `serve --workers`): every log line carries `pid`, and
+   * lines go out in writes a pipe keeps whole (`batched-writer.ts`).
+   */
+  sharedStdout?: boolean
 }
 
 export type NodeDeps = {
@@ -56,35 +60,10 @@ export type NodeDeps = {
 
 const noop = (): void => {}
 
-const readConfigFile = (options: {
-  path: string | undefined
-  cwd: string
-}): { text?: string; error?: string } => {
-  if (options.path === undefined || options.path === '') return {}
-  const file = isAbsolute(options.path) ? options.path : join(options.cwd, options.path)
-  try {
-    return { text: readFileSync(file, 'utf8') }
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    return {
-      error: `env.GATEHOUSE_CONFIG: cannot read ${file}${code === undefined ? '' : ` (${code})`}`,
-    }
-  }
-}
-
 /** Rejects with `StartupError` listing every problem with the environment, the config or the stores. */
 export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps> => {
-  const { env, cwd } = options
-  const logLevel = readLogLevel(env.LOG_LEVEL)
-  const file = readConfigFile({ path: env.GATEHOUSE_CONFIG, cwd })
-  const earlyErrors = [logLevel.error, file.error].filter(
-    (error): error is string => error !== undefined
-  )
-  if (file.error !== undefined) throw new StartupError(earlyErrors)
-  const loaded = loadConfig({ env, fileText: file.text, fileName: env.GATEHOUSE_CONFIG })
-  if (!loaded.ok || earlyErrors.length > 0)
-    throw new StartupError([...earlyErrors, ...(loaded.ok ? [] : loaded.errors)])
-  const resolved = resolveConfig(loaded.config)
+  const { cwd } = options
+  const { config: resolved, logLevel } = loadNodeConfig({ env: options.env, cwd })
 
   let masterKey: ResolvedMasterKey
   try {
@@ -116,15 +95,19 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
   // Lines given to a caller's `stdout` go one by one (tests read them); process.stdout gets them batched per turn.
   const batched =
     options.stdout === undefined
-      ? createBatchedWriter((text) => void process.stdout.write(text))
+      ? createBatchedWriter(
+          (text) => void process.stdout.write(text),
+          options.sharedStdout === true ? { maxWriteBytes: pipeAtomicWriteBytes } : {}
+        )
       : undefined
   const flushLog = (): void => batched?.flush()
   if (batched !== undefined) process.once('exit', flushLog)
   const providerKeys = Object.values(config.providers).flatMap((provider) => provider.apiKey ?? [])
   const logger: Logger = createJsonLogger({
-    level: logLevel.level,
+    level: logLevel,
     write: options.stdout ?? batched?.write,
     secrets: [masterKey.key, ...providerKeys],
+    base: options.sharedStdout === true ? { pid: process.pid } : undefined,
   })
 
   const deferred = new Set<Promise<void>>()

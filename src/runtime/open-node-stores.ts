@@ -17,19 +17,14 @@ import { createRedisBudgetStore } from '../stores/redis/redis-budget-store.ts'
 import { RedisGuard } from '../stores/redis/redis-guard.ts'
 import { createRedisRateLimitStore } from '../stores/redis/redis-rate-limit-store.ts'
 import { createRedisRevocationFeed } from '../stores/redis/redis-revocation-feed.ts'
-import { migrateSqlDatabase } from '../stores/sql/migrate-sql-database.ts'
-import {
-  DatabaseUrlError,
-  defaultDatabaseUrl,
-  openSqlDatabase,
-} from '../stores/sql/open-sql-database.ts'
+import { defaultDatabaseUrl } from '../stores/sql/open-sql-database.ts'
 import { createSqlTenantStore } from '../stores/sql/sql-tenant-store.ts'
 import { createSqlUsageStore } from '../stores/sql/sql-usage-store.ts'
 import type { Closable, Stores } from '../stores/types.ts'
 import type { UsageStore } from '../stores/usage-store.ts'
+import { openMigratedDatabase } from './open-migrated-database.ts'
 import { startUsageRetention } from './start-usage-retention.ts'
 import { createThreadedUsageWriter } from './threaded-usage-writer.ts'
-import { StartupError } from './startup-error.ts'
 
 export type NodeStores = {
   stores: Required<Stores>
@@ -53,24 +48,7 @@ export const openNodeStores = async (options: {
   clock: Clock
 }): Promise<NodeStores> => {
   const { config, cwd, logger, clock } = options
-  let database
-  try {
-    database = openSqlDatabase({ url: config.database.url ?? defaultDatabaseUrl, cwd, logger })
-  } catch (error) {
-    if (error instanceof DatabaseUrlError)
-      throw new StartupError([`database.url: ${error.message}`])
-    throw error
-  }
-  try {
-    const applied = await migrateSqlDatabase(database, { logger })
-    if (applied.length > 0)
-      logger.info({ database: database.location, applied }, 'database migrated')
-  } catch (error) {
-    await database.close().catch(() => {})
-    throw new StartupError([
-      `database: cannot open or migrate ${database.location}: ${(error as Error).message}`,
-    ])
-  }
+  const database = await openMigratedDatabase({ config, cwd, logger })
   const tenants = createSqlTenantStore({ database, clock })
   const usage = createSqlUsageStore({ database })
   const loadSpent: SpentLoader = (query) =>

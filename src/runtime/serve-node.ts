@@ -39,7 +39,8 @@ export const defaultDiscardBodyLimits: DiscardBodyLimits = {
 }
 
 export type ServeNodeOptions = {
-  fetch: (request: Request) => Response | Promise<Response>
+  /** The app's `fetch`; `env` is @hono/node-server's `{ incoming, outgoing }`. */
+  fetch: (request: Request, env?: unknown) => Response | Promise<Response>
   host: string
   port: number
   logger: Logger
@@ -55,6 +56,9 @@ export type ServingNode = {
 }
 
 const noop = (): void => {}
+
+/** How long the drain waits, after closing the connections left, for their responses to close and handlers to return. */
+const closedResponsesWaitMs = 1_000
 
 /** How often the bodies being read away are checked against their limits. */
 const discardCheckMs = 10
@@ -118,8 +122,24 @@ const createBodyDiscarder = (limits: DiscardBodyLimits): ((request: IncomingMess
 /** Listens with keep-alive tuned and tracks in-flight requests for the drain. Rejects with `StartupError` on EADDRINUSE. */
 export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode> => {
   const discardUnreadBody = createBodyDiscarder(options.discardBody ?? defaultDiscardBodyLimits)
+  // Handlers that have not returned yet: one cut off by the drain (still waiting for its upstream) records its usage
+  // when it sees the abort, after its response has closed.
+  let handling = 0
+  let onHandled = noop
+  const handled = (): void => {
+    handling -= 1
+    if (handling === 0) onHandled()
+  }
+  const fetch = (request: Request, env?: unknown): Response | Promise<Response> => {
+    const result = options.fetch(request, env)
+    if (result instanceof Promise) {
+      handling += 1
+      result.then(handled, handled)
+    }
+    return result
+  }
   const server = createAdaptorServer({
-    fetch: options.fetch,
+    fetch,
     hostname: options.host,
     createServer,
     serverOptions: { keepAliveTimeout: keepAliveTimeoutMs },
@@ -169,6 +189,14 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
       await waitAtMost(idle, drainTimeoutMs)
       const unfinished = inFlight
       server.closeAllConnections()
+      // A response cut short ends on its `close`, a tick later, and that end records its usage; a handler still
+      // waiting for its upstream sees the abort then, and records it before it returns. Shutdown closes the usage
+      // sink only after both.
+      if (unfinished > 0) {
+        const allHandled =
+          handling === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onHandled = resolve))
+        await waitAtMost(Promise.all([idle, allHandled]), closedResponsesWaitMs)
+      }
       return { unfinished }
     },
   }

@@ -8,8 +8,6 @@
  * directory next to a copy of the bin: a stale `dist/`, or another build writing `dist/` at the same time, cannot mix
  * in, and reruns only recompile what changed.
  */
-import { spawn } from 'node:child_process'
-import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
@@ -20,6 +18,12 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { afterAll, afterEach, beforeAll, describe, it, expect } from 'vitest'
 import { buildPrivateBin } from '../helpers/build-private-bin.ts'
+import {
+  gatehouseListening,
+  spawnGatehouse,
+  stopGatehouse,
+  type GatehouseProcess,
+} from '../helpers/spawn-gatehouse.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { serveNode } from '../../src/runtime/serve-node.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
@@ -32,26 +36,12 @@ beforeAll(() => {
   bin = buildPrivateBin({ name: 'gatehouse-node-server-test', needs: 'src/runtime/node.js' })
 }, 300_000)
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null }
-
-type Gatehouse = {
-  child: ChildProcessWithoutNullStreams
-  output: { stdout: string; stderr: string }
-  /** Resolves with the first match in stdout (rejects if the process exits first). */
-  waitForStdout(pattern: RegExp): Promise<RegExpMatchArray>
-  exited: Promise<Exit>
-}
-
-const running: Gatehouse[] = []
+const running: GatehouseProcess[] = []
 const temporary: string[] = []
 const upstreams: MockUpstream[] = []
 
 afterEach(async () => {
-  for (const gatehouse of running.splice(0)) {
-    if (gatehouse.child.exitCode === null && gatehouse.child.signalCode === null)
-      gatehouse.child.kill('SIGKILL')
-    await gatehouse.exited
-  }
+  for (const gatehouse of running.splice(0)) await stopGatehouse(gatehouse)
   for (const directory of temporary.splice(0)) rmSync(directory, { recursive: true, force: true })
 })
 
@@ -69,52 +59,11 @@ const startGatehouse = (options: {
   cwd: string
   env: Record<string, string>
   args?: string[]
-}): Gatehouse => {
-  // A minimal environment: keys from the developer's shell must not leak into the server under test.
-  const child = spawn(process.execPath, [bin, ...(options.args ?? ['serve'])], {
-    cwd: options.cwd,
-    env: { PATH: process.env.PATH ?? '', SCARF_ANALYTICS: 'false', ...options.env },
-  })
-  const output = { stdout: '', stderr: '' }
-  const watchers: (() => void)[] = []
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    output.stdout += chunk
-    for (const watcher of [...watchers]) watcher()
-  })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk))
-  const exited = new Promise<Exit>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal }))
-  )
-  const gatehouse: Gatehouse = {
-    child,
-    output,
-    exited,
-    waitForStdout: (pattern) =>
-      new Promise((resolve, reject) => {
-        const check = (): void => {
-          const match = pattern.exec(output.stdout)
-          if (match) {
-            watchers.splice(watchers.indexOf(check), 1)
-            resolve(match)
-          }
-        }
-        watchers.push(check)
-        check()
-        void exited.then(() =>
-          reject(
-            new Error(
-              `gatehouse exited before printing ${pattern}:\n${output.stdout}\n${output.stderr}`
-            )
-          )
-        )
-      }),
-  }
+}): GatehouseProcess => {
+  const gatehouse = spawnGatehouse({ bin, ...options })
   running.push(gatehouse)
   return gatehouse
 }
-
-const listening = async (gatehouse: Gatehouse): Promise<string> =>
-  (await gatehouse.waitForStdout(/Gatehouse listening on (http:\/\/\S+)/))[1]
 
 type Reply = { status: number; headers: IncomingMessage['headers']; body: string }
 
@@ -298,7 +247,7 @@ describe('gatehouse serve (child process)', () => {
     const upstream = await mockUpstream()
     const cwd = workDirectory()
     const first = startGatehouse({ cwd, env: openAIEnv(upstream) })
-    const url = await listening(first)
+    const url = await gatehouseListening(first)
     const file = join(cwd, 'data', 'master-key')
     const key = readFileSync(file, 'utf8').trim()
     expect(key).toMatch(/^gh-[A-Za-z0-9_-]{43}$/)
@@ -322,7 +271,7 @@ describe('gatehouse serve (child process)', () => {
     expect(await first.exited).toEqual({ code: 0, signal: null })
 
     const second = startGatehouse({ cwd, env: openAIEnv(upstream) })
-    const secondUrl = await listening(second)
+    const secondUrl = await gatehouseListening(second)
     expect(second.output.stdout).not.toContain(key)
     expect(second.output.stdout).toContain(`Master key: read from ${file}`)
     expect(
@@ -340,7 +289,7 @@ describe('gatehouse serve (child process)', () => {
       cwd: workDirectory(),
       env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' },
     })
-    const url = await listening(gatehouse)
+    const url = await gatehouseListening(gatehouse)
 
     const pooled = new Agent({ keepAlive: true, maxSockets: 1 })
     const ready = await send({ url: `${url}/readyz`, agent: pooled })
@@ -372,7 +321,7 @@ describe('gatehouse serve (child process)', () => {
       cwd: workDirectory(),
       env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' },
     })
-    const url = await listening(gatehouse)
+    const url = await gatehouseListening(gatehouse)
     await new Promise<void>((resolve, reject) => {
       const outgoing = httpRequest(
         `${url}/v1/chat/completions`,
@@ -398,7 +347,7 @@ describe('gatehouse serve (child process)', () => {
       cwd: workDirectory(),
       env: { ...openAIEnv(upstream), GATEHOUSE_MASTER_KEY: 'gh-test-key' },
     })
-    const url = await listening(gatehouse)
+    const url = await gatehouseListening(gatehouse)
     const outgoing = httpRequest(`${url}/v1/chat/completions`, {
       method: 'POST',
       agent: false,

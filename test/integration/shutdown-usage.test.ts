@@ -1,11 +1,12 @@
 /**
  * Usage leaves the gateway through one sink, and shutdown does not lose it: a stream still flowing when the server is
- * asked to close finishes within the drain, and its usage event is written before the process reports it is done.
- * Refused requests are accounted for too.
+ * asked to close finishes within the drain, and its usage event is written before the process reports it is done;
+ * requests the drain timeout cuts short are stored too. Refused requests are accounted for too.
  */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNodeServer } from '../../src/runtime/node.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
@@ -26,17 +27,37 @@ afterAll(async () => {
   await upstream?.close()
 })
 
-const start = async (lines: string[]) =>
-  startNodeServer({
+const start = async (lines: string[], configLines: string[] = []) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-shutdown-'))
+  writeFileSync(join(cwd, 'gatehouse.yaml'), configLines.join('\n'))
+  const server = await startNodeServer({
     env: {
+      GATEHOUSE_CONFIG: 'gatehouse.yaml',
       OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
       OPENAI_BASE_URL: upstream.baseUrl,
       GATEHOUSE_MASTER_KEY: masterKey,
       PORT: '0',
       USAGE_LOG: 'true',
     },
-    cwd: mkdtempSync(join(tmpdir(), 'gatehouse-shutdown-')),
+    cwd,
     stdout: (line) => lines.push(line),
+  })
+  return Object.assign(server, { cwd })
+}
+
+const chat = (server: { url: string }, options: { requestId: string; stream: boolean }) =>
+  fetch(`${server.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${masterKey}`,
+      'content-type': 'application/json',
+      'x-request-id': options.requestId,
+    },
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      stream: options.stream,
+      messages: [{ role: 'user', content: 'tell me a long story now' }],
+    }),
   })
 
 const parse = (lines: string[]): Record<string, unknown>[] =>
@@ -49,19 +70,7 @@ describe('usage at shutdown', () => {
   it('writes the usage of a stream that was still flowing when shutdown began, before shutdown completes', async () => {
     const lines: string[] = []
     const server = await start(lines)
-    const response = await fetch(`${server.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${masterKey}`,
-        'content-type': 'application/json',
-        'x-request-id': 'req-draining',
-      },
-      body: JSON.stringify({
-        model: 'gpt-4o-mini',
-        stream: true,
-        messages: [{ role: 'user', content: 'tell me a long story now' }],
-      }),
-    })
+    const response = await chat(server, { requestId: 'req-draining', stream: true })
     const reader = response.body!.getReader()
     await reader.read()
     const closing = server.close()
@@ -132,5 +141,51 @@ describe('usage at shutdown', () => {
       ['req-bad-body', 'chat-completions', 400, true, 'master'],
     ])
     expect(JSON.stringify(usage)).not.toContain('wrong')
+  })
+
+  it('stores the usage of requests the drain timeout cut short: a stream mid-way and a call still waiting for its upstream', async () => {
+    const server = await start([], ['server: { drainTimeoutMs: 50 }'])
+    const chatCalls = (): number =>
+      upstream.requests.filter((request) => request.path.endsWith('/chat/completions')).length
+    const chatCallsBefore = chatCalls()
+    try {
+      // Streams of 6 chunks 60 ms apart outlast the drain; the next two calls wait 5 s for the upstream's first byte.
+      const streams = await Promise.all(
+        ['cut-0', 'cut-1'].map(async (requestId) => {
+          const response = await chat(server, { requestId, stream: true })
+          const reader = response.body!.getReader()
+          await reader.read()
+          return reader
+        })
+      )
+      upstream.enqueue({ delayFirstByteMs: 5_000 }, { delayFirstByteMs: 5_000 })
+      const waiting = [
+        chat(server, { requestId: 'wait-0', stream: true }),
+        chat(server, { requestId: 'wait-1', stream: false }),
+      ].map((response) => response.catch((error: unknown) => error))
+      await expect.poll(() => chatCalls() - chatCallsBefore).toBeGreaterThanOrEqual(4)
+      const closing = server.close()
+      for (const reader of streams) void reader.closed.catch(() => {})
+      await Promise.all([closing, ...waiting])
+
+      const sqlite = new Database(join(server.cwd, 'data', 'gatehouse.db'), { readonly: true })
+      try {
+        const rows = sqlite
+          .prepare(
+            'select request_id, status, client_aborted from usage_events order by request_id'
+          )
+          .all()
+        expect(rows).toEqual([
+          { request_id: 'cut-0', status: 200, client_aborted: 1 },
+          { request_id: 'cut-1', status: 200, client_aborted: 1 },
+          { request_id: 'wait-0', status: 499, client_aborted: 1 },
+          { request_id: 'wait-1', status: 499, client_aborted: 1 },
+        ])
+      } finally {
+        sqlite.close()
+      }
+    } finally {
+      rmSync(server.cwd, { recursive: true, force: true })
+    }
   })
 })
