@@ -73,7 +73,8 @@ const start = (options: { cwd: string; env?: Record<string, string>; args?: stri
   const gatehouse = spawnGatehouse({
     bin,
     cwd: options.cwd,
-    env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', ...options.env },
+    // `usage` log lines (opt-in on Node) say which worker answered: their `pid`.
+    env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', USAGE_LOG: 'true', ...options.env },
     args: options.args ?? ['serve', '--workers', '2'],
   })
   started.push(gatehouse)
