@@ -23,7 +23,7 @@ describe('RedisGuard', () => {
     const { clock, logger, guard, fallback } = setup()
     const started = clock.now()
     expect(await clock.settle(guard.run('acquire', never, fallback))).toBe('fallback')
-    expect(clock.now() - started).toBe(50)
+    expect(clock.now() - started).toBe(51)
     // While the incident lasts, one operation probes a second at most; the others get the fallback at once.
     let probes = 0
     const slow = (): Promise<string> => {
@@ -31,13 +31,13 @@ describe('RedisGuard', () => {
       return never()
     }
     expect(await guard.run('acquire', slow, fallback)).toBe('fallback')
-    expect([probes, clock.now() - started]).toEqual([0, 50])
+    expect([probes, clock.now() - started]).toEqual([0, 51])
     await clock.advance(1_000)
     const answers = Promise.all(
       Array.from({ length: 10 }, () => guard.run('acquire', slow, fallback))
     )
     expect(await clock.settle(answers)).toEqual(Array(10).fill('fallback'))
-    expect([probes, clock.now() - started]).toEqual([1, 1_100])
+    expect([probes, clock.now() - started]).toEqual([1, 1_102])
     expect(logger.lines).toEqual([
       {
         level: 'warn',
@@ -50,11 +50,24 @@ describe('RedisGuard', () => {
       mode: 'open',
       timeoutMs: 50,
       available: false,
-      since: started + 50,
+      since: started + 51,
       failedOperations: 12,
       incidents: 1,
       lastError: 'timeout after 50 ms',
     })
+  })
+
+  it('takes an answer that was read just after the timer fired (a busy event loop), not the fallback', async () => {
+    const { clock, guard, fallback } = setup()
+    let answer: (value: string) => void = () => {}
+    const late = (): Promise<string> => new Promise((resolve) => (answer = resolve))
+    const result = guard.run('acquire', late, fallback)
+    await clock.advance(50)
+    // The timer has fired; the answer is read in the same turn of the loop, before the next timers.
+    answer('from redis')
+    await clock.advance(1)
+    expect(await result).toBe('from redis')
+    expect(guard.status().available).toBe(true)
   })
 
   it('ends the incident at the first answer, with one line, and counts the next one anew', async () => {

@@ -12,6 +12,11 @@
  * client's offline queue, and whatever the client's options. A command that loses the race may still run in Redis
  * later: the stores then send a cancel right behind it on the same connection (a late acquire's concurrency slots
  * and a late reservation are freed), and what remains errs on the side of counting (its request and tokens).
+ *
+ * The race is judged after one more turn of the event loop: a timer fires before the loop reads its sockets, so on a
+ * gateway busy enough to run its timers late, Redis's answer is often already there, unread, when the timeout fires.
+ * Without that turn a saturated gateway would declare Redis down (and fail every check open or closed) because of
+ * its own backlog, not Redis's.
  */
 import { ReplyError } from 'ioredis'
 import type { Clock } from '../../core/clock.ts'
@@ -173,10 +178,11 @@ export class RedisGuard {
 
   private withinTimeout<T>(work: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = this.clock.setTimeout(
-        () => reject(new RedisTimeout(this.timeoutMs)),
-        this.timeoutMs
-      )
+      let timer = this.clock.setTimeout(() => {
+        // One more turn: the loop reads the sockets (and Redis's answer, when it came) before the next timers run
+        // (1 ms, Node's least delay, so that this timer is not run in the same pass as the one that set it).
+        timer = this.clock.setTimeout(() => reject(new RedisTimeout(this.timeoutMs)), 1)
+      }, this.timeoutMs)
       let pending: Promise<T>
       try {
         pending = work()
