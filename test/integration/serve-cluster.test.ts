@@ -205,6 +205,7 @@ describe('gatehouse serve --workers 2 on Redis and PostgreSQL', () => {
         PORT: '0',
         DATABASE_URL: database.url,
         REDIS_URL: storeServiceUrl('redis'),
+        USAGE_LOG: 'true',
       },
       args: ['serve', '--workers', '2'],
     })
