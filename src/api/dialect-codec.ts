@@ -21,12 +21,28 @@ export interface DialectCodec {
    */
   decodeRequest(body: Record<string, unknown>, model: string): ChatRequest
   /** Non-streaming cross-dialect answer → the dialect's JSON body. */
-  encodeResult(result: ChatResult): unknown
+  encodeResult(result: ChatResult, context: ConvertedContext): unknown
   /** Cross-dialect stream → the dialect's SSE bytes (errors mid-stream become the dialect's error event). */
   encodeStream(
     chunks: ReadableStream<ChatChunk>,
-    context: { request: ChatRequest; body: Record<string, unknown> }
+    context: ConvertedContext
   ): ReadableStream<Uint8Array>
+  /** Headers a converted answer carries beside the usual ones (what the conversion left out, say). */
+  convertedHeaders?(context: ConvertedContext): Record<string, string> | undefined
   /** The in-band error event ending a forwarded stream that failed after its first byte. */
   encodeErrorEvent(error: GatewayError): Uint8Array
+  /**
+   * For a protocol whose error event depends on what came before it (the Responses API numbers its events): a
+   * watcher of one forwarded stream's bytes that words the error event in sequence. Without it, `encodeErrorEvent`.
+   */
+  createStreamErrorEncoder?(): StreamErrorEncoder
+}
+
+/** What a converted answer is encoded with: the canonical request and the client's body. */
+export type ConvertedContext = { request: ChatRequest; body: Record<string, unknown> }
+
+export type StreamErrorEncoder = {
+  /** Each forwarded chunk, as the client receives it. */
+  write(chunk: Uint8Array): void
+  encode(error: GatewayError): Uint8Array
 }

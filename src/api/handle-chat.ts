@@ -176,7 +176,12 @@ const handleChat = async (
             estimateInputTokens: () =>
               operation === 'embeddings'
                 ? estimateTextTokens(JSON.stringify(body.input ?? ''))
-                : estimateTokens(toCanonical()),
+                : operation === 'responses'
+                  ? // Read as text: a forwarded Responses request may chain to stored input the canonical form lacks.
+                    estimateTextTokens(
+                      JSON.stringify([body.instructions ?? '', body.input ?? '', body.tools ?? ''])
+                    )
+                  : estimateTokens(toCanonical()),
             requestedMaxOutputTokens: requestedMaxOutputTokens(body),
             modelMaxOutputTokens: deps.config.maxOutputTokens,
             metered: operation !== 'count-tokens',

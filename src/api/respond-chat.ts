@@ -81,6 +81,9 @@ const forwardedSource = (options: {
 }): BodySource => {
   const rewrite = options.createClientRewrite?.()
   const { reader, taps, codec, onEnd } = options
+  const errors = codec.createStreamErrorEncoder?.()
+  const errorEvent = (error: GatewayError): Uint8Array =>
+    errors === undefined ? codec.encodeErrorEvent(error) : errors.encode(error)
   let finished = false
   return {
     async pull() {
@@ -97,13 +100,16 @@ const forwardedSource = (options: {
           }
           writeTaps(taps, value)
           const out = rewrite ? rewrite.push(value) : value
-          if (out.byteLength > 0) return out
+          if (out.byteLength > 0) {
+            errors?.write(out)
+            return out
+          }
         }
       } catch (error) {
         finished = true
         const gatewayError = toGatewayError(error)
         onEnd(endOf(taps, gatewayError))
-        return codec.encodeErrorEvent(gatewayError)
+        return errorEvent(gatewayError)
       }
     },
     async cancel(reason) {
@@ -122,7 +128,7 @@ const forwardedSource = (options: {
               finished = true
               const gatewayError = toGatewayError(error)
               onEnd(endOf(taps, gatewayError))
-              sink.write(codec.encodeErrorEvent(gatewayError))
+              sink.write(errorEvent(gatewayError))
               sink.close()
             }
             return reader.pipe!({
@@ -131,7 +137,9 @@ const forwardedSource = (options: {
                 try {
                   writeTaps(taps, chunk)
                   const out = rewrite ? rewrite.push(chunk) : chunk
-                  return out.byteLength > 0 ? sink.write(out) : true
+                  if (out.byteLength === 0) return true
+                  errors?.write(out)
+                  return sink.write(out)
                 } catch (error) {
                   // A tap or the rewrite failed: the gateway's own fault, told to the client in-band.
                   fail(error)
@@ -208,6 +216,13 @@ const watchChunks = (options: {
   })
 }
 
+const addHeaders = (
+  headers: Record<string, string>,
+  more: Record<string, string> | undefined
+): void => {
+  if (more !== undefined) for (const name in more) headers[name] = more[name]
+}
+
 export const respondChat = async (options: RespondOptions): Promise<Response> => {
   const { outcome, codec } = options
   const servedBy = outcome.servedBy
@@ -252,36 +267,34 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       return new Response(body, { status: outcome.status, headers })
     }
     case 'result': {
+      const context = { request: options.canonical(), body: options.body }
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
         servedBy,
         contentType: 'application/json',
       })
+      addHeaders(headers, codec.convertedHeaders?.(context))
       onEnd({
         usage: outcome.result.usage,
         model: outcome.result.model,
         error: null,
         answer: outcome.result,
       })
-      return new Response(JSON.stringify(codec.encodeResult(outcome.result)), {
+      return new Response(JSON.stringify(codec.encodeResult(outcome.result, context)), {
         status: 200,
         headers,
       })
     }
     case 'stream': {
+      const context = { request: options.canonical(), body: options.body }
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
         servedBy,
         contentType: 'text/event-stream; charset=utf-8',
       })
+      addHeaders(headers, codec.convertedHeaders?.(context))
       const chunks = watchChunks({ reader: outcome.reader, assemble: options.assemble, onEnd })
-      return new Response(
-        codec.encodeStream(chunks, { request: options.canonical(), body: options.body }),
-        {
-          status: 200,
-          headers,
-        }
-      )
+      return new Response(codec.encodeStream(chunks, context), { status: 200, headers })
     }
     case 'count': {
       const headers = buildResponseHeaders({

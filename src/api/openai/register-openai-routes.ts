@@ -5,6 +5,7 @@ import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { registerChatCompletions } from './chat-completions.route.ts'
 import { registerEmbeddings } from './embeddings.route.ts'
 import { registerModels } from './models.route.ts'
+import { registerResponses } from '../openai-responses/responses.route.ts'
 
 export const registerOpenAIRoutes = (
   app: OpenAPIHono<GatewayEnv>,
@@ -13,5 +14,6 @@ export const registerOpenAIRoutes = (
 ): void => {
   registerChatCompletions(app, deps, executor)
   registerEmbeddings(app, deps, executor)
+  registerResponses(app, deps, executor)
   registerModels(app, deps, executor)
 }

@@ -1,0 +1,63 @@
+/**
+ * The Responses API as a client protocol (`POST /v1/responses`): OpenAI's error shape for refusals, its own event
+ * sequence for streams, and `response.failed`-style error events numbered in sequence. A converted answer gets a
+ * `resp_…` id and the request's settings echoed, as the API does; the functions of a `namespace` tool, flattened for
+ * the upstream, are named back as the client declared them; built-in tools left out are named in
+ * `x-gatehouse-omitted-tools`.
+ * https://platform.openai.com/docs/api-reference/responses
+ */
+import { errorBody, toGatewayError } from '../../middleware/on-error.ts'
+import type { GatewayError } from '../../core/errors.ts'
+import type { ConvertedContext, DialectCodec } from '../dialect-codec.ts'
+import { convertResponsesRequest } from './convert-responses-request.ts'
+import { convertToResponsesResponse } from './convert-to-responses-response.ts'
+import { encodeResponsesErrorEvent, encodeResponsesSse } from './encode-responses-sse.ts'
+import type { ResponsesContext } from './responses-context.ts'
+import { convertResponsesTools } from './responses-tools.ts'
+import { createSequenceWatcher } from './watch-sequence-numbers.ts'
+
+const hex = (bytes: Uint8Array): string =>
+  Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
+
+/** `resp_` and 48 random hex digits, the length of OpenAI's own ids. */
+const newResponseId = (): string => `resp_${hex(crypto.getRandomValues(new Uint8Array(24)))}`
+
+/** The error as OpenAI's error object words it (one serializer for every error). */
+const describe = (error: unknown): { code: string | null; message: string } => {
+  const { error: shaped } = errorBody(toGatewayError(error), 'openai', '') as {
+    error: { message: string; type: string; code: string | null }
+  }
+  return { code: shaped.code ?? shaped.type, message: shaped.message }
+}
+
+const contextOf = ({ body }: ConvertedContext): ResponsesContext => {
+  const { namespaced } = convertResponsesTools(body.tools)
+  const context: ResponsesContext = {
+    responseId: newResponseId(),
+    createdAt: Math.floor(Date.now() / 1000),
+    body,
+  }
+  if (namespaced.size > 0)
+    context.toolName = (flattened) => namespaced.get(flattened) ?? { name: flattened }
+  return context
+}
+
+export const responsesCodec: DialectCodec = {
+  dialect: 'openai',
+  decodeRequest: convertResponsesRequest,
+  encodeResult: (result, context) => convertToResponsesResponse(result, contextOf(context)),
+  encodeStream: (chunks, context) =>
+    encodeResponsesSse(chunks, { context: contextOf(context), describeError: describe }),
+  convertedHeaders: ({ body }) => {
+    const { omitted } = convertResponsesTools(body.tools)
+    return omitted.length > 0 ? { 'x-gatehouse-omitted-tools': omitted.join(', ') } : undefined
+  },
+  encodeErrorEvent: (error: GatewayError) => encodeResponsesErrorEvent(describe(error), 0),
+  createStreamErrorEncoder: () => {
+    const watcher = createSequenceWatcher()
+    return {
+      write: watcher.write,
+      encode: (error) => encodeResponsesErrorEvent(describe(error), watcher.next()),
+    }
+  },
+}
