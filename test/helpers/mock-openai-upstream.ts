@@ -22,7 +22,9 @@ import type {
   MockUpstreamOptions,
   RecordedRequest,
 } from './mock-upstream-server.ts'
+import { openAIErrorBody } from './openai-error-body.ts'
 
+export { openAIErrorBody }
 export const MOCK_OPENAI_API_KEY = 'sk-mock-openai-key'
 export const MOCK_OPENAI_MODELS = ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small']
 
@@ -34,21 +36,6 @@ export type MockOpenAIUpstreamOptions = MockUpstreamOptions & {
 }
 
 type Body = Record<string, unknown>
-
-/** The `{error:{message,type,param,code}}` body; `param` and `code` are required keys, null when not applicable. */
-export const openAIErrorBody = (error: {
-  message: string
-  type: string
-  param?: string | null
-  code?: string | null
-}) => ({
-  error: {
-    message: error.message,
-    type: error.type,
-    param: error.param ?? null,
-    code: error.code ?? null,
-  },
-})
 
 const defaultErrors: Record<number, Parameters<typeof openAIErrorBody>[0]> = {
   400: { message: 'Invalid request.', type: 'invalid_request_error' },
@@ -282,7 +269,7 @@ const chatCompletion = (options: {
   return {
     kind: 'sse',
     events,
-    inBandError: (error) => {
+    inBandError: ({ error }) => {
       const payload = openAIErrorBody({
         message:
           error?.message ??
