@@ -244,7 +244,7 @@ const messages = (options: {
   return {
     kind: 'sse',
     events,
-    inBandError: (error) =>
+    inBandError: ({ error }) =>
       event({
         type: 'error',
         error: { type: error?.type ?? 'overloaded_error', message: error?.message ?? 'Overloaded' },

@@ -1,9 +1,11 @@
 /**
  * A mock OpenAI API (and, with `ignoreBase64`, a typical OpenAI-compatible server) speaking the real wire format:
- * https://platform.openai.com/docs/api-reference/chat, /embeddings, /models. Shapes mirror recorded real traffic
- * (vercel/ai `packages/openai/src/chat/__fixtures__`, openai-python `.inline-snapshot`); see
- * ../../../shared/specs/wire-notes.md §1, §5, §6.
+ * https://platform.openai.com/docs/api-reference/chat, /embeddings, /models, and /responses (mock-responses-api.ts).
+ * Shapes mirror recorded real traffic (vercel/ai `packages/openai/src/chat/__fixtures__`, openai-python
+ * `.inline-snapshot`); see ../../../shared/specs/wire-notes.md §1, §5, §6, §9.
  */
+import { createMockResponsesApi } from './mock-responses-api.ts'
+import type { MockResponsesSettings } from './mock-responses-api.ts'
 import {
   decideIntent,
   estimateTokens,
@@ -22,33 +24,21 @@ import type {
   MockUpstreamOptions,
   RecordedRequest,
 } from './mock-upstream-server.ts'
+import { openAIErrorBody } from './openai-error-body.ts'
 
+export { openAIErrorBody }
 export const MOCK_OPENAI_API_KEY = 'sk-mock-openai-key'
 export const MOCK_OPENAI_MODELS = ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small']
 
-export type MockOpenAIUpstreamOptions = MockUpstreamOptions & {
-  /** Answer float arrays even when `encoding_format: "base64"` is asked, as some OpenAI-compatible servers do. */
-  ignoreBase64?: boolean
-  /** Embedding length when the request sets no `dimensions`. Default 8. */
-  embeddingDimensions?: number
-}
+export type MockOpenAIUpstreamOptions = MockUpstreamOptions &
+  MockResponsesSettings & {
+    /** Answer float arrays even when `encoding_format: "base64"` is asked, as some OpenAI-compatible servers do. */
+    ignoreBase64?: boolean
+    /** Embedding length when the request sets no `dimensions`. Default 8. */
+    embeddingDimensions?: number
+  }
 
 type Body = Record<string, unknown>
-
-/** The `{error:{message,type,param,code}}` body; `param` and `code` are required keys, null when not applicable. */
-export const openAIErrorBody = (error: {
-  message: string
-  type: string
-  param?: string | null
-  code?: string | null
-}) => ({
-  error: {
-    message: error.message,
-    type: error.type,
-    param: error.param ?? null,
-    code: error.code ?? null,
-  },
-})
 
 const defaultErrors: Record<number, Parameters<typeof openAIErrorBody>[0]> = {
   400: { message: 'Invalid request.', type: 'invalid_request_error' },
@@ -282,7 +272,7 @@ const chatCompletion = (options: {
   return {
     kind: 'sse',
     events,
-    inBandError: (error) => {
+    inBandError: ({ error }) => {
       const payload = openAIErrorBody({
         message:
           error?.message ??
@@ -348,8 +338,10 @@ export const startMockOpenAIUpstream = (
 ): Promise<MockUpstream> => {
   const apiKey = settings.apiKey ?? MOCK_OPENAI_API_KEY
   const models = settings.models ?? MOCK_OPENAI_MODELS
+  const responses = createMockResponsesApi(settings)
   const dialect: MockDialect = {
     basePath: '/v1',
+    reset: responses.reset,
     headers: (requestId) => ({
       'x-request-id': requestId,
       'openai-processing-ms': '1',
@@ -372,7 +364,7 @@ export const startMockOpenAIUpstream = (
           message: 'Incorrect API key provided: (redacted).',
         })
       }
-      const path = request.path.split('?')[0]
+      const [path, query = ''] = request.path.split('?')
       if (typeof request.body === 'string') {
         const message =
           "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)"
@@ -382,6 +374,15 @@ export const startMockOpenAIUpstream = (
       if (request.method === 'POST' && path === '/v1/chat/completions')
         return chatCompletion({ body, requestId, settings })
       if (request.method === 'POST' && path === '/v1/embeddings') return embeddings(body, settings)
+      if (request.method === 'POST' && path === '/v1/responses') return responses.create(body)
+      const stored = /^\/v1\/responses\/([^/]+)(\/input_items)?$/.exec(path)
+      if (stored !== null) {
+        const id = decodeURIComponent(stored[1])
+        if (request.method === 'GET' && stored[2] !== undefined)
+          return responses.inputItems(id, new URLSearchParams(query))
+        if (request.method === 'GET') return responses.retrieve(id)
+        if (request.method === 'DELETE' && stored[2] === undefined) return responses.remove(id)
+      }
       if (request.method === 'GET' && path === '/v1/models') {
         return {
           kind: 'json',

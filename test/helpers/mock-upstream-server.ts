@@ -29,8 +29,19 @@ export type FaultKind =
   | { dropAfterChunks: number }
   | { destroyConnection: true }
   | { garbage: true }
-  /** Streams `afterChunks` events (default 2), then the dialect's in-band error event, then ends. */
-  | { inBandError: true; afterChunks?: number; error?: { type?: string; message?: string } }
+  | InBandErrorFault
+
+/**
+ * Streams `afterChunks` events (default 2), then the dialect's in-band error, then ends. `error.code` and `failWith`
+ * apply to the Responses API only: its stream ends with `error` then `response.failed` (`both`, the default, as the
+ * live API sends them) or with one of the two.
+ */
+export type InBandErrorFault = {
+  inBandError: true
+  afterChunks?: number
+  error?: { type?: string; message?: string; code?: string }
+  failWith?: 'error' | 'response.failed' | 'both'
+}
 
 /**
  * A fault applies to the next request it matches: by default any POST (so the gateway's background `GET /v1/models`
@@ -46,7 +57,7 @@ export type MockUpstream = {
   /** Queues faults, consumed one per matching request, in order; afterwards requests are answered normally. */
   enqueue(...faults: Fault[]): void
   close(): Promise<void>
-  /** Forgets recorded requests and queued faults. */
+  /** Forgets recorded requests, queued faults and what the dialect stores (the Responses API's responses). */
   reset(): void
 }
 
@@ -78,8 +89,8 @@ export type SseReply = {
   kind: 'sse'
   /** Complete SSE events, each ending in a blank line. */
   events: string[]
-  /** The event that `inBandError` faults end the stream with. */
-  inBandError: (error: { type?: string; message?: string } | undefined) => string
+  /** What an `inBandError` fault ends the stream with, after the first `sent` events (one or more SSE events). */
+  inBandError: (fault: InBandErrorFault, sent: number) => string
 }
 export type MockReply = JsonReply | SseReply
 
@@ -90,6 +101,8 @@ export type MockDialect = {
   errorBody(status: number, requestId: string): unknown
   /** Headers on every answer (the provider's request id header). */
   headers(requestId: string): Record<string, string>
+  /** Forgets what the dialect keeps between requests (stored responses), on `reset()`. */
+  reset?(): void
 }
 
 const sseHeaders = {
@@ -141,6 +154,7 @@ export const startMockUpstreamServer = async (
     reset: () => {
       requests.length = 0
       faults.length = 0
+      dialect.reset?.()
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -304,7 +318,8 @@ const sendSse = async (options: {
   const { response, reply, fault, chunkDelayMs } = options
   let events = reply.events
   if (fault !== undefined && 'inBandError' in fault) {
-    events = [...events.slice(0, fault.afterChunks ?? 2), reply.inBandError(fault.error)]
+    const kept = events.slice(0, fault.afterChunks ?? 2)
+    events = [...kept, reply.inBandError(fault, kept.length)]
   }
   const broken = breakAfter(fault)
   const limit = broken === undefined ? events.length : Math.min(broken.at, events.length)
