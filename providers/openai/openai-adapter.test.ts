@@ -129,6 +129,43 @@ describe('createOpenAIAdapter', () => {
 })
 
 describe('forward', () => {
+  it('sends a Responses request to /responses, without the reasoning a converted answer carried', async () => {
+    const transport = createReplayTransport([{ body: '{"object":"response","output":[]}' }])
+    const adapter = createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) })
+    const openAIReasoning = {
+      type: 'reasoning',
+      id: 'rs_1',
+      summary: [],
+      encrypted_content: 'gAAAA-openai',
+    }
+    await adapter.forward!(
+      forwardRequest(
+        {
+          model: 'fast',
+          input: [
+            { role: 'user', content: 'hi' },
+            {
+              type: 'reasoning',
+              id: 'rs_2',
+              summary: [],
+              encrypted_content: 'gatehouse:reasoning:v1:e30',
+            },
+            openAIReasoning,
+          ],
+          store: false,
+        },
+        { operation: 'responses' }
+      ),
+      call
+    )
+    expect(transport.requests[0].url).toMatch(/\/v1\/responses$/)
+    expect(sentBody(transport)).toEqual({
+      model: 'gpt-4o-mini-2024-07-18',
+      input: [{ role: 'user', content: 'hi' }, openAIReasoning],
+      store: false,
+    })
+  })
+
   it('sends the client body with only the model replaced, with the gateway key and never the client headers', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
     const adapter = createOpenAIAdapter({

@@ -18,6 +18,7 @@ import type {
 } from '../spec/provider-adapter.ts'
 import type { Operation } from '../spec/operation.ts'
 import { isProviderError, ProviderError } from '../spec/provider-error.ts'
+import { isGatewayReasoningItem } from '../spec/gateway-reasoning.ts'
 import { applyOpenAICompat, realOpenAICompat, type OpenAICompat } from './apply-openai-compat.ts'
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts'
@@ -152,6 +153,13 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
         })
       }
       const body: Record<string, unknown> = { ...request.body, model: request.model }
+      // Reasoning a converted answer carried (an Anthropic signature) is of no use to OpenAI, which would refuse it.
+      if (
+        request.operation === 'responses' &&
+        Array.isArray(body.input) &&
+        body.input.some(isGatewayReasoningItem)
+      )
+        body.input = body.input.filter((item) => !isGatewayReasoningItem(item))
       const chat = request.operation === 'chat-completions'
       const injectUsage = chat && wantsInjectedUsage(body, compat)
       if (injectUsage)

@@ -51,7 +51,12 @@ export type E2EGateway = {
 }
 
 export const startE2EGateway = async (
-  options: { openai?: MockOpenAIUpstreamOptions; anthropic?: MockUpstreamOptions } = {}
+  options: {
+    openai?: MockOpenAIUpstreamOptions
+    anthropic?: MockUpstreamOptions
+    /** Also write each usage event as a log line (`USAGE_LOG`), for tests that read them from `logs`. */
+    usageLog?: boolean
+  } = {}
 ): Promise<E2EGateway> => {
   const [openai, openaiTwin, anthropic, anthropicTwin, compat] = await Promise.all([
     startMockOpenAIUpstream(options.openai),
@@ -93,6 +98,7 @@ export const startE2EGateway = async (
       GATEHOUSE_CONFIG: 'gatehouse.yaml',
       HOST: '127.0.0.1',
       PORT: '0',
+      ...(options.usageLog === true ? { USAGE_LOG: 'true' } : {}),
     },
   })
   const mocks = [openai, openaiTwin, anthropic, anthropicTwin, compat]

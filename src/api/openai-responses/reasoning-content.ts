@@ -11,8 +11,7 @@
  * upstream cannot use: the decoder returns `null` for it).
  */
 import type { ReasoningPart } from '../../../providers/spec/chat-types.ts'
-
-const prefix = 'gatehouse:reasoning:'
+import { gatewayReasoningPrefix as prefix } from '../../../providers/spec/gateway-reasoning.ts'
 const version = 'v1'
 
 export type ReasoningReplay = { signature?: string; redactedData?: string }

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest'
+import { createOpenAIResponsesTap } from './create-openai-responses-tap.ts'
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+
+const usage = {
+  input_tokens: 36,
+  input_tokens_details: { cached_tokens: 4 },
+  output_tokens: 87,
+  output_tokens_details: { reasoning_tokens: 16 },
+  total_tokens: 123,
+}
+
+const frame = (type: string, data: Record<string, unknown>): string =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+
+describe('createOpenAIResponsesTap', () => {
+  it('reads the usage and model of a whole Response body, split anywhere', () => {
+    const tap = createOpenAIResponsesTap({ stream: false })
+    const body = JSON.stringify({
+      id: 'resp_1',
+      object: 'response',
+      model: 'gpt-4o-mini-2024-07-18',
+      error: null,
+      usage,
+    })
+    tap.write(bytes(body.slice(0, 20)))
+    tap.write(bytes(body.slice(20)))
+    expect(tap.finish()).toEqual({
+      usage: {
+        inputTokens: 36,
+        outputTokens: 87,
+        cachedInputTokens: 4,
+        cacheWriteInputTokens: null,
+        reasoningTokens: 16,
+      },
+      model: 'gpt-4o-mini-2024-07-18',
+    })
+  })
+
+  it('reads an error body', () => {
+    const tap = createOpenAIResponsesTap({ stream: false })
+    tap.write(
+      bytes(
+        '{"error":{"message":"Bad input","type":"invalid_request_error","param":null,"code":null}}'
+      )
+    )
+    expect(tap.finish()).toEqual({
+      usage: null,
+      error: { message: 'Bad input', type: 'invalid_request_error' },
+    })
+  })
+
+  it('reads a stream: the model from response.created, usage from response.completed, across chunk boundaries', () => {
+    const tap = createOpenAIResponsesTap({ stream: true })
+    const text = [
+      frame('response.created', {
+        sequence_number: 0,
+        response: { object: 'response', model: 'gpt-4o-mini-2024-07-18', usage: null },
+      }),
+      frame('response.output_text.delta', {
+        sequence_number: 1,
+        delta: '"usage": {"input_tokens": 999}',
+        item_id: 'msg_1',
+      }),
+      frame('response.completed', {
+        sequence_number: 2,
+        response: { object: 'response', model: 'gpt-4o-mini-2024-07-18', usage },
+      }),
+    ].join('')
+    for (let at = 0; at < text.length; at += 7) tap.write(bytes(text.slice(at, at + 7)))
+    expect(tap.finish()).toMatchObject({
+      usage: { inputTokens: 36, outputTokens: 87 },
+      model: 'gpt-4o-mini-2024-07-18',
+    })
+  })
+
+  it('learns a failure from an error event or response.failed', () => {
+    const tap = createOpenAIResponsesTap({ stream: true })
+    tap.write(
+      bytes(
+        frame('error', {
+          sequence_number: 3,
+          code: 'server_error',
+          message: 'The model broke.',
+          param: null,
+        })
+      )
+    )
+    expect(tap.finish().error).toEqual({ message: 'The model broke.', type: 'server_error' })
+
+    const failed = createOpenAIResponsesTap({ stream: true })
+    failed.write(
+      bytes(
+        frame('response.failed', {
+          sequence_number: 4,
+          response: {
+            object: 'response',
+            model: 'gpt-4o',
+            error: { code: 'rate_limit_exceeded', message: 'Slow down.' },
+            usage,
+          },
+        })
+      )
+    )
+    expect(failed.finish()).toMatchObject({
+      error: { message: 'Slow down.', type: 'rate_limit_exceeded' },
+      usage: { outputTokens: 87 },
+    })
+  })
+})
