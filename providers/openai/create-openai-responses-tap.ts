@@ -32,18 +32,22 @@ const parseJson = (text: string): unknown => {
   }
 }
 
+/** The failure a Responses error object (`{code, message}`, or `{type, message}` in an error body) reports. */
+const errorOf = (
+  error: Record<string, unknown> | null,
+  kind: 'code' | 'type'
+): Learned['error'] | undefined => {
+  if (!error || typeof error.message !== 'string') return undefined
+  const type = error[kind]
+  return typeof type === 'string' ? { message: error.message, type } : { message: error.message }
+}
+
 /** A `Response` object (the body, or the `response` of a stream event). */
 const learnResponse = (response: Record<string, unknown>, learned: Learned): void => {
   if (typeof response.model === 'string') learned.model = response.model
   const usage = convertOpenAIResponsesUsage(response.usage)
   if (usage) learned.usage = usage
-  const error = record(response.error)
-  if (error && typeof error.message === 'string') {
-    learned.error =
-      typeof error.code === 'string'
-        ? { message: error.message, type: error.code }
-        : { message: error.message }
-  }
+  learned.error = errorOf(record(response.error), 'code') ?? learned.error
 }
 
 /** An error body (`{"error": {...}}`) rather than a `Response`. */
@@ -54,13 +58,7 @@ const learnBody = (value: unknown, learned: Learned): void => {
     learnResponse(body, learned)
     return
   }
-  const error = record(body.error)
-  if (error && typeof error.message === 'string') {
-    learned.error =
-      typeof error.type === 'string'
-        ? { message: error.message, type: error.type }
-        : { message: error.message }
-  }
+  learned.error = errorOf(record(body.error), 'type') ?? learned.error
 }
 
 const summary = (learned: Learned): ForwardSummary => {
@@ -84,13 +82,7 @@ const createStreamTap = (): ForwardTap => {
         const response = record(record(parseJson(event.data))?.response)
         if (response) learnResponse(response, learned)
       } else if (type === 'error') {
-        const error = record(parseJson(event.data))
-        if (error && typeof error.message === 'string') {
-          learned.error =
-            typeof error.code === 'string'
-              ? { message: error.message, type: error.code }
-              : { message: error.message }
-        }
+        learned.error = errorOf(record(parseJson(event.data)), 'code') ?? learned.error
       }
     }
   }

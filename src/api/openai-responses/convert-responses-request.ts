@@ -30,6 +30,7 @@ import type {
   ToolChoice,
 } from '../../../providers/spec/chat-types.ts'
 import { invalidRequest } from '../../core/errors.ts'
+import { readImageUrl } from '../read-image-url.ts'
 import { decodeReasoningContent } from './reasoning-content.ts'
 import { convertResponsesTools, flattenToolName } from './responses-tools.ts'
 
@@ -39,9 +40,6 @@ const isRecord = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const present = (value: unknown): boolean => value !== undefined && value !== null
-
-/** Media types every converted target accepts in base64 (Anthropic's list). */
-const imageMediaTypes = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
 
 /** Built-in tools' call and output items: only OpenAI, which ran them, can replay them. */
 const builtInItems = new Set([
@@ -74,30 +72,7 @@ const convertImage = (part: Json, param: string): ImagePart => {
       'Images by `file_id` are not supported by the provider serving this model; send `image_url`.',
       `${param}.file_id`
     )
-  const url = part.image_url
-  if (typeof url !== 'string')
-    throw invalidRequest('`image_url` must be a string.', `${param}.image_url`)
-  if (!url.startsWith('data:')) {
-    if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } }
-    throw invalidRequest(
-      '`image_url` must be an http(s) URL or a base64 data URL.',
-      `${param}.image_url`
-    )
-  }
-  const match = /^data:([^;,]+);base64,(.*)$/s.exec(url)
-  if (!match)
-    throw invalidRequest(
-      'Image data URLs must be base64: `data:<media type>;base64,<data>`.',
-      `${param}.image_url`
-    )
-  const mediaType = match[1].toLowerCase()
-  if (!imageMediaTypes.has(mediaType)) {
-    throw invalidRequest(
-      `Image type \`${mediaType}\` is not supported by this model's provider; use image/jpeg, image/png, image/gif or image/webp.`,
-      `${param}.image_url`
-    )
-  }
-  return { type: 'image', source: { type: 'base64', mediaType, data: match[2] } }
+  return readImageUrl(part.image_url, `${param}.image_url`, 'image_url')
 }
 
 const partsOf = (content: unknown, param: string): unknown[] => {

@@ -100,7 +100,8 @@ export type ResponsesEcho = {
   metadata: Record<string, unknown>
 }
 
-export type ResponsesResponse = {
+/** The `Response` object: the echoed settings, and what the answer holds. */
+export type ResponsesResponse = Omit<ResponsesEcho, 'user'> & {
   id: string
   object: 'response'
   created_at: number
@@ -109,25 +110,8 @@ export type ResponsesResponse = {
   completed_at: number | null
   error: ResponsesError | null
   incomplete_details: ResponsesIncompleteDetails | null
-  instructions: unknown
-  max_output_tokens: number | null
-  max_tool_calls: number | null
   model: string
   output: ResponsesOutputItem[]
-  parallel_tool_calls: boolean
-  previous_response_id: string | null
-  prompt_cache_key: string | null
-  reasoning: Record<string, unknown>
-  safety_identifier: string | null
-  store: boolean
-  temperature: number
-  text: Record<string, unknown>
-  tool_choice: unknown
-  tools: unknown[]
-  top_logprobs: number
-  top_p: number
-  truncation: string
-  metadata: Record<string, unknown>
   /** Absent while the answer is in progress (the schema does not let it be `null`). */
   usage?: ResponsesUsage
   user?: string
@@ -140,8 +124,8 @@ const hex = (bytes: Uint8Array): string => {
   return out
 }
 
-/** `msg_…`, `fc_…`, `rs_…`: the prefix and 48 random hex digits, the length of the real API's ids. */
-export const createResponsesItemId = (prefix: 'msg' | 'fc' | 'rs'): string =>
+/** `resp_…`, `msg_…`, `fc_…`, `rs_…`: the prefix and 48 random hex digits, the length of the real API's ids. */
+export const createResponsesItemId = (prefix: 'resp' | 'msg' | 'fc' | 'rs'): string =>
   `${prefix}_${hex(crypto.getRandomValues(new Uint8Array(24)))}`
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

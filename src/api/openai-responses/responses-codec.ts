@@ -10,17 +10,14 @@ import { errorBody, toGatewayError } from '../../middleware/on-error.ts'
 import type { GatewayError } from '../../core/errors.ts'
 import type { ConvertedContext, DialectCodec } from '../dialect-codec.ts'
 import { convertResponsesRequest } from './convert-responses-request.ts'
-import { convertToResponsesResponse } from './convert-to-responses-response.ts'
+import {
+  convertToResponsesResponse,
+  createResponsesItemId,
+} from './convert-to-responses-response.ts'
 import { encodeResponsesErrorEvent, encodeResponsesSse } from './encode-responses-sse.ts'
 import type { ResponsesContext } from './responses-context.ts'
 import { convertResponsesTools } from './responses-tools.ts'
 import { createSequenceWatcher } from './watch-sequence-numbers.ts'
-
-const hex = (bytes: Uint8Array): string =>
-  Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
-
-/** `resp_` and 48 random hex digits, the length of OpenAI's own ids. */
-const newResponseId = (): string => `resp_${hex(crypto.getRandomValues(new Uint8Array(24)))}`
 
 /** The error as OpenAI's error object words it (one serializer for every error). */
 const describe = (error: unknown): { code: string | null; message: string } => {
@@ -33,7 +30,7 @@ const describe = (error: unknown): { code: string | null; message: string } => {
 const contextOf = ({ body }: ConvertedContext): ResponsesContext => {
   const { namespaced } = convertResponsesTools(body.tools)
   const context: ResponsesContext = {
-    responseId: newResponseId(),
+    responseId: createResponsesItemId('resp'),
     createdAt: Math.floor(Date.now() / 1000),
     body,
   }

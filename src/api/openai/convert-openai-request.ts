@@ -19,11 +19,9 @@ import type {
   ToolDefinition,
 } from '../../../providers/spec/chat-types.ts'
 import { invalidRequest } from '../../core/errors.ts'
+import { readImageUrl } from '../read-image-url.ts'
 
 type Json = Record<string, unknown>
-
-/** Media types every cross-dialect target accepts in base64 (Anthropic's list). */
-const imageMediaTypes = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
 
 const isRecord = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -41,33 +39,12 @@ const textOf = (part: unknown, param: string): string => {
   throw invalidRequest('Only text content parts are allowed here.', param)
 }
 
-const convertImage = (part: Json, param: string): ImagePart => {
-  const image = part.image_url
-  const url = isRecord(image) ? image.url : undefined
-  if (typeof url !== 'string')
-    throw invalidRequest('`image_url.url` must be a string.', `${param}.image_url.url`)
-  if (!url.startsWith('data:')) {
-    if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } }
-    throw invalidRequest(
-      '`image_url.url` must be an http(s) URL or a base64 data URL.',
-      `${param}.image_url.url`
-    )
-  }
-  const match = /^data:([^;,]+);base64,(.*)$/s.exec(url)
-  if (!match)
-    throw invalidRequest(
-      'Image data URLs must be base64: `data:<media type>;base64,<data>`.',
-      `${param}.image_url.url`
-    )
-  const mediaType = match[1].toLowerCase()
-  if (!imageMediaTypes.has(mediaType)) {
-    throw invalidRequest(
-      `Image type \`${mediaType}\` is not supported by this model's provider; use image/jpeg, image/png, image/gif or image/webp.`,
-      `${param}.image_url.url`
-    )
-  }
-  return { type: 'image', source: { type: 'base64', mediaType, data: match[2] } }
-}
+const convertImage = (part: Json, param: string): ImagePart =>
+  readImageUrl(
+    isRecord(part.image_url) ? part.image_url.url : undefined,
+    `${param}.image_url.url`,
+    'image_url.url'
+  )
 
 const convertUserPart = (part: unknown, param: string): TextPart | ImagePart => {
   if (!isRecord(part)) throw invalidRequest('Content parts must be objects.', param)
