@@ -1,5 +1,5 @@
 /**
- * Opens the stores on Node: tenants, keys and usage in SQL (a SQLite file by default, PostgreSQL with a `postgres://`
+ * Opens the stores on Node: tenants, keys, usage and stored responses in SQL (a SQLite file by default, PostgreSQL with a `postgres://`
  * URL), migrated at start-up; rate limits, budgets and revocations in Redis when `redis.url` is set, in the process
  * otherwise (one process only). Starts the usage retention (`start-usage-retention.ts`). Returns them with what
  * shutdown closes, in order: the revocation feed, the Redis connection, the usage retention, the usage writer thread
@@ -18,6 +18,7 @@ import { RedisGuard } from '../stores/redis/redis-guard.ts'
 import { createRedisRateLimitStore } from '../stores/redis/redis-rate-limit-store.ts'
 import { createRedisRevocationFeed } from '../stores/redis/redis-revocation-feed.ts'
 import { defaultDatabaseUrl } from '../stores/sql/open-sql-database.ts'
+import { createSqlResponseStore } from '../stores/sql/sql-response-store.ts'
 import { createSqlTenantStore } from '../stores/sql/sql-tenant-store.ts'
 import { createSqlUsageStore } from '../stores/sql/sql-usage-store.ts'
 import type { Closable, Stores } from '../stores/types.ts'
@@ -51,6 +52,7 @@ export const openNodeStores = async (options: {
   const database = await openMigratedDatabase({ config, cwd, logger })
   const tenants = createSqlTenantStore({ database, clock })
   const usage = createSqlUsageStore({ database })
+  const responses = createSqlResponseStore({ database, clock })
   const loadSpent: SpentLoader = (query) =>
     usage.spent(
       query.scope === 'tenant' ? { tenantId: query.id } : { keyId: query.id },
@@ -86,6 +88,7 @@ export const openNodeStores = async (options: {
         rateLimits: createMemoryRateLimitStore({ clock }),
         budgets: createMemoryBudgetStore({ clock, loadSpent }),
         revocations,
+        responses,
       },
       usageWriter,
       closables: [{ name: 'revocation feed', close: () => revocations.close() }, ...sqlClosables],
@@ -111,6 +114,7 @@ export const openNodeStores = async (options: {
       rateLimits: createRedisRateLimitStore({ redis, guard, prefix }),
       budgets: createRedisBudgetStore({ redis, guard, clock, loadSpent, prefix }),
       revocations,
+      responses,
     },
     usageWriter,
     closables: [

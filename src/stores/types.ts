@@ -4,12 +4,13 @@
  * routes see only these interfaces, and `test/contract/` runs every implementation through the same cases.
  *
  * Each is optional: a runtime without a database (Workers) has no tenants and no usage store, and serves in
- * master-key mode. On Node all are present: tenants and usage in SQL (SQLite or PostgreSQL), rate limits, budgets
- * and revocations in Redis when `REDIS_URL` is set, in the process otherwise. The Responses API issue adds
- * `responses`; the prompt cache adds `cache`.
+ * master-key mode. On Node all are present: tenants, usage and stored responses in SQL (SQLite or PostgreSQL), rate
+ * limits, budgets and revocations in Redis when `REDIS_URL` is set, in the process otherwise. The prompt cache adds
+ * `cache`.
  */
 import type { BudgetStore } from './budget-store.ts'
 import type { RateLimitStore } from './rate-limit-store.ts'
+import type { ResponseStore } from './response-store.ts'
 import type { RevocationFeed } from './revocation-feed.ts'
 import type { TenantStore } from './tenant-store.ts'
 import type { UsageStore } from './usage-store.ts'
@@ -20,6 +21,8 @@ export type Stores = {
   rateLimits?: RateLimitStore
   budgets?: BudgetStore
   revocations?: RevocationFeed
+  /** Responses API responses the gateway built itself, kept for chaining, retrieval and `input_items`. */
+  responses?: ResponseStore
 }
 
 /** Something held open for the process's life (a store's connection, a pool, worker threads), closed at shutdown. */

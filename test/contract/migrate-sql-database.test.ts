@@ -86,6 +86,8 @@ defineStoreContract<EmptyDatabase>({
           'api_keys',
           migrationLockTableName,
           migrationTableName,
+          'response_items',
+          'responses',
           'tenants',
           'usage_daily',
           'usage_events',

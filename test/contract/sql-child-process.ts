@@ -4,12 +4,15 @@
  * event loop. The child opens the database, says `ready`, waits for `go` (so several children and the test start
  * together), runs its command and prints the result as one JSON line.
  *
- * Run as `node --import tsx sql-child-process.ts <migrate|record> <url>`; `record` reads its batches of usage
- * records as the first line of standard input.
+ * Run as `node --import tsx sql-child-process.ts <migrate|record|put-responses> <url>`; `record` reads its batches
+ * of usage records, `put-responses` its stored responses, as the first line of standard input.
  */
 import { createInterface } from 'node:readline'
 import { migrateSqlDatabase } from '../../src/stores/sql/migrate-sql-database.ts'
+import { systemClock } from '../../src/core/clock.ts'
+import type { StoredResponse } from '../../src/stores/response-store.ts'
 import { openSqlDatabase } from '../../src/stores/sql/open-sql-database.ts'
+import { createSqlResponseStore } from '../../src/stores/sql/sql-response-store.ts'
 import { createSqlUsageStore } from '../../src/stores/sql/sql-usage-store.ts'
 import type { UsageRecord } from '../../src/stores/usage-store.ts'
 
@@ -21,7 +24,7 @@ const nextLine = async (): Promise<string> => {
   return value as string
 }
 
-const payload = command === 'record' ? (JSON.parse(await nextLine()) as UsageRecord[][]) : []
+const payload: unknown = command === 'migrate' ? null : JSON.parse(await nextLine())
 const database = openSqlDatabase({ url, cwd: process.cwd(), poolSize: 2 })
 try {
   process.stdout.write('ready\n')
@@ -30,8 +33,15 @@ try {
   if (command === 'migrate') result = await migrateSqlDatabase(database)
   else if (command === 'record') {
     const store = createSqlUsageStore({ database })
-    for (const batch of payload) await store.record(batch)
-    result = payload.length
+    const batches = payload as UsageRecord[][]
+    for (const batch of batches) await store.record(batch)
+    result = batches.length
+  } else if (command === 'put-responses') {
+    // Not awaited one by one: the puts overlap, on the pool's connections, as a busy gateway's would.
+    const store = createSqlResponseStore({ database, clock: systemClock })
+    const entries = payload as StoredResponse[]
+    await Promise.all(entries.map((entry) => store.put(entry)))
+    result = entries.length
   } else throw new Error(`unknown command ${command}`)
   process.stdout.write(`${JSON.stringify(result)}\n`)
 } finally {

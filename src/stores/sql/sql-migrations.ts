@@ -167,8 +167,62 @@ const usage = (dialect: SqlDialectName): Migration => ({
   },
 })
 
+/**
+ * Stored Responses API responses (`response-store.ts`) and the items `item_reference` resolves. The JSON columns are
+ * `text` in both dialects: they are kept and given back whole, never queried into, and `jsonb` would parse a
+ * megabyte of context on every write, reorder its keys, and refuse a `\u0000` escape in a model's text.
+ */
+const responses: Migration = {
+  async up(db) {
+    await db.schema
+      .createTable('responses')
+      .addColumn('id', 'text', (column) => column.primaryKey())
+      .addColumn('tenant_id', 'text')
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .addColumn('expires_at', 'bigint')
+      .addColumn('model', 'text', (column) => column.notNull())
+      .addColumn('provider', 'text')
+      .addColumn('response', 'text', (column) => column.notNull())
+      .addColumn('input', 'text', (column) => column.notNull())
+      .addColumn('context', 'text', (column) => column.notNull())
+      .execute()
+    // Retention deletes by expiry.
+    await db.schema
+      .createIndex('responses_expires_at')
+      .on('responses')
+      .column('expires_at')
+      .execute()
+
+    // One row per (response, item): the same item id can be in several responses (an output item replayed as the
+    // next input), each response keeping its copy until it goes. Scope and expiry are copied from the response, so
+    // a lookup is one read of the (tenant_id, item_id) index, with no join.
+    await db.schema
+      .createTable('response_items')
+      .addColumn('response_id', 'text', (column) =>
+        column.notNull().references('responses.id').onDelete('cascade')
+      )
+      .addColumn('item_id', 'text', (column) => column.notNull())
+      .addColumn('tenant_id', 'text')
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .addColumn('expires_at', 'bigint')
+      .addColumn('item', 'text', (column) => column.notNull())
+      .addPrimaryKeyConstraint('response_items_pkey', ['response_id', 'item_id'])
+      .execute()
+    await db.schema
+      .createIndex('response_items_tenant_item')
+      .on('response_items')
+      .columns(['tenant_id', 'item_id'])
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable('response_items').execute()
+    await db.schema.dropTable('responses').execute()
+  },
+}
+
 /** Every migration, by name, for `dialect`. */
 export const sqlMigrations = (dialect: SqlDialectName): Record<string, Migration> => ({
   '0001_tenants_and_keys': tenantsAndKeys(dialect),
   '0002_usage': usage(dialect),
+  '0003_responses': responses,
 })

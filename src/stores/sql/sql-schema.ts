@@ -99,6 +99,29 @@ export type UsageRollupTable = TokenAndCostColumns & {
   latency_ms_total: number
 }
 
+/** A stored response (`response-store.ts`); `tenant_id` `NULL` for the master key, JSON kept as text. */
+export type ResponsesTable = {
+  id: string
+  tenant_id: string | null
+  created_at: number
+  expires_at: number | null
+  model: string
+  provider: string | null
+  response: string
+  input: string
+  context: string
+}
+
+/** One item of a stored response that `item_reference` can name, with its response's scope and expiry. */
+export type ResponseItemsTable = {
+  response_id: string
+  item_id: string
+  tenant_id: string | null
+  created_at: number
+  expires_at: number | null
+  item: string
+}
+
 export type SqlSchema = {
   tenants: TenantsTable
   api_keys: ApiKeysTable
@@ -106,4 +129,6 @@ export type SqlSchema = {
   usage_events: UsageEventsTable
   usage_hourly: UsageRollupTable
   usage_daily: UsageRollupTable
+  responses: ResponsesTable
+  response_items: ResponseItemsTable
 }

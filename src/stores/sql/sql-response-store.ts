@@ -1,0 +1,179 @@
+/**
+ * `ResponseStore` on SQLite or PostgreSQL (`openSqlDatabase`): a `responses` row per response and a `response_items`
+ * row per item `item_reference` can name (migration `0003_responses`). Every query compares `tenant_id` (`IS NULL`
+ * for the master key) and, for reads, the expiry against the clock. A response and its items are written in one
+ * transaction; deleting a response deletes its items (`ON DELETE CASCADE`).
+ */
+import type { Clock } from '../../core/clock.ts'
+import { pageInputItems } from '../page-input-items.ts'
+import {
+  responseItemsOf,
+  type ResponseItem,
+  type ResponseScope,
+  type ResponseStore,
+  type StoredResponse,
+} from '../response-store.ts'
+import {
+  validateInputItemsQuery,
+  validateResponsePrune,
+  validateStoredResponse,
+} from '../validate-response-input.ts'
+import { conflict } from '../validate-tenant-input.ts'
+import { constraintViolation } from './constraint-violation.ts'
+import type { SqlDatabase } from './open-sql-database.ts'
+
+/** Item rows per insert: 6 parameters each, far under SQLite's and PostgreSQL's limits. */
+const itemInsertChunk = 100
+/** Item ids per lookup. */
+const itemLookupChunk = 500
+/** Responses per delete when `pruneExpired` is given no limit (their items go with them). */
+const pruneChunk = 1_000
+
+const chunks = <T>(items: readonly T[], size: number): T[][] => {
+  const result: T[][] = []
+  for (let index = 0; index < items.length; index += size)
+    result.push(items.slice(index, index + size))
+  return result
+}
+
+/** `IS NULL` for the master key: `= NULL` matches nothing. */
+const scopeOperator = (scope: ResponseScope): 'is' | '=' => (scope.tenantId === null ? 'is' : '=')
+
+export const createSqlResponseStore = (options: {
+  database: SqlDatabase
+  clock: Clock
+}): ResponseStore => {
+  const { db } = options.database
+  const { clock } = options
+
+  return {
+    async put(entry) {
+      validateStoredResponse(entry)
+      const items = [...responseItemsOf(entry)].map(([itemId, item]) => ({
+        response_id: entry.id,
+        item_id: itemId,
+        tenant_id: entry.tenantId,
+        created_at: entry.createdAt,
+        expires_at: entry.expiresAt,
+        item: JSON.stringify(item),
+      }))
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('responses')
+            .values({
+              id: entry.id,
+              tenant_id: entry.tenantId,
+              created_at: entry.createdAt,
+              expires_at: entry.expiresAt,
+              model: entry.model,
+              provider: entry.provider,
+              response: JSON.stringify(entry.response),
+              input: JSON.stringify(entry.input),
+              context: JSON.stringify(entry.context),
+            })
+            .execute()
+          for (const chunk of chunks(items, itemInsertChunk))
+            await trx.insertInto('response_items').values(chunk).execute()
+        })
+      } catch (error) {
+        if (constraintViolation(error) === 'unique')
+          throw conflict(`A response with id ${JSON.stringify(entry.id)} is stored already.`, 'id')
+        throw error
+      }
+    },
+
+    async get(id, scope) {
+      const now = clock.now()
+      const row = await db
+        .selectFrom('responses')
+        .selectAll()
+        .where('id', '=', id)
+        .where('tenant_id', scopeOperator(scope), scope.tenantId)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .executeTakeFirst()
+      if (row === undefined) return null
+      const stored: StoredResponse = {
+        id: row.id,
+        tenantId: row.tenant_id,
+        createdAt: row.created_at,
+        expiresAt: row.expires_at,
+        model: row.model,
+        provider: row.provider,
+        response: JSON.parse(row.response) as Record<string, unknown>,
+        input: JSON.parse(row.input) as ResponseItem[],
+        context: JSON.parse(row.context) as ResponseItem[],
+      }
+      return stored
+    },
+
+    async delete(id, scope) {
+      const now = clock.now()
+      const rows = await db
+        .deleteFrom('responses')
+        .where('id', '=', id)
+        .where('tenant_id', scopeOperator(scope), scope.tenantId)
+        .returning('expires_at')
+        .execute()
+      return rows.some((row) => row.expires_at === null || row.expires_at > now)
+    },
+
+    async getItems(ids, scope) {
+      const now = clock.now()
+      const found = new Map<string, ResponseItem>()
+      for (const chunk of chunks([...new Set(ids)], itemLookupChunk)) {
+        if (chunk.length === 0) continue
+        const rows = await db
+          .selectFrom('response_items')
+          .select(['item_id', 'item'])
+          .where('tenant_id', scopeOperator(scope), scope.tenantId)
+          .where('item_id', 'in', chunk)
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+          // The preferred copy first: the newest response, then the greater response id.
+          .orderBy('item_id')
+          .orderBy('created_at', 'desc')
+          .orderBy('response_id', 'desc')
+          .execute()
+        for (const row of rows)
+          if (!found.has(row.item_id)) found.set(row.item_id, JSON.parse(row.item) as ResponseItem)
+      }
+      return found
+    },
+
+    async listInputItems(id, scope, query) {
+      validateInputItemsQuery(query)
+      const now = clock.now()
+      const row = await db
+        .selectFrom('responses')
+        .select('input')
+        .where('id', '=', id)
+        .where('tenant_id', scopeOperator(scope), scope.tenantId)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .executeTakeFirst()
+      return row === undefined
+        ? null
+        : pageInputItems(JSON.parse(row.input) as ResponseItem[], query)
+    },
+
+    async pruneExpired(now, limit) {
+      validateResponsePrune(now, limit)
+      // `id in (… limit n)`: a slice at a time, read from the expiry index, so no statement holds locks for long.
+      const slice = async (size: number): Promise<number> => {
+        const result = await db
+          .deleteFrom('responses')
+          .where('id', 'in', (eb) =>
+            eb.selectFrom('responses').select('id').where('expires_at', '<=', now).limit(size)
+          )
+          .executeTakeFirst()
+        return Number(result.numDeletedRows)
+      }
+      if (limit !== undefined) return slice(limit)
+      let total = 0
+      for (;;) {
+        const deleted = await slice(pruneChunk)
+        total += deleted
+        if (deleted < pruneChunk) return total
+      }
+    },
+  }
+}

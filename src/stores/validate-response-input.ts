@@ -1,0 +1,52 @@
+/**
+ * Checks what a caller asks a response store to do, whatever the backend, so no backend stores or answers what
+ * another would refuse: each throws an `invalid_request` `GatewayError` whose `param` names the field. The route
+ * validates the client's request first; these are the store's last line.
+ */
+import { invalidRequest } from '../core/errors.ts'
+import type { InputItemsQuery, StoredResponse } from './response-store.ts'
+
+const isTime = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+export const validateStoredResponse = (entry: StoredResponse): void => {
+  if (typeof entry.id !== 'string' || entry.id === '' || entry.id.length > 200)
+    throw invalidRequest('A stored response id is 1 to 200 characters.', 'id')
+  if (entry.tenantId !== null && (typeof entry.tenantId !== 'string' || entry.tenantId === ''))
+    throw invalidRequest('tenantId is a tenant id, or null for the master key.', 'tenantId')
+  if (!isTime(entry.createdAt))
+    throw invalidRequest('createdAt is epoch milliseconds, a whole number.', 'createdAt')
+  if (entry.expiresAt !== null && !isTime(entry.expiresAt))
+    throw invalidRequest('expiresAt is epoch milliseconds, a whole number, or null.', 'expiresAt')
+  if (typeof entry.model !== 'string') throw invalidRequest('model is a string.', 'model')
+  if (entry.provider !== null && typeof entry.provider !== 'string')
+    throw invalidRequest('provider is a string, or null.', 'provider')
+  if (!isObject(entry.response))
+    throw invalidRequest('response is the Response object.', 'response')
+  for (const field of ['input', 'context'] as const) {
+    const items: unknown = entry[field]
+    if (!Array.isArray(items)) throw invalidRequest(`${field} is a list of items.`, field)
+    items.forEach((item, index) => {
+      if (!isObject(item)) throw invalidRequest('An item is a JSON object.', `${field}.${index}`)
+    })
+  }
+}
+
+export const validateInputItemsQuery = (query: InputItemsQuery): void => {
+  if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > 100)
+    throw invalidRequest('limit is a whole number from 1 to 100.', 'limit')
+  if (query.order !== 'asc' && query.order !== 'desc')
+    throw invalidRequest("order is 'asc' or 'desc'.", 'order')
+  if (query.after !== undefined && typeof query.after !== 'string')
+    throw invalidRequest('after is an item id.', 'after')
+}
+
+export const validateResponsePrune = (now: number, limit: number | undefined): void => {
+  if (!Number.isSafeInteger(now))
+    throw invalidRequest('now is epoch milliseconds, a whole number.', 'now')
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1))
+    throw invalidRequest('limit is a whole number of responses, at least 1.', 'limit')
+}
