@@ -39,7 +39,12 @@ export interface DialectCodec {
 }
 
 /** What a converted answer is encoded with: the canonical request and the client's body. */
-export type ConvertedContext = { request: ChatRequest; body: Record<string, unknown> }
+export type ConvertedContext = {
+  request: ChatRequest
+  body: Record<string, unknown>
+  /** The route's keeper of a finished converted answer (the Responses API's `store`), in the protocol's shape. */
+  keep?: (answer: Record<string, unknown>) => void
+}
 
 export type StreamErrorEncoder = {
   /** Each forwarded chunk, as the client receives it. */

@@ -28,6 +28,14 @@ export type ChatHandlerOptions = {
   operation: Operation
   /** A rewrite of the non-streamed answer this body asks for (float embeddings → base64). */
   transformFor?: (body: Record<string, unknown>) => ((bytes: Uint8Array) => Uint8Array) | undefined
+  /**
+   * Runs before the call, with the validated body: may answer with another body (the Responses API expands what a
+   * stored response stands for) and a keeper of the finished converted answer. Its errors reach the client.
+   */
+  prepare?: (
+    c: Context<GatewayEnv>,
+    body: Record<string, unknown>
+  ) => Promise<{ body: Record<string, unknown>; keep?: (answer: Record<string, unknown>) => void }>
 }
 
 /** What one request brings to `handleChat`, beside the route's fixed options. */
@@ -37,6 +45,7 @@ type ChatRequestParts = {
   model: string
   stream: boolean
   transformBody?: (bytes: Uint8Array) => Uint8Array
+  keep?: (answer: Record<string, unknown>) => void
 }
 
 /**
@@ -48,13 +57,16 @@ type ChatRequestParts = {
 export const createChatHandler = (options: ChatHandlerOptions) => {
   const generative = isGenerative(options.operation)
   return async (c: Context<GatewayEnv>): Promise<Response> => {
-    const body = c.req.valid('json' as never) as Record<string, unknown>
+    const valid = c.req.valid('json' as never) as Record<string, unknown>
+    const prepared = options.prepare === undefined ? null : await options.prepare(c, valid)
+    const body = prepared === null ? valid : prepared.body
     return handleChat(options, {
       c,
       body,
       model: body.model as string,
       stream: generative && body.stream === true,
       transformBody: options.transformFor?.(body),
+      keep: prepared?.keep,
     })
   }
 }
@@ -236,6 +248,7 @@ const handleChat = async (
     canonical: toCanonical,
     assemble,
     transformBody: parts.transformBody,
+    keep: parts.keep,
     streamBody: deps.streamBody,
     env: c.env,
     onEnd: (end, servedBy) => {

@@ -38,6 +38,8 @@ export type RespondOptions = {
    * assembled from its chunks into `ResponseEnd.answer`. Forwarded bodies learn it from the answer tap among their taps.
    */
   assemble: boolean
+  /** Keeps a finished converted answer, as the client received it (`ConvertedContext.keep`). */
+  keep?: (answer: Record<string, unknown>) => void
   /** Rewrites a non-streamed forwarded body before it is sent (e.g. float embeddings → base64). */
   transformBody?: (bytes: Uint8Array) => Uint8Array
   /** Called once, when the response body has been fully sent, failed, or the client went away. */
@@ -267,7 +269,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       return new Response(body, { status: outcome.status, headers })
     }
     case 'result': {
-      const context = { request: options.canonical(), body: options.body }
+      const context = { request: options.canonical(), body: options.body, keep: options.keep }
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
         servedBy,
@@ -286,7 +288,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       })
     }
     case 'stream': {
-      const context = { request: options.canonical(), body: options.body }
+      const context = { request: options.canonical(), body: options.body, keep: options.keep }
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
         servedBy,

@@ -62,9 +62,8 @@ describe.each(models)('Responses frameworks → gateway → %s', (_name, model, 
     const result = await generateText({
       model: aiSdk()(model),
       prompt: 'use the tool get_weather',
-      // With `store` on (its default) the AI SDK replays earlier output as `item_reference`s, which a converted route
-      // cannot resolve until the gateway stores responses (README, "Not supported yet"); OpenAI resolves them itself.
-      ...(provider === 'anthropic' ? { providerOptions: { openai: { store: false } } } : {}),
+      // `store` is on (the AI SDK's default): the second step replays the first's output as `item_reference`s, which
+      // OpenAI resolves itself and the gateway resolves from its own store for the converted route.
       tools: {
         get_weather: tool({
           description: 'Weather for a city',

@@ -220,6 +220,53 @@ describe('OpenAI Responses client → gateway → Anthropic upstream', () => {
     ])
   })
 
+  it('stores a converted response: chained by previous_response_id, retrieved, its input listed, then deleted', async () => {
+    const first = await client.responses.create({ model, input: 'remember the word kiwi' })
+    const second = await client.responses.create({
+      model,
+      input: 'what was the word?',
+      previous_response_id: first.id,
+    })
+    expectValidOpenAI('Response', second)
+    // The upstream got the whole conversation: the first turn, its answer, the new turn.
+    const [, upstream] = upstreamBodies()
+    expect(upstream.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'remember the word kiwi' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'echo: remember the word kiwi' }] },
+      { role: 'user', content: [{ type: 'text', text: 'what was the word?' }] },
+    ])
+    // Stored after the response is sent: wait for it to be there.
+    let retrieved: Awaited<ReturnType<typeof client.responses.retrieve>> | undefined
+    for (let attempt = 0; attempt < 50 && retrieved === undefined; attempt += 1) {
+      retrieved = await client.responses.retrieve(second.id).catch(() => undefined)
+      if (retrieved === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(retrieved).toEqual(second)
+    const items = await client.responses.inputItems.list(second.id, { order: 'asc' })
+    expect(items.data).toHaveLength(1)
+    expect(items.data[0]).toMatchObject({
+      type: 'message',
+      role: 'user',
+      content: [{ type: 'input_text', text: 'what was the word?' }],
+    })
+    await client.responses.delete(second.id)
+    const gone = await client.responses.retrieve(second.id).then(
+      () => undefined,
+      (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>
+    )
+    expect(gone?.status).toBe(404)
+  })
+
+  it('keeps nothing with store: false', async () => {
+    const response = await client.responses.create({ model, input: 'forget me', store: false })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const missing = await client.responses.retrieve(response.id).then(
+      () => undefined,
+      (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>
+    )
+    expect(missing?.status).toBe(404)
+  })
+
   it('refuses what needs a stored response with a 400 in the OpenAI shape, naming the field', async () => {
     const error = await client.responses
       .create({ model, input: 'again', previous_response_id: 'resp_123' })

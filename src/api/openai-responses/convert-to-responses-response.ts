@@ -318,7 +318,7 @@ export const convertToResponsesResponse = (
 ): ResponsesResponse => {
   const choice = result.choices.find((candidate) => candidate.index === 0) ?? result.choices[0]
   const outcome = responsesOutcome(choice?.finishReason ?? null)
-  return buildResponsesResponse(context, responsesEcho(context.body), {
+  const response = buildResponsesResponse(context, responsesEcho(context.body), {
     status: outcome.status,
     model: result.model,
     output: outputItems(
@@ -329,4 +329,6 @@ export const convertToResponsesResponse = (
     usage: result.usage,
     incompleteDetails: outcome.incompleteDetails,
   })
+  context.onFinished?.(response)
+  return response
 }

@@ -481,6 +481,7 @@ const finish = (state: EncoderState): string => {
     usage: state.usage ?? emptyUsage(),
     incompleteDetails,
   })
+  state.context.onFinished?.(response)
   return (
     out +
     frame({

@@ -27,13 +27,14 @@ const describe = (error: unknown): { code: string | null; message: string } => {
   return { code: shaped.code ?? shaped.type, message: shaped.message }
 }
 
-const contextOf = ({ body }: ConvertedContext): ResponsesContext => {
+const contextOf = ({ body, keep }: ConvertedContext): ResponsesContext => {
   const { namespaced } = convertResponsesTools(body.tools)
   const context: ResponsesContext = {
     responseId: createResponsesItemId('resp'),
     createdAt: Math.floor(Date.now() / 1000),
     body,
   }
+  if (keep !== undefined) context.onFinished = keep
   if (namespaced.size > 0)
     context.toolName = (flattened) => namespaced.get(flattened) ?? { name: flattened }
   return context

@@ -5,6 +5,8 @@
  * `tool_choice`, `temperature`...), and the OpenAPI document requires most of them, so a converted answer does too.
  * https://platform.openai.com/docs/api-reference/responses/object
  */
+import type { ResponsesResponse } from './convert-to-responses-response.ts'
+
 export type ResponsesContext = {
   /** `resp_…`, made by the gateway for a converted answer (the stored response's id when `store` is on). */
   responseId: string
@@ -17,4 +19,9 @@ export type ResponsesContext = {
    * converted upstream as `<namespace>__<name>` and answered as `{namespace, name}`. Absent: names pass unchanged.
    */
   toolName?: (flattened: string) => { name: string; namespace?: string }
+  /**
+   * Called once with the finished `Response` (completed or incomplete, never a failed one), as sent: what `store`
+   * keeps for `previous_response_id`, `item_reference` and `GET /v1/responses/{id}`.
+   */
+  onFinished?: (response: ResponsesResponse) => void
 }
