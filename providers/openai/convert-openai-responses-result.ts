@@ -22,7 +22,7 @@ const isJsonObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** The summary texts of a reasoning item, one paragraph each. */
-export const reasoningSummaryText = (item: Json): string =>
+const reasoningSummaryText = (item: Json): string =>
   Array.isArray(item.summary)
     ? item.summary
         .flatMap((part) => (isJsonObject(part) && typeof part.text === 'string' ? [part.text] : []))
