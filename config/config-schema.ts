@@ -160,9 +160,18 @@ export const configSchema = z.strictObject({
   circuitBreaker: circuitBreakerSchema.optional(),
   /** Upstream pool settings for every provider; a provider's own `pool` overrides them field by field. */
   pool: poolSchema.optional(),
-  /** Per-model facts the gateway needs, e.g. `max_tokens` injected for Anthropic when an OpenAI client sends none. */
+  /**
+   * Per-model facts the gateway needs, e.g. `max_tokens` injected for Anthropic when an OpenAI client sends none, and
+   * `api: responses` for a model an OpenAI upstream serves only through its Responses API.
+   */
   models: z
-    .record(z.string(), z.strictObject({ maxOutputTokens: z.number().int().positive().optional() }))
+    .record(
+      z.string(),
+      z.strictObject({
+        maxOutputTokens: z.number().int().positive().optional(),
+        api: z.enum(['chat', 'responses']).optional(),
+      })
+    )
     .optional(),
   /** Cache lifetime of provider model lists. */
   modelListTtlMs: durationMs.optional(),

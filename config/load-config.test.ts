@@ -238,6 +238,32 @@ describe('loadConfig: errors', () => {
   })
 })
 
+describe('models.<name>.api', () => {
+  it('marks a model served only through the Responses API, over the built-in list either way', () => {
+    const text = [
+      'models:',
+      '  my-deployment:',
+      '    api: responses',
+      '  o3-pro:',
+      '    api: chat',
+    ].join('\n')
+    const config = resolveConfig(configOf(loadConfig({ env: {}, fileText: `${text}\n` })))
+    expect(config.modelApi('my-deployment')).toBe('responses')
+    expect(config.modelApi('o3-pro')).toBe('chat')
+    expect(config.modelApi('gpt-5-pro')).toBe('responses')
+    expect(config.modelApi('gpt-4o')).toBe('chat')
+  })
+
+  it('refuses an API it does not know', () => {
+    const errors = errorsOf(
+      loadConfig({ env: {}, fileText: 'models:\n  o3-pro:\n    api: completions\n' })
+    )
+    expect(errors).toEqual([
+      'models.o3-pro.api: Invalid option: expected one of "chat"|"responses"',
+    ])
+  })
+})
+
 describe('upstream pool settings', () => {
   const resolvedPools = (fileText: string) =>
     Object.fromEntries(

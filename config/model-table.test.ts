@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { modelMaxOutputTokens } from './model-table.ts'
+import { builtInModelApi, modelMaxOutputTokens } from './model-table.ts'
 
 describe('modelMaxOutputTokens', () => {
   it.each([
@@ -34,4 +34,30 @@ describe('modelMaxOutputTokens', () => {
     expect(modelMaxOutputTokens('claude-3-5-sonnet-extra')).toBeUndefined()
     expect(modelMaxOutputTokens('')).toBeUndefined()
   })
+})
+
+describe('builtInModelApi', () => {
+  it.each([
+    'o1-pro',
+    'o1-pro-2025-03-19',
+    'o3-pro',
+    'o3-pro-2025-06-10',
+    'gpt-5-pro',
+    'gpt-5-pro-2025-10-06',
+    'gpt-5.2-pro',
+    'codex-mini-latest',
+    'gpt-5-codex',
+    'gpt-5.1-codex',
+    'gpt-5.1-codex-mini',
+    'gpt-5.1-codex-max',
+  ])('%s is served through the Responses API only', (model) => {
+    expect(builtInModelApi(model)).toBe('responses')
+  })
+
+  it.each(['gpt-4o', 'o3', 'o1', 'o4-mini', 'gpt-5', 'gpt-5.1', 'gpt-5-mini', 'claude-opus-4-7'])(
+    '%s keeps Chat Completions',
+    (model) => {
+      expect(builtInModelApi(model)).toBe('chat')
+    }
+  )
 })

@@ -33,3 +33,23 @@ export const modelMaxOutputTokens = (model: string): number | undefined => {
   const family = familyOf(model)
   return claudeModelLimits.find((limit) => limit.pattern.test(family))?.maxOutputTokens
 }
+
+/** How the gateway reaches a model on an OpenAI upstream: Chat Completions, or the Responses API only. */
+export type ModelApi = 'chat' | 'responses'
+
+/**
+ * OpenAI models served only through the Responses API: `POST /v1/chat/completions` answers 404 "This model is only
+ * supported in v1/responses and not in v1/chat/completions." for them, so Chat Completions and Messages clients reach
+ * them converted to a Responses request. The pro models (o1-pro, o3-pro, gpt-5-pro, gpt-5.x-pro) and the Codex
+ * models (codex-mini-latest, gpt-5-codex, gpt-5.x-codex and their -mini / -max). Sources:
+ * https://platform.openai.com/docs/models/o1-pro and .../codex-mini-latest ("v1/responses" only, cited in
+ * simonw/llm#839, UKGovernmentBEIS/inspect_ai#1961); the 404 quoted above for o3-pro and codex-mini-latest in
+ * HeyPuter/puter#1303 and openai/codex#1306; gpt-5-pro and gpt-5-codex in block/goose#5270.
+ * Config `models.<name>.api` overrides this list either way.
+ */
+const responsesOnlyModel =
+  /^(?:o[13]-pro|gpt-5(?:\.\d+)?-pro|gpt-5(?:\.\d+)?-codex(?:-mini|-max)?|codex-mini)(?:-latest|-\d{4}-\d{2}-\d{2})?$/i
+
+/** One regular expression, snapshot date and `-latest` included: it is asked on every Chat Completions call. */
+export const builtInModelApi = (model: string): ModelApi =>
+  responsesOnlyModel.test(model) ? 'responses' : 'chat'

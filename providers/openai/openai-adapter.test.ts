@@ -10,6 +10,9 @@ import error429RateLimitJson from './__fixtures__/error-429-rate-limit.json?raw'
 import error400ContextLengthJson from './__fixtures__/error-400-context-length.json?raw'
 import modelsJson from './__fixtures__/models.json?raw'
 import embeddingsJson from './__fixtures__/embeddings.json?raw'
+import responsesTextJson from './__fixtures__/responses-text.json?raw'
+import responsesToolCallsSse from './__fixtures__/responses-tool-calls.sse?raw'
+import responsesErrorMidwaySse from './__fixtures__/responses-error-midway.sse?raw'
 import type { ChatChunk, ChatRequest } from '../spec/chat-types.ts'
 import type {
   CallContext,
@@ -692,5 +695,99 @@ describe('listModels', () => {
       createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).listModels!(call)
     )
     expect(error).toMatchObject({ status: 401, code: 'invalid_api_key' })
+  })
+})
+
+describe('a model served only through the Responses API', () => {
+  const responsesOnly = (model: string) => model === 'o3-pro'
+  const adapterFor = (transport: UpstreamTransport, compat?: OpenAICompat) =>
+    createOpenAIAdapter({ id: 'openai', compat, responsesOnly, ...settingsFor(transport) })
+
+  it('is not forwarded to /chat/completions; other models and operations still are', () => {
+    const adapter = adapterFor(createReplayTransport([]))
+    expect(adapter.forwardsModel?.('chat-completions', 'o3-pro')).toBe(false)
+    expect(adapter.forwardsModel?.('chat-completions', 'gpt-4o-mini')).toBe(true)
+    expect(adapter.forwardsModel?.('responses', 'o3-pro')).toBe(true)
+    // A server without the Responses API keeps Chat Completions for every model.
+    expect(
+      adapterFor(createReplayTransport([]), legacyCompat).forwardsModel?.(
+        'chat-completions',
+        'o3-pro'
+      )
+    ).toBe(true)
+  })
+
+  it('chats through POST /responses and reads the Response back', async () => {
+    const transport = createReplayTransport([{ body: responsesTextJson }])
+    const result = await adapterFor(transport).chat(chatRequest({ model: 'o3-pro' }), call)
+    expect(transport.requests[0].url).toBe('https://api.openai.com/v1/responses')
+    expect(transport.requests[0].headers.authorization).toBe('Bearer sk-gateway-key-000000')
+    expect(sentBody(transport)).toEqual({
+      model: 'o3-pro',
+      instructions: 'Be brief.',
+      input: [{ type: 'message', role: 'user', content: 'Capital of France?' }],
+      max_output_tokens: 100,
+      store: false,
+    })
+    expect(result.choices[0].content.at(-1)).toEqual({ type: 'text', text: 'echo: hello there' })
+    expect(result.usage).toMatchObject({ inputTokens: 44, outputTokens: 13, reasoningTokens: 8 })
+    expect(transport.released[0]).toBe(true)
+  })
+
+  it('keeps Chat Completions for other models', async () => {
+    const transport = createReplayTransport([{ body: chatTextJson }])
+    await adapterFor(transport).chat(chatRequest(), call)
+    expect(transport.requests[0].url).toBe('https://api.openai.com/v1/chat/completions')
+  })
+
+  it('streams through POST /responses with stream: true and yields tool-call chunks', async () => {
+    const transport = createReplayTransport([
+      { body: responsesToolCallsSse, chunkSizes: everyBytes(responsesToolCallsSse, 11) },
+    ])
+    const stream = await adapterFor(transport).streamChat(
+      chatRequest({ model: 'o3-pro', stream: true }),
+      call
+    )
+    const { chunks, error } = await readAll(stream)
+    expect(error).toBeUndefined()
+    expect(sentBody(transport)).toMatchObject({ stream: true, store: false })
+    expect(sentBody(transport)).not.toHaveProperty('stream_options')
+    expect(chunks[0]).toMatchObject({ type: 'start', model: 'gpt-5-codex' })
+    const args = chunks.flatMap((chunk) =>
+      chunk.type === 'tool-call-delta' && chunk.index === 1 ? [chunk.argumentsDelta] : []
+    )
+    expect(args.join('')).toBe('{"zone":"sample zone"}')
+    expect(chunks.find((chunk) => chunk.type === 'finish')).toMatchObject({
+      finishReason: { unified: 'tool-calls' },
+    })
+    expect(transport.released[0]).toBe(true)
+  })
+
+  it('errors the stream with the upstream error a failed response carries', async () => {
+    const transport = createReplayTransport([{ body: responsesErrorMidwaySse }])
+    const stream = await adapterFor(transport).streamChat(
+      chatRequest({ model: 'o3-pro', stream: true }),
+      call
+    )
+    const { chunks, error } = await readAll(stream)
+    expect(textOf(chunks)).toBe('echo:')
+    expect(error).toBeInstanceOf(ProviderError)
+    expect(error).toMatchObject({ kind: 'http', code: 'server_error', providerId: 'openai' })
+  })
+
+  it('throws the HTTP error /responses answers', async () => {
+    const transport = createReplayTransport([{ status: 401, body: error401InvalidKeyJson }])
+    const error = await rejection(
+      adapterFor(transport).chat(chatRequest({ model: 'o3-pro' }), call)
+    )
+    expect(error).toMatchObject({ kind: 'http', status: 401 })
+  })
+
+  it('fails with a 502 bad-response when a 2xx body is not a Response', async () => {
+    const transport = createReplayTransport([{ body: '{"object":"list","data":[]}' }])
+    const error = await rejection(
+      adapterFor(transport).chat(chatRequest({ model: 'o3-pro' }), call)
+    )
+    expect(error).toMatchObject({ kind: 'bad-response', status: 502 })
   })
 })

@@ -21,12 +21,15 @@ import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 import { isGatewayReasoningItem } from '../spec/gateway-reasoning.ts'
 import { applyOpenAICompat, realOpenAICompat, type OpenAICompat } from './apply-openai-compat.ts'
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
+import { convertOpenAIResponsesResult } from './convert-openai-responses-result.ts'
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts'
+import { convertToOpenAIResponsesRequest } from './convert-to-openai-responses-request.ts'
 import { createUsageStripper } from './strip-injected-usage.ts'
 import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
 import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
 import { openAIChatCompletionSchema, openAIModelListSchema } from './openai-api.ts'
 import { parseOpenAIChatStream } from './parse-openai-chat-stream.ts'
+import { parseOpenAIResponsesStream } from './parse-openai-responses-stream.ts'
 import { readOpenAIError } from './read-openai-error.ts'
 
 export type { OpenAICompat } from './apply-openai-compat.ts'
@@ -66,7 +69,15 @@ const wantsInjectedUsage = (body: Record<string, unknown>, compat: OpenAICompat)
   compat.streamOptions &&
   (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage !== true
 
-export type OpenAIAdapterOptions = HttpProviderSettings & { compat?: OpenAICompat }
+export type OpenAIAdapterOptions = HttpProviderSettings & {
+  compat?: OpenAICompat
+  /**
+   * Whether the upstream serves a model only through its Responses API (OpenAI's pro and Codex models; config
+   * `models.<name>.api`). Such a model's chats go to `/responses`, converted, where the server has that API
+   * (`compat.responses`), and Chat Completions requests for it are not forwarded. Absent: none is.
+   */
+  responsesOnly?: (model: string) => boolean
+}
 
 export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdapter => {
   const providerId = options.id
@@ -77,6 +88,9 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   const paths: Partial<Record<Operation, string>> = { ...allPaths }
   if (!compat.responses) delete paths.responses
   const forwards = Object.keys(paths) as Operation[]
+  const responsesOnly = options.responsesOnly
+  const viaResponses = (model: string): boolean =>
+    compat.responses && responsesOnly !== undefined && responsesOnly(model)
 
   const headersFor = (call: CallContext, json: boolean): Record<string, string> => {
     const headers: Record<string, string> = {
@@ -138,9 +152,53 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   const badShape = (message: string, detail: string): ProviderError =>
     new ProviderError({ kind: 'bad-response', status: 502, message, providerId, detail })
 
+  /** A chat for a Responses-only model: a Responses request, its `Response` converted back. */
+  const chatViaResponses = async (request: ChatRequest, call: CallContext) => {
+    const body = convertToOpenAIResponsesRequest(request)
+    const response = await send(call, {
+      path: '/responses',
+      method: 'POST',
+      body: JSON.stringify(body),
+    })
+    const value = await readJson(response)
+    if (
+      typeof value !== 'object' ||
+      value === null ||
+      Array.isArray(value) ||
+      !('output' in value)
+    ) {
+      throw badShape(
+        'The upstream answered with a response of an unexpected shape.',
+        JSON.stringify(value).slice(0, 2048)
+      )
+    }
+    return convertOpenAIResponsesResult({
+      response: value as Record<string, unknown>,
+      model: request.model,
+      now: nowSeconds(),
+      providerId,
+    })
+  }
+
+  const streamChatViaResponses = async (request: ChatRequest, call: CallContext) => {
+    const body = convertToOpenAIResponsesRequest(request)
+    body.stream = true
+    const response = await send(call, {
+      path: '/responses',
+      method: 'POST',
+      body: JSON.stringify(body),
+    })
+    return parseOpenAIResponsesStream(response.body, {
+      providerId,
+      model: request.model,
+      now: nowSeconds(),
+    })
+  }
+
   return {
     id: providerId,
     forwards,
+    forwardsModel: (operation, model) => operation !== 'chat-completions' || !viaResponses(model),
 
     async forward(request: ForwardRequest, call: CallContext): Promise<ForwardResponse> {
       const path = paths[request.operation]
@@ -182,6 +240,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       createOpenAIAnswerTap({ operation, stream, providerId, now: nowSeconds }),
 
     async chat(request: ChatRequest, call: CallContext) {
+      if (viaResponses(request.model)) return chatViaResponses(request, call)
       const body = convertToOpenAIRequest(request, compat)
       const response = await send(call, {
         path: '/chat/completions',
@@ -204,6 +263,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
     },
 
     async streamChat(request: ChatRequest, call: CallContext) {
+      if (viaResponses(request.model)) return streamChatViaResponses(request, call)
       const body = convertToOpenAIRequest(request, compat)
       body.stream = true
       if (compat.streamOptions) body.stream_options = { include_usage: true }

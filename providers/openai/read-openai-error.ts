@@ -113,3 +113,38 @@ export const createInBandError = (options: {
     providerId: options.providerId,
     detail: redactSecrets(JSON.stringify(options.value)),
   })
+
+const objectOf = (value: unknown): Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {}
+
+/**
+ * A Responses API failure after a 200: a `Response` with `status: "failed"` (its `error` is `{code, message}`), or a
+ * stream's `error` event (`code`, `message`, `param` at the top level, and the live API nests `{type, code, message,
+ * param}` under `error` too). https://platform.openai.com/docs/api-reference/responses-streaming/error
+ */
+export const createResponsesFailure = (options: {
+  /** The response's `error`, or the `error` event itself. */
+  error: unknown
+  providerId: string
+  /** What to log (the response or the event). */
+  value: unknown
+}): ProviderError => {
+  const error = objectOf(options.error)
+  const nested = objectOf(error.error)
+  const message =
+    text(error.message) ??
+    text(nested.message) ??
+    'The upstream reported a failed response without a message.'
+  return new ProviderError({
+    kind: 'http',
+    status: 502,
+    message: redactSecrets(message),
+    type: text(nested.type),
+    code: text(error.code) ?? text(nested.code),
+    param: text(error.param) ?? text(nested.param),
+    providerId: options.providerId,
+    detail: redactSecrets(JSON.stringify(options.value)).slice(0, 2048),
+  })
+}

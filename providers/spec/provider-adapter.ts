@@ -188,6 +188,12 @@ export interface ProviderAdapter {
    * embeddings but has no Responses API; the local model forwards nothing.
    */
   readonly forwards: readonly Operation[]
+  /**
+   * Whether an operation in `forwards` is forwarded for this upstream model too (absent: always). `false` sends the
+   * call through `chat`/`streamChat` instead: a Chat Completions request for a model OpenAI serves only through its
+   * Responses API is converted to a Responses request, never forwarded to `/chat/completions`, which would 404.
+   */
+  forwardsModel?(operation: Operation, model: string): boolean
   /** The upstream rejects a chat without a maximum output (Anthropic): the core then sets the model's maximum. */
   readonly requiresMaxTokens?: boolean
 

@@ -107,6 +107,26 @@ describe('executor: dispatch', () => {
     expect([plain.taps.length, assembled.taps.length]).toEqual([1, 2])
   })
 
+  it('converts a same-dialect call for a model the adapter does not forward (forwardsModel)', async () => {
+    const openai = createFakeAdapter({
+      id: 'openai',
+      forward: async () => forwardResponse(['{"id":"chatcmpl-1"}']),
+      chat: async () => chatResult('from responses'),
+    })
+    const asked: string[] = []
+    openai.forwardsModel = (operation, model) => {
+      asked.push(`${operation} ${model}`)
+      return model !== 'o3-pro'
+    }
+    const { run } = setup([openai])
+    const converted = await run({ model: 'openai/o3-pro' })
+    const forwarded = await run({ model: 'openai/gpt-4o-mini' })
+    expect(openai.calls.map((call) => call.method)).toEqual(['chat', 'forward'])
+    expect((openai.calls[0].request as ChatRequest).model).toBe('o3-pro')
+    expect([converted.kind, forwarded.kind]).toEqual(['result', 'forward-complete'])
+    expect(asked).toEqual(['chat-completions o3-pro', 'chat-completions gpt-4o-mini'])
+  })
+
   it('converts a cross-dialect call once, with the target model, and injects max_tokens for Anthropic', async () => {
     const anthropic = scripted('anthropic', ['hello'], 'anthropic')
     const { run } = setup([anthropic], {

@@ -135,7 +135,12 @@ export const createExecutor = (
     canonical: () => ChatRequest
   ): AttemptPlan | { kind: 'estimate' } => {
     const adapter = target.provider.adapter
-    if (adapter.forward && adapter.forwards.includes(call.operation)) return { kind: 'forward' }
+    if (
+      adapter.forward &&
+      adapter.forwards.includes(call.operation) &&
+      (adapter.forwardsModel?.(call.operation, target.model) ?? true)
+    )
+      return { kind: 'forward' }
     if (call.operation === 'count-tokens') return { kind: 'estimate' }
     const request: ChatRequest = { ...canonical(), model: target.model }
     if (!adapter.requiresMaxTokens || request.maxTokens !== undefined)
@@ -360,8 +365,10 @@ export const createExecutor = (
     const targets =
       operation === 'embeddings'
         ? resolved.filter(
-            ({ provider }) =>
-              provider.adapter.forward && provider.adapter.forwards.includes(operation)
+            ({ provider, model: upstreamModel }) =>
+              provider.adapter.forward !== undefined &&
+              provider.adapter.forwards.includes(operation) &&
+              (provider.adapter.forwardsModel?.(operation, upstreamModel) ?? true)
           )
         : resolved
     if (targets.length === 0) {

@@ -11,7 +11,7 @@ import type {
   RetryConfig,
   TimeoutsConfig,
 } from '../../config/config-schema.ts'
-import { modelMaxOutputTokens } from '../../config/model-table.ts'
+import { builtInModelApi, modelMaxOutputTokens, type ModelApi } from '../../config/model-table.ts'
 import { createPriceTable, type PriceTable } from '../../config/price-table.ts'
 
 export type Timeouts = Required<TimeoutsConfig>
@@ -91,9 +91,14 @@ export type ResolvedConfig = {
   routes: Record<string, ResolvedRoute>
   defaultProvider: { openai?: string; anthropic?: string }
   circuitBreaker: CircuitBreakerPolicy
-  models: Record<string, { maxOutputTokens?: number }>
+  models: Record<string, { maxOutputTokens?: number; api?: ModelApi }>
   /** A model's maximum output: the config's `models` table, else the built-in one; `undefined` when neither knows. */
   maxOutputTokens: (model: string) => number | undefined
+  /**
+   * How an OpenAI upstream serves a model: `responses` for one it serves only through the Responses API (the config's
+   * `models.<name>.api`, else the built-in list of OpenAI's pro and Codex models), else `chat`.
+   */
+  modelApi: (model: string) => ModelApi
   modelListTtlMs: number
   /** `null`: the runtime's default (on Node, a SQLite file under `./data/`). */
   database: { url: string | null }
@@ -206,6 +211,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     },
     models,
     maxOutputTokens: (model) => models[model]?.maxOutputTokens ?? modelMaxOutputTokens(model),
+    modelApi: (model) => models[model]?.api ?? builtInModelApi(model),
     modelListTtlMs: config.modelListTtlMs ?? 600_000,
     database: { url: config.database?.url ?? null },
     redis: {

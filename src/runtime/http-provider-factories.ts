@@ -7,11 +7,14 @@ import { createAnthropicAdapter } from '../../providers/anthropic/anthropic-adap
 import { createOpenAIAdapter } from '../../providers/openai/openai-adapter.ts'
 import type { UpstreamTransport } from '../../providers/spec/provider-adapter.ts'
 import type { ProviderFactories } from '../core/provider-registry.ts'
-import type { ResolvedProvider } from '../core/resolve-config.ts'
+import type { ResolvedConfig, ResolvedProvider } from '../core/resolve-config.ts'
 
 export const httpProviderFactories = (
-  transportFor: (provider: ResolvedProvider) => UpstreamTransport
+  transportFor: (provider: ResolvedProvider) => UpstreamTransport,
+  config: Pick<ResolvedConfig, 'modelApi'>
 ): ProviderFactories => {
+  // Models OpenAI serves only through its Responses API: Chat Completions and Messages clients reach them converted.
+  const responsesOnly = (model: string): boolean => config.modelApi(model) === 'responses'
   const settings = (provider: ResolvedProvider) => ({
     id: provider.id,
     apiKey: provider.apiKey,
@@ -20,9 +23,10 @@ export const httpProviderFactories = (
     transport: transportFor(provider),
   })
   return {
-    openai: (provider) => createOpenAIAdapter({ ...settings(provider), compat: provider.compat }),
+    openai: (provider) =>
+      createOpenAIAdapter({ ...settings(provider), compat: provider.compat, responsesOnly }),
     'openai-compatible': (provider) =>
-      createOpenAIAdapter({ ...settings(provider), compat: provider.compat }),
+      createOpenAIAdapter({ ...settings(provider), compat: provider.compat, responsesOnly }),
     anthropic: (provider) => createAnthropicAdapter(settings(provider)),
   }
 }

@@ -80,7 +80,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
       const transport = createNodeTransport(provider.pool)
       transports.push(transport)
       return transport
-    }),
+    }, config),
     runtimeName: 'Node',
   })
   const closeTransports = async (): Promise<void> => {

@@ -112,7 +112,7 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
   const transport = createFetchTransport({ fetch: options.fetch })
   const built = createProviderRegistry({
     providers: config.providers,
-    factories: httpProviderFactories(() => transport),
+    factories: httpProviderFactories(() => transport, config),
     runtimeName: 'Workers',
   })
   if (!built.ok) return { ok: false, errors: built.errors, logger }
