@@ -72,6 +72,8 @@ export const openNodeStores = async (options: {
       logger,
       eventsDays: config.usage.retentionDays,
       hourlyDays: config.usage.hourlyRetentionDays,
+      // On SQLite from the event loop, a slice at a time, once an hour: expired responses only.
+      responses,
     })
     return threaded === null
       ? [retention, databaseClosable]

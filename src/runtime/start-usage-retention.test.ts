@@ -212,4 +212,38 @@ describe('startUsageRetention', () => {
     expect(state).toEqual({ events: [now - 9_000 * day], hourly: [] })
     await retention.close()
   })
+
+  it('also deletes expired stored responses, a slice at a time, and counts them in its line', async () => {
+    const clock = createFakeClock(Date.UTC(2026, 11, 3))
+    const logger = createRecordingLogger()
+    const slices: { now: number; limit: number | undefined }[] = []
+    let left = 5
+    const retention = startUsageRetention({
+      store: { pruneEvents: async () => 0, pruneHourlyRollups: async () => 0 },
+      clock,
+      logger,
+      eventsDays: null,
+      hourlyDays: null,
+      sliceSize: 2,
+      responses: {
+        pruneExpired: async (now, limit) => {
+          slices.push({ now, limit })
+          const deleted = Math.min(left, limit ?? left)
+          left -= deleted
+          return deleted
+        },
+      },
+    })
+    const run = await retention.runNow()
+    expect(run.responses).toBe(5)
+    expect(slices).toEqual([2, 2, 2].map(() => ({ now: clock.now(), limit: 2 })))
+    expect(
+      logger.lines.find((line) => line.message === 'usage retention: pruned')?.fields
+    ).toMatchObject({
+      events: 0,
+      hourlyRollups: 0,
+      responses: 5,
+    })
+    await retention.close()
+  })
 })

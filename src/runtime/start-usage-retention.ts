@@ -1,6 +1,7 @@
 /**
  * Usage retention on Node: deletes raw usage events older than `usage.retentionDays` and hourly roll-ups older than
- * `usage.hourlyRetentionDays` (the daily roll-ups are kept for good), once soon after start and then every hour.
+ * `usage.hourlyRetentionDays` (the daily roll-ups are kept for good), and stored Responses API responses past their
+ * expiry (they already read as absent), once soon after start and then every hour.
  *
  * It never holds anything up: the first run is a timer, not part of the start; each run deletes a slice at a time
  * (`UsageStore.pruneEvents` / `pruneHourlyRollups` with a limit), so no statement holds locks for long and shutdown
@@ -10,6 +11,7 @@
  */
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
+import type { ResponseStore } from '../stores/response-store.ts'
 import type { Closable } from '../stores/types.ts'
 import type { UsageStore } from '../stores/usage-store.ts'
 
@@ -26,6 +28,8 @@ export type UsageRetentionOptions = {
   eventsDays: number | null
   /** Days hourly roll-ups are kept; `null`: for good. */
   hourlyDays: number | null
+  /** Stored responses, whose expired entries go too. */
+  responses?: Pick<ResponseStore, 'pruneExpired'>
   /** Between the end of one run and the start of the next (default one hour). */
   intervalMs?: number
   /** Rows per delete statement (default 5,000). */
@@ -36,6 +40,8 @@ export type UsageRetentionRun = {
   /** Raw events and hourly roll-up rows deleted by the run. */
   events: number
   hourlyRollups: number
+  /** Expired stored responses deleted. */
+  responses: number
   /** Whether a prune failed (and was logged). */
   failed: boolean
 }
@@ -55,10 +61,10 @@ export const startUsageRetention = (options: UsageRetentionOptions): UsageRetent
 
   const prune = async (): Promise<UsageRetentionRun> => {
     const startedAt = clock.now()
-    const run: UsageRetentionRun = { events: 0, hourlyRollups: 0, failed: false }
+    const run: UsageRetentionRun = { events: 0, hourlyRollups: 0, responses: 0, failed: false }
     const fields: Record<string, unknown> = {}
     const attempt = async (
-      what: 'events' | 'hourlyRollups',
+      what: 'events' | 'hourlyRollups' | 'responses',
       days: number | null,
       slice: (olderThan: number, limit: number) => Promise<number>,
       roundTo: number
@@ -79,11 +85,12 @@ export const startUsageRetention = (options: UsageRetentionOptions): UsageRetent
         run.failed = true
         logger.error(
           { err: error, [what]: run[what], before: new Date(olderThan).toISOString() },
-          `usage retention: pruning ${what === 'events' ? 'raw events' : 'hourly roll-ups'} failed`
+          `usage retention: pruning ${what === 'events' ? 'raw events' : what === 'responses' ? 'expired responses' : 'hourly roll-ups'} failed`
         )
         return
       }
-      if (run[what] > 0) fields[`${what}Before`] = new Date(olderThan).toISOString()
+      if (run[what] > 0 && what !== 'responses')
+        fields[`${what}Before`] = new Date(olderThan).toISOString()
     }
     await attempt(
       'events',
@@ -97,11 +104,15 @@ export const startUsageRetention = (options: UsageRetentionOptions): UsageRetent
       (olderThan, limit) => store.pruneHourlyRollups(olderThan, limit),
       dayMs
     )
-    if (run.events + run.hourlyRollups > 0)
+    const responses = options.responses
+    if (responses !== undefined)
+      await attempt('responses', 0, (now, limit) => responses.pruneExpired(now, limit), 1)
+    if (run.events + run.hourlyRollups + run.responses > 0)
       logger.info(
         {
           events: run.events,
           hourlyRollups: run.hourlyRollups,
+          ...(responses === undefined ? {} : { responses: run.responses }),
           ...fields,
           ms: clock.now() - startedAt,
         },
@@ -130,7 +141,7 @@ export const startUsageRetention = (options: UsageRetentionOptions): UsageRetent
     ;(timer as { unref?: () => void } | null)?.unref?.()
   }
 
-  if (eventsDays !== null || hourlyDays !== null) schedule(0)
+  if (eventsDays !== null || hourlyDays !== null || options.responses !== undefined) schedule(0)
 
   return {
     name: 'usage retention',
