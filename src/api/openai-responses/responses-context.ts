@@ -5,7 +5,6 @@
  * `tool_choice`, `temperature`...), and the OpenAPI document requires most of them, so a converted answer does too.
  * https://platform.openai.com/docs/api-reference/responses/object
  */
-import type { ResponsesResponse } from './convert-to-responses-response.ts'
 
 export type ResponsesContext = {
   /** `resp_…`, made by the gateway for a converted answer (the stored response's id when `store` is on). */
@@ -23,5 +22,5 @@ export type ResponsesContext = {
    * Called once with the finished `Response` (completed or incomplete, never a failed one), as sent: what `store`
    * keeps for `previous_response_id`, `item_reference` and `GET /v1/responses/{id}`.
    */
-  onFinished?: (response: ResponsesResponse) => void
+  onFinished?: (response: Record<string, unknown>) => void
 }
