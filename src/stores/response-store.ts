@@ -112,6 +112,8 @@ export const responseItemsOf = (
   const items = new Map<string, ResponseItem>()
   const output = Array.isArray(entry.response.output) ? (entry.response.output as unknown[]) : []
   for (const item of [...output, ...entry.input]) {
+    // A reference left unresolved names another item; indexed, it would shadow the item it names.
+    if ((item as { type?: unknown } | null)?.type === 'item_reference') continue
     const id = idOf(item)
     if (id !== null && !items.has(id)) items.set(id, item as ResponseItem)
   }

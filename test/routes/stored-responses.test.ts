@@ -165,4 +165,40 @@ describe('stored responses, per tenant', () => {
       )
     ).toBe(400)
   })
+
+  it('resolves references over three turns, as the AI SDK replays a conversation with store on', async () => {
+    const acme = t.client(await t.keyFor('acme'))
+    const model = 'anthropic/claude-haiku-4-5'
+    const first = await acme.responses.create({ model, input: [{ role: 'user', content: 'one' }] })
+    await t.settle()
+    const second = await acme.responses.create({
+      model,
+      input: [
+        { role: 'user', content: 'one' },
+        { type: 'item_reference', id: first.output[0].id! },
+        { role: 'user', content: 'two' },
+      ],
+    })
+    await t.settle()
+    await acme.responses.create({
+      model,
+      input: [
+        { role: 'user', content: 'one' },
+        { type: 'item_reference', id: first.output[0].id! },
+        { role: 'user', content: 'two' },
+        { type: 'item_reference', id: second.output[0].id! },
+        { role: 'user', content: 'three' },
+      ],
+    })
+    expect(t.asked[2].messages.map((message) => message.content)).toEqual([
+      [{ type: 'text', text: 'one' }],
+      [{ type: 'text', text: 'answer 1' }],
+      [{ type: 'text', text: 'two' }],
+      [{ type: 'text', text: 'answer 2' }],
+      [{ type: 'text', text: 'three' }],
+    ])
+    // The second response's input is listed as the items it stood for, references resolved.
+    const items = await acme.responses.inputItems.list(second.id, { order: 'asc' })
+    expect(items.data.map((item) => item.type)).toEqual(['message', 'message', 'message'])
+  })
 })

@@ -110,6 +110,8 @@ const userPart = (part: unknown, param: string): TextPart | ImagePart => {
 }
 
 const checkedArguments = (value: unknown, param: string): string => {
+  // A call without arguments (some Chat Completions servers send none) takes an empty object.
+  if (value === '') return '{}'
   if (typeof value !== 'string')
     throw invalidRequest('`arguments` must be a JSON string.', `${param}.arguments`)
   try {

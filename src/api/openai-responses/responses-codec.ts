@@ -55,7 +55,15 @@ export const responsesCodec: DialectCodec = {
     const watcher = createSequenceWatcher()
     return {
       write: watcher.write,
-      encode: (error) => encodeResponsesErrorEvent(describe(error), watcher.next()),
+      encode: (error) => {
+        const event = encodeResponsesErrorEvent(describe(error), watcher.next())
+        if (watcher.atEventBoundary()) return event
+        // The upstream broke inside an event: end it, so the error event is read as one of its own.
+        const ended = new Uint8Array(event.length + 2)
+        ended.set([0x0a, 0x0a])
+        ended.set(event, 2)
+        return ended
+      },
     }
   },
 }

@@ -27,11 +27,16 @@ export const storedResponseTtlMs = 30 * 86_400_000
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-/** The request's `input` as items: a string is one user message. */
+/** The request's `input` as items, as the API lists them: a string is one user message; a message says its type. */
 const inputItems = (input: unknown): ResponseItem[] => {
   if (typeof input === 'string')
     return [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: input }] }]
-  return Array.isArray(input) ? input.filter(isRecord) : []
+  if (!Array.isArray(input)) return []
+  return input
+    .filter(isRecord)
+    .map((item) =>
+      item.type === undefined && 'role' in item ? { type: 'message', ...item } : item
+    )
 }
 
 const idPrefix = (item: ResponseItem): 'msg' | 'fc' | 'rs' =>
@@ -44,16 +49,19 @@ const idPrefix = (item: ResponseItem): 'msg' | 'fc' | 'rs' =>
 /** Items as stored: each with an id (the input_items list pages by them), as the API gives its input items. */
 const withIds = (items: readonly ResponseItem[]): ResponseItem[] =>
   items.map((item) =>
-    typeof item.id === 'string' ? item : { id: createResponsesItemId(idPrefix(item)), ...item }
+    typeof item.id === 'string' && item.id !== ''
+      ? item
+      : { ...item, id: createResponsesItemId(idPrefix(item)) }
   )
 
 /**
- * Stored items as input to a new call: without the ids the gateway gave them, which an upstream that did not make
- * them (OpenAI after a fallback) could take for references to its own items. Reasoning items keep theirs.
+ * Stored items as input to a new call: messages and function calls and their outputs without ids (optional as input,
+ * and ids the gateway made could be taken by an upstream that did not make them, OpenAI after a fallback, for
+ * references to its own items). References and reasoning keep theirs: they are what names them.
  */
 const asInput = (items: readonly ResponseItem[]): ResponseItem[] =>
   items.map((item) => {
-    if (item.type === 'reasoning' || typeof item.id !== 'string') return item
+    if (item.type === 'reasoning' || item.type === 'item_reference' || !('id' in item)) return item
     const { id: _id, ...rest } = item
     return rest
   })
@@ -80,34 +88,45 @@ export const prepareStoredResponses =
     keep?: (answer: Record<string, unknown>) => void
   }> => {
     const scope = scopeOf(c)
-    // What is stored has ids (given here where the client sent none); what goes upstream has the client's only.
-    const own = withIds(inputItems(body.input))
-    let context: ResponseItem[] = own
+    // What is stored has ids (given here where the client sent none) and references resolved; what goes upstream
+    // is the client's body unless something was expanded.
+    let own = withIds(inputItems(body.input))
+    let previousContext: ResponseItem[] = []
     let changed = false
     let chained = false
-    if (typeof body.previous_response_id === 'string') {
-      const previous = await deps.store.get(body.previous_response_id, scope)
-      if (previous !== null) {
-        context = [...previous.context, ...own]
-        changed = true
-        chained = true
+    try {
+      if (typeof body.previous_response_id === 'string') {
+        const previous = await deps.store.get(body.previous_response_id, scope)
+        if (previous !== null) {
+          previousContext = previous.context
+          changed = true
+          chained = true
+        }
       }
-    }
-    const references = context.filter(
-      (item) => item.type === 'item_reference' && typeof item.id === 'string'
-    )
-    if (references.length > 0) {
-      const found = await deps.store.getItems(
-        references.map((item) => item.id as string),
-        scope
+      const references = own.filter(
+        (item) => item.type === 'item_reference' && typeof item.id === 'string'
       )
-      if (found.size > 0) {
-        context = context.map((item) =>
-          item.type === 'item_reference' ? (found.get(item.id as string) ?? item) : item
+      if (references.length > 0) {
+        const found = await deps.store.getItems(
+          references.map((item) => item.id as string),
+          scope
         )
-        changed = true
+        if (found.size > 0) {
+          own = own.map((item) =>
+            item.type === 'item_reference' ? (found.get(item.id as string) ?? item) : item
+          )
+          changed = true
+        }
       }
+    } catch (error) {
+      // The store out of reach: the request goes as sent (OpenAI resolves its own ids; a converted route says 400).
+      deps.logger.warn(
+        { error: error instanceof Error ? error.message : String(error) },
+        'stored responses could not be read; the request goes as sent'
+      )
+      return { body }
     }
+    const context = [...previousContext, ...own]
     let expanded = body
     if (changed) {
       const { previous_response_id: _previous, ...rest } = body

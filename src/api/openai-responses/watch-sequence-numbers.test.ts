@@ -23,4 +23,13 @@ describe('createSequenceWatcher', () => {
     watcher.write(bytes('data: {"sequence_number":4}\n\ndata: {"sequence_number":5'))
     expect(watcher.next()).toBe(5)
   })
+
+  it('reads a number cut in two by a chunk boundary, and knows whether the bytes end between events', () => {
+    const watcher = createSequenceWatcher()
+    watcher.write(bytes('data: {"sequence_number":6}\n\ndata: {"type":"x","sequence_numb'))
+    expect(watcher.atEventBoundary()).toBe(false)
+    watcher.write(bytes('er":17}\n\n'))
+    expect(watcher.next()).toBe(18)
+    expect(watcher.atEventBoundary()).toBe(true)
+  })
 })
