@@ -68,7 +68,7 @@ export const deleteResponseRoute = createRoute({
         'application/json': {
           schema: z.object({
             id: z.string(),
-            object: z.literal('response.deleted'),
+            object: z.literal('response'),
             deleted: z.boolean(),
           }),
         },
@@ -149,7 +149,7 @@ export const registerResponses = (
   app.delete('/v1/responses/:id', async (c) => {
     const id = c.req.param('id')
     if (store === undefined || !(await store.delete(id, scopeOf(c)))) throw responseNotFound(id)
-    return c.json({ id, object: 'response.deleted', deleted: true })
+    return c.json({ id, object: 'response', deleted: true })
   })
   app.get('/v1/responses/:id/input_items', async (c) => {
     const id = c.req.param('id')
