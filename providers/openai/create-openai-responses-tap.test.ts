@@ -65,13 +65,21 @@ describe('createOpenAIResponsesTap', () => {
       }),
       frame('response.completed', {
         sequence_number: 2,
-        response: { object: 'response', model: 'gpt-4o-mini-2024-07-18', usage },
+        response: {
+          id: 'resp_9',
+          object: 'response',
+          model: 'gpt-4o-mini-2024-07-18',
+          output: [{ id: 'msg_9', type: 'message' }],
+          usage,
+        },
       }),
     ].join('')
     for (let at = 0; at < text.length; at += 7) tap.write(bytes(text.slice(at, at + 7)))
     expect(tap.finish()).toMatchObject({
       usage: { inputTokens: 36, outputTokens: 87 },
       model: 'gpt-4o-mini-2024-07-18',
+      // What OpenAI stored: whose it is gets recorded, so only its tenant may name it.
+      stored: { id: 'resp_9', itemIds: ['msg_9'] },
     })
   })
 

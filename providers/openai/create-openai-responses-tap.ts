@@ -17,7 +17,12 @@ import type { Usage } from '../spec/chat-types.ts'
 import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIResponsesUsage } from './convert-openai-usage.ts'
 
-type Learned = { usage: Usage | null; model?: string; error?: { message: string; type?: string } }
+type Learned = {
+  usage: Usage | null
+  model?: string
+  error?: { message: string; type?: string }
+  stored?: { id: string; itemIds: string[] }
+}
 
 const record = (value: unknown): Record<string, unknown> | null =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -48,6 +53,19 @@ const learnResponse = (response: Record<string, unknown>, learned: Learned): voi
   const usage = convertOpenAIResponsesUsage(response.usage)
   if (usage) learned.usage = usage
   learned.error = errorOf(record(response.error), 'code') ?? learned.error
+  // What OpenAI stores (unless `store: false`, which the response echoes): the id, and the ids of its output items.
+  if (
+    typeof response.id === 'string' &&
+    response.store !== false &&
+    Array.isArray(response.output)
+  ) {
+    const itemIds: string[] = []
+    for (const item of response.output) {
+      const id = record(item)?.id
+      if (typeof id === 'string') itemIds.push(id)
+    }
+    learned.stored = { id: response.id, itemIds }
+  }
 }
 
 /** An error body (`{"error": {...}}`) rather than a `Response`. */
@@ -65,6 +83,7 @@ const summary = (learned: Learned): ForwardSummary => {
   const out: ForwardSummary = { usage: learned.usage }
   if (learned.model !== undefined) out.model = learned.model
   if (learned.error) out.error = learned.error
+  if (learned.stored) out.stored = learned.stored
   return out
 }
 

@@ -170,6 +170,11 @@ export type ForwardSummary = {
   model?: string
   /** The upstream sent an in-band error (SSE `error` event / `{"error":...}` chunk). */
   error?: { message: string; type?: string }
+  /**
+   * A stored answer's id and the ids of its output items, as the upstream keeps them (the Responses API's `resp_…`,
+   * `msg_…`): what later calls may name, so the gateway records whose they are.
+   */
+  stored?: { id: string; itemIds: string[] }
 }
 
 /** Reads a forwarded body on the side (SSE or JSON) without altering or delaying it. Every parse is guarded. */

@@ -15,7 +15,7 @@ import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
-import { respondChat } from './respond-chat.ts'
+import { respondChat, type ResponseEnd } from './respond-chat.ts'
 import { takeRequestIdHeaders } from '../middleware/request-context.ts'
 
 /** Client headers that may reach an upstream (lower-case). Credentials never do: the adapter sets the provider's. */
@@ -32,10 +32,16 @@ export type ChatHandlerOptions = {
    * Runs before the call, with the validated body: may answer with another body (the Responses API expands what a
    * stored response stands for) and a keeper of the finished converted answer. Its errors reach the client.
    */
-  prepare?: (
-    c: Context<GatewayEnv>,
-    body: Record<string, unknown>
-  ) => Promise<{ body: Record<string, unknown>; keep?: (answer: Record<string, unknown>) => void }>
+  prepare?: (c: Context<GatewayEnv>, body: Record<string, unknown>) => Promise<PreparedCall>
+}
+
+/** What `prepare` gives the call: its body, and keepers of what it produced. */
+export type PreparedCall = {
+  body: Record<string, unknown>
+  /** A finished converted answer, in the protocol's shape. */
+  keep?: (answer: Record<string, unknown>) => void
+  /** What a forwarded answer said the upstream stored (its ids), with the provider that stores it. */
+  keepForwarded?: (stored: NonNullable<ResponseEnd['stored']>, provider: string) => void
 }
 
 /** What one request brings to `handleChat`, beside the route's fixed options. */
@@ -45,7 +51,8 @@ type ChatRequestParts = {
   model: string
   stream: boolean
   transformBody?: (bytes: Uint8Array) => Uint8Array
-  keep?: (answer: Record<string, unknown>) => void
+  keep?: PreparedCall['keep']
+  keepForwarded?: PreparedCall['keepForwarded']
 }
 
 /**
@@ -67,6 +74,7 @@ export const createChatHandler = (options: ChatHandlerOptions) => {
       stream: generative && body.stream === true,
       transformBody: options.transformFor?.(body),
       keep: prepared?.keep,
+      keepForwarded: prepared?.keepForwarded,
     })
   }
 }
@@ -252,6 +260,8 @@ const handleChat = async (
     streamBody: deps.streamBody,
     env: c.env,
     onEnd: (end, servedBy) => {
+      if (end.stored != null && end.status < 400)
+        parts.keepForwarded?.(end.stored, servedBy.provider)
       const servedModel = end.model ?? servedBy.model
       const costMicroUsd =
         end.usage === null

@@ -3,7 +3,11 @@
  * reads usage; cross-dialect answers are encoded by the client's codec. Usage is recorded once the body has ended.
  */
 import type { ChatChunk, ChatRequest, ChatResult, Usage } from '../../providers/spec/chat-types.ts'
-import type { ForwardResponse, ForwardTap } from '../../providers/spec/provider-adapter.ts'
+import type {
+  ForwardResponse,
+  ForwardSummary,
+  ForwardTap,
+} from '../../providers/spec/provider-adapter.ts'
 import { createChatResultAssembler } from '../../providers/shared/assemble-chat-result.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
 import type { GatewayError } from '../core/errors.ts'
@@ -20,6 +24,8 @@ export type StreamEnd = {
   error: GatewayError | null
   /** The complete answer, when the call asked for it (`ChatCall.assemble`) and the body held one. */
   answer: ChatResult | null
+  /** What a forwarded body said the upstream stored (`ForwardSummary.stored`); `null` for anything else. */
+  stored?: ForwardSummary['stored'] | null
 }
 
 /** What `onEnd` learns: the status sent to the client and what the body carried. */
@@ -55,13 +61,15 @@ const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamE
   let usage: Usage | null = null
   let model: string | null = null
   let answer: ChatResult | null = null
+  let stored: ForwardSummary['stored'] | null = null
   for (const tap of taps) {
     const summary = tap.finish()
     usage ??= summary.usage
     model ??= summary.model ?? null
     answer ??= summary.answer ?? null
+    stored ??= summary.stored ?? null
   }
-  return { usage, model, error, answer: error === null ? answer : null }
+  return { usage, model, error, answer: error === null ? answer : null, stored }
 }
 
 const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
@@ -235,7 +243,14 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
     if (ended) return
     ended = true
     options.onEnd(
-      { usage: end.usage, model: end.model, error: end.error, answer: end.answer, status },
+      {
+        usage: end.usage,
+        model: end.model,
+        error: end.error,
+        answer: end.answer,
+        stored: end.stored ?? null,
+        status,
+      },
       servedBy
     )
   }

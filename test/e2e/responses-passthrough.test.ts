@@ -2,7 +2,7 @@
  * OpenAI SDK → gateway `POST /v1/responses` → an OpenAI upstream: the request goes as it was sent (built-in tools,
  * `store`, `previous_response_id` included), the bytes come back as they arrived, and a side tap reads the usage.
  */
-import type OpenAI from 'openai'
+import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { MOCK_OPENAI_API_KEY } from '../helpers/mock-openai-upstream.ts'
 import { expectValidOpenAI, preloadOpenAIValidator } from '../helpers/openapi-validator.ts'
@@ -132,5 +132,75 @@ describe('OpenAI Responses client → gateway → OpenAI upstream (forwarded)', 
     expect(last.type).toBe('error')
     expectValidOpenAI('ResponseStreamEvent', last)
     expect(last.sequence_number).toBe(events.at(-2)!.sequence_number + 1)
+  })
+
+  it('lets a tenant key name only its own tenant’s responses and items; the master key any', async () => {
+    const admin = async (path: string, body: Record<string, unknown>) => {
+      const response = await fetch(`${gateway.url}/admin/v1/${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${E2E_MASTER_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      expect(response.status).toBe(201)
+      return (await response.json()) as Record<string, unknown>
+    }
+    const keyOf = async (tenant: string) => {
+      await admin('tenants', { name: tenant })
+      return String((await admin('keys', { tenant, name: 'app' })).key)
+    }
+    const acme = new OpenAI({
+      apiKey: await keyOf('acme-responses'),
+      baseURL: `${gateway.url}/v1`,
+      maxRetries: 0,
+    })
+    const globex = new OpenAI({
+      apiKey: await keyOf('globex-responses'),
+      baseURL: `${gateway.url}/v1`,
+      maxRetries: 0,
+    })
+    const first = await acme.responses.create({ model, input: 'acme secret' })
+    const item = first.output[0].id!
+    // Recorded after the response is sent: the tenant's own chain and reference then work (OpenAI resolves them).
+    let chained: OpenAI.Responses.Response | undefined
+    for (let attempt = 0; attempt < 50 && chained === undefined; attempt += 1) {
+      chained = await acme.responses
+        .create({ model, input: 'and then?', previous_response_id: first.id })
+        .catch(() => undefined)
+      if (chained === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(chained?.status).toBe('completed')
+    await acme.responses.create({
+      model,
+      input: [
+        { type: 'item_reference', id: item },
+        { role: 'user', content: 'more' },
+      ],
+    })
+    const upstreamBefore = upstreamRequests().length
+
+    const refused = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (error: unknown) => error as InstanceType<typeof OpenAI.APIError>
+      )
+    const byId = await refused(
+      globex.responses.create({ model, input: 'x', previous_response_id: first.id })
+    )
+    expect(byId?.status).toBe(404)
+    expect(byId?.error).toMatchObject({ param: 'previous_response_id' })
+    const byItem = await refused(
+      globex.responses.create({ model, input: [{ type: 'item_reference', id: item }] })
+    )
+    expect(byItem?.status).toBe(404)
+    expect(await refused(globex.responses.retrieve(first.id))).toMatchObject({ status: 404 })
+    expect(upstreamRequests()).toHaveLength(upstreamBefore)
+
+    // The master key names any id: the upstream judges it.
+    const master = await client.responses.create({
+      model,
+      input: 'operator',
+      previous_response_id: first.id,
+    })
+    expect(master.status).toBe('completed')
   })
 })

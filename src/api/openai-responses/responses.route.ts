@@ -1,3 +1,4 @@
+import type { Context } from 'hono'
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
@@ -7,8 +8,13 @@ import { createChatHandler } from '../handle-chat.ts'
 import { openAIErrorSchema } from '../openai/openai-schemas.ts'
 import { responsesCodec } from './responses-codec.ts'
 import { createResponseRequestSchema, responseObjectSchema } from './responses-schemas.ts'
-import { GatewayError, invalidRequest } from '../../core/errors.ts'
-import { prepareStoredResponses, scopeOf } from './stored-responses.ts'
+import { invalidRequest } from '../../core/errors.ts'
+import {
+  isForwardedRecord,
+  prepareStoredResponses,
+  responseNotFound,
+  scopeOf,
+} from './stored-responses.ts'
 
 export const createResponseRoute = createRoute({
   method: 'post',
@@ -109,9 +115,6 @@ export const listInputItemsRoute = createRoute({
   },
 })
 
-const responseNotFound = (id: string): GatewayError =>
-  new GatewayError('not_found', `No response found with id '${id}'.`, { param: 'id' })
-
 /** https://platform.openai.com/docs/api-reference/responses/create */
 export const registerResponses = (
   app: OpenAPIHono<GatewayEnv>,
@@ -140,15 +143,22 @@ export const registerResponses = (
   app.openAPIRegistry.registerPath(retrieveResponseRoute)
   app.openAPIRegistry.registerPath(deleteResponseRoute)
   app.openAPIRegistry.registerPath(listInputItemsRoute)
-  app.get('/v1/responses/:id', async (c) => {
-    const id = c.req.param('id')
+  /** The store, and a response it holds for the caller's tenant and can answer for itself; else a 404. */
+  const ownStored = async (c: Context<GatewayEnv>, id: string) => {
     const stored = store === undefined ? null : await store.get(id, scopeOf(c))
-    if (stored === null) throw responseNotFound(id)
+    // A forwarded response is the upstream's to show (not proxied yet): as unknown here as any other.
+    if (store === undefined || stored === null || isForwardedRecord(stored.response))
+      throw responseNotFound(id)
+    return { store, stored }
+  }
+  app.get('/v1/responses/:id', async (c) => {
+    const { stored } = await ownStored(c, c.req.param('id'))
     return c.json(stored.response)
   })
   app.delete('/v1/responses/:id', async (c) => {
     const id = c.req.param('id')
-    if (store === undefined || !(await store.delete(id, scopeOf(c)))) throw responseNotFound(id)
+    const { store: responses } = await ownStored(c, id)
+    if (!(await responses.delete(id, scopeOf(c)))) throw responseNotFound(id)
     return c.json({ id, object: 'response', deleted: true })
   })
   app.get('/v1/responses/:id/input_items', async (c) => {
@@ -161,14 +171,12 @@ export const registerResponses = (
     if (order !== 'asc' && order !== 'desc')
       throw invalidRequest('`order` must be `asc` or `desc`.', 'order')
     const after = c.req.query('after')
-    const page =
-      store === undefined
-        ? null
-        : await store.listInputItems(id, scopeOf(c), {
-            limit,
-            order,
-            ...(after === undefined ? {} : { after }),
-          })
+    const { store: responses } = await ownStored(c, id)
+    const page = await responses.listInputItems(id, scopeOf(c), {
+      limit,
+      order,
+      ...(after === undefined ? {} : { after }),
+    })
     if (page === null) throw responseNotFound(id)
     return c.json(page)
   })

@@ -11,7 +11,10 @@
  *   (the expanded input and the answer's output), written after the response is sent.
  * - `GET`, `DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items` read the store, in the tenant's scope.
  *
- * Responses forwarded to OpenAI are OpenAI's to keep; their ids are not in this store.
+ * Responses forwarded to OpenAI are OpenAI's to keep; the store records only whose they are (their id and their output
+ * items' ids, with the tenant and the provider), so that a tenant key may name in `previous_response_id` or
+ * `item_reference` only what its own tenant made: an id the store does not know for the tenant is a 404, never
+ * passed to an upstream whose credential every tenant shares. The master key (the operator) may name any.
  * https://platform.openai.com/docs/api-reference/responses/create#responses-create-store
  */
 import type { Context } from 'hono'
@@ -20,9 +23,21 @@ import type { Clock } from '../../core/clock.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import type { ResponseItem, ResponseScope, ResponseStore } from '../../stores/response-store.ts'
 import { createResponsesItemId } from './convert-to-responses-response.ts'
+import { GatewayError } from '../../core/errors.ts'
+import type { PreparedCall } from '../handle-chat.ts'
 
 /** How long a stored response is kept: OpenAI keeps its own for 30 days. */
 export const storedResponseTtlMs = 30 * 86_400_000
+
+/** The item type of a forwarded response's output in its record: an id OpenAI holds, not an item the gateway has. */
+const heldUpstream = 'gatehouse.held_upstream'
+
+/** A record of a forwarded response (not one the gateway can answer for itself). */
+export const isForwardedRecord = (response: Record<string, unknown>): boolean =>
+  response.object === heldUpstream
+
+export const responseNotFound = (id: string, param = 'id'): GatewayError =>
+  new GatewayError('not_found', `No response found with id '${id}'.`, { param })
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -80,14 +95,10 @@ export const scopeOf = (c: Context<GatewayEnv>): ResponseScope => ({
 /** The route's `prepare`: expands what the store holds, and keeps the finished answer when `store` is on. */
 export const prepareStoredResponses =
   (deps: StoredResponsesDeps) =>
-  async (
-    c: Context<GatewayEnv>,
-    body: Record<string, unknown>
-  ): Promise<{
-    body: Record<string, unknown>
-    keep?: (answer: Record<string, unknown>) => void
-  }> => {
+  async (c: Context<GatewayEnv>, body: Record<string, unknown>): Promise<PreparedCall> => {
     const scope = scopeOf(c)
+    // A tenant key names only what its tenant made; the master key, the operator's, anything.
+    const strict = scope.tenantId !== null
     // What is stored has ids (given here where the client sent none) and references resolved; what goes upstream
     // is the client's body unless something was expanded.
     let own = withIds(inputItems(body.input))
@@ -97,7 +108,9 @@ export const prepareStoredResponses =
     try {
       if (typeof body.previous_response_id === 'string') {
         const previous = await deps.store.get(body.previous_response_id, scope)
-        if (previous !== null) {
+        if (previous === null) {
+          if (strict) throw responseNotFound(body.previous_response_id, 'previous_response_id')
+        } else if (!isForwardedRecord(previous.response)) {
           previousContext = previous.context
           changed = true
           chained = true
@@ -111,14 +124,23 @@ export const prepareStoredResponses =
           references.map((item) => item.id as string),
           scope
         )
-        if (found.size > 0) {
-          own = own.map((item) =>
-            item.type === 'item_reference' ? (found.get(item.id as string) ?? item) : item
-          )
-          changed = true
+        if (strict) {
+          const missing = references.find((item) => !found.has(item.id as string))
+          if (missing !== undefined)
+            throw new GatewayError('not_found', `No item found with id '${String(missing.id)}'.`, {
+              param: `input.${own.indexOf(missing)}.id`,
+            })
         }
+        own = own.map((item) => {
+          if (item.type !== 'item_reference') return item
+          const stored = found.get(item.id as string)
+          if (stored === undefined || stored.type === heldUpstream) return item
+          changed = true
+          return stored
+        })
       }
     } catch (error) {
+      if (error instanceof GatewayError) throw error
       // The store out of reach: the request goes as sent (OpenAI resolves its own ids; a converted route says 400).
       deps.logger.warn(
         { error: error instanceof Error ? error.message : String(error) },
@@ -134,32 +156,50 @@ export const prepareStoredResponses =
     }
     if (body.store === false) return { body: expanded }
     const requested = typeof body.model === 'string' ? body.model : ''
+    const put = (entry: Parameters<ResponseStore['put']>[0]): void =>
+      deps.defer(
+        deps.store.put(entry).catch((error: unknown) =>
+          deps.logger.warn(
+            {
+              responseId: entry.id,
+              error: error instanceof Error ? error.message : String(error),
+            },
+            'a response could not be recorded'
+          )
+        )
+      )
+    const keepForwarded: PreparedCall['keepForwarded'] = (stored, provider) => {
+      const now = deps.clock.now()
+      put({
+        id: stored.id,
+        tenantId: scope.tenantId,
+        createdAt: now,
+        expiresAt: now + storedResponseTtlMs,
+        model: requested,
+        provider,
+        response: {
+          id: stored.id,
+          object: heldUpstream,
+          output: stored.itemIds.map((id) => ({ id, type: heldUpstream })),
+        },
+        input: [],
+        context: [],
+      })
+    }
     const keep = (answer: Record<string, unknown>): void => {
       const output = Array.isArray(answer.output) ? answer.output.filter(isRecord) : []
       const now = deps.clock.now()
-      deps.defer(
-        deps.store
-          .put({
-            id: String(answer.id),
-            tenantId: scope.tenantId,
-            createdAt: now,
-            expiresAt: now + storedResponseTtlMs,
-            model: requested,
-            provider: null,
-            response: answer,
-            input: own,
-            context: [...context, ...output],
-          })
-          .catch((error: unknown) =>
-            deps.logger.warn(
-              {
-                responseId: answer.id,
-                error: error instanceof Error ? error.message : String(error),
-              },
-              'a converted response could not be stored'
-            )
-          )
-      )
+      put({
+        id: String(answer.id),
+        tenantId: scope.tenantId,
+        createdAt: now,
+        expiresAt: now + storedResponseTtlMs,
+        model: requested,
+        provider: null,
+        response: answer,
+        input: own,
+        context: [...context, ...output],
+      })
     }
-    return { body: expanded, keep }
+    return { body: expanded, keep, keepForwarded }
   }
