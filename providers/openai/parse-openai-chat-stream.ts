@@ -7,8 +7,14 @@
  * the upstream body.
  */
 import { parseSseStream, type SseEvent } from '../shared/parse-sse.ts'
+import {
+  badUpstreamResponse,
+  explainStreamFailure,
+  streamClosedEarly,
+  streamReadFailure,
+} from '../shared/sse-stream-failures.ts'
 import type { ChatChunk } from '../spec/chat-types.ts'
-import { isProviderError, ProviderError } from '../spec/provider-error.ts'
+import { ProviderError } from '../spec/provider-error.ts'
 import { readArguments, readReasoning } from './convert-openai-chat-response.ts'
 import { convertOpenAIUsage } from './convert-openai-usage.ts'
 import { mapOpenAIFinishReason } from './map-openai-finish-reason.ts'
@@ -39,9 +45,6 @@ export const createOpenAIChatStreamState = (): OpenAIChatStreamState => ({
   finished: new Set(),
   toolCalls: new Set(),
 })
-
-const badResponse = (providerId: string, message: string, detail?: string): ProviderError =>
-  new ProviderError({ kind: 'bad-response', status: 502, message, providerId, detail })
 
 const parseData = (data: string, providerId: string): unknown => {
   try {
@@ -139,42 +142,13 @@ export const convertOpenAIChatEvent = (
   }
   const parsed = openAIChatChunkSchema.safeParse(value)
   if (!parsed.success) {
-    throw badResponse(
+    throw badUpstreamResponse(
       options.providerId,
       'The upstream sent a stream chunk of an unexpected shape.',
       data.slice(0, 2048)
     )
   }
   return convertChunk(parsed.data, state, options)
-}
-
-/** A failure while reading the body that the transport did not already type (a reset socket, a torn TLS record). */
-const readFailure = (error: unknown, providerId: string): ProviderError =>
-  isProviderError(error)
-    ? error
-    : new ProviderError({
-        kind: 'connection',
-        status: 502,
-        message: 'The connection to the upstream failed in the middle of the stream.',
-        providerId,
-        cause: error,
-      })
-
-const closedEarly = (providerId: string): ProviderError =>
-  badResponse(providerId, 'The upstream closed the stream before it finished.')
-
-/**
- * A chunk cut off by the end of the body also fails to parse as JSON (the SSE parser flushes a final partial event):
- * report that as the truncation it is, not as a malformed chunk.
- */
-const explainFailure = async (
-  error: unknown,
-  events: ReadableStreamDefaultReader<SseEvent>,
-  providerId: string
-): Promise<unknown> => {
-  if (!isProviderError(error) || error.kind !== 'bad-response') return error
-  const next = await events.read().catch(() => ({ done: false }))
-  return next.done ? closedEarly(providerId) : error
 }
 
 export const parseOpenAIChatStream = (
@@ -190,19 +164,19 @@ export const parseOpenAIChatStream = (
         try {
           result = await events.read()
         } catch (error) {
-          controller.error(readFailure(error, options.providerId))
+          controller.error(streamReadFailure(error, options.providerId))
           return
         }
         if (result.done) {
           if (state.done || state.finished.size > 0) controller.close()
-          else controller.error(closedEarly(options.providerId))
+          else controller.error(streamClosedEarly(options.providerId))
           return
         }
         let chunks: ChatChunk[]
         try {
           chunks = convertOpenAIChatEvent(result.value, state, options)
         } catch (error) {
-          controller.error(await explainFailure(error, events, options.providerId))
+          controller.error(await explainStreamFailure(error, events, options.providerId))
           await events.cancel(error).catch(() => {})
           return
         }

@@ -14,8 +14,14 @@
  *   in-band error; so does a body that ends before the response did.
  */
 import { parseSseStream, type SseEvent } from '../shared/parse-sse.ts'
+import {
+  badUpstreamResponse,
+  explainStreamFailure,
+  streamClosedEarly,
+  streamReadFailure,
+} from '../shared/sse-stream-failures.ts'
 import type { ChatChunk } from '../spec/chat-types.ts'
-import { isProviderError, ProviderError } from '../spec/provider-error.ts'
+import { ProviderError } from '../spec/provider-error.ts'
 import { convertOpenAIResponsesUsage } from './convert-openai-usage.ts'
 import { mapOpenAIResponsesFinishReason } from './map-openai-responses-finish-reason.ts'
 import { createResponsesFailure } from './read-openai-error.ts'
@@ -55,9 +61,6 @@ export const createOpenAIResponsesStreamState = (): OpenAIResponsesStreamState =
 const isJson = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-const badResponse = (providerId: string, message: string, detail?: string): ProviderError =>
-  new ProviderError({ kind: 'bad-response', status: 502, message, providerId, detail })
-
 const parseData = (data: string, providerId: string): Json => {
   let value: unknown
   try {
@@ -73,7 +76,7 @@ const parseData = (data: string, providerId: string): Json => {
     })
   }
   if (!isJson(value))
-    throw badResponse(
+    throw badUpstreamResponse(
       providerId,
       'The upstream sent a stream event of an unexpected shape.',
       data.slice(0, 2048)
@@ -252,32 +255,6 @@ export const convertOpenAIResponsesEvent = (
   return out
 }
 
-/** A failure while reading the body that the transport did not already type (a reset socket, a torn TLS record). */
-const readFailure = (error: unknown, providerId: string): ProviderError =>
-  isProviderError(error)
-    ? error
-    : new ProviderError({
-        kind: 'connection',
-        status: 502,
-        message: 'The connection to the upstream failed in the middle of the stream.',
-        providerId,
-        cause: error,
-      })
-
-const closedEarly = (providerId: string): ProviderError =>
-  badResponse(providerId, 'The upstream closed the stream before it finished.')
-
-/** An event cut off by the end of the body also fails to parse: report that as the truncation it is. */
-const explainFailure = async (
-  error: unknown,
-  events: ReadableStreamDefaultReader<SseEvent>,
-  providerId: string
-): Promise<unknown> => {
-  if (!isProviderError(error) || error.kind !== 'bad-response') return error
-  const next = await events.read().catch(() => ({ done: false }))
-  return next.done ? closedEarly(providerId) : error
-}
-
 export const parseOpenAIResponsesStream = (
   body: ReadableStream<Uint8Array>,
   options: ParseOpenAIResponsesStreamOptions
@@ -291,19 +268,19 @@ export const parseOpenAIResponsesStream = (
         try {
           result = await events.read()
         } catch (error) {
-          controller.error(readFailure(error, options.providerId))
+          controller.error(streamReadFailure(error, options.providerId))
           return
         }
         if (result.done) {
           if (state.done) controller.close()
-          else controller.error(closedEarly(options.providerId))
+          else controller.error(streamClosedEarly(options.providerId))
           return
         }
         let chunks: ChatChunk[]
         try {
           chunks = convertOpenAIResponsesEvent(result.value, state, options)
         } catch (error) {
-          controller.error(await explainFailure(error, events, options.providerId))
+          controller.error(await explainStreamFailure(error, events, options.providerId))
           await events.cancel(error).catch(() => {})
           return
         }
