@@ -44,6 +44,8 @@ export type ConvertedContext = {
   body: Record<string, unknown>
   /** The route's keeper of a finished converted answer (the Responses API's `store`), in the protocol's shape. */
   keep?: (answer: Record<string, unknown>) => void
+  /** Fields of the client's own request that the body sent upstream no longer has, for an answer that echoes them. */
+  echo?: Record<string, unknown>
 }
 
 export type StreamErrorEncoder = {

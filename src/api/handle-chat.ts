@@ -42,6 +42,8 @@ export type PreparedCall = {
   keep?: (answer: Record<string, unknown>) => void
   /** What a forwarded answer said the upstream stored (its ids), with the provider that stores it. */
   keepForwarded?: (stored: NonNullable<ResponseEnd['stored']>, provider: string) => void
+  /** Fields of the client's request the new body dropped, which a converted answer still echoes. */
+  echo?: Record<string, unknown>
 }
 
 /** What one request brings to `handleChat`, beside the route's fixed options. */
@@ -53,6 +55,7 @@ type ChatRequestParts = {
   transformBody?: (bytes: Uint8Array) => Uint8Array
   keep?: PreparedCall['keep']
   keepForwarded?: PreparedCall['keepForwarded']
+  echo?: PreparedCall['echo']
 }
 
 /**
@@ -75,6 +78,7 @@ export const createChatHandler = (options: ChatHandlerOptions) => {
       transformBody: options.transformFor?.(body),
       keep: prepared?.keep,
       keepForwarded: prepared?.keepForwarded,
+      echo: prepared?.echo,
     })
   }
 }
@@ -257,6 +261,7 @@ const handleChat = async (
     assemble,
     transformBody: parts.transformBody,
     keep: parts.keep,
+    echo: parts.echo,
     streamBody: deps.streamBody,
     env: c.env,
     onEnd: (end, servedBy) => {

@@ -46,6 +46,8 @@ export type RespondOptions = {
   assemble: boolean
   /** Keeps a finished converted answer, as the client received it (`ConvertedContext.keep`). */
   keep?: (answer: Record<string, unknown>) => void
+  /** Request fields a converted answer echoes that the body no longer has (`ConvertedContext.echo`). */
+  echo?: Record<string, unknown>
   /** Rewrites a non-streamed forwarded body before it is sent (e.g. float embeddings → base64). */
   transformBody?: (bytes: Uint8Array) => Uint8Array
   /** Called once, when the response body has been fully sent, failed, or the client went away. */
@@ -284,7 +286,12 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       return new Response(body, { status: outcome.status, headers })
     }
     case 'result': {
-      const context = { request: options.canonical(), body: options.body, keep: options.keep }
+      const context = {
+        request: options.canonical(),
+        body: options.body,
+        keep: options.keep,
+        echo: options.echo,
+      }
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
         servedBy,
@@ -303,7 +310,12 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       })
     }
     case 'stream': {
-      const context = { request: options.canonical(), body: options.body, keep: options.keep }
+      const context = {
+        request: options.canonical(),
+        body: options.body,
+        keep: options.keep,
+        echo: options.echo,
+      }
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
         servedBy,

@@ -228,6 +228,7 @@ describe('OpenAI Responses client → gateway → Anthropic upstream', () => {
       previous_response_id: first.id,
     })
     expectValidOpenAI('Response', second)
+    expect(second.previous_response_id).toBe(first.id)
     // The upstream got the whole conversation: the first turn, its answer, the new turn.
     const [, upstream] = upstreamBodies()
     expect(upstream.messages).toEqual([

@@ -27,7 +27,9 @@ const describe = (error: unknown): { code: string | null; message: string } => {
   return { code: shaped.code ?? shaped.type, message: shaped.message }
 }
 
-const contextOf = ({ body, keep }: ConvertedContext): ResponsesContext => {
+const contextOf = ({ body: sent, keep, echo }: ConvertedContext): ResponsesContext => {
+  // The answer echoes the client's request: what the gateway took out of the body (an expanded chain) included.
+  const body = echo === undefined ? sent : { ...sent, ...echo }
   const { namespaced } = convertResponsesTools(body.tools)
   const context: ResponsesContext = {
     responseId: createResponsesItemId('resp'),

@@ -154,7 +154,8 @@ export const prepareStoredResponses =
       const { previous_response_id: _previous, ...rest } = body
       expanded = { ...(chained ? rest : body), input: asInput(context) }
     }
-    if (body.store === false) return { body: expanded }
+    const echo = chained ? { previous_response_id: body.previous_response_id } : undefined
+    if (body.store === false) return { body: expanded, echo }
     const requested = typeof body.model === 'string' ? body.model : ''
     const put = (entry: Parameters<ResponseStore['put']>[0]): void =>
       deps.defer(
@@ -201,5 +202,5 @@ export const prepareStoredResponses =
         context: [...context, ...output],
       })
     }
-    return { body: expanded, keep, keepForwarded }
+    return { body: expanded, keep, keepForwarded, echo }
   }
