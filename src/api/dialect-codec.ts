@@ -43,7 +43,7 @@ export type ConvertedContext = {
   request: ChatRequest
   body: Record<string, unknown>
   /** The route's keeper of a finished converted answer (the Responses API's `store`), in the protocol's shape. */
-  keep?: (answer: Record<string, unknown>) => void
+  keep?: (answer: Record<string, unknown>) => void | Promise<unknown>
   /** Fields of the client's own request that the body sent upstream no longer has, for an answer that echoes them. */
   echo?: Record<string, unknown>
 }

@@ -38,8 +38,8 @@ export type ChatHandlerOptions = {
 /** What `prepare` gives the call: its body, and keepers of what it produced. */
 export type PreparedCall = {
   body: Record<string, unknown>
-  /** A finished converted answer, in the protocol's shape. */
-  keep?: (answer: Record<string, unknown>) => void
+  /** A finished converted answer, in the protocol's shape; the answer's end waits for what it returns. */
+  keep?: (answer: Record<string, unknown>) => void | Promise<unknown>
   /** What a forwarded answer said the upstream stored (its ids), with the provider that stores it. */
   keepForwarded?: (stored: NonNullable<ResponseEnd['stored']>, provider: string) => void
   /** Fields of the client's request the new body dropped, which a converted answer still echoes. */

@@ -45,7 +45,7 @@ export type RespondOptions = {
    */
   assemble: boolean
   /** Keeps a finished converted answer, as the client received it (`ConvertedContext.keep`). */
-  keep?: (answer: Record<string, unknown>) => void
+  keep?: (answer: Record<string, unknown>) => void | Promise<unknown>
   /** Request fields a converted answer echoes that the body no longer has (`ConvertedContext.echo`). */
   echo?: Record<string, unknown>
   /** Rewrites a non-streamed forwarded body before it is sent (e.g. float embeddings → base64). */
@@ -286,10 +286,16 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       return new Response(body, { status: outcome.status, headers })
     }
     case 'result': {
+      // What the answer is kept as is there before the client has the answer (a client may chain at once).
+      let kept: void | Promise<unknown> = undefined
+      const keep = options.keep
       const context = {
         request: options.canonical(),
         body: options.body,
-        keep: options.keep,
+        keep:
+          keep === undefined
+            ? undefined
+            : (answer: Record<string, unknown>) => (kept = keep(answer)),
         echo: options.echo,
       }
       const headers = buildResponseHeaders({
@@ -304,7 +310,9 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         error: null,
         answer: outcome.result,
       })
-      return new Response(JSON.stringify(codec.encodeResult(outcome.result, context)), {
+      const encoded = JSON.stringify(codec.encodeResult(outcome.result, context))
+      await Promise.resolve(kept).catch(() => {})
+      return new Response(encoded, {
         status: 200,
         headers,
       })

@@ -2,7 +2,8 @@
  * Stored responses are the tenant's own: through the whole app (`createApp` over a fake Anthropic-dialect provider, so
  * every Responses call is converted, and the real SQLite tenant and responses stores), a response one tenant stored is
  * a 404 to another tenant and to the master key, for retrieve, delete and input items alike, and its id chains nothing
- * for them; the tenant that made it reads it, chains it and deletes it.
+ * for them; the tenant that made it reads it, chains it and deletes it, at once: a converted response is stored before
+ * the end of its answer reaches the client.
  */
 import OpenAI from 'openai'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -23,8 +24,6 @@ type Setup = {
   stores: TestStores
   /** What the upstream was asked, in order. */
   asked: ChatRequest[]
-  /** Waits for the work the app deferred (storing a response happens after it is sent). */
-  settle(): Promise<void>
   client(key: string): OpenAI
   keyFor(tenant: string): Promise<string>
 }
@@ -34,7 +33,6 @@ let t: Setup
 beforeEach(async () => {
   const clock = createFakeClock(Date.UTC(2026, 11, 3, 9))
   const asked: ChatRequest[] = []
-  const deferred: Promise<unknown>[] = []
   const base = createFakeDeps({
     clock,
     adapters: [
@@ -56,9 +54,6 @@ beforeEach(async () => {
       ...stores.stores,
       responses: createSqlResponseStore({ database: stores.database, clock }),
     },
-    defer: (work: Promise<unknown>) => {
-      deferred.push(work)
-    },
     authenticator: createTestAuthenticator({
       masterKey: 'gh-master',
       stores: stores.stores,
@@ -71,9 +66,6 @@ beforeEach(async () => {
   t = {
     stores,
     asked,
-    settle: async () => {
-      await Promise.all(deferred.splice(0))
-    },
     client: (apiKey) =>
       new OpenAI({ apiKey, baseURL: 'http://gateway.test/v1', fetch: fetchApp, maxRetries: 0 }),
     keyFor: async (name) => {
@@ -109,7 +101,6 @@ describe('stored responses, per tenant', () => {
       model: 'anthropic/claude-haiku-4-5',
       input: 'secret plan',
     })
-    await t.settle()
 
     expect((await acme.responses.retrieve(response.id)).output).toEqual(response.output)
     for (const [other, chainStatus] of [
@@ -153,7 +144,6 @@ describe('stored responses, per tenant', () => {
     const acme = t.client(await t.keyFor('acme'))
     const globex = t.client(await t.keyFor('globex'))
     const first = await acme.responses.create({ model: 'anthropic/claude-haiku-4-5', input: 'one' })
-    await t.settle()
     const message = first.output[0]
     const reference = { type: 'item_reference' as const, id: message.id! }
     await acme.responses.create({
@@ -175,7 +165,6 @@ describe('stored responses, per tenant', () => {
     const acme = t.client(await t.keyFor('acme'))
     const model = 'anthropic/claude-haiku-4-5'
     const first = await acme.responses.create({ model, input: [{ role: 'user', content: 'one' }] })
-    await t.settle()
     const second = await acme.responses.create({
       model,
       input: [
@@ -184,7 +173,6 @@ describe('stored responses, per tenant', () => {
         { role: 'user', content: 'two' },
       ],
     })
-    await t.settle()
     await acme.responses.create({
       model,
       input: [

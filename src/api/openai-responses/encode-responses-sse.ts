@@ -153,6 +153,8 @@ type FunctionCallState = {
 type ItemState = MessageState | ReasoningState | FunctionCallState
 
 type EncoderState = {
+  /** What `onFinished` returned: the final event waits for it. */
+  kept?: void | Promise<unknown>
   context: ResponsesContext
   echo: ResponsesEcho
   model: string
@@ -481,7 +483,7 @@ const finish = (state: EncoderState): string => {
     usage: state.usage ?? emptyUsage(),
     incompleteDetails,
   })
-  state.context.onFinished?.(response)
+  state.kept = state.context.onFinished?.(response)
   return (
     out +
     frame({
@@ -551,7 +553,10 @@ export const encodeResponsesSse = (
           return
         }
         if (result.done) {
-          controller.enqueue(encoder.encode(finish(state)))
+          const last = finish(state)
+          // What the answer was kept as is there before the client reads the end of it.
+          await Promise.resolve(state.kept).catch(() => {})
+          controller.enqueue(encoder.encode(last))
           controller.close()
           return
         }

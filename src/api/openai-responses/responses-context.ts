@@ -20,7 +20,8 @@ export type ResponsesContext = {
   toolName?: (flattened: string) => { name: string; namespace?: string }
   /**
    * Called once with the finished `Response` (completed or incomplete, never a failed one), as sent: what `store`
-   * keeps for `previous_response_id`, `item_reference` and `GET /v1/responses/{id}`.
+   * keeps for `previous_response_id`, `item_reference` and `GET /v1/responses/{id}`. A stream's final event waits for
+   * the promise it returns, so that a client that chains at once finds what was kept.
    */
-  onFinished?: (response: Record<string, unknown>) => void
+  onFinished?: (response: Record<string, unknown>) => void | Promise<unknown>
 }

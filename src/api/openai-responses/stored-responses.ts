@@ -8,7 +8,8 @@
  *   for another tenant, which it never reveals) are left as they are: OpenAI's own, forwarded to OpenAI, or a clear
  *   400 on a converted route.
  * - After the call (`keep`): a finished converted answer is stored with this request's input and the whole context
- *   (the expanded input and the answer's output), written after the response is sent.
+ *   (the expanded input and the answer's output), before the end of the answer is sent, so that a client chaining at
+ *   once (on any instance) finds it.
  * - `GET`, `DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items` read the store, in the tenant's scope.
  *
  * Responses forwarded to OpenAI are OpenAI's to keep; the store records only whose they are (their id and their output
@@ -157,40 +158,42 @@ export const prepareStoredResponses =
     const echo = chained ? { previous_response_id: body.previous_response_id } : undefined
     if (body.store === false) return { body: expanded, echo }
     const requested = typeof body.model === 'string' ? body.model : ''
-    const put = (entry: Parameters<ResponseStore['put']>[0]): void =>
-      deps.defer(
-        deps.store.put(entry).catch((error: unknown) =>
+    /** Writes a record; a failure is logged, never the client's (its answer is whole either way). */
+    const put = (entry: Parameters<ResponseStore['put']>[0]): Promise<unknown> =>
+      deps.store
+        .put(entry)
+        .catch((error: unknown) =>
           deps.logger.warn(
-            {
-              responseId: entry.id,
-              error: error instanceof Error ? error.message : String(error),
-            },
+            { responseId: entry.id, error: error instanceof Error ? error.message : String(error) },
             'a response could not be recorded'
           )
         )
-      )
+    // After the forwarded body has ended (the tap learned the ids from it): written in the background.
     const keepForwarded: PreparedCall['keepForwarded'] = (stored, provider) => {
       const now = deps.clock.now()
-      put({
-        id: stored.id,
-        tenantId: scope.tenantId,
-        createdAt: now,
-        expiresAt: now + storedResponseTtlMs,
-        model: requested,
-        provider,
-        response: {
+      deps.defer(
+        put({
           id: stored.id,
-          object: heldUpstream,
-          output: stored.itemIds.map((id) => ({ id, type: heldUpstream })),
-        },
-        input: [],
-        context: [],
-      })
+          tenantId: scope.tenantId,
+          createdAt: now,
+          expiresAt: now + storedResponseTtlMs,
+          model: requested,
+          provider,
+          response: {
+            id: stored.id,
+            object: heldUpstream,
+            output: stored.itemIds.map((id) => ({ id, type: heldUpstream })),
+          },
+          input: [],
+          context: [],
+        })
+      )
     }
-    const keep = (answer: Record<string, unknown>): void => {
+    // Before the end of the answer reaches the client (the encoders wait for it): a chain sent at once finds it.
+    const keep = (answer: Record<string, unknown>): Promise<unknown> => {
       const output = Array.isArray(answer.output) ? answer.output.filter(isRecord) : []
       const now = deps.clock.now()
-      put({
+      return put({
         id: String(answer.id),
         tenantId: scope.tenantId,
         createdAt: now,
