@@ -6,13 +6,9 @@
  * the body ends before `[DONE]` and before any `finish_reason` (the upstream closed it early). Cancelling it cancels
  * the upstream body.
  */
-import { parseSseStream, type SseEvent } from '../shared/parse-sse.ts'
-import {
-  badUpstreamResponse,
-  explainStreamFailure,
-  streamClosedEarly,
-  streamReadFailure,
-} from '../shared/sse-stream-failures.ts'
+import type { SseEvent } from '../shared/parse-sse.ts'
+import { chunkSseStream } from '../shared/chunk-sse-stream.ts'
+import { badUpstreamResponse } from '../shared/sse-stream-failures.ts'
 import type { ChatChunk } from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 import { readArguments, readReasoning } from './convert-openai-chat-response.ts'
@@ -155,39 +151,10 @@ export const parseOpenAIChatStream = (
   body: ReadableStream<Uint8Array>,
   options: ParseOpenAIChatStreamOptions
 ): ReadableStream<ChatChunk> => {
-  const events = parseSseStream(body).getReader()
   const state = createOpenAIChatStreamState()
-  return new ReadableStream<ChatChunk>({
-    async pull(controller) {
-      for (;;) {
-        let result: ReadableStreamReadResult<SseEvent>
-        try {
-          result = await events.read()
-        } catch (error) {
-          controller.error(streamReadFailure(error, options.providerId))
-          return
-        }
-        if (result.done) {
-          if (state.done || state.finished.size > 0) controller.close()
-          else controller.error(streamClosedEarly(options.providerId))
-          return
-        }
-        let chunks: ChatChunk[]
-        try {
-          chunks = convertOpenAIChatEvent(result.value, state, options)
-        } catch (error) {
-          controller.error(await explainStreamFailure(error, events, options.providerId))
-          await events.cancel(error).catch(() => {})
-          return
-        }
-        if (chunks.length > 0) {
-          for (const chunk of chunks) controller.enqueue(chunk)
-          return
-        }
-      }
-    },
-    cancel(reason) {
-      return events.cancel(reason)
-    },
+  return chunkSseStream(body, {
+    providerId: options.providerId,
+    convert: (event) => convertOpenAIChatEvent(event, state, options),
+    complete: () => state.done || state.finished.size > 0,
   })
 }

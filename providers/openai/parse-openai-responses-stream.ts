@@ -13,13 +13,9 @@
  * - `response.failed` and `error` fail the stream with a `ProviderError`, as the chat stream parser does for an
  *   in-band error; so does a body that ends before the response did.
  */
-import { parseSseStream, type SseEvent } from '../shared/parse-sse.ts'
-import {
-  badUpstreamResponse,
-  explainStreamFailure,
-  streamClosedEarly,
-  streamReadFailure,
-} from '../shared/sse-stream-failures.ts'
+import type { SseEvent } from '../shared/parse-sse.ts'
+import { chunkSseStream } from '../shared/chunk-sse-stream.ts'
+import { badUpstreamResponse } from '../shared/sse-stream-failures.ts'
 import type { ChatChunk } from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 import { convertOpenAIResponsesUsage } from './convert-openai-usage.ts'
@@ -259,39 +255,10 @@ export const parseOpenAIResponsesStream = (
   body: ReadableStream<Uint8Array>,
   options: ParseOpenAIResponsesStreamOptions
 ): ReadableStream<ChatChunk> => {
-  const events = parseSseStream(body).getReader()
   const state = createOpenAIResponsesStreamState()
-  return new ReadableStream<ChatChunk>({
-    async pull(controller) {
-      for (;;) {
-        let result: ReadableStreamReadResult<SseEvent>
-        try {
-          result = await events.read()
-        } catch (error) {
-          controller.error(streamReadFailure(error, options.providerId))
-          return
-        }
-        if (result.done) {
-          if (state.done) controller.close()
-          else controller.error(streamClosedEarly(options.providerId))
-          return
-        }
-        let chunks: ChatChunk[]
-        try {
-          chunks = convertOpenAIResponsesEvent(result.value, state, options)
-        } catch (error) {
-          controller.error(await explainStreamFailure(error, events, options.providerId))
-          await events.cancel(error).catch(() => {})
-          return
-        }
-        if (chunks.length > 0) {
-          for (const chunk of chunks) controller.enqueue(chunk)
-          return
-        }
-      }
-    },
-    cancel(reason) {
-      return events.cancel(reason)
-    },
+  return chunkSseStream(body, {
+    providerId: options.providerId,
+    convert: (event) => convertOpenAIResponsesEvent(event, state, options),
+    complete: () => state.done,
   })
 }
