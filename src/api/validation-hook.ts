@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { ZodError } from 'zod'
 import { GatewayError } from '../core/errors.ts'
 import { fieldNestedTooDeep, maxJsonDepth } from './field-nested-too-deep.ts'
+import { isJsonObject } from './is-json-object.ts'
 
 type HookResult =
   | { success: true; data?: unknown; target?: string }
@@ -21,9 +22,6 @@ const issueField = (issue: ZodError['issues'][number]): string | null => {
   return path.length === 0 ? null : describePath(path)
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 /**
  * One `defaultHook` for every route: a zod failure becomes a 400 in the client's dialect that names the failing
  * field (`messages.2.role: Invalid option...`), thrown to `on-error.ts`. `param` names it too (for a field that has no
@@ -36,7 +34,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  */
 export const validationHook = (result: HookResult, _c: Context): void => {
   if (result.success) {
-    if (result.target !== 'json' || !isRecord(result.data)) return
+    if (result.target !== 'json' || !isJsonObject(result.data)) return
     const field = fieldNestedTooDeep(result.data, maxJsonDepth)
     if (field === null) return
     throw new GatewayError(

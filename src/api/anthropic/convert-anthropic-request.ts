@@ -16,15 +16,13 @@ import type {
   ToolDefinition,
 } from '../../../providers/spec/chat-types.ts'
 import { invalidRequest as gatewayInvalidRequest } from '../../core/errors.ts'
+import { isJsonObject } from '../is-json-object.ts'
 
 type Json = Record<string, unknown>
 
 /** Anthropic's error body has no `param`: the message names the field, as Anthropic's own 400s do (`messages.1.role: ...`). */
 const invalidRequest = (message: string, param: string) =>
   gatewayInvalidRequest(`${param}: ${message}`, param)
-
-const isRecord = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const onlyAnthropic = (what: string, model: string, param: string) =>
   invalidRequest(`${what} is only supported by Anthropic models; ${model} cannot use it.`, param)
@@ -37,7 +35,8 @@ const textOf = (block: Json, param: string): TextPart => {
 
 const imageOf = (block: Json, param: string, model: string): ImagePart => {
   const source = block.source
-  if (!isRecord(source)) throw invalidRequest('An image block needs a `source`.', `${param}.source`)
+  if (!isJsonObject(source))
+    throw invalidRequest('An image block needs a `source`.', `${param}.source`)
   let converted: ImageSource
   if (
     source.type === 'base64' &&
@@ -68,7 +67,8 @@ const toolResultOf = (
   else if (Array.isArray(block.content)) {
     block.content.forEach((inner: unknown, index) => {
       const innerParam = `${param}.content.${index}`
-      if (!isRecord(inner)) throw invalidRequest('A content block must be an object.', innerParam)
+      if (!isJsonObject(inner))
+        throw invalidRequest('A content block must be an object.', innerParam)
       if (inner.type === 'text') content.push(textOf(inner, innerParam))
       else if (inner.type === 'image') content.push(imageOf(inner, innerParam, model))
       else
@@ -94,7 +94,7 @@ const userMessages = (content: unknown[], param: string, model: string): ChatMes
   const parts: Array<TextPart | ImagePart> = []
   content.forEach((block, index) => {
     const blockParam = `${param}.${index}`
-    if (!isRecord(block)) throw invalidRequest('A content block must be an object.', blockParam)
+    if (!isJsonObject(block)) throw invalidRequest('A content block must be an object.', blockParam)
     if (block.type === 'text') parts.push(textOf(block, blockParam))
     else if (block.type === 'image') parts.push(imageOf(block, blockParam, model))
     else if (block.type === 'tool_result') results.push(toolResultOf(block, blockParam, model))
@@ -112,7 +112,7 @@ const assistantMessages = (content: unknown[], param: string, model: string): Ch
   const parts: Array<TextPart | ToolCallPart> = []
   content.forEach((block, index) => {
     const blockParam = `${param}.${index}`
-    if (!isRecord(block)) throw invalidRequest('A content block must be an object.', blockParam)
+    if (!isJsonObject(block)) throw invalidRequest('A content block must be an object.', blockParam)
     if (block.type === 'text') parts.push(textOf(block, blockParam))
     else if (block.type === 'tool_use') {
       if (typeof block.id !== 'string' || typeof block.name !== 'string') {
@@ -162,7 +162,7 @@ const midConversationSystem = (
     )
   const texts = content.map((block: unknown, index) => {
     const blockParam = `${param}.content.${index}`
-    if (!isRecord(block)) throw invalidRequest('A content block must be an object.', blockParam)
+    if (!isJsonObject(block)) throw invalidRequest('A content block must be an object.', blockParam)
     if (block.type !== 'text')
       throw onlyAnthropic(
         `A \`${String(block.type)}\` block in a system message`,
@@ -181,10 +181,12 @@ const messagesOf = (body: Json, model: string): ChatMessage[] => {
   if (!Array.isArray(body.messages))
     throw invalidRequest('`messages` must be an array.', 'messages')
   const messages: unknown[] = body.messages
-  const lastUser = messages.findLastIndex((message) => isRecord(message) && message.role === 'user')
+  const lastUser = messages.findLastIndex(
+    (message) => isJsonObject(message) && message.role === 'user'
+  )
   return messages.flatMap((message: unknown, index): ChatMessage[] => {
     const param = `messages.${index}`
-    if (!isRecord(message)) throw invalidRequest('A message must be an object.', param)
+    if (!isJsonObject(message)) throw invalidRequest('A message must be an object.', param)
     if (message.role === 'system')
       return midConversationSystem(message, { param, model, cleared: index < lastUser })
     const content =
@@ -210,7 +212,7 @@ const systemOf = (system: unknown): ChatMessage[] => {
   if (!Array.isArray(system))
     throw invalidRequest('`system` must be a string or an array of text blocks.', 'system')
   const texts = system.map((block: unknown, index) => {
-    if (!isRecord(block) || block.type !== 'text') {
+    if (!isJsonObject(block) || block.type !== 'text') {
       throw invalidRequest('`system` takes text blocks only.', `system.${index}`)
     }
     return textOf(block, `system.${index}`).text
@@ -224,13 +226,13 @@ const toolsOf = (tools: unknown, model: string): ToolDefinition[] | undefined =>
   if (!Array.isArray(tools)) throw invalidRequest('`tools` must be an array.', 'tools')
   return tools.map((tool: unknown, index): ToolDefinition => {
     const param = `tools.${index}`
-    if (!isRecord(tool)) throw invalidRequest('A tool must be an object.', param)
+    if (!isJsonObject(tool)) throw invalidRequest('A tool must be an object.', param)
     if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') {
       throw onlyAnthropic(`The server tool \`${String(tool.type)}\``, model, `${param}.type`)
     }
     if (typeof tool.name !== 'string')
       throw invalidRequest('A tool needs a `name`.', `${param}.name`)
-    if (!isRecord(tool.input_schema))
+    if (!isJsonObject(tool.input_schema))
       throw invalidRequest('A tool needs an `input_schema` object.', `${param}.input_schema`)
     return {
       name: tool.name,
@@ -245,7 +247,7 @@ const toolChoiceOf = (
   choice: unknown
 ): { toolChoice?: ToolChoice; parallelToolCalls?: boolean } => {
   if (choice === undefined || choice === null) return {}
-  if (!isRecord(choice)) throw invalidRequest('`tool_choice` must be an object.', 'tool_choice')
+  if (!isJsonObject(choice)) throw invalidRequest('`tool_choice` must be an object.', 'tool_choice')
   let toolChoice: ToolChoice
   if (choice.type === 'auto') toolChoice = { type: 'auto' }
   else if (choice.type === 'any') toolChoice = { type: 'required' }
@@ -262,14 +264,14 @@ const toolChoiceOf = (
 /** `output_config.format` (and the earlier beta `output_format`) map to OpenAI's `json_schema` response format. */
 const responseFormatOf = (body: Json): ResponseFormat | undefined => {
   const outputConfig = body.output_config ?? {}
-  if (!isRecord(outputConfig))
+  if (!isJsonObject(outputConfig))
     throw invalidRequest('`output_config` must be an object.', 'output_config')
   const [format, param] =
     outputConfig.format !== undefined && outputConfig.format !== null
       ? [outputConfig.format, 'output_config.format']
       : [body.output_format, 'output_format']
   if (format === undefined || format === null) return undefined
-  if (!isRecord(format) || format.type !== 'json_schema' || !isRecord(format.schema)) {
+  if (!isJsonObject(format) || format.type !== 'json_schema' || !isJsonObject(format.schema)) {
     throw invalidRequest(
       'Only `{"type":"json_schema","schema":{...}}` output formats are supported.',
       param
@@ -307,7 +309,7 @@ export const convertAnthropicRequest = (
   ) {
     throw invalidRequest('`stop_sequences` must be an array of strings.', 'stop_sequences')
   }
-  const userId = isRecord(body.metadata) ? body.metadata.user_id : undefined
+  const userId = isJsonObject(body.metadata) ? body.metadata.user_id : undefined
   const tools = toolsOf(body.tools, model)
   const responseFormat = responseFormatOf(body)
   const maxTokens = numberOf(body, 'max_tokens')

@@ -33,11 +33,9 @@ import { invalidRequest } from '../../core/errors.ts'
 import { readImageUrl } from '../read-image-url.ts'
 import { decodeReasoningContent } from './reasoning-content.ts'
 import { convertResponsesTools, flattenToolName } from './responses-tools.ts'
+import { isJsonObject } from '../is-json-object.ts'
 
 type Json = Record<string, unknown>
-
-const isRecord = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const present = (value: unknown): boolean => value !== undefined && value !== null
 
@@ -82,7 +80,7 @@ const partsOf = (content: unknown, param: string): unknown[] => {
 }
 
 const textPart = (part: unknown, param: string): string => {
-  if (isRecord(part)) {
+  if (isJsonObject(part)) {
     if (
       (part.type === 'input_text' || part.type === 'output_text') &&
       typeof part.text === 'string'
@@ -94,7 +92,7 @@ const textPart = (part: unknown, param: string): string => {
 }
 
 const userPart = (part: unknown, param: string): TextPart | ImagePart => {
-  if (!isRecord(part)) throw invalidRequest('Content parts must be objects.', param)
+  if (!isJsonObject(part)) throw invalidRequest('Content parts must be objects.', param)
   if (part.type === 'input_image') return convertImage(part, param)
   if (part.type === 'input_file')
     throw invalidRequest(
@@ -130,7 +128,7 @@ const reasoningPart = (item: Json): ReasoningPart | null => {
   if (carried === null) return null
   const text = Array.isArray(item.summary)
     ? item.summary
-        .map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : ''))
+        .map((part) => (isJsonObject(part) && typeof part.text === 'string' ? part.text : ''))
         .join('')
     : ''
   const part: ReasoningPart = { type: 'reasoning', text }
@@ -158,7 +156,7 @@ const convertInput = (input: unknown, messages: ChatMessage[]): void => {
   }
   for (const [index, item] of input.entries()) {
     const param = `input.${index}`
-    if (!isRecord(item)) throw invalidRequest('Each input item must be an object.', param)
+    if (!isJsonObject(item)) throw invalidRequest('Each input item must be an object.', param)
     const type = item.type ?? (present(item.role) ? 'message' : undefined)
     switch (type) {
       case 'message': {
@@ -241,7 +239,7 @@ const convertInput = (input: unknown, messages: ChatMessage[]): void => {
 
 const convertToolChoice = (choice: unknown): ToolChoice => {
   if (choice === 'auto' || choice === 'none' || choice === 'required') return { type: choice }
-  if (isRecord(choice) && choice.type === 'function' && typeof choice.name === 'string') {
+  if (isJsonObject(choice) && choice.type === 'function' && typeof choice.name === 'string') {
     const namespace = typeof choice.namespace === 'string' ? choice.namespace : undefined
     return { type: 'tool', name: flattenToolName(namespace, choice.name) }
   }
@@ -253,16 +251,16 @@ const convertToolChoice = (choice: unknown): ToolChoice => {
 
 const convertFormat = (text: unknown): ResponseFormat | undefined => {
   if (!present(text)) return undefined
-  if (!isRecord(text)) throw invalidRequest('`text` must be an object.', 'text')
+  if (!isJsonObject(text)) throw invalidRequest('`text` must be an object.', 'text')
   const format = text.format
   if (!present(format)) return undefined
-  if (!isRecord(format)) throw invalidRequest('`text.format` must be an object.', 'text.format')
+  if (!isJsonObject(format)) throw invalidRequest('`text.format` must be an object.', 'text.format')
   if (format.type === 'text' || format.type === 'json_object') return { type: format.type }
   if (format.type !== 'json_schema')
     throw invalidRequest(`Unknown text format \`${String(format.type)}\`.`, 'text.format.type')
   if (typeof format.name !== 'string')
     throw invalidRequest('`text.format.name` is required.', 'text.format.name')
-  if (!isRecord(format.schema))
+  if (!isJsonObject(format.schema))
     throw invalidRequest('`text.format.schema` is required.', 'text.format.schema')
   const out: ResponseFormat = { type: 'json_schema', name: format.name, schema: format.schema }
   if (typeof format.strict === 'boolean') out.strict = format.strict

@@ -10,11 +10,9 @@
  */
 import type { ToolDefinition } from '../../../providers/spec/chat-types.ts'
 import { invalidRequest } from '../../core/errors.ts'
+import { isJsonObject } from '../is-json-object.ts'
 
 type Json = Record<string, unknown>
-
-const isRecord = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** Between a namespace and a function name once flattened. */
 export const namespaceSeparator = '__'
@@ -23,12 +21,14 @@ export const flattenToolName = (namespace: string | undefined, name: string): st
   namespace === undefined ? name : `${namespace}${namespaceSeparator}${name}`
 
 const convertFunction = (tool: Json, name: string, param: string): ToolDefinition => {
-  if (tool.parameters !== undefined && tool.parameters !== null && !isRecord(tool.parameters))
+  if (tool.parameters !== undefined && tool.parameters !== null && !isJsonObject(tool.parameters))
     throw invalidRequest('`parameters` must be a JSON Schema object.', `${param}.parameters`)
   const definition: ToolDefinition = {
     name,
     // A function without `parameters` takes no arguments: the same meaning, spelled out.
-    parameters: isRecord(tool.parameters) ? tool.parameters : { type: 'object', properties: {} },
+    parameters: isJsonObject(tool.parameters)
+      ? tool.parameters
+      : { type: 'object', properties: {} },
   }
   if (typeof tool.description === 'string') definition.description = tool.description
   if (typeof tool.strict === 'boolean') definition.strict = tool.strict
@@ -64,7 +64,7 @@ export const convertResponsesTools = (tools: unknown): ConvertedTools => {
   }
   for (const [index, tool] of tools.entries()) {
     const param = `tools.${index}`
-    if (!isRecord(tool) || typeof tool.type !== 'string')
+    if (!isJsonObject(tool) || typeof tool.type !== 'string')
       throw invalidRequest('Each tool must be an object with a `type`.', param)
     if (tool.type === 'function') {
       add(convertFunction(tool, functionName(tool, param), param), `${param}.name`)
@@ -75,7 +75,7 @@ export const convertResponsesTools = (tools: unknown): ConvertedTools => {
         throw invalidRequest('A namespace tool needs its `tools`.', `${param}.tools`)
       for (const [position, inner] of tool.tools.entries()) {
         const innerParam = `${param}.tools.${position}`
-        if (!isRecord(inner)) throw invalidRequest('Each tool must be an object.', innerParam)
+        if (!isJsonObject(inner)) throw invalidRequest('Each tool must be an object.', innerParam)
         if (inner.type !== 'function') {
           if (!result.omitted.includes(`${tool.name}.${String(inner.type)}`))
             result.omitted.push(`${tool.name}.${String(inner.type)}`)

@@ -26,6 +26,7 @@ import type { ResponseItem, ResponseScope, ResponseStore } from '../../stores/re
 import { createResponsesItemId } from './convert-to-responses-response.ts'
 import { GatewayError } from '../../core/errors.ts'
 import type { PreparedCall } from '../handle-chat.ts'
+import { isJsonObject } from '../is-json-object.ts'
 
 /** How long a stored response is kept: OpenAI keeps its own for 30 days. */
 export const storedResponseTtlMs = 30 * 86_400_000
@@ -40,16 +41,13 @@ export const isForwardedRecord = (response: Record<string, unknown>): boolean =>
 export const responseNotFound = (id: string, param = 'id'): GatewayError =>
   new GatewayError('not_found', `No response found with id '${id}'.`, { param })
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 /** The request's `input` as items, as the API lists them: a string is one user message; a message says its type. */
 const inputItems = (input: unknown): ResponseItem[] => {
   if (typeof input === 'string')
     return [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: input }] }]
   if (!Array.isArray(input)) return []
   return input
-    .filter(isRecord)
+    .filter(isJsonObject)
     .map((item) =>
       item.type === undefined && 'role' in item ? { type: 'message', ...item } : item
     )
@@ -191,7 +189,7 @@ export const prepareStoredResponses =
     }
     // Before the end of the answer reaches the client (the encoders wait for it): a chain sent at once finds it.
     const keep = (answer: Record<string, unknown>): Promise<unknown> => {
-      const output = Array.isArray(answer.output) ? answer.output.filter(isRecord) : []
+      const output = Array.isArray(answer.output) ? answer.output.filter(isJsonObject) : []
       const now = deps.clock.now()
       return put({
         id: String(answer.id),

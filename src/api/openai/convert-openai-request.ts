@@ -20,11 +20,9 @@ import type {
 } from '../../../providers/spec/chat-types.ts'
 import { invalidRequest } from '../../core/errors.ts'
 import { readImageUrl } from '../read-image-url.ts'
+import { isJsonObject } from '../is-json-object.ts'
 
 type Json = Record<string, unknown>
-
-const isRecord = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const present = (value: unknown): boolean => value !== undefined && value !== null
 
@@ -35,19 +33,19 @@ const partsOf = (content: unknown, param: string): unknown[] => {
 }
 
 const textOf = (part: unknown, param: string): string => {
-  if (isRecord(part) && part.type === 'text' && typeof part.text === 'string') return part.text
+  if (isJsonObject(part) && part.type === 'text' && typeof part.text === 'string') return part.text
   throw invalidRequest('Only text content parts are allowed here.', param)
 }
 
 const convertImage = (part: Json, param: string): ImagePart =>
   readImageUrl(
-    isRecord(part.image_url) ? part.image_url.url : undefined,
+    isJsonObject(part.image_url) ? part.image_url.url : undefined,
     `${param}.image_url.url`,
     'image_url.url'
   )
 
 const convertUserPart = (part: unknown, param: string): TextPart | ImagePart => {
-  if (!isRecord(part)) throw invalidRequest('Content parts must be objects.', param)
+  if (!isJsonObject(part)) throw invalidRequest('Content parts must be objects.', param)
   switch (part.type) {
     case 'text':
       return { type: 'text', text: textOf(part, param) }
@@ -67,7 +65,7 @@ const convertUserPart = (part: unknown, param: string): TextPart | ImagePart => 
 }
 
 const convertToolCall = (call: unknown, param: string): ToolCallPart => {
-  if (!isRecord(call) || call.type !== 'function' || !isRecord(call.function)) {
+  if (!isJsonObject(call) || call.type !== 'function' || !isJsonObject(call.function)) {
     throw invalidRequest(
       'Only `function` tool calls can be sent to the provider serving this model.',
       `${param}.type`
@@ -107,7 +105,7 @@ const convertAssistant = (message: Json, param: string): ChatMessage => {
     for (const [index, part] of partsOf(message.content, `${param}.content`).entries()) {
       const partParam = `${param}.content.${index}`
       const text =
-        isRecord(part) && part.type === 'refusal' && typeof part.refusal === 'string'
+        isJsonObject(part) && part.type === 'refusal' && typeof part.refusal === 'string'
           ? part.refusal
           : textOf(part, partParam)
       // Clients often send `content: ""` beside `tool_calls`; an empty text block means nothing and Anthropic rejects it.
@@ -125,7 +123,7 @@ const convertAssistant = (message: Json, param: string): ChatMessage => {
 
 const convertMessage = (message: unknown, index: number): ChatMessage => {
   const param = `messages.${index}`
-  if (!isRecord(message)) throw invalidRequest('Each message must be an object.', param)
+  if (!isJsonObject(message)) throw invalidRequest('Each message must be an object.', param)
   switch (message.role) {
     case 'system':
     case 'developer':
@@ -165,7 +163,7 @@ const convertMessage = (message: unknown, index: number): ChatMessage => {
 
 const convertTool = (tool: unknown, index: number): ToolDefinition => {
   const param = `tools.${index}`
-  if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) {
+  if (!isJsonObject(tool) || tool.type !== 'function' || !isJsonObject(tool.function)) {
     throw invalidRequest(
       'Only `function` tools can be sent to the provider serving this model.',
       `${param}.type`
@@ -174,7 +172,7 @@ const convertTool = (tool: unknown, index: number): ToolDefinition => {
   const fn = tool.function
   if (typeof fn.name !== 'string')
     throw invalidRequest('A function tool needs a `name`.', `${param}.function.name`)
-  if (present(fn.parameters) && !isRecord(fn.parameters)) {
+  if (present(fn.parameters) && !isJsonObject(fn.parameters)) {
     throw invalidRequest(
       '`parameters` must be a JSON Schema object.',
       `${param}.function.parameters`
@@ -183,7 +181,7 @@ const convertTool = (tool: unknown, index: number): ToolDefinition => {
   // OpenAI reads a function without `parameters` as one that takes no arguments: the same meaning, spelled out.
   const definition: ToolDefinition = {
     name: fn.name,
-    parameters: isRecord(fn.parameters) ? fn.parameters : { type: 'object', properties: {} },
+    parameters: isJsonObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} },
   }
   if (typeof fn.description === 'string') definition.description = fn.description
   if (typeof fn.strict === 'boolean') definition.strict = fn.strict
@@ -193,14 +191,14 @@ const convertTool = (tool: unknown, index: number): ToolDefinition => {
 const convertToolChoice = (choice: unknown): ToolChoice => {
   if (choice === 'auto' || choice === 'none' || choice === 'required') return { type: choice }
   if (
-    isRecord(choice) &&
+    isJsonObject(choice) &&
     choice.type === 'function' &&
-    isRecord(choice.function) &&
+    isJsonObject(choice.function) &&
     typeof choice.function.name === 'string'
   ) {
     return { type: 'tool', name: choice.function.name }
   }
-  if (isRecord(choice) && choice.type === 'allowed_tools') {
+  if (isJsonObject(choice) && choice.type === 'allowed_tools') {
     throw invalidRequest(
       '`allowed_tools` is not supported by the provider serving this model.',
       'tool_choice'
@@ -213,7 +211,7 @@ const convertToolChoice = (choice: unknown): ToolChoice => {
 }
 
 const convertResponseFormat = (format: unknown): ResponseFormat => {
-  if (!isRecord(format))
+  if (!isJsonObject(format))
     throw invalidRequest('`response_format` must be an object.', 'response_format')
   if (format.type === 'text' || format.type === 'json_object') return { type: format.type }
   if (format.type !== 'json_schema')
@@ -222,10 +220,10 @@ const convertResponseFormat = (format: unknown): ResponseFormat => {
       'response_format.type'
     )
   const schema = format.json_schema
-  if (!isRecord(schema) || typeof schema.name !== 'string') {
+  if (!isJsonObject(schema) || typeof schema.name !== 'string') {
     throw invalidRequest('`json_schema.name` is required.', 'response_format.json_schema.name')
   }
-  if (!isRecord(schema.schema)) {
+  if (!isJsonObject(schema.schema)) {
     throw invalidRequest(
       '`json_schema.schema` is required for the provider serving this model.',
       'response_format.json_schema.schema'
@@ -292,7 +290,7 @@ export const convertOpenAIRequest = (body: Record<string, unknown>, model: strin
   const user = body.safety_identifier ?? body.user
   if (typeof user === 'string') request.user = user
   const streamOptions = body.stream_options
-  if (isRecord(streamOptions) && typeof streamOptions.include_usage === 'boolean')
+  if (isJsonObject(streamOptions) && typeof streamOptions.include_usage === 'boolean')
     request.includeUsage = streamOptions.include_usage
   return request
 }
