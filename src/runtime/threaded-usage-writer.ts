@@ -2,6 +2,7 @@
  * Usage writes to SQLite from a worker thread (`usage-writer-worker.ts`), so the synchronous driver never holds the
  * event loop. The usage sink gives it batches as it would give the store; each resolves when the worker has
  * committed it, or rejects with the worker's error (the sink then retries the batch, which the store takes once).
+ * Records cross to the thread as rows of values (`usage-record-rows.ts`), much cheaper to copy than objects.
  * The usage retention prunes through it too, so its deletes do not hold the event loop either.
  */
 import { createRequire } from 'node:module'
@@ -9,6 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { UsageRecord, UsageStore } from '../stores/usage-store.ts'
 import type { Closable } from '../stores/types.ts'
+import { toUsageRecordRow } from './usage-record-rows.ts'
 import type { UsageWriterReply, UsageWriterRequest } from './usage-writer-worker.ts'
 
 /**
@@ -77,7 +79,7 @@ export const createThreadedUsageWriter = (options: {
   return {
     name: 'usage writer thread',
     record: async (events: readonly UsageRecord[]) => {
-      await send({ type: 'record', batch: [...events] })
+      await send({ type: 'record', rows: events.map(toUsageRecordRow) })
     },
     pruneEvents: (olderThan, limit) => send({ type: 'prune-events', olderThan, limit }),
     pruneHourlyRollups: (olderThan, limit) => send({ type: 'prune-hourly', olderThan, limit }),

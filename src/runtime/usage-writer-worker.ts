@@ -8,10 +8,10 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { openSqlDatabase } from '../stores/sql/open-sql-database.ts'
 import { createSqlUsageStore } from '../stores/sql/sql-usage-store.ts'
-import type { UsageRecord } from '../stores/usage-store.ts'
+import { fromUsageRecordRow, type UsageRecordRow } from './usage-record-rows.ts'
 
 export type UsageWriterRequest =
-  | { type: 'record'; id: number; batch: UsageRecord[] }
+  | { type: 'record'; id: number; rows: UsageRecordRow[] }
   | { type: 'prune-events'; id: number; olderThan: number; limit?: number }
   | { type: 'prune-hourly'; id: number; olderThan: number; limit?: number }
   | { type: 'close'; id: number }
@@ -52,7 +52,7 @@ port.on('message', (request: UsageWriterRequest) => {
     )
     return
   }
-  store.record(request.batch).then(
+  store.record(request.rows.map(fromUsageRecordRow)).then(
     () => reply(null),
     (error: unknown) => reply(error)
   )
