@@ -6,8 +6,9 @@
  * work runs. CPU time (user and system, all threads) comes from `/proc/<pid>/stat`; `MEASURE_ATTACH` attaches a
  * tool to each target for the measured batch (`MEASURE_ATTACH='strace -c -f -p {pid}'` counts system calls).
  *
- * Each target gets a warm-up of the same size first (so that the JIT has settled), then the measured batch, at 64
- * connections, through autocannon in this process. Both targets run over the same mock, as in `npm run bench`.
+ * Each target gets a warm-up of the same size first (so that the JIT has settled), then the measured requests in
+ * `MEASURE_ROUNDS` (default 5) interleaved batches, at 64 connections, through autocannon in this process: a machine
+ * whose speed drifts weighs on both targets alike. Both targets run over the same mock, as in `npm run bench`.
  */
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -83,28 +84,65 @@ const threadSeconds = (pid: number): Map<string, { name: string; seconds: number
   return threads
 }
 
-const measure = async (name: string, url: string, pid: number, key: string) => {
-  await drive(url, key, requests)
-  const attached = attach(pid)
-  await new Promise((resolve) => setTimeout(resolve, 500))
-  const before = readCpuSeconds(pid) ?? 0
-  const threadsBefore = threadSeconds(pid)
-  const result = await drive(url, key, requests)
-  const after = readCpuSeconds(pid) ?? 0
-  const threads = [...threadSeconds(pid)]
-    .map(([tid, { name, seconds }]) => ({
-      name: `${name}${tid === String(pid) ? ' (main)' : ''}`,
-      micros: ((seconds - (threadsBefore.get(tid)?.seconds ?? 0)) * 1e6) / requests,
-    }))
-    .filter((thread) => thread.micros >= 1)
-    .sort((a, b) => b.micros - a.micros)
-  const attachedOutput = await attached.stop()
+type Target = { name: string; url: string; pid: number; key: string }
+type Tally = {
+  cpuSeconds: number
+  threads: Map<string, { name: string; seconds: number }>
+  attachedOutput: string
+}
+
+/** One measured batch of `amount` requests against `target`, added to its tally. */
+const measureBatch = async (target: Target, amount: number, tally: Tally): Promise<void> => {
+  const attached = attach(target.pid)
+  if (process.env.MEASURE_ATTACH) await new Promise((resolve) => setTimeout(resolve, 500))
+  const before = readCpuSeconds(target.pid) ?? 0
+  const threadsBefore = threadSeconds(target.pid)
+  const result = await drive(target.url, target.key, amount)
+  const after = readCpuSeconds(target.pid) ?? 0
+  for (const [tid, { name, seconds }] of threadSeconds(target.pid)) {
+    const spent = seconds - (threadsBefore.get(tid)?.seconds ?? 0)
+    const entry = tally.threads.get(tid) ?? {
+      name: `${name}${tid === String(target.pid) ? ' (main)' : ''}`,
+      seconds: 0,
+    }
+    entry.seconds += spent
+    tally.threads.set(tid, entry)
+  }
+  tally.cpuSeconds += after - before
+  tally.attachedOutput += await attached.stop()
   const answered = result['2xx']
-  if (answered !== requests || result.errors > 0 || result.non2xx > 0)
+  if (answered !== amount || result.errors > 0 || result.non2xx > 0)
     throw new Error(
-      `${name}: ${answered} of ${requests} answered, ${result.errors} errors, ${result.non2xx} non-2xx`
+      `${target.name}: ${answered} of ${amount} answered, ${result.errors} errors, ${result.non2xx} non-2xx`
     )
-  return { name, cpuMicros: ((after - before) * 1e6) / requests, threads, attachedOutput }
+}
+
+/**
+ * Warms both targets, then measures them in `rounds` interleaved batches (reference, gateway; then gateway,
+ * reference...), so that a machine whose speed drifts over tens of seconds weighs on both alike.
+ */
+const measureInterleaved = async (targets: readonly [Target, Target], rounds: number) => {
+  for (const target of targets) await drive(target.url, target.key, requests)
+  const tallies = targets.map(() => ({ cpuSeconds: 0, threads: new Map(), attachedOutput: '' }))
+  const perRound = Math.ceil(requests / rounds)
+  for (let round = 0; round < rounds; round += 1) {
+    const order = round % 2 === 0 ? [0, 1] : [1, 0]
+    for (const index of order) await measureBatch(targets[index], perRound, tallies[index])
+  }
+  const measured = perRound * rounds
+  return targets.map((target, index) => {
+    const tally = tallies[index]
+    const threads = [...tally.threads.values()]
+      .map(({ name, seconds }) => ({ name, micros: (seconds * 1e6) / measured }))
+      .filter((thread) => thread.micros >= 1)
+      .sort((a, b) => b.micros - a.micros)
+    return {
+      name: target.name,
+      cpuMicros: (tally.cpuSeconds * 1e6) / measured,
+      threads,
+      attachedOutput: tally.attachedOutput,
+    }
+  })
 }
 
 // The gateway's usage store in a fresh temporary folder (never the checkout's `./data/`), removed at the end.
@@ -116,17 +154,20 @@ const processes = await startBenchProcesses({
   referenceNodeOptions: process.env.BENCH_REFERENCE_NODE_FLAGS?.split(' ').filter(Boolean),
 })
 try {
-  const reference = await measure(
-    'reference',
-    processes.reference.url,
-    processes.reference.pid,
-    'any'
-  )
-  const gateway = await measure(
-    'gateway',
-    processes.gateway.url,
-    processes.gateway.pid,
-    benchSettings.masterKey
+  const rounds = Number(process.env.MEASURE_ROUNDS ?? 5)
+  if (!Number.isSafeInteger(rounds) || rounds <= 0)
+    throw new Error(`MEASURE_ROUNDS is a positive integer, got ${process.env.MEASURE_ROUNDS}`)
+  const [reference, gateway] = await measureInterleaved(
+    [
+      { name: 'reference', url: processes.reference.url, pid: processes.reference.pid, key: 'any' },
+      {
+        name: 'gateway',
+        url: processes.gateway.url,
+        pid: processes.gateway.pid,
+        key: benchSettings.masterKey,
+      },
+    ],
+    rounds
   )
   for (const row of [reference, gateway]) {
     if (row.attachedOutput !== '')

@@ -7,6 +7,7 @@
  * or change a value (see openai-schemas.ts). https://docs.claude.com/en/api/messages
  */
 import { z } from '@hono/zod-openapi'
+import { validatedSynchronously } from '../validated-synchronously.ts'
 import { upstreamJudged } from '../upstream-judged.ts'
 
 const contentBlock = z.looseObject({ type: z.string() })
@@ -58,25 +59,27 @@ const promptFields = {
   ),
 }
 
-export const messagesRequestSchema = z
-  .looseObject({
-    ...promptFields,
-    max_tokens: z.number().int().min(1),
-    stream: z.boolean().optional(),
-    metadata: upstreamJudged(z.looseObject({ user_id: z.string().optional() })),
-    stop_sequences: upstreamJudged(z.array(z.string())),
-    temperature: upstreamJudged(z.number()),
-    top_p: upstreamJudged(z.number()),
-    top_k: upstreamJudged(z.number()),
-  })
-  .openapi('CreateMessageRequest', {
-    description:
-      'Fields beyond these (`context_management`, `cache_control`, ...) and the `anthropic-beta` header reach Anthropic models as sent.',
-  })
+export const messagesRequestSchema = validatedSynchronously(
+  z
+    .looseObject({
+      ...promptFields,
+      max_tokens: z.number().int().min(1),
+      stream: z.boolean().optional(),
+      metadata: upstreamJudged(z.looseObject({ user_id: z.string().optional() })),
+      stop_sequences: upstreamJudged(z.array(z.string())),
+      temperature: upstreamJudged(z.number()),
+      top_p: upstreamJudged(z.number()),
+      top_k: upstreamJudged(z.number()),
+    })
+    .openapi('CreateMessageRequest', {
+      description:
+        'Fields beyond these (`context_management`, `cache_control`, ...) and the `anthropic-beta` header reach Anthropic models as sent.',
+    })
+)
 
-export const countTokensRequestSchema = z
-  .looseObject(promptFields)
-  .openapi('CountMessageTokensRequest')
+export const countTokensRequestSchema = validatedSynchronously(
+  z.looseObject(promptFields).openapi('CountMessageTokensRequest')
+)
 
 export const messageResponseSchema = z
   .looseObject({

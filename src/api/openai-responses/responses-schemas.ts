@@ -6,39 +6,44 @@
  * https://platform.openai.com/docs/api-reference/responses/create
  */
 import { z } from '@hono/zod-openapi'
+import { validatedSynchronously } from '../validated-synchronously.ts'
 import { upstreamJudged } from '../upstream-judged.ts'
 
-export const createResponseRequestSchema = z
-  .looseObject({
-    model: z.string().min(1),
-    input: z
-      .union([
-        z.string(),
-        z.array(
-          z.looseObject({}).openapi({
-            description:
-              'An input item: a message (`role` and `content`), `function_call`, `function_call_output`, `reasoning` or `item_reference`',
-          })
-        ),
-      ])
-      .optional(),
-    stream: z.boolean().nullable().optional(),
-    instructions: upstreamJudged(z.string().nullable()),
-    tools: upstreamJudged(z.array(z.looseObject({ type: z.string() }))),
-    tool_choice: upstreamJudged(z.union([z.string(), z.looseObject({ type: z.string() })])),
-    parallel_tool_calls: upstreamJudged(z.boolean().nullable()),
-    text: upstreamJudged(z.looseObject({ format: z.looseObject({ type: z.string() }).optional() })),
-    max_output_tokens: upstreamJudged(z.number().int().nullable()),
-    temperature: upstreamJudged(z.number().nullable()),
-    top_p: upstreamJudged(z.number().nullable()),
-    metadata: upstreamJudged(z.record(z.string(), z.string()).nullable()),
-    user: upstreamJudged(z.string()),
-    store: upstreamJudged(z.boolean().nullable()),
-    previous_response_id: upstreamJudged(z.string().nullable()),
-    reasoning: upstreamJudged(z.looseObject({}).nullable()),
-    include: upstreamJudged(z.array(z.string()).nullable()),
-  })
-  .openapi('CreateResponse')
+export const createResponseRequestSchema = validatedSynchronously(
+  z
+    .looseObject({
+      model: z.string().min(1),
+      input: z
+        .union([
+          z.string(),
+          z.array(
+            z.looseObject({}).openapi({
+              description:
+                'An input item: a message (`role` and `content`), `function_call`, `function_call_output`, `reasoning` or `item_reference`',
+            })
+          ),
+        ])
+        .optional(),
+      stream: z.boolean().nullable().optional(),
+      instructions: upstreamJudged(z.string().nullable()),
+      tools: upstreamJudged(z.array(z.looseObject({ type: z.string() }))),
+      tool_choice: upstreamJudged(z.union([z.string(), z.looseObject({ type: z.string() })])),
+      parallel_tool_calls: upstreamJudged(z.boolean().nullable()),
+      text: upstreamJudged(
+        z.looseObject({ format: z.looseObject({ type: z.string() }).optional() })
+      ),
+      max_output_tokens: upstreamJudged(z.number().int().nullable()),
+      temperature: upstreamJudged(z.number().nullable()),
+      top_p: upstreamJudged(z.number().nullable()),
+      metadata: upstreamJudged(z.record(z.string(), z.string()).nullable()),
+      user: upstreamJudged(z.string()),
+      store: upstreamJudged(z.boolean().nullable()),
+      previous_response_id: upstreamJudged(z.string().nullable()),
+      reasoning: upstreamJudged(z.looseObject({}).nullable()),
+      include: upstreamJudged(z.array(z.string()).nullable()),
+    })
+    .openapi('CreateResponse')
+)
 
 /** The answer's shape, for the OpenAPI document only (answers are not validated at run time). */
 export const responseObjectSchema = z

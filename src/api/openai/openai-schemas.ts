@@ -8,6 +8,7 @@
  * https://platform.openai.com/docs/api-reference/chat/create
  */
 import { z } from '@hono/zod-openapi'
+import { validatedSynchronously } from '../validated-synchronously.ts'
 import { upstreamJudged } from '../upstream-judged.ts'
 
 const chatMessageSchema = z.looseObject({
@@ -20,41 +21,48 @@ const chatMessageSchema = z.looseObject({
   ),
 })
 
-export const chatCompletionRequestSchema = z
-  .looseObject({
-    model: z.string().min(1),
-    messages: z.array(chatMessageSchema).min(1),
-    stream: z.boolean().nullable().optional(),
-    stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-    n: upstreamJudged(z.number().nullable()),
-    max_tokens: upstreamJudged(z.number().nullable()),
-    max_completion_tokens: upstreamJudged(z.number().nullable()),
-    temperature: upstreamJudged(z.number().nullable()),
-    top_p: upstreamJudged(z.number().nullable()),
-    stop: upstreamJudged(z.union([z.string(), z.array(z.string())]).nullable()),
-    tools: upstreamJudged(z.array(z.looseObject({ type: z.string() }))),
-    tool_choice: upstreamJudged(z.union([z.string(), z.looseObject({ type: z.string() })])),
-    response_format: upstreamJudged(z.looseObject({ type: z.string() })),
-    seed: upstreamJudged(z.number().nullable()),
-    logprobs: upstreamJudged(z.boolean().nullable()),
-  })
-  .openapi('CreateChatCompletionRequest')
+export const chatCompletionRequestSchema = validatedSynchronously(
+  z
+    .looseObject({
+      model: z.string().min(1),
+      messages: z.array(chatMessageSchema).min(1),
+      stream: z.boolean().nullable().optional(),
+      stream_options: z
+        .looseObject({ include_usage: z.boolean().optional() })
+        .nullable()
+        .optional(),
+      n: upstreamJudged(z.number().nullable()),
+      max_tokens: upstreamJudged(z.number().nullable()),
+      max_completion_tokens: upstreamJudged(z.number().nullable()),
+      temperature: upstreamJudged(z.number().nullable()),
+      top_p: upstreamJudged(z.number().nullable()),
+      stop: upstreamJudged(z.union([z.string(), z.array(z.string())]).nullable()),
+      tools: upstreamJudged(z.array(z.looseObject({ type: z.string() }))),
+      tool_choice: upstreamJudged(z.union([z.string(), z.looseObject({ type: z.string() })])),
+      response_format: upstreamJudged(z.looseObject({ type: z.string() })),
+      seed: upstreamJudged(z.number().nullable()),
+      logprobs: upstreamJudged(z.boolean().nullable()),
+    })
+    .openapi('CreateChatCompletionRequest')
+)
 
 export type ChatCompletionRequestBody = z.infer<typeof chatCompletionRequestSchema>
 
-export const embeddingsRequestSchema = z
-  .looseObject({
-    model: z.string().min(1),
-    input: z.union([
-      z.string(),
-      z.array(z.string()).min(1),
-      z.array(z.number().int()).min(1),
-      z.array(z.array(z.number().int()).min(1)).min(1),
-    ]),
-    encoding_format: z.enum(['float', 'base64']).optional(),
-    dimensions: z.number().int().min(1).optional(),
-  })
-  .openapi('CreateEmbeddingRequest')
+export const embeddingsRequestSchema = validatedSynchronously(
+  z
+    .looseObject({
+      model: z.string().min(1),
+      input: z.union([
+        z.string(),
+        z.array(z.string()).min(1),
+        z.array(z.number().int()).min(1),
+        z.array(z.array(z.number().int()).min(1)).min(1),
+      ]),
+      encoding_format: z.enum(['float', 'base64']).optional(),
+      dimensions: z.number().int().min(1).optional(),
+    })
+    .openapi('CreateEmbeddingRequest')
+)
 
 /** Response shapes, for the OpenAPI document only (responses are not validated at run time). */
 export const chatCompletionResponseSchema = z
