@@ -122,6 +122,9 @@ export const listInputItemsRoute = createRoute({
           schema: z.looseObject({
             object: z.literal('list'),
             data: z.array(z.looseObject({})),
+            // `null` on an empty page, as the API answers (src/stores/page-input-items.ts).
+            first_id: z.string().nullable(),
+            last_id: z.string().nullable(),
             has_more: z.boolean(),
           }),
         },
