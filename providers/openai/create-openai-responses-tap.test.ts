@@ -83,6 +83,34 @@ describe('createOpenAIResponsesTap', () => {
     })
   })
 
+  it('tells what OpenAI stored once the terminal event is read, before the body ends; nothing with store: false', () => {
+    const tap = createOpenAIResponsesTap({ stream: true })
+    const created = { id: 'resp_7', object: 'response', model: 'gpt-4o', output: [] }
+    tap.write(bytes(frame('response.created', { sequence_number: 0, response: created })))
+    // Its output is not known yet: nothing to record.
+    expect(tap.stored?.()).toBeNull()
+    const completed = frame('response.completed', {
+      sequence_number: 1,
+      response: { ...created, output: [{ id: 'rs_7', type: 'reasoning' }, { id: 'msg_7' }] },
+    })
+    tap.write(bytes(completed.slice(0, 30)))
+    expect(tap.stored?.()).toBeNull()
+    tap.write(bytes(completed.slice(30)))
+    expect(tap.stored?.()).toEqual({ id: 'resp_7', itemIds: ['rs_7', 'msg_7'] })
+
+    const unstored = createOpenAIResponsesTap({ stream: true })
+    unstored.write(
+      bytes(
+        frame('response.completed', {
+          sequence_number: 1,
+          response: { ...created, store: false, output: [{ id: 'msg_8' }] },
+        })
+      )
+    )
+    expect(unstored.stored?.()).toBeNull()
+    expect(unstored.finish().stored).toBeUndefined()
+  })
+
   it('learns a failure from an error event or response.failed', () => {
     const tap = createOpenAIResponsesTap({ stream: true })
     tap.write(

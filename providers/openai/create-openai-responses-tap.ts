@@ -8,7 +8,8 @@
  * - Streamed: every event names its type on its `event:` line. The usage and the final model come with the terminal
  *   event (`response.completed`, `response.incomplete` or `response.failed`, each carrying the whole response);
  *   `response.created` gives the model early; an `error` event is a failure. Only those events are parsed: the
- *   deltas in between cost the SSE framing only.
+ *   deltas in between cost the SSE framing only. What OpenAI stored (the response's id and its output item ids, unless
+ *   `store: false`) is known from the terminal event on (`stored()`), before the body ends.
  * https://platform.openai.com/docs/api-reference/responses-streaming
  */
 import { createJsonTap } from '../shared/create-json-tap.ts'
@@ -47,14 +48,22 @@ const errorOf = (
   return typeof type === 'string' ? { message: error.message, type } : { message: error.message }
 }
 
-/** A `Response` object (the body, or the `response` of a stream event). */
-const learnResponse = (response: Record<string, unknown>, learned: Learned): void => {
+/**
+ * A `Response` object (the body, or the `response` of a stream event); `final` when it is the whole answer (the body,
+ * or a stream's terminal event), whose output item ids are then known.
+ */
+const learnResponse = (
+  response: Record<string, unknown>,
+  learned: Learned,
+  final: boolean
+): void => {
   if (typeof response.model === 'string') learned.model = response.model
   const usage = convertOpenAIResponsesUsage(response.usage)
   if (usage) learned.usage = usage
   learned.error = errorOf(record(response.error), 'code') ?? learned.error
   // What OpenAI stores (unless `store: false`, which the response echoes): the id, and the ids of its output items.
   if (
+    final &&
     typeof response.id === 'string' &&
     response.store !== false &&
     Array.isArray(response.output)
@@ -73,7 +82,7 @@ const learnBody = (value: unknown, learned: Learned): void => {
   const body = record(value)
   if (!body) return
   if (body.object === 'response') {
-    learnResponse(body, learned)
+    learnResponse(body, learned, true)
     return
   }
   learned.error = errorOf(record(body.error), 'type') ?? learned.error
@@ -97,9 +106,10 @@ const createStreamTap = (): ForwardTap => {
     for (const event of events) {
       const type = event.event
       if (type === undefined) continue
-      if (terminal.has(type) || (type === 'response.created' && learned.model === undefined)) {
+      const final = terminal.has(type)
+      if (final || (type === 'response.created' && learned.model === undefined)) {
         const response = record(record(parseJson(event.data))?.response)
-        if (response) learnResponse(response, learned)
+        if (response) learnResponse(response, learned, final)
       } else if (type === 'error') {
         learned.error = errorOf(record(parseJson(event.data)), 'code') ?? learned.error
       }
@@ -121,6 +131,7 @@ const createStreamTap = (): ForwardTap => {
       }
       return summary(learned)
     },
+    stored: () => learned.stored ?? null,
   }
 }
 

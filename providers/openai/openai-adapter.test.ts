@@ -415,6 +415,76 @@ describe('forward', () => {
   })
 })
 
+describe('requestStored', () => {
+  it('asks for a stored response, its input items or its deletion with the gateway key, query passed on', async () => {
+    const transport = createReplayTransport([
+      { body: '{"object":"response"}' },
+      { body: '{"object":"list","data":[]}' },
+      { body: '{"deleted":true}' },
+    ])
+    const adapter = createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) })
+    await adapter.requestStored!(
+      { operation: 'responses', method: 'GET', id: 'resp_1', query: [['include[]', 'a.b']] },
+      call
+    )
+    await adapter.requestStored!(
+      {
+        operation: 'responses',
+        method: 'GET',
+        id: 'resp/../x',
+        part: 'input_items',
+        query: [
+          ['order', 'asc'],
+          ['limit', '2'],
+        ],
+      },
+      call
+    )
+    await adapter.requestStored!(
+      { operation: 'responses', method: 'DELETE', id: 'resp_1', query: [] },
+      call
+    )
+    expect(transport.requests.map((request) => [request.method, request.url])).toEqual([
+      ['GET', 'https://api.openai.com/v1/responses/resp_1?include%5B%5D=a.b'],
+      // The id is one path segment, whatever it holds.
+      ['GET', 'https://api.openai.com/v1/responses/resp%2F..%2Fx/input_items?order=asc&limit=2'],
+      ['DELETE', 'https://api.openai.com/v1/responses/resp_1'],
+    ])
+    expect(transport.requests[0].headers.authorization).toBe('Bearer sk-gateway-key-000000')
+    expect(transport.requests[0].body).toBeUndefined()
+  })
+
+  it('throws the upstream error (a 404 kept as such), and refuses where the server has no Responses API', async () => {
+    const transport = createReplayTransport([
+      {
+        status: 404,
+        body: '{"error":{"message":"Response with id \'resp_x\' not found.","type":"invalid_request_error","param":null,"code":null}}',
+      },
+    ])
+    const error = await rejection(
+      createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) }).requestStored!(
+        { operation: 'responses', method: 'GET', id: 'resp_x', query: [] },
+        call
+      )
+    )
+    expect(error).toMatchObject({
+      kind: 'http',
+      status: 404,
+      message: "Response with id 'resp_x' not found.",
+    })
+    const legacy = createReplayTransport([])
+    const refused = await rejection(
+      createOpenAIAdapter({
+        id: 'vllm',
+        compat: legacyCompat,
+        ...settingsFor(legacy),
+      }).requestStored!({ operation: 'responses', method: 'GET', id: 'resp_x', query: [] }, call)
+    )
+    expect(refused).toMatchObject({ kind: 'unsupported', status: 400 })
+    expect(legacy.requests).toHaveLength(0)
+  })
+})
+
 describe('chat', () => {
   it('converts the request and reads a completion into the canonical result', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])

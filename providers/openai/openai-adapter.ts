@@ -13,6 +13,7 @@ import type {
   ModelInfo,
   HttpProviderSettings,
   ProviderAdapter,
+  StoredObjectRequest,
   UpstreamRequest,
   UpstreamResponse,
 } from '../spec/provider-adapter.ts'
@@ -233,6 +234,24 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       })
       if (injectUsage) response.createClientRewrite = createUsageStripper
       return response
+    },
+
+    // What OpenAI stored for this credential: https://platform.openai.com/docs/api-reference/responses/get
+    async requestStored(request: StoredObjectRequest, call: CallContext) {
+      if (request.operation !== 'responses' || paths.responses === undefined) {
+        throw new ProviderError({
+          kind: 'unsupported',
+          status: 400,
+          message: `The provider \`${providerId}\` keeps no stored \`${request.operation}\` objects.`,
+          providerId,
+        })
+      }
+      const query = new URLSearchParams(request.query as [string, string][]).toString()
+      const part = request.part === undefined ? '' : `/${request.part}`
+      return send(call, {
+        path: `/responses/${encodeURIComponent(request.id)}${part}${query === '' ? '' : `?${query}`}`,
+        method: request.method,
+      })
     },
 
     createForwardTap: createOpenAIForwardTap,

@@ -22,7 +22,7 @@ export interface AbortHandle {
 
 export type UpstreamRequest = {
   url: string
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'DELETE'
   headers: Record<string, string>
   /** Already-serialised body; the transport sets `content-length` from it. */
   body?: string | Uint8Array
@@ -136,6 +136,22 @@ export type ForwardRequest = {
   headers: Record<string, string>
 }
 
+/**
+ * A request about an object the upstream keeps for the gateway's credential (a response the Responses API stored):
+ * retrieve it, delete it, or list its input items.
+ */
+export type StoredObjectRequest = {
+  /** The operation that made it: `responses`. */
+  operation: Operation
+  method: 'GET' | 'DELETE'
+  /** The object's id, as the upstream gave it (the adapter encodes it into the path). */
+  id: string
+  /** A collection below the object (`input_items`); absent: the object itself. */
+  part?: 'input_items'
+  /** Query parameters to pass on, in order, names and values unencoded (the caller chose which). */
+  query: readonly (readonly [string, string])[]
+}
+
 export type ModelInfo = {
   id: string
   /** Unix seconds, when the provider says. */
@@ -182,6 +198,12 @@ export interface ForwardTap {
   write(chunk: Uint8Array): void
   /** Called once the body has ended (or failed); returns what was read. */
   finish(): ForwardSummary
+  /**
+   * `ForwardSummary.stored` as soon as the body has said it all (a Responses stream's terminal event), before the body
+   * ends: the gateway records it before the chunk that told it reaches the client. `null` until then; absent on taps
+   * that learn no such thing.
+   */
+  stored?(): ForwardSummary['stored'] | null
 }
 
 export interface ProviderAdapter {
@@ -207,6 +229,12 @@ export interface ProviderAdapter {
    * Throws `ProviderError` on a non-2xx status (after reading the error body, which it consumes).
    */
   forward?(request: ForwardRequest, call: CallContext): Promise<ForwardResponse>
+  /**
+   * Sends a request about an object the upstream stored (`GET`/`DELETE /responses/{id}`, its `input_items`) with the
+   * provider's credential; absent where the provider keeps nothing. Throws `ProviderError` on a non-2xx status (its
+   * body read and released), as `forward` does; otherwise returns the raw response, whose body the caller consumes.
+   */
+  requestStored?(request: StoredObjectRequest, call: CallContext): Promise<UpstreamResponse>
   chat(request: ChatRequest, call: CallContext): Promise<ChatResult>
   /**
    * Rejects before the first chunk on HTTP errors. A failure after that errors the stream with a `ProviderError`

@@ -35,13 +35,18 @@ export const buildResponseHeaders = (options: {
     headers['cache-control'] = 'no-cache'
     headers['x-accel-buffering'] = 'no'
   }
-  const upstream = options.upstream
-  if (upstream) {
-    upstream.forEach((value, name) => {
-      if (isPassedUpstreamHeader(name)) headers[name] = value
-    })
-    const upstreamId = upstream.get('x-request-id') ?? upstream.get('request-id')
-    if (upstreamId !== null) headers['x-gatehouse-upstream-request-id'] = upstreamId
-  }
+  if (options.upstream) copyUpstreamHeaders(headers, options.upstream)
   return headers
+}
+
+/** Adds the upstream's headers the client gets (by allowlist), and its request id under our own name. */
+export const copyUpstreamHeaders = (
+  headers: Record<string, string>,
+  upstream: HeaderReader
+): void => {
+  upstream.forEach((value, name) => {
+    if (isPassedUpstreamHeader(name)) headers[name] = value
+  })
+  const upstreamId = upstream.get('x-request-id') ?? upstream.get('request-id')
+  if (upstreamId !== null) headers['x-gatehouse-upstream-request-id'] = upstreamId
 }

@@ -15,7 +15,7 @@ import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
-import { respondChat, type ResponseEnd } from './respond-chat.ts'
+import { respondChat, type RespondOptions } from './respond-chat.ts'
 import { takeRequestIdHeaders } from '../middleware/request-context.ts'
 
 /** Client headers that may reach an upstream (lower-case). Credentials never do: the adapter sets the provider's. */
@@ -40,8 +40,10 @@ export type PreparedCall = {
   body: Record<string, unknown>
   /** A finished converted answer, in the protocol's shape; the answer's end waits for what it returns. */
   keep?: (answer: Record<string, unknown>) => void | Promise<unknown>
-  /** What a forwarded answer said the upstream stored (its ids), with the provider that stores it. */
-  keepForwarded?: (stored: NonNullable<ResponseEnd['stored']>, provider: string) => void
+  /** What a forwarded answer said the upstream stored (its ids), with the provider that stores it; awaited. */
+  keepForwarded?: RespondOptions['keepForwarded']
+  /** Narrows the route to the targets that can serve the call (a chain, to the provider that stores it). */
+  pin?: (route: CallRoute) => CallRoute
   /** Fields of the client's request the new body dropped, which a converted answer still echoes. */
   echo?: Record<string, unknown>
 }
@@ -56,6 +58,7 @@ type ChatRequestParts = {
   keep?: PreparedCall['keep']
   keepForwarded?: PreparedCall['keepForwarded']
   echo?: PreparedCall['echo']
+  pin?: PreparedCall['pin']
 }
 
 /**
@@ -79,6 +82,7 @@ export const createChatHandler = (options: ChatHandlerOptions) => {
       keep: prepared?.keep,
       keepForwarded: prepared?.keepForwarded,
       echo: prepared?.echo,
+      pin: prepared?.pin,
     })
   }
 }
@@ -186,6 +190,7 @@ const handleChat = async (
   let admission: Admission | null = null
   try {
     route = await executor.route({ model, operation })
+    if (parts.pin !== undefined) route = parts.pin(route)
     const routed = route
     // The master key has nothing to check: no promise, no closures on its hot path.
     admission =
@@ -261,12 +266,11 @@ const handleChat = async (
     assemble,
     transformBody: parts.transformBody,
     keep: parts.keep,
+    keepForwarded: parts.keepForwarded,
     echo: parts.echo,
     streamBody: deps.streamBody,
     env: c.env,
     onEnd: (end, servedBy) => {
-      if (end.stored != null && end.status < 400)
-        parts.keepForwarded?.(end.stored, servedBy.provider)
       const servedModel = end.model ?? servedBy.model
       const costMicroUsd =
         end.usage === null

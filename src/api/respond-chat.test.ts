@@ -6,7 +6,7 @@ import { pipeableReader } from '../../test/helpers/pipeable-reader.ts'
 import type { ChatOutcome } from '../core/chat-call.ts'
 import { openAICodec } from './openai/openai-codec.ts'
 import { respondChat } from './respond-chat.ts'
-import type { ResponseEnd } from './respond-chat.ts'
+import type { RespondOptions, ResponseEnd } from './respond-chat.ts'
 import type { BodySink, BodySource } from './response-body.ts'
 
 const encoder = new TextEncoder()
@@ -51,11 +51,12 @@ const forwardOutcome = (
 })
 
 /** Responds to the outcome, capturing the body source the runtime's carrier would get. */
-const respond = async (outcome: ChatOutcome) => {
+const respond = async (outcome: ChatOutcome, keepForwarded?: RespondOptions['keepForwarded']) => {
   const ends: ResponseEnd[] = []
   let captured: BodySource | null = null
   await respondChat({
     outcome,
+    keepForwarded,
     baseHeaders: {},
     codec: openAICodec,
     body: {},
@@ -193,5 +194,115 @@ describe('respondChat: a forwarded stream, piped', () => {
     expect(piped.pieces).toEqual(['a'])
     expect(upstream.cancelled()).toBe(true)
     expect(ends).toHaveLength(1)
+  })
+})
+
+/** A tap that learns what the upstream stored from a chunk reading `STORED`, as the Responses tap from its last event. */
+const storingTap = (): ForwardTap => {
+  let stored: { id: string; itemIds: string[] } | null = null
+  return {
+    write: (chunk) => {
+      if (decoder.decode(chunk).includes('STORED')) stored = { id: 'resp_1', itemIds: ['msg_1'] }
+    },
+    finish: () => (stored === null ? { usage: null } : { usage: null, stored }),
+    stored: () => stored,
+  }
+}
+
+/** A record write the test settles. */
+const pendingKeep = () => {
+  const calls: unknown[][] = []
+  let settle: () => void = () => {}
+  const written = new Promise<void>((resolve) => (settle = resolve))
+  const keep = (...args: unknown[]): Promise<unknown> => {
+    calls.push(args)
+    return written
+  }
+  return { calls, keep, settle }
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 20))
+
+describe('respondChat: what a forwarded answer says the upstream stored is recorded before the client reads it', () => {
+  it('pulled: the chunk that told it waits for the record; the rest follows', async () => {
+    const chunks = ['a', 'STORED', 'b'].map((text) => encoder.encode(text))
+    const keep = pendingKeep()
+    const { source } = await respond(
+      forwardOutcome(streamOf(chunks).getReader(), [storingTap()]),
+      keep.keep
+    )
+    expect(decoder.decode((await source.pull())!)).toBe('a')
+    let second: Uint8Array | null | undefined
+    const pulled = source.pull().then((piece) => (second = piece))
+    await tick()
+    expect(keep.calls).toEqual([[{ id: 'resp_1', itemIds: ['msg_1'] }, 'openai']])
+    expect(second).toBeUndefined()
+    keep.settle()
+    await pulled
+    expect(decoder.decode(second!)).toBe('STORED')
+    expect(decoder.decode((await source.pull())!)).toBe('b')
+    expect(await source.pull()).toBeNull()
+    expect(keep.calls).toHaveLength(1)
+  })
+
+  it('piped: the chunk, what follows and the end are held back until the record is written', async () => {
+    const chunks = ['a', 'STORED', 'b'].map((text) => encoder.encode(text))
+    const keep = pendingKeep()
+    const { source, ends } = await respond(
+      forwardOutcome(pipeableReader(streamOf(chunks).getReader()), [storingTap()]),
+      keep.keep
+    )
+    const piped = pipeToText(source)
+    let closed = false
+    void piped.closed.then(() => (closed = true))
+    await tick()
+    expect(piped.pieces).toEqual(['a'])
+    expect(closed).toBe(false)
+    expect(ends).toHaveLength(0)
+    keep.settle()
+    await piped.closed
+    expect(piped.pieces).toEqual(['a', 'STORED', 'b'])
+    expect(ends).toHaveLength(1)
+  })
+
+  it('piped: an end that comes while the record is written waits for it too', async () => {
+    const keep = pendingKeep()
+    const { source } = await respond(
+      forwardOutcome(pipeableReader(streamOf([encoder.encode('STORED')]).getReader()), [
+        storingTap(),
+      ]),
+      keep.keep
+    )
+    const piped = pipeToText(source)
+    let closed = false
+    void piped.closed.then(() => (closed = true))
+    await tick()
+    expect(piped.pieces).toEqual([])
+    expect(closed).toBe(false)
+    keep.settle()
+    await piped.closed
+    expect(piped.pieces).toEqual(['STORED'])
+  })
+
+  it('whole: the response is given once the record is written', async () => {
+    const keep = pendingKeep()
+    let answered = false
+    const answer = respond(
+      {
+        kind: 'forward-complete',
+        status: 200,
+        headers: new Headers({ 'content-type': 'application/json' }),
+        body: encoder.encode('{"STORED":true}'),
+        taps: [storingTap()],
+        servedBy: { provider: 'openai', model: 'm', attempts: 1, firstByteAt: 0 },
+      },
+      keep.keep
+    ).then(() => (answered = true))
+    await tick()
+    expect(keep.calls).toEqual([[{ id: 'resp_1', itemIds: ['msg_1'] }, 'openai']])
+    expect(answered).toBe(false)
+    keep.settle()
+    await answer
+    expect(answered).toBe(true)
   })
 })

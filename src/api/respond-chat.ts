@@ -44,6 +44,15 @@ export type RespondOptions = {
    * assembled from its chunks into `ResponseEnd.answer`. Forwarded bodies learn it from the answer tap among their taps.
    */
   assemble: boolean
+  /**
+   * Records what a forwarded answer says the upstream stored (`ForwardSummary.stored`), with the provider that keeps
+   * it. The answer waits for what it returns: a whole body is sent, and a stream's chunk that told it (the terminal
+   * event) goes on, only once it has settled, so a client chaining at once, on any instance, is recognised.
+   */
+  keepForwarded?: (
+    stored: NonNullable<ForwardSummary['stored']>,
+    provider: string
+  ) => Promise<unknown>
   /** Keeps a finished converted answer, as the client received it (`ConvertedContext.keep`). */
   keep?: (answer: Record<string, unknown>) => void | Promise<unknown>
   /** Request fields a converted answer echoes that the body no longer has (`ConvertedContext.echo`). */
@@ -78,6 +87,31 @@ const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
   for (let index = 0; index < taps.length; index += 1) taps[index].write(chunk)
 }
 
+type KeepStored = (stored: NonNullable<ForwardSummary['stored']>) => Promise<unknown>
+
+/**
+ * Asked after each chunk the taps read: the record of what the upstream stored, written once the taps know it
+ * (`ForwardTap.stored`), as a promise the chunk waits for; `null` when there is nothing (more) to wait for.
+ */
+const createStoredKeeper = (
+  taps: readonly ForwardTap[],
+  keep: KeepStored | undefined
+): (() => Promise<unknown> | null) | undefined => {
+  if (keep === undefined) return undefined
+  let kept = false
+  return () => {
+    if (kept) return null
+    for (const tap of taps) {
+      const stored = tap.stored?.()
+      if (stored != null) {
+        kept = true
+        return keep(stored).catch(() => {})
+      }
+    }
+    return null
+  }
+}
+
 /**
  * Streams forwarded bytes; a failure after the first byte ends the stream with the dialect's error event. The tap
  * reads each chunk as the upstream sent it; `rewrite` (when the adapter asked for more than the client did) then
@@ -90,9 +124,11 @@ const forwardedSource = (options: {
   taps: readonly ForwardTap[]
   codec: DialectCodec
   onEnd: (end: StreamEnd) => void
+  keepStored?: KeepStored
 }): BodySource => {
   const rewrite = options.createClientRewrite?.()
   const { reader, taps, codec, onEnd } = options
+  const stored = createStoredKeeper(taps, options.keepStored)
   const errors = codec.createStreamErrorEncoder?.()
   const errorEvent = (error: GatewayError): Uint8Array =>
     errors === undefined ? codec.encodeErrorEvent(error) : errors.encode(error)
@@ -111,6 +147,10 @@ const forwardedSource = (options: {
             return rest && rest.byteLength > 0 ? rest : null
           }
           writeTaps(taps, value)
+          if (stored !== undefined) {
+            const waiting = stored()
+            if (waiting !== null) await waiting
+          }
           const out = rewrite ? rewrite.push(value) : value
           if (out.byteLength > 0) {
             errors?.write(out)
@@ -143,14 +183,53 @@ const forwardedSource = (options: {
               sink.write(errorEvent(gatewayError))
               sink.close()
             }
-            return reader.pipe!({
+            const close = (): void => {
+              if (finished) return
+              finished = true
+              try {
+                const rest = rewrite?.end()
+                if (rest && rest.byteLength > 0) sink.write(rest)
+                onEnd(endOf(taps, null))
+              } finally {
+                sink.close()
+              }
+            }
+            /**
+             * While a record is written (`keepStored`): the chunks held back, and the end if it came meanwhile. The
+             * source was asked to pause (`write` answered `false`); what it still sends joins them.
+             */
+            let held: Uint8Array[] | null = null
+            let heldEnd: (() => void) | null = null
+            const release = (): void => {
+              const chunks = held ?? []
+              const end = heldEnd
+              held = null
+              heldEnd = null
+              if (finished) return
+              let flowing = true
+              for (const chunk of chunks) flowing = sink.write(chunk)
+              if (end !== null) end()
+              // A sink that answered `false` resumes the source itself, once it has drained.
+              else if (flowing) control.resume()
+            }
+            const control = reader.pipe!({
               write(chunk) {
                 if (finished) return true
                 try {
                   writeTaps(taps, chunk)
                   const out = rewrite ? rewrite.push(chunk) : chunk
+                  if (out.byteLength > 0) errors?.write(out)
+                  if (held !== null) {
+                    if (out.byteLength > 0) held.push(out)
+                    return false
+                  }
+                  const waiting = stored === undefined ? null : stored()
+                  if (waiting !== null) {
+                    held = out.byteLength > 0 ? [out] : []
+                    void waiting.then(release)
+                    return false
+                  }
                   if (out.byteLength === 0) return true
-                  errors?.write(out)
                   return sink.write(out)
                 } catch (error) {
                   // A tap or the rewrite failed: the gateway's own fault, told to the client in-band.
@@ -160,18 +239,15 @@ const forwardedSource = (options: {
                 }
               },
               close() {
-                if (finished) return
-                finished = true
-                try {
-                  const rest = rewrite?.end()
-                  if (rest && rest.byteLength > 0) sink.write(rest)
-                  onEnd(endOf(taps, null))
-                } finally {
-                  sink.close()
-                }
+                if (held !== null) heldEnd = close
+                else close()
               },
-              error: fail,
+              error(error) {
+                if (held !== null) heldEnd = () => fail(error)
+                else fail(error)
+              },
             })
+            return control
           },
   }
 }
@@ -266,8 +342,11 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         contentType,
       })
       writeTaps(outcome.taps, outcome.body)
-      onEnd(endOf(outcome.taps, null))
+      const end = endOf(outcome.taps, null)
+      onEnd(end)
       const body = options.transformBody ? options.transformBody(outcome.body) : outcome.body
+      if (options.keepForwarded !== undefined && end.stored != null)
+        await options.keepForwarded(end.stored, servedBy.provider).catch(() => {})
       return new Response(body as Uint8Array<ArrayBuffer>, { status: outcome.status, headers })
     }
     case 'forward': {
@@ -279,8 +358,19 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         contentType,
       })
       const { reader, createClientRewrite, taps } = outcome
+      const keepForwarded = options.keepForwarded
       const body = (options.streamBody ?? webStreamBody)(
-        forwardedSource({ reader, createClientRewrite, taps, codec, onEnd }),
+        forwardedSource({
+          reader,
+          createClientRewrite,
+          taps,
+          codec,
+          onEnd,
+          keepStored:
+            keepForwarded === undefined
+              ? undefined
+              : (stored) => keepForwarded(stored, servedBy.provider),
+        }),
         options.env
       )
       return new Response(body, { status: outcome.status, headers })

@@ -2,6 +2,11 @@
  * One page of a stored response's input items, as `GET /v1/responses/{id}/input_items` answers it: in the input's
  * order (`asc`) or the reverse (`desc`), starting after the item named by `after` (its first copy, in that order),
  * at most `limit` items. Every backend reads the input whole and pages it here, so they cannot page differently.
+ *
+ * An empty page (`after` names the last item) has `first_id` and `last_id` `null`. The OpenAPI document types both as
+ * required strings, but the API answers `null` for an empty list here as on its other lists (files, vector stores,
+ * conversation items), which is why hand-written clients read them as optional (async-openai's `ResponseItemList`,
+ * since its PR #496) and the official SDKs' pages never read them.
  */
 import { invalidRequest } from '../core/errors.ts'
 import type { InputItemsPage, InputItemsQuery, ResponseItem } from './response-store.ts'

@@ -46,6 +46,11 @@ export type E2EGateway = {
     upstream: 'openai' | 'anthropic',
     request: RecordedRequest
   ): Promise<Record<string, unknown>>
+  /**
+   * Starts another instance of the gateway on the same folder and environment: the same SQLite store (tenants, keys,
+   * stored responses), the same upstreams. Closed with this one.
+   */
+  startAnotherInstance(): Promise<{ url: string }>
   reset(): void
   close(): Promise<void>
 }
@@ -56,6 +61,8 @@ export const startE2EGateway = async (
     anthropic?: MockUpstreamOptions
     /** Also write each usage event as a log line (`USAGE_LOG`), for tests that read them from `logs`. */
     usageLog?: boolean
+    /** More entries of the config's `routes` list, as YAML lines (`  - name: x`...). */
+    routes?: string[]
   } = {}
 ): Promise<E2EGateway> => {
   const [openai, openaiTwin, anthropic, anthropicTwin, compat] = await Promise.all([
@@ -83,24 +90,24 @@ export const startE2EGateway = async (
     'routes:',
     '  - name: smart',
     '    targets: [{ provider: openai, model: gpt-4o }, { provider: anthropic, model: claude-opus-4-7 }]',
+    ...(options.routes ?? []),
   ].join('\n')
   writeFileSync(join(cwd, 'gatehouse.yaml'), `${configYaml}\n`)
   const logs: string[] = []
-  const server = await startNodeServer({
-    cwd,
-    stdout: (line) => logs.push(line),
-    env: {
-      OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
-      OPENAI_BASE_URL: openai.baseUrl,
-      ANTHROPIC_API_KEY: MOCK_ANTHROPIC_API_KEY,
-      ANTHROPIC_BASE_URL: anthropic.baseUrl,
-      GATEHOUSE_MASTER_KEY: E2E_MASTER_KEY,
-      GATEHOUSE_CONFIG: 'gatehouse.yaml',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ...(options.usageLog === true ? { USAGE_LOG: 'true' } : {}),
-    },
-  })
+  const env = {
+    OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
+    OPENAI_BASE_URL: openai.baseUrl,
+    ANTHROPIC_API_KEY: MOCK_ANTHROPIC_API_KEY,
+    ANTHROPIC_BASE_URL: anthropic.baseUrl,
+    GATEHOUSE_MASTER_KEY: E2E_MASTER_KEY,
+    GATEHOUSE_CONFIG: 'gatehouse.yaml',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ...(options.usageLog === true ? { USAGE_LOG: 'true' } : {}),
+  }
+  const start = () => startNodeServer({ cwd, stdout: (line) => logs.push(line), env })
+  const server = await start()
+  const others: Awaited<ReturnType<typeof start>>[] = []
   const mocks = [openai, openaiTwin, anthropic, anthropicTwin, compat]
 
   return {
@@ -139,10 +146,16 @@ export const startE2EGateway = async (
       })
       return (await response.json()) as Record<string, unknown>
     },
+    startAnotherInstance: async () => {
+      const other = await start()
+      others.push(other)
+      return { url: other.url }
+    },
     reset: () => {
       for (const mock of mocks) mock.reset()
     },
     close: async () => {
+      await Promise.all(others.map((other) => other.close()))
       await server.close()
       await Promise.all(mocks.map((mock) => mock.close()))
       rmSync(cwd, { recursive: true, force: true })

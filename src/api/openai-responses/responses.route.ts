@@ -9,6 +9,10 @@ import { openAIErrorSchema } from '../openai/openai-schemas.ts'
 import { responsesCodec } from './responses-codec.ts'
 import { createResponseRequestSchema, responseObjectSchema } from './responses-schemas.ts'
 import { invalidRequest } from '../../core/errors.ts'
+import type { ProviderEntry } from '../../core/provider-registry.ts'
+import type { StoredObjectRequest } from '../../../providers/spec/provider-adapter.ts'
+import type { ResponseStore, StoredResponse } from '../../stores/response-store.ts'
+import { pickQuery, proxyStoredResponse, storedQueryParameters } from './proxy-stored-response.ts'
 import {
   isForwardedRecord,
   prepareStoredResponses,
@@ -48,9 +52,18 @@ export const retrieveResponseRoute = createRoute({
   method: 'get',
   path: '/v1/responses/{id}',
   tags: ['OpenAI'],
-  summary: 'Retrieve a response the gateway stored (one it converted, with `store` on)',
+  summary:
+    'Retrieve a stored response: one the gateway converted (kept by the gateway), or one an OpenAI upstream stored (asked of the provider that created it; `stream=true` replays a background response)',
   security: [{ bearerAuth: [] }],
-  request: { params: idParams },
+  request: {
+    params: idParams,
+    query: z.object({
+      include: z.array(z.string()).optional(),
+      stream: z.enum(['true', 'false']).optional(),
+      starting_after: z.string().optional(),
+      include_obfuscation: z.enum(['true', 'false']).optional(),
+    }),
+  },
   responses: {
     200: {
       description: 'The response',
@@ -64,7 +77,8 @@ export const deleteResponseRoute = createRoute({
   method: 'delete',
   path: '/v1/responses/{id}',
   tags: ['OpenAI'],
-  summary: 'Delete a response the gateway stored',
+  summary:
+    'Delete a stored response: from the gateway, or from the OpenAI upstream that stored it (its record goes too)',
   security: [{ bearerAuth: [] }],
   request: { params: idParams },
   responses: {
@@ -88,7 +102,8 @@ export const listInputItemsRoute = createRoute({
   method: 'get',
   path: '/v1/responses/{id}/input_items',
   tags: ['OpenAI'],
-  summary: 'List the input items of a response the gateway stored',
+  summary:
+    'List the input items of a stored response (the gateway’s own, or asked of the OpenAI upstream that stored it)',
   security: [{ bearerAuth: [] }],
   request: {
     params: idParams,
@@ -96,6 +111,7 @@ export const listInputItemsRoute = createRoute({
       after: z.string().optional(),
       limit: z.string().optional(),
       order: z.enum(['asc', 'desc']).optional(),
+      include: z.array(z.string()).optional(),
     }),
   },
   responses: {
@@ -106,6 +122,9 @@ export const listInputItemsRoute = createRoute({
           schema: z.looseObject({
             object: z.literal('list'),
             data: z.array(z.looseObject({})),
+            // `null` on an empty page, as the API answers (src/stores/page-input-items.ts).
+            first_id: z.string().nullable(),
+            last_id: z.string().nullable(),
             has_more: z.boolean(),
           }),
         },
@@ -114,6 +133,10 @@ export const listInputItemsRoute = createRoute({
     ...errorResponses(openAIErrorSchema),
   },
 })
+
+type Located =
+  | { kind: 'own'; store: ResponseStore; stored: StoredResponse }
+  | { kind: 'upstream'; provider: ProviderEntry; record: StoredResponse | null }
 
 /** https://platform.openai.com/docs/api-reference/responses/create */
 export const registerResponses = (
@@ -143,26 +166,96 @@ export const registerResponses = (
   app.openAPIRegistry.registerPath(retrieveResponseRoute)
   app.openAPIRegistry.registerPath(deleteResponseRoute)
   app.openAPIRegistry.registerPath(listInputItemsRoute)
-  /** The store, and a response it holds for the caller's tenant and can answer for itself; else a 404. */
-  const ownStored = async (c: Context<GatewayEnv>, id: string) => {
-    const stored = store === undefined ? null : await store.get(id, scopeOf(c))
-    // A forwarded response is the upstream's to show (not proxied yet): as unknown here as any other.
-    if (store === undefined || stored === null || isForwardedRecord(stored.response))
-      throw responseNotFound(id)
-    return { store, stored }
+  /**
+   * Where a response id leads for the caller: a response the gateway stored itself (`own`), one an upstream stored
+   * (`upstream`: the provider instance that created it, recorded when it was forwarded), or a 404. A tenant key sees
+   * its tenant's records only; the master key its own, and it may name any other id, which then goes to the one
+   * provider that forwards Responses requests (the upstream judges it; with several, the id is unknown here).
+   */
+  const locate = async (c: Context<GatewayEnv>, id: string): Promise<Located> => {
+    const scope = scopeOf(c)
+    const stored = store === undefined ? null : await store.get(id, scope)
+    if (store !== undefined && stored !== null && !isForwardedRecord(stored.response))
+      return { kind: 'own', store, stored }
+    if (stored !== null) {
+      const provider = stored.provider === null ? undefined : deps.providers.get(stored.provider)
+      // Made by a provider no longer configured: nothing can reach it.
+      if (provider === undefined) throw responseNotFound(id)
+      return { kind: 'upstream', provider, record: stored }
+    }
+    if (scope.tenantId === null) {
+      const keepers = deps.providers
+        .list()
+        .filter(
+          ({ adapter }) =>
+            adapter.requestStored !== undefined && adapter.forwards.includes('responses')
+        )
+      if (keepers.length === 1) return { kind: 'upstream', provider: keepers[0], record: null }
+    }
+    throw responseNotFound(id)
   }
+  const proxy = (
+    c: Context<GatewayEnv>,
+    provider: ProviderEntry,
+    request: Omit<StoredObjectRequest, 'operation' | 'query'>,
+    allowed: readonly string[]
+  ) =>
+    proxyStoredResponse({
+      deps,
+      c,
+      provider,
+      request: { ...request, operation: 'responses', query: pickQuery(c.req.url, allowed) },
+    })
+
   app.get('/v1/responses/:id', async (c) => {
-    const { stored } = await ownStored(c, c.req.param('id'))
-    return c.json(stored.response)
+    const id = c.req.param('id')
+    const found = await locate(c, id)
+    if (found.kind === 'own') return c.json(found.stored.response)
+    const { response } = await proxy(
+      c,
+      found.provider,
+      { method: 'GET', id },
+      storedQueryParameters.retrieve
+    )
+    return response
   })
   app.delete('/v1/responses/:id', async (c) => {
     const id = c.req.param('id')
-    const { store: responses } = await ownStored(c, id)
-    if (!(await responses.delete(id, scopeOf(c)))) throw responseNotFound(id)
-    return c.json({ id, object: 'response', deleted: true })
+    const found = await locate(c, id)
+    if (found.kind === 'own') {
+      if (!(await found.store.delete(id, scopeOf(c)))) throw responseNotFound(id)
+      return c.json({ id, object: 'response', deleted: true })
+    }
+    const { status, response } = await proxy(
+      c,
+      found.provider,
+      { method: 'DELETE', id },
+      storedQueryParameters.delete
+    )
+    // Gone upstream: its record goes too (a failure to remove it is logged; it expires with the others).
+    if (store !== undefined && found.record !== null && status >= 200 && status < 300)
+      await store
+        .delete(id, { tenantId: found.record.tenantId })
+        .catch((error: unknown) =>
+          deps.logger.warn(
+            { responseId: id, error: error instanceof Error ? error.message : String(error) },
+            'the record of a deleted response could not be removed'
+          )
+        )
+    return response
   })
   app.get('/v1/responses/:id/input_items', async (c) => {
     const id = c.req.param('id')
+    const found = await locate(c, id)
+    if (found.kind === 'upstream') {
+      const { response } = await proxy(
+        c,
+        found.provider,
+        { method: 'GET', id, part: 'input_items' },
+        storedQueryParameters.input_items
+      )
+      return response
+    }
     const limitText = c.req.query('limit')
     const limit = limitText === undefined ? 20 : Number(limitText)
     if (!Number.isInteger(limit) || limit < 1 || limit > 100)
@@ -171,8 +264,7 @@ export const registerResponses = (
     if (order !== 'asc' && order !== 'desc')
       throw invalidRequest('`order` must be `asc` or `desc`.', 'order')
     const after = c.req.query('after')
-    const { store: responses } = await ownStored(c, id)
-    const page = await responses.listInputItems(id, scopeOf(c), {
+    const page = await found.store.listInputItems(id, scopeOf(c), {
       limit,
       order,
       ...(after === undefined ? {} : { after }),

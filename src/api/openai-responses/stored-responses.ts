@@ -13,9 +13,13 @@
  * - `GET`, `DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items` read the store, in the tenant's scope.
  *
  * Responses forwarded to OpenAI are OpenAI's to keep; the store records only whose they are (their id and their output
- * items' ids, with the tenant and the provider), so that a tenant key may name in `previous_response_id` or
- * `item_reference` only what its own tenant made: an id the store does not know for the tenant is a 404, never
- * passed to an upstream whose credential every tenant shares. The master key (the operator) may name any.
+ * items' ids, with the tenant and the provider instance), as soon as the forwarded answer says it (a stream's terminal
+ * event, the whole body) and before that reaches the client. So a tenant key may name in `previous_response_id` or
+ * `item_reference` only what its own tenant made (an id the store does not know for the tenant is a 404, never
+ * passed to an upstream whose credential every tenant shares; the master key, the operator's, may name any), and a
+ * call that names one goes to the provider instance that stores it (`pin`), whatever the route's order, after a
+ * fallback, and on any instance. Retrieve, delete and input items of such a response are asked of that provider
+ * (`proxy-stored-response.ts`).
  * https://platform.openai.com/docs/api-reference/responses/create#responses-create-store
  */
 import type { Context } from 'hono'
@@ -24,7 +28,8 @@ import type { Clock } from '../../core/clock.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import type { ResponseItem, ResponseScope, ResponseStore } from '../../stores/response-store.ts'
 import { createResponsesItemId } from './convert-to-responses-response.ts'
-import { GatewayError } from '../../core/errors.ts'
+import type { CallRoute } from '../../core/chat-call.ts'
+import { GatewayError, invalidRequest } from '../../core/errors.ts'
 import type { PreparedCall } from '../handle-chat.ts'
 import { isJsonObject } from '../is-json-object.ts'
 
@@ -80,6 +85,27 @@ const asInput = (items: readonly ResponseItem[]): ResponseItem[] =>
     return rest
   })
 
+const requestedModel = (body: Record<string, unknown>): string =>
+  typeof body.model === 'string' ? body.model : ''
+
+/**
+ * A call that continues what an upstream stores (`previous_response_id` or an `item_reference` naming a forwarded
+ * response) goes to that provider instance, and with its credential, whatever the route's order and after a fallback
+ * too: the route keeps only its targets on that provider. A route without one cannot serve the call (the conversation
+ * is the upstream's, the gateway does not hold it): a 400 that says so, rather than another model on that provider.
+ */
+const pinRoute =
+  (pinned: { provider: string; param: string }, model: string) =>
+  (route: CallRoute): CallRoute => {
+    const targets = route.targets.filter((target) => target.provider.config.id === pinned.provider)
+    if (targets.length === 0)
+      throw invalidRequest(
+        `\`${pinned.param}\` names a response stored by provider "${pinned.provider}", which the model \`${model}\` is not routed to. Ask for a model served by "${pinned.provider}" to continue it, or send the conversation as \`input\` items.`,
+        pinned.param
+      )
+    return targets.length === route.targets.length ? route : { name: route.name, targets }
+  }
+
 export type StoredResponsesDeps = {
   store: ResponseStore
   clock: Clock
@@ -104,6 +130,17 @@ export const prepareStoredResponses =
     let previousContext: ResponseItem[] = []
     let changed = false
     let chained = false
+    /** The provider that stores what the request names upstream, and the field that names it first. */
+    let pinned: { provider: string; param: string } | null = null
+    const pinTo = (provider: unknown, param: string): void => {
+      if (typeof provider !== 'string') return
+      if (pinned !== null && pinned.provider !== provider)
+        throw invalidRequest(
+          `\`${param}\` names a response stored by provider "${provider}", and \`${pinned.param}\` one stored by provider "${pinned.provider}": one request can continue only what one provider stores.`,
+          param
+        )
+      pinned ??= { provider, param }
+    }
     try {
       if (typeof body.previous_response_id === 'string') {
         const previous = await deps.store.get(body.previous_response_id, scope)
@@ -113,7 +150,7 @@ export const prepareStoredResponses =
           previousContext = previous.context
           changed = true
           chained = true
-        }
+        } else pinTo(previous.provider, 'previous_response_id')
       }
       const references = own.filter(
         (item) => item.type === 'item_reference' && typeof item.id === 'string'
@@ -130,9 +167,10 @@ export const prepareStoredResponses =
               param: `input.${own.indexOf(missing)}.id`,
             })
         }
-        own = own.map((item) => {
+        own = own.map((item, index) => {
           if (item.type !== 'item_reference') return item
           const stored = found.get(item.id as string)
+          if (stored?.type === heldUpstream) pinTo(stored.provider, `input.${index}.id`)
           if (stored === undefined || stored.type === heldUpstream) return item
           changed = true
           return stored
@@ -154,8 +192,9 @@ export const prepareStoredResponses =
       expanded = { ...(chained ? rest : body), input: asInput(context) }
     }
     const echo = chained ? { previous_response_id: body.previous_response_id } : undefined
-    if (body.store === false) return { body: expanded, echo }
-    const requested = typeof body.model === 'string' ? body.model : ''
+    const pin = pinned === null ? undefined : pinRoute(pinned, requestedModel(body))
+    if (body.store === false) return { body: expanded, echo, pin }
+    const requested = requestedModel(body)
     /** Writes a record; a failure is logged, never the client's (its answer is whole either way). */
     const put = (entry: Parameters<ResponseStore['put']>[0]): Promise<unknown> =>
       deps.store
@@ -166,26 +205,26 @@ export const prepareStoredResponses =
             'a response could not be recorded'
           )
         )
-    // After the forwarded body has ended (the tap learned the ids from it): written in the background.
+    // As soon as the forwarded answer has said what the upstream stored (a stream's terminal event, the whole body),
+    // before that reaches the client: a chain sent at once, on any instance, is recognised and pinned.
     const keepForwarded: PreparedCall['keepForwarded'] = (stored, provider) => {
       const now = deps.clock.now()
-      deps.defer(
-        put({
+      return put({
+        id: stored.id,
+        tenantId: scope.tenantId,
+        createdAt: now,
+        expiresAt: now + storedResponseTtlMs,
+        model: requested,
+        provider,
+        response: {
           id: stored.id,
-          tenantId: scope.tenantId,
-          createdAt: now,
-          expiresAt: now + storedResponseTtlMs,
-          model: requested,
-          provider,
-          response: {
-            id: stored.id,
-            object: heldUpstream,
-            output: stored.itemIds.map((id) => ({ id, type: heldUpstream })),
-          },
-          input: [],
-          context: [],
-        })
-      )
+          object: heldUpstream,
+          // Each item names its provider: an `item_reference` to it pins the call there too.
+          output: stored.itemIds.map((id) => ({ id, type: heldUpstream, provider })),
+        },
+        input: [],
+        context: [],
+      })
     }
     // Before the end of the answer reaches the client (the encoders wait for it): a chain sent at once finds it.
     const keep = (answer: Record<string, unknown>): Promise<unknown> => {
@@ -203,5 +242,5 @@ export const prepareStoredResponses =
         context: [...context, ...output],
       })
     }
-    return { body: expanded, keep, keepForwarded, echo }
+    return { body: expanded, keep, keepForwarded, echo, pin }
   }

@@ -1,0 +1,128 @@
+/**
+ * Retrieve, delete and list the input items of a response an upstream stored (one the gateway forwarded to OpenAI):
+ * the request goes to the provider instance that created it, with that instance's credential, and its answer comes
+ * back as the upstream sent it: its status and JSON body, or with `stream=true` (a background response) its event
+ * stream. A failure is the upstream's error (message, type, code and param kept, secrets redacted) in OpenAI's shape,
+ * decided by `mapProviderError` as for a forwarded create. One attempt, within the provider's timeouts (connect,
+ * first byte, total): the gateway does not retry it, the client may.
+ * https://platform.openai.com/docs/api-reference/responses/get
+ */
+import type { Context } from 'hono'
+import type {
+  ChunkReader,
+  StoredObjectRequest,
+  UpstreamResponse,
+} from '../../../providers/spec/provider-adapter.ts'
+import { ProviderError } from '../../../providers/spec/provider-error.ts'
+import { bodyReader, readResponseBytes } from '../../../providers/shared/read-response-bytes.ts'
+import type { Clock } from '../../core/clock.ts'
+import { createDeadline } from '../../core/deadline.ts'
+import { mapProviderError } from '../../core/map-provider-error.ts'
+import type { ProviderEntry } from '../../core/provider-registry.ts'
+import type { Deps } from '../../deps.ts'
+import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { takeRequestIdHeaders } from '../../middleware/request-context.ts'
+import { copyUpstreamHeaders } from '../forward-headers.ts'
+
+/** The query parameters each call passes on (the API's own; anything else stays here). */
+export const storedQueryParameters = {
+  retrieve: ['include', 'include[]', 'stream', 'starting_after', 'include_obfuscation'],
+  delete: [],
+  input_items: ['after', 'limit', 'order', 'include', 'include[]'],
+} as const
+
+/** The client's query parameters named in `allowed`, in the order sent, repeated ones (`include[]`) included. */
+export const pickQuery = (url: string, allowed: readonly string[]): [string, string][] => {
+  const search = new URL(url).searchParams
+  const picked: [string, string][] = []
+  search.forEach((value, name) => {
+    if (allowed.includes(name)) picked.push([name, value])
+  })
+  return picked
+}
+
+/** An upstream event stream handed to the client, its timers released when it ends or the client leaves. */
+const streamThrough = (reader: ChunkReader<Uint8Array>, release: () => void) =>
+  new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) {
+          release()
+          controller.close()
+        } else controller.enqueue(value)
+      } catch (error) {
+        release()
+        controller.error(error)
+      }
+    },
+    async cancel(reason) {
+      release()
+      await reader.cancel(reason).catch(() => {})
+    },
+  })
+
+export const proxyStoredResponse = async (options: {
+  deps: Pick<Deps, 'clientSignal'> & { clock: Clock }
+  c: Context<GatewayEnv>
+  provider: ProviderEntry
+  request: StoredObjectRequest
+}): Promise<{ status: number; response: Response }> => {
+  const { c, provider, request } = options
+  const { adapter, config } = provider
+  const { timeouts } = config
+  const deadline = createDeadline({
+    clock: options.deps.clock,
+    totalMs: timeouts.totalMs,
+    signal: options.deps.clientSignal(c.req.raw, c.env),
+  })
+  const scope = deadline.startAttempt({ firstByteMs: timeouts.firstByteMs, providerId: config.id })
+  const release = (): void => {
+    scope.dispose()
+    deadline.dispose()
+  }
+  let streamed = false
+  try {
+    if (adapter.requestStored === undefined)
+      throw new ProviderError({
+        kind: 'unsupported',
+        status: 400,
+        message: `The provider \`${config.id}\` keeps no stored responses.`,
+        providerId: config.id,
+      })
+    const upstream: UpstreamResponse = await scope.race(
+      adapter.requestStored(request, {
+        signal: scope.signal,
+        requestId: c.get('requestId'),
+        connectTimeoutMs: timeouts.connectMs,
+      }),
+      (late) => void late.body.cancel().catch(() => {})
+    )
+    scope.firstByteReceived()
+    const contentType = upstream.headers.get('content-type') ?? 'application/json'
+    const headers = takeRequestIdHeaders(c)
+    headers['content-type'] = contentType
+    headers['x-gatehouse-provider'] = config.id
+    copyUpstreamHeaders(headers, upstream.headers)
+    if (contentType.startsWith('text/event-stream')) {
+      streamed = true
+      headers['cache-control'] = 'no-cache'
+      return {
+        status: upstream.status,
+        response: new Response(streamThrough(bodyReader(upstream), release), {
+          status: upstream.status,
+          headers,
+        }),
+      }
+    }
+    const body = await scope.race(readResponseBytes(upstream))
+    return {
+      status: upstream.status,
+      response: new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers }),
+    }
+  } catch (error) {
+    throw error instanceof ProviderError ? mapProviderError(error, { attempts: null }) : error
+  } finally {
+    if (!streamed) release()
+  }
+}
