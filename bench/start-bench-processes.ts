@@ -10,6 +10,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { serveNodeFlags } from '../src/runtime/serve-node-flags.ts'
 import { benchSettings } from './bench-settings.ts'
 import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
 import { transpileToCache } from './transpile-to-cache.ts'
@@ -167,7 +168,8 @@ export const startBenchProcesses = async (
       mockBaseUrl: baseUrl,
       logPath: options.gatewayLogPath,
       bin: options.gatewayBin ?? join(repositoryRoot, 'bin', 'gatehouse.js'),
-      nodeOptions: options.gatewayNodeOptions ?? [],
+      // As `npm start` runs it; flags of the run's own come after, and win.
+      nodeOptions: [...serveNodeFlags, ...(options.gatewayNodeOptions ?? [])],
       env: options.gatewayEnv ?? {},
     })
     started.push(gateway.child)

@@ -23,6 +23,7 @@ import { parseDatabaseUrl } from '../stores/sql/open-sql-database.ts'
 import { createJsonLogger } from './json-logger.ts'
 import { loadNodeConfig } from './load-node-config.ts'
 import { resolveMasterKey, type ResolvedMasterKey } from './master-key.ts'
+import { withServeNodeFlags } from './serve-node-flags.ts'
 import { openMigratedDatabase } from './open-migrated-database.ts'
 import type { PrimaryMessage, WorkerMessage } from './serve-cluster-worker.ts'
 import { StartupError } from './startup-error.ts'
@@ -193,6 +194,8 @@ const superviseWorkers = (options: {
     }, delayMs)
   }
 
+  // Workers run with the flags `npm start` gives a single process, whatever the primary was started with.
+  cluster.setupPrimary({ execArgv: withServeNodeFlags(process.execArgv, env.NODE_OPTIONS) })
   const fork = (slot: Slot): void => {
     const worker = cluster.fork(workerEnv)
     slot.worker = worker

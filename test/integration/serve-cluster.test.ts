@@ -25,6 +25,7 @@ import {
 import { requireStoreService } from '../contract/define-store-contract.ts'
 import { buildPrivateBin } from '../helpers/build-private-bin.ts'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
+import { serveNodeFlags } from '../../src/runtime/serve-node-flags.ts'
 import type { MockUpstream } from '../helpers/mock-upstream-server.ts'
 import {
   gatehouseListening,
@@ -227,6 +228,12 @@ describe('gatehouse serve --workers 2 on Redis and PostgreSQL', () => {
     expect(workerPids).toHaveLength(2)
     expect(new Set(workerPids).size).toBe(2)
     expect(workerPids).not.toContain(gatehouse.child.pid)
+    // Each worker runs with the Node flags `npm start` gives a single process (`serve-node-flags.ts`).
+    if (process.platform === 'linux')
+      for (const pid of workerPids)
+        expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(
+          expect.arrayContaining([...serveNodeFlags])
+        )
   })
 
   it('answers from both workers, each taking the master key', async () => {
