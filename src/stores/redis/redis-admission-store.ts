@@ -20,7 +20,9 @@
  *
  * Budgets: per (subject, period) a hash of the spend so far and the reservations in flight (`spent`, `res`), and the
  * reservations (`<amount>:<id>`) in a sorted set scored by their expiry, so a crashed process's reservations free
- * themselves. A counter that is missing (a new period, Redis restarted, an idle `total` expired) makes the script
+ * themselves. The hash also keeps a time no reservation ends before (`due`, lowered by each new one, set exactly
+ * when they are looked over), so the set is searched for expired reservations only once one may have expired, not on
+ * every request. A counter that is missing (a new period, Redis restarted, an idle `total` expired) makes the script
  * write nothing and name it: the store loads the spend from the usage store (single-flight per counter in this
  * process) and runs the script again with the value, which sets it only if the counter is still missing, in the same
  * atomic step as the check. Processes that load at the same time race, the first value wins, the others are ignored:
@@ -85,6 +87,8 @@ import { RedisScript } from './redis-script.ts'
 const prelude = `
 local function int(n) return string.format('%d', n) end
 local function amountOf(member) return tonumber(string.match(member, '^%d+')) or 0 end
+-- A time after every other: a budget's earliest reservation end when it holds none (2^53 - 1).
+local NONE = 9007199254740991
 local function redisNow()
   local time = redis.call('TIME')
   return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -93,7 +97,7 @@ end
 
 /**
  * KEYS, per subject s (1 = tenant, 2 = key), from 5s-4: the log, its hash (n, tok, x), the leases, the budget's hash
- * (spent, res, x), its reservations.
+ * (spent, res, x, due), its reservations.
  * ARGV: budget now, rate-limit now ('' = Redis TIME), window ms, id, tokens, cost, lease TTL ms, reservation TTL ms,
  * concurrency retry hint ms, then per subject (6 from 3 + 6s): requests, tokens and concurrency limits, budget limit
  * (-1 = none), seed ('' = none), the budget counter's TTL ms.
@@ -113,35 +117,43 @@ local cost = tonumber(ARGV[6])
 local cutoff = now - window
 local cutoffArg = int(cutoff)
 
-local spent, reserved, expiresAt = {}, {}, {}
+local spent, reserved, expiresAt, due = {}, {}, {}, {}
 local missing
 for s = 1, 2 do
   local a, b = 3 + 6 * s, 5 * s - 5
   if tonumber(ARGV[a + 4]) >= 0 then
     local budget, holds = KEYS[b + 4], KEYS[b + 5]
-    local v = redis.call('HMGET', budget, 'spent', 'res', 'x')
+    local v = redis.call('HMGET', budget, 'spent', 'res', 'x', 'due')
     if not v[1] and ARGV[a + 5] ~= '' then
       -- Seeded with the spend the caller loaded, and what reservations still live hold (when only the hash was lost).
-      local held = 0
-      local live = redis.call('ZRANGEBYSCORE', holds, '(' .. bnowArg, '(+inf')
-      for i = 1, #live do held = held + amountOf(live[i]) end
+      local held, earliest = 0, NONE
+      local live = redis.call('ZRANGEBYSCORE', holds, '(' .. bnowArg, '(+inf', 'WITHSCORES')
+      for i = 1, #live, 2 do
+        held = held + amountOf(live[i])
+        earliest = math.min(earliest, tonumber(live[i + 1]))
+      end
       redis.call('ZREMRANGEBYSCORE', holds, '-inf', bnowArg)
       redis.call('ZADD', holds, '+inf', '#')
       local ttl = tonumber(ARGV[a + 6])
-      v = {ARGV[a + 5], int(held), int(bnow + ttl)}
-      redis.call('HSET', budget, 'spent', v[1], 'res', v[2], 'x', v[3])
+      v = {ARGV[a + 5], int(held), int(bnow + ttl), int(earliest)}
+      redis.call('HSET', budget, 'spent', v[1], 'res', v[2], 'x', v[3], 'due', v[4])
       redis.call('PEXPIRE', budget, ttl)
       redis.call('PEXPIRE', holds, ttl)
     end
     if v[1] then
-      spent[s], reserved[s], expiresAt[s] = tonumber(v[1]), tonumber(v[2]) or 0, tonumber(v[3]) or 0
-      -- Reservations past their TTL (a crashed process's) free what they held.
-      local gone = redis.call('ZRANGEBYSCORE', holds, '-inf', bnowArg)
-      if #gone > 0 then
+      spent[s], reserved[s] = tonumber(v[1]), tonumber(v[2]) or 0
+      expiresAt[s], due[s] = tonumber(v[3]) or 0, tonumber(v[4]) or 0
+      if bnow >= due[s] then
+        -- A reservation may have passed its TTL (a crashed process's): free what those held, and note when the
+        -- earliest left ends (the sentinel's +inf when none is left).
+        local gone = redis.call('ZRANGEBYSCORE', holds, '-inf', bnowArg)
         for i = 1, #gone do reserved[s] = reserved[s] - amountOf(gone[i]) end
         reserved[s] = math.max(0, reserved[s])
-        redis.call('ZREMRANGEBYSCORE', holds, '-inf', bnowArg)
-        redis.call('HSET', budget, 'res', int(reserved[s]))
+        if #gone > 0 then redis.call('ZREMRANGEBYSCORE', holds, '-inf', bnowArg) end
+        local first = redis.call('ZRANGE', holds, 0, 0, 'WITHSCORES')
+        due[s] = NONE
+        if first[1] and first[1] ~= '#' then due[s] = tonumber(first[2]) end
+        redis.call('HSET', budget, 'res', int(reserved[s]), 'due', int(due[s]))
       end
     else
       missing = missing or {-1}
@@ -276,12 +288,14 @@ for s = 1, 2 do
   end
   if spent[s] then
     local budget, holds = KEYS[b + 4], KEYS[b + 5]
-    redis.call('ZADD', holds, int(bnow + tonumber(ARGV[8])), ARGV[6] .. ':' .. id)
-    local ttl = tonumber(ARGV[a + 6])
+    local ttl, ends = tonumber(ARGV[a + 6]), bnow + tonumber(ARGV[8])
+    redis.call('ZADD', holds, int(ends), ARGV[6] .. ':' .. id)
     if expiresAt[s] < bnow + ttl / 2 then
-      redis.call('HSET', budget, 'res', int(reserved[s] + cost), 'x', int(bnow + ttl))
+      redis.call('HSET', budget, 'res', int(reserved[s] + cost), 'due', int(math.min(due[s], ends)), 'x', int(bnow + ttl))
       redis.call('PEXPIRE', budget, ttl)
       redis.call('PEXPIRE', holds, ttl)
+    elseif ends < due[s] then
+      redis.call('HSET', budget, 'res', int(reserved[s] + cost), 'due', int(ends))
     else
       redis.call('HSET', budget, 'res', int(reserved[s] + cost))
     end
