@@ -14,7 +14,8 @@
  * measures it twice, with the master key and with the tenant key, so that the difference is what the accounting
  * costs. For the tenant key it also reports Redis's share: the server's CPU time per request (read from `/proc` when
  * Redis runs on this machine: the whole server's, other clients' included), and from `INFO commandstats` the scripts
- * run per request and their time. `GATEHOUSE_TEST_REDIS_URL` points it at a Redis of its own, away from other work.
+ * run per request and their time. `GATEHOUSE_TEST_REDIS_URL` points it at a Redis of its own, away from other work;
+ * `BENCH_REDIS_TIMEOUT_MS` sets the gateway's `redis.timeoutMs` (it fails closed, as in the benchmark).
  */
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -163,7 +164,14 @@ const measure = async (
 }
 
 // The gateway's usage store in a fresh temporary folder (never the checkout's `./data/`), removed at the end.
-const stores = await prepareBenchStores({ redis: tenantKind, database: 'sqlite' })
+const stores = await prepareBenchStores({
+  redis: tenantKind,
+  database: 'sqlite',
+  redisTimeoutMs:
+    process.env.BENCH_REDIS_TIMEOUT_MS === undefined
+      ? undefined
+      : Number(process.env.BENCH_REDIS_TIMEOUT_MS),
+})
 const processes = await startBenchProcesses({
   gatewayEnv: stores.env,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
