@@ -395,19 +395,31 @@ export const createRedisAdmissionStore = (options: RedisAdmissionStoreOptions): 
   const nextId = createTicketIds()
   const loads = new Map<string, { value: Promise<number>; loadedAt: number | null }>()
 
-  /** The five keys of each subject; a budget without a period (none) gets a name the scripts never touch. */
+  /** Each subject's key prefix, remembered (most requests come from keys seen a moment ago). */
+  const bases = new Map<string, string>()
+  const baseOf = (tenantId: string, scope: LimitScope, id: string): string => {
+    const name = `${scope}\n${tenantId}\n${id}`
+    let base = bases.get(name)
+    if (base === undefined) {
+      if (bases.size >= 10_000) bases.clear()
+      base = `${prefix}ad:{${encodeURIComponent(tenantId)}}:${scope}:${encodeURIComponent(id)}:`
+      bases.set(name, base)
+    }
+    return base
+  }
+
+  /** The five keys of each subject; a subject without a budget gets, for those, a name the scripts never touch. */
   const keysOf = (
     tenantId: string,
     keyId: string,
     periodKeys: readonly (string | null)[]
   ): string[] => {
-    const tag = `${prefix}ad:{${encodeURIComponent(tenantId)}}:`
     const keys: string[] = []
     for (let index = 0; index < 2; index += 1) {
-      const base = `${tag}${scopes[index]}:${encodeURIComponent(index === 0 ? tenantId : keyId)}:`
+      const base = baseOf(tenantId, scopes[index], index === 0 ? tenantId : keyId)
       const period = periodKeys[index]
       keys.push(`${base}log`, `${base}win`, `${base}con`)
-      if (period === null) keys.push(`${tag}-`, `${tag}-`)
+      if (period === null) keys.push(`${base}-`, `${base}-`)
       else keys.push(`${base}${period}:budget`, `${base}${period}:res`)
     }
     return keys
