@@ -402,6 +402,36 @@ defineStoreContract<Fixture>({
         )
         await expect(store.acquire(limited({ tokens: 1.5 }))).rejects.toThrow(/tokens = 1\.5/)
       })
+
+      it('matches a sliding window over minutes of uneven traffic, settled up and down', async () => {
+        const { limits: store, clock } = get()
+        const key = { requestsPerMinute: 1_000, tokensPerMinute: 1_000_000 }
+        const taken: { at: number; tokens: number }[] = [] // what the window holds, as a model
+        let step = 0
+        for (let round = 0; round < 40; round += 1) {
+          // Bursts and gaps: 0 to 4 requests, then 1 to 29 s of quiet.
+          for (let index = 0; index < round % 5; index += 1) {
+            step += 1
+            const estimate = 100 + (step % 7) * 10
+            const decision = await store.acquire(limited({ key, tokens: estimate }))
+            const now = clock.now()
+            const inWindow = taken.filter((entry) => entry.at > now - minute)
+            const used = inWindow.reduce((sum, entry) => sum + entry.tokens, 0)
+            expect([step, stateOf(decision, 'key', 'requests')?.remaining]).toEqual([
+              step,
+              1_000 - inWindow.length - 1,
+            ])
+            expect([step, stateOf(decision, 'key', 'tokens')?.remaining]).toEqual([
+              step,
+              1_000_000 - used - estimate,
+            ])
+            const actual = step % 3 === 0 ? estimate * 2 : Math.floor(estimate / 2)
+            await store.release(ticketOf(decision), { actualTokens: actual })
+            taken.push({ at: now, tokens: actual })
+          }
+          await clock.advance(1_000 + ((round * 7_919) % 29_000))
+        }
+      })
     })
 
     describe('budgets', () => {
