@@ -1,34 +1,49 @@
 /**
- * `node --import tsx bench/measure-cost.ts [plain|stream|stream-no-usage] [requests]`: what one request costs the
- * gateway and the reference proxy, as CPU time and instructions per request, with a fixed number of requests (not a
- * fixed time). Unlike the throughput ratios of `run-bench.ts`, these figures hold on a busy machine (other processes
+ * `node --import tsx bench/measure-cost.ts [plain|plain-tenant|stream|stream-no-usage] [requests]`: what one request
+ * costs the gateway and the reference proxy, as CPU time and instructions per request, with a fixed number of requests
+ * (not a fixed time). Unlike the throughput ratios of `run-bench.ts`, these figures hold on a busy machine (other processes
  * change how long a request waits, much less what it costs), so a change to the hot path can be judged while other
  * work runs. CPU time (user and system, all threads) comes from `/proc/<pid>/stat`; `MEASURE_ATTACH` attaches a
  * tool to each target for the measured batch (`MEASURE_ATTACH='strace -c -f -p {pid}'` counts system calls).
  *
  * Each target gets a warm-up of the same size first (so that the JIT has settled), then the measured requests in
  * `MEASURE_ROUNDS` (default 5) interleaved batches, at 64 connections, through autocannon in this process: a machine
- * whose speed drifts weighs on both targets alike. Both targets run over the same mock, as in `npm run bench`.
+ * whose speed drifts weighs on every target alike. Both processes run over the same mock, as in `npm run bench`.
+ *
+ * `plain-tenant` runs the gateway as the tenant scenarios of `npm run bench` do (Redis and SQLite, a tenant key with
+ * requests and tokens per minute and a monthly budget on the key and its tenant: `create-bench-tenant.ts`), and
+ * measures it twice, with the master key and with the tenant key, so that the difference is what the accounting
+ * costs. For the tenant key it also reports Redis's share: the server's CPU time per request (read from `/proc` when
+ * Redis runs on this machine: the whole server's, other clients' included), and from `INFO commandstats` the scripts
+ * run per request and their time. `GATEHOUSE_TEST_REDIS_URL` points it at a Redis of its own, away from other work;
+ * `BENCH_REDIS_TIMEOUT_MS` sets the gateway's `redis.timeoutMs` (it fails closed, as in the benchmark).
  */
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon, { type AutocannonResult } from 'autocannon'
+import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
+import { createBenchTenant } from './create-bench-tenant.ts'
 import { readCpuSeconds } from './read-cpu-seconds.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
 import { startBenchProcesses } from './start-bench-processes.ts'
+import { storeServiceUrl } from '../test/contract/check-store-service.ts'
 
-type Kind = 'plain' | 'stream' | 'stream-no-usage'
+const kinds = ['plain', 'plain-tenant', 'stream', 'stream-no-usage'] as const
+type Kind = (typeof kinds)[number]
 const kind = (process.argv[2] ?? 'plain') as Kind
-if (!['plain', 'stream', 'stream-no-usage'].includes(kind))
-  throw new Error(`kind is plain, stream or stream-no-usage, got ${process.argv[2]}`)
+if (!kinds.includes(kind)) throw new Error(`kind is ${kinds.join(', ')}, got ${process.argv[2]}`)
+const tenantKind = kind === 'plain-tenant'
 const requests = Number(process.argv[3] ?? 20_000)
 if (!Number.isSafeInteger(requests) || requests <= 0)
   throw new Error(`requests is a positive integer, got ${process.argv[3]}`)
 
-const body = chatRequestBody({ stream: kind !== 'plain', includeUsage: kind === 'stream' })
+const body = chatRequestBody({
+  stream: kind.startsWith('stream'),
+  includeUsage: kind === 'stream',
+})
 
 const drive = async (url: string, key: string, amount: number): Promise<AutocannonResult> =>
   await autocannon({
@@ -84,21 +99,54 @@ const threadSeconds = (pid: number): Map<string, { name: string; seconds: number
   return threads
 }
 
-type Target = { name: string; url: string; pid: number; key: string }
+/** Redis's cumulative script figures (`INFO commandstats`): calls and microseconds of EVALSHA and EVAL. */
+const readScriptStats = async (): Promise<{ calls: number; micros: number }> => {
+  const redis = await connectRawRedis({ url: storeServiceUrl('redis') })
+  try {
+    const info = String(await redis.command('INFO', 'commandstats'))
+    let calls = 0
+    let micros = 0
+    for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/gm)) {
+      calls += Number(match[1])
+      micros += Number(match[2])
+    }
+    return { calls, micros }
+  } finally {
+    await redis.close()
+  }
+}
+
+/** What Redis spent on the measured requests: its process's CPU time and its scripts' figures, per request. */
+type RedisShare = { cpuMicros: number | null; scripts: number; scriptMicros: number }
+
+type Target = {
+  name: string
+  url: string
+  pid: number
+  key: string
+  /** Redis's process, whose share this target's requests are charged with (the tenant key). */
+  redis?: { pid: number | null }
+}
 type Tally = {
   cpuSeconds: number
   threads: Map<string, { name: string; seconds: number }>
   attachedOutput: string
+  redis: { cpuSeconds: number | null; scripts: number; scriptMicros: number }
 }
 
 /** One measured batch of `amount` requests against `target`, added to its tally. */
 const measureBatch = async (target: Target, amount: number, tally: Tally): Promise<void> => {
   const attached = attach(target.pid)
   if (process.env.MEASURE_ATTACH) await new Promise((resolve) => setTimeout(resolve, 500))
+  const redisPid = target.redis?.pid ?? null
+  const redisBefore = redisPid === null ? null : readCpuSeconds(redisPid)
+  const scriptsBefore = target.redis === undefined ? null : await readScriptStats()
   const before = readCpuSeconds(target.pid) ?? 0
   const threadsBefore = threadSeconds(target.pid)
   const result = await drive(target.url, target.key, amount)
   const after = readCpuSeconds(target.pid) ?? 0
+  const redisAfter = redisPid === null ? null : readCpuSeconds(redisPid)
+  const scriptsAfter = target.redis === undefined ? null : await readScriptStats()
   for (const [tid, { name, seconds }] of threadSeconds(target.pid)) {
     const spent = seconds - (threadsBefore.get(tid)?.seconds ?? 0)
     const entry = tally.threads.get(tid) ?? {
@@ -109,6 +157,14 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
     tally.threads.set(tid, entry)
   }
   tally.cpuSeconds += after - before
+  if (scriptsBefore !== null && scriptsAfter !== null) {
+    tally.redis.scripts += scriptsAfter.calls - scriptsBefore.calls
+    tally.redis.scriptMicros += scriptsAfter.micros - scriptsBefore.micros
+    tally.redis.cpuSeconds =
+      redisBefore === null || redisAfter === null || tally.redis.cpuSeconds === null
+        ? null
+        : tally.redis.cpuSeconds + (redisAfter - redisBefore)
+  }
   tally.attachedOutput += await attached.stop()
   const answered = result['2xx']
   if (answered !== amount || result.errors > 0 || result.non2xx > 0)
@@ -118,15 +174,21 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
 }
 
 /**
- * Warms both targets, then measures them in `rounds` interleaved batches (reference, gateway; then gateway,
- * reference...), so that a machine whose speed drifts over tens of seconds weighs on both alike.
+ * Warms every target, then measures them in `rounds` interleaved batches (in order, then in reverse, and so on), so
+ * that a machine whose speed drifts over tens of seconds weighs on all of them alike.
  */
-const measureInterleaved = async (targets: readonly [Target, Target], rounds: number) => {
+const measureInterleaved = async (targets: readonly Target[], rounds: number) => {
   for (const target of targets) await drive(target.url, target.key, requests)
-  const tallies = targets.map(() => ({ cpuSeconds: 0, threads: new Map(), attachedOutput: '' }))
+  const tallies: Tally[] = targets.map(() => ({
+    cpuSeconds: 0,
+    threads: new Map(),
+    attachedOutput: '',
+    redis: { cpuSeconds: 0, scripts: 0, scriptMicros: 0 },
+  }))
   const perRound = Math.ceil(requests / rounds)
+  const forward = targets.map((_, index) => index)
   for (let round = 0; round < rounds; round += 1) {
-    const order = round % 2 === 0 ? [0, 1] : [1, 0]
+    const order = round % 2 === 0 ? forward : [...forward].reverse()
     for (const index of order) await measureBatch(targets[index], perRound, tallies[index])
   }
   const measured = perRound * rounds
@@ -136,17 +198,34 @@ const measureInterleaved = async (targets: readonly [Target, Target], rounds: nu
       .map(({ name, seconds }) => ({ name, micros: (seconds * 1e6) / measured }))
       .filter((thread) => thread.micros >= 1)
       .sort((a, b) => b.micros - a.micros)
+    const redis: RedisShare | null =
+      target.redis === undefined
+        ? null
+        : {
+            cpuMicros:
+              tally.redis.cpuSeconds === null ? null : (tally.redis.cpuSeconds * 1e6) / measured,
+            scripts: tally.redis.scripts / measured,
+            scriptMicros: tally.redis.scriptMicros / measured,
+          }
     return {
       name: target.name,
       cpuMicros: (tally.cpuSeconds * 1e6) / measured,
       threads,
       attachedOutput: tally.attachedOutput,
+      redis,
     }
   })
 }
 
 // The gateway's usage store in a fresh temporary folder (never the checkout's `./data/`), removed at the end.
-const stores = await prepareBenchStores({ redis: false, database: 'sqlite' })
+const stores = await prepareBenchStores({
+  redis: tenantKind,
+  database: 'sqlite',
+  redisTimeoutMs:
+    process.env.BENCH_REDIS_TIMEOUT_MS === undefined
+      ? undefined
+      : Number(process.env.BENCH_REDIS_TIMEOUT_MS),
+})
 const processes = await startBenchProcesses({
   gatewayEnv: stores.env,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
@@ -157,19 +236,30 @@ try {
   const rounds = Number(process.env.MEASURE_ROUNDS ?? 5)
   if (!Number.isSafeInteger(rounds) || rounds <= 0)
     throw new Error(`MEASURE_ROUNDS is a positive integer, got ${process.env.MEASURE_ROUNDS}`)
-  const [reference, gateway] = await measureInterleaved(
-    [
-      { name: 'reference', url: processes.reference.url, pid: processes.reference.pid, key: 'any' },
-      {
-        name: 'gateway',
-        url: processes.gateway.url,
-        pid: processes.gateway.pid,
-        key: benchSettings.masterKey,
-      },
-    ],
-    rounds
-  )
-  for (const row of [reference, gateway]) {
+  const targets: Target[] = [
+    { name: 'reference', url: processes.reference.url, pid: processes.reference.pid, key: 'any' },
+    {
+      name: 'gateway',
+      url: processes.gateway.url,
+      pid: processes.gateway.pid,
+      key: benchSettings.masterKey,
+    },
+  ]
+  if (tenantKind) {
+    const { key } = await createBenchTenant({
+      url: processes.gateway.url,
+      masterKey: benchSettings.masterKey,
+    })
+    targets.push({
+      name: 'tenant key',
+      url: processes.gateway.url,
+      pid: processes.gateway.pid,
+      key,
+      redis: { pid: stores.redisPid },
+    })
+  }
+  const [reference, gateway, tenant = null] = await measureInterleaved(targets, rounds)
+  for (const row of tenant === null ? [reference, gateway] : [reference, gateway, tenant]) {
     if (row.attachedOutput !== '')
       console.log(`--- ${row.name}: ${process.env.MEASURE_ATTACH}\n${row.attachedOutput}`)
     const threads = row.threads
@@ -183,6 +273,19 @@ try {
   console.log(
     `gateway/reference: CPU per request ${ratio.toFixed(2)} (a throughput ratio of about ${(1 / ratio).toFixed(2)})`
   )
+  if (tenant?.redis != null) {
+    const { cpuMicros, scripts, scriptMicros } = tenant.redis
+    const tenantRatio = tenant.cpuMicros / reference.cpuMicros
+    console.log(
+      `tenant key/reference: CPU per request ${tenantRatio.toFixed(2)} (a throughput ratio of about ${(1 / tenantRatio).toFixed(2)}, Redis not counted)`
+    )
+    console.log(
+      `tenant key - master key: ${(tenant.cpuMicros - gateway.cpuMicros).toFixed(1)} µs gateway CPU per request`
+    )
+    console.log(
+      `Redis per tenant-key request: ${cpuMicros === null ? 'CPU not readable (not on this machine)' : `${cpuMicros.toFixed(1)} µs CPU`}, ${scripts.toFixed(2)} scripts, ${scriptMicros.toFixed(1)} µs in scripts (${(scriptMicros / Math.max(scripts, 1e-9)).toFixed(1)} µs each)`
+    )
+  }
 } finally {
   await processes.stop()
   await stores.cleanup()

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createPriceTable } from '../../config/price-table.ts'
 import { createFakeClock } from '../../test/helpers/fake-clock.ts'
 import { createRecordingLogger } from '../../test/helpers/fake-deps.ts'
-import { createMemoryBudgetStore } from '../stores/memory/memory-budget-store.ts'
-import { createMemoryRateLimitStore } from '../stores/memory/memory-rate-limit-store.ts'
+import { createMemoryAdmissionStore } from '../stores/memory/memory-admission-store.ts'
 import type { AccessSettings } from '../stores/tenant-store.ts'
 import {
   admitCall,
@@ -44,8 +43,7 @@ const keyPrincipal = (
 const setup = () => {
   const clock = createFakeClock()
   const stores = {
-    rateLimits: createMemoryRateLimitStore({ clock }),
-    budgets: createMemoryBudgetStore({ clock, loadSpent: async () => 0 }),
+    admission: createMemoryAdmissionStore({ clock, loadSpent: async () => 0 }),
   }
   const admit = (principal: Principal, overrides: Partial<AdmitCallOptions> = {}) =>
     admitCall({

@@ -4,12 +4,13 @@
  *
  * - Models: the requested name, or every target the route resolves to (`provider/model`), must match a pattern of
  *   the key's list and of the tenant's (`openai/*`, `anthropic/claude-*`); otherwise 403 naming the model.
- * - Rate limits: one atomic check of requests, tokens and concurrency for the key and the tenant together
- *   (`RateLimitStore.acquire`), with the request's estimated tokens (its prompt, plus the output it asks for at
- *   most); settled with the real count at the end. A refusal is a 429 with `Retry-After`.
- * - Budgets: the worst case of the dearest target is reserved (`BudgetStore.reserve`): the prompt at the model's
- *   dearest input rate, plus the output bound (`max_tokens`, else the model's maximum, else `defaultOutputBound`);
- *   settled with the real cost at the end (the reservation itself when the real cost is unknown). A spent budget is
+ * - Rate limits and budgets: one atomic step for the key and the tenant together (`AdmissionStore.admit`: one
+ *   Redis script with Redis), which takes nothing unless everything fits, and one `settle` at the end.
+ * - Rate limits: requests, tokens and concurrency, with the request's estimated tokens (its prompt, plus the output it
+ *   asks for at most); settled with the real count. A refusal is a 429 with `Retry-After`.
+ * - Budgets: the worst case of the dearest target is reserved: the prompt at the model's dearest input rate, plus the
+ *   output bound (`max_tokens`, else the model's maximum, else `defaultOutputBound`); settled with the real cost (the
+ *   reservation itself when the real cost is unknown). A rate-limit refusal comes before a budget's. A spent budget is
  *   a 429 with OpenAI's `insufficient_quota` code and type whose message says it is a budget, with `Retry-After` the
  *   period's end (none for a total budget) and `x-should-retry: false`; a budget that reservations in flight fill is
  *   a 429 with `Retry-After: 1`. A model without a price
@@ -19,15 +20,10 @@
  * the key's and the tenant's), which the official SDKs read.
  */
 import type { PriceTable } from '../../config/price-table.ts'
+import type { AdmissionStore } from '../stores/admission-store.ts'
 import type { BudgetPeriod } from '../stores/budget-period-bounds.ts'
-import type { BudgetReservation, BudgetStore } from '../stores/budget-store.ts'
-import type {
-  RateLimitLease,
-  RateLimits,
-  RateLimitState,
-  RateLimitStore,
-} from '../stores/rate-limit-store.ts'
-import { tightestRateLimit } from '../stores/rate-limit-store.ts'
+import type { RateLimits, RateLimitState } from '../stores/rate-limits.ts'
+import { tightestRateLimit } from '../stores/rate-limits.ts'
 import type { AccessSettings } from '../stores/tenant-store.ts'
 import type { CallRoute } from './chat-call.ts'
 import type { Clock } from './clock.ts'
@@ -118,7 +114,7 @@ export type AdmitCallOptions = {
   /** The model as the client named it. */
   model: string
   route: CallRoute
-  stores: { rateLimits?: RateLimitStore; budgets?: BudgetStore }
+  stores: { admission?: AdmissionStore }
   prices: PriceTable
   /** The prompt's estimated tokens (`estimateTokens`), asked for only when a limit or budget needs it. */
   estimateInputTokens: () => number
@@ -156,20 +152,41 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
   )
   const hasBudget = access.key.budget !== null || access.tenant.budget !== null
   if (!options.metered || (!hasLimits && !hasBudget)) return unmeteredAdmission
+  const admission = stores.admission
+  if (admission === undefined) return unmeteredAdmission
   const inputTokens = options.estimateInputTokens()
 
-  let lease: RateLimitLease | null = null
-  let headers: Record<string, string> = {}
-  if (hasLimits && stores.rateLimits !== undefined) {
-    const decision = await stores.rateLimits.acquire({
-      tenant: { id: tenantId, limits: rateLimitsOf(access.tenant) },
-      key: { id: principal.id, limits: rateLimitsOf(access.key) },
-      tokens: inputTokens + (options.requestedMaxOutputTokens ?? 0),
-    })
-    headers = rateLimitHeaders(decision.states)
-    if (!decision.allowed) {
-      const { refusal } = decision
-      const whose = refusal.scope === 'key' ? 'this key' : "this key's tenant"
+  let worst = 0
+  if (hasBudget)
+    for (const target of route.targets) {
+      const price = options.prices.priceFor(target.provider.config.id, target.model)
+      const cost = worstCaseCost(price, {
+        estimatedInputTokens: inputTokens,
+        maxOutputTokens:
+          options.requestedMaxOutputTokens ??
+          options.modelMaxOutputTokens(target.model) ??
+          defaultOutputBound,
+      })
+      if (cost === null)
+        throw new GatewayError(
+          'permission',
+          `The model \`${target.provider.config.id}/${target.model}\` has no known price, and this key has a budget: add it to the gateway's \`prices\`.`,
+          { param: 'model', openaiCode: 'model_not_priced' }
+        )
+      worst = Math.max(worst, cost)
+    }
+
+  const decision = await admission.admit({
+    tenant: { id: tenantId, limits: rateLimitsOf(access.tenant), budget: budgetOf(access.tenant) },
+    key: { id: principal.id, limits: rateLimitsOf(access.key), budget: budgetOf(access.key) },
+    tokens: inputTokens + (options.requestedMaxOutputTokens ?? 0),
+    costMicroUsd: worst,
+  })
+  const headers = rateLimitHeaders(decision.rateLimits)
+  if (!decision.allowed) {
+    const { refusal } = decision
+    const whose = refusal.scope === 'key' ? 'this key' : "this key's tenant"
+    if (refusal.kind === 'rate-limit') {
       const what =
         refusal.dimension === 'requests'
           ? `${refusal.limit} requests per minute`
@@ -182,93 +199,48 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
         headers: { ...headers, ...retryAfterHeaders(refusal.retryAfterMs) },
       })
     }
-    lease = decision.lease
+    // Cents, or as many decimals as a smaller amount needs: `$50.00`, `$0.0001`, `$1.234567`.
+    const usd = (microUsd: number): string =>
+      `$${(microUsd / 1_000_000).toFixed(6).replace(/0{1,4}$/, '')}`
+    const resets =
+      refusal.periodEnd === null
+        ? ''
+        : ` It renews at ${new Date(refusal.periodEnd).toISOString()}.`
+    const message = refusal.spent
+      ? `The ${budgetAdjective[refusal.period]}budget of ${whose} is spent (${usd(refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).${resets}`
+      : `The budget of ${whose} cannot cover this request's worst-case cost while other requests are in flight (${usd(refusal.remainingMicroUsd)} left of ${usd(refusal.limitMicroUsd)}).`
+    // Spent: nothing changes before the period ends (never, for a total budget), so the SDKs are told not to retry
+    // (`x-should-retry: false`) and when the next period starts. Filled by reservations in flight: they settle soon.
+    const retryAfterMs = !refusal.spent
+      ? 1_000
+      : refusal.periodEnd === null
+        ? null
+        : Math.max(1_000, refusal.periodEnd - options.clock.now())
+    throw new GatewayError('rate_limited', message, {
+      openaiCode: 'insufficient_quota',
+      openaiType: 'insufficient_quota',
+      retryAfterMs,
+      headers: {
+        ...headers,
+        ...retryAfterHeaders(retryAfterMs),
+        ...(refusal.spent ? { 'x-should-retry': 'false' } : {}),
+      },
+    })
   }
 
-  let reservation: BudgetReservation | null = null
-  if (hasBudget && stores.budgets !== undefined) {
-    let worst = 0
-    for (const target of route.targets) {
-      const price = options.prices.priceFor(target.provider.config.id, target.model)
-      const cost = worstCaseCost(price, {
-        estimatedInputTokens: inputTokens,
-        maxOutputTokens:
-          options.requestedMaxOutputTokens ??
-          options.modelMaxOutputTokens(target.model) ??
-          defaultOutputBound,
-      })
-      if (cost === null) {
-        await releaseLease(options, lease)
-        throw new GatewayError(
-          'permission',
-          `The model \`${target.provider.config.id}/${target.model}\` has no known price, and this key has a budget: add it to the gateway's \`prices\`.`,
-          { param: 'model', openaiCode: 'model_not_priced' }
-        )
-      }
-      worst = Math.max(worst, cost)
-    }
-    let decision
-    try {
-      decision = await stores.budgets.reserve({
-        tenant: { id: tenantId, budget: budgetOf(access.tenant) },
-        key: { id: principal.id, budget: budgetOf(access.key) },
-        amountMicroUsd: worst,
-      })
-    } catch (error) {
-      await releaseLease(options, lease)
-      throw error
-    }
-    if (!decision.allowed) {
-      await releaseLease(options, lease)
-      const { refusal } = decision
-      const whose = refusal.scope === 'key' ? 'this key' : "this key's tenant"
-      // Cents, or as many decimals as a smaller amount needs: `$50.00`, `$0.0001`, `$1.234567`.
-      const usd = (microUsd: number): string =>
-        `$${(microUsd / 1_000_000).toFixed(6).replace(/0{1,4}$/, '')}`
-      const resets =
-        refusal.periodEnd === null
-          ? ''
-          : ` It renews at ${new Date(refusal.periodEnd).toISOString()}.`
-      const message = refusal.spent
-        ? `The ${budgetAdjective[refusal.period]}budget of ${whose} is spent (${usd(refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).${resets}`
-        : `The budget of ${whose} cannot cover this request's worst-case cost while other requests are in flight (${usd(refusal.remainingMicroUsd)} left of ${usd(refusal.limitMicroUsd)}).`
-      // Spent: nothing changes before the period ends (never, for a total budget), so the SDKs are told not to retry
-      // (`x-should-retry: false`) and when the next period starts. Filled by reservations in flight: they settle soon.
-      const retryAfterMs = !refusal.spent
-        ? 1_000
-        : refusal.periodEnd === null
-          ? null
-          : Math.max(1_000, refusal.periodEnd - options.clock.now())
-      throw new GatewayError('rate_limited', message, {
-        openaiCode: 'insufficient_quota',
-        openaiType: 'insufficient_quota',
-        retryAfterMs,
-        headers: {
-          ...headers,
-          ...retryAfterHeaders(retryAfterMs),
-          ...(refusal.spent ? { 'x-should-retry': 'false' } : {}),
-        },
-      })
-    }
-    reservation = decision.reservation
-  }
-
+  const ticket = decision.ticket
   let settled = false
   return {
     headers,
     settle: (actual) => {
       if (settled) return
       settled = true
-      if (lease !== null)
-        stores
-          .rateLimits!.release(lease, { actualTokens: actual.tokens })
-          .catch((error: unknown) =>
-            options.logger.error({ err: error }, 'rate limit: release failed')
-          )
-      if (reservation !== null)
-        stores
-          .budgets!.settle(reservation, actual.costMicroUsd ?? reservation.amountMicroUsd)
-          .catch((error: unknown) => options.logger.error({ err: error }, 'budget: settle failed'))
+      admission
+        .settle(ticket, {
+          tokens: actual.tokens,
+          costMicroUsd: actual.costMicroUsd ?? ticket.costMicroUsd,
+        })
+        .catch((error: unknown) => options.logger.error({ err: error }, 'admission: settle failed'))
     },
   }
 }
@@ -284,11 +256,3 @@ const budgetOf = (settings: AccessSettings) =>
   settings.budget === null
     ? null
     : { limitMicroUsd: settings.budget.microUsd, period: settings.budget.period }
-
-const releaseLease = async (
-  options: AdmitCallOptions,
-  lease: RateLimitLease | null
-): Promise<void> => {
-  if (lease === null) return
-  await options.stores.rateLimits!.release(lease, { actualTokens: 0 }).catch(() => {})
-}

@@ -8,14 +8,12 @@
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ResolvedConfig } from '../core/resolve-config.ts'
-import type { SpentLoader } from '../stores/budget-store.ts'
-import { createMemoryBudgetStore } from '../stores/memory/memory-budget-store.ts'
-import { createMemoryRateLimitStore } from '../stores/memory/memory-rate-limit-store.ts'
+import type { SpentLoader } from '../stores/budgets.ts'
+import { createMemoryAdmissionStore } from '../stores/memory/memory-admission-store.ts'
 import { createMemoryRevocationFeed } from '../stores/memory/memory-revocation-feed.ts'
 import { connectRedis } from '../stores/redis/connect-redis.ts'
-import { createRedisBudgetStore } from '../stores/redis/redis-budget-store.ts'
+import { createRedisAdmissionStore } from '../stores/redis/redis-admission-store.ts'
 import { RedisGuard } from '../stores/redis/redis-guard.ts'
-import { createRedisRateLimitStore } from '../stores/redis/redis-rate-limit-store.ts'
 import { createRedisRevocationFeed } from '../stores/redis/redis-revocation-feed.ts'
 import { defaultDatabaseUrl } from '../stores/sql/open-sql-database.ts'
 import { createSqlResponseStore } from '../stores/sql/sql-response-store.ts'
@@ -87,8 +85,7 @@ export const openNodeStores = async (options: {
       stores: {
         tenants,
         usage,
-        rateLimits: createMemoryRateLimitStore({ clock }),
-        budgets: createMemoryBudgetStore({ clock, loadSpent }),
+        admission: createMemoryAdmissionStore({ clock, loadSpent }),
         revocations,
         responses,
       },
@@ -113,8 +110,7 @@ export const openNodeStores = async (options: {
     stores: {
       tenants,
       usage,
-      rateLimits: createRedisRateLimitStore({ redis, guard, prefix }),
-      budgets: createRedisBudgetStore({ redis, guard, clock, loadSpent, prefix }),
+      admission: createRedisAdmissionStore({ redis, guard, clock, loadSpent, prefix }),
       revocations,
       responses,
     },

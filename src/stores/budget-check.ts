@@ -4,14 +4,8 @@
  * written once.
  */
 import type { BudgetPeriodBounds } from './budget-period-bounds.ts'
-import type {
-  BudgetDecision,
-  BudgetRefusal,
-  BudgetRequest,
-  BudgetReservation,
-  BudgetState,
-} from './budget-store.ts'
-import type { LimitScope } from './rate-limit-store.ts'
+import type { BudgetRefusal, BudgetState } from './budgets.ts'
+import type { LimitScope } from './rate-limits.ts'
 
 export type BudgetCheck = {
   scope: LimitScope
@@ -69,43 +63,3 @@ export const pickBudgetRefusal = (checks: readonly BudgetCheck[]): BudgetRefusal
     spent: refused.spentMicroUsd >= refused.limitMicroUsd,
   }
 }
-
-const reservationOf = (
-  id: string,
-  request: BudgetRequest,
-  checks: readonly BudgetCheck[],
-  degraded: boolean
-): BudgetReservation => ({
-  id,
-  tenantId: request.tenant.id,
-  keyId: request.key.id,
-  amountMicroUsd: request.amountMicroUsd,
-  entries: checks.map((check) => ({
-    scope: check.scope,
-    period: check.bounds.period,
-    periodKey: check.bounds.key,
-    periodEnd: check.bounds.end,
-  })),
-  degraded,
-})
-
-/**
- * The answer once reservation `id` is taken in the counters of `checks` (none: no budget to reserve in), with the
- * states counting it.
- */
-export const budgetAdmission = (
-  id: string,
-  request: BudgetRequest,
-  checks: readonly BudgetCheck[]
-): BudgetDecision => ({
-  allowed: true,
-  reservation: reservationOf(id, request, checks, false),
-  states: budgetStatesOf(checks, true),
-})
-
-/** The fail-open answer when the shared store does not answer: admitted, with nothing reserved and no states. */
-export const degradedBudgetAdmission = (id: string, request: BudgetRequest): BudgetDecision => ({
-  allowed: true,
-  reservation: reservationOf(id, request, [], true),
-  states: [],
-})

@@ -55,3 +55,17 @@ describe('budgetPeriodBounds', () => {
     })
   })
 })
+
+describe('budgetPeriodBounds, asked in any order', () => {
+  it('answers each time with the period that holds it, across boundaries and back', () => {
+    const january = Date.UTC(2026, 0, 31, 23, 59, 59, 999)
+    const february = Date.UTC(2026, 1, 1)
+    for (const now of [january, february, january, february + 1, january - 1])
+      expect(budgetPeriodBounds('month', now).key).toBe(
+        now < february ? 'month:2026-01' : 'month:2026-02'
+      )
+    expect(budgetPeriodBounds('day', february).key).toBe('day:2026-02-01')
+    expect(budgetPeriodBounds('day', january).key).toBe('day:2026-01-31')
+    expect(budgetPeriodBounds('total', january)).toEqual(budgetPeriodBounds('total', february))
+  })
+})

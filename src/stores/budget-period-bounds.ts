@@ -19,8 +19,20 @@ const dayMs = 86_400_000
 
 const isoDate = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
 
+/** The last bounds computed per kind: every request with a budget asks, and the answer changes once a period. */
+const latest = new Map<BudgetPeriod, BudgetPeriodBounds>()
+
 /** The period of kind `period` that contains `now` (epoch ms). Weeks run Monday to Sunday (ISO 8601). */
 export const budgetPeriodBounds = (period: BudgetPeriod, now: number): BudgetPeriodBounds => {
+  const known = latest.get(period)
+  if (known !== undefined && (known.start ?? -Infinity) <= now && now < (known.end ?? Infinity))
+    return known
+  const bounds = computeBounds(period, now)
+  latest.set(period, bounds)
+  return bounds
+}
+
+const computeBounds = (period: BudgetPeriod, now: number): BudgetPeriodBounds => {
   const date = new Date(now)
   const year = date.getUTCFullYear()
   const month = date.getUTCMonth()

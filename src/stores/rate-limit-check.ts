@@ -5,13 +5,10 @@
  */
 import type {
   LimitScope,
-  RateLimitDecision,
   RateLimitDimension,
-  RateLimitLease,
   RateLimitRefusal,
-  RateLimitRequest,
   RateLimitState,
-} from './rate-limit-store.ts'
+} from './rate-limits.ts'
 
 /** One limit's verdict before anything is taken. */
 export type RateLimitCheck = {
@@ -64,45 +61,3 @@ export const rateLimitStatesOf = (
     remaining: Math.max(0, check.limit - check.used - (taken ? check.amount : 0)),
     resetMs: taken ? check.resetTakenMs : check.resetNowMs,
   }))
-
-const scopesOf = (checks: readonly RateLimitCheck[], dimension: RateLimitDimension): LimitScope[] =>
-  checks.filter((check) => check.dimension === dimension).map((check) => check.scope)
-
-const leaseOf = (
-  id: string,
-  request: RateLimitRequest,
-  checks: readonly RateLimitCheck[],
-  degraded: boolean
-): RateLimitLease => ({
-  id,
-  tenantId: request.tenant.id,
-  keyId: request.key.id,
-  tokens: request.tokens,
-  tokenScopes: scopesOf(checks, 'tokens'),
-  concurrentScopes: scopesOf(checks, 'concurrent'),
-  degraded,
-})
-
-/**
- * The answer once lease `id` is taken in every limit of `checks` (none: nothing to take), with the states counting
- * it. The lease names the scopes whose tokens and concurrency slots it holds, for `release`.
- */
-export const rateLimitAdmission = (
-  id: string,
-  request: RateLimitRequest,
-  checks: readonly RateLimitCheck[]
-): RateLimitDecision => ({
-  allowed: true,
-  lease: leaseOf(id, request, checks, false),
-  states: rateLimitStatesOf(checks, true),
-})
-
-/** The fail-open answer when the shared store does not answer: admitted, with nothing taken and no states. */
-export const degradedRateLimitAdmission = (
-  id: string,
-  request: RateLimitRequest
-): RateLimitDecision => ({
-  allowed: true,
-  lease: leaseOf(id, request, [], true),
-  states: [],
-})

@@ -5,11 +5,10 @@
  *
  * Each is optional: a runtime without a database (Workers) has no tenants and no usage store, and serves in
  * master-key mode. On Node all are present: tenants, usage and stored responses in SQL (SQLite or PostgreSQL), rate
- * limits, budgets and revocations in Redis when `REDIS_URL` is set, in the process otherwise. The prompt cache adds
+ * limits and budgets (`admission`) and revocations in Redis when `REDIS_URL` is set, in the process otherwise. The prompt cache adds
  * `cache`.
  */
-import type { BudgetStore } from './budget-store.ts'
-import type { RateLimitStore } from './rate-limit-store.ts'
+import type { AdmissionStore } from './admission-store.ts'
 import type { ResponseStore } from './response-store.ts'
 import type { RevocationFeed } from './revocation-feed.ts'
 import type { TenantStore } from './tenant-store.ts'
@@ -18,8 +17,8 @@ import type { UsageStore } from './usage-store.ts'
 export type Stores = {
   tenants?: TenantStore
   usage?: UsageStore
-  rateLimits?: RateLimitStore
-  budgets?: BudgetStore
+  /** Rate limits and budgets of tenant keys, taken and settled together. */
+  admission?: AdmissionStore
   revocations?: RevocationFeed
   /** Responses API responses the gateway built itself, kept for chaining, retrieval and `input_items`. */
   responses?: ResponseStore

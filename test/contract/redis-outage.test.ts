@@ -10,15 +10,13 @@ import { connect as connectSocket, createServer, type AddressInfo, type Socket }
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { GatewayError } from '../../src/core/errors.ts'
-import { createRedisBudgetStore } from '../../src/stores/redis/redis-budget-store.ts'
+import type { AdmissionRequest } from '../../src/stores/admission-store.ts'
+import { createRedisAdmissionStore } from '../../src/stores/redis/redis-admission-store.ts'
 import { connectRedis } from '../../src/stores/redis/connect-redis.ts'
 import { RedisGuard, type RedisFailureMode } from '../../src/stores/redis/redis-guard.ts'
-import { createRedisRateLimitStore } from '../../src/stores/redis/redis-rate-limit-store.ts'
 import { createRedisRevocationFeed } from '../../src/stores/redis/redis-revocation-feed.ts'
 import { createFakeClock } from '../helpers/fake-clock.ts'
 import { createRecordingLogger } from '../helpers/fake-deps.ts'
-import type { RateLimitRequest } from '../../src/stores/rate-limit-store.ts'
-import type { BudgetRequest } from '../../src/stores/budget-store.ts'
 import { storeServiceUrl } from './check-store-service.ts'
 import { createRedisTestPrefix } from './create-redis-test-prefix.ts'
 import { requireStoreService } from './define-store-contract.ts'
@@ -32,16 +30,18 @@ const closedPort = async (): Promise<number> => {
   return port
 }
 
-const limited: RateLimitRequest = {
-  tenant: { id: 'acme', limits: { requestsPerMinute: 10 } },
-  key: { id: 'key-a', limits: { tokensPerMinute: 1_000, concurrentRequests: 2 } },
+const limited: AdmissionRequest = {
+  tenant: { id: 'acme', limits: { requestsPerMinute: 10 }, budget: null },
+  key: { id: 'key-a', limits: { tokensPerMinute: 1_000, concurrentRequests: 2 }, budget: null },
   tokens: 100,
+  costMicroUsd: 0,
 }
 
-const budgeted: BudgetRequest = {
-  tenant: { id: 'acme', budget: { limitMicroUsd: 1_000_000, period: 'month' } },
-  key: { id: 'key-a', budget: null },
-  amountMicroUsd: 1_000,
+const budgeted: AdmissionRequest = {
+  tenant: { id: 'acme', limits: {}, budget: { limitMicroUsd: 1_000_000, period: 'month' } },
+  key: { id: 'key-a', limits: {}, budget: null },
+  tokens: 0,
+  costMicroUsd: 1_000,
 }
 
 /** Runs `work` and says how long it took, in ms. */
@@ -78,8 +78,7 @@ const storesOn = (redis: Redis, mode: RedisFailureMode) => {
   return {
     logger,
     guard,
-    limits: createRedisRateLimitStore({ redis, guard, prefix }),
-    budgets: createRedisBudgetStore({
+    admission: createRedisAdmissionStore({
       redis,
       guard,
       prefix,
@@ -106,20 +105,24 @@ describe('Redis unreachable', () => {
       const stores = storesOn(await connect(), 'open')
       try {
         const calls = await Promise.all(
-          Array.from({ length: 20 }, () => timed(() => stores.limits.acquire(limited)))
+          Array.from({ length: 20 }, () => timed(() => stores.admission.admit(limited)))
         )
         for (const { value, ms } of calls) {
-          expect(value).toMatchObject({ allowed: true, states: [], lease: { degraded: true } })
+          expect(value).toMatchObject({ allowed: true, rateLimits: [], ticket: { degraded: true } })
           expect(ms).toBeLessThan(bound)
         }
-        const reserve = await timed(() => stores.budgets.reserve(budgeted))
-        expect(reserve.value).toMatchObject({ allowed: true, reservation: { degraded: true } })
+        const reserve = await timed(() => stores.admission.admit(budgeted))
+        expect(reserve.value).toMatchObject({
+          allowed: true,
+          budgets: [],
+          ticket: { degraded: true },
+        })
         expect(reserve.ms).toBeLessThan(bound)
         const [first, reserved] = [calls[0].value, reserve.value]
         if (!first.allowed || !reserved.allowed) throw new Error('admitted above')
         for (const step of [
-          () => stores.limits.release(first.lease, { actualTokens: 50 }),
-          () => stores.budgets.settle(reserved.reservation, 500),
+          () => stores.admission.settle(first.ticket, { tokens: 50, costMicroUsd: 0 }),
+          () => stores.admission.settle(reserved.ticket, { tokens: null, costMicroUsd: 500 }),
           () => stores.feed.publish({ kind: 'key', id: 'key-a' }),
         ]) {
           const { ms } = await timed(step)
@@ -128,7 +131,7 @@ describe('Redis unreachable', () => {
         // A second wave, a while later: still the same incident.
         await new Promise((resolve) => setTimeout(resolve, 60))
         for (let index = 0; index < 5; index += 1) {
-          const { ms } = await timed(() => stores.limits.acquire(limited))
+          const { ms } = await timed(() => stores.admission.admit(limited))
           expect(ms).toBeLessThan(bound)
         }
         expect(stores.feed.live()).toBe(false)
@@ -155,16 +158,16 @@ describe('Redis unreachable', () => {
       const stores = storesOn(await connect(), 'closed')
       try {
         const failures = await Promise.all([
-          ...Array.from({ length: 10 }, () => timedFailure(() => stores.limits.acquire(limited))),
-          ...Array.from({ length: 10 }, () => timedFailure(() => stores.budgets.reserve(budgeted))),
+          ...Array.from({ length: 10 }, () => timedFailure(() => stores.admission.admit(limited))),
+          ...Array.from({ length: 10 }, () => timedFailure(() => stores.admission.admit(budgeted))),
         ])
         for (const { error, ms } of failures) {
           expect(error).toBeInstanceOf(GatewayError)
           expect(error).toMatchObject({ status: 503, code: 'unavailable' })
           expect(ms).toBeLessThan(bound)
         }
-        expect((failures[0].error as Error).message).toMatch(/^Rate limits cannot be checked/)
-        expect((failures[10].error as Error).message).toMatch(/^Budgets cannot be checked/)
+        for (const { error } of failures)
+          expect((error as Error).message).toMatch(/^Rate limits and budgets cannot be checked/)
         // Publishing a revocation is best effort in either mode: the key store already holds the change.
         await expect(stores.feed.publish({ kind: 'tenant', id: 'acme' })).resolves.toBeUndefined()
         expect(stores.logger.lines.map((line) => [line.level, line.message])).toEqual([
@@ -227,35 +230,40 @@ describe('Redis answering late', () => {
     const redis = await connectRedis({ url: proxy.url })
     const logger = createRecordingLogger()
     const guard = new RedisGuard({ mode: 'closed', logger, probeIntervalMs: 10 })
-    const limits = createRedisRateLimitStore({ redis, guard, prefix: keys.prefix })
-    const budgets = createRedisBudgetStore({
+    const admission = createRedisAdmissionStore({
       redis,
       guard,
       prefix: keys.prefix,
       clock: createFakeClock(),
       loadSpent: async () => 0,
     })
-    const rate: RateLimitRequest = {
-      tenant: { id: 'acme', limits: {} },
-      key: { id: 'key-a', limits: { concurrentRequests: 1, requestsPerMinute: 100 } },
+    const rate: AdmissionRequest = {
+      tenant: { id: 'acme', limits: {}, budget: null },
+      key: {
+        id: 'key-a',
+        limits: { concurrentRequests: 1, requestsPerMinute: 100 },
+        budget: null,
+      },
       tokens: 0,
+      costMicroUsd: 0,
     }
-    const budget: BudgetRequest = {
-      tenant: { id: 'acme', budget: null },
-      key: { id: 'key-a', budget: { limitMicroUsd: 1_000, period: 'day' } },
-      amountMicroUsd: 900,
+    const budget: AdmissionRequest = {
+      tenant: { id: 'acme', limits: {}, budget: null },
+      key: { id: 'key-a', limits: {}, budget: { limitMicroUsd: 1_000, period: 'day' } },
+      tokens: 0,
+      costMicroUsd: 900,
     }
     try {
       // Warm: the scripts are loaded and the budget's counter seeded while Redis answers.
-      const warm = await limits.acquire(rate)
+      const warm = await admission.admit(rate)
       if (!warm.allowed) throw new Error('refused while warming')
-      await limits.release(warm.lease, { actualTokens: null })
-      const warmBudget = await budgets.reserve({ ...budget, amountMicroUsd: 0 })
+      await admission.settle(warm.ticket, { tokens: null, costMicroUsd: 0 })
+      const warmBudget = await admission.admit({ ...budget, costMicroUsd: 0 })
       if (!warmBudget.allowed) throw new Error('refused while warming')
-      await budgets.settle(warmBudget.reservation, 0)
+      await admission.settle(warmBudget.ticket, { tokens: null, costMicroUsd: 0 })
 
       proxy.pause()
-      for (const call of [() => limits.acquire(rate), () => budgets.reserve(budget)]) {
+      for (const call of [() => admission.admit(rate), () => admission.admit(budget)]) {
         await new Promise((resolve) => setTimeout(resolve, 15)) // past the probe interval
         const { error, ms } = await timedFailure(call)
         expect(error).toMatchObject({ status: 503, code: 'unavailable' })
@@ -265,12 +273,12 @@ describe('Redis answering late', () => {
       expect(await redis.ping()).toBe('PONG') // sent after the late scripts and their cancels: they have run
       await new Promise((resolve) => setTimeout(resolve, 15))
 
-      const again = await limits.acquire(rate)
-      expect(again.allowed).toBe(true) // the late acquire's concurrency slot was freed...
-      expect(again.states.find((state) => state.dimension === 'requests')?.remaining).toBe(97) // ...its request counts
-      const reserved = await budgets.reserve(budget)
+      const again = await admission.admit(rate)
+      expect(again.allowed).toBe(true) // the late admission's concurrency slot was freed...
+      expect(again.rateLimits.find((state) => state.dimension === 'requests')?.remaining).toBe(97) // ...its request counts
+      const reserved = await admission.admit(budget)
       expect(reserved.allowed).toBe(true) // the late reservation was released
-      expect(reserved.states[0]).toMatchObject({ reservedMicroUsd: 900, spentMicroUsd: 0 })
+      expect(reserved.budgets[0]).toMatchObject({ reservedMicroUsd: 900, spentMicroUsd: 0 })
       expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info'])
     } finally {
       redis.disconnect()

@@ -13,8 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app.ts'
 import { generateApiKey } from '../../src/core/generate-api-key.ts'
 import { hashApiKey } from '../../src/core/hash-api-key.ts'
-import { createMemoryBudgetStore } from '../../src/stores/memory/memory-budget-store.ts'
-import { createMemoryRateLimitStore } from '../../src/stores/memory/memory-rate-limit-store.ts'
+import { createMemoryAdmissionStore } from '../../src/stores/memory/memory-admission-store.ts'
 import type { CreateKeyInput } from '../../src/stores/tenant-store.ts'
 import { createFakeClock } from '../helpers/fake-clock.ts'
 import { chatResult, createFakeAdapter, createFakeDeps } from '../helpers/fake-deps.ts'
@@ -68,8 +67,7 @@ beforeEach(async () => {
     ...base,
     stores: {
       ...stores.stores,
-      rateLimits: createMemoryRateLimitStore({ clock }),
-      budgets: createMemoryBudgetStore({
+      admission: createMemoryAdmissionStore({
         clock,
         loadSpent: (query) =>
           usage.spent(
