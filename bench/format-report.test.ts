@@ -23,12 +23,20 @@ const target = (
   upstreamRequests: Math.round(requestsPerSecond * 10),
   warmupUpstreamRequests: Math.round(requestsPerSecond * 10),
   cpuMicrosPerRequest: { target: 990_000 / requestsPerSecond, redis: null },
+  roundCpuMicrosPerRequest: [990_000 / requestsPerSecond, 990_000 / requestsPerSecond],
   cpuPercent: { target: 99, mock: 30, loadGenerator: 40, redis: null, other: 2, ...cpu },
 })
 
+/** A target's run in a fixture, to change a figure. */
+const ran = (scenarioRun: ScenarioRun, name: TargetName): TargetRun => {
+  const found = scenarioRun.targets[name]
+  if (found === undefined) throw new Error(`no ${name} in ${scenarioRun.scenario.name}`)
+  return found
+}
+
 const run = (
   scenario: ScenarioRun['scenario'],
-  figures: Record<TargetName, [number, number]>
+  figures: Record<'direct' | 'reference' | 'gateway', [number, number]>
 ): ScenarioRun => ({
   scenario,
   targets: {
@@ -102,6 +110,7 @@ const result = (options: {
     roundLeadInSeconds: 1,
     model: 'gpt-4o-mini',
     streamChunks: 20,
+    upstreamChunksPerStream: 23,
   },
   runs: [
     run(
@@ -361,8 +370,8 @@ describe('formatReport', () => {
 
   it("shows the ratio of each round, where the machine's drift shows", () => {
     const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
-    data.runs[0].targets.gateway.roundRates = [2000, 2600]
-    data.runs[0].targets.reference.roundRates = [4000, 4000]
+    ran(data.runs[0], 'gateway').roundRates = [2000, 2600]
+    ran(data.runs[0], 'reference').roundRates = [4000, 4000]
     expect(roundRatios(data.runs[0])).toEqual([0.5, 0.65])
     expect(formatReport(data, judgeBenchmark(data))).toContain(
       'gateway/reference in each round: 0.50 0.65'
@@ -384,14 +393,14 @@ describe('formatReport', () => {
 
   it('warns when core 1 set the pace or other processes were busy', () => {
     const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
-    data.runs[0].targets.reference.cpuPercent = {
+    ran(data.runs[0], 'reference').cpuPercent = {
       target: 80,
       mock: 55,
       loadGenerator: 41,
       redis: null,
       other: 3,
     }
-    data.runs[2].targets.gateway.cpuPercent = {
+    ran(data.runs[2], 'gateway').cpuPercent = {
       target: 70,
       mock: 20,
       loadGenerator: 30,

@@ -149,6 +149,7 @@ const measureInterleaved = async (targets: readonly [Target, Target], rounds: nu
 const stores = await prepareBenchStores({ redis: false, database: 'sqlite' })
 const processes = await startBenchProcesses({
   gatewayEnv: stores.env,
+  gatewayConfig: stores.config,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
   gatewayNodeOptions: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
   referenceNodeOptions: process.env.BENCH_REFERENCE_NODE_FLAGS?.split(' ').filter(Boolean),
