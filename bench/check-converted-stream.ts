@@ -72,11 +72,15 @@ const member = (value: unknown, ...path: (string | number)[]): unknown => {
   return current
 }
 
-/** The first place two lists of event types part, or `null`. */
-const sequenceProblem = (types: readonly string[], expected: readonly string[]): string | null => {
+/** The first place two lists of event types part, or `null`; `counted` says which events the index counts. */
+const sequenceProblem = (
+  types: readonly string[],
+  expected: readonly string[],
+  counted = ''
+): string | null => {
   for (let index = 0; index < Math.max(types.length, expected.length); index += 1) {
     if (types[index] !== expected[index]) {
-      return `event ${index} is ${types[index] ?? 'missing'}, expected ${expected[index] ?? 'the end of the stream'}`
+      return `event ${index}${counted} is ${types[index] ?? 'missing'}, expected ${expected[index] ?? 'the end of the stream'}`
     }
   }
   return null
@@ -184,7 +188,8 @@ export const messagesStreamProblem = (
         'content_block_stop',
         'message_delta',
         'message_stop',
-      ]
+      ],
+      ' (pings aside)'
     )
   if (problem !== null) return problem
   const delta = events[events.length - 2].data

@@ -136,6 +136,24 @@ const result = (options: {
   failures: options.failures ?? [],
 })
 
+/** `streaming-converted`: the gateway through the Responses API and the Messages API, CPU µs per stream as given. */
+const convertedRun = (cpu: { responses: number[]; messages: number[] }): ScenarioRun => {
+  const scenario = fullScenarios.find((candidate) => candidate.name === 'streaming-converted')
+  if (scenario === undefined) throw new Error('no streaming-converted scenario')
+  const converting = (rounds: number[], streams: number): TargetRun => ({
+    ...target(streams, 30),
+    cpuMicrosPerRequest: { target: (rounds[0] + rounds[1]) / 2, redis: null },
+    roundCpuMicrosPerRequest: rounds,
+  })
+  return {
+    scenario,
+    targets: {
+      responses: converting(cpu.responses, 1800),
+      messages: converting(cpu.messages, 2000),
+    },
+  }
+}
+
 describe('judgeBenchmark', () => {
   it('passes when the gateway keeps 0.70 of the reference throughput, 0.65 of its streams, and adds under 2 ms to p99', () => {
     const verdict = judgeBenchmark(
@@ -414,5 +432,45 @@ describe('formatReport', () => {
     expect(report).toContain(
       'streaming / gateway: other processes used 35% of a core: the machine was not quiet'
     )
+  })
+
+  it('judges the converted streams on CPU per upstream chunk, responses over messages, with the ratio of each round', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    // 23 upstream chunks per stream: 920 and 1,150 µs per stream are 40 and 50 µs per chunk.
+    data.runs.push(convertedRun({ responses: [900, 940], messages: [1_000, 1_300] }))
+    const verdict = judgeBenchmark(data)
+    expect(verdict.conversion).toHaveLength(1)
+    const [figures] = verdict.conversion
+    expect(figures.responses.cpuMicrosPerChunk).toBeCloseTo(40)
+    expect(figures.messages.cpuMicrosPerChunk).toBeCloseTo(50)
+    expect(figures.cpuPerChunkResponsesVsMessages).toBeCloseTo(0.8)
+    expect(figures.roundCpuPerChunkResponsesVsMessages).toEqual([0.9, 940 / 1_300])
+    expect([figures.responses.streamsPerSecond, figures.messages.streamsPerSecond]).toEqual([
+      1800, 2000,
+    ])
+    expect(verdict.checks.at(-1)).toEqual({
+      name: 'streaming-converted: CPU per upstream chunk, responses/messages',
+      value: figures.cpuPerChunkResponsesVsMessages,
+      limit: '<= 1',
+      pass: true,
+    })
+    const report = formatReport(data, verdict)
+    const table = report.slice(report.indexOf('streaming-converted: 32 connections'))
+    expect(table).toMatch(/^target +rate\/s .* CPU µs\/chunk +non-2xx/m)
+    expect(table).toMatch(/^responses +1800 .* 40\.0 +0 +0 /m)
+    expect(table).toMatch(/^messages +2000 .* 50\.0 +0 +0 /m)
+    expect(table.slice(0, table.indexOf('\n\n'))).not.toMatch(/^(direct|reference|gateway) /m)
+    expect(table).toContain('responses/messages CPU per upstream chunk in each round: 0.90 0.72')
+    expect(report).toContain(
+      'streaming-converted: CPU per upstream chunk responses/messages 0.80 (40.0 vs 50.0 µs), 1800 vs 2000 streams/s'
+    )
+    expect(report).toContain(
+      'PASS  streaming-converted: CPU per upstream chunk, responses/messages: 0.80 (target <= 1)'
+    )
+
+    const costly = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    costly.runs.push(convertedRun({ responses: [1_200, 1_200], messages: [1_100, 1_100] }))
+    expect(judgeBenchmark(costly).checks.at(-1)?.pass).toBe(false)
+    expect(judgeBenchmark(costly).pass).toBe(false)
   })
 })

@@ -172,4 +172,55 @@ describe('runScenario', () => {
     expect(gateway.cpuMicrosPerRequest.target).not.toBeNull()
     expect(gateway.cpuMicrosPerRequest.redis).not.toBeNull()
   })
+
+  it('drives the converted streams through the gateway alone, its two APIs taking turns, with the CPU of each round', async () => {
+    const served = { count: 0 }
+    const { generator, jobs } = fakeLoadGenerator(
+      { [origins.gateway]: [1, 1, 300, 200, 100, 150] },
+      served
+    )
+    const processes = {
+      mock: { pid: process.pid },
+      countMockRequests: async () => served.count,
+    } as unknown as BenchProcesses
+    const scenario = fullScenarios.find((candidate) => candidate.name === 'streaming-converted')
+    if (scenario === undefined) throw new Error('no streaming-converted scenario')
+    const gateway = { url: origins.gateway, pid: process.pid, key: 'k' }
+    const results = await runScenario({
+      processes,
+      loadGenerator: generator,
+      options: {
+        scenarios: [],
+        durationSeconds: 4,
+        warmupSeconds: 1,
+        rounds: 2,
+        roundLeadInSeconds: 0,
+        verifyBodies: false,
+        gatewayLogPath: '/dev/null',
+      },
+      scenario,
+      targets: {
+        responses: { ...gateway, api: 'responses' },
+        messages: { ...gateway, api: 'messages' },
+      },
+    })
+
+    expect(jobs.map((job) => new URL(job.url).pathname)).toEqual([
+      ...['/v1/responses', '/v1/messages'], // warm-ups
+      ...['/v1/responses', '/v1/messages'],
+      ...['/v1/messages', '/v1/responses'],
+    ])
+    expect(jobs.map((job) => job.verify)).toEqual([
+      ...['responses-sse', 'messages-sse'],
+      ...['responses-sse', 'messages-sse'],
+      ...['messages-sse', 'responses-sse'],
+    ])
+    expect(Object.keys(results).sort()).toEqual(['messages', 'responses'])
+    expect(results.responses?.roundRates).toEqual([300, 150])
+    expect(results.messages?.roundRates).toEqual([200, 100])
+    expect(results.responses?.upstreamRequests).toBe(900)
+    // One CPU reading per round, over what the mock answered in it.
+    expect(results.responses?.roundCpuMicrosPerRequest).toHaveLength(2)
+    expect(results.messages?.cpuMicrosPerRequest.target).not.toBeNull()
+  })
 })
