@@ -39,3 +39,51 @@ describe('the tenant scenarios', () => {
     expect(job.verify).toBe('json')
   })
 })
+
+describe('the converted streams', () => {
+  const scenario = fullScenarios.find((candidate) => candidate.converted === true)
+  if (scenario === undefined) throw new Error('no converted scenario')
+
+  it('run after the streaming scenarios, on their connections, through the gateway only', () => {
+    const names = fullScenarios.map((candidate) => candidate.name)
+    expect(names.indexOf('streaming-converted')).toBe(names.indexOf('streaming-no-usage') + 1)
+    expect(scenario.connections).toBe(
+      fullScenarios.find((candidate) => candidate.name === 'streaming')?.connections
+    )
+    expect(targetsOf(scenario)).toEqual(['responses', 'messages'])
+  })
+
+  it('call the Responses API and the Messages API on the converted route, each stream checked even when bodies are not', () => {
+    const gateway = { url: 'http://127.0.0.1:1', pid: 7, key: 'bench-master' }
+    const jobOf = (api: 'responses' | 'messages') =>
+      jobFor({
+        scenario,
+        target: { ...gateway, api },
+        verifyBodies: false,
+        seconds: { measured: 2, leadIn: 1 },
+      })
+    const responses = jobOf('responses')
+    expect(responses.url).toBe('http://127.0.0.1:1/v1/responses')
+    expect(responses.headers.authorization).toBe('Bearer bench-master')
+    expect(responses.verify).toBe('responses-sse')
+    expect(JSON.parse(responses.body)).toMatchObject({
+      model: 'bench-converted',
+      stream: true,
+      store: false,
+    })
+    const messages = jobOf('messages')
+    expect(messages.url).toBe('http://127.0.0.1:1/v1/messages')
+    expect(messages.headers['x-api-key']).toBe('bench-master')
+    expect(messages.headers.authorization).toBeUndefined()
+    expect(messages.verify).toBe('messages-sse')
+    expect(JSON.parse(messages.body)).toMatchObject({ model: 'bench-converted', stream: true })
+    // The chat scenarios leave bodies unchecked at full length, as before.
+    const chat = jobFor({
+      scenario: fullScenarios[0],
+      target: gateway,
+      verifyBodies: false,
+      seconds: { measured: 2, leadIn: 1 },
+    })
+    expect([chat.url, chat.verify]).toEqual(['http://127.0.0.1:1/v1/chat/completions', undefined])
+  })
+})

@@ -1,7 +1,7 @@
 /**
  * The scenarios of `npm run bench` (docs/benchmark.md) and the load job each gives the load generator for one target.
  */
-import { chatRequestBody } from './bench-settings.ts'
+import { chatRequestBody, messagesRequestBody, responsesRequestBody } from './bench-settings.ts'
 import type { WorkerJob } from './load-worker.ts'
 
 export type ScenarioName =
@@ -9,13 +9,26 @@ export type ScenarioName =
   | 'fixed-rate'
   | 'streaming'
   | 'streaming-no-usage'
+  | 'streaming-converted'
   | 'paced-streams'
   | 'paced-streams-no-usage'
   | 'max-throughput-tenant'
   | 'fixed-rate-tenant'
 
-export type TargetName = 'direct' | 'reference' | 'gateway'
+/**
+ * Where a phase's load goes: the mock directly, the reference proxy, the gateway; and, in `streaming-converted`, the
+ * gateway through its Responses API (`responses`) and through its Messages API (`messages`).
+ */
+export type TargetName = 'direct' | 'reference' | 'gateway' | 'responses' | 'messages'
+/** The targets of the proxy scenarios (all but `streaming-converted`), in the order of their first round. */
 export const targetNames: readonly TargetName[] = ['direct', 'reference', 'gateway']
+/** The targets of `streaming-converted`: the gateway, called through two APIs it converts to. */
+export const conversionTargetNames: readonly TargetName[] = ['responses', 'messages']
+/** Every target, in the order of the report. */
+export const allTargetNames: readonly TargetName[] = [...targetNames, ...conversionTargetNames]
+
+/** The API a target is called through: Chat Completions, unless it is one of the conversion targets. */
+export type ClientApi = 'chat' | 'responses' | 'messages'
 
 export type Scenario = {
   name: ScenarioName
@@ -41,11 +54,20 @@ export type Scenario = {
    * the two side by side (what the accounting costs).
    */
   tenant?: { masterScenario: ScenarioName }
+  /**
+   * The gateway alone, called through the Responses API and through the Messages API in turn (the targets
+   * `responses` and `messages`, interleaved round by round), on a route to the mock as an OpenAI-compatible server
+   * without the Responses API: the gateway converts every upstream chunk to the client's API on both. The reference
+   * cannot convert, and the mock speaks neither API: neither is driven. Every stream is checked whole.
+   */
+  converted?: true
 }
 
 /** The targets a scenario drives, in the order of its first round. */
-export const targetsOf = (scenario: Scenario): readonly TargetName[] =>
-  scenario.tenant === undefined ? targetNames : ['reference', 'gateway']
+export const targetsOf = (scenario: Scenario): readonly TargetName[] => {
+  if (scenario.converted === true) return conversionTargetNames
+  return scenario.tenant === undefined ? targetNames : ['reference', 'gateway']
+}
 
 /**
  * `fixed-rate` is paced (`paced-load.ts`): one request every 5 ms on up to 8 keep-alive connections, each timed from
@@ -59,6 +81,10 @@ export const targetsOf = (scenario: Scenario): readonly TargetName[] =>
  *
  * The `-tenant` scenarios are their master-key namesakes with a tenant key (`tenant`), run right after them so
  * that the gateway is in the same state (warm, the same store) for both.
+ *
+ * `streaming-converted` streams the mock's 20-chunk streams (with usage) through the gateway's conversion at full
+ * rate, to a Responses API client and to a Messages API client on the same connections as `streaming`: its figure
+ * is the gateway's CPU time per upstream chunk on each, and the one over the other.
  */
 export const fullScenarios: readonly Scenario[] = [
   { name: 'max-throughput', connections: 64, stream: false },
@@ -78,6 +104,7 @@ export const fullScenarios: readonly Scenario[] = [
   },
   { name: 'streaming', connections: 32, stream: true, includeUsage: true },
   { name: 'streaming-no-usage', connections: 32, stream: true, includeUsage: false },
+  { name: 'streaming-converted', connections: 32, stream: true, converted: true },
   {
     name: 'paced-streams',
     connections: 500,
@@ -94,7 +121,42 @@ export const fullScenarios: readonly Scenario[] = [
   },
 ]
 
-export type BenchTarget = { url: string; pid: number | null; key: string }
+/** A target's origin, its process (`null`: the mock, not measured), the key clients send, and the API they call. */
+export type BenchTarget = { url: string; pid: number | null; key: string; api?: ClientApi }
+
+/** The path, headers, body and body check of a request through `api` (the OpenAI SDK's, or the Anthropic SDK's). */
+export const requestFor = (options: {
+  api: ClientApi
+  key: string
+  stream: boolean
+  includeUsage: boolean
+  paced?: Scenario['paced']
+  verifyBodies: boolean
+}): Pick<WorkerJob, 'url' | 'headers' | 'body' | 'verify'> => {
+  const json = { 'content-type': 'application/json' }
+  if (options.api === 'responses') {
+    return {
+      url: '/v1/responses',
+      headers: { authorization: `Bearer ${options.key}`, ...json },
+      body: responsesRequestBody(),
+      verify: 'responses-sse',
+    }
+  }
+  if (options.api === 'messages') {
+    return {
+      url: '/v1/messages',
+      headers: { 'x-api-key': options.key, 'anthropic-version': '2023-06-01', ...json },
+      body: messagesRequestBody(),
+      verify: 'messages-sse',
+    }
+  }
+  return {
+    url: '/v1/chat/completions',
+    headers: { authorization: `Bearer ${options.key}`, ...json },
+    body: chatRequestBody(options),
+    verify: options.verifyBodies ? (options.stream ? 'sse' : 'json') : undefined,
+  }
+}
 
 /** The job of one phase (a warm-up or a round) of `scenario` against `target`. */
 export const jobFor = (options: {
@@ -105,15 +167,22 @@ export const jobFor = (options: {
 }): WorkerJob => {
   const { scenario, target, seconds } = options
   const includeUsage = scenario.includeUsage ?? true
+  // The conversion targets' streams are always checked whole (the proof that both conversions are complete).
+  const request = requestFor({
+    api: target.api ?? 'chat',
+    key: target.key,
+    stream: scenario.stream,
+    includeUsage,
+    paced: scenario.paced,
+    verifyBodies: options.verifyBodies,
+  })
   const job: WorkerJob = {
-    url: `${target.url}/v1/chat/completions`,
-    headers: { authorization: `Bearer ${target.key}`, 'content-type': 'application/json' },
-    body: chatRequestBody({ stream: scenario.stream, includeUsage, paced: scenario.paced }),
+    ...request,
+    url: `${target.url}${request.url}`,
     connections: scenario.connections,
     overallRate: scenario.overallRate,
     durationSeconds: seconds.measured,
     warmupSeconds: seconds.leadIn,
-    verify: options.verifyBodies ? (scenario.stream ? 'sse' : 'json') : undefined,
   }
   if (scenario.paced !== undefined) {
     // Every paced stream is checked whole, whatever `verifyBodies` says: the stamps are read anyway.

@@ -10,6 +10,13 @@ export const benchSettings = {
   /** Content chunks in each streamed answer. */
   streamChunks: 20,
   model: 'gpt-4o-mini',
+  /**
+   * The route the `streaming-converted` scenario calls (`start-bench-processes.ts`): the same mock, behind a provider
+   * of type `openai-compatible` without the Responses API (`compat.responses: false`), so that the gateway converts.
+   */
+  convertedModel: 'bench-converted',
+  /** `max_tokens` of a Messages call (required by that API) and `max_output_tokens` of a Responses call. */
+  maxOutputTokens: 256,
   messages: [
     { role: 'system', content: 'You are a helpful assistant. Answer in one short sentence.' },
     { role: 'user', content: 'What is the capital of France, and why is it famous?' },
@@ -42,4 +49,36 @@ export const chatRequestBody = (options: ChatRequestOptions): string =>
             bench_interval_ms: String(options.paced.intervalMs),
           },
         }),
+  })
+
+const systemText =
+  benchSettings.messages.find((message) => message.role === 'system')?.content ?? ''
+const userText = benchSettings.messages.find((message) => message.role === 'user')?.content ?? ''
+
+/** What the mock answers to the benchmark's request, as the test suite's mock would: `echo: <user text>`. */
+export const mockAnswer = `echo: ${userText}`
+
+/**
+ * A streamed Responses API call, as the OpenAI SDK's `responses.create({ stream: true })` sends it: instructions and
+ * a user message, with `store: false` (what Codex CLI sends) so that the figure is the conversion's, not the response
+ * store's. https://platform.openai.com/docs/api-reference/responses/create
+ */
+export const responsesRequestBody = (): string =>
+  JSON.stringify({
+    model: benchSettings.convertedModel,
+    instructions: systemText,
+    input: [{ role: 'user', content: userText }],
+    max_output_tokens: benchSettings.maxOutputTokens,
+    stream: true,
+    store: false,
+  })
+
+/** The same call to the Messages API, as the Anthropic SDK's `messages.stream` sends it. */
+export const messagesRequestBody = (): string =>
+  JSON.stringify({
+    model: benchSettings.convertedModel,
+    system: systemText,
+    messages: [{ role: 'user', content: userText }],
+    max_tokens: benchSettings.maxOutputTokens,
+    stream: true,
   })

@@ -23,12 +23,20 @@ const target = (
   upstreamRequests: Math.round(requestsPerSecond * 10),
   warmupUpstreamRequests: Math.round(requestsPerSecond * 10),
   cpuMicrosPerRequest: { target: 990_000 / requestsPerSecond, redis: null },
+  roundCpuMicrosPerRequest: [990_000 / requestsPerSecond, 990_000 / requestsPerSecond],
   cpuPercent: { target: 99, mock: 30, loadGenerator: 40, redis: null, other: 2, ...cpu },
 })
 
+/** A target's run in a fixture, to change a figure. */
+const ran = (scenarioRun: ScenarioRun, name: TargetName): TargetRun => {
+  const found = scenarioRun.targets[name]
+  if (found === undefined) throw new Error(`no ${name} in ${scenarioRun.scenario.name}`)
+  return found
+}
+
 const run = (
   scenario: ScenarioRun['scenario'],
-  figures: Record<TargetName, [number, number]>
+  figures: Record<'direct' | 'reference' | 'gateway', [number, number]>
 ): ScenarioRun => ({
   scenario,
   targets: {
@@ -102,6 +110,7 @@ const result = (options: {
     roundLeadInSeconds: 1,
     model: 'gpt-4o-mini',
     streamChunks: 20,
+    upstreamChunksPerStream: 23,
   },
   runs: [
     run(
@@ -126,6 +135,24 @@ const result = (options: {
   peakRssKb: { gateway: 120_000, reference: 60_000 },
   failures: options.failures ?? [],
 })
+
+/** `streaming-converted`: the gateway through the Responses API and the Messages API, CPU µs per stream as given. */
+const convertedRun = (cpu: { responses: number[]; messages: number[] }): ScenarioRun => {
+  const scenario = fullScenarios.find((candidate) => candidate.name === 'streaming-converted')
+  if (scenario === undefined) throw new Error('no streaming-converted scenario')
+  const converting = (rounds: number[], streams: number): TargetRun => ({
+    ...target(streams, 30),
+    cpuMicrosPerRequest: { target: (rounds[0] + rounds[1]) / 2, redis: null },
+    roundCpuMicrosPerRequest: rounds,
+  })
+  return {
+    scenario,
+    targets: {
+      responses: converting(cpu.responses, 1800),
+      messages: converting(cpu.messages, 2000),
+    },
+  }
+}
 
 describe('judgeBenchmark', () => {
   it('passes when the gateway keeps 0.70 of the reference throughput, 0.65 of its streams, and adds under 2 ms to p99', () => {
@@ -361,8 +388,8 @@ describe('formatReport', () => {
 
   it("shows the ratio of each round, where the machine's drift shows", () => {
     const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
-    data.runs[0].targets.gateway.roundRates = [2000, 2600]
-    data.runs[0].targets.reference.roundRates = [4000, 4000]
+    ran(data.runs[0], 'gateway').roundRates = [2000, 2600]
+    ran(data.runs[0], 'reference').roundRates = [4000, 4000]
     expect(roundRatios(data.runs[0])).toEqual([0.5, 0.65])
     expect(formatReport(data, judgeBenchmark(data))).toContain(
       'gateway/reference in each round: 0.50 0.65'
@@ -384,14 +411,14 @@ describe('formatReport', () => {
 
   it('warns when core 1 set the pace or other processes were busy', () => {
     const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
-    data.runs[0].targets.reference.cpuPercent = {
+    ran(data.runs[0], 'reference').cpuPercent = {
       target: 80,
       mock: 55,
       loadGenerator: 41,
       redis: null,
       other: 3,
     }
-    data.runs[2].targets.gateway.cpuPercent = {
+    ran(data.runs[2], 'gateway').cpuPercent = {
       target: 70,
       mock: 20,
       loadGenerator: 30,
@@ -405,5 +432,45 @@ describe('formatReport', () => {
     expect(report).toContain(
       'streaming / gateway: other processes used 35% of a core: the machine was not quiet'
     )
+  })
+
+  it('judges the converted streams on CPU per upstream chunk, responses over messages, with the ratio of each round', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    // 23 upstream chunks per stream: 920 and 1,150 µs per stream are 40 and 50 µs per chunk.
+    data.runs.push(convertedRun({ responses: [900, 940], messages: [1_000, 1_300] }))
+    const verdict = judgeBenchmark(data)
+    expect(verdict.conversion).toHaveLength(1)
+    const [figures] = verdict.conversion
+    expect(figures.responses.cpuMicrosPerChunk).toBeCloseTo(40)
+    expect(figures.messages.cpuMicrosPerChunk).toBeCloseTo(50)
+    expect(figures.cpuPerChunkResponsesVsMessages).toBeCloseTo(0.8)
+    expect(figures.roundCpuPerChunkResponsesVsMessages).toEqual([0.9, 940 / 1_300])
+    expect([figures.responses.streamsPerSecond, figures.messages.streamsPerSecond]).toEqual([
+      1800, 2000,
+    ])
+    expect(verdict.checks.at(-1)).toEqual({
+      name: 'streaming-converted: CPU per upstream chunk, responses/messages',
+      value: figures.cpuPerChunkResponsesVsMessages,
+      limit: '<= 1',
+      pass: true,
+    })
+    const report = formatReport(data, verdict)
+    const table = report.slice(report.indexOf('streaming-converted: 32 connections'))
+    expect(table).toMatch(/^target +rate\/s .* CPU µs\/chunk +non-2xx/m)
+    expect(table).toMatch(/^responses +1800 .* 40\.0 +0 +0 /m)
+    expect(table).toMatch(/^messages +2000 .* 50\.0 +0 +0 /m)
+    expect(table.slice(0, table.indexOf('\n\n'))).not.toMatch(/^(direct|reference|gateway) /m)
+    expect(table).toContain('responses/messages CPU per upstream chunk in each round: 0.90 0.72')
+    expect(report).toContain(
+      'streaming-converted: CPU per upstream chunk responses/messages 0.80 (40.0 vs 50.0 µs), 1800 vs 2000 streams/s'
+    )
+    expect(report).toContain(
+      'PASS  streaming-converted: CPU per upstream chunk, responses/messages: 0.80 (target <= 1)'
+    )
+
+    const costly = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    costly.runs.push(convertedRun({ responses: [1_200, 1_200], messages: [1_100, 1_100] }))
+    expect(judgeBenchmark(costly).checks.at(-1)?.pass).toBe(false)
+    expect(judgeBenchmark(costly).pass).toBe(false)
   })
 })

@@ -3,11 +3,18 @@
  * (gateway throughput at least 0.70 of the reference's for plain calls and 0.65 for streams; at most 2 ms added to
  * p99 at the fixed rate; for paced streams, at most 1.5 times the reference's CPU per chunk, under 1 ms added to the
  * chunks' p99 delay, and a peak RSS under 300 MiB; with a tenant key, at least 0.60 of the reference's throughput
- * and under 3 ms added to p99 at the fixed rate). A scenario that did not run is not judged. The tenant scenarios
- * are also set beside their master-key namesakes: what the accounting costs.
+ * and under 3 ms added to p99 at the fixed rate; for streams converted by the gateway, no more CPU per upstream chunk
+ * to a Responses API client than to a Messages API client). A scenario that did not run is not judged. The tenant
+ * scenarios are also set beside their master-key namesakes: what the accounting costs.
  */
-import type { BenchmarkResult, ScenarioName, ScenarioRun, TargetName } from './run-benchmark.ts'
-import { targetNames } from './run-benchmark.ts'
+import type {
+  BenchmarkResult,
+  ScenarioName,
+  ScenarioRun,
+  TargetName,
+  TargetRun,
+} from './run-benchmark.ts'
+import { allTargetNames } from './run-benchmark.ts'
 
 export type TargetCheck = { name: string; value: number; limit: string; pass: boolean }
 
@@ -20,6 +27,7 @@ export const benchTargets = {
   pacedPeakRssMiB: 300,
   tenantThroughputVsReference: 0.6,
   tenantFixedRateAddedP99Ms: 3,
+  convertedCpuPerChunkResponsesVsMessages: 1,
 } as const
 
 /** A paced-streams scenario's figures: the gateway against the reference. */
@@ -54,6 +62,28 @@ export type TenantComparison = {
   redisCpuMicrosPerRequest: number
 }
 
+/** One conversion target of `streaming-converted`: the gateway called through that API. */
+export type ConversionFigures = {
+  /** The gateway's CPU time per chunk the upstream sent (rounds and their lead-ins), µs. */
+  cpuMicrosPerChunk: number
+  streamsPerSecond: number
+}
+
+/**
+ * `streaming-converted`: the gateway's conversion of the same upstream stream to a Responses API client and to a
+ * Messages API client, measured in the same rounds; the judged figure is the first's CPU per chunk over the second's.
+ */
+export type ConversionVerdict = {
+  scenario: ScenarioName
+  /** Chunks the upstream sent per stream (role, content, finish and usage chunks; `[DONE]` aside). */
+  upstreamChunksPerStream: number
+  responses: ConversionFigures
+  messages: ConversionFigures
+  cpuPerChunkResponsesVsMessages: number
+  /** The same ratio in each round (the two targets of a round ran back to back). */
+  roundCpuPerChunkResponsesVsMessages: number[]
+}
+
 export type BenchmarkVerdict = {
   ratios: {
     throughputVsReference: number
@@ -65,6 +95,7 @@ export type BenchmarkVerdict = {
   }
   paced: PacedVerdict[]
   tenant: TenantComparison[]
+  conversion: ConversionVerdict[]
   checks: TargetCheck[]
   pass: boolean
 }
@@ -75,14 +106,10 @@ const runOf = (result: BenchmarkResult, name: ScenarioName): ScenarioRun | undef
 const orNaN = (value: number | null | undefined): number => value ?? Number.NaN
 
 const ratio = (run: ScenarioRun | undefined, over: TargetName): number =>
-  run === undefined
-    ? Number.NaN
-    : run.targets.gateway.requestsPerSecond / orNaN(run.targets[over]?.requestsPerSecond)
+  orNaN(run?.targets.gateway?.requestsPerSecond) / orNaN(run?.targets[over]?.requestsPerSecond)
 
 const addedP99 = (run: ScenarioRun | undefined): number =>
-  run === undefined
-    ? Number.NaN
-    : orNaN(run.targets.gateway.latencyMs.p99) - orNaN(run.targets.reference.latencyMs.p99)
+  orNaN(run?.targets.gateway?.latencyMs.p99) - orNaN(run?.targets.reference?.latencyMs.p99)
 
 const tenantComparisonOf = (result: BenchmarkResult, run: ScenarioRun): TenantComparison => {
   const masterScenario = run.scenario.tenant?.masterScenario ?? run.scenario.name
@@ -97,25 +124,55 @@ const tenantComparisonOf = (result: BenchmarkResult, run: ScenarioRun): TenantCo
     tenant: figure(run),
     master: figure(master),
     gatewayCpuMicrosPerRequest: {
-      tenant: orNaN(run.targets.gateway.cpuMicrosPerRequest.target),
-      master: orNaN(master?.targets.gateway.cpuMicrosPerRequest.target),
+      tenant: orNaN(run.targets.gateway?.cpuMicrosPerRequest.target),
+      master: orNaN(master?.targets.gateway?.cpuMicrosPerRequest.target),
     },
-    redisCpuMicrosPerRequest: orNaN(run.targets.gateway.cpuMicrosPerRequest.redis),
+    redisCpuMicrosPerRequest: orNaN(run.targets.gateway?.cpuMicrosPerRequest.redis),
   }
 }
 
 const pacedVerdictOf = (run: ScenarioRun): PacedVerdict => {
   const { gateway, reference } = run.targets
-  const gatewayCpu = orNaN(gateway.chunks?.cpuMsPerThousandChunks)
-  const referenceCpu = orNaN(reference.chunks?.cpuMsPerThousandChunks)
+  const gatewayCpu = orNaN(gateway?.chunks?.cpuMsPerThousandChunks)
+  const referenceCpu = orNaN(reference?.chunks?.cpuMsPerThousandChunks)
   return {
     scenario: run.scenario.name,
     gatewayCpuMsPerThousandChunks: gatewayCpu,
     referenceCpuMsPerThousandChunks: referenceCpu,
     cpuPerChunkVsReference: gatewayCpu / referenceCpu,
-    addedP50Ms: orNaN(gateway.latencyMs.p50) - orNaN(reference.latencyMs.p50),
-    addedP99Ms: orNaN(gateway.latencyMs.p99) - orNaN(reference.latencyMs.p99),
-    gatewayPeakRssKb: orNaN(gateway.peakRssKb),
+    addedP50Ms: orNaN(gateway?.latencyMs.p50) - orNaN(reference?.latencyMs.p50),
+    addedP99Ms: orNaN(gateway?.latencyMs.p99) - orNaN(reference?.latencyMs.p99),
+    gatewayPeakRssKb: orNaN(gateway?.peakRssKb),
+  }
+}
+
+const conversionFiguresOf = (
+  target: TargetRun | undefined,
+  upstreamChunksPerStream: number
+): ConversionFigures => ({
+  cpuMicrosPerChunk: orNaN(target?.cpuMicrosPerRequest.target) / upstreamChunksPerStream,
+  streamsPerSecond: orNaN(target?.requestsPerSecond),
+})
+
+/**
+ * `streaming-converted`'s figures. Every upstream stream is the same (checked whole on arrival), so the CPU per
+ * upstream chunk is the CPU per stream the mock answered over the chunks of one stream, and the ratio of the two
+ * targets' CPU per chunk is that of their CPU per stream, round by round as in all.
+ */
+const conversionVerdictOf = (result: BenchmarkResult, run: ScenarioRun): ConversionVerdict => {
+  const chunks = result.settings.upstreamChunksPerStream
+  const responses = conversionFiguresOf(run.targets.responses, chunks)
+  const messages = conversionFiguresOf(run.targets.messages, chunks)
+  const messagesRounds = run.targets.messages?.roundCpuMicrosPerRequest ?? []
+  return {
+    scenario: run.scenario.name,
+    upstreamChunksPerStream: chunks,
+    responses,
+    messages,
+    cpuPerChunkResponsesVsMessages: responses.cpuMicrosPerChunk / messages.cpuMicrosPerChunk,
+    roundCpuPerChunkResponsesVsMessages: (
+      run.targets.responses?.roundCpuMicrosPerRequest ?? []
+    ).map((value, index) => orNaN(value) / orNaN(messagesRounds[index])),
   }
 }
 
@@ -195,6 +252,18 @@ export const judgeBenchmark = (result: BenchmarkResult): BenchmarkVerdict => {
           })
     )
   }
+  const conversion = result.runs
+    .filter((run) => run.scenario.converted === true)
+    .map((run) => conversionVerdictOf(result, run))
+  for (const figures of conversion) {
+    checks.push(
+      check(
+        `${figures.scenario}: CPU per upstream chunk, responses/messages`,
+        figures.cpuPerChunkResponsesVsMessages,
+        { atMost: benchTargets.convertedCpuPerChunkResponsesVsMessages }
+      )
+    )
+  }
   const paced = result.runs.filter((run) => run.scenario.paced !== undefined).map(pacedVerdictOf)
   for (const figures of paced) {
     checks.push(
@@ -215,6 +284,7 @@ export const judgeBenchmark = (result: BenchmarkResult): BenchmarkVerdict => {
     ratios,
     paced,
     tenant,
+    conversion,
     checks,
     pass: result.failures.length === 0 && checks.every((entry) => entry.pass),
   }
@@ -241,7 +311,7 @@ const noisyPercent = 15
 const warningsOf = (result: BenchmarkResult): string[] => {
   const warnings: string[] = []
   for (const run of result.runs) {
-    for (const name of targetNames) {
+    for (const name of allTargetNames) {
       const target = run.targets[name]
       if (target === undefined) continue
       const { cpuPercent } = target
@@ -264,11 +334,19 @@ const warningsOf = (result: BenchmarkResult): string[] => {
 /** The gateway's rate over the reference's, round by round (the targets of a round ran back to back). */
 export const roundRatios = (run: ScenarioRun): number[] => {
   const { gateway, reference } = run.targets
-  return gateway.roundRates.map((rate, index) => rate / reference.roundRates[index])
+  return (gateway?.roundRates ?? []).map(
+    (rate, index) => rate / orNaN(reference?.roundRates[index])
+  )
 }
 
 const scenarioTitle = (run: ScenarioRun): string => {
   const { scenario } = run
+  if (scenario.converted === true) {
+    return (
+      `${scenario.name}: ${scenario.connections} connections, max rate, the gateway converting chat completion chunks ` +
+      'for a Responses API client (responses) and a Messages API client (messages), every stream checked whole (streams/s)'
+    )
+  }
   const usage = scenario.stream
     ? `, include_usage ${(scenario.includeUsage ?? true) ? 'asked' : 'not asked'}`
     : ''
@@ -292,8 +370,9 @@ const row = (cells: string[], widths: number[]): string =>
     .map((cell, index) => (index === 0 ? pad(cell, widths[index]) : padStart(cell, widths[index])))
     .join(' ')
 
-const scenarioTable = (run: ScenarioRun): string[] => {
+const scenarioTable = (result: BenchmarkResult, run: ScenarioRun): string[] => {
   const paced = run.scenario.paced !== undefined
+  const converted = run.scenario.converted === true
   const header = [
     'target',
     paced ? 'chunks/s' : 'rate/s',
@@ -313,6 +392,10 @@ const scenarioTable = (run: ScenarioRun): string[] => {
     header.splice(6, 0, 'streams', 'CPU ms/1k')
     widths.splice(6, 0, 8, 10)
   }
+  if (converted) {
+    header.splice(6, 0, 'CPU µs/chunk')
+    widths.splice(6, 0, 12)
+  }
   // Redis's CPU is shown where the gateway uses it; elsewhere it is idle (and counted as ours, not as "other").
   const redis = run.scenario.tenant !== undefined
   if (redis) {
@@ -320,7 +403,7 @@ const scenarioTable = (run: ScenarioRun): string[] => {
     widths.splice(widths.length - 1, 0, 6)
   }
   const lines = [scenarioTitle(run), row(header, widths)]
-  for (const name of targetNames) {
+  for (const name of allTargetNames) {
     const target = run.targets[name]
     if (target === undefined) continue
     const cells = [
@@ -346,12 +429,24 @@ const scenarioTable = (run: ScenarioRun): string[] => {
           ? '-'
           : fixed(target.chunks.cpuMsPerThousandChunks, 1)
       )
+    if (converted)
+      cells.splice(
+        6,
+        0,
+        fixed(orNaN(target.cpuMicrosPerRequest.target) / result.settings.upstreamChunksPerStream, 1)
+      )
     if (redis) cells.splice(cells.length - 1, 0, percent(target.cpuPercent.redis))
     lines.push(row(cells, widths))
   }
-  if (paced) {
-    const gateway = run.targets.gateway.chunks?.roundCpuMsPerThousandChunks ?? []
-    const reference = run.targets.reference.chunks?.roundCpuMsPerThousandChunks ?? []
+  if (converted) {
+    const verdict = conversionVerdictOf(result, run)
+    if (verdict.roundCpuPerChunkResponsesVsMessages.length > 1)
+      lines.push(
+        `responses/messages CPU per upstream chunk in each round: ${verdict.roundCpuPerChunkResponsesVsMessages.map((value) => fixed(value, 2)).join(' ')}`
+      )
+  } else if (paced) {
+    const gateway = run.targets.gateway?.chunks?.roundCpuMsPerThousandChunks ?? []
+    const reference = run.targets.reference?.chunks?.roundCpuMsPerThousandChunks ?? []
     const perRound = gateway.map((value, index) =>
       value === null || reference[index] == null ? Number.NaN : value / (reference[index] as number)
     )
@@ -387,6 +482,13 @@ export const summaryLine = (result: BenchmarkResult, verdict: BenchmarkVerdict):
       `${paced.scenario}: CPU per chunk ${fixed(paced.cpuPerChunkVsReference, 2)} ` +
         `(${fixed(paced.gatewayCpuMsPerThousandChunks, 1)} vs ${fixed(paced.referenceCpuMsPerThousandChunks, 1)} ms/1k chunks), ` +
         `added delay p50 ${fixed(paced.addedP50Ms, 2)} ms, p99 ${fixed(paced.addedP99Ms, 2)} ms`
+    )
+  }
+  for (const conversion of verdict.conversion) {
+    parts.push(
+      `${conversion.scenario}: CPU per upstream chunk responses/messages ${fixed(conversion.cpuPerChunkResponsesVsMessages, 2)} ` +
+        `(${fixed(conversion.responses.cpuMicrosPerChunk, 1)} vs ${fixed(conversion.messages.cpuMicrosPerChunk, 1)} µs), ` +
+        `${fixed(conversion.responses.streamsPerSecond, 0)} vs ${fixed(conversion.messages.streamsPerSecond, 0)} streams/s`
     )
   }
   for (const tenant of verdict.tenant) {
@@ -444,7 +546,7 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
     'CPU: the target process, % of one core; core 1: mock + load generator; other: everything else on the machine',
     ''
   )
-  for (const run of result.runs) lines.push(...scenarioTable(run))
+  for (const run of result.runs) lines.push(...scenarioTable(result, run))
   lines.push(
     `Peak RSS over the run (VmHWM): gateway ${mebibytes(result.peakRssKb.gateway)}, reference ${mebibytes(result.peakRssKb.reference)}`,
     `Throughput gateway/direct ${fixed(verdict.ratios.throughputVsDirect, 2)}, streams gateway/direct ${fixed(verdict.ratios.streamsVsDirect, 2)}`,

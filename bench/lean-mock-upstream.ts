@@ -46,7 +46,8 @@ const envelope = {
   system_fingerprint: 'fp_bench01',
 }
 
-const usageFor = (answer: string) => {
+/** The usage the mock reports for `answer` (the same in the usage chunk and in a plain completion). */
+export const usageFor = (answer: string) => {
   const completion = Math.max(1, Math.ceil(answer.length / 4))
   return {
     prompt_tokens: 31,
@@ -62,7 +63,8 @@ const usageFor = (answer: string) => {
   }
 }
 
-const pieces = (text: string, count: number): string[] => {
+/** `text` cut into the content of `count` chunks (fewer when it has fewer characters): what a stream carries. */
+export const pieces = (text: string, count: number): string[] => {
   const characters = Array.from(text)
   const total = Math.max(1, Math.min(count, characters.length))
   return Array.from({ length: total }, (_, index) =>
@@ -75,7 +77,8 @@ const pieces = (text: string, count: number): string[] => {
   )
 }
 
-const streamEvents = (options: {
+/** The events of a full-rate stream, in order, `data: [DONE]` last. */
+export const streamEvents = (options: {
   answer: string
   streamChunks: number
   includeUsage: boolean

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  bodyProblems,
   cpuMsPerThousandChunks,
   mergeChunkFigures,
   mergeLoadRuns,
@@ -49,6 +50,17 @@ describe('mergeLoadRuns', () => {
     expect(merged.latencyMs.mean).toBeCloseTo((100 * 10 + 300 * 2) / 400)
   })
 
+  it("keeps the first round's description of a body that failed its check", () => {
+    const clean = loadRun({ ok: 1, seconds: 1, samples: [1] })
+    const failed = (problem: string): LoadRun => ({
+      ...clean,
+      mismatches: 1,
+      firstMismatch: problem,
+    })
+    expect(mergeLoadRuns([clean, failed('first'), failed('second')]).firstMismatch).toBe('first')
+    expect(mergeLoadRuns([clean, clean])).not.toHaveProperty('firstMismatch')
+  })
+
   it('gives an empty result for no runs rather than dividing by zero', () => {
     const merged = mergeLoadRuns([])
     expect(merged.ok).toBe(0)
@@ -92,5 +104,27 @@ describe('chunk figures', () => {
       mergeChunkFigures([withChunks(10_000, 0.3), withChunks(10_000, null)])?.cpuMsPerThousandChunks
     ).toBeNull()
     expect(mergeChunkFigures([loadRun({ ok: 1, seconds: 1, samples: [1] })])).toBeUndefined()
+  })
+})
+
+describe('bodyProblems', () => {
+  it("says why a body is not the mock's answer, and checks the converted streams whole", () => {
+    expect(bodyProblems.sse('data: {"finish_reason":"stop"}\n\ndata: [DONE]\n\n')).toBeNull()
+    expect(bodyProblems.sse('data: {"finish_reason":"stop"}\n\n')).toMatch(
+      /^not the mock's whole stream/
+    )
+    expect(
+      bodyProblems.json(
+        '{"object":"chat.completion","choices":[{"message":{"content":"echo: x"}}]}'
+      )
+    ).toBeNull()
+    expect(bodyProblems.json('{')).toBe('not JSON: {')
+    // An empty stream is short of every chunk the mock sent.
+    expect(
+      bodyProblems['responses-sse'](
+        'event: response.created\ndata: {"type":"response.created","sequence_number":0}\n\n'
+      )
+    ).toBe('0 response.output_text.delta events for 20 upstream content chunks')
+    expect(bodyProblems['messages-sse']('')).toBe('the body does not end with a whole event')
   })
 })

@@ -3,6 +3,11 @@
  * generator in `paced-load.ts`): the job and result shapes the benchmark exchanges over IPC, the response body checks,
  * and the latency summary, computed from every sample so that both report the same figures the same way.
  */
+import {
+  messagesStreamProblem,
+  mockStreamExpectation,
+  responsesStreamProblem,
+} from './check-converted-stream.ts'
 
 export type LoadJob = {
   url: string
@@ -13,9 +18,15 @@ export type LoadJob = {
   warmupSeconds: number
   /** Fixed request rate across all connections (paced, see `paced-load.ts`); absent for max throughput. */
   overallRate?: number
-  /** Check every response body: a chat completion JSON from the mock, or a full SSE stream ending in `[DONE]`. */
-  verify?: 'json' | 'sse'
+  /** Check every response body (`bodyProblems`). */
+  verify?: VerifyKind
 }
+
+/**
+ * What a response body must be: the mock's chat completion (`json`), its whole SSE stream (`sse`), or the gateway's
+ * conversion of that stream to a Responses API stream (`responses-sse`) or a Messages API stream (`messages-sse`).
+ */
+export type VerifyKind = 'json' | 'sse' | 'responses-sse' | 'messages-sse'
 
 export type LatencySummary = {
   p50: number | null
@@ -34,6 +45,8 @@ export type LoadResult = {
   timeouts: number
   /** Responses whose body failed `verify`. */
   mismatches: number
+  /** What was wrong with the first of them (autocannon's runs). */
+  firstMismatch?: string
   /** Non-2xx responses, errors and mismatches during the warm-up: they fail the run too. */
   warmupFailures: number
   statusCodes: Record<string, number>
@@ -98,8 +111,10 @@ export const mergeLoadRuns = (runs: readonly LoadRun[]): LoadResult => {
     for (const sample of run.latencySamplesMs) samples.push(sample)
     measuredSeconds += run.measuredSeconds
   }
+  const firstMismatch = runs.find((run) => run.firstMismatch !== undefined)?.firstMismatch
   return {
     ...counts,
+    ...(firstMismatch === undefined ? {} : { firstMismatch }),
     statusCodes,
     measuredSeconds,
     requestsPerSecond: measuredSeconds > 0 ? counts.ok / measuredSeconds : 0,
@@ -136,7 +151,14 @@ export const mergeChunkFigures = (
   }
 }
 
-export const verifiers: Record<NonNullable<LoadJob['verify']>, (body: string) => boolean> = {
+const streamExpectation = mockStreamExpectation()
+
+/**
+ * Why a response body is not what the job's `verify` expects, or `null`: the mock's chat completion, its SSE stream
+ * ending in `[DONE]`, or the gateway's conversion of that stream to the Responses or the Messages API
+ * (`check-converted-stream.ts`).
+ */
+export const bodyProblems: Record<VerifyKind, (body: string) => string | null> = {
   json: (body) => {
     try {
       const parsed = JSON.parse(body) as {
@@ -144,14 +166,26 @@ export const verifiers: Record<NonNullable<LoadJob['verify']>, (body: string) =>
         choices?: { message?: { content?: unknown } }[]
       }
       const content = parsed.choices?.[0]?.message?.content
-      return (
-        parsed.object === 'chat.completion' &&
+      return parsed.object === 'chat.completion' &&
         typeof content === 'string' &&
         content.startsWith('echo: ')
-      )
+        ? null
+        : `not the mock's chat completion: ${body.slice(0, 200)}`
     } catch {
-      return false
+      return `not JSON: ${body.slice(0, 200)}`
     }
   },
-  sse: (body) => body.includes('"finish_reason":"stop"') && body.endsWith('data: [DONE]\n\n'),
+  sse: (body) =>
+    body.includes('"finish_reason":"stop"') && body.endsWith('data: [DONE]\n\n')
+      ? null
+      : `not the mock's whole stream: ${body.slice(-200)}`,
+  'responses-sse': (body) => responsesStreamProblem(body, streamExpectation),
+  'messages-sse': (body) => messagesStreamProblem(body, streamExpectation),
 }
+
+export const verifiers = Object.fromEntries(
+  Object.entries(bodyProblems).map(([kind, problem]) => [
+    kind,
+    (body: string) => problem(body) === null,
+  ])
+) as Record<VerifyKind, (body: string) => boolean>

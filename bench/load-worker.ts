@@ -18,16 +18,32 @@ import autocannon from 'autocannon'
 import type { AutocannonResult } from 'autocannon'
 import { pathToFileURL } from 'node:url'
 import type { LoadJob, LoadRun } from './load-common.ts'
-import { summariseLatency, verifiers } from './load-common.ts'
+import { bodyProblems, summariseLatency } from './load-common.ts'
 import { runPacedLoad } from './paced-load.ts'
 import { runPacedStreams } from './paced-streams.ts'
 import type { PacedStreamsSpec } from './paced-streams.ts'
 
 export type { LoadJob, LoadResult, LoadRun } from './load-common.ts'
 
+/** Checks each body against `job.verify`, keeping what was wrong with the first that failed. */
+const bodyCheck = (job: LoadJob) => {
+  const check = job.verify === undefined ? undefined : bodyProblems[job.verify]
+  const found: { first?: string } = {}
+  const verifyBody =
+    check === undefined
+      ? undefined
+      : (body: string): boolean => {
+          const problem = check(body)
+          if (problem !== null) found.first ??= problem
+          return problem === null
+        }
+  return { verifyBody, found }
+}
+
 const runOnce = (
   job: LoadJob,
   durationSeconds: number,
+  verifyBody: ((body: string) => boolean) | undefined,
   samples?: number[]
 ): PromiseLike<AutocannonResult> => {
   const instance = autocannon({
@@ -37,7 +53,7 @@ const runOnce = (
     body: job.body,
     connections: job.connections,
     duration: durationSeconds,
-    verifyBody: job.verify === undefined ? undefined : verifiers[job.verify],
+    verifyBody,
   })
   if (samples !== undefined) {
     instance.on(
@@ -51,9 +67,12 @@ const runOnce = (
 }
 
 const runAutocannon = async (job: LoadJob): Promise<LoadRun> => {
-  const warmup = job.warmupSeconds > 0 ? await runOnce(job, job.warmupSeconds) : undefined
+  // One check for the lead-in and the measured part: the first problem of either is kept.
+  const check = bodyCheck(job)
+  const warmup =
+    job.warmupSeconds > 0 ? await runOnce(job, job.warmupSeconds, check.verifyBody) : undefined
   const samples: number[] = []
-  const result = await runOnce(job, job.durationSeconds, samples)
+  const result = await runOnce(job, job.durationSeconds, check.verifyBody, samples)
   const statusCodes = Object.fromEntries(
     Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])
   )
@@ -64,6 +83,7 @@ const runAutocannon = async (job: LoadJob): Promise<LoadRun> => {
     errors: result.errors,
     timeouts: result.timeouts,
     mismatches: result.mismatches,
+    ...(check.found.first === undefined ? {} : { firstMismatch: check.found.first }),
     warmupFailures: warmup === undefined ? 0 : warmup.non2xx + warmup.errors + warmup.mismatches,
     statusCodes,
     measuredSeconds: result.duration,

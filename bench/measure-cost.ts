@@ -228,6 +228,7 @@ const stores = await prepareBenchStores({
 })
 const processes = await startBenchProcesses({
   gatewayEnv: stores.env,
+  gatewayConfig: stores.config,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
   gatewayNodeOptions: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
   referenceNodeOptions: process.env.BENCH_REFERENCE_NODE_FLAGS?.split(' ').filter(Boolean),

@@ -4,13 +4,12 @@
  * gateway is configured with. Prints `{"baseUrl": ...}` once listening; answers `{ type: 'count' }` on the IPC
  * channel with `{ type: 'count', served }`, so a run can prove the gateway's answers came through the mock.
  */
-import { benchSettings } from './bench-settings.ts'
+import { benchSettings, mockAnswer } from './bench-settings.ts'
 import { startLeanMockUpstream } from './lean-mock-upstream.ts'
 
-const userText = benchSettings.messages.find((message) => message.role === 'user')?.content ?? ''
 const mock = await startLeanMockUpstream({
   apiKey: benchSettings.upstreamApiKey,
-  answer: `echo: ${userText}`,
+  answer: mockAnswer,
   streamChunks: benchSettings.streamChunks,
   models: [benchSettings.model],
 })

@@ -4,6 +4,9 @@
  * answers errors, or a gateway running without auth.
  */
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
+import { requestFor } from './bench-scenarios.ts'
+import type { ClientApi } from './bench-scenarios.ts'
+import { bodyProblems } from './load-common.ts'
 
 /** `key` is what clients send: the master key for the proxies, the upstream key straight to the mock. */
 export type PreflightTarget = {
@@ -71,5 +74,33 @@ export const preflight = async (target: PreflightTarget): Promise<void> => {
       throw new Error(
         `${target.name}: a call without a key got ${anonymous.status}, not 401: auth is off`
       )
+  }
+}
+
+/**
+ * Before `streaming-converted`: one streamed call through each API the gateway converts to must come back whole
+ * (`check-converted-stream.ts`), so that a route or config mistake is named at once rather than as a run of failures.
+ */
+export const preflightConversion = async (target: { url: string; key: string }): Promise<void> => {
+  for (const api of ['responses', 'messages'] as const satisfies readonly ClientApi[]) {
+    const request = requestFor({
+      api,
+      key: target.key,
+      stream: true,
+      includeUsage: true,
+      verifyBodies: true,
+    })
+    const response = await fetch(`${target.url}${request.url}`, {
+      method: 'POST',
+      headers: request.headers,
+      body: request.body,
+    })
+    const text = await response.text()
+    const problem = request.verify === undefined ? null : bodyProblems[request.verify](text)
+    if (!response.ok || problem !== null) {
+      throw new Error(
+        `gateway (${api}): a converted stream did not come back whole: ${response.status} ${problem ?? ''} ${text.slice(0, 500)}`
+      )
+    }
   }
 }

@@ -11,10 +11,9 @@
  *   which fails the run, where the default (open) would let the request through unchecked and measure less than
  *   the checks cost.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { stringify } from 'yaml'
 import { checkStoreService, storeServiceUrl } from '../test/contract/check-store-service.ts'
 import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
 import { createRedisTestPrefix } from '../test/contract/create-redis-test-prefix.ts'
@@ -23,8 +22,10 @@ import { createThrowawayPostgresDatabase } from '../test/contract/create-throwaw
 export type BenchDatabase = 'sqlite' | 'postgres'
 
 export type BenchStores = {
-  /** The gateway's environment: `DATABASE_URL`, and with Redis `REDIS_URL` and `GATEHOUSE_CONFIG`. */
+  /** The gateway's environment: `DATABASE_URL`, and with Redis `REDIS_URL`. */
   env: Record<string, string>
+  /** The gateway's config for them (with Redis: its key prefix, timeout and failure policy), for its config file. */
+  config: Record<string, unknown>
   database: BenchDatabase
   /** Every Redis key the gateway writes starts with it; `null` without Redis. */
   redisKeyPrefix: string | null
@@ -81,7 +82,14 @@ export const prepareBenchStores = async (options: {
       env.DATABASE_URL = `sqlite:${join(directory, 'data', 'gatehouse.db')}`
     }
     if (!options.redis)
-      return { env, database: options.database, redisKeyPrefix: null, redisPid: null, cleanup }
+      return {
+        env,
+        config: {},
+        database: options.database,
+        redisKeyPrefix: null,
+        redisPid: null,
+        cleanup,
+      }
 
     const problem = await checkStoreService('redis')
     if (problem !== null)
@@ -91,18 +99,13 @@ export const prepareBenchStores = async (options: {
     const url = storeServiceUrl('redis')
     const keys = createRedisTestPrefix({ label: 'bench', url })
     cleanups.push(() => keys.cleanup())
-    const configPath = join(directory, 'gatehouse.yaml')
-    writeFileSync(
-      configPath,
-      stringify({
-        redis: { keyPrefix: keys.prefix, timeoutMs: options.redisTimeoutMs },
-        limits: { onStoreFailure: 'closed' },
-      })
-    )
     env.REDIS_URL = url
-    env.GATEHOUSE_CONFIG = configPath
     return {
       env,
+      config: {
+        redis: { keyPrefix: keys.prefix, timeoutMs: options.redisTimeoutMs },
+        limits: { onStoreFailure: 'closed' },
+      },
       database: options.database,
       redisKeyPrefix: keys.prefix,
       redisPid: await localRedisPid(url),

@@ -6,8 +6,9 @@
  */
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { benchSettings } from './bench-settings.ts'
-import { jobFor, targetNames, targetsOf } from './bench-scenarios.ts'
+import { benchSettings, mockAnswer } from './bench-settings.ts'
+import { streamEvents } from './lean-mock-upstream.ts'
+import { allTargetNames, jobFor, targetNames, targetsOf } from './bench-scenarios.ts'
 import type { BenchTarget, Scenario, ScenarioName, TargetName } from './bench-scenarios.ts'
 import { benchTenantLimits, createBenchTenant } from './create-bench-tenant.ts'
 import type { BenchTenant } from './create-bench-tenant.ts'
@@ -17,7 +18,7 @@ import { startLoadGenerator } from './drive-load.ts'
 import type { LoadGenerator } from './drive-load.ts'
 import type { LoadResult, LoadRun } from './load-worker.ts'
 import { cpuMsPerThousandChunks, mergeChunkFigures, mergeLoadRuns } from './load-common.ts'
-import { preflight } from './preflight.ts'
+import { preflight, preflightConversion } from './preflight.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
 import type { BenchDatabase, BenchStores } from './prepare-bench-stores.ts'
 import { checkPinning } from './spawn-pinned.ts'
@@ -27,7 +28,13 @@ import type { BenchProcesses } from './start-bench-processes.ts'
 import { readPeakRssKb, watchRss } from './watch-rss.ts'
 
 export type { Scenario, ScenarioName, TargetName } from './bench-scenarios.ts'
-export { fullScenarios, targetNames, targetsOf } from './bench-scenarios.ts'
+export {
+  allTargetNames,
+  conversionTargetNames,
+  fullScenarios,
+  targetNames,
+  targetsOf,
+} from './bench-scenarios.ts'
 
 export type BenchmarkOptions = {
   scenarios: readonly Scenario[]
@@ -84,6 +91,8 @@ export type TargetRun = LoadResult & {
    * for the direct call) and Redis's (`null` when not read: no Redis, or not on this machine).
    */
   cpuMicrosPerRequest: { target: number | null; redis: number | null }
+  /** The target process's CPU time per request the mock answered, in each round (lead-in included), µs. */
+  roundCpuMicrosPerRequest: (number | null)[]
   /**
    * Share of one core each process used during the target's rounds (lead-ins included), in percent. The target
    * should be near 100 at max rate; the mock and the load generator share core 1, so together near 100 means they set
@@ -100,8 +109,11 @@ export type TargetRun = LoadResult & {
   }
 }
 
-/** Every scenario drives the reference and the gateway; the tenant scenarios leave the direct call out. */
-export type ScenarioTargets = { direct?: TargetRun; reference: TargetRun; gateway: TargetRun }
+/**
+ * The runs of the targets a scenario drove (`targetsOf`): the direct call, the reference and the gateway; the
+ * tenant scenarios leave the direct call out; `streaming-converted` drives `responses` and `messages` only.
+ */
+export type ScenarioTargets = Partial<Record<TargetName, TargetRun>>
 
 export type ScenarioRun = { scenario: Scenario; targets: ScenarioTargets }
 
@@ -122,6 +134,8 @@ export type BenchmarkResult = {
     roundLeadInSeconds: number
     model: string
     streamChunks: number
+    /** Chunks the mock sends per full-rate stream with usage (role, content, finish, usage; `[DONE]` aside). */
+    upstreamChunksPerStream: number
   }
   runs: ScenarioRun[]
   /** Where the gateway kept its stores: the SQL dialect, and the Redis key prefix when a tenant scenario ran. */
@@ -155,12 +169,17 @@ const failuresOf = (options: {
   }
   if (run.errors > 0) failures.push(`${label}: ${run.errors} errors (${run.timeouts} timeouts)`)
   if (run.mismatches > 0) {
-    const example =
-      run.chunks?.firstProblem === undefined ? '' : ` (first: ${run.chunks.firstProblem})`
+    const first = run.firstMismatch ?? run.chunks?.firstProblem
+    const example = first === undefined ? '' : ` (first: ${first})`
     failures.push(`${label}: ${run.mismatches} responses were not the mock's answer${example}`)
   }
-  if (run.warmupFailures > 0)
-    failures.push(`${label}: ${run.warmupFailures} failed requests during warm-up`)
+  if (run.warmupFailures > 0) {
+    const example =
+      run.mismatches === 0 && run.firstMismatch !== undefined
+        ? ` (first mismatch: ${run.firstMismatch})`
+        : ''
+    failures.push(`${label}: ${run.warmupFailures} failed requests during warm-up${example}`)
+  }
   if (run.ok === 0) failures.push(`${label}: no successful response at all`)
   if (run.upstreamRequests < run.ok) {
     failures.push(
@@ -203,6 +222,10 @@ type TargetTally = {
   warmupUpstreamRequests: number
   peakRssKb: number | null
   warmupFailures: number
+  /** The target process's CPU µs per request the mock answered, round by round. */
+  roundCpuMicrosPerRequest: (number | null)[]
+  /** What was wrong with the first body that failed its check in the warm-up. */
+  firstWarmupMismatch?: string
 }
 
 const emptyTally = (): TargetTally => ({
@@ -218,6 +241,7 @@ const emptyTally = (): TargetTally => ({
   warmupUpstreamRequests: 0,
   peakRssKb: null,
   warmupFailures: 0,
+  roundCpuMicrosPerRequest: [],
 })
 
 /** The rounds a scenario runs: at least one, whole. */
@@ -256,8 +280,10 @@ const measureRoundWith =
         seconds: { measured: run.seconds, leadIn: options.roundLeadInSeconds },
       })
     )
+    const readings = {} as Record<CpuName, ReturnType<ReturnType<typeof cpuMeter>>>
     for (const name of Object.keys(meters) as CpuName[]) {
       const reading = meters[name]()
+      readings[name] = reading
       const sum = tally.cpu[name]
       tally.cpu[name] =
         reading === null || sum === null
@@ -266,7 +292,11 @@ const measureRoundWith =
     }
     const peak = rss === undefined ? null : rss.stop()
     if (peak !== null) tally.peakRssKb = Math.max(tally.peakRssKb ?? 0, peak)
-    tally.upstreamRequests += (await processes.countMockRequests()) - servedBefore
+    const served = (await processes.countMockRequests()) - servedBefore
+    tally.upstreamRequests += served
+    tally.roundCpuMicrosPerRequest.push(
+      target.pid === null ? null : microsPerRequest(readings.target, served)
+    )
     tally.runs.push(load)
   }
 
@@ -300,6 +330,9 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
       ? {}
       : { requestsPerSecond: chunks.chunks / merged.measuredSeconds }),
     warmupFailures: merged.warmupFailures + tally.warmupFailures,
+    ...((merged.firstMismatch ?? tally.firstWarmupMismatch) === undefined
+      ? {}
+      : { firstMismatch: merged.firstMismatch ?? tally.firstWarmupMismatch }),
     roundRates: tally.runs.map((run) => run.requestsPerSecond),
     ...(chunks === undefined
       ? {}
@@ -320,6 +353,7 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
       target: measuresProcess ? microsPerRequest(tally.cpu.target, tally.upstreamRequests) : null,
       redis: microsPerRequest(tally.cpu.redis, tally.upstreamRequests),
     },
+    roundCpuMicrosPerRequest: measuresProcess ? tally.roundCpuMicrosPerRequest : [],
     cpuPercent: { ...used, other },
   }
 }
@@ -336,18 +370,22 @@ export const runScenario = async (context: {
   loadGenerator: LoadGenerator
   options: BenchmarkOptions
   scenario: Scenario
-  targets: Record<TargetName, BenchTarget>
+  targets: Partial<Record<TargetName, BenchTarget>>
   /** Redis's process, whose CPU each round reads beside the targets'. */
   redisPid?: number | null
 }): Promise<ScenarioTargets> => {
   const { processes, loadGenerator, options, scenario, targets } = context
   const progress = options.onProgress ?? (() => {})
   const driven = targetsOf(scenario)
-  const tallies = {
-    direct: emptyTally(),
-    reference: emptyTally(),
-    gateway: emptyTally(),
-  } satisfies Record<TargetName, TargetTally>
+  const targetOf = (name: TargetName): BenchTarget => {
+    const target = targets[name]
+    if (target === undefined) throw new Error(`${scenario.name}: no ${name} target`)
+    return target
+  }
+  const tallies = Object.fromEntries(driven.map((name) => [name, emptyTally()])) as Record<
+    TargetName,
+    TargetTally
+  >
   if (options.warmupSeconds > 0) {
     progress(`${scenario.name}: ${options.warmupSeconds} s warm-up of each target`)
     for (const name of driven) {
@@ -355,12 +393,13 @@ export const runScenario = async (context: {
       const warmup = await loadGenerator.run(
         jobFor({
           scenario,
-          target: targets[name],
+          target: targetOf(name),
           verifyBodies: options.verifyBodies,
           seconds: { measured: options.warmupSeconds, leadIn: 0 },
         })
       )
       tallies[name].warmupFailures += warmup.non2xx + warmup.errors + warmup.mismatches
+      tallies[name].firstWarmupMismatch ??= warmup.firstMismatch
       tallies[name].warmupUpstreamRequests += (await processes.countMockRequests()) - servedBefore
     }
   }
@@ -371,24 +410,28 @@ export const runScenario = async (context: {
   for (let round = 0; round < rounds; round += 1) {
     const order = round % 2 === 0 ? driven : [...driven].reverse()
     for (const name of order)
-      await measureRound({ scenario, target: targets[name], tally: tallies[name], seconds })
+      await measureRound({ scenario, target: targetOf(name), tally: tallies[name], seconds })
   }
-  return {
-    ...(driven.includes('direct') ? { direct: targetRunOf(tallies.direct, false) } : {}),
-    reference: targetRunOf(tallies.reference, true),
-    gateway: targetRunOf(tallies.gateway, true),
-  }
+  return Object.fromEntries(
+    driven.map((name) => [name, targetRunOf(tallies[name], name !== 'direct')])
+  ) as ScenarioTargets
 }
 
 /**
  * The targets, with `key` for the gateway and the reference (which swaps any key for the upstream's): the master
- * key, or in the tenant scenarios the tenant key.
+ * key, or in the tenant scenarios the tenant key. `responses` and `messages` are the gateway's process, called
+ * through those APIs.
  */
-const targetsFor = (processes: BenchProcesses, key: string): Record<TargetName, BenchTarget> => ({
-  direct: { url: processes.mock.url, pid: null, key: benchSettings.upstreamApiKey },
-  reference: { url: processes.reference.url, pid: processes.reference.pid, key },
-  gateway: { url: processes.gateway.url, pid: processes.gateway.pid, key },
-})
+const targetsFor = (processes: BenchProcesses, key: string): Record<TargetName, BenchTarget> => {
+  const gateway = { url: processes.gateway.url, pid: processes.gateway.pid, key }
+  return {
+    direct: { url: processes.mock.url, pid: null, key: benchSettings.upstreamApiKey },
+    reference: { url: processes.reference.url, pid: processes.reference.pid, key },
+    gateway,
+    responses: { ...gateway, api: 'responses' },
+    messages: { ...gateway, api: 'messages' },
+  }
+}
 
 export const runBenchmark = async (options: BenchmarkOptions): Promise<BenchmarkResult> => {
   const startedAt = new Date().toISOString()
@@ -407,6 +450,7 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
       gatewayBin: options.gatewayBin,
       gatewayNodeOptions: options.gatewayNodeOptions,
       gatewayEnv: stores.env,
+      gatewayConfig: stores.config,
     })
     loadGenerator = await startLoadGenerator({ cwd: repositoryRoot })
     const masterTargets = targetsFor(processes, benchSettings.masterKey)
@@ -418,6 +462,8 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         requiresKey: name === 'gateway',
       })
     }
+    if (options.scenarios.some((scenario) => scenario.converted === true))
+      await preflightConversion({ url: processes.gateway.url, key: benchSettings.masterKey })
     let tenant: BenchTenant | null = null
     let tenantUpstreamRequests = 0
     if (withTenant) {
@@ -450,7 +496,7 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         ),
         redisPid: stores.redisPid,
       })
-      for (const name of targetNames) {
+      for (const name of allTargetNames) {
         const run = results[name]
         if (run !== undefined)
           failures.push(
@@ -464,7 +510,7 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
       }
       if (scenario.tenant !== undefined)
         tenantUpstreamRequests +=
-          results.gateway.upstreamRequests + results.gateway.warmupUpstreamRequests
+          (results.gateway?.upstreamRequests ?? 0) + (results.gateway?.warmupUpstreamRequests ?? 0)
       runs.push({ scenario, targets: results })
       const dead = [processes.reference, processes.gateway].find(
         ({ child }) => child.exitCode !== null || child.signalCode !== null
@@ -506,6 +552,12 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         roundLeadInSeconds: options.roundLeadInSeconds,
         model: benchSettings.model,
         streamChunks: benchSettings.streamChunks,
+        upstreamChunksPerStream:
+          streamEvents({
+            answer: mockAnswer,
+            streamChunks: benchSettings.streamChunks,
+            includeUsage: true,
+          }).length - 1,
       },
       runs,
       stores: { database: stores.database, redisKeyPrefix: stores.redisKeyPrefix },

@@ -2,8 +2,15 @@ import { describe, expect, it } from 'vitest'
 import type { LoadGenerator } from './drive-load.ts'
 import type { LoadJob, LoadRun } from './load-common.ts'
 import { fullScenarios, runScenario } from './run-benchmark.ts'
-import type { BenchmarkOptions, TargetName } from './run-benchmark.ts'
+import type { BenchmarkOptions, ScenarioTargets } from './run-benchmark.ts'
 import type { BenchProcesses } from './start-bench-processes.ts'
+
+/** The runs of the reference and the gateway, which every proxy scenario drives. */
+const proxyRuns = (results: ScenarioTargets) => {
+  const { reference, gateway } = results
+  if (reference === undefined || gateway === undefined) throw new Error('a proxy did not run')
+  return { reference, gateway }
+}
 
 /** A load generator that answers at once with a rate per target URL, recording every job it was given. */
 const fakeLoadGenerator = (rates: Record<string, number[]>, served: { count: number }) => {
@@ -36,7 +43,7 @@ const fakeLoadGenerator = (rates: Record<string, number[]>, served: { count: num
   return { generator, jobs }
 }
 
-const origins: Record<TargetName, string> = {
+const origins: Record<'direct' | 'reference' | 'gateway', string> = {
   direct: 'http://direct.test',
   reference: 'http://reference.test',
   gateway: 'http://gateway.test',
@@ -77,6 +84,7 @@ describe('runScenario', () => {
       scenario: { name: 'max-throughput', connections: 4, stream: false },
       targets,
     })
+    const { reference, gateway } = proxyRuns(results)
 
     const order = jobs.map(
       (job) => Object.entries(origins).find(([, origin]) => job.url.startsWith(origin))?.[0]
@@ -96,16 +104,16 @@ describe('runScenario', () => {
       true
     )
 
-    expect(results.gateway.roundRates).toEqual([200, 100, 200])
-    expect(results.reference.roundRates).toEqual([400, 200, 400])
-    expect(results.gateway.measuredSeconds).toBe(6)
-    expect(results.gateway.requestsPerSecond).toBeCloseTo((500 * 2) / 6)
-    expect(results.reference.requestsPerSecond / results.gateway.requestsPerSecond).toBeCloseTo(2)
+    expect(gateway.roundRates).toEqual([200, 100, 200])
+    expect(reference.roundRates).toEqual([400, 200, 400])
+    expect(gateway.measuredSeconds).toBe(6)
+    expect(gateway.requestsPerSecond).toBeCloseTo((500 * 2) / 6)
+    expect(reference.requestsPerSecond / gateway.requestsPerSecond).toBeCloseTo(2)
     // Warm-up answers are not counted as measured, but the upstream saw them only in the warm-up: rounds only here.
-    expect(results.gateway.ok).toBe(1000)
-    expect(results.gateway.upstreamRequests).toBe(1000)
+    expect(gateway.ok).toBe(1000)
+    expect(gateway.upstreamRequests).toBe(1000)
     expect(results.direct?.cpuPercent.target).toBeNull()
-    expect(results.gateway.cpuPercent.target).not.toBeNull()
+    expect(gateway.cpuPercent.target).not.toBeNull()
   })
 
   it('drives a tenant scenario through the reference and the gateway only, counting what reached the mock in the warm-up', async () => {
@@ -143,6 +151,7 @@ describe('runScenario', () => {
       },
       redisPid: process.pid,
     })
+    const { reference, gateway } = proxyRuns(results)
 
     const order = jobs.map(
       (job) => Object.entries(origins).find(([, origin]) => job.url.startsWith(origin))?.[0]
@@ -154,13 +163,64 @@ describe('runScenario', () => {
     ])
     expect(jobs.every((job) => job.headers.authorization === 'Bearer gh-tenant')).toBe(true)
     expect(results.direct).toBeUndefined()
-    expect(results.gateway.roundRates).toEqual([200, 100])
-    expect(results.gateway.warmupUpstreamRequests).toBe(300)
-    expect(results.gateway.upstreamRequests).toBe(600)
-    expect(results.reference.warmupUpstreamRequests).toBe(600)
+    expect(gateway.roundRates).toEqual([200, 100])
+    expect(gateway.warmupUpstreamRequests).toBe(300)
+    expect(gateway.upstreamRequests).toBe(600)
+    expect(reference.warmupUpstreamRequests).toBe(600)
     // Redis's CPU is read like the targets' (here this process, for both).
-    expect(results.gateway.cpuPercent.redis).not.toBeNull()
-    expect(results.gateway.cpuMicrosPerRequest.target).not.toBeNull()
-    expect(results.gateway.cpuMicrosPerRequest.redis).not.toBeNull()
+    expect(gateway.cpuPercent.redis).not.toBeNull()
+    expect(gateway.cpuMicrosPerRequest.target).not.toBeNull()
+    expect(gateway.cpuMicrosPerRequest.redis).not.toBeNull()
+  })
+
+  it('drives the converted streams through the gateway alone, its two APIs taking turns, with the CPU of each round', async () => {
+    const served = { count: 0 }
+    const { generator, jobs } = fakeLoadGenerator(
+      { [origins.gateway]: [1, 1, 300, 200, 100, 150] },
+      served
+    )
+    const processes = {
+      mock: { pid: process.pid },
+      countMockRequests: async () => served.count,
+    } as unknown as BenchProcesses
+    const scenario = fullScenarios.find((candidate) => candidate.name === 'streaming-converted')
+    if (scenario === undefined) throw new Error('no streaming-converted scenario')
+    const gateway = { url: origins.gateway, pid: process.pid, key: 'k' }
+    const results = await runScenario({
+      processes,
+      loadGenerator: generator,
+      options: {
+        scenarios: [],
+        durationSeconds: 4,
+        warmupSeconds: 1,
+        rounds: 2,
+        roundLeadInSeconds: 0,
+        verifyBodies: false,
+        gatewayLogPath: '/dev/null',
+      },
+      scenario,
+      targets: {
+        responses: { ...gateway, api: 'responses' },
+        messages: { ...gateway, api: 'messages' },
+      },
+    })
+
+    expect(jobs.map((job) => new URL(job.url).pathname)).toEqual([
+      ...['/v1/responses', '/v1/messages'], // warm-ups
+      ...['/v1/responses', '/v1/messages'],
+      ...['/v1/messages', '/v1/responses'],
+    ])
+    expect(jobs.map((job) => job.verify)).toEqual([
+      ...['responses-sse', 'messages-sse'],
+      ...['responses-sse', 'messages-sse'],
+      ...['messages-sse', 'responses-sse'],
+    ])
+    expect(Object.keys(results).sort()).toEqual(['messages', 'responses'])
+    expect(results.responses?.roundRates).toEqual([300, 150])
+    expect(results.messages?.roundRates).toEqual([200, 100])
+    expect(results.responses?.upstreamRequests).toBe(900)
+    // One CPU reading per round, over what the mock answered in it.
+    expect(results.responses?.roundCpuMicrosPerRequest).toHaveLength(2)
+    expect(results.messages?.cpuMicrosPerRequest.target).not.toBeNull()
   })
 })

@@ -15,14 +15,28 @@ import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
 import { requireStoreService } from '../test/contract/define-store-contract.ts'
 import { prepareGatewayBin } from './prepare-gateway-bin.ts'
 import { formatReport, judgeBenchmark } from './format-report.ts'
-import type { BenchmarkResult, Scenario } from './run-benchmark.ts'
+import type {
+  BenchmarkResult,
+  Scenario,
+  ScenarioRun,
+  TargetName,
+  TargetRun,
+} from './run-benchmark.ts'
 import { runBenchmark, targetNames, targetsOf } from './run-benchmark.ts'
+
+/** A target's run, which must be there. */
+const ran = (run: ScenarioRun, name: TargetName): TargetRun => {
+  const target = run.targets[name]
+  if (target === undefined) throw new Error(`${run.scenario.name}/${name} did not run`)
+  return target
+}
 
 const smokeScenarios: readonly Scenario[] = [
   { name: 'max-throughput', connections: 8, stream: false },
   { name: 'fixed-rate', connections: 4, overallRate: 50, stream: false },
   { name: 'streaming', connections: 4, stream: true, includeUsage: true },
   { name: 'streaming-no-usage', connections: 4, stream: true, includeUsage: false },
+  { name: 'streaming-converted', connections: 4, stream: true, converted: true },
   {
     name: 'paced-streams',
     connections: 20,
@@ -63,13 +77,13 @@ describe('benchmark smoke run', () => {
   it('gets a successful, verified answer to every request through the mock, the reference and the gateway', () => {
     expect(result.failures).toEqual([])
     const runs = result.runs.flatMap((run) =>
-      targetsOf(run.scenario).map((name) => {
-        const target = run.targets[name]
-        if (target === undefined) throw new Error(`${run.scenario.name}/${name} did not run`)
-        return { label: `${run.scenario.name}/${name}`, ...target }
-      })
+      targetsOf(run.scenario).map((name) => ({
+        label: `${run.scenario.name}/${name}`,
+        ...ran(run, name),
+      }))
     )
-    expect(runs).toHaveLength(smokeScenarios.length * targetNames.length)
+    // Three targets per proxy scenario; the gateway through two APIs in the converted one.
+    expect(runs).toHaveLength((smokeScenarios.length - 1) * targetNames.length + 2)
     expect(runs.filter((run) => run.ok === 0).map((run) => run.label)).toEqual([])
     expect(
       runs.filter((run) => run.non2xx + run.errors + run.mismatches > 0).map((run) => run.label)
@@ -78,8 +92,10 @@ describe('benchmark smoke run', () => {
 
   it('has the gateway forward every answered request to the mock upstream', () => {
     for (const run of result.runs) {
-      const gateway = run.targets.gateway
-      expect(gateway.upstreamRequests).toBeGreaterThanOrEqual(gateway.ok)
+      for (const name of targetsOf(run.scenario).filter((target) => target !== 'direct')) {
+        const target = ran(run, name)
+        expect(target.upstreamRequests).toBeGreaterThanOrEqual(target.ok)
+      }
     }
   })
 
@@ -91,18 +107,35 @@ describe('benchmark smoke run', () => {
     ])
     for (const run of paced) {
       for (const name of targetNames) {
-        const target = run.targets[name]
-        if (target === undefined) throw new Error(`${run.scenario.name}/${name} did not run`)
+        const target = ran(run, name)
         // Each stream the mock started came back to the load generator with all its chunks (a short or leaky stream
         // is a mismatch, which the first test rules out).
         expect(target.ok, `${run.scenario.name}/${name}`).toBe(target.upstreamRequests)
         expect(target.chunks?.chunks, `${run.scenario.name}/${name}`).toBeGreaterThan(0)
         expect(target.latencyMs.p50).toBeGreaterThanOrEqual(0)
       }
-      expect(run.targets.gateway.chunks?.cpuMsPerThousandChunks).toBeGreaterThan(0)
-      expect(run.targets.reference.chunks?.cpuMsPerThousandChunks).toBeGreaterThan(0)
+      expect(ran(run, 'gateway').chunks?.cpuMsPerThousandChunks).toBeGreaterThan(0)
+      expect(ran(run, 'reference').chunks?.cpuMsPerThousandChunks).toBeGreaterThan(0)
       expect(run.targets.direct?.chunks?.cpuMsPerThousandChunks).toBeNull()
     }
+  })
+
+  it('streams through both conversions of the gateway alone, each stream checked whole, and reads its CPU per chunk', () => {
+    const run = result.runs.find((candidate) => candidate.scenario.name === 'streaming-converted')
+    if (run === undefined) throw new Error('streaming-converted did not run')
+    expect(Object.keys(run.targets).sort()).toEqual(['messages', 'responses'])
+    for (const name of ['responses', 'messages'] as const) {
+      const target = ran(run, name)
+      // Every answer was a whole stream (a short or malformed one is a mismatch, which the first test rules out).
+      expect(target.ok, name).toBeGreaterThan(0)
+      expect(target.roundCpuMicrosPerRequest.length, name).toBe(2)
+    }
+    const verdict = judgeBenchmark(result).conversion
+    expect(verdict).toHaveLength(1)
+    expect(verdict[0].upstreamChunksPerStream).toBe(23)
+    expect(verdict[0].responses.cpuMicrosPerChunk).toBeGreaterThan(0)
+    expect(verdict[0].messages.cpuMicrosPerChunk).toBeGreaterThan(0)
+    expect(Number.isFinite(verdict[0].cpuPerChunkResponsesVsMessages)).toBe(true)
   })
 
   it('runs the gateway as shipped, logging at info level, and measures its memory', () => {
@@ -126,6 +159,10 @@ describe('benchmark smoke run', () => {
     expect(report).toMatch(
       /(PASS|FAIL) {2}streams per second without include_usage, gateway\/reference/
     )
+    expect(report).toMatch(
+      /(PASS|FAIL) {2}streaming-converted: CPU per upstream chunk, responses\/messages/
+    )
+    expect(report).toMatch(/responses\/messages CPU per upstream chunk in each round: \S+ \S+/)
     for (const name of ['paced-streams', 'paced-streams-no-usage']) {
       expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: CPU per chunk, gateway/reference`))
       expect(report).toMatch(new RegExp(`(PASS|FAIL) {2}${name}: added delay p99 \\(ms\\)`))
@@ -180,12 +217,13 @@ describe('benchmark smoke run with a tenant key', () => {
     expect(result.failures).toEqual([])
     for (const run of result.runs) {
       expect(run.targets.direct).toBeUndefined()
-      for (const target of [run.targets.reference, run.targets.gateway]) {
+      for (const target of [ran(run, 'reference'), ran(run, 'gateway')]) {
         expect(target.ok).toBeGreaterThan(0)
         expect(target.non2xx + target.errors + target.mismatches + target.warmupFailures).toBe(0)
       }
-      expect(run.targets.gateway.upstreamRequests).toBeGreaterThanOrEqual(run.targets.gateway.ok)
-      expect(run.targets.gateway.warmupUpstreamRequests).toBeGreaterThan(0)
+      const gateway = ran(run, 'gateway')
+      expect(gateway.upstreamRequests).toBeGreaterThanOrEqual(gateway.ok)
+      expect(gateway.warmupUpstreamRequests).toBeGreaterThan(0)
     }
   })
 
@@ -194,7 +232,7 @@ describe('benchmark smoke run with a tenant key', () => {
     expect(usage).not.toBeNull()
     const gatewayRequests = result.runs.reduce(
       (sum, run) =>
-        sum + run.targets.gateway.upstreamRequests + run.targets.gateway.warmupUpstreamRequests,
+        sum + ran(run, 'gateway').upstreamRequests + ran(run, 'gateway').warmupUpstreamRequests,
       0
     )
     // The preflight's plain and streamed calls come on top of the scenarios'.

@@ -2,14 +2,18 @@
  * Starts the three processes a benchmark run needs: the mock upstream (core 1, beside the load generator), the
  * reference proxy and the gateway (core 0 each, one at a time under load). The gateway runs as shipped,
  * `node bin/gatehouse.js serve` on the built `dist/`, with auth on and info logs going to a file, its stores where
- * `gatewayEnv` says (`prepare-bench-stores.ts`).
+ * `gatewayEnv` and `gatewayConfig` say (`prepare-bench-stores.ts`). Its providers: `openai` from the environment
+ * (`OPENAI_BASE_URL`: the mock), and from its config file `chat-only`, the same mock as an OpenAI-compatible server
+ * without the Responses API, behind the route the `streaming-converted` scenario calls (`conversionConfig`).
  */
 import { join } from 'node:path'
+import { tmpdir } from 'node:os'
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { stringify } from 'yaml'
 import { serveNodeFlags } from '../src/runtime/serve-node-flags.ts'
 import { benchSettings } from './bench-settings.ts'
 import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
@@ -84,12 +88,37 @@ const waitForReady = async (options: {
   )
 }
 
+/**
+ * The gateway's providers and routes beside the environment's `openai`: the mock again as `chat-only`, an
+ * OpenAI-compatible server that speaks Chat Completions only (`compat.responses: false`, so a Responses call is
+ * converted, as a Messages call is), behind the route `benchSettings.convertedModel`. Its models are not discovered
+ * and it lists none, so the other scenarios' bare `gpt-4o-mini` still resolves to `openai` alone.
+ */
+export const conversionConfig = (mockBaseUrl: string) => ({
+  providers: {
+    'chat-only': {
+      type: 'openai-compatible',
+      baseUrl: mockBaseUrl,
+      apiKey: '${OPENAI_API_KEY}',
+      compat: { responses: false },
+      discoverModels: false,
+    },
+  },
+  routes: [
+    {
+      name: benchSettings.convertedModel,
+      targets: [{ provider: 'chat-only', model: benchSettings.model }],
+    },
+  ],
+})
+
 const startGateway = async (options: {
   mockBaseUrl: string
   logPath: string
   bin: string
   nodeOptions: string[]
   env: Record<string, string>
+  configPath: string
 }) => {
   const port = await findFreePort()
   const log = openSync(options.logPath, 'w')
@@ -105,6 +134,7 @@ const startGateway = async (options: {
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'info',
+      GATEHOUSE_CONFIG: options.configPath,
       ...options.env,
     },
     stdio: ['ignore', log, log],
@@ -125,15 +155,19 @@ export type StartBenchProcessesOptions = {
   referenceNodeOptions?: string[]
   /** More environment for the gateway: where its stores are (`prepare-bench-stores.ts`). */
   gatewayEnv?: Record<string, string>
+  /** More of the gateway's config file (top-level sections): its stores' settings (`prepare-bench-stores.ts`). */
+  gatewayConfig?: Record<string, unknown>
 }
 
 export const startBenchProcesses = async (
   options: StartBenchProcessesOptions
 ): Promise<BenchProcesses> => {
   const started: ChildProcess[] = []
+  const configDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-config-'))
   const stop = async (): Promise<void> => {
     // The gateway drains gracefully on SIGTERM (and writes its CPU profile, when asked, on the way out).
     await Promise.all(started.map((child) => stopChild(child, 15_000)))
+    rmSync(configDirectory, { recursive: true, force: true })
   }
   try {
     const mockChild = spawnPinned({
@@ -164,7 +198,10 @@ export const startBenchProcesses = async (
     started.push(referenceChild)
     const reference = await readJsonLine<{ url: string }>(referenceChild, 20_000)
 
+    const configPath = join(configDirectory, 'gatehouse.yaml')
+    writeFileSync(configPath, stringify({ ...conversionConfig(baseUrl), ...options.gatewayConfig }))
     const gateway = await startGateway({
+      configPath,
       mockBaseUrl: baseUrl,
       logPath: options.gatewayLogPath,
       bin: options.gatewayBin ?? join(repositoryRoot, 'bin', 'gatehouse.js'),
