@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { Dialect } from '../../providers/spec/chat-types.ts'
 import type { Clock } from '../core/clock.ts'
 import type { GatewayEnv } from './gateway-env.ts'
+import { randomHex } from '../core/random-ids.ts'
 
 const safeRequestId = /^[\w.:@/+=-]{1,128}$/
 
@@ -22,9 +23,7 @@ export const requestContext = (clock: Clock): MiddlewareHandler<GatewayEnv> =>
   async function requestContext(c, next) {
     const given = c.req.header('x-request-id')
     const requestId =
-      given !== undefined && safeRequestId.test(given)
-        ? given
-        : `req_${crypto.randomUUID().replaceAll('-', '')}`
+      given !== undefined && safeRequestId.test(given) ? given : `req_${randomHex(16)}`
     const dialect = detectDialect(c.req.path, c.req.raw.headers)
     c.set('requestId', requestId)
     c.set('dialect', dialect)

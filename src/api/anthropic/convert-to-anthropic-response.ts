@@ -4,6 +4,7 @@
  * whole response for one unexpected `null` (wire-notes §3), so nothing is added "just in case".
  */
 import type { ChatResult, FinishReason, Usage } from '../../../providers/spec/chat-types.ts'
+import { randomFromAlphabet } from '../../core/random-ids.ts'
 
 export type AnthropicUsageJson = {
   input_tokens: number
@@ -36,12 +37,8 @@ export type AnthropicMessageJson = {
 const idAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
 /** `prefix` + 24 random base62 characters, the shape of Anthropic's `msg_…` and `toolu_…` ids. */
-export const createAnthropicId = (prefix: 'msg_' | 'toolu_'): string => {
-  const bytes = crypto.getRandomValues(new Uint8Array(24))
-  let id = prefix
-  for (const byte of bytes) id += idAlphabet[byte % idAlphabet.length]
-  return id
-}
+export const createAnthropicId = (prefix: 'msg_' | 'toolu_'): string =>
+  prefix + randomFromAlphabet(24, idAlphabet)
 
 /** Keeps an upstream id that already looks like Anthropic's; OpenAI's `chatcmpl-…` ids get a fresh `msg_` id. */
 export const anthropicMessageId = (upstreamId: string | undefined): string =>

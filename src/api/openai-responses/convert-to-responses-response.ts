@@ -30,6 +30,7 @@ import type {
 import type { ResponsesContext } from './responses-context.ts'
 import { encodeReasoningContent } from './reasoning-content.ts'
 import { responsesUsage, type ResponsesUsage } from './responses-usage.ts'
+import { randomHex } from '../../core/random-ids.ts'
 
 export type ResponsesItemStatus = 'in_progress' | 'completed' | 'incomplete'
 
@@ -117,16 +118,9 @@ export type ResponsesResponse = Omit<ResponsesEcho, 'user'> & {
   user?: string
 }
 
-const hex = (bytes: Uint8Array): string => {
-  let out = ''
-  for (let index = 0; index < bytes.length; index++)
-    out += bytes[index].toString(16).padStart(2, '0')
-  return out
-}
-
 /** `resp_…`, `msg_…`, `fc_…`, `rs_…`: the prefix and 48 random hex digits, the length of the real API's ids. */
 export const createResponsesItemId = (prefix: 'resp' | 'msg' | 'fc' | 'rs'): string =>
-  `${prefix}_${hex(crypto.getRandomValues(new Uint8Array(24)))}`
+  `${prefix}_${randomHex(24)}`
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
