@@ -416,11 +416,12 @@ describe('forward', () => {
 })
 
 describe('requestStored', () => {
-  it('asks for a stored response, its input items or its deletion with the gateway key, query passed on', async () => {
+  it('asks for a stored response, its input items, its deletion or its cancellation with the gateway key, query passed on', async () => {
     const transport = createReplayTransport([
       { body: '{"object":"response"}' },
       { body: '{"object":"list","data":[]}' },
       { body: '{"deleted":true}' },
+      { body: '{"object":"response","status":"cancelled"}' },
     ])
     const adapter = createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) })
     await adapter.requestStored!(
@@ -444,14 +445,23 @@ describe('requestStored', () => {
       { operation: 'responses', method: 'DELETE', id: 'resp_1', query: [] },
       call
     )
+    await adapter.requestStored!(
+      { operation: 'responses', method: 'POST', id: 'resp_1', part: 'cancel', query: [] },
+      call
+    )
     expect(transport.requests.map((request) => [request.method, request.url])).toEqual([
       ['GET', 'https://api.openai.com/v1/responses/resp_1?include%5B%5D=a.b'],
       // The id is one path segment, whatever it holds.
       ['GET', 'https://api.openai.com/v1/responses/resp%2F..%2Fx/input_items?order=asc&limit=2'],
       ['DELETE', 'https://api.openai.com/v1/responses/resp_1'],
+      ['POST', 'https://api.openai.com/v1/responses/resp_1/cancel'],
     ])
     expect(transport.requests[0].headers.authorization).toBe('Bearer sk-gateway-key-000000')
     expect(transport.requests[0].body).toBeUndefined()
+    // The cancel sends no body, so it claims no JSON content type.
+    expect(transport.requests[3].headers.authorization).toBe('Bearer sk-gateway-key-000000')
+    expect(transport.requests[3].body).toBeUndefined()
+    expect(transport.requests[3].headers['content-type']).toBeUndefined()
   })
 
   it('throws the upstream error (a 404 kept as such), and refuses where the server has no Responses API', async () => {

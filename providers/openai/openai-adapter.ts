@@ -236,7 +236,8 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       return response
     },
 
-    // What OpenAI stored for this credential: https://platform.openai.com/docs/api-reference/responses/get
+    // What OpenAI stored for this credential: https://platform.openai.com/docs/api-reference/responses/get (and
+    // /delete, /input-items, /cancel).
     async requestStored(request: StoredObjectRequest, call: CallContext) {
       if (request.operation !== 'responses' || paths.responses === undefined) {
         throw new ProviderError({

@@ -138,16 +138,16 @@ export type ForwardRequest = {
 
 /**
  * A request about an object the upstream keeps for the gateway's credential (a response the Responses API stored):
- * retrieve it, delete it, or list its input items.
+ * retrieve it, delete it, list its input items (`GET` of `input_items`), or cancel it (`POST` to `cancel`, no body).
  */
 export type StoredObjectRequest = {
   /** The operation that made it: `responses`. */
   operation: Operation
-  method: 'GET' | 'DELETE'
+  method: 'GET' | 'DELETE' | 'POST'
   /** The object's id, as the upstream gave it (the adapter encodes it into the path). */
   id: string
-  /** A collection below the object (`input_items`); absent: the object itself. */
-  part?: 'input_items'
+  /** A collection (`input_items`) or an action (`cancel`) below the object; absent: the object itself. */
+  part?: 'input_items' | 'cancel'
   /** Query parameters to pass on, in order, names and values unencoded (the caller chose which). */
   query: readonly (readonly [string, string])[]
 }
@@ -230,9 +230,10 @@ export interface ProviderAdapter {
    */
   forward?(request: ForwardRequest, call: CallContext): Promise<ForwardResponse>
   /**
-   * Sends a request about an object the upstream stored (`GET`/`DELETE /responses/{id}`, its `input_items`) with the
-   * provider's credential; absent where the provider keeps nothing. Throws `ProviderError` on a non-2xx status (its
-   * body read and released), as `forward` does; otherwise returns the raw response, whose body the caller consumes.
+   * Sends a request about an object the upstream stored (`GET`/`DELETE /responses/{id}`, its `input_items`, `POST` to
+   * its `cancel`) with the provider's credential; absent where the provider keeps nothing. Throws `ProviderError` on a
+   * non-2xx status (its body read and released), as `forward` does; otherwise returns the raw response, whose body the
+   * caller consumes.
    */
   requestStored?(request: StoredObjectRequest, call: CallContext): Promise<UpstreamResponse>
   chat(request: ChatRequest, call: CallContext): Promise<ChatResult>

@@ -90,11 +90,23 @@ export interface ResponseStore {
     query: InputItemsQuery
   ): Promise<InputItemsPage | null>
   /**
+   * Adds output items to a stored response, as they become known after it was put (a background response forwarded
+   * to OpenAI is recorded while queued, before it has any): each is appended to `response.output` and indexed for
+   * `item_reference` as an output copy (over an input copy of the same id in that response), with the response's
+   * scope and expiry. Items whose id the output holds already are left out, so adding the same items again changes
+   * nothing. Each item needs an `id`; at most `maxAppendedOutputItems` per call. Resolves with whether the response is
+   * visible in `scope` (as `get`); when it is not, nothing changes.
+   */
+  appendOutput(id: string, scope: ResponseScope, items: readonly ResponseItem[]): Promise<boolean>
+  /**
    * Deletes responses (and their items) whose `expiresAt` is at or before `now`, in every scope; resolves with how
    * many responses. With `limit`, one slice of at most `limit`: fewer deleted means none expired is left.
    */
   pruneExpired(now: number, limit?: number): Promise<number>
 }
+
+/** The most items one `appendOutput` call may add. */
+export const maxAppendedOutputItems = 1_000
 
 const idOf = (item: unknown): string | null => {
   if (typeof item !== 'object' || item === null) return null
@@ -118,4 +130,25 @@ export const responseItemsOf = (
     if (id !== null && !items.has(id)) items.set(id, item as ResponseItem)
   }
   return items
+}
+
+/**
+ * Appends to `response.output` (made a list when it is not) the `items` whose id it does not hold yet, the first of
+ * several with one id winning; returns those appended, in order. Every backend's `appendOutput` goes through it.
+ */
+export const appendOutputItems = (
+  response: Record<string, unknown>,
+  items: readonly ResponseItem[]
+): ResponseItem[] => {
+  const output = Array.isArray(response.output) ? (response.output as unknown[]) : []
+  const held = new Set(output.map(idOf).filter((id) => id !== null))
+  const added: ResponseItem[] = []
+  for (const item of items) {
+    const id = idOf(item)
+    if (id === null || held.has(id)) continue
+    held.add(id)
+    added.push(item)
+  }
+  response.output = [...output, ...added]
+  return added
 }

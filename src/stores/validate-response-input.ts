@@ -4,7 +4,12 @@
  * validates the client's request first; these are the store's last line.
  */
 import { invalidRequest } from '../core/errors.ts'
-import type { InputItemsQuery, StoredResponse } from './response-store.ts'
+import {
+  maxAppendedOutputItems,
+  type InputItemsQuery,
+  type ResponseItem,
+  type StoredResponse,
+} from './response-store.ts'
 
 const isTime = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
@@ -33,6 +38,17 @@ export const validateStoredResponse = (entry: StoredResponse): void => {
       if (!isObject(item)) throw invalidRequest('An item is a JSON object.', `${field}.${index}`)
     })
   }
+}
+
+export const validateAppendedOutput = (items: readonly ResponseItem[]): void => {
+  if (!Array.isArray(items)) throw invalidRequest('items is a list of items.', 'items')
+  if (items.length > maxAppendedOutputItems)
+    throw invalidRequest(`At most ${maxAppendedOutputItems} items are added at once.`, 'items')
+  items.forEach((item, index) => {
+    if (!isObject(item)) throw invalidRequest('An item is a JSON object.', `items.${index}`)
+    if (typeof item.id !== 'string' || item.id === '' || item.id.length > 200)
+      throw invalidRequest('An added item has an id of 1 to 200 characters.', `items.${index}.id`)
+  })
 }
 
 export const validateInputItemsQuery = (query: InputItemsQuery): void => {

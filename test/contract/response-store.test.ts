@@ -7,11 +7,12 @@
 import { expect, it } from 'vitest'
 import { GatewayError } from '../../src/core/errors.ts'
 import { createMemoryResponseStore } from '../../src/stores/memory/memory-response-store.ts'
-import type {
-  ResponseItem,
-  ResponseScope,
-  ResponseStore,
-  StoredResponse,
+import {
+  maxAppendedOutputItems,
+  type ResponseItem,
+  type ResponseScope,
+  type ResponseStore,
+  type StoredResponse,
 } from '../../src/stores/response-store.ts'
 import { createSqlResponseStore } from '../../src/stores/sql/sql-response-store.ts'
 import { createFakeClock, type FakeClock } from '../helpers/fake-clock.ts'
@@ -377,6 +378,96 @@ defineStoreContract<Fixture>({
       expect(await store.pruneExpired(start + 100 * day)).toBe(1)
       expect(await store.get('resp_forever', globex)).not.toBeNull()
       expect((await refusal(store.pruneExpired(start, 0))).param).toBe('limit')
+    })
+
+    it('appends output items learned later: in the response, indexed with its expiry, each id once', async () => {
+      const { store, clock } = getFixture()
+      const held = (id: string) => ({ id, type: 'gatehouse.held_upstream', provider: 'openai' })
+      const inputCopy = message('msg_x', 'user', 'input copy')
+      await store.put(
+        entry('resp_bg', acme, { output: [], input: [inputCopy], expiresAt: start + day })
+      )
+      expect(await store.getItems(['msg_x'], acme)).toEqual(new Map([['msg_x', inputCopy]]))
+
+      expect(await store.appendOutput('resp_bg', acme, [held('rs_1'), held('msg_x')])).toBe(true)
+      // Again with one known and one new: only the new one is added; a repeated id in one call counts once.
+      expect(
+        await store.appendOutput('resp_bg', acme, [held('msg_x'), held('fc_2'), held('fc_2')])
+      ).toBe(true)
+      expect(await store.appendOutput('resp_bg', acme, [held('rs_1')])).toBe(true)
+      expect(await store.appendOutput('resp_bg', acme, [])).toBe(true)
+
+      const got = await store.get('resp_bg', acme)
+      expect(got?.response.output).toEqual([held('rs_1'), held('msg_x'), held('fc_2')])
+      // The rest of the entry is as it was put.
+      expect(got?.input).toEqual([inputCopy])
+      expect(got?.response.status).toBe('completed')
+      // The output copy wins over the input copy of the same id, as for what `put` indexes.
+      expect(Object.fromEntries(await store.getItems(['rs_1', 'msg_x', 'fc_2'], acme))).toEqual({
+        rs_1: held('rs_1'),
+        msg_x: held('msg_x'),
+        fc_2: held('fc_2'),
+      })
+      // The items expire with their response.
+      await clock.advance(day)
+      expect(await store.getItems(['rs_1', 'fc_2'], acme)).toEqual(new Map())
+      expect(await store.appendOutput('resp_bg', acme, [held('msg_late')])).toBe(false)
+    })
+
+    it('appends only in the scope that stored the response, changing nothing elsewhere', async () => {
+      const { store } = getFixture()
+      const added = [{ id: 'msg_new', type: 'message', role: 'assistant', content: [] }]
+      await store.put(entry('resp_acme', acme, { output: [] }))
+      await store.put(entry('resp_master', master, { output: [] }))
+      for (const [id, others] of [
+        ['resp_acme', [globex, master]],
+        ['resp_master', [acme, globex]],
+      ] as const)
+        for (const other of others) expect(await store.appendOutput(id, other, added)).toBe(false)
+      expect(await store.appendOutput('resp_never', acme, added)).toBe(false)
+      expect((await store.get('resp_acme', acme))?.response.output).toEqual([])
+      expect((await store.get('resp_master', master))?.response.output).toEqual([])
+      for (const scope of [acme, globex, master])
+        expect(await store.getItems(['msg_new'], scope)).toEqual(new Map())
+    })
+
+    it('refuses additions without ids or beyond the bound, naming the field and changing nothing', async () => {
+      const { store } = getFixture()
+      await store.put(entry('resp_1', acme, { output: [] }))
+      const many = Array.from({ length: maxAppendedOutputItems + 1 }, (_, index) =>
+        message(`msg_${index}`, 'assistant', '')
+      )
+      const cases: [unknown, string][] = [
+        [{}, 'items'],
+        [many, 'items'],
+        [[message('msg_ok', 'assistant', ''), 'text'], 'items.1'],
+        [[{ type: 'message' }], 'items.0.id'],
+        [[{ id: 'x'.repeat(201) }], 'items.0.id'],
+      ]
+      for (const [items, param] of cases)
+        expect(
+          (await refusal(store.appendOutput('resp_1', acme, items as ResponseItem[]))).param
+        ).toBe(param)
+      expect((await store.get('resp_1', acme))?.response.output).toEqual([])
+      expect(await store.getItems(['msg_ok', 'msg_0'], acme)).toEqual(new Map())
+      // The bound itself is accepted.
+      expect(await store.appendOutput('resp_1', acme, many.slice(1))).toBe(true)
+      expect((await store.get('resp_1', acme))?.response.output).toHaveLength(
+        maxAppendedOutputItems
+      )
+    })
+
+    it('loses no item when appends of different items to one response race', async () => {
+      const { store } = getFixture()
+      await store.put(entry('resp_1', acme, { output: [] }))
+      const ids = Array.from({ length: 8 }, (_, index) => `msg_${index}`)
+      const results = await Promise.all(
+        ids.map((id) => store.appendOutput('resp_1', acme, [message(id, 'assistant', id)]))
+      )
+      expect(results).toEqual(ids.map(() => true))
+      const output = (await store.get('resp_1', acme))?.response.output as ResponseItem[]
+      expect(output.map((item) => item.id).sort()).toEqual(ids)
+      expect((await store.getItems(ids, acme)).size).toBe(ids.length)
     })
 
     it('round-trips a conversation of a megabyte', async () => {

@@ -3,7 +3,9 @@
  * and input items are asked of the provider that created the response, with its credential, and a chain
  * (`previous_response_id`, `item_reference`) goes to that provider whatever the route's order, after a fallback, and
  * on another gateway instance sharing the SQL store, at once. All of it per tenant: another tenant's key gets a 404
- * and nothing reaches an upstream; the master key may name any id.
+ * and nothing reaches an upstream; the master key may name any id. Background mode: the create answers `queued`,
+ * polling retrieves reach the provider, the output items of the finished response become the tenant's to reference,
+ * and cancel reaches the provider too (a response the gateway converted is a 400, as a foreground one is on OpenAI).
  */
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -189,6 +191,106 @@ describe('forwarded Responses reach the provider that stored them', () => {
     expect(error?.error).toMatchObject({ param: 'previous_response_id' })
     expect(error?.message).toContain('provider "openai"')
     expect(gateway.anthropic.requests).toHaveLength(0)
+  })
+
+  /** Retrieves until the response is no longer queued or in progress; the statuses seen, in order. */
+  const poll = async (api: OpenAI, id: string) => {
+    const seen: string[] = []
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const response = await api.responses.retrieve(id)
+      seen.push(String(response.status))
+      if (response.status !== 'queued' && response.status !== 'in_progress')
+        return { response, seen }
+    }
+    throw new Error(`still not done after 5 retrieves: ${seen.join(', ')}`)
+  }
+
+  it('runs a background response: queued at once, polled to completion, its output items then the tenant’s to reference', async () => {
+    const acme = client(acmeKey)
+    const queued = await acme.responses.create({ model, input: 'later', background: true })
+    expect(queued).toMatchObject({ status: 'queued', background: true, output: [] })
+    expect(openAIRequests().at(-1)!.body).toMatchObject({ background: true })
+
+    const { response: done, seen } = await poll(acme, queued.id)
+    expect(seen).toEqual(['in_progress', 'completed'])
+    expectValidOpenAI('Response', done)
+    expect(done.output_text).toBe('echo: later')
+    const itemId = done.output[0].id!
+
+    // Referenced by the tenant (here and on another instance): pinned to OpenAI past the route's Anthropic target.
+    for (const url of [gateway.url, otherUrl]) {
+      const referenced = await client(acmeKey, url).responses.create({
+        model: anthropicFirst,
+        input: [
+          { type: 'item_reference', id: itemId },
+          { role: 'user', content: 'go on' },
+        ],
+      })
+      expect(referenced.status).toBe('completed')
+      expect(openAIRequests().at(-1)!.body).toMatchObject({
+        model: 'gpt-4o-mini',
+        input: [{ type: 'item_reference', id: itemId }, { role: 'user' }],
+      })
+    }
+    expect(gateway.anthropic.requests).toHaveLength(0)
+
+    // Another tenant: neither the response nor its items, and nothing goes upstream.
+    const before = openAIRequests().length
+    const globex = client(globexKey)
+    expect((await refused(globex.responses.retrieve(queued.id)))?.status).toBe(404)
+    const borrowed = await refused(
+      globex.responses.create({ model, input: [{ type: 'item_reference', id: itemId }] })
+    )
+    expect(borrowed?.status).toBe(404)
+    expect(borrowed?.error).toMatchObject({ param: 'input.0.id' })
+    expect(openAIRequests()).toHaveLength(before)
+  })
+
+  it('cancels a background response at its provider, for its tenant only; a converted one cannot be cancelled', async () => {
+    const acme = client(acmeKey)
+    const queued = await acme.responses.create({ model, input: 'stop me', background: true })
+
+    // Another tenant's cancel: a 404, and nothing goes upstream.
+    const before = openAIRequests().length
+    const foreign = await refused(client(globexKey).responses.cancel(queued.id))
+    expect(foreign?.status).toBe(404)
+    expect(openAIRequests()).toHaveLength(before)
+
+    // Not validated against the OpenAPI document: the API's `usage: null` of an unfinished response is not in it.
+    const cancelled = await acme.responses.cancel(queued.id)
+    expect(cancelled).toMatchObject({ id: queued.id, status: 'cancelled', output: [] })
+    const asked = openAIRequests().at(-1)!
+    expect(asked).toMatchObject({ method: 'POST', path: `/v1/responses/${queued.id}/cancel` })
+    expect(asked.headers.authorization).toBe(`Bearer ${MOCK_OPENAI_API_KEY}`)
+    expect((await acme.responses.retrieve(queued.id)).status).toBe('cancelled')
+    // The master key as for retrieve: any id, asked of the provider; a finished one comes back as it is.
+    expect((await client(E2E_MASTER_KEY).responses.cancel(queued.id)).status).toBe('cancelled')
+
+    // Not made in background on OpenAI: the upstream's 400, as it said it.
+    const foreground = await acme.responses.create({ model, input: 'now' })
+    const synchronous = await refused(acme.responses.cancel(foreground.id))
+    expect(synchronous?.status).toBe(400)
+    expect(synchronous?.error).toMatchObject({
+      message: 'Cannot cancel a synchronous response.',
+      type: 'invalid_request_error',
+    })
+
+    // Converted (and stored) by the gateway: never in background, so the same 400, without asking any upstream.
+    const converted = await acme.responses.create({
+      model: 'anthropic/claude-haiku-4-5',
+      input: 'hello',
+    })
+    const upstreamCalls = openAIRequests().length + gateway.anthropic.requests.length
+    const refusal = await refused(acme.responses.cancel(converted.id))
+    expect(refusal?.status).toBe(400)
+    expectValidOpenAI('ErrorResponse', { error: refusal?.error })
+    expect(refusal?.error).toMatchObject({
+      message: 'Cannot cancel a synchronous response.',
+      type: 'invalid_request_error',
+    })
+    expect((await refused(client(globexKey).responses.cancel(converted.id)))?.status).toBe(404)
+    expect((await refused(acme.responses.cancel('resp_never_made')))?.status).toBe(404)
+    expect(openAIRequests().length + gateway.anthropic.requests.length).toBe(upstreamCalls)
   })
 
   it('finds a streamed response at once on another instance (shared SQL store), with a tenant key', async () => {

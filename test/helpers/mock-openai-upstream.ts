@@ -375,13 +375,15 @@ export const startMockOpenAIUpstream = (
         return chatCompletion({ body, requestId, settings })
       if (request.method === 'POST' && path === '/v1/embeddings') return embeddings(body, settings)
       if (request.method === 'POST' && path === '/v1/responses') return responses.create(body)
-      const stored = /^\/v1\/responses\/([^/]+)(\/input_items)?$/.exec(path)
+      const stored = /^\/v1\/responses\/([^/]+)(?:\/(input_items|cancel))?$/.exec(path)
       if (stored !== null) {
         const id = decodeURIComponent(stored[1])
-        if (request.method === 'GET' && stored[2] !== undefined)
+        const part = stored[2]
+        if (request.method === 'GET' && part === 'input_items')
           return responses.inputItems(id, new URLSearchParams(query))
-        if (request.method === 'GET') return responses.retrieve(id)
-        if (request.method === 'DELETE' && stored[2] === undefined) return responses.remove(id)
+        if (request.method === 'GET' && part === undefined) return responses.retrieve(id)
+        if (request.method === 'DELETE' && part === undefined) return responses.remove(id)
+        if (request.method === 'POST' && part === 'cancel') return responses.cancel(id)
       }
       if (request.method === 'GET' && path === '/v1/models') {
         return {

@@ -554,6 +554,109 @@ describe('mock OpenAI upstream: the Responses API', () => {
     expectValidOpenAI('ErrorResponse', { error: chained?.error })
   })
 
+  it('runs a background response as the API does: queued at once, in progress on the next retrieve, then completed', async () => {
+    const queued = await client.responses.create({
+      model: 'gpt-4o-mini',
+      input: 'later please',
+      background: true,
+    })
+    expect(queued).toMatchObject({
+      object: 'response',
+      status: 'queued',
+      background: true,
+      output: [],
+      usage: null,
+      completed_at: null,
+    })
+    // Its input is there at once; its output is not, so nothing of it can be referenced yet.
+    const inputs = await client.responses.inputItems.list(queued.id)
+    expect(inputs.data).toHaveLength(1)
+    const early = await caught(
+      client.responses.create({
+        model: 'gpt-4o-mini',
+        input: [{ type: 'item_reference', id: 'msg_unknown' }],
+      })
+    )
+    expect(early?.status).toBe(404)
+
+    const polled = await client.responses.retrieve(queued.id)
+    expect(polled).toMatchObject({ status: 'in_progress', output: [], usage: null })
+    const done = await client.responses.retrieve(queued.id)
+    expectValidOpenAI('Response', done)
+    expect(done).toMatchObject({ id: queued.id, status: 'completed', background: true })
+    expect(done.output_text).toBe('echo: later please')
+    expect(done.usage?.output_tokens).toBeGreaterThan(0)
+    // Done stays done; its output item can now be named.
+    expect((await client.responses.retrieve(queued.id)).status).toBe('completed')
+    const chained = await client.responses.create({
+      model: 'gpt-4o-mini',
+      input: [
+        { type: 'item_reference', id: done.output[0].id! },
+        { role: 'user', content: 'and now?' },
+      ],
+    })
+    expect(chained.status).toBe('completed')
+    // Cancelling what finished answers it as it is.
+    const { output_text: _text, ...wire } = done
+    expect(await client.responses.cancel(queued.id)).toEqual(wire)
+  })
+
+  it('cancels a queued or in-progress background response; refuses to cancel one not made in background', async () => {
+    const queued = await client.responses.create({
+      model: 'gpt-4o-mini',
+      input: 'never mind',
+      background: true,
+    })
+    const cancelled = await client.responses.cancel(queued.id)
+    expect(cancelled).toMatchObject({ id: queued.id, status: 'cancelled', output: [] })
+    expect(mock.requests.at(-1)).toMatchObject({
+      method: 'POST',
+      path: `/v1/responses/${queued.id}/cancel`,
+    })
+    // It never completes, and a second cancel answers the same.
+    expect((await client.responses.retrieve(queued.id)).status).toBe('cancelled')
+    expect((await client.responses.retrieve(queued.id)).status).toBe('cancelled')
+    expect((await client.responses.cancel(queued.id)).status).toBe('cancelled')
+
+    const polled = await client.responses.create({
+      model: 'gpt-4o-mini',
+      input: 'x',
+      background: true,
+    })
+    expect((await client.responses.retrieve(polled.id)).status).toBe('in_progress')
+    expect((await client.responses.cancel(polled.id)).status).toBe('cancelled')
+
+    const foreground = await client.responses.create({ model: 'gpt-4o-mini', input: 'now' })
+    const refused = await caught(client.responses.cancel(foreground.id))
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError)
+    expect(refused?.error).toEqual({
+      message: 'Cannot cancel a synchronous response.',
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    })
+    expect((await client.responses.retrieve(foreground.id)).status).toBe('completed')
+    expect(await caught(client.responses.cancel('resp_unknown'))).toBeInstanceOf(
+      OpenAI.NotFoundError
+    )
+  })
+
+  it('completes a background response on the first retrieve with backgroundPolls: 0', async () => {
+    const quick = await startMockOpenAIUpstream({ backgroundPolls: 0 })
+    try {
+      const other = new OpenAI({ apiKey: MOCK_OPENAI_API_KEY, baseURL: quick.baseUrl })
+      const queued = await other.responses.create({
+        model: 'gpt-4o-mini',
+        input: 'hi',
+        background: true,
+      })
+      expect(queued.status).toBe('queued')
+      expect((await other.responses.retrieve(queued.id)).status).toBe('completed')
+    } finally {
+      await quick.close()
+    }
+  })
+
   it('resolves item_reference against what it stored, and reset() forgets stored responses', async () => {
     const first = await client.responses.create({ model: 'gpt-4o-mini', input: 'remember me' })
     const next = await client.responses.create({

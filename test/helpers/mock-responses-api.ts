@@ -13,6 +13,16 @@
  * Responses created with `store` (the API's default) are kept by the mock that created them, as OpenAI keeps them in
  * one organization: `previous_response_id`, `item_reference`, retrieve, delete and input items work there, and
  * another mock answers as OpenAI does for an id it does not know. With `record: false` (load tests) nothing is kept.
+ *
+ * Background mode (https://platform.openai.com/docs/guides/background), as the live API runs it: a create with
+ * `background: true` (not streamed) answers at once with the response `queued`, its `output` empty and `usage: null`
+ * (the live API's null; the OpenAPI document's `ResponseUsage` is not nullable, so such a body does not validate
+ * against it); the next `backgroundPolls` retrieves answer it `in_progress`, the one after that `completed` with its
+ * output and usage (whose items `item_reference` can then name). `POST /v1/responses/{id}/cancel` of a queued or
+ * in-progress one answers it `cancelled` (it never completes), of a finished background one answers it as it is (the
+ * API's cancel is idempotent), and of one not created in background is a 400 ("Cannot cancel a synchronous
+ * response.", as vLLM and other OpenAI-compatible servers answer it). A streamed background create streams the
+ * whole answer at once, as without `background`.
  */
 import { Buffer } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
@@ -43,6 +53,12 @@ export type MockResponsesSettings = Pick<
    * (default), or, with `false`, only in `.done`, as the live API sometimes does (wire-notes §9).
    */
   functionArgumentDeltas?: boolean
+  /**
+   * Responses API, `background: true`: how many retrieves answer the response `in_progress` before one answers it
+   * done. Default 1 (create: `queued`, first retrieve: `in_progress`, second: `completed`); 0: the first retrieve has
+   * the answer.
+   */
+  backgroundPolls?: number
 }
 
 export type MockResponsesApi = {
@@ -50,6 +66,7 @@ export type MockResponsesApi = {
   retrieve(id: string): MockReply
   remove(id: string): MockReply
   inputItems(id: string, query: URLSearchParams): MockReply
+  cancel(id: string): MockReply
   reset(): void
 }
 
@@ -165,7 +182,16 @@ const echoTools = (tools: unknown): unknown[] =>
   )
 
 export const createMockResponsesApi = (settings: MockResponsesSettings): MockResponsesApi => {
-  type Stored = { response: Body; input: Item[]; context: Item[] }
+  /**
+   * `pending`: a background response not done yet, with the answer it will have and how many more retrieves answer it
+   * `in_progress` first; `response` is then what a retrieve or cancel shows, and `context` lacks the output.
+   */
+  type Stored = {
+    response: Body
+    input: Item[]
+    context: Item[]
+    pending?: { answer: Body; output: Item[]; polls: number }
+  }
   const stored = new Map<string, Stored>()
   const items = new Map<string, Item>()
 
@@ -366,7 +392,29 @@ export const createMockResponsesApi = (settings: MockResponsesSettings): MockRes
       metadata: body.metadata ?? {},
     }
 
-    if (body.store !== false && settings.record !== false) {
+    const keep = body.store !== false && settings.record !== false
+    if (body.background === true && body.stream !== true) {
+      // Answered before the model has run: no output, no usage, nothing to reference yet.
+      const queued = {
+        ...response,
+        status: 'queued',
+        completed_at: null,
+        incomplete_details: null,
+        output: [],
+        usage: null,
+      }
+      if (keep) {
+        stored.set(response.id, {
+          response: queued,
+          input,
+          context: conversation,
+          pending: { answer: response, output, polls: settings.backgroundPolls ?? 1 },
+        })
+        for (const item of input) items.set(String(item.id), item)
+      }
+      return { kind: 'json', status: 200, body: queued }
+    }
+    if (keep) {
       stored.set(response.id, { response, input, context: [...conversation, ...output] })
       for (const item of [...input, ...output]) items.set(String(item.id), item)
     }
@@ -458,13 +506,40 @@ export const createMockResponsesApi = (settings: MockResponsesSettings): MockRes
 
   const unknownResponse = (id: string) => notFound(`Response with id '${id}' not found.`)
 
+  /** A background response one retrieve further on: `in_progress` while polls are left, then done. */
+  const advance = (found: Stored): void => {
+    const { pending } = found
+    if (pending === undefined) return
+    if (pending.polls > 0) {
+      pending.polls -= 1
+      found.response = { ...found.response, status: 'in_progress' }
+      return
+    }
+    found.response = pending.answer
+    found.context = [...found.context, ...pending.output]
+    for (const item of pending.output) items.set(String(item.id), item)
+    delete found.pending
+  }
+
   return {
     create,
     retrieve: (id) => {
       const found = stored.get(id)
-      return found === undefined
-        ? unknownResponse(id)
-        : { kind: 'json', status: 200, body: found.response }
+      if (found === undefined) return unknownResponse(id)
+      advance(found)
+      return { kind: 'json', status: 200, body: found.response }
+    },
+    cancel: (id) => {
+      const found = stored.get(id)
+      if (found === undefined) return unknownResponse(id)
+      if (found.response.background !== true)
+        return invalid('Cannot cancel a synchronous response.', null)
+      if (found.pending !== undefined) {
+        // Stopped before it finished: it keeps no output and never completes.
+        found.response = { ...found.response, status: 'cancelled' }
+        delete found.pending
+      }
+      return { kind: 'json', status: 200, body: found.response }
     },
     remove: (id) => {
       const found = stored.get(id)

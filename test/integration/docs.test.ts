@@ -19,6 +19,10 @@ const publicPaths = [
   '/v1/models',
   '/v1/messages',
   '/v1/messages/count_tokens',
+  '/v1/responses',
+  '/v1/responses/{id}',
+  '/v1/responses/{id}/input_items',
+  '/v1/responses/{id}/cancel',
   '/v1/usage',
   '/admin/v1/tenants',
   '/admin/v1/keys',
@@ -130,6 +134,7 @@ describe('GET /openapi.json', () => {
     expect(paths['/v1/chat/completions'].post).toBeDefined()
     expect(paths['/v1/messages'].post).toBeDefined()
     expect(paths['/v1/models'].get).toBeDefined()
+    expect(paths['/v1/responses/{id}/cancel'].post).toBeDefined()
   })
 
   it('needs no key, like the page that loads it', async () => {

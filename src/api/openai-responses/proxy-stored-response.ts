@@ -1,8 +1,8 @@
 /**
- * Retrieve, delete and list the input items of a response an upstream stored (one the gateway forwarded to OpenAI):
- * the request goes to the provider instance that created it, with that instance's credential, and its answer comes
- * back as the upstream sent it: its status and JSON body, or with `stream=true` (a background response) its event
- * stream. A failure is the upstream's error (message, type, code and param kept, secrets redacted) in OpenAI's shape,
+ * Retrieve, delete, cancel and list the input items of a response an upstream stored (one the gateway forwarded to
+ * OpenAI): the request goes to the provider instance that created it, with that instance's credential, and its answer
+ * comes back as the upstream sent it: its status and JSON body, or with `stream=true` (a background response) its
+ * event stream. A failure is the upstream's error (message, type, code and param kept, secrets redacted) in OpenAI's shape,
  * decided by `mapProviderError` as for a forwarded create. One attempt, within the provider's timeouts (connect,
  * first byte, total): the gateway does not retry it, the client may.
  * https://platform.openai.com/docs/api-reference/responses/get
@@ -28,6 +28,7 @@ import { copyUpstreamHeaders } from '../forward-headers.ts'
 export const storedQueryParameters = {
   retrieve: ['include', 'include[]', 'stream', 'starting_after', 'include_obfuscation'],
   delete: [],
+  cancel: [],
   input_items: ['after', 'limit', 'order', 'include', 'include[]'],
 } as const
 
@@ -67,7 +68,12 @@ export const proxyStoredResponse = async (options: {
   c: Context<GatewayEnv>
   provider: ProviderEntry
   request: StoredObjectRequest
-}): Promise<{ status: number; response: Response }> => {
+}): Promise<{
+  status: number
+  response: Response
+  /** The upstream's body when it was read whole (not an event stream): what `response` carries. */
+  body?: Uint8Array
+}> => {
   const { c, provider, request } = options
   const { adapter, config } = provider
   const { timeouts } = config
@@ -119,6 +125,7 @@ export const proxyStoredResponse = async (options: {
     return {
       status: upstream.status,
       response: new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers }),
+      body,
     }
   } catch (error) {
     throw error instanceof ProviderError ? mapProviderError(error, { attempts: null }) : error

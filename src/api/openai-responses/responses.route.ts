@@ -16,6 +16,7 @@ import { pickQuery, proxyStoredResponse, storedQueryParameters } from './proxy-s
 import {
   isForwardedRecord,
   prepareStoredResponses,
+  recordRetrievedOutput,
   responseNotFound,
   scopeOf,
 } from './stored-responses.ts'
@@ -98,6 +99,23 @@ export const deleteResponseRoute = createRoute({
   },
 })
 
+export const cancelResponseRoute = createRoute({
+  method: 'post',
+  path: '/v1/responses/{id}/cancel',
+  tags: ['OpenAI'],
+  summary:
+    'Cancel a background response: asked of the OpenAI upstream that stored it (a response the gateway converted was not made in background, and cannot be cancelled: a 400)',
+  security: [{ bearerAuth: [] }],
+  request: { params: idParams },
+  responses: {
+    200: {
+      description: 'The response, `cancelled` (or as it was, when it had finished)',
+      content: { 'application/json': { schema: responseObjectSchema } },
+    },
+    ...errorResponses(openAIErrorSchema),
+  },
+})
+
 export const listInputItemsRoute = createRoute({
   method: 'get',
   path: '/v1/responses/{id}/input_items',
@@ -166,6 +184,7 @@ export const registerResponses = (
   app.openAPIRegistry.registerPath(retrieveResponseRoute)
   app.openAPIRegistry.registerPath(deleteResponseRoute)
   app.openAPIRegistry.registerPath(listInputItemsRoute)
+  app.openAPIRegistry.registerPath(cancelResponseRoute)
   /**
    * Where a response id leads for the caller: a response the gateway stored itself (`own`), one an upstream stored
    * (`upstream`: the provider instance that created it, recorded when it was forwarded), or a 404. A tenant key sees
@@ -211,11 +230,37 @@ export const registerResponses = (
     const id = c.req.param('id')
     const found = await locate(c, id)
     if (found.kind === 'own') return c.json(found.stored.response)
-    const { response } = await proxy(
+    const { status, response, body } = await proxy(
       c,
       found.provider,
       { method: 'GET', id },
       storedQueryParameters.retrieve
+    )
+    // A background response seen finished: its output items join the record before the client has them.
+    if (store !== undefined && found.record !== null && body !== undefined)
+      await recordRetrievedOutput({
+        store,
+        logger: deps.logger,
+        record: found.record,
+        status,
+        body,
+      })
+    return response
+  })
+  /**
+   * Only a background response can be cancelled, and only OpenAI runs those: the gateway's own (converted) responses
+   * never are, so cancelling one is the 400 the API answers for a response not created with `background: true`.
+   * https://platform.openai.com/docs/api-reference/responses/cancel
+   */
+  app.post('/v1/responses/:id/cancel', async (c) => {
+    const id = c.req.param('id')
+    const found = await locate(c, id)
+    if (found.kind === 'own') throw invalidRequest('Cannot cancel a synchronous response.')
+    const { response } = await proxy(
+      c,
+      found.provider,
+      { method: 'POST', id, part: 'cancel' },
+      storedQueryParameters.cancel
     )
     return response
   })

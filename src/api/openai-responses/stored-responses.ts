@@ -18,15 +18,22 @@
  * `item_reference` only what its own tenant made (an id the store does not know for the tenant is a 404, never
  * passed to an upstream whose credential every tenant shares; the master key, the operator's, may name any), and a
  * call that names one goes to the provider instance that stores it (`pin`), whatever the route's order, after a
- * fallback, and on any instance. Retrieve, delete and input items of such a response are asked of that provider
- * (`proxy-stored-response.ts`).
+ * fallback, and on any instance. Retrieve, delete, cancel and input items of such a response are asked of that
+ * provider (`proxy-stored-response.ts`). A background response is recorded while queued, without output; the ids of
+ * its output items are added to its record from the first retrieve that shows it finished (`recordRetrievedOutput`).
  * https://platform.openai.com/docs/api-reference/responses/create#responses-create-store
  */
 import type { Context } from 'hono'
 import type { Logger } from '../../core/logger.ts'
 import type { Clock } from '../../core/clock.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
-import type { ResponseItem, ResponseScope, ResponseStore } from '../../stores/response-store.ts'
+import {
+  maxAppendedOutputItems,
+  type ResponseItem,
+  type ResponseScope,
+  type ResponseStore,
+  type StoredResponse,
+} from '../../stores/response-store.ts'
 import { createResponsesItemId } from './convert-to-responses-response.ts'
 import type { CallRoute } from '../../core/chat-call.ts'
 import { GatewayError, invalidRequest } from '../../core/errors.ts'
@@ -45,6 +52,68 @@ export const isForwardedRecord = (response: Record<string, unknown>): boolean =>
 
 export const responseNotFound = (id: string, param = 'id'): GatewayError =>
   new GatewayError('not_found', `No response found with id '${id}'.`, { param })
+
+/** The record's items: ids OpenAI holds, each naming its provider, so an `item_reference` to one pins the call there. */
+const heldItems = (ids: readonly string[], provider: string): ResponseItem[] =>
+  ids.map((id) => ({ id, type: heldUpstream, provider }))
+
+/** Statuses of a finished response whose output OpenAI keeps: its items can be named from then on. */
+const finishedWithOutput = new Set(['completed', 'incomplete'])
+
+/**
+ * After a retrieve of a forwarded response (the whole JSON body, as the upstream answered it): when its record has no
+ * output yet (a background response, recorded while queued) and the body shows it finished with output, the ids of
+ * its output items (at most `maxAppendedOutputItems`) join the record, in the record's tenant scope and with its
+ * provider, so that the tenant's `item_reference`s to them resolve and pin to that provider. Anything else (a record
+ * that has its output, a response still queued or in progress, a body that is not this response) writes nothing. A
+ * failure to write is logged, never the client's: its answer is whole either way.
+ */
+export const recordRetrievedOutput = async (options: {
+  store: ResponseStore
+  logger: Logger
+  record: StoredResponse
+  status: number
+  body: Uint8Array
+}): Promise<void> => {
+  const { record, store } = options
+  const held = record.response.output
+  if (
+    options.status !== 200 ||
+    record.provider === null ||
+    !isForwardedRecord(record.response) ||
+    (Array.isArray(held) && held.length > 0)
+  )
+    return
+  let retrieved: unknown
+  try {
+    retrieved = JSON.parse(new TextDecoder().decode(options.body))
+  } catch {
+    return
+  }
+  if (
+    !isJsonObject(retrieved) ||
+    retrieved.id !== record.id ||
+    typeof retrieved.status !== 'string' ||
+    !finishedWithOutput.has(retrieved.status) ||
+    !Array.isArray(retrieved.output)
+  )
+    return
+  const ids: string[] = []
+  for (const item of retrieved.output) {
+    const id = isJsonObject(item) ? item.id : undefined
+    if (typeof id === 'string' && id !== '' && id.length <= 200) ids.push(id)
+    if (ids.length === maxAppendedOutputItems) break
+  }
+  if (ids.length === 0) return
+  await store
+    .appendOutput(record.id, { tenantId: record.tenantId }, heldItems(ids, record.provider))
+    .catch((error: unknown) =>
+      options.logger.warn(
+        { responseId: record.id, error: error instanceof Error ? error.message : String(error) },
+        'the output items of a retrieved response could not be recorded'
+      )
+    )
+}
 
 /** The request's `input` as items, as the API lists them: a string is one user message; a message says its type. */
 const inputItems = (input: unknown): ResponseItem[] => {
@@ -220,7 +289,7 @@ export const prepareStoredResponses =
           id: stored.id,
           object: heldUpstream,
           // Each item names its provider: an `item_reference` to it pins the call there too.
-          output: stored.itemIds.map((id) => ({ id, type: heldUpstream, provider })),
+          output: heldItems(stored.itemIds, provider),
         },
         input: [],
         context: [],

@@ -47,4 +47,15 @@ describe('memory response store bound', () => {
     expect(await store.getItems(['msg_resp_huge'], scope)).toEqual(new Map())
     expect(await store.get('resp_small', scope)).not.toBeNull()
   })
+
+  it('counts output items appended later toward the bound: growing a response pushes the oldest out', async () => {
+    const store = createMemoryResponseStore({ clock: createFakeClock(), maxChars: 10_000 })
+    for (const id of ['resp_1', 'resp_2']) await store.put(entry(id, 3_000))
+    const item = { type: 'message', id: 'msg_late', role: 'assistant', text: 'x'.repeat(2_000) }
+    expect(await store.appendOutput('resp_2', scope, [item])).toBe(true)
+    // resp_2 now holds the item twice (in its output and indexed): over the bound, resp_1 goes.
+    expect(await store.get('resp_1', scope)).toBeNull()
+    expect((await store.get('resp_2', scope))?.response.output).toEqual([item])
+    expect((await store.getItems(['msg_late'], scope)).get('msg_late')).toEqual(item)
+  })
 })

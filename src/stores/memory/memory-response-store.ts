@@ -12,6 +12,7 @@ import type { Clock } from '../../core/clock.ts'
 import { conflict } from '../validate-tenant-input.ts'
 import { pageInputItems } from '../page-input-items.ts'
 import {
+  appendOutputItems,
   responseItemsOf,
   type ResponseItem,
   type ResponseScope,
@@ -19,6 +20,7 @@ import {
   type StoredResponse,
 } from '../response-store.ts'
 import {
+  validateAppendedOutput,
   validateInputItemsQuery,
   validateResponsePrune,
   validateStoredResponse,
@@ -94,6 +96,14 @@ export const createMemoryResponseStore = (options: MemoryResponseStoreOptions): 
     context: JSON.parse(entry.context) as ResponseItem[],
   })
 
+  /** Forgets the least recently used entries until the bound holds. */
+  const evict = (): void => {
+    for (const oldest of entries.values()) {
+      if (chars <= maxChars) break
+      forget(oldest)
+    }
+  }
+
   /** Whether `a` is the copy a lookup prefers over `b`: the newer response, then the greater id. */
   const preferred = (a: Entry, b: Entry): boolean =>
     a.createdAt !== b.createdAt ? a.createdAt > b.createdAt : a.id > b.id
@@ -132,10 +142,7 @@ export const createMemoryResponseStore = (options: MemoryResponseStoreOptions): 
         else holders.add(stored.id)
       }
       // Least recently used first; the new entry is last and fits, so it stays.
-      for (const oldest of entries.values()) {
-        if (chars <= maxChars) break
-        forget(oldest)
-      }
+      evict()
     },
 
     async get(id, scope) {
@@ -164,6 +171,37 @@ export const createMemoryResponseStore = (options: MemoryResponseStoreOptions): 
         if (item !== undefined) found.set(itemId, JSON.parse(item) as ResponseItem)
       }
       return found
+    },
+
+    async appendOutput(id, scope, added) {
+      validateAppendedOutput(added)
+      const entry = visible(id, scope)
+      if (entry === null) return false
+      const response = JSON.parse(entry.response) as Record<string, unknown>
+      const appended = appendOutputItems(response, added)
+      if (appended.length === 0) return true
+      const text = JSON.stringify(response)
+      let grown = text.length - entry.response.length
+      entry.response = text
+      let scoped = itemIndex.get(entry.tenantId)
+      if (scoped === undefined) itemIndex.set(entry.tenantId, (scoped = new Map()))
+      for (const item of appended) {
+        const itemId = item.id as string
+        const json = JSON.stringify(item)
+        // An output copy replaces an input copy of the same id (`responseItemsOf`).
+        const replaced = entry.items.get(itemId)
+        grown +=
+          replaced === undefined ? itemId.length + json.length : json.length - replaced.length
+        entry.items.set(itemId, json)
+        const holders = scoped.get(itemId)
+        if (holders === undefined) scoped.set(itemId, new Set([entry.id]))
+        else holders.add(entry.id)
+      }
+      entry.chars += grown
+      chars += grown
+      // The entry was just used, so it is the last to go (and goes only if it alone outgrew the bound).
+      evict()
+      return true
     },
 
     async listInputItems(id, scope, query) {

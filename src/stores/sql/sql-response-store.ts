@@ -2,11 +2,14 @@
  * `ResponseStore` on SQLite or PostgreSQL (`openSqlDatabase`): a `responses` row per response and a `response_items`
  * row per item `item_reference` can name (migration `0003_responses`). Every query compares `tenant_id` (`IS NULL`
  * for the master key) and, for reads, the expiry against the clock. A response and its items are written in one
- * transaction; deleting a response deletes its items (`ON DELETE CASCADE`).
+ * transaction; deleting a response deletes its items (`ON DELETE CASCADE`). `appendOutput` reads the response locked
+ * (`FOR UPDATE` on PostgreSQL; SQLite's transactions begin `IMMEDIATE`), so two appends cannot both extend the old
+ * output and lose one's items.
  */
 import type { Clock } from '../../core/clock.ts'
 import { pageInputItems } from '../page-input-items.ts'
 import {
+  appendOutputItems,
   responseItemsOf,
   type ResponseItem,
   type ResponseScope,
@@ -14,6 +17,7 @@ import {
   type StoredResponse,
 } from '../response-store.ts'
 import {
+  validateAppendedOutput,
   validateInputItemsQuery,
   validateResponsePrune,
   validateStoredResponse,
@@ -43,7 +47,7 @@ export const createSqlResponseStore = (options: {
   database: SqlDatabase
   clock: Clock
 }): ResponseStore => {
-  const { db } = options.database
+  const { db, dialect } = options.database
   const { clock } = options
 
   return {
@@ -138,6 +142,49 @@ export const createSqlResponseStore = (options: {
           if (!found.has(row.item_id)) found.set(row.item_id, JSON.parse(row.item) as ResponseItem)
       }
       return found
+    },
+
+    async appendOutput(id, scope, added) {
+      validateAppendedOutput(added)
+      const now = clock.now()
+      return db.transaction().execute(async (trx) => {
+        const query = trx
+          .selectFrom('responses')
+          .select(['response', 'created_at', 'expires_at'])
+          .where('id', '=', id)
+          .where('tenant_id', scopeOperator(scope), scope.tenantId)
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        const row = await (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst()
+        if (row === undefined) return false
+        const response = JSON.parse(row.response) as Record<string, unknown>
+        const appended = appendOutputItems(response, added)
+        if (appended.length === 0) return true
+        await trx
+          .updateTable('responses')
+          .set({ response: JSON.stringify(response) })
+          .where('id', '=', id)
+          .execute()
+        const items = appended.map((item) => ({
+          response_id: id,
+          item_id: item.id as string,
+          tenant_id: scope.tenantId,
+          created_at: row.created_at,
+          expires_at: row.expires_at,
+          item: JSON.stringify(item),
+        }))
+        // An output copy replaces an input copy of the same id (`responseItemsOf`).
+        for (const chunk of chunks(items, itemInsertChunk))
+          await trx
+            .insertInto('response_items')
+            .values(chunk)
+            .onConflict((conflict) =>
+              conflict
+                .columns(['response_id', 'item_id'])
+                .doUpdateSet((eb) => ({ item: eb.ref('excluded.item') }))
+            )
+            .execute()
+        return true
+      })
     },
 
     async listInputItems(id, scope, query) {
