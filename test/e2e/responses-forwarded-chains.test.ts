@@ -11,7 +11,7 @@ import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { MOCK_OPENAI_API_KEY } from '../helpers/mock-openai-upstream.ts'
 import { expectValidOpenAI, preloadOpenAIValidator } from '../helpers/openapi-validator.ts'
-import { E2E_MASTER_KEY, startE2EGateway } from './start-e2e-gateway.ts'
+import { createTenantKey, E2E_MASTER_KEY, startE2EGateway } from './start-e2e-gateway.ts'
 import type { E2EGateway } from './start-e2e-gateway.ts'
 
 const model = 'openai/gpt-4o-mini'
@@ -44,19 +44,7 @@ describe('forwarded Responses reach the provider that stored them', () => {
       ],
     })
     otherUrl = (await gateway.startAnotherInstance()).url
-    const admin = async (path: string, body: Record<string, unknown>) => {
-      const response = await fetch(`${gateway.url}/admin/v1/${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${E2E_MASTER_KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      })
-      expect(response.status).toBe(201)
-      return (await response.json()) as Record<string, unknown>
-    }
-    const keyOf = async (tenant: string) => {
-      await admin('tenants', { name: tenant })
-      return String((await admin('keys', { tenant, name: 'app' })).key)
-    }
+    const keyOf = (tenant: string) => createTenantKey(gateway.url, tenant)
     acmeKey = await keyOf('acme-forwarded')
     globexKey = await keyOf('globex-forwarded')
   })

@@ -1,3 +1,4 @@
+import { expect } from 'vitest'
 /**
  * The end-to-end harness: mock upstreams on 127.0.0.1, the gateway as shipped (the real Node server from
  * `startNodeServer`, configured through the environment like a user would: OPENAI_BASE_URL / ANTHROPIC_BASE_URL point
@@ -164,6 +165,24 @@ export const startE2EGateway = async (
 }
 
 /** Drops the fields that legitimately differ between two answers to the same request (ids, timestamps). */
+/**
+ * A new tenant named `tenant` with one key, made through the admin API of the gateway at `url` with the master key;
+ * resolves with the key (shown once, at creation).
+ */
+export const createTenantKey = async (url: string, tenant: string): Promise<string> => {
+  const admin = async (path: string, body: Record<string, unknown>) => {
+    const response = await fetch(`${url}/admin/v1/${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${E2E_MASTER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    expect(response.status).toBe(201)
+    return (await response.json()) as Record<string, unknown>
+  }
+  await admin('tenants', { name: tenant })
+  return String((await admin('keys', { tenant, name: 'app' })).key)
+}
+
 export const withoutIdentity = <T extends Record<string, unknown>>(
   value: T
 ): Omit<T, 'id' | 'created'> => {
