@@ -19,6 +19,7 @@ import { onError } from './middleware/on-error.ts'
 import { recordRefusal } from './middleware/record-refusal.ts'
 import { requestContext } from './middleware/request-context.ts'
 
+/** package.json's `version`, which the core cannot read on Workers; `test/integration/docs.test.ts` holds them equal. */
 export const gatewayVersion = '0.1.0'
 
 export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {

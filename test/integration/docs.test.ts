@@ -2,6 +2,7 @@
  * `/openapi.json` as users reach it: the document lists every public route and is internally consistent, and needs no
  * key. The `/docs` page that renders it is driven in a real browser in test/browser/docs-page.test.ts.
  */
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { ServerType } from '@hono/node-server'
@@ -135,6 +136,11 @@ describe('GET /openapi.json', () => {
     expect(paths['/v1/messages'].post).toBeDefined()
     expect(paths['/v1/models'].get).toBeDefined()
     expect(paths['/v1/responses/{id}/cancel'].post).toBeDefined()
+    // The version it states is the package's, not a copy that drifts from it.
+    const packageJson = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8')
+    ) as { version: string }
+    expect((document.info as Json).version).toBe(packageJson.version)
   })
 
   it('needs no key, like the page that loads it', async () => {
