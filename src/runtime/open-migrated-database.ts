@@ -30,9 +30,8 @@ export const openMigratedDatabase = async (options: {
     throw error
   }
   try {
-    const applied = await migrateSqlDatabase(database, { logger })
-    if (applied.length > 0)
-      logger.info({ database: database.location, applied }, 'database migrated')
+    // It logs what it applied ('database migrations applied'), once.
+    await migrateSqlDatabase(database, { logger })
   } catch (error) {
     await database.close().catch(() => {})
     throw new StartupError([
