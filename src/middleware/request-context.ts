@@ -6,6 +6,9 @@ import { randomHex } from '../core/random-ids.ts'
 
 const safeRequestId = /^[\w.:@/+=-]{1,128}$/
 
+/** A request id of the gateway's own: `req_` and 32 random hex digits. */
+export const newRequestId = (): string => `req_${randomHex(16)}`
+
 /**
  * Which error shape a request gets: the Anthropic routes always speak Anthropic; shared routes (`/v1/models`) speak
  * Anthropic when the client sent `anthropic-version` (the Anthropic SDK always does).
@@ -22,8 +25,7 @@ export const detectDialect = (path: string, headers: Headers): Dialect =>
 export const requestContext = (clock: Clock): MiddlewareHandler<GatewayEnv> =>
   async function requestContext(c, next) {
     const given = c.req.header('x-request-id')
-    const requestId =
-      given !== undefined && safeRequestId.test(given) ? given : `req_${randomHex(16)}`
+    const requestId = given !== undefined && safeRequestId.test(given) ? given : newRequestId()
     const dialect = detectDialect(c.req.path, c.req.raw.headers)
     c.set('requestId', requestId)
     c.set('dialect', dialect)

@@ -10,7 +10,7 @@ import { createApp } from '../app.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { errorResponse } from '../middleware/on-error.ts'
-import { detectDialect } from '../middleware/request-context.ts'
+import { detectDialect, newRequestId } from '../middleware/request-context.ts'
 import type { WorkersEnv } from './workers-deps.ts'
 import { createWorkersDeps } from './workers-deps.ts'
 
@@ -27,8 +27,6 @@ export interface WorkersHandler {
 
 type Ready = { ok: true; app: ReturnType<typeof createApp> }
 type Broken = { ok: false; errors: string[]; logger: Logger }
-
-const newRequestId = (): string => `req_${crypto.randomUUID().replaceAll('-', '')}`
 
 const unavailable = (request: Request, error: GatewayError): Response => {
   const requestId = newRequestId()
