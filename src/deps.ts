@@ -52,4 +52,10 @@ export type Deps = {
    * `node-stream-body.ts`, which @hono/node-server writes without a Web stream in between.
    */
   streamBody?: StreamBodyFactory
+  /**
+   * Polls providers for the background responses the gateway forwarded, until they finish, to record their usage
+   * (Node: `api/openai-responses/background-poller.ts`, closed with `closables`): when a new one is first polled, and
+   * a wake-up for then. Absent where there is none (Workers, which has no response store).
+   */
+  backgroundPoller?: { firstPollAt(createdAt: number): number; wake(at: number): void }
 }
