@@ -400,7 +400,8 @@ export const createMockResponsesApi = (settings: MockResponsesSettings): MockRes
       metadata: body.metadata ?? {},
     }
 
-    const keep = body.store !== false && settings.record !== false
+    // A background response is kept for polling whatever `store` says (the live API keeps it about ten minutes).
+    const keep = (body.store !== false || body.background === true) && settings.record !== false
     if (body.background === true && body.stream !== true) {
       // Answered before the model has run: no output, no usage, nothing to reference yet.
       const queued = {

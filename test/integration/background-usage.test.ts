@@ -237,6 +237,14 @@ const upstreamUsage = async (id: string) => {
   return { status: body.status, ...body.usage! }
 }
 
+/** Asks the upstream directly (advancing a background response one step, as any retrieve does). */
+const upstreamStatus = async (id: string): Promise<string> => {
+  const response = await fetch(`${upstream.baseUrl}/responses/${id}`, {
+    headers: { authorization: `Bearer ${MOCK_OPENAI_API_KEY}` },
+  })
+  return ((await response.json()) as { status: string }).status
+}
+
 const costOf = (usage: { input_tokens: number; output_tokens: number }): number =>
   usage.input_tokens * inputRate + usage.output_tokens * outputRate
 
@@ -405,6 +413,47 @@ describe('background responses: their tokens reach the usage store and the budge
     expect(text).toContain('event: response.completed')
     const usage = await upstreamUsage(queued.id)
     await expectSettledOnce(key, costOf(usage), usage)
+  })
+
+  it('with store: false too (OpenAI keeps a background response for polling all the same)', async () => {
+    const gateway = await startGateway(fastPolling)
+    const key = await createKey('bg-unstored')
+    const queued = await client(gateway, key).responses.create({
+      model: 'gpt-4o-mini',
+      input: 'keep nothing',
+      background: true,
+      store: false,
+      max_output_tokens: 500,
+    })
+    expect(queued).toMatchObject({ status: 'queued', store: false })
+    await settlement(key)
+    const usage = await upstreamUsage(queued.id)
+    await expectSettledOnce(key, costOf(usage), usage)
+  })
+
+  it('by a delete: settled when it had finished, charged its reservation when it had not', async () => {
+    const gateway = await startGateway(noPolling)
+    const done = await createKey('bg-delete-done')
+    const finishedFirst = await createBackground(gateway, done, 'done before the delete')
+    // Finished upstream (asked directly, not through the gateway), then deleted through it.
+    for (let attempt = 0; attempt < 3; attempt += 1) await upstreamStatus(finishedFirst.id)
+    const usage = await upstreamUsage(finishedFirst.id)
+    await client(gateway, done).responses.delete(finishedFirst.id)
+    await expectSettledOnce(done, costOf(usage), usage)
+
+    const running = await createKey('bg-delete-running')
+    const unfinished = await createBackground(gateway, running, 'deleted while it runs')
+    const reserved = (await budgets(running)).key.reservedMicroUsd
+    expect(reserved).toBeGreaterThan(0)
+    await client(gateway, running).responses.delete(unfinished.id)
+    // Its usage can no longer be learned: the reservation is spent in full, its tokens stay unknown.
+    await waitFor('the reservation charged', async () =>
+      (await budgets(running)).key.reservedMicroUsd === 0 ? true : undefined
+    )
+    expect((await budgets(running)).key.spentMicroUsd).toBe(reserved)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect((await eventsOf(running)).map((event) => event.kind)).toEqual(['request'])
+    expect(await summaryOf(running)).toMatchObject({ requests: 1, input_tokens: null })
   })
 
   it('by another instance once the one that made it stopped (the record is the source of truth)', async () => {
