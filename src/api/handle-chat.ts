@@ -287,23 +287,26 @@ const handleChat = async (
   /** What a background response still owes, once its create's body has ended (`onEnd`), for its record. */
   let pending: PendingUsage | undefined
   /** Records it with what it owes; a record that could not be written charges the reservation in full at once. */
-  const keepRunning = (
-    stored: Parameters<NonNullable<RespondOptions['keepForwarded']>>[0],
-    provider: string
-  ): Promise<boolean> => {
-    const owed = pending
-    return keepForwarded!(stored, provider, owed).then((written) => {
-      const { admission: store } = deps.stores
-      if (!written && owed?.reservation != null && store !== undefined)
-        void settleDeferredReservation({
-          store,
-          reservation: owed.reservation,
-          costMicroUsd: null,
-          logger: deps.logger,
-        })
-      return written
-    })
-  }
+  const keepRunning =
+    keepForwarded === undefined
+      ? undefined
+      : (
+          stored: Parameters<NonNullable<RespondOptions['keepForwarded']>>[0],
+          provider: string
+        ): Promise<boolean> => {
+          const owed = pending
+          return keepForwarded(stored, provider, owed).then((written) => {
+            const { admission: store } = deps.stores
+            if (!written && owed?.reservation != null && store !== undefined)
+              void settleDeferredReservation({
+                store,
+                reservation: owed.reservation,
+                costMicroUsd: null,
+                logger: deps.logger,
+              })
+            return written
+          })
+        }
   return respondChat({
     outcome,
     baseHeaders,
@@ -313,12 +316,12 @@ const handleChat = async (
     assemble,
     transformBody: parts.transformBody,
     keep: parts.keep,
-    keepForwarded: keepForwarded === undefined ? undefined : keepRunning,
+    keepForwarded: keepRunning,
     echo: parts.echo,
     streamBody: deps.streamBody,
     env: c.env,
     onEnd: (end, servedBy) => {
-      if (end.running != null && keepForwarded !== undefined) {
+      if (end.running != null && keepRunning !== undefined) {
         // Runs on upstream (background): its tokens and cost come later (`background-usage.ts`). This event says what
         // is known now; the reservation stays held, and both go into the response's record.
         const event = usageEvent(usageBase, {

@@ -431,6 +431,31 @@ describe('background responses: their tokens reach the usage store and the budge
     await expectSettledOnce(key, costOf(usage), usage)
   })
 
+  it('for a background stream cut short before its terminal event: recorded then, settled by the poller', async () => {
+    const gateway = await startGateway(fastPolling)
+    const key = await createKey('bg-cut-stream')
+    // The connection to the upstream breaks after `response.created` and `.in_progress`: the response runs on.
+    upstream.enqueue({ dropAfterChunks: 2, path: '/v1/responses' })
+    const streamed = await fetch(`${gateway.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        input: 'stream in background',
+        background: true,
+        stream: true,
+        max_output_tokens: 500,
+      }),
+    })
+    const text = await streamed.text()
+    expect(text).toContain('event: response.created')
+    expect(text).not.toContain('event: response.completed')
+    const id = /"id":"(resp_[^"]+)"/.exec(text)![1]
+    await settlement(key)
+    const usage = await upstreamUsage(id)
+    await expectSettledOnce(key, costOf(usage), usage)
+  })
+
   it('by a delete: settled when it had finished, charged its reservation when it had not', async () => {
     const gateway = await startGateway(noPolling)
     const done = await createKey('bg-delete-done')

@@ -183,12 +183,13 @@ export const createBackgroundUsageSettler = (deps: BackgroundUsageDeps): Backgro
           ? null
           : computeCost(usage, deps.prices.priceFor(created.provider, created.model))
       await settleReservation(pending, costMicroUsd)
+      // How it ended, unless the request's own event said so already (a background stream cut short): counted once.
       deps.usage.record(
         settlementEvent(created, {
           usage,
           costMicroUsd,
-          clientAborted: response.status === 'cancelled',
-          error: response.status === 'failed' ? failure(response) : null,
+          clientAborted: response.status === 'cancelled' && !created.clientAborted,
+          error: response.status === 'failed' && created.error === null ? failure(response) : null,
           latencyMs: Math.max(0, deps.clock.now() - created.startedAt),
         })
       )
