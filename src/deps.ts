@@ -29,8 +29,9 @@ export type Deps = {
   /** Subscribers to what the executor does (attempts, retries, fallbacks, breaker changes, stream ends). */
   observers: readonly ExecutionObserver[]
   /**
-   * What the runtime closes at shutdown, in this order, after the drain and the deferred work: the usage sink first
-   * (its events flushed before exit), then what it may still write to.
+   * What the runtime closes at shutdown, in this order, after the drain and the deferred work: what still records
+   * usage (the background poller) first, then the usage sink (its events flushed before exit), then what it may still
+   * write to.
    */
   closables: readonly Closable[]
   clock: Clock
