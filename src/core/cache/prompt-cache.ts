@@ -169,6 +169,7 @@ export class CacheSession {
 
   /** Follows a flight: `true` when it gave a hit, `false` when its leader failed before giving anything. */
   private async follow(flight: Flight): Promise<boolean> {
+    flight.followers += 1
     if (!this.request.stream) {
       const answer = await flight.settled
       if (answer === null) return false

@@ -29,6 +29,8 @@ export class Flight {
   provider = ''
   /** The upstream model that answers, also for chunks whose `model` the upstream left empty. */
   model = ''
+  /** Requests that followed this one so far. */
+  followers = 0
   /** Resolves with the answer once the leader has it, or `null` when it failed. */
   readonly settled: Promise<ChatResult | null>
   private resolve!: (answer: ChatResult | null) => void
