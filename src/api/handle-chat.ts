@@ -235,7 +235,7 @@ const handleChat = async (
             logger: deps.logger,
           })
     // The prompt cache, after admission (a key's model list and limits apply to hits too). Off: this one check.
-    if (promptCache !== null) {
+    if (promptCache !== null && promptCache.enabledFor(route)) {
       cache = await promptCache.open({
         operation,
         route,

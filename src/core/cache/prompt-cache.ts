@@ -273,6 +273,10 @@ class PromptCacheImpl {
     this.prices = options.prices
   }
 
+  enabledFor(route: CallRoute): boolean {
+    return this.policyFor(route).enabled
+  }
+
   policyFor(route: CallRoute): CachePolicy {
     const config = this.options.config
     return (route.name !== null ? config.routes[route.name] : undefined) ?? config.defaults
@@ -365,6 +369,8 @@ class PromptCacheImpl {
 }
 
 export type PromptCache = {
+  /** Whether the cache is on for `route` (when not, `open` answers `null`): a lookup, no promise. */
+  enabledFor(route: CallRoute): boolean
   /** `null`: the cache is off for this request's route. Throws a 400 for a malformed cache header. */
   open(request: CacheRequest): Promise<CacheSession | null>
   /** Identical requests waiting on a leader, by key (for tests and metrics). */
