@@ -335,7 +335,7 @@ const handleChat = async (
     cache.addHeaders(baseHeaders)
   }
   const cacheStatus = cache?.status ?? null
-  return respondChat({
+  const chatResponse: RespondOptions = {
     outcome,
     baseHeaders,
     codec: options.codec,
@@ -381,5 +381,13 @@ const handleChat = async (
         })
       )
     },
-  })
+  }
+  if (cache === null) return respondChat(chatResponse)
+  try {
+    return await respondChat(chatResponse)
+  } catch (error) {
+    // Identical requests waiting on this one must not wait for an end that will never be reported.
+    cache.abandon()
+    throw error
+  }
 }

@@ -14,7 +14,13 @@ import type { Flight } from './single-flight.ts'
 
 const route: CallRoute = {
   name: null,
-  targets: [{ provider: { config: { id: 'openai' } }, model: 'gpt-4o-mini' } as unknown as Target],
+  targets: [
+    {
+      provider: { config: { id: 'openai' } },
+      model: 'gpt-4o-mini',
+      timeouts: { totalMs: 60_000 },
+    } as unknown as Target,
+  ],
 }
 
 const servedBy: ServedBy = { provider: 'openai', model: 'gpt-4o-mini', attempts: 1, firstByteAt: 0 }
@@ -177,6 +183,16 @@ describe('prompt cache sessions', () => {
     own.finish({ status: 200, error: null, answer: answerWith() }, servedBy)
     await settle()
     expect((await cache.open(request()))!.status).toBe('hit')
+  })
+
+  it('fails a flight whose call never reported its end, once past its deadline: followers then go upstream', async () => {
+    const { cache, clock, request } = setup()
+    const leader = (await cache.open(request()))!
+    const follower = cache.open(request())
+    await following(cache.flights.get(leader.key!)!, 1)
+    await clock.advance(60_000 + 5_000)
+    expect((await follower)!.status).toBe('miss')
+    expect(cache.flights.size).toBe(0)
   })
 
   it('does not read for no-cache but stores; reads nothing older than max-age', async () => {

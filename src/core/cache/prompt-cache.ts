@@ -88,6 +88,8 @@ export class CacheSession {
   /** Given each canonical chunk of a streamed answer while it arrives, when identical requests may follow it. */
   onChunk: ((chunk: ChatChunk) => void) | undefined = undefined
   private flight: Flight | null = null
+  /** Fails a led flight that outlives its call's deadline (a response whose end was never reported). */
+  private flightTimer: unknown = undefined
   private storeAnswer = false
   private ttlMs = 0
   private tenant: string | null = null
@@ -165,6 +167,10 @@ export class CacheSession {
     this.flight = flight
     this.assemble = true
     this.onChunk = (chunk) => flight.push(chunk)
+    // The call ends within its total timeout; a flight still open well after it would hold its followers (and every
+    // identical request after them) for nothing, so it fails and they go upstream themselves.
+    const limitMs = request.route.targets[0].timeouts.totalMs + flightGraceMs
+    this.flightTimer = cache.clock.setTimeout(() => this.abandon(), limitMs)
   }
 
   /** Follows a flight: `true` when it gave a hit, `false` when its leader failed before giving anything. */
@@ -222,6 +228,7 @@ export class CacheSession {
   abandon(): void {
     if (this.ended) return
     this.ended = true
+    this.clearFlightTimer()
     if (this.flight !== null) {
       this.flight.fail()
       this.cache.flights.end(this.key!, this.flight)
@@ -232,6 +239,7 @@ export class CacheSession {
   finish(end: CacheCallEnd, servedBy: ServedBy): void {
     if (this.ended) return
     this.ended = true
+    this.clearFlightTimer()
     const flight = this.flight
     const key = this.key
     let answer = end.error === null && end.status < 300 ? end.answer : null
@@ -261,16 +269,26 @@ export class CacheSession {
       then: unlist,
     })
   }
+
+  private clearFlightTimer(): void {
+    if (this.flightTimer !== undefined) this.cache.clock.clearTimeout(this.flightTimer)
+    this.flightTimer = undefined
+  }
 }
+
+/** How long past its call's total timeout a flight may stay open before its followers give up on it. */
+const flightGraceMs = 5_000
 
 class PromptCacheImpl {
   readonly flights = new Flights()
   readonly prices: PriceTable
+  readonly clock: Clock
   private readonly options: PromptCacheOptions
 
   constructor(options: PromptCacheOptions) {
     this.options = options
     this.prices = options.prices
+    this.clock = options.clock
   }
 
   enabledFor(route: CallRoute): boolean {
