@@ -143,8 +143,14 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     },
 
     createForwardTap: createAnthropicForwardTap,
-    createAnswerTap: ({ operation, stream }) =>
-      createAnthropicAnswerTap({ operation, stream, providerId, created: createdNow() }),
+    createAnswerTap: ({ operation, stream, onChunk }) =>
+      createAnthropicAnswerTap({
+        operation,
+        stream,
+        providerId,
+        created: createdNow(),
+        onChunk,
+      }),
 
     async chat(request, call) {
       const body = convertToAnthropicRequest({ ...request, stream: false })

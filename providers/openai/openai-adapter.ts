@@ -257,8 +257,8 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
     },
 
     createForwardTap: createOpenAIForwardTap,
-    createAnswerTap: ({ operation, stream }) =>
-      createOpenAIAnswerTap({ operation, stream, providerId, now: nowSeconds }),
+    createAnswerTap: ({ operation, stream, onChunk }) =>
+      createOpenAIAnswerTap({ operation, stream, providerId, now: nowSeconds, onChunk }),
 
     async chat(request: ChatRequest, call: CallContext) {
       if (viaResponses(request.model)) return chatViaResponses(request, call)

@@ -47,6 +47,13 @@ export type UsageEvent = {
   /** The client went away before its response was complete (a stream it cut off is accounted as far as it went). */
   clientAborted: boolean
   error: string | null
+  /**
+   * What the prompt cache did: `hit` (answered from the cache: no provider cost, zero tokens), `miss`, `bypass`;
+   * `null` or absent when the cache is off for the route.
+   */
+  cache?: 'hit' | 'miss' | 'bypass' | null
+  /** For a hit: what the answer cost when it was made, at today's prices (micro-USD); `null` when unknown. */
+  savedCostMicroUsd?: number | null
 }
 
 /**
