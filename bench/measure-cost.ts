@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/measure-cost.ts [plain|plain-tenant|stream|stream-no-usage] [requests]`: what one request
+ * `node --import tsx bench/measure-cost.ts [plain|plain-tenant|stream|stream-no-usage|converted] [requests]`: what one request
  * costs the gateway and the reference proxy, as CPU time and instructions per request, with a fixed number of requests
  * (not a fixed time). Unlike the throughput ratios of `run-bench.ts`, these figures hold on a busy machine (other processes
  * change how long a request waits, much less what it costs), so a change to the hot path can be judged while other
@@ -17,6 +17,10 @@
  * Redis runs on this machine: the whole server's, other clients' included), and from `INFO commandstats` the scripts
  * run per request and their time. `GATEHOUSE_TEST_REDIS_URL` points it at a Redis of its own, away from other work;
  * `BENCH_REDIS_TIMEOUT_MS` sets the gateway's `redis.timeoutMs` (it fails closed, as in the benchmark).
+ *
+ * `converted` measures what `streaming-converted` of `npm run bench` does: the gateway's conversion of the mock's
+ * chat streams, called through the Responses API and through the Messages API (no reference proxy), and the one's
+ * CPU per stream over the other's.
  */
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -24,6 +28,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
+import { requestFor } from './bench-scenarios.ts'
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 import { createBenchTenant } from './create-bench-tenant.ts'
 import { readCpuSeconds } from './read-cpu-seconds.ts'
@@ -31,7 +36,7 @@ import { prepareBenchStores } from './prepare-bench-stores.ts'
 import { startBenchProcesses } from './start-bench-processes.ts'
 import { storeServiceUrl } from '../test/contract/check-store-service.ts'
 
-const kinds = ['plain', 'plain-tenant', 'stream', 'stream-no-usage'] as const
+const kinds = ['plain', 'plain-tenant', 'stream', 'stream-no-usage', 'converted'] as const
 type Kind = (typeof kinds)[number]
 const kind = (process.argv[2] ?? 'plain') as Kind
 if (!kinds.includes(kind)) throw new Error(`kind is ${kinds.join(', ')}, got ${process.argv[2]}`)
@@ -45,13 +50,22 @@ const body = chatRequestBody({
   includeUsage: kind === 'stream',
 })
 
-const drive = async (url: string, key: string, amount: number): Promise<AutocannonResult> =>
+/** What a target is sent: the chat call of `kind`, or (`converted`) the call through another API. */
+type TargetRequest = { path: string; headers: Record<string, string>; body: string }
+
+const chatRequest = (key: string): TargetRequest => ({
+  path: '/v1/chat/completions',
+  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+  body,
+})
+
+const drive = async (target: Target, amount: number): Promise<AutocannonResult> =>
   await autocannon({
-    url: `${url}/v1/chat/completions`,
+    url: `${target.url}${target.request.path}`,
     method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body,
-    connections: 64,
+    headers: target.request.headers,
+    body: target.request.body,
+    connections: kind === 'converted' ? 32 : 64,
     amount,
   })
 
@@ -123,7 +137,7 @@ type Target = {
   name: string
   url: string
   pid: number
-  key: string
+  request: TargetRequest
   /** Redis's process, whose share this target's requests are charged with (the tenant key). */
   redis?: { pid: number | null }
 }
@@ -143,7 +157,7 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
   const scriptsBefore = target.redis === undefined ? null : await readScriptStats()
   const before = readCpuSeconds(target.pid) ?? 0
   const threadsBefore = threadSeconds(target.pid)
-  const result = await drive(target.url, target.key, amount)
+  const result = await drive(target, amount)
   const after = readCpuSeconds(target.pid) ?? 0
   const redisAfter = redisPid === null ? null : readCpuSeconds(redisPid)
   const scriptsAfter = target.redis === undefined ? null : await readScriptStats()
@@ -178,7 +192,7 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
  * that a machine whose speed drifts over tens of seconds weighs on all of them alike.
  */
 const measureInterleaved = async (targets: readonly Target[], rounds: number) => {
-  for (const target of targets) await drive(target.url, target.key, requests)
+  for (const target of targets) await drive(target, requests)
   const tallies: Tally[] = targets.map(() => ({
     cpuSeconds: 0,
     threads: new Map(),
@@ -233,17 +247,35 @@ const processes = await startBenchProcesses({
   gatewayNodeOptions: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
   referenceNodeOptions: process.env.BENCH_REFERENCE_NODE_FLAGS?.split(' ').filter(Boolean),
 })
-try {
-  const rounds = Number(process.env.MEASURE_ROUNDS ?? 5)
-  if (!Number.isSafeInteger(rounds) || rounds <= 0)
-    throw new Error(`MEASURE_ROUNDS is a positive integer, got ${process.env.MEASURE_ROUNDS}`)
+
+/** Each row's CPU per request, by thread, and what an attached tool printed. */
+const report = (rows: readonly Awaited<ReturnType<typeof measureInterleaved>>[number][]) => {
+  for (const row of rows) {
+    if (row.attachedOutput !== '')
+      console.log(`--- ${row.name}: ${process.env.MEASURE_ATTACH}\n${row.attachedOutput}`)
+    const threads = row.threads
+      .map((thread) => `${thread.name} ${thread.micros.toFixed(1)}`)
+      .join(', ')
+    console.log(
+      `${row.name.padEnd(10)} ${kind}: ${row.cpuMicros.toFixed(1)} µs CPU per request (threads: ${threads})`
+    )
+  }
+}
+
+/** The reference against the gateway (and, for `plain-tenant`, the gateway with a tenant key). */
+const measureChat = async (rounds: number) => {
   const targets: Target[] = [
-    { name: 'reference', url: processes.reference.url, pid: processes.reference.pid, key: 'any' },
+    {
+      name: 'reference',
+      url: processes.reference.url,
+      pid: processes.reference.pid,
+      request: chatRequest('any'),
+    },
     {
       name: 'gateway',
       url: processes.gateway.url,
       pid: processes.gateway.pid,
-      key: benchSettings.masterKey,
+      request: chatRequest(benchSettings.masterKey),
     },
   ]
   if (tenantKind) {
@@ -255,21 +287,12 @@ try {
       name: 'tenant key',
       url: processes.gateway.url,
       pid: processes.gateway.pid,
-      key,
+      request: chatRequest(key),
       redis: { pid: stores.redisPid },
     })
   }
   const [reference, gateway, tenant = null] = await measureInterleaved(targets, rounds)
-  for (const row of tenant === null ? [reference, gateway] : [reference, gateway, tenant]) {
-    if (row.attachedOutput !== '')
-      console.log(`--- ${row.name}: ${process.env.MEASURE_ATTACH}\n${row.attachedOutput}`)
-    const threads = row.threads
-      .map((thread) => `${thread.name} ${thread.micros.toFixed(1)}`)
-      .join(', ')
-    console.log(
-      `${row.name.padEnd(10)} ${kind}: ${row.cpuMicros.toFixed(1)} µs CPU per request (threads: ${threads})`
-    )
-  }
+  report(tenant === null ? [reference, gateway] : [reference, gateway, tenant])
   const ratio = gateway.cpuMicros / reference.cpuMicros
   console.log(
     `gateway/reference: CPU per request ${ratio.toFixed(2)} (a throughput ratio of about ${(1 / ratio).toFixed(2)})`
@@ -286,6 +309,48 @@ try {
     console.log(
       `Redis per tenant-key request: ${cpuMicros === null ? 'CPU not readable (not on this machine)' : `${cpuMicros.toFixed(1)} µs CPU`}, ${scripts.toFixed(2)} scripts, ${scriptMicros.toFixed(1)} µs in scripts (${(scriptMicros / Math.max(scripts, 1e-9)).toFixed(1)} µs each)`
     )
+  }
+}
+
+try {
+  const rounds = Number(process.env.MEASURE_ROUNDS ?? 5)
+  if (!Number.isSafeInteger(rounds) || rounds <= 0)
+    throw new Error(`MEASURE_ROUNDS is a positive integer, got ${process.env.MEASURE_ROUNDS}`)
+  if (kind === 'converted') {
+    // `MEASURE_APIS=responses` (or `messages`) drives one alone: a CPU profile of one conversion.
+    const apis = (process.env.MEASURE_APIS?.split(',') ?? ['messages', 'responses']) as (
+      'messages' | 'responses'
+    )[]
+    const rows = await measureInterleaved(
+      apis.map((api) => {
+        const {
+          url: path,
+          headers,
+          body,
+        } = requestFor({
+          api,
+          key: benchSettings.masterKey,
+          stream: true,
+          includeUsage: true,
+          verifyBodies: false,
+        })
+        return {
+          name: api,
+          url: processes.gateway.url,
+          pid: processes.gateway.pid,
+          request: { path, headers, body },
+        }
+      }),
+      rounds
+    )
+    report(rows)
+    const [messages, responses] = rows
+    if (apis.length === 2)
+      console.log(
+        `responses/messages: CPU per stream ${(responses.cpuMicros / messages.cpuMicros).toFixed(3)}`
+      )
+  } else {
+    await measureChat(rounds)
   }
 } finally {
   await processes.stop()

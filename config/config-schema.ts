@@ -116,6 +116,31 @@ export const targetSchema = z.strictObject({
 })
 export type TargetConfig = z.infer<typeof targetSchema>
 
+/** Finish reasons a route may refuse to cache (`content-filter` and `error` never are). */
+export const cacheableFinishReasons = ['stop', 'length', 'tool-calls', 'other'] as const
+
+/**
+ * The prompt cache's settings that a route may set for itself (`routes[].cache`), over the global ones (`cache`).
+ * Off unless configured.
+ */
+export const cachePolicySchema = z.strictObject({
+  /** Answer repeated requests from the cache (default false). */
+  enabled: z.boolean().optional(),
+  /** How long an answer is kept, in seconds (default 3600). */
+  ttlSeconds: z.number().int().positive().optional(),
+  /** The longest TTL a request may ask for (`x-gatehouse-cache-ttl`), in seconds (default 604800, a week). */
+  maxTtlSeconds: z.number().int().positive().optional(),
+  /** One cache for every tenant on this route instead of one per tenant (default false). */
+  shareAcrossTenants: z.boolean().optional(),
+  /** Requests with a `temperature` above this are not cached (default 1). */
+  maxTemperature: z.number().min(0).optional(),
+  /** Cache requests with `n > 1` or a temperature above `maxTemperature` all the same (default false). */
+  nonDeterministic: z.boolean().optional(),
+  /** Answers that stopped for one of these reasons are not stored (default none). */
+  excludeFinishReasons: z.array(z.enum(cacheableFinishReasons)).optional(),
+})
+export type CachePolicyConfig = z.infer<typeof cachePolicySchema>
+
 export const routeSchema = z.strictObject({
   /** The public model name clients send. */
   name: z.string().min(1),
@@ -124,6 +149,8 @@ export const routeSchema = z.strictObject({
   retry: retrySchema.optional(),
   /** Upstream statuses that move on to the next target at once (in addition to spent retries). */
   fallbackOn: z.array(z.number().int().min(400).max(599)).optional(),
+  /** The prompt cache on this route: these fields over the global `cache` ones. */
+  cache: cachePolicySchema.optional(),
 })
 export type RouteConfig = z.infer<typeof routeSchema>
 
@@ -198,6 +225,22 @@ export const configSchema = z.strictObject({
       keyPrefix: z.string().optional(),
       /** Longest wait for one Redis operation before the failure policy applies (default 50). */
       timeoutMs: durationMs.optional(),
+    })
+    .optional(),
+  /**
+   * The prompt cache: repeated requests answered from memory or Redis. Off unless `enabled` here or on a route. The
+   * policy fields are the default of every route, which may set its own (`routes[].cache`).
+   */
+  cache: cachePolicySchema
+    .extend({
+      /** `memory` (the default: an LRU in each process) or `redis` (shared; needs `redis.url`). */
+      backend: z.enum(['memory', 'redis']).optional(),
+      /** Bytes of answers the memory backend keeps at most (default 134217728, 128 MiB). */
+      maxBytes: z.number().int().positive().optional(),
+      /** Longest wait for one Redis cache operation before the request goes upstream (default `redis.timeoutMs`). */
+      timeoutMs: durationMs.optional(),
+      /** Redis values at least this large are gzipped when that makes them smaller (default 1024 bytes). */
+      compressAboveBytes: z.number().int().min(0).optional(),
     })
     .optional(),
   limits: z

@@ -357,6 +357,49 @@ describe('usage retention settings', () => {
   })
 })
 
+describe('prompt cache settings', () => {
+  const load = (fileText: string) => loadConfig({ env: { OPENAI_API_KEY: 'k' }, fileText })
+
+  it('is off by default, with an hour TTL, in memory, and built for nothing', () => {
+    const { cache } = resolveConfig(configOf(load('{}')))
+    expect(cache).toMatchObject({ enabled: false, backend: 'memory', maxBytes: 134_217_728 })
+    expect(cache.defaults).toMatchObject({ enabled: false, ttlMs: 3_600_000, maxTemperature: 1 })
+  })
+
+  it('gives each route the global settings with its own over them, and is on when any route is', () => {
+    const { cache } = resolveConfig(
+      configOf(
+        load(
+          [
+            'cache: { ttlSeconds: 60, excludeFinishReasons: [length] }',
+            'routes:',
+            '  - { name: a, targets: [{ provider: openai, model: m }], cache: { enabled: true, shareAcrossTenants: true } }',
+            '  - { name: b, targets: [{ provider: openai, model: m }] }',
+          ].join('\n')
+        )
+      )
+    )
+    expect(cache.enabled).toBe(true)
+    expect(cache.defaults.enabled).toBe(false)
+    expect(cache.routes.a).toMatchObject({
+      enabled: true,
+      ttlMs: 60_000,
+      shareAcrossTenants: true,
+      excludeFinishReasons: ['length'],
+    })
+    expect(cache.routes.b).toMatchObject({ enabled: false, ttlMs: 60_000 })
+  })
+
+  it('refuses the redis backend without a Redis URL, and unknown finish reasons', () => {
+    expect(errorsOf(load('cache: { enabled: true, backend: redis }'))).toEqual([
+      'cache.backend: redis needs redis.url (or REDIS_URL)',
+    ])
+    expect(errorsOf(load('cache: { excludeFinishReasons: [content-filter] }'))[0]).toMatch(
+      /^cache\.excludeFinishReasons\[0\]: /
+    )
+  })
+})
+
 describe('config/gatehouse.example.yaml', () => {
   const text = readFileSync(new URL('./gatehouse.example.yaml', import.meta.url), 'utf8')
 

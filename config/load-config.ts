@@ -234,6 +234,12 @@ const crossCheck = (raw: Record<string, unknown>): string[] => {
     })
   })
 
+  const cache = isPlainObject(raw.cache) ? raw.cache : {}
+  const redis = isPlainObject(raw.redis) ? raw.redis : {}
+  if (cache.backend === 'redis' && typeof redis.url !== 'string') {
+    errors.push(`cache.backend: redis needs redis.url (or REDIS_URL)`)
+  }
+
   if (isPlainObject(raw.defaultProvider)) {
     for (const [dialect, name] of Object.entries(raw.defaultProvider)) {
       checkProviderName(['defaultProvider', dialect], name)

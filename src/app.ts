@@ -10,6 +10,7 @@ import { registerTenantUsage } from './api/usage/usage.route.ts'
 import { validationHook } from './api/validation-hook.ts'
 import { GatewayError } from './core/errors.ts'
 import { createExecutor } from './core/execute.ts'
+import { createPromptCache } from './core/cache/prompt-cache.ts'
 import { fanOutObservers } from './core/execution-observer.ts'
 import type { Deps } from './deps.ts'
 import { authenticateRequest } from './middleware/authenticate-request.ts'
@@ -23,13 +24,27 @@ import { requestContext } from './middleware/request-context.ts'
 export const gatewayVersion = '0.1.0'
 
 export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
+  const observer = fanOutObservers(deps.observers)
   const executor = createExecutor({
     config: deps.config,
     providers: deps.providers,
     clock: deps.clock,
     logger: deps.logger,
-    observer: fanOutObservers(deps.observers),
+    observer,
   })
+  // Built only when some route caches: otherwise the chat handler's one check is all the cache costs.
+  const promptCache =
+    deps.config.cache.enabled && deps.stores.cache !== undefined
+      ? createPromptCache({
+          config: deps.config.cache,
+          store: deps.stores.cache,
+          prices: deps.config.prices,
+          clock: deps.clock,
+          logger: deps.logger,
+          observer,
+          defer: deps.defer,
+        })
+      : null
   const app = new OpenAPIHono<GatewayEnv>({ defaultHook: validationHook })
   const serializeError = onError(deps.logger)
   app.onError((error, c) => {
@@ -53,8 +68,8 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
 
   app.use('/v1/*', limitBody(deps.config.server.bodyLimitBytes))
   app.use('/v1/*', authenticateRequest(deps.authenticator))
-  registerOpenAIRoutes(app, deps, executor)
-  registerAnthropicRoutes(app, deps, executor)
+  registerOpenAIRoutes(app, deps, executor, promptCache)
+  registerAnthropicRoutes(app, deps, executor, promptCache)
   registerTenantUsage(app, deps)
   registerAdminRoutes(app, deps)
   return app

@@ -15,6 +15,7 @@ import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 import { anthropicMessageSchema, anthropicModelListSchema } from './anthropic-api.ts'
 import { anthropicBadResponse, readAnthropicHttpError } from './anthropic-error.ts'
 import { convertAnthropicResponse } from './convert-anthropic-response.ts'
+import { bodyReader } from '../shared/read-response-bytes.ts'
 import { convertAnthropicStream } from './convert-anthropic-stream.ts'
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
 import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
@@ -142,8 +143,14 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     },
 
     createForwardTap: createAnthropicForwardTap,
-    createAnswerTap: ({ operation, stream }) =>
-      createAnthropicAnswerTap({ operation, stream, providerId, created: createdNow() }),
+    createAnswerTap: ({ operation, stream, onChunk }) =>
+      createAnthropicAnswerTap({
+        operation,
+        stream,
+        providerId,
+        created: createdNow(),
+        onChunk,
+      }),
 
     async chat(request, call) {
       const body = convertToAnthropicRequest({ ...request, stream: false })
@@ -155,7 +162,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     async streamChat(request, call) {
       const body = convertToAnthropicRequest({ ...request, stream: true })
       const response = await send(call, { path: '/v1/messages', method: 'POST', body })
-      return convertAnthropicStream(response.body, { providerId, created: createdNow() })
+      return convertAnthropicStream(bodyReader(response), { providerId, created: createdNow() })
     },
 
     /** Follows `has_more` pagination (https://docs.claude.com/en/api/models-list). */

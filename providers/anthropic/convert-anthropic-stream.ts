@@ -3,7 +3,8 @@
  * Tool calls get their own 0-based index, independent of Anthropic's block index (which also counts text and
  * thinking blocks). A stream must end with `message_stop`; anything else is an error, never a silent truncation.
  */
-import { parseSseStream, type SseEvent } from '../shared/parse-sse.ts'
+import { readSseEvents, type SseEvent } from '../shared/parse-sse.ts'
+import type { ChunkReader } from '../spec/provider-adapter.ts'
 import type { ChatChunk } from '../spec/chat-types.ts'
 import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 import {
@@ -245,7 +246,7 @@ const maxEventsAfterStop = 8
  * The body normally ends right after `message_stop`; reading it to its end lets the connection return to the pool
  * (cancelling a body mid-way may close it). A body that keeps going is cancelled.
  */
-const releaseAfterStop = async (reader: ReadableStreamDefaultReader<SseEvent>): Promise<void> => {
+const releaseAfterStop = async (reader: ChunkReader<SseEvent>): Promise<void> => {
   try {
     for (let count = 0; count < maxEventsAfterStop; count++) {
       if ((await reader.read()).done) return
@@ -258,10 +259,10 @@ const releaseAfterStop = async (reader: ReadableStreamDefaultReader<SseEvent>): 
 
 /** Cancelling the result cancels the upstream body. */
 export const convertAnthropicStream = (
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | ChunkReader<Uint8Array>,
   options: { providerId: string; created: number }
 ): ReadableStream<ChatChunk> => {
-  const reader = parseSseStream(body).getReader()
+  const reader = readSseEvents(body)
   const state = createAnthropicStreamState(options)
   return new ReadableStream<ChatChunk>({
     async pull(controller) {

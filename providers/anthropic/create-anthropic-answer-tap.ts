@@ -15,7 +15,7 @@ import {
   createStreamAnswerTap,
   noAnswerTap,
 } from '../shared/create-answer-tap.ts'
-import type { ChatResult } from '../spec/chat-types.ts'
+import type { ChatChunk, ChatResult } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardTap } from '../spec/provider-adapter.ts'
 import { anthropicMessageSchema } from './anthropic-api.ts'
@@ -32,6 +32,8 @@ export type AnthropicAnswerTapOptions = {
   providerId: string
   /** Unix seconds for `created` (Anthropic sends no timestamp). */
   created: number
+  /** Given each canonical chunk of a streamed body as it is read (`createStreamAnswerTap`). */
+  onChunk?: (chunk: ChatChunk) => void
 }
 
 const createStreamTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
@@ -40,6 +42,7 @@ const createStreamTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
     convert: (event) => convertAnthropicStreamEvent(state, event),
     ended: () => state.stopped,
     complete: () => !state.redactedThinking,
+    onChunk: options.onChunk,
   })
 }
 

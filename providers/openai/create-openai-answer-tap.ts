@@ -16,7 +16,7 @@ import {
   createStreamAnswerTap,
   noAnswerTap,
 } from '../shared/create-answer-tap.ts'
-import type { ChatResult } from '../spec/chat-types.ts'
+import type { ChatChunk, ChatResult } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
@@ -35,6 +35,8 @@ export type OpenAIAnswerTapOptions = {
   providerId: string
   /** Unix seconds, for servers that leave `created` out. */
   now: () => number
+  /** Given each canonical chunk of a streamed body as it is read (`createStreamAnswerTap`). */
+  onChunk?: (chunk: ChatChunk) => void
 }
 
 /**
@@ -53,6 +55,7 @@ const createStreamTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
   return createStreamAnswerTap({
     convert: (event) => convertOpenAIChatEvent(event, state, conversion),
     ended: () => state.done,
+    onChunk: options.onChunk,
   })
 }
 

@@ -29,6 +29,7 @@ import { createUsageStripper } from './strip-injected-usage.ts'
 import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
 import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
 import { openAIChatCompletionSchema, openAIModelListSchema } from './openai-api.ts'
+import { bodyReader } from '../shared/read-response-bytes.ts'
 import { parseOpenAIChatStream } from './parse-openai-chat-stream.ts'
 import { parseOpenAIResponsesStream } from './parse-openai-responses-stream.ts'
 import { readOpenAIError } from './read-openai-error.ts'
@@ -189,7 +190,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       method: 'POST',
       body: JSON.stringify(body),
     })
-    return parseOpenAIResponsesStream(response.body, {
+    return parseOpenAIResponsesStream(bodyReader(response), {
       providerId,
       model: request.model,
       now: nowSeconds(),
@@ -256,8 +257,8 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
     },
 
     createForwardTap: createOpenAIForwardTap,
-    createAnswerTap: ({ operation, stream }) =>
-      createOpenAIAnswerTap({ operation, stream, providerId, now: nowSeconds }),
+    createAnswerTap: ({ operation, stream, onChunk }) =>
+      createOpenAIAnswerTap({ operation, stream, providerId, now: nowSeconds, onChunk }),
 
     async chat(request: ChatRequest, call: CallContext) {
       if (viaResponses(request.model)) return chatViaResponses(request, call)
@@ -292,7 +293,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
         method: 'POST',
         body: JSON.stringify(body),
       })
-      return parseOpenAIChatStream(response.body, {
+      return parseOpenAIChatStream(bodyReader(response), {
         providerId,
         model: request.model,
         now: nowSeconds(),

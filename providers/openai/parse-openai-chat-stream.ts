@@ -8,6 +8,7 @@
  */
 import type { SseEvent } from '../shared/parse-sse.ts'
 import { chunkSseStream } from '../shared/chunk-sse-stream.ts'
+import type { ChunkReader } from '../spec/provider-adapter.ts'
 import { badUpstreamResponse } from '../shared/sse-stream-failures.ts'
 import type { ChatChunk } from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
@@ -148,7 +149,7 @@ export const convertOpenAIChatEvent = (
 }
 
 export const parseOpenAIChatStream = (
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | ChunkReader<Uint8Array>,
   options: ParseOpenAIChatStreamOptions
 ): ReadableStream<ChatChunk> => {
   const state = createOpenAIChatStreamState()

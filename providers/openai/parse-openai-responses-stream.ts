@@ -15,6 +15,7 @@
  */
 import type { SseEvent } from '../shared/parse-sse.ts'
 import { chunkSseStream } from '../shared/chunk-sse-stream.ts'
+import type { ChunkReader } from '../spec/provider-adapter.ts'
 import { badUpstreamResponse } from '../shared/sse-stream-failures.ts'
 import type { ChatChunk } from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
@@ -252,7 +253,7 @@ export const convertOpenAIResponsesEvent = (
 }
 
 export const parseOpenAIResponsesStream = (
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | ChunkReader<Uint8Array>,
   options: ParseOpenAIResponsesStreamOptions
 ): ReadableStream<ChatChunk> => {
   const state = createOpenAIResponsesStreamState()

@@ -2,10 +2,12 @@
  * An upstream's SSE body as canonical chunks: each event goes to `convert` (which keeps its own state and throws a
  * `ProviderError` for an event it cannot read), and the stream fails the way every stream parser fails
  * (`sse-stream-failures.ts`): a body that breaks is a connection failure; one that ends before `complete()` says the
- * stream finished is a truncation. Pulled: an event that converts to nothing reads the next one.
+ * stream finished is a truncation. Pulled: an event that converts to nothing reads the next one. `body` is best the
+ * transport's own reader (`bodyReader`): the events are parsed from it with no stream in between.
  */
 import type { ChatChunk } from '../spec/chat-types.ts'
-import { parseSseStream, type SseEvent } from './parse-sse.ts'
+import type { ChunkReader } from '../spec/provider-adapter.ts'
+import { readSseEvents, type SseEvent } from './parse-sse.ts'
 import {
   explainStreamFailure,
   streamClosedEarly,
@@ -13,7 +15,7 @@ import {
 } from './sse-stream-failures.ts'
 
 export const chunkSseStream = (
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | ChunkReader<Uint8Array>,
   options: {
     providerId: string
     convert: (event: SseEvent) => ChatChunk[]
@@ -21,7 +23,7 @@ export const chunkSseStream = (
     complete: () => boolean
   }
 ): ReadableStream<ChatChunk> => {
-  const events = parseSseStream(body).getReader()
+  const events = readSseEvents(body)
   const { providerId, convert, complete } = options
   return new ReadableStream<ChatChunk>({
     async pull(controller) {

@@ -24,14 +24,23 @@ export const createStreamAnswerTap = (stream: {
   ended: () => boolean
   /** Checked at the end: `false` when the answer cannot be complete even though the stream ended. */
   complete?: () => boolean
+  /**
+   * Given each chunk as it is assembled, so that identical requests can follow the answer while it arrives (the prompt
+   * cache's single-flight). Must not throw.
+   */
+  onChunk?: (chunk: ChatChunk) => void
 }): ForwardTap => {
   const parser = new SseParser()
   const assembler = createChatResultAssembler()
+  const { onChunk } = stream
   let failed = false
   const take = (events: SseEvent[]): void => {
     for (const event of events) {
       if (stream.ended()) return
-      for (const chunk of stream.convert(event)) assembler.push(chunk)
+      for (const chunk of stream.convert(event)) {
+        assembler.push(chunk)
+        onChunk?.(chunk)
+      }
     }
   }
   const attempt = (events: () => SseEvent[]): void => {

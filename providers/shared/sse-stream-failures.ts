@@ -4,6 +4,7 @@
  * a truncation; an event cut off by the end of the body, which the SSE parser flushes and which then fails to parse,
  * is that truncation too, not a malformed event.
  */
+import type { ChunkReader } from '../spec/provider-adapter.ts'
 import type { SseEvent } from './parse-sse.ts'
 import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 
@@ -33,7 +34,7 @@ export const streamClosedEarly = (providerId: string): ProviderError =>
 /** A parse failure of the last event, when the body ended right after it, is reported as the truncation it is. */
 export const explainStreamFailure = async (
   error: unknown,
-  events: ReadableStreamDefaultReader<SseEvent>,
+  events: ChunkReader<SseEvent>,
   providerId: string
 ): Promise<unknown> => {
   if (!isProviderError(error) || error.kind !== 'bad-response') return error

@@ -254,9 +254,14 @@ export interface ProviderAdapter {
    * A side parser that assembles the complete answer from the body `forward` returned (`ForwardSummary.answer`), so
    * that a streamed answer can serve a later non-streamed request and the other way round (the prompt cache). Asked
    * for only when a call wants the answer (`ChatCall.assemble`); it composes with the forward tap, both reading the
-   * same bytes.
+   * same bytes. `onChunk`, when given, receives each canonical chunk of a streamed body as the tap reads it (identical
+   * requests follow the answer while it arrives); it must not throw.
    */
-  createAnswerTap?(options: { operation: Operation; stream: boolean }): ForwardTap
+  createAnswerTap?(options: {
+    operation: Operation
+    stream: boolean
+    onChunk?: (chunk: ChatChunk) => void
+  }): ForwardTap
   /** The models the provider advertises (its models endpoint). */
   listModels?(call: CallContext): Promise<ModelInfo[]>
   /** Releases what the adapter holds (pools, worker threads); awaited at shutdown, after the drain. */

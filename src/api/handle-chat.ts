@@ -3,9 +3,10 @@
  * executor call, run it, respond in the client's dialect, record usage when the body ends.
  */
 import type { Context } from 'hono'
-import type { ChatRequest } from '../../providers/spec/chat-types.ts'
+import type { ChatRequest, Usage } from '../../providers/spec/chat-types.ts'
 import { isGenerative, type Operation } from '../../providers/spec/operation.ts'
 import type { Deps } from '../deps.ts'
+import type { CacheSession, PromptCache } from '../core/cache/prompt-cache.ts'
 import type { CallRoute } from '../core/chat-call.ts'
 import type { Executor } from '../core/execute.ts'
 import type { UsageEvent } from '../core/usage.ts'
@@ -21,6 +22,7 @@ import { readUsageLabels } from './read-usage-labels.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { respondChat, type RespondOptions } from './respond-chat.ts'
+import { respondFromCache } from './respond-from-cache.ts'
 import { takeRequestIdHeaders } from '../middleware/request-context.ts'
 import type { PendingUsage } from '../stores/response-store.ts'
 
@@ -39,6 +41,8 @@ export type ChatHandlerOptions = {
    * stored response stands for) and a keeper of the finished converted answer. Its errors reach the client.
    */
   prepare?: (c: Context<GatewayEnv>, body: Record<string, unknown>) => Promise<PreparedCall>
+  /** The prompt cache, where the route's operation is cached and some route has it on; else `null`. */
+  promptCache?: PromptCache | null
 }
 
 /** What `prepare` gives the call: its body, and keepers of what it produced. */
@@ -148,6 +152,17 @@ const usageEvent = (
   costMicroUsd: rest.costMicroUsd,
   clientAborted: rest.clientAborted,
   error: rest.error,
+  cache: rest.cache,
+  savedCostMicroUsd: rest.savedCostMicroUsd,
+})
+
+/** A cache hit's tokens: none went upstream. */
+const noTokens = (): Usage => ({
+  inputTokens: 0,
+  outputTokens: 0,
+  cachedInputTokens: 0,
+  cacheWriteInputTokens: 0,
+  reasoningTokens: 0,
 })
 
 /**
@@ -170,11 +185,13 @@ const handleChat = async (
   parts: ChatRequestParts
 ): Promise<Response> => {
   const { deps, executor, operation } = options
+  const promptCache = options.promptCache ?? null
   /**
-   * Whether the response's end reports the complete answer: nothing reads it yet (the prompt cache will), and
+   * Whether the response's end reports the complete answer: only when the prompt cache will store or share it, since
    * assembling costs a parse of every forwarded event. The executor and the response must agree on it.
    */
-  const assemble = false
+  let assemble = false
+  let cache: CacheSession | null = null
   const { c, body, model, stream } = parts
   const requestId = c.get('requestId')
   const principal = c.get('principal')
@@ -243,21 +260,39 @@ const handleChat = async (
             clock: deps.clock,
             logger: deps.logger,
           })
-    outcome = await executor.execute({
-      operation,
-      dialect: options.codec.dialect,
-      model,
-      route,
-      principal,
-      stream,
-      body,
-      headers,
-      toCanonical,
-      assemble,
-      signal: deps.clientSignal(c.req.raw, c.env),
-      requestId,
-    })
+    // The prompt cache, after admission (a key's model list and limits apply to hits too). Off: this one check.
+    if (promptCache !== null && promptCache.enabledFor(route)) {
+      cache = await promptCache.open({
+        operation,
+        route,
+        principal,
+        body,
+        forwardedHeaders: headers,
+        requestHeaders: c.req.raw.headers,
+        stream,
+        requestId,
+      })
+      if (cache !== null) assemble = cache.assemble
+    }
+    if (cache?.hit != null) outcome = null
+    else
+      outcome = await executor.execute({
+        operation,
+        dialect: options.codec.dialect,
+        model,
+        route,
+        principal,
+        stream,
+        body,
+        headers,
+        toCanonical,
+        assemble,
+        onAnswerChunk: cache?.onChunk,
+        signal: deps.clientSignal(c.req.raw, c.env),
+        requestId,
+      })
   } catch (error) {
+    cache?.abandon()
     // Nothing reached a provider that bills, or it failed before answering: nothing to pay.
     admission?.settle({ tokens: 0, costMicroUsd: 0 })
     deps.usage.record(
@@ -275,6 +310,8 @@ const handleChat = async (
         costMicroUsd: null,
         clientAborted: (error as { status?: number }).status === 499,
         error: (error as Error).message,
+        cache: cache?.status ?? null,
+        savedCostMicroUsd: null,
       })
     )
     throw error
@@ -307,13 +344,55 @@ const handleChat = async (
             return written
           })
         }
-  return respondChat({
+  if (outcome === null) {
+    // A hit: nothing went upstream, nothing to pay.
+    const session = cache!
+    const hit = session.hit!
+    return respondFromCache({
+      hit,
+      stream,
+      codec: options.codec,
+      body,
+      canonical: toCanonical,
+      baseHeaders,
+      cacheHeaders: (headers) => session.addHeaders(headers),
+      now: deps.clock.now(),
+      onEnd: (end) => {
+        settle({ tokens: 0, costMicroUsd: 0 })
+        const now = deps.clock.now()
+        deps.usage.record(
+          usageEvent(usageBase, {
+            route: routeName,
+            provider: hit.provider,
+            model: hit.model,
+            status: 200,
+            usage: noTokens(),
+            attempts: 0,
+            latencyMs: now - startedAt,
+            ttfbMs: now - startedAt,
+            costMicroUsd: 0,
+            clientAborted: end.error?.status === 499,
+            error: end.error?.message ?? null,
+            cache: 'hit',
+            savedCostMicroUsd: hit.savedCostMicroUsd ?? session.savedCost(end.answer),
+          })
+        )
+      },
+    })
+  }
+  if (cache !== null) {
+    cache.served(outcome.servedBy)
+    cache.addHeaders(baseHeaders)
+  }
+  const cacheStatus = cache?.status ?? null
+  const chatResponse: RespondOptions = {
     outcome,
     baseHeaders,
     codec: options.codec,
     body,
     canonical: toCanonical,
     assemble,
+    onAnswerChunk: cache?.onChunk,
     transformBody: parts.transformBody,
     keep: parts.keep,
     keepForwarded: keepRunning,
@@ -321,6 +400,7 @@ const handleChat = async (
     streamBody: deps.streamBody,
     env: c.env,
     onEnd: (end, servedBy) => {
+      cache?.finish(end, servedBy)
       if (end.running != null && keepRunning !== undefined) {
         // Runs on upstream (background): its tokens and cost come later (`background-usage.ts`). This event says what
         // is known now; the reservation stays held, and both go into the response's record.
@@ -336,6 +416,8 @@ const handleChat = async (
           costMicroUsd: null,
           clientAborted: end.error?.status === 499,
           error: end.error?.message ?? null,
+          cache: cacheStatus,
+          savedCostMicroUsd: null,
         })
         pending = { event, reservation: deferSettlement({ tokens: null }) }
         deps.usage.record(event)
@@ -370,8 +452,18 @@ const handleChat = async (
           costMicroUsd,
           clientAborted: end.error?.status === 499,
           error: end.error?.message ?? null,
+          cache: cacheStatus,
+          savedCostMicroUsd: null,
         })
       )
     },
-  })
+  }
+  if (cache === null) return respondChat(chatResponse)
+  try {
+    return await respondChat(chatResponse)
+  } catch (error) {
+    // Identical requests waiting on this one must not wait for an end that will never be reported.
+    cache.abandon()
+    throw error
+  }
 }

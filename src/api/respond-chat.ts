@@ -46,6 +46,8 @@ export type RespondOptions = {
    * assembled from its chunks into `ResponseEnd.answer`. Forwarded bodies learn it from the answer tap among their taps.
    */
   assemble: boolean
+  /** With `assemble`: each canonical chunk of a converted stream as it passes (`ChatCall.onAnswerChunk`). */
+  onAnswerChunk?: (chunk: ChatChunk) => void
   /**
    * Records what a forwarded answer says the upstream stored (`ForwardSummary.stored`), with the provider that keeps
    * it. The answer waits for what it returns: a whole body is sent, and a stream's chunk that told it (the terminal
@@ -263,9 +265,10 @@ const forwardedSource = (options: {
 const watchChunks = (options: {
   reader: ChunkReader<ChatChunk>
   assemble: boolean
+  onChunk?: (chunk: ChatChunk) => void
   onEnd: (end: StreamEnd) => void
 }): ReadableStream<ChatChunk> => {
-  const { reader, onEnd } = options
+  const { reader, onEnd, onChunk } = options
   const assembler = options.assemble ? createChatResultAssembler() : null
   let usage: Usage | null = null
   let model: string | null = null
@@ -295,6 +298,7 @@ const watchChunks = (options: {
           if (value.usage) usage = value.usage
         }
         assembler?.push(value)
+        onChunk?.(value)
         controller.enqueue(value)
       } catch (error) {
         end(toGatewayError(error))
@@ -425,7 +429,12 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         contentType: 'text/event-stream; charset=utf-8',
       })
       addHeaders(headers, codec.convertedHeaders?.(context))
-      const chunks = watchChunks({ reader: outcome.reader, assemble: options.assemble, onEnd })
+      const chunks = watchChunks({
+        reader: outcome.reader,
+        assemble: options.assemble,
+        onChunk: options.onAnswerChunk,
+        onEnd,
+      })
       return new Response(codec.encodeStream(chunks, context), { status: 200, headers })
     }
     case 'count': {

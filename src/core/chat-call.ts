@@ -48,6 +48,11 @@ export type ChatCall = {
    * bodies then also pass through the adapter's answer tap, and converted streams are assembled.
    */
   assemble: boolean
+  /**
+   * With `assemble`: given each canonical chunk of a streamed answer as it arrives (the prompt cache's single-flight,
+   * whose followers read them). Must not throw.
+   */
+  onAnswerChunk?: (chunk: ChatChunk) => void
   /** Client disconnect. */
   signal: AbortHandle
   requestId: string

@@ -169,7 +169,13 @@ export const dispatchAttempt = async (options: {
     const taps: ForwardTap[] = []
     const usage = adapter.createForwardTap?.(options)
     if (usage) taps.push(usage)
-    const answer = call.assemble ? adapter.createAnswerTap?.(options) : undefined
+    const answer = call.assemble
+      ? adapter.createAnswerTap?.({
+          operation: call.operation,
+          stream: call.stream,
+          onChunk: call.onAnswerChunk,
+        })
+      : undefined
     if (answer) taps.push(answer)
     return taps
   }

@@ -1,6 +1,6 @@
 /**
  * What happens inside the executor, as events: attempts, retries, fallbacks, circuit breaker changes and how streams
- * end. Metrics, traces and the attempt log subscribe here (`Deps.observers`); the executor emits without knowing who
+ * end; and beside it, the prompt cache's hits, misses and writes. Metrics, traces and the attempt log subscribe here (`Deps.observers`); the executor emits without knowing who
  * listens. An observer must be cheap and must not throw: a throw is caught and dropped (`fanOutObservers`), since
  * watching a request must never fail it.
  */
@@ -50,6 +50,23 @@ export type ExecutionEvent =
       outcome: 'completed' | 'broken' | 'client-gone'
       durationMs: number
     }
+  /**
+   * The prompt cache's decision for one request, before anything goes upstream: `hit` (answered from the store, or
+   * from an identical request in flight), `miss` (it goes upstream, and its answer will be stored), `bypass` (the
+   * cache is on for the route, but this request is not read from it: its headers or its parameters say so).
+   */
+  | {
+      type: 'cache'
+      requestId: string
+      operation: Operation
+      outcome: 'hit' | 'miss' | 'bypass'
+      /** Where a hit came from. */
+      source: 'store' | 'flight' | null
+      /** What a hit would have cost upstream, at today's prices; `null` for a miss, a bypass or an unknown price. */
+      savedCostMicroUsd: number | null
+    }
+  /** The prompt cache stored an answer (`ttlMs` from now). */
+  | { type: 'cache-stored'; requestId: string; operation: Operation; ttlMs: number }
 
 export interface ExecutionObserver {
   observe(event: ExecutionEvent): void

@@ -62,7 +62,14 @@ export const createExecutionLog = (logger: Logger): ExecutionObserver => ({
           )
         }
         return
+      case 'cache':
+        logger.debug(
+          { requestId: event.requestId, outcome: event.outcome, source: event.source },
+          'prompt cache'
+        )
+        return
       case 'attempt-started':
+      case 'cache-stored':
         return
     }
   },

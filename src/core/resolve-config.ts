@@ -3,6 +3,7 @@
  * Defaults and their reasons: README "Failure handling".
  */
 import type {
+  CachePolicyConfig,
   CircuitBreakerConfig,
   CompatConfig,
   GatewayConfig,
@@ -75,6 +76,56 @@ export type ResolvedProvider = {
   discoverModels: boolean
 }
 
+/** The prompt cache's policy on one route (or the default one), every field set. */
+export type CachePolicy = {
+  enabled: boolean
+  ttlMs: number
+  /** The longest TTL a request may ask for. */
+  maxTtlMs: number
+  shareAcrossTenants: boolean
+  maxTemperature: number
+  /** Cache `n > 1` and temperatures above `maxTemperature` too. */
+  nonDeterministic: boolean
+  /** Unified finish reasons (`length`, `tool-calls`...) whose answers are not stored. */
+  excludeFinishReasons: readonly string[]
+}
+
+export type ResolvedCache = {
+  /** On for the default or for some route: otherwise nothing of the cache is built, and requests never look. */
+  enabled: boolean
+  backend: 'memory' | 'redis'
+  maxBytes: number
+  timeoutMs: number
+  compressAboveBytes: number
+  /** Requests that reach no route with settings of its own (`provider/model`, discovered models, defaults). */
+  defaults: CachePolicy
+  /** By route name, for every configured route: its `cache` fields over the defaults. */
+  routes: Record<string, CachePolicy>
+}
+
+export const defaultCachePolicy: CachePolicy = {
+  enabled: false,
+  ttlMs: 3_600_000,
+  maxTtlMs: 604_800_000,
+  shareAcrossTenants: false,
+  maxTemperature: 1,
+  nonDeterministic: false,
+  excludeFinishReasons: [],
+}
+
+const resolveCachePolicy = (
+  base: CachePolicy,
+  layer: CachePolicyConfig | undefined
+): CachePolicy => ({
+  enabled: layer?.enabled ?? base.enabled,
+  ttlMs: layer?.ttlSeconds === undefined ? base.ttlMs : layer.ttlSeconds * 1000,
+  maxTtlMs: layer?.maxTtlSeconds === undefined ? base.maxTtlMs : layer.maxTtlSeconds * 1000,
+  shareAcrossTenants: layer?.shareAcrossTenants ?? base.shareAcrossTenants,
+  maxTemperature: layer?.maxTemperature ?? base.maxTemperature,
+  nonDeterministic: layer?.nonDeterministic ?? base.nonDeterministic,
+  excludeFinishReasons: layer?.excludeFinishReasons ?? base.excludeFinishReasons,
+})
+
 export type ResolvedRoute = {
   name: string
   targets: { provider: string; model: string; weight?: number }[]
@@ -105,6 +156,8 @@ export type ResolvedConfig = {
   /** `url: null`: nothing shared, limits kept in the process. */
   redis: { url: string | null; keyPrefix: string; timeoutMs: number }
   limits: { onStoreFailure: 'open' | 'closed' }
+  /** The prompt cache (`src/core/cache/`). */
+  cache: ResolvedCache
   usage: {
     /** Days raw usage events are kept; `null`: for good. */
     retentionDays: number | null
@@ -221,6 +274,11 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     }
   }
   const models = config.models ?? {}
+  const cacheDefaults = resolveCachePolicy(defaultCachePolicy, config.cache)
+  const cacheRoutes: Record<string, CachePolicy> = {}
+  for (const route of config.routes)
+    cacheRoutes[route.name] = resolveCachePolicy(cacheDefaults, route.cache)
+  const redisTimeoutMs = config.redis?.timeoutMs ?? 50
   return {
     server: {
       host: config.server?.host ?? '127.0.0.1',
@@ -244,9 +302,18 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     redis: {
       url: config.redis?.url ?? null,
       keyPrefix: config.redis?.keyPrefix ?? 'gatehouse:',
-      timeoutMs: config.redis?.timeoutMs ?? 50,
+      timeoutMs: redisTimeoutMs,
     },
     limits: { onStoreFailure: config.limits?.onStoreFailure ?? 'open' },
+    cache: {
+      enabled: cacheDefaults.enabled || Object.values(cacheRoutes).some((policy) => policy.enabled),
+      backend: config.cache?.backend ?? 'memory',
+      maxBytes: config.cache?.maxBytes ?? 128 * 1024 * 1024,
+      timeoutMs: config.cache?.timeoutMs ?? redisTimeoutMs,
+      compressAboveBytes: config.cache?.compressAboveBytes ?? 1024,
+      defaults: cacheDefaults,
+      routes: cacheRoutes,
+    },
     usage: {
       ...defaultUsagePolicy,
       // The retentions are set below (`forever` is `null`); every other setting as given.

@@ -54,6 +54,13 @@ export type UsageEvent = {
    * Roll-ups add these to the request's without counting a request again. Absent: a request's own event.
    */
   kind?: 'settlement'
+  /**
+   * What the prompt cache did: `hit` (answered from the cache: no provider cost, zero tokens), `miss`, `bypass`;
+   * `null` or absent when the cache is off for the route.
+   */
+  cache?: 'hit' | 'miss' | 'bypass' | null
+  /** For a hit: what the answer cost when it was made, at today's prices (micro-USD); `null` when unknown. */
+  savedCostMicroUsd?: number | null
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Opens the stores on Node: tenants, keys, usage and stored responses in SQL (a SQLite file by default, PostgreSQL with a `postgres://`
  * URL), migrated at start-up; rate limits, budgets and revocations in Redis when `redis.url` is set, in the process
- * otherwise (one process only). Starts the usage retention (`start-usage-retention.ts`). Returns them with what
+ * otherwise (one process only); the prompt cache's answers, when the cache is on, in the process (an LRU, by default)
+ * or in Redis (`cache.backend: redis`). Starts the usage retention (`start-usage-retention.ts`). Returns them with what
  * shutdown closes, in order: the revocation feed, the Redis connection, the usage retention, the usage writer thread
  * and the database (after the usage sink, which `node-deps.ts` closes first).
  */
@@ -9,10 +10,13 @@ import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ResolvedConfig } from '../core/resolve-config.ts'
 import type { SpentLoader } from '../stores/budgets.ts'
+import type { CacheStore } from '../stores/cache-store.ts'
 import { createMemoryAdmissionStore } from '../stores/memory/memory-admission-store.ts'
+import { createMemoryCacheStore } from '../stores/memory/memory-cache-store.ts'
 import { createMemoryRevocationFeed } from '../stores/memory/memory-revocation-feed.ts'
 import { connectRedis } from '../stores/redis/connect-redis.ts'
 import { createRedisAdmissionStore } from '../stores/redis/redis-admission-store.ts'
+import { createRedisCacheStore } from '../stores/redis/redis-cache-store.ts'
 import { RedisGuard } from '../stores/redis/redis-guard.ts'
 import { createRedisRevocationFeed } from '../stores/redis/redis-revocation-feed.ts'
 import { defaultDatabaseUrl } from '../stores/sql/open-sql-database.ts'
@@ -26,7 +30,8 @@ import { startUsageRetention } from './start-usage-retention.ts'
 import { createThreadedUsageWriter } from './threaded-usage-writer.ts'
 
 export type NodeStores = {
-  stores: Required<Stores>
+  /** Every store; `cache` only when the prompt cache is on for some route. */
+  stores: Required<Omit<Stores, 'cache'>> & Pick<Stores, 'cache'>
   /**
    * Where the usage sink writes: on SQLite a worker thread with its own connection (the driver is synchronous and
    * would hold the event loop for every batch), on PostgreSQL the usage store itself.
@@ -78,6 +83,12 @@ export const openNodeStores = async (options: {
       : [retention, threaded, databaseClosable]
   }
 
+  /** The prompt cache's store in the process (its default), when the cache is on and not in Redis. */
+  const memoryCache = (): CacheStore | undefined =>
+    config.cache.enabled && config.cache.backend === 'memory'
+      ? createMemoryCacheStore({ clock, maxBytes: config.cache.maxBytes })
+      : undefined
+
   if (config.redis.url === null) {
     const revocations = createMemoryRevocationFeed()
     const sqlClosables = startRetentionAndListSqlClosables()
@@ -88,6 +99,7 @@ export const openNodeStores = async (options: {
         admission: createMemoryAdmissionStore({ clock, loadSpent }),
         revocations,
         responses,
+        cache: memoryCache(),
       },
       usageWriter,
       closables: [{ name: 'revocation feed', close: () => revocations.close() }, ...sqlClosables],
@@ -105,6 +117,26 @@ export const openNodeStores = async (options: {
   })
   const prefix = config.redis.keyPrefix
   const revocations = createRedisRevocationFeed({ redis, guard, logger, prefix })
+  const cache =
+    config.cache.enabled && config.cache.backend === 'redis'
+      ? createRedisCacheStore({
+          redis,
+          // A guard of its own: the cache always goes upstream when Redis is away, whatever the limits do, and its
+          // incidents are logged as the cache's.
+          guard: new RedisGuard({
+            mode: 'open',
+            logger,
+            timeoutMs: config.cache.timeoutMs,
+            clock,
+            outageMessage:
+              'Redis is unavailable: the prompt cache is bypassed (requests go upstream) until it answers again',
+            subject: 'prompt cache',
+          }),
+          clock,
+          prefix,
+          compressAboveBytes: config.cache.compressAboveBytes,
+        })
+      : memoryCache()
   const sqlClosables = startRetentionAndListSqlClosables()
   return {
     stores: {
@@ -113,6 +145,7 @@ export const openNodeStores = async (options: {
       admission: createRedisAdmissionStore({ redis, guard, clock, loadSpent, prefix }),
       revocations,
       responses,
+      cache,
     },
     usageWriter,
     closables: [

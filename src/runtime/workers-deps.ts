@@ -4,6 +4,7 @@
  * wanted, comes as a YAML string in `GATEHOUSE_CONFIG_YAML`.
  * https://developers.cloudflare.com/workers/configuration/environment-variables/
  */
+import { createMemoryCacheStore } from '../stores/memory/memory-cache-store.ts'
 import { loadConfig } from '../../config/load-config.ts'
 import { systemClock } from '../core/clock.ts'
 import { GatewayError } from '../core/errors.ts'
@@ -126,7 +127,10 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
   const deps: Deps = {
     config,
     providers: built.registry,
-    stores: {},
+    // The prompt cache, when on, is an LRU per isolate (Workers has no Redis client here).
+    stores: config.cache.enabled
+      ? { cache: createMemoryCacheStore({ clock: systemClock, maxBytes: config.cache.maxBytes }) }
+      : {},
     usage,
     observers: [createExecutionLog(logger)],
     // An isolate is never shut down by us: nothing to close. Deferred work rides on `waitUntil`.

@@ -5,10 +5,11 @@
  *
  * Each is optional: a runtime without a database (Workers) has no tenants and no usage store, and serves in
  * master-key mode. On Node all are present: tenants, usage and stored responses in SQL (SQLite or PostgreSQL), rate
- * limits and budgets (`admission`) and revocations in Redis when `REDIS_URL` is set, in the process otherwise. The prompt cache adds
- * `cache`.
+ * limits and budgets (`admission`) and revocations in Redis when `REDIS_URL` is set, in the process otherwise. The prompt
+ * cache's `cache` is there only when the cache is on somewhere (config `cache`), in the process or in Redis.
  */
 import type { AdmissionStore } from './admission-store.ts'
+import type { CacheStore } from './cache-store.ts'
 import type { ResponseStore } from './response-store.ts'
 import type { RevocationFeed } from './revocation-feed.ts'
 import type { TenantStore } from './tenant-store.ts'
@@ -22,6 +23,8 @@ export type Stores = {
   revocations?: RevocationFeed
   /** Responses API responses the gateway built itself, kept for chaining, retrieval and `input_items`. */
   responses?: ResponseStore
+  /** The prompt cache's answers (`core/cache/`), present only when the cache is on for some route. */
+  cache?: CacheStore
 }
 
 /** Something held open for the process's life (a store's connection, a pool, worker threads), closed at shutdown. */

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
+import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
@@ -63,10 +64,18 @@ export const countTokensRoute = createRoute({
 export const registerMessages = (
   app: OpenAPIHono<GatewayEnv>,
   deps: Deps,
-  executor: Executor
+  executor: Executor,
+  promptCache: PromptCache | null = null
 ): void => {
   const handler = (operation: 'messages' | 'count-tokens') =>
-    createChatHandler({ deps, executor, codec: anthropicCodec, operation }) as never
+    createChatHandler({
+      deps,
+      executor,
+      codec: anthropicCodec,
+      operation,
+      // Token counts are not cached: they are cheap, and answered locally for other providers.
+      promptCache: operation === 'messages' ? promptCache : null,
+    }) as never
   app.openapi(messagesRoute, handler('messages'))
   app.openapi(countTokensRoute, handler('count-tokens'))
 }

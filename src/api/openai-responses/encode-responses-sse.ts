@@ -186,12 +186,15 @@ const snapshot = (
     incompleteDetails: fields.incompleteDetails,
   })
 
+/** `response.created` and `response.in_progress`: one `Response`, serialised once for both. */
 const head = (state: EncoderState): string => {
   state.started = true
-  const response = snapshot(state, 'in_progress')
+  const response = JSON.stringify(snapshot(state, 'in_progress'))
+  const created = state.sequence++
+  const inProgress = state.sequence++
   return (
-    frame({ type: 'response.created', response, sequence_number: state.sequence++ }) +
-    frame({ type: 'response.in_progress', response, sequence_number: state.sequence++ })
+    `event: response.created\ndata: {"type":"response.created","response":${response},"sequence_number":${created}}\n\n` +
+    `event: response.in_progress\ndata: {"type":"response.in_progress","response":${response},"sequence_number":${inProgress}}\n\n`
   )
 }
 

@@ -33,6 +33,15 @@ describe('convertResponsesTools', () => {
     ])
   })
 
+  it('reads one tools array once, however often it is asked (a request reads it three times)', () => {
+    const tools = [{ type: 'function', name: 'f' }, { type: 'web_search' }]
+    const first = convertResponsesTools(tools)
+    expect(convertResponsesTools(tools)).toBe(first)
+    // Another array with the same content is read anew.
+    expect(convertResponsesTools([...tools])).not.toBe(first)
+    expect(convertResponsesTools([...tools])).toEqual(first)
+  })
+
   it('has nothing to say about a request without tools', () => {
     expect(convertResponsesTools(undefined)).toEqual({
       tools: [],

@@ -50,11 +50,35 @@ export type ConvertedTools = {
   namespaced: Map<string, { namespace: string; name: string }>
 }
 
-/** Reads `tools` (absent: none); throws a 400 naming the field for a malformed tool. */
+const noTools: ConvertedTools = Object.freeze({
+  tools: [],
+  omitted: [],
+  namespaced: new Map<string, { namespace: string; name: string }>(),
+})
+
+/**
+ * A request's tools are read three times (the upstream request, the response header, the answer's names); Codex sends
+ * dozens. Kept per `tools` array, which no step changes.
+ */
+const converted = new WeakMap<readonly unknown[], ConvertedTools>()
+
+/**
+ * Reads `tools` (absent: none); throws a 400 naming the field for a malformed tool. The result is shared by every
+ * reader of the same `tools`: read it, never change it.
+ */
 export const convertResponsesTools = (tools: unknown): ConvertedTools => {
-  const result: ConvertedTools = { tools: [], omitted: [], namespaced: new Map() }
-  if (tools === undefined || tools === null) return result
+  if (tools === undefined || tools === null) return noTools
   if (!Array.isArray(tools)) throw invalidRequest('`tools` must be an array.', 'tools')
+  let result = converted.get(tools)
+  if (result === undefined) {
+    result = convertToolList(tools)
+    converted.set(tools, result)
+  }
+  return result
+}
+
+const convertToolList = (tools: readonly unknown[]): ConvertedTools => {
+  const result: ConvertedTools = { tools: [], omitted: [], namespaced: new Map() }
   const names = new Set<string>()
   const add = (definition: ToolDefinition, param: string): void => {
     if (names.has(definition.name))

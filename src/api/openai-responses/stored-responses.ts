@@ -195,7 +195,8 @@ export const prepareStoredResponses =
     const strict = scope.tenantId !== null
     // What is stored has ids (given here where the client sent none) and references resolved; what goes upstream
     // is the client's body unless something was expanded.
-    let own = withIds(inputItems(body.input))
+    // Ids only for what is kept: without `store`, the items go upstream as they came (`asInput` would drop them).
+    let own = body.store === false ? inputItems(body.input) : withIds(inputItems(body.input))
     let previousContext: ResponseItem[] = []
     let changed = false
     let chained = false

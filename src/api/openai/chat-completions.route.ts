@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
+import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
@@ -41,7 +42,8 @@ export const chatCompletionsRoute = createRoute({
 export const registerChatCompletions = (
   app: OpenAPIHono<GatewayEnv>,
   deps: Deps,
-  executor: Executor
+  executor: Executor,
+  promptCache: PromptCache | null = null
 ): void => {
   app.openapi(
     chatCompletionsRoute,
@@ -50,6 +52,7 @@ export const registerChatCompletions = (
       executor,
       codec: openAICodec,
       operation: 'chat-completions',
+      promptCache,
     }) as never
   )
 }

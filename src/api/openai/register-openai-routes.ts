@@ -1,4 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { Deps } from '../../deps.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
@@ -10,9 +11,10 @@ import { registerResponses } from '../openai-responses/responses.route.ts'
 export const registerOpenAIRoutes = (
   app: OpenAPIHono<GatewayEnv>,
   deps: Deps,
-  executor: Executor
+  executor: Executor,
+  promptCache: PromptCache | null = null
 ): void => {
-  registerChatCompletions(app, deps, executor)
+  registerChatCompletions(app, deps, executor, promptCache)
   registerEmbeddings(app, deps, executor)
   registerResponses(app, deps, executor)
   registerModels(app, deps, executor)

@@ -49,6 +49,13 @@ export type RedisGuardOptions = {
   probeIntervalMs?: number
   /** For the timers and the incident times. */
   clock?: Clock
+  /**
+   * What the incident's warning says instead of the limits' wording: a guard of another store's own (the prompt
+   * cache's, which always goes upstream when Redis is away).
+   */
+  outageMessage?: string
+  /** Names the guard's store in the line that ends an incident (`prompt cache`). */
+  subject?: string
 }
 
 export const defaultRedisTimeoutMs = 50
@@ -89,6 +96,8 @@ export class RedisGuard {
   readonly probeIntervalMs: number
   private readonly logger: Logger
   private readonly clock: Clock
+  private readonly outageMessage: string | undefined
+  private readonly subject: string | undefined
   private available = true
   private probing = false
   private nextProbeAt = 0
@@ -103,6 +112,8 @@ export class RedisGuard {
     this.probeIntervalMs = options.probeIntervalMs ?? defaultProbeIntervalMs
     this.logger = options.logger
     this.clock = options.clock ?? systemClock
+    this.outageMessage = options.outageMessage
+    this.subject = options.subject
     this.since = this.clock.now()
     if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${this.timeoutMs}`)
   }
@@ -214,9 +225,10 @@ export class RedisGuard {
     this.lastError = describe(error)
     this.logger.warn(
       { operation, error: this.lastError, mode: this.mode, timeoutMs: this.timeoutMs },
-      this.mode === 'open'
-        ? 'Redis is unavailable: failing open (rate limits and budgets are not enforced) until it answers again'
-        : 'Redis is unavailable: failing closed (limited requests are refused with 503) until it answers again'
+      this.outageMessage ??
+        (this.mode === 'open'
+          ? 'Redis is unavailable: failing open (rate limits and budgets are not enforced) until it answers again'
+          : 'Redis is unavailable: failing closed (limited requests are refused with 503) until it answers again')
     )
   }
 
@@ -224,7 +236,9 @@ export class RedisGuard {
     const now = this.clock.now()
     this.logger.info(
       { downMs: now - this.since, failedOperations: this.failedOperations, mode: this.mode },
-      'Redis is available again'
+      this.subject === undefined
+        ? 'Redis is available again'
+        : `Redis is available again (${this.subject})`
     )
     this.available = true
     this.since = now

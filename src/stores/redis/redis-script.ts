@@ -34,7 +34,7 @@ export class RedisScript {
   async run(
     redis: Redis,
     keys: readonly string[],
-    args: readonly (string | number)[]
+    args: readonly (string | number | Buffer)[]
   ): Promise<unknown> {
     corkForThisTurn(redis)
     try {

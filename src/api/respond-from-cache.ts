@@ -1,0 +1,118 @@
+/**
+ * A prompt cache hit as the client's response, in its protocol: a non-streamed request gets the codec's JSON of the
+ * stored answer; a streamed one gets the codec's stream of it (role, content and tool-call deltas, the finish reason,
+ * the usage chunk when asked for, the end marker, or the Anthropic event sequence), whether the answer was stored
+ * from a stream or not. A request following an identical one in flight reads the leader's chunks as they arrive.
+ * Headers are those of an answered call (`x-gatehouse-provider`, `-model`; `x-gatehouse-attempts: 0`), and the
+ * caller adds the cache's.
+ */
+import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
+import { createChatResultAssembler } from '../../providers/shared/assemble-chat-result.ts'
+import { chunksOfAnswer } from '../core/cache/answer-chunks.ts'
+import type { CacheHit } from '../core/cache/prompt-cache.ts'
+import type { ServedBy } from '../core/chat-call.ts'
+import type { GatewayError } from '../core/errors.ts'
+import { toGatewayError } from '../middleware/on-error.ts'
+import type { ConvertedContext, DialectCodec } from './dialect-codec.ts'
+import { buildResponseHeaders } from './forward-headers.ts'
+
+export type CachedResponseEnd = {
+  /** The answer the client received whole; `null` when its stream failed or it left. */
+  answer: ChatResult | null
+  error: GatewayError | null
+}
+
+/** A reader over chunks already at hand. */
+const readerOf = (chunks: ChatChunk[]) => {
+  let next = 0
+  return {
+    read: async (): Promise<ReadableStreamReadResult<ChatChunk>> =>
+      next < chunks.length
+        ? { done: false, value: chunks[next++] }
+        : { done: true, value: undefined },
+    cancel: async () => {
+      next = chunks.length
+    },
+  }
+}
+
+export const respondFromCache = (options: {
+  hit: CacheHit
+  stream: boolean
+  codec: DialectCodec
+  body: Record<string, unknown>
+  /**
+   * The canonical request, for a codec whose stream needs it (Anthropic's: its input estimate, should the answer lack
+   * usage). A request only Anthropic's own API can take has none: a minimal one stands in.
+   */
+  canonical: () => ChatRequest
+  baseHeaders: Record<string, string>
+  /** The cache's headers (`x-gatehouse-cache`...). */
+  cacheHeaders: (headers: Record<string, string>) => void
+  now: number
+  /** Once the body is sent (at once when not streamed), failed, or the client left. */
+  onEnd: (end: CachedResponseEnd) => void
+}): Response => {
+  const { hit, codec, stream } = options
+  const servedBy: ServedBy = {
+    provider: hit.provider,
+    model: hit.model,
+    attempts: 0,
+    firstByteAt: options.now,
+  }
+  const headers = buildResponseHeaders({
+    base: options.baseHeaders,
+    servedBy,
+    contentType: stream ? 'text/event-stream; charset=utf-8' : 'application/json',
+  })
+  options.cacheHeaders(headers)
+  if (!stream) {
+    const answer = hit.answer!
+    const context: ConvertedContext = {
+      request: { model: answer.model, messages: [], stream: false },
+      body: options.body,
+    }
+    const encoded = JSON.stringify(codec.encodeResult(answer, context))
+    options.onEnd({ answer, error: null })
+    return new Response(encoded, { status: 200, headers })
+  }
+  let request: ChatRequest
+  try {
+    request = { ...options.canonical(), model: hit.model, stream: true }
+  } catch {
+    request = { model: hit.model, messages: [], stream: true }
+  }
+  const reader = hit.reader ?? readerOf(chunksOfAnswer(hit.answer!))
+  const assembler = createChatResultAssembler()
+  let ended = false
+  const end = (error: GatewayError | null): void => {
+    if (ended) return
+    ended = true
+    options.onEnd({ answer: error === null ? assembler.finish() : null, error })
+  }
+  const chunks = new ReadableStream<ChatChunk>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) {
+          controller.close()
+          end(null)
+          return
+        }
+        assembler.push(value)
+        controller.enqueue(value)
+      } catch (error) {
+        end(toGatewayError(error))
+        controller.error(error)
+      }
+    },
+    async cancel(reason) {
+      end(toGatewayError(reason))
+      await reader.cancel(reason).catch(() => {})
+    },
+  })
+  return new Response(codec.encodeStream(chunks, { request, body: options.body }), {
+    status: 200,
+    headers,
+  })
+}

@@ -1,0 +1,166 @@
+/**
+ * The prompt cache's key: a SHA-256 (hex) of the canonical request. Canonical means that the same request always
+ * hashes the same, however it was serialised: object keys are sorted at every level, a top-level `null` is the same as
+ * an absent field, and a field set to the API's own default is left out (`n: 1`, `temperature: 1`, an empty `tools`
+ * list...). Fields that do not change the answer are left out too: `stream` and `stream_options` (a streamed answer
+ * serves a non-streamed request and the other way round), the end user (`user`, `safety_identifier`, `metadata`) and
+ * OpenAI's `prompt_cache_key` (a routing hint for its own cache).
+ *
+ * Beside the body the key holds the operation, the route's targets (as a sorted set of `provider/model`: a weighted
+ * route draws its first target per request, and an answer any of them gave serves the route), the client headers that
+ * reach the upstream (`anthropic-version`, `anthropic-beta`, which can change the answer), the scope (a tenant, the
+ * master key, or `shared` when the route shares its cache across tenants) and the namespace a request narrows it to
+ * (`x-gatehouse-cache-namespace`). Web Crypto only: the core runs on Workers too.
+ */
+import type { Operation } from '../../../providers/spec/operation.ts'
+import type { CallRoute } from '../chat-call.ts'
+
+/** Bumped when what the key covers changes, so that old entries are never read under a new meaning. */
+const keyVersion = 'gatehouse-cache-v1'
+
+/** Fields that never change the answer, per operation. `model` is replaced by the route's targets. */
+const ignoredFields: Partial<Record<Operation, ReadonlySet<string>>> = {
+  'chat-completions': new Set([
+    'model',
+    'stream',
+    'stream_options',
+    'user',
+    'safety_identifier',
+    'metadata',
+    'prompt_cache_key',
+  ]),
+  messages: new Set(['model', 'stream', 'metadata']),
+}
+
+const isEmptyList = (value: unknown): boolean => Array.isArray(value) && value.length === 0
+
+const hasTools = (body: Record<string, unknown>): boolean =>
+  Array.isArray(body.tools) && body.tools.length > 0
+
+/** Whether `value` is what the API does when `name` is absent from `body` (its documented default). */
+const isDefault: Partial<
+  Record<Operation, (name: string, value: unknown, body: Record<string, unknown>) => boolean>
+> = {
+  // https://platform.openai.com/docs/api-reference/chat/create
+  'chat-completions': (name, value, body) => {
+    switch (name) {
+      case 'n':
+      case 'temperature':
+      case 'top_p':
+        return value === 1
+      case 'presence_penalty':
+      case 'frequency_penalty':
+        return value === 0
+      case 'logprobs':
+      case 'store':
+        return value === false
+      case 'parallel_tool_calls':
+        return value === true
+      case 'stop':
+      case 'tools':
+        return isEmptyList(value)
+      case 'tool_choice':
+        return value === (hasTools(body) ? 'auto' : 'none')
+      case 'response_format':
+        return (
+          typeof value === 'object' &&
+          value !== null &&
+          Object.keys(value).length === 1 &&
+          (value as { type?: unknown }).type === 'text'
+        )
+      default:
+        return false
+    }
+  },
+  // https://docs.claude.com/en/api/messages
+  messages: (name, value) => {
+    switch (name) {
+      case 'temperature':
+        return value === 1
+      case 'stop_sequences':
+      case 'tools':
+        return isEmptyList(value)
+      case 'tool_choice':
+        return (
+          typeof value === 'object' &&
+          value !== null &&
+          Object.keys(value).length === 1 &&
+          (value as { type?: unknown }).type === 'auto'
+        )
+      default:
+        return false
+    }
+  },
+}
+
+/** The body as the key sees it: the fields that change the answer, defaults and `null`s left out (top level). */
+export const canonicalBody = (
+  operation: Operation,
+  body: Record<string, unknown>
+): Record<string, unknown> => {
+  const ignored = ignoredFields[operation]
+  const defaultFor = isDefault[operation]
+  const out: Record<string, unknown> = {}
+  for (const name in body) {
+    const value = body[name]
+    if (value === null || value === undefined || ignored?.has(name)) continue
+    if (defaultFor?.(name, value, body)) continue
+    out[name] = value
+  }
+  return out
+}
+
+/** JSON with the keys of every object sorted, so that key order never changes the text. */
+export const canonicalJson = (value: unknown): string => {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  const record = value as Record<string, unknown>
+  const parts: string[] = []
+  for (const name of Object.keys(record).sort()) {
+    if (record[name] === undefined) continue
+    parts.push(`${JSON.stringify(name)}:${canonicalJson(record[name])}`)
+  }
+  return `{${parts.join(',')}}`
+}
+
+const hex = (bytes: ArrayBuffer): string => {
+  const view = new Uint8Array(bytes)
+  let out = ''
+  for (let index = 0; index < view.length; index += 1)
+    out += view[index].toString(16).padStart(2, '0')
+  return out
+}
+
+const encoder = new TextEncoder()
+
+export const sha256Hex = async (text: string): Promise<string> =>
+  hex(await crypto.subtle.digest('SHA-256', encoder.encode(text)))
+
+export type CacheKeyInput = {
+  operation: Operation
+  route: CallRoute
+  /** `tenant:<id>`, `master`, or `shared` (a route that shares its cache across tenants). */
+  scope: string
+  /** `x-gatehouse-cache-namespace`, or `null`. */
+  namespace: string | null
+  /** The client headers that reach the upstream (lower-case names). */
+  headers: Record<string, string>
+  body: Record<string, unknown>
+}
+
+/** The route's targets as a sorted set of `provider/model`. */
+export const routeTargetsOf = (route: CallRoute): string[] =>
+  [...new Set(route.targets.map((target) => `${target.provider.config.id}/${target.model}`))].sort()
+
+export const cacheKey = (input: CacheKeyInput): Promise<string> =>
+  sha256Hex(
+    canonicalJson([
+      keyVersion,
+      input.operation,
+      routeTargetsOf(input.route),
+      input.scope,
+      input.namespace,
+      input.headers,
+      canonicalBody(input.operation, input.body),
+    ])
+  )

@@ -1,0 +1,399 @@
+/**
+ * The prompt cache: repeated requests answered from a `CacheStore` (memory or Redis) instead of upstream. It sits in
+ * the chat handler between `executor.route` (and admission) and `executor.execute`: `open` decides, for one request,
+ * whether it is a hit (a stored answer, or the answer of an identical request in flight), a miss (it goes upstream,
+ * its complete answer is then stored) or a bypass (the cache is on for the route, but not for this request); `null`
+ * when the cache is off for the route, which costs one lookup and nothing else.
+ *
+ * What is stored is the complete canonical answer (`ChatResult`) and who gave it, as JSON: the codec of the client's
+ * protocol encodes it, streamed or not, so a streamed answer serves a non-streamed request and the other way round.
+ * Only complete successes are stored: no error of any status, no stream that broke off or that the client left, no
+ * content-filtered answer, no finish reason the route excludes. The scope is the tenant (the master key has its own)
+ * unless the route shares its cache; `x-gatehouse-cache-namespace` narrows it.
+ *
+ * Single-flight (`single-flight.ts`): the first request for a key leads a flight; identical requests that may read
+ * the cache follow it instead of going upstream.
+ */
+import type { ChatChunk, ChatResult } from '../../../providers/spec/chat-types.ts'
+import type { Operation } from '../../../providers/spec/operation.ts'
+import type { ChunkReader } from '../../../providers/spec/provider-adapter.ts'
+import type { PriceTable } from '../../../config/price-table.ts'
+import type { CacheStore } from '../../stores/cache-store.ts'
+import type { CallRoute, ServedBy } from '../chat-call.ts'
+import type { Clock } from '../clock.ts'
+import { computeCost } from '../compute-cost.ts'
+import type { ExecutionObserver } from '../execution-observer.ts'
+import type { Logger } from '../logger.ts'
+import type { Principal } from '../principal.ts'
+import type { CachePolicy, ResolvedCache } from '../resolve-config.ts'
+import { cacheKey } from './cache-key.ts'
+import { readCacheControls, ttlFor, uncacheableReason, type CacheControls } from './cache-policy.ts'
+import { Flights, followFlight, type Flight } from './single-flight.ts'
+
+/** The JSON a store holds for one key. */
+type StoredAnswer = { v: 1; provider: string; model: string; answer: ChatResult }
+
+export type CacheRequest = {
+  operation: Operation
+  route: CallRoute
+  principal: Principal
+  /** The validated body, as forwarded. */
+  body: Record<string, unknown>
+  /** The client headers that reach the upstream (`anthropic-version`, `anthropic-beta`). */
+  forwardedHeaders: Record<string, string>
+  /** The client's request headers, for `Cache-Control` and `x-gatehouse-cache-*`. */
+  requestHeaders: Headers
+  stream: boolean
+  requestId: string
+}
+
+/** A hit: the answer whole, or (a streamed request following one in flight) the leader's chunks as they come. */
+export type CacheHit = {
+  source: 'store' | 'flight'
+  provider: string
+  model: string
+  ageMs: number
+  answer: ChatResult | null
+  reader: ChunkReader<ChatChunk> | null
+  /** What the answer cost upstream, at today's prices; `null` when unknown. */
+  savedCostMicroUsd: number | null
+}
+
+/** How a call that went upstream ended, as the response saw it (`ResponseEnd`). */
+export type CacheCallEnd = {
+  status: number
+  error: unknown
+  answer: ChatResult | null
+}
+
+export type PromptCacheOptions = {
+  config: ResolvedCache
+  store: CacheStore
+  prices: PriceTable
+  clock: Clock
+  logger: Logger
+  observer: ExecutionObserver
+  /** Work after the response (the store's write): `Deps.defer`. */
+  defer: (work: Promise<unknown>) => void
+}
+
+/** One request's dealings with the cache, from `open` to the end of its answer. */
+export class CacheSession {
+  status: 'hit' | 'miss' | 'bypass' = 'bypass'
+  /** The key, when one was computed (not for a request the cache cannot hold). */
+  key: string | null = null
+  hit: CacheHit | null = null
+  /** Whether the call must assemble its complete answer (`ChatCall.assemble`): to store it, or to share it. */
+  assemble = false
+  /** Given each canonical chunk of a streamed answer while it arrives, when identical requests may follow it. */
+  onChunk: ((chunk: ChatChunk) => void) | undefined = undefined
+  private flight: Flight | null = null
+  /** Fails a led flight that outlives its call's deadline (a response whose end was never reported). */
+  private flightTimer: unknown = undefined
+  private storeAnswer = false
+  private ttlMs = 0
+  private tenant: string | null = null
+  private ended = false
+
+  constructor(
+    private readonly cache: PromptCacheImpl,
+    private readonly request: CacheRequest,
+    private readonly policy: CachePolicy
+  ) {}
+
+  /** Response headers saying what the cache did (`x-gatehouse-cache`, the key, `age` on a hit). */
+  addHeaders(headers: Record<string, string>): void {
+    headers['x-gatehouse-cache'] = this.status
+    if (this.key !== null) headers['x-gatehouse-cache-key'] = this.key
+    if (this.hit !== null) headers['age'] = String(Math.floor(this.hit.ageMs / 1000))
+  }
+
+  /** @internal */
+  async decide(controls: CacheControls): Promise<void> {
+    const { request, policy, cache } = this
+    const reason = uncacheableReason(request.operation, request.body, policy)
+    if (reason !== null) return
+    const shared = policy.shareAcrossTenants
+    const principal = request.principal
+    this.tenant = shared ? null : principal.tenantId
+    const key = await cacheKey({
+      operation: request.operation,
+      route: request.route,
+      scope: shared
+        ? 'shared'
+        : principal.tenantId !== null
+          ? `tenant:${principal.tenantId}`
+          : principal.kind === 'master'
+            ? 'master'
+            : `principal:${principal.id}`,
+      namespace: controls.namespace,
+      headers: request.forwardedHeaders,
+      body: request.body,
+    })
+    this.key = key
+    this.ttlMs = ttlFor(policy, controls)
+    this.storeAnswer = controls.store && this.ttlMs > 0
+    if (!controls.read) {
+      // `no-cache` still stores what it gets; `no-store` neither reads nor stores.
+      this.assemble = this.storeAnswer
+      return
+    }
+    const inFlight = cache.flights.get(key)
+    if (inFlight !== undefined) {
+      if (await this.follow(inFlight)) return
+      // The leader failed: this request goes upstream itself, and stores what it gets.
+      this.status = 'miss'
+      this.assemble = this.storeAnswer
+      return
+    }
+    const flight = cache.flights.start(key)
+    const stored = await cache.read(key, controls.maxAgeMs)
+    if (stored !== null) {
+      flight.provider = stored.entry.provider
+      flight.model = stored.entry.model
+      flight.complete(stored.entry.answer)
+      cache.flights.end(key, flight)
+      this.setHit(
+        'store',
+        stored.entry.provider,
+        stored.entry.model,
+        stored.ageMs,
+        stored.entry.answer,
+        null
+      )
+      return
+    }
+    this.status = 'miss'
+    this.flight = flight
+    this.assemble = true
+    this.onChunk = (chunk) => flight.push(chunk)
+    // The call ends within its total timeout; a flight still open well after it would hold its followers (and every
+    // identical request after them) for nothing, so it fails and they go upstream themselves.
+    const limitMs = request.route.targets[0].timeouts.totalMs + flightGraceMs
+    this.flightTimer = cache.clock.setTimeout(() => this.abandon(), limitMs)
+  }
+
+  /** Follows a flight: `true` when it gave a hit, `false` when its leader failed before giving anything. */
+  private async follow(flight: Flight): Promise<boolean> {
+    flight.followers += 1
+    if (!this.request.stream) {
+      const answer = await flight.settled
+      if (answer === null) return false
+      this.setHit('flight', flight.provider, flight.model, 0, answer, null)
+      return true
+    }
+    const reader = await followFlight(flight)
+    if (reader === null) return false
+    this.setHit('flight', flight.provider, flight.model, 0, flight.answer, reader)
+    return true
+  }
+
+  private setHit(
+    source: CacheHit['source'],
+    provider: string,
+    model: string,
+    ageMs: number,
+    answer: ChatResult | null,
+    reader: ChunkReader<ChatChunk> | null
+  ): void {
+    this.status = 'hit'
+    // A streamed follower reads the chunks; otherwise the answer is whole.
+    this.hit = {
+      source,
+      provider,
+      model,
+      ageMs,
+      answer: reader === null ? answer : null,
+      reader,
+      savedCostMicroUsd: null,
+    }
+  }
+
+  /** What a hit saved, once its answer is known (a streamed follower's at the end of the leader's). */
+  savedCost(answer: ChatResult | null): number | null {
+    const hit = this.hit
+    if (hit === null || answer === null) return null
+    return computeCost(answer.usage, this.cache.prices.priceFor(hit.provider, hit.model))
+  }
+
+  /** The call went upstream and was answered by `servedBy`: identical requests in flight learn who. */
+  served(servedBy: ServedBy): void {
+    if (this.flight !== null) {
+      this.flight.provider = servedBy.provider
+      this.flight.model = servedBy.model
+    }
+  }
+
+  /** The call failed before it had an answer: followers go upstream themselves. */
+  abandon(): void {
+    if (this.ended) return
+    this.ended = true
+    this.clearFlightTimer()
+    if (this.flight !== null) {
+      this.flight.fail()
+      this.cache.flights.end(this.key!, this.flight)
+    }
+  }
+
+  /** The answer of a call that went upstream has ended: share it with followers and store it, when it is whole. */
+  finish(end: CacheCallEnd, servedBy: ServedBy): void {
+    if (this.ended) return
+    this.ended = true
+    this.clearFlightTimer()
+    const flight = this.flight
+    const key = this.key
+    let answer = end.error === null && end.status < 300 ? end.answer : null
+    if (answer !== null && answer.model === '') answer = { ...answer, model: servedBy.model }
+    if (answer === null) {
+      if (flight !== null) {
+        flight.fail()
+        this.cache.flights.end(key!, flight)
+      }
+      return
+    }
+    // Followers asked what this request asked: they get the answer, storable or not.
+    flight?.complete(answer)
+    const unlist = (): void => {
+      if (flight !== null) this.cache.flights.end(key!, flight)
+    }
+    if (!this.storeAnswer || key === null || !this.cache.storable(answer, this.policy)) {
+      unlist()
+      return
+    }
+    this.cache.write({
+      key,
+      entry: { v: 1, provider: servedBy.provider, model: servedBy.model, answer },
+      tenant: this.tenant,
+      ttlMs: this.ttlMs,
+      request: this.request,
+      then: unlist,
+    })
+  }
+
+  private clearFlightTimer(): void {
+    if (this.flightTimer !== undefined) this.cache.clock.clearTimeout(this.flightTimer)
+    this.flightTimer = undefined
+  }
+}
+
+/** How long past its call's total timeout a flight may stay open before its followers give up on it. */
+const flightGraceMs = 5_000
+
+class PromptCacheImpl {
+  readonly flights = new Flights()
+  readonly prices: PriceTable
+  readonly clock: Clock
+  private readonly options: PromptCacheOptions
+
+  constructor(options: PromptCacheOptions) {
+    this.options = options
+    this.prices = options.prices
+    this.clock = options.clock
+  }
+
+  enabledFor(route: CallRoute): boolean {
+    return this.policyFor(route).enabled
+  }
+
+  policyFor(route: CallRoute): CachePolicy {
+    const config = this.options.config
+    return (route.name !== null ? config.routes[route.name] : undefined) ?? config.defaults
+  }
+
+  async read(
+    key: string,
+    maxAgeMs: number | null
+  ): Promise<{ entry: StoredAnswer; ageMs: number } | null> {
+    let stored
+    try {
+      stored = await this.options.store.get(key)
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'prompt cache: the store failed a read')
+      return null
+    }
+    if (stored === null || (maxAgeMs !== null && stored.ageMs > maxAgeMs)) return null
+    try {
+      const entry = JSON.parse(stored.value) as StoredAnswer
+      if (entry?.v !== 1 || !Array.isArray(entry.answer?.choices)) return null
+      return { entry, ageMs: stored.ageMs }
+    } catch {
+      return null
+    }
+  }
+
+  /** Whether a complete answer may be stored under the policy. */
+  storable(answer: ChatResult, policy: CachePolicy): boolean {
+    if (answer.choices.length === 0) return false
+    for (const choice of answer.choices) {
+      const reason = choice.finishReason.unified
+      if (reason === 'content-filter' || reason === 'error') return false
+      if (policy.excludeFinishReasons.includes(reason)) return false
+      // A redacted thinking block cannot be replayed as a stream (the canonical chunks cannot carry it).
+      for (const part of choice.content)
+        if (part.type === 'reasoning' && part.redactedData !== undefined) return false
+    }
+    return true
+  }
+
+  write(options: {
+    key: string
+    entry: StoredAnswer
+    tenant: string | null
+    ttlMs: number
+    request: CacheRequest
+    then: () => void
+  }): void {
+    const { store, logger, observer, defer } = this.options
+    const { key, entry, tenant, ttlMs, request } = options
+    defer(
+      store
+        .set(key, JSON.stringify(entry), {
+          tenant,
+          model: `${entry.provider}/${entry.model}`,
+          ttlMs,
+        })
+        .then(
+          () =>
+            observer.observe({
+              type: 'cache-stored',
+              requestId: request.requestId,
+              operation: request.operation,
+              ttlMs,
+            }),
+          (error: unknown) =>
+            logger.error({ err: error, requestId: request.requestId }, 'prompt cache: write failed')
+        )
+        .finally(options.then)
+    )
+  }
+
+  async open(request: CacheRequest): Promise<CacheSession | null> {
+    const policy = this.policyFor(request.route)
+    if (!policy.enabled) return null
+    const controls = readCacheControls(request.requestHeaders)
+    const session = new CacheSession(this, request, policy)
+    await session.decide(controls)
+    if (session.hit !== null) session.hit.savedCostMicroUsd = session.savedCost(session.hit.answer)
+    this.options.observer.observe({
+      type: 'cache',
+      requestId: request.requestId,
+      operation: request.operation,
+      outcome: session.status,
+      source: session.hit?.source ?? null,
+      savedCostMicroUsd: session.hit?.savedCostMicroUsd ?? null,
+    })
+    return session
+  }
+}
+
+export type PromptCache = {
+  /** Whether the cache is on for `route` (when not, `open` answers `null`): a lookup, no promise. */
+  enabledFor(route: CallRoute): boolean
+  /** `null`: the cache is off for this request's route. Throws a 400 for a malformed cache header. */
+  open(request: CacheRequest): Promise<CacheSession | null>
+  /** Identical requests waiting on a leader, by key (for tests and metrics). */
+  readonly flights: Flights
+}
+
+export const createPromptCache = (options: PromptCacheOptions): PromptCache =>
+  new PromptCacheImpl(options)
