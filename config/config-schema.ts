@@ -274,6 +274,22 @@ export const configSchema = z.strictObject({
        * one does (Node), since a line per request costs a tenth of a plain call's CPU. `USAGE_LOG=true` in the env.
        */
       log: z.boolean().optional(),
+      /**
+       * Background responses (`background: true` to an OpenAI upstream, answered before the model ran): how the
+       * gateway (Node) polls their provider until they finish, to record their tokens and cost and settle their budget
+       * reservation. The first poll `initialDelayMs` after the create (default 1000), then after as long again as the
+       * response's age (doubling), at most `maxDelayMs` apart (default 30000), for at most `maxAgeMs` after the create
+       * (default 21600000, 6 h; then it gives up and charges the reservation in full); due responses no instance
+       * announced (after a restart) are searched for every `sweepIntervalMs` (default 30000).
+       */
+      backgroundPolling: z
+        .strictObject({
+          initialDelayMs: durationMs.optional(),
+          maxDelayMs: durationMs.optional(),
+          maxAgeMs: durationMs.optional(),
+          sweepIntervalMs: durationMs.optional(),
+        })
+        .optional(),
     })
     .optional(),
   /**

@@ -29,8 +29,9 @@ export type Deps = {
   /** Subscribers to what the executor does (attempts, retries, fallbacks, breaker changes, stream ends). */
   observers: readonly ExecutionObserver[]
   /**
-   * What the runtime closes at shutdown, in this order, after the drain and the deferred work: the usage sink first
-   * (its events flushed before exit), then what it may still write to.
+   * What the runtime closes at shutdown, in this order, after the drain and the deferred work: what still records
+   * usage (the background poller) first, then the usage sink (its events flushed before exit), then what it may still
+   * write to.
    */
   closables: readonly Closable[]
   clock: Clock
@@ -52,4 +53,10 @@ export type Deps = {
    * `node-stream-body.ts`, which @hono/node-server writes without a Web stream in between.
    */
   streamBody?: StreamBodyFactory
+  /**
+   * Polls providers for the background responses the gateway forwarded, until they finish, to record their usage
+   * (Node: `api/openai-responses/background-poller.ts`, closed with `closables`): when a new one is first polled, and
+   * a wake-up for then. Absent where there is none (Workers, which has no response store).
+   */
+  backgroundPoller?: { firstPollAt(createdAt: number): number; wake(at: number): void }
 }

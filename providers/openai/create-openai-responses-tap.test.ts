@@ -111,6 +111,58 @@ describe('createOpenAIResponsesTap', () => {
     expect(unstored.finish().stored).toBeUndefined()
   })
 
+  it('tells a background response still running when the body ended, stored whatever `store` says', () => {
+    const queued = {
+      id: 'resp_bg',
+      object: 'response',
+      model: 'gpt-4o',
+      background: true,
+      status: 'queued',
+      store: false,
+      output: [],
+      usage: null,
+    }
+    const body = createOpenAIResponsesTap({ stream: false })
+    body.write(bytes(JSON.stringify(queued)))
+    expect(body.finish()).toEqual({
+      usage: null,
+      model: 'gpt-4o',
+      stored: { id: 'resp_bg', itemIds: [] },
+      running: { id: 'resp_bg' },
+    })
+    // Finished, or not in background: nothing runs on.
+    for (const response of [
+      { ...queued, status: 'completed', usage },
+      { ...queued, background: false, status: 'in_progress' },
+    ]) {
+      const tap = createOpenAIResponsesTap({ stream: false })
+      tap.write(bytes(JSON.stringify(response)))
+      expect(tap.finish().running).toBeUndefined()
+    }
+
+    // A background stream cut short runs on; one that reached its terminal event does not.
+    const stream = () => {
+      const tap = createOpenAIResponsesTap({ stream: true })
+      tap.write(bytes(frame('response.created', { sequence_number: 0, response: queued })))
+      return tap
+    }
+    expect(stream().finish()).toMatchObject({ running: { id: 'resp_bg' } })
+    const finished = stream()
+    finished.write(
+      bytes(
+        frame('response.completed', {
+          sequence_number: 9,
+          response: { ...queued, status: 'completed', output: [{ id: 'msg_1' }], usage },
+        })
+      )
+    )
+    expect(finished.finish()).toMatchObject({
+      stored: { id: 'resp_bg', itemIds: ['msg_1'] },
+      usage: { inputTokens: 36 },
+    })
+    expect(finished.finish().running).toBeUndefined()
+  })
+
   it('learns a failure from an error event or response.failed', () => {
     const tap = createOpenAIResponsesTap({ stream: true })
     tap.write(

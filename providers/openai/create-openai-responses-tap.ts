@@ -10,6 +10,10 @@
  *   `response.created` gives the model early; an `error` event is a failure. Only those events are parsed: the
  *   deltas in between cost the SSE framing only. What OpenAI stored (the response's id and its output item ids, unless
  *   `store: false`) is known from the terminal event on (`stored()`), before the body ends.
+ * - Background (`background: true`): a response still `queued` or `in_progress` when the body ends (a create answers
+ *   at once; a stream may end before its terminal event) is `running`: its usage comes later. OpenAI keeps a
+ *   background response for polling whatever `store` says, so it counts as stored too.
+ *   https://platform.openai.com/docs/guides/background
  * https://platform.openai.com/docs/api-reference/responses-streaming
  */
 import { createJsonTap } from '../shared/create-json-tap.ts'
@@ -23,7 +27,11 @@ type Learned = {
   model?: string
   error?: { message: string; type?: string }
   stored?: { id: string; itemIds: string[] }
+  running?: { id: string }
 }
+
+/** Statuses of a response not finished yet. */
+const unfinished = new Set(['queued', 'in_progress'])
 
 const record = (value: unknown): Record<string, unknown> | null =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -61,11 +69,18 @@ const learnResponse = (
   const usage = convertOpenAIResponsesUsage(response.usage)
   if (usage) learned.usage = usage
   learned.error = errorOf(record(response.error), 'code') ?? learned.error
-  // What OpenAI stores (unless `store: false`, which the response echoes): the id, and the ids of its output items.
+  const background = response.background === true
+  if (background && typeof response.id === 'string') {
+    if (typeof response.status === 'string' && unfinished.has(response.status))
+      learned.running = { id: response.id }
+    else learned.running = undefined
+  }
+  // What OpenAI stores (unless `store: false`, which the response echoes, outside background mode): the id, and the
+  // ids of its output items.
   if (
     final &&
     typeof response.id === 'string' &&
-    response.store !== false &&
+    (response.store !== false || background) &&
     Array.isArray(response.output)
   ) {
     const itemIds: string[] = []
@@ -93,6 +108,7 @@ const summary = (learned: Learned): ForwardSummary => {
   if (learned.model !== undefined) out.model = learned.model
   if (learned.error) out.error = learned.error
   if (learned.stored) out.stored = learned.stored
+  if (learned.running) out.running = learned.running
   return out
 }
 

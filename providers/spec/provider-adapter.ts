@@ -191,6 +191,12 @@ export type ForwardSummary = {
    * `msg_…`): what later calls may name, so the gateway records whose they are.
    */
   stored?: { id: string; itemIds: string[] }
+  /**
+   * A response the upstream goes on running after this body ended: the Responses API's `background: true`, still
+   * `queued` or `in_progress` when the body ended (its create answers at once; a background stream may end before its
+   * terminal event). Its usage is not in this body: the gateway learns it later, by this id.
+   */
+  running?: { id: string }
 }
 
 /** Reads a forwarded body on the side (SSE or JSON) without altering or delaying it. Every parse is guarded. */

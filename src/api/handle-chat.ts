@@ -10,7 +10,12 @@ import type { CacheSession, PromptCache } from '../core/cache/prompt-cache.ts'
 import type { CallRoute } from '../core/chat-call.ts'
 import type { Executor } from '../core/execute.ts'
 import type { UsageEvent } from '../core/usage.ts'
-import { admitCall, unmeteredAdmission, type Admission } from '../core/admit-call.ts'
+import {
+  admitCall,
+  settleDeferredReservation,
+  unmeteredAdmission,
+  type Admission,
+} from '../core/admit-call.ts'
 import { computeCost } from '../core/compute-cost.ts'
 import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
@@ -19,6 +24,7 @@ import type { DialectCodec } from './dialect-codec.ts'
 import { respondChat, type RespondOptions } from './respond-chat.ts'
 import { respondFromCache } from './respond-from-cache.ts'
 import { takeRequestIdHeaders } from '../middleware/request-context.ts'
+import type { PendingUsage } from '../stores/response-store.ts'
 
 /** Client headers that may reach an upstream (lower-case). Credentials never do: the adapter sets the provider's. */
 const forwardedClientHeaders = ['anthropic-version', 'anthropic-beta'] as const
@@ -44,8 +50,16 @@ export type PreparedCall = {
   body: Record<string, unknown>
   /** A finished converted answer, in the protocol's shape; the answer's end waits for what it returns. */
   keep?: (answer: Record<string, unknown>) => void | Promise<unknown>
-  /** What a forwarded answer said the upstream stored (its ids), with the provider that stores it; awaited. */
-  keepForwarded?: RespondOptions['keepForwarded']
+  /**
+   * Records what a forwarded answer said the upstream stored (its ids), with the provider that stores it and, for a
+   * response the upstream runs on (background), the usage it still owes; resolves with whether it was recorded.
+   * Awaited before the answer's end goes on.
+   */
+  keepForwarded?: (
+    stored: Parameters<NonNullable<RespondOptions['keepForwarded']>>[0],
+    provider: string,
+    pending?: PendingUsage
+  ) => Promise<boolean>
   /** Narrows the route to the targets that can serve the call (a chain, to the provider that stores it). */
   pin?: (route: CallRoute) => CallRoute
   /** Fields of the client's request the new body dropped, which a converted answer still echoes. */
@@ -151,6 +165,12 @@ const noTokens = (): Usage => ({
   reasoningTokens: 0,
 })
 
+/**
+ * How much longer than the poller's bound a background response's budget reservation is held: the poller settles it
+ * (or gives up, charging it) before then, unless every instance is down.
+ */
+const backgroundReservationMarginMs = 10 * 60_000
+
 /** The output bound the request sets, whichever dialect's name it uses; `null` when none. */
 const requestedMaxOutputTokens = (body: Record<string, unknown>): number | null => {
   for (const name of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
@@ -202,6 +222,9 @@ const handleChat = async (
     startedAt,
   }
   c.set('usageRecorded', true)
+  // A background response (forwarded to OpenAI) runs on after its create answered: its reservation waits for it.
+  const background =
+    operation === 'responses' && body.background === true && parts.keepForwarded !== undefined
   let route: CallRoute | null = null
   let outcome
   let admission: Admission | null = null
@@ -231,6 +254,9 @@ const handleChat = async (
             requestedMaxOutputTokens: requestedMaxOutputTokens(body),
             modelMaxOutputTokens: deps.config.maxOutputTokens,
             metered: operation !== 'count-tokens',
+            reservationTtlMs: background
+              ? deps.config.usage.backgroundPolling.maxAgeMs + backgroundReservationMarginMs
+              : undefined,
             clock: deps.clock,
             logger: deps.logger,
           })
@@ -291,9 +317,33 @@ const handleChat = async (
     throw error
   }
   const routeName = route.name
-  const settle = admission.settle
+  const { settle, defer: deferSettlement } = admission
   const baseHeaders = takeRequestIdHeaders(c)
   for (const name in admission.headers) baseHeaders[name] = admission.headers[name]
+  const keepForwarded = parts.keepForwarded
+  /** What a background response still owes, once its create's body has ended (`onEnd`), for its record. */
+  let pending: PendingUsage | undefined
+  /** Records it with what it owes; a record that could not be written charges the reservation in full at once. */
+  const keepRunning =
+    keepForwarded === undefined
+      ? undefined
+      : (
+          stored: Parameters<NonNullable<RespondOptions['keepForwarded']>>[0],
+          provider: string
+        ): Promise<boolean> => {
+          const owed = pending
+          return keepForwarded(stored, provider, owed).then((written) => {
+            const { admission: store } = deps.stores
+            if (!written && owed?.reservation != null && store !== undefined)
+              void settleDeferredReservation({
+                store,
+                reservation: owed.reservation,
+                costMicroUsd: null,
+                logger: deps.logger,
+              })
+            return written
+          })
+        }
   if (outcome === null) {
     // A hit: nothing went upstream, nothing to pay.
     const session = cache!
@@ -345,12 +395,38 @@ const handleChat = async (
     onAnswerChunk: cache?.onChunk,
     transformBody: parts.transformBody,
     keep: parts.keep,
-    keepForwarded: parts.keepForwarded,
+    keepForwarded: keepRunning,
     echo: parts.echo,
     streamBody: deps.streamBody,
     env: c.env,
     onEnd: (end, servedBy) => {
       cache?.finish(end, servedBy)
+      if (end.running != null && keepRunning !== undefined) {
+        // Runs on upstream (background): its tokens and cost come later (`background-usage.ts`). This event says what
+        // is known now; the reservation stays held, and both go into the response's record.
+        const event = usageEvent(usageBase, {
+          route: routeName,
+          provider: servedBy.provider,
+          model: end.model ?? servedBy.model,
+          status: end.status,
+          usage: null,
+          attempts: servedBy.attempts,
+          latencyMs: deps.clock.now() - startedAt,
+          ttfbMs: servedBy.firstByteAt - startedAt,
+          costMicroUsd: null,
+          clientAborted: end.error?.status === 499,
+          error: end.error?.message ?? null,
+          cache: cacheStatus,
+          savedCostMicroUsd: null,
+        })
+        pending = { event, reservation: deferSettlement({ tokens: null }) }
+        deps.usage.record(event)
+        // A whole body said what is stored: its record is written next (`keepForwarded`). A background stream cut
+        // short before its terminal event said nothing: written here, after the client has gone.
+        if (end.stored == null)
+          deps.defer(keepRunning({ id: end.running.id, itemIds: [] }, servedBy.provider))
+        return
+      }
       const servedModel = end.model ?? servedBy.model
       const costMicroUsd =
         end.usage === null

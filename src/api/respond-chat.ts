@@ -26,6 +26,8 @@ export type StreamEnd = {
   answer: ChatResult | null
   /** What a forwarded body said the upstream stored (`ForwardSummary.stored`); `null` for anything else. */
   stored?: ForwardSummary['stored'] | null
+  /** A response the upstream runs on after the body ended (`ForwardSummary.running`); `null` for anything else. */
+  running?: ForwardSummary['running'] | null
 }
 
 /** What `onEnd` learns: the status sent to the client and what the body carried. */
@@ -75,14 +77,16 @@ const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamE
   let model: string | null = null
   let answer: ChatResult | null = null
   let stored: ForwardSummary['stored'] | null = null
+  let running: ForwardSummary['running'] | null = null
   for (const tap of taps) {
     const summary = tap.finish()
     usage ??= summary.usage
     model ??= summary.model ?? null
     answer ??= summary.answer ?? null
     stored ??= summary.stored ?? null
+    running ??= summary.running ?? null
   }
-  return { usage, model, error, answer: error === null ? answer : null, stored }
+  return { usage, model, error, answer: error === null ? answer : null, stored, running }
 }
 
 const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
@@ -331,6 +335,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         error: end.error,
         answer: end.answer,
         stored: end.stored ?? null,
+        running: end.running ?? null,
         status,
       },
       servedBy

@@ -7,6 +7,7 @@ import type { AccessSettings } from '../stores/tenant-store.ts'
 import {
   admitCall,
   formatResetDuration,
+  settleDeferredReservation,
   matchesModelPattern,
   type AdmitCallOptions,
 } from './admit-call.ts'
@@ -127,6 +128,38 @@ describe('admitCall', () => {
     first.settle({ tokens: 150, costMicroUsd: 10 })
     await new Promise((resolve) => setTimeout(resolve, 0))
     await admit(principal)
+  })
+
+  it('defers a background call: the slot is freed at once, the reservation held past 10 minutes, then settled to the real cost', async () => {
+    const { admit, clock, stores } = setup()
+    // 75 micro-USD at worst (see below); a budget of 100 holds one such reservation, not two.
+    const principal = keyPrincipal({
+      budget: { microUsd: 100, period: 'month' },
+      limits: { rpm: null, tpm: null, concurrency: 1 },
+    })
+    const admission = await admit(principal, { reservationTtlMs: 3_600_000 })
+    const reservation = admission.defer({ tokens: null })
+    expect(reservation).toMatchObject({ costMicroUsd: 75, concurrentScopes: [] })
+    expect(admission.defer({ tokens: null })).toBeNull() // once
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    // The slot is free, but the reservation still fills the budget, 20 minutes on.
+    await clock.advance(20 * 60_000)
+    const filled = await refusal(admit(principal))
+    expect(filled.headers).toMatchObject({ 'retry-after': '1' })
+    await settleDeferredReservation({
+      store: stores.admission,
+      reservation: JSON.parse(JSON.stringify(reservation)),
+      costMicroUsd: 30,
+      logger: createRecordingLogger(),
+    })
+    // 30 spent, not 75: a request whose worst case is 69 fits (it would not beside 75), and 70 more spend it exactly.
+    const small = await admit(principal, { requestedMaxOutputTokens: 90 })
+    small.settle({ tokens: 0, costMicroUsd: 70 })
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect((await refusal(admit(principal))).message).toContain('is spent ($0.0001 of $0.0001)')
+    // The master key and a key without a budget hand nothing back.
+    expect((await admit(masterPrincipal)).defer({ tokens: null })).toBeNull()
+    expect((await admit(keyPrincipal({}))).defer({ tokens: null })).toBeNull()
   })
 
   it('refuses a spent budget with insufficient_quota, and a model without a price under a budget', async () => {

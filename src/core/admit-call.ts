@@ -20,7 +20,11 @@
  * the key's and the tenant's), which the official SDKs read.
  */
 import type { PriceTable } from '../../config/price-table.ts'
-import type { AdmissionStore } from '../stores/admission-store.ts'
+import {
+  splitTicket,
+  type AdmissionStore,
+  type AdmissionTicket,
+} from '../stores/admission-store.ts'
 import type { BudgetPeriod } from '../stores/budget-period-bounds.ts'
 import type { RateLimits, RateLimitState } from '../stores/rate-limits.ts'
 import { tightestRateLimit } from '../stores/rate-limits.ts'
@@ -40,10 +44,38 @@ export type Admission = {
   headers: Record<string, string>
   /** Ends the lease and settles the reservation with what the call really used; once. */
   settle(actual: { tokens: number | null; costMicroUsd: number | null }): void
+  /**
+   * Instead of `settle`, for a call whose cost is learned long after it ended (a background response): ends the lease
+   * and settles the tokens now, and hands back the budget reservation, kept open, to be settled with the real cost
+   * later (`settleDeferredReservation`; plain data, which the response store keeps meanwhile). `null` when nothing is
+   * reserved (no budget, the master key, a store that did not answer). Once, as `settle`.
+   */
+  defer(actual: { tokens: number | null }): AdmissionTicket | null
 }
 
 /** What the master key gets: no limits, nothing to settle. Callers may use it without calling `admitCall`. */
-export const unmeteredAdmission: Admission = { headers: {}, settle: () => {} }
+export const unmeteredAdmission: Admission = { headers: {}, settle: () => {}, defer: () => null }
+
+/**
+ * Settles a reservation `Admission.defer` handed back, once the call's real cost is known (`null`: still unknown, and
+ * the reservation itself is charged, as `settle` does). Never throws: a failure is logged.
+ */
+export const settleDeferredReservation = async (options: {
+  store: AdmissionStore
+  reservation: AdmissionTicket
+  costMicroUsd: number | null
+  logger: Logger
+}): Promise<void> => {
+  const { reservation } = options
+  await options.store
+    .settle(reservation, {
+      tokens: null,
+      costMicroUsd: options.costMicroUsd ?? reservation.costMicroUsd,
+    })
+    .catch((error: unknown) =>
+      options.logger.error({ err: error }, 'admission: settling a deferred reservation failed')
+    )
+}
 
 /** `*` matches any run of characters; everything else is literal; case-insensitive, as model ids compare. */
 const patternCache = new Map<string, RegExp>()
@@ -124,6 +156,11 @@ export type AdmitCallOptions = {
   modelMaxOutputTokens: (model: string) => number | undefined
   /** `false` for what providers do not bill (counting tokens): only the model lists apply. */
   metered: boolean
+  /**
+   * How long the budget reservation may wait for its settlement (default: `AdmissionStore`'s 10 minutes). A background
+   * response's is settled when it finishes (`Admission.defer`), which may be much later.
+   */
+  reservationTtlMs?: number
   /** For how long a spent budget stays spent (its period's end). */
   clock: Clock
   logger: Logger
@@ -181,6 +218,9 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
     key: { id: principal.id, limits: rateLimitsOf(access.key), budget: budgetOf(access.key) },
     tokens: inputTokens + (options.requestedMaxOutputTokens ?? 0),
     costMicroUsd: worst,
+    ...(options.reservationTtlMs === undefined
+      ? {}
+      : { reservationTtlMs: options.reservationTtlMs }),
   })
   const headers = rateLimitHeaders(decision.rateLimits)
   if (!decision.allowed) {
@@ -230,6 +270,8 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
 
   const ticket = decision.ticket
   let settled = false
+  const fail = (error: unknown): void =>
+    options.logger.error({ err: error }, 'admission: settle failed')
   return {
     headers,
     settle: (actual) => {
@@ -240,7 +282,14 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
           tokens: actual.tokens,
           costMicroUsd: actual.costMicroUsd ?? ticket.costMicroUsd,
         })
-        .catch((error: unknown) => options.logger.error({ err: error }, 'admission: settle failed'))
+        .catch(fail)
+    },
+    defer: (actual) => {
+      if (settled) return null
+      settled = true
+      const { now, later } = splitTicket(ticket)
+      admission.settle(now, { tokens: actual.tokens, costMicroUsd: 0 }).catch(fail)
+      return later
     },
   }
 }

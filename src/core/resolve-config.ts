@@ -168,9 +168,35 @@ export type ResolvedConfig = {
     maxBuffered: number
     /** A `usage` log line per event; `null`: the runtime's default (on where no store keeps events). */
     log: boolean | null
+    /** How background responses are polled for their usage (`background-poller.ts`). */
+    backgroundPolling: BackgroundPolling
   }
   /** What a model's tokens cost: the config's `prices` over the shipped table. */
   prices: PriceTable
+}
+
+/** How the gateway polls a provider for the background responses it forwarded, until they finish. */
+export type BackgroundPolling = {
+  /** After the create, the first poll; then as long again as the response's age, doubling. */
+  initialDelayMs: number
+  /** The longest wait between two polls. */
+  maxDelayMs: number
+  /** How long after its create a response is polled at most; then the poller gives up. */
+  maxAgeMs: number
+  /** How often the store is searched for due responses no instance announced (a restart's). */
+  sweepIntervalMs: number
+}
+
+/**
+ * A first look a second after the create, then doubling to every 30 s: a short answer is known within a second or
+ * two, a long one costs a request per 30 s. Six hours covers the longest tasks OpenAI runs in background (deep
+ * research, pro models) many times over.
+ */
+export const defaultBackgroundPolling: BackgroundPolling = {
+  initialDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  maxAgeMs: 6 * 3_600_000,
+  sweepIntervalMs: 30_000,
 }
 
 /**
@@ -186,6 +212,7 @@ export const defaultUsagePolicy: ResolvedConfig['usage'] = {
   flushIntervalMs: 1_000,
   maxBuffered: 100_000,
   log: null,
+  backgroundPolling: defaultBackgroundPolling,
 }
 
 const pickDefined = <T extends object>(...layers: (Partial<T> | undefined)[]): Partial<T> => {
@@ -294,7 +321,12 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
         ...config.usage,
         retentionDays: undefined,
         hourlyRetentionDays: undefined,
+        backgroundPolling: undefined,
       }),
+      backgroundPolling: {
+        ...defaultBackgroundPolling,
+        ...pickDefined<BackgroundPolling>(config.usage?.backgroundPolling),
+      },
       retentionDays: keptDays(config.usage?.retentionDays, defaultUsagePolicy.retentionDays),
       hourlyRetentionDays: keptDays(
         config.usage?.hourlyRetentionDays,

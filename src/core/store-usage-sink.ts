@@ -19,6 +19,7 @@ const maxErrorLength = 500
 
 export const toUsageRecord = (event: UsageEvent, id: string): UsageRecord => ({
   id,
+  kind: event.kind ?? 'request',
   time: event.startedAt,
   requestId: event.requestId,
   tenantId: event.tenantId,

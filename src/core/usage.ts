@@ -48,6 +48,13 @@ export type UsageEvent = {
   clientAborted: boolean
   error: string | null
   /**
+   * `settlement`: no request of its own, but what a background response's request could not know when it ended
+   * (`background: true`: answered before the model ran), learned once the response finished: its tokens and cost,
+   * whether it failed (`error`) or was cancelled (`clientAborted`), with the request's id, dimensions and start time.
+   * Roll-ups add these to the request's without counting a request again. Absent: a request's own event.
+   */
+  kind?: 'settlement'
+  /**
    * What the prompt cache did: `hit` (answered from the cache: no provider cost, zero tokens), `miss`, `bypass`;
    * `null` or absent when the cache is off for the route.
    */

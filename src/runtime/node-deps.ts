@@ -6,6 +6,8 @@
  */
 import { join } from 'node:path'
 import { systemClock } from '../core/clock.ts'
+import { createBackgroundPoller } from '../api/openai-responses/background-poller.ts'
+import { createBackgroundUsageSettler } from '../api/openai-responses/background-usage.ts'
 import { createExecutionLog } from '../core/log-execution-events.ts'
 import type { Logger } from '../core/logger.ts'
 import { createProviderRegistry } from '../core/provider-registry.ts'
@@ -147,7 +149,25 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     // The store keeps every event; a log line per request besides is the operator's choice (`usage.log`).
     ...(config.usage.log === true ? [createLogUsageSink({ logger, defer })] : []),
   ])
+  // Background responses' usage, polled for on every instance (they share the work through the response store).
+  const backgroundPoller = createBackgroundPoller({
+    store: stores.responses,
+    providers,
+    settler: createBackgroundUsageSettler({
+      store: stores.responses,
+      usage,
+      admission: stores.admission,
+      prices: config.prices,
+      clock: systemClock,
+      logger,
+    }),
+    clock: systemClock,
+    logger,
+    settings: config.usage.backgroundPolling,
+  })
   const closables: Closable[] = [
+    // First: a settlement it has started records its usage event before the sink closes.
+    backgroundPoller,
     { name: 'usage sink', close: () => usage.close() },
     {
       name: 'providers',
@@ -182,6 +202,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     isDraining: () => draining,
     clientSignal: nodeClientSignal,
     streamBody: nodeStreamBody,
+    backgroundPoller,
   }
   return {
     deps,
@@ -196,6 +217,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     pendingDeferred: () => deferred.size,
     flushLog,
     discard: async () => {
+      await backgroundPoller.close()
       await closeTransports()
       for (const closable of storeClosables) await closable.close().catch(() => {})
       flushLog()

@@ -83,7 +83,8 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
     if (!(await waitAtMost(built.settleDeferred(), drainTimeoutMs))) {
       logger.warn({ pending: built.pendingDeferred() }, 'deferred work still pending at shutdown')
     }
-    // In order: the usage sink first (its events written before exit), then what it may still have written through.
+    // In order: the background poller (a settlement it started records its event), the usage sink (its events written
+    // before exit), then what it may still have written through.
     for (const closable of deps.closables) {
       try {
         if (!(await waitAtMost(closable.close(), closeTimeoutMs)))

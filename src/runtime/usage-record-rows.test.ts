@@ -7,6 +7,7 @@ describe('usage record rows', () => {
     // Every field set, each to a value no other field has: a field left out of a row, or two swapped, shows.
     const record = {
       id: 'id-1',
+      kind: 'settlement',
       time: 1_796_304_690_483,
       requestId: 'req-2',
       tenantId: 'tenant-3',
@@ -40,6 +41,7 @@ describe('usage record rows', () => {
   it('keeps nulls as nulls', () => {
     const record: UsageRecord = {
       id: 'id',
+      kind: 'request',
       time: 1,
       requestId: 'req',
       tenantId: null,

@@ -34,6 +34,7 @@ export const toUsageRecordRow = (record: UsageRecord): UsageRecordRow => [
   record.latencyMs,
   record.ttfbMs,
   record.clientAborted,
+  record.kind,
 ]
 
 /** The inverse of `toUsageRecordRow`; the type checker holds it to every field of `UsageRecord`. */
@@ -62,4 +63,5 @@ export const fromUsageRecordRow = (row: UsageRecordRow): UsageRecord => ({
   latencyMs: row[21] as number,
   ttfbMs: row[22] as number | null,
   clientAborted: row[23] as boolean,
+  kind: row[24] as UsageRecord['kind'],
 })

@@ -112,6 +112,24 @@ export interface AdmissionStore {
 }
 
 /**
+ * A ticket in two parts, for a call whose cost is learned long after it ended (a background response, which runs on
+ * after its request answered): `now` holds what the request took as a request (its concurrency slots and token
+ * estimate: settled when it ends), `later` its budget reservations, settled with the real cost once it is known (plain
+ * data, kept meanwhile where another process can find it; `null` when nothing is reserved). Settling both, each once,
+ * does what one settle of the ticket does; the reservation then needs a TTL long enough to wait
+ * (`AdmissionRequest.reservationTtlMs`), else it frees itself and the real cost, settled later, is added alone.
+ */
+export const splitTicket = (
+  ticket: AdmissionTicket
+): { now: AdmissionTicket; later: AdmissionTicket | null } => ({
+  now: { ...ticket, budgets: [] },
+  later:
+    ticket.degraded || ticket.budgets.length === 0
+      ? null
+      : { ...ticket, tokenScopes: [], concurrentScopes: [] },
+})
+
+/**
  * A concurrency lease's or a budget reservation's TTL when the request names none: above the longest request (580 s
  * total timeout).
  */

@@ -16,8 +16,38 @@
  * only its copies, and a lookup takes the copy of the most recently created visible response (ties: the greater
  * response id), the output copy over the input copy within one response (`responseItemsOf`).
  *
+ * Background responses (`background: true`, forwarded to OpenAI): their record carries the usage they still owe
+ * (`pendingUsage`) until one caller claims its settlement (`claimSettlement`: exactly once, across processes), and a
+ * poll time, by which pollers on any gateway instance take turns asking the provider whether it finished
+ * (`takeDuePolls`, `schedulePoll`). The record is the source of truth: an instance that restarts, or another one,
+ * finds there what is left to settle.
+ *
  * `test/contract/response-store.test.ts` runs every backend through the same cases.
  */
+import type { UsageEvent } from '../core/usage.ts'
+import type { AdmissionTicket } from './admission-store.ts'
+
+/**
+ * What a background response still owes the usage records (its create was answered before the model ran, with no
+ * tokens): the create's usage event as it was recorded (its tenant, key, model, provider and time, which the
+ * settlement's event repeats), and the budget reservation kept open for it (the admission ticket's budget part, settled
+ * with the real cost; `null` when nothing was reserved). Plain JSON; `src/api/openai-responses/background-usage.ts`
+ * makes and settles it.
+ */
+export type PendingUsage = {
+  event: UsageEvent
+  reservation: AdmissionTicket | null
+}
+
+/** A background response a poller should ask its provider about (`takeDuePolls`). */
+export type DuePoll = {
+  id: string
+  tenantId: string | null
+  /** The provider instance that stores it. */
+  provider: string | null
+  /** Epoch ms. */
+  createdAt: number
+}
 
 /** One item of a response's input or output, as JSON (`{type: 'message', id: 'msg_…', …}`). */
 export type ResponseItem = Record<string, unknown>
@@ -50,6 +80,11 @@ export type StoredResponse = {
    * is what a request chained to this one by `previous_response_id` expands to (before its own input).
    */
   context: ResponseItem[]
+  /**
+   * The usage a background response still owes (`PendingUsage`), until its settlement is claimed. Absent when there is
+   * none: not a background response, or settled.
+   */
+  pendingUsage?: PendingUsage
 }
 
 /** `GET /v1/responses/{id}/input_items`'s query. */
@@ -76,7 +111,7 @@ export interface ResponseStore {
    * Stores a response and indexes its items. Ids are the gateway's own and never reused: an id stored already (in
    * any scope) is refused with a 409 (`invalid_request`, param `id`), with nothing changed.
    */
-  put(entry: StoredResponse): Promise<void>
+  put(entry: StoredResponse, options?: PutOptions): Promise<void>
   /** `null` when absent, expired, deleted or another scope's. */
   get(id: string, scope: ResponseScope): Promise<StoredResponse | null>
   /** Whether a response visible in `scope` was deleted (an expired one is removed too, and answers `false`). */
@@ -99,10 +134,40 @@ export interface ResponseStore {
    */
   appendOutput(id: string, scope: ResponseScope, items: readonly ResponseItem[]): Promise<boolean>
   /**
+   * Claims the settlement of a background response: when it is visible in `scope` (as `get`) and owes usage not
+   * claimed yet, marks it settled (no poller takes it again) and resolves with what it owed; otherwise `null`, with
+   * nothing changed. Atomic across processes: of any number of calls for one response, at once or not, exactly one
+   * gets it.
+   */
+  claimSettlement(id: string, scope: ResponseScope): Promise<PendingUsage | null>
+  /**
+   * For pollers, in every scope: up to `limit` responses that owe usage (not settled, not expired, created at or after
+   * `createdSince`) whose poll time has come (at or before `now`), those due longest taken first. Each is handed out
+   * with its poll time moved to `leaseUntil`, so that no other caller (another instance) takes it before then: two
+   * calls never get the same response for one poll time.
+   */
+  takeDuePolls(query: {
+    now: number
+    leaseUntil: number
+    createdSince: number
+    limit: number
+  }): Promise<DuePoll[]>
+  /**
+   * Sets when pollers next take a response that owes usage (`null`: never again; a retrieve can still settle it), in
+   * every scope. A response settled, unknown or without pending usage is left alone.
+   */
+  schedulePoll(id: string, at: number | null): Promise<void>
+  /**
    * Deletes responses (and their items) whose `expiresAt` is at or before `now`, in every scope; resolves with how
    * many responses. With `limit`, one slice of at most `limit`: fewer deleted means none expired is left.
    */
   pruneExpired(now: number, limit?: number): Promise<number>
+}
+
+/** `put`'s options. */
+export type PutOptions = {
+  /** For a response with `pendingUsage`: when pollers may first take it (epoch ms; default: at once). */
+  pollAt?: number
 }
 
 /** The most items one `appendOutput` call may add. */

@@ -14,6 +14,12 @@ export type UsageRecord = {
    * is not counted twice. Not the request id, which a client may choose and repeat.
    */
   id: string
+  /**
+   * `request`: a request's own event. `settlement`: what a background response's request learned after it ended
+   * (`UsageEvent.kind`): its tokens, cost and outcome, added to the same roll-ups without counting a request, a
+   * latency or an unknown cost again (a known cost takes its request off `unpriced_requests`).
+   */
+  kind: 'request' | 'settlement'
   /** Epoch ms the request started. Roll-ups bucket on it (UTC hours and days). */
   time: number
   requestId: string

@@ -7,6 +7,7 @@ import { invalidRequest } from '../core/errors.ts'
 import {
   maxAppendedOutputItems,
   type InputItemsQuery,
+  type PutOptions,
   type ResponseItem,
   type StoredResponse,
 } from './response-store.ts'
@@ -17,7 +18,7 @@ const isTime = (value: unknown): value is number =>
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-export const validateStoredResponse = (entry: StoredResponse): void => {
+export const validateStoredResponse = (entry: StoredResponse, options?: PutOptions): void => {
   if (typeof entry.id !== 'string' || entry.id === '' || entry.id.length > 200)
     throw invalidRequest('A stored response id is 1 to 200 characters.', 'id')
   if (entry.tenantId !== null && (typeof entry.tenantId !== 'string' || entry.tenantId === ''))
@@ -38,6 +39,36 @@ export const validateStoredResponse = (entry: StoredResponse): void => {
       if (!isObject(item)) throw invalidRequest('An item is a JSON object.', `${field}.${index}`)
     })
   }
+  const pending: unknown = entry.pendingUsage
+  if (pending !== undefined) {
+    if (!isObject(pending) || !isObject(pending.event))
+      throw invalidRequest('pendingUsage is { event, reservation }.', 'pendingUsage.event')
+    if (pending.reservation !== null && !isObject(pending.reservation))
+      throw invalidRequest(
+        'pendingUsage.reservation is an admission ticket, or null.',
+        'pendingUsage.reservation'
+      )
+  }
+  if (options?.pollAt !== undefined && !isTime(options.pollAt))
+    throw invalidRequest('pollAt is epoch milliseconds, a whole number.', 'pollAt')
+}
+
+export const validateDuePollQuery = (query: {
+  now: number
+  leaseUntil: number
+  createdSince: number
+  limit: number
+}): void => {
+  for (const field of ['now', 'leaseUntil', 'createdSince'] as const)
+    if (!Number.isSafeInteger(query[field]))
+      throw invalidRequest(`${field} is epoch milliseconds, a whole number.`, field)
+  if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > 1_000)
+    throw invalidRequest('limit is a whole number from 1 to 1000.', 'limit')
+}
+
+export const validatePollTime = (at: number | null): void => {
+  if (at !== null && !isTime(at))
+    throw invalidRequest('A poll time is epoch milliseconds, a whole number, or null.', 'at')
 }
 
 export const validateAppendedOutput = (items: readonly ResponseItem[]): void => {

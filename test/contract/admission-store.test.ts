@@ -7,11 +7,12 @@
  */
 import type { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
-import type {
-  AdmissionDecision,
-  AdmissionRequest,
-  AdmissionStore,
-  AdmissionTicket,
+import {
+  splitTicket,
+  type AdmissionDecision,
+  type AdmissionRequest,
+  type AdmissionStore,
+  type AdmissionTicket,
 } from '../../src/stores/admission-store.ts'
 import type { Budget, BudgetState, SpentLoader, SpentQuery } from '../../src/stores/budgets.ts'
 import { createMemoryAdmissionStore } from '../../src/stores/memory/memory-admission-store.ts'
@@ -746,6 +747,36 @@ defineStoreContract<Fixture>({
         expect(stateOf(next, 'key', 'tokens')?.remaining).toBe(850)
         expect(stateOf(next, 'key', 'concurrent')?.remaining).toBe(0)
         expect(budgetOf(next, 'key')).toMatchObject({ spentMicroUsd: 1_200, reservedMicroUsd: 0 })
+      })
+
+      it('settles a split ticket in two parts: slot and tokens when the call ends, the reservation when its cost is known', async () => {
+        const { store, clock } = get()
+        const request = (cost: number): AdmissionRequest => ({
+          ...both({ tpm: 1_000, concurrency: 1, budget: 10_000, tokens: 400, cost }),
+          // A background response may run for long: its reservation waits for it.
+          reservationTtlMs: 3 * 3_600_000,
+        })
+        const { now, later } = splitTicket(ticketOf(await store.admit(request(3_000))))
+        await store.settle(now, { tokens: null, costMicroUsd: 0 })
+        // The slot is free, the estimate stands, the reservation is still held.
+        const during = await store.admit(
+          both({ tpm: 1_000, concurrency: 1, budget: 10_000, cost: 0 })
+        )
+        expect(stateOf(during, 'key', 'concurrent')?.remaining).toBe(0)
+        expect(stateOf(during, 'key', 'tokens')?.remaining).toBe(600)
+        expect(budgetOf(during, 'key')).toMatchObject({ spentMicroUsd: 0, reservedMicroUsd: 3_000 })
+        await store.settle(ticketOf(during), { tokens: 0, costMicroUsd: 0 })
+
+        // Two hours on, past the default reservation TTL, the real cost settles it: from a copy of the ticket, as
+        // another process would read it back.
+        await clock.advance(2 * 3_600_000)
+        await store.settle(JSON.parse(JSON.stringify(later)) as AdmissionTicket, {
+          tokens: null,
+          costMicroUsd: 1_234,
+        })
+        const after = await store.admit(both({ budget: 10_000, cost: 0 }))
+        expect(budgetOf(after, 'key')).toMatchObject({ spentMicroUsd: 1_234, reservedMicroUsd: 0 })
+        expect(splitTicket({ ...ticketOf(after), budgets: [] }).later).toBeNull()
       })
 
       it('takes the rate limits once when a budget counter is seeded first', async () => {

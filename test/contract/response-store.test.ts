@@ -7,8 +7,11 @@
 import { expect, it } from 'vitest'
 import { GatewayError } from '../../src/core/errors.ts'
 import { createMemoryResponseStore } from '../../src/stores/memory/memory-response-store.ts'
+import type { UsageEvent } from '../../src/core/usage.ts'
+import type { AdmissionTicket } from '../../src/stores/admission-store.ts'
 import {
   maxAppendedOutputItems,
+  type PendingUsage,
   type ResponseItem,
   type ResponseScope,
   type ResponseStore,
@@ -25,6 +28,10 @@ type Fixture = {
   clock: FakeClock
   /** Another writer putting `entries` when told to go: another process on SQL, the same store in memory. */
   putElsewhere(entries: StoredResponse[]): SqlChild
+  /** Another caller claiming the settlements of `ids` in `scope` (all at once) when told to go; answers those it got. */
+  claimElsewhere(ids: string[], scope: ResponseScope): SqlChild
+  /** Another poller running `queries` (all at once) when told to go; answers the ids they handed out. */
+  takeElsewhere(queries: Parameters<ResponseStore['takeDuePolls']>[0][]): SqlChild
 }
 
 const start = Date.UTC(2026, 2, 1, 12)
@@ -74,17 +81,11 @@ const refusal = async (promise: Promise<unknown>): Promise<GatewayError> => {
   return error as GatewayError
 }
 
-/** In memory, "another writer" is the same store, its puts overlapping the test's own. */
-const memoryWriter = (store: ResponseStore, entries: StoredResponse[]): SqlChild => {
+/** In memory, "another writer" is the same store, its calls overlapping the test's own. */
+const memoryCaller = (work: () => Promise<unknown>): SqlChild => {
   let go: () => void = () => {}
   const started = new Promise<void>((resolve) => (go = resolve))
-  return {
-    ready: Promise.resolve(),
-    go,
-    result: started
-      .then(() => Promise.all(entries.map((stored) => store.put(stored))))
-      .then(() => entries.length),
-  }
+  return { ready: Promise.resolve(), go, result: started.then(work) }
 }
 
 const memory: StoreImplementation<Fixture> = {
@@ -92,9 +93,84 @@ const memory: StoreImplementation<Fixture> = {
   create: async () => {
     const clock = createFakeClock(start)
     const store = createMemoryResponseStore({ clock })
-    return { store: { store, clock, putElsewhere: (entries) => memoryWriter(store, entries) } }
+    return {
+      store: {
+        store,
+        clock,
+        putElsewhere: (entries) =>
+          memoryCaller(async () => {
+            await Promise.all(entries.map((stored) => store.put(stored)))
+            return entries.length
+          }),
+        claimElsewhere: (ids, scope) =>
+          memoryCaller(async () => {
+            const claimed = await Promise.all(ids.map((id) => store.claimSettlement(id, scope)))
+            return ids.filter((_, index) => claimed[index] !== null)
+          }),
+        takeElsewhere: (queries) =>
+          memoryCaller(async () =>
+            (await Promise.all(queries.map((query) => store.takeDuePolls(query))))
+              .flat()
+              .map((poll) => poll.id)
+          ),
+      },
+    }
   },
 }
+
+/** What a background response owes, as the create would record it. */
+const pendingUsage = (requestId: string, reservation: AdmissionTicket | null): PendingUsage => {
+  const event: UsageEvent = {
+    requestId,
+    principalId: 'key_1',
+    tenantId: 'ten_acme',
+    keyId: 'key_1',
+    userId: null,
+    tags: ['nightly'],
+    dialect: 'openai',
+    operation: 'responses',
+    requestedModel: 'gpt-4o-mini',
+    route: null,
+    provider: 'openai',
+    model: 'gpt-4o-mini-2024-07-18',
+    stream: false,
+    status: 200,
+    refused: false,
+    usage: null,
+    attempts: 1,
+    startedAt: start,
+    latencyMs: 12,
+    ttfbMs: 10,
+    costMicroUsd: null,
+    clientAborted: false,
+    error: null,
+  }
+  return { event, reservation }
+}
+
+const ticket: AdmissionTicket = {
+  id: 'tk_1',
+  tenantId: 'ten_acme',
+  keyId: 'key_1',
+  tokens: 40,
+  costMicroUsd: 2_500,
+  at: start,
+  tokenScopes: [],
+  concurrentScopes: [],
+  budgets: [{ scope: 'key', periodKey: 'm2026-03', periodEnd: start + 30 * day }],
+  degraded: false,
+}
+
+/** A forwarded background response's record, owing usage: no output yet. */
+const background = (id: string, scope: ResponseScope, extra: Partial<StoredResponse> = {}) =>
+  entry(id, scope, {
+    provider: 'openai',
+    response: { id, object: 'gatehouse.held_upstream', output: [] },
+    input: [],
+    context: [],
+    pendingUsage: pendingUsage(`req_${id}`, ticket),
+    ...extra,
+  })
 
 defineStoreContract<Fixture>({
   name: 'response store',
@@ -107,6 +183,10 @@ defineStoreContract<Fixture>({
         clock,
         putElsewhere: (entries) =>
           startSqlChild({ command: 'put-responses', url: target.url, payload: entries }),
+        claimElsewhere: (ids, scope) =>
+          startSqlChild({ command: 'claim-settlements', url: target.url, payload: { ids, scope } }),
+        takeElsewhere: (queries) =>
+          startSqlChild({ command: 'take-polls', url: target.url, payload: queries }),
       }
     }),
   ],
@@ -483,6 +563,136 @@ defineStoreContract<Fixture>({
       const stored = entry('resp_big', acme, { context, input: context.slice(-1) })
       await store.put(stored)
       expect(await store.get('resp_big', acme)).toEqual(stored)
+    })
+
+    it('keeps what a background response owes until one caller claims it, in its scope only', async () => {
+      const { store } = getFixture()
+      const owing = background('resp_bg', acme)
+      await store.put(owing)
+      expect(await store.get('resp_bg', acme)).toEqual(owing)
+      await store.put(entry('resp_plain', acme))
+      expect(await store.get('resp_plain', acme)).not.toHaveProperty('pendingUsage')
+
+      // Another scope, or a response that owes nothing: nothing to claim, and nothing changes.
+      expect(await store.claimSettlement('resp_bg', globex)).toBeNull()
+      expect(await store.claimSettlement('resp_bg', master)).toBeNull()
+      expect(await store.claimSettlement('resp_plain', acme)).toBeNull()
+      expect(await store.claimSettlement('resp_never', acme)).toBeNull()
+
+      expect(await store.claimSettlement('resp_bg', acme)).toEqual(owing.pendingUsage)
+      // Once: settled, the record stays (retrieve, chains) and owes nothing more.
+      expect(await store.claimSettlement('resp_bg', acme)).toBeNull()
+      const { pendingUsage: _owed, ...settled } = owing
+      expect(await store.get('resp_bg', acme)).toEqual(settled)
+      // Not handed to pollers any more.
+      expect(
+        await store.takeDuePolls({
+          now: start + day,
+          leaseUntil: start + day + 60_000,
+          createdSince: 0,
+          limit: 10,
+        })
+      ).toEqual([])
+    })
+
+    it('refuses pending usage that is not an event and a reservation, and a poll time that is not one', async () => {
+      const { store } = getFixture()
+      const cases: [StoredResponse, string, number?][] = [
+        [background('resp_1', acme, { pendingUsage: {} as PendingUsage }), 'pendingUsage.event'],
+        [
+          background('resp_1', acme, {
+            pendingUsage: { ...pendingUsage('r', null), reservation: 'x' as never },
+          }),
+          'pendingUsage.reservation',
+        ],
+        [background('resp_1', acme), 'pollAt', 1.5],
+      ]
+      for (const [invalid, param, pollAt] of cases)
+        expect((await refusal(store.put(invalid, { pollAt }))).param).toBe(param)
+      expect(await store.get('resp_1', acme)).toBeNull()
+    })
+
+    it('hands due polls out once per poll time: due, owing, recent and unexpired ones, in every scope', async () => {
+      const { store, clock } = getFixture()
+      const query = (now: number, limit = 10) => ({
+        now,
+        leaseUntil: now + 60_000,
+        createdSince: start - 3_600_000,
+        limit,
+      })
+      const ids = async (now: number, limit?: number) =>
+        (await store.takeDuePolls(query(now, limit))).map((poll) => poll.id).sort()
+      await store.put(background('resp_a', acme), { pollAt: start + 1_000 })
+      await store.put(background('resp_b', globex), { pollAt: start + 2_000 })
+      await store.put(background('resp_master', master))
+      await store.put(background('resp_old', acme, { createdAt: start - 7_200_000 }))
+      await store.put(background('resp_gone', acme, { expiresAt: start + 500 }))
+      await store.put(entry('resp_plain', acme))
+
+      // Due at once by default; one not due yet waits; too old and expired ones are left out.
+      expect(await ids(start + 999)).toEqual(['resp_master'])
+      const taken = await store.takeDuePolls(query(start + 2_000))
+      expect(taken.map((poll) => poll.id).sort()).toEqual(['resp_a', 'resp_b'])
+      expect(taken.find((poll) => poll.id === 'resp_b')).toEqual({
+        id: 'resp_b',
+        tenantId: 'ten_globex',
+        provider: 'openai',
+        createdAt: start,
+      })
+      // Leased: nobody gets them again before the lease ends, then anyone may.
+      expect(await ids(start + 61_000)).toEqual(['resp_master'])
+      expect(await ids(start + 62_000)).toEqual(['resp_a', 'resp_b'])
+
+      // A poll time set after a poll; `null`: never again (a retrieve may still settle it).
+      await store.schedulePoll('resp_a', start + 200_000)
+      await store.schedulePoll('resp_b', null)
+      await store.schedulePoll('resp_plain', start)
+      expect(await ids(start + 199_999)).toEqual(['resp_master'])
+      expect(await ids(start + 200_000)).toEqual(['resp_a'])
+      expect(await store.claimSettlement('resp_b', globex)).not.toBeNull()
+
+      // A limit takes those due longest first.
+      await store.schedulePoll('resp_a', start + 300_000)
+      await store.schedulePoll('resp_master', start + 300_001)
+      expect(await ids(start + 400_000, 1)).toEqual(['resp_a'])
+      // Still owing and due again once their leases end; the expired and the too old never.
+      await clock.advance(day)
+      expect(await ids(start + 2 * day)).toEqual(['resp_a', 'resp_master'])
+    })
+
+    it('settles once when claims race, across processes', async () => {
+      const { store, claimElsewhere } = getFixture()
+      const ids = Array.from({ length: 30 }, (_, index) => `resp_race_${index}`)
+      for (const id of ids) await store.put(background(id, acme, { expiresAt: null }))
+      const other = claimElsewhere(ids, acme)
+      await other.ready
+      other.go()
+      const ours = await Promise.all(ids.map((id) => store.claimSettlement(id, acme)))
+      const theirs = (await other.result) as string[]
+      const mine = ids.filter((_, index) => ours[index] !== null)
+      expect([...mine, ...theirs].sort()).toEqual([...ids].sort())
+      expect(mine.filter((id) => theirs.includes(id))).toEqual([])
+    })
+
+    it('hands a due poll to one poller only when pollers race, across processes', async () => {
+      const { store, takeElsewhere } = getFixture()
+      const ids = Array.from({ length: 30 }, (_, index) => `resp_poll_${index}`)
+      for (const id of ids) await store.put(background(id, acme, { expiresAt: null }))
+      const query = { now: start, leaseUntil: start + 60_000, createdSince: 0, limit: 4 }
+      const queries = Array.from({ length: 6 }, () => query)
+      const other = takeElsewhere(queries)
+      await other.ready
+      other.go()
+      const ours = (await Promise.all(queries.map((each) => store.takeDuePolls(each))))
+        .flat()
+        .map((poll) => poll.id)
+      const theirs = (await other.result) as string[]
+      const all = [...ours, ...theirs]
+      expect(new Set(all).size).toBe(all.length)
+      expect(all.length).toBeGreaterThan(0)
+      // What neither took is still due; what they took is not.
+      const left = (await store.takeDuePolls({ ...query, limit: 100 })).map((poll) => poll.id)
+      expect([...all, ...left].sort()).toEqual([...ids].sort())
     })
 
     it('loses nothing when two writers put different responses at once', async () => {

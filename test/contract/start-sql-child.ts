@@ -13,7 +13,7 @@ export type SqlChild = {
 const script = fileURLToPath(new URL('./sql-child-process.ts', import.meta.url))
 
 export const startSqlChild = (options: {
-  command: 'migrate' | 'record' | 'put-responses'
+  command: 'migrate' | 'record' | 'put-responses' | 'claim-settlements' | 'take-polls'
   url: string
   payload?: unknown
 }): SqlChild => {

@@ -74,6 +74,7 @@ describe('usage store at scale (postgres)', () => {
     await store.record([
       {
         id: 'evt_new',
+        kind: 'request',
         time: end - day,
         requestId: 'req_new',
         tenantId: 'ten_3',

@@ -36,6 +36,7 @@ const readStoredEvents = async (database: SqlDatabase): Promise<UsageRecord[]> =
   const rows = await database.db.selectFrom('usage_events').selectAll().orderBy('id').execute()
   return rows.map((row) => ({
     id: row.id,
+    kind: row.kind as UsageRecord['kind'],
     time: row.time,
     requestId: row.request_id,
     tenantId: row.tenant_id,
@@ -68,6 +69,7 @@ const usageEvent = (overrides: Partial<UsageRecord> = {}): UsageRecord => {
   sequence += 1
   return {
     id: `evt_${sequence}_${crypto.randomUUID()}`,
+    kind: 'request',
     time: start,
     requestId: `req_${sequence}`,
     tenantId: 'ten_acme',
@@ -95,9 +97,54 @@ const usageEvent = (overrides: Partial<UsageRecord> = {}): UsageRecord => {
   }
 }
 
-/** A few hundred varied events over five days: every dimension sometimes absent, every count sometimes unknown. */
+/**
+ * A few hundred varied events over five days: every dimension sometimes absent, every count sometimes unknown. About
+ * one answered request in ten is a background response's: no tokens and no cost in its own event, a settlement event
+ * with them (sometimes still unknown, sometimes failed or cancelled), shuffled in, so that some settlements are written
+ * in a batch before their request's.
+ */
 const randomEvents = (count: number, seed: number): UsageRecord[] => {
   const random = seededRandom(seed)
+  const events = randomRequests(count, random)
+  const settlements: UsageRecord[] = []
+  for (const [index, request] of events.entries()) {
+    if (request.status !== 200 || random() >= 0.1) continue
+    const created = {
+      ...request,
+      inputTokens: null,
+      outputTokens: null,
+      cachedTokens: null,
+      cacheWriteTokens: null,
+      reasoningTokens: null,
+      costMicroUsd: null,
+    }
+    events[index] = created
+    const known = random() < 0.8
+    const outcome = random()
+    settlements.push(
+      usageEvent({
+        ...created,
+        id: `evt_settle_${index}_${crypto.randomUUID()}`,
+        kind: 'settlement',
+        inputTokens: known ? Math.floor(random() * 5_000) : null,
+        outputTokens: known ? Math.floor(random() * 1_000) : null,
+        cachedTokens: known ? Math.floor(random() * 500) : null,
+        reasoningTokens: known ? Math.floor(random() * 300) : null,
+        costMicroUsd: known ? Math.floor(random() * 20_000) : null,
+        error: outcome < 0.1 ? 'background response failed' : null,
+        clientAborted: outcome > 0.9,
+        latencyMs: Math.floor(random() * 600_000),
+        ttfbMs: null,
+      })
+    )
+  }
+  // Settlements among the requests, a few before their own.
+  for (const settlement of settlements)
+    events.splice(Math.floor(random() * (events.length + 1)), 0, settlement)
+  return events
+}
+
+const randomRequests = (count: number, random: () => number): UsageRecord[] => {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]
   const maybe = (value: number): number | null => (random() < 0.2 ? null : value)
   const keysByTenant: Record<string, string[]> = {
@@ -189,8 +236,11 @@ const expectedSummary = (events: readonly UsageRecord[], query: UsageQuery): Usa
     if (query.granularity === 'day') row.bucket_start = floorTo(first.time, day)
     for (const dimension of groupBy)
       row[dimensionField[dimension]] = dimensionValue(first, dimension)
+    // A settlement adds its figures to its request's, and is no request itself (`UsageRecord.kind`).
+    const requests = members.filter((event) => event.kind === 'request')
+    const settlements = members.filter((event) => event.kind === 'settlement')
     Object.assign(row, {
-      requests: members.length,
+      requests: requests.length,
       errors: members.filter((event) => event.status >= 400 || event.error !== null).length,
       client_aborted: members.filter((event) => event.clientAborted).length,
       input_tokens: sumKnown(members.map((event) => event.inputTokens)),
@@ -199,8 +249,10 @@ const expectedSummary = (events: readonly UsageRecord[], query: UsageQuery): Usa
       cache_write_tokens: sumKnown(members.map((event) => event.cacheWriteTokens)),
       reasoning_tokens: sumKnown(members.map((event) => event.reasoningTokens)),
       cost_micro_usd: sumKnown(members.map((event) => event.costMicroUsd)),
-      unpriced_requests: members.filter((event) => event.costMicroUsd === null).length,
-      latency_ms_total: members.reduce((total, event) => total + event.latencyMs, 0),
+      unpriced_requests:
+        requests.filter((event) => event.costMicroUsd === null).length -
+        settlements.filter((event) => event.costMicroUsd !== null).length,
+      latency_ms_total: requests.reduce((total, event) => total + event.latencyMs, 0),
     })
     return row as UsageRow
   })
@@ -282,6 +334,131 @@ defineStoreContract<Fixture>({
               )
             }
       })
+    })
+
+    it('adds a settlement to its request: one request with its real tokens and cost, priced, counted once', async () => {
+      const { store, storedEvents } = getFixture()
+      const created = usageEvent({
+        model: 'bg',
+        operation: 'responses',
+        inputTokens: null,
+        outputTokens: null,
+        cachedTokens: null,
+        cacheWriteTokens: null,
+        reasoningTokens: null,
+        costMicroUsd: null,
+        latencyMs: 30,
+      })
+      const settlement = usageEvent({
+        ...created,
+        id: 'evt_settlement',
+        kind: 'settlement',
+        inputTokens: 1_200,
+        outputTokens: 300,
+        cachedTokens: 200,
+        reasoningTokens: 64,
+        costMicroUsd: 4_567,
+        latencyMs: 95_000,
+        ttfbMs: null,
+      })
+      const query = { from: start, to: start + day, groupBy: ['model'] as UsageDimension[] }
+      await store.record([created])
+      // Before: the request, its figures unknown.
+      expect(await store.summarize(query)).toEqual([
+        expect.objectContaining({
+          model: 'bg',
+          requests: 1,
+          input_tokens: null,
+          cost_micro_usd: null,
+          unpriced_requests: 1,
+          latency_ms_total: 30,
+        }),
+      ])
+      await store.record([settlement])
+      // Written twice (a retried batch): counted once.
+      await store.record([settlement])
+      const after = {
+        model: 'bg',
+        requests: 1,
+        errors: 0,
+        client_aborted: 0,
+        input_tokens: 1_200,
+        output_tokens: 300,
+        cached_tokens: 200,
+        cache_write_tokens: null,
+        reasoning_tokens: 64,
+        cost_micro_usd: 4_567,
+        unpriced_requests: 0,
+        latency_ms_total: 30,
+      }
+      expect(await store.summarize(query)).toEqual([after])
+      expect(await store.summarize({ ...query, granularity: 'hour' })).toEqual([
+        { bucket_start: start, ...after },
+      ])
+      expect(await store.spent({ keyId: created.keyId! }, start)).toBe(4_567)
+      // Both raw events stay, the settlement marked as such.
+      expect((await storedEvents()).map((event) => [event.id, event.kind]).sort()).toEqual(
+        [
+          [created.id, 'request'],
+          ['evt_settlement', 'settlement'],
+        ].sort()
+      )
+
+      // A settlement written before its request (another instance's batch), failed and cancelled ones, and one whose
+      // figures stayed unknown: the sums come out the same whatever the order.
+      const later = usageEvent({ ...created, id: 'evt_late', model: 'late' })
+      await store.record([
+        usageEvent({
+          ...later,
+          id: 'evt_late_settle',
+          kind: 'settlement',
+          inputTokens: 9,
+          costMicroUsd: 3,
+          error: 'background response failed',
+        }),
+      ])
+      await store.record([later])
+      const cancelled = usageEvent({ ...created, id: 'evt_cancel', model: 'cancel' })
+      await store.record([
+        cancelled,
+        usageEvent({
+          ...cancelled,
+          id: 'evt_cancel_settle',
+          kind: 'settlement',
+          clientAborted: true,
+        }),
+      ])
+      expect(
+        await store
+          .summarize({ ...query, model: undefined, groupBy: ['model'] })
+          .then((rows) => rows.filter((row) => row.model !== 'bg'))
+      ).toEqual([
+        expect.objectContaining({
+          model: 'cancel',
+          requests: 1,
+          client_aborted: 1,
+          errors: 0,
+          input_tokens: null,
+          cost_micro_usd: null,
+          unpriced_requests: 1,
+        }),
+        expect.objectContaining({
+          model: 'late',
+          requests: 1,
+          errors: 1,
+          input_tokens: 9,
+          cost_micro_usd: 3,
+          unpriced_requests: 0,
+        }),
+      ])
+    })
+
+    it('refuses a record of no known kind, writing nothing', async () => {
+      const { store, storedEvents } = getFixture()
+      await expect(
+        store.record([usageEvent(), usageEvent({ kind: 'other' as UsageRecord['kind'] })])
+      ).rejects.toThrow(/kind/)
+      expect(await storedEvents()).toEqual([])
     })
 
     it('keeps unknown counts unknown: null only while no request of the row reported one', async () => {

@@ -381,7 +381,8 @@ export const startMockOpenAIUpstream = (
         const part = stored[2]
         if (request.method === 'GET' && part === 'input_items')
           return responses.inputItems(id, new URLSearchParams(query))
-        if (request.method === 'GET' && part === undefined) return responses.retrieve(id)
+        if (request.method === 'GET' && part === undefined)
+          return responses.retrieve(id, new URLSearchParams(query))
         if (request.method === 'DELETE' && part === undefined) return responses.remove(id)
         if (request.method === 'POST' && part === 'cancel') return responses.cancel(id)
       }

@@ -657,6 +657,58 @@ describe('mock OpenAI upstream: the Responses API', () => {
     }
   })
 
+  it('reports the usage of a response cancelled in progress with cancelledUsage; none for one still queued', async () => {
+    const partial = await startMockOpenAIUpstream({ cancelledUsage: true })
+    try {
+      const other = new OpenAI({ apiKey: MOCK_OPENAI_API_KEY, baseURL: partial.baseUrl })
+      const create = () =>
+        other.responses.create({ model: 'gpt-4o-mini', input: 'stop soon', background: true })
+      const queued = await create()
+      expect((await other.responses.cancel(queued.id)).usage).toBeNull()
+      const running = await create()
+      expect((await other.responses.retrieve(running.id)).status).toBe('in_progress')
+      const cancelled = await other.responses.cancel(running.id)
+      expect(cancelled.status).toBe('cancelled')
+      expect(cancelled.usage).toMatchObject({
+        input_tokens: expect.any(Number),
+        output_tokens: expect.any(Number),
+      })
+      expect(cancelled.usage!.total_tokens).toBe(
+        cancelled.usage!.input_tokens + cancelled.usage!.output_tokens
+      )
+    } finally {
+      await partial.close()
+    }
+  })
+
+  it('replays a background response as its event stream, after starting_after; refuses others', async () => {
+    const queued = await client.responses.create({
+      model: 'gpt-4o-mini',
+      input: 'tell me later',
+      background: true,
+    })
+    const url = `${mock.baseUrl}/responses/${queued.id}?stream=true`
+    const headers = { authorization: `Bearer ${MOCK_OPENAI_API_KEY}` }
+    const whole = await (await fetch(url, { headers })).text()
+    const types = [...whole.matchAll(/^event: (\S+)$/gm)].map((match) => match[1])
+    expect(types[0]).toBe('response.created')
+    expect(types.at(-1)).toBe('response.completed')
+    const last = JSON.parse(whole.trim().split('\n').at(-1)!.slice('data: '.length))
+    expect(last.response).toMatchObject({ id: queued.id, status: 'completed', usage: {} })
+    // It ran to its end: a retrieve now shows it completed.
+    expect((await client.responses.retrieve(queued.id)).status).toBe('completed')
+    const rest = await (await fetch(`${url}&starting_after=2`, { headers })).text()
+    expect(rest.match(/^event: /gm)).toHaveLength(types.length - 3)
+    expect(rest).toMatch(/"sequence_number":3[,}]/)
+    expect(rest).not.toMatch(/"sequence_number":2[,}]/)
+
+    const foreground = await client.responses.create({ model: 'gpt-4o-mini', input: 'now' })
+    const refused = await fetch(`${mock.baseUrl}/responses/${foreground.id}?stream=true`, {
+      headers,
+    })
+    expect(refused.status).toBe(400)
+  })
+
   it('resolves item_reference against what it stored, and reset() forgets stored responses', async () => {
     const first = await client.responses.create({ model: 'gpt-4o-mini', input: 'remember me' })
     const next = await client.responses.create({

@@ -22,7 +22,10 @@
  * in-progress one answers it `cancelled` (it never completes), of a finished background one answers it as it is (the
  * API's cancel is idempotent), and of one not created in background is a 400 ("Cannot cancel a synchronous
  * response.", as vLLM and other OpenAI-compatible servers answer it). A streamed background create streams the
- * whole answer at once, as without `background`.
+ * whole answer at once, as without `background`. With `cancelledUsage`, a response cancelled once in progress reports
+ * what it used so far (its input, and half its output) rather than `usage: null`. `GET /v1/responses/{id}?stream=true`
+ * replays a background response's event stream (it runs to its end first), after `starting_after` when given; a
+ * cancelled one, or one not made in background, is a 400.
  */
 import { Buffer } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
@@ -59,11 +62,16 @@ export type MockResponsesSettings = Pick<
    * the answer.
    */
   backgroundPolls?: number
+  /**
+   * Responses API, background mode: a response cancelled once `in_progress` reports the usage it had so far (all its
+   * input tokens, half its output tokens) instead of `usage: null`.
+   */
+  cancelledUsage?: boolean
 }
 
 export type MockResponsesApi = {
   create(body: Body): MockReply
-  retrieve(id: string): MockReply
+  retrieve(id: string, query?: URLSearchParams): MockReply
   remove(id: string): MockReply
   inputItems(id: string, query: URLSearchParams): MockReply
   cancel(id: string): MockReply
@@ -392,7 +400,8 @@ export const createMockResponsesApi = (settings: MockResponsesSettings): MockRes
       metadata: body.metadata ?? {},
     }
 
-    const keep = body.store !== false && settings.record !== false
+    // A background response is kept for polling whatever `store` says (the live API keeps it about ten minutes).
+    const keep = (body.store !== false || body.background === true) && settings.record !== false
     if (body.background === true && body.stream !== true) {
       // Answered before the model has run: no output, no usage, nothing to reference yet.
       const queued = {
@@ -521,11 +530,49 @@ export const createMockResponsesApi = (settings: MockResponsesSettings): MockRes
     delete found.pending
   }
 
+  /** A background response's event stream, replayed from its decided answer (after `startingAfter`, when given). */
+  const replay = (found: Stored, startingAfter: number): MockReply => {
+    const { pending } = found
+    const answer = (pending?.answer ?? found.response) as Body & { output: Item[] }
+    if (pending !== undefined) {
+      pending.polls = 0
+      advance(found)
+    }
+    const { usage: _final, ...rest } = answer
+    const started = {
+      ...rest,
+      status: 'in_progress',
+      completed_at: null,
+      incomplete_details: null,
+      output: [],
+    }
+    const events = responsesStreamEvents({
+      started,
+      response: answer,
+      pieces: settings.streamChunks ?? 4,
+      obfuscate: true,
+      argumentDeltas: settings.functionArgumentDeltas !== false,
+    }).filter((event) => event.sequence_number > startingAfter)
+    return {
+      kind: 'sse',
+      events: events.map(sseFrame),
+      inBandError: (fault, sent) =>
+        responsesFailureFrames({ sent: events.slice(0, sent), started, fault }),
+    }
+  }
+
   return {
     create,
-    retrieve: (id) => {
+    retrieve: (id, query) => {
       const found = stored.get(id)
       if (found === undefined) return unknownResponse(id)
+      if (query?.get('stream') === 'true') {
+        if (found.response.background !== true)
+          return invalid('Only background responses can be streamed again.', 'stream')
+        if (found.response.status === 'cancelled')
+          return invalid('A cancelled response cannot be streamed.', 'stream')
+        return replay(found, Number(query.get('starting_after') ?? -1))
+      }
       advance(found)
       return { kind: 'json', status: 200, body: found.response }
     },
@@ -536,7 +583,22 @@ export const createMockResponsesApi = (settings: MockResponsesSettings): MockRes
         return invalid('Cannot cancel a synchronous response.', null)
       if (found.pending !== undefined) {
         // Stopped before it finished: it keeps no output and never completes.
-        found.response = { ...found.response, status: 'cancelled' }
+        const started = found.response.status === 'in_progress'
+        const usage = found.pending.answer.usage as Record<string, number> | undefined
+        found.response = {
+          ...found.response,
+          status: 'cancelled',
+          ...(settings.cancelledUsage === true && started && usage !== undefined
+            ? {
+                usage: {
+                  ...usage,
+                  output_tokens: Math.floor(usage.output_tokens / 2),
+                  output_tokens_details: { reasoning_tokens: 0 },
+                  total_tokens: usage.input_tokens + Math.floor(usage.output_tokens / 2),
+                },
+              }
+            : {}),
+        }
         delete found.pending
       }
       return { kind: 'json', status: 200, body: found.response }

@@ -13,6 +13,7 @@ import { createTemporarySqliteUrl } from '../contract/sql-store-implementations.
 
 const record = (index: number, time: number): UsageRecord => ({
   id: `0190a1b2-c3d4-7e5f-8a9b-${String(index).padStart(12, '0')}`,
+  kind: index === 4 ? 'settlement' : 'request',
   time,
   requestId: `req-${index}`,
   tenantId: null,
@@ -72,6 +73,7 @@ describe('the usage writer thread (SQLite)', () => {
       const row = byRequest.get(sent.requestId)!
       expect(row).toMatchObject({
         id: sent.id,
+        kind: sent.kind,
         user_id: sent.userId,
         operation: sent.operation,
         requested_model: sent.requestedModel,

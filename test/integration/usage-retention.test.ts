@@ -23,6 +23,7 @@ const event = (time: number): UsageRecord => {
   sequence += 1
   return {
     id: `retention_${sequence}_${crypto.randomUUID()}`,
+    kind: 'request',
     time,
     requestId: `req_${sequence}`,
     tenantId: 'ten_acme',

@@ -296,6 +296,7 @@ describe('gatehouse usage', () => {
       latencyMs: 40,
       ttfbMs: 10,
       clientAborted: false,
+      kind: 'request' as const,
     }
     await t.stores.usage.record([
       {

@@ -123,6 +123,7 @@ const spentKey = async (): Promise<string> => {
   await t.stores.stores.usage.record([
     {
       id: crypto.randomUUID(),
+      kind: 'request',
       time: now - 3_600_000,
       requestId: 'req_earlier',
       tenantId: tenant!.id,

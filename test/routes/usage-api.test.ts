@@ -36,6 +36,7 @@ const event = (overrides: Partial<UsageRecord>): UsageRecord => {
   sequence += 1
   return {
     id: `evt-${sequence}`,
+    kind: 'request',
     time: Date.UTC(2025, 11, 31, 12),
     requestId: `req-${sequence}`,
     tenantId: null,

@@ -9,6 +9,7 @@
  */
 import type { Context } from 'hono'
 import type {
+  AbortHandle,
   ChunkReader,
   StoredObjectRequest,
   UpstreamResponse,
@@ -42,16 +43,27 @@ export const pickQuery = (url: string, allowed: readonly string[]): [string, str
   return picked
 }
 
+/** Reads a stream on the side, as it goes to the client (never throws, never delays it). */
+export type StreamObserver = { write(chunk: Uint8Array): void; end(): void }
+
 /** An upstream event stream handed to the client, its timers released when it ends or the client leaves. */
-const streamThrough = (reader: ChunkReader<Uint8Array>, release: () => void) =>
+const streamThrough = (
+  reader: ChunkReader<Uint8Array>,
+  release: () => void,
+  observer: StreamObserver | undefined
+) =>
   new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read()
         if (done) {
           release()
+          observer?.end()
           controller.close()
-        } else controller.enqueue(value)
+        } else {
+          observer?.write(value)
+          controller.enqueue(value)
+        }
       } catch (error) {
         release()
         controller.error(error)
@@ -68,6 +80,8 @@ export const proxyStoredResponse = async (options: {
   c: Context<GatewayEnv>
   provider: ProviderEntry
   request: StoredObjectRequest
+  /** Reads an event stream's chunks as they go to the client (a streamed retrieve). */
+  observeStream?: StreamObserver
 }): Promise<{
   status: number
   response: Response
@@ -115,10 +129,13 @@ export const proxyStoredResponse = async (options: {
       headers['cache-control'] = 'no-cache'
       return {
         status: upstream.status,
-        response: new Response(streamThrough(bodyReader(upstream), release), {
-          status: upstream.status,
-          headers,
-        }),
+        response: new Response(
+          streamThrough(bodyReader(upstream), release, options.observeStream),
+          {
+            status: upstream.status,
+            headers,
+          }
+        ),
       }
     }
     const body = await scope.race(readResponseBytes(upstream))
@@ -131,5 +148,66 @@ export const proxyStoredResponse = async (options: {
     throw error instanceof ProviderError ? mapProviderError(error, { attempts: null }) : error
   } finally {
     if (!streamed) release()
+  }
+}
+
+/**
+ * Asks the provider that stored an object about it and reads the answer whole, for the gateway's own use (the
+ * background poller, a delete that first learns whether the response finished): one attempt within the provider's
+ * timeouts, and at most `timeoutMs`. A non-2xx answer throws, as for a client's call: `ProviderError`s are mapped to
+ * the `GatewayError` the client would get (a 404 stays a 404).
+ */
+export const fetchStoredObject = async (options: {
+  provider: ProviderEntry
+  request: StoredObjectRequest
+  clock: Clock
+  /** Aborts the call (shutdown). */
+  signal: AbortHandle
+  requestId: string
+  timeoutMs: number
+}): Promise<{ status: number; body: Uint8Array }> => {
+  const { adapter, config } = options.provider
+  const { timeouts } = config
+  const deadline = createDeadline({
+    clock: options.clock,
+    totalMs: Math.min(timeouts.totalMs, options.timeoutMs),
+    signal: options.signal,
+  })
+  const scope = deadline.startAttempt({
+    firstByteMs: Math.min(timeouts.firstByteMs, options.timeoutMs),
+    providerId: config.id,
+  })
+  try {
+    if (adapter.requestStored === undefined)
+      throw new ProviderError({
+        kind: 'unsupported',
+        status: 400,
+        message: `The provider \`${config.id}\` keeps no stored responses.`,
+        providerId: config.id,
+      })
+    const upstream = await scope.race(
+      adapter.requestStored(options.request, {
+        signal: scope.signal,
+        requestId: options.requestId,
+        connectTimeoutMs: timeouts.connectMs,
+      }),
+      (late) => void late.body.cancel().catch(() => {})
+    )
+    scope.firstByteReceived()
+    return { status: upstream.status, body: await scope.race(readResponseBytes(upstream)) }
+  } catch (error) {
+    throw error instanceof ProviderError ? mapProviderError(error, { attempts: null }) : error
+  } finally {
+    scope.dispose()
+    deadline.dispose()
+  }
+}
+
+/** A body's JSON, or `undefined` when it is none. */
+export const parseJsonBody = (body: Uint8Array): unknown => {
+  try {
+    return JSON.parse(new TextDecoder().decode(body))
+  } catch {
+    return undefined
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Canonical usage → the Responses API's `usage` object (`ResponseUsage`,
+ * Canonical usage ↔ the Responses API's `usage` object (`ResponseUsage`,
  * https://platform.openai.com/docs/api-reference/responses/object#responses/object-usage).
  *
  * Every figure is a required number on the wire, the detail objects included, so an unknown count (the upstream
@@ -29,5 +29,31 @@ export const responsesUsage = (usage: Usage): ResponsesUsage => {
     output_tokens: outputTokens,
     output_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
     total_tokens: inputTokens + outputTokens,
+  }
+}
+
+const count = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null
+
+const objectOf = (value: unknown): Record<string, unknown> | null =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null
+
+/**
+ * A Responses API `usage` object (as OpenAI reports it in a `Response`) → canonical usage; `null` when there is none
+ * (`usage: null` while a background response runs). A count it does not give stays `null`: unknown is not zero.
+ */
+export const readResponsesUsage = (wire: unknown): Usage | null => {
+  const usage = objectOf(wire)
+  if (usage === null) return null
+  const input = objectOf(usage.input_tokens_details)
+  const output = objectOf(usage.output_tokens_details)
+  return {
+    inputTokens: count(usage.input_tokens),
+    outputTokens: count(usage.output_tokens),
+    cachedInputTokens: count(input?.cached_tokens),
+    cacheWriteInputTokens: count(input?.cache_write_tokens),
+    reasoningTokens: count(output?.reasoning_tokens),
   }
 }

@@ -12,7 +12,19 @@ import { invalidRequest } from '../../core/errors.ts'
 import type { ProviderEntry } from '../../core/provider-registry.ts'
 import type { StoredObjectRequest } from '../../../providers/spec/provider-adapter.ts'
 import type { ResponseStore, StoredResponse } from '../../stores/response-store.ts'
-import { pickQuery, proxyStoredResponse, storedQueryParameters } from './proxy-stored-response.ts'
+import {
+  fetchStoredObject,
+  parseJsonBody,
+  pickQuery,
+  proxyStoredResponse,
+  storedQueryParameters,
+  type StreamObserver,
+} from './proxy-stored-response.ts'
+import {
+  createBackgroundUsageSettler,
+  isFinishedResponse,
+  watchFinishedEvent,
+} from './background-usage.ts'
 import {
   isForwardedRecord,
   prepareStoredResponses,
@@ -163,6 +175,19 @@ export const registerResponses = (
   executor: Executor
 ): void => {
   const store = deps.stores.responses
+  // A background response's usage, settled by the first retrieve, cancel or delete that shows it finished (and by the
+  // poller, `background-poller.ts`, on Node).
+  const settler =
+    store === undefined
+      ? undefined
+      : createBackgroundUsageSettler({
+          store,
+          usage: deps.usage,
+          admission: deps.stores.admission,
+          prices: deps.config.prices,
+          clock: deps.clock,
+          logger: deps.logger,
+        })
   app.openapi(
     createResponseRoute,
     createChatHandler({
@@ -178,6 +203,7 @@ export const registerResponses = (
               clock: deps.clock,
               logger: deps.logger,
               defer: deps.defer,
+              poller: deps.backgroundPoller,
             }),
     }) as never
   )
@@ -217,34 +243,52 @@ export const registerResponses = (
     c: Context<GatewayEnv>,
     provider: ProviderEntry,
     request: Omit<StoredObjectRequest, 'operation' | 'query'>,
-    allowed: readonly string[]
+    allowed: readonly string[],
+    observeStream?: StreamObserver
   ) =>
     proxyStoredResponse({
       deps,
       c,
       provider,
       request: { ...request, operation: 'responses', query: pickQuery(c.req.url, allowed) },
+      observeStream,
     })
+
+  /** Settles what a response the upstream answered about still owes, when the answer shows it finished; awaited. */
+  const settleFrom = async (record: StoredResponse, response: unknown): Promise<void> => {
+    if (settler !== undefined && record.pendingUsage !== undefined)
+      await settler.settle(record.id, { tenantId: record.tenantId }, response)
+  }
 
   app.get('/v1/responses/:id', async (c) => {
     const id = c.req.param('id')
     const found = await locate(c, id)
     if (found.kind === 'own') return c.json(found.stored.response)
+    const { record } = found
+    // A streamed replay of a background response that owes usage: settled from its terminal event, on the side.
+    const observer =
+      settler !== undefined && record?.pendingUsage !== undefined
+        ? watchFinishedEvent(id, (finished) =>
+            deps.defer(settler.settle(id, { tenantId: record.tenantId }, finished))
+          )
+        : undefined
     const { status, response, body } = await proxy(
       c,
       found.provider,
       { method: 'GET', id },
-      storedQueryParameters.retrieve
+      storedQueryParameters.retrieve,
+      observer
     )
-    // A background response seen finished: its output items join the record before the client has them.
-    if (store !== undefined && found.record !== null && body !== undefined)
-      await recordRetrievedOutput({
-        store,
-        logger: deps.logger,
-        record: found.record,
-        status,
-        body,
-      })
+    if (store === undefined || record === null || body === undefined || status !== 200)
+      return response
+    // A background response seen finished: its output items join the record, and its usage is settled, before the
+    // client has them. Parsed only when either is still to do.
+    const output = record.response.output
+    if (record.pendingUsage !== undefined || !Array.isArray(output) || output.length === 0) {
+      const retrieved = parseJsonBody(body)
+      await recordRetrievedOutput({ store, logger: deps.logger, record, status, retrieved })
+      await settleFrom(record, retrieved)
+    }
     return response
   })
   /**
@@ -256,12 +300,15 @@ export const registerResponses = (
     const id = c.req.param('id')
     const found = await locate(c, id)
     if (found.kind === 'own') throw invalidRequest('Cannot cancel a synchronous response.')
-    const { response } = await proxy(
+    const { status, response, body } = await proxy(
       c,
       found.provider,
       { method: 'POST', id, part: 'cancel' },
       storedQueryParameters.cancel
     )
+    // Cancelled (or finished before): what it used so far is settled, partial usage included when reported.
+    if (found.record?.pendingUsage !== undefined && body !== undefined && status === 200)
+      await settleFrom(found.record, parseJsonBody(body))
     return response
   })
   app.delete('/v1/responses/:id', async (c) => {
@@ -271,12 +318,22 @@ export const registerResponses = (
       if (!(await found.store.delete(id, scopeOf(c)))) throw responseNotFound(id)
       return c.json({ id, object: 'response', deleted: true })
     }
+    const { record } = found
+    // Still owing usage: what the provider says of it first, since a deleted response tells nothing any more.
+    if (record?.pendingUsage !== undefined) await settleBeforeDelete(c, found.provider, record)
     const { status, response } = await proxy(
       c,
       found.provider,
       { method: 'DELETE', id },
       storedQueryParameters.delete
     )
+    if (
+      settler !== undefined &&
+      record?.pendingUsage !== undefined &&
+      status >= 200 &&
+      status < 300
+    )
+      await settler.abandon(id, { tenantId: record.tenantId }, 'deleted before it finished')
     // Gone upstream: its record goes too (a failure to remove it is logged; it expires with the others).
     if (store !== undefined && found.record !== null && status >= 200 && status < 300)
       await store
@@ -289,6 +346,31 @@ export const registerResponses = (
         )
     return response
   })
+  /**
+   * Before a delete of a background response that owes usage: asks its provider whether it finished and settles it
+   * when it did. A failure to ask is the delete's business, not this: it goes on.
+   */
+  const settleBeforeDelete = async (
+    c: Context<GatewayEnv>,
+    provider: ProviderEntry,
+    record: StoredResponse
+  ): Promise<void> => {
+    try {
+      const { body } = await fetchStoredObject({
+        provider,
+        request: { operation: 'responses', method: 'GET', id: record.id, query: [] },
+        clock: deps.clock,
+        signal: deps.clientSignal(c.req.raw, c.env),
+        requestId: c.get('requestId'),
+        timeoutMs: provider.config.timeouts.totalMs,
+      })
+      const retrieved = parseJsonBody(body)
+      if (isFinishedResponse(retrieved, record.id)) await settleFrom(record, retrieved)
+    } catch {
+      // Asked again by nobody: the delete decides (`abandon` when it succeeds).
+    }
+  }
+
   app.get('/v1/responses/:id/input_items', async (c) => {
     const id = c.req.param('id')
     const found = await locate(c, id)

@@ -3,6 +3,7 @@ import { createFakeClock } from '../../../test/helpers/fake-clock.ts'
 import { createRecordingLogger } from '../../../test/helpers/fake-deps.ts'
 import { createMemoryResponseStore } from '../../stores/memory/memory-response-store.ts'
 import { maxAppendedOutputItems, type StoredResponse } from '../../stores/response-store.ts'
+import { parseJsonBody } from './proxy-stored-response.ts'
 import { recordRetrievedOutput } from './stored-responses.ts'
 
 const acme = { tenantId: 'ten_acme' }
@@ -33,7 +34,13 @@ const setUp = async (stored = record()) => {
   await store.put(stored)
   const logger = createRecordingLogger()
   const run = async (retrieved: Uint8Array, status = 200, using = stored) =>
-    recordRetrievedOutput({ store, logger, record: using, status, body: retrieved })
+    recordRetrievedOutput({
+      store,
+      logger,
+      record: using,
+      status,
+      retrieved: parseJsonBody(retrieved),
+    })
   const output = async () => (await store.get('resp_bg', acme))?.response.output
   return { store, logger, run, output }
 }

@@ -19,8 +19,9 @@
  * passed to an upstream whose credential every tenant shares; the master key, the operator's, may name any), and a
  * call that names one goes to the provider instance that stores it (`pin`), whatever the route's order, after a
  * fallback, and on any instance. Retrieve, delete, cancel and input items of such a response are asked of that
- * provider (`proxy-stored-response.ts`). A background response is recorded while queued, without output; the ids of
- * its output items are added to its record from the first retrieve that shows it finished (`recordRetrievedOutput`).
+ * provider (`proxy-stored-response.ts`). A background response is recorded while queued, without output, with the
+ * usage it still owes (`background-usage.ts`) and its first poll time; the ids of its output items are added to its
+ * record from the first retrieve that shows it finished (`recordRetrievedOutput`).
  * https://platform.openai.com/docs/api-reference/responses/create#responses-create-store
  */
 import type { Context } from 'hono'
@@ -34,6 +35,7 @@ import {
   type ResponseStore,
   type StoredResponse,
 } from '../../stores/response-store.ts'
+import type { BackgroundPoller } from './background-poller.ts'
 import { createResponsesItemId } from './convert-to-responses-response.ts'
 import type { CallRoute } from '../../core/chat-call.ts'
 import { GatewayError, invalidRequest } from '../../core/errors.ts'
@@ -73,7 +75,8 @@ export const recordRetrievedOutput = async (options: {
   logger: Logger
   record: StoredResponse
   status: number
-  body: Uint8Array
+  /** The retrieve's body, parsed (`undefined`: not JSON). */
+  retrieved: unknown
 }): Promise<void> => {
   const { record, store } = options
   const held = record.response.output
@@ -84,12 +87,7 @@ export const recordRetrievedOutput = async (options: {
     (Array.isArray(held) && held.length > 0)
   )
     return
-  let retrieved: unknown
-  try {
-    retrieved = JSON.parse(new TextDecoder().decode(options.body))
-  } catch {
-    return
-  }
+  const { retrieved } = options
   if (
     !isJsonObject(retrieved) ||
     retrieved.id !== record.id ||
@@ -180,6 +178,8 @@ export type StoredResponsesDeps = {
   clock: Clock
   logger: Logger
   defer: (work: Promise<unknown>) => void
+  /** Told when a background response is due for its first poll (Node); absent, it is due at once for any poller. */
+  poller?: Pick<BackgroundPoller, 'firstPollAt' | 'wake'>
 }
 
 export const scopeOf = (c: Context<GatewayEnv>): ResponseScope => ({
@@ -263,23 +263,31 @@ export const prepareStoredResponses =
     }
     const echo = chained ? { previous_response_id: body.previous_response_id } : undefined
     const pin = pinned === null ? undefined : pinRoute(pinned, requestedModel(body))
-    if (body.store === false) return { body: expanded, echo, pin }
+    // `store: false` keeps nothing, but a background response: OpenAI keeps it for polling, and the gateway records
+    // whose it is (so the tenant can poll it) and what it owes.
+    if (body.store === false && body.background !== true) return { body: expanded, echo, pin }
     const requested = requestedModel(body)
-    /** Writes a record; a failure is logged, never the client's (its answer is whole either way). */
-    const put = (entry: Parameters<ResponseStore['put']>[0]): Promise<unknown> =>
-      deps.store
-        .put(entry)
-        .catch((error: unknown) =>
+    /**
+     * Writes a record, resolving with whether it was written; a failure is logged, never the client's (its answer is
+     * whole either way).
+     */
+    const put = (entry: StoredResponse, pollAt?: number): Promise<boolean> =>
+      deps.store.put(entry, pollAt === undefined ? undefined : { pollAt }).then(
+        () => true,
+        (error: unknown) => {
           deps.logger.warn(
             { responseId: entry.id, error: error instanceof Error ? error.message : String(error) },
             'a response could not be recorded'
           )
-        )
+          return false
+        }
+      )
     // As soon as the forwarded answer has said what the upstream stored (a stream's terminal event, the whole body),
-    // before that reaches the client: a chain sent at once, on any instance, is recognised and pinned.
-    const keepForwarded: PreparedCall['keepForwarded'] = (stored, provider) => {
+    // before that reaches the client: a chain sent at once, on any instance, is recognised and pinned. A background
+    // response that runs on carries the usage it owes, due for its first poll.
+    const keepForwarded: PreparedCall['keepForwarded'] = async (stored, provider, pending) => {
       const now = deps.clock.now()
-      return put({
+      const entry: StoredResponse = {
         id: stored.id,
         tenantId: scope.tenantId,
         createdAt: now,
@@ -294,10 +302,16 @@ export const prepareStoredResponses =
         },
         input: [],
         context: [],
-      })
+      }
+      if (pending === undefined) return put(entry)
+      entry.pendingUsage = pending
+      const pollAt = deps.poller?.firstPollAt(now) ?? now
+      const written = await put(entry, pollAt)
+      if (written) deps.poller?.wake(pollAt)
+      return written
     }
     // Before the end of the answer reaches the client (the encoders wait for it): a chain sent at once finds it.
-    const keep = (answer: Record<string, unknown>): Promise<unknown> => {
+    const keep = (answer: Record<string, unknown>): Promise<boolean> => {
       const output = Array.isArray(answer.output) ? answer.output.filter(isJsonObject) : []
       const now = deps.clock.now()
       return put({
@@ -312,5 +326,6 @@ export const prepareStoredResponses =
         context: [...context, ...output],
       })
     }
+    if (body.store === false) return { body: expanded, keepForwarded, echo, pin }
     return { body: expanded, keep, keepForwarded, echo, pin }
   }

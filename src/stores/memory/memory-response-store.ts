@@ -6,7 +6,9 @@
  * nothing out).
  *
  * Entries are kept as JSON text and parsed on every read, as a database would: a caller changing what it put or got
- * changes nothing stored, and the bound counts what is really held.
+ * changes nothing stored, and the bound counts what is really held. A background response that owes usage is
+ * forgotten like any other when the bound is reached (its settlement is then lost with it): one process, no database,
+ * is a test and development setup.
  */
 import type { Clock } from '../../core/clock.ts'
 import { conflict } from '../validate-tenant-input.ts'
@@ -14,6 +16,8 @@ import { pageInputItems } from '../page-input-items.ts'
 import {
   appendOutputItems,
   responseItemsOf,
+  type DuePoll,
+  type PendingUsage,
   type ResponseItem,
   type ResponseScope,
   type ResponseStore,
@@ -21,7 +25,9 @@ import {
 } from '../response-store.ts'
 import {
   validateAppendedOutput,
+  validateDuePollQuery,
   validateInputItemsQuery,
+  validatePollTime,
   validateResponsePrune,
   validateStoredResponse,
 } from '../validate-response-input.ts'
@@ -38,6 +44,10 @@ type Entry = Pick<
   context: string
   items: Map<string, string>
   chars: number
+  /** `PendingUsage` as JSON until its settlement is claimed; `null` then, or when there was none. */
+  pendingUsage: string | null
+  /** When pollers may next take it; `null`: never. */
+  pollAt: number | null
 }
 
 export type MemoryResponseStoreOptions = {
@@ -53,10 +63,13 @@ export const createMemoryResponseStore = (options: MemoryResponseStoreOptions): 
   const entries = new Map<string, Entry>()
   /** Scope, then item id, to the ids of the responses holding a copy. */
   const itemIndex = new Map<string | null, Map<string, Set<string>>>()
+  /** The ids of the entries that owe usage, so pollers do not walk every entry. */
+  const owing = new Set<string>()
   let chars = 0
 
   const forget = (entry: Entry): void => {
     entries.delete(entry.id)
+    owing.delete(entry.id)
     chars -= entry.chars
     const scoped = itemIndex.get(entry.tenantId)
     if (scoped === undefined) return
@@ -84,17 +97,22 @@ export const createMemoryResponseStore = (options: MemoryResponseStoreOptions): 
     return entry
   }
 
-  const read = (entry: Entry): StoredResponse => ({
-    id: entry.id,
-    tenantId: entry.tenantId,
-    createdAt: entry.createdAt,
-    expiresAt: entry.expiresAt,
-    model: entry.model,
-    provider: entry.provider,
-    response: JSON.parse(entry.response) as Record<string, unknown>,
-    input: JSON.parse(entry.input) as ResponseItem[],
-    context: JSON.parse(entry.context) as ResponseItem[],
-  })
+  const read = (entry: Entry): StoredResponse => {
+    const stored: StoredResponse = {
+      id: entry.id,
+      tenantId: entry.tenantId,
+      createdAt: entry.createdAt,
+      expiresAt: entry.expiresAt,
+      model: entry.model,
+      provider: entry.provider,
+      response: JSON.parse(entry.response) as Record<string, unknown>,
+      input: JSON.parse(entry.input) as ResponseItem[],
+      context: JSON.parse(entry.context) as ResponseItem[],
+    }
+    if (entry.pendingUsage !== null)
+      stored.pendingUsage = JSON.parse(entry.pendingUsage) as PendingUsage
+    return stored
+  }
 
   /** Forgets the least recently used entries until the bound holds. */
   const evict = (): void => {
@@ -109,8 +127,8 @@ export const createMemoryResponseStore = (options: MemoryResponseStoreOptions): 
     a.createdAt !== b.createdAt ? a.createdAt > b.createdAt : a.id > b.id
 
   return {
-    async put(entry) {
-      validateStoredResponse(entry)
+    async put(entry, options) {
+      validateStoredResponse(entry, options)
       if (entries.has(entry.id))
         throw conflict(`A response with id ${JSON.stringify(entry.id)} is stored already.`, 'id')
       const items = new Map<string, string>()
@@ -127,12 +145,19 @@ export const createMemoryResponseStore = (options: MemoryResponseStoreOptions): 
         context: JSON.stringify(entry.context),
         items,
         chars: 0,
+        pendingUsage: entry.pendingUsage === undefined ? null : JSON.stringify(entry.pendingUsage),
+        pollAt: entry.pendingUsage === undefined ? null : (options?.pollAt ?? entry.createdAt),
       }
-      stored.chars = stored.response.length + stored.input.length + stored.context.length
+      stored.chars =
+        stored.response.length +
+        stored.input.length +
+        stored.context.length +
+        (stored.pendingUsage?.length ?? 0)
       for (const [itemId, item] of items) stored.chars += itemId.length + item.length
       // Larger than the whole bound: it would only push everything else out on its way.
       if (stored.chars > maxChars) return
       entries.set(stored.id, stored)
+      if (stored.pendingUsage !== null) owing.add(stored.id)
       chars += stored.chars
       let scoped = itemIndex.get(stored.tenantId)
       if (scoped === undefined) itemIndex.set(stored.tenantId, (scoped = new Map()))
@@ -202,6 +227,45 @@ export const createMemoryResponseStore = (options: MemoryResponseStoreOptions): 
       // The entry was just used, so it is the last to go (and goes only if it alone outgrew the bound).
       evict()
       return true
+    },
+
+    async claimSettlement(id, scope) {
+      const entry = visible(id, scope)
+      if (entry === null || entry.pendingUsage === null) return null
+      const pending = JSON.parse(entry.pendingUsage) as PendingUsage
+      entry.chars -= entry.pendingUsage.length
+      chars -= entry.pendingUsage.length
+      entry.pendingUsage = null
+      entry.pollAt = null
+      owing.delete(entry.id)
+      return pending
+    },
+
+    async takeDuePolls(query) {
+      validateDuePollQuery(query)
+      const due: Entry[] = []
+      for (const id of owing) {
+        const entry = entries.get(id)
+        if (entry === undefined || entry.pollAt === null || entry.pollAt > query.now) continue
+        if (entry.createdAt < query.createdSince || expired(entry, query.now)) continue
+        due.push(entry)
+      }
+      due.sort((a, b) => (a.pollAt as number) - (b.pollAt as number))
+      return due.slice(0, query.limit).map((entry): DuePoll => {
+        entry.pollAt = query.leaseUntil
+        return {
+          id: entry.id,
+          tenantId: entry.tenantId,
+          provider: entry.provider,
+          createdAt: entry.createdAt,
+        }
+      })
+    },
+
+    async schedulePoll(id, at) {
+      validatePollTime(at)
+      const entry = entries.get(id)
+      if (entry !== undefined && entry.pendingUsage !== null) entry.pollAt = at
     },
 
     async listInputItems(id, scope, query) {

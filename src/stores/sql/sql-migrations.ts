@@ -220,9 +220,36 @@ const responses: Migration = {
   },
 }
 
+/**
+ * Background responses' usage, learned after their create (`response-store.ts`: `pendingUsage`, `claimSettlement`,
+ * `takeDuePolls`): the pending usage, the poll time pollers take turns by, and when the settlement was claimed; the
+ * poll time indexed, since pollers ask for the due ones. Usage events get their kind: a settlement's event adds the
+ * tokens and cost to its request's roll-ups without counting a request again (`sql-usage-store.ts`).
+ */
+const backgroundUsage: Migration = {
+  async up(db) {
+    await db.schema.alterTable('responses').addColumn('pending_usage', 'text').execute()
+    await db.schema.alterTable('responses').addColumn('poll_at', 'bigint').execute()
+    await db.schema.alterTable('responses').addColumn('settled_at', 'bigint').execute()
+    await db.schema.createIndex('responses_poll_at').on('responses').column('poll_at').execute()
+    await db.schema
+      .alterTable('usage_events')
+      .addColumn('kind', 'text', (column) => column.notNull().defaultTo('request'))
+      .execute()
+  },
+  async down(db) {
+    await db.schema.alterTable('usage_events').dropColumn('kind').execute()
+    await db.schema.dropIndex('responses_poll_at').execute()
+    await db.schema.alterTable('responses').dropColumn('settled_at').execute()
+    await db.schema.alterTable('responses').dropColumn('poll_at').execute()
+    await db.schema.alterTable('responses').dropColumn('pending_usage').execute()
+  },
+}
+
 /** Every migration, by name, for `dialect`. */
 export const sqlMigrations = (dialect: SqlDialectName): Record<string, Migration> => ({
   '0001_tenants_and_keys': tenantsAndKeys(dialect),
   '0002_usage': usage(dialect),
   '0003_responses': responses,
+  '0004_background_usage': backgroundUsage,
 })

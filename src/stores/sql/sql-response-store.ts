@@ -5,12 +5,19 @@
  * transaction; deleting a response deletes its items (`ON DELETE CASCADE`). `appendOutput` reads the response locked
  * (`FOR UPDATE` on PostgreSQL; SQLite's transactions begin `IMMEDIATE`), so two appends cannot both extend the old
  * output and lose one's items.
+ *
+ * Background responses (migration `0004_background_usage`): `claimSettlement` is one conditional `UPDATE … WHERE
+ * settled_at IS NULL … RETURNING`, which one statement wins however many processes run it (PostgreSQL re-checks the
+ * condition on the row it waited for; SQLite has one writer). `takeDuePolls` moves the poll time of the due rows in
+ * one `UPDATE` whose subquery picks them (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so a concurrent poller passes over
+ * the rows another is taking rather than waiting for them), from the `poll_at` index.
  */
 import type { Clock } from '../../core/clock.ts'
 import { pageInputItems } from '../page-input-items.ts'
 import {
   appendOutputItems,
   responseItemsOf,
+  type PendingUsage,
   type ResponseItem,
   type ResponseScope,
   type ResponseStore,
@@ -18,7 +25,9 @@ import {
 } from '../response-store.ts'
 import {
   validateAppendedOutput,
+  validateDuePollQuery,
   validateInputItemsQuery,
+  validatePollTime,
   validateResponsePrune,
   validateStoredResponse,
 } from '../validate-response-input.ts'
@@ -51,8 +60,9 @@ export const createSqlResponseStore = (options: {
   const { clock } = options
 
   return {
-    async put(entry) {
-      validateStoredResponse(entry)
+    async put(entry, options) {
+      validateStoredResponse(entry, options)
+      const pending = entry.pendingUsage
       const items = [...responseItemsOf(entry)].map(([itemId, item]) => ({
         response_id: entry.id,
         item_id: itemId,
@@ -75,6 +85,8 @@ export const createSqlResponseStore = (options: {
               response: JSON.stringify(entry.response),
               input: JSON.stringify(entry.input),
               context: JSON.stringify(entry.context),
+              pending_usage: pending === undefined ? null : JSON.stringify(pending),
+              poll_at: pending === undefined ? null : (options?.pollAt ?? entry.createdAt),
             })
             .execute()
           for (const chunk of chunks(items, itemInsertChunk))
@@ -108,6 +120,8 @@ export const createSqlResponseStore = (options: {
         input: JSON.parse(row.input) as ResponseItem[],
         context: JSON.parse(row.context) as ResponseItem[],
       }
+      if (row.pending_usage !== null && row.settled_at === null)
+        stored.pendingUsage = JSON.parse(row.pending_usage) as PendingUsage
       return stored
     },
 
@@ -185,6 +199,64 @@ export const createSqlResponseStore = (options: {
             .execute()
         return true
       })
+    },
+
+    async claimSettlement(id, scope) {
+      const now = clock.now()
+      const row = await db
+        .updateTable('responses')
+        .set({ settled_at: now, poll_at: null })
+        .where('id', '=', id)
+        .where('tenant_id', scopeOperator(scope), scope.tenantId)
+        .where('pending_usage', 'is not', null)
+        .where('settled_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .returning('pending_usage')
+        .executeTakeFirst()
+      return row?.pending_usage == null ? null : (JSON.parse(row.pending_usage) as PendingUsage)
+    },
+
+    async takeDuePolls(query) {
+      validateDuePollQuery(query)
+      const { now } = query
+      const rows = await db
+        .updateTable('responses')
+        .set({ poll_at: query.leaseUntil })
+        .where('id', 'in', (eb) => {
+          const due = eb
+            .selectFrom('responses')
+            .select('id')
+            .where('poll_at', '<=', now)
+            .where('settled_at', 'is', null)
+            .where('created_at', '>=', query.createdSince)
+            .where((inner) =>
+              inner.or([inner('expires_at', 'is', null), inner('expires_at', '>', now)])
+            )
+            .orderBy('poll_at')
+            .limit(query.limit)
+          return dialect === 'postgres' ? due.forUpdate().skipLocked() : due
+        })
+        // Taken by another caller between the pick and the update (the row it waited for has moved on).
+        .where('poll_at', '<=', now)
+        .returning(['id', 'tenant_id', 'provider', 'created_at'])
+        .execute()
+      return rows.map((row) => ({
+        id: row.id,
+        tenantId: row.tenant_id,
+        provider: row.provider,
+        createdAt: Number(row.created_at),
+      }))
+    },
+
+    async schedulePoll(id, at) {
+      validatePollTime(at)
+      await db
+        .updateTable('responses')
+        .set({ poll_at: at })
+        .where('id', '=', id)
+        .where('pending_usage', 'is not', null)
+        .where('settled_at', 'is', null)
+        .execute()
     },
 
     async listInputItems(id, scope, query) {

@@ -61,6 +61,8 @@ type TokenAndCostColumns = {
 
 export type UsageEventsTable = TokenAndCostColumns & {
   id: string
+  /** `request`, or `settlement`: the tokens and cost of a background response, learned after its request's event. */
+  kind: ColumnType<string, string | undefined, string>
   time: number
   request_id: string
   tenant_id: string | null
@@ -110,6 +112,12 @@ export type ResponsesTable = {
   response: string
   input: string
   context: string
+  /** `PendingUsage` as JSON, for a background response that owed usage; kept after its settlement. */
+  pending_usage: ColumnType<string | null, string | null | undefined, string | null>
+  /** When pollers may next take it; `NULL`: never (settled, given up, or nothing owed). */
+  poll_at: ColumnType<number | null, number | null | undefined, number | null>
+  /** When its settlement was claimed; `NULL` while it owes usage. */
+  settled_at: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /** One item of a stored response that `item_reference` can name, with its response's scope and expiry. */

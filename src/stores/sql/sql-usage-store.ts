@@ -9,6 +9,11 @@
  * SQLite the batch goes through prepared statements of the driver's own (`sqlite-batch-writer.ts`), the same rows and
  * statements without Kysely building a query per batch, which cost more than SQLite's work.
  *
+ * A settlement (`UsageRecord.kind`) is an event of its own, added to the roll-ups of its request (same dimensions,
+ * same start time, so the same rows) as tokens and cost without a request: summed with its request, the row counts the
+ * request once with its real figures. Written before its request's event (another instance's batch), a row may show
+ * `unpriced_requests` at -1 until the request's event arrives.
+ *
  * Buckets are computed here from epoch ms (UTC hours and days are whole multiples of 3.6e6 and 8.64e7 ms), so no
  * query depends on either dialect's date functions. `summarize` reads the daily roll-up for the whole days of its
  * range and the hourly one for the hours at either end: a 30-day query reads 30 rows per combination, not 720, and
@@ -116,6 +121,10 @@ const checkRecord = (event: UsageRecord): void => {
   }
   if (typeof event.id !== 'string' || event.id === '')
     throw new TypeError('a usage record needs an id')
+  if (event.kind !== 'request' && event.kind !== 'settlement')
+    throw new TypeError(
+      `usage record ${event.id}: kind is 'request' or 'settlement', got ${String(event.kind)}`
+    )
   integer('time', false)
   integer('attempts', false)
   integer('status', false)
@@ -131,6 +140,7 @@ const checkRecord = (event: UsageRecord): void => {
 
 const eventRow = (event: UsageRecord): Insertable<UsageEventsTable> => ({
   id: event.id,
+  kind: event.kind,
   time: event.time,
   request_id: event.requestId,
   tenant_id: event.tenantId,
@@ -192,7 +202,14 @@ const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
       }
       rows.set(id, row)
     }
-    row.requests += 1
+    // A settlement adds to its request's row what the request learned late: no request, no latency, and a cost that
+    // is no longer unknown.
+    const settlement = event.kind === 'settlement'
+    if (!settlement) {
+      row.requests += 1
+      row.latency_ms_total += event.latencyMs
+      if (event.costMicroUsd === null) row.unpriced_requests += 1
+    } else if (event.costMicroUsd !== null) row.unpriced_requests -= 1
     if (event.status >= 400 || event.error !== null) row.errors += 1
     if (event.clientAborted) row.client_aborted += 1
     row.input_tokens = plus(row.input_tokens ?? null, event.inputTokens)
@@ -201,8 +218,6 @@ const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
     row.cache_write_tokens = plus(row.cache_write_tokens ?? null, event.cacheWriteTokens)
     row.reasoning_tokens = plus(row.reasoning_tokens ?? null, event.reasoningTokens)
     row.cost_micro_usd = plus(row.cost_micro_usd ?? null, event.costMicroUsd)
-    if (event.costMicroUsd === null) row.unpriced_requests += 1
-    row.latency_ms_total += event.latencyMs
   }
   // Sorted by the unique key (code-unit order, the same in every process): the lock order of the upsert.
   return [...rows.entries()]
