@@ -7,6 +7,7 @@ import type { AccessSettings } from '../stores/tenant-store.ts'
 import {
   admitCall,
   formatResetDuration,
+  holdTtlFor,
   settleDeferredReservation,
   matchesModelPattern,
   type AdmitCallOptions,
@@ -230,5 +231,48 @@ describe('admitCall', () => {
     expect(formatResetDuration(20)).toBe('20ms')
     expect(formatResetDuration(1_000)).toBe('1s')
     expect(formatResetDuration(360_000)).toBe('6m0s')
+  })
+})
+
+describe('holdTtlFor', () => {
+  const routeWithTotal = (totalMs: number | undefined): CallRoute =>
+    ({
+      name: null,
+      targets: [{ provider: { config: { id: 'openai' } }, model: 'm', timeouts: { totalMs } }],
+    }) as unknown as CallRoute
+
+  it('holds a slot and a reservation past the longest the route lets a call run', () => {
+    // The default total timeout (580 s) fits in the stores' 10 minutes.
+    expect(holdTtlFor(routeWithTotal(580_000))).toBe(640_000)
+    expect(holdTtlFor(routeWithTotal(30_000))).toBe(600_000)
+    // A route allowed 30 minutes (a long reasoning call) holds them for 31.
+    expect(holdTtlFor(routeWithTotal(1_800_000))).toBe(1_860_000)
+    expect(holdTtlFor(routeWithTotal(undefined))).toBe(600_000)
+  })
+
+  it('keeps a 30-minute call in its concurrency slot after the default 10 minutes', async () => {
+    const { clock, stores } = setup()
+    const long = routeWithTotal(1_800_000)
+    const principal = keyPrincipal({ limits: { rpm: null, tpm: null, concurrency: 1 } })
+    const options = {
+      principal,
+      model: 'm',
+      route: long,
+      stores,
+      prices: createPriceTable({ providers: { openai: { type: 'openai' } } }),
+      estimateInputTokens: () => 10,
+      requestedMaxOutputTokens: 10,
+      modelMaxOutputTokens: () => undefined,
+      metered: true,
+      clock,
+      logger: createRecordingLogger(),
+    } satisfies AdmitCallOptions
+    await admitCall(options)
+    await clock.advance(20 * 60_000)
+    // Still running at minute 20: the slot is still its own.
+    const error = await refusal(admitCall(options))
+    expect(error.message).toMatch(/1 concurrent requests/)
+    await clock.advance(11 * 60_000 + 1)
+    await admitCall(options)
   })
 })

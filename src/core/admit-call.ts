@@ -21,6 +21,7 @@
  */
 import type { PriceTable } from '../../config/price-table.ts'
 import {
+  defaultHoldTtlMs,
   splitTicket,
   type AdmissionStore,
   type AdmissionTicket,
@@ -213,14 +214,16 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
       worst = Math.max(worst, cost)
     }
 
+  // The slot and the reservation outlive the call (its total timeout bounds it, streamed body included): held for
+  // less, a long call would free them while it still runs, and the key could exceed its concurrency and budget.
+  const holdTtlMs = holdTtlFor(route)
   const decision = await admission.admit({
     tenant: { id: tenantId, limits: rateLimitsOf(access.tenant), budget: budgetOf(access.tenant) },
     key: { id: principal.id, limits: rateLimitsOf(access.key), budget: budgetOf(access.key) },
     tokens: inputTokens + (options.requestedMaxOutputTokens ?? 0),
     costMicroUsd: worst,
-    ...(options.reservationTtlMs === undefined
-      ? {}
-      : { reservationTtlMs: options.reservationTtlMs }),
+    leaseTtlMs: holdTtlMs,
+    reservationTtlMs: Math.max(holdTtlMs, options.reservationTtlMs ?? 0),
   })
   const headers = rateLimitHeaders(decision.rateLimits)
   if (!decision.allowed) {
@@ -293,6 +296,16 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
     },
   }
 }
+
+/** How long past a call's total timeout its slot and reservation are held, for the settle to arrive. */
+export const holdMarginMs = 60_000
+
+/**
+ * How long a call's concurrency slot and budget reservation are held at most: past the longest its route lets a call
+ * run (the first target's total timeout, which the executor's deadline uses), and never less than the stores' default.
+ */
+export const holdTtlFor = (route: CallRoute): number =>
+  Math.max(defaultHoldTtlMs, (route.targets[0]?.timeouts?.totalMs ?? 0) + holdMarginMs)
 
 const budgetAdjective: Record<BudgetPeriod, string> = {
   day: 'daily ',
