@@ -130,7 +130,7 @@ const result = (options: {
       { direct: [2000, 30], reference: [1500, 40], gateway: [options.gatewayStreams, 50] }
     ),
   ],
-  stores: { database: 'sqlite', redisKeyPrefix: null },
+  stores: { database: 'sqlite', redisKeyPrefix: null, cacheRedisKeyPrefix: null },
   tenantUsage: null,
   peakRssKb: { gateway: 120_000, reference: 60_000 },
   failures: options.failures ?? [],
