@@ -251,6 +251,7 @@ describe('benchmark smoke run with a tenant key', () => {
     expect(result.stores).toEqual({
       database: 'sqlite',
       redisKeyPrefix: expect.stringMatching(/^gatehouse-test:bench:/),
+      cacheRedisKeyPrefix: null,
     })
     const redis = await connectRawRedis({ url: storeServiceUrl('redis') })
     const left: string[] = []
