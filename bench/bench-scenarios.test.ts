@@ -46,7 +46,14 @@ describe('the converted streams', () => {
 
   it('run after the streaming scenarios, on their connections, through the gateway only', () => {
     const names = fullScenarios.map((candidate) => candidate.name)
-    expect(names.at(-1)).toBe('streaming-converted')
+    // Last of the main gateway's scenarios; the cache scenarios, on gateways of their own, come after.
+    const mainGateway = fullScenarios.filter((candidate) => candidate.cache === undefined)
+    expect(mainGateway.at(-1)?.name).toBe('streaming-converted')
+    expect(names.slice(mainGateway.length)).toEqual([
+      'cache-hit-memory',
+      'cache-hit-redis',
+      'cache-hit-vs-miss',
+    ])
     expect(scenario.connections).toBe(
       fullScenarios.find((candidate) => candidate.name === 'streaming')?.connections
     )
@@ -85,5 +92,69 @@ describe('the converted streams', () => {
       seconds: { measured: 2, leadIn: 1 },
     })
     expect([chat.url, chat.verify]).toEqual(['http://127.0.0.1:1/v1/chat/completions', undefined])
+  })
+})
+
+describe('the prompt cache scenarios', () => {
+  const scenarioNamed = (name: string) => {
+    const found = fullScenarios.find((candidate) => candidate.name === name)
+    if (found === undefined) throw new Error(`no ${name}`)
+    return found
+  }
+  const cacheGateway = { url: 'http://127.0.0.1:2', pid: 9, key: 'bench-master' }
+
+  it('set hits at 200 req/s against the direct call, paced, every answer checked and required to be a hit', () => {
+    for (const name of ['cache-hit-memory', 'cache-hit-redis']) {
+      const scenario = scenarioNamed(name)
+      expect(scenario.overallRate).toBe(200)
+      expect(scenario.overallRate).toBe(scenarioNamed('fixed-rate').overallRate)
+      expect(targetsOf(scenario)).toEqual(['direct', 'gateway'])
+      const seconds = { measured: 2, leadIn: 1 }
+      const hit = jobFor({
+        scenario,
+        target: { ...cacheGateway, cache: 'hit' },
+        verifyBodies: false,
+        seconds,
+      })
+      const direct = jobFor({
+        scenario,
+        target: { url: 'http://127.0.0.1:1', pid: null, key: 'bench' },
+        verifyBodies: false,
+        seconds,
+      })
+      expect(hit.expectCache).toBe('hit')
+      expect(hit.verify).toBe('exact-json')
+      expect(hit.uniqueMarker).toBeUndefined()
+      expect(JSON.parse(hit.body).model).toBe('bench-cached')
+      expect(direct.expectCache).toBeUndefined()
+      expect(direct.verify).toBe('exact-json')
+      expect(JSON.parse(direct.body).model).toBe('gpt-4o-mini')
+      // The same request but for the model: the direct call is what the gateway would send upstream.
+      expect({ ...JSON.parse(hit.body), model: 'gpt-4o-mini' }).toEqual(JSON.parse(direct.body))
+    }
+  })
+
+  it('set hits against misses of a 50 ms upstream, each miss a request of its own', () => {
+    const scenario = scenarioNamed('cache-hit-vs-miss')
+    expect(targetsOf(scenario)).toEqual(['hit', 'miss'])
+    const seconds = { measured: 2, leadIn: 1 }
+    const hit = jobFor({
+      scenario,
+      target: { ...cacheGateway, cache: 'hit' },
+      verifyBodies: false,
+      seconds,
+    })
+    const miss = jobFor({
+      scenario,
+      target: { ...cacheGateway, cache: 'miss' },
+      verifyBodies: false,
+      seconds,
+    })
+    expect([hit.expectCache, miss.expectCache]).toEqual(['hit', 'miss'])
+    expect(JSON.parse(hit.body).metadata).toEqual({ bench_latency_ms: '50' })
+    expect(JSON.parse(miss.body).metadata).toEqual({ bench_latency_ms: '50' })
+    expect(miss.uniqueMarker).toBeDefined()
+    expect(miss.body).toContain(miss.uniqueMarker)
+    expect(hit.body).not.toContain(miss.uniqueMarker)
   })
 })

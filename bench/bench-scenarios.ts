@@ -1,7 +1,12 @@
 /**
  * The scenarios of `npm run bench` (docs/benchmark.md) and the load job each gives the load generator for one target.
  */
-import { chatRequestBody, messagesRequestBody, responsesRequestBody } from './bench-settings.ts'
+import {
+  benchSettings,
+  chatRequestBody,
+  messagesRequestBody,
+  responsesRequestBody,
+} from './bench-settings.ts'
 import type { WorkerJob } from './load-worker.ts'
 
 export type ScenarioName =
@@ -14,18 +19,30 @@ export type ScenarioName =
   | 'paced-streams-no-usage'
   | 'max-throughput-tenant'
   | 'fixed-rate-tenant'
+  | 'cache-hit-memory'
+  | 'cache-hit-redis'
+  | 'cache-hit-vs-miss'
 
 /**
- * Where a phase's load goes: the mock directly, the reference proxy, the gateway; and, in `streaming-converted`, the
- * gateway through its Responses API (`responses`) and through its Messages API (`messages`).
+ * Where a phase's load goes: the mock directly, the reference proxy, the gateway; in `streaming-converted`, the
+ * gateway through its Responses API (`responses`) and through its Messages API (`messages`); in `cache-hit-vs-miss`,
+ * a cache gateway's route with the cache on, asked the same request every time (`hit`) and a request it has never
+ * seen every time (`miss`).
  */
-export type TargetName = 'direct' | 'reference' | 'gateway' | 'responses' | 'messages'
+export type TargetName =
+  'direct' | 'reference' | 'gateway' | 'responses' | 'messages' | 'hit' | 'miss'
 /** The targets of the proxy scenarios (all but `streaming-converted`), in the order of their first round. */
 export const targetNames: readonly TargetName[] = ['direct', 'reference', 'gateway']
 /** The targets of `streaming-converted`: the gateway, called through two APIs it converts to. */
 export const conversionTargetNames: readonly TargetName[] = ['responses', 'messages']
+/** The targets of `cache-hit-vs-miss`: one cache gateway, asked for hits and for misses in turn. */
+export const hitMissTargetNames: readonly TargetName[] = ['hit', 'miss']
 /** Every target, in the order of the report. */
-export const allTargetNames: readonly TargetName[] = [...targetNames, ...conversionTargetNames]
+export const allTargetNames: readonly TargetName[] = [
+  ...targetNames,
+  ...conversionTargetNames,
+  ...hitMissTargetNames,
+]
 
 /** The API a target is called through: Chat Completions, unless it is one of the conversion targets. */
 export type ClientApi = 'chat' | 'responses' | 'messages'
@@ -61,11 +78,22 @@ export type Scenario = {
    * cannot convert, and the mock speaks neither API: neither is driven. Every stream is checked whole.
    */
   converted?: true
+  /**
+   * The prompt cache, on a gateway of the scenario's own with the cache on for the route `benchSettings.cachedModel`
+   * and the `backend` store (`start-bench-processes.ts`), primed before the scenario. `versus: 'direct'`: the targets
+   * are the direct call to the mock and that gateway (`gateway`), asked the same request every time, each answer of
+   * which must be a hit. `versus: 'miss'`: the targets are that gateway asked the same request (`hit`) and a request
+   * it has never seen (`miss`) every time, each answer of which must say so, from a mock that takes
+   * `upstreamLatencyMs` to answer. Every body must be the mock's answer.
+   */
+  cache?: { backend: 'memory' | 'redis'; versus: 'direct' | 'miss'; upstreamLatencyMs?: number }
 }
 
 /** The targets a scenario drives, in the order of its first round. */
 export const targetsOf = (scenario: Scenario): readonly TargetName[] => {
   if (scenario.converted === true) return conversionTargetNames
+  if (scenario.cache !== undefined)
+    return scenario.cache.versus === 'miss' ? hitMissTargetNames : ['direct', 'gateway']
   return scenario.tenant === undefined ? targetNames : ['reference', 'gateway']
 }
 
@@ -118,13 +146,62 @@ export const fullScenarios: readonly Scenario[] = [
     includeUsage: false,
     paced: { chunks: 200, intervalMs: 20 },
   },
-  // Last: its full-rate conversion grows the gateway's heap past what 500 paced streams need, and a heap once grown
-  // stays, so run before them it would set their peak RSS.
+  // Last of the main gateway's: its full-rate conversion grows the gateway's heap past what 500 paced streams need, and
+  // a heap once grown stays, so run before them it would set their peak RSS.
   { name: 'streaming-converted', connections: 32, stream: true, converted: true },
+  // The prompt cache, each backend on a gateway of its own (the backend is global config), after the rest: the main
+  // gateway's scenarios, its RSS among them, run as if the cache did not exist.
+  {
+    name: 'cache-hit-memory',
+    connections: 8,
+    overallRate: 200,
+    stream: false,
+    cache: { backend: 'memory', versus: 'direct' },
+  },
+  {
+    name: 'cache-hit-redis',
+    connections: 8,
+    overallRate: 200,
+    stream: false,
+    cache: { backend: 'redis', versus: 'direct' },
+  },
+  // 100 req/s: misses of 50 ms keep about 5 of the 16 connections busy, so none waits for a socket.
+  {
+    name: 'cache-hit-vs-miss',
+    connections: 16,
+    overallRate: 100,
+    stream: false,
+    cache: { backend: 'memory', versus: 'miss', upstreamLatencyMs: 50 },
+  },
 ]
 
-/** A target's origin, its process (`null`: the mock, not measured), the key clients send, and the API they call. */
-export type BenchTarget = { url: string; pid: number | null; key: string; api?: ClientApi }
+/**
+ * A target's origin, its process (`null`: the mock, not measured), the key clients send, and the API they call; a
+ * cache gateway's targets also what every answer's `x-gatehouse-cache` must say.
+ */
+export type BenchTarget = {
+  url: string
+  pid: number | null
+  key: string
+  api?: ClientApi
+  cache?: 'hit' | 'miss'
+}
+
+/** Replaced in each miss of `cache-hit-vs-miss` by an id of its own (`LoadJob.uniqueMarker`). */
+export const uniqueRequestMarker = '#bench-unique#'
+
+/**
+ * The body of a cache scenario's request to `target`: the benchmark's plain request, on the cached route through a
+ * cache gateway (and on the plain model to the mock directly), with the scenario's upstream latency asked, and for a
+ * miss a user text no request has had.
+ */
+export const cacheRequestBody = (scenario: Scenario, target: BenchTarget): string =>
+  chatRequestBody({
+    stream: false,
+    model: target.cache === undefined ? benchSettings.model : benchSettings.cachedModel,
+    upstreamLatencyMs: scenario.cache?.upstreamLatencyMs,
+    userSuffix: target.cache === 'miss' ? ` (${uniqueRequestMarker})` : undefined,
+  })
 
 /** The path, headers, body and body check of a request through `api` (the OpenAI SDK's, or the Anthropic SDK's). */
 export const requestFor = (options: {
@@ -185,6 +262,17 @@ export const jobFor = (options: {
     overallRate: scenario.overallRate,
     durationSeconds: seconds.measured,
     warmupSeconds: seconds.leadIn,
+  }
+  if (scenario.cache !== undefined) {
+    // Only the paced generator reads `x-gatehouse-cache`.
+    if (scenario.overallRate === undefined)
+      throw new Error(`${scenario.name}: a cache scenario runs at a fixed rate (overallRate)`)
+    // Every answer is checked, whatever `verifyBodies` says, on every target: the figures are those of hits (or of
+    // misses) only if each one was, and of the mock's answer.
+    job.body = cacheRequestBody(scenario, target)
+    job.verify = 'exact-json'
+    if (target.cache !== undefined) job.expectCache = target.cache
+    if (target.cache === 'miss') job.uniqueMarker = uniqueRequestMarker
   }
   if (scenario.paced !== undefined) {
     // Every paced stream is checked whole, whatever `verifyBodies` says: the stamps are read anyway.

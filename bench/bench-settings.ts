@@ -15,6 +15,11 @@ export const benchSettings = {
    * of type `openai-compatible` without the Responses API (`compat.responses: false`), so that the gateway converts.
    */
   convertedModel: 'bench-converted',
+  /**
+   * The route the cache scenarios call on their own gateways (`start-bench-processes.ts`): `openai`'s model with the
+   * prompt cache on (`routes[].cache.enabled`), the memory or the Redis backend.
+   */
+  cachedModel: 'bench-cached',
   /** `max_tokens` of a Messages call (required by that API) and `max_output_tokens` of a Responses call. */
   maxOutputTokens: 256,
   messages: [
@@ -29,24 +34,47 @@ export type ChatRequestOptions = {
   includeUsage?: boolean
   /** Asks the bench's mock to pace the stream (`lean-mock-upstream.ts`), through `metadata`, which proxies forward. */
   paced?: { chunks: number; intervalMs: number }
+  /** The model asked for: default `benchSettings.model` (the cache scenarios call `cachedModel`). */
+  model?: string
+  /**
+   * Asks the bench's mock to wait this long before it answers (`metadata.bench_latency_ms`, forwarded by the proxies,
+   * and not part of the prompt cache's key).
+   */
+  upstreamLatencyMs?: number
+  /** Appended to the user message: a request of its own, which the prompt cache has never seen (a miss). */
+  userSuffix?: string
 }
 
 export const chatRequestBody = (options: ChatRequestOptions): string =>
   JSON.stringify({
-    model: benchSettings.model,
-    messages: benchSettings.messages,
+    model: options.model ?? benchSettings.model,
+    messages:
+      options.userSuffix === undefined
+        ? benchSettings.messages
+        : benchSettings.messages.map((message) =>
+            message.role === 'user'
+              ? { ...message, content: `${message.content}${options.userSuffix}` }
+              : message
+          ),
     ...(options.stream
       ? {
           stream: true,
           ...((options.includeUsage ?? true) ? { stream_options: { include_usage: true } } : {}),
         }
       : {}),
-    ...(options.paced === undefined
+    ...(options.paced === undefined && options.upstreamLatencyMs === undefined
       ? {}
       : {
           metadata: {
-            bench_chunks: String(options.paced.chunks),
-            bench_interval_ms: String(options.paced.intervalMs),
+            ...(options.paced === undefined
+              ? {}
+              : {
+                  bench_chunks: String(options.paced.chunks),
+                  bench_interval_ms: String(options.paced.intervalMs),
+                }),
+            ...(options.upstreamLatencyMs === undefined
+              ? {}
+              : { bench_latency_ms: String(options.upstreamLatencyMs) }),
           },
         }),
   })

@@ -130,7 +130,7 @@ const result = (options: {
       { direct: [2000, 30], reference: [1500, 40], gateway: [options.gatewayStreams, 50] }
     ),
   ],
-  stores: { database: 'sqlite', redisKeyPrefix: null },
+  stores: { database: 'sqlite', redisKeyPrefix: null, cacheRedisKeyPrefix: null },
   tenantUsage: null,
   peakRssKb: { gateway: 120_000, reference: 60_000 },
   failures: options.failures ?? [],
@@ -472,5 +472,74 @@ describe('formatReport', () => {
     costly.runs.push(convertedRun({ responses: [1_200, 1_200], messages: [1_100, 1_100] }))
     expect(judgeBenchmark(costly).checks.at(-1)?.pass).toBe(false)
     expect(judgeBenchmark(costly).pass).toBe(false)
+  })
+})
+
+describe('the prompt cache verdict', () => {
+  const cacheRun = (
+    name: 'cache-hit-memory' | 'cache-hit-redis',
+    backend: 'memory' | 'redis',
+    p99: { direct: number; gateway: number }
+  ): ScenarioRun => ({
+    scenario: {
+      name,
+      connections: 8,
+      overallRate: 200,
+      stream: false,
+      cache: { backend, versus: 'direct' },
+    },
+    targets: { direct: target(200, p99.direct), gateway: target(200, p99.gateway) },
+  })
+
+  it('judges the added p99 of each backend against its own limit, and the miss/hit ratio of medians', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    data.runs.push(
+      cacheRun('cache-hit-memory', 'memory', { direct: 3, gateway: 3.9 }),
+      cacheRun('cache-hit-redis', 'redis', { direct: 3, gateway: 5.5 }),
+      {
+        scenario: {
+          name: 'cache-hit-vs-miss',
+          connections: 16,
+          overallRate: 100,
+          stream: false,
+          cache: { backend: 'memory', versus: 'miss', upstreamLatencyMs: 50 },
+        },
+        // p50 and mean are a third of p99: 1 ms for a hit, 52 ms for a miss.
+        targets: { hit: target(100, 3), miss: target(100, 156) },
+      }
+    )
+    const verdict = judgeBenchmark(data)
+    const checks = verdict.checks.filter((entry) => entry.name.startsWith('cache-'))
+    expect(checks.map(({ name, limit, pass }) => ({ name, limit, pass }))).toEqual([
+      {
+        name: 'cache-hit-memory: added p99 of a memory hit over the direct call at 200 req/s (ms)',
+        limit: '<= 1',
+        pass: true,
+      },
+      {
+        name: 'cache-hit-redis: added p99 of a redis hit over the direct call at 200 req/s (ms)',
+        limit: '<= 2',
+        pass: false,
+      },
+      {
+        name: 'cache-hit-vs-miss: miss/hit median latency, upstream 50 ms',
+        limit: '>= 20',
+        pass: true,
+      },
+    ])
+    expect(checks[0].value).toBeCloseTo(0.9)
+    expect(checks[1].value).toBeCloseTo(2.5)
+    expect(checks[2].value).toBeCloseTo(52)
+    expect(verdict.pass).toBe(false)
+    const report = formatReport(data, verdict)
+    expect(report).toContain(
+      'memory hit against the direct call: p50 1.30 against 1.00 ms (+0.30), p99 3.90 against 3.00 ms (+0.90)'
+    )
+    expect(report).toContain(
+      'miss p50 52.00 / p99 156.00 ms, hit p50 1.00 / p99 3.00 ms: a hit 52.0 times faster at the median (52.0 times in the mean)'
+    )
+    // The Redis backend's table shows Redis's CPU.
+    const redisTable = report.slice(report.indexOf('cache-hit-redis: 8 connections'))
+    expect(redisTable.slice(0, redisTable.indexOf('\n\n'))).toMatch(/^target .* redis +other$/m)
   })
 })

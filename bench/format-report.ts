@@ -4,7 +4,9 @@
  * p99 at the fixed rate; for paced streams, at most 1.5 times the reference's CPU per chunk, under 1 ms added to the
  * chunks' p99 delay, and a peak RSS under 300 MiB; with a tenant key, at least 0.60 of the reference's throughput
  * and under 3 ms added to p99 at the fixed rate; for streams converted by the gateway, no more CPU per upstream chunk
- * to a Responses API client than to a Messages API client). A scenario that did not run is not judged. The tenant
+ * to a Responses API client than to a Messages API client; for the prompt cache, a hit at 200 req/s adds at most 1 ms
+ * (memory) or 2 ms (Redis) to the direct call's p99, and the median miss of a 50 ms upstream is at least 20 times
+ * the median hit). A scenario that did not run is not judged. The tenant
  * scenarios are also set beside their master-key namesakes: what the accounting costs.
  */
 import type {
@@ -28,7 +30,38 @@ export const benchTargets = {
   tenantThroughputVsReference: 0.6,
   tenantFixedRateAddedP99Ms: 3,
   convertedCpuPerChunkResponsesVsMessages: 1,
+  cacheHitMemoryAddedP99Ms: 1,
+  cacheHitRedisAddedP99Ms: 2,
+  cacheMissOverHitMedian: 20,
 } as const
+
+/**
+ * A prompt cache scenario. Against the direct call: a hit's p99 (and p50) minus the direct call's, at the same fixed
+ * rate in the same rounds. Against misses: the p50 and p99 of both and the ratio of their medians, the judged figure
+ * (the typical request's saving; a mean is pulled by the rare stall of the shared machine, which weighs on the ~1 ms
+ * hit far more than on the ~50 ms miss), with the ratio of the means beside it.
+ */
+export type CacheVerdict =
+  | {
+      scenario: ScenarioName
+      versus: 'direct'
+      backend: 'memory' | 'redis'
+      hit: { p50: number; p99: number }
+      direct: { p50: number; p99: number }
+      addedP50Ms: number
+      addedP99Ms: number
+      limitMs: number
+    }
+  | {
+      scenario: ScenarioName
+      versus: 'miss'
+      backend: 'memory' | 'redis'
+      upstreamLatencyMs: number
+      hit: { p50: number; p99: number; mean: number }
+      miss: { p50: number; p99: number; mean: number }
+      missOverHitMedian: number
+      missOverHitMean: number
+    }
 
 /** A paced-streams scenario's figures: the gateway against the reference. */
 export type PacedVerdict = {
@@ -96,6 +129,7 @@ export type BenchmarkVerdict = {
   paced: PacedVerdict[]
   tenant: TenantComparison[]
   conversion: ConversionVerdict[]
+  cache: CacheVerdict[]
   checks: TargetCheck[]
   pass: boolean
 }
@@ -173,6 +207,45 @@ const conversionVerdictOf = (result: BenchmarkResult, run: ScenarioRun): Convers
     roundCpuPerChunkResponsesVsMessages: (
       run.targets.responses?.roundCpuMicrosPerRequest ?? []
     ).map((value, index) => orNaN(value) / orNaN(messagesRounds[index])),
+  }
+}
+
+const cacheVerdictOf = (run: ScenarioRun): CacheVerdict | undefined => {
+  const { cache } = run.scenario
+  if (cache === undefined) return undefined
+  const figures = (target: TargetRun | undefined) => ({
+    p50: orNaN(target?.latencyMs.p50),
+    p99: orNaN(target?.latencyMs.p99),
+    mean: orNaN(target?.latencyMs.mean),
+  })
+  if (cache.versus === 'miss') {
+    const hit = figures(run.targets.hit)
+    const miss = figures(run.targets.miss)
+    return {
+      scenario: run.scenario.name,
+      versus: 'miss',
+      backend: cache.backend,
+      upstreamLatencyMs: cache.upstreamLatencyMs ?? 0,
+      hit,
+      miss,
+      missOverHitMedian: miss.p50 / hit.p50,
+      missOverHitMean: miss.mean / hit.mean,
+    }
+  }
+  const { p50, p99 } = figures(run.targets.gateway)
+  const direct = figures(run.targets.direct)
+  return {
+    scenario: run.scenario.name,
+    versus: 'direct',
+    backend: cache.backend,
+    hit: { p50, p99 },
+    direct: { p50: direct.p50, p99: direct.p99 },
+    addedP50Ms: p50 - direct.p50,
+    addedP99Ms: p99 - direct.p99,
+    limitMs:
+      cache.backend === 'redis'
+        ? benchTargets.cacheHitRedisAddedP99Ms
+        : benchTargets.cacheHitMemoryAddedP99Ms,
   }
 }
 
@@ -264,6 +337,23 @@ export const judgeBenchmark = (result: BenchmarkResult): BenchmarkVerdict => {
       )
     )
   }
+  const cache = result.runs.flatMap((run) => cacheVerdictOf(run) ?? [])
+  for (const figures of cache) {
+    const rate = runOf(result, figures.scenario)?.scenario.overallRate ?? '?'
+    checks.push(
+      figures.versus === 'direct'
+        ? check(
+            `${figures.scenario}: added p99 of a ${figures.backend} hit over the direct call at ${rate} req/s (ms)`,
+            figures.addedP99Ms,
+            { atMost: figures.limitMs }
+          )
+        : check(
+            `${figures.scenario}: miss/hit median latency, upstream ${figures.upstreamLatencyMs} ms`,
+            figures.missOverHitMedian,
+            { atLeast: benchTargets.cacheMissOverHitMedian }
+          )
+    )
+  }
   const paced = result.runs.filter((run) => run.scenario.paced !== undefined).map(pacedVerdictOf)
   for (const figures of paced) {
     checks.push(
@@ -285,6 +375,7 @@ export const judgeBenchmark = (result: BenchmarkResult): BenchmarkVerdict => {
     paced,
     tenant,
     conversion,
+    cache,
     checks,
     pass: result.failures.length === 0 && checks.every((entry) => entry.pass),
   }
@@ -301,6 +392,9 @@ const mebibytes = (kib: number | null): string =>
 const percent = (value: number | null): string => (value === null ? '-' : `${value.toFixed(0)}%`)
 const sum = (left: number | null, right: number | null): number | null =>
   left === null || right === null ? null : left + right
+
+const signed = (value: number, digits: number): string =>
+  Number.isFinite(value) && value >= 0 ? `+${fixed(value, digits)}` : fixed(value, digits)
 
 /** Share of a core above which the mock and load generator (core 1) may have set the pace rather than the target. */
 const saturatedPercent = 90
@@ -341,6 +435,15 @@ export const roundRatios = (run: ScenarioRun): number[] => {
 
 const scenarioTitle = (run: ScenarioRun): string => {
   const { scenario } = run
+  if (scenario.cache !== undefined) {
+    const rate = `${scenario.connections} connections, ${scenario.overallRate ?? '?'} req/s`
+    const gateway = `a gateway with the ${scenario.cache.backend} cache on its route`
+    return scenario.cache.versus === 'miss'
+      ? `${scenario.name}: ${rate}, ${gateway}, the same request every time (hit) and a new one every time (miss), ` +
+          `from a mock that answers in ${scenario.cache.upstreamLatencyMs ?? 0} ms (req/s)`
+      : `${scenario.name}: ${rate}, the same request to the mock (direct) and through ${gateway} (gateway), ` +
+          'every answer a hit (req/s)'
+  }
   if (scenario.converted === true) {
     return (
       `${scenario.name}: ${scenario.connections} connections, max rate, the gateway converting chat completion chunks ` +
@@ -397,7 +500,7 @@ const scenarioTable = (result: BenchmarkResult, run: ScenarioRun): string[] => {
     widths.splice(6, 0, 12)
   }
   // Redis's CPU is shown where the gateway uses it; elsewhere it is idle (and counted as ours, not as "other").
-  const redis = run.scenario.tenant !== undefined
+  const redis = run.scenario.tenant !== undefined || run.scenario.cache?.backend === 'redis'
   if (redis) {
     header.splice(header.length - 1, 0, 'redis')
     widths.splice(widths.length - 1, 0, 6)
@@ -438,7 +541,19 @@ const scenarioTable = (result: BenchmarkResult, run: ScenarioRun): string[] => {
     if (redis) cells.splice(cells.length - 1, 0, percent(target.cpuPercent.redis))
     lines.push(row(cells, widths))
   }
-  if (converted) {
+  const cache = cacheVerdictOf(run)
+  if (cache?.versus === 'direct') {
+    lines.push(
+      `${cache.backend} hit against the direct call: p50 ${fixed(cache.hit.p50, 2)} against ${fixed(cache.direct.p50, 2)} ms ` +
+        `(${signed(cache.addedP50Ms, 2)}), p99 ${fixed(cache.hit.p99, 2)} against ${fixed(cache.direct.p99, 2)} ms (${signed(cache.addedP99Ms, 2)})`
+    )
+  } else if (cache?.versus === 'miss') {
+    lines.push(
+      `miss p50 ${fixed(cache.miss.p50, 2)} / p99 ${fixed(cache.miss.p99, 2)} ms, hit p50 ${fixed(cache.hit.p50, 2)} / p99 ` +
+        `${fixed(cache.hit.p99, 2)} ms: a hit ${fixed(cache.missOverHitMedian, 1)} times faster at the median ` +
+        `(${fixed(cache.missOverHitMean, 1)} times in the mean)`
+    )
+  } else if (converted) {
     const verdict = conversionVerdictOf(result, run)
     if (verdict.roundCpuPerChunkResponsesVsMessages.length > 1)
       lines.push(
@@ -454,7 +569,8 @@ const scenarioTable = (result: BenchmarkResult, run: ScenarioRun): string[] => {
       lines.push(
         `gateway/reference CPU per chunk in each round: ${perRound.map((value) => fixed(value, 2)).join(' ')}`
       )
-  } else if (run.scenario.overallRate === undefined) {
+  }
+  if (cache === undefined && !converted && !paced && run.scenario.overallRate === undefined) {
     // At a fixed rate every round runs at that rate: only the max-rate scenarios have a ratio per round.
     const perRound = roundRatios(run)
     if (perRound.length > 1)
@@ -491,6 +607,13 @@ export const summaryLine = (result: BenchmarkResult, verdict: BenchmarkVerdict):
         `${fixed(conversion.responses.streamsPerSecond, 0)} vs ${fixed(conversion.messages.streamsPerSecond, 0)} streams/s`
     )
   }
+  for (const cache of verdict.cache) {
+    parts.push(
+      cache.versus === 'direct'
+        ? `${cache.scenario}: added p99 ${fixed(cache.addedP99Ms, 2)} ms over the direct call`
+        : `${cache.scenario}: a hit ${fixed(cache.missOverHitMedian, 1)} times faster than a miss (medians)`
+    )
+  }
   for (const tenant of verdict.tenant) {
     parts.push(
       tenant.measure === 'rateVsReference'
@@ -500,9 +623,6 @@ export const summaryLine = (result: BenchmarkResult, verdict: BenchmarkVerdict):
   }
   return `Gateway/reference: ${parts.join('; ')}`
 }
-
-const signed = (value: number, digits: number): string =>
-  Number.isFinite(value) && value >= 0 ? `+${fixed(value, digits)}` : fixed(value, digits)
 
 /** What the accounting costs: each tenant scenario against its master-key namesake, and what the usage store holds. */
 export const accountingLines = (result: BenchmarkResult, verdict: BenchmarkVerdict): string[] => {

@@ -13,6 +13,9 @@
  * then one content chunk (one token) every `bench_interval_ms`, then the finish chunk, the usage chunk when asked and
  * `[DONE]` together one interval after the last token. Every event carries the time it was written in its
  * `obfuscation` member (`read-chunk-stamps.ts`), which the load generator reads back on arrival.
+ *
+ * A request whose `metadata` holds `bench_latency_ms` (the `cache-hit-vs-miss` scenario) is answered that many
+ * milliseconds after it arrived, as a model that takes that long: the upstream a prompt cache saves time on.
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -199,6 +202,19 @@ const streamPaced = (
   response.once('close', () => clearInterval(timer))
 }
 
+/** `bench_latency_ms` from the request's `metadata`, when a positive whole number. */
+const latencyOf = (body: string): number | undefined => {
+  if (!body.includes('"bench_latency_ms"')) return undefined
+  try {
+    const latency = Number(
+      (JSON.parse(body) as { metadata?: { bench_latency_ms?: unknown } }).metadata?.bench_latency_ms
+    )
+    return Number.isInteger(latency) && latency > 0 ? latency : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const errorBody = (message: string, code: string | null) =>
   JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code } })
 
@@ -295,7 +311,12 @@ export const startLeanMockUpstream = async (
     let body = ''
     incoming.setEncoding('utf8')
     incoming.on('data', (chunk: string) => (body += chunk))
-    incoming.on('end', () => answer(incoming, response, body))
+    incoming.on('end', () => {
+      const latencyMs = latencyOf(body)
+      if (latencyMs === undefined) return answer(incoming, response, body)
+      const timer = setTimeout(() => answer(incoming, response, body), latencyMs)
+      response.once('close', () => clearTimeout(timer))
+    })
   })
   server.keepAliveTimeout = 65_000
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

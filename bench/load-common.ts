@@ -3,6 +3,7 @@
  * generator in `paced-load.ts`): the job and result shapes the benchmark exchanges over IPC, the response body checks,
  * and the latency summary, computed from every sample so that both report the same figures the same way.
  */
+import { mockAnswer } from './bench-settings.ts'
 import {
   messagesStreamProblem,
   mockStreamExpectation,
@@ -20,13 +21,24 @@ export type LoadJob = {
   overallRate?: number
   /** Check every response body (`bodyProblems`). */
   verify?: VerifyKind
+  /**
+   * Paced jobs only: every 2xx response must say `x-gatehouse-cache: <this>` (the prompt cache's scenarios); one that
+   * says anything else is a mismatch.
+   */
+  expectCache?: 'hit' | 'miss'
+  /**
+   * Paced jobs only: this text in `body` is replaced, in each request, with an id no other request of any run has
+   * used, so that each is a request the prompt cache has never seen.
+   */
+  uniqueMarker?: string
 }
 
 /**
- * What a response body must be: the mock's chat completion (`json`), its whole SSE stream (`sse`), or the gateway's
- * conversion of that stream to a Responses API stream (`responses-sse`) or a Messages API stream (`messages-sse`).
+ * What a response body must be: the mock's chat completion (`json`; `exact-json`: with exactly the mock's answer to
+ * the benchmark's request), its whole SSE stream (`sse`), or the gateway's conversion of that stream to a Responses
+ * API stream (`responses-sse`) or a Messages API stream (`messages-sse`).
  */
-export type VerifyKind = 'json' | 'sse' | 'responses-sse' | 'messages-sse'
+export type VerifyKind = 'json' | 'exact-json' | 'sse' | 'responses-sse' | 'messages-sse'
 
 export type LatencySummary = {
   p50: number | null
@@ -171,6 +183,22 @@ export const bodyProblems: Record<VerifyKind, (body: string) => string | null> =
         content.startsWith('echo: ')
         ? null
         : `not the mock's chat completion: ${body.slice(0, 200)}`
+    } catch {
+      return `not JSON: ${body.slice(0, 200)}`
+    }
+  },
+  'exact-json': (body) => {
+    try {
+      const parsed = JSON.parse(body) as {
+        object?: unknown
+        choices?: { message?: { content?: unknown }; finish_reason?: unknown }[]
+      }
+      const [choice] = parsed.choices ?? []
+      return parsed.object === 'chat.completion' &&
+        choice?.message?.content === mockAnswer &&
+        choice.finish_reason === 'stop'
+        ? null
+        : `not the mock's chat completion with its answer: ${body.slice(0, 200)}`
     } catch {
       return `not JSON: ${body.slice(0, 200)}`
     }

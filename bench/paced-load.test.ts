@@ -78,6 +78,33 @@ const densest = (times: readonly number[], windowMs: number): number => {
   return most
 }
 
+/** A server that keeps every request's body and answers the `json` verifier's body. */
+const startServerRecordingBodies = async (bodies: string[]): Promise<TestServer> => {
+  const server = createServer((request, response) => {
+    let body = ''
+    request.setEncoding('utf8')
+    request.on('data', (chunk: string) => (body += chunk))
+    request.on('end', () => {
+      bodies.push(body)
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(okBody)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const handle: TestServer = {
+    url: `http://127.0.0.1:${port}/v1/chat/completions`,
+    arrivals: [],
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+  servers.push(handle)
+  return handle
+}
+
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()))
 })
@@ -165,5 +192,53 @@ describe('runPacedLoad', () => {
     expect(server.arrivals).toHaveLength(30)
     expect(result).toMatchObject({ warmupFailures: 3, ok: 19, mismatches: 1, non2xx: 0, errors: 0 })
     expect(result.statusCodes).toEqual({ 200: 20 })
+  })
+
+  it('counts an answer whose x-gatehouse-cache is not the expected one as a mismatch, and says what it was', async () => {
+    const server = await startServer((index, response) => {
+      setTimeout(() => {
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          ...(index === 7
+            ? { 'x-gatehouse-cache': 'miss' }
+            : index === 12
+              ? {}
+              : { 'x-gatehouse-cache': 'hit' }),
+        })
+        response.end(okBody)
+      }, 1)
+    })
+    const result = await runPacedLoad(
+      jobFor(server.url, {
+        overallRate: 50,
+        durationSeconds: 0.4,
+        expectCache: 'hit',
+        verify: 'json',
+      })
+    )
+
+    expect(result).toMatchObject({ ok: 18, mismatches: 2, non2xx: 0, errors: 0 })
+    expect(result.firstMismatch).toBe('x-gatehouse-cache: miss where hit was expected')
+  })
+
+  it('sends, with a unique marker, a body of its own in every request, of this run and of the next', async () => {
+    const bodies: string[] = []
+    const server = await startServerRecordingBodies(bodies)
+    const job = jobFor(server.url, {
+      overallRate: 50,
+      durationSeconds: 0.2,
+      warmupSeconds: 0.1,
+      body: '{"model":"m","messages":[{"role":"user","content":"hello #n#"}]}',
+      uniqueMarker: '#n#',
+    })
+    await runPacedLoad(job)
+    await runPacedLoad(job)
+
+    expect(bodies).toHaveLength(30)
+    expect(new Set(bodies).size).toBe(30)
+    for (const body of bodies)
+      expect(body).toMatch(
+        /^\{"model":"m","messages":\[\{"role":"user","content":"hello [0-9a-f]+-\d+"\}\]\}$/
+      )
   })
 })

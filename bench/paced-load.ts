@@ -18,10 +18,11 @@
  * the latencies without spinning (the load generator shares core 1 with the mock), while a request sent late, behind
  * a busy event loop, still counts from its schedule.
  */
+import { randomBytes } from 'node:crypto'
 import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { LoadJob, LoadRun } from './load-common.ts'
-import { summariseLatency, verifiers } from './load-common.ts'
+import { bodyProblems, summariseLatency } from './load-common.ts'
 
 export type PacedLoadJob = LoadJob & {
   overallRate: number
@@ -42,12 +43,21 @@ type Tally = {
   errors: number
   timeouts: number
   mismatches: number
+  /** What was wrong with the first response that failed its check. */
+  firstMismatch?: string
   statusCodes: Record<string, number>
 }
 
 type PhaseResult = Tally & { measuredSeconds: number }
 
-type RequestContext = { pool: Pool; path: string; job: PacedLoadJob; timeoutMs: number }
+type RequestContext = {
+  pool: Pool
+  path: string
+  job: PacedLoadJob
+  timeoutMs: number
+  /** `job.body` per request: with `job.uniqueMarker` replaced by an id of the request's own. */
+  bodyOf: () => string
+}
 
 const emptyTally = (): Tally => ({
   samples: [],
@@ -99,20 +109,40 @@ const readBody = async (
   return undefined
 }
 
+/** Why a 2xx response is not what the job expects (`verify`, `expectCache`), or `null`. */
+const problemOf = (
+  job: Pick<LoadJob, 'verify' | 'expectCache'>,
+  text: string | undefined,
+  cacheHeader: string | undefined
+): string | null => {
+  if (job.expectCache !== undefined && cacheHeader !== job.expectCache)
+    return `x-gatehouse-cache: ${cacheHeader ?? '(none)'} where ${job.expectCache} was expected`
+  return job.verify === undefined ? null : bodyProblems[job.verify](text ?? '')
+}
+
 const countResponse = (
   tally: Tally,
   response: {
     statusCode: number
     text: string | undefined
     latencyMs: number
-    verify: LoadJob['verify']
-  }
+    cacheHeader: string | undefined
+  },
+  job: Pick<LoadJob, 'verify' | 'expectCache'>
 ): void => {
-  const { statusCode, text, latencyMs, verify } = response
+  const { statusCode, text, latencyMs } = response
   tally.statusCodes[statusCode] = (tally.statusCodes[statusCode] ?? 0) + 1
-  if (statusCode < 200 || statusCode >= 300) tally.non2xx += 1
-  else if (verify !== undefined && !verifiers[verify](text ?? '')) tally.mismatches += 1
-  else tally.samples.push(latencyMs)
+  if (statusCode < 200 || statusCode >= 300) {
+    tally.non2xx += 1
+    return
+  }
+  const problem = problemOf(job, text, response.cacheHeader)
+  if (problem === null) {
+    tally.samples.push(latencyMs)
+    return
+  }
+  tally.mismatches += 1
+  tally.firstMismatch ??= problem
 }
 
 /** One request, timed from the earlier of its scheduled and actual send time to its last byte; never rejects. */
@@ -121,7 +151,7 @@ const sendRequest = async (
   scheduledAt: number,
   tally: Tally
 ): Promise<void> => {
-  const { pool, path, job, timeoutMs } = context
+  const { pool, path, job, timeoutMs, bodyOf } = context
   const startedAt = Math.min(scheduledAt, performance.now())
   const controller = new AbortController()
   let timedOut = false
@@ -130,21 +160,26 @@ const sendRequest = async (
     controller.abort()
   }, timeoutMs)
   try {
-    const { headers, body, verify } = job
+    const { headers, verify } = job
     const response = await pool.request({
       path,
       method: 'POST',
       headers,
-      body,
+      body: bodyOf(),
       signal: controller.signal,
     })
     const text = await readBody(response.body, verify !== undefined)
-    countResponse(tally, {
-      statusCode: response.statusCode,
-      text,
-      latencyMs: performance.now() - startedAt,
-      verify,
-    })
+    const cacheHeader = response.headers['x-gatehouse-cache']
+    countResponse(
+      tally,
+      {
+        statusCode: response.statusCode,
+        text,
+        latencyMs: performance.now() - startedAt,
+        cacheHeader: Array.isArray(cacheHeader) ? cacheHeader.join(', ') : cacheHeader,
+      },
+      job
+    )
   } catch {
     tally.errors += 1
     if (timedOut) tally.timeouts += 1
@@ -187,6 +222,9 @@ const resultOf = (measured: PhaseResult, warmup: PhaseResult | undefined): LoadR
     errors: measured.errors,
     timeouts: measured.timeouts,
     mismatches: measured.mismatches,
+    ...((measured.firstMismatch ?? warmup?.firstMismatch) === undefined
+      ? {}
+      : { firstMismatch: measured.firstMismatch ?? warmup?.firstMismatch }),
     warmupFailures: warmup === undefined ? 0 : warmup.non2xx + warmup.errors + warmup.mismatches,
     statusCodes: measured.statusCodes,
     measuredSeconds: measured.measuredSeconds,
@@ -206,7 +244,24 @@ export const runPacedLoad = async (job: PacedLoadJob): Promise<LoadRun> => {
   const url = new URL(job.url)
   const pool = new Pool(url.origin, { connections: job.connections, pipelining: 1 })
   const timeoutMs = job.requestTimeoutMs ?? defaultRequestTimeoutMs
-  const context: RequestContext = { pool, path: `${url.pathname}${url.search}`, job, timeoutMs }
+  const marker = job.uniqueMarker
+  // A run's own random prefix, then a count: no request repeats one of this run or of an earlier one.
+  const runId = randomBytes(6).toString('hex')
+  let sent = 0
+  const bodyOf =
+    marker === undefined || marker === ''
+      ? () => job.body
+      : () => {
+          sent += 1
+          return job.body.replace(marker, `${runId}-${sent}`)
+        }
+  const context: RequestContext = {
+    pool,
+    path: `${url.pathname}${url.search}`,
+    job,
+    timeoutMs,
+    bodyOf,
+  }
   try {
     const warmup = job.warmupSeconds > 0 ? await runPhase(context, job.warmupSeconds) : undefined
     return resultOf(await runPhase(context, job.durationSeconds), warmup)

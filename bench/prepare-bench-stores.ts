@@ -34,6 +34,18 @@ export type BenchStores = {
    * as "other", a machine that is not quiet). `null` without Redis or when it runs elsewhere.
    */
   redisPid: number | null
+  /**
+   * The stores of a cache gateway (`startCacheGateway`): a SQLite file of its own in the run's folder, whatever
+   * `database` says (its usage events are written there, hits included), and with the Redis backend Redis under a
+   * key prefix of the run's own (`cacheRedisKeyPrefix`), only when `cacheRedis` was asked.
+   */
+  cacheGatewayStores(backend: 'memory' | 'redis'): {
+    env: Record<string, string>
+    redisKeyPrefix?: string
+    redisTimeoutMs?: number
+  }
+  /** Every Redis key the cache gateway with the Redis backend writes starts with it; `null` without it. */
+  cacheRedisKeyPrefix: string | null
   /** Deletes the run's Redis keys, drops the PostgreSQL database, removes the folder; after the gateway stopped. */
   cleanup(): Promise<void>
 }
@@ -59,6 +71,8 @@ const localRedisPid = async (url: string): Promise<number | null> => {
 
 export const prepareBenchStores = async (options: {
   redis: boolean
+  /** A cache gateway with the Redis backend will run (`cache-hit-redis`). */
+  cacheRedis?: boolean
   database: BenchDatabase
   /** `redis.timeoutMs`; absent: the gateway's default. */
   redisTimeoutMs?: number
@@ -73,6 +87,32 @@ export const prepareBenchStores = async (options: {
     if (failed !== undefined) throw failed.reason
   }
   try {
+    let cacheRedis: { url: string; prefix: string } | null = null
+    if (options.cacheRedis === true) {
+      const problem = await checkStoreService('redis')
+      if (problem !== null)
+        throw new Error(
+          `${problem}: cache-hit-redis needs Redis (GATEHOUSE_TEST_REDIS_URL for another address)`
+        )
+      const url = storeServiceUrl('redis')
+      const keys = createRedisTestPrefix({ label: 'bench-cache', url })
+      cleanups.push(() => keys.cleanup())
+      cacheRedis = { url, prefix: keys.prefix }
+    }
+    const cacheGatewayStores: BenchStores['cacheGatewayStores'] = (backend) => {
+      const env = { DATABASE_URL: `sqlite:${join(directory, `cache-${backend}`, 'gatehouse.db')}` }
+      if (backend === 'memory') return { env }
+      if (cacheRedis === null) throw new Error('the Redis cache gateway needs cacheRedis: true')
+      return {
+        env: { ...env, REDIS_URL: cacheRedis.url },
+        redisKeyPrefix: cacheRedis.prefix,
+        redisTimeoutMs: options.redisTimeoutMs,
+      }
+    }
+    const cacheFields = {
+      cacheGatewayStores,
+      cacheRedisKeyPrefix: cacheRedis?.prefix ?? null,
+    }
     const env: Record<string, string> = {}
     if (options.database === 'postgres') {
       const database = await createThrowawayPostgresDatabase()
@@ -87,7 +127,8 @@ export const prepareBenchStores = async (options: {
         config: {},
         database: options.database,
         redisKeyPrefix: null,
-        redisPid: null,
+        redisPid: cacheRedis === null ? null : await localRedisPid(cacheRedis.url),
+        ...cacheFields,
         cleanup,
       }
 
@@ -109,6 +150,7 @@ export const prepareBenchStores = async (options: {
       database: options.database,
       redisKeyPrefix: keys.prefix,
       redisPid: await localRedisPid(url),
+      ...cacheFields,
       cleanup,
     }
   } catch (error) {

@@ -6,7 +6,8 @@
  * scenario; `BENCH_ROUNDS` (default 5) how many interleaved rounds the measured seconds are split into, and
  * `BENCH_LEAD_IN_S` (default 1) the unmeasured start of every round; `BENCH_SCENARIOS` (`max-throughput,
  * max-throughput-tenant,fixed-rate,fixed-rate-tenant,streaming,streaming-no-usage,paced-streams,
- * paced-streams-no-usage,streaming-converted`) picks and orders the scenarios (the `-tenant` ones need Redis); `BENCH_DATABASE`
+ * paced-streams-no-usage,streaming-converted,cache-hit-memory,cache-hit-redis,cache-hit-vs-miss`) picks and orders the
+ * scenarios (the `-tenant` ones and `cache-hit-redis` need Redis); `BENCH_DATABASE`
  * (`sqlite`, default, or `postgres`) the gateway's SQL store; `BENCH_REDIS_TIMEOUT_MS` the gateway's longest wait
  * for Redis (default its own, 50 ms); `BENCH_CPU_PROFILE=1` also writes the gateway's V8 CPU profile to
  * `bench/results/` (open it in Chrome DevTools, Performance tab).

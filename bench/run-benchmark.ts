@@ -8,7 +8,14 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { benchSettings, mockAnswer } from './bench-settings.ts'
 import { streamEvents } from './lean-mock-upstream.ts'
-import { allTargetNames, jobFor, targetNames, targetsOf } from './bench-scenarios.ts'
+import {
+  allTargetNames,
+  cacheRequestBody,
+  jobFor,
+  targetNames,
+  targetsOf,
+  uniqueRequestMarker,
+} from './bench-scenarios.ts'
 import type { BenchTarget, Scenario, ScenarioName, TargetName } from './bench-scenarios.ts'
 import { benchTenantLimits, createBenchTenant } from './create-bench-tenant.ts'
 import type { BenchTenant } from './create-bench-tenant.ts'
@@ -23,8 +30,14 @@ import { prepareBenchStores } from './prepare-bench-stores.ts'
 import type { BenchDatabase, BenchStores } from './prepare-bench-stores.ts'
 import { checkPinning } from './spawn-pinned.ts'
 import { readCpuSeconds, readMachineBusySeconds } from './read-cpu-seconds.ts'
-import { repositoryRoot, startBenchProcesses } from './start-bench-processes.ts'
-import type { BenchProcesses } from './start-bench-processes.ts'
+import { primeCache } from './prime-cache.ts'
+import {
+  cacheGatewayConfig,
+  repositoryRoot,
+  startBenchProcesses,
+  startCacheGateway,
+} from './start-bench-processes.ts'
+import type { BenchProcess, BenchProcesses } from './start-bench-processes.ts'
 import { readPeakRssKb, watchRss } from './watch-rss.ts'
 
 export type { Scenario, ScenarioName, TargetName } from './bench-scenarios.ts'
@@ -32,6 +45,7 @@ export {
   allTargetNames,
   conversionTargetNames,
   fullScenarios,
+  hitMissTargetNames,
   targetNames,
   targetsOf,
 } from './bench-scenarios.ts'
@@ -138,8 +152,15 @@ export type BenchmarkResult = {
     upstreamChunksPerStream: number
   }
   runs: ScenarioRun[]
-  /** Where the gateway kept its stores: the SQL dialect, and the Redis key prefix when a tenant scenario ran. */
-  stores: { database: BenchDatabase; redisKeyPrefix: string | null }
+  /**
+   * Where the gateway kept its stores: the SQL dialect, and the Redis key prefix when a tenant scenario ran; the
+   * prompt cache's Redis key prefix when `cache-hit-redis` ran.
+   */
+  stores: {
+    database: BenchDatabase
+    redisKeyPrefix: string | null
+    cacheRedisKeyPrefix: string | null
+  }
   /** When a tenant scenario ran: its usage as recorded, after the last scenario. */
   tenantUsage: TenantUsageCheck | null
   /** Kernel peak (`VmHWM`) over the whole run, KiB. */
@@ -153,6 +174,8 @@ const failuresOf = (options: {
   target: TargetName
   run: TargetRun
   tenant: boolean
+  /** Every answer came from the prompt cache: none may have reached the mock. */
+  hits: boolean
 }): string[] => {
   const { scenario, target, run } = options
   const label = `${scenario} / ${target}`
@@ -181,7 +204,12 @@ const failuresOf = (options: {
     failures.push(`${label}: ${run.warmupFailures} failed requests during warm-up${example}`)
   }
   if (run.ok === 0) failures.push(`${label}: no successful response at all`)
-  if (run.upstreamRequests < run.ok) {
+  if (options.hits) {
+    if (run.upstreamRequests > 0)
+      failures.push(
+        `${label}: ${run.upstreamRequests} requests reached the mock during the rounds, where every answer should have been a hit`
+      )
+  } else if (run.upstreamRequests < run.ok) {
     failures.push(
       `${label}: ${run.ok} answers but only ${run.upstreamRequests} requests reached the mock`
     )
@@ -422,7 +450,10 @@ export const runScenario = async (context: {
  * key, or in the tenant scenarios the tenant key. `responses` and `messages` are the gateway's process, called
  * through those APIs.
  */
-const targetsFor = (processes: BenchProcesses, key: string): Record<TargetName, BenchTarget> => {
+const targetsFor = (
+  processes: BenchProcesses,
+  key: string
+): Partial<Record<TargetName, BenchTarget>> => {
   const gateway = { url: processes.gateway.url, pid: processes.gateway.pid, key }
   return {
     direct: { url: processes.mock.url, pid: null, key: benchSettings.upstreamApiKey },
@@ -433,17 +464,48 @@ const targetsFor = (processes: BenchProcesses, key: string): Record<TargetName, 
   }
 }
 
+type CacheBackend = NonNullable<Scenario['cache']>['backend']
+type CacheGateway = Awaited<ReturnType<typeof startCacheGateway>>
+
+/**
+ * A cache scenario's targets: the mock directly, and its cache gateway as `gateway` (every answer a hit) or as `hit`
+ * and `miss`.
+ */
+const cacheTargetsFor = (
+  processes: BenchProcesses,
+  gateway: CacheGateway
+): Partial<Record<TargetName, BenchTarget>> => {
+  const cached = { url: gateway.url, pid: gateway.pid, key: benchSettings.masterKey }
+  return {
+    direct: { url: processes.mock.url, pid: null, key: benchSettings.upstreamApiKey },
+    gateway: { ...cached, cache: 'hit' },
+    hit: { ...cached, cache: 'hit' },
+    miss: { ...cached, cache: 'miss' },
+  }
+}
+
+/** `gateway.log` → `gateway-cache-memory.log`. */
+const cacheLogPath = (gatewayLogPath: string, backend: CacheBackend): string =>
+  gatewayLogPath.endsWith('.log')
+    ? `${gatewayLogPath.slice(0, -'.log'.length)}-cache-${backend}.log`
+    : `${gatewayLogPath}-cache-${backend}`
+
 export const runBenchmark = async (options: BenchmarkOptions): Promise<BenchmarkResult> => {
   const startedAt = new Date().toISOString()
   const pinning = checkPinning()
   const withTenant = options.scenarios.some((scenario) => scenario.tenant !== undefined)
+  const cacheBackends = [
+    ...new Set(options.scenarios.flatMap((scenario) => scenario.cache?.backend ?? [])),
+  ]
   const stores: BenchStores = await prepareBenchStores({
     redis: withTenant,
+    cacheRedis: cacheBackends.includes('redis'),
     database: options.database ?? 'sqlite',
     redisTimeoutMs: options.redisTimeoutMs,
   })
   let processes: BenchProcesses | undefined
   let loadGenerator: LoadGenerator | undefined
+  const cacheGateways = new Map<CacheBackend, CacheGateway>()
   try {
     processes = await startBenchProcesses({
       gatewayLogPath: options.gatewayLogPath,
@@ -455,15 +517,27 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
     loadGenerator = await startLoadGenerator({ cwd: repositoryRoot })
     const masterTargets = targetsFor(processes, benchSettings.masterKey)
     for (const name of targetNames) {
-      await preflight({
-        name,
-        url: masterTargets[name].url,
-        key: masterTargets[name].key,
-        requiresKey: name === 'gateway',
-      })
+      const target = masterTargets[name]
+      if (target === undefined) throw new Error(`no ${name} target`)
+      await preflight({ name, url: target.url, key: target.key, requiresKey: name === 'gateway' })
     }
     if (options.scenarios.some((scenario) => scenario.converted === true))
       await preflightConversion({ url: processes.gateway.url, key: benchSettings.masterKey })
+    // Beside the main gateway from the start (idle until their scenarios), so that a run fails early without them.
+    for (const backend of cacheBackends) {
+      const cacheStores = stores.cacheGatewayStores(backend)
+      cacheGateways.set(
+        backend,
+        await startCacheGateway({
+          mockBaseUrl: processes.mock.baseUrl,
+          logPath: cacheLogPath(options.gatewayLogPath, backend),
+          bin: options.gatewayBin,
+          nodeOptions: options.gatewayNodeOptions,
+          env: cacheStores.env,
+          config: cacheGatewayConfig({ backend, ...cacheStores }),
+        })
+      )
+    }
     let tenant: BenchTenant | null = null
     let tenantUpstreamRequests = 0
     if (withTenant) {
@@ -485,15 +559,37 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
     const runs: ScenarioRun[] = []
     const failures: string[] = []
     for (const scenario of options.scenarios) {
+      const cacheGateway =
+        scenario.cache === undefined ? undefined : cacheGateways.get(scenario.cache.backend)
+      const targets =
+        cacheGateway === undefined
+          ? targetsFor(
+              processes,
+              scenario.tenant === undefined || tenant === null
+                ? benchSettings.masterKey
+                : tenant.key
+            )
+          : cacheTargetsFor(processes, cacheGateway)
+      if (cacheGateway !== undefined) {
+        const counted = processes
+        await primeCache({
+          name: scenario.name,
+          url: cacheGateway.url,
+          key: benchSettings.masterKey,
+          hitBody: cacheRequestBody(scenario, { ...cacheGateway, key: '', cache: 'hit' }),
+          missBody: cacheRequestBody(scenario, { ...cacheGateway, key: '', cache: 'miss' }).replace(
+            uniqueRequestMarker,
+            `prime-${scenario.name}-${Date.now()}`
+          ),
+          countMockRequests: () => counted.countMockRequests(),
+        })
+      }
       const results = await runScenario({
         processes,
         loadGenerator,
         options,
         scenario,
-        targets: targetsFor(
-          processes,
-          scenario.tenant === undefined || tenant === null ? benchSettings.masterKey : tenant.key
-        ),
+        targets,
         redisPid: stores.redisPid,
       })
       for (const name of allTargetNames) {
@@ -505,6 +601,7 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
               target: name,
               run,
               tenant: scenario.tenant !== undefined,
+              hits: targets[name]?.cache === 'hit',
             })
           )
       }
@@ -512,14 +609,22 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         tenantUpstreamRequests +=
           (results.gateway?.upstreamRequests ?? 0) + (results.gateway?.warmupUpstreamRequests ?? 0)
       runs.push({ scenario, targets: results })
-      const dead = [processes.reference, processes.gateway].find(
+      const dead = [processes.reference, processes.gateway, ...cacheGateways.values()].find(
         ({ child }) => child.exitCode !== null || child.signalCode !== null
       )
       if (dead !== undefined) {
-        const name = dead === processes.gateway ? 'gateway' : 'reference'
+        const name =
+          dead === processes.gateway
+            ? 'gateway'
+            : dead === processes.reference
+              ? 'reference'
+              : 'cache gateway'
         const how = dead.child.signalCode ?? `code ${dead.child.exitCode}`
-        const log =
-          name === 'gateway' ? `; the end of its log:\n${tailOf(processes.gateway.logPath)}` : ''
+        const logPath =
+          dead === processes.reference
+            ? undefined
+            : (dead as BenchProcess & { logPath: string }).logPath
+        const log = logPath === undefined ? '' : `; the end of its log:\n${tailOf(logPath)}`
         failures.push(`the ${name} process exited (${how}) during ${scenario.name}${log}`)
         break
       }
@@ -560,7 +665,11 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
           }).length - 1,
       },
       runs,
-      stores: { database: stores.database, redisKeyPrefix: stores.redisKeyPrefix },
+      stores: {
+        database: stores.database,
+        redisKeyPrefix: stores.redisKeyPrefix,
+        cacheRedisKeyPrefix: stores.cacheRedisKeyPrefix,
+      },
       tenantUsage,
       peakRssKb: {
         gateway: readPeakRssKb(processes.gateway.pid),
@@ -570,7 +679,11 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
     }
   } finally {
     // The gateway stops (flushing its usage) before its stores go.
-    await Promise.all([processes?.stop(), loadGenerator?.stop()])
+    await Promise.all([
+      processes?.stop(),
+      loadGenerator?.stop(),
+      ...[...cacheGateways.values()].map((gateway) => gateway.stop()),
+    ])
     await stores.cleanup()
   }
 }

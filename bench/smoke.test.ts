@@ -251,6 +251,7 @@ describe('benchmark smoke run with a tenant key', () => {
     expect(result.stores).toEqual({
       database: 'sqlite',
       redisKeyPrefix: expect.stringMatching(/^gatehouse-test:bench:/),
+      cacheRedisKeyPrefix: null,
     })
     const redis = await connectRawRedis({ url: storeServiceUrl('redis') })
     const left: string[] = []
@@ -282,5 +283,119 @@ describe('benchmark smoke run with a tenant key', () => {
     expect(report).toContain('max-throughput-tenant against max-throughput: gateway/reference')
     expect(report).toMatch(/Tenant usage in the SQLite store: \d+ requests/)
     expect(verdict.tenant.map((entry) => Number.isFinite(entry.tenant))).toEqual([true, true])
+  })
+})
+
+const cacheSmokeScenarios: readonly Scenario[] = [
+  {
+    name: 'cache-hit-memory',
+    connections: 4,
+    overallRate: 50,
+    stream: false,
+    cache: { backend: 'memory', versus: 'direct' },
+  },
+  {
+    name: 'cache-hit-redis',
+    connections: 4,
+    overallRate: 50,
+    stream: false,
+    cache: { backend: 'redis', versus: 'direct' },
+  },
+  {
+    name: 'cache-hit-vs-miss',
+    connections: 4,
+    overallRate: 20,
+    stream: false,
+    cache: { backend: 'memory', versus: 'miss', upstreamLatencyMs: 50 },
+  },
+]
+
+describe('benchmark smoke run of the prompt cache', () => {
+  requireStoreService('redis')
+  const directory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-cache-'))
+  const gatewayLogPath = join(directory, 'gateway.log')
+  let result: BenchmarkResult
+
+  beforeAll(async () => {
+    // Without Redis the cases skip (or, with CI=true, fail) on `requireStoreService`'s check.
+    if ((await checkStoreService('redis')) !== null) return
+    const { bin } = await prepareGatewayBin({ cacheName: 'gatehouse-bench-smoke' })
+    result = await runBenchmark({
+      gatewayBin: bin,
+      scenarios: cacheSmokeScenarios,
+      durationSeconds: 1,
+      warmupSeconds: 0,
+      rounds: 2,
+      roundLeadInSeconds: 0,
+      verifyBodies: false,
+      gatewayLogPath,
+      // A loaded CI machine may keep Redis waiting past the gateway's 50 ms: a miss, which would fail the run.
+      redisTimeoutMs: 2_000,
+    })
+  }, 300_000)
+
+  afterAll(() => rmSync(directory, { recursive: true, force: true }))
+
+  it('answers every request to a cache gateway from the cache, with the mock answer, none reaching the mock', () => {
+    expect(result.failures).toEqual([])
+    for (const name of ['cache-hit-memory', 'cache-hit-redis']) {
+      const run = result.runs.find((candidate) => candidate.scenario.name === name)
+      if (run === undefined) throw new Error(`${name} did not run`)
+      expect(Object.keys(run.targets).sort()).toEqual(['direct', 'gateway'])
+      const gateway = ran(run, 'gateway')
+      // Every answer said `x-gatehouse-cache: hit` and was the mock's (anything else is a mismatch).
+      expect(gateway.ok, name).toBeGreaterThan(0)
+      expect(gateway.non2xx + gateway.errors + gateway.mismatches + gateway.warmupFailures).toBe(0)
+      expect(gateway.upstreamRequests, name).toBe(0)
+      const direct = ran(run, 'direct')
+      expect(direct.ok, name).toBeGreaterThan(0)
+      expect(direct.upstreamRequests, name).toBe(direct.ok)
+    }
+  })
+
+  it('sends every miss upstream and answers every hit from the cache, against a mock that takes 50 ms', () => {
+    const run = result.runs.find((candidate) => candidate.scenario.name === 'cache-hit-vs-miss')
+    if (run === undefined) throw new Error('cache-hit-vs-miss did not run')
+    const hit = ran(run, 'hit')
+    const miss = ran(run, 'miss')
+    for (const target of [hit, miss]) {
+      expect(target.ok).toBeGreaterThan(0)
+      expect(target.non2xx + target.errors + target.mismatches + target.warmupFailures).toBe(0)
+    }
+    expect(hit.upstreamRequests).toBe(0)
+    expect(miss.upstreamRequests).toBe(miss.ok)
+    expect(miss.latencyMs.p50).toBeGreaterThanOrEqual(50)
+  })
+
+  it('reports the three cache targets, and removes the Redis keys of the cache', async () => {
+    const verdict = judgeBenchmark(result)
+    const report = formatReport(result, verdict)
+    expect(report).toMatch(
+      /(PASS|FAIL) {2}cache-hit-memory: added p99 of a memory hit over the direct call at 50 req\/s/
+    )
+    expect(report).toMatch(
+      /(PASS|FAIL) {2}cache-hit-redis: added p99 of a redis hit over the direct call at 50 req\/s/
+    )
+    expect(report).toMatch(/(PASS|FAIL) {2}cache-hit-vs-miss: miss\/hit median latency/)
+    expect(verdict.cache.map((entry) => entry.scenario)).toEqual(
+      cacheSmokeScenarios.map((scenario) => scenario.name)
+    )
+    expect(result.stores.redisKeyPrefix).toBeNull()
+    const prefix = result.stores.cacheRedisKeyPrefix
+    expect(prefix).toMatch(/^gatehouse-test:bench-cache:/)
+    const redis = await connectRawRedis({ url: storeServiceUrl('redis') })
+    try {
+      const [, keys] = (await redis.command(
+        'SCAN',
+        '0',
+        'MATCH',
+        `${prefix}*`,
+        'COUNT',
+        10_000
+      )) as [string, string[]]
+      expect(keys).toEqual([])
+    } finally {
+      await redis.close()
+    }
   })
 })

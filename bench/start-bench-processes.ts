@@ -145,6 +145,66 @@ const startGateway = async (options: {
   return { url, pid: child.pid as number, child, logPath: options.logPath }
 }
 
+/**
+ * A cache gateway's config: the prompt cache on for the route `benchSettings.cachedModel` (`openai`'s model, from the
+ * environment: the mock), off for every other, in the `backend` store; with Redis, under `redisKeyPrefix`.
+ */
+export const cacheGatewayConfig = (options: {
+  backend: 'memory' | 'redis'
+  redisKeyPrefix?: string
+  redisTimeoutMs?: number
+}) => ({
+  cache: { enabled: false, backend: options.backend },
+  ...(options.backend === 'redis'
+    ? { redis: { keyPrefix: options.redisKeyPrefix, timeoutMs: options.redisTimeoutMs } }
+    : {}),
+  routes: [
+    {
+      name: benchSettings.cachedModel,
+      targets: [{ provider: 'openai', model: benchSettings.model }],
+      cache: { enabled: true },
+    },
+  ],
+})
+
+/**
+ * A gateway of the prompt cache's scenarios, beside the main one (core 0 too, idle but for its own scenarios): the
+ * same binary, flags and mock, its own SQL store and config (`cacheGatewayConfig`), and its own log.
+ */
+export const startCacheGateway = async (options: {
+  mockBaseUrl: string
+  logPath: string
+  bin?: string
+  nodeOptions?: string[]
+  /** Where its stores are: `DATABASE_URL`, with Redis `REDIS_URL`. */
+  env: Record<string, string>
+  config: Record<string, unknown>
+}): Promise<BenchProcess & { logPath: string; stop(): Promise<void> }> => {
+  const configDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-cache-config-'))
+  try {
+    const configPath = join(configDirectory, 'gatehouse.yaml')
+    writeFileSync(configPath, stringify(options.config))
+    const gateway = await startGateway({
+      configPath,
+      mockBaseUrl: options.mockBaseUrl,
+      logPath: options.logPath,
+      bin: options.bin ?? join(repositoryRoot, 'bin', 'gatehouse.js'),
+      nodeOptions: [...serveNodeFlags, ...(options.nodeOptions ?? [])],
+      env: options.env,
+    })
+    return {
+      ...gateway,
+      stop: async () => {
+        await stopChild(gateway.child, 15_000)
+        rmSync(configDirectory, { recursive: true, force: true })
+      },
+    }
+  } catch (error) {
+    rmSync(configDirectory, { recursive: true, force: true })
+    throw error
+  }
+}
+
 export type StartBenchProcessesOptions = {
   gatewayLogPath: string
   /** The gateway's CLI; default the repository's `bin/gatehouse.js` (over `dist/`). */
