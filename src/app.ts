@@ -43,6 +43,7 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
           logger: deps.logger,
           observer,
           defer: deps.defer,
+          sha256Hex: deps.sha256Hex,
         })
       : null
   const app = new OpenAPIHono<GatewayEnv>({ defaultHook: validationHook })

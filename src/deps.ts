@@ -13,6 +13,7 @@ import type { ResolvedConfig } from './core/resolve-config.ts'
 import type { UsageSink } from './core/usage.ts'
 import type { Authenticator } from './middleware/authenticate.ts'
 import type { Closable, Stores } from './stores/types.ts'
+import type { Sha256Hex } from './core/cache/cache-key.ts'
 
 export interface AssetSource {
   /** `name` is a file of swagger-ui-dist (`swagger-ui-bundle.js`); `null` when absent. */
@@ -53,6 +54,11 @@ export type Deps = {
    * `node-stream-body.ts`, which @hono/node-server writes without a Web stream in between.
    */
   streamBody?: StreamBodyFactory
+  /**
+   * SHA-256 as hex for the prompt cache's keys, where the runtime has a synchronous one (Node: `createHash`). Absent:
+   * Web Crypto's `digest`, which on Node is a thread-pool round trip (about 0.1 ms) per key.
+   */
+  sha256Hex?: Sha256Hex
   /**
    * Polls providers for the background responses the gateway forwarded, until they finish, to record their usage
    * (Node: `api/openai-responses/background-poller.ts`, closed with `closables`): when a new one is first polled, and

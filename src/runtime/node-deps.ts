@@ -4,6 +4,7 @@
  * logger, the usage sink and the execution log, and the ordered list of what shutdown closes. `node.ts` owns the
  * server and its lifecycle; this file owns what the app is given.
  */
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { systemClock } from '../core/clock.ts'
 import { createBackgroundPoller } from '../api/openai-responses/background-poller.ts'
@@ -202,6 +203,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     isDraining: () => draining,
     clientSignal: nodeClientSignal,
     streamBody: nodeStreamBody,
+    sha256Hex: (text) => createHash('sha256').update(text).digest('hex'),
     backgroundPoller,
   }
   return {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { CallRoute } from '../chat-call.ts'
 import type { Target } from '../model-router.ts'
@@ -149,6 +150,13 @@ describe('cacheKey', () => {
       cacheKey(base(chat, { headers: { 'anthropic-beta': 'x' } })),
     ])
     expect(new Set([key, ...others]).size).toBe(others.length + 1)
+  })
+
+  it("is the same with the runtime's synchronous hash (Node's createHash) as with Web Crypto's", async () => {
+    const sync = (text: string): string => createHash('sha256').update(text).digest('hex')
+    const key = await cacheKey(base(chat))
+    expect(await cacheKey(base(chat), sync)).toBe(key)
+    expect(await cacheKey(base({ ...chat, temperature: 0.2 }), sync)).not.toBe(key)
   })
 
   it('takes the targets as a set: the order a weighted route drew them in does not matter', async () => {

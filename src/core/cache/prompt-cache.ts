@@ -26,7 +26,7 @@ import type { ExecutionObserver } from '../execution-observer.ts'
 import type { Logger } from '../logger.ts'
 import type { Principal } from '../principal.ts'
 import type { CachePolicy, ResolvedCache } from '../resolve-config.ts'
-import { cacheKey } from './cache-key.ts'
+import { cacheKey, type Sha256Hex } from './cache-key.ts'
 import { readCacheControls, ttlFor, uncacheableReason, type CacheControls } from './cache-policy.ts'
 import { Flights, followFlight, type Flight } from './single-flight.ts'
 
@@ -75,6 +75,8 @@ export type PromptCacheOptions = {
   observer: ExecutionObserver
   /** Work after the response (the store's write): `Deps.defer`. */
   defer: (work: Promise<unknown>) => void
+  /** The key's hash: `Deps.sha256Hex` where the runtime has a synchronous one, else Web Crypto's. */
+  sha256Hex?: Sha256Hex
 }
 
 /** One request's dealings with the cache, from `open` to the end of its answer. */
@@ -116,20 +118,23 @@ export class CacheSession {
     const shared = policy.shareAcrossTenants
     const principal = request.principal
     this.tenant = shared ? null : principal.tenantId
-    const key = await cacheKey({
-      operation: request.operation,
-      route: request.route,
-      scope: shared
-        ? 'shared'
-        : principal.tenantId !== null
-          ? `tenant:${principal.tenantId}`
-          : principal.kind === 'master'
-            ? 'master'
-            : `principal:${principal.id}`,
-      namespace: controls.namespace,
-      headers: request.forwardedHeaders,
-      body: request.body,
-    })
+    const key = await cacheKey(
+      {
+        operation: request.operation,
+        route: request.route,
+        scope: shared
+          ? 'shared'
+          : principal.tenantId !== null
+            ? `tenant:${principal.tenantId}`
+            : principal.kind === 'master'
+              ? 'master'
+              : `principal:${principal.id}`,
+        namespace: controls.namespace,
+        headers: request.forwardedHeaders,
+        body: request.body,
+      },
+      cache.sha256Hex
+    )
     this.key = key
     this.ttlMs = ttlFor(policy, controls)
     this.storeAnswer = controls.store && this.ttlMs > 0
@@ -285,8 +290,11 @@ class PromptCacheImpl {
   readonly clock: Clock
   private readonly options: PromptCacheOptions
 
+  readonly sha256Hex: Sha256Hex | undefined
+
   constructor(options: PromptCacheOptions) {
     this.options = options
+    this.sha256Hex = options.sha256Hex
     this.prices = options.prices
     this.clock = options.clock
   }
