@@ -29,6 +29,8 @@ export type LeanMockUpstream = {
   baseUrl: string
   /** Chat completions answered with a 200. */
   served(): number
+  /** Those whose `metadata.bench_phase` was `phase` (the paced streams of one phase of the run). */
+  servedInPhase(phase: string): number
   close(): Promise<void>
 }
 
@@ -162,6 +164,13 @@ const pacedEventsFor = (includeUsage: boolean) => {
 
 const pacedEvents = { plain: pacedEventsFor(false), withUsage: pacedEventsFor(true) }
 
+/**
+ * `metadata.bench_phase`: the phase of the run a paced stream belongs to, so that each phase's count is its own, whatever
+ * reaches the mock between two reads of the total.
+ */
+const phaseOf = (body: string): string | undefined =>
+  body.includes('"bench_phase"') ? /"bench_phase"\s*:\s*"([^"\\]+)"/.exec(body)?.[1] : undefined
+
 /** `bench_chunks` and `bench_interval_ms` from the request's `metadata`, when both are positive whole numbers. */
 const pacingOf = (body: string): { chunks: number; intervalMs: number } | undefined => {
   if (!body.includes('"bench_interval_ms"')) return undefined
@@ -253,6 +262,7 @@ export const startLeanMockUpstream = async (
   )
   const expectedAuthorization = `Bearer ${options.apiKey}`
   let served = 0
+  const servedByPhase = new Map<string, number>()
   let counter = 0
 
   const sendJson = (
@@ -292,6 +302,8 @@ export const startLeanMockUpstream = async (
       )
     }
     served += 1
+    const phase = phaseOf(body)
+    if (phase !== undefined) servedByPhase.set(phase, (servedByPhase.get(phase) ?? 0) + 1)
     if (!/"stream"\s*:\s*true/.test(body)) return sendJson(response, 200, completion, requestId)
     const includeUsage = /"include_usage"\s*:\s*true/.test(body)
     const events = includeUsage ? streams.withUsage : streams.plain
@@ -324,6 +336,7 @@ export const startLeanMockUpstream = async (
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     served: () => served,
+    servedInPhase: (phase) => servedByPhase.get(phase) ?? 0,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections()

@@ -67,6 +67,20 @@ describe('runPacedStreams', () => {
     }
   )
 
+  it("tags its streams with the job's phase, which the mock counts them by, whatever else reaches it", async () => {
+    const job = jobFor({ includeUsage: true })
+    const phase = `test-${Date.now()}`
+    const [result] = await Promise.all([
+      runPacedStreams({ ...job, pacedStreams: { ...job.pacedStreams, phase } }),
+      // Another phase's streams at the same time: counted apart.
+      runPacedStreams(jobFor({ includeUsage: false })),
+    ])
+    expect(result).toMatchObject({ non2xx: 0, errors: 0, timeouts: 0, mismatches: 0 })
+    expect(result.ok).toBeGreaterThan(0)
+    expect(mock.servedInPhase(phase)).toBe(result.ok)
+    expect(mock.servedInPhase('no-such-phase')).toBe(0)
+  })
+
   it('fails a stream that carries a usage the client did not ask for', async () => {
     const result = await runPacedStreams(jobFor({ includeUsage: false, bodyAsksUsage: true }))
     expect(result.ok).toBe(0)

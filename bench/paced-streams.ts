@@ -35,6 +35,8 @@ export type PacedStreamsSpec = {
   tailSeconds?: number
   /** From its request, after which a stream is aborted and counted as an error and a timeout; default 10 s. */
   streamTimeoutMs?: number
+  /** Sent as `metadata.bench_phase`, which the mock counts by: the requests of this phase alone. */
+  phase?: string
 }
 
 /** `connections` concurrent streams; `warmupSeconds` is the unmeasured lead-in, `durationSeconds` the window. */
@@ -68,7 +70,13 @@ const bodyFor = (state: PhaseState, chunks: number): string => {
     const parsed = JSON.parse(state.job.body) as { metadata?: Record<string, string> }
     body = JSON.stringify({
       ...parsed,
-      metadata: { ...parsed.metadata, bench_chunks: String(chunks) },
+      metadata: {
+        ...parsed.metadata,
+        bench_chunks: String(chunks),
+        ...(state.job.pacedStreams.phase === undefined
+          ? {}
+          : { bench_phase: state.job.pacedStreams.phase }),
+      },
     })
     state.bodies.set(chunks, body)
   }

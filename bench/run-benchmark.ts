@@ -23,7 +23,7 @@ import { checkTenantUsage } from './check-tenant-usage.ts'
 import type { TenantUsageCheck } from './check-tenant-usage.ts'
 import { startLoadGenerator } from './drive-load.ts'
 import type { LoadGenerator } from './drive-load.ts'
-import type { LoadResult, LoadRun } from './load-worker.ts'
+import type { LoadResult, LoadRun, WorkerJob } from './load-worker.ts'
 import { cpuMsPerThousandChunks, mergeChunkFigures, mergeLoadRuns } from './load-common.ts'
 import { preflight, preflightConversion } from './preflight.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
@@ -275,6 +275,28 @@ const emptyTally = (): TargetTally => ({
 /** The rounds a scenario runs: at least one, whole. */
 const roundsOf = (options: BenchmarkOptions): number => Math.max(1, Math.floor(options.rounds))
 
+let phases = 0
+
+/**
+ * A paced job tagged with a phase of its own (`metadata.bench_phase`), and how many requests of it reached the mock:
+ * counted by the mock per tag, so that a request of another phase that reaches the mock late (a stream of the phase
+ * before) is not charged to this one. Other jobs are counted as the difference of the mock's total around them.
+ */
+const countedJob = async (
+  job: WorkerJob,
+  processes: BenchProcesses
+): Promise<{ job: WorkerJob; served: () => Promise<number> }> => {
+  if (job.pacedStreams !== undefined) {
+    const phase = `${process.pid}-${(phases += 1)}`
+    return {
+      job: { ...job, pacedStreams: { ...job.pacedStreams, phase } },
+      served: () => processes.countMockRequests(phase),
+    }
+  }
+  const before = await processes.countMockRequests()
+  return { job, served: async () => (await processes.countMockRequests()) - before }
+}
+
 /** One round against one target, added to its tally. */
 const measureRoundWith =
   (context: {
@@ -291,7 +313,15 @@ const measureRoundWith =
   }): Promise<void> => {
     const { processes, loadGenerator, options } = context
     const { scenario, target, tally } = run
-    const servedBefore = await processes.countMockRequests()
+    const counted = await countedJob(
+      jobFor({
+        scenario,
+        target,
+        verifyBodies: options.verifyBodies,
+        seconds: { measured: run.seconds, leadIn: options.roundLeadInSeconds },
+      }),
+      processes
+    )
     const rss = target.pid === null ? undefined : watchRss(target.pid)
     const meters: Record<CpuName, ReturnType<typeof cpuMeter>> = {
       target: processCpu(target.pid),
@@ -300,14 +330,7 @@ const measureRoundWith =
       redis: processCpu(context.redisPid ?? null),
       machine: cpuMeter(readMachineBusySeconds),
     }
-    const load = await loadGenerator.run(
-      jobFor({
-        scenario,
-        target,
-        verifyBodies: options.verifyBodies,
-        seconds: { measured: run.seconds, leadIn: options.roundLeadInSeconds },
-      })
-    )
+    const load = await loadGenerator.run(counted.job)
     const readings = {} as Record<CpuName, ReturnType<ReturnType<typeof cpuMeter>>>
     for (const name of Object.keys(meters) as CpuName[]) {
       const reading = meters[name]()
@@ -320,7 +343,7 @@ const measureRoundWith =
     }
     const peak = rss === undefined ? null : rss.stop()
     if (peak !== null) tally.peakRssKb = Math.max(tally.peakRssKb ?? 0, peak)
-    const served = (await processes.countMockRequests()) - servedBefore
+    const served = await counted.served()
     tally.upstreamRequests += served
     tally.roundCpuMicrosPerRequest.push(
       target.pid === null ? null : microsPerRequest(readings.target, served)
@@ -417,18 +440,19 @@ export const runScenario = async (context: {
   if (options.warmupSeconds > 0) {
     progress(`${scenario.name}: ${options.warmupSeconds} s warm-up of each target`)
     for (const name of driven) {
-      const servedBefore = await processes.countMockRequests()
-      const warmup = await loadGenerator.run(
+      const counted = await countedJob(
         jobFor({
           scenario,
           target: targetOf(name),
           verifyBodies: options.verifyBodies,
           seconds: { measured: options.warmupSeconds, leadIn: 0 },
-        })
+        }),
+        processes
       )
+      const warmup = await loadGenerator.run(counted.job)
       tallies[name].warmupFailures += warmup.non2xx + warmup.errors + warmup.mismatches
       tallies[name].firstWarmupMismatch ??= warmup.firstMismatch
-      tallies[name].warmupUpstreamRequests += (await processes.countMockRequests()) - servedBefore
+      tallies[name].warmupUpstreamRequests += await counted.served()
     }
   }
   const rounds = roundsOf(options)

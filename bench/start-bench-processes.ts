@@ -30,7 +30,8 @@ export type BenchProcesses = {
   reference: BenchProcess
   gateway: BenchProcess & { logPath: string }
   /** Requests the mock has answered so far. */
-  countMockRequests(): Promise<number>
+  /** The chat completions the mock answered; with `phase`, the paced streams tagged with it (`bench_phase`). */
+  countMockRequests(phase?: string): Promise<number>
   stop(): Promise<void>
 }
 
@@ -271,7 +272,7 @@ export const startBenchProcesses = async (
     })
     started.push(gateway.child)
 
-    const countMockRequests = (): Promise<number> =>
+    const countMockRequests = (phase?: string): Promise<number> =>
       new Promise((resolve, reject) => {
         const onMessage = (message: { type?: string; served?: number }): void => {
           if (message?.type !== 'count' || typeof message.served !== 'number') return
@@ -284,7 +285,7 @@ export const startBenchProcesses = async (
           reject(new Error('the mock upstream did not report its request count'))
         }, 5_000)
         mockChild.on('message', onMessage)
-        mockChild.send({ type: 'count' })
+        mockChild.send({ type: 'count', phase })
       })
 
     return {
