@@ -262,7 +262,7 @@ const forwardedSource = (options: {
  * Watches canonical chunks for usage and the end of the stream, passing them through unchanged; when the call wants
  * the answer, also assembles them into it (reported only for a stream that ended without error).
  */
-const watchChunks = (options: {
+export const watchChunks = (options: {
   reader: ChunkReader<ChatChunk>
   assemble: boolean
   onChunk?: (chunk: ChatChunk) => void

@@ -7,14 +7,13 @@
  * caller adds the cache's.
  */
 import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
-import { createChatResultAssembler } from '../../providers/shared/assemble-chat-result.ts'
 import { chunksOfAnswer } from '../core/cache/answer-chunks.ts'
 import type { CacheHit } from '../core/cache/prompt-cache.ts'
 import type { ServedBy } from '../core/chat-call.ts'
 import type { GatewayError } from '../core/errors.ts'
-import { toGatewayError } from '../middleware/on-error.ts'
 import type { ConvertedContext, DialectCodec } from './dialect-codec.ts'
 import { buildResponseHeaders } from './forward-headers.ts'
+import { watchChunks } from './respond-chat.ts'
 
 export type CachedResponseEnd = {
   /** The answer the client received whole; `null` when its stream failed or it left. */
@@ -83,33 +82,10 @@ export const respondFromCache = (options: {
     request = { model: hit.model, messages: [], stream: true }
   }
   const reader = hit.reader ?? readerOf(chunksOfAnswer(hit.answer!))
-  const assembler = createChatResultAssembler()
-  let ended = false
-  const end = (error: GatewayError | null): void => {
-    if (ended) return
-    ended = true
-    options.onEnd({ answer: error === null ? assembler.finish() : null, error })
-  }
-  const chunks = new ReadableStream<ChatChunk>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read()
-        if (done) {
-          controller.close()
-          end(null)
-          return
-        }
-        assembler.push(value)
-        controller.enqueue(value)
-      } catch (error) {
-        end(toGatewayError(error))
-        controller.error(error)
-      }
-    },
-    async cancel(reason) {
-      end(toGatewayError(reason))
-      await reader.cancel(reason).catch(() => {})
-    },
+  const chunks = watchChunks({
+    reader,
+    assemble: true,
+    onEnd: ({ answer, error }) => options.onEnd({ answer, error }),
   })
   return new Response(codec.encodeStream(chunks, { request, body: options.body }), {
     status: 200,

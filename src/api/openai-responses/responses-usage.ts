@@ -8,6 +8,7 @@
  * canonical count does; `total_tokens` is input plus output.
  */
 import type { Usage } from '../../../providers/spec/chat-types.ts'
+import { isJsonObject } from '../is-json-object.ts'
 
 export type ResponsesUsage = {
   input_tokens: number
@@ -36,9 +37,7 @@ const count = (value: unknown): number | null =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null
 
 const objectOf = (value: unknown): Record<string, unknown> | null =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : null
+  isJsonObject(value) ? value : null
 
 /**
  * A Responses API `usage` object (as OpenAI reports it in a `Response`) → canonical usage; `null` when there is none
