@@ -5,13 +5,18 @@ import chatTextJson from './__fixtures__/chat-text.json?raw'
 import chatTextSse from './__fixtures__/chat-text.sse?raw'
 import chatToolCallsSse from './__fixtures__/chat-tool-calls.sse?raw'
 import embeddingsJson from './__fixtures__/embeddings.json?raw'
+import responsesErrorMidwaySse from './__fixtures__/responses-error-midway.sse?raw'
+import responsesTextJson from './__fixtures__/responses-text.json?raw'
+import responsesTextSse from './__fixtures__/responses-text.sse?raw'
+import responsesToolCallsJson from './__fixtures__/responses-tool-calls.json?raw'
+import responsesToolCallsSse from './__fixtures__/responses-tool-calls.sse?raw'
 import { chatTextAnswer } from './__fixtures__/chat-text-answer.ts'
 import { chatToolCallsAnswer } from './__fixtures__/chat-tool-calls-answer.ts'
 import { createReplayTransport, everyBytes } from './__fixtures__/replay-transport.ts'
 import { createOpenAIAdapter } from './openai-adapter.ts'
 import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
 
-type Operation = 'chat-completions' | 'embeddings'
+type Operation = 'chat-completions' | 'embeddings' | 'responses'
 
 const now = (): number => 1_800_000_000
 
@@ -228,6 +233,62 @@ describe('createOpenAIAnswerTap: non-streamed bodies', () => {
 
   it('has no answer for embeddings', () => {
     expect(assemble(embeddingsJson, { stream: false, operation: 'embeddings' })).toBeNull()
+  })
+})
+
+describe('createOpenAIAnswerTap (Responses API)', () => {
+  const responses = { operation: 'responses' as const }
+
+  it('assembles a recorded Responses stream into the answer its whole body gives, wherever the chunks are cut', () => {
+    for (const [sse, json] of [
+      [responsesTextSse, responsesTextJson],
+      [responsesToolCallsSse, responsesToolCallsJson],
+    ]) {
+      // The recordings are of two calls: the same answer but for the tool calls' ids.
+      const withoutIds = (answer: ReturnType<typeof assemble>) =>
+        JSON.stringify(answer?.choices).replace(/"id":"call_\w+"/g, '"id":""')
+      const whole = assemble(json, { ...responses, stream: false })
+      expect(whole).not.toBeNull()
+      for (const chunkSize of chunkSizes) {
+        const streamed = assemble(sse, { ...responses, stream: true, chunkSize })
+        expect(withoutIds(streamed)).toBe(withoutIds(whole))
+        expect(streamed?.usage).toEqual(whole!.usage)
+      }
+    }
+  })
+
+  it('reports no answer for a stream that failed or was cut short', () => {
+    expect(assemble(responsesErrorMidwaySse, { ...responses, stream: true })).toBeNull()
+    const events = eventsOf(responsesTextSse)
+    expect(assemble(events.slice(0, -1).join(''), { ...responses, stream: true })).toBeNull()
+  })
+
+  it('reports no answer the canonical form could not replay: encrypted reasoning, a hosted tool’s work', () => {
+    const body = JSON.parse(responsesTextJson) as { output: unknown[] }
+    const encrypted = {
+      ...body,
+      output: [
+        { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAA' },
+        ...body.output,
+      ],
+    }
+    const searched = {
+      ...body,
+      output: [{ type: 'web_search_call', id: 'ws_1', status: 'completed' }, ...body.output],
+    }
+    for (const value of [encrypted, searched]) {
+      expect(assemble(JSON.stringify(value), { ...responses, stream: false })).toBeNull()
+      const item = value.output[0]
+      const sse = eventsOf(responsesTextSse)
+      // The same item finished within the stream, before the text.
+      const done = `event: response.output_item.done\ndata: ${JSON.stringify({ type: 'response.output_item.done', output_index: 0, item })}\n\n`
+      expect(
+        assemble([sse[0], done, ...sse.slice(1)].join(''), { ...responses, stream: true })
+      ).toBeNull()
+    }
+    expect(
+      assemble(JSON.stringify({ ...body, status: 'failed' }), { ...responses, stream: false })
+    ).toBeNull()
   })
 })
 

@@ -8,8 +8,15 @@
  * The answer is `null` unless the body held all of it: a stream must reach `[DONE]` (a stream cut after one choice's
  * finish could still lack another choice), with every choice finished; an in-band error, a chunk that is not JSON or
  * of an unexpected shape, and a non-streamed choice without a `finish_reason` all give `null`, as does any operation
- * other than chat completions (embeddings have no answer to assemble).
+ * other than chat completions and responses (embeddings have no answer to assemble).
  * https://platform.openai.com/docs/api-reference/chat-streaming/streaming
+ *
+ * A forwarded Responses API body (`POST /v1/responses`) is assembled the same way, with the conversions a converted
+ * Responses call uses (`convertOpenAIResponsesEvent`, `convertOpenAIResponsesResult`). Its answer is `null` unless the
+ * canonical answer can replay it item for item: only messages, function calls and reasoning summaries (no encrypted
+ * reasoning, no hosted tool's work such as a web search call), and only a response that finished (completed, or
+ * incomplete: a finish reason the cache judges).
+ * https://platform.openai.com/docs/api-reference/responses-streaming
  */
 import {
   createBodyAnswerTap,
@@ -20,6 +27,11 @@ import type { ChatChunk, ChatResult } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
+import { convertOpenAIResponsesResult } from './convert-openai-responses-result.ts'
+import {
+  convertOpenAIResponsesEvent,
+  createOpenAIResponsesStreamState,
+} from './parse-openai-responses-stream.ts'
 import { openAIChatCompletionSchema } from './openai-api.ts'
 import {
   convertOpenAIChatEvent,
@@ -69,7 +81,67 @@ const convertBody = (value: unknown, options: OpenAIAnswerTapOptions): ChatResul
   return convertOpenAIChatResponse({ completion, model: '', now: options.now() })
 }
 
+type Json = Record<string, unknown>
+
+const isJson = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** An output item the canonical answer replays whole: a message, a function call, a reasoning summary. */
+const isReplayableItem = (item: unknown): boolean => {
+  if (!isJson(item)) return false
+  if (item.type === 'message' || item.type === 'function_call') return true
+  return (
+    item.type === 'reasoning' &&
+    (item.encrypted_content === undefined || item.encrypted_content === null)
+  )
+}
+
+const createResponsesStreamTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
+  const state = createOpenAIResponsesStreamState()
+  const conversion = { providerId: options.providerId, model: '', now: options.now() }
+  let replayable = true
+  return createStreamAnswerTap({
+    convert: (event) => {
+      // Each finished item is read once more here, for what the conversion leaves out.
+      if (event.event === 'response.output_item.done' && replayable) {
+        try {
+          replayable = isReplayableItem((JSON.parse(event.data) as Json).item)
+        } catch {
+          replayable = false
+        }
+      }
+      return convertOpenAIResponsesEvent(event, state, conversion)
+    },
+    ended: () => state.done,
+    complete: () => replayable,
+    onChunk: options.onChunk,
+  })
+}
+
+const convertResponsesBody = (
+  value: unknown,
+  options: OpenAIAnswerTapOptions
+): ChatResult | null => {
+  if (!isJson(value) || value.object !== 'response') return null
+  if (value.status !== 'completed' && value.status !== 'incomplete') return null
+  if (!Array.isArray(value.output) || !value.output.every(isReplayableItem)) return null
+  try {
+    return convertOpenAIResponsesResult({
+      response: value,
+      model: '',
+      now: options.now(),
+      providerId: options.providerId,
+    })
+  } catch {
+    return null
+  }
+}
+
 export const createOpenAIAnswerTap = (options: OpenAIAnswerTapOptions): ForwardTap => {
+  if (options.operation === 'responses')
+    return options.stream
+      ? createResponsesStreamTap(options)
+      : createBodyAnswerTap((value) => convertResponsesBody(value, options))
   if (options.operation !== 'chat-completions') return noAnswerTap()
   return options.stream
     ? createStreamTap(options)

@@ -271,6 +271,11 @@ const handleChat = async (
         requestHeaders: c.req.raw.headers,
         stream,
         requestId,
+        // A hit's response id must lead somewhere: the gateway keeps it (`keep`), or the request stores nothing.
+        uncacheable:
+          operation === 'responses' && body.store !== false && parts.keep === undefined
+            ? 'a stored response the gateway cannot keep'
+            : null,
       })
       if (cache !== null) assemble = cache.assemble
     }
@@ -354,6 +359,9 @@ const handleChat = async (
       codec: options.codec,
       body,
       canonical: toCanonical,
+      keep: parts.keep,
+      echo: parts.echo,
+      transformBody: parts.transformBody,
       baseHeaders,
       cacheHeaders: (headers) => session.addHeaders(headers),
       now: deps.clock.now(),

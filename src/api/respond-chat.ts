@@ -28,6 +28,8 @@ export type StreamEnd = {
   stored?: ForwardSummary['stored'] | null
   /** A response the upstream runs on after the body ended (`ForwardSummary.running`); `null` for anything else. */
   running?: ForwardSummary['running'] | null
+  /** A forwarded whole body (not streamed) as the upstream sent it, when the call asked for its answer. */
+  body?: Uint8Array | null
 }
 
 /** What `onEnd` learns: the status sent to the client and what the body carried. */
@@ -336,6 +338,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         answer: end.answer,
         stored: end.stored ?? null,
         running: end.running ?? null,
+        body: end.body ?? null,
         status,
       },
       servedBy
@@ -352,6 +355,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       })
       writeTaps(outcome.taps, outcome.body)
       const end = endOf(outcome.taps, null)
+      if (options.assemble) end.body = outcome.body
       onEnd(end)
       const body = options.transformBody ? options.transformBody(outcome.body) : outcome.body
       if (options.keepForwarded !== undefined && end.stored != null)

@@ -3,6 +3,8 @@
  * stored answer; a streamed one gets the codec's stream of it (role, content and tool-call deltas, the finish reason,
  * the usage chunk when asked for, the end marker, or the Anthropic event sequence), whether the answer was stored
  * from a stream or not. A request following an identical one in flight reads the leader's chunks as they arrive.
+ * An answer kept whole (embeddings) is sent as the upstream sent it, through the same rewrite a miss gets. A Responses
+ * answer is kept by the route (`keep`, its `store`) before the client has it, under the new id the codec gave it.
  * Headers are those of an answered call (`x-gatehouse-provider`, `-model`; `x-gatehouse-attempts: 0`), and the
  * caller adds the cache's.
  */
@@ -45,13 +47,19 @@ export const respondFromCache = (options: {
    * usage). A request only Anthropic's own API can take has none: a minimal one stands in.
    */
   canonical: () => ChatRequest
+  /** The route's keeper of the answer as the client receives it (the Responses API's `store`). */
+  keep?: ConvertedContext['keep']
+  /** Request fields the body no longer has, which the answer echoes (an expanded Responses chain). */
+  echo?: ConvertedContext['echo']
+  /** The rewrite a whole body gets on its way to the client (float embeddings → base64), as on a miss. */
+  transformBody?: (bytes: Uint8Array) => Uint8Array
   baseHeaders: Record<string, string>
   /** The cache's headers (`x-gatehouse-cache`...). */
   cacheHeaders: (headers: Record<string, string>) => void
   now: number
   /** Once the body is sent (at once when not streamed), failed, or the client left. */
   onEnd: (end: CachedResponseEnd) => void
-}): Response => {
+}): Promise<Response> | Response => {
   const { hit, codec, stream } = options
   const servedBy: ServedBy = {
     provider: hit.provider,
@@ -65,16 +73,15 @@ export const respondFromCache = (options: {
     contentType: stream ? 'text/event-stream; charset=utf-8' : 'application/json',
   })
   options.cacheHeaders(headers)
-  if (!stream) {
-    const answer = hit.answer!
-    const context: ConvertedContext = {
-      request: { model: answer.model, messages: [], stream: false },
-      body: options.body,
-    }
-    const encoded = JSON.stringify(codec.encodeResult(answer, context))
-    options.onEnd({ answer, error: null })
-    return new Response(encoded, { status: 200, headers })
+  if (hit.whole !== null) {
+    const bytes = encoder.encode(hit.whole.body)
+    options.onEnd({ answer: null, error: null })
+    return new Response(
+      (options.transformBody ? options.transformBody(bytes) : bytes) as Uint8Array<ArrayBuffer>,
+      { status: 200, headers }
+    )
   }
+  if (!stream) return respondWhole(options, hit.answer!, headers)
   let request: ChatRequest
   try {
     request = { ...options.canonical(), model: hit.model, stream: true }
@@ -87,8 +94,36 @@ export const respondFromCache = (options: {
     assemble: true,
     onEnd: ({ answer, error }) => options.onEnd({ answer, error }),
   })
-  return new Response(codec.encodeStream(chunks, { request, body: options.body }), {
-    status: 200,
-    headers,
-  })
+  return new Response(
+    codec.encodeStream(chunks, {
+      request,
+      body: options.body,
+      keep: options.keep,
+      echo: options.echo,
+    }),
+    { status: 200, headers }
+  )
+}
+
+const encoder = new TextEncoder()
+
+/** A hit for a non-streamed request: the codec's JSON of the answer, sent once the route has kept it. */
+const respondWhole = async (
+  options: Parameters<typeof respondFromCache>[0],
+  answer: ChatResult,
+  headers: Record<string, string>
+): Promise<Response> => {
+  let kept: void | Promise<unknown> = undefined
+  const keep = options.keep
+  const context: ConvertedContext = {
+    request: { model: answer.model, messages: [], stream: false },
+    body: options.body,
+    keep: keep === undefined ? undefined : (encoded) => (kept = keep(encoded)),
+    echo: options.echo,
+  }
+  const encoded = JSON.stringify(options.codec.encodeResult(answer, context))
+  options.onEnd({ answer, error: null })
+  // As on a miss: what the answer is kept as is there before the client has it (a client may chain at once).
+  await Promise.resolve(kept).catch(() => {})
+  return new Response(encoded, { status: 200, headers })
 }

@@ -502,3 +502,152 @@ describe('prompt cache: single-flight', () => {
     }, 60_000)
   }
 })
+
+describe('prompt cache: embeddings', () => {
+  const embeddingsCalls = (): number =>
+    openai.requests.filter((request) => request.path === '/v1/embeddings').length
+
+  it('replays the upstream’s body byte for byte, keyed by input and encoding, and records what a hit saved', async () => {
+    // Long enough to cost a few micro-dollars at $0.02 per million tokens.
+    const body = {
+      model: 'openai/text-embedding-3-small',
+      input: [unique('embed'), 'word '.repeat(2000)],
+    }
+    const before = embeddingsCalls()
+    const miss = await post('/v1/embeddings', body)
+    expect(miss.status).toBe(200)
+    expect(miss.headers.get('x-gatehouse-cache')).toBe('miss')
+    const hit = await stored(() => post('/v1/embeddings', { ...body, encoding_format: 'float' }))
+    expect(hit.text).toBe(miss.text)
+    expect(hit.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(hit.headers.get('x-gatehouse-cache-key')).toBe(miss.headers.get('x-gatehouse-cache-key'))
+    expect(embeddingsCalls()).toBe(before + 1)
+    const missed = await usageOf(miss.headers.get('x-request-id')!)
+    expect(missed.costMicroUsd).toBeGreaterThan(0)
+    expect(await usageOf(hit.headers.get('x-request-id')!)).toMatchObject({
+      cache: 'hit',
+      provider: 'openai',
+      costMicroUsd: 0,
+      savedCostMicroUsd: missed.costMicroUsd,
+      usage: { inputTokens: 0, outputTokens: 0 },
+    })
+
+    // base64 is another answer: its own key, its own upstream call, then its own hits.
+    const base64 = await post('/v1/embeddings', { ...body, encoding_format: 'base64' })
+    expect(base64.headers.get('x-gatehouse-cache')).toBe('miss')
+    const item = (base64.json().data as { embedding: unknown }[])[0]
+    expect(typeof item.embedding).toBe('string')
+    const again = await stored(() => post('/v1/embeddings', { ...body, encoding_format: 'base64' }))
+    expect(again.text).toBe(base64.text)
+    expect(embeddingsCalls()).toBe(before + 2)
+  })
+
+  it('does not store an embeddings error', async () => {
+    const body = { model: 'openai/text-embedding-3-small', input: unique('embed error') }
+    openai.enqueue({ status: 500 })
+    expect((await post('/v1/embeddings', body)).status).toBeGreaterThanOrEqual(500)
+    const next = await post('/v1/embeddings', body)
+    expect(next.status).toBe(200)
+    expect(next.headers.get('x-gatehouse-cache')).toBe('miss')
+  })
+})
+
+describe('prompt cache: Responses API', () => {
+  const responsesCalls = (): number =>
+    openai.requests.filter((request) => request.path === '/v1/responses').length
+
+  /** The events of a Responses stream, by `type`, with their payloads. */
+  const responsesEvents = (text: string): Record<string, unknown>[] =>
+    dataLines(text).map((data) => JSON.parse(data) as Record<string, unknown>)
+
+  const outputText = (response: Record<string, unknown>): string =>
+    (response.output as { type: string; content?: { type: string; text: string }[] }[])
+      .filter((item) => item.type === 'message')
+      .flatMap((item) => item.content ?? [])
+      .map((part) => part.text)
+      .join('')
+
+  it('answers a repeated forwarded request from the cache, streamed and not, each with a response id of its own', async () => {
+    const body = { model: 'openai/gpt-4o-mini', input: unique('responses'), store: false }
+    const before = responsesCalls()
+    const miss = await post('/v1/responses', body)
+    expect(miss.status).toBe(200)
+    expect(miss.headers.get('x-gatehouse-cache')).toBe('miss')
+    const hit = await stored(() => post('/v1/responses', body))
+    const first = miss.json()
+    const replayed = hit.json()
+    expect(replayed.object).toBe('response')
+    expect(replayed.status).toBe('completed')
+    expect(outputText(replayed)).toBe(outputText(first))
+    expect(replayed.id).not.toBe(first.id)
+    expect(replayed.store).toBe(false)
+
+    const streamed = await post('/v1/responses', { ...body, stream: true })
+    expect(streamed.headers.get('x-gatehouse-cache')).toBe('hit')
+    const events = responsesEvents(streamed.text)
+    expect(events[0].type).toBe('response.created')
+    expect(events.at(-1)!.type).toBe('response.completed')
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index))
+    const completed = events.at(-1)!.response as Record<string, unknown>
+    expect(outputText(completed)).toBe(outputText(first))
+    expect(responsesCalls()).toBe(before + 1)
+  })
+
+  it('serves a non-streamed request from an answer that was streamed', async () => {
+    const body = { model: 'openai/gpt-4o-mini', input: unique('responses stream'), store: false }
+    const miss = await post('/v1/responses', { ...body, stream: true })
+    expect(miss.headers.get('x-gatehouse-cache')).toBe('miss')
+    const completed = responsesEvents(miss.text).at(-1)!.response as Record<string, unknown>
+    const hit = await stored(() => post('/v1/responses', body))
+    expect(outputText(hit.json())).toBe(outputText(completed))
+  })
+
+  it('keeps a stored hit: it can be retrieved and continued with previous_response_id', async () => {
+    const body = { model: 'openai/gpt-4o-mini', input: unique('responses store') }
+    await post('/v1/responses', body)
+    const hit = await stored(() => post('/v1/responses', body))
+    const id = String(hit.json().id)
+    expect(hit.json().store).toBe(true)
+    const retrieved = await fetch(`${server.url}/v1/responses/${id}`, {
+      headers: { authorization: `Bearer ${masterKey}` },
+    })
+    expect(retrieved.status).toBe(200)
+    expect(((await retrieved.json()) as { id: string }).id).toBe(id)
+    const before = responsesCalls()
+    const next = await post('/v1/responses', {
+      model: 'openai/gpt-4o-mini',
+      input: 'and then?',
+      previous_response_id: id,
+    })
+    expect(next.status).toBe(200)
+    // The chain went upstream with the cached answer expanded into its input.
+    const sent = openai.requests.filter((request) => request.path === '/v1/responses')
+    expect(sent.length).toBe(before + 1)
+    const input = JSON.stringify((sent.at(-1)!.body as { input: unknown }).input)
+    expect(input).toContain(body.input)
+    expect(input).toContain('and then?')
+  })
+
+  it('bypasses what it could not replay: hosted tools, background runs', async () => {
+    const body = { model: 'openai/gpt-4o-mini', input: unique('responses tools'), store: false }
+    const withTool = await post('/v1/responses', { ...body, tools: [{ type: 'web_search' }] })
+    expect(withTool.headers.get('x-gatehouse-cache')).toBe('bypass')
+    expect(withTool.headers.get('x-gatehouse-cache-key')).toBeNull()
+  })
+
+  it('caches a Responses request converted to Anthropic, and replays it as Responses events', async () => {
+    const body = {
+      model: 'anthropic/claude-sonnet-4-5',
+      input: unique('responses to anthropic'),
+      max_output_tokens: 100,
+      store: false,
+    }
+    const before = messagesCalls()
+    const miss = await post('/v1/responses', { ...body, stream: true })
+    expect(miss.headers.get('x-gatehouse-cache')).toBe('miss')
+    const hit = await stored(() => post('/v1/responses', body))
+    const completed = responsesEvents(miss.text).at(-1)!.response as Record<string, unknown>
+    expect(outputText(hit.json())).toBe(outputText(completed))
+    expect(messagesCalls()).toBe(before + 1)
+  })
+})

@@ -4,6 +4,7 @@ import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
+import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { openAIErrorSchema } from '../openai/openai-schemas.ts'
 import { responsesCodec } from './responses-codec.ts'
@@ -172,7 +173,8 @@ type Located =
 export const registerResponses = (
   app: OpenAPIHono<GatewayEnv>,
   deps: Deps,
-  executor: Executor
+  executor: Executor,
+  promptCache: PromptCache | null = null
 ): void => {
   const store = deps.stores.responses
   // A background response's usage, settled by the first retrieve, cancel or delete that shows it finished (and by the
@@ -195,6 +197,7 @@ export const registerResponses = (
       executor,
       codec: responsesCodec,
       operation: 'responses',
+      promptCache,
       prepare:
         store === undefined
           ? undefined

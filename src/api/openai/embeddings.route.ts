@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
@@ -34,7 +35,8 @@ export const embeddingsRoute = createRoute({
 export const registerEmbeddings = (
   app: OpenAPIHono<GatewayEnv>,
   deps: Deps,
-  executor: Executor
+  executor: Executor,
+  promptCache: PromptCache | null = null
 ): void => {
   app.openapi(
     embeddingsRoute,
@@ -43,6 +45,7 @@ export const registerEmbeddings = (
       executor,
       codec: openAIEmbeddingsCodec,
       operation: 'embeddings',
+      promptCache,
       transformFor: (body) =>
         body.encoding_format === 'base64' ? encodeEmbeddingsBase64 : undefined,
     }) as never

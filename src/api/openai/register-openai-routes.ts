@@ -15,7 +15,7 @@ export const registerOpenAIRoutes = (
   promptCache: PromptCache | null = null
 ): void => {
   registerChatCompletions(app, deps, executor, promptCache)
-  registerEmbeddings(app, deps, executor)
-  registerResponses(app, deps, executor)
+  registerEmbeddings(app, deps, executor, promptCache)
+  registerResponses(app, deps, executor, promptCache)
   registerModels(app, deps, executor)
 }

@@ -159,6 +159,50 @@ describe('cacheKey', () => {
     expect(await cacheKey(base({ ...chat, temperature: 0.2 }), sync)).not.toBe(key)
   })
 
+  it('keys a Responses request by what changes its answer: not store, stream, metadata nor defaults', async () => {
+    const responses = {
+      model: 'gpt-4o',
+      instructions: 'be brief',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'hello' }] }],
+    }
+    const of = (body: Record<string, unknown>) => cacheKey(base(body, { operation: 'responses' }))
+    const key = await of(responses)
+    for (const same of [
+      reserialised(responses),
+      { ...responses, store: false, stream: true, stream_options: { include_obfuscation: false } },
+      { ...responses, metadata: { run: '1' }, user: 'u', prompt_cache_key: 'k' },
+      { ...responses, temperature: 1, top_p: 1, truncation: 'disabled', tools: [], include: [] },
+      { ...responses, text: { format: { type: 'text' } }, tool_choice: 'none' },
+    ])
+      expect(await of(same)).toBe(key)
+    const variants: Record<string, unknown>[] = [
+      { ...responses, instructions: 'be long' },
+      { ...responses, temperature: 0 },
+      { ...responses, max_output_tokens: 10 },
+      { ...responses, reasoning: { effort: 'low' } },
+      { ...responses, text: { format: { type: 'json_object' } } },
+      { ...responses, include: ['reasoning.encrypted_content'] },
+      { ...responses, previous_response_id: 'resp_1', store: false },
+    ]
+    const keys = await Promise.all(variants.map(of))
+    expect(new Set([key, ...keys]).size).toBe(variants.length + 1)
+  })
+
+  it('keys embeddings by their input, dimensions and encoding (float is the default), not by user', async () => {
+    const embeddings = { model: 'text-embedding-3-small', input: ['a', 'b'] }
+    const of = (body: Record<string, unknown>) => cacheKey(base(body, { operation: 'embeddings' }))
+    const key = await of(embeddings)
+    expect(await of({ ...embeddings, encoding_format: 'float', user: 'u' })).toBe(key)
+    const keys = await Promise.all(
+      [
+        { ...embeddings, encoding_format: 'base64' },
+        { ...embeddings, dimensions: 256 },
+        { ...embeddings, input: ['b', 'a'] },
+      ].map(of)
+    )
+    expect(new Set([key, ...keys]).size).toBe(4)
+  })
+
   it('takes the targets as a set: the order a weighted route drew them in does not matter', async () => {
     const a = target('openai', 'gpt-4o')
     const b = target('anthropic', 'claude')

@@ -3,8 +3,9 @@
  * hashes the same, however it was serialised: object keys are sorted at every level, a top-level `null` is the same as
  * an absent field, and a field set to the API's own default is left out (`n: 1`, `temperature: 1`, an empty `tools`
  * list...). Fields that do not change the answer are left out too: `stream` and `stream_options` (a streamed answer
- * serves a non-streamed request and the other way round), the end user (`user`, `safety_identifier`, `metadata`) and
- * OpenAI's `prompt_cache_key` (a routing hint for its own cache).
+ * serves a non-streamed request and the other way round), the end user (`user`, `safety_identifier`, `metadata`),
+ * OpenAI's `prompt_cache_key` (a routing hint for its own cache) and, for the Responses API, `store` (where the answer
+ * is kept, not what it says).
  *
  * Beside the body the key holds the operation, the route's targets (as a sorted set of `provider/model`: a weighted
  * route draws its first target per request, and an answer any of them gave serves the route), the client headers that
@@ -30,6 +31,20 @@ const ignoredFields: Partial<Record<Operation, ReadonlySet<string>>> = {
     'prompt_cache_key',
   ]),
   messages: new Set(['model', 'stream', 'metadata']),
+  // `store` and `background` decide where the answer is kept, not what it says (a background request is not cached).
+  responses: new Set([
+    'model',
+    'stream',
+    'stream_options',
+    'user',
+    'safety_identifier',
+    'metadata',
+    'prompt_cache_key',
+    'prompt_cache_retention',
+    'store',
+    'background',
+  ]),
+  embeddings: new Set(['model', 'user']),
 }
 
 const isEmptyList = (value: unknown): boolean => Array.isArray(value) && value.length === 0
@@ -91,6 +106,39 @@ const isDefault: Partial<
         return false
     }
   },
+  // https://platform.openai.com/docs/api-reference/responses/create
+  responses: (name, value, body) => {
+    switch (name) {
+      case 'temperature':
+      case 'top_p':
+        return value === 1
+      case 'parallel_tool_calls':
+        return value === true
+      case 'truncation':
+        return value === 'disabled'
+      case 'tools':
+      case 'include':
+        return isEmptyList(value)
+      case 'tool_choice':
+        return value === (hasTools(body) ? 'auto' : 'none')
+      case 'text': {
+        // `{ format: { type: 'text' } }`, the default, and nothing else.
+        if (typeof value !== 'object' || value === null) return false
+        const text = value as { format?: { type?: unknown }; [name: string]: unknown }
+        return (
+          Object.keys(text).length === 1 &&
+          typeof text.format === 'object' &&
+          text.format !== null &&
+          Object.keys(text.format).length === 1 &&
+          text.format.type === 'text'
+        )
+      }
+      default:
+        return false
+    }
+  },
+  // https://platform.openai.com/docs/api-reference/embeddings/create
+  embeddings: (name, value) => name === 'encoding_format' && value === 'float',
 }
 
 /** The body as the key sees it: the fields that change the answer, defaults and `null`s left out (top level). */

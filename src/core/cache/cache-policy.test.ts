@@ -83,7 +83,7 @@ describe('uncacheableReason', () => {
     ).toBe('temperature')
   })
 
-  it('never caches what it could not replay: logprobs, audio, server tools; nor other operations', () => {
+  it('never caches what it could not replay: logprobs, audio, server tools; nor token counts', () => {
     expect(uncacheableReason('chat-completions', { ...chat, logprobs: true }, policy)).toBe(
       'logprobs'
     )
@@ -100,6 +100,49 @@ describe('uncacheableReason', () => {
     expect(
       uncacheableReason('messages', { ...chat, tools: [{ name: 'f', input_schema: {} }] }, policy)
     ).toBeNull()
-    expect(uncacheableReason('embeddings', { input: 'x' }, policy)).not.toBeNull()
+    expect(uncacheableReason('count-tokens', chat, policy)).toBe('not a cached operation')
+  })
+
+  it('caches embeddings whatever their parameters: nothing in them varies', () => {
+    expect(uncacheableReason('embeddings', { input: 'x', temperature: 2 }, policy)).toBeNull()
+  })
+
+  it('caches a Responses request unless it runs in the background, or on state the upstream holds', () => {
+    const responses = { model: 'gpt-4o', input: 'hi' }
+    expect(uncacheableReason('responses', responses, policy)).toBeNull()
+    expect(uncacheableReason('responses', { ...responses, background: true }, policy)).toBe(
+      'background'
+    )
+    expect(uncacheableReason('responses', { ...responses, conversation: 'conv_1' }, policy)).toBe(
+      'a conversation held upstream'
+    )
+    expect(uncacheableReason('responses', { ...responses, prompt: { id: 'pmpt_1' } }, policy)).toBe(
+      'a prompt template held upstream'
+    )
+    const chained = { ...responses, previous_response_id: 'resp_1' }
+    expect(uncacheableReason('responses', chained, policy)).toBe(
+      'chained to a response held upstream'
+    )
+    expect(uncacheableReason('responses', { ...chained, store: false }, policy)).toBeNull()
+    expect(
+      uncacheableReason(
+        'responses',
+        { ...responses, include: ['message.output_text.logprobs'] },
+        policy
+      )
+    ).toBe('logprobs')
+    expect(
+      uncacheableReason('responses', { ...responses, tools: [{ type: 'web_search' }] }, policy)
+    ).toBe('tools only OpenAI runs')
+    expect(
+      uncacheableReason(
+        'responses',
+        { ...responses, tools: [{ type: 'function', name: 'f' }], temperature: 0 },
+        policy
+      )
+    ).toBeNull()
+    expect(uncacheableReason('responses', { ...responses, temperature: 1.5 }, policy)).toBe(
+      'temperature'
+    )
   })
 })

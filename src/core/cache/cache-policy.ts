@@ -11,7 +11,9 @@
  * Not cached: requests whose answer varies by design (`n > 1`, a temperature above the policy's `maxTemperature`),
  * unless the policy says so, and requests whose answer the cache could not replay in every form, since a stored
  * answer serves streamed and non-streamed requests alike through the canonical answer: log probabilities, audio
- * output, server-side tools (web search, MCP servers, code execution containers).
+ * output, server-side tools (web search, MCP servers, code execution containers), and for the Responses API a
+ * background run or a state the upstream holds (a conversation, a prompt template, a chain to a response it stores,
+ * unless the request stores nothing).
  */
 import type { Operation } from '../../../providers/spec/operation.ts'
 import { invalidRequest } from '../errors.ts'
@@ -88,6 +90,15 @@ const isServerTool = (tool: unknown): boolean => {
 }
 
 /**
+ * A Responses tool the model's answer may show the work of (web search calls, MCP lists, shell calls...), which the
+ * canonical answer cannot replay: anything but functions and namespaces of functions.
+ */
+const isHostedResponsesTool = (tool: unknown): boolean => {
+  const type = (tool as { type?: unknown } | null)?.type
+  return type !== 'function' && type !== 'namespace'
+}
+
+/**
  * Why the request is not cached (a few words, for the log), or `null` when it may be. Answers that vary by design
  * are cached only when the policy says so; answers the cache could not replay, never.
  */
@@ -109,6 +120,21 @@ export const uncacheableReason = (
     if (isPresent(body.mcp_servers)) return 'MCP servers'
     if (isPresent(body.container)) return 'a code execution container'
     if (Array.isArray(body.tools) && body.tools.some(isServerTool)) return 'server tools'
+  } else if (operation === 'responses') {
+    if (body.background === true) return 'background'
+    if (isPresent(body.conversation)) return 'a conversation held upstream'
+    if (isPresent(body.prompt)) return 'a prompt template held upstream'
+    // A hit's response is kept by the gateway, which cannot continue what the upstream holds.
+    if (isPresent(body.previous_response_id) && body.store !== false)
+      return 'chained to a response held upstream'
+    if (isPresent(body.top_logprobs)) return 'logprobs'
+    if (Array.isArray(body.include) && body.include.includes('message.output_text.logprobs'))
+      return 'logprobs'
+    if (Array.isArray(body.tools) && body.tools.some(isHostedResponsesTool))
+      return 'tools only OpenAI runs'
+  } else if (operation === 'embeddings') {
+    // Deterministic: nothing varies.
+    return null
   } else {
     return 'not a cached operation'
   }

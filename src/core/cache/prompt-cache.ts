@@ -7,6 +7,7 @@
  *
  * What is stored is the complete canonical answer (`ChatResult`) and who gave it, as JSON: the codec of the client's
  * protocol encodes it, streamed or not, so a streamed answer serves a non-streamed request and the other way round.
+ * Embeddings, which are never streamed and have no canonical form, are kept as the body the upstream sent.
  * Only complete successes are stored: no error of any status, no stream that broke off or that the client left, no
  * content-filtered answer, no finish reason the route excludes. The scope is the tenant (the master key has its own)
  * unless the route shares its cache; `x-gatehouse-cache-namespace` narrows it.
@@ -14,7 +15,7 @@
  * Single-flight (`single-flight.ts`): the first request for a key leads a flight; identical requests that may read
  * the cache follow it instead of going upstream.
  */
-import type { ChatChunk, ChatResult } from '../../../providers/spec/chat-types.ts'
+import type { ChatChunk, ChatResult, Usage } from '../../../providers/spec/chat-types.ts'
 import type { Operation } from '../../../providers/spec/operation.ts'
 import type { ChunkReader } from '../../../providers/spec/provider-adapter.ts'
 import type { PriceTable } from '../../../config/price-table.ts'
@@ -28,10 +29,14 @@ import type { Principal } from '../principal.ts'
 import type { CachePolicy, ResolvedCache } from '../resolve-config.ts'
 import { cacheKey, type Sha256Hex } from './cache-key.ts'
 import { readCacheControls, ttlFor, uncacheableReason, type CacheControls } from './cache-policy.ts'
-import { Flights, followFlight, type Flight } from './single-flight.ts'
+import { Flights, followFlight, type Flight, type WholeBody } from './single-flight.ts'
 
-/** The JSON a store holds for one key. */
-type StoredAnswer = { v: 1; provider: string; model: string; answer: ChatResult }
+export type { WholeBody }
+
+/** The JSON a store holds for one key: the canonical answer of a chat-shaped call, or a whole body. */
+type StoredAnswer =
+  | { v: 1; provider: string; model: string; answer: ChatResult; whole?: undefined }
+  | { v: 1; provider: string; model: string; answer?: undefined; whole: WholeBody }
 
 export type CacheRequest = {
   operation: Operation
@@ -45,6 +50,11 @@ export type CacheRequest = {
   requestHeaders: Headers
   stream: boolean
   requestId: string
+  /**
+   * Why the handler cannot serve this request from the cache, if it cannot (a Responses request to be stored where
+   * the deployment keeps no responses: a hit's id would lead nowhere). The request then bypasses the cache.
+   */
+  uncacheable?: string | null
 }
 
 /** A hit: the answer whole, or (a streamed request following one in flight) the leader's chunks as they come. */
@@ -54,6 +64,8 @@ export type CacheHit = {
   model: string
   ageMs: number
   answer: ChatResult | null
+  /** The body of an answer kept whole (embeddings), in place of `answer`. */
+  whole: WholeBody | null
   reader: ChunkReader<ChatChunk> | null
   /** What the answer cost upstream, at today's prices; `null` when unknown. */
   savedCostMicroUsd: number | null
@@ -64,6 +76,10 @@ export type CacheCallEnd = {
   status: number
   error: unknown
   answer: ChatResult | null
+  /** A forwarded whole body (not streamed), as the upstream sent it: what an embeddings answer is kept as. */
+  body?: Uint8Array | null
+  /** The usage the answer reported (kept with a whole body). */
+  usage?: Usage | null
 }
 
 export type PromptCacheOptions = {
@@ -113,7 +129,7 @@ export class CacheSession {
   /** @internal */
   async decide(controls: CacheControls): Promise<void> {
     const { request, policy, cache } = this
-    const reason = uncacheableReason(request.operation, request.body, policy)
+    const reason = request.uncacheable ?? uncacheableReason(request.operation, request.body, policy)
     if (reason !== null) return
     const shared = policy.shareAcrossTenants
     const principal = request.principal
@@ -156,16 +172,10 @@ export class CacheSession {
     if (stored !== null) {
       flight.provider = stored.entry.provider
       flight.model = stored.entry.model
-      flight.complete(stored.entry.answer)
+      const { entry } = stored
+      flight.complete(entry.answer ?? entry.whole)
       cache.flights.end(key, flight)
-      this.setHit(
-        'store',
-        stored.entry.provider,
-        stored.entry.model,
-        stored.ageMs,
-        stored.entry.answer,
-        null
-      )
+      this.setHit('store', entry.provider, entry.model, stored.ageMs, flight, null)
       return
     }
     this.status = 'miss'
@@ -182,23 +192,23 @@ export class CacheSession {
   private async follow(flight: Flight): Promise<boolean> {
     flight.followers += 1
     if (!this.request.stream) {
-      const answer = await flight.settled
-      if (answer === null) return false
-      this.setHit('flight', flight.provider, flight.model, 0, answer, null)
+      if (!(await flight.settled)) return false
+      this.setHit('flight', flight.provider, flight.model, 0, flight, null)
       return true
     }
     const reader = await followFlight(flight)
     if (reader === null) return false
-    this.setHit('flight', flight.provider, flight.model, 0, flight.answer, reader)
+    this.setHit('flight', flight.provider, flight.model, 0, flight, reader)
     return true
   }
 
+  /** A hit on `flight`'s answer (a stored one, or the answer of an identical request in flight). */
   private setHit(
     source: CacheHit['source'],
     provider: string,
     model: string,
     ageMs: number,
-    answer: ChatResult | null,
+    flight: Flight,
     reader: ChunkReader<ChatChunk> | null
   ): void {
     this.status = 'hit'
@@ -208,17 +218,19 @@ export class CacheSession {
       provider,
       model,
       ageMs,
-      answer: reader === null ? answer : null,
+      answer: reader === null ? flight.answer : null,
+      whole: reader === null ? flight.whole : null,
       reader,
       savedCostMicroUsd: null,
     }
   }
 
   /** What a hit saved, once its answer is known (a streamed follower's at the end of the leader's). */
-  savedCost(answer: ChatResult | null): number | null {
+  savedCost(answer: ChatResult | null, whole: WholeBody | null = null): number | null {
     const hit = this.hit
-    if (hit === null || answer === null) return null
-    return computeCost(answer.usage, this.cache.prices.priceFor(hit.provider, hit.model))
+    const usage = answer?.usage ?? whole?.usage ?? null
+    if (hit === null || usage === null) return null
+    return computeCost(usage, this.cache.prices.priceFor(hit.provider, hit.model))
   }
 
   /** The call went upstream and was answered by `servedBy`: identical requests in flight learn who. */
@@ -247,9 +259,12 @@ export class CacheSession {
     this.clearFlightTimer()
     const flight = this.flight
     const key = this.key
-    let answer = end.error === null && end.status < 300 ? end.answer : null
+    const answered = end.error === null && end.status < 300
+    let answer = answered ? end.answer : null
     if (answer !== null && answer.model === '') answer = { ...answer, model: servedBy.model }
-    if (answer === null) {
+    const whole = answered && answer === null ? wholeBodyOf(this.request.operation, end) : null
+    const given = answer ?? whole
+    if (given === null) {
       if (flight !== null) {
         flight.fail()
         this.cache.flights.end(key!, flight)
@@ -257,17 +272,24 @@ export class CacheSession {
       return
     }
     // Followers asked what this request asked: they get the answer, storable or not.
-    flight?.complete(answer)
+    flight?.complete(given)
     const unlist = (): void => {
       if (flight !== null) this.cache.flights.end(key!, flight)
     }
-    if (!this.storeAnswer || key === null || !this.cache.storable(answer, this.policy)) {
+    if (
+      !this.storeAnswer ||
+      key === null ||
+      (answer !== null && !this.cache.storable(answer, this.policy))
+    ) {
       unlist()
       return
     }
     this.cache.write({
       key,
-      entry: { v: 1, provider: servedBy.provider, model: servedBy.model, answer },
+      entry:
+        answer !== null
+          ? { v: 1, provider: servedBy.provider, model: servedBy.model, answer }
+          : { v: 1, provider: servedBy.provider, model: servedBy.model, whole: whole! },
       tenant: this.tenant,
       ttlMs: this.ttlMs,
       request: this.request,
@@ -279,6 +301,19 @@ export class CacheSession {
     if (this.flightTimer !== undefined) this.cache.clock.clearTimeout(this.flightTimer)
     this.flightTimer = undefined
   }
+}
+
+const utf8 = new TextDecoder()
+
+/**
+ * The whole body an embeddings call answered, when it holds embeddings (a JSON object with `data`); else `null`.
+ * Chat-shaped calls are kept as their canonical answer instead.
+ */
+const wholeBodyOf = (operation: Operation, end: CacheCallEnd): WholeBody | null => {
+  if (operation !== 'embeddings' || end.body == null) return null
+  const body = utf8.decode(end.body)
+  if (!/^\s*\{/.test(body) || !body.includes('"data"')) return null
+  return { body, usage: end.usage ?? null }
 }
 
 /** How long past its call's total timeout a flight may stay open before its followers give up on it. */
@@ -322,7 +357,9 @@ class PromptCacheImpl {
     if (stored === null || (maxAgeMs !== null && stored.ageMs > maxAgeMs)) return null
     try {
       const entry = JSON.parse(stored.value) as StoredAnswer
-      if (entry?.v !== 1 || !Array.isArray(entry.answer?.choices)) return null
+      if (entry?.v !== 1) return null
+      if (!Array.isArray(entry.answer?.choices) && typeof entry.whole?.body !== 'string')
+        return null
       return { entry, ageMs: stored.ageMs }
     } catch {
       return null
@@ -381,7 +418,8 @@ class PromptCacheImpl {
     const controls = readCacheControls(request.requestHeaders)
     const session = new CacheSession(this, request, policy)
     await session.decide(controls)
-    if (session.hit !== null) session.hit.savedCostMicroUsd = session.savedCost(session.hit.answer)
+    if (session.hit !== null)
+      session.hit.savedCostMicroUsd = session.savedCost(session.hit.answer, session.hit.whole)
     this.options.observer.observe({
       type: 'cache',
       requestId: request.requestId,

@@ -27,14 +27,25 @@ const answer: ChatResult = {
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 describe('Flight', () => {
-  it('settles non-streamed followers with the answer, or with null when the leader failed', async () => {
+  it('settles non-streamed followers with the answer, or with false when the leader failed', async () => {
     const done = new Flight()
     done.complete(answer)
-    expect(await done.settled).toBe(answer)
+    expect(await done.settled).toBe(true)
+    expect(done.answer).toBe(answer)
     const failed = new Flight()
     failed.fail()
     failed.complete(answer)
-    expect(await failed.settled).toBeNull()
+    expect(await failed.settled).toBe(false)
+    expect(failed.answer).toBeNull()
+  })
+
+  it('carries a whole body (embeddings) in place of a canonical answer', async () => {
+    const flight = new Flight()
+    const whole = { body: '{"object":"list","data":[]}', usage: null }
+    flight.complete(whole)
+    expect(await flight.settled).toBe(true)
+    expect(flight.whole).toBe(whole)
+    expect(flight.answer).toBeNull()
   })
 
   it('gives a streamed follower the leader’s chunks as they arrive, before the leader has finished', async () => {

@@ -13,27 +13,35 @@
  * the complete answer (`chunksOfAnswer`). The flight stays listed until the answer is stored, so a request arriving
  * meanwhile is answered from it rather than missing the store.
  */
-import type { ChatChunk, ChatResult } from '../../../providers/spec/chat-types.ts'
+import type { ChatChunk, ChatResult, Usage } from '../../../providers/spec/chat-types.ts'
 import type { ChunkReader } from '../../../providers/spec/provider-adapter.ts'
 import { GatewayError } from '../errors.ts'
 import { chunksOfAnswer } from './answer-chunks.ts'
 
 type FlightState = 'open' | 'done' | 'failed'
 
+/**
+ * An answer kept as the body the upstream sent, where it has no canonical form and no stream to replay (embeddings):
+ * replayed byte for byte, to requests that asked exactly the same (`encoding_format` is in the key).
+ */
+export type WholeBody = { body: string; usage: Usage | null }
+
 export class Flight {
   /** The leader's chunks so far (for a streamed leader). */
   readonly chunks: ChatChunk[] = []
   state: FlightState = 'open'
+  /** The leader's answer, once it has it: canonical (chat-shaped calls) or `whole` (embeddings). */
   answer: ChatResult | null = null
+  whole: WholeBody | null = null
   /** Who answers (set once the leader's call is answered, before its first chunk): what followers report. */
   provider = ''
   /** The upstream model that answers, also for chunks whose `model` the upstream left empty. */
   model = ''
   /** Requests that followed this one so far. */
   followers = 0
-  /** Resolves with the answer once the leader has it, or `null` when it failed. */
-  readonly settled: Promise<ChatResult | null>
-  private resolve!: (answer: ChatResult | null) => void
+  /** Resolves once the leader has its answer (`true`: then in `answer` or `whole`) or failed (`false`). */
+  readonly settled: Promise<boolean>
+  private resolve!: (answered: boolean) => void
   /** Streamed followers waiting for the next change. */
   private waiting: (() => void)[] = []
 
@@ -51,18 +59,19 @@ export class Flight {
     this.wake()
   }
 
-  complete(answer: ChatResult): void {
+  complete(answer: ChatResult | WholeBody): void {
     if (this.state !== 'open') return
     this.state = 'done'
-    this.answer = answer
-    this.resolve(answer)
+    if ('choices' in answer) this.answer = answer
+    else this.whole = answer
+    this.resolve(true)
     this.wake()
   }
 
   fail(): void {
     if (this.state !== 'open') return
     this.state = 'failed'
-    this.resolve(null)
+    this.resolve(false)
     this.wake()
   }
 
