@@ -22,8 +22,18 @@ type ChoiceState = {
   finishReason: FinishReason | null
 }
 
+/** What the chunks pushed so far hold, complete or not (`ChatResultAssembler.snapshot`). */
+export type AssembledSoFar = {
+  /** The `start` chunk has come. */
+  started: boolean
+  /** Each choice's parts so far (the last may still grow) and whether its finish has come. */
+  choices: ReadonlyMap<number, { content: ChatChoice['content']; finished: boolean }>
+}
+
 export type ChatResultAssembler = {
   push(chunk: ChatChunk): void
+  /** The parts so far: what a client that was sent these chunks has seen (the prompt cache resumes from it). */
+  snapshot(): AssembledSoFar
   /**
    * The complete answer, or `null` when the chunks did not hold one: no `start`, no choice, a choice without its
    * finish, or content before the `start`. An incomplete answer is never reported as complete.
@@ -119,6 +129,12 @@ export const createChatResultAssembler = (): ChatResultAssembler => {
         case 'finish':
           choiceOf(choices, chunk.choiceIndex).finishReason = chunk.finishReason
       }
+    },
+    snapshot() {
+      const out = new Map<number, { content: ChatChoice['content']; finished: boolean }>()
+      for (const [index, choice] of choices)
+        out.set(index, { content: choice.content, finished: choice.finishReason !== null })
+      return { started: start !== null, choices: out }
     },
     finish() {
       if (start === null || contentBeforeStart || choices.size === 0) return null

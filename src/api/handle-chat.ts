@@ -7,7 +7,9 @@ import type { ChatRequest, Usage } from '../../providers/spec/chat-types.ts'
 import { isGenerative, type Operation } from '../../providers/spec/operation.ts'
 import type { Deps } from '../deps.ts'
 import type { CacheSession, PromptCache } from '../core/cache/prompt-cache.ts'
-import type { CallRoute } from '../core/chat-call.ts'
+import type { CallRoute, ServedBy } from '../core/chat-call.ts'
+import { resumeAfterLeader } from '../core/cache/resume-follower.ts'
+import type { GatewayError } from '../core/errors.ts'
 import type { Executor } from '../core/execute.ts'
 import type { UsageEvent } from '../core/usage.ts'
 import {
@@ -21,7 +23,7 @@ import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
-import { respondChat, type RespondOptions } from './respond-chat.ts'
+import { answerOfOutcome, respondChat, type RespondOptions } from './respond-chat.ts'
 import { respondFromCache } from './respond-from-cache.ts'
 import { takeRequestIdHeaders } from '../middleware/request-context.ts'
 import type { PendingUsage } from '../stores/response-store.ts'
@@ -155,6 +157,12 @@ const usageEvent = (
   cache: rest.cache,
   savedCostMicroUsd: rest.savedCostMicroUsd,
 })
+
+/** The body of a streamed request, asking for the answer whole (and without the options only a stream may have). */
+const unstreamed = (body: Record<string, unknown>): Record<string, unknown> => {
+  const { stream: _stream, stream_options: _options, ...rest } = body
+  return { ...rest, stream: false }
+}
 
 /** A cache hit's tokens: none went upstream. */
 const noTokens = (): Usage => ({
@@ -350,9 +358,72 @@ const handleChat = async (
           })
         }
   if (outcome === null) {
-    // A hit: nothing went upstream, nothing to pay.
+    // A hit: nothing went upstream, nothing to pay; unless it follows a leader whose stream breaks off, and goes on
+    // with an answer of its own (`resume-follower.ts`).
     const session = cache!
     const hit = session.hit!
+    let own: { servedBy: ServedBy; usage: Usage | null; model: string } | null = null
+    if (hit.reader !== null) {
+      const call = {
+        operation,
+        dialect: options.codec.dialect,
+        model,
+        route,
+        principal,
+        stream: false,
+        body: unstreamed(body),
+        headers,
+        toCanonical: () => ({ ...toCanonical(), stream: false }),
+        assemble: true,
+        signal: deps.clientSignal(c.req.raw, c.env),
+        requestId,
+      }
+      hit.reader = resumeAfterLeader({
+        leader: hit.reader,
+        own: async () => {
+          const answered = await executor.execute(call)
+          const got = answerOfOutcome(answered)
+          const servedBy = answered.servedBy
+          own = { servedBy, usage: got.usage, model: got.model ?? servedBy.model }
+          return got.answer
+        },
+      })
+    }
+    /** A follower that went upstream itself pays for its own call, as a miss. */
+    const recordOwn = (
+      called: { servedBy: ServedBy; usage: Usage | null; model: string },
+      error: GatewayError | null
+    ): void => {
+      const { servedBy, usage } = called
+      const costMicroUsd =
+        usage === null
+          ? null
+          : computeCost(usage, deps.config.prices.priceFor(servedBy.provider, called.model))
+      settle({
+        tokens:
+          usage?.inputTokens == null || usage.outputTokens == null
+            ? null
+            : usage.inputTokens + usage.outputTokens,
+        costMicroUsd,
+      })
+      deps.usage.record(
+        usageEvent(usageBase, {
+          route: routeName,
+          provider: servedBy.provider,
+          model: called.model,
+          status: 200,
+          usage,
+          attempts: servedBy.attempts,
+          latencyMs: deps.clock.now() - startedAt,
+          ttfbMs: null,
+          costMicroUsd,
+          clientAborted: error?.status === 499,
+          error: error?.message ?? null,
+          cache: 'miss',
+          savedCostMicroUsd: null,
+        })
+      )
+    }
     return respondFromCache({
       hit,
       stream,
@@ -366,8 +437,12 @@ const handleChat = async (
       cacheHeaders: (headers) => session.addHeaders(headers),
       now: deps.clock.now(),
       onEnd: (end) => {
-        settle({ tokens: 0, costMicroUsd: 0 })
         const now = deps.clock.now()
+        if (own !== null) {
+          recordOwn(own, end.error)
+          return
+        }
+        settle({ tokens: 0, costMicroUsd: 0 })
         deps.usage.record(
           usageEvent(usageBase, {
             route: routeName,

@@ -10,7 +10,7 @@ import type {
 } from '../../providers/spec/provider-adapter.ts'
 import { createChatResultAssembler } from '../../providers/shared/assemble-chat-result.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
-import type { GatewayError } from '../core/errors.ts'
+import { GatewayError } from '../core/errors.ts'
 import { toGatewayError } from '../middleware/on-error.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { buildResponseHeaders } from './forward-headers.ts'
@@ -93,6 +93,28 @@ const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamE
 
 const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
   for (let index = 0; index < taps.length; index += 1) taps[index].write(chunk)
+}
+
+/**
+ * The complete answer of a call made without `stream` and with `assemble`, and its usage, for a caller that needs the
+ * answer itself rather than a response (a prompt cache follower that goes upstream mid-stream). Throws when the call
+ * holds none: an upstream error status, or a body the answer tap could not read whole.
+ */
+export const answerOfOutcome = (
+  outcome: ChatOutcome
+): { answer: ChatResult; usage: Usage | null; model: string | null } => {
+  if (outcome.kind === 'result')
+    return { answer: outcome.result, usage: outcome.result.usage, model: outcome.result.model }
+  if (outcome.kind === 'forward-complete') {
+    writeTaps(outcome.taps, outcome.body)
+    const end = endOf(outcome.taps, null)
+    if (outcome.status < 300 && end.answer !== null)
+      return { answer: end.answer, usage: end.usage, model: end.model }
+  }
+  throw new GatewayError(
+    'upstream',
+    `The upstream answered ${'status' in outcome ? outcome.status : 200} without a complete answer.`
+  )
 }
 
 type KeepStored = (stored: NonNullable<ForwardSummary['stored']>) => Promise<unknown>

@@ -148,6 +148,7 @@ beforeAll(async () => {
       `  - { name: no-length, targets: ${target}, cache: { excludeFinishReasons: [length] } }`,
       `  - { name: uncached, targets: ${target}, cache: { enabled: false } }`,
       `  - { name: creative, targets: ${target}, cache: { nonDeterministic: true } }`,
+      `  - { name: short-idle, targets: ${target}, timeouts: { idleMs: 400 } }`,
       '',
     ].join('\n')
   )
@@ -501,6 +502,39 @@ describe('prompt cache: single-flight', () => {
       expect([...texts]).toEqual([`echo: ${body.messages[0].content}`])
     }, 60_000)
   }
+})
+
+describe('prompt cache: a leader that breaks off', () => {
+  it('sends streamed followers upstream themselves: their streams go on where the leader broke off, with no error', async () => {
+    const body = chat(unique('a leader that stalls'), { model: 'short-idle', stream: true })
+    const before = chatCalls()
+    // The leader's stream stalls after two events; the route's idle timeout then breaks it off.
+    openai.enqueue({ stallAfterChunks: 2 })
+    const leader = post('/v1/chat/completions', body)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const followers = await Promise.all(
+      Array.from({ length: 3 }, () => post('/v1/chat/completions', body))
+    )
+    const led = await leader
+    expect(led.text).toContain('error')
+    for (const follower of followers) {
+      expect(follower.status).toBe(200)
+      expect(follower.headers.get('x-gatehouse-cache')).toBe('hit')
+      expect(follower.text).not.toContain('"error"')
+      expect(streamedText(follower.text)).toBe(`echo: ${body.messages[0].content}`)
+      expect(dataLines(follower.text).at(-1)).toBe('[DONE]')
+      // It paid for its own call.
+      const record = await usageOf(follower.headers.get('x-request-id')!)
+      expect(record).toMatchObject({ cache: 'miss', provider: 'openai', status: 200 })
+      expect(record.costMicroUsd).toBeGreaterThan(0)
+    }
+    // The leader's call, then one each for the followers (not streamed).
+    const calls = openai.requests.filter((request) => request.path === '/v1/chat/completions')
+    expect(calls.length).toBe(before + 4)
+    expect(calls.slice(-3).map((request) => (request.body as { stream?: boolean }).stream)).toEqual(
+      [false, false, false]
+    )
+  })
 })
 
 describe('prompt cache: embeddings', () => {

@@ -6,8 +6,8 @@
  * - A non-streamed follower waits for the end (`settled`): the answer, or `null` when the leader failed, and then it
  *   goes upstream itself (it never receives the leader's error).
  * - A streamed follower reads the chunks as they arrive, from the first (`reader`). If the leader fails before the
- *   first chunk, the follower goes upstream itself; if it fails later, the follower's stream ends as a stream that
- *   broke does (the dialect's error event), since what it already sent cannot be taken back.
+ *   first chunk, the follower goes upstream itself; if it fails later, the reader throws `leaderBrokeOff`, and the
+ *   follower goes upstream itself from there (`resume-follower.ts`).
  *
  * A leader whose answer came whole (not streamed) completes without chunks: streamed followers then get the chunks of
  * the complete answer (`chunksOfAnswer`). The flight stays listed until the answer is stored, so a request arriving
@@ -89,9 +89,23 @@ export class Flight {
   }
 }
 
-/** What a follower's stream ends with when the leader's broke off after the follower had chunks. */
-export const leaderBrokeOff = (): GatewayError =>
-  new GatewayError('upstream', 'The upstream stream this answer was shared from broke off.')
+const brokenOff = new WeakSet<object>()
+
+/**
+ * What a follower's reader throws when the leader's stream broke off after the follower had chunks: the follower then
+ * goes upstream itself (`resume-follower.ts`), so that it never receives the leader's error.
+ */
+export const leaderBrokeOff = (): GatewayError => {
+  const error = new GatewayError(
+    'upstream',
+    'The upstream stream this answer was shared from broke off.'
+  )
+  brokenOff.add(error)
+  return error
+}
+
+export const isLeaderBrokeOff = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && brokenOff.has(error)
 
 /**
  * A streamed follower's reader over `flight`, from its first chunk; `null` when the leader failed before sending any
