@@ -297,6 +297,8 @@ describe('gatehouse usage', () => {
       ttfbMs: 10,
       clientAborted: false,
       kind: 'request' as const,
+      cache: null,
+      savedCostMicroUsd: null,
     }
     await t.stores.usage.record([
       {
