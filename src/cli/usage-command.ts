@@ -1,7 +1,8 @@
 /**
  * `gatehouse usage`: `GET /admin/v1/usage` from a terminal. `--by` takes the dimensions (tenant, key, model,
  * provider, user) and, mixed in, `day` or `hour` for the time buckets. `--json` and `--csv` print the gateway's answer
- * as it is, so their field names are the API's; the table shows the main columns, with the cost in USD.
+ * as it is, so their field names are the API's; the table shows the main columns, with the cost in USD, and, when the
+ * prompt cache was on for some of the requests (a hit or a miss in some row), its hits and what they saved in USD.
  */
 import type { CliContext } from './cli-context.ts'
 import { usageError } from './cli-error.ts'
@@ -19,6 +20,8 @@ type UsageAnswer = {
 
 const dimensionFields = ['bucket_start', 'tenant_id', 'key_id', 'model', 'provider', 'user_id']
 const shownMetrics = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cached_tokens']
+/** The prompt cache's columns: hits, and what they saved (`saved_cost_micro_usd`) in USD. */
+const cacheHeaders = ['cache_hits', 'saved_usd']
 
 /** Integer micro-USD as USD, without trailing zeros: 1234500 → `1.2345`. */
 const usd = (microUsd: number | null | undefined): string | null =>
@@ -83,11 +86,16 @@ export const runUsageCommand = async (
     return
   }
   const present = dimensionFields.filter((field) => field in answer.data[0])
-  const headers = [...present, ...shownMetrics, 'cost_usd']
+  // Two columns of zeros and dashes on every table of a gateway that caches nothing would only widen it.
+  const cached = answer.data.some(
+    (row) => Number(row.cache_hits ?? 0) > 0 || Number(row.cache_misses ?? 0) > 0
+  )
+  const headers = [...present, ...shownMetrics, 'cost_usd', ...(cached ? cacheHeaders : [])]
   const rows = answer.data.map((row): TableCell[] => [
     ...present.map((field) => row[field]),
     ...shownMetrics.map((field) => row[field]),
     usd(row.cost_micro_usd as number | null),
+    ...(cached ? [row.cache_hits, usd(row.saved_cost_micro_usd as number | null)] : []),
   ])
   context.out(`${range}:\n${formatTable(headers, rows)}`)
 }

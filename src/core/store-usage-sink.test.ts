@@ -55,6 +55,27 @@ describe('createStoreUsageSink', () => {
     expect(new Set(written.map((record) => record.id)).size).toBe(2)
   })
 
+  it("keeps the prompt cache's outcome and saving, and none for an event that has no cache fields", async () => {
+    const { written, sink } = setup()
+    sink.record({
+      ...event('hit'),
+      costMicroUsd: 0,
+      cache: 'hit',
+      savedCostMicroUsd: 4_200,
+    })
+    sink.record({ ...event('miss'), cache: 'miss', savedCostMicroUsd: null })
+    // A refusal's event, built before routing, carries neither field.
+    sink.record({ ...event('refused'), refused: true, status: 401 })
+    await sink.flush()
+    expect(
+      written.map((record) => [record.requestId, record.cache, record.savedCostMicroUsd])
+    ).toEqual([
+      ['hit', 'hit', 4_200],
+      ['miss', 'miss', null],
+      ['refused', null, null],
+    ])
+  })
+
   it('logs an event recorded after it closed, with its request id, instead of dropping it silently', async () => {
     const { logger, written, sink } = setup()
     await sink.close()

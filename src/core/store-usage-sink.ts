@@ -43,6 +43,9 @@ export const toUsageRecord = (event: UsageEvent, id: string): UsageRecord => ({
   latencyMs: event.latencyMs,
   ttfbMs: event.ttfbMs,
   clientAborted: event.clientAborted,
+  // Optional in the event (a refusal's has neither): read once each, no object made for them.
+  cache: event.cache ?? null,
+  savedCostMicroUsd: event.savedCostMicroUsd ?? null,
 })
 
 export const createStoreUsageSink = (options: {

@@ -31,6 +31,8 @@ describe('usage record rows', () => {
       latencyMs: 20,
       ttfbMs: 21,
       clientAborted: false,
+      cache: 'hit',
+      savedCostMicroUsd: 22,
     } satisfies Required<UsageRecord>
     const row = toUsageRecordRow(record)
     expect(row).toHaveLength(Object.keys(record).length)
@@ -65,6 +67,8 @@ describe('usage record rows', () => {
       latencyMs: 0,
       ttfbMs: null,
       clientAborted: false,
+      cache: null,
+      savedCostMicroUsd: null,
     }
     expect(fromUsageRecordRow(toUsageRecordRow(record))).toStrictEqual(record)
   })

@@ -35,6 +35,8 @@ export const toUsageRecordRow = (record: UsageRecord): UsageRecordRow => [
   record.ttfbMs,
   record.clientAborted,
   record.kind,
+  record.cache,
+  record.savedCostMicroUsd,
 ]
 
 /** The inverse of `toUsageRecordRow`; the type checker holds it to every field of `UsageRecord`. */
@@ -64,4 +66,6 @@ export const fromUsageRecordRow = (row: UsageRecordRow): UsageRecord => ({
   ttfbMs: row[22] as number | null,
   clientAborted: row[23] as boolean,
   kind: row[24] as UsageRecord['kind'],
+  cache: row[25] as UsageRecord['cache'],
+  savedCostMicroUsd: row[26] as number | null,
 })

@@ -51,6 +51,14 @@ export type UsageRecord = {
   /** Time to the first upstream byte; `null` when none arrived. */
   ttfbMs: number | null
   clientAborted: boolean
+  /**
+   * What the gateway's prompt cache did (`UsageEvent.cache`): `hit` (answered from the cache: no tokens, cost 0),
+   * `miss`, `bypass`; `null` when the cache was off for the request, and in events stored before the cache was.
+   * Not the provider's prompt caching, which `cachedTokens` counts.
+   */
+  cache: 'hit' | 'miss' | 'bypass' | null
+  /** For a hit only: what its answer cost when it was made, at today's prices (micro-USD); `null` when unknown. */
+  savedCostMicroUsd: number | null
 }
 
 export type UsageDimension = 'tenant' | 'key' | 'model' | 'provider' | 'user'
@@ -109,6 +117,15 @@ export type UsageRow = {
   unpriced_requests: number
   /** Sum of latencies, for an average over `requests`. */
   latency_ms_total: number
+  /** Requests the gateway's prompt cache answered (`cache: hit`); `requests` counts them too. */
+  cache_hits: number
+  /** Requests the prompt cache looked up and did not find (`cache: miss`): `cache_hits` over both is the hit ratio. */
+  cache_misses: number
+  /**
+   * What the hits' answers had cost when they were made (integer micro-USD, today's prices): the provider cost the
+   * cache saved. `null` when no hit of the row had a known saving (none at all, or no price).
+   */
+  saved_cost_micro_usd: number | null
 }
 
 export type SpendScope = { tenantId: string } | { keyId: string }

@@ -12,6 +12,7 @@ import {
 } from '../../src/stores/sql/migrate-sql-database.ts'
 import { openSqlDatabase, type SqlDatabase } from '../../src/stores/sql/open-sql-database.ts'
 import { sqlMigrations } from '../../src/stores/sql/sql-migrations.ts'
+import { createSqlUsageStore } from '../../src/stores/sql/sql-usage-store.ts'
 import { createThrowawayPostgresDatabase } from './create-throwaway-postgres-database.ts'
 import { defineStoreContract, requireStoreService } from './define-store-contract.ts'
 import { createTemporarySqliteUrl } from './sql-store-implementations.ts'
@@ -104,6 +105,121 @@ defineStoreContract<EmptyDatabase>({
       const results = (await Promise.all(children.map((child) => child.result))) as string[][]
       expect(results.flat().sort()).toEqual(allVersions)
       expect(await appliedVersions(open())).toEqual(allVersions)
+    })
+
+    it('adds the prompt cache columns to a usage history written before them, which reads as no hit', async () => {
+      const database = getDatabase().open()
+      const migrator = new Migrator({
+        db: database.db,
+        migrationTableName,
+        migrationLockTableName,
+        provider: { getMigrations: async () => sqlMigrations(database.dialect) },
+      })
+      expect((await migrator.migrateTo('0004_background_usage')).error).toBeUndefined()
+      // What the gateway wrote at that version: an event and its hourly and daily roll-ups.
+      const time = Date.UTC(2026, 2, 1, 10)
+      const day = Date.UTC(2026, 2, 1)
+      await sql`
+        insert into usage_events (id, kind, time, request_id, tenant_id, key_id, user_id, tags, operation,
+          requested_model, provider, model, attempts, status, stream, error, input_tokens, output_tokens,
+          cached_tokens, cache_write_tokens, reasoning_tokens, cost_micro_usd, latency_ms, ttfb_ms, client_aborted)
+        values ('evt_old', 'request', ${time}, 'req_old', 'ten_acme', 'key_1', null, '[]', 'chat-completions',
+          'gpt-4o-mini', 'openai', 'gpt-4o-mini', 1, 200, 0, null, 100, 20, null, null, null, 30, 250, 120, 0)
+      `.execute(database.db)
+      for (const [table, bucket] of [
+        ['usage_hourly', time],
+        ['usage_daily', day],
+      ] as const)
+        await sql`
+          insert into ${sql.table(table)} (bucket_start, tenant_id, key_id, model, provider, user_id, requests,
+            errors, client_aborted, input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
+            cost_micro_usd, unpriced_requests, latency_ms_total)
+          values (${bucket}, 'ten_acme', 'key_1', 'gpt-4o-mini', 'openai', '', 1, 0, 0, 100, 20, null, null, null,
+            30, 0, 250)
+        `.execute(database.db)
+
+      expect(await migrateSqlDatabase(database)).toEqual(['0005_prompt_cache_usage'])
+      const [event] = await database.db.selectFrom('usage_events').selectAll().execute()
+      expect(event).toMatchObject({ id: 'evt_old', cache: null, saved_cost_micro_usd: null })
+      const store = createSqlUsageStore({ database })
+      const query = { from: day, to: day + 86_400_000, groupBy: ['model' as const] }
+      for (const granularity of [null, 'hour'] as const)
+        expect(await store.summarize({ ...query, granularity })).toEqual([
+          expect.objectContaining({
+            model: 'gpt-4o-mini',
+            requests: 1,
+            cost_micro_usd: 30,
+            cache_hits: 0,
+            cache_misses: 0,
+            saved_cost_micro_usd: null,
+          }),
+        ])
+      // New events add onto the old rows.
+      const base = {
+        kind: 'request' as const,
+        time: time + 60_000,
+        tenantId: 'ten_acme',
+        keyId: 'key_1',
+        userId: null,
+        tags: [],
+        operation: 'chat-completions',
+        requestedModel: 'gpt-4o-mini',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        status: 200,
+        stream: false,
+        error: null,
+        cachedTokens: null,
+        cacheWriteTokens: null,
+        reasoningTokens: null,
+        latencyMs: 5,
+        ttfbMs: 5,
+        clientAborted: false,
+      }
+      await store.record([
+        {
+          ...base,
+          id: 'evt_hit',
+          requestId: 'req_hit',
+          attempts: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          costMicroUsd: 0,
+          cache: 'hit',
+          savedCostMicroUsd: 30,
+        },
+        {
+          ...base,
+          id: 'evt_miss',
+          requestId: 'req_miss',
+          attempts: 1,
+          inputTokens: 10,
+          outputTokens: 2,
+          costMicroUsd: 3,
+          cache: 'miss',
+          savedCostMicroUsd: null,
+        },
+      ])
+      for (const granularity of [null, 'hour'] as const)
+        expect(await store.summarize({ ...query, granularity })).toEqual([
+          expect.objectContaining({
+            requests: 3,
+            cost_micro_usd: 33,
+            cache_hits: 1,
+            cache_misses: 1,
+            saved_cost_micro_usd: 30,
+          }),
+        ])
+
+      // And it can be taken back: the columns go, the history stays.
+      expect((await migrator.migrateTo('0004_background_usage')).error).toBeUndefined()
+      const columns = async (table: string): Promise<string[]> =>
+        (await database.db.introspection.getTables())
+          .find((candidate) => candidate.name === table)!
+          .columns.map((column) => column.name)
+      expect(await columns('usage_events')).not.toContain('cache')
+      expect(await columns('usage_daily')).not.toContain('cache_hits')
+      expect(await database.db.selectFrom('usage_events').select('id').execute()).toHaveLength(3)
     })
 
     it('takes back every part of a migration that fails', async () => {

@@ -98,6 +98,8 @@ describe('usage store at scale (postgres)', () => {
         latencyMs: 5,
         ttfbMs: 1,
         clientAborted: false,
+        cache: 'miss',
+        savedCostMicroUsd: null,
       },
     ])
     const after = (await store.summarize(query)).find((item) => item.key_id === 'key_3')!
@@ -108,7 +110,10 @@ describe('usage store at scale (postgres)', () => {
       output_tokens: row.output_tokens! + 10,
       cost_micro_usd: row.cost_micro_usd! + 777,
       latency_ms_total: row.latency_ms_total + 5,
+      cache_misses: row.cache_misses + 1,
     })
+    // The generated roll-ups, which name no cache column, hold the columns' defaults: no hit, no miss, no saving.
+    expect(row).toMatchObject({ cache_hits: 0, cache_misses: 0, saved_cost_micro_usd: null })
     const since = end - 2 * day
     const { rows } = await sqlText<{ cost: number }>`
       select sum(cost_micro_usd)::bigint as cost from usage_events

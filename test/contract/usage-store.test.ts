@@ -3,9 +3,11 @@
  * the same figures computed here, by brute force, from the raw events the case wrote, so a roll-up that drifts from
  * its events (a lost upsert, a wrong bucket, a null turned into 0) fails whatever grouping or range shows it.
  */
+import type { Insertable } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import type { SqlDatabase } from '../../src/stores/sql/open-sql-database.ts'
 import { readJsonColumn } from '../../src/stores/sql/read-json-column.ts'
+import type { UsageEventsTable, UsageRollupTable } from '../../src/stores/sql/sql-schema.ts'
 import { createSqlUsageStore } from '../../src/stores/sql/sql-usage-store.ts'
 import {
   usageDimensions,
@@ -22,6 +24,8 @@ import { startSqlChild, type SqlChild } from './start-sql-child.ts'
 
 type Fixture = {
   store: UsageStore
+  /** The store's database, for rows written as an older gateway wrote them. */
+  database: SqlDatabase
   /** Starts another process that writes `batches` to the same store when told to go. */
   recordInAnotherProcess(batches: UsageRecord[][]): SqlChild
   /** Every stored raw event, by id. */
@@ -60,6 +64,8 @@ const readStoredEvents = async (database: SqlDatabase): Promise<UsageRecord[]> =
     latencyMs: row.latency_ms,
     ttfbMs: row.ttfb_ms,
     clientAborted: row.client_aborted === 1,
+    cache: row.cache as UsageRecord['cache'],
+    savedCostMicroUsd: row.saved_cost_micro_usd,
   }))
 }
 
@@ -93,6 +99,8 @@ const usageEvent = (overrides: Partial<UsageRecord> = {}): UsageRecord => {
     latencyMs: 250,
     ttfbMs: 120,
     clientAborted: false,
+    cache: null,
+    savedCostMicroUsd: null,
     ...overrides,
   }
 }
@@ -108,7 +116,8 @@ const randomEvents = (count: number, seed: number): UsageRecord[] => {
   const events = randomRequests(count, random)
   const settlements: UsageRecord[] = []
   for (const [index, request] of events.entries()) {
-    if (request.status !== 200 || random() >= 0.1) continue
+    // A background response is never answered from the prompt cache.
+    if (request.status !== 200 || request.cache === 'hit' || random() >= 0.1) continue
     const created = {
       ...request,
       inputTokens: null,
@@ -160,6 +169,34 @@ const randomRequests = (count: number, random: () => number): UsageRecord[] => {
       [null, null],
     ] as const)
     const status = pick([200, 200, 200, 200, 429, 500, 401])
+    // The prompt cache on some requests: a hit (status 200) went nowhere, cost nothing and saved what its answer had
+    // cost, sometimes unknown; a miss can fail upstream like any request.
+    const cache = pick(
+      status === 200
+        ? ([null, null, 'miss', 'miss', 'bypass', 'hit'] as const)
+        : ([null, 'miss'] as const)
+    )
+    if (cache === 'hit')
+      return usageEvent({
+        time: start + Math.floor(random() * 5 * day),
+        tenantId,
+        keyId: tenantId === null ? null : pick(keysByTenant[tenantId]),
+        userId: pick(['alice', 'bob', null]),
+        provider,
+        model,
+        attempts: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        cachedTokens: 0,
+        cacheWriteTokens: 0,
+        reasoningTokens: 0,
+        costMicroUsd: 0,
+        latencyMs: Math.floor(random() * 5),
+        ttfbMs: 1,
+        clientAborted: random() < 0.05,
+        cache,
+        savedCostMicroUsd: maybe(Math.floor(random() * 20_000)),
+      })
     return usageEvent({
       time: start + Math.floor(random() * 5 * day),
       tenantId,
@@ -178,6 +215,7 @@ const randomRequests = (count: number, random: () => number): UsageRecord[] => {
       costMicroUsd: maybe(Math.floor(random() * 20_000)),
       latencyMs: Math.floor(random() * 3_000),
       clientAborted: random() < 0.1,
+      cache,
     })
   })
 }
@@ -253,6 +291,11 @@ const expectedSummary = (events: readonly UsageRecord[], query: UsageQuery): Usa
         requests.filter((event) => event.costMicroUsd === null).length -
         settlements.filter((event) => event.costMicroUsd !== null).length,
       latency_ms_total: requests.reduce((total, event) => total + event.latencyMs, 0),
+      cache_hits: requests.filter((event) => event.cache === 'hit').length,
+      cache_misses: requests.filter((event) => event.cache === 'miss').length,
+      saved_cost_micro_usd: sumKnown(
+        requests.filter((event) => event.cache === 'hit').map((event) => event.savedCostMicroUsd)
+      ),
     })
     return row as UsageRow
   })
@@ -267,6 +310,7 @@ defineStoreContract<Fixture>({
   name: 'usage store',
   implementations: sqlStoreImplementations((database, target) => ({
     store: createSqlUsageStore({ database }),
+    database,
     recordInAnotherProcess: (batches) =>
       startSqlChild({ command: 'record', url: target.url, payload: batches }),
     storedEvents: () => readStoredEvents(database),
@@ -390,6 +434,9 @@ defineStoreContract<Fixture>({
         cost_micro_usd: 4_567,
         unpriced_requests: 0,
         latency_ms_total: 30,
+        cache_hits: 0,
+        cache_misses: 0,
+        saved_cost_micro_usd: null,
       }
       expect(await store.summarize(query)).toEqual([after])
       expect(await store.summarize({ ...query, granularity: 'hour' })).toEqual([
@@ -493,6 +540,177 @@ defineStoreContract<Fixture>({
       ])
     })
 
+    it("counts the prompt cache's hits and misses and sums the hits' savings, apart from the cost", async () => {
+      const { store, storedEvents } = getFixture()
+      const hit = (savedCostMicroUsd: number | null, overrides: Partial<UsageRecord> = {}) =>
+        usageEvent({
+          attempts: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          cachedTokens: 0,
+          costMicroUsd: 0,
+          cache: 'hit',
+          savedCostMicroUsd,
+          ...overrides,
+        })
+      const events = [
+        usageEvent({ model: 'a', cache: 'miss', costMicroUsd: 700 }),
+        hit(700, { model: 'a' }),
+        hit(null, { model: 'a' }), // a model without a price: a hit, its saving unknown
+        usageEvent({ model: 'a', cache: 'bypass', costMicroUsd: 650 }),
+        usageEvent({ model: 'a', cache: null, costMicroUsd: 50 }),
+        usageEvent({ model: 'b', cache: 'miss', costMicroUsd: 30 }),
+        hit(null, { model: 'c' }),
+      ]
+      await store.record(events)
+      // A later batch adds onto the rows the first made.
+      await store.record([hit(25, { model: 'a', time: start + 2 * hour })])
+      const query: UsageQuery = { from: start, to: start + day, groupBy: ['model'] }
+      expect(
+        (await store.summarize(query)).map((row) => [
+          row.model,
+          row.requests,
+          row.cache_hits,
+          row.cache_misses,
+          row.saved_cost_micro_usd,
+          row.cost_micro_usd,
+        ])
+      ).toEqual([
+        ['a', 6, 3, 1, 725, 1_400],
+        // Misses only: no hit, nothing saved (unknown is not zero, and no hit reported a saving).
+        ['b', 1, 0, 1, null, 30],
+        ['c', 1, 1, 0, null, 0],
+      ])
+      expect(
+        (await store.summarize({ ...query, groupBy: [], granularity: 'hour' })).map((row) => [
+          row.bucket_start,
+          row.cache_hits,
+          row.cache_misses,
+          row.saved_cost_micro_usd,
+        ])
+      ).toEqual([
+        [start, 3, 2, 700],
+        [start + 2 * hour, 1, 0, 25],
+      ])
+      // A saving is no spend.
+      expect(await store.spent({ tenantId: 'ten_acme' }, start)).toBe(1_430)
+      const stored = new Map((await storedEvents()).map((event) => [event.id, event]))
+      expect(events.map((event) => stored.get(event.id)?.cache)).toEqual(
+        events.map((event) => event.cache)
+      )
+      expect(stored.get(events[1].id)?.savedCostMicroUsd).toBe(700)
+    })
+
+    it('refuses a cache outcome it does not know, or a saving on anything but a hit, writing nothing', async () => {
+      const { store, storedEvents } = getFixture()
+      const refusals: [Partial<UsageRecord>, RegExp][] = [
+        [{ cache: 'stale' as UsageRecord['cache'] }, /cache is/],
+        [{ cache: undefined }, /cache is/],
+        [{ cache: 'miss', savedCostMicroUsd: 10 }, /savedCostMicroUsd is for a cache hit/],
+        [{ cache: null, savedCostMicroUsd: 10 }, /savedCostMicroUsd is for a cache hit/],
+        [{ cache: 'hit', savedCostMicroUsd: 2.5 }, /savedCostMicroUsd/],
+        [{ cache: 'hit', savedCostMicroUsd: -1 }, /savedCostMicroUsd/],
+      ]
+      for (const [overrides, message] of refusals)
+        await expect(
+          store.record([usageEvent(), usageEvent(overrides)]),
+          JSON.stringify(overrides)
+        ).rejects.toThrow(message)
+      expect(await storedEvents()).toEqual([])
+    })
+
+    it('reads events and roll-up rows an older gateway wrote, without the cache columns, as no hit and no saving', async () => {
+      const { store, database, storedEvents } = getFixture()
+      // As the store wrote them before it knew the prompt cache: the cache columns left to their defaults.
+      const legacyEvent = {
+        id: 'evt_legacy',
+        kind: 'request',
+        time: start,
+        request_id: 'req_legacy',
+        tenant_id: 'ten_acme',
+        key_id: 'key_1',
+        user_id: null,
+        tags: '[]',
+        operation: 'chat-completions',
+        requested_model: 'gpt-4o-mini',
+        provider: 'openai',
+        model: 'legacy',
+        attempts: 1,
+        status: 200,
+        stream: 0,
+        error: null,
+        input_tokens: 100,
+        output_tokens: 20,
+        cached_tokens: null,
+        cache_write_tokens: null,
+        reasoning_tokens: null,
+        cost_micro_usd: 30,
+        latency_ms: 250,
+        ttfb_ms: 120,
+        client_aborted: 0,
+      }
+      await database.db
+        .insertInto('usage_events')
+        .values(legacyEvent as Insertable<UsageEventsTable>)
+        .execute()
+      const legacyRollup = {
+        bucket_start: start,
+        tenant_id: 'ten_acme',
+        key_id: 'key_1',
+        model: 'legacy',
+        provider: 'openai',
+        user_id: '',
+        requests: 1,
+        errors: 0,
+        client_aborted: 0,
+        input_tokens: 100,
+        output_tokens: 20,
+        cached_tokens: null,
+        cache_write_tokens: null,
+        reasoning_tokens: null,
+        cost_micro_usd: 30,
+        unpriced_requests: 0,
+        latency_ms_total: 250,
+      }
+      for (const table of ['usage_hourly', 'usage_daily'] as const)
+        await database.db
+          .insertInto(table)
+          .values(legacyRollup as Insertable<UsageRollupTable>)
+          .execute()
+      const [legacy] = await storedEvents()
+      expect(legacy).toMatchObject({ id: 'evt_legacy', cache: null, savedCostMicroUsd: null })
+      const query: UsageQuery = { from: start, to: start + 2 * day, groupBy: ['model'] }
+      expect(await store.summarize(query)).toEqual([
+        expect.objectContaining({
+          model: 'legacy',
+          requests: 1,
+          cache_hits: 0,
+          cache_misses: 0,
+          saved_cost_micro_usd: null,
+        }),
+      ])
+      // The first hit on such a row: counted, its saving now known, both tables (whole days read the daily one).
+      await store.record([
+        usageEvent({
+          model: 'legacy',
+          costMicroUsd: 0,
+          cache: 'hit',
+          savedCostMicroUsd: 30,
+          time: start + 5,
+        }),
+      ])
+      for (const granularity of [null, 'hour'] as const)
+        expect(await store.summarize({ ...query, granularity })).toEqual([
+          expect.objectContaining({
+            requests: 2,
+            cache_hits: 1,
+            cache_misses: 0,
+            saved_cost_micro_usd: 30,
+            cost_micro_usd: 30,
+          }),
+        ])
+    })
+
     it('stores every field of an event as given, nulls as null', async () => {
       const { store, storedEvents } = getFixture()
       const full = usageEvent({
@@ -505,6 +723,8 @@ defineStoreContract<Fixture>({
         costMicroUsd: 9_007_199_254_740, // large micro-USD amounts survive as exact integers
         clientAborted: true,
         time: start + 123,
+        cache: 'hit',
+        savedCostMicroUsd: 9_007_199_254_741,
       })
       const sparse = usageEvent({
         tenantId: null,

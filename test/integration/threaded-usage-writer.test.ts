@@ -37,6 +37,8 @@ const record = (index: number, time: number): UsageRecord => ({
   latencyMs: 20 + index,
   ttfbMs: 10 + index,
   clientAborted: index === 4,
+  cache: index === 1 ? 'hit' : index === 2 ? 'miss' : null,
+  savedCostMicroUsd: index === 1 ? 900 : null,
 })
 
 /** The `nice` value of each thread of this process (Linux: `/proc/self/task/<tid>/stat`, the 19th field). */
@@ -82,6 +84,7 @@ describe('the usage writer thread (SQLite)', () => {
         attempts: sent.attempts,
         status: sent.status,
         error: sent.error,
+        cache: sent.cache,
       })
       expect(Number(row.time)).toBe(sent.time)
       for (const [column, value] of [
@@ -93,6 +96,7 @@ describe('the usage writer thread (SQLite)', () => {
         ['cost_micro_usd', sent.costMicroUsd],
         ['latency_ms', sent.latencyMs],
         ['ttfb_ms', sent.ttfbMs],
+        ['saved_cost_micro_usd', sent.savedCostMicroUsd],
       ] as const)
         expect(row[column] === null ? null : Number(row[column]), column).toBe(value)
       expect(Boolean(Number(row.stream))).toBe(sent.stream)

@@ -47,6 +47,8 @@ const event = (time: number): UsageRecord => {
     latencyMs: 250,
     ttfbMs: 120,
     clientAborted: false,
+    cache: null,
+    savedCostMicroUsd: null,
   }
 }
 

@@ -297,6 +297,8 @@ describe('gatehouse usage', () => {
       ttfbMs: 10,
       clientAborted: false,
       kind: 'request' as const,
+      cache: null,
+      savedCostMicroUsd: null,
     }
     await t.stores.usage.record([
       {
@@ -361,6 +363,64 @@ describe('gatehouse usage', () => {
     const csv = await ok('usage', '--tenant', 'acme', '--since', '7d', '--by', 'model', '--csv')
     expect(csv.split('\r\n')[0]).toBe(Object.keys(json.data[0]).join(','))
     expect(csv.split('\r\n')).toHaveLength(4)
+  })
+
+  it('adds the prompt cache hits and their saving in USD once some request met the cache', async () => {
+    const tenant = (await t.stores.tenants.getTenantByName('acme'))!
+    const hit = {
+      requestId: 'r',
+      tenantId: tenant.id,
+      keyId: 'key_a',
+      userId: null,
+      tags: [],
+      operation: 'chat-completions',
+      requestedModel: 'gpt-4o',
+      provider: 'openai',
+      model: 'gpt-4o',
+      attempts: 0,
+      status: 200,
+      stream: false,
+      error: null,
+      inputTokens: 0,
+      outputTokens: 0,
+      cachedTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
+      costMicroUsd: 0,
+      latencyMs: 1,
+      ttfbMs: 1,
+      clientAborted: false,
+      kind: 'request' as const,
+      cache: 'hit' as const,
+      savedCostMicroUsd: 1_234_500,
+    }
+    await t.stores.usage.record([
+      { ...hit, id: 'h1', time: Date.UTC(2025, 11, 31, 9) },
+      { ...hit, id: 'h2', time: Date.UTC(2025, 11, 31, 9, 5), savedCostMicroUsd: 500 },
+    ])
+    const table = (await ok('usage', '--tenant', 'acme', '--since', '7d', '--by', 'model')).split(
+      '\n'
+    )
+    expect(table[1]).toMatch(
+      /^model +requests +errors +input_tokens +output_tokens +cached_tokens +cost_usd +cache_hits +saved_usd$/
+    )
+    expect(table[2].split(/ +/)).toEqual([
+      'gpt-4o',
+      '3',
+      '0',
+      '100',
+      '20',
+      '0',
+      '1.2345',
+      '2',
+      '1.235',
+    ])
+    // A model the cache never answered: no hit, nothing known saved.
+    expect(table[3].split(/ +/)).toEqual(['gpt-4o-mini', '1', '0', '10', '2', '-', '-', '0', '-'])
+    const json = await okJson<{ data: Record<string, unknown>[] }>('usage', '--tenant', 'acme')
+    expect(json.data).toEqual([
+      expect.objectContaining({ requests: 4, cache_hits: 2, saved_cost_micro_usd: 1_235_000 }),
+    ])
   })
 
   it('buckets by day with --by day, and refuses two buckets', async () => {

@@ -147,6 +147,8 @@ const spentKey = async (): Promise<string> => {
       latencyMs: 900,
       ttfbMs: 300,
       clientAborted: false,
+      cache: null,
+      savedCostMicroUsd: null,
     },
   ])
   return key

@@ -60,6 +60,8 @@ const event = (overrides: Partial<UsageRecord>): UsageRecord => {
     latencyMs: 50,
     ttfbMs: 20,
     clientAborted: false,
+    cache: null,
+    savedCostMicroUsd: null,
     ...overrides,
   }
 }
@@ -196,6 +198,9 @@ describe('GET /admin/v1/usage', () => {
       'cost_micro_usd',
       'unpriced_requests',
       'latency_ms_total',
+      'cache_hits',
+      'cache_misses',
+      'saved_cost_micro_usd',
     ])
   })
 
@@ -243,9 +248,9 @@ describe('GET /admin/v1/usage', () => {
     const lines = (await response.text()).split('\r\n')
     expect(lines[0].split(',')).toEqual(Object.keys(json.data[0]))
     expect(lines.slice(1)).toEqual([
-      '"\'=HYPERLINK(""http://evil"")",1,0,0,7,3,,,,,1,50',
-      'alice,1,0,0,100,50,20,,,1000,0,50',
-      'bob,1,0,0,10,5,,,,300,0,50',
+      '"\'=HYPERLINK(""http://evil"")",1,0,0,7,3,,,,,1,50,0,0,',
+      'alice,1,0,0,100,50,20,,,1000,0,50,0,0,',
+      'bob,1,0,0,10,5,,,,300,0,50,0,0,',
       '',
     ])
   })
@@ -267,6 +272,116 @@ describe('GET /admin/v1/usage', () => {
       const body = (await response.json()) as { error: { param: string } }
       expect([query, response.status, body.error.param]).toEqual([query, 400, param])
     }
+  })
+})
+
+describe('prompt cache figures', () => {
+  /** A request the prompt cache answered: no tokens, no cost, what its answer had cost saved. */
+  const hit = (overrides: Partial<UsageRecord>): UsageRecord =>
+    event({
+      attempts: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      cachedTokens: 0,
+      costMicroUsd: 0,
+      cache: 'hit',
+      ...overrides,
+    })
+
+  beforeEach(async () => {
+    const [a1, a2] = acme.keys
+    await t.stores.usage.record([
+      hit({ tenantId: acme.id, keyId: a1.id, userId: 'alice', savedCostMicroUsd: 1000 }),
+      hit({ tenantId: acme.id, keyId: a2.id, userId: 'alice', savedCostMicroUsd: 250 }),
+      hit({ tenantId: acme.id, keyId: a2.id, userId: 'bob', savedCostMicroUsd: null }),
+      event({
+        tenantId: acme.id,
+        keyId: a1.id,
+        userId: 'alice',
+        cache: 'miss',
+        costMicroUsd: 1000,
+      }),
+      event({ tenantId: acme.id, keyId: a1.id, userId: 'bob', cache: 'bypass' }),
+      hit({ tenantId: beta.id, keyId: beta.key.id, savedCostMicroUsd: 77_000 }),
+      event({ tenantId: beta.id, keyId: beta.key.id, cache: 'miss' }),
+    ])
+  })
+
+  const cacheOf = (row: Json) => [
+    row.requests,
+    row.cache_hits,
+    row.cache_misses,
+    row.saved_cost_micro_usd,
+    row.cost_micro_usd,
+  ]
+
+  it('reports hits, misses and the saving per group, apart from the cost', async () => {
+    const byTenant = await t.ok<UsageList>('GET', '/admin/v1/usage?from=30d&group_by=tenant')
+    expect(byTenant.data.map((row) => [row.tenant_id, ...cacheOf(row)])).toEqual(
+      [
+        [null, 1, 0, 0, null, 5],
+        // 3 requests before, 5 more: 3 hits (one saving unknown), a miss, a bypass.
+        [acme.id, 8, 3, 1, 1250, 1300 + 1000 + 100],
+        [beta.id, 3, 1, 1, 77_000, 99_999 + 100],
+      ].sort((left, right) => String(left[0] ?? '').localeCompare(String(right[0] ?? '')))
+    )
+    const byUser = await t.ok<UsageList>(
+      'GET',
+      '/admin/v1/usage?from=30d&tenant=acme&group_by=user'
+    )
+    expect(
+      Object.fromEntries(byUser.data.map((row) => [String(row.user_id), cacheOf(row).slice(1, 4)]))
+    ).toEqual({
+      '=HYPERLINK("http://evil")': [0, 0, null],
+      alice: [2, 1, 1250],
+      bob: [1, 0, null],
+    })
+  })
+
+  it('gives the cache columns last in the CSV, a saving nobody knew as an empty cell', async () => {
+    const response = await t.call(
+      'GET',
+      '/admin/v1/usage?from=30d&tenant=acme&group_by=key&format=csv'
+    )
+    const [header, ...lines] = (await response.text()).trim().split('\r\n')
+    expect(header.split(',').slice(-3)).toEqual([
+      'cache_hits',
+      'cache_misses',
+      'saved_cost_micro_usd',
+    ])
+    const [a1, a2] = acme.keys
+    expect(
+      Object.fromEntries(lines.map((line) => [line.split(',')[0], line.split(',').slice(-3)]))
+    ).toEqual({ [a1.id]: ['1', '1', '1000'], [a2.id]: ['2', '0', '250'] })
+  })
+
+  it("shows a tenant key its own tenant's hits and savings only", async () => {
+    const answer = await t.ok<UsageList>('GET', '/v1/usage?from=30d', { key: beta.key.key })
+    expect(answer.data.map(cacheOf)).toEqual([[3, 1, 1, 77_000, 99_999 + 100]])
+  })
+
+  it('documents every field it answers in the OpenAPI schema of a row', async () => {
+    const document = (await (await t.call('GET', '/openapi.json', { key: null })).json()) as {
+      components: {
+        schemas: Record<string, { properties: Record<string, unknown>; required: string[] }>
+      }
+    }
+    const schema = document.components.schemas.UsageRow
+    const answer = await t.ok<UsageList>(
+      'GET',
+      '/admin/v1/usage?from=30d&granularity=day&group_by=tenant,key,model,provider,user'
+    )
+    for (const field of Object.keys(answer.data[0]))
+      expect(schema.properties, field).toHaveProperty(field)
+    expect(schema.required).toEqual(
+      expect.arrayContaining(['cache_hits', 'cache_misses', 'saved_cost_micro_usd'])
+    )
+    // OpenAPI 3.0: a nullable integer.
+    expect(schema.properties.saved_cost_micro_usd).toMatchObject({
+      type: 'integer',
+      nullable: true,
+    })
+    expect(schema.properties.cache_hits).toMatchObject({ type: 'integer' })
   })
 })
 

@@ -46,6 +46,10 @@ export const usageMetricFields = [
   'cost_micro_usd',
   'unpriced_requests',
   'latency_ms_total',
+  // Last, so that the CSV columns of the fields before keep their places.
+  'cache_hits',
+  'cache_misses',
+  'saved_cost_micro_usd',
 ] as const satisfies readonly (keyof UsageRow)[]
 
 // A field added to `UsageRow` must be placed here too, or this stops compiling.
@@ -116,6 +120,18 @@ export const usageRowSchema = z
     }),
     unpriced_requests: z.number().int(),
     latency_ms_total: z.number().int(),
+    cache_hits: z.number().int().openapi({
+      description:
+        "Requests the gateway's prompt cache answered (`x-gatehouse-cache: hit`): no tokens, a cost of 0; counted in `requests` too",
+    }),
+    cache_misses: z.number().int().openapi({
+      description:
+        'Requests the prompt cache looked up and did not find (`x-gatehouse-cache: miss`); requests it bypassed, or that went to a route without it, are neither',
+    }),
+    saved_cost_micro_usd: nullableCount.openapi({
+      description:
+        "What the hits' answers had cost when they were made, at today's prices, in integer micro-USD: what the cache saved. `null` when no hit of the row had a known saving",
+    }),
   })
   .openapi('UsageRow', {
     description:

@@ -246,10 +246,43 @@ const backgroundUsage: Migration = {
   },
 }
 
+/**
+ * The prompt cache in usage: each event's `cache` outcome and, for a hit, the cost it saved; each roll-up row's hits,
+ * misses and summed savings. Added columns only, each `NULL` or with a constant default: neither dialect rewrites a
+ * table for that (PostgreSQL 11+ keeps the default in the catalogue, SQLite in the schema), so this is quick on a
+ * large usage history, and the rows already there read as no hit, no miss and no known saving, which they were.
+ */
+const promptCacheUsage: Migration = {
+  async up(db) {
+    // One column per statement: SQLite's `ALTER TABLE` adds one at a time.
+    await db.schema.alterTable('usage_events').addColumn('cache', 'text').execute()
+    await db.schema.alterTable('usage_events').addColumn('saved_cost_micro_usd', 'bigint').execute()
+    for (const table of rollupTables) {
+      await db.schema
+        .alterTable(table)
+        .addColumn('cache_hits', 'bigint', (column) => column.notNull().defaultTo(0))
+        .execute()
+      await db.schema
+        .alterTable(table)
+        .addColumn('cache_misses', 'bigint', (column) => column.notNull().defaultTo(0))
+        .execute()
+      await db.schema.alterTable(table).addColumn('saved_cost_micro_usd', 'bigint').execute()
+    }
+  },
+  async down(db) {
+    for (const table of rollupTables)
+      for (const column of ['saved_cost_micro_usd', 'cache_misses', 'cache_hits'])
+        await db.schema.alterTable(table).dropColumn(column).execute()
+    await db.schema.alterTable('usage_events').dropColumn('saved_cost_micro_usd').execute()
+    await db.schema.alterTable('usage_events').dropColumn('cache').execute()
+  },
+}
+
 /** Every migration, by name, for `dialect`. */
 export const sqlMigrations = (dialect: SqlDialectName): Record<string, Migration> => ({
   '0001_tenants_and_keys': tenantsAndKeys(dialect),
   '0002_usage': usage(dialect),
   '0003_responses': responses,
   '0004_background_usage': backgroundUsage,
+  '0005_prompt_cache_usage': promptCacheUsage,
 })

@@ -80,6 +80,10 @@ export type UsageEventsTable = TokenAndCostColumns & {
   latency_ms: number
   ttfb_ms: number | null
   client_aborted: number
+  /** What the prompt cache did: `hit`, `miss`, `bypass`; `NULL` when it was off (and in events stored before it was). */
+  cache: string | null
+  /** For a hit: the provider cost its answer saved (micro-USD); `NULL` otherwise, or when unknown. */
+  saved_cost_micro_usd: number | null
 }
 
 /**
@@ -99,6 +103,11 @@ export type UsageRollupTable = TokenAndCostColumns & {
   client_aborted: number
   unpriced_requests: number
   latency_ms_total: number
+  /** Requests the prompt cache answered, and those it missed; 0 in rows written before it counted them. */
+  cache_hits: number
+  cache_misses: number
+  /** The hits' known savings summed; `NULL` while no hit of the row had one. */
+  saved_cost_micro_usd: number | null
 }
 
 /** A stored response (`response-store.ts`); `tenant_id` `NULL` for the master key, JSON kept as text. */

@@ -14,6 +14,9 @@
  * request once with its real figures. Written before its request's event (another instance's batch), a row may show
  * `unpriced_requests` at -1 until the request's event arrives.
  *
+ * A request the prompt cache answered (`UsageRecord.cache`) counts in `cache_hits`, and the cost it saved in
+ * `saved_cost_micro_usd`; one it looked up in vain in `cache_misses`.
+ *
  * Buckets are computed here from epoch ms (UTC hours and days are whole multiples of 3.6e6 and 8.64e7 ms), so no
  * query depends on either dialect's date functions. `summarize` reads the daily roll-up for the whole days of its
  * range and the hourly one for the hours at either end: a 30-day query reads 30 rows per combination, not 720, and
@@ -64,6 +67,7 @@ const unknowableMetrics = [
   'cache_write_tokens',
   'reasoning_tokens',
   'cost_micro_usd',
+  'saved_cost_micro_usd',
 ] as const satisfies readonly Metric[]
 const nullableMetrics = new Set<Metric>(unknowableMetrics)
 
@@ -72,12 +76,28 @@ const metrics = [
   'requests',
   'errors',
   'client_aborted',
-  ...unknowableMetrics,
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'cost_micro_usd',
   'unpriced_requests',
   'latency_ms_total',
+  'cache_hits',
+  'cache_misses',
+  'saved_cost_micro_usd',
 ] as const satisfies readonly Metric[]
 
-/** Rows per statement: 24 event columns × 400 and 17 roll-up columns × 500 stay under SQLite's 32,766 parameters. */
+// A column added to the roll-ups must be summed here too, or this stops compiling.
+const everyMetricSummed: [Exclude<Metric, (typeof metrics)[number]>] extends [never]
+  ? true
+  : never = true
+void everyMetricSummed
+
+const cacheOutcomes = new Set<unknown>(['hit', 'miss', 'bypass', null])
+
+/** Rows per statement: 27 event columns × 400 and 20 roll-up columns × 500 stay under SQLite's 32,766 parameters. */
 const eventChunk = 400
 const rollupChunk = 500
 const pruneChunk = 5_000
@@ -136,6 +156,16 @@ const checkRecord = (event: UsageRecord): void => {
   integer('cacheWriteTokens', true)
   integer('reasoningTokens', true)
   integer('costMicroUsd', true)
+  if (!cacheOutcomes.has(event.cache))
+    throw new TypeError(
+      `usage record ${event.id}: cache is 'hit', 'miss', 'bypass' or null, got ${String(event.cache)}`
+    )
+  integer('savedCostMicroUsd', true)
+  // A saving belongs to a hit: on any other event it would be summed into no hit's row.
+  if (event.savedCostMicroUsd !== null && event.cache !== 'hit')
+    throw new TypeError(
+      `usage record ${event.id}: savedCostMicroUsd is for a cache hit only, got one with cache ${String(event.cache)}`
+    )
 }
 
 const eventRow = (event: UsageRecord): Insertable<UsageEventsTable> => ({
@@ -164,6 +194,8 @@ const eventRow = (event: UsageRecord): Insertable<UsageEventsTable> => ({
   latency_ms: event.latencyMs,
   ttfb_ms: event.ttfbMs,
   client_aborted: event.clientAborted ? 1 : 0,
+  cache: event.cache,
+  saved_cost_micro_usd: event.savedCostMicroUsd,
 })
 
 /** The events' roll-up rows for buckets of `unit`, one per combination, in the order they are written. */
@@ -199,6 +231,9 @@ const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
         cost_micro_usd: null,
         unpriced_requests: 0,
         latency_ms_total: 0,
+        cache_hits: 0,
+        cache_misses: 0,
+        saved_cost_micro_usd: null,
       }
       rows.set(id, row)
     }
@@ -209,6 +244,10 @@ const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
       row.requests += 1
       row.latency_ms_total += event.latencyMs
       if (event.costMicroUsd === null) row.unpriced_requests += 1
+      if (event.cache === 'hit') {
+        row.cache_hits += 1
+        row.saved_cost_micro_usd = plus(row.saved_cost_micro_usd ?? null, event.savedCostMicroUsd)
+      } else if (event.cache === 'miss') row.cache_misses += 1
     } else if (event.costMicroUsd !== null) row.unpriced_requests -= 1
     if (event.status >= 400 || event.error !== null) row.errors += 1
     if (event.clientAborted) row.client_aborted += 1
