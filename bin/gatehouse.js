@@ -168,14 +168,14 @@ const accessOptions = [
 ]
 
 /** A command that manages a running gateway through its admin API (src/cli/, compiled into dist/). */
-const adminCommand = (name, summary, usage, details) => ({
+const adminCommand = (name, summary, usage, details, environment = gatewayEnvironment) => ({
   summary,
   usage,
   details: [
     ...details,
     "  --json                    print the gateway's answer as JSON",
     '',
-    gatewayEnvironment,
+    environment,
   ],
   async run(args) {
     const { runCli } = await loadRuntime(cliEntry)
@@ -224,7 +224,24 @@ const usage = adminCommand(
   ]
 )
 
-const commands = { serve, migrate, tenants, keys, usage }
+const cache = adminCommand(
+  'cache',
+  'Purge the prompt cache, or warm it from a file of requests',
+  'gatehouse cache purge --key <key> | --tenant <tenant> | --model <provider/model> | --all\n' +
+    '       gatehouse cache warm <requests.jsonl> [--concurrency N] [--api-key <key>]',
+  [
+    '  purge (master key): --key takes x-gatehouse-cache-key; --model the provider/model that answered',
+    '  warm: each line {"path": "/v1/chat/completions" | "/v1/messages" | "/v1/embeddings" | "/v1/responses",',
+    '        "body": {...}, "headers"?: {...}} or a bare chat completions body, sent with streaming off',
+    '  --api-key <key>           (warm) the key to send them with (default GATEHOUSE_API_KEY): entries are',
+    '                            scoped per tenant, so use the key of the tenant they are for',
+    '  --concurrency N           (warm) requests in flight (default 4, at most 64)',
+  ],
+  'Environment: GATEHOUSE_URL (default http://127.0.0.1:8080), GATEHOUSE_MASTER_KEY (purge),\n' +
+    '             GATEHOUSE_API_KEY (warm; better than --api-key, which other users can see in ps)'
+)
+
+const commands = { serve, migrate, tenants, keys, usage, cache }
 
 const help = () =>
   [

@@ -1,14 +1,15 @@
 /**
  * The CLI's side of the admin API: one authenticated request at a time to a running gateway (`GATEHOUSE_URL`, the
  * master key from `GATEHOUSE_MASTER_KEY`). An error answer becomes a `CliError` carrying the gateway's own message,
- * the status and the field it named, on one line.
+ * the status and the field it named, on one line. Without a master key the client is still made, and its first
+ * request fails saying so: a command that calls no admin route (`cache warm`) needs none.
  */
 import { CliError } from './cli-error.ts'
 
 export const defaultGatewayUrl = 'http://127.0.0.1:8080'
 
 export type AdminRequest = {
-  method: 'GET' | 'POST' | 'PATCH'
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   path: string
   query?: Record<string, string | undefined>
   body?: unknown
@@ -24,8 +25,11 @@ export type AdminClient = {
 
 const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim()
 
-/** `{error: {message, param}}` (OpenAI's shape, what the gateway answers) or whatever else came back. */
-const describeFailure = (status: number, text: string): string => {
+/**
+ * `{error: {message, param}}` (OpenAI's shape, what the gateway answers; Anthropic's has the message in the same place)
+ * or whatever else came back.
+ */
+export const describeFailure = (status: number, text: string): string => {
   let message = oneLine(text).slice(0, 300) || 'no message'
   let param: string | null = null
   try {
@@ -38,14 +42,24 @@ const describeFailure = (status: number, text: string): string => {
   return `${message} (HTTP ${status}${param === null ? '' : `, field ${param}`})`
 }
 
+/** What the gateway is asked from, and how: `fetch` fails with a cause (`ECONNREFUSED`) that says more than itself. */
+export const unreachable = (baseUrl: string, error: unknown): string => {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause
+  return `cannot reach the gateway at ${baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message} (set GATEHOUSE_URL)`
+}
+
 export const createAdminClient = (options: {
   baseUrl: string
-  masterKey: string
+  masterKey: string | undefined
   fetch: typeof fetch
 }): AdminClient => {
   const baseUrl = options.baseUrl.replace(/\/+$/, '')
 
   const send = async (request: AdminRequest): Promise<string> => {
+    if (!options.masterKey)
+      throw new CliError(
+        "set GATEHOUSE_MASTER_KEY to the gateway's master key (one the gateway generated is in its ./data/master-key)"
+      )
     const url = new URL(`${baseUrl}${request.path}`)
     for (const [name, value] of Object.entries(request.query ?? {}))
       if (value !== undefined) url.searchParams.set(name, value)
@@ -59,10 +73,7 @@ export const createAdminClient = (options: {
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
       })
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause
-      throw new CliError(
-        `cannot reach the gateway at ${baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message} (set GATEHOUSE_URL)`
-      )
+      throw new CliError(unreachable(baseUrl, error))
     }
     const text = await response.text()
     if (!response.ok) throw new CliError(describeFailure(response.status, text))

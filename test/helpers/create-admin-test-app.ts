@@ -1,9 +1,18 @@
 /**
- * The whole app (`createApp`) over fake providers and real stores (`open-test-stores.ts`), with a fake clock shared
- * by the routes and the stores, and small helpers to call the admin API as the master key or as a tenant key.
+ * The whole app (`createApp`) over fake providers and real stores (`open-test-stores.ts`, and what a test adds, such as
+ * the prompt cache's), with a fake clock shared by the routes and the stores, and small helpers to call the admin API
+ * as the master key or as a tenant key.
  */
 import { createApp } from '../../src/app.ts'
-import { createFakeAdapter, createFakeDeps, type FakeDeps } from './fake-deps.ts'
+import type { Stores } from '../../src/stores/types.ts'
+import type { FakeClock } from './fake-clock.ts'
+import {
+  createFakeAdapter,
+  createFakeDeps,
+  type FakeAdapter,
+  type FakeDeps,
+  type FakeDepsOptions,
+} from './fake-deps.ts'
 import { createTestAuthenticator, openTestStores, type TestStores } from './open-test-stores.ts'
 
 export const masterKey = 'gh-admin-test-master-key'
@@ -24,15 +33,29 @@ export type AdminTestApp = TestStores & {
   ): Promise<T>
 }
 
-export const createAdminTestApp = async (): Promise<AdminTestApp> => {
+export type AdminTestAppOptions = {
+  /** Default: an `openai` and an `anthropic` adapter that answer nothing. */
+  adapters?: FakeAdapter[]
+  /** Default: one route, `team/fast`. */
+  config?: FakeDepsOptions['config']
+  /** Stores beside the tenants, usage and revocations ones (the prompt cache's), on the app's clock. */
+  stores?: (clock: FakeClock) => Stores
+}
+
+export const createAdminTestApp = async (
+  options: AdminTestAppOptions = {}
+): Promise<AdminTestApp> => {
   const base = createFakeDeps({
-    adapters: [
+    adapters: options.adapters ?? [
       createFakeAdapter({ id: 'openai' }),
       createFakeAdapter({ id: 'anthropic', dialect: 'anthropic' }),
     ],
-    config: { routes: [{ name: 'team/fast', targets: [{ provider: 'openai', model: 'gpt-4o' }] }] },
+    config: options.config ?? {
+      routes: [{ name: 'team/fast', targets: [{ provider: 'openai', model: 'gpt-4o' }] }],
+    },
   })
   const opened = await openTestStores(base.clock)
+  Object.assign(opened.stores, options.stores?.(base.clock))
   const deps: FakeDeps = {
     ...base,
     stores: opened.stores,

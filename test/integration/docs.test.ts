@@ -28,6 +28,8 @@ const publicPaths = [
   '/admin/v1/tenants',
   '/admin/v1/keys',
   '/admin/v1/usage',
+  '/admin/v1/cache/entries/{key}',
+  '/admin/v1/cache/purge',
 ]
 const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 
@@ -130,7 +132,7 @@ describe('GET /openapi.json', () => {
     const paths = document.paths as Record<string, Json>
     for (const path of publicPaths) {
       expect(Object.keys(paths), path).toContain(path)
-      expect(paths[path].post ?? paths[path].get, path).toBeDefined()
+      expect(paths[path].post ?? paths[path].get ?? paths[path].delete, path).toBeDefined()
     }
     expect(paths['/v1/chat/completions'].post).toBeDefined()
     expect(paths['/v1/messages'].post).toBeDefined()

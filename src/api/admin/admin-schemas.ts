@@ -253,3 +253,78 @@ export type CreateKeyBody = z.infer<typeof createKeySchema>
 export type UpdateKeyBody = z.infer<typeof updateKeySchema>
 export type WireTenant = z.infer<typeof tenantSchema>
 export type WireKey = z.infer<typeof keySchema>
+
+/** A prompt cache key as `x-gatehouse-cache-key` gives it: a SHA-256 in lowercase hex. */
+const cacheKeyShape = /^[0-9a-f]{64}$/
+
+const cacheKey = z
+  .string()
+  .regex(
+    cacheKeyShape,
+    'a cache key is the 64 lowercase hex digits a response gave in `x-gatehouse-cache-key`'
+  )
+  .openapi({ description: 'A cache key, as `x-gatehouse-cache-key` gave it' })
+
+export const cacheEntryParamsSchema = z.object({ key: cacheKey })
+
+const cacheSelectors = ['key', 'tenant', 'model', 'all'] as const
+
+export const cachePurgeSchema = z
+  .strictObject({
+    key: cacheKey.optional(),
+    tenant: z.string().min(1).optional().openapi({
+      description:
+        "The tenant, by id or name: every entry in its scope (not shared routes' entries)",
+      example: 'acme',
+    }),
+    model: z.string().min(1).max(300).optional().openapi({
+      description:
+        'Every answer this `provider/model` gave, as the provider instance and upstream model of a route target',
+      example: 'openai/gpt-4o-mini',
+    }),
+    all: z
+      .literal(
+        true,
+        'send `"all": true` to purge everything; to purge less, name a key, tenant or model'
+      )
+      .optional()
+      .openapi({ description: '`true`: every entry' }),
+  })
+  .superRefine((body, context) => {
+    const named = cacheSelectors.filter((name) => body[name] !== undefined)
+    if (named.length === 1) return
+    context.addIssue({
+      code: 'custom',
+      message:
+        named.length === 0
+          ? 'name what to purge: exactly one of `key`, `tenant`, `model` or `all: true`'
+          : `name exactly one of \`key\`, \`tenant\`, \`model\` or \`all\`, not ${named.map((name) => `\`${name}\``).join(' and ')}`,
+      // Several: the first extra one is the field to take out.
+      path: named.length === 0 ? [] : [named[1]],
+    })
+  })
+  .openapi('CachePurgeRequest', {
+    description: 'Exactly one selector',
+    example: { tenant: 'acme' },
+  })
+
+export const cachePurgeResultSchema = z
+  .object({
+    object: z.literal('cache.purge'),
+    selector: z
+      .union([
+        z.object({ key: z.string() }),
+        z.object({ tenant: z.string().openapi({ description: 'The tenant id' }) }),
+        z.object({ model: z.string() }),
+        z.object({ all: z.literal(true) }),
+      ])
+      .openapi({ description: 'What was purged; a tenant is named by its id' }),
+    deleted: z.number().int().nonnegative().openapi({
+      description:
+        'How many entries were removed (0: none was there). With the memory backend, only those of the process (or Workers isolate) that answered',
+    }),
+  })
+  .openapi('CachePurge')
+
+export type CachePurgeBody = z.infer<typeof cachePurgeSchema>
+export type WireCachePurge = z.infer<typeof cachePurgeResultSchema>

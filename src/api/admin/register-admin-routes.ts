@@ -1,6 +1,7 @@
 /**
- * The admin API under `/admin/v1`: tenants, keys and everyone's usage, for the master key only. A missing or wrong
- * key is a 401 as on `/v1`; a tenant key is a 403. Without a database (Workers) each route answers 501.
+ * The admin API under `/admin/v1`: tenants, keys, everyone's usage and prompt cache purges, for the master key only. A
+ * missing or wrong key is a 401 as on `/v1`; a tenant key is a 403. Without a database (Workers) the tenant, key and
+ * usage routes answer 501; without a prompt cache (off in the config) the cache routes do.
  */
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
@@ -8,6 +9,7 @@ import { authenticateRequest } from '../../middleware/authenticate-request.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { limitBody } from '../../middleware/limit-body.ts'
 import { registerAdminUsage } from '../usage/usage.route.ts'
+import { registerCacheRoutes } from './cache.route.ts'
 import { registerKeyRoutes } from './keys.route.ts'
 import { requireMasterKey } from './require-master-key.ts'
 import { registerTenantRoutes } from './tenants.route.ts'
@@ -19,4 +21,5 @@ export const registerAdminRoutes = (app: OpenAPIHono<GatewayEnv>, deps: Deps): v
   registerTenantRoutes(app, deps)
   registerKeyRoutes(app, deps)
   registerAdminUsage(app, deps)
+  registerCacheRoutes(app, deps)
 }
