@@ -5,13 +5,13 @@ export interface QuantizedWeights {
 }
 
 /**
- * Symmetric int8 quantization (zero point 0), as onnxruntime's `quantize_dynamic` does for weights with
+ * Symmetric int8 quantization (zero point 0), as onnxruntime's quantization tools do for weights with
  * `weight_type=QInt8`. With `columns`, a row-major [rows, columns] matrix gets one scale per column (`per_channel`),
  * else the tensor gets one scale.
  *
- * `reduceRange` keeps 7 bits (max|w| / 63 instead of / 127): on x86 CPUs without VNNI, onnxruntime multiplies the
- * uint8 activations by int8 weights with `vpmaddubsw`, which saturates at int16 when two products add up past
- * 32767; 7-bit weights never get there. The q8 models published for Transformers.js are quantized the same way
+ * `reduceRange` keeps 7 bits (max|w| / 63 instead of / 127): onnxruntime's int8 kernels on x86 CPUs without VNNI
+ * multiply uint8 by int8 with `vpmaddubsw`, which saturates at int16 when two products add up past 32767; 7-bit
+ * weights never get there, on any kernel. The q8 models published for Transformers.js are quantized the same way
  * (`reduce_range=True, per_channel=True`).
  */
 export const quantizeWeights = (
