@@ -51,8 +51,8 @@ export const gpt2Inputs = (
 }
 
 /**
- * The ONNX graph of a GPT-2 causal LM with a KV cache, from standard opset-17 operators only (so any ONNX runtime
- * runs it, and onnxruntime fuses LayerNormalization, GELU and the quantized matmuls itself).
+ * The ONNX graph of a GPT-2 causal LM with a KV cache, from standard opset-17 operators only, so any ONNX runtime
+ * runs it; onnxruntime fuses the GELU and the transposed matmuls itself at load.
  *
  * Attention masks both ways at once: a query at absolute position `past + i` sees the keys at positions up to its
  * own (causal), and no key whose `attention_mask` is 0 (padding). A padding query sees nothing; its scores are all
@@ -64,7 +64,7 @@ export const gpt2Inputs = (
  * gathered as int8 and dequantized after the lookup. The attention matmuls between activations stay float.
  * `quantize_dynamic`'s format (`DynamicQuantizeLinear` + `MatMulInteger`, what most `model_quantized.onnx` files on
  * the Hub hold) runs as fast on this model, but it quantizes the activations with one scale for the whole batch, so a
- * row's logits change with the other rows of a batch (by up to 0.17 here, against 1e-4 weight-only): micro-batched
+ * row's logits change with the other rows of a batch (by up to 0.17 here, against about 1e-4 weight-only): micro-batched
  * requests would no longer give the same text for the same seed.
  */
 export const buildGpt2Graph = (
