@@ -241,6 +241,11 @@ export const configSchema = z.strictObject({
       timeoutMs: durationMs.optional(),
       /** Redis values at least this large are gzipped when that makes them smaller (default 1024 bytes). */
       compressAboveBytes: z.number().int().min(0).optional(),
+      /**
+       * With `redis`: how long a request waits for an identical one in flight in another process before it goes
+       * upstream itself (default 30000; never longer than the route's total timeout).
+       */
+      flightWaitMs: durationMs.optional(),
     })
     .optional(),
   limits: z

@@ -97,6 +97,11 @@ export type ResolvedCache = {
   maxBytes: number
   timeoutMs: number
   compressAboveBytes: number
+  /**
+   * How long a request waits for an identical one in flight in another process (a shared backend) before it goes
+   * upstream itself; never longer than its route's total timeout.
+   */
+  flightWaitMs: number
   /** Requests that reach no route with settings of its own (`provider/model`, discovered models, defaults). */
   defaults: CachePolicy
   /** By route name, for every configured route: its `cache` fields over the defaults. */
@@ -311,6 +316,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
       maxBytes: config.cache?.maxBytes ?? 128 * 1024 * 1024,
       timeoutMs: config.cache?.timeoutMs ?? redisTimeoutMs,
       compressAboveBytes: config.cache?.compressAboveBytes ?? 1024,
+      flightWaitMs: config.cache?.flightWaitMs ?? 30_000,
       defaults: cacheDefaults,
       routes: cacheRoutes,
     },

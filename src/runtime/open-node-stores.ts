@@ -17,6 +17,7 @@ import { createMemoryRevocationFeed } from '../stores/memory/memory-revocation-f
 import { connectRedis } from '../stores/redis/connect-redis.ts'
 import { createRedisAdmissionStore } from '../stores/redis/redis-admission-store.ts'
 import { createRedisCacheStore } from '../stores/redis/redis-cache-store.ts'
+import { createRedisSharedFlights } from '../stores/redis/redis-shared-flights.ts'
 import { RedisGuard } from '../stores/redis/redis-guard.ts'
 import { createRedisRevocationFeed } from '../stores/redis/redis-revocation-feed.ts'
 import { defaultDatabaseUrl } from '../stores/sql/open-sql-database.ts'
@@ -117,26 +118,29 @@ export const openNodeStores = async (options: {
   })
   const prefix = config.redis.keyPrefix
   const revocations = createRedisRevocationFeed({ redis, guard, logger, prefix })
+  const redisCache = (): CacheStore => {
+    // A guard of its own: the cache always goes upstream when Redis is away, whatever the limits do, and its
+    // incidents are logged as the cache's.
+    const cacheGuard = new RedisGuard({
+      mode: 'open',
+      logger,
+      timeoutMs: config.cache.timeoutMs,
+      clock,
+      outageMessage:
+        'Redis is unavailable: the prompt cache is bypassed (requests go upstream) until it answers again',
+      subject: 'prompt cache',
+    })
+    return createRedisCacheStore({
+      redis,
+      guard: cacheGuard,
+      clock,
+      prefix,
+      compressAboveBytes: config.cache.compressAboveBytes,
+      flights: createRedisSharedFlights({ redis, guard: cacheGuard, logger, prefix }),
+    })
+  }
   const cache =
-    config.cache.enabled && config.cache.backend === 'redis'
-      ? createRedisCacheStore({
-          redis,
-          // A guard of its own: the cache always goes upstream when Redis is away, whatever the limits do, and its
-          // incidents are logged as the cache's.
-          guard: new RedisGuard({
-            mode: 'open',
-            logger,
-            timeoutMs: config.cache.timeoutMs,
-            clock,
-            outageMessage:
-              'Redis is unavailable: the prompt cache is bypassed (requests go upstream) until it answers again',
-            subject: 'prompt cache',
-          }),
-          clock,
-          prefix,
-          compressAboveBytes: config.cache.compressAboveBytes,
-        })
-      : memoryCache()
+    config.cache.enabled && config.cache.backend === 'redis' ? redisCache() : memoryCache()
   const sqlClosables = startRetentionAndListSqlClosables()
   return {
     stores: {
@@ -150,6 +154,9 @@ export const openNodeStores = async (options: {
     usageWriter,
     closables: [
       { name: 'revocation feed', close: () => revocations.close() },
+      ...(cache?.close === undefined
+        ? []
+        : [{ name: 'prompt cache', close: () => cache.close!() }]),
       {
         name: 'redis',
         close: async () => {

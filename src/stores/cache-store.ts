@@ -24,7 +24,32 @@ export type CachedValue = {
 
 export type CachePurge = { key: string } | { tenant: string } | { model: string } | { all: true }
 
+/**
+ * Single-flight across the processes that share a cache store (Redis): the first process to miss a key claims its
+ * lead for a while (a lease); the others wait, bounded, for its answer to be stored instead of going upstream too.
+ * Anything that goes wrong (the store out of reach, a leader that dies, a wait that runs out) means going upstream:
+ * never an error, never a wait past its bound.
+ */
+export interface SharedFlights {
+  /**
+   * Claims the lead of `key` for at most `leaseMs`: `true` when this process leads now, `false` when another one does.
+   * A store that cannot answer in time answers `true` (the request goes upstream).
+   */
+  claim(key: string, leaseMs: number): Promise<boolean>
+  /** Ends a lead this process claimed (its answer stored, or none coming): waiting processes learn it at once. */
+  release(key: string): Promise<void>
+  /**
+   * Resolves once the lead of `key` held elsewhere has ended (its answer stored or not: the caller reads the store),
+   * or after `waitMs` at most (`false`). At once when there is no lead, or no way to hear of its end.
+   */
+  wait(key: string, waitMs: number): Promise<boolean>
+}
+
 export interface CacheStore {
+  /** Single-flight across processes, where the store is shared by several (Redis); absent in a process's own. */
+  readonly flights?: SharedFlights
+  /** Releases what the store holds open (a subscriber connection); absent where there is nothing. */
+  close?(): Promise<void>
   /** The value under `key`, or `null` when there is none (never stored, expired, purged, evicted). */
   get(key: string): Promise<CachedValue | null>
   /** Stores `value` under `key` for `ttlMs`, replacing what was there. */

@@ -61,6 +61,7 @@ const setup = (options: { policy?: Partial<CachePolicy>; store?: CacheStore } = 
     maxBytes: 1_000_000,
     timeoutMs: 50,
     compressAboveBytes: 1024,
+    flightWaitMs: 30_000,
     defaults: policy,
     routes: { off: { ...policy, enabled: false } },
   }

@@ -13,13 +13,15 @@
  * unless the route shares its cache; `x-gatehouse-cache-namespace` narrows it.
  *
  * Single-flight (`single-flight.ts`): the first request for a key leads a flight; identical requests that may read
- * the cache follow it instead of going upstream.
+ * the cache follow it instead of going upstream. With a shared store (Redis) the lead is claimed across processes too
+ * (`SharedFlights`): a process whose request finds another process leading waits, bounded, for the answer that one
+ * stores, and its own identical requests follow it meanwhile.
  */
 import type { ChatChunk, ChatResult, Usage } from '../../../providers/spec/chat-types.ts'
 import type { Operation } from '../../../providers/spec/operation.ts'
 import type { ChunkReader } from '../../../providers/spec/provider-adapter.ts'
 import type { PriceTable } from '../../../config/price-table.ts'
-import type { CacheStore } from '../../stores/cache-store.ts'
+import type { CacheStore, SharedFlights } from '../../stores/cache-store.ts'
 import type { CallRoute, ServedBy } from '../chat-call.ts'
 import type { Clock } from '../clock.ts'
 import { computeCost } from '../compute-cost.ts'
@@ -109,6 +111,8 @@ export class CacheSession {
   /** Fails a led flight that outlives its call's deadline (a response whose end was never reported). */
   private flightTimer: unknown = undefined
   private storeAnswer = false
+  /** This request leads `key` across processes (`SharedFlights.claim`) until its answer is stored or given up. */
+  private sharedLead = false
   private ttlMs = 0
   private tenant: string | null = null
   private ended = false
@@ -178,6 +182,7 @@ export class CacheSession {
       this.setHit('store', entry.provider, entry.model, stored.ageMs, flight, null)
       return
     }
+    if (cache.shared !== undefined && (await this.leadsAcrossProcesses(key, controls))) return
     this.status = 'miss'
     this.flight = flight
     this.assemble = true
@@ -186,6 +191,40 @@ export class CacheSession {
     // identical request after them) for nothing, so it fails and they go upstream themselves.
     const limitMs = request.route.targets[0].timeouts.totalMs + flightGraceMs
     this.flightTimer = cache.clock.setTimeout(() => this.abandon(), limitMs)
+  }
+
+  /**
+   * Single-flight across processes (a shared store): claims the lead of `key`, or, when another process holds it,
+   * waits for its answer (at most `flightWaitMs`, and never past the call's own total timeout). `true` when that
+   * gave a hit; `false` when this request goes upstream (leading, or having waited in vain). Meanwhile this process's
+   * identical requests follow this one's local flight, as they would a leader's.
+   */
+  private async leadsAcrossProcesses(key: string, controls: CacheControls): Promise<boolean> {
+    const { cache, request } = this
+    const shared = cache.shared!
+    const totalMs = request.route.targets[0].timeouts.totalMs
+    if (await shared.claim(key, totalMs + flightGraceMs)) {
+      this.sharedLead = true
+      return false
+    }
+    await shared.wait(key, Math.min(cache.flightWaitMs, totalMs))
+    const stored = await cache.read(key, controls.maxAgeMs)
+    if (stored === null) return false
+    const { entry } = stored
+    const flight = cache.flights.get(key)!
+    flight.provider = entry.provider
+    flight.model = entry.model
+    flight.complete(entry.answer ?? entry.whole)
+    cache.flights.end(key, flight)
+    this.setHit('flight', entry.provider, entry.model, stored.ageMs, flight, null)
+    return true
+  }
+
+  /** Ends this request's lead across processes, if it holds one: their waiting requests read the store at once. */
+  private releaseLead(): void {
+    if (!this.sharedLead) return
+    this.sharedLead = false
+    this.cache.defer(this.cache.shared!.release(this.key!))
   }
 
   /** Follows a flight: `true` when it gave a hit, `false` when its leader failed before giving anything. */
@@ -250,6 +289,7 @@ export class CacheSession {
       this.flight.fail()
       this.cache.flights.end(this.key!, this.flight)
     }
+    this.releaseLead()
   }
 
   /** The answer of a call that went upstream has ended: share it with followers and store it, when it is whole. */
@@ -269,12 +309,14 @@ export class CacheSession {
         flight.fail()
         this.cache.flights.end(key!, flight)
       }
+      this.releaseLead()
       return
     }
     // Followers asked what this request asked: they get the answer, storable or not.
     flight?.complete(given)
     const unlist = (): void => {
       if (flight !== null) this.cache.flights.end(key!, flight)
+      this.releaseLead()
     }
     if (
       !this.storeAnswer ||
@@ -321,6 +363,10 @@ const flightGraceMs = 5_000
 
 class PromptCacheImpl {
   readonly flights = new Flights()
+  /** Single-flight across processes, where the store is shared. */
+  readonly shared: SharedFlights | undefined
+  readonly flightWaitMs: number
+  readonly defer: (work: Promise<unknown>) => void
   readonly prices: PriceTable
   readonly clock: Clock
   private readonly options: PromptCacheOptions
@@ -332,6 +378,9 @@ class PromptCacheImpl {
     this.sha256Hex = options.sha256Hex
     this.prices = options.prices
     this.clock = options.clock
+    this.shared = options.store.flights
+    this.flightWaitMs = options.config.flightWaitMs
+    this.defer = options.defer
   }
 
   enabledFor(route: CallRoute): boolean {

@@ -21,6 +21,7 @@ import type { Clock } from '../../core/clock.ts'
 import type { CachePurge, CacheStore, CachedValue } from '../cache-store.ts'
 import { sharedStoreUnavailable, type RedisGuard } from './redis-guard.ts'
 import { RedisScript } from './redis-script.ts'
+import type { RedisSharedFlights } from './redis-shared-flights.ts'
 
 const gzip = promisify(gzipCallback)
 const gunzip = promisify(gunzipCallback)
@@ -62,6 +63,8 @@ export type RedisCacheStoreOptions = {
   prefix: string
   /** Values at least this many bytes long are gzipped when that pays (default 1024). */
   compressAboveBytes?: number
+  /** Single-flight across the processes sharing this Redis (`redis-shared-flights.ts`), which the store then owns. */
+  flights?: RedisSharedFlights
 }
 
 export const createRedisCacheStore = (options: RedisCacheStoreOptions): CacheStore => {
@@ -111,7 +114,12 @@ export const createRedisCacheStore = (options: RedisCacheStoreOptions): CacheSto
     return entries
   }
 
+  const flights = options.flights
   return {
+    flights,
+    close: async () => {
+      await flights?.close()
+    },
     get: async (key): Promise<CachedValue | null> => {
       const stored = await guard.run(
         'cache get',
