@@ -2,7 +2,8 @@
  * Opens the stores on Node: tenants, keys, usage and stored responses in SQL (a SQLite file by default, PostgreSQL with a `postgres://`
  * URL), migrated at start-up; rate limits, budgets and revocations in Redis when `redis.url` is set, in the process
  * otherwise (one process only); the prompt cache's answers, when the cache is on, in the process (an LRU, by default)
- * or in Redis (`cache.backend: redis`). Starts the usage retention (`start-usage-retention.ts`). Returns them with what
+ * or in Redis (`cache.backend: redis`, with single-flight across processes); with Redis, the purges of an in-process
+ * cache are relayed to every process. Starts the usage retention (`start-usage-retention.ts`). Returns them with what
  * shutdown closes, in order: the revocation feed, the Redis connection, the usage retention, the usage writer thread
  * and the database (after the usage sink, which `node-deps.ts` closes first).
  */
@@ -17,6 +18,7 @@ import { createMemoryRevocationFeed } from '../stores/memory/memory-revocation-f
 import { connectRedis } from '../stores/redis/connect-redis.ts'
 import { createRedisAdmissionStore } from '../stores/redis/redis-admission-store.ts'
 import { createRedisCacheStore } from '../stores/redis/redis-cache-store.ts'
+import { relayPurgesThroughRedis } from '../stores/redis/redis-purge-relay.ts'
 import { createRedisSharedFlights } from '../stores/redis/redis-shared-flights.ts'
 import { RedisGuard } from '../stores/redis/redis-guard.ts'
 import { createRedisRevocationFeed } from '../stores/redis/redis-revocation-feed.ts'
@@ -118,29 +120,47 @@ export const openNodeStores = async (options: {
   })
   const prefix = config.redis.keyPrefix
   const revocations = createRedisRevocationFeed({ redis, guard, logger, prefix })
-  const redisCache = (): CacheStore => {
-    // A guard of its own: the cache always goes upstream when Redis is away, whatever the limits do, and its
-    // incidents are logged as the cache's.
-    const cacheGuard = new RedisGuard({
+  // The cache's own guard: the cache always goes upstream when Redis is away, whatever the limits do, and its
+  // incidents are logged as the cache's.
+  const cacheGuard = (
+    outageMessage = 'Redis is unavailable: the prompt cache is bypassed (requests go upstream) until it answers again'
+  ): RedisGuard =>
+    new RedisGuard({
       mode: 'open',
       logger,
       timeoutMs: config.cache.timeoutMs,
       clock,
-      outageMessage:
-        'Redis is unavailable: the prompt cache is bypassed (requests go upstream) until it answers again',
+      outageMessage,
       subject: 'prompt cache',
     })
+  const redisCache = (): CacheStore => {
+    const guard = cacheGuard()
     return createRedisCacheStore({
       redis,
-      guard: cacheGuard,
+      guard,
       clock,
       prefix,
       compressAboveBytes: config.cache.compressAboveBytes,
-      flights: createRedisSharedFlights({ redis, guard: cacheGuard, logger, prefix }),
+      flights: createRedisSharedFlights({ redis, guard, logger, prefix }),
     })
   }
+  /** Each process's own LRU, whose purges reach every process on this Redis. */
+  const relayedMemoryCache = (): CacheStore | undefined => {
+    const store = memoryCache()
+    return store === undefined
+      ? undefined
+      : relayPurgesThroughRedis({
+          store,
+          redis,
+          guard: cacheGuard(
+            'Redis is unavailable: prompt cache purges reach only the process that receives them until it answers again'
+          ),
+          logger,
+          prefix,
+        })
+  }
   const cache =
-    config.cache.enabled && config.cache.backend === 'redis' ? redisCache() : memoryCache()
+    config.cache.enabled && config.cache.backend === 'redis' ? redisCache() : relayedMemoryCache()
   const sqlClosables = startRetentionAndListSqlClosables()
   return {
     stores: {

@@ -229,3 +229,57 @@ describe('prompt cache purges in Redis', () => {
     }
   })
 })
+
+describe('prompt cache purges of in-process caches, relayed through Redis', () => {
+  requireStoreService('redis')
+  let prefix: RedisTestPrefix
+  let first: Gateway
+  let second: Gateway
+
+  beforeAll(async () => {
+    prefix = createRedisTestPrefix({ label: 'cache-purge-memory' })
+    const memory = (): string[] =>
+      config(storeServiceUrl('redis'), prefix.prefix).map((line) =>
+        line === '  backend: redis' ? '  backend: memory' : line
+      )
+    first = await startTestGateway({ config: memory() })
+    second = await startTestGateway({ config: memory() })
+  })
+  afterAll(async () => {
+    await first?.close()
+    await second?.close()
+    await prefix?.cleanup()
+  })
+
+  it('purges every process’s own cache through the one that received the purge', async () => {
+    const stamp = Date.now()
+    // Each process keeps its own answers: nothing of them is in Redis.
+    await cached(first, `kept a ${stamp}`)
+    await cached(second, `kept a ${stamp}`)
+    await cached(second, `kept b ${stamp}`, masterKey, 'gpt-4o')
+    expect(await entryKeys(prefix.prefix)).toEqual([])
+
+    const byModel = await call(first, 'POST', '/admin/v1/cache/purge', {
+      model: 'openai/gpt-4o-mini',
+    })
+    expect(byModel).toMatchObject({ status: 200, body: { deleted: 1 } })
+    // The relay is asynchronous: the other process purges its own as it hears it.
+    const deadline = Date.now() + 2_000
+    let after = await ask(second, `kept a ${stamp}`)
+    while (after.cache === 'hit' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      after = await ask(second, `kept a ${stamp}`)
+    }
+    expect(after.cache).toBe('miss')
+    expect((await ask(second, `kept b ${stamp}`, masterKey, 'gpt-4o')).cache).toBe('hit')
+
+    await call(first, 'POST', '/admin/v1/cache/purge', { all: true })
+    const end = Date.now() + 2_000
+    let other = await ask(second, `kept b ${stamp}`, masterKey, 'gpt-4o')
+    while (other.cache === 'hit' && Date.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      other = await ask(second, `kept b ${stamp}`, masterKey, 'gpt-4o')
+    }
+    expect(other.cache).toBe('miss')
+  })
+})
