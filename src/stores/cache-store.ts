@@ -26,9 +26,10 @@ export type CachePurge = { key: string } | { tenant: string } | { model: string 
 
 /**
  * Single-flight across the processes that share a cache store (Redis): the first process to miss a key claims its
- * lead for a while (a lease); the others wait, bounded, for its answer to be stored instead of going upstream too.
- * Anything that goes wrong (the store out of reach, a leader that dies, a wait that runs out) means going upstream:
- * never an error, never a wait past its bound.
+ * lead for a while (a lease) and relays what its call gives as it comes (opaque texts: the prompt cache's JSON of who
+ * answers, each chunk, then the whole answer); the others, instead of going upstream too, are fed that relay. Anything
+ * that goes wrong (the store out of reach, a leader that dies or falls silent, a wait past its bound) ends a follower's
+ * feed with nothing, and it goes upstream itself: never an error, never a wait past its bounds.
  */
 export interface SharedFlights {
   /**
@@ -36,13 +37,25 @@ export interface SharedFlights {
    * A store that cannot answer in time answers `true` (the request goes upstream).
    */
   claim(key: string, leaseMs: number): Promise<boolean>
-  /** Ends a lead this process claimed (its answer stored, or none coming): waiting processes learn it at once. */
-  release(key: string): Promise<void>
+  /** The relay of a lead this process claimed; its `end` ends the lead. */
+  lead(key: string, leaseMs: number): FlightRelay
   /**
-   * Resolves once the lead of `key` held elsewhere has ended (its answer stored or not: the caller reads the store),
-   * or after `waitMs` at most (`false`). At once when there is no lead, or no way to hear of its end.
+   * Feeds `sink` with the relay of the lead of `key` held elsewhere, from its start: every message, then the end (the
+   * final text, or `null`: failed, or nothing within `firstMs` of the call, or a silence longer than `idleMs`).
    */
-  wait(key: string, waitMs: number): Promise<boolean>
+  follow(key: string, bounds: { firstMs: number; idleMs: number }, sink: FlightSink): void
+}
+
+export type FlightRelay = {
+  /** A message for the followers (sent with the others of the same event-loop turn). */
+  send(text: string): void
+  /** The lead is over: its final text (the whole answer), or `null` when none is coming. */
+  end(text: string | null): void
+}
+
+export type FlightSink = {
+  message(text: string): void
+  end(text: string | null): void
 }
 
 export interface CacheStore {

@@ -1,8 +1,8 @@
 /**
  * Single-flight across gateway processes with the prompt cache in Redis (`cache.backend: redis`): identical requests
- * sent at once to two instances of a deployment make one upstream call, streamed or not; a request waiting on the
- * other instance's leader goes upstream itself when that leader fails or when its wait (`cache.flightWaitMs`) runs
- * out. Runs under CI=true (never skipped there), with a key prefix of its own.
+ * sent at once to two instances of a deployment make one upstream call, streamed or not; a streamed follower on the
+ * other instance receives the leader's chunks as they arrive; a request waiting on the other instance's leader goes
+ * upstream itself when that leader fails or when its wait (`cache.flightWaitMs`) runs out. Runs under CI=true (never skipped there), with a key prefix of its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { storeServiceUrl } from '../contract/check-store-service.ts'
@@ -74,7 +74,8 @@ const chatCalls = (content: string): number =>
   ).length
 
 beforeAll(async () => {
-  upstream = await startMockOpenAIUpstream()
+  // Streams of 5 chunks 80 ms apart: a follower can be seen to receive chunks before the leader's stream ends.
+  upstream = await startMockOpenAIUpstream({ streamChunks: 5, chunkDelayMs: 80 })
 })
 afterAll(() => upstream?.close())
 
@@ -113,6 +114,43 @@ describe('prompt cache single-flight across processes (Redis)', () => {
       expect(all.map((reply) => reply.cache)).toEqual(['miss', 'hit', 'hit', 'hit'])
       expect(new Set(all.map((reply) => reply.text))).toEqual(new Set([`echo: ${content}`]))
     })
+
+  it('streams the leader’s chunks to a streamed follower on the other instance as they arrive', async () => {
+    const content = `chunks across processes ${Date.now()}`
+    const body = JSON.stringify({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content }],
+      stream: true,
+    })
+    const headers = { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' }
+    const leaderEnded = fetch(`${first.url}/v1/chat/completions`, { method: 'POST', headers, body })
+      .then((response) => response.text())
+      .then(() => performance.now())
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    const response = await fetch(`${second.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers,
+      body,
+    })
+    expect(response.headers.get('x-gatehouse-cache')).toBe('hit')
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    let firstContentAt: number | null = null
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
+      if (firstContentAt === null && text.includes('"content":"'))
+        firstContentAt = performance.now()
+    }
+    const endedAt = await leaderEnded
+    expect(firstContentAt).not.toBeNull()
+    // The first content came while the leader's stream still had chunks to send (80 ms apart).
+    expect(endedAt - firstContentAt!).toBeGreaterThan(100)
+    expect(text.trim().endsWith('data: [DONE]')).toBe(true)
+    expect(chatCalls(content)).toBe(1)
+  })
 
   it('goes upstream itself as soon as the other instance’s leader gives up, never with its error', async () => {
     const content = `a leader that gives up ${Date.now()}`

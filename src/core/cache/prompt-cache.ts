@@ -14,14 +14,14 @@
  *
  * Single-flight (`single-flight.ts`): the first request for a key leads a flight; identical requests that may read
  * the cache follow it instead of going upstream. With a shared store (Redis) the lead is claimed across processes too
- * (`SharedFlights`): a process whose request finds another process leading waits, bounded, for the answer that one
- * stores, and its own identical requests follow it meanwhile.
+ * (`SharedFlights`): the leader relays who answers, its chunks and its answer; a process whose request finds another
+ * process leading feeds its local flight with that relay, and its requests follow it as they would a local leader.
  */
 import type { ChatChunk, ChatResult, Usage } from '../../../providers/spec/chat-types.ts'
 import type { Operation } from '../../../providers/spec/operation.ts'
 import type { ChunkReader } from '../../../providers/spec/provider-adapter.ts'
 import type { PriceTable } from '../../../config/price-table.ts'
-import type { CacheStore, SharedFlights } from '../../stores/cache-store.ts'
+import type { CacheStore, FlightRelay, SharedFlights } from '../../stores/cache-store.ts'
 import type { CallRoute, ServedBy } from '../chat-call.ts'
 import type { Clock } from '../clock.ts'
 import { computeCost } from '../compute-cost.ts'
@@ -111,8 +111,8 @@ export class CacheSession {
   /** Fails a led flight that outlives its call's deadline (a response whose end was never reported). */
   private flightTimer: unknown = undefined
   private storeAnswer = false
-  /** This request leads `key` across processes (`SharedFlights.claim`) until its answer is stored or given up. */
-  private sharedLead = false
+  /** The relay of this request's lead across processes (`SharedFlights.lead`), until its answer is given or not. */
+  private relay: FlightRelay | null = null
   private ttlMs = 0
   private tenant: string | null = null
   private ended = false
@@ -182,11 +182,27 @@ export class CacheSession {
       this.setHit('store', entry.provider, entry.model, stored.ageMs, flight, null)
       return
     }
-    if (cache.shared !== undefined && (await this.leadsAcrossProcesses(key, controls))) return
+    if (cache.shared !== undefined) {
+      const across = await this.acrossProcesses(key, flight)
+      if (across === 'hit') return
+      if (across === 'upstream') {
+        // The other process's leader failed before giving anything: this request goes upstream itself.
+        this.status = 'miss'
+        this.assemble = this.storeAnswer
+        return
+      }
+    }
     this.status = 'miss'
     this.flight = flight
     this.assemble = true
-    this.onChunk = (chunk) => flight.push(chunk)
+    const relay = this.relay
+    this.onChunk =
+      relay === null
+        ? (chunk) => flight.push(chunk)
+        : (chunk) => {
+            flight.push(chunk)
+            relay.send(JSON.stringify({ chunk }))
+          }
     // The call ends within its total timeout; a flight still open well after it would hold its followers (and every
     // identical request after them) for nothing, so it fails and they go upstream themselves.
     const limitMs = request.route.targets[0].timeouts.totalMs + flightGraceMs
@@ -194,37 +210,44 @@ export class CacheSession {
   }
 
   /**
-   * Single-flight across processes (a shared store): claims the lead of `key`, or, when another process holds it,
-   * waits for its answer (at most `flightWaitMs`, and never past the call's own total timeout). `true` when that
-   * gave a hit; `false` when this request goes upstream (leading, or having waited in vain). Meanwhile this process's
-   * identical requests follow this one's local flight, as they would a leader's.
+   * Single-flight across processes (a shared store): claims the lead of `key` (`lead`: this request goes upstream and
+   * relays its call), or, when another process holds it, feeds this process's `flight` with that one's relay and
+   * follows it like any follower (`hit`; `upstream` when the leader failed before giving anything, or gave nothing
+   * within `flightWaitMs`). This process's identical requests follow the same local flight either way.
    */
-  private async leadsAcrossProcesses(key: string, controls: CacheControls): Promise<boolean> {
+  private async acrossProcesses(key: string, flight: Flight): Promise<'lead' | 'hit' | 'upstream'> {
     const { cache, request } = this
     const shared = cache.shared!
-    const totalMs = request.route.targets[0].timeouts.totalMs
-    if (await shared.claim(key, totalMs + flightGraceMs)) {
-      this.sharedLead = true
-      return false
+    const timeouts = request.route.targets[0].timeouts
+    const leaseMs = timeouts.totalMs + flightGraceMs
+    if (await shared.claim(key, leaseMs)) {
+      this.relay = shared.lead(key, leaseMs)
+      return 'lead'
     }
-    await shared.wait(key, Math.min(cache.flightWaitMs, totalMs))
-    const stored = await cache.read(key, controls.maxAgeMs)
-    if (stored === null) return false
-    const { entry } = stored
-    const flight = cache.flights.get(key)!
-    flight.provider = entry.provider
-    flight.model = entry.model
-    flight.complete(entry.answer ?? entry.whole)
-    cache.flights.end(key, flight)
-    this.setHit('flight', entry.provider, entry.model, stored.ageMs, flight, null)
-    return true
+    shared.follow(
+      key,
+      { firstMs: Math.min(cache.flightWaitMs, timeouts.totalMs), idleMs: timeouts.idleMs },
+      {
+        message: (text) => relayed(flight, text),
+        end: (text) => {
+          const answer = text === null ? null : relayedAnswer(text)
+          if (answer === null) flight.fail()
+          else flight.complete(answer)
+          cache.flights.end(key, flight)
+        },
+      }
+    )
+    return (await this.follow(flight)) ? 'hit' : 'upstream'
   }
 
-  /** Ends this request's lead across processes, if it holds one: their waiting requests read the store at once. */
-  private releaseLead(): void {
-    if (!this.sharedLead) return
-    this.sharedLead = false
-    this.cache.defer(this.cache.shared!.release(this.key!))
+  /** Ends this request's relay across processes, if it leads one: with its answer, or with none. */
+  private endRelay(answer: ChatResult | WholeBody | null): void {
+    const relay = this.relay
+    if (relay === null) return
+    this.relay = null
+    relay.end(
+      answer === null ? null : JSON.stringify('choices' in answer ? { answer } : { whole: answer })
+    )
   }
 
   /** Follows a flight: `true` when it gave a hit, `false` when its leader failed before giving anything. */
@@ -278,6 +301,9 @@ export class CacheSession {
       this.flight.provider = servedBy.provider
       this.flight.model = servedBy.model
     }
+    this.relay?.send(
+      JSON.stringify({ served: { provider: servedBy.provider, model: servedBy.model } })
+    )
   }
 
   /** The call failed before it had an answer: followers go upstream themselves. */
@@ -289,7 +315,7 @@ export class CacheSession {
       this.flight.fail()
       this.cache.flights.end(this.key!, this.flight)
     }
-    this.releaseLead()
+    this.endRelay(null)
   }
 
   /** The answer of a call that went upstream has ended: share it with followers and store it, when it is whole. */
@@ -309,14 +335,14 @@ export class CacheSession {
         flight.fail()
         this.cache.flights.end(key!, flight)
       }
-      this.releaseLead()
+      this.endRelay(null)
       return
     }
-    // Followers asked what this request asked: they get the answer, storable or not.
+    // Followers asked what this request asked: they get the answer, storable or not; those of other processes too.
     flight?.complete(given)
+    this.endRelay(given)
     const unlist = (): void => {
       if (flight !== null) this.cache.flights.end(key!, flight)
-      this.releaseLead()
     }
     if (
       !this.storeAnswer ||
@@ -343,6 +369,34 @@ export class CacheSession {
     if (this.flightTimer !== undefined) this.cache.clock.clearTimeout(this.flightTimer)
     this.flightTimer = undefined
   }
+}
+
+/** A message of another process's relay (`acrossProcesses`): who answers, or a chunk. Anything else is skipped. */
+const relayed = (flight: Flight, text: string): void => {
+  const message = JSON.parse(text) as {
+    served?: { provider?: unknown; model?: unknown }
+    chunk?: ChatChunk
+  }
+  if (message.chunk !== undefined) flight.push(message.chunk)
+  else if (
+    typeof message.served?.provider === 'string' &&
+    typeof message.served.model === 'string'
+  ) {
+    flight.provider = message.served.provider
+    flight.model = message.served.model
+  }
+}
+
+/** The final text of another process's relay: its answer, or `null` when it holds none. */
+const relayedAnswer = (text: string): ChatResult | WholeBody | null => {
+  try {
+    const message = JSON.parse(text) as { answer?: ChatResult; whole?: WholeBody }
+    if (Array.isArray(message.answer?.choices)) return message.answer
+    if (typeof message.whole?.body === 'string') return message.whole
+  } catch {
+    // not ours: no answer
+  }
+  return null
 }
 
 const utf8 = new TextDecoder()
