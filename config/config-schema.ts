@@ -178,6 +178,14 @@ export const configSchema = z.strictObject({
     )
     .default({}),
   routes: z.array(routeSchema).default([]),
+  /**
+   * Targets tried, in order, after the model's own when every one of those failed, timed out or has its circuit open,
+   * for every model that has no route of its own (a route lists its fallbacks itself): typically the local model, so
+   * that an outage of every provider still gets an answer. A target whose provider the runtime lacks is skipped.
+   */
+  fallbacks: z
+    .array(z.strictObject({ provider: z.string().min(1), model: z.string().min(1) }))
+    .optional(),
   /** Provider that serves an unprefixed, unknown model, per client dialect. */
   defaultProvider: z
     .strictObject({ openai: z.string().optional(), anthropic: z.string().optional() })

@@ -210,6 +210,20 @@ describe('loadConfig: errors', () => {
     expect(errors).toHaveLength(9)
   })
 
+  it('checks the providers of the global fallbacks', () => {
+    const text = [
+      'providers:',
+      '  openai: { type: openai }',
+      'fallbacks:',
+      '  - { provider: openai, model: gpt-4o-mini }',
+      '  - { provider: lcoal, model: tiny }',
+      '',
+    ].join('\n')
+    expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
+      'fallbacks[1].provider: unknown provider "lcoal" (configured: openai)',
+    ])
+  })
+
   it('says when no provider is configured at all', () => {
     const text =
       'routes:\n  - name: fast\n    targets: [{ provider: openai, model: gpt-4o-mini }]\n'

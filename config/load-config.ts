@@ -234,6 +234,11 @@ const crossCheck = (raw: Record<string, unknown>): string[] => {
     })
   })
 
+  const fallbacks = Array.isArray(raw.fallbacks) ? raw.fallbacks : []
+  fallbacks.forEach((target: unknown, index) => {
+    if (isPlainObject(target)) checkProviderName(['fallbacks', index, 'provider'], target.provider)
+  })
+
   const cache = isPlainObject(raw.cache) ? raw.cache : {}
   const redis = isPlainObject(raw.redis) ? raw.redis : {}
   if (cache.backend === 'redis' && typeof redis.url !== 'string') {

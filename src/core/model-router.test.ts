@@ -162,6 +162,44 @@ describe('resolveTargets', () => {
     expect(await names('meta-llama/llama-3.1-8b')).toEqual(['openai:meta-llama/llama-3.1-8b'])
   })
 
+  it('adds the global fallbacks after the targets of every model without a route of its own, each once', async () => {
+    const { names, resolve } = setup({
+      providers: ['openai', 'anthropic', 'local'],
+      config: {
+        fallbacks: [
+          { provider: 'local', model: 'tiny' },
+          { provider: 'openai', model: 'gpt-4o-mini' },
+          { provider: 'workers-lack-it', model: 'x' },
+        ],
+        defaultProvider: { anthropic: 'anthropic' },
+        routes: [{ name: 'fast', targets: [{ provider: 'openai', model: 'gpt-4o' }] }],
+      },
+      catalog: { anthropic: ['claude-x'] },
+    })
+    // provider/model, a listed model, the default provider: their target, then the fallbacks.
+    expect(await names('openai/gpt-4o')).toEqual([
+      'openai:gpt-4o',
+      'local:tiny',
+      'openai:gpt-4o-mini',
+    ])
+    expect(await names('claude-x')).toEqual([
+      'anthropic:claude-x',
+      'local:tiny',
+      'openai:gpt-4o-mini',
+    ])
+    expect(await names('other', 'anthropic')).toEqual([
+      'anthropic:other',
+      'local:tiny',
+      'openai:gpt-4o-mini',
+    ])
+    // A fallback that is the target itself is not tried twice.
+    expect(await names('openai/gpt-4o-mini')).toEqual(['openai:gpt-4o-mini', 'local:tiny'])
+    // A route lists its own fallbacks.
+    expect(await names('fast')).toEqual(['openai:gpt-4o'])
+    const targets = await resolve('openai/gpt-4o')
+    expect(targets.map((target) => target.standIn ?? false)).toEqual([false, true, true])
+  })
+
   it('orders weighted targets at random in proportion to their weights, keeping the rest as fallbacks', async () => {
     const { resolve } = setup({
       providers: ['a', 'b', 'c'],

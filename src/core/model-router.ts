@@ -28,6 +28,11 @@ export type Target = {
   retry: RetryPolicy
   /** Upstream statuses that move on to the next target at once. */
   fallbackOn: number[]
+  /**
+   * A target of the config's global `fallbacks`, not of the model itself: the prompt cache neither keys on it nor
+   * stores what it answers (a stand-in's answer must not outlive the outage it covered).
+   */
+  standIn?: true
 }
 
 export type ResolveTargetsOptions = {
@@ -96,13 +101,35 @@ const ambiguity = (model: string, providers: string[]): string => {
   return `The model \`${model}\` is served by providers ${names}: use ${choices} to choose one.`
 }
 
+/**
+ * The targets of a model without a route of its own: `targets`, then the config's global fallbacks, each once: one that
+ * is already a target, or whose provider this runtime does not have (the local model on Workers), is left out.
+ */
+const withFallbacks = (
+  targets: Target[],
+  config: ResolvedConfig,
+  registry: ProviderRegistry
+): Target[] => {
+  if (config.fallbacks.length === 0) return targets
+  const out = targets
+  for (const fallback of config.fallbacks) {
+    const provider = registry.get(fallback.provider)
+    if (provider === undefined) continue
+    if (out.some((target) => target.provider === provider && target.model === fallback.model))
+      continue
+    out.push({ ...directTarget(provider, fallback.model), standIn: true })
+  }
+  return out
+}
+
 /** Throws `modelNotFound` (404) when nothing serves `model`, `invalidRequest` (400) when several providers could. */
 export const resolveTargets = async (options: ResolveTargetsOptions): Promise<Target[]> => {
   const { model, dialect, config, registry, catalog, random = Math.random } = options
   const slash = model.indexOf('/')
   if (slash > 0 && slash < model.length - 1) {
     const provider = registry.get(model.slice(0, slash))
-    if (provider) return [directTarget(provider, model.slice(slash + 1))]
+    if (provider)
+      return withFallbacks([directTarget(provider, model.slice(slash + 1))], config, registry)
   }
 
   const route = config.routes[model]
@@ -113,14 +140,15 @@ export const resolveTargets = async (options: ResolveTargetsOptions): Promise<Ta
 
   const serving = (await catalog.providersOf(model)).filter((id) => registry.get(id) !== undefined)
   if (serving.length > 1) throw invalidRequest(ambiguity(model, serving), 'model')
-  if (serving.length === 1) return [directTarget(registry.get(serving[0])!, model)]
+  if (serving.length === 1)
+    return withFallbacks([directTarget(registry.get(serving[0])!, model)], config, registry)
 
   if (slash === -1) {
     const defaultId = config.defaultProvider[dialect]
-    const fallback = defaultId === undefined ? undefined : registry.get(defaultId)
-    if (fallback) return [directTarget(fallback, model)]
+    const byDefault = defaultId === undefined ? undefined : registry.get(defaultId)
+    if (byDefault) return withFallbacks([directTarget(byDefault, model)], config, registry)
     const all = registry.list()
-    if (all.length === 1) return [directTarget(all[0], model)]
+    if (all.length === 1) return withFallbacks([directTarget(all[0], model)], config, registry)
   }
   throw modelNotFound(model)
 }

@@ -145,6 +145,8 @@ export type ResolvedConfig = {
   masterKey?: string
   providers: Record<string, ResolvedProvider>
   routes: Record<string, ResolvedRoute>
+  /** Tried after the model's own targets, for every model without a route (`fallbacks`). */
+  fallbacks: { provider: string; model: string }[]
   defaultProvider: { openai?: string; anthropic?: string }
   circuitBreaker: CircuitBreakerPolicy
   models: Record<string, { maxOutputTokens?: number; api?: ModelApi }>
@@ -294,6 +296,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     masterKey: config.auth?.masterKey,
     providers,
     routes,
+    fallbacks: config.fallbacks ?? [],
     defaultProvider: config.defaultProvider ?? {},
     circuitBreaker: {
       ...defaultCircuitBreaker,

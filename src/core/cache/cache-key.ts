@@ -203,9 +203,15 @@ export type CacheKeyInput = {
   body: Record<string, unknown>
 }
 
-/** The route's targets as a sorted set of `provider/model`. */
+/** The route's own targets as a sorted set of `provider/model` (not the config's global fallbacks, `standIn`). */
 export const routeTargetsOf = (route: CallRoute): string[] =>
-  [...new Set(route.targets.map((target) => `${target.provider.config.id}/${target.model}`))].sort()
+  [
+    ...new Set(
+      route.targets
+        .filter((target) => target.standIn !== true)
+        .map((target) => `${target.provider.config.id}/${target.model}`)
+    ),
+  ].sort()
 
 export const cacheKey = async (
   input: CacheKeyInput,

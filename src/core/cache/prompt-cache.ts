@@ -347,7 +347,8 @@ export class CacheSession {
     if (
       !this.storeAnswer ||
       key === null ||
-      (answer !== null && !this.cache.storable(answer, this.policy))
+      (answer !== null && !this.cache.storable(answer, this.policy)) ||
+      isStandIn(this.request.route, servedBy)
     ) {
       unlist()
       return
@@ -370,6 +371,18 @@ export class CacheSession {
     this.flightTimer = undefined
   }
 }
+
+/**
+ * Whether `servedBy` is one of the config's global fallbacks (`Target.standIn`): its answer is given, never stored, so
+ * that it does not outlive the outage it covered.
+ */
+const isStandIn = (route: CallRoute, servedBy: ServedBy): boolean =>
+  route.targets.some(
+    (target) =>
+      target.standIn === true &&
+      target.provider.config.id === servedBy.provider &&
+      target.model === servedBy.model
+  )
 
 /** A message of another process's relay (`acrossProcesses`): who answers, or a chunk. Anything else is skipped. */
 const relayed = (flight: Flight, text: string): void => {
