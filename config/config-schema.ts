@@ -149,6 +149,19 @@ export const routeSchema = z.strictObject({
   retry: retrySchema.optional(),
   /** Upstream statuses that move on to the next target at once (in addition to spent retries). */
   fallbackOn: z.array(z.number().int().min(400).max(599)).optional(),
+  /**
+   * Short requests go to this target first (typically the local model), the route's targets following as fallbacks:
+   * a request is short when it bounds its output (`max_tokens`...) at most `maxOutputTokens` and its input is
+   * estimated at most `maxInputTokens`.
+   */
+  shortRequests: z
+    .strictObject({
+      provider: z.string().min(1),
+      model: z.string().min(1),
+      maxInputTokens: z.number().int().positive(),
+      maxOutputTokens: z.number().int().positive(),
+    })
+    .optional(),
   /** The prompt cache on this route: these fields over the global `cache` ones. */
   cache: cachePolicySchema.optional(),
 })

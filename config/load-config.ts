@@ -223,6 +223,11 @@ const crossCheck = (raw: Record<string, unknown>): string[] => {
           `routes[${routeIndex}].name: duplicate route name "${route.name}" (also routes[${first}])`
         )
     }
+    if (isPlainObject(route.shortRequests))
+      checkProviderName(
+        ['routes', routeIndex, 'shortRequests', 'provider'],
+        route.shortRequests.provider
+      )
     if (!Array.isArray(route.targets)) return
     route.targets.forEach((target: unknown, targetIndex) => {
       if (isPlainObject(target)) {

@@ -19,6 +19,7 @@ import {
   type Admission,
 } from '../core/admit-call.ts'
 import { computeCost } from '../core/compute-cost.ts'
+import { preferShortTarget } from '../core/model-router.ts'
 import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
@@ -179,6 +180,21 @@ const noTokens = (): Usage => ({
  */
 const backgroundReservationMarginMs = 10 * 60_000
 
+/** The request's input tokens, estimated (for admission, and for a route's short requests). */
+const estimateInputTokens = (
+  operation: Operation,
+  body: Record<string, unknown>,
+  toCanonical: () => ChatRequest
+): number =>
+  operation === 'embeddings'
+    ? estimateTextTokens(JSON.stringify(body.input ?? ''))
+    : operation === 'responses'
+      ? // Read as text: a forwarded Responses request may chain to stored input the canonical form lacks.
+        estimateTextTokens(
+          JSON.stringify([body.instructions ?? '', body.input ?? '', body.tools ?? ''])
+        )
+      : estimateTokens(toCanonical())
+
 /** The output bound the request sets, whichever dialect's name it uses; `null` when none. */
 const requestedMaxOutputTokens = (body: Record<string, unknown>): number | null => {
   for (const name of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
@@ -239,6 +255,11 @@ const handleChat = async (
   try {
     route = await executor.route({ model, operation })
     if (parts.pin !== undefined) route = parts.pin(route)
+    else if (route.short !== undefined)
+      route = preferShortTarget(route, {
+        maxOutputTokens: requestedMaxOutputTokens(body),
+        estimateInputTokens: () => estimateInputTokens(operation, body, toCanonical),
+      })
     const routed = route
     // The master key has nothing to check: no promise, no closures on its hot path.
     admission =
@@ -250,15 +271,7 @@ const handleChat = async (
             route: routed,
             stores: deps.stores,
             prices: deps.config.prices,
-            estimateInputTokens: () =>
-              operation === 'embeddings'
-                ? estimateTextTokens(JSON.stringify(body.input ?? ''))
-                : operation === 'responses'
-                  ? // Read as text: a forwarded Responses request may chain to stored input the canonical form lacks.
-                    estimateTextTokens(
-                      JSON.stringify([body.instructions ?? '', body.input ?? '', body.tools ?? ''])
-                    )
-                  : estimateTokens(toCanonical()),
+            estimateInputTokens: () => estimateInputTokens(operation, body, toCanonical),
             requestedMaxOutputTokens: requestedMaxOutputTokens(body),
             modelMaxOutputTokens: deps.config.maxOutputTokens,
             metered: operation !== 'count-tokens',

@@ -25,6 +25,11 @@ export type CallRoute = {
   name: string | null
   /** In fallback order; never empty. */
   targets: readonly Target[]
+  /**
+   * The route's target for short requests (`routes[].shortRequests`), with its bounds: `preferShortTarget` puts it
+   * first for a request within them. Absent on most routes.
+   */
+  short?: { target: Target; maxInputTokens: number; maxOutputTokens: number }
 }
 
 export type ChatCall = {

@@ -24,7 +24,7 @@ import type { ExecutionEvent, ExecutionObserver } from './execution-observer.ts'
 import type { Logger } from './logger.ts'
 import { mapProviderError } from './map-provider-error.ts'
 import { createModelCatalog, type ModelCatalog } from './model-catalog.ts'
-import { resolveTargets, type Target } from './model-router.ts'
+import { resolveTargets, shortTargetOf, type Target } from './model-router.ts'
 import type { ProviderRegistry } from './provider-registry.ts'
 import type { ResolvedConfig } from './resolve-config.ts'
 import { isQuotaError, retryTarget, StopRetrying } from './retry.ts'
@@ -378,7 +378,13 @@ export const createExecutor = (
         'model'
       )
     }
-    return { name: targets[0].routeName ?? null, targets }
+    const short =
+      operation === 'embeddings' || targets[0].routeName === undefined
+        ? undefined
+        : shortTargetOf(model, config, deps.providers)
+    return short === undefined
+      ? { name: targets[0].routeName ?? null, targets }
+      : { name: targets[0].routeName ?? null, targets, short }
   }
 
   const execute = async (call: ChatCall): Promise<ChatOutcome> => {

@@ -6,7 +6,7 @@ import {
 } from '../../test/helpers/fake-deps.ts'
 import { GatewayError } from './errors.ts'
 import type { ModelCatalog } from './model-catalog.ts'
-import { orderByWeight, resolveTargets } from './model-router.ts'
+import { orderByWeight, preferShortTarget, resolveTargets, shortTargetOf } from './model-router.ts'
 import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 const staticCatalog = (lists: Record<string, string[]>): ModelCatalog => ({
@@ -231,6 +231,84 @@ describe('resolveTargets', () => {
     expect(firsts.a / runs).toBeCloseTo(0.1, 1)
     expect(firsts.b / runs).toBeCloseTo(0.3, 1)
     expect(firsts.c / runs).toBeCloseTo(0.6, 1)
+  })
+})
+
+describe('preferShortTarget', () => {
+  const deps = createFakeDeps({
+    adapters: ['openai', 'local'].map((id) => createFakeAdapter({ id, dialect: 'openai' })),
+    config: {
+      routes: [
+        {
+          name: 'chat',
+          targets: [
+            { provider: 'openai', model: 'gpt-4o-mini' },
+            { provider: 'local', model: 'tiny' },
+          ],
+          shortRequests: {
+            provider: 'local',
+            model: 'tiny',
+            maxInputTokens: 100,
+            maxOutputTokens: 50,
+          },
+        },
+        {
+          name: 'nowhere',
+          targets: [{ provider: 'openai', model: 'gpt-4o' }],
+          shortRequests: { provider: 'absent', model: 'x', maxInputTokens: 1, maxOutputTokens: 1 },
+        },
+      ],
+    },
+  })
+  const route = async (model: string) => {
+    const targets = await resolveTargets({
+      model,
+      dialect: 'openai',
+      config: deps.config,
+      registry: deps.providers,
+      catalog: staticCatalog({}),
+    })
+    return { name: model, targets, short: shortTargetOf(model, deps.config, deps.providers) }
+  }
+  const order = (value: {
+    targets: readonly { provider: { config: { id: string } }; model: string }[]
+  }) => value.targets.map((target) => `${target.provider.config.id}:${target.model}`)
+
+  it('puts the short target first for a request within both bounds, the route’s others after it, once', async () => {
+    const chat = await route('chat')
+    let estimated = 0
+    const request = (maxOutputTokens: number | null, input: number) => ({
+      maxOutputTokens,
+      estimateInputTokens: () => {
+        estimated += 1
+        return input
+      },
+    })
+    expect(order(preferShortTarget(chat, request(50, 100)))).toEqual([
+      'local:tiny',
+      'openai:gpt-4o-mini',
+    ])
+    expect(preferShortTarget(chat, request(50, 100)).name).toBe('chat')
+    expect(order(preferShortTarget(chat, request(51, 10)))).toEqual([
+      'openai:gpt-4o-mini',
+      'local:tiny',
+    ])
+    expect(order(preferShortTarget(chat, request(10, 101)))).toEqual([
+      'openai:gpt-4o-mini',
+      'local:tiny',
+    ])
+    // No bound on the output: not short, and the input is not even estimated.
+    const before = estimated
+    expect(order(preferShortTarget(chat, request(null, 1)))).toEqual([
+      'openai:gpt-4o-mini',
+      'local:tiny',
+    ])
+    expect(estimated).toBe(before)
+  })
+
+  it('has no short target where the route sets none, or its provider is not in this runtime', async () => {
+    expect((await route('nowhere')).short).toBeUndefined()
+    expect(shortTargetOf('openai/gpt-4o', deps.config, deps.providers)).toBeUndefined()
   })
 })
 

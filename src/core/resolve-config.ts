@@ -138,6 +138,13 @@ export type ResolvedRoute = {
   timeouts?: TimeoutsConfig
   retry?: RetryConfig
   fallbackOn: number[]
+  /** The target short requests go to first (`routes[].shortRequests`). */
+  shortRequests?: {
+    provider: string
+    model: string
+    maxInputTokens: number
+    maxOutputTokens: number
+  }
 }
 
 export type ResolvedConfig = {
@@ -278,6 +285,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
       timeouts: route.timeouts,
       retry: route.retry,
       fallbackOn: route.fallbackOn ?? [],
+      shortRequests: route.shortRequests,
     }
   }
   const models = config.models ?? {}

@@ -2,7 +2,8 @@
  * The config's global `fallbacks`, end to end through the real Node server: a model without a route of its own falls
  * back to them once its own target has failed (spent its retries, or its circuit is open), the response names the
  * provider that answered, a route keeps its own targets only, and the prompt cache never stores a fallback's answer
- * (it must not outlive the outage it covered).
+ * (it must not outlive the outage it covered). And a route's `shortRequests`: short requests go to its short target
+ * first.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MOCK_OPENAI_API_KEY, startMockOpenAIUpstream } from '../helpers/mock-openai-upstream.ts'
@@ -14,11 +15,16 @@ let primary: MockUpstream
 let backup: MockUpstream
 let gateway: Awaited<ReturnType<typeof startTestGateway>>
 
-const ask = async (model: string, content: string, stream = false) => {
+const ask = async (
+  model: string,
+  content: string,
+  stream = false,
+  more: Record<string, unknown> = {}
+) => {
   const response = await fetch(`${gateway.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content }], stream }),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }], stream, ...more }),
   })
   return {
     status: response.status,
@@ -45,6 +51,9 @@ beforeAll(async () => {
       `  backup: { type: openai-compatible, apiKey: ${MOCK_OPENAI_API_KEY}, baseUrl: "${backup.baseUrl}", discoverModels: false }`,
       'routes:',
       '  - { name: own-route, targets: [{ provider: primary, model: gpt-4o }] }',
+      '  - name: short-first',
+      '    targets: [{ provider: primary, model: gpt-4o }]',
+      '    shortRequests: { provider: backup, model: small-model, maxInputTokens: 50, maxOutputTokens: 64 }',
       'fallbacks:',
       '  - { provider: backup, model: small-model }',
       'cache: { enabled: true }',
@@ -98,6 +107,31 @@ describe('global fallbacks', () => {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     throw new Error('the provider’s answer was never stored')
+  })
+
+  it('sends a route’s short requests to its short target first, and the rest to its targets', async () => {
+    const short = { max_tokens: 32 }
+    expect(await ask('short-first', `short ${Date.now()}`, false, short)).toMatchObject({
+      status: 200,
+      provider: 'backup',
+      model: 'small-model',
+    })
+    // Over a bound, or no bound on the output: the route's targets.
+    for (const [content, more] of [
+      [`long ${'word '.repeat(300)}`, short],
+      [`unbounded ${Date.now()}`, {}],
+      [`too much ${Date.now()}`, { max_tokens: 65 }],
+    ] as const)
+      expect(await ask('short-first', content, false, more)).toMatchObject({
+        status: 200,
+        provider: 'primary',
+      })
+    // The short target failing, the route's targets answer.
+    backup.enqueue({ status: 500 }, { status: 500 })
+    expect(await ask('short-first', `short again ${Date.now()}`, false, short)).toMatchObject({
+      status: 200,
+      provider: 'primary',
+    })
   })
 
   it('leaves a route to its own targets', async () => {
