@@ -33,12 +33,15 @@ export type CachePurge = { key: string } | { tenant: string } | { model: string 
  */
 export interface SharedFlights {
   /**
-   * Claims the lead of `key` for at most `leaseMs`: `true` when this process leads now, `false` when another one does.
-   * A store that cannot answer in time answers `true` (the request goes upstream).
+   * Claims the lead of `key` for `leaseMs`: `true` when this process leads now, `false` when another one does. A store
+   * that cannot answer in time answers `true` (the request goes upstream).
    */
   claim(key: string, leaseMs: number): Promise<boolean>
-  /** The relay of a lead this process claimed; its `end` ends the lead. */
-  lead(key: string, leaseMs: number): FlightRelay
+  /**
+   * The relay of a lead this process claimed: each message renews the lead for `renewMs` (a live leader keeps it, a
+   * dead one loses it soon); its `end` ends the lead.
+   */
+  lead(key: string, renewMs: number): FlightRelay
   /**
    * Feeds `sink` with the relay of the lead of `key` held elsewhere, from its start: every message, then the end (the
    * final text, or `null`: failed, or nothing within `firstMs` of the call, or a silence longer than `idleMs`).

@@ -129,7 +129,7 @@ describe('Redis shared flights', () => {
     expect(silent.messages).toEqual(['{"chunk":1}'])
   })
 
-  it('ends a lead only by its holder’s end, or when its lease runs out', async () => {
+  it('ends a lead only by its holder’s end, or when its lease runs out unrenewed', async () => {
     const { one, two } = await pair()
     await one.claim('mine', 10_000)
     two.lead('mine', 10_000).end(null)
@@ -138,6 +138,16 @@ describe('Redis shared flights', () => {
     await one.claim('short', 200)
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(await two.claim('short', 10_000)).toBe(true)
+    // A live relay renews its lead past the first lease; once silent, the lead lapses after the renewal.
+    await one.claim('live', 200)
+    const relay = one.lead('live', 300)
+    for (let beat = 0; beat < 4; beat += 1) {
+      relay.send(`{"chunk":${beat}}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(await two.claim('live', 10_000)).toBe(false)
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(await two.claim('live', 10_000)).toBe(true)
   })
 
   it('with Redis out of reach, leads every claim and ends every feed at once', async () => {

@@ -219,14 +219,16 @@ export class CacheSession {
     const { cache, request } = this
     const shared = cache.shared!
     const timeouts = request.route.targets[0].timeouts
-    const leaseMs = timeouts.totalMs + flightGraceMs
-    if (await shared.claim(key, leaseMs)) {
-      this.relay = shared.lead(key, leaseMs)
+    // Followers wait this long for a first message, and bear a silence of the idle timeout: a lead lives as long,
+    // renewed by every message, so that one whose process died is soon free for the next request.
+    const firstMs = Math.min(cache.flightWaitMs, timeouts.totalMs)
+    if (await shared.claim(key, firstMs + flightGraceMs)) {
+      this.relay = shared.lead(key, timeouts.idleMs + flightGraceMs)
       return 'lead'
     }
     shared.follow(
       key,
-      { firstMs: Math.min(cache.flightWaitMs, timeouts.totalMs), idleMs: timeouts.idleMs },
+      { firstMs, idleMs: timeouts.idleMs },
       {
         message: (text) => relayed(flight, text),
         end: (text) => {

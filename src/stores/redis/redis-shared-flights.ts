@@ -2,8 +2,9 @@
  * `SharedFlights` in Redis: single-flight of the prompt cache across the gateway processes of a deployment.
  *
  * - A lead is the key `<prefix>cache:f:<cache key>`, set with `NX PX` to this process's id: one `SET` round trip,
- *   taken only by a request that missed the store. It expires on its own (the leader's call is bounded by its route's
- *   total timeout; the caller adds a grace), so a process that dies leading holds no one up for longer.
+ *   taken only by a request that missed the store. Its lease is short (as long as followers wait for a first message)
+ *   and every message the leader relays renews it (for as long as followers bear a silence), so a process that dies
+ *   leading holds the key for no longer than that: the next request leads anew.
  * - The leader relays its call through the stream `<prefix>cache:s:<cache key>`: the messages of one event-loop turn
  *   in one `XADD` (field `m`, the texts one per line: they are JSON, which has no raw newline), then the end (field
  *   `e` with the final text, or `f`: failed), which also deletes the lead if it is still this process's. The stream
@@ -28,10 +29,14 @@ const endedStreamTtlMs = 30_000
 /** How long one `XREAD` blocks: a follower added meanwhile is first read within this. */
 const blockMs = 50
 
-/** KEYS: the stream. ARGV: its TTL (ms), a field, its value. */
+/**
+ * KEYS: the stream, the lead. ARGV: a TTL (ms), a field, its value, this process's id. Appends, and keeps the stream and
+ * the lead (if still this process's) alive for the TTL from now: a lead lives while its relay does.
+ */
 const appendScript = new RedisScript(`
 redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
 return 1
 `)
 
@@ -179,15 +184,15 @@ export const createRedisSharedFlights = (
         () => 'OK' as const
       )) === 'OK',
 
-    lead: (key, leaseMs): FlightRelay => {
+    lead: (key, renewMs): FlightRelay => {
       const stream = streamKey(key)
-      const ttl = Math.max(1, Math.ceil(leaseMs))
+      const ttl = Math.max(1, Math.ceil(renewMs))
       let pending: string[] = []
       let ended = false
       const append = (field: string, value: string): void => {
         void guard.run(
           'cache flight relay',
-          () => appendScript.run(redis, [stream], [ttl, field, value]),
+          () => appendScript.run(redis, [stream, leadKey(key)], [ttl, field, value, origin]),
           () => 0
         )
       }
