@@ -6,8 +6,9 @@
  * tenant that does not exist is a 404 and a model no provider could have answered a 400, since those are typos.
  *
  * What a purge reaches is the store's: with Redis, every instance of the deployment; with the memory backend, the
- * process (or Workers isolate) that answered the purge, and no other. A request in flight when the purge runs may
- * still store its answer after it.
+ * process (or Workers isolate) that answered the purge, and, where Redis is configured, every other process as it
+ * hears the purge relayed (`redis-purge-relay.ts`). A request in flight when the purge runs may still store its
+ * answer after it.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { GatewayError, invalidRequest } from '../../core/errors.ts'
