@@ -56,9 +56,14 @@ export const createTokenizerJson = (vocabulary: TinyVocabulary): object => {
 /**
  * `tokenizer_config.json`: the chat template and the named special tokens, as Qwen2.5-Instruct sets them
  * (`<|endoftext|>` begins a document and pads, `<|im_end|>` ends the assistant's turn). No `padding_side`: like the
- * real models, batched generation must ask for left padding itself.
+ * real models, batched generation must ask for left padding itself. `chatTemplate: null` leaves the template out, as
+ * embedding models ship without one.
  */
-export const createTokenizerConfig = (vocabulary: TinyVocabulary, maxLength: number): object => ({
+export const createTokenizerConfig = (
+  vocabulary: TinyVocabulary,
+  maxLength: number,
+  { chatTemplate = chatMlTemplate }: { chatTemplate?: string | null } = {}
+): object => ({
   add_bos_token: false,
   add_prefix_space: false,
   added_tokens_decoder: Object.fromEntries(
@@ -76,7 +81,7 @@ export const createTokenizerConfig = (vocabulary: TinyVocabulary, maxLength: num
   ),
   additional_special_tokens: ['<|im_start|>', '<|im_end|>'],
   bos_token: '<|endoftext|>',
-  chat_template: chatMlTemplate,
+  ...(chatTemplate === null ? {} : { chat_template: chatTemplate }),
   clean_up_tokenization_spaces: false,
   eos_token: '<|im_end|>',
   errors: 'replace',

@@ -32,8 +32,8 @@ export interface Gpt2LayerWeights {
   mlpDown: LinearWeights
 }
 
-/** Every parameter of a GPT-2-style causal language model. */
-export interface Gpt2Weights {
+/** Every parameter of a GPT-2 model without a head (Hugging Face's `GPT2Model`): what feature extraction runs. */
+export interface Gpt2ModelWeights {
   shape: Gpt2Shape
   /** Token embeddings, [vocabSize, nEmbd]. */
   wte: Float32Array
@@ -41,12 +41,16 @@ export interface Gpt2Weights {
   wpe: Float32Array
   layers: Gpt2LayerWeights[]
   lnF: LayerNormWeights
+}
+
+/** Every parameter of a GPT-2-style causal language model: the model and its head. */
+export interface Gpt2Weights extends Gpt2ModelWeights {
   /** The language-model head, [nEmbd, vocabSize] with a bias (not tied to `wte`). */
   lmHead: LinearWeights
 }
 
-/** How many parameters `weights` holds. */
-export const countParameters = (weights: Gpt2Weights): number => {
+/** How many parameters `weights` holds, with its head if it has one. */
+export const countParameters = (weights: Gpt2ModelWeights & { lmHead?: LinearWeights }): number => {
   const linear = (layer: LinearWeights): number => layer.weight.length + layer.bias.length
   const norm = (layer: LayerNormWeights): number => layer.weight.length + layer.bias.length
   return (
@@ -64,6 +68,6 @@ export const countParameters = (weights: Gpt2Weights): number => {
       0
     ) +
     norm(weights.lnF) +
-    linear(weights.lmHead)
+    (weights.lmHead ? linear(weights.lmHead) : 0)
   )
 }

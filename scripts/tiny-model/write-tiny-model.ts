@@ -1,13 +1,15 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
 import { buildGpt2Graph } from './build-gpt2-graph.ts'
 import { createTinyWeights } from './create-tiny-weights.ts'
 import { createTokenizerConfig, createTokenizerJson } from './create-tokenizer-files.ts'
-import { encodeOnnxModel } from './encode-onnx-model.ts'
+import { encodeOnnxFile } from './encode-onnx-file.ts'
 import type { GraphProto } from './encode-onnx-model.ts'
 import { countParameters } from './gpt2-weights.ts'
 import type { Gpt2Shape } from './gpt2-weights.ts'
 import { createTinyVocabulary } from './tiny-vocabulary.ts'
+import { writeModelFolder } from './write-model-folder.ts'
+import type { WrittenModel } from './write-model-folder.ts'
+
+export type { WrittenModel } from './write-model-folder.ts'
 
 /** The shipped model's name and version: its folder is `models/<name>/<version>/`. */
 export const tinyModelName = 'gatehouse-tiny'
@@ -25,25 +27,10 @@ export const tinyModelShape: Gpt2Shape = {
 
 const seed = 14
 
-/** What `writeTinyModel` wrote: the folder, the parameter count, and each file's path (relative) and size. */
-export interface WrittenModel {
-  directory: string
-  parameters: number
-  files: { path: string; bytes: number }[]
-}
-
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`
 
 const onnxFile = (graph: GraphProto, docString: string): Uint8Array =>
-  encodeOnnxModel({
-    // IR version 8 goes with opset 17 (ONNX 1.12); onnxruntime 1.30 reads IR versions up to 11.
-    irVersion: 8,
-    opsetImports: [{ domain: '', version: 17 }],
-    producerName: 'gatehouse',
-    producerVersion: `${tinyModelName}/${tinyModelVersion}`,
-    docString,
-    graph,
-  })
+  encodeOnnxFile(graph, { producerVersion: `${tinyModelName}/${tinyModelVersion}`, docString })
 
 /** Every file of the model folder, by its path in the folder: the standard Hugging Face ONNX export layout. */
 export const createTinyModelFiles = (): {
@@ -104,26 +91,10 @@ export const createTinyModelFiles = (): {
 }
 
 /**
- * Writes the tiny model's folder at `directory`, replacing what was there. The files go to a sibling folder first,
- * which then takes the final name: a reader finds the old model, no folder, or the new model, never half of one.
+ * Writes the tiny model's folder at `directory`, replacing what was there; a reader never finds half of it (see
+ * `writeModelFolder`).
  */
 export const writeTinyModel = async (directory: string): Promise<WrittenModel> => {
   const { files, parameters } = createTinyModelFiles()
-  const staging = `${directory}.partial-${process.pid}`
-  await rm(staging, { recursive: true, force: true })
-  for (const [path, content] of files) {
-    const target = join(staging, path)
-    await mkdir(dirname(target), { recursive: true })
-    await writeFile(target, content)
-  }
-  await rm(directory, { recursive: true, force: true })
-  await rename(staging, directory)
-  return {
-    directory,
-    parameters,
-    files: [...files].map(([path, content]) => ({
-      path,
-      bytes: typeof content === 'string' ? Buffer.byteLength(content) : content.length,
-    })),
-  }
+  return writeModelFolder(directory, files, parameters)
 }
