@@ -22,6 +22,7 @@ import { computeCost } from '../core/compute-cost.ts'
 import { preferShortTarget } from '../core/model-router.ts'
 import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
+import { composeRewrites, createEchoRewrite, echoIntoBody } from './echo-forwarded.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { answerOfOutcome, respondChat, type RespondOptions } from './respond-chat.ts'
@@ -481,6 +482,20 @@ const handleChat = async (
     cache.addHeaders(baseHeaders)
   }
   const cacheStatus = cache?.status ?? null
+  const echo = parts.echo
+  let transformBody = parts.transformBody
+  if (echo !== undefined) {
+    // A forwarded answer to an expanded request echoes what the client sent (a converted one: through its codec).
+    if (outcome.kind === 'forward')
+      outcome = {
+        ...outcome,
+        createClientRewrite: composeRewrites(outcome.createClientRewrite, createEchoRewrite(echo)),
+      }
+    else if (outcome.kind === 'forward-complete') {
+      const before = transformBody
+      transformBody = (bytes) => echoIntoBody(before === undefined ? bytes : before(bytes), echo)
+    }
+  }
   const chatResponse: RespondOptions = {
     outcome,
     baseHeaders,
@@ -489,10 +504,10 @@ const handleChat = async (
     canonical: toCanonical,
     assemble,
     onAnswerChunk: cache?.onChunk,
-    transformBody: parts.transformBody,
+    transformBody,
     keep: parts.keep,
     keepForwarded: keepRunning,
-    echo: parts.echo,
+    echo,
     streamBody: deps.streamBody,
     env: c.env,
     onEnd: (end, servedBy) => {

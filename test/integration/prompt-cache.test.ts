@@ -654,10 +654,24 @@ describe('prompt cache: Responses API', () => {
       previous_response_id: id,
     })
     expect(next.status).toBe(200)
+    // The upstream never saw previous_response_id (the gateway expanded the chain), yet the answer echoes it.
+    expect(next.json().previous_response_id).toBe(id)
+    const streamedNext = await post('/v1/responses', {
+      model: 'openai/gpt-4o-mini',
+      input: 'and streamed?',
+      previous_response_id: id,
+      stream: true,
+    })
+    const echoed = responsesEvents(streamedNext.text)
+      .filter((event) => typeof event.response === 'object')
+      .map((event) => (event.response as { previous_response_id: unknown }).previous_response_id)
+    expect(echoed.length).toBeGreaterThanOrEqual(3)
+    expect(new Set(echoed)).toEqual(new Set([id]))
     // The chain went upstream with the cached answer expanded into its input.
     const sent = openai.requests.filter((request) => request.path === '/v1/responses')
-    expect(sent.length).toBe(before + 1)
-    const input = JSON.stringify((sent.at(-1)!.body as { input: unknown }).input)
+    expect(sent.length).toBe(before + 2)
+    expect(sent.at(-2)!.body).not.toHaveProperty('previous_response_id')
+    const input = JSON.stringify((sent.at(-2)!.body as { input: unknown }).input)
     expect(input).toContain(body.input)
     expect(input).toContain('and then?')
   })
