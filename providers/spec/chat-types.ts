@@ -66,6 +66,8 @@ export type ChatRequest = {
   temperature?: number
   topP?: number
   topK?: number
+  /** OpenAI `seed`: the same seed and request give the same answer where the provider can promise it (the local model). */
+  seed?: number
   stop?: string[]
   responseFormat?: ResponseFormat
   /** End-user id (OpenAI `user` / `safety_identifier`, Anthropic `metadata.user_id`). */
