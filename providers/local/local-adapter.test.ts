@@ -198,11 +198,15 @@ describe('the local adapter, on the tiny model in a worker thread', () => {
     })
     const result = await adapter.chat(request, call())
     expect(textOf(result)).toBe(expected)
-    expect(result.choices[0].finishReason).toEqual({ unified: 'stop', raw: 'stop_sequence' })
+    expect(result.choices[0].finishReason).toEqual({
+      unified: 'stop',
+      raw: 'stop_sequence',
+      stopSequence: stop,
+    })
     expect(result.usage.outputTokens).toBeLessThan(200)
     const chunks = await readAll(await adapter.streamChat({ ...request, stream: true }, call()))
     expect(streamedText(chunks)).toBe(expected)
-    expect(chunks.at(-2)).toMatchObject({ finishReason: { raw: 'stop_sequence' } })
+    expect(chunks.at(-2)).toMatchObject({ finishReason: { stopSequence: stop } })
   })
 
   it('refuses a request beyond the context window before generating, naming the limit', async () => {

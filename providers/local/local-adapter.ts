@@ -45,7 +45,9 @@ const finishReasonOf = (end: GenerationEnd): FinishReason => {
     case 'length':
       return { unified: 'length', raw: 'length' }
     case 'stop-sequence':
-      return { unified: 'stop', raw: 'stop_sequence' }
+      return end.stopSequence === null
+        ? { unified: 'stop', raw: 'stop_sequence' }
+        : { unified: 'stop', raw: 'stop_sequence', stopSequence: end.stopSequence }
     case 'end-token':
       return { unified: 'stop', raw: 'stop' }
   }

@@ -81,6 +81,8 @@ export type ChatRequest = {
 export type FinishReason = {
   unified: 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'error' | 'other'
   raw: string | null
+  /** The stop sequence that ended the answer (`unified: 'stop'`), where the provider says which (the local model). */
+  stopSequence?: string
 }
 
 /**

@@ -190,6 +190,19 @@ describe('local/gatehouse-tiny through the gateway', () => {
     expect(events.filter((event) => event === 'content_block_delta').length).toBeGreaterThan(1)
     expect(events.at(-1)).toBe('message_stop')
 
+    const full = text
+    const stop = full.slice(10, 14)
+    const stopped = await anthropic.messages.create({ ...request, stop_sequences: [stop] })
+    expect(stopped).toMatchObject({
+      stop_reason: 'stop_sequence',
+      stop_sequence: stop,
+      content: [{ type: 'text', text: full.slice(0, full.indexOf(stop)) }],
+    })
+    const streamedStop = await anthropic.messages
+      .stream({ ...request, stop_sequences: [stop] })
+      .finalMessage()
+    expect(streamedStop).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: stop })
+
     const refused = await anthropic.messages.create({ ...request, max_tokens: 1000 }).then(
       () => null,
       (error: unknown) => error
