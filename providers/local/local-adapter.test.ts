@@ -3,7 +3,7 @@
  * mock of either): its greedy answers are what Transformers.js generates directly, streamed and not; seeds, stop
  * sequences, `max_tokens`, usage, the context window, cancellation and a queue on one worker.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers'
@@ -27,6 +27,16 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'local-adapter-'))
   const folder = join(root, 'models', tinyModelName, '1')
   await writeTinyModel(folder)
+  // The same model with its chat template in chat_template.jinja, as newer exports have it, saying more.
+  const jinja = join(root, 'models', 'jinja-tiny')
+  await writeTinyModel(jinja)
+  const config = JSON.parse(await readFile(join(jinja, 'tokenizer_config.json'), 'utf8'))
+  await writeFile(
+    join(jinja, 'chat_template.jinja'),
+    `{{- '<|im_start|>system\nFrom the file.<|im_end|>\n' }}${config.chat_template}`
+  )
+  delete config.chat_template
+  await writeFile(join(jinja, 'tokenizer_config.json'), JSON.stringify(config))
   adapter = createLocalAdapter({
     id: 'local',
     directory: join(root, 'models'),
@@ -268,10 +278,21 @@ describe('the local adapter, on the tiny model in a worker thread', () => {
     expect(unknown.message).toContain('gatehouse-tiny')
   })
 
-  it('lists its model', async () => {
+  it('lists its models', async () => {
     expect(await adapter.listModels!(call())).toEqual([
       { id: tinyModelName, created: expect.any(Number), displayName: 'gatehouse-tiny (version 1)' },
+      { id: 'jinja-tiny', created: expect.any(Number), displayName: 'jinja-tiny' },
     ])
+  })
+
+  it('renders a chat template kept in chat_template.jinja', async () => {
+    const request = ask('hi', { temperature: 0, maxTokens: 1 })
+    const plain = await adapter.chat(request, call())
+    const fromFile = await adapter.chat({ ...request, model: 'jinja-tiny' }, call())
+    const added = tokenizer.encode('<|im_start|>system\nFrom the file.<|im_end|>\n', {
+      add_special_tokens: false,
+    }).length
+    expect(fromFile.usage.inputTokens).toBe(plain.usage.inputTokens! + added)
   })
 
   it('queues concurrent requests on one worker, and each answers what it would alone', async () => {

@@ -16,8 +16,10 @@ import { localInvalidRequest, localModelNotFound, localUnavailable } from './loc
 import type { GenerateJob } from './local-worker-messages.ts'
 import {
   createLocalWorkerPool,
+  silentLocalLog,
   type GenerationEnd,
   type GenerationHandlers,
+  type LocalProviderLog,
   type LocalWorkerPool,
   type LocalWorkerPoolOptions,
 } from './local-worker-pool.ts'
@@ -38,6 +40,8 @@ export type LocalAdapterSettings = {
   now?: () => number
   /** How worker threads are started (`LocalWorkerPoolOptions.spawn`). */
   spawn?: LocalWorkerPoolOptions['spawn']
+  /** The models loaded, worker crashes and replacements (default: nowhere). */
+  log?: LocalProviderLog
 }
 
 const finishReasonOf = (end: GenerationEnd): FinishReason => {
@@ -69,6 +73,7 @@ const randomId = (): string => `local-${crypto.randomUUID().replaceAll('-', '')}
 
 export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdapter => {
   const now = settings.now ?? Date.now
+  const log = settings.log ?? silentLocalLog
   let models = new Map<string, LocalModel>()
   let pool: LocalWorkerPool | null = null
 
@@ -116,6 +121,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
     forwards: [],
 
     async start() {
+      const startedAt = performance.now()
       const found = findLocalModels({
         directory: settings.directory,
         names: settings.models,
@@ -132,10 +138,22 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
           intraOpNumThreads: settings.intraOpNumThreads,
         },
         spawn: settings.spawn,
+        log,
       })
       await started.start()
       models = new Map(found.map((model) => [model.name, model]))
       pool = started
+      log.info(
+        {
+          provider: settings.id,
+          models: found.map(({ name, version, folder }) => ({ name, version, folder })),
+          dtype: settings.dtype,
+          workers: settings.workers,
+          intraOpNumThreads: settings.intraOpNumThreads,
+          loadMs: Math.round(performance.now() - startedAt),
+        },
+        'local models loaded'
+      )
     },
 
     async chat(request, call) {

@@ -55,8 +55,8 @@ export const localGenerationFailed = (detail: string): ProviderError =>
   })
 
 /** No worker can serve: the provider is shut down, or its workers fail to load the models again. */
-export const localUnavailable = (message: string): ProviderError =>
-  new ProviderError({ kind: 'http', status: 503, retryable: false, message })
+export const localUnavailable = (message: string, detail?: string): ProviderError =>
+  new ProviderError({ kind: 'http', status: 503, retryable: false, message, detail })
 
 export const localAborted = (): ProviderError =>
   new ProviderError({ kind: 'aborted', status: 499, message: 'The client closed the request.' })

@@ -5,7 +5,9 @@
  * prompts with the model's chat template when asked (between the steps of a generation it is running) and runs
  * generations (`run-generation.ts`).
  */
+import { existsSync, readFileSync } from 'node:fs'
 import { setPriority } from 'node:os'
+import { join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import { AutoModelForCausalLM, AutoTokenizer, env, LogLevel } from '@huggingface/transformers'
 import type { FromWorker, LocalWorkerData, ToWorker } from './local-worker-messages.ts'
@@ -35,6 +37,10 @@ const idsOf = (value: unknown): number[] => {
 const load = async (spec: LocalWorkerData['models'][number]): Promise<LoadedModel> => {
   try {
     const tokenizer = await AutoTokenizer.from_pretrained(spec.folder, { local_files_only: true })
+    // Newer exports keep the template in its own file, which Transformers.js's tokenizers do not read.
+    const templateFile = join(spec.folder, 'chat_template.jinja')
+    if (tokenizer.chat_template === null && existsSync(templateFile))
+      tokenizer.chat_template = readFileSync(templateFile, 'utf8')
     const model = await AutoModelForCausalLM.from_pretrained(spec.folder, {
       dtype: spec.dtype,
       local_files_only: true,
@@ -55,16 +61,22 @@ const load = async (spec: LocalWorkerData['models'][number]): Promise<LoadedMode
 }
 
 const models = new Map<string, LoadedModel>()
-try {
-  for (const spec of data.models) models.set(spec.name, await load(spec))
-  send({ type: 'ready' })
-} catch (error) {
-  send({ type: 'load-failed', message: (error as Error).message })
+/** Generations running, by id: how to cancel each, and its end. */
+const running = new Map<number, { cancel: () => void; done: Promise<void> }>()
+
+/**
+ * Ends the thread from the inside: generations stopped at their next step, sessions released, the port closed, after
+ * which nothing holds the thread. `Worker.terminate()` from outside would stop the thread wherever it is, and while
+ * it is inside onnxruntime that aborts the whole process (a C++ exception thrown as the thread's environment goes).
+ */
+const close = async (): Promise<void> => {
+  for (const generation of running.values()) generation.cancel()
+  await Promise.all([...running.values()].map((generation) => generation.done))
+  await Promise.all([...models.values()].map((loaded) => loaded.model.dispose()))
+  port.close()
 }
 
-const cancels = new Map<number, () => void>()
-
-port.on('message', (message: ToWorker) => {
+const onMessage = (message: ToWorker): void => {
   switch (message.type) {
     case 'prepare': {
       const loaded = models.get(message.model)!
@@ -81,17 +93,36 @@ port.on('message', (message: ToWorker) => {
       }
       return
     }
-    case 'generate':
-      void runGeneration({
+    case 'generate': {
+      let cancel = (): void => {}
+      const done = runGeneration({
         id: message.id,
         loaded: models.get(message.model)!,
         job: message,
         send,
-        onCancel: (cancel) => cancels.set(message.id, cancel),
-      }).finally(() => cancels.delete(message.id))
+        onCancel: (cancelGeneration) => {
+          cancel = cancelGeneration
+        },
+      }).finally(() => running.delete(message.id))
+      running.set(message.id, { cancel: () => cancel(), done })
       return
+    }
     case 'cancel':
-      cancels.get(message.id)?.()
+      running.get(message.id)?.cancel()
+      return
+    case 'close':
+      void close()
       return
   }
-})
+}
+
+try {
+  for (const spec of data.models) models.set(spec.name, await load(spec))
+  port.on('message', onMessage)
+  send({ type: 'ready' })
+} catch (error) {
+  // The pool learns why, and the thread ends by itself: nothing is listening, the port closes.
+  send({ type: 'load-failed', message: (error as Error).message })
+  await Promise.all([...models.values()].map((loaded) => loaded.model.dispose()))
+  port.close()
+}

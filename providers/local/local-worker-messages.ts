@@ -27,6 +27,8 @@ export type ToWorker =
   | { type: 'prepare'; id: number; model: string; messages: TemplateMessage[] }
   | ({ type: 'generate'; id: number } & GenerateJob)
   | { type: 'cancel'; id: number }
+  /** Stop: cancel what runs, release the models, end the thread (the pool's close). */
+  | { type: 'close' }
 
 /** Why a generation ended: an end-of-sequence token, a stop sequence, `maxNewTokens`, or a cancel. */
 export type EndReason = 'end-token' | 'stop-sequence' | 'length' | 'cancelled'
@@ -47,6 +49,8 @@ export type FromWorker =
       stopSequence: string | null
       /** Tokens generated, the end-of-sequence token included. */
       outputTokens: number
+      /** With `reason: 'cancelled'`: the tokens there were when the worker read the cancel. */
+      cancelledAt?: number
     }
   /** The generation threw (onnxruntime failed): the worker goes on serving. */
   | { type: 'failed'; id: number; message: string }

@@ -8,7 +8,8 @@
  * running one at its next step: the worker is free for the next one a step later. A worker that exits while serving
  * (a crash) fails the calls it had with a 502 and is replaced at once; the other workers serve on. A replacement that
  * cannot load the models is tried again, less and less often; meanwhile, with no worker left, calls fail with a 503.
- * A worker holds the process open only while it has work.
+ * Closing asks each worker to end itself rather than terminating it (see `stopWorker`). A worker holds the process
+ * open only while it has work.
  */
 import { Worker } from 'node:worker_threads'
 import type { AbortHandle } from '../spec/provider-adapter.ts'
@@ -42,15 +43,26 @@ export type GenerationHandlers = {
   onEnd(end: GenerationEnd): void
   onError(error: Error): void
   /**
-   * After a cancel, once the worker has stopped: how many tokens it generated in all (the last ones nobody saw, as
-   * the cancel reached the worker between two steps).
+   * After a cancel, once the worker has stopped: how many tokens it generated in all, and how many there were when it
+   * read the cancel (between two steps: at most one more follows).
    */
-  onCancelled?(outputTokens: number): void
+  onCancelled?(tokens: { outputTokens: number; cancelledAt: number }): void
 }
+
+/** Where the pool reports what an operator must know of (a `Logger` is one). */
+export type LocalProviderLog = {
+  info(fields: Record<string, unknown>, message: string): void
+  warn(fields: Record<string, unknown>, message: string): void
+  error(fields: Record<string, unknown>, message: string): void
+}
+
+export const silentLocalLog: LocalProviderLog = { info: () => {}, warn: () => {}, error: () => {} }
 
 export type LocalWorkerPoolOptions = {
   workerData: LocalWorkerData
   workers: number
+  /** Worker crashes and replacements (default: nowhere). */
+  log?: LocalProviderLog
   /** Starts one worker thread: `new Worker(entry, { workerData })` unless given (a test keeps the handles). */
   spawn?: (entry: URL, workerData: LocalWorkerData) => Worker
   /** The first wait before loading a replacement again, doubling to a minute (default 1000). */
@@ -103,9 +115,13 @@ type WaitingPrepare = {
 
 const maxRespawnDelayMs = 60_000
 
+/** How long a closing worker gets to end by itself (a model being loaded finishes loading first). */
+const stopTimeoutMs = 10_000
+
 export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWorkerPool => {
   const spawn = options.spawn ?? ((entry, workerData) => new Worker(entry, { workerData }))
   const firstRespawnDelayMs = options.respawnDelayMs ?? 1_000
+  const log = options.log ?? silentLocalLog
   const slots: Slot[] = []
   const queue: Generation[] = []
   /** Prepares that arrived while no worker was ready (every one being replaced). */
@@ -114,8 +130,8 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
   let closed = false
   let respawnDelayMs = firstRespawnDelayMs
   let respawnTimer: ReturnType<typeof setTimeout> | undefined
-  /** Why the last replacement could not load, while no worker is ready. */
-  let outage: string | null = null
+  /** Set while no worker is ready because the last replacement could not load (the log says why). */
+  let outage: Error | null = null
 
   const post = (slot: Slot, message: ToWorker): void => slot.worker.postMessage(message)
   const ready = (): Slot[] => slots.filter((slot) => slot.state === 'ready')
@@ -162,8 +178,8 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
       case 'ready':
         return
       case 'load-failed':
+        // The thread ends by itself; its exit fails the load with this message.
         slot.loadError = message.message
-        void slot.worker.terminate()
         return
       case 'prepared':
       case 'prepare-failed': {
@@ -195,7 +211,11 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
           const { stopSequence, outputTokens } = message
           const reason = message.reason
           settle(generation, (handlers) => handlers.onEnd({ reason, stopSequence, outputTokens }))
-        } else generation.handlers.onCancelled?.(message.outputTokens)
+        } else
+          generation.handlers.onCancelled?.({
+            outputTokens: message.outputTokens,
+            cancelledAt: message.cancelledAt ?? message.outputTokens,
+          })
         freeSlot(slot)
         return
       case 'failed':
@@ -246,6 +266,10 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
         if (!wasReady) reject(new Error(detail))
         if (closed || !wasReady) return
         const crashed = localWorkerCrashed(detail)
+        log.warn(
+          { detail, failedCalls: slot.prepares.size + (slot.generation === null ? 0 : 1) },
+          'local model worker exited; starting another'
+        )
         for (const pending of slot.prepares.values()) pending.reject(crashed)
         slot.prepares.clear()
         if (slot.generation !== null)
@@ -261,6 +285,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
     const { slot, loaded } = spawnSlot()
     loaded.then(
       () => {
+        log.info({ workers: ready().length }, 'local model worker ready')
         outage = null
         respawnDelayMs = firstRespawnDelayMs
         for (const entry of waiting.splice(0)) sendPrepare(slot, entry)
@@ -268,9 +293,16 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
       },
       (error: Error) => {
         if (closed) return
+        log.error(
+          { detail: error.message, retryInMs: respawnDelayMs },
+          'local model worker cannot load the models'
+        )
         if (ready().length === 0) {
-          outage = `The local model's workers cannot start: ${error.message}`
-          failWaiting(localUnavailable(outage))
+          outage = localUnavailable(
+            "The local model's workers cannot load its models; the gateway's log says why.",
+            error.message
+          )
+          failWaiting(outage)
         }
         respawnTimer = setTimeout(replace, respawnDelayMs)
         respawnTimer.unref()
@@ -278,6 +310,23 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
       }
     )
   }
+
+  /**
+   * Asks a worker to end itself (`local-model-worker.ts`'s `close`: its generation stopped within a step, its models
+   * released) and waits for its exit. Only one that does not end in time is terminated from outside, which, were it
+   * inside onnxruntime at that moment, would abort the process.
+   */
+  const stopWorker = (slot: Slot): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (slot.state === 'gone') return resolve()
+      const timer = setTimeout(() => void slot.worker.terminate(), stopTimeoutMs)
+      slot.worker.once('exit', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      slot.worker.ref()
+      post(slot, { type: 'close' })
+    })
 
   const close = async (): Promise<void> => {
     closed = true
@@ -289,7 +338,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
       for (const pending of slot.prepares.values()) pending.reject(error)
       if (slot.generation !== null) settle(slot.generation, (handlers) => handlers.onError(error))
     }
-    await Promise.all(stopping.map((slot) => slot.worker.terminate()))
+    await Promise.all(stopping.map(stopWorker))
   }
 
   return {
@@ -307,8 +356,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
       if (closed) return Promise.reject(localUnavailable('The local model provider is shut down.'))
       if (signal.aborted) return Promise.reject(localAborted())
       const candidates = ready()
-      if (candidates.length === 0 && outage !== null)
-        return Promise.reject(localUnavailable(outage))
+      if (candidates.length === 0 && outage !== null) return Promise.reject(outage)
       return new Promise<number[]>((resolve, reject) => {
         const onAbort = (): void => reject(localAborted())
         signal.addEventListener('abort', onAbort, { once: true })
@@ -361,7 +409,8 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
       }
       signal.addEventListener('abort', onAbort, { once: true })
       if (ready().length === 0 && outage !== null) {
-        settle(generation, (reported) => reported.onError(localUnavailable(outage!)))
+        const unavailable = outage
+        settle(generation, (reported) => reported.onError(unavailable))
         return { cancel: () => {} }
       }
       queue.push(generation)

@@ -113,9 +113,10 @@ export const runGeneration = async (options: {
   let outputTokens = 0
   let reason: EndReason | null = null
   let stopSequence: string | null = null
-  let cancelled = false
+  /** How many tokens there were when the cancel was read; `null`: not cancelled. */
+  let cancelledAt: number | null = null
   options.onCancel(() => {
-    cancelled = true
+    cancelledAt ??= outputTokens
   })
   const emit = (text: string): void => {
     if (text !== '') send({ type: 'text', id, text })
@@ -154,7 +155,7 @@ export const runGeneration = async (options: {
       max_new_tokens: job.maxNewTokens,
       do_sample: false,
       logits_processor: processors,
-      stopping_criteria: [new StopWhen(() => reason !== null || cancelled)],
+      stopping_criteria: [new StopWhen(() => reason !== null || cancelledAt !== null)],
       // The typings ask for a TextStreamer (its `GenerationConfig` field); `generate` calls only `put` and `end`.
       streamer: new TokenStreamer(onToken) as unknown as TextStreamer,
     })
@@ -162,8 +163,8 @@ export const runGeneration = async (options: {
     send({ type: 'failed', id, message: (error as Error).message })
     return
   }
-  if (reason === null && cancelled) {
-    send({ type: 'end', id, reason: 'cancelled', stopSequence: null, outputTokens })
+  if (reason === null && cancelledAt !== null) {
+    send({ type: 'end', id, reason: 'cancelled', stopSequence: null, outputTokens, cancelledAt })
     return
   }
   // What the decoder and the matcher still hold belongs to the answer, unless it completes a stop sequence.

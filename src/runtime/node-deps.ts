@@ -78,41 +78,6 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
   }
   const config: ResolvedConfig = { ...resolved, masterKey: masterKey.key }
 
-  const transports: NodeTransport[] = []
-  const built = createProviderRegistry({
-    providers: config.providers,
-    factories: {
-      ...httpProviderFactories((provider) => {
-        const transport = createNodeTransport(provider.pool)
-        transports.push(transport)
-        return transport
-      }, config),
-      ...localProviderFactories({ cwd }),
-    },
-    runtimeName: 'Node',
-  })
-  const closeTransports = async (): Promise<void> => {
-    await Promise.all(transports.map((transport) => transport.close()))
-  }
-  if (!built.ok) {
-    void closeTransports()
-    throw new StartupError(built.errors)
-  }
-  const providers = built.registry
-  // Local models are loaded before anything else opens: a model folder that is missing or broken stops the start.
-  const started = await providers.start()
-  if (started.failed.length > 0) {
-    await providers.close()
-    await closeTransports()
-    throw new StartupError(
-      started.failed.flatMap(({ provider, error }) =>
-        String((error as Error).message ?? error)
-          .split('\n')
-          .map((line) => `providers.${provider}: ${line}`)
-      )
-    )
-  }
-
   // Lines given to a caller's `stdout` go one by one (tests read them); process.stdout gets them batched per turn.
   const batched =
     options.stdout === undefined
@@ -130,6 +95,42 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     secrets: [masterKey.key, ...providerKeys],
     base: options.sharedStdout === true ? { pid: process.pid } : undefined,
   })
+
+  const transports: NodeTransport[] = []
+  const built = createProviderRegistry({
+    providers: config.providers,
+    factories: {
+      ...httpProviderFactories((provider) => {
+        const transport = createNodeTransport(provider.pool)
+        transports.push(transport)
+        return transport
+      }, config),
+      ...localProviderFactories({ cwd, logger }),
+    },
+    runtimeName: 'Node',
+  })
+  const closeTransports = async (): Promise<void> => {
+    await Promise.all(transports.map((transport) => transport.close()))
+  }
+  if (!built.ok) {
+    void closeTransports()
+    throw new StartupError(built.errors)
+  }
+  const providers = built.registry
+  // Local models are loaded before anything else opens: a model folder that is missing or broken stops the start.
+  const started = await providers.start()
+  if (started.failed.length > 0) {
+    await providers.close()
+    await closeTransports()
+    flushLog()
+    throw new StartupError(
+      started.failed.flatMap(({ provider, error }) =>
+        String((error as Error).message ?? error)
+          .split('\n')
+          .map((line) => `providers.${provider}: ${line}`)
+      )
+    )
+  }
 
   const deferred = new Set<Promise<void>>()
   const defer = (work: Promise<unknown>): void => {

@@ -2,13 +2,12 @@
  * A local model worker that dies in the middle of a call, through a real server: the call fails with a 5xx in the
  * client's dialect (a status before the first byte, an error event in a stream), the worker is replaced, and the
  * gateway serves on. The gateway is the Node one (`buildNodeDeps`, `createApp`, `serveNode`) with one change: its
- * local adapter starts its worker threads through a hook that keeps their handles, so the test can end one as a crash
- * would.
+ * local adapter starts its worker threads through a hook (`crashable-local-worker.ts`) that lets the test crash one.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -19,6 +18,7 @@ import { createApp } from '../../src/app.ts'
 import { createProviderRegistry } from '../../src/core/provider-registry.ts'
 import { buildNodeDeps, type NodeDeps } from '../../src/runtime/node-deps.ts'
 import { serveNode, type ServingNode } from '../../src/runtime/serve-node.ts'
+import { crashableLocalWorkers, crashLocalWorker } from '../helpers/crashable-local-worker.ts'
 
 const masterKey = 'gh-local-crash-key'
 const model = `local/${tinyModelName}`
@@ -53,11 +53,7 @@ beforeAll(async () => {
     workers: 1,
     intraOpNumThreads: 1,
     dtype: 'fp32',
-    spawn: (entry, workerData) => {
-      const worker = new Worker(entry, { workerData })
-      threads.push(worker)
-      return worker
-    },
+    spawn: crashableLocalWorkers(threads),
   })
   await adapter.start!()
   const registry = createProviderRegistry({
@@ -86,14 +82,14 @@ afterAll(async () => {
   rmSync(cwd, { recursive: true, force: true })
 })
 
-/** Ends the current worker once it has generated a few tokens: what a crash in onnxruntime looks like from here. */
+/** Crashes the current worker once it has generated a few tokens. */
 const crashWhileGenerating = (): void => {
   const worker = threads.at(-1)!
   let texts = 0
   const onMessage = (message: { type: string }): void => {
     if (message.type !== 'text' || ++texts < 5) return
     worker.off('message', onMessage)
-    void worker.terminate()
+    crashLocalWorker(worker)
   }
   worker.on('message', onMessage)
 }

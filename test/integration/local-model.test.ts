@@ -25,6 +25,7 @@ let root: string
 let gateway: NodeServer & { cwd: string }
 let openai: OpenAI
 let anthropic: Anthropic
+const logLines: string[] = []
 
 const localConfig = (lines: string[] = []): string[] => [
   'providers:',
@@ -40,7 +41,8 @@ beforeAll(async () => {
   await writeTinyModel(join(root, 'models', tinyModelName, '1'))
   gateway = await startTestGateway({
     config: localConfig(),
-    env: { GATEHOUSE_MASTER_KEY: masterKey },
+    env: { GATEHOUSE_MASTER_KEY: masterKey, LOG_LEVEL: 'info' },
+    stdout: (line) => logLines.push(line),
   })
   openai = new OpenAI({ apiKey: masterKey, baseURL: `${gateway.url}/v1`, maxRetries: 0 })
   anthropic = new Anthropic({ apiKey: masterKey, baseURL: gateway.url, maxRetries: 0 })
@@ -211,6 +213,23 @@ describe('local/gatehouse-tiny through the gateway', () => {
     expect((refused as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
       type: 'error',
       error: { type: 'invalid_request_error' },
+    })
+  })
+
+  it('says at start-up which models it loaded, from which folders', () => {
+    const loaded = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.msg === 'local models loaded')
+    expect(loaded).toMatchObject({
+      level: 'info',
+      provider: 'local',
+      models: [
+        { name: tinyModelName, version: '1', folder: join(root, 'models', tinyModelName, '1') },
+      ],
+      dtype: 'fp32',
+      workers: 1,
+      intraOpNumThreads: 1,
+      loadMs: expect.any(Number),
     })
   })
 
