@@ -78,6 +78,16 @@ export default tseslint.config(
     },
   },
   {
+    // The local model runs onnxruntime-node in worker threads: Node-only by nature, and never imported by the core.
+    files: ['providers/local/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/src/**'], message: 'providers/ never imports src/.' }] },
+      ],
+    },
+  },
+  {
     files: [
       'src/runtime/workers.ts',
       'wrangler-entry.ts',

@@ -91,6 +91,10 @@ export type PoolConfig = z.infer<typeof poolSchema>
 
 export { providerTypes, type ProviderType } from './provider-types.ts'
 
+/** The weights a local model folder may hold: `onnx/model.onnx` and `onnx/model_quantized.onnx`. */
+export const localModelDtypes = ['fp32', 'q8'] as const
+export type LocalModelDtype = (typeof localModelDtypes)[number]
+
 export const providerSchema = z.strictObject({
   type: z.enum(providerTypes),
   apiKey: z.string().optional(),
@@ -101,10 +105,21 @@ export const providerSchema = z.strictObject({
   retry: retrySchema.optional(),
   compat: compatSchema.optional(),
   pool: poolSchema.optional(),
-  /** Models this provider serves, in addition to (or instead of) the ones its models endpoint advertises. */
+  /**
+   * Models this provider serves, in addition to (or instead of) the ones its models endpoint advertises. For `local`:
+   * the model folders to load (default: every model folder under `directory`).
+   */
   models: z.array(z.string().min(1)).optional(),
   /** Fetch the models endpoint for `/v1/models` and unprefixed routing (default true). */
   discoverModels: z.boolean().optional(),
+  /** `local`: the folder holding the model folders, relative to the working directory (default `models`). */
+  directory: z.string().min(1).optional(),
+  /** `local`: worker threads running the models, each with its own copy of them (default 1). */
+  workers: z.number().int().min(1).max(64).optional(),
+  /** `local`: threads onnxruntime uses inside one forward pass, per worker (default 1). */
+  intraOpNumThreads: z.number().int().min(1).max(256).optional(),
+  /** `local`: the weights to run: `fp32` (`onnx/model.onnx`, the default) or `q8` (`onnx/model_quantized.onnx`). */
+  dtype: z.enum(localModelDtypes).optional(),
 })
 export type ProviderConfig = z.infer<typeof providerSchema>
 

@@ -199,7 +199,7 @@ describe('loadConfig: errors', () => {
         'server.port: Too big: expected number to be <=65535',
         'server.colour: unknown option',
         'providers.Bad_Name: invalid name (lower-case letters, digits, - and _)',
-        'providers.other.type: Invalid option: expected one of "openai"|"anthropic"|"openai-compatible"',
+        'providers.other.type: Invalid option: expected one of "openai"|"anthropic"|"openai-compatible"|"local"',
         'routes[2].targets[1].model: required (expected string)',
         'providers.groq.baseUrl: required for type openai-compatible',
         'routes[1].name: duplicate route name "fast" (also routes[0])',
@@ -328,6 +328,71 @@ describe('upstream pool settings', () => {
   })
 })
 
+describe('local model providers', () => {
+  const resolvedLocal = (fileText: string) =>
+    resolveConfig(configOf(loadConfig({ env: {}, fileText }))).providers.local
+
+  it('loads every model under models/ on one worker with one thread, in float32, by default', () => {
+    const local = resolvedLocal('providers:\n  local: { type: local }\n')
+    expect(local.local).toEqual({
+      directory: 'models',
+      models: null,
+      workers: 1,
+      intraOpNumThreads: 1,
+      dtype: 'fp32',
+    })
+    expect(local.models).toEqual([])
+  })
+
+  it('takes its folder, models, workers, threads and dtype from the config', () => {
+    const local = resolvedLocal(
+      [
+        'providers:',
+        '  local:',
+        '    type: local',
+        '    directory: /srv/models',
+        '    models: [gatehouse-tiny, qwen2.5-0.5b-instruct]',
+        '    workers: 2',
+        '    intraOpNumThreads: 4',
+        '    dtype: q8',
+        '',
+      ].join('\n')
+    )
+    expect(local.local).toEqual({
+      directory: '/srv/models',
+      models: ['gatehouse-tiny', 'qwen2.5-0.5b-instruct'],
+      workers: 2,
+      intraOpNumThreads: 4,
+      dtype: 'q8',
+    })
+  })
+
+  it('refuses options of the other kind of provider, bad model names, and bad settings, naming each', () => {
+    const text = [
+      'providers:',
+      '  local:',
+      '    type: local',
+      '    apiKey: k',
+      '    baseUrl: http://h/v1',
+      '    models: [ok, ../escape, a/b]',
+      '    workers: 0',
+      '    dtype: fp16',
+      '  openai: { type: openai, apiKey: k, workers: 2, directory: models }',
+      '',
+    ].join('\n')
+    expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
+      'providers.local.workers: Too small: expected number to be >=1',
+      'providers.local.dtype: Invalid option: expected one of "fp32"|"q8"',
+      'providers.local.apiKey: not an option of type local',
+      'providers.local.baseUrl: not an option of type local',
+      'providers.local.models[1]: "../escape" is not a model folder name (letters, digits, ., - and _)',
+      'providers.local.models[2]: "a/b" is not a model folder name (letters, digits, ., - and _)',
+      'providers.openai.directory: only for type local',
+      'providers.openai.workers: only for type local',
+    ])
+  })
+})
+
 describe('usage retention settings', () => {
   const usageOf = (usage: string) =>
     resolveConfig(
@@ -425,7 +490,13 @@ describe('config/gatehouse.example.yaml', () => {
         fileName: 'gatehouse.example.yaml',
       })
     )
-    expect(Object.keys(config.providers)).toEqual(['openai', 'anthropic', 'groq', 'local-vllm'])
+    expect(Object.keys(config.providers)).toEqual([
+      'openai',
+      'anthropic',
+      'groq',
+      'local-vllm',
+      'local',
+    ])
     expect(config.providers['local-vllm'].baseUrl).toBe('http://localhost:8000/v1')
     expect(config.server?.port).toBe(8080)
     expect(config.routes.map((route) => route.name)).toEqual(['fast', 'smart'])

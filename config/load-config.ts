@@ -183,6 +183,34 @@ const formatIssue = (issue: z.core.$ZodIssue): string[] => {
   return [`${formatPath(path)}: ${issue.message}`]
 }
 
+/** Options of the in-process model only, and HTTP options it has no use for. */
+const localOnlyOptions = ['directory', 'workers', 'intraOpNumThreads', 'dtype']
+const httpOnlyOptions = ['apiKey', 'baseUrl', 'headers', 'compat', 'pool']
+
+/** A model folder's name, as clients write it after `local/`: one path segment, never `.` or `..`. */
+const localModelName = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/
+
+/** Options that belong to another kind of provider are mistakes, not silently ignored settings. */
+const checkLocalOptions = (id: string, provider: Record<string, unknown>): string[] => {
+  const errors: string[] = []
+  const isLocal = provider.type === 'local'
+  for (const option of isLocal ? httpOnlyOptions : localOnlyOptions) {
+    if (provider[option] !== undefined)
+      errors.push(
+        `${formatPath(['providers', id, option])}: ${isLocal ? 'not an option of type local' : 'only for type local'}`
+      )
+  }
+  if (isLocal && Array.isArray(provider.models)) {
+    provider.models.forEach((name: unknown, index) => {
+      if (typeof name === 'string' && !localModelName.test(name))
+        errors.push(
+          `${formatPath(['providers', id, 'models', index])}: "${name}" is not a model folder name (letters, digits, ., - and _)`
+        )
+    })
+  }
+  return errors
+}
+
 const describeNames = (names: string[]): string =>
   names.length === 0 ? 'none configured' : `configured: ${names.join(', ')}`
 
@@ -200,15 +228,13 @@ const crossCheck = (raw: Record<string, unknown>): string[] => {
   }
 
   for (const [id, provider] of Object.entries(providers)) {
-    if (
-      isPlainObject(provider) &&
-      provider.type === 'openai-compatible' &&
-      provider.baseUrl === undefined
-    ) {
+    if (!isPlainObject(provider)) continue
+    if (provider.type === 'openai-compatible' && provider.baseUrl === undefined) {
       errors.push(
         `${formatPath(['providers', id, 'baseUrl'])}: required for type openai-compatible`
       )
     }
+    errors.push(...checkLocalOptions(id, provider))
   }
 
   const firstIndexByName = new Map<string, number>()

@@ -66,6 +66,8 @@ export type ChatRequest = {
   temperature?: number
   topP?: number
   topK?: number
+  /** OpenAI `seed`: the same seed and request give the same answer where the provider can promise it (the local model). */
+  seed?: number
   stop?: string[]
   responseFormat?: ResponseFormat
   /** End-user id (OpenAI `user` / `safety_identifier`, Anthropic `metadata.user_id`). */
@@ -79,6 +81,8 @@ export type ChatRequest = {
 export type FinishReason = {
   unified: 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'error' | 'other'
   raw: string | null
+  /** The stop sequence that ended the answer (`unified: 'stop'`), where the provider says which (the local model). */
+  stopSequence?: string
 }
 
 /**

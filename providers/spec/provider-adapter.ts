@@ -264,6 +264,13 @@ export interface ProviderAdapter {
   }): ForwardTap
   /** The models the provider advertises (its models endpoint). */
   listModels?(call: CallContext): Promise<ModelInfo[]>
+  /**
+   * Gets ready to serve (the local model: checks its model folders and loads them in its worker threads), before the
+   * gateway listens; awaited by the Node runtime (the Workers one builds only HTTP adapters, which have none). A
+   * rejection stops the start: its message, naming what to fix, is shown to the operator, one problem per line.
+   * Absent where there is nothing to prepare.
+   */
+  start?(): Promise<void>
   /** Releases what the adapter holds (pools, worker threads); awaited at shutdown, after the drain. */
   close?(): Promise<void>
 }

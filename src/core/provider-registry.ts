@@ -15,6 +15,8 @@ export type ProviderEntry = {
 export interface ProviderRegistry {
   get(id: string): ProviderEntry | undefined
   list(): readonly ProviderEntry[]
+  /** Starts every adapter that has something to prepare (`ProviderAdapter.start`), in parallel; failures are reported. */
+  start(): Promise<{ failed: { provider: string; error: unknown }[] }>
   /** Closes every adapter (pools, worker threads), in parallel; a failure is reported, not thrown. */
   close(): Promise<{ failed: { provider: string; error: unknown }[] }>
 }
@@ -53,6 +55,19 @@ export const createProviderRegistry = (options: {
     registry: {
       get: (id) => entries.get(id),
       list: () => list,
+      async start() {
+        const failed: { provider: string; error: unknown }[] = []
+        await Promise.all(
+          list.map(async (entry) => {
+            try {
+              await entry.adapter.start?.()
+            } catch (error) {
+              failed.push({ provider: entry.config.id, error })
+            }
+          })
+        )
+        return { failed }
+      },
       async close() {
         const failed: { provider: string; error: unknown }[] = []
         await Promise.all(

@@ -7,6 +7,7 @@ import type {
   CircuitBreakerConfig,
   CompatConfig,
   GatewayConfig,
+  LocalModelDtype,
   PoolConfig,
   ProviderType,
   RetryConfig,
@@ -74,6 +75,30 @@ export type ResolvedProvider = {
   pool: PoolPolicy
   models: string[]
   discoverModels: boolean
+  /** Set for type `local` only: where its model folders are and how they run. */
+  local?: LocalProviderSettings
+}
+
+/** A `local` provider's settings, every one set. */
+export type LocalProviderSettings = {
+  /** As configured: relative paths are the runtime's to resolve (Node: against the working directory). */
+  directory: string
+  /** The model folders to load; `null`: every model folder under `directory`. */
+  models: string[] | null
+  workers: number
+  intraOpNumThreads: number
+  dtype: LocalModelDtype
+}
+
+/**
+ * One worker thread with one onnxruntime thread: at the shipped model's size a second intra-op thread costs more in
+ * synchronisation than it saves, and more workers are a choice for the operator, who knows the machine's cores.
+ */
+export const defaultLocalProvider: Omit<LocalProviderSettings, 'models'> = {
+  directory: 'models',
+  workers: 1,
+  intraOpNumThreads: 1,
+  dtype: 'fp32',
 }
 
 /** The prompt cache's policy on one route (or the default one), every field set. */
@@ -275,6 +300,15 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
       } as PoolPolicy,
       models: provider.models ?? [],
       discoverModels: provider.discoverModels ?? true,
+    }
+    if (provider.type === 'local') {
+      providers[id].local = {
+        directory: provider.directory ?? defaultLocalProvider.directory,
+        models: provider.models ?? null,
+        workers: provider.workers ?? defaultLocalProvider.workers,
+        intraOpNumThreads: provider.intraOpNumThreads ?? defaultLocalProvider.intraOpNumThreads,
+        dtype: provider.dtype ?? defaultLocalProvider.dtype,
+      }
     }
   }
   const routes: Record<string, ResolvedRoute> = {}

@@ -1,6 +1,7 @@
 /**
  * Builds the Node runtime's `Deps` from the environment and the config file: config, one bounded undici pool per
- * provider instance (its `pool` settings), the provider registry (HTTP adapters today, the local model later), the master key, the JSON
+ * provider instance (its `pool` settings), the provider registry (HTTP adapters and the local model, started before the
+ * server listens), the master key, the JSON
  * logger, the usage sink and the execution log, and the ordered list of what shutdown closes. `node.ts` owns the
  * server and its lifecycle; this file owns what the app is given.
  */
@@ -21,6 +22,7 @@ import { createTenantKeyAuthenticator } from '../middleware/tenant-key-authentic
 import type { Closable } from '../stores/types.ts'
 import { createBatchedWriter, pipeAtomicWriteBytes } from './batched-writer.ts'
 import { httpProviderFactories } from './http-provider-factories.ts'
+import { localProviderFactories } from './local-provider-factories.ts'
 import { createJsonLogger } from './json-logger.ts'
 import { loadNodeConfig } from './load-node-config.ts'
 import { resolveMasterKey, type ResolvedMasterKey } from './master-key.ts'
@@ -76,25 +78,6 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
   }
   const config: ResolvedConfig = { ...resolved, masterKey: masterKey.key }
 
-  const transports: NodeTransport[] = []
-  const built = createProviderRegistry({
-    providers: config.providers,
-    factories: httpProviderFactories((provider) => {
-      const transport = createNodeTransport(provider.pool)
-      transports.push(transport)
-      return transport
-    }, config),
-    runtimeName: 'Node',
-  })
-  const closeTransports = async (): Promise<void> => {
-    await Promise.all(transports.map((transport) => transport.close()))
-  }
-  if (!built.ok) {
-    void closeTransports()
-    throw new StartupError(built.errors)
-  }
-  const providers = built.registry
-
   // Lines given to a caller's `stdout` go one by one (tests read them); process.stdout gets them batched per turn.
   const batched =
     options.stdout === undefined
@@ -112,6 +95,42 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     secrets: [masterKey.key, ...providerKeys],
     base: options.sharedStdout === true ? { pid: process.pid } : undefined,
   })
+
+  const transports: NodeTransport[] = []
+  const built = createProviderRegistry({
+    providers: config.providers,
+    factories: {
+      ...httpProviderFactories((provider) => {
+        const transport = createNodeTransport(provider.pool)
+        transports.push(transport)
+        return transport
+      }, config),
+      ...localProviderFactories({ cwd, logger }),
+    },
+    runtimeName: 'Node',
+  })
+  const closeTransports = async (): Promise<void> => {
+    await Promise.all(transports.map((transport) => transport.close()))
+  }
+  if (!built.ok) {
+    void closeTransports()
+    throw new StartupError(built.errors)
+  }
+  const providers = built.registry
+  // Local models are loaded before anything else opens: a model folder that is missing or broken stops the start.
+  const started = await providers.start()
+  if (started.failed.length > 0) {
+    await providers.close()
+    await closeTransports()
+    flushLog()
+    throw new StartupError(
+      started.failed.flatMap(({ provider, error }) =>
+        String((error as Error).message ?? error)
+          .split('\n')
+          .map((line) => `providers.${provider}: ${line}`)
+      )
+    )
+  }
 
   const deferred = new Set<Promise<void>>()
   const defer = (work: Promise<unknown>): void => {
@@ -220,6 +239,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     flushLog,
     discard: async () => {
       await backgroundPoller.close()
+      await providers.close()
       await closeTransports()
       for (const closable of storeClosables) await closable.close().catch(() => {})
       flushLog()

@@ -74,6 +74,19 @@ describe('layering', () => {
     expect(adapterImports.filter((file) => !file.startsWith('src/runtime/'))).toEqual([])
   })
 
+  it('the Workers entry reaches no Node-only module: not the local model, not the Node runtime', () => {
+    const reached = new Set<string>()
+    const visit = (file: string): void => {
+      if (reached.has(file)) return
+      reached.add(file)
+      for (const target of graph.get(file) ?? []) visit(target)
+    }
+    visit('src/runtime/workers.ts')
+    expect(reached.has('src/runtime/workers-deps.ts')).toBe(true)
+    expect([...reached].filter((file) => file.startsWith('providers/local/'))).toEqual([])
+    expect([...reached].filter((file) => /^src\/runtime\/(node|local-)/.test(file))).toEqual([])
+  })
+
   it('has no import cycle', () => {
     const cycles: string[][] = []
     const state = new Map<string, 'visiting' | 'done'>()

@@ -160,6 +160,14 @@ describe('convertToAnthropicResponse', () => {
     const choices = [{ index: 0, content: [], finishReason: { unified, raw: null } }]
     expect(convertToAnthropicResponse(result({ choices })).stop_reason).toBe(expected)
   })
+
+  it('says which stop sequence ended the answer, when the provider said', () => {
+    const finishReason = { unified: 'stop' as const, raw: 'stop_sequence', stopSequence: '\n\n' }
+    const message = convertToAnthropicResponse(
+      result({ choices: [{ index: 0, content: [], finishReason }] })
+    )
+    expect(message).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: '\n\n' })
+  })
 })
 
 describe('toolInputOf', () => {

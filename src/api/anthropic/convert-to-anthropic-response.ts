@@ -1,6 +1,7 @@
 /**
  * Canonical result → an Anthropic `message` exactly as the real API writes it (https://docs.claude.com/en/api/messages):
- * no `citations` key on text blocks, no `error` key, `stop_sequence: null`. Clients built on strict schemas reject a
+ * no `citations` key on text blocks, no `error` key, `stop_sequence: null` unless one ended the answer. Clients built
+ * on strict schemas reject a
  * whole response for one unexpected `null` (wire-notes §3), so nothing is added "just in case".
  */
 import type { ChatResult, FinishReason, Usage } from '../../../providers/spec/chat-types.ts'
@@ -29,7 +30,7 @@ export type AnthropicMessageJson = {
   model: string
   content: AnthropicContentBlockJson[]
   stop_reason: string
-  stop_sequence: null
+  stop_sequence: string | null
   stop_details: null
   usage: AnthropicUsageJson
 }
@@ -44,8 +45,12 @@ export const createAnthropicId = (prefix: 'msg_' | 'toolu_'): string =>
 export const anthropicMessageId = (upstreamId: string | undefined): string =>
   upstreamId?.startsWith('msg_') ? upstreamId : createAnthropicId('msg_')
 
-/** wire-notes §4.2, reversed. `error`/`other` have no Anthropic counterpart; `end_turn` is what a finished turn says. */
+/**
+ * wire-notes §4.2, reversed. `error`/`other` have no Anthropic counterpart; `end_turn` is what a finished turn says,
+ * `stop_sequence` one that a stop sequence ended (when the provider said which).
+ */
 export const toAnthropicStopReason = (finishReason: FinishReason | null | undefined): string => {
+  if (finishReason?.stopSequence !== undefined) return 'stop_sequence'
   switch (finishReason?.unified) {
     case 'length':
       return 'max_tokens'
@@ -140,7 +145,7 @@ export const convertToAnthropicResponse = (
     model: options.model ?? result.model,
     content,
     stop_reason: toAnthropicStopReason(choice?.finishReason),
-    stop_sequence: null,
+    stop_sequence: choice?.finishReason.stopSequence ?? null,
     stop_details: null,
     usage: toAnthropicUsage(result.usage),
   }

@@ -150,6 +150,25 @@ describe('encodeAnthropicSse', () => {
     })
   })
 
+  it('ends with the stop sequence that stopped the answer, when the provider said which', async () => {
+    const finishReason = { unified: 'stop' as const, raw: 'stop_sequence', stopSequence: 'END' }
+    const parsed = events(
+      await readText(
+        encode([
+          start,
+          { type: 'text-delta', choiceIndex: 0, delta: 'Hi' },
+          { type: 'finish', choiceIndex: 0, finishReason },
+          { type: 'usage', usage: usage() },
+        ])
+      )
+    )
+    expect(parsed.find((entry) => entry.event === 'message_delta')?.data.delta).toEqual({
+      stop_reason: 'stop_sequence',
+      stop_sequence: 'END',
+      stop_details: null,
+    })
+  })
+
   it('streams tool calls the SDK parses, including one with no arguments', async () => {
     const chunks: ChatChunk[] = [
       start,

@@ -207,7 +207,7 @@ const finishMessage = (state: EncoderState): string =>
     type: 'message_delta',
     delta: {
       stop_reason: toAnthropicStopReason(state.finishReason),
-      stop_sequence: null,
+      stop_sequence: state.finishReason?.stopSequence ?? null,
       stop_details: null,
     },
     usage: toAnthropicUsage(state.usage, {

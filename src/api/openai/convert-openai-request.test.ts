@@ -96,6 +96,7 @@ describe('convertOpenAIRequest', () => {
         max_completion_tokens: 200,
         temperature: 1.5,
         top_p: 0.8,
+        top_k: 40,
         stop: 'END',
         tools: [
           {
@@ -130,6 +131,8 @@ describe('convertOpenAIRequest', () => {
       maxTokens: 200,
       temperature: 1.5,
       topP: 0.8,
+      topK: 40,
+      seed: 7,
       stop: ['END'],
       tools: [
         {

@@ -4,8 +4,9 @@
  *
  * What cannot be converted without changing the answer is a 400 naming the field (wire-notes §4.4): `n > 1`,
  * `logprobs`, audio, `allowed_tools`, non-function tools, tool arguments that are not JSON, image types the
- * other side does not take. Pure sampling hints without a canonical field (`seed`, penalties, `logit_bias`,
- * `reasoning_effort`) are ignored; nothing is clamped or defaulted.
+ * other side does not take. Pure sampling hints without a canonical field (penalties, `logit_bias`,
+ * `reasoning_effort`) are ignored; nothing is clamped or defaulted. `seed` and `top_k` (not OpenAI's, but what
+ * OpenAI-compatible servers such as vLLM accept) are carried: the local model honours both, Anthropic takes `top_k`.
  */
 import type {
   ChatMessage,
@@ -282,6 +283,8 @@ export const convertOpenAIRequest = (body: Record<string, unknown>, model: strin
   if (typeof maxTokens === 'number') request.maxTokens = maxTokens
   if (typeof body.temperature === 'number') request.temperature = body.temperature
   if (typeof body.top_p === 'number') request.topP = body.top_p
+  if (typeof body.top_k === 'number') request.topK = body.top_k
+  if (typeof body.seed === 'number') request.seed = body.seed
   if (typeof body.stop === 'string') request.stop = [body.stop]
   else if (Array.isArray(body.stop))
     request.stop = body.stop.filter((stop): stop is string => typeof stop === 'string')

@@ -1,0 +1,128 @@
+/**
+ * Finding and checking model folders before any worker loads them: versions, named and discovered models, and a clear
+ * message naming the folder for each way a folder can be broken.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { writeTinyModel } from '../../scripts/tiny-model/write-tiny-model.ts'
+import { findLocalModels } from './find-local-models.ts'
+
+let template: string
+let directory: string
+
+beforeAll(async () => {
+  template = mkdtempSync(join(tmpdir(), 'local-models-template-'))
+  await writeTinyModel(template)
+})
+
+afterAll(() => rmSync(template, { recursive: true, force: true }))
+
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), 'local-models-'))
+  return () => rmSync(directory, { recursive: true, force: true })
+})
+
+const copyModel = (path: string): string => {
+  const target = join(directory, path)
+  cpSync(template, target, { recursive: true })
+  return target
+}
+
+const editJson = (file: string, edit: (json: Record<string, unknown>) => void): void => {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+  edit(json)
+  writeFileSync(file, JSON.stringify(json))
+}
+
+const problemsOf = (options: { names?: string[] | null; dtype?: 'fp32' | 'q8' } = {}): string => {
+  try {
+    findLocalModels({ directory, names: options.names ?? null, dtype: options.dtype ?? 'fp32' })
+  } catch (error) {
+    return (error as Error).message
+  }
+  throw new Error('expected findLocalModels to throw')
+}
+
+describe('findLocalModels', () => {
+  it('serves the highest version of each model, numbers compared as numbers, and unversioned folders', () => {
+    for (const version of ['1', '2', '10', '9']) copyModel(`tiny/${version}`)
+    copyModel('flat')
+    mkdirSync(join(directory, 'notes'))
+    mkdirSync(join(directory, '.cache', '1'), { recursive: true })
+    const models = findLocalModels({ directory, names: null, dtype: 'q8' })
+    expect(models.map(({ name, version, folder }) => ({ name, version, folder }))).toEqual([
+      { name: 'flat', version: null, folder: join(directory, 'flat') },
+      { name: 'tiny', version: '10', folder: join(directory, 'tiny', '10') },
+    ])
+    expect(models[1]).toMatchObject({ contextWindow: 512, samplingDefaults: {} })
+  })
+
+  it('reads the context window and sampling defaults a model states', () => {
+    const folder = copyModel('llama-like/1')
+    editJson(join(folder, 'config.json'), (config) => {
+      delete config.n_positions
+      delete config.n_ctx
+      config.max_position_embeddings = 8192
+    })
+    editJson(join(folder, 'generation_config.json'), (generation) => {
+      Object.assign(generation, { temperature: 0.7, top_p: 0.8, top_k: 20 })
+    })
+    const [model] = findLocalModels({ directory, names: ['llama-like'], dtype: 'fp32' })
+    expect(model).toMatchObject({
+      contextWindow: 8192,
+      samplingDefaults: { temperature: 0.7, topP: 0.8, topK: 20 },
+    })
+  })
+
+  it('refuses a missing directory, a named model that is not there, and a directory with no model', () => {
+    rmSync(directory, { recursive: true })
+    expect(problemsOf()).toBe(
+      `the model directory ${directory} does not exist (or is not a directory)`
+    )
+    mkdirSync(join(directory, 'empty'), { recursive: true })
+    expect(problemsOf()).toMatch(/^no model under /)
+    expect(problemsOf({ names: ['gone'] })).toBe(
+      `model gone: no model folder at ${join(directory, 'gone')} (a config.json there, or in a version folder below it)`
+    )
+  })
+
+  it('names the folder and every problem of a broken model, discovered or named', () => {
+    const folder = copyModel('broken/3')
+    writeFileSync(join(folder, 'config.json'), '{"vocab_size": 320,')
+    rmSync(join(folder, 'tokenizer.json'))
+    const problems = problemsOf()
+    expect(problemsOf({ names: ['broken'] })).toBe(problems)
+    expect(problems).toMatch(
+      new RegExp(
+        `^model broken: ${folder} is not a usable model folder: config.json is not valid JSON \\(.+\\); tokenizer.json is missing$`
+      )
+    )
+  })
+
+  it('finds weights missing for the dtype, a tokenizer that does not match, no chat template, no window', () => {
+    const folder = copyModel('tiny/1')
+    rmSync(join(folder, 'onnx', 'model_quantized.onnx'))
+    expect(problemsOf({ dtype: 'q8' })).toContain(
+      'onnx/model_quantized.onnx is missing (the weights of dtype q8)'
+    )
+    editJson(join(folder, 'config.json'), (config) => {
+      config.vocab_size = 100
+      delete config.n_positions
+      delete config.n_ctx
+    })
+    editJson(join(folder, 'tokenizer_config.json'), (config) => {
+      delete config.chat_template
+    })
+    const problems = problemsOf()
+    expect(problems).toContain(
+      "the tokenizer does not match the model: it has token id 319, the model's vocab_size is 100"
+    )
+    expect(problems).toContain('no chat template')
+    expect(problems).toContain('config.json gives no context window')
+    // A chat template in its own file (newer exports) is one.
+    writeFileSync(join(folder, 'chat_template.jinja'), '{{ messages[0].content }}')
+    expect(problemsOf()).not.toContain('no chat template')
+  })
+})

@@ -1,0 +1,56 @@
+/**
+ * What the main thread and a model worker (`local-model-worker.ts`) say to each other. Token ids cross as plain
+ * arrays; text crosses as it is decoded, one piece per generated token at most.
+ */
+import type { LocalModelDtype } from './read-model-folder.ts'
+
+/** A chat message as chat templates read it. */
+export type TemplateMessage = { role: 'system' | 'user' | 'assistant'; content: string }
+
+export type LocalWorkerData = {
+  models: { name: string; folder: string; dtype: LocalModelDtype }[]
+  intraOpNumThreads: number
+}
+
+/** How the next token is chosen (`sample-token.ts`); `seed` is always set (a random one when the client sent none). */
+export type SamplingJob = { temperature: number; topP: number; topK: number; seed: number }
+
+export type GenerateJob = {
+  model: string
+  inputIds: number[]
+  maxNewTokens: number
+  sampling: SamplingJob
+  stop: string[]
+}
+
+export type ToWorker =
+  | { type: 'prepare'; id: number; model: string; messages: TemplateMessage[] }
+  | ({ type: 'generate'; id: number } & GenerateJob)
+  | { type: 'cancel'; id: number }
+  /** Stop: cancel what runs, release the models, end the thread (the pool's close). */
+  | { type: 'close' }
+
+/** Why a generation ended: an end-of-sequence token, a stop sequence, `maxNewTokens`, or a cancel. */
+export type EndReason = 'end-token' | 'stop-sequence' | 'length' | 'cancelled'
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'load-failed'; message: string }
+  | { type: 'prepared'; id: number; inputIds: number[] }
+  /** The chat template refused the conversation (a template's `raise_exception`): the client's to fix. */
+  | { type: 'prepare-failed'; id: number; message: string }
+  | { type: 'started'; id: number }
+  | { type: 'text'; id: number; text: string }
+  | {
+      type: 'end'
+      id: number
+      reason: EndReason
+      /** The stop sequence that ended it (`reason: 'stop-sequence'`). */
+      stopSequence: string | null
+      /** Tokens generated, the end-of-sequence token included. */
+      outputTokens: number
+      /** With `reason: 'cancelled'`: the tokens there were when the worker read the cancel. */
+      cancelledAt?: number
+    }
+  /** The generation threw (onnxruntime failed): the worker goes on serving. */
+  | { type: 'failed'; id: number; message: string }

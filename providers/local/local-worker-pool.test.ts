@@ -1,0 +1,260 @@
+/**
+ * The worker pool with the real tiny model: a cancel stops the worker between two steps, a worker that dies is
+ * replaced (its calls fail with a 502, later ones are served), a replacement that cannot load makes calls fail with a
+ * 503 until one can, a broken graph stops the start naming its folder, and close fails what is pending.
+ */
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Worker } from 'node:worker_threads'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { tinyModelName, writeTinyModel } from '../../scripts/tiny-model/write-tiny-model.ts'
+import {
+  crashableLocalWorkers,
+  crashLocalWorker,
+} from '../../test/helpers/crashable-local-worker.ts'
+import type { GenerateJob, LocalWorkerData } from './local-worker-messages.ts'
+import {
+  createLocalWorkerPool,
+  type GenerationEnd,
+  type LocalWorkerPool,
+} from './local-worker-pool.ts'
+
+let root: string
+let folder: string
+const pools: LocalWorkerPool[] = []
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'local-pool-'))
+  folder = join(root, tinyModelName)
+  await writeTinyModel(folder)
+})
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.close()))
+})
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+const data = (modelFolder = folder): LocalWorkerData => ({
+  models: [{ name: tinyModelName, folder: modelFolder, dtype: 'fp32' }],
+  intraOpNumThreads: 1,
+})
+
+/** A pool whose worker threads the test can crash. */
+const startPool = async (
+  options: { workers?: number; modelFolder?: string; respawnDelayMs?: number } = {}
+): Promise<{ pool: LocalWorkerPool; threads: Worker[]; lines: LogLine[] }> => {
+  const threads: Worker[] = []
+  const lines: LogLine[] = []
+  const record =
+    (level: LogLine['level']) =>
+    (fields: Record<string, unknown>, message: string): void =>
+      void lines.push({ level, message, fields })
+  const pool = createLocalWorkerPool({
+    workers: options.workers ?? 1,
+    workerData: data(options.modelFolder),
+    respawnDelayMs: options.respawnDelayMs,
+    log: { info: record('info'), warn: record('warn'), error: record('error') },
+    spawn: crashableLocalWorkers(threads),
+  })
+  pools.push(pool)
+  await pool.start()
+  return { pool, threads, lines }
+}
+
+type LogLine = {
+  level: 'info' | 'warn' | 'error'
+  message: string
+  fields: Record<string, unknown>
+}
+
+const signal = (): AbortSignal => new AbortController().signal
+
+const jobFor = async (
+  pool: LocalWorkerPool,
+  text: string,
+  maxNewTokens: number
+): Promise<GenerateJob> => ({
+  model: tinyModelName,
+  inputIds: await pool.prepare(
+    { model: tinyModelName, messages: [{ role: 'user', content: text }] },
+    signal()
+  ),
+  maxNewTokens,
+  sampling: { temperature: 0, topP: 1, topK: 0, seed: 1 },
+  stop: [],
+})
+
+type Outcome = {
+  texts: string[]
+  end?: GenerationEnd
+  error?: Error
+  cancelled?: { outputTokens: number; cancelledAt: number }
+}
+
+const run = (
+  pool: LocalWorkerPool,
+  job: GenerateJob,
+  options: { onText?: (count: number) => void; abort?: AbortSignal } = {}
+): { outcome: Outcome; done: Promise<Outcome>; cancel(): void } => {
+  const outcome: Outcome = { texts: [] }
+  let finish!: () => void
+  const done = new Promise<Outcome>((resolve) => {
+    finish = () => resolve(outcome)
+  })
+  const handle = pool.generate(job, {
+    signal: options.abort ?? signal(),
+    handlers: {
+      onStart: () => {},
+      onText: (text) => {
+        outcome.texts.push(text)
+        options.onText?.(outcome.texts.length)
+      },
+      onEnd: (end) => {
+        outcome.end = end
+        finish()
+      },
+      onError: (error) => {
+        outcome.error = error
+        finish()
+      },
+      onCancelled: (tokens) => {
+        outcome.cancelled = tokens
+        finish()
+      },
+    },
+  })
+  return { outcome, done, cancel: () => handle.cancel() }
+}
+
+// Greedy, this prompt runs past 450 tokens without an end token.
+const longPrompt = 'Tell me about the local model.'
+
+describe('the local worker pool', () => {
+  it('stops a cancelled generation within a step of the cancel reaching the worker', async () => {
+    const { pool } = await startPool()
+    const job = await jobFor(pool, longPrompt, 450)
+    let seenAtCancel = 0
+    const running = run(pool, job, {
+      onText: (count) => {
+        if (count === 30) {
+          seenAtCancel = count
+          running.cancel()
+        }
+      },
+    })
+    const outcome = await running.done
+    expect(outcome.end).toBeUndefined()
+    expect(outcome.error).toBeUndefined()
+    const { outputTokens, cancelledAt } = outcome.cancelled!
+    // Each of these tokens was one ASCII character, so one text piece: those generated after the 30th piece went out
+    // were in flight when the cancel was sent; after the worker read it, at most the step under way finished.
+    console.info(
+      `cancel: ${cancelledAt - seenAtCancel} tokens in flight when it was sent, ` +
+        `${outputTokens - cancelledAt} generated after the worker read it`
+    )
+    expect(cancelledAt).toBeGreaterThanOrEqual(seenAtCancel)
+    expect(outputTokens - cancelledAt).toBeLessThanOrEqual(1)
+    expect(pool.stats()).toEqual({ workers: 1, busy: 0, queued: 0 })
+  })
+
+  it('fails the calls of a worker that dies with a 502, replaces it, and serves the next ones', async () => {
+    const { pool, threads, lines } = await startPool({ workers: 2 })
+    const [first, second] = await Promise.all([
+      jobFor(pool, longPrompt, 450),
+      jobFor(pool, longPrompt, 20),
+    ])
+    const crashing = run(pool, first, {
+      onText: (count) => {
+        if (count === 10) crashLocalWorker(threads[0])
+      },
+    })
+    const other = run(pool, first)
+    const crashed = await crashing.done
+    expect(crashed.error).toMatchObject({ status: 502, kind: 'connection', retryable: false })
+    expect(crashed.error!.message).toMatch(/worker thread running the model exited/)
+    // The other worker went on with its own generation.
+    expect((await other.done).end).toMatchObject({ reason: 'length', outputTokens: 450 })
+    await expect.poll(() => pool.stats().workers, { timeout: 10_000 }).toBe(2)
+    expect(threads).toHaveLength(3)
+    expect(lines.map(({ level, message }) => `${level}: ${message}`)).toEqual([
+      'warn: local model worker exited; starting another',
+      'info: local model worker ready',
+    ])
+    expect(lines[0].fields).toMatchObject({
+      failedCalls: 1,
+      detail: 'the worker thread exited (code 1): a simulated crash of a local model worker',
+    })
+    const after = await Promise.all([run(pool, second).done, run(pool, second).done])
+    for (const outcome of after) expect(outcome.end).toMatchObject({ outputTokens: 20 })
+  })
+
+  it('fails calls with a 503 while no worker can load the model, and serves again once one can', async () => {
+    const copy = join(root, 'copy')
+    await writeTinyModel(copy)
+    const { pool, threads, lines } = await startPool({ modelFolder: copy, respawnDelayMs: 100 })
+    const job = await jobFor(pool, longPrompt, 5)
+    await rename(copy, `${copy}.away`)
+    crashLocalWorker(threads[0])
+    await expect
+      .poll(() => run(pool, job).done.then((outcome) => outcome.error?.message), {
+        timeout: 10_000,
+      })
+      .toMatch(/workers cannot load its models/)
+    const refused = await run(pool, job).done
+    // The client is told the workers cannot load; the folder and onnxruntime's words go to the log only.
+    expect(refused.error).toMatchObject({ status: 503, detail: expect.stringContaining(copy) })
+    expect(refused.error!.message).not.toContain(copy)
+    expect(lines.find(({ level }) => level === 'error')).toMatchObject({
+      message: 'local model worker cannot load the models',
+      fields: { detail: expect.stringContaining(`cannot load ${copy}`) },
+    })
+    await rename(`${copy}.away`, copy)
+    await expect
+      .poll(() => run(pool, job).done.then((outcome) => outcome.end?.outputTokens), {
+        timeout: 10_000,
+      })
+      .toBe(5)
+  })
+
+  it('refuses to start on a graph onnxruntime cannot load, naming the folder', async () => {
+    const broken = join(root, 'broken')
+    await writeTinyModel(broken)
+    await writeFile(join(broken, 'onnx', 'model.onnx'), 'not a graph')
+    const pool = createLocalWorkerPool({ workers: 2, workerData: data(broken) })
+    await expect(pool.start()).rejects.toThrow(`cannot load ${broken} (fp32)`)
+    expect(pool.stats()).toEqual({ workers: 0, busy: 0, queued: 0 })
+  })
+
+  it('fails what is running and queued with a 503 when it closes', async () => {
+    const { pool } = await startPool()
+    const job = await jobFor(pool, longPrompt, 450)
+    const running = run(pool, job)
+    const queued = run(pool, job)
+    expect(pool.stats()).toMatchObject({ busy: 1, queued: 1 })
+    await pool.close()
+    for (const outcome of [await running.done, await queued.done])
+      expect(outcome.error).toMatchObject({ status: 503 })
+    const late = await run(pool, job).done
+    expect(late.error).toMatchObject({ status: 503 })
+    await expect(
+      pool.prepare({ model: tinyModelName, messages: [] }, signal())
+    ).rejects.toMatchObject({ status: 503 })
+  })
+
+  it('takes a queued generation out of the queue when its client leaves', async () => {
+    const { pool } = await startPool()
+    const job = await jobFor(pool, longPrompt, 200)
+    const running = run(pool, job)
+    const controller = new AbortController()
+    const queued = run(pool, job, { abort: controller.signal })
+    expect(pool.stats().queued).toBe(1)
+    controller.abort()
+    expect((await queued.done).error).toMatchObject({ kind: 'aborted', status: 499 })
+    expect(pool.stats().queued).toBe(0)
+    expect((await running.done).end).toMatchObject({ outputTokens: 200 })
+  })
+})

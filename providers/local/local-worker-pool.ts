@@ -1,0 +1,429 @@
+/**
+ * The worker threads that run the local models (`local-model-worker.ts`), and the queue in front of them. Each worker
+ * runs one generation at a time; a generation waits in one queue, first come first served, until a worker is free.
+ * Prompts are tokenized (chat template included) by any worker as soon as they arrive, between the steps of whatever
+ * it is generating, so a request that is too long is refused without waiting for its turn.
+ *
+ * A cancel (the client's abort signal, or the caller's) takes a queued generation out of the queue, and stops a
+ * running one at its next step: the worker is free for the next one a step later. A worker that exits while serving
+ * (a crash) fails the calls it had with a 502 and is replaced at once; the other workers serve on. A replacement that
+ * cannot load the models is tried again, less and less often; meanwhile, with no worker left, calls fail with a 503.
+ * Closing asks each worker to end itself rather than terminating it (see `stopWorker`). A worker holds the process
+ * open only while it has work.
+ */
+import { Worker } from 'node:worker_threads'
+import type { AbortHandle } from '../spec/provider-adapter.ts'
+import {
+  localAborted,
+  localGenerationFailed,
+  localInvalidRequest,
+  localUnavailable,
+  localWorkerCrashed,
+} from './local-errors.ts'
+import { localWorkerEntry } from './local-worker-entry.ts'
+import type {
+  EndReason,
+  FromWorker,
+  GenerateJob,
+  LocalWorkerData,
+  TemplateMessage,
+  ToWorker,
+} from './local-worker-messages.ts'
+
+export type GenerationEnd = {
+  reason: Exclude<EndReason, 'cancelled'>
+  stopSequence: string | null
+  outputTokens: number
+}
+
+/** What a generation reports, in this order: `onStart`, `onText`s, then `onEnd` or `onError` (once, nothing after). */
+export type GenerationHandlers = {
+  onStart(): void
+  onText(text: string): void
+  onEnd(end: GenerationEnd): void
+  onError(error: Error): void
+  /**
+   * After a cancel, once the worker has stopped: how many tokens it generated in all, and how many there were when it
+   * read the cancel (between two steps: at most one more follows).
+   */
+  onCancelled?(tokens: { outputTokens: number; cancelledAt: number }): void
+}
+
+/** Where the pool reports what an operator must know of (a `Logger` is one). */
+export type LocalProviderLog = {
+  info(fields: Record<string, unknown>, message: string): void
+  warn(fields: Record<string, unknown>, message: string): void
+  error(fields: Record<string, unknown>, message: string): void
+}
+
+export const silentLocalLog: LocalProviderLog = { info: () => {}, warn: () => {}, error: () => {} }
+
+export type LocalWorkerPoolOptions = {
+  workerData: LocalWorkerData
+  workers: number
+  /** Worker crashes and replacements (default: nowhere). */
+  log?: LocalProviderLog
+  /** Starts one worker thread: `new Worker(entry, { workerData })` unless given (a test keeps the handles). */
+  spawn?: (entry: URL, workerData: LocalWorkerData) => Worker
+  /** The first wait before loading a replacement again, doubling to a minute (default 1000). */
+  respawnDelayMs?: number
+}
+
+export type LocalWorkerPool = {
+  /** Starts the workers; rejects with the first load failure (every worker then stopped). */
+  start(): Promise<void>
+  /** The prompt's token ids, from the model's chat template; a template's refusal is a 400. */
+  prepare(
+    request: { model: string; messages: TemplateMessage[] },
+    signal: AbortHandle
+  ): Promise<number[]>
+  /** Queues a generation. `cancel` stops it without a report; an abort of `signal` reports `onError` at once. */
+  generate(
+    job: GenerateJob,
+    options: { signal: AbortHandle; handlers: GenerationHandlers }
+  ): { cancel(): void }
+  stats(): { workers: number; busy: number; queued: number }
+  /** Stops every worker; calls still pending fail with a 503. */
+  close(): Promise<void>
+}
+
+type Pending<T> = { resolve(value: T): void; reject(error: Error): void }
+
+type Generation = {
+  id: number
+  job: GenerateJob
+  handlers: GenerationHandlers
+  /** Reported to its caller (ended, failed or cancelled): nothing more is. */
+  settled: boolean
+  slot: Slot | null
+  detach(): void
+}
+
+type Slot = {
+  worker: Worker
+  state: 'loading' | 'ready' | 'gone'
+  generation: Generation | null
+  prepares: Map<number, Pending<number[]>>
+  loadError: string | null
+}
+
+type WaitingPrepare = {
+  id: number
+  request: { model: string; messages: TemplateMessage[] }
+  pending: Pending<number[]>
+}
+
+const maxRespawnDelayMs = 60_000
+
+/** How long a closing worker gets to end by itself (a model being loaded finishes loading first). */
+const stopTimeoutMs = 10_000
+
+export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWorkerPool => {
+  const spawn = options.spawn ?? ((entry, workerData) => new Worker(entry, { workerData }))
+  const firstRespawnDelayMs = options.respawnDelayMs ?? 1_000
+  const log = options.log ?? silentLocalLog
+  const slots: Slot[] = []
+  const queue: Generation[] = []
+  /** Prepares that arrived while no worker was ready (every one being replaced). */
+  const waiting: WaitingPrepare[] = []
+  let nextId = 1
+  let closed = false
+  let respawnDelayMs = firstRespawnDelayMs
+  let respawnTimer: ReturnType<typeof setTimeout> | undefined
+  /** Set while no worker is ready because the last replacement could not load (the log says why). */
+  let outage: Error | null = null
+
+  const post = (slot: Slot, message: ToWorker): void => slot.worker.postMessage(message)
+  const ready = (): Slot[] => slots.filter((slot) => slot.state === 'ready')
+
+  const updateRef = (slot: Slot): void => {
+    if (slot.state === 'loading' || slot.generation !== null || slot.prepares.size > 0)
+      slot.worker.ref()
+    else slot.worker.unref()
+  }
+
+  const settle = (generation: Generation, report: (handlers: GenerationHandlers) => void): void => {
+    if (generation.settled) return
+    generation.settled = true
+    generation.detach()
+    report(generation.handlers)
+  }
+
+  const pump = (): void => {
+    while (queue.length > 0) {
+      const slot = ready().find((candidate) => candidate.generation === null)
+      if (slot === undefined) return
+      const generation = queue.shift()!
+      generation.slot = slot
+      slot.generation = generation
+      post(slot, { type: 'generate', id: generation.id, ...generation.job })
+      updateRef(slot)
+    }
+  }
+
+  const sendPrepare = (slot: Slot, entry: WaitingPrepare): void => {
+    slot.prepares.set(entry.id, entry.pending)
+    post(slot, { type: 'prepare', id: entry.id, ...entry.request })
+    updateRef(slot)
+  }
+
+  const freeSlot = (slot: Slot): void => {
+    slot.generation = null
+    updateRef(slot)
+    pump()
+  }
+
+  const onMessage = (slot: Slot, message: FromWorker): void => {
+    switch (message.type) {
+      case 'ready':
+        return
+      case 'load-failed':
+        // The thread ends by itself; its exit fails the load with this message.
+        slot.loadError = message.message
+        return
+      case 'prepared':
+      case 'prepare-failed': {
+        const pending = slot.prepares.get(message.id)
+        slot.prepares.delete(message.id)
+        updateRef(slot)
+        if (message.type === 'prepared') pending?.resolve(message.inputIds)
+        else
+          pending?.reject(
+            localInvalidRequest(
+              `The model's chat template refused the conversation: ${message.message}`,
+              'messages'
+            )
+          )
+        return
+      }
+    }
+    const generation = slot.generation
+    if (generation === null || generation.id !== message.id) return
+    switch (message.type) {
+      case 'started':
+        if (!generation.settled) generation.handlers.onStart()
+        return
+      case 'text':
+        if (!generation.settled) generation.handlers.onText(message.text)
+        return
+      case 'end':
+        if (message.reason !== 'cancelled') {
+          const { stopSequence, outputTokens } = message
+          const reason = message.reason
+          settle(generation, (handlers) => handlers.onEnd({ reason, stopSequence, outputTokens }))
+        } else
+          generation.handlers.onCancelled?.({
+            outputTokens: message.outputTokens,
+            cancelledAt: message.cancelledAt ?? message.outputTokens,
+          })
+        freeSlot(slot)
+        return
+      case 'failed':
+        settle(generation, (handlers) => handlers.onError(localGenerationFailed(message.message)))
+        freeSlot(slot)
+        return
+    }
+  }
+
+  /** Fails what waits for a worker when none can come soon. */
+  const failWaiting = (error: Error): void => {
+    for (const entry of waiting.splice(0)) entry.pending.reject(error)
+    for (const generation of queue.splice(0))
+      settle(generation, (handlers) => handlers.onError(error))
+  }
+
+  const spawnSlot = (): { slot: Slot; loaded: Promise<void> } => {
+    const worker = spawn(localWorkerEntry(), options.workerData)
+    const slot: Slot = {
+      worker,
+      state: 'loading',
+      generation: null,
+      prepares: new Map(),
+      loadError: null,
+    }
+    slots.push(slot)
+    const loaded = new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready' && slot.state === 'loading') {
+          slot.state = 'ready'
+          updateRef(slot)
+          resolve()
+        }
+        onMessage(slot, message)
+      })
+      let lastError = ''
+      worker.on('error', (error) => {
+        lastError = error.message
+      })
+      worker.on('exit', (code) => {
+        const wasReady = slot.state === 'ready'
+        slot.state = 'gone'
+        const index = slots.indexOf(slot)
+        if (index !== -1) slots.splice(index, 1)
+        const detail =
+          slot.loadError ??
+          `the worker thread exited (code ${code})${lastError === '' ? '' : `: ${lastError}`}`
+        if (!wasReady) reject(new Error(detail))
+        if (closed || !wasReady) return
+        const crashed = localWorkerCrashed(detail)
+        log.warn(
+          { detail, failedCalls: slot.prepares.size + (slot.generation === null ? 0 : 1) },
+          'local model worker exited; starting another'
+        )
+        for (const pending of slot.prepares.values()) pending.reject(crashed)
+        slot.prepares.clear()
+        if (slot.generation !== null)
+          settle(slot.generation, (handlers) => handlers.onError(crashed))
+        replace()
+      })
+    })
+    return { slot, loaded }
+  }
+
+  /** Starts a worker in place of one that exited; tries again later while it cannot load. */
+  const replace = (): void => {
+    const { slot, loaded } = spawnSlot()
+    loaded.then(
+      () => {
+        log.info({ workers: ready().length }, 'local model worker ready')
+        outage = null
+        respawnDelayMs = firstRespawnDelayMs
+        for (const entry of waiting.splice(0)) sendPrepare(slot, entry)
+        pump()
+      },
+      (error: Error) => {
+        if (closed) return
+        log.error(
+          { detail: error.message, retryInMs: respawnDelayMs },
+          'local model worker cannot load the models'
+        )
+        if (ready().length === 0) {
+          outage = localUnavailable(
+            "The local model's workers cannot load its models; the gateway's log says why.",
+            error.message
+          )
+          failWaiting(outage)
+        }
+        respawnTimer = setTimeout(replace, respawnDelayMs)
+        respawnTimer.unref()
+        respawnDelayMs = Math.min(respawnDelayMs * 2, maxRespawnDelayMs)
+      }
+    )
+  }
+
+  /**
+   * Asks a worker to end itself (`local-model-worker.ts`'s `close`: its generation stopped within a step, its models
+   * released) and waits for its exit. Only one that does not end in time is terminated from outside, which, were it
+   * inside onnxruntime at that moment, would abort the process.
+   */
+  const stopWorker = (slot: Slot): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (slot.state === 'gone') return resolve()
+      const timer = setTimeout(() => void slot.worker.terminate(), stopTimeoutMs)
+      slot.worker.once('exit', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      slot.worker.ref()
+      post(slot, { type: 'close' })
+    })
+
+  const close = async (): Promise<void> => {
+    closed = true
+    clearTimeout(respawnTimer)
+    const error = localUnavailable('The local model provider is shut down.')
+    failWaiting(error)
+    const stopping = slots.splice(0)
+    for (const slot of stopping) {
+      for (const pending of slot.prepares.values()) pending.reject(error)
+      if (slot.generation !== null) settle(slot.generation, (handlers) => handlers.onError(error))
+    }
+    await Promise.all(stopping.map(stopWorker))
+  }
+
+  return {
+    async start() {
+      const spawned = Array.from({ length: options.workers }, () => spawnSlot())
+      const results = await Promise.allSettled(spawned.map(({ loaded }) => loaded))
+      const failed = results.find((result) => result.status === 'rejected')
+      if (failed !== undefined) {
+        await close()
+        throw failed.reason
+      }
+    },
+
+    prepare(request, signal) {
+      if (closed) return Promise.reject(localUnavailable('The local model provider is shut down.'))
+      if (signal.aborted) return Promise.reject(localAborted())
+      const candidates = ready()
+      if (candidates.length === 0 && outage !== null) return Promise.reject(outage)
+      return new Promise<number[]>((resolve, reject) => {
+        const onAbort = (): void => reject(localAborted())
+        signal.addEventListener('abort', onAbort, { once: true })
+        const pending: Pending<number[]> = {
+          resolve: (ids) => {
+            signal.removeEventListener('abort', onAbort)
+            resolve(ids)
+          },
+          reject: (error) => {
+            signal.removeEventListener('abort', onAbort)
+            reject(error)
+          },
+        }
+        const entry: WaitingPrepare = { id: nextId++, request, pending }
+        // The least busy worker: an idle one answers at once, a generating one between two steps.
+        const load = (slot: Slot): number => slot.prepares.size + (slot.generation === null ? 0 : 1)
+        const slot = candidates.sort((a, b) => load(a) - load(b))[0]
+        if (slot === undefined) waiting.push(entry)
+        else sendPrepare(slot, entry)
+      })
+    },
+
+    generate(job, { signal, handlers }) {
+      const onAbort = (): void => cancel(localAborted())
+      const generation: Generation = {
+        id: nextId++,
+        job,
+        handlers,
+        settled: false,
+        slot: null,
+        detach: () => signal.removeEventListener('abort', onAbort),
+      }
+      const cancel = (error: Error | null): void => {
+        if (generation.settled) return
+        settle(generation, (reported) => {
+          if (error !== null) reported.onError(error)
+        })
+        const queued = queue.indexOf(generation)
+        if (queued !== -1) queue.splice(queued, 1)
+        else if (generation.slot?.state === 'ready')
+          post(generation.slot, { type: 'cancel', id: generation.id })
+      }
+      if (closed) {
+        handlers.onError(localUnavailable('The local model provider is shut down.'))
+        return { cancel: () => {} }
+      }
+      if (signal.aborted) {
+        handlers.onError(localAborted())
+        return { cancel: () => {} }
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      if (ready().length === 0 && outage !== null) {
+        const unavailable = outage
+        settle(generation, (reported) => reported.onError(unavailable))
+        return { cancel: () => {} }
+      }
+      queue.push(generation)
+      pump()
+      return { cancel: () => cancel(null) }
+    },
+
+    stats: () => ({
+      workers: ready().length,
+      busy: slots.filter((slot) => slot.generation !== null).length,
+      queued: queue.length,
+    }),
+
+    close,
+  }
+}
