@@ -19,7 +19,7 @@ import {
   type Admission,
 } from '../core/admit-call.ts'
 import { computeCost } from '../core/compute-cost.ts'
-import { preferShortTarget } from '../core/model-router.ts'
+import { preferShortTarget } from '../core/short-requests.ts'
 import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
 import { composeRewrites, createEchoRewrite, echoIntoBody } from './echo-forwarded.ts'

@@ -6,7 +6,8 @@ import {
 } from '../../test/helpers/fake-deps.ts'
 import { GatewayError } from './errors.ts'
 import type { ModelCatalog } from './model-catalog.ts'
-import { orderByWeight, preferShortTarget, resolveTargets, shortTargetOf } from './model-router.ts'
+import { orderByWeight, resolveTargets } from './model-router.ts'
+import { preferShortTarget, shortTargetOf } from './short-requests.ts'
 import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 const staticCatalog = (lists: Record<string, string[]>): ModelCatalog => ({

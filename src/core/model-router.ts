@@ -5,7 +5,6 @@
  * `gpt-4o-mini`, so the bare-name steps matter as much as the explicit prefix.
  */
 import type { Dialect } from '../../providers/spec/chat-types.ts'
-import type { CallRoute } from './chat-call.ts'
 import { invalidRequest, modelNotFound } from './errors.ts'
 import type { ModelCatalog } from './model-catalog.ts'
 import type { ProviderEntry, ProviderRegistry } from './provider-registry.ts'
@@ -152,52 +151,4 @@ export const resolveTargets = async (options: ResolveTargetsOptions): Promise<Ta
     if (all.length === 1) return withFallbacks([directTarget(all[0], model)], config, registry)
   }
   throw modelNotFound(model)
-}
-
-/**
- * The route's target for short requests (`routes[].shortRequests`), resolved like its other targets; `undefined` when
- * the route has none, or its provider is not in this runtime (the local model on Workers).
- */
-export const shortTargetOf = (
-  model: string,
-  config: ResolvedConfig,
-  registry: ProviderRegistry
-): CallRoute['short'] => {
-  const route = config.routes[model]
-  const short = route?.shortRequests
-  if (short === undefined) return undefined
-  const provider = registry.get(short.provider)
-  if (provider === undefined) return undefined
-  return {
-    target: {
-      provider,
-      model: short.model,
-      routeName: route.name,
-      timeouts: mergeTimeouts(provider.config.timeouts, route.timeouts),
-      retry: mergeRetry(provider.config.retry, route.retry),
-      fallbackOn: route.fallbackOn,
-    },
-    maxInputTokens: short.maxInputTokens,
-    maxOutputTokens: short.maxOutputTokens,
-  }
-}
-
-/**
- * `route` with its short-request target first, when the request is short: it bounds its output within the route's
- * limit (no bound is not short) and its input is estimated within the other (estimated only then). The route's own
- * targets follow as fallbacks (the short target is not tried twice).
- */
-export const preferShortTarget = (
-  route: CallRoute,
-  request: { maxOutputTokens: number | null; estimateInputTokens: () => number }
-): CallRoute => {
-  const short = route.short
-  if (short === undefined || request.maxOutputTokens === null) return route
-  if (request.maxOutputTokens > short.maxOutputTokens) return route
-  if (request.estimateInputTokens() > short.maxInputTokens) return route
-  const { target } = short
-  const rest = route.targets.filter(
-    (other) => other.provider !== target.provider || other.model !== target.model
-  )
-  return { name: route.name, targets: [target, ...rest] }
 }
