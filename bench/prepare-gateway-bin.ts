@@ -64,16 +64,24 @@ const buildInto = async (directory: string): Promise<void> => {
   copyFileSync(join(repositoryRoot, 'package.json'), join(directory, 'package.json'))
 }
 
-/** Resolves with the CLI to start: the repository's own when `dist/` is fresh, else a private build's copy. */
-export const prepareGatewayBin = async (options: {
-  cacheName: string
-}): Promise<{ bin: string; built: boolean }> => {
+/**
+ * The repository's own `bin/gatehouse.js` when its `dist/` is newer than every source file (CI, where `npm ci` has just
+ * built it), else `null`: then a test must build its own.
+ */
+export const freshRepositoryBin = (): string | null => {
   const builtAt = modifiedMs(join(repositoryRoot, 'dist', 'src', 'runtime', 'node.js'))
   const newest = Math.max(
     ...sourceFolders.map((folder) => newestSourceMs(join(repositoryRoot, folder)))
   )
-  if (builtAt !== null && builtAt > newest)
-    return { bin: join(repositoryRoot, 'bin', 'gatehouse.js'), built: false }
+  return builtAt !== null && builtAt > newest ? join(repositoryRoot, 'bin', 'gatehouse.js') : null
+}
+
+/** Resolves with the CLI to start: the repository's own when `dist/` is fresh, else a private build's copy. */
+export const prepareGatewayBin = async (options: {
+  cacheName: string
+}): Promise<{ bin: string; built: boolean }> => {
+  const fresh = freshRepositoryBin()
+  if (fresh !== null) return { bin: fresh, built: false }
   // Worktrees may share one `node_modules` (a symlink): each checkout builds into a directory of its own.
   const checkout = createHash('sha256').update(repositoryRoot).digest('hex').slice(0, 12)
   const directory = join(

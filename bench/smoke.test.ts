@@ -1,5 +1,5 @@
 /**
- * The benchmark in miniature, in `npm test`: the same code as `npm run bench` with two interleaved 1-second rounds
+ * The benchmark in miniature, in `npm test`: the same code as `npm run bench` with two interleaved half-second rounds
  * per target, no warm-up and a few connections (paced streams: 20 at once, of 10 chunks 10 ms apart). It checks what
  * must hold on any machine (every request through every target succeeds, every paced stream comes back with all its
  * chunks and usage exactly when asked, the gateway runs with auth on and really forwards to the mock) and leaves the
@@ -63,7 +63,7 @@ describe('benchmark smoke run', () => {
     result = await runBenchmark({
       gatewayBin: bin,
       scenarios: smokeScenarios,
-      durationSeconds: 2,
+      durationSeconds: 1,
       warmupSeconds: 0,
       rounds: 2,
       roundLeadInSeconds: 0,
@@ -200,7 +200,7 @@ describe('benchmark smoke run with a tenant key', () => {
     result = await runBenchmark({
       gatewayBin: bin,
       scenarios: tenantSmokeScenarios,
-      durationSeconds: 2,
+      durationSeconds: 1,
       warmupSeconds: 0.5,
       rounds: 2,
       roundLeadInSeconds: 0,
