@@ -389,13 +389,14 @@ const handleChat = async (
         headers,
         toCanonical: () => ({ ...toCanonical(), stream: false }),
         assemble: true,
-        signal: deps.clientSignal(c.req.raw, c.env),
         requestId,
       }
       hit.reader = resumeAfterLeader({
         leader: hit.reader,
         own: async () => {
-          const answered = await executor.execute(call)
+          // Only now: a follower whose leader ends well never needs it (it sees a client gone before, too).
+          const signal = deps.clientSignal(c.req.raw, c.env)
+          const answered = await executor.execute({ ...call, signal })
           const got = answerOfOutcome(answered)
           const servedBy = answered.servedBy
           own = { servedBy, usage: got.usage, model: got.model ?? servedBy.model }
