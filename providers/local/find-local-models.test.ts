@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { writeEmbeddingModel } from '../../scripts/tiny-model/write-embedding-model.ts'
 import { writeTinyModel } from '../../scripts/tiny-model/write-tiny-model.ts'
-import { findLocalModels } from './find-local-models.ts'
+import { findLocalModels, holdsLocalModels } from './find-local-models.ts'
 
 let template: string
 let embeddingTemplate: string
@@ -204,5 +204,15 @@ describe('findLocalModels', () => {
     )
     // An embedding model needs no chat template.
     expect(embeddingProblems).not.toContain('chat template')
+  })
+
+  it('tells whether a directory holds a model folder at all, without checking it (the offline default)', () => {
+    expect(holdsLocalModels(join(directory, 'absent'))).toBe(false)
+    expect(holdsLocalModels(directory)).toBe(false)
+    mkdirSync(join(directory, 'notes', '1'), { recursive: true })
+    expect(holdsLocalModels(directory)).toBe(false)
+    const folder = copyModel('broken/1')
+    rmSync(join(folder, 'tokenizer.json'))
+    expect(holdsLocalModels(directory)).toBe(true)
   })
 })
