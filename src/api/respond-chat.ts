@@ -73,6 +73,8 @@ export type RespondOptions = {
   env?: unknown
 }
 
+const utf8 = new TextEncoder()
+
 /** What the taps learned (the first to know a thing wins), and how the body ended. */
 const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamEnd => {
   let usage: Usage | null = null
@@ -471,9 +473,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         servedBy,
         contentType: 'application/json',
       })
-      const encoded = new TextEncoder().encode(
-        codec.encodeEmbeddings!(outcome.result, options.body)
-      )
+      const encoded = utf8.encode(codec.encodeEmbeddings!(outcome.result, options.body))
       onEnd({
         usage: outcome.result.usage,
         model: outcome.result.model,
