@@ -6,27 +6,34 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { writeEmbeddingModel } from '../../scripts/tiny-model/write-embedding-model.ts'
 import { writeTinyModel } from '../../scripts/tiny-model/write-tiny-model.ts'
-import { findLocalModels } from './find-local-models.ts'
+import { findLocalModels, holdsLocalModels } from './find-local-models.ts'
 
 let template: string
+let embeddingTemplate: string
 let directory: string
 
 beforeAll(async () => {
   template = mkdtempSync(join(tmpdir(), 'local-models-template-'))
   await writeTinyModel(template)
+  embeddingTemplate = mkdtempSync(join(tmpdir(), 'local-models-embedding-'))
+  await writeEmbeddingModel(embeddingTemplate)
 })
 
-afterAll(() => rmSync(template, { recursive: true, force: true }))
+afterAll(() => {
+  rmSync(template, { recursive: true, force: true })
+  rmSync(embeddingTemplate, { recursive: true, force: true })
+})
 
 beforeEach(() => {
   directory = mkdtempSync(join(tmpdir(), 'local-models-'))
   return () => rmSync(directory, { recursive: true, force: true })
 })
 
-const copyModel = (path: string): string => {
+const copyModel = (path: string, from = template): string => {
   const target = join(directory, path)
-  cpSync(template, target, { recursive: true })
+  cpSync(from, target, { recursive: true })
   return target
 }
 
@@ -124,5 +131,88 @@ describe('findLocalModels', () => {
     // A chat template in its own file (newer exports) is one.
     writeFileSync(join(folder, 'chat_template.jinja'), '{{ messages[0].content }}')
     expect(problemsOf()).not.toContain('no chat template')
+  })
+
+  it('tells chat models from embedding models by the head config.json names, and reads what embeddings need', () => {
+    copyModel('chat/1')
+    const embedding = copyModel('embed/1', embeddingTemplate)
+    const models = findLocalModels({ directory, names: null, dtype: 'fp32' })
+    expect(models.map(({ name, kind, embedding }) => ({ name, kind, embedding }))).toEqual([
+      { name: 'chat', kind: 'chat', embedding: null },
+      {
+        name: 'embed',
+        kind: 'embedding',
+        embedding: { dimensions: 128, maxInputTokens: 512, pooling: 'mean' },
+      },
+    ])
+    // A BERT-style export: hidden_size, max_position_embeddings, a shorter tokenizer limit, CLS pooling.
+    editJson(join(embedding, 'config.json'), (config) => {
+      config.architectures = ['BertModel']
+      config.hidden_size = config.n_embd
+      config.max_position_embeddings = 514
+      for (const name of ['n_embd', 'n_positions', 'n_ctx']) delete config[name]
+    })
+    editJson(join(embedding, 'tokenizer_config.json'), (config) => {
+      config.model_max_length = 256
+    })
+    mkdirSync(join(embedding, '1_Pooling'))
+    writeFileSync(
+      join(embedding, '1_Pooling', 'config.json'),
+      JSON.stringify({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: false })
+    )
+    const [model] = findLocalModels({ directory, names: ['embed'], dtype: 'fp32' })
+    expect(model).toMatchObject({
+      kind: 'embedding',
+      contextWindow: 514,
+      vocabSize: 320,
+      embedding: { dimensions: 128, maxInputTokens: 256, pooling: 'cls' },
+    })
+  })
+
+  it('refuses a folder whose kind it cannot tell, or whose pooling it does not do, naming the problem', () => {
+    const chat = copyModel('chat/1')
+    const embedding = copyModel('embed/1', embeddingTemplate)
+    editJson(join(chat, 'config.json'), (config) => {
+      delete config.architectures
+    })
+    editJson(join(embedding, 'config.json'), (config) => {
+      config.architectures = ['BertForMaskedLM']
+      delete config.n_embd
+    })
+    const problems = problemsOf()
+    expect(problems).toContain(
+      'model chat: ' +
+        `${chat} is not a usable model folder: config.json names no architectures: a causal LM (…ForCausalLM, …LMHeadModel) serves chat, a base model (…Model) embeddings`
+    )
+    expect(problems).toContain(
+      "config.json's architectures (BertForMaskedLM) are neither a causal LM (…ForCausalLM, …LMHeadModel) for chat nor a base model (…Model) for embeddings"
+    )
+    editJson(join(embedding, 'config.json'), (config) => {
+      config.architectures = ['GPT2Model']
+    })
+    mkdirSync(join(embedding, '1_Pooling'))
+    writeFileSync(
+      join(embedding, '1_Pooling', 'config.json'),
+      JSON.stringify({ pooling_mode_max_tokens: true })
+    )
+    const embeddingProblems = problemsOf({ names: ['embed'] })
+    expect(embeddingProblems).toContain(
+      'config.json gives no hidden size (hidden_size or n_embd): the size of its vectors'
+    )
+    expect(embeddingProblems).toContain(
+      '1_Pooling/config.json asks for pooling_mode_max_tokens: one of pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_lasttoken is supported'
+    )
+    // An embedding model needs no chat template.
+    expect(embeddingProblems).not.toContain('chat template')
+  })
+
+  it('tells whether a directory holds a model folder at all, without checking it (the offline default)', () => {
+    expect(holdsLocalModels(join(directory, 'absent'))).toBe(false)
+    expect(holdsLocalModels(directory)).toBe(false)
+    mkdirSync(join(directory, 'notes', '1'), { recursive: true })
+    expect(holdsLocalModels(directory)).toBe(false)
+    const folder = copyModel('broken/1')
+    rmSync(join(folder, 'tokenizer.json'))
+    expect(holdsLocalModels(directory)).toBe(true)
   })
 })

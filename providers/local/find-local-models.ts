@@ -50,6 +50,14 @@ const servedFolder = (path: string): { folder: string; version: string | null } 
   return highest === undefined ? null : { folder: join(path, highest), version: highest }
 }
 
+/**
+ * Whether `directory` exists and holds a model folder (`<name>/` or `<name>/<version>/` with a `config.json`),
+ * without checking it: what the Node runtime asks before serving the local models by default.
+ */
+export const holdsLocalModels = (directory: string): boolean =>
+  isDirectory(directory) &&
+  subfolders(directory).some((name) => servedFolder(join(directory, name)) !== null)
+
 /** Throws an `Error` whose message lists every problem (one per line), each naming its folder. */
 export const findLocalModels = (options: {
   /** Absolute. */

@@ -1,18 +1,30 @@
 /**
- * The local model as a provider: causal language models in the Hugging Face ONNX layout, run in-process by
- * onnxruntime-node (through Transformers.js) in worker threads (`local-worker-pool.ts`), so the gateway answers with
- * no upstream at all. Node only: only the Node runtime's factories build it, and the Workers bundle never imports it.
+ * The local model as a provider: causal language models for chat and base models for embeddings, in the Hugging Face
+ * ONNX layout, run in-process by onnxruntime-node (through Transformers.js) in worker threads
+ * (`local-worker-pool.ts`), so the gateway answers with no upstream at all. Node only: only the Node runtime's
+ * factories build it, and the Workers bundle never imports it.
  *
- * It forwards nothing (it has no wire format of its own): both dialects reach it through the canonical types. A
- * call is checked (`read-local-chat-request.ts`), its prompt rendered by the model's chat template and tokenized in a
- * worker, then checked against the context window before any generation: prompt and `max_tokens` beyond it are a
- * 400 naming the limit. Without `max_tokens` the answer may run to the end of the window. Usage is exact: the
- * prompt's tokens and every generated token, the end-of-sequence token included.
+ * It forwards nothing (it has no wire format of its own): both dialects reach it through the canonical types, and
+ * embeddings through `embed`. A chat call is checked (`read-local-chat-request.ts`), its prompt rendered by the
+ * model's chat template and tokenized in a worker, then checked against the context window before any generation:
+ * prompt and `max_tokens` beyond it are a 400 naming the limit. Without `max_tokens` the answer may run to the end of
+ * the window. Usage is exact: the prompt's tokens and every generated token, the end-of-sequence token included.
+ * An embeddings call is refused, naming the input, for a token id beyond the vocabulary, an input with no token or
+ * more than the model takes (never truncated), and a `dimensions` other than the model's; its usage is the tokens
+ * embedded. Chat on an embedding model and embeddings on a chat model are 400s (`cannotServe`, which the router asks
+ * first, so a fallback list skips such targets).
  */
 import type { ChatChunk, ChatRequest, ChatResult, FinishReason, Usage } from '../spec/chat-types.ts'
+import type { EmbedRequest, EmbedResult } from '../spec/embedding-types.ts'
+import { isGenerative, type Operation } from '../spec/operation.ts'
 import type { CallContext, ModelInfo, ProviderAdapter } from '../spec/provider-adapter.ts'
 import { findLocalModels, type LocalModel } from './find-local-models.ts'
-import { localInvalidRequest, localModelNotFound, localUnavailable } from './local-errors.ts'
+import {
+  localEmbeddingFailed,
+  localInvalidRequest,
+  localModelNotFound,
+  localUnavailable,
+} from './local-errors.ts'
 import type { GenerateJob } from './local-worker-messages.ts'
 import {
   createLocalWorkerPool,
@@ -71,11 +83,47 @@ const randomSeed = (): number => crypto.getRandomValues(new Uint32Array(1))[0]
 
 const randomId = (): string => `local-${crypto.randomUUID().replaceAll('-', '')}`
 
+/** How a message names input `index` of `count`. */
+const inputName = (index: number, count: number): string =>
+  count === 1 ? 'The input' : `input[${index}]`
+
+/** The first token id of an input that is not one of the model's (`null`: all are). */
+const foreignTokenId = (ids: readonly number[], vocabSize: number): number | null => {
+  for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) return id
+  return null
+}
+
 export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdapter => {
   const now = settings.now ?? Date.now
   const log = settings.log ?? silentLocalLog
   let models = new Map<string, LocalModel>()
   let pool: LocalWorkerPool | null = null
+
+  const namesOf = (kind: LocalModel['kind']): string => {
+    const names = [...models.values()]
+      .filter((model) => model.kind === kind)
+      .map((model) => `${settings.id}/${model.name}`)
+    return names.length === 0 ? 'none' : names.join(', ')
+  }
+
+  /** Why `model` cannot serve `operation` (chat on an embedding model, embeddings on a chat model), or `null`. */
+  const refusal = (operation: Operation, model: LocalModel): string | null => {
+    const modelId = `${settings.id}/${model.name}`
+    if (operation === 'embeddings' && model.kind === 'chat')
+      return `\`${modelId}\` is a chat model: it cannot create embeddings. This provider's embedding models: ${namesOf('embedding')}.`
+    if (isGenerative(operation) && model.kind === 'embedding')
+      return `\`${modelId}\` is an embedding model: it serves /v1/embeddings, not chat. This provider's chat models: ${namesOf('chat')}.`
+    return null
+  }
+
+  /** The model a call names, of a kind that can serve the operation; throws a 404 or a 400 otherwise. */
+  const modelFor = (operation: Operation, name: string): LocalModel => {
+    const model = models.get(name)
+    if (model === undefined) throw localModelNotFound(`${settings.id}/${name}`, [...models.keys()])
+    const refused = refusal(operation, model)
+    if (refused !== null) throw localInvalidRequest(refused, 'model')
+    return model
+  }
 
   /** Everything before the generation: the model, the request's settings, the prompt's tokens, the window. */
   const prepare = async (
@@ -84,8 +132,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
   ): Promise<{ job: GenerateJob; promptTokens: number; pool: LocalWorkerPool }> => {
     if (pool === null) throw localUnavailable('The local model provider is not started.')
     const modelId = `${settings.id}/${request.model}`
-    const model = models.get(request.model)
-    if (model === undefined) throw localModelNotFound(modelId, [...models.keys()])
+    const model = modelFor('chat-completions', request.model)
     const read = readLocalChatRequest(request, { modelId, defaults: model.samplingDefaults })
     const inputIds = await pool.prepare({ model: model.name, messages: read.messages }, call.signal)
     const promptTokens = inputIds.length
@@ -134,6 +181,8 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
             name: model.name,
             folder: model.folder,
             dtype: settings.dtype,
+            kind: model.kind,
+            pooling: model.embedding?.pooling,
           })),
           intraOpNumThreads: settings.intraOpNumThreads,
         },
@@ -146,7 +195,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
       log.info(
         {
           provider: settings.id,
-          models: found.map(({ name, version, folder }) => ({ name, version, folder })),
+          models: found.map(({ name, version, folder, kind }) => ({ name, kind, version, folder })),
           dtype: settings.dtype,
           workers: settings.workers,
           intraOpNumThreads: settings.intraOpNumThreads,
@@ -235,6 +284,57 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
       }
       const generation = workers.generate(job, { signal: call.signal, handlers })
       return stream
+    },
+
+    cannotServe(operation, name) {
+      const model = models.get(name)
+      return model === undefined ? null : refusal(operation, model)
+    },
+
+    async embed(request: EmbedRequest, call: CallContext): Promise<EmbedResult> {
+      if (pool === null) throw localUnavailable('The local model provider is not started.')
+      const model = modelFor('embeddings', request.model)
+      const modelId = `${settings.id}/${model.name}`
+      const { dimensions, maxInputTokens } = model.embedding!
+      if (request.dimensions !== undefined && request.dimensions !== dimensions)
+        throw localInvalidRequest(
+          `\`${modelId}\` gives ${dimensions}-dimensional embeddings and cannot shorten them: leave out dimensions, or send ${dimensions}.`,
+          'dimensions'
+        )
+      const count = request.inputs.length
+      for (const [index, input] of request.inputs.entries()) {
+        if (typeof input === 'string') continue
+        const foreign = foreignTokenId(input, model.vocabSize)
+        if (foreign !== null)
+          throw localInvalidRequest(
+            `${inputName(index, count)} holds token id ${foreign}, which \`${modelId}\` does not have (its ids run from 0 to ${model.vocabSize - 1}).`,
+            'input'
+          )
+      }
+      const outcome = await pool.embed(
+        { model: model.name, inputs: request.inputs, maxInputTokens },
+        call.signal
+      )
+      if (outcome.kind === 'refused') {
+        const name = inputName(outcome.index, count)
+        if (outcome.tokens === 0)
+          throw localInvalidRequest(`${name} is empty: it has no token to embed.`, 'input')
+        throw localInvalidRequest(
+          `${name} has ${outcome.tokens} tokens; \`${modelId}\` takes at most ${maxInputTokens} tokens per input. Shorten it, or split it into several inputs.`,
+          'input',
+          'context_length_exceeded'
+        )
+      }
+      const { vectors, tokens } = outcome
+      if (vectors.length !== count * dimensions)
+        throw localEmbeddingFailed(
+          `${model.folder}: the graph gave ${vectors.length / count} values per input, config.json says ${dimensions}`
+        )
+      const embeddings = Array.from({ length: count }, (_, index) =>
+        vectors.subarray(index * dimensions, (index + 1) * dimensions)
+      )
+      const total = tokens.reduce((sum, value) => sum + value, 0)
+      return { model: request.model, embeddings, usage: usageOf(total, 0) }
     },
 
     async listModels(): Promise<ModelInfo[]> {

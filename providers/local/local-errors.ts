@@ -54,6 +54,16 @@ export const localGenerationFailed = (detail: string): ProviderError =>
     detail,
   })
 
+/** onnxruntime failed during an embeddings request; the worker is fine and goes on serving. */
+export const localEmbeddingFailed = (detail: string): ProviderError =>
+  new ProviderError({
+    kind: 'http',
+    status: 500,
+    retryable: false,
+    message: 'the local model failed while embedding',
+    detail,
+  })
+
 /** No worker can serve: the provider is shut down, or its workers fail to load the models again. */
 export const localUnavailable = (message: string, detail?: string): ProviderError =>
   new ProviderError({ kind: 'http', status: 503, retryable: false, message, detail })

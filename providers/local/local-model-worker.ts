@@ -1,16 +1,26 @@
 /**
  * A worker thread that runs local models (`local-worker-pool.ts` starts them). onnxruntime-node creates sessions and
  * runs them synchronously, so a forward pass here holds this thread only, never the gateway's event loop. Each worker
- * loads every model once, with remote loading switched off: nothing is ever fetched from a model hub. It tokenizes
- * prompts with the model's chat template when asked (between the steps of a generation it is running) and runs
- * generations (`run-generation.ts`).
+ * loads every model once, with remote loading switched off: nothing is ever fetched from a model hub; a chat model as
+ * a causal LM, an embedding model as a base model, and each graph is checked to give what its kind needs (`logits`,
+ * `last_hidden_state`). It tokenizes prompts with the model's chat template when asked (between the steps of a
+ * generation it is running), runs generations (`run-generation.ts`), and embeds inputs (`run-embeddings.ts`, also
+ * between those steps).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
-import { AutoModelForCausalLM, AutoTokenizer, env, LogLevel } from '@huggingface/transformers'
+import {
+  AutoModel,
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  env,
+  LogLevel,
+} from '@huggingface/transformers'
+import type { PreTrainedModel } from '@huggingface/transformers'
 import type { FromWorker, LocalWorkerData, ToWorker } from './local-worker-messages.ts'
+import { runEmbeddings, type LoadedEmbeddingModel } from './run-embeddings.ts'
 import { runGeneration, type LoadedModel } from './run-generation.ts'
 
 try {
@@ -27,42 +37,101 @@ env.fetch = () => Promise.reject(new Error('the local model provider never downl
 
 const port = parentPort!
 const data = workerData as LocalWorkerData
-const send = (message: FromWorker): void => port.postMessage(message)
+const send = (message: FromWorker, transfer?: ArrayBuffer[]): void =>
+  port.postMessage(message, transfer)
 
 const idsOf = (value: unknown): number[] => {
   if (typeof value === 'number') return [value]
   return Array.isArray(value) ? value.filter((id): id is number => typeof id === 'number') : []
 }
 
-const load = async (spec: LocalWorkerData['models'][number]): Promise<LoadedModel> => {
+type ModelSpec = LocalWorkerData['models'][number]
+
+/** What each kind's graph must give, by output name (Optimum's export names). */
+const requiredOutput = { chat: 'logits', embedding: 'last_hidden_state' } as const
+
+/** A graph whose outputs are not what its `config.json` says it is (an embedding export named as a causal LM...). */
+const checkOutputs = (spec: ModelSpec, model: PreTrainedModel): void => {
+  const outputs =
+    (model.sessions.model as { outputNames?: string[] } | undefined)?.outputNames ?? []
+  const required = requiredOutput[spec.kind]
+  if (!outputs.includes(required))
+    throw new Error(
+      `config.json makes it ${spec.kind === 'chat' ? 'a chat model (a causal LM)' : 'an embedding model (a base model)'}, but its graph has no ${required} output (outputs: ${outputs.join(', ')})`
+    )
+}
+
+const sessionOptions = (): Record<string, unknown> => ({
+  intraOpNumThreads: data.intraOpNumThreads,
+  interOpNumThreads: 1,
+  // Errors only: onnxruntime's warnings would reach the gateway's stdout, outside its JSON log lines.
+  logSeverityLevel: 3,
+})
+
+const loadChat = async (spec: ModelSpec): Promise<LoadedModel> => {
+  const tokenizer = await AutoTokenizer.from_pretrained(spec.folder, { local_files_only: true })
+  // Newer exports keep the template in its own file, which Transformers.js's tokenizers do not read.
+  const templateFile = join(spec.folder, 'chat_template.jinja')
+  if (tokenizer.chat_template === null && existsSync(templateFile))
+    tokenizer.chat_template = readFileSync(templateFile, 'utf8')
+  const model = await AutoModelForCausalLM.from_pretrained(spec.folder, {
+    dtype: spec.dtype,
+    local_files_only: true,
+    session_options: sessionOptions(),
+  })
+  checkOutputs(spec, model)
+  const generation = model.generation_config as { eos_token_id?: unknown } | null
+  const config = model.config as { eos_token_id?: unknown }
+  const endTokens = new Set(idsOf(generation?.eos_token_id ?? config.eos_token_id))
+  return { tokenizer, model, endTokens }
+}
+
+const loadEmbedding = async (spec: ModelSpec): Promise<LoadedEmbeddingModel> => {
+  const tokenizer = await AutoTokenizer.from_pretrained(spec.folder, { local_files_only: true })
+  const model = await AutoModel.from_pretrained(spec.folder, {
+    dtype: spec.dtype,
+    local_files_only: true,
+    session_options: sessionOptions(),
+  })
+  checkOutputs(spec, model)
+  const config = model.config as { pad_token_id?: unknown }
+  const padTokenId =
+    tokenizer.pad_token_id ?? (typeof config.pad_token_id === 'number' ? config.pad_token_id : 0)
+  return { tokenizer, model, pooling: spec.pooling ?? 'mean', padTokenId }
+}
+
+type Loaded =
+  { kind: 'chat'; chat: LoadedModel } | { kind: 'embedding'; embedding: LoadedEmbeddingModel }
+
+const load = async (spec: ModelSpec): Promise<Loaded> => {
   try {
-    const tokenizer = await AutoTokenizer.from_pretrained(spec.folder, { local_files_only: true })
-    // Newer exports keep the template in its own file, which Transformers.js's tokenizers do not read.
-    const templateFile = join(spec.folder, 'chat_template.jinja')
-    if (tokenizer.chat_template === null && existsSync(templateFile))
-      tokenizer.chat_template = readFileSync(templateFile, 'utf8')
-    const model = await AutoModelForCausalLM.from_pretrained(spec.folder, {
-      dtype: spec.dtype,
-      local_files_only: true,
-      session_options: {
-        intraOpNumThreads: data.intraOpNumThreads,
-        interOpNumThreads: 1,
-        // Errors only: onnxruntime's warnings would reach the gateway's stdout, outside its JSON log lines.
-        logSeverityLevel: 3,
-      },
-    })
-    const generation = model.generation_config as { eos_token_id?: unknown } | null
-    const config = model.config as { eos_token_id?: unknown }
-    const endTokens = new Set(idsOf(generation?.eos_token_id ?? config.eos_token_id))
-    return { tokenizer, model, endTokens }
+    return spec.kind === 'chat'
+      ? { kind: 'chat', chat: await loadChat(spec) }
+      : { kind: 'embedding', embedding: await loadEmbedding(spec) }
   } catch (error) {
     throw new Error(`cannot load ${spec.folder} (${spec.dtype}): ${(error as Error).message}`)
   }
 }
 
-const models = new Map<string, LoadedModel>()
-/** Generations running, by id: how to cancel each, and its end. */
+const modelOf = (loaded: Loaded): PreTrainedModel =>
+  loaded.kind === 'chat' ? loaded.chat.model : loaded.embedding.model
+
+const models = new Map<string, Loaded>()
+/** Generations and embeddings running, by id: how to cancel each, and its end. */
 const running = new Map<number, { cancel: () => void; done: Promise<void> }>()
+
+/** The model a message names, of the kind it needs (the main thread sends each job to a model of its kind). */
+const chatModel = (name: string): LoadedModel => {
+  const loaded = models.get(name)!
+  if (loaded.kind !== 'chat') throw new Error(`${name} is not a chat model`)
+  return loaded.chat
+}
+
+const embeddingModel = (name: string): LoadedEmbeddingModel => {
+  const loaded = models.get(name)!
+  if (loaded.kind !== 'embedding') throw new Error(`${name} is not an embedding model`)
+  return loaded.embedding
+}
 
 /**
  * Ends the thread from the inside: generations stopped at their next step, sessions released, the port closed, after
@@ -72,16 +141,15 @@ const running = new Map<number, { cancel: () => void; done: Promise<void> }>()
 const close = async (): Promise<void> => {
   for (const generation of running.values()) generation.cancel()
   await Promise.all([...running.values()].map((generation) => generation.done))
-  await Promise.all([...models.values()].map((loaded) => loaded.model.dispose()))
+  await Promise.all([...models.values()].map((loaded) => modelOf(loaded).dispose()))
   port.close()
 }
 
 const onMessage = (message: ToWorker): void => {
   switch (message.type) {
     case 'prepare': {
-      const loaded = models.get(message.model)!
       try {
-        const inputIds = loaded.tokenizer.apply_chat_template(message.messages, {
+        const inputIds = chatModel(message.model).tokenizer.apply_chat_template(message.messages, {
           add_generation_prompt: true,
           tokenize: true,
           return_tensor: false,
@@ -97,7 +165,7 @@ const onMessage = (message: ToWorker): void => {
       let cancel = (): void => {}
       const done = runGeneration({
         id: message.id,
-        loaded: models.get(message.model)!,
+        loaded: chatModel(message.model),
         job: message,
         send,
         onCancel: (cancelGeneration) => {
@@ -105,6 +173,18 @@ const onMessage = (message: ToWorker): void => {
         },
       }).finally(() => running.delete(message.id))
       running.set(message.id, { cancel: () => cancel(), done })
+      return
+    }
+    case 'embed': {
+      let cancelled = false
+      const done = runEmbeddings({
+        id: message.id,
+        loaded: embeddingModel(message.model),
+        job: message,
+        send,
+        cancelled: () => cancelled,
+      }).finally(() => running.delete(message.id))
+      running.set(message.id, { cancel: () => (cancelled = true), done })
       return
     }
     case 'cancel':
@@ -123,6 +203,6 @@ try {
 } catch (error) {
   // The pool learns why, and the thread ends by itself: nothing is listening, the port closes.
   send({ type: 'load-failed', message: (error as Error).message })
-  await Promise.all([...models.values()].map((loaded) => loaded.model.dispose()))
+  await Promise.all([...models.values()].map((loaded) => modelOf(loaded).dispose()))
   port.close()
 }

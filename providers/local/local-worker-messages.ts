@@ -1,14 +1,24 @@
 /**
  * What the main thread and a model worker (`local-model-worker.ts`) say to each other. Token ids cross as plain
- * arrays; text crosses as it is decoded, one piece per generated token at most.
+ * arrays; text crosses as it is decoded, one piece per generated token at most; embeddings cross as one transferred
+ * `Float32Array` per request.
  */
-import type { LocalModelDtype } from './read-model-folder.ts'
+import type { EmbedInput } from '../spec/embedding-types.ts'
+import type { EmbeddingPooling, LocalModelDtype, LocalModelKind } from './read-model-folder.ts'
 
 /** A chat message as chat templates read it. */
 export type TemplateMessage = { role: 'system' | 'user' | 'assistant'; content: string }
 
 export type LocalWorkerData = {
-  models: { name: string; folder: string; dtype: LocalModelDtype }[]
+  models: {
+    name: string
+    folder: string
+    dtype: LocalModelDtype
+    /** Loaded as a causal LM (chat) or a base model (embeddings). */
+    kind: LocalModelKind
+    /** Embedding models only. */
+    pooling?: EmbeddingPooling
+  }[]
   intraOpNumThreads: number
 }
 
@@ -23,8 +33,17 @@ export type GenerateJob = {
   stop: string[]
 }
 
+/** The inputs of one embeddings request, for an embedding model; token ids already checked against its vocabulary. */
+export type EmbedJob = {
+  model: string
+  inputs: readonly EmbedInput[]
+  /** The most tokens an input may have: a longer one is refused, never truncated. */
+  maxInputTokens: number
+}
+
 export type ToWorker =
   | { type: 'prepare'; id: number; model: string; messages: TemplateMessage[] }
+  | ({ type: 'embed'; id: number } & EmbedJob)
   | ({ type: 'generate'; id: number } & GenerateJob)
   | { type: 'cancel'; id: number }
   /** Stop: cancel what runs, release the models, end the thread (the pool's close). */
@@ -54,3 +73,9 @@ export type FromWorker =
     }
   /** The generation threw (onnxruntime failed): the worker goes on serving. */
   | { type: 'failed'; id: number; message: string }
+  /** An embeddings request's vectors, each unit length, `vectors.length / inputs` long, and each input's tokens. */
+  | { type: 'embedded'; id: number; vectors: Float32Array; tokens: number[] }
+  /** An input that cannot be embedded as it is: no token at all, or more than `maxInputTokens`. */
+  | { type: 'embed-refused'; id: number; index: number; tokens: number }
+  /** The embeddings request stopped after a cancel, or onnxruntime failed (`message`). */
+  | { type: 'embed-failed'; id: number; message: string | null }

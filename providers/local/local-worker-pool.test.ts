@@ -1,13 +1,15 @@
 /**
- * The worker pool with the real tiny model: a cancel stops the worker between two steps, a worker that dies is
+ * The worker pool with the real tiny models: a cancel stops the worker between two steps, a worker that dies is
  * replaced (its calls fail with a 502, later ones are served), a replacement that cannot load makes calls fail with a
- * 503 until one can, a broken graph stops the start naming its folder, and close fails what is pending.
+ * 503 until one can, a broken graph (or one whose outputs are not its kind's) stops the start naming its folder,
+ * embeddings go to the worker that is not generating, and close fails what is pending.
  */
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Worker } from 'node:worker_threads'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { writeEmbeddingModel } from '../../scripts/tiny-model/write-embedding-model.ts'
 import { tinyModelName, writeTinyModel } from '../../scripts/tiny-model/write-tiny-model.ts'
 import {
   crashableLocalWorkers,
@@ -39,7 +41,7 @@ afterAll(async () => {
 })
 
 const data = (modelFolder = folder): LocalWorkerData => ({
-  models: [{ name: tinyModelName, folder: modelFolder, dtype: 'fp32' }],
+  models: [{ name: tinyModelName, folder: modelFolder, dtype: 'fp32', kind: 'chat' }],
   intraOpNumThreads: 1,
 })
 
@@ -227,6 +229,60 @@ describe('the local worker pool', () => {
     const pool = createLocalWorkerPool({ workers: 2, workerData: data(broken) })
     await expect(pool.start()).rejects.toThrow(`cannot load ${broken} (fp32)`)
     expect(pool.stats()).toEqual({ workers: 0, busy: 0, queued: 0 })
+  })
+
+  it("refuses to start on a graph whose outputs are not its kind's, naming the folder", async () => {
+    // The embedding export (last_hidden_state only), loaded as what its config would make a chat model.
+    const mislabelled = join(root, 'mislabelled')
+    await writeEmbeddingModel(mislabelled)
+    const pool = createLocalWorkerPool({
+      workers: 1,
+      workerData: {
+        models: [{ name: 'mislabelled', folder: mislabelled, dtype: 'fp32', kind: 'chat' }],
+        intraOpNumThreads: 1,
+      },
+    })
+    await expect(pool.start()).rejects.toThrow(
+      `cannot load ${mislabelled} (fp32): config.json makes it a chat model (a causal LM), but its graph has no logits output (outputs: last_hidden_state)`
+    )
+  })
+
+  it('embeds on the least busy worker while another generates, and fails the request with a 502 when its worker dies', async () => {
+    const embedFolder = join(root, 'embed')
+    await writeEmbeddingModel(embedFolder)
+    const threads: Worker[] = []
+    const pool = createLocalWorkerPool({
+      workers: 2,
+      workerData: {
+        models: [
+          { name: tinyModelName, folder, dtype: 'fp32', kind: 'chat' },
+          { name: 'embed', folder: embedFolder, dtype: 'fp32', kind: 'embedding', pooling: 'mean' },
+        ],
+        intraOpNumThreads: 1,
+      },
+      spawn: crashableLocalWorkers(threads),
+    })
+    pools.push(pool)
+    await pool.start()
+    const job = await jobFor(pool, longPrompt, 200)
+    const generating = run(pool, job)
+    const embedJob = { model: 'embed', inputs: ['hello', 'world'], maxInputTokens: 512 }
+    const embedded = await pool.embed(embedJob, signal())
+    if (embedded.kind !== 'embedded') throw new Error(`refused: ${JSON.stringify(embedded)}`)
+    expect(embedded.vectors).toHaveLength(2 * 128)
+    expect(embedded.tokens).toHaveLength(2)
+    expect(Math.min(...embedded.tokens)).toBeGreaterThan(0)
+    expect(await pool.embed({ ...embedJob, inputs: ['hi', ''] }, signal())).toEqual({
+      kind: 'refused',
+      index: 1,
+      tokens: 0,
+    })
+    // The generation kept one worker busy: the embeddings went to the other, which now dies during a request.
+    const long = { ...embedJob, inputs: Array.from({ length: 200 }, () => 'ab '.repeat(150)) }
+    const dying = pool.embed(long, signal())
+    crashLocalWorker(threads[1])
+    await expect(dying).rejects.toMatchObject({ status: 502, kind: 'connection' })
+    expect((await generating.done).end).toMatchObject({ outputTokens: 200 })
   })
 
   it('fails what is running and queued with a 503 when it closes', async () => {

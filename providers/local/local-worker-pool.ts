@@ -2,7 +2,9 @@
  * The worker threads that run the local models (`local-model-worker.ts`), and the queue in front of them. Each worker
  * runs one generation at a time; a generation waits in one queue, first come first served, until a worker is free.
  * Prompts are tokenized (chat template included) by any worker as soon as they arrive, between the steps of whatever
- * it is generating, so a request that is too long is refused without waiting for its turn.
+ * it is generating, so a request that is too long is refused without waiting for its turn. Embeddings go the same
+ * way as prompts, to the least busy worker at once: a request is a few forward passes, not hundreds of steps, and
+ * does not wait behind a long generation (which it delays by those passes).
  *
  * A cancel (the client's abort signal, or the caller's) takes a queued generation out of the queue, and stops a
  * running one at its next step: the worker is free for the next one a step later. A worker that exits while serving
@@ -15,6 +17,7 @@ import { Worker } from 'node:worker_threads'
 import type { AbortHandle } from '../spec/provider-adapter.ts'
 import {
   localAborted,
+  localEmbeddingFailed,
   localGenerationFailed,
   localInvalidRequest,
   localUnavailable,
@@ -22,6 +25,7 @@ import {
 } from './local-errors.ts'
 import { localWorkerEntry } from './local-worker-entry.ts'
 import type {
+  EmbedJob,
   EndReason,
   FromWorker,
   GenerateJob,
@@ -69,6 +73,13 @@ export type LocalWorkerPoolOptions = {
   respawnDelayMs?: number
 }
 
+/** What a worker made of an embeddings request. */
+export type EmbedOutcome =
+  /** One unit vector per input, `vectors.length / tokens.length` floats each, and each input's tokens. */
+  | { kind: 'embedded'; vectors: Float32Array; tokens: number[] }
+  /** Input `index` cannot be embedded: no token at all, or more than the model takes. */
+  | { kind: 'refused'; index: number; tokens: number }
+
 export type LocalWorkerPool = {
   /** Starts the workers; rejects with the first load failure (every worker then stopped). */
   start(): Promise<void>
@@ -77,6 +88,8 @@ export type LocalWorkerPool = {
     request: { model: string; messages: TemplateMessage[] },
     signal: AbortHandle
   ): Promise<number[]>
+  /** Embeds the inputs on the least busy worker; an abort of `signal` rejects at once and stops it between passes. */
+  embed(job: EmbedJob, signal: AbortHandle): Promise<EmbedOutcome>
   /** Queues a generation. `cancel` stops it without a report; an abort of `signal` reports `onError` at once. */
   generate(
     job: GenerateJob,
@@ -87,7 +100,21 @@ export type LocalWorkerPool = {
   close(): Promise<void>
 }
 
-type Pending<T> = { resolve(value: T): void; reject(error: Error): void }
+/** The answers of the messages a worker answers once (`prepare`, `embed`). */
+type Answer = Extract<
+  FromWorker,
+  { type: 'prepared' | 'prepare-failed' | 'embedded' | 'embed-refused' | 'embed-failed' }
+>
+
+/** A message a worker answers once, and who waits for the answer. */
+type Question = {
+  id: number
+  message: ToWorker
+  /** The worker it went to; `null` while it waits for one. */
+  slot: Slot | null
+  answer(message: Answer): void
+  reject(error: Error): void
+}
 
 type Generation = {
   id: number
@@ -103,14 +130,9 @@ type Slot = {
   worker: Worker
   state: 'loading' | 'ready' | 'gone'
   generation: Generation | null
-  prepares: Map<number, Pending<number[]>>
+  /** Questions sent to it and not answered yet, by id. */
+  questions: Map<number, Question>
   loadError: string | null
-}
-
-type WaitingPrepare = {
-  id: number
-  request: { model: string; messages: TemplateMessage[] }
-  pending: Pending<number[]>
 }
 
 const maxRespawnDelayMs = 60_000
@@ -124,8 +146,8 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
   const log = options.log ?? silentLocalLog
   const slots: Slot[] = []
   const queue: Generation[] = []
-  /** Prepares that arrived while no worker was ready (every one being replaced). */
-  const waiting: WaitingPrepare[] = []
+  /** Questions that arrived while no worker was ready (every one being replaced). */
+  const waiting: Question[] = []
   let nextId = 1
   let closed = false
   let respawnDelayMs = firstRespawnDelayMs
@@ -137,7 +159,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
   const ready = (): Slot[] => slots.filter((slot) => slot.state === 'ready')
 
   const updateRef = (slot: Slot): void => {
-    if (slot.state === 'loading' || slot.generation !== null || slot.prepares.size > 0)
+    if (slot.state === 'loading' || slot.generation !== null || slot.questions.size > 0)
       slot.worker.ref()
     else slot.worker.unref()
   }
@@ -161,9 +183,10 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
     }
   }
 
-  const sendPrepare = (slot: Slot, entry: WaitingPrepare): void => {
-    slot.prepares.set(entry.id, entry.pending)
-    post(slot, { type: 'prepare', id: entry.id, ...entry.request })
+  const sendQuestion = (slot: Slot, question: Question): void => {
+    question.slot = slot
+    slot.questions.set(question.id, question)
+    post(slot, question.message)
     updateRef(slot)
   }
 
@@ -182,18 +205,14 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
         slot.loadError = message.message
         return
       case 'prepared':
-      case 'prepare-failed': {
-        const pending = slot.prepares.get(message.id)
-        slot.prepares.delete(message.id)
+      case 'prepare-failed':
+      case 'embedded':
+      case 'embed-refused':
+      case 'embed-failed': {
+        const question = slot.questions.get(message.id)
+        slot.questions.delete(message.id)
         updateRef(slot)
-        if (message.type === 'prepared') pending?.resolve(message.inputIds)
-        else
-          pending?.reject(
-            localInvalidRequest(
-              `The model's chat template refused the conversation: ${message.message}`,
-              'messages'
-            )
-          )
+        question?.answer(message)
         return
       }
     }
@@ -227,7 +246,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
 
   /** Fails what waits for a worker when none can come soon. */
   const failWaiting = (error: Error): void => {
-    for (const entry of waiting.splice(0)) entry.pending.reject(error)
+    for (const question of waiting.splice(0)) question.reject(error)
     for (const generation of queue.splice(0))
       settle(generation, (handlers) => handlers.onError(error))
   }
@@ -238,7 +257,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
       worker,
       state: 'loading',
       generation: null,
-      prepares: new Map(),
+      questions: new Map(),
       loadError: null,
     }
     slots.push(slot)
@@ -267,11 +286,11 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
         if (closed || !wasReady) return
         const crashed = localWorkerCrashed(detail)
         log.warn(
-          { detail, failedCalls: slot.prepares.size + (slot.generation === null ? 0 : 1) },
+          { detail, failedCalls: slot.questions.size + (slot.generation === null ? 0 : 1) },
           'local model worker exited; starting another'
         )
-        for (const pending of slot.prepares.values()) pending.reject(crashed)
-        slot.prepares.clear()
+        for (const question of slot.questions.values()) question.reject(crashed)
+        slot.questions.clear()
         if (slot.generation !== null)
           settle(slot.generation, (handlers) => handlers.onError(crashed))
         replace()
@@ -288,7 +307,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
         log.info({ workers: ready().length }, 'local model worker ready')
         outage = null
         respawnDelayMs = firstRespawnDelayMs
-        for (const entry of waiting.splice(0)) sendPrepare(slot, entry)
+        for (const question of waiting.splice(0)) sendQuestion(slot, question)
         pump()
       },
       (error: Error) => {
@@ -328,6 +347,57 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
       post(slot, { type: 'close' })
     })
 
+  /**
+   * Sends a message a worker answers once to the least busy worker (an idle one answers at once, a generating one
+   * between two steps), or keeps it until one is ready; `read` turns the answer into the result, or throws. An abort
+   * rejects at once, and tells the worker, which stops an embeddings request between two passes.
+   */
+  const ask = <T>(
+    signal: AbortHandle,
+    message: (id: number) => ToWorker,
+    read: (answer: Answer) => T
+  ): Promise<T> => {
+    if (closed) return Promise.reject(localUnavailable('The local model provider is shut down.'))
+    if (signal.aborted) return Promise.reject(localAborted())
+    const candidates = ready()
+    if (candidates.length === 0 && outage !== null) return Promise.reject(outage)
+    return new Promise<T>((resolve, reject) => {
+      const id = nextId++
+      const onAbort = (): void => {
+        const queued = waiting.indexOf(question)
+        if (queued !== -1) waiting.splice(queued, 1)
+        const slot = question.slot
+        if (slot !== null && slot.questions.delete(id)) {
+          if (slot.state === 'ready') post(slot, { type: 'cancel', id })
+          updateRef(slot)
+        }
+        reject(localAborted())
+      }
+      const question: Question = {
+        id,
+        message: message(id),
+        slot: null,
+        answer: (answer) => {
+          signal.removeEventListener('abort', onAbort)
+          try {
+            resolve(read(answer))
+          } catch (error) {
+            reject(error as Error)
+          }
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      const load = (slot: Slot): number => slot.questions.size + (slot.generation === null ? 0 : 1)
+      const slot = candidates.sort((a, b) => load(a) - load(b))[0]
+      if (slot === undefined) waiting.push(question)
+      else sendQuestion(slot, question)
+    })
+  }
+
   const close = async (): Promise<void> => {
     closed = true
     clearTimeout(respawnTimer)
@@ -335,7 +405,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
     failWaiting(error)
     const stopping = slots.splice(0)
     for (const slot of stopping) {
-      for (const pending of slot.prepares.values()) pending.reject(error)
+      for (const question of slot.questions.values()) question.reject(error)
       if (slot.generation !== null) settle(slot.generation, (handlers) => handlers.onError(error))
     }
     await Promise.all(stopping.map(stopWorker))
@@ -353,30 +423,35 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
     },
 
     prepare(request, signal) {
-      if (closed) return Promise.reject(localUnavailable('The local model provider is shut down.'))
-      if (signal.aborted) return Promise.reject(localAborted())
-      const candidates = ready()
-      if (candidates.length === 0 && outage !== null) return Promise.reject(outage)
-      return new Promise<number[]>((resolve, reject) => {
-        const onAbort = (): void => reject(localAborted())
-        signal.addEventListener('abort', onAbort, { once: true })
-        const pending: Pending<number[]> = {
-          resolve: (ids) => {
-            signal.removeEventListener('abort', onAbort)
-            resolve(ids)
-          },
-          reject: (error) => {
-            signal.removeEventListener('abort', onAbort)
-            reject(error)
-          },
+      return ask(
+        signal,
+        (id) => ({ type: 'prepare', id, ...request }),
+        (answer) => {
+          if (answer.type === 'prepared') return answer.inputIds
+          if (answer.type === 'prepare-failed')
+            throw localInvalidRequest(
+              `The model's chat template refused the conversation: ${answer.message}`,
+              'messages'
+            )
+          throw new Error(`a prepare answered with ${answer.type}`)
         }
-        const entry: WaitingPrepare = { id: nextId++, request, pending }
-        // The least busy worker: an idle one answers at once, a generating one between two steps.
-        const load = (slot: Slot): number => slot.prepares.size + (slot.generation === null ? 0 : 1)
-        const slot = candidates.sort((a, b) => load(a) - load(b))[0]
-        if (slot === undefined) waiting.push(entry)
-        else sendPrepare(slot, entry)
-      })
+      )
+    },
+
+    embed(job, signal) {
+      return ask(
+        signal,
+        (id) => ({ type: 'embed', id, ...job }),
+        (answer): EmbedOutcome => {
+          if (answer.type === 'embedded')
+            return { kind: 'embedded', vectors: answer.vectors, tokens: answer.tokens }
+          if (answer.type === 'embed-refused')
+            return { kind: 'refused', index: answer.index, tokens: answer.tokens }
+          if (answer.type === 'embed-failed')
+            throw localEmbeddingFailed(answer.message ?? 'stopped after a cancel')
+          throw new Error(`an embed answered with ${answer.type}`)
+        }
+      )
     },
 
     generate(job, { signal, handlers }) {

@@ -6,6 +6,7 @@
  * in-process provider (the local model) takes none of them.
  */
 import type { ChatChunk, ChatRequest, ChatResult, Usage } from './chat-types.ts'
+import type { EmbedRequest, EmbedResult } from './embedding-types.ts'
 import type { Operation } from './operation.ts'
 
 /**
@@ -217,8 +218,8 @@ export interface ProviderAdapter {
   readonly id: string
   /**
    * The client operations this provider serves natively, byte for byte (`forward`). Any other generative operation
-   * reaches it converted, through `chat`/`streamChat`. An OpenAI-compatible server forwards chat completions and
-   * embeddings but has no Responses API; the local model forwards nothing.
+   * reaches it converted, through `chat`/`streamChat`, and embeddings through `embed`. An OpenAI-compatible server
+   * forwards chat completions and embeddings but has no Responses API; the local model forwards nothing.
    */
   readonly forwards: readonly Operation[]
   /**
@@ -229,6 +230,14 @@ export interface ProviderAdapter {
   forwardsModel?(operation: Operation, model: string): boolean
   /** The upstream rejects a chat without a maximum output (Anthropic): the core then sets the model's maximum. */
   readonly requiresMaxTokens?: boolean
+  /**
+   * Why this provider cannot serve `operation` with `model` at all, or `null` when it may: the local model refuses
+   * chat on an embedding model and embeddings on a chat model. Asked when a route is resolved (`execute.ts`): such a
+   * target is left out, so a fallback list never ends a request with a refusal the failed target did not earn, and a
+   * route left with no target is a 400 with this message. A model the provider does not know is not refused here:
+   * the call itself answers 404. Absent: every model may serve every operation the adapter has a path for.
+   */
+  cannotServe?(operation: Operation, model: string): string | null
 
   /**
    * Sends `request.body` with `model` replaced, for an operation in `forwards`; returns the raw response.
@@ -248,6 +257,13 @@ export interface ProviderAdapter {
    * (the reader's `read()` rejects). Cancelling the stream aborts the upstream body.
    */
   streamChat(request: ChatRequest, call: CallContext): Promise<ReadableStream<ChatChunk>>
+  /**
+   * Embeddings from a provider with no OpenAI-shaped embeddings endpoint to forward to (the local model), through the
+   * canonical types; the client's codec encodes the result (floats or base64). Throws `ProviderError` like `chat`: a
+   * 400 naming the field for an input the model cannot take (empty, too long, a token id beyond its vocabulary, a
+   * `dimensions` it cannot give). Absent where the provider has no embeddings, or forwards them.
+   */
+  embed?(request: EmbedRequest, call: CallContext): Promise<EmbedResult>
   /** A side parser for the body `forward` returned (usage, model, in-band errors). Cheap: it runs on every forward. */
   createForwardTap?(options: { operation: Operation; stream: boolean }): ForwardTap
   /**

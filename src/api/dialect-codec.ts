@@ -4,6 +4,7 @@ import type {
   ChatResult,
   Dialect,
 } from '../../providers/spec/chat-types.ts'
+import type { EmbedRequest, EmbedResult } from '../../providers/spec/embedding-types.ts'
 import type { GatewayError } from '../core/errors.ts'
 
 /**
@@ -29,6 +30,14 @@ export interface DialectCodec {
   ): ReadableStream<Uint8Array>
   /** Headers a converted answer carries beside the usual ones (what the conversion left out, say). */
   convertedHeaders?(context: ConvertedContext): Record<string, string> | undefined
+  /**
+   * Embeddings only: the client's body as the canonical embeddings request for `model`, called only when a target
+   * without an embeddings endpoint of its own is tried (`ProviderAdapter.embed`). Throws a 400 `GatewayError` naming
+   * the field it cannot read.
+   */
+  decodeEmbedRequest?(body: Record<string, unknown>, model: string): EmbedRequest
+  /** Embeddings only: canonical embeddings → the protocol's JSON body, in the format the client's body asked for. */
+  encodeEmbeddings?(result: EmbedResult, body: Record<string, unknown>): string
   /** The in-band error event ending a forwarded stream that failed after its first byte. */
   encodeErrorEvent(error: GatewayError): Uint8Array
   /**

@@ -4,6 +4,7 @@
  */
 import type { Context } from 'hono'
 import type { ChatRequest, Usage } from '../../providers/spec/chat-types.ts'
+import type { EmbedRequest } from '../../providers/spec/embedding-types.ts'
 import { isGenerative, type Operation } from '../../providers/spec/operation.ts'
 import type { Deps } from '../deps.ts'
 import type { CacheSession, PromptCache } from '../core/cache/prompt-cache.ts'
@@ -227,6 +228,9 @@ const handleChat = async (
   }
   let canonical: ChatRequest | undefined
   const toCanonical = (): ChatRequest => (canonical ??= options.codec.decodeRequest(body, model))
+  const decodeEmbed = options.codec.decodeEmbedRequest
+  const toEmbedRequest =
+    decodeEmbed === undefined ? undefined : (): EmbedRequest => decodeEmbed(body, model)
   const startedAt = c.get('startedAt')
   const labels = readUsageLabels({
     headers: c.req.raw.headers,
@@ -313,6 +317,7 @@ const handleChat = async (
         body,
         headers,
         toCanonical,
+        toEmbedRequest,
         assemble,
         onAnswerChunk: cache?.onChunk,
         signal: deps.clientSignal(c.req.raw, c.env),

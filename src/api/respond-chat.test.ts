@@ -4,7 +4,7 @@ import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { streamOf } from '../../test/helpers/fake-deps.ts'
 import { pipeableReader } from '../../test/helpers/pipeable-reader.ts'
 import type { ChatOutcome } from '../core/chat-call.ts'
-import { openAICodec } from './openai/openai-codec.ts'
+import { openAICodec, openAIEmbeddingsCodec } from './openai/openai-codec.ts'
 import { respondChat } from './respond-chat.ts'
 import type { RespondOptions, ResponseEnd } from './respond-chat.ts'
 import type { BodySink, BodySource } from './response-body.ts'
@@ -304,5 +304,61 @@ describe('respondChat: what a forwarded answer says the upstream stored is recor
     keep.settle()
     await answer
     expect(answered).toBe(true)
+  })
+})
+
+describe('respondChat: embeddings from embed', () => {
+  const outcome: ChatOutcome = {
+    kind: 'embeddings',
+    result: {
+      model: 'tiny-embed',
+      embeddings: [new Float32Array([0.6, 0.8])],
+      usage: {
+        inputTokens: 4,
+        outputTokens: 0,
+        cachedInputTokens: 0,
+        cacheWriteInputTokens: 0,
+        reasoningTokens: 0,
+      },
+    },
+    servedBy: { provider: 'local', model: 'tiny-embed', attempts: 1, firstByteAt: 0 },
+  }
+
+  const answer = async (body: Record<string, unknown>, assemble: boolean) => {
+    const ends: ResponseEnd[] = []
+    const response = await respondChat({
+      outcome,
+      baseHeaders: {},
+      codec: openAIEmbeddingsCodec,
+      body,
+      canonical: () => {
+        throw new Error('embeddings have no chat form')
+      },
+      assemble,
+      // A forwarded body's float → base64 rewrite: not for embeddings the codec encoded as asked.
+      transformBody: () => {
+        throw new Error('not for embeddings from embed')
+      },
+      onEnd: (end) => ends.push(end),
+    })
+    return { response, text: await response.text(), ends }
+  }
+
+  it('encodes them as the body asks, and ends with their usage and, for the cache, the body', async () => {
+    const floats = await answer({ model: 'm', input: 'hi' }, true)
+    expect(floats.response.headers.get('x-gatehouse-provider')).toBe('local')
+    expect(JSON.parse(floats.text)).toMatchObject({
+      object: 'list',
+      data: [{ object: 'embedding', index: 0, embedding: [Math.fround(0.6), Math.fround(0.8)] }],
+      usage: { prompt_tokens: 4, total_tokens: 4 },
+    })
+    expect(floats.ends).toHaveLength(1)
+    expect(floats.ends[0]).toMatchObject({ status: 200, model: 'tiny-embed', error: null })
+    expect(floats.ends[0].usage?.inputTokens).toBe(4)
+    expect(decoder.decode(floats.ends[0].body!)).toBe(floats.text)
+
+    const base64 = await answer({ model: 'm', input: 'hi', encoding_format: 'base64' }, false)
+    expect(JSON.parse(base64.text).data[0].embedding).toBe('mpkZP83MTD8=')
+    expect(base64.ends[0].body).toBeNull()
   })
 })

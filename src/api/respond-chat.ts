@@ -73,6 +73,8 @@ export type RespondOptions = {
   env?: unknown
 }
 
+const utf8 = new TextEncoder()
+
 /** What the taps learned (the first to know a thing wins), and how the body ended. */
 const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamEnd => {
   let usage: Usage | null = null
@@ -462,6 +464,25 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         onEnd,
       })
       return new Response(codec.encodeStream(chunks, context), { status: 200, headers })
+    }
+    case 'embeddings': {
+      // Encoded as the client asked (floats or base64): `transformBody`, which re-encodes a forwarded body's floats,
+      // has nothing to do here.
+      const headers = buildResponseHeaders({
+        base: options.baseHeaders,
+        servedBy,
+        contentType: 'application/json',
+      })
+      const encoded = utf8.encode(codec.encodeEmbeddings!(outcome.result, options.body))
+      onEnd({
+        usage: outcome.result.usage,
+        model: outcome.result.model,
+        error: null,
+        answer: null,
+        // What the prompt cache keeps of embeddings: the body, as for a forwarded one.
+        body: options.assemble ? encoded : null,
+      })
+      return new Response(encoded, { status: 200, headers })
     }
     case 'count': {
       const headers = buildResponseHeaders({

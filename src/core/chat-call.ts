@@ -8,6 +8,7 @@ import type {
   ChatResult,
   Dialect,
 } from '../../providers/spec/chat-types.ts'
+import type { EmbedRequest, EmbedResult } from '../../providers/spec/embedding-types.ts'
 import type { Operation } from '../../providers/spec/operation.ts'
 import type {
   AbortHandle,
@@ -48,6 +49,12 @@ export type ChatCall = {
   headers: Record<string, string>
   /** Converts the body to the canonical request, only when a converted target is tried; throws a 400 GatewayError on a conversion gap. */
   toCanonical: () => ChatRequest
+  /**
+   * An embeddings call's body as the canonical embeddings request, only when a target without an embeddings endpoint
+   * of its own is tried (`ProviderAdapter.embed`); throws a 400 GatewayError for what it cannot read. Absent for the
+   * other operations.
+   */
+  toEmbedRequest?: () => EmbedRequest
   /**
    * The complete answer is wanted when the response ends (`ResponseEnd.answer`: the prompt cache stores it): forwarded
    * bodies then also pass through the adapter's answer tap, and converted streams are assembled.
@@ -100,6 +107,8 @@ export type ChatOutcome =
       servedBy: ServedBy
     }
   | { kind: 'result'; result: ChatResult; servedBy: ServedBy }
+  /** Embeddings from a provider's `embed` (no endpoint to forward to): the codec encodes them. */
+  | { kind: 'embeddings'; result: EmbedResult; servedBy: ServedBy }
   /** Converted, streaming: canonical chunks, guarded by idle and total timeouts. */
   | { kind: 'stream'; reader: ChunkReader<ChatChunk>; servedBy: ServedBy }
   /** count_tokens answered by a local estimate (no upstream can count). */

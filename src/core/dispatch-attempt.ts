@@ -5,6 +5,7 @@
  * timeouts. Until this resolves the executor may still retry or fall back; after it, it may not.
  */
 import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
+import type { EmbedRequest, EmbedResult } from '../../providers/spec/embedding-types.ts'
 import type {
   CallContext,
   ForwardResponse,
@@ -29,6 +30,8 @@ export type AttemptPlan =
   | { kind: 'forward' }
   /** Converted: the canonical request, `model` already set to the target's. */
   | { kind: 'chat'; request: ChatRequest; defaultedMaxTokens?: number }
+  /** Embeddings through the adapter's `embed`: the canonical request, `model` already set to the target's. */
+  | { kind: 'embed'; request: EmbedRequest }
 
 type Delivered =
   | {
@@ -40,6 +43,7 @@ type Delivered =
   | { kind: 'forward-complete'; response: ForwardResponse; body: Uint8Array }
   | { kind: 'stream'; reader: ChunkReader<ChatChunk>; first: ReadableStreamReadResult<ChatChunk> }
   | { kind: 'result'; result: ChatResult }
+  | { kind: 'embeddings'; result: EmbedResult }
 
 /**
  * A 2xx answer that is not what the API sends (`check-forwarded-body.ts`): the upstream's fault, a 502, and the next
@@ -99,6 +103,8 @@ const deliver = async (options: {
     }
     return { kind: 'forward', response, reader, first }
   }
+  if (plan.kind === 'embed')
+    return { kind: 'embeddings', result: await scope.race(adapter.embed!(plan.request, context)) }
   if (!call.stream)
     return { kind: 'result', result: await scope.race(adapter.chat(plan.request, context)) }
   const stream = await scope.race(adapter.streamChat(plan.request, context), (late) => {
@@ -183,6 +189,9 @@ export const dispatchAttempt = async (options: {
     case 'result':
       release()
       return { kind: 'result', result: delivered.result, servedBy }
+    case 'embeddings':
+      release()
+      return { kind: 'embeddings', result: delivered.result, servedBy }
     case 'stream':
       return { kind: 'stream', reader: guard(delivered.reader, delivered.first), servedBy }
     case 'forward-complete': {

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import type { ChatRequest } from '../../providers/spec/chat-types.ts'
+import type { EmbedRequest, EmbedResult } from '../../providers/spec/embedding-types.ts'
 import type { ForwardRequest } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import {
@@ -246,6 +247,69 @@ describe('executor: dispatch', () => {
     const mixed = setup([anthropic, openai], route(['anthropic', 'openai']))
     const outcome = await mixed.run({ operation: 'embeddings', model: 'main' })
     expect(outcome.servedBy.provider).toBe('openai')
+  })
+
+  it("embeds through the adapter's embed where a target has no embeddings to forward, with the target's model", async () => {
+    const local = createFakeAdapter({ id: 'local', dialect: 'none' })
+    const asked: EmbedRequest[] = []
+    const result: EmbedResult = {
+      model: 'tiny-embed',
+      embeddings: [new Float32Array([0.6, 0.8])],
+      usage: {
+        inputTokens: 2,
+        outputTokens: 0,
+        cachedInputTokens: 0,
+        cacheWriteInputTokens: 0,
+        reasoningTokens: 0,
+      },
+    }
+    local.embed = async (request) => {
+      asked.push(request)
+      return result
+    }
+    const { run } = setup([local], {
+      routes: [{ name: 'vectors', targets: [{ provider: 'local', model: 'tiny-embed' }] }],
+    })
+    const outcome = await run({
+      operation: 'embeddings',
+      model: 'vectors',
+      toEmbedRequest: () => ({ model: 'vectors', inputs: ['hi'], dimensions: 2 }),
+    })
+    expect(asked).toEqual([{ model: 'tiny-embed', inputs: ['hi'], dimensions: 2 }])
+    expect(outcome).toMatchObject({
+      kind: 'embeddings',
+      result,
+      servedBy: { provider: 'local', model: 'tiny-embed', attempts: 1 },
+    })
+  })
+
+  it('leaves out the targets an adapter refuses (cannotServe), so a fallback never ends in its 400', async () => {
+    const openai = scripted('openai', [httpError(503)])
+    const local = createFakeAdapter({ id: 'local', dialect: 'none' })
+    local.cannotServe = (operation, model) =>
+      operation !== 'embeddings' && model === 'tiny-embed'
+        ? '`local/tiny-embed` is an embedding model.'
+        : null
+    const config = {
+      routes: [
+        {
+          name: 'main',
+          targets: [
+            { provider: 'openai', model: 'gpt-4o-mini' },
+            { provider: 'local', model: 'tiny-embed' },
+          ],
+        },
+      ],
+    }
+    const { fail } = setup([openai, local], config)
+    // The route's last target is refused: the client sees the failure of the one tried, not a 400 about the other.
+    const error = await fail({ model: 'main' })
+    expect(error.status).toBe(502)
+    expect(local.calls).toHaveLength(0)
+    // A model name that leads only to refused targets is a 400 in the adapter's words.
+    const direct = await fail({ model: 'local/tiny-embed' })
+    expect(direct).toMatchObject({ status: 400, param: 'model' })
+    expect(direct.message).toBe('`local/tiny-embed` is an embedding model.')
   })
 })
 

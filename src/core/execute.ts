@@ -6,6 +6,7 @@
  */
 import type { ChatRequest } from '../../providers/spec/chat-types.ts'
 import { operationDialect, type Operation } from '../../providers/spec/operation.ts'
+import type { ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { CallRoute, ChatCall, ChatOutcome } from './chat-call.ts'
 import {
@@ -97,6 +98,51 @@ const withProvider = (error: ProviderError, providerId: string): ProviderError =
   })
 }
 
+/** The target forwards the operation byte for byte (`ProviderAdapter.forwards`, and `forwardsModel` for its model). */
+const forwardsNatively = (adapter: ProviderAdapter, operation: Operation, model: string): boolean =>
+  adapter.forward !== undefined &&
+  adapter.forwards.includes(operation) &&
+  (adapter.forwardsModel?.(operation, model) ?? true)
+
+/**
+ * Why the target cannot serve the operation at all (`message`: the adapter's words, when it gave some), or `null`.
+ * Embeddings have no chat form: a target serves them by forwarding or through `embed`. Beyond that the adapter may
+ * refuse one of its models (`cannotServe`: chat on a local embedding model, embeddings on a local chat model).
+ */
+const refusalOf = (target: Target, operation: Operation): { message: string | null } | null => {
+  const adapter = target.provider.adapter
+  if (
+    operation === 'embeddings' &&
+    adapter.embed === undefined &&
+    !forwardsNatively(adapter, operation, target.model)
+  )
+    return { message: null }
+  const message = adapter.cannotServe?.(operation, target.model) ?? null
+  return message === null ? null : { message }
+}
+
+/**
+ * The targets that can serve the operation, in order, and the first refusal an adapter worded (`null` when none did).
+ * Allocates only when some target is left out.
+ */
+const servableTargets = (
+  resolved: Target[],
+  operation: Operation
+): { targets: Target[]; refusal: string | null } => {
+  let targets = resolved
+  let refusal: string | null = null
+  for (let index = 0; index < resolved.length; index += 1) {
+    const refused = refusalOf(resolved[index], operation)
+    if (refused === null) {
+      if (targets !== resolved) targets.push(resolved[index])
+      continue
+    }
+    if (targets === resolved) targets = resolved.slice(0, index)
+    refusal ??= refused.message
+  }
+  return { targets, refusal }
+}
+
 type AttemptEnded = Extract<ExecutionEvent, { type: 'attempt-ended' }>
 
 type RunState = { attempts: number; lastFailure: ProviderError | null; deadline: Deadline }
@@ -136,13 +182,11 @@ export const createExecutor = (
     canonical: () => ChatRequest
   ): AttemptPlan | { kind: 'estimate' } => {
     const adapter = target.provider.adapter
-    if (
-      adapter.forward &&
-      adapter.forwards.includes(call.operation) &&
-      (adapter.forwardsModel?.(call.operation, target.model) ?? true)
-    )
-      return { kind: 'forward' }
+    if (forwardsNatively(adapter, call.operation, target.model)) return { kind: 'forward' }
     if (call.operation === 'count-tokens') return { kind: 'estimate' }
+    if (call.operation === 'embeddings')
+      // `route` kept only targets that forward embeddings or have `embed`.
+      return { kind: 'embed', request: { ...call.toEmbedRequest!(), model: target.model } }
     const request: ChatRequest = { ...canonical(), model: target.model }
     if (!adapter.requiresMaxTokens || request.maxTokens !== undefined)
       return { kind: 'chat', request }
@@ -362,27 +406,20 @@ export const createExecutor = (
       catalog,
       random,
     })
-    // Embeddings have no canonical form: only a provider that serves them natively can.
-    const targets =
-      operation === 'embeddings'
-        ? resolved.filter(
-            ({ provider, model: upstreamModel }) =>
-              provider.adapter.forward !== undefined &&
-              provider.adapter.forwards.includes(operation) &&
-              (provider.adapter.forwardsModel?.(operation, upstreamModel) ?? true)
-          )
-        : resolved
+    const { targets, refusal } = servableTargets(resolved, operation)
     if (targets.length === 0) {
+      if (refusal !== null) throw invalidRequest(refusal, 'model')
       const names = resolved.map(({ provider }) => `"${provider.config.id}"`).join(', ')
       throw invalidRequest(
-        `Embeddings are not available from provider ${names}: use an OpenAI-compatible provider.`,
+        `Embeddings are not available from provider ${names}: use an OpenAI-compatible provider or a local embedding model.`,
         'model'
       )
     }
-    const short =
+    let short =
       operation === 'embeddings' || targets[0].routeName === undefined
         ? undefined
         : shortTargetOf(model, config, deps.providers)
+    if (short !== undefined && refusalOf(short.target, operation) !== null) short = undefined
     return short === undefined
       ? { name: targets[0].routeName ?? null, targets }
       : { name: targets[0].routeName ?? null, targets, short }

@@ -163,6 +163,28 @@ describe('resolveTargets', () => {
     expect(await names('meta-llama/llama-3.1-8b')).toEqual(['openai:meta-llama/llama-3.1-8b'])
   })
 
+  it('answers 404 saying why for a provider configured but left out of this runtime (the local model on Workers)', async () => {
+    const deps = createFakeDeps({ adapters: [createFakeAdapter({ id: 'openai' })] })
+    const config = {
+      ...deps.config,
+      providers: {
+        ...deps.config.providers,
+        local: { ...deps.config.providers.openai, id: 'local', type: 'local' as const },
+      },
+    }
+    const failure = await resolveTargets({
+      model: 'local/gatehouse-tiny',
+      dialect: 'openai',
+      config,
+      registry: deps.providers,
+      catalog: staticCatalog({}),
+    }).catch((error: unknown) => error as GatewayError)
+    expect(failure).toMatchObject({ status: 404, param: 'model', openaiCode: 'model_not_found' })
+    expect((failure as GatewayError).message).toBe(
+      'The model `local/gatehouse-tiny` cannot be served here: provider `local` (type local) does not run in this runtime.'
+    )
+  })
+
   it('adds the global fallbacks after the targets of every model without a route of its own, each once', async () => {
     const { names, resolve } = setup({
       providers: ['openai', 'anthropic', 'local'],

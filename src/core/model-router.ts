@@ -5,7 +5,7 @@
  * `gpt-4o-mini`, so the bare-name steps matter as much as the explicit prefix.
  */
 import type { Dialect } from '../../providers/spec/chat-types.ts'
-import { invalidRequest, modelNotFound } from './errors.ts'
+import { GatewayError, invalidRequest, modelNotFound } from './errors.ts'
 import type { ModelCatalog } from './model-catalog.ts'
 import type { ProviderEntry, ProviderRegistry } from './provider-registry.ts'
 import {
@@ -150,5 +150,13 @@ export const resolveTargets = async (options: ResolveTargetsOptions): Promise<Ta
     const all = registry.list()
     if (all.length === 1) return withFallbacks([directTarget(all[0], model)], config, registry)
   }
+  const configured = slash > 0 ? config.providers[model.slice(0, slash)] : undefined
+  if (configured !== undefined)
+    // Configured, but left out of this runtime (the local model on Workers).
+    throw new GatewayError(
+      'not_found',
+      `The model \`${model}\` cannot be served here: provider \`${configured.id}\` (type ${configured.type}) does not run in this runtime.`,
+      { param: 'model', openaiCode: 'model_not_found' }
+    )
   throw modelNotFound(model)
 }

@@ -56,6 +56,33 @@ describe('createProviderRegistry', () => {
     })
   })
 
+  it('leaves out the providers of a type the runtime says runs elsewhere, and names them', () => {
+    const withLocal = resolveConfig({
+      routes: [],
+      providers: { openai: { type: 'openai', apiKey: 'sk-a' }, local: { type: 'local' } },
+    } as GatewayConfig).providers
+    const factories: ProviderFactories = {
+      openai: (provider) => createFakeAdapter({ id: provider.id }),
+    }
+    const built = createProviderRegistry({
+      providers: withLocal,
+      factories,
+      runtimeName: 'Workers',
+      elsewhere: ['local'],
+    })
+    if (!built.ok) throw new Error(built.errors.join())
+    expect(built.registry.list().map((entry) => entry.config.id)).toEqual(['openai'])
+    expect(built.registry.get('local')).toBeUndefined()
+    expect(built.leftOut).toEqual([{ id: 'local', type: 'local' }])
+    // Without saying so, a type with no factory is still a start-up error.
+    expect(
+      createProviderRegistry({ providers: withLocal, factories, runtimeName: 'Workers' })
+    ).toEqual({
+      ok: false,
+      errors: ['providers.local: a provider of type local cannot run on Workers'],
+    })
+  })
+
   it('closes every adapter, and reports the ones that failed instead of throwing', async () => {
     const closed: string[] = []
     const factory = (provider: ResolvedProvider) => {

@@ -1,7 +1,9 @@
 /**
  * One adapter per configured provider instance, built at start-up by the factories the runtime passes in: the core
- * never imports an adapter, so a Node-only provider (the local model) never enters the Workers bundle, and a runtime
- * that has no factory for a configured type refuses to start, naming it.
+ * never imports an adapter, so a Node-only provider (the local model) never enters the Workers bundle. A runtime
+ * leaves out the types it names as running elsewhere (Workers: `local`), so one config serves both runtimes: routes,
+ * fallbacks and model lists go on without them. For any other type it has no factory for, it refuses to start,
+ * naming the provider.
  */
 import type { ProviderAdapter } from '../../providers/spec/provider-adapter.ts'
 import type { ProviderType } from '../../config/config-schema.ts'
@@ -28,18 +30,31 @@ export type ProviderFactory = (provider: ResolvedProvider) => ProviderAdapter
 export type ProviderFactories = Partial<Record<ProviderType, ProviderFactory>>
 
 export type RegistryResult =
-  { ok: true; registry: ProviderRegistry } | { ok: false; errors: string[] }
+  | {
+      ok: true
+      registry: ProviderRegistry
+      /** The providers left out, of a type the runtime says runs elsewhere. */
+      leftOut: { id: string; type: ProviderType }[]
+    }
+  | { ok: false; errors: string[] }
 
 export const createProviderRegistry = (options: {
   providers: Record<string, ResolvedProvider>
   factories: ProviderFactories
   /** For the start-up error: `Node`, `Workers`. */
   runtimeName: string
+  /** Types that run in another runtime only (Workers: `local`): their providers are left out, not an error. */
+  elsewhere?: readonly ProviderType[]
 }): RegistryResult => {
   const entries = new Map<string, ProviderEntry>()
   const errors: string[] = []
+  const leftOut: { id: string; type: ProviderType }[] = []
   for (const provider of Object.values(options.providers)) {
     const factory = options.factories[provider.type]
+    if (factory === undefined && options.elsewhere?.includes(provider.type)) {
+      leftOut.push({ id: provider.id, type: provider.type })
+      continue
+    }
     if (factory === undefined) {
       errors.push(
         `providers.${provider.id}: a provider of type ${provider.type} cannot run on ${options.runtimeName}`
@@ -52,6 +67,7 @@ export const createProviderRegistry = (options: {
   const list = [...entries.values()]
   return {
     ok: true,
+    leftOut,
     registry: {
       get: (id) => entries.get(id),
       list: () => list,

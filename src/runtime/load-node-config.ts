@@ -2,15 +2,26 @@
  * The config as Node reads it: `LOG_LEVEL`, the YAML file named by `GATEHOUSE_CONFIG` (relative to `cwd`) and the
  * environment, validated and given their defaults. Every problem is reported at once, as a `StartupError`. Used by
  * each gateway process (`node-deps.ts`) and by the primary of `serve --workers` before it forks any.
+ *
+ * With no provider configured at all, and a `models/` folder under `cwd` that holds a model, it serves those models
+ * (`withOfflineDefault`): the loader itself stays pure, so this runtime looks at the folder. Without one, the gateway
+ * starts with no provider and says so.
  */
 import { readFileSync } from 'node:fs'
-import { isAbsolute, join } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import { loadConfig } from '../../config/load-config.ts'
-import { resolveConfig, type ResolvedConfig } from '../core/resolve-config.ts'
+import { hasNoProvider, withOfflineDefault } from '../../config/with-offline-default.ts'
+import { holdsLocalModels } from '../../providers/local/find-local-models.ts'
+import { defaultLocalProvider, resolveConfig, type ResolvedConfig } from '../core/resolve-config.ts'
 import { readLogLevel, type LogLevel } from './json-logger.ts'
 import { StartupError } from './startup-error.ts'
 
-export type NodeConfig = { config: ResolvedConfig; logLevel: LogLevel }
+export type NodeConfig = {
+  config: ResolvedConfig
+  logLevel: LogLevel
+  /** No provider was configured: the local models under this folder are served (`withOfflineDefault`). */
+  offlineModels: string | null
+}
 
 const readConfigFile = (options: {
   path: string | undefined
@@ -43,5 +54,11 @@ export const loadNodeConfig = (options: {
   const loaded = loadConfig({ env, fileText: file.text, fileName: env.GATEHOUSE_CONFIG })
   if (!loaded.ok || earlyErrors.length > 0)
     throw new StartupError([...earlyErrors, ...(loaded.ok ? [] : loaded.errors)])
-  return { config: resolveConfig(loaded.config), logLevel: logLevel.level }
+  const models = resolve(cwd, defaultLocalProvider.directory)
+  const offline = hasNoProvider(loaded.config) && holdsLocalModels(models)
+  return {
+    config: resolveConfig(offline ? withOfflineDefault(loaded.config) : loaded.config),
+    logLevel: logLevel.level,
+    offlineModels: offline ? models : null,
+  }
 }

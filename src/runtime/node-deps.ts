@@ -68,7 +68,7 @@ const noop = (): void => {}
 /** Rejects with `StartupError` listing every problem with the environment, the config or the stores. */
 export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps> => {
   const { cwd } = options
-  const { config: resolved, logLevel } = loadNodeConfig({ env: options.env, cwd })
+  const { config: resolved, logLevel, offlineModels } = loadNodeConfig({ env: options.env, cwd })
 
   let masterKey: ResolvedMasterKey
   try {
@@ -95,6 +95,12 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     secrets: [masterKey.key, ...providerKeys],
     base: options.sharedStdout === true ? { pid: process.pid } : undefined,
   })
+
+  if (offlineModels !== null)
+    logger.info(
+      { directory: offlineModels },
+      'no provider configured: serving the local models as provider local (set OPENAI_API_KEY or ANTHROPIC_API_KEY, or point GATEHOUSE_CONFIG at a config file, to reach others)'
+    )
 
   const transports: NodeTransport[] = []
   const built = createProviderRegistry({

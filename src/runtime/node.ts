@@ -66,7 +66,7 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
   if (providerIds.length === 0) {
     logger.warn(
       {},
-      'no provider configured: set OPENAI_API_KEY or ANTHROPIC_API_KEY, or point GATEHOUSE_CONFIG at a config file'
+      'no provider configured: set OPENAI_API_KEY or ANTHROPIC_API_KEY, point GATEHOUSE_CONFIG at a config file, or build the local models into ./models (npm run model:build)'
     )
   }
   // Start-up lines go out before the CLI prints its own.

@@ -115,8 +115,15 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
     providers: config.providers,
     factories: httpProviderFactories(() => transport, config),
     runtimeName: 'Workers',
+    // The local model runs on Node only: a config shared with Node keeps working here without it.
+    elsewhere: ['local'],
   })
   if (!built.ok) return { ok: false, errors: built.errors, logger }
+  for (const provider of built.leftOut)
+    logger.warn(
+      { provider: provider.id, type: provider.type },
+      'provider left out: its type runs on Node only; routes and fallbacks skip it here'
+    )
 
   const defer = (work: Promise<unknown>): void => {
     options.waitUntil(

@@ -149,6 +149,71 @@ describe('createWorkersHandler', () => {
     ])
   })
 
+  it('serves a config that has a local provider without it: routes, fallbacks and the model list skip it', async () => {
+    const warn = vi.mocked(console.warn)
+    const handler = createWorkersHandler({ waitUntil: () => {} })
+    const env = {
+      ...baseEnv(),
+      GATEHOUSE_CONFIG_YAML: [
+        'providers:',
+        '  local: { type: local }',
+        'routes:',
+        '  - name: main',
+        '    targets:',
+        '      - { provider: local, model: gatehouse-tiny }',
+        '      - { provider: openai, model: gpt-4o-mini }',
+        '    shortRequests: { provider: local, model: gatehouse-tiny, maxInputTokens: 200, maxOutputTokens: 64 }',
+        'fallbacks:',
+        '  - { provider: local, model: gatehouse-tiny }',
+      ].join('\n'),
+    }
+    const ask = (model: string) =>
+      handler.fetch(
+        new Request(`${origin}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${masterKey}` },
+          body: JSON.stringify({
+            model,
+            max_tokens: 8,
+            messages: [{ role: 'user', content: 'Hi' }],
+          }),
+        }),
+        env,
+        ctx
+      )
+    for (const model of ['main', 'gpt-4o-mini']) {
+      const response = await ask(model)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('x-gatehouse-provider')).toBe('openai')
+      expect(response.headers.get('x-gatehouse-attempts')).toBe('1')
+    }
+    const local = await ask('local/gatehouse-tiny')
+    expect(local.status).toBe(404)
+    expect(await local.json()).toMatchObject({
+      error: {
+        code: 'model_not_found',
+        message:
+          'The model `local/gatehouse-tiny` cannot be served here: provider `local` (type local) does not run in this runtime.',
+      },
+    })
+    const models = await handler.fetch(
+      new Request(`${origin}/v1/models`, { headers: { authorization: `Bearer ${masterKey}` } }),
+      env,
+      ctx
+    )
+    const ids = ((await models.json()) as { data: { id: string }[] }).data.map((model) => model.id)
+    expect(ids.length).toBeGreaterThan(0)
+    expect(ids.filter((id) => id.startsWith('local/'))).toEqual([])
+    const ready = await handler.fetch(new Request(`${origin}/readyz`), env, ctx)
+    expect(await ready.json()).toEqual({ status: 'ready', providers: ['openai'] })
+    expect(consoleLines(warn)).toContainEqual(
+      expect.objectContaining({
+        msg: 'provider left out: its type runs on Node only; routes and fallbacks skip it here',
+        provider: 'local',
+      })
+    )
+  })
+
   it('reads the configuration once per isolate: later bindings do not rebuild it', async () => {
     const handler = createWorkersHandler({ waitUntil: () => {} })
     expect((await handler.fetch(chatRequest(masterKey), baseEnv(), ctx)).status).toBe(200)

@@ -9,7 +9,8 @@
  * of its own that the client's disconnect does not cancel, so the user Worker is never told the client left (its
  * `request.signal` stays quiet, the upstream call runs to its end). The last block therefore runs the same bundle in
  * workerd through Miniflare directly (pinned to the version the pinned wrangler runs, with wrangler.toml's date and
- * flags), where workerd does report a dropped connection to the Worker.
+ * flags), where workerd does report a dropped connection to the Worker. The same way, a config written for Node, with
+ * a local model provider in its routes and fallbacks, is shown to serve on Workers without it.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -277,5 +278,109 @@ describe('Gatehouse in workerd without the wrangler dev proxy (Miniflare)', () =
       (line) => line.msg === 'upstream attempt aborted: the client left'
     )
     expect(aborted).toMatchObject({ provider: 'openai', status: 499, kind: 'aborted' })
+  })
+})
+
+describe('Gatehouse in workerd with a config that has a local model provider (Miniflare)', () => {
+  let miniflare: Miniflare | undefined
+  let upstream: MockUpstream | undefined
+  let origin = ''
+  let runtimeOutput = ''
+
+  beforeAll(async () => {
+    const bundle = await buildBundle()
+    if (bundle.code !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${bundle.log}`)
+    const [script] = readdirSync(bundle.outdir).filter((file) => file.endsWith('.js'))
+    const config = unstable_readConfig(
+      { config: join(root, 'wrangler.toml') },
+      { hideWarnings: true }
+    )
+    upstream = await startMockOpenAIUpstream()
+    miniflare = new Miniflare({
+      modules: true,
+      scriptPath: join(bundle.outdir, script),
+      modulesRoot: bundle.outdir,
+      compatibilityDate: config.compatibility_date,
+      compatibilityFlags: config.compatibility_flags,
+      bindings: {
+        OPENAI_BASE_URL: upstream.baseUrl,
+        OPENAI_API_KEY: MOCK_OPENAI_API_KEY,
+        GATEHOUSE_MASTER_KEY: SCENARIO_MASTER_KEY,
+        GATEHOUSE_CONFIG_YAML: [
+          'providers:',
+          '  local: { type: local, directory: models }',
+          'routes:',
+          '  - name: main',
+          '    targets:',
+          '      - { provider: local, model: gatehouse-tiny }',
+          '      - { provider: openai, model: gpt-4o-mini }',
+          '    shortRequests: { provider: local, model: gatehouse-tiny, maxInputTokens: 200, maxOutputTokens: 64 }',
+          'fallbacks:',
+          '  - { provider: local, model: gatehouse-tiny }',
+        ].join('\n'),
+      },
+      host: '127.0.0.1',
+      port: 0,
+      handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+        stdout.on('data', (chunk: Buffer) => (runtimeOutput += chunk.toString('utf8')))
+        stderr.on('data', (chunk: Buffer) => (runtimeOutput += chunk.toString('utf8')))
+      },
+    })
+    origin = (await miniflare.ready).origin
+  }, 60_000)
+
+  afterAll(async () => {
+    await miniflare?.dispose()
+    await upstream?.close()
+  })
+
+  const ask = (path: string, body?: unknown): Promise<Response> =>
+    fetch(`${origin}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${SCENARIO_MASTER_KEY}`,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+
+  it('starts, and routes, fallbacks and short requests skip the local provider', async () => {
+    const ready = await fetch(`${origin}/readyz`)
+    expect(ready.status, runtimeOutput.slice(-3_000)).toBe(200)
+    expect(await ready.json()).toEqual({ status: 'ready', providers: ['openai'] })
+    for (const model of ['main', 'gpt-4o-mini']) {
+      const response = await ask('/v1/chat/completions', {
+        model,
+        max_tokens: 8,
+        messages: [{ role: 'user', content: 'Hi' }],
+      })
+      expect(response.status).toBe(200)
+      expect(response.headers.get('x-gatehouse-provider')).toBe('openai')
+      expect(response.headers.get('x-gatehouse-attempts')).toBe('1')
+    }
+    const listed = (await (await ask('/v1/models')).json()) as { data: { id: string }[] }
+    expect(listed.data.length).toBeGreaterThan(0)
+    expect(listed.data.filter((model) => model.id.startsWith('local/'))).toEqual([])
+    for (const [path, body] of [
+      [
+        '/v1/chat/completions',
+        { model: 'local/gatehouse-tiny', messages: [{ role: 'user', content: 'Hi' }] },
+      ],
+      ['/v1/embeddings', { model: 'local/gatehouse-tiny-embed', input: 'hi' }],
+    ] as const) {
+      const refused = await ask(path, body)
+      expect(refused.status).toBe(404)
+      expect(await refused.json()).toMatchObject({
+        error: {
+          code: 'model_not_found',
+          message: expect.stringContaining('does not run in this runtime'),
+        },
+      })
+    }
+    const leftOut = await waitForLogLine(
+      () => parseLogLines(runtimeOutput),
+      (line) => typeof line.msg === 'string' && line.msg.startsWith('provider left out')
+    )
+    expect(leftOut).toMatchObject({ level: 'warn', provider: 'local', type: 'local' })
   })
 })

@@ -17,7 +17,8 @@ export const embeddingsRoute = createRoute({
   method: 'post',
   path: '/v1/embeddings',
   tags: ['OpenAI'],
-  summary: 'Create embeddings (float or base64), routed to an OpenAI-compatible provider',
+  summary:
+    'Create embeddings (float or base64), forwarded to an OpenAI-compatible provider or computed by a local embedding model',
   security: [{ bearerAuth: [] }],
   request: {
     body: { required: true, content: { 'application/json': { schema: embeddingsRequestSchema } } },

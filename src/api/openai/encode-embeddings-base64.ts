@@ -3,9 +3,14 @@
  * base64 by default and decodes it blindly, so a float array becomes wrong, shorter vectors with no error
  * (wire-notes §6). This re-encodes such an answer: little-endian float32 bytes, base64, as OpenAI sends them.
  */
-const encodeFloat32Base64 = (values: readonly number[]): string => {
-  const floats = new Float32Array(values)
-  const bytes = new Uint8Array(floats.buffer)
+
+/**
+ * One vector as OpenAI's base64 embedding: its float32 bytes in the platform's order, which is little-endian on every
+ * platform the gateway runs on (x86-64 and ARM64, Node and workerd), as the SDKs decode it.
+ */
+export const encodeFloat32Base64 = (values: ArrayLike<number>): string => {
+  const floats = values instanceof Float32Array ? values : new Float32Array(values)
+  const bytes = new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength)
   let binary = ''
   const step = 0x8000
   for (let offset = 0; offset < bytes.length; offset += step) {

@@ -8,6 +8,8 @@ import {
 import { errorBody, toGatewayError } from '../../middleware/on-error.ts'
 import { invalidRequest, type GatewayError } from '../../core/errors.ts'
 import { convertOpenAIRequest } from './convert-openai-request.ts'
+import { convertOpenAIEmbeddingsRequest } from './convert-openai-embeddings-request.ts'
+import { convertToOpenAIEmbeddings } from './convert-to-openai-embeddings.ts'
 
 /** Mid-stream errors are worded by the one error serializer, like every other error. */
 const describe = (error: GatewayError): OpenAIErrorObject =>
@@ -28,10 +30,16 @@ export const openAICodec: DialectCodec = {
   encodeErrorEvent: (error) => encodeOpenAIErrorEvent(describe(error)),
 }
 
-/** OpenAI Embeddings: no canonical form, so only a provider that serves them natively can (the executor's routing). */
+/**
+ * OpenAI Embeddings: forwarded to a provider that has the endpoint, else through the canonical embeddings types to one
+ * that has `embed` (the executor's routing); never through the chat types.
+ */
 export const openAIEmbeddingsCodec: DialectCodec = {
   ...openAICodec,
   decodeRequest: () => {
-    throw invalidRequest('Embeddings are only available from OpenAI-compatible providers.', 'model')
+    throw invalidRequest('Embeddings cannot be served by a chat model.', 'model')
   },
+  decodeEmbedRequest: convertOpenAIEmbeddingsRequest,
+  encodeEmbeddings: (result, body) =>
+    convertToOpenAIEmbeddings(result, body.encoding_format === 'base64' ? 'base64' : 'float'),
 }
