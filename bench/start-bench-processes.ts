@@ -113,19 +113,25 @@ export const conversionConfig = (mockBaseUrl: string) => ({
   ],
 })
 
-const startGateway = async (options: {
+/**
+ * Starts `bin serve` with the config at `configPath`, its output into `logPath`, and waits until it answers. Pinned to
+ * core 0 unless `core` is `null`; with `ipc`, the parent can talk to it (`event-loop-probe.mjs`).
+ */
+export const startGateway = async (options: {
   mockBaseUrl: string
   logPath: string
   bin: string
   nodeOptions: string[]
   env: Record<string, string>
   configPath: string
+  core?: 0 | 1 | null
+  ipc?: boolean
 }) => {
   const port = await findFreePort()
   const log = openSync(options.logPath, 'w')
   const child = spawnPinned({
     nodeArgs: [...options.nodeOptions, options.bin, 'serve'],
-    core: 0,
+    core: options.core === null ? undefined : (options.core ?? 0),
     cwd: repositoryRoot,
     env: {
       ...baseEnv(),
@@ -138,7 +144,7 @@ const startGateway = async (options: {
       GATEHOUSE_CONFIG: options.configPath,
       ...options.env,
     },
-    stdio: ['ignore', log, log],
+    stdio: options.ipc === true ? ['ignore', log, log, 'ipc'] : ['ignore', log, log],
   })
   closeSync(log)
   const url = `http://127.0.0.1:${port}`

@@ -118,6 +118,8 @@ export const providerSchema = z.strictObject({
   workers: z.number().int().min(1).max(64).optional(),
   /** `local`: threads onnxruntime uses inside one forward pass, per worker (default 1). */
   intraOpNumThreads: z.number().int().min(1).max(256).optional(),
+  /** `local`: generations one worker runs together, sharing each forward pass (default 8; 1: one at a time). */
+  maxBatch: z.number().int().min(1).max(256).optional(),
   /** `local`: the weights to run: `fp32` (`onnx/model.onnx`, the default) or `q8` (`onnx/model_quantized.onnx`). */
   dtype: z.enum(localModelDtypes).optional(),
 })

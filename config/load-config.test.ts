@@ -339,6 +339,7 @@ describe('local model providers', () => {
       models: null,
       workers: 1,
       intraOpNumThreads: 1,
+      maxBatch: 8,
       dtype: 'fp32',
     })
     expect(local.models).toEqual([])
@@ -354,6 +355,7 @@ describe('local model providers', () => {
         '    models: [gatehouse-tiny, qwen2.5-0.5b-instruct]',
         '    workers: 2',
         '    intraOpNumThreads: 4',
+        '    maxBatch: 1',
         '    dtype: q8',
         '',
       ].join('\n')
@@ -363,6 +365,7 @@ describe('local model providers', () => {
       models: ['gatehouse-tiny', 'qwen2.5-0.5b-instruct'],
       workers: 2,
       intraOpNumThreads: 4,
+      maxBatch: 1,
       dtype: 'q8',
     })
   })

@@ -184,7 +184,7 @@ const formatIssue = (issue: z.core.$ZodIssue): string[] => {
 }
 
 /** Options of the in-process model only, and HTTP options it has no use for. */
-const localOnlyOptions = ['directory', 'workers', 'intraOpNumThreads', 'dtype']
+const localOnlyOptions = ['directory', 'workers', 'intraOpNumThreads', 'maxBatch', 'dtype']
 const httpOnlyOptions = ['apiKey', 'baseUrl', 'headers', 'compat', 'pool']
 
 /** A model folder's name, as clients write it after `local/`: one path segment, never `.` or `..`. */

@@ -59,6 +59,7 @@ beforeAll(async () => {
     models: null,
     workers: 1,
     intraOpNumThreads: 1,
+    maxBatch: 8,
     dtype: 'fp32',
   })
   env.allowRemoteModels = false

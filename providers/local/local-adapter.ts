@@ -47,6 +47,8 @@ export type LocalAdapterSettings = {
   models: readonly string[] | null
   workers: number
   intraOpNumThreads: number
+  /** Generations one worker runs together (`LocalWorkerData.maxBatch`). */
+  maxBatch: number
   dtype: LocalModelDtype
   /** Epoch milliseconds, for `created`. Defaults to `Date.now`. */
   now?: () => number
@@ -185,6 +187,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
             pooling: model.embedding?.pooling,
           })),
           intraOpNumThreads: settings.intraOpNumThreads,
+          maxBatch: settings.maxBatch,
         },
         spawn: settings.spawn,
         log,
@@ -199,6 +202,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
           dtype: settings.dtype,
           workers: settings.workers,
           intraOpNumThreads: settings.intraOpNumThreads,
+          maxBatch: settings.maxBatch,
           loadMs: Math.round(performance.now() - startedAt),
         },
         'local models loaded'

@@ -3,9 +3,9 @@
  * runs them synchronously, so a forward pass here holds this thread only, never the gateway's event loop. Each worker
  * loads every model once, with remote loading switched off: nothing is ever fetched from a model hub; a chat model as
  * a causal LM, an embedding model as a base model, and each graph is checked to give what its kind needs (`logits`,
- * `last_hidden_state`). It tokenizes prompts with the model's chat template when asked (between the steps of a
- * generation it is running), runs generations (`run-generation.ts`), and embeds inputs (`run-embeddings.ts`, also
- * between those steps).
+ * `last_hidden_state`). It tokenizes prompts with the model's chat template when asked (between the steps of the
+ * generations it is running), runs generations (batched: `create-generation-batcher.ts`; one at a time for a model
+ * whose cache cannot be batched: `run-generation.ts`), and embeds inputs (`run-embeddings.ts`, also between steps).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { setPriority } from 'node:os'
@@ -19,9 +19,12 @@ import {
   LogLevel,
 } from '@huggingface/transformers'
 import type { PreTrainedModel } from '@huggingface/transformers'
+import { createGenerationBatcher, type GenerationBatcher } from './create-generation-batcher.ts'
 import type { FromWorker, LocalWorkerData, ToWorker } from './local-worker-messages.ts'
+import { batchableCache } from './regroup-kv-cache.ts'
 import { runEmbeddings, type LoadedEmbeddingModel } from './run-embeddings.ts'
-import { runGeneration, type LoadedModel } from './run-generation.ts'
+import type { LoadedModel } from './loaded-model.ts'
+import { runGeneration } from './run-generation.ts'
 
 try {
   setPriority(10)
@@ -101,12 +104,28 @@ const loadEmbedding = async (spec: ModelSpec): Promise<LoadedEmbeddingModel> => 
 }
 
 type Loaded =
-  { kind: 'chat'; chat: LoadedModel } | { kind: 'embedding'; embedding: LoadedEmbeddingModel }
+  | { kind: 'chat'; chat: LoadedModel; batcher: GenerationBatcher | null }
+  | { kind: 'embedding'; embedding: LoadedEmbeddingModel }
+
+/**
+ * A chat model's generations share their forward passes when its cache is the standard one (`batchableCache`) and
+ * batches are allowed; otherwise each runs on its own through Transformers.js's `generate` (`run-generation.ts`).
+ */
+const batcherFor = (chat: LoadedModel): GenerationBatcher | null => {
+  const session = chat.model.sessions.model as
+    { inputMetadata?: { name: string; shape?: (number | string)[] }[] } | undefined
+  if (data.maxBatch < 2 || !batchableCache(session?.inputMetadata ?? [])) return null
+  return createGenerationBatcher({ loaded: chat, maxBatch: data.maxBatch, send })
+}
 
 const load = async (spec: ModelSpec): Promise<Loaded> => {
   try {
     return spec.kind === 'chat'
-      ? { kind: 'chat', chat: await loadChat(spec) }
+      ? await loadChat(spec).then((chat) => ({
+          kind: 'chat' as const,
+          chat,
+          batcher: batcherFor(chat),
+        }))
       : { kind: 'embedding', embedding: await loadEmbedding(spec) }
   } catch (error) {
     throw new Error(`cannot load ${spec.folder} (${spec.dtype}): ${(error as Error).message}`)
@@ -121,10 +140,10 @@ const models = new Map<string, Loaded>()
 const running = new Map<number, { cancel: () => void; done: Promise<void> }>()
 
 /** The model a message names, of the kind it needs (the main thread sends each job to a model of its kind). */
-const chatModel = (name: string): LoadedModel => {
+const chatModel = (name: string): Extract<Loaded, { kind: 'chat' }> => {
   const loaded = models.get(name)!
   if (loaded.kind !== 'chat') throw new Error(`${name} is not a chat model`)
-  return loaded.chat
+  return loaded
 }
 
 const embeddingModel = (name: string): LoadedEmbeddingModel => {
@@ -149,12 +168,15 @@ const onMessage = (message: ToWorker): void => {
   switch (message.type) {
     case 'prepare': {
       try {
-        const inputIds = chatModel(message.model).tokenizer.apply_chat_template(message.messages, {
-          add_generation_prompt: true,
-          tokenize: true,
-          return_tensor: false,
-          return_dict: false,
-        }) as number[]
+        const inputIds = chatModel(message.model).chat.tokenizer.apply_chat_template(
+          message.messages,
+          {
+            add_generation_prompt: true,
+            tokenize: true,
+            return_tensor: false,
+            return_dict: false,
+          }
+        ) as number[]
         send({ type: 'prepared', id: message.id, inputIds })
       } catch (error) {
         send({ type: 'prepare-failed', id: message.id, message: (error as Error).message })
@@ -162,10 +184,17 @@ const onMessage = (message: ToWorker): void => {
       return
     }
     case 'generate': {
+      const { chat, batcher } = chatModel(message.model)
+      if (batcher !== null) {
+        const generation = batcher.add(message.id, message)
+        const done = generation.done.finally(() => running.delete(message.id))
+        running.set(message.id, { cancel: generation.cancel, done })
+        return
+      }
       let cancel = (): void => {}
       const done = runGeneration({
         id: message.id,
-        loaded: chatModel(message.model),
+        loaded: chat,
         job: message,
         send,
         onCancel: (cancelGeneration) => {

@@ -20,6 +20,8 @@ export type LocalWorkerData = {
     pooling?: EmbeddingPooling
   }[]
   intraOpNumThreads: number
+  /** The most generations a worker runs together, sharing their forward passes (1: one at a time). */
+  maxBatch: number
 }
 
 /** How the next token is chosen (`sample-token.ts`); `seed` is always set (a random one when the client sent none). */

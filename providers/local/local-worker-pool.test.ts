@@ -40,14 +40,20 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
-const data = (modelFolder = folder): LocalWorkerData => ({
+const data = (modelFolder = folder, maxBatch = 8): LocalWorkerData => ({
   models: [{ name: tinyModelName, folder: modelFolder, dtype: 'fp32', kind: 'chat' }],
   intraOpNumThreads: 1,
+  maxBatch,
 })
 
 /** A pool whose worker threads the test can crash. */
 const startPool = async (
-  options: { workers?: number; modelFolder?: string; respawnDelayMs?: number } = {}
+  options: {
+    workers?: number
+    modelFolder?: string
+    respawnDelayMs?: number
+    maxBatch?: number
+  } = {}
 ): Promise<{ pool: LocalWorkerPool; threads: Worker[]; lines: LogLine[] }> => {
   const threads: Worker[] = []
   const lines: LogLine[] = []
@@ -57,7 +63,7 @@ const startPool = async (
       void lines.push({ level, message, fields })
   const pool = createLocalWorkerPool({
     workers: options.workers ?? 1,
-    workerData: data(options.modelFolder),
+    workerData: data(options.modelFolder, options.maxBatch),
     respawnDelayMs: options.respawnDelayMs,
     log: { info: record('info'), warn: record('warn'), error: record('error') },
     spawn: crashableLocalWorkers(threads),
@@ -240,6 +246,7 @@ describe('the local worker pool', () => {
       workerData: {
         models: [{ name: 'mislabelled', folder: mislabelled, dtype: 'fp32', kind: 'chat' }],
         intraOpNumThreads: 1,
+        maxBatch: 8,
       },
     })
     await expect(pool.start()).rejects.toThrow(
@@ -259,6 +266,7 @@ describe('the local worker pool', () => {
           { name: 'embed', folder: embedFolder, dtype: 'fp32', kind: 'embedding', pooling: 'mean' },
         ],
         intraOpNumThreads: 1,
+        maxBatch: 8,
       },
       spawn: crashableLocalWorkers(threads),
     })
@@ -286,7 +294,8 @@ describe('the local worker pool', () => {
   })
 
   it('fails what is running and queued with a 503 when it closes', async () => {
-    const { pool } = await startPool()
+    // One generation at a time (Transformers.js's own `generate`), so the second one queues.
+    const { pool } = await startPool({ maxBatch: 1 })
     const job = await jobFor(pool, longPrompt, 450)
     const running = run(pool, job)
     const queued = run(pool, job)
@@ -302,7 +311,7 @@ describe('the local worker pool', () => {
   })
 
   it('takes a queued generation out of the queue when its client leaves', async () => {
-    const { pool } = await startPool()
+    const { pool } = await startPool({ maxBatch: 1 })
     const job = await jobFor(pool, longPrompt, 200)
     const running = run(pool, job)
     const controller = new AbortController()
@@ -312,5 +321,81 @@ describe('the local worker pool', () => {
     expect((await queued.done).error).toMatchObject({ kind: 'aborted', status: 499 })
     expect(pool.stats().queued).toBe(0)
     expect((await running.done).end).toMatchObject({ outputTokens: 200 })
+  })
+})
+
+describe('generations sharing their forward passes', () => {
+  it('gives each generation of a batch what it gets alone, as rows join and leave between steps', async () => {
+    const [batched, alone] = await Promise.all([
+      startPool({ maxBatch: 8 }),
+      startPool({ maxBatch: 1 }),
+    ])
+    const prompts = [
+      longPrompt,
+      'Write a poem about the sea.',
+      'Hi',
+      'What is the capital of France? Answer in one word, then explain at length why.',
+      'Count from one to twenty.',
+      'Say something.',
+      'Describe a sunset over the mountains in great detail, with colours and sounds.',
+      'Why?',
+      'List three fruits.',
+      'Tell me a story about a robot who learns to paint, in the style of a fairy tale.',
+      'ok',
+      'Translate "good morning" into five languages.',
+    ]
+    // Lengths differ, so rows leave at different steps and the queued ones join a running batch; half sample.
+    const jobs = await Promise.all(
+      prompts.map(async (prompt, index) => ({
+        ...(await jobFor(batched.pool, prompt, 20 + ((index * 37) % 180))),
+        sampling: {
+          temperature: index % 2 === 0 ? 0 : 0.9,
+          topP: index % 4 === 1 ? 0.9 : 1,
+          topK: index % 4 === 3 ? 20 : 0,
+          seed: 1000 + index,
+        },
+        stop: index === 4 ? ['e'] : [],
+      }))
+    )
+    let mostBusy = 0
+    const together = await Promise.all(
+      jobs.map(
+        (job) =>
+          run(batched.pool, job, {
+            onText: () => (mostBusy = Math.max(mostBusy, batched.pool.stats().busy)),
+          }).done
+      )
+    )
+    expect(mostBusy).toBe(8)
+    for (const [index, job] of jobs.entries()) {
+      const reference = await run(alone.pool, job).done
+      expect(reference.end).toBeDefined()
+      expect({ index, text: together[index].texts.join(''), end: together[index].end }).toEqual({
+        index,
+        text: reference.texts.join(''),
+        end: reference.end,
+      })
+    }
+    expect(together[4].end).toMatchObject({ reason: 'stop-sequence', stopSequence: 'e' })
+    expect(batched.pool.stats()).toEqual({ workers: 1, busy: 0, queued: 0 })
+  })
+
+  it('stops a cancelled row within a step while the others go on', async () => {
+    const { pool } = await startPool({ maxBatch: 8 })
+    const job = await jobFor(pool, longPrompt, 300)
+    const others = [run(pool, job), run(pool, job)]
+    let seenAtCancel = 0
+    const cancelled = run(pool, job, {
+      onText: (count) => {
+        if (count === 20) {
+          seenAtCancel = count
+          cancelled.cancel()
+        }
+      },
+    })
+    const { outputTokens, cancelledAt } = (await cancelled.done).cancelled!
+    expect(cancelledAt).toBeGreaterThanOrEqual(seenAtCancel)
+    expect(outputTokens - cancelledAt).toBeLessThanOrEqual(1)
+    for (const other of others) expect((await other.done).end).toMatchObject({ outputTokens: 300 })
   })
 })

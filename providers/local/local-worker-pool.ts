@@ -1,6 +1,7 @@
 /**
  * The worker threads that run the local models (`local-model-worker.ts`), and the queue in front of them. Each worker
- * runs one generation at a time; a generation waits in one queue, first come first served, until a worker is free.
+ * runs up to `maxBatch` generations at once, sharing their forward passes (`create-generation-batcher.ts`); a new
+ * generation goes to the ready worker running the fewest, else waits in one queue, first come first served.
  * Prompts are tokenized (chat template included) by any worker as soon as they arrive, between the steps of whatever
  * it is generating, so a request that is too long is refused without waiting for its turn. Embeddings go the same
  * way as prompts, to the least busy worker at once: a request is a few forward passes, not hundreds of steps, and
@@ -129,7 +130,8 @@ type Generation = {
 type Slot = {
   worker: Worker
   state: 'loading' | 'ready' | 'gone'
-  generation: Generation | null
+  /** The generations it runs (at most `maxBatch`, sharing their forward passes), by id. */
+  generations: Map<number, Generation>
   /** Questions sent to it and not answered yet, by id. */
   questions: Map<number, Question>
   loadError: string | null
@@ -144,6 +146,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
   const spawn = options.spawn ?? ((entry, workerData) => new Worker(entry, { workerData }))
   const firstRespawnDelayMs = options.respawnDelayMs ?? 1_000
   const log = options.log ?? silentLocalLog
+  const maxBatch = Math.max(1, options.workerData.maxBatch)
   const slots: Slot[] = []
   const queue: Generation[] = []
   /** Questions that arrived while no worker was ready (every one being replaced). */
@@ -159,7 +162,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
   const ready = (): Slot[] => slots.filter((slot) => slot.state === 'ready')
 
   const updateRef = (slot: Slot): void => {
-    if (slot.state === 'loading' || slot.generation !== null || slot.questions.size > 0)
+    if (slot.state === 'loading' || slot.generations.size > 0 || slot.questions.size > 0)
       slot.worker.ref()
     else slot.worker.unref()
   }
@@ -173,11 +176,18 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
 
   const pump = (): void => {
     while (queue.length > 0) {
-      const slot = ready().find((candidate) => candidate.generation === null)
+      // The ready worker running the fewest generations, while it has room for one more.
+      let slot: Slot | undefined
+      for (const candidate of ready())
+        if (
+          candidate.generations.size < maxBatch &&
+          (slot === undefined || candidate.generations.size < slot.generations.size)
+        )
+          slot = candidate
       if (slot === undefined) return
       const generation = queue.shift()!
       generation.slot = slot
-      slot.generation = generation
+      slot.generations.set(generation.id, generation)
       post(slot, { type: 'generate', id: generation.id, ...generation.job })
       updateRef(slot)
     }
@@ -190,8 +200,8 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
     updateRef(slot)
   }
 
-  const freeSlot = (slot: Slot): void => {
-    slot.generation = null
+  const freeSlot = (slot: Slot, generation: Generation): void => {
+    slot.generations.delete(generation.id)
     updateRef(slot)
     pump()
   }
@@ -216,8 +226,8 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
         return
       }
     }
-    const generation = slot.generation
-    if (generation === null || generation.id !== message.id) return
+    const generation = slot.generations.get(message.id)
+    if (generation === undefined) return
     switch (message.type) {
       case 'started':
         if (!generation.settled) generation.handlers.onStart()
@@ -235,11 +245,11 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
             outputTokens: message.outputTokens,
             cancelledAt: message.cancelledAt ?? message.outputTokens,
           })
-        freeSlot(slot)
+        freeSlot(slot, generation)
         return
       case 'failed':
         settle(generation, (handlers) => handlers.onError(localGenerationFailed(message.message)))
-        freeSlot(slot)
+        freeSlot(slot, generation)
         return
     }
   }
@@ -256,7 +266,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
     const slot: Slot = {
       worker,
       state: 'loading',
-      generation: null,
+      generations: new Map(),
       questions: new Map(),
       loadError: null,
     }
@@ -286,13 +296,13 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
         if (closed || !wasReady) return
         const crashed = localWorkerCrashed(detail)
         log.warn(
-          { detail, failedCalls: slot.questions.size + (slot.generation === null ? 0 : 1) },
+          { detail, failedCalls: slot.questions.size + slot.generations.size },
           'local model worker exited; starting another'
         )
         for (const question of slot.questions.values()) question.reject(crashed)
         slot.questions.clear()
-        if (slot.generation !== null)
-          settle(slot.generation, (handlers) => handlers.onError(crashed))
+        for (const generation of slot.generations.values())
+          settle(generation, (handlers) => handlers.onError(crashed))
         replace()
       })
     })
@@ -391,7 +401,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
         },
       }
       signal.addEventListener('abort', onAbort, { once: true })
-      const load = (slot: Slot): number => slot.questions.size + (slot.generation === null ? 0 : 1)
+      const load = (slot: Slot): number => slot.questions.size + slot.generations.size
       const slot = candidates.sort((a, b) => load(a) - load(b))[0]
       if (slot === undefined) waiting.push(question)
       else sendQuestion(slot, question)
@@ -406,7 +416,8 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
     const stopping = slots.splice(0)
     for (const slot of stopping) {
       for (const question of slot.questions.values()) question.reject(error)
-      if (slot.generation !== null) settle(slot.generation, (handlers) => handlers.onError(error))
+      for (const generation of slot.generations.values())
+        settle(generation, (handlers) => handlers.onError(error))
     }
     await Promise.all(stopping.map(stopWorker))
   }
@@ -495,7 +506,7 @@ export const createLocalWorkerPool = (options: LocalWorkerPoolOptions): LocalWor
 
     stats: () => ({
       workers: ready().length,
-      busy: slots.filter((slot) => slot.generation !== null).length,
+      busy: slots.reduce((sum, slot) => sum + slot.generations.size, 0),
       queued: queue.length,
     }),
 

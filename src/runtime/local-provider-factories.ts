@@ -21,6 +21,7 @@ export const localProviderFactories = (options: {
       models: local.models,
       workers: local.workers,
       intraOpNumThreads: local.intraOpNumThreads,
+      maxBatch: local.maxBatch,
       dtype: local.dtype,
       log: options.logger,
     })
