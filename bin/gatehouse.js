@@ -241,7 +241,20 @@ const cache = adminCommand(
     '             GATEHOUSE_API_KEY (warm; better than --api-key, which other users can see in ps)'
 )
 
-const commands = { serve, migrate, tenants, keys, usage, cache }
+const models = adminCommand(
+  'models',
+  "List the local models' versions, activate one (or roll back), or go back to the default",
+  'gatehouse models list | activate <model>@<version> | reset <model>',
+  [
+    '  <model> is provider/model (local/gatehouse-tiny) or the model name alone. activate loads the version, then',
+    '  sends new requests to it; requests already running finish on the version they started on. Rolling back is',
+    '  activate with the previous version. The choice is kept in the database (it outlives a restart, and every',
+    "  gateway process on the database follows it); reset forgets it: the config's pinned version, else the",
+    '  highest, serves again.',
+  ]
+)
+
+const commands = { serve, migrate, tenants, keys, usage, cache, models }
 
 const help = () =>
   [

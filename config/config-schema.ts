@@ -122,6 +122,11 @@ export const providerSchema = z.strictObject({
   maxBatch: z.number().int().min(1).max(256).optional(),
   /** `local`: the weights to run: `fp32` (`onnx/model.onnx`, the default) or `q8` (`onnx/model_quantized.onnx`). */
   dtype: z.enum(localModelDtypes).optional(),
+  /**
+   * `local`: the version folder to serve of a model (`gatehouse-tiny: "2"` serves `models/gatehouse-tiny/2/`); a model
+   * not named here serves its highest version. An activation through the admin API overrides it.
+   */
+  versions: z.record(z.string(), z.string().min(1)).optional(),
 })
 export type ProviderConfig = z.infer<typeof providerSchema>
 

@@ -341,11 +341,12 @@ describe('local model providers', () => {
       intraOpNumThreads: 1,
       maxBatch: 8,
       dtype: 'fp32',
+      versions: {},
     })
     expect(local.models).toEqual([])
   })
 
-  it('takes its folder, models, workers, threads and dtype from the config', () => {
+  it('takes its folder, models, workers, threads, dtype and pinned versions from the config', () => {
     const local = resolvedLocal(
       [
         'providers:',
@@ -357,6 +358,7 @@ describe('local model providers', () => {
         '    intraOpNumThreads: 4',
         '    maxBatch: 1',
         '    dtype: q8',
+        '    versions: { gatehouse-tiny: "2", qwen2.5-0.5b-instruct: 2025-06-01 }',
         '',
       ].join('\n')
     )
@@ -367,6 +369,7 @@ describe('local model providers', () => {
       intraOpNumThreads: 4,
       maxBatch: 1,
       dtype: 'q8',
+      versions: { 'gatehouse-tiny': '2', 'qwen2.5-0.5b-instruct': '2025-06-01' },
     })
   })
 
@@ -380,18 +383,25 @@ describe('local model providers', () => {
       '    models: [ok, ../escape, a/b]',
       '    workers: 0',
       '    dtype: fp16',
-      '  openai: { type: openai, apiKey: k, workers: 2, directory: models }',
+      '    versions: { ok: "../1", a/b: "1", other: "2", ok2: 3 }',
+      '  openai: { type: openai, apiKey: k, workers: 2, directory: models, versions: { x: "1" } }',
       '',
     ].join('\n')
     expect(errorsOf(loadConfig({ env: {}, fileText: text }))).toEqual([
       'providers.local.workers: Too small: expected number to be >=1',
       'providers.local.dtype: Invalid option: expected one of "fp32"|"q8"',
+      'providers.local.versions.ok2: Invalid input: expected string, received number',
       'providers.local.apiKey: not an option of type local',
       'providers.local.baseUrl: not an option of type local',
       'providers.local.models[1]: "../escape" is not a model folder name (letters, digits, ., - and _)',
       'providers.local.models[2]: "a/b" is not a model folder name (letters, digits, ., - and _)',
+      'providers.local.versions.ok: "../1" is not a version folder name (letters, digits, ., - and _: "2", "2025-06-01")',
+      'providers.local.versions["a/b"]: "a/b" is not a model folder name (letters, digits, ., - and _)',
+      "providers.local.versions.other: not one of the provider's models (ok, ../escape, a/b)",
+      "providers.local.versions.ok2: not one of the provider's models (ok, ../escape, a/b)",
       'providers.openai.directory: only for type local',
       'providers.openai.workers: only for type local',
+      'providers.openai.versions: only for type local',
     ])
   })
 })

@@ -184,7 +184,14 @@ const formatIssue = (issue: z.core.$ZodIssue): string[] => {
 }
 
 /** Options of the in-process model only, and HTTP options it has no use for. */
-const localOnlyOptions = ['directory', 'workers', 'intraOpNumThreads', 'maxBatch', 'dtype']
+const localOnlyOptions = [
+  'directory',
+  'workers',
+  'intraOpNumThreads',
+  'maxBatch',
+  'dtype',
+  'versions',
+]
 const httpOnlyOptions = ['apiKey', 'baseUrl', 'headers', 'compat', 'pool']
 
 /** A model folder's name, as clients write it after `local/`: one path segment, never `.` or `..`. */
@@ -207,6 +214,19 @@ const checkLocalOptions = (id: string, provider: Record<string, unknown>): strin
           `${formatPath(['providers', id, 'models', index])}: "${name}" is not a model folder name (letters, digits, ., - and _)`
         )
     })
+  }
+  if (isLocal && isPlainObject(provider.versions)) {
+    for (const [name, version] of Object.entries(provider.versions)) {
+      const path = formatPath(['providers', id, 'versions', name])
+      if (!localModelName.test(name))
+        errors.push(`${path}: "${name}" is not a model folder name (letters, digits, ., - and _)`)
+      else if (typeof version === 'string' && !localModelName.test(version))
+        errors.push(
+          `${path}: "${version}" is not a version folder name (letters, digits, ., - and _: "2", "2025-06-01")`
+        )
+      else if (Array.isArray(provider.models) && !provider.models.includes(name))
+        errors.push(`${path}: not one of the provider's models (${provider.models.join(', ')})`)
+    }
   }
   return errors
 }

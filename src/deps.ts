@@ -8,6 +8,7 @@ import type { StreamBodyFactory } from './api/response-body.ts'
 import type { Clock } from './core/clock.ts'
 import type { ExecutionObserver } from './core/execution-observer.ts'
 import type { Logger } from './core/logger.ts'
+import type { ModelVersionManager } from './core/model-version-manager.ts'
 import type { ProviderRegistry } from './core/provider-registry.ts'
 import type { ResolvedConfig } from './core/resolve-config.ts'
 import type { UsageSink } from './core/usage.ts'
@@ -65,4 +66,9 @@ export type Deps = {
    * a wake-up for then. Absent where there is none (Workers, which has no response store).
    */
   backgroundPoller?: { firstPollAt(createdAt: number): number; wake(at: number): void }
+  /**
+   * The versions of the models the gateway runs itself (the local model's), for the admin API: kept in the database
+   * and followed across processes on Node. Absent: the admin routes make one over `providers` alone (Workers, tests).
+   */
+  modelVersions?: ModelVersionManager
 }

@@ -8,7 +8,12 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { writeEmbeddingModel } from '../../scripts/tiny-model/write-embedding-model.ts'
 import { writeTinyModel } from '../../scripts/tiny-model/write-tiny-model.ts'
-import { findLocalModels, holdsLocalModels } from './find-local-models.ts'
+import {
+  findLocalModels,
+  findLocalModelVersion,
+  holdsLocalModels,
+  listLocalModelVersions,
+} from './find-local-models.ts'
 
 let template: string
 let embeddingTemplate: string
@@ -43,9 +48,20 @@ const editJson = (file: string, edit: (json: Record<string, unknown>) => void): 
   writeFileSync(file, JSON.stringify(json))
 }
 
-const problemsOf = (options: { names?: string[] | null; dtype?: 'fp32' | 'q8' } = {}): string => {
+const problemsOf = (
+  options: {
+    names?: string[] | null
+    dtype?: 'fp32' | 'q8'
+    versions?: Record<string, string>
+  } = {}
+): string => {
   try {
-    findLocalModels({ directory, names: options.names ?? null, dtype: options.dtype ?? 'fp32' })
+    findLocalModels({
+      directory,
+      names: options.names ?? null,
+      dtype: options.dtype ?? 'fp32',
+      versions: options.versions,
+    })
   } catch (error) {
     return (error as Error).message
   }
@@ -81,6 +97,35 @@ describe('findLocalModels', () => {
       contextWindow: 8192,
       samplingDefaults: { temperature: 0.7, topP: 0.8, topK: 20 },
     })
+  })
+
+  it('serves a pinned version instead of the highest, and refuses a pin it cannot serve, naming the folder', () => {
+    for (const version of ['1', '2', '10']) copyModel(`tiny/${version}`)
+    copyModel('flat')
+    expect(listLocalModelVersions(directory, 'tiny')).toEqual(['1', '2', '10'])
+    expect(listLocalModelVersions(directory, 'flat')).toEqual([])
+    const pinned = findLocalModels({
+      directory,
+      names: null,
+      dtype: 'fp32',
+      versions: { tiny: '2' },
+    })
+    expect(pinned.map(({ name, version }) => ({ name, version }))).toEqual([
+      { name: 'flat', version: null },
+      { name: 'tiny', version: '2' },
+    ])
+    expect(
+      findLocalModelVersion({ directory, name: 'tiny', version: '1', dtype: 'fp32' })
+    ).toMatchObject({ name: 'tiny', version: '1', folder: join(directory, 'tiny', '1') })
+
+    expect(problemsOf({ versions: { tiny: '3', flat: '1', gone: '1' } }).split('\n')).toEqual([
+      `model flat: version 1 asked for, but ${join(directory, 'flat')} is an unversioned model folder (its config.json is at its top): move it into ${join(directory, 'flat', '1')} to give it versions`,
+      `model tiny: no version 3 at ${join(directory, 'tiny', '3')} (versions there: 1, 2, 10)`,
+      `model gone: a version is pinned, but there is no model folder at ${join(directory, 'gone')}`,
+    ])
+    expect(problemsOf({ names: ['tiny'], versions: { flat: '1' } })).toBe(
+      "model flat: a version is pinned, but the provider's models do not include it (tiny)"
+    )
   })
 
   it('refuses a missing directory, a named model that is not there, and a directory with no model', () => {

@@ -13,28 +13,30 @@
  * more than the model takes (never truncated), and a `dimensions` other than the model's; its usage is the tokens
  * embedded. Chat on an embedding model and embeddings on a chat model are 400s (`cannotServe`, which the router asks
  * first, so a fallback list skips such targets).
+ *
+ * Models may have versions (`<name>/<version>/`): which one serves, and the switch to another without dropping a
+ * call, is `local-model-host.ts`'s (`modelVersions`). A call runs to its end on the version serving when it arrived.
+ * Each call that reached a model version is reported once it ends (`report`: version, times, tokens, finish reason).
  */
 import type { ChatChunk, ChatRequest, ChatResult, FinishReason, Usage } from '../spec/chat-types.ts'
 import type { EmbedRequest, EmbedResult } from '../spec/embedding-types.ts'
+import type { InferenceFinishReason, InferenceReporter } from '../spec/inference-report.ts'
 import { isGenerative, type Operation } from '../spec/operation.ts'
 import type { CallContext, ModelInfo, ProviderAdapter } from '../spec/provider-adapter.ts'
-import { findLocalModels, type LocalModel } from './find-local-models.ts'
-import {
-  localEmbeddingFailed,
-  localInvalidRequest,
-  localModelNotFound,
-  localUnavailable,
-} from './local-errors.ts'
+import type { LocalModel } from './find-local-models.ts'
+import { embedWithLocalModel } from './embed-with-local-model.ts'
+import { localInvalidRequest, localModelNotFound } from './local-errors.ts'
+import { createLocalModelHost } from './local-model-host.ts'
+import type { LocalModelSet } from './local-model-set.ts'
 import type { GenerateJob } from './local-worker-messages.ts'
 import {
-  createLocalWorkerPool,
   silentLocalLog,
   type GenerationEnd,
   type GenerationHandlers,
   type LocalProviderLog,
-  type LocalWorkerPool,
   type LocalWorkerPoolOptions,
 } from './local-worker-pool.ts'
+import { openLocalCallRecord, type LocalCallRecord } from './open-local-call-record.ts'
 import { readLocalChatRequest } from './read-local-chat-request.ts'
 import type { LocalModelDtype } from './read-model-folder.ts'
 
@@ -45,6 +47,8 @@ export type LocalAdapterSettings = {
   directory: string
   /** The model folders to serve; `null`: every one under `directory`. */
   models: readonly string[] | null
+  /** The version folder to serve of each model named (default: its highest); an activation overrides it. */
+  versions?: Readonly<Record<string, string>>
   workers: number
   intraOpNumThreads: number
   /** Generations one worker runs together (`LocalWorkerData.maxBatch`). */
@@ -54,9 +58,17 @@ export type LocalAdapterSettings = {
   now?: () => number
   /** How worker threads are started (`LocalWorkerPoolOptions.spawn`). */
   spawn?: LocalWorkerPoolOptions['spawn']
-  /** The models loaded, worker crashes and replacements (default: nowhere). */
+  /** The models loaded, version switches, worker crashes and replacements (default: nowhere). */
   log?: LocalProviderLog
+  /** Told of every call that reached a model version, once it ends (default: nobody). */
+  report?: InferenceReporter
 }
+
+const inferenceFinishReason = {
+  length: 'length',
+  'stop-sequence': 'stop-sequence',
+  'end-token': 'end-token',
+} as const satisfies Record<GenerationEnd['reason'], InferenceFinishReason>
 
 const finishReasonOf = (end: GenerationEnd): FinishReason => {
   switch (end.reason) {
@@ -85,84 +97,114 @@ const randomSeed = (): number => crypto.getRandomValues(new Uint32Array(1))[0]
 
 const randomId = (): string => `local-${crypto.randomUUID().replaceAll('-', '')}`
 
-/** How a message names input `index` of `count`. */
-const inputName = (index: number, count: number): string =>
-  count === 1 ? 'The input' : `input[${index}]`
-
-/** The first token id of an input that is not one of the model's (`null`: all are). */
-const foreignTokenId = (ids: readonly number[], vocabSize: number): number | null => {
-  for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) return id
-  return null
-}
-
 export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdapter => {
   const now = settings.now ?? Date.now
   const log = settings.log ?? silentLocalLog
-  let models = new Map<string, LocalModel>()
-  let pool: LocalWorkerPool | null = null
+  const host = createLocalModelHost({
+    id: settings.id,
+    directory: settings.directory,
+    models: settings.models,
+    versions: settings.versions ?? {},
+    workers: settings.workers,
+    intraOpNumThreads: settings.intraOpNumThreads,
+    maxBatch: settings.maxBatch,
+    dtype: settings.dtype,
+    spawn: settings.spawn,
+    log,
+  })
 
-  const namesOf = (kind: LocalModel['kind']): string => {
-    const names = [...models.values()]
+  const namesOf = (set: LocalModelSet, kind: LocalModel['kind']): string => {
+    const names = [...set.models.values()]
       .filter((model) => model.kind === kind)
       .map((model) => `${settings.id}/${model.name}`)
     return names.length === 0 ? 'none' : names.join(', ')
   }
 
   /** Why `model` cannot serve `operation` (chat on an embedding model, embeddings on a chat model), or `null`. */
-  const refusal = (operation: Operation, model: LocalModel): string | null => {
+  const refusal = (set: LocalModelSet, operation: Operation, model: LocalModel): string | null => {
     const modelId = `${settings.id}/${model.name}`
     if (operation === 'embeddings' && model.kind === 'chat')
-      return `\`${modelId}\` is a chat model: it cannot create embeddings. This provider's embedding models: ${namesOf('embedding')}.`
+      return `\`${modelId}\` is a chat model: it cannot create embeddings. This provider's embedding models: ${namesOf(set, 'embedding')}.`
     if (isGenerative(operation) && model.kind === 'embedding')
-      return `\`${modelId}\` is an embedding model: it serves /v1/embeddings, not chat. This provider's chat models: ${namesOf('chat')}.`
+      return `\`${modelId}\` is an embedding model: it serves /v1/embeddings, not chat. This provider's chat models: ${namesOf(set, 'chat')}.`
     return null
   }
 
-  /** The model a call names, of a kind that can serve the operation; throws a 404 or a 400 otherwise. */
-  const modelFor = (operation: Operation, name: string): LocalModel => {
-    const model = models.get(name)
-    if (model === undefined) throw localModelNotFound(`${settings.id}/${name}`, [...models.keys()])
-    const refused = refusal(operation, model)
+  /**
+   * The model a call names on the set serving now, of a kind that can serve the operation, and the call's record,
+   * which holds the set until the call ends; throws a 404 or a 400 otherwise.
+   */
+  const open = (
+    operation: Operation,
+    name: string,
+    call: CallContext
+  ): { set: LocalModelSet; model: LocalModel; record: LocalCallRecord } => {
+    const set = host.serving()
+    const model = set.models.get(name)
+    if (model === undefined)
+      throw localModelNotFound(`${settings.id}/${name}`, [...set.models.keys()])
+    const refused = refusal(set, operation, model)
     if (refused !== null) throw localInvalidRequest(refused, 'model')
-    return model
+    const record = openLocalCallRecord({
+      report: settings.report,
+      leave: set.enter(),
+      provider: settings.id,
+      model: model.name,
+      modelVersion: model.version,
+      requestId: call.requestId,
+      kind: operation === 'embeddings' ? 'embeddings' : 'generation',
+    })
+    return { set, model, record }
   }
 
   /** Everything before the generation: the model, the request's settings, the prompt's tokens, the window. */
   const prepare = async (
     request: ChatRequest,
     call: CallContext
-  ): Promise<{ job: GenerateJob; promptTokens: number; pool: LocalWorkerPool }> => {
-    if (pool === null) throw localUnavailable('The local model provider is not started.')
+  ): Promise<{
+    job: GenerateJob
+    promptTokens: number
+    set: LocalModelSet
+    record: LocalCallRecord
+  }> => {
     const modelId = `${settings.id}/${request.model}`
-    const model = modelFor('chat-completions', request.model)
-    const read = readLocalChatRequest(request, { modelId, defaults: model.samplingDefaults })
-    const inputIds = await pool.prepare({ model: model.name, messages: read.messages }, call.signal)
-    const promptTokens = inputIds.length
-    const window = model.contextWindow
-    if (promptTokens + (read.maxTokens ?? 1) > window) {
-      const asked =
-        read.maxTokens === null
-          ? `the messages take ${promptTokens} tokens, leaving no room for an answer`
-          : `you requested ${promptTokens + read.maxTokens} tokens (${promptTokens} in the messages, ${read.maxTokens} in max_tokens)`
-      throw localInvalidRequest(
-        `The context window of \`${modelId}\` is ${window} tokens; ${asked}. Shorten the messages or lower max_tokens.`,
-        'messages',
-        'context_length_exceeded'
+    const { set, model, record } = open('chat-completions', request.model, call)
+    try {
+      const read = readLocalChatRequest(request, { modelId, defaults: model.samplingDefaults })
+      const inputIds = await set.pool.prepare(
+        { model: model.name, messages: read.messages },
+        call.signal
       )
+      const promptTokens = inputIds.length
+      const window = model.contextWindow
+      if (promptTokens + (read.maxTokens ?? 1) > window) {
+        const asked =
+          read.maxTokens === null
+            ? `the messages take ${promptTokens} tokens, leaving no room for an answer`
+            : `you requested ${promptTokens + read.maxTokens} tokens (${promptTokens} in the messages, ${read.maxTokens} in max_tokens)`
+        throw localInvalidRequest(
+          `The context window of \`${modelId}\` is ${window} tokens; ${asked}. Shorten the messages or lower max_tokens.`,
+          'messages',
+          'context_length_exceeded'
+        )
+      }
+      const job: GenerateJob = {
+        model: model.name,
+        inputIds,
+        maxNewTokens: read.maxTokens ?? window - promptTokens,
+        sampling: {
+          temperature: read.temperature,
+          topP: read.topP,
+          topK: read.topK,
+          seed: read.seed ?? randomSeed(),
+        },
+        stop: read.stop,
+      }
+      return { job, promptTokens, set, record }
+    } catch (error) {
+      record.failed(error)
+      throw error
     }
-    const job: GenerateJob = {
-      model: model.name,
-      inputIds,
-      maxNewTokens: read.maxTokens ?? window - promptTokens,
-      sampling: {
-        temperature: read.temperature,
-        topP: read.topP,
-        topK: read.topK,
-        seed: read.seed ?? randomSeed(),
-      },
-      stop: read.stop,
-    }
-    return { job, promptTokens, pool }
   }
 
   return {
@@ -171,34 +213,17 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
 
     async start() {
       const startedAt = performance.now()
-      const found = findLocalModels({
-        directory: settings.directory,
-        names: settings.models,
-        dtype: settings.dtype,
-      })
-      const started = createLocalWorkerPool({
-        workers: settings.workers,
-        workerData: {
-          models: found.map((model) => ({
-            name: model.name,
-            folder: model.folder,
-            dtype: settings.dtype,
-            kind: model.kind,
-            pooling: model.embedding?.pooling,
-          })),
-          intraOpNumThreads: settings.intraOpNumThreads,
-          maxBatch: settings.maxBatch,
-        },
-        spawn: settings.spawn,
-        log,
-      })
-      await started.start()
-      models = new Map(found.map((model) => [model.name, model]))
-      pool = started
+      await host.start()
+      const models = [...host.serving().models.values()]
       log.info(
         {
           provider: settings.id,
-          models: found.map(({ name, version, folder, kind }) => ({ name, kind, version, folder })),
+          models: models.map(({ name, version, folder, kind }) => ({
+            name,
+            kind,
+            version,
+            folder,
+          })),
           dtype: settings.dtype,
           workers: settings.workers,
           intraOpNumThreads: settings.intraOpNumThreads,
@@ -210,16 +235,21 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
     },
 
     async chat(request, call) {
-      const { job, promptTokens, pool: workers } = await prepare(request, call)
+      const { job, promptTokens, set, record } = await prepare(request, call)
       const created = Math.floor(now() / 1000)
       return new Promise<ChatResult>((resolve, reject) => {
         const pieces: string[] = []
-        workers.generate(job, {
+        set.pool.generate(job, {
           signal: call.signal,
           handlers: {
-            onStart: () => {},
+            onStart: () => record.started(),
             onText: (text) => pieces.push(text),
             onEnd: (end) => {
+              record.completed({
+                inputTokens: promptTokens,
+                outputTokens: end.outputTokens,
+                finishReason: inferenceFinishReason[end.reason],
+              })
               const text = pieces.join('')
               resolve({
                 id: randomId(),
@@ -235,14 +265,17 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
                 usage: usageOf(promptTokens, end.outputTokens),
               })
             },
-            onError: reject,
+            onError: (error) => {
+              record.failed(error, promptTokens)
+              reject(error)
+            },
           },
         })
       })
     },
 
     async streamChat(request, call) {
-      const { job, promptTokens, pool: workers } = await prepare(request, call)
+      const { job, promptTokens, set, record } = await prepare(request, call)
       const created = Math.floor(now() / 1000)
       let controller!: ReadableStreamDefaultController<ChatChunk>
       const stream = new ReadableStream<ChatChunk>({
@@ -252,6 +285,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
         cancel: () => {
           held = ''
           generation.cancel()
+          record.cancelled()
         },
       })
       // Pieces that arrive in the same turn of the event loop (the worker ran ahead while the loop was busy) go out
@@ -263,86 +297,68 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
         held = ''
       }
       const handlers: GenerationHandlers = {
-        onStart: () =>
+        onStart: () => {
+          record.started()
           controller.enqueue({
             type: 'start',
             id: randomId(),
             model: request.model,
             created,
             usage: usageOf(promptTokens, null),
-          }),
+          })
+        },
         onText: (text) => {
           if (held === '') setImmediate(release)
           held += text
         },
         onEnd: (end) => {
+          record.completed({
+            inputTokens: promptTokens,
+            outputTokens: end.outputTokens,
+            finishReason: inferenceFinishReason[end.reason],
+          })
           release()
           controller.enqueue({ type: 'finish', choiceIndex: 0, finishReason: finishReasonOf(end) })
           controller.enqueue({ type: 'usage', usage: usageOf(promptTokens, end.outputTokens) })
           controller.close()
         },
         onError: (error) => {
+          record.failed(error, promptTokens)
           release()
           controller.error(error)
         },
       }
-      const generation = workers.generate(job, { signal: call.signal, handlers })
+      const generation = set.pool.generate(job, { signal: call.signal, handlers })
       return stream
     },
 
     cannotServe(operation, name) {
-      const model = models.get(name)
-      return model === undefined ? null : refusal(operation, model)
+      const set = host.current()
+      const model = set?.models.get(name)
+      return set === null || model === undefined ? null : refusal(set, operation, model)
     },
 
     async embed(request: EmbedRequest, call: CallContext): Promise<EmbedResult> {
-      if (pool === null) throw localUnavailable('The local model provider is not started.')
-      const model = modelFor('embeddings', request.model)
-      const modelId = `${settings.id}/${model.name}`
-      const { dimensions, maxInputTokens } = model.embedding!
-      if (request.dimensions !== undefined && request.dimensions !== dimensions)
-        throw localInvalidRequest(
-          `\`${modelId}\` gives ${dimensions}-dimensional embeddings and cannot shorten them: leave out dimensions, or send ${dimensions}.`,
-          'dimensions'
-        )
-      const count = request.inputs.length
-      for (const [index, input] of request.inputs.entries()) {
-        if (typeof input === 'string') continue
-        const foreign = foreignTokenId(input, model.vocabSize)
-        if (foreign !== null)
-          throw localInvalidRequest(
-            `${inputName(index, count)} holds token id ${foreign}, which \`${modelId}\` does not have (its ids run from 0 to ${model.vocabSize - 1}).`,
-            'input'
-          )
+      const { set, model, record } = open('embeddings', request.model, call)
+      try {
+        const { embeddings, tokens } = await embedWithLocalModel({
+          pool: set.pool,
+          model,
+          modelId: `${settings.id}/${model.name}`,
+          request,
+          signal: call.signal,
+        })
+        record.completed({ inputTokens: tokens, outputTokens: 0, finishReason: null })
+        return { model: request.model, embeddings, usage: usageOf(tokens, 0) }
+      } catch (error) {
+        record.failed(error)
+        throw error
       }
-      const outcome = await pool.embed(
-        { model: model.name, inputs: request.inputs, maxInputTokens },
-        call.signal
-      )
-      if (outcome.kind === 'refused') {
-        const name = inputName(outcome.index, count)
-        if (outcome.tokens === 0)
-          throw localInvalidRequest(`${name} is empty: it has no token to embed.`, 'input')
-        throw localInvalidRequest(
-          `${name} has ${outcome.tokens} tokens; \`${modelId}\` takes at most ${maxInputTokens} tokens per input. Shorten it, or split it into several inputs.`,
-          'input',
-          'context_length_exceeded'
-        )
-      }
-      const { vectors, tokens } = outcome
-      if (vectors.length !== count * dimensions)
-        throw localEmbeddingFailed(
-          `${model.folder}: the graph gave ${vectors.length / count} values per input, config.json says ${dimensions}`
-        )
-      const embeddings = Array.from({ length: count }, (_, index) =>
-        vectors.subarray(index * dimensions, (index + 1) * dimensions)
-      )
-      const total = tokens.reduce((sum, value) => sum + value, 0)
-      return { model: request.model, embeddings, usage: usageOf(total, 0) }
     },
 
     async listModels(): Promise<ModelInfo[]> {
-      return [...models.values()].map((model) => ({
+      const set = host.current()
+      return [...(set?.models.values() ?? [])].map((model) => ({
         id: model.name,
         created: model.modifiedAt,
         displayName:
@@ -350,8 +366,10 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
       }))
     },
 
+    modelVersions: host.versions,
+
     async close() {
-      await pool?.close()
+      await host.close()
     },
   }
 }

@@ -30,6 +30,21 @@ export const localModelNotFound = (modelId: string, served: readonly string[]): 
     type: 'invalid_request_error',
   })
 
+/** An activation names a version folder the model does not have. */
+export const localVersionNotFound = (
+  modelId: string,
+  version: string,
+  available: readonly string[]
+): ProviderError =>
+  new ProviderError({
+    kind: 'http',
+    status: 404,
+    message: `\`${modelId}\` has no version ${version}: ${available.length === 0 ? 'its folder has no version folders' : `its versions are ${available.join(', ')}`}.`,
+    code: 'model_version_not_found',
+    param: 'version',
+    type: 'invalid_request_error',
+  })
+
 /**
  * The worker thread running the call's generation exited (a crash in onnxruntime, memory exhausted). Not retried on
  * this provider: a request that crashes a worker would crash the replacement too; a route's next target is still

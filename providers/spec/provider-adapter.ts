@@ -7,6 +7,7 @@
  */
 import type { ChatChunk, ChatRequest, ChatResult, Usage } from './chat-types.ts'
 import type { EmbedRequest, EmbedResult } from './embedding-types.ts'
+import type { ModelVersionControl } from './model-versions.ts'
 import type { Operation } from './operation.ts'
 
 /**
@@ -278,8 +279,16 @@ export interface ProviderAdapter {
     stream: boolean
     onChunk?: (chunk: ChatChunk) => void
   }): ForwardTap
-  /** The models the provider advertises (its models endpoint). */
+  /**
+   * The models the provider advertises (its models endpoint). A provider with `modelVersions` lists its models from
+   * memory, and is asked each time rather than cached: the display name shows the version serving now.
+   */
   listModels?(call: CallContext): Promise<ModelInfo[]>
+  /**
+   * Where the provider runs its models itself from version folders (the local model): which version serves, and the
+   * switch to another while it serves (`model-versions.ts`). Absent for HTTP providers.
+   */
+  readonly modelVersions?: ModelVersionControl
   /**
    * Gets ready to serve (the local model: checks its model folders and loads them in its worker threads), before the
    * gateway listens; awaited by the Node runtime (the Workers one builds only HTTP adapters, which have none). A

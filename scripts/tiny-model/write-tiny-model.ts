@@ -25,15 +25,22 @@ export const tinyModelShape: Gpt2Shape = {
   layerNormEpsilon: 1e-5,
 }
 
-const seed = 14
+/** The shipped model's weights come from this seed; another one gives another model of the same shape. */
+const shippedSeed = 14
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`
 
 const onnxFile = (graph: GraphProto, docString: string): Uint8Array =>
   encodeOnnxFile(graph, { producerVersion: `${tinyModelName}/${tinyModelVersion}`, docString })
 
-/** Every file of the model folder, by its path in the folder: the standard Hugging Face ONNX export layout. */
-export const createTinyModelFiles = (): {
+/**
+ * Every file of the model folder, by its path in the folder: the standard Hugging Face ONNX export layout. `seed`
+ * (default: the shipped model's) makes other weights with the same tokenizer and shape: a second version of the model
+ * that answers the same prompt differently (what the model version tests swap to).
+ */
+export const createTinyModelFiles = (
+  seed: number = shippedSeed
+): {
   files: Map<string, string | Uint8Array>
   parameters: number
 } => {
@@ -92,9 +99,12 @@ export const createTinyModelFiles = (): {
 
 /**
  * Writes the tiny model's folder at `directory`, replacing what was there; a reader never finds half of it (see
- * `writeModelFolder`).
+ * `writeModelFolder`). `seed`: other weights (see `createTinyModelFiles`).
  */
-export const writeTinyModel = async (directory: string): Promise<WrittenModel> => {
-  const { files, parameters } = createTinyModelFiles()
+export const writeTinyModel = async (
+  directory: string,
+  options: { seed?: number } = {}
+): Promise<WrittenModel> => {
+  const { files, parameters } = createTinyModelFiles(options.seed)
   return writeModelFolder(directory, files, parameters)
 }

@@ -1,6 +1,6 @@
 /**
  * The CLI's commands that manage a running gateway: `gatehouse tenants …`, `gatehouse keys …`, `gatehouse usage …`,
- * `gatehouse cache …`.
+ * `gatehouse cache …`, `gatehouse models …`.
  * `bin/gatehouse.js` dispatches here with the process's environment, `fetch` and output; tests pass their own (a
  * `fetch` that calls the app in process, or the real one against a served gateway). Resolves with the exit code: 0,
  * 1 when the gateway refused or could not be reached, 2 for a wrong command line. Every failure is one line on
@@ -11,6 +11,7 @@ import type { CliContext } from './cli-context.ts'
 import { CliError, usageError } from './cli-error.ts'
 import { runCacheCommand } from './cache-command.ts'
 import { runKeysCommand } from './keys-command.ts'
+import { runModelsCommand } from './models-command.ts'
 import { runTenantsCommand } from './tenants-command.ts'
 import { runUsageCommand } from './usage-command.ts'
 
@@ -28,6 +29,7 @@ const groups = {
   keys: runKeysCommand,
   usage: runUsageCommand,
   cache: runCacheCommand,
+  models: runModelsCommand,
 } as const
 
 export const cliGroups = Object.keys(groups) as (keyof typeof groups)[]

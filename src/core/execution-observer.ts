@@ -1,9 +1,11 @@
 /**
  * What happens inside the executor, as events: attempts, retries, fallbacks, circuit breaker changes and how streams
- * end; and beside it, the prompt cache's hits, misses and writes. Metrics, traces and the attempt log subscribe here (`Deps.observers`); the executor emits without knowing who
- * listens. An observer must be cheap and must not throw: a throw is caught and dropped (`fanOutObservers`), since
- * watching a request must never fail it.
+ * end; beside it, the prompt cache's hits, misses and writes; and from a provider that runs its models itself (the
+ * local model), each call's inference, by model version (`inference`). Metrics, traces and the attempt log subscribe
+ * here (`Deps.observers`); the executor emits without knowing who listens. An observer must be cheap and must not
+ * throw: a throw is caught and dropped (`fanOutObservers`), since watching a request must never fail it.
  */
+import type { InferenceReport } from '../../providers/spec/inference-report.ts'
 import type { Operation } from '../../providers/spec/operation.ts'
 import type { BreakerState } from './circuit-breaker.ts'
 
@@ -67,6 +69,13 @@ export type ExecutionEvent =
     }
   /** The prompt cache stored an answer (`ttlMs` from now). */
   | { type: 'cache-stored'; requestId: string; operation: Operation; ttlMs: number }
+  /**
+   * A call a provider ran on its own model (the local model) ended: the model version that ran it, its inference time,
+   * tokens per second, output length, finish reason or error (`providers/spec/inference-report.ts`). It comes beside
+   * the attempt's own events (same `requestId`), from the provider, when the model is done: for a stream, before
+   * `stream-ended`.
+   */
+  | ({ type: 'inference' } & InferenceReport)
 
 export interface ExecutionObserver {
   observe(event: ExecutionEvent): void

@@ -68,6 +68,22 @@ export const createExecutionLog = (logger: Logger): ExecutionObserver => ({
           'prompt cache'
         )
         return
+      case 'inference':
+        logger.debug(
+          {
+            requestId: event.requestId,
+            provider: event.provider,
+            model: event.model,
+            modelVersion: event.modelVersion,
+            outcome: event.outcome,
+            inferenceMs: event.inferenceMs,
+            outputTokens: event.outputTokens,
+            tokensPerSecond: event.tokensPerSecond,
+            finishReason: event.finishReason,
+          },
+          'local inference'
+        )
+        return
       case 'attempt-started':
       case 'cache-stored':
         return

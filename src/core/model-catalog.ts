@@ -97,8 +97,23 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
     return cached.models !== null ? null : cached.inFlight
   }
 
-  const discovered = async (entry: ProviderEntry): Promise<ModelInfo[] | null> =>
-    (await refresh(entry)) ?? cache.get(entry.config.id)?.models ?? null
+  /**
+   * A provider that runs its models itself (`modelVersions`: the local model) lists them from memory, so its list is
+   * read each time: its display names show the version serving now, right after an activation. Routing by name
+   * (`providersOf`) keeps the cached list: activations change versions, never names.
+   */
+  const discovered = async (entry: ProviderEntry): Promise<ModelInfo[] | null> => {
+    const { adapter } = entry
+    if (adapter.modelVersions !== undefined && adapter.listModels && entry.config.discoverModels) {
+      await refresh(entry)
+      // Read from memory: nothing aborts it. (Not a module constant: Workers refuse one made at load.)
+      return adapter.listModels({
+        signal: new AbortController().signal,
+        requestId: 'model-catalog',
+      })
+    }
+    return (await refresh(entry)) ?? cache.get(entry.config.id)?.models ?? null
+  }
 
   const modelsOf = async (entry: ProviderEntry): Promise<ModelInfo[]> => {
     const models = [...((await discovered(entry)) ?? [])]

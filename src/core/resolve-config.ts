@@ -89,6 +89,8 @@ export type LocalProviderSettings = {
   intraOpNumThreads: number
   maxBatch: number
   dtype: LocalModelDtype
+  /** The version folder to serve of each model named here; the others serve their highest. */
+  versions: Record<string, string>
 }
 
 /**
@@ -102,6 +104,7 @@ export const defaultLocalProvider: Omit<LocalProviderSettings, 'models'> = {
   intraOpNumThreads: 1,
   maxBatch: 8,
   dtype: 'fp32',
+  versions: {},
 }
 
 /** The prompt cache's policy on one route (or the default one), every field set. */
@@ -312,6 +315,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
         intraOpNumThreads: provider.intraOpNumThreads ?? defaultLocalProvider.intraOpNumThreads,
         maxBatch: provider.maxBatch ?? defaultLocalProvider.maxBatch,
         dtype: provider.dtype ?? defaultLocalProvider.dtype,
+        versions: provider.versions ?? {},
       }
     }
   }

@@ -1,17 +1,20 @@
 /**
  * Builds the Node runtime's `Deps` from the environment and the config file: config, one bounded undici pool per
- * provider instance (its `pool` settings), the provider registry (HTTP adapters and the local model, started before the
- * server listens), the master key, the JSON
- * logger, the usage sink and the execution log, and the ordered list of what shutdown closes. `node.ts` owns the
- * server and its lifecycle; this file owns what the app is given.
+ * provider instance (its `pool` settings), the stores, the provider registry (HTTP adapters and the local model,
+ * started before the server listens, on the model versions kept in the database), the model versions' manager and its
+ * sync with the other processes, the master key, the JSON logger, the usage sink and the execution log, and the
+ * ordered list of what shutdown closes. `node.ts` owns the server and its lifecycle; this file owns what the app is
+ * given.
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { systemClock } from '../core/clock.ts'
 import { createBackgroundPoller } from '../api/openai-responses/background-poller.ts'
 import { createBackgroundUsageSettler } from '../api/openai-responses/background-usage.ts'
+import { fanOutObservers } from '../core/execution-observer.ts'
 import { createExecutionLog } from '../core/log-execution-events.ts'
 import type { Logger } from '../core/logger.ts'
+import { createModelVersionManager } from '../core/model-version-manager.ts'
 import { createProviderRegistry } from '../core/provider-registry.ts'
 import type { ResolvedConfig } from '../core/resolve-config.ts'
 import { createStoreUsageSink, fanOutUsageSinks } from '../core/store-usage-sink.ts'
@@ -30,6 +33,7 @@ import { createNodeAssets } from './node-assets.ts'
 import { nodeClientSignal } from './node-client-signal.ts'
 import { nodeStreamBody } from './node-stream-body.ts'
 import { openNodeStores } from './open-node-stores.ts'
+import { startModelVersionSync } from './start-model-version-sync.ts'
 import { createNodeTransport, type NodeTransport } from './node-transport.ts'
 import { StartupError } from './startup-error.ts'
 
@@ -102,6 +106,8 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
       'no provider configured: serving the local models as provider local (set OPENAI_API_KEY or ANTHROPIC_API_KEY, or point GATEHOUSE_CONFIG at a config file, to reach others)'
     )
 
+  // Built before the providers: the local model reports each call's inference to them.
+  const observers = [createExecutionLog(logger)]
   const transports: NodeTransport[] = []
   const built = createProviderRegistry({
     providers: config.providers,
@@ -111,7 +117,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
         transports.push(transport)
         return transport
       }, config),
-      ...localProviderFactories({ cwd, logger }),
+      ...localProviderFactories({ cwd, logger, observer: fanOutObservers(observers) }),
     },
     runtimeName: 'Node',
   })
@@ -123,20 +129,6 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     throw new StartupError(built.errors)
   }
   const providers = built.registry
-  // Local models are loaded before anything else opens: a model folder that is missing or broken stops the start.
-  const started = await providers.start()
-  if (started.failed.length > 0) {
-    await providers.close()
-    await closeTransports()
-    flushLog()
-    throw new StartupError(
-      started.failed.flatMap(({ provider, error }) =>
-        String((error as Error).message ?? error)
-          .split('\n')
-          .map((line) => `providers.${provider}: ${line}`)
-      )
-    )
-  }
 
   const deferred = new Set<Promise<void>>()
   const defer = (work: Promise<unknown>): void => {
@@ -159,6 +151,46 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     let closing: Promise<void> | undefined
     return { name: closable.name, close: () => (closing ??= closable.close()) }
   })
+  const closeStores = async (): Promise<void> => {
+    for (const closable of storeClosables) await closable.close().catch(() => {})
+  }
+
+  // The model versions an operator activated are kept in the database: the local models start on them.
+  const modelVersions = createModelVersionManager({
+    providers,
+    store: stores.modelVersions,
+    clock: systemClock,
+    logger,
+  })
+  try {
+    await modelVersions.restore()
+  } catch (error) {
+    await closeStores()
+    await closeTransports()
+    throw new StartupError([
+      `model versions: cannot read the activations kept in the database: ${(error as Error).message}`,
+    ])
+  }
+  // Local models are loaded before the gateway listens: a model folder that is missing or broken stops the start.
+  const started = await providers.start()
+  if (started.failed.length > 0) {
+    await providers.close()
+    await closeStores()
+    await closeTransports()
+    flushLog()
+    throw new StartupError(
+      started.failed.flatMap(({ provider, error }) =>
+        String((error as Error).message ?? error)
+          .split('\n')
+          .map((line) => `providers.${provider}: ${line}`)
+      )
+    )
+  }
+  const modelVersionSync = providers
+    .list()
+    .some((entry) => entry.adapter.modelVersions !== undefined)
+    ? startModelVersionSync({ manager: modelVersions, logger })
+    : null
   logger.info(
     { database: opened.databaseLocation, limits: opened.shared ? 'redis' : 'in-process' },
     'stores open'
@@ -194,6 +226,8 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
   const closables: Closable[] = [
     // First: a settlement it has started records its usage event before the sink closes.
     backgroundPoller,
+    // Before the providers: no version switch starts while they close.
+    ...(modelVersionSync === null ? [] : [modelVersionSync]),
     { name: 'usage sink', close: () => usage.close() },
     {
       name: 'providers',
@@ -213,7 +247,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     providers,
     stores,
     usage,
-    observers: [createExecutionLog(logger)],
+    observers,
     closables,
     clock: systemClock,
     logger,
@@ -230,6 +264,7 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     streamBody: nodeStreamBody,
     sha256Hex: (text) => createHash('sha256').update(text).digest('hex'),
     backgroundPoller,
+    modelVersions,
   }
   return {
     deps,
@@ -245,9 +280,10 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     flushLog,
     discard: async () => {
       await backgroundPoller.close()
+      await modelVersionSync?.close()
       await providers.close()
       await closeTransports()
-      for (const closable of storeClosables) await closable.close().catch(() => {})
+      await closeStores()
       flushLog()
       process.off('exit', flushLog)
     },

@@ -1,11 +1,12 @@
 /**
- * Opens the stores on Node: tenants, keys, usage and stored responses in SQL (a SQLite file by default, PostgreSQL with a `postgres://`
- * URL), migrated at start-up; rate limits, budgets and revocations in Redis when `redis.url` is set, in the process
- * otherwise (one process only); the prompt cache's answers, when the cache is on, in the process (an LRU, by default)
- * or in Redis (`cache.backend: redis`, with single-flight across processes); with Redis, the purges of an in-process
- * cache are relayed to every process. Starts the usage retention (`start-usage-retention.ts`). Returns them with what
- * shutdown closes, in order: the revocation feed, the Redis connection, the usage retention, the usage writer thread
- * and the database (after the usage sink, which `node-deps.ts` closes first).
+ * Opens the stores on Node: tenants, keys, usage, stored responses and activated model versions in SQL (a SQLite file
+ * by default, PostgreSQL with a `postgres://` URL), migrated at start-up; rate limits, budgets and revocations in Redis
+ * when `redis.url` is set, in the process otherwise (one process only); the prompt cache's answers, when the cache is
+ * on, in the process (an LRU, by default) or in Redis (`cache.backend: redis`, with single-flight across processes);
+ * with Redis, the purges of an in-process cache are relayed to every process. Starts the usage retention
+ * (`start-usage-retention.ts`). Returns them with what shutdown closes, in order: the revocation feed, the Redis
+ * connection, the usage retention, the usage writer thread and the database (after the usage sink, which `node-deps.ts`
+ * closes first).
  */
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
@@ -23,6 +24,7 @@ import { createRedisSharedFlights } from '../stores/redis/redis-shared-flights.t
 import { RedisGuard } from '../stores/redis/redis-guard.ts'
 import { createRedisRevocationFeed } from '../stores/redis/redis-revocation-feed.ts'
 import { defaultDatabaseUrl } from '../stores/sql/open-sql-database.ts'
+import { createSqlModelVersionStore } from '../stores/sql/sql-model-version-store.ts'
 import { createSqlResponseStore } from '../stores/sql/sql-response-store.ts'
 import { createSqlTenantStore } from '../stores/sql/sql-tenant-store.ts'
 import { createSqlUsageStore } from '../stores/sql/sql-usage-store.ts'
@@ -59,6 +61,7 @@ export const openNodeStores = async (options: {
   const tenants = createSqlTenantStore({ database, clock })
   const usage = createSqlUsageStore({ database })
   const responses = createSqlResponseStore({ database, clock })
+  const modelVersions = createSqlModelVersionStore({ database })
   const loadSpent: SpentLoader = (query) =>
     usage.spent(
       query.scope === 'tenant' ? { tenantId: query.id } : { keyId: query.id },
@@ -103,6 +106,7 @@ export const openNodeStores = async (options: {
         revocations,
         responses,
         cache: memoryCache(),
+        modelVersions,
       },
       usageWriter,
       closables: [{ name: 'revocation feed', close: () => revocations.close() }, ...sqlClosables],
@@ -170,6 +174,7 @@ export const openNodeStores = async (options: {
       revocations,
       responses,
       cache,
+      modelVersions,
     },
     usageWriter,
     closables: [

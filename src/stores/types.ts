@@ -10,6 +10,7 @@
  */
 import type { AdmissionStore } from './admission-store.ts'
 import type { CacheStore } from './cache-store.ts'
+import type { ModelVersionStore } from './model-version-store.ts'
 import type { ResponseStore } from './response-store.ts'
 import type { RevocationFeed } from './revocation-feed.ts'
 import type { TenantStore } from './tenant-store.ts'
@@ -25,6 +26,8 @@ export type Stores = {
   responses?: ResponseStore
   /** The prompt cache's answers (`core/cache/`), present only when the cache is on for some route. */
   cache?: CacheStore
+  /** The model versions an operator activated (the local model's), kept across restarts and processes. */
+  modelVersions?: ModelVersionStore
 }
 
 /** Something held open for the process's life (a store's connection, a pool, worker threads), closed at shutdown. */

@@ -87,6 +87,7 @@ defineStoreContract<EmptyDatabase>({
           'api_keys',
           migrationLockTableName,
           migrationTableName,
+          'model_activations',
           'response_items',
           'responses',
           'tenants',
@@ -138,7 +139,9 @@ defineStoreContract<EmptyDatabase>({
             30, 0, 250)
         `.execute(database.db)
 
-      expect(await migrateSqlDatabase(database)).toEqual(['0005_prompt_cache_usage'])
+      expect(await migrateSqlDatabase(database)).toEqual(
+        allVersions.filter((name) => name > '0004_background_usage')
+      )
       const [event] = await database.db.selectFrom('usage_events').selectAll().execute()
       expect(event).toMatchObject({ id: 'evt_old', cache: null, saved_cost_micro_usd: null })
       const store = createSqlUsageStore({ database })

@@ -235,7 +235,7 @@ describe('gatehouse tenants, keys and usage against a running gateway', () => {
   it('documents the commands in --help', async () => {
     const help = await gatehouse(['--help'])
     expect(help.code).toBe(0)
-    for (const name of ['tenants', 'keys', 'usage'])
+    for (const name of ['tenants', 'keys', 'usage', 'cache', 'models'])
       expect(help.stdout).toMatch(new RegExp(`^  ${name} `, 'm'))
     const keys = await gatehouse(['keys', '--help'])
     expect(keys.stdout).toMatch(/^gatehouse keys create --tenant <tenant>/)

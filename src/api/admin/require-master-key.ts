@@ -13,7 +13,7 @@ export const requireMasterKey: MiddlewareHandler<GatewayEnv> = async function re
   if (c.get('principal')?.kind !== 'master')
     throw new GatewayError(
       'permission',
-      'The admin API takes the master key only; a tenant key cannot manage tenants, keys, usage or the prompt cache.',
+      'The admin API takes the master key only; a tenant key cannot manage tenants, keys, usage, the prompt cache or model versions.',
       { openaiCode: 'insufficient_permissions' }
     )
   await next()

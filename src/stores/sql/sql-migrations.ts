@@ -278,6 +278,26 @@ const promptCacheUsage: Migration = {
   },
 }
 
+/**
+ * The model versions an operator activated (`model-version-store.ts`), so an activation outlives a restart and
+ * reaches every process on the database: one small row per (provider, model).
+ */
+const modelActivations: Migration = {
+  async up(db) {
+    await db.schema
+      .createTable('model_activations')
+      .addColumn('provider', 'text', (column) => column.notNull())
+      .addColumn('model', 'text', (column) => column.notNull())
+      .addColumn('version', 'text', (column) => column.notNull())
+      .addColumn('activated_at', 'bigint', (column) => column.notNull())
+      .addPrimaryKeyConstraint('model_activations_pkey', ['provider', 'model'])
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable('model_activations').execute()
+  },
+}
+
 /** Every migration, by name, for `dialect`. */
 export const sqlMigrations = (dialect: SqlDialectName): Record<string, Migration> => ({
   '0001_tenants_and_keys': tenantsAndKeys(dialect),
@@ -285,4 +305,5 @@ export const sqlMigrations = (dialect: SqlDialectName): Record<string, Migration
   '0003_responses': responses,
   '0004_background_usage': backgroundUsage,
   '0005_prompt_cache_usage': promptCacheUsage,
+  '0006_model_activations': modelActivations,
 })

@@ -139,6 +139,14 @@ export type ResponseItemsTable = {
   item: string
 }
 
+/** A model version an operator activated (`model-version-store.ts`): one row per provider and model. */
+export type ModelActivationsTable = {
+  provider: string
+  model: string
+  version: string
+  activated_at: number
+}
+
 export type SqlSchema = {
   tenants: TenantsTable
   api_keys: ApiKeysTable
@@ -148,4 +156,5 @@ export type SqlSchema = {
   usage_daily: UsageRollupTable
   responses: ResponsesTable
   response_items: ResponseItemsTable
+  model_activations: ModelActivationsTable
 }
