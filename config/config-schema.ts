@@ -127,6 +127,8 @@ export const providerSchema = z.strictObject({
    * not named here serves its highest version. An activation through the admin API overrides it.
    */
   versions: z.record(z.string(), z.string().min(1)).optional(),
+  /** `local`: the weights of a model, when not `dtype` (`gatehouse-tiny: q8` runs its int8 weights, the others `dtype`). */
+  dtypes: z.record(z.string(), z.enum(localModelDtypes)).optional(),
 })
 export type ProviderConfig = z.infer<typeof providerSchema>
 

@@ -342,11 +342,12 @@ describe('local model providers', () => {
       maxBatch: 8,
       dtype: 'fp32',
       versions: {},
+      dtypes: {},
     })
     expect(local.models).toEqual([])
   })
 
-  it('takes its folder, models, workers, threads, dtype and pinned versions from the config', () => {
+  it('takes its folder, models, workers, threads, dtypes and pinned versions from the config', () => {
     const local = resolvedLocal(
       [
         'providers:',
@@ -359,6 +360,7 @@ describe('local model providers', () => {
         '    maxBatch: 1',
         '    dtype: q8',
         '    versions: { gatehouse-tiny: "2", qwen2.5-0.5b-instruct: 2025-06-01 }',
+        '    dtypes: { gatehouse-tiny: fp32 }',
         '',
       ].join('\n')
     )
@@ -370,6 +372,7 @@ describe('local model providers', () => {
       maxBatch: 1,
       dtype: 'q8',
       versions: { 'gatehouse-tiny': '2', 'qwen2.5-0.5b-instruct': '2025-06-01' },
+      dtypes: { 'gatehouse-tiny': 'fp32' },
     })
   })
 
@@ -384,6 +387,7 @@ describe('local model providers', () => {
       '    workers: 0',
       '    dtype: fp16',
       '    versions: { ok: "../1", a/b: "1", other: "2", ok2: 3 }',
+      '    dtypes: { ok: int4, other: q8 }',
       '  openai: { type: openai, apiKey: k, workers: 2, directory: models, versions: { x: "1" } }',
       '',
     ].join('\n')
@@ -391,6 +395,7 @@ describe('local model providers', () => {
       'providers.local.workers: Too small: expected number to be >=1',
       'providers.local.dtype: Invalid option: expected one of "fp32"|"q8"',
       'providers.local.versions.ok2: Invalid input: expected string, received number',
+      'providers.local.dtypes.ok: Invalid option: expected one of "fp32"|"q8"',
       'providers.local.apiKey: not an option of type local',
       'providers.local.baseUrl: not an option of type local',
       'providers.local.models[1]: "../escape" is not a model folder name (letters, digits, ., - and _)',
@@ -399,6 +404,7 @@ describe('local model providers', () => {
       'providers.local.versions["a/b"]: "a/b" is not a model folder name (letters, digits, ., - and _)',
       "providers.local.versions.other: not one of the provider's models (ok, ../escape, a/b)",
       "providers.local.versions.ok2: not one of the provider's models (ok, ../escape, a/b)",
+      "providers.local.dtypes.other: not one of the provider's models (ok, ../escape, a/b)",
       'providers.openai.directory: only for type local',
       'providers.openai.workers: only for type local',
       'providers.openai.versions: only for type local',

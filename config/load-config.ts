@@ -191,6 +191,7 @@ const localOnlyOptions = [
   'maxBatch',
   'dtype',
   'versions',
+  'dtypes',
 ]
 const httpOnlyOptions = ['apiKey', 'baseUrl', 'headers', 'compat', 'pool']
 
@@ -224,6 +225,15 @@ const checkLocalOptions = (id: string, provider: Record<string, unknown>): strin
         errors.push(
           `${path}: "${version}" is not a version folder name (letters, digits, ., - and _: "2", "2025-06-01")`
         )
+      else if (Array.isArray(provider.models) && !provider.models.includes(name))
+        errors.push(`${path}: not one of the provider's models (${provider.models.join(', ')})`)
+    }
+  }
+  if (isLocal && isPlainObject(provider.dtypes)) {
+    for (const name of Object.keys(provider.dtypes)) {
+      const path = formatPath(['providers', id, 'dtypes', name])
+      if (!localModelName.test(name))
+        errors.push(`${path}: "${name}" is not a model folder name (letters, digits, ., - and _)`)
       else if (Array.isArray(provider.models) && !provider.models.includes(name))
         errors.push(`${path}: not one of the provider's models (${provider.models.join(', ')})`)
     }

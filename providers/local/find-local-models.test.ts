@@ -52,6 +52,7 @@ const problemsOf = (
   options: {
     names?: string[] | null
     dtype?: 'fp32' | 'q8'
+    dtypes?: Record<string, 'fp32' | 'q8'>
     versions?: Record<string, string>
   } = {}
 ): string => {
@@ -60,6 +61,7 @@ const problemsOf = (
       directory,
       names: options.names ?? null,
       dtype: options.dtype ?? 'fp32',
+      dtypes: options.dtypes,
       versions: options.versions,
     })
   } catch (error) {
@@ -150,6 +152,24 @@ describe('findLocalModels', () => {
       new RegExp(
         `^model broken: ${folder} is not a usable model folder: config.json is not valid JSON \\(.+\\); tokenizer.json is missing$`
       )
+    )
+  })
+
+  it('runs the weights set per model, the provider dtype for the others, and checks those weights are there', () => {
+    copyModel('tiny/1')
+    const flat = copyModel('flat')
+    const found = findLocalModels({ directory, names: null, dtype: 'fp32', dtypes: { tiny: 'q8' } })
+    expect(found.map(({ name, dtype }) => ({ name, dtype }))).toEqual([
+      { name: 'flat', dtype: 'fp32' },
+      { name: 'tiny', dtype: 'q8' },
+    ])
+    rmSync(join(flat, 'onnx', 'model_quantized.onnx'))
+    expect(problemsOf({ dtypes: { flat: 'q8', gone: 'q8' } }).split('\n')).toEqual([
+      `model flat: ${flat} is not a usable model folder: onnx/model_quantized.onnx is missing (the weights of dtype q8)`,
+      `model gone: a dtype is set, but there is no model folder at ${join(directory, 'gone')}`,
+    ])
+    expect(problemsOf({ names: ['tiny'], dtypes: { flat: 'q8' } })).toBe(
+      "model flat: a dtype is set, but the provider's models do not include it (tiny)"
     )
   })
 

@@ -21,6 +21,8 @@ export type LocalModel = ModelFolderFacts & {
   /** The version folder served; `null` for an unversioned folder. */
   version: string | null
   folder: string
+  /** The weights it runs. */
+  dtype: LocalModelDtype
 }
 
 const isDirectory = (path: string): boolean => {
@@ -99,7 +101,12 @@ export const findLocalModelVersion = (options: {
   dtype: LocalModelDtype
 }): LocalModel => {
   const served = servedFolder(options.directory, options.name, options.version)
-  return { name: options.name, ...served, ...readModelFolder(served.folder, options.dtype) }
+  return {
+    name: options.name,
+    ...served,
+    dtype: options.dtype,
+    ...readModelFolder(served.folder, options.dtype),
+  }
 }
 
 /**
@@ -116,12 +123,15 @@ export const findLocalModels = (options: {
   directory: string
   /** `null`: every model under `directory`. */
   names: readonly string[] | null
+  /** The weights of every model but those `dtypes` names. */
   dtype: LocalModelDtype
+  dtypes?: Readonly<Record<string, LocalModelDtype>>
   /** The version to serve of each model named (default: its highest). */
   versions?: Readonly<Record<string, string>>
 }): LocalModel[] => {
-  const { directory, names, dtype } = options
+  const { directory, names } = options
   const versions = options.versions ?? {}
+  const dtypes = options.dtypes ?? {}
   if (!isDirectory(directory))
     throw new Error(`the model directory ${directory} does not exist (or is not a directory)`)
   const problems: string[] = []
@@ -132,18 +142,29 @@ export const findLocalModels = (options: {
     // Discovered subfolders that hold no model are not models; a name the config gives or pins must be one.
     if (names === null && pinned === null && layoutOf(join(directory, name)) === null) continue
     try {
-      models.push(findLocalModelVersion({ directory, name, version: pinned, dtype }))
+      models.push(
+        findLocalModelVersion({
+          directory,
+          name,
+          version: pinned,
+          dtype: dtypes[name] ?? options.dtype,
+        })
+      )
     } catch (error) {
       problems.push(`model ${name}: ${(error as Error).message}`)
     }
   }
-  for (const name of Object.keys(versions))
-    if (!candidates.includes(name))
-      problems.push(
-        names === null
-          ? `model ${name}: a version is pinned, but there is no model folder at ${join(directory, name)}`
-          : `model ${name}: a version is pinned, but the provider's models do not include it (${names.join(', ')})`
-      )
+  for (const [setting, what] of [
+    [versions, 'a version is pinned'],
+    [dtypes, 'a dtype is set'],
+  ] as const)
+    for (const name of Object.keys(setting))
+      if (!candidates.includes(name))
+        problems.push(
+          names === null
+            ? `model ${name}: ${what}, but there is no model folder at ${join(directory, name)}`
+            : `model ${name}: ${what}, but the provider's models do not include it (${names.join(', ')})`
+        )
   if (problems.length > 0) throw new Error(problems.join('\n'))
   if (models.length === 0)
     throw new Error(

@@ -54,6 +54,8 @@ export type LocalAdapterSettings = {
   /** Generations one worker runs together (`LocalWorkerData.maxBatch`). */
   maxBatch: number
   dtype: LocalModelDtype
+  /** The weights of each model named here, when not `dtype`. */
+  dtypes?: Readonly<Record<string, LocalModelDtype>>
   /** Epoch milliseconds, for `created`. Defaults to `Date.now`. */
   now?: () => number
   /** How worker threads are started (`LocalWorkerPoolOptions.spawn`). */
@@ -109,6 +111,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
     intraOpNumThreads: settings.intraOpNumThreads,
     maxBatch: settings.maxBatch,
     dtype: settings.dtype,
+    dtypes: settings.dtypes ?? {},
     spawn: settings.spawn,
     log,
   })
@@ -218,11 +221,12 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
       log.info(
         {
           provider: settings.id,
-          models: models.map(({ name, version, folder, kind }) => ({
+          models: models.map(({ name, version, folder, kind, dtype }) => ({
             name,
             kind,
             version,
             folder,
+            dtype,
           })),
           dtype: settings.dtype,
           workers: settings.workers,

@@ -48,7 +48,9 @@ export type LocalModelHostSettings = {
   intraOpNumThreads: number
   /** Generations one worker runs together (`LocalWorkerData.maxBatch`). */
   maxBatch: number
+  /** The weights a model runs unless `dtypes` names it. */
   dtype: LocalModelDtype
+  dtypes: Readonly<Record<string, LocalModelDtype>>
   spawn?: LocalModelSetOptions['spawn']
   log: LocalProviderLog
 }
@@ -66,7 +68,8 @@ export type LocalModelHost = {
 }
 
 export const createLocalModelHost = (settings: LocalModelHostSettings): LocalModelHost => {
-  const { id, directory, dtype, log } = settings
+  const { id, directory, log } = settings
+  const dtypeOf = (name: string): LocalModelDtype => settings.dtypes[name] ?? settings.dtype
   let serving: LocalModelSet | null = null
   let closed = false
   const draining = new Set<LocalModelSet>()
@@ -81,7 +84,6 @@ export const createLocalModelHost = (settings: LocalModelHostSettings): LocalMod
       workers: settings.workers,
       intraOpNumThreads: settings.intraOpNumThreads,
       maxBatch: settings.maxBatch,
-      dtype,
       spawn: settings.spawn,
       log,
     })
@@ -144,7 +146,7 @@ export const createLocalModelHost = (settings: LocalModelHostSettings): LocalMod
       throw localVersionNotFound(`${id}/${name}`, version, available)
     let next: LocalModel
     try {
-      next = findLocalModelVersion({ directory, name, version, dtype })
+      next = findLocalModelVersion({ directory, name, version, dtype: dtypeOf(name) })
     } catch (error) {
       throw localInvalidRequest(
         `Version ${version ?? 'highest'} of \`${id}/${name}\` cannot be served: ${(error as Error).message}. Version ${model.version} goes on serving.`,
@@ -227,7 +229,8 @@ export const createLocalModelHost = (settings: LocalModelHostSettings): LocalMod
       const found = findLocalModels({
         directory,
         names: settings.models,
-        dtype,
+        dtype: settings.dtype,
+        dtypes: settings.dtypes,
         versions: { ...settings.versions, ...kept },
       })
       for (const model of found)

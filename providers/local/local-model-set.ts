@@ -34,7 +34,6 @@ export type LocalModelSetOptions = {
   intraOpNumThreads: number
   /** Generations one worker runs together (`LocalWorkerData.maxBatch`). */
   maxBatch: number
-  dtype: LocalModelDtype
   spawn?: LocalWorkerPoolOptions['spawn']
   log: LocalProviderLog
 }
@@ -47,7 +46,7 @@ export const startLocalModelSet = async (options: LocalModelSetOptions): Promise
       models: options.models.map((model) => ({
         name: model.name,
         folder: model.folder,
-        dtype: options.dtype,
+        dtype: model.dtype,
         kind: model.kind,
         pooling: model.embedding?.pooling,
       })),

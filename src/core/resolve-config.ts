@@ -91,6 +91,8 @@ export type LocalProviderSettings = {
   dtype: LocalModelDtype
   /** The version folder to serve of each model named here; the others serve their highest. */
   versions: Record<string, string>
+  /** The weights of each model named here; the others run `dtype`. */
+  dtypes: Record<string, LocalModelDtype>
 }
 
 /**
@@ -105,6 +107,7 @@ export const defaultLocalProvider: Omit<LocalProviderSettings, 'models'> = {
   maxBatch: 8,
   dtype: 'fp32',
   versions: {},
+  dtypes: {},
 }
 
 /** The prompt cache's policy on one route (or the default one), every field set. */
@@ -316,6 +319,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
         maxBatch: provider.maxBatch ?? defaultLocalProvider.maxBatch,
         dtype: provider.dtype ?? defaultLocalProvider.dtype,
         versions: provider.versions ?? {},
+        dtypes: provider.dtypes ?? {},
       }
     }
   }

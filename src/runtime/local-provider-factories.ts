@@ -28,6 +28,7 @@ export const localProviderFactories = (options: {
       maxBatch: local.maxBatch,
       dtype: local.dtype,
       versions: local.versions,
+      dtypes: local.dtypes,
       log: options.logger,
       report:
         options.observer === undefined
