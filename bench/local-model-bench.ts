@@ -101,14 +101,12 @@ const streamOnce = async (
       const line = buffered.slice(0, newline)
       buffered = buffered.slice(newline + 1)
       newline = buffered.indexOf('\n')
-      if (!line.startsWith('data: {')) continue
-      const chunk = JSON.parse(line.slice(6)) as {
-        choices: { delta?: { content?: string } }[]
-        usage?: { completion_tokens: number } | null
-      }
-      if (firstTokenMs === null && chunk.choices[0]?.delta?.content)
+      // Read cheaply (this process shares the machine with the gateway): the first chunk with text, and the usage.
+      if (firstTokenMs === null && line.includes('"content":"') && !line.includes('"content":""'))
         firstTokenMs = performance.now() - started
-      if (chunk.usage) tokens = chunk.usage.completion_tokens
+      if (line.startsWith('data: {') && line.includes('"usage":{'))
+        tokens = (JSON.parse(line.slice(6)) as { usage: { completion_tokens: number } }).usage
+          .completion_tokens
     }
   }
   if (firstTokenMs === null) throw new Error(`${model}: the stream had no text`)
@@ -175,7 +173,8 @@ export const runLocalModelBench = async (options: {
     logPath: options.logPath,
     bin,
     nodeOptions: [...serveNodeFlags, ...(options.nodeOptions ?? []), '--import', probe],
-    env: {},
+    // A store of its own, never the repository's `data/`.
+    env: { DATABASE_URL: `sqlite:${join(configDirectory, 'gatehouse.db')}` },
     core: null,
     ipc: true,
   })
