@@ -143,6 +143,8 @@ export const runLocalModelBench = async (options: {
   singleStreams: number
   /** Rounds of eight concurrent streams per eight-way phase. */
   rounds: number
+  /** Each phase runs at least this long (more streams or rounds), so that its event loop figures hold. */
+  minSeconds: number
   logPath: string
   /** More Node flags for the gateway (after those `npm start` passes). */
   nodeOptions?: string[]
@@ -194,7 +196,12 @@ export const runLocalModelBench = async (options: {
       await askProbe(gateway.child, 'start')
       const started = performance.now()
       const streams: StreamFigures[] = []
-      for (let round = 0; round < rounds; round += 1)
+      // At least `rounds`, and at least `minSeconds`: a p99 wants a thousand samples or so.
+      for (
+        let round = 0;
+        round < rounds || performance.now() - started < options.minSeconds * 1000;
+        round += 1
+      )
         streams.push(
           ...(await Promise.all(
             Array.from({ length: concurrency }, () => streamOnce(gateway.url, target, maxTokens))

@@ -127,6 +127,7 @@ const localModel: LocalModelFigures | null = runLocalModel
       maxTokens: 400,
       singleStreams: Math.max(1, Math.floor(numberFromEnv('BENCH_LOCAL_STREAMS', 10))),
       rounds: Math.max(1, Math.floor(numberFromEnv('BENCH_LOCAL_ROUNDS', 5))),
+      minSeconds: 3,
       logPath: `${resultsDirectory}gateway-local-model.log`,
       nodeOptions: gatewayNodeOptions(),
       onProgress: (message) => console.log(`... ${message}`),
