@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/measure-cost.ts [plain|plain-tenant|stream|stream-no-usage|converted] [requests]`: what one request
+ * `node --import tsx bench/measure-cost.ts [plain|plain-tenant|stream|stream-no-usage|converted|cache-memory|cache-redis] [requests]`: what one request
  * costs the gateway and the reference proxy, as CPU time and instructions per request, with a fixed number of requests
  * (not a fixed time). Unlike the throughput ratios of `run-bench.ts`, these figures hold on a busy machine (other processes
  * change how long a request waits, much less what it costs), so a change to the hot path can be judged while other
@@ -21,6 +21,12 @@
  * `converted` measures what `streaming-converted` of `npm run bench` does: the gateway's conversion of the mock's
  * chat streams, called through the Responses API and through the Messages API (no reference proxy), and the one's
  * CPU per stream over the other's.
+ *
+ * `cache-memory` and `cache-redis` measure a prompt cache hit as `cache-hit-memory` and `cache-hit-redis` do: a
+ * gateway of its own with the cache on for `benchSettings.cachedModel` (the backend's, Redis at
+ * `GATEHOUSE_TEST_REDIS_URL`), primed, asked the same request every time (`hit`: the mock must answer none of them),
+ * beside the main gateway calling the mock with the same request (`gateway`: no cache on its route) and the mock
+ * itself (`direct`: its own CPU per answer).
  */
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -28,19 +34,38 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
-import { requestFor } from './bench-scenarios.ts'
+import {
+  cacheRequestBody,
+  fullScenarios,
+  requestFor,
+  uniqueRequestMarker,
+} from './bench-scenarios.ts'
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 import { createBenchTenant } from './create-bench-tenant.ts'
 import { readCpuSeconds } from './read-cpu-seconds.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
-import { startBenchProcesses } from './start-bench-processes.ts'
+import { primeCache } from './prime-cache.ts'
+import {
+  cacheGatewayConfig,
+  startBenchProcesses,
+  startCacheGateway,
+} from './start-bench-processes.ts'
 import { storeServiceUrl } from '../test/contract/check-store-service.ts'
 
-const kinds = ['plain', 'plain-tenant', 'stream', 'stream-no-usage', 'converted'] as const
+const kinds = [
+  'plain',
+  'plain-tenant',
+  'stream',
+  'stream-no-usage',
+  'converted',
+  'cache-memory',
+  'cache-redis',
+] as const
 type Kind = (typeof kinds)[number]
 const kind = (process.argv[2] ?? 'plain') as Kind
 if (!kinds.includes(kind)) throw new Error(`kind is ${kinds.join(', ')}, got ${process.argv[2]}`)
 const tenantKind = kind === 'plain-tenant'
+const cacheBackend = kind === 'cache-memory' ? 'memory' : kind === 'cache-redis' ? 'redis' : null
 const requests = Number(process.argv[3] ?? 20_000)
 if (!Number.isSafeInteger(requests) || requests <= 0)
   throw new Error(`requests is a positive integer, got ${process.argv[3]}`)
@@ -191,8 +216,20 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
  * Warms every target, then measures them in `rounds` interleaved batches (in order, then in reverse, and so on), so
  * that a machine whose speed drifts over tens of seconds weighs on all of them alike.
  */
-const measureInterleaved = async (targets: readonly Target[], rounds: number) => {
-  for (const target of targets) await drive(target, requests)
+const measureInterleaved = async (
+  targets: readonly Target[],
+  rounds: number,
+  /** A target that must never reach the mock (cache hits), and the mock's count of what it answered. */
+  noUpstream?: { name: string; countMockRequests: () => Promise<number> }
+) => {
+  const guarded = async (target: Target, run: () => Promise<unknown>): Promise<void> => {
+    if (target.name !== noUpstream?.name) return void (await run())
+    const before = await noUpstream.countMockRequests()
+    await run()
+    const calls = (await noUpstream.countMockRequests()) - before
+    if (calls > 0) throw new Error(`${target.name}: ${calls} requests reached the mock`)
+  }
+  for (const target of targets) await guarded(target, () => drive(target, requests))
   const tallies: Tally[] = targets.map(() => ({
     cpuSeconds: 0,
     threads: new Map(),
@@ -203,7 +240,8 @@ const measureInterleaved = async (targets: readonly Target[], rounds: number) =>
   const forward = targets.map((_, index) => index)
   for (let round = 0; round < rounds; round += 1) {
     const order = round % 2 === 0 ? forward : [...forward].reverse()
-    for (const index of order) await measureBatch(targets[index], perRound, tallies[index])
+    for (const index of order)
+      await guarded(targets[index], () => measureBatch(targets[index], perRound, tallies[index]))
   }
   const measured = perRound * rounds
   return targets.map((target, index) => {
@@ -234,6 +272,7 @@ const measureInterleaved = async (targets: readonly Target[], rounds: number) =>
 // The gateway's usage store in a fresh temporary folder (never the checkout's `./data/`), removed at the end.
 const stores = await prepareBenchStores({
   redis: tenantKind,
+  cacheRedis: cacheBackend === 'redis',
   database: 'sqlite',
   redisTimeoutMs:
     process.env.BENCH_REDIS_TIMEOUT_MS === undefined
@@ -312,6 +351,63 @@ const measureChat = async (rounds: number) => {
   }
 }
 
+/** A cache hit (a gateway of its own, primed) against the main gateway's uncached call and the mock's own answer. */
+const measureCacheHits = async (backend: 'memory' | 'redis', rounds: number) => {
+  const cacheStores = stores.cacheGatewayStores(backend)
+  const cacheGateway = await startCacheGateway({
+    mockBaseUrl: processes.mock.baseUrl,
+    logPath: join(tmpdir(), `gatehouse-measure-cost-cache-${process.pid}.log`),
+    nodeOptions: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
+    env: cacheStores.env,
+    config: cacheGatewayConfig({ backend, ...cacheStores }),
+  })
+  try {
+    const scenario = fullScenarios.find((candidate) => candidate.cache?.backend === backend)!
+    const bodyFor = (cache?: 'hit' | 'miss') =>
+      cacheRequestBody(scenario, { url: '', pid: null, key: '', cache })
+    await primeCache({
+      name: kind,
+      url: cacheGateway.url,
+      key: benchSettings.masterKey,
+      hitBody: bodyFor('hit'),
+      missBody: bodyFor('miss').replace(uniqueRequestMarker, `prime-${Date.now()}`),
+      countMockRequests: () => processes.countMockRequests(),
+    })
+    const chat = (key: string, body: string): TargetRequest => ({ ...chatRequest(key), body })
+    const mockCalls = processes.countMockRequests
+    const targets: Target[] = [
+      {
+        name: 'direct',
+        url: processes.mock.url,
+        pid: processes.mock.pid,
+        request: chat(benchSettings.upstreamApiKey, bodyFor()),
+      },
+      {
+        name: 'gateway',
+        url: processes.gateway.url,
+        pid: processes.gateway.pid,
+        request: chat(benchSettings.masterKey, bodyFor()),
+      },
+      {
+        name: 'hit',
+        url: cacheGateway.url,
+        pid: cacheGateway.pid,
+        request: chat(benchSettings.masterKey, bodyFor('hit')),
+      },
+    ]
+    const [direct, gateway, hit] = await measureInterleaved(targets, rounds, {
+      name: 'hit',
+      countMockRequests: mockCalls,
+    })
+    report([direct, gateway, hit])
+    console.log(
+      `hit - direct: ${(hit.cpuMicros - direct.cpuMicros).toFixed(1)} µs; hit/gateway (uncached): ${(hit.cpuMicros / gateway.cpuMicros).toFixed(2)}`
+    )
+  } finally {
+    await cacheGateway.stop()
+  }
+}
+
 try {
   const rounds = Number(process.env.MEASURE_ROUNDS ?? 5)
   if (!Number.isSafeInteger(rounds) || rounds <= 0)
@@ -349,6 +445,8 @@ try {
       console.log(
         `responses/messages: CPU per stream ${(responses.cpuMicros / messages.cpuMicros).toFixed(3)}`
       )
+  } else if (cacheBackend !== null) {
+    await measureCacheHits(cacheBackend, rounds)
   } else {
     await measureChat(rounds)
   }

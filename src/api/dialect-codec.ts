@@ -23,6 +23,12 @@ export interface DialectCodec {
   decodeRequest(body: Record<string, unknown>, model: string): ChatRequest
   /** Non-streaming cross-dialect answer → the dialect's JSON body. */
   encodeResult(result: ChatResult, context: ConvertedContext): unknown
+  /**
+   * `true` when `encodeResult` reads the answer alone (not the request, the client's body or its `echo`): the prompt
+   * cache then encodes a stored answer once and sends the same body to every hit on it (`respond-from-cache.ts`),
+   * ids the conversion made up included. Absent: encoded for each hit (the Responses API gives each its own id).
+   */
+  readonly encodesAnswerAlone?: boolean
   /** Cross-dialect stream → the dialect's SSE bytes (errors mid-stream become the dialect's error event). */
   encodeStream(
     chunks: ReadableStream<ChatChunk>,

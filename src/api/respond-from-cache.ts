@@ -7,6 +7,10 @@
  * answer is kept by the route (`keep`, its `store`) before the client has it, under the new id the codec gave it.
  * Headers are those of an answered call (`x-gatehouse-provider`, `-model`; `x-gatehouse-attempts: 0`), and the
  * caller adds the cache's.
+ *
+ * A hit on a stored answer is encoded once per stored value: the body a codec made of it (one whose whole body depends
+ * on the answer alone, `DialectCodec.encodesAnswerAlone`), or the bytes of a whole body, is kept with the stored value
+ * (`CacheHit.encoded`) and sent again to the next hits on it, which then cost a lookup and a write.
  */
 import type { ChatChunk, ChatRequest, ChatResult } from '../../providers/spec/chat-types.ts'
 import { chunksOfAnswer } from '../core/cache/answer-chunks.ts'
@@ -74,7 +78,7 @@ export const respondFromCache = (options: {
   })
   options.cacheHeaders(headers)
   if (hit.whole !== null) {
-    const bytes = encoder.encode(hit.whole.body)
+    const bytes = encodedOnce(hit.encoded, wholeBody, () => encoder.encode(hit.whole!.body))
     options.onEnd({ answer: null, error: null })
     return new Response(
       (options.transformBody ? options.transformBody(bytes) : bytes) as Uint8Array<ArrayBuffer>,
@@ -107,8 +111,45 @@ export const respondFromCache = (options: {
 
 const encoder = new TextEncoder()
 
+/** The key of a whole body's bytes in `CacheHit.encoded`. */
+const wholeBody = Symbol('whole body')
+
+/** What `encoded` holds under `key`, made by `encode` (and kept there) the first time. */
+const encodedOnce = (
+  encoded: Map<unknown, Uint8Array> | null,
+  key: unknown,
+  encode: () => Uint8Array
+): Uint8Array => {
+  if (encoded === null) return encode()
+  let bytes = encoded.get(key)
+  if (bytes === undefined) {
+    bytes = encode()
+    encoded.set(key, bytes)
+  }
+  return bytes
+}
+
 /** A hit for a non-streamed request: the codec's JSON of the answer, sent once the route has kept it. */
-const respondWhole = async (
+const respondWhole = (
+  options: Parameters<typeof respondFromCache>[0],
+  answer: ChatResult,
+  headers: Record<string, string>
+): Promise<Response> | Response => {
+  const { codec } = options
+  if (codec.encodesAnswerAlone === true && options.keep === undefined) {
+    const bytes = encodedOnce(options.hit.encoded, codec, () => {
+      const request: ChatRequest = { model: answer.model, messages: [], stream: false }
+      const encoded = codec.encodeResult(answer, { request, body: options.body })
+      return encoder.encode(JSON.stringify(encoded))
+    })
+    options.onEnd({ answer, error: null })
+    return new Response(bytes as Uint8Array<ArrayBuffer>, { status: 200, headers })
+  }
+  return respondKept(options, answer, headers)
+}
+
+/** The same, through a codec whose body depends on the request too, or for a route that keeps the answer. */
+const respondKept = async (
   options: Parameters<typeof respondFromCache>[0],
   answer: ChatResult,
   headers: Record<string, string>

@@ -20,7 +20,17 @@ export type CachedValue = {
   value: string
   /** How long ago it was stored, in ms. */
   ageMs: number
+  /**
+   * Where a reader keeps what it derives from this very value (the prompt cache: the parsed answer, its encodings),
+   * so that the next read of it need not derive it again: the same object for every read of the same stored value in
+   * this process, for as long as the store keeps it here, and a new one for a new value. Absent where the store keeps
+   * none. A reader adds to it and never changes what it derived, which every later read shares.
+   */
+  memo?: CacheMemo
 }
+
+/** A reader's slot beside a stored value (`CachedValue.memo`). */
+export type CacheMemo = { derived?: unknown }
 
 export type CachePurge = { key: string } | { tenant: string } | { model: string } | { all: true }
 

@@ -143,7 +143,8 @@ defineStoreContract<CacheStore>({
 
 describe('cache store (memory): the byte bound', () => {
   it('evicts the least recently used entries once the values pass maxBytes; a read counts as a use', async () => {
-    const value = (char: string) => char.repeat(744) // 744 + 256 of overhead: 1,000 bytes
+    // Three times the text (the text, the parsed answer, an encoded body) + 256 of overhead: 1,000 bytes.
+    const value = (char: string) => char.repeat(248)
     const store = createMemoryCacheStore({ clock: systemClock, maxBytes: 3_000 })
     await store.set('a', value('a'), labels('t'))
     await store.set('b', value('b'), labels('t'))
@@ -164,10 +165,26 @@ describe('cache store (memory): the byte bound', () => {
 
   it('counts text beyond Latin-1 at two bytes a character', async () => {
     const store = createMemoryCacheStore({ clock: systemClock, maxBytes: 3_000 })
-    await store.set('wide', '€'.repeat(1_000), labels('t'))
-    await store.set('narrow', 'é'.repeat(1_000), labels('t'))
+    // 800 × 2 × 3 + 256 = 5,056 bytes: over the bound; 800 × 3 + 256 = 2,656: within it.
+    await store.set('wide', '€'.repeat(800), labels('t'))
+    await store.set('narrow', 'é'.repeat(800), labels('t'))
     expect(await store.get('wide')).toBeNull()
     expect(await store.get('narrow')).not.toBeNull()
+  })
+})
+
+describe('cache store (memory): the memo beside each value', () => {
+  it('gives every read of a stored value the same memo, and a new one to a value that replaces it', async () => {
+    const store = createMemoryCacheStore({ clock: systemClock })
+    await store.set('k', 'first', labels('t'))
+    const first = await store.get('k')
+    first!.memo!.derived = 'parsed first'
+    expect((await store.get('k'))!.memo).toBe(first!.memo)
+    await store.set('k', 'second', labels('t'))
+    const second = await store.get('k')
+    expect(second!.value).toBe('second')
+    expect(second!.memo).not.toBe(first!.memo)
+    expect(second!.memo!.derived).toBeUndefined()
   })
 })
 
@@ -213,6 +230,60 @@ describe('cache store (redis): what Redis holds', () => {
       expect((await raw('large')).length).toBeLessThan(large.length / 10)
       expect((await raw('small'))[0]).toBe(0x70)
       expect((await store.get('large'))?.value).toBe(large)
+    } finally {
+      await test.cleanup()
+    }
+  })
+
+  it('keeps a memo of what it read while Redis holds the same bytes: never past a replacement, a purge or an expiry', async () => {
+    const test = await openTestRedis('cache-memo')
+    try {
+      const store = redisCacheStore(test)
+      const other = redisCacheStore(test)
+      const large = JSON.stringify({ text: 'gzipped words, again and again '.repeat(400) })
+      await store.set('k', large, labels('acme'))
+      const first = await store.get('k')
+      first!.memo!.derived = 'parsed'
+      const again = await store.get('k')
+      expect(again!.value).toBe(large)
+      expect(again!.memo).toBe(first!.memo)
+      // Another process replaces the value: this one reads the new bytes, with a memo of their own.
+      await other.set('k', 'replaced', labels('acme'))
+      const replaced = await store.get('k')
+      expect(replaced).toMatchObject({ value: 'replaced' })
+      expect(replaced!.memo).not.toBe(first!.memo)
+      replaced!.memo!.derived = 'parsed again'
+      // Purged elsewhere: a miss, whatever this process read before; stored again: a new memo.
+      expect(await other.delete({ key: 'k' })).toBe(1)
+      expect(await store.get('k')).toBeNull()
+      await other.set('k', 'replaced', labels('acme', 'openai/gpt-4o-mini', 150))
+      const fresh = await store.get('k')
+      expect(fresh!.memo!.derived).toBeUndefined()
+      await wait(300)
+      expect(await store.get('k')).toBeNull()
+    } finally {
+      await test.cleanup()
+    }
+  })
+
+  it('bounds its memo by bytes: what falls out is read from Redis again, whole', async () => {
+    const test = await openTestRedis('cache-memo-bound')
+    try {
+      const store = createRedisCacheStore({
+        redis: test.redis,
+        guard: test.guard,
+        clock: systemClock,
+        prefix: test.prefix,
+        memoMaxBytes: 5_000,
+      })
+      const value = (char: string) => char.repeat(1_000)
+      for (const key of ['a', 'b', 'c']) await store.set(key, value(key), labels('t'))
+      const a = await store.get('a')
+      await store.get('b')
+      await store.get('c')
+      const later = await store.get('a')
+      expect(later!.value).toBe(value('a'))
+      expect(later!.memo).not.toBe(a!.memo)
     } finally {
       await test.cleanup()
     }

@@ -465,6 +465,22 @@ describe('prompt cache: Messages', () => {
     })
   })
 
+  it('sends every hit of an answer converted from an OpenAI model the same message, its made-up id included', async () => {
+    const content = unique('claude from openai')
+    const body = message(content, { model: 'openai/gpt-4o-mini' })
+    const miss = await post('/v1/messages', body)
+    expect(miss.headers.get('x-gatehouse-cache')).toBe('miss')
+    const first = await stored(() => post('/v1/messages', body))
+    const second = await post('/v1/messages', body)
+    expect(second.headers.get('x-gatehouse-cache')).toBe('hit')
+    expect(first.json()).toMatchObject({
+      type: 'message',
+      id: expect.stringMatching(/^msg_/),
+      content: [{ type: 'text', text: `echo: ${content}` }],
+    })
+    expect(second.text).toBe(first.text)
+  })
+
   it('does not cache token counts', async () => {
     const reply = await post('/v1/messages/count_tokens', {
       model: 'anthropic/claude-sonnet-4-5',

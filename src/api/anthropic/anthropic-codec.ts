@@ -10,6 +10,7 @@ export const anthropicCodec: DialectCodec = {
   dialect: 'anthropic',
   decodeRequest: convertAnthropicRequest,
   encodeResult: (result) => convertToAnthropicResponse(result),
+  encodesAnswerAlone: true,
   encodeStream: (chunks, { request }) =>
     encodeAnthropicSse(chunks, {
       model: request.model,

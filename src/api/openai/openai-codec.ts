@@ -20,6 +20,7 @@ export const openAICodec: DialectCodec = {
   dialect: 'openai',
   decodeRequest: convertOpenAIRequest,
   encodeResult: (result) => convertToOpenAIResponse(result),
+  encodesAnswerAlone: true,
   encodeStream: (chunks, { body }) => {
     const options = body.stream_options as { include_usage?: unknown } | null | undefined
     return encodeOpenAISse(chunks, {

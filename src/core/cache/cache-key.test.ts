@@ -219,6 +219,19 @@ describe('canonicalJson', () => {
     )
   })
 
+  it('orders keys by code unit, number-like ones too, and writes what JSON.stringify writes for each value', () => {
+    // V8 enumerates integer-like keys first, in numeric order: a sorted copy passed to JSON.stringify would not do.
+    const logitBias = { '50256': -100, '9': 5, '10': 1 }
+    expect(canonicalJson({ logit_bias: logitBias })).toBe(
+      '{"logit_bias":{"10":1,"50256":-100,"9":5}}'
+    )
+    expect(
+      canonicalJson({ z: [undefined, 'quote " \\ \n \u2028', 1.5e-7, true], a: undefined })
+    ).toBe('{"z":[null,"quote \\" \\\\ \\n \u2028",1.5e-7,true]}')
+    const long = 'k'.repeat(100)
+    expect(canonicalJson({ [long]: 1, [long + 'x']: 2 })).toBe(`{"${long}":1,"${long}x":2}`)
+  })
+
   it('keeps nested nulls (a schema default of null means something)', () => {
     expect(canonicalBody('chat-completions', { a: { b: null }, c: null })).toEqual({
       a: { b: null },

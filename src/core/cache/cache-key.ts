@@ -158,17 +158,49 @@ export const canonicalBody = (
   return out
 }
 
-/** JSON with the keys of every object sorted, so that key order never changes the text. */
-export const canonicalJson = (value: unknown): string => {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const record = value as Record<string, unknown>
-  const parts: string[] = []
-  for (const name of Object.keys(record).sort()) {
-    if (record[name] === undefined) continue
-    parts.push(`${JSON.stringify(name)}:${canonicalJson(record[name])}`)
+/** Object keys as JSON strings, for the short names requests use again and again (`role`, `content`, `type`...). */
+const quotedNames = new Map<string, string>()
+const maxQuotedNames = 1024
+const maxQuotedNameLength = 64
+
+const quoteName = (name: string): string => {
+  let quoted = quotedNames.get(name)
+  if (quoted === undefined) {
+    quoted = JSON.stringify(name)
+    if (quotedNames.size < maxQuotedNames && name.length <= maxQuotedNameLength)
+      quotedNames.set(name, quoted)
   }
-  return `{${parts.join(',')}}`
+  return quoted
+}
+
+/**
+ * JSON with the keys of every object sorted, so that key order never changes the text. Written into one string as
+ * it goes: no array of parts per object or list.
+ */
+export const canonicalJson = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let index = 0; index < value.length; index += 1) {
+      if (index > 0) out += ','
+      out += canonicalJson(value[index])
+    }
+    return `${out}]`
+  }
+  const record = value as Record<string, unknown>
+  const names = Object.keys(record)
+  if (names.length > 1) names.sort()
+  let out = '{'
+  let first = true
+  for (const name of names) {
+    const field = record[name]
+    if (field === undefined) continue
+    if (first) first = false
+    else out += ','
+    out += `${quoteName(name)}:${canonicalJson(field)}`
+  }
+  return `${out}}`
 }
 
 const hex = (bytes: ArrayBuffer): string => {

@@ -134,6 +134,69 @@ describe('prompt cache sessions', () => {
     ])
   })
 
+  it('parses a stored value once: its hits share the answer, its saving and its encodings, until it is replaced', async () => {
+    const store = createMemoryCacheStore({ clock: createFakeClock() })
+    const reads: string[] = []
+    const counting: CacheStore = {
+      get: async (key) => {
+        const got = await store.get(key)
+        if (got !== null) reads.push(got.value)
+        return got
+      },
+      set: (key, value, options) => store.set(key, value, options),
+      delete: (purge) => store.delete(purge),
+    }
+    const { cache, request, settle } = setup({ store: counting })
+    const miss = (await cache.open(request()))!
+    miss.finish({ status: 200, error: null, answer: answerWith() }, servedBy)
+    await settle()
+    const first = (await cache.open(request()))!.hit!
+    const second = (await cache.open(request()))!.hit!
+    expect(reads).toHaveLength(2)
+    expect(second.answer).toBe(first.answer)
+    expect(second.encoded).toBe(first.encoded)
+    expect(second.encoded).toBeInstanceOf(Map)
+    expect(second.savedCostMicroUsd).toBe(150_000)
+
+    // A new answer under the key (`no-cache` stores what it gets): the next hits derive it afresh.
+    const again = (await cache.open(
+      request({ requestHeaders: new Headers({ 'cache-control': 'no-cache' }) })
+    ))!
+    const changed = answerWith()
+    changed.choices[0].content = [{ type: 'text', text: 'hello again' }]
+    changed.usage!.inputTokens = 2_000_000
+    again.finish({ status: 200, error: null, answer: changed }, servedBy)
+    await settle()
+    const third = (await cache.open(request()))!.hit!
+    expect(third.answer).toEqual(changed)
+    expect(third.encoded).not.toBe(first.encoded)
+    expect(third.savedCostMicroUsd).toBe(300_000)
+  })
+
+  it('derives afresh from a store that keeps no memo, and gives a follower no encodings', async () => {
+    const store = createMemoryCacheStore({ clock: createFakeClock() })
+    const memoless: CacheStore = {
+      get: async (key) => {
+        const got = await store.get(key)
+        return got === null ? null : { value: got.value, ageMs: got.ageMs }
+      },
+      set: (key, value, options) => store.set(key, value, options),
+      delete: (purge) => store.delete(purge),
+    }
+    const { cache, request, settle } = setup({ store: memoless })
+    const leader = (await cache.open(request()))!
+    const follower = cache.open(request())
+    await following(cache.flights.get(leader.key!)!, 1)
+    leader.finish({ status: 200, error: null, answer: answerWith() }, servedBy)
+    expect((await follower)!.hit!.encoded).toBeNull()
+    await settle()
+    const first = (await cache.open(request()))!.hit!
+    const second = (await cache.open(request()))!.hit!
+    expect(second.answer).toEqual(first.answer)
+    expect(second.answer).not.toBe(first.answer)
+    expect(second.encoded).not.toBe(first.encoded)
+  })
+
   it('stores no content-filtered answer, no excluded finish reason, no redacted thinking, no error, no non-2xx', async () => {
     const redacted = answerWith()
     redacted.choices[0].content = [{ type: 'reasoning', text: '', redactedData: 'x' }]

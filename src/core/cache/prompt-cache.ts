@@ -40,6 +40,19 @@ type StoredAnswer =
   | { v: 1; provider: string; model: string; answer: ChatResult; whole?: undefined }
   | { v: 1; provider: string; model: string; answer?: undefined; whole: WholeBody }
 
+/**
+ * What the cache derives from one stored value, kept in the store's memo beside it (`CachedValue.memo`) so that the
+ * next hit on it neither parses it nor encodes it again. Shared by every hit on that value: what it holds is never
+ * changed, only added to (`saved`, `encoded`).
+ */
+type ReadAnswer = {
+  entry: StoredAnswer
+  /** What the answer cost upstream, at the prices of `prices`; `undefined` until a hit asked. */
+  saved?: { prices: PriceTable; micros: number | null }
+  /** The answer as bodies already encoded for clients (`CacheHit.encoded`). */
+  encoded: Map<unknown, Uint8Array>
+}
+
 export type CacheRequest = {
   operation: Operation
   route: CallRoute
@@ -71,6 +84,12 @@ export type CacheHit = {
   reader: ChunkReader<ChatChunk> | null
   /** What the answer cost upstream, at today's prices; `null` when unknown. */
   savedCostMicroUsd: number | null
+  /**
+   * For a hit on a stored answer, the response bodies it was already encoded to, kept with the stored value for the
+   * next hits on it (`CachedValue.memo`): by encoder (a codec whose whole body depends on the answer alone), the
+   * whole body as sent. A responder adds what it encodes and never changes what is there. `null`: none kept.
+   */
+  encoded: Map<unknown, Uint8Array> | null
 }
 
 /** How a call that went upstream ended, as the response saw it (`ResponseEnd`). */
@@ -174,12 +193,14 @@ export class CacheSession {
     const flight = cache.flights.start(key)
     const stored = await cache.read(key, controls.maxAgeMs)
     if (stored !== null) {
-      flight.provider = stored.entry.provider
-      flight.model = stored.entry.model
-      const { entry } = stored
+      const { entry } = stored.read
+      flight.provider = entry.provider
+      flight.model = entry.model
       flight.complete(entry.answer ?? entry.whole)
       cache.flights.end(key, flight)
       this.setHit('store', entry.provider, entry.model, stored.ageMs, flight, null)
+      this.hit!.savedCostMicroUsd = cache.savedCostOf(stored.read)
+      this.hit!.encoded = stored.read.encoded
       return
     }
     if (cache.shared !== undefined) {
@@ -286,6 +307,7 @@ export class CacheSession {
       whole: reader === null ? flight.whole : null,
       reader,
       savedCostMicroUsd: null,
+      encoded: null,
     }
   }
 
@@ -416,6 +438,18 @@ const relayedAnswer = (text: string): ChatResult | WholeBody | null => {
 
 const utf8 = new TextDecoder()
 
+/** A store's text as the answer it holds; `null` for anything else (another version, a value not ours). */
+const parseStoredAnswer = (text: string): StoredAnswer | null => {
+  try {
+    const entry = JSON.parse(text) as StoredAnswer
+    if (entry?.v !== 1) return null
+    if (!Array.isArray(entry.answer?.choices) && typeof entry.whole?.body !== 'string') return null
+    return entry
+  } catch {
+    return null
+  }
+}
+
 /**
  * The whole body an embeddings call answered, when it holds embeddings (a JSON object with `data`); else `null`.
  * Chat-shaped calls are kept as their canonical answer instead.
@@ -461,10 +495,11 @@ class PromptCacheImpl {
     return (route.name !== null ? config.routes[route.name] : undefined) ?? config.defaults
   }
 
+  /** The stored answer under `key` (parsed once per stored value: the store's memo keeps it), and its age. */
   async read(
     key: string,
     maxAgeMs: number | null
-  ): Promise<{ entry: StoredAnswer; ageMs: number } | null> {
+  ): Promise<{ read: ReadAnswer; ageMs: number } | null> {
     let stored
     try {
       stored = await this.options.store.get(key)
@@ -473,15 +508,26 @@ class PromptCacheImpl {
       return null
     }
     if (stored === null || (maxAgeMs !== null && stored.ageMs > maxAgeMs)) return null
-    try {
-      const entry = JSON.parse(stored.value) as StoredAnswer
-      if (entry?.v !== 1) return null
-      if (!Array.isArray(entry.answer?.choices) && typeof entry.whole?.body !== 'string')
-        return null
-      return { entry, ageMs: stored.ageMs }
-    } catch {
-      return null
-    }
+    const memo = stored.memo
+    if (memo?.derived !== undefined)
+      return { read: memo.derived as ReadAnswer, ageMs: stored.ageMs }
+    const entry = parseStoredAnswer(stored.value)
+    if (entry === null) return null
+    const read: ReadAnswer = { entry, encoded: new Map() }
+    if (memo !== undefined) memo.derived = read
+    return { read, ageMs: stored.ageMs }
+  }
+
+  /** What a stored answer cost upstream, at today's prices: computed once per stored value and price table. */
+  savedCostOf(read: ReadAnswer): number | null {
+    const prices = this.prices
+    if (read.saved?.prices === prices) return read.saved.micros
+    const { entry } = read
+    const usage = entry.answer?.usage ?? entry.whole?.usage ?? null
+    const micros =
+      usage === null ? null : computeCost(usage, prices.priceFor(entry.provider, entry.model))
+    read.saved = { prices, micros }
+    return micros
   }
 
   /** Whether a complete answer may be stored under the policy. */
@@ -536,8 +582,9 @@ class PromptCacheImpl {
     const controls = readCacheControls(request.requestHeaders)
     const session = new CacheSession(this, request, policy)
     await session.decide(controls)
-    if (session.hit !== null)
-      session.hit.savedCostMicroUsd = session.savedCost(session.hit.answer, session.hit.whole)
+    const hit = session.hit
+    if (hit !== null && hit.source === 'flight')
+      hit.savedCostMicroUsd = session.savedCost(hit.answer, hit.whole)
     this.options.observer.observe({
       type: 'cache',
       requestId: request.requestId,

@@ -4,10 +4,21 @@
  * reached; an entry larger than the whole bound is not kept (and pushes nothing out). An expired entry is dropped
  * when it is met, otherwise it leaves in LRU order like any other: the bound holds either way. Values are kept as the
  * text given (a string is immutable), so no reader can change what another reads.
+ *
+ * Each entry keeps a memo (`CachedValue.memo`) beside its text, where the prompt cache keeps the answer it parsed and
+ * the bodies it encoded from it, so that a hit is a lookup and a write. The bound counts it: an entry is counted at
+ * three times its text (the text, the parsed answer and an encoded body each take about as much), plus its overhead.
  */
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../../core/clock.ts'
-import type { CacheEntryLabels, CachePurge, CacheStore, CachedValue } from '../cache-store.ts'
+import type {
+  CacheEntryLabels,
+  CacheMemo,
+  CachePurge,
+  CacheStore,
+  CachedValue,
+} from '../cache-store.ts'
+import { textBytes } from '../text-bytes.ts'
 
 /** The default bound: 128 MiB. */
 export const defaultMaxCacheBytes = 128 * 1024 * 1024
@@ -15,20 +26,22 @@ export const defaultMaxCacheBytes = 128 * 1024 * 1024
 /** What an entry costs beside its value (the entry object, its labels, the LRU's slots), roughly. */
 const entryOverheadBytes = 256
 
-type Entry = CacheEntryLabels & { value: string; createdAt: number; expiresAt: number }
+/** The text, and what readers derive from it and keep in its memo (the parsed answer, an encoded body). */
+const copiesCounted = 3
 
-/**
- * A value's size in bytes as V8 holds it: one byte per character for Latin-1 text, two otherwise. Counted as two
- * whenever any character is beyond Latin-1, which is what V8 does for the whole string.
- */
-const bytesOf = (value: string): number => {
-  // eslint-disable-next-line no-control-regex
-  return (/^[\u0000-\u00ff]*$/.test(value) ? value.length : value.length * 2) + entryOverheadBytes
+type Entry = CacheEntryLabels & {
+  value: string
+  createdAt: number
+  expiresAt: number
+  memo: CacheMemo
 }
+
+/** What an entry counts against the bound: its text's bytes for each of `copiesCounted`, plus its overhead. */
+const bytesOf = (value: string): number => textBytes(value) * copiesCounted + entryOverheadBytes
 
 export const createMemoryCacheStore = (options: {
   clock: Clock
-  /** Bytes of values kept at most (default `defaultMaxCacheBytes`). */
+  /** Bytes the entries take at most, as counted by `bytesOf` (default `defaultMaxCacheBytes`). */
   maxBytes?: number
 }): CacheStore => {
   const { clock } = options
@@ -51,12 +64,19 @@ export const createMemoryCacheStore = (options: {
         entries.delete(key)
         return null
       }
-      return { value: entry.value, ageMs: Math.max(0, now - entry.createdAt) }
+      return { value: entry.value, ageMs: Math.max(0, now - entry.createdAt), memo: entry.memo }
     },
     set: async (key, value, { tenant, model, ttlMs }) => {
       if (!(ttlMs > 0)) return
       const now = clock.now()
-      entries.set(key, { value, tenant, model, createdAt: now, expiresAt: now + ttlMs })
+      entries.set(key, {
+        value,
+        tenant,
+        model,
+        createdAt: now,
+        expiresAt: now + ttlMs,
+        memo: {},
+      })
     },
     delete: async (purge: CachePurge) => {
       if ('key' in purge) return entries.delete(purge.key) ? 1 : 0

@@ -9,7 +9,11 @@
  *   by tenant and by model. Each write drops the members that expired, and extends the set's TTL to the longest entry
  *   it holds, so an index never outlives its entries by more than that.
  *
- * A write is one script (the entry and its index entries together); a read is one `GET`. Every operation runs under
+ * A write is one script (the entry and its index entries together); a read is one `GET`. The process keeps what it
+ * read last under each key, the bytes Redis gave, their text and the memo readers keep with it (`CachedValue.memo`),
+ * in an LRU bounded by bytes (`memoMaxBytes`): a read whose `GET` gives the very same bytes again gets that text and
+ * memo back without gunzipping the value again, and the prompt cache finds its parsed answer and encodings there.
+ * Every read still asks Redis, so an entry purged, expired or replaced is never served from the memo. Every operation runs under
  * the cache's own `RedisGuard`: past its timeout, or while Redis is down, a read is a miss and a write is dropped, so
  * the request goes upstream, and the incident is logged once. A purge (an operator's call, which may scan many keys)
  * is not bounded by that timeout; one that cannot reach Redis throws a 503.
@@ -17,8 +21,10 @@
 import { promisify } from 'node:util'
 import { gunzip as gunzipCallback, gzip as gzipCallback } from 'node:zlib'
 import type { Redis } from 'ioredis'
+import { LRUCache } from 'lru-cache'
 import type { Clock } from '../../core/clock.ts'
-import type { CachePurge, CacheStore, CachedValue } from '../cache-store.ts'
+import type { CacheMemo, CachePurge, CacheStore, CachedValue } from '../cache-store.ts'
+import { textBytes } from '../text-bytes.ts'
 import { sharedStoreUnavailable, type RedisGuard } from './redis-guard.ts'
 import { RedisScript } from './redis-script.ts'
 import type { RedisSharedFlights } from './redis-shared-flights.ts'
@@ -51,6 +57,16 @@ redis.call('DEL', KEYS[1])
 return deleted
 `)
 
+/** The default bound of the memo of entries read: 16 MiB. */
+export const defaultRedisMemoBytes = 16 * 1024 * 1024
+
+/** What this process read last under a key: the bytes Redis gave, what they hold, and the readers' memo. */
+type Recent = { stored: Buffer; value: string; createdAt: number; memo: CacheMemo }
+
+/** The bytes, the text, and what readers derive from it (the parsed answer, an encoded body), plus overhead. */
+const recentBytes = (recent: Recent): number =>
+  recent.stored.length + 3 * textBytes(recent.value) + 256
+
 /** `*`, `?`, `[`, `]` and `\\` are glob syntax in `SCAN MATCH`. */
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&')
 
@@ -65,6 +81,8 @@ export type RedisCacheStoreOptions = {
   compressAboveBytes?: number
   /** Single-flight across the processes sharing this Redis (`redis-shared-flights.ts`), which the store then owns. */
   flights?: RedisSharedFlights
+  /** Bytes the memo of entries read takes at most (default `defaultRedisMemoBytes`). */
+  memoMaxBytes?: number
 }
 
 export const createRedisCacheStore = (options: RedisCacheStoreOptions): CacheStore => {
@@ -114,6 +132,11 @@ export const createRedisCacheStore = (options: RedisCacheStoreOptions): CacheSto
     return entries
   }
 
+  const recents = new LRUCache<string, Recent>({
+    maxSize: options.memoMaxBytes ?? defaultRedisMemoBytes,
+    sizeCalculation: recentBytes,
+  })
+
   const flights = options.flights
   return {
     flights,
@@ -126,10 +149,28 @@ export const createRedisCacheStore = (options: RedisCacheStoreOptions): CacheSto
         () => redis.getBuffer(entryKey(key)),
         () => null
       )
-      if (stored === null) return null
-      const decoded = await decode(stored)
-      if (decoded === null) return null
-      return { value: decoded.value, ageMs: Math.max(0, clock.now() - decoded.createdAt) }
+      if (stored === null) {
+        recents.delete(key)
+        return null
+      }
+      let recent = recents.get(key)
+      if (recent === undefined || !recent.stored.equals(stored)) {
+        const decoded = await decode(stored)
+        if (decoded === null) return null
+        // A copy: the reply may be a slice of a much larger socket read, which the memo would keep alive.
+        recent = {
+          stored: Buffer.from(stored),
+          value: decoded.value,
+          createdAt: decoded.createdAt,
+          memo: {},
+        }
+        recents.set(key, recent)
+      }
+      return {
+        value: recent.value,
+        ageMs: Math.max(0, clock.now() - recent.createdAt),
+        memo: recent.memo,
+      }
     },
     set: async (key, value, { tenant, model, ttlMs }) => {
       if (!(ttlMs > 0)) return
@@ -144,6 +185,8 @@ export const createRedisCacheStore = (options: RedisCacheStoreOptions): CacheSto
       )
     },
     delete: async (purge: CachePurge) => {
+      // What the next reads find in Redis decides; the memo of what this process read goes now, all of it.
+      recents.clear()
       try {
         if ('key' in purge) return await redis.unlink(entryKey(purge.key))
         if ('tenant' in purge)
