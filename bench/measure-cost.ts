@@ -9,6 +9,7 @@
  * Each target gets a warm-up of the same size first (so that the JIT has settled), then the measured requests in
  * `MEASURE_ROUNDS` (default 5) interleaved batches, at 64 connections, through autocannon in this process: a machine
  * whose speed drifts weighs on every target alike. Both processes run over the same mock, as in `npm run bench`.
+ * `MEASURE_RATE` paces them instead (below).
  *
  * `plain-tenant` runs the gateway as the tenant scenarios of `npm run bench` do (Redis and SQLite, a tenant key with
  * requests and tokens per minute and a monthly budget on the key and its tenant: `create-bench-tenant.ts`), and
@@ -84,13 +85,28 @@ const chatRequest = (key: string): TargetRequest => ({
   body,
 })
 
+/**
+ * `MEASURE_RATE` (requests per second in all) paces the requests, on `MEASURE_CONNECTIONS` (default 8) connections,
+ * as the fixed-rate scenarios do: each then arrives alone, and pays what a full-rate batch shares (one wake-up, one
+ * usage batch, one write per event-loop turn).
+ */
+const rate = process.env.MEASURE_RATE === undefined ? undefined : Number(process.env.MEASURE_RATE)
+if (rate !== undefined && !(rate > 0))
+  throw new Error(`MEASURE_RATE is a positive number, got ${rate}`)
+
 const drive = async (target: Target, amount: number): Promise<AutocannonResult> =>
   await autocannon({
     url: `${target.url}${target.request.path}`,
     method: 'POST',
     headers: target.request.headers,
     body: target.request.body,
-    connections: kind === 'converted' ? 32 : 64,
+    connections:
+      rate !== undefined
+        ? Number(process.env.MEASURE_CONNECTIONS ?? 8)
+        : kind === 'converted'
+          ? 32
+          : 64,
+    ...(rate === undefined ? {} : { overallRate: rate }),
     amount,
   })
 

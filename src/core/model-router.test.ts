@@ -114,6 +114,10 @@ describe('resolveTargets', () => {
     expect(target.retry.maxRetries).toBe(4)
     expect(target.fallbackOn).toEqual([429])
     expect(target.routeName).toBe('fast')
+    // Merged once per route and provider: the next request gets targets of its own, with the same settings.
+    const [again] = await resolve('fast')
+    expect(again).not.toBe(target)
+    expect(again).toEqual(target)
   })
 
   it('finds the one provider whose model list has an unprefixed name', async () => {

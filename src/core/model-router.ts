@@ -74,25 +74,51 @@ export const orderByWeight = <T extends { weight?: number }>(
   return [...ordered, ...rest]
 }
 
+/** A route target's timeouts and retry policy: the provider's, overridden by the route's. */
+type TargetPolicies = Pick<Target, 'timeouts' | 'retry'>
+
+/** Merged once per route and provider (both config), not for every request: targets share them, read-only. */
+const mergedPolicies = new WeakMap<ResolvedRoute, WeakMap<ProviderEntry, TargetPolicies>>()
+
+const policiesOf = (route: ResolvedRoute, provider: ProviderEntry): TargetPolicies => {
+  let byProvider = mergedPolicies.get(route)
+  if (byProvider === undefined) {
+    byProvider = new WeakMap()
+    mergedPolicies.set(route, byProvider)
+  }
+  let policies = byProvider.get(provider)
+  if (policies === undefined) {
+    policies = {
+      timeouts: mergeTimeouts(provider.config.timeouts, route.timeouts),
+      retry: mergeRetry(provider.config.retry, route.retry),
+    }
+    byProvider.set(provider, policies)
+  }
+  return policies
+}
+
 const routeTargets = (
   route: ResolvedRoute,
   registry: ProviderRegistry,
   random: () => number
-): Target[] =>
-  orderByWeight(route.targets, random).flatMap((target) => {
+): Target[] => {
+  const targets: Target[] = []
+  const weighted = route.targets.some((target) => target.weight !== undefined)
+  for (const target of weighted ? orderByWeight(route.targets, random) : route.targets) {
     const provider = registry.get(target.provider)
-    if (!provider) return []
-    return [
-      {
-        provider,
-        model: target.model,
-        routeName: route.name,
-        timeouts: mergeTimeouts(provider.config.timeouts, route.timeouts),
-        retry: mergeRetry(provider.config.retry, route.retry),
-        fallbackOn: route.fallbackOn,
-      },
-    ]
-  })
+    if (!provider) continue
+    const { timeouts, retry } = policiesOf(route, provider)
+    targets.push({
+      provider,
+      model: target.model,
+      routeName: route.name,
+      timeouts,
+      retry,
+      fallbackOn: route.fallbackOn,
+    })
+  }
+  return targets
+}
 
 const ambiguity = (model: string, providers: string[]): string => {
   const names = providers.join(', ')
