@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ChatResult } from '../../providers/spec/chat-types.ts'
+import { chunksOfAnswer } from '../core/cache/answer-chunks.ts'
 import type { CacheHit } from '../core/cache/prompt-cache.ts'
 import { anthropicCodec } from './anthropic/anthropic-codec.ts'
 import type { DialectCodec } from './dialect-codec.ts'
@@ -146,5 +147,49 @@ describe('respondFromCache, not streamed', () => {
     })
     expect(await rewritten.text()).toBe('{"data":[]} ')
     expect((await respond({ hit, codec: openAICodec })).text).toBe('{"data":[]}')
+  })
+})
+
+describe('respondFromCache, streamed', () => {
+  const stream = async (hit: CacheHit) => {
+    const ends: CachedResponseEnd[] = []
+    const response = await respondFromCache({
+      hit,
+      stream: true,
+      codec: openAICodec,
+      body: { model: 'cached', messages: [], stream: true },
+      canonical: () => ({ model: 'cached', messages: [], stream: true }),
+      baseHeaders: {},
+      cacheHeaders: () => {},
+      now: 0,
+      onEnd: (end) => ends.push(end),
+    })
+    return { text: await response.text(), ends }
+  }
+
+  it('replays a stored answer as a stream and ends with that very answer; a follower’s is assembled', async () => {
+    const stored = await stream(storeHit())
+    expect(stored.text).toContain('"content":"hi"')
+    expect(stored.text.trimEnd().endsWith('data: [DONE]')).toBe(true)
+    expect(stored.ends).toHaveLength(1)
+    expect(stored.ends[0].answer).toBe(answer)
+
+    const chunks = chunksOfAnswer(answer)
+    let next = 0
+    const follower = await stream({
+      ...storeHit(null),
+      source: 'flight',
+      answer: null,
+      reader: {
+        read: async () =>
+          next < chunks.length
+            ? { done: false, value: chunks[next++] }
+            : { done: true, value: undefined },
+        cancel: async () => {},
+      },
+    })
+    expect(follower.text).toBe(stored.text)
+    expect(follower.ends[0].answer).toEqual(answer)
+    expect(follower.ends[0].answer).not.toBe(answer)
   })
 })

@@ -92,11 +92,14 @@ export const respondFromCache = (options: {
   } catch {
     request = { model: hit.model, messages: [], stream: true }
   }
-  const reader = hit.reader ?? readerOf(chunksOfAnswer(hit.answer!))
+  // A follower's answer is known once the leader's chunks are all read; a stored one is the answer they are made of.
+  const stored = hit.reader === null ? hit.answer : null
+  const reader = hit.reader ?? readerOf(chunksOfAnswer(stored!))
   const chunks = watchChunks({
     reader,
-    assemble: true,
-    onEnd: ({ answer, error }) => options.onEnd({ answer, error }),
+    assemble: stored === null,
+    onEnd: ({ answer, error }) =>
+      options.onEnd({ answer: stored !== null && error === null ? stored : answer, error }),
   })
   return new Response(
     codec.encodeStream(chunks, {
