@@ -120,6 +120,12 @@ export const providerSchema = z.strictObject({
   intraOpNumThreads: z.number().int().min(1).max(256).optional(),
   /** `local`: generations one worker runs together, sharing each forward pass (default 8; 1: one at a time). */
   maxBatch: z.number().int().min(1).max(256).optional(),
+  /**
+   * `local`: text generated within this many ms of the last chunk waits and leaves with it, so thousands of tokens a
+   * second are not one write each (default 5; the first token and every token of a slower model leave at once; 0: one
+   * chunk per token).
+   */
+  streamIntervalMs: z.number().min(0).max(1_000).optional(),
   /** `local`: the weights to run: `fp32` (`onnx/model.onnx`, the default) or `q8` (`onnx/model_quantized.onnx`). */
   dtype: z.enum(localModelDtypes).optional(),
   /**

@@ -189,6 +189,7 @@ const localOnlyOptions = [
   'workers',
   'intraOpNumThreads',
   'maxBatch',
+  'streamIntervalMs',
   'dtype',
   'versions',
   'dtypes',

@@ -79,8 +79,10 @@ export const createGenerationBatcher = (options: {
   /** The most generations in one batch; others wait for a row to free (first come, first served). */
   maxBatch: number
   send: (message: FromWorker) => void
+  /** `createGenerationOutput`'s. */
+  intervalMs: number
 }): GenerationBatcher => {
-  const { loaded, maxBatch, send } = options
+  const { loaded, maxBatch, send, intervalMs } = options
   const model = loaded.model
   const generationConfig = model._prepare_generation_config(null, { do_sample: false })
   const pending: Pending[] = []
@@ -248,7 +250,7 @@ export const createGenerationBatcher = (options: {
 
   return {
     add(id, job) {
-      const output = createGenerationOutput({ id, loaded, job, send })
+      const output = createGenerationOutput({ id, loaded, job, send, intervalMs })
       send({ type: 'started', id })
       let resolve = (): void => {}
       const done = new Promise<void>((resolveDone) => (resolve = resolveDone))

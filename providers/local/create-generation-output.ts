@@ -2,8 +2,13 @@
  * What one generation makes of its tokens, however they are produced (`run-generation.ts` for a generation of its own,
  * `create-generation-batcher.ts` for one that shares its forward passes): each token is decoded with its neighbours
  * (`create-incremental-decoder.ts`), matched against the stop sequences (`create-stop-sequence-matcher.ts`) and
- * posted to the main thread as it comes; the generation ends at an end-of-sequence token, a stop sequence,
- * `maxNewTokens` or a cancel, and the end is posted once.
+ * posted to the main thread; the generation ends at an end-of-sequence token, a stop sequence, `maxNewTokens` or a
+ * cancel, and the end is posted once.
+ *
+ * Text goes out at once when `intervalMs` has passed since the last piece (always the first one, and every token of a
+ * model slower than that); text that comes sooner waits at most `intervalMs`, then leaves as one piece, so a model
+ * generating thousands of tokens a second does not ask the serving thread for one message and one socket write per
+ * token (writes were 40% of its time at 5,000 tokens/s on the tiny model). The end flushes what waits first.
  */
 import { createIncrementalDecoder } from './create-incremental-decoder.ts'
 import { createStopSequenceMatcher } from './create-stop-sequence-matcher.ts'
@@ -29,8 +34,10 @@ export const createGenerationOutput = (options: {
   loaded: LoadedModel
   job: GenerateJob
   send: (message: FromWorker) => void
+  /** The least time between two text messages (0: one per decoded piece). */
+  intervalMs: number
 }): GenerationOutput => {
-  const { id, loaded, job, send } = options
+  const { id, loaded, job, send, intervalMs } = options
   const decoder = createIncrementalDecoder((ids) =>
     loaded.tokenizer.decode(ids, { skip_special_tokens: true })
   )
@@ -41,9 +48,24 @@ export const createGenerationOutput = (options: {
   /** How many tokens there were when the cancel was read; `null`: not cancelled. */
   let cancelledAt: number | null = null
   let posted = false
+  let waiting = ''
+  let lastSentAt = Number.NEGATIVE_INFINITY
+  let timer: ReturnType<typeof setTimeout> | undefined
 
+  const flush = (): void => {
+    clearTimeout(timer)
+    timer = undefined
+    if (waiting === '') return
+    send({ type: 'text', id, text: waiting })
+    waiting = ''
+    lastSentAt = performance.now()
+  }
   const emit = (text: string): void => {
-    if (text !== '') send({ type: 'text', id, text })
+    if (text === '') return
+    waiting += text
+    const since = performance.now() - lastSentAt
+    if (since >= intervalMs) flush()
+    else timer ??= setTimeout(flush, intervalMs - since)
   }
   /** Shows what a piece of text allows; true when it completed a stop sequence. */
   const show = (piece: string): boolean => {
@@ -81,6 +103,7 @@ export const createGenerationOutput = (options: {
       if (posted) return
       posted = true
       if (reason === null && cancelledAt !== null) {
+        flush()
         send({
           type: 'end',
           id,
@@ -93,11 +116,13 @@ export const createGenerationOutput = (options: {
       }
       // What the decoder and the matcher still hold belongs to the answer, unless it completes a stop sequence.
       if (reason !== 'stop-sequence' && !show(decoder.flush())) emit(matcher.flush())
+      flush()
       send({ type: 'end', id, reason: reason ?? 'length', stopSequence, outputTokens })
     },
     fail(message) {
       if (posted) return
       posted = true
+      flush()
       send({ type: 'failed', id, message })
     },
   }

@@ -53,6 +53,8 @@ export type LocalAdapterSettings = {
   intraOpNumThreads: number
   /** Generations one worker runs together (`LocalWorkerData.maxBatch`). */
   maxBatch: number
+  /** The least time between two text messages of a generation (`LocalWorkerData.streamIntervalMs`; default 5). */
+  streamIntervalMs?: number
   dtype: LocalModelDtype
   /** The weights of each model named here, when not `dtype`. */
   dtypes?: Readonly<Record<string, LocalModelDtype>>
@@ -110,6 +112,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
     workers: settings.workers,
     intraOpNumThreads: settings.intraOpNumThreads,
     maxBatch: settings.maxBatch,
+    streamIntervalMs: settings.streamIntervalMs ?? 5,
     dtype: settings.dtype,
     dtypes: settings.dtypes ?? {},
     spawn: settings.spawn,

@@ -48,6 +48,7 @@ export type LocalModelHostSettings = {
   intraOpNumThreads: number
   /** Generations one worker runs together (`LocalWorkerData.maxBatch`). */
   maxBatch: number
+  streamIntervalMs: number
   /** The weights a model runs unless `dtypes` names it. */
   dtype: LocalModelDtype
   dtypes: Readonly<Record<string, LocalModelDtype>>
@@ -84,6 +85,7 @@ export const createLocalModelHost = (settings: LocalModelHostSettings): LocalMod
       workers: settings.workers,
       intraOpNumThreads: settings.intraOpNumThreads,
       maxBatch: settings.maxBatch,
+      streamIntervalMs: settings.streamIntervalMs,
       spawn: settings.spawn,
       log,
     })

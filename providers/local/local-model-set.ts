@@ -12,7 +12,6 @@ import {
   type LocalWorkerPool,
   type LocalWorkerPoolOptions,
 } from './local-worker-pool.ts'
-import type { LocalModelDtype } from './read-model-folder.ts'
 
 export type LocalModelSet = {
   /** By name, as clients write it after the provider id. */
@@ -34,6 +33,7 @@ export type LocalModelSetOptions = {
   intraOpNumThreads: number
   /** Generations one worker runs together (`LocalWorkerData.maxBatch`). */
   maxBatch: number
+  streamIntervalMs: number
   spawn?: LocalWorkerPoolOptions['spawn']
   log: LocalProviderLog
 }
@@ -52,6 +52,7 @@ export const startLocalModelSet = async (options: LocalModelSetOptions): Promise
       })),
       intraOpNumThreads: options.intraOpNumThreads,
       maxBatch: options.maxBatch,
+      streamIntervalMs: options.streamIntervalMs,
     },
     spawn: options.spawn,
     log: options.log,

@@ -115,7 +115,12 @@ const batcherFor = (chat: LoadedModel): GenerationBatcher | null => {
   const session = chat.model.sessions.model as
     { inputMetadata?: { name: string; shape?: (number | string)[] }[] } | undefined
   if (data.maxBatch < 2 || !batchableCache(session?.inputMetadata ?? [])) return null
-  return createGenerationBatcher({ loaded: chat, maxBatch: data.maxBatch, send })
+  return createGenerationBatcher({
+    loaded: chat,
+    maxBatch: data.maxBatch,
+    send,
+    intervalMs: data.streamIntervalMs,
+  })
 }
 
 const load = async (spec: ModelSpec): Promise<Loaded> => {
@@ -197,6 +202,7 @@ const onMessage = (message: ToWorker): void => {
         loaded: chat,
         job: message,
         send,
+        intervalMs: data.streamIntervalMs,
         onCancel: (cancelGeneration) => {
           cancel = cancelGeneration
         },

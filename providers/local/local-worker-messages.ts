@@ -22,6 +22,8 @@ export type LocalWorkerData = {
   intraOpNumThreads: number
   /** The most generations a worker runs together, sharing their forward passes (1: one at a time). */
   maxBatch: number
+  /** The least time between two text messages of a generation (`create-generation-output.ts`; 0: one per piece). */
+  streamIntervalMs: number
 }
 
 /** How the next token is chosen (`sample-token.ts`); `seed` is always set (a random one when the client sent none). */

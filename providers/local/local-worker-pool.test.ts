@@ -40,10 +40,12 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
-const data = (modelFolder = folder, maxBatch = 8): LocalWorkerData => ({
+// One text message per decoded piece unless a test asks otherwise: the cancel tests count pieces as tokens.
+const data = (modelFolder = folder, maxBatch = 8, streamIntervalMs = 0): LocalWorkerData => ({
   models: [{ name: tinyModelName, folder: modelFolder, dtype: 'fp32', kind: 'chat' }],
   intraOpNumThreads: 1,
   maxBatch,
+  streamIntervalMs,
 })
 
 /** A pool whose worker threads the test can crash. */
@@ -53,6 +55,7 @@ const startPool = async (
     modelFolder?: string
     respawnDelayMs?: number
     maxBatch?: number
+    streamIntervalMs?: number
   } = {}
 ): Promise<{ pool: LocalWorkerPool; threads: Worker[]; lines: LogLine[] }> => {
   const threads: Worker[] = []
@@ -63,7 +66,7 @@ const startPool = async (
       void lines.push({ level, message, fields })
   const pool = createLocalWorkerPool({
     workers: options.workers ?? 1,
-    workerData: data(options.modelFolder, options.maxBatch),
+    workerData: data(options.modelFolder, options.maxBatch, options.streamIntervalMs),
     respawnDelayMs: options.respawnDelayMs,
     log: { info: record('info'), warn: record('warn'), error: record('error') },
     spawn: crashableLocalWorkers(threads),
@@ -247,6 +250,7 @@ describe('the local worker pool', () => {
         models: [{ name: 'mislabelled', folder: mislabelled, dtype: 'fp32', kind: 'chat' }],
         intraOpNumThreads: 1,
         maxBatch: 8,
+        streamIntervalMs: 0,
       },
     })
     await expect(pool.start()).rejects.toThrow(
@@ -267,6 +271,7 @@ describe('the local worker pool', () => {
         ],
         intraOpNumThreads: 1,
         maxBatch: 8,
+        streamIntervalMs: 0,
       },
       spawn: crashableLocalWorkers(threads),
     })
@@ -378,6 +383,29 @@ describe('generations sharing their forward passes', () => {
     }
     expect(together[4].end).toMatchObject({ reason: 'stop-sequence', stopSequence: 'e' })
     expect(batched.pool.stats()).toEqual({ workers: 1, busy: 0, queued: 0 })
+  })
+
+  it('sends the text of tokens that come faster than streamIntervalMs as fewer messages, the first at once', async () => {
+    const [paced, each] = await Promise.all([
+      startPool({ streamIntervalMs: 20 }),
+      startPool({ streamIntervalMs: 0 }),
+    ])
+    const job = await jobFor(paced.pool, longPrompt, 300)
+    const started = performance.now()
+    let firstTextMs = 0
+    const coalesced = await run(paced.pool, job, {
+      onText: (count) => {
+        if (count === 1) firstTextMs = performance.now() - started
+      },
+    }).done
+    const reference = await run(each.pool, job).done
+    expect(coalesced.texts.join('')).toBe(reference.texts.join(''))
+    expect(coalesced.end).toEqual(reference.end)
+    // Every one of these 300 tokens is one piece; at a few thousand tokens a second, 20 ms hold dozens of them.
+    expect(reference.texts).toHaveLength(300)
+    expect(coalesced.texts.length).toBeLessThan(100)
+    expect(coalesced.texts.length).toBeGreaterThan(1)
+    expect(firstTextMs).toBeLessThan(200)
   })
 
   it('stops a cancelled row within a step while the others go on', async () => {

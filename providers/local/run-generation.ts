@@ -71,9 +71,11 @@ export const runGeneration = async (options: {
   job: GenerateJob
   send: (message: FromWorker) => void
   onCancel: (cancel: () => void) => void
+  /** `createGenerationOutput`'s. */
+  intervalMs: number
 }): Promise<void> => {
   const { id, loaded, job, send } = options
-  const output = createGenerationOutput({ id, loaded, job, send })
+  const output = createGenerationOutput({ id, loaded, job, send, intervalMs: options.intervalMs })
   options.onCancel(() => output.cancel())
   const { temperature, topK, topP, seed } = job.sampling
   const processors = new LogitsProcessorList()

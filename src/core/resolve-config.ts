@@ -88,6 +88,7 @@ export type LocalProviderSettings = {
   workers: number
   intraOpNumThreads: number
   maxBatch: number
+  streamIntervalMs: number
   dtype: LocalModelDtype
   /** The version folder to serve of each model named here; the others serve their highest. */
   versions: Record<string, string>
@@ -105,6 +106,7 @@ export const defaultLocalProvider: Omit<LocalProviderSettings, 'models'> = {
   workers: 1,
   intraOpNumThreads: 1,
   maxBatch: 8,
+  streamIntervalMs: 5,
   dtype: 'fp32',
   versions: {},
   dtypes: {},
@@ -317,6 +319,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
         workers: provider.workers ?? defaultLocalProvider.workers,
         intraOpNumThreads: provider.intraOpNumThreads ?? defaultLocalProvider.intraOpNumThreads,
         maxBatch: provider.maxBatch ?? defaultLocalProvider.maxBatch,
+        streamIntervalMs: provider.streamIntervalMs ?? defaultLocalProvider.streamIntervalMs,
         dtype: provider.dtype ?? defaultLocalProvider.dtype,
         versions: provider.versions ?? {},
         dtypes: provider.dtypes ?? {},

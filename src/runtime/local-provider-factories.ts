@@ -26,6 +26,7 @@ export const localProviderFactories = (options: {
       workers: local.workers,
       intraOpNumThreads: local.intraOpNumThreads,
       maxBatch: local.maxBatch,
+      streamIntervalMs: local.streamIntervalMs,
       dtype: local.dtype,
       versions: local.versions,
       dtypes: local.dtypes,
