@@ -104,8 +104,12 @@ export const createGenerationBatcher = (options: {
     )
   }
 
-  /** Runs the row's processors over its logits (a copy: they write into it) and picks the token left on top. */
+  /**
+   * Runs the row's processors over its logits (a copy: they write into it) and picks the token left on top; with no
+   * processor (greedy, and a model that asks for none), the top token of the logits themselves, with nothing copied.
+   */
   const pick = (row: Row, logits: Float32Array): number => {
+    if (row.processors.processors.length === 0) return argmax(logits)
     const scores = new Tensor('float32', logits.slice(), [1, logits.length])
     const processed = row.processors._call([row.ids], scores)
     return argmax(processed.data as Float32Array)
@@ -130,7 +134,7 @@ export const createGenerationBatcher = (options: {
     const length = job.inputIds.length
     const outputs = (await model.forward({
       input_ids: int64(job.inputIds, [1, length]),
-      attention_mask: int64(new Array<number>(length).fill(1), [1, length]),
+      attention_mask: new Tensor('int64', new BigInt64Array(length).fill(1n), [1, length]),
       num_logits_to_keep: new Tensor('int64', [1n], []),
     })) as ModelOutputs
     const logits = outputs.logits.to('float32')
@@ -161,17 +165,18 @@ export const createGenerationBatcher = (options: {
   /** One position for every row: each row's next token in, each row's following token out. */
   const step = async (): Promise<void> => {
     const batch = rows.length
-    const mask = new Array<number>(batch * (width + 1)).fill(0)
+    // Built as int64 at once: a BigInt per position would be thousands of allocations a step.
+    const mask = new BigInt64Array(batch * (width + 1))
     rows.forEach((row, index) => {
       const rowEnd = (index + 1) * (width + 1)
-      mask.fill(1, rowEnd - row.length - 1, rowEnd)
+      mask.fill(1n, rowEnd - row.length - 1, rowEnd)
     })
     const outputs = (await model.forward({
       input_ids: int64(
         rows.map((row) => row.next),
         [batch, 1]
       ),
-      attention_mask: int64(mask, [batch, width + 1]),
+      attention_mask: new Tensor('int64', mask, [batch, width + 1]),
       position_ids: int64(
         rows.map((row) => row.length),
         [batch, 1]

@@ -43,7 +43,10 @@ beforeAll(async () => {
     models: null,
     workers: 1,
     intraOpNumThreads: 1,
-    maxBatch: 8,
+    // One generation at a time, one text piece per token: the cancel test queues a call behind another and reads
+    // the first one's pieces as steps (batching has its own tests, against this path, in local-worker-pool.test.ts).
+    maxBatch: 1,
+    streamIntervalMs: 0,
     dtype: 'fp32',
   })
   env.allowRemoteModels = false
