@@ -5,32 +5,22 @@
  * the whole process. The worker is the real one (`providers/local/local-model-worker.ts`), loaded after a listener
  * on a `BroadcastChannel` that throws when asked to, by thread id.
  */
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { LocalWorkerData } from '../../providers/local/local-worker-messages.ts'
+import { localWorkerBootUrl } from './local-worker-boot.ts'
 
 const channelName = 'gatehouse-test-local-worker-crash'
 
-const bootUrl = (): URL => {
-  const tsxApi = createRequire(import.meta.url)
-    .resolve('tsx/esm/api')
-    .replace(/\.cjs$/, '.mjs')
-  const worker = new URL('../../providers/local/local-model-worker.ts', import.meta.url)
-  const boot = [
-    `import { register } from ${JSON.stringify(pathToFileURL(tsxApi).href)}`,
+const bootUrl = (): URL =>
+  localWorkerBootUrl([
     `import { threadId } from 'node:worker_threads'`,
-    'register()',
     `const channel = new BroadcastChannel(${JSON.stringify(channelName)})`,
     'channel.unref()',
     'channel.onmessage = (event) => {',
     '  if (event.data !== threadId) return',
     "  setImmediate(() => { throw new Error('a simulated crash of a local model worker') })",
     '}',
-    `await import(${JSON.stringify(worker.href)})`,
-  ].join('\n')
-  return new URL(`data:text/javascript,${encodeURIComponent(boot)}`)
-}
+  ])
 
 /** A `spawn` for the local worker pool whose workers `crashLocalWorker` can crash; `started` gets each one. */
 export const crashableLocalWorkers = (started: Worker[]) => {

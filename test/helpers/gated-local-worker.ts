@@ -4,20 +4,13 @@
  * version switch uses it to choose the moment the new version takes over: calls it starts meanwhile still go to the
  * version serving, and are certain to be running or queued there when the switch happens, whatever the machine's speed.
  */
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { LocalWorkerData } from '../../providers/local/local-worker-messages.ts'
+import { localWorkerBootUrl } from './local-worker-boot.ts'
 
-const bootUrl = (channelName: string): URL => {
-  const tsxApi = createRequire(import.meta.url)
-    .resolve('tsx/esm/api')
-    .replace(/\.cjs$/, '.mjs')
-  const worker = new URL('../../providers/local/local-model-worker.ts', import.meta.url)
-  const boot = [
-    `import { register } from ${JSON.stringify(pathToFileURL(tsxApi).href)}`,
+const bootUrl = (channelName: string): URL =>
+  localWorkerBootUrl([
     `import { parentPort } from 'node:worker_threads'`,
-    'register()',
     `const channel = new BroadcastChannel(${JSON.stringify(channelName)})`,
     'const post = parentPort.postMessage.bind(parentPort)',
     'let held = null',
@@ -31,10 +24,7 @@ const bootUrl = (channelName: string): URL => {
     '  channel.close()',
     '  post(...held)',
     '}',
-    `await import(${JSON.stringify(worker.href)})`,
-  ].join('\n')
-  return new URL(`data:text/javascript,${encodeURIComponent(boot)}`)
-}
+  ])
 
 export type LocalWorkerGate = {
   /** A `spawn` for the pool: workers whose data `gated` picks are held; the others start as usual. */
