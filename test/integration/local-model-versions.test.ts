@@ -49,6 +49,9 @@ beforeAll(async () => {
       '  local:',
       '    type: local',
       '    directory: models',
+      // One generation at a time: the eight streams of the switch queue on the one worker, and take longer to
+      // generate than version 2 takes to load (batched, they would all be done before it is ready).
+      '    maxBatch: 1',
       `    versions: { ${tinyModelName}: "1" }`,
     ].join('\n')
   )
