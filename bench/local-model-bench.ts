@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { serveNodeFlags } from '../src/runtime/serve-node-flags.ts'
 import { benchSettings } from './bench-settings.ts'
+import { percentile } from './load-common.ts'
 import { stopChild } from './spawn-pinned.ts'
 import { startGateway } from './start-bench-processes.ts'
 
@@ -57,11 +58,6 @@ export type LocalModelFigures = {
   sizes: { fp32Bytes: number; int8Bytes: number }
   /** A single int8 stream's tokens per second over fp32's. */
   int8SpeedRatio: number
-}
-
-const percentile = (values: readonly number[], fraction: number): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? 0
 }
 
 type StreamFigures = { firstTokenMs: number; tokens: number; totalMs: number }
@@ -213,7 +209,7 @@ export const runLocalModelBench = async (options: {
       const expected = maxTokens * streams.length
       if (exact ? tokens !== expected : tokens === 0)
         throw new Error(`${name}: ${tokens} completion tokens, ${expected} expected`)
-      const firstTokens = streams.map((stream) => stream.firstTokenMs)
+      const firstTokens = Float64Array.from(streams, (stream) => stream.firstTokenMs).sort()
       const phase: LocalPhase = {
         name,
         provider,
@@ -228,7 +224,10 @@ export const runLocalModelBench = async (options: {
               sum + (stream.tokens - 1) / ((stream.totalMs - stream.firstTokenMs) / 1000),
             0
           ) / streams.length,
-        firstTokenMs: { p50: percentile(firstTokens, 0.5), p99: percentile(firstTokens, 0.99) },
+        firstTokenMs: {
+          p50: percentile(firstTokens, 0.5) ?? 0,
+          p99: percentile(firstTokens, 0.99) ?? 0,
+        },
         eventLoop,
       }
       phases.push(phase)
