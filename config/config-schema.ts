@@ -306,6 +306,12 @@ export const configSchema = z.strictObject({
        * 503 (default `open`). Logged once per outage either way.
        */
       onStoreFailure: z.enum(['open', 'closed']).optional(),
+      /**
+       * With Redis: for how many ms a process may admit a busy key's requests from a block of quota it took from Redis
+       * in one step (default 200), instead of one Redis call each way per request. Blocks are taken only far from
+       * every limit and budget, so limits stay exact; 0 checks every request in Redis.
+       */
+      blockMs: z.int().min(0).max(5_000).optional(),
     })
     .optional(),
   usage: z

@@ -224,6 +224,7 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
     costMicroUsd: worst,
     leaseTtlMs: holdTtlMs,
     reservationTtlMs: Math.max(holdTtlMs, options.reservationTtlMs ?? 0),
+    splittable: options.reservationTtlMs !== undefined,
   })
   const headers = rateLimitHeaders(decision.rateLimits)
   if (!decision.allowed) {

@@ -205,7 +205,7 @@ export type ResolvedConfig = {
   database: { url: string | null }
   /** `url: null`: nothing shared, limits kept in the process. */
   redis: { url: string | null; keyPrefix: string; timeoutMs: number }
-  limits: { onStoreFailure: 'open' | 'closed' }
+  limits: { onStoreFailure: 'open' | 'closed'; blockMs: number }
   /** The prompt cache (`src/core/cache/`). */
   cache: ResolvedCache
   usage: {
@@ -369,7 +369,10 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
       keyPrefix: config.redis?.keyPrefix ?? 'gatehouse:',
       timeoutMs: redisTimeoutMs,
     },
-    limits: { onStoreFailure: config.limits?.onStoreFailure ?? 'open' },
+    limits: {
+      onStoreFailure: config.limits?.onStoreFailure ?? 'open',
+      blockMs: config.limits?.blockMs ?? 200,
+    },
     cache: {
       enabled: cacheDefaults.enabled || Object.values(cacheRoutes).some((policy) => policy.enabled),
       backend: config.cache?.backend ?? 'memory',

@@ -18,6 +18,7 @@ import { createMemoryCacheStore } from '../stores/memory/memory-cache-store.ts'
 import { createMemoryRevocationFeed } from '../stores/memory/memory-revocation-feed.ts'
 import { connectRedis } from '../stores/redis/connect-redis.ts'
 import { createRedisAdmissionStore } from '../stores/redis/redis-admission-store.ts'
+import { createQuotaBlockAdmission } from '../stores/quota-block-admission.ts'
 import { createRedisCacheStore } from '../stores/redis/redis-cache-store.ts'
 import { relayPurgesThroughRedis } from '../stores/redis/redis-purge-relay.ts'
 import { createRedisSharedFlights } from '../stores/redis/redis-shared-flights.ts'
@@ -166,11 +167,17 @@ export const openNodeStores = async (options: {
   const cache =
     config.cache.enabled && config.cache.backend === 'redis' ? redisCache() : relayedMemoryCache()
   const sqlClosables = startRetentionAndListSqlClosables()
+  const admission = createQuotaBlockAdmission({
+    store: createRedisAdmissionStore({ redis, guard, clock, loadSpent, prefix }),
+    clock,
+    logger,
+    blockMs: config.limits.blockMs,
+  })
   return {
     stores: {
       tenants,
       usage,
-      admission: createRedisAdmissionStore({ redis, guard, clock, loadSpent, prefix }),
+      admission,
       revocations,
       responses,
       cache,
@@ -179,6 +186,8 @@ export const openNodeStores = async (options: {
     usageWriter,
     closables: [
       { name: 'revocation feed', close: () => revocations.close() },
+      // Before Redis quits: the quota blocks still open hand back what they did not use.
+      { name: 'quota blocks', close: () => admission.close() },
       ...(cache?.close === undefined
         ? []
         : [{ name: 'prompt cache', close: () => cache.close!() }]),

@@ -41,6 +41,11 @@ export type AdmissionRequest = {
   leaseTtlMs?: number
   /** How long the budget reservation is held at most; 10 min when absent. */
   reservationTtlMs?: number
+  /**
+   * `true` when the ticket may be split (`splitTicket`) and its parts settled elsewhere, later (a background
+   * response): such a request is always admitted alone, never from a quota block (`quota-block-admission.ts`).
+   */
+  splittable?: boolean
 }
 
 /** A budget counter the request reserved in: the period it was in then, where settling adds the real cost. */
@@ -109,6 +114,39 @@ export interface AdmissionStore {
    * (added to the spend of the period it was reserved in). A second settle of the same ticket does nothing.
    */
   settle(ticket: AdmissionTicket, usage: AdmissionUsage): Promise<void>
+}
+
+/** What a block (`BlockAdmission`) holds in the store: requests, tokens in the window, budget reserved. */
+export type BlockBooking = { count: number; tokens: number; reservedMicroUsd: number }
+
+/** A block as `admitBlock` took it: what `rebook` needs to find it again. */
+export type AdmittedBlock = {
+  request: AdmissionRequest
+  ticket: AdmissionTicket
+  /** When its budget reservations expire, on the budgets' clock. */
+  reservationEndsAt: number
+}
+
+/**
+ * What a shared store offers so that a process can take quota in blocks instead of one request at a time
+ * (`leasing-admission-store.ts`): `count` requests, `request.tokens` tokens and `request.costMicroUsd` reserved, in
+ * one atomic step with the same checks as `admit`, their log entry stamped `stampOffsetMs` late (when the block's
+ * last request may be admitted, so the window counts each of them at least as long as it should); and `rebook`,
+ * which changes what the block holds (`from` as booked, `to` what it holds now) and adds `spentMicroUsd` to the
+ * spend. Never with concurrency limits: a slot is held per request.
+ */
+export interface BlockAdmission {
+  admitBlock(
+    request: AdmissionRequest,
+    count: number,
+    stampOffsetMs: number
+  ): Promise<{ decision: AdmissionDecision; reservationEndsAt: number }>
+  rebook(
+    block: AdmittedBlock,
+    from: BlockBooking,
+    to: BlockBooking,
+    spentMicroUsd: number
+  ): Promise<void>
 }
 
 /**

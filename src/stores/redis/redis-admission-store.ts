@@ -40,6 +40,10 @@
  * sorted set whose hash says it exists must not vanish when its last entry goes (Redis deletes empty keys, and the
  * next entry would recreate it without a TTL), so each log and reservation set holds a sentinel member `#` at +inf.
  *
+ * Blocks (`admitBlock`, for `quota-block-admission.ts`): the admit script with a count, whose log entry is
+ * `<tokens>:<id>*<count>` (counting `count` requests), stamped when the block's time ends, and whose reservation is
+ * the block's; `rebook` (a third script) changes what a block holds as it closes and as its requests settle.
+ *
  * Keys: `<prefix>ad:{<tenant>}:<scope>:<id>:<log|win|con>` and `...:<id>:<period>:<budget|res>`. The tenant in braces
  * is a Redis Cluster hash tag: a tenant's keys and its own all live in one slot, as a multi-key script requires. Ids
  * are URI-encoded, so no id can break out of its segment or the tag.
@@ -58,6 +62,7 @@ import {
   type AdmissionRequest,
   type AdmissionStore,
   type AdmissionTicket,
+  type BlockAdmission,
 } from '../admission-store.ts'
 import type { BudgetCheck } from '../budget-check.ts'
 import { budgetPeriodBounds, type BudgetPeriodBounds } from '../budget-period-bounds.ts'
@@ -87,6 +92,11 @@ import { RedisScript } from './redis-script.ts'
 const prelude = `
 local function int(n) return string.format('%d', n) end
 local function amountOf(member) return tonumber(string.match(member, '^%d+')) or 0 end
+-- The requests an entry counts: a late entry (ending in \`+\`) none, a block (\`<tokens>:<id>*<count>\`) its count.
+local function countOf(member)
+  if string.byte(member, -1) == 43 then return 0 end
+  return tonumber(string.match(member, '%*(%d+)$')) or 1
+end
 -- A time after every other: a budget's earliest reservation end when it holds none (2^53 - 1).
 local NONE = 9007199254740991
 local function redisNow()
@@ -116,6 +126,9 @@ local tokens = tonumber(ARGV[5])
 local cost = tonumber(ARGV[6])
 local cutoff = now - window
 local cutoffArg = int(cutoff)
+-- A block of requests (\`admitBlock\`): how many, and how far past \`now\` its entry is stamped (its lease's end).
+local count = tonumber(ARGV[22]) or 1
+local stamp = now + (tonumber(ARGV[23]) or 0)
 
 local spent, reserved, expiresAt, due = {}, {}, {}, {}
 local missing
@@ -178,7 +191,7 @@ for s = 1, 2 do
         local old = redis.call('ZRANGEBYSCORE', KEYS[b + 1], '-inf', cutoffArg, 'LIMIT', gone, 256)
         for i = 1, #old do
           tok = tok - amountOf(old[i])
-          if string.byte(old[i], -1) ~= 43 then n = n - 1 end
+          n = n - countOf(old[i])
         end
         gone = gone + #old
         if #old < 256 then break end
@@ -188,7 +201,7 @@ for s = 1, 2 do
       -- No hash: the window's keys expired together (their entries all older than the window), or never were.
       n, tok = 0, 0
     end
-    if requestsLimit >= 0 and n + 1 > requestsLimit then out[1] = 0 end
+    if requestsLimit >= 0 and n + count > requestsLimit then out[1] = 0 end
     if tokensLimit >= 0 and tok + math.max(1, tokens) > tokensLimit then out[1] = 0 end
     logs[s] = {n, tok, x, gone}
     out[#out + 1] = n
@@ -224,7 +237,7 @@ if out[1] == 0 then
       for i = 1, #entries, 2 do
         local counts = true
         if byTokens then left = left - amountOf(entries[i])
-        elseif string.byte(entries[i], -1) ~= 43 then left = left - 1
+        elseif countOf(entries[i]) > 0 then left = left - countOf(entries[i])
         else counts = false end
         if counts then
           retry = tonumber(entries[i + 1]) + window - now
@@ -263,7 +276,7 @@ for s = 1, 2 do
   local log = logs[s]
   if log then
     local entries, hash = KEYS[b + 1], KEYS[b + 2]
-    local n, tok, x = log[1] + 1, log[2], log[3]
+    local n, tok, x = log[1] + count, log[2], log[3]
     local member = '0:' .. id
     if tonumber(ARGV[a + 2]) >= 0 then
       member = ARGV[5] .. ':' .. id
@@ -271,7 +284,7 @@ for s = 1, 2 do
     end
     if log[4] > 0 then redis.call('ZREMRANGEBYSCORE', entries, '-inf', cutoffArg) end
     if not x then redis.call('DEL', entries) end
-    redis.call('ZADD', entries, now, member)
+    redis.call('ZADD', entries, stamp, member)
     if not x or x <= now + window then
       redis.call('ZADD', entries, '+inf', '#')
       redis.call('HSET', hash, 'n', int(n), 'tok', int(tok), 'x', int(now + 2 * window))
@@ -351,7 +364,71 @@ end
 return 1
 `
 
+/**
+ * Rebooks a block (`admitBlock`) to what it now holds: its log entry from `<tokens>:<id>*<count>` to the new tokens
+ * and count (removed when both are 0), the window's `n` and `tok` by the difference, its reservation from the old
+ * amount to the new (re-added with its own expiry, unless that already freed it), and `spent` up by what its
+ * requests cost since the last rebook.
+ * KEYS: as for admit. ARGV: rate-limit now ('' = Redis TIME), window ms, the entry's stamp, old id, new id, old and new
+ * tokens, old and new count, old and new reservation, the reservation's expiry, spent to add, then per subject (2 from
+ * 12 + 2s): its log (2: with tokens, 1: without, 0: none), its budget (1/0).
+ */
+const rebookSource = `${prelude}
+local window = tonumber(ARGV[2])
+local at = tonumber(ARGV[3])
+local oldId, newId = ARGV[4], ARGV[5]
+local oldTokens, newTokens = tonumber(ARGV[6]), tonumber(ARGV[7])
+local oldCount, newCount = tonumber(ARGV[8]), tonumber(ARGV[9])
+local oldHeld, newHeld = tonumber(ARGV[10]), tonumber(ARGV[11])
+local now
+for s = 1, 2 do
+  local a, b = 12 + 2 * s, 5 * s - 5
+  local log = ARGV[a]
+  if log ~= '0' then
+    local entries, hash = KEYS[b + 1], KEYS[b + 2]
+    local t0, t1 = oldTokens, newTokens
+    if log == '1' then t0, t1 = 0, 0 end
+    now = now or tonumber(ARGV[1]) or redisNow()
+    if at > now - window and redis.call('ZREM', entries, int(t0) .. ':' .. oldId) == 1 then
+      if newCount > 0 or t1 > 0 then redis.call('ZADD', entries, ARGV[3], int(t1) .. ':' .. newId) end
+      local v = redis.call('HMGET', hash, 'n', 'tok')
+      redis.call('HSET', hash, 'n', int(math.max(0, (tonumber(v[1]) or 0) + newCount - oldCount)),
+        'tok', int(math.max(0, (tonumber(v[2]) or 0) + t1 - t0)))
+    elseif t1 > t0 then
+      -- The entry has left the window: only the tokens beyond it still count, from now.
+      redis.call('ZADD', entries, int(now), int(t1 - t0) .. ':' .. newId .. '+')
+      redis.call('HINCRBY', hash, 'tok', int(t1 - t0))
+      local x = tonumber(redis.call('HGET', hash, 'x'))
+      if not x or x <= now + window then
+        redis.call('ZADD', entries, '+inf', '#')
+        redis.call('HSET', hash, 'x', int(now + 2 * window))
+        redis.call('PEXPIRE', entries, 2 * window)
+        redis.call('PEXPIRE', hash, 2 * window)
+      end
+    end
+  end
+  if ARGV[a + 1] == '1' then
+    local budget, holds = KEYS[b + 4], KEYS[b + 5]
+    local delta = 0
+    if oldHeld > 0 and redis.call('ZREM', holds, int(oldHeld) .. ':' .. oldId) == 1 then
+      delta = -oldHeld
+      if newHeld > 0 then
+        redis.call('ZADD', holds, ARGV[12], int(newHeld) .. ':' .. newId)
+        delta = delta + newHeld
+      end
+    end
+    local v = redis.call('HMGET', budget, 'spent', 'res')
+    if v[1] then
+      redis.call('HSET', budget, 'spent', int(tonumber(v[1]) + tonumber(ARGV[13])),
+        'res', int(math.max(0, (tonumber(v[2]) or 0) + delta)))
+    end
+  end
+end
+return 1
+`
+
 const admitScript = new RedisScript(admitSource)
+const rebookScript = new RedisScript(rebookSource)
 const settleScript = new RedisScript(settleSource)
 
 const scopes: readonly LimitScope[] = ['tenant', 'key']
@@ -382,7 +459,9 @@ const counterTtlMs = (end: number | null, now: number): number =>
 
 const limitArg = (value: number | null | undefined): number => value ?? -1
 
-export const createRedisAdmissionStore = (options: RedisAdmissionStoreOptions): AdmissionStore => {
+export const createRedisAdmissionStore = (
+  options: RedisAdmissionStoreOptions
+): AdmissionStore & BlockAdmission => {
   const { redis, guard, clock, loadSpent } = options
   const prefix = options.prefix ?? 'gatehouse:'
   const windowMs = options.windowMs ?? rateLimitWindowMs
@@ -469,7 +548,8 @@ export const createRedisAdmissionStore = (options: RedisAdmissionStoreOptions): 
     budgeted: readonly (BudgetSubject | null)[],
     values: readonly number[],
     refused: boolean,
-    leaseTtlMs: number
+    leaseTtlMs: number,
+    count: number
   ): { rateLimits: RateLimitCheck[]; budgets: BudgetCheck[] } => {
     const rateLimits: RateLimitCheck[] = []
     const budgets: BudgetCheck[] = []
@@ -489,7 +569,7 @@ export const createRedisAdmissionStore = (options: RedisAdmissionStoreOptions): 
         at += 2
         const reset = refused ? values[detail] : 0
         for (const [dimension, limit, usedThere, amount, retry] of [
-          ['requests', limits.requestsPerMinute ?? null, used, 1, values[detail + 1]],
+          ['requests', limits.requestsPerMinute ?? null, used, count, values[detail + 1]],
           ['tokens', limits.tokensPerMinute ?? null, tokens, request.tokens, values[detail + 2]],
         ] as const) {
           if (limit === null) continue
@@ -541,102 +621,160 @@ export const createRedisAdmissionStore = (options: RedisAdmissionStoreOptions): 
     return { rateLimits, budgets }
   }
 
-  return {
-    admit: async (request: AdmissionRequest): Promise<AdmissionDecision> => {
-      validateAdmissionRequest(request)
-      const id = nextId()
-      if (!isMetered(request.tenant) && !isMetered(request.key))
-        return admissionDecisionOf(id, request, 0, [], [])
-      const leaseTtlMs = request.leaseTtlMs ?? defaultHoldTtlMs
-      const reservationTtlMs = request.reservationTtlMs ?? defaultHoldTtlMs
-      const seeds: (number | null)[] = [null, null]
-      let periodKeys: (string | null)[] = [null, null]
-      for (let attempt = 0; attempt < 3; attempt += 1) {
-        const now = clock.now()
-        const budgeted = scopes.map((scope): BudgetSubject | null => {
-          const { id: subjectId, budget } = request[scope]
-          return budget === null
-            ? null
-            : { scope, id: subjectId, budget, bounds: budgetPeriodBounds(budget.period, now) }
-        })
-        // A seed loaded for one period is no seed for the next.
-        for (let index = 0; index < 2; index += 1)
-          if (budgeted[index]?.bounds.key !== periodKeys[index]) seeds[index] = null
-        periodKeys = budgeted.map((subject) => subject?.bounds.key ?? null)
-        const keys = keysOf(request.tenant.id, request.key.id, periodKeys)
-        const args: (string | number)[] = [
-          now,
-          rateNow(),
-          windowMs,
-          id,
-          request.tokens,
-          request.costMicroUsd,
-          leaseTtlMs,
-          reservationTtlMs,
-          concurrentRetryAfterMs,
-        ]
-        for (let index = 0; index < 2; index += 1) {
-          const { limits } = request[scopes[index]]
-          const subject = budgeted[index]
-          args.push(
-            limitArg(limits.requestsPerMinute),
-            limitArg(limits.tokensPerMinute),
-            limitArg(limits.concurrentRequests),
-            subject?.budget.limitMicroUsd ?? -1,
-            seeds[index] ?? '',
-            counterTtlMs(subject?.bounds.end ?? null, now)
-          )
-        }
-        const reply = await guard.runCancellable(
-          'admission',
-          'Rate limits and budgets',
-          () => admitScript.run(redis, keys, args),
-          // Frees what a late admission took but its tokens and request (which count, as if it had run).
-          () =>
-            settleScript.run(redis, keys, [
-              rateNow(),
-              windowMs,
-              id,
-              0,
-              request.tokens,
-              -1,
-              request.costMicroUsd,
-              0,
-              ...budgeted.flatMap((subject, index) => [
-                0,
-                (request[scopes[index]].limits.concurrentRequests ?? null) === null ? 0 : 1,
-                subject === null ? 0 : 1,
-              ]),
-            ])
+  /**
+   * Admits one request, or (`block`) `count` requests at once under one id (`<id>*<count>`), with their log entry
+   * stamped `stampOffsetMs` past Redis's now. Returns the decision and when the budget reservations expire.
+   */
+  const admitWith = async (
+    request: AdmissionRequest,
+    block: { count: number; stampOffsetMs: number } | null
+  ): Promise<{ decision: AdmissionDecision; reservationEndsAt: number }> => {
+    validateAdmissionRequest(request)
+    const count = block?.count ?? 1
+    const stampOffsetMs = block?.stampOffsetMs ?? 0
+    const id = block === null ? nextId() : `${nextId()}*${count}`
+    if (!isMetered(request.tenant) && !isMetered(request.key))
+      return { decision: admissionDecisionOf(id, request, 0, [], []), reservationEndsAt: 0 }
+    const leaseTtlMs = request.leaseTtlMs ?? defaultHoldTtlMs
+    const reservationTtlMs = request.reservationTtlMs ?? defaultHoldTtlMs
+    const seeds: (number | null)[] = [null, null]
+    let periodKeys: (string | null)[] = [null, null]
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const now = clock.now()
+      const budgeted = scopes.map((scope): BudgetSubject | null => {
+        const { id: subjectId, budget } = request[scope]
+        return budget === null
+          ? null
+          : { scope, id: subjectId, budget, bounds: budgetPeriodBounds(budget.period, now) }
+      })
+      // A seed loaded for one period is no seed for the next.
+      for (let index = 0; index < 2; index += 1)
+        if (budgeted[index]?.bounds.key !== periodKeys[index]) seeds[index] = null
+      periodKeys = budgeted.map((subject) => subject?.bounds.key ?? null)
+      const keys = keysOf(request.tenant.id, request.key.id, periodKeys)
+      const args: (string | number)[] = [
+        now,
+        rateNow(),
+        windowMs,
+        id,
+        request.tokens,
+        request.costMicroUsd,
+        leaseTtlMs,
+        reservationTtlMs,
+        concurrentRetryAfterMs,
+      ]
+      for (let index = 0; index < 2; index += 1) {
+        const { limits } = request[scopes[index]]
+        const subject = budgeted[index]
+        args.push(
+          limitArg(limits.requestsPerMinute),
+          limitArg(limits.tokensPerMinute),
+          limitArg(limits.concurrentRequests),
+          subject?.budget.limitMicroUsd ?? -1,
+          seeds[index] ?? '',
+          counterTtlMs(subject?.bounds.end ?? null, now)
         )
-        if (reply === null) return degradedAdmission(id, request)
-        const values = reply as number[]
-        if (values[0] === -1) {
-          const missing = values.slice(1).map((subject) => subject - 1)
-          const loaded = await Promise.all(
-            missing.map((index) =>
-              load(budgeted[index] as BudgetSubject, request.tenant.id, keys[index * 5 + 3], now)
-            )
-          )
-          missing.forEach((index, at) => (seeds[index] = loaded[at]))
-          continue
-        }
-        const refused = values[0] !== 1
-        const checks = checksOf(request, budgeted, values, refused, leaseTtlMs)
-        const decision = admissionDecisionOf(
-          id,
-          request,
-          values[1],
-          checks.rateLimits,
-          checks.budgets
-        )
-        if (decision.allowed === refused)
-          throw new Error(
-            `the admission script ${refused ? 'refused' : 'admitted'} what its checks ${refused ? 'admit' : 'refuse'}`
-          )
-        return decision
       }
-      throw new Error('budget counters could not be seeded: they expired while loading, 3 times')
+      if (block !== null) args.push(count, stampOffsetMs)
+      const reply = await guard.runCancellable(
+        'admission',
+        'Rate limits and budgets',
+        () => admitScript.run(redis, keys, args),
+        // Frees what a late admission took but its tokens and request (which count, as if it had run).
+        () =>
+          settleScript.run(redis, keys, [
+            rateNow(),
+            windowMs,
+            id,
+            0,
+            request.tokens,
+            -1,
+            request.costMicroUsd,
+            0,
+            ...budgeted.flatMap((subject, index) => [
+              0,
+              (request[scopes[index]].limits.concurrentRequests ?? null) === null ? 0 : 1,
+              subject === null ? 0 : 1,
+            ]),
+          ])
+      )
+      if (reply === null) return { decision: degradedAdmission(id, request), reservationEndsAt: 0 }
+      const values = reply as number[]
+      if (values[0] === -1) {
+        const missing = values.slice(1).map((subject) => subject - 1)
+        const loaded = await Promise.all(
+          missing.map((index) =>
+            load(budgeted[index] as BudgetSubject, request.tenant.id, keys[index * 5 + 3], now)
+          )
+        )
+        missing.forEach((index, at) => (seeds[index] = loaded[at]))
+        continue
+      }
+      const refused = values[0] !== 1
+      const checks = checksOf(request, budgeted, values, refused, leaseTtlMs, count)
+      const decision = admissionDecisionOf(
+        id,
+        request,
+        values[1] + stampOffsetMs,
+        checks.rateLimits,
+        checks.budgets
+      )
+      if (decision.allowed === refused)
+        throw new Error(
+          `the admission script ${refused ? 'refused' : 'admitted'} what its checks ${refused ? 'admit' : 'refuse'}`
+        )
+      return { decision, reservationEndsAt: now + reservationTtlMs }
+    }
+    throw new Error('budget counters could not be seeded: they expired while loading, 3 times')
+  }
+
+  return {
+    admit: async (request) => (await admitWith(request, null)).decision,
+
+    admitBlock: (request, count, stampOffsetMs) => {
+      if (!Number.isSafeInteger(count) || count < 1)
+        throw new Error(`a block is 1 request or more, got ${count}`)
+      if (
+        (request.tenant.limits.concurrentRequests ?? null) !== null ||
+        (request.key.limits.concurrentRequests ?? null) !== null
+      )
+        throw new Error('a block cannot hold concurrency slots')
+      return admitWith(request, { count, stampOffsetMs })
+    },
+
+    rebook: async ({ request, ticket, reservationEndsAt }, from, to, spentMicroUsd) => {
+      if (ticket.degraded) return
+      const periodKeys = scopes.map(
+        (scope) => ticket.budgets.find((entry) => entry.scope === scope)?.periodKey ?? null
+      )
+      const base = ticket.id.slice(0, ticket.id.lastIndexOf('*'))
+      const args: (string | number)[] = [
+        rateNow(),
+        windowMs,
+        ticket.at,
+        `${base}*${from.count}`,
+        `${base}*${to.count}`,
+        from.tokens,
+        to.tokens,
+        from.count,
+        to.count,
+        from.reservedMicroUsd,
+        to.reservedMicroUsd,
+        reservationEndsAt,
+        spentMicroUsd,
+      ]
+      for (let index = 0; index < 2; index += 1) {
+        const { limits } = request[scopes[index]]
+        args.push(
+          (limits.tokensPerMinute ?? null) !== null ? 2 : hasLog(limits) ? 1 : 0,
+          periodKeys[index] === null ? 0 : 1
+        )
+      }
+      await guard.run(
+        'admission settle',
+        () => rebookScript.run(redis, keysOf(ticket.tenantId, ticket.keyId, periodKeys), args),
+        () => undefined
+      )
     },
 
     settle: async (ticket, usage) => {
