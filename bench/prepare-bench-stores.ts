@@ -9,7 +9,8 @@
  *   127.0.0.1:6379): a key prefix of the run's own, whose keys are deleted afterwards, and nothing else. The gateway
  *   fails closed (`limits.onStoreFailure: closed`): a limit or budget check Redis did not answer in time is a 503,
  *   which fails the run, where the default (open) would let the request through unchecked and measure less than
- *   the checks cost.
+ *   the checks cost. `BENCH_BLOCK_MS` sets its `limits.blockMs` (0: every tenant request checked in Redis alone, as a
+ *   key close to its limits is; default the gateway's, quota blocks for a busy key far from its limits).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -145,7 +146,7 @@ export const prepareBenchStores = async (options: {
       env,
       config: {
         redis: { keyPrefix: keys.prefix, timeoutMs: options.redisTimeoutMs },
-        limits: { onStoreFailure: 'closed' },
+        limits: { onStoreFailure: 'closed', ...benchBlockMs() },
       },
       database: options.database,
       redisKeyPrefix: keys.prefix,
@@ -157,4 +158,14 @@ export const prepareBenchStores = async (options: {
     await cleanup().catch(() => {})
     throw error
   }
+}
+
+/** `limits.blockMs` from `BENCH_BLOCK_MS`, when set. */
+const benchBlockMs = (): { blockMs?: number } => {
+  const value = process.env.BENCH_BLOCK_MS
+  if (value === undefined || value === '') return {}
+  const blockMs = Number(value)
+  if (!Number.isSafeInteger(blockMs) || blockMs < 0)
+    throw new Error(`BENCH_BLOCK_MS is an integer >= 0, got ${value}`)
+  return { blockMs }
 }
