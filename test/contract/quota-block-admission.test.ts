@@ -28,13 +28,7 @@ const countedStore = (
   connection: { redis: Redis; guard: RedisGuard },
   prefix: string
 ): { store: AdmissionStore & BlockAdmission; calls: Record<string, number> } => {
-  const inner = createRedisAdmissionStore({
-    redis: connection.redis,
-    guard: connection.guard,
-    prefix,
-    clock: systemClock,
-    loadSpent: async () => 0,
-  })
+  const inner = createRedisAdmissionStoreFor({ ...connection, prefix })
   const calls = { admit: 0, admitBlock: 0, settle: 0, rebook: 0 }
   return {
     calls,
@@ -238,14 +232,7 @@ describe('quota blocks (redis)', () => {
       const blockMs = 300
       for (let attempt = 0; ; attempt += 1) {
         const prefix = `${test.prefix}${attempt}:`
-        const inner = createRedisAdmissionStore({
-          redis: test.redis,
-          guard: test.guard,
-          prefix,
-          clock: systemClock,
-          loadSpent: async () => 0,
-          windowMs,
-        })
+        const inner = createRedisAdmissionStoreFor({ ...test, prefix }, windowMs)
         let blockTakenAt = 0
         let storeCalls = 0
         const store: AdmissionStore & BlockAdmission = {
@@ -284,14 +271,7 @@ describe('quota blocks (redis)', () => {
           setTimeout(resolve, blockTakenAt + windowMs + 100 - Date.now())
         )
         expect(Date.now()).toBeLessThan(lateAt + windowMs)
-        const single = createRedisAdmissionStore({
-          redis: test.redis,
-          guard: test.guard,
-          prefix,
-          clock: systemClock,
-          loadSpent: async () => 0,
-          windowMs,
-        })
+        const single = createRedisAdmissionStoreFor({ ...test, prefix }, windowMs)
         const counters = await countersOf(single, made())
         expect(counters.requests).toBeGreaterThanOrEqual(1)
         await blocks.close()
@@ -328,15 +308,16 @@ describe('quota blocks (redis)', () => {
   })
 })
 
-const createRedisAdmissionStoreFor = (test: {
-  redis: Redis
-  guard: RedisGuard
-  prefix: string
-}): AdmissionStore =>
+/** A Redis admission store on `test`'s connection and prefix, on Redis's time, with nothing spent before. */
+const createRedisAdmissionStoreFor = (
+  test: { redis: Redis; guard: RedisGuard; prefix: string },
+  windowMs?: number
+): AdmissionStore & BlockAdmission =>
   createRedisAdmissionStore({
     redis: test.redis,
     guard: test.guard,
     prefix: test.prefix,
     clock: systemClock,
     loadSpent: async () => 0,
+    windowMs,
   })

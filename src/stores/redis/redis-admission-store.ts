@@ -318,11 +318,29 @@ return out
 `
 
 /**
+ * What settling adds when the real tokens exceed an estimate that has already left the window: the excess, as a late
+ * entry (`<extra>:<id>+`, which counts tokens but no request) from now, with the window's keys kept alive.
+ */
+const latePrelude = `
+local function addLate(entries, hash, now, window, extra, id)
+  redis.call('ZADD', entries, int(now), int(extra) .. ':' .. id .. '+')
+  redis.call('HINCRBY', hash, 'tok', int(extra))
+  local x = tonumber(redis.call('HGET', hash, 'x'))
+  if not x or x <= now + window then
+    redis.call('ZADD', entries, '+inf', '#')
+    redis.call('HSET', hash, 'x', int(now + 2 * window))
+    redis.call('PEXPIRE', entries, 2 * window)
+    redis.call('PEXPIRE', hash, 2 * window)
+  end
+end
+`
+
+/**
  * KEYS: as for admit. ARGV: rate-limit now ('' = Redis TIME), window ms, id, when admitted (rate-limit time),
  * estimated tokens, actual tokens (-1 = keep the estimate), cost reserved, actual cost, then per subject (3 from
  * 5 + 3s): settles tokens there (1/0), holds a lease (1/0), holds a reservation (1/0).
  */
-const settleSource = `${prelude}
+const settleSource = `${prelude}${latePrelude}
 local window = tonumber(ARGV[2])
 local id = ARGV[3]
 local estimate = tonumber(ARGV[5])
@@ -339,15 +357,7 @@ for s = 1, 2 do
       redis.call('HINCRBY', hash, 'tok', int(actual - estimate))
     elseif actual > estimate then
       -- The estimate has left the window: only what the request used beyond it still counts, from now.
-      redis.call('ZADD', entries, int(now), int(actual - estimate) .. ':' .. id .. '+')
-      redis.call('HINCRBY', hash, 'tok', int(actual - estimate))
-      local x = tonumber(redis.call('HGET', hash, 'x'))
-      if not x or x <= now + window then
-        redis.call('ZADD', entries, '+inf', '#')
-        redis.call('HSET', hash, 'x', int(now + 2 * window))
-        redis.call('PEXPIRE', entries, 2 * window)
-        redis.call('PEXPIRE', hash, 2 * window)
-      end
+      addLate(entries, hash, now, window, actual - estimate, id)
     end
   end
   if ARGV[a + 2] == '1' then redis.call('ZREM', KEYS[b + 3], id) end
@@ -373,7 +383,7 @@ return 1
  * tokens, old and new count, old and new reservation, the reservation's expiry, spent to add, then per subject (2 from
  * 12 + 2s): its log (2: with tokens, 1: without, 0: none), its budget (1/0).
  */
-const rebookSource = `${prelude}
+const rebookSource = `${prelude}${latePrelude}
 local window = tonumber(ARGV[2])
 local at = tonumber(ARGV[3])
 local oldId, newId = ARGV[4], ARGV[5]
@@ -396,15 +406,7 @@ for s = 1, 2 do
         'tok', int(math.max(0, (tonumber(v[2]) or 0) + t1 - t0)))
     elseif t1 > t0 then
       -- The entry has left the window: only the tokens beyond it still count, from now.
-      redis.call('ZADD', entries, int(now), int(t1 - t0) .. ':' .. newId .. '+')
-      redis.call('HINCRBY', hash, 'tok', int(t1 - t0))
-      local x = tonumber(redis.call('HGET', hash, 'x'))
-      if not x or x <= now + window then
-        redis.call('ZADD', entries, '+inf', '#')
-        redis.call('HSET', hash, 'x', int(now + 2 * window))
-        redis.call('PEXPIRE', entries, 2 * window)
-        redis.call('PEXPIRE', hash, 2 * window)
-      end
+      addLate(entries, hash, now, window, t1 - t0, newId)
     end
   end
   if ARGV[a + 1] == '1' then
