@@ -11,8 +11,17 @@ describe('serve node flags', () => {
   })
 
   it('leaves a flag the operator set, on the command line or in NODE_OPTIONS, in either spelling', () => {
-    expect(withServeNodeFlags(['--max-semi-space-size=64'])).toEqual(['--max-semi-space-size=64'])
-    expect(withServeNodeFlags([], '--inspect --max_semi_space_size=8')).toEqual([])
+    expect(withServeNodeFlags(['--max-semi-space-size=64'])).toEqual([
+      '--max-semi-space-size=64',
+      '--single-threaded-gc',
+    ])
+    expect(withServeNodeFlags([], '--inspect --max_semi_space_size=8')).toEqual([
+      '--single-threaded-gc',
+    ])
+    expect(withServeNodeFlags(['--no-single-threaded-gc'])).toEqual([
+      '--no-single-threaded-gc',
+      '--max-semi-space-size=32',
+    ])
   })
 
   it('are the flags `npm start` runs the server with', () => {
