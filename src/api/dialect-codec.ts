@@ -5,7 +5,9 @@ import type {
   Dialect,
 } from '../../providers/spec/chat-types.ts'
 import type { EmbedRequest, EmbedResult } from '../../providers/spec/embedding-types.ts'
+import type { ChunkReader } from '../../providers/spec/provider-adapter.ts'
 import type { GatewayError } from '../core/errors.ts'
+import type { BodySource } from './response-body.ts'
 
 /**
  * The wire format of one client protocol, both ways: the one place a route learns it. It decodes the client's request
@@ -34,6 +36,12 @@ export interface DialectCodec {
     chunks: ReadableStream<ChatChunk>,
     context: ConvertedContext
   ): ReadableStream<Uint8Array>
+  /**
+   * The same as `encodeStream` without Web streams: the chunks from a reader, the bytes as a body source that the
+   * runtime carries to the client (`Deps.streamBody`: on Node, no Web stream at all). Where a codec has it, a converted
+   * stream goes this way (`respond-chat.ts`); on Node 20 each Web stream costs about 10 µs to make and a few per chunk.
+   */
+  encodeStreamSource?(chunks: ChunkReader<ChatChunk>, context: ConvertedContext): BodySource
   /** Headers a converted answer carries beside the usual ones (what the conversion left out, say). */
   convertedHeaders?(context: ConvertedContext): Record<string, string> | undefined
   /**

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import type { ChunkReader, ForwardTap } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
+import type { ChatChunk } from '../../providers/spec/chat-types.ts'
 import { streamOf } from '../../test/helpers/fake-deps.ts'
 import { pipeableReader } from '../../test/helpers/pipeable-reader.ts'
 import type { ChatOutcome } from '../core/chat-call.ts'
 import { openAICodec, openAIEmbeddingsCodec } from './openai/openai-codec.ts'
+import { responsesCodec } from './openai-responses/responses-codec.ts'
+import { convertResponsesRequest } from './openai-responses/convert-responses-request.ts'
 import { respondChat } from './respond-chat.ts'
 import type { RespondOptions, ResponseEnd } from './respond-chat.ts'
 import type { BodySink, BodySource } from './response-body.ts'
@@ -360,5 +363,92 @@ describe('respondChat: embeddings from embed', () => {
     const base64 = await answer({ model: 'm', input: 'hi', encoding_format: 'base64' }, false)
     expect(JSON.parse(base64.text).data[0].embedding).toBe('mpkZP83MTD8=')
     expect(base64.ends[0].body).toBeNull()
+  })
+})
+
+describe('respondChat: a converted stream whose codec encodes it as a source', () => {
+  const chunks: ChatChunk[] = [
+    { type: 'start', id: 'chatcmpl-1', model: 'm-1', created: 1 },
+    { type: 'text-delta', choiceIndex: 0, delta: 'Hi' },
+    { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
+    {
+      type: 'usage',
+      usage: {
+        inputTokens: 3,
+        outputTokens: 1,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
+    },
+  ]
+  const body = { model: 'm', input: 'hi', stream: true }
+
+  const respondConverted = async (source: ReadableStream<ChatChunk>) => {
+    const ends: ResponseEnd[] = []
+    const answerChunks: ChatChunk[] = []
+    let captured: BodySource | null = null
+    const response = await respondChat({
+      outcome: {
+        kind: 'stream',
+        reader: source.getReader(),
+        servedBy: { provider: 'chat-only', model: 'm', attempts: 1, firstByteAt: 0 },
+      },
+      baseHeaders: {},
+      codec: responsesCodec,
+      body,
+      canonical: () => convertResponsesRequest(body, 'm'),
+      assemble: true,
+      onAnswerChunk: (chunk) => answerChunks.push(chunk),
+      onEnd: (end) => ends.push(end),
+      streamBody: (bodySource) => {
+        captured = bodySource
+        return new ReadableStream()
+      },
+    })
+    return { response, source: captured as unknown as BodySource, ends, answerChunks }
+  }
+
+  it("goes to the runtime's carrier as a source, watched for usage, the answer and the end", async () => {
+    const { response, source, ends, answerChunks } = await respondConverted(streamOf(chunks))
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    const pieces: string[] = []
+    for (let piece = await source.pull(); piece !== null; piece = await source.pull())
+      pieces.push(decoder.decode(piece))
+    expect(pieces.join('')).toMatch(/^event: response.created\n.*event: response.completed\n/s)
+    expect(answerChunks).toEqual(chunks)
+    expect(ends).toHaveLength(1)
+    expect(ends[0]).toMatchObject({ status: 200, model: 'm-1', error: null })
+    expect(ends[0].usage).toMatchObject({ inputTokens: 3, outputTokens: 1 })
+    expect(ends[0].answer?.choices[0].content).toEqual([{ type: 'text', text: 'Hi' }])
+  })
+
+  it('reports a client gone as the end, once, and cancels the upstream', async () => {
+    const upstream = streamOf(chunks, { hold: true })
+    const { source, ends } = await respondConverted(upstream)
+    await source.pull()
+    await source.cancel(new ProviderError({ kind: 'aborted', status: 499, message: 'client gone' }))
+    expect(upstream.cancelled()).toBe(true)
+    expect(ends).toHaveLength(1)
+    expect(ends[0].error).not.toBeNull()
+    expect(ends[0].answer).toBeNull()
+  })
+
+  it('reports a broken upstream as the end, and ends the body with the failure events', async () => {
+    let sent = 0
+    const broken = new ReadableStream<ChatChunk>({
+      pull(controller) {
+        if (sent < 2) controller.enqueue(chunks[sent++])
+        else
+          controller.error(new ProviderError({ kind: 'connection', status: 502, message: 'reset' }))
+      },
+    })
+    const { source, ends } = await respondConverted(broken)
+    const pieces: string[] = []
+    for (let piece = await source.pull(); piece !== null; piece = await source.pull())
+      pieces.push(decoder.decode(piece))
+    expect(pieces.join('')).toMatch(/event: error\n.*event: response.failed\n/s)
+    expect(ends).toHaveLength(1)
+    expect(ends[0].error?.message).toContain('reset')
   })
 })

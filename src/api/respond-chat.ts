@@ -67,7 +67,10 @@ export type RespondOptions = {
   transformBody?: (bytes: Uint8Array) => Uint8Array
   /** Called once, when the response body has been fully sent, failed, or the client went away. */
   onEnd: (end: ResponseEnd, servedBy: ServedBy) => void
-  /** What carries a forwarded stream to the client (`Deps.streamBody`); a Web stream by default. */
+  /**
+   * What carries a forwarded stream, or a converted one its codec encodes as a source, to the client
+   * (`Deps.streamBody`); a Web stream by default.
+   */
   streamBody?: StreamBodyFactory
   /** The runtime's per-request context (`c.env`), for `streamBody`. */
   env?: unknown
@@ -284,58 +287,93 @@ const forwardedSource = (options: {
   }
 }
 
-/**
- * Watches canonical chunks for usage and the end of the stream, passing them through unchanged; when the call wants
- * the answer, also assembles them into it (reported only for a stream that ended without error).
- */
-export const watchChunks = (options: {
+type WatchChunksOptions = {
   reader: ChunkReader<ChatChunk>
   assemble: boolean
   onChunk?: (chunk: ChatChunk) => void
   onEnd: (end: StreamEnd) => void
-}): ReadableStream<ChatChunk> => {
-  const { reader, onEnd, onChunk } = options
+}
+
+/** What a watch learns from each chunk (`see`), reported once when the stream ends (`end`). */
+const createChunkWatch = (options: WatchChunksOptions) => {
+  const { onEnd, onChunk } = options
   const assembler = options.assemble ? createChatResultAssembler() : null
   let usage: Usage | null = null
   let model: string | null = null
   let ended = false
-  const end = (error: GatewayError | null): void => {
-    if (ended) return
-    ended = true
-    onEnd({
-      usage,
-      model,
-      error,
-      answer: error === null && assembler !== null ? assembler.finish() : null,
-    })
+  return {
+    see(value: ChatChunk): void {
+      if (value.type === 'usage') usage = value.usage
+      else if (value.type === 'start') {
+        model = value.model
+        if (value.usage) usage = value.usage
+      }
+      assembler?.push(value)
+      onChunk?.(value)
+    },
+    end(error: GatewayError | null): void {
+      if (ended) return
+      ended = true
+      onEnd({
+        usage,
+        model,
+        error,
+        answer: error === null && assembler !== null ? assembler.finish() : null,
+      })
+    },
   }
+}
+
+/**
+ * Watches canonical chunks for usage and the end of the stream, passing them through unchanged; when the call wants
+ * the answer, also assembles them into it (reported only for a stream that ended without error).
+ */
+export const watchChunks = (options: WatchChunksOptions): ReadableStream<ChatChunk> => {
+  const { reader } = options
+  const watch = createChunkWatch(options)
   return new ReadableStream<ChatChunk>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read()
         if (done) {
           controller.close()
-          end(null)
+          watch.end(null)
           return
         }
-        if (value.type === 'usage') usage = value.usage
-        else if (value.type === 'start') {
-          model = value.model
-          if (value.usage) usage = value.usage
-        }
-        assembler?.push(value)
-        onChunk?.(value)
+        watch.see(value)
         controller.enqueue(value)
       } catch (error) {
-        end(toGatewayError(error))
+        watch.end(toGatewayError(error))
         controller.error(error)
       }
     },
     async cancel(reason) {
-      end(toGatewayError(reason))
+      watch.end(toGatewayError(reason))
       await reader.cancel(reason).catch(() => {})
     },
   })
+}
+
+/** `watchChunks` as a reader, with no Web stream: for a codec that encodes from one (`encodeStreamSource`). */
+export const watchChunkReader = (options: WatchChunksOptions): ChunkReader<ChatChunk> => {
+  const { reader } = options
+  const watch = createChunkWatch(options)
+  const onRead = (result: ReadableStreamReadResult<ChatChunk>) => {
+    if (result.done) watch.end(null)
+    else watch.see(result.value)
+    return result
+  }
+  const onFailure = (error: unknown): never => {
+    watch.end(toGatewayError(error))
+    throw error
+  }
+  return {
+    read: () => reader.read().then(onRead, onFailure),
+    async cancel(reason) {
+      watch.end(toGatewayError(reason))
+      await reader.cancel(reason).catch(() => {})
+    },
+  }
 }
 
 const addHeaders = (
@@ -457,13 +495,20 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         contentType: 'text/event-stream; charset=utf-8',
       })
       addHeaders(headers, codec.convertedHeaders?.(context))
-      const chunks = watchChunks({
+      const watched = {
         reader: outcome.reader,
         assemble: options.assemble,
         onChunk: options.onAnswerChunk,
         onEnd,
-      })
-      return new Response(codec.encodeStream(chunks, context), { status: 200, headers })
+      }
+      const body =
+        codec.encodeStreamSource === undefined
+          ? codec.encodeStream(watchChunks(watched), context)
+          : (options.streamBody ?? webStreamBody)(
+              codec.encodeStreamSource(watchChunkReader(watched), context),
+              options.env
+            )
+      return new Response(body, { status: 200, headers })
     }
     case 'embeddings': {
       // Encoded as the client asked (floats or base64): `transformBody`, which re-encodes a forwarded body's floats,

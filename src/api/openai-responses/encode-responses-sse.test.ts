@@ -12,6 +12,7 @@ import {
 import { convertToResponsesResponse } from './convert-to-responses-response.ts'
 import { decodeReasoningContent } from './reasoning-content.ts'
 import {
+  createResponsesSseSource,
   encodeResponsesErrorEvent,
   encodeResponsesSse,
   type ResponsesErrorDescription,
@@ -160,7 +161,7 @@ const eventsOf = async (stream: ReadableStream<Uint8Array>): Promise<Event[]> =>
     .slice(0, -2)
     .split('\n\n')
     .map((raw) => {
-      const match = /^event: ([a-z_.]+)\ndata: (.+)$/.exec(raw)
+      const match = /^event: ([a-z_.]+)\ndata: ([^\n]+)$/.exec(raw)
       expect(match, raw).not.toBeNull()
       const event = JSON.parse(match![2]) as Event
       expect(event.type).toBe(match![1])
@@ -653,6 +654,199 @@ describe('encodeResponsesSse', () => {
     await reader.read()
     await reader.cancel('client disconnected')
     expect(source.cancelled()).toBe('client disconnected')
+  })
+})
+
+/** Strings that JSON must escape, or that are not plain ASCII. */
+const awkward =
+  'a "quote", a \\ backslash, a\nnewline, a\ttab, \u0001, \u2028, é, 日本, 😀, a lone \ud800, </script>'
+
+/** Every setting a `Response` echoes, set to something other than its default. */
+const richBody = {
+  instructions: `Be "brief".\n${awkward}`,
+  max_output_tokens: 256,
+  max_tool_calls: 4,
+  parallel_tool_calls: false,
+  previous_response_id: 'resp_previous',
+  prompt_cache_key: 'key "1"',
+  reasoning: { effort: 'high' },
+  safety_identifier: 'user-1',
+  store: false,
+  temperature: 0.2,
+  text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object' } } },
+  tool_choice: { type: 'function', name: 'get_weather' },
+  tools: [
+    { type: 'function', name: 'get_weather', parameters: { type: 'object' } },
+    { type: 'web_search' },
+  ],
+  top_logprobs: 2,
+  top_p: 0.5,
+  truncation: 'auto',
+  user: `user ${awkward}`,
+  metadata: { trace: awkward },
+}
+
+const awkwardChunks: ChatChunk[] = [
+  { ...start, model: `model ${awkward}` },
+  { type: 'reasoning-delta', choiceIndex: 0, delta: awkward },
+  { type: 'reasoning-delta', choiceIndex: 0, delta: '', signature: `sig ${awkward}` },
+  { type: 'text-delta', choiceIndex: 0, delta: awkward },
+  { type: 'text-delta', choiceIndex: 0, delta: awkward },
+  {
+    type: 'tool-call-delta',
+    choiceIndex: 0,
+    index: 0,
+    id: `toolu_${awkward}`,
+    name: 'files__read',
+    argumentsDelta: `{"path":${JSON.stringify(awkward)}`,
+  },
+  { type: 'tool-call-delta', choiceIndex: 0, index: 1, name: awkward, argumentsDelta: '' },
+  // A late fragment for the first call, done already: only the final Response carries it.
+  { type: 'tool-call-delta', choiceIndex: 0, index: 0, argumentsDelta: '}' },
+  { type: 'finish', choiceIndex: 0, finishReason: { unified: 'length', raw: 'length' } },
+  { type: 'usage', usage },
+]
+
+/** The `data:` of each event, as sent. */
+const dataOf = async (stream: ReadableStream<Uint8Array>): Promise<string[]> =>
+  (await new Response(stream).text())
+    .slice(0, -2)
+    .split('\n\n')
+    .map((raw) => raw.slice(raw.indexOf('\ndata: ') + 7))
+
+describe('encodeResponsesSse: the events as JSON text', () => {
+  const cases: [string, ChatChunk[], { failWith?: unknown }][] = [
+    ['a text answer', textChunks, {}],
+    ['function calls', toolChunks, {}],
+    ['reasoning', reasoningChunks, {}],
+    ['awkward text, cut by length', awkwardChunks, {}],
+    ['awkward text, failing', awkwardChunks.slice(0, 6), { failWith: new Error(awkward) }],
+  ]
+  const namespaced: ResponsesContext['toolName'] = (flattened) =>
+    flattened.startsWith('files__')
+      ? { namespace: 'files', name: flattened.slice(7) }
+      : { name: flattened }
+
+  it.each(cases)(
+    '%s: each event is what JSON.stringify writes for it, and valid',
+    async (_, chunks, { failWith }) => {
+      for (const body of [{}, richBody]) {
+        const options = {
+          failWith,
+          context: { ...context(body), toolName: namespaced },
+        }
+        for (const data of await dataOf(encode(chunks, options)))
+          expect(data).toBe(JSON.stringify(JSON.parse(data)))
+        await eventsOf(encode(chunks, options))
+      }
+    }
+  )
+
+  it('keeps (onFinished) the very Response the last event carries', async () => {
+    for (const chunks of [textChunks, toolChunks, reasoningChunks, awkwardChunks]) {
+      const kept: Record<string, unknown>[] = []
+      const data = await dataOf(
+        encode(chunks, {
+          context: {
+            ...context(richBody),
+            toolName: namespaced,
+            onFinished: (response) => void kept.push(response),
+          },
+        })
+      )
+      expect(kept).toHaveLength(1)
+      expect(JSON.stringify(kept[0])).toBe(
+        JSON.stringify((JSON.parse(data.at(-1)!) as { response: unknown }).response)
+      )
+    }
+  })
+})
+
+describe('createResponsesSseSource', () => {
+  /** A reader over `chunks`, then a failure when asked, recording its cancel. */
+  const readerOf = (chunks: ChatChunk[], failWith?: unknown) => {
+    const reader = sourceOf(chunks, failWith).getReader()
+    const cancels: unknown[] = []
+    return {
+      read: () => reader.read(),
+      cancel: (reason?: unknown) => {
+        cancels.push(reason)
+        return reader.cancel(reason)
+      },
+      cancels,
+    }
+  }
+  const piecesOf = async (source: ReturnType<typeof createResponsesSseSource>) => {
+    const pieces: string[] = []
+    const decoder = new TextDecoder()
+    for (let piece = await source.pull(); piece !== null; piece = await source.pull())
+      pieces.push(decoder.decode(piece))
+    return pieces
+  }
+  const firstEvents = (pieces: string[]) =>
+    pieces.map((piece) => piece.slice(7, piece.indexOf('\n')))
+
+  it('sends one piece per chunk that adds events: the .done events of a finish go with the last ones', async () => {
+    const pieces = await piecesOf(
+      createResponsesSseSource(readerOf(textChunks), { context: context(), describeError })
+    )
+    expect(firstEvents(pieces)).toEqual([
+      'response.created',
+      'response.output_item.added',
+      'response.output_text.delta',
+      'response.output_text.done',
+    ])
+    expect(pieces.at(-1)).toMatch(/event: response.completed\n[^\n]+\n\n$/)
+  })
+
+  it('still closes the item a finish ended before the events of a chunk after it', async () => {
+    const events = await eventsOf(
+      encode([
+        start,
+        { type: 'text-delta', choiceIndex: 0, delta: 'cut' },
+        { type: 'finish', choiceIndex: 0, finishReason: { unified: 'length', raw: 'length' } },
+        { type: 'text-delta', choiceIndex: 0, delta: 'more' },
+      ])
+    )
+    expect(typesOf(events).slice(5, 9)).toEqual([
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.output_item.added',
+    ])
+    expect(itemOf(events[7])).toMatchObject({ status: 'incomplete' })
+    expect(finalOf(events).output.map((item) => item.status)).toEqual(['incomplete', 'incomplete'])
+  })
+
+  it('ends with the failure events, never a rejection, when the encoding itself fails, and releases the source', async () => {
+    let calls = 0
+    const chunks = readerOf(toolChunks)
+    const source = createResponsesSseSource(chunks, {
+      context: {
+        ...context(),
+        toolName: (name) => {
+          calls += 1
+          if (calls === 1) throw new Error('no such tool')
+          return { name }
+        },
+      },
+      describeError,
+    })
+    const pieces = await piecesOf(source)
+    expect(pieces.join('')).toMatch(
+      /event: error\n.*"message":"no such tool".*\n\nevent: response.failed\n/s
+    )
+    expect(chunks.cancels).toHaveLength(1)
+    expect(await source.pull()).toBeNull()
+  })
+
+  it('cancels its reader when the client goes away', async () => {
+    const chunks = readerOf(textChunks)
+    const source = createResponsesSseSource(chunks, { context: context(), describeError })
+    await source.pull()
+    await source.cancel('client disconnected')
+    expect(chunks.cancels).toEqual(['client disconnected'])
+    expect(await source.pull()).toBeNull()
   })
 })
 

@@ -18,7 +18,8 @@
  *   `Response` (`convert-to-responses-response.ts` builds it: same items, `usage`, the echoed settings).
  *
  * Only choice 0 exists for the Responses API. An item closes when the next one starts or when the finish arrives; usage
- * may come after the finish, so the final event waits for the end of the source. A reasoning delta after a signature
+ * may come after the finish, so the final event waits for the end of the source (the `.done` events of the finish go
+ * out with it, in one piece, rather than in a piece of their own). A reasoning delta after a signature
  * starts a new reasoning item (a signature closes an Anthropic thinking block). A fragment for a function call that is
  * already done (the upstream interleaved two calls: no adapter does) still lands in that call's item in the final
  * `Response`.
@@ -35,6 +36,9 @@ import {
   type FinishReason,
   type Usage,
 } from '../../../providers/spec/chat-types.ts'
+import type { ChunkReader } from '../../../providers/spec/provider-adapter.ts'
+import { encodeUtf8Piece } from '../encode-utf8-pieces.ts'
+import { webStreamBody, type BodySource } from '../response-body.ts'
 import {
   buildResponsesResponse,
   createResponsesItemId,
@@ -44,17 +48,17 @@ import {
   reasoningItem,
   responsesEcho,
   responsesOutcome,
-  type ResponsesEcho,
+  type ResponsesError,
   type ResponsesFunctionCallItem,
+  type ResponsesIncompleteDetails,
   type ResponsesItemStatus,
   type ResponsesMessageItem,
   type ResponsesOutputItem,
   type ResponsesReasoningItem,
-  type ResponsesResponse,
-  type ResponsesResponseFields,
   type ResponsesStatus,
 } from './convert-to-responses-response.ts'
 import type { ResponsesContext } from './responses-context.ts'
+import { responsesUsage } from './responses-usage.ts'
 
 /** How a failure is told to the client: OpenAI's error object (`type` and `param` optional). */
 export type ResponsesErrorDescription = {
@@ -121,6 +125,13 @@ const responseErrorCodes = new Set([
   'image_file_not_found',
 ])
 
+/*
+ * The events are written as JSON text by templates, in the order `JSON.stringify` would write the same objects (the
+ * tests hold every event to that): only strings that come from outside (text, arguments, names, the echoed settings)
+ * go through `JSON.stringify`, each once, however many events repeat it. Item ids are the gateway's own
+ * (`createResponsesItemId`: a prefix, `_` and hex digits), written between quotes as they are.
+ */
+
 type MessageState = {
   kind: 'message'
   outputIndex: number
@@ -152,17 +163,40 @@ type FunctionCallState = {
 
 type ItemState = MessageState | ReasoningState | FunctionCallState
 
+/**
+ * The stream's `Response` as JSON text around what changes from one snapshot to the next: the echoed settings are
+ * serialised once per stream (`responseTemplate`), not once per snapshot.
+ */
+type ResponseTemplate = {
+  /** `{"id":…,"object":"response","created_at":…,"status":"` */
+  head: string
+  /** `,"instructions":…,"max_output_tokens":…,"max_tool_calls":…,"model":…,"output":` */
+  middle: string
+  /** `,"parallel_tool_calls":…` up to `"metadata":…` */
+  tail: string
+  /** `,"user":…` when the request named one, else empty. */
+  user: string
+}
+
 type EncoderState = {
   /** What `onFinished` returned: the final event waits for it. */
   kept?: void | Promise<unknown>
   context: ResponsesContext
-  echo: ResponsesEcho
   model: string
   started: boolean
   sequence: number
+  /** Made with the first events, once the model is known. */
+  template: ResponseTemplate | null
   /** Every item added so far, each replaced by its final form when done. */
   output: ResponsesOutputItem[]
+  /** The JSON of each item that is done, as its `response.output_item.done` carried it (the final `Response` reuses it). */
+  outputJson: (string | undefined)[]
   open: ItemState | null
+  /**
+   * A finish ended choice 0 with an item open: the status to close it with. Its `.done` events go with the next events
+   * (the final ones, as a rule), not in a piece of their own; the bytes are the same, in the same order.
+   */
+  closeAs: ResponsesItemStatus | null
   /** Tool call index (within choice 0) → its item. */
   tools: Map<number, FunctionCallState>
   finishReason: FinishReason | null
@@ -170,26 +204,83 @@ type EncoderState = {
 }
 
 const deltaHead = (type: string, id: string, outputIndex: number, index: string): string =>
-  `event: ${type}\ndata: {"type":"${type}","item_id":${JSON.stringify(id)},"output_index":${outputIndex}${index},"delta":`
+  `event: ${type}\ndata: {"type":"${type}","item_id":"${id}","output_index":${outputIndex}${index},"delta":`
 
-const snapshot = (
-  state: EncoderState,
-  status: ResponsesStatus,
-  fields: Pick<ResponsesResponseFields, 'usage' | 'error' | 'incompleteDetails'> = {}
-): ResponsesResponse =>
-  buildResponsesResponse(state.context, state.echo, {
-    status,
-    model: state.model,
-    output: state.output,
-    usage: fields.usage,
-    error: fields.error,
-    incompleteDetails: fields.incompleteDetails,
-  })
+/** The members of `fields`, serialised, without their braces (`JSON.stringify` leaves out an `undefined` one). */
+const members = (fields: Record<string, unknown>): string => JSON.stringify(fields).slice(1, -1)
+
+/** The `Response`'s fields in `buildResponsesResponse`'s order, the echoed ones serialised once. */
+const responseTemplate = (state: EncoderState): ResponseTemplate => {
+  const { context } = state
+  const echo = responsesEcho(context.body)
+  return {
+    head: `{${members({ id: context.responseId, object: 'response', created_at: context.createdAt })},"status":"`,
+    middle: `,${members({
+      instructions: echo.instructions,
+      max_output_tokens: echo.max_output_tokens,
+      max_tool_calls: echo.max_tool_calls,
+      model: state.model,
+    })},"output":`,
+    tail: `,${members({
+      parallel_tool_calls: echo.parallel_tool_calls,
+      previous_response_id: echo.previous_response_id,
+      prompt_cache_key: echo.prompt_cache_key,
+      reasoning: echo.reasoning,
+      safety_identifier: echo.safety_identifier,
+      store: echo.store,
+      temperature: echo.temperature,
+      text: echo.text,
+      tool_choice: echo.tool_choice,
+      tools: echo.tools,
+      top_logprobs: echo.top_logprobs,
+      top_p: echo.top_p,
+      truncation: echo.truncation,
+      metadata: echo.metadata,
+    })}`,
+    user: echo.user === undefined ? '' : `,"user":${JSON.stringify(echo.user)}`,
+  }
+}
+
+type SnapshotFields = {
+  status: ResponsesStatus
+  completedAt: number | null
+  /** The `output` array as JSON. */
+  output: string
+  error?: ResponsesError
+  incompleteDetails?: ResponsesIncompleteDetails | null
+  usage?: Usage
+}
+
+/** The `Response` as JSON: what `JSON.stringify(buildResponsesResponse(…))` writes for the same fields. */
+const snapshotJson = (template: ResponseTemplate, fields: SnapshotFields): string =>
+  `${template.head}${fields.status}","background":false,"completed_at":${fields.completedAt},"error":${
+    fields.error === undefined ? 'null' : JSON.stringify(fields.error)
+  },"incomplete_details":${
+    fields.incompleteDetails == null ? 'null' : JSON.stringify(fields.incompleteDetails)
+  }${template.middle}${fields.output}${template.tail}${
+    fields.usage === undefined ? '' : `,"usage":${JSON.stringify(responsesUsage(fields.usage))}`
+  }${template.user}}`
+
+/** The output so far as JSON: each done item as it was sent, any other serialised now. */
+const outputJson = (state: EncoderState): string => {
+  let out = '['
+  for (let index = 0; index < state.output.length; index += 1) {
+    if (index > 0) out += ','
+    out += state.outputJson[index] ?? JSON.stringify(state.output[index])
+  }
+  return `${out}]`
+}
 
 /** `response.created` and `response.in_progress`: one `Response`, serialised once for both. */
 const head = (state: EncoderState): string => {
   state.started = true
-  const response = JSON.stringify(snapshot(state, 'in_progress'))
+  const template = responseTemplate(state)
+  state.template = template
+  const response = snapshotJson(template, {
+    status: 'in_progress',
+    completedAt: null,
+    output: '[]',
+  })
   const created = state.sequence++
   const inProgress = state.sequence++
   return (
@@ -198,25 +289,48 @@ const head = (state: EncoderState): string => {
   )
 }
 
-const added = (state: EncoderState, outputIndex: number, item: ResponsesOutputItem): string => {
+const itemEvent = (
+  type: 'response.output_item.added' | 'response.output_item.done',
+  outputIndex: number,
+  itemJson: string,
+  sequenceNumber: number
+): string =>
+  `event: ${type}\ndata: {"type":"${type}","output_index":${outputIndex},"item":${itemJson},"sequence_number":${sequenceNumber}}\n\n`
+
+const added = (
+  state: EncoderState,
+  outputIndex: number,
+  item: ResponsesOutputItem,
+  itemJson: string = JSON.stringify(item)
+): string => {
   state.output.push(item)
-  return frame({
-    type: 'response.output_item.added',
-    output_index: outputIndex,
-    item,
-    sequence_number: state.sequence++,
-  })
+  return itemEvent('response.output_item.added', outputIndex, itemJson, state.sequence++)
 }
 
-const itemDone = (state: EncoderState, outputIndex: number, item: ResponsesOutputItem): string => {
+const itemDone = (
+  state: EncoderState,
+  outputIndex: number,
+  item: ResponsesOutputItem,
+  itemJson: string = JSON.stringify(item)
+): string => {
   state.output[outputIndex] = item
-  return frame({
-    type: 'response.output_item.done',
-    output_index: outputIndex,
-    item,
-    sequence_number: state.sequence++,
-  })
+  state.outputJson[outputIndex] = itemJson
+  return itemEvent('response.output_item.done', outputIndex, itemJson, state.sequence++)
 }
+
+/** An `output_text` part as JSON, its text already serialised. */
+const outputTextJson = (textJson: string): string =>
+  `{"type":"output_text","text":${textJson},"annotations":[],"logprobs":[]}`
+
+/** A message item as JSON (`messageItem`'s fields in order); `textJson`: its one part's text, `null` for no part. */
+const messageItemJson = (
+  id: string,
+  textJson: string | null,
+  status: ResponsesItemStatus
+): string =>
+  `{"id":"${id}","type":"message","status":"${status}","content":[${
+    textJson === null ? '' : outputTextJson(textJson)
+  }],"role":"assistant"}`
 
 const finalMessage = (open: MessageState, status: ResponsesItemStatus): ResponsesMessageItem =>
   messageItem(open.id, [outputText(open.text)], status)
@@ -240,48 +354,30 @@ const closeMessage = (
   state: EncoderState,
   open: MessageState,
   status: ResponsesItemStatus
-): string =>
-  frame({
-    type: 'response.output_text.done',
-    item_id: open.id,
-    output_index: open.outputIndex,
-    content_index: 0,
-    text: open.text,
-    logprobs: [],
-    sequence_number: state.sequence++,
-  }) +
-  frame({
-    type: 'response.content_part.done',
-    item_id: open.id,
-    output_index: open.outputIndex,
-    content_index: 0,
-    part: outputText(open.text),
-    sequence_number: state.sequence++,
-  }) +
-  itemDone(state, open.outputIndex, finalMessage(open, status))
+): string => {
+  const { id, outputIndex } = open
+  const text = JSON.stringify(open.text)
+  const textDone = state.sequence++
+  const partDone = state.sequence++
+  return (
+    `event: response.output_text.done\ndata: {"type":"response.output_text.done","item_id":"${id}","output_index":${outputIndex},"content_index":0,"text":${text},"logprobs":[],"sequence_number":${textDone}}\n\n` +
+    `event: response.content_part.done\ndata: {"type":"response.content_part.done","item_id":"${id}","output_index":${outputIndex},"content_index":0,"part":${outputTextJson(text)},"sequence_number":${partDone}}\n\n` +
+    itemDone(state, outputIndex, finalMessage(open, status), messageItemJson(id, text, status))
+  )
+}
 
 const closeReasoning = (state: EncoderState, open: ReasoningState): string => {
+  const { id, outputIndex } = open
   let out = ''
   if (open.summaryOpen) {
+    const text = JSON.stringify(open.text)
+    const textDone = state.sequence++
+    const partDone = state.sequence++
     out +=
-      frame({
-        type: 'response.reasoning_summary_text.done',
-        item_id: open.id,
-        output_index: open.outputIndex,
-        summary_index: 0,
-        text: open.text,
-        sequence_number: state.sequence++,
-      }) +
-      frame({
-        type: 'response.reasoning_summary_part.done',
-        item_id: open.id,
-        output_index: open.outputIndex,
-        summary_index: 0,
-        part: { type: 'summary_text', text: open.text },
-        sequence_number: state.sequence++,
-      })
+      `event: response.reasoning_summary_text.done\ndata: {"type":"response.reasoning_summary_text.done","item_id":"${id}","output_index":${outputIndex},"summary_index":0,"text":${text},"sequence_number":${textDone}}\n\n` +
+      `event: response.reasoning_summary_part.done\ndata: {"type":"response.reasoning_summary_part.done","item_id":"${id}","output_index":${outputIndex},"summary_index":0,"part":{"type":"summary_text","text":${text}},"sequence_number":${partDone}}\n\n`
   }
-  return out + itemDone(state, open.outputIndex, finalReasoning(open))
+  return out + itemDone(state, outputIndex, finalReasoning(open))
 }
 
 const closeFunctionCall = (
@@ -291,14 +387,8 @@ const closeFunctionCall = (
 ): string => {
   const item = finalFunctionCall(state, open, status)
   return (
-    frame({
-      type: 'response.function_call_arguments.done',
-      item_id: open.id,
-      output_index: open.outputIndex,
-      name: item.name,
-      arguments: open.arguments,
-      sequence_number: state.sequence++,
-    }) + itemDone(state, open.outputIndex, item)
+    `event: response.function_call_arguments.done\ndata: {"type":"response.function_call_arguments.done","item_id":"${open.id}","output_index":${open.outputIndex},"name":${JSON.stringify(item.name)},"arguments":${JSON.stringify(open.arguments)},"sequence_number":${state.sequence++}}\n\n` +
+    itemDone(state, open.outputIndex, item)
   )
 }
 
@@ -317,6 +407,14 @@ const closeItem = (state: EncoderState, status: ResponsesItemStatus): string => 
   }
 }
 
+/** The `.done` events a finish owes (`EncoderState.closeAs`), before any other event. */
+const closeFinished = (state: EncoderState): string => {
+  const status = state.closeAs
+  if (status === null) return ''
+  state.closeAs = null
+  return closeItem(state, status)
+}
+
 const openMessage = (state: EncoderState): MessageState => {
   const id = createResponsesItemId('msg')
   const outputIndex = state.output.length
@@ -331,16 +429,18 @@ const openMessage = (state: EncoderState): MessageState => {
   return open
 }
 
-const messageAdded = (state: EncoderState, open: MessageState): string =>
-  added(state, open.outputIndex, messageItem(open.id, [], 'in_progress')) +
-  frame({
-    type: 'response.content_part.added',
-    item_id: open.id,
-    output_index: open.outputIndex,
-    content_index: 0,
-    part: outputText(''),
-    sequence_number: state.sequence++,
-  })
+const messageAdded = (state: EncoderState, open: MessageState): string => {
+  const { id, outputIndex } = open
+  return (
+    added(
+      state,
+      outputIndex,
+      messageItem(id, [], 'in_progress'),
+      messageItemJson(id, null, 'in_progress')
+    ) +
+    `event: response.content_part.added\ndata: {"type":"response.content_part.added","item_id":"${id}","output_index":${outputIndex},"content_index":0,"part":${outputTextJson('""')},"sequence_number":${state.sequence++}}\n\n`
+  )
+}
 
 const openReasoning = (state: EncoderState): ReasoningState => {
   const id = createResponsesItemId('rs')
@@ -373,19 +473,17 @@ const reasoningDelta = (
   if (open?.kind !== 'reasoning' || open.signature !== undefined) {
     out += closeItem(state, 'completed')
     open = openReasoning(state)
-    out += added(state, open.outputIndex, { id: open.id, type: 'reasoning', summary: [] })
+    out += added(
+      state,
+      open.outputIndex,
+      { id: open.id, type: 'reasoning', summary: [] },
+      `{"id":"${open.id}","type":"reasoning","summary":[]}`
+    )
   }
   if (chunk.delta !== '') {
     if (!open.summaryOpen) {
       open.summaryOpen = true
-      out += frame({
-        type: 'response.reasoning_summary_part.added',
-        item_id: open.id,
-        output_index: open.outputIndex,
-        summary_index: 0,
-        part: { type: 'summary_text', text: '' },
-        sequence_number: state.sequence++,
-      })
+      out += `event: response.reasoning_summary_part.added\ndata: {"type":"response.reasoning_summary_part.added","item_id":"${open.id}","output_index":${open.outputIndex},"summary_index":0,"part":{"type":"summary_text","text":""},"sequence_number":${state.sequence++}}\n\n`
     }
     open.text += chunk.delta
     out += `${open.deltaHead}${JSON.stringify(chunk.delta)},"sequence_number":${state.sequence++}}\n\n`
@@ -431,7 +529,10 @@ const toolCallDelta = (
   if (state.open !== call) {
     // Its item is done already: only the final `Response` can still carry the fragment.
     const item = state.output[call.outputIndex]
-    if (item.type === 'function_call') item.arguments = call.arguments
+    if (item.type === 'function_call') {
+      item.arguments = call.arguments
+      state.outputJson[call.outputIndex] = undefined
+    }
     return out
   }
   return (
@@ -454,7 +555,9 @@ const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
       state.usage = chunk.usage
       return out
     case 'text-delta': {
-      if (chunk.choiceIndex !== 0 || chunk.delta === '') return out
+      if (chunk.choiceIndex !== 0) return out
+      if (state.closeAs !== null) out += closeFinished(state)
+      if (chunk.delta === '') return out
       let open = state.open
       if (open?.kind !== 'message') {
         out += closeItem(state, 'completed')
@@ -465,14 +568,21 @@ const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
       return `${out}${open.deltaHead}${JSON.stringify(chunk.delta)},"logprobs":[],"sequence_number":${state.sequence++}}\n\n`
     }
     case 'reasoning-delta':
-      return chunk.choiceIndex === 0 ? out + reasoningDelta(state, chunk) : out
+      if (chunk.choiceIndex !== 0) return out
+      if (state.closeAs !== null) out += closeFinished(state)
+      return out + reasoningDelta(state, chunk)
     case 'tool-call-delta':
-      return chunk.choiceIndex === 0 ? out + toolCallDelta(state, chunk) : out
+      if (chunk.choiceIndex !== 0) return out
+      if (state.closeAs !== null) out += closeFinished(state)
+      return out + toolCallDelta(state, chunk)
     case 'finish': {
       if (chunk.choiceIndex !== 0) return out
       state.finishReason = chunk.finishReason
-      const { status } = responsesOutcome(chunk.finishReason)
-      return out + closeItem(state, status === 'incomplete' ? 'incomplete' : 'completed')
+      if (state.open !== null && state.closeAs === null) {
+        const { status } = responsesOutcome(chunk.finishReason)
+        state.closeAs = status === 'incomplete' ? 'incomplete' : 'completed'
+      }
+      return out
     }
   }
 }
@@ -481,25 +591,36 @@ const finish = (state: EncoderState): string => {
   const { status, incompleteDetails } = responsesOutcome(state.finishReason)
   const out =
     (state.started ? '' : head(state)) +
+    closeFinished(state) +
     closeItem(state, status === 'incomplete' ? 'incomplete' : 'completed')
-  const response = snapshot(state, status, {
-    usage: state.usage ?? emptyUsage(),
+  const usage = state.usage ?? emptyUsage()
+  const completedAt = status === 'completed' ? Math.floor(Date.now() / 1000) : null
+  const response = snapshotJson(state.template!, {
+    status,
+    completedAt,
+    output: outputJson(state),
     incompleteDetails,
+    usage,
   })
-  state.kept = state.context.onFinished?.(response)
-  return (
-    out +
-    frame({
-      type: status === 'incomplete' ? 'response.incomplete' : 'response.completed',
-      response,
-      sequence_number: state.sequence++,
+  const { onFinished } = state.context
+  if (onFinished !== undefined) {
+    const kept = buildResponsesResponse(state.context, responsesEcho(state.context.body), {
+      status,
+      model: state.model,
+      output: state.output,
+      usage,
+      incompleteDetails,
     })
-  )
+    kept.completed_at = completedAt
+    state.kept = onFinished(kept)
+  }
+  const type = status === 'incomplete' ? 'response.incomplete' : 'response.completed'
+  return `${out}event: ${type}\ndata: {"type":"${type}","response":${response},"sequence_number":${state.sequence++}}\n\n`
 }
 
 /** The open item goes into the failed `Response` as it stands, `incomplete`, without `.done` events. */
 const fail = (state: EncoderState, error: ResponsesErrorDescription): string => {
-  let out = state.started ? '' : head(state)
+  let out = (state.started ? '' : head(state)) + closeFinished(state)
   const open = state.open
   if (open !== null) {
     state.open = null
@@ -513,65 +634,84 @@ const fail = (state: EncoderState, error: ResponsesErrorDescription): string => 
   out += errorFrame(error, state.sequence++)
   const code =
     error.code !== null && responseErrorCodes.has(error.code) ? error.code : 'server_error'
-  const response = snapshot(state, 'failed', {
+  const response = snapshotJson(state.template!, {
+    status: 'failed',
+    completedAt: null,
+    output: outputJson(state),
     error: { code, message: error.message },
     usage: state.usage ?? undefined,
   })
-  return out + frame({ type: 'response.failed', response, sequence_number: state.sequence++ })
+  return `${out}event: response.failed\ndata: {"type":"response.failed","response":${response},"sequence_number":${state.sequence++}}\n\n`
 }
 
 /**
- * The Responses event stream for a converted answer. `context` gives the response id, its creation time and the
- * request whose settings the `Response` echoes; `describeError` words a failure of `chunks` for the client. Cancelling
- * the result cancels `chunks`.
+ * The Responses event stream for a converted answer, as a body source (`response-body.ts`): one piece per chunk of
+ * `chunks` that adds events. `context` gives the response id, its creation time and the request whose settings the
+ * `Response` echoes; `describeError` words a failure of `chunks` for the client. Cancelling the source cancels
+ * `chunks`.
  */
-export const encodeResponsesSse = (
-  chunks: ReadableStream<ChatChunk>,
+export const createResponsesSseSource = (
+  chunks: ChunkReader<ChatChunk>,
   options: EncodeResponsesSseOptions
-): ReadableStream<Uint8Array> => {
-  const reader = chunks.getReader()
+): BodySource => {
   const model = options.context.body.model
   const state: EncoderState = {
     context: options.context,
-    echo: responsesEcho(options.context.body),
     model: typeof model === 'string' ? model : '',
     started: false,
     sequence: 0,
+    template: null,
     output: [],
+    outputJson: [],
     open: null,
+    closeAs: null,
     tools: new Map(),
     finishReason: null,
     usage: null,
   }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  let finished = false
+  /** The source failed, or the encoder did: the failure events end the stream, and the source is released. */
+  const failWith = (error: unknown): Uint8Array => {
+    finished = true
+    chunks.cancel(error).catch(() => {})
+    return encodeUtf8Piece(fail(state, options.describeError(error)))
+  }
+  return {
+    async pull() {
+      if (finished) return null
       for (;;) {
         let result: ReadableStreamReadResult<ChatChunk>
         try {
-          result = await reader.read()
+          result = await chunks.read()
         } catch (error) {
-          controller.enqueue(encoder.encode(fail(state, options.describeError(error))))
-          controller.close()
-          await reader.cancel(error).catch(() => {})
-          return
+          return failWith(error)
         }
         if (result.done) {
+          finished = true
           const last = finish(state)
           // What the answer was kept as is there before the client reads the end of it.
           await Promise.resolve(state.kept).catch(() => {})
-          controller.enqueue(encoder.encode(last))
-          controller.close()
-          return
+          return encodeUtf8Piece(last)
         }
-        const out = encodeChunk(state, result.value)
-        if (out !== '') {
-          controller.enqueue(encoder.encode(out))
-          return
+        let out: string
+        try {
+          out = encodeChunk(state, result.value)
+        } catch (error) {
+          return failWith(error)
         }
+        if (out !== '') return encodeUtf8Piece(out)
       }
     },
     cancel(reason) {
-      return reader.cancel(reason)
+      finished = true
+      return chunks.cancel(reason)
     },
-  })
+  }
 }
+
+/** The same as a Web stream (`createResponsesSseSource`); cancelling it cancels `chunks`. */
+export const encodeResponsesSse = (
+  chunks: ReadableStream<ChatChunk>,
+  options: EncodeResponsesSseOptions
+): ReadableStream<Uint8Array> =>
+  webStreamBody(createResponsesSseSource(chunks.getReader(), options))

@@ -14,7 +14,11 @@ import {
   convertToResponsesResponse,
   createResponsesItemId,
 } from './convert-to-responses-response.ts'
-import { encodeResponsesErrorEvent, encodeResponsesSse } from './encode-responses-sse.ts'
+import {
+  createResponsesSseSource,
+  encodeResponsesErrorEvent,
+  encodeResponsesSse,
+} from './encode-responses-sse.ts'
 import type { ResponsesContext } from './responses-context.ts'
 import { convertResponsesTools } from './responses-tools.ts'
 import { createSequenceWatcher } from './watch-sequence-numbers.ts'
@@ -48,6 +52,8 @@ export const responsesCodec: DialectCodec = {
   encodeResult: (result, context) => convertToResponsesResponse(result, contextOf(context)),
   encodeStream: (chunks, context) =>
     encodeResponsesSse(chunks, { context: contextOf(context), describeError: describe }),
+  encodeStreamSource: (chunks, context) =>
+    createResponsesSseSource(chunks, { context: contextOf(context), describeError: describe }),
   convertedHeaders: ({ body }) => {
     const { omitted } = convertResponsesTools(body.tools)
     return omitted.length > 0 ? { 'x-gatehouse-omitted-tools': omitted.join(', ') } : undefined

@@ -4,7 +4,10 @@ import { createRecordingLogger } from '../../../test/helpers/fake-deps.ts'
 import { createMemoryResponseStore } from '../../stores/memory/memory-response-store.ts'
 import { maxAppendedOutputItems, type StoredResponse } from '../../stores/response-store.ts'
 import { parseJsonBody } from './proxy-stored-response.ts'
-import { recordRetrievedOutput } from './stored-responses.ts'
+import { prepareStoredResponses, recordRetrievedOutput } from './stored-responses.ts'
+import type { Context } from 'hono'
+import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import type { ResponseStore } from '../../stores/response-store.ts'
 
 const acme = { tenantId: 'ten_acme' }
 const held = 'gatehouse.held_upstream'
@@ -113,5 +116,61 @@ describe('recordRetrievedOutput', () => {
     expect(logger.lines).toMatchObject([
       { level: 'warn', fields: { responseId: 'resp_bg', error: 'database is locked' } },
     ])
+  })
+})
+
+describe('prepareStoredResponses', () => {
+  const prepareWith = (store: ResponseStore) =>
+    prepareStoredResponses({
+      store,
+      clock: createFakeClock(),
+      logger: createRecordingLogger(),
+      defer: () => {},
+    })
+  const c = {
+    get: (key: string) => (key === 'principal' ? { tenantId: acme.tenantId } : undefined),
+  } as unknown as Context<GatewayEnv>
+
+  it('hands a store: false request that names nothing stored on as it came, without the store', async () => {
+    const untouchable = new Proxy({} as ResponseStore, {
+      get: () => () => Promise.reject(new Error('the store was asked')),
+    })
+    const prepare = prepareWith(untouchable)
+    for (const sent of [
+      { model: 'm', input: 'hi', store: false },
+      {
+        model: 'm',
+        input: [{ role: 'user', content: 'hi' }, { type: 'item_reference' }],
+        store: false,
+      },
+    ]) {
+      const prepared = await prepare(c, sent)
+      expect(prepared.body).toBe(sent)
+      expect(prepared).toEqual({ body: sent })
+    }
+  })
+
+  it('still expands what a store: false request names', async () => {
+    const store = createMemoryResponseStore({ clock: createFakeClock() })
+    await store.put({
+      ...record(),
+      id: 'resp_own',
+      provider: null,
+      response: { id: 'resp_own', object: 'response', output: [] },
+      context: [
+        { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'before' }] },
+      ],
+    })
+    const prepared = await prepareWith(store)(c, {
+      model: 'm',
+      input: 'hi',
+      store: false,
+      previous_response_id: 'resp_own',
+    })
+    expect(prepared.body.input).toEqual([
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'before' }] },
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] },
+    ])
+    expect(prepared.echo).toEqual({ previous_response_id: 'resp_own' })
   })
 })

@@ -113,6 +113,13 @@ export const recordRetrievedOutput = async (options: {
     )
 }
 
+/** Whether `input` holds an `item_reference` with an id: an item the store may hold. */
+const namesStoredItem = (input: unknown): boolean =>
+  Array.isArray(input) &&
+  input.some(
+    (item) => isJsonObject(item) && item.type === 'item_reference' && typeof item.id === 'string'
+  )
+
 /** The request's `input` as items, as the API lists them: a string is one user message; a message says its type. */
 const inputItems = (input: unknown): ResponseItem[] => {
   if (typeof input === 'string')
@@ -190,6 +197,15 @@ export const scopeOf = (c: Context<GatewayEnv>): ResponseScope => ({
 export const prepareStoredResponses =
   (deps: StoredResponsesDeps) =>
   async (c: Context<GatewayEnv>, body: Record<string, unknown>): Promise<PreparedCall> => {
+    // Nothing stored to expand and nothing to keep (`store: false`, as Codex CLI sends, and not in background): the
+    // body goes as it came, what the rest of this would conclude after building the items it never uses.
+    if (
+      body.store === false &&
+      body.background !== true &&
+      typeof body.previous_response_id !== 'string' &&
+      !namesStoredItem(body.input)
+    )
+      return { body }
     const scope = scopeOf(c)
     // A tenant key names only what its tenant made; the master key, the operator's, anything.
     const strict = scope.tenantId !== null
