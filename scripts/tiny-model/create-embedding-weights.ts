@@ -1,9 +1,6 @@
-import type {
-  Gpt2ModelWeights,
-  Gpt2Shape,
-  LayerNormWeights,
-  LinearWeights,
-} from './gpt2-weights.ts'
+import { drawGpt2ModelWeights } from './draw-gpt2-weights.ts'
+import type { Gpt2WeightScales } from './draw-gpt2-weights.ts'
+import type { Gpt2ModelWeights, Gpt2Shape } from './gpt2-weights.ts'
 import { SeededRandom } from './seeded-random.ts'
 
 /**
@@ -17,42 +14,14 @@ import { SeededRandom } from './seeded-random.ts'
  * cosine similarity, texts that share none are far apart, and word order and context still move the vector a little.
  * The final layer norm has no bias, so no direction is common to every vector.
  */
-const design = {
-  embeddingScale: 1,
-  positionScale: 0.05,
-  attentionScale: 0.03,
-  mlpUpScale: 0.06,
-  mlpDownScale: 0.015,
+const design: Gpt2WeightScales = {
+  embedding: 1,
+  position: 0.05,
+  attention: 0.03,
+  mlpUp: 0.06,
+  mlpDown: 0.015,
 }
 
 /** The weights of the shipped embedding model, the same for the same seed. */
-export const createEmbeddingWeights = (shape: Gpt2Shape, seed: number): Gpt2ModelWeights => {
-  const random = new SeededRandom(seed)
-  const { nEmbd: width, vocabSize } = shape
-  const fill = (length: number, scale: number, mean = 0): Float32Array =>
-    Float32Array.from({ length }, () => mean + random.normal(scale))
-  const linear = (inputs: number, outputs: number, scale: number): LinearWeights => ({
-    inputs,
-    outputs,
-    weight: fill(inputs * outputs, scale),
-    bias: fill(outputs, 0.02),
-  })
-  const layerNorm = (): LayerNormWeights => ({
-    weight: fill(width, 0.05, 1),
-    bias: fill(width, 0.02),
-  })
-  return {
-    shape,
-    wte: fill(vocabSize * width, design.embeddingScale),
-    wpe: fill(shape.nPositions * width, design.positionScale),
-    layers: Array.from({ length: shape.nLayer }, () => ({
-      ln1: layerNorm(),
-      attention: linear(width, 3 * width, design.attentionScale),
-      attentionProjection: linear(width, width, design.attentionScale),
-      ln2: layerNorm(),
-      mlpUp: linear(width, 4 * width, design.mlpUpScale),
-      mlpDown: linear(4 * width, width, design.mlpDownScale),
-    })),
-    lnF: { weight: new Float32Array(width).fill(1), bias: new Float32Array(width) },
-  }
-}
+export const createEmbeddingWeights = (shape: Gpt2Shape, seed: number): Gpt2ModelWeights =>
+  drawGpt2ModelWeights(shape, new SeededRandom(seed), design)

@@ -1,4 +1,5 @@
-import type { Gpt2Shape, Gpt2Weights, LayerNormWeights, LinearWeights } from './gpt2-weights.ts'
+import { drawGpt2ModelWeights } from './draw-gpt2-weights.ts'
+import type { Gpt2Shape, Gpt2Weights } from './gpt2-weights.ts'
 import { SeededRandom } from './seeded-random.ts'
 import type { TinyVocabulary } from './tiny-vocabulary.ts'
 
@@ -32,30 +33,14 @@ export const createTinyWeights = (
 ): Gpt2Weights => {
   const random = new SeededRandom(seed)
   const { nEmbd: width, vocabSize } = shape
-  const fill = (length: number, scale: number, mean = 0): Float32Array =>
-    Float32Array.from({ length }, () => mean + random.normal(scale))
-  const linear = (inputs: number, outputs: number, scale: number): LinearWeights => ({
-    inputs,
-    outputs,
-    weight: fill(inputs * outputs, scale),
-    bias: fill(outputs, 0.02),
+  const model = drawGpt2ModelWeights(shape, random, {
+    embedding: design.embeddingScale,
+    position: design.positionScale,
+    attention: design.attentionScale,
+    mlpUp: design.mlpScale,
+    mlpDown: design.mlpScale / 2,
   })
-  const layerNorm = (): LayerNormWeights => ({
-    weight: fill(width, 0.05, 1),
-    bias: fill(width, 0.02),
-  })
-
-  const wte = fill(vocabSize * width, design.embeddingScale)
-  const wpe = fill(shape.nPositions * width, design.positionScale)
-  const layers = Array.from({ length: shape.nLayer }, () => ({
-    ln1: layerNorm(),
-    attention: linear(width, 3 * width, design.attentionScale),
-    attentionProjection: linear(width, width, design.attentionScale),
-    ln2: layerNorm(),
-    mlpUp: linear(width, 4 * width, design.mlpScale),
-    mlpDown: linear(4 * width, width, design.mlpScale / 2),
-  }))
-  const lnF = { weight: new Float32Array(width).fill(1), bias: new Float32Array(width) }
+  const { wte } = model
 
   // Each token's embedding, standardized (mean 0, variance 1) as the final layer norm standardizes the hidden
   // state: a head column of `e / width` then scores `successorLogit` for a hidden state pointing exactly at `e`.
@@ -101,11 +86,7 @@ export const createTinyWeights = (
   )
 
   return {
-    shape,
-    wte,
-    wpe,
-    layers,
-    lnF,
+    ...model,
     lmHead: { inputs: width, outputs: vocabSize, weight: Float32Array.from(head), bias: headBias },
   }
 }

@@ -3,38 +3,23 @@
  * hidden state after the final layer norm, causal, and a row of a left- or right-padded batch pooled over its mask
  * gives the vector it gets alone, in float32 and in int8.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import ort from 'onnxruntime-node'
+import type ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { int64, ones, openOnnxGraphs } from './onnx-test-runs.ts'
+import type { OnnxGraphs } from './onnx-test-runs.ts'
+import { cosine, largestDifference, meanPool } from './vector-math.ts'
 import { embeddingModelShape, writeEmbeddingModel } from './write-embedding-model.ts'
 
 const { nEmbd: width } = embeddingModelShape
 const pad = 317
 
-let directory: string
-let session: ort.InferenceSession
-let quantized: ort.InferenceSession
+let graphs: OnnxGraphs
 
 beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), 'embedding-model-ort-'))
-  await writeEmbeddingModel(directory)
-  session = await ort.InferenceSession.create(join(directory, 'onnx/model.onnx'))
-  quantized = await ort.InferenceSession.create(join(directory, 'onnx/model_quantized.onnx'))
+  graphs = await openOnnxGraphs('embedding-model-ort-', writeEmbeddingModel)
 })
 
-afterAll(async () => {
-  await session?.release()
-  await quantized?.release()
-  await rm(directory, { recursive: true, force: true })
-})
-
-const int64 = (rows: readonly (readonly number[])[]): ort.Tensor =>
-  new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [
-    rows.length,
-    rows[0].length,
-  ])
+afterAll(() => graphs?.close())
 
 /** The last hidden state [batch, sequence, width] of one run. */
 const hiddenStates = async (
@@ -47,40 +32,11 @@ const hiddenStates = async (
   return outputs.last_hidden_state.data as Float32Array
 }
 
-/** Each row's mean over the positions its mask attends to, in float64. */
-const meanPool = (hidden: Float32Array, mask: number[][]): Float64Array[] =>
-  mask.map((row, rowIndex) => {
-    const pooled = new Float64Array(width)
-    const count = row.reduce((sum, attended) => sum + attended, 0)
-    row.forEach((attended, position) => {
-      if (!attended) return
-      const offset = (rowIndex * row.length + position) * width
-      for (let k = 0; k < width; k += 1) pooled[k] += hidden[offset + k] / count
-    })
-    return pooled
-  })
-
 const embed = async (target: ort.InferenceSession, ids: number[]): Promise<Float64Array> => {
   const mask = [ones(ids.length)]
-  return meanPool(await hiddenStates(target, [ids], mask), mask)[0]
+  return meanPool(await hiddenStates(target, [ids], mask), mask, width)[0]
 }
 
-const largestDifference = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
-  Array.from(a).reduce((largest, value, index) => Math.max(largest, Math.abs(value - b[index])), 0)
-
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let dot = 0
-  let normA = 0
-  let normB = 0
-  for (let index = 0; index < a.length; index += 1) {
-    dot += a[index] * b[index]
-    normA += a[index] ** 2
-    normB += b[index] ** 2
-  }
-  return dot / Math.sqrt(normA * normB)
-}
-
-const ones = (length: number): number[] => Array.from({ length }, () => 1)
 const bytes = (text: string): number[] => [...new TextEncoder().encode(text)]
 
 /** `rows` padded to one width with `padId`, on the left or the right, and their masks. */
@@ -110,7 +66,7 @@ const texts = [
 
 describe('the embedding model in onnxruntime-node', () => {
   it('declares the inputs and output of the GPT-2 feature-extraction export, and nothing else', () => {
-    for (const target of [session, quantized]) {
+    for (const target of [graphs.float, graphs.int8]) {
       expect(target.inputNames).toEqual(['input_ids', 'attention_mask'])
       expect(target.outputNames).toEqual(['last_hidden_state'])
       expect(target.outputMetadata[0]).toMatchObject({
@@ -123,7 +79,7 @@ describe('the embedding model in onnxruntime-node', () => {
 
   it('outputs the hidden state after the final layer norm (weight 1, no bias): mean 0, variance 1 per token', async () => {
     const ids = texts[0]
-    const hidden = await hiddenStates(session, [ids], [ones(ids.length)])
+    const hidden = await hiddenStates(graphs.float, [ids], [ones(ids.length)])
     for (let position = 0; position < ids.length; position += 1) {
       const row = hidden.subarray(position * width, (position + 1) * width)
       const mean = row.reduce((sum, value) => sum + value, 0) / width
@@ -137,9 +93,9 @@ describe('the embedding model in onnxruntime-node', () => {
     const base = bytes('abcdefgh')
     const laterChanged = bytes('abcdZZZZ')
     const earlierChanged = bytes('ZZZZefgh')
-    const a = await hiddenStates(session, [base], [ones(8)])
-    const later = await hiddenStates(session, [laterChanged], [ones(8)])
-    const earlier = await hiddenStates(session, [earlierChanged], [ones(8)])
+    const a = await hiddenStates(graphs.float, [base], [ones(8)])
+    const later = await hiddenStates(graphs.float, [laterChanged], [ones(8)])
+    const earlier = await hiddenStates(graphs.float, [earlierChanged], [ones(8)])
     const at = (hidden: Float32Array, position: number): Float32Array =>
       hidden.subarray(position * width, (position + 1) * width)
     for (let position = 0; position < 4; position += 1) {
@@ -152,15 +108,16 @@ describe('the embedding model in onnxruntime-node', () => {
   for (const side of ['right', 'left'] as const) {
     it(`gives each row of a ${side}-padded batch, mean-pooled over its mask, its vector alone`, async () => {
       for (const [name, target] of [
-        ['float32', session],
-        ['int8', quantized],
+        ['float32', graphs.float],
+        ['int8', graphs.int8],
       ] as const) {
         const { ids, mask } = padBatch(texts, side)
-        const pooled = meanPool(await hiddenStates(target, ids, mask), mask)
+        const pooled = meanPool(await hiddenStates(target, ids, mask), mask, width)
         const otherPadding = padBatch(texts, side, 65)
         const pooledOtherPadding = meanPool(
           await hiddenStates(target, otherPadding.ids, otherPadding.mask),
-          otherPadding.mask
+          otherPadding.mask,
+          width
         )
         for (const [row, text] of texts.entries()) {
           const alone = await embed(target, text)
@@ -173,8 +130,8 @@ describe('the embedding model in onnxruntime-node', () => {
         const allOnes = ids.map((row) => ones(row.length))
         const unmasked =
           side === 'left'
-            ? meanPool(await hiddenStates(target, ids, allOnes), mask)
-            : meanPool(await hiddenStates(target, ids, mask), allOnes)
+            ? meanPool(await hiddenStates(target, ids, allOnes), mask, width)
+            : meanPool(await hiddenStates(target, ids, mask), allOnes, width)
         expect(largestDifference(unmasked[1], await embed(target, texts[1]))).toBeGreaterThan(0.01)
       }
     })
@@ -182,8 +139,8 @@ describe('the embedding model in onnxruntime-node', () => {
 
   it('gives int8 vectors within a small cosine distance of float32, not equal to them', async () => {
     for (const text of texts) {
-      const float = await embed(session, text)
-      const int8 = await embed(quantized, text)
+      const float = await embed(graphs.float, text)
+      const int8 = await embed(graphs.int8, text)
       expect(1 - cosine(float, int8)).toBeLessThan(1e-3)
       expect(largestDifference(float, int8)).toBeGreaterThan(0)
     }

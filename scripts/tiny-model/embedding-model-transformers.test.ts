@@ -4,10 +4,8 @@
  * against a pooling of our own over onnxruntime-node's raw output, and shown not to be noise: texts that share more
  * tokens have more similar vectors.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AutoModel, AutoTokenizer, env, pipeline } from '@huggingface/transformers'
+import { AutoModel, AutoTokenizer, pipeline } from '@huggingface/transformers'
 import type {
   FeatureExtractionPipeline,
   PreTrainedModel,
@@ -15,8 +13,12 @@ import type {
   Tensor,
 } from '@huggingface/transformers'
 import ort from 'onnxruntime-node'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { int64, ones } from './onnx-test-runs.ts'
+import { openOfflineModel } from './open-offline-model.ts'
+import type { OfflineModel } from './open-offline-model.ts'
 import { SeededRandom } from './seeded-random.ts'
+import { cosine, largestDifference, meanPool } from './vector-math.ts'
 import {
   embeddingModelName,
   embeddingModelShape,
@@ -25,11 +27,9 @@ import {
 } from './write-embedding-model.ts'
 
 const { nEmbd: width, nPositions } = embeddingModelShape
-const modelId = `${embeddingModelName}/${embeddingModelVersion}`
 const pooledAndNormalized = { pooling: 'mean', normalize: true } as const
 
-let root: string
-let folder: string
+let offline: OfflineModel
 let extractor: FeatureExtractionPipeline
 let quantizedExtractor: FeatureExtractionPipeline
 let tokenizer: PreTrainedTokenizer
@@ -38,15 +38,16 @@ let session: ort.InferenceSession
 
 beforeAll(async () => {
   // Any download attempt fails the suite.
-  vi.stubGlobal('fetch', () => Promise.reject(new Error('no network in this test')))
-  env.allowRemoteModels = false
-  root = await mkdtemp(join(tmpdir(), 'embedding-model-tjs-'))
-  folder = join(root, embeddingModelName, String(embeddingModelVersion))
-  await writeEmbeddingModel(folder)
-  env.localModelPath = root
+  offline = await openOfflineModel(
+    'embedding-model-tjs-',
+    embeddingModelName,
+    embeddingModelVersion,
+    writeEmbeddingModel
+  )
+  const { folder } = offline
   // By absolute path and by id under env.localModelPath: the two ways a folder is named.
   extractor = await pipeline('feature-extraction', folder, { dtype: 'fp32' })
-  quantizedExtractor = await pipeline('feature-extraction', modelId, { dtype: 'q8' })
+  quantizedExtractor = await pipeline('feature-extraction', offline.id, { dtype: 'q8' })
   tokenizer = await AutoTokenizer.from_pretrained(folder)
   model = await AutoModel.from_pretrained(folder, { dtype: 'fp32' })
   session = await ort.InferenceSession.create(join(folder, 'onnx/model.onnx'))
@@ -57,41 +58,17 @@ afterAll(async () => {
   await quantizedExtractor?.dispose()
   await model?.dispose()
   await session?.release()
-  vi.unstubAllGlobals()
-  await rm(root, { recursive: true, force: true })
+  await offline?.close()
 })
 
 const rowsOf = (tensor: Tensor): number[][] => tensor.tolist() as number[][]
 
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let dot = 0
-  let normA = 0
-  let normB = 0
-  for (let index = 0; index < a.length; index += 1) {
-    dot += a[index] * b[index]
-    normA += a[index] ** 2
-    normB += b[index] ** 2
-  }
-  return dot / Math.sqrt(normA * normB)
-}
-
-const largestDifference = (a: ArrayLike<number>, b: ArrayLike<number>): number =>
-  Array.from(a).reduce((largest, value, index) => Math.max(largest, Math.abs(value - b[index])), 0)
-
 /** Our own embedding of `text`: onnxruntime on the tokenizer's ids, the mean of the hidden states, unit length. */
 const embedWithOnnxruntime = async (text: string): Promise<Float64Array> => {
   const ids = tokenizer.encode(text)
-  const tensor = (values: number[]): ort.Tensor =>
-    new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length])
-  const outputs = await session.run({
-    input_ids: tensor(ids),
-    attention_mask: tensor(ids.map(() => 1)),
-  })
-  const hidden = outputs.last_hidden_state.data as Float32Array
-  const pooled = new Float64Array(width)
-  for (let position = 0; position < ids.length; position += 1) {
-    for (let k = 0; k < width; k += 1) pooled[k] += hidden[position * width + k] / ids.length
-  }
+  const mask = [ones(ids.length)]
+  const outputs = await session.run({ input_ids: int64([ids]), attention_mask: int64(mask) })
+  const [pooled] = meanPool(outputs.last_hidden_state.data as Float32Array, mask, width)
   const norm = Math.hypot(...pooled)
   return pooled.map((value) => value / norm)
 }
@@ -128,20 +105,11 @@ describe('the embedding model in Transformers.js, offline', () => {
       const mask = inputs.attention_mask as Tensor
       expect(Number((mask.data as BigInt64Array)[0])).toBe(0)
       const { last_hidden_state: hidden } = (await model(inputs)) as { last_hidden_state: Tensor }
-      const [, length] = hidden.dims
       const maskRows = rowsOf(mask).map((row) => row.map(Number))
       const pipelineVectors = rowsOf(await extractor(texts, pooledAndNormalized))
-      for (const [row, maskRow] of maskRows.entries()) {
-        const pooled = new Float64Array(width)
-        const count = maskRow.reduce((sum, attended) => sum + attended, 0)
-        maskRow.forEach((attended, position) => {
-          if (!attended) return
-          const offset = (row * length + position) * width
-          for (let k = 0; k < width; k += 1) {
-            pooled[k] += (hidden.data as Float32Array)[offset + k] / count
-          }
-        })
-        expect(cosine(pooled, pipelineVectors[row])).toBeGreaterThan(1 - 1e-6)
+      const pooled = meanPool(hidden.data as Float32Array, maskRows, width)
+      for (const [row, vector] of pooled.entries()) {
+        expect(cosine(vector, pipelineVectors[row])).toBeGreaterThan(1 - 1e-6)
       }
     } finally {
       tokenizer.padding_side = 'right'

@@ -3,89 +3,36 @@
  * prefix and cached steps gives the logits of the whole run, left padding changes nothing for the real tokens, and
  * the int8 graph mostly picks the same next tokens as the float one, batched or not.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import ort from 'onnxruntime-node'
+import type ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ones, openOnnxGraphs, runGpt2 } from './onnx-test-runs.ts'
+import type { Gpt2Cache, OnnxGraphs } from './onnx-test-runs.ts'
+import { argmax, largestDifference } from './vector-math.ts'
 import { tinyModelShape, writeTinyModel } from './write-tiny-model.ts'
 
 const { nLayer, nHead, nEmbd, vocabSize } = tinyModelShape
 const headDim = nEmbd / nHead
-type Cache = Record<string, ort.Tensor>
 
-let directory: string
-let session: ort.InferenceSession
-let quantized: ort.InferenceSession
+let graphs: OnnxGraphs
 
 beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), 'tiny-model-ort-'))
-  await writeTinyModel(directory)
-  session = await ort.InferenceSession.create(join(directory, 'onnx/model.onnx'))
-  quantized = await ort.InferenceSession.create(join(directory, 'onnx/model_quantized.onnx'))
+  graphs = await openOnnxGraphs('tiny-model-ort-', writeTinyModel)
 })
 
-afterAll(async () => {
-  await session?.release()
-  await quantized?.release()
-  await rm(directory, { recursive: true, force: true })
-})
+afterAll(() => graphs?.close())
 
-const int64 = (rows: readonly (readonly number[])[]): ort.Tensor =>
-  new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [
-    rows.length,
-    rows[0].length,
-  ])
-
-const emptyCache = (batch: number): Cache =>
-  Object.fromEntries(
-    Array.from({ length: nLayer }, (_, layer) =>
-      ['key', 'value'].map((kind) => [
-        `past_key_values.${layer}.${kind}`,
-        new ort.Tensor('float32', new Float32Array(0), [batch, nHead, 0, headDim]),
-      ])
-    ).flat()
-  )
-
-/**
- * One forward pass. Position ids are computed as Transformers.js computes them: the running count of attended
- * tokens less one (1 for padding), the last `ids` columns of it.
- */
-const run = async (
+/** One forward pass of the tiny model (see `runGpt2`). */
+const run = (
   target: ort.InferenceSession,
   ids: number[][],
   mask: number[][],
-  past: Cache = emptyCache(ids.length)
-): Promise<{ logits: Float32Array; cache: Cache }> => {
-  const positions = mask.map((row) => {
-    let seen = 0
-    return row.map((attended) => (attended ? seen++ : 1)).slice(-ids[0].length)
-  })
-  const outputs = await target.run({
-    input_ids: int64(ids),
-    attention_mask: int64(mask),
-    position_ids: int64(positions),
-    ...past,
-  })
-  const cache = Object.fromEntries(
-    Object.entries(outputs)
-      .filter(([name]) => name.startsWith('present.'))
-      .map(([name, tensor]) => [name.replace('present', 'past_key_values'), tensor])
-  )
-  return { logits: outputs.logits.data as Float32Array, cache }
-}
+  past?: Gpt2Cache
+): Promise<{ logits: Float32Array; cache: Gpt2Cache }> =>
+  runGpt2(target, tinyModelShape, ids, mask, past)
 
 /** The logits of position `index` of row `row`, from a [batch, sequence, vocab] array of `sequence` columns. */
 const at = (logits: Float32Array, sequence: number, row: number, index: number): Float32Array =>
   logits.subarray((row * sequence + index) * vocabSize, (row * sequence + index + 1) * vocabSize)
-
-const largestDifference = (a: Float32Array, b: Float32Array): number =>
-  a.reduce((largest, value, index) => Math.max(largest, Math.abs(value - b[index])), 0)
-
-const argmax = (values: Float32Array): number =>
-  values.reduce((best, value, index) => (value > values[best] ? index : best), 0)
-
-const ones = (length: number): number[] => Array.from({ length }, () => 1)
 
 // "The quick brown fox jumps" and a chat turn, as byte ids: any ids below vocabSize would do.
 const sentence = [...new TextEncoder().encode('The quick brown fox jumps over')]
@@ -98,16 +45,18 @@ describe('the tiny model in onnxruntime-node', () => {
         `${prefix}.${layer}.key`,
         `${prefix}.${layer}.value`,
       ]).flat()
-    expect(session.inputNames).toEqual([
+    expect(graphs.float.inputNames).toEqual([
       'input_ids',
       'attention_mask',
       'position_ids',
       ...cacheNames('past_key_values'),
     ])
-    expect(session.outputNames).toEqual(['logits', ...cacheNames('present')])
-    expect(quantized.inputNames).toEqual(session.inputNames)
-    expect(quantized.outputNames).toEqual(session.outputNames)
-    const pastKey = session.inputMetadata.find((input) => input.name === 'past_key_values.0.key')
+    expect(graphs.float.outputNames).toEqual(['logits', ...cacheNames('present')])
+    expect(graphs.int8.inputNames).toEqual(graphs.float.inputNames)
+    expect(graphs.int8.outputNames).toEqual(graphs.float.outputNames)
+    const pastKey = graphs.float.inputMetadata.find(
+      (input) => input.name === 'past_key_values.0.key'
+    )
     expect(pastKey).toMatchObject({
       isTensor: true,
       type: 'float32',
@@ -116,9 +65,9 @@ describe('the tiny model in onnxruntime-node', () => {
   })
 
   it('gives the logits of a full run when split into a prefix and cached steps, causally', async () => {
-    const full = await run(session, [sentence], [ones(sentence.length)])
+    const full = await run(graphs.float, [sentence], [ones(sentence.length)])
     const split = 20
-    const prefix = await run(session, [sentence.slice(0, split)], [ones(split)])
+    const prefix = await run(graphs.float, [sentence.slice(0, split)], [ones(split)])
     // Causal: the first `split` positions cannot see the rest.
     for (let index = 0; index < split; index += 1) {
       expect(
@@ -130,7 +79,7 @@ describe('the tiny model in onnxruntime-node', () => {
     }
     // Three tokens at once on top of the cache, then one.
     const middle = await run(
-      session,
+      graphs.float,
       [sentence.slice(split, split + 3)],
       [ones(split + 3)],
       prefix.cache
@@ -145,7 +94,7 @@ describe('the tiny model in onnxruntime-node', () => {
       ).toBeLessThan(1e-4)
     }
     const last = await run(
-      session,
+      graphs.float,
       [sentence.slice(split + 3, split + 4)],
       [ones(split + 4)],
       middle.cache
@@ -158,8 +107,8 @@ describe('the tiny model in onnxruntime-node', () => {
   it('depends on the context, so the equalities above are not vacuous', async () => {
     const changed = [...sentence]
     changed[0] = 't'.charCodeAt(0)
-    const a = await run(session, [sentence], [ones(sentence.length)])
-    const b = await run(session, [changed], [ones(changed.length)])
+    const a = await run(graphs.float, [sentence], [ones(sentence.length)])
+    const b = await run(graphs.float, [changed], [ones(changed.length)])
     const lastIndex = sentence.length - 1
     expect(
       largestDifference(
@@ -178,10 +127,10 @@ describe('the tiny model in onnxruntime-node', () => {
       chat,
     ]
     const mask = [[...Array.from({ length: padding }, () => 0), ...ones(short.length)], ones(width)]
-    const batch = await run(session, paddedIds(317), mask)
-    const otherPadding = await run(session, paddedIds(65), mask)
-    const shortAlone = await run(session, [short], [ones(short.length)])
-    const chatAlone = await run(session, [chat], [ones(width)])
+    const batch = await run(graphs.float, paddedIds(317), mask)
+    const otherPadding = await run(graphs.float, paddedIds(65), mask)
+    const shortAlone = await run(graphs.float, [short], [ones(short.length)])
+    const chatAlone = await run(graphs.float, [chat], [ones(width)])
 
     for (let index = 0; index < short.length; index += 1) {
       const inBatch = at(batch.logits, width, 0, padding + index)
@@ -209,9 +158,9 @@ describe('the tiny model in onnxruntime-node', () => {
     // One generation step for both rows on top of the batch's cache, the mask grown by one column.
     const next = [[101], [104]]
     const stepMask = mask.map((row) => [...row, 1])
-    const batchStep = await run(session, next, stepMask, batch.cache)
-    const shortStep = await run(session, [next[0]], [ones(short.length + 1)], shortAlone.cache)
-    const chatStep = await run(session, [next[1]], [ones(width + 1)], chatAlone.cache)
+    const batchStep = await run(graphs.float, next, stepMask, batch.cache)
+    const shortStep = await run(graphs.float, [next[0]], [ones(short.length + 1)], shortAlone.cache)
+    const chatStep = await run(graphs.float, [next[1]], [ones(width + 1)], chatAlone.cache)
     expect(
       largestDifference(at(batchStep.logits, 1, 0, 0), at(shortStep.logits, 1, 0, 0))
     ).toBeLessThan(1e-4)
@@ -226,8 +175,8 @@ describe('the tiny model in onnxruntime-node', () => {
         'Gatehouse answers from a local model when every provider is out of reach, or when it is faster.'
       ),
     ]
-    const float = await run(session, [text], [ones(text.length)])
-    const int8 = await run(quantized, [text], [ones(text.length)])
+    const float = await run(graphs.float, [text], [ones(text.length)])
+    const int8 = await run(graphs.int8, [text], [ones(text.length)])
     let agree = 0
     for (let index = 0; index < text.length; index += 1) {
       const choice = argmax(at(float.logits, text.length, 0, index))
@@ -239,25 +188,25 @@ describe('the tiny model in onnxruntime-node', () => {
     // Its cache works the same way, and a row of a left-padded batch gets its logits as if alone: only the weights
     // are quantized, so no activation scale is shared by the rows of a batch.
     const split = 40
-    const prefix = await run(quantized, [text.slice(0, split)], [ones(split)])
+    const prefix = await run(graphs.int8, [text.slice(0, split)], [ones(split)])
     const step = await run(
-      quantized,
+      graphs.int8,
       [text.slice(split, split + 1)],
       [ones(split + 1)],
       prefix.cache
     )
-    const whole = await run(quantized, [text.slice(0, split + 1)], [ones(split + 1)])
+    const whole = await run(graphs.int8, [text.slice(0, split + 1)], [ones(split + 1)])
     expect(
       largestDifference(at(step.logits, 1, 0, 0), at(whole.logits, split + 1, 0, split))
     ).toBeLessThan(1e-3)
     const short = text.slice(0, 12)
     const padding = split - short.length
     const batch = await run(
-      quantized,
+      graphs.int8,
       [[...Array.from({ length: padding }, () => 317), ...short], text.slice(0, split)],
       [[...Array.from({ length: padding }, () => 0), ...ones(short.length)], ones(split)]
     )
-    const alone = await run(quantized, [short], [ones(short.length)])
+    const alone = await run(graphs.int8, [short], [ones(short.length)])
     expect(
       largestDifference(
         at(batch.logits, split, 0, split - 1),

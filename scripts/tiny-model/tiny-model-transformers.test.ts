@@ -4,21 +4,23 @@
  * interruption. Greedy generation is checked token for token against a KV-cache loop of our own over
  * onnxruntime-node, so Transformers.js is shown to feed the graph what it expects.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   AutoModelForCausalLM,
   AutoTokenizer,
   InterruptableStoppingCriteria,
   TextStreamer,
-  env,
   random,
 } from '@huggingface/transformers'
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor } from '@huggingface/transformers'
 import ort from 'onnxruntime-node'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ones, runGpt2 } from './onnx-test-runs.ts'
+import type { Gpt2Cache } from './onnx-test-runs.ts'
+import { openOfflineModel } from './open-offline-model.ts'
+import type { OfflineModel } from './open-offline-model.ts'
 import { SeededRandom } from './seeded-random.ts'
+import { argmax } from './vector-math.ts'
 import {
   tinyModelName,
   tinyModelShape,
@@ -26,14 +28,12 @@ import {
   writeTinyModel,
 } from './write-tiny-model.ts'
 
-const modelId = `${tinyModelName}/${tinyModelVersion}`
 const endOfText = 317
 const imStart = 318
 const imEnd = 319
 const eos = [imEnd, endOfText]
 
-let root: string
-let folder: string
+let offline: OfflineModel
 let tokenizer: PreTrainedTokenizer
 let model: PreTrainedModel
 let quantizedModel: PreTrainedModel
@@ -41,16 +41,17 @@ let session: ort.InferenceSession
 
 beforeAll(async () => {
   // Any download attempt fails the suite.
-  vi.stubGlobal('fetch', () => Promise.reject(new Error('no network in this test')))
-  env.allowRemoteModels = false
-  root = await mkdtemp(join(tmpdir(), 'tiny-model-tjs-'))
-  folder = join(root, tinyModelName, String(tinyModelVersion))
-  await writeTinyModel(folder)
-  env.localModelPath = root
+  offline = await openOfflineModel(
+    'tiny-model-tjs-',
+    tinyModelName,
+    tinyModelVersion,
+    writeTinyModel
+  )
+  const { folder, id } = offline
   // By id under env.localModelPath, and by absolute path: the two ways a folder is named.
-  tokenizer = await AutoTokenizer.from_pretrained(modelId)
+  tokenizer = await AutoTokenizer.from_pretrained(id)
   model = await AutoModelForCausalLM.from_pretrained(folder, { dtype: 'fp32' })
-  quantizedModel = await AutoModelForCausalLM.from_pretrained(modelId, { dtype: 'q8' })
+  quantizedModel = await AutoModelForCausalLM.from_pretrained(id, { dtype: 'q8' })
   session = await ort.InferenceSession.create(join(folder, 'onnx/model.onnx'))
 })
 
@@ -58,8 +59,7 @@ afterAll(async () => {
   await model?.dispose()
   await quantizedModel?.dispose()
   await session?.release()
-  vi.unstubAllGlobals()
-  await rm(root, { recursive: true, force: true })
+  await offline?.close()
 })
 
 const chatPrompt = (content: string): string =>
@@ -83,43 +83,22 @@ const generate = async (
   return idsOf(output).map((row) => row.slice(promptLength))
 }
 
-/** Greedy decoding with a KV cache, written against onnxruntime directly. */
+/**
+ * Greedy decoding with a KV cache, written against onnxruntime directly: each step feeds the new tokens, the cache
+ * and a mask over every token so far.
+ */
 const greedyWithOnnxruntime = async (prompt: number[], maxNewTokens: number): Promise<number[]> => {
-  const { nLayer, nHead, nEmbd, vocabSize } = tinyModelShape
-  const int64 = (values: number[]): ort.Tensor =>
-    new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length])
-  let past: Record<string, ort.Tensor> = {}
-  for (let layer = 0; layer < nLayer; layer += 1) {
-    for (const kind of ['key', 'value']) {
-      past[`past_key_values.${layer}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [
-        1,
-        nHead,
-        0,
-        nEmbd / nHead,
-      ])
-    }
-  }
   const generated: number[] = []
   let input = prompt
-  let seen = 0
+  let cache: Gpt2Cache | undefined
   while (generated.length < maxNewTokens) {
-    const outputs = await session.run({
-      input_ids: int64(input),
-      attention_mask: int64(Array.from({ length: seen + input.length }, () => 1)),
-      position_ids: int64(input.map((_, index) => seen + index)),
-      ...past,
-    })
-    seen += input.length
-    const logits = (outputs.logits.data as Float32Array).subarray(-vocabSize)
-    const next = logits.reduce((best, value, index) => (value > logits[best] ? index : best), 0)
+    const mask = [ones(prompt.length + generated.length)]
+    const step = await runGpt2(session, tinyModelShape, [input], mask, cache)
+    const next = argmax(step.logits.subarray(-tinyModelShape.vocabSize))
     generated.push(next)
     if (eos.includes(next)) break
     input = [next]
-    past = Object.fromEntries(
-      Object.entries(outputs)
-        .filter(([name]) => name.startsWith('present.'))
-        .map(([name, tensor]) => [name.replace('present', 'past_key_values'), tensor])
-    )
+    cache = step.cache
   }
   return generated
 }
@@ -206,9 +185,7 @@ describe('the tiny model in Transformers.js, offline', () => {
     for (let position = 0; position < length; position += 1) {
       const row = (data: Float32Array): Float32Array =>
         data.subarray(position * vocabSize, (position + 1) * vocabSize)
-      const best = (values: Float32Array): number =>
-        values.reduce((top, value, index) => (value > values[top] ? index : top), 0)
-      if (best(row(floatData)) === best(row(int8Data))) agree += 1
+      if (argmax(row(floatData)) === argmax(row(int8Data))) agree += 1
       if (row(floatData).some((value, index) => value !== row(int8Data)[index])) differs = true
     }
     expect(differs).toBe(true)

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectSameBytesOnEveryRun, listFiles, readJson } from './model-folder-checks.ts'
 import { tinyModelShape, writeTinyModel } from './write-tiny-model.ts'
 
 const layout = [
@@ -13,27 +13,6 @@ const layout = [
   'tokenizer.json',
   'tokenizer_config.json',
 ]
-
-const listFiles = async (directory: string): Promise<string[]> =>
-  (await readdir(directory, { recursive: true, withFileTypes: true }))
-    .filter((entry) => entry.isFile())
-    .map((entry) => relative(directory, join(entry.parentPath, entry.name)))
-    .sort()
-
-const hashes = async (directory: string): Promise<Record<string, string>> =>
-  Object.fromEntries(
-    await Promise.all(
-      (await listFiles(directory)).map(async (path) => [
-        path,
-        createHash('sha256')
-          .update(await readFile(join(directory, path)))
-          .digest('hex'),
-      ])
-    )
-  )
-
-const readJson = async (path: string): Promise<Record<string, unknown>> =>
-  JSON.parse(await readFile(path, 'utf8'))
 
 let root: string
 
@@ -47,17 +26,7 @@ afterAll(async () => {
 
 describe('writeTinyModel', () => {
   it('writes the same bytes on every run, in the Hugging Face ONNX layout', async () => {
-    const first = await writeTinyModel(join(root, 'first'))
-    const second = await writeTinyModel(join(root, 'second'))
-    expect(await listFiles(join(root, 'first'))).toEqual(layout)
-    expect(await hashes(join(root, 'second'))).toEqual(await hashes(join(root, 'first')))
-    expect(second).toEqual({ ...first, directory: join(root, 'second') })
-    expect(first.parameters).toBeGreaterThan(200_000)
-    expect(first.parameters).toBeLessThan(1_000_000)
-    const sizes = Object.fromEntries(first.files.map((file) => [file.path, file.bytes]))
-    // Float32 weights, and about a quarter of that in int8.
-    expect(sizes['onnx/model.onnx']).toBeGreaterThan(first.parameters * 4)
-    expect(sizes['onnx/model_quantized.onnx']).toBeLessThan(sizes['onnx/model.onnx'] / 3)
+    await expectSameBytesOnEveryRun(writeTinyModel, root, layout)
   })
 
   it('replaces a folder that was there, leaving nothing of the old one and no staging folder', async () => {
