@@ -232,6 +232,27 @@ export type ResponsesResponseFields = {
 }
 
 /** The `Response` object, written out field by field in the real API's order. */
+/**
+ * The echoed request settings a `Response` carries after its `output`, in the API's order: the object built here and
+ * the streamed events' template (`encode-responses-sse.ts`) both take them from this one list.
+ */
+export const echoAfterOutput = (echo: ResponsesEcho) => ({
+  parallel_tool_calls: echo.parallel_tool_calls,
+  previous_response_id: echo.previous_response_id,
+  prompt_cache_key: echo.prompt_cache_key,
+  reasoning: echo.reasoning,
+  safety_identifier: echo.safety_identifier,
+  store: echo.store,
+  temperature: echo.temperature,
+  text: echo.text,
+  tool_choice: echo.tool_choice,
+  tools: echo.tools,
+  top_logprobs: echo.top_logprobs,
+  top_p: echo.top_p,
+  truncation: echo.truncation,
+  metadata: echo.metadata,
+})
+
 export const buildResponsesResponse = (
   context: ResponsesContext,
   echo: ResponsesEcho,
@@ -251,20 +272,7 @@ export const buildResponsesResponse = (
     max_tool_calls: echo.max_tool_calls,
     model: fields.model,
     output: fields.output,
-    parallel_tool_calls: echo.parallel_tool_calls,
-    previous_response_id: echo.previous_response_id,
-    prompt_cache_key: echo.prompt_cache_key,
-    reasoning: echo.reasoning,
-    safety_identifier: echo.safety_identifier,
-    store: echo.store,
-    temperature: echo.temperature,
-    text: echo.text,
-    tool_choice: echo.tool_choice,
-    tools: echo.tools,
-    top_logprobs: echo.top_logprobs,
-    top_p: echo.top_p,
-    truncation: echo.truncation,
-    metadata: echo.metadata,
+    ...echoAfterOutput(echo),
   }
   if (fields.usage !== undefined) response.usage = responsesUsage(fields.usage)
   if (echo.user !== undefined) response.user = echo.user
