@@ -14,13 +14,21 @@ describe('serve node flags', () => {
     expect(withServeNodeFlags(['--max-semi-space-size=64'])).toEqual([
       '--max-semi-space-size=64',
       '--single-threaded-gc',
+      '--heap-growing-percent=50',
     ])
     expect(withServeNodeFlags([], '--inspect --max_semi_space_size=8')).toEqual([
       '--single-threaded-gc',
+      '--heap-growing-percent=50',
     ])
     expect(withServeNodeFlags(['--no-single-threaded-gc'])).toEqual([
       '--no-single-threaded-gc',
       '--max-semi-space-size=32',
+      '--heap-growing-percent=50',
+    ])
+    expect(withServeNodeFlags(['--heap-growing-percent=0'])).toEqual([
+      '--heap-growing-percent=0',
+      '--max-semi-space-size=32',
+      '--single-threaded-gc',
     ])
   })
 
