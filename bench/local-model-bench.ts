@@ -112,6 +112,10 @@ const streamOnce = async (
 /** Asks the probe in the gateway and waits for its answer. */
 const askProbe = (child: ChildProcess, action: 'start' | 'read'): Promise<EventLoopDelay> =>
   new Promise((resolve, reject) => {
+    if (!child.connected) {
+      reject(new Error('the gateway is gone (its event loop probe cannot be asked)'))
+      return
+    }
     const timer = setTimeout(() => {
       child.off('message', onMessage)
       reject(new Error('the gateway did not answer the event loop probe'))
@@ -145,6 +149,11 @@ export const runLocalModelBench = async (options: {
   /** More Node flags for the gateway (after those `npm start` passes). */
   nodeOptions?: string[]
   onProgress?: (message: string) => void
+  /**
+   * Ends the run early: the gateway is killed at once, so that what is waiting on it fails and the run rejects after
+   * its cleanup (a test that timed out, whose runner would otherwise leave the gateway behind).
+   */
+  signal?: AbortSignal
 }): Promise<LocalModelFigures> => {
   const { bin, modelsDirectory, model, maxTokens } = options
   const configDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-local-'))
@@ -176,7 +185,12 @@ export const runLocalModelBench = async (options: {
     core: null,
     ipc: true,
   })
+  const kill = (): void => {
+    gateway.child.kill('SIGKILL')
+  }
+  options.signal?.addEventListener('abort', kill, { once: true })
   try {
+    if (options.signal?.aborted) kill()
     const phases: LocalPhase[] = []
     /** `exact`: every stream runs to `max_tokens` (fp32 greedy on this prompt; other weights may end sooner). */
     const measure = async (
@@ -260,6 +274,7 @@ export const runLocalModelBench = async (options: {
       int8SpeedRatio: int8.streamTokensPerSecond / single.streamTokensPerSecond,
     }
   } finally {
+    options.signal?.removeEventListener('abort', kill)
     await stopChild(gateway.child, 15_000)
     rmSync(configDirectory, { recursive: true, force: true })
   }

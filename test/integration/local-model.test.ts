@@ -247,7 +247,9 @@ describe('local/gatehouse-tiny through the gateway', () => {
     })
   })
 
-  it("keeps the gateway's event loop free while generating, and batching eight streams pays", async () => {
+  it("keeps the gateway's event loop free while generating, and batching eight streams pays", async ({
+    signal,
+  }) => {
     // The gateway as shipped, in a process of its own, its event loop watched from inside: this process's own loop
     // (the test runner, the clients) is not the gateway's.
     const { bin } = await prepareGatewayBin({ cacheName: 'gatehouse-local-model' })
@@ -261,6 +263,8 @@ describe('local/gatehouse-tiny through the gateway', () => {
       rounds: 1,
       minSeconds: 1,
       logPath: join(root, 'bench-gateway.log'),
+      // Aborted when the test times out: the gateway is killed, not left running after the suite.
+      signal,
     })
     console.info(formatLocalModelReport(figures))
     for (const phase of figures.phases) expect(phase.eventLoop.samples).toBeGreaterThan(500)
