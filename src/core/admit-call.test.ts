@@ -121,6 +121,28 @@ describe('admitCall', () => {
     expect(Number(error.headers['retry-after'])).toBeGreaterThan(0)
   })
 
+  it('sets the token headers beside the request ones, and follows limits changed in place on the same settings', async () => {
+    const { admit } = setup()
+    const principal = keyPrincipal({ limits: { rpm: 5, tpm: 10_000, concurrency: null } })
+    const first = await admit(principal)
+    expect(first.headers).toEqual({
+      'x-ratelimit-limit-requests': '5',
+      'x-ratelimit-remaining-requests': '4',
+      'x-ratelimit-reset-requests': expect.stringMatching(/^\d+(ms|s|m\d+s)$/),
+      'x-ratelimit-limit-tokens': '10000',
+      'x-ratelimit-remaining-tokens': '9800',
+      'x-ratelimit-reset-tokens': expect.stringMatching(/^\d+(ms|s|m\d+s)$/),
+    })
+    // The same settings object, its limit lowered: the next call is held to the new one, not to what it was.
+    principal.access!.key.limits.rpm = 2
+    const second = await admit(principal)
+    expect(second.headers).toMatchObject({
+      'x-ratelimit-limit-requests': '2',
+      'x-ratelimit-remaining-requests': '0',
+    })
+    expect(await refusal(admit(principal))).toMatchObject({ status: 429 })
+  })
+
   it('frees a concurrency slot when the call settles', async () => {
     const { admit } = setup()
     const principal = keyPrincipal({}, { limits: { rpm: null, tpm: null, concurrency: 1 } })

@@ -24,6 +24,7 @@ import {
   defaultHoldTtlMs,
   splitTicket,
   type AdmissionStore,
+  type AdmissionSubject,
   type AdmissionTicket,
 } from '../stores/admission-store.ts'
 import type { BudgetPeriod } from '../stores/budget-period-bounds.ts'
@@ -105,11 +106,53 @@ const allows = (settings: AccessSettings, model: string, route: CallRoute): bool
   )
 }
 
+const modelNotAllowed = (model: string, whose: string): GatewayError =>
+  new GatewayError('permission', `The model \`${model}\` is not allowed for ${whose}.`, {
+    param: 'model',
+    openaiCode: 'model_not_allowed',
+  })
+
+const limited = (settings: AccessSettings): boolean =>
+  settings.limits.rpm !== null ||
+  settings.limits.tpm !== null ||
+  settings.limits.concurrency !== null
+
 const rateLimitsOf = (settings: AccessSettings): RateLimits => ({
   requestsPerMinute: settings.limits.rpm,
   tokensPerMinute: settings.limits.tpm,
   concurrentRequests: settings.limits.concurrency,
 })
+
+/**
+ * What the admission store is given for a key or tenant, kept per settings object: a key's settings stay the same
+ * object while its principal is cached, so its requests share one subject instead of making three objects each. The
+ * stores only read a subject. Checked against the settings on every use, so a settings object changed in place is
+ * never answered from a stale subject.
+ */
+const subjects = new WeakMap<AccessSettings, AdmissionSubject>()
+const subjectOf = (id: string, settings: AccessSettings): AdmissionSubject => {
+  const cached = subjects.get(settings)
+  if (
+    cached !== undefined &&
+    cached.id === id &&
+    cached.limits.requestsPerMinute === settings.limits.rpm &&
+    cached.limits.tokensPerMinute === settings.limits.tpm &&
+    cached.limits.concurrentRequests === settings.limits.concurrency &&
+    (cached.budget === null
+      ? settings.budget === null
+      : settings.budget !== null &&
+        cached.budget.limitMicroUsd === settings.budget.microUsd &&
+        cached.budget.period === settings.budget.period)
+  )
+    return cached
+  const subject: AdmissionSubject = {
+    id,
+    limits: rateLimitsOf(settings),
+    budget: budgetOf(settings),
+  }
+  subjects.set(settings, subject)
+  return subject
+}
 
 /** OpenAI's reset format: `1s`, `6m0s`, `20ms`. */
 export const formatResetDuration = (ms: number): string => {
@@ -122,17 +165,23 @@ export const formatResetDuration = (ms: number): string => {
   return `${seconds}s`
 }
 
+/**
+ * The `x-ratelimit-*` headers of the tightest requests and tokens limits. On every response of a tenant key, so the
+ * names are literals (a name built per call is a new string to look up each time it is set) and nothing else is made.
+ */
 const rateLimitHeaders = (states: readonly RateLimitState[]): Record<string, string> => {
   const headers: Record<string, string> = {}
-  for (const [dimension, name] of [
-    ['requests', 'requests'],
-    ['tokens', 'tokens'],
-  ] as const) {
-    const state = tightestRateLimit(states, dimension)
-    if (state === null) continue
-    headers[`x-ratelimit-limit-${name}`] = String(state.limit)
-    headers[`x-ratelimit-remaining-${name}`] = String(state.remaining)
-    headers[`x-ratelimit-reset-${name}`] = formatResetDuration(state.resetMs)
+  const requests = tightestRateLimit(states, 'requests')
+  if (requests !== null) {
+    headers['x-ratelimit-limit-requests'] = String(requests.limit)
+    headers['x-ratelimit-remaining-requests'] = String(requests.remaining)
+    headers['x-ratelimit-reset-requests'] = formatResetDuration(requests.resetMs)
+  }
+  const tokens = tightestRateLimit(states, 'tokens')
+  if (tokens !== null) {
+    headers['x-ratelimit-limit-tokens'] = String(tokens.limit)
+    headers['x-ratelimit-remaining-tokens'] = String(tokens.remaining)
+    headers['x-ratelimit-reset-tokens'] = formatResetDuration(tokens.resetMs)
   }
   return headers
 }
@@ -171,23 +220,10 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
   const { principal, model, route, stores } = options
   const access = principal.access
   if (access === null || principal.tenantId === null) return unmeteredAdmission
-  for (const [settings, whose] of [
-    [access.key, 'this key'],
-    [access.tenant, "this key's tenant"],
-  ] as const) {
-    if (!allows(settings, model, route))
-      throw new GatewayError('permission', `The model \`${model}\` is not allowed for ${whose}.`, {
-        param: 'model',
-        openaiCode: 'model_not_allowed',
-      })
-  }
+  if (!allows(access.key, model, route)) throw modelNotAllowed(model, 'this key')
+  if (!allows(access.tenant, model, route)) throw modelNotAllowed(model, "this key's tenant")
   const tenantId = principal.tenantId
-  const hasLimits = [access.key, access.tenant].some(
-    (settings) =>
-      settings.limits.rpm !== null ||
-      settings.limits.tpm !== null ||
-      settings.limits.concurrency !== null
-  )
+  const hasLimits = limited(access.key) || limited(access.tenant)
   const hasBudget = access.key.budget !== null || access.tenant.budget !== null
   if (!options.metered || (!hasLimits && !hasBudget)) return unmeteredAdmission
   const admission = stores.admission
@@ -218,8 +254,8 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
   // less, a long call would free them while it still runs, and the key could exceed its concurrency and budget.
   const holdTtlMs = holdTtlFor(route)
   const decision = await admission.admit({
-    tenant: { id: tenantId, limits: rateLimitsOf(access.tenant), budget: budgetOf(access.tenant) },
-    key: { id: principal.id, limits: rateLimitsOf(access.key), budget: budgetOf(access.key) },
+    tenant: subjectOf(tenantId, access.tenant),
+    key: subjectOf(principal.id, access.key),
     tokens: inputTokens + (options.requestedMaxOutputTokens ?? 0),
     costMicroUsd: worst,
     leaseTtlMs: holdTtlMs,

@@ -23,6 +23,33 @@ describe('estimateTextTokens', () => {
     expect(estimateTextTokens('Привет')).toBe(3)
     expect(estimateTextTokens('😀')).toBe(1)
   })
+
+  it('weighs each character as a per-character walk does: surrogate pairs as one, lone surrogates as one each', () => {
+    const byCharacter = (text: string): number => {
+      let weight = 0
+      for (const character of text) {
+        const codePoint = character.codePointAt(0) ?? 0
+        weight += codePoint < 0x80 ? 0.25 : codePoint < 0x800 ? 0.5 : 1
+      }
+      return Math.ceil(weight)
+    }
+    // Code units from every class, lone and paired surrogates included, in a fixed pseudo-random order.
+    const units = [
+      0x41, 0x7f, 0x80, 0x3b1, 0x7ff, 0x800, 0x65e5, 0xd83d, 0xde00, 0xdbff, 0xdc00, 0xffff, 0x0a,
+    ]
+    let seed = 7
+    for (let round = 0; round < 300; round += 1) {
+      let text = ''
+      for (let index = 0; index < round % 41; index += 1) {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+        text += String.fromCharCode(units[seed % units.length])
+      }
+      expect(estimateTextTokens(text), JSON.stringify(text)).toBe(byCharacter(text))
+    }
+    expect(estimateTextTokens('\ud83d')).toBe(1)
+    expect(estimateTextTokens('a\ude00b')).toBe(2)
+    expect(estimateTextTokens('😀😀😀😀')).toBe(4)
+  })
 })
 
 describe('estimateTokens', () => {
