@@ -31,6 +31,7 @@ import type { RateLimits, RateLimitState } from '../stores/rate-limits.ts'
 import { tightestRateLimit } from '../stores/rate-limits.ts'
 import type { AccessSettings } from '../stores/tenant-store.ts'
 import type { CallRoute } from './chat-call.ts'
+import type { Target } from './model-router.ts'
 import type { Clock } from './clock.ts'
 import { worstCaseCost } from './compute-cost.ts'
 import { GatewayError } from './errors.ts'
@@ -94,15 +95,44 @@ export const matchesModelPattern = (pattern: string, model: string): boolean => 
   return regex.test(model)
 }
 
+const targetName = (target: Target): string => `${target.provider.config.id}/${target.model}`
+
+const matchesAny = (patterns: readonly string[], name: string): boolean =>
+  patterns.some((pattern) => matchesModelPattern(pattern, name))
+
+/**
+ * The model's own targets decide, not the config's global fallbacks (`standIn`): those follow every model without a
+ * route, so counting them would refuse `gpt-4o-mini` to an `openai/*` key while `openai/gpt-4o-mini`, the same
+ * targets, passed by its name. `allowedStandIns` keeps the stand-ins a key may not use out of its calls.
+ */
 const allows = (settings: AccessSettings, model: string, route: CallRoute): boolean => {
   const patterns = settings.allowedModels
   if (patterns === null) return true
-  const matches = (name: string): boolean =>
-    patterns.some((pattern) => matchesModelPattern(pattern, name))
   return (
-    matches(model) ||
-    route.targets.every((target) => matches(`${target.provider.config.id}/${target.model}`))
+    matchesAny(patterns, model) ||
+    route.targets
+      .filter((target) => target.standIn !== true)
+      .every((target) => matchesAny(patterns, targetName(target)))
   )
+}
+
+/**
+ * The route without the global fallbacks (`standIn`) that the key's or its tenant's model list does not allow: an
+ * outage must not answer a tenant key from a model outside its list. The route itself when nothing is left out (the
+ * master key, no list, every stand-in allowed).
+ */
+export const allowedStandIns = (route: CallRoute, principal: Principal): CallRoute => {
+  const access = principal.access
+  if (access === null) return route
+  const lists = [access.key.allowedModels, access.tenant.allowedModels].filter(
+    (patterns): patterns is string[] => patterns !== null
+  )
+  if (lists.length === 0) return route
+  const targets = route.targets.filter(
+    (target) =>
+      target.standIn !== true || lists.every((patterns) => matchesAny(patterns, targetName(target)))
+  )
+  return targets.length === route.targets.length ? route : { ...route, targets }
 }
 
 const rateLimitsOf = (settings: AccessSettings): RateLimits => ({
