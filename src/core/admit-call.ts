@@ -7,7 +7,8 @@
  * - Rate limits and budgets: one atomic step for the key and the tenant together (`AdmissionStore.admit`: one
  *   Redis script with Redis), which takes nothing unless everything fits, and one `settle` at the end.
  * - Rate limits: requests, tokens and concurrency, with the request's estimated tokens (its prompt, plus the output it
- *   asks for at most); settled with the real count. A refusal is a 429 with `Retry-After`.
+ *   asks for at most); settled with the real count. A refusal is a 429 with `Retry-After`; a request whose own
+ *   tokens are more than the limit never passes, and its 429 has `x-should-retry: false` instead.
  * - Budgets: the worst case of the dearest target is reserved: the prompt at the model's dearest input rate, plus the
  *   output bound (`max_tokens`, else the model's maximum, else `defaultOutputBound`); settled with the real cost (the
  *   reservation itself when the real cost is unknown). A rate-limit refusal comes before a budget's. A spent budget is
@@ -260,6 +261,21 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
   if (!decision.allowed) {
     const { refusal } = decision
     const whose = refusal.scope === 'key' ? 'this key' : "this key's tenant"
+    if (refusal.kind === 'rate-limit' && refusal.retryAfterMs === null) {
+      // The request alone is more than the limit holds: no wait lets it through, so the SDKs are told not to retry
+      // (`x-should-retry: false`, no `Retry-After`) and the client what to change.
+      const requested = inputTokens + (options.requestedMaxOutputTokens ?? 0)
+      throw new GatewayError(
+        'rate_limited',
+        refusal.dimension === 'tokens'
+          ? `This request needs about ${requested} tokens, more than the ${refusal.limit} tokens per minute of ${whose} allow: lower \`max_tokens\` or shorten the prompt.`
+          : `This request can never pass the rate limit of ${whose} (${refusal.limit} ${refusal.dimension === 'requests' ? 'requests per minute' : 'concurrent requests'}).`,
+        {
+          openaiCode: 'rate_limit_exceeded',
+          headers: { ...headers, 'x-should-retry': 'false' },
+        }
+      )
+    }
     if (refusal.kind === 'rate-limit') {
       const what =
         refusal.dimension === 'requests'

@@ -382,4 +382,32 @@ describe('a rate limit', () => {
     expect(error).toBeInstanceOf(Anthropic.RateLimitError)
     expect(error.message).toContain('Rate limit reached')
   })
+
+  it('refuses a request larger than the tokens-per-minute limit as one that no wait lets through, and no SDK retries it', async () => {
+    const { key } = await t.createKey({ limits: { tpm: 50 } })
+    const response = await post('/v1/chat/completions', key, {
+      ...chatBody('gpt-4o-mini'),
+      max_tokens: 1000,
+    })
+    expect(response.status).toBe(429)
+    expect(response.headers.get('x-should-retry')).toBe('false')
+    expect(response.headers.get('retry-after')).toBeNull()
+    const body = (await response.json()) as { error: { message: string; code: string } }
+    expect(body.error.code).toBe('rate_limit_exceeded')
+    expect(body.error.message).toMatch(
+      /^This request needs about 1\d{3} tokens, more than the 50 tokens per minute of this key allow/
+    )
+
+    const error = await caught<InstanceType<typeof OpenAI.RateLimitError>>(
+      t.openai(key).chat.completions.create({
+        model: 'gpt-4o-mini',
+        max_tokens: 1000,
+        messages: [{ role: 'user', content: 'Hi' }],
+      })
+    )
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError)
+    expect(error.message).toContain('more than the 50 tokens per minute')
+    // Sent once: the SDK's two retries would meet the same refusal.
+    expect(t.sent).toEqual(['POST /v1/chat/completions'])
+  })
 })
