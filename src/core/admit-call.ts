@@ -296,14 +296,22 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
       refusal.periodEnd === null
         ? ''
         : ` It renews at ${new Date(refusal.periodEnd).toISOString()}.`
+    // Not spent, but this request's worst case is more than the spend leaves, in flight or not: no wait before the
+    // period ends lets it through (none at all when it is more than the whole budget).
+    const tooDear =
+      !refusal.spent && refusal.spentMicroUsd + Math.max(1, worst) > refusal.limitMicroUsd
     const message = refusal.spent
       ? `The ${budgetAdjective[refusal.period]}budget of ${whose} is spent (${usd(refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).${resets}`
-      : `The budget of ${whose} cannot cover this request's worst-case cost while other requests are in flight (${usd(refusal.remainingMicroUsd)} left of ${usd(refusal.limitMicroUsd)}).`
-    // Spent: nothing changes before the period ends (never, for a total budget), so the SDKs are told not to retry
-    // (`x-should-retry: false`) and when the next period starts. Filled by reservations in flight: they settle soon.
-    const retryAfterMs = !refusal.spent
+      : tooDear
+        ? `This request's worst-case cost (${usd(worst)}) is more than is left of the ${budgetAdjective[refusal.period]}budget of ${whose} (${usd(refusal.limitMicroUsd - refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).${worst <= refusal.limitMicroUsd ? resets : ''} Set a lower \`max_tokens\` (without one, the model's largest output is reserved).`
+        : `The budget of ${whose} cannot cover this request's worst-case cost while other requests are in flight (${usd(refusal.remainingMicroUsd)} left of ${usd(refusal.limitMicroUsd)}).`
+    // Spent, or too dear for what is left: nothing changes before the period ends (never, for a total budget or a
+    // request dearer than the whole budget), so the SDKs are told not to retry (`x-should-retry: false`) and when the
+    // next period starts. Filled by reservations in flight: they settle soon.
+    const final = refusal.spent || tooDear
+    const retryAfterMs = !final
       ? 1_000
-      : refusal.periodEnd === null
+      : refusal.periodEnd === null || worst > refusal.limitMicroUsd
         ? null
         : Math.max(1_000, refusal.periodEnd - options.clock.now())
     throw new GatewayError('rate_limited', message, {
@@ -313,7 +321,7 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
       headers: {
         ...headers,
         ...retryAfterHeaders(retryAfterMs),
-        ...(refusal.spent ? { 'x-should-retry': 'false' } : {}),
+        ...(final ? { 'x-should-retry': 'false' } : {}),
       },
     })
   }
