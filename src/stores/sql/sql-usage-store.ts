@@ -36,7 +36,7 @@ import { usageDimensions } from '../usage-store.ts'
 import type { SqlDatabase } from './open-sql-database.ts'
 import type { SqlSchema, UsageEventsTable, UsageRollupTable } from './sql-schema.ts'
 import { createSqliteBatchWriter, type SqliteUpsert } from './sqlite-batch-writer.ts'
-import { storableText, storableTextOrNull } from '../storable-text.ts'
+import { isStorableText, storableText, storableTextOrNull } from '../storable-text.ts'
 
 const hourMs = 3_600_000
 const dayMs = 86_400_000
@@ -170,16 +170,34 @@ const checkRecord = (event: UsageRecord): void => {
 }
 
 /** The record with its client-given text as every backend stores it (`storable-text.ts`). */
-const storableRecord = (event: UsageRecord): UsageRecord => ({
-  ...event,
-  userId: storableTextOrNull(event.userId),
-  tags: event.tags.map(storableText),
-  operation: storableTextOrNull(event.operation),
-  requestedModel: storableTextOrNull(event.requestedModel),
-  provider: storableTextOrNull(event.provider),
-  model: storableTextOrNull(event.model),
-  error: storableTextOrNull(event.error),
-})
+const clientTextFields = [
+  'userId',
+  'operation',
+  'requestedModel',
+  'provider',
+  'model',
+  'error',
+] as const satisfies readonly (keyof UsageRecord)[]
+
+/**
+ * The record with its client-given text as every backend stores it (`storable-text.ts`): the record itself when all of
+ * it is (nearly always), so a batch allocates nothing for the check.
+ */
+const storableRecord = (event: UsageRecord): UsageRecord => {
+  const clean = (text: string | null): boolean => text === null || isStorableText(text)
+  if (clientTextFields.every((field) => clean(event[field])) && event.tags.every(clean))
+    return event
+  return {
+    ...event,
+    userId: storableTextOrNull(event.userId),
+    tags: event.tags.map(storableText),
+    operation: storableTextOrNull(event.operation),
+    requestedModel: storableTextOrNull(event.requestedModel),
+    provider: storableTextOrNull(event.provider),
+    model: storableTextOrNull(event.model),
+    error: storableTextOrNull(event.error),
+  }
+}
 
 const eventRow = (event: UsageRecord): Insertable<UsageEventsTable> => ({
   id: event.id,
