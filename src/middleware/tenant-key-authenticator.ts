@@ -93,7 +93,9 @@ export const createTenantKeyAuthenticator = (options: {
       // A master key may have a tenant key's shape (both are `gh-` and random characters).
       if (lookup === null) return master.authenticate(key)
       const checkedAt = clock.now()
-      if (checkKeyLookup(lookup, checkedAt) !== null) return null
+      // Refused as an unknown key is, with the same work: the master key's check an unknown key gets (which fails
+      // here, the master key being no tenant's), so the time taken does not tell that the key exists.
+      if (checkKeyLookup(lookup, checkedAt) !== null) return master.authenticate(key)
       const principal = principalOf(lookup)
       if (revocations.live() && generation === startedAt) {
         const validUntil = keyLookupValidUntil(lookup)
