@@ -15,6 +15,7 @@ import type { Executor } from '../core/execute.ts'
 import type { UsageEvent } from '../core/usage.ts'
 import {
   admitCall,
+  allowedStandIns,
   settleDeferredReservation,
   unmeteredAdmission,
   type Admission,
@@ -265,6 +266,8 @@ const handleChat = async (
         maxOutputTokens: requestedMaxOutputTokens(body),
         estimateInputTokens: () => estimateInputTokens(operation, body, toCanonical),
       })
+    // A tenant key's model list holds for the config's global fallbacks too: those it may not use are left out.
+    if (principal.access !== null) route = allowedStandIns(route, principal)
     const routed = route
     // The master key has nothing to check: no promise, no closures on its hot path.
     admission =

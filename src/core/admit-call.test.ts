@@ -6,6 +6,7 @@ import { createMemoryAdmissionStore } from '../stores/memory/memory-admission-st
 import type { AccessSettings } from '../stores/tenant-store.ts'
 import {
   admitCall,
+  allowedStandIns,
   formatResetDuration,
   holdTtlFor,
   settleDeferredReservation,
@@ -104,6 +105,30 @@ describe('admitCall', () => {
         route: routeTo(['openai', 'gpt-4o-mini'], ['local', 'llama']),
       })
     )
+  })
+
+  it("judges a model by its own targets, not the config's global fallbacks, whatever the name's spelling", async () => {
+    const { admit } = setup()
+    // `gpt-4o-mini` and `openai/gpt-4o-mini` lead to the same targets: the model's own, then the stand-ins.
+    const route = {
+      name: null,
+      targets: [
+        ...routeTo(['openai', 'gpt-4o-mini']).targets,
+        { ...routeTo(['local', 'tiny']).targets[0], standIn: true },
+      ],
+    } as CallRoute
+    const principal = keyPrincipal({ allowedModels: ['openai/*'] })
+    for (const model of ['gpt-4o-mini', 'openai/gpt-4o-mini'])
+      await admit(principal, { model, route })
+    // A stand-in outside the key's list, or its tenant's, does not stand in for it; one inside does.
+    expect(allowedStandIns(route, principal).targets.map((target) => target.model)).toEqual([
+      'gpt-4o-mini',
+    ])
+    const wider = keyPrincipal({ allowedModels: ['openai/*', 'local/*'] }, { allowedModels: ['*'] })
+    expect(allowedStandIns(route, wider)).toBe(route)
+    const narrowTenant = keyPrincipal({ allowedModels: null }, { allowedModels: ['openai/*'] })
+    expect(allowedStandIns(route, narrowTenant).targets).toHaveLength(1)
+    expect(allowedStandIns(route, masterPrincipal)).toBe(route)
   })
 
   it('allows N requests per minute, refuses the next with Retry-After, and says so in the headers', async () => {

@@ -7,7 +7,8 @@
  * - Rate limits and budgets: one atomic step for the key and the tenant together (`AdmissionStore.admit`: one
  *   Redis script with Redis), which takes nothing unless everything fits, and one `settle` at the end.
  * - Rate limits: requests, tokens and concurrency, with the request's estimated tokens (its prompt, plus the output it
- *   asks for at most); settled with the real count. A refusal is a 429 with `Retry-After`.
+ *   asks for at most); settled with the real count. A refusal is a 429 with `Retry-After`; a request whose own
+ *   tokens are more than the limit never passes, and its 429 has `x-should-retry: false` instead.
  * - Budgets: the worst case of the dearest target is reserved: the prompt at the model's dearest input rate, plus the
  *   output bound (`max_tokens`, else the model's maximum, else `defaultOutputBound`); settled with the real cost (the
  *   reservation itself when the real cost is unknown). A rate-limit refusal comes before a budget's. A spent budget is
@@ -32,6 +33,7 @@ import type { RateLimits, RateLimitState } from '../stores/rate-limits.ts'
 import { tightestRateLimit } from '../stores/rate-limits.ts'
 import type { AccessSettings } from '../stores/tenant-store.ts'
 import type { CallRoute } from './chat-call.ts'
+import type { Target } from './model-router.ts'
 import type { Clock } from './clock.ts'
 import { worstCaseCost } from './compute-cost.ts'
 import { GatewayError } from './errors.ts'
@@ -95,15 +97,49 @@ export const matchesModelPattern = (pattern: string, model: string): boolean => 
   return regex.test(model)
 }
 
+const targetName = (target: Target): string => `${target.provider.config.id}/${target.model}`
+
+const matchesAny = (patterns: readonly string[], name: string): boolean =>
+  patterns.some((pattern) => matchesModelPattern(pattern, name))
+
+/**
+ * The model's own targets decide, not the config's global fallbacks (`standIn`): those follow every model without a
+ * route, so counting them would refuse `gpt-4o-mini` to an `openai/*` key while `openai/gpt-4o-mini`, the same
+ * targets, passed by its name. `allowedStandIns` keeps the stand-ins a key may not use out of its calls.
+ */
 const allows = (settings: AccessSettings, model: string, route: CallRoute): boolean => {
   const patterns = settings.allowedModels
   if (patterns === null) return true
-  const matches = (name: string): boolean =>
-    patterns.some((pattern) => matchesModelPattern(pattern, name))
   return (
-    matches(model) ||
-    route.targets.every((target) => matches(`${target.provider.config.id}/${target.model}`))
+    matchesAny(patterns, model) ||
+    route.targets
+      .filter((target) => target.standIn !== true)
+      .every((target) => matchesAny(patterns, targetName(target)))
   )
+}
+
+/**
+ * The route without the global fallbacks (`standIn`) that the key's or its tenant's model list does not allow: an
+ * outage must not answer a tenant key from a model outside its list. The route itself when nothing is left out (the
+ * master key, no list, every stand-in allowed).
+ */
+export const allowedStandIns = (route: CallRoute, principal: Principal): CallRoute => {
+  const access = principal.access
+  // Nothing to leave out (and nothing made) without a model list, as on the busy path of most keys.
+  if (
+    access === null ||
+    (access.key.allowedModels === null && access.tenant.allowedModels === null)
+  )
+    return route
+  const lists = [access.key.allowedModels, access.tenant.allowedModels].filter(
+    (patterns): patterns is string[] => patterns !== null
+  )
+  if (lists.length === 0) return route
+  const targets = route.targets.filter(
+    (target) =>
+      target.standIn !== true || lists.every((patterns) => matchesAny(patterns, targetName(target)))
+  )
+  return targets.length === route.targets.length ? route : { ...route, targets }
 }
 
 const modelNotAllowed = (model: string, whose: string): GatewayError =>
@@ -266,6 +302,21 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
   if (!decision.allowed) {
     const { refusal } = decision
     const whose = refusal.scope === 'key' ? 'this key' : "this key's tenant"
+    if (refusal.kind === 'rate-limit' && refusal.retryAfterMs === null) {
+      // The request alone is more than the limit holds: no wait lets it through, so the SDKs are told not to retry
+      // (`x-should-retry: false`, no `Retry-After`) and the client what to change.
+      const requested = inputTokens + (options.requestedMaxOutputTokens ?? 0)
+      throw new GatewayError(
+        'rate_limited',
+        refusal.dimension === 'tokens'
+          ? `This request needs about ${requested} tokens, more than the ${refusal.limit} tokens per minute of ${whose} allow: lower \`max_tokens\` or shorten the prompt.`
+          : `This request can never pass the rate limit of ${whose} (${refusal.limit} ${refusal.dimension === 'requests' ? 'requests per minute' : 'concurrent requests'}).`,
+        {
+          openaiCode: 'rate_limit_exceeded',
+          headers: { ...headers, 'x-should-retry': 'false' },
+        }
+      )
+    }
     if (refusal.kind === 'rate-limit') {
       const what =
         refusal.dimension === 'requests'
@@ -286,14 +337,22 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
       refusal.periodEnd === null
         ? ''
         : ` It renews at ${new Date(refusal.periodEnd).toISOString()}.`
+    // Not spent, but this request's worst case is more than the spend leaves, in flight or not: no wait before the
+    // period ends lets it through (none at all when it is more than the whole budget).
+    const tooDear =
+      !refusal.spent && refusal.spentMicroUsd + Math.max(1, worst) > refusal.limitMicroUsd
     const message = refusal.spent
       ? `The ${budgetAdjective[refusal.period]}budget of ${whose} is spent (${usd(refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).${resets}`
-      : `The budget of ${whose} cannot cover this request's worst-case cost while other requests are in flight (${usd(refusal.remainingMicroUsd)} left of ${usd(refusal.limitMicroUsd)}).`
-    // Spent: nothing changes before the period ends (never, for a total budget), so the SDKs are told not to retry
-    // (`x-should-retry: false`) and when the next period starts. Filled by reservations in flight: they settle soon.
-    const retryAfterMs = !refusal.spent
+      : tooDear
+        ? `This request's worst-case cost (${usd(worst)}) is more than is left of the ${budgetAdjective[refusal.period]}budget of ${whose} (${usd(refusal.limitMicroUsd - refusal.spentMicroUsd)} of ${usd(refusal.limitMicroUsd)}).${worst <= refusal.limitMicroUsd ? resets : ''} Set a lower \`max_tokens\` (without one, the model's largest output is reserved).`
+        : `The budget of ${whose} cannot cover this request's worst-case cost while other requests are in flight (${usd(refusal.remainingMicroUsd)} left of ${usd(refusal.limitMicroUsd)}).`
+    // Spent, or too dear for what is left: nothing changes before the period ends (never, for a total budget or a
+    // request dearer than the whole budget), so the SDKs are told not to retry (`x-should-retry: false`) and when the
+    // next period starts. Filled by reservations in flight: they settle soon.
+    const final = refusal.spent || tooDear
+    const retryAfterMs = !final
       ? 1_000
-      : refusal.periodEnd === null
+      : refusal.periodEnd === null || worst > refusal.limitMicroUsd
         ? null
         : Math.max(1_000, refusal.periodEnd - options.clock.now())
     throw new GatewayError('rate_limited', message, {
@@ -303,7 +362,7 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
       headers: {
         ...headers,
         ...retryAfterHeaders(retryAfterMs),
-        ...(refusal.spent ? { 'x-should-retry': 'false' } : {}),
+        ...(final ? { 'x-should-retry': 'false' } : {}),
       },
     })
   }

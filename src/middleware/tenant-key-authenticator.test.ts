@@ -38,7 +38,10 @@ const lookupOf = (overrides: { revokedAt?: number | null; expiresAt?: number | n
     secret: { displayPrefix: 'gh-abcdef', createdAt: 0, expiresAt: null },
   }) satisfies KeyLookup
 
-const setup = async (lookup: KeyLookup | null = lookupOf()) => {
+const setup = async (
+  lookup: KeyLookup | null = lookupOf(),
+  onMasterCheck: (key: string) => void = () => {}
+) => {
   const clock = createFakeClock()
   const revocations = createMemoryRevocationFeed()
   const { key } = generateApiKey()
@@ -55,8 +58,14 @@ const setup = async (lookup: KeyLookup | null = lookupOf()) => {
     },
   }
   const masterKey = generateApiKey().key
+  const master = createMasterKeyAuthenticator(masterKey)
   const authenticator = createTenantKeyAuthenticator({
-    master: createMasterKeyAuthenticator(masterKey),
+    master: {
+      authenticate: (key) => {
+        onMasterCheck(key)
+        return master.authenticate(key)
+      },
+    },
     tenants: store,
     revocations,
     clock,
@@ -99,6 +108,20 @@ describe('createTenantKeyAuthenticator', () => {
     expect(await unknown.authenticator.authenticate(unknown.key)).toBeNull()
   })
 
+  it('does the same work for a revoked key as for an unknown one, so timing does not tell them apart', async () => {
+    // An unknown key is checked against the master key after the store missed; a refused one must pay that too.
+    const masterChecks: string[] = []
+    const counting = (lookup: KeyLookup | null) =>
+      setup(lookup, (key) => {
+        masterChecks.push(key)
+      })
+    const unknown = await counting(null)
+    expect(await unknown.authenticator.authenticate(unknown.key)).toBeNull()
+    const revoked = await counting(lookupOf({ revokedAt: Date.UTC(2025, 0, 1) }))
+    expect(await revoked.authenticator.authenticate(revoked.key)).toBeNull()
+    expect(masterChecks).toEqual([unknown.key, revoked.key])
+  })
+
   it('never remembers a key past its expiry', async () => {
     const expiresAt = Date.UTC(2026, 0, 1) + 300
     const { clock, key, authenticator } = await setup(lookupOf({ expiresAt }))
@@ -132,6 +155,17 @@ describe('createTenantKeyAuthenticator', () => {
     store.hold = null
     await authenticator.authenticate(key)
     expect(store.calls).toBe(2)
+  })
+
+  it('accepts the master key while the tenant store is down; a tenant key still fails loudly', async () => {
+    // The master key the gateway generates has a tenant key's shape, so it is looked up first: a database outage
+    // must not lock the operator out of the gateway it is trying to mend.
+    const { key, masterKey, store, authenticator } = await setup()
+    store.getKeyByHash = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:5432')
+    }
+    expect(await authenticator.authenticate(masterKey)).toMatchObject({ kind: 'master' })
+    await expect(authenticator.authenticate(key)).rejects.toThrow(/ECONNREFUSED/)
   })
 
   it('accepts the master key, even one shaped like a tenant key', async () => {

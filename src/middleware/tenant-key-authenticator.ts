@@ -3,7 +3,7 @@
  * against the master key. A key is
  * looked up by the SHA-256 of what was presented (the store compares hashes in constant time, and never holds a
  * key), and refused when revoked, expired, past its rotation grace or its tenant disabled, with the same 401 as an
- * unknown key, so a response never tells whether a key exists.
+ * unknown key, so a response never tells whether a key exists. While the store fails, the master key still gets in.
  *
  * A key that passed is remembered for `cacheTtlMs` (never past its expiry or rotation deadline), so the hot path
  * skips the digest and the store. A remembered key stays correct across instances through the revocation feed: a
@@ -80,11 +80,22 @@ export const createTenantKeyAuthenticator = (options: {
         remembered.delete(key)
       }
       const startedAt = generation
-      const lookup = await tenants.getKeyByHash(await hashApiKey(key))
+      let lookup: KeyLookup | null
+      try {
+        lookup = await tenants.getKeyByHash(await hashApiKey(key))
+      } catch (error) {
+        // The store is down. The master key (the generated one has this shape too) must still get in: the operator
+        // needs the gateway most then. Any other key fails as the store did.
+        const principal = await master.authenticate(key)
+        if (principal !== null) return principal
+        throw error
+      }
       // A master key may have a tenant key's shape (both are `gh-` and random characters).
       if (lookup === null) return master.authenticate(key)
       const checkedAt = clock.now()
-      if (checkKeyLookup(lookup, checkedAt) !== null) return null
+      // Refused as an unknown key is, with the same work: the master key's check an unknown key gets (which fails
+      // here, the master key being no tenant's), so the time taken does not tell that the key exists.
+      if (checkKeyLookup(lookup, checkedAt) !== null) return master.authenticate(key)
       const principal = principalOf(lookup)
       if (revocations.live() && generation === startedAt) {
         const validUntil = keyLookupValidUntil(lookup)

@@ -4,7 +4,11 @@
  * own input first, with its own field names; these are the store's last line.
  */
 import { GatewayError, invalidRequest } from '../core/errors.ts'
+import { isStorableText } from './storable-text.ts'
 import { budgetPeriods, type AccessSettingsInput } from './tenant-store.ts'
+
+/** A NUL or half a surrogate pair: PostgreSQL stores neither (`storable-text.ts`), so no backend may. */
+const unstorableMessage = 'has a NUL character or half a surrogate pair, which cannot be stored'
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const hashPattern = /^[0-9a-f]{64}$/
@@ -20,6 +24,7 @@ export const validateTenantName = (name: string): void => {
 export const validateKeyName = (name: string): void => {
   if (name.trim() === '' || name.length > 200)
     throw invalidRequest('A key name is 1 to 200 characters, not only spaces.', 'name')
+  if (!isStorableText(name)) throw invalidRequest(`The key name ${unstorableMessage}.`, 'name')
 }
 
 export const validateKeyHash = (hash: string, param = 'hash'): void => {
@@ -38,6 +43,8 @@ export const validateAccessSettings = (settings: AccessSettingsInput): void => {
     allowedModels.forEach((pattern, index) => {
       if (typeof pattern !== 'string' || pattern.trim() === '')
         throw invalidRequest('A model pattern is a non-empty string.', `allowedModels.${index}`)
+      if (!isStorableText(pattern))
+        throw invalidRequest(`The model pattern ${unstorableMessage}.`, `allowedModels.${index}`)
     })
   }
   if (limits !== undefined) {
@@ -63,9 +70,14 @@ export const validateAccessSettings = (settings: AccessSettingsInput): void => {
   if (metadata !== undefined) {
     if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
       throw invalidRequest('metadata is an object of strings.', 'metadata')
-    for (const [name, value] of Object.entries(metadata))
+    for (const [name, value] of Object.entries(metadata)) {
+      if (!isStorableText(name))
+        throw invalidRequest(`A metadata name ${unstorableMessage}.`, 'metadata')
       if (typeof value !== 'string')
         throw invalidRequest('metadata values are strings.', `metadata.${name}`)
+      if (!isStorableText(value))
+        throw invalidRequest(`The metadata value ${unstorableMessage}.`, `metadata.${name}`)
+    }
   }
 }
 

@@ -121,6 +121,11 @@ defineStoreContract<Fixture>({
         [{ name: 'acme', budget: { microUsd: 5, period: 'year' } }, 'budget.period'],
         [{ name: 'acme', allowedModels: ['openai/*', ''] }, 'allowedModels.1'],
         [{ name: 'acme', metadata: { owner: 7 } }, 'metadata.owner'],
+        // What PostgreSQL cannot store: refused on every backend alike, naming the field.
+        [{ name: 'acme', metadata: { owner: 'a\u0000b' } }, 'metadata.owner'],
+        [{ name: 'acme', metadata: { owner: '\ud83d' } }, 'metadata.owner'],
+        [{ name: 'acme', metadata: { 'own\u0000er': 'a' } }, 'metadata'],
+        [{ name: 'acme', allowedModels: ['gpt\u0000'] }, 'allowedModels.0'],
       ]
       for (const [input, param] of cases) {
         const error = await refusal(store.createTenant(input as never))
@@ -285,6 +290,8 @@ defineStoreContract<Fixture>({
         [{ ...base, expiresAt: clock.now() }, 'expiresAt'],
         [{ ...base, hash: minted.key }, 'hash'],
         [{ ...base, name: '  ' }, 'name'],
+        [{ ...base, name: 'ci\u0000' }, 'name'],
+        [{ ...base, name: 'ci \udc00' }, 'name'],
         [{ ...base, limits: { tpm: -10 } }, 'limits.tpm'],
         [{ ...base, budget: { microUsd: 1.5, period: 'day' } }, 'budget.microUsd'],
       ]
@@ -293,6 +300,28 @@ defineStoreContract<Fixture>({
         expect([error.status, error.param]).toEqual([400, param])
       }
       expect(await store.listKeys(tenant.id, { includeRevoked: true })).toEqual([])
+    })
+
+    it('finds nothing, rather than failing, for an id or name PostgreSQL cannot hold', async () => {
+      const { store } = getFixture()
+      const tenant = await store.createTenant({ name: 'acme' })
+      const { id } = await createKey(tenant.id)
+      for (const odd of ['ten_\u0000', 'acme\u0000', '\ud800']) {
+        expect(await store.getTenant(odd)).toBeNull()
+        expect(await store.getTenantByName(odd)).toBeNull()
+        expect(await store.updateTenant(odd, { limits: { rpm: 1 } })).toBeNull()
+        expect(await store.disableTenant(odd)).toBeNull()
+        expect(await store.enableTenant(odd)).toBeNull()
+        expect(await store.listKeys(odd)).toEqual([])
+      }
+      for (const odd of [`${id}\u0000`, 'key_\udfff']) {
+        expect(await store.getKey(odd)).toBeNull()
+        expect(await store.updateKey(odd, { name: 'x' })).toBeNull()
+        expect(await store.revokeKey(odd)).toBeNull()
+        const minted = await mintKey()
+        expect(await store.rotateKey(odd, { ...minted, graceUntil: 0 })).toBeNull()
+      }
+      expect(await store.getKey(id)).toMatchObject({ name: 'service', revokedAt: null })
     })
 
     it('returns an expired key with its expiry, so the caller refuses it', async () => {
@@ -398,6 +427,19 @@ defineStoreContract<Fixture>({
       expect(lookup.secret.expiresAt).toBeNull()
       expect(lookup.key.displayPrefix).not.toBe('gh-clash')
       expect((await store.getKeyByHash(other.hash))!.key.id).toBe(other.id)
+    })
+
+    it('refuses to rotate an expired key (its new secret would be refused too), changing nothing', async () => {
+      const { store, clock } = getFixture()
+      const tenant = await store.createTenant({ name: 'acme' })
+      const one = await createKey(tenant.id, { expiresAt: clock.now() + minute })
+      await clock.advance(minute)
+      const minted = await mintKey()
+      const error = await refusal(store.rotateKey(one.id, { ...minted, graceUntil: clock.now() }))
+      expect([error.status, error.param]).toEqual([400, 'id'])
+      expect(error.message).toMatch(/expired/)
+      expect(await store.getKeyByHash(minted.hash)).toBeNull()
+      expect((await store.getKeyByHash(one.hash))!.secret.expiresAt).toBeNull()
     })
 
     it('rotating with no grace ends the old secret at once', async () => {

@@ -745,6 +745,36 @@ defineStoreContract<Fixture>({
       expect(await storedEvents()).toEqual([full, sparse].sort((a, b) => (a.id < b.id ? -1 : 1)))
     })
 
+    it("stores a client's text that PostgreSQL cannot hold (a NUL, half a surrogate pair) with U+FFFD in its place", async () => {
+      const { store, storedEvents } = getFixture()
+      // What a client can send: `user: "bob\u0000"`, a model name cut mid-emoji. PostgreSQL refuses a NUL in text
+      // and a lone surrogate in JSON, and a refused event would hold back every event queued behind it.
+      const event = usageEvent({
+        userId: 'bob\u0000',
+        tags: ['eu\ud83d'],
+        requestedModel: 'gpt\u0000\ude00',
+        model: 'gpt\u0000',
+        error: 'no model "gpt\u0000"',
+      })
+      await store.record([event])
+      expect(await storedEvents()).toEqual([
+        {
+          ...event,
+          userId: 'bob\ufffd',
+          tags: ['eu\ufffd'],
+          requestedModel: 'gpt\ufffd\ufffd',
+          model: 'gpt\ufffd',
+          error: 'no model "gpt\ufffd"',
+        },
+      ])
+      // A filter with the same text finds the row, rather than failing the query.
+      const range = { from: start, to: start + day }
+      for (const filter of [{ userId: 'bob\u0000' }, { model: 'gpt\u0000' }])
+        expect(await store.summarize({ ...range, ...filter, groupBy: ['user'] })).toEqual([
+          expect.objectContaining({ user_id: 'bob\ufffd', requests: 1 }),
+        ])
+    })
+
     it('counts an event once: a batch written again, an id repeated within a batch', async () => {
       const { store, storedEvents } = getFixture()
       const batch = [usageEvent(), usageEvent({ costMicroUsd: 70 })]

@@ -399,6 +399,23 @@ describe('keys', () => {
     await expectError(await t.call('POST', '/admin/v1/keys/key_nope/rotate'), 404, 'id')
   })
 
+  it('refuses to rotate an expired key, whose new secret would be refused on arrival', async () => {
+    const created = await createKey({ tenant: 'acme', expires_at: '2026-01-01T00:01:00Z' })
+    await t.deps.clock.advance(60_000)
+    await expectError(
+      await t.call('POST', `/admin/v1/keys/${created.id}/rotate`, { body: {} }),
+      400,
+      'id',
+      /expired at 2026-01-01T00:01:00.000Z.*expires_at/
+    )
+    expect(await countRows('api_key_secrets')).toBe(1)
+    expect(t.published).toEqual([])
+    // Given a new expiry first, it rotates, and the new secret works.
+    await t.ok('PATCH', `/admin/v1/keys/${created.id}`, { body: { expires_at: null } })
+    const rotated = await t.ok<Key>('POST', `/admin/v1/keys/${created.id}/rotate`)
+    expect((await t.call('GET', '/v1/usage', { key: rotated.key })).status).toBe(200)
+  })
+
   it('reports an expired key as expired, and the key stops working', async () => {
     const created = await createKey({ tenant: 'acme', expires_at: '2026-01-01T00:01:00Z' })
     expect((await t.call('GET', '/v1/usage', { key: created.key })).status).toBe(200)
@@ -518,6 +535,13 @@ describe('bad input: a 400 naming the field, and nothing written', () => {
       'expires_at',
     ],
     ['a blank name', { tenant: 'acme', name: '   ' }, 'name'],
+    ['a name with a NUL character', { tenant: 'acme', name: 'ci\u0000' }, 'name', /NUL/],
+    [
+      'metadata with half a surrogate pair',
+      { tenant: 'acme', metadata: { owner: 'team-\ud83d' } },
+      'metadata.owner',
+      /surrogate/,
+    ],
     ['a negative limit', { tenant: 'acme', limits: { tpm: -5 } }, 'limits.tpm'],
     [
       'a budget of "ten"',

@@ -117,8 +117,11 @@ afterEach(async () => {
 })
 
 /** A key whose monthly budget of $1 was spent this month (one request's cost in the usage store). */
-const spentKey = async (): Promise<string> => {
-  const { key, id } = await t.createKey({ budget: { microUsd: 1_000_000, period: 'month' } })
+const spentKey = async (
+  budget: CreateKeyInput['budget'] = { microUsd: 1_000_000, period: 'month' },
+  costMicroUsd = 1_000_000
+): Promise<string> => {
+  const { key, id } = await t.createKey({ budget })
   const tenant = await t.stores.stores.tenants.getTenantByName('acme')
   await t.stores.stores.usage.record([
     {
@@ -143,7 +146,7 @@ const spentKey = async (): Promise<string> => {
       cachedTokens: 0,
       cacheWriteTokens: 0,
       reasoningTokens: null,
-      costMicroUsd: 1_000_000,
+      costMicroUsd,
       latencyMs: 900,
       ttfbMs: 300,
       clientAborted: false,
@@ -259,6 +262,43 @@ describe('a spent budget', () => {
     expect(streamed).toBeInstanceOf(Anthropic.RateLimitError)
     expect(streamed.message).toContain('budget')
     expect(t.sent).toEqual(['POST /v1/messages', 'POST /v1/messages'])
+  })
+})
+
+describe('a request dearer than what is left of a budget', () => {
+  it('is told so, with the renewal as Retry-After, rather than to wait for requests in flight', async () => {
+    // Nothing in flight: $0.001 a day, $0.0009 of it spent, and a request that may cost more than the rest.
+    const key = await spentKey({ microUsd: 1_000, period: 'day' }, 900)
+    const response = await post('/v1/chat/completions', key, {
+      ...chatBody('gpt-4o-mini'),
+      max_tokens: 1000,
+    })
+    expect(response.status).toBe(429)
+    expect(response.headers.get('x-should-retry')).toBe('false')
+    expect(response.headers.get('retry-after')).toBe(String(12 * 3600))
+    const body = (await response.json()) as { error: Record<string, unknown> }
+    expect(body.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' })
+    expect(body.error.message).toMatch(
+      /^This request's worst-case cost \(\$0\.000\d+\) is more than is left of the daily budget of this key \(\$0\.0001 of \$0\.001\)\. It renews at 2026-06-16T00:00:00\.000Z\. Set a lower `max_tokens`/
+    )
+    expect(body.error.message).not.toMatch(/in flight/)
+    // One the budget can hold passes.
+    const small = await post('/v1/chat/completions', key, {
+      ...chatBody('gpt-4o-mini'),
+      max_tokens: 10,
+    })
+    expect(small.status).toBe(200)
+  })
+
+  it('has no Retry-After when the request is dearer than the whole budget', async () => {
+    const { key } = await t.createKey({ budget: { microUsd: 100, period: 'total' } })
+    const response = await post('/v1/chat/completions', key, {
+      ...chatBody('gpt-4o-mini'),
+      max_tokens: 1000,
+    })
+    expect(response.status).toBe(429)
+    expect(response.headers.get('retry-after')).toBeNull()
+    expect(response.headers.get('x-should-retry')).toBe('false')
   })
 })
 
@@ -381,5 +421,33 @@ describe('a rate limit', () => {
     )
     expect(error).toBeInstanceOf(Anthropic.RateLimitError)
     expect(error.message).toContain('Rate limit reached')
+  })
+
+  it('refuses a request larger than the tokens-per-minute limit as one that no wait lets through, and no SDK retries it', async () => {
+    const { key } = await t.createKey({ limits: { tpm: 50 } })
+    const response = await post('/v1/chat/completions', key, {
+      ...chatBody('gpt-4o-mini'),
+      max_tokens: 1000,
+    })
+    expect(response.status).toBe(429)
+    expect(response.headers.get('x-should-retry')).toBe('false')
+    expect(response.headers.get('retry-after')).toBeNull()
+    const body = (await response.json()) as { error: { message: string; code: string } }
+    expect(body.error.code).toBe('rate_limit_exceeded')
+    expect(body.error.message).toMatch(
+      /^This request needs about 1\d{3} tokens, more than the 50 tokens per minute of this key allow/
+    )
+
+    const error = await caught<InstanceType<typeof OpenAI.RateLimitError>>(
+      t.openai(key).chat.completions.create({
+        model: 'gpt-4o-mini',
+        max_tokens: 1000,
+        messages: [{ role: 'user', content: 'Hi' }],
+      })
+    )
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError)
+    expect(error.message).toContain('more than the 50 tokens per minute')
+    // Sent once: the SDK's two retries would meet the same refusal.
+    expect(t.sent).toEqual(['POST /v1/chat/completions'])
   })
 })

@@ -6,7 +6,11 @@
  * pattern that matches no provider) is checked by the routes, with the same field names.
  */
 import { z } from '@hono/zod-openapi'
+import { isStorableText } from '../../stores/storable-text.ts'
 import { budgetPeriods, type BudgetPeriod } from '../../stores/tenant-store.ts'
+
+/** Text no database may hold: PostgreSQL refuses a NUL character and half a surrogate pair (`storable-text.ts`). */
+const unstorable = 'has a NUL character or half a surrogate pair, which cannot be stored'
 
 /** What `validateTenantName` accepts, checked here so the 400 speaks the API's field names. */
 const tenantNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -89,7 +93,10 @@ export const allowedModelsInputSchema = z
   })
 
 export const metadataSchema = z
-  .record(z.string().min(1).max(64), z.string().max(1000))
+  .record(
+    z.string().min(1).max(64).refine(isStorableText, `a metadata name ${unstorable}`),
+    z.string().max(1000).refine(isStorableText, `a metadata value ${unstorable}`)
+  )
   .refine((metadata) => Object.keys(metadata).length <= 50, 'metadata holds at most 50 entries')
   .openapi({
     description: 'Free-form string labels (owner, cost centre)',
@@ -128,6 +135,7 @@ const keyName = z
   .min(1)
   .max(200)
   .refine((name) => name.trim() !== '', 'a key name is not only spaces')
+  .refine(isStorableText, `a key name ${unstorable}`)
 
 export const createKeySchema = z
   .strictObject({

@@ -16,7 +16,16 @@ describe('parseUsageTime', () => {
   })
 
   it('refuses a time without its zone, an impossible date and words, naming the parameter', () => {
-    for (const text of ['2026-03-01T00:00:00', '2026-13-01', 'yesterday', '1710000000000', '']) {
+    for (const text of [
+      '2026-03-01T00:00:00',
+      '2026-13-01',
+      // Days the month does not have: `Date.parse` would roll them over into the next month.
+      '2026-02-30',
+      '2026-04-31T00:00:00Z',
+      'yesterday',
+      '1710000000000',
+      '',
+    ]) {
       let thrown: unknown
       try {
         parseUsageTime(text, now, 'to')

@@ -28,6 +28,7 @@ import {
   validateKeyName,
   validateTenantName,
 } from '../validate-tenant-input.ts'
+import { isStorableText } from '../storable-text.ts'
 import { constraintViolation } from './constraint-violation.ts'
 import type { SqlDatabase, SqlDialectName } from './open-sql-database.ts'
 import { readJsonColumn } from './read-json-column.ts'
@@ -142,11 +143,13 @@ export const createSqlTenantStore = (options: {
     trx: Transaction<SqlSchema>,
     id: string
   ): Promise<TenantRow | undefined> => {
+    if (!isStorableText(id)) return undefined
     const query = trx.selectFrom('tenants').selectAll().where('id', '=', id)
     return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst()
   }
 
   const lockKey = async (trx: Transaction<SqlSchema>, id: string): Promise<KeyRow | undefined> => {
+    if (!isStorableText(id)) return undefined
     const query = trx.selectFrom('api_keys').selectAll().where('id', '=', id)
     return (dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst()
   }
@@ -199,6 +202,7 @@ export const createSqlTenantStore = (options: {
   }
 
   const setTenantDisabled = async (id: string, disabled: boolean): Promise<TenantRecord | null> => {
+    if (!isStorableText(id)) return null
     const now = clock.now()
     const row = await db
       .updateTable('tenants')
@@ -241,11 +245,13 @@ export const createSqlTenantStore = (options: {
     },
 
     async getTenant(id) {
+      if (!isStorableText(id)) return null
       const row = await db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst()
       return row === undefined ? null : readTenant(row, dialect)
     },
 
     async getTenantByName(name) {
+      if (!isStorableText(name)) return null
       const row = await db
         .selectFrom('tenants')
         .selectAll()
@@ -333,6 +339,7 @@ export const createSqlTenantStore = (options: {
     },
 
     async getKey(id) {
+      if (!isStorableText(id)) return null
       const row = await db
         .selectFrom('api_keys')
         .selectAll()
@@ -374,6 +381,7 @@ export const createSqlTenantStore = (options: {
     },
 
     async listKeys(tenantId, listOptions = {}) {
+      if (!isStorableText(tenantId)) return []
       let query = db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId)
       if (!listOptions.includeRevoked) query = query.where('revoked_at', 'is', null)
       const rows = await query.orderBy('created_at').orderBy('id').execute()
@@ -405,6 +413,7 @@ export const createSqlTenantStore = (options: {
     },
 
     async revokeKey(id) {
+      if (!isStorableText(id)) return null
       const now = clock.now()
       const row = await db
         .updateTable('api_keys')
@@ -425,6 +434,12 @@ export const createSqlTenantStore = (options: {
         if (current === undefined) return null
         if (current.revoked_at !== null)
           throw invalidRequest('A revoked key cannot be rotated.', 'id')
+        // Its new secret would be refused from the start, like the old ones: an expiry is changed first.
+        if (current.expires_at !== null && current.expires_at <= now)
+          throw invalidRequest(
+            `The key expired at ${new Date(current.expires_at).toISOString()}: a new secret would be refused too. Change its expires_at first.`,
+            'id'
+          )
         // Secrets past their grace period authenticate nothing: they go.
         await trx
           .deleteFrom('api_key_secrets')

@@ -36,6 +36,7 @@ import { usageDimensions } from '../usage-store.ts'
 import type { SqlDatabase } from './open-sql-database.ts'
 import type { SqlSchema, UsageEventsTable, UsageRollupTable } from './sql-schema.ts'
 import { createSqliteBatchWriter, type SqliteUpsert } from './sqlite-batch-writer.ts'
+import { isStorableText, storableText, storableTextOrNull } from '../storable-text.ts'
 
 const hourMs = 3_600_000
 const dayMs = 86_400_000
@@ -166,6 +167,36 @@ const checkRecord = (event: UsageRecord): void => {
     throw new TypeError(
       `usage record ${event.id}: savedCostMicroUsd is for a cache hit only, got one with cache ${String(event.cache)}`
     )
+}
+
+/** The record with its client-given text as every backend stores it (`storable-text.ts`). */
+const clientTextFields = [
+  'userId',
+  'operation',
+  'requestedModel',
+  'provider',
+  'model',
+  'error',
+] as const satisfies readonly (keyof UsageRecord)[]
+
+/**
+ * The record with its client-given text as every backend stores it (`storable-text.ts`): the record itself when all of
+ * it is (nearly always), so a batch allocates nothing for the check.
+ */
+const storableRecord = (event: UsageRecord): UsageRecord => {
+  const clean = (text: string | null): boolean => text === null || isStorableText(text)
+  if (clientTextFields.every((field) => clean(event[field])) && event.tags.every(clean))
+    return event
+  return {
+    ...event,
+    userId: storableTextOrNull(event.userId),
+    tags: event.tags.map(storableText),
+    operation: storableTextOrNull(event.operation),
+    requestedModel: storableTextOrNull(event.requestedModel),
+    provider: storableTextOrNull(event.provider),
+    model: storableTextOrNull(event.model),
+    error: storableTextOrNull(event.error),
+  }
 }
 
 const eventRow = (event: UsageRecord): Insertable<UsageEventsTable> => ({
@@ -367,7 +398,7 @@ export const createSqlUsageStore = (options: { database: SqlDatabase }): UsageSt
         .where('bucket_start', '<', to)
       for (const [field, column] of Object.entries(filterColumns)) {
         const value = query[field as keyof typeof filterColumns]
-        if (value !== undefined) part = part.where(column, '=', value)
+        if (value !== undefined) part = part.where(column, '=', storableText(value))
       }
       return part
     })
@@ -416,9 +447,10 @@ export const createSqlUsageStore = (options: { database: SqlDatabase }): UsageSt
   }
 
   return {
-    async record(events) {
-      if (events.length === 0) return
-      events.forEach(checkRecord)
+    async record(given) {
+      if (given.length === 0) return
+      given.forEach(checkRecord)
+      const events = given.map(storableRecord)
       if (sqliteWriter !== null) {
         const upsert = (table: RollupTable, rows: readonly Rollup[]): SqliteUpsert => ({
           table,
