@@ -212,12 +212,23 @@ describe('tenants', () => {
 
   it('disables and enables a tenant: its keys stop and start working, and each change is published', async () => {
     const tenant = await createTenant()
-    const { key } = await createKey({ tenant: 'acme' })
+    const created = await createKey({ tenant: 'acme' })
+    const { key } = created
     expect((await t.call('GET', '/v1/usage', { key })).status).toBe(200)
 
     const disabled = await t.ok('POST', '/admin/v1/tenants/acme/disable')
     expect(disabled).toMatchObject({ disabled: true, disabled_at: '2026-01-01T00:00:00.000Z' })
     expect((await t.call('GET', '/v1/usage', { key })).status).toBe(401)
+    // Its keys say why they no longer work, in the list and alone; a revoked one still reads revoked.
+    const [listed] = (await t.ok<{ data: Key[] }>('GET', '/admin/v1/keys?tenant=acme')).data
+    expect(listed).toMatchObject({ id: created.id, status: 'tenant_disabled' })
+    expect(await t.ok('GET', `/admin/v1/keys/${created.id}`)).toMatchObject({
+      status: 'tenant_disabled',
+    })
+    const everyTenant = await t.ok<{ data: Key[] }>('GET', '/admin/v1/keys')
+    expect(everyTenant.data.find((entry) => entry.id === created.id)?.status).toBe(
+      'tenant_disabled'
+    )
     await expectError(
       await t.call('POST', '/admin/v1/keys', { body: { tenant: 'acme' } }),
       400,
@@ -228,6 +239,7 @@ describe('tenants', () => {
     const enabled = await t.ok('POST', `/admin/v1/tenants/${tenant.id as string}/enable`)
     expect(enabled).toMatchObject({ disabled: false, disabled_at: null })
     expect((await t.call('GET', '/v1/usage', { key })).status).toBe(200)
+    expect(await t.ok('GET', `/admin/v1/keys/${created.id}`)).toMatchObject({ status: 'active' })
     expect(t.published).toEqual([
       { kind: 'tenant', id: tenant.id },
       { kind: 'tenant', id: tenant.id },

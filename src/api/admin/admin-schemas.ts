@@ -224,7 +224,10 @@ export const keySchema = z
     display_prefix: z
       .string()
       .openapi({ description: 'The first characters of the current secret' }),
-    status: z.enum(['active', 'revoked', 'expired']),
+    status: z.enum(['active', 'revoked', 'expired', 'tenant_disabled']).openapi({
+      description:
+        '`tenant_disabled`: neither revoked nor expired, but its tenant is disabled, so every request with it is refused',
+    }),
     ...accessOutput,
     expires_at: z.string().nullable(),
     revoked_at: z.string().nullable(),

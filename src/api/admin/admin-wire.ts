@@ -41,8 +41,12 @@ export const toWireTenant = (tenant: TenantRecord): WireTenant => ({
   updated_at: isoTime(tenant.updatedAt),
 })
 
-/** `now` decides the status: a key past its expiry reads `expired` though nothing was written. */
-export const toWireKey = (key: ApiKeyRecord, now: number): WireKey => ({
+/**
+ * `now` decides the status: a key past its expiry reads `expired` though nothing was written. A key that is neither
+ * revoked nor expired but whose tenant is disabled reads `tenant_disabled`: every request with it is refused, and
+ * `active` would say otherwise.
+ */
+export const toWireKey = (key: ApiKeyRecord, now: number, tenantDisabled: boolean): WireKey => ({
   id: key.id,
   object: 'api_key',
   tenant_id: key.tenantId,
@@ -53,7 +57,9 @@ export const toWireKey = (key: ApiKeyRecord, now: number): WireKey => ({
       ? 'revoked'
       : key.expiresAt !== null && key.expiresAt <= now
         ? 'expired'
-        : 'active',
+        : tenantDisabled
+          ? 'tenant_disabled'
+          : 'active',
   ...wireAccess(key),
   expires_at: isoOrNull(key.expiresAt),
   revoked_at: isoOrNull(key.revokedAt),

@@ -132,6 +132,11 @@ export const registerKeyRoutes = (
 ): void => {
   const generateKey = options.generateKey ?? generateApiKey
   const tenants = (): TenantStore => requireStore(deps.stores, 'tenants', 'Tenants and keys')
+  /** A key as the API shows it, its status read with its tenant's (`toWireKey`). */
+  const wireKey = async (key: ApiKeyRecord, now: number) => {
+    const tenant = await tenants().getTenant(key.tenantId)
+    return toWireKey(key, now, tenant !== null && tenant.disabledAt !== null)
+  }
   const published = async (key: ApiKeyRecord | null, id: string): Promise<ApiKeyRecord> => {
     if (key === null) throw keyNotFound(id)
     await deps.stores.revocations?.publish({ kind: 'key', id: key.id })
@@ -159,7 +164,7 @@ export const registerKeyRoutes = (
       expiresAt: expiresAt ?? null,
       ...fromWireAccess(body),
     })
-    return c.json({ ...toWireKey(record, now), key }, 201, secretHeaders)
+    return c.json({ ...toWireKey(record, now, false), key }, 201, secretHeaders)
   })
 
   app.openapi(listKeysRoute, async (c) => {
@@ -174,14 +179,23 @@ export const registerKeyRoutes = (
       await Promise.all(owners.map((tenant) => store.listKeys(tenant.id, { includeRevoked })))
     ).flat()
     const now = deps.clock.now()
-    return c.json({ object: 'list' as const, data: keys.map((key) => toWireKey(key, now)) }, 200)
+    const disabled = new Set(
+      owners.filter((tenant) => tenant.disabledAt !== null).map((tenant) => tenant.id)
+    )
+    return c.json(
+      {
+        object: 'list' as const,
+        data: keys.map((key) => toWireKey(key, now, disabled.has(key.tenantId))),
+      },
+      200
+    )
   })
 
   app.openapi(getKeyRoute, async (c) => {
     const { id } = c.req.valid('param')
     const key = await tenants().getKey(id)
     if (key === null) throw keyNotFound(id)
-    return c.json(toWireKey(key, deps.clock.now()), 200)
+    return c.json(await wireKey(key, deps.clock.now()), 200)
   })
 
   app.openapi(updateKeyRoute, async (c) => {
@@ -197,13 +211,13 @@ export const registerKeyRoutes = (
       ...(expiresAt === undefined ? {} : { expiresAt }),
     }
     const key = await published(await store.updateKey(id, patch), id)
-    return c.json(toWireKey(key, now), 200)
+    return c.json(await wireKey(key, now), 200)
   })
 
   app.openapi(revokeKeyRoute, async (c) => {
     const { id } = c.req.valid('param')
     const key = await published(await tenants().revokeKey(id), id)
-    return c.json(toWireKey(key, deps.clock.now()), 200)
+    return c.json(await wireKey(key, deps.clock.now()), 200)
   })
 
   app.openapi(rotateKeyRoute, async (c) => {
@@ -218,7 +232,11 @@ export const registerKeyRoutes = (
       id
     )
     return c.json(
-      { ...toWireKey(record, now), key, previous_secrets_valid_until: isoTime(graceUntil) },
+      {
+        ...(await wireKey(record, now)),
+        key,
+        previous_secrets_valid_until: isoTime(graceUntil),
+      },
       200,
       secretHeaders
     )
