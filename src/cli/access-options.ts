@@ -38,9 +38,15 @@ export const accessOptionsHelp = [
   '  --metadata key=value      a label (repeatable)',
 ]
 
+/**
+ * A number as a person writes one: decimal digits, a sign, a fraction, an exponent. `Number` alone also reads `0x10`
+ * as 16, `0b11` as 3 and `Infinity`, none of which anyone means by a limit.
+ */
+const decimalNumber = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
+
 export const readNumber = (value: string, option: string, group: string): number => {
   const number = Number(value)
-  if (value.trim() === '' || !Number.isFinite(number))
+  if (!decimalNumber.test(value.trim()) || !Number.isFinite(number))
     throw usageError(`--${option}: ${JSON.stringify(value)} is not a number`, group)
   return number
 }

@@ -136,8 +136,11 @@ export interface TenantStore {
   getKey(id: string): Promise<ApiKeyRecord | null>
   /** Finds revoked and expired keys too (see `checkKeyLookup`); the stored hash is compared in constant time. */
   getKeyByHash(hash: string): Promise<KeyLookup | null>
-  /** Ordered by creation, oldest first; revoked keys only when asked for. */
-  listKeys(tenantId: string, options?: { includeRevoked?: boolean }): Promise<ApiKeyRecord[]>
+  /**
+   * The tenant's keys, or with `null` every tenant's (one read, whatever the number of tenants); ordered by creation,
+   * oldest first; revoked keys only when asked for.
+   */
+  listKeys(tenantId: string | null, options?: { includeRevoked?: boolean }): Promise<ApiKeyRecord[]>
   updateKey(id: string, patch: UpdateKeyInput): Promise<ApiKeyRecord | null>
   /** Idempotent: a key revoked already keeps its first `revokedAt`. */
   revokeKey(id: string): Promise<ApiKeyRecord | null>

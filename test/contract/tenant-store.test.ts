@@ -521,5 +521,25 @@ defineStoreContract<Fixture>({
       expect((await store.listKeys(acme.id)).map((key) => key.id)).toEqual([first.id, second.id])
       expect(await store.listKeys('ten_missing')).toEqual([])
     })
+
+    it('lists every tenant’s keys in one read with null, oldest first, revoked ones only when asked', async () => {
+      const { store, clock } = getFixture()
+      const acme = await store.createTenant({ name: 'acme' })
+      const other = await store.createTenant({ name: 'other' })
+      const first = await createKey(other.id)
+      await clock.advance(1)
+      const second = await createKey(acme.id)
+      await clock.advance(1)
+      const third = await createKey(other.id)
+      await store.revokeKey(second.id)
+      expect((await store.listKeys(null)).map((key) => key.id)).toEqual([first.id, third.id])
+      expect(
+        (await store.listKeys(null, { includeRevoked: true })).map((key) => [key.id, key.tenantId])
+      ).toEqual([
+        [first.id, other.id],
+        [second.id, acme.id],
+        [third.id, other.id],
+      ])
+    })
   },
 })

@@ -119,6 +119,12 @@ describe('gatehouse tenants', () => {
   it('refuses a wrong command line before calling the gateway, exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [['tenants', 'create', 'x', '--rpm', 'ten'], /--rpm: "ten" is not a number/],
+      [['tenants', 'create', 'x', '--rpm', '0x10'], /--rpm: "0x10" is not a number/],
+      [['keys', 'create', '--tenant', 'x', '--tpm', '0b11'], /--tpm: "0b11" is not a number/],
+      [
+        ['tenants', 'create', 'x', '--budget-usd', 'Infinity', '--budget-period', 'day'],
+        /--budget-usd: "Infinity" is not a number/,
+      ],
       [
         ['tenants', 'create', 'x', '--budget-usd', '5'],
         /--budget-usd and --budget-period go together/,

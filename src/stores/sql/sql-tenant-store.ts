@@ -381,8 +381,9 @@ export const createSqlTenantStore = (options: {
     },
 
     async listKeys(tenantId, listOptions = {}) {
-      if (!isStorableText(tenantId)) return []
-      let query = db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId)
+      if (tenantId !== null && !isStorableText(tenantId)) return []
+      let query = db.selectFrom('api_keys').selectAll()
+      if (tenantId !== null) query = query.where('tenant_id', '=', tenantId)
       if (!listOptions.includeRevoked) query = query.where('revoked_at', 'is', null)
       const rows = await query.orderBy('created_at').orderBy('id').execute()
       return rows.map((row) => readKey(row, dialect))
