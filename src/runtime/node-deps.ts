@@ -69,6 +69,13 @@ export type NodeDeps = {
 
 const noop = (): void => {}
 
+/**
+ * How long a tenant key that passed is remembered without Redis (`createTenantKeyAuthenticator`'s `cacheTtlMs`): the
+ * in-process revocation feed cannot hear another gateway on the same database, so its revocations are seen here when
+ * this runs out, within a second as everywhere else. One key lookup per key and second costs next to nothing.
+ */
+export const unsharedKeyCacheTtlMs = 1_000
+
 /** Rejects with `StartupError` listing every problem with the environment, the config or the stores. */
 export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps> => {
   const { cwd } = options
@@ -257,6 +264,9 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
       tenants: stores.tenants,
       revocations: stores.revocations,
       clock: systemClock,
+      // Without Redis the feed reaches this process only, while another gateway on the same database may revoke a
+      // key: a key is then remembered for a second at most, so every instance refuses it within one.
+      cacheTtlMs: opened.shared ? undefined : unsharedKeyCacheTtlMs,
     }),
     assets: createNodeAssets(),
     isDraining: () => draining,
