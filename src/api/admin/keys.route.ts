@@ -51,7 +51,7 @@ export const listKeysRoute = createRoute({
   ...common,
   method: 'get',
   path: '/admin/v1/keys',
-  summary: "List keys (a tenant's, or every tenant's), oldest first",
+  summary: "List keys (a tenant's, or every tenant's by tenant name), oldest first",
   request: {
     query: z.object({
       tenant: z.string().min(1).optional().openapi({ description: 'Tenant id or name' }),
@@ -184,10 +184,15 @@ export const registerKeyRoutes = (
     const disabled = new Set(
       owners.filter((tenant) => tenant.disabledAt !== null).map((tenant) => tenant.id)
     )
+    // Grouped by tenant in the tenants' order (by name), each tenant's oldest first: a stable sort of the read.
+    const rank = new Map(owners.map((tenant, index) => [tenant.id, index]))
+    const ordered = keys
+      .filter((key) => rank.has(key.tenantId))
+      .sort((a, b) => (rank.get(a.tenantId) ?? 0) - (rank.get(b.tenantId) ?? 0))
     return c.json(
       {
         object: 'list' as const,
-        data: keys.map((key) => toWireKey(key, now, disabled.has(key.tenantId))),
+        data: ordered.map((key) => toWireKey(key, now, disabled.has(key.tenantId))),
       },
       200
     )
