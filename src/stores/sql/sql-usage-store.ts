@@ -183,10 +183,16 @@ const clientTextFields = [
  * The record with its client-given text as every backend stores it (`storable-text.ts`): the record itself when all of
  * it is (nearly always), so a batch allocates nothing for the check.
  */
+const isClean = (text: string | null): boolean => text === null || isStorableText(text)
+
+const isStorableRecord = (event: UsageRecord): boolean => {
+  for (const field of clientTextFields) if (!isClean(event[field])) return false
+  for (const tag of event.tags) if (!isClean(tag)) return false
+  return true
+}
+
 const storableRecord = (event: UsageRecord): UsageRecord => {
-  const clean = (text: string | null): boolean => text === null || isStorableText(text)
-  if (clientTextFields.every((field) => clean(event[field])) && event.tags.every(clean))
-    return event
+  if (isStorableRecord(event)) return event
   return {
     ...event,
     userId: storableTextOrNull(event.userId),
