@@ -112,9 +112,9 @@ const allows = (settings: AccessSettings, model: string, route: CallRoute): bool
   if (patterns === null) return true
   return (
     matchesAny(patterns, model) ||
-    route.targets
-      .filter((target) => target.standIn !== true)
-      .every((target) => matchesAny(patterns, targetName(target)))
+    route.targets.every(
+      (target) => target.standIn === true || matchesAny(patterns, targetName(target))
+    )
   )
 }
 
