@@ -362,8 +362,10 @@ export const createQuotaBlockAdmission = (options: QuotaBlockOptions): QuotaBloc
         state.bucketStart = now
       }
       state.arrivals += 1
-      state.tokensPerRequest = Math.max(request.tokens, state.tokensPerRequest * 0.99)
-      state.costPerRequest = Math.max(request.costMicroUsd, state.costPerRequest * 0.99)
+      // Decays by a hundredth a request toward smaller requests, in whole numbers: a block asks for counts times
+      // these, and the store takes integers only.
+      state.tokensPerRequest = Math.max(request.tokens, Math.floor(state.tokensPerRequest * 0.99))
+      state.costPerRequest = Math.max(request.costMicroUsd, Math.floor(state.costPerRequest * 0.99))
       for (let attempt = 0; attempt < 4; attempt += 1) {
         const current = state.block
         if (current !== null) {

@@ -161,6 +161,35 @@ describe('quota blocks (redis)', () => {
     }
   })
 
+  it('takes blocks for requests of every size: a large one, then smaller ones, all admitted and counted', async () => {
+    const test = await openTestRedis('blocks-sizes')
+    try {
+      const { store, calls } = countedStore(test, test.prefix)
+      const blocks = createQuotaBlockAdmission({ store, clock: systemClock, logger: test.logger })
+      const base = request({ rpm: 1_000_000, tpm: 1_000_000_000, budget: 1_000_000_000 })
+      // One large request, then smaller ones of odd sizes: the size a block assumes decays from the large one.
+      let index = 0
+      const made = (): AdmissionRequest => {
+        index += 1
+        return index === 1
+          ? { ...base, tokens: 997, costMicroUsd: 331 }
+          : { ...base, tokens: 13 + (index % 7), costMicroUsd: 3 + (index % 5) }
+      }
+      const run = await drive(blocks, made, { total: 2_000, workers: 16, actualTokens: 5, cost: 2 })
+      expect(run).toMatchObject({ allowed: 2_000, refused: 0 })
+      expect(calls.admitBlock).toBeGreaterThan(0)
+      await blocks.close()
+      expect(await countersOf(createRedisAdmissionStoreFor(test), base)).toEqual({
+        requests: 2_000,
+        tokens: 2_000 * 5,
+        spent: 2_000 * 2,
+        reserved: 0,
+      })
+    } finally {
+      await test.cleanup()
+    }
+  })
+
   it('two processes near a limit admit exactly N, blocks far from it and single requests close to it', async () => {
     const test = await openTestRedis('blocks-limit')
     try {
