@@ -13,8 +13,7 @@ import { createExecutor } from './core/execute.ts'
 import { createPromptCache } from './core/cache/prompt-cache.ts'
 import { fanOutObservers } from './core/execution-observer.ts'
 import type { Deps } from './deps.ts'
-import { authenticateRequest } from './middleware/authenticate-request.ts'
-import { limitBody } from './middleware/limit-body.ts'
+import { admitRequest } from './middleware/admit-request.ts'
 import type { GatewayEnv } from './middleware/gateway-env.ts'
 import { onError } from './middleware/on-error.ts'
 import { recordRefusal } from './middleware/record-refusal.ts'
@@ -67,11 +66,14 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
   })
   registerDocs(app, deps, gatewayVersion)
 
-  app.use('/v1/*', limitBody(deps.config.server.bodyLimitBytes))
-  app.use('/v1/*', authenticateRequest(deps.authenticator))
+  const admit = admitRequest({
+    maxBodyBytes: deps.config.server.bodyLimitBytes,
+    authenticator: deps.authenticator,
+  })
+  app.use('/v1/*', admit)
   registerOpenAIRoutes(app, deps, executor, promptCache)
   registerAnthropicRoutes(app, deps, executor, promptCache)
   registerTenantUsage(app, deps)
-  registerAdminRoutes(app, deps)
+  registerAdminRoutes(app, deps, admit)
   return app
 }

@@ -70,45 +70,48 @@ export const createTenantKeyAuthenticator = (options: {
         remembered.delete(key)
     }
   })
+  /** A key not remembered: looked up in the store (and remembered when it passes). */
+  const lookUp = async (key: string): Promise<Principal | null> => {
+    const startedAt = generation
+    let lookup: KeyLookup | null
+    try {
+      lookup = await tenants.getKeyByHash(await hashApiKey(key))
+    } catch (error) {
+      // The store is down. The master key (the generated one has this shape too) must still get in: the operator
+      // needs the gateway most then. Any other key fails as the store did.
+      const principal = await master.authenticate(key)
+      if (principal !== null) return principal
+      throw error
+    }
+    // A master key may have a tenant key's shape (both are `gh-` and random characters).
+    if (lookup === null) return master.authenticate(key)
+    const checkedAt = clock.now()
+    // Refused as an unknown key is, with the same work: the master key's check an unknown key gets (which fails
+    // here, the master key being no tenant's), so the time taken does not tell that the key exists.
+    if (checkKeyLookup(lookup, checkedAt) !== null) return master.authenticate(key)
+    const principal = principalOf(lookup)
+    if (revocations.live() && generation === startedAt) {
+      const validUntil = keyLookupValidUntil(lookup)
+      if (remembered.size >= maxRemembered)
+        remembered.delete(remembered.keys().next().value as string)
+      remembered.set(key, {
+        principal,
+        keyId: lookup.key.id,
+        tenantId: lookup.tenant.id,
+        until: Math.min(checkedAt + cacheTtlMs, validUntil ?? Number.POSITIVE_INFINITY),
+      })
+    }
+    return principal
+  }
   return {
-    async authenticate(key) {
+    authenticate(key) {
       if (!isApiKeyShaped(key)) return master.authenticate(key)
-      const now = clock.now()
       const entry = remembered.get(key)
       if (entry !== undefined) {
-        if (entry.until > now) return entry.principal
+        if (entry.until > clock.now()) return entry.principal
         remembered.delete(key)
       }
-      const startedAt = generation
-      let lookup: KeyLookup | null
-      try {
-        lookup = await tenants.getKeyByHash(await hashApiKey(key))
-      } catch (error) {
-        // The store is down. The master key (the generated one has this shape too) must still get in: the operator
-        // needs the gateway most then. Any other key fails as the store did.
-        const principal = await master.authenticate(key)
-        if (principal !== null) return principal
-        throw error
-      }
-      // A master key may have a tenant key's shape (both are `gh-` and random characters).
-      if (lookup === null) return master.authenticate(key)
-      const checkedAt = clock.now()
-      // Refused as an unknown key is, with the same work: the master key's check an unknown key gets (which fails
-      // here, the master key being no tenant's), so the time taken does not tell that the key exists.
-      if (checkKeyLookup(lookup, checkedAt) !== null) return master.authenticate(key)
-      const principal = principalOf(lookup)
-      if (revocations.live() && generation === startedAt) {
-        const validUntil = keyLookupValidUntil(lookup)
-        if (remembered.size >= maxRemembered)
-          remembered.delete(remembered.keys().next().value as string)
-        remembered.set(key, {
-          principal,
-          keyId: lookup.key.id,
-          tenantId: lookup.tenant.id,
-          until: Math.min(checkedAt + cacheTtlMs, validUntil ?? Number.POSITIVE_INFINITY),
-        })
-      }
-      return principal
+      return lookUp(key)
     },
     forget: () => remembered.clear(),
   }

@@ -5,10 +5,9 @@
  * routes do; model versions are listed empty where no local model runs.
  */
 import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { MiddlewareHandler } from 'hono'
 import type { Deps } from '../../deps.ts'
-import { authenticateRequest } from '../../middleware/authenticate-request.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
-import { limitBody } from '../../middleware/limit-body.ts'
 import { registerAdminUsage } from '../usage/usage.route.ts'
 import { registerCacheRoutes } from './cache.route.ts'
 import { registerKeyRoutes } from './keys.route.ts'
@@ -16,9 +15,13 @@ import { registerModelVersionRoutes } from './models.route.ts'
 import { requireMasterKey } from './require-master-key.ts'
 import { registerTenantRoutes } from './tenants.route.ts'
 
-export const registerAdminRoutes = (app: OpenAPIHono<GatewayEnv>, deps: Deps): void => {
-  app.use('/admin/*', limitBody(deps.config.server.bodyLimitBytes))
-  app.use('/admin/*', authenticateRequest(deps.authenticator))
+/** `admit`: the app's `admitRequest` (body limit and key), shared with `/v1`. */
+export const registerAdminRoutes = (
+  app: OpenAPIHono<GatewayEnv>,
+  deps: Deps,
+  admit: MiddlewareHandler<GatewayEnv>
+): void => {
+  app.use('/admin/*', admit)
   app.use('/admin/*', requireMasterKey)
   registerTenantRoutes(app, deps)
   registerKeyRoutes(app, deps)

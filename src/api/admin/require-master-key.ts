@@ -3,7 +3,7 @@ import { GatewayError } from '../../core/errors.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 
 /**
- * After `authenticateRequest`: the admin API is the operator's, so a tenant's key, however valid, gets a 403 (not a
+ * After `admitRequest`: the admin API is the operator's, so a tenant's key, however valid, gets a 403 (not a
  * 401: the key is fine, this is not its place).
  */
 export const requireMasterKey: MiddlewareHandler<GatewayEnv> = async function requireMasterKey(

@@ -5,6 +5,7 @@ import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
+import { openJsonRoute } from '../open-json-route.ts'
 import { anthropicCodec } from './anthropic-codec.ts'
 import {
   anthropicErrorSchema,
@@ -75,7 +76,7 @@ export const registerMessages = (
       operation,
       // Token counts are not cached: they are cheap, and answered locally for other providers.
       promptCache: operation === 'messages' ? promptCache : null,
-    }) as never
-  app.openapi(messagesRoute, handler('messages'))
-  app.openapi(countTokensRoute, handler('count-tokens'))
+    })
+  openJsonRoute(app, messagesRoute, handler('messages'))
+  openJsonRoute(app, countTokensRoute, handler('count-tokens'))
 }

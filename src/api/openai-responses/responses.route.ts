@@ -6,6 +6,7 @@ import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import { createChatHandler } from '../handle-chat.ts'
+import { openJsonRoute } from '../open-json-route.ts'
 import { openAIErrorSchema } from '../openai/openai-schemas.ts'
 import { responsesCodec } from './responses-codec.ts'
 import { createResponseRequestSchema, responseObjectSchema } from './responses-schemas.ts'
@@ -190,7 +191,8 @@ export const registerResponses = (
           clock: deps.clock,
           logger: deps.logger,
         })
-  app.openapi(
+  openJsonRoute(
+    app,
     createResponseRoute,
     createChatHandler({
       deps,
@@ -208,7 +210,7 @@ export const registerResponses = (
               defer: deps.defer,
               poller: deps.backgroundPoller,
             }),
-    }) as never
+    })
   )
   app.openAPIRegistry.registerPath(retrieveResponseRoute)
   app.openAPIRegistry.registerPath(deleteResponseRoute)

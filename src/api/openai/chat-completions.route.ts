@@ -5,6 +5,7 @@ import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
+import { openJsonRoute } from '../open-json-route.ts'
 import { openAICodec } from './openai-codec.ts'
 import {
   chatCompletionRequestSchema,
@@ -45,7 +46,8 @@ export const registerChatCompletions = (
   executor: Executor,
   promptCache: PromptCache | null = null
 ): void => {
-  app.openapi(
+  openJsonRoute(
+    app,
     chatCompletionsRoute,
     createChatHandler({
       deps,
@@ -53,6 +55,6 @@ export const registerChatCompletions = (
       codec: openAICodec,
       operation: 'chat-completions',
       promptCache,
-    }) as never
+    })
   )
 }

@@ -5,6 +5,7 @@ import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
+import { openJsonRoute } from '../open-json-route.ts'
 import { encodeEmbeddingsBase64 } from './encode-embeddings-base64.ts'
 import { openAIEmbeddingsCodec } from './openai-codec.ts'
 import {
@@ -39,7 +40,8 @@ export const registerEmbeddings = (
   executor: Executor,
   promptCache: PromptCache | null = null
 ): void => {
-  app.openapi(
+  openJsonRoute(
+    app,
     embeddingsRoute,
     createChatHandler({
       deps,
@@ -49,6 +51,6 @@ export const registerEmbeddings = (
       promptCache,
       transformFor: (body) =>
         body.encoding_format === 'base64' ? encodeEmbeddingsBase64 : undefined,
-    }) as never
+    })
   )
 }
