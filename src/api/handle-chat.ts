@@ -259,7 +259,8 @@ const handleChat = async (
   let outcome
   let admission: Admission | null = null
   try {
-    route = await executor.route({ model, operation })
+    const routing = executor.route({ model, operation })
+    route = routing instanceof Promise ? await routing : routing
     if (parts.pin !== undefined) route = parts.pin(route)
     else if (route.short !== undefined)
       route = preferShortTarget(route, {

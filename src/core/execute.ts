@@ -48,9 +48,10 @@ export type ExecutorDeps = {
 export interface Executor {
   /**
    * Where the model leads, before anything is sent: throws a 404 for an unknown model, a 400 when the operation
-   * cannot be served there. Separate from `execute` so that what comes between (limits, the cache) can see the route.
+   * cannot be served there, always as a rejected promise. Separate from `execute` so that what comes between (limits,
+   * the cache) can see the route. Answers directly, without a promise, once the model lists are known.
    */
-  route(options: { model: string; operation: Operation }): Promise<CallRoute>
+  route(options: { model: string; operation: Operation }): CallRoute | Promise<CallRoute>
   /**
    * Throws a `GatewayError` (never a raw `ProviderError`) when no target could serve the call: status, message and
    * headers (`x-should-retry: false`, `retry-after`, `x-gatehouse-attempts`) already decided.
@@ -397,8 +398,8 @@ export const createExecutor = (
     throw new GatewayError('unavailable', `No provider could serve the model \`${call.model}\`.`)
   }
 
-  const route: Executor['route'] = async ({ model, operation }) => {
-    const resolved = await resolveTargets({
+  const route: Executor['route'] = ({ model, operation }) => {
+    const resolved = resolveTargets({
       model,
       dialect: operationDialect[operation],
       config,
@@ -406,6 +407,17 @@ export const createExecutor = (
       catalog,
       random,
     })
+    if (resolved instanceof Promise)
+      return resolved.then((targets) => callRoute(model, operation, targets))
+    try {
+      return callRoute(model, operation, resolved)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** The route of a call to `model` over the targets it resolved to; throws when none can serve `operation`. */
+  const callRoute = (model: string, operation: Operation, resolved: Target[]): CallRoute => {
     const { targets, refusal } = servableTargets(resolved, operation)
     if (targets.length === 0) {
       if (refusal !== null) throw invalidRequest(refusal, 'model')

@@ -53,6 +53,28 @@ describe('createModelCatalog', () => {
     expect(await catalog.providersOf('nope')).toEqual([])
   })
 
+  it('answers providersOf without a promise once every list is known and indexed, until one is refreshed', async () => {
+    let version = 1
+    const { catalog, clock } = setup({
+      lists: { openai: async () => ids(`model-v${version}`) },
+    })
+    // The first call waits for the list; the next ones are a lookup, with no promise on the request path.
+    expect(catalog.providersOf('model-v1')).toBeInstanceOf(Promise)
+    expect(await catalog.providersOf('model-v1')).toEqual(['openai'])
+    expect(catalog.providersOf('model-v1')).toEqual(['openai'])
+    expect(catalog.providersOf('unknown')).toEqual([])
+    // What a caller gets is its own: changing it changes nothing for the next.
+    ;(catalog.providersOf('model-v1') as string[]).push('mutated')
+    expect(catalog.providersOf('model-v1')).toEqual(['openai'])
+    // A refresh that changed the list is indexed again before the next answer, through a promise.
+    version = 2
+    await clock.advance(600_000)
+    await catalog.providersOf('model-v2')
+    await flushPromises()
+    expect(await catalog.providersOf('model-v2')).toEqual(['openai'])
+    expect(catalog.providersOf('model-v2')).toEqual(['openai'])
+  })
+
   it('does not call the models endpoint when discovery is off', async () => {
     const { catalog, fetches } = setup({
       lists: { openai: async () => ids('gpt-4o') },

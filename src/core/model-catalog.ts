@@ -15,8 +15,11 @@ import type { ProviderEntry, ProviderRegistry } from './provider-registry.ts'
 export interface ModelCatalog {
   /** Every provider's models (configured `models` plus discovered ones); a provider that fails yields what it had. */
   list(): Promise<{ providerId: string; models: ModelInfo[] }[]>
-  /** Provider ids whose list contains `model` (exact id match). */
-  providersOf(model: string): Promise<string[]>
+  /**
+   * Provider ids whose list contains `model` (exact id match): directly once every list is known and indexed (every
+   * request but the first few), else through a promise.
+   */
+  providersOf(model: string): string[] | Promise<string[]>
 }
 
 export type ModelCatalogOptions = {
@@ -135,12 +138,22 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
     )
 
   /** On the request path for every unprefixed model name: a map lookup once the lists are known. */
-  const providersOf = async (model: string): Promise<string[]> => {
+  const providersOf = (model: string): string[] | Promise<string[]> => {
     let waits: Promise<unknown>[] | null = null
     for (const entry of registry.list()) {
       const wait = refresh(entry)
       if (wait !== null) (waits ??= []).push(wait)
     }
+    if (waits === null && index?.version === version)
+      return index.providersByModel.get(model)?.slice() ?? []
+    return indexedProvidersOf(model, waits)
+  }
+
+  /** `providersOf` once the lists it waits for are in, and the index rebuilt when they changed. */
+  const indexedProvidersOf = async (
+    model: string,
+    waits: Promise<unknown>[] | null
+  ): Promise<string[]> => {
     if (waits !== null) await Promise.all(waits)
     if (index?.version !== version) {
       const providersByModel = new Map<string, string[]>()

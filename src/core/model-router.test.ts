@@ -134,7 +134,7 @@ describe('resolveTargets', () => {
       providers: ['openai', 'azure'],
       catalog: { openai: ['gpt-4o'], azure: ['gpt-4o'] },
     })
-    const error = await resolve('gpt-4o').catch((caught: unknown) => caught)
+    const error = await Promise.resolve(resolve('gpt-4o')).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(GatewayError)
     expect(error).toMatchObject({ status: 400, param: 'model' })
     expect((error as Error).message).toContain('openai, azure')
@@ -176,13 +176,15 @@ describe('resolveTargets', () => {
         local: { ...deps.config.providers.openai, id: 'local', type: 'local' as const },
       },
     }
-    const failure = await resolveTargets({
-      model: 'local/gatehouse-tiny',
-      dialect: 'openai',
-      config,
-      registry: deps.providers,
-      catalog: staticCatalog({}),
-    }).catch((error: unknown) => error as GatewayError)
+    const failure = await Promise.resolve(
+      resolveTargets({
+        model: 'local/gatehouse-tiny',
+        dialect: 'openai',
+        config,
+        registry: deps.providers,
+        catalog: staticCatalog({}),
+      })
+    ).catch((error: unknown) => error as GatewayError)
     expect(failure).toMatchObject({ status: 404, param: 'model', openaiCode: 'model_not_found' })
     expect((failure as GatewayError).message).toBe(
       'The model `local/gatehouse-tiny` cannot be served here: provider `local` (type local) does not run in this runtime.'

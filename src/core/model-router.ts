@@ -148,23 +148,44 @@ const withFallbacks = (
   return out
 }
 
-/** Throws `modelNotFound` (404) when nothing serves `model`, `invalidRequest` (400) when several providers could. */
-export const resolveTargets = async (options: ResolveTargetsOptions): Promise<Target[]> => {
-  const { model, dialect, config, registry, catalog, random = Math.random } = options
+/**
+ * Where `model` leads: the targets, directly when every model list is known (the catalog's index), else through a
+ * promise. Rejects, never throws, with `modelNotFound` (404) when nothing serves `model`, `invalidRequest` (400) when
+ * several providers could.
+ */
+export const resolveTargets = (options: ResolveTargetsOptions): Target[] | Promise<Target[]> => {
+  try {
+    const { model, config, registry, catalog, random = Math.random } = options
+    const slash = model.indexOf('/')
+    if (slash > 0 && slash < model.length - 1) {
+      const provider = registry.get(model.slice(0, slash))
+      if (provider)
+        return withFallbacks([directTarget(provider, model.slice(slash + 1))], config, registry)
+    }
+
+    const route = config.routes[model]
+    if (route) {
+      const targets = routeTargets(route, registry, random)
+      if (targets.length > 0) return targets
+    }
+
+    const serving = catalog.providersOf(model)
+    return serving instanceof Promise
+      ? serving.then((ids) => targetsServing(options, ids))
+      : targetsServing(options, serving)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+/**
+ * The rest of `resolveTargets`, once the providers listing the model are known. Answers directly when it can, and
+ * its refusals reach the caller as a rejected promise, never a throw: the caller waits only when it has to.
+ */
+const targetsServing = (options: ResolveTargetsOptions, listing: string[]): Target[] => {
+  const { model, dialect, config, registry } = options
   const slash = model.indexOf('/')
-  if (slash > 0 && slash < model.length - 1) {
-    const provider = registry.get(model.slice(0, slash))
-    if (provider)
-      return withFallbacks([directTarget(provider, model.slice(slash + 1))], config, registry)
-  }
-
-  const route = config.routes[model]
-  if (route) {
-    const targets = routeTargets(route, registry, random)
-    if (targets.length > 0) return targets
-  }
-
-  const serving = (await catalog.providersOf(model)).filter((id) => registry.get(id) !== undefined)
+  const serving = listing.filter((id) => registry.get(id) !== undefined)
   if (serving.length > 1) throw invalidRequest(ambiguity(model, serving), 'model')
   if (serving.length === 1)
     return withFallbacks([directTarget(registry.get(serving[0])!, model)], config, registry)
