@@ -30,10 +30,11 @@
  * itself (`direct`: its own CPU per answer).
  */
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon, { type AutocannonResult } from 'autocannon'
+import { stringify } from 'yaml'
 import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
 import {
   cacheRequestBody,
@@ -48,9 +49,12 @@ import { prepareBenchStores } from './prepare-bench-stores.ts'
 import { primeCache } from './prime-cache.ts'
 import {
   cacheGatewayConfig,
+  conversionConfig,
   startBenchProcesses,
   startCacheGateway,
+  startGateway,
 } from './start-bench-processes.ts'
+import { serveNodeFlags } from '../src/runtime/serve-node-flags.ts'
 import { storeServiceUrl } from '../test/contract/check-store-service.ts'
 
 const kinds = [
@@ -317,7 +321,51 @@ const report = (rows: readonly Awaited<ReturnType<typeof measureInterleaved>>[nu
   }
 }
 
-/** The reference against the gateway (and, for `plain-tenant`, the gateway with a tenant key). */
+/**
+ * `MEASURE_BASELINE`: another checkout of Gatehouse (built: `npm run build` there), whose gateway is measured beside
+ * this one's in the same interleaved rounds, over the same mock, with stores of its own. A change to the hot path is
+ * judged by `gateway/baseline`, which a machine whose speed drifts between runs moves far less than it moves the
+ * figures of two runs (`git worktree add ../before HEAD~1`, link its `node_modules`, build it). Not for `plain-tenant`.
+ */
+const startBaseline = async (): Promise<{
+  url: string
+  pid: number
+  stop: () => Promise<void>
+} | null> => {
+  const checkout = process.env.MEASURE_BASELINE
+  if (checkout === undefined || checkout === '') return null
+  if (tenantKind) throw new Error('MEASURE_BASELINE: not for plain-tenant')
+  const baselineStores = await prepareBenchStores({ redis: false, database: 'sqlite' })
+  const configDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-measure-baseline-'))
+  const configPath = join(configDirectory, 'gatehouse.yaml')
+  writeFileSync(
+    configPath,
+    stringify({ ...conversionConfig(processes.mock.baseUrl), ...baselineStores.config })
+  )
+  const gateway = await startGateway({
+    configPath,
+    mockBaseUrl: processes.mock.baseUrl,
+    logPath: join(tmpdir(), `gatehouse-measure-cost-baseline-${process.pid}.log`),
+    bin: join(checkout, 'bin', 'gatehouse.js'),
+    nodeOptions: [...serveNodeFlags],
+    env: baselineStores.env,
+  })
+  return {
+    url: gateway.url,
+    pid: gateway.pid,
+    stop: async () => {
+      gateway.child.kill('SIGTERM')
+      await new Promise((resolve) => gateway.child.once('exit', resolve))
+      rmSync(configDirectory, { recursive: true, force: true })
+      await baselineStores.cleanup()
+    },
+  }
+}
+
+/**
+ * The reference against the gateway (and, for `plain-tenant`, the gateway with a tenant key; with `MEASURE_BASELINE`,
+ * another checkout's gateway).
+ */
 const measureChat = async (rounds: number) => {
   const targets: Target[] = [
     {
@@ -346,21 +394,46 @@ const measureChat = async (rounds: number) => {
       redis: { pid: stores.redisPid },
     })
   }
-  const [reference, gateway, tenant = null] = await measureInterleaved(targets, rounds)
-  report(tenant === null ? [reference, gateway] : [reference, gateway, tenant])
-  const ratio = gateway.cpuMicros / reference.cpuMicros
+  const baseline = await startBaseline()
+  try {
+    if (baseline !== null)
+      targets.push({
+        name: 'baseline',
+        url: baseline.url,
+        pid: baseline.pid,
+        request: chatRequest(benchSettings.masterKey),
+      })
+    const rows = await measureInterleaved(targets, rounds)
+    report(rows)
+    const [reference, gateway] = rows
+    const ratio = gateway.cpuMicros / reference.cpuMicros
+    console.log(
+      `gateway/reference: CPU per request ${ratio.toFixed(2)} (a throughput ratio of about ${(1 / ratio).toFixed(2)})`
+    )
+    if (baseline !== null) {
+      const before = rows[2]
+      console.log(
+        `baseline/reference: CPU per request ${(before.cpuMicros / reference.cpuMicros).toFixed(2)}; gateway/baseline: ${(gateway.cpuMicros / before.cpuMicros).toFixed(3)} (${(gateway.cpuMicros - before.cpuMicros).toFixed(1)} µs per request)`
+      )
+    } else if (tenantKind) reportTenant(rows[2], reference, gateway)
+  } finally {
+    await baseline?.stop()
+  }
+}
+
+const reportTenant = (
+  tenant: Awaited<ReturnType<typeof measureInterleaved>>[number],
+  reference: Awaited<ReturnType<typeof measureInterleaved>>[number],
+  gateway: Awaited<ReturnType<typeof measureInterleaved>>[number]
+): void => {
   console.log(
-    `gateway/reference: CPU per request ${ratio.toFixed(2)} (a throughput ratio of about ${(1 / ratio).toFixed(2)})`
+    `tenant key/reference: CPU per request ${(tenant.cpuMicros / reference.cpuMicros).toFixed(2)} (a throughput ratio of about ${(reference.cpuMicros / tenant.cpuMicros).toFixed(2)}, Redis not counted)`
   )
-  if (tenant?.redis != null) {
+  console.log(
+    `tenant key - master key: ${(tenant.cpuMicros - gateway.cpuMicros).toFixed(1)} µs gateway CPU per request`
+  )
+  if (tenant.redis !== null) {
     const { cpuMicros, scripts, scriptMicros } = tenant.redis
-    const tenantRatio = tenant.cpuMicros / reference.cpuMicros
-    console.log(
-      `tenant key/reference: CPU per request ${tenantRatio.toFixed(2)} (a throughput ratio of about ${(1 / tenantRatio).toFixed(2)}, Redis not counted)`
-    )
-    console.log(
-      `tenant key - master key: ${(tenant.cpuMicros - gateway.cpuMicros).toFixed(1)} µs gateway CPU per request`
-    )
     console.log(
       `Redis per tenant-key request: ${cpuMicros === null ? 'CPU not readable (not on this machine)' : `${cpuMicros.toFixed(1)} µs CPU`}, ${scripts.toFixed(2)} scripts, ${scriptMicros.toFixed(1)} µs in scripts (${(scriptMicros / Math.max(scripts, 1e-9)).toFixed(1)} µs each)`
     )
