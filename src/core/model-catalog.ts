@@ -17,9 +17,9 @@ export interface ModelCatalog {
   list(): Promise<{ providerId: string; models: ModelInfo[] }[]>
   /**
    * Provider ids whose list contains `model` (exact id match): directly once every list is known and indexed (every
-   * request but the first few), else through a promise.
+   * request but the first few), else through a promise. The catalog's own array, not a copy: read it, never change it.
    */
-  providersOf(model: string): string[] | Promise<string[]>
+  providersOf(model: string): readonly string[] | Promise<readonly string[]>
 }
 
 export type ModelCatalogOptions = {
@@ -39,6 +39,9 @@ type CacheEntry = {
   refreshAt: number
   inFlight: Promise<ModelInfo[] | null> | null
 }
+
+/** What `providersOf` answers for a model no provider lists (shared: nobody changes it). */
+const noProviders: readonly string[] = Object.freeze([])
 
 export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog => {
   const { registry, clock, logger, ttlMs } = options
@@ -138,14 +141,14 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
     )
 
   /** On the request path for every unprefixed model name: a map lookup once the lists are known. */
-  const providersOf = (model: string): string[] | Promise<string[]> => {
+  const providersOf = (model: string): readonly string[] | Promise<readonly string[]> => {
     let waits: Promise<unknown>[] | null = null
     for (const entry of registry.list()) {
       const wait = refresh(entry)
       if (wait !== null) (waits ??= []).push(wait)
     }
     if (waits === null && index?.version === version)
-      return index.providersByModel.get(model)?.slice() ?? []
+      return index.providersByModel.get(model) ?? noProviders
     return indexedProvidersOf(model, waits)
   }
 
@@ -153,7 +156,7 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
   const indexedProvidersOf = async (
     model: string,
     waits: Promise<unknown>[] | null
-  ): Promise<string[]> => {
+  ): Promise<readonly string[]> => {
     if (waits !== null) await Promise.all(waits)
     if (index?.version !== version) {
       const providersByModel = new Map<string, string[]>()
@@ -164,7 +167,7 @@ export const createModelCatalog = (options: ModelCatalogOptions): ModelCatalog =
       }
       index = { version: builtAt, providersByModel }
     }
-    return index.providersByModel.get(model) ?? []
+    return index.providersByModel.get(model) ?? noProviders
   }
 
   return { list, providersOf }

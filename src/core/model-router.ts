@@ -182,7 +182,7 @@ export const resolveTargets = (options: ResolveTargetsOptions): Target[] | Promi
  * The rest of `resolveTargets`, once the providers listing the model are known. Answers directly when it can, and
  * its refusals reach the caller as a rejected promise, never a throw: the caller waits only when it has to.
  */
-const targetsServing = (options: ResolveTargetsOptions, listing: string[]): Target[] => {
+const targetsServing = (options: ResolveTargetsOptions, listing: readonly string[]): Target[] => {
   const { model, dialect, config, registry } = options
   const slash = model.indexOf('/')
   const serving = listing.filter((id) => registry.get(id) !== undefined)
