@@ -45,6 +45,7 @@ import {
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 import { createBenchTenant } from './create-bench-tenant.ts'
 import { readCpuSeconds } from './read-cpu-seconds.ts'
+import { stopChild } from './spawn-pinned.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
 import { primeCache } from './prime-cache.ts'
 import {
@@ -354,8 +355,7 @@ const startBaseline = async (): Promise<{
     url: gateway.url,
     pid: gateway.pid,
     stop: async () => {
-      gateway.child.kill('SIGTERM')
-      await new Promise((resolve) => gateway.child.once('exit', resolve))
+      await stopChild(gateway.child, 15_000)
       rmSync(configDirectory, { recursive: true, force: true })
       await baselineStores.cleanup()
     },
