@@ -143,6 +143,24 @@ describe('forward (same dialect)', () => {
     expect(await new Response(response.body).text()).toBe(textJson)
   })
 
+  it("sends the client's own text when the model stays the same, and writes the body anew when it changes", async () => {
+    const transport = createFakeTransport([{ body: textJson }, { body: textJson }])
+    // Spacing, key order and `1.0` survive only if the bytes are the client's.
+    const text = '{"max_tokens":10, "model":"claude-x","messages":[],"temperature":1.0}'
+    const body = JSON.parse(text) as Record<string, unknown>
+    const adapter = adapterFor(transport)
+    await adapter.forward!(
+      { operation: 'messages', body, text, model: 'claude-x', headers: {} },
+      callWith()
+    )
+    expect(transport.requests[0].body).toBe(text)
+    await adapter.forward!(
+      { operation: 'messages', body, text, model: 'claude-y', headers: {} },
+      callWith()
+    )
+    expect(decode(transport.requests[1].body)).toEqual({ ...body, model: 'claude-y' })
+  })
+
   it('sends count-tokens to /v1/messages/count_tokens with the default version when the client gave none', async () => {
     const transport = createFakeTransport([{ body: countTokensJson }])
     await adapterFor(transport).forward!(

@@ -37,7 +37,8 @@ export type AnthropicAdapterOptions = HttpProviderSettings & {
 type Send = {
   path: string
   method: 'GET' | 'POST'
-  body?: Record<string, unknown>
+  /** JSON text. */
+  body?: string
   /** Allowlisted client headers (`anthropic-version`, `anthropic-beta`), forwarded; never client credentials. */
   clientHeaders?: Record<string, string>
 }
@@ -75,7 +76,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
       url: `${baseUrl}${request.path}`,
       method: request.method,
       headers: headersFor(call, request),
-      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      ...(request.body === undefined ? {} : { body: request.body }),
       signal: call.signal,
       connectTimeoutMs: call.connectTimeoutMs,
     })
@@ -137,7 +138,11 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
       return send(call, {
         path,
         method: 'POST',
-        body: { ...request.body, model: request.model },
+        // Nothing to change: the client's own bytes.
+        body:
+          request.text !== undefined && request.body.model === request.model
+            ? request.text
+            : JSON.stringify({ ...request.body, model: request.model }),
         clientHeaders: request.headers,
       })
     },
@@ -154,14 +159,22 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
 
     async chat(request, call) {
       const body = convertToAnthropicRequest({ ...request, stream: false })
-      const response = await send(call, { path: '/v1/messages', method: 'POST', body })
+      const response = await send(call, {
+        path: '/v1/messages',
+        method: 'POST',
+        body: JSON.stringify(body),
+      })
       const message = await readJson(response, anthropicMessageSchema)
       return convertAnthropicResponse(message, createdNow())
     },
 
     async streamChat(request, call) {
       const body = convertToAnthropicRequest({ ...request, stream: true })
-      const response = await send(call, { path: '/v1/messages', method: 'POST', body })
+      const response = await send(call, {
+        path: '/v1/messages',
+        method: 'POST',
+        body: JSON.stringify(body),
+      })
       return convertAnthropicStream(bodyReader(response), { providerId, created: createdNow() })
     },
 

@@ -201,6 +201,52 @@ describe('forward', () => {
     expect(await new Response(response.body).json()).toEqual(JSON.parse(chatTextJson))
   })
 
+  it("sends the client's own text when nothing in the body changes, and serializes a body that does", async () => {
+    // Spacing, key order and `1.0` survive only if the bytes are the client's.
+    const text =
+      '{"messages":[{"role":"user","content":"hi"}],  "model":"gpt-4o-mini","temperature":1.0}'
+    const body = JSON.parse(text) as Record<string, unknown>
+    const transport = createReplayTransport([
+      { body: chatTextJson },
+      { body: chatTextJson },
+      { body: 'data: [DONE]\n\n' },
+      { body: 'data: [DONE]\n\n' },
+    ])
+    const adapter = createOpenAIAdapter({ id: 'openai', ...settingsFor(transport) })
+    await adapter.forward!(forwardRequest(body, { model: 'gpt-4o-mini', text }), call)
+    expect(transport.requests[0].body).toBe(text)
+
+    // Another upstream model: the body is written anew, with that model.
+    await adapter.forward!(forwardRequest(body, { model: 'gpt-4o-mini-2024-07-18', text }), call)
+    expect(transport.requests[1].body).not.toBe(text)
+    expect(sentBody(transport, 1)).toEqual({ ...body, model: 'gpt-4o-mini-2024-07-18' })
+
+    // A stream whose client did not ask for usage: the gateway asks for it, so the text cannot go as it is.
+    const streamText = '{"model":"gpt-4o-mini","stream":true,"messages":[]}'
+    const streamBody = JSON.parse(streamText) as Record<string, unknown>
+    await adapter.forward!(
+      forwardRequest(streamBody, { model: 'gpt-4o-mini', text: streamText }),
+      call
+    )
+    expect(sentBody(transport, 2)).toEqual({
+      ...streamBody,
+      stream_options: { include_usage: true },
+    })
+
+    // A server that needs the body rewritten (no `developer` role) gets the rewrite, never the client's text.
+    const developerText =
+      '{"model":"m","messages":[{"role":"developer","content":"x"}],"stream":true}'
+    await createOpenAIAdapter({ id: 'ollama', compat: legacyCompat, ...settingsFor(transport) })
+      .forward!(
+      forwardRequest(JSON.parse(developerText) as Record<string, unknown>, {
+        model: 'm',
+        text: developerText,
+      }),
+      call
+    )
+    expect(sentBody(transport, 3)).toMatchObject({ messages: [{ role: 'system', content: 'x' }] })
+  })
+
   it('sends no authorization header when the provider has no key (a local vLLM)', async () => {
     const transport = createReplayTransport([{ body: chatTextJson }])
     await createOpenAIAdapter({

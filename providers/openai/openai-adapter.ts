@@ -87,6 +87,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   const { transport } = options
   const baseUrl = options.baseUrl ?? openAIDefaultBaseUrl
   const configHeaders = options.headers ?? {}
+  const hasConfigHeaders = Object.keys(configHeaders).length > 0
   const paths: Partial<Record<Operation, string>> = { ...allPaths }
   if (!compat.responses) delete paths.responses
   const forwards = Object.keys(paths) as Operation[]
@@ -101,7 +102,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
     }
     if (json) headers['content-type'] = 'application/json'
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`
-    return { ...headers, ...configHeaders }
+    return hasConfigHeaders ? { ...headers, ...configHeaders } : headers
   }
 
   /** Sends one request; a non-2xx status is read, its body released, and thrown as a `ProviderError`. */
@@ -212,27 +213,36 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
           providerId,
         })
       }
-      const body: Record<string, unknown> = { ...request.body, model: request.model }
-      // Reasoning a converted answer carried (an Anthropic signature) is of no use to OpenAI, which would refuse it.
-      if (
-        request.operation === 'responses' &&
-        Array.isArray(body.input) &&
-        body.input.some(isGatewayReasoningItem)
-      )
-        body.input = body.input.filter((item) => !isGatewayReasoningItem(item))
+      const given = request.body
       const chat = request.operation === 'chat-completions'
-      const injectUsage = chat && wantsInjectedUsage(body, compat)
-      if (injectUsage)
-        body.stream_options = {
-          ...(body.stream_options as object | null | undefined),
-          include_usage: true,
-        }
-      const wire = chat ? applyOpenAICompat(body, compat) : body
-      const response: ForwardResponse = await send(call, {
-        path,
-        method: 'POST',
-        body: JSON.stringify(wire),
-      })
+      const injectUsage = chat && wantsInjectedUsage(given, compat)
+      // Reasoning a converted answer carried (an Anthropic signature) is of no use to OpenAI, which would refuse it.
+      const dropReasoning =
+        request.operation === 'responses' &&
+        Array.isArray(given.input) &&
+        given.input.some(isGatewayReasoningItem)
+      let text: string
+      if (
+        request.text !== undefined &&
+        given.model === request.model &&
+        !injectUsage &&
+        !dropReasoning &&
+        (!chat || applyOpenAICompat(given, compat) === given)
+      )
+        // Nothing to change: the client's own bytes.
+        text = request.text
+      else {
+        const body: Record<string, unknown> = { ...given, model: request.model }
+        if (dropReasoning)
+          body.input = (body.input as unknown[]).filter((item) => !isGatewayReasoningItem(item))
+        if (injectUsage)
+          body.stream_options = {
+            ...(body.stream_options as object | null | undefined),
+            include_usage: true,
+          }
+        text = JSON.stringify(chat ? applyOpenAICompat(body, compat) : body)
+      }
+      const response: ForwardResponse = await send(call, { path, method: 'POST', body: text })
       if (injectUsage) response.createClientRewrite = createUsageStripper
       return response
     },

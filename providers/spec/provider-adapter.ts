@@ -136,6 +136,11 @@ export type ForwardRequest = {
   model: string
   /** Client headers that pass by allowlist (`anthropic-version`, `anthropic-beta`), lower-cased. */
   headers: Record<string, string>
+  /**
+   * `body` as the client's JSON text, when known: an adapter that would send `body` unchanged (its `model` already
+   * `model`) sends this instead of serializing `body` again.
+   */
+  text?: string
 }
 
 /**

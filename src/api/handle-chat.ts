@@ -76,6 +76,8 @@ export type PreparedCall = {
 type ChatRequestParts = {
   c: Context<GatewayEnv>
   body: Record<string, unknown>
+  /** `body` as the client's text, when `body` is the client's body (`ChatCall.bodyText`). */
+  bodyText: string | undefined
   model: string
   stream: boolean
   transformBody?: (bytes: Uint8Array) => Uint8Array
@@ -100,6 +102,7 @@ export const createChatHandler = (options: ChatHandlerOptions) => {
     return handleChat(options, {
       c,
       body,
+      bodyText: prepared === null ? c.get('jsonText') : undefined,
       model: body.model as string,
       stream: generative && body.stream === true,
       transformBody: options.transformFor?.(body),
@@ -319,6 +322,7 @@ const handleChat = async (
         principal,
         stream,
         body,
+        bodyText: parts.bodyText,
         headers,
         toCanonical,
         toEmbedRequest,

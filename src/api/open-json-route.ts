@@ -54,7 +54,9 @@ export const openJsonRoute = (
     let value: unknown = {}
     if (contentType) {
       try {
-        value = await c.req.json()
+        const text = await c.req.text()
+        value = JSON.parse(text)
+        c.set('jsonText', text)
       } catch {
         throw new HTTPException(400, { message: 'Malformed JSON in request body' })
       }

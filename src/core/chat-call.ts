@@ -45,6 +45,11 @@ export type ChatCall = {
   stream: boolean
   /** The client's parsed JSON body, forwarded as is to a target that serves the operation natively. */
   body: Record<string, unknown>
+  /**
+   * `body` as the client's text, when `body` is that text's parse and nothing else: a forward that changes nothing in
+   * it sends these bytes instead of serializing `body` again (for a long conversation, the largest cost it would have).
+   */
+  bodyText?: string
   /** Client headers that pass by allowlist, lower-cased (`anthropic-version`, `anthropic-beta`). */
   headers: Record<string, string>
   /** Converts the body to the canonical request, only when a converted target is tried; throws a 400 GatewayError on a conversion gap. */

@@ -13,7 +13,8 @@
  * every write is a 5-minute write, the API's default.
  *
  * Arithmetic is exact: each rate becomes an integer count of 10⁻⁶ USD per million tokens (prices have at most 6
- * decimals), products and sums are BigInt, and the total is rounded once, at the end.
+ * decimals), products and sums are exact integers (plain numbers while below 2^53, BigInt past it), and the total is
+ * rounded once, at the end.
  */
 import type { Usage } from '../../providers/spec/chat-types.ts'
 import type { ModelPrice, TokenRates } from '../../config/price-table.ts'
@@ -28,6 +29,7 @@ const rateUnits = (usdPerMillion: number): bigint | undefined =>
     : undefined
 
 const isCount = (value: number): boolean => Number.isSafeInteger(value) && value >= 0
+const isCountOrNull = (value: number | null): boolean => value === null || isCount(value)
 
 /** Total in scaled units → micro-USD, rounded half up (or up), or `null` beyond the safe integer range. */
 const toMicroUsd = (scaled: bigint, rounding: 'half-up' | 'up'): number | null => {
@@ -55,26 +57,54 @@ const charge = (count: number | null, rate: number | undefined): bigint | undefi
  * bill depends on is unreported (`null`), contradicts the others (cache counts above the input total) or is not a
  * non-negative integer, or tokens were used of a kind the price does not cover.
  */
+/**
+ * `charge` in a plain number, for the usual case where the sum is exact there: `NaN` for a count with no price (it
+ * carries through the sum). Products and sums of integers below 2^53 are exact doubles, and one that is not comes out
+ * at 2^53 or above (rounding is monotone), which sends `computeCost` to the BigInt sum. Every priced request is costed;
+ * BigInt arithmetic allocates a heap number per operation.
+ */
+const numberCharge = (count: number | null, rate: number | undefined): number => {
+  if (count === null) return rate === undefined || rate === 0 ? 0 : Number.NaN
+  if (count === 0) return 0
+  if (rate === undefined || !Number.isFinite(rate) || rate < 0) return Number.NaN
+  return count * Math.round(rate * 1e6)
+}
+
 export const computeCost = (usage: Usage, price: ModelPrice | null): number | null => {
   if (price === null) return null
   const { inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens } = usage
   const write1h = usage.cacheWrite1hInputTokens ?? 0
-  const counts = [inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens, write1h]
-  if (inputTokens === null || counts.some((count) => count !== null && !isCount(count))) return null
+  if (
+    inputTokens === null ||
+    !isCount(inputTokens) ||
+    !isCountOrNull(outputTokens) ||
+    !isCountOrNull(cachedInputTokens) ||
+    !isCountOrNull(cacheWriteInputTokens) ||
+    !isCount(write1h)
+  )
+    return null
 
   const rates = ratesFor(price, inputTokens)
   const uncached = inputTokens - (cachedInputTokens ?? 0) - (cacheWriteInputTokens ?? 0)
   if (uncached < 0 || write1h > (cacheWriteInputTokens ?? 0)) return null
 
+  const fiveMinuteWrites = cacheWriteInputTokens === null ? null : cacheWriteInputTokens - write1h
+  const sum =
+    numberCharge(uncached, rates.input) +
+    numberCharge(outputTokens, rates.output) +
+    numberCharge(cachedInputTokens, rates.cachedInput) +
+    numberCharge(fiveMinuteWrites, rates.cacheWrite) +
+    numberCharge(write1h, rates.cacheWrite1h)
+  if (Number.isNaN(sum)) return null
+  // Half-up to whole micro-USD, exactly: `%` of integers is exact, and so is the division after it.
+  const rounded = sum + 500_000
+  if (rounded <= Number.MAX_SAFE_INTEGER) return (rounded - (rounded % 1e6)) / 1e6
   const parts = [
     charge(uncached, rates.input),
     charge(outputTokens, rates.output),
     charge(cachedInputTokens, rates.cachedInput),
     // 5-minute writes are what remains of the writes once the 1-hour ones are taken out.
-    charge(
-      cacheWriteInputTokens === null ? null : cacheWriteInputTokens - write1h,
-      rates.cacheWrite
-    ),
+    charge(fiveMinuteWrites, rates.cacheWrite),
     charge(write1h, rates.cacheWrite1h),
   ]
   let total = 0n

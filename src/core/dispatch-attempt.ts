@@ -84,6 +84,7 @@ const deliver = async (options: {
       body: call.body,
       model: target.model,
       headers: call.headers,
+      text: call.bodyText,
     }
     const response = await scope.race(adapter.forward!(request, context), discardBody)
     if (!call.stream) {

@@ -13,6 +13,8 @@ export type GatewayVariables = {
   usageRecorded?: boolean
   /** Set when a route put the request id headers on its response itself (see `takeRequestIdHeaders`). */
   requestIdHeadersSet?: boolean
+  /** A JSON route's body as the client sent it, once read (`open-json-route.ts`): what a passthrough may forward. */
+  jsonText?: string
 }
 
 export type GatewayEnv = { Variables: GatewayVariables }

@@ -483,8 +483,10 @@ const requestHeaders = (
   body: Uint8Array | undefined
 ): Record<string, string> => {
   const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (name.toLowerCase() !== 'content-length') headers[name] = value
+  const given = request.headers
+  // `for…in` over a plain object of strings: no entry arrays, as `Object.entries` would make per header.
+  for (const name in given) {
+    if (name.length !== 14 || name.toLowerCase() !== 'content-length') headers[name] = given[name]
   }
   if (body !== undefined) headers['content-length'] = String(body.byteLength)
   return headers

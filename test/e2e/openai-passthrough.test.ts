@@ -73,6 +73,28 @@ describe('OpenAI client → gateway → OpenAI upstream', () => {
     expect(completion._request_id).toBeTruthy()
   })
 
+  it("forwards the client's own bytes when the model name stays the same, and a rewritten body when it does not", async () => {
+    const post = (text: string) =>
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${E2E_MASTER_KEY}`, 'content-type': 'application/json' },
+        body: text,
+      })
+    // Spacing, key order and `1.0` reach the upstream only if the gateway sends the client's bytes.
+    const text =
+      '{"messages":[{"role":"user","content":"same bytes"}],  "model":"gpt-4o-mini","temperature":1.0}'
+    const same = await post(text)
+    expect(same.status).toBe(200)
+    expect((await same.json()).choices[0].message.content).toBe('echo: same bytes')
+    expect(gateway.openai.requests.at(-1)!.text).toBe(text)
+
+    const renamed = await post(text.replace('"gpt-4o-mini"', '"openai/gpt-4o-mini"'))
+    expect(renamed.status).toBe(200)
+    const upstream = gateway.openai.requests.at(-1)!
+    expect(upstream.text).not.toContain('openai/')
+    expect(upstream.body).toEqual({ ...(JSON.parse(text) as object), model: 'gpt-4o-mini' })
+  })
+
   it('streams the upstream chunks unchanged, ending with the choices:[] usage chunk when include_usage is asked', async () => {
     const stream = await client.chat.completions.create({
       model,

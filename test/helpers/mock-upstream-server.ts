@@ -16,6 +16,8 @@ export type RecordedRequest = {
   headers: Record<string, string>
   /** Parsed JSON body; the raw text when it is not JSON; `undefined` when empty. */
   body: unknown
+  /** The body's text as it arrived (`''` when empty). */
+  text: string
   startedAt: number
   aborted: boolean
   /** Settles when the exchange ends: `completed`, `aborted` by the client, or `dropped` by a fault. */
@@ -190,6 +192,7 @@ const recordRequest = (
     path: incoming.url ?? '/',
     headers,
     body,
+    text,
     startedAt: Date.now(),
     aborted: false,
     settled: new Promise((resolve) => (settle = resolve)),

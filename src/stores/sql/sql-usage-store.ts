@@ -247,7 +247,8 @@ const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
       event.provider ?? '',
       event.userId ?? '',
     ] as const
-    const id = JSON.stringify([bucket, ...dimensions])
+    // Length-prefixed, so that no two combinations share a key (any text may hold any separator).
+    const id = `${bucket}|${dimensions[0].length}:${dimensions[0]}|${dimensions[1].length}:${dimensions[1]}|${dimensions[2].length}:${dimensions[2]}|${dimensions[3].length}:${dimensions[3]}|${dimensions[4].length}:${dimensions[4]}`
     let row = rows.get(id)
     if (row === undefined) {
       row = {
