@@ -123,6 +123,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
   return {
     id: providerId,
     forwards,
+    settlesOnAbort: transport.settlesOnAbort === true,
     requiresMaxTokens: true,
 
     async forward(request, call) {

@@ -201,6 +201,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   return {
     id: providerId,
     forwards,
+    settlesOnAbort: transport.settlesOnAbort === true,
     forwardsModel: (operation, model) => operation !== 'chat-completions' || !viaResponses(model),
 
     async forward(request: ForwardRequest, call: CallContext): Promise<ForwardResponse> {

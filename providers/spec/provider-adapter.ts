@@ -103,6 +103,11 @@ export type UpstreamResponse = {
  */
 export interface UpstreamTransport {
   request(request: UpstreamRequest): Promise<UpstreamResponse>
+  /**
+   * `true` when every promise of a request, `request` itself and its response's `bytes()` and reads, settles as soon
+   * as the request's signal aborts (rejecting): its adapter can then promise the same (`ProviderAdapter.settlesOnAbort`).
+   */
+  readonly settlesOnAbort?: boolean
 }
 
 /** What an HTTP adapter is built with, from its configured provider instance. */
@@ -228,6 +233,13 @@ export interface ProviderAdapter {
    * forwards chat completions and embeddings but has no Responses API; the local model forwards nothing.
    */
   readonly forwards: readonly Operation[]
+  /**
+   * `true` when every promise a call returns (`forward`, `chat`, `streamChat`, `embed`, and the reads of what they
+   * answer) settles as soon as the call's signal aborts, rejecting: the executor then waits on them as they are,
+   * instead of racing each against the attempt's abort (`AttemptScope.race`, a promise and a few closures per wait, on
+   * every request). An adapter whose work does not stop on its signal (one that runs in the process) leaves it unset.
+   */
+  readonly settlesOnAbort?: boolean
   /**
    * Whether an operation in `forwards` is forwarded for this upstream model too (absent: always). `false` sends the
    * call through `chat`/`streamChat` instead: a Chat Completions request for a model OpenAI serves only through its

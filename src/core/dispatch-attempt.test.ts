@@ -71,6 +71,42 @@ describe('first byte', () => {
     expect([outcome.servedBy.provider, elapsed()]).toEqual(['b', 5_000])
   })
 
+  it('waits on an adapter that settles on abort without a race of its own, and still fails the attempt with the timeout', async () => {
+    // Rejects only when its signal fires, with an error of its own: what the Node transport does.
+    const onAbort = (signal: AbortHandle, fail: (error: Error) => void) =>
+      signal.addEventListener('abort', () => fail(new Error('the transport gave up')))
+    const headersLate = createFakeAdapter({
+      id: 'a',
+      forward: (_request, context) =>
+        new Promise((_resolve, reject) => onAbort(context.signal, reject)),
+    })
+    const bodyLate = createFakeAdapter({
+      id: 'b',
+      forward: async (_request, context) => ({
+        status: 200,
+        headers: new Headers({ 'content-type': 'application/json' }),
+        body: new ReadableStream<Uint8Array>({
+          start: (controller) => onAbort(context.signal, (error) => controller.error(error)),
+        }),
+      }),
+    })
+    const c = createFakeAdapter({ id: 'c', forward: async () => forwardResponse(['{}']) })
+    for (const adapter of [headersLate, bodyLate])
+      (adapter as { settlesOnAbort?: boolean }).settlesOnAbort = true
+    const { clock, execute, elapsed } = setup(
+      [headersLate, bodyLate, c],
+      routeOf(['a', 'b', 'c'], { firstByteMs: 5_000 })
+    )
+    // Each failed with the scope's 504, a provider's failure that falls back, not with the adapter's own error
+    // (the gateway's, a 500 that would stop here).
+    const outcome = await clock.settle(execute({ model: 'main' }))
+    expect([outcome.servedBy.provider, outcome.servedBy.attempts, elapsed()]).toEqual([
+      'c',
+      3,
+      10_000,
+    ])
+  })
+
   it('gates a streamed forward on its first body chunk, and replays it', async () => {
     const a = createFakeAdapter({
       id: 'a',

@@ -86,9 +86,13 @@ const deliver = async (options: {
       headers: call.headers,
       text: call.bodyText,
     }
-    const response = await scope.race(adapter.forward!(request, context), discardBody)
+    // An adapter whose calls fail on their own when the scope aborts needs no race around them.
+    const settles = adapter.settlesOnAbort === true
+    const forwarded = adapter.forward!(request, context)
+    const response = settles ? await forwarded : await scope.race(forwarded, discardBody)
     if (!call.stream) {
-      const body = await scope.race(readResponseBytes(response))
+      const reading = readResponseBytes(response)
+      const body = settles ? await reading : await scope.race(reading)
       const problem = forwardedBodyProblem(body, 'json')
       if (problem !== null)
         throw nonsense({ problem, bytes: body, providerId: target.provider.config.id })
@@ -113,6 +117,23 @@ const deliver = async (options: {
   })
   const { reader, first } = await peekFirstChunk({ reader: stream.getReader(), scope })
   return { kind: 'stream', reader, first }
+}
+
+/** The forward taps the call's answer passes through: the adapter's usage tap, and its answer tap when asked. */
+const tapsFor = (target: Target, call: ChatCall): ForwardTap[] => {
+  const adapter = target.provider.adapter
+  const taps: ForwardTap[] = []
+  const usage = adapter.createForwardTap?.({ operation: call.operation, stream: call.stream })
+  if (usage) taps.push(usage)
+  const answer = call.assemble
+    ? adapter.createAnswerTap?.({
+        operation: call.operation,
+        stream: call.stream,
+        onChunk: call.onAnswerChunk,
+      })
+    : undefined
+  if (answer) taps.push(answer)
+  return taps
 }
 
 /** Runs one attempt; rejects with whatever the adapter threw, or with the scope's abort reason when it fired. */
@@ -155,10 +176,7 @@ export const dispatchAttempt = async (options: {
     scope.dispose()
     deadline.dispose()
   }
-  const releaseStream = (end: GuardedStreamEnd): void => {
-    release()
-    onStreamEnd?.(end)
-  }
+  /** The stream's reader, guarded by the idle timeout and the scope; its end releases the attempt. */
   const guard = <T>(reader: ChunkReader<T>, first?: ReadableStreamReadResult<T>): ChunkReader<T> =>
     guardReader({
       reader,
@@ -167,25 +185,11 @@ export const dispatchAttempt = async (options: {
       idleMs: target.timeouts.idleMs,
       signal: scope.signal,
       providerId,
-      onEnd: releaseStream,
+      onEnd: (end) => {
+        release()
+        onStreamEnd?.(end)
+      },
     })
-
-  const tapsFor = (): ForwardTap[] => {
-    const adapter = target.provider.adapter
-    const options = { operation: call.operation, stream: call.stream }
-    const taps: ForwardTap[] = []
-    const usage = adapter.createForwardTap?.(options)
-    if (usage) taps.push(usage)
-    const answer = call.assemble
-      ? adapter.createAnswerTap?.({
-          operation: call.operation,
-          stream: call.stream,
-          onChunk: call.onAnswerChunk,
-        })
-      : undefined
-    if (answer) taps.push(answer)
-    return taps
-  }
   switch (delivered.kind) {
     case 'result':
       release()
@@ -203,7 +207,7 @@ export const dispatchAttempt = async (options: {
         status: response.status,
         headers: response.headers,
         body,
-        taps: tapsFor(),
+        taps: tapsFor(target, call),
         servedBy,
       }
     }
@@ -215,7 +219,7 @@ export const dispatchAttempt = async (options: {
         headers: response.headers,
         reader: guard(delivered.reader, delivered.first),
         createClientRewrite: response.createClientRewrite,
-        taps: tapsFor(),
+        taps: tapsFor(target, call),
         servedBy,
       }
     }

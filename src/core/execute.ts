@@ -195,8 +195,13 @@ export const createExecutor = (
     return { kind: 'chat', request: { ...request, maxTokens }, defaultedMaxTokens: maxTokens }
   }
 
-  const attemptOnce = async (options: Attempt, state: RunState): Promise<ChatOutcome> => {
-    const { target, plan, call, force } = options
+  /** `force`: the attempt goes ahead even with the breaker open (given apart: no object per attempt). */
+  const attemptOnce = async (
+    options: Attempt,
+    force: boolean,
+    state: RunState
+  ): Promise<ChatOutcome> => {
+    const { target, plan, call } = options
     const providerId = target.provider.config.id
     // A client already gone, or a budget already spent, gets no attempt at all.
     if (state.deadline.reason !== undefined) throw new StopRetrying(state.deadline.reason)
@@ -232,26 +237,28 @@ export const createExecutor = (
     })
     try {
       // A stream that breaks after its first byte was a success for the retry logic (it can no longer be retried),
-      // but a failure of the upstream all the same: the breaker counts it.
-      const onStreamEnd = (end: GuardedStreamEnd): void => {
-        if (
-          end.outcome === 'broken' &&
-          end.upstreamFault &&
-          end.error instanceof ProviderError &&
-          breakerOutcomeOf(withProvider(end.error, providerId)) === 'failure'
-        ) {
-          circuitBreaker.recordFailure({ provider: providerId, model: target.model })
-        }
-        observer.observe({
-          type: 'stream-ended',
-          requestId: call.requestId,
-          operation: call.operation,
-          provider: providerId,
-          model: target.model,
-          outcome: end.outcome,
-          durationMs: clock.now() - startedAt,
-        })
-      }
+      // but a failure of the upstream all the same: the breaker counts it. Only a stream has such an end.
+      const onStreamEnd = !call.stream
+        ? undefined
+        : (end: GuardedStreamEnd): void => {
+            if (
+              end.outcome === 'broken' &&
+              end.upstreamFault &&
+              end.error instanceof ProviderError &&
+              breakerOutcomeOf(withProvider(end.error, providerId)) === 'failure'
+            ) {
+              circuitBreaker.recordFailure({ provider: providerId, model: target.model })
+            }
+            observer.observe({
+              type: 'stream-ended',
+              requestId: call.requestId,
+              operation: call.operation,
+              provider: providerId,
+              model: target.model,
+              outcome: end.outcome,
+              durationMs: clock.now() - startedAt,
+            })
+          }
       const outcome = await dispatchAttempt({
         target,
         plan,
@@ -307,7 +314,7 @@ export const createExecutor = (
   const runTarget = (options: Attempt, state: RunState): Promise<ChatOutcome> =>
     retryTarget({
       // A forced attempt (every breaker open) is one probe, not a retry budget against a failing target.
-      run: (attempt) => attemptOnce({ ...options, force: options.force && attempt === 1 }, state),
+      run: (attempt) => attemptOnce(options, options.force && attempt === 1, state),
       policy: options.target.retry,
       fallbackOn: options.target.fallbackOn,
       clock,

@@ -61,40 +61,47 @@ export const isRetryableError = (
   !isQuotaError(error) &&
   !(error.kind === 'http' && fallbackOn.includes(error.status))
 
+/** Decides, then waits (backoff or `Retry-After`): true = try again. `retriesConsumed` counts from 0. */
+const waitBeforeRetry = async <T>(
+  options: RetryOptions<T>,
+  error: unknown,
+  retriesConsumed: number
+): Promise<boolean> => {
+  const { policy, fallbackOn, clock, deadline, random } = options
+  const signal = deadline.abortSignal()
+  if (signal.aborted) throw signal.reason
+  if (retriesConsumed >= policy.maxRetries || !isRetryableError(error, fallbackOn)) return false
+  const backoff = backoffDelay({ retry: retriesConsumed, policy, random })
+  const wait =
+    policy.respectRetryAfter && error.retryAfterMs !== null
+      ? Math.max(backoff, error.retryAfterMs)
+      : backoff
+  if (clock.now() + wait >= deadline.at) return false
+  options.onRetry?.({ attempt: retriesConsumed + 2, delayMs: wait })
+  if (wait > 0) await sleep(clock, wait, signal)
+  return true
+}
+
 /**
  * Runs `run` until it succeeds, or rejects with the last error once retrying is pointless or spent. The first attempt
- * runs before p-retry is called: the success path, nearly every request, pays nothing for the retry loop.
+ * runs before p-retry is called: the success path, nearly every request, pays nothing for the retry loop (no closure
+ * made, no promise but the attempt's own and this function's).
  */
 export const retryTarget = async <T>(options: RetryOptions<T>): Promise<T> => {
-  const { run, policy, fallbackOn, clock, deadline, random } = options
-  /** Decides, then waits (backoff or `Retry-After`): true = try again. `retriesConsumed` counts from 0. */
-  const waitBeforeRetry = async (error: unknown, retriesConsumed: number): Promise<boolean> => {
-    const signal = deadline.abortSignal()
-    if (signal.aborted) throw signal.reason
-    if (retriesConsumed >= policy.maxRetries || !isRetryableError(error, fallbackOn)) return false
-    const backoff = backoffDelay({ retry: retriesConsumed, policy, random })
-    const wait =
-      policy.respectRetryAfter && error.retryAfterMs !== null
-        ? Math.max(backoff, error.retryAfterMs)
-        : backoff
-    if (clock.now() + wait >= deadline.at) return false
-    options.onRetry?.({ attempt: retriesConsumed + 2, delayMs: wait })
-    if (wait > 0) await sleep(clock, wait, signal)
-    return true
-  }
   try {
-    return await run(1)
+    return await options.run(1)
   } catch (error) {
     if (error instanceof AbortError) throw error.originalError
-    if (!(await waitBeforeRetry(error, 0))) throw error
+    if (!(await waitBeforeRetry(options, error, 0))) throw error
   }
-  return pRetry((attempt) => run(attempt + 1), {
-    retries: policy.maxRetries - 1,
+  return pRetry((attempt) => options.run(attempt + 1), {
+    retries: options.policy.maxRetries - 1,
     minTimeout: 0,
     maxTimeout: 0,
     randomize: false,
-    signal: deadline.abortSignal(),
-    shouldRetry: ({ error, retriesConsumed }) => waitBeforeRetry(error, retriesConsumed + 1),
+    signal: options.deadline.abortSignal(),
+    shouldRetry: ({ error, retriesConsumed }) =>
+      waitBeforeRetry(options, error, retriesConsumed + 1),
   })
 }
 

@@ -363,6 +363,25 @@ describe.each<Readers>([
     await upstreamClosed
   })
 
+  it('settles on abort (`settlesOnAbort`): bytes() waiting for a body that never ends rejects when the signal fires', async () => {
+    const { url } = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.write('{"partial":')
+    })
+    const controller = new AbortController()
+    const made = transport()
+    expect(made.settlesOnAbort).toBe(true)
+    const response = await made.request({
+      url,
+      method: 'GET',
+      headers: {},
+      signal: controller.signal,
+    })
+    const whole = response.bytes!()
+    setTimeout(() => controller.abort(), 20)
+    expect(await rejection(whole)).toMatchObject({ kind: 'aborted', status: 499 })
+  })
+
   it('answers a read with everything that has arrived, as one chunk (events written together)', async () => {
     const { url } = await startServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' })

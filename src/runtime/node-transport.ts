@@ -518,6 +518,8 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
   }
 
   return {
+    // An exchange listens to its signal from `start` to its end, and fails whatever waits on it when it fires.
+    settlesOnAbort: true,
     request(request: UpstreamRequest): Promise<UpstreamResponse> {
       const url = splitUrl(request.url)
       const body =
