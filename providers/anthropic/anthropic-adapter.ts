@@ -71,19 +71,22 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
   }
 
   /** Resolves only for a 2xx; any other status is read (bounded), released and thrown as a `ProviderError`. */
-  const send = async (call: CallContext, request: Send): Promise<UpstreamResponse> => {
-    const response = await transport.request({
-      url: `${baseUrl}${request.path}`,
-      method: request.method,
-      headers: headersFor(call, request),
-      ...(request.body === undefined ? {} : { body: request.body }),
-      signal: call.signal,
-      connectTimeoutMs: call.connectTimeoutMs,
-    })
-    if (response.status < 200 || response.status > 299)
-      throw await readAnthropicHttpError(response, providerId)
-    return response
-  }
+  const accepted = (response: UpstreamResponse): UpstreamResponse | Promise<never> =>
+    response.status >= 200 && response.status <= 299
+      ? response
+      : readAnthropicHttpError(response, providerId).then((error) => Promise.reject(error))
+  // One promise on the way: this runs on every call.
+  const send = (call: CallContext, request: Send): Promise<UpstreamResponse> =>
+    transport
+      .request({
+        url: `${baseUrl}${request.path}`,
+        method: request.method,
+        headers: headersFor(call, request),
+        body: request.body,
+        signal: call.signal,
+        connectTimeoutMs: call.connectTimeoutMs,
+      })
+      .then(accepted)
 
   const readJson = async <T>(
     response: UpstreamResponse,

@@ -105,23 +105,27 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
     return hasConfigHeaders ? { ...headers, ...configHeaders } : headers
   }
 
-  /** Sends one request; a non-2xx status is read, its body released, and thrown as a `ProviderError`. */
-  const send = async (
+  /** A 2xx answer as it is; any other status read, its body released, and thrown as a `ProviderError`. */
+  const accepted = (response: UpstreamResponse): UpstreamResponse | Promise<never> =>
+    response.status >= 200 && response.status <= 299
+      ? response
+      : readOpenAIError({ response, providerId }).then((error) => Promise.reject(error))
+
+  /** Sends one request (one promise on the way: this runs on every call). */
+  const send = (
     call: CallContext,
     request: Pick<UpstreamRequest, 'method' | 'body'> & { path: string }
-  ): Promise<UpstreamResponse> => {
-    const response = await transport.request({
-      url: `${baseUrl}${request.path}`,
-      method: request.method,
-      headers: headersFor(call, request.body !== undefined),
-      body: request.body,
-      signal: call.signal,
-      connectTimeoutMs: call.connectTimeoutMs,
-    })
-    if (response.status < 200 || response.status > 299)
-      throw await readOpenAIError({ response, providerId })
-    return response
-  }
+  ): Promise<UpstreamResponse> =>
+    transport
+      .request({
+        url: `${baseUrl}${request.path}`,
+        method: request.method,
+        headers: headersFor(call, request.body !== undefined),
+        body: request.body,
+        signal: call.signal,
+        connectTimeoutMs: call.connectTimeoutMs,
+      })
+      .then(accepted)
 
   /** Reads a whole 2xx JSON body; an unreadable one is the upstream's fault (502). */
   const readJson = async (response: UpstreamResponse): Promise<unknown> => {

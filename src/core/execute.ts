@@ -29,7 +29,7 @@ import { resolveTargets, type Target } from './model-router.ts'
 import { shortTargetOf } from './short-requests.ts'
 import type { ProviderRegistry } from './provider-registry.ts'
 import type { ResolvedConfig } from './resolve-config.ts'
-import { isQuotaError, retryTarget, StopRetrying } from './retry.ts'
+import { isQuotaError, retryAfterFirst, StopRetrying, type RetryOptions } from './retry.ts'
 
 /** What the executor needs from the outside world (a part of `Deps`). */
 export type ExecutorDeps = {
@@ -311,26 +311,37 @@ export const createExecutor = (
     }
   }
 
-  const runTarget = (options: Attempt, state: RunState): Promise<ChatOutcome> =>
-    retryTarget({
-      // A forced attempt (every breaker open) is one probe, not a retry budget against a failing target.
-      run: (attempt) => attemptOnce(options, options.force && attempt === 1, state),
-      policy: options.target.retry,
-      fallbackOn: options.target.fallbackOn,
-      clock,
-      deadline: state.deadline,
-      random,
-      onRetry: ({ delayMs }) =>
-        observer.observe({
-          type: 'retry',
-          requestId: options.call.requestId,
-          operation: options.call.operation,
-          provider: options.target.provider.config.id,
-          model: options.target.model,
-          attempt: state.attempts + 1,
-          delayMs,
-        }),
-    })
+  const retryOptions = (options: Attempt, state: RunState): RetryOptions<ChatOutcome> => ({
+    // A forced attempt (every breaker open) is one probe, not a retry budget against a failing target.
+    run: (attempt) => attemptOnce(options, options.force && attempt === 1, state),
+    policy: options.target.retry,
+    fallbackOn: options.target.fallbackOn,
+    clock,
+    deadline: state.deadline,
+    random,
+    onRetry: ({ delayMs }) =>
+      observer.observe({
+        type: 'retry',
+        requestId: options.call.requestId,
+        operation: options.call.operation,
+        provider: options.target.provider.config.id,
+        model: options.target.model,
+        attempt: state.attempts + 1,
+        delayMs,
+      }),
+  })
+
+  /**
+   * Attempts a target with its retries. The first attempt is made here, so a success (nearly every call) costs no
+   * retry options, closures or retry frame.
+   */
+  const runTarget = async (options: Attempt, state: RunState): Promise<ChatOutcome> => {
+    try {
+      return await attemptOnce(options, options.force, state)
+    } catch (error) {
+      return await retryAfterFirst(retryOptions(options, state), error)
+    }
+  }
 
   const estimate = (target: Target, canonical: ChatRequest, state: RunState): ChatOutcome => {
     state.deadline.dispose()
@@ -361,49 +372,6 @@ export const createExecutor = (
       to: { provider: to.provider.config.id, model: to.model },
       reason,
     })
-
-  const runTargets = async (call: ChatCall, state: RunState): Promise<ChatOutcome> => {
-    let canonical: ChatRequest | undefined
-    const toCanonical = (): ChatRequest => (canonical ??= call.toCanonical())
-    const skipped: { target: Target; plan: AttemptPlan }[] = []
-    let left: { target: Target; reason: 'failed' | 'circuit-open' } | null = null
-    for (const target of call.route.targets) {
-      if (left !== null) fellBack(call, left.target, target, left.reason)
-      const plan = planFor(target, call, toCanonical)
-      if (plan.kind === 'estimate') return estimate(target, toCanonical(), state)
-      const attemptsBefore = state.attempts
-      try {
-        return await runTarget({ target, plan, call, force: false }, state)
-      } catch (error) {
-        if (state.deadline.reason !== undefined) throw state.deadline.reason
-        if (error instanceof CircuitOpenError) {
-          if (state.attempts === attemptsBefore) skipped.push({ target, plan })
-          left = { target, reason: 'circuit-open' }
-          continue
-        }
-        if (!(error instanceof ProviderError) || isClientError(error, target)) throw error
-        left = { target, reason: 'failed' }
-      }
-    }
-    if (state.attempts === 0 && skipped.length > 0) {
-      const blockedSince = (entry: { target: Target }): number =>
-        circuitBreaker.blockedSince({
-          provider: entry.target.provider.config.id,
-          model: entry.target.model,
-        }) ?? Number.POSITIVE_INFINITY
-      const oldest = skipped.reduce((best, entry) =>
-        blockedSince(entry) < blockedSince(best) ? entry : best
-      )
-      try {
-        return await runTarget({ ...oldest, call, force: true }, state)
-      } catch (error) {
-        if (state.deadline.reason !== undefined) throw state.deadline.reason
-        throw error instanceof CircuitOpenError && state.lastFailure ? state.lastFailure : error
-      }
-    }
-    if (state.lastFailure) throw state.lastFailure
-    throw new GatewayError('unavailable', `No provider could serve the model \`${call.model}\`.`)
-  }
 
   const route: Executor['route'] = ({ model, operation }) => {
     const resolved = resolveTargets({
@@ -451,8 +419,48 @@ export const createExecutor = (
       signal: call.signal,
     })
     const state: RunState = { attempts: 0, lastFailure: null, deadline }
+    // Every target in turn, until one answers (one async frame for the whole call: its targets are tried here).
     try {
-      return await runTargets(call, state)
+      let canonical: ChatRequest | undefined
+      const toCanonical = (): ChatRequest => (canonical ??= call.toCanonical())
+      let skipped: { target: Target; plan: AttemptPlan }[] | null = null
+      let left: { target: Target; reason: 'failed' | 'circuit-open' } | null = null
+      for (const target of call.route.targets) {
+        if (left !== null) fellBack(call, left.target, target, left.reason)
+        const plan = planFor(target, call, toCanonical)
+        if (plan.kind === 'estimate') return estimate(target, toCanonical(), state)
+        const attemptsBefore = state.attempts
+        try {
+          return await runTarget({ target, plan, call, force: false }, state)
+        } catch (error) {
+          if (state.deadline.reason !== undefined) throw state.deadline.reason
+          if (error instanceof CircuitOpenError) {
+            if (state.attempts === attemptsBefore) (skipped ??= []).push({ target, plan })
+            left = { target, reason: 'circuit-open' }
+            continue
+          }
+          if (!(error instanceof ProviderError) || isClientError(error, target)) throw error
+          left = { target, reason: 'failed' }
+        }
+      }
+      if (state.attempts === 0 && skipped !== null) {
+        const blockedSince = (entry: { target: Target }): number =>
+          circuitBreaker.blockedSince({
+            provider: entry.target.provider.config.id,
+            model: entry.target.model,
+          }) ?? Number.POSITIVE_INFINITY
+        const oldest = skipped.reduce((best, entry) =>
+          blockedSince(entry) < blockedSince(best) ? entry : best
+        )
+        try {
+          return await runTarget({ ...oldest, call, force: true }, state)
+        } catch (error) {
+          if (state.deadline.reason !== undefined) throw state.deadline.reason
+          throw error instanceof CircuitOpenError && state.lastFailure ? state.lastFailure : error
+        }
+      }
+      if (state.lastFailure) throw state.lastFailure
+      throw new GatewayError('unavailable', `No provider could serve the model \`${call.model}\`.`)
     } catch (error) {
       deadline.dispose()
       if (error instanceof ProviderError)

@@ -91,9 +91,17 @@ export const retryTarget = async <T>(options: RetryOptions<T>): Promise<T> => {
   try {
     return await options.run(1)
   } catch (error) {
-    if (error instanceof AbortError) throw error.originalError
-    if (!(await waitBeforeRetry(options, error, 0))) throw error
+    return await retryAfterFirst(options, error)
   }
+}
+
+/**
+ * `retryTarget` once its first attempt failed with `error`: for a caller that made the first attempt itself, so
+ * that a success costs it neither this function nor its options.
+ */
+export const retryAfterFirst = async <T>(options: RetryOptions<T>, error: unknown): Promise<T> => {
+  if (error instanceof AbortError) throw error.originalError
+  if (!(await waitBeforeRetry(options, error, 0))) throw error
   return pRetry((attempt) => options.run(attempt + 1), {
     retries: options.policy.maxRetries - 1,
     minTimeout: 0,
