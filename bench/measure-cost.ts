@@ -33,6 +33,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import autocannon, { type AutocannonResult } from 'autocannon'
 import { stringify } from 'yaml'
 import { connectRawRedis } from '../test/contract/connect-raw-redis.ts'
@@ -45,7 +46,8 @@ import {
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 import { createBenchTenant } from './create-bench-tenant.ts'
 import { readCpuSeconds } from './read-cpu-seconds.ts'
-import { stopChild } from './spawn-pinned.ts'
+import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
+import { transpileToCache } from './transpile-to-cache.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
 import { primeCache } from './prime-cache.ts'
 import {
@@ -363,6 +365,33 @@ const startBaseline = async (): Promise<{
 }
 
 /**
+ * `MEASURE_FLOOR=1` (`plain` only): the least a Hono app on @hono/node-server does for the same call
+ * (`hono-floor-proxy.ts`), measured in the same rounds. `gateway/floor` is then the gateway's own work per request,
+ * and `floor/reference` what Hono and its Node adapter cost over the reference proxy.
+ */
+const startFloor = async (): Promise<{
+  url: string
+  pid: number
+  stop: () => Promise<void>
+} | null> => {
+  if (process.env.MEASURE_FLOOR !== '1') return null
+  if (kind !== 'plain') throw new Error('MEASURE_FLOOR: for plain only')
+  const child = spawnPinned({
+    nodeArgs: [transpileToCache(fileURLToPath(new URL('./hono-floor-proxy.ts', import.meta.url)))],
+    core: 0,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      UPSTREAM_ORIGIN: new URL(processes.mock.baseUrl).origin,
+      UPSTREAM_API_KEY: benchSettings.upstreamApiKey,
+      PORT: '0',
+    },
+  })
+  const { url } = await readJsonLine<{ url: string }>(child, 20_000)
+  return { url, pid: child.pid as number, stop: () => stopChild(child, 5_000) }
+}
+
+/**
  * The reference against the gateway (and, for `plain-tenant`, the gateway with a tenant key; with `MEASURE_BASELINE`,
  * another checkout's gateway).
  */
@@ -395,12 +424,20 @@ const measureChat = async (rounds: number) => {
     })
   }
   const baseline = await startBaseline()
+  const floor = await startFloor()
   try {
     if (baseline !== null)
       targets.push({
         name: 'baseline',
         url: baseline.url,
         pid: baseline.pid,
+        request: chatRequest(benchSettings.masterKey),
+      })
+    if (floor !== null)
+      targets.push({
+        name: 'hono floor',
+        url: floor.url,
+        pid: floor.pid,
         request: chatRequest(benchSettings.masterKey),
       })
     const rows = await measureInterleaved(targets, rounds)
@@ -416,8 +453,15 @@ const measureChat = async (rounds: number) => {
         `baseline/reference: CPU per request ${(before.cpuMicros / reference.cpuMicros).toFixed(2)}; gateway/baseline: ${(gateway.cpuMicros / before.cpuMicros).toFixed(3)} (${(gateway.cpuMicros - before.cpuMicros).toFixed(1)} µs per request)`
       )
     } else if (tenantKind) reportTenant(rows[2], reference, gateway)
+    if (floor !== null) {
+      const least = rows[rows.length - 1]
+      console.log(
+        `hono floor/reference: CPU per request ${(least.cpuMicros / reference.cpuMicros).toFixed(2)}; gateway/hono floor: ${(gateway.cpuMicros / least.cpuMicros).toFixed(2)} (${(gateway.cpuMicros - least.cpuMicros).toFixed(1)} µs per request of the gateway's own)`
+      )
+    }
   } finally {
     await baseline?.stop()
+    await floor?.stop()
   }
 }
 
