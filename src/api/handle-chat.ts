@@ -102,7 +102,8 @@ export const createChatHandler = (options: ChatHandlerOptions) => {
     return handleChat(options, {
       c,
       body,
-      bodyText: prepared === null ? c.get('jsonText') : undefined,
+      // `prepare` hands back the body it was given when it changed nothing (Codex CLI's `store: false` requests).
+      bodyText: prepared === null || prepared.body === valid ? c.get('jsonText') : undefined,
       model: body.model as string,
       stream: generative && body.stream === true,
       transformBody: options.transformFor?.(body),

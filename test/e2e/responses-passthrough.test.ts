@@ -82,6 +82,20 @@ describe('OpenAI Responses client → gateway → OpenAI upstream (forwarded)', 
     expect(usage.costMicroUsd).toEqual(expect.any(Number))
   })
 
+  it("sends the client's own bytes upstream when nothing in the body changes (store: false, as Codex CLI sends)", async () => {
+    const text = '{"model":"gpt-4o-mini", "input":"same bytes","store":false,"temperature":1.0}'
+    const response = await fetch(`${gateway.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${E2E_MASTER_KEY}`, 'content-type': 'application/json' },
+      body: text,
+    })
+    expect(response.status).toBe(200)
+    expect(
+      ((await response.json()) as { output_text?: string; output: unknown[] }).output
+    ).not.toHaveLength(0)
+    expect(upstreamRequests().at(-1)!.text).toBe(text)
+  })
+
   it('streams the upstream events through unchanged and reads the usage from response.completed', async () => {
     const { data: stream, response: raw } = await client.responses
       .create({ model, input: 'hello stream', stream: true })
