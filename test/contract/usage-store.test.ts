@@ -380,6 +380,35 @@ defineStoreContract<Fixture>({
       })
     })
 
+    it("sums runs of one key's calls as the raw events say: across an hour's end, a run resumed, a key of none", async () => {
+      const { store } = getFixture()
+      // Runs of identical dimensions (how a busy key's batch looks), each broken by an hour's end or another key.
+      const run = (count: number, first: number, overrides: Partial<UsageRecord>): UsageRecord[] =>
+        Array.from({ length: count }, (_, index) =>
+          usageEvent({ time: first + index * 60_000, inputTokens: 10 + index, ...overrides })
+        )
+      const events = [
+        ...run(4, start + hour - 2 * 60_000, { keyId: 'key_run' }), // two in one hour, two in the next
+        ...run(3, start + hour + 10 * 60_000, { keyId: 'key_other' }),
+        ...run(3, start + hour + 20 * 60_000, { keyId: 'key_run', costMicroUsd: null }),
+        ...run(2, start + hour + 30 * 60_000, { keyId: null, tenantId: null }),
+        ...run(2, start + hour + 40 * 60_000, { keyId: 'key_run', userId: 'alice' }),
+        ...run(2, start + day - 60_000, { keyId: 'key_run', status: 500, error: 'upstream' }),
+      ]
+      await store.record(events)
+      for (const granularity of [null, 'day', 'hour'] as const) {
+        const query = {
+          from: start,
+          to: start + 2 * day,
+          groupBy: ['tenant', 'key', 'user'] as UsageDimension[],
+          granularity,
+        }
+        expect(canonical(await store.summarize(query)), JSON.stringify(query)).toEqual(
+          canonical(expectedSummary(events, query))
+        )
+      }
+    })
+
     it('adds a settlement to its request: one request with its real tokens and cost, priced, counted once', async () => {
       const { store, storedEvents } = getFixture()
       const created = usageEvent({

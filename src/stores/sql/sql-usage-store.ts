@@ -130,54 +130,53 @@ const chunks = <T>(items: readonly T[], size: number): T[][] => {
 const plus = (left: number | null, right: number | null): number | null =>
   left === null ? right : right === null ? left : left + right
 
-/** A wrong value from a sink is a bug to see at once, not a row another backend would store differently. */
+/** `value` is a whole number ≥ 0 (or `null`, when `nullable`); throws naming the record and the field otherwise. */
+const checkInteger = (
+  event: UsageRecord,
+  field: keyof UsageRecord,
+  value: unknown,
+  nullable: boolean
+): void => {
+  if (value === null && nullable) return
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new TypeError(
+      `usage record ${event.id}: ${field} is ${nullable ? 'a whole number ≥ 0 or null' : 'a whole number ≥ 0'}, got ${String(value)}`
+    )
+}
+
+/**
+ * A wrong value from a sink is a bug to see at once, not a row another backend would store differently. Each field
+ * read by name (not `event[field]` in a loop): the usage writer runs this for every event.
+ */
 const checkRecord = (event: UsageRecord): void => {
-  const integer = (field: keyof UsageRecord, nullable: boolean): void => {
-    const value = event[field]
-    if (value === null && nullable) return
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
-      throw new TypeError(
-        `usage record ${event.id}: ${field} is ${nullable ? 'a whole number ≥ 0 or null' : 'a whole number ≥ 0'}, got ${String(value)}`
-      )
-  }
   if (typeof event.id !== 'string' || event.id === '')
     throw new TypeError('a usage record needs an id')
   if (event.kind !== 'request' && event.kind !== 'settlement')
     throw new TypeError(
       `usage record ${event.id}: kind is 'request' or 'settlement', got ${String(event.kind)}`
     )
-  integer('time', false)
-  integer('attempts', false)
-  integer('status', false)
-  integer('latencyMs', false)
-  integer('ttfbMs', true)
-  integer('inputTokens', true)
-  integer('outputTokens', true)
-  integer('cachedTokens', true)
-  integer('cacheWriteTokens', true)
-  integer('reasoningTokens', true)
-  integer('costMicroUsd', true)
+  checkInteger(event, 'time', event.time, false)
+  checkInteger(event, 'attempts', event.attempts, false)
+  checkInteger(event, 'status', event.status, false)
+  checkInteger(event, 'latencyMs', event.latencyMs, false)
+  checkInteger(event, 'ttfbMs', event.ttfbMs, true)
+  checkInteger(event, 'inputTokens', event.inputTokens, true)
+  checkInteger(event, 'outputTokens', event.outputTokens, true)
+  checkInteger(event, 'cachedTokens', event.cachedTokens, true)
+  checkInteger(event, 'cacheWriteTokens', event.cacheWriteTokens, true)
+  checkInteger(event, 'reasoningTokens', event.reasoningTokens, true)
+  checkInteger(event, 'costMicroUsd', event.costMicroUsd, true)
   if (!cacheOutcomes.has(event.cache))
     throw new TypeError(
       `usage record ${event.id}: cache is 'hit', 'miss', 'bypass' or null, got ${String(event.cache)}`
     )
-  integer('savedCostMicroUsd', true)
+  checkInteger(event, 'savedCostMicroUsd', event.savedCostMicroUsd, true)
   // A saving belongs to a hit: on any other event it would be summed into no hit's row.
   if (event.savedCostMicroUsd !== null && event.cache !== 'hit')
     throw new TypeError(
       `usage record ${event.id}: savedCostMicroUsd is for a cache hit only, got one with cache ${String(event.cache)}`
     )
 }
-
-/** The record with its client-given text as every backend stores it (`storable-text.ts`). */
-const clientTextFields = [
-  'userId',
-  'operation',
-  'requestedModel',
-  'provider',
-  'model',
-  'error',
-] as const satisfies readonly (keyof UsageRecord)[]
 
 /**
  * The record with its client-given text as every backend stores it (`storable-text.ts`): the record itself when all of
@@ -186,7 +185,15 @@ const clientTextFields = [
 const isClean = (text: string | null): boolean => text === null || isStorableText(text)
 
 const isStorableRecord = (event: UsageRecord): boolean => {
-  for (const field of clientTextFields) if (!isClean(event[field])) return false
+  if (
+    !isClean(event.userId) ||
+    !isClean(event.operation) ||
+    !isClean(event.requestedModel) ||
+    !isClean(event.provider) ||
+    !isClean(event.model) ||
+    !isClean(event.error)
+  )
+    return false
   for (const tag of event.tags) if (!isClean(tag)) return false
   return true
 }
@@ -235,11 +242,126 @@ const eventRow = (event: UsageRecord): Insertable<UsageEventsTable> => ({
   saved_cost_micro_usd: event.savedCostMicroUsd,
 })
 
+/** The columns of `eventValues`, in its order: `eventRow`'s, so the two write the same row. */
+const eventColumns = [
+  'id',
+  'kind',
+  'time',
+  'request_id',
+  'tenant_id',
+  'key_id',
+  'user_id',
+  'tags',
+  'operation',
+  'requested_model',
+  'provider',
+  'model',
+  'attempts',
+  'status',
+  'stream',
+  'error',
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'cost_micro_usd',
+  'latency_ms',
+  'ttfb_ms',
+  'client_aborted',
+  'cache',
+  'saved_cost_micro_usd',
+] as const satisfies readonly (keyof UsageEventsTable)[]
+
+// A column added to the events table must be written by `eventValues` too, or this stops compiling.
+const everyEventColumnWritten: [
+  Exclude<keyof UsageEventsTable, (typeof eventColumns)[number]>,
+] extends [never]
+  ? true
+  : never = true
+void everyEventColumnWritten
+
+/**
+ * `eventRow` as the values of `eventColumns`, for SQLite's prepared statement: written out field by field, as the
+ * usage writer builds one for every event (a row object read back by column name cost a keyed load per value).
+ */
+const eventValues = (event: UsageRecord): unknown[] => [
+  event.id,
+  event.kind,
+  event.time,
+  event.requestId,
+  event.tenantId,
+  event.keyId,
+  event.userId,
+  JSON.stringify(event.tags),
+  event.operation,
+  event.requestedModel,
+  event.provider,
+  event.model,
+  event.attempts,
+  event.status,
+  event.stream ? 1 : 0,
+  event.error,
+  event.inputTokens,
+  event.outputTokens,
+  event.cachedTokens,
+  event.cacheWriteTokens,
+  event.reasoningTokens,
+  event.costMicroUsd,
+  event.latencyMs,
+  event.ttfbMs,
+  event.clientAborted ? 1 : 0,
+  event.cache,
+  event.savedCostMicroUsd,
+]
+
+/** Adds one event to its roll-up row. */
+const addToRollup = (row: Rollup, event: UsageRecord): void => {
+  // A settlement adds to its request's row what the request learned late: no request, no latency, and a cost that
+  // is no longer unknown.
+  const settlement = event.kind === 'settlement'
+  if (!settlement) {
+    row.requests += 1
+    row.latency_ms_total += event.latencyMs
+    if (event.costMicroUsd === null) row.unpriced_requests += 1
+    if (event.cache === 'hit') {
+      row.cache_hits += 1
+      row.saved_cost_micro_usd = plus(row.saved_cost_micro_usd ?? null, event.savedCostMicroUsd)
+    } else if (event.cache === 'miss') row.cache_misses += 1
+  } else if (event.costMicroUsd !== null) row.unpriced_requests -= 1
+  if (event.status >= 400 || event.error !== null) row.errors += 1
+  if (event.clientAborted) row.client_aborted += 1
+  row.input_tokens = plus(row.input_tokens ?? null, event.inputTokens)
+  row.output_tokens = plus(row.output_tokens ?? null, event.outputTokens)
+  row.cached_tokens = plus(row.cached_tokens ?? null, event.cachedTokens)
+  row.cache_write_tokens = plus(row.cache_write_tokens ?? null, event.cacheWriteTokens)
+  row.reasoning_tokens = plus(row.reasoning_tokens ?? null, event.reasoningTokens)
+  row.cost_micro_usd = plus(row.cost_micro_usd ?? null, event.costMicroUsd)
+}
+
 /** The events' roll-up rows for buckets of `unit`, one per combination, in the order they are written. */
 const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
   const rows = new Map<string, Rollup>()
+  // The row of the event before, and that event: a batch is mostly runs of one key's calls to one model, whose
+  // events share a row, found by comparing five fields instead of building and hashing the row's key.
+  let row: Rollup | undefined
+  let previous: UsageRecord | undefined
   for (const event of events) {
     const bucket = floorTo(event.time, unit)
+    if (
+      row !== undefined &&
+      previous !== undefined &&
+      bucket === row.bucket_start &&
+      event.tenantId === previous.tenantId &&
+      event.keyId === previous.keyId &&
+      event.model === previous.model &&
+      event.provider === previous.provider &&
+      event.userId === previous.userId
+    ) {
+      addToRollup(row, event)
+      continue
+    }
+    previous = event
     const dimensions = [
       event.tenantId ?? '',
       event.keyId ?? '',
@@ -249,7 +371,7 @@ const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
     ] as const
     // Length-prefixed, so that no two combinations share a key (any text may hold any separator).
     const id = `${bucket}|${dimensions[0].length}:${dimensions[0]}|${dimensions[1].length}:${dimensions[1]}|${dimensions[2].length}:${dimensions[2]}|${dimensions[3].length}:${dimensions[3]}|${dimensions[4].length}:${dimensions[4]}`
-    let row = rows.get(id)
+    row = rows.get(id)
     if (row === undefined) {
       row = {
         bucket_start: bucket,
@@ -275,26 +397,7 @@ const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
       }
       rows.set(id, row)
     }
-    // A settlement adds to its request's row what the request learned late: no request, no latency, and a cost that
-    // is no longer unknown.
-    const settlement = event.kind === 'settlement'
-    if (!settlement) {
-      row.requests += 1
-      row.latency_ms_total += event.latencyMs
-      if (event.costMicroUsd === null) row.unpriced_requests += 1
-      if (event.cache === 'hit') {
-        row.cache_hits += 1
-        row.saved_cost_micro_usd = plus(row.saved_cost_micro_usd ?? null, event.savedCostMicroUsd)
-      } else if (event.cache === 'miss') row.cache_misses += 1
-    } else if (event.costMicroUsd !== null) row.unpriced_requests -= 1
-    if (event.status >= 400 || event.error !== null) row.errors += 1
-    if (event.clientAborted) row.client_aborted += 1
-    row.input_tokens = plus(row.input_tokens ?? null, event.inputTokens)
-    row.output_tokens = plus(row.output_tokens ?? null, event.outputTokens)
-    row.cached_tokens = plus(row.cached_tokens ?? null, event.cachedTokens)
-    row.cache_write_tokens = plus(row.cache_write_tokens ?? null, event.cacheWriteTokens)
-    row.reasoning_tokens = plus(row.reasoning_tokens ?? null, event.reasoningTokens)
-    row.cost_micro_usd = plus(row.cost_micro_usd ?? null, event.costMicroUsd)
+    addToRollup(row, event)
   }
   // Sorted by the unique key (code-unit order, the same in every process): the lock order of the upsert.
   return [...rows.entries()]
@@ -467,7 +570,11 @@ export const createSqlUsageStore = (options: { database: SqlDatabase }): UsageSt
         })
         await db.connection().execute(async () =>
           sqliteWriter.write({
-            insertNew: { table: 'usage_events', rows: events.map(eventRow) },
+            insertNew: {
+              table: 'usage_events',
+              columns: eventColumns,
+              rows: events.map(eventValues),
+            },
             upserts: (freshIndexes) => {
               const fresh = freshIndexes.map((index) => events[index])
               return [

@@ -5,9 +5,8 @@
  * parameters for 400 events), which cost more than SQLite's own work; a prepared single-row statement run per row
  * costs less than either (a usage event with its roll-ups: about 9 µs of CPU instead of 21 to 26, batches of 500).
  *
- * The statements are built from the rows themselves (their keys are the columns), so a column added to a row builder
- * is written here without a second list to keep in step; they are prepared on first use (after the migrations) and
- * kept per column list.
+ * The statements are built from the column lists the batch gives (an upsert's: its rows' keys), prepared on first use
+ * (after the migrations) and kept per column list.
  */
 import type SqliteDatabase from 'better-sqlite3'
 
@@ -23,8 +22,11 @@ export type SqliteUpsert = {
 }
 
 export type SqliteBatch = {
-  /** Inserted unless a row with the same `id` exists; `fresh` gets those that were new, in order. */
-  insertNew: { table: string; rows: readonly Row[] }
+  /**
+   * Inserted unless a row with the same `id` exists; `fresh` gets those that were new, in order. Each row is the
+   * values of `columns` in their order: one array per row, rather than an object read back by column name.
+   */
+  insertNew: { table: string; columns: readonly string[]; rows: readonly (readonly unknown[])[] }
   /** Upserts computed from the fresh rows, written in the same transaction. */
   upserts: (fresh: readonly number[]) => readonly SqliteUpsert[]
 }
@@ -69,13 +71,12 @@ export const createSqliteBatchWriter = (sqlite: SqliteDatabase.Database) => {
    * is waited for (`busy_timeout`) rather than met with a stale snapshot.
    */
   const write = sqlite.transaction((batch: SqliteBatch): void => {
-    const { table, rows } = batch.insertNew
+    const { table, columns, rows } = batch.insertNew
     const fresh: number[] = []
     if (rows.length > 0) {
-      const columns = Object.keys(rows[0])
       const insert = insertStatement(table, columns)
       for (let index = 0; index < rows.length; index += 1) {
-        if (insert.run(values(rows[index], columns)).changes === 1) fresh.push(index)
+        if (insert.run(rows[index]).changes === 1) fresh.push(index)
       }
     }
     if (fresh.length === 0) return
