@@ -13,7 +13,7 @@ import type {
 } from '../../providers/spec/provider-adapter.ts'
 import type { ChatCall, ChatOutcome, ServedBy } from './chat-call.ts'
 import type { Clock } from './clock.ts'
-import type { AttemptScope, Deadline } from './deadline.ts'
+import type { Deadline } from './deadline.ts'
 import {
   guardReader,
   peekFirstChunk,
@@ -69,56 +69,6 @@ const discardBody = (response: ForwardResponse): void => {
   response.body.cancel().catch(() => {})
 }
 
-const deliver = async (options: {
-  target: Target
-  plan: AttemptPlan
-  call: ChatCall
-  scope: AttemptScope
-  context: CallContext
-}): Promise<Delivered> => {
-  const { target, plan, call, scope, context } = options
-  const adapter = target.provider.adapter
-  if (plan.kind === 'forward') {
-    const request = {
-      operation: call.operation,
-      body: call.body,
-      model: target.model,
-      headers: call.headers,
-      text: call.bodyText,
-    }
-    // An adapter whose calls fail on their own when the scope aborts needs no race around them.
-    const settles = adapter.settlesOnAbort === true
-    const forwarded = adapter.forward!(request, context)
-    const response = settles ? await forwarded : await scope.race(forwarded, discardBody)
-    if (!call.stream) {
-      const reading = readResponseBytes(response)
-      const body = settles ? await reading : await scope.race(reading)
-      const problem = forwardedBodyProblem(body, 'json')
-      if (problem !== null)
-        throw nonsense({ problem, bytes: body, providerId: target.provider.config.id })
-      return { kind: 'forward-complete', response, body }
-    }
-    const { reader, first } = await peekFirstChunk({ reader: bodyReader(response), scope })
-    const problem = first.done
-      ? 'The upstream answered with an empty stream.'
-      : forwardedBodyProblem(first.value, 'sse')
-    if (problem !== null) {
-      reader.cancel().catch(() => {})
-      throw nonsense({ problem, bytes: first.value, providerId: target.provider.config.id })
-    }
-    return { kind: 'forward', response, reader, first }
-  }
-  if (plan.kind === 'embed')
-    return { kind: 'embeddings', result: await scope.race(adapter.embed!(plan.request, context)) }
-  if (!call.stream)
-    return { kind: 'result', result: await scope.race(adapter.chat(plan.request, context)) }
-  const stream = await scope.race(adapter.streamChat(plan.request, context), (late) => {
-    late.cancel().catch(() => {})
-  })
-  const { reader, first } = await peekFirstChunk({ reader: stream.getReader(), scope })
-  return { kind: 'stream', reader, first }
-}
-
 /** The forward taps the call's answer passes through: the adapter's usage tap, and its answer tap when asked. */
 const tapsFor = (target: Target, call: ChatCall): ForwardTap[] => {
   const adapter = target.provider.adapter
@@ -156,9 +106,53 @@ export const dispatchAttempt = async (options: {
     requestId: call.requestId,
     connectTimeoutMs: target.timeouts.connectMs,
   }
+  const adapter = target.provider.adapter
+  // Delivered in this frame (no function of its own: one async frame, and its promises, fewer per attempt).
   let delivered: Delivered
   try {
-    delivered = await deliver({ target, plan, call, scope, context })
+    if (plan.kind === 'forward') {
+      const request = {
+        operation: call.operation,
+        body: call.body,
+        model: target.model,
+        headers: call.headers,
+        text: call.bodyText,
+      }
+      // An adapter whose calls fail on their own when the scope aborts needs no race around them.
+      const settles = adapter.settlesOnAbort === true
+      const forwarded = adapter.forward!(request, context)
+      const response = settles ? await forwarded : await scope.race(forwarded, discardBody)
+      if (!call.stream) {
+        const reading = readResponseBytes(response)
+        const body = settles ? await reading : await scope.race(reading)
+        const problem = forwardedBodyProblem(body, 'json')
+        if (problem !== null) throw nonsense({ problem, bytes: body, providerId })
+        delivered = { kind: 'forward-complete', response, body }
+      } else {
+        const { reader, first } = await peekFirstChunk({ reader: bodyReader(response), scope })
+        const problem = first.done
+          ? 'The upstream answered with an empty stream.'
+          : forwardedBodyProblem(first.value, 'sse')
+        if (problem !== null) {
+          reader.cancel().catch(() => {})
+          throw nonsense({ problem, bytes: first.value, providerId })
+        }
+        delivered = { kind: 'forward', response, reader, first }
+      }
+    } else if (plan.kind === 'embed')
+      delivered = {
+        kind: 'embeddings',
+        result: await scope.race(adapter.embed!(plan.request, context)),
+      }
+    else if (!call.stream)
+      delivered = { kind: 'result', result: await scope.race(adapter.chat(plan.request, context)) }
+    else {
+      const stream = await scope.race(adapter.streamChat(plan.request, context), (late) => {
+        late.cancel().catch(() => {})
+      })
+      const { reader, first } = await peekFirstChunk({ reader: stream.getReader(), scope })
+      delivered = { kind: 'stream', reader, first }
+    }
   } catch (error) {
     scope.dispose()
     throw scope.signal.aborted ? scope.signal.reason : error

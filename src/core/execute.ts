@@ -431,7 +431,13 @@ export const createExecutor = (
         if (plan.kind === 'estimate') return estimate(target, toCanonical(), state)
         const attemptsBefore = state.attempts
         try {
-          return await runTarget({ target, plan, call, force: false }, state)
+          // `runTarget` written out: the first attempt in this frame, the retries only after a failure.
+          const attempt: Attempt = { target, plan, call, force: false }
+          try {
+            return await attemptOnce(attempt, false, state)
+          } catch (failure) {
+            return await retryAfterFirst(retryOptions(attempt, state), failure)
+          }
         } catch (error) {
           if (state.deadline.reason !== undefined) throw state.deadline.reason
           if (error instanceof CircuitOpenError) {
