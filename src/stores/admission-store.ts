@@ -2,9 +2,10 @@
  * What a tenant key's request takes before its call and gives back after, for the key and its tenant together: the
  * rate limits (`rate-limits.ts`: requests and tokens per minute, concurrent requests) and the budgets (`budgets.ts`:
  * micro-USD per UTC day, week, month or in total). One `admit` checks every limit and budget of both and takes all of
- * them or none; one `settle` ends what it took, with the real tokens and cost. Memory
+ * them or none; one `settle` ends what it took, with the real tokens and cost; `peek` reads the requests and tokens
+ * limits without taking anything (test/contract/admission-store-peek.test.ts). Memory
  * (`memory/memory-admission-store.ts`) serves one process; Redis (`redis/redis-admission-store.ts`) serves N, with one
- * script each way.
+ * script each way (and a read-only one to peek).
  *
  * Semantics, the same in every backend (test/contract/admission-store.test.ts holds them to it): those of
  * `rate-limits.ts` and `budgets.ts`, and
@@ -12,7 +13,8 @@
  * - a refusal names a rate limit when one refuses (the one that frees last, `pickRateLimitRefusal`), else a budget
  *   (a spent one first, `pickBudgetRefusal`);
  * - when the shared store does not answer, `admit` allows with a `degraded` ticket (fail-open) or throws
- *   `GatewayError('unavailable')` (fail-closed), within a bounded time; `settle` never throws for it.
+ *   `GatewayError('unavailable')` (fail-closed), within a bounded time; `settle` never throws for it, and `peek`
+ *   answers `null` for it in either mode.
  */
 import { GatewayError } from '../core/errors.ts'
 import { budgetStatesOf, pickBudgetRefusal, type BudgetCheck } from './budget-check.ts'
@@ -102,6 +104,9 @@ export type AdmissionDecision =
 /** What the request really used. `tokens: null`: the provider did not say, and the estimate stands. */
 export type AdmissionUsage = { tokens: number | null; costMicroUsd: number }
 
+/** Whose requests and tokens limits `peek` reads: the tenant and the key (their budgets are not read). */
+export type PeekRequest = { tenant: AdmissionSubject; key: AdmissionSubject }
+
 export interface AdmissionStore {
   /**
    * Checks every rate limit and budget of the tenant and the key and takes them all (one request, `tokens` tokens,
@@ -114,6 +119,15 @@ export interface AdmissionStore {
    * (added to the spend of the period it was reserved in). A second settle of the same ticket does nothing.
    */
   settle(ticket: AdmissionTicket, usage: AdmissionUsage): Promise<void>
+  /**
+   * The requests and tokens limits of the tenant and the key as they stand now, taking nothing and changing nothing
+   * (no entry, no lease, no key's TTL): the `x-ratelimit-*` headers of a response that went through no admission (a
+   * refusal before it, a model list, a usage read). States as a refused `admit` reports them (`remaining`: what is
+   * left now; `resetMs`: until the newest entry leaves the window, 0 when none), none for a subject without such
+   * limits; no concurrency limits, no budgets. `null` when the shared store does not answer, within the same bound as
+   * `admit`, in either failure mode: a response goes without the headers rather than wait or fail for them.
+   */
+  peek(request: PeekRequest): Promise<RateLimitState[] | null>
 }
 
 /** What a block (`BlockAdmission`) holds in the store: requests, tokens in the window, budget reserved. */
@@ -202,6 +216,18 @@ export const validateAdmissionRequest = (request: AdmissionRequest): void => {
     throw new GatewayError(
       'internal',
       `Admission request out of range (integers >= 0 expected): ${problems.join(', ')}`
+    )
+}
+
+/** Throws on a limit no caller should send, as `validateAdmissionRequest` does. */
+export const validatePeekRequest = (request: PeekRequest): void => {
+  const problems: string[] = []
+  for (const scope of ['tenant', 'key'] as const)
+    checkRateLimits(scope, request[scope].limits, problems)
+  if (problems.length > 0)
+    throw new GatewayError(
+      'internal',
+      `Rate-limit peek out of range (integers >= 0 expected): ${problems.join(', ')}`
     )
 }
 

@@ -25,6 +25,9 @@
  * block open leaves its requests and tokens counted for their window and its reservation until its TTL, and the real
  * cost of the block's finished requests is not added to the shared spend (the usage store has it, and counters are
  * seeded from there in each new period); shutdown closes every block (`close`).
+ *
+ * A peek (`AdmissionStore.peek`, the headers of a response that took nothing) reads the shared store, and counts what
+ * this process's open block for the key has not used as still the key's, as the requests admitted from it report.
  */
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
@@ -407,6 +410,33 @@ export const createQuotaBlockAdmission = (options: QuotaBlockOptions): QuotaBloc
       block.settledCost += usage.costMicroUsd
       if (!block.open && block.inFlight === 0) settleBlock(block)
       await block.chain
+    },
+
+    peek: async (request) => {
+      const states = await store.peek(request)
+      const block = keys.get(`${request.tenant.id}\n${request.key.id}`)?.block ?? null
+      if (
+        states === null ||
+        block === null ||
+        !block.open ||
+        clock.now() >= block.closesAt ||
+        !sameSubject(request.key, block.admitted.request.key) ||
+        !sameSubject(request.tenant, block.admitted.request.tenant)
+      )
+        return states
+      // As `takeFrom` reports them: what this process's open block holds and has not used is still the key's.
+      const unused = {
+        requests: block.capacity.count - block.used,
+        tokens: block.capacity.tokens - block.tokensTaken,
+      }
+      return states.map((state) =>
+        state.dimension === 'concurrent'
+          ? state
+          : {
+              ...state,
+              remaining: Math.min(state.limit, state.remaining + unused[state.dimension]),
+            }
+      )
     },
 
     close: async () => {

@@ -1,7 +1,8 @@
 /**
  * Quota blocks over the Redis admission store, on Redis's clock: busy keys are admitted from blocks (far fewer
  * scripts than requests), every request, token and micro-dollar still lands in the shared counters once the blocks
- * close, two processes near a limit still admit exactly N, and what blocks do not use is handed back.
+ * close, two processes near a limit still admit exactly N, and what blocks do not use is handed back. A peek counts
+ * what this process's open block has not used as still the key's, as the requests admitted from it report.
  */
 import { describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/core/clock.ts'
@@ -23,18 +24,19 @@ import { createRecordingLogger } from '../helpers/fake-deps.ts'
 import { requireStoreService } from './define-store-contract.ts'
 import { openTestRedis } from './open-test-redis.ts'
 
-/** The Redis store with its calls counted: single admissions, blocks, settles and rebooks. */
+/** The Redis store with its calls counted: single admissions, blocks, settles, rebooks and peeks. */
 const countedStore = (
   connection: { redis: Redis; guard: RedisGuard },
   prefix: string
 ): { store: AdmissionStore & BlockAdmission; calls: Record<string, number> } => {
   const inner = createRedisAdmissionStoreFor({ ...connection, prefix })
-  const calls = { admit: 0, admitBlock: 0, settle: 0, rebook: 0 }
+  const calls = { admit: 0, admitBlock: 0, settle: 0, rebook: 0, peek: 0 }
   return {
     calls,
     store: {
       admit: (request) => ((calls.admit += 1), inner.admit(request)),
       settle: (ticket, usage) => ((calls.settle += 1), inner.settle(ticket, usage)),
+      peek: (request) => ((calls.peek += 1), inner.peek(request)),
       admitBlock: (request, count, stampOffsetMs) => (
         (calls.admitBlock += 1),
         inner.admitBlock(request, count, stampOffsetMs)
@@ -267,6 +269,7 @@ describe('quota blocks (redis)', () => {
         const store: AdmissionStore & BlockAdmission = {
           admit: (made) => ((storeCalls += 1), inner.admit(made)),
           settle: (ticket, usage) => inner.settle(ticket, usage),
+          peek: (made) => inner.peek(made),
           admitBlock: (made, count, offset) => (
             (storeCalls += 1),
             (blockTakenAt = Date.now()),
@@ -306,6 +309,40 @@ describe('quota blocks (redis)', () => {
         await blocks.close()
         return
       }
+    } finally {
+      await test.cleanup()
+    }
+  })
+
+  it("peeks what the key's open block has not used as still the key's, as the requests admitted from it report", async () => {
+    const test = await openTestRedis('blocks-peek')
+    try {
+      const { store, calls } = countedStore(test, test.prefix)
+      const blocks = createQuotaBlockAdmission({
+        store,
+        clock: systemClock,
+        logger: test.logger,
+        blockMs: 10_000,
+      })
+      const made = () => request({ rpm: 1_000, tpm: 1_000_000 })
+      // Three alone, then the fourth takes a block of five (its arrivals, a quarter more), and the fifth comes from it.
+      const decisions: AdmissionDecision[] = []
+      for (let index = 0; index < 5; index += 1) decisions.push(await blocks.admit(made()))
+      expect(calls).toMatchObject({ admit: 3, admitBlock: 1 })
+      const peeked = await blocks.peek(made())
+      expect(tightestRateLimit(peeked ?? [], 'requests')?.remaining).toBe(995)
+      expect(tightestRateLimit(peeked ?? [], 'tokens')?.remaining).toBe(1_000_000 - 500)
+      for (const dimension of ['requests', 'tokens'] as const)
+        expect(tightestRateLimit(peeked ?? [], dimension)?.remaining).toBe(
+          tightestRateLimit(decisions[4].rateLimits, dimension)?.remaining
+        )
+      // The shared store counts the block whole, its three unused requests included.
+      expect(tightestRateLimit((await store.peek(made())) ?? [], 'requests')?.remaining).toBe(992)
+      expect(calls).toMatchObject({ admit: 3, admitBlock: 1, peek: 2 })
+      // Closed, the block hands them back: both read the same.
+      await blocks.close()
+      expect(tightestRateLimit((await blocks.peek(made())) ?? [], 'requests')?.remaining).toBe(995)
+      expect(tightestRateLimit((await store.peek(made())) ?? [], 'requests')?.remaining).toBe(995)
     } finally {
       await test.cleanup()
     }

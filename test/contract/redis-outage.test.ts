@@ -4,7 +4,8 @@
  * meet it. Twice: with the connection the gateway makes (`connectRedis`: commands fail at once while disconnected),
  * and with ioredis's defaults (commands queue for a connection that never comes, so only the timeout bounds them).
  * Then Redis slow rather than gone: a proxy holds the commands past the timeout and lets them through afterwards, and
- * the late acquire and reservation must not keep their slot and amount.
+ * the late acquire and reservation must not keep their slot and amount. A peek (the rate-limit headers of a response
+ * that took nothing) answers `null` within the same bound in either mode, never an error.
  */
 import { connect as connectSocket, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
@@ -154,6 +155,24 @@ describe('Redis unreachable', () => {
       }
     })
 
+    it(`peeks nothing within the timeout in either mode, and never throws for it (${client})`, async () => {
+      for (const mode of ['open', 'closed'] as const) {
+        const stores = storesOn(await connect(), mode)
+        try {
+          const peeks = await Promise.all(
+            Array.from({ length: 10 }, () => timed(() => stores.admission.peek(limited)))
+          )
+          for (const { value, ms } of peeks) {
+            expect(value).toBeNull()
+            expect(ms).toBeLessThan(bound)
+          }
+          expect(stores.logger.lines.map((line) => line.level)).toEqual(['warn'])
+        } finally {
+          await stores.feed.close()
+        }
+      }
+    })
+
     it(`fails closed within the timeout with a 503, with one log line for the incident (${client})`, async () => {
       const stores = storesOn(await connect(), 'closed')
       try {
@@ -223,6 +242,44 @@ const createPausableProxy = async (target: string) => {
 
 describe('Redis answering late', () => {
   requireStoreService('redis')
+
+  it('a peek that times out answers null within the bound, fail-closed too, and leaves the window as it was', async () => {
+    const proxy = await createPausableProxy(storeServiceUrl('redis'))
+    const keys = createRedisTestPrefix({ label: 'outage-late-peek' })
+    const redis = await connectRedis({ url: proxy.url })
+    const logger = createRecordingLogger()
+    const guard = new RedisGuard({ mode: 'closed', logger, probeIntervalMs: 10 })
+    const admission = createRedisAdmissionStore({
+      redis,
+      guard,
+      prefix: keys.prefix,
+      clock: createFakeClock(),
+      loadSpent: async () => 0,
+    })
+    const rate: AdmissionRequest = {
+      tenant: { id: 'acme', limits: {}, budget: null },
+      key: { id: 'key-a', limits: { requestsPerMinute: 100 }, budget: null },
+      tokens: 0,
+      costMicroUsd: 0,
+    }
+    try {
+      expect((await admission.admit(rate)).allowed).toBe(true)
+      expect(await admission.peek(rate)).toMatchObject([{ remaining: 99 }])
+      proxy.pause()
+      const { value, ms } = await timed(() => admission.peek(rate))
+      expect(value).toBeNull()
+      expect(ms).toBeLessThan(bound)
+      proxy.resume()
+      expect(await redis.ping()).toBe('PONG') // sent after the late peek: it has run, and taken nothing
+      await new Promise((resolve) => setTimeout(resolve, 15)) // past the probe interval
+      expect(await admission.peek(rate)).toMatchObject([{ remaining: 99 }])
+      expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info'])
+    } finally {
+      redis.disconnect()
+      await proxy.close()
+      await keys.cleanup()
+    }
+  })
 
   it('a timed-out acquire and reservation free what they took once Redis runs them', async () => {
     const proxy = await createPausableProxy(storeServiceUrl('redis'))

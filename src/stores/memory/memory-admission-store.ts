@@ -13,6 +13,7 @@ import {
   defaultHoldTtlMs,
   validateAdmissionRequest,
   validateAdmissionUsage,
+  validatePeekRequest,
   type AdmissionDecision,
   type AdmissionRequest,
   type AdmissionStore,
@@ -35,6 +36,7 @@ import {
   rateLimitWindowMs,
   type LimitScope,
   type RateLimits,
+  type RateLimitState,
 } from '../rate-limits.ts'
 
 type Entry = { at: number; amount: number }
@@ -368,6 +370,33 @@ export const createMemoryAdmissionStore = (
         if (counter.spent !== null) counter.spent += usage.costMicroUsd
         if (entry.periodEnd === null) counter.expiresAt = counterExpiry({ end: null }, now)
       }
+    },
+
+    peek: async (request) => {
+      validatePeekRequest(request)
+      const now = clock.now()
+      const states: RateLimitState[] = []
+      for (const scope of scopes) {
+        const { id, limits } = request[scope]
+        // Read where they are: a subject never admitted gets no ledgers for being looked at.
+        const ledgers = subjects.get(subjectName(scope, id))
+        for (const [dimension, limit] of [
+          ['requests', limits.requestsPerMinute ?? null],
+          ['tokens', limits.tokensPerMinute ?? null],
+        ] as const) {
+          if (limit === null) continue
+          const log = ledgers?.[dimension]
+          log?.trim(now - windowMs)
+          states.push({
+            scope,
+            dimension,
+            limit,
+            remaining: Math.max(0, limit - (log?.total ?? 0)),
+            resetMs: log !== undefined && log.entries.size > 0 ? log.newestAt + windowMs - now : 0,
+          })
+        }
+      }
+      return states
     },
   }
 }

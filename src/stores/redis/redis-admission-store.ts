@@ -44,6 +44,9 @@
  * `<tokens>:<id>*<count>` (counting `count` requests), stamped when the block's time ends, and whose reservation is
  * the block's; `rebook` (a third script) changes what a block holds as it closes and as its requests settle.
  *
+ * Peeking (`peek-redis-rate-limits.ts`) reads a subject's log and its hash in one read-only script, for the headers of
+ * a response that took nothing: no write, no TTL renewed.
+ *
  * Keys: `<prefix>ad:{<tenant>}:<scope>:<id>:<log|win|con>` and `...:<id>:<period>:<budget|res>`. The tenant in braces
  * is a Redis Cluster hash tag: a tenant's keys and its own all live in one slot, as a multi-key script requires. Ids
  * are URI-encoded, so no id can break out of its segment or the tag.
@@ -58,6 +61,7 @@ import {
   isMetered,
   validateAdmissionRequest,
   validateAdmissionUsage,
+  validatePeekRequest,
   type AdmissionDecision,
   type AdmissionRequest,
   type AdmissionStore,
@@ -81,29 +85,10 @@ import {
   type LimitScope,
   type RateLimits,
 } from '../rate-limits.ts'
+import { admissionLuaPrelude } from './admission-lua-prelude.ts'
+import { peekRedisRateLimits } from './peek-redis-rate-limits.ts'
 import type { RedisGuard } from './redis-guard.ts'
 import { RedisScript } from './redis-script.ts'
-
-/**
- * What both scripts start with. Lua 5.1 would write a computed number as `-0` or `1e+14`, which Redis's integer
- * commands refuse, so every computed number goes to Redis through `int`. An entry's amount is the number its member
- * starts with; a late entry's member ends with `+` (byte 43).
- */
-const prelude = `
-local function int(n) return string.format('%d', n) end
-local function amountOf(member) return tonumber(string.match(member, '^%d+')) or 0 end
--- The requests an entry counts: a late entry (ending in \`+\`) none, a block (\`<tokens>:<id>*<count>\`) its count.
-local function countOf(member)
-  if string.byte(member, -1) == 43 then return 0 end
-  return tonumber(string.match(member, '%*(%d+)$')) or 1
-end
--- A time after every other: a budget's earliest reservation end when it holds none (2^53 - 1).
-local NONE = 9007199254740991
-local function redisNow()
-  local time = redis.call('TIME')
-  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-end
-`
 
 /**
  * KEYS, per subject s (1 = tenant, 2 = key), from 5s-4: the log, its hash (n, tok, x), the leases, the budget's hash
@@ -116,7 +101,7 @@ end
  * the latest one's end (a concurrency limit), spent and reserved (a budget). When refused, then per subject: ms to the
  * window's reset as it stands, the requests and the tokens retry (ms, -1 = none or never), and the concurrency retry.
  */
-const admitSource = `${prelude}
+const admitSource = `${admissionLuaPrelude}
 local bnowArg = ARGV[1]
 local bnow = tonumber(bnowArg)
 local now = tonumber(ARGV[2]) or redisNow()
@@ -340,7 +325,7 @@ end
  * estimated tokens, actual tokens (-1 = keep the estimate), cost reserved, actual cost, then per subject (3 from
  * 5 + 3s): settles tokens there (1/0), holds a lease (1/0), holds a reservation (1/0).
  */
-const settleSource = `${prelude}${latePrelude}
+const settleSource = `${admissionLuaPrelude}${latePrelude}
 local window = tonumber(ARGV[2])
 local id = ARGV[3]
 local estimate = tonumber(ARGV[5])
@@ -383,7 +368,7 @@ return 1
  * tokens, old and new count, old and new reservation, the reservation's expiry, spent to add, then per subject (2 from
  * 12 + 2s): its log (2: with tokens, 1: without, 0: none), its budget (1/0).
  */
-const rebookSource = `${prelude}${latePrelude}
+const rebookSource = `${admissionLuaPrelude}${latePrelude}
 local window = tonumber(ARGV[2])
 local at = tonumber(ARGV[3])
 local oldId, newId = ARGV[4], ARGV[5]
@@ -813,6 +798,19 @@ export const createRedisAdmissionStore = (
         () => settleScript.run(redis, keysOf(ticket.tenantId, ticket.keyId, periodKeys), args),
         () => undefined
       )
+    },
+
+    peek: async (request) => {
+      validatePeekRequest(request)
+      const tenantId = request.tenant.id
+      return peekRedisRateLimits({
+        redis,
+        guard,
+        request,
+        bases: [baseOf(tenantId, 'tenant', tenantId), baseOf(tenantId, 'key', request.key.id)],
+        now: rateNow(),
+        windowMs,
+      })
     },
   }
 }
