@@ -15,7 +15,7 @@ import { fanOutObservers } from './core/execution-observer.ts'
 import type { Deps } from './deps.ts'
 import { admitRequest } from './middleware/admit-request.ts'
 import type { GatewayEnv } from './middleware/gateway-env.ts'
-import { onError } from './middleware/on-error.ts'
+import { onError, withErrorRateLimitHeaders } from './middleware/on-error.ts'
 import { recordRefusal } from './middleware/record-refusal.ts'
 import { requestContext } from './middleware/request-context.ts'
 
@@ -50,7 +50,12 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
   app.onError((error, c) => {
     const response = serializeError(error, c)
     recordRefusal({ usage: deps.usage, clock: deps.clock, c, status: response.status, error })
-    return response
+    return withErrorRateLimitHeaders({
+      c,
+      response,
+      store: deps.stores.admission,
+      logger: deps.logger,
+    })
   })
   app.notFound((c) => {
     throw new GatewayError('not_found', `Unknown endpoint: ${c.req.method} ${c.req.path}`)

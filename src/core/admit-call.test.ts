@@ -7,7 +7,6 @@ import type { AccessSettings } from '../stores/tenant-store.ts'
 import {
   admitCall,
   allowedStandIns,
-  formatResetDuration,
   holdTtlFor,
   settleDeferredReservation,
   matchesModelPattern,
@@ -16,6 +15,7 @@ import {
 import type { CallRoute } from './chat-call.ts'
 import { GatewayError } from './errors.ts'
 import { masterPrincipal, type Principal } from './principal.ts'
+import { formatResetDuration } from './rate-limit-headers.ts'
 
 const open: AccessSettings = {
   allowedModels: null,

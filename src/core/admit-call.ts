@@ -18,20 +18,20 @@
  *   cannot be used by a key or tenant that has a budget: 403 naming the model, since its spend could not be counted.
  *
  * Every response of a tenant key carries OpenAI's `x-ratelimit-*` headers for requests and tokens (the tightest of
- * the key's and the tenant's), which the official SDKs read.
+ * the key's and the tenant's), which the official SDKs read: here from the admission's states, and for a call that
+ * takes nothing (counting tokens) or a response that went through no admission, read as they stand
+ * (`rate-limit-headers.ts`).
  */
 import type { PriceTable } from '../../config/price-table.ts'
 import {
   defaultHoldTtlMs,
   splitTicket,
   type AdmissionStore,
-  type AdmissionSubject,
   type AdmissionTicket,
 } from '../stores/admission-store.ts'
 import type { BudgetPeriod } from '../stores/budget-period-bounds.ts'
-import type { RateLimits, RateLimitState } from '../stores/rate-limits.ts'
-import { tightestRateLimit } from '../stores/rate-limits.ts'
 import type { AccessSettings } from '../stores/tenant-store.ts'
+import { admissionSubjectOf } from './admission-subject-of.ts'
 import type { CallRoute } from './chat-call.ts'
 import type { Target } from './model-router.ts'
 import type { Clock } from './clock.ts'
@@ -39,6 +39,7 @@ import { worstCaseCost } from './compute-cost.ts'
 import { GatewayError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { Principal } from './principal.ts'
+import { peekRateLimitHeaders, rateLimitHeaders } from './rate-limit-headers.ts'
 
 /** The output bound a reservation assumes when neither the request nor the model table gives one. */
 export const defaultOutputBound = 4_096
@@ -153,75 +154,6 @@ const limited = (settings: AccessSettings): boolean =>
   settings.limits.tpm !== null ||
   settings.limits.concurrency !== null
 
-const rateLimitsOf = (settings: AccessSettings): RateLimits => ({
-  requestsPerMinute: settings.limits.rpm,
-  tokensPerMinute: settings.limits.tpm,
-  concurrentRequests: settings.limits.concurrency,
-})
-
-/**
- * What the admission store is given for a key or tenant, kept per settings object: a key's settings stay the same
- * object while its principal is cached, so its requests share one subject instead of making three objects each. The
- * stores only read a subject. Checked against the settings on every use, so a settings object changed in place is
- * never answered from a stale subject.
- */
-const subjects = new WeakMap<AccessSettings, AdmissionSubject>()
-const subjectOf = (id: string, settings: AccessSettings): AdmissionSubject => {
-  const cached = subjects.get(settings)
-  if (
-    cached !== undefined &&
-    cached.id === id &&
-    cached.limits.requestsPerMinute === settings.limits.rpm &&
-    cached.limits.tokensPerMinute === settings.limits.tpm &&
-    cached.limits.concurrentRequests === settings.limits.concurrency &&
-    (cached.budget === null
-      ? settings.budget === null
-      : settings.budget !== null &&
-        cached.budget.limitMicroUsd === settings.budget.microUsd &&
-        cached.budget.period === settings.budget.period)
-  )
-    return cached
-  const subject: AdmissionSubject = {
-    id,
-    limits: rateLimitsOf(settings),
-    budget: budgetOf(settings),
-  }
-  subjects.set(settings, subject)
-  return subject
-}
-
-/** OpenAI's reset format: `1s`, `6m0s`, `20ms`. */
-export const formatResetDuration = (ms: number): string => {
-  if (ms < 1_000) return `${Math.max(0, Math.ceil(ms))}ms`
-  const seconds = Math.ceil(ms / 1_000)
-  const minutes = Math.floor(seconds / 60)
-  const hours = Math.floor(minutes / 60)
-  if (hours > 0) return `${hours}h${minutes % 60}m${seconds % 60}s`
-  if (minutes > 0) return `${minutes}m${seconds % 60}s`
-  return `${seconds}s`
-}
-
-/**
- * The `x-ratelimit-*` headers of the tightest requests and tokens limits. On every response of a tenant key, so the
- * names are literals (a name built per call is a new string to look up each time it is set) and nothing else is made.
- */
-const rateLimitHeaders = (states: readonly RateLimitState[]): Record<string, string> => {
-  const headers: Record<string, string> = {}
-  const requests = tightestRateLimit(states, 'requests')
-  if (requests !== null) {
-    headers['x-ratelimit-limit-requests'] = String(requests.limit)
-    headers['x-ratelimit-remaining-requests'] = String(requests.remaining)
-    headers['x-ratelimit-reset-requests'] = formatResetDuration(requests.resetMs)
-  }
-  const tokens = tightestRateLimit(states, 'tokens')
-  if (tokens !== null) {
-    headers['x-ratelimit-limit-tokens'] = String(tokens.limit)
-    headers['x-ratelimit-remaining-tokens'] = String(tokens.remaining)
-    headers['x-ratelimit-reset-tokens'] = formatResetDuration(tokens.resetMs)
-  }
-  return headers
-}
-
 const retryAfterHeaders = (retryAfterMs: number | null): Record<string, string> =>
   retryAfterMs === null
     ? {}
@@ -259,9 +191,18 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
   if (!allows(access.key, model, route)) throw modelNotAllowed(model, 'this key')
   if (!allows(access.tenant, model, route)) throw modelNotAllowed(model, "this key's tenant")
   const tenantId = principal.tenantId
+  if (!options.metered) {
+    // Nothing to take (counting tokens), but the response shows the limits as they stand.
+    const peeked = peekRateLimitHeaders({
+      principal,
+      store: stores.admission,
+      logger: options.logger,
+    })
+    return peeked === null ? unmeteredAdmission : { ...unmeteredAdmission, headers: await peeked }
+  }
   const hasLimits = limited(access.key) || limited(access.tenant)
   const hasBudget = access.key.budget !== null || access.tenant.budget !== null
-  if (!options.metered || (!hasLimits && !hasBudget)) return unmeteredAdmission
+  if (!hasLimits && !hasBudget) return unmeteredAdmission
   const admission = stores.admission
   if (admission === undefined) return unmeteredAdmission
   const inputTokens = options.estimateInputTokens()
@@ -290,8 +231,8 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
   // less, a long call would free them while it still runs, and the key could exceed its concurrency and budget.
   const holdTtlMs = holdTtlFor(route)
   const decision = await admission.admit({
-    tenant: subjectOf(tenantId, access.tenant),
-    key: subjectOf(principal.id, access.key),
+    tenant: admissionSubjectOf(tenantId, access.tenant),
+    key: admissionSubjectOf(principal.id, access.key),
     tokens: inputTokens + (options.requestedMaxOutputTokens ?? 0),
     costMicroUsd: worst,
     leaseTtlMs: holdTtlMs,
@@ -409,8 +350,3 @@ const budgetAdjective: Record<BudgetPeriod, string> = {
   month: 'monthly ',
   total: '',
 }
-
-const budgetOf = (settings: AccessSettings) =>
-  settings.budget === null
-    ? null
-    : { limitMicroUsd: settings.budget.microUsd, period: settings.budget.period }

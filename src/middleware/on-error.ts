@@ -1,7 +1,8 @@
 /**
  * The only error serializer: every error that reaches a client leaves through here, in the dialect it spoke.
  * OpenAI: `{error:{message,type,param,code}}`; Anthropic: `{type:"error",error:{type,message},request_id}`
- * (wire-notes §5). Clients never see stack traces, upstream bodies or keys; the log gets the detail.
+ * (wire-notes §5). Clients never see stack traces, upstream bodies or keys; the log gets the detail. A tenant key's
+ * error carries its `x-ratelimit-*` headers like its other responses (`withErrorRateLimitHeaders`).
  */
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -10,6 +11,8 @@ import { isProviderError } from '../../providers/spec/provider-error.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { mapProviderError } from '../core/map-provider-error.ts'
+import { peekRateLimitHeaders, withRateLimitHeaders } from '../core/rate-limit-headers.ts'
+import type { AdmissionStore } from '../stores/admission-store.ts'
 import type { GatewayEnv } from './gateway-env.ts'
 import { detectDialect } from './request-context.ts'
 
@@ -171,3 +174,30 @@ export const onError =
     }
     return errorResponse(gatewayError, dialect, requestId)
   }
+
+/**
+ * A tenant key's error response with the `x-ratelimit-*` headers of its limits as they stand (`peekRateLimitHeaders`:
+ * read, nothing taken), unless it carries its admission's own (a 429 from the limits): a refusal before admission (a
+ * 400 from validation, a 403 for a model outside the key's list, a 404 unknown model, a chunked body over the limit)
+ * or a failure after it. Without them when the store does not answer in time. The response itself, at once, for the
+ * master key and for a request refused before its key was known (a 401, a declared length over the limit).
+ */
+export const withErrorRateLimitHeaders = (options: {
+  c: Context<GatewayEnv>
+  response: Response
+  store: AdmissionStore | undefined
+  logger: Logger
+}): Response | Promise<Response> => {
+  const { response } = options
+  const principal = options.c.get('principal')
+  if (principal === undefined || principal.access === null) return response
+  if (
+    response.headers.has('x-ratelimit-limit-requests') ||
+    response.headers.has('x-ratelimit-limit-tokens')
+  )
+    return response
+  return withRateLimitHeaders(
+    response,
+    peekRateLimitHeaders({ principal, store: options.store, logger: options.logger })
+  )
+}

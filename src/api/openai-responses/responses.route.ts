@@ -3,6 +3,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { withRouteRateLimitHeaders } from '../answer-with-rate-limit-headers.ts'
 import { errorResponses } from '../error-responses.ts'
 import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import { createChatHandler } from '../handle-chat.ts'
@@ -265,92 +266,101 @@ export const registerResponses = (
       await settler.settle(record.id, { tenantId: record.tenantId }, response)
   }
 
-  app.get('/v1/responses/:id', async (c) => {
-    const id = c.req.param('id')
-    const found = await locate(c, id)
-    if (found.kind === 'own') return c.json(found.stored.response)
-    const { record } = found
-    // A streamed replay of a background response that owes usage: settled from its terminal event, on the side.
-    const observer =
-      settler !== undefined && record?.pendingUsage !== undefined
-        ? watchFinishedEvent(id, (finished) =>
-            deps.defer(settler.settle(id, { tenantId: record.tenantId }, finished))
-          )
-        : undefined
-    const { status, response, body } = await proxy(
-      c,
-      found.provider,
-      { method: 'GET', id },
-      storedQueryParameters.retrieve,
-      observer
-    )
-    if (store === undefined || record === null || body === undefined || status !== 200)
+  app.get(
+    '/v1/responses/:id',
+    withRouteRateLimitHeaders<'/v1/responses/:id'>(deps, async (c) => {
+      const id = c.req.param('id')
+      const found = await locate(c, id)
+      if (found.kind === 'own') return c.json(found.stored.response)
+      const { record } = found
+      // A streamed replay of a background response that owes usage: settled from its terminal event, on the side.
+      const observer =
+        settler !== undefined && record?.pendingUsage !== undefined
+          ? watchFinishedEvent(id, (finished) =>
+              deps.defer(settler.settle(id, { tenantId: record.tenantId }, finished))
+            )
+          : undefined
+      const { status, response, body } = await proxy(
+        c,
+        found.provider,
+        { method: 'GET', id },
+        storedQueryParameters.retrieve,
+        observer
+      )
+      if (store === undefined || record === null || body === undefined || status !== 200)
+        return response
+      // A background response seen finished: its output items join the record, and its usage is settled, before the
+      // client has them. Parsed only when either is still to do.
+      const output = record.response.output
+      if (record.pendingUsage !== undefined || !Array.isArray(output) || output.length === 0) {
+        const retrieved = parseJsonBody(body)
+        await recordRetrievedOutput({ store, logger: deps.logger, record, status, retrieved })
+        await settleFrom(record, retrieved)
+      }
       return response
-    // A background response seen finished: its output items join the record, and its usage is settled, before the
-    // client has them. Parsed only when either is still to do.
-    const output = record.response.output
-    if (record.pendingUsage !== undefined || !Array.isArray(output) || output.length === 0) {
-      const retrieved = parseJsonBody(body)
-      await recordRetrievedOutput({ store, logger: deps.logger, record, status, retrieved })
-      await settleFrom(record, retrieved)
-    }
-    return response
-  })
+    })
+  )
   /**
    * Only a background response can be cancelled, and only OpenAI runs those: the gateway's own (converted) responses
    * never are, so cancelling one is the 400 the API answers for a response not created with `background: true`.
    * https://platform.openai.com/docs/api-reference/responses/cancel
    */
-  app.post('/v1/responses/:id/cancel', async (c) => {
-    const id = c.req.param('id')
-    const found = await locate(c, id)
-    if (found.kind === 'own') throw invalidRequest('Cannot cancel a synchronous response.')
-    const { status, response, body } = await proxy(
-      c,
-      found.provider,
-      { method: 'POST', id, part: 'cancel' },
-      storedQueryParameters.cancel
-    )
-    // Cancelled (or finished before): what it used so far is settled, partial usage included when reported.
-    if (found.record?.pendingUsage !== undefined && body !== undefined && status === 200)
-      await settleFrom(found.record, parseJsonBody(body))
-    return response
-  })
-  app.delete('/v1/responses/:id', async (c) => {
-    const id = c.req.param('id')
-    const found = await locate(c, id)
-    if (found.kind === 'own') {
-      if (!(await found.store.delete(id, scopeOf(c)))) throw responseNotFound(id)
-      return c.json({ id, object: 'response', deleted: true })
-    }
-    const { record } = found
-    // Still owing usage: what the provider says of it first, since a deleted response tells nothing any more.
-    if (record?.pendingUsage !== undefined) await settleBeforeDelete(c, found.provider, record)
-    const { status, response } = await proxy(
-      c,
-      found.provider,
-      { method: 'DELETE', id },
-      storedQueryParameters.delete
-    )
-    if (
-      settler !== undefined &&
-      record?.pendingUsage !== undefined &&
-      status >= 200 &&
-      status < 300
-    )
-      await settler.abandon(id, { tenantId: record.tenantId }, 'deleted before it finished')
-    // Gone upstream: its record goes too (a failure to remove it is logged; it expires with the others).
-    if (store !== undefined && found.record !== null && status >= 200 && status < 300)
-      await store
-        .delete(id, { tenantId: found.record.tenantId })
-        .catch((error: unknown) =>
-          deps.logger.warn(
-            { responseId: id, error: error instanceof Error ? error.message : String(error) },
-            'the record of a deleted response could not be removed'
+  app.post(
+    '/v1/responses/:id/cancel',
+    withRouteRateLimitHeaders<'/v1/responses/:id/cancel'>(deps, async (c) => {
+      const id = c.req.param('id')
+      const found = await locate(c, id)
+      if (found.kind === 'own') throw invalidRequest('Cannot cancel a synchronous response.')
+      const { status, response, body } = await proxy(
+        c,
+        found.provider,
+        { method: 'POST', id, part: 'cancel' },
+        storedQueryParameters.cancel
+      )
+      // Cancelled (or finished before): what it used so far is settled, partial usage included when reported.
+      if (found.record?.pendingUsage !== undefined && body !== undefined && status === 200)
+        await settleFrom(found.record, parseJsonBody(body))
+      return response
+    })
+  )
+  app.delete(
+    '/v1/responses/:id',
+    withRouteRateLimitHeaders<'/v1/responses/:id'>(deps, async (c) => {
+      const id = c.req.param('id')
+      const found = await locate(c, id)
+      if (found.kind === 'own') {
+        if (!(await found.store.delete(id, scopeOf(c)))) throw responseNotFound(id)
+        return c.json({ id, object: 'response', deleted: true })
+      }
+      const { record } = found
+      // Still owing usage: what the provider says of it first, since a deleted response tells nothing any more.
+      if (record?.pendingUsage !== undefined) await settleBeforeDelete(c, found.provider, record)
+      const { status, response } = await proxy(
+        c,
+        found.provider,
+        { method: 'DELETE', id },
+        storedQueryParameters.delete
+      )
+      if (
+        settler !== undefined &&
+        record?.pendingUsage !== undefined &&
+        status >= 200 &&
+        status < 300
+      )
+        await settler.abandon(id, { tenantId: record.tenantId }, 'deleted before it finished')
+      // Gone upstream: its record goes too (a failure to remove it is logged; it expires with the others).
+      if (store !== undefined && found.record !== null && status >= 200 && status < 300)
+        await store
+          .delete(id, { tenantId: found.record.tenantId })
+          .catch((error: unknown) =>
+            deps.logger.warn(
+              { responseId: id, error: error instanceof Error ? error.message : String(error) },
+              'the record of a deleted response could not be removed'
+            )
           )
-        )
-    return response
-  })
+      return response
+    })
+  )
   /**
    * Before a delete of a background response that owes usage: asks its provider whether it finished and settles it
    * when it did. A failure to ask is the delete's business, not this: it goes on.
@@ -376,32 +386,35 @@ export const registerResponses = (
     }
   }
 
-  app.get('/v1/responses/:id/input_items', async (c) => {
-    const id = c.req.param('id')
-    const found = await locate(c, id)
-    if (found.kind === 'upstream') {
-      const { response } = await proxy(
-        c,
-        found.provider,
-        { method: 'GET', id, part: 'input_items' },
-        storedQueryParameters.input_items
-      )
-      return response
-    }
-    const limitText = c.req.query('limit')
-    const limit = limitText === undefined ? 20 : Number(limitText)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-      throw invalidRequest('`limit` must be a whole number from 1 to 100.', 'limit')
-    const order = c.req.query('order') ?? 'desc'
-    if (order !== 'asc' && order !== 'desc')
-      throw invalidRequest('`order` must be `asc` or `desc`.', 'order')
-    const after = c.req.query('after')
-    const page = await found.store.listInputItems(id, scopeOf(c), {
-      limit,
-      order,
-      ...(after === undefined ? {} : { after }),
+  app.get(
+    '/v1/responses/:id/input_items',
+    withRouteRateLimitHeaders<'/v1/responses/:id/input_items'>(deps, async (c) => {
+      const id = c.req.param('id')
+      const found = await locate(c, id)
+      if (found.kind === 'upstream') {
+        const { response } = await proxy(
+          c,
+          found.provider,
+          { method: 'GET', id, part: 'input_items' },
+          storedQueryParameters.input_items
+        )
+        return response
+      }
+      const limitText = c.req.query('limit')
+      const limit = limitText === undefined ? 20 : Number(limitText)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw invalidRequest('`limit` must be a whole number from 1 to 100.', 'limit')
+      const order = c.req.query('order') ?? 'desc'
+      if (order !== 'asc' && order !== 'desc')
+        throw invalidRequest('`order` must be `asc` or `desc`.', 'order')
+      const after = c.req.query('after')
+      const page = await found.store.listInputItems(id, scopeOf(c), {
+        limit,
+        order,
+        ...(after === undefined ? {} : { after }),
+      })
+      if (page === null) throw responseNotFound(id)
+      return c.json(page)
     })
-    if (page === null) throw responseNotFound(id)
-    return c.json(page)
-  })
+  )
 }

@@ -1,7 +1,8 @@
 /**
  * `GET /v1/models` and `GET /v1/models/{id}`: aliases plus every provider's advertised models (as `provider/model`,
  * always routable). OpenAI's list shape by default; Anthropic's (`type`, `display_name`, `created_at`, `has_more`,
- * `first_id`, `last_id`, `limit`/`after_id`/`before_id` paging) when the request carries `anthropic-version`.
+ * `first_id`, `last_id`, `limit`/`after_id`/`before_id` paging) when the request carries `anthropic-version`. A
+ * tenant key's answer carries the `x-ratelimit-*` headers of its limits, read without taking anything.
  * https://platform.openai.com/docs/api-reference/models/list, https://docs.claude.com/en/api/models-list
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
@@ -10,6 +11,7 @@ import type { Executor } from '../../core/execute.ts'
 import { GatewayError, invalidRequest } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
+import { withRouteRateLimitHeaders } from '../answer-with-rate-limit-headers.ts'
 import { modelListSchema, modelSchema, openAIErrorSchema } from './openai-schemas.ts'
 
 type ListedModel = { id: string; created: number; ownedBy: string; displayName: string }
@@ -140,22 +142,28 @@ export const registerModels = (
   const startedAtSeconds = Math.floor(deps.clock.now() / 1000)
   app.openAPIRegistry.registerPath(listModelsRoute)
   app.openAPIRegistry.registerPath(retrieveModelRoute)
-  app.get('/v1/models', async (c) => {
-    const models = await listModels(deps, executor, startedAtSeconds)
-    if (c.get('dialect') === 'anthropic') return c.json(anthropicPage(c, models))
-    return c.json({ object: 'list', data: models.map(toOpenAI) })
-  })
-  app.get('/v1/models/:id{.+}', async (c) => {
-    const id = c.req.param('id')
-    const models = await listModels(deps, executor, startedAtSeconds)
-    let model = models.find((candidate) => candidate.id === id)
-    if (!model) {
-      const providers = await executor.catalog.providersOf(id)
-      if (providers.length === 1)
-        model = models.find((candidate) => candidate.id === `${providers[0]}/${id}`)
-      if (model) model = { ...model, id }
-    }
-    if (!model) throw notFound(id)
-    return c.json(c.get('dialect') === 'anthropic' ? toAnthropic(model) : toOpenAI(model))
-  })
+  app.get(
+    '/v1/models',
+    withRouteRateLimitHeaders<'/v1/models'>(deps, async (c) => {
+      const models = await listModels(deps, executor, startedAtSeconds)
+      if (c.get('dialect') === 'anthropic') return c.json(anthropicPage(c, models))
+      return c.json({ object: 'list', data: models.map(toOpenAI) })
+    })
+  )
+  app.get(
+    '/v1/models/:id{.+}',
+    withRouteRateLimitHeaders<'/v1/models/:id{.+}'>(deps, async (c) => {
+      const id = c.req.param('id')
+      const models = await listModels(deps, executor, startedAtSeconds)
+      let model = models.find((candidate) => candidate.id === id)
+      if (!model) {
+        const providers = await executor.catalog.providersOf(id)
+        if (providers.length === 1)
+          model = models.find((candidate) => candidate.id === `${providers[0]}/${id}`)
+        if (model) model = { ...model, id }
+      }
+      if (!model) throw notFound(id)
+      return c.json(c.get('dialect') === 'anthropic' ? toAnthropic(model) : toOpenAI(model))
+    })
+  )
 }

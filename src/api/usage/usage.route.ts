@@ -16,6 +16,7 @@ import {
   type UsageRow,
 } from '../../stores/usage-store.ts'
 import { adminErrorResponses } from '../admin/admin-error-responses.ts'
+import { answerWithRateLimitHeaders } from '../answer-with-rate-limit-headers.ts'
 import { isoTime } from '../admin/admin-wire.ts'
 import { findTenant, requireTenant } from '../admin/find-tenant.ts'
 import { requireStore } from '../admin/require-store.ts'
@@ -258,7 +259,7 @@ export const registerAdminUsage = (app: OpenAPIHono<GatewayEnv>, deps: Deps): vo
   app.openapi(adminUsageRoute, (c) => answerUsage(c, deps, c.req.valid('query'), { forced: null }))
 }
 
-/** Behind the `/v1` authentication: the principal is set. */
+/** Behind the `/v1` authentication: the principal is set. A tenant key's answer carries its `x-ratelimit-*` headers. */
 export const registerTenantUsage = (app: OpenAPIHono<GatewayEnv>, deps: Deps): void => {
   app.openapi(tenantUsageRoute, async (c) => {
     const params = c.req.valid('query')
@@ -279,6 +280,6 @@ export const registerTenantUsage = (app: OpenAPIHono<GatewayEnv>, deps: Deps): v
           { param: 'tenant' }
         )
     }
-    return answerUsage(c, deps, params, { forced: own })
+    return answerWithRateLimitHeaders(c, deps, () => answerUsage(c, deps, params, { forced: own }))
   })
 }
