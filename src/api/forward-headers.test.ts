@@ -40,6 +40,32 @@ describe('buildResponseHeaders', () => {
     })
   })
 
+  it("leaves the provider account's rate limits out of a tenant key's response, and keeps its retry hints", () => {
+    const headers = buildResponseHeaders({
+      base: { 'x-request-id': 'req_g', 'x-ratelimit-limit-requests': '10' },
+      upstream: new Headers({
+        'x-ratelimit-limit-requests': '10000',
+        'x-ratelimit-remaining-tokens': '199000',
+        'anthropic-ratelimit-requests-remaining': '49',
+        'retry-after': '3',
+        'x-request-id': 'req_upstream_2',
+      }),
+      servedBy,
+      contentType: 'application/json',
+      hideUpstreamRateLimits: true,
+    })
+    expect(headers).toEqual({
+      'content-type': 'application/json',
+      'x-request-id': 'req_g',
+      'x-ratelimit-limit-requests': '10',
+      'x-gatehouse-provider': 'openai',
+      'x-gatehouse-model': 'gpt-4o-mini',
+      'x-gatehouse-attempts': '2',
+      'retry-after': '3',
+      'x-gatehouse-upstream-request-id': 'req_upstream_2',
+    })
+  })
+
   it("reads Anthropic's request-id, marks streams uncacheable and unbuffered, and says when max_tokens was defaulted", () => {
     const headers = buildResponseHeaders({
       base: { 'x-request-id': 'req_g', 'request-id': 'req_g' },

@@ -1,11 +1,9 @@
 import type { HeaderReader } from '../../providers/spec/provider-adapter.ts'
 import type { ServedBy } from '../core/chat-call.ts'
 
-/** Upstream headers the client gets too: rate limits and retry hints (`retry-after`, `retry-after-ms`). */
-const isPassedUpstreamHeader = (name: string): boolean =>
-  name.startsWith('x-ratelimit-') ||
-  name.startsWith('anthropic-ratelimit-') ||
-  name.startsWith('retry-after')
+/** The provider account's rate-limit headers (OpenAI's and Anthropic's names). */
+const isUpstreamRateLimitHeader = (name: string): boolean =>
+  name.startsWith('x-ratelimit-') || name.startsWith('anthropic-ratelimit-')
 
 /**
  * Response headers: the upstream's by allowlist (rate limits, retry hints; its request id under our own name),
@@ -17,6 +15,8 @@ export const buildResponseHeaders = (options: {
   upstream?: HeaderReader
   servedBy: ServedBy
   contentType: string
+  /** Leave out the upstream's rate-limit headers (`copyUpstreamHeaders`): for a tenant key. */
+  hideUpstreamRateLimits?: boolean
 }): Record<string, string> => {
   // A plain object, not `Headers`: @hono/node-server writes it to the socket as is. Built as one literal, then
   // extended (never `{ ...base, more }`: on Node 20 that gives every response's object a hidden class of its own).
@@ -35,17 +35,25 @@ export const buildResponseHeaders = (options: {
     headers['cache-control'] = 'no-cache'
     headers['x-accel-buffering'] = 'no'
   }
-  if (options.upstream) copyUpstreamHeaders(headers, options.upstream)
+  if (options.upstream)
+    copyUpstreamHeaders(headers, options.upstream, options.hideUpstreamRateLimits === true)
   return headers
 }
 
-/** Adds the upstream's headers the client gets (by allowlist), and its request id under our own name. */
+/**
+ * Adds the upstream's headers the client gets (by allowlist: retry hints, `retry-after` and `retry-after-ms`, and the
+ * provider's rate-limit headers), and its request id under our own name. `hideRateLimits` (a tenant key's response)
+ * leaves the rate limits out: they describe the operator's provider account, which is none of a tenant's business,
+ * and the tenant is held to its own, which the gateway's `x-ratelimit-*` headers carry under the same names.
+ */
 export const copyUpstreamHeaders = (
   headers: Record<string, string>,
-  upstream: HeaderReader
+  upstream: HeaderReader,
+  hideRateLimits = false
 ): void => {
   upstream.forEach((value, name) => {
-    if (isPassedUpstreamHeader(name)) headers[name] = value
+    if (name.startsWith('retry-after') || (!hideRateLimits && isUpstreamRateLimitHeader(name)))
+      headers[name] = value
   })
   const upstreamId = upstream.get('x-request-id') ?? upstream.get('request-id')
   if (upstreamId !== null) headers['x-gatehouse-upstream-request-id'] = upstreamId

@@ -514,6 +514,7 @@ const handleChat = async (
   const chatResponse: RespondOptions = {
     outcome,
     baseHeaders,
+    hideUpstreamRateLimits: principal.access !== null,
     codec: options.codec,
     body,
     canonical: toCanonical,

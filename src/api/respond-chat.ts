@@ -39,6 +39,8 @@ export type RespondOptions = {
   outcome: ChatOutcome
   /** Headers every response starts with (the request id's). */
   baseHeaders: Record<string, string>
+  /** The client is a tenant key: the upstream's rate-limit headers stay out (`copyUpstreamHeaders`). */
+  hideUpstreamRateLimits?: boolean
   codec: DialectCodec
   body: Record<string, unknown>
   /** The canonical request, when the executor converted one. */
@@ -412,6 +414,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
         upstream: outcome.headers,
+        hideUpstreamRateLimits: options.hideUpstreamRateLimits,
         servedBy,
         contentType,
       })
@@ -429,6 +432,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
         upstream: outcome.headers,
+        hideUpstreamRateLimits: options.hideUpstreamRateLimits,
         servedBy,
         contentType,
       })

@@ -175,13 +175,24 @@ describe('tenant keys across two instances', () => {
     expect(String((refused as Error).message)).toContain('gpt-4o')
   })
 
-  it('holds requests per minute jointly: 10 allowed of 30 sent through two instances', async () => {
+  it('holds requests per minute jointly: 10 allowed of 31 sent through two instances', async () => {
     const { key } = await createKey({ tenant: 'rpm', limits: { rpm: 10 } })
+    // An answered call carries the key's limits, not the provider account's (the mock sends 10000 under the same names).
+    const first = await fetch(`${gateways[0].url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    expect(first.status).toBe(200)
+    await first.arrayBuffer()
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('10')
+    expect(first.headers.get('x-ratelimit-remaining-requests')).toBe('9')
+    expect(first.headers.get('x-ratelimit-reset-requests')).not.toBe('6ms')
     const statuses = await Promise.all(
       Array.from({ length: 30 }, (_, index) => statusOf(chat(gateways[index % 2], key)))
     )
-    expect(statuses.filter((status) => status === 200)).toHaveLength(10)
-    expect(statuses.filter((status) => status === 429)).toHaveLength(20)
+    expect(statuses.filter((status) => status === 200)).toHaveLength(9)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(21)
     // A refusal says when to come back, and every response carries the limits the SDKs read.
     const response = await fetch(`${gateways[1].url}/v1/chat/completions`, {
       method: 'POST',

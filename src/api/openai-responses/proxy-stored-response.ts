@@ -123,7 +123,7 @@ export const proxyStoredResponse = async (options: {
     const headers = takeRequestIdHeaders(c)
     headers['content-type'] = contentType
     headers['x-gatehouse-provider'] = config.id
-    copyUpstreamHeaders(headers, upstream.headers)
+    copyUpstreamHeaders(headers, upstream.headers, c.get('principal')?.access != null)
     if (contentType.startsWith('text/event-stream')) {
       streamed = true
       headers['cache-control'] = 'no-cache'
