@@ -140,7 +140,8 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
         })
       }
       return send(call, {
-        path,
+        // The client's query too: the SDK's beta client (Claude Code) asks `?beta=true`, which the API takes.
+        path: request.query === undefined ? path : `${path}${request.query}`,
         method: 'POST',
         // Nothing to change: the client's own bytes.
         body:

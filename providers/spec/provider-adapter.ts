@@ -146,6 +146,11 @@ export type ForwardRequest = {
    * `model`) sends this instead of serializing `body` again.
    */
   text?: string
+  /**
+   * The client's query string, `?` included, when it sent one (the Anthropic SDK's beta client calls
+   * `/v1/messages?beta=true`, as Claude Code does): an adapter whose API takes the same query passes it on.
+   */
+  query?: string
 }
 
 /**

@@ -202,6 +202,12 @@ const estimateInputTokens = (
         )
       : estimateTokens(toCanonical())
 
+/** The query string of `url`, `?` included; `undefined` when there is none. */
+const queryOf = (url: string): string | undefined => {
+  const at = url.indexOf('?')
+  return at === -1 || at === url.length - 1 ? undefined : url.slice(at)
+}
+
 /** The output bound the request sets, whichever dialect's name it uses; `null` when none. */
 const requestedMaxOutputTokens = (body: Record<string, unknown>): number | null => {
   for (const name of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
@@ -324,6 +330,7 @@ const handleChat = async (
         stream,
         body,
         bodyText: parts.bodyText,
+        query: queryOf(c.req.url),
         headers,
         toCanonical,
         toEmbedRequest,

@@ -50,6 +50,8 @@ export type ChatCall = {
    * it sends these bytes instead of serializing `body` again (for a long conversation, the largest cost it would have).
    */
   bodyText?: string
+  /** The client's query string, `?` included, when it sent one (`ForwardRequest.query`). */
+  query?: string
   /** Client headers that pass by allowlist, lower-cased (`anthropic-version`, `anthropic-beta`). */
   headers: Record<string, string>
   /** Converts the body to the canonical request, only when a converted target is tried; throws a 400 GatewayError on a conversion gap. */

@@ -117,6 +117,7 @@ export const dispatchAttempt = async (options: {
         model: target.model,
         headers: call.headers,
         text: call.bodyText,
+        query: call.query,
       }
       // An adapter whose calls fail on their own when the scope aborts needs no race around them.
       const settles = adapter.settlesOnAbort === true

@@ -217,6 +217,11 @@ describe('Claude Code → gateway', () => {
       (request) => request.path.split('?')[0] === '/v1/messages'
     )
     expect(upstream).toHaveLength(2)
+    // The query the client sent goes upstream with it, as from a plain reverse proxy.
+    expect(upstream.map((request) => request.path)).toEqual([
+      '/v1/messages?beta=true',
+      '/v1/messages?beta=true',
+    ])
     for (const [index, sent] of [first, second].entries()) {
       expect(upstream[index].body).toEqual(
         wire({ ...sent, model: 'claude-opus-4-7', stream: true })
