@@ -29,9 +29,22 @@ const familyOf = (model: string): string =>
     .replace(/-v\d+(:\d+)?$/, '')
     .replace(/-latest$/, '')
 
+/** What `modelMaxOutputTokens` answered, per model name (`null`: unknown), emptied when full. */
+const remembered = new Map<string, number | null>()
+
+/**
+ * A tenant key's every call asks it (a budget's reservation), and the family's regular expressions cost about a
+ * microsecond: answered once per model name. Names come from clients, so the memory is bounded.
+ */
 export const modelMaxOutputTokens = (model: string): number | undefined => {
-  const family = familyOf(model)
-  return claudeModelLimits.find((limit) => limit.pattern.test(family))?.maxOutputTokens
+  let known = remembered.get(model)
+  if (known === undefined) {
+    const family = familyOf(model)
+    known = claudeModelLimits.find((limit) => limit.pattern.test(family))?.maxOutputTokens ?? null
+    if (remembered.size >= 1_000) remembered.clear()
+    remembered.set(model, known)
+  }
+  return known ?? undefined
 }
 
 /** How the gateway reaches a model on an OpenAI upstream: Chat Completions, or the Responses API only. */
