@@ -12,6 +12,21 @@ local function countOf(member)
   if string.byte(member, -1) == 43 then return 0 end
   return tonumber(string.match(member, '%*(%d+)$')) or 1
 end
+-- A window's requests and tokens once the entries that have left it (scored at or before \`cutoff\`) are taken off, 256
+-- at a time, and how many left; the entries themselves stay for the caller to remove (or leave, when it only reads).
+local function windowCounts(entries, n, tok, cutoff)
+  local gone = 0
+  while true do
+    local old = redis.call('ZRANGEBYSCORE', entries, '-inf', cutoff, 'LIMIT', gone, 256)
+    for i = 1, #old do
+      tok = tok - amountOf(old[i])
+      n = n - countOf(old[i])
+    end
+    gone = gone + #old
+    if #old < 256 then break end
+  end
+  return math.max(0, n), math.max(0, tok), gone
+end
 -- A time after every other: a budget's earliest reservation end when it holds none (2^53 - 1).
 local NONE = 9007199254740991
 local function redisNow()

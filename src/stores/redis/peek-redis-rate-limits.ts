@@ -32,19 +32,8 @@ for s = 1, 2 do
     local n, tok, reset = 0, 0, 0
     -- No hash: the window's keys expired together (their entries all older than the window), or never were.
     if v[3] then
-      n, tok = tonumber(v[1]) or 0, tonumber(v[2]) or 0
-      -- The entries that have left the window since the last admission, 256 at a time: no longer counted.
-      local gone = 0
-      while true do
-        local old = redis.call('ZRANGEBYSCORE', entries, '-inf', cutoffArg, 'LIMIT', gone, 256)
-        for i = 1, #old do
-          tok = tok - amountOf(old[i])
-          n = n - countOf(old[i])
-        end
-        gone = gone + #old
-        if #old < 256 then break end
-      end
-      n, tok = math.max(0, n), math.max(0, tok)
+      -- Without the entries that have left the window since the last admission (left in place: this only reads).
+      n, tok = windowCounts(entries, tonumber(v[1]) or 0, tonumber(v[2]) or 0, cutoffArg)
       local newest = redis.call('ZREVRANGEBYSCORE', entries, '(+inf', '(' .. cutoffArg, 'WITHSCORES', 'LIMIT', 0, 1)
       if #newest > 0 then reset = tonumber(newest[2]) + window - now end
     end

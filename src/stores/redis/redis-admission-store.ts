@@ -171,17 +171,8 @@ for s = 1, 2 do
     local v = redis.call('HMGET', KEYS[b + 2], 'n', 'tok', 'x')
     local n, tok, x, gone = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]), 0
     if x then
-      -- The entries that have left the window since the last check, 256 at a time.
-      while true do
-        local old = redis.call('ZRANGEBYSCORE', KEYS[b + 1], '-inf', cutoffArg, 'LIMIT', gone, 256)
-        for i = 1, #old do
-          tok = tok - amountOf(old[i])
-          n = n - countOf(old[i])
-        end
-        gone = gone + #old
-        if #old < 256 then break end
-      end
-      n, tok = math.max(0, n), math.max(0, tok)
+      -- Without the entries that have left the window since the last check.
+      n, tok, gone = windowCounts(KEYS[b + 1], n, tok, cutoffArg)
     else
       -- No hash: the window's keys expired together (their entries all older than the window), or never were.
       n, tok = 0, 0
