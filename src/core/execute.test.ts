@@ -18,6 +18,7 @@ import {
 import { GatewayError, invalidRequest } from './errors.ts'
 import type { ChatCall } from './chat-call.ts'
 import { createExecutor } from './execute.ts'
+import { fanOutObservers, type ExecutionEvent } from './execution-observer.ts'
 
 const setup = (adapters: FakeAdapter[], config: FakeDepsOptions['config'] = {}) => {
   const deps = createFakeDeps({ adapters, config })
@@ -346,6 +347,30 @@ describe('executor: retry and fallback', () => {
       model: 'a-model',
     })
     expect(JSON.stringify(deps.observer.events)).not.toContain('secret body')
+  })
+
+  it('makes no start or success events for observers that ignore them, and the failures all the same', async () => {
+    const a = scripted('a', [httpError(503), 'second time'])
+    const deps = createFakeDeps({ adapters: [a], config: route(['a']) })
+    const seen: ExecutionEvent[] = []
+    const quiet = fanOutObservers([
+      { ignoresSuccessfulAttempts: true, observe: (event) => void seen.push(event) },
+      { ignoresSuccessfulAttempts: true, observe: () => {} },
+    ])
+    expect(quiet.ignoresSuccessfulAttempts).toBe(true)
+    const executor = createExecutor({ ...deps, observer: quiet }, { random: () => 0 })
+    const outcome = await deps.clock.settle(executeCall(executor, anthropicCall))
+    expect(outcome.servedBy.attempts).toBe(2)
+    expect(seen.map((event) => [event.type, 'outcome' in event ? event.outcome : null])).toEqual([
+      ['attempt-ended', 'failure'],
+      ['retry', null],
+    ])
+    // One observer that wants them all gets them all.
+    const loud = fanOutObservers([
+      { ignoresSuccessfulAttempts: true, observe: () => {} },
+      deps.observer,
+    ])
+    expect(loud.ignoresSuccessfulAttempts).toBe(false)
   })
 
   it('tells its observers when it falls back, and why', async () => {

@@ -145,6 +145,29 @@ const servableTargets = (
 }
 
 type AttemptEnded = Extract<ExecutionEvent, { type: 'attempt-ended' }>
+type AttemptEnd = Pick<AttemptEnded, 'outcome' | 'status' | 'errorKind' | 'errorCode'>
+
+/** Written out field by field, like every per-request object here (docs/architecture.md, hot-path rules). */
+const attemptEnded = (
+  call: ChatCall,
+  provider: string,
+  model: string,
+  attempt: number,
+  durationMs: number,
+  end: AttemptEnd
+): AttemptEnded => ({
+  type: 'attempt-ended',
+  requestId: call.requestId,
+  operation: call.operation,
+  provider,
+  model,
+  attempt,
+  outcome: end.outcome,
+  status: end.status,
+  errorKind: end.errorKind,
+  errorCode: end.errorCode,
+  durationMs,
+})
 
 type RunState = { attempts: number; lastFailure: ProviderError | null; deadline: Deadline }
 
@@ -155,6 +178,8 @@ export const createExecutor = (
   options: ExecutorOptions = {}
 ): GatewayExecutor => {
   const { config, clock, observer } = deps
+  /** Whether an attempt's start and success are worth an event (`ExecutionObserver.ignoresSuccessfulAttempts`). */
+  const watchesSuccesses = observer.ignoresSuccessfulAttempts !== true
   const random = options.random ?? Math.random
   const catalog =
     options.catalog ??
@@ -210,31 +235,16 @@ export const createExecutor = (
     state.attempts += 1
     const attempt = state.attempts
     const startedAt = clock.now()
-    observer.observe({
-      type: 'attempt-started',
-      requestId: call.requestId,
-      operation: call.operation,
-      provider: providerId,
-      model: target.model,
-      attempt,
-      forwarded: plan.kind === 'forward',
-    })
-    // Written out field by field, like every per-request object here (docs/architecture.md, hot-path rules).
-    const ended = (
-      end: Pick<AttemptEnded, 'outcome' | 'status' | 'errorKind' | 'errorCode'>
-    ): AttemptEnded => ({
-      type: 'attempt-ended',
-      requestId: call.requestId,
-      operation: call.operation,
-      provider: providerId,
-      model: target.model,
-      attempt,
-      outcome: end.outcome,
-      status: end.status,
-      errorKind: end.errorKind,
-      errorCode: end.errorCode,
-      durationMs: clock.now() - startedAt,
-    })
+    if (watchesSuccesses)
+      observer.observe({
+        type: 'attempt-started',
+        requestId: call.requestId,
+        operation: call.operation,
+        provider: providerId,
+        model: target.model,
+        attempt,
+        forwarded: plan.kind === 'forward',
+      })
     try {
       // A stream that breaks after its first byte was a success for the retry logic (it can no longer be retried),
       // but a failure of the upstream all the same: the breaker counts it. Only a stream has such an end.
@@ -269,14 +279,15 @@ export const createExecutor = (
         onStreamEnd,
       })
       permit.settle('success')
-      observer.observe(
-        ended({
-          outcome: 'success',
-          status: 'status' in outcome ? outcome.status : 200,
-          errorKind: null,
-          errorCode: null,
-        })
-      )
+      if (watchesSuccesses)
+        observer.observe(
+          attemptEnded(call, providerId, target.model, attempt, clock.now() - startedAt, {
+            outcome: 'success',
+            status: 'status' in outcome ? outcome.status : 200,
+            errorKind: null,
+            errorCode: null,
+          })
+        )
       return outcome
     } catch (caught) {
       if (!(caught instanceof ProviderError)) {
@@ -284,7 +295,12 @@ export const createExecutor = (
         // on-error.ts, never blamed on the provider, never counted by its breaker, never retried elsewhere.
         permit.settle('aborted')
         observer.observe(
-          ended({ outcome: 'failure', status: 500, errorKind: 'internal', errorCode: null })
+          attemptEnded(call, providerId, target.model, attempt, clock.now() - startedAt, {
+            outcome: 'failure',
+            status: 500,
+            errorKind: 'internal',
+            errorCode: null,
+          })
         )
         throw new StopRetrying(caught instanceof Error ? caught : new Error(String(caught)))
       }
@@ -299,7 +315,7 @@ export const createExecutor = (
         })
       }
       observer.observe(
-        ended({
+        attemptEnded(call, providerId, target.model, attempt, clock.now() - startedAt, {
           outcome: breakerOutcome === 'aborted' ? 'aborted' : 'failure',
           status: error.status,
           errorKind: error.kind,

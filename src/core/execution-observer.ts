@@ -79,13 +79,23 @@ export type ExecutionEvent =
 
 export interface ExecutionObserver {
   observe(event: ExecutionEvent): void
+  /**
+   * Does nothing with an attempt's start, nor with its end when it succeeded (the attempt log, which writes failures
+   * only): the executor then makes neither event, two objects less for nearly every call. Absent: it gets them all.
+   */
+  readonly ignoresSuccessfulAttempts?: boolean
 }
 
 /** One observer that hands each event to all of `observers`, in order; one that throws does not stop the rest. */
 export const fanOutObservers = (observers: readonly ExecutionObserver[]): ExecutionObserver => {
+  // Quiet on successful attempts only when every observer is.
+  const ignoresSuccessfulAttempts = observers.every(
+    (observer) => observer.ignoresSuccessfulAttempts === true
+  )
   if (observers.length === 1) {
     const [only] = observers
     return {
+      ignoresSuccessfulAttempts,
       observe: (event) => {
         try {
           only.observe(event)
@@ -96,6 +106,7 @@ export const fanOutObservers = (observers: readonly ExecutionObserver[]): Execut
     }
   }
   return {
+    ignoresSuccessfulAttempts,
     observe(event) {
       for (const observer of observers) {
         try {

@@ -7,6 +7,8 @@ import type { ExecutionObserver } from './execution-observer.ts'
 import type { Logger } from './logger.ts'
 
 export const createExecutionLog = (logger: Logger): ExecutionObserver => ({
+  // It writes failed attempts only: an attempt's start and success are not made for it.
+  ignoresSuccessfulAttempts: true,
   observe(event) {
     switch (event.type) {
       case 'attempt-ended': {
