@@ -20,6 +20,7 @@ export const answerWithRateLimitHeaders = (
     logger: deps.logger,
   })
   if (pending === null) return answer()
+  c.set('rateLimitPeek', pending)
   const answered = answer()
   return answered instanceof Promise
     ? answered.then((response) => withRateLimitHeaders(response, pending))

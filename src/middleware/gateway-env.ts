@@ -15,6 +15,11 @@ export type GatewayVariables = {
   requestIdHeadersSet?: boolean
   /** A JSON route's body as the client sent it, once read (`open-json-route.ts`): what a passthrough may forward. */
   jsonText?: string
+  /**
+   * The tenant key's `x-ratelimit-*` headers being read for a route that admits nothing (`answerWithRateLimitHeaders`):
+   * an error the route throws reuses them rather than reading the limits again (`withErrorRateLimitHeaders`).
+   */
+  rateLimitPeek?: Promise<Record<string, string>>
 }
 
 export type GatewayEnv = { Variables: GatewayVariables }

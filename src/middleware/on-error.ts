@@ -196,8 +196,10 @@ export const withErrorRateLimitHeaders = (options: {
     response.headers.has('x-ratelimit-limit-tokens')
   )
     return response
+  // A route that was reading them already (`answerWithRateLimitHeaders`) and then threw: the same read.
   return withRateLimitHeaders(
     response,
-    peekRateLimitHeaders({ principal, store: options.store, logger: options.logger })
+    options.c.get('rateLimitPeek') ??
+      peekRateLimitHeaders({ principal, store: options.store, logger: options.logger })
   )
 }

@@ -267,6 +267,12 @@ describe("a tenant key's responses that take no admission", () => {
       await request(t, key, `/v1/responses/${id}`),
     ]
     expect(answers.map((response) => response.status)).toEqual([200, 200, 200, 404])
+    // One read of the limits per response, the 404 the route threw included (its error reuses the route's read).
+    const before = t.peeks()
+    const unknown = await request(t, key, '/v1/models/no-such-model')
+    expect(unknown.status).toBe(404)
+    expect(limitHeaders(unknown)['x-ratelimit-remaining-requests']).toBe('4')
+    expect(t.peeks() - before).toBe(1)
     for (const response of answers)
       expect(limitHeaders(response)).toEqual({
         'x-ratelimit-limit-requests': '5',
