@@ -143,8 +143,12 @@ describe('forward (same dialect)', () => {
     expect(await new Response(response.body).text()).toBe(textJson)
   })
 
-  it("sends the client's own text when the model stays the same, and writes the body anew when it changes", async () => {
-    const transport = createFakeTransport([{ body: textJson }, { body: textJson }])
+  it("sends the client's own text, with the routed model's name edited in, and serializes a body it cannot edit surely", async () => {
+    const transport = createFakeTransport([
+      { body: textJson },
+      { body: textJson },
+      { body: textJson },
+    ])
     // Spacing, key order and `1.0` survive only if the bytes are the client's.
     const text = '{"max_tokens":10, "model":"claude-x","messages":[],"temperature":1.0}'
     const body = JSON.parse(text) as Record<string, unknown>
@@ -158,7 +162,17 @@ describe('forward (same dialect)', () => {
       { operation: 'messages', body, text, model: 'claude-y', headers: {} },
       callWith()
     )
-    expect(decode(transport.requests[1].body)).toEqual({ ...body, model: 'claude-y' })
+    expect(transport.requests[1].body).toBe(
+      '{"max_tokens":10, "model":"claude-y","messages":[],"temperature":1.0}'
+    )
+    // A second "model" key: written anew.
+    const nestedText = '{"model":"claude-x","metadata":{"model":"claude-x"},"messages":[]}'
+    const nested = JSON.parse(nestedText) as Record<string, unknown>
+    await adapter.forward!(
+      { operation: 'messages', body: nested, text: nestedText, model: 'claude-y', headers: {} },
+      callWith()
+    )
+    expect(transport.requests[2].body).toBe(JSON.stringify({ ...nested, model: 'claude-y' }))
   })
 
   it('sends count-tokens to /v1/messages/count_tokens with the default version when the client gave none', async () => {

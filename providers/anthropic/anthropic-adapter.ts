@@ -5,6 +5,7 @@
  */
 import type {
   CallContext,
+  ForwardRequest,
   ModelInfo,
   HttpProviderSettings,
   ProviderAdapter,
@@ -20,6 +21,7 @@ import { convertAnthropicStream } from './convert-anthropic-stream.ts'
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
 import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
+import { replaceTopLevelString } from '../shared/edit-json-text.ts'
 
 /** Sent when the client gave none (cross-dialect calls, model lists): the version every model accepts. */
 const defaultAnthropicVersion = '2023-06-01'
@@ -49,6 +51,20 @@ const pathByOperation: Partial<Record<Operation, string>> = {
   'count-tokens': '/v1/messages/count_tokens',
 }
 const forwards = Object.keys(pathByOperation) as Operation[]
+
+/** The client's JSON text with the routed model's name, or the body serialized when the text cannot be edited surely. */
+const forwardedText = (request: ForwardRequest): string => {
+  const { body, text, model } = request
+  if (text !== undefined) {
+    if (body.model === model) return text
+    const edited =
+      typeof body.model === 'string'
+        ? replaceTopLevelString(text, 'model', body.model, model)
+        : undefined
+    if (edited !== undefined) return edited
+  }
+  return JSON.stringify({ ...body, model })
+}
 
 export const createAnthropicAdapter = (options: AnthropicAdapterOptions): ProviderAdapter => {
   const providerId = options.id
@@ -143,11 +159,8 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
         // The client's query too: the SDK's beta client (Claude Code) asks `?beta=true`, which the API takes.
         path: request.query === undefined ? path : `${path}${request.query}`,
         method: 'POST',
-        // Nothing to change: the client's own bytes.
-        body:
-          request.text !== undefined && request.body.model === request.model
-            ? request.text
-            : JSON.stringify({ ...request.body, model: request.model }),
+        // The client's own bytes, with the routed model's name edited in where it differs (`edit-json-text.ts`).
+        body: forwardedText(request),
         clientHeaders: request.headers,
       })
     },

@@ -201,13 +201,15 @@ describe('forward', () => {
     expect(await new Response(response.body).json()).toEqual(JSON.parse(chatTextJson))
   })
 
-  it("sends the client's own text when nothing in the body changes, and serializes a body that does", async () => {
+  it("sends the client's own text, edited in place for another model or the usage option, and serializes a body it cannot edit surely", async () => {
     // Spacing, key order and `1.0` survive only if the bytes are the client's.
     const text =
-      '{"messages":[{"role":"user","content":"hi"}],  "model":"gpt-4o-mini","temperature":1.0}'
+      '{"messages":[{"role":"user","content":"hi"}],  "model" : "gpt-4o-mini","temperature":1.0}'
     const body = JSON.parse(text) as Record<string, unknown>
     const transport = createReplayTransport([
       { body: chatTextJson },
+      { body: chatTextJson },
+      { body: 'data: [DONE]\n\n' },
       { body: chatTextJson },
       { body: 'data: [DONE]\n\n' },
       { body: 'data: [DONE]\n\n' },
@@ -216,21 +218,40 @@ describe('forward', () => {
     await adapter.forward!(forwardRequest(body, { model: 'gpt-4o-mini', text }), call)
     expect(transport.requests[0].body).toBe(text)
 
-    // Another upstream model: the body is written anew, with that model.
+    // Another upstream model: the same text with that model's name in place.
     await adapter.forward!(forwardRequest(body, { model: 'gpt-4o-mini-2024-07-18', text }), call)
-    expect(transport.requests[1].body).not.toBe(text)
-    expect(sentBody(transport, 1)).toEqual({ ...body, model: 'gpt-4o-mini-2024-07-18' })
+    expect(transport.requests[1].body).toBe(
+      '{"messages":[{"role":"user","content":"hi"}],  "model" : "gpt-4o-mini-2024-07-18","temperature":1.0}'
+    )
 
-    // A stream whose client did not ask for usage: the gateway asks for it, so the text cannot go as it is.
-    const streamText = '{"model":"gpt-4o-mini","stream":true,"messages":[]}'
+    // A stream whose client did not ask for usage: the gateway asks for it, in front of the client's members.
+    const streamText = '{"model":"openai/gpt-4o-mini", "stream":true,"messages":[]}'
     const streamBody = JSON.parse(streamText) as Record<string, unknown>
     await adapter.forward!(
       forwardRequest(streamBody, { model: 'gpt-4o-mini', text: streamText }),
       call
     )
-    expect(sentBody(transport, 2)).toEqual({
-      ...streamBody,
-      stream_options: { include_usage: true },
+    expect(transport.requests[2].body).toBe(
+      '{"stream_options":{"include_usage":true},"model":"gpt-4o-mini", "stream":true,"messages":[]}'
+    )
+
+    // A second "model" key (nested here) makes the edit unsure: the body is serialized, with the routed model.
+    const nestedText = '{"model":"a","metadata":{"model":"a"},"messages":[]}'
+    const nested = JSON.parse(nestedText) as Record<string, unknown>
+    await adapter.forward!(forwardRequest(nested, { model: 'b', text: nestedText }), call)
+    expect(transport.requests[3].body).toBe(JSON.stringify({ ...nested, model: 'b' }))
+
+    // stream_options given without include_usage: merged by serializing, the client's option kept.
+    const optionsText =
+      '{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_obfuscation":false},"messages":[]}'
+    const options = JSON.parse(optionsText) as Record<string, unknown>
+    await adapter.forward!(
+      forwardRequest(options, { model: 'gpt-4o-mini', text: optionsText }),
+      call
+    )
+    expect(sentBody(transport, 4)).toEqual({
+      ...options,
+      stream_options: { include_obfuscation: false, include_usage: true },
     })
 
     // A server that needs the body rewritten (no `developer` role) gets the rewrite, never the client's text.
@@ -244,7 +265,7 @@ describe('forward', () => {
       }),
       call
     )
-    expect(sentBody(transport, 3)).toMatchObject({ messages: [{ role: 'system', content: 'x' }] })
+    expect(sentBody(transport, 5)).toMatchObject({ messages: [{ role: 'system', content: 'x' }] })
   })
 
   it('sends no authorization header when the provider has no key (a local vLLM)', async () => {

@@ -28,6 +28,7 @@ import { convertToOpenAIResponsesRequest } from './convert-to-openai-responses-r
 import { createUsageStripper } from './strip-injected-usage.ts'
 import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
 import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
+import { prependMember, replaceTopLevelString } from '../shared/edit-json-text.ts'
 import { openAIChatCompletionSchema, openAIModelListSchema } from './openai-api.ts'
 import { bodyReader } from '../shared/read-response-bytes.ts'
 import { parseOpenAIChatStream } from './parse-openai-chat-stream.ts'
@@ -66,6 +67,31 @@ const readText = async (body: ReadableStream<Uint8Array>): Promise<string> => {
  * accounted for; the client's bytes are then stripped back to what it asked for (`strip-injected-usage.ts`).
  * Servers that reject `stream_options` (compat) are left alone: their usage stays unknown.
  */
+/**
+ * The client's JSON text with the upstream model's name and, when injected, `stream_options.include_usage`; `undefined`
+ * when an edit is not sure (then the body is serialized). The injected option is added only when the body has no
+ * `stream_options` at all: one that exists (without `include_usage: true`) is merged by serializing.
+ */
+const editForwardedText = (
+  text: string,
+  given: Record<string, unknown>,
+  model: string,
+  injectUsage: boolean
+): string | undefined => {
+  let edited: string | undefined = text
+  if (given.model !== model)
+    edited =
+      typeof given.model === 'string'
+        ? replaceTopLevelString(edited, 'model', given.model, model)
+        : undefined
+  if (injectUsage && edited !== undefined)
+    edited =
+      given.stream_options === undefined
+        ? prependMember(edited, 'stream_options', '{"include_usage":true}')
+        : undefined
+  return edited
+}
+
 const wantsInjectedUsage = (body: Record<string, unknown>, compat: OpenAICompat): boolean =>
   body.stream === true &&
   compat.streamOptions &&
@@ -226,17 +252,15 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
         request.operation === 'responses' &&
         Array.isArray(given.input) &&
         given.input.some(isGatewayReasoningItem)
-      let text: string
-      if (
+      // The client's own bytes, edited in place where the model's name or the usage option must change
+      // (`edit-json-text.ts`); the body serialized anew when anything else must, or when an edit is not sure.
+      let text =
         request.text !== undefined &&
-        given.model === request.model &&
-        !injectUsage &&
         !dropReasoning &&
         (!chat || applyOpenAICompat(given, compat) === given)
-      )
-        // Nothing to change: the client's own bytes.
-        text = request.text
-      else {
+          ? editForwardedText(request.text, given, request.model, injectUsage)
+          : undefined
+      if (text === undefined) {
         const body: Record<string, unknown> = { ...given, model: request.model }
         if (dropReasoning)
           body.input = (body.input as unknown[]).filter((item) => !isGatewayReasoningItem(item))
