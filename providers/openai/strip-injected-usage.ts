@@ -14,7 +14,7 @@
  * What it removes is exactly what the regular expressions `usageNullPattern` and `usageOnlyChunkPattern` describe
  * (a test holds the two to the same output); a stream framed with `\r` takes the regular expressions themselves.
  */
-import { createUtf8ChunkDecoder } from '../shared/decode-utf8-chunks.ts'
+import { createUtf8ChunkDecoder, forgetDecoded } from '../shared/decode-utf8-chunks.ts'
 import { createQuotedFinder } from '../shared/find-quoted.ts'
 
 /** `"usage": null` with the comma before it (when a `,` or `}` follows), or else with the comma after it. */
@@ -78,10 +78,24 @@ const hasUsageObject = (event: string): boolean => {
 }
 
 /**
+ * `[start, end)` pairs to remove, in order and not overlapping. Reused from chunk to chunk by counting (`length`)
+ * rather than emptying the array, which would give up its backing store and make a new one on the next chunk.
+ */
+class Cuts {
+  readonly at: number[] = []
+  length = 0
+  add(start: number, end: number): void {
+    this.at[this.length] = start
+    this.at[this.length + 1] = end
+    this.length += 2
+  }
+}
+
+/**
  * Appends to `cuts` the `[start, end)` pairs, offset by `offset`, that `event.replace(usageNullPattern, '')` removes
  * from `event`: the matches start at a `"usage"` key or at the comma just before one.
  */
-const collectUsageNullCuts = (event: string, offset: number, cuts: number[]): void => {
+const collectUsageNullCuts = (event: string, offset: number, cuts: Cuts): void => {
   let copied = 0
   for (let at = findUsage(event, 0); at !== -1; at = findUsage(event, Math.max(at + 1, copied))) {
     let index = skipSpace(event, at + 7)
@@ -106,19 +120,20 @@ const collectUsageNullCuts = (event: string, offset: number, cuts: number[]): vo
       end = next + 1
     }
     if (start === -1) continue
-    cuts.push(offset + start, offset + end)
+    cuts.add(offset + start, offset + end)
     copied = end
   }
 }
 
 /** `text` without the `[start, end)` pairs of `cuts` (in order, not overlapping). */
-const cutText = (text: string, cuts: readonly number[]): string => {
+const cutText = (text: string, cuts: Cuts): string => {
   if (cuts.length === 0) return text
+  const at = cuts.at
   let out = ''
   let copied = 0
   for (let index = 0; index < cuts.length; index += 2) {
-    out += text.slice(copied, cuts[index])
-    copied = cuts[index + 1]
+    out += text.slice(copied, at[index])
+    copied = at[index + 1]
   }
   return out + text.slice(copied)
 }
@@ -138,7 +153,7 @@ const judgeEvent = (event: string): typeof keep | typeof drop | typeof strip => 
 export const rewriteEvent = (event: string): string => {
   const judged = judgeEvent(event)
   if (judged !== strip) return judged === keep ? event : ''
-  const cuts: number[] = []
+  const cuts = new Cuts()
   collectUsageNullCuts(event, 0, cuts)
   return cutText(event, cuts)
 }
@@ -165,14 +180,16 @@ const empty = new Uint8Array(0)
  * reuse (`createClientRewrite`), and allocating a new array per chunk cost more than the copying, once the young
  * generation's collections are counted (docs/benchmark.md).
  */
-const cutBytes = (bytes: Uint8Array, length: number, cuts: readonly number[]): Uint8Array => {
+const cutBytes = (bytes: Uint8Array, length: number, cuts: Cuts): Uint8Array => {
   if (cuts.length === 0) return length === bytes.byteLength ? bytes : bytes.subarray(0, length)
-  let written = cuts[0]
-  let copied = cuts[1]
+  forgetDecoded(bytes)
+  const at = cuts.at
+  let written = at[0]
+  let copied = at[1]
   for (let index = 2; index < cuts.length; index += 2) {
-    bytes.copyWithin(written, copied, cuts[index])
-    written += cuts[index] - copied
-    copied = cuts[index + 1]
+    bytes.copyWithin(written, copied, at[index])
+    written += at[index] - copied
+    copied = at[index + 1]
   }
   bytes.copyWithin(written, copied, length)
   return bytes.subarray(0, written + length - copied)
@@ -187,7 +204,7 @@ const cutBytes = (bytes: Uint8Array, length: number, cuts: readonly number[]): U
  */
 export const createUsageStripper = (): UsageStripper => {
   const decoder = createUtf8ChunkDecoder()
-  const cuts: number[] = []
+  const cuts = new Cuts()
   let pending = ''
   let pendingBytes: Uint8Array | null = empty
   return {
@@ -211,7 +228,7 @@ export const createUsageStripper = (): UsageStripper => {
       for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n', start)) {
         const event = text.slice(start, end)
         const judged = judgeEvent(event)
-        if (judged === drop) cuts.push(start, end + 2)
+        if (judged === drop) cuts.add(start, end + 2)
         else if (judged === strip) collectUsageNullCuts(event, start, cuts)
         start = end + 2
       }

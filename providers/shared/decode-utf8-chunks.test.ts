@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createUtf8ChunkDecoder } from './decode-utf8-chunks.ts'
+import { createUtf8ChunkDecoder, forgetDecoded } from './decode-utf8-chunks.ts'
 
 const text = 'a é ✓ 𝄞 — ok\n日本語 🙂'
 
@@ -58,5 +58,31 @@ describe('createUtf8ChunkDecoder', () => {
     expect(decoder.decode(new Uint8Array([0x61, 0xe2, 0x9c]))).toBe('a')
     expect(decoder.end()).toBe('\uFFFD')
     expect(createUtf8ChunkDecoder().decode(new Uint8Array([0x62, 0xff, 0x63]))).toBe('b\uFFFDc')
+  })
+
+  it('gives a chunk decoded by another decoder the same text, each decoder minding its own state, and decodes anew once forgotten', () => {
+    const encoder = new TextEncoder()
+    const tap = createUtf8ChunkDecoder()
+    const rewrite = createUtf8ChunkDecoder()
+    // Both at the start of their stream: each drops the byte order mark itself.
+    const first = encoder.encode('\ufeffdata: one\n\n')
+    expect(tap.decode(first)).toBe('data: one\n\n')
+    expect(rewrite.decode(first)).toBe('data: one\n\n')
+    // Mid-stream, a U+FEFF is text, for the second decoder as for the first.
+    const second = encoder.encode('\ufeffé\n\n')
+    expect(tap.decode(second)).toBe('\ufeffé\n\n')
+    expect(rewrite.decode(second)).toBe('\ufeffé\n\n')
+    // A decoder holding part of a character does not take the remembered text of a whole chunk.
+    const split = encoder.encode('✓')
+    expect(tap.decode(split.subarray(0, 1))).toBe('')
+    const rest = split.subarray(1)
+    expect(createUtf8ChunkDecoder().decode(rest)).toBe('\ufffd\ufffd')
+    expect(tap.decode(rest)).toBe('✓')
+    // Changed in place after being forgotten: decoded anew.
+    const third = encoder.encode('data: abc\n\n')
+    expect(tap.decode(third)).toBe('data: abc\n\n')
+    forgetDecoded(third)
+    third.set(encoder.encode('xyz'), 6)
+    expect(rewrite.decode(third)).toBe('data: xyz\n\n')
   })
 })

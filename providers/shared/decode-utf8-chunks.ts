@@ -30,6 +30,24 @@ const wholeLength = (bytes: Uint8Array): number => {
   return length > continuations + 1 ? index : bytes.length
 }
 
+/**
+ * The last chunk decoded whole (by any decoder) and its text. A forwarded chunk is often decoded twice in a row, by
+ * the stream tap and then by the adapter's client rewrite (an OpenAI stream whose usage the gateway asked for), and
+ * the second decode of the same bytes takes the first one's text: a string per chunk less for the young generation
+ * to collect. Whoever changes a chunk's bytes in place after decoding it must call `forgetDecoded` first (the usage
+ * stripper's `cutBytes` does; nothing else writes into a chunk). Chunks past `memoMaxBytes` are not remembered.
+ */
+let memoBytes: Uint8Array | null = null
+let memoText = ''
+const memoMaxBytes = 64 * 1024
+
+/** Drops the remembered text of `bytes`, before they are changed in place. */
+export const forgetDecoded = (bytes: Uint8Array): void => {
+  if (bytes !== memoBytes) return
+  memoBytes = null
+  memoText = ''
+}
+
 export type Utf8ChunkDecoder = {
   decode(chunk: Uint8Array): string
   /** What is left (a character cut short becomes U+FFFD, as `TextDecoder` makes it). */
@@ -47,17 +65,23 @@ export const createUtf8ChunkDecoder = (): Utf8ChunkDecoder => {
     started = true
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
   }
-  const decodeWhole = (bytes: Uint8Array): string => {
+  /** `bytes`, which end on a whole character, as text (the byte order mark kept). */
+  const decodeText = (bytes: Uint8Array): string => {
     const text =
       !lastWasAscii && bytes.byteLength >= icuFromBytes
         ? (icu ??= new TextDecoder('utf-8', { ignoreBOM: true })).decode(bytes, { stream: true })
         : fast.decode(bytes)
     // One character per byte: the chunk was ASCII.
     lastWasAscii = text.length === bytes.byteLength
-    return dropLeadingBom(text)
+    return text
   }
+  const decodeWhole = (bytes: Uint8Array): string => dropLeadingBom(decodeText(bytes))
   return {
     decode(chunk) {
+      if (held === null && chunk === memoBytes) {
+        lastWasAscii = memoText.length === chunk.byteLength
+        return dropLeadingBom(memoText)
+      }
       let bytes = chunk
       if (held !== null) {
         bytes = new Uint8Array(held.byteLength + chunk.byteLength)
@@ -66,8 +90,15 @@ export const createUtf8ChunkDecoder = (): Utf8ChunkDecoder => {
         held = null
       }
       const whole = wholeLength(bytes)
-      if (whole < bytes.length) held = bytes.slice(whole)
-      return decodeWhole(whole === bytes.length ? bytes : bytes.subarray(0, whole))
+      if (whole < bytes.length) {
+        held = bytes.slice(whole)
+        return decodeWhole(bytes.subarray(0, whole))
+      }
+      if (bytes !== chunk || chunk.byteLength > memoMaxBytes) return decodeWhole(bytes)
+      const text = decodeText(bytes)
+      memoBytes = chunk
+      memoText = text
+      return dropLeadingBom(text)
     },
     end() {
       const rest = held === null ? '' : fast.decode(held)

@@ -193,6 +193,8 @@ const ended: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefin
 
 const emptyHeaders: HeaderReader = new UndiciHeaders({})
 
+const emptyBuffer = Buffer.alloc(0)
+
 /** undici aborts with what it is given; a non-Error reason (an `abort()` without one) becomes an Error. */
 const abortReason = (reason: unknown): Error =>
   reason instanceof Error ? reason : new Error('The request was aborted.', { cause: reason })
@@ -225,7 +227,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
   #controller: Dispatcher.DispatchController | null = null
   #settleResponse: ((response: UpstreamExchange) => void) | null = null
   #failResponse: ((error: ProviderError) => void) | null = null
-  readonly #queue: Buffer[] = []
+  /**
+   * Chunks nobody has taken yet: the first, and the rest when more than one came (most reads of a paced stream carry
+   * one). Not one array emptied after each read: an array emptied gives up its backing store, and the next push made a
+   * new one, about 110 bytes a chunk that the young generation had to collect.
+   */
+  #queued: Buffer | null = null
+  #queuedMore: Buffer[] | null = null
   #queuedBytes = 0
   /** The body has ended or failed (or the request failed): undici calls nothing more. */
   #done = false
@@ -253,7 +261,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     }
     const waiting = this.#waiting
     if (waiting === null) return
-    if (this.#queue.length > 0) {
+    if (this.#queued !== null) {
       this.#waiting = null
       waiting.resolve({ done: false, value: this.#drain() })
     } else if (this.#failure !== null) {
@@ -340,7 +348,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#cancelled) return
-    this.#queue.push(chunk)
+    if (this.#queued === null) this.#queued = chunk
+    else (this.#queuedMore ??= []).push(chunk)
     this.#queuedBytes += chunk.byteLength
     if (this.#taking()) this.#scheduleAnswer()
     else if (this.#collect === null && this.#queuedBytes >= highWaterMark) controller.pause()
@@ -366,9 +375,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
 
   /** Everything queued, as one array (no copy when it is one chunk). */
   #drain(): Uint8Array {
-    const queue = this.#queue
-    const whole = queue.length === 1 ? queue[0]! : Buffer.concat(queue, this.#queuedBytes)
-    queue.length = 0
+    const first = this.#queued
+    const more = this.#queuedMore
+    const whole =
+      first === null
+        ? emptyBuffer
+        : more === null
+          ? first
+          : Buffer.concat([first, ...more], this.#queuedBytes)
+    this.#queued = this.#queuedMore = null
     this.#queuedBytes = 0
     return new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength)
   }
@@ -376,7 +391,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
   #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
     if (this.#cancelled) return Promise.resolve(ended)
     if (this.#waiting !== null) return Promise.reject(new TypeError('A read is already pending.'))
-    if (this.#queue.length > 0) {
+    if (this.#queued !== null) {
       const value = this.#drain()
       if (!this.#done) this.#controller?.resume()
       return Promise.resolve({ done: false, value })
@@ -397,12 +412,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
    */
   #deliver(sink: ChunkSink<Uint8Array>): void {
     if (this.#sinkPaused) return
-    if (this.#queue.length > 0 && !sink.write(this.#drain())) {
+    if (this.#queued !== null && !sink.write(this.#drain())) {
       this.#sinkPaused = true
       if (!this.#done) this.#controller?.pause()
     }
     // The sink may have cancelled (the client went away) from inside `write`.
-    if (this.#sink !== sink || this.#queue.length > 0) return
+    if (this.#sink !== sink || this.#queued !== null) return
     if (this.#failure !== null) {
       this.#sink = null
       sink.error(this.#failure)
@@ -434,7 +449,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     if (this.#cancelled) return
     this.#cancelled = true
     this.#sink = null
-    this.#queue.length = 0
+    this.#queued = this.#queuedMore = null
     this.#queuedBytes = 0
     const waiting = this.#waiting
     this.#waiting = null
