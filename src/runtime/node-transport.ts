@@ -194,6 +194,7 @@ const ended: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefin
 const emptyHeaders: HeaderReader = new UndiciHeaders({})
 
 const emptyBuffer = Buffer.alloc(0)
+const settled = Promise.resolve()
 
 /** undici aborts with what it is given; a non-Error reason (an `abort()` without one) becomes an Error. */
 const abortReason = (reason: unknown): Error =>
@@ -305,10 +306,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     return this.#waiting !== null || (this.#sink !== null && !this.#sinkPaused)
   }
 
+  /**
+   * `#answer` in a microtask, as a reaction to a settled promise: Node's `queueMicrotask` makes an `AsyncResource` and
+   * a bound function per call (127 to 166 ns against 48 in a loop here, and about 120 bytes a chunk for the young
+   * generation). `#answer` does not throw (the sink's `write` catches its own failures).
+   */
   #scheduleAnswer(): void {
     if (this.#answerScheduled || !this.#taking()) return
     this.#answerScheduled = true
-    queueMicrotask(this.#answer)
+    void settled.then(this.#answer)
   }
 
   #fail(error: unknown): void {
