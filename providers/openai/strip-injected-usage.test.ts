@@ -146,6 +146,56 @@ describe('the hand-written rewrite', () => {
     }
   })
 
+  it('rewrites several events in one chunk as the regular expressions rewrite each alone (no search crosses an event)', () => {
+    const pieces = [
+      ',',
+      ' ',
+      '\u00a0',
+      '"usage"',
+      ':',
+      'null',
+      '}',
+      '{',
+      '"choices"',
+      '[',
+      ']',
+      '"delta"',
+      '\n',
+    ]
+    const heads = ['data: ', 'data:', ' data: ', 'event: x\ndata: ', 'data: [DONE]', ': c\n', '']
+    const random = seededRandom(47)
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
+    const encoder = new TextEncoder()
+    const decoder = new TextDecoder()
+    for (let round = 0; round < 3_000; round++) {
+      const events: string[] = []
+      while (events.length < 1 + Math.floor(random() * 6)) {
+        const event =
+          pick(heads) +
+          Array.from({ length: Math.floor(random() * 12) }, () => pick(pieces)).join('')
+        // One event: no blank line inside it, none made with the blank line after it.
+        if (event !== '' && !event.includes('\n\n') && !event.endsWith('\n')) events.push(event)
+      }
+      const text = events.map((event) => `${event}\n\n`).join('')
+      const expected = events
+        .map((event) => rewriteEventByPattern(event))
+        .filter((event) => event !== '')
+        .map((event) => `${event}\n\n`)
+        .join('')
+      const stripper = createUsageStripper()
+      const out =
+        decoder.decode(stripper.push(encoder.encode(text))) + decoder.decode(stripper.end())
+      expect(out, JSON.stringify(text)).toBe(expected)
+    }
+  })
+
+  it("judges each event of a chunk by its own members, not by the next event's", () => {
+    const stripper = createUsageStripper()
+    const text = 'data: {"usage":{"total_tokens":1}}\n\ndata: {"choices":[],"usage":null,"x":1}\n\n'
+    const out = new TextDecoder().decode(stripper.push(new TextEncoder().encode(text)))
+    expect(out).toBe('data: {"usage":{"total_tokens":1}}\n\ndata: {"choices":[],"x":1}\n\n')
+  })
+
   it('rewrites real chunks as the regular expressions do', () => {
     for (const event of upstream.split('\n\n'))
       expect(rewriteEvent(event)).toBe(rewriteEventByPattern(event))

@@ -45,34 +45,30 @@ const isSpace = (code: number): boolean =>
   code === 0x3000 ||
   code === 0xfeff
 
-const skipSpace = (text: string, index: number): number => {
-  while (index < text.length && isSpace(text.charCodeAt(index))) index += 1
+/** The index of the first character at or after `index` that is not a space, or `end`. */
+const skipSpace = (text: string, index: number, end: number): number => {
+  while (index < end && isSpace(text.charCodeAt(index))) index += 1
   return index
 }
 
 const findUsage = createQuotedFinder('usage')
 const findChoices = createQuotedFinder('choices')
 
-/** `usageOnlyChunkPattern.test(event)`. */
-const hasEmptyChoices = (event: string): boolean => {
-  for (let at = findChoices(event, 0); at !== -1; at = findChoices(event, at + 1)) {
-    let index = skipSpace(event, at + 9)
-    if (event.charCodeAt(index) !== 0x3a /* : */) continue
-    index = skipSpace(event, index + 1)
-    if (event.charCodeAt(index) !== 0x5b /* [ */) continue
-    index = skipSpace(event, index + 1)
-    if (event.charCodeAt(index) === 0x5d /* ] */) return true
-  }
-  return false
-}
+/**
+ * Every search below runs over a whole chunk's text, bounded by the event's end: no event is sliced out. A pattern
+ * without a line feed that starts inside an event (`"usage"`, `data:`) also ends inside it, since events end in a
+ * blank line, so only the positions where a match starts need bounding.
+ */
 
-/** `usageObjectPattern.test(event)`. */
-const hasUsageObject = (event: string): boolean => {
-  for (let at = findUsage(event, 0); at !== -1; at = findUsage(event, at + 1)) {
-    let index = skipSpace(event, at + 7)
-    if (event.charCodeAt(index) !== 0x3a /* : */) continue
-    index = skipSpace(event, index + 1)
-    if (event.charCodeAt(index) === 0x7b /* { */) return true
+/** `usageOnlyChunkPattern.test(text.slice(start, end))`. */
+const hasEmptyChoices = (text: string, start: number, end: number): boolean => {
+  for (let at = findChoices(text, start); at !== -1 && at < end; at = findChoices(text, at + 1)) {
+    let index = skipSpace(text, at + 9, end)
+    if (index >= end || text.charCodeAt(index) !== 0x3a /* : */) continue
+    index = skipSpace(text, index + 1, end)
+    if (index >= end || text.charCodeAt(index) !== 0x5b /* [ */) continue
+    index = skipSpace(text, index + 1, end)
+    if (index < end && text.charCodeAt(index) === 0x5d /* ] */) return true
   }
   return false
 }
@@ -92,37 +88,68 @@ class Cuts {
 }
 
 /**
- * Appends to `cuts` the `[start, end)` pairs, offset by `offset`, that `event.replace(usageNullPattern, '')` removes
- * from `event`: the matches start at a `"usage"` key or at the comma just before one.
+ * The rewrite of the event `text[start, end)`, as cuts appended to `cuts`: nothing for an event that is not data or is
+ * `[DONE]`; the event and `dropEnd - end` characters after it (its blank line) for the injected usage chunk
+ * (`usageOnlyChunkPattern`, `usageObjectPattern`, no `"delta"`); otherwise what `usageNullPattern` removes, a
+ * `"usage": null` with the comma before it or after it. `usage` is the first `"usage"` at or after `start` (-1: none
+ * to the end of the text); returns the first one at or after `end`, so that a chunk's events share one search.
  */
-const collectUsageNullCuts = (event: string, offset: number, cuts: Cuts): void => {
-  let copied = 0
-  for (let at = findUsage(event, 0); at !== -1; at = findUsage(event, Math.max(at + 1, copied))) {
-    let index = skipSpace(event, at + 7)
-    if (event.charCodeAt(index) !== 0x3a /* : */) continue
-    index = skipSpace(event, index + 1)
-    if (!event.startsWith('null', index)) continue
+const cutEvent = (
+  text: string,
+  start: number,
+  end: number,
+  dropEnd: number,
+  usage: number,
+  cuts: Cuts
+): number => {
+  const first = skipSpace(text, start, end)
+  if (!text.startsWith('data:', first) || text.startsWith('data: [DONE]', first)) {
+    while (usage !== -1 && usage < end) usage = findUsage(text, usage + 1)
+    return usage
+  }
+  const mark = cuts.length
+  let usageObject = false
+  // Where the last cut ended: the next match starts after it, as a global `replace` goes on after its last match.
+  let copied = start
+  for (; usage !== -1 && usage < end; usage = findUsage(text, Math.max(usage + 1, copied))) {
+    let index = skipSpace(text, usage + 7, end)
+    if (index >= end || text.charCodeAt(index) !== 0x3a /* : */) continue
+    index = skipSpace(text, index + 1, end)
+    if (index < end && text.charCodeAt(index) === 0x7b /* { */) {
+      usageObject = true
+      continue
+    }
+    if (!text.startsWith('null', index)) continue
     const nullEnd = index + 4
-    let comma = at - 1
-    while (comma >= copied && isSpace(event.charCodeAt(comma))) comma -= 1
-    let start = -1
-    let end = -1
-    const next = skipSpace(event, nullEnd)
+    let comma = usage - 1
+    while (comma >= copied && isSpace(text.charCodeAt(comma))) comma -= 1
+    const next = skipSpace(text, nullEnd, end)
+    const following = next >= end ? -1 : text.charCodeAt(next)
+    let cutStart = -1
+    let cutEnd = -1
     if (
       comma >= copied &&
-      event.charCodeAt(comma) === 0x2c /* , */ &&
-      (event.charCodeAt(next) === 0x2c || event.charCodeAt(next) === 0x7d)
+      text.charCodeAt(comma) === 0x2c /* , */ &&
+      (following === 0x2c || following === 0x7d) /* , } */
     ) {
-      start = comma
-      end = nullEnd
-    } else if (event.charCodeAt(next) === 0x2c) {
-      start = at
-      end = next + 1
+      cutStart = comma
+      cutEnd = nullEnd
+    } else if (following === 0x2c) {
+      cutStart = usage
+      cutEnd = next + 1
     }
-    if (start === -1) continue
-    cuts.add(offset + start, offset + end)
-    copied = end
+    if (cutStart === -1) continue
+    cuts.add(cutStart, cutEnd)
+    copied = cutEnd
   }
+  if (usageObject && hasEmptyChoices(text, start, end)) {
+    const delta = text.indexOf('"delta"', start)
+    if (delta === -1 || delta >= end) {
+      cuts.length = mark
+      cuts.add(start, dropEnd)
+    }
+  }
+  return usage
 }
 
 /** `text` without the `[start, end)` pairs of `cuts` (in order, not overlapping). */
@@ -138,23 +165,9 @@ const cutText = (text: string, cuts: Cuts): string => {
   return out + text.slice(copied)
 }
 
-const keep = 0
-const drop = 1
-const strip = 2
-
-/** What the rewrite does to one event: pass it, drop it (the injected usage chunk) or cut its `"usage": null`. */
-const judgeEvent = (event: string): typeof keep | typeof drop | typeof strip => {
-  const data = event.trimStart()
-  if (!data.startsWith('data:') || data.startsWith('data: [DONE]')) return keep
-  if (hasEmptyChoices(event) && hasUsageObject(event) && !event.includes('"delta"')) return drop
-  return strip
-}
-
 export const rewriteEvent = (event: string): string => {
-  const judged = judgeEvent(event)
-  if (judged !== strip) return judged === keep ? event : ''
   const cuts = new Cuts()
-  collectUsageNullCuts(event, 0, cuts)
+  cutEvent(event, 0, event.length, event.length, findUsage(event, 0), cuts)
   return cutText(event, cuts)
 }
 
@@ -225,11 +238,10 @@ export const createUsageStripper = (): UsageStripper => {
         pendingBytes = null
         return out === '' ? empty : encoder.encode(out)
       }
+      let usage = -2
       for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n', start)) {
-        const event = text.slice(start, end)
-        const judged = judgeEvent(event)
-        if (judged === drop) cuts.add(start, end + 2)
-        else if (judged === strip) collectUsageNullCuts(event, start, cuts)
+        if (usage === -2) usage = findUsage(text, 0)
+        usage = cutEvent(text, start, end, end + 2, usage, cuts)
         start = end + 2
       }
       // One character per byte, with nothing held back from the chunk before (`pendingBytes` is known): the chunk
