@@ -73,7 +73,7 @@ describe('OpenAI client → gateway → OpenAI upstream', () => {
     expect(completion._request_id).toBeTruthy()
   })
 
-  it("forwards the client's own bytes when the model name stays the same, and a rewritten body when it does not", async () => {
+  it("forwards the client's own bytes, with only the model's name edited when the route names another, and the usage option added to a stream", async () => {
     const post = (text: string) =>
       fetch(`${gateway.url}/v1/chat/completions`, {
         method: 'POST',
@@ -88,11 +88,20 @@ describe('OpenAI client → gateway → OpenAI upstream', () => {
     expect((await same.json()).choices[0].message.content).toBe('echo: same bytes')
     expect(gateway.openai.requests.at(-1)!.text).toBe(text)
 
+    // The provider's prefix dropped in place: the rest of the text as the client wrote it.
     const renamed = await post(text.replace('"gpt-4o-mini"', '"openai/gpt-4o-mini"'))
     expect(renamed.status).toBe(200)
-    const upstream = gateway.openai.requests.at(-1)!
-    expect(upstream.text).not.toContain('openai/')
-    expect(upstream.body).toEqual({ ...(JSON.parse(text) as object), model: 'gpt-4o-mini' })
+    expect(gateway.openai.requests.at(-1)!.text).toBe(text)
+
+    // A stream whose client did not ask for usage: the gateway's option goes in front, the client's text after it.
+    const streamText =
+      '{"messages":[{"role":"user","content":"same bytes"}],  "model":"openai/gpt-4o-mini","stream":true}'
+    const streamed = await post(streamText)
+    expect(streamed.status).toBe(200)
+    await streamed.text()
+    expect(gateway.openai.requests.at(-1)!.text).toBe(
+      '{"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"same bytes"}],  "model":"gpt-4o-mini","stream":true}'
+    )
   })
 
   it('streams the upstream chunks unchanged, ending with the choices:[] usage chunk when include_usage is asked', async () => {
