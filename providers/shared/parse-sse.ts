@@ -4,7 +4,7 @@
  * (`: keep-alive`, sent by some OpenAI-compatible servers), joins multi-line `data:`.
  */
 import type { ChunkReader } from '../spec/provider-adapter.ts'
-import { createUtf8ChunkDecoder } from './decode-utf8-chunks.ts'
+import { createUtf8ChunkDecoder, type Utf8ChunkDecoder } from './decode-utf8-chunks.ts'
 
 export type SseEvent = {
   /** The `event:` field; `undefined` when absent (OpenAI streams never send one). */
@@ -14,8 +14,11 @@ export type SseEvent = {
 }
 
 export class SseParser {
-  /** Not `TextDecoder`'s streaming mode, which on Node 20 misses the fast ASCII path (see decode-utf8-chunks.ts). */
-  readonly #decoder = createUtf8ChunkDecoder()
+  /**
+   * Not `TextDecoder`'s streaming mode, which on Node 20 misses the fast ASCII path (see decode-utf8-chunks.ts). Made
+   * on the first bytes: the stream taps decode themselves and push text, and a parser lives as long as its stream.
+   */
+  #decoder: Utf8ChunkDecoder | null = null
   #buffer = ''
   #event: string | undefined
   #data: string[] = []
@@ -23,7 +26,8 @@ export class SseParser {
 
   /** Parses a chunk; returns the events it completed. */
   push(chunk: Uint8Array | string): SseEvent[] {
-    this.#buffer += typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk)
+    this.#buffer +=
+      typeof chunk === 'string' ? chunk : (this.#decoder ??= createUtf8ChunkDecoder()).decode(chunk)
     const events: SseEvent[] = []
     let start = 0
     for (;;) {
@@ -52,7 +56,7 @@ export class SseParser {
   /** Flushes a final event that was not followed by a blank line (a truncated stream). */
   end(): SseEvent[] {
     const events: SseEvent[] = []
-    this.#buffer += this.#decoder.end()
+    if (this.#decoder !== null) this.#buffer += this.#decoder.end()
     if (this.#buffer.length > 0) {
       this.#line(this.#buffer, events)
       this.#buffer = ''
