@@ -22,6 +22,16 @@ const run = (text: string, pieceSize: number): string => {
   return out + decoder.decode(stripper.end())
 }
 
+/** `events` as a stream, and what the regular expressions make of it, event by event (an event they empty goes). */
+const framed = (events: readonly string[]): { text: string; expected: string } => ({
+  text: events.map((event) => `${event}\n\n`).join(''),
+  expected: events
+    .map((event) => rewriteEventByPattern(event))
+    .filter((event) => event !== '')
+    .map((event) => `${event}\n\n`)
+    .join(''),
+})
+
 describe('createUsageStripper', () => {
   it('removes the usage the gateway asked for, exactly as if the client had not asked, at any split', () => {
     for (const size of [1, 3, 7, 64, 100_000]) {
@@ -67,12 +77,7 @@ describe('createUsageStripper', () => {
         )
       })
       events.push('data: [DONE]')
-      const text = events.map((event) => `${event}\n\n`).join('')
-      const expected = events
-        .map((event) => rewriteEventByPattern(event))
-        .filter((event) => event !== '')
-        .map((event) => `${event}\n\n`)
-        .join('')
+      const { text, expected } = framed(events)
       const bytes = encoder.encode(text)
       const stripper = createUsageStripper()
       const decoder = new TextDecoder()
@@ -176,12 +181,7 @@ describe('the hand-written rewrite', () => {
         // One event: no blank line inside it, none made with the blank line after it.
         if (event !== '' && !event.includes('\n\n') && !event.endsWith('\n')) events.push(event)
       }
-      const text = events.map((event) => `${event}\n\n`).join('')
-      const expected = events
-        .map((event) => rewriteEventByPattern(event))
-        .filter((event) => event !== '')
-        .map((event) => `${event}\n\n`)
-        .join('')
+      const { text, expected } = framed(events)
       const stripper = createUsageStripper()
       const out =
         decoder.decode(stripper.push(encoder.encode(text))) + decoder.decode(stripper.end())

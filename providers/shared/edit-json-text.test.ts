@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { prependMember, replaceTopLevelString } from './edit-json-text.ts'
-
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-const randomFrom = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 const pieces = [
   'model',
@@ -80,7 +69,7 @@ describe('replaceTopLevelString', () => {
   it('gives the text of the body with the new value whenever it edits, over random bodies and spellings', () => {
     let edited = 0
     for (let seed = 1; seed <= 3000; seed += 1) {
-      const random = randomFrom(seed)
+      const random = seededRandom(seed)
       const body = randomObject(random, 0)
       body.model = random() < 0.5 ? 'gpt-4o' : randomString(random)
       const text = serialize(body, random)
@@ -128,7 +117,7 @@ describe('prependMember', () => {
   it('adds the member first, over random bodies and spellings', () => {
     let edited = 0
     for (let seed = 1; seed <= 2000; seed += 1) {
-      const random = randomFrom(seed)
+      const random = seededRandom(seed)
       const body = randomObject(random, 0)
       delete body.stream
       const text = serialize(body, random)
