@@ -21,7 +21,7 @@ import { convertAnthropicStream } from './convert-anthropic-stream.ts'
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
 import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
-import { replaceTopLevelString } from '../shared/edit-json-text.ts'
+import { withModelName } from '../shared/edit-json-text.ts'
 
 /** Sent when the client gave none (cross-dialect calls, model lists): the version every model accepts. */
 const defaultAnthropicVersion = '2023-06-01'
@@ -53,18 +53,9 @@ const pathByOperation: Partial<Record<Operation, string>> = {
 const forwards = Object.keys(pathByOperation) as Operation[]
 
 /** The client's JSON text with the routed model's name, or the body serialized when the text cannot be edited surely. */
-const forwardedText = (request: ForwardRequest): string => {
-  const { body, text, model } = request
-  if (text !== undefined) {
-    if (body.model === model) return text
-    const edited =
-      typeof body.model === 'string'
-        ? replaceTopLevelString(text, 'model', body.model, model)
-        : undefined
-    if (edited !== undefined) return edited
-  }
-  return JSON.stringify({ ...body, model })
-}
+const forwardedText = ({ body, text, model }: ForwardRequest): string =>
+  (text === undefined ? undefined : withModelName(text, body.model, model)) ??
+  JSON.stringify({ ...body, model })
 
 export const createAnthropicAdapter = (options: AnthropicAdapterOptions): ProviderAdapter => {
   const providerId = options.id

@@ -28,7 +28,7 @@ import { convertToOpenAIResponsesRequest } from './convert-to-openai-responses-r
 import { createUsageStripper } from './strip-injected-usage.ts'
 import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
 import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
-import { prependMember, replaceTopLevelString } from '../shared/edit-json-text.ts'
+import { prependMember, withModelName } from '../shared/edit-json-text.ts'
 import { openAIChatCompletionSchema, openAIModelListSchema } from './openai-api.ts'
 import { bodyReader } from '../shared/read-response-bytes.ts'
 import { parseOpenAIChatStream } from './parse-openai-chat-stream.ts'
@@ -63,11 +63,6 @@ const readText = async (body: ReadableStream<Uint8Array>): Promise<string> => {
 }
 
 /**
- * A streamed chat whose client did not ask for usage still gets it from the upstream, so that every token is
- * accounted for; the client's bytes are then stripped back to what it asked for (`strip-injected-usage.ts`).
- * Servers that reject `stream_options` (compat) are left alone: their usage stays unknown.
- */
-/**
  * The client's JSON text with the upstream model's name and, when injected, `stream_options.include_usage`; `undefined`
  * when an edit is not sure (then the body is serialized). The injected option is added only when the body has no
  * `stream_options` at all: one that exists (without `include_usage: true`) is merged by serializing.
@@ -78,20 +73,18 @@ const editForwardedText = (
   model: string,
   injectUsage: boolean
 ): string | undefined => {
-  let edited: string | undefined = text
-  if (given.model !== model)
-    edited =
-      typeof given.model === 'string'
-        ? replaceTopLevelString(edited, 'model', given.model, model)
-        : undefined
-  if (injectUsage && edited !== undefined)
-    edited =
-      given.stream_options === undefined
-        ? prependMember(edited, 'stream_options', '{"include_usage":true}')
-        : undefined
-  return edited
+  const edited = withModelName(text, given.model, model)
+  if (!injectUsage || edited === undefined) return edited
+  return given.stream_options === undefined
+    ? prependMember(edited, 'stream_options', '{"include_usage":true}')
+    : undefined
 }
 
+/**
+ * A streamed chat whose client did not ask for usage still gets it from the upstream, so that every token is
+ * accounted for; the client's bytes are then stripped back to what it asked for (`strip-injected-usage.ts`).
+ * Servers that reject `stream_options` (compat) are left alone: their usage stays unknown.
+ */
 const wantsInjectedUsage = (body: Record<string, unknown>, compat: OpenAICompat): boolean =>
   body.stream === true &&
   compat.streamOptions &&

@@ -81,3 +81,11 @@ export const prependMember = (
   if (text.charCodeAt(skipSpace(text, open + 1)) !== 0x22 /* " */) return undefined
   return `${text.slice(0, open + 1)}${JSON.stringify(name)}:${valueJson},${text.slice(open + 1)}`
 }
+
+/** `text` naming `model` as its top-level `model`: as it is when it names it already (`current`), else edited. */
+export const withModelName = (text: string, current: unknown, model: string): string | undefined =>
+  current === model
+    ? text
+    : typeof current === 'string'
+      ? replaceTopLevelString(text, 'model', current, model)
+      : undefined
