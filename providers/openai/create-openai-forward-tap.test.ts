@@ -6,6 +6,7 @@ import chatErrorMidwaySse from './__fixtures__/chat-error-midway.sse?raw'
 import embeddingsJson from './__fixtures__/embeddings.json?raw'
 import { everyBytes } from './__fixtures__/replay-transport.ts'
 import { createOpenAIForwardTap, maxTappedJsonBytes } from './create-openai-forward-tap.ts'
+import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 const feed = (
   options: { operation: 'chat-completions' | 'embeddings'; stream: boolean },
@@ -106,6 +107,55 @@ describe('createOpenAIForwardTap', () => {
         model: 'm-2',
         usage: { inputTokens: 5, outputTokens: 6 },
       })
+    }
+  })
+
+  it('learns the same from a stream cut into events one by one as from the stream whole, whatever its events hold', () => {
+    const random = seededRandom(71)
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
+    const contents = ['hi', 'é', '😀', '\\"usage\\": {', '\\"error\\"', 'usage', ' ', '{', '"']
+    const tails = [',"usage":null', ', "usage" : null', '']
+    const usageChunks = [
+      '"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":6}',
+      '"choices":[], "usage" :\t{"prompt_tokens":7,"completion_tokens":1}',
+      '"choices":[],"usage":\n{"prompt_tokens":2,"completion_tokens":3}',
+    ]
+    const event = (fields: string) =>
+      `data: {"id":"c","object":"chat.completion.chunk","model":"m-${Math.floor(random() * 3)}",${fields}}\n\n`
+    const encoder = new TextEncoder()
+    for (let round = 0; round < 400; round += 1) {
+      // A stream opens with a data chunk (the role's), as OpenAI's do; then deltas, usage, errors, [DONE] at random.
+      const events = [event('"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]')]
+      for (let count = Math.floor(random() * 12); count >= 0; count -= 1) {
+        const kind = random()
+        if (kind < 0.08) events.push(event(pick(usageChunks)))
+        else if (kind < 0.12)
+          events.push('data: {"error":{"message":"boom","type":"server_error"}}\n\n')
+        else if (kind < 0.14) events.push('data: [DONE]\n\n')
+        else {
+          const content = Array.from({ length: Math.floor(random() * 4) }, () =>
+            pick(contents)
+          ).join('')
+          events.push(
+            event(`"choices":[{"index":0,"delta":{"content":"${content}"}}]${pick(tails)}`)
+          )
+        }
+      }
+      const text = events.join('')
+      const whole = feed({ operation: 'chat-completions', stream: true }, text)
+      const tap = createOpenAIForwardTap({ operation: 'chat-completions', stream: true })
+      // Mostly whole events; now and then two together, or two cut anywhere (inside a character too).
+      for (let index = 0; index < events.length; index += 1) {
+        const kind = index + 1 < events.length ? random() : 1
+        if (kind < 0.2) {
+          const bytes = encoder.encode(events[index] + events[index + 1])
+          const cut = kind < 0.1 ? bytes.length : Math.floor(random() * bytes.length)
+          tap.write(bytes.subarray(0, cut))
+          tap.write(bytes.subarray(cut))
+          index += 1
+        } else tap.write(encoder.encode(events[index]))
+      }
+      expect(tap.finish(), JSON.stringify(text)).toEqual(whole)
     }
   })
 
