@@ -80,25 +80,34 @@ const indexOfUsageOrError = (text: string, from: number): number => {
   return error
 }
 
+/** The complete event around `index` of `events` (which starts and ends on event boundaries). */
+const eventAt = (events: string, index: number): { start: number; end: number } => {
+  const before = events.lastIndexOf('\n\n', index)
+  const after = events.indexOf('\n\n', index)
+  return { start: before === -1 ? 0 : before + 2, end: after === -1 ? events.length : after + 2 }
+}
+
 /**
  * The stream tap parses only the events that can teach it something. Each chunk is decoded and cut after its last
  * complete event (a blank line); in the complete part, the first event is read for the model while it is unknown,
  * and only the events around a usage object or an error (`indexOfUsageOrError`) are parsed. A stream's content
  * deltas cost a decode and a search, not a parse. The incomplete rest waits for the next chunk. A stream framed with
- * `\r` goes to the SSE parser whole.
+ * `\r` goes to the SSE parser whole. A class, not closures: a stream holds its tap for its whole life.
  */
-const createStreamTap = (): ForwardTap => {
-  const parser = new SseParser()
-  const decoder = createUtf8ChunkDecoder()
-  const learned: Learned = { usage: null }
-  let done = false
-  let pending = ''
-  let carriageReturns = false
-  const handle = (events: SseEvent[]): void => {
+class StreamTap implements ForwardTap {
+  readonly #parser = new SseParser()
+  readonly #decoder = createUtf8ChunkDecoder()
+  readonly #learned: Learned = { usage: null }
+  #done = false
+  #pending = ''
+  #carriageReturns = false
+
+  #handle(events: SseEvent[]): void {
+    const learned = this.#learned
     for (const event of events) {
-      if (done) return
+      if (this.#done) return
       const data = event.data.trim()
-      if (data.startsWith('[DONE]')) done = true
+      if (data.startsWith('[DONE]')) this.#done = true
       else if (data === '') continue
       else if (indexOfUsageOrError(data, 0) !== -1) learn(parseJson(data), learned)
       else if (learned.model === undefined) {
@@ -107,67 +116,63 @@ const createStreamTap = (): ForwardTap => {
       }
     }
   }
-  /** The complete event around `index` of `events` (which starts and ends on event boundaries). */
-  const eventAt = (events: string, index: number): { start: number; end: number } => {
-    const before = events.lastIndexOf('\n\n', index)
-    const after = events.indexOf('\n\n', index)
-    return { start: before === -1 ? 0 : before + 2, end: after === -1 ? events.length : after + 2 }
-  }
+
   /** Complete events only: the parser is at an event boundary before and after each push. */
-  const scan = (events: string): void => {
-    if (learned.model === undefined) {
+  #scan(events: string): void {
+    if (this.#learned.model === undefined) {
       // The first event with data (a stream may open with a comment); a newline inside a JSON string is escaped,
       // so a `data:` after a real newline starts a line.
       const data = events.startsWith('data:') ? 0 : events.indexOf('\ndata:')
       if (data !== -1) {
         const first = eventAt(events, data + 1)
-        handle(parser.push(events.slice(first.start, first.end)))
+        this.#handle(this.#parser.push(events.slice(first.start, first.end)))
       }
     }
     let from = 0
-    while (!done && from < events.length) {
+    while (!this.#done && from < events.length) {
       const match = indexOfUsageOrError(events, from)
       if (match === -1) return
       const { start, end } = eventAt(events, match)
-      handle(parser.push(events.slice(start, end)))
+      this.#handle(this.#parser.push(events.slice(start, end)))
       from = end
     }
   }
-  const take = (text: string): void => {
-    if (carriageReturns || text.includes('\r')) {
-      carriageReturns = true
-      handle(parser.push(pending + text))
-      pending = ''
+
+  #take(text: string): void {
+    if (this.#carriageReturns || text.includes('\r')) {
+      this.#carriageReturns = true
+      this.#handle(this.#parser.push(this.#pending + text))
+      this.#pending = ''
       return
     }
-    const all = pending + text
+    const all = this.#pending + text
     const boundary = all.lastIndexOf('\n\n')
     if (boundary === -1) {
-      pending = all
+      this.#pending = all
       return
     }
-    pending = boundary + 2 === all.length ? '' : all.slice(boundary + 2)
-    if (!done) scan(boundary + 2 === all.length ? all : all.slice(0, boundary + 2))
+    this.#pending = boundary + 2 === all.length ? '' : all.slice(boundary + 2)
+    if (!this.#done) this.#scan(boundary + 2 === all.length ? all : all.slice(0, boundary + 2))
   }
-  return {
-    write(chunk) {
-      try {
-        take(decoder.decode(chunk))
-      } catch {
-        // A tap never breaks the response it watches.
-      }
-    },
-    finish() {
-      try {
-        take(decoder.end())
-        if (!done) handle(parser.push(pending))
-        pending = ''
-        handle(parser.end())
-      } catch {
-        // Same: whatever was learned so far is returned.
-      }
-      return summary(learned)
-    },
+
+  write(chunk: Uint8Array): void {
+    try {
+      this.#take(this.#decoder.decode(chunk))
+    } catch {
+      // A tap never breaks the response it watches.
+    }
+  }
+
+  finish(): ForwardSummary {
+    try {
+      this.#take(this.#decoder.end())
+      if (!this.#done) this.#handle(this.#parser.push(this.#pending))
+      this.#pending = ''
+      this.#handle(this.#parser.end())
+    } catch {
+      // Same: whatever was learned so far is returned.
+    }
+    return summary(this.#learned)
   }
 }
 
@@ -213,6 +218,6 @@ export const createOpenAIForwardTap = (options: {
 }): ForwardTap => {
   if (options.operation === 'responses') return createOpenAIResponsesTap(options)
   return options.operation === 'chat-completions' && options.stream
-    ? createStreamTap()
+    ? new StreamTap()
     : createJsonTap(summarizeBody, summarizeEnds)
 }

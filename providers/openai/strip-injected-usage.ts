@@ -215,58 +215,65 @@ const cutBytes = (bytes: Uint8Array, length: number, cuts: Cuts): Uint8Array => 
  * rewritten text encoded anew: `TextEncoder.encode` was the stripper's largest cost. `pendingBytes` holds the bytes
  * of the incomplete rest while they are known to be ASCII.
  */
-export const createUsageStripper = (): UsageStripper => {
-  const decoder = createUtf8ChunkDecoder()
-  const cuts = new Cuts()
-  let pending = ''
-  let pendingBytes: Uint8Array | null = empty
-  return {
-    push(chunk) {
-      const decoded = decoder.decode(chunk)
-      const text = pending + decoded
-      cuts.length = 0
-      let start = 0
-      if (text.includes('\r')) {
-        let out = ''
-        eventEnd.lastIndex = 0
-        for (let match = eventEnd.exec(text); match !== null; match = eventEnd.exec(text)) {
-          const rewritten = rewriteEventByPattern(text.slice(start, match.index))
-          if (rewritten !== '') out += rewritten + match[0]
-          start = match.index + match[0].length
-        }
-        pending = start === 0 ? text : text.slice(start)
-        pendingBytes = null
-        return out === '' ? empty : encoder.encode(out)
+class Stripper implements UsageStripper {
+  readonly #decoder = createUtf8ChunkDecoder()
+  readonly #cuts = new Cuts()
+  #pending = ''
+  #pendingBytes: Uint8Array | null = empty
+
+  push(chunk: Uint8Array): Uint8Array {
+    const decoded = this.#decoder.decode(chunk)
+    const text = this.#pending + decoded
+    const cuts = this.#cuts
+    cuts.length = 0
+    let start = 0
+    if (text.includes('\r')) {
+      let out = ''
+      eventEnd.lastIndex = 0
+      for (let match = eventEnd.exec(text); match !== null; match = eventEnd.exec(text)) {
+        const rewritten = rewriteEventByPattern(text.slice(start, match.index))
+        if (rewritten !== '') out += rewritten + match[0]
+        start = match.index + match[0].length
       }
-      let usage = -2
-      for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n', start)) {
-        if (usage === -2) usage = findUsage(text, 0)
-        usage = cutEvent(text, start, end, end + 2, usage, cuts)
-        start = end + 2
-      }
-      // One character per byte, with nothing held back from the chunk before (`pendingBytes` is known): the chunk
-      // was ASCII, or at worst had single invalid bytes, one U+FFFD each, at the same indices.
-      if (pendingBytes !== null && decoded.length === chunk.byteLength) {
-        const bytes = pendingBytes.byteLength === 0 ? chunk : concat(pendingBytes, chunk)
-        pending = start === 0 ? text : text.slice(start)
-        pendingBytes = start === bytes.byteLength ? empty : bytes.slice(start)
-        return start === 0 ? empty : cutBytes(bytes, start, cuts)
-      }
-      const out = cutText(start === text.length ? text : text.slice(0, start), cuts)
-      pending = start === 0 ? text : text.slice(start)
-      // Back to the byte path once nothing is pending and the decoder holds nothing (the chunk ended in ASCII).
-      pendingBytes =
-        pending === '' && chunk.byteLength > 0 && chunk[chunk.byteLength - 1] < 0x80 ? empty : null
+      this.#pending = start === 0 ? text : text.slice(start)
+      this.#pendingBytes = null
       return out === '' ? empty : encoder.encode(out)
-    },
-    end() {
-      const rest = pending + decoder.end()
-      pending = ''
-      pendingBytes = empty
-      return encoder.encode(rest)
-    },
+    }
+    let usage = -2
+    for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n', start)) {
+      if (usage === -2) usage = findUsage(text, 0)
+      usage = cutEvent(text, start, end, end + 2, usage, cuts)
+      start = end + 2
+    }
+    // One character per byte, with nothing held back from the chunk before (`pendingBytes` is known): the chunk
+    // was ASCII, or at worst had single invalid bytes, one U+FFFD each, at the same indices.
+    const pendingBytes = this.#pendingBytes
+    if (pendingBytes !== null && decoded.length === chunk.byteLength) {
+      const bytes = pendingBytes.byteLength === 0 ? chunk : concat(pendingBytes, chunk)
+      this.#pending = start === 0 ? text : text.slice(start)
+      this.#pendingBytes = start === bytes.byteLength ? empty : bytes.slice(start)
+      return start === 0 ? empty : cutBytes(bytes, start, cuts)
+    }
+    const out = cutText(start === text.length ? text : text.slice(0, start), cuts)
+    this.#pending = start === 0 ? text : text.slice(start)
+    // Back to the byte path once nothing is pending and the decoder holds nothing (the chunk ended in ASCII).
+    this.#pendingBytes =
+      this.#pending === '' && chunk.byteLength > 0 && chunk[chunk.byteLength - 1] < 0x80
+        ? empty
+        : null
+    return out === '' ? empty : encoder.encode(out)
+  }
+
+  end(): Uint8Array {
+    const rest = this.#pending + this.#decoder.end()
+    this.#pending = ''
+    this.#pendingBytes = empty
+    return encoder.encode(rest)
   }
 }
+
+/** A class, not closures: a stream holds its stripper for its whole life. */
+export const createUsageStripper = (): UsageStripper => new Stripper()
 
 const concat = (head: Uint8Array, tail: Uint8Array): Uint8Array => {
   const bytes = new Uint8Array(head.byteLength + tail.byteLength)

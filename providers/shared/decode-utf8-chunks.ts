@@ -54,56 +54,68 @@ export type Utf8ChunkDecoder = {
   end(): string
 }
 
-export const createUtf8ChunkDecoder = (): Utf8ChunkDecoder => {
-  let held: Uint8Array | null = null
-  let icu: TextDecoder | null = null
-  let lastWasAscii = true
-  let started = false
+/**
+ * A class, not a closure over its state: a stream holds one or two decoders for its whole life, and each closure of
+ * the function this replaced (five, and their context) outlived the young generation with it.
+ */
+class ChunkDecoder implements Utf8ChunkDecoder {
+  #held: Uint8Array | null = null
+  #icu: TextDecoder | null = null
+  #lastWasAscii = true
+  #started = false
+
   /** The stream's first character, when it is a byte order mark, is not text (what `TextDecoder` does). */
-  const dropLeadingBom = (text: string): string => {
-    if (started || text.length === 0) return text
-    started = true
+  #dropLeadingBom(text: string): string {
+    if (this.#started || text.length === 0) return text
+    this.#started = true
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
   }
+
   /** `bytes`, which end on a whole character, as text (the byte order mark kept). */
-  const decodeText = (bytes: Uint8Array): string => {
+  #decodeText(bytes: Uint8Array): string {
     const text =
-      !lastWasAscii && bytes.byteLength >= icuFromBytes
-        ? (icu ??= new TextDecoder('utf-8', { ignoreBOM: true })).decode(bytes, { stream: true })
+      !this.#lastWasAscii && bytes.byteLength >= icuFromBytes
+        ? (this.#icu ??= new TextDecoder('utf-8', { ignoreBOM: true })).decode(bytes, {
+            stream: true,
+          })
         : fast.decode(bytes)
     // One character per byte: the chunk was ASCII.
-    lastWasAscii = text.length === bytes.byteLength
+    this.#lastWasAscii = text.length === bytes.byteLength
     return text
   }
-  const decodeWhole = (bytes: Uint8Array): string => dropLeadingBom(decodeText(bytes))
-  return {
-    decode(chunk) {
-      if (held === null && chunk === memoBytes) {
-        lastWasAscii = memoText.length === chunk.byteLength
-        return dropLeadingBom(memoText)
-      }
-      let bytes = chunk
-      if (held !== null) {
-        bytes = new Uint8Array(held.byteLength + chunk.byteLength)
-        bytes.set(held)
-        bytes.set(chunk, held.byteLength)
-        held = null
-      }
-      const whole = wholeLength(bytes)
-      if (whole < bytes.length) {
-        held = bytes.slice(whole)
-        return decodeWhole(bytes.subarray(0, whole))
-      }
-      if (bytes !== chunk || chunk.byteLength > memoMaxBytes) return decodeWhole(bytes)
-      const text = decodeText(bytes)
-      memoBytes = chunk
-      memoText = text
-      return dropLeadingBom(text)
-    },
-    end() {
-      const rest = held === null ? '' : fast.decode(held)
-      held = null
-      return dropLeadingBom(rest)
-    },
+
+  decode(chunk: Uint8Array): string {
+    if (this.#held === null && chunk === memoBytes) {
+      this.#lastWasAscii = memoText.length === chunk.byteLength
+      return this.#dropLeadingBom(memoText)
+    }
+    let bytes = chunk
+    const held = this.#held
+    if (held !== null) {
+      bytes = new Uint8Array(held.byteLength + chunk.byteLength)
+      bytes.set(held)
+      bytes.set(chunk, held.byteLength)
+      this.#held = null
+    }
+    const whole = wholeLength(bytes)
+    if (whole < bytes.length) {
+      this.#held = bytes.slice(whole)
+      return this.#dropLeadingBom(this.#decodeText(bytes.subarray(0, whole)))
+    }
+    if (bytes !== chunk || chunk.byteLength > memoMaxBytes) {
+      return this.#dropLeadingBom(this.#decodeText(bytes))
+    }
+    const text = this.#decodeText(bytes)
+    memoBytes = chunk
+    memoText = text
+    return this.#dropLeadingBom(text)
+  }
+
+  end(): string {
+    const rest = this.#held === null ? '' : fast.decode(this.#held)
+    this.#held = null
+    return this.#dropLeadingBom(rest)
   }
 }
+
+export const createUtf8ChunkDecoder = (): Utf8ChunkDecoder => new ChunkDecoder()

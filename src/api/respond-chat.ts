@@ -4,9 +4,11 @@
  */
 import type { ChatChunk, ChatRequest, ChatResult, Usage } from '../../providers/spec/chat-types.ts'
 import type {
+  ChunkSink,
   ForwardResponse,
   ForwardSummary,
   ForwardTap,
+  PipeControl,
 } from '../../providers/spec/provider-adapter.ts'
 import { createChatResultAssembler } from '../../providers/shared/assemble-chat-result.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
@@ -16,7 +18,7 @@ import type { DialectCodec } from './dialect-codec.ts'
 import { buildResponseHeaders } from './forward-headers.ts'
 import type { ChunkReader } from '../core/guard-stream.ts'
 import { webStreamBody } from './response-body.ts'
-import type { BodySource, StreamBodyFactory } from './response-body.ts'
+import type { BodySink, BodySource, StreamBodyFactory } from './response-body.ts'
 
 export type StreamEnd = {
   usage: Usage | null
@@ -155,137 +157,190 @@ const createStoredKeeper = (
  * gives the client what it asked for. Pulled, or piped when the reader can be (the Node transport's): the same steps
  * then run synchronously for each chunk, from the upstream socket's data to the client's socket.
  */
-const forwardedSource = (options: {
+type ForwardedSourceOptions = {
   reader: ChunkReader<Uint8Array>
   createClientRewrite?: ForwardResponse['createClientRewrite']
   taps: readonly ForwardTap[]
   codec: DialectCodec
   onEnd: (end: StreamEnd) => void
   keepStored?: KeepStored
-}): BodySource => {
-  const rewrite = options.createClientRewrite?.()
-  const { reader, taps, codec, onEnd } = options
-  const stored = createStoredKeeper(taps, options.keepStored)
-  const errors = codec.createStreamErrorEncoder?.()
-  const errorEvent = (error: GatewayError): Uint8Array =>
-    errors === undefined ? codec.encodeErrorEvent(error) : errors.encode(error)
-  let finished = false
-  return {
-    async pull() {
-      if (finished) return null
-      try {
-        // A rewrite may hold a chunk back (an incomplete event): read on until there is something to send.
-        for (;;) {
-          const { done, value } = await reader.read()
-          if (done) {
-            finished = true
-            const rest = rewrite?.end()
-            onEnd(endOf(taps, null))
-            return rest && rest.byteLength > 0 ? rest : null
-          }
-          writeTaps(taps, value)
-          if (stored !== undefined) {
-            const waiting = stored()
-            if (waiting !== null) await waiting
-          }
-          const out = rewrite ? rewrite.push(value) : value
-          if (out.byteLength > 0) {
-            errors?.write(out)
-            return out
-          }
+}
+
+const forwardedSource = (options: ForwardedSourceOptions): BodySource =>
+  new ForwardedSource(options)
+
+/**
+ * `forwardedSource`'s source. Classes, not closures over shared state (here and `ForwardedPipe`): a stream holds its
+ * source for its whole life, and the dozen closures of the function this replaced outlived the young generation.
+ */
+class ForwardedSource implements BodySource {
+  readonly reader: ChunkReader<Uint8Array>
+  readonly rewrite: ReturnType<NonNullable<ForwardResponse['createClientRewrite']>> | undefined
+  readonly taps: readonly ForwardTap[]
+  readonly #codec: DialectCodec
+  readonly #onEnd: (end: StreamEnd) => void
+  readonly stored: (() => Promise<unknown> | null) | undefined
+  readonly errors: ReturnType<NonNullable<DialectCodec['createStreamErrorEncoder']>> | undefined
+  finished = false
+  /** Present when the reader can be piped (`ChunkReader.pipe`). */
+  readonly pipe: ((sink: BodySink) => PipeControl) | undefined
+
+  constructor(options: ForwardedSourceOptions) {
+    this.rewrite = options.createClientRewrite?.()
+    this.reader = options.reader
+    this.taps = options.taps
+    this.#codec = options.codec
+    this.#onEnd = options.onEnd
+    this.stored = createStoredKeeper(options.taps, options.keepStored)
+    this.errors = options.codec.createStreamErrorEncoder?.()
+    this.pipe = options.reader.pipe === undefined ? undefined : this.#pipe
+  }
+
+  errorEvent(error: GatewayError): Uint8Array {
+    return this.errors === undefined
+      ? this.#codec.encodeErrorEvent(error)
+      : this.errors.encode(error)
+  }
+
+  /** The stream's end, told once: what the taps learned, and the failure if any. */
+  end(error: GatewayError | null): void {
+    this.#onEnd(endOf(this.taps, error))
+  }
+
+  async pull(): Promise<Uint8Array | null> {
+    if (this.finished) return null
+    const { reader, taps, rewrite, stored } = this
+    try {
+      // A rewrite may hold a chunk back (an incomplete event): read on until there is something to send.
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) {
+          this.finished = true
+          const rest = rewrite?.end()
+          this.end(null)
+          return rest && rest.byteLength > 0 ? rest : null
         }
-      } catch (error) {
-        finished = true
-        const gatewayError = toGatewayError(error)
-        onEnd(endOf(taps, gatewayError))
-        return errorEvent(gatewayError)
+        writeTaps(taps, value)
+        if (stored !== undefined) {
+          const waiting = stored()
+          if (waiting !== null) await waiting
+        }
+        const out = rewrite ? rewrite.push(value) : value
+        if (out.byteLength > 0) {
+          this.errors?.write(out)
+          return out
+        }
       }
-    },
-    async cancel(reason) {
-      if (!finished) {
-        finished = true
-        onEnd(endOf(taps, toGatewayError(reason)))
+    } catch (error) {
+      this.finished = true
+      const gatewayError = toGatewayError(error)
+      this.end(gatewayError)
+      return this.errorEvent(gatewayError)
+    }
+  }
+
+  async cancel(reason: unknown): Promise<void> {
+    if (!this.finished) {
+      this.finished = true
+      this.end(toGatewayError(reason))
+    }
+    await this.reader.cancel(reason).catch(() => {})
+  }
+
+  #pipe(sink: BodySink): PipeControl {
+    const piped = new ForwardedPipe(this, sink)
+    piped.control = this.reader.pipe!(piped)
+    return piped.control
+  }
+}
+
+/** What the upstream reader is piped to: each chunk through the taps and the rewrite, then to the client's sink. */
+class ForwardedPipe implements ChunkSink<Uint8Array> {
+  readonly #source: ForwardedSource
+  readonly #sink: BodySink
+  control: PipeControl = { resume: () => {} }
+  /**
+   * While a record is written (`keepStored`): the chunks held back, and the end if it came meanwhile. The source was
+   * asked to pause (`write` answered `false`); what it still sends joins them.
+   */
+  #held: Uint8Array[] | null = null
+  #heldEnd: (() => void) | null = null
+  readonly #release = (): void => {
+    const chunks = this.#held ?? []
+    const end = this.#heldEnd
+    this.#held = null
+    this.#heldEnd = null
+    if (this.#source.finished) return
+    let flowing = true
+    for (const chunk of chunks) flowing = this.#sink.write(chunk)
+    if (end !== null) end()
+    // A sink that answered `false` resumes the source itself, once it has drained.
+    else if (flowing) this.control.resume()
+  }
+
+  constructor(source: ForwardedSource, sink: BodySink) {
+    this.#source = source
+    this.#sink = sink
+  }
+
+  #fail(error: unknown): void {
+    const source = this.#source
+    if (source.finished) return
+    source.finished = true
+    const gatewayError = toGatewayError(error)
+    source.end(gatewayError)
+    this.#sink.write(source.errorEvent(gatewayError))
+    this.#sink.close()
+  }
+
+  #close(): void {
+    const source = this.#source
+    if (source.finished) return
+    source.finished = true
+    try {
+      const rest = source.rewrite?.end()
+      if (rest && rest.byteLength > 0) this.#sink.write(rest)
+      source.end(null)
+    } finally {
+      this.#sink.close()
+    }
+  }
+
+  write(chunk: Uint8Array): boolean {
+    const source = this.#source
+    if (source.finished) return true
+    try {
+      writeTaps(source.taps, chunk)
+      const out = source.rewrite ? source.rewrite.push(chunk) : chunk
+      if (out.byteLength > 0) source.errors?.write(out)
+      if (this.#held !== null) {
+        if (out.byteLength > 0) this.#held.push(out)
+        return false
       }
-      await reader.cancel(reason).catch(() => {})
-    },
-    pipe:
-      reader.pipe === undefined
-        ? undefined
-        : (sink) => {
-            const fail = (error: unknown): void => {
-              if (finished) return
-              finished = true
-              const gatewayError = toGatewayError(error)
-              onEnd(endOf(taps, gatewayError))
-              sink.write(errorEvent(gatewayError))
-              sink.close()
-            }
-            const close = (): void => {
-              if (finished) return
-              finished = true
-              try {
-                const rest = rewrite?.end()
-                if (rest && rest.byteLength > 0) sink.write(rest)
-                onEnd(endOf(taps, null))
-              } finally {
-                sink.close()
-              }
-            }
-            /**
-             * While a record is written (`keepStored`): the chunks held back, and the end if it came meanwhile. The
-             * source was asked to pause (`write` answered `false`); what it still sends joins them.
-             */
-            let held: Uint8Array[] | null = null
-            let heldEnd: (() => void) | null = null
-            const release = (): void => {
-              const chunks = held ?? []
-              const end = heldEnd
-              held = null
-              heldEnd = null
-              if (finished) return
-              let flowing = true
-              for (const chunk of chunks) flowing = sink.write(chunk)
-              if (end !== null) end()
-              // A sink that answered `false` resumes the source itself, once it has drained.
-              else if (flowing) control.resume()
-            }
-            const control = reader.pipe!({
-              write(chunk) {
-                if (finished) return true
-                try {
-                  writeTaps(taps, chunk)
-                  const out = rewrite ? rewrite.push(chunk) : chunk
-                  if (out.byteLength > 0) errors?.write(out)
-                  if (held !== null) {
-                    if (out.byteLength > 0) held.push(out)
-                    return false
-                  }
-                  const waiting = stored === undefined ? null : stored()
-                  if (waiting !== null) {
-                    held = out.byteLength > 0 ? [out] : []
-                    void waiting.then(release)
-                    return false
-                  }
-                  if (out.byteLength === 0) return true
-                  return sink.write(out)
-                } catch (error) {
-                  // A tap or the rewrite failed: the gateway's own fault, told to the client in-band.
-                  fail(error)
-                  reader.cancel(error).catch(() => {})
-                  return true
-                }
-              },
-              close() {
-                if (held !== null) heldEnd = close
-                else close()
-              },
-              error(error) {
-                if (held !== null) heldEnd = () => fail(error)
-                else fail(error)
-              },
-            })
-            return control
-          },
+      const waiting = source.stored === undefined ? null : source.stored()
+      if (waiting !== null) {
+        this.#held = out.byteLength > 0 ? [out] : []
+        void waiting.then(this.#release)
+        return false
+      }
+      if (out.byteLength === 0) return true
+      return this.#sink.write(out)
+    } catch (error) {
+      // A tap or the rewrite failed: the gateway's own fault, told to the client in-band.
+      this.#fail(error)
+      source.reader.cancel(error).catch(() => {})
+      return true
+    }
+  }
+
+  close(): void {
+    if (this.#held !== null) this.#heldEnd = () => this.#close()
+    else this.#close()
+  }
+
+  error(error: unknown): void {
+    if (this.#held !== null) this.#heldEnd = () => this.#fail(error)
+    else this.#fail(error)
   }
 }
 

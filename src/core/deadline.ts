@@ -52,86 +52,98 @@ export const clientClosedError = (cause?: unknown): ProviderError =>
     cause,
   })
 
-type Scope = AttemptScope & { abort(reason: ProviderError): void }
+/**
+ * An attempt's scope. Classes, not closures over shared state, here and for the deadline: both are made for every
+ * request, and a stream holds them for its whole life.
+ */
+class Scope implements AttemptScope {
+  readonly signal = createAbortToken()
+  readonly #clock: Clock
+  readonly #onDispose: ((scope: Scope) => void) | undefined
+  #waiters: ((reason: unknown) => void)[] = []
+  #timer: unknown = null
+  #disposed = false
 
-const createScope = (options: {
-  clock: Clock
-  firstByteMs: number
-  providerId: string
-  onDispose?: (scope: Scope) => void
-}): Scope => {
-  const { clock, firstByteMs, providerId, onDispose } = options
-  const signal = createAbortToken()
-  let waiters: ((reason: unknown) => void)[] = []
-  let timer: unknown = null
-  let disposed = false
-  const clearTimer = (): void => {
-    if (timer === null) return
-    clock.clearTimeout(timer)
-    timer = null
+  constructor(options: {
+    clock: Clock
+    firstByteMs: number
+    providerId: string
+    onDispose?: (scope: Scope) => void
+  }) {
+    const { clock, firstByteMs, providerId } = options
+    this.#clock = clock
+    this.#onDispose = options.onDispose
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = null
+      this.abort(
+        new ProviderError({
+          kind: 'timeout',
+          status: 504,
+          message: `Provider "${providerId}" sent no response within ${firstByteMs} ms.`,
+          retryable: true,
+          providerId,
+        })
+      )
+    }, firstByteMs)
   }
-  const abort = (reason: ProviderError): void => {
-    if (disposed || signal.aborted) return
-    clearTimer()
-    signal.abort(reason)
-    const rejecting = waiters
-    waiters = []
+
+  #clearTimer(): void {
+    if (this.#timer === null) return
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  abort(reason: ProviderError): void {
+    if (this.#disposed || this.signal.aborted) return
+    this.#clearTimer()
+    this.signal.abort(reason)
+    const rejecting = this.#waiters
+    this.#waiters = []
     for (const reject of rejecting) reject(reason)
   }
-  timer = clock.setTimeout(() => {
-    timer = null
-    abort(
-      new ProviderError({
-        kind: 'timeout',
-        status: 504,
-        message: `Provider "${providerId}" sent no response within ${firstByteMs} ms.`,
-        retryable: true,
-        providerId,
-      })
-    )
-  }, firstByteMs)
-  const scope: Scope = {
-    signal,
-    abort,
-    firstByteReceived: clearTimer,
-    race: <T>(promise: Promise<T>, discard?: (value: T) => void): Promise<T> => {
-      if (signal.aborted) {
-        promise.then(discard, () => {})
-        return Promise.reject(signal.reason)
-      }
-      return new Promise<T>((resolve, reject) => {
-        let settled = false
-        const onAbort = (reason: unknown): void => {
-          settled = true
-          reject(reason)
-        }
-        waiters.push(onAbort)
-        const forget = (): void => {
-          const index = waiters.indexOf(onAbort)
-          if (index !== -1) waiters.splice(index, 1)
-        }
-        promise.then(
-          (value) => {
-            forget()
-            if (settled) discard?.(value)
-            else resolve(value)
-          },
-          (error: unknown) => {
-            forget()
-            if (!settled) reject(error)
-          }
-        )
-      })
-    },
-    dispose: () => {
-      if (disposed) return
-      disposed = true
-      clearTimer()
-      waiters = []
-      onDispose?.(scope)
-    },
+
+  firstByteReceived(): void {
+    this.#clearTimer()
   }
-  return scope
+
+  race<T>(promise: Promise<T>, discard?: (value: T) => void): Promise<T> {
+    const signal = this.signal
+    if (signal.aborted) {
+      promise.then(discard, () => {})
+      return Promise.reject(signal.reason)
+    }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false
+      const onAbort = (reason: unknown): void => {
+        settled = true
+        reject(reason)
+      }
+      this.#waiters.push(onAbort)
+      const forget = (): void => {
+        const index = this.#waiters.indexOf(onAbort)
+        if (index !== -1) this.#waiters.splice(index, 1)
+      }
+      promise.then(
+        (value) => {
+          forget()
+          if (settled) discard?.(value)
+          else resolve(value)
+        },
+        (error: unknown) => {
+          forget()
+          if (!settled) reject(error)
+        }
+      )
+    })
+  }
+
+  dispose(): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    this.#clearTimer()
+    this.#waiters = []
+    this.#onDispose?.(this)
+  }
 }
 
 /** An attempt scope with no deadline above it (a background fetch with its own time limit). */
@@ -139,74 +151,96 @@ export const createAttemptScope = (options: {
   clock: Clock
   firstByteMs: number
   providerId: string
-}): AttemptScope => createScope(options)
+}): AttemptScope => new Scope(options)
+
+class CallDeadline implements Deadline {
+  readonly at: number
+  reason: ProviderError | undefined = undefined
+  readonly #clock: Clock
+  readonly #clientSignal: AbortHandle
+  readonly #timer: unknown
+  #controller: AbortController | undefined
+  #current: Scope | null = null
+  #disposed = false
+  readonly #onClientAbort = (): void => this.#abort(clientClosedError(this.#clientSignal.reason))
+  readonly #release = (scope: Scope): void => {
+    if (this.#current === scope) this.#current = null
+  }
+
+  constructor(options: { clock: Clock; totalMs: number; signal: AbortHandle }) {
+    const { clock, totalMs, signal: clientSignal } = options
+    this.#clock = clock
+    this.#clientSignal = clientSignal
+    this.at = clock.now() + totalMs
+    this.#timer = clock.setTimeout(
+      () =>
+        this.#abort(
+          new ProviderError({
+            kind: 'timeout',
+            status: 504,
+            message: `The request did not complete within its total timeout of ${totalMs} ms.`,
+            retryable: false,
+          })
+        ),
+      totalMs
+    )
+    if (clientSignal.aborted) this.#onClientAbort()
+    else clientSignal.addEventListener('abort', this.#onClientAbort, { once: true })
+  }
+
+  #detach(): void {
+    this.#clock.clearTimeout(this.#timer)
+    this.#clientSignal.removeEventListener('abort', this.#onClientAbort)
+  }
+
+  #abort(why: ProviderError): void {
+    if (this.#disposed || this.reason !== undefined) return
+    this.reason = why
+    this.#detach()
+    this.#current?.abort(why)
+    this.#controller?.abort(why)
+  }
+
+  abortSignal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.reason !== undefined) this.#controller.abort(this.reason)
+    }
+    return this.#controller.signal
+  }
+
+  remaining(): number {
+    return this.at - this.#clock.now()
+  }
+
+  startAttempt({
+    firstByteMs,
+    providerId,
+  }: {
+    firstByteMs: number
+    providerId: string
+  }): AttemptScope {
+    const scope = new Scope({
+      clock: this.#clock,
+      firstByteMs,
+      providerId,
+      onDispose: this.#release,
+    })
+    if (this.reason !== undefined) scope.abort(this.reason)
+    else this.#current = scope
+    return scope
+  }
+
+  dispose(): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    this.#detach()
+    this.#current = null
+  }
+}
 
 export const createDeadline = (options: {
   clock: Clock
   totalMs: number
   signal: AbortHandle
-}): Deadline => {
-  const { clock, totalMs, signal: clientSignal } = options
-  const at = clock.now() + totalMs
-  let controller: AbortController | undefined
-  let current: Scope | null = null
-  let disposed = false
-
-  const detach = (): void => {
-    clock.clearTimeout(timer)
-    clientSignal.removeEventListener('abort', onClientAbort)
-  }
-  const abort = (why: ProviderError): void => {
-    if (disposed || deadline.reason !== undefined) return
-    deadline.reason = why
-    detach()
-    current?.abort(why)
-    controller?.abort(why)
-  }
-  const onClientAbort = (): void => abort(clientClosedError(clientSignal.reason))
-  const timer = clock.setTimeout(
-    () =>
-      abort(
-        new ProviderError({
-          kind: 'timeout',
-          status: 504,
-          message: `The request did not complete within its total timeout of ${totalMs} ms.`,
-          retryable: false,
-        })
-      ),
-    totalMs
-  )
-  const release = (scope: Scope): void => {
-    if (current === scope) current = null
-  }
-
-  // Data properties and methods only: an object literal with getters would get a hidden class of its own per request,
-  // in old space, and keep this deadline's closures alive through young-generation GCs (see abort-token.ts).
-  const deadline: { -readonly [K in keyof Deadline]: Deadline[K] } = {
-    at,
-    reason: undefined,
-    abortSignal: () => {
-      if (controller === undefined) {
-        controller = new AbortController()
-        if (deadline.reason !== undefined) controller.abort(deadline.reason)
-      }
-      return controller.signal
-    },
-    remaining: () => at - clock.now(),
-    startAttempt: ({ firstByteMs, providerId }) => {
-      const scope = createScope({ clock, firstByteMs, providerId, onDispose: release })
-      if (deadline.reason !== undefined) scope.abort(deadline.reason)
-      else current = scope
-      return scope
-    },
-    dispose: () => {
-      if (disposed) return
-      disposed = true
-      detach()
-      current = null
-    },
-  }
-  if (clientSignal.aborted) onClientAbort()
-  else clientSignal.addEventListener('abort', onClientAbort, { once: true })
-  return deadline
-}
+}): Deadline => new CallDeadline(options)

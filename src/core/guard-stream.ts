@@ -74,153 +74,212 @@ const endOfAbort = (reason: unknown): GuardedStreamEnd =>
  * When the upstream reader can be piped, so can the guarded one: the sink is then "waiting" from each chunk it took
  * to the next, except while it has asked for a pause, and a failure (a timeout, the signal) is handed to it.
  */
-export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> => {
-  const { reader, clock, idleMs, signal, providerId, onEnd } = options
-  let replay = options.first
-  let finished = false
-  let failure: { error: unknown } | null = null
-  /** When the pending read began waiting; `null` when none is pending. */
-  let waitingSince: number | null = null
-  let timer: unknown = null
-  /** The sink, once piped, until it has heard the end. */
-  let piped: ChunkSink<T> | null = null
+export const guardReader = <T>(options: GuardReaderOptions<T>): ChunkReader<T> =>
+  new GuardedReader(options)
 
-  const finish = (end: GuardedStreamEnd): void => {
-    if (finished) return
-    finished = true
-    if (timer !== null) clock.clearTimeout(timer)
-    timer = null
-    signal.removeEventListener('abort', onAbort)
-    onEnd?.(end)
-  }
-  /** Fails the reader; the upstream's cancel settles a pending read, which then rejects with `error` (below). */
-  const fail = (error: unknown, upstream = false): void => {
-    if (finished) return
-    failure = { error }
-    finish(upstream ? { outcome: 'broken', error, upstreamFault: true } : endOfAbort(error))
-    reader.cancel(error).catch(() => {})
-    const sink = piped
-    piped = null
-    sink?.error(error)
-  }
-  const onAbort = (): void => fail(signal.reason)
-  const onTimer = (): void => {
-    timer = null
-    if (finished || waitingSince === null) return
-    const waited = clock.now() - waitingSince
-    if (waited < idleMs) {
-      timer = clock.setTimeout(onTimer, idleMs - waited)
+/**
+ * `guardReader`'s reader. A class, not closures over shared state: a stream holds its guard for its whole life, and
+ * the fifteen closures and two contexts of the function this replaced outlived the young generation with it.
+ */
+class GuardedReader<T> implements ChunkReader<T> {
+  readonly #reader: ChunkReader<T>
+  readonly #clock: Clock
+  readonly #idleMs: number
+  readonly #signal: AbortHandle
+  readonly #providerId: string
+  readonly #onEnd: ((end: GuardedStreamEnd) => void) | undefined
+  #replay: ReadableStreamReadResult<T> | undefined
+  #finished = false
+  #failure: { error: unknown } | null = null
+  /** When the pending read (or the piped sink) began waiting; `null` when none is waiting. */
+  #waitingSince: number | null = null
+  #timer: unknown = null
+  /** The sink, once piped, until it has heard the end. */
+  #piped: GuardedSink<T> | null = null
+  /** Present when the upstream reader can be piped (`ChunkReader.pipe`). */
+  readonly pipe: ((sink: ChunkSink<T>) => PipeControl) | undefined
+  readonly #onAbort = (): void => this.fail(this.#signal.reason)
+  readonly #onTimer = (): void => {
+    this.#timer = null
+    if (this.#finished || this.#waitingSince === null) return
+    const waited = this.#clock.now() - this.#waitingSince
+    if (waited < this.#idleMs) {
+      this.#timer = this.#clock.setTimeout(this.#onTimer, this.#idleMs - waited)
       return
     }
-    fail(
+    this.fail(
       new ProviderError({
         kind: 'timeout',
         status: 504,
-        message: `Provider "${providerId}" sent nothing for ${idleMs} ms; the stream was ended.`,
+        message: `Provider "${this.#providerId}" sent nothing for ${this.#idleMs} ms; the stream was ended.`,
         retryable: false,
-        providerId,
+        providerId: this.#providerId,
       }),
       true
     )
   }
-  if (signal.aborted) fail(signal.reason)
-  else signal.addEventListener('abort', onAbort, { once: true })
-
   // Both readers this guards (the Node transport's, a Web stream's) settle a pending read when cancelled, so no
   // promise of our own is needed around each read to reject it on a timeout or an abort.
-  const onRead = (result: ReadableStreamReadResult<T>): ReadableStreamReadResult<T> => {
-    waitingSince = null
-    if (failure !== null) throw failure.error
-    if (result.done) finish(completed)
+  readonly #onRead = (result: ReadableStreamReadResult<T>): ReadableStreamReadResult<T> => {
+    this.#waitingSince = null
+    if (this.#failure !== null) throw this.#failure.error
+    if (result.done) this.#finish(completed)
     return result
   }
-  const onReadError = (error: unknown): never => {
-    waitingSince = null
-    if (failure === null) {
-      if (signal.aborted) fail(signal.reason)
-      else fail(error, true)
-    }
-    throw (failure as { error: unknown } | null)?.error ?? error
+  readonly #onReadError = (error: unknown): never => {
+    this.#waitingSince = null
+    if (this.#failure === null) this.failWith(error)
+    throw (this.#failure as { error: unknown } | null)?.error ?? error
   }
 
-  const pipe = (sink: ChunkSink<T>): PipeControl => {
-    let paused = false
-    let upstream: PipeControl | null = null
-    /** The sink waits for the next chunk from now (the timer, when it fired during a pause, is armed again). */
-    const wait = (): void => {
-      waitingSince = clock.now()
-      if (timer === null) timer = clock.setTimeout(onTimer, idleMs)
+  constructor(options: GuardReaderOptions<T>) {
+    this.#reader = options.reader
+    this.#clock = options.clock
+    this.#idleMs = options.idleMs
+    this.#signal = options.signal
+    this.#providerId = options.providerId
+    this.#onEnd = options.onEnd
+    this.#replay = options.first
+    this.pipe = options.reader.pipe === undefined ? undefined : this.#pipe
+    if (this.#signal.aborted) this.fail(this.#signal.reason)
+    else this.#signal.addEventListener('abort', this.#onAbort, { once: true })
+  }
+
+  #finish(end: GuardedStreamEnd): void {
+    if (this.#finished) return
+    this.#finished = true
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer)
+    this.#timer = null
+    this.#signal.removeEventListener('abort', this.#onAbort)
+    this.#onEnd?.(end)
+  }
+
+  /** Fails the reader; the upstream's cancel settles a pending read, which then rejects with `error` (above). */
+  fail(error: unknown, upstream = false): void {
+    if (this.#finished) return
+    this.#failure = { error }
+    this.#finish(upstream ? { outcome: 'broken', error, upstreamFault: true } : endOfAbort(error))
+    this.#reader.cancel(error).catch(() => {})
+    const sink = this.#piped
+    this.#piped = null
+    sink?.sink.error(error)
+  }
+
+  /** The upstream failed with `error`, or the signal's abort did (whose reason is then what fails the reader). */
+  failWith(error: unknown): void {
+    if (this.#signal.aborted) this.fail(this.#signal.reason)
+    else this.fail(error, true)
+  }
+
+  /** The sink waits for the next chunk from now (the timer, when it fired during a pause, is armed again). */
+  wait(): void {
+    this.#waitingSince = this.#clock.now()
+    if (this.#timer === null) this.#timer = this.#clock.setTimeout(this.#onTimer, this.#idleMs)
+  }
+
+  /** The piped sink took a chunk and asked for a pause: it waits for nothing until it resumes. */
+  stopWaiting(): void {
+    this.#waitingSince = null
+  }
+
+  isPipedTo(sink: GuardedSink<T>): boolean {
+    return this.#piped === sink
+  }
+
+  /** The upstream ended while piped to `sink`. */
+  closePiped(sink: GuardedSink<T>): void {
+    if (this.#piped !== sink) return
+    this.#piped = null
+    this.#waitingSince = null
+    this.#finish(completed)
+    sink.sink.close()
+  }
+
+  #pipe(sink: ChunkSink<T>): PipeControl {
+    const guarded = new GuardedSink(this, sink)
+    if (this.#failure !== null) {
+      sink.error(this.#failure.error)
+      return guarded
     }
-    /** A chunk for the sink; its answer decides whether it is now waiting for the next. */
-    const deliver = (chunk: T): boolean => {
-      paused = !sink.write(chunk)
-      if (paused) waitingSince = null
-      else if (piped === sink) wait()
-      return !paused
-    }
-    const control: PipeControl = {
-      resume: () => {
-        if (!paused || piped !== sink) return
-        paused = false
-        wait()
-        upstream?.resume()
-      },
-    }
-    if (failure !== null) {
-      sink.error(failure.error)
-      return control
-    }
-    const chunk = replay
-    replay = undefined
-    if (finished || chunk?.done === true) {
-      finish(completed)
+    const chunk = this.#replay
+    this.#replay = undefined
+    if (this.#finished || chunk?.done === true) {
+      this.#finish(completed)
       sink.close()
-      return control
+      return guarded
     }
-    piped = sink
-    if (chunk !== undefined) deliver(chunk.value)
-    else wait()
-    if (piped !== sink) return control
-    upstream = reader.pipe!({
-      write: (value) => (piped === sink ? deliver(value) : true),
-      close: () => {
-        if (piped !== sink) return
-        piped = null
-        waitingSince = null
-        finish(completed)
-        sink.close()
-      },
-      error: (error) => {
-        if (piped !== sink) return
-        waitingSince = null
-        if (signal.aborted) fail(signal.reason)
-        else fail(error, true)
-      },
-    })
-    return control
+    this.#piped = guarded
+    if (chunk !== undefined) guarded.deliver(chunk.value)
+    else this.wait()
+    if (this.#piped !== guarded) return guarded
+    guarded.upstream = this.#reader.pipe!(guarded)
+    return guarded
   }
 
-  return {
-    pipe: reader.pipe === undefined ? undefined : pipe,
-    read: () => {
-      if (failure !== null) return Promise.reject(failure.error)
-      if (replay !== undefined) {
-        const chunk = replay
-        replay = undefined
-        if (chunk.done) finish(completed)
-        return Promise.resolve(chunk)
-      }
-      if (finished) return Promise.resolve({ done: true, value: undefined })
-      waitingSince = clock.now()
-      if (timer === null) timer = clock.setTimeout(onTimer, idleMs)
-      return reader.read().then(onRead, onReadError)
-    },
-    cancel: async (reason) => {
-      piped = null
-      if (finished) return
-      finish(clientGone)
-      // The consumer is leaving: an upstream that already failed has nothing left to tell it.
-      await reader.cancel(reason).catch(() => {})
-    },
+  read(): Promise<ReadableStreamReadResult<T>> {
+    if (this.#failure !== null) return Promise.reject(this.#failure.error)
+    if (this.#replay !== undefined) {
+      const chunk = this.#replay
+      this.#replay = undefined
+      if (chunk.done) this.#finish(completed)
+      return Promise.resolve(chunk)
+    }
+    if (this.#finished) return Promise.resolve({ done: true, value: undefined })
+    this.#waitingSince = this.#clock.now()
+    if (this.#timer === null) this.#timer = this.#clock.setTimeout(this.#onTimer, this.#idleMs)
+    return this.#reader.read().then(this.#onRead, this.#onReadError)
+  }
+
+  async cancel(reason?: unknown): Promise<void> {
+    this.#piped = null
+    if (this.#finished) return
+    this.#finish(clientGone)
+    // The consumer is leaving: an upstream that already failed has nothing left to tell it.
+    await this.#reader.cancel(reason).catch(() => {})
+  }
+}
+
+/**
+ * A sink piped through the guard: what the upstream reader is given (each chunk's answer decides whether the sink is
+ * now waiting for the next, which the idle timer watches), and the control handed back to the sink.
+ */
+class GuardedSink<T> implements ChunkSink<T>, PipeControl {
+  readonly #guard: GuardedReader<T>
+  readonly sink: ChunkSink<T>
+  #paused = false
+  upstream: PipeControl | null = null
+
+  constructor(guard: GuardedReader<T>, sink: ChunkSink<T>) {
+    this.#guard = guard
+    this.sink = sink
+  }
+
+  /** A chunk for the sink; its answer decides whether it is now waiting for the next. */
+  deliver(chunk: T): boolean {
+    this.#paused = !this.sink.write(chunk)
+    if (this.#paused) this.#guard.stopWaiting()
+    else if (this.#guard.isPipedTo(this)) this.#guard.wait()
+    return !this.#paused
+  }
+
+  write(chunk: T): boolean {
+    return this.#guard.isPipedTo(this) ? this.deliver(chunk) : true
+  }
+
+  close(): void {
+    this.#guard.closePiped(this)
+  }
+
+  error(error: unknown): void {
+    if (!this.#guard.isPipedTo(this)) return
+    this.#guard.stopWaiting()
+    this.#guard.failWith(error)
+  }
+
+  resume(): void {
+    if (!this.#paused || !this.#guard.isPipedTo(this)) return
+    this.#paused = false
+    this.#guard.wait()
+    this.upstream?.resume()
   }
 }
