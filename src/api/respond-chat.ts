@@ -265,7 +265,10 @@ class ForwardedPipe implements ChunkSink<Uint8Array> {
    */
   #held: Uint8Array[] | null = null
   #heldEnd: (() => void) | null = null
-  readonly #release = (): void => {
+  /** Made when a record is first written (`keepStored`): most streams never hold a chunk back. */
+  #release: (() => void) | undefined
+
+  #released(): void {
     const chunks = this.#held ?? []
     const end = this.#heldEnd
     this.#held = null
@@ -320,7 +323,7 @@ class ForwardedPipe implements ChunkSink<Uint8Array> {
       const waiting = source.stored === undefined ? null : source.stored()
       if (waiting !== null) {
         this.#held = out.byteLength > 0 ? [out] : []
-        void waiting.then(this.#release)
+        void waiting.then((this.#release ??= () => this.#released()))
         return false
       }
       if (out.byteLength === 0) return true

@@ -59,7 +59,8 @@ export const clientClosedError = (cause?: unknown): ProviderError =>
 class Scope implements AttemptScope {
   readonly signal = createAbortToken()
   readonly #clock: Clock
-  readonly #onDispose: ((scope: Scope) => void) | undefined
+  /** The deadline the scope is chained to, told when the scope is disposed. */
+  readonly #owner: CallDeadline | undefined
   #waiters: ((reason: unknown) => void)[] = []
   #timer: unknown = null
   #disposed = false
@@ -68,11 +69,11 @@ class Scope implements AttemptScope {
     clock: Clock
     firstByteMs: number
     providerId: string
-    onDispose?: (scope: Scope) => void
+    owner?: CallDeadline
   }) {
     const { clock, firstByteMs, providerId } = options
     this.#clock = clock
-    this.#onDispose = options.onDispose
+    this.#owner = options.owner
     this.#timer = clock.setTimeout(() => {
       this.#timer = null
       this.abort(
@@ -142,7 +143,7 @@ class Scope implements AttemptScope {
     this.#disposed = true
     this.#clearTimer()
     this.#waiters = []
-    this.#onDispose?.(this)
+    this.#owner?.release(this)
   }
 }
 
@@ -163,9 +164,6 @@ class CallDeadline implements Deadline {
   #current: Scope | null = null
   #disposed = false
   readonly #onClientAbort = (): void => this.#abort(clientClosedError(this.#clientSignal.reason))
-  readonly #release = (scope: Scope): void => {
-    if (this.#current === scope) this.#current = null
-  }
 
   constructor(options: { clock: Clock; totalMs: number; signal: AbortHandle }) {
     const { clock, totalMs, signal: clientSignal } = options
@@ -224,7 +222,7 @@ class CallDeadline implements Deadline {
       clock: this.#clock,
       firstByteMs,
       providerId,
-      onDispose: this.#release,
+      owner: this,
     })
     if (this.reason !== undefined) scope.abort(this.reason)
     else this.#current = scope
@@ -236,6 +234,11 @@ class CallDeadline implements Deadline {
     this.#disposed = true
     this.#detach()
     this.#current = null
+  }
+
+  /** `scope` was disposed: it is no longer the attempt the deadline aborts. */
+  release(scope: Scope): void {
+    if (this.#current === scope) this.#current = null
   }
 }
 

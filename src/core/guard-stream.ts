@@ -98,6 +98,9 @@ class GuardedReader<T> implements ChunkReader<T> {
   #piped: GuardedSink<T> | null = null
   /** Present when the upstream reader can be piped (`ChunkReader.pipe`). */
   readonly pipe: ((sink: ChunkSink<T>) => PipeControl) | undefined
+  /** A pulled read's reactions, made on the first read (a piped stream never reads). */
+  #onRead: ((result: ReadableStreamReadResult<T>) => ReadableStreamReadResult<T>) | undefined
+  #onReadError: ((error: unknown) => never) | undefined
   readonly #onAbort = (): void => this.fail(this.#signal.reason)
   readonly #onTimer = (): void => {
     this.#timer = null
@@ -118,20 +121,6 @@ class GuardedReader<T> implements ChunkReader<T> {
       true
     )
   }
-  // Both readers this guards (the Node transport's, a Web stream's) settle a pending read when cancelled, so no
-  // promise of our own is needed around each read to reject it on a timeout or an abort.
-  readonly #onRead = (result: ReadableStreamReadResult<T>): ReadableStreamReadResult<T> => {
-    this.#waitingSince = null
-    if (this.#failure !== null) throw this.#failure.error
-    if (result.done) this.#finish(completed)
-    return result
-  }
-  readonly #onReadError = (error: unknown): never => {
-    this.#waitingSince = null
-    if (this.#failure === null) this.failWith(error)
-    throw (this.#failure as { error: unknown } | null)?.error ?? error
-  }
-
   constructor(options: GuardReaderOptions<T>) {
     this.#reader = options.reader
     this.#clock = options.clock
@@ -227,7 +216,27 @@ class GuardedReader<T> implements ChunkReader<T> {
     if (this.#finished) return Promise.resolve({ done: true, value: undefined })
     this.#waitingSince = this.#clock.now()
     if (this.#timer === null) this.#timer = this.#clock.setTimeout(this.#onTimer, this.#idleMs)
-    return this.#reader.read().then(this.#onRead, this.#onReadError)
+    // Both readers this guards (the Node transport's, a Web stream's) settle a pending read when cancelled, so no
+    // promise of our own is needed around each read to reject it on a timeout or an abort.
+    return this.#reader
+      .read()
+      .then(
+        (this.#onRead ??= (result) => this.#readSettled(result)),
+        (this.#onReadError ??= (error) => this.#readFailed(error))
+      )
+  }
+
+  #readSettled(result: ReadableStreamReadResult<T>): ReadableStreamReadResult<T> {
+    this.#waitingSince = null
+    if (this.#failure !== null) throw this.#failure.error
+    if (result.done) this.#finish(completed)
+    return result
+  }
+
+  #readFailed(error: unknown): never {
+    this.#waitingSince = null
+    if (this.#failure === null) this.failWith(error)
+    throw (this.#failure as { error: unknown } | null)?.error ?? error
   }
 
   async cancel(reason?: unknown): Promise<void> {
