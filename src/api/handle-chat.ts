@@ -88,6 +88,110 @@ type ChatRequestParts = {
 }
 
 /**
+ * What a call's response reports when its body ends: the usage event, the tenant's settlement, the cache's share of
+ * the answer, and for a response the upstream runs on (background) what it still owes, which `keepRunning` records.
+ */
+const createResponseEnd = (options: {
+  deps: Deps
+  cache: CacheSession | null
+  cacheStatus: UsageEvent['cache']
+  usageBase: UsageBase
+  routeName: string | null
+  startedAt: number
+  admission: Admission
+  keepForwarded: PreparedCall['keepForwarded']
+}): {
+  onEnd: RespondOptions['onEnd']
+  keepRunning: RespondOptions['keepForwarded']
+} => {
+  const { deps, cache, cacheStatus, usageBase, routeName, startedAt, admission } = options
+  const { settle, defer: deferSettlement } = admission
+  const keepForwarded = options.keepForwarded
+  /** What a background response still owes, once its create's body has ended (`onEnd`), for its record. */
+  let pending: PendingUsage | undefined
+  /** Records it with what it owes; a record that could not be written charges the reservation in full at once. */
+  const keepRunning =
+    keepForwarded === undefined
+      ? undefined
+      : (
+          stored: Parameters<NonNullable<RespondOptions['keepForwarded']>>[0],
+          provider: string
+        ): Promise<boolean> => {
+          const owed = pending
+          return keepForwarded(stored, provider, owed).then((written) => {
+            const { admission: store } = deps.stores
+            if (!written && owed?.reservation != null && store !== undefined)
+              void settleDeferredReservation({
+                store,
+                reservation: owed.reservation,
+                costMicroUsd: null,
+                logger: deps.logger,
+              })
+            return written
+          })
+        }
+  const onEnd: RespondOptions['onEnd'] = (end, servedBy) => {
+    cache?.finish(end, servedBy)
+    if (end.running != null && keepRunning !== undefined) {
+      // Runs on upstream (background): its tokens and cost come later (`background-usage.ts`). This event says what
+      // is known now; the reservation stays held, and both go into the response's record.
+      const event = usageEvent(usageBase, {
+        route: routeName,
+        provider: servedBy.provider,
+        model: end.model ?? servedBy.model,
+        status: end.status,
+        usage: null,
+        attempts: servedBy.attempts,
+        latencyMs: deps.clock.now() - startedAt,
+        ttfbMs: servedBy.firstByteAt - startedAt,
+        costMicroUsd: null,
+        clientAborted: end.error?.status === 499,
+        error: end.error?.message ?? null,
+        cache: cacheStatus,
+        savedCostMicroUsd: null,
+      })
+      pending = { event, reservation: deferSettlement({ tokens: null }) }
+      deps.usage.record(event)
+      // A whole body said what is stored: its record is written next (`keepForwarded`). A background stream cut
+      // short before its terminal event said nothing: written here, after the client has gone.
+      if (end.stored == null)
+        deps.defer(keepRunning({ id: end.running.id, itemIds: [] }, servedBy.provider))
+      return
+    }
+    const servedModel = end.model ?? servedBy.model
+    const costMicroUsd =
+      end.usage === null
+        ? null
+        : computeCost(end.usage, deps.config.prices.priceFor(servedBy.provider, servedModel))
+    settle({
+      tokens:
+        end.usage?.inputTokens == null || end.usage.outputTokens == null
+          ? null
+          : end.usage.inputTokens + end.usage.outputTokens,
+      costMicroUsd,
+    })
+    deps.usage.record(
+      usageEvent(usageBase, {
+        route: routeName,
+        provider: servedBy.provider,
+        model: servedModel,
+        status: end.status,
+        usage: end.usage,
+        attempts: servedBy.attempts,
+        latencyMs: deps.clock.now() - startedAt,
+        ttfbMs: servedBy.firstByteAt - startedAt,
+        costMicroUsd,
+        clientAborted: end.error?.status === 499,
+        error: end.error?.message ?? null,
+        cache: cacheStatus,
+        savedCostMicroUsd: null,
+      })
+    )
+  }
+  return { onEnd, keepRunning }
+}
+
+/**
  * The handler of a chat-shaped route, run after zod validated the body. It takes the body as zod returned it: the
  * request schemas are loose at every level and add nothing, so that is the client's JSON with every unknown field,
  * only with the schema's keys first. Reading the client's JSON again would parse the body a second time, which for
@@ -365,33 +469,9 @@ const handleChat = async (
     throw error
   }
   const routeName = route.name
-  const { settle, defer: deferSettlement } = admission
+  const { settle } = admission
   const baseHeaders = takeRequestIdHeaders(c)
   for (const name in admission.headers) baseHeaders[name] = admission.headers[name]
-  const keepForwarded = parts.keepForwarded
-  /** What a background response still owes, once its create's body has ended (`onEnd`), for its record. */
-  let pending: PendingUsage | undefined
-  /** Records it with what it owes; a record that could not be written charges the reservation in full at once. */
-  const keepRunning =
-    keepForwarded === undefined
-      ? undefined
-      : (
-          stored: Parameters<NonNullable<RespondOptions['keepForwarded']>>[0],
-          provider: string
-        ): Promise<boolean> => {
-          const owed = pending
-          return keepForwarded(stored, provider, owed).then((written) => {
-            const { admission: store } = deps.stores
-            if (!written && owed?.reservation != null && store !== undefined)
-              void settleDeferredReservation({
-                store,
-                reservation: owed.reservation,
-                costMicroUsd: null,
-                logger: deps.logger,
-              })
-            return written
-          })
-        }
   if (outcome === null) {
     // A hit: nothing went upstream, nothing to pay; unless it follows a leader whose stream breaks off, and goes on
     // with an answer of its own (`resume-follower.ts`).
@@ -518,6 +598,18 @@ const handleChat = async (
       transformBody = (bytes) => echoIntoBody(before === undefined ? bytes : before(bytes), echo)
     }
   }
+  // Built apart from this function, whose closures keep the request's body: a stream holds its end's reporter for
+  // its whole life, and should not hold the body (and its decoded form) with it.
+  const reported = createResponseEnd({
+    deps,
+    cache,
+    cacheStatus,
+    usageBase,
+    routeName,
+    startedAt,
+    admission,
+    keepForwarded: parts.keepForwarded,
+  })
   const chatResponse: RespondOptions = {
     outcome,
     baseHeaders,
@@ -529,68 +621,11 @@ const handleChat = async (
     onAnswerChunk: cache?.onChunk,
     transformBody,
     keep: parts.keep,
-    keepForwarded: keepRunning,
+    keepForwarded: reported.keepRunning,
     echo,
     streamBody: deps.streamBody,
     env: c.env,
-    onEnd: (end, servedBy) => {
-      cache?.finish(end, servedBy)
-      if (end.running != null && keepRunning !== undefined) {
-        // Runs on upstream (background): its tokens and cost come later (`background-usage.ts`). This event says what
-        // is known now; the reservation stays held, and both go into the response's record.
-        const event = usageEvent(usageBase, {
-          route: routeName,
-          provider: servedBy.provider,
-          model: end.model ?? servedBy.model,
-          status: end.status,
-          usage: null,
-          attempts: servedBy.attempts,
-          latencyMs: deps.clock.now() - startedAt,
-          ttfbMs: servedBy.firstByteAt - startedAt,
-          costMicroUsd: null,
-          clientAborted: end.error?.status === 499,
-          error: end.error?.message ?? null,
-          cache: cacheStatus,
-          savedCostMicroUsd: null,
-        })
-        pending = { event, reservation: deferSettlement({ tokens: null }) }
-        deps.usage.record(event)
-        // A whole body said what is stored: its record is written next (`keepForwarded`). A background stream cut
-        // short before its terminal event said nothing: written here, after the client has gone.
-        if (end.stored == null)
-          deps.defer(keepRunning({ id: end.running.id, itemIds: [] }, servedBy.provider))
-        return
-      }
-      const servedModel = end.model ?? servedBy.model
-      const costMicroUsd =
-        end.usage === null
-          ? null
-          : computeCost(end.usage, deps.config.prices.priceFor(servedBy.provider, servedModel))
-      settle({
-        tokens:
-          end.usage?.inputTokens == null || end.usage.outputTokens == null
-            ? null
-            : end.usage.inputTokens + end.usage.outputTokens,
-        costMicroUsd,
-      })
-      deps.usage.record(
-        usageEvent(usageBase, {
-          route: routeName,
-          provider: servedBy.provider,
-          model: servedModel,
-          status: end.status,
-          usage: end.usage,
-          attempts: servedBy.attempts,
-          latencyMs: deps.clock.now() - startedAt,
-          ttfbMs: servedBy.firstByteAt - startedAt,
-          costMicroUsd,
-          clientAborted: end.error?.status === 499,
-          error: end.error?.message ?? null,
-          cache: cacheStatus,
-          savedCostMicroUsd: null,
-        })
-      )
-    },
+    onEnd: reported.onEnd,
   }
   if (cache === null) return respondChat(chatResponse)
   try {

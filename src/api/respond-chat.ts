@@ -414,6 +414,35 @@ export const watchChunks = (options: WatchChunksOptions): ReadableStream<ChatChu
   })
 }
 
+/**
+ * `report`, once, with the status sent. Made apart from `respondChat`: a stream holds it for its whole life, and a
+ * closure there would hold the options with it (the request's body, parsed, and its canonical form).
+ */
+const reportEndOnce = (
+  report: RespondOptions['onEnd'],
+  status: number,
+  servedBy: ServedBy
+): ((end: StreamEnd) => void) => {
+  let ended = false
+  return (end) => {
+    if (ended) return
+    ended = true
+    report(
+      {
+        usage: end.usage,
+        model: end.model,
+        error: end.error,
+        answer: end.answer,
+        stored: end.stored ?? null,
+        running: end.running ?? null,
+        body: end.body ?? null,
+        status,
+      },
+      servedBy
+    )
+  }
+}
+
 /** `watchChunks` as a reader, with no Web stream: for a codec that encodes from one (`encodeStreamSource`). */
 export const watchChunkReader = (options: WatchChunksOptions): ChunkReader<ChatChunk> => {
   const { reader } = options
@@ -448,24 +477,7 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
   const servedBy = outcome.servedBy
   const status =
     outcome.kind === 'forward-complete' || outcome.kind === 'forward' ? outcome.status : 200
-  let ended = false
-  const onEnd = (end: StreamEnd): void => {
-    if (ended) return
-    ended = true
-    options.onEnd(
-      {
-        usage: end.usage,
-        model: end.model,
-        error: end.error,
-        answer: end.answer,
-        stored: end.stored ?? null,
-        running: end.running ?? null,
-        body: end.body ?? null,
-        status,
-      },
-      servedBy
-    )
-  }
+  const onEnd = reportEndOnce(options.onEnd, status, servedBy)
   switch (outcome.kind) {
     case 'forward-complete': {
       const contentType = outcome.headers.get('content-type') ?? 'application/json'

@@ -220,6 +220,38 @@ export const createExecutor = (
     return { kind: 'chat', request: { ...request, maxTokens }, defaultedMaxTokens: maxTokens }
   }
 
+  /**
+   * What a stream's end tells the breaker and the observer. Made apart from `attemptOnce`, whose frame holds the call
+   * (the request's body among it): a stream keeps this for its whole life.
+   */
+  const watchStreamEnd =
+    (
+      requestId: string,
+      operation: Operation,
+      providerId: string,
+      model: string,
+      startedAt: number
+    ) =>
+    (end: GuardedStreamEnd): void => {
+      if (
+        end.outcome === 'broken' &&
+        end.upstreamFault &&
+        end.error instanceof ProviderError &&
+        breakerOutcomeOf(withProvider(end.error, providerId)) === 'failure'
+      ) {
+        circuitBreaker.recordFailure({ provider: providerId, model })
+      }
+      observer.observe({
+        type: 'stream-ended',
+        requestId,
+        operation,
+        provider: providerId,
+        model,
+        outcome: end.outcome,
+        durationMs: clock.now() - startedAt,
+      })
+    }
+
   /** `force`: the attempt goes ahead even with the breaker open (given apart: no object per attempt). */
   const attemptOnce = async (
     options: Attempt,
@@ -250,25 +282,7 @@ export const createExecutor = (
       // but a failure of the upstream all the same: the breaker counts it. Only a stream has such an end.
       const onStreamEnd = !call.stream
         ? undefined
-        : (end: GuardedStreamEnd): void => {
-            if (
-              end.outcome === 'broken' &&
-              end.upstreamFault &&
-              end.error instanceof ProviderError &&
-              breakerOutcomeOf(withProvider(end.error, providerId)) === 'failure'
-            ) {
-              circuitBreaker.recordFailure({ provider: providerId, model: target.model })
-            }
-            observer.observe({
-              type: 'stream-ended',
-              requestId: call.requestId,
-              operation: call.operation,
-              provider: providerId,
-              model: target.model,
-              outcome: end.outcome,
-              durationMs: clock.now() - startedAt,
-            })
-          }
+        : watchStreamEnd(call.requestId, call.operation, providerId, target.model, startedAt)
       const outcome = await dispatchAttempt({
         target,
         plan,
