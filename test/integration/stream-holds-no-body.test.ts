@@ -9,14 +9,12 @@
  * while the stream is open must not find it. The body's JSON text itself is kept, by Hono and by undici, until the
  * response ends; it is a longer string, never equal to the message.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { getHeapSnapshot } from 'node:v8'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNodeServer, type NodeServer } from '../../src/runtime/node.ts'
+import type { NodeServer } from '../../src/runtime/node.ts'
+import { startTestGateway } from '../helpers/start-test-gateway.ts'
 
 const masterKey = 'held-body-master-key'
 
@@ -63,19 +61,12 @@ let gateway: NodeServer
 
 beforeAll(async () => {
   upstream = await startOpenStreams()
-  const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-held-'))
-  writeFileSync(
-    join(cwd, 'gatehouse.yaml'),
-    [
+  gateway = await startTestGateway({
+    config: [
       `auth: { masterKey: ${masterKey} }`,
       'providers:',
       `  held: { type: openai-compatible, baseUrl: "${upstream.url}", discoverModels: false }`,
-    ].join('\n')
-  )
-  gateway = await startNodeServer({
-    env: { GATEHOUSE_CONFIG: 'gatehouse.yaml', PORT: '0', LOG_LEVEL: 'error' },
-    cwd,
-    stdout: () => {},
+    ],
   })
 })
 
