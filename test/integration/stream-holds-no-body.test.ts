@@ -6,8 +6,8 @@
  *
  * The request's one message is a text that never exists in this process as a string of its own: the body is built by
  * concatenation around two halves. Parsing it is what makes that string; a heap snapshot (which collects first) taken
- * while the stream is open must not find it. The body's JSON text itself is kept, by Hono and by undici, until the
- * response ends; it is a longer string, never equal to the message.
+ * while the stream is open must not find it. The body's bytes, which undici keeps for the upstream request until its
+ * response ends, are a buffer, not a string.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
