@@ -249,8 +249,9 @@ class ForwardedSource implements BodySource {
 
   #pipe(sink: BodySink): PipeControl {
     const piped = new ForwardedPipe(this, sink)
-    piped.control = this.reader.pipe!(piped)
-    return piped.control
+    const control = this.reader.pipe!(piped)
+    piped.control = control
+    return control
   }
 }
 
@@ -258,7 +259,8 @@ class ForwardedSource implements BodySource {
 class ForwardedPipe implements ChunkSink<Uint8Array> {
   readonly #source: ForwardedSource
   readonly #sink: BodySink
-  control: PipeControl = { resume: () => {} }
+  /** The upstream's control, set as soon as the reader is piped here (before any record's release can run). */
+  control: PipeControl | null = null
   /**
    * While a record is written (`keepStored`): the chunks held back, and the end if it came meanwhile. The source was
    * asked to pause (`write` answered `false`); what it still sends joins them.
@@ -278,7 +280,7 @@ class ForwardedPipe implements ChunkSink<Uint8Array> {
     for (const chunk of chunks) flowing = this.#sink.write(chunk)
     if (end !== null) end()
     // A sink that answered `false` resumes the source itself, once it has drained.
-    else if (flowing) this.control.resume()
+    else if (flowing) this.control?.resume()
   }
 
   constructor(source: ForwardedSource, sink: BodySink) {
