@@ -20,6 +20,7 @@ const target = (
   roundRates: [requestsPerSecond * 0.8, requestsPerSecond * 1.2],
   latencyMs: { p50: p99 / 3, p90: p99 / 2, p99, max: p99 * 2, mean: p99 / 3 },
   peakRssKb: 80_000,
+  gc: null,
   upstreamRequests: Math.round(requestsPerSecond * 10),
   warmupUpstreamRequests: Math.round(requestsPerSecond * 10),
   cpuMicrosPerRequest: { target: 990_000 / requestsPerSecond, redis: null },
@@ -384,6 +385,35 @@ describe('formatReport', () => {
     )
     expect(report).toContain('PASS  paced-streams: added delay p99 (ms): 0.70 (target < 1)')
     expect(report).toContain('PASS  paced-streams: gateway peak RSS (MiB): 200.00 (target < 300)')
+  })
+
+  it('shows the garbage collection pauses of the gateway and the reference, where they were read', () => {
+    const data = result({ gatewayRate: 3000, gatewayStreams: 1050, gatewayFixedP99: 2 })
+    data.runs.push(pacedRun({ gatewayCpuSeconds: 0.28, gatewayP99: 3.2 }))
+    const paced = data.runs[data.runs.length - 1]
+    ran(paced, 'gateway').gc = {
+      scavenges: 91,
+      scavengeMeanMs: 6.2,
+      scavengesFrom4Ms: 0.571,
+      scavengeMs: 564.2,
+      fullCollections: 7,
+      fullCollectionMs: 45.2,
+    }
+    ran(paced, 'reference').gc = {
+      scavenges: 140,
+      scavengeMeanMs: 2.654,
+      scavengesFrom4Ms: 0.05,
+      scavengeMs: 371.6,
+      fullCollections: 8,
+      fullCollectionMs: 56,
+    }
+    const report = formatReport(data, judgeBenchmark(data))
+    expect(report).toContain(
+      'garbage collection in the rounds: gateway 91 scavenges (mean 6.20 ms, 57% of 4 ms or longer), 7 full (45 ms); ' +
+        'reference 140 scavenges (mean 2.65 ms, 5% of 4 ms or longer), 8 full (56 ms)'
+    )
+    // Not read (the fixtures' other scenarios): no line.
+    expect(report.match(/garbage collection in the rounds/g)).toHaveLength(1)
   })
 
   it("shows the ratio of each round, where the machine's drift shows", () => {

@@ -578,8 +578,27 @@ const scenarioTable = (result: BenchmarkResult, run: ScenarioRun): string[] => {
         `gateway/reference in each round: ${perRound.map((value) => fixed(value, 2)).join(' ')}`
       )
   }
+  const collections = gcLine(run)
+  if (collections !== null) lines.push(collections)
   lines.push('')
   return lines
+}
+
+/**
+ * The garbage collection pauses of the gateway's and the reference's rounds (`gc-probe.mjs`): a pause stops the
+ * event loop, and every request or chunk that arrives meanwhile waits it out, so long scavenges show in the p99.
+ */
+const gcLine = (run: ScenarioRun): string | null => {
+  const parts: string[] = []
+  for (const name of ['gateway', 'reference'] as const) {
+    const gc = run.targets[name]?.gc
+    if (gc == null) continue
+    parts.push(
+      `${name} ${gc.scavenges} scavenges (mean ${fixed(gc.scavengeMeanMs, 2)} ms, ` +
+        `${fixed(gc.scavengesFrom4Ms * 100, 0)}% of 4 ms or longer), ${gc.fullCollections} full (${fixed(gc.fullCollectionMs, 0)} ms)`
+    )
+  }
+  return parts.length === 0 ? null : `garbage collection in the rounds: ${parts.join('; ')}`
 }
 
 /** The one-line summary of what ran: the ratios the targets judge. */

@@ -39,6 +39,13 @@ import {
 } from './start-bench-processes.ts'
 import type { BenchProcess, BenchProcesses } from './start-bench-processes.ts'
 import { readPeakRssKb, watchRss } from './watch-rss.ts'
+import {
+  addGcTotals,
+  gcMeter,
+  summarizeGc,
+  type GcSummary,
+  type GcTotals,
+} from './read-gc-pauses.ts'
 
 export type { Scenario, ScenarioName, TargetName } from './bench-scenarios.ts'
 export {
@@ -96,6 +103,11 @@ export type TargetRun = LoadResult & {
   }
   /** Highest resident memory of the target's process during the run (KiB); `null` for the mock. */
   peakRssKb: number | null
+  /**
+   * The target process's garbage collection pauses over its rounds (lead-ins included), from `gc-probe.mjs`; `null`
+   * for the direct call, or when a reading failed.
+   */
+  gc: GcSummary | null
   /** Requests the mock answered while this target was under load (rounds and their lead-ins). */
   upstreamRequests: number
   /** Requests the mock answered during the target's warm-up. */
@@ -249,6 +261,8 @@ type TargetTally = {
   upstreamRequests: number
   warmupUpstreamRequests: number
   peakRssKb: number | null
+  /** The target process's garbage collection pauses over every round (`null` once a reading failed). */
+  gc: GcTotals | null
   warmupFailures: number
   /** The target process's CPU µs per request the mock answered, round by round. */
   roundCpuMicrosPerRequest: (number | null)[]
@@ -268,6 +282,7 @@ const emptyTally = (): TargetTally => ({
   upstreamRequests: 0,
   warmupUpstreamRequests: 0,
   peakRssKb: null,
+  gc: {},
   warmupFailures: 0,
   roundCpuMicrosPerRequest: [],
 })
@@ -340,6 +355,7 @@ const measureRoundWith =
       processes
     )
     const rss = target.pid === null ? undefined : watchRss(target.pid)
+    const gc = gcMeter(processes.gcDirectory, target.pid)
     const meters: Record<CpuName, ReturnType<typeof cpuMeter>> = {
       target: processCpu(target.pid),
       mock: processCpu(processes.mock.pid),
@@ -358,6 +374,7 @@ const measureRoundWith =
           ? null
           : { used: sum.used + reading.used, elapsed: sum.elapsed + reading.elapsed }
     }
+    tally.gc = addGcTotals(tally.gc, gc())
     const peak = rss === undefined ? null : rss.stop()
     if (peak !== null) tally.peakRssKb = Math.max(tally.peakRssKb ?? 0, peak)
     const served = await counted.served()
@@ -415,6 +432,7 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
           },
         }),
     peakRssKb: tally.peakRssKb,
+    gc: summarizeGc(tally.gc),
     upstreamRequests: tally.upstreamRequests,
     warmupUpstreamRequests: tally.warmupUpstreamRequests,
     cpuMicrosPerRequest: {

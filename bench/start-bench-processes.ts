@@ -9,7 +9,15 @@
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +28,8 @@ import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
 import { transpileToCache } from './transpile-to-cache.ts'
 
 const benchDirectory = fileURLToPath(new URL('.', import.meta.url))
+/** Preloaded into the gateway and the reference: their garbage collection pauses (`gc-probe.mjs`). */
+const gcProbe = fileURLToPath(new URL('./gc-probe.mjs', import.meta.url))
 export const repositoryRoot = fileURLToPath(new URL('..', import.meta.url))
 
 export type BenchProcess = { url: string; pid: number; child: ChildProcess }
@@ -29,7 +39,8 @@ export type BenchProcesses = {
   mock: BenchProcess & { baseUrl: string }
   reference: BenchProcess
   gateway: BenchProcess & { logPath: string }
-  /** Requests the mock has answered so far. */
+  /** Where the gateway's and the reference's garbage collection pauses are kept (`read-gc-pauses.ts`). */
+  gcDirectory: string
   /** The chat completions the mock answered; with `phase`, the paced streams tagged with it (`bench_phase`). */
   countMockRequests(phase?: string): Promise<number>
   stop(): Promise<void>
@@ -231,6 +242,9 @@ export const startBenchProcesses = async (
 ): Promise<BenchProcesses> => {
   const started: ChildProcess[] = []
   const configDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-config-'))
+  // Where the gateway's and the reference's `gc-probe.mjs` keep their pause totals (`read-gc-pauses.ts`).
+  const gcDirectory = join(configDirectory, 'gc')
+  mkdirSync(gcDirectory)
   const stop = async (): Promise<void> => {
     // The gateway drains gracefully on SIGTERM (and writes its CPU profile, when asked, on the way out).
     await Promise.all(started.map((child) => stopChild(child, 15_000)))
@@ -250,6 +264,8 @@ export const startBenchProcesses = async (
 
     const referenceChild = spawnPinned({
       nodeArgs: [
+        '--import',
+        gcProbe,
         ...(options.referenceNodeOptions ?? []),
         transpileToCache(`${benchDirectory}reference-proxy.ts`),
       ],
@@ -257,6 +273,7 @@ export const startBenchProcesses = async (
       cwd: repositoryRoot,
       env: {
         ...baseEnv(),
+        GATEHOUSE_BENCH_GC_DIR: gcDirectory,
         UPSTREAM_ORIGIN: mockOrigin,
         UPSTREAM_API_KEY: benchSettings.upstreamApiKey,
         PORT: '0',
@@ -273,8 +290,8 @@ export const startBenchProcesses = async (
       logPath: options.gatewayLogPath,
       bin: options.gatewayBin ?? join(repositoryRoot, 'bin', 'gatehouse.js'),
       // As `npm start` runs it; flags of the run's own come after, and win.
-      nodeOptions: [...serveNodeFlags, ...(options.gatewayNodeOptions ?? [])],
-      env: options.gatewayEnv ?? {},
+      nodeOptions: [...serveNodeFlags, '--import', gcProbe, ...(options.gatewayNodeOptions ?? [])],
+      env: { ...options.gatewayEnv, GATEHOUSE_BENCH_GC_DIR: gcDirectory },
     })
     started.push(gateway.child)
 
@@ -298,6 +315,7 @@ export const startBenchProcesses = async (
       mock: { url: mockOrigin, baseUrl, pid: mockChild.pid as number, child: mockChild },
       reference: { url: reference.url, pid: referenceChild.pid as number, child: referenceChild },
       gateway,
+      gcDirectory,
       countMockRequests,
       stop,
     }
