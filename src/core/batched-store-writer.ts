@@ -51,7 +51,7 @@ export const createBatchedStoreWriter = <R>(
   const { clock, logger, what, batchSize, flushIntervalMs, maxBuffered } = options
   const initialRetryDelayMs = options.initialRetryDelayMs ?? 200
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000
-  const queue: R[] = []
+  let queue: R[] = []
   /** How many records have left the head of the queue (written or dropped): the position of `queue[0]`. */
   let removed = 0
   let timer: unknown = null
@@ -102,12 +102,9 @@ export const createBatchedStoreWriter = <R>(
           retryDelayMs === 0 ? initialRetryDelayMs : Math.min(retryDelayMs * 2, maxRetryDelayMs)
         return false
       }
-      // Records dropped meanwhile came off the head: remove only what is still there of this batch. In place: a
-      // queue outlives a scavenge or two and is promoted, and a copy left behind in the old generation would hold the
-      // young records it still points to alive, and promote them, until the next full collection. With a copy per
-      // batch the gateway at times kept 4 to 8 MB a scavenge instead of 0.9 (docs/benchmark.md, 2026-12-06, noon).
+      // Records dropped meanwhile came off the head: remove only what is still there of this batch.
       const written = Math.max(0, batchEnd - removed)
-      queue.splice(0, written)
+      queue = queue.slice(written)
       removed += written
       stats.written += batch.length
       retryDelayMs = 0
