@@ -13,6 +13,7 @@ const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.me
 
 const runtimeEntry = new URL('../dist/src/runtime/node.js', import.meta.url)
 const clusterEntry = new URL('../dist/src/runtime/serve-cluster.js', import.meta.url)
+const flagsEntry = new URL('../dist/src/runtime/serve-node-flags.js', import.meta.url)
 const migrateEntry = new URL('../dist/src/stores/sql/migrate-sql-database.js', import.meta.url)
 const cliEntry = new URL('../dist/src/cli/run-cli.js', import.meta.url)
 
@@ -64,6 +65,8 @@ const serve = {
   ],
   async run(args) {
     const options = parseOptions(args, ['config', 'workers'])
+    // Before the server's code runs: V8 flags that take effect in a running process (serve-node-flags.ts).
+    ;(await loadRuntime(flagsEntry)).applyServeV8Flags()
     const env = { ...process.env }
     if (options.config !== undefined) env.GATEHOUSE_CONFIG = options.config
     const { startNodeServer, StartupError } = await loadRuntime()

@@ -1,6 +1,39 @@
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { serveNodeFlags, withServeNodeFlags } from './serve-node-flags.ts'
+import {
+  serveNodeFlags,
+  serveV8Flags,
+  serveV8FlagsToSet,
+  withServeNodeFlags,
+} from './serve-node-flags.ts'
+
+/**
+ * Runs, in a fresh Node process, a loop whose one object literal keeps its objects alive across scavenges (the
+ * pattern V8 pretenures), with V8's pretenuring trace on, after `applyServeV8Flags` when `apply`; returns how many
+ * sites V8 decided to allocate old (`=> tenure` or `=> maybe tenure`).
+ */
+const pretenuringDecisions = (apply: boolean): number => {
+  const module = new URL('./serve-node-flags.ts', import.meta.url).href
+  const script = [
+    `import { setFlagsFromString } from 'node:v8'`,
+    `import { applyServeV8Flags } from ${JSON.stringify(module)}`,
+    apply ? 'applyServeV8Flags([], "")' : '',
+    `setFlagsFromString('--trace-pretenuring-statistics')`,
+    'const kept = []',
+    'const make = (i) => ({ a: i, b: [i, i + 1], c: { d: i } })',
+    'for (let round = 0; round < 200; round++) {',
+    '  for (let i = 0; i < 20000; i++) kept.push(make(i))',
+    '  if (kept.length > 100000) kept.splice(0, 50000)',
+    '}',
+  ].join('\n')
+  const output = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }
+  )
+  return output.split('\n').filter((line) => /=> (?:maybe )?tenure\b/.test(line)).length
+}
 
 describe('serve node flags', () => {
   it('adds each flag the operator did not set', () => {
@@ -39,5 +72,18 @@ describe('serve node flags', () => {
     expect(packageJson.scripts.start).toBe(
       `node ${serveNodeFlags.join(' ')} bin/gatehouse.js serve`
     )
+  })
+
+  it('set V8 flags in the running process unless the operator set them, either way', () => {
+    expect(serveV8FlagsToSet([])).toEqual(['--no-allocation-site-pretenuring'])
+    expect(serveV8FlagsToSet(['--allocation-site-pretenuring'])).toEqual([])
+    expect(serveV8FlagsToSet([], '--no_allocation_site_pretenuring')).toEqual([])
+    expect(serveV8Flags.every((flag) => !serveNodeFlags.includes(flag))).toBe(true)
+  })
+
+  it('stop V8 from pretenuring once set in a running process', { timeout: 30_000 }, () => {
+    // The loop makes V8 pretenure without the flags: proof that the check below can fail.
+    expect(pretenuringDecisions(false)).toBeGreaterThan(0)
+    expect(pretenuringDecisions(true)).toBe(0)
   })
 })

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+
 /**
  * The Node flags `gatehouse serve` runs with: `npm start` passes them, the cluster primary gives them to its workers,
  * and the benchmark starts the gateway with them. A flag the operator set already (on the command line or in
@@ -42,10 +44,50 @@ const flagName = (flag: string): string =>
     .replaceAll('_', '-')
     .replace(/^--no-/, '--')
 
+/** The flags named in `execArgv` and `nodeOptions`, by `flagName`. */
+const givenFlags = (execArgv: readonly string[], nodeOptions: string): Set<string> =>
+  new Set([...execArgv, ...nodeOptions.split(/\s+/)].filter(Boolean).map((flag) => flagName(flag)))
+
 /** `execArgv` with each of `serveNodeFlags` added unless the same flag is in it or in `nodeOptions` already. */
 export const withServeNodeFlags = (execArgv: readonly string[], nodeOptions = ''): string[] => {
-  const given = new Set(
-    [...execArgv, ...nodeOptions.split(/\s+/)].filter(Boolean).map((flag) => flagName(flag))
-  )
+  const given = givenFlags(execArgv, nodeOptions)
   return [...execArgv, ...serveNodeFlags.filter((flag) => !given.has(flagName(flag)))]
+}
+
+/**
+ * V8 flags `gatehouse serve` sets from inside its own process as it starts (`applyServeV8Flags`), however it was
+ * started (`npm start`, `npx gatehouse serve`, a container's command, a `--workers` worker): V8 reads them at each
+ * collection, not when the heap is made, so unlike `serveNodeFlags` they need no command line.
+ *
+ * `--no-allocation-site-pretenuring`: V8 watches, per allocation site (an object or array literal in the code), how
+ * many of its objects survive a scavenge, and when nearly all of a site's do (85% or more in one young-generation
+ * collection, a few hundred objects sampled) it allocates that site's objects in the old generation from then on.
+ * The gateway's objects live for one request; a site looks long-lived only when a scavenge catches a burst of slow
+ * requests in flight, as the first requests of a process are (code not yet optimized) or any on a machine slowed by
+ * its neighbours. Once a request's own objects are allocated old, though, they are roots for every later scavenge
+ * until the next full collection, and everything they point to (the rest of the request: its context, headers,
+ * parsed body, upstream answer) survives with them and is promoted: scavenges then kept 4 to 8 MB instead of 1 and
+ * promoted 2.5 to 7 MB instead of 0.3, took 12 to 17 ms instead of 3 to 4, and the process made 20 to 37 full
+ * collections where it made 5, for 30 to 60% more CPU per request, for the rest of its life. It happened to 7 of 16
+ * `bench/measure-cost.ts plain` runs in one hour and 8 of 18 in another, with `pretenuring: ... => tenure` decisions
+ * in V8's trace (`--trace-pretenuring-statistics`) of the runs that fell into it; with the flag, 0 of 17 (a plain
+ * request's CPU otherwise the same: 1.15 to 1.54 times the reference's, as before). Nothing the gateway keeps for long is allocated in bulk, so pretenuring has nothing to win
+ * here. An operator can pass `--allocation-site-pretenuring` to keep V8's behaviour.
+ */
+export const serveV8Flags: readonly string[] = ['--no-allocation-site-pretenuring']
+
+/** `serveV8Flags` but those the operator set already, either way, on the command line or in `nodeOptions`. */
+export const serveV8FlagsToSet = (execArgv: readonly string[], nodeOptions = ''): string[] => {
+  const given = givenFlags(execArgv, nodeOptions)
+  return serveV8Flags.filter((flag) => !given.has(flagName(flag)))
+}
+
+/** Sets `serveV8FlagsToSet` in this process (`v8.setFlagsFromString`); returns the flags it set. */
+export const applyServeV8Flags = (
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions = process.env.NODE_OPTIONS ?? ''
+): string[] => {
+  const flags = serveV8FlagsToSet(execArgv, nodeOptions)
+  for (const flag of flags) setFlagsFromString(flag)
+  return flags
 }
