@@ -116,6 +116,10 @@ const result =
             : numberFromEnv('BENCH_REDIS_TIMEOUT_MS', 50),
         gatewayLogPath: `${resultsDirectory}gateway.log`,
         gatewayNodeOptions: gatewayNodeOptions(),
+        // Flags for the reference proxy's Node, to study it the same way (`BENCH_REFERENCE_NODE_FLAGS`).
+        referenceNodeOptions: (process.env.BENCH_REFERENCE_NODE_FLAGS ?? '')
+          .split(/\s+/)
+          .filter((flag) => flag !== ''),
         onProgress: (message) => console.log(`... ${message}`),
       })
 const localModel: LocalModelFigures | null = runLocalModel

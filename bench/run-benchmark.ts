@@ -77,6 +77,8 @@ export type BenchmarkOptions = {
   gatewayBin?: string
   /** Node flags for the gateway process, e.g. `--cpu-prof`. */
   gatewayNodeOptions?: string[]
+  /** Node flags for the reference proxy, e.g. `--trace-gc`, to study it beside the gateway. */
+  referenceNodeOptions?: string[]
   /** The gateway's SQL store (`prepare-bench-stores.ts`): a SQLite file (default) or a PostgreSQL database. */
   database?: BenchDatabase
   /**
@@ -570,6 +572,7 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
       gatewayLogPath: options.gatewayLogPath,
       gatewayBin: options.gatewayBin,
       gatewayNodeOptions: options.gatewayNodeOptions,
+      referenceNodeOptions: options.referenceNodeOptions,
       gatewayEnv: stores.env,
       gatewayConfig: stores.config,
     })

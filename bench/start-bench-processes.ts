@@ -22,7 +22,7 @@ import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
-import { serveNodeFlags } from '../src/runtime/serve-node-flags.ts'
+import { serveNodeFlags, serveV8Flags } from '../src/runtime/serve-node-flags.ts'
 import { benchSettings } from './bench-settings.ts'
 import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
 import { transpileToCache } from './transpile-to-cache.ts'
@@ -264,6 +264,10 @@ export const startBenchProcesses = async (
 
     const referenceChild = spawnPinned({
       nodeArgs: [
+        // What `gatehouse serve` sets in its own process (`serveV8Flags`: no allocation-site pretenuring). Without
+        // it the reference, too, sometimes fell for its whole life into scavenges of 6 to 7 ms and 25 full
+        // collections a scenario (2026-12-06), and a ratio against it flattered the gateway.
+        ...serveV8Flags,
         '--import',
         gcProbe,
         ...(options.referenceNodeOptions ?? []),
