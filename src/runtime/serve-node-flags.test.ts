@@ -81,6 +81,15 @@ describe('serve node flags', () => {
     expect(serveV8Flags.every((flag) => !serveNodeFlags.includes(flag))).toBe(true)
   })
 
+  it('are set by `gatehouse serve` before the server starts, in a single process or a cluster worker', () => {
+    const bin = readFileSync(new URL('../../bin/gatehouse.js', import.meta.url), 'utf8')
+    const serve = bin.slice(bin.indexOf('const serve = {'))
+    const applied = serve.indexOf('.applyServeV8Flags()')
+    expect(applied).toBeGreaterThan(0)
+    for (const start of ['runClusterWorker(', 'startNodeServer(', 'startServeCluster('])
+      expect(serve.indexOf(start)).toBeGreaterThan(applied)
+  })
+
   it('stop V8 from pretenuring once set in a running process', { timeout: 30_000 }, () => {
     // The loop makes V8 pretenure without the flags: proof that the check below can fail.
     expect(pretenuringDecisions(false)).toBeGreaterThan(0)
