@@ -81,13 +81,17 @@ const scenariosFromEnv = (): readonly Scenario[] => {
   })
 }
 
+/** Node flags from a variable of the environment, separated by spaces. */
+const nodeFlagsFromEnv = (name: string): string[] =>
+  (process.env[name] ?? '').split(/\s+/).filter((flag) => flag !== '')
+
 /** Node flags for the gateways the run starts (`BENCH_CPU_PROFILE`, `BENCH_GATEWAY_NODE_FLAGS`). */
 const gatewayNodeOptions = (): string[] => [
   ...(process.env.BENCH_CPU_PROFILE === '1'
     ? ['--cpu-prof', `--cpu-prof-dir=${resultsDirectory}`]
     : []),
   // Any other flags for the gateway's Node (`--trace-gc`: its lines go to gateway.log).
-  ...(process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== ''),
+  ...nodeFlagsFromEnv('BENCH_GATEWAY_NODE_FLAGS'),
 ]
 
 const databaseFromEnv = (): BenchDatabase => {
@@ -117,9 +121,7 @@ const result =
         gatewayLogPath: `${resultsDirectory}gateway.log`,
         gatewayNodeOptions: gatewayNodeOptions(),
         // Flags for the reference proxy's Node, to study it the same way (`BENCH_REFERENCE_NODE_FLAGS`).
-        referenceNodeOptions: (process.env.BENCH_REFERENCE_NODE_FLAGS ?? '')
-          .split(/\s+/)
-          .filter((flag) => flag !== ''),
+        referenceNodeOptions: nodeFlagsFromEnv('BENCH_REFERENCE_NODE_FLAGS'),
         onProgress: (message) => console.log(`... ${message}`),
       })
 const localModel: LocalModelFigures | null = runLocalModel

@@ -44,15 +44,23 @@ const flagName = (flag: string): string =>
     .replaceAll('_', '-')
     .replace(/^--no-/, '--')
 
-/** The flags named in `execArgv` and `nodeOptions`, by `flagName`. */
-const givenFlags = (execArgv: readonly string[], nodeOptions: string): Set<string> =>
-  new Set([...execArgv, ...nodeOptions.split(/\s+/)].filter(Boolean).map((flag) => flagName(flag)))
+/** Those of `flags` that neither `execArgv` nor `nodeOptions` sets already, either way (`flagName`). */
+const notGiven = (
+  flags: readonly string[],
+  execArgv: readonly string[],
+  nodeOptions: string
+): string[] => {
+  const given = new Set(
+    [...execArgv, ...nodeOptions.split(/\s+/)].filter(Boolean).map((flag) => flagName(flag))
+  )
+  return flags.filter((flag) => !given.has(flagName(flag)))
+}
 
 /** `execArgv` with each of `serveNodeFlags` added unless the same flag is in it or in `nodeOptions` already. */
-export const withServeNodeFlags = (execArgv: readonly string[], nodeOptions = ''): string[] => {
-  const given = givenFlags(execArgv, nodeOptions)
-  return [...execArgv, ...serveNodeFlags.filter((flag) => !given.has(flagName(flag)))]
-}
+export const withServeNodeFlags = (execArgv: readonly string[], nodeOptions = ''): string[] => [
+  ...execArgv,
+  ...notGiven(serveNodeFlags, execArgv, nodeOptions),
+]
 
 /**
  * V8 flags `gatehouse serve` sets from inside its own process as it starts (`applyServeV8Flags`), however it was
@@ -71,16 +79,15 @@ export const withServeNodeFlags = (execArgv: readonly string[], nodeOptions = ''
  * collections where it made 5, for 30 to 60% more CPU per request, for the rest of its life. It happened to 7 of 16
  * `bench/measure-cost.ts plain` runs in one hour and 8 of 18 in another, with `pretenuring: ... => tenure` decisions
  * in V8's trace (`--trace-pretenuring-statistics`) of the runs that fell into it; with the flag, 0 of 17 (a plain
- * request's CPU otherwise the same: 1.15 to 1.54 times the reference's, as before). Nothing the gateway keeps for long is allocated in bulk, so pretenuring has nothing to win
- * here. An operator can pass `--allocation-site-pretenuring` to keep V8's behaviour.
+ * request's CPU otherwise the same: 1.15 to 1.54 times the reference's, as before). Nothing the gateway keeps for
+ * long is allocated in bulk, so pretenuring has nothing to win here. An operator can pass
+ * `--allocation-site-pretenuring` to keep V8's behaviour.
  */
 export const serveV8Flags: readonly string[] = ['--no-allocation-site-pretenuring']
 
 /** `serveV8Flags` but those the operator set already, either way, on the command line or in `nodeOptions`. */
-export const serveV8FlagsToSet = (execArgv: readonly string[], nodeOptions = ''): string[] => {
-  const given = givenFlags(execArgv, nodeOptions)
-  return serveV8Flags.filter((flag) => !given.has(flagName(flag)))
-}
+export const serveV8FlagsToSet = (execArgv: readonly string[], nodeOptions = ''): string[] =>
+  notGiven(serveV8Flags, execArgv, nodeOptions)
 
 /** Sets `serveV8FlagsToSet` in this process (`v8.setFlagsFromString`); returns the flags it set. */
 export const applyServeV8Flags = (
