@@ -228,3 +228,27 @@ describe('operator overrides', () => {
     ).toThrow()
   })
 })
+
+describe('remembered prices', () => {
+  it('answers the same for a model asked again, under each provider, before and after the memory is emptied', () => {
+    const table = createPriceTable({
+      providers,
+      overrides: { 'groq/llama-3.3-70b': { input: 0.59, output: 0.79 } },
+    })
+    const first = {
+      openai: table.priceFor('openai', 'gpt-4o-mini'),
+      groq: table.priceFor('groq', 'llama-3.3-70b'),
+      anthropic: table.priceFor('anthropic', 'gpt-4o-mini'),
+    }
+    expect(first.openai).toEqual(defaultPrices.openai?.['gpt-4o-mini'])
+    expect(first.groq).toMatchObject({ input: 0.59, output: 0.79 })
+    // The same name under another provider is another price: Anthropic ships none for it.
+    expect(first.anthropic).toBeNull()
+    // More distinct models than the memory keeps (model names come from upstream answers).
+    for (let index = 0; index < 2_500; index += 1)
+      expect(table.priceFor('groq', `unknown-${index}`)).toBeNull()
+    expect(table.priceFor('openai', 'gpt-4o-mini')).toEqual(first.openai)
+    expect(table.priceFor('groq', 'llama-3.3-70b')).toEqual(first.groq)
+    expect(table.priceFor('anthropic', 'gpt-4o-mini')).toBeNull()
+  })
+})

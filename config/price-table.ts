@@ -296,17 +296,25 @@ export const createPriceTable = (options: {
     return shipped?.get(id) ?? shipped?.get(family) ?? null
   }
 
-  // Every request looks up its model's price: remembered per model, as the table never changes. Model names come
-  // from upstream answers, so the memory is bounded (emptied when full) rather than trusted to stay small.
-  const remembered = new Map<string, ModelPrice | null>()
+  // Every request looks up its model's price: remembered per provider and model, as the table never changes. Two
+  // levels, not one key of both names: the key was a new string per request, made and hashed before the lookup. Model
+  // names come from upstream answers, so the memory is bounded (emptied when full) rather than trusted to stay small.
+  const remembered = new Map<string, Map<string, ModelPrice | null>>()
+  let rememberedCount = 0
   return {
     priceFor(provider, model) {
-      const key = `${provider}\u0000${model}`
-      let price = remembered.get(key)
+      let byModel = remembered.get(provider)
+      let price = byModel?.get(model)
       if (price === undefined) {
         price = lookUp(provider, model)
-        if (remembered.size >= 1_000) remembered.clear()
-        remembered.set(key, price)
+        if (rememberedCount >= 1_000) {
+          remembered.clear()
+          rememberedCount = 0
+          byModel = undefined
+        }
+        if (byModel === undefined) remembered.set(provider, (byModel = new Map()))
+        byModel.set(model, price)
+        rememberedCount += 1
       }
       return price
     },

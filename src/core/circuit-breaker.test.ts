@@ -195,3 +195,48 @@ describe('createCircuitBreaker', () => {
     expect(breaker.snapshot()).toEqual([])
   })
 })
+
+describe('createCircuitBreaker: many targets', () => {
+  it('past 1,000 targets, drops the closed and idle ones, keeps the rest, and still tells targets apart', async () => {
+    const { clock, breaker } = setup({ minFailures: 1, failureRatio: 0.5, windowMs: 10_000 })
+    // The same model name under two providers is two targets.
+    breaker.acquire({ provider: 'a', model: 'm' })?.settle('failure')
+    expect(breaker.acquire({ provider: 'a', model: 'm' })).toBeNull()
+    expect(breaker.acquire({ provider: 'b', model: 'm' })).not.toBeNull()
+    breaker.acquire({ provider: 'b', model: 'busy' })?.settle('success')
+    for (let index = 0; index < 1_100; index += 1)
+      breaker.acquire({ provider: `p${index % 3}`, model: `idle-${index}` })?.settle('success')
+    expect(breaker.snapshot().length).toBeGreaterThan(1_000)
+    // Their calls leave the window; the next new target sweeps: the idle ones go, the open one stays.
+    await clock.advance(20_000)
+    breaker.acquire({ provider: 'c', model: 'new' })
+    const keys = breaker.snapshot().map((entry) => entry.key)
+    expect(keys).toContain('a/m')
+    expect(keys).toContain('c/new')
+    expect(keys).not.toContain('p0/idle-0')
+    expect(keys.length).toBeLessThan(10)
+    expect(breaker.snapshot().find((entry) => entry.key === 'a/m')?.state).toBe('open')
+  })
+})
+
+describe('createCircuitBreaker: a long window', () => {
+  it('counts exactly the last windowSize calls, however many came before', () => {
+    const { call, state } = setup({ windowSize: 100, minFailures: 60, failureRatio: 0.6 })
+    for (let index = 0; index < 50; index += 1) call('success')
+    // 59 failures: the window holds the last 100 calls, 41 successes and 59 failures, below 60%.
+    for (let index = 0; index < 59; index += 1) call('failure')
+    expect(state()).toBe('closed')
+    // The 60th: 40 successes and 60 failures, the oldest 10 successes out of the window.
+    call('failure')
+    expect(state()).toBe('open')
+  })
+
+  it('turns the latest success in the window into a failure when a stream breaks after its first byte', () => {
+    const { breaker, call, state } = setup({ windowSize: 40, minFailures: 20, failureRatio: 0.5 })
+    // The last 40 of 45 calls: 21 successes and 19 failures, one failure short.
+    for (let index = 0; index < 45; index += 1) call(index < 26 ? 'success' : 'failure')
+    expect(state()).toBe('closed')
+    breaker.recordFailure(target)
+    expect(state()).toBe('open')
+  })
+})

@@ -69,12 +69,87 @@ export const breakerOutcomeOf = (error: unknown): BreakerOutcome => {
   }
 }
 
+/**
+ * The outcomes of a target's last calls, in a ring of `windowSize` slots: when and whether each failed. Every attempt
+ * records one, so it is kept in two typed arrays rather than an object per outcome in an array shifted from its
+ * front.
+ */
+class Window {
+  #at: Float64Array
+  #failed: Uint8Array
+  /** Where the oldest outcome is. */
+  #first = 0
+  length = 0
+  readonly #size: number
+
+  /** Room for `size` outcomes, allocated as they come (a window of thousands costs nothing until it is used). */
+  constructor(size: number) {
+    this.#size = size
+    const capacity = Math.min(size, 32)
+    this.#at = new Float64Array(capacity)
+    this.#failed = new Uint8Array(capacity)
+  }
+
+  #slot(index: number): number {
+    return (this.#first + index) % this.#at.length
+  }
+
+  /** The `index`-th outcome from the oldest: when it was recorded, and whether it failed. */
+  at(index: number): number {
+    return this.#at[this.#slot(index)]
+  }
+
+  failed(index: number): boolean {
+    return this.#failed[this.#slot(index)] === 1
+  }
+
+  /** Records an outcome; the window must have room for it (`dropOldest` first when it holds `size`). */
+  push(at: number, failed: boolean): void {
+    if (this.length === this.#at.length) this.#grow()
+    const slot = this.#slot(this.length)
+    this.#at[slot] = at
+    this.#failed[slot] = failed ? 1 : 0
+    this.length += 1
+  }
+
+  /** Marks the `index`-th outcome from the oldest as failed. */
+  fail(index: number): void {
+    this.#failed[this.#slot(index)] = 1
+  }
+
+  /** Drops the oldest outcome; answers whether it had failed. */
+  dropOldest(): boolean {
+    const failed = this.#failed[this.#first] === 1
+    this.#first = (this.#first + 1) % this.#at.length
+    this.length -= 1
+    return failed
+  }
+
+  clear(): void {
+    this.#first = 0
+    this.length = 0
+  }
+
+  #grow(): void {
+    const capacity = Math.min(this.#size, this.#at.length * 2)
+    const at = new Float64Array(capacity)
+    const failed = new Uint8Array(capacity)
+    for (let index = 0; index < this.length; index += 1) {
+      at[index] = this.at(index)
+      failed[index] = this.#failed[this.#slot(index)]
+    }
+    this.#at = at
+    this.#failed = failed
+    this.#first = 0
+  }
+}
+
 type Entry = {
   provider: string
   model: string
   state: BreakerState
-  /** The window's outcomes, oldest first. */
-  outcomes: { at: number; failed: boolean }[]
+  /** The window's outcomes (at most `windowSize`, oldest first from `first`): `Window`. */
+  outcomes: Window
   /** How many of `outcomes` failed. */
   failures: number
   openedAt: number | null
@@ -103,36 +178,45 @@ export const createCircuitBreaker = (options: {
   onChange?: (change: BreakerChange) => void
 }): CircuitBreaker => {
   const { policy, clock } = options
-  const entries = new Map<string, Entry>()
+  /**
+   * By provider, then model: two lookups of names the route already holds, rather than one of a `provider/model` key
+   * made (and hashed) anew on every attempt.
+   */
+  const entries = new Map<string, Map<string, Entry>>()
+  let entryCount = 0
   const keyOf = (provider: string, model: string): string => `${provider}/${model}`
 
   /** Drops what fell out of the window, in place: this runs on every attempt, so it allocates nothing. */
   const prune = (entry: Entry, now: number): void => {
     const outcomes = entry.outcomes
-    let drop = Math.max(0, outcomes.length - policy.windowSize)
-    while (drop < outcomes.length && now - outcomes[drop].at >= policy.windowMs) drop += 1
-    if (drop === 0) return
-    for (let index = 0; index < drop; index += 1) if (outcomes[index].failed) entry.failures -= 1
-    outcomes.splice(0, drop)
+    while (outcomes.length > 0 && now - outcomes.at(0) >= policy.windowMs)
+      if (outcomes.dropOldest()) entry.failures -= 1
   }
   const sweep = (now: number): void => {
-    if (entries.size <= sweepThreshold) return
-    for (const [key, entry] of entries) {
-      prune(entry, now)
-      const cooling = entry.cooldownUntil !== null && entry.cooldownUntil > now
-      if (entry.state === 'closed' && entry.outcomes.length === 0 && !cooling) entries.delete(key)
+    if (entryCount <= sweepThreshold) return
+    for (const [provider, byModel] of entries) {
+      for (const [model, entry] of byModel) {
+        prune(entry, now)
+        const cooling = entry.cooldownUntil !== null && entry.cooldownUntil > now
+        if (entry.state === 'closed' && entry.outcomes.length === 0 && !cooling) {
+          byModel.delete(model)
+          entryCount -= 1
+        }
+      }
+      if (byModel.size === 0) entries.delete(provider)
     }
   }
+  const existingEntry = (provider: string, model: string): Entry | undefined =>
+    entries.get(provider)?.get(model)
   const entryFor = (provider: string, model: string): Entry => {
-    const key = keyOf(provider, model)
-    let entry = entries.get(key)
+    let entry = existingEntry(provider, model)
     if (!entry) {
       sweep(clock.now())
       entry = {
         provider,
         model,
         state: 'closed',
-        outcomes: [],
+        outcomes: new Window(policy.windowSize),
         failures: 0,
         openedAt: null,
         openPeriodMs: policy.openMs,
@@ -140,7 +224,10 @@ export const createCircuitBreaker = (options: {
         cooldownSince: null,
         cooldownUntil: null,
       }
-      entries.set(key, entry)
+      let byModel = entries.get(provider)
+      if (byModel === undefined) entries.set(provider, (byModel = new Map()))
+      byModel.set(model, entry)
+      entryCount += 1
     }
     return entry
   }
@@ -163,7 +250,7 @@ export const createCircuitBreaker = (options: {
       return
     }
     moveTo(entry, 'closed')
-    entry.outcomes = []
+    entry.outcomes.clear()
     entry.failures = 0
     entry.openedAt = null
     entry.openPeriodMs = policy.openMs
@@ -172,9 +259,11 @@ export const createCircuitBreaker = (options: {
     if (outcome === 'aborted' || entry.state !== 'closed') return
     const now = clock.now()
     const failed = outcome === 'failure'
-    entry.outcomes.push({ at: now, failed })
-    if (failed) entry.failures += 1
     prune(entry, now)
+    if (entry.outcomes.length === policy.windowSize && entry.outcomes.dropOldest())
+      entry.failures -= 1
+    entry.outcomes.push(now, failed)
+    if (failed) entry.failures += 1
     if (failed) tripIfDue(entry, now)
   }
   const tripIfDue = (entry: Entry, now: number): void => {
@@ -193,8 +282,8 @@ export const createCircuitBreaker = (options: {
     prune(entry, now)
     const outcomes = entry.outcomes
     for (let index = outcomes.length - 1; index >= 0; index -= 1) {
-      if (outcomes[index].failed) continue
-      outcomes[index] = { at: outcomes[index].at, failed: true }
+      if (outcomes.failed(index)) continue
+      outcomes.fail(index)
       entry.failures += 1
       tripIfDue(entry, now)
       return
@@ -247,7 +336,7 @@ export const createCircuitBreaker = (options: {
       entry.cooldownUntil = Math.max(entry.cooldownUntil ?? 0, until)
     },
     blockedSince: ({ provider, model }) => {
-      const entry = entries.get(keyOf(provider, model))
+      const entry = existingEntry(provider, model)
       if (!entry) return null
       const now = clock.now()
       const since: number[] = []
@@ -263,24 +352,28 @@ export const createCircuitBreaker = (options: {
     },
     snapshot: () => {
       const now = clock.now()
-      return [...entries.entries()].map(([key, entry]) => {
-        prune(entry, now)
-        return {
-          key,
-          provider: entry.provider,
-          model: entry.model,
-          state: entry.state,
-          failures: entry.failures,
-          calls: entry.outcomes.length,
-          openedAt: entry.openedAt,
-          retryAt:
-            entry.state === 'open' && entry.openedAt !== null
-              ? entry.openedAt + entry.openPeriodMs
-              : null,
-          cooldownUntil:
-            entry.cooldownUntil !== null && entry.cooldownUntil > now ? entry.cooldownUntil : null,
-        }
-      })
+      return [...entries.values()]
+        .flatMap((byModel) => [...byModel.values()])
+        .map((entry) => {
+          prune(entry, now)
+          return {
+            key: keyOf(entry.provider, entry.model),
+            provider: entry.provider,
+            model: entry.model,
+            state: entry.state,
+            failures: entry.failures,
+            calls: entry.outcomes.length,
+            openedAt: entry.openedAt,
+            retryAt:
+              entry.state === 'open' && entry.openedAt !== null
+                ? entry.openedAt + entry.openPeriodMs
+                : null,
+            cooldownUntil:
+              entry.cooldownUntil !== null && entry.cooldownUntil > now
+                ? entry.cooldownUntil
+                : null,
+          }
+        })
     },
   }
 }
