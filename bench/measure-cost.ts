@@ -4,7 +4,9 @@
  * (not a fixed time). Unlike the throughput ratios of `run-bench.ts`, these figures hold on a busy machine (other processes
  * change how long a request waits, much less what it costs), so a change to the hot path can be judged while other
  * work runs. CPU time (user and system, all threads) comes from `/proc/<pid>/stat`; `MEASURE_ATTACH` attaches a
- * tool to each target for the measured batch (`MEASURE_ATTACH='strace -c -f -p {pid}'` counts system calls).
+ * tool to each target for the measured batch (`MEASURE_ATTACH='strace -c -f -p {pid}'` counts system calls), and
+ * `MEASURE_PROMISES=1` counts the promises each target's main thread makes per request (`promise-probe.mjs`; a
+ * counting run: the probe's hook makes every promise dearer, so its CPU figures are not the targets' own).
  *
  * Each target gets a warm-up of the same size first (so that the JIT has settled), then the measured requests in
  * `MEASURE_ROUNDS` (default 5) interleaved batches, at 64 connections, through autocannon in this process: a machine
@@ -191,6 +193,8 @@ type Target = {
 }
 type Tally = {
   cpuSeconds: number
+  /** Promises made in the measured batches (`MEASURE_PROMISES`); `null` without the probe. */
+  promises: number | null
   threads: Map<string, { name: string; seconds: number }>
   attachedOutput: string
   redis: { cpuSeconds: number | null; scripts: number; scriptMicros: number }
@@ -198,6 +202,7 @@ type Tally = {
 
 /** One measured batch of `amount` requests against `target`, added to its tally. */
 const measureBatch = async (target: Target, amount: number, tally: Tally): Promise<void> => {
+  const promisesBefore = await readPromises(target.pid)
   const attached = attach(target.pid)
   if (process.env.MEASURE_ATTACH) await new Promise((resolve) => setTimeout(resolve, 500))
   const redisPid = target.redis?.pid ?? null
@@ -228,6 +233,11 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
         : tally.redis.cpuSeconds + (redisAfter - redisBefore)
   }
   tally.attachedOutput += await attached.stop()
+  const promisesAfter = await readPromises(target.pid)
+  tally.promises =
+    promisesBefore === null || promisesAfter === null || tally.promises === null
+      ? null
+      : tally.promises + (promisesAfter - promisesBefore)
   const answered = result['2xx']
   if (answered !== amount || result.errors > 0 || result.non2xx > 0)
     throw new Error(
@@ -255,6 +265,7 @@ const measureInterleaved = async (
   for (const target of targets) await guarded(target, () => drive(target, requests))
   const tallies: Tally[] = targets.map(() => ({
     cpuSeconds: 0,
+    promises: 0,
     threads: new Map(),
     attachedOutput: '',
     redis: { cpuSeconds: 0, scripts: 0, scriptMicros: 0 },
@@ -285,11 +296,36 @@ const measureInterleaved = async (
     return {
       name: target.name,
       cpuMicros: (tally.cpuSeconds * 1e6) / measured,
+      promises: tally.promises === null ? null : tally.promises / measured,
       threads,
       attachedOutput: tally.attachedOutput,
       redis,
     }
   })
+}
+
+/** `MEASURE_PROMISES=1`: the probe preloaded into the gateway and the reference (`promise-probe.mjs`). */
+const countPromises = process.env.MEASURE_PROMISES === '1'
+const promiseProbeFlags = countPromises
+  ? ['--import', fileURLToPath(new URL('./promise-probe.mjs', import.meta.url))]
+  : []
+
+/**
+ * The promises `pid` has made so far, as its probe last wrote them, once the probe has had time to write what the
+ * batch before it left (it writes at most every 50 ms); `null` without the probe (not counting, or a target started
+ * without it).
+ */
+const readPromises = async (pid: number): Promise<number | null> => {
+  if (!countPromises) return null
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  try {
+    const kept = JSON.parse(
+      readFileSync(join(processes.gcDirectory, `${pid}.promises.json`), 'utf8')
+    ) as { promises: number }
+    return kept.promises
+  } catch {
+    return null
+  }
 }
 
 // The gateway's usage store in a fresh temporary folder (never the checkout's `./data/`), removed at the end.
@@ -306,8 +342,14 @@ const processes = await startBenchProcesses({
   gatewayEnv: stores.env,
   gatewayConfig: stores.config,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
-  gatewayNodeOptions: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
-  referenceNodeOptions: process.env.BENCH_REFERENCE_NODE_FLAGS?.split(' ').filter(Boolean),
+  gatewayNodeOptions: [
+    ...promiseProbeFlags,
+    ...(process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ],
+  referenceNodeOptions: [
+    ...promiseProbeFlags,
+    ...(process.env.BENCH_REFERENCE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ],
 })
 
 /** Each row's CPU per request, by thread, and what an attached tool printed. */
@@ -318,8 +360,10 @@ const report = (rows: readonly Awaited<ReturnType<typeof measureInterleaved>>[nu
     const threads = row.threads
       .map((thread) => `${thread.name} ${thread.micros.toFixed(1)}`)
       .join(', ')
+    const promises =
+      row.promises === null ? '' : `; ${row.promises.toFixed(1)} promises per request`
     console.log(
-      `${row.name.padEnd(10)} ${kind}: ${row.cpuMicros.toFixed(1)} µs CPU per request (threads: ${threads})`
+      `${row.name.padEnd(10)} ${kind}: ${row.cpuMicros.toFixed(1)} µs CPU per request (threads: ${threads})${promises}`
     )
   }
 }
