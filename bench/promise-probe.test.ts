@@ -32,7 +32,7 @@ const countOf = (script: string): Promise<number> => {
 }
 
 describe('promise-probe.mjs', () => {
-  it('counts the promises a process makes, async functions and awaits included', async () => {
+  it('counts the promises a process makes, and its awaits', async () => {
     // Long enough after the work for the probe to write its count (it writes at most every 50 ms).
     const idle = await countOf('setTimeout(() => {}, 300)')
     const made = await countOf(
