@@ -70,9 +70,9 @@ export const breakerOutcomeOf = (error: unknown): BreakerOutcome => {
 }
 
 /**
- * The outcomes of a target's last calls, in a ring of `windowSize` slots: when and whether each failed. Every attempt
- * records one, so it is kept in two typed arrays rather than an object per outcome in an array shifted from its
- * front.
+ * The outcomes of a target's last calls, in a ring of up to `windowSize` slots: when and whether each failed. Every
+ * attempt records one, so they are kept in two typed arrays rather than as an object per outcome in an array shifted
+ * from its front.
  */
 class Window {
   #at: Float64Array
@@ -148,7 +148,7 @@ type Entry = {
   provider: string
   model: string
   state: BreakerState
-  /** The window's outcomes (at most `windowSize`, oldest first from `first`): `Window`. */
+  /** The window's last outcomes (at most `windowSize`), oldest first. */
   outcomes: Window
   /** How many of `outcomes` failed. */
   failures: number
