@@ -297,8 +297,8 @@ export const createPriceTable = (options: {
   }
 
   // Every request looks up its model's price: remembered per provider and model, as the table never changes. Two
-  // levels, not one key of both names: the key was a new string per request, made and hashed before the lookup. Model
-  // names come from upstream answers, so the memory is bounded (emptied when full) rather than trusted to stay small.
+  // levels, not one key of both names, which would be a new string to make and hash on every request. Model names
+  // come from upstream answers, so the memory is bounded (emptied when full) rather than trusted to stay small.
   const remembered = new Map<string, Map<string, ModelPrice | null>>()
   let rememberedCount = 0
   return {
