@@ -55,6 +55,7 @@ import { primeCache } from './prime-cache.ts'
 import {
   cacheGatewayConfig,
   conversionConfig,
+  nodeFlagsFromEnv,
   startBenchProcesses,
   startCacheGateway,
   startGateway,
@@ -342,14 +343,8 @@ const processes = await startBenchProcesses({
   gatewayEnv: stores.env,
   gatewayConfig: stores.config,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
-  gatewayNodeOptions: [
-    ...promiseProbeFlags,
-    ...(process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-  ],
-  referenceNodeOptions: [
-    ...promiseProbeFlags,
-    ...(process.env.BENCH_REFERENCE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-  ],
+  gatewayNodeOptions: [...promiseProbeFlags, ...nodeFlagsFromEnv('BENCH_GATEWAY_NODE_FLAGS')],
+  referenceNodeOptions: [...promiseProbeFlags, ...nodeFlagsFromEnv('BENCH_REFERENCE_NODE_FLAGS')],
 })
 
 /** Each row's CPU per request, by thread, and what an attached tool printed. */
@@ -534,7 +529,7 @@ const measureCacheHits = async (backend: 'memory' | 'redis', rounds: number) => 
   const cacheGateway = await startCacheGateway({
     mockBaseUrl: processes.mock.baseUrl,
     logPath: join(tmpdir(), `gatehouse-measure-cost-cache-${process.pid}.log`),
-    nodeOptions: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
+    nodeOptions: nodeFlagsFromEnv('BENCH_GATEWAY_NODE_FLAGS'),
     env: cacheStores.env,
     config: cacheGatewayConfig({ backend, ...cacheStores }),
   })

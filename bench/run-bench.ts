@@ -28,6 +28,7 @@ import { fullScenarios, runBenchmark } from './run-benchmark.ts'
 import type { Scenario } from './run-benchmark.ts'
 import type { BenchDatabase } from './prepare-bench-stores.ts'
 import { checkPinning, killAllChildren } from './spawn-pinned.ts'
+import { nodeFlagsFromEnv } from './start-bench-processes.ts'
 
 const numberFromEnv = (name: string, fallback: number): number => {
   const raw = process.env[name]
@@ -80,10 +81,6 @@ const scenariosFromEnv = (): readonly Scenario[] => {
     return [scenario]
   })
 }
-
-/** Node flags from a variable of the environment, separated by spaces. */
-const nodeFlagsFromEnv = (name: string): string[] =>
-  (process.env[name] ?? '').split(/\s+/).filter((flag) => flag !== '')
 
 /** Node flags for the gateways the run starts (`BENCH_CPU_PROFILE`, `BENCH_GATEWAY_NODE_FLAGS`). */
 const gatewayNodeOptions = (): string[] => [

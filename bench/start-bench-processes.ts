@@ -46,6 +46,10 @@ export type BenchProcesses = {
   stop(): Promise<void>
 }
 
+/** Node flags from a variable of the environment (`BENCH_GATEWAY_NODE_FLAGS`...), separated by spaces. */
+export const nodeFlagsFromEnv = (name: string): string[] =>
+  (process.env[name] ?? '').split(/\s+/).filter((flag) => flag !== '')
+
 /** A port the OS just handed out and released: the gateway takes its port from `PORT`, not from an ephemeral bind. */
 const findFreePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
