@@ -1,10 +1,11 @@
 /**
  * `node --import tsx bench/measure-cost.ts [plain|plain-tenant|stream|stream-no-usage|converted|cache-memory|cache-redis] [requests]`: what one request
- * costs the gateway and the reference proxy, as CPU time and instructions per request, with a fixed number of requests
+ * costs the gateway and the reference proxy, as CPU time per request, with a fixed number of requests
  * (not a fixed time). Unlike the throughput ratios of `run-bench.ts`, these figures hold on a busy machine (other processes
  * change how long a request waits, much less what it costs), so a change to the hot path can be judged while other
  * work runs. CPU time (user and system, all threads) comes from `/proc/<pid>/stat`; `MEASURE_ATTACH` attaches a
- * tool to each target for the measured batch (`MEASURE_ATTACH='strace -c -f -p {pid}'` counts system calls), and
+ * tool to each target for the measured batch (`MEASURE_ATTACH='strace -c -f -p {pid}'` counts system calls; `perf
+ * record ... -p {pid}` samples the kernel and V8's internals too, read by `read-perf-script.ts`, which says how), and
  * `MEASURE_PROMISES=1` counts the promises each target's main thread makes per request (`promise-probe.mjs`; a
  * counting run: the probe's hook makes every promise dearer, so its CPU figures are not the targets' own).
  *
