@@ -67,6 +67,12 @@ const readText = async (body: ReadableStream<Uint8Array>): Promise<string> => {
  * when an edit is not sure (then the body is serialized). The injected option is added only when the body has no
  * `stream_options` at all: one that exists (without `include_usage: true`) is merged by serializing.
  */
+/** Marks a forwarded answer whose usage the gateway asked for, so that the client's stream goes without it. */
+const withUsageStripper = (response: ForwardResponse): ForwardResponse => {
+  response.createClientRewrite = createUsageStripper
+  return response
+}
+
 const editForwardedText = (
   text: string,
   given: Record<string, unknown>,
@@ -221,52 +227,61 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
     })
   }
 
+  /** `forward`'s work; may throw. */
+  const forwardNow = (request: ForwardRequest, call: CallContext): Promise<ForwardResponse> => {
+    const path = paths[request.operation]
+    if (path === undefined) {
+      throw new ProviderError({
+        kind: 'unsupported',
+        status: 400,
+        message: `The provider \`${providerId}\` speaks the OpenAI API, which has no \`${request.operation}\` operation.`,
+        providerId,
+      })
+    }
+    const given = request.body
+    const chat = request.operation === 'chat-completions'
+    const injectUsage = chat && wantsInjectedUsage(given, compat)
+    // Reasoning a converted answer carried (an Anthropic signature) is of no use to OpenAI, which would refuse it.
+    const dropReasoning =
+      request.operation === 'responses' &&
+      Array.isArray(given.input) &&
+      given.input.some(isGatewayReasoningItem)
+    // The client's own bytes, edited in place where the model's name or the usage option must change
+    // (`edit-json-text.ts`); the body serialized anew when anything else must, or when an edit is not sure.
+    let text =
+      request.text !== undefined &&
+      !dropReasoning &&
+      (!chat || applyOpenAICompat(given, compat) === given)
+        ? editForwardedText(request.text, given, request.model, injectUsage)
+        : undefined
+    if (text === undefined) {
+      const body: Record<string, unknown> = { ...given, model: request.model }
+      if (dropReasoning)
+        body.input = (body.input as unknown[]).filter((item) => !isGatewayReasoningItem(item))
+      if (injectUsage)
+        body.stream_options = {
+          ...(body.stream_options as object | null | undefined),
+          include_usage: true,
+        }
+      text = JSON.stringify(chat ? applyOpenAICompat(body, compat) : body)
+    }
+    const sent: Promise<ForwardResponse> = send(call, { path, method: 'POST', body: text })
+    return injectUsage ? sent.then(withUsageStripper) : sent
+  }
+
   return {
     id: providerId,
     forwards,
     settlesOnAbort: transport.settlesOnAbort === true,
     forwardsModel: (operation, model) => operation !== 'chat-completions' || !viaResponses(model),
 
-    async forward(request: ForwardRequest, call: CallContext): Promise<ForwardResponse> {
-      const path = paths[request.operation]
-      if (path === undefined) {
-        throw new ProviderError({
-          kind: 'unsupported',
-          status: 400,
-          message: `The provider \`${providerId}\` speaks the OpenAI API, which has no \`${request.operation}\` operation.`,
-          providerId,
-        })
+    // Not an async function (a promise and two microtasks fewer a call): what it throws, it hands back rejected.
+    forward(request: ForwardRequest, call: CallContext): Promise<ForwardResponse> {
+      try {
+        return forwardNow(request, call)
+      } catch (error) {
+        return Promise.reject(error)
       }
-      const given = request.body
-      const chat = request.operation === 'chat-completions'
-      const injectUsage = chat && wantsInjectedUsage(given, compat)
-      // Reasoning a converted answer carried (an Anthropic signature) is of no use to OpenAI, which would refuse it.
-      const dropReasoning =
-        request.operation === 'responses' &&
-        Array.isArray(given.input) &&
-        given.input.some(isGatewayReasoningItem)
-      // The client's own bytes, edited in place where the model's name or the usage option must change
-      // (`edit-json-text.ts`); the body serialized anew when anything else must, or when an edit is not sure.
-      let text =
-        request.text !== undefined &&
-        !dropReasoning &&
-        (!chat || applyOpenAICompat(given, compat) === given)
-          ? editForwardedText(request.text, given, request.model, injectUsage)
-          : undefined
-      if (text === undefined) {
-        const body: Record<string, unknown> = { ...given, model: request.model }
-        if (dropReasoning)
-          body.input = (body.input as unknown[]).filter((item) => !isGatewayReasoningItem(item))
-        if (injectUsage)
-          body.stream_options = {
-            ...(body.stream_options as object | null | undefined),
-            include_usage: true,
-          }
-        text = JSON.stringify(chat ? applyOpenAICompat(body, compat) : body)
-      }
-      const response: ForwardResponse = await send(call, { path, method: 'POST', body: text })
-      if (injectUsage) response.createClientRewrite = createUsageStripper
-      return response
     },
 
     // What OpenAI stored for this credential: https://platform.openai.com/docs/api-reference/responses/get (and

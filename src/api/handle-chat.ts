@@ -199,9 +199,11 @@ const createResponseEnd = (options: {
  */
 export const createChatHandler = (options: ChatHandlerOptions) => {
   const generative = isGenerative(options.operation)
-  return async (c: Context<GatewayEnv>): Promise<Response> => {
-    const valid = c.req.valid('json' as never) as Record<string, unknown>
-    const prepared = options.prepare === undefined ? null : await options.prepare(c, valid)
+  const handle = (
+    c: Context<GatewayEnv>,
+    valid: Record<string, unknown>,
+    prepared: PreparedCall | null
+  ): Promise<Response> => {
     const body = prepared === null ? valid : prepared.body
     return handleChat(options, {
       c,
@@ -216,6 +218,12 @@ export const createChatHandler = (options: ChatHandlerOptions) => {
       echo: prepared?.echo,
       pin: prepared?.pin,
     })
+  }
+  // Not an async function: most routes prepare nothing, and their request then costs no promise of its own here.
+  return (c: Context<GatewayEnv>): Promise<Response> => {
+    const valid = c.req.valid('json' as never) as Record<string, unknown>
+    if (options.prepare === undefined) return handle(c, valid, null)
+    return options.prepare(c, valid).then((prepared) => handle(c, valid, prepared))
   }
 }
 

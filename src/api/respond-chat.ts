@@ -474,7 +474,12 @@ const addHeaders = (
   if (more !== undefined) for (const name in more) headers[name] = more[name]
 }
 
-export const respondChat = async (options: RespondOptions): Promise<Response> => {
+/**
+ * The client's response for an outcome. Synchronous, but where the answer must wait for something first (a record
+ * kept before the client can chain on it): an async function here would cost every request a promise, and the
+ * handler that returns it two more microtasks for adopting it.
+ */
+export const respondChat = (options: RespondOptions): Response | Promise<Response> => {
   const { outcome, codec } = options
   const servedBy = outcome.servedBy
   const status =
@@ -495,9 +500,14 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
       if (options.assemble) end.body = outcome.body
       onEnd(end)
       const body = options.transformBody ? options.transformBody(outcome.body) : outcome.body
+      const respond = (): Response =>
+        new Response(body as Uint8Array<ArrayBuffer>, { status: outcome.status, headers })
       if (options.keepForwarded !== undefined && end.stored != null)
-        await options.keepForwarded(end.stored, servedBy.provider).catch(() => {})
-      return new Response(body as Uint8Array<ArrayBuffer>, { status: outcome.status, headers })
+        return options
+          .keepForwarded(end.stored, servedBy.provider)
+          .catch(() => {})
+          .then(respond)
+      return respond()
     }
     case 'forward': {
       const contentType = outcome.headers.get('content-type') ?? 'text/event-stream'
@@ -552,11 +562,14 @@ export const respondChat = async (options: RespondOptions): Promise<Response> =>
         answer: outcome.result,
       })
       const encoded = JSON.stringify(codec.encodeResult(outcome.result, context))
-      await Promise.resolve(kept).catch(() => {})
-      return new Response(encoded, {
-        status: 200,
-        headers,
-      })
+      const respond = (): Response => new Response(encoded, { status: 200, headers })
+      // `keep` ran synchronously inside `encodeResult`, if at all: what it gave back is there now.
+      const keeping = kept as void | Promise<unknown>
+      return keeping === undefined
+        ? respond()
+        : Promise.resolve(keeping)
+            .catch(() => {})
+            .then(respond)
     }
     case 'stream': {
       const context = {

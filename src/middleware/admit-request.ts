@@ -1,6 +1,7 @@
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler, Next } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { GatewayError } from '../core/errors.ts'
+import type { Principal } from '../core/principal.ts'
 import type { Authenticator } from './authenticate.ts'
 import type { GatewayEnv } from './gateway-env.ts'
 
@@ -42,7 +43,22 @@ export const admitRequest = (options: {
     )
   }
   const streamingLimit = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge })
-  return async function admitRequest(c, next) {
+  const admitted = (
+    c: Context<GatewayEnv>,
+    next: Next,
+    principal: Principal | null,
+    lengthDeclared: boolean
+  ): Promise<void> => {
+    if (principal === null)
+      throw new GatewayError('authentication', 'Invalid API key.', {
+        openaiCode: 'invalid_api_key',
+      })
+    c.set('principal', principal)
+    if (lengthDeclared || c.req.method === 'GET' || c.req.method === 'HEAD') return next()
+    return streamingLimit(c, next) as Promise<void>
+  }
+  // Not an async function: a refusal is thrown, which Hono's chain takes as it takes a rejection.
+  return function admitRequest(c, next) {
     const declared = c.req.header('content-length')
     const lengthDeclared = declared !== undefined && c.req.header('transfer-encoding') === undefined
     if (lengthDeclared && Number(declared) > maxBodyBytes) tooLarge()
@@ -54,13 +70,8 @@ export const admitRequest = (options: {
       )
     }
     const found = authenticator.authenticate(key)
-    const principal = found instanceof Promise ? await found : found
-    if (principal === null)
-      throw new GatewayError('authentication', 'Invalid API key.', {
-        openaiCode: 'invalid_api_key',
-      })
-    c.set('principal', principal)
-    if (lengthDeclared || c.req.method === 'GET' || c.req.method === 'HEAD') await next()
-    else await streamingLimit(c, next)
+    if (found instanceof Promise)
+      return found.then((principal) => admitted(c, next, principal, lengthDeclared))
+    return admitted(c, next, found, lengthDeclared)
   }
 }
