@@ -392,11 +392,12 @@ const handleChat = async (
     // A tenant key's model list holds for the config's global fallbacks too: those it may not use are left out.
     if (principal.access !== null) route = allowedStandIns(route, principal)
     const routed = route
-    // The master key has nothing to check: no promise, no closures on its hot path.
-    admission =
+    // The master key has nothing to check: no promise, no closures on its hot path; a tenant key taken from its
+    // quota block none either (`admitCall` answers at once then).
+    const admitted =
       principal.access === null
         ? unmeteredAdmission
-        : await admitCall({
+        : admitCall({
             principal,
             model,
             route: routed,
@@ -412,6 +413,7 @@ const handleChat = async (
             clock: deps.clock,
             logger: deps.logger,
           })
+    admission = admitted instanceof Promise ? await admitted : admitted
     // The prompt cache, after admission (a key's model list and limits apply to hits too). Off: this one check.
     if (promptCache !== null && promptCache.enabledFor(route)) {
       cache = await promptCache.open({

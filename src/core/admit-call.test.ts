@@ -68,8 +68,10 @@ const setup = () => {
   return { clock, stores, admit }
 }
 
-const refusal = async (promise: Promise<unknown>): Promise<GatewayError> => {
-  const error = await promise.then(
+/** A refusal comes as a rejected promise, never as a throw or a value. */
+const refusal = async (pending: unknown): Promise<GatewayError> => {
+  expect(pending).toBeInstanceOf(Promise)
+  const error = await (pending as Promise<unknown>).then(
     () => null,
     (caught: unknown) => caught
   )

@@ -26,6 +26,7 @@ import type { PriceTable } from '../../config/price-table.ts'
 import {
   defaultHoldTtlMs,
   splitTicket,
+  type AdmissionDecision,
   type AdmissionStore,
   type AdmissionTicket,
 } from '../stores/admission-store.ts'
@@ -184,7 +185,21 @@ export type AdmitCallOptions = {
   logger: Logger
 }
 
-export const admitCall = async (options: AdmitCallOptions): Promise<Admission> => {
+/**
+ * Checks a tenant key's call against its model lists, rate limits and budgets, and takes what it needs: the call's
+ * `Admission` (its rate-limit headers, and how to settle what it took), or a refusal. Answers without a promise when
+ * the admission store does (a busy key's quota block, `quota-block-admission.ts`); a refusal is always a rejected
+ * promise.
+ */
+export const admitCall = (options: AdmitCallOptions): Admission | Promise<Admission> => {
+  try {
+    return admitNow(options)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+const admitNow = (options: AdmitCallOptions): Admission | Promise<Admission> => {
   const { principal, model, route, stores } = options
   const access = principal.access
   if (access === null || principal.tenantId === null) return unmeteredAdmission
@@ -198,7 +213,9 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
       store: stores.admission,
       logger: options.logger,
     })
-    return peeked === null ? unmeteredAdmission : { ...unmeteredAdmission, headers: await peeked }
+    return peeked === null
+      ? unmeteredAdmission
+      : peeked.then((headers) => ({ ...unmeteredAdmission, headers }))
   }
   const hasLimits = limited(access.key) || limited(access.tenant)
   const hasBudget = access.key.budget !== null || access.tenant.budget !== null
@@ -230,7 +247,7 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
   // The slot and the reservation outlive the call (its total timeout bounds it, streamed body included): held for
   // less, a long call would free them while it still runs, and the key could exceed its concurrency and budget.
   const holdTtlMs = holdTtlFor(route)
-  const decision = await admission.admit({
+  const decided = admission.admit({
     tenant: admissionSubjectOf(tenantId, access.tenant),
     key: admissionSubjectOf(principal.id, access.key),
     tokens: inputTokens + (options.requestedMaxOutputTokens ?? 0),
@@ -239,6 +256,19 @@ export const admitCall = async (options: AdmitCallOptions): Promise<Admission> =
     reservationTtlMs: Math.max(holdTtlMs, options.reservationTtlMs ?? 0),
     splittable: options.reservationTtlMs !== undefined,
   })
+  if (decided instanceof Promise)
+    return decided.then((decision) => admissionOf(decision, options, admission, worst, inputTokens))
+  return admissionOf(decided, options, admission, worst, inputTokens)
+}
+
+/** The call's `Admission` from the store's decision, or the refusal it says (thrown). */
+const admissionOf = (
+  decision: AdmissionDecision,
+  options: AdmitCallOptions,
+  admission: AdmissionStore,
+  worst: number,
+  inputTokens: number
+): Admission => {
   const headers = rateLimitHeaders(decision.rateLimits)
   if (!decision.allowed) {
     const { refusal } = decision

@@ -111,9 +111,11 @@ export interface AdmissionStore {
   /**
    * Checks every rate limit and budget of the tenant and the key and takes them all (one request, `tokens` tokens,
    * one concurrency slot, `costMicroUsd` reserved), or takes nothing. Atomic across processes. A failing
-   * `SpentLoader` (seeding a budget's counter) rejects the call.
+   * `SpentLoader` (seeding a budget's counter) rejects the call. May answer without a promise when it needs to ask
+   * nothing (a quota block's share, `quota-block-admission.ts`): most of a busy key's requests cost no asynchronous
+   * step then.
    */
-  admit(request: AdmissionRequest): Promise<AdmissionDecision>
+  admit(request: AdmissionRequest): AdmissionDecision | Promise<AdmissionDecision>
   /**
    * Frees the request's concurrency slots, settles its tokens to `tokens` and its reservation to `costMicroUsd`
    * (added to the spend of the period it was reserved in). A second settle of the same ticket does nothing.

@@ -348,8 +348,43 @@ export const createQuotaBlockAdmission = (options: QuotaBlockOptions): QuotaBloc
     return takeFrom(block, request)
   }
 
+  /** The rest of `admit` when the open block, if any, cannot take the request: a block asked for, or the store. */
+  const admitAsking = async (
+    state: KeyState,
+    request: AdmissionRequest
+  ): Promise<AdmissionDecision> => {
+    for (let attempt = 0; attempt < 4; attempt += 1) {
+      const current = state.block
+      if (current !== null) {
+        if (fits(current, request, clock.now())) return takeFrom(current, request)
+        closeBlock(current)
+      }
+      if (state.pending !== null) {
+        await state.pending
+        continue
+      }
+      const count = blockSizeFor(state, clock.now())
+      if (count === 0) break
+      let done = (): void => {}
+      state.pending = new Promise<void>((resolve) => (done = resolve))
+      try {
+        const decision = await takeBlock(state, request, count)
+        if (decision !== null) return decision
+      } finally {
+        state.pending = null
+        done()
+      }
+      break
+    }
+    const decision = await store.admit(request)
+    if (!decision.allowed) state.headroom = null
+    else if (!decision.ticket.degraded) state.headroom = headroomOf(decision, clock.now())
+    return decision
+  }
+
   return {
-    admit: async (request) => {
+    // Not an async function: a request the open block takes is answered at once, without a promise.
+    admit: (request) => {
       if (
         blockMs <= 0 ||
         request.splittable === true ||
@@ -369,33 +404,9 @@ export const createQuotaBlockAdmission = (options: QuotaBlockOptions): QuotaBloc
       // these, and the store takes integers only.
       state.tokensPerRequest = Math.max(request.tokens, Math.floor(state.tokensPerRequest * 0.99))
       state.costPerRequest = Math.max(request.costMicroUsd, Math.floor(state.costPerRequest * 0.99))
-      for (let attempt = 0; attempt < 4; attempt += 1) {
-        const current = state.block
-        if (current !== null) {
-          if (fits(current, request, clock.now())) return takeFrom(current, request)
-          closeBlock(current)
-        }
-        if (state.pending !== null) {
-          await state.pending
-          continue
-        }
-        const count = blockSizeFor(state, clock.now())
-        if (count === 0) break
-        let done = (): void => {}
-        state.pending = new Promise<void>((resolve) => (done = resolve))
-        try {
-          const decision = await takeBlock(state, request, count)
-          if (decision !== null) return decision
-        } finally {
-          state.pending = null
-          done()
-        }
-        break
-      }
-      const decision = await store.admit(request)
-      if (!decision.allowed) state.headroom = null
-      else if (!decision.ticket.degraded) state.headroom = headroomOf(decision, clock.now())
-      return decision
+      const current = state.block
+      if (current !== null && fits(current, request, clock.now())) return takeFrom(current, request)
+      return admitAsking(state, request)
     },
 
     settle: async (ticket, usage) => {

@@ -68,12 +68,12 @@ type BudgetsView = {
 
 const viewsOf = (store: AdmissionStore): { limits: LimitsView; budgets: BudgetsView } => ({
   limits: {
-    acquire: (request) => store.admit(request),
+    acquire: async (request) => store.admit(request),
     release: (ticket, usage) =>
       store.settle(ticket, { tokens: usage.actualTokens, costMicroUsd: 0 }),
   },
   budgets: {
-    reserve: (request) => store.admit(request),
+    reserve: async (request) => store.admit(request),
     settle: (ticket, actualMicroUsd) =>
       store.settle(ticket, { tokens: null, costMicroUsd: actualMicroUsd }),
   },

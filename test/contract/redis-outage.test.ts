@@ -46,15 +46,13 @@ const budgeted: AdmissionRequest = {
 }
 
 /** Runs `work` and says how long it took, in ms. */
-const timed = async <T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> => {
+const timed = async <T>(work: () => T | Promise<T>): Promise<{ value: T; ms: number }> => {
   const started = performance.now()
   const value = await work()
   return { value, ms: performance.now() - started }
 }
 
-const timedFailure = async (
-  work: () => Promise<unknown>
-): Promise<{ error: unknown; ms: number }> => {
+const timedFailure = async (work: () => unknown): Promise<{ error: unknown; ms: number }> => {
   const started = performance.now()
   try {
     await work()
