@@ -73,22 +73,13 @@ describe('readCpuProfile', () => {
 
 describe('compareCpuProfiles', () => {
   it('sets the gateway against the reference row by row, the largest excess first', () => {
-    const reference = {
-      busyMicros: 50,
+    const totals = (...rows: [string, number][]) => ({
+      busyMicros: rows.reduce((sum, [, micros]) => sum + micros, 0),
       idleMicros: 0,
-      rows: [
-        { label: 'a', micros: 30 },
-        { label: 'b', micros: 20 },
-      ],
-    }
-    const gateway = {
-      busyMicros: 90,
-      idleMicros: 0,
-      rows: [
-        { label: 'a', micros: 35 },
-        { label: 'c', micros: 55 },
-      ],
-    }
+      rows: rows.map(([label, micros]) => ({ label, micros })),
+    })
+    const reference = totals(['a', 30], ['b', 20])
+    const gateway = totals(['a', 35], ['c', 55])
     expect(compareCpuProfiles(reference, gateway)).toEqual([
       { label: 'c', reference: 0, gateway: 55, more: 55 },
       { label: 'a', reference: 30, gateway: 35, more: 5 },
