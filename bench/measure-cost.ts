@@ -56,6 +56,7 @@ import { primeCache } from './prime-cache.ts'
 import {
   cacheGatewayConfig,
   conversionConfig,
+  gcProbe,
   nodeFlagsFromEnv,
   startBenchProcesses,
   startCacheGateway,
@@ -248,8 +249,14 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
 }
 
 /**
- * Warms every target, then measures them in `rounds` interleaved batches (in order, then in reverse, and so on), so
- * that a machine whose speed drifts over tens of seconds weighs on all of them alike.
+ * Warms every target, then measures them in `rounds` interleaved batches, so that a machine whose speed drifts over
+ * tens of seconds weighs on all of them alike. Each round starts one target later than the one before (0 1 2, then
+ * 1 2 0, then 2 0 1): every target takes every place in turn, and none is measured twice in a row. A batch right after
+ * the same process's batch finds the machine's caches warm with its code and data: with the order reversed every other
+ * round (0 1 2, then 2 1 0), the targets at the ends had such a pair at every turn and the one in the middle never,
+ * which made the middle one (the gateway, against a `MEASURE_BASELINE` build) cost about 2 µs more a plain request and
+ * 9 µs more a stream than the same build at an end (2026-12-06). With three targets, rounds in multiples of three
+ * give each place the same share.
  */
 const measureInterleaved = async (
   targets: readonly Target[],
@@ -273,11 +280,11 @@ const measureInterleaved = async (
     redis: { cpuSeconds: 0, scripts: 0, scriptMicros: 0 },
   }))
   const perRound = Math.ceil(requests / rounds)
-  const forward = targets.map((_, index) => index)
   for (let round = 0; round < rounds; round += 1) {
-    const order = round % 2 === 0 ? forward : [...forward].reverse()
-    for (const index of order)
+    for (let place = 0; place < targets.length; place += 1) {
+      const index = (round + place) % targets.length
       await guarded(targets[index], () => measureBatch(targets[index], perRound, tallies[index]))
+    }
   }
   const measured = perRound * rounds
   return targets.map((target, index) => {
@@ -340,11 +347,13 @@ const stores = await prepareBenchStores({
       ? undefined
       : Number(process.env.BENCH_REDIS_TIMEOUT_MS),
 })
+/** The gateway's Node flags of the run's own, which a `MEASURE_BASELINE` gateway gets too. */
+const gatewayNodeOptions = [...promiseProbeFlags, ...nodeFlagsFromEnv('BENCH_GATEWAY_NODE_FLAGS')]
 const processes = await startBenchProcesses({
   gatewayEnv: stores.env,
   gatewayConfig: stores.config,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
-  gatewayNodeOptions: [...promiseProbeFlags, ...nodeFlagsFromEnv('BENCH_GATEWAY_NODE_FLAGS')],
+  gatewayNodeOptions,
   referenceNodeOptions: [...promiseProbeFlags, ...nodeFlagsFromEnv('BENCH_REFERENCE_NODE_FLAGS')],
 })
 
@@ -390,8 +399,10 @@ const startBaseline = async (): Promise<{
     mockBaseUrl: processes.mock.baseUrl,
     logPath: join(tmpdir(), `gatehouse-measure-cost-baseline-${process.pid}.log`),
     bin: join(checkout, 'bin', 'gatehouse.js'),
-    nodeOptions: [...serveNodeFlags],
-    env: baselineStores.env,
+    // Started as the gateway is (`startBenchProcesses`): the GC probe and the run's own flags too, or the two would
+    // not be measured alike (the probe's work alone made the gateway cost more than the same build as baseline).
+    nodeOptions: [...serveNodeFlags, '--import', gcProbe, ...gatewayNodeOptions],
+    env: { ...baselineStores.env, GATEHOUSE_BENCH_GC_DIR: processes.gcDirectory },
   })
   return {
     url: gateway.url,

@@ -29,7 +29,7 @@ import { transpileToCache } from './transpile-to-cache.ts'
 
 const benchDirectory = fileURLToPath(new URL('.', import.meta.url))
 /** Preloaded into the gateway and the reference: their garbage collection pauses (`gc-probe.mjs`). */
-const gcProbe = fileURLToPath(new URL('./gc-probe.mjs', import.meta.url))
+export const gcProbe = fileURLToPath(new URL('./gc-probe.mjs', import.meta.url))
 export const repositoryRoot = fileURLToPath(new URL('..', import.meta.url))
 
 export type BenchProcess = { url: string; pid: number; child: ChildProcess }
