@@ -124,12 +124,17 @@ const drive = async (target: Target, amount: number): Promise<AutocannonResult> 
 
 /**
  * `MEASURE_ATTACH`, a command with `{pid}` in it (`strace -c -f -p {pid}`, `perf stat -p {pid}`), attached to the
- * target for the measured batch and stopped with SIGINT after it; what it prints is passed through.
+ * target for the measured batch and stopped with SIGINT after it; what it prints is passed through. `{name}` is the
+ * target's name with its spaces as dashes, for output files of two targets in one process (`plain-tenant`'s master
+ * and tenant keys: `perf record -o /tmp/perf-{name}.data ...`).
  */
-const attach = (pid: number) => {
+const attach = (target: Pick<Target, 'pid' | 'name'>) => {
   const command = process.env.MEASURE_ATTACH
   if (command === undefined || command === '') return { stop: async () => '' }
-  const [file, ...args] = command.replaceAll('{pid}', String(pid)).split(' ')
+  const [file, ...args] = command
+    .replaceAll('{pid}', String(target.pid))
+    .replaceAll('{name}', target.name.replaceAll(' ', '-'))
+    .split(' ')
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -206,7 +211,7 @@ type Tally = {
 /** One measured batch of `amount` requests against `target`, added to its tally. */
 const measureBatch = async (target: Target, amount: number, tally: Tally): Promise<void> => {
   const promisesBefore = await readPromises(target.pid)
-  const attached = attach(target.pid)
+  const attached = attach(target)
   if (process.env.MEASURE_ATTACH) await new Promise((resolve) => setTimeout(resolve, 500))
   const redisPid = target.redis?.pid ?? null
   const redisBefore = redisPid === null ? null : readCpuSeconds(redisPid)
@@ -443,6 +448,19 @@ const startFloor = async (): Promise<{
 }
 
 /**
+ * `MEASURE_ONLY` (names, comma-separated: `tenant key`, `gateway`) keeps those targets alone, for a profile of one:
+ * `plain-tenant` runs its master and tenant keys in one process, whose profile would hold both.
+ */
+const only = (targets: readonly Target[]): readonly Target[] => {
+  const names = process.env.MEASURE_ONLY?.split(',').map((name) => name.trim())
+  if (names === undefined) return targets
+  const kept = targets.filter((target) => names.includes(target.name))
+  if (kept.length === 0)
+    throw new Error(`MEASURE_ONLY names none of ${targets.map((target) => target.name).join(', ')}`)
+  return kept
+}
+
+/**
  * The reference against the gateway (and, for `plain-tenant`, the gateway with a tenant key; with `MEASURE_BASELINE`,
  * another checkout's gateway).
  */
@@ -491,8 +509,11 @@ const measureChat = async (rounds: number) => {
         pid: floor.pid,
         request: chatRequest(benchSettings.masterKey),
       })
-    const rows = await measureInterleaved(targets, rounds)
+    const kept = only(targets)
+    const rows = await measureInterleaved(kept, rounds)
     report(rows)
+    // Some targets left out: no ratios between them.
+    if (kept.length !== targets.length) return
     const [reference, gateway] = rows
     const ratio = gateway.cpuMicros / reference.cpuMicros
     console.log(

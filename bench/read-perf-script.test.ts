@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
   breakDownPerfSamples,
+  callersOf,
   groupOf,
   parsePerfScript,
+  readPerfScriptArgs,
   type PerfSample,
 } from './read-perf-script.ts'
 
@@ -28,6 +30,22 @@ const script = [
 const sample = (symbol: string, object = '/usr/bin/node'): PerfSample => ({
   thread: 'node 1',
   frames: [{ symbol, object }],
+})
+
+describe('readPerfScriptArgs', () => {
+  it('keeps both files without --top (it once dropped the first, so two files read as one)', () => {
+    expect(readPerfScriptArgs(['a.data', 'b.data'])).toEqual({
+      files: ['a.data', 'b.data'],
+      top: 30,
+      callers: null,
+    })
+  })
+
+  it('takes --top and --callers with their values from anywhere', () => {
+    expect(
+      readPerfScriptArgs(['a.data', '--top', '5', 'b.data', '--callers', 'V8 strings'])
+    ).toEqual({ files: ['a.data', 'b.data'], top: 5, callers: 'V8 strings' })
+  })
 })
 
 describe('parsePerfScript', () => {
@@ -113,6 +131,36 @@ describe('groupOf', () => {
     expect(groupOf(sample('malloc', '/usr/lib/x86_64-linux-gnu/libc.so.6'))).toBe(
       'libc (malloc, free, copies)'
     )
+  })
+})
+
+describe('callersOf', () => {
+  const stack = (...symbols: string[]): PerfSample => ({
+    thread: 'node 1',
+    frames: symbols.map((symbol) => ({ symbol, object: '/usr/bin/node' })),
+  })
+
+  it("names the nearest JavaScript function above each of a group's samples, without the JIT's tier mark", () => {
+    const samples = [
+      stack(
+        'Builtins_StringAdd_CheckNone',
+        'JS:*endOf file:///gh/dist/src/api/respond-chat.js:8:15',
+        'JS:~handleChat file:///gh/dist/src/api/handle-chat.js:1:1'
+      ),
+      stack(
+        'Builtins_StringAdd_CheckNone',
+        'JS:^endOf file:///gh/dist/src/api/respond-chat.js:8:15'
+      ),
+      stack('Builtins_StringSlowFlatten', 'Builtins_JSEntryTrampoline'),
+      stack('Builtins_JsonParse', 'JS:*endOf file:///gh/dist/src/api/respond-chat.js:8:15'),
+    ]
+    expect(Object.fromEntries(callersOf(samples, 'V8 strings'))).toEqual({
+      'endOf file:///gh/dist/src/api/respond-chat.js:8:15': 2,
+      '(no JavaScript)': 1,
+    })
+    expect(Object.fromEntries(callersOf(samples, 'JSON'))).toEqual({
+      'endOf file:///gh/dist/src/api/respond-chat.js:8:15': 1,
+    })
   })
 })
 

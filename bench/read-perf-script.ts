@@ -1,10 +1,13 @@
 /**
- * `node --import tsx bench/read-perf-script.ts <perf.data|script.txt> [gateway perf.data|script.txt] [--top N]`:
+ * `node --import tsx bench/read-perf-script.ts <perf.data|script.txt> [gateway perf.data|script.txt] [--top N]
+ * [--callers GROUP]`:
  * where a process's CPU time went as Linux `perf` sees it, which the V8 profiler does not: the kernel (by system
  * call), the collector by its parts, V8's builtins (promise jobs, inline-cache misses, JSON), Node's C++, SQLite, and
  * the JIT's code by package. With two files (the reference proxy's, then the gateway's, over the same number of
  * requests), each group's share of the gateway's samples beside the reference's, and the difference, so that the gap
- * reads from the top.
+ * reads from the top. `--callers 'V8 strings'` lists instead who the samples of a group (any group whose name holds
+ * the text) are spent for: the nearest named JavaScript function up each sample's stack, by share of the (gateway's)
+ * samples, which tells whose strings, promises or inline-cache misses they are.
  *
  * Recording (perf on the machine, as root or with `perf_event_paranoid` low enough), one measured batch per target:
  *
@@ -130,6 +133,27 @@ export const breakDownPerfSamples = (samples: readonly PerfSample[]): PerfBreakd
   return { samples: samples.length, groups, threads }
 }
 
+const isScript = (symbol: string): boolean => /^(JS|LazyCompile|Function|Script):/.test(symbol)
+
+/**
+ * For the samples whose group's name holds `group`: the nearest JavaScript function up the stack (its name and
+ * place, without the JIT's tier marks), counted; `(no JavaScript)` for a stack without one (the event loop's own
+ * work).
+ */
+export const callersOf = (samples: readonly PerfSample[], group: string): Map<string, number> => {
+  const callers = new Map<string, number>()
+  for (const sample of samples) {
+    if (!groupOf(sample).includes(group)) continue
+    const frame = sample.frames.find((candidate) => isScript(candidate.symbol))
+    const name =
+      frame === undefined
+        ? '(no JavaScript)'
+        : frame.symbol.replace(/^(JS|LazyCompile|Function|Script):[*~^+]?/, '').trim()
+    callers.set(name, (callers.get(name) ?? 0) + 1)
+  }
+  return callers
+}
+
 const readSamples = (file: string): PerfSample[] => {
   const text = file.endsWith('.data')
     ? execFileSync('perf', ['script', '-i', file], {
@@ -144,18 +168,52 @@ const readSamples = (file: string): PerfSample[] => {
 const sorted = (counts: Map<string, number>): [string, number][] =>
   [...counts].sort((a, b) => b[1] - a[1])
 
+/** The files and `--top N` of the command line (`--top` anywhere, 30 without it). */
+export const readPerfScriptArgs = (
+  args: string[]
+): { files: string[]; top: number; callers: string | null } => {
+  const options = new Map<string, string>()
+  const files: string[] = []
+  for (let index = 0; index < args.length; index += 1) {
+    if (args[index] === '--top' || args[index] === '--callers') {
+      options.set(args[index], args[index + 1])
+      index += 1
+    } else files.push(args[index])
+  }
+  return {
+    files,
+    top: options.has('--top') ? Number(options.get('--top')) : 30,
+    callers: options.get('--callers') ?? null,
+  }
+}
+
 const main = (args: string[]): void => {
-  const topAt = args.indexOf('--top')
-  const top = topAt === -1 ? 30 : Number(args[topAt + 1])
-  const files = args.filter((_, index) => index !== topAt && index !== topAt + 1)
+  const { files, top, callers } = readPerfScriptArgs(args)
   if (files.length === 0 || files.length > 2) {
     console.error(
-      'usage: read-perf-script.ts <perf.data|script.txt> [gateway perf.data|script.txt] [--top N]'
+      'usage: read-perf-script.ts <perf.data|script.txt> [gateway perf.data|script.txt] [--top N] [--callers GROUP]'
     )
     process.exit(2)
   }
-  const breakdowns = files.map((file) => breakDownPerfSamples(readSamples(file)))
   const percent = (count: number, of: number): string => ((100 * count) / of).toFixed(2).padStart(7)
+  const sampled = files.map(readSamples)
+  if (callers !== null) {
+    // As shares of the last file's (the gateway's) samples, both sides, the largest excess first.
+    const of = sampled[sampled.length - 1].length
+    const tallies = sampled.map((samples) => callersOf(samples, callers))
+    // The gateway's count, less the reference's when there are two files.
+    const excess = (counts: number[]): number =>
+      counts[counts.length - 1] - (counts.length > 1 ? counts[0] : 0)
+    const names = new Set(tallies.flatMap((tally) => [...tally.keys()]))
+    const rows = [...names]
+      .map((name) => ({ name, counts: tallies.map((tally) => tally.get(name) ?? 0) }))
+      .sort((a, b) => excess(b.counts) - excess(a.counts))
+    console.log(`samples in groups matching "${callers}", as % of ${files[files.length - 1]}'s:`)
+    for (const row of rows.slice(0, top))
+      console.log(`${row.counts.map((count) => `${percent(count, of)}%`).join(' ')} ${row.name}`)
+    return
+  }
+  const breakdowns = sampled.map((samples) => breakDownPerfSamples(samples))
   if (breakdowns.length === 1) {
     const [only] = breakdowns
     console.log(
