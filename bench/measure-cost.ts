@@ -32,7 +32,7 @@
  * beside the main gateway calling the mock with the same request (`gateway`: no cache on its route) and the mock
  * itself (`direct`: its own CPU per answer).
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -198,6 +198,8 @@ type Target = {
   request: TargetRequest
   /** Redis's process, whose share this target's requests are charged with (the tenant key). */
   redis?: { pid: number | null }
+  /** Runs under callgrind (`MEASURE_CALLGRIND`): its batches are counted in instructions too. */
+  callgrind?: boolean
 }
 type Tally = {
   cpuSeconds: number
@@ -206,6 +208,8 @@ type Tally = {
   threads: Map<string, { name: string; seconds: number }>
   attachedOutput: string
   redis: { cpuSeconds: number | null; scripts: number; scriptMicros: number }
+  /** Instructions of the measured batches (`MEASURE_CALLGRIND`); `null` for a target not under callgrind. */
+  instructions: number | null
 }
 
 /** One measured batch of `amount` requests against `target`, added to its tally. */
@@ -216,10 +220,15 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
   const redisPid = target.redis?.pid ?? null
   const redisBefore = redisPid === null ? null : readCpuSeconds(redisPid)
   const scriptsBefore = target.redis === undefined ? null : await readScriptStats()
+  if (target.callgrind === true) callgrindControl('-z', target.pid)
   const before = readCpuSeconds(target.pid) ?? 0
   const threadsBefore = threadSeconds(target.pid)
   const result = await drive(target, amount)
   const after = readCpuSeconds(target.pid) ?? 0
+  if (target.callgrind === true && tally.instructions !== null) {
+    callgrindControl('-d', target.pid)
+    tally.instructions += readLastDumpTotal(target.pid)
+  }
   const redisAfter = redisPid === null ? null : readCpuSeconds(redisPid)
   const scriptsAfter = target.redis === undefined ? null : await readScriptStats()
   for (const [tid, { name, seconds }] of threadSeconds(target.pid)) {
@@ -277,12 +286,13 @@ const measureInterleaved = async (
     if (calls > 0) throw new Error(`${target.name}: ${calls} requests reached the mock`)
   }
   for (const target of targets) await guarded(target, () => drive(target, requests))
-  const tallies: Tally[] = targets.map(() => ({
+  const tallies: Tally[] = targets.map((target) => ({
     cpuSeconds: 0,
     promises: 0,
     threads: new Map(),
     attachedOutput: '',
     redis: { cpuSeconds: 0, scripts: 0, scriptMicros: 0 },
+    instructions: target.callgrind === true ? 0 : null,
   }))
   const perRound = Math.ceil(requests / rounds)
   for (let round = 0; round < rounds; round += 1) {
@@ -311,6 +321,7 @@ const measureInterleaved = async (
       name: target.name,
       cpuMicros: (tally.cpuSeconds * 1e6) / measured,
       promises: tally.promises === null ? null : tally.promises / measured,
+      instructions: tally.instructions === null ? null : tally.instructions / measured,
       threads,
       attachedOutput: tally.attachedOutput,
       redis,
@@ -342,6 +353,58 @@ const readPromises = async (pid: number): Promise<number | null> => {
   }
 }
 
+/**
+ * `MEASURE_CALLGRIND=1`: the gateway (and a `MEASURE_BASELINE` gateway) run under valgrind's callgrind with V8's
+ * `--predictable` (no concurrent compilation or collection), and each of their measured batches is also counted in
+ * instructions, all threads together: counters zeroed before the batch, dumped after (`callgrind_control`). On a
+ * machine whose speed drifts, CPU time cannot tell two builds a few microseconds apart (the same build against itself
+ * came out ±10 to 20 µs a plain request); instruction counts moved by 2% (the same build against itself, `plain 3000`,
+ * three rounds). Under valgrind the gateway runs some fifty times slower: a few thousand requests take minutes (with
+ * fewer than about 3,000 the warm-up leaves the JIT unsettled: 1,850k instructions a plain request after 1,000, 470k
+ * after 3,000), and only the instructions mean anything (the CPU times are valgrind's, and the reference is not run
+ * under it). Needs valgrind on the PATH (Debian's `valgrind`).
+ */
+const callgrind = process.env.MEASURE_CALLGRIND === '1'
+const callgrindDirectory = callgrind ? mkdtempSync(join(tmpdir(), 'gatehouse-callgrind-')) : null
+const callgrindWrapper =
+  callgrindDirectory === null
+    ? undefined
+    : [
+        'valgrind',
+        '--tool=callgrind',
+        // V8 writes the code it compiles, then runs it.
+        '--smc-check=all-non-file',
+        `--callgrind-out-file=${join(callgrindDirectory, 'callgrind.%p')}`,
+      ]
+
+const callgrindControl = (option: '-z' | '-d', pid: number): void => {
+  // With the gateway's `USER` and `HOST` (none, and the address it listens on): vgdb names the files it talks to the
+  // process through after them.
+  execFileSync('callgrind_control', [option, String(pid)], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1' },
+    stdio: 'ignore',
+  })
+}
+
+/**
+ * The instructions (`totals:`) of the dump `callgrind_control -d` just made of `pid`, whose file is then removed, so
+ * that the next dump is the only one there (callgrind names them `callgrind.<pid>.<n>`; `callgrind.<pid>` stays empty).
+ */
+const readLastDumpTotal = (pid: number): number => {
+  if (callgrindDirectory === null) throw new Error('not under callgrind')
+  const pattern = new RegExp(`^callgrind\\.${pid}\\.\\d+$`)
+  const dumps = readdirSync(callgrindDirectory)
+    .filter((name) => pattern.test(name))
+    .map((name) => join(callgrindDirectory, name))
+  if (dumps.length !== 1)
+    throw new Error(`expected one callgrind dump of ${pid}, found: ${dumps.join(', ') || 'none'}`)
+  const text = readFileSync(dumps[0], 'utf8')
+  rmSync(dumps[0])
+  const total = /^totals:\s*(\d+)/m.exec(text)
+  if (total === null) throw new Error(`no totals in ${dumps[0]}`)
+  return Number(total[1])
+}
+
 // The gateway's usage store in a fresh temporary folder (never the checkout's `./data/`), removed at the end.
 const stores = await prepareBenchStores({
   redis: tenantKind,
@@ -353,8 +416,13 @@ const stores = await prepareBenchStores({
       : Number(process.env.BENCH_REDIS_TIMEOUT_MS),
 })
 /** The gateway's Node flags of the run's own, which a `MEASURE_BASELINE` gateway gets too. */
-const gatewayNodeOptions = [...promiseProbeFlags, ...nodeFlagsFromEnv('BENCH_GATEWAY_NODE_FLAGS')]
+const gatewayNodeOptions = [
+  ...promiseProbeFlags,
+  ...(callgrind ? ['--predictable'] : []),
+  ...nodeFlagsFromEnv('BENCH_GATEWAY_NODE_FLAGS'),
+]
 const processes = await startBenchProcesses({
+  gatewayWrapper: callgrindWrapper,
   gatewayEnv: stores.env,
   gatewayConfig: stores.config,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
@@ -372,8 +440,12 @@ const report = (rows: readonly Awaited<ReturnType<typeof measureInterleaved>>[nu
       .join(', ')
     const promises =
       row.promises === null ? '' : `; ${row.promises.toFixed(1)} promises per request`
+    const instructions =
+      row.instructions === null
+        ? ''
+        : `; ${(row.instructions / 1000).toFixed(1)}k instructions per request (callgrind)`
     console.log(
-      `${row.name.padEnd(10)} ${kind}: ${row.cpuMicros.toFixed(1)} µs CPU per request (threads: ${threads})${promises}`
+      `${row.name.padEnd(10)} ${kind}: ${row.cpuMicros.toFixed(1)} µs CPU per request (threads: ${threads})${promises}${instructions}`
     )
   }
 }
@@ -408,6 +480,7 @@ const startBaseline = async (): Promise<{
     // not be measured alike (the probe's work alone made the gateway cost more than the same build as baseline).
     nodeOptions: [...serveNodeFlags, '--import', gcProbe, ...gatewayNodeOptions],
     env: { ...baselineStores.env, GATEHOUSE_BENCH_GC_DIR: processes.gcDirectory },
+    wrapper: callgrindWrapper,
   })
   return {
     url: gateway.url,
@@ -476,6 +549,7 @@ const measureChat = async (rounds: number) => {
       name: 'gateway',
       url: processes.gateway.url,
       pid: processes.gateway.pid,
+      callgrind,
       request: chatRequest(benchSettings.masterKey),
     },
   ]
@@ -488,6 +562,7 @@ const measureChat = async (rounds: number) => {
       name: 'tenant key',
       url: processes.gateway.url,
       pid: processes.gateway.pid,
+      callgrind,
       request: chatRequest(key),
       redis: { pid: stores.redisPid },
     })
@@ -500,6 +575,7 @@ const measureChat = async (rounds: number) => {
         name: 'baseline',
         url: baseline.url,
         pid: baseline.pid,
+        callgrind,
         request: chatRequest(benchSettings.masterKey),
       })
     if (floor !== null)
@@ -524,6 +600,10 @@ const measureChat = async (rounds: number) => {
       console.log(
         `baseline/reference: CPU per request ${(before.cpuMicros / reference.cpuMicros).toFixed(2)}; gateway/baseline: ${(gateway.cpuMicros / before.cpuMicros).toFixed(3)} (${(gateway.cpuMicros - before.cpuMicros).toFixed(1)} µs per request)`
       )
+      if (gateway.instructions !== null && before.instructions !== null)
+        console.log(
+          `gateway/baseline in instructions: ${(gateway.instructions / before.instructions).toFixed(3)} (${((gateway.instructions - before.instructions) / 1000).toFixed(1)}k per request)`
+        )
     } else if (tenantKind) reportTenant(rows[2], reference, gateway)
     if (floor !== null) {
       const least = rows[rows.length - 1]
@@ -658,4 +738,5 @@ try {
 } finally {
   await processes.stop()
   await stores.cleanup()
+  if (callgrindDirectory !== null) rmSync(callgrindDirectory, { recursive: true, force: true })
 }

@@ -50,6 +50,8 @@ export type SpawnPinnedOptions = {
   env?: Record<string, string | undefined>
   cwd?: string
   stdio?: StdioOptions
+  /** A command Node runs under (`valgrind --tool=callgrind ...`), which must keep its pid: valgrind does. */
+  wrapper?: readonly string[]
 }
 
 /** Spawns `node <nodeArgs>` (through `taskset` when pinned); the pid is Node's own, since taskset execs it. */
@@ -59,10 +61,9 @@ export const spawnPinned = (options: SpawnPinnedOptions): ChildProcess => {
     exitHookInstalled = true
   }
   const pinned = options.core !== undefined && checkPinning().available
-  const command = pinned ? 'taskset' : process.execPath
-  const args = pinned
-    ? ['-c', String(options.core), process.execPath, ...options.nodeArgs]
-    : options.nodeArgs
+  const node = [...(options.wrapper ?? []), process.execPath, ...options.nodeArgs]
+  const command = pinned ? 'taskset' : node[0]
+  const args = pinned ? ['-c', String(options.core), ...node] : node.slice(1)
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,

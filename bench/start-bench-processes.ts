@@ -141,10 +141,13 @@ export const startGateway = async (options: {
   configPath: string
   core?: 0 | 1 | null
   ipc?: boolean
+  /** What Node runs under (`spawnPinned`); the gateway then gets ten times as long to start. */
+  wrapper?: readonly string[]
 }) => {
   const port = await findFreePort()
   const log = openSync(options.logPath, 'w')
   const child = spawnPinned({
+    wrapper: options.wrapper,
     nodeArgs: [...options.nodeOptions, options.bin, 'serve'],
     core: options.core === null ? undefined : (options.core ?? 0),
     cwd: repositoryRoot,
@@ -163,7 +166,8 @@ export const startGateway = async (options: {
   })
   closeSync(log)
   const url = `http://127.0.0.1:${port}`
-  await waitForReady({ url, child, logPath: options.logPath, timeoutMs: 30_000 })
+  const timeoutMs = options.wrapper === undefined ? 30_000 : 300_000
+  await waitForReady({ url, child, logPath: options.logPath, timeoutMs })
   return { url, pid: child.pid as number, child, logPath: options.logPath }
 }
 
@@ -239,6 +243,8 @@ export type StartBenchProcessesOptions = {
   gatewayEnv?: Record<string, string>
   /** More of the gateway's config file (top-level sections): its stores' settings (`prepare-bench-stores.ts`). */
   gatewayConfig?: Record<string, unknown>
+  /** What the gateway's Node runs under (`valgrind ...`: `measure-cost.ts`'s `MEASURE_CALLGRIND`). */
+  gatewayWrapper?: readonly string[]
 }
 
 export const startBenchProcesses = async (
@@ -300,6 +306,7 @@ export const startBenchProcesses = async (
       // As `npm start` runs it; flags of the run's own come after, and win.
       nodeOptions: [...serveNodeFlags, '--import', gcProbe, ...(options.gatewayNodeOptions ?? [])],
       env: { ...options.gatewayEnv, GATEHOUSE_BENCH_GC_DIR: gcDirectory },
+      wrapper: options.gatewayWrapper,
     })
     started.push(gateway.child)
 
