@@ -2,8 +2,10 @@
  * `createApp(deps)`: the one place where routes and middleware are wired. Both runtimes serve this same app.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
+import type { ErrorHandler, Hono } from 'hono'
 import { registerAdminRoutes } from './api/admin/register-admin-routes.ts'
 import { registerAnthropicRoutes } from './api/anthropic/register-anthropic-routes.ts'
+import { createDirectRoutes, type GatewayApi } from './api/direct-routes.ts'
 import { registerDocs } from './api/docs/docs.route.ts'
 import { registerOpenAIRoutes } from './api/openai/register-openai-routes.ts'
 import { registerTenantUsage } from './api/usage/usage.route.ts'
@@ -22,7 +24,7 @@ import { requestContext } from './middleware/request-context.ts'
 /** package.json's `version`, which the core cannot read on Workers; `test/integration/docs.test.ts` holds them equal. */
 export const gatewayVersion = '0.1.0'
 
-export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
+export const createApp = (deps: Deps): Hono<GatewayEnv> => {
   const observer = fanOutObservers(deps.observers)
   const executor = createExecutor({
     config: deps.config,
@@ -45,9 +47,9 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
           sha256Hex: deps.sha256Hex,
         })
       : null
-  const app = new OpenAPIHono<GatewayEnv>({ defaultHook: validationHook })
+  const api = new OpenAPIHono<GatewayEnv>({ defaultHook: validationHook })
   const serializeError = onError(deps.logger)
-  app.onError((error, c) => {
+  const handleError: ErrorHandler<GatewayEnv> = (error, c) => {
     const response = serializeError(error, c)
     recordRefusal({ usage: deps.usage, clock: deps.clock, c, status: response.status, error })
     return withErrorRateLimitHeaders({
@@ -56,29 +58,35 @@ export const createApp = (deps: Deps): OpenAPIHono<GatewayEnv> => {
       store: deps.stores.admission,
       logger: deps.logger,
     })
-  })
-  app.notFound((c) => {
+  }
+  api.onError(handleError)
+  api.notFound((c) => {
     throw new GatewayError('not_found', `Unknown endpoint: ${c.req.method} ${c.req.path}`)
   })
-  app.use('*', requestContext(deps.clock))
+  // Not the model routes': they are served in front of `api` (`direct-routes.ts`), which does this for them. A
+  // middleware added here does not reach them either.
+  api.use('*', requestContext(deps.clock))
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }))
-  app.get('/readyz', (c) => {
+  api.get('/healthz', (c) => c.json({ status: 'ok' }))
+  api.get('/readyz', (c) => {
     const providers = deps.providers.list().map((entry) => entry.config.id)
     if (deps.isDraining()) return c.json({ status: 'draining', providers }, 503)
     if (providers.length === 0) return c.json({ status: 'no providers configured', providers }, 503)
     return c.json({ status: 'ready', providers })
   })
-  registerDocs(app, deps, gatewayVersion)
+  registerDocs(api, deps, gatewayVersion)
 
   const admit = admitRequest({
     maxBodyBytes: deps.config.server.bodyLimitBytes,
     authenticator: deps.authenticator,
   })
-  app.use('/v1/*', admit)
+  api.use('/v1/*', admit)
+  // The model routes go to an app of their own, tried first (`direct-routes.ts`); their OpenAPI entries to `api`'s.
+  const direct = createDirectRoutes({ api, clock: deps.clock, admit, onError: handleError })
+  const app: GatewayApi = Object.assign(api, { directRoutes: direct.routes })
   registerOpenAIRoutes(app, deps, executor, promptCache)
   registerAnthropicRoutes(app, deps, executor, promptCache)
-  registerTenantUsage(app, deps)
-  registerAdminRoutes(app, deps, admit)
-  return app
+  registerTenantUsage(api, deps)
+  registerAdminRoutes(api, deps, admit)
+  return direct.app
 }

@@ -5,13 +5,15 @@
  * async layer of the middleware chain. These routes are the hot path, so the check is made here in one step: the
  * same answers (415 for a body that is not JSON, 400 for malformed JSON, the validation hook's 400 for a body the
  * schema refuses), then the handler with the validated body in `c.req.valid('json')`. The route is still described
- * in the OpenAPI document as `app.openapi()` would describe it.
+ * in the OpenAPI document as `app.openapi()` would describe it, and served among the direct routes, with no
+ * middleware chain around it (`direct-routes.ts`).
  */
-import type { OpenAPIHono, RouteConfig } from '@hono/zod-openapi'
+import type { RouteConfig } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ZodType } from 'zod'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
+import type { GatewayApi } from './direct-routes.ts'
 import { validationHook } from './validation-hook.ts'
 
 /**
@@ -27,7 +29,7 @@ const sendsBytes = async (c: Context<GatewayEnv>): Promise<boolean> =>
 export type JsonRouteHandler = (c: Context<GatewayEnv>) => Promise<Response>
 
 export const openJsonRoute = (
-  app: OpenAPIHono<GatewayEnv>,
+  app: GatewayApi,
   route: RouteConfig,
   handler: JsonRouteHandler
 ): void => {
@@ -46,7 +48,7 @@ export const openJsonRoute = (
   )
     throw new Error(`openJsonRoute: ${route.method} ${route.path} must take a JSON body only`)
   app.openAPIRegistry.registerPath(route)
-  app.on(route.method.toUpperCase(), route.path, async (c) => {
+  app.directRoutes.add(route.method.toUpperCase(), route.path, async (c) => {
     const contentType = c.req.header('content-type')
     if (contentType ? !admittedContentType.test(contentType) : await sendsBytes(c))
       throw new HTTPException(415, { message: 'Unsupported Media Type' })

@@ -17,23 +17,36 @@ export const detectDialect = (path: string, headers: Headers): Dialect =>
   path.startsWith('/v1/messages') || headers.has('anthropic-version') ? 'anthropic' : 'openai'
 
 /**
- * Request id (the client's `x-request-id` when it is a sane token, else a new one), dialect and start time.
- * Every response carries `x-request-id`; Anthropic-shaped ones also `request-id`, which the Anthropic SDK reads.
- * Routes on the hot path put them on the response they build (`takeRequestIdHeaders`); for every other response
- * they are set here after the handler, which on `@hono/node-server` turns its plain header object into `Headers`.
+ * Request id (the client's `x-request-id` when it is a sane token, else a new one), dialect and start time, set on the
+ * context before anything else reads them (`requestContext`; the model routes' own handlers, `direct-routes.ts`).
  */
+export const beginRequestContext = (c: Context<GatewayEnv>, clock: Clock): void => {
+  const given = c.req.header('x-request-id')
+  c.set('requestId', given !== undefined && safeRequestId.test(given) ? given : newRequestId())
+  c.set('dialect', detectDialect(c.req.path, c.req.raw.headers))
+  c.set('startedAt', clock.now())
+}
+
+/**
+ * Every response carries `x-request-id`; Anthropic-shaped ones also `request-id`, which the Anthropic SDK reads. Routes
+ * on the hot path put them on the response they build (`takeRequestIdHeaders`), and error responses have them from
+ * `onError`; any other response gets them here, which on `@hono/node-server` turns its plain header object into
+ * `Headers`.
+ */
+export const finishRequestContext = (c: Context<GatewayEnv>, response: Response): Response => {
+  if (c.get('requestIdHeadersSet') === true) return response
+  const requestId = c.get('requestId')
+  response.headers.set('x-request-id', requestId)
+  if (c.get('dialect') === 'anthropic') response.headers.set('request-id', requestId)
+  return response
+}
+
+/** The request's context (`beginRequestContext`) as a middleware, and its ids on the response after the handler. */
 export const requestContext = (clock: Clock): MiddlewareHandler<GatewayEnv> =>
   async function requestContext(c, next) {
-    const given = c.req.header('x-request-id')
-    const requestId = given !== undefined && safeRequestId.test(given) ? given : newRequestId()
-    const dialect = detectDialect(c.req.path, c.req.raw.headers)
-    c.set('requestId', requestId)
-    c.set('dialect', dialect)
-    c.set('startedAt', clock.now())
+    beginRequestContext(c, clock)
     await next()
-    if (c.get('requestIdHeadersSet') === true) return
-    c.res.headers.set('x-request-id', requestId)
-    if (dialect === 'anthropic') c.res.headers.set('request-id', requestId)
+    finishRequestContext(c, c.res)
   }
 
 /** The request id headers for a response the caller builds; `requestContext` then leaves that response alone. */

@@ -2,7 +2,9 @@
  * The checks a model route makes of its body before anything else (`open-json-route.ts`), through the whole app over
  * a fake provider: 415 for a body that is not JSON, 400 for malformed JSON, for a body the schema refuses and for one
  * nested too deep, each in the dialect of the route, and none of them reaching the provider. A JSON body with a
- * charset or a `+json` type passes. The OpenAPI document still describes each route's body.
+ * charset or a `+json` type passes. The OpenAPI document still describes each route's body. The routes are served
+ * directly (`direct-routes.ts`), and still in the order the middleware chain gave: a body over the limit is a 413
+ * before the key is looked at, a missing key a 401 before the body is read, and every answer has its request id.
  */
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app.ts'
@@ -104,6 +106,49 @@ describe.each(routes)('$path', ({ path, dialect, body }) => {
     expect(tooDeep.status).toBe(400)
     expect((await errorOf(tooDeep, dialect)).message).toMatch(/deeper than the gateway accepts/)
     expect(openai.calls).toHaveLength(0)
+  })
+})
+
+describe.each(routes)('$path, before its body is read', ({ path, dialect }) => {
+  it('refuses a body over the limit with 413 before the key, and a missing key with 401 before the body', async () => {
+    const { app, openai } = setup()
+    const tooLarge = await app.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(64 * 1024 * 1024) },
+      body: '{',
+    })
+    expect(tooLarge.status).toBe(413)
+    expect((await errorOf(tooLarge, dialect)).message).toMatch(/larger than/)
+
+    const noKey = await app.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'req-no-key' },
+      body: '{"model": ',
+    })
+    expect(noKey.status).toBe(401)
+    expect((await errorOf(noKey, dialect)).message).toMatch(/Missing API key/)
+    expect(noKey.headers.get('x-request-id')).toBe('req-no-key')
+    expect(noKey.headers.get('request-id')).toBe(dialect === 'anthropic' ? 'req-no-key' : null)
+    expect(openai.calls).toHaveLength(0)
+  })
+
+  it('is served directly, with no middleware around it, and hands other methods to the API app', async () => {
+    const { app } = setup()
+    expect(app.routes.filter((route) => route.path === path).map((route) => route.method)).toEqual([
+      'POST',
+    ])
+    const get = await app.request(path, { headers: { authorization: `Bearer ${key}` } })
+    expect(get.status).toBe(404)
+    expect(get.headers.get('x-request-id')).toMatch(/^req_/)
+  })
+})
+
+describe('the app in front', () => {
+  it('serves the model routes and nothing else itself: no middleware, no other path', () => {
+    const { app } = setup()
+    expect(app.routes.map((route) => `${route.method} ${route.path}`).sort()).toEqual(
+      routes.map(({ path }) => `POST ${path}`).sort()
+    )
   })
 })
 

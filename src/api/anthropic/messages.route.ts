@@ -1,8 +1,7 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { createRoute, z } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Executor } from '../../core/execute.ts'
-import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { openJsonRoute } from '../open-json-route.ts'
@@ -13,6 +12,7 @@ import {
   messageResponseSchema,
   messagesRequestSchema,
 } from './anthropic-schemas.ts'
+import type { GatewayApi } from '../direct-routes.ts'
 
 const anthropicErrors = errorResponses(anthropicErrorSchema)
 
@@ -63,7 +63,7 @@ export const countTokensRoute = createRoute({
 
 /** https://docs.claude.com/en/api/messages, https://docs.claude.com/en/api/messages-count-tokens */
 export const registerMessages = (
-  app: OpenAPIHono<GatewayEnv>,
+  app: GatewayApi,
   deps: Deps,
   executor: Executor,
   promptCache: PromptCache | null = null

@@ -1,12 +1,11 @@
-import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { Deps } from '../../deps.ts'
-import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { registerMessages } from './messages.route.ts'
+import type { GatewayApi } from '../direct-routes.ts'
 
 export const registerAnthropicRoutes = (
-  app: OpenAPIHono<GatewayEnv>,
+  app: GatewayApi,
   deps: Deps,
   executor: Executor,
   promptCache: PromptCache | null = null

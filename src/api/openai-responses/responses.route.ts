@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { createRoute, z } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
@@ -35,6 +35,7 @@ import {
   responseNotFound,
   scopeOf,
 } from './stored-responses.ts'
+import type { GatewayApi } from '../direct-routes.ts'
 
 export const createResponseRoute = createRoute({
   method: 'post',
@@ -173,7 +174,7 @@ type Located =
 
 /** https://platform.openai.com/docs/api-reference/responses/create */
 export const registerResponses = (
-  app: OpenAPIHono<GatewayEnv>,
+  app: GatewayApi,
   deps: Deps,
   executor: Executor,
   promptCache: PromptCache | null = null

@@ -1,8 +1,7 @@
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { createRoute } from '@hono/zod-openapi'
 import type { Deps } from '../../deps.ts'
 import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Executor } from '../../core/execute.ts'
-import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { openJsonRoute } from '../open-json-route.ts'
@@ -12,6 +11,7 @@ import {
   chatCompletionResponseSchema,
   openAIErrorSchema,
 } from './openai-schemas.ts'
+import type { GatewayApi } from '../direct-routes.ts'
 
 export const chatCompletionsRoute = createRoute({
   method: 'post',
@@ -41,7 +41,7 @@ export const chatCompletionsRoute = createRoute({
 
 /** https://platform.openai.com/docs/api-reference/chat/create */
 export const registerChatCompletions = (
-  app: OpenAPIHono<GatewayEnv>,
+  app: GatewayApi,
   deps: Deps,
   executor: Executor,
   promptCache: PromptCache | null = null

@@ -1,8 +1,7 @@
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { createRoute } from '@hono/zod-openapi'
 import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Deps } from '../../deps.ts'
 import type { Executor } from '../../core/execute.ts'
-import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { errorResponses } from '../error-responses.ts'
 import { createChatHandler } from '../handle-chat.ts'
 import { openJsonRoute } from '../open-json-route.ts'
@@ -13,6 +12,7 @@ import {
   embeddingsResponseSchema,
   openAIErrorSchema,
 } from './openai-schemas.ts'
+import type { GatewayApi } from '../direct-routes.ts'
 
 export const embeddingsRoute = createRoute({
   method: 'post',
@@ -35,7 +35,7 @@ export const embeddingsRoute = createRoute({
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create */
 export const registerEmbeddings = (
-  app: OpenAPIHono<GatewayEnv>,
+  app: GatewayApi,
   deps: Deps,
   executor: Executor,
   promptCache: PromptCache | null = null

@@ -1,15 +1,14 @@
-import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { PromptCache } from '../../core/cache/prompt-cache.ts'
 import type { Executor } from '../../core/execute.ts'
 import type { Deps } from '../../deps.ts'
-import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { registerChatCompletions } from './chat-completions.route.ts'
 import { registerEmbeddings } from './embeddings.route.ts'
 import { registerModels } from './models.route.ts'
 import { registerResponses } from '../openai-responses/responses.route.ts'
+import type { GatewayApi } from '../direct-routes.ts'
 
 export const registerOpenAIRoutes = (
-  app: OpenAPIHono<GatewayEnv>,
+  app: GatewayApi,
   deps: Deps,
   executor: Executor,
   promptCache: PromptCache | null = null
