@@ -157,6 +157,48 @@ describe('createTenantKeyAuthenticator', () => {
     expect(store.calls).toBe(2)
   })
 
+  it('shares one lookup among the requests that find a key not remembered at once', async () => {
+    const { key, store, authenticator } = await setup()
+    let release: () => void = () => {}
+    store.hold = new Promise((resolve) => (release = resolve))
+    const pending = Array.from({ length: 10 }, () => authenticator.authenticate(key))
+    release()
+    const principals = await Promise.all(pending)
+    expect(store.calls).toBe(1)
+    expect(new Set(principals).size).toBe(1)
+    expect(principals[0]).toMatchObject({ id: 'key_1' })
+  })
+
+  it('never shares a lookup that began before a notice: the next request reads the store anew', async () => {
+    const { key, store, revocations, authenticator } = await setup()
+    let release: () => void = () => {}
+    store.hold = new Promise((resolve) => (release = resolve))
+    const before = authenticator.authenticate(key)
+    await revocations.publish({ kind: 'key', id: 'key_1' })
+    store.lookup = lookupOf({ revokedAt: 1 })
+    const after = authenticator.authenticate(key)
+    release()
+    await before
+    expect(await after).toBeNull()
+    expect(store.calls).toBe(2)
+  })
+
+  it('lets a failed lookup go, so the next request tries the store again', async () => {
+    const { key, store, authenticator } = await setup()
+    const lookups = store.getKeyByHash
+    store.getKeyByHash = async () => {
+      store.calls += 1
+      throw new Error('connect ECONNREFUSED 127.0.0.1:5432')
+    }
+    await expect(
+      Promise.all([authenticator.authenticate(key), authenticator.authenticate(key)])
+    ).rejects.toThrow(/ECONNREFUSED/)
+    expect(store.calls).toBe(1)
+    store.getKeyByHash = lookups
+    expect(await authenticator.authenticate(key)).toMatchObject({ id: 'key_1' })
+    expect(store.calls).toBe(2)
+  })
+
   it('accepts the master key while the tenant store is down; a tenant key still fails loudly', async () => {
     // The master key the gateway generates has a tenant key's shape, so it is looked up first: a database outage
     // must not lock the operator out of the gateway it is trying to mend.

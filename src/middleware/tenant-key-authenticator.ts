@@ -6,7 +6,9 @@
  * unknown key, so a response never tells whether a key exists. While the store fails, the master key still gets in.
  *
  * A key that passed is remembered for `cacheTtlMs` (never past its expiry or rotation deadline), so the hot path
- * skips the digest and the store. A remembered key stays correct across instances through the revocation feed: a
+ * skips the digest and the store. Requests that find a key not remembered share one lookup while it is in flight (a
+ * busy key's requests at start, and again each time its memory runs out, would otherwise each query the store), but
+ * never one that began before the last notice: a request after a revocation always reads the store anew. A remembered key stays correct across instances through the revocation feed: a
  * change to a key or its tenant anywhere evicts it here, and a lookup that was in flight when a notice came is not
  * remembered. While the feed is not live (Redis reconnecting: notices may be missed) nothing is remembered, and a
  * reconnect (`reset`) forgets everything, so a revoked key is refused everywhere within the feed's delivery time.
@@ -57,6 +59,8 @@ export const createTenantKeyAuthenticator = (options: {
   const { master, tenants, revocations, clock } = options
   const cacheTtlMs = options.cacheTtlMs ?? 10_000
   const remembered = new Map<string, Remembered>()
+  /** Lookups in flight, by key, with the generation they began in. */
+  const inFlight = new Map<string, { generation: number; principal: Promise<Principal | null> }>()
   /** Bumped by every notice: a lookup that began before one is not remembered. */
   let generation = 0
   revocations.subscribe((event) => {
@@ -111,7 +115,15 @@ export const createTenantKeyAuthenticator = (options: {
         if (entry.until > clock.now()) return entry.principal
         remembered.delete(key)
       }
-      return lookUp(key)
+      const shared = inFlight.get(key)
+      if (shared !== undefined && shared.generation === generation) return shared.principal
+      const lookup = { generation, principal: lookUp(key) }
+      inFlight.set(key, lookup)
+      const done = (): void => {
+        if (inFlight.get(key) === lookup) inFlight.delete(key)
+      }
+      lookup.principal.then(done, done)
+      return lookup.principal
     },
     forget: () => remembered.clear(),
   }
