@@ -51,6 +51,12 @@ const setup = async (
     calls: 0,
     /** Resolves the next lookup only when `release` is called, when set. */
     hold: null as Promise<void> | null,
+    /** Holds the lookups from now on; the function returned lets them go. */
+    holdLookups: (): (() => void) => {
+      let release: () => void = () => {}
+      store.hold = new Promise((resolve) => (release = resolve))
+      return release
+    },
     getKeyByHash: async (asked: string) => {
       store.calls += 1
       if (store.hold !== null) await store.hold
@@ -146,8 +152,7 @@ describe('createTenantKeyAuthenticator', () => {
 
   it('does not remember a lookup that was in flight when a notice came', async () => {
     const { key, store, revocations, authenticator } = await setup()
-    let release: () => void = () => {}
-    store.hold = new Promise((resolve) => (release = resolve))
+    const release = store.holdLookups()
     const pending = authenticator.authenticate(key)
     await revocations.publish({ kind: 'key', id: 'key_1' })
     release()
@@ -159,8 +164,7 @@ describe('createTenantKeyAuthenticator', () => {
 
   it('shares one lookup among the requests that find a key not remembered at once', async () => {
     const { key, store, authenticator } = await setup()
-    let release: () => void = () => {}
-    store.hold = new Promise((resolve) => (release = resolve))
+    const release = store.holdLookups()
     const pending = Array.from({ length: 10 }, () => authenticator.authenticate(key))
     release()
     const principals = await Promise.all(pending)
@@ -171,8 +175,7 @@ describe('createTenantKeyAuthenticator', () => {
 
   it('never shares a lookup that began before a notice: the next request reads the store anew', async () => {
     const { key, store, revocations, authenticator } = await setup()
-    let release: () => void = () => {}
-    store.hold = new Promise((resolve) => (release = resolve))
+    const release = store.holdLookups()
     const before = authenticator.authenticate(key)
     await revocations.publish({ kind: 'key', id: 'key_1' })
     store.lookup = lookupOf({ revokedAt: 1 })
