@@ -22,7 +22,11 @@ import {
 } from '../core/admit-call.ts'
 import { computeCost } from '../core/compute-cost.ts'
 import { preferShortTarget } from '../core/short-requests.ts'
-import { estimateTextTokens, estimateTokens } from '../core/estimate-tokens.ts'
+import {
+  estimateChatBodyTokens,
+  estimateTextTokens,
+  estimateTokens,
+} from '../core/estimate-tokens.ts'
 import { readUsageLabels } from './read-usage-labels.ts'
 import { composeRewrites, createEchoRewrite, echoIntoBody } from './echo-forwarded.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
@@ -312,7 +316,25 @@ const estimateInputTokens = (
         estimateTextTokens(
           JSON.stringify([body.instructions ?? '', body.input ?? '', body.tools ?? ''])
         )
-      : estimateTokens(toCanonical())
+      : estimateChatTokens(body, toCanonical)
+
+/**
+ * A chat's estimate from its canonical form, or, when the body has what the canonical form cannot hold (which a
+ * conversion would refuse, and a passthrough forwards), from the body itself: a tenant key's limits must not refuse
+ * what the master key's call sends on.
+ */
+const estimateChatTokens = (
+  body: Record<string, unknown>,
+  toCanonical: () => ChatRequest
+): number => {
+  let canonical: ChatRequest
+  try {
+    canonical = toCanonical()
+  } catch {
+    return estimateChatBodyTokens(body)
+  }
+  return estimateTokens(canonical)
+}
 
 /** The query string of `url`, `?` included; `undefined` when there is none. */
 const queryOf = (url: string): string | undefined => {

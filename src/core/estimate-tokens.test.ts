@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ChatRequest } from '../../providers/spec/chat-types.ts'
-import { estimateTextTokens, estimateTokens } from './estimate-tokens.ts'
+import { estimateChatBodyTokens, estimateTextTokens, estimateTokens } from './estimate-tokens.ts'
 
 const request = (overrides: Partial<ChatRequest> = {}): ChatRequest => ({
   model: 'gpt-4o-mini',
@@ -113,5 +113,54 @@ describe('estimateTokens', () => {
       })
     )
     expect(tokens).toBe(3 + 4 + 1600)
+  })
+})
+
+describe('estimateChatBodyTokens', () => {
+  const text = 'Hello there, how are you doing today?'
+
+  it('weighs the text of a body as the canonical estimate does, erring high by its keys only', () => {
+    const fromBody = estimateChatBodyTokens({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: text }],
+    })
+    const canonical = estimateTokens(request())
+    expect(fromBody).toBe(canonical)
+    const withParts = estimateChatBodyTokens({
+      messages: [{ role: 'user', content: [{ type: 'text', text }] }],
+    })
+    expect(withParts).toBe(canonical)
+  })
+
+  it('weighs a media part as one image, however long its data (audio sent as base64)', () => {
+    const audio = (data: string) =>
+      estimateChatBodyTokens({
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'input_audio', input_audio: { data, format: 'wav' } }],
+          },
+        ],
+      })
+    expect(audio('UklGRg==')).toBe(audio('A'.repeat(1_000_000)))
+    expect(audio('A'.repeat(1_000_000))).toBe(3 + 4 + 1600)
+  })
+
+  it("counts Anthropic's system and either dialect's tools, with the tool-use preamble", () => {
+    const bare = estimateChatBodyTokens({ messages: [{ role: 'user', content: text }] })
+    const withSystem = estimateChatBodyTokens({
+      system: [{ type: 'text', text: 'Be brief.' }],
+      messages: [{ role: 'user', content: text }],
+    })
+    expect(withSystem - bare).toBe(estimateTextTokens('Be brief.'))
+    const withTools = estimateChatBodyTokens({
+      messages: [{ role: 'user', content: text }],
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }],
+    })
+    expect(withTools - bare).toBe(300 + 8 + estimateTextTokens('web_search'))
+  })
+
+  it('reads a body it cannot make sense of without throwing', () => {
+    expect(estimateChatBodyTokens({ messages: 'not a list', tools: {} })).toBe(3)
   })
 })

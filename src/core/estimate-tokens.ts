@@ -81,3 +81,48 @@ export const estimateTokens = (request: ChatRequest): number => {
   }
   return tokens
 }
+
+/** Content parts that carry media rather than text, in either dialect (an image, audio, a document or file). */
+const mediaPartTypes = new Set([
+  'image_url',
+  'image',
+  'input_image',
+  'input_audio',
+  'audio',
+  'document',
+  'file',
+  'input_file',
+])
+
+/** Every string in `value` weighed as text, but a media part, weighed as one image whatever its data's length. */
+const weighJson = (value: unknown): number => {
+  if (typeof value === 'string') return estimateTextTokens(value)
+  if (Array.isArray(value)) {
+    let tokens = 0
+    for (const item of value) tokens += weighJson(item)
+    return tokens
+  }
+  if (typeof value !== 'object' || value === null) return 0
+  const object = value as Record<string, unknown>
+  if (typeof object.type === 'string' && mediaPartTypes.has(object.type)) return imageTokens
+  let tokens = 0
+  for (const key in object) if (key !== 'type' && key !== 'role') tokens += weighJson(object[key])
+  return tokens
+}
+
+/**
+ * The estimate of a chat request read from its body as the client sent it (OpenAI's `messages`, Anthropic's `system`
+ * and `messages`, either's `tools`), for a body the canonical form cannot hold: fields and parts only an upstream of
+ * the client's own dialect takes (`n`, `logprobs`, audio input, server tools...), which a passthrough forwards as
+ * they are. The same weights as `estimateTokens`; keys and ids count as text, so it errs high.
+ */
+export const estimateChatBodyTokens = (body: Record<string, unknown>): number => {
+  let tokens = requestOverheadTokens + weighJson(body.system)
+  if (Array.isArray(body.messages))
+    for (const message of body.messages) tokens += messageOverheadTokens + weighJson(message)
+  if (Array.isArray(body.tools) && body.tools.length > 0) {
+    tokens += toolUsePreambleTokens
+    for (const tool of body.tools) tokens += toolOverheadTokens + weighJson(tool)
+  }
+  return tokens
+}

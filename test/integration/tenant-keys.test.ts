@@ -167,6 +167,36 @@ describe('tenant keys across two instances', () => {
     expect(row.unpriced_requests).toBe(0)
   })
 
+  it('passes what a same-dialect upstream takes but the canonical form has no place for, as the master key does', async () => {
+    // A key with limits has its prompt's tokens estimated: that estimate must not refuse what a passthrough forwards
+    // (here `n`, `logprobs` and an audio part, which a conversion to another dialect would refuse with a 400).
+    const { key } = await createKey({ tenant: 'acme', limits: { rpm: 1_000, tpm: 1_000_000 } })
+    const sent = async (apiKey: string) =>
+      await fetch(`${gateways[0].url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gpt-4o-mini',
+          n: 2,
+          logprobs: true,
+          max_tokens: 20,
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'What is said here?' },
+                { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } },
+              ],
+            },
+          ],
+        }),
+      })
+    const master = await sent(masterKey)
+    expect(master.status).toBe(200)
+    const tenant = await sent(key)
+    expect({ status: tenant.status, body: await tenant.text() }).toMatchObject({ status: 200 })
+  })
+
   it("refuses a model outside the key's list with a 403 naming it", async () => {
     const { key } = await createKey({ tenant: 'acme', allowedModels: ['openai/gpt-4o-mini'] })
     expect(await statusOf(chat(gateways[0], key))).toBe(200)
