@@ -4,10 +4,9 @@
  * handler directly. Behind any `app.use`, it runs a request through its middleware chain instead, an async function
  * per layer and another around the whole (`compose`), each awaiting the next: nine promises of a plain call's 37, and
  * about 2 to 4% of its instructions (`bench/measure-cost.ts plain` with `MEASURE_CALLGRIND`, docs/benchmark.md).
- * Middleware added to the API app with `use` does not reach these routes: what they need goes here. What the API app's
- * middleware does
- * for `/v1` (the request's context, then the body limit and the key) the handler does here itself, in the same order,
- * as plain calls: a refusal is thrown, and answered by the same `onError` in the client's dialect.
+ * What the API app's middleware does for `/v1` (the request's context, then the body limit and the key) the handler
+ * does here itself, in the same order, as plain calls: a refusal is thrown, and answered by the same `onError` in the
+ * client's dialect. Middleware added to the API app with `use` does not reach these routes: what they need goes here.
  *
  * Whatever this app does not serve (another path, another method, a `HEAD`) is handed to the API app as it came, by
  * this app's not-found handler.

@@ -10,7 +10,7 @@ import type { Deps } from '../deps.ts'
 import type { CacheSession, PromptCache } from '../core/cache/prompt-cache.ts'
 import type { CallRoute, ServedBy } from '../core/chat-call.ts'
 import { resumeAfterLeader } from '../core/cache/resume-follower.ts'
-import type { GatewayError } from '../core/errors.ts'
+import { GatewayError } from '../core/errors.ts'
 import type { Executor } from '../core/execute.ts'
 import type { UsageEvent } from '../core/usage.ts'
 import {
@@ -330,7 +330,9 @@ const estimateChatTokens = (
   let canonical: ChatRequest
   try {
     canonical = toCanonical()
-  } catch {
+  } catch (error) {
+    // The conversion's refusal (a 400 naming the field); anything else is a fault of the gateway's.
+    if (!(error instanceof GatewayError)) throw error
     return estimateChatBodyTokens(body)
   }
   return estimateTokens(canonical)
