@@ -114,7 +114,8 @@ const weighJson = (value: unknown): number => {
  * The estimate of a chat request read from its body as the client sent it (OpenAI's `messages`, Anthropic's `system`
  * and `messages`, either's `tools`), for a body the canonical form cannot hold: fields and parts only an upstream of
  * the client's own dialect takes (`n`, `logprobs`, audio input, server tools...), which a passthrough forwards as
- * they are. The same weights as `estimateTokens`; keys and ids count as text, so it errs high.
+ * they are. The same weights as `estimateTokens`; every string value counts as text (ids and names too, which the
+ * canonical form drops), so it errs high; key names and `type` / `role` values do not count.
  */
 export const estimateChatBodyTokens = (body: Record<string, unknown>): number => {
   let tokens = requestOverheadTokens + weighJson(body.system)
