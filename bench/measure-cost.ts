@@ -455,6 +455,8 @@ const report = (rows: readonly Awaited<ReturnType<typeof measureInterleaved>>[nu
  * this one's in the same interleaved rounds, over the same mock, with stores of its own. A change to the hot path is
  * judged by `gateway/baseline`, which a machine whose speed drifts between runs moves far less than it moves the
  * figures of two runs (`git worktree add ../before HEAD~1`, link its `node_modules`, build it). Not for `plain-tenant`.
+ * `MEASURE_BASELINE_NODE_FLAGS` gives the baseline Node flags of its own, after the gateway's: with this checkout as
+ * the baseline, it compares two settings of one build (`--max-semi-space-size=16` against the shipped 32, say).
  */
 const startBaseline = async (): Promise<{
   url: string
@@ -478,7 +480,15 @@ const startBaseline = async (): Promise<{
     bin: join(checkout, 'bin', 'gatehouse.js'),
     // Started as the gateway is (`startBenchProcesses`): the GC probe and the run's own flags too, or the two would
     // not be measured alike (the probe's work alone made the gateway cost more than the same build as baseline).
-    nodeOptions: [...serveNodeFlags, '--import', gcProbe, ...gatewayNodeOptions],
+    // `MEASURE_BASELINE_NODE_FLAGS` after them: the same checkout as its own baseline with other flags (a later V8
+    // flag wins) compares two settings in the same rounds.
+    nodeOptions: [
+      ...serveNodeFlags,
+      '--import',
+      gcProbe,
+      ...gatewayNodeOptions,
+      ...nodeFlagsFromEnv('MEASURE_BASELINE_NODE_FLAGS'),
+    ],
     env: { ...baselineStores.env, GATEHOUSE_BENCH_GC_DIR: processes.gcDirectory },
     wrapper: callgrindWrapper,
   })

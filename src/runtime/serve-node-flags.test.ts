@@ -55,12 +55,12 @@ describe('serve node flags', () => {
     ])
     expect(withServeNodeFlags(['--no-single-threaded-gc'])).toEqual([
       '--no-single-threaded-gc',
-      '--max-semi-space-size=32',
+      '--max-semi-space-size=16',
       '--heap-growing-percent=50',
     ])
     expect(withServeNodeFlags(['--heap-growing-percent=0'])).toEqual([
       '--heap-growing-percent=0',
-      '--max-semi-space-size=32',
+      '--max-semi-space-size=16',
       '--single-threaded-gc',
     ])
   })

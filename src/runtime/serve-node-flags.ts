@@ -5,13 +5,15 @@ import { setFlagsFromString } from 'node:v8'
  * and the benchmark starts the gateway with them. A flag the operator set already (on the command line or in
  * `NODE_OPTIONS`) is left as they set it.
  *
- * `--max-semi-space-size=32` (MiB; V8's default on 64-bit is 16): every request leaves tens of kilobytes of short-lived
- * objects behind, and with 64 requests in flight a small young generation is scavenged so often that objects of the
- * requests still in flight are copied again and again, and promoted. At 32 the gateway spent about a tenth less CPU
- * per plain request (`bench/measure-cost.ts`, four interleaved runs: 1.69 and 1.69 times the reference proxy against
- * 1.87 and 2.00), most of it in V8's collector threads; at 64 the peak RSS of 500 paced streams rose past 300 MiB.
- * V8 reads the size when the heap is made, so it cannot be set from inside the running process.
- *
+ * `--max-semi-space-size=16` (MiB): V8's own default on 64-bit today, set so that it stays the gateway's whatever a
+ * Node release picks. The young generation's size trades the number of scavenges against their length. With 500
+ * streams at once, a scavenge keeps what the streams begun since the last one hold for their lives, so its pause grows
+ * with the young generation: 4.5 to 5.8 ms a scavenge at 16 MiB against 6 to 9 at 32, which is what the chunks of
+ * every stream wait out (the paced streams' added delay p99 follows it), and a peak RSS of 195 against 252 MiB
+ * (`npm run bench`, 2026-12-07). Plain requests cost the same at 8, 16 or 32: 493k against 510k instructions a request
+ * at 16 and 32 (`bench/measure-cost.ts` under callgrind, both slot orders; 8 within 2% of 16). The 32 shipped until
+ * then had been chosen by CPU time (a tenth less per request), measured when V8 still scavenged on helper threads and
+ * on a machine where CPU time moves by more than that from run to run.
  * `--single-threaded-gc`: V8 collects on the main thread alone, without helper threads (no parallel scavenges, no
  * concurrent marking). With a local model generating, its worker thread keeps a core busy; a parallel scavenge then
  * stalls the event loop until its helper tasks get a core, and the helpers compete with the model. With the flag, the
@@ -32,7 +34,7 @@ import { setFlagsFromString } from 'node:v8'
  * (V8's own choice).
  */
 export const serveNodeFlags: readonly string[] = [
-  '--max-semi-space-size=32',
+  '--max-semi-space-size=16',
   '--single-threaded-gc',
   '--heap-growing-percent=50',
 ]
