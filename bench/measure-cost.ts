@@ -362,7 +362,11 @@ const readPromises = async (pid: number): Promise<number | null> => {
  * three rounds). Under valgrind the gateway runs some fifty times slower: a few thousand requests take minutes (with
  * fewer than about 3,000 the warm-up leaves the JIT unsettled: 1,850k instructions a plain request after 1,000, 470k
  * after 3,000), and only the instructions mean anything (the CPU times are valgrind's, and the reference is not run
- * under it). Needs valgrind on the PATH (Debian's `valgrind`).
+ * under it). Whatever the gateway does by the clock covers fifty times fewer requests: a tenant key's quota blocks
+ * (`limits.blockMs`, 200 ms) hold a few requests instead of hundreds, so `plain-tenant` ran 0.12 to 0.14 Redis scripts
+ * a request (0.02 at full speed) and its tenant key came out anywhere from 516k to 666k instructions a request from one
+ * run to the next; `BENCH_BLOCK_MS=5000` (the most the config takes) brings it to 0.05 (506k against 438k for the
+ * master key). Needs valgrind on the PATH (Debian's `valgrind`).
  */
 const callgrind = process.env.MEASURE_CALLGRIND === '1'
 const callgrindDirectory = callgrind ? mkdtempSync(join(tmpdir(), 'gatehouse-callgrind-')) : null
