@@ -7,7 +7,9 @@
  * tool to each target for the measured batch (`MEASURE_ATTACH='strace -c -f -p {pid}'` counts system calls; `perf
  * record ... -p {pid}` samples the kernel and V8's internals too, read by `read-perf-script.ts`, which says how), and
  * `MEASURE_PROMISES=1` counts the promises each target's main thread makes per request (`promise-probe.mjs`; a
- * counting run: the probe's hook makes every promise dearer, so its CPU figures are not the targets' own).
+ * counting run: the probe's hook makes every promise dearer, so its CPU figures are not the targets' own), and
+ * `MEASURE_HEAP=1` the bytes each allocates per request, garbage included, with profiles that say by whom
+ * (`heap-sampling-probe.mjs`, `read-heap-profile.ts`).
  *
  * Each target gets a warm-up of the same size first (so that the JIT has settled), then the measured requests in
  * `MEASURE_ROUNDS` (default 5) interleaved batches, at 64 connections, through autocannon in this process: a machine
@@ -33,7 +35,15 @@
  * itself (`direct`: its own CPU per answer).
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -49,6 +59,7 @@ import {
 import { benchSettings, chatRequestBody } from './bench-settings.ts'
 import { createBenchTenant } from './create-bench-tenant.ts'
 import { readCpuSeconds } from './read-cpu-seconds.ts'
+import { addAllocations, type Allocations, type HeapProfile } from './read-heap-profile.ts'
 import { readJsonLine, spawnPinned, stopChild } from './spawn-pinned.ts'
 import { transpileToCache } from './transpile-to-cache.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
@@ -200,6 +211,8 @@ type Target = {
   redis?: { pid: number | null }
   /** Runs under callgrind (`MEASURE_CALLGRIND`): its batches are counted in instructions too. */
   callgrind?: boolean
+  /** Has the heap sampling probe (`MEASURE_HEAP`): its batches are profiled by allocation too. */
+  heapSampled?: boolean
 }
 type Tally = {
   cpuSeconds: number
@@ -210,6 +223,8 @@ type Tally = {
   redis: { cpuSeconds: number | null; scripts: number; scriptMicros: number }
   /** Instructions of the measured batches (`MEASURE_CALLGRIND`); `null` for a target not under callgrind. */
   instructions: number | null
+  /** The heap profiles of its measured batches (`MEASURE_HEAP`), as the probe will have written them. */
+  heapFiles: string[]
 }
 
 /** One measured batch of `amount` requests against `target`, added to its tally. */
@@ -221,10 +236,15 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
   const redisBefore = redisPid === null ? null : readCpuSeconds(redisPid)
   const scriptsBefore = target.redis === undefined ? null : await readScriptStats()
   if (target.callgrind === true) callgrindControl('-z', target.pid)
+  const heapFile = target.heapSampled === true ? await startHeapSampling(target.pid) : null
   const before = readCpuSeconds(target.pid) ?? 0
   const threadsBefore = threadSeconds(target.pid)
   const result = await drive(target, amount)
   const after = readCpuSeconds(target.pid) ?? 0
+  if (heapFile !== null) {
+    process.kill(target.pid, 'SIGUSR2')
+    tally.heapFiles.push(heapFile)
+  }
   if (target.callgrind === true && tally.instructions !== null) {
     callgrindControl('-d', target.pid)
     tally.instructions += readLastDumpTotal(target.pid)
@@ -293,6 +313,7 @@ const measureInterleaved = async (
     attachedOutput: '',
     redis: { cpuSeconds: 0, scripts: 0, scriptMicros: 0 },
     instructions: target.callgrind === true ? 0 : null,
+    heapFiles: [],
   }))
   const perRound = Math.ceil(requests / rounds)
   for (let round = 0; round < rounds; round += 1) {
@@ -302,6 +323,9 @@ const measureInterleaved = async (
     }
   }
   const measured = perRound * rounds
+  const allocated = await Promise.all(
+    targets.map((target, index) => readHeapSampling(target, tallies[index].heapFiles, measured))
+  )
   return targets.map((target, index) => {
     const tally = tallies[index]
     const threads = [...tally.threads.values()]
@@ -322,11 +346,60 @@ const measureInterleaved = async (
       cpuMicros: (tally.cpuSeconds * 1e6) / measured,
       promises: tally.promises === null ? null : tally.promises / measured,
       instructions: tally.instructions === null ? null : tally.instructions / measured,
+      allocated: allocated[index],
       threads,
       attachedOutput: tally.attachedOutput,
       redis,
     }
   })
+}
+
+/**
+ * `MEASURE_HEAP=1` (`plain`, `plain-tenant`, `stream`, `stream-no-usage`): V8's sampling heap profiler in the gateway,
+ * a baseline gateway and the reference (`heap-sampling-probe.mjs`, preloaded), over each measured batch: the bytes a
+ * request allocates, garbage included, and the profiles kept for `read-heap-profile.ts`, which says by whom (the
+ * command is printed). Sampling slows the targets: a heap run's CPU figures are not their own.
+ */
+const heapSampling = process.env.MEASURE_HEAP === '1'
+const heapProbeFlags = heapSampling
+  ? ['--import', fileURLToPath(new URL('./heap-sampling-probe.mjs', import.meta.url))]
+  : []
+/** Where the profiles are kept after the run (the processes' folder goes with them). */
+const heapDirectory = heapSampling ? mkdtempSync(join(tmpdir(), 'gatehouse-heap-')) : null
+const heapBatches = new Map<number, number>()
+
+/** Starts sampling in `pid` (its probe counts the signals): the file its profile will be written to when stopped. */
+const startHeapSampling = async (pid: number): Promise<string> => {
+  const batch = heapBatches.get(pid) ?? 0
+  heapBatches.set(pid, batch + 1)
+  process.kill(pid, 'SIGUSR2')
+  // The signal is handled on the target's event loop: let it start before the first request.
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  return join(processes.gcDirectory, `${pid}.${batch}.heapprofile`)
+}
+
+/** A target's bytes allocated per request from its batches' profiles (kept in `heapDirectory`); `null` without. */
+const readHeapSampling = async (
+  target: Target,
+  files: readonly string[],
+  measured: number
+): Promise<{ bytes: number; kept: string } | null> => {
+  if (files.length === 0 || heapDirectory === null) return null
+  let allocations: Allocations | undefined
+  const name = target.name.replaceAll(' ', '-')
+  for (const [index, file] of files.entries()) {
+    for (let waited = 0; !existsSync(file); waited += 100) {
+      if (waited > 30_000) throw new Error(`${target.name}: no heap profile at ${file}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const kept = join(heapDirectory, `${name}.${index}.heapprofile`)
+    copyFileSync(file, kept)
+    allocations = addAllocations(JSON.parse(readFileSync(kept, 'utf8')) as HeapProfile, allocations)
+  }
+  return {
+    bytes: allocations!.total / measured,
+    kept: `node --import tsx bench/read-heap-profile.ts ${join(heapDirectory, `${name}.*.heapprofile`)} --per ${measured}`,
+  }
 }
 
 /** `MEASURE_PROMISES=1`: the probe preloaded into the gateway and the reference (`promise-probe.mjs`). */
@@ -422,6 +495,7 @@ const stores = await prepareBenchStores({
 /** The gateway's Node flags of the run's own, which a `MEASURE_BASELINE` gateway gets too. */
 const gatewayNodeOptions = [
   ...promiseProbeFlags,
+  ...heapProbeFlags,
   ...(callgrind ? ['--predictable'] : []),
   ...nodeFlagsFromEnv('BENCH_GATEWAY_NODE_FLAGS'),
 ]
@@ -431,7 +505,11 @@ const processes = await startBenchProcesses({
   gatewayConfig: stores.config,
   gatewayLogPath: join(tmpdir(), `gatehouse-measure-cost-${process.pid}.log`),
   gatewayNodeOptions,
-  referenceNodeOptions: [...promiseProbeFlags, ...nodeFlagsFromEnv('BENCH_REFERENCE_NODE_FLAGS')],
+  referenceNodeOptions: [
+    ...promiseProbeFlags,
+    ...heapProbeFlags,
+    ...nodeFlagsFromEnv('BENCH_REFERENCE_NODE_FLAGS'),
+  ],
 })
 
 /** Each row's CPU per request, by thread, and what an attached tool printed. */
@@ -448,8 +526,12 @@ const report = (rows: readonly Awaited<ReturnType<typeof measureInterleaved>>[nu
       row.instructions === null
         ? ''
         : `; ${(row.instructions / 1000).toFixed(1)}k instructions per request (callgrind)`
+    const allocated =
+      row.allocated === null
+        ? ''
+        : `; ${(row.allocated.bytes / 1024).toFixed(1)} KiB allocated per request (by whom: ${row.allocated.kept})`
     console.log(
-      `${row.name.padEnd(10)} ${kind}: ${row.cpuMicros.toFixed(1)} µs CPU per request (threads: ${threads})${promises}${instructions}`
+      `${row.name.padEnd(10)} ${kind}: ${row.cpuMicros.toFixed(1)} µs CPU per request (threads: ${threads})${promises}${instructions}${allocated}`
     )
   }
 }
@@ -557,6 +639,7 @@ const measureChat = async (rounds: number) => {
       name: 'reference',
       url: processes.reference.url,
       pid: processes.reference.pid,
+      heapSampled: heapSampling,
       request: chatRequest('any'),
     },
     {
@@ -564,6 +647,7 @@ const measureChat = async (rounds: number) => {
       url: processes.gateway.url,
       pid: processes.gateway.pid,
       callgrind,
+      heapSampled: heapSampling,
       request: chatRequest(benchSettings.masterKey),
     },
   ]
@@ -577,6 +661,7 @@ const measureChat = async (rounds: number) => {
       url: processes.gateway.url,
       pid: processes.gateway.pid,
       callgrind,
+      heapSampled: heapSampling,
       request: chatRequest(key),
       redis: { pid: stores.redisPid },
     })
@@ -590,6 +675,7 @@ const measureChat = async (rounds: number) => {
         url: baseline.url,
         pid: baseline.pid,
         callgrind,
+        heapSampled: heapSampling,
         request: chatRequest(benchSettings.masterKey),
       })
     if (floor !== null)
