@@ -46,6 +46,40 @@ import {
 import type { BudgetState } from './budgets.ts'
 import type { RateLimitState } from './rate-limits.ts'
 
+/**
+ * A limit's state as a request admitted from a block reports it: what the block has not used yet is still the key's.
+ * Every request of a busy key comes through here and `withUnusedCost`: the states are written out field by field, not
+ * spread with a property after it (`takeFrom` allocated 1,237 bytes a request against 1,393, `MEASURE_HEAP=1`).
+ */
+const withUnusedRequests = (
+  state: RateLimitState,
+  unusedRequests: number,
+  unusedTokens: number
+): RateLimitState => ({
+  scope: state.scope,
+  dimension: state.dimension,
+  limit: state.limit,
+  remaining:
+    state.dimension === 'requests'
+      ? state.remaining + unusedRequests
+      : state.dimension === 'tokens'
+        ? state.remaining + unusedTokens
+        : state.remaining,
+  resetMs: state.resetMs,
+})
+
+/** A budget's state as a request admitted from a block reports it: the block's unused reservation is not reserved. */
+const withUnusedCost = (state: BudgetState, unusedCost: number): BudgetState => ({
+  scope: state.scope,
+  period: state.period,
+  periodStart: state.periodStart,
+  periodEnd: state.periodEnd,
+  limitMicroUsd: state.limitMicroUsd,
+  spentMicroUsd: state.spentMicroUsd,
+  reservedMicroUsd: state.reservedMicroUsd - unusedCost,
+  remainingMicroUsd: state.remainingMicroUsd + unusedCost,
+})
+
 export type QuotaBlockOptions = {
   store: AdmissionStore & BlockAdmission
   clock: Clock
@@ -247,34 +281,11 @@ export const createQuotaBlockAdmission = (options: QuotaBlockOptions): QuotaBloc
     const unusedRequests = block.capacity.count - block.used
     const unusedTokens = block.capacity.tokens - block.tokensTaken
     const unusedCost = block.capacity.reservedMicroUsd - block.costTaken
-    // Every request of a busy key comes through here: the states are written out field by field, not spread with a
-    // property after it (this function allocated 1,237 bytes a request against 1,393, `MEASURE_HEAP=1`).
     const rateLimits: RateLimitState[] = []
     for (const state of block.rateLimits)
-      rateLimits.push({
-        scope: state.scope,
-        dimension: state.dimension,
-        limit: state.limit,
-        remaining:
-          state.dimension === 'requests'
-            ? state.remaining + unusedRequests
-            : state.dimension === 'tokens'
-              ? state.remaining + unusedTokens
-              : state.remaining,
-        resetMs: state.resetMs,
-      })
+      rateLimits.push(withUnusedRequests(state, unusedRequests, unusedTokens))
     const budgets: BudgetState[] = []
-    for (const state of block.budgets)
-      budgets.push({
-        scope: state.scope,
-        period: state.period,
-        periodStart: state.periodStart,
-        periodEnd: state.periodEnd,
-        limitMicroUsd: state.limitMicroUsd,
-        spentMicroUsd: state.spentMicroUsd,
-        reservedMicroUsd: state.reservedMicroUsd - unusedCost,
-        remainingMicroUsd: state.remainingMicroUsd + unusedCost,
-      })
+    for (const state of block.budgets) budgets.push(withUnusedCost(state, unusedCost))
     const decision: AdmissionDecision = { allowed: true, ticket, rateLimits, budgets }
     if (block.used >= block.capacity.count) closeBlock(block)
     return decision
