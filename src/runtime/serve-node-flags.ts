@@ -9,11 +9,13 @@ import { setFlagsFromString } from 'node:v8'
  * Node release picks. The young generation's size trades the number of scavenges against their length. With 500
  * streams at once, a scavenge keeps what the streams begun since the last one hold for their lives, so its pause grows
  * with the young generation: 4.5 to 5.8 ms a scavenge at 16 MiB against 6 to 9 at 32, which is what the chunks of
- * every stream wait out (the paced streams' added delay p99 follows it), and a peak RSS of 195 against 252 MiB
- * (`npm run bench`, 2026-12-07). Plain requests cost the same at 8, 16 or 32: 493k against 510k instructions a request
- * at 16 and 32 (`bench/measure-cost.ts` under callgrind, both slot orders; 8 within 2% of 16). The 32 shipped until
- * then had been chosen by CPU time (a tenth less per request), measured when V8 still scavenged on helper threads and
- * on a machine where CPU time moves by more than that from run to run.
+ * every stream wait out (the paced streams' added delay p99 follows it), and a peak RSS of 196 to 223 against 252 to
+ * 261 MiB (`npm run bench`, 2026-12-07). Plain requests cost about the same: 493k against 510k instructions a request
+ * at 16 and 32 (`bench/measure-cost.ts` under callgrind, both slot orders; 8 within 2% of 16), and at full rate the
+ * gateway scavenges twice as often for some 2% more of its time, within the run-to-run noise of the throughput
+ * ratio. The 32 shipped until then had been chosen by CPU time (a tenth less per request), measured when V8 still
+ * scavenged on helper threads, on a machine where CPU time moves by more than that from run to run.
+ *
  * `--single-threaded-gc`: V8 collects on the main thread alone, without helper threads (no parallel scavenges, no
  * concurrent marking). With a local model generating, its worker thread keeps a core busy; a parallel scavenge then
  * stalls the event loop until its helper tasks get a core, and the helpers compete with the model. With the flag, the
