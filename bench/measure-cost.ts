@@ -542,7 +542,7 @@ const report = (rows: readonly Awaited<ReturnType<typeof measureInterleaved>>[nu
  * judged by `gateway/baseline`, which a machine whose speed drifts between runs moves far less than it moves the
  * figures of two runs (`git worktree add ../before HEAD~1`, link its `node_modules`, build it). Not for `plain-tenant`.
  * `MEASURE_BASELINE_NODE_FLAGS` gives the baseline Node flags of its own, after the gateway's: with this checkout as
- * the baseline, it compares two settings of one build (`--max-semi-space-size=16` against the shipped 32, say).
+ * the baseline, it compares two settings of one build (`--max-semi-space-size=32` against the shipped 16, say).
  */
 const startBaseline = async (): Promise<{
   url: string
