@@ -221,8 +221,12 @@ type Tally = {
   threads: Map<string, { name: string; seconds: number }>
   attachedOutput: string
   redis: { cpuSeconds: number | null; scripts: number; scriptMicros: number }
-  /** Instructions of the measured batches (`MEASURE_CALLGRIND`); `null` for a target not under callgrind. */
+  /**
+   * Instructions of the measured batches (`MEASURE_CALLGRIND`), V8's optimizing compiler's left out (`compiler`); `null`
+   * for a target not under callgrind.
+   */
   instructions: number | null
+  compilerInstructions: number
   /** The heap profiles of its measured batches (`MEASURE_HEAP`), as the probe will have written them. */
   heapFiles: string[]
 }
@@ -247,7 +251,9 @@ const measureBatch = async (target: Target, amount: number, tally: Tally): Promi
   }
   if (target.callgrind === true && tally.instructions !== null) {
     callgrindControl('-d', target.pid)
-    tally.instructions += readLastDumpTotal(target.pid)
+    const dump = readLastDump(target.pid)
+    tally.instructions += dump.total - dump.compiler
+    tally.compilerInstructions += dump.compiler
   }
   const redisAfter = redisPid === null ? null : readCpuSeconds(redisPid)
   const scriptsAfter = target.redis === undefined ? null : await readScriptStats()
@@ -313,6 +319,7 @@ const measureInterleaved = async (
     attachedOutput: '',
     redis: { cpuSeconds: 0, scripts: 0, scriptMicros: 0 },
     instructions: target.callgrind === true ? 0 : null,
+    compilerInstructions: 0,
     heapFiles: [],
   }))
   const perRound = Math.ceil(requests / rounds)
@@ -346,6 +353,7 @@ const measureInterleaved = async (
       cpuMicros: (tally.cpuSeconds * 1e6) / measured,
       promises: tally.promises === null ? null : tally.promises / measured,
       instructions: tally.instructions === null ? null : tally.instructions / measured,
+      compilerInstructions: tally.compilerInstructions / measured,
       allocated: allocated[index],
       threads,
       attachedOutput: tally.attachedOutput,
@@ -442,6 +450,11 @@ const readPromises = async (pid: number): Promise<number | null> => {
  * master key). Needs valgrind on the PATH (Debian's `valgrind`).
  */
 const callgrind = process.env.MEASURE_CALLGRIND === '1'
+/**
+ * `MEASURE_CALLGRIND_KEEP` (a folder): each measured batch's dump is copied there, for `callgrind_annotate`, which
+ * names Node's and V8's own functions (the JSON parser, the collector, the string table) but not compiled JavaScript.
+ */
+const keptDumps = process.env.MEASURE_CALLGRIND_KEEP || undefined
 const callgrindDirectory = callgrind ? mkdtempSync(join(tmpdir(), 'gatehouse-callgrind-')) : null
 const callgrindWrapper =
   callgrindDirectory === null
@@ -464,10 +477,36 @@ const callgrindControl = (option: '-z' | '-d', pid: number): void => {
 }
 
 /**
- * The instructions (`totals:`) of the dump `callgrind_control -d` just made of `pid`, whose file is then removed, so
- * that the next dump is the only one there (callgrind names them `callgrind.<pid>.<n>`; `callgrind.<pid>` stays empty).
+ * What the optimizing compiler cost in a dump: the inclusive count of V8's `Compiler::CompileOptimized`, as
+ * `callgrind_annotate` gives it. Under `--predictable` Turbofan runs on the main thread, when a function gets hot: in
+ * the first tens of thousands of requests at full speed, and still in the measured batches after the few thousand of
+ * a warm-up under valgrind. It was 16% of a plain request's instructions in one batch and a different share in the
+ * next, which made the same build count 483k in one slot and 549k in the other (2026-12-07); counted apart, what is
+ * left is the steady state that a build's change moves.
  */
-const readLastDumpTotal = (pid: number): number => {
+const compilerInstructions = (file: string): number => {
+  const annotated = execFileSync(
+    'callgrind_annotate',
+    ['--inclusive=yes', '--threshold=100', file],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    }
+  )
+  let total = 0
+  for (const line of annotated.split('\n')) {
+    const match = /^\s*([\d,]+)\s.*:v8::internal::Compiler::CompileOptimized\(/.exec(line)
+    if (match !== null) total += Number(match[1].replaceAll(',', ''))
+  }
+  return total
+}
+
+/**
+ * The instructions (`totals:`) of the dump `callgrind_control -d` just made of `pid`, and the optimizing compiler's
+ * share of them; the file is then removed (copied to `MEASURE_CALLGRIND_KEEP` first), so that the next dump is the
+ * only one there (callgrind names them `callgrind.<pid>.<n>`; `callgrind.<pid>` stays empty).
+ */
+const readLastDump = (pid: number): { total: number; compiler: number } => {
   if (callgrindDirectory === null) throw new Error('not under callgrind')
   const pattern = new RegExp(`^callgrind\\.${pid}\\.\\d+$`)
   const dumps = readdirSync(callgrindDirectory)
@@ -476,10 +515,13 @@ const readLastDumpTotal = (pid: number): number => {
   if (dumps.length !== 1)
     throw new Error(`expected one callgrind dump of ${pid}, found: ${dumps.join(', ') || 'none'}`)
   const text = readFileSync(dumps[0], 'utf8')
-  rmSync(dumps[0])
   const total = /^totals:\s*(\d+)/m.exec(text)
   if (total === null) throw new Error(`no totals in ${dumps[0]}`)
-  return Number(total[1])
+  const compiler = compilerInstructions(dumps[0])
+  if (keptDumps !== undefined)
+    copyFileSync(dumps[0], join(keptDumps, `callgrind.${pid}.${Date.now()}`))
+  rmSync(dumps[0])
+  return { total: Number(total[1]), compiler }
 }
 
 // The gateway's usage store in a fresh temporary folder (never the checkout's `./data/`), removed at the end.
@@ -525,7 +567,7 @@ const report = (rows: readonly Awaited<ReturnType<typeof measureInterleaved>>[nu
     const instructions =
       row.instructions === null
         ? ''
-        : `; ${(row.instructions / 1000).toFixed(1)}k instructions per request (callgrind)`
+        : `; ${(row.instructions / 1000).toFixed(1)}k instructions per request (callgrind; V8's optimizing compiler apart, ${(row.compilerInstructions / 1000).toFixed(1)}k more)`
     const allocated =
       row.allocated === null
         ? ''
