@@ -3,6 +3,13 @@
  * embeddings). A count the upstream did not send stays `null`: unknown is not zero.
  * https://platform.openai.com/docs/api-reference/chat/object#chat/object-usage
  */
+import {
+  isJsonKey,
+  jsonKey,
+  readJsonNumber,
+  scanJsonObject,
+  type JsonMemberVisitor,
+} from '../shared/scan-json.ts'
 import type { Usage } from '../spec/chat-types.ts'
 
 const count = (value: unknown): number | null =>
@@ -44,5 +51,104 @@ export const convertOpenAIResponsesUsage = (usage: unknown): Usage | null => {
     cachedInputTokens: count(inputDetails?.cached_tokens),
     cacheWriteInputTokens: null,
     reasoningTokens: count(outputDetails?.reasoning_tokens),
+  }
+}
+
+type ScannedUsage = {
+  inputTokens: number | null
+  outputTokens: number | null
+  cachedInputTokens: number | null
+  cacheWriteInputTokens: number | null
+  reasoningTokens: number | null
+  /** A nested object that could not be read: the whole usage is then read by `JSON.parse`. */
+  unreadable: boolean
+}
+
+const keys = {
+  promptTokens: jsonKey('prompt_tokens'),
+  completionTokens: jsonKey('completion_tokens'),
+  promptDetails: jsonKey('prompt_tokens_details'),
+  completionDetails: jsonKey('completion_tokens_details'),
+  cachedTokens: jsonKey('cached_tokens'),
+  cacheWriteTokens: jsonKey('cache_write_tokens'),
+  reasoningTokens: jsonKey('reasoning_tokens'),
+}
+
+/** `count` of the value from `start` to `end`: a finite JSON number, else `null`. */
+const countAt = (bytes: Uint8Array, start: number, end: number): number | null => {
+  const value = readJsonNumber(bytes, start, end)
+  return value !== undefined && Number.isFinite(value) ? value : null
+}
+
+const visitPromptDetails: JsonMemberVisitor<ScannedUsage> = (
+  bytes,
+  key,
+  keyEnd,
+  start,
+  end,
+  usage
+) => {
+  if (isJsonKey(bytes, key, keyEnd, keys.cachedTokens))
+    usage.cachedInputTokens = countAt(bytes, start, end)
+  else if (isJsonKey(bytes, key, keyEnd, keys.cacheWriteTokens))
+    usage.cacheWriteInputTokens = countAt(bytes, start, end)
+}
+
+const visitCompletionDetails: JsonMemberVisitor<ScannedUsage> = (
+  bytes,
+  key,
+  keyEnd,
+  start,
+  end,
+  usage
+) => {
+  if (isJsonKey(bytes, key, keyEnd, keys.reasoningTokens))
+    usage.reasoningTokens = countAt(bytes, start, end)
+}
+
+const visitUsage: JsonMemberVisitor<ScannedUsage> = (bytes, key, keyEnd, start, end, usage) => {
+  if (isJsonKey(bytes, key, keyEnd, keys.promptTokens))
+    usage.inputTokens = countAt(bytes, start, end)
+  else if (isJsonKey(bytes, key, keyEnd, keys.completionTokens))
+    usage.outputTokens = countAt(bytes, start, end)
+  else if (isJsonKey(bytes, key, keyEnd, keys.promptDetails)) {
+    // The last of duplicate keys wins, as in `JSON.parse`; a details member that is not an object counts nothing.
+    usage.cachedInputTokens = usage.cacheWriteInputTokens = null
+    if (bytes[start] === 0x7b && scanJsonObject(bytes, start, visitPromptDetails, usage) === -1)
+      usage.unreadable = true
+  } else if (isJsonKey(bytes, key, keyEnd, keys.completionDetails)) {
+    usage.reasoningTokens = null
+    if (bytes[start] === 0x7b && scanJsonObject(bytes, start, visitCompletionDetails, usage) === -1)
+      usage.unreadable = true
+  }
+}
+
+/**
+ * `convertOpenAIUsage` of the `usage` object whose `{` is at `start` of a body's bytes, read in place
+ * (`scan-json.ts`), with the index just past it; `undefined` when it is not an object this reads (then `JSON.parse`).
+ */
+export const scanOpenAIUsage = (
+  bytes: Uint8Array,
+  start: number
+): { usage: Usage; end: number } | undefined => {
+  const usage: ScannedUsage = {
+    inputTokens: null,
+    outputTokens: null,
+    cachedInputTokens: null,
+    cacheWriteInputTokens: null,
+    reasoningTokens: null,
+    unreadable: false,
+  }
+  const end = scanJsonObject(bytes, start, visitUsage, usage)
+  if (end === -1 || usage.unreadable) return undefined
+  return {
+    usage: {
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cachedInputTokens: usage.cachedInputTokens,
+      cacheWriteInputTokens: usage.cacheWriteInputTokens,
+      reasoningTokens: usage.reasoningTokens,
+    },
+    end,
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import chatToolCallsJson from './__fixtures__/chat-tool-calls.json?raw'
 import chatTextSse from './__fixtures__/chat-text.sse?raw'
 import chatReasoningVllmSse from './__fixtures__/chat-reasoning-vllm.sse?raw'
@@ -6,6 +6,8 @@ import chatErrorMidwaySse from './__fixtures__/chat-error-midway.sse?raw'
 import embeddingsJson from './__fixtures__/embeddings.json?raw'
 import { everyBytes } from './__fixtures__/replay-transport.ts'
 import { createOpenAIForwardTap, maxTappedJsonBytes } from './create-openai-forward-tap.ts'
+import { convertOpenAIUsage } from './convert-openai-usage.ts'
+import { extractOpenAIError } from './read-openai-error.ts'
 import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
 const feed = (
@@ -268,5 +270,131 @@ describe('createOpenAIForwardTap', () => {
     expect(feed({ operation: 'chat-completions', stream: false }, '<html>oops</html>')).toEqual({
       usage: null,
     })
+  })
+
+  it('reads a small body from its bytes, with the same result as parsing it whole', () => {
+    // What the tap learned from a body parsed whole, before it read the bytes (the oracle: the same readers). A body
+    // never repeats `model` (the walk takes the first, JSON.parse the last); a repeated `usage` is read as parsed.
+    const parsedWhole = (text: string) => {
+      let value: unknown
+      try {
+        value = JSON.parse(text)
+      } catch {
+        return { usage: null }
+      }
+      if (typeof value !== 'object' || value === null) return { usage: null }
+      const body = value as Record<string, unknown>
+      const error = extractOpenAIError(body)
+      if (error)
+        return {
+          usage: null,
+          error: error.type
+            ? { message: error.message, type: error.type }
+            : { message: error.message },
+        }
+      const usage = convertOpenAIUsage(body.usage)
+      return typeof body.model === 'string' ? { usage, model: body.model } : { usage }
+    }
+    const random = seededRandom(29)
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
+    const numbers = [
+      '0',
+      '31',
+      '-2',
+      '1.5',
+      '1e2',
+      '1e400',
+      'null',
+      '"7"',
+      'true',
+      '[1]',
+      '{}',
+      '007',
+    ]
+    const details = (names: readonly string[]) =>
+      `{${names
+        .filter(() => random() < 0.7)
+        .map((name) => `"${name}":${pick(numbers)}`)
+        .join(',')}}`
+    const usageMember = () => {
+      const members = [
+        `"prompt_tokens":${pick(numbers)}`,
+        `"completion_tokens" : ${pick(numbers)}`,
+        `"total_tokens":${pick(numbers)}`,
+        `"prompt_tokens_details":${pick([details(['cached_tokens', 'cache_write_tokens', 'audio_tokens']), 'null', '5'])}`,
+        `"completion_tokens_details":${pick([details(['reasoning_tokens', 'audio_tokens']), 'null'])}`,
+        `"prompt_tokens":${pick(numbers)}`,
+        '"cost_details":{"upstream":{"usage":{"prompt_tokens":99}}}',
+      ].filter(() => random() < 0.6)
+      return `"usage":${pick([`{${members.join(',')}}`, `{ ${members.join(' ,\n ')} }`, 'null', '3', '"x"'])}`
+    }
+    const content = () =>
+      JSON.stringify(
+        pick(['hi', 'say "usage": {"prompt_tokens": 1}', '"error"', 'é😀', '}{][', 'a\\b'])
+      )
+    const topMembers = () =>
+      [
+        `"id":"chatcmpl-1"`,
+        `"object":${pick(['"chat.completion"', '"error"', '"list"'])}`,
+        `"model":${pick(['"gpt-4o-mini"', '"m\\u00e9"', '"a\\"b"', '5', 'null'])}`,
+        `"choices":[{"index":0,"message":{"role":"assistant","content":${content()},"usage":{"prompt_tokens":1}}}]`,
+        usageMember(),
+        `"error":${pick(['null', '""', '"boom"', '{"message":"boom","type":"server_error"}', '{}'])}`,
+        `"message":"an error's message"`,
+        `"us\\u0061ge":{"prompt_tokens":4}`,
+        usageMember(),
+      ].filter(() => random() < 0.5)
+    let checked = 0
+    for (let round = 0; round < 3000; round += 1) {
+      const members = topMembers()
+      const text = pick([
+        `{${members.join(',')}}`,
+        ` \n{ ${members.join(' , ')} }\n`,
+        `{${members.join(',')}} trailing`,
+        `{${members.join(',')}`,
+        `[{${members.join(',')}}]`,
+      ])
+      const walked = feed({ operation: 'chat-completions', stream: false }, text)
+      let valid = true
+      try {
+        JSON.parse(text)
+      } catch {
+        valid = false
+      }
+      // Text that JSON.parse refuses only where the walk steps over it may still be read: never a throw, that is all.
+      if (valid) expect(walked, text).toEqual(parsedWhole(text))
+      else expect(walked, text).toHaveProperty('usage')
+      checked += valid ? 1 : 0
+    }
+    expect(checked).toBeGreaterThan(1000)
+  })
+
+  it('reads a small body without parsing it: what it steps over is matched, not validated', () => {
+    // JSON.parse refuses this body (a bare word inside the choices); the walk steps over the choices and reads the rest.
+    const text =
+      '{"model":"gpt-4o-mini","choices":[{"message":oops}],"usage":{"prompt_tokens":3,"completion_tokens":4}}'
+    expect(() => JSON.parse(text)).toThrow()
+    expect(feed({ operation: 'chat-completions', stream: false }, text)).toEqual({
+      model: 'gpt-4o-mini',
+      usage: {
+        inputTokens: 3,
+        outputTokens: 4,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
+    })
+  })
+
+  it('reads an answer as OpenAI sends it without JSON.parse', () => {
+    const parse = vi.spyOn(JSON, 'parse')
+    try {
+      const summary = feed({ operation: 'chat-completions', stream: false }, chatToolCallsJson)
+      expect(summary.usage?.inputTokens).toBe(1530)
+      expect(summary.model).toBe('gpt-4o-mini-2024-07-18')
+      expect(parse).not.toHaveBeenCalled()
+    } finally {
+      parse.mockRestore()
+    }
   })
 })

@@ -7,12 +7,23 @@
 import { createJsonTap } from '../shared/create-json-tap.ts'
 import { createQuotedFinder } from '../shared/find-quoted.ts'
 import { readJsonMember } from '../shared/read-json-member.ts'
+import {
+  closesAtEnd,
+  isJsonKey,
+  jsonKey,
+  lastJsonMemberValue,
+  readJsonString,
+  scanJsonObject,
+  skipJsonSpace,
+  skipJsonValue,
+  type JsonMemberVisitor,
+} from '../shared/scan-json.ts'
 import { createUtf8ChunkDecoder } from '../shared/decode-utf8-chunks.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Usage } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
-import { convertOpenAIUsage } from './convert-openai-usage.ts'
+import { convertOpenAIUsage, scanOpenAIUsage } from './convert-openai-usage.ts'
 import { createOpenAIResponsesTap } from './create-openai-responses-tap.ts'
 import { extractOpenAIError } from './read-openai-error.ts'
 
@@ -41,6 +52,60 @@ const learn = (value: unknown, learned: Learned): void => {
   if (learned.model === undefined && typeof body.model === 'string') learned.model = body.model
   const usage = convertOpenAIUsage(body.usage)
   if (usage) learned.usage = usage
+}
+
+const keys = { usage: jsonKey('usage'), model: jsonKey('model') }
+
+/** Stops the walk at the first `model` member, keeping where its value is. */
+const visitForModel: JsonMemberVisitor<{ start: number; end: number }> = (
+  bytes,
+  key,
+  keyEnd,
+  start,
+  end,
+  found
+) => {
+  if (!isJsonKey(bytes, key, keyEnd, keys.model)) return false
+  found.start = start
+  found.end = end
+  return true
+}
+
+/** Stateless use only (no `stream` option), so one serves every tap. */
+const decoder = new TextDecoder()
+
+/**
+ * What `summarizeBody` learns from a small body parsed whole, read from its bytes instead (`scan-json.ts`), without
+ * the answer built as objects: `usage`, the outermost object's last member, found from the end and read in place;
+ * `model`, one of its first, by walking its members from the start. The content between is never read, so a long
+ * answer costs what a short one does. Whatever this does not read with certainty is parsed after all (`undefined`):
+ * a body with an `"error"` in it (`extractOpenAIError` reads those), one without a `usage`, a `usage` that does not
+ * belong to the outermost object or is not read here, anything but a JSON object. It takes the first `model` where
+ * `JSON.parse` would keep the last of two; no answer repeats it.
+ */
+const summarizeBytes = (bytes: Uint8Array): ForwardSummary | undefined => {
+  const start = skipJsonSpace(bytes, 0)
+  if (bytes[start] !== 0x7b || findError(decoder.decode(bytes), 0) !== -1) return undefined
+  // No `usage` to be found (or one spelled with an escape): parsed whole, which is rare and settles it.
+  const usageAt = lastJsonMemberValue(bytes, keys.usage)
+  if (usageAt === -1) return undefined
+  let usage: Usage | null = null
+  let end: number
+  if (bytes[usageAt] === 0x7b) {
+    const scanned = scanOpenAIUsage(bytes, usageAt)
+    if (scanned === undefined) return undefined
+    usage = scanned.usage
+    end = scanned.end
+  } else end = skipJsonValue(bytes, usageAt)
+  if (end === -1 || !closesAtEnd(bytes, end)) return undefined
+  const learned: Learned = { usage }
+  const model = { start: -1, end: -1 }
+  if (scanJsonObject(bytes, start, visitForModel, model) === -1) return undefined
+  if (model.start !== -1) {
+    const name = readJsonString(bytes, model.start, model.end)
+    if (name !== undefined) learned.model = name
+  }
+  return summary(learned)
 }
 
 const summary = (learned: Learned): ForwardSummary => {
@@ -219,5 +284,5 @@ export const createOpenAIForwardTap = (options: {
   if (options.operation === 'responses') return createOpenAIResponsesTap(options)
   return options.operation === 'chat-completions' && options.stream
     ? new StreamTap()
-    : createJsonTap(summarizeBody, summarizeEnds)
+    : createJsonTap(summarizeBody, { bytes: summarizeBytes, ends: summarizeEnds })
 }

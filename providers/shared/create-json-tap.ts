@@ -7,22 +7,30 @@ const decoder = new TextDecoder()
 /** A JSON body larger than this is passed through without being read (the tap's memory stays bounded). */
 export const maxTappedJsonBytes = 8 * 1024 * 1024
 
-/** Bodies up to this size are parsed whole (faster than searching them); larger ones are read from their ends first. */
+/** Bodies up to this size are read whole (by `readers.bytes`, else parsed); larger ones from their ends first. */
 const wholeParseBytes = 8 * 1024
 
-/** How much of each end of a large body `summarizeEnds` sees. */
+/** How much of each end of a large body `readers.ends` sees. */
 export const endWindowBytes = 4 * 1024
+
+/** Faster readers of a body than `JSON.parse` and `summarize`; each answers `undefined` to ask for the full parse. */
+export type JsonTapReaders = {
+  /** A body up to `wholeParseBytes`, as its bytes (`scan-json.ts`). */
+  bytes?: (bytes: Uint8Array) => ForwardSummary | undefined
+  /** A larger body, as the text of its first and last `endWindowBytes`, where a dialect's `model` and `usage` sit. */
+  ends?: (ends: { head: string; tail: string }) => ForwardSummary | undefined
+}
 
 /**
  * The side parser of a non-streamed forwarded body, shared by the dialects: collects the bytes (up to
- * `maxTappedJsonBytes`) and reads them at `finish()`. A large body is first offered to `summarizeEnds` as the text of
- * its first and last `endWindowBytes` (where a dialect's `model` and `usage` sit), so that a 250 KB embeddings answer
- * is not parsed whole to count its tokens; `summarizeEnds` answers `undefined` to ask for the full parse, which
- * `summarize` then reads. Never throws.
+ * `maxTappedJsonBytes`) and reads them at `finish()`. A dialect's `readers` go first: `bytes` reads a small body by
+ * walking its bytes rather than building it as objects, and `ends` reads a large one from its ends, so that a 250 KB
+ * embeddings answer is not parsed whole to count its tokens; when they answer `undefined` (or there are none),
+ * `summarize` reads the body parsed whole. Never throws.
  */
 export const createJsonTap = (
   summarize: (value: unknown) => ForwardSummary,
-  summarizeEnds?: (ends: { head: string; tail: string }) => ForwardSummary | undefined
+  readers: JsonTapReaders = {}
 ): ForwardTap => {
   let parts: Uint8Array[] = []
   let size = 0
@@ -42,11 +50,20 @@ export const createJsonTap = (
       if (overflowed || parts.length === 0) return { usage: null }
       const bytes = concatBytes(parts, size)
       parts = []
-      if (summarizeEnds && bytes.byteLength > wholeParseBytes) {
+      if (bytes.byteLength <= wholeParseBytes) {
+        if (readers.bytes !== undefined) {
+          try {
+            const summary = readers.bytes(bytes)
+            if (summary !== undefined) return summary
+          } catch {
+            // Fall through to the full parse.
+          }
+        }
+      } else if (readers.ends !== undefined) {
         try {
           const head = decoder.decode(bytes.subarray(0, endWindowBytes))
           const tail = decoder.decode(bytes.subarray(bytes.byteLength - endWindowBytes))
-          const summary = summarizeEnds({ head, tail })
+          const summary = readers.ends({ head, tail })
           if (summary !== undefined) return summary
         } catch {
           // Fall through to the full parse.
