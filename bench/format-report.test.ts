@@ -25,7 +25,7 @@ const target = (
   warmupUpstreamRequests: Math.round(requestsPerSecond * 10),
   cpuMicrosPerRequest: { target: 990_000 / requestsPerSecond, redis: null },
   roundCpuMicrosPerRequest: [990_000 / requestsPerSecond, 990_000 / requestsPerSecond],
-  cpuPercent: { target: 99, mock: 30, loadGenerator: 40, redis: null, other: 2, ...cpu },
+  cpuPercent: { target: 99, mock: 30, loadGenerator: 40, redis: null, other: 2, steal: 0, ...cpu },
 })
 
 /** A target's run in a fixture, to change a figure. */
@@ -439,7 +439,7 @@ describe('formatReport', () => {
     expect(report.trimEnd().endsWith('RESULT: FAIL')).toBe(true)
   })
 
-  it('warns when core 1 set the pace or other processes were busy', () => {
+  it('warns when core 1 set the pace, other processes were busy or the hypervisor took the cores', () => {
     const data = result({ gatewayRate: 2400, gatewayStreams: 900, gatewayFixedP99: 2 })
     ran(data.runs[0], 'reference').cpuPercent = {
       target: 80,
@@ -447,6 +447,7 @@ describe('formatReport', () => {
       loadGenerator: 41,
       redis: null,
       other: 3,
+      steal: 24,
     }
     ran(data.runs[2], 'gateway').cpuPercent = {
       target: 70,
@@ -454,6 +455,7 @@ describe('formatReport', () => {
       loadGenerator: 30,
       redis: null,
       other: 35,
+      steal: 4,
     }
     const report = formatReport(data, judgeBenchmark(data))
     expect(report).toContain(
@@ -462,6 +464,10 @@ describe('formatReport', () => {
     expect(report).toContain(
       'streaming / gateway: other processes used 35% of a core: the machine was not quiet'
     )
+    expect(report).toContain(
+      'max-throughput / reference: the hypervisor took 24% of a core from this machine (steal time): the machine was not quiet'
+    )
+    expect(report).not.toContain('streaming / gateway: the hypervisor')
   })
 
   it('judges the converted streams on CPU per upstream chunk, responses over messages, with the ratio of each round', () => {

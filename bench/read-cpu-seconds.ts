@@ -39,14 +39,31 @@ export const readCpuSeconds = (pid: number): number | null => {
  * https://man7.org/linux/man-pages/man5/proc_stat.5.html
  */
 export const readMachineBusySeconds = (): number | null => {
+  const fields = machineCpuFields()
+  if (fields === null) return null
+  const [user, nice, system, , , irq, softirq, steal] = fields
+  const busy = [user, nice, system, irq, softirq, steal ?? 0].reduce((sum, value) => sum + value, 0)
+  return Number.isFinite(busy) ? busy / clockTicks() : null
+}
+
+/**
+ * Steal time of the whole machine, all cores summed (the `cpu` line's eighth field): time this virtual machine's
+ * cores were ready to run and the hypervisor ran something else. Part of `readMachineBusySeconds`, and none of the
+ * benchmark's processes': on a shared host it is what "the machine was not quiet" mostly was (2026-12-07: a fifth of
+ * the two cores at times).
+ */
+export const readMachineStealSeconds = (): number | null => {
+  const steal = machineCpuFields()?.[7]
+  return steal === undefined || !Number.isFinite(steal) ? null : steal / clockTicks()
+}
+
+/** The numbers of `/proc/stat`'s `cpu` line (user, nice, system, idle, iowait, irq, softirq, steal...), in ticks. */
+const machineCpuFields = (): number[] | null => {
   let stat: string
   try {
     stat = readFileSync('/proc/stat', 'utf8')
   } catch {
     return null
   }
-  const fields = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number)
-  const [user, nice, system, , , irq, softirq, steal] = fields
-  const busy = [user, nice, system, irq, softirq, steal ?? 0].reduce((sum, value) => sum + value, 0)
-  return Number.isFinite(busy) ? busy / clockTicks() : null
+  return stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number)
 }

@@ -29,7 +29,11 @@ import { preflight, preflightConversion } from './preflight.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
 import type { BenchDatabase, BenchStores } from './prepare-bench-stores.ts'
 import { checkPinning } from './spawn-pinned.ts'
-import { readCpuSeconds, readMachineBusySeconds } from './read-cpu-seconds.ts'
+import {
+  readCpuSeconds,
+  readMachineBusySeconds,
+  readMachineStealSeconds,
+} from './read-cpu-seconds.ts'
 import { primeCache } from './prime-cache.ts'
 import {
   cacheGatewayConfig,
@@ -134,6 +138,11 @@ export type TargetRun = LoadResult & {
     redis: number | null
     /** Everything else on the machine (other users, this runner): more than a few percent skews the figures. */
     other: number | null
+    /**
+     * Steal time: what the hypervisor took from this virtual machine's cores while they were ready to run (`null` when
+     * not read). Not in `other`: no process here used it, but it skews the figures as much.
+     */
+    steal: number | null
   }
 }
 
@@ -253,7 +262,7 @@ const cpuMeter = (read: () => number | null) => {
 const processCpu = (pid: number | null) =>
   cpuMeter(() => (pid === null ? null : readCpuSeconds(pid)))
 
-type CpuName = 'target' | 'mock' | 'loadGenerator' | 'redis' | 'machine'
+type CpuName = 'target' | 'mock' | 'loadGenerator' | 'redis' | 'machine' | 'steal'
 
 /** What the rounds of one target add up to: the load runs, and what the processes did meanwhile. */
 type TargetTally = {
@@ -280,6 +289,7 @@ const emptyTally = (): TargetTally => ({
     loadGenerator: { used: 0, elapsed: 0 },
     redis: { used: 0, elapsed: 0 },
     machine: { used: 0, elapsed: 0 },
+    steal: { used: 0, elapsed: 0 },
   },
   upstreamRequests: 0,
   warmupUpstreamRequests: 0,
@@ -364,6 +374,7 @@ const measureRoundWith =
       loadGenerator: processCpu(loadGenerator.pid),
       redis: processCpu(context.redisPid ?? null),
       machine: cpuMeter(readMachineBusySeconds),
+      steal: cpuMeter(readMachineStealSeconds),
     }
     const load = await loadGenerator.run(counted.job)
     const readings = {} as Record<CpuName, ReturnType<ReturnType<typeof cpuMeter>>>
@@ -403,8 +414,16 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
     redis: percentOf(tally.cpu.redis),
   }
   const machine = percentOf(tally.cpu.machine)
-  // Redis counts as ours when its CPU was read; otherwise it is part of "other", as on a remote host it is not.
-  const ours = [measuresProcess ? used.target : 0, used.mock, used.loadGenerator, used.redis ?? 0]
+  const steal = percentOf(tally.cpu.steal)
+  // Redis counts as ours when its CPU was read; otherwise it is part of "other", as on a remote host it is not. Steal
+  // time is in the machine's busy time but nobody's here: counted apart.
+  const ours = [
+    measuresProcess ? used.target : 0,
+    used.mock,
+    used.loadGenerator,
+    used.redis ?? 0,
+    steal ?? 0,
+  ]
   const other =
     machine === null || ours.includes(null)
       ? null
@@ -442,7 +461,7 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
       redis: microsPerRequest(tally.cpu.redis, tally.upstreamRequests),
     },
     roundCpuMicrosPerRequest: measuresProcess ? tally.roundCpuMicrosPerRequest : [],
-    cpuPercent: { ...used, other },
+    cpuPercent: { ...used, other, steal },
   }
 }
 
