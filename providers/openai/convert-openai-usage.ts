@@ -80,28 +80,16 @@ const countAt = (bytes: Uint8Array, start: number, end: number): number | null =
   return value !== undefined && Number.isFinite(value) ? value : null
 }
 
-const visitPromptDetails: JsonMemberVisitor<ScannedUsage> = (
-  bytes,
-  key,
-  keyEnd,
-  start,
-  end,
-  usage
-) => {
+/** The members of `prompt_tokens_details` that count. */
+const visitCached: JsonMemberVisitor<ScannedUsage> = (bytes, key, keyEnd, start, end, usage) => {
   if (isJsonKey(bytes, key, keyEnd, keys.cachedTokens))
     usage.cachedInputTokens = countAt(bytes, start, end)
   else if (isJsonKey(bytes, key, keyEnd, keys.cacheWriteTokens))
     usage.cacheWriteInputTokens = countAt(bytes, start, end)
 }
 
-const visitCompletionDetails: JsonMemberVisitor<ScannedUsage> = (
-  bytes,
-  key,
-  keyEnd,
-  start,
-  end,
-  usage
-) => {
+/** The member of `completion_tokens_details` that counts. */
+const visitReasoning: JsonMemberVisitor<ScannedUsage> = (bytes, key, keyEnd, start, end, usage) => {
   if (isJsonKey(bytes, key, keyEnd, keys.reasoningTokens))
     usage.reasoningTokens = countAt(bytes, start, end)
 }
@@ -114,11 +102,11 @@ const visitUsage: JsonMemberVisitor<ScannedUsage> = (bytes, key, keyEnd, start, 
   else if (isJsonKey(bytes, key, keyEnd, keys.promptDetails)) {
     // The last of duplicate keys wins, as in `JSON.parse`; a details member that is not an object counts nothing.
     usage.cachedInputTokens = usage.cacheWriteInputTokens = null
-    if (bytes[start] === 0x7b && scanJsonObject(bytes, start, visitPromptDetails, usage) === -1)
+    if (bytes[start] === 0x7b && scanJsonObject(bytes, start, visitCached, usage) === -1)
       usage.unreadable = true
   } else if (isJsonKey(bytes, key, keyEnd, keys.completionDetails)) {
     usage.reasoningTokens = null
-    if (bytes[start] === 0x7b && scanJsonObject(bytes, start, visitCompletionDetails, usage) === -1)
+    if (bytes[start] === 0x7b && scanJsonObject(bytes, start, visitReasoning, usage) === -1)
       usage.unreadable = true
   }
 }
