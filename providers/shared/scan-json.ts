@@ -1,19 +1,20 @@
 /**
  * Reading a few members of a JSON body from its UTF-8 bytes, without `JSON.parse`. A tap reads the usage and the model
- * of every answer it forwards, and `JSON.parse` of a 625-byte chat completion (its text decoded first) cost about
- * 30,000 instructions on Node 20 (callgrind), some 6% of a plain request through the gateway: building the whole
- * answer as objects to read five numbers from it was most of what the tap cost. Walking the bytes costs a few
- * instructions a byte: a loop over a `Uint8Array` compiles to a load and a compare, where `charCodeAt` over a string
- * cost about 50 instructions a character (it dispatches on the string's representation every time). JSON's
+ * of every answer it forwards; parsing the answer whole builds every string and object in it (about 1.2 KB for the
+ * benchmark's 625-byte chat completion) and costs in proportion to its length, content included. Read from the bytes,
+ * only the members wanted and what surrounds them are walked (`lastJsonMemberValue` finds a last member from the end):
+ * 2.6 to 3.2 µs against 3.5 to 4.7 for that answer, and 4.9 to 7.4 against 6.1 to 8.4 for a 3.7 KB one (2026-12-07,
+ * docs/benchmark.md). A loop over a `Uint8Array` compiles to a load and a compare a byte, where `charCodeAt` over a
+ * string cost about 50 instructions a character (it dispatches on the string's representation every time). JSON's
  * structural characters are ASCII, and no byte of a multi-byte UTF-8 character is below 0x80, so the bytes can be
  * walked as they came.
  *
  * What is read is read as `JSON.parse` would read it: members of the object itself, not of what it holds (the
- * structure is walked, not searched for names), the last of duplicate keys, numbers by the JSON grammar; and anything
- * this does not read with certainty (a key with an escape, a value that is not JSON) is answered with -1 or
- * `undefined`, so the caller can fall back to `JSON.parse`. Values only stepped over are matched (a string to its
- * closing quote, a container to its closing bracket), not validated: text that `JSON.parse` would refuse in them can
- * still be read around.
+ * structure is walked, and a name found by search is proven the object's own by `closesAtEnd`), the last of duplicate
+ * keys, numbers by the JSON grammar; and anything this does not read with certainty (a key with an escape, a value
+ * that is not JSON) is answered with -1 or `undefined`, so the caller can fall back to `JSON.parse`. Values only
+ * stepped over are matched (a string to its closing quote, a container to its closing bracket), not validated: text
+ * that `JSON.parse` would refuse in them can still be read around.
  * https://www.rfc-editor.org/rfc/rfc8259
  */
 
