@@ -267,7 +267,11 @@ describe('local/gatehouse-tiny through the gateway', () => {
       signal,
     })
     console.info(formatLocalModelReport(figures))
-    for (const phase of figures.phases) expect(phase.eventLoop.samples).toBeGreaterThan(500)
+    // The probe's 1 ms timer turned all through each phase: a loop the model blocked would turn once per forward pass.
+    // Judged against the phase's own length, which is the machine's (a starved host stretches the interval between
+    // turns and the phase alike): on average at least one turn every 5 ms, and enough samples for a p99 to mean one.
+    for (const phase of figures.phases)
+      expect(phase.eventLoop.samples).toBeGreaterThan(Math.max(100, (phase.seconds * 1000) / 5))
     // Inference on the serving thread would hold its loop for whole forward passes, a generation at a time; off it,
     // the loop waits for a core now and then, a few ms at p99. The bench judges the issue's 5 ms (`localModelPasses`);
     // this bound holds on a shared machine too, and catches a loop the model blocks.
