@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createUsageStripper, rewriteEventByPattern, rewriteEvent } from './strip-injected-usage.ts'
 import { seededRandom } from '../../test/helpers/seeded-random.ts'
 
@@ -212,5 +212,22 @@ describe('the hand-written rewrite', () => {
     expect(rewriteEvent(filter)).toBe(
       'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}]}'
     )
+  })
+  it('ends a stream that ended on a whole event with an empty chunk, encoding nothing', () => {
+    const stripper = createUsageStripper()
+    stripper.push(new TextEncoder().encode(upstream))
+    const encode = vi.spyOn(TextEncoder.prototype, 'encode')
+    try {
+      expect(stripper.end().byteLength).toBe(0)
+      expect(encode).not.toHaveBeenCalled()
+    } finally {
+      encode.mockRestore()
+    }
+    // An event cut short at the end still goes out as it came.
+    const cut = createUsageStripper()
+    expect(
+      new TextDecoder().decode(cut.push(new TextEncoder().encode('data: {"a":1}\n\ndata: {"b"')))
+    ).toBe('data: {"a":1}\n\n')
+    expect(new TextDecoder().decode(cut.end())).toBe('data: {"b"')
   })
 })
