@@ -19,6 +19,7 @@ const excluded = ['node_modules/**', 'dist/**', '.wrangler/**']
 const alone = {
   unit: [
     'providers/local/local-worker-pool.test.ts',
+    'providers/local/local-adapter.test.ts',
     'bench/paced-load.test.ts',
     'bench/paced-streams.test.ts',
   ],
