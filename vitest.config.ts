@@ -2,10 +2,11 @@ import { availableParallelism } from 'node:os'
 import { defineConfig } from 'vitest/config'
 
 /**
- * Four projects, each runnable alone (`vitest run --project 'unit*'`, or `npm run test:unit`); `vitest run` runs them
+ * Four parts, each runnable alone (`vitest run --project 'unit*'`, or `npm run test:unit`); `vitest run` runs them
  * all. The includes partition every `*.test.ts` of the repository, so a new test file always lands in exactly one
- * project: `unit` is everything outside `test/` (tests beside their code) but the benchmark smoke run, `integration`
- * is everything in `test/` but the Workers and browser folders, plus that smoke run (it builds and spawns the gateway).
+ * project: `unit` and `unit-alone` are everything outside `test/` (tests beside their code) but the benchmark smoke
+ * run, `integration` and `integration-alone` everything in `test/` but the Workers and browser folders, plus that
+ * smoke run (it builds and spawns the gateway); `workers` and `browser` are those two folders.
  * Each project inherits the settings below (`extends: true`).
  *
  * Files run two at a time (Vitest's default on two cores is one: most of these files wait on processes and sockets),
