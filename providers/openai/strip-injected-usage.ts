@@ -268,7 +268,7 @@ class Stripper implements UsageStripper {
     const rest = this.#pending + this.#decoder.end()
     this.#pending = ''
     this.#pendingBytes = empty
-    // Nearly every stream ends on a whole event: `encode('')` still crosses into C++ for a new buffer, about 1.5 µs.
+    // Nearly every stream ends on a whole event: `encode('')` still crosses into C++ for a new buffer (0.6 µs).
     return rest === '' ? empty : encoder.encode(rest)
   }
 }
