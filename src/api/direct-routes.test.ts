@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
-import { takeRequestIdHeaders } from '../middleware/request-context.ts'
+import { finishRequestContext, takeRequestIdHeaders } from '../middleware/request-context.ts'
 import { createDirectRoutes } from './direct-routes.ts'
 
 /** An API app that answers whatever reaches it with what it was given, so a hand-over can be seen. */
@@ -66,11 +66,11 @@ describe('createDirectRoutes', () => {
     ])
   })
 
-  it('sets the request context, admits, then runs the handler, and puts the request id on its answer', async () => {
+  it('sets the request context, admits, then runs the handler, whose answer carries the request id', async () => {
     const { direct, seen } = setup('pass')
     direct.routes.add('POST', '/v1/messages', async (c) => {
       seen.push(`handler for ${c.get('dialect')}`)
-      return c.text('hi')
+      return finishRequestContext(c, c.text('hi'))
     })
     const response = await direct.app.request('/v1/messages', {
       method: 'POST',
@@ -93,9 +93,20 @@ describe('createDirectRoutes', () => {
     expect(response.headers.get('request-id')).toBeNull()
   })
 
+  it("hands the handler's answer on as it is, with nothing added after it", async () => {
+    const { direct } = setup('pass')
+    const answer = new Response('as is')
+    direct.routes.add('POST', '/v1/chat/completions', async () => answer)
+    const response = await direct.app.request('/v1/chat/completions', { method: 'POST' })
+    expect(response).toBe(answer)
+    expect(response.headers.get('x-request-id')).toBeNull()
+  })
+
   it('answers when admission waits for the handler instead of handing its promise back (a body without a length)', async () => {
     const { direct } = setup('wait')
-    direct.routes.add('POST', '/v1/chat/completions', async (c) => c.text('late'))
+    direct.routes.add('POST', '/v1/chat/completions', async (c) =>
+      finishRequestContext(c, c.text('late'))
+    )
     const response = await direct.app.request('/v1/chat/completions', { method: 'POST' })
     expect(await response.text()).toBe('late')
     expect(response.headers.get('x-request-id')).toMatch(/^req_/)

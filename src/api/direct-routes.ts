@@ -17,6 +17,10 @@ import type { Clock } from '../core/clock.ts'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import { beginRequestContext, finishRequestContext } from '../middleware/request-context.ts'
 
+/**
+ * A direct route's handler. Its response must carry the request's ids (`finishRequestContext`, or the headers of
+ * `takeRequestIdHeaders`): it goes to the client as the handler's promise gives it, with no step of its own after it.
+ */
 export type DirectHandler = (c: Context<GatewayEnv>) => Promise<Response>
 
 export type DirectRoutes = {
@@ -57,11 +61,14 @@ export const createDirectRoutes = (options: {
         // nothing more to do (a declared body length, a known key), one promise fewer than waiting for both.
         const next = (): Promise<void> =>
           (answered = handler(c)) as Promise<unknown> as Promise<void>
-        // Throws a refusal at once (Hono answers it through `onError`), or settles once the handler has.
+        // Throws a refusal at once (Hono answers it through `onError`), or settles once the handler has. The handler's
+        // own promise goes to Hono as it is: a step after it (`.then`) would be one more turn of the microtask queue
+        // for every request.
         const admitted = admit(c, next) as Promise<unknown>
-        const finish = (response: Response): Response => finishRequestContext(c, response)
-        if (admitted === answered) return answered.then(finish)
-        return admitted.then(() => (answered === undefined ? finish(c.res) : answered.then(finish)))
+        if (admitted === answered) return answered
+        return admitted.then(() =>
+          answered === undefined ? finishRequestContext(c, c.res) : answered
+        )
       })
     },
   }

@@ -15,6 +15,7 @@ import type { ZodType } from 'zod'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { GatewayApi } from './direct-routes.ts'
 import { validationHook } from './validation-hook.ts'
+import { finishRequestContext } from '../middleware/request-context.ts'
 
 /**
  * A `Content-Type` the route's `application/json` admits (a JSON type, `+json` suffixes, parameters): the body is then
@@ -73,6 +74,8 @@ export const openJsonRoute = (
       c
     )
     c.req.addValidatedData('json', result.data as object)
-    return handler(c)
+    // Awaited, not returned: an async function that returns a promise settles two microtask turns after it (the
+    // promise is adopted through a job of its own), and every request of these routes would pay for them.
+    return finishRequestContext(c, await handler(c))
   })
 }
