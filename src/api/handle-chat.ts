@@ -344,9 +344,12 @@ const queryOf = (url: string): string | undefined => {
   return at === -1 || at === url.length - 1 ? undefined : url.slice(at)
 }
 
+/** The names of a request's output bound, in the dialects' order of precedence. */
+const maxOutputTokenFields = ['max_completion_tokens', 'max_tokens', 'max_output_tokens'] as const
+
 /** The output bound the request sets, whichever dialect's name it uses; `null` when none. */
 const requestedMaxOutputTokens = (body: Record<string, unknown>): number | null => {
-  for (const name of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
+  for (const name of maxOutputTokenFields) {
     const value = body[name]
     if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value
   }

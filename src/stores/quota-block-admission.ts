@@ -44,7 +44,7 @@ import {
   type BlockBooking,
 } from './admission-store.ts'
 import type { BudgetState } from './budgets.ts'
-import type { RateLimitState } from './rate-limits.ts'
+import type { LimitScope, RateLimitState } from './rate-limits.ts'
 
 /**
  * A limit's state as a request admitted from a block reports it: what the block has not used yet is still the key's.
@@ -139,6 +139,9 @@ type KeyState = {
   tokensPerRequest: number
   costPerRequest: number
 }
+
+/** The concurrency slots a ticket taken from a block holds (none): one empty list for all of them, read only. */
+const noScopes: readonly LimitScope[] = Object.freeze([])
 
 /** A headroom older than this is not trusted for taking a block: a single request refreshes it. */
 const headroomFreshMs = 1_000
@@ -273,7 +276,7 @@ export const createQuotaBlockAdmission = (options: QuotaBlockOptions): QuotaBloc
       costMicroUsd: request.costMicroUsd,
       at: blockTicket.at,
       tokenScopes: blockTicket.tokenScopes,
-      concurrentScopes: [],
+      concurrentScopes: noScopes,
       budgets: blockTicket.budgets,
       degraded: false,
     }
@@ -431,10 +434,16 @@ export const createQuotaBlockAdmission = (options: QuotaBlockOptions): QuotaBloc
       return admitAsking(state, request)
     },
 
-    settle: async (ticket, usage) => {
+    // Not an async function: a ticket of a block settles in memory, and hands back the block's own promise rather than
+    // one more of its own (every request of a busy key comes through here).
+    settle: (ticket, usage) => {
       const block = tickets.get(ticket)
       if (block === undefined) return store.settle(ticket, usage)
-      validateAdmissionUsage(usage)
+      try {
+        validateAdmissionUsage(usage)
+      } catch (error) {
+        return Promise.reject(error)
+      }
       tickets.delete(ticket)
       block.inFlight -= 1
       block.inFlightTokens -= ticket.tokens
@@ -442,7 +451,7 @@ export const createQuotaBlockAdmission = (options: QuotaBlockOptions): QuotaBloc
       block.settledTokens += usage.tokens ?? ticket.tokens
       block.settledCost += usage.costMicroUsd
       if (!block.open && block.inFlight === 0) settleBlock(block)
-      await block.chain
+      return block.chain
     },
 
     peek: async (request) => {

@@ -15,6 +15,30 @@ const rejectionOf = (body: Record<string, unknown>): GatewayError => {
 }
 
 describe('convertOpenAIRequest', () => {
+  it('converts a string content as it converts the same text as one text part, for every role', () => {
+    for (const message of [
+      { role: 'user' },
+      { role: 'system' },
+      { role: 'developer' },
+      { role: 'tool', tool_call_id: 'call_1' },
+      { role: 'assistant' },
+    ]) {
+      const asString = convertOpenAIRequest(
+        { messages: [{ ...message, content: 'Weather here?' }] },
+        'm'
+      )
+      const asPart = convertOpenAIRequest(
+        { messages: [{ ...message, content: [{ type: 'text', text: 'Weather here?' }] }] },
+        'm'
+      )
+      expect(asString).toEqual(asPart)
+    }
+    // A tool message without its call's id is refused whichever way its content is given.
+    expect(rejectionOf({ messages: [{ role: 'tool', content: 'x' }] }).param).toBe(
+      'messages.0.tool_call_id'
+    )
+  })
+
   it('converts a full tool-using conversation', () => {
     const request = convertOpenAIRequest(
       {

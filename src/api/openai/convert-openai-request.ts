@@ -122,9 +122,23 @@ const convertAssistant = (message: Json, param: string): ChatMessage => {
   return { role: 'assistant', content }
 }
 
+/**
+ * A message whose content is a string, nearly every one, converts without the content-part walk and the `param` names
+ * it makes for errors that a string cannot have: a tenant key's every request converts its body for the token
+ * estimate, passthrough or not.
+ */
 const convertMessage = (message: unknown, index: number): ChatMessage => {
+  if (!isJsonObject(message))
+    throw invalidRequest('Each message must be an object.', `messages.${index}`)
+  const text = message.content
+  if (typeof text === 'string') {
+    if (message.role === 'user') return { role: 'user', content: [{ type: 'text', text }] }
+    if (message.role === 'system' || message.role === 'developer')
+      return { role: 'system', content: text }
+    if (message.role === 'tool' && typeof message.tool_call_id === 'string')
+      return { role: 'tool', toolCallId: message.tool_call_id, content: [{ type: 'text', text }] }
+  }
   const param = `messages.${index}`
-  if (!isJsonObject(message)) throw invalidRequest('Each message must be an object.', param)
   switch (message.role) {
     case 'system':
     case 'developer':
