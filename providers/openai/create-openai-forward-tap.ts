@@ -277,6 +277,9 @@ const summarizeEnds = ({
   return out
 }
 
+/** The JSON tap's readers, one object for every tap. */
+const jsonReaders = { bytes: summarizeBytes, ends: summarizeEnds }
+
 /** One tap per forwarded body: SSE for streamed chat, JSON otherwise (chat and embeddings); Responses its own. */
 export const createOpenAIForwardTap = (options: {
   operation: Operation
@@ -285,5 +288,5 @@ export const createOpenAIForwardTap = (options: {
   if (options.operation === 'responses') return createOpenAIResponsesTap(options)
   return options.operation === 'chat-completions' && options.stream
     ? new StreamTap()
-    : createJsonTap(summarizeBody, { bytes: summarizeBytes, ends: summarizeEnds })
+    : createJsonTap(summarizeBody, jsonReaders)
 }

@@ -332,6 +332,53 @@ describe('worstCaseCost', () => {
     ).toBe(1)
   })
 
+  it('gives the exact total rounded up on both sides of 2^53, where plain numbers stop being exact', () => {
+    // The sum in BigInt, written out apart from the code under test: rates in 10⁻⁶ USD per million tokens.
+    const exact = (input: number, output: number, price: { input: number; output: number }) => {
+      const total =
+        BigInt(input) * BigInt(Math.round(price.input * 1e6)) +
+        BigInt(output) * BigInt(Math.round(price.output * 1e6))
+      const micro = (total + 999_999n) / 1_000_000n
+      return micro <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(micro) : null
+    }
+    let seed = 11
+    const next = (bound: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return Math.floor((seed / 2_147_483_648) * bound)
+    }
+    const cases: [number, number, { input: number; output: number }][] = [
+      [9_007_199_254, 0, { input: 1, output: 1 }],
+      [9_007_199_255, 0, { input: 1, output: 1 }],
+      [4_503_599_627, 4_503_599_627, { input: 1, output: 1 }],
+      [9_007_199_253, 0, { input: 0.999999, output: 0 }],
+      [Number.MAX_SAFE_INTEGER, 0, { input: 0.000001, output: 0 }],
+      [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, { input: 150, output: 600 }],
+      // Any fraction of a micro-USD rounds up, and a whole one stays.
+      [1, 0, { input: 0.000001, output: 0 }],
+      [1, 0, { input: 1, output: 0 }],
+      [0, 0, { input: 3, output: 15 }],
+    ]
+    for (let index = 0; index < 200; index += 1)
+      cases.push([
+        next(2_000_000_000),
+        next(50_000_000),
+        { input: next(200_000_000) / 1e6, output: next(600_000_000) / 1e6 },
+      ])
+    for (const [input, output, price] of cases)
+      expect(worstCaseCost(price, { estimatedInputTokens: input, maxOutputTokens: output })).toBe(
+        exact(input, output, price)
+      )
+    expect(
+      worstCaseCost({ input: 1, output: -1 }, { estimatedInputTokens: 1, maxOutputTokens: 1 })
+    ).toBeNull()
+    expect(
+      worstCaseCost(
+        { input: 1, output: Number.POSITIVE_INFINITY },
+        { estimatedInputTokens: 1, maxOutputTokens: 1 }
+      )
+    ).toBeNull()
+  })
+
   it('is null without a price or without an output bound', () => {
     expect(worstCaseCost(null, { estimatedInputTokens: 10, maxOutputTokens: 10 })).toBeNull()
     expect(

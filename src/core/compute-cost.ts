@@ -29,6 +29,9 @@ const rateUnits = (usdPerMillion: number): bigint | undefined =>
     : undefined
 
 const isCount = (value: number): boolean => Number.isSafeInteger(value) && value >= 0
+/** A price per million tokens that is one: finite and not negative (`rateUnits` gives it units). */
+const isRate = (usdPerMillion: number): boolean =>
+  Number.isFinite(usdPerMillion) && usdPerMillion >= 0
 const isCountOrNull = (value: number | null): boolean => value === null || isCount(value)
 
 /** Total in scaled units → micro-USD, rounded half up (or up), or `null` beyond the safe integer range. */
@@ -135,6 +138,14 @@ export const worstCaseCost = (
     rates.cacheWrite ?? 0,
     rates.cacheWrite1h ?? 0
   )
+  // Every tenant-key request with a budget is reserved through here: the sum in plain numbers while it is exact, as
+  // `computeCost` does (the same argument), BigInt past 2^53.
+  if (!isRate(inputRate) || !isRate(rates.output)) return null
+  const sum =
+    estimatedInputTokens * Math.round(inputRate * 1e6) +
+    maxOutputTokens * Math.round(rates.output * 1e6)
+  const roundedUp = sum + 999_999
+  if (roundedUp <= Number.MAX_SAFE_INTEGER) return (roundedUp - (roundedUp % 1e6)) / 1e6
   const inputUnits = rateUnits(inputRate)
   const outputUnits = rateUnits(rates.output)
   if (inputUnits === undefined || outputUnits === undefined) return null
