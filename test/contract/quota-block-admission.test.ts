@@ -163,6 +163,33 @@ describe('quota blocks (redis)', () => {
     }
   })
 
+  it('settles a ticket taken from a block once: settled again, it changes nothing', async () => {
+    const test = await openTestRedis('blocks-once')
+    try {
+      const { store, calls } = countedStore(test, test.prefix)
+      const blocks = createQuotaBlockAdmission({ store, clock: systemClock, logger: test.logger })
+      const made = () => request({ rpm: 1_000_000, tpm: 1_000_000_000, budget: 1_000_000_000 })
+      const run = await drive(blocks, made, { total: 500, workers: 8, actualTokens: 37, cost: 20 })
+      expect(run).toMatchObject({ allowed: 500, refused: 0 })
+      expect(calls.admitBlock).toBeGreaterThan(0)
+      for (const decision of run.decisions) {
+        if (!decision.allowed) continue
+        const again = { tokens: 1_000, costMicroUsd: 1_000 }
+        await blocks.settle(decision.ticket, again)
+        await blocks.settle(decision.ticket, again)
+      }
+      await blocks.close()
+      expect(await countersOf(createRedisAdmissionStoreFor(test), made())).toEqual({
+        requests: 500,
+        tokens: 500 * 37,
+        spent: 500 * 20,
+        reserved: 0,
+      })
+    } finally {
+      await test.cleanup()
+    }
+  })
+
   it('takes blocks for requests of every size: a large one, then smaller ones, all admitted and counted', async () => {
     const test = await openTestRedis('blocks-sizes')
     try {
