@@ -26,6 +26,46 @@ const usage = (counts: Partial<Usage>): Usage => ({
   ...counts,
 })
 
+type Case = [input: number, output: number, price: { input: number; output: number }]
+
+/**
+ * A cost in BigInt, written out apart from the code under test (rates in 10⁻⁶ USD per million tokens), rounded by
+ * adding `roundUp` scaled units before the division: half up for `computeCost`, up for `worstCaseCost`. A cost past
+ * the safe integers cannot be stored as one: unknown, never a rounded figure.
+ */
+const exactMicroUsd = ([input, output, price]: Case, roundUp: bigint): number | null => {
+  const total =
+    BigInt(input) * BigInt(Math.round(price.input * 1e6)) +
+    BigInt(output) * BigInt(Math.round(price.output * 1e6))
+  const micro = (total + roundUp) / 1_000_000n
+  return micro <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(micro) : null
+}
+
+/** `cases`, then 200 more drawn from a seeded generator: counts and rates as large as real ones get. */
+const withDrawnCases = (cases: Case[], seed: number): Case[] => {
+  let state = seed
+  const next = (bound: number): number => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648
+    return Math.floor((state / 2_147_483_648) * bound)
+  }
+  for (let index = 0; index < 200; index += 1)
+    cases.push([
+      next(2_000_000_000),
+      next(50_000_000),
+      { input: next(200_000_000) / 1e6, output: next(600_000_000) / 1e6 },
+    ])
+  return cases
+}
+
+/** Products just under and just over 2^53 (9,007,199,254,740,992) in scaled units, and past the safe integers. */
+const edgeCases: Case[] = [
+  [9_007_199_254, 0, { input: 1, output: 1 }],
+  [9_007_199_255, 0, { input: 1, output: 1 }],
+  [4_503_599_627, 4_503_599_627, { input: 1, output: 1 }],
+  [Number.MAX_SAFE_INTEGER, 0, { input: 0.000001, output: 0 }],
+  [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, { input: 150, output: 600 }],
+]
+
 describe('computeCost on real usages', () => {
   it('OpenAI: prompt_tokens include the cached ones, which are billed at the cached rate', () => {
     const wire = {
@@ -217,41 +257,19 @@ describe('computeCost arithmetic', () => {
   })
 
   it('gives the exact half-up total on both sides of 2^53, where plain numbers stop being exact', () => {
-    // The sum in BigInt, written out apart from the code under test: rates in 10⁻⁶ USD per million tokens.
-    const exact = (input: number, output: number, price: { input: number; output: number }) => {
-      const total =
-        BigInt(input) * BigInt(Math.round(price.input * 1e6)) +
-        BigInt(output) * BigInt(Math.round(price.output * 1e6))
-      const micro = (total + 500_000n) / 1_000_000n
-      // A cost past the safe integers cannot be stored as one: unknown, never a rounded figure.
-      return micro <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(micro) : null
-    }
-    let seed = 7
-    const next = (bound: number): number => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
-      return Math.floor((seed / 2_147_483_648) * bound)
-    }
-    const cases: [number, number, { input: number; output: number }][] = [
-      // Products just under and just over 2^53 (9,007,199,254,740,992) in scaled units.
-      [9_007_199_254, 0, { input: 1, output: 1 }],
-      [9_007_199_255, 0, { input: 1, output: 1 }],
-      [4_503_599_627, 4_503_599_627, { input: 1, output: 1 }],
-      [900_719_925_474, 1, { input: 0.01, output: 75 }],
-      [Number.MAX_SAFE_INTEGER, 0, { input: 0.000001, output: 0 }],
-      [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, { input: 150, output: 600 }],
-      // Totals that end in exactly half a micro-USD round up.
-      [1, 0, { input: 0.5, output: 0 }],
-      [3, 0, { input: 0.5, output: 0 }],
-    ]
-    for (let index = 0; index < 200; index += 1)
-      cases.push([
-        next(2_000_000_000),
-        next(50_000_000),
-        { input: next(200_000_000) / 1e6, output: next(600_000_000) / 1e6 },
-      ])
+    const cases = withDrawnCases(
+      [
+        ...edgeCases,
+        [900_719_925_474, 1, { input: 0.01, output: 75 }],
+        // Totals that end in exactly half a micro-USD round up.
+        [1, 0, { input: 0.5, output: 0 }],
+        [3, 0, { input: 0.5, output: 0 }],
+      ],
+      7
+    )
     for (const [input, output, price] of cases)
       expect(computeCost(usage({ inputTokens: input, outputTokens: output }), price)).toBe(
-        exact(input, output, price)
+        exactMicroUsd([input, output, price], 500_000n)
       )
   })
 
@@ -333,40 +351,20 @@ describe('worstCaseCost', () => {
   })
 
   it('gives the exact total rounded up on both sides of 2^53, where plain numbers stop being exact', () => {
-    // The sum in BigInt, written out apart from the code under test: rates in 10⁻⁶ USD per million tokens.
-    const exact = (input: number, output: number, price: { input: number; output: number }) => {
-      const total =
-        BigInt(input) * BigInt(Math.round(price.input * 1e6)) +
-        BigInt(output) * BigInt(Math.round(price.output * 1e6))
-      const micro = (total + 999_999n) / 1_000_000n
-      return micro <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(micro) : null
-    }
-    let seed = 11
-    const next = (bound: number): number => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
-      return Math.floor((seed / 2_147_483_648) * bound)
-    }
-    const cases: [number, number, { input: number; output: number }][] = [
-      [9_007_199_254, 0, { input: 1, output: 1 }],
-      [9_007_199_255, 0, { input: 1, output: 1 }],
-      [4_503_599_627, 4_503_599_627, { input: 1, output: 1 }],
-      [9_007_199_253, 0, { input: 0.999999, output: 0 }],
-      [Number.MAX_SAFE_INTEGER, 0, { input: 0.000001, output: 0 }],
-      [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, { input: 150, output: 600 }],
-      // Any fraction of a micro-USD rounds up, and a whole one stays.
-      [1, 0, { input: 0.000001, output: 0 }],
-      [1, 0, { input: 1, output: 0 }],
-      [0, 0, { input: 3, output: 15 }],
-    ]
-    for (let index = 0; index < 200; index += 1)
-      cases.push([
-        next(2_000_000_000),
-        next(50_000_000),
-        { input: next(200_000_000) / 1e6, output: next(600_000_000) / 1e6 },
-      ])
+    const cases = withDrawnCases(
+      [
+        ...edgeCases,
+        [9_007_199_253, 0, { input: 0.999999, output: 0 }],
+        // Any fraction of a micro-USD rounds up, and a whole one stays.
+        [1, 0, { input: 0.000001, output: 0 }],
+        [1, 0, { input: 1, output: 0 }],
+        [0, 0, { input: 3, output: 15 }],
+      ],
+      11
+    )
     for (const [input, output, price] of cases)
       expect(worstCaseCost(price, { estimatedInputTokens: input, maxOutputTokens: output })).toBe(
-        exact(input, output, price)
+        exactMicroUsd([input, output, price], 999_999n)
       )
     expect(
       worstCaseCost({ input: 1, output: -1 }, { estimatedInputTokens: 1, maxOutputTokens: 1 })
