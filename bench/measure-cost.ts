@@ -75,6 +75,7 @@ import {
 } from './start-bench-processes.ts'
 import { serveNodeFlags } from '../src/runtime/serve-node-flags.ts'
 import { storeServiceUrl } from '../test/contract/check-store-service.ts'
+import { pairedDifference, formatPairedDifference } from './paired-difference.ts'
 
 const kinds = [
   'plain',
@@ -216,6 +217,8 @@ type Target = {
 }
 type Tally = {
   cpuSeconds: number
+  /** CPU µs a request of each measured batch, round by round (`pairedDifference`). */
+  roundMicros: number[]
   /** Promises made in the measured batches (`MEASURE_PROMISES`); `null` without the probe. */
   promises: number | null
   threads: Map<string, { name: string; seconds: number }>
@@ -314,6 +317,7 @@ const measureInterleaved = async (
   for (const target of targets) await guarded(target, () => drive(target, requests))
   const tallies: Tally[] = targets.map((target) => ({
     cpuSeconds: 0,
+    roundMicros: [],
     promises: 0,
     threads: new Map(),
     attachedOutput: '',
@@ -326,7 +330,10 @@ const measureInterleaved = async (
   for (let round = 0; round < rounds; round += 1) {
     for (let place = 0; place < targets.length; place += 1) {
       const index = (round + place) % targets.length
-      await guarded(targets[index], () => measureBatch(targets[index], perRound, tallies[index]))
+      const tally = tallies[index]
+      const before = tally.cpuSeconds
+      await guarded(targets[index], () => measureBatch(targets[index], perRound, tally))
+      tally.roundMicros.push(((tally.cpuSeconds - before) * 1e6) / perRound)
     }
   }
   const measured = perRound * rounds
@@ -351,6 +358,7 @@ const measureInterleaved = async (
     return {
       name: target.name,
       cpuMicros: (tally.cpuSeconds * 1e6) / measured,
+      roundMicros: tally.roundMicros,
       promises: tally.promises === null ? null : tally.promises / measured,
       instructions: tally.instructions === null ? null : tally.instructions / measured,
       compilerInstructions: tally.compilerInstructions / measured,
@@ -741,6 +749,10 @@ const measureChat = async (rounds: number) => {
       const before = rows[2]
       console.log(
         `baseline/reference: CPU per request ${(before.cpuMicros / reference.cpuMicros).toFixed(2)}; gateway/baseline: ${(gateway.cpuMicros / before.cpuMicros).toFixed(3)} (${(gateway.cpuMicros - before.cpuMicros).toFixed(1)} µs per request)`
+      )
+      const paired = pairedDifference(gateway.roundMicros, before.roundMicros)
+      console.log(
+        `gateway - baseline, round by round (µs per request): ${paired.differences.map((value) => value.toFixed(1)).join(' ')}; ${formatPairedDifference(paired)} (the mean, two standard errors of it over ${rounds} rounds)`
       )
       if (gateway.instructions !== null && before.instructions !== null)
         console.log(
