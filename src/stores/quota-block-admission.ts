@@ -150,7 +150,9 @@ const noScopes: readonly LimitScope[] = Object.freeze([])
  * A ticket taken from a block, which knows its block until it is settled. In a private field rather than a
  * `WeakMap` from tickets to blocks: every request of a busy key takes one, and a weak map's entries cost about
  * 100 ns more a ticket in a loop, and the young generation's collector work for each. A copy of the ticket (a
- * spread, a structured clone, JSON) has no such field, so it settles through the store, as a stranger would.
+ * spread, a structured clone, JSON) has no such field and settles through the store, which cannot tell it from a
+ * settle that came after its reservation ended and counts its tokens and cost again: block tickets are not to be
+ * copied (nothing does: a splittable request, whose ticket `splitTicket` copies, never takes a block).
  */
 class BlockTicket implements AdmissionTicket {
   readonly id: string
