@@ -10,7 +10,14 @@ const never = (): Promise<string> => new Promise(() => {})
 const setup = (mode: 'open' | 'closed' = 'open') => {
   const clock = createFakeClock()
   const logger = createRecordingLogger()
-  const guard = new RedisGuard({ mode, logger, clock, timeoutMs: 50 })
+  // The fake clock's turns end at once: the timeout starts when the command is sent.
+  const guard = new RedisGuard({
+    mode,
+    logger,
+    clock,
+    timeoutMs: 50,
+    afterTurn: (callback) => callback(),
+  })
   const fallback = (failedMode: string): string => {
     if (failedMode === 'closed') throw sharedStoreUnavailable('Rate limits')
     return 'fallback'
@@ -68,6 +75,34 @@ describe('RedisGuard', () => {
     await clock.advance(1)
     expect(await result).toBe('from redis')
     expect(guard.status().available).toBe(true)
+  })
+
+  it("starts the timeout when the turn that sent the command ends: a long turn is the gateway's time, not Redis's", async () => {
+    // Real timers and turns: a script is corked until its turn ends (`redis-script.ts`), and this Redis answers 5 ms
+    // after it is sent. The turn that sends it then runs 80 ms more (a burst of requests on cold code), past the
+    // 50 ms timeout, which must not be counted against Redis.
+    const logger = createRecordingLogger()
+    const guard = new RedisGuard({ mode: 'closed', logger, timeoutMs: 50 })
+    const sentAtTurnEnd = (): Promise<string> =>
+      new Promise((resolve) => setImmediate(() => setTimeout(() => resolve('from redis'), 5)))
+    const result = guard.run('acquire', sentAtTurnEnd, () => {
+      throw sharedStoreUnavailable('Rate limits')
+    })
+    const turnEnds = performance.now() + 80
+    while (performance.now() < turnEnds) {
+      // The rest of the long turn.
+    }
+    expect(await result).toBe('from redis')
+    expect(guard.status()).toMatchObject({ available: true, incidents: 0 })
+    expect(logger.lines).toEqual([])
+  })
+
+  it('still times out, with real timers, a command Redis never answers', async () => {
+    const guard = new RedisGuard({ mode: 'open', logger: createRecordingLogger(), timeoutMs: 20 })
+    const started = performance.now()
+    expect(await guard.run('acquire', never, () => 'fallback')).toBe('fallback')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(20)
+    expect(guard.status()).toMatchObject({ available: false, lastError: 'timeout after 20 ms' })
   })
 
   it('ends the incident at the first answer, with one line, and counts the next one anew', async () => {

@@ -13,10 +13,14 @@
  * later: the stores then send a cancel right behind it on the same connection (a late acquire's concurrency slots
  * and a late reservation are freed), and what remains errs on the side of counting (its request and tokens).
  *
- * The race is judged after one more turn of the event loop: a timer fires before the loop reads its sockets, so on a
- * gateway busy enough to run its timers late, Redis's answer is often already there, unread, when the timeout fires.
- * Without that turn a saturated gateway would declare Redis down (and fail every check open or closed) because of
- * its own backlog, not Redis's.
+ * The timeout counts Redis's time, not the gateway's own backlog. Its clock starts at the end of the event-loop turn
+ * that sent the command (`afterTurn`, `setImmediate`): the scripts of a turn leave only then (`redis-script.ts` corks
+ * the socket until the turn ends), and a turn of a busy gateway can last longer than the timeout (a burst of
+ * requests on cold code: 85 requests refused with a 503 at the start of a benchmark's tenant scenario, 2026-12-07,
+ * Redis "down" for 36 ms). And the race is judged after one more turn: a timer fires before the loop reads its
+ * sockets, so on a gateway busy enough to run its timers late, Redis's answer is often already there, unread, when
+ * the timeout fires. Without either, a saturated gateway would declare Redis down (and fail every check open or
+ * closed) because of its own backlog, not Redis's.
  */
 import { ReplyError } from 'ioredis'
 import type { Clock } from '../../core/clock.ts'
@@ -56,6 +60,11 @@ export type RedisGuardOptions = {
   outageMessage?: string
   /** Names the guard's store in the line that ends an incident (`prompt cache`). */
   subject?: string
+  /**
+   * Runs `callback` once the current event-loop turn's work is done, where the timeout's clock starts;
+   * `setImmediate` by default (tests with a fake clock pass one of their own).
+   */
+  afterTurn?: (callback: () => void) => void
 }
 
 export const defaultRedisTimeoutMs = 50
@@ -98,6 +107,7 @@ export class RedisGuard {
   private readonly clock: Clock
   private readonly outageMessage: string | undefined
   private readonly subject: string | undefined
+  private readonly afterTurn: (callback: () => void) => void
   private available = true
   private probing = false
   private nextProbeAt = 0
@@ -114,6 +124,7 @@ export class RedisGuard {
     this.clock = options.clock ?? systemClock
     this.outageMessage = options.outageMessage
     this.subject = options.subject
+    this.afterTurn = options.afterTurn ?? setImmediate
     this.since = this.clock.now()
     if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${this.timeoutMs}`)
   }
@@ -189,26 +200,35 @@ export class RedisGuard {
 
   private withinTimeout<T>(work: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let timer = this.clock.setTimeout(() => {
-        // One more turn: the loop reads the sockets (and Redis's answer, when it came) before the next timers run
-        // (1 ms, Node's least delay, so that this timer is not run in the same pass as the one that set it).
-        timer = this.clock.setTimeout(() => reject(new RedisTimeout(this.timeoutMs)), 1)
-      }, this.timeoutMs)
       let pending: Promise<T>
       try {
         pending = work()
       } catch (error) {
-        this.clock.clearTimeout(timer)
         reject(error)
         return
       }
+      let settled = false
+      let timer: unknown = null
+      // From the end of this turn, once the command has left (its cork, if any, was set before this callback).
+      this.afterTurn(() => {
+        if (settled) return
+        timer = this.clock.setTimeout(() => {
+          // One more turn: the loop reads the sockets (and Redis's answer, when it came) before the next timers run
+          // (1 ms, Node's least delay, so that this timer is not run in the same pass as the one that set it).
+          timer = this.clock.setTimeout(() => reject(new RedisTimeout(this.timeoutMs)), 1)
+        }, this.timeoutMs)
+      })
+      const settle = (): void => {
+        settled = true
+        if (timer !== null) this.clock.clearTimeout(timer)
+      }
       pending.then(
         (value) => {
-          this.clock.clearTimeout(timer)
+          settle()
           resolve(value)
         },
         (error: unknown) => {
-          this.clock.clearTimeout(timer)
+          settle()
           reject(error)
         }
       )
