@@ -8,6 +8,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Dialect } from '../../providers/spec/chat-types.ts'
 import { isProviderError } from '../../providers/spec/provider-error.ts'
+import { maskRememberedSecrets } from '../../providers/shared/redact-secrets.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { mapProviderError } from '../core/map-provider-error.ts'
@@ -69,7 +70,11 @@ const openAICode = (error: GatewayError): string | null => {
   }
 }
 
-/** Serialises an error for a client of `dialect`. */
+/**
+ * Serialises an error for a client of `dialect`. Its message is the last place a credential could leave: an
+ * upstream's message repeating the key it refused is passed on, so the gateway's own credentials are masked here,
+ * for every error a client gets (`redact-secrets.ts`).
+ */
 export const errorBody = (
   error: GatewayError,
   dialect: Dialect,
@@ -78,12 +83,12 @@ export const errorBody = (
   dialect === 'anthropic'
     ? {
         type: 'error',
-        error: { type: anthropicType(error.status), message: error.message },
+        error: { type: anthropicType(error.status), message: maskRememberedSecrets(error.message) },
         request_id: requestId,
       }
     : {
         error: {
-          message: error.message,
+          message: maskRememberedSecrets(error.message),
           type: error.openaiType ?? openAIType(error.status),
           param: error.param,
           code: openAICode(error),

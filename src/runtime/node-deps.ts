@@ -36,6 +36,7 @@ import { openNodeStores } from './open-node-stores.ts'
 import { startModelVersionSync } from './start-model-version-sync.ts'
 import { createNodeTransport, type NodeTransport } from './node-transport.ts'
 import { StartupError } from './startup-error.ts'
+import { providerSecrets, rememberSecrets } from '../../providers/shared/redact-secrets.ts'
 
 export type NodeDepsOptions = {
   env: Record<string, string | undefined>
@@ -99,11 +100,12 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
       : undefined
   const flushLog = (): void => batched?.flush()
   if (batched !== undefined) process.once('exit', flushLog)
-  const providerKeys = Object.values(config.providers).flatMap((provider) => provider.apiKey ?? [])
+  const secrets = [masterKey.key, ...providerSecrets(config.providers)]
+  rememberSecrets(secrets)
   const logger: Logger = createJsonLogger({
     level: logLevel,
     write: options.stdout ?? batched?.write,
-    secrets: [masterKey.key, ...providerKeys],
+    secrets,
     base: options.sharedStdout === true ? { pid: process.pid } : undefined,
   })
 

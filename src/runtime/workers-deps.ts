@@ -22,6 +22,7 @@ import { createWorkersAssets } from './workers-assets.ts'
 import type { LogLevel } from './json-logger.ts'
 import { createJsonLogger, readLogLevel } from './json-logger.ts'
 import { httpProviderFactories } from './http-provider-factories.ts'
+import { providerSecrets, rememberSecrets } from '../../providers/shared/redact-secrets.ts'
 
 /** Bindings as the runtime passes them: strings for vars and secrets, objects for the rest (`ASSETS`). */
 export type WorkersEnv = Record<string, unknown> & { ASSETS?: AssetsBinding }
@@ -99,17 +100,13 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
   }
 
   const config = resolveConfig(loaded.config)
-  const configSecrets = [
-    config.masterKey,
-    ...Object.values(config.providers).map((provider) => provider.apiKey),
+  const secrets = [
+    ...envSecrets,
+    ...(config.masterKey === undefined ? [] : [config.masterKey]),
+    ...providerSecrets(config.providers),
   ]
-  const logger = createWorkersLogger({
-    level: logLevel.level,
-    secrets: [
-      ...envSecrets,
-      ...configSecrets.filter((secret): secret is string => secret !== undefined),
-    ],
-  })
+  rememberSecrets(secrets)
+  const logger = createWorkersLogger({ level: logLevel.level, secrets })
   const transport = createFetchTransport({ fetch: options.fetch })
   const built = createProviderRegistry({
     providers: config.providers,

@@ -64,13 +64,17 @@ const waitFor = async (condition: () => boolean, timeoutMs = 3000): Promise<void
 let primary: MockUpstream
 let backup: MockUpstream
 let claude: MockUpstream
+/** Checks the key Groq's keys look like (`gsk_`), which nothing but its value can find in a message. */
+let groq: MockUpstream
+const groqKey = 'gsk_live_failureHandling0123456789'
 let gateway: Gateway
 
 beforeAll(async () => {
-  ;[primary, backup, claude] = await Promise.all([
+  ;[primary, backup, claude, groq] = await Promise.all([
     startMockOpenAIUpstream({ apiKey: MOCK_OPENAI_API_KEY, streamChunks: 6 }),
     startMockOpenAIUpstream({ apiKey: MOCK_OPENAI_API_KEY }),
     startMockAnthropicUpstream({ apiKey: MOCK_ANTHROPIC_API_KEY }),
+    startMockOpenAIUpstream({ apiKey: groqKey }),
   ])
   gateway = await startGateway(`
 server: { bodyLimitBytes: 200000 }
@@ -79,6 +83,7 @@ providers:
   primary: { type: openai, apiKey: ${MOCK_OPENAI_API_KEY}, baseUrl: "${primary.baseUrl}", discoverModels: false, models: [gpt-4o-mini] }
   backup: { type: openai-compatible, apiKey: ${MOCK_OPENAI_API_KEY}, baseUrl: "${backup.baseUrl}", discoverModels: false }
   badkey: { type: openai, apiKey: sk-wrong-secret-key-123456, baseUrl: "${backup.baseUrl}", discoverModels: false }
+  groq: { type: openai-compatible, apiKey: ${groqKey}, baseUrl: "${groq.baseUrl}", discoverModels: false, headers: { x-org-token: org-token-secret-4242 } }
   claude: { type: anthropic, apiKey: ${MOCK_ANTHROPIC_API_KEY}, baseUrl: "${claude.baseUrl}", discoverModels: false }
 routes:
   - name: resilient
@@ -100,13 +105,14 @@ circuitBreaker: { enabled: false }
 
 afterAll(async () => {
   await gateway?.server.close()
-  await Promise.all([primary?.close(), backup?.close(), claude?.close()])
+  await Promise.all([primary?.close(), backup?.close(), claude?.close(), groq?.close()])
 })
 
 beforeEach(() => {
   primary.reset()
   backup.reset()
   claude.reset()
+  groq.reset()
 })
 
 describe('errors in the client dialect', () => {
@@ -347,6 +353,38 @@ describe('fallback', () => {
     const text = await direct.text()
     expect(text).not.toContain('sk-wrong-secret-key-123456')
     expect(text).toContain('credentials')
+  })
+
+  it('never passes on a credential of its own that an upstream message repeats, whatever it looks like, in either dialect', async () => {
+    // Groq's keys start with `gsk_`, not `sk-`: only the value itself can find them in a message.
+    const echoed = `Invalid API Key provided: ${groqKey} (org org-token-secret-4242)`
+    const secrets = [groqKey, 'org-token-secret-4242']
+    const failures = [
+      { status: 400, body: { error: { message: echoed, type: 'invalid_request_error' } } },
+      { status: 400, body: { error: { message: echoed, type: 'invalid_request_error' } } },
+      { inBandError: true as const, error: { message: echoed } },
+    ]
+    groq.enqueue(...failures)
+    const openai = await post(gateway, '/v1/chat/completions', chatBody('groq/gpt-4o-mini'))
+    const anthropic = await post(gateway, '/v1/messages', {
+      ...chatBody('groq/gpt-4o-mini'),
+      max_tokens: 16,
+    })
+    // Converted, so the stream's error event is the gateway's own (a forwarded stream's is the upstream's bytes).
+    const streamed = await post(gateway, '/v1/messages', {
+      ...chatBody('groq/gpt-4o-mini', { stream: true }),
+      max_tokens: 16,
+    })
+    const answers = [
+      { status: openai.status, text: await openai.text() },
+      { status: anthropic.status, text: await anthropic.text() },
+      { status: streamed.status, text: await streamed.text() },
+    ]
+    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 200])
+    for (const { text } of answers) {
+      expect(text).toContain('Invalid API Key provided: [redacted]')
+      for (const secret of secrets) expect(text).not.toContain(secret)
+    }
   })
 
   it("answers 502 in the client's dialect for a same-dialect upstream that answers 200 with nonsense, streamed or not", async () => {
