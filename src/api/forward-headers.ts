@@ -1,5 +1,6 @@
 import type { HeaderReader } from '../../providers/spec/provider-adapter.ts'
 import type { ServedBy } from '../core/chat-call.ts'
+import { headerSafe } from './header-safe.ts'
 
 /** The provider account's rate-limit headers (OpenAI's and Anthropic's names). */
 const isUpstreamRateLimitHeader = (name: string): boolean =>
@@ -24,7 +25,7 @@ export const buildResponseHeaders = (options: {
   const headers: Record<string, string> = {
     'content-type': contentType,
     'x-gatehouse-provider': servedBy.provider,
-    'x-gatehouse-model': servedBy.model,
+    'x-gatehouse-model': headerSafe(servedBy.model),
     'x-gatehouse-attempts': String(servedBy.attempts),
   }
   for (const name in options.base) headers[name] = options.base[name]

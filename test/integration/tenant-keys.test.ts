@@ -167,6 +167,39 @@ describe('tenant keys across two instances', () => {
     expect(row.unpriced_requests).toBe(0)
   })
 
+  it('answers a model name a header cannot carry as it is, and a stream of it ends and frees its slot', async () => {
+    // A lenient upstream serves any name. The name went into `x-gatehouse-model` as it was: Node refused to write the
+    // headers, the client got a 500 after the upstream had answered, and a stream never reported its end (no usage
+    // event, its one concurrency slot held until the reservation expired).
+    const { key, id } = await createKey({ tenant: 'header-names', limits: { concurrency: 1 } })
+    const [gateway] = gateways
+    const names = ['openai/gpt-4o-mini\n', 'openai/gpt-ő']
+    for (const model of names) {
+      const { data: stream, response } = await client(gateway, key)
+        .chat.completions.create({
+          model,
+          messages: [{ role: 'user', content: 'Say hello.' }],
+          max_tokens: 50,
+          stream: true,
+        })
+        .withResponse()
+      let text = ''
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ''
+      expect(text).not.toBe('')
+      expect(response.headers.get('x-gatehouse-model')).toMatch(/^gpt-(4o-mini%0A|%C5%91)$/)
+      // The slot is free again: the next call is not refused for concurrency.
+      expect(await statusOf(chat(gateway, key, model))).toBe(200)
+    }
+    const usage = createSqlUsageStore({ database: sql })
+    await expect
+      .poll(
+        async () =>
+          (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]?.requests,
+        { timeout: 5_000 }
+      )
+      .toBe(4)
+  })
+
   it('passes what a same-dialect upstream takes but the canonical form has no place for, as the master key does', async () => {
     // A key with limits has its prompt's tokens estimated: that estimate must not refuse what a passthrough forwards
     // (here `n`, `logprobs` and an audio part, which a conversion to another dialect would refuse with a 400).

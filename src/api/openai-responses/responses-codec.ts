@@ -9,6 +9,7 @@
 import { errorBody, toGatewayError } from '../../middleware/on-error.ts'
 import type { GatewayError } from '../../core/errors.ts'
 import type { ConvertedContext, DialectCodec } from '../dialect-codec.ts'
+import { headerSafe } from '../header-safe.ts'
 import { convertResponsesRequest } from './convert-responses-request.ts'
 import {
   convertToResponsesResponse,
@@ -56,7 +57,9 @@ export const responsesCodec: DialectCodec = {
     createResponsesSseSource(chunks, { context: contextOf(context), describeError: describe }),
   convertedHeaders: ({ body }) => {
     const { omitted } = convertResponsesTools(body.tools)
-    return omitted.length > 0 ? { 'x-gatehouse-omitted-tools': omitted.join(', ') } : undefined
+    return omitted.length > 0
+      ? { 'x-gatehouse-omitted-tools': headerSafe(omitted.join(', ')) }
+      : undefined
   },
   encodeErrorEvent: (error: GatewayError) => encodeResponsesErrorEvent(describe(error), 0),
   createStreamErrorEncoder: () => {
