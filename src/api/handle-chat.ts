@@ -484,6 +484,9 @@ const handleChat = async (
     cache?.abandon()
     // Nothing reached a provider that bills, or it failed before answering: nothing to pay.
     admission?.settle({ tokens: 0, costMicroUsd: 0 })
+    const attempts = Number(
+      (error as { headers?: Record<string, string> }).headers?.['x-gatehouse-attempts'] ?? 0
+    )
     deps.usage.record(
       usageEvent(usageBase, {
         route: route?.name ?? null,
@@ -491,12 +494,13 @@ const handleChat = async (
         model: null,
         status: (error as { status?: number }).status ?? 500,
         usage: null,
-        attempts: Number(
-          (error as { headers?: Record<string, string> }).headers?.['x-gatehouse-attempts'] ?? 0
-        ),
+        attempts,
         latencyMs: deps.clock.now() - startedAt,
         ttfbMs: null,
-        costMicroUsd: null,
+        // Refused before any attempt (a limit, a budget, a model outside the key's list, an unknown model): known to
+        // cost nothing. A call that failed upstream may still have been billed (a timeout while the model wrote):
+        // unknown, as the price of a call whose usage was not reported.
+        costMicroUsd: attempts === 0 ? 0 : null,
         clientAborted: (error as { status?: number }).status === 499,
         error: (error as Error).message,
         cache: cache?.status ?? null,

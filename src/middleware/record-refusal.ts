@@ -50,7 +50,8 @@ export const recordRefusal = (options: {
     startedAt,
     latencyMs: options.clock.now() - startedAt,
     ttfbMs: null,
-    costMicroUsd: null,
+    // Nothing went upstream: known to cost nothing, not a request of unknown price (`unpriced_requests`).
+    costMicroUsd: 0,
     clientAborted: false,
     error: options.error.message,
   })

@@ -239,7 +239,7 @@ describe('tenant keys across two instances', () => {
   })
 
   it('holds requests per minute jointly: 10 allowed of 31 sent through two instances', async () => {
-    const { key } = await createKey({ tenant: 'rpm', limits: { rpm: 10 } })
+    const { key, id } = await createKey({ tenant: 'rpm', limits: { rpm: 10 } })
     // An answered call carries the key's limits, not the provider account's (the mock sends 10000 under the same names).
     const first = await fetch(`${gateways[0].url}/v1/chat/completions`, {
       method: 'POST',
@@ -267,6 +267,12 @@ describe('tenant keys across two instances', () => {
     expect(response.headers.get('x-ratelimit-limit-requests')).toBe('10')
     expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('0')
     expect(((await response.json()) as { error: { type: string } }).error.type).toBeTruthy()
+    // Every call is accounted for; a refused one went nowhere and cost nothing, so it is no request of unknown price.
+    const usage = createSqlUsageStore({ database: sql })
+    const summary = async () =>
+      (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]
+    await expect.poll(async () => (await summary())?.requests, { timeout: 5_000 }).toBe(32)
+    expect(await summary()).toMatchObject({ errors: 22, unpriced_requests: 0 })
   })
 
   it('a revoked key is refused by the other instance within a second', async () => {
