@@ -279,7 +279,9 @@ const expectedSummary = (events: readonly UsageRecord[], query: UsageQuery): Usa
     const settlements = members.filter((event) => event.kind === 'settlement')
     Object.assign(row, {
       requests: requests.length,
-      errors: members.filter((event) => event.status >= 400 || event.error !== null).length,
+      errors: members.filter(
+        (event) => !event.clientAborted && (event.status >= 400 || event.error !== null)
+      ).length,
       client_aborted: members.filter((event) => event.clientAborted).length,
       input_tokens: sumKnown(members.map((event) => event.inputTokens)),
       output_tokens: sumKnown(members.map((event) => event.outputTokens)),
@@ -738,6 +740,24 @@ defineStoreContract<Fixture>({
             cost_micro_usd: 30,
           }),
         ])
+    })
+
+    it('counts a client that went away as client_aborted, not as an error', async () => {
+      const { store } = getFixture()
+      const gone = 'The client closed the request.'
+      await store.record([
+        // A stream the client left after its first chunks, and a call it left before the answer.
+        usageEvent({ model: 'abort', stream: true, status: 200, error: gone, clientAborted: true }),
+        usageEvent({ model: 'abort', status: 499, error: gone, clientAborted: true }),
+        usageEvent({ model: 'abort', status: 502, error: 'upstream failed' }),
+      ])
+      const [row] = await store.summarize({
+        from: start,
+        to: start + day,
+        model: 'abort',
+        groupBy: ['model'],
+      })
+      expect(row).toMatchObject({ requests: 3, client_aborted: 2, errors: 1 })
     })
 
     it('stores every field of an event as given, nulls as null', async () => {

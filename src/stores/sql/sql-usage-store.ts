@@ -329,7 +329,8 @@ const addToRollup = (row: Rollup, event: UsageRecord): void => {
       row.saved_cost_micro_usd = plus(row.saved_cost_micro_usd ?? null, event.savedCostMicroUsd)
     } else if (event.cache === 'miss') row.cache_misses += 1
   } else if (event.costMicroUsd !== null) row.unpriced_requests -= 1
-  if (event.status >= 400 || event.error !== null) row.errors += 1
+  // A client that went away is `client_aborted`, not an error of the gateway's or the upstream's.
+  if (!event.clientAborted && (event.status >= 400 || event.error !== null)) row.errors += 1
   if (event.clientAborted) row.client_aborted += 1
   row.input_tokens = plus(row.input_tokens ?? null, event.inputTokens)
   row.output_tokens = plus(row.output_tokens ?? null, event.outputTokens)
