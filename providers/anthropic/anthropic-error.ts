@@ -63,6 +63,7 @@ export const readAnthropicHttpError = async (
     retryAfterMs: parseRetryAfter(response.headers),
     providerId,
     detail: redactSecrets(text),
+    headers: response.headers,
   })
 }
 

@@ -85,6 +85,7 @@ export const readOpenAIError = async (options: {
     retryAfterMs: parseRetryAfter(response.headers),
     providerId,
     detail: redactSecrets(raw),
+    headers: response.headers,
   })
 }
 

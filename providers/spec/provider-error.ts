@@ -5,6 +5,8 @@
  * `message` is safe to show a client: adapters build it from the upstream error's `message` with secrets redacted,
  * never from a raw body. `detail` is for logs only.
  */
+import type { HeaderReader } from './provider-adapter.ts'
+
 export type ProviderErrorKind =
   /** Could not connect, connection reset, DNS failure. */
   | 'connection'
@@ -36,6 +38,11 @@ export type ProviderErrorOptions = {
   providerId?: string
   /** Log-only detail (never sent to a client). */
   detail?: string
+  /**
+   * The headers of the upstream's error response (`http`), from which the client gets its retry hints, its rate
+   * limits (master key only) and its request id, as an answered call's client does.
+   */
+  headers?: HeaderReader
   cause?: unknown
 }
 
@@ -54,6 +61,7 @@ export class ProviderError extends Error {
   readonly param: string | null
   readonly providerId: string | undefined
   readonly detail: string | undefined
+  readonly headers: HeaderReader | null
 
   constructor(options: ProviderErrorOptions) {
     super(options.message, { cause: options.cause })
@@ -70,6 +78,7 @@ export class ProviderError extends Error {
     this.param = options.param ?? null
     this.providerId = options.providerId
     this.detail = options.detail
+    this.headers = options.headers ?? null
   }
 }
 

@@ -1,10 +1,7 @@
 import type { HeaderReader } from '../../providers/spec/provider-adapter.ts'
 import type { ServedBy } from '../core/chat-call.ts'
+import { copyUpstreamHeaders } from '../core/upstream-headers.ts'
 import { headerSafe } from './header-safe.ts'
-
-/** The provider account's rate-limit headers (OpenAI's and Anthropic's names). */
-const isUpstreamRateLimitHeader = (name: string): boolean =>
-  name.startsWith('x-ratelimit-') || name.startsWith('anthropic-ratelimit-')
 
 /**
  * Response headers: the upstream's by allowlist (rate limits, retry hints; its request id under our own name),
@@ -39,23 +36,4 @@ export const buildResponseHeaders = (options: {
   if (options.upstream)
     copyUpstreamHeaders(headers, options.upstream, options.hideUpstreamRateLimits === true)
   return headers
-}
-
-/**
- * Adds the upstream's headers the client gets (by allowlist: retry hints, `retry-after` and `retry-after-ms`, and the
- * provider's rate-limit headers), and its request id under our own name. `hideRateLimits` (a tenant key's response)
- * leaves the rate limits out: they describe the operator's provider account, which is none of a tenant's business,
- * and the tenant is held to its own, which the gateway's `x-ratelimit-*` headers carry under the same names.
- */
-export const copyUpstreamHeaders = (
-  headers: Record<string, string>,
-  upstream: HeaderReader,
-  hideRateLimits = false
-): void => {
-  upstream.forEach((value, name) => {
-    if (name.startsWith('retry-after') || (!hideRateLimits && isUpstreamRateLimitHeader(name)))
-      headers[name] = value
-  })
-  const upstreamId = upstream.get('x-request-id') ?? upstream.get('request-id')
-  if (upstreamId !== null) headers['x-gatehouse-upstream-request-id'] = upstreamId
 }

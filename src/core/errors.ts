@@ -39,6 +39,11 @@ export type GatewayErrorOptions = {
   retryAfterMs?: number | null
   /** Extra response headers (e.g. `x-should-retry`). */
   headers?: Record<string, string>
+  /**
+   * The provider account's rate-limit headers of the upstream error this one passes on: for the master key's
+   * response only (a tenant key's carries its own limits under those names, `upstream-headers.ts`).
+   */
+  providerRateLimitHeaders?: Record<string, string>
   cause?: unknown
 }
 
@@ -51,6 +56,7 @@ export class GatewayError extends Error {
   readonly openaiType: string | null
   readonly retryAfterMs: number | null
   readonly headers: Record<string, string>
+  readonly providerRateLimitHeaders: Record<string, string>
 
   constructor(code: GatewayErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, { cause: options.cause })
@@ -61,6 +67,7 @@ export class GatewayError extends Error {
     this.openaiType = options.openaiType ?? null
     this.retryAfterMs = options.retryAfterMs ?? null
     this.headers = options.headers ?? {}
+    this.providerRateLimitHeaders = options.providerRateLimitHeaders ?? {}
   }
 }
 

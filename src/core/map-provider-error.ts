@@ -6,6 +6,7 @@
  */
 import type { ProviderError } from '../../providers/spec/provider-error.ts'
 import { GatewayError, type GatewayErrorCode } from './errors.ts'
+import { copyUpstreamHeaders, isUpstreamRateLimitHeader } from './upstream-headers.ts'
 
 const codeByStatus: Record<number, GatewayErrorCode> = {
   400: 'invalid_request',
@@ -24,7 +25,16 @@ export const mapProviderError = (
     error.providerId === undefined ? 'the upstream provider' : `provider "${error.providerId}"`
   const headers: Record<string, string> = { 'x-should-retry': 'false' }
   if (options.attempts !== null) headers['x-gatehouse-attempts'] = String(options.attempts)
-  const base = { headers, cause: error }
+  // An upstream's error response: its retry hints and request id for every client, its rate limits for the master
+  // key's (`onError`), as on an answered call.
+  const providerRateLimitHeaders: Record<string, string> = {}
+  if (error.headers !== null) {
+    copyUpstreamHeaders(headers, error.headers, true)
+    error.headers.forEach((value, name) => {
+      if (isUpstreamRateLimitHeader(name)) providerRateLimitHeaders[name] = value
+    })
+  }
+  const base = { headers, providerRateLimitHeaders, cause: error }
   switch (error.kind) {
     case 'aborted':
       return new GatewayError('invalid_request', 'The client closed the request.', {
@@ -77,7 +87,7 @@ export const mapProviderError = (
       }
     )
   }
-  if (error.status === 429 && error.retryAfterMs !== null) {
+  if (error.status === 429 && error.retryAfterMs !== null && headers['retry-after'] === undefined) {
     headers['retry-after'] = String(Math.ceil(error.retryAfterMs / 1000))
   }
   return new GatewayError(codeByStatus[error.status] ?? 'invalid_request', error.message, {

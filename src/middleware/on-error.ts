@@ -98,12 +98,15 @@ export const errorBody = (
 export const errorResponse = (
   error: GatewayError,
   dialect: Dialect,
-  requestId: string
+  requestId: string,
+  /** The master key's response: the provider account's rate limits of an upstream error pass through. */
+  withProviderRateLimits = false
 ): Response => {
   const headers = new Headers({
     'content-type': 'application/json',
     'x-request-id': requestId,
     ...error.headers,
+    ...(withProviderRateLimits ? error.providerRateLimitHeaders : {}),
   })
   if (dialect === 'anthropic') headers.set('request-id', requestId)
   if (error.retryAfterMs !== null && !headers.has('retry-after')) {
@@ -177,7 +180,13 @@ export const onError =
     } else {
       logger.info({ ...fields, error: gatewayError.message }, 'request rejected')
     }
-    return errorResponse(gatewayError, dialect, requestId)
+    const principal = c.get('principal')
+    return errorResponse(
+      gatewayError,
+      dialect,
+      requestId,
+      principal !== undefined && principal.access === null
+    )
   }
 
 /**

@@ -355,6 +355,39 @@ describe('fallback', () => {
     expect(text).toContain('credentials')
   })
 
+  it("passes an upstream error's retry hints, rate limits and request id on, as an answered call's", async () => {
+    const upstreamHeaders = {
+      'x-should-retry': 'false',
+      'retry-after': '1',
+      'retry-after-ms': '900',
+      'x-ratelimit-limit-requests': '500',
+      'x-ratelimit-remaining-requests': '0',
+      'x-request-id': 'req_upstream_429',
+    }
+    const refusal = {
+      status: 429,
+      headers: upstreamHeaders,
+      body: { error: { message: 'Rate limit reached for requests', type: 'requests' } },
+    }
+    backup.enqueue(refusal, refusal)
+    for (const path of ['/v1/chat/completions', '/v1/messages']) {
+      const response = await post(gateway, path, {
+        ...chatBody('backup/gpt-4o-mini'),
+        max_tokens: 16,
+      })
+      expect(response.status).toBe(429)
+      await response.arrayBuffer()
+      expect(Object.fromEntries(response.headers)).toMatchObject({
+        'retry-after': '1',
+        'retry-after-ms': '900',
+        'x-ratelimit-limit-requests': '500',
+        'x-ratelimit-remaining-requests': '0',
+        'x-gatehouse-upstream-request-id': 'req_upstream_429',
+        'x-should-retry': 'false',
+      })
+    }
+  })
+
   it('never passes on a credential of its own that an upstream message repeats, whatever it looks like, in either dialect', async () => {
     // Groq's keys start with `gsk_`, not `sk-`: only the value itself can find them in a message.
     const echoed = `Invalid API Key provided: ${groqKey} (org org-token-secret-4242)`

@@ -167,6 +167,33 @@ describe('tenant keys across two instances', () => {
     expect(row.unpriced_requests).toBe(0)
   })
 
+  it("passes an upstream error's retry hints and request id to a tenant key, never the provider account's limits", async () => {
+    const { key } = await createKey({ tenant: 'upstream-429', limits: { rpm: 1000 } })
+    upstream.enqueue({
+      status: 429,
+      headers: {
+        'x-should-retry': 'false',
+        'retry-after': '2',
+        'x-ratelimit-limit-requests': '500',
+        'anthropic-ratelimit-requests-limit': '500',
+        'x-request-id': 'req_upstream_tenant',
+      },
+      body: { error: { message: 'Rate limit reached for requests', type: 'requests' } },
+    })
+    const response = await fetch(`${gateways[0].url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    expect(response.status).toBe(429)
+    await response.arrayBuffer()
+    expect(response.headers.get('retry-after')).toBe('2')
+    expect(response.headers.get('x-gatehouse-upstream-request-id')).toBe('req_upstream_tenant')
+    // The key's own limit under the SDKs' names; nothing of the provider account's.
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('1000')
+    expect(response.headers.get('anthropic-ratelimit-requests-limit')).toBeNull()
+  })
+
   it('answers a model name a header cannot carry as it is, and a stream of it ends and frees its slot', async () => {
     // A lenient upstream serves any name. The name went into `x-gatehouse-model` as it was: Node refused to write the
     // headers, the client got a 500 after the upstream had answered, and a stream never reported its end (no usage

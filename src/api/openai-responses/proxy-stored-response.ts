@@ -23,7 +23,7 @@ import type { ProviderEntry } from '../../core/provider-registry.ts'
 import type { Deps } from '../../deps.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { takeRequestIdHeaders } from '../../middleware/request-context.ts'
-import { copyUpstreamHeaders } from '../forward-headers.ts'
+import { copyUpstreamHeaders } from '../../core/upstream-headers.ts'
 
 /** The query parameters each call passes on (the API's own; anything else stays here). */
 export const storedQueryParameters = {
