@@ -13,6 +13,15 @@ const operationByPath: Readonly<Record<string, Operation>> = {
 }
 
 /**
+ * The gateway's own reads (`GET /v1/models`, `/v1/models/{id}`, `/v1/usage`): no model call, so an answered one makes
+ * no usage event, and neither does one refused once its key was known (a 403 for another tenant's usage, a 400 for a
+ * bad range, a 404 for an unknown model id), or a tenant's typo would count as a request and an error of its own.
+ */
+const isGatewayRead = (method: string, path: string): boolean =>
+  method === 'GET' &&
+  (path === '/v1/models' || path.startsWith('/v1/models/') || path === '/v1/usage')
+
+/**
  * Accounts for a `/v1` request refused before routing (a missing or wrong key, a body over the limit, a body that
  * fails validation, an unknown endpoint): one usage event, marked `refused`, so a flood of bad requests shows in the
  * usage like any other traffic. Called from the app's error handler, so requests that succeed pay nothing for it;
@@ -27,6 +36,8 @@ export const recordRefusal = (options: {
 }): void => {
   const { c } = options
   if (c.get('usageRecorded') === true || !c.req.path.startsWith('/v1/')) return
+  // A read refused for its key (a 401) is traffic like any other, and stays.
+  if (options.status !== 401 && isGatewayRead(c.req.method, c.req.path)) return
   const principal = c.get('principal')
   const startedAt = c.get('startedAt')
   options.usage.record({

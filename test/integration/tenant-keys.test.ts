@@ -194,6 +194,34 @@ describe('tenant keys across two instances', () => {
     expect(response.headers.get('anthropic-ratelimit-requests-limit')).toBeNull()
   })
 
+  it("records no usage for the gateway's own reads, answered or refused, but one for every model call", async () => {
+    const { key, id } = await createKey({ tenant: 'reads' })
+    const [gateway] = gateways
+    const read = (path: string) =>
+      fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${key}` } }).then(
+        async (response) => {
+          await response.arrayBuffer()
+          return response.status
+        }
+      )
+    expect(
+      await Promise.all([
+        read('/v1/models'),
+        read('/v1/usage'),
+        read('/v1/usage?from=bogus'),
+        read('/v1/usage?tenant=someone-else'),
+        read('/v1/models/no-such-model'),
+      ])
+    ).toEqual([200, 200, 400, 403, 404])
+    // Then a model call: its event is written with, or after, any the reads had made.
+    expect(await statusOf(chat(gateway, key))).toBe(200)
+    const usage = createSqlUsageStore({ database: sql })
+    const summary = async () =>
+      (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]
+    await expect.poll(async () => (await summary())?.requests, { timeout: 5_000 }).toBe(1)
+    expect(await summary()).toMatchObject({ requests: 1, errors: 0 })
+  })
+
   it('answers a model name a header cannot carry as it is, and a stream of it ends and frees its slot', async () => {
     // A lenient upstream serves any name. The name went into `x-gatehouse-model` as it was: Node refused to write the
     // headers, the client got a 500 after the upstream had answered, and a stream never reported its end (no usage
