@@ -178,6 +178,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
         method: 'POST',
         body: JSON.stringify(body),
       })
+      call.upstreamHeaders = response.headers
       const message = await readJson(response, anthropicMessageSchema)
       return convertAnthropicResponse(message, createdNow())
     },
@@ -189,6 +190,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
         method: 'POST',
         body: JSON.stringify(body),
       })
+      call.upstreamHeaders = response.headers
       return convertAnthropicStream(bodyReader(response), { providerId, created: createdNow() })
     },
 

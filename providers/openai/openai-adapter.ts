@@ -192,6 +192,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       method: 'POST',
       body: JSON.stringify(body),
     })
+    call.upstreamHeaders = response.headers
     const value = await readJson(response)
     if (
       typeof value !== 'object' ||
@@ -220,6 +221,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
       method: 'POST',
       body: JSON.stringify(body),
     })
+    call.upstreamHeaders = response.headers
     return parseOpenAIResponsesStream(bodyReader(response), {
       providerId,
       model: request.model,
@@ -315,6 +317,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
         method: 'POST',
         body: JSON.stringify(body),
       })
+      call.upstreamHeaders = response.headers
       const value = await readJson(response)
       const parsed = openAIChatCompletionSchema.safeParse(value)
       if (!parsed.success) {
@@ -340,6 +343,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
         method: 'POST',
         body: JSON.stringify(body),
       })
+      call.upstreamHeaders = response.headers
       return parseOpenAIChatStream(bodyReader(response), {
         providerId,
         model: request.model,

@@ -129,6 +129,12 @@ export interface CallContext {
   requestId: string
   /** The target's connect timeout (route settings override the provider's); transports without one ignore it. */
   connectTimeoutMs?: number
+  /**
+   * Set by an HTTP adapter to the headers of the upstream's answer to a converted call (`chat`, `streamChat`), from
+   * which the client gets the upstream's request id, retry hints and (master key) rate limits, as a forwarded call's
+   * client does from `ForwardResponse.headers`. Left unset by adapters that have none.
+   */
+  upstreamHeaders?: HeaderReader
 }
 
 /** A natively forwarded operation: the client's parsed JSON body, sent with only the model (and gateway-owned fields) changed. */

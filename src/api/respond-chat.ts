@@ -551,8 +551,10 @@ export const respondChat = (options: RespondOptions): Response | Promise<Respons
       }
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
+        upstream: outcome.upstreamHeaders,
         servedBy,
         contentType: 'application/json',
+        hideUpstreamRateLimits: options.hideUpstreamRateLimits,
       })
       addHeaders(headers, codec.convertedHeaders?.(context))
       onEnd({
@@ -580,8 +582,10 @@ export const respondChat = (options: RespondOptions): Response | Promise<Respons
       }
       const headers = buildResponseHeaders({
         base: options.baseHeaders,
+        upstream: outcome.upstreamHeaders,
         servedBy,
         contentType: 'text/event-stream; charset=utf-8',
+        hideUpstreamRateLimits: options.hideUpstreamRateLimits,
       })
       addHeaders(headers, codec.convertedHeaders?.(context))
       const watched = {

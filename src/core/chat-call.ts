@@ -113,10 +113,16 @@ export type ChatOutcome =
       taps: readonly ForwardTap[]
       servedBy: ServedBy
     }
-  | { kind: 'result'; result: ChatResult; servedBy: ServedBy }
+  /** Converted, not streaming; `upstreamHeaders`: the upstream's answer's (`CallContext.upstreamHeaders`). */
+  | { kind: 'result'; result: ChatResult; servedBy: ServedBy; upstreamHeaders?: HeaderReader }
   /** Embeddings from a provider's `embed` (no endpoint to forward to): the codec encodes them. */
   | { kind: 'embeddings'; result: EmbedResult; servedBy: ServedBy }
   /** Converted, streaming: canonical chunks, guarded by idle and total timeouts. */
-  | { kind: 'stream'; reader: ChunkReader<ChatChunk>; servedBy: ServedBy }
+  | {
+      kind: 'stream'
+      reader: ChunkReader<ChatChunk>
+      servedBy: ServedBy
+      upstreamHeaders?: HeaderReader
+    }
   /** count_tokens answered by a local estimate (no upstream can count). */
   | { kind: 'count'; inputTokens: number; estimated: boolean; servedBy: ServedBy }

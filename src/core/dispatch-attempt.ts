@@ -105,6 +105,8 @@ export const dispatchAttempt = async (options: {
     signal: scope.signal,
     requestId: call.requestId,
     connectTimeoutMs: target.timeouts.connectMs,
+    // Set by an HTTP adapter on a converted call (in the literal, so the object keeps one shape).
+    upstreamHeaders: undefined,
   }
   const adapter = target.provider.adapter
   // Delivered in this frame (no function of its own: one async frame, and its promises, fewer per attempt).
@@ -188,12 +190,22 @@ export const dispatchAttempt = async (options: {
   switch (delivered.kind) {
     case 'result':
       release()
-      return { kind: 'result', result: delivered.result, servedBy }
+      return {
+        kind: 'result',
+        result: delivered.result,
+        servedBy,
+        upstreamHeaders: context.upstreamHeaders,
+      }
     case 'embeddings':
       release()
       return { kind: 'embeddings', result: delivered.result, servedBy }
     case 'stream':
-      return { kind: 'stream', reader: guard(delivered.reader, delivered.first), servedBy }
+      return {
+        kind: 'stream',
+        reader: guard(delivered.reader, delivered.first),
+        servedBy,
+        upstreamHeaders: context.upstreamHeaders,
+      }
     case 'forward-complete': {
       release()
       const { response, body } = delivered

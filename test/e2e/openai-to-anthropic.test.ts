@@ -90,6 +90,21 @@ describe('OpenAI client → gateway → Anthropic upstream', () => {
     expect(response.response.headers.get('x-gatehouse-default-max-tokens')).toBe(String(maxTokens))
   })
 
+  it("gives a converted answer the upstream's request id, streamed or not, as a forwarded one has", async () => {
+    const plain = await client.chat.completions
+      .create({ model, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse()
+    const streamed = await client.chat.completions
+      .create({ model, messages: [{ role: 'user', content: 'hi' }], stream: true })
+      .withResponse()
+    for await (const chunk of streamed.data) void chunk
+    const ids = [plain.response, streamed.response].map((response) =>
+      response.headers.get('x-gatehouse-upstream-request-id')
+    )
+    expect(ids).toEqual([expect.stringMatching(/^req_mock/), expect.stringMatching(/^req_mock/)])
+    expect(ids[0]).not.toBe(ids[1])
+  })
+
   it("reports usage in OpenAI's convention: prompt tokens include Anthropic's cache reads and writes", async () => {
     const completion = await client.chat.completions.create({
       model,
