@@ -209,7 +209,7 @@ const keys = adminCommand(
   [
     '  The key itself is printed once, by create and rotate. list --all shows revoked keys too. create and update take:',
     '  --name <name>             what the key is for',
-    '  --expires 30d | <ISO time> | never',
+    '  --expires 30d | <UTC date: 2027-01-01> | <ISO time> | never',
     ...accessOptions,
     '  --grace <duration>        (rotate) how long the previous secret keeps working (default 1d; 0s: not at all)',
   ]

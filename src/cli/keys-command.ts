@@ -17,9 +17,18 @@ type MadeKey = WireKey & { key: string; previous_secrets_valid_until?: string }
 
 const keyPath = (id: string): string => `/admin/v1/keys/${encodeURIComponent(id)}`
 
-/** `30d` from now, an ISO time as it is (the gateway checks it), or `never`. */
+/** A calendar date without a time (`2027-01-01`): its start, UTC, as the usage queries read one. */
+const utcDate = /^\d{4}-\d{2}-\d{2}$/
+
+/**
+ * `30d` from now, a UTC date (its midnight), an ISO time as it is (the gateway checks it), or `never`. A duration back
+ * from now (`-3d`) is an expiry in the past, which the gateway refuses naming it: it goes as that time.
+ */
 const readExpiry = (value: string, now: number): string | null => {
   if (value === 'never') return null
+  if (utcDate.test(value)) return `${value}T00:00:00Z`
+  const back = value.startsWith('-') ? parseDuration(value.slice(1)) : null
+  if (back !== null) return new Date(now - back).toISOString()
   const duration = parseDuration(value)
   return duration === null ? value : new Date(now + duration).toISOString()
 }

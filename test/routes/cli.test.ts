@@ -269,6 +269,16 @@ describe('gatehouse keys', () => {
       code: 1,
       stderr: expect.stringMatching(/in the past.*field expires_at/),
     })
+    // A duration back from now is a time in the past too, refused as such (not as a malformed time).
+    expect(await cli('keys', 'create', '--tenant', 'acme', '--expires=-3d')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/in the past.*field expires_at/),
+    })
+    // A UTC date is its midnight.
+    const dated = JSON.parse(
+      await ok('keys', 'create', '--tenant', 'acme', '--expires', '2027-03-01', '--json')
+    ) as { expires_at: string }
+    expect(dated.expires_at).toBe('2027-03-01T00:00:00.000Z')
     expect(await cli('keys', 'create')).toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/--tenant is required/),
