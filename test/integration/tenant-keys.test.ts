@@ -131,6 +131,26 @@ const chat = (gateway: NodeServer, apiKey: string, model = 'gpt-4o-mini') =>
     max_tokens: 50,
   })
 
+/** A chat call without the SDK (which would retry or throw): the response, its body read. */
+const postChat = async (gateway: NodeServer, apiKey: string): Promise<Response> => {
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  })
+  await response.arrayBuffer()
+  return response
+}
+
+/** The key's usage, all of it in one row, once the store holds `requests` of its requests. */
+const usageOfKey = async (keyId: string, requests: number) => {
+  const usage = createSqlUsageStore({ database: sql })
+  const read = async () =>
+    (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId }))[0]
+  await expect.poll(async () => (await read())?.requests, { timeout: 5_000 }).toBe(requests)
+  return (await read())!
+}
+
 const statusOf = async (promise: Promise<unknown>): Promise<number> => {
   try {
     await promise
@@ -146,15 +166,8 @@ describe('tenant keys across two instances', () => {
     const [first, second] = await Promise.all(gateways.map((gateway) => chat(gateway, key)))
     expect(first.choices[0].message.content).toBeTruthy()
     expect(second.choices[0].message.content).toBeTruthy()
-    const usage = createSqlUsageStore({ database: sql })
-    await expect
-      .poll(
-        async () =>
-          (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]?.requests,
-        { timeout: 5_000 }
-      )
-      .toBe(2)
-    const [row] = await usage.summarize({
+    await usageOfKey(id, 2)
+    const [row] = await createSqlUsageStore({ database: sql }).summarize({
       from: 0,
       to: Date.now() + 3_600_000,
       keyId: id,
@@ -180,13 +193,8 @@ describe('tenant keys across two instances', () => {
       },
       body: { error: { message: 'Rate limit reached for requests', type: 'requests' } },
     })
-    const response = await fetch(`${gateways[0].url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-    })
+    const response = await postChat(gateways[0], key)
     expect(response.status).toBe(429)
-    await response.arrayBuffer()
     expect(response.headers.get('retry-after')).toBe('2')
     expect(response.headers.get('x-gatehouse-upstream-request-id')).toBe('req_upstream_tenant')
     // The key's own limit under the SDKs' names; nothing of the provider account's.
@@ -215,11 +223,7 @@ describe('tenant keys across two instances', () => {
     ).toEqual([200, 200, 400, 403, 404])
     // Then a model call: its event is written with, or after, any the reads had made.
     expect(await statusOf(chat(gateway, key))).toBe(200)
-    const usage = createSqlUsageStore({ database: sql })
-    const summary = async () =>
-      (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]
-    await expect.poll(async () => (await summary())?.requests, { timeout: 5_000 }).toBe(1)
-    expect(await summary()).toMatchObject({ requests: 1, errors: 0 })
+    expect(await usageOfKey(id, 1)).toMatchObject({ requests: 1, errors: 0 })
   })
 
   it('answers a model name a header cannot carry as it is, and a stream of it ends and frees its slot', async () => {
@@ -245,14 +249,7 @@ describe('tenant keys across two instances', () => {
       // The slot is free again: the next call is not refused for concurrency.
       expect(await statusOf(chat(gateway, key, model))).toBe(200)
     }
-    const usage = createSqlUsageStore({ database: sql })
-    await expect
-      .poll(
-        async () =>
-          (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]?.requests,
-        { timeout: 5_000 }
-      )
-      .toBe(4)
+    await usageOfKey(id, 4)
   })
 
   it('passes what a same-dialect upstream takes but the canonical form has no place for, as the master key does', async () => {
@@ -296,13 +293,8 @@ describe('tenant keys across two instances', () => {
   it('holds requests per minute jointly: 10 allowed of 31 sent through two instances', async () => {
     const { key, id } = await createKey({ tenant: 'rpm', limits: { rpm: 10 } })
     // An answered call carries the key's limits, not the provider account's (the mock sends 10000 under the same names).
-    const first = await fetch(`${gateways[0].url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-    })
+    const first = await postChat(gateways[0], key)
     expect(first.status).toBe(200)
-    await first.arrayBuffer()
     expect(first.headers.get('x-ratelimit-limit-requests')).toBe('10')
     expect(first.headers.get('x-ratelimit-remaining-requests')).toBe('9')
     expect(first.headers.get('x-ratelimit-reset-requests')).not.toBe('6ms')
@@ -323,11 +315,7 @@ describe('tenant keys across two instances', () => {
     expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('0')
     expect(((await response.json()) as { error: { type: string } }).error.type).toBeTruthy()
     // Every call is accounted for; a refused one went nowhere and cost nothing, so it is no request of unknown price.
-    const usage = createSqlUsageStore({ database: sql })
-    const summary = async () =>
-      (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]
-    await expect.poll(async () => (await summary())?.requests, { timeout: 5_000 }).toBe(32)
-    expect(await summary()).toMatchObject({ errors: 22, unpriced_requests: 0 })
+    expect(await usageOfKey(id, 32)).toMatchObject({ errors: 22, unpriced_requests: 0 })
   })
 
   it('a revoked key is refused by the other instance within a second', async () => {
@@ -364,16 +352,8 @@ describe('tenant keys across two instances', () => {
     )
     expect(results.filter((status) => status === 200).length).toBeGreaterThan(0)
     expect(results.filter((status) => status === 429).length).toBeGreaterThan(0)
-    const usage = createSqlUsageStore({ database: sql })
     const served = results.filter((status) => status === 200).length
-    await expect
-      .poll(
-        async () =>
-          (await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id }))[0]?.requests,
-        { timeout: 5_000 }
-      )
-      .toBe(50)
-    const [row] = await usage.summarize({ from: 0, to: Date.now() + 3_600_000, keyId: id })
+    const row = await usageOfKey(id, 50)
     expect(row.errors).toBe(50 - served)
     expect(row.cost_micro_usd).toBeLessThanOrEqual(budgetMicroUsd)
   })
