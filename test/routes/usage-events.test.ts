@@ -153,6 +153,8 @@ describe('a /v1 request refused before routing', () => {
         model: null,
         usage: null,
         attempts: 0,
+        // Nothing went upstream: it cost nothing, which is known (not a request of unknown price).
+        costMicroUsd: 0,
         error: expect.any(String),
       })
       expect(adapter.calls).toEqual([])
