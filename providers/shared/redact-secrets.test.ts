@@ -7,12 +7,29 @@ import {
 } from './redact-secrets.ts'
 
 describe('redactSecrets', () => {
-  it('masks what looks like a key, and the remembered credentials by value whatever they look like', () => {
-    rememberSecrets(['gsk_live_redactTest0123456789', 'short', undefined, null])
-    expect(redactSecrets('Incorrect API key provided: sk-proj-abcdef123456 (check it)')).toBe(
-      'Incorrect API key provided: sk-*** (check it)'
+  it('masks Anthropic and OpenAI keys, including partly masked ones', () => {
+    expect(redactSecrets('invalid x-api-key: sk-ant-api03-AbC_d-123456')).toBe(
+      'invalid x-api-key: sk-ant-***'
     )
-    expect(redactSecrets('Authorization: Bearer abc.def-ghi')).toBe('Authorization: Bearer ***')
+    expect(redactSecrets('Incorrect API key provided: sk-proj-abc1********************xyz9.')).toBe(
+      'Incorrect API key provided: sk-***'
+    )
+  })
+
+  it('masks bearer tokens in any case', () => {
+    expect(redactSecrets('header was "Authorization: Bearer eyJhbGciOi.J9x-y_z="')).toBe(
+      'header was "Authorization: Bearer ***"'
+    )
+    expect(redactSecrets('bearer abc123')).toBe('Bearer ***')
+  })
+
+  it('leaves ordinary text alone', () => {
+    const text = 'prompt is too long: 208310 tokens > 200000 maximum; ask-me and task-12 stay'
+    expect(redactSecrets(text)).toBe(text)
+  })
+
+  it('masks the remembered credentials by value, whatever they look like', () => {
+    rememberSecrets(['gsk_live_redactTest0123456789', 'short', undefined, null])
     expect(redactSecrets('Invalid API Key provided: gsk_live_redactTest0123456789')).toBe(
       'Invalid API Key provided: [redacted]'
     )
@@ -20,7 +37,7 @@ describe('redactSecrets', () => {
     expect(redactSecrets('a short answer')).toBe('a short answer')
   })
 
-  it('masks a secret that holds another whole, and leaves text without one untouched', () => {
+  it('masks a remembered secret that holds another whole, and leaves text without one untouched', () => {
     rememberSecrets(['org-token-redact', 'org-token-redact-and-more'])
     expect(maskRememberedSecrets('x org-token-redact-and-more y org-token-redact z')).toBe(
       'x [redacted] y [redacted] z'
