@@ -101,6 +101,18 @@ describe('mapProviderError', () => {
     }
   })
 
+  it("words a connection failure so that it holds in the middle of a stream too (not 'could not reach')", () => {
+    const closed = new ProviderError({
+      kind: 'connection',
+      status: 502,
+      message: 'The upstream provider closed the connection.',
+      providerId: 'openai',
+    })
+    expect(map(closed).message).toBe(
+      'The connection to provider "openai" failed: The upstream provider closed the connection.'
+    )
+  })
+
   it('answers 504 for timeouts, 400 for conversion gaps and 499 when the client left', () => {
     expect(map(new ProviderError({ kind: 'timeout', status: 504, message: 'slow' }))).toMatchObject(
       { status: 504, code: 'timeout' }

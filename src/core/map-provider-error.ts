@@ -51,10 +51,16 @@ export const mapProviderError = (
         openaiCode: error.code,
       })
     case 'connection':
-      return new GatewayError('upstream', `Could not reach ${provider}: ${error.message}`, {
-        ...base,
-        status: 502,
-      })
+      // Worded for both moments a connection fails: before the answer, and in the middle of a stream (where "could
+      // not reach" was wrong: the provider had answered).
+      return new GatewayError(
+        'upstream',
+        `The connection to ${provider} failed: ${error.message}`,
+        {
+          ...base,
+          status: 502,
+        }
+      )
     case 'bad-response':
       return new GatewayError(
         'upstream',
