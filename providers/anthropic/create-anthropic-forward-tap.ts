@@ -52,6 +52,7 @@ const createStreamTap = (): ForwardTap => {
     write(chunk) {
       for (const event of parser.push(chunk)) read(event)
     },
+    inError: () => error !== undefined || parser.pendingEvent === 'error',
     finish() {
       for (const event of parser.end()) read(event)
       return {

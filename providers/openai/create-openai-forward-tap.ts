@@ -167,6 +167,8 @@ class StreamTap implements ForwardTap {
   #done = false
   #pending = ''
   #carriageReturns = false
+  /** An incomplete event holds an `"error"` member (`inError`). */
+  #errorPending = false
 
   #handle(events: SseEvent[]): void {
     const learned = this.#learned
@@ -215,10 +217,16 @@ class StreamTap implements ForwardTap {
     const boundary = all.lastIndexOf('\n\n')
     if (boundary === -1) {
       this.#pending = all
+      this.#errorPending = findError(all, 0) !== -1
       return
     }
     this.#pending = boundary + 2 === all.length ? '' : all.slice(boundary + 2)
     if (!this.#done) this.#scan(boundary + 2 === all.length ? all : all.slice(0, boundary + 2))
+    this.#errorPending = this.#pending !== '' && findError(this.#pending, 0) !== -1
+  }
+
+  inError(): boolean {
+    return this.#learned.error !== undefined || this.#errorPending
   }
 
   write(chunk: Uint8Array): void {

@@ -196,4 +196,15 @@ describe('createOpenAIResponsesTap', () => {
       usage: { outputTokens: 87 },
     })
   })
+
+  it('tells of an in-band error from its `event:` line on, before its data is complete (`inError`)', () => {
+    for (const type of ['error', 'response.failed']) {
+      const tap = createOpenAIResponsesTap({ stream: true })
+      tap.write(bytes(frame('response.created', { response: { id: 'resp_1', model: 'm' } })))
+      tap.write(bytes(frame('response.output_text.delta', { delta: 'error' })))
+      expect(tap.inError?.()).toBe(false)
+      tap.write(bytes(`event: ${type}\ndata: {"type":"${type}",`))
+      expect(tap.inError?.()).toBe(true)
+    }
+  })
 })

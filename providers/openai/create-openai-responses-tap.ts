@@ -148,6 +148,11 @@ const createStreamTap = (): ForwardTap => {
       return summary(learned)
     },
     stored: () => learned.stored ?? null,
+    inError: () => {
+      if (learned.error !== undefined) return true
+      const pending = parser.pendingEvent
+      return pending === 'error' || pending === 'response.failed'
+    },
   }
 }
 

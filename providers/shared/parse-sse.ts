@@ -24,6 +24,11 @@ export class SseParser {
   #data: string[] = []
   #id: string | undefined
 
+  /** The `event:` field of the event still being read (its blank line not yet seen), if it had one. */
+  get pendingEvent(): string | undefined {
+    return this.#event
+  }
+
   /** Parses a chunk; returns the events it completed. */
   push(chunk: Uint8Array | string): SseEvent[] {
     this.#buffer +=

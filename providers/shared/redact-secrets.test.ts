@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  createSecretMasker,
   maskRememberedSecrets,
   providerSecrets,
   redactSecrets,
@@ -54,5 +55,51 @@ describe('redactSecrets', () => {
         local: {},
       })
     ).toEqual(['sk-one', 'azure-key-value'])
+  })
+
+  describe('createSecretMasker', () => {
+    const encoder = new TextEncoder()
+    const decoder = new TextDecoder()
+    rememberSecrets(['masker-secret-0123456789', 'masker-secret-0123456789-longer-one'])
+
+    const run = (pieces: string[]): string[] => {
+      const masker = createSecretMasker()!
+      const out = pieces.map((piece) => decoder.decode(masker.push(encoder.encode(piece))))
+      out.push(decoder.decode(masker.end()))
+      return out
+    }
+
+    it('masks a credential cut anywhere between two chunks, and holds back no more than one could need', () => {
+      const text = 'x masker-secret-0123456789 y'
+      for (let at = 0; at <= text.length; at += 1) {
+        const out = run([text.slice(0, at), text.slice(at)])
+        expect(out.join('')).toBe('x [redacted] y')
+      }
+      // A chunk longer than the longest credential goes out at once but for its last bytes.
+      const long = 'a'.repeat(100)
+      expect(run([long])[0]).toBe(
+        'a'.repeat(100 - 'masker-secret-0123456789-longer-one'.length + 1)
+      )
+    })
+
+    it('masks the longer of two credentials that start alike whole, and passes other bytes as they came', () => {
+      const bytes = new Uint8Array([0xc3, 0xa9, 0x20, 0xe2, 0x82])
+      const masker = createSecretMasker()!
+      const out = [
+        masker.push(
+          encoder.encode('masker-secret-0123456789-longer-one and masker-secret-0123456789.')
+        ),
+        masker.push(bytes),
+        masker.end(),
+      ]
+      const all = new Uint8Array(out.reduce((size, piece) => size + piece.length, 0))
+      let offset = 0
+      for (const piece of out) {
+        all.set(piece, offset)
+        offset += piece.length
+      }
+      const expected = encoder.encode('[redacted] and [redacted].')
+      expect([...all]).toEqual([...expected, ...bytes])
+    })
   })
 })

@@ -17,6 +17,8 @@ const minimumSecretLength = 8
 const remembered = new Set<string>()
 /** Longest first, so that a secret holding another is masked whole. */
 let ordered: readonly string[] = []
+/** `ordered` as UTF-8, for `createSecretMasker`; made when first asked for after a change. */
+let orderedBytes: readonly Uint8Array[] | null = null
 
 /**
  * Adds credentials to mask by value. Process-wide, as the configuration is: each runtime adds its own when it builds
@@ -31,7 +33,10 @@ export const rememberSecrets = (values: Iterable<string | null | undefined>): vo
     remembered.add(value)
     added = true
   }
-  if (added) ordered = [...remembered].sort((left, right) => right.length - left.length)
+  if (added) {
+    ordered = [...remembered].sort((left, right) => right.length - left.length)
+    orderedBytes = null
+  }
 }
 
 /** What each configured provider sends upstream that may be a credential: its API key and its headers' values. */
@@ -49,6 +54,94 @@ export const maskRememberedSecrets = (text: string): string => {
   for (const secret of ordered)
     if (masked.includes(secret)) masked = masked.replaceAll(secret, '[redacted]')
   return masked
+}
+
+const encoder = new TextEncoder()
+const redactedBytes = encoder.encode('[redacted]')
+
+/** Where `needle` starts in `haystack` from `from`, or -1 (a plain search: the needles are a few dozen bytes). */
+const indexOfBytes = (haystack: Uint8Array, needle: Uint8Array, from: number): number => {
+  const first = needle[0]
+  const last = haystack.length - needle.length
+  outer: for (
+    let at = haystack.indexOf(first, from);
+    at !== -1 && at <= last;
+    at = haystack.indexOf(first, at + 1)
+  ) {
+    for (let index = 1; index < needle.length; index += 1)
+      if (haystack[at + index] !== needle[index]) continue outer
+    return at
+  }
+  return -1
+}
+
+/** `bytes` with every occurrence of `secret` replaced by `[redacted]`; `bytes` itself when it holds none. */
+const replaceBytes = (bytes: Uint8Array, secret: Uint8Array): Uint8Array => {
+  let at = indexOfBytes(bytes, secret, 0)
+  if (at === -1) return bytes
+  const parts: Uint8Array[] = []
+  let from = 0
+  let size = 0
+  while (at !== -1) {
+    parts.push(bytes.subarray(from, at), redactedBytes)
+    size += at - from + redactedBytes.length
+    from = at + secret.length
+    at = indexOfBytes(bytes, secret, from)
+  }
+  parts.push(bytes.subarray(from))
+  size += bytes.length - from
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
+export type SecretMasker = {
+  /** The bytes to send for `chunk`: the remembered credentials masked, the last few bytes held for the next chunk. */
+  push(chunk: Uint8Array): Uint8Array
+  /** What is still held, masked: to send before the stream ends (or before an error event of the gateway's own). */
+  end(): Uint8Array
+}
+
+/**
+ * Masks the remembered credentials in a byte stream the gateway forwards untouched (an upstream's in-band error event
+ * that repeats the key, a forwarded body with an `error`): by bytes, so that a chunk cut inside a character passes
+ * as it came. A credential cut between two chunks is still found: each push holds back the last bytes that could be
+ * the start of one (one fewer than the longest), sent with the next push or by `end`. `null` when the gateway holds
+ * no credential to mask.
+ */
+export const createSecretMasker = (): SecretMasker | null => {
+  if (ordered.length === 0) return null
+  const secrets = (orderedBytes ??= ordered.map((secret) => encoder.encode(secret)))
+  const hold = secrets[0].length - 1
+  let held: Uint8Array = new Uint8Array(0)
+  const mask = (bytes: Uint8Array): Uint8Array => {
+    let out = bytes
+    for (const secret of secrets) out = replaceBytes(out, secret)
+    return out
+  }
+  return {
+    push(chunk) {
+      let all = chunk
+      if (held.length > 0) {
+        all = new Uint8Array(held.length + chunk.length)
+        all.set(held)
+        all.set(chunk, held.length)
+      }
+      const masked = mask(all)
+      const cut = Math.max(0, masked.length - hold)
+      held = masked.slice(cut)
+      return masked.subarray(0, cut)
+    },
+    end() {
+      const rest = held
+      held = new Uint8Array(0)
+      return rest
+    },
+  }
 }
 
 export const redactSecrets = (text: string): string =>

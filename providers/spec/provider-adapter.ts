@@ -233,6 +233,12 @@ export interface ForwardTap {
    * that learn no such thing.
    */
   stored?(): ForwardSummary['stored'] | null
+  /**
+   * `true` from the chunk in which the tap has read an in-band error, or the start of one still incomplete (an
+   * `event: error` line, an `"error"` member): the gateway masks its credentials in what it forwards from there on,
+   * since an upstream's error may repeat the key it was sent. Absent on taps of bodies that carry no such event.
+   */
+  inError?(): boolean
 }
 
 export interface ProviderAdapter {

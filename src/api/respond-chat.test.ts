@@ -9,6 +9,9 @@ import { openAICodec, openAIEmbeddingsCodec } from './openai/openai-codec.ts'
 import { responsesCodec } from './openai-responses/responses-codec.ts'
 import { convertResponsesRequest } from './openai-responses/convert-responses-request.ts'
 import { respondChat } from './respond-chat.ts'
+import { rememberSecrets } from '../../providers/shared/redact-secrets.ts'
+import { createOpenAIForwardTap } from '../../providers/openai/create-openai-forward-tap.ts'
+import { createAnthropicForwardTap } from '../../providers/anthropic/create-anthropic-forward-tap.ts'
 import type { RespondOptions, ResponseEnd } from './respond-chat.ts'
 import type { BodySink, BodySource } from './response-body.ts'
 
@@ -307,6 +310,116 @@ describe('respondChat: what a forwarded answer says the upstream stored is recor
     keep.settle()
     await answer
     expect(answered).toBe(true)
+  })
+})
+
+describe("respondChat: an upstream's in-band error that repeats the gateway's credential", () => {
+  const key = 'gsk_live_inBandLeak0123456789abcdef'
+  rememberSecrets([key])
+  const content =
+    'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi ' +
+    'é"},"finish_reason":null}]}\n\n'
+  const openAIError = `data: {"error":{"message":"Invalid API Key provided: ${key}","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}\n\n`
+  /** `text` cut at each of `at` (byte offsets), so the event and the key fall across chunks. */
+  const cut = (text: string, at: number[]): Uint8Array[] => {
+    const bytes = encoder.encode(text)
+    const edges = [0, ...at, bytes.byteLength]
+    return edges.slice(1).map((end, index) => bytes.slice(edges[index], end))
+  }
+  const errorStart = encoder.encode(content).byteLength
+  const keyStart = errorStart + openAIError.indexOf(key)
+  const splits: [string, number[]][] = [
+    ['whole', [errorStart]],
+    ['the key cut in two', [errorStart, keyStart + 7]],
+    ['the "error" member cut, then the key', [errorStart + 9, keyStart + 3, keyStart + 20]],
+    [
+      'one byte at a time around the key',
+      [errorStart, ...Array.from({ length: 12 }, (_, index) => keyStart - 2 + index)],
+    ],
+  ]
+
+  for (const [name, at] of splits) {
+    it(`OpenAI, piped, ${name}: masked; what came before passes byte for byte`, async () => {
+      const tap = createOpenAIForwardTap({ operation: 'chat-completions', stream: true })
+      const { source, ends } = await respond(
+        forwardOutcome(pipeableReader(streamOf(cut(content + openAIError, at)).getReader()), [tap])
+      )
+      const piped = pipeToText(source)
+      await piped.closed
+      const text = piped.pieces.join('')
+      expect(text).not.toContain(key)
+      expect(text).toBe(content + openAIError.replace(key, '[redacted]'))
+      expect(piped.pieces[0].startsWith(content)).toBe(true)
+      expect(ends).toHaveLength(1)
+    })
+
+    it(`OpenAI, pulled, ${name}: masked`, async () => {
+      const tap = createOpenAIForwardTap({ operation: 'chat-completions', stream: true })
+      const { source } = await respond(
+        forwardOutcome(streamOf(cut(content + openAIError, at)).getReader(), [tap])
+      )
+      const pieces: string[] = []
+      for (let piece = await source.pull(); piece !== null; piece = await source.pull())
+        pieces.push(decoder.decode(piece))
+      expect(pieces.join('')).toBe(content + openAIError.replace(key, '[redacted]'))
+    })
+  }
+
+  it("Anthropic, an `event: error` cut inside its key, then the gateway's own error event: masked, in order", async () => {
+    const start =
+      'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
+    const error = `event: error\ndata: {"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key ${key}"}}\n\n`
+    const text = start + error
+    const keyAt =
+      encoder.encode(start).byteLength + encoder.encode(error).indexOf(encoder.encode(key)[0])
+    const chunks = cut(text, [encoder.encode(start).byteLength + 14, keyAt + 5])
+    let index = 0
+    const upstream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (index < chunks.length) controller.enqueue(chunks[index++])
+        else
+          controller.error(
+            new ProviderError({ kind: 'connection', status: 502, message: 'closed' })
+          )
+      },
+    })
+    const tap = createAnthropicForwardTap({ operation: 'messages', stream: true })
+    const { source } = await respond(forwardOutcome(pipeableReader(upstream.getReader()), [tap]))
+    const piped = pipeToText(source)
+    await piped.closed
+    const all = piped.pieces.join('')
+    expect(all).not.toContain(key)
+    expect(all.startsWith(start + error.replace(key, '[redacted]'))).toBe(true)
+    expect(all.slice((start + error.replace(key, '[redacted]')).length)).toContain('"error"')
+  })
+
+  it('a whole body with an `error` member: masked; an answer without one is sent as it came', async () => {
+    const bodyOf = async (text: string) => {
+      const response = await respondChat({
+        outcome: {
+          kind: 'forward-complete',
+          status: 200,
+          headers: new Headers({ 'content-type': 'application/json' }),
+          body: encoder.encode(text),
+          taps: [createOpenAIForwardTap({ operation: 'chat-completions', stream: false })],
+          servedBy: { provider: 'openai', model: 'm', attempts: 1, firstByteAt: 0 },
+        },
+        baseHeaders: {},
+        codec: openAICodec,
+        body: {},
+        canonical: () => {
+          throw new Error('not converted')
+        },
+        assemble: false,
+        onEnd: () => {},
+      })
+      return response.text()
+    }
+    expect(await bodyOf(`{"error":{"message":"bad key ${key}","type":"x"}}`)).toBe(
+      '{"error":{"message":"bad key [redacted]","type":"x"}}'
+    )
+    const answer = `{"id":"c","object":"chat.completion","model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`
+    expect(await bodyOf(answer)).toBe(answer)
   })
 })
 

@@ -11,6 +11,7 @@ import type {
   PipeControl,
 } from '../../providers/spec/provider-adapter.ts'
 import { createChatResultAssembler } from '../../providers/shared/assemble-chat-result.ts'
+import { createSecretMasker, type SecretMasker } from '../../providers/shared/redact-secrets.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
 import { GatewayError } from '../core/errors.ts'
 import { toGatewayError } from '../middleware/on-error.ts'
@@ -32,6 +33,8 @@ export type StreamEnd = {
   running?: ForwardSummary['running'] | null
   /** A forwarded whole body (not streamed) as the upstream sent it, when the call asked for its answer. */
   body?: Uint8Array | null
+  /** A tap read an in-band error in the forwarded body (`ForwardSummary.error`). */
+  inBandError?: boolean
 }
 
 /** What `onEnd` learns: the status sent to the client and what the body carried. */
@@ -89,19 +92,47 @@ const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamE
   let answer: ChatResult | null = null
   let stored: ForwardSummary['stored'] | null = null
   let running: ForwardSummary['running'] | null = null
+  let inBandError = false
   for (const tap of taps) {
     const summary = tap.finish()
+    if (summary.error !== undefined) inBandError = true
     usage ??= summary.usage
     model ??= summary.model ?? null
     answer ??= summary.answer ?? null
     stored ??= summary.stored ?? null
     running ??= summary.running ?? null
   }
-  return { usage, model, error, answer: error === null ? answer : null, stored, running }
+  const end: StreamEnd = {
+    usage,
+    model,
+    error,
+    answer: error === null ? answer : null,
+    stored,
+    running,
+  }
+  if (inBandError) end.inBandError = true
+  return end
 }
 
 const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
   for (let index = 0; index < taps.length; index += 1) taps[index].write(chunk)
+}
+
+const noBytes = new Uint8Array(0)
+
+const concatTwo = (first: Uint8Array, second: Uint8Array): Uint8Array => {
+  if (first.byteLength === 0) return second
+  if (second.byteLength === 0) return first
+  const out = new Uint8Array(first.byteLength + second.byteLength)
+  out.set(first)
+  out.set(second, first.byteLength)
+  return out
+}
+
+/** A forwarded body that held an in-band error, with the gateway's credentials masked (`createSecretMasker`). */
+const maskedBody = (body: Uint8Array): Uint8Array => {
+  const masker = createSecretMasker()
+  return masker === null ? body : concatTwo(masker.push(body), masker.end())
 }
 
 /**
@@ -184,6 +215,12 @@ class ForwardedSource implements BodySource {
   finished = false
   /** Present when the reader can be piped (`ChunkReader.pipe`). */
   readonly pipe: ((sink: BodySink) => PipeControl) | undefined
+  /**
+   * The taps that tell of an in-band error (`ForwardTap.inError`), asked after each chunk until one has; then `masker`
+   * masks the gateway's credentials in every byte sent from that chunk on (an upstream's error may repeat its key).
+   */
+  #errorWatch: readonly ForwardTap[]
+  #masker: SecretMasker | null = null
 
   constructor(options: ForwardedSourceOptions) {
     this.rewrite = options.createClientRewrite?.()
@@ -194,6 +231,36 @@ class ForwardedSource implements BodySource {
     this.stored = createStoredKeeper(options.taps, options.keepStored)
     this.errors = options.codec.createStreamErrorEncoder?.()
     this.pipe = options.reader.pipe === undefined ? undefined : this.#pipe
+    this.#errorWatch = options.taps.filter((tap) => tap.inError !== undefined)
+  }
+
+  /** `out` as the client gets it: from the chunk in which a tap read an in-band error, masked. */
+  masked(out: Uint8Array): Uint8Array {
+    if (this.#masker !== null) return this.#masker.push(out)
+    const watch = this.#errorWatch
+    if (watch.length === 0) return out
+    for (let index = 0; index < watch.length; index += 1)
+      if (watch[index].inError!()) {
+        this.#errorWatch = []
+        this.#masker = createSecretMasker()
+        return this.#masker === null ? out : this.#masker.push(out)
+      }
+    return out
+  }
+
+  /** What the masker still holds, to send before the body's end or an error event of the gateway's. */
+  maskedRest(): Uint8Array {
+    return this.#masker === null ? noBytes : this.#masker.end()
+  }
+
+  /** The last bytes of a body that ended: what the rewrite held back, then what the masker did. */
+  lastBytes(): Uint8Array | null {
+    const rest = this.rewrite?.end()
+    const last = concatTwo(
+      rest && rest.byteLength > 0 ? this.masked(rest) : noBytes,
+      this.maskedRest()
+    )
+    return last.byteLength > 0 ? last : null
   }
 
   errorEvent(error: GatewayError): Uint8Array {
@@ -216,16 +283,16 @@ class ForwardedSource implements BodySource {
         const { done, value } = await reader.read()
         if (done) {
           this.finished = true
-          const rest = rewrite?.end()
+          const last = this.lastBytes()
           this.end(null)
-          return rest && rest.byteLength > 0 ? rest : null
+          return last
         }
         writeTaps(taps, value)
         if (stored !== undefined) {
           const waiting = stored()
           if (waiting !== null) await waiting
         }
-        const out = rewrite ? rewrite.push(value) : value
+        const out = this.masked(rewrite ? rewrite.push(value) : value)
         if (out.byteLength > 0) {
           this.errors?.write(out)
           return out
@@ -235,7 +302,7 @@ class ForwardedSource implements BodySource {
       this.finished = true
       const gatewayError = toGatewayError(error)
       this.end(gatewayError)
-      return this.errorEvent(gatewayError)
+      return concatTwo(this.maskedRest(), this.errorEvent(gatewayError))
     }
   }
 
@@ -294,6 +361,8 @@ class ForwardedPipe implements ChunkSink<Uint8Array> {
     source.finished = true
     const gatewayError = toGatewayError(error)
     source.end(gatewayError)
+    const rest = source.maskedRest()
+    if (rest.byteLength > 0) this.#sink.write(rest)
     this.#sink.write(source.errorEvent(gatewayError))
     this.#sink.close()
   }
@@ -303,8 +372,8 @@ class ForwardedPipe implements ChunkSink<Uint8Array> {
     if (source.finished) return
     source.finished = true
     try {
-      const rest = source.rewrite?.end()
-      if (rest && rest.byteLength > 0) this.#sink.write(rest)
+      const last = source.lastBytes()
+      if (last !== null) this.#sink.write(last)
       source.end(null)
     } finally {
       this.#sink.close()
@@ -316,7 +385,7 @@ class ForwardedPipe implements ChunkSink<Uint8Array> {
     if (source.finished) return true
     try {
       writeTaps(source.taps, chunk)
-      const out = source.rewrite ? source.rewrite.push(chunk) : chunk
+      const out = source.masked(source.rewrite ? source.rewrite.push(chunk) : chunk)
       if (out.byteLength > 0) source.errors?.write(out)
       if (this.#held !== null) {
         if (out.byteLength > 0) this.#held.push(out)
@@ -499,7 +568,8 @@ export const respondChat = (options: RespondOptions): Response | Promise<Respons
       const end = endOf(outcome.taps, null)
       if (options.assemble) end.body = outcome.body
       onEnd(end)
-      const body = options.transformBody ? options.transformBody(outcome.body) : outcome.body
+      const forwarded = end.inBandError === true ? maskedBody(outcome.body) : outcome.body
+      const body = options.transformBody ? options.transformBody(forwarded) : forwarded
       const respond = (): Response =>
         new Response(body as Uint8Array<ArrayBuffer>, { status: outcome.status, headers })
       if (options.keepForwarded !== undefined && end.stored != null)

@@ -396,6 +396,7 @@ describe('fallback', () => {
       { status: 400, body: { error: { message: echoed, type: 'invalid_request_error' } } },
       { status: 400, body: { error: { message: echoed, type: 'invalid_request_error' } } },
       { inBandError: true as const, error: { message: echoed } },
+      { inBandError: true as const, error: { message: echoed } },
     ]
     groq.enqueue(...failures)
     const openai = await post(gateway, '/v1/chat/completions', chatBody('groq/gpt-4o-mini'))
@@ -408,12 +409,19 @@ describe('fallback', () => {
       ...chatBody('groq/gpt-4o-mini', { stream: true }),
       max_tokens: 16,
     })
+    // Same dialect, so the stream is the upstream's bytes, its error event included: masked all the same.
+    const forwarded = await post(
+      gateway,
+      '/v1/chat/completions',
+      chatBody('groq/gpt-4o-mini', { stream: true })
+    )
     const answers = [
       { status: openai.status, text: await openai.text() },
       { status: anthropic.status, text: await anthropic.text() },
       { status: streamed.status, text: await streamed.text() },
+      { status: forwarded.status, text: await forwarded.text() },
     ]
-    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 200])
+    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 200, 200])
     for (const { text } of answers) {
       expect(text).toContain('Invalid API Key provided: [redacted]')
       for (const secret of secrets) expect(text).not.toContain(secret)
