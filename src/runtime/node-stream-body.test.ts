@@ -115,11 +115,11 @@ const pipedSourceOf = (count: number, size: number) => {
 }
 
 describe('nodeStreamBody, piped to the connection through @hono/node-server', () => {
-  const serve = async (source: BodySource) => {
+  const serve = async (source: BodySource, headers: Record<string, string> = {}) => {
     const server = createAdaptorServer({
       fetch: (_request: Request, env: unknown) =>
         new Response(nodeStreamBody(source, env), {
-          headers: { 'content-type': 'application/octet-stream' },
+          headers: { 'content-type': 'application/octet-stream', ...headers },
         }),
     }) as Server
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -187,6 +187,29 @@ describe('nodeStreamBody, piped to the connection through @hono/node-server', ()
       await vi.waitFor(() => expect(record.cancelled).toHaveLength(1))
       expect(record.closed).toBe(false)
     } finally {
+      await server.close()
+    }
+  })
+
+  it('cancels a source the library never read, when writing the head failed and the connection closed', async () => {
+    // A header value Node refuses (a character past U+00FF; the Web `Headers` take it): @hono/node-server answers
+    // 500 and destroys the connection without a look at the body.
+    const { source, record } = pipedSourceOf(10, 100)
+    const server = await serve(source, { 'x-refused': 'gpt-\u0151' })
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const status = await fetch(`http://127.0.0.1:${server.port}/`).then(
+        async (response) => {
+          await response.arrayBuffer().catch(() => {})
+          return response.status
+        },
+        () => 'reset'
+      )
+      expect([500, 'reset']).toContain(status)
+      await vi.waitFor(() => expect(record.cancelled).toHaveLength(1))
+      expect(record.written).toBe(0)
+    } finally {
+      logged.mockRestore()
       await server.close()
     }
   })

@@ -100,10 +100,22 @@ class PulledBody {
   readonly #source: BodySource
   readonly #outgoing: ServerResponse | null
   #reader: PulledBodyReader | null = null
+  /**
+   * The connection closed: a body still unread, or read but not to its end, is cancelled, so the source reports its
+   * end (the usage event, a tenant key's concurrency slot). @hono/node-server cancels a reader it got when the client
+   * goes away; this covers a body it never read, as when `writeHead` throws on a header Node refuses (the library then
+   * answers 500 and destroys the connection without touching the body).
+   */
+  readonly #onClose = (): void => {
+    const reader = this.#reader ?? this.getReader()
+    if (!reader.finished)
+      reader.cancel(new Error('The connection closed before the body was sent.')).catch(() => {})
+  }
 
   constructor(source: BodySource, outgoing: ServerResponse | null) {
     this.#source = source
     this.#outgoing = outgoing
+    outgoing?.once('close', this.#onClose)
   }
 
   get locked(): boolean {
