@@ -19,6 +19,19 @@ export const accessOptionSpecs = {
   metadata: { type: 'string', multiple: true },
 } as const
 
+/** The admin API's fields for the options above (`AdminRequest.options`). */
+export const accessFieldOptions = {
+  'limits.rpm': '--rpm',
+  'limits.tpm': '--tpm',
+  'limits.concurrency': '--concurrency',
+  limits: 'the limits (--rpm, --tpm, --concurrency)',
+  'budget.usd': '--budget-usd',
+  'budget.period': '--budget-period',
+  budget: '--budget-usd',
+  allowed_models: '--models',
+  metadata: '--metadata',
+} as const
+
 export type AccessOptionValues = {
   rpm?: string
   tpm?: string
@@ -69,6 +82,8 @@ export const accessBody = (values: AccessOptionValues, group: string): Record<st
     if (period !== undefined) throw usageError('--budget-usd none takes no --budget-period', group)
     body.budget = null
   } else if (usd !== undefined || period !== undefined) {
+    // Not a number is the first thing to say of `--budget-usd ten`, with or without its period.
+    if (usd !== undefined) readNumber(usd, 'budget-usd', group)
     if (usd === undefined || period === undefined)
       throw usageError(
         '--budget-usd and --budget-period go together (period: day, week, month or total)',

@@ -13,6 +13,29 @@ export type AdminRequest = {
   path: string
   query?: Record<string, string | undefined>
   body?: unknown
+  /**
+   * What the person typed for each field of the body (`limits.tpm` → `--tpm`): a refusal naming a field is told
+   * in the command line's words (`describeFailure`).
+   */
+  options?: FieldOptions
+}
+
+/** API field (a path of the body, its members included: `allowed_models` covers `allowed_models.0`) → option. */
+export type FieldOptions = Readonly<Record<string, string>>
+
+/** The option that gave `param`, the longest field of `options` that is it or holds it. */
+const optionFor = (
+  param: string,
+  options: FieldOptions
+): { field: string; option: string } | null => {
+  let found: { field: string; option: string } | null = null
+  for (const [field, option] of Object.entries(options))
+    if (
+      (param === field || param.startsWith(`${field}.`)) &&
+      (found === null || field.length > found.field.length)
+    )
+      found = { field, option }
+  return found
 }
 
 export type AdminClient = {
@@ -29,7 +52,11 @@ const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim()
  * `{error: {message, param}}` (OpenAI's shape, what the gateway answers; Anthropic's has the message in the same place)
  * or whatever else came back.
  */
-export const describeFailure = (status: number, text: string): string => {
+export const describeFailure = (
+  status: number,
+  text: string,
+  options: FieldOptions = {}
+): string => {
   let message = oneLine(text).slice(0, 300) || 'no message'
   let param: string | null = null
   try {
@@ -39,7 +66,20 @@ export const describeFailure = (status: number, text: string): string => {
   } catch {
     // Not JSON (a proxy's page): its text is the message.
   }
-  return `${message} (HTTP ${status}${param === null ? '' : `, field ${param}`})`
+  const given = param === null ? null : optionFor(param, options)
+  if (given === null)
+    return `${message} (HTTP ${status}${param === null ? '' : `, field ${param}`})`
+  // The gateway's message names fields as `limits.tpm: …`, each part of it after a `; `: told as the option instead.
+  const parts = message
+    .replace(/^Invalid request body: /, '')
+    .split('; ')
+    .map((part) => {
+      const named = /^([\w.]+): /.exec(part)
+      const option = named === null ? null : optionFor(named[1], options)
+      return option === null ? part : `${option.option}: ${part.slice(named![0].length)}`
+    })
+  const told = parts.join('; ')
+  return `${told.startsWith(given.option) ? told : `${given.option}: ${told}`} (HTTP ${status})`
 }
 
 /** What the gateway is asked from, and how: `fetch` fails with a cause (`ECONNREFUSED`) that says more than itself. */
@@ -76,7 +116,7 @@ export const createAdminClient = (options: {
       throw new CliError(unreachable(baseUrl, error))
     }
     const text = await response.text()
-    if (!response.ok) throw new CliError(describeFailure(response.status, text))
+    if (!response.ok) throw new CliError(describeFailure(response.status, text, request.options))
     return text
   }
 

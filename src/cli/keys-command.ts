@@ -4,7 +4,7 @@
  */
 import type { WireKey } from '../api/admin/admin-schemas.ts'
 import { durationHelp, parseDuration } from '../core/parse-duration.ts'
-import { accessBody, accessOptionSpecs } from './access-options.ts'
+import { accessBody, accessFieldOptions, accessOptionSpecs } from './access-options.ts'
 import type { CliContext } from './cli-context.ts'
 import { usageError } from './cli-error.ts'
 import { describeKey, keyTable } from './describe-records.ts'
@@ -31,6 +31,14 @@ const readExpiry = (value: string, now: number): string | null => {
   if (back !== null) return new Date(now - back).toISOString()
   const duration = parseDuration(value)
   return duration === null ? value : new Date(now + duration).toISOString()
+}
+
+/** A key's fields as `keys create` and `keys update` take them. */
+const keyFieldOptions = {
+  ...accessFieldOptions,
+  tenant: '--tenant',
+  name: '--name',
+  expires_at: '--expires',
 }
 
 const showOnce = (made: MadeKey): string =>
@@ -75,6 +83,7 @@ export const runKeysCommand = async (
           method: 'POST',
           path: '/admin/v1/keys',
           body: { tenant: values.tenant, ...body },
+          options: keyFieldOptions,
         })
         print(values.json, made, `Created key ${made.id}.\n${showOnce(made)}${describeKey(made)}`)
         return
@@ -86,6 +95,7 @@ export const runKeysCommand = async (
         method: 'PATCH',
         path: keyPath(positionals[0]),
         body,
+        options: keyFieldOptions,
       })
       print(values.json, key, `Updated key ${key.id}.\n${describeKey(key)}`)
       return
@@ -136,6 +146,7 @@ export const runKeysCommand = async (
         method: 'POST',
         path: `${keyPath(positionals[0])}/rotate`,
         body,
+        options: { grace_period_seconds: '--grace' },
       })
       print(
         values.json,

@@ -2,7 +2,7 @@
  * `gatehouse tenants create|list|show|update|disable|enable`: the admin API's tenant routes from a terminal.
  */
 import type { WireTenant } from '../api/admin/admin-schemas.ts'
-import { accessBody, accessOptionSpecs } from './access-options.ts'
+import { accessBody, accessFieldOptions, accessOptionSpecs } from './access-options.ts'
 import type { CliContext } from './cli-context.ts'
 import { usageError } from './cli-error.ts'
 import { describeTenant, tenantTable } from './describe-records.ts'
@@ -35,6 +35,7 @@ export const runTenantsCommand = async (
         method: 'POST',
         path: '/admin/v1/tenants',
         body: { name: positionals[0], ...accessBody(values, group) },
+        options: accessFieldOptions,
       })
       print(
         context,
@@ -58,6 +59,7 @@ export const runTenantsCommand = async (
         method: 'PATCH',
         path: tenantPath(positionals[0]),
         body,
+        options: { ...accessFieldOptions, name: '--name' },
       })
       print(
         context,

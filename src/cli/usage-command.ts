@@ -70,6 +70,17 @@ export const runUsageCommand = async (
       user: values.user,
       format: values.csv === true ? 'csv' : undefined,
     },
+    options: {
+      from: '--since',
+      to: '--until',
+      group_by: '--by',
+      granularity: '--by',
+      tenant: '--tenant',
+      key: '--key',
+      model: '--model',
+      provider: '--provider',
+      user: '--user',
+    },
   }
   if (values.csv === true) {
     context.out(await context.client.text(request))

@@ -98,7 +98,7 @@ describe('gatehouse tenants', () => {
     expect(await okJson('tenants', 'show', 'acme-corp')).toEqual(updated)
   })
 
-  it('prints a refusal from the gateway as one line naming the field, exit code 1', async () => {
+  it('prints a refusal from the gateway as one line naming the option (or else the field), exit code 1', async () => {
     await ok('tenants', 'create', 'acme')
     expect(await cli('tenants', 'create', 'acme')).toEqual({
       code: 1,
@@ -107,8 +107,25 @@ describe('gatehouse tenants', () => {
     })
     const negative = await cli('tenants', 'create', 'other', '--rpm=-1')
     expect(negative.code).toBe(1)
-    expect(negative.stderr).toMatch(
-      /^gatehouse: .*limits\.rpm.* \(HTTP 400, field limits\.rpm\)\n$/
+    expect(negative.stderr).toBe(
+      'gatehouse: --rpm: Too small: expected number to be >0 (HTTP 400)\n'
+    )
+    // Two options refused at once are both named; a field no option gave (the name, given bare) stays a field.
+    const fractions = await cli('tenants', 'create', 'other', '--rpm', '1.5', '--tpm', '2.5')
+    expect(fractions.stderr).toMatch(/^gatehouse: --rpm: .*; --tpm: .* \(HTTP 400\)\n$/)
+    const period = await cli(
+      'tenants',
+      'update',
+      'acme',
+      '--budget-usd',
+      '5',
+      '--budget-period',
+      'fortnight'
+    )
+    expect(period.stderr).toMatch(/^gatehouse: --budget-period: .*"month".* \(HTTP 400\)\n$/)
+    expect(await cli('tenants', 'create', '--bad name')).toMatchObject({ code: 2 })
+    expect((await cli('tenants', 'create', 'bad name')).stderr).toMatch(
+      /\(HTTP 400, field name\)\n$/
     )
     const unknown = await cli('tenants', 'show', 'nobody')
     expect(unknown.stderr).toBe(
@@ -255,7 +272,7 @@ describe('gatehouse keys', () => {
   it('refuses a key for an unknown tenant, an expiry in the past and a bad grace', async () => {
     expect(await cli('keys', 'create', '--tenant', 'nobody')).toMatchObject({
       code: 1,
-      stderr: 'gatehouse: No tenant has the id or name "nobody". (HTTP 400, field tenant)\n',
+      stderr: 'gatehouse: --tenant: No tenant has the id or name "nobody". (HTTP 400)\n',
     })
     const past = await cli(
       'keys',
@@ -267,12 +284,21 @@ describe('gatehouse keys', () => {
     )
     expect(past).toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/in the past.*field expires_at/),
+      stderr: expect.stringMatching(/^gatehouse: --expires: .*in the past.*\(HTTP 400\)\n$/),
     })
     // A duration back from now is a time in the past too, refused as such (not as a malformed time).
     expect(await cli('keys', 'create', '--tenant', 'acme', '--expires=-3d')).toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/in the past.*field expires_at/),
+      stderr: expect.stringMatching(/^gatehouse: --expires: .*in the past/),
+    })
+    expect(await cli('keys', 'create', '--tenant', 'acme', '--models', 'nowhere/*')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^gatehouse: --models: `nowhere\/\*` matches no model/),
+    })
+    // Not a number is said first, whether or not the period came with it.
+    expect(await cli('keys', 'create', '--tenant', 'acme', '--budget-usd', 'ten')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--budget-usd: "ten" is not a number/),
     })
     // A UTC date is its midnight.
     const dated = JSON.parse(
@@ -456,7 +482,7 @@ describe('gatehouse usage', () => {
     expect(await cli('usage', '--by', 'day,hour')).toMatchObject({ code: 2 })
     expect(await cli('usage', '--by', 'colour')).toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/field group_by/),
+      stderr: expect.stringMatching(/^gatehouse: --by: .*\(HTTP 400\)\n$/),
     })
     expect(await ok('usage', '--since', '2020-01-01', '--until', '2020-01-02')).toBe(
       'Usage from 2020-01-01T00:00:00.000Z to 2020-01-02T00:00:00.000Z: none.\n'
