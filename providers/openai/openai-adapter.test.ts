@@ -732,6 +732,41 @@ describe('streamChat', () => {
     expect(chunks.at(-1)).toMatchObject({ type: 'usage', usage: { cachedInputTokens: 1280 } })
   })
 
+  it('tells calls apart by their ids when a server leaves `index` out, one call or several to a chunk', async () => {
+    const sse = (toolCalls: unknown[]) =>
+      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { tool_calls: toolCalls }, finish_reason: null }] })}\n\n`
+    const fn = (args: string, id?: string, name?: string) => ({
+      ...(id ? { id, type: 'function' } : {}),
+      function: { ...(name ? { name } : {}), arguments: args },
+    })
+    const body =
+      sse([fn('{"command":', 'call_a', 'shell')]) +
+      sse([fn('"ls"}')]) +
+      sse([fn('{"command":"pwd"}', 'call_b', 'shell')]) +
+      sse([fn('{"q":1}', 'call_c', 'find'), fn('{"q":2}', 'call_d', 'find')]) +
+      'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\ndata: [DONE]\n\n'
+    const { chunks, error } = await streamOf({ body })
+    expect(error).toBeUndefined()
+    const calls = chunks.flatMap((chunk) => (chunk.type === 'tool-call-delta' ? [chunk] : []))
+    const argumentsOf = (index: number) =>
+      calls
+        .filter((call) => call.index === index)
+        .map((call) => call.argumentsDelta)
+        .join('')
+    expect(calls.filter((call) => call.id).map((call) => [call.index, call.id])).toEqual([
+      [0, 'call_a'],
+      [1, 'call_b'],
+      [2, 'call_c'],
+      [3, 'call_d'],
+    ])
+    expect([0, 1, 2, 3].map(argumentsOf)).toEqual([
+      '{"command":"ls"}',
+      '{"command":"pwd"}',
+      '{"q":1}',
+      '{"q":2}',
+    ])
+  })
+
   it('reads vLLM reasoning_content, skips keep-alive comments, and keeps unknown usage details null', async () => {
     const body = chatReasoningVllmSse
     const { chunks, error } = await streamOf({ body, chunkSizes: everyBytes(body, 5) })

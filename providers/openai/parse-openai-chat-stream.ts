@@ -34,6 +34,11 @@ export type OpenAIChatStreamState = {
   finished: Set<number>
   /** `choice:index` of tool calls whose first fragment (id, name) was emitted. */
   toolCalls: Set<string>
+  /**
+   * Per choice, for servers that leave a tool call's `index` out (the API always sends it): the index given to each
+   * call id, and the last one, which a fragment without an id continues. Made on the first such fragment.
+   */
+  indexless?: Map<number, { ids: Map<string, number>; next: number; last: number }>
 }
 
 export const createOpenAIChatStreamState = (): OpenAIChatStreamState => ({
@@ -56,6 +61,38 @@ const parseData = (data: string, providerId: string): unknown => {
       cause: error,
     })
   }
+}
+
+/**
+ * The index of a tool call fragment that has none: a new id is the next call, a known id its own call; without an id,
+ * its place among several in its chunk (a server that sends every call in every chunk), or alone the last call's
+ * continuation. By place alone, two calls that each came in a chunk of their own were both index 0, and their
+ * arguments ran together into one.
+ */
+const indexOfUnnumbered = (
+  state: OpenAIChatStreamState,
+  choiceIndex: number,
+  id: string | null | undefined,
+  /** Its place among the calls of its chunk when there are several, else -1. */
+  position: number
+): number => {
+  const choices = (state.indexless ??= new Map())
+  let calls = choices.get(choiceIndex)
+  if (calls === undefined) {
+    calls = { ids: new Map(), next: 0, last: -1 }
+    choices.set(choiceIndex, calls)
+  }
+  if (!id) {
+    if (position !== -1) return position
+    return calls.last === -1 ? (calls.last = calls.next++) : calls.last
+  }
+  let index = calls.ids.get(id)
+  if (index === undefined) {
+    index = calls.next++
+    calls.ids.set(id, index)
+  }
+  calls.last = index
+  return index
 }
 
 const convertChunk = (
@@ -81,8 +118,12 @@ const convertChunk = (
       if (reasoning !== null) out.push({ type: 'reasoning-delta', choiceIndex, delta: reasoning })
       if (delta.content) out.push({ type: 'text-delta', choiceIndex, delta: delta.content })
       if (delta.refusal) out.push({ type: 'text-delta', choiceIndex, delta: delta.refusal })
-      for (const [callPosition, call] of (delta.tool_calls ?? []).entries()) {
-        const index = call.index ?? callPosition
+      const calls = delta.tool_calls ?? []
+      for (let position = 0; position < calls.length; position += 1) {
+        const call = calls[position]
+        const index =
+          call.index ??
+          indexOfUnnumbered(state, choiceIndex, call.id, calls.length > 1 ? position : -1)
         const key = `${choiceIndex}:${index}`
         const argumentsDelta = readArguments(call.function?.arguments)
         if (state.toolCalls.has(key)) {

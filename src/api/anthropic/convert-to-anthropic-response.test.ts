@@ -151,6 +151,17 @@ describe('convertToAnthropicResponse', () => {
     expect(message.stop_reason).toBe('tool_use')
   })
 
+  it("stops for the tools when a lenient server ended a turn of tool calls with 'stop'", () => {
+    const choices = [
+      {
+        index: 0,
+        content: [{ type: 'tool-call' as const, id: 'c', name: 'ls', arguments: '{}' }],
+        finishReason: { unified: 'stop' as const, raw: 'stop' },
+      },
+    ]
+    expect(convertToAnthropicResponse(result({ choices })).stop_reason).toBe('tool_use')
+  })
+
   it.each([
     ['length', 'max_tokens'],
     ['content-filter', 'refusal'],

@@ -49,8 +49,15 @@ export const anthropicMessageId = (upstreamId: string | undefined): string =>
  * wire-notes §4.2, reversed. `error`/`other` have no Anthropic counterpart; `end_turn` is what a finished turn says,
  * `stop_sequence` one that a stop sequence ended (when the provider said which).
  */
-export const toAnthropicStopReason = (finishReason: FinishReason | null | undefined): string => {
+export const toAnthropicStopReason = (
+  finishReason: FinishReason | null | undefined,
+  /** The answer holds a tool call: Anthropic's answer then stops for it, whatever a lenient server said. */
+  calledTools = false
+): string => {
   if (finishReason?.stopSequence !== undefined) return 'stop_sequence'
+  // Some OpenAI-compatible servers end a turn of tool calls with `stop`: an Anthropic client (Claude Code) runs the
+  // tools when the turn stopped for them.
+  if (calledTools && (finishReason == null || finishReason.unified === 'stop')) return 'tool_use'
   switch (finishReason?.unified) {
     case 'length':
       return 'max_tokens'
@@ -144,7 +151,10 @@ export const convertToAnthropicResponse = (
     role: 'assistant',
     model: options.model ?? result.model,
     content,
-    stop_reason: toAnthropicStopReason(choice?.finishReason),
+    stop_reason: toAnthropicStopReason(
+      choice?.finishReason,
+      content.some((block) => block.type === 'tool_use')
+    ),
     stop_sequence: choice?.finishReason.stopSequence ?? null,
     stop_details: null,
     usage: toAnthropicUsage(result.usage),

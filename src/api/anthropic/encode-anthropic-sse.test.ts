@@ -208,6 +208,107 @@ describe('encodeAnthropicSse', () => {
     expect(message.stop_reason).toBe('tool_use')
   })
 
+  it('streams interleaved calls one block at a time: each block whole between its start and its stop', async () => {
+    const call = (index: number, argumentsDelta: string, first?: { id: string; name: string }) =>
+      ({ type: 'tool-call-delta', choiceIndex: 0, index, argumentsDelta, ...first }) as ChatChunk
+    const chunks: ChatChunk[] = [
+      start,
+      call(0, '{"command":', { id: 'call_a', name: 'shell' }),
+      call(1, '{"path":', { id: 'call_b', name: 'read' }),
+      call(0, '"ls"}'),
+      call(1, '"a.txt"}'),
+      // Complete calls one after the other, as the API sends them: each gets its block at once.
+      call(2, '{}', { id: 'call_c', name: 'ping' }),
+      call(3, '', { id: 'call_d', name: 'pong' }),
+      {
+        type: 'finish',
+        choiceIndex: 0,
+        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+      },
+      { type: 'usage', usage: usage() },
+    ]
+    const text = await readText(encode(chunks))
+    const list = events(text)
+    // Every delta belongs to the one block open at that moment; a block's input, read at its stop, is whole.
+    let open: number | null = null
+    const inputs = new Map<number, string>()
+    for (const { event, data } of list) {
+      if (event === 'content_block_start') {
+        expect(open).toBeNull()
+        open = data.index as number
+        inputs.set(open, '')
+      } else if (event === 'content_block_delta') {
+        expect(data.index).toBe(open)
+        inputs.set(
+          open!,
+          inputs.get(open!)! + (data.delta as { partial_json: string }).partial_json
+        )
+      } else if (event === 'content_block_stop') {
+        expect(data.index).toBe(open)
+        open = null
+      }
+    }
+    expect([...inputs.values()]).toEqual(['{"command":"ls"}', '{"path":"a.txt"}', '{}', ''])
+    const message = await sdkStream(encode(chunks)).finalMessage()
+    expect(message.content).toEqual([
+      { type: 'tool_use', id: 'call_a', name: 'shell', input: { command: 'ls' } },
+      { type: 'tool_use', id: 'call_b', name: 'read', input: { path: 'a.txt' } },
+      { type: 'tool_use', id: 'call_c', name: 'ping', input: {} },
+      { type: 'tool_use', id: 'call_d', name: 'pong', input: {} },
+    ])
+  })
+
+  it('gives a call the API would send after a complete one its block at once, before the stream ends', async () => {
+    const first: ChatChunk[] = [
+      start,
+      {
+        type: 'tool-call-delta',
+        choiceIndex: 0,
+        index: 0,
+        id: 'call_a',
+        name: 'a',
+        argumentsDelta: '{"x":1}',
+      },
+      {
+        type: 'tool-call-delta',
+        choiceIndex: 0,
+        index: 1,
+        id: 'call_b',
+        name: 'b',
+        argumentsDelta: '{"y":',
+      },
+    ]
+    const { stream } = source(first)
+    const reader = encodeAnthropicSse(stream, { model: 'm', estimatedInputTokens: 1 }).getReader()
+    let text = ''
+    for (let step = 0; step < 3; step += 1)
+      text += new TextDecoder().decode((await reader.read()).value)
+    expect(text).toContain('"partial_json":"{\\"y\\":"')
+    await reader.cancel()
+  })
+
+  it("stops for the tools when a lenient server ended a turn of tool calls with 'stop'", async () => {
+    const chunks: ChatChunk[] = [
+      start,
+      {
+        type: 'tool-call-delta',
+        choiceIndex: 0,
+        index: 0,
+        id: 'c',
+        name: 'ls',
+        argumentsDelta: '{}',
+      },
+      { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
+    ]
+    expect((await sdkStream(encode(chunks)).finalMessage()).stop_reason).toBe('tool_use')
+    const text: ChatChunk[] = [
+      start,
+      { type: 'text-delta', choiceIndex: 0, delta: 'hi' },
+      { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
+    ]
+    expect((await sdkStream(encode(text)).finalMessage()).stop_reason).toBe('end_turn')
+  })
+
   it('gives a tool call without an id a toolu_ id', async () => {
     const chunks: ChatChunk[] = [
       start,

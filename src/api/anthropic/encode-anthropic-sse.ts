@@ -52,14 +52,29 @@ const errorEventOf = (error: unknown): { type: string; message: string } => {
 
 type OpenBlock = { kind: 'text' } | { kind: 'thinking' } | { kind: 'tool'; toolIndex: number }
 
+/**
+ * A tool call of the answer: streamed into its block while that block is open (`blockIndex`), or held back whole
+ * until it can have a block of its own (`blockIndex` null, its fragments in `arguments`).
+ */
+type ToolCall = {
+  blockIndex: number | null
+  id: string
+  name: string
+  /** The arguments so far: of the open call (to tell when they are complete), or of a held one (to send). */
+  arguments: string
+  sawArguments: boolean
+}
+
 type EncoderState = {
   model: string
   estimatedInputTokens: number
   started: boolean
   nextBlockIndex: number
   open: (OpenBlock & { index: number }) | null
-  /** Tool call index → its block index, and whether any argument text arrived. */
-  tools: Map<number, { blockIndex: number; sawArguments: boolean }>
+  /** Tool call index → its call (`ToolCall`). */
+  tools: Map<number, ToolCall>
+  /** Calls held back while another call's block is open, in the order they began (`toolDelta`). */
+  held: ToolCall[]
   finishReason: FinishReason | null
   usage: Usage | null
   /** Text emitted so far, for an output estimate when the upstream reports no usage. */
@@ -107,12 +122,33 @@ const closeBlock = (state: EncoderState): string => {
   return out + event('content_block_stop', { type: 'content_block_stop', index: open.index })
 }
 
+/** The calls held back, each as a whole block (start, its arguments in one delta, stop), once nothing else is open. */
+const releaseHeld = (state: EncoderState): string => {
+  let out = ''
+  for (const call of state.held) {
+    const index = state.nextBlockIndex++
+    call.blockIndex = index
+    out +=
+      event('content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} },
+      }) +
+      delta(index, { type: 'input_json_delta', partial_json: call.arguments }) +
+      event('content_block_stop', { type: 'content_block_stop', index })
+    call.arguments = ''
+  }
+  state.held = []
+  return out
+}
+
+/** Closes the open block, sends what was held back, then opens `block`. */
 const openBlock = (
   state: EncoderState,
   block: OpenBlock,
   contentBlock: Record<string, unknown>
 ): string => {
-  const out = closeBlock(state)
+  const out = closeBlock(state) + releaseHeld(state)
   const index = state.nextBlockIndex++
   state.open = { ...block, index }
   return (
@@ -128,6 +164,24 @@ const openBlock = (
 const delta = (index: number, payload: Record<string, unknown>): string =>
   event('content_block_delta', { type: 'content_block_delta', index, delta: payload })
 
+/** The open call's arguments are a whole JSON value: no fragment of it can follow (a valid answer's, that is). */
+const isComplete = (text: string): boolean => {
+  if (text.trim() === '') return false
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Anthropic streams one block at a time: a block's deltas all come between its start and its stop. OpenAI-compatible
+ * servers may interleave parallel calls (`index` 0, 1, 0, 1...), so a new call gets a block of its own at once only
+ * when the open call's arguments are complete JSON (what the API does: one call after the other); otherwise it is
+ * held back whole and sent as a block once the open one has closed (before other content, or at the end). A client
+ * that reads a call's input at its `content_block_stop`, as the Vercel AI SDK does, then gets all of it.
+ */
 const toolDelta = (
   state: EncoderState,
   chunk: Extract<ChatChunk, { type: 'tool-call-delta' }>
@@ -135,23 +189,34 @@ const toolDelta = (
   let out = ''
   let tool = state.tools.get(chunk.index)
   if (tool === undefined) {
-    out += openBlock(
-      state,
-      { kind: 'tool', toolIndex: chunk.index },
-      {
-        type: 'tool_use',
-        id: chunk.id || createAnthropicId('toolu_'),
-        name: chunk.name ?? '',
-        input: {},
-      }
-    )
-    tool = { blockIndex: state.open!.index, sawArguments: false }
+    tool = {
+      blockIndex: null,
+      id: chunk.id || createAnthropicId('toolu_'),
+      name: chunk.name ?? '',
+      arguments: '',
+      sawArguments: false,
+    }
     state.tools.set(chunk.index, tool)
+    const open = state.open
+    const openCall = open?.kind === 'tool' ? state.tools.get(open.toolIndex) : undefined
+    if (state.held.length > 0 || (openCall !== undefined && !isComplete(openCall.arguments)))
+      state.held.push(tool)
+    else {
+      out += openBlock(
+        state,
+        { kind: 'tool', toolIndex: chunk.index },
+        { type: 'tool_use', id: tool.id, name: tool.name, input: {} }
+      )
+      tool.blockIndex = state.open!.index
+    }
   }
   if (chunk.argumentsDelta === '') return out
   tool.sawArguments = true
   state.outputTokens += estimateTextTokens(chunk.argumentsDelta)
-  // A fragment for a call whose block already closed (interleaved calls, which Anthropic never sends) still goes to
+  if (tool.blockIndex === null || state.open?.index === tool.blockIndex)
+    tool.arguments += chunk.argumentsDelta
+  if (tool.blockIndex === null) return out
+  // A fragment for a call whose block closed already (text came between, which no real answer does) still goes to
   // that call's block: the SDK accumulates deltas by index.
   return (
     out + delta(tool.blockIndex, { type: 'input_json_delta', partial_json: chunk.argumentsDelta })
@@ -203,10 +268,11 @@ const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
  */
 const finishMessage = (state: EncoderState): string =>
   closeBlock(state) +
+  releaseHeld(state) +
   event('message_delta', {
     type: 'message_delta',
     delta: {
-      stop_reason: toAnthropicStopReason(state.finishReason),
+      stop_reason: toAnthropicStopReason(state.finishReason, state.tools.size > 0),
       stop_sequence: state.finishReason?.stopSequence ?? null,
       stop_details: null,
     },
@@ -233,6 +299,7 @@ export const encodeAnthropicSse = (
     nextBlockIndex: 0,
     open: null,
     tools: new Map(),
+    held: [],
     finishReason: null,
     usage: null,
     outputTokens: 0,
