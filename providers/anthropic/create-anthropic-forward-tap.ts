@@ -6,7 +6,7 @@
 import { createJsonTap } from '../shared/create-json-tap.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Operation } from '../spec/operation.ts'
-import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import type { ForwardEnd, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import {
   anthropicErrorBodySchema,
   anthropicMessageDeltaSchema,
@@ -29,8 +29,10 @@ const createStreamTap = (): ForwardTap => {
   let usage: AnthropicUsage | null = null
   let model: string | undefined
   let error: ForwardSummary['error']
+  let stopped = false
   const read = (event: SseEvent): void => {
-    if (event.event === 'message_start') {
+    if (event.event === 'message_stop') stopped = true
+    else if (event.event === 'message_start') {
       const parsed = anthropicMessageStartSchema.safeParse(parseJson(event.data))
       if (!parsed.success) return
       model = parsed.data.message.model
@@ -53,6 +55,13 @@ const createStreamTap = (): ForwardTap => {
       for (const event of parser.push(chunk)) read(event)
     },
     inError: () => error !== undefined || parser.pendingEvent === 'error',
+    // A last event without its blank line is still one the body ended with.
+    end: (): ForwardEnd =>
+      error !== undefined
+        ? { kind: 'error', error }
+        : stopped || parser.pendingEvent === 'message_stop'
+          ? { kind: 'complete' }
+          : { kind: 'cut' },
     finish() {
       for (const event of parser.end()) read(event)
       return {

@@ -397,4 +397,35 @@ describe('createOpenAIForwardTap', () => {
       parse.mockRestore()
     }
   })
+
+  describe('how a stream ended (`end`)', () => {
+    const event = (finish: string) =>
+      `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":${finish}}]}\n\n`
+    const endOf = (pieces: string[]) => {
+      const tap = createOpenAIForwardTap({ operation: 'chat-completions', stream: true })
+      for (const piece of pieces) tap.write(new TextEncoder().encode(piece))
+      return tap.end?.()
+    }
+
+    it('is complete with [DONE] or a finish reason (any spacing, cut anywhere), cut without', () => {
+      expect(endOf([event('null'), 'data: [DONE]\n\n'])).toEqual({ kind: 'complete' })
+      const spaced = event('"stop"').replace('"finish_reason":', '"finish_reason": ')
+      for (const text of [event('"stop"'), spaced])
+        for (let at = 1; at < text.length; at += 7)
+          expect(endOf([event('null'), text.slice(0, at), text.slice(at)])).toEqual({
+            kind: 'complete',
+          })
+      expect(endOf([event('null'), event('null')])).toEqual({ kind: 'cut' })
+      expect(endOf([])).toEqual({ kind: 'cut' })
+    })
+
+    it('is the error an in-band error event said', () => {
+      expect(
+        endOf([event('null'), 'data: {"error":{"message":"melted","type":"server_error"}}\n\n'])
+      ).toEqual({
+        kind: 'error',
+        error: { message: 'melted', type: 'server_error' },
+      })
+    })
+  })
 })

@@ -22,7 +22,7 @@ import { createUtf8ChunkDecoder } from '../shared/decode-utf8-chunks.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Usage } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
-import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import type { ForwardEnd, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIUsage, scanOpenAIUsage } from './convert-openai-usage.ts'
 import { createOpenAIResponsesTap } from './create-openai-responses-tap.ts'
 import { extractOpenAIError } from './read-openai-error.ts'
@@ -146,6 +146,34 @@ const indexOfUsageOrError = (text: string, from: number): number => {
   return error
 }
 
+const complete: ForwardEnd = { kind: 'complete' }
+const cut: ForwardEnd = { kind: 'cut' }
+
+/**
+ * `text` (after `pending`, the incomplete event before it) holds the end of an answer: `[DONE]`, or a finish reason
+ * that is not `null` (every choice gets one; some servers never send `[DONE]`). A plain search for the key, then a
+ * look at its value: about 35 ns a chunk, where a search for `"finish_reason":"` took ten times that.
+ */
+const tellsFinish = (pending: string, text: string): boolean => {
+  if (text.includes('[DONE]')) return true
+  const joined = pending === '' ? text : pending.slice(-40) + text
+  for (
+    let at = joined.indexOf('finish_reason"');
+    at !== -1;
+    at = joined.indexOf('finish_reason"', at + 14)
+  ) {
+    let index = at + 14
+    while (isJsonSpace(joined.charCodeAt(index))) index += 1
+    if (joined.charCodeAt(index) !== 0x3a) continue
+    index += 1
+    while (isJsonSpace(joined.charCodeAt(index))) index += 1
+    const first = joined.charCodeAt(index)
+    // `null` (0x6e) is no finish; nothing yet (the chunk ended) is decided by the next one.
+    if (first === 0x22) return true
+  }
+  return false
+}
+
 /** The complete event around `index` of `events` (which starts and ends on event boundaries). */
 const eventAt = (events: string, index: number): { start: number; end: number } => {
   const before = events.lastIndexOf('\n\n', index)
@@ -169,6 +197,8 @@ class StreamTap implements ForwardTap {
   #carriageReturns = false
   /** An incomplete event holds an `"error"` member (`inError`). */
   #errorPending = false
+  /** `[DONE]` or a finish reason has come (`end`). */
+  #finished = false
 
   #handle(events: SseEvent[]): void {
     const learned = this.#learned
@@ -207,6 +237,7 @@ class StreamTap implements ForwardTap {
   }
 
   #take(text: string): void {
+    if (!this.#finished) this.#finished = tellsFinish(this.#pending, text)
     if (this.#carriageReturns || text.includes('\r')) {
       this.#carriageReturns = true
       this.#handle(this.#parser.push(this.#pending + text))
@@ -227,6 +258,12 @@ class StreamTap implements ForwardTap {
 
   inError(): boolean {
     return this.#learned.error !== undefined || this.#errorPending
+  }
+
+  end(): ForwardEnd {
+    const error = this.#learned.error
+    if (error !== undefined) return { kind: 'error', error }
+    return this.#finished ? complete : cut
   }
 
   write(chunk: Uint8Array): void {

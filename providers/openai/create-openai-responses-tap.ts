@@ -19,7 +19,7 @@
 import { createJsonTap } from '../shared/create-json-tap.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Usage } from '../spec/chat-types.ts'
-import type { ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
+import type { ForwardEnd, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
 import { convertOpenAIResponsesUsage } from './convert-openai-usage.ts'
 
 type Learned = {
@@ -118,11 +118,13 @@ const terminal = new Set(['response.completed', 'response.incomplete', 'response
 const createStreamTap = (): ForwardTap => {
   const parser = new SseParser()
   const learned: Learned = { usage: null }
+  let ended = false
   const handle = (events: SseEvent[]): void => {
     for (const event of events) {
       const type = event.event
       if (type === undefined) continue
       const final = terminal.has(type)
+      if (final) ended = true
       if (final || (type === 'response.created' && learned.model === undefined)) {
         const response = record(record(parseJson(event.data))?.response)
         if (response) learnResponse(response, learned, final)
@@ -148,6 +150,13 @@ const createStreamTap = (): ForwardTap => {
       return summary(learned)
     },
     stored: () => learned.stored ?? null,
+    // A background response may end its stream before its terminal event: it runs on, and is asked for later.
+    end: (): ForwardEnd =>
+      learned.error !== undefined
+        ? { kind: 'error', error: learned.error }
+        : ended || learned.running !== undefined || terminal.has(parser.pendingEvent ?? '')
+          ? { kind: 'complete' }
+          : { kind: 'cut' },
     inError: () => {
       if (learned.error !== undefined) return true
       const pending = parser.pendingEvent

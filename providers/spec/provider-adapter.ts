@@ -222,6 +222,17 @@ export type ForwardSummary = {
   running?: { id: string }
 }
 
+/**
+ * How a forwarded stream's body ended, as its format says (`ForwardTap.end`): `complete` (OpenAI's `[DONE]` or a
+ * finish reason, Anthropic's `message_stop`, a Responses terminal event, or a background response still running);
+ * `cut` (the body stopped before any of those: the gateway tells the client and counts the failure); `error` (the
+ * body said itself that it failed, in-band: the client has that event as it came, the failure is counted).
+ */
+export type ForwardEnd =
+  | { kind: 'complete' }
+  | { kind: 'cut' }
+  | { kind: 'error'; error: { message: string; type?: string } }
+
 /** Reads a forwarded body on the side (SSE or JSON) without altering or delaying it. Every parse is guarded. */
 export interface ForwardTap {
   write(chunk: Uint8Array): void
@@ -239,6 +250,11 @@ export interface ForwardTap {
    * since an upstream's error may repeat the key it was sent. Absent on taps of bodies that carry no such event.
    */
   inError?(): boolean
+  /**
+   * How the stream's body ended, asked once it has (before `finish`, which it leaves as it is). Absent on taps of
+   * whole bodies, which the transport reads to their length.
+   */
+  end?(): ForwardEnd
 }
 
 export interface ProviderAdapter {

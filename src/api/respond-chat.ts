@@ -11,9 +11,15 @@ import type {
   PipeControl,
 } from '../../providers/spec/provider-adapter.ts'
 import { createChatResultAssembler } from '../../providers/shared/assemble-chat-result.ts'
-import { createSecretMasker, type SecretMasker } from '../../providers/shared/redact-secrets.ts'
+import {
+  createSecretMasker,
+  redactSecrets,
+  type SecretMasker,
+} from '../../providers/shared/redact-secrets.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
 import { GatewayError } from '../core/errors.ts'
+import { clientClosedError } from '../core/deadline.ts'
+import { isProviderError } from '../../providers/spec/provider-error.ts'
 import { toGatewayError } from '../middleware/on-error.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { buildResponseHeaders } from './forward-headers.ts'
@@ -92,27 +98,42 @@ const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamE
   let answer: ChatResult | null = null
   let stored: ForwardSummary['stored'] | null = null
   let running: ForwardSummary['running'] | null = null
-  let inBandError = false
+  let inBand: ForwardSummary['error'] | undefined
   for (const tap of taps) {
     const summary = tap.finish()
-    if (summary.error !== undefined) inBandError = true
+    inBand ??= summary.error
     usage ??= summary.usage
     model ??= summary.model ?? null
     answer ??= summary.answer ?? null
     stored ??= summary.stored ?? null
     running ??= summary.running ?? null
   }
+  // A body that reported its own failure ended in error, though the client has it as the upstream sent it.
+  const failure =
+    error ??
+    (inBand === undefined ? null : new GatewayError('upstream', redactSecrets(inBand.message)))
   const end: StreamEnd = {
     usage,
     model,
-    error,
-    answer: error === null ? answer : null,
+    error: failure,
+    answer: failure === null ? answer : null,
     stored,
     running,
   }
-  if (inBandError) end.inBandError = true
+  if (inBand !== undefined) end.inBandError = true
   return end
 }
+
+/**
+ * Why a response body was cancelled, as its end reports it. Whoever reads the body cancels it: the runtime when the
+ * client went away (@hono/node-server cancels with no reason when the connection closes), or the gateway with an
+ * error of its own. No reason, or one that is neither the gateway's nor a provider's error, is the client leaving
+ * (499, `client_aborted`), not an internal error.
+ */
+const cancelledBy = (reason: unknown): GatewayError =>
+  toGatewayError(
+    reason instanceof GatewayError || isProviderError(reason) ? reason : clientClosedError(reason)
+  )
 
 const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
   for (let index = 0; index < taps.length; index += 1) taps[index].write(chunk)
@@ -309,7 +330,7 @@ class ForwardedSource implements BodySource {
   async cancel(reason: unknown): Promise<void> {
     if (!this.finished) {
       this.finished = true
-      this.end(toGatewayError(reason))
+      this.end(cancelledBy(reason))
     }
     await this.reader.cancel(reason).catch(() => {})
   }
@@ -479,7 +500,7 @@ export const watchChunks = (options: WatchChunksOptions): ReadableStream<ChatChu
       }
     },
     async cancel(reason) {
-      watch.end(toGatewayError(reason))
+      watch.end(cancelledBy(reason))
       await reader.cancel(reason).catch(() => {})
     },
   })
@@ -530,7 +551,7 @@ export const watchChunkReader = (options: WatchChunksOptions): ChunkReader<ChatC
   return {
     read: () => reader.read().then(onRead, onFailure),
     async cancel(reason) {
-      watch.end(toGatewayError(reason))
+      watch.end(cancelledBy(reason))
       await reader.cancel(reason).catch(() => {})
     },
   }

@@ -21,6 +21,7 @@ import {
   type GuardedStreamEnd,
 } from './guard-stream.ts'
 import { forwardedBodyProblem } from '../../providers/shared/check-forwarded-body.ts'
+import { inBandFailure, streamClosedEarly } from '../../providers/shared/sse-stream-failures.ts'
 import { bodyReader, readResponseBytes } from '../../providers/shared/read-response-bytes.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { Target } from './model-router.ts'
@@ -84,6 +85,24 @@ const tapsFor = (target: Target, call: ChatCall): ForwardTap[] => {
     : undefined
   if (answer) taps.push(answer)
   return taps
+}
+
+/**
+ * What a forwarded stream's end means, as its taps read the body (`ForwardTap.end`): one that stopped before its
+ * format's end fails (the client then gets the dialect's error event, the usage event the error, the breaker the
+ * failure); one that reported its own failure in-band ends as it is, the failure counted for the breaker.
+ */
+const judgeForwardedEnd = (
+  taps: readonly ForwardTap[],
+  providerId: string
+): { fail: ProviderError } | { report: ProviderError } | null => {
+  for (const tap of taps) {
+    const end = tap.end?.()
+    if (end === undefined || end.kind === 'complete') continue
+    if (end.kind === 'cut') return { fail: streamClosedEarly(providerId) }
+    return { report: inBandFailure(providerId, end.error) }
+  }
+  return null
 }
 
 /** Runs one attempt; rejects with whatever the adapter threw, or with the scope's abort reason when it fired. */
@@ -174,7 +193,11 @@ export const dispatchAttempt = async (options: {
     deadline.dispose()
   }
   /** The stream's reader, guarded by the idle timeout and the scope; its end releases the attempt. */
-  const guard = <T>(reader: ChunkReader<T>, first?: ReadableStreamReadResult<T>): ChunkReader<T> =>
+  const guard = <T>(
+    reader: ChunkReader<T>,
+    first?: ReadableStreamReadResult<T>,
+    taps?: readonly ForwardTap[]
+  ): ChunkReader<T> =>
     guardReader({
       reader,
       first,
@@ -186,6 +209,7 @@ export const dispatchAttempt = async (options: {
         release()
         onStreamEnd?.(end)
       },
+      judgeEnd: taps === undefined ? undefined : () => judgeForwardedEnd(taps, providerId),
     })
   switch (delivered.kind) {
     case 'result':
@@ -220,13 +244,14 @@ export const dispatchAttempt = async (options: {
     }
     case 'forward': {
       const { response } = delivered
+      const taps = tapsFor(target, call)
       return {
         kind: 'forward',
         status: response.status,
         headers: response.headers,
-        reader: guard(delivered.reader, delivered.first),
+        reader: guard(delivered.reader, delivered.first, taps),
         createClientRewrite: response.createClientRewrite,
-        taps: tapsFor(target, call),
+        taps,
         servedBy,
       }
     }

@@ -170,6 +170,46 @@ describe.each(modes)('guardReader, consumed through %s', (_name, mode) => {
   })
 })
 
+describe.each(modes)('guardReader with judgeEnd, consumed through %s', (_name, mode) => {
+  const guardedWith = (
+    judgeEnd: () => ReturnType<NonNullable<Parameters<typeof guardReader>[0]['judgeEnd']>>
+  ) => {
+    const ends: unknown[] = []
+    const guarded = guardReader({
+      reader: mode.upstream(streamOf(['a', 'b']).getReader()),
+      clock: createFakeClock(),
+      idleMs: 1_000,
+      signal: new AbortController().signal,
+      providerId: 'openai',
+      onEnd: (end) => ends.push(end),
+      judgeEnd,
+    })
+    return { guarded: mode.consume(guarded), ends }
+  }
+
+  it("fails a clean end judged short of the format, after every chunk, as the upstream's fault", async () => {
+    const cut = new ProviderError({ kind: 'bad-response', status: 502, message: 'cut' })
+    const { guarded, ends } = guardedWith(() => ({ fail: cut }))
+    expect(await guarded.read()).toEqual({ done: false, value: 'a' })
+    expect(await guarded.read()).toEqual({ done: false, value: 'b' })
+    await expect(guarded.read()).rejects.toBe(cut)
+    expect(ends).toEqual([{ outcome: 'broken', error: cut, upstreamFault: true }])
+  })
+
+  it('ends a stream that reported its own failure as it is, reporting the end broken', async () => {
+    const inBand = new ProviderError({ kind: 'http', status: 529, message: 'Overloaded' })
+    const { guarded, ends } = guardedWith(() => ({ report: inBand }))
+    expect(await readAll(guarded)).toEqual(['a', 'b'])
+    expect(ends).toEqual([{ outcome: 'broken', error: inBand, upstreamFault: true }])
+  })
+
+  it('ends a complete stream as completed', async () => {
+    const { guarded, ends } = guardedWith(() => null)
+    expect(await readAll(guarded)).toEqual(['a', 'b'])
+    expect(ends).toEqual([{ outcome: 'completed' }])
+  })
+})
+
 describe('guardReader, read', () => {
   const setup = setupFor(modes[0][1])
 

@@ -45,6 +45,13 @@ export type GuardReaderOptions<T> = {
   providerId: string
   /** Called once when the stream ends, errors or is cancelled: release timers and listeners there. */
   onEnd?: (end: GuardedStreamEnd) => void
+  /**
+   * Asked when the upstream's body ends cleanly, where something knows its format (a forwarded stream's taps): a
+   * failure makes that end the upstream's fault. `fail`: the read fails with it (the body stopped before its format's
+   * end; the client is told in-band, as of any broken stream); `report`: the body said it failed itself (an in-band
+   * error the client has as it came), so it ends as it is, and only the end is reported broken (the breaker counts).
+   */
+  judgeEnd?: () => { fail: ProviderError } | { report: ProviderError } | null
 }
 
 /**
@@ -88,6 +95,7 @@ class GuardedReader<T> implements ChunkReader<T> {
   readonly #signal: AbortHandle
   readonly #providerId: string
   readonly #onEnd: ((end: GuardedStreamEnd) => void) | undefined
+  readonly #judgeEnd: GuardReaderOptions<T>['judgeEnd']
   #replay: ReadableStreamReadResult<T> | undefined
   #finished = false
   #failure: { error: unknown } | null = null
@@ -128,6 +136,7 @@ class GuardedReader<T> implements ChunkReader<T> {
     this.#signal = options.signal
     this.#providerId = options.providerId
     this.#onEnd = options.onEnd
+    this.#judgeEnd = options.judgeEnd
     this.#replay = options.first
     this.pipe = options.reader.pipe === undefined ? undefined : this.#pipe
     if (this.#signal.aborted) this.fail(this.#signal.reason)
@@ -141,6 +150,16 @@ class GuardedReader<T> implements ChunkReader<T> {
     this.#timer = null
     this.#signal.removeEventListener('abort', this.#onAbort)
     this.#onEnd?.(end)
+  }
+
+  /** The upstream's body ended cleanly: finished, or the failure it was after all (`judgeEnd`) for the caller to fail. */
+  #endedCleanly(): ProviderError | null {
+    const judged = this.#judgeEnd?.() ?? null
+    if (judged === null) this.#finish(completed)
+    else if ('report' in judged)
+      this.#finish({ outcome: 'broken', error: judged.report, upstreamFault: true })
+    else return judged.fail
+    return null
   }
 
   /** Fails the reader; the upstream's cancel settles a pending read, which then rejects with `error` (above). */
@@ -178,9 +197,13 @@ class GuardedReader<T> implements ChunkReader<T> {
   /** The upstream ended while piped to `sink`. */
   closePiped(sink: GuardedSink<T>): void {
     if (this.#piped !== sink) return
-    this.#piped = null
     this.#waitingSince = null
-    this.#finish(completed)
+    const failure = this.#endedCleanly()
+    if (failure !== null) {
+      this.fail(failure, true)
+      return
+    }
+    this.#piped = null
     sink.sink.close()
   }
 
@@ -193,8 +216,11 @@ class GuardedReader<T> implements ChunkReader<T> {
     const chunk = this.#replay
     this.#replay = undefined
     if (this.#finished || chunk?.done === true) {
-      this.#finish(completed)
-      sink.close()
+      const failure = this.#finished ? null : this.#endedCleanly()
+      if (failure !== null) {
+        this.fail(failure, true)
+        sink.error(failure)
+      } else sink.close()
       return guarded
     }
     this.#piped = guarded
@@ -210,7 +236,13 @@ class GuardedReader<T> implements ChunkReader<T> {
     if (this.#replay !== undefined) {
       const chunk = this.#replay
       this.#replay = undefined
-      if (chunk.done) this.#finish(completed)
+      if (chunk.done) {
+        const failure = this.#endedCleanly()
+        if (failure !== null) {
+          this.fail(failure, true)
+          return Promise.reject(failure)
+        }
+      }
       return Promise.resolve(chunk)
     }
     if (this.#finished) return Promise.resolve({ done: true, value: undefined })
@@ -229,7 +261,13 @@ class GuardedReader<T> implements ChunkReader<T> {
   #readSettled(result: ReadableStreamReadResult<T>): ReadableStreamReadResult<T> {
     this.#waitingSince = null
     if (this.#failure !== null) throw this.#failure.error
-    if (result.done) this.#finish(completed)
+    if (result.done) {
+      const failure = this.#endedCleanly()
+      if (failure !== null) {
+        this.fail(failure, true)
+        throw failure
+      }
+    }
     return result
   }
 

@@ -17,6 +17,7 @@
 import type { ServerResponse } from 'node:http'
 import type { PipeControl } from '../../providers/spec/provider-adapter.ts'
 import type { BodySink, BodySource, StreamBodyFactory } from '../api/response-body.ts'
+import { GatewayError } from '../core/errors.ts'
 
 const done: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined }
 
@@ -107,9 +108,15 @@ class PulledBody {
    * answers 500 and destroys the connection without touching the body).
    */
   readonly #onClose = (): void => {
-    const reader = this.#reader ?? this.getReader()
-    if (!reader.finished)
-      reader.cancel(new Error('The connection closed before the body was sent.')).catch(() => {})
+    const read = this.#reader
+    if (read !== null) {
+      // The client went away (the library cancels too; the first cancel counts).
+      if (!read.finished) read.cancel().catch(() => {})
+      return
+    }
+    this.getReader()
+      .cancel(new GatewayError('internal', 'The response failed before its body was sent.'))
+      .catch(() => {})
   }
 
   constructor(source: BodySource, outgoing: ServerResponse | null) {

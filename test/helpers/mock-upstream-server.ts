@@ -29,6 +29,8 @@ export type FaultKind =
   | { delayFirstByteMs: number }
   | { stallAfterChunks: number }
   | { dropAfterChunks: number }
+  /** A stream that writes this many events and then ends cleanly, short of its end (no `[DONE]`, no `message_stop`). */
+  | { endAfterChunks: number }
   | { destroyConnection: true }
   | { garbage: true }
   | InBandErrorFault
@@ -270,8 +272,9 @@ const deliver = ({
 
 const breakAfter = (
   fault: Fault | undefined
-): { at: number; how: 'stall' | 'drop' } | undefined => {
+): { at: number; how: 'stall' | 'drop' | 'end' } | undefined => {
   if (fault === undefined) return undefined
+  if ('endAfterChunks' in fault) return { at: fault.endAfterChunks, how: 'end' }
   if ('stallAfterChunks' in fault) return { at: fault.stallAfterChunks, how: 'stall' }
   if ('dropAfterChunks' in fault) return { at: fault.dropAfterChunks, how: 'drop' }
   return undefined
@@ -341,7 +344,7 @@ const sendSse = async (options: {
     response.write(events[index])
   }
   if (broken?.how === 'drop' && limit === 0) return drop(response)
-  if (broken === undefined) response.end()
+  if (broken === undefined || broken.how === 'end') response.end()
 }
 
 /** A rough token count (about 4 characters per token, at least 1), deterministic so tests can rely on it. */
