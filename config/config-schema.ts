@@ -239,8 +239,9 @@ export const configSchema = z.strictObject({
   /** Upstream pool settings for every provider; a provider's own `pool` overrides them field by field. */
   pool: poolSchema.optional(),
   /**
-   * Per-model facts the gateway needs, e.g. `max_tokens` injected for Anthropic when an OpenAI client sends none, and
-   * `api: responses` for a model an OpenAI upstream serves only through its Responses API.
+   * Per-model facts the gateway needs, e.g. `max_tokens` injected for Anthropic when an OpenAI client sends none,
+   * `api: responses` for a model an OpenAI upstream serves only through its Responses API, and `reasoning`: which
+   * reasoning control a converted request's reasoning settings reach it through (`ReasoningControl`).
    */
   models: z
     .record(
@@ -248,6 +249,7 @@ export const configSchema = z.strictObject({
       z.strictObject({
         maxOutputTokens: z.number().int().positive().optional(),
         api: z.enum(['chat', 'responses']).optional(),
+        reasoning: z.enum(['effort', 'budget', 'openai', 'none']).optional(),
       })
     )
     .optional(),

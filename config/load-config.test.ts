@@ -278,6 +278,34 @@ describe('models.<name>.api', () => {
   })
 })
 
+describe('models.<name>.reasoning', () => {
+  it('sets the reasoning control of a model, over the built-in table', () => {
+    const text = [
+      'models:',
+      '  gpt-4o:',
+      '    reasoning: openai',
+      '  my-model:',
+      '    reasoning: budget',
+    ]
+    const config = resolveConfig(
+      configOf(loadConfig({ env: {}, fileText: `${text.join('\n')}\n` }))
+    )
+    expect(config.reasoningControl('gpt-4o')).toBe('openai')
+    expect(config.reasoningControl('my-model')).toBe('budget')
+    expect(config.reasoningControl('gpt-4o-mini')).toBe('none')
+    expect(config.reasoningControl('unknown-model')).toBeUndefined()
+  })
+
+  it('refuses a control it does not know', () => {
+    const errors = errorsOf(
+      loadConfig({ env: {}, fileText: 'models:\n  gpt-5:\n    reasoning: thinking\n' })
+    )
+    expect(errors).toEqual([
+      'models.gpt-5.reasoning: Invalid option: expected one of "effort"|"budget"|"openai"|"none"',
+    ])
+  })
+})
+
 describe('upstream pool settings', () => {
   const resolvedPools = (fileText: string) =>
     Object.fromEntries(

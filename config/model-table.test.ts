@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { builtInModelApi, modelMaxOutputTokens } from './model-table.ts'
+import { builtInModelApi, builtInReasoningControl, modelMaxOutputTokens } from './model-table.ts'
 
 describe('modelMaxOutputTokens', () => {
   it.each([
@@ -60,4 +60,37 @@ describe('builtInModelApi', () => {
       expect(builtInModelApi(model)).toBe('chat')
     }
   )
+})
+
+describe('builtInReasoningControl', () => {
+  it.each([
+    ['claude-3-5-sonnet-20241022', 'none'],
+    ['claude-3-haiku-20240307', 'none'],
+    ['claude-3-7-sonnet-20250219', 'budget'],
+    ['claude-sonnet-4-20250514', 'budget'],
+    ['claude-sonnet-4-5', 'budget'],
+    ['claude-opus-4-1-20250805', 'budget'],
+    ['claude-haiku-4-5-20251001', 'budget'],
+    ['claude-opus-4-6', 'effort'],
+    ['claude-sonnet-4-6', 'effort'],
+    ['claude-opus-4-7', 'effort'],
+    ['claude-opus-5', 'effort'],
+    ['gpt-4o', 'none'],
+    ['gpt-4o-mini-2024-07-18', 'none'],
+    ['gpt-4.1-nano', 'none'],
+    ['gpt-3.5-turbo', 'none'],
+    ['o1-mini', 'none'],
+    ['o1', 'openai'],
+    ['o3-mini', 'openai'],
+    ['o4-mini-2025-04-16', 'openai'],
+    ['gpt-5', 'openai'],
+    ['gpt-5-mini', 'openai'],
+    ['gpt-5.1-codex-max', 'openai'],
+    ['gpt-5-chat-latest', 'none'],
+    ['codex-mini-latest', 'openai'],
+    ['llama-3.1-8b', undefined],
+    ['claude-next', undefined],
+  ])('%s takes %s', (model, control) => {
+    expect(builtInReasoningControl(model)).toBe(control)
+  })
 })

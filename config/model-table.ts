@@ -1,3 +1,5 @@
+import type { ReasoningControl } from '../providers/spec/chat-types.ts'
+
 /**
  * Largest output (`max_tokens`) each Claude model family accepts, from Anthropic's models overview
  * (https://docs.claude.com/en/docs/about-claude/models/overview). Used only to fill Anthropic's required
@@ -66,3 +68,50 @@ const responsesOnlyModel =
 /** One regular expression, snapshot date and `-latest` included: it is asked on every Chat Completions call. */
 export const builtInModelApi = (model: string): ModelApi =>
   responsesOnlyModel.test(model) ? 'responses' : 'chat'
+
+/**
+ * Which reasoning control each known model takes (`ReasoningControl`), first match wins. Sources: Anthropic's
+ * extended and adaptive thinking guides (https://platform.claude.com/docs/en/build-with-claude/extended-thinking,
+ * .../adaptive-thinking: adaptive thinking and `output_config.effort` from the 4.6 models on, `budget_tokens` on Claude
+ * 3.7 Sonnet and the Claude 4 models before them), OpenAI's reasoning guide (https://platform.openai.com/docs/guides/reasoning:
+ * `reasoning_effort` on o1, o3, o4-mini, gpt-5 and Codex; not on o1-mini, o1-preview or the gpt-5 chat models).
+ * Unknown models return `undefined`: the adapter then uses its provider's newest control (Anthropic: `effort`;
+ * OpenAI-compatible: `reasoning_effort`, the upstream judges). Config `models.<name>.reasoning` overrides it.
+ */
+const reasoningControls: readonly { pattern: RegExp; control: ReasoningControl }[] = [
+  { pattern: /^claude-3-(haiku|sonnet|opus)$/, control: 'none' },
+  { pattern: /^claude-3-5-(sonnet|haiku)$/, control: 'none' },
+  { pattern: /^claude-3-7-sonnet$/, control: 'budget' },
+  { pattern: /^claude-(sonnet|opus)-4(-[0-5])?$/, control: 'budget' },
+  { pattern: /^claude-haiku-4(-[0-5])?$/, control: 'budget' },
+  { pattern: /^claude-(sonnet|opus|haiku)-4-([6-9]|\d{2,})$/, control: 'effort' },
+  { pattern: /^claude-[a-z]+-([5-9]|\d{2,})(-\d+)?$/, control: 'effort' },
+  { pattern: /^(o1-mini|o1-preview)$/, control: 'none' },
+  { pattern: /^gpt-5(\.\d+)?-chat$/, control: 'none' },
+  { pattern: /^(o[134]|o[134]-(mini|pro|deep-research)|codex-mini)$/, control: 'openai' },
+  { pattern: /^gpt-5(\.\d+)?(-[a-z]+)*$/, control: 'openai' },
+  { pattern: /^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4|gpt-3\.5)(-[a-z0-9.]+)*$/, control: 'none' },
+]
+
+/** The family of an OpenAI model name: a snapshot date (`-2025-08-07`) and `-latest` stripped. */
+const openAIFamilyOf = (model: string): string =>
+  model
+    .toLowerCase()
+    .replace(/-\d{4}-\d{2}-\d{2}$/, '')
+    .replace(/-latest$/, '')
+
+const rememberedControls = new Map<string, ReasoningControl | null>()
+
+/** The built-in reasoning control of a model (see above); answered once per model name, like the maximum output. */
+export const builtInReasoningControl = (model: string): ReasoningControl | undefined => {
+  let known = rememberedControls.get(model)
+  if (known === undefined) {
+    const family = model.toLowerCase().startsWith('claude')
+      ? familyOf(model)
+      : openAIFamilyOf(model)
+    known = reasoningControls.find((entry) => entry.pattern.test(family))?.control ?? null
+    if (rememberedControls.size >= 1_000) rememberedControls.clear()
+    rememberedControls.set(model, known)
+  }
+  return known ?? undefined
+}

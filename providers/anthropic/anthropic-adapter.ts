@@ -12,6 +12,7 @@ import type {
   UpstreamResponse,
 } from '../spec/provider-adapter.ts'
 import type { Operation } from '../spec/operation.ts'
+import type { ChatRequest, ReasoningControl } from '../spec/chat-types.ts'
 import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 import { anthropicMessageSchema, anthropicModelListSchema } from './anthropic-api.ts'
 import { anthropicBadResponse, readAnthropicHttpError } from './anthropic-error.ts'
@@ -19,6 +20,7 @@ import { convertAnthropicResponse } from './convert-anthropic-response.ts'
 import { bodyReader } from '../shared/read-response-bytes.ts'
 import { convertAnthropicStream } from './convert-anthropic-stream.ts'
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
+import { convertToAnthropicReasoning } from './convert-to-anthropic-reasoning.ts'
 import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
 import { withModelName } from '../shared/edit-json-text.ts'
@@ -34,6 +36,11 @@ export const anthropicDefaultBaseUrl = 'https://api.anthropic.com'
 export type AnthropicAdapterOptions = HttpProviderSettings & {
   /** Epoch milliseconds, for `created` (Anthropic sends no timestamp). Defaults to `Date.now`. */
   now?: () => number
+  /**
+   * The reasoning control of a model (config `models.<name>.reasoning`, else the built-in table); `undefined` for a
+   * model neither knows, which takes the newest, `effort`.
+   */
+  reasoningControl?: (model: string) => ReasoningControl | undefined
 }
 
 type Send = {
@@ -59,6 +66,16 @@ const forwardedText = ({ body, text, model }: ForwardRequest): string =>
 
 export const createAnthropicAdapter = (options: AnthropicAdapterOptions): ProviderAdapter => {
   const providerId = options.id
+  /** A converted request's Messages body; what of its reasoning the model does not take goes on `call`. */
+  const convertRequest = (request: ChatRequest, call: CallContext): Record<string, unknown> => {
+    const control = options.reasoningControl?.(request.model) ?? 'effort'
+    const body = convertToAnthropicRequest(request, control)
+    if (request.reasoning !== undefined) {
+      const { omitted } = convertToAnthropicReasoning(request, control)
+      if (omitted.length > 0) call.omittedParams = omitted
+    }
+    return body
+  }
   const now = options.now ?? Date.now
   const { transport } = options
   const baseUrl = options.baseUrl ?? anthropicDefaultBaseUrl
@@ -172,7 +189,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
       }),
 
     async chat(request, call) {
-      const body = convertToAnthropicRequest({ ...request, stream: false })
+      const body = convertRequest({ ...request, stream: false }, call)
       const response = await send(call, {
         path: '/v1/messages',
         method: 'POST',
@@ -184,7 +201,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
     },
 
     async streamChat(request, call) {
-      const body = convertToAnthropicRequest({ ...request, stream: true })
+      const body = convertRequest({ ...request, stream: true }, call)
       const response = await send(call, {
         path: '/v1/messages',
         method: 'POST',

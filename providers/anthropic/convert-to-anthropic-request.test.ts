@@ -294,4 +294,47 @@ describe('convertToAnthropicPrompt', () => {
     )
     expect(Object.keys(body).sort()).toEqual(['messages', 'model'])
   })
+
+  it("sends reasoning by the model's control, merging the effort with an output format", () => {
+    const format = {
+      type: 'json_schema' as const,
+      name: 'answer',
+      schema: { type: 'object', properties: {} },
+    }
+    const effortBody = convertToAnthropicRequest(
+      request({ reasoning: { effort: 'medium' }, responseFormat: format }),
+      'effort'
+    )
+    expect(effortBody.thinking).toEqual({ type: 'adaptive' })
+    expect(effortBody.output_config).toEqual({
+      format: { type: 'json_schema', schema: format.schema },
+      effort: 'medium',
+    })
+    const budgetBody = convertToAnthropicRequest(
+      request({ reasoning: { effort: 'high' }, maxTokens: 64000 }),
+      'budget'
+    )
+    expect(budgetBody.thinking).toEqual({ type: 'enabled', budget_tokens: 16384 })
+    expect(budgetBody.output_config).toBeUndefined()
+    const none = convertToAnthropicRequest(request({ reasoning: { effort: 'high' } }), 'none')
+    expect(none.thinking).toBeUndefined()
+    expect(none.output_config).toBeUndefined()
+  })
+
+  it('refuses a request that has no message left once empty text is skipped, naming `messages`', () => {
+    const error = unsupported(() =>
+      convertToAnthropicRequest(
+        request({ messages: [{ role: 'user', content: [{ type: 'text', text: '' }] }] })
+      )
+    )
+    expect(error.param).toBe('messages')
+  })
+
+  it('refuses a JSON-object response format without naming the client field in its message', () => {
+    const error = unsupported(() =>
+      convertToAnthropicRequest(request({ responseFormat: { type: 'json_object' } }))
+    )
+    expect(error.param).toBe('response_format')
+    expect(error.message).not.toContain('response_format')
+  })
 })

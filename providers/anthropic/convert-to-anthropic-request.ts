@@ -12,8 +12,10 @@ import type {
   TextPart,
   ToolCallPart,
   ToolChoice,
+  ReasoningControl,
 } from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
+import { convertToAnthropicReasoning } from './convert-to-anthropic-reasoning.ts'
 
 type Block = Record<string, unknown>
 type Turn = { role: 'user' | 'assistant'; content: Block[] }
@@ -199,8 +201,9 @@ const toolsOf = (request: ChatRequest): Block[] | undefined =>
 const outputConfigOf = (format: ResponseFormat | undefined): Block | undefined => {
   if (format === undefined || format.type === 'text') return undefined
   if (format.type === 'json_object') {
+    // Named in Chat Completions terms, as every refusal here; the client's route renames it (`DialectCodec.clientParam`).
     throw unsupported(
-      'response_format json_object has no Anthropic equivalent; use json_schema with a schema instead.',
+      'A JSON object response format has no Anthropic equivalent; ask for a JSON schema instead.',
       'response_format'
     )
   }
@@ -216,10 +219,14 @@ export const convertToAnthropicPrompt = (request: ChatRequest): Record<string, u
   const tools = toolsOf(request)
   const toolChoice = toolChoiceOf(request.toolChoice, request.parallelToolCalls)
   const outputConfig = outputConfigOf(request.responseFormat)
+  const messages = mergeTurns(turns)
+  // Anthropic needs a message; one whose every part was empty text (skipped above) leaves none.
+  if (messages.length === 0)
+    throw unsupported('There is no message to send: every message was empty.', 'messages')
   return {
     model: request.model,
     ...(system === undefined ? {} : { system }),
-    messages: mergeTurns(turns),
+    messages,
     ...(tools === undefined ? {} : { tools }),
     ...(toolChoice === undefined ? {} : { tool_choice: toolChoice }),
     ...(outputConfig === undefined ? {} : { output_config: outputConfig }),
@@ -228,9 +235,13 @@ export const convertToAnthropicPrompt = (request: ChatRequest): Record<string, u
 
 /**
  * The full Messages body. `maxTokens` is required by Anthropic; the core fills it from the model table before calling,
- * so its absence here is a bug upstream of the adapter, reported as a 400 rather than guessed.
+ * so its absence here is a bug upstream of the adapter, reported as a 400 rather than guessed. `reasoningControl` is
+ * the model's (`convertToAnthropicReasoning`); an unknown model takes the newest, `effort`.
  */
-export const convertToAnthropicRequest = (request: ChatRequest): Record<string, unknown> => {
+export const convertToAnthropicRequest = (
+  request: ChatRequest,
+  reasoningControl: ReasoningControl = 'effort'
+): Record<string, unknown> => {
   if (request.maxTokens === undefined)
     throw unsupported('max_tokens is required by Anthropic.', 'max_tokens')
   if (request.temperature !== undefined && request.temperature > 1) {
@@ -239,9 +250,14 @@ export const convertToAnthropicRequest = (request: ChatRequest): Record<string, 
       'temperature'
     )
   }
+  const prompt = convertToAnthropicPrompt(request)
+  const reasoning = convertToAnthropicReasoning(request, reasoningControl)
+  if (reasoning.effort !== undefined)
+    prompt.output_config = { ...(prompt.output_config ?? {}), effort: reasoning.effort }
   return {
-    ...convertToAnthropicPrompt(request),
+    ...prompt,
     max_tokens: request.maxTokens,
+    ...(reasoning.thinking === undefined ? {} : { thinking: reasoning.thinking }),
     ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
     ...(request.topP === undefined ? {} : { top_p: request.topP }),
     ...(request.topK === undefined ? {} : { top_k: request.topK }),

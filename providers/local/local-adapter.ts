@@ -39,6 +39,7 @@ import {
 import { openLocalCallRecord, type LocalCallRecord } from './open-local-call-record.ts'
 import { readLocalChatRequest } from './read-local-chat-request.ts'
 import type { LocalModelDtype } from './read-model-folder.ts'
+import { unsentReasoningParams } from '../shared/unsent-reasoning-params.ts'
 
 export type LocalAdapterSettings = {
   /** Provider instance id from config (`local`): the prefix of its models' names. */
@@ -174,6 +175,9 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
     record: LocalCallRecord
   }> => {
     const modelId = `${settings.id}/${request.model}`
+    // The local models have no reasoning setting: what asked for reasoning is named as left out.
+    const omitted = unsentReasoningParams(request.reasoning)
+    if (omitted.length > 0) call.omittedParams = omitted
     const { set, model, record } = open('chat-completions', request.model, call)
     try {
       const read = readLocalChatRequest(request, { modelId, defaults: model.samplingDefaults })

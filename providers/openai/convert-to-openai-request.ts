@@ -12,6 +12,7 @@ import type {
   ImagePart,
   TextPart,
   ToolChoice,
+  ReasoningEffort,
 } from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 import type { OpenAICompat } from './apply-openai-compat.ts'
@@ -87,11 +88,13 @@ const convertResponseFormat = (
 
 /**
  * Builds the body without `stream`/`stream_options` (the caller decides those). Only fields the client set are sent:
- * nothing is defaulted or clamped.
+ * nothing is defaulted or clamped. `reasoningEffort` is what the model takes of the client's reasoning
+ * (`convertToOpenAIReasoningEffort`).
  */
 export const convertToOpenAIRequest = (
   request: ChatRequest,
-  compat: OpenAICompat
+  compat: OpenAICompat,
+  reasoningEffort?: ReasoningEffort
 ): Record<string, unknown> => {
   const body: Record<string, unknown> = {
     model: request.model,
@@ -117,5 +120,6 @@ export const convertToOpenAIRequest = (
   if (request.responseFormat !== undefined)
     body.response_format = convertResponseFormat(request.responseFormat)
   if (request.user !== undefined) body.user = request.user
+  if (reasoningEffort !== undefined) body.reasoning_effort = reasoningEffort
   return body
 }

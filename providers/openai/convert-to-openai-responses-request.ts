@@ -9,7 +9,8 @@
  *   `status` the canonical request does not have); tool calls become `function_call` items (their `id` is the
  *   `call_id`), tool results `function_call_output` items (text, or parts when they hold an image).
  * - Reasoning parts are dropped: OpenAI replays only its own reasoning items, which a canonical request never holds.
- * - `max_output_tokens`, `temperature`, `top_p`, `text.format`, function tools, `tool_choice`, `parallel_tool_calls`
+ * - `reasoning.effort` (as `convertToOpenAIReasoningEffort` gives it), `max_output_tokens`, `temperature`, `top_p`,
+ *   `text.format`, function tools, `tool_choice`, `parallel_tool_calls`
  *   as the client set them; the end user as `safety_identifier` (at most 64 characters), else the older `user`.
  * - `store: false`: the gateway does not chain these responses, so OpenAI need not keep them.
  *
@@ -23,6 +24,7 @@ import type {
   ResponseFormat,
   TextPart,
   ToolChoice,
+  ReasoningEffort,
 } from '../spec/chat-types.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 
@@ -102,7 +104,11 @@ const convertFormat = (format: ResponseFormat): Json => {
 }
 
 /** Builds the body without `stream` (the caller decides it). Only fields the client set are sent. */
-export const convertToOpenAIResponsesRequest = (request: ChatRequest): Json => {
+/** `reasoningEffort`: what the model takes of the client's reasoning (`convertToOpenAIReasoningEffort`). */
+export const convertToOpenAIResponsesRequest = (
+  request: ChatRequest,
+  reasoningEffort?: ReasoningEffort
+): Json => {
   if (request.stop !== undefined && request.stop.length > 0) {
     throw new ProviderError({
       kind: 'unsupported',
@@ -139,6 +145,7 @@ export const convertToOpenAIResponsesRequest = (request: ChatRequest): Json => {
     if (request.user.length <= safetyIdentifierMaxLength) body.safety_identifier = request.user
     else body.user = request.user
   }
+  if (reasoningEffort !== undefined) body.reasoning = { effort: reasoningEffort }
   body.store = false
   return body
 }

@@ -5,7 +5,7 @@
  * Base URLs include `/v1` (like the SDK's `OPENAI_BASE_URL`). All HTTP goes through the injected transport; client
  * credentials never reach the upstream, only the configured key.
  */
-import type { ChatRequest } from '../spec/chat-types.ts'
+import type { ChatRequest, ReasoningControl, ReasoningEffort } from '../spec/chat-types.ts'
 import type {
   CallContext,
   ForwardRequest,
@@ -25,6 +25,7 @@ import { convertOpenAIChatResponse } from './convert-openai-chat-response.ts'
 import { convertOpenAIResponsesResult } from './convert-openai-responses-result.ts'
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts'
 import { convertToOpenAIResponsesRequest } from './convert-to-openai-responses-request.ts'
+import { convertToOpenAIReasoningEffort } from './convert-to-openai-reasoning-effort.ts'
 import { createUsageStripper } from './strip-injected-usage.ts'
 import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
 import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
@@ -104,6 +105,11 @@ export type OpenAIAdapterOptions = HttpProviderSettings & {
    * (`compat.responses`), and Chat Completions requests for it are not forwarded. Absent: none is.
    */
   responsesOnly?: (model: string) => boolean
+  /**
+   * The reasoning control of a model (config `models.<name>.reasoning`, else the built-in table); `undefined` for a
+   * model neither knows, which is sent `reasoning_effort` for the upstream to judge.
+   */
+  reasoningControl?: (model: string) => ReasoningControl | undefined
 }
 
 export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdapter => {
@@ -119,6 +125,17 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   const responsesOnly = options.responsesOnly
   const viaResponses = (model: string): boolean =>
     compat.responses && responsesOnly !== undefined && responsesOnly(model)
+  /** What the model takes of a converted request's reasoning; what it does not goes on `call`. */
+  const reasoningEffortFor = (
+    request: ChatRequest,
+    call: CallContext
+  ): ReasoningEffort | undefined => {
+    if (request.reasoning === undefined) return undefined
+    const control = options.reasoningControl?.(request.model) ?? 'openai'
+    const { effort, omitted } = convertToOpenAIReasoningEffort(request, control)
+    if (omitted.length > 0) call.omittedParams = omitted
+    return effort
+  }
 
   const headersFor = (call: CallContext, json: boolean): Record<string, string> => {
     const headers: Record<string, string> = {
@@ -186,7 +203,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
 
   /** A chat for a Responses-only model: a Responses request, its `Response` converted back. */
   const chatViaResponses = async (request: ChatRequest, call: CallContext) => {
-    const body = convertToOpenAIResponsesRequest(request)
+    const body = convertToOpenAIResponsesRequest(request, reasoningEffortFor(request, call))
     const response = await send(call, {
       path: '/responses',
       method: 'POST',
@@ -214,7 +231,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   }
 
   const streamChatViaResponses = async (request: ChatRequest, call: CallContext) => {
-    const body = convertToOpenAIResponsesRequest(request)
+    const body = convertToOpenAIResponsesRequest(request, reasoningEffortFor(request, call))
     body.stream = true
     const response = await send(call, {
       path: '/responses',
@@ -311,7 +328,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
 
     async chat(request: ChatRequest, call: CallContext) {
       if (viaResponses(request.model)) return chatViaResponses(request, call)
-      const body = convertToOpenAIRequest(request, compat)
+      const body = convertToOpenAIRequest(request, compat, reasoningEffortFor(request, call))
       const response = await send(call, {
         path: '/chat/completions',
         method: 'POST',
@@ -335,7 +352,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
 
     async streamChat(request: ChatRequest, call: CallContext) {
       if (viaResponses(request.model)) return streamChatViaResponses(request, call)
-      const body = convertToOpenAIRequest(request, compat)
+      const body = convertToOpenAIRequest(request, compat, reasoningEffortFor(request, call))
       body.stream = true
       if (compat.streamOptions) body.stream_options = { include_usage: true }
       const response = await send(call, {

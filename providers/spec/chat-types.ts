@@ -53,6 +53,30 @@ export type ResponseFormat =
       description?: string
     }
 
+/** OpenAI's reasoning effort values (openai SDK `ReasoningEffort`); Anthropic's `output_config.effort` takes low…max. */
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max'
+
+/**
+ * The reasoning the client asked for, as it asked: OpenAI `reasoning_effort` / Responses `reasoning.effort` give
+ * `effort`; Anthropic `output_config.effort` gives `effort`, `thinking.type` gives `thinking` and
+ * `thinking.budget_tokens` gives `budgetTokens`. Nothing is filled in: how a target takes it is its converter's job.
+ */
+export type ReasoningRequest = {
+  effort?: ReasoningEffort
+  thinking?: 'enabled' | 'adaptive' | 'disabled'
+  budgetTokens?: number
+}
+
+/**
+ * Which reasoning control a model takes (the built-in model table, config `models.<name>.reasoning`):
+ * - `effort`: Anthropic adaptive thinking with `output_config.effort` (the newest Claude models);
+ * - `budget`: Anthropic extended thinking, `thinking: {type: "enabled", budget_tokens}` (Claude 3.7 Sonnet, Claude 4.x
+ *   before adaptive thinking);
+ * - `openai`: `reasoning_effort` (OpenAI's reasoning models: o1, o3, o4, gpt-5, Codex);
+ * - `none`: no reasoning setting at all (gpt-4o, gpt-4.1, Claude 3 and 3.5...).
+ */
+export type ReasoningControl = 'effort' | 'budget' | 'openai' | 'none'
+
 export type ChatRequest = {
   /** Upstream model name (already resolved by the router: no `provider/` prefix). */
   model: string
@@ -72,6 +96,8 @@ export type ChatRequest = {
   responseFormat?: ResponseFormat
   /** End-user id (OpenAI `user` / `safety_identifier`, Anthropic `metadata.user_id`). */
   user?: string
+  /** Absent when the client asked nothing about reasoning. */
+  reasoning?: ReasoningRequest
   stream: boolean
   /** OpenAI `stream_options.include_usage`; the canonical stream always carries usage when the provider gives it. */
   includeUsage?: boolean

@@ -135,6 +135,12 @@ export interface CallContext {
    * client does from `ForwardResponse.headers`. Left unset by adapters that have none.
    */
   upstreamHeaders?: HeaderReader
+  /**
+   * Set by an adapter on a converted call when it left out of the upstream request something the client asked (a
+   * reasoning setting its model does not take), by canonical parameter name (Chat Completions' names, and Anthropic's
+   * `thinking`); the client's route names them in its own terms in `x-gatehouse-omitted-params`.
+   */
+  omittedParams?: string[]
 }
 
 /** A natively forwarded operation: the client's parsed JSON body, sent with only the model (and gateway-owned fields) changed. */

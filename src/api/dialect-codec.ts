@@ -42,6 +42,11 @@ export interface DialectCodec {
    * stream goes this way (`respond-chat.ts`); on Node 20 each Web stream costs about 10 µs to make and a few per chunk.
    */
   encodeStreamSource?(chunks: ChunkReader<ChatChunk>, context: ConvertedContext): BodySource
+  /**
+   * A canonical parameter name (Chat Completions' names, plus Anthropic's `thinking`: what adapters name in a
+   * conversion refusal or in what they left out) as this protocol's clients call it. Absent: the same names.
+   */
+  clientParam?(param: string): string
   /** Headers a converted answer carries beside the usual ones (what the conversion left out, say). */
   convertedHeaders?(context: ConvertedContext): Record<string, string> | undefined
   /**

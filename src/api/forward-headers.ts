@@ -5,7 +5,8 @@ import { headerSafe } from './header-safe.ts'
 
 /**
  * Response headers: the upstream's by allowlist (rate limits, retry hints; its request id under our own name),
- * then which provider and model served and how many attempts it took.
+ * then which provider and model served and how many attempts it took, and what a converted call left out of the
+ * client's request (`x-gatehouse-omitted-params`).
  */
 export const buildResponseHeaders = (options: {
   /** Headers the response starts with (the request id's, from `takeRequestIdHeaders`); copied, not changed. */
@@ -28,6 +29,9 @@ export const buildResponseHeaders = (options: {
   for (const name in options.base) headers[name] = options.base[name]
   if (servedBy.defaultedMaxTokens !== undefined) {
     headers['x-gatehouse-default-max-tokens'] = String(servedBy.defaultedMaxTokens)
+  }
+  if (servedBy.omittedParams !== undefined && servedBy.omittedParams.length > 0) {
+    headers['x-gatehouse-omitted-params'] = headerSafe(servedBy.omittedParams.join(', '))
   }
   if (contentType.startsWith('text/event-stream')) {
     headers['cache-control'] = 'no-cache'

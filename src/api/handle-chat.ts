@@ -474,6 +474,7 @@ const handleChat = async (
         query: queryOf(c.req.url),
         headers,
         toCanonical,
+        clientParam: options.codec.clientParam,
         toEmbedRequest,
         assemble,
         onAnswerChunk: cache?.onChunk,

@@ -57,6 +57,11 @@ export type ChatCall = {
   /** Converts the body to the canonical request, only when a converted target is tried; throws a 400 GatewayError on a conversion gap. */
   toCanonical: () => ChatRequest
   /**
+   * A canonical parameter name (what adapters name in a conversion refusal or `CallContext.omittedParams`: Chat
+   * Completions' names) in the client's terms (`DialectCodec.clientParam`). Absent: the names are the client's.
+   */
+  clientParam?: (param: string) => string
+  /**
    * An embeddings call's body as the canonical embeddings request, only when a target without an embeddings endpoint
    * of its own is tried (`ProviderAdapter.embed`); throws a 400 GatewayError for what it cannot read. Absent for the
    * other operations.
@@ -84,6 +89,8 @@ export type ServedBy = {
   attempts: number
   /** Set when the gateway injected Anthropic's required `max_tokens` (the one default we inject). */
   defaultedMaxTokens?: number
+  /** What a converted call left out of what the client asked, by the client's own field names. */
+  omittedParams?: string[]
   /** Epoch ms when the first upstream byte arrived. */
   firstByteAt: number
 }

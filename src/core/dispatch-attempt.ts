@@ -126,6 +126,7 @@ export const dispatchAttempt = async (options: {
     connectTimeoutMs: target.timeouts.connectMs,
     // Set by an HTTP adapter on a converted call (in the literal, so the object keeps one shape).
     upstreamHeaders: undefined,
+    omittedParams: undefined,
   }
   const adapter = target.provider.adapter
   // Delivered in this frame (no function of its own: one async frame, and its promises, fewer per attempt).
@@ -188,6 +189,10 @@ export const dispatchAttempt = async (options: {
   }
   if (plan.kind === 'chat' && plan.defaultedMaxTokens !== undefined)
     servedBy.defaultedMaxTokens = plan.defaultedMaxTokens
+  const omitted = context.omittedParams
+  if (omitted !== undefined)
+    servedBy.omittedParams =
+      call.clientParam === undefined ? omitted : omitted.map(call.clientParam)
   const release = (): void => {
     scope.dispose()
     deadline.dispose()

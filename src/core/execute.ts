@@ -500,7 +500,10 @@ export const createExecutor = (
     } catch (error) {
       deadline.dispose()
       if (error instanceof ProviderError)
-        throw mapProviderError(error, { attempts: state.attempts })
+        throw mapProviderError(error, {
+          attempts: state.attempts,
+          clientParam: call.clientParam,
+        })
       throw error
     }
   }

@@ -19,7 +19,11 @@ const codeByStatus: Record<number, GatewayErrorCode> = {
 /** `attempts: null` when the error did not come out of the executor (nothing to count). */
 export const mapProviderError = (
   error: ProviderError,
-  options: { attempts: number | null }
+  options: {
+    attempts: number | null
+    /** A conversion refusal's parameter in the client's terms (`ChatCall.clientParam`). */
+    clientParam?: (param: string) => string
+  }
 ): GatewayError => {
   const provider =
     error.providerId === undefined ? 'the upstream provider' : `provider "${error.providerId}"`
@@ -47,7 +51,10 @@ export const mapProviderError = (
       return new GatewayError('invalid_request', error.message, {
         ...base,
         status: 400,
-        param: error.param,
+        param:
+          error.param === null || options.clientParam === undefined
+            ? error.param
+            : options.clientParam(error.param),
         openaiCode: error.code,
       })
     case 'connection':

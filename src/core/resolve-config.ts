@@ -13,7 +13,13 @@ import type {
   RetryConfig,
   TimeoutsConfig,
 } from '../../config/config-schema.ts'
-import { builtInModelApi, modelMaxOutputTokens, type ModelApi } from '../../config/model-table.ts'
+import {
+  builtInModelApi,
+  builtInReasoningControl,
+  modelMaxOutputTokens,
+  type ModelApi,
+} from '../../config/model-table.ts'
+import type { ReasoningControl } from '../../providers/spec/chat-types.ts'
 import { createPriceTable, type PriceTable } from '../../config/price-table.ts'
 
 export type Timeouts = Required<TimeoutsConfig>
@@ -192,7 +198,7 @@ export type ResolvedConfig = {
   fallbacks: { provider: string; model: string }[]
   defaultProvider: { openai?: string; anthropic?: string }
   circuitBreaker: CircuitBreakerPolicy
-  models: Record<string, { maxOutputTokens?: number; api?: ModelApi }>
+  models: Record<string, { maxOutputTokens?: number; api?: ModelApi; reasoning?: ReasoningControl }>
   /** A model's maximum output: the config's `models` table, else the built-in one; `undefined` when neither knows. */
   maxOutputTokens: (model: string) => number | undefined
   /**
@@ -200,6 +206,11 @@ export type ResolvedConfig = {
    * `models.<name>.api`, else the built-in list of OpenAI's pro and Codex models), else `chat`.
    */
   modelApi: (model: string) => ModelApi
+  /**
+   * Which reasoning control a model takes (the config's `models.<name>.reasoning`, else the built-in table);
+   * `undefined` when neither knows (the adapter then uses its provider's newest control).
+   */
+  reasoningControl: (model: string) => ReasoningControl | undefined
   modelListTtlMs: number
   /** `null`: the runtime's default (on Node, a SQLite file under `./data/`). */
   database: { url: string | null }
@@ -362,6 +373,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
     models,
     maxOutputTokens: (model) => models[model]?.maxOutputTokens ?? modelMaxOutputTokens(model),
     modelApi: (model) => models[model]?.api ?? builtInModelApi(model),
+    reasoningControl: (model) => models[model]?.reasoning ?? builtInReasoningControl(model),
     modelListTtlMs: config.modelListTtlMs ?? 600_000,
     database: { url: config.database?.url ?? null },
     redis: {

@@ -11,10 +11,11 @@ import type { ResolvedConfig, ResolvedProvider } from '../core/resolve-config.ts
 
 export const httpProviderFactories = (
   transportFor: (provider: ResolvedProvider) => UpstreamTransport,
-  config: Pick<ResolvedConfig, 'modelApi'>
+  config: Pick<ResolvedConfig, 'modelApi' | 'reasoningControl'>
 ): ProviderFactories => {
   // Models OpenAI serves only through its Responses API: Chat Completions and Messages clients reach them converted.
   const responsesOnly = (model: string): boolean => config.modelApi(model) === 'responses'
+  const { reasoningControl } = config
   const settings = (provider: ResolvedProvider) => ({
     id: provider.id,
     apiKey: provider.apiKey,
@@ -24,9 +25,19 @@ export const httpProviderFactories = (
   })
   return {
     openai: (provider) =>
-      createOpenAIAdapter({ ...settings(provider), compat: provider.compat, responsesOnly }),
+      createOpenAIAdapter({
+        ...settings(provider),
+        compat: provider.compat,
+        responsesOnly,
+        reasoningControl,
+      }),
     'openai-compatible': (provider) =>
-      createOpenAIAdapter({ ...settings(provider), compat: provider.compat, responsesOnly }),
-    anthropic: (provider) => createAnthropicAdapter(settings(provider)),
+      createOpenAIAdapter({
+        ...settings(provider),
+        compat: provider.compat,
+        responsesOnly,
+        reasoningControl,
+      }),
+    anthropic: (provider) => createAnthropicAdapter({ ...settings(provider), reasoningControl }),
   }
 }

@@ -1,6 +1,7 @@
 import type { DialectCodec } from '../dialect-codec.ts'
 import { estimateTokens } from '../../core/estimate-tokens.ts'
 import { errorBody } from '../../middleware/on-error.ts'
+import { createParamRenamer } from '../create-param-renamer.ts'
 import { convertAnthropicRequest } from './convert-anthropic-request.ts'
 import { convertToAnthropicResponse } from './convert-to-anthropic-response.ts'
 import { encodeAnthropicErrorEvent, encodeAnthropicSse } from './encode-anthropic-sse.ts'
@@ -9,6 +10,12 @@ import { encodeAnthropicErrorEvent, encodeAnthropicSse } from './encode-anthropi
 export const anthropicCodec: DialectCodec = {
   dialect: 'anthropic',
   decodeRequest: convertAnthropicRequest,
+  clientParam: createParamRenamer({
+    response_format: 'output_config.format',
+    max_completion_tokens: 'max_tokens',
+    reasoning_effort: 'output_config.effort',
+    stop: 'stop_sequences',
+  }),
   encodeResult: (result) => convertToAnthropicResponse(result),
   encodesAnswerAlone: true,
   encodeStream: (chunks, { request }) =>

@@ -384,4 +384,35 @@ describe('convertAnthropicRequest', () => {
       ).param
     ).toBe('output_config.format')
   })
+
+  it('reads `thinking` and `output_config.effort` as the canonical reasoning', () => {
+    const messages = [{ role: 'user', content: 'hi' }]
+    expect(
+      convertAnthropicRequest(
+        {
+          messages,
+          max_tokens: 32000,
+          thinking: { type: 'adaptive', display: 'omitted' },
+          output_config: { effort: 'high' },
+        },
+        'gpt-5'
+      ).reasoning
+    ).toEqual({ effort: 'high', thinking: 'adaptive' })
+    expect(
+      convertAnthropicRequest(
+        { messages, max_tokens: 8000, thinking: { type: 'enabled', budget_tokens: 5000 } },
+        'gpt-5'
+      ).reasoning
+    ).toEqual({ thinking: 'enabled', budgetTokens: 5000 })
+    expect(
+      convertAnthropicRequest({ messages, thinking: { type: 'disabled' } }, 'gpt-5').reasoning
+    ).toEqual({ thinking: 'disabled' })
+    expect(convertAnthropicRequest({ messages }, 'gpt-5').reasoning).toBeUndefined()
+    expect(() =>
+      convertAnthropicRequest({ messages, output_config: { effort: 'minimal' } }, 'gpt-5')
+    ).toThrow(/output_config.effort/)
+    expect(() =>
+      convertAnthropicRequest({ messages, thinking: { type: 'enabled' } }, 'gpt-5')
+    ).toThrow(/thinking.budget_tokens/)
+  })
 })

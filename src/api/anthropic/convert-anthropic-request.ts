@@ -17,6 +17,7 @@ import type {
 } from '../../../providers/spec/chat-types.ts'
 import { invalidRequest as gatewayInvalidRequest } from '../../core/errors.ts'
 import { isJsonObject } from '../is-json-object.ts'
+import { anthropicReasoningEfforts, readReasoningEffort } from '../read-reasoning-effort.ts'
 
 type Json = Record<string, unknown>
 
@@ -134,7 +135,7 @@ const assistantMessages = (content: unknown[], param: string, model: string): Ch
 /**
  * A `role: "system"` message inside `messages` (Claude Code sends one after the first user turn) stays a system
  * message at its place. One marked `clear_at: "next_user_message"` is gone once a later user turn exists, as Anthropic
- * no longer shows it then. Its `output_config.effort`, like the top-level one, has no canonical counterpart.
+ * no longer shows it then. Its own `output_config.effort` (for the turns after it) has no canonical counterpart.
  */
 const midConversationSystem = (
   message: Json,
@@ -280,6 +281,41 @@ const responseFormatOf = (body: Json): ResponseFormat | undefined => {
   return { type: 'json_schema', name: 'response', schema: format.schema }
 }
 
+/**
+ * `thinking` and `output_config.effort`, as asked. `between_tools` (Claude thinks between tool calls, as it decides)
+ * reads as `adaptive`, the nearest canonical setting; `display` only shapes Anthropic's own answer.
+ */
+const reasoningOf = (body: Json): ChatRequest['reasoning'] => {
+  const reasoning: NonNullable<ChatRequest['reasoning']> = {}
+  const outputConfig = body.output_config
+  if (isJsonObject(outputConfig)) {
+    const effort = readReasoningEffort(outputConfig.effort, {
+      param: 'output_config.effort',
+      allowed: anthropicReasoningEfforts,
+      error: invalidRequest,
+    })
+    if (effort !== undefined) reasoning.effort = effort
+  }
+  const thinking = body.thinking
+  if (thinking !== undefined && thinking !== null) {
+    if (!isJsonObject(thinking)) throw invalidRequest('`thinking` must be an object.', 'thinking')
+    if (thinking.type === 'enabled') {
+      if (typeof thinking.budget_tokens !== 'number')
+        throw invalidRequest('`budget_tokens` must be a number.', 'thinking.budget_tokens')
+      reasoning.thinking = 'enabled'
+      reasoning.budgetTokens = thinking.budget_tokens
+    } else if (thinking.type === 'adaptive' || thinking.type === 'between_tools')
+      reasoning.thinking = 'adaptive'
+    else if (thinking.type === 'disabled') reasoning.thinking = 'disabled'
+    else
+      throw invalidRequest(
+        '`type` must be `enabled`, `adaptive`, `between_tools` or `disabled`.',
+        'thinking.type'
+      )
+  }
+  return Object.keys(reasoning).length === 0 ? undefined : reasoning
+}
+
 const numberOf = (body: Json, field: string): number | undefined => {
   const value = body[field]
   if (value === undefined || value === null) return undefined
@@ -288,9 +324,10 @@ const numberOf = (body: Json, field: string): number | undefined => {
 }
 
 /**
- * `model` is the resolved upstream model name. Fields with no OpenAI meaning that only tune Anthropic (`thinking`,
- * `output_config.effort`, `service_tier`, `cache_control`, `context_management`) are not forwarded; `max_tokens` stays absent when absent
- * (count_tokens bodies carry none).
+ * `model` is the resolved upstream model name. `thinking` and `output_config.effort` become the canonical `reasoning`
+ * (the target's converter decides what reaches it, or names what does not in `x-gatehouse-omitted-params`). Fields
+ * with no OpenAI meaning that only tune Anthropic (`service_tier`, `cache_control`, `context_management`) are not
+ * forwarded; `max_tokens` stays absent when absent (count_tokens bodies carry none).
  */
 export const convertAnthropicRequest = (
   body: Record<string, unknown>,
@@ -316,6 +353,7 @@ export const convertAnthropicRequest = (
   const temperature = numberOf(body, 'temperature')
   const topP = numberOf(body, 'top_p')
   const topK = numberOf(body, 'top_k')
+  const reasoning = reasoningOf(body)
   const stream = body.stream === true
   return {
     model,
@@ -329,6 +367,7 @@ export const convertAnthropicRequest = (
     ...(Array.isArray(stop) && stop.length > 0 ? { stop: stop as string[] } : {}),
     ...(responseFormat === undefined ? {} : { responseFormat }),
     ...(typeof userId === 'string' ? { user: userId } : {}),
+    ...(reasoning === undefined ? {} : { reasoning }),
     stream,
     ...(stream ? { includeUsage: true } : {}),
   }

@@ -44,6 +44,7 @@ describe('convertResponsesRequest', () => {
       temperature: 0.2,
       topP: 0.9,
       user: 'user-7',
+      reasoning: { effort: 'low' },
     })
   })
 
@@ -207,5 +208,34 @@ describe('convertResponsesRequest', () => {
         ],
       }).param
     ).toBe('tools.1.tools.0.name')
+  })
+
+  it('reads `reasoning.effort` (and nothing of `reasoning.summary`), refusing an unknown effort', () => {
+    expect(
+      convertResponsesRequest({ input: 'hi', reasoning: { effort: 'low', summary: 'auto' } }, 'm')
+        .reasoning
+    ).toEqual({ effort: 'low' })
+    expect(
+      convertResponsesRequest({ input: 'hi', reasoning: { summary: 'auto' } }, 'm').reasoning
+    ).toBeUndefined()
+    expect(rejectionOf({ input: 'hi', reasoning: { effort: 'lots' } }).param).toBe(
+      'reasoning.effort'
+    )
+  })
+
+  it('refuses log probabilities, `max_tool_calls` and a maximum output that is not a number', () => {
+    expect(rejectionOf({ input: 'hi', top_logprobs: 3 }).param).toBe('top_logprobs')
+    expect(
+      rejectionOf({
+        input: 'hi',
+        include: ['reasoning.encrypted_content', 'message.output_text.logprobs'],
+      }).param
+    ).toBe('include')
+    expect(rejectionOf({ input: 'hi', max_tool_calls: 2 }).param).toBe('max_tool_calls')
+    expect(rejectionOf({ input: 'hi', max_output_tokens: 'many' }).param).toBe('max_output_tokens')
+    // What Codex sends on every call still converts.
+    expect(() =>
+      convertResponsesRequest({ input: 'hi', include: ['reasoning.encrypted_content'] }, 'm')
+    ).not.toThrow()
   })
 })

@@ -12,12 +12,14 @@
  *   use to this one). Consecutive assistant output (reasoning, text, function calls) is one assistant turn.
  * - Built-in tools' calls from earlier OpenAI turns (`web_search_call`...) are history only OpenAI can replay: dropped.
  * - `tools`, `tool_choice`, `parallel_tool_calls`, `text.format`, `max_output_tokens`, `temperature`, `top_p`, `user`
- *   / `safety_identifier` map to their canonical fields (`responses-tools.ts` for the tools).
+ *   / `safety_identifier`, `reasoning.effort` map to their canonical fields (`responses-tools.ts` for the tools).
  *
  * What would change the answer and cannot be converted is a 400 naming the field: `background`, `conversation`,
- * `previous_response_id` and `item_reference` (they need a stored response), file inputs, a hosted `tool_choice`.
- * Settings with no canonical counterpart (`reasoning`, `include`, `store`, `prompt_cache_key`, `truncation`,
- * `service_tier`, `metadata`) do not change what the upstream is asked and are not sent.
+ * `previous_response_id` and `item_reference` (they need a stored response), file inputs, a hosted `tool_choice`,
+ * log probabilities (`top_logprobs`, `include: ["message.output_text.logprobs"]`), `max_tool_calls`, and a
+ * `max_output_tokens` that is not a number. Settings with no canonical counterpart (`reasoning.summary`, the rest of
+ * `include`, `store`, `prompt_cache_key`, `truncation`, `service_tier`, `metadata`) do not change what the upstream is
+ * asked and are not sent.
  */
 import type {
   ChatMessage,
@@ -34,6 +36,7 @@ import { readImageUrl } from '../read-image-url.ts'
 import { decodeReasoningContent } from './reasoning-content.ts'
 import { convertResponsesTools, flattenToolName } from './responses-tools.ts'
 import { isJsonObject } from '../is-json-object.ts'
+import { openAIReasoningEfforts, readReasoningEffort } from '../read-reasoning-effort.ts'
 
 type Json = Record<string, unknown>
 
@@ -289,6 +292,31 @@ const rejectUnconvertible = (body: Json): void => {
       'Prompt templates are only available from OpenAI, not from the provider serving this model.',
       'prompt'
     )
+  if (present(body.top_logprobs))
+    throw invalidRequest(
+      'Log probabilities are not supported by the provider serving this model.',
+      'top_logprobs'
+    )
+  if (Array.isArray(body.include) && body.include.includes('message.output_text.logprobs'))
+    throw invalidRequest(
+      'Log probabilities (`message.output_text.logprobs`) are not supported by the provider serving this model.',
+      'include'
+    )
+  if (present(body.max_tool_calls))
+    throw invalidRequest(
+      '`max_tool_calls` is not supported by the provider serving this model.',
+      'max_tool_calls'
+    )
+}
+
+const reasoningOf = (reasoning: unknown): ChatRequest['reasoning'] => {
+  if (!present(reasoning)) return undefined
+  if (!isJsonObject(reasoning)) throw invalidRequest('`reasoning` must be an object.', 'reasoning')
+  const effort = readReasoningEffort(reasoning.effort, {
+    param: 'reasoning.effort',
+    allowed: openAIReasoningEfforts,
+  })
+  return effort === undefined ? undefined : { effort }
 }
 
 export const convertResponsesRequest = (body: Json, model: string): ChatRequest => {
@@ -306,12 +334,16 @@ export const convertResponsesRequest = (body: Json, model: string): ChatRequest 
   if (typeof body.parallel_tool_calls === 'boolean')
     request.parallelToolCalls = body.parallel_tool_calls
   if (typeof body.max_output_tokens === 'number') request.maxTokens = body.max_output_tokens
+  else if (present(body.max_output_tokens))
+    throw invalidRequest('`max_output_tokens` must be a number.', 'max_output_tokens')
   if (typeof body.temperature === 'number') request.temperature = body.temperature
   if (typeof body.top_p === 'number') request.topP = body.top_p
   const format = convertFormat(body.text)
   if (format !== undefined) request.responseFormat = format
   const user = body.safety_identifier ?? body.user
   if (typeof user === 'string') request.user = user
+  const reasoning = reasoningOf(body.reasoning)
+  if (reasoning !== undefined) request.reasoning = reasoning
   // The Responses API always reports usage, streamed or not.
   if (request.stream) request.includeUsage = true
   return request

@@ -10,6 +10,7 @@ import { errorBody, toGatewayError } from '../../middleware/on-error.ts'
 import type { GatewayError } from '../../core/errors.ts'
 import type { ConvertedContext, DialectCodec } from '../dialect-codec.ts'
 import { headerSafe } from '../header-safe.ts'
+import { createParamRenamer } from '../create-param-renamer.ts'
 import { convertResponsesRequest } from './convert-responses-request.ts'
 import {
   convertToResponsesResponse,
@@ -50,6 +51,13 @@ const contextOf = ({ body: sent, keep, echo }: ConvertedContext): ResponsesConte
 export const responsesCodec: DialectCodec = {
   dialect: 'openai',
   decodeRequest: convertResponsesRequest,
+  clientParam: createParamRenamer({
+    response_format: 'text.format',
+    max_tokens: 'max_output_tokens',
+    max_completion_tokens: 'max_output_tokens',
+    reasoning_effort: 'reasoning.effort',
+    messages: 'input',
+  }),
   encodeResult: (result, context) => convertToResponsesResponse(result, contextOf(context)),
   encodeStream: (chunks, context) =>
     encodeResponsesSse(chunks, { context: contextOf(context), describeError: describe }),

@@ -296,4 +296,48 @@ describe('convertOpenAIRequest', () => {
       rejectionOf({ messages: [user, { role: 'function', name: 'f', content: '1' }] }).param
     ).toBe('messages.1.role')
   })
+
+  it('reads `reasoning_effort` as the canonical effort, and refuses a value OpenAI does not have', () => {
+    expect(
+      convertOpenAIRequest({ messages: [user], reasoning_effort: 'high' }, 'm').reasoning
+    ).toEqual({ effort: 'high' })
+    expect(convertOpenAIRequest({ messages: [user] }, 'm').reasoning).toBeUndefined()
+    expect(rejectionOf({ messages: [user], reasoning_effort: 'huge' }).param).toBe(
+      'reasoning_effort'
+    )
+  })
+
+  it('takes a tool call with empty `arguments` as one without arguments', () => {
+    const request = convertOpenAIRequest(
+      {
+        messages: [
+          user,
+          {
+            role: 'assistant',
+            tool_calls: [
+              { id: 'call_1', type: 'function', function: { name: 'now', arguments: '' } },
+            ],
+          },
+        ],
+      },
+      'm'
+    )
+    expect(request.messages[1]).toEqual({
+      role: 'assistant',
+      content: [{ type: 'tool-call', id: 'call_1', name: 'now', arguments: '{}' }],
+    })
+  })
+
+  it('refuses a maximum output or stop sequences of the wrong type, naming the field', () => {
+    expect(rejectionOf({ messages: [user], max_tokens: 'ten' }).param).toBe('max_tokens')
+    expect(rejectionOf({ messages: [user], max_completion_tokens: 'ten' }).param).toBe(
+      'max_completion_tokens'
+    )
+    expect(rejectionOf({ messages: [user], stop: [1, 2] }).param).toBe('stop')
+    expect(rejectionOf({ messages: [user], stop: 7 }).param).toBe('stop')
+    expect(convertOpenAIRequest({ messages: [user], stop: ['a', 'b'] }, 'm').stop).toEqual([
+      'a',
+      'b',
+    ])
+  })
 })

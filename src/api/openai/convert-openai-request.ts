@@ -4,8 +4,10 @@
  *
  * What cannot be converted without changing the answer is a 400 naming the field (wire-notes §4.4): `n > 1`,
  * `logprobs`, audio, `allowed_tools`, non-function tools, tool arguments that are not JSON, image types the
- * other side does not take. Pure sampling hints without a canonical field (penalties, `logit_bias`,
- * `reasoning_effort`) are ignored; nothing is clamped or defaulted. `seed` and `top_k` (not OpenAI's, but what
+ * other side does not take; so is a `max_tokens` / `max_completion_tokens` that is not a number, or a `stop` that is
+ * not strings. `reasoning_effort` becomes the canonical `reasoning.effort` (the target's converter decides how it
+ * goes upstream, or names it in `x-gatehouse-omitted-params`). Pure sampling hints without a canonical field
+ * (penalties, `logit_bias`) are ignored; nothing is clamped or defaulted. `seed` and `top_k` (not OpenAI's, but what
  * OpenAI-compatible servers such as vLLM accept) are carried: the local model honours both, Anthropic takes `top_k`.
  */
 import type {
@@ -22,6 +24,7 @@ import type {
 import { invalidRequest } from '../../core/errors.ts'
 import { readImageUrl } from '../read-image-url.ts'
 import { isJsonObject } from '../is-json-object.ts'
+import { openAIReasoningEfforts, readReasoningEffort } from '../read-reasoning-effort.ts'
 
 type Json = Record<string, unknown>
 
@@ -81,6 +84,8 @@ const convertToolCall = (call: unknown, param: string): ToolCallPart => {
       '`function.arguments` must be a JSON string.',
       `${param}.function.arguments`
     )
+  // A call without arguments (some OpenAI-compatible servers send `""`) takes an empty object, as on the Responses path.
+  if (args === '') return { type: 'tool-call', id: call.id, name, arguments: '{}' }
   try {
     JSON.parse(args)
   } catch {
@@ -293,19 +298,31 @@ export const convertOpenAIRequest = (body: Record<string, unknown>, model: strin
   if (present(body.tool_choice)) request.toolChoice = convertToolChoice(body.tool_choice)
   if (typeof body.parallel_tool_calls === 'boolean')
     request.parallelToolCalls = body.parallel_tool_calls
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens
+  const maxTokensField = present(body.max_completion_tokens)
+    ? 'max_completion_tokens'
+    : 'max_tokens'
+  const maxTokens = body[maxTokensField]
   if (typeof maxTokens === 'number') request.maxTokens = maxTokens
+  else if (present(maxTokens))
+    throw invalidRequest(`\`${maxTokensField}\` must be a number.`, maxTokensField)
   if (typeof body.temperature === 'number') request.temperature = body.temperature
   if (typeof body.top_p === 'number') request.topP = body.top_p
   if (typeof body.top_k === 'number') request.topK = body.top_k
   if (typeof body.seed === 'number') request.seed = body.seed
   if (typeof body.stop === 'string') request.stop = [body.stop]
-  else if (Array.isArray(body.stop))
-    request.stop = body.stop.filter((stop): stop is string => typeof stop === 'string')
+  else if (Array.isArray(body.stop) && body.stop.every((stop) => typeof stop === 'string'))
+    request.stop = body.stop as string[]
+  else if (present(body.stop))
+    throw invalidRequest('`stop` must be a string or an array of strings.', 'stop')
   if (present(body.response_format))
     request.responseFormat = convertResponseFormat(body.response_format)
   const user = body.safety_identifier ?? body.user
   if (typeof user === 'string') request.user = user
+  const effort = readReasoningEffort(body.reasoning_effort, {
+    param: 'reasoning_effort',
+    allowed: openAIReasoningEfforts,
+  })
+  if (effort !== undefined) request.reasoning = { effort }
   const streamOptions = body.stream_options
   if (isJsonObject(streamOptions) && typeof streamOptions.include_usage === 'boolean')
     request.includeUsage = streamOptions.include_usage
