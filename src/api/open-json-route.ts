@@ -15,6 +15,8 @@ import type { ZodType } from 'zod'
 import type { GatewayEnv } from '../middleware/gateway-env.ts'
 import type { GatewayApi } from './direct-routes.ts'
 import { validationHook } from './validation-hook.ts'
+import { GatewayError } from '../core/errors.ts'
+import { clientLeftMidBody } from '../middleware/admit-request.ts'
 import { finishRequestContext } from '../middleware/request-context.ts'
 
 /**
@@ -26,6 +28,13 @@ const admittedContentType = /^application\/([a-z.-]+\+)?json(;\s*[a-zA-Z0-9-]+=(
 /** Whether a request that names no content type still sends bytes (then it is refused as unsupported). */
 const sendsBytes = async (c: Context<GatewayEnv>): Promise<boolean> =>
   c.req.raw.body !== null && (await c.req.arrayBuffer()).byteLength > 0
+
+/**
+ * Why the body could not be read: the gateway's own refusal as it is (a body over the limit is a 413), anything else
+ * the client's connection failing while it sent, which is the client leaving (`clientLeftMidBody`).
+ */
+const bodyReadFailure = (error: unknown): unknown =>
+  error instanceof HTTPException || error instanceof GatewayError ? error : clientLeftMidBody(error)
 
 export type JsonRouteHandler = (c: Context<GatewayEnv>) => Promise<Response>
 
@@ -56,13 +65,18 @@ export const openJsonRoute = (
     // No content type and no bytes: an empty body, which the schema refuses with its 400.
     let value: unknown = {}
     if (contentType) {
+      let text: string
       try {
-        const text = await c.req.text()
+        text = await c.req.text()
+      } catch (error) {
+        throw bodyReadFailure(error)
+      }
+      try {
         value = JSON.parse(text)
-        c.set('jsonText', text)
       } catch {
         throw new HTTPException(400, { message: 'Malformed JSON in request body' })
       }
+      c.set('jsonText', text)
     }
     const result = schema.safeParse(value)
     // Throws the client's 400 for a refused body, and for one nested deeper than the gateway reads. Written out, not

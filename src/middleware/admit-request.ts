@@ -1,5 +1,4 @@
 import type { Context, MiddlewareHandler, Next } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { GatewayError } from '../core/errors.ts'
 import type { Principal } from '../core/principal.ts'
 import type { Authenticator } from './authenticate.ts'
@@ -14,6 +13,16 @@ export const presentedKey = (headers: Headers): string | null => {
   }
   return headers.get('x-api-key')?.trim() || null
 }
+
+/**
+ * A body the client stopped sending (its connection closed mid-body: Node's `aborted`): the client leaving (499,
+ * recorded as `client_aborted`), not a malformed body and not the gateway's failure.
+ */
+export const clientLeftMidBody = (cause: unknown): GatewayError =>
+  new GatewayError('invalid_request', 'The client closed the request before its body was sent.', {
+    status: 499,
+    cause,
+  })
 
 /**
  * What `/v1` and `/admin` ask of every request before its route, in one middleware (each layer of Hono's chain is
@@ -42,7 +51,45 @@ export const admitRequest = (options: {
       `The request body is larger than ${maxBodyBytes} bytes.`
     )
   }
-  const streamingLimit = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge })
+  /**
+   * A body without a declared length (chunked), read whole here within the limit (as Hono's `bodyLimit` does), so a
+   * failure while reading is told apart from one of the route: a connection that closes mid-body is the client leaving.
+   */
+  const streamingLimit = async (c: Context<GatewayEnv>, next: Next): Promise<void> => {
+    let body: ReadableStream<Uint8Array> | null
+    try {
+      // On Node the request is made from the connection here, and fails when the client has already gone.
+      body = c.req.raw.body
+    } catch (error) {
+      throw clientLeftMidBody(error)
+    }
+    if (body === null) return next()
+    const reader = body.getReader()
+    const parts: Uint8Array[] = []
+    let size = 0
+    for (;;) {
+      let step: ReadableStreamReadResult<Uint8Array>
+      try {
+        step = await reader.read()
+      } catch (error) {
+        throw clientLeftMidBody(error)
+      }
+      if (step.done) break
+      size += step.value.byteLength
+      if (size > maxBodyBytes) tooLarge()
+      parts.push(step.value)
+    }
+    const whole = new Uint8Array(size)
+    let offset = 0
+    for (const part of parts) {
+      whole.set(part, offset)
+      offset += part.byteLength
+    }
+    // A new request with the body read, not one made from the old (whose body is read, and may have ended broken).
+    const raw = c.req.raw
+    c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body: whole })
+    return next()
+  }
   const admitted = (
     c: Context<GatewayEnv>,
     next: Next,
@@ -55,7 +102,7 @@ export const admitRequest = (options: {
       })
     c.set('principal', principal)
     if (lengthDeclared || c.req.method === 'GET' || c.req.method === 'HEAD') return next()
-    return streamingLimit(c, next) as Promise<void>
+    return streamingLimit(c, next)
   }
   // Not an async function: a refusal is thrown, which Hono's chain takes as it takes a rejection.
   return function admitRequest(c, next) {

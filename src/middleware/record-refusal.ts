@@ -63,7 +63,8 @@ export const recordRefusal = (options: {
     ttfbMs: null,
     // Nothing went upstream: known to cost nothing, not a request of unknown price (`unpriced_requests`).
     costMicroUsd: 0,
-    clientAborted: false,
+    // A client that left while it sent its body (499) was not refused: it went away.
+    clientAborted: options.status === 499,
     error: options.error.message,
   })
 }

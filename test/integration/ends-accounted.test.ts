@@ -1,11 +1,13 @@
 /**
- * How a stream's end reaches the client, the usage record and the circuit breaker, through the real Node server:
- * a forwarded stream the upstream stops short of its end (no `[DONE]`, no `message_stop`) is a failure, told to the
- * client in its dialect; one whose upstream reported its own failure in-band is recorded as failed; and a client that
- * leaves a converted stream is a client gone (`client_aborted`), not an internal error.
+ * How a request's end reaches the client, the usage record, the log and the circuit breaker, through the real Node
+ * server: a forwarded stream the upstream stops short of its end (no `[DONE]`, no `message_stop`) is a failure, told
+ * to the client in its dialect; one whose upstream reported its own failure in-band is recorded as failed; and a
+ * client that leaves, mid-stream (converted or not) or while it sends its body, is a client gone (`client_aborted`),
+ * not an internal error.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
@@ -195,5 +197,44 @@ describe('a client that leaves a converted stream', () => {
       const record = await leave(path, model)
       expect(record).toMatchObject({ clientAborted: true, error: 'The client closed the request.' })
     }
+  })
+})
+
+describe('a client that leaves while it sends its body', () => {
+  /** Sends `head` and `body` on a raw connection, then closes it; the record the gateway writes for it. */
+  const leaveMidBody = async (head: string[], body: string): Promise<UsageRecord> => {
+    const requestId = `mid-body-${Math.random().toString(36).slice(2)}`
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1')
+    await new Promise<void>((resolve) => socket.once('connect', resolve))
+    socket.write(
+      [
+        'POST /v1/chat/completions HTTP/1.1',
+        'host: 127.0.0.1',
+        `authorization: Bearer ${masterKey}`,
+        'content-type: application/json',
+        `x-request-id: ${requestId}`,
+        ...head,
+        '',
+        body,
+      ].join('\r\n')
+    )
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    socket.destroy()
+    return usageOf(requestId)
+  }
+
+  it('is recorded as client_aborted (499), chunked or with a length, and logged as no failure of the gateway', async () => {
+    const chunked = await leaveMidBody(['transfer-encoding: chunked'], '10\r\n{"model":"oa/gpt-')
+    const short = await leaveMidBody(['content-length: 200'], '{"model":"oa/gpt-4o-mini",')
+    for (const record of [chunked, short])
+      expect(record).toMatchObject({
+        status: 499,
+        clientAborted: true,
+        error: 'The client closed the request before its body was sent.',
+      })
+    const failures = lines
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((line) => line.includes('"level":"error"'))
+    expect(failures).toEqual([])
   })
 })
