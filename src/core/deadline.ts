@@ -43,13 +43,32 @@ export type Deadline = {
   dispose(): void
 }
 
+/**
+ * Why the client's signal aborted a call: the client left (499), or a reason of the gateway's that the runtime gave
+ * as the signal's (`gatewayShuttingDown`), kept as it is.
+ */
 export const clientClosedError = (cause?: unknown): ProviderError =>
+  cause instanceof ProviderError && cause.kind === 'aborted'
+    ? cause
+    : new ProviderError({
+        kind: 'aborted',
+        status: 499,
+        message: 'The client closed the request.',
+        retryable: false,
+        cause,
+      })
+
+/**
+ * The reason a draining gateway aborts the calls still running when its time is up (`abortClientSignals` on Node): an
+ * abort, not the provider's failure (no breaker counts it), answered 503 (`unavailable`) in the client's dialect, or
+ * as the stream's error event, so the client retries elsewhere and the record does not say it left.
+ */
+export const gatewayShuttingDown = (): ProviderError =>
   new ProviderError({
     kind: 'aborted',
-    status: 499,
-    message: 'The client closed the request.',
+    status: 503,
+    message: 'The gateway is shutting down: retry the request.',
     retryable: false,
-    cause,
   })
 
 /**

@@ -41,10 +41,13 @@ export const mapProviderError = (
   const base = { headers, providerRateLimitHeaders, cause: error }
   switch (error.kind) {
     case 'aborted':
-      return new GatewayError('invalid_request', 'The client closed the request.', {
-        ...base,
-        status: 499,
-      })
+      // The client left (499), or the gateway ended the call itself (`gatewayShuttingDown`, 503).
+      return error.status === 499
+        ? new GatewayError('invalid_request', 'The client closed the request.', {
+            ...base,
+            status: 499,
+          })
+        : new GatewayError('unavailable', error.message, { ...base, status: error.status })
     case 'timeout':
       return new GatewayError('timeout', error.message, { ...base, status: 504 })
     case 'unsupported':

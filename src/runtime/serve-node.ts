@@ -19,6 +19,8 @@ import { createAdaptorServer } from '@hono/node-server'
 import type { Logger } from '../core/logger.ts'
 import { StartupError } from './startup-error.ts'
 import { waitAtMost } from './wait-at-most.ts'
+import { abortClientSignals } from './node-client-signal.ts'
+import { gatewayShuttingDown } from '../core/deadline.ts'
 
 /**
  * Longer than the 60 s idle timeout of common load balancers (AWS ALB, GCP), so the balancer, not the gateway, closes
@@ -56,6 +58,9 @@ export type ServingNode = {
 }
 
 const noop = (): void => {}
+
+/** How long the drain waits, once its time is up, for the calls it ended to send their error (`drain`). */
+const shutdownNoticeMs = 500
 
 /** How long the drain waits, after closing the connections left, for their responses to close and handlers to return. */
 const closedResponsesWaitMs = 1_000
@@ -148,12 +153,16 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
   let draining = false
   let inFlight = 0
   let onIdle = noop
+  /** The responses in flight, for the drain to end what its time did not let finish (`abortClientSignals`). */
+  const live = new Set<ServerResponse>()
 
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     inFlight += 1
+    live.add(response)
     if (draining && !response.headersSent) response.setHeader('connection', 'close')
     response.once('close', () => {
       inFlight -= 1
+      live.delete(response)
       if (!request.complete) discardUnreadBody(request)
       if (draining && inFlight === 0) onIdle()
     })
@@ -188,6 +197,13 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
         inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve))
       await waitAtMost(idle, drainTimeoutMs)
       const unfinished = inFlight
+      if (unfinished > 0) {
+        // Time is up: the calls still running end with the gateway's reason, not the client's (a stream with its
+        // dialect's error event, a call still waiting for its upstream with a 503), and get a moment to say so
+        // before the connections close.
+        for (const response of live) abortClientSignals(response, gatewayShuttingDown())
+        await waitAtMost(idle, shutdownNoticeMs)
+      }
       server.closeAllConnections()
       // A response cut short ends on its `close`, a tick later, and that end records its usage; a handler still
       // waiting for its upstream sees the abort then, and records it before it returns. Shutdown closes the usage

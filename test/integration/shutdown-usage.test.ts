@@ -143,7 +143,7 @@ describe('usage at shutdown', () => {
     expect(JSON.stringify(usage)).not.toContain('wrong')
   })
 
-  it('stores the usage of requests the drain timeout cut short: a stream mid-way and a call still waiting for its upstream', async () => {
+  it('ends the requests the drain timeout cuts short with the reason, and stores their usage: a stream mid-way and a call still waiting for its upstream', async () => {
     const server = await start([], ['server: { drainTimeoutMs: 50 }'])
     const chatCalls = (): number =>
       upstream.requests.filter((request) => request.path.endsWith('/chat/completions')).length
@@ -165,21 +165,45 @@ describe('usage at shutdown', () => {
       ].map((response) => response.catch((error: unknown) => error))
       await expect.poll(() => chatCalls() - chatCallsBefore).toBeGreaterThanOrEqual(4)
       const closing = server.close()
-      for (const reader of streams) void reader.closed.catch(() => {})
-      await Promise.all([closing, ...waiting])
+      // What the cut streams still get: the rest, ending with the error event that says why.
+      const rests = streams.map(async (reader) => {
+        let text = ''
+        for (;;) {
+          const step = await reader.read().catch(() => ({ done: true as const, value: undefined }))
+          if (step.done) return text
+          text += new TextDecoder().decode(step.value)
+        }
+      })
+      const [answers, texts] = await Promise.all([
+        Promise.all(waiting),
+        Promise.all(rests),
+        closing,
+      ])
+      for (const text of texts)
+        expect(text).toMatch(
+          /data: \{"error":\{"message":"The gateway is shutting down: retry the request\."/
+        )
+      // The stream still waiting for its first byte, and the plain call: a 503 that says why.
+      for (const answer of answers) {
+        expect((answer as Response).status).toBe(503)
+        expect(await (answer as Response).json()).toMatchObject({
+          error: { message: 'The gateway is shutting down: retry the request.' },
+        })
+      }
 
       const sqlite = new Database(join(server.cwd, 'data', 'gatehouse.db'), { readonly: true })
       try {
         const rows = sqlite
           .prepare(
-            'select request_id, status, client_aborted from usage_events order by request_id'
+            'select request_id, status, client_aborted, error from usage_events order by request_id'
           )
           .all()
+        const error = 'The gateway is shutting down: retry the request.'
         expect(rows).toEqual([
-          { request_id: 'cut-0', status: 200, client_aborted: 1 },
-          { request_id: 'cut-1', status: 200, client_aborted: 1 },
-          { request_id: 'wait-0', status: 499, client_aborted: 1 },
-          { request_id: 'wait-1', status: 499, client_aborted: 1 },
+          { request_id: 'cut-0', status: 200, client_aborted: 0, error },
+          { request_id: 'cut-1', status: 200, client_aborted: 0, error },
+          { request_id: 'wait-0', status: 503, client_aborted: 0, error },
+          { request_id: 'wait-1', status: 503, client_aborted: 0, error },
         ])
       } finally {
         sqlite.close()
