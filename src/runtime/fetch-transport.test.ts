@@ -33,6 +33,10 @@ const routes: Record<string, (request: IncomingMessage, response: ServerResponse
     response.end()
   },
   '/slow': () => {},
+  '/breaks': (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+    response.write('{"id":"chatcmpl-1","choices":[', () => response.socket?.destroy())
+  },
   '/endless': (_request, response) => {
     streamClosed = new Promise((resolve) => response.on('close', () => resolve()))
     response.writeHead(200, { 'content-type': 'text/event-stream' })
@@ -202,6 +206,19 @@ describe('createFetchTransport', () => {
       .catch((error: unknown) => error)
     expect(failure).toMatchObject({ kind: 'aborted', status: 499 })
     expect(seen.length).toBe(before)
+  })
+
+  it('types a body that breaks mid-way as a connection failure (502), as the Node transport does', async () => {
+    const response = await transport.request({
+      url: `${origin}/breaks`,
+      method: 'POST',
+      headers: {},
+      body: '{}',
+      signal: new AbortController().signal,
+    })
+    const failure = await readText(response.body).catch((error: unknown) => error)
+    expect(failure).toBeInstanceOf(ProviderError)
+    expect(failure).toMatchObject({ kind: 'connection', status: 502 })
   })
 
   it('closes the upstream connection when the body is cancelled', async () => {

@@ -52,6 +52,48 @@ const toProviderError = (error: unknown, request: UpstreamRequest): ProviderErro
   })
 }
 
+/** What a failed read of the answer's body means: the signal's reason when the core aborted it, else the connection. */
+const bodyFailure = (error: unknown, request: UpstreamRequest): ProviderError => {
+  if (request.signal.aborted) return toProviderError(error, request)
+  if (isProviderError(error)) return error
+  return new ProviderError({
+    kind: 'connection',
+    message: 'The upstream provider closed the connection.',
+    status: 502,
+    detail: `${request.method} ${new URL(request.url).origin}: ${describeError(error)}`,
+    cause: error,
+  })
+}
+
+/**
+ * The answer's body with its read failures typed as the Node transport types them (a connection failure, or the
+ * abort's reason): the runtime's own error ("Network connection lost.") would otherwise reach the core untyped, where
+ * a whole body that broke mid-way was an internal error, never retried, and a stream's end "an internal error".
+ */
+const typedBody = (
+  body: ReadableStream<Uint8Array>,
+  request: UpstreamRequest
+): ReadableStream<Uint8Array> => {
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let step: ReadableStreamReadResult<Uint8Array>
+        try {
+          step = await reader.read()
+        } catch (error) {
+          controller.error(bodyFailure(error, request))
+          return
+        }
+        if (step.done) controller.close()
+        else controller.enqueue(step.value)
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 }
+  )
+}
+
 export const createFetchTransport = (options: FetchTransportOptions = {}): UpstreamTransport => ({
   async request(request) {
     const send = options.fetch ?? globalThis.fetch
@@ -70,7 +112,7 @@ export const createFetchTransport = (options: FetchTransportOptions = {}): Upstr
     const upstream: UpstreamResponse = {
       status: response.status,
       headers: response.headers,
-      body: response.body ?? emptyBody(),
+      body: response.body === null ? emptyBody() : typedBody(response.body, request),
     }
     return upstream
   },

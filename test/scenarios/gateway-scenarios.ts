@@ -181,6 +181,45 @@ export const gatewayScenarios: readonly GatewayScenario[] = [
     },
   },
   {
+    name: 'retries a passed-through answer whose body breaks off mid-way, and answers from the next attempt',
+    run: async (gateway) => {
+      gateway.upstreams.openai.enqueue({ dropAfterChunks: 1 })
+      const { data, response } = await openAIClient(gateway)
+        .chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'break once, then answer' }],
+        })
+        .withResponse()
+      expect(response.headers.get('x-gatehouse-attempts')).toBe('2')
+      expect(data.choices[0].message.content).toBe('echo: break once, then answer')
+    },
+  },
+  {
+    name: 'ends a passed-through stream whose connection breaks with the upstream failure, not an internal error',
+    run: async (gateway) => {
+      gateway.upstreams.openai.enqueue({ dropAfterChunks: 2 })
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${gateway.masterKey}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          model: 'gpt-4o-mini',
+          stream: true,
+          messages: [{ role: 'user', content: 'break mid-way' }],
+        }),
+      })
+      expect(response.status).toBe(200)
+      const events = (await response.text()).trim().split('\n\n')
+      const last = JSON.parse(events.at(-1)!.replace(/^data: /, '')) as {
+        error: { message: string; code: string | null }
+      }
+      expect(last.error.code).toBe('upstream_error')
+      expect(last.error.message).toMatch(/^The connection to .+ failed/)
+    },
+  },
+  {
     name: "answers 401 in each client's shape without the master key, and never calls the upstream",
     run: async (gateway) => {
       const { openai: upstream } = gateway.upstreams
