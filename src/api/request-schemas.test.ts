@@ -168,13 +168,13 @@ const rejected: [string, ZodType, Record<string, unknown>, string][] = [
   [
     'messages without max_tokens',
     messagesRequestSchema,
-    { model: 'm', messages: [] },
+    { model: 'm', messages: [{ role: 'user', content: 'Hi' }] },
     'max_tokens',
   ],
   [
     'messages with a string stream',
     messagesRequestSchema,
-    { model: 'm', max_tokens: 1, messages: [], stream: 'true' },
+    { model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'Hi' }], stream: 'true' },
     'stream',
   ],
   [
@@ -194,6 +194,12 @@ const rejected: [string, ZodType, Record<string, unknown>, string][] = [
     countTokensRequestSchema,
     { model: 'm', messages: ['Hi'] },
     'messages.0',
+  ],
+  [
+    'messages with no message (the API refuses it too)',
+    messagesRequestSchema,
+    { model: 'm', max_tokens: 1, messages: [] },
+    'messages',
   ],
   [
     'chat completions without messages',

@@ -422,7 +422,11 @@ export const createExecutor = (
   }
 
   /** The route of a call to `model` over the targets it resolved to; throws when none can serve `operation`. */
-  const callRoute = (model: string, operation: Operation, resolved: Target[]): CallRoute => {
+  const callRoute = (model: string, operation: Operation, all: Target[]): CallRoute => {
+    // A model the client named itself (no route) that cannot serve the operation is the answer, a 400, even with
+    // global fallbacks behind it: they stand in for a provider that is down, not for the wrong kind of model.
+    const named = all[0].routeName === undefined && all.length > 1
+    const resolved = named && refusalOf(all[0], operation) !== null ? [all[0]] : all
     const { targets, refusal } = servableTargets(resolved, operation)
     if (targets.length === 0) {
       if (refusal !== null) throw invalidRequest(refusal, 'model')
@@ -455,6 +459,9 @@ export const createExecutor = (
       const toCanonical = (): ChatRequest => (canonical ??= call.toCanonical())
       let skipped: { target: Target; plan: AttemptPlan }[] | null = null
       let left: { target: Target; reason: 'failed' | 'circuit-open' } | null = null
+      /** The last failure of a target that could take the request (not a refusal of a fallback's, below). */
+      let failed: ProviderError | null = null
+      let refusedAttempts = 0
       for (const target of call.route.targets) {
         if (left !== null) fellBack(call, left.target, target, left.reason)
         const plan = planFor(target, call, toCanonical)
@@ -475,11 +482,22 @@ export const createExecutor = (
             left = { target, reason: 'circuit-open' }
             continue
           }
-          if (!(error instanceof ProviderError) || isClientError(error, target)) throw error
+          if (!(error instanceof ProviderError)) throw error
+          // A fallback that cannot take the request as it is (the local model and tools, say): the client asked
+          // for nothing wrong, so the next target is tried, and the failure that led here is what it gets if none
+          // serves, not a 400 of a model it never named. The first target's refusal is the answer.
+          if (error.kind === 'unsupported' && left !== null) {
+            refusedAttempts += state.attempts - attemptsBefore
+            left = { target, reason: 'failed' }
+            continue
+          }
+          if (isClientError(error, target)) throw error
+          failed = error
           left = { target, reason: 'failed' }
         }
       }
-      if (state.attempts === 0 && skipped !== null) {
+      // Every target skipped for its open breaker (or refused as a fallback): the oldest is tried after all.
+      if (state.attempts === refusedAttempts && skipped !== null) {
         const blockedSince = (entry: { target: Target }): number =>
           circuitBreaker.blockedSince({
             provider: entry.target.provider.config.id,
@@ -495,7 +513,7 @@ export const createExecutor = (
           throw error instanceof CircuitOpenError && state.lastFailure ? state.lastFailure : error
         }
       }
-      if (state.lastFailure) throw state.lastFailure
+      if (failed !== null || state.lastFailure !== null) throw failed ?? state.lastFailure
       throw new GatewayError('unavailable', `No provider could serve the model \`${call.model}\`.`)
     } catch (error) {
       deadline.dispose()

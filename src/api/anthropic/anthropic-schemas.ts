@@ -30,7 +30,7 @@ const messageSchema = z.looseObject({
 
 const promptFields = {
   model: z.string().min(1),
-  messages: z.array(messageSchema),
+  messages: z.array(messageSchema).min(1),
   system: upstreamJudged(textBlocks.describe('A string, or text blocks (with `cache_control`)')),
   tools: upstreamJudged(
     z
