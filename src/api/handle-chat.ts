@@ -483,6 +483,8 @@ const handleChat = async (
       })
   } catch (error) {
     cache?.abandon()
+    // A failed miss still says what the cache did (the error response carries the error's headers).
+    if (cache != null && error instanceof GatewayError) cache.addHeaders(error.headers)
     // Nothing reached a provider that bills, or it failed before answering: nothing to pay.
     admission?.settle({ tokens: 0, costMicroUsd: 0 })
     const attempts = Number(

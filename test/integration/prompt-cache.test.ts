@@ -333,7 +333,11 @@ describe('prompt cache: Chat Completions', () => {
   it('stores no error, no stream that broke off, and no finish reason the route excludes', async () => {
     const failing = chat(unique('fails'))
     openai.enqueue({ status: 400 })
-    expect((await post('/v1/chat/completions', failing)).status).toBe(400)
+    const refused = await post('/v1/chat/completions', failing)
+    expect(refused.status).toBe(400)
+    // A failed miss still says what the cache did.
+    expect(refused.headers.get('x-gatehouse-cache')).toBe('miss')
+    expect(refused.headers.get('x-gatehouse-cache-key')).toMatch(/./)
     const after = await post('/v1/chat/completions', failing)
     expect(after.status).toBe(200)
     expect(after.headers.get('x-gatehouse-cache')).toBe('miss')
