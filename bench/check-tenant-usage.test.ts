@@ -3,8 +3,8 @@ import { checkTenantUsage, tenantUsageFailures } from './check-tenant-usage.ts'
 import type { BenchTenantUsage } from './create-bench-tenant.ts'
 
 const usage = (overrides: Partial<BenchTenantUsage> = {}): BenchTenantUsage => ({
-  requests: 1_010,
-  errors: 10,
+  requests: 1_012,
+  errors: 2,
   clientAborted: 10,
   costMicroUsd: 5_000,
   unpricedRequests: 10,
@@ -18,7 +18,10 @@ describe('tenantUsageFailures', () => {
 
   it('fails when a request that reached the mock is missing from the store', () => {
     expect(
-      tenantUsageFailures({ ...usage({ requests: 999, errors: 0 }), upstreamRequests: 1_000 })
+      tenantUsageFailures({
+        ...usage({ requests: 999, errors: 0, clientAborted: 0 }),
+        upstreamRequests: 1_000,
+      })
     ).toEqual([
       'tenant usage: 1000 tenant-key requests reached the mock but the usage store holds 999',
     ])
@@ -26,7 +29,10 @@ describe('tenantUsageFailures', () => {
 
   it('fails when the store holds more successful requests than reached the mock', () => {
     expect(
-      tenantUsageFailures({ ...usage({ requests: 1_010, errors: 5 }), upstreamRequests: 1_000 })
+      tenantUsageFailures({
+        ...usage({ requests: 1_010, errors: 2, clientAborted: 3 }),
+        upstreamRequests: 1_000,
+      })
     ).toEqual([
       'tenant usage: the usage store holds 1005 successful tenant-key requests, more than the 1000 that reached the mock',
     ])
@@ -54,7 +60,7 @@ describe('checkTenantUsage', () => {
     })
     expect(calls).toBe(3)
     expect(checked.failures).toEqual([])
-    expect(checked.usage.requests).toBe(1_010)
+    expect(checked.usage.requests).toBe(1_012)
     expect(checked.usage.upstreamRequests).toBe(1_000)
   })
 

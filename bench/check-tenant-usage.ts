@@ -12,8 +12,10 @@ export type TenantUsageCheck = BenchTenantUsage & {
 
 /**
  * A request the mock answered is recorded at least once: the store holds at least that many requests. A successful
- * one is recorded at most once: the store holds no more successes than that (the requests cut at a round's end,
- * some before the gateway called the mock, are recorded as errors: status 499). The cost is known.
+ * one is recorded at most once: the store holds no more successes than that. The requests cut at a round's end, some
+ * before the gateway called the mock (while their body was read, or before they were admitted), are recorded as
+ * client-aborted (status 499), which the roll-ups count apart from errors since 2026-12-07: neither is a success.
+ * The cost is known.
  */
 export const tenantUsageFailures = (usage: TenantUsageCheck): string[] => {
   const failures: string[] = []
@@ -21,7 +23,7 @@ export const tenantUsageFailures = (usage: TenantUsageCheck): string[] => {
     failures.push(
       `tenant usage: ${usage.upstreamRequests} tenant-key requests reached the mock but the usage store holds ${usage.requests}`
     )
-  const succeeded = usage.requests - usage.errors
+  const succeeded = usage.requests - usage.errors - usage.clientAborted
   if (succeeded > usage.upstreamRequests)
     failures.push(
       `tenant usage: the usage store holds ${succeeded} successful tenant-key requests, more than the ${usage.upstreamRequests} that reached the mock`
