@@ -71,6 +71,7 @@ export const createApp = (deps: Deps): Hono<GatewayEnv> => {
   api.get('/readyz', (c) => {
     const providers = deps.providers.list().map((entry) => entry.config.id)
     if (deps.isDraining()) return c.json({ status: 'draining', providers }, 503)
+    if (deps.unready !== undefined) return c.json({ status: deps.unready, providers }, 503)
     if (providers.length === 0) return c.json({ status: 'no providers configured', providers }, 503)
     return c.json({ status: 'ready', providers })
   })

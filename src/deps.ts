@@ -46,6 +46,11 @@ export type Deps = {
   /** Set on shutdown: `/readyz` answers 503. */
   isDraining: () => boolean
   /**
+   * Why this instance cannot serve a model call whatever comes (a Worker whose master key secret is not set), which
+   * `/readyz` answers with a 503; absent when it can.
+   */
+  unready?: string
+  /**
    * Fires when the client goes away before its response is complete: the executor aborts the upstream call then.
    * `env` is what the runtime passed to `app.fetch` (`c.env`). Workers: `request.signal`; Node: `node-client-signal.ts`.
    */

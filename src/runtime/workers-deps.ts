@@ -149,5 +149,6 @@ export const createWorkersDeps = (options: WorkersDepsOptions): WorkersSetup => 
     isDraining: () => false,
     clientSignal: (request) => request.signal,
   }
+  if (!config.masterKey) deps.unready = 'GATEHOUSE_MASTER_KEY is not set'
   return { ok: true, deps }
 }

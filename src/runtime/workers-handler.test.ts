@@ -98,6 +98,10 @@ describe('createWorkersHandler', () => {
       error: { message: expect.stringContaining('GATEHOUSE_MASTER_KEY') },
     })
     expect(upstream.requests.length).toBe(before)
+    // Not ready either: a balancer polling /readyz takes it out rather than sending it calls it refuses.
+    const ready = await handler.fetch(new Request('http://gateway/readyz'), env, ctx)
+    expect(ready.status).toBe(503)
+    expect(await ready.json()).toMatchObject({ status: 'GATEHOUSE_MASTER_KEY is not set' })
   })
 
   it('answers 503 to every request when the config is invalid, logging the problems without leaking them', async () => {
