@@ -153,16 +153,31 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
   let draining = false
   let inFlight = 0
   let onIdle = noop
-  /** The responses in flight, for the drain to end what its time did not let finish (`abortClientSignals`). */
-  const live = new Set<ServerResponse>()
+  /**
+   * The open connections, for the drain to end the calls its time did not let finish (`abortClientSignals`): in an
+   * array, each socket holding its place in it, not in a `Set`. Hashing every response into a set (c41380d) took
+   * plain calls at full rate from 0.71-0.79 to 0.57-0.61 of the reference proxy; nothing here hashes a socket either.
+   */
+  const sockets: Socket[] = []
+  const slotKey = Symbol('gatehouse.socketSlot')
+  server.on('connection', (socket: Socket & { [slotKey]?: number }) => {
+    socket[slotKey] = sockets.length
+    sockets.push(socket)
+    socket.once('close', () => {
+      const slot = socket[slotKey]!
+      const last = sockets.pop()!
+      if (last !== socket) {
+        sockets[slot] = last
+        ;(last as Socket & { [slotKey]?: number })[slotKey] = slot
+      }
+    })
+  })
 
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     inFlight += 1
-    live.add(response)
     if (draining && !response.headersSent) response.setHeader('connection', 'close')
     response.once('close', () => {
       inFlight -= 1
-      live.delete(response)
       if (!request.complete) discardUnreadBody(request)
       if (draining && inFlight === 0) onIdle()
     })
@@ -201,7 +216,7 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
         // Time is up: the calls still running end with the gateway's reason, not the client's (a stream with its
         // dialect's error event, a call still waiting for its upstream with a 503), and get a moment to say so
         // before the connections close.
-        for (const response of live) abortClientSignals(response, gatewayShuttingDown())
+        for (const socket of sockets) abortClientSignals(socket, gatewayShuttingDown())
         await waitAtMost(idle, shutdownNoticeMs)
       }
       server.closeAllConnections()
