@@ -1,5 +1,12 @@
 import type { ChunkReader, UpstreamResponse } from '../spec/provider-adapter.ts'
 
+/** `first` then `second` as one array (either itself when the other is empty). */
+export const joinBytes = (first: Uint8Array, second: Uint8Array): Uint8Array => {
+  if (first.byteLength === 0) return second
+  if (second.byteLength === 0) return first
+  return concatBytes([first, second], first.byteLength + second.byteLength)
+}
+
 /** The parts as one array of `size` bytes (the part itself when there is one). */
 export const concatBytes = (parts: Uint8Array[], size: number): Uint8Array => {
   if (parts.length === 1) return parts[0]

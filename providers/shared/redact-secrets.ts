@@ -8,6 +8,8 @@
  * them. Every adapter reads an upstream's error text through `redactSecrets`; the error serializer masks the remembered
  * values once more in every message a client gets (`maskRememberedSecrets`), whatever made the message.
  */
+import { concatBytes, joinBytes } from './read-response-bytes.ts'
+
 const apiKeyPattern = /\bsk-(ant-)?[A-Za-z0-9_*.-]{6,}/g
 const bearerPattern = /\bBearer\s+[A-Za-z0-9._~+/=*-]+/gi
 
@@ -90,13 +92,7 @@ const replaceBytes = (bytes: Uint8Array, secret: Uint8Array): Uint8Array => {
   }
   parts.push(bytes.subarray(from))
   size += bytes.length - from
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
+  return concatBytes(parts, size)
 }
 
 export type SecretMasker = {
@@ -125,13 +121,7 @@ export const createSecretMasker = (): SecretMasker | null => {
   }
   return {
     push(chunk) {
-      let all = chunk
-      if (held.length > 0) {
-        all = new Uint8Array(held.length + chunk.length)
-        all.set(held)
-        all.set(chunk, held.length)
-      }
-      const masked = mask(all)
+      const masked = mask(joinBytes(held, chunk))
       const cut = Math.max(0, masked.length - hold)
       held = masked.slice(cut)
       return masked.subarray(0, cut)

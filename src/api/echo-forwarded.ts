@@ -9,6 +9,7 @@
  * rewritten line by line (a line cut between two chunks waits for its end), only for requests with something to echo.
  */
 import type { ForwardResponse } from '../../providers/spec/provider-adapter.ts'
+import { joinBytes } from '../../providers/shared/read-response-bytes.ts'
 
 const replacementsOf = (echo: Record<string, unknown>): [RegExp, string][] =>
   Object.entries(echo)
@@ -70,13 +71,7 @@ export const composeRewrites = (
           push: (chunk) => b.push(a.push(chunk)),
           end: () => {
             const tail = b.push(a.end())
-            const rest = b.end()
-            if (rest.byteLength === 0) return tail
-            if (tail.byteLength === 0) return rest
-            const both = new Uint8Array(tail.byteLength + rest.byteLength)
-            both.set(tail)
-            both.set(rest, tail.byteLength)
-            return both
+            return joinBytes(tail, b.end())
           },
         }
       }

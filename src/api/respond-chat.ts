@@ -20,6 +20,7 @@ import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
 import { GatewayError } from '../core/errors.ts'
 import { clientClosedError } from '../core/deadline.ts'
 import { isProviderError } from '../../providers/spec/provider-error.ts'
+import { joinBytes } from '../../providers/shared/read-response-bytes.ts'
 import { toGatewayError } from '../middleware/on-error.ts'
 import type { DialectCodec } from './dialect-codec.ts'
 import { buildResponseHeaders } from './forward-headers.ts'
@@ -141,19 +142,10 @@ const writeTaps = (taps: readonly ForwardTap[], chunk: Uint8Array): void => {
 
 const noBytes = new Uint8Array(0)
 
-const concatTwo = (first: Uint8Array, second: Uint8Array): Uint8Array => {
-  if (first.byteLength === 0) return second
-  if (second.byteLength === 0) return first
-  const out = new Uint8Array(first.byteLength + second.byteLength)
-  out.set(first)
-  out.set(second, first.byteLength)
-  return out
-}
-
 /** A forwarded body that held an in-band error, with the gateway's credentials masked (`createSecretMasker`). */
 const maskedBody = (body: Uint8Array): Uint8Array => {
   const masker = createSecretMasker()
-  return masker === null ? body : concatTwo(masker.push(body), masker.end())
+  return masker === null ? body : joinBytes(masker.push(body), masker.end())
 }
 
 /**
@@ -277,7 +269,7 @@ class ForwardedSource implements BodySource {
   /** The last bytes of a body that ended: what the rewrite held back, then what the masker did. */
   lastBytes(): Uint8Array | null {
     const rest = this.rewrite?.end()
-    const last = concatTwo(
+    const last = joinBytes(
       rest && rest.byteLength > 0 ? this.masked(rest) : noBytes,
       this.maskedRest()
     )
@@ -323,7 +315,7 @@ class ForwardedSource implements BodySource {
       this.finished = true
       const gatewayError = toGatewayError(error)
       this.end(gatewayError)
-      return concatTwo(this.maskedRest(), this.errorEvent(gatewayError))
+      return joinBytes(this.maskedRest(), this.errorEvent(gatewayError))
     }
   }
 
