@@ -67,13 +67,17 @@ export const readAnthropicHttpError = async (
   })
 }
 
+/** The status an Anthropic `error.type` comes with (`api_error` and unknown types: 500). */
+export const anthropicErrorStatus = (type: string | undefined): number =>
+  (type === undefined ? undefined : statusByErrorType[type]) ?? 500
+
 /** An `event: error` received after the 200, e.g. `overloaded_error` mid-stream. */
 export const anthropicStreamError = (data: string, providerId: string): ProviderError => {
   const parsed = parseErrorBody(data)
   const type = parsed?.type ?? 'api_error'
   return new ProviderError({
     kind: 'http',
-    status: statusByErrorType[type] ?? 500,
+    status: anthropicErrorStatus(type),
     message: parsed?.message
       ? redactSecrets(parsed.message)
       : 'Anthropic reported an error in the stream',

@@ -15,6 +15,7 @@ import {
   type AnthropicUsage,
 } from './anthropic-api.ts'
 import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts'
+import { anthropicErrorStatus } from './anthropic-error.ts'
 
 const parseJson = (text: string): unknown => {
   try {
@@ -58,7 +59,7 @@ const createStreamTap = (): ForwardTap => {
     // A last event without its blank line is still one the body ended with.
     end: (): ForwardEnd =>
       error !== undefined
-        ? { kind: 'error', error }
+        ? { kind: 'error', error: { ...error, status: anthropicErrorStatus(error.type) } }
         : stopped || parser.pendingEvent === 'message_stop'
           ? { kind: 'complete' }
           : { kind: 'cut' },

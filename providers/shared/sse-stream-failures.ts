@@ -32,32 +32,18 @@ export const streamReadFailure = (error: unknown, providerId: string): ProviderE
 export const streamClosedEarly = (providerId: string): ProviderError =>
   badUpstreamResponse(providerId, 'The upstream closed the stream before it finished.')
 
-/** What an in-band error's type says of its status, where it says anything (Anthropic's and OpenAI's names). */
-const inBandStatuses: Record<string, number> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  permission_error: 403,
-  not_found_error: 404,
-  rate_limit_error: 429,
-  rate_limit_exceeded: 429,
-  requests: 429,
-  tokens: 429,
-  overloaded_error: 529,
-  timeout_error: 504,
-}
-
 /**
  * The failure a forwarded stream reported in-band (an Anthropic `event: error`, an OpenAI `{"error": ...}` chunk, a
  * Responses `error` or `response.failed`), for the record and the breaker: the client has the event itself. Its
- * status from its type; an unknown type (`api_error`, `server_error`) is the upstream's fault, 502.
+ * status is what the tap's dialect says of it (`ForwardEnd`), else the upstream's fault, 502.
  */
 export const inBandFailure = (
   providerId: string,
-  error: { message: string; type?: string }
+  error: { message: string; type?: string; status?: number }
 ): ProviderError =>
   new ProviderError({
     kind: 'http',
-    status: (error.type === undefined ? undefined : inBandStatuses[error.type]) ?? 502,
+    status: error.status ?? 502,
     message: redactSecrets(error.message),
     type: error.type,
     providerId,

@@ -237,7 +237,8 @@ export type ForwardSummary = {
 export type ForwardEnd =
   | { kind: 'complete' }
   | { kind: 'cut' }
-  | { kind: 'error'; error: { message: string; type?: string } }
+  /** `status`: what the dialect says of the error's type (Anthropic's documented statuses); absent, a 502. */
+  | { kind: 'error'; error: { message: string; type?: string; status?: number } }
 
 /** Reads a forwarded body on the side (SSE or JSON) without altering or delaying it. Every parse is guarded. */
 export interface ForwardTap {
