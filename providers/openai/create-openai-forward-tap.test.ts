@@ -417,6 +417,21 @@ describe('createOpenAIForwardTap', () => {
           })
       expect(endOf([event('null'), event('null')])).toEqual({ kind: 'cut' })
       expect(endOf([])).toEqual({ kind: 'cut' })
+      // The last event without its blank line: the body ended on it.
+      expect(endOf([event('null'), 'data: [DONE]'])).toEqual({ kind: 'complete' })
+      expect(endOf([event('null'), 'data: {"choices":[{"delta":{"content":"x"}'])).toEqual({
+        kind: 'cut',
+      })
+      // A finish two batches of events before the end is not the end; pieces without a whole event are no batch.
+      expect(endOf([event('"stop"'), event('null'), event('null')])).toEqual({ kind: 'cut' })
+      expect(endOf([event('null'), event('"stop"'), 'data: {"cho'])).toEqual({ kind: 'complete' })
+      expect(endOf([event('"stop"'), event('null'), 'data: {"cho'])).toEqual({ kind: 'cut' })
+      // Framed with \r: the last two chunks' text.
+      const cr = (text: string) => text.replaceAll('\n', '\r\n')
+      expect(endOf([cr(event('null')), cr(event('"stop"'))])).toEqual({ kind: 'complete' })
+      expect(endOf([cr(event('"stop"')), cr(event('null')), cr(event('null'))])).toEqual({
+        kind: 'cut',
+      })
     })
 
     it('is the error an in-band error event said', () => {

@@ -153,8 +153,10 @@ const cut: ForwardEnd = { kind: 'cut' }
  * `text` (the end of a stream) holds the end of an answer: `[DONE]`, or a finish reason that is not `null` (every
  * choice gets one; some servers never send `[DONE]`).
  */
-const tellsFinish = (text: string): boolean => {
-  if (text.includes('[DONE]')) return true
+const tellsFinish = (text: string): boolean => text.includes('[DONE]') || tellsFinishReason(text)
+
+/** A quoted `finish_reason` in `text` (`null` is no finish). */
+const tellsFinishReason = (text: string): boolean => {
   for (
     let at = text.indexOf('finish_reason"');
     at !== -1;
@@ -170,6 +172,13 @@ const tellsFinish = (text: string): boolean => {
   }
   return false
 }
+
+/**
+ * `tellsFinish` for a chunk's complete events, searched as each chunk passes: `[DONE]` only as the last event (it
+ * ends the stream), so only the last few characters are searched for it.
+ */
+const eventsTellFinish = (events: string): boolean =>
+  events.indexOf('[DONE]', events.length - 24) !== -1 || tellsFinishReason(events)
 
 /** The complete event around `index` of `events` (which starts and ends on event boundaries). */
 const eventAt = (events: string, index: number): { start: number; end: number } => {
@@ -195,9 +204,16 @@ class StreamTap implements ForwardTap {
   /** An incomplete event holds an `"error"` member (`inError`). */
   #errorPending = false
   /**
-   * The text of the last two chunks, for `end`: an answer's end (its finish chunk, the usage chunk, `[DONE]`) is in
-   * its last events, so it is looked for there once, not in every chunk as it passes (about 80 ns a chunk).
+   * For `end`: an answer's end (its finish chunk, the usage chunk, `[DONE]`) is in its last events. Each chunk's
+   * complete events are searched for it as they pass (`eventsTellFinish`), and the tap counts the chunks that had
+   * complete events and remembers the last one that told of a finish: the end is complete when that was one of the
+   * last two. Keeping the last two chunks' text instead, to search them once at the end, saved that search (70 to
+   * 130 ns a chunk) but kept two strings per stream alive across every scavenge: with 500 paced streams, half of
+   * what a scavenge kept in the young generation (2026-12-07, evening, docs/benchmark.md). A `\r`-framed stream,
+   * rare, still keeps its last two texts.
    */
+  #batches = 0
+  #finishedBatch = -2
   #last = ''
   #beforeLast = ''
 
@@ -238,10 +254,10 @@ class StreamTap implements ForwardTap {
   }
 
   #take(text: string): void {
-    this.#beforeLast = this.#last
-    this.#last = text
     if (this.#carriageReturns || text.includes('\r')) {
       this.#carriageReturns = true
+      this.#beforeLast = this.#last
+      this.#last = text
       this.#handle(this.#parser.push(this.#pending + text))
       this.#pending = ''
       return
@@ -253,8 +269,11 @@ class StreamTap implements ForwardTap {
       this.#errorPending = findError(all, 0) !== -1
       return
     }
+    const events = boundary + 2 === all.length ? all : all.slice(0, boundary + 2)
     this.#pending = boundary + 2 === all.length ? '' : all.slice(boundary + 2)
-    if (!this.#done) this.#scan(boundary + 2 === all.length ? all : all.slice(0, boundary + 2))
+    this.#batches += 1
+    if (eventsTellFinish(events)) this.#finishedBatch = this.#batches
+    if (!this.#done) this.#scan(events)
     this.#errorPending = this.#pending !== '' && findError(this.#pending, 0) !== -1
   }
 
@@ -265,7 +284,11 @@ class StreamTap implements ForwardTap {
   end(): ForwardEnd {
     const error = this.#learned.error
     if (error !== undefined) return { kind: 'error', error }
-    return tellsFinish(this.#beforeLast + this.#last) ? complete : cut
+    if (this.#carriageReturns) return tellsFinish(this.#beforeLast + this.#last) ? complete : cut
+    // The last event may lack its blank line (the body ended on it): it is still pending, and counts as a batch.
+    const pending = this.#pending.trim() !== ''
+    if (pending && tellsFinish(this.#pending)) return complete
+    return this.#batches + (pending ? 1 : 0) - this.#finishedBatch <= 1 ? complete : cut
   }
 
   write(chunk: Uint8Array): void {
