@@ -206,6 +206,11 @@ export const configSchema = z.strictObject({
       bodyLimitBytes: z.number().int().positive().optional(),
       /** On SIGTERM, how long in-flight requests get to finish. */
       drainTimeoutMs: durationMs.optional(),
+      /**
+       * Node: how long a client may take to send a whole request, headers and body (default 60000); past it the
+       * connection gets a 408 and is closed, so a client that trickles its body does not hold a connection for long.
+       */
+      requestTimeoutMs: durationMs.optional(),
     })
     .optional(),
   auth: z

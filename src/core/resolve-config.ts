@@ -190,7 +190,13 @@ export type ResolvedRoute = {
 }
 
 export type ResolvedConfig = {
-  server: { host: string; port: number; bodyLimitBytes: number; drainTimeoutMs: number }
+  server: {
+    host: string
+    port: number
+    bodyLimitBytes: number
+    drainTimeoutMs: number
+    requestTimeoutMs: number
+  }
   masterKey?: string
   providers: Record<string, ResolvedProvider>
   routes: Record<string, ResolvedRoute>
@@ -360,6 +366,7 @@ export const resolveConfig = (config: GatewayConfig): ResolvedConfig => {
       port: config.server?.port ?? 8080,
       bodyLimitBytes: config.server?.bodyLimitBytes ?? defaultBodyLimitBytes,
       drainTimeoutMs: config.server?.drainTimeoutMs ?? 30_000,
+      requestTimeoutMs: config.server?.requestTimeoutMs ?? 60_000,
     },
     masterKey: config.auth?.masterKey,
     providers,

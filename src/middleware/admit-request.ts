@@ -19,10 +19,17 @@ export const presentedKey = (headers: Headers): string | null => {
  * recorded as `client_aborted`), not a malformed body and not the gateway's failure.
  */
 export const clientLeftMidBody = (cause: unknown): GatewayError =>
-  new GatewayError('invalid_request', 'The client closed the request before its body was sent.', {
-    status: 499,
-    cause,
-  })
+  // The runtime's own reason (Node: a request cut by `server.requestTimeoutMs`) is kept.
+  cause instanceof GatewayError
+    ? cause
+    : new GatewayError(
+        'invalid_request',
+        'The client closed the request before its body was sent.',
+        {
+          status: 499,
+          cause,
+        }
+      )
 
 /**
  * What `/v1` and `/admin` ask of every request before its route, in one middleware (each layer of Hono's chain is

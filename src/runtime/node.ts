@@ -52,6 +52,7 @@ export const startNodeServer = async (options: NodeServerOptions): Promise<NodeS
       fetch: app.fetch,
       host: config.server.host,
       port: config.server.port,
+      requestTimeoutMs: config.server.requestTimeoutMs,
       logger,
     })
   } catch (error) {

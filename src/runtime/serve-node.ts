@@ -21,6 +21,7 @@ import { StartupError } from './startup-error.ts'
 import { waitAtMost } from './wait-at-most.ts'
 import { abortClientSignals } from './node-client-signal.ts'
 import { gatewayShuttingDown } from '../core/deadline.ts'
+import { GatewayError } from '../core/errors.ts'
 
 /**
  * Longer than the 60 s idle timeout of common load balancers (AWS ALB, GCP), so the balancer, not the gateway, closes
@@ -48,7 +49,24 @@ export type ServeNodeOptions = {
   logger: Logger
   /** Bounds on reading away a body the response left unread (module doc); `defaultDiscardBodyLimits` otherwise. */
   discardBody?: DiscardBodyLimits
+  /** How long a client may take to send a whole request (`server.requestTimeoutMs`); default 60 s. */
+  requestTimeoutMs?: number
 }
+
+/**
+ * Node's bounds on receiving a request, from `server.requestTimeoutMs`. Node's own default lets a client take five
+ * minutes to send one, so a client that sends its body a byte at a time (slowloris) holds a connection and a
+ * handler that long; nginx allows 60 s between two reads of the body. Node answers a request still incomplete at
+ * its deadline with a 408 and closes the connection (a request already answered, a 413 being read away, is just
+ * closed), and checks every quarter of the timeout (at most 30 s apart, its default), so the cut comes between
+ * one and one and a quarter times the timeout. It bounds the request only: a response, streamed or not, takes as
+ * long as it takes. The headers get at most Node's 60 s within it.
+ */
+export const requestTimeouts = (requestTimeoutMs: number) => ({
+  requestTimeout: requestTimeoutMs,
+  headersTimeout: Math.min(60_000, requestTimeoutMs),
+  connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))),
+})
 
 export type ServingNode = {
   server: Server
@@ -58,6 +76,46 @@ export type ServingNode = {
 }
 
 const noop = (): void => {}
+
+/** What a handler still reading the body of a request past `server.requestTimeoutMs` fails with (a 408 recorded). */
+export const requestTimedOut = (requestTimeoutMs: number): GatewayError =>
+  new GatewayError(
+    'invalid_request',
+    `The request was not received whole within ${requestTimeoutMs} ms (server.requestTimeoutMs).`,
+    { status: 408 }
+  )
+
+/**
+ * Node's answers to a client error, as its own `clientError` handling writes them (which a listener replaces):
+ * https://github.com/nodejs/node/blob/v20.x/lib/_http_server.js (`socketOnError`).
+ */
+const clientErrorAnswers: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n',
+  ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n',
+}
+const badRequestAnswer = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'
+
+/**
+ * Node's handling of a client error, and one thing more: a request cut by its timeout fails its handler's body read
+ * with `requestTimedOut`, so that it is recorded as the gateway's 408, not as a client that left (499).
+ */
+const onClientError = (
+  error: NodeJS.ErrnoException,
+  socket: Socket,
+  requestTimeoutMs: number
+): void => {
+  const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  if (socket.writable && (response == null || !response.headersSent))
+    socket.write(clientErrorAnswers[error.code ?? ''] ?? badRequestAnswer)
+  if (
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT' &&
+    response?.req !== undefined &&
+    !response.req.complete
+  )
+    response.req.destroy(requestTimedOut(requestTimeoutMs))
+  socket.destroy(error)
+}
 
 /** How long the drain waits, once its time is up, for the calls it ended to send their error (`drain`). */
 const shutdownNoticeMs = 500
@@ -143,11 +201,12 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
     }
     return result
   }
+  const requestTimeoutMs = options.requestTimeoutMs ?? 60_000
   const server = createAdaptorServer({
     fetch,
     hostname: options.host,
     createServer,
-    serverOptions: { keepAliveTimeout: keepAliveTimeoutMs },
+    serverOptions: { keepAliveTimeout: keepAliveTimeoutMs, ...requestTimeouts(requestTimeoutMs) },
     autoCleanupIncoming: false,
   }) as Server
   let draining = false
@@ -172,6 +231,10 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
       }
     })
   })
+
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) =>
+    onClientError(error, socket, requestTimeoutMs)
+  )
 
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     inFlight += 1
