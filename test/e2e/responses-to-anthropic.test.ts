@@ -254,6 +254,40 @@ describe('OpenAI Responses client → gateway → Anthropic upstream', () => {
     expect(gone?.status).toBe(404)
   })
 
+  it('lists stored input items as the API does: content as parts, a status on each', async () => {
+    const created = await client.responses.create({
+      model,
+      input: [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: 'b' },
+        { role: 'user', content: [{ type: 'input_text', text: 'c' }] },
+      ],
+    })
+    const items = await client.responses.inputItems.list(created.id, { order: 'asc' })
+    expectValidOpenAI('ResponseItemList', {
+      object: 'list',
+      data: items.data,
+      first_id: items.data[0]?.id,
+      last_id: items.data.at(-1)?.id,
+      has_more: false,
+    })
+    expect(
+      items.data.map((item) =>
+        item.type === 'message'
+          ? {
+              role: item.role,
+              status: item.status,
+              parts: item.content.map((part) => [part.type, 'text' in part ? part.text : null]),
+            }
+          : item.type
+      )
+    ).toEqual([
+      { role: 'user', status: 'completed', parts: [['input_text', 'a']] },
+      { role: 'assistant', status: 'completed', parts: [['output_text', 'b']] },
+      { role: 'user', status: 'completed', parts: [['input_text', 'c']] },
+    ])
+  })
+
   it('keeps nothing with store: false', async () => {
     const response = await client.responses.create({ model, input: 'forget me', store: false })
     await new Promise((resolve) => setTimeout(resolve, 100))

@@ -30,6 +30,7 @@ import {
 } from './background-usage.ts'
 import {
   isForwardedRecord,
+  listedItem,
   prepareStoredResponses,
   recordRetrievedOutput,
   responseNotFound,
@@ -415,7 +416,7 @@ export const registerResponses = (
         ...(after === undefined ? {} : { after }),
       })
       if (page === null) throw responseNotFound(id)
-      return c.json(page)
+      return c.json({ ...page, data: page.data.map(listedItem) })
     })
   )
 }

@@ -132,6 +132,30 @@ const inputItems = (input: unknown): ResponseItem[] => {
     )
 }
 
+/**
+ * A stored item as `input_items` lists it, as the API does: a message's content as parts (the text of an assistant
+ * message as `output_text`, a user's as `input_text`), and a `status` on every message, function call and function
+ * call output. Items are stored as the client sent them (they are also the next call's input); the SDK's types, and
+ * code that reads `content` as a list, take only this form.
+ */
+export const listedItem = (item: ResponseItem): ResponseItem => {
+  if (item.type === 'message') {
+    const content =
+      typeof item.content !== 'string'
+        ? item.content
+        : item.role === 'assistant'
+          ? [{ type: 'output_text', text: item.content, annotations: [], logprobs: [] }]
+          : [{ type: 'input_text', text: item.content }]
+    return { ...item, content, status: item.status ?? 'completed' }
+  }
+  if (
+    (item.type === 'function_call' || item.type === 'function_call_output') &&
+    item.status === undefined
+  )
+    return { ...item, status: 'completed' }
+  return item
+}
+
 const idPrefix = (item: ResponseItem): 'msg' | 'fc' | 'rs' =>
   item.type === 'reasoning'
     ? 'rs'
