@@ -9,12 +9,21 @@ const safeRequestId = /^[\w.:@/+=-]{1,128}$/
 /** A request id of the gateway's own: `req_` and 32 random hex digits. */
 export const newRequestId = (): string => `req_${randomHex(16)}`
 
+/** Routes only the OpenAI API has: they speak OpenAI whatever else the client sends. */
+const openAIOnlyPrefixes = ['/v1/chat/', '/v1/responses', '/v1/embeddings', '/v1/completions']
+
 /**
- * Which error shape a request gets: the Anthropic routes always speak Anthropic; shared routes (`/v1/models`) speak
- * Anthropic when the client sent `anthropic-version` (the Anthropic SDK always does).
+ * Which error shape a request gets: the Anthropic routes always speak Anthropic, the OpenAI-only routes always
+ * OpenAI (a client that sets both vendors' headers on every call must not get Anthropic's error shape from
+ * `/v1/chat/completions`); shared routes (`/v1/models`, an unknown path) speak Anthropic when the client sent
+ * `anthropic-version` (the Anthropic SDK always does).
  */
-export const detectDialect = (path: string, headers: Headers): Dialect =>
-  path.startsWith('/v1/messages') || headers.has('anthropic-version') ? 'anthropic' : 'openai'
+export const detectDialect = (path: string, headers: Headers): Dialect => {
+  if (path.startsWith('/v1/messages')) return 'anthropic'
+  if (!headers.has('anthropic-version')) return 'openai'
+  for (const prefix of openAIOnlyPrefixes) if (path.startsWith(prefix)) return 'openai'
+  return 'anthropic'
+}
 
 /**
  * Request id (the client's `x-request-id` when it is a sane token, else a new one), dialect and start time, set on the
