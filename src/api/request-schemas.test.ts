@@ -4,6 +4,7 @@
  * not be stricter than the upstream: only what the gateway reads is checked, yet /openapi.json still describes the rest.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import { describe, expect, it } from 'vitest'
 import type { ZodType } from 'zod'
 import { countTokensRequestSchema, messagesRequestSchema } from './anthropic/anthropic-schemas.ts'
@@ -230,8 +231,9 @@ const documentOf = (): Record<
   app.openapi(messagesRoute, answer)
   app.openapi(countTokensRoute, answer)
   app.openapi(chatCompletionsRoute, answer)
-  const document = app.getOpenAPIDocument({
-    openapi: '3.0.3',
+  // As /openapi.json serves it (docs.route.ts): OpenAPI 3.1, whose schemas are JSON Schema 2020-12.
+  const document = app.getOpenAPI31Document({
+    openapi: '3.1.0',
     info: { title: 'test', version: '1' },
   })
   return document.components?.schemas as never
@@ -283,16 +285,50 @@ describe('inbound request schemas', () => {
         properties: { role: { type: 'string' }, content: { anyOf: expect.any(Array) } },
       },
     })
+    // A custom tool (with its input schema), or a server tool or toolset named by its `type`.
     expect(schemas.CountMessageTokensRequest.properties.tools).toMatchObject({
       type: 'array',
-      items: { properties: { input_schema: { type: 'object' } } },
+      items: {
+        anyOf: [
+          { properties: { input_schema: { type: 'object' } } },
+          { required: ['type', 'name'] },
+        ],
+      },
     })
     const chat = schemas.CreateChatCompletionRequest
     expect(chat.required).toEqual(['model', 'messages'])
-    expect(chat.properties.max_completion_tokens).toEqual({ type: 'number', nullable: true })
+    // `null` as a type (3.1), not 3.0's `nullable`, which JSON Schema tools (Ajv) refuse without a `type`.
+    expect(chat.properties.max_completion_tokens).toEqual({ type: ['number', 'null'] })
     expect(chat.properties.stop).toMatchObject({
-      nullable: true,
-      anyOf: [{ type: 'string' }, { type: 'array' }],
+      anyOf: [{ anyOf: [{ type: 'string' }, { type: 'array' }] }, { type: 'null' }],
     })
+    expect(JSON.stringify(schemas)).not.toContain('"nullable"')
+  })
+
+  it('/openapi.json compiles as JSON Schema 2020-12 and takes what the routes take (a server tool)', () => {
+    const schemas = documentOf()
+    const ajv = new Ajv2020({ strict: false })
+    ajv.addSchema(
+      JSON.parse(
+        JSON.stringify({ $id: 'https://gatehouse.test/doc.json', $defs: schemas }).replaceAll(
+          '#/components/schemas/',
+          '#/$defs/'
+        )
+      )
+    )
+    for (const name of Object.keys(schemas))
+      expect(() => ajv.getSchema(`https://gatehouse.test/doc.json#/$defs/${name}`)).not.toThrow()
+    const messages = ajv.getSchema('https://gatehouse.test/doc.json#/$defs/CreateMessageRequest')!
+    const request = {
+      model: 'claude-sonnet-4-6',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'what is new?' }],
+      tools: [
+        { type: 'web_search_20250305', name: 'web_search', max_uses: 3 },
+        { name: 'lookup', input_schema: { type: 'object', properties: {} } },
+      ],
+    }
+    expect(messages(request)).toBe(true)
+    expect(messagesRequestSchema.safeParse(request).success).toBe(true)
   })
 })

@@ -35,14 +35,19 @@ const promptFields = {
   tools: upstreamJudged(
     z
       .array(
-        z.looseObject({
-          name: z.string(),
-          description: z.string().optional(),
-          input_schema: z.looseObject({}),
-        })
+        z.union([
+          z.looseObject({
+            name: z.string(),
+            description: z.string().optional(),
+            input_schema: z.looseObject({}),
+          }),
+          z
+            .looseObject({ type: z.string(), name: z.string() })
+            .describe('A server tool or toolset (`web_search_20250305`...): Anthropic models only'),
+        ])
       )
       .describe(
-        'Custom tools as shown; server tools and toolsets (`type`) go to Anthropic models only'
+        'Custom tools, and server tools and toolsets (`type`), which go to Anthropic models only'
       )
   ),
   tool_choice: upstreamJudged(

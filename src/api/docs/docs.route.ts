@@ -41,8 +41,8 @@ export const registerDocs = (app: OpenAPIHono<GatewayEnv>, deps: Deps, version: 
     in: 'header',
     name: 'x-api-key',
   })
-  app.doc('/openapi.json', {
-    openapi: '3.0.3',
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
     info: {
       title: 'Gatehouse',
       version,
