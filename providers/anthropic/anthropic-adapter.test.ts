@@ -395,9 +395,10 @@ describe('streamChat', () => {
         id: 'msg_01QC4g3HwBThD4BaNtBckFDJ',
         model: 'claude-sonnet-4-5-20250929',
         created: 1_750_000_000,
+        // `message_start`'s output count (1) is a placeholder: unknown until `message_delta`.
         usage: {
           inputTokens: 12,
-          outputTokens: 1,
+          outputTokens: null,
           cachedInputTokens: 0,
           cacheWriteInputTokens: 0,
           cacheWrite1hInputTokens: 0,

@@ -192,7 +192,10 @@ export const convertAnthropicStreamEvent = (
           id: message.id,
           model: message.model,
           created: state.created,
-          ...(message.usage ? { usage: convertAnthropicUsage(message.usage) } : {}),
+          // `message_start`'s output count is a placeholder (1): unknown until a `message_delta` reports it.
+          ...(message.usage
+            ? { usage: { ...convertAnthropicUsage(message.usage), outputTokens: null } }
+            : {}),
         },
       ]
     }

@@ -34,7 +34,19 @@ describe('createAnthropicForwardTap', () => {
   it('reports an error event and keeps the usage known so far', () => {
     const summary = feed(errorMidStream, 11)
     expect(summary.error).toEqual({ message: 'Overloaded', type: 'overloaded_error' })
-    expect(summary.usage).toMatchObject({ inputTokens: 25, outputTokens: 1 })
+    // No `message_delta` came: the output count is unknown, not `message_start`'s placeholder of 1.
+    expect(summary.usage).toMatchObject({ inputTokens: 25, outputTokens: null })
+  })
+
+  it("reports the output of a stream cut before message_delta as unknown, not message_start's placeholder", () => {
+    const cutAt = thinkingToolsStream.indexOf('event: message_delta')
+    expect(cutAt).toBeGreaterThan(0)
+    const summary = feed(thinkingToolsStream.slice(0, cutAt), 7)
+    expect(summary.usage).toMatchObject({
+      inputTokens: 599 + 1024 + 256,
+      outputTokens: null,
+      cachedInputTokens: 1024,
+    })
   })
 
   it('reads the same from the whole stream in one chunk, from \\r\\n framing and from 1-byte chunks', () => {

@@ -1,6 +1,8 @@
 /**
  * Reads a forwarded Anthropic body on the side, for usage records: the bytes themselves go to the client untouched.
  * Streams are parsed incrementally (`message_start` usage, then cumulative `message_delta` usage, `event: error`);
+ * the output count of `message_start` is a placeholder (1), so a stream that ends before any `message_delta` with
+ * usage (the client left, the upstream cut it) reports its output as unknown (`null`), never as that placeholder;
  * JSON bodies are buffered up to 8 MiB and parsed at the end. Every parse is guarded: a tap never throws.
  */
 import { createJsonTap } from '../shared/create-json-tap.ts'
@@ -31,6 +33,8 @@ const createStreamTap = (): ForwardTap => {
   let model: string | undefined
   let error: ForwardSummary['error']
   let stopped = false
+  /** A `message_delta` brought usage: the output count is the upstream's, not `message_start`'s placeholder. */
+  let delivered = false
   const read = (event: SseEvent): void => {
     if (event.event === 'message_stop') stopped = true
     else if (event.event === 'message_start') {
@@ -40,7 +44,10 @@ const createStreamTap = (): ForwardTap => {
       usage = mergeAnthropicUsage(usage, parsed.data.message.usage)
     } else if (event.event === 'message_delta') {
       const parsed = anthropicMessageDeltaSchema.safeParse(parseJson(event.data))
-      if (parsed.success && parsed.data.usage) usage = mergeAnthropicUsage(usage, parsed.data.usage)
+      if (parsed.success && parsed.data.usage) {
+        usage = mergeAnthropicUsage(usage, parsed.data.usage)
+        delivered = true
+      }
     } else if (event.event === 'error') {
       const parsed = anthropicErrorBodySchema.safeParse(parseJson(event.data))
       error = parsed.success
@@ -65,8 +72,9 @@ const createStreamTap = (): ForwardTap => {
           : { kind: 'cut' },
     finish() {
       for (const event of parser.end()) read(event)
+      const converted = usage === null ? null : convertAnthropicUsage(usage)
       return {
-        usage: usage === null ? null : convertAnthropicUsage(usage),
+        usage: converted === null || delivered ? converted : { ...converted, outputTokens: null },
         model,
         ...(error ? { error } : {}),
       }

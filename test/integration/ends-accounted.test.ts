@@ -35,6 +35,8 @@ type UsageRecord = {
   error: string | null
   clientAborted: boolean
   provider: string
+  usage: { inputTokens: number | null; outputTokens: number | null } | null
+  costMicroUsd: number | null
 }
 
 const usageOf = async (requestId: string): Promise<UsageRecord> => {
@@ -196,6 +198,16 @@ describe('a client that leaves a converted stream', () => {
     ]) {
       const record = await leave(path, model)
       expect(record).toMatchObject({ clientAborted: true, error: 'The client closed the request.' })
+    }
+  })
+
+  it("records an Anthropic stream left before message_delta with its output unknown, not message_start's 1", async () => {
+    // Forwarded (Messages to Messages) and converted (Chat Completions from Messages).
+    for (const path of ['/v1/messages', '/v1/chat/completions']) {
+      const record = await leave(path, 'slowant/claude-sonnet-4-6')
+      expect(record).toMatchObject({ clientAborted: true, costMicroUsd: null })
+      expect(record.usage?.inputTokens).toBeGreaterThan(0)
+      expect(record.usage?.outputTokens).toBeNull()
     }
   })
 })
