@@ -1,7 +1,8 @@
 /**
  * Turns the failure that ends a call into the `GatewayError` the client sees. The gateway has already retried, so
  * every such error says `x-should-retry: false` (both official SDKs obey it before their status rules, wire-notes §5)
- * or the client's own retries would multiply ours. Upstream client errors keep their `message`/`code`/`param`
+ * or the client's own retries would multiply ours; all but a call the draining gateway ended itself
+ * (`gatewayShuttingDown`), which says `true`: another instance can take it. Upstream client errors keep their `message`/`code`/`param`
  * (clients match on `context_length_exceeded`); credentials problems are ours, never the client's.
  */
 import type { ProviderError } from '../../providers/spec/provider-error.ts'
@@ -47,7 +48,12 @@ export const mapProviderError = (
             ...base,
             status: 499,
           })
-        : new GatewayError('unavailable', error.message, { ...base, status: error.status })
+        : // The gateway's own end, not the upstream's: another instance can serve it, so the SDKs may retry.
+          new GatewayError('unavailable', error.message, {
+            ...base,
+            headers: { ...headers, 'x-should-retry': 'true' },
+            status: error.status,
+          })
     case 'timeout':
       return new GatewayError('timeout', error.message, { ...base, status: 504 })
     case 'unsupported':

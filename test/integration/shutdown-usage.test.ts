@@ -183,9 +183,11 @@ describe('usage at shutdown', () => {
         expect(text).toMatch(
           /data: \{"error":\{"message":"The gateway is shutting down: retry the request\."/
         )
-      // The stream still waiting for its first byte, and the plain call: a 503 that says why.
+      // The stream still waiting for its first byte, and the plain call: a 503 that says why, which the SDKs may
+      // retry (on another instance): `x-should-retry: true`, which they obey before the status.
       for (const answer of answers) {
         expect((answer as Response).status).toBe(503)
+        expect((answer as Response).headers.get('x-should-retry')).toBe('true')
         expect(await (answer as Response).json()).toMatchObject({
           error: { message: 'The gateway is shutting down: retry the request.' },
         })
