@@ -249,7 +249,12 @@ export const serveNode = async (options: ServeNodeOptions): Promise<ServingNode>
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       reject(
-        error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
+        error.code === 'EADDRINUSE' ||
+          error.code === 'EACCES' ||
+          error.code === 'EADDRNOTAVAIL' ||
+          // A host name that does not resolve.
+          error.code === 'ENOTFOUND' ||
+          error.code === 'EAI_AGAIN'
           ? new StartupError([
               `server: cannot listen on ${options.host}:${options.port} (${error.code}: ${error.message})`,
             ])

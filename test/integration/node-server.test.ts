@@ -243,6 +243,18 @@ describe('gatehouse serve (child process)', () => {
     expect(existsSync(join(cwd, 'data', 'master-key'))).toBe(false)
   })
 
+  it('exits 1 with the start-up message, not a stack, when HOST does not resolve', async () => {
+    const gatehouse = startGatehouse({
+      cwd: workDirectory(),
+      env: { HOST: 'no-such-host.invalid' },
+    })
+    expect(await gatehouse.exited).toEqual({ code: 1, signal: null })
+    expect(gatehouse.output.stderr).toMatch(
+      /server: cannot listen on no-such-host\.invalid:\d+ \((ENOTFOUND|EAI_AGAIN)/
+    )
+    expect(gatehouse.output.stderr).not.toMatch(/^\s+at /m)
+  })
+
   it('generates a master key once, stores it with mode 0600, reuses it after a restart, and requires it', async () => {
     const upstream = await mockUpstream()
     const cwd = workDirectory()
