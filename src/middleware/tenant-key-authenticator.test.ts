@@ -195,14 +195,17 @@ describe('createTenantKeyAuthenticator', () => {
     }
     await expect(
       Promise.all([authenticator.authenticate(key), authenticator.authenticate(key)])
-    ).rejects.toThrow(/ECONNREFUSED/)
+    ).rejects.toMatchObject({
+      status: 503,
+      cause: { message: expect.stringMatching(/ECONNREFUSED/) },
+    })
     expect(store.calls).toBe(1)
     store.getKeyByHash = lookups
     expect(await authenticator.authenticate(key)).toMatchObject({ id: 'key_1' })
     expect(store.calls).toBe(2)
   })
 
-  it('accepts the master key while the tenant store is down; a tenant key still fails loudly', async () => {
+  it('accepts the master key while the tenant store is down; a tenant key gets a 503 that says why', async () => {
     // The master key the gateway generates has a tenant key's shape, so it is looked up first: a database outage
     // must not lock the operator out of the gateway it is trying to mend.
     const { key, masterKey, store, authenticator } = await setup()
@@ -210,7 +213,13 @@ describe('createTenantKeyAuthenticator', () => {
       throw new Error('connect ECONNREFUSED 127.0.0.1:5432')
     }
     expect(await authenticator.authenticate(masterKey)).toMatchObject({ kind: 'master' })
-    await expect(authenticator.authenticate(key)).rejects.toThrow(/ECONNREFUSED/)
+    // The store's outage, not an internal error of the gateway's: a 503 the clients retry, after a second.
+    await expect(authenticator.authenticate(key)).rejects.toMatchObject({
+      code: 'unavailable',
+      status: 503,
+      retryAfterMs: 1_000,
+      message: expect.stringContaining('key store is unavailable'),
+    })
   })
 
   it('accepts the master key, even one shaped like a tenant key', async () => {

@@ -13,6 +13,7 @@
  * remembered. While the feed is not live (Redis reconnecting: notices may be missed) nothing is remembered, and a
  * reconnect (`reset`) forgets everything, so a revoked key is refused everywhere within the feed's delivery time.
  */
+import { GatewayError } from '../core/errors.ts'
 import { isApiKeyShaped } from '../core/generate-api-key.ts'
 import { hashApiKey } from '../core/hash-api-key.ts'
 import type { Clock } from '../core/clock.ts'
@@ -21,6 +22,14 @@ import type { RevocationFeed } from '../stores/revocation-feed.ts'
 import { checkKeyLookup, keyLookupValidUntil } from '../stores/tenant-store.ts'
 import type { KeyLookup, TenantStore } from '../stores/tenant-store.ts'
 import type { Authenticator } from './authenticate.ts'
+
+/** A tenant key that cannot be checked because the tenant store failed: the store's outage, not the gateway's bug. */
+export const keyStoreUnavailable = (cause: unknown): GatewayError =>
+  new GatewayError(
+    'unavailable',
+    'The key store is unavailable: tenant keys cannot be checked right now. Retry shortly.',
+    { status: 503, retryAfterMs: 1_000, cause }
+  )
 
 type Remembered = { principal: Principal; keyId: string; tenantId: string; until: number }
 
@@ -82,10 +91,11 @@ export const createTenantKeyAuthenticator = (options: {
       lookup = await tenants.getKeyByHash(await hashApiKey(key))
     } catch (error) {
       // The store is down. The master key (the generated one has this shape too) must still get in: the operator
-      // needs the gateway most then. Any other key fails as the store did.
+      // needs the gateway most then. Any other key gets a 503 that says why (not an internal error), which the
+      // clients retry.
       const principal = await master.authenticate(key)
       if (principal !== null) return principal
-      throw error
+      throw keyStoreUnavailable(error)
     }
     // A master key may have a tenant key's shape (both are `gh-` and random characters).
     if (lookup === null) return master.authenticate(key)
