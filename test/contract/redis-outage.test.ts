@@ -4,7 +4,8 @@
  * meet it. Twice: with the connection the gateway makes (`connectRedis`: commands fail at once while disconnected),
  * and with ioredis's defaults (commands queue for a connection that never comes, so only the timeout bounds them).
  * Then Redis slow rather than gone: a proxy holds the commands past the timeout and lets them through afterwards, and
- * the late acquire and reservation must not keep their slot and amount. A peek (the rate-limit headers of a response
+ * the late acquire and reservation must not keep their slot and amount. A settle that never reached Redis frees its
+ * concurrency slot once Redis is back (not at the lease's expiry, minutes later). A peek (the rate-limit headers of a response
  * that took nothing) answers `null` within the same bound in either mode, never an error.
  */
 import { connect as connectSocket, createServer, type AddressInfo, type Socket } from 'node:net'
@@ -231,6 +232,12 @@ const createPausableProxy = async (target: string) => {
       for (const send of held) send()
       held = []
     },
+    /** What was held never reaches Redis, and the connections break (the client reconnects). */
+    drop: () => {
+      held = []
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    },
     close: () => {
       for (const socket of sockets) socket.destroy()
       return new Promise((resolve) => server.close(resolve))
@@ -240,6 +247,52 @@ const createPausableProxy = async (target: string) => {
 
 describe('Redis answering late', () => {
   requireStoreService('redis')
+
+  it('a settle lost in an outage frees its concurrency slot once Redis answers again', async () => {
+    const proxy = await createPausableProxy(storeServiceUrl('redis'))
+    const keys = createRedisTestPrefix({ label: 'outage-lost-settle' })
+    const redis = await connectRedis({ url: proxy.url })
+    const logger = createRecordingLogger()
+    const guard = new RedisGuard({ mode: 'open', logger, probeIntervalMs: 10 })
+    const admission = createRedisAdmissionStore({
+      redis,
+      guard,
+      prefix: keys.prefix,
+      clock: createFakeClock(),
+      loadSpent: async () => 0,
+    })
+    const one: AdmissionRequest = {
+      tenant: { id: 'acme', limits: {}, budget: null },
+      key: { id: 'key-a', limits: { concurrentRequests: 1 }, budget: null },
+      tokens: 0,
+      costMicroUsd: 0,
+    }
+    try {
+      const first = await admission.admit(one)
+      if (!first.allowed || first.ticket.degraded) throw new Error('not admitted by Redis')
+      expect((await admission.admit(one)).allowed).toBe(false) // the slot is taken
+      proxy.pause()
+      await admission.settle(first.ticket, { tokens: null, costMicroUsd: 0 }) // times out: failing open
+      proxy.drop() // the settle never reaches Redis
+      proxy.resume()
+      // The client reconnects (through the proxy again).
+      for (let tries = 0; (await redis.ping().catch(() => null)) !== 'PONG'; tries += 1) {
+        if (tries > 100) throw new Error('Redis did not come back')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      await new Promise((resolve) => setTimeout(resolve, 15)) // past the probe interval
+      // The probe that finds Redis back: the slot is still taken then (it is freed the turn after).
+      expect(await admission.admit(one)).toMatchObject({ allowed: false })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const again = await admission.admit(one)
+      expect(again).toMatchObject({ allowed: true, ticket: { degraded: false } })
+      expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info'])
+    } finally {
+      redis.disconnect()
+      await proxy.close()
+      await keys.cleanup()
+    }
+  })
 
   it('a peek that times out answers null within the bound, fail-closed too, and leaves the window as it was', async () => {
     const proxy = await createPausableProxy(storeServiceUrl('redis'))

@@ -411,6 +411,9 @@ const settleScript = new RedisScript(settleSource)
 
 const scopes: readonly LimitScope[] = ['tenant', 'key']
 
+/** Leases kept to free after an outage at most (the oldest are left to their expiry). */
+const maxLeasesToFree = 10_000
+
 /** How long a loaded spend may seed a missing counter (see `load`). */
 const seedFreshMs = 1_000
 
@@ -466,6 +469,25 @@ export const createRedisAdmissionStore = (
   }
 
   /** The five keys of each subject; a subject without a budget gets, for those, a name the scripts never touch. */
+  /** Concurrency leases (their set, the ticket) whose settle met an outage: freed once Redis answers again. */
+  let leasesToFree: [string, string][] = []
+  guard.onRecover(() => {
+    if (leasesToFree.length === 0) return
+    const leases = leasesToFree
+    leasesToFree = []
+    void guard.run(
+      'free the leases of requests settled during an outage',
+      async () => {
+        const pipeline = redis.pipeline()
+        for (const [set, id] of leases) pipeline.zrem(set, id)
+        await pipeline.exec()
+      },
+      () => {
+        leasesToFree = [...leases, ...leasesToFree].slice(-maxLeasesToFree)
+      }
+    )
+  })
+
   const keysOf = (
     tenantId: string,
     keyId: string,
@@ -784,10 +806,21 @@ export const createRedisAdmissionStore = (
           periodKeys[index] === null ? 0 : 1
         )
       }
+      const keys = keysOf(ticket.tenantId, ticket.keyId, periodKeys)
       await guard.run(
         'admission settle',
-        () => settleScript.run(redis, keysOf(ticket.tenantId, ticket.keyId, periodKeys), args),
-        () => undefined
+        () => settleScript.run(redis, keys, args),
+        () => {
+          // Redis is away: what the settle frees must still be freed once it is back, or the key's concurrency
+          // slots stay taken until their leases expire (the route's whole timeout, minutes). Releasing a lease is
+          // idempotent, so a settle that ran after all does no harm. Tokens and spend are not replayed (the
+          // settle's additions are not idempotent): they fail open, as the admissions of the outage do.
+          for (let index = 0; index < 2; index += 1)
+            if (ticket.concurrentScopes.includes(scopes[index]))
+              leasesToFree.push([keys[5 * index + 2], ticket.id])
+          if (leasesToFree.length > maxLeasesToFree)
+            leasesToFree.splice(0, leasesToFree.length - maxLeasesToFree)
+        }
       )
     },
 

@@ -115,6 +115,7 @@ export class RedisGuard {
   private failedOperations = 0
   private incidents = 0
   private lastError: string | null = null
+  private readonly recoverListeners: (() => void)[] = []
 
   constructor(options: RedisGuardOptions) {
     this.mode = options.mode
@@ -184,6 +185,14 @@ export class RedisGuard {
         return null
       }
     )
+  }
+
+  /**
+   * Calls `listener` after each incident ends (the turn after the probe that found Redis back): for work the
+   * fallback left undone that must still reach Redis, such as the concurrency slots of requests that ended meanwhile.
+   */
+  onRecover(listener: () => void): void {
+    this.recoverListeners.push(listener)
   }
 
   status(): RedisGuardStatus {
@@ -263,5 +272,6 @@ export class RedisGuard {
     this.available = true
     this.since = now
     this.failedOperations = 0
+    for (const listener of this.recoverListeners) this.afterTurn(listener)
   }
 }
