@@ -376,11 +376,8 @@ describe('prompt cache figures', () => {
     expect(schema.required).toEqual(
       expect.arrayContaining(['cache_hits', 'cache_misses', 'saved_cost_micro_usd'])
     )
-    // OpenAPI 3.0: a nullable integer.
-    expect(schema.properties.saved_cost_micro_usd).toMatchObject({
-      type: 'integer',
-      nullable: true,
-    })
+    // OpenAPI 3.1: `null` is a type of its own.
+    expect(schema.properties.saved_cost_micro_usd).toMatchObject({ type: ['integer', 'null'] })
     expect(schema.properties.cache_hits).toMatchObject({ type: 'integer' })
   })
 })
