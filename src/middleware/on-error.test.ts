@@ -56,6 +56,41 @@ describe('onError', () => {
     })
   })
 
+  it("logs what is behind the gateway's own 503 (a store's failure), without a stack, and sends only the message", async () => {
+    const { app, logger } = appThatThrows(
+      new GatewayError('unavailable', 'The key store is unavailable.', {
+        status: 503,
+        cause: new Error('role "gatehouse" is not permitted to log in'),
+      })
+    )
+    const response = await app.request('/v1/chat/completions', { method: 'POST' })
+    expect(response.status).toBe(503)
+    expect(await response.text()).not.toContain('permitted')
+    const line = logger.lines.find((entry) => entry.message === 'request failed')
+    expect(line?.fields).toMatchObject({
+      error: 'The key store is unavailable.',
+      cause: 'role "gatehouse" is not permitted to log in',
+      stack: undefined,
+    })
+  })
+
+  it("answers a database that cannot be reached with a 503 to retry, not an internal error, and logs the driver's words", async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+    })
+    const { app, logger } = appThatThrows(refused)
+    const response = await app.request('/v1/messages', { method: 'POST' })
+    expect(response.status).toBe(503)
+    expect(response.headers.get('retry-after')).toBe('1')
+    expect(await response.json()).toMatchObject({
+      error: { type: 'api_error', message: 'The database is unavailable. Retry shortly.' },
+    })
+    expect(logger.lines.find((entry) => entry.message === 'request failed')?.fields).toMatchObject({
+      cause: 'connect ECONNREFUSED 127.0.0.1:5432',
+      stack: undefined,
+    })
+  })
+
   it('sends a GatewayError as it is, logged at info for a 4xx', async () => {
     const { app, logger } = appThatThrows(
       new GatewayError('invalid_request', 'Bad field.', { param: 'messages' })

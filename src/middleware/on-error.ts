@@ -14,6 +14,7 @@ import type { Logger } from '../core/logger.ts'
 import { mapProviderError } from '../core/map-provider-error.ts'
 import { peekRateLimitHeaders, withRateLimitHeaders } from '../core/rate-limit-headers.ts'
 import type { AdmissionStore } from '../stores/admission-store.ts'
+import { isDatabaseUnavailable } from '../stores/sql/database-unavailable.ts'
 import type { GatewayEnv } from './gateway-env.ts'
 import { detectDialect } from './request-context.ts'
 
@@ -150,11 +151,20 @@ const fromHttpException = (exception: HTTPException): GatewayError => {
   }
 }
 
-/** Any thrown value → the client's error shape, with the right status. Unknown errors are a logged 500. */
+/**
+ * Any thrown value → the client's error shape, with the right status. A database that cannot be reached (a store's
+ * driver error that says so) is a 503 the client may retry; other unknown errors are a logged 500.
+ */
 export const toGatewayError = (error: unknown): GatewayError => {
   if (error instanceof GatewayError) return error
   if (isProviderError(error)) return mapProviderError(error, { attempts: null })
   if (error instanceof HTTPException) return fromHttpException(error)
+  if (isDatabaseUnavailable(error))
+    return new GatewayError('unavailable', 'The database is unavailable. Retry shortly.', {
+      status: 503,
+      retryAfterMs: 1_000,
+      cause: error,
+    })
   return new GatewayError(
     'internal',
     'The gateway hit an internal error. It has been logged with the request id.'
@@ -169,10 +179,17 @@ export const onError =
     const dialect = c.get('dialect') ?? detectDialect(c.req.path, c.req.raw.headers)
     const fields = { requestId, status: gatewayError.status, path: c.req.path }
     if (gatewayError.status >= 500) {
+      // The store or connection failure behind a 503 of the gateway's own (the key store unavailable...), which
+      // its message does not repeat: the operator needs it. A provider's failure is in the message already.
+      const cause = gatewayError.cause
       logger.error(
         {
           ...fields,
           error: error.message,
+          cause:
+            cause instanceof Error && !isProviderError(cause)
+              ? maskRememberedSecrets(cause.message)
+              : undefined,
           stack: gatewayError.code === 'internal' ? error.stack : undefined,
         },
         'request failed'
