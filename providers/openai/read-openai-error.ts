@@ -20,8 +20,9 @@ export type OpenAIErrorFields = {
   param: string | null
 }
 
+/** A string field of an upstream's error, secrets redacted like its message: an upstream may put a key anywhere. */
 const text = (value: unknown): string | null =>
-  typeof value === 'string' && value !== '' ? value : null
+  typeof value === 'string' && value !== '' ? redactSecrets(value) : null
 
 const fields = (source: Record<string, unknown>, message: string): OpenAIErrorFields => ({
   message: redactSecrets(message),

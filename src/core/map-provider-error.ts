@@ -6,8 +6,16 @@
  * (clients match on `context_length_exceeded`); credentials problems are ours, never the client's.
  */
 import type { ProviderError } from '../../providers/spec/provider-error.ts'
+import { maskRememberedSecrets } from '../../providers/shared/redact-secrets.ts'
 import { GatewayError, type GatewayErrorCode } from './errors.ts'
 import { copyUpstreamHeaders, isUpstreamRateLimitHeader } from './upstream-headers.ts'
+
+/**
+ * An upstream's `param` or `code` as the client gets it: masked as its message is (`on-error.ts`), since an upstream
+ * may echo the gateway's credential in any field.
+ */
+const masked = (value: string | null): string | null =>
+  value === null ? null : maskRememberedSecrets(value)
 
 const codeByStatus: Record<number, GatewayErrorCode> = {
   400: 'invalid_request',
@@ -115,8 +123,8 @@ export const mapProviderError = (
   return new GatewayError(codeByStatus[error.status] ?? 'invalid_request', error.message, {
     ...base,
     status: error.status,
-    param: error.param,
-    openaiCode: error.code,
+    param: masked(error.param),
+    openaiCode: masked(error.code),
     retryAfterMs: error.status === 429 ? error.retryAfterMs : null,
   })
 }

@@ -428,6 +428,38 @@ describe('fallback', () => {
     }
   })
 
+  it("masks a credential an upstream puts in an error's param, code or type, or in the headers passed on", async () => {
+    const failure = {
+      status: 400,
+      body: {
+        error: {
+          message: 'Bad request',
+          type: `invalid ${groqKey}`,
+          param: `Bearer ${groqKey}`,
+          code: groqKey,
+        },
+      },
+      headers: { 'x-request-id': `Bearer ${groqKey}`, 'retry-after': groqKey },
+    }
+    groq.enqueue(failure, failure)
+    const plain = await post(gateway, '/v1/chat/completions', chatBody('groq/gpt-4o-mini'))
+    const streamed = await post(
+      gateway,
+      '/v1/chat/completions',
+      chatBody('groq/gpt-4o-mini', { stream: true })
+    )
+    for (const response of [plain, streamed]) {
+      expect(response.status).toBe(400)
+      const text = await response.text()
+      expect(JSON.parse(text)).toMatchObject({
+        error: { param: 'Bearer [redacted]', code: '[redacted]' },
+      })
+      expect(text).not.toContain(groqKey)
+      expect([...response.headers].join('\n')).not.toContain(groqKey)
+      expect(response.headers.get('x-gatehouse-upstream-request-id')).toBe('Bearer [redacted]')
+    }
+  })
+
   it("answers 502 in the client's dialect for a same-dialect upstream that answers 200 with nonsense, streamed or not", async () => {
     primary.enqueue({ garbage: true })
     const plain = await post(gateway, '/v1/chat/completions', chatBody('primary/gpt-4o-mini'))
