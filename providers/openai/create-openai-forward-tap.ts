@@ -19,7 +19,7 @@ import {
   type JsonMemberVisitor,
 } from '../shared/scan-json.ts'
 import { createUtf8ChunkDecoder } from '../shared/decode-utf8-chunks.ts'
-import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
+import { maxSseEventChars, SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Usage } from '../spec/chat-types.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardEnd, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
@@ -265,7 +265,8 @@ class StreamTap implements ForwardTap {
     const all = this.#pending + text
     const boundary = all.lastIndexOf('\n\n')
     if (boundary === -1) {
-      this.#pending = all
+      // An event that never ends is not kept past the parser's bound (the tap learns nothing from it).
+      this.#pending = all.length > maxSseEventChars ? '' : all
       this.#errorPending = findError(all, 0) !== -1
       return
     }

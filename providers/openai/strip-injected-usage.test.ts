@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createUsageStripper, rewriteEventByPattern, rewriteEvent } from './strip-injected-usage.ts'
 import { seededRandom } from '../../test/helpers/seeded-random.ts'
+import { maxSseEventChars } from '../shared/parse-sse.ts'
 
 const upstream = [
   'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}\n\n',
@@ -229,5 +230,19 @@ describe('the hand-written rewrite', () => {
       new TextDecoder().decode(cut.push(new TextEncoder().encode('data: {"a":1}\n\ndata: {"b"')))
     ).toBe('data: {"a":1}\n\n')
     expect(new TextDecoder().decode(cut.end())).toBe('data: {"b"')
+  })
+})
+
+describe('an event that never ends', () => {
+  it('is sent on once it passes the parser bound, not held without limit', () => {
+    const stripper = createUsageStripper()
+    const piece = new TextEncoder().encode('x'.repeat(1024 * 1024))
+    let sent = 0
+    sent += stripper.push(
+      new TextEncoder().encode('data: {"choices":[{"delta":{"content":"')
+    ).byteLength
+    for (let index = 0; index < 20; index += 1) sent += stripper.push(piece).byteLength
+    // At most one bound's worth is held back at any time.
+    expect(sent).toBeGreaterThan(20 * 1024 * 1024 - maxSseEventChars)
   })
 })

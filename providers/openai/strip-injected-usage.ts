@@ -16,6 +16,7 @@
  */
 import { createUtf8ChunkDecoder, forgetDecoded } from '../shared/decode-utf8-chunks.ts'
 import { createQuotedFinder } from '../shared/find-quoted.ts'
+import { maxSseEventChars } from '../shared/parse-sse.ts'
 
 /** `"usage": null` with the comma before it (when a `,` or `}` follows), or else with the comma after it. */
 const usageNullPattern = /,\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,/g
@@ -223,6 +224,13 @@ class Stripper implements UsageStripper {
 
   push(chunk: Uint8Array): Uint8Array {
     const decoded = this.#decoder.decode(chunk)
+    if (this.#pending.length + decoded.length > maxSseEventChars) {
+      // An event that never ends is no usage chunk: sent on as it came, not held past the parser's bound.
+      const held = this.#pending + decoded
+      this.#pending = ''
+      this.#pendingBytes = null
+      return encoder.encode(held)
+    }
     const text = this.#pending + decoded
     const cuts = this.#cuts
     cuts.length = 0

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import type { ChunkReader } from '../spec/provider-adapter.ts'
-import { parseSseStream, readSseEvents, SseParser, type SseEvent } from './parse-sse.ts'
+import {
+  parseSseStream,
+  readSseEvents,
+  SseEventTooLarge,
+  SseParser,
+  type SseEvent,
+} from './parse-sse.ts'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 
@@ -125,5 +131,59 @@ describe('parseSseStream', () => {
     expect((await reader.read()).value?.data).toBe('1')
     await reader.cancel('stop')
     expect(cancelled).toBe('stop')
+  })
+})
+
+describe('an event that never ends', () => {
+  it('is dropped at the bound, once, and the events after it are read', () => {
+    const parser = new SseParser(1_000)
+    expect(parser.push('data: {"a":1}\n\ndata: ')).toEqual([
+      { event: undefined, data: '{"a":1}', id: undefined },
+    ])
+    let thrown = 0
+    for (let index = 0; index < 50; index += 1)
+      try {
+        parser.push('x'.repeat(100))
+      } catch (error) {
+        expect(error).toBeInstanceOf(SseEventTooLarge)
+        thrown += 1
+      }
+    expect(thrown).toBe(1)
+    expect(parser.push('xx\n\ndata: after\n\n')).toEqual([
+      { event: undefined, data: 'after', id: undefined },
+    ])
+    // Data lines that add up past the bound count too.
+    expect(() => {
+      for (let index = 0; index < 20; index += 1) parser.push(`data: ${'y'.repeat(100)}\n`)
+    }).toThrow(SseEventTooLarge)
+    expect(parser.push('\n\ndata: again\n\n')).toEqual([
+      { event: undefined, data: 'again', id: undefined },
+    ])
+  })
+
+  it('is searched once for its line end, not again on every push', () => {
+    const parser = new SseParser()
+    const piece = 'z'.repeat(1_024)
+    const startedAt = performance.now()
+    parser.push('data: ')
+    // 12 MiB in 1 KiB pieces: searching the whole line again on each push would scan 75 GB.
+    for (let index = 0; index < 12 * 1024; index += 1) parser.push(piece)
+    expect(parser.push('\n\n')[0].data.length).toBe(12 * 1024 * 1024)
+    expect(performance.now() - startedAt).toBeLessThan(5_000)
+  })
+
+  it('fails the body it is read from, and cancels it', async () => {
+    let cancelled: unknown
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(bytes('x'.repeat(1024 * 1024)))
+      },
+      cancel(reason) {
+        cancelled = reason
+      },
+    })
+    const events = readSseEvents(body)
+    await expect(events.read()).rejects.toBeInstanceOf(SseEventTooLarge)
+    expect(cancelled).toBeInstanceOf(SseEventTooLarge)
   })
 })

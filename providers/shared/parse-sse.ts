@@ -13,6 +13,21 @@ export type SseEvent = {
   id: string | undefined
 }
 
+/**
+ * The most characters one event may hold (its data lines, and the line being read): past it the upstream is not
+ * sending SSE a gateway can serve (one line that never ends would otherwise grow the process's memory without
+ * bound). A Responses API `response.completed` with a whole long answer, or an image's base64, fits many times over.
+ */
+export const maxSseEventChars = 16 * 1024 * 1024
+
+/** Thrown by `SseParser.push` (once per oversized event) when an event passes `maxSseEventChars`. */
+export class SseEventTooLarge extends Error {
+  constructor() {
+    super(`The upstream sent a server-sent event larger than ${maxSseEventChars} characters.`)
+    this.name = 'SseEventTooLarge'
+  }
+}
+
 export class SseParser {
   /**
    * Not `TextDecoder`'s streaming mode, which on Node 20 misses the fast ASCII path (see decode-utf8-chunks.ts). Made
@@ -23,21 +38,59 @@ export class SseParser {
   #event: string | undefined
   #data: string[] = []
   #id: string | undefined
+  /** Where the search for the next line end resumes: the buffer before it has none. */
+  #scanFrom = 0
+  /** Text of the line being read, set aside while no line end came (`push`). */
+  #pieces: string[] = []
+  #piecesChars = 0
+  /** Characters in `#data`. */
+  #dataChars = 0
+  /** An event passed the bound: what follows is dropped up to the next blank line. */
+  #dropping = false
+  /** An event passed the bound during this push: `push` throws once it has kept its place. */
+  #overflowed = false
+  readonly #maxEventChars: number
+
+  constructor(maxEventChars = maxSseEventChars) {
+    this.#maxEventChars = maxEventChars
+  }
 
   /** The `event:` field of the event still being read (its blank line not yet seen), if it had one. */
   get pendingEvent(): string | undefined {
     return this.#event
   }
 
-  /** Parses a chunk; returns the events it completed. */
+  /**
+   * Parses a chunk; returns the events it completed. Throws `SseEventTooLarge` when an event passes the bound; the
+   * parser then drops that event and goes on after its end, so a caller that only watches (a tap) may keep pushing.
+   */
   push(chunk: Uint8Array | string): SseEvent[] {
-    this.#buffer +=
+    const text =
       typeof chunk === 'string' ? chunk : (this.#decoder ??= createUtf8ChunkDecoder()).decode(chunk)
+    // A piece with no line end (nor a `\r` before it waiting for its `\n`) is set aside, not appended: appending to
+    // a string that is then searched copies the whole line again on every push.
+    if (!text.includes('\n') && !text.includes('\r') && !this.#buffer.endsWith('\r')) {
+      this.#pieces.push(text)
+      this.#piecesChars += text.length
+      if (this.#buffer.length + this.#piecesChars + this.#dataChars > this.#maxEventChars)
+        this.#overflow()
+      return []
+    }
+    if (this.#pieces.length > 0) {
+      this.#buffer += this.#pieces.join('')
+      this.#pieces = []
+      this.#piecesChars = 0
+    }
+    this.#buffer += text
     const events: SseEvent[] = []
     let start = 0
+    // Only what arrived since the last search can hold a line end (a `\r` held back for its `\n` included).
+    const scanFrom = this.#scanFrom
+    this.#scanFrom = 0
     for (;;) {
-      const lf = this.#buffer.indexOf('\n', start)
-      const cr = this.#buffer.indexOf('\r', start)
+      const from = start === 0 ? scanFrom : start
+      const lf = this.#buffer.indexOf('\n', from)
+      const cr = this.#buffer.indexOf('\r', from)
       let end: number
       let next: number
       if (cr !== -1 && (lf === -1 || cr < lf)) {
@@ -55,28 +108,63 @@ export class SseParser {
       start = next
     }
     this.#buffer = this.#buffer.slice(start)
+    if (this.#buffer.length + this.#dataChars > this.#maxEventChars) {
+      // Keep nothing of the event; a `\r` at the very end is still looked at with what follows.
+      if (!this.#dropping) this.#overflowed = true
+      this.#buffer = this.#buffer.endsWith('\r') ? '\r' : ''
+      this.#data = []
+      this.#dataChars = 0
+      this.#event = undefined
+      this.#dropping = true
+    }
+    this.#scanFrom = this.#buffer.endsWith('\r') ? this.#buffer.length - 1 : this.#buffer.length
+    if (this.#overflowed) {
+      this.#overflowed = false
+      throw new SseEventTooLarge()
+    }
     return events
+  }
+
+  /** The event being read passed the bound: nothing of it is kept; thrown the first time. */
+  #overflow(): void {
+    this.#pieces = []
+    this.#piecesChars = 0
+    this.#buffer = ''
+    this.#data = []
+    this.#dataChars = 0
+    this.#event = undefined
+    if (this.#dropping) return
+    this.#dropping = true
+    throw new SseEventTooLarge()
   }
 
   /** Flushes a final event that was not followed by a blank line (a truncated stream). */
   end(): SseEvent[] {
     const events: SseEvent[] = []
+    if (this.#pieces.length > 0) {
+      this.#buffer += this.#pieces.join('')
+      this.#pieces = []
+      this.#piecesChars = 0
+    }
     if (this.#decoder !== null) this.#buffer += this.#decoder.end()
     if (this.#buffer.length > 0) {
       this.#line(this.#buffer, events)
       this.#buffer = ''
     }
+    this.#scanFrom = 0
     this.#line('', events)
     return events
   }
 
   #line(line: string, events: SseEvent[]): void {
     if (line === '') {
-      if (this.#data.length > 0 || this.#event !== undefined) {
+      if (!this.#dropping && (this.#data.length > 0 || this.#event !== undefined)) {
         events.push({ event: this.#event, data: this.#data.join('\n'), id: this.#id })
       }
       this.#event = undefined
       this.#data = []
+      this.#dataChars = 0
+      this.#dropping = false
       return
     }
     if (line.startsWith(':')) return
@@ -84,8 +172,18 @@ export class SseParser {
     const field = colon === -1 ? line : line.slice(0, colon)
     let value = colon === -1 ? '' : line.slice(colon + 1)
     if (value.startsWith(' ')) value = value.slice(1)
-    if (field === 'data') this.#data.push(value)
-    else if (field === 'event') this.#event = value
+    if (this.#dropping) return
+    if (field === 'data') {
+      this.#data.push(value)
+      this.#dataChars += value.length
+      if (this.#dataChars > this.#maxEventChars) {
+        this.#data = []
+        this.#dataChars = 0
+        this.#event = undefined
+        this.#dropping = true
+        this.#overflowed = true
+      }
+    } else if (field === 'event') this.#event = value
     else if (field === 'id') this.#id = value
   }
 }
@@ -112,7 +210,16 @@ export const readSseEvents = (
       if (done) {
         ended = true
         queue = parser.end()
-      } else queue = parser.push(value)
+      } else {
+        try {
+          queue = parser.push(value)
+        } catch (error) {
+          // An event past the bound: nothing more is read from this body.
+          ended = true
+          source.cancel(error).catch(() => {})
+          throw error
+        }
+      }
     }
   }
   return { read, cancel: (reason) => source.cancel(reason) }

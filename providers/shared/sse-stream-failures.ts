@@ -5,7 +5,7 @@
  * is that truncation too, not a malformed event.
  */
 import type { ChunkReader } from '../spec/provider-adapter.ts'
-import type { SseEvent } from './parse-sse.ts'
+import { SseEventTooLarge, type SseEvent } from './parse-sse.ts'
 import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 import { redactSecrets } from './redact-secrets.ts'
 
@@ -21,13 +21,15 @@ export const badUpstreamResponse = (
 export const streamReadFailure = (error: unknown, providerId: string): ProviderError =>
   isProviderError(error)
     ? error
-    : new ProviderError({
-        kind: 'connection',
-        status: 502,
-        message: 'The connection to the upstream failed in the middle of the stream.',
-        providerId,
-        cause: error,
-      })
+    : error instanceof SseEventTooLarge
+      ? badUpstreamResponse(providerId, error.message)
+      : new ProviderError({
+          kind: 'connection',
+          status: 502,
+          message: 'The connection to the upstream failed in the middle of the stream.',
+          providerId,
+          cause: error,
+        })
 
 export const streamClosedEarly = (providerId: string): ProviderError =>
   badUpstreamResponse(providerId, 'The upstream closed the stream before it finished.')
