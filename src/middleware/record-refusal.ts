@@ -13,13 +13,20 @@ const operationByPath: Readonly<Record<string, Operation>> = {
 }
 
 /**
- * The gateway's own reads (`GET /v1/models`, `/v1/models/{id}`, `/v1/usage`): no model call, so an answered one makes
- * no usage event, and neither does one refused once its key was known (a 403 for another tenant's usage, a 400 for a
- * bad range, a 404 for an unknown model id), or a tenant's typo would count as a request and an error of its own.
+ * The gateway's own reads (`GET /v1/models`, `/v1/models/{id}`, `/v1/usage`) and a stored response's reads and
+ * changes (`GET` and `DELETE /v1/responses/{id}`, its `input_items`, `POST` to its `cancel`): no model call, so an
+ * answered one makes no usage event, and neither does one refused once its key was known (a 403 for another tenant's
+ * usage, a 400 for a bad range, a 404 for an unknown model or response id), or a tenant's typo would count as a
+ * request and an error of its own.
  */
 const isGatewayRead = (method: string, path: string): boolean =>
-  method === 'GET' &&
-  (path === '/v1/models' || path.startsWith('/v1/models/') || path === '/v1/usage')
+  method === 'GET'
+    ? path === '/v1/models' ||
+      path.startsWith('/v1/models/') ||
+      path === '/v1/usage' ||
+      path.startsWith('/v1/responses/')
+    : path.startsWith('/v1/responses/') &&
+      (method === 'DELETE' || (method === 'POST' && path.endsWith('/cancel')))
 
 /**
  * Accounts for a `/v1` request refused before routing (a missing or wrong key, a body over the limit, a body that

@@ -22,6 +22,8 @@ import {
 
 type Setup = {
   stores: TestStores
+  /** The usage events the app recorded. */
+  events: { status: number; refused: boolean; operation: string | null }[]
   /** What the upstream was asked, in order. */
   asked: ChatRequest[]
   client(key: string): OpenAI
@@ -65,6 +67,7 @@ beforeEach(async () => {
     app.request(new Request(input, init))
   t = {
     stores,
+    events: base.usage.events as never,
     asked,
     client: (apiKey) =>
       new OpenAI({ apiKey, baseURL: 'http://gateway.test/v1', fetch: fetchApp, maxRetries: 0 }),
@@ -193,5 +196,27 @@ describe('stored responses, per tenant', () => {
     // The second response's input is listed as the items it stood for, references resolved.
     const items = await acme.responses.inputItems.list(second.id, { order: 'asc' })
     expect(items.data.map((item) => item.type)).toEqual(['message', 'message', 'message'])
+  })
+})
+
+describe('reads of stored responses in the usage', () => {
+  it('makes no event for an id that is not there, read, listed, deleted or cancelled, as for one that is', async () => {
+    const key = await t.keyFor('acme')
+    const client = t.client(key)
+    const created = await client.responses.create({ model: 'claude-haiku-4-5', input: 'hi' })
+    const before = t.events.length
+    expect(before).toBe(1)
+    await client.responses.retrieve(created.id)
+    for (const call of [
+      () => client.responses.retrieve('resp_not_there'),
+      () => client.responses.inputItems.list('resp_not_there'),
+      () => client.responses.delete('resp_not_there'),
+      () => client.responses.cancel('resp_not_there'),
+    ])
+      expect(await statusOf(call())).toBe(404)
+    expect(t.events.length).toBe(before)
+    // A refusal for the key is traffic like any other.
+    expect(await statusOf(t.client('gh-wrong').responses.retrieve('resp_not_there'))).toBe(401)
+    expect(t.events.slice(before)).toMatchObject([{ status: 401, refused: true }])
   })
 })
