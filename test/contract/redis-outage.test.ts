@@ -245,22 +245,41 @@ const createPausableProxy = async (target: string) => {
   }
 }
 
+/** An admission store on a Redis behind a pausable proxy (`createPausableProxy`), under a key prefix of its own. */
+const openLateRedis = async (label: string, mode: RedisFailureMode) => {
+  const proxy = await createPausableProxy(storeServiceUrl('redis'))
+  const keys = createRedisTestPrefix({ label })
+  const redis = await connectRedis({ url: proxy.url })
+  const logger = createRecordingLogger()
+  const guard = new RedisGuard({ mode, logger, probeIntervalMs: 10 })
+  const admission = createRedisAdmissionStore({
+    redis,
+    guard,
+    prefix: keys.prefix,
+    clock: createFakeClock(),
+    loadSpent: async () => 0,
+  })
+  return {
+    proxy,
+    redis,
+    logger,
+    admission,
+    close: async () => {
+      redis.disconnect()
+      await proxy.close()
+      await keys.cleanup()
+    },
+  }
+}
+
 describe('Redis answering late', () => {
   requireStoreService('redis')
 
   it('a settle lost in an outage frees its concurrency slot once Redis answers again', async () => {
-    const proxy = await createPausableProxy(storeServiceUrl('redis'))
-    const keys = createRedisTestPrefix({ label: 'outage-lost-settle' })
-    const redis = await connectRedis({ url: proxy.url })
-    const logger = createRecordingLogger()
-    const guard = new RedisGuard({ mode: 'open', logger, probeIntervalMs: 10 })
-    const admission = createRedisAdmissionStore({
-      redis,
-      guard,
-      prefix: keys.prefix,
-      clock: createFakeClock(),
-      loadSpent: async () => 0,
-    })
+    const { proxy, redis, logger, admission, close } = await openLateRedis(
+      'outage-lost-settle',
+      'open'
+    )
     const one: AdmissionRequest = {
       tenant: { id: 'acme', limits: {}, budget: null },
       key: { id: 'key-a', limits: { concurrentRequests: 1 }, budget: null },
@@ -288,25 +307,15 @@ describe('Redis answering late', () => {
       expect(again).toMatchObject({ allowed: true, ticket: { degraded: false } })
       expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info'])
     } finally {
-      redis.disconnect()
-      await proxy.close()
-      await keys.cleanup()
+      await close()
     }
   })
 
   it('a peek that times out answers null within the bound, fail-closed too, and leaves the window as it was', async () => {
-    const proxy = await createPausableProxy(storeServiceUrl('redis'))
-    const keys = createRedisTestPrefix({ label: 'outage-late-peek' })
-    const redis = await connectRedis({ url: proxy.url })
-    const logger = createRecordingLogger()
-    const guard = new RedisGuard({ mode: 'closed', logger, probeIntervalMs: 10 })
-    const admission = createRedisAdmissionStore({
-      redis,
-      guard,
-      prefix: keys.prefix,
-      clock: createFakeClock(),
-      loadSpent: async () => 0,
-    })
+    const { proxy, redis, logger, admission, close } = await openLateRedis(
+      'outage-late-peek',
+      'closed'
+    )
     const rate: AdmissionRequest = {
       tenant: { id: 'acme', limits: {}, budget: null },
       key: { id: 'key-a', limits: { requestsPerMinute: 100 }, budget: null },
@@ -326,25 +335,12 @@ describe('Redis answering late', () => {
       expect(await admission.peek(rate)).toMatchObject([{ remaining: 99 }])
       expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info'])
     } finally {
-      redis.disconnect()
-      await proxy.close()
-      await keys.cleanup()
+      await close()
     }
   })
 
   it('a timed-out acquire and reservation free what they took once Redis runs them', async () => {
-    const proxy = await createPausableProxy(storeServiceUrl('redis'))
-    const keys = createRedisTestPrefix({ label: 'outage-late' })
-    const redis = await connectRedis({ url: proxy.url })
-    const logger = createRecordingLogger()
-    const guard = new RedisGuard({ mode: 'closed', logger, probeIntervalMs: 10 })
-    const admission = createRedisAdmissionStore({
-      redis,
-      guard,
-      prefix: keys.prefix,
-      clock: createFakeClock(),
-      loadSpent: async () => 0,
-    })
+    const { proxy, redis, logger, admission, close } = await openLateRedis('outage-late', 'closed')
     const rate: AdmissionRequest = {
       tenant: { id: 'acme', limits: {}, budget: null },
       key: {
@@ -389,9 +385,7 @@ describe('Redis answering late', () => {
       expect(reserved.budgets[0]).toMatchObject({ reservedMicroUsd: 900, spentMicroUsd: 0 })
       expect(logger.lines.map((line) => line.level)).toEqual(['warn', 'info'])
     } finally {
-      redis.disconnect()
-      await proxy.close()
-      await keys.cleanup()
+      await close()
     }
   })
 })
