@@ -116,4 +116,14 @@ describe('createAnthropicForwardTap', () => {
     tap.write(new TextEncoder().encode(textJson))
     expect(tap.finish()).toEqual({ usage: null })
   })
+
+  it('never throws for an event past the parser bound, and reads the usage after it', () => {
+    const tap = createAnthropicForwardTap({ operation: 'messages', stream: true })
+    const [start, ...rest] = thinkingToolsStream.split(/(?<=\n\n)/)
+    tap.write(new TextEncoder().encode(start))
+    const huge = new TextEncoder().encode(`event: ping\ndata: ${'x'.repeat(17 * 1024 * 1024)}`)
+    expect(() => tap.write(huge)).not.toThrow()
+    tap.write(new TextEncoder().encode('\n\n' + rest.join('')))
+    expect(tap.finish().usage).toMatchObject({ outputTokens: 112 })
+  })
 })

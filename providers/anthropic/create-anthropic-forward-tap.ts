@@ -60,7 +60,11 @@ const createStreamTap = (): ForwardTap => {
   }
   return {
     write(chunk) {
-      for (const event of parser.push(chunk)) read(event)
+      try {
+        for (const event of parser.push(chunk)) read(event)
+      } catch {
+        // An event past the parser's bound (`SseEventTooLarge`): a tap never breaks the response it watches.
+      }
     },
     inError: () => error !== undefined || parser.pendingEvent === 'error',
     // A last event without its blank line is still one the body ended with.
