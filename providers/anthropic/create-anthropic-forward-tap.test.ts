@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import errorMidStream from './__fixtures__/anthropic-error-mid-stream.chunks.txt?raw'
 import textJson from './__fixtures__/anthropic-text.json?raw'
 import thinkingToolsStream from './__fixtures__/anthropic-thinking-tools.chunks.txt?raw'
+import truncatedStream from './__fixtures__/anthropic-truncated.chunks.txt?raw'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
 
 const feed = (
@@ -28,6 +29,7 @@ describe('createAnthropicForwardTap', () => {
         cacheWrite1hInputTokens: 0,
         reasoningTokens: 18,
       },
+      outputTokensSeen: 30,
     })
   })
 
@@ -66,7 +68,61 @@ describe('createAnthropicForwardTap', () => {
       mention('send message_start then message_delta'),
       ...rest,
     ].join('')
-    expect(feed(stream, 5)).toEqual(feed(thinkingToolsStream, 5))
+    const { outputTokensSeen, ...summary } = feed(stream, 5)
+    const { outputTokensSeen: seenBefore, ...before } = feed(thinkingToolsStream, 5)
+    expect(summary).toEqual(before)
+    // The mentions are text the model sent: 12 and 37 more ASCII characters than the stream's 117, at 4 a token.
+    expect(seenBefore).toBe(Math.ceil(117 / 4))
+    expect(outputTokensSeen).toBe(Math.ceil((117 + 12 + 37) / 4))
+  })
+
+  describe('the output tokens a stream carried (`outputTokensSeen`), weighed from its deltas', () => {
+    /** The oracle: every delta's text, parsed whole. */
+    const deltaTexts = (text: string): string[] =>
+      text
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith('data: {"type":"content_block_delta"'))
+        .map((line) => {
+          const delta = JSON.parse(line.slice(6)).delta
+          return delta.text ?? delta.thinking ?? delta.partial_json ?? ''
+        })
+
+    it('weighs thinking, text and tool input, not signatures, however the stream is split', () => {
+      const texts = deltaTexts(thinkingToolsStream)
+      const all = texts.join('')
+      // 117 ASCII characters (4 a token, `estimateTextTokens`): the signature's are not among them.
+      expect(all).toMatch(/^[\x20-\x7e]{117}$/)
+      expect(all).not.toContain('EqQBCkgIARABGAIiQL2p3sig')
+      for (const size of [1, 2, 7, 64, thinkingToolsStream.length])
+        expect(feed(thinkingToolsStream, size).outputTokensSeen).toBe(30)
+      expect(feed(thinkingToolsStream.replaceAll('\n', '\r\n'), 5).outputTokensSeen).toBe(30)
+      // A JSON body is not weighed: its usage is there.
+      const json = createAnthropicForwardTap({ operation: 'messages', stream: false })
+      expect(feed(textJson, 50, json)).not.toHaveProperty('outputTokensSeen')
+    })
+
+    it('weighs a stream cut before its usage (the client left, the upstream cut it) from what passed', () => {
+      // Two text deltas, then the end: "Hello" and "! I'm doing well, thank you — " (34 ASCII characters and a dash
+      // beyond U+0800, weighed as a token: 38 quarters).
+      expect(deltaTexts(truncatedStream).join('')).toBe("Hello! I'm doing well, thank you — ")
+      for (const size of [1, 3, 4096]) {
+        const summary = feed(truncatedStream, size)
+        expect(summary.usage).toMatchObject({ outputTokens: null })
+        expect(summary.outputTokensSeen).toBe(10)
+      }
+      // Cut inside the second delta's JSON: only the first passed whole.
+      const second = truncatedStream.lastIndexOf('thank you')
+      expect(feed(truncatedStream.slice(0, second), 4).outputTokensSeen).toBe(2)
+    })
+
+    it('weighs many small deltas together, not one token for each fraction of one', () => {
+      const delta = (text: string) =>
+        `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })}\n\n`
+      const [start] = thinkingToolsStream.split(/(?<=\n\n)/)
+      // 100 deltas of 5 characters: 500 characters, 125 tokens (each weighed alone, 200).
+      const text = start + delta(' word').repeat(100)
+      expect(feed(text, 13).outputTokensSeen).toBe(125)
+    })
   })
 
   it('reads an error event that ends the stream without its blank line', () => {
@@ -106,7 +162,7 @@ describe('createAnthropicForwardTap', () => {
     ).toEqual({ usage: null })
     expect(
       feed('event: message_start\ndata: {nope\n\nevent: message_delta\ndata: []\n\n', 5)
-    ).toEqual({ usage: null, model: undefined })
+    ).toEqual({ usage: null, model: undefined, outputTokensSeen: 0 })
   })
 
   it('gives up on usage for a JSON body beyond 8 MiB instead of holding it', () => {

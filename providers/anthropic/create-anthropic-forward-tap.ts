@@ -4,8 +4,11 @@
  * the output count of `message_start` is a placeholder (1), so a stream that ends before any `message_delta` with
  * usage (the client left, the upstream cut it) reports its output as unknown (`null`), never as that placeholder;
  * JSON bodies are buffered up to 8 MiB and parsed at the end. Every parse is guarded: a tap never throws.
+ * A stream's output is also estimated from the text of its deltas (`outputTokensSeen`), for when that usage never came.
  */
+import { estimateTextTokens } from '../shared/estimate-text-tokens.ts'
 import { createJsonTap } from '../shared/create-json-tap.ts'
+import { readJsonMember } from '../shared/read-json-member.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
 import type { Operation } from '../spec/operation.ts'
 import type { ForwardEnd, ForwardSummary, ForwardTap } from '../spec/provider-adapter.ts'
@@ -27,6 +30,29 @@ const parseJson = (text: string): unknown => {
   }
 }
 
+/** The members that hold a delta's generated text: `text_delta`, `thinking_delta`, `input_json_delta`. */
+const deltaTextKeys = ['text', 'thinking', 'partial_json'] as const
+
+/**
+ * The generated text a `content_block_delta` event's data carries, read in place (`readJsonMember` parses that one
+ * string, not the event); `undefined` for the deltas that carry none (`signature_delta`, `citations_delta`). A quote
+ * inside a JSON string is escaped, so a text that mentions `"thinking"` is not taken for its key.
+ */
+const deltaText = (data: string): string | undefined => {
+  for (const key of deltaTextKeys) {
+    const member = readJsonMember(data, key, 'first')
+    if (member.kind === 'found') return typeof member.value === 'string' ? member.value : undefined
+    if (member.kind === 'unreadable') return undefined
+  }
+  return undefined
+}
+
+/**
+ * Text is weighed (`estimateTextTokens`) a few hundred characters at a time rather than delta by delta: each weighing
+ * rounds up, and a delta of a few characters would count a token for a fraction of one.
+ */
+const weighEvery = 256
+
 const createStreamTap = (): ForwardTap => {
   const parser = new SseParser()
   let usage: AnthropicUsage | null = null
@@ -35,8 +61,22 @@ const createStreamTap = (): ForwardTap => {
   let stopped = false
   /** A `message_delta` brought usage: the output count is the upstream's, not `message_start`'s placeholder. */
   let delivered = false
+  /**
+   * For `outputTokensSeen`: the tokens of the delta text weighed so far, and the text not weighed yet. Anthropic sends
+   * several tokens a delta, so the text is weighed rather than the deltas counted.
+   */
+  let weighed = 0
+  let unweighed = ''
   const read = (event: SseEvent): void => {
-    if (event.event === 'message_stop') stopped = true
+    if (event.event === 'content_block_delta') {
+      const text = deltaText(event.data)
+      if (text === undefined) return
+      unweighed += text
+      if (unweighed.length >= weighEvery) {
+        weighed += estimateTextTokens(unweighed)
+        unweighed = ''
+      }
+    } else if (event.event === 'message_stop') stopped = true
     else if (event.event === 'message_start') {
       const parsed = anthropicMessageStartSchema.safeParse(parseJson(event.data))
       if (!parsed.success) return
@@ -81,6 +121,7 @@ const createStreamTap = (): ForwardTap => {
         usage: converted === null || delivered ? converted : { ...converted, outputTokens: null },
         model,
         ...(error ? { error } : {}),
+        outputTokensSeen: weighed + estimateTextTokens(unweighed),
       }
     },
   }

@@ -37,6 +37,7 @@ describe('createOpenAIForwardTap', () => {
           cacheWriteInputTokens: null,
           reasoningTokens: 0,
         },
+        outputTokensSeen: 7,
       })
     }
   })
@@ -56,6 +57,8 @@ describe('createOpenAIForwardTap', () => {
         cacheWriteInputTokens: null,
         reasoningTokens: null,
       },
+      // Three reasoning chunks and two content chunks (the fixture is abridged: its usage says 19).
+      outputTokensSeen: 5,
     })
   })
 
@@ -67,6 +70,7 @@ describe('createOpenAIForwardTap', () => {
     expect(feed({ operation: 'chat-completions', stream: true }, withoutUsage)).toEqual({
       model: 'gpt-4o-mini-2024-07-18',
       usage: null,
+      outputTokensSeen: 7,
     })
   })
 
@@ -169,6 +173,8 @@ describe('createOpenAIForwardTap', () => {
         message: 'The server had an error while processing your request. Sorry about that!',
         type: 'server_error',
       },
+      // The role's chunk, one content chunk, the error: one token.
+      outputTokensSeen: 1,
     })
   })
 
@@ -396,6 +402,61 @@ describe('createOpenAIForwardTap', () => {
     } finally {
       parse.mockRestore()
     }
+  })
+
+  describe('the output tokens a stream carried (`outputTokensSeen`)', () => {
+    const stream = { operation: 'chat-completions', stream: true } as const
+    // chat-text.sse: the role's chunk, 7 content chunks (one token each: its usage says 7), the finish, the usage.
+    const events = chatTextSse.split(/(?<=\n\n)/)
+    const contentChunks = events.filter((event) => event.includes('"delta":{"content"'))
+
+    it('counts a complete stream one token a content chunk, as its usage does, however it is split', () => {
+      expect(contentChunks).toHaveLength(7)
+      for (const size of [1, 2, 3, 5, 17, 64, 4096])
+        expect(feed(stream, chatTextSse, size).outputTokensSeen).toBe(7)
+      // Framed with \r\n (parsed whole), the same.
+      for (const size of [1, 9, 4096])
+        expect(feed(stream, chatTextSse.replaceAll('\n', '\r\n'), size).outputTokensSeen).toBe(7)
+      // A JSON body is not counted: its usage is there.
+      const json = { operation: 'chat-completions', stream: false } as const
+      expect(feed(json, chatToolCallsJson)).not.toHaveProperty('outputTokensSeen')
+      expect(feed({ operation: 'embeddings', stream: false }, embeddingsJson)).not.toHaveProperty(
+        'outputTokensSeen'
+      )
+    })
+
+    it('counts a stream cut mid-way (the client left, the upstream cut it) as the content chunks that passed', () => {
+      for (let passed = 1; passed <= 7; passed += 1) {
+        const through = events.slice(0, passed + 1).join('')
+        // Cut after a whole event, or inside the next one (its JSON half sent): the tokens that left the upstream.
+        const next = events[passed + 1]
+        const cuts: [string, number][] = [[through, passed]]
+        if (passed < 7) cuts.push([through + next.slice(0, next.length >> 1), passed + 1])
+        for (const [text, expected] of cuts)
+          for (const size of [1, 3, 7, 4096]) {
+            const summary = feed(stream, text, size)
+            expect(summary.usage).toBeNull()
+            expect(summary.outputTokensSeen, `${passed} ${text.length} ${size}`).toBe(expected)
+          }
+      }
+    })
+
+    it('counts a stream from a server that sends neither usage nor finish, whatever its content says', () => {
+      const chunk = (delta: string) =>
+        `data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":${delta},"finish_reason":null}]}\n\n`
+      // Content that looks like framing is inside a JSON string: a newline there is escaped.
+      const deltas = [' data: [DONE]', '\ndata: x', ' word', ' "finish_reason": "stop"']
+      const text =
+        ': keep-alive\n\n' +
+        chunk('{"role":"assistant","content":""}') +
+        deltas.map((content) => chunk(JSON.stringify({ content }))).join('')
+      for (const size of [1, 4, 4096]) expect(feed(stream, text, size).outputTokensSeen).toBe(4)
+      // Ending on an event without its blank line: it passed, so it counts.
+      expect(feed(stream, text.trimEnd(), 5).outputTokensSeen).toBe(4)
+      // No chunk at all: nothing.
+      expect(feed(stream, '').outputTokensSeen).toBe(0)
+      expect(feed(stream, 'data: [DONE]\n\n').outputTokensSeen).toBe(0)
+    })
   })
 
   describe('how a stream ended (`end`)', () => {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import responsesTextSse from './__fixtures__/responses-text.sse?raw'
+import responsesToolCallsSse from './__fixtures__/responses-tool-calls.sse?raw'
 import { createOpenAIResponsesTap } from './create-openai-responses-tap.ts'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -194,6 +196,65 @@ describe('createOpenAIResponsesTap', () => {
     expect(failed.finish()).toMatchObject({
       error: { message: 'Slow down.', type: 'rate_limit_exceeded' },
       usage: { outputTokens: 87 },
+    })
+  })
+
+  describe('the output tokens a stream carried (`outputTokensSeen`): one a delta of generated text', () => {
+    const feed = (text: string, size: number) => {
+      const tap = createOpenAIResponsesTap({ stream: true })
+      const encoded = bytes(text)
+      for (let at = 0; at < encoded.length; at += size) tap.write(encoded.subarray(at, at + size))
+      return tap.finish()
+    }
+    /** The oracle: the delta events of generated text whose `event:` line the text holds whole. */
+    const generated =
+      /^event: response\.(output_text|reasoning_summary_text|function_call_arguments)\.delta$/gm
+    const deltasIn = (text: string) => text.match(generated)?.length ?? 0
+
+    it('counts a complete stream, however it is split, and not a JSON body', () => {
+      // responses-text.sse: 3 reasoning summary deltas and 3 text deltas; responses-tool-calls.sse: 6 argument deltas.
+      for (const [text, deltas] of [
+        [responsesTextSse, 6],
+        [responsesToolCallsSse, 6],
+      ] as const) {
+        expect(deltasIn(text)).toBe(deltas)
+        for (const size of [1, 7, 64, text.length]) {
+          const summary = feed(text, size)
+          expect(summary.usage).not.toBeNull()
+          expect(summary.outputTokensSeen).toBe(deltas)
+        }
+      }
+      const body = createOpenAIResponsesTap({ stream: false })
+      body.write(bytes(JSON.stringify({ object: 'response', model: 'gpt-4o', usage })))
+      expect(body.finish()).not.toHaveProperty('outputTokensSeen')
+    })
+
+    it('counts a stream cut anywhere as the deltas that passed', () => {
+      for (let cut = 0; cut <= responsesTextSse.length; cut += 23) {
+        const text = responsesTextSse.slice(0, cut)
+        for (const size of [5, 4096]) expect(feed(text, size).outputTokensSeen).toBe(deltasIn(text))
+      }
+      const cutAt = responsesTextSse.indexOf('event: response.output_text.done')
+      expect(feed(responsesTextSse.slice(0, cutAt), 9)).toMatchObject({
+        usage: null,
+        outputTokensSeen: 6,
+      })
+    })
+
+    it('counts every delta of generated text, not the audio or the other events', () => {
+      const text = [
+        frame('response.output_text.delta', { delta: 'Hi' }),
+        frame('response.refusal.delta', { delta: 'No' }),
+        frame('response.reasoning_text.delta', { delta: 'Hmm' }),
+        frame('response.custom_tool_call_input.delta', { delta: 'x' }),
+        frame('response.mcp_call_arguments.delta', { delta: '{' }),
+        frame('response.code_interpreter_call_code.delta', { delta: 'print' }),
+        frame('response.audio.delta', { delta: 'AAAA' }),
+        frame('response.audio.transcript.delta', { delta: 'Hi' }),
+        frame('response.output_text.done', { text: 'Hi' }),
+        frame('response.in_progress', {}),
+      ].join('')
+      expect(feed(text, 11).outputTokensSeen).toBe(6)
     })
   })
 

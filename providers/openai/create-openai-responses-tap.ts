@@ -8,8 +8,9 @@
  * - Streamed: every event names its type on its `event:` line. The usage and the final model come with the terminal
  *   event (`response.completed`, `response.incomplete` or `response.failed`, each carrying the whole response);
  *   `response.created` gives the model early; an `error` event is a failure. Only those events are parsed: the
- *   deltas in between cost the SSE framing only. What OpenAI stored (the response's id and its output item ids, unless
- *   `store: false`) is known from the terminal event on (`stored()`), before the body ends.
+ *   deltas in between cost the SSE framing only, and are counted by their `event:` line (`outputTokensSeen`). What
+ *   OpenAI stored (the response's id and its output item ids, unless `store: false`) is known from the terminal event
+ *   on (`stored()`), before the body ends.
  * - Background (`background: true`): a response still `queued` or `in_progress` when the body ends (a create answers
  *   at once; a stream may end before its terminal event) is `running`: its usage comes later. OpenAI keeps a
  *   background response for polling whatever `store` says, so it counts as stored too.
@@ -115,14 +116,38 @@ const summary = (learned: Learned): ForwardSummary => {
 /** The events worth a parse, by their `event:` line. */
 const terminal = new Set(['response.completed', 'response.incomplete', 'response.failed'])
 
+/**
+ * The delta events that carry generated text, for `outputTokensSeen`: OpenAI streams about one token per delta event,
+ * so their number estimates the output tokens that passed, read from the `event:` line alone. Not the audio events
+ * (`response.audio.delta`, `response.audio.transcript.delta`: audio tokens go by the sound's length) nor partial
+ * images. Reasoning a model does not show (its `reasoning_tokens`) streams no delta at all: the estimate misses it.
+ * https://platform.openai.com/docs/api-reference/responses-streaming
+ */
+const generatedDeltas = new Set([
+  'response.output_text.delta',
+  'response.refusal.delta',
+  'response.reasoning_text.delta',
+  'response.reasoning_summary_text.delta',
+  'response.function_call_arguments.delta',
+  'response.custom_tool_call_input.delta',
+  'response.mcp_call_arguments.delta',
+  'response.code_interpreter_call_code.delta',
+])
+
 const createStreamTap = (): ForwardTap => {
   const parser = new SseParser()
   const learned: Learned = { usage: null }
   let ended = false
+  /** The delta events that carried generated text (`generatedDeltas`). */
+  let deltas = 0
   const handle = (events: SseEvent[]): void => {
     for (const event of events) {
       const type = event.event
       if (type === undefined) continue
+      if (generatedDeltas.has(type)) {
+        deltas += 1
+        continue
+      }
       const final = terminal.has(type)
       if (final) ended = true
       if (final || (type === 'response.created' && learned.model === undefined)) {
@@ -147,7 +172,9 @@ const createStreamTap = (): ForwardTap => {
       } catch {
         // Whatever was learned so far is returned.
       }
-      return summary(learned)
+      const out = summary(learned)
+      out.outputTokensSeen = deltas
+      return out
     },
     stored: () => learned.stored ?? null,
     // A background response may end its stream before its terminal event: it runs on, and is asked for later.

@@ -226,6 +226,12 @@ export type ForwardSummary = {
    * terminal event). Its usage is not in this body: the gateway learns it later, by this id.
    */
   running?: { id: string }
+  /**
+   * An estimate of the output tokens the body carried, counted by the tap as the stream passed (text, reasoning and
+   * tool-call argument deltas), for when its usage did not arrive (a stream cut short or a server that reports none).
+   * Absent for taps that do not count (JSON bodies, non-generative operations).
+   */
+  outputTokensSeen?: number
 }
 
 /**

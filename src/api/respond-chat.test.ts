@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import chatTextSse from '../../providers/openai/__fixtures__/chat-text.sse?raw'
 import type { ChunkReader, ForwardTap } from '../../providers/spec/provider-adapter.ts'
 import { ProviderError } from '../../providers/spec/provider-error.ts'
 import type { ChatChunk } from '../../providers/spec/chat-types.ts'
@@ -423,6 +424,129 @@ describe("respondChat: an upstream's in-band error that repeats the gateway's cr
   })
 })
 
+describe('respondChat: the output tokens a stream carried (`outputTokensSeen`)', () => {
+  // chat-text.sse: the role's chunk, 7 content chunks (a token each), the finish, the usage, [DONE].
+  const events = chatTextSse.split(/(?<=\n\n)/).map((event) => encoder.encode(event))
+
+  it('a forwarded stream the client left mid-way: what its tap counted, with no usage', async () => {
+    const upstream = streamOf(events.slice(0, 5), { hold: true })
+    const tap = createOpenAIForwardTap({ operation: 'chat-completions', stream: true })
+    const { source, ends } = await respond(forwardOutcome(upstream.getReader(), [tap]))
+    for (let index = 0; index < 5; index += 1) await source.pull()
+    await source.cancel(undefined)
+    expect(ends).toHaveLength(1)
+    expect(ends[0]).toMatchObject({ usage: null, outputTokensSeen: 4, error: { status: 499 } })
+  })
+
+  it('a forwarded stream that ended, piped: its count beside its usage; the first tap that counts wins', async () => {
+    const tap = createOpenAIForwardTap({ operation: 'chat-completions', stream: true })
+    const { source, ends } = await respond(
+      forwardOutcome(pipeableReader(streamOf(events).getReader()), [recordingTap(), tap])
+    )
+    await pipeToText(source).closed
+    expect(ends[0].outputTokensSeen).toBe(7)
+  })
+
+  it('a whole body, or a tap that does not count: none', async () => {
+    const ends: ResponseEnd[] = []
+    await respondChat({
+      outcome: {
+        kind: 'forward-complete',
+        status: 200,
+        headers: new Headers({ 'content-type': 'application/json' }),
+        body: encoder.encode(
+          '{"id":"c","object":"chat.completion","model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
+        ),
+        taps: [createOpenAIForwardTap({ operation: 'chat-completions', stream: false })],
+        servedBy: { provider: 'openai', model: 'm', attempts: 1, firstByteAt: 0 },
+      },
+      baseHeaders: {},
+      codec: openAICodec,
+      body: {},
+      canonical: () => {
+        throw new Error('not converted')
+      },
+      assemble: false,
+      onEnd: (end) => ends.push(end),
+    })
+    expect(ends[0].outputTokensSeen).toBeNull()
+    const streamed = await respond(
+      forwardOutcome(pipeableReader(streamOf(events).getReader()), [recordingTap()])
+    )
+    await pipeToText(streamed.source).closed
+    expect(streamed.ends[0].outputTokensSeen).toBeNull()
+  })
+
+  const usage = {
+    inputTokens: 3,
+    outputTokens: 9,
+    cachedInputTokens: null,
+    cacheWriteInputTokens: null,
+    reasoningTokens: null,
+  }
+  /** Reasoning, text and tool-call arguments: 8, 12 and 16 ASCII characters, 9 tokens at 4 a token. */
+  const converted: ChatChunk[] = [
+    { type: 'start', id: 'chatcmpl-1', model: 'm-1', created: 1 },
+    { type: 'reasoning-delta', choiceIndex: 0, delta: 'Thinking' },
+    { type: 'text-delta', choiceIndex: 0, delta: 'Hello there!' },
+    {
+      type: 'tool-call-delta',
+      choiceIndex: 0,
+      index: 0,
+      id: 'call_1',
+      name: 'f',
+      argumentsDelta: '',
+    },
+    { type: 'tool-call-delta', choiceIndex: 0, index: 0, argumentsDelta: '{"city": "Paris"' },
+    { type: 'finish', choiceIndex: 0, finishReason: { unified: 'tool-calls', raw: 'tool_calls' } },
+    { type: 'usage', usage },
+  ]
+  const respondConverted = async (chunks: ReadableStream<ChatChunk>) => {
+    const ends: ResponseEnd[] = []
+    const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true }
+    const response = await respondChat({
+      outcome: {
+        kind: 'stream',
+        reader: chunks.getReader(),
+        servedBy: { provider: 'anthropic', model: 'm', attempts: 1, firstByteAt: 0 },
+      },
+      baseHeaders: {},
+      codec: openAICodec,
+      body,
+      canonical: () => ({
+        model: 'm',
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }],
+        stream: true,
+        includeUsage: true,
+      }),
+      assemble: false,
+      onEnd: (end) => ends.push(end),
+    })
+    return { response, ends }
+  }
+
+  it("a converted stream (a Web stream, `watchChunks`): its deltas' text weighed, beside its usage", async () => {
+    const { response, ends } = await respondConverted(streamOf(converted))
+    await response.text()
+    expect(ends).toHaveLength(1)
+    expect(ends[0]).toMatchObject({ usage: { outputTokens: 9 }, outputTokensSeen: 9, error: null })
+  })
+
+  it('a converted stream the client left mid-way: what passed, with no usage', async () => {
+    const upstream = streamOf(converted.slice(0, 3), { hold: true })
+    const { response, ends } = await respondConverted(upstream)
+    const reader = response.body!.getReader()
+    let text = ''
+    while (!text.includes('Hello there!')) text += decoder.decode((await reader.read()).value)
+    await reader.cancel()
+    expect(upstream.cancelled()).toBe(true)
+    expect(ends).toHaveLength(1)
+    // "Thinking" and "Hello there!": 20 characters.
+    expect(ends[0]).toMatchObject({ usage: null, outputTokensSeen: 5 })
+    expect(ends[0].error).not.toBeNull()
+  })
+})
+
 describe('respondChat: embeddings from embed', () => {
   const outcome: ChatOutcome = {
     kind: 'embeddings',
@@ -533,6 +657,7 @@ describe('respondChat: a converted stream whose codec encodes it as a source', (
     expect(ends).toHaveLength(1)
     expect(ends[0]).toMatchObject({ status: 200, model: 'm-1', error: null })
     expect(ends[0].usage).toMatchObject({ inputTokens: 3, outputTokens: 1 })
+    expect(ends[0].outputTokensSeen).toBe(1)
     expect(ends[0].answer?.choices[0].content).toEqual([{ type: 'text', text: 'Hi' }])
   })
 
@@ -545,6 +670,8 @@ describe('respondChat: a converted stream whose codec encodes it as a source', (
     expect(ends).toHaveLength(1)
     expect(ends[0].error).not.toBeNull()
     expect(ends[0].answer).toBeNull()
+    // Only the start had passed: nothing generated yet.
+    expect(ends[0].outputTokensSeen).toBe(0)
   })
 
   it('reports a broken upstream as the end, and ends the body with the failure events', async () => {

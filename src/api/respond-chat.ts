@@ -17,6 +17,7 @@ import {
   type SecretMasker,
 } from '../../providers/shared/redact-secrets.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
+import { estimateTextTokens } from '../core/estimate-tokens.ts'
 import { GatewayError } from '../core/errors.ts'
 import { clientClosedError } from '../core/deadline.ts'
 import { isProviderError } from '../../providers/spec/provider-error.ts'
@@ -42,6 +43,13 @@ export type StreamEnd = {
   body?: Uint8Array | null
   /** A tap read an in-band error in the forwarded body (`ForwardSummary.error`). */
   inBandError?: boolean
+  /**
+   * An estimate of the output tokens the body carried, counted as the stream passed (text, reasoning and tool-call
+   * argument deltas), for when its usage did not arrive (a stream cut short or a server that reports none): a
+   * forwarded stream's from its taps (`ForwardSummary.outputTokensSeen`), a converted stream's from its chunks.
+   * `null` where nothing counted (whole bodies, non-generative operations).
+   */
+  outputTokensSeen?: number | null
 }
 
 /** What `onEnd` learns: the status sent to the client and what the body carried. */
@@ -100,6 +108,7 @@ const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamE
   let stored: ForwardSummary['stored'] | null = null
   let running: ForwardSummary['running'] | null = null
   let inBand: ForwardSummary['error'] | undefined
+  let outputTokensSeen: number | undefined
   for (const tap of taps) {
     const summary = tap.finish()
     inBand ??= summary.error
@@ -108,6 +117,7 @@ const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamE
     answer ??= summary.answer ?? null
     stored ??= summary.stored ?? null
     running ??= summary.running ?? null
+    outputTokensSeen ??= summary.outputTokensSeen
   }
   // A body that reported its own failure ended in error, though the client has it as the upstream sent it.
   const failure =
@@ -120,6 +130,7 @@ const endOf = (taps: readonly ForwardTap[], error: GatewayError | null): StreamE
     answer: failure === null ? answer : null,
     stored,
     running,
+    outputTokensSeen: outputTokensSeen ?? null,
   }
   if (inBand !== undefined) end.inBandError = true
   return end
@@ -438,6 +449,12 @@ type WatchChunksOptions = {
   onEnd: (end: StreamEnd) => void
 }
 
+/**
+ * A converted stream's generated text is weighed (`estimateTextTokens`) a few hundred characters at a time rather than
+ * chunk by chunk: each weighing rounds up, and a delta of one token (` word`, five characters) would weigh two.
+ */
+const weighEvery = 256
+
 /** What a watch learns from each chunk (`see`), reported once when the stream ends (`end`). */
 const createChunkWatch = (options: WatchChunksOptions) => {
   const { onEnd, onChunk } = options
@@ -445,9 +462,21 @@ const createChunkWatch = (options: WatchChunksOptions) => {
   let usage: Usage | null = null
   let model: string | null = null
   let ended = false
+  /** For `outputTokensSeen`: the tokens of the generated text weighed so far, and the text not weighed yet. */
+  let weighed = 0
+  let unweighed = ''
+  const weigh = (text: string): void => {
+    unweighed += text
+    if (unweighed.length >= weighEvery) {
+      weighed += estimateTextTokens(unweighed)
+      unweighed = ''
+    }
+  }
   return {
     see(value: ChatChunk): void {
-      if (value.type === 'usage') usage = value.usage
+      if (value.type === 'text-delta' || value.type === 'reasoning-delta') weigh(value.delta)
+      else if (value.type === 'tool-call-delta') weigh(value.argumentsDelta)
+      else if (value.type === 'usage') usage = value.usage
       else if (value.type === 'start') {
         model = value.model
         if (value.usage) usage = value.usage
@@ -463,6 +492,7 @@ const createChunkWatch = (options: WatchChunksOptions) => {
         model,
         error,
         answer: error === null && assembler !== null ? assembler.finish() : null,
+        outputTokensSeen: weighed + estimateTextTokens(unweighed),
       })
     },
   }
@@ -520,6 +550,7 @@ const reportEndOnce = (
         stored: end.stored ?? null,
         running: end.running ?? null,
         body: end.body ?? null,
+        outputTokensSeen: end.outputTokensSeen ?? null,
         status,
       },
       servedBy

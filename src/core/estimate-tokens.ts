@@ -8,6 +8,9 @@
  * (CJK and others, which tokenizers rarely merge). Exact counts follow in the usage the upstream reports.
  */
 import type { ChatMessage, ChatRequest } from '../../providers/spec/chat-types.ts'
+import { estimateTextTokens } from '../../providers/shared/estimate-text-tokens.ts'
+
+export { estimateTextTokens }
 
 /** Role markers and separators around each message (OpenAI's cookbook counts 3-4 per message). */
 const messageOverheadTokens = 4
@@ -26,31 +29,6 @@ const toolUsePreambleTokens = 300
  * The pixels are not decoded here, so this is an upper estimate.
  */
 const imageTokens = 1600
-
-/**
- * Estimated tokens of a piece of text, by the per-character weights described above. A character outside the Basic
- * Multilingual Plane is two UTF-16 units (a surrogate pair) and weighs 1, as one character. Read by code unit, not with
- * a string iterator: a tenant key's every request estimates its whole prompt, and the iterator cost about ten times as
- * much per character.
- */
-export const estimateTextTokens = (text: string): number => {
-  let quarters = 0
-  const length = text.length
-  for (let index = 0; index < length; index += 1) {
-    const unit = text.charCodeAt(index)
-    if (unit < 0x80) quarters += 1
-    else if (unit < 0x800) quarters += 2
-    else {
-      quarters += 4
-      // A high surrogate followed by a low one: the pair is one character.
-      if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < length) {
-        const next = text.charCodeAt(index + 1)
-        if (next >= 0xdc00 && next <= 0xdfff) index += 1
-      }
-    }
-  }
-  return Math.ceil(quarters / 4)
-}
 
 const messageTokens = (message: ChatMessage): number => {
   if (message.role === 'system') return estimateTextTokens(message.content)
