@@ -12,7 +12,7 @@ import type { CallRoute, ServedBy } from '../core/chat-call.ts'
 import { resumeAfterLeader } from '../core/cache/resume-follower.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { Executor } from '../core/execute.ts'
-import type { UsageEvent } from '../core/usage.ts'
+import { settlementEvent, type UsageEvent } from '../core/usage.ts'
 import {
   admitCall,
   allowedStandIns,
@@ -91,6 +91,63 @@ type ChatRequestParts = {
   pin?: PreparedCall['pin']
 }
 
+/** Usage as reported, or completed with the gateway's estimate (`estimated`). */
+type CountedUsage = { usage: Usage | null; estimated: boolean }
+
+/**
+ * The usage a response's end reports, completed where the upstream's did not arrive: a stream cut short (the client
+ * left, the upstream broke off) or from a server that reports none, whose taps counted the output that passed
+ * (`StreamEnd.outputTokensSeen`). What the upstream did report stays (Anthropic's `message_start` input and cache
+ * counts); the input is otherwise the estimate admission made (a tenant key with limits or a budget), else unknown;
+ * the output is what passed, and caching none (the dearer reading). The provider bills what it generated, which the
+ * client may not all have received: the estimate can fall short by what was in flight. Nothing counted (a whole body,
+ * a stream that never started): as reported.
+ */
+const completeUsage = (
+  reported: Usage | null,
+  outputTokensSeen: number | null,
+  inputEstimate: number | null
+): CountedUsage => {
+  if (reported !== null && reported.inputTokens !== null && reported.outputTokens !== null)
+    return { usage: reported, estimated: false }
+  if (outputTokensSeen === null) return { usage: reported, estimated: false }
+  const usage: Usage = {
+    inputTokens: reported?.inputTokens ?? inputEstimate,
+    outputTokens: reported?.outputTokens ?? outputTokensSeen,
+    cachedInputTokens: reported?.cachedInputTokens ?? 0,
+    cacheWriteInputTokens: reported?.cacheWriteInputTokens ?? 0,
+    reasoningTokens: reported?.reasoningTokens ?? null,
+  }
+  if (reported?.cacheWrite1hInputTokens != null)
+    usage.cacheWrite1hInputTokens = reported.cacheWrite1hInputTokens
+  return { usage, estimated: true }
+}
+
+/**
+ * Settles the call's admission with its cost, and says what to record: the cost at the configured price, or, when it
+ * cannot be known and a budget was reserved, what the budget was charged (the reservation, `Admission.settle`),
+ * marked estimated. Recording the charge keeps the budget's counter and the usage store in step: a counter seeded
+ * again (a restart, Redis losing it) sums the usage store's costs, and `GET /v1/usage` shows what the tenant was
+ * charged.
+ */
+const settleCharge = (
+  settle: Admission['settle'],
+  counted: CountedUsage,
+  price: Parameters<typeof computeCost>[1]
+): { usage: Usage | null; costMicroUsd: number | null; estimated: boolean } => {
+  const { usage } = counted
+  const cost = usage === null ? null : computeCost(usage, price)
+  const charged = settle({
+    tokens:
+      usage?.inputTokens == null || usage.outputTokens == null
+        ? null
+        : usage.inputTokens + usage.outputTokens,
+    costMicroUsd: cost,
+  })
+  if (cost === null && charged !== null) return { usage, costMicroUsd: charged, estimated: true }
+  return { usage, costMicroUsd: cost, estimated: counted.estimated }
+}
+
 /**
  * What a call's response reports when its body ends: the usage event, the tenant's settlement, the cache's share of
  * the answer, and for a response the upstream runs on (background) what it still owes, which `keepRunning` records.
@@ -104,6 +161,11 @@ const createResponseEnd = (options: {
   startedAt: number
   admission: Admission
   keepForwarded: PreparedCall['keepForwarded']
+  /**
+   * The request's input tokens as admission estimated them, for a stream whose usage did not arrive (`completeUsage`);
+   * `null` when nothing estimated them. Not estimated here: that would keep the body for the stream's life.
+   */
+  inputEstimate: number | null
 }): {
   onEnd: RespondOptions['onEnd']
   keepRunning: RespondOptions['keepForwarded']
@@ -125,11 +187,24 @@ const createResponseEnd = (options: {
           return keepForwarded(stored, provider, owed).then((written) => {
             const { admission: store } = deps.stores
             if (!written && owed?.reservation != null && store !== undefined)
+              // Charged in full, and recorded as charged: a budget's counter seeded again keeps it.
               void settleDeferredReservation({
                 store,
                 reservation: owed.reservation,
                 costMicroUsd: null,
                 logger: deps.logger,
+              }).then((charged) => {
+                if (charged !== null)
+                  deps.usage.record(
+                    settlementEvent(owed.event, {
+                      usage: null,
+                      costMicroUsd: charged,
+                      estimated: true,
+                      clientAborted: false,
+                      error: null,
+                      latencyMs: Math.max(0, deps.clock.now() - owed.event.startedAt),
+                    })
+                  )
               })
             return written
           })
@@ -163,32 +238,28 @@ const createResponseEnd = (options: {
       return
     }
     const servedModel = end.model ?? servedBy.model
-    const costMicroUsd =
-      end.usage === null
-        ? null
-        : computeCost(end.usage, deps.config.prices.priceFor(servedBy.provider, servedModel))
-    settle({
-      tokens:
-        end.usage?.inputTokens == null || end.usage.outputTokens == null
-          ? null
-          : end.usage.inputTokens + end.usage.outputTokens,
-      costMicroUsd,
-    })
+    const usage = completeUsage(end.usage, end.outputTokensSeen ?? null, options.inputEstimate)
+    const charge = settleCharge(
+      settle,
+      usage,
+      deps.config.prices.priceFor(servedBy.provider, servedModel)
+    )
     deps.usage.record(
       usageEvent(usageBase, {
         route: routeName,
         provider: servedBy.provider,
         model: servedModel,
         status: end.status,
-        usage: end.usage,
+        usage: charge.usage,
         attempts: servedBy.attempts,
         latencyMs: deps.clock.now() - startedAt,
         ttfbMs: servedBy.firstByteAt - startedAt,
-        costMicroUsd,
+        costMicroUsd: charge.costMicroUsd,
         clientAborted: end.error?.status === 499,
         error: end.error?.message ?? null,
         cache: cacheStatus,
         savedCostMicroUsd: null,
+        estimated: charge.estimated,
       })
     )
   }
@@ -280,6 +351,7 @@ const usageEvent = (
   error: rest.error,
   cache: rest.cache,
   savedCostMicroUsd: rest.savedCostMicroUsd,
+  estimated: rest.estimated === true,
 })
 
 /** The body of a streamed request, asking for the answer whole (and without the options only a stream may have). */
@@ -303,7 +375,7 @@ const noTokens = (): Usage => ({
  */
 const backgroundReservationMarginMs = 10 * 60_000
 
-/** The request's input tokens, estimated (for admission, and for a route's short requests). */
+/** The request's input tokens, estimated (for admission and a route's short requests; a stream's usage reuses it). */
 const estimateInputTokens = (
   operation: Operation,
   body: Record<string, unknown>,
@@ -378,6 +450,10 @@ const handleChat = async (
   }
   let canonical: ChatRequest | undefined
   const toCanonical = (): ChatRequest => (canonical ??= options.codec.decodeRequest(body, model))
+  /** Estimated once, when admission or a route's short requests ask; the response's end reuses it. */
+  let inputEstimate: number | undefined
+  const estimateInput = (): number =>
+    (inputEstimate ??= estimateInputTokens(operation, body, toCanonical))
   const decodeEmbed = options.codec.decodeEmbedRequest
   const toEmbedRequest =
     decodeEmbed === undefined ? undefined : (): EmbedRequest => decodeEmbed(body, model)
@@ -414,7 +490,7 @@ const handleChat = async (
     else if (route.short !== undefined)
       route = preferShortTarget(route, {
         maxOutputTokens: requestedMaxOutputTokens(body),
-        estimateInputTokens: () => estimateInputTokens(operation, body, toCanonical),
+        estimateInputTokens: estimateInput,
       })
     // A tenant key's model list holds for the config's global fallbacks too: those it may not use are left out.
     if (principal.access !== null) route = allowedStandIns(route, principal)
@@ -430,7 +506,7 @@ const handleChat = async (
             route: routed,
             stores: deps.stores,
             prices: deps.config.prices,
-            estimateInputTokens: () => estimateInputTokens(operation, body, toCanonical),
+            estimateInputTokens: estimateInput,
             requestedMaxOutputTokens: requestedMaxOutputTokens(body),
             modelMaxOutputTokens: deps.config.maxOutputTokens,
             metered: operation !== 'count-tokens',
@@ -554,33 +630,28 @@ const handleChat = async (
       called: { servedBy: ServedBy; usage: Usage | null; model: string },
       error: GatewayError | null
     ): void => {
-      const { servedBy, usage } = called
-      const costMicroUsd =
-        usage === null
-          ? null
-          : computeCost(usage, deps.config.prices.priceFor(servedBy.provider, called.model))
-      settle({
-        tokens:
-          usage?.inputTokens == null || usage.outputTokens == null
-            ? null
-            : usage.inputTokens + usage.outputTokens,
-        costMicroUsd,
-      })
+      const { servedBy } = called
+      const charge = settleCharge(
+        settle,
+        { usage: called.usage, estimated: false },
+        deps.config.prices.priceFor(servedBy.provider, called.model)
+      )
       deps.usage.record(
         usageEvent(usageBase, {
           route: routeName,
           provider: servedBy.provider,
           model: called.model,
           status: 200,
-          usage,
+          usage: charge.usage,
           attempts: servedBy.attempts,
           latencyMs: deps.clock.now() - startedAt,
           ttfbMs: null,
-          costMicroUsd,
+          costMicroUsd: charge.costMicroUsd,
           clientAborted: error?.status === 499,
           error: error?.message ?? null,
           cache: 'miss',
           savedCostMicroUsd: null,
+          estimated: charge.estimated,
         })
       )
     }
@@ -643,7 +714,8 @@ const handleChat = async (
     }
   }
   // Built apart from this function, whose closures keep the request's body: a stream holds its end's reporter for
-  // its whole life, and should not hold the body (and its decoded form) with it.
+  // its whole life, and should not hold the body (and its decoded form) with it. It takes the input estimate admission
+  // made, as a number.
   const reported = createResponseEnd({
     deps,
     cache,
@@ -653,6 +725,7 @@ const handleChat = async (
     startedAt,
     admission,
     keepForwarded: parts.keepForwarded,
+    inputEstimate: inputEstimate ?? null,
   })
   const chatResponse: RespondOptions = {
     outcome,

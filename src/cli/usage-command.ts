@@ -2,7 +2,8 @@
  * `gatehouse usage`: `GET /admin/v1/usage` from a terminal. `--by` takes the dimensions (tenant, key, model,
  * provider, user) and, mixed in, `day` or `hour` for the time buckets. `--json` and `--csv` print the gateway's answer
  * as it is, so their field names are the API's; the table shows the main columns, with the cost in USD, and, when the
- * prompt cache was on for some of the requests (a hit or a miss in some row), its hits and what they saved in USD.
+ * prompt cache was on for some of the requests (a hit or a miss in some row), its hits and what they saved in USD, and,
+ * when some requests' figures are the gateway's estimate, how many and how much of the cost they make up.
  */
 import type { CliContext } from './cli-context.ts'
 import { usageError } from './cli-error.ts'
@@ -22,6 +23,8 @@ const dimensionFields = ['bucket_start', 'tenant_id', 'key_id', 'model', 'provid
 const shownMetrics = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cached_tokens']
 /** The prompt cache's columns: hits, and what they saved (`saved_cost_micro_usd`) in USD. */
 const cacheHeaders = ['cache_hits', 'saved_usd']
+/** Estimated usage's columns: its requests, and their part of the cost (`estimated_cost_micro_usd`) in USD. */
+const estimatedHeaders = ['estimated', 'estimated_usd']
 
 /** Integer micro-USD as USD, without trailing zeros: 1234500 → `1.2345`. */
 const usd = (microUsd: number | null | undefined): string | null =>
@@ -101,12 +104,22 @@ export const runUsageCommand = async (
   const cached = answer.data.some(
     (row) => Number(row.cache_hits ?? 0) > 0 || Number(row.cache_misses ?? 0) > 0
   )
-  const headers = [...present, ...shownMetrics, 'cost_usd', ...(cached ? cacheHeaders : [])]
+  const estimated = answer.data.some((row) => Number(row.estimated_requests ?? 0) > 0)
+  const headers = [
+    ...present,
+    ...shownMetrics,
+    'cost_usd',
+    ...(cached ? cacheHeaders : []),
+    ...(estimated ? estimatedHeaders : []),
+  ]
   const rows = answer.data.map((row): TableCell[] => [
     ...present.map((field) => row[field]),
     ...shownMetrics.map((field) => row[field]),
     usd(row.cost_micro_usd as number | null),
     ...(cached ? [row.cache_hits, usd(row.saved_cost_micro_usd as number | null)] : []),
+    ...(estimated
+      ? [row.estimated_requests, usd(row.estimated_cost_micro_usd as number | null)]
+      : []),
   ])
   context.out(`${range}:\n${formatTable(headers, rows)}`)
 }

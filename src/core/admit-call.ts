@@ -48,8 +48,13 @@ export const defaultOutputBound = 4_096
 export type Admission = {
   /** Headers for the response (`x-ratelimit-*`); empty for the master key. */
   headers: Record<string, string>
-  /** Ends the lease and settles the reservation with what the call really used; once. */
-  settle(actual: { tokens: number | null; costMicroUsd: number | null }): void
+  /**
+   * Ends the lease and settles the reservation with what the call really used; once. An unknown cost settles the
+   * budget at the reservation (the worst case). Returns what the budget was charged, so that the usage record can say
+   * it (`UsageEvent.estimated`) and the counter, seeded again from the usage store, keeps it; `null` when no budget
+   * was reserved (none set, the master key, settled already).
+   */
+  settle(actual: { tokens: number | null; costMicroUsd: number | null }): number | null
   /**
    * Instead of `settle`, for a call whose cost is learned long after it ended (a background response): ends the lease
    * and settles the tokens now, and hands back the budget reservation, kept open, to be settled with the real cost
@@ -60,27 +65,31 @@ export type Admission = {
 }
 
 /** What the master key gets: no limits, nothing to settle. Callers may use it without calling `admitCall`. */
-export const unmeteredAdmission: Admission = { headers: {}, settle: () => {}, defer: () => null }
+export const unmeteredAdmission: Admission = {
+  headers: {},
+  settle: () => null,
+  defer: () => null,
+}
 
 /**
  * Settles a reservation `Admission.defer` handed back, once the call's real cost is known (`null`: still unknown, and
- * the reservation itself is charged, as `settle` does). Never throws: a failure is logged.
+ * the reservation itself is charged, as `settle` does). Resolves with what a budget was charged (`null`: the ticket
+ * held no budget), as `Admission.settle` returns it. Never throws: a failure is logged.
  */
 export const settleDeferredReservation = async (options: {
   store: AdmissionStore
   reservation: AdmissionTicket
   costMicroUsd: number | null
   logger: Logger
-}): Promise<void> => {
+}): Promise<number | null> => {
   const { reservation } = options
+  const charged = options.costMicroUsd ?? reservation.costMicroUsd
   await options.store
-    .settle(reservation, {
-      tokens: null,
-      costMicroUsd: options.costMicroUsd ?? reservation.costMicroUsd,
-    })
+    .settle(reservation, { tokens: null, costMicroUsd: charged })
     .catch((error: unknown) =>
       options.logger.error({ err: error }, 'admission: settling a deferred reservation failed')
     )
+  return reservation.budgets.length > 0 ? charged : null
 }
 
 /** `*` matches any run of characters; everything else is literal; case-insensitive, as model ids compare. */
@@ -345,14 +354,11 @@ const admissionOf = (
   return {
     headers,
     settle: (actual) => {
-      if (settled) return
+      if (settled) return null
       settled = true
-      admission
-        .settle(ticket, {
-          tokens: actual.tokens,
-          costMicroUsd: actual.costMicroUsd ?? ticket.costMicroUsd,
-        })
-        .catch(fail)
+      const charged = actual.costMicroUsd ?? ticket.costMicroUsd
+      admission.settle(ticket, { tokens: actual.tokens, costMicroUsd: charged }).catch(fail)
+      return ticket.budgets.length > 0 ? charged : null
     },
     defer: (actual) => {
       if (settled) return null

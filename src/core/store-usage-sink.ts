@@ -46,6 +46,7 @@ export const toUsageRecord = (event: UsageEvent, id: string): UsageRecord => ({
   // Optional in the event (a refusal's has neither): read once each, no object made for them.
   cache: event.cache ?? null,
   savedCostMicroUsd: event.savedCostMicroUsd ?? null,
+  estimated: event.estimated === true,
 })
 
 export const createStoreUsageSink = (options: {

@@ -61,7 +61,37 @@ export type UsageEvent = {
   cache?: 'hit' | 'miss' | 'bypass' | null
   /** For a hit: what the answer cost when it was made, at today's prices (micro-USD); `null` when unknown. */
   savedCostMicroUsd?: number | null
+  /**
+   * `usage` and `costMicroUsd` are the gateway's estimate, not the upstream's report: a stream that ended before its
+   * usage arrived (the client left, the upstream cut it, a server that reports none) is counted from what passed (the
+   * request's estimated input, the output deltas seen); when nothing could be counted and a budget reserved the
+   * request, the cost is what the budget was charged (the reservation). Absent or `false`: as reported, or unknown.
+   */
+  estimated?: boolean
 }
+
+/**
+ * A settlement's event (`UsageEvent.kind`): the request's identity, dimensions and start, with what was learned after
+ * it ended (a background response's tokens and cost, or the budget's charge when they cannot be learned).
+ */
+export const settlementEvent = (
+  created: UsageEvent,
+  learned: Pick<
+    UsageEvent,
+    'usage' | 'costMicroUsd' | 'clientAborted' | 'error' | 'latencyMs' | 'estimated'
+  >
+): UsageEvent => ({
+  ...created,
+  kind: 'settlement',
+  usage: learned.usage,
+  costMicroUsd: learned.costMicroUsd,
+  estimated: learned.estimated === true,
+  attempts: 0,
+  latencyMs: learned.latencyMs,
+  ttfbMs: null,
+  clientAborted: learned.clientAborted,
+  error: learned.error,
+})
 
 /**
  * Where usage events go. `record` never blocks and never throws at the caller: it queues. `flush` writes what is

@@ -33,11 +33,18 @@ describe('usage record rows', () => {
       clientAborted: false,
       cache: 'hit',
       savedCostMicroUsd: 22,
+      estimated: true,
     } satisfies Required<UsageRecord>
     const row = toUsageRecordRow(record)
     expect(row).toHaveLength(Object.keys(record).length)
-    expect(new Set(row.map((value) => JSON.stringify(value))).size).toBe(row.length)
+    // Three flags share two values: those are checked one at a time below, the rest by their distinct values.
+    const values = row.filter((value) => typeof value !== 'boolean')
+    expect(new Set(values.map((value) => JSON.stringify(value))).size).toBe(values.length)
     expect(fromUsageRecordRow(structuredClone(row))).toEqual(record)
+    for (const flag of ['stream', 'clientAborted', 'estimated'] as const) {
+      const one = { ...record, stream: false, clientAborted: false, estimated: false, [flag]: true }
+      expect(fromUsageRecordRow(structuredClone(toUsageRecordRow(one)))).toEqual(one)
+    }
   })
 
   it('keeps nulls as nulls', () => {
@@ -69,6 +76,7 @@ describe('usage record rows', () => {
       clientAborted: false,
       cache: null,
       savedCostMicroUsd: null,
+      estimated: false,
     }
     expect(fromUsageRecordRow(toUsageRecordRow(record))).toStrictEqual(record)
   })

@@ -37,6 +37,7 @@ export const toUsageRecordRow = (record: UsageRecord): UsageRecordRow => [
   record.kind,
   record.cache,
   record.savedCostMicroUsd,
+  record.estimated === true,
 ]
 
 /** The inverse of `toUsageRecordRow`; the type checker holds it to every field of `UsageRecord`. */
@@ -68,4 +69,5 @@ export const fromUsageRecordRow = (row: UsageRecordRow): UsageRecord => ({
   kind: row[24] as UsageRecord['kind'],
   cache: row[25] as UsageRecord['cache'],
   savedCostMicroUsd: row[26] as number | null,
+  estimated: row[27] as boolean,
 })

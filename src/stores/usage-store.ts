@@ -6,6 +6,10 @@
  * Unknown is not zero: a token count the provider did not report, or a cost whose price is unknown, is `null` in the
  * record, and a summed column is `null` only when no request of its row reported it (`unpriced_requests` counts the
  * requests whose cost was unknown, so a partial sum shows as partial).
+ *
+ * Estimated is not reported: where the upstream never said (a stream cut before its usage arrived), the gateway's own
+ * figures are stored and marked (`estimated`), and each roll-up row says how many of its requests, and how much of its
+ * cost, are estimates (`estimated_requests`, `estimated_cost_micro_usd`).
  */
 
 export type UsageRecord = {
@@ -59,6 +63,12 @@ export type UsageRecord = {
   cache: 'hit' | 'miss' | 'bypass' | null
   /** For a hit only: what its answer cost when it was made, at today's prices (micro-USD); `null` when unknown. */
   savedCostMicroUsd: number | null
+  /**
+   * The tokens and cost are the gateway's estimate, not the upstream's report (`UsageEvent.estimated`): counted from
+   * a stream cut before its usage arrived, or, when nothing could be counted, the cost the budget was charged.
+   * Absent: `false`.
+   */
+  estimated?: boolean
 }
 
 export type UsageDimension = 'tenant' | 'key' | 'model' | 'provider' | 'user'
@@ -126,6 +136,13 @@ export type UsageRow = {
    * cache saved. `null` when no hit of the row had a known saving (none at all, or no price).
    */
   saved_cost_micro_usd: number | null
+  /**
+   * Requests whose tokens and cost are the gateway's estimate (`UsageRecord.estimated`): `requests` counts them too,
+   * and their tokens and cost are in the sums.
+   */
+  estimated_requests: number
+  /** The part of `cost_micro_usd` that is estimated; `null` when no request of the row had an estimated cost. */
+  estimated_cost_micro_usd: number | null
 }
 
 export type SpendScope = { tenantId: string } | { keyId: string }
@@ -139,7 +156,7 @@ export interface UsageStore {
   /** Rows ordered by bucket, then by the grouped dimensions; read from the roll-ups, never from raw events. */
   summarize(query: UsageQuery): Promise<UsageRow[]>
   /**
-   * Integer micro-USD of known cost since `since` (epoch ms, a budget period's start, rounded down to the hour),
+   * Integer micro-USD of known or estimated cost since `since` (epoch ms, a budget period's start, rounded down to the hour),
    * future-dated events included: what a budget has spent.
    */
   spent(scope: SpendScope, since: number): Promise<number>

@@ -225,6 +225,118 @@ defineStoreContract<EmptyDatabase>({
       expect(await database.db.selectFrom('usage_events').select('id').execute()).toHaveLength(3)
     })
 
+    it('adds the estimated-usage columns to a usage history written before them, which reads as reported', async () => {
+      const database = getDatabase().open()
+      const migrator = new Migrator({
+        db: database.db,
+        migrationTableName,
+        migrationLockTableName,
+        provider: { getMigrations: async () => sqlMigrations(database.dialect) },
+      })
+      expect((await migrator.migrateTo('0006_model_activations')).error).toBeUndefined()
+      const time = Date.UTC(2026, 2, 1, 10)
+      const day = Date.UTC(2026, 2, 1)
+      const base = {
+        kind: 'request' as const,
+        tenantId: 'ten_acme',
+        keyId: 'key_1',
+        userId: null,
+        tags: [],
+        operation: 'chat-completions',
+        requestedModel: 'gpt-4o-mini',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        attempts: 1,
+        status: 200,
+        stream: true,
+        error: null,
+        cachedTokens: null,
+        cacheWriteTokens: null,
+        reasoningTokens: null,
+        latencyMs: 5,
+        ttfbMs: 5,
+        clientAborted: false,
+        cache: null,
+        savedCostMicroUsd: null,
+      }
+      // What the gateway wrote at that version: an event and its roll-ups, through the store as it was then (the
+      // columns it inserts are the ones that existed).
+      await sql`
+        insert into usage_events (id, kind, time, request_id, tenant_id, key_id, user_id, tags, operation,
+          requested_model, provider, model, attempts, status, stream, error, input_tokens, output_tokens,
+          cached_tokens, cache_write_tokens, reasoning_tokens, cost_micro_usd, latency_ms, ttfb_ms, client_aborted,
+          cache, saved_cost_micro_usd)
+        values ('evt_old', 'request', ${time}, 'req_old', 'ten_acme', 'key_1', null, '[]', 'chat-completions',
+          'gpt-4o-mini', 'openai', 'gpt-4o-mini', 1, 200, 1, null, 100, 20, null, null, null, 30, 250, 120, 0,
+          null, null)
+      `.execute(database.db)
+      for (const [table, bucket] of [
+        ['usage_hourly', time],
+        ['usage_daily', day],
+      ] as const)
+        await sql`
+          insert into ${sql.table(table)} (bucket_start, tenant_id, key_id, model, provider, user_id, requests,
+            errors, client_aborted, input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
+            cost_micro_usd, unpriced_requests, latency_ms_total, cache_hits, cache_misses, saved_cost_micro_usd)
+          values (${bucket}, 'ten_acme', 'key_1', 'gpt-4o-mini', 'openai', '', 1, 0, 0, 100, 20, null, null, null,
+            30, 0, 250, 0, 0, null)
+        `.execute(database.db)
+
+      expect(await migrateSqlDatabase(database)).toEqual(
+        allVersions.filter((name) => name > '0006_model_activations')
+      )
+      const [event] = await database.db.selectFrom('usage_events').selectAll().execute()
+      expect(Number(event.estimated)).toBe(0)
+      const store = createSqlUsageStore({ database })
+      const query = { from: day, to: day + 86_400_000, groupBy: ['key' as const] }
+      for (const granularity of [null, 'hour'] as const)
+        expect(await store.summarize({ ...query, granularity })).toEqual([
+          expect.objectContaining({
+            requests: 1,
+            cost_micro_usd: 30,
+            estimated_requests: 0,
+            estimated_cost_micro_usd: null,
+          }),
+        ])
+      // An estimated event adds onto the old rows, and a budget's spend counts it.
+      await store.record([
+        {
+          ...base,
+          id: 'evt_cut',
+          requestId: 'req_cut',
+          time: time + 60_000,
+          inputTokens: 40,
+          outputTokens: 7,
+          costMicroUsd: 11,
+          clientAborted: true,
+          estimated: true,
+        },
+      ])
+      for (const granularity of [null, 'hour'] as const)
+        expect(await store.summarize({ ...query, granularity })).toEqual([
+          expect.objectContaining({
+            requests: 2,
+            input_tokens: 140,
+            output_tokens: 27,
+            cost_micro_usd: 41,
+            estimated_requests: 1,
+            estimated_cost_micro_usd: 11,
+          }),
+        ])
+      expect(await store.spent({ keyId: 'key_1' }, day)).toBe(41)
+
+      // And it can be taken back: the columns go, the history stays.
+      expect((await migrator.migrateTo('0006_model_activations')).error).toBeUndefined()
+      const columns = async (table: string): Promise<string[]> =>
+        (await database.db.introspection.getTables())
+          .find((candidate) => candidate.name === table)!
+          .columns.map((column) => column.name)
+      expect(await columns('usage_events')).not.toContain('estimated')
+      expect(await columns('usage_hourly')).not.toContain('estimated_requests')
+      expect(await columns('usage_daily')).not.toContain('estimated_cost_micro_usd')
+      expect(await database.db.selectFrom('usage_events').select('id').execute()).toHaveLength(2)
+    })
+
     it('takes back every part of a migration that fails', async () => {
       const database = getDatabase().open()
       const migrator = new Migrator({

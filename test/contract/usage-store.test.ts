@@ -66,6 +66,7 @@ const readStoredEvents = async (database: SqlDatabase): Promise<UsageRecord[]> =
     clientAborted: row.client_aborted === 1,
     cache: row.cache as UsageRecord['cache'],
     savedCostMicroUsd: row.saved_cost_micro_usd,
+    estimated: Number(row.estimated) === 1,
   }))
 }
 
@@ -101,6 +102,7 @@ const usageEvent = (overrides: Partial<UsageRecord> = {}): UsageRecord => {
     clientAborted: false,
     cache: null,
     savedCostMicroUsd: null,
+    estimated: false,
     ...overrides,
   }
 }
@@ -139,7 +141,9 @@ const randomEvents = (count: number, seed: number): UsageRecord[] => {
         outputTokens: known ? Math.floor(random() * 1_000) : null,
         cachedTokens: known ? Math.floor(random() * 500) : null,
         reasoningTokens: known ? Math.floor(random() * 300) : null,
-        costMicroUsd: known ? Math.floor(random() * 20_000) : null,
+        // Sometimes the tokens stay unknown and the budget's charge is recorded, estimated.
+        costMicroUsd: known || outcome < 0.5 ? Math.floor(random() * 20_000) : null,
+        estimated: !known && outcome < 0.5,
         error: outcome < 0.1 ? 'background response failed' : null,
         clientAborted: outcome > 0.9,
         latencyMs: Math.floor(random() * 600_000),
@@ -216,6 +220,8 @@ const randomRequests = (count: number, random: () => number): UsageRecord[] => {
       latencyMs: Math.floor(random() * 3_000),
       clientAborted: random() < 0.1,
       cache,
+      // A stream cut before its usage: counted by the gateway (a cost may still be unknown, without a price).
+      estimated: status === 200 && random() < 0.15,
     })
   })
 }
@@ -297,6 +303,10 @@ const expectedSummary = (events: readonly UsageRecord[], query: UsageQuery): Usa
       cache_misses: requests.filter((event) => event.cache === 'miss').length,
       saved_cost_micro_usd: sumKnown(
         requests.filter((event) => event.cache === 'hit').map((event) => event.savedCostMicroUsd)
+      ),
+      estimated_requests: members.filter((event) => event.estimated === true).length,
+      estimated_cost_micro_usd: sumKnown(
+        members.filter((event) => event.estimated === true).map((event) => event.costMicroUsd)
       ),
     })
     return row as UsageRow
@@ -468,6 +478,8 @@ defineStoreContract<Fixture>({
         cache_hits: 0,
         cache_misses: 0,
         saved_cost_micro_usd: null,
+        estimated_requests: 0,
+        estimated_cost_micro_usd: null,
       }
       expect(await store.summarize(query)).toEqual([after])
       expect(await store.summarize({ ...query, granularity: 'hour' })).toEqual([
@@ -740,6 +752,60 @@ defineStoreContract<Fixture>({
             cost_micro_usd: 30,
           }),
         ])
+    })
+
+    it("counts estimated requests and their part of the cost apart, in the sums and in a budget's spend", async () => {
+      const { store, storedEvents } = getFixture()
+      await store.record([
+        usageEvent({ model: 'est', costMicroUsd: 500 }),
+        // A stream the client left: its tokens counted from what passed, its cost from them.
+        usageEvent({
+          model: 'est',
+          stream: true,
+          clientAborted: true,
+          inputTokens: 80,
+          outputTokens: 12,
+          costMicroUsd: 40,
+          estimated: true,
+        }),
+        // Nothing counted, a budget charged: the charge, with no tokens.
+        usageEvent({
+          model: 'est',
+          inputTokens: null,
+          outputTokens: null,
+          cachedTokens: null,
+          costMicroUsd: 9_000,
+          estimated: true,
+        }),
+        // Counted, but the model has no price: estimated tokens, an unknown cost.
+        usageEvent({
+          model: 'free',
+          inputTokens: 5,
+          outputTokens: 5,
+          costMicroUsd: null,
+          estimated: true,
+        }),
+      ])
+      const query: UsageQuery = { from: start, to: start + day, groupBy: ['model'] }
+      expect(
+        (await store.summarize(query)).map((row) => [
+          row.model,
+          row.requests,
+          row.input_tokens,
+          row.output_tokens,
+          row.cost_micro_usd,
+          row.unpriced_requests,
+          row.estimated_requests,
+          row.estimated_cost_micro_usd,
+        ])
+      ).toEqual([
+        ['est', 3, 180, 32, 9_540, 0, 2, 9_040],
+        ['free', 1, 5, 5, null, 1, 1, null],
+      ])
+      // A budget's counter, seeded again from the store, keeps what was charged.
+      expect(await store.spent({ keyId: 'key_1' }, start)).toBe(9_540)
+      const stored = new Map((await storedEvents()).map((event) => [event.requestId, event]))
+      expect([...stored.values()].filter((event) => event.estimated)).toHaveLength(3)
     })
 
     it('counts a client that went away as client_aborted, not as an error', async () => {

@@ -471,14 +471,27 @@ describe('background responses: their tokens reach the usage store and the budge
     const reserved = (await budgets(running)).key.reservedMicroUsd
     expect(reserved).toBeGreaterThan(0)
     await client(gateway, running).responses.delete(unfinished.id)
-    // Its usage can no longer be learned: the reservation is spent in full, its tokens stay unknown.
+    // Its usage can no longer be learned: the reservation is spent in full, its tokens stay unknown, and the charge is
+    // recorded (a settlement, estimated), so that a budget counter seeded again from the usage store keeps it.
     await waitFor('the reservation charged', async () =>
       (await budgets(running)).key.reservedMicroUsd === 0 ? true : undefined
     )
     expect((await budgets(running)).key.spentMicroUsd).toBe(reserved)
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    expect((await eventsOf(running)).map((event) => event.kind)).toEqual(['request'])
-    expect(await summaryOf(running)).toMatchObject({ requests: 1, input_tokens: null })
+    await waitFor('the charge recorded', async () =>
+      (await eventsOf(running)).length === 2 ? true : undefined
+    )
+    expect((await eventsOf(running)).map((event) => event.kind).sort()).toEqual([
+      'request',
+      'settlement',
+    ])
+    expect(await summaryOf(running)).toMatchObject({
+      requests: 1,
+      input_tokens: null,
+      cost_micro_usd: reserved,
+      unpriced_requests: 0,
+      estimated_requests: 1,
+      estimated_cost_micro_usd: reserved,
+    })
   })
 
   it('by another instance once the one that made it stopped (the record is the source of truth)', async () => {

@@ -37,6 +37,7 @@ type UsageRecord = {
   provider: string
   usage: { inputTokens: number | null; outputTokens: number | null } | null
   costMicroUsd: number | null
+  estimated: boolean
 }
 
 const usageOf = async (requestId: string): Promise<UsageRecord> => {
@@ -201,14 +202,39 @@ describe('a client that leaves a converted stream', () => {
     }
   })
 
-  it("records an Anthropic stream left before message_delta with its output unknown, not message_start's 1", async () => {
+  it("records an Anthropic stream left before message_delta with its output estimated from what passed, not message_start's 1", async () => {
     // Forwarded (Messages to Messages) and converted (Chat Completions from Messages).
     for (const path of ['/v1/messages', '/v1/chat/completions']) {
       const record = await leave(path, 'slowant/claude-sonnet-4-6')
-      expect(record).toMatchObject({ clientAborted: true, costMicroUsd: null })
+      expect(record).toMatchObject({ clientAborted: true, estimated: true })
+      // The input is message_start's, as reported; the output what passed before the client left (a delta or two).
       expect(record.usage?.inputTokens).toBeGreaterThan(0)
-      expect(record.usage?.outputTokens).toBeNull()
+      expect(record.usage?.outputTokens).toBeGreaterThanOrEqual(0)
+      expect(record.usage?.outputTokens).toBeLessThan(10)
     }
+  })
+
+  it('records a forwarded OpenAI stream the client left with its output estimated from the chunks that passed', async () => {
+    const response = await post('/v1/chat/completions', chat('slowoa/gpt-4o-mini'))
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    // The role chunk and two content chunks.
+    while ((text.match(/^data: /gm) ?? []).length < 3) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
+    }
+    await reader.cancel()
+    const record = await usageOf(response.headers.get('x-request-id')!)
+    expect(record).toMatchObject({ clientAborted: true, estimated: true })
+    // The master key's request was never estimated (admission does that for a tenant key): its input stays unknown,
+    // and with it the cost.
+    expect(record.usage?.inputTokens).toBeNull()
+    expect(record.costMicroUsd).toBeNull()
+    // One token a content chunk: at least the two read, and no more than the gateway forwarded before the cancel.
+    expect(record.usage?.outputTokens).toBeGreaterThanOrEqual(2)
+    expect(record.usage?.outputTokens).toBeLessThanOrEqual(4)
   })
 })
 

@@ -333,6 +333,77 @@ describe('tenant keys across two instances', () => {
     expect(await statusOf(chat(gateways[0], key))).toBe(401)
   })
 
+  it('records a stream the client left with the output that passed, estimated, and its budget spend from it', async () => {
+    const { key, id } = await createKey({ tenant: 'estimates', budgetMicroUsd: 1_000_000 })
+    // The role chunk and three content chunks, then nothing: the client stops reading and leaves.
+    upstream.enqueue({ stallAfterChunks: 4 })
+    const controller = new AbortController()
+    const response = await fetch(`${gateways[0].url}/v1/chat/completions`, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [{ role: 'user', content: 'Tell me a long story about a lighthouse keeper.' }],
+      }),
+    })
+    expect(response.status).toBe(200)
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    while ((text.match(/^data: /gm) ?? []).length < 4) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
+    }
+    controller.abort()
+    const row = await usageOfKey(id, 1)
+    expect(row).toMatchObject({ client_aborted: 1, errors: 0, estimated_requests: 1 })
+    // One token a content chunk, as OpenAI streams; the input is the gateway's estimate of the prompt.
+    expect(row.output_tokens).toBe(3)
+    expect(row.input_tokens).toBeGreaterThan(5)
+    expect(row.input_tokens).toBeLessThan(40)
+    const cost = Math.round((row.input_tokens! * 0.15 + row.output_tokens! * 0.6) * 1e6) / 1e6
+    expect(row.cost_micro_usd).toBe(Math.round(cost))
+    expect(row.estimated_cost_micro_usd).toBe(row.cost_micro_usd)
+    // What a budget's counter is seeded from after a restart, or when Redis lost it: the charge is there.
+    const usage = createSqlUsageStore({ database: sql })
+    expect(await usage.spent({ keyId: id }, 0)).toBe(row.cost_micro_usd)
+  })
+
+  it('records an answer whose usage never came as what its budget was charged, estimated', async () => {
+    const { key, id } = await createKey({ tenant: 'estimates', budgetMicroUsd: 1_000_000 })
+    // A server that reports no usage at all.
+    upstream.enqueue({
+      status: 200,
+      body: {
+        id: 'chatcmpl-nousage',
+        object: 'chat.completion',
+        created: 1_700_000_000,
+        model: 'gpt-4o-mini',
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: 'Hello.', refusal: null },
+            logprobs: null,
+            finish_reason: 'stop',
+          },
+        ],
+      },
+    })
+    const answer = await chat(gateways[1], key)
+    expect(answer.choices[0].message.content).toBe('Hello.')
+    const row = await usageOfKey(id, 1)
+    // Nothing counted: the reservation (the prompt at most and 50 output tokens) is what the budget paid.
+    expect(row).toMatchObject({ input_tokens: null, output_tokens: null, estimated_requests: 1 })
+    expect(row.cost_micro_usd).toBeGreaterThanOrEqual(50 * 0.6)
+    expect(row.estimated_cost_micro_usd).toBe(row.cost_micro_usd)
+    expect(row.unpriced_requests).toBe(0)
+    const usage = createSqlUsageStore({ database: sql })
+    expect(await usage.spent({ keyId: id }, 0)).toBe(row.cost_micro_usd)
+  })
+
   it('a budget holds under 50 concurrent requests: what was spent never passes it', async () => {
     // A few requests' worth: each reserves its worst case (prompt + 50 output tokens at gpt-4o-mini's price).
     const budgetMicroUsd = 200

@@ -465,6 +465,58 @@ describe('gatehouse usage', () => {
     ])
   })
 
+  it('adds the estimated requests and their part of the cost in USD once some row has one', async () => {
+    const tenant = (await t.stores.tenants.getTenantByName('acme'))!
+    await t.stores.usage.record([
+      {
+        id: 'cut1',
+        kind: 'request',
+        time: Date.UTC(2025, 11, 31, 10),
+        requestId: 'r-cut',
+        tenantId: tenant.id,
+        keyId: 'key_a',
+        userId: null,
+        tags: [],
+        operation: 'chat-completions',
+        requestedModel: 'gpt-4o-mini',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        attempts: 1,
+        status: 200,
+        stream: true,
+        error: 'The client closed the request.',
+        inputTokens: 40,
+        outputTokens: 12,
+        cachedTokens: 0,
+        cacheWriteTokens: 0,
+        reasoningTokens: null,
+        costMicroUsd: 13,
+        latencyMs: 1,
+        ttfbMs: 1,
+        clientAborted: true,
+        cache: null,
+        savedCostMicroUsd: null,
+        estimated: true,
+      },
+    ])
+    const table = (await ok('usage', '--tenant', 'acme', '--since', '7d', '--by', 'model')).split(
+      '\n'
+    )
+    expect(table[1]).toMatch(/ +cost_usd +estimated +estimated_usd$/)
+    expect(
+      table
+        .find((line) => line.startsWith('gpt-4o-mini'))!
+        .split(/ +/)
+        .slice(-3)
+    ).toEqual(['0.000013', '1', '0.000013'])
+    expect(
+      table
+        .find((line) => line.startsWith('gpt-4o '))!
+        .split(/ +/)
+        .slice(-2)
+    ).toEqual(['0', '-'])
+  })
+
   it('buckets by day with --by day, and refuses two buckets', async () => {
     const json = await okJson<{ granularity: string; data: Record<string, unknown>[] }>(
       'usage',

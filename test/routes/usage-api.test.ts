@@ -201,6 +201,8 @@ describe('GET /admin/v1/usage', () => {
       'cache_hits',
       'cache_misses',
       'saved_cost_micro_usd',
+      'estimated_requests',
+      'estimated_cost_micro_usd',
     ])
   })
 
@@ -248,9 +250,9 @@ describe('GET /admin/v1/usage', () => {
     const lines = (await response.text()).split('\r\n')
     expect(lines[0].split(',')).toEqual(Object.keys(json.data[0]))
     expect(lines.slice(1)).toEqual([
-      '"\'=HYPERLINK(""http://evil"")",1,0,0,7,3,,,,,1,50,0,0,',
-      'alice,1,0,0,100,50,20,,,1000,0,50,0,0,',
-      'bob,1,0,0,10,5,,,,300,0,50,0,0,',
+      '"\'=HYPERLINK(""http://evil"")",1,0,0,7,3,,,,,1,50,0,0,,0,',
+      'alice,1,0,0,100,50,20,,,1000,0,50,0,0,,0,',
+      'bob,1,0,0,10,5,,,,300,0,50,0,0,,0,',
       '',
     ])
   })
@@ -338,20 +340,22 @@ describe('prompt cache figures', () => {
     })
   })
 
-  it('gives the cache columns last in the CSV, a saving nobody knew as an empty cell', async () => {
+  it('gives the cache columns after the others, then the estimates, a saving nobody knew as an empty cell', async () => {
     const response = await t.call(
       'GET',
       '/admin/v1/usage?from=30d&tenant=acme&group_by=key&format=csv'
     )
     const [header, ...lines] = (await response.text()).trim().split('\r\n')
-    expect(header.split(',').slice(-3)).toEqual([
+    expect(header.split(',').slice(-5)).toEqual([
       'cache_hits',
       'cache_misses',
       'saved_cost_micro_usd',
+      'estimated_requests',
+      'estimated_cost_micro_usd',
     ])
     const [a1, a2] = acme.keys
     expect(
-      Object.fromEntries(lines.map((line) => [line.split(',')[0], line.split(',').slice(-3)]))
+      Object.fromEntries(lines.map((line) => [line.split(',')[0], line.split(',').slice(-5, -2)]))
     ).toEqual({ [a1.id]: ['1', '1', '1000'], [a2.id]: ['2', '0', '250'] })
   })
 

@@ -283,8 +283,11 @@ describe('background poller', () => {
     })
     await poll(fixture.clock, 1_000)
     expect(fixture.asked).toHaveLength(2)
-    // Given up: the reservation is charged in full, no tokens are made up, and nobody asks again.
-    expect(fixture.usageSink.events).toEqual([])
+    // Given up: the reservation is charged in full, and recorded as charged (estimated), no tokens are made up, and
+    // nobody asks again.
+    expect(fixture.usageSink.events).toMatchObject([
+      { kind: 'settlement', usage: null, costMicroUsd: 50_000, estimated: true },
+    ])
     expect(await keyBudget(fixture)).toMatchObject({ spentMicroUsd: 50_000, reservedMicroUsd: 0 })
     expect(fixture.logger.lines.at(-1)).toMatchObject({
       level: 'warn',
@@ -304,7 +307,9 @@ describe('background poller', () => {
     expect(fixture.asked.map(({ at }) => at - start)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000])
     expect(fixture.logger.lines.at(-1)?.fields).toMatchObject({ responseId: 'resp_slow' })
     expect(await keyBudget(fixture)).toMatchObject({ spentMicroUsd: 50_000, reservedMicroUsd: 0 })
-    expect(fixture.usageSink.events).toEqual([])
+    expect(fixture.usageSink.events).toMatchObject([
+      { kind: 'settlement', usage: null, costMicroUsd: 50_000, estimated: true },
+    ])
   })
 
   it('finds at its sweep what it was not told about (another instance, before a restart), once due', async () => {

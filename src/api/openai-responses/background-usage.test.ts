@@ -102,6 +102,7 @@ describe('background usage', () => {
         },
         // 1,000 uncached at $10/M, 1,000 cached at $5/M, 100 output at $40/M.
         costMicroUsd: 10_000 + 5_000 + 4_000,
+        estimated: false,
         attempts: 0,
         latencyMs: 90_000,
         ttfbMs: null,

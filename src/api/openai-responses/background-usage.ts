@@ -26,7 +26,7 @@ import { settleDeferredReservation } from '../../core/admit-call.ts'
 import type { Clock } from '../../core/clock.ts'
 import { computeCost } from '../../core/compute-cost.ts'
 import type { Logger } from '../../core/logger.ts'
-import type { UsageEvent, UsageSink } from '../../core/usage.ts'
+import { settlementEvent, type UsageSink } from '../../core/usage.ts'
 import type { AdmissionStore } from '../../stores/admission-store.ts'
 import type { PendingUsage, ResponseScope, ResponseStore } from '../../stores/response-store.ts'
 import { isJsonObject } from '../is-json-object.ts'
@@ -130,22 +130,6 @@ export type BackgroundUsageDeps = {
   logger: Logger
 }
 
-/** The settlement's event: the request's identity and dimensions, with what was learned after it. */
-const settlementEvent = (
-  created: UsageEvent,
-  learned: Pick<UsageEvent, 'usage' | 'costMicroUsd' | 'clientAborted' | 'error' | 'latencyMs'>
-): UsageEvent => ({
-  ...created,
-  kind: 'settlement',
-  usage: learned.usage,
-  costMicroUsd: learned.costMicroUsd,
-  attempts: 0,
-  latencyMs: learned.latencyMs,
-  ttfbMs: null,
-  clientAborted: learned.clientAborted,
-  error: learned.error,
-})
-
 export const createBackgroundUsageSettler = (deps: BackgroundUsageDeps): BackgroundUsageSettler => {
   const { store, logger } = deps
   const claim = async (id: string, scope: ResponseScope): Promise<PendingUsage | null> => {
@@ -159,12 +143,13 @@ export const createBackgroundUsageSettler = (deps: BackgroundUsageDeps): Backgro
       return null
     }
   }
+  /** Resolves with what the budget was charged; `null` when nothing was reserved. */
   const settleReservation = async (
     pending: PendingUsage,
     costMicroUsd: number | null
-  ): Promise<void> => {
-    if (pending.reservation === null || deps.admission === undefined) return
-    await settleDeferredReservation({
+  ): Promise<number | null> => {
+    if (pending.reservation === null || deps.admission === undefined) return null
+    return settleDeferredReservation({
       store: deps.admission,
       reservation: pending.reservation,
       costMicroUsd,
@@ -182,12 +167,14 @@ export const createBackgroundUsageSettler = (deps: BackgroundUsageDeps): Backgro
         usage === null || created.provider === null || created.model === null
           ? null
           : computeCost(usage, deps.prices.priceFor(created.provider, created.model))
-      await settleReservation(pending, costMicroUsd)
+      const charged = await settleReservation(pending, costMicroUsd)
       // How it ended, unless the request's own event said so already (a background stream cut short): counted once.
+      // A cost that stays unknown is recorded as what the budget was charged, as `handle-chat.ts` does.
       deps.usage.record(
         settlementEvent(created, {
           usage,
-          costMicroUsd,
+          costMicroUsd: costMicroUsd ?? charged,
+          estimated: costMicroUsd === null && charged !== null,
           clientAborted: response.status === 'cancelled' && !created.clientAborted,
           error: response.status === 'failed' && created.error === null ? failure(response) : null,
           latencyMs: Math.max(0, deps.clock.now() - created.startedAt),
@@ -198,7 +185,19 @@ export const createBackgroundUsageSettler = (deps: BackgroundUsageDeps): Backgro
     async abandon(id, scope, why) {
       const pending = await claim(id, scope)
       if (pending === null) return false
-      await settleReservation(pending, null)
+      const charged = await settleReservation(pending, null)
+      // The charge is recorded, so that a budget's counter seeded again from the usage store keeps it.
+      if (charged !== null)
+        deps.usage.record(
+          settlementEvent(pending.event, {
+            usage: null,
+            costMicroUsd: charged,
+            estimated: true,
+            clientAborted: false,
+            error: null,
+            latencyMs: Math.max(0, deps.clock.now() - pending.event.startedAt),
+          })
+        )
       logger.warn(
         { responseId: id, requestId: pending.event.requestId, why },
         'background response: its usage cannot be learned; its budget reservation is charged in full'

@@ -51,6 +51,8 @@ export const usageMetricFields = [
   'cache_hits',
   'cache_misses',
   'saved_cost_micro_usd',
+  'estimated_requests',
+  'estimated_cost_micro_usd',
 ] as const satisfies readonly (keyof UsageRow)[]
 
 // A field added to `UsageRow` must be placed here too, or this stops compiling.
@@ -117,7 +119,8 @@ export const usageRowSchema = z
     cache_write_tokens: nullableCount,
     reasoning_tokens: nullableCount,
     cost_micro_usd: nullableCount.openapi({
-      description: 'Known cost in integer micro-USD; `null` when no request of the row had a price',
+      description:
+        'Known cost in integer micro-USD, estimated costs included (`estimated_cost_micro_usd`); `null` when no request of the row had a price',
     }),
     unpriced_requests: z.number().int(),
     latency_ms_total: z.number().int(),
@@ -132,6 +135,14 @@ export const usageRowSchema = z
     saved_cost_micro_usd: nullableCount.openapi({
       description:
         "What the hits' answers had cost when they were made, at today's prices, in integer micro-USD: what the cache saved. `null` when no hit of the row had a known saving",
+    }),
+    estimated_requests: z.number().int().openapi({
+      description:
+        "Requests whose tokens and cost are the gateway's estimate, not the provider's report: a stream that ended before its usage arrived (the client left, the upstream cut it), counted from what passed; or, when nothing could be counted, charged what its budget reserved. Counted in `requests` too",
+    }),
+    estimated_cost_micro_usd: nullableCount.openapi({
+      description:
+        'The part of `cost_micro_usd` that is estimated (`estimated_requests`), in integer micro-USD; `null` when no request of the row had an estimated cost',
     }),
   })
   .openapi('UsageRow', {

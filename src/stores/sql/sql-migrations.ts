@@ -279,6 +279,35 @@ const promptCacheUsage: Migration = {
 }
 
 /**
+ * Estimated usage (`UsageRecord.estimated`): each event says whether its tokens and cost are the gateway's estimate
+ * (a stream cut before the upstream reported its usage, counted from what passed; or the budget's charge when nothing
+ * could be counted), and each roll-up row counts those requests and sums their part of the cost. Added columns only,
+ * each `NULL` or with a constant default, as `promptCacheUsage` (quick on a large history); rows already there read as
+ * reported, which is what they were counted as.
+ */
+const estimatedUsage: Migration = {
+  async up(db) {
+    await db.schema
+      .alterTable('usage_events')
+      .addColumn('estimated', 'bigint', (column) => column.notNull().defaultTo(0))
+      .execute()
+    for (const table of rollupTables) {
+      await db.schema
+        .alterTable(table)
+        .addColumn('estimated_requests', 'bigint', (column) => column.notNull().defaultTo(0))
+        .execute()
+      await db.schema.alterTable(table).addColumn('estimated_cost_micro_usd', 'bigint').execute()
+    }
+  },
+  async down(db) {
+    for (const table of rollupTables)
+      for (const column of ['estimated_cost_micro_usd', 'estimated_requests'])
+        await db.schema.alterTable(table).dropColumn(column).execute()
+    await db.schema.alterTable('usage_events').dropColumn('estimated').execute()
+  },
+}
+
+/**
  * The model versions an operator activated (`model-version-store.ts`), so an activation outlives a restart and
  * reaches every process on the database: one small row per (provider, model).
  */
@@ -306,4 +335,5 @@ export const sqlMigrations = (dialect: SqlDialectName): Record<string, Migration
   '0004_background_usage': backgroundUsage,
   '0005_prompt_cache_usage': promptCacheUsage,
   '0006_model_activations': modelActivations,
+  '0007_estimated_usage': estimatedUsage,
 })

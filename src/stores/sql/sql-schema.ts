@@ -84,6 +84,8 @@ export type UsageEventsTable = TokenAndCostColumns & {
   cache: string | null
   /** For a hit: the provider cost its answer saved (micro-USD); `NULL` otherwise, or when unknown. */
   saved_cost_micro_usd: number | null
+  /** 1 when the tokens and cost are the gateway's estimate (`UsageRecord.estimated`); 0 in rows stored before. */
+  estimated: number
 }
 
 /**
@@ -108,6 +110,9 @@ export type UsageRollupTable = TokenAndCostColumns & {
   cache_misses: number
   /** The hits' known savings summed; `NULL` while no hit of the row had one. */
   saved_cost_micro_usd: number | null
+  /** Requests whose figures are the gateway's estimate, and the part of `cost_micro_usd` they make up. */
+  estimated_requests: number
+  estimated_cost_micro_usd: number | null
 }
 
 /** A stored response (`response-store.ts`); `tenant_id` `NULL` for the master key, JSON kept as text. */

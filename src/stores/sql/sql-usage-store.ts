@@ -15,7 +15,8 @@
  * `unpriced_requests` at -1 until the request's event arrives.
  *
  * A request the prompt cache answered (`UsageRecord.cache`) counts in `cache_hits`, and the cost it saved in
- * `saved_cost_micro_usd`; one it looked up in vain in `cache_misses`.
+ * `saved_cost_micro_usd`; one it looked up in vain in `cache_misses`. One whose figures are the gateway's estimate
+ * (`UsageRecord.estimated`) counts in `estimated_requests`, and its cost in `estimated_cost_micro_usd` as well.
  *
  * Buckets are computed here from epoch ms (UTC hours and days are whole multiples of 3.6e6 and 8.64e7 ms), so no
  * query depends on either dialect's date functions. `summarize` reads the daily roll-up for the whole days of its
@@ -69,6 +70,7 @@ const unknowableMetrics = [
   'reasoning_tokens',
   'cost_micro_usd',
   'saved_cost_micro_usd',
+  'estimated_cost_micro_usd',
 ] as const satisfies readonly Metric[]
 const nullableMetrics = new Set<Metric>(unknowableMetrics)
 
@@ -88,6 +90,8 @@ const metrics = [
   'cache_hits',
   'cache_misses',
   'saved_cost_micro_usd',
+  'estimated_requests',
+  'estimated_cost_micro_usd',
 ] as const satisfies readonly Metric[]
 
 // A column added to the roll-ups must be summed here too, or this stops compiling.
@@ -98,7 +102,7 @@ void everyMetricSummed
 
 const cacheOutcomes = new Set<unknown>(['hit', 'miss', 'bypass', null])
 
-/** Rows per statement: 27 event columns × 400 and 20 roll-up columns × 500 stay under SQLite's 32,766 parameters. */
+/** Rows per statement: 28 event columns × 400 and 22 roll-up columns × 500 stay under SQLite's 32,766 parameters. */
 const eventChunk = 400
 const rollupChunk = 500
 const pruneChunk = 5_000
@@ -176,6 +180,10 @@ const checkRecord = (event: UsageRecord): void => {
     throw new TypeError(
       `usage record ${event.id}: savedCostMicroUsd is for a cache hit only, got one with cache ${String(event.cache)}`
     )
+  if (event.estimated !== undefined && typeof event.estimated !== 'boolean')
+    throw new TypeError(
+      `usage record ${event.id}: estimated is true or false, got ${String(event.estimated)}`
+    )
 }
 
 /**
@@ -240,6 +248,7 @@ const eventRow = (event: UsageRecord): Insertable<UsageEventsTable> => ({
   client_aborted: event.clientAborted ? 1 : 0,
   cache: event.cache,
   saved_cost_micro_usd: event.savedCostMicroUsd,
+  estimated: event.estimated === true ? 1 : 0,
 })
 
 /** The columns of `eventValues`, in its order: `eventRow`'s, so the two write the same row. */
@@ -271,6 +280,7 @@ const eventColumns = [
   'client_aborted',
   'cache',
   'saved_cost_micro_usd',
+  'estimated',
 ] as const satisfies readonly (keyof UsageEventsTable)[]
 
 // A column added to the events table must be written by `eventValues` too, or this stops compiling.
@@ -313,6 +323,7 @@ const eventValues = (event: UsageRecord): unknown[] => [
   event.clientAborted ? 1 : 0,
   event.cache,
   event.savedCostMicroUsd,
+  event.estimated === true ? 1 : 0,
 ]
 
 /** Adds one event to its roll-up row. */
@@ -338,6 +349,10 @@ const addToRollup = (row: Rollup, event: UsageRecord): void => {
   row.cache_write_tokens = plus(row.cache_write_tokens ?? null, event.cacheWriteTokens)
   row.reasoning_tokens = plus(row.reasoning_tokens ?? null, event.reasoningTokens)
   row.cost_micro_usd = plus(row.cost_micro_usd ?? null, event.costMicroUsd)
+  if (event.estimated === true) {
+    row.estimated_requests += 1
+    row.estimated_cost_micro_usd = plus(row.estimated_cost_micro_usd ?? null, event.costMicroUsd)
+  }
 }
 
 /** The events' roll-up rows for buckets of `unit`, one per combination, in the order they are written. */
@@ -395,6 +410,8 @@ const rollUp = (events: readonly UsageRecord[], unit: number): Rollup[] => {
         cache_hits: 0,
         cache_misses: 0,
         saved_cost_micro_usd: null,
+        estimated_requests: 0,
+        estimated_cost_micro_usd: null,
       }
       rows.set(id, row)
     }
