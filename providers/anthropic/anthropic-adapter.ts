@@ -17,13 +17,15 @@ import { isProviderError, ProviderError } from '../spec/provider-error.ts'
 import { anthropicMessageSchema, anthropicModelListSchema } from './anthropic-api.ts'
 import { anthropicBadResponse, readAnthropicHttpError } from './anthropic-error.ts'
 import { convertAnthropicResponse } from './convert-anthropic-response.ts'
-import { bodyReader } from '../shared/read-response-bytes.ts'
+import { bodyReader, readResponseBytes } from '../shared/read-response-bytes.ts'
 import { convertAnthropicStream } from './convert-anthropic-stream.ts'
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts'
 import { convertToAnthropicReasoning } from './convert-to-anthropic-reasoning.ts'
 import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
 import { withModelName } from '../shared/edit-json-text.ts'
+
+const utf8 = new TextDecoder()
 
 /** Sent when the client gave none (cross-dialect calls, model lists): the version every model accepts. */
 const defaultAnthropicVersion = '2023-06-01'
@@ -118,7 +120,7 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
   ): Promise<T> => {
     let text: string
     try {
-      text = await new Response(response.body).text()
+      text = utf8.decode(await readResponseBytes(response))
     } catch (error) {
       if (isProviderError(error)) throw error
       throw new ProviderError({

@@ -31,7 +31,7 @@ import { createOpenAIAnswerTap } from './create-openai-answer-tap.ts'
 import { createOpenAIForwardTap } from './create-openai-forward-tap.ts'
 import { prependMember, withModelName } from '../shared/edit-json-text.ts'
 import { openAIChatCompletionSchema, openAIModelListSchema } from './openai-api.ts'
-import { bodyReader } from '../shared/read-response-bytes.ts'
+import { bodyReader, readResponseBytes } from '../shared/read-response-bytes.ts'
 import { parseOpenAIChatStream } from './parse-openai-chat-stream.ts'
 import { parseOpenAIResponsesStream } from './parse-openai-responses-stream.ts'
 import { readOpenAIError } from './read-openai-error.ts'
@@ -52,16 +52,11 @@ export const openAIDefaultBaseUrl = 'https://api.openai.com/v1'
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
-const readText = async (body: ReadableStream<Uint8Array>): Promise<string> => {
-  const reader = body.getReader()
-  const decoder = new TextDecoder()
-  let text = ''
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) return text + decoder.decode()
-    text += decoder.decode(value, { stream: true })
-  }
-}
+const utf8 = new TextDecoder()
+
+/** A whole answer as text, read at most `maxWholeBodyBytes` (`readResponseBytes`). */
+const readText = async (response: UpstreamResponse): Promise<string> =>
+  utf8.decode(await readResponseBytes(response))
 
 /**
  * The client's JSON text with the upstream model's name and, when injected, `stream_options.include_usage`; `undefined`
@@ -173,7 +168,7 @@ export const createOpenAIAdapter = (options: OpenAIAdapterOptions): ProviderAdap
   const readJson = async (response: UpstreamResponse): Promise<unknown> => {
     let text: string
     try {
-      text = await readText(response.body)
+      text = await readText(response)
     } catch (error) {
       if (isProviderError(error)) throw error
       throw new ProviderError({

@@ -273,6 +273,23 @@ describe('createNodeTransport', () => {
     expect(text.endsWith(`9${piece}!`)).toBe(true)
   })
 
+  it('fails bytes() past maxWholeBodyBytes with a bad response (502) and drops the connection, whatever the upstream goes on sending', async () => {
+    const flood = await startFloodingServer()
+    const response = await transport({ maxWholeBodyBytes: 1024 * 1024 }).request({
+      url: flood.url,
+      method: 'GET',
+      headers: {},
+      signal: signal(),
+    })
+    const error = await rejection(response.bytes!())
+    expect(error).toMatchObject({ kind: 'bad-response', status: 502 })
+    expect(error.message).toBe("The upstream's answer is larger than the gateway reads (1 MiB).")
+    // The exchange stopped reading: the server never got to write its 4 MiB.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(flood.finished()).toBe(false)
+    expect(flood.written()).toBeLessThan(4 * 1024 * 1024)
+  })
+
   it('survives cancelling a body after the upstream already failed (no unhandled error event)', async () => {
     const { url } = await startServer(partialThenDrop(10))
     const response = await transport().request({

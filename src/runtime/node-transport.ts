@@ -26,6 +26,7 @@ import type {
   UpstreamTransport,
 } from '../../providers/spec/provider-adapter.ts'
 import { isProviderError, ProviderError } from '../../providers/spec/provider-error.ts'
+import { maxWholeBodyBytes, wholeBodyTooLarge } from '../../providers/shared/read-response-bytes.ts'
 import { defaultPool } from '../core/resolve-config.ts'
 import type { PoolPolicy } from '../core/resolve-config.ts'
 
@@ -34,7 +35,10 @@ import type { PoolPolicy } from '../core/resolve-config.ts'
  * one pool per origin and connect timeout, so a route that overrides `timeouts.connectMs` gets `connections` of its own.
  * https://undici.nodejs.org/#/docs/api/Pool?id=parameter-pooloptions
  */
-export type NodeTransportOptions = Partial<PoolPolicy>
+export type NodeTransportOptions = Partial<PoolPolicy> & {
+  /** The most a whole answer (`bytes()`) may hold; default `maxWholeBodyBytes` (256 MiB). */
+  maxWholeBodyBytes?: number
+}
 
 export type NodeTransport = UpstreamTransport & {
   /** Waits for in-flight upstream requests, then closes every pooled socket. */
@@ -259,6 +263,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
   headers: HeaderReader = emptyHeaders
   readonly #signal: AbortHandle
   readonly #origin: string
+  /** What `bytes()` collects at most (`maxWholeBodyBytes`). */
+  readonly #maxWholeBytes: number
   #controller: Dispatcher.DispatchController | null = null
   #settleResponse: ((response: UpstreamExchange) => void) | null = null
   #failResponse: ((error: ProviderError) => void) | null = null
@@ -308,9 +314,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     }
   }
 
-  constructor(signal: AbortHandle, origin: string) {
+  constructor(signal: AbortHandle, origin: string, maxWholeBytes: number) {
     this.#signal = signal
     this.#origin = origin
+    this.#maxWholeBytes = maxWholeBytes
   }
 
   /** Resolves with this exchange once the response headers are in; rejects with the contract's `ProviderError`. */
@@ -394,7 +401,18 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     else (this.#queuedMore ??= []).push(chunk)
     this.#queuedBytes += chunk.byteLength
     if (this.#taking()) this.#scheduleAnswer()
-    else if (this.#collect === null && this.#queuedBytes >= highWaterMark) controller.pause()
+    else if (this.#collect === null) {
+      if (this.#queuedBytes >= highWaterMark) controller.pause()
+    } else if (this.#queuedBytes > this.#maxWholeBytes) this.#tooLarge(controller)
+  }
+
+  /** A whole answer past its bound: what was collected is let go, `bytes()` fails, the connection is dropped. */
+  #tooLarge(controller: Dispatcher.DispatchController): void {
+    this.#queued = this.#queuedMore = null
+    this.#queuedBytes = 0
+    const failure = wholeBodyTooLarge(this.#maxWholeBytes)
+    this.#fail(failure)
+    controller.abort(failure)
   }
 
   onResponseEnd(): void {
@@ -555,6 +573,7 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
     keepAliveMaxTimeoutMs: options.keepAliveMaxTimeoutMs ?? defaultPool.keepAliveMaxTimeoutMs,
     pipelining: options.pipelining ?? defaultPool.pipelining,
   }
+  const maxWholeBytes = options.maxWholeBodyBytes ?? maxWholeBodyBytes
   const agents = new Map<number | undefined, Agent>()
   const agentFor = (connectTimeoutMs: number | undefined): Agent => {
     let agent = agents.get(connectTimeoutMs)
@@ -580,7 +599,7 @@ export const createNodeTransport = (options: NodeTransportOptions = {}): NodeTra
       const url = splitUrl(request.url)
       const body =
         typeof request.body === 'string' ? Buffer.from(request.body, 'utf8') : request.body
-      const exchange = new UpstreamExchange(request.signal, url.origin)
+      const exchange = new UpstreamExchange(request.signal, url.origin, maxWholeBytes)
       return exchange.start(agentFor(request.connectTimeoutMs), {
         origin: url.origin,
         path: url.path,
