@@ -84,6 +84,7 @@ export const anthropicStreamError = (data: string, providerId: string): Provider
     type,
     providerId,
     detail: redactSecrets(data),
+    inStream: true,
   })
 }
 

@@ -114,6 +114,7 @@ export const createInBandError = (options: {
     param: options.error.param,
     providerId: options.providerId,
     detail: redactSecrets(JSON.stringify(options.value)),
+    inStream: true,
   })
 
 const objectOf = (value: unknown): Record<string, unknown> =>

@@ -49,6 +49,7 @@ export const inBandFailure = (
     message: redactSecrets(error.message),
     type: error.type,
     providerId,
+    inStream: true,
   })
 
 /** A parse failure of the last event, when the body ended right after it, is reported as the truncation it is. */

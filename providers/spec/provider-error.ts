@@ -43,6 +43,11 @@ export type ProviderErrorOptions = {
    * limits (master key only) and its request id, as an answered call's client does.
    */
   headers?: HeaderReader
+  /**
+   * The upstream reported the failure in-band, after it had answered 200 (an SSE `error` event, an OpenAI `{"error"}`
+   * chunk): `status` is what the error's type stands for, not a status the upstream sent.
+   */
+  inStream?: boolean
   cause?: unknown
 }
 
@@ -62,6 +67,7 @@ export class ProviderError extends Error {
   readonly providerId: string | undefined
   readonly detail: string | undefined
   readonly headers: HeaderReader | null
+  readonly inStream: boolean
 
   constructor(options: ProviderErrorOptions) {
     super(options.message, { cause: options.cause })
@@ -79,6 +85,7 @@ export class ProviderError extends Error {
     this.providerId = options.providerId
     this.detail = options.detail
     this.headers = options.headers ?? null
+    this.inStream = options.inStream === true
   }
 }
 

@@ -3,6 +3,9 @@ import { ProviderError } from '../../providers/spec/provider-error.ts'
 import { httpError } from '../../test/helpers/fake-deps.ts'
 import { GatewayError } from './errors.ts'
 import { mapProviderError } from './map-provider-error.ts'
+import { anthropicStreamError } from '../../providers/anthropic/anthropic-error.ts'
+import { createInBandError } from '../../providers/openai/read-openai-error.ts'
+import { inBandFailure } from '../../providers/shared/sse-stream-failures.ts'
 
 const map = (error: ProviderError, attempts = 3) => mapProviderError(error, { attempts })
 
@@ -99,6 +102,32 @@ describe('mapProviderError', () => {
       expect(mapped).toMatchObject({ status: 502, code: 'upstream' })
       expect(mapped.message).toContain('"anthropic"')
     }
+  })
+
+  it('words an error the upstream reported mid-stream as that, not as an HTTP status it never sent', () => {
+    const overloaded = anthropicStreamError(
+      '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+      'anthropic'
+    )
+    expect(map(overloaded)).toMatchObject({
+      status: 502,
+      message: 'Provider "anthropic" reported an error mid-stream (overloaded_error): Overloaded',
+    })
+    const chunk = createInBandError({
+      value: { error: { message: 'The server had an error', type: 'server_error' } },
+      error: { message: 'The server had an error', type: 'server_error', code: null, param: null },
+      providerId: 'openai',
+    })
+    expect(map(chunk).message).toBe(
+      'Provider "openai" reported an error mid-stream (server_error): The server had an error'
+    )
+    expect(map(inBandFailure('openai', { message: 'Boom' })).message).toBe(
+      'Provider "openai" reported an error mid-stream: Boom'
+    )
+    // An HTTP answer's own status is still named.
+    expect(map(httpError(503, { message: 'Unavailable', providerId: 'openai' })).message).toBe(
+      'Provider "openai" failed with HTTP 503: Unavailable'
+    )
   })
 
   it("words a connection failure so that it holds in the middle of a stream too (not 'could not reach')", () => {

@@ -110,7 +110,9 @@ export const mapProviderError = (
   if (error.status >= 500 || error.status < 400) {
     return new GatewayError(
       'upstream',
-      `${capitalize(provider)} failed with HTTP ${error.status}: ${error.message}`,
+      error.inStream
+        ? `${capitalize(provider)} reported an error mid-stream${error.type === null ? '' : ` (${error.type})`}: ${error.message}`
+        : `${capitalize(provider)} failed with HTTP ${error.status}: ${error.message}`,
       {
         ...base,
         status: 502,
