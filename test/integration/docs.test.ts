@@ -6,12 +6,15 @@ import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { ServerType } from '@hono/node-server'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormatsModule from 'ajv-formats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app.ts'
 import { systemClock } from '../../src/core/clock.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import type { Deps } from '../../src/deps.ts'
 import { createNodeAssets } from '../../src/runtime/node-assets.ts'
+import { createMasterKeyAuthenticator } from '../../src/middleware/master-key-authenticator.ts'
 import { createFakeAdapter, createFakeDeps } from '../helpers/fake-deps.ts'
 
 const publicPaths = [
@@ -31,10 +34,19 @@ const publicPaths = [
   '/admin/v1/cache/entries/{key}',
   '/admin/v1/cache/purge',
 ]
+const masterKey = 'docs-master-key'
 const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 
 const createDocsDeps = (): Deps => ({
-  ...createFakeDeps({ adapters: [createFakeAdapter({ id: 'openai' })] }),
+  ...createFakeDeps({
+    adapters: [
+      createFakeAdapter({
+        id: 'openai',
+        listModels: async () => [{ id: 'gpt-4o-mini', created: 1_721_172_741, ownedBy: 'system' }],
+      }),
+    ],
+    authenticator: createMasterKeyAuthenticator(masterKey),
+  }),
   clock: systemClock,
   logger: silentLogger,
   assets: createNodeAssets(),
@@ -143,6 +155,47 @@ describe('GET /openapi.json', () => {
       readFileSync(new URL('../../package.json', import.meta.url), 'utf8')
     ) as { version: string }
     expect((document.info as Json).version).toBe(packageJson.version)
+  })
+
+  it("describes /v1/models in both dialects' shapes, as the answers are", async () => {
+    const document = (await (await app.request('/openapi.json')).json()) as Json
+    // The document is OpenAPI 3.1: its schemas are JSON Schema 2020-12, which Ajv compiles as they are.
+    const ajv = new Ajv2020({ strict: false, allErrors: true })
+    const plugin = addFormatsModule as unknown as { default?: unknown }
+    ;((plugin.default ?? plugin) as (instance: Ajv2020) => Ajv2020)(ajv)
+    ajv.addSchema(document, 'gatehouse')
+    const schemaOf = (path: string, status: number) =>
+      ajv.compile({
+        $ref: `gatehouse#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/get/responses/${status}/content/application~1json/schema`,
+      })
+    const anthropic = { 'anthropic-version': '2023-06-01' }
+    const checks = [
+      { path: '/v1/models', url: '/v1/models', status: 200, headers: {} },
+      { path: '/v1/models', url: '/v1/models?limit=1', status: 200, headers: anthropic },
+      { path: '/v1/models', url: '/v1/models?limit=0', status: 400, headers: anthropic },
+      { path: '/v1/models/{id}', url: '/v1/models/nowhere', status: 404, headers: {} },
+      { path: '/v1/models/{id}', url: '/v1/models/nowhere', status: 404, headers: anthropic },
+    ]
+    for (const check of checks) {
+      const response = await app.request(check.url, {
+        headers: { authorization: `Bearer ${masterKey}`, ...check.headers },
+      })
+      expect(response.status, check.url).toBe(check.status)
+      const body = (await response.json()) as Json
+      const validate = schemaOf(check.path, check.status)
+      expect(validate(body), `${check.url} ${JSON.stringify(validate.errors)}`).toBe(true)
+    }
+    const listed = (await (
+      await app.request('/v1/models', { headers: { authorization: `Bearer ${masterKey}` } })
+    ).json()) as { data: { id: string }[] }
+    for (const headers of [{}, anthropic]) {
+      const one = await app.request(`/v1/models/${listed.data[0].id}`, {
+        headers: { authorization: `Bearer ${masterKey}`, ...headers },
+      })
+      expect(one.status).toBe(200)
+      const validate = schemaOf('/v1/models/{id}', 200)
+      expect(validate(await one.json()), JSON.stringify(validate.errors)).toBe(true)
+    }
   })
 
   it('needs no key, like the page that loads it', async () => {

@@ -12,6 +12,7 @@ import { GatewayError, invalidRequest } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { withRouteRateLimitHeaders } from '../answer-with-rate-limit-headers.ts'
+import { anthropicErrorSchema } from '../anthropic/anthropic-schemas.ts'
 import { modelListSchema, modelSchema, openAIErrorSchema } from './openai-schemas.ts'
 
 type ListedModel = { id: string; created: number; ownedBy: string; displayName: string }
@@ -99,6 +100,36 @@ const anthropicPage = (c: Context<GatewayEnv>, models: ListedModel[]) => {
   }
 }
 
+/** Anthropic's model object (https://docs.claude.com/en/api/models). */
+const anthropicModelSchema = z
+  .looseObject({
+    type: z.enum(['model']),
+    id: z.string(),
+    display_name: z.string(),
+    created_at: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('AnthropicModel')
+
+const anthropicModelListSchema = z
+  .looseObject({
+    data: z.array(anthropicModelSchema),
+    has_more: z.boolean(),
+    first_id: z.string().nullable(),
+    last_id: z.string().nullable(),
+  })
+  .openapi('AnthropicModelList')
+
+/** The header that asks for Anthropic's shapes, answers and errors alike (`detect-dialect.ts`). */
+const dialectHeader = z.object({
+  'anthropic-version': z.string().optional().openapi({
+    description: "Sent by Anthropic's SDKs: the answer (and an error) comes in Anthropic's shape",
+    example: '2023-06-01',
+  }),
+})
+
+/** Errors in the dialect the request spoke. */
+const eitherError = z.union([openAIErrorSchema, anthropicErrorSchema])
+
 export const listModelsRoute = createRoute({
   method: 'get',
   path: '/v1/models',
@@ -106,14 +137,37 @@ export const listModelsRoute = createRoute({
   summary:
     'List aliases and every provider model (Anthropic list shape when `anthropic-version` is sent)',
   security: [{ bearerAuth: [] }],
+  request: {
+    headers: dialectHeader,
+    query: z.object({
+      limit: z.string().optional().openapi({
+        description: "Anthropic's shape only: models per page, 1 to 1000 (default 20)",
+      }),
+      after_id: z
+        .string()
+        .optional()
+        .openapi({ description: "Anthropic's shape only: the page after this id" }),
+      before_id: z
+        .string()
+        .optional()
+        .openapi({ description: "Anthropic's shape only: the page before this id" }),
+    }),
+  },
   responses: {
     200: {
-      description: 'The models',
-      content: { 'application/json': { schema: modelListSchema } },
+      description:
+        "The models: OpenAI's list, or with `anthropic-version` Anthropic's page (`has_more`, `first_id`, `last_id`)",
+      content: {
+        'application/json': { schema: z.union([modelListSchema, anthropicModelListSchema]) },
+      },
+    },
+    400: {
+      description: "An Anthropic page's `limit` out of range",
+      content: { 'application/json': { schema: eitherError } },
     },
     401: {
       description: 'Missing or invalid API key',
-      content: { 'application/json': { schema: openAIErrorSchema } },
+      content: { 'application/json': { schema: eitherError } },
     },
   },
 })
@@ -124,12 +178,21 @@ export const retrieveModelRoute = createRoute({
   tags: ['OpenAI', 'Anthropic'],
   summary: 'Retrieve one model; ids with `/` may be sent as `%2F` or literally',
   security: [{ bearerAuth: [] }],
-  request: { params: z.object({ id: z.string() }) },
+  request: { params: z.object({ id: z.string() }), headers: dialectHeader },
   responses: {
-    200: { description: 'The model', content: { 'application/json': { schema: modelSchema } } },
+    200: {
+      description: "The model, in Anthropic's shape with `anthropic-version`",
+      content: {
+        'application/json': { schema: z.union([modelSchema, anthropicModelSchema]) },
+      },
+    },
+    401: {
+      description: 'Missing or invalid API key',
+      content: { 'application/json': { schema: eitherError } },
+    },
     404: {
       description: 'Unknown model',
-      content: { 'application/json': { schema: openAIErrorSchema } },
+      content: { 'application/json': { schema: eitherError } },
     },
   },
 })
