@@ -674,8 +674,15 @@ describe('prompt cache: Responses API', () => {
       previous_response_id: id,
     })
     expect(next.status).toBe(200)
-    // The upstream never saw previous_response_id (the gateway expanded the chain), yet the answer echoes it.
+    // The upstream never saw previous_response_id (the gateway expanded the chain), yet the answer echoes it, and so
+    // does a retrieve of that response later, which its provider answers.
     expect(next.json().previous_response_id).toBe(id)
+    const retrievedNext = await fetch(`${server.url}/v1/responses/${String(next.json().id)}`, {
+      headers: { authorization: `Bearer ${masterKey}` },
+    })
+    expect(retrievedNext.status).toBe(200)
+    expect(retrievedNext.headers.get('x-gatehouse-provider')).toBe('openai')
+    expect(((await retrievedNext.json()) as Record<string, unknown>).previous_response_id).toBe(id)
     const streamedNext = await post('/v1/responses', {
       model: 'openai/gpt-4o-mini',
       input: 'and streamed?',

@@ -11,6 +11,7 @@ import type { Context } from 'hono'
 import type {
   AbortHandle,
   ChunkReader,
+  ForwardResponse,
   StoredObjectRequest,
   UpstreamResponse,
 } from '../../../providers/spec/provider-adapter.ts'
@@ -24,6 +25,7 @@ import type { Deps } from '../../deps.ts'
 import type { GatewayEnv } from '../../middleware/gateway-env.ts'
 import { takeRequestIdHeaders } from '../../middleware/request-context.ts'
 import { copyUpstreamHeaders } from '../../core/upstream-headers.ts'
+import { createEchoRewrite, echoIntoBody } from '../echo-forwarded.ts'
 
 /** The query parameters each call passes on (the API's own; anything else stays here). */
 export const storedQueryParameters = {
@@ -46,11 +48,15 @@ export const pickQuery = (url: string, allowed: readonly string[]): [string, str
 /** Reads a stream on the side, as it goes to the client (never throws, never delays it). */
 export type StreamObserver = { write(chunk: Uint8Array): void; end(): void }
 
+/** Rewrites what reaches the client, not what the observer reads (`ForwardResponse.createClientRewrite`). */
+type ClientRewrite = ReturnType<NonNullable<ForwardResponse['createClientRewrite']>>
+
 /** An upstream event stream handed to the client, its timers released when it ends or the client leaves. */
 const streamThrough = (
   reader: ChunkReader<Uint8Array>,
   release: () => void,
-  observer: StreamObserver | undefined
+  observer: StreamObserver | undefined,
+  rewrite: ClientRewrite | undefined
 ) =>
   new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -59,10 +65,13 @@ const streamThrough = (
         if (done) {
           release()
           observer?.end()
+          const rest = rewrite?.end()
+          if (rest !== undefined && rest.byteLength > 0) controller.enqueue(rest)
           controller.close()
         } else {
           observer?.write(value)
-          controller.enqueue(value)
+          const out = rewrite === undefined ? value : rewrite.push(value)
+          if (out.byteLength > 0) controller.enqueue(out)
         }
       } catch (error) {
         release()
@@ -82,6 +91,11 @@ export const proxyStoredResponse = async (options: {
   request: StoredObjectRequest
   /** Reads an event stream's chunks as they go to the client (a streamed retrieve). */
   observeStream?: StreamObserver
+  /**
+   * Fields the client's answer echoes where the upstream's has `null` (`echo-forwarded.ts`): a response forwarded
+   * with its chain expanded, whose upstream never saw the `previous_response_id` (2xx answers only).
+   */
+  echo?: Record<string, unknown>
 }): Promise<{
   status: number
   response: Response
@@ -90,6 +104,7 @@ export const proxyStoredResponse = async (options: {
 }> => {
   const { c, provider, request } = options
   const { adapter, config } = provider
+  let echo: Record<string, unknown> | undefined
   const { timeouts } = config
   const deadline = createDeadline({
     clock: options.deps.clock,
@@ -119,6 +134,7 @@ export const proxyStoredResponse = async (options: {
       (late) => void late.body.cancel().catch(() => {})
     )
     scope.firstByteReceived()
+    if (upstream.status >= 200 && upstream.status < 300) echo = options.echo
     const contentType = upstream.headers.get('content-type') ?? 'application/json'
     const headers = takeRequestIdHeaders(c)
     headers['content-type'] = contentType
@@ -130,7 +146,12 @@ export const proxyStoredResponse = async (options: {
       return {
         status: upstream.status,
         response: new Response(
-          streamThrough(bodyReader(upstream), release, options.observeStream),
+          streamThrough(
+            bodyReader(upstream),
+            release,
+            options.observeStream,
+            echo === undefined ? undefined : createEchoRewrite(echo)()
+          ),
           {
             status: upstream.status,
             headers,
@@ -138,7 +159,8 @@ export const proxyStoredResponse = async (options: {
         ),
       }
     }
-    const body = await scope.race(readResponseBytes(upstream))
+    const read = await scope.race(readResponseBytes(upstream))
+    const body = echo === undefined ? read : echoIntoBody(read, echo)
     return {
       status: upstream.status,
       response: new Response(body as Uint8Array<ArrayBuffer>, { status: upstream.status, headers }),

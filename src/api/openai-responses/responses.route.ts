@@ -66,6 +66,15 @@ export const createResponseRoute = createRoute({
 
 const idParams = z.object({ id: z.string().min(1) })
 
+/**
+ * What the answers about a forwarded response echo (`proxyStoredResponse`'s `echo`): the `previous_response_id` its
+ * create named, when the gateway expanded that chain and the upstream never saw the id (`stored-responses.ts`).
+ */
+const echoOf = (record: StoredResponse | null | undefined): Record<string, unknown> | undefined => {
+  const previous = record?.response.previous_response_id
+  return typeof previous === 'string' ? { previous_response_id: previous } : undefined
+}
+
 export const retrieveResponseRoute = createRoute({
   method: 'get',
   path: '/v1/responses/{id}',
@@ -252,14 +261,15 @@ export const registerResponses = (
     provider: ProviderEntry,
     request: Omit<StoredObjectRequest, 'operation' | 'query'>,
     allowed: readonly string[],
-    observeStream?: StreamObserver
+    options: { observeStream?: StreamObserver; record?: StoredResponse | null } = {}
   ) =>
     proxyStoredResponse({
       deps,
       c,
       provider,
       request: { ...request, operation: 'responses', query: pickQuery(c.req.url, allowed) },
-      observeStream,
+      observeStream: options.observeStream,
+      echo: echoOf(options.record),
     })
 
   /** Settles what a response the upstream answered about still owes, when the answer shows it finished; awaited. */
@@ -287,7 +297,7 @@ export const registerResponses = (
         found.provider,
         { method: 'GET', id },
         storedQueryParameters.retrieve,
-        observer
+        { observeStream: observer, record }
       )
       if (store === undefined || record === null || body === undefined || status !== 200)
         return response
@@ -317,7 +327,8 @@ export const registerResponses = (
         c,
         found.provider,
         { method: 'POST', id, part: 'cancel' },
-        storedQueryParameters.cancel
+        storedQueryParameters.cancel,
+        { record: found.record }
       )
       // Cancelled (or finished before): what it used so far is settled, partial usage included when reported.
       if (found.record?.pendingUsage !== undefined && body !== undefined && status === 200)
