@@ -26,6 +26,36 @@ const feed = (
 }
 
 describe('createOpenAIForwardTap', () => {
+  it('reads a large event sent in many chunks as it reads it whole, searching each chunk once', () => {
+    const content = 'x'.repeat(8 * 1024 * 1024)
+    const big = `data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`
+    const rest =
+      'data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n' +
+      'data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14}}\n\n' +
+      'data: [DONE]\n\n'
+    const whole = feed({ operation: 'chat-completions', stream: true }, big + rest)
+    const started = performance.now()
+    const chunked = feed({ operation: 'chat-completions', stream: true }, big + rest, 64 * 1024)
+    // Linear: a few milliseconds; searched again in every chunk, it took over a second.
+    expect(performance.now() - started).toBeLessThan(400)
+    expect(chunked).toEqual(whole)
+    expect(chunked.usage?.outputTokens).toBe(9)
+  })
+
+  it('sees an error member cut between two chunks, and a blank line cut between two', () => {
+    const tap = createOpenAIForwardTap({ operation: 'chat-completions', stream: true })
+    const bytes = (text: string) => new TextEncoder().encode(text)
+    tap.write(bytes('data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[]}\n'))
+    tap.write(bytes('\ndata: {"model":"m","choices":[],"pad":"'))
+    tap.write(bytes('aaaa", "err'))
+    expect(tap.inError!()).toBe(false)
+    tap.write(bytes('or":{"message":"Upstream failed"'))
+    expect(tap.inError!()).toBe(true)
+    tap.write(bytes('}}\n'))
+    tap.write(bytes('\n'))
+    expect(tap.end!()).toEqual({ kind: 'error', error: { message: 'Upstream failed' } })
+  })
+
   it('reads model and usage from the trailing usage chunk of a stream split at awkward boundaries', () => {
     for (const size of [1, 3, 17, 4096]) {
       expect(feed({ operation: 'chat-completions', stream: true }, chatTextSse, size)).toEqual({

@@ -234,6 +234,23 @@ describe('the hand-written rewrite', () => {
 })
 
 describe('an event that never ends', () => {
+  it('rewrites a large event sent in many chunks as it rewrites it whole, searching and copying each chunk once', () => {
+    const content = 'x'.repeat(8 * 1024 * 1024)
+    const text =
+      `data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}],"usage":null}\n\n` +
+      'data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n' +
+      'data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14}}\n\n' +
+      'data: [DONE]\n\n'
+    const whole = run(text, text.length)
+    const started = performance.now()
+    const chunked = run(text, 64 * 1024)
+    // Linear: tens of milliseconds; joined and searched again at every chunk, it took over a second.
+    expect(performance.now() - started).toBeLessThan(400)
+    expect(chunked).toBe(whole)
+    expect(chunked).not.toContain('"usage"')
+    expect(chunked).toContain(content)
+  })
+
   it('is sent on once it passes the parser bound, not held without limit', () => {
     const stripper = createUsageStripper()
     const piece = new TextEncoder().encode('x'.repeat(1024 * 1024))
