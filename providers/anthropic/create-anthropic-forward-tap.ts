@@ -6,7 +6,7 @@
  * JSON bodies are buffered up to 8 MiB and parsed at the end. Every parse is guarded: a tap never throws.
  * A stream's output is also estimated from the text of its deltas (`outputTokensSeen`), for when that usage never came.
  */
-import { estimateTextTokens } from '../shared/estimate-text-tokens.ts'
+import { TextWeigher } from '../shared/estimate-text-tokens.ts'
 import { createJsonTap } from '../shared/create-json-tap.ts'
 import { readJsonMember } from '../shared/read-json-member.ts'
 import { SseParser, type SseEvent } from '../shared/parse-sse.ts'
@@ -47,12 +47,6 @@ const deltaText = (data: string): string | undefined => {
   return undefined
 }
 
-/**
- * Text is weighed (`estimateTextTokens`) a few hundred characters at a time rather than delta by delta: each weighing
- * rounds up, and a delta of a few characters would count a token for a fraction of one.
- */
-const weighEvery = 256
-
 const createStreamTap = (): ForwardTap => {
   const parser = new SseParser()
   let usage: AnthropicUsage | null = null
@@ -61,21 +55,12 @@ const createStreamTap = (): ForwardTap => {
   let stopped = false
   /** A `message_delta` brought usage: the output count is the upstream's, not `message_start`'s placeholder. */
   let delivered = false
-  /**
-   * For `outputTokensSeen`: the tokens of the delta text weighed so far, and the text not weighed yet. Anthropic sends
-   * several tokens a delta, so the text is weighed rather than the deltas counted.
-   */
-  let weighed = 0
-  let unweighed = ''
+  /** For `outputTokensSeen`: Anthropic sends several tokens a delta, so the text is weighed, not the deltas counted. */
+  const weigher = new TextWeigher()
   const read = (event: SseEvent): void => {
     if (event.event === 'content_block_delta') {
       const text = deltaText(event.data)
-      if (text === undefined) return
-      unweighed += text
-      if (unweighed.length >= weighEvery) {
-        weighed += estimateTextTokens(unweighed)
-        unweighed = ''
-      }
+      if (text !== undefined) weigher.add(text)
     } else if (event.event === 'message_stop') stopped = true
     else if (event.event === 'message_start') {
       const parsed = anthropicMessageStartSchema.safeParse(parseJson(event.data))
@@ -121,7 +106,7 @@ const createStreamTap = (): ForwardTap => {
         usage: converted === null || delivered ? converted : { ...converted, outputTokens: null },
         model,
         ...(error ? { error } : {}),
-        outputTokensSeen: weighed + estimateTextTokens(unweighed),
+        outputTokensSeen: weigher.total(),
       }
     },
   }

@@ -25,3 +25,26 @@ export const estimateTextTokens = (text: string): number => {
   }
   return Math.ceil(quarters / 4)
 }
+
+/**
+ * Weighs a stream's generated text as it passes, for an estimate of its output tokens: the text is weighed a few
+ * hundred characters at a time rather than delta by delta, since each weighing rounds up and a delta of one token
+ * (` word`, five characters) would weigh two.
+ */
+export class TextWeigher {
+  #weighed = 0
+  #unweighed = ''
+
+  add(text: string): void {
+    this.#unweighed += text
+    if (this.#unweighed.length >= 256) {
+      this.#weighed += estimateTextTokens(this.#unweighed)
+      this.#unweighed = ''
+    }
+  }
+
+  /** The tokens of everything added so far. */
+  total(): number {
+    return this.#weighed + estimateTextTokens(this.#unweighed)
+  }
+}

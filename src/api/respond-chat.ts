@@ -17,7 +17,7 @@ import {
   type SecretMasker,
 } from '../../providers/shared/redact-secrets.ts'
 import type { ChatOutcome, ServedBy } from '../core/chat-call.ts'
-import { estimateTextTokens } from '../core/estimate-tokens.ts'
+import { TextWeigher } from '../../providers/shared/estimate-text-tokens.ts'
 import { GatewayError } from '../core/errors.ts'
 import { clientClosedError } from '../core/deadline.ts'
 import { isProviderError } from '../../providers/spec/provider-error.ts'
@@ -449,12 +449,6 @@ type WatchChunksOptions = {
   onEnd: (end: StreamEnd) => void
 }
 
-/**
- * A converted stream's generated text is weighed (`estimateTextTokens`) a few hundred characters at a time rather than
- * chunk by chunk: each weighing rounds up, and a delta of one token (` word`, five characters) would weigh two.
- */
-const weighEvery = 256
-
 /** What a watch learns from each chunk (`see`), reported once when the stream ends (`end`). */
 const createChunkWatch = (options: WatchChunksOptions) => {
   const { onEnd, onChunk } = options
@@ -462,20 +456,12 @@ const createChunkWatch = (options: WatchChunksOptions) => {
   let usage: Usage | null = null
   let model: string | null = null
   let ended = false
-  /** For `outputTokensSeen`: the tokens of the generated text weighed so far, and the text not weighed yet. */
-  let weighed = 0
-  let unweighed = ''
-  const weigh = (text: string): void => {
-    unweighed += text
-    if (unweighed.length >= weighEvery) {
-      weighed += estimateTextTokens(unweighed)
-      unweighed = ''
-    }
-  }
+  /** For `outputTokensSeen`: the generated text, weighed. */
+  const weigher = new TextWeigher()
   return {
     see(value: ChatChunk): void {
-      if (value.type === 'text-delta' || value.type === 'reasoning-delta') weigh(value.delta)
-      else if (value.type === 'tool-call-delta') weigh(value.argumentsDelta)
+      if (value.type === 'text-delta' || value.type === 'reasoning-delta') weigher.add(value.delta)
+      else if (value.type === 'tool-call-delta') weigher.add(value.argumentsDelta)
       else if (value.type === 'usage') usage = value.usage
       else if (value.type === 'start') {
         model = value.model
@@ -492,7 +478,7 @@ const createChunkWatch = (options: WatchChunksOptions) => {
         model,
         error,
         answer: error === null && assembler !== null ? assembler.finish() : null,
-        outputTokensSeen: weighed + estimateTextTokens(unweighed),
+        outputTokensSeen: weigher.total(),
       })
     },
   }

@@ -51,6 +51,20 @@ const appliedVersions = async (database: SqlDatabase): Promise<string[]> => {
   return rows.map((row) => row.name)
 }
 
+/** A Migrator over the shipped migrations, to go to (and back to) a given version. */
+const shippedMigrator = (database: SqlDatabase): Migrator =>
+  new Migrator({
+    db: database.db,
+    migrationTableName,
+    migrationLockTableName,
+    provider: { getMigrations: async () => sqlMigrations(database.dialect) },
+  })
+
+const columnNames = async (database: SqlDatabase, table: string): Promise<string[]> =>
+  (await database.db.introspection.getTables())
+    .find((candidate) => candidate.name === table)!
+    .columns.map((column) => column.name)
+
 const tableNames = async (database: SqlDatabase): Promise<string[]> =>
   (await database.db.introspection.getTables({ withInternalKyselyTables: true }))
     .map((table) => table.name)
@@ -110,12 +124,7 @@ defineStoreContract<EmptyDatabase>({
 
     it('adds the prompt cache columns to a usage history written before them, which reads as no hit', async () => {
       const database = getDatabase().open()
-      const migrator = new Migrator({
-        db: database.db,
-        migrationTableName,
-        migrationLockTableName,
-        provider: { getMigrations: async () => sqlMigrations(database.dialect) },
-      })
+      const migrator = shippedMigrator(database)
       expect((await migrator.migrateTo('0004_background_usage')).error).toBeUndefined()
       // What the gateway wrote at that version: an event and its hourly and daily roll-ups.
       const time = Date.UTC(2026, 2, 1, 10)
@@ -216,10 +225,7 @@ defineStoreContract<EmptyDatabase>({
 
       // And it can be taken back: the columns go, the history stays.
       expect((await migrator.migrateTo('0004_background_usage')).error).toBeUndefined()
-      const columns = async (table: string): Promise<string[]> =>
-        (await database.db.introspection.getTables())
-          .find((candidate) => candidate.name === table)!
-          .columns.map((column) => column.name)
+      const columns = (table: string) => columnNames(database, table)
       expect(await columns('usage_events')).not.toContain('cache')
       expect(await columns('usage_daily')).not.toContain('cache_hits')
       expect(await database.db.selectFrom('usage_events').select('id').execute()).toHaveLength(3)
@@ -227,12 +233,7 @@ defineStoreContract<EmptyDatabase>({
 
     it('adds the estimated-usage columns to a usage history written before them, which reads as reported', async () => {
       const database = getDatabase().open()
-      const migrator = new Migrator({
-        db: database.db,
-        migrationTableName,
-        migrationLockTableName,
-        provider: { getMigrations: async () => sqlMigrations(database.dialect) },
-      })
+      const migrator = shippedMigrator(database)
       expect((await migrator.migrateTo('0006_model_activations')).error).toBeUndefined()
       const time = Date.UTC(2026, 2, 1, 10)
       const day = Date.UTC(2026, 2, 1)
@@ -327,10 +328,7 @@ defineStoreContract<EmptyDatabase>({
 
       // And it can be taken back: the columns go, the history stays.
       expect((await migrator.migrateTo('0006_model_activations')).error).toBeUndefined()
-      const columns = async (table: string): Promise<string[]> =>
-        (await database.db.introspection.getTables())
-          .find((candidate) => candidate.name === table)!
-          .columns.map((column) => column.name)
+      const columns = (table: string) => columnNames(database, table)
       expect(await columns('usage_events')).not.toContain('estimated')
       expect(await columns('usage_hourly')).not.toContain('estimated_requests')
       expect(await columns('usage_daily')).not.toContain('estimated_cost_micro_usd')
