@@ -294,7 +294,23 @@ describe('createOpenAIForwardTap', () => {
     })
   })
 
-  it('gives up on usage rather than hold a body larger than its cap', () => {
+  it('reads a body larger than its cap from its ends, holding only them, in one piece or many', () => {
+    const vector = `[${Array.from({ length: 1536 }, (_, index) => (index % 7) / 7 - 0.5).join(',')}]`
+    const data = Array.from(
+      { length: Math.ceil(maxTappedJsonBytes / vector.length) + 10 },
+      (_, index) => `{"object":"embedding","index":${index},"embedding":${vector}}`
+    ).join(',')
+    const body = `{"object":"list","data":[${data}],"model":"text-embedding-3-small","usage":{"prompt_tokens":4200,"total_tokens":4200}}`
+    expect(body.length).toBeGreaterThan(maxTappedJsonBytes)
+    const expected = {
+      model: 'text-embedding-3-small',
+      usage: expect.objectContaining({ inputTokens: 4200, outputTokens: null }),
+    }
+    for (const size of [body.length, 1024 * 1024, 65_536, 1_000])
+      expect(feed({ operation: 'embeddings', stream: false }, body, size)).toEqual(expected)
+  })
+
+  it('gives up on usage, rather than parse whole a body larger than its cap, when its ends do not hold it', () => {
     const tap = createOpenAIForwardTap({ operation: 'embeddings', stream: false })
     const head = new TextEncoder().encode('{"usage":{"prompt_tokens":1},"data":[')
     tap.write(head)
