@@ -26,10 +26,10 @@ export type JsonTapReaders = {
 
 /**
  * The side parser of a non-streamed forwarded body, shared by the dialects: collects the bytes (up to
- * `maxTappedJsonBytes`, past which only its ends) and reads them at `finish()`. A dialect's `readers` go first: `bytes` reads a small body by
- * walking its bytes rather than building it as objects, and `ends` reads a large one from its ends, so that a 250 KB
- * embeddings answer is not parsed whole to count its tokens; when they answer `undefined` (or there are none),
- * `summarize` reads the body parsed whole. Never throws.
+ * `maxTappedJsonBytes`, past which only its ends) and reads them at `finish()`. A dialect's `readers` go first:
+ * `bytes` reads a small body by walking its bytes rather than building it as objects, and `ends` reads a large one
+ * from its ends, so that a 250 KB embeddings answer is not parsed whole to count its tokens; when they answer
+ * `undefined` (or there are none), `summarize` reads the body parsed whole. Never throws.
  */
 export const createJsonTap = (
   summarize: (value: unknown) => ForwardSummary,

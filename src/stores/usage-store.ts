@@ -156,8 +156,8 @@ export interface UsageStore {
   /** Rows ordered by bucket, then by the grouped dimensions; read from the roll-ups, never from raw events. */
   summarize(query: UsageQuery): Promise<UsageRow[]>
   /**
-   * Integer micro-USD of known or estimated cost since `since` (epoch ms, a budget period's start, rounded down to the hour),
-   * future-dated events included: what a budget has spent.
+   * Integer micro-USD of known or estimated cost since `since` (epoch ms, a budget period's start, rounded down to
+   * the hour), future-dated events included: what a budget has spent.
    */
   spent(scope: SpendScope, since: number): Promise<number>
   /**
