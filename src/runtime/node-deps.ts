@@ -36,6 +36,7 @@ import { openNodeStores } from './open-node-stores.ts'
 import { startModelVersionSync } from './start-model-version-sync.ts'
 import { createNodeTransport, type NodeTransport } from './node-transport.ts'
 import { StartupError } from './startup-error.ts'
+import { waitAtMost } from './wait-at-most.ts'
 import { providerSecrets, rememberSecrets } from '../../providers/shared/redact-secrets.ts'
 
 export type NodeDepsOptions = {
@@ -69,6 +70,9 @@ export type NodeDeps = {
 }
 
 const noop = (): void => {}
+
+/** How long a budget counter's seed waits at most for the usage sink's flush (`flushBeforeSeeding`). */
+const seedFlushMs = 1_000
 
 /**
  * How long a tenant key that passed is remembered without Redis (`createTenantKeyAuthenticator`'s `cacheTtlMs`): the
@@ -204,15 +208,19 @@ export const buildNodeDeps = async (options: NodeDepsOptions): Promise<NodeDeps>
     { database: opened.databaseLocation, limits: opened.shared ? 'redis' : 'in-process' },
     'stores open'
   )
+  const storeSink = createStoreUsageSink({
+    store: opened.usageWriter,
+    clock: systemClock,
+    logger,
+    batchSize: config.usage.batchSize,
+    flushIntervalMs: config.usage.flushIntervalMs,
+    maxBuffered: config.usage.maxBuffered,
+  })
+  // A budget counter seeded from the store counts what this process has settled but not written yet; a store that
+  // does not answer holds the seed (a request's admission) for a second at most.
+  opened.flushBeforeSeeding(() => waitAtMost(storeSink.flush(), seedFlushMs))
   const usage = fanOutUsageSinks([
-    createStoreUsageSink({
-      store: opened.usageWriter,
-      clock: systemClock,
-      logger,
-      batchSize: config.usage.batchSize,
-      flushIntervalMs: config.usage.flushIntervalMs,
-      maxBuffered: config.usage.maxBuffered,
-    }),
+    storeSink,
     // The store keeps every event; a log line per request besides is the operator's choice (`usage.log`).
     ...(config.usage.log === true ? [createLogUsageSink({ logger, defer })] : []),
   ])

@@ -49,6 +49,13 @@ export type NodeStores = {
   databaseLocation: string
   /** Whether limits are shared through Redis (several processes) or kept in this process. */
   shared: boolean
+  /**
+   * Sets what runs before a budget counter is seeded from the usage store: the usage sink's flush, so that the charges
+   * this process settled but has not written yet are in the sum it reads. A counter is seeded when it is missing (a
+   * new period, a restart, Redis losing it); the sink writes every `usage.flushIntervalMs`, and a seed read before that
+   * would miss them, and let the key spend them again.
+   */
+  flushBeforeSeeding(flush: () => Promise<unknown>): void
 }
 
 export const openNodeStores = async (options: {
@@ -63,11 +70,17 @@ export const openNodeStores = async (options: {
   const usage = createSqlUsageStore({ database })
   const responses = createSqlResponseStore({ database, clock })
   const modelVersions = createSqlModelVersionStore({ database })
-  const loadSpent: SpentLoader = (query) =>
-    usage.spent(
+  let flushBeforeSeeding: () => Promise<unknown> = async () => {}
+  const loadSpent: SpentLoader = async (query) => {
+    await flushBeforeSeeding()
+    return usage.spent(
       query.scope === 'tenant' ? { tenantId: query.id } : { keyId: query.id },
       query.start ?? 0
     )
+  }
+  const setFlushBeforeSeeding = (flush: () => Promise<unknown>): void => {
+    flushBeforeSeeding = flush
+  }
   const databaseClosable: Closable = { name: 'database', close: () => database.close() }
   const threaded =
     database.dialect === 'sqlite'
@@ -113,6 +126,7 @@ export const openNodeStores = async (options: {
       closables: [{ name: 'revocation feed', close: () => revocations.close() }, ...sqlClosables],
       databaseLocation: database.location,
       shared: false,
+      flushBeforeSeeding: setFlushBeforeSeeding,
     }
   }
 
@@ -201,5 +215,6 @@ export const openNodeStores = async (options: {
     ],
     databaseLocation: database.location,
     shared: true,
+    flushBeforeSeeding: setFlushBeforeSeeding,
   }
 }
