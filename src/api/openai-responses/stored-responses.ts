@@ -339,7 +339,7 @@ export const prepareStoredResponses =
           object: heldUpstream,
           // Each item names its provider: an `item_reference` to it pins the call there too.
           output: heldItems(stored.itemIds, provider),
-          // A chain the gateway expanded: the upstream never saw the id, so its retrieve is echoed this one too.
+          // A chain the gateway expanded: the upstream never saw the id, so the answers about it echo the id too.
           ...(echo === undefined ? {} : echo),
         },
         input: [],
