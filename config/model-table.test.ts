@@ -19,6 +19,19 @@ describe('modelMaxOutputTokens', () => {
     ['claude-opus-4-7', 64_000],
     ['claude-haiku-4-5-20251001', 64_000],
     ['claude-3-5-sonnet-v2@20241022', 8192],
+    ['claude-opus-4-6', 128_000],
+    ['claude-opus-4-8', 128_000],
+    ['claude-sonnet-4-6', 128_000],
+    ['claude-opus-5', 128_000],
+    ['claude-opus-5-5', 128_000],
+    ['claude-opus-5-5-20260922', 128_000],
+    ['claude-sonnet-5', 128_000],
+    ['claude-sonnet-5-5', 128_000],
+    ['claude-haiku-5-5', 128_000],
+    ['claude-fable-5', 128_000],
+    ['claude-fable-5-1', 128_000],
+    ['claude-fable-5-1@20260901', 128_000],
+    ['claude-mythos-5', 128_000],
   ])('%s → %d', (model, expected) => {
     expect(modelMaxOutputTokens(model)).toBe(expected)
   })
@@ -32,6 +45,11 @@ describe('modelMaxOutputTokens', () => {
     expect(modelMaxOutputTokens('gpt-4o-mini')).toBeUndefined()
     expect(modelMaxOutputTokens('claude-instant-1.2')).toBeUndefined()
     expect(modelMaxOutputTokens('claude-3-5-sonnet-extra')).toBeUndefined()
+    // A version not yet listed is unknown, not its neighbour's limit.
+    expect(modelMaxOutputTokens('claude-opus-4-10')).toBeUndefined()
+    expect(modelMaxOutputTokens('claude-sonnet-4-7')).toBeUndefined()
+    expect(modelMaxOutputTokens('claude-fable-5-2')).toBeUndefined()
+    expect(modelMaxOutputTokens('claude-sonnet-5-6')).toBeUndefined()
     expect(modelMaxOutputTokens('')).toBeUndefined()
   })
 })

@@ -2,7 +2,8 @@ import type { ReasoningControl } from '../providers/spec/chat-types.ts'
 
 /**
  * Largest output (`max_tokens`) each Claude model family accepts, from Anthropic's models overview
- * (https://docs.claude.com/en/docs/about-claude/models/overview). Used only to fill Anthropic's required
+ * (https://docs.claude.com/en/docs/about-claude/models/overview,
+ * now https://platform.claude.com/docs/en/models). Used only to fill Anthropic's required
  * `max_tokens` when an OpenAI-shaped client sent none (the one default the gateway injects; config
  * `models.<name>.maxOutputTokens` overrides it). Unknown models return `undefined`: better no guess than a wrong one.
  */
@@ -12,10 +13,22 @@ const claudeModelLimits: readonly ModelLimit[] = [
   { pattern: /^claude-3-(haiku|sonnet|opus)$/, maxOutputTokens: 4096 },
   { pattern: /^claude-3-5-(sonnet|haiku)$/, maxOutputTokens: 8192 },
   { pattern: /^claude-3-7-sonnet$/, maxOutputTokens: 64_000 },
-  { pattern: /^claude-sonnet-4(-\d+)?$/, maxOutputTokens: 64_000 },
+  { pattern: /^claude-sonnet-4(-[05])?$/, maxOutputTokens: 64_000 },
   { pattern: /^claude-opus-4(-[01])?$/, maxOutputTokens: 32_000 },
-  { pattern: /^claude-opus-4-([5-9]|\d{2,})$/, maxOutputTokens: 64_000 },
-  { pattern: /^claude-haiku-4(-\d+)?$/, maxOutputTokens: 64_000 },
+  // Opus 4.7: 128K per Google Cloud's and Bedrock's model cards, not yet confirmed on Anthropic's own page.
+  { pattern: /^claude-opus-4-[57]$/, maxOutputTokens: 64_000 },
+  { pattern: /^claude-haiku-4(-5)?$/, maxOutputTokens: 64_000 },
+  /*
+   * 128K: each model's page, https://platform.claude.com/docs/en/models/<model>/overview ("Max output"), for Opus
+   * 4.6 and 4.8, Sonnet 4.6, Opus 5 and 5.5, Sonnet 5 and 5.5, Haiku 5.5, Fable 5 and 5.1, and Mythos 5 (which
+   * "shares Claude Fable 5's specifications"). Exact versions only: a later one is unknown until listed.
+   */
+  { pattern: /^claude-opus-4-[68]$/, maxOutputTokens: 128_000 },
+  { pattern: /^claude-sonnet-4-6$/, maxOutputTokens: 128_000 },
+  { pattern: /^claude-(opus|sonnet)-5(-5)?$/, maxOutputTokens: 128_000 },
+  { pattern: /^claude-haiku-5-5$/, maxOutputTokens: 128_000 },
+  { pattern: /^claude-fable-5(-1)?$/, maxOutputTokens: 128_000 },
+  { pattern: /^claude-mythos-5$/, maxOutputTokens: 128_000 },
 ]
 
 /**

@@ -23,6 +23,8 @@ describe('modelFamily', () => {
     ['claude-3-5-haiku-latest', 'claude-3-5-haiku'],
     ['claude-3-5-haiku@20241022', 'claude-3-5-haiku'],
     ['claude-3-7-sonnet-20250219-v1:0', 'claude-3-7-sonnet'],
+    ['claude-opus-5-5-20260922', 'claude-opus-5-5'],
+    ['claude-haiku-5-5@20261007', 'claude-haiku-5-5'],
     ['GPT-4o', 'gpt-4o'],
     ['o1-mini', 'o1-mini'],
   ])('%s → %s', (model, family) => {
@@ -75,6 +77,20 @@ describe('the shipped defaults', () => {
     ['claude-opus-4-1-20250805', 15, 75],
     ['claude-opus-4-5-20251101', 5, 25],
     ['claude-haiku-4-5-20251001', 1, 5],
+    ['claude-opus-4-6', 5, 25],
+    ['claude-opus-4-7', 5, 25],
+    ['claude-opus-4-8', 5, 25],
+    ['claude-opus-5', 5, 25],
+    ['claude-opus-5-5', 4, 20],
+    ['claude-opus-5-5-20260922', 4, 20],
+    ['claude-sonnet-4-6', 3, 15],
+    ['claude-sonnet-5', 2, 10],
+    ['claude-sonnet-5-5', 2, 10],
+    ['claude-haiku-5-5', 0.1, 0.5],
+    ['claude-fable-5', 10, 50],
+    ['claude-fable-5-1', 10, 50],
+    ['claude-mythos-5', 10, 50],
+    ['claude-mythos-5-1@20260901', 10, 50],
   ])('anthropic %s: $%d in, $%d out', (model, input, output) => {
     expect(table.priceFor('anthropic', model)).toMatchObject({ input, output })
   })
@@ -89,6 +105,52 @@ describe('the shipped defaults', () => {
     })
   })
 
+  it('carry the Claude 5 cache rates that depart from 0.1 × input', () => {
+    expect(table.priceFor('anthropic', 'claude-opus-5-5')).toEqual({
+      input: 4,
+      cacheWrite: 5,
+      cacheWrite1h: 8,
+      cachedInput: 0.2,
+      output: 20,
+    })
+    expect(table.priceFor('anthropic', 'claude-fable-5-1')?.cachedInput).toBe(0.25)
+    expect(table.priceFor('anthropic', 'claude-fable-5')?.cachedInput).toBe(1)
+    // Unconfirmed officially, so left unpriced rather than guessed.
+    expect(table.priceFor('anthropic', 'claude-sonnet-5-5')).not.toHaveProperty('cachedInput')
+    expect(table.priceFor('anthropic', 'claude-sonnet-4-6')).toEqual({
+      input: 3,
+      cacheWrite: 3.75,
+      cacheWrite1h: 6,
+      cachedInput: 0.3,
+      output: 15,
+    })
+  })
+
+  it('bill Haiku 5.5 by prompt length: over 100K tokens, the whole request costs more', () => {
+    expect(table.priceFor('anthropic', 'claude-haiku-5-5')).toEqual({
+      input: 0.1,
+      cacheWrite: 0.125,
+      cacheWrite1h: 0.2,
+      output: 0.5,
+      longContext: {
+        aboveInputTokens: 100_000,
+        input: 0.5,
+        cacheWrite: 0.625,
+        cacheWrite1h: 1,
+        output: 2.5,
+      },
+    })
+  })
+
+  it('do not price a Claude version by its neighbour', () => {
+    expect(table.priceFor('anthropic', 'claude-opus-4-10')).toBeNull()
+    expect(table.priceFor('anthropic', 'claude-opus-4-9')).toBeNull()
+    expect(table.priceFor('anthropic', 'claude-sonnet-5-6')).toBeNull()
+    expect(table.priceFor('anthropic', 'claude-opus-5-5-extra')).toBeNull()
+    expect(table.priceFor('anthropic', 'claude-sonnet-5')?.cachedInput).toBe(0.2)
+    expect(table.priceFor('anthropic', 'claude-fable-5-2')).toBeNull()
+  })
+
   it('do not confuse Opus 4 with Opus 4.5, or o1 with o1-mini', () => {
     expect(table.priceFor('anthropic', 'claude-opus-4')?.input).toBe(15)
     expect(table.priceFor('anthropic', 'claude-opus-4-5')?.input).toBe(5)
@@ -98,7 +160,7 @@ describe('the shipped defaults', () => {
   it('know nothing of other models', () => {
     expect(table.priceFor('openai', 'gpt-5-chat-latest')).toBeNull()
     expect(table.priceFor('openai', 'gpt-4o-realtime-preview')).toBeNull()
-    expect(table.priceFor('anthropic', 'claude-sonnet-4-6')).toBeNull()
+    expect(table.priceFor('anthropic', 'claude-haiku-5')).toBeNull()
     expect(table.priceFor('anthropic', 'claude-3-5-sonnet-20241022')).toBeNull()
   })
 

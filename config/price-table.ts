@@ -150,9 +150,47 @@ const claudeSonnet4: ModelPrice = {
 /**
  * Anthropic: https://platform.claude.com/docs/en/docs/about-claude/pricing ("Model pricing": base input, 5-minute
  * and 1-hour cache writes, cache hits, output). Ids: https://platform.claude.com/docs/en/about-claude/models/overview.
+ * Keyed by exact family (`claude-opus-4-6`, never a pattern): an id not listed here (`claude-opus-4-10`) has no
+ * price rather than a neighbour's.
  */
+const claudeOpus45: ModelPrice = {
+  input: 5,
+  cacheWrite: 6.25,
+  cacheWrite1h: 10,
+  cachedInput: 0.5,
+  output: 25,
+}
+
+/**
+ * Claude Fable 5 and Mythos 5 (limited availability; "shares Claude Fable 5's specifications and pricing",
+ * https://platform.claude.com/docs/en/models/fable-5/overview), from the pricing page's "Model pricing" table.
+ */
+const claudeFable5: ModelPrice = {
+  input: 10,
+  cacheWrite: 12.5,
+  cacheWrite1h: 20,
+  cachedInput: 1,
+  output: 50,
+}
+
+/** Claude Fable 5.1 and Mythos 5.1: Fable 5's rates with cache hits at a quarter (pricing page, "Model pricing"). */
+const claudeFable51: ModelPrice = { ...claudeFable5, cachedInput: 0.25 }
+
 const anthropicPrices: Record<string, ModelPrice> = {
-  'claude-opus-4-5': { input: 5, cacheWrite: 6.25, cacheWrite1h: 10, cachedInput: 0.5, output: 25 },
+  // Fable and Mythos: https://platform.claude.com/docs/en/about-claude/pricing ("Model pricing"), and
+  // https://platform.claude.com/docs/en/models/fable-5-1/overview.
+  'claude-fable-5-1': claudeFable51,
+  'claude-mythos-5-1': claudeFable51,
+  'claude-fable-5': claudeFable5,
+  'claude-mythos-5': claudeFable5,
+  // Opus 5.5: https://platform.claude.com/docs/zh-CN/models/opus-5-5/overview ("Pricing"): cache hits at 0.05 × input.
+  'claude-opus-5-5': { input: 4, cacheWrite: 5, cacheWrite1h: 8, cachedInput: 0.2, output: 20 },
+  // Opus 4.5 to Opus 5: pricing page ("Model pricing") and https://platform.claude.com/docs/en/models/opus-5/overview.
+  'claude-opus-5': claudeOpus45,
+  'claude-opus-4-8': claudeOpus45,
+  'claude-opus-4-7': claudeOpus45,
+  'claude-opus-4-6': claudeOpus45,
+  'claude-opus-4-5': claudeOpus45,
   'claude-opus-4-1': {
     input: 15,
     cacheWrite: 18.75,
@@ -168,6 +206,26 @@ const anthropicPrices: Record<string, ModelPrice> = {
     cachedInput: 1.5,
     output: 75,
   },
+  /*
+   * Sonnet 5.5: https://platform.claude.com/docs/zh-CN/models/sonnet-5-5/overview ("Pricing"). No cache-hit rate:
+   * that page (from before Haiku 5.5's release) says $0.20, and a cut to $0.10 from 2026-10-07 is reported, but no
+   * newer official page was found to confirm either, so a request that reads the cache gets an unknown cost.
+   */
+  'claude-sonnet-5-5': { input: 2, cacheWrite: 2.5, cacheWrite1h: 4, output: 10 },
+  // Sonnet 5: https://platform.claude.com/docs/zh-CN/models/sonnet-5/overview ("Pricing").
+  'claude-sonnet-5': { input: 2, cacheWrite: 2.5, cacheWrite1h: 4, cachedInput: 0.2, output: 10 },
+  /*
+   * Sonnet 4.6: the pricing page's "Model pricing" row (https://platform.claude.com/docs/en/docs/about-claude/pricing)
+   * and https://platform.claude.com/docs/en/models/sonnet-4-6/overview. No long-context tier: none is stated for it
+   * on those pages (Sonnet 4 and 4.5 keep theirs, above).
+   */
+  'claude-sonnet-4-6': {
+    input: 3,
+    cacheWrite: 3.75,
+    cacheWrite1h: 6,
+    cachedInput: 0.3,
+    output: 15,
+  },
   'claude-sonnet-4-5': claudeSonnet4,
   'claude-sonnet-4': claudeSonnet4,
   'claude-sonnet-4-0': claudeSonnet4,
@@ -177,6 +235,19 @@ const anthropicPrices: Record<string, ModelPrice> = {
     cacheWrite1h: 6,
     cachedInput: 0.3,
     output: 15,
+  },
+  /*
+   * Haiku 5.5: https://platform.claude.com/docs/en/models/haiku-5-5/overview ("Pricing"), priced by prompt length:
+   * every rate is given "for prompts up to 100,000 tokens" and "for prompts over 100,000 tokens", output included,
+   * so a longer prompt bills the whole request at the second rates. The 1-hour write over 100K is filled in by the
+   * cache multipliers (2 × $0.50); cache hits are left unpriced, their rate not being legible on the official page.
+   */
+  'claude-haiku-5-5': {
+    input: 0.1,
+    cacheWrite: 0.125,
+    cacheWrite1h: 0.2,
+    output: 0.5,
+    longContext: { aboveInputTokens: 100_000, input: 0.5, cacheWrite: 0.625, output: 2.5 },
   },
   'claude-haiku-4-5': { input: 1, cacheWrite: 1.25, cacheWrite1h: 2, cachedInput: 0.1, output: 5 },
   'claude-3-5-haiku': {
