@@ -48,6 +48,11 @@ export type ProviderErrorOptions = {
    * chunk): `status` is what the error's type stands for, not a status the upstream sent.
    */
   inStream?: boolean
+  /**
+   * The request never reached the upstream (a connect timeout): the provider cannot have billed it. Unknown (`false`)
+   * for other timeouts and aborts, which may cut a request the upstream was working on.
+   */
+  unsent?: boolean
   cause?: unknown
 }
 
@@ -68,6 +73,7 @@ export class ProviderError extends Error {
   readonly detail: string | undefined
   readonly headers: HeaderReader | null
   readonly inStream: boolean
+  readonly unsent: boolean
 
   constructor(options: ProviderErrorOptions) {
     super(options.message, { cause: options.cause })
@@ -86,6 +92,7 @@ export class ProviderError extends Error {
     this.detail = options.detail
     this.headers = options.headers ?? null
     this.inStream = options.inStream === true
+    this.unsent = options.unsent === true
   }
 }
 

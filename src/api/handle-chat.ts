@@ -360,6 +360,24 @@ const unstreamed = (body: Record<string, unknown>): Record<string, unknown> => {
   return { ...rest, stream: false }
 }
 
+/** A cut call's usage (`GatewayError.cutAttempt`): its estimated input, nothing cached, no output counted. */
+const cutUsage = (inputTokens: number | null): Usage => ({
+  inputTokens,
+  outputTokens: 0,
+  cachedInputTokens: 0,
+  cacheWriteInputTokens: 0,
+  reasoningTokens: null,
+})
+
+/** The request's input estimate, or `null` if the estimate itself fails: an error path must not throw another. */
+const estimateInputSafely = (estimate: () => number): number | null => {
+  try {
+    return estimate()
+  } catch {
+    return null
+  }
+}
+
 /** A cache hit's tokens: none went upstream. */
 const noTokens = (): Usage => ({
   inputTokens: 0,
@@ -561,29 +579,50 @@ const handleChat = async (
     cache?.abandon()
     // A failed miss still says what the cache did (the error response carries the error's headers).
     if (cache != null && error instanceof GatewayError) cache.addHeaders(error.headers)
-    // Nothing reached a provider that bills, or it failed before answering: nothing to pay.
-    admission?.settle({ tokens: 0, costMicroUsd: 0 })
     const attempts = Number(
       (error as { headers?: Record<string, string> }).headers?.['x-gatehouse-attempts'] ?? 0
     )
+    // Counting tokens is free; every other operation bills its input.
+    const cut =
+      error instanceof GatewayError && operation !== 'count-tokens' ? error.cutAttempt : null
+    let charge: { usage: Usage | null; costMicroUsd: number | null; estimated: boolean }
+    if (cut === null) {
+      // Nothing reached a provider that bills, or it failed before answering: nothing to pay.
+      admission?.settle({ tokens: 0, costMicroUsd: 0 })
+      charge = {
+        usage: null,
+        // Refused before any attempt (a limit, a budget, a model outside the key's list, an unknown model): known
+        // to cost nothing. A call that failed upstream may still have been billed (an answer it could not read):
+        // unknown, as the price of a call whose usage was not reported.
+        costMicroUsd: attempts === 0 ? 0 : null,
+        estimated: false,
+      }
+    } else {
+      // Cut while the upstream had the request (the client left before the answer, a timeout, the drain): the
+      // provider bills what it processed, the input at least, so the call costs its estimated input, marked
+      // estimated, and the budget is charged as much; what the model wrote before it stopped is unknown.
+      charge = settleCharge(
+        admission?.settle ?? unmeteredAdmission.settle,
+        { usage: cutUsage(estimateInputSafely(estimateInput)), estimated: true },
+        deps.config.prices.priceFor(cut.provider, cut.model)
+      )
+    }
     deps.usage.record(
       usageEvent(usageBase, {
         route: route?.name ?? null,
-        provider: null,
-        model: null,
+        provider: cut?.provider ?? null,
+        model: cut?.model ?? null,
         status: (error as { status?: number }).status ?? 500,
-        usage: null,
+        usage: charge.usage,
         attempts,
         latencyMs: deps.clock.now() - startedAt,
         ttfbMs: null,
-        // Refused before any attempt (a limit, a budget, a model outside the key's list, an unknown model): known to
-        // cost nothing. A call that failed upstream may still have been billed (a timeout while the model wrote):
-        // unknown, as the price of a call whose usage was not reported.
-        costMicroUsd: attempts === 0 ? 0 : null,
+        costMicroUsd: charge.costMicroUsd,
         clientAborted: (error as { status?: number }).status === 499,
         error: (error as Error).message,
         cache: cache?.status ?? null,
         savedCostMicroUsd: null,
+        estimated: charge.estimated,
       })
     )
     throw error

@@ -44,8 +44,17 @@ export type GatewayErrorOptions = {
    * response only (a tenant key's carries its own limits under those names, `upstream-headers.ts`).
    */
   providerRateLimitHeaders?: Record<string, string>
+  /** The call ended while an upstream held its request (`GatewayError.cutAttempt`). */
+  cutAttempt?: CutAttempt | null
   cause?: unknown
 }
+
+/**
+ * The attempt a call ended in while its upstream had the request and had not answered: time ran out, the client
+ * left, or the draining gateway ended it. The provider may bill what it processed meanwhile (the request's input at
+ * least, once it started on it), so the call's usage is recorded from the gateway's estimate rather than as nothing.
+ */
+export type CutAttempt = { provider: string; model: string }
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError'
@@ -57,6 +66,8 @@ export class GatewayError extends Error {
   readonly retryAfterMs: number | null
   readonly headers: Record<string, string>
   readonly providerRateLimitHeaders: Record<string, string>
+  /** Set by the executor on a call that ended cut (`CutAttempt`); `null` for every other error. */
+  readonly cutAttempt: CutAttempt | null
 
   constructor(code: GatewayErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, { cause: options.cause })
@@ -68,6 +79,7 @@ export class GatewayError extends Error {
     this.retryAfterMs = options.retryAfterMs ?? null
     this.headers = options.headers ?? {}
     this.providerRateLimitHeaders = options.providerRateLimitHeaders ?? {}
+    this.cutAttempt = options.cutAttempt ?? null
   }
 }
 

@@ -607,3 +607,40 @@ describe('executor: circuit breaker', () => {
     expect((await run(anthropicCall)).servedBy.provider).toBe('a')
   })
 })
+
+describe('executor: a call cut while its upstream had it', () => {
+  const timedOut = (unsent = false) =>
+    new ProviderError({ kind: 'timeout', status: 504, message: 'no answer in time', unsent })
+
+  it('names the attempt a timeout cut, whose provider may bill what it processed', async () => {
+    const { fail } = setup([scripted('a', [timedOut()])], route(['a']))
+    const error = await fail(anthropicCall)
+    expect(error.status).toBe(504)
+    expect(error.cutAttempt).toEqual({ provider: 'a', model: 'a-model' })
+  })
+
+  it('names none for a request that never reached the upstream (a connect timeout)', async () => {
+    const { fail } = setup([scripted('a', [timedOut(true)])], route(['a']))
+    const error = await fail(anthropicCall)
+    expect(error.status).toBe(504)
+    expect(error.cutAttempt).toBeNull()
+  })
+
+  it('names none when the call ends in an answered error, and the last cut target when it ends cut', async () => {
+    const answeredLast = setup(
+      [scripted('a', [timedOut()]), scripted('b', [httpError(500)])],
+      route(['a', 'b'])
+    )
+    const answered = await answeredLast.fail(anthropicCall)
+    expect(answered.status).toBe(502)
+    expect(answered.cutAttempt).toBeNull()
+
+    const cutLast = setup(
+      [scripted('a', [httpError(500)]), scripted('b', [timedOut()])],
+      route(['a', 'b'])
+    )
+    const cut = await cutLast.fail(anthropicCall)
+    expect(cut.status).toBe(504)
+    expect(cut.cutAttempt).toEqual({ provider: 'b', model: 'b-model' })
+  })
+})

@@ -18,7 +18,7 @@ import {
 import type { Clock } from './clock.ts'
 import { createDeadline, type Deadline } from './deadline.ts'
 import { dispatchAttempt, type AttemptPlan } from './dispatch-attempt.ts'
-import { GatewayError, invalidRequest } from './errors.ts'
+import { type CutAttempt, GatewayError, invalidRequest } from './errors.ts'
 import { estimateTokens } from './estimate-tokens.ts'
 import type { GuardedStreamEnd } from './guard-stream.ts'
 import type { ExecutionEvent, ExecutionObserver } from './execution-observer.ts'
@@ -94,6 +94,9 @@ const withProvider = (error: ProviderError, providerId: string): ProviderError =
     code,
     param,
     detail,
+    headers: error.headers ?? undefined,
+    inStream: error.inStream,
+    unsent: error.unsent,
     providerId,
     cause: error,
   })
@@ -169,7 +172,13 @@ const attemptEnded = (
   durationMs,
 })
 
-type RunState = { attempts: number; lastFailure: ProviderError | null; deadline: Deadline }
+type RunState = {
+  attempts: number
+  lastFailure: ProviderError | null
+  deadline: Deadline
+  /** The last attempt a timeout or an abort ended while its upstream had the request (`CutAttempt`). */
+  cut: CutAttempt | null
+}
 
 type Attempt = { target: Target; plan: AttemptPlan; call: ChatCall; force: boolean }
 
@@ -337,6 +346,9 @@ export const createExecutor = (
         })
       )
       state.lastFailure = error
+      // Cut while the upstream may have had the request: what it processed may be billed (handle-chat.ts).
+      if ((error.kind === 'timeout' || error.kind === 'aborted') && !error.unsent)
+        state.cut = { provider: providerId, model: target.model }
       throw error
     }
   }
@@ -452,7 +464,7 @@ export const createExecutor = (
       totalMs: call.route.targets[0].timeouts.totalMs,
       signal: call.signal,
     })
-    const state: RunState = { attempts: 0, lastFailure: null, deadline }
+    const state: RunState = { attempts: 0, lastFailure: null, deadline, cut: null }
     // Every target in turn, until one answers (one async frame for the whole call: its targets are tried here).
     try {
       let canonical: ChatRequest | undefined
@@ -521,6 +533,7 @@ export const createExecutor = (
         throw mapProviderError(error, {
           attempts: state.attempts,
           clientParam: call.clientParam,
+          cutAttempt: state.cut,
         })
       throw error
     }

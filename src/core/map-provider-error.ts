@@ -7,7 +7,7 @@
  */
 import type { ProviderError } from '../../providers/spec/provider-error.ts'
 import { maskRememberedSecrets } from '../../providers/shared/redact-secrets.ts'
-import { GatewayError, type GatewayErrorCode } from './errors.ts'
+import { type CutAttempt, GatewayError, type GatewayErrorCode } from './errors.ts'
 import { copyUpstreamHeaders, isUpstreamRateLimitHeader } from './upstream-headers.ts'
 
 /**
@@ -32,6 +32,8 @@ export const mapProviderError = (
     attempts: number | null
     /** A conversion refusal's parameter in the client's terms (`ChatCall.clientParam`). */
     clientParam?: (param: string) => string
+    /** The attempt a timeout or an abort cut (`GatewayError.cutAttempt`); ignored for any other error. */
+    cutAttempt?: CutAttempt | null
   }
 ): GatewayError => {
   const provider =
@@ -48,22 +50,23 @@ export const mapProviderError = (
     })
   }
   const base = { headers, providerRateLimitHeaders, cause: error }
+  const cut = { ...base, cutAttempt: options.cutAttempt ?? null }
   switch (error.kind) {
     case 'aborted':
       // The client left (499), or the gateway ended the call itself (`gatewayShuttingDown`, 503).
       return error.status === 499
         ? new GatewayError('invalid_request', 'The client closed the request.', {
-            ...base,
+            ...cut,
             status: 499,
           })
         : // The gateway's own end, not the upstream's: another instance can serve it, so the SDKs may retry.
           new GatewayError('unavailable', error.message, {
-            ...base,
+            ...cut,
             headers: { ...headers, 'x-should-retry': 'true' },
             status: error.status,
           })
     case 'timeout':
-      return new GatewayError('timeout', error.message, { ...base, status: 504 })
+      return new GatewayError('timeout', error.message, { ...cut, status: 504 })
     case 'unsupported':
       return new GatewayError('invalid_request', error.message, {
         ...base,

@@ -181,7 +181,8 @@ describe('createNodeTransport', () => {
         connectTimeoutMs: 150,
       })
     )
-    expect(error).toMatchObject({ kind: 'timeout', status: 504, retryable: true })
+    // The request was never sent: nothing the provider could bill (a cut call's usage, handle-chat.ts).
+    expect(error).toMatchObject({ kind: 'timeout', status: 504, retryable: true, unsent: true })
     expect(Date.now() - started).toBeLessThan(5_000)
   })
 

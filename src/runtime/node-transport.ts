@@ -94,6 +94,7 @@ const toProviderError = (options: {
       status: 504,
       message: 'Timed out connecting to the upstream provider.',
       detail,
+      unsent: true,
       cause: error,
     })
   }

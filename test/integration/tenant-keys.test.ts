@@ -407,6 +407,47 @@ describe('tenant keys across two instances', () => {
     expect(await usage.spent({ keyId: id }, 0)).toBe(row.cost_micro_usd)
   })
 
+  it('records a call the client left before its answer with its estimated input, and charges its budget as much', async () => {
+    const { key, id } = await createKey({ tenant: 'estimates', budgetMicroUsd: 1_000_000 })
+    // The upstream has the request and works on it; the client gives up first, as an SDK's timeout does.
+    upstream.enqueue({ delayFirstByteMs: 10_000 })
+    const before = upstream.requests.length
+    const controller = new AbortController()
+    const pending = fetch(`${gateways[0].url}/v1/chat/completions`, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'user', content: 'Write a long essay about lighthouses and their keepers.' },
+        ],
+      }),
+    })
+    await expect.poll(() => upstream.requests.length, { timeout: 5_000 }).toBe(before + 1)
+    controller.abort()
+    await expect(pending).rejects.toThrow()
+    const row = await usageOfKey(id, 1)
+    // The provider bills the prompt it processed: the gateway's estimate of it, no output counted, marked estimated.
+    expect(row).toMatchObject({ client_aborted: 1, output_tokens: 0, estimated_requests: 1 })
+    expect(row.input_tokens).toBeGreaterThan(5)
+    expect(row.input_tokens).toBeLessThan(40)
+    expect(row.cost_micro_usd).toBe(Math.round(row.input_tokens! * 0.15))
+    expect(row.cost_micro_usd).toBeGreaterThan(0)
+    expect(row.estimated_cost_micro_usd).toBe(row.cost_micro_usd)
+    expect(row.unpriced_requests).toBe(0)
+    const usage = createSqlUsageStore({ database: sql })
+    expect(await usage.spent({ keyId: id }, 0)).toBe(row.cost_micro_usd)
+    // Against the provider and model whose attempt was cut, as an answered call is.
+    const [byModel] = await usage.summarize({
+      from: 0,
+      to: Date.now() + 3_600_000,
+      keyId: id,
+      groupBy: ['provider', 'model'],
+    })
+    expect(byModel).toMatchObject({ provider: 'openai', model: 'gpt-4o-mini', requests: 1 })
+  })
+
   it('seeds a budget counter Redis lost with the charges the gateway has not written to the store yet', async () => {
     // A gateway whose usage goes to the store once a minute, every request checked in Redis (no quota blocks).
     const slow = await startGateway({ flushIntervalMs: 60_000, blockMs: 0 })
