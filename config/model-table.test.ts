@@ -63,6 +63,8 @@ describe('builtInModelApi', () => {
     'gpt-5-pro',
     'gpt-5-pro-2025-10-06',
     'gpt-5.2-pro',
+    'gpt-5.4-pro',
+    'gpt-5.4-pro-2026-03-05',
     'codex-mini-latest',
     'gpt-5-codex',
     'gpt-5.1-codex',
@@ -72,12 +74,19 @@ describe('builtInModelApi', () => {
     expect(builtInModelApi(model)).toBe('responses')
   })
 
-  it.each(['gpt-4o', 'o3', 'o1', 'o4-mini', 'gpt-5', 'gpt-5.1', 'gpt-5-mini', 'claude-opus-4-7'])(
-    '%s keeps Chat Completions',
-    (model) => {
-      expect(builtInModelApi(model)).toBe('chat')
-    }
-  )
+  it.each([
+    'gpt-4o',
+    'o3',
+    'o1',
+    'o4-mini',
+    'gpt-5',
+    'gpt-5.1',
+    'gpt-5-mini',
+    'gpt-6-sol',
+    'claude-opus-4-7',
+  ])('%s keeps Chat Completions', (model) => {
+    expect(builtInModelApi(model)).toBe('chat')
+  })
 })
 
 describe('builtInReasoningControl', () => {

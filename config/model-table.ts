@@ -72,7 +72,10 @@ export type ModelApi = 'chat' | 'responses'
  * models (codex-mini-latest, gpt-5-codex, gpt-5.x-codex and their -mini / -max). Sources:
  * https://platform.openai.com/docs/models/o1-pro and .../codex-mini-latest ("v1/responses" only, cited in
  * simonw/llm#839, UKGovernmentBEIS/inspect_ai#1961); the 404 quoted above for o3-pro and codex-mini-latest in
- * HeyPuter/puter#1303 and openai/codex#1306; gpt-5-pro and gpt-5-codex in block/goose#5270.
+ * HeyPuter/puter#1303 and openai/codex#1306; gpt-5-pro and gpt-5-codex in block/goose#5270. OpenAI's own model
+ * pages say it of https://developers.openai.com/api/docs/models/gpt-5-codex ("available in the Responses API only"),
+ * .../gpt-5-pro and .../gpt-5.4-pro (developers.openai.com/ko-KR/...: "Responses API에서만 사용할 수 있습니다"), and
+ * .../codex-mini-latest (Endpoints: Chat Completions "Not supported").
  * Config `models.<name>.api` overrides this list either way.
  */
 const responsesOnlyModel =

@@ -19,6 +19,9 @@ describe('modelFamily', () => {
     ['gpt-4o-2024-08-06', 'gpt-4o'],
     ['gpt-4.1-mini-2025-04-14', 'gpt-4.1-mini'],
     ['o3-2025-04-16', 'o3'],
+    ['gpt-5.1-2025-11-13', 'gpt-5.1'],
+    ['gpt-5.4-pro-2026-03-05', 'gpt-5.4-pro'],
+    ['gpt-6.1-terra', 'gpt-6.1-terra'],
     ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5'],
     ['claude-3-5-haiku-latest', 'claude-3-5-haiku'],
     ['claude-3-5-haiku@20241022', 'claude-3-5-haiku'],
@@ -60,6 +63,23 @@ describe('the shipped defaults', () => {
     ['gpt-5-mini-2025-08-07', 0.25, 2],
     ['gpt-5-nano-2025-08-07', 0.05, 0.4],
     ['text-embedding-3-small', 0.02, 0],
+    ['gpt-5.1', 1.25, 10],
+    ['gpt-5.1-2025-11-13', 1.25, 10],
+    ['gpt-5-pro', 15, 120],
+    ['gpt-5-pro-2025-10-06', 15, 120],
+    ['gpt-5-codex', 1.25, 10],
+    ['codex-mini-latest', 1.5, 6],
+    ['gpt-5.4-nano', 0.2, 1.25],
+    ['gpt-5.4-nano-2026-03-17', 0.2, 1.25],
+    ['gpt-5.4-pro', 30, 180],
+    ['gpt-5.4-pro-2026-03-05', 30, 180],
+    ['gpt-5.6-terra', 2, 12],
+    ['gpt-5.6-luna', 0.2, 1.2],
+    ['gpt-6-sol', 2, 10],
+    ['gpt-6-luna', 0.1, 0.5],
+    ['gpt-6.1-terra', 1, 5],
+    ['gpt-6.2-sol', 2, 10],
+    ['GPT-6.2-Sol', 2, 10],
   ])('openai %s: $%d in, $%d out', (model, input, output) => {
     expect(table.priceFor('openai', model)).toMatchObject({ input, output })
   })
@@ -149,6 +169,78 @@ describe('the shipped defaults', () => {
     expect(table.priceFor('anthropic', 'claude-opus-5-5-extra')).toBeNull()
     expect(table.priceFor('anthropic', 'claude-sonnet-5')?.cachedInput).toBe(0.2)
     expect(table.priceFor('anthropic', 'claude-fable-5-2')).toBeNull()
+  })
+
+  it('carry the cache-write rate OpenAI bills from GPT-5.6 on (1.25 × input), and no 1-hour rate', () => {
+    expect(table.priceFor('openai', 'gpt-6-luna')).toEqual({
+      input: 0.1,
+      cachedInput: 0.01,
+      cacheWrite: 0.125,
+      output: 0.5,
+      longContext: {
+        aboveInputTokens: 272_000,
+        input: 0.2,
+        cachedInput: 0.02,
+        cacheWrite: 0.25,
+        output: 0.75,
+      },
+    })
+    expect(table.priceFor('openai', 'gpt-6.1-terra')).toMatchObject({
+      cachedInput: 0.05,
+      cacheWrite: 1.25,
+      longContext: { cachedInput: 0.1, cacheWrite: 2.5, output: 7.5 },
+    })
+    expect(table.priceFor('openai', 'gpt-6.2-sol')).toMatchObject({
+      cachedInput: 0.1,
+      cacheWrite: 2.5,
+    })
+    expect(table.priceFor('openai', 'gpt-5.6-luna')).toMatchObject({ cacheWrite: 0.25 })
+    // Before GPT-5.6 writes are free: no rate, so a reported write count leaves the cost unknown.
+    expect(table.priceFor('openai', 'gpt-5.4-nano')).not.toHaveProperty('cacheWrite')
+    expect(table.priceFor('openai', 'gpt-5.1')).not.toHaveProperty('cacheWrite')
+    // Anthropic's 1-hour rule is not OpenAI's.
+    expect(table.priceFor('openai', 'gpt-6-sol')).not.toHaveProperty('cacheWrite1h')
+    expect(table.priceFor('openai', 'gpt-6-sol')?.longContext).not.toHaveProperty('cacheWrite1h')
+  })
+
+  it('bill OpenAI requests over 272K input tokens at the long-context rates, only those the pages give', () => {
+    expect(table.priceFor('openai', 'gpt-6-sol')?.longContext).toEqual({
+      aboveInputTokens: 272_000,
+      input: 4,
+      cachedInput: 0.4,
+      cacheWrite: 5,
+      output: 15,
+    })
+    // GPT-5.6 and GPT-5.4 Pro: "2x input and 1.5x output"; the cache rates of that tier are not stated.
+    expect(table.priceFor('openai', 'gpt-5.6-terra')?.longContext).toEqual({
+      aboveInputTokens: 272_000,
+      input: 4,
+      output: 18,
+    })
+    expect(table.priceFor('openai', 'gpt-5.4-pro-2026-03-05')).toEqual({
+      input: 30,
+      output: 180,
+      longContext: { aboveInputTokens: 272_000, input: 60, output: 270 },
+    })
+    expect(table.priceFor('openai', 'gpt-5.1')).not.toHaveProperty('longContext')
+  })
+
+  it('do not price an OpenAI model by its neighbour, nor one whose price was not confirmed', () => {
+    // Neighbours of shipped ids.
+    expect(table.priceFor('openai', 'gpt-6.3-sol')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-6.2-terra')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-6-sol-pro')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-5.4-nano-mini')).toBeNull()
+    // Released, but no official page with their current price was found.
+    expect(table.priceFor('openai', 'gpt-5.6-sol')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-5.6')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-6-astra')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-6.1-sol')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-6.2-astra')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-5.4')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-5.4-mini')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-5.2')).toBeNull()
+    expect(table.priceFor('openai', 'gpt-5.5')).toBeNull()
   })
 
   it('do not confuse Opus 4 with Opus 4.5, or o1 with o1-mini', () => {

@@ -99,14 +99,124 @@ export const modelFamily = (model: string): string =>
 
 /**
  * OpenAI, Standard tier: https://platform.openai.com/docs/pricing (now https://developers.openai.com/api/docs/pricing)
- * and each model's page, https://developers.openai.com/api/docs/models/<model>. OpenAI charges nothing for cache
- * writes on these models, so none is listed (a reported write count on them then makes the cost unknown).
+ * and each model's page, https://developers.openai.com/api/docs/models/<model> ("Text tokens, Per 1M tokens"; a
+ * localized copy, developers.openai.com/<locale>/api/docs/models/<model>, where the English one was not at hand).
+ * Cache writes: free before the GPT-5.6 family, so none is listed for those models (a reported write count on them
+ * then makes the cost unknown); "For GPT-5.6 models and later model families, cache writes cost 1.25× the uncached
+ * input token rate", reported in `cache_write_tokens` (https://developers.openai.com/api/docs/guides/prompt-caching).
+ * Those writes are priced at the 30-minute retention rate, the one the model pages list: GPT-6.1 Terra's and GPT-6.2
+ * Sol's pages price a 12-hour write at 2 × that, which this table cannot tell apart. As for Anthropic, a write count
+ * the answer does not report is unknown, not zero: such a request to one of these models has an unknown cost.
+ * Long context: a request with more than 272K input tokens is billed at the page's higher rates throughout. Where a
+ * page names only input and output for that tier (GPT-5.4 Pro, GPT-5.6), the tier leaves cache reads and writes
+ * unpriced, so such a request that used the cache has an unknown cost.
  */
 const openaiPrices: Record<string, ModelPrice> = {
+  /*
+   * GPT-6 (no dated snapshots): https://developers.openai.com/api/docs/models/gpt-6.2-sol,
+   * .../gpt-6.1-terra, https://developers.openai.com/docs/models/gpt-6-sol and
+   * https://developers.openai.com/ja-JP/api/docs/models/gpt-6-luna. Over 272K input tokens, "2x input and cache
+   * rates and 1.5x output for the full request".
+   */
+  'gpt-6.2-sol': {
+    input: 2,
+    cachedInput: 0.1,
+    cacheWrite: 2.5,
+    output: 10,
+    longContext: {
+      aboveInputTokens: 272_000,
+      input: 4,
+      cachedInput: 0.2,
+      cacheWrite: 5,
+      output: 15,
+    },
+  },
+  'gpt-6.1-terra': {
+    input: 1,
+    cachedInput: 0.05,
+    cacheWrite: 1.25,
+    output: 5,
+    longContext: {
+      aboveInputTokens: 272_000,
+      input: 2,
+      cachedInput: 0.1,
+      cacheWrite: 2.5,
+      output: 7.5,
+    },
+  },
+  'gpt-6-sol': {
+    input: 2,
+    cachedInput: 0.2,
+    cacheWrite: 2.5,
+    output: 10,
+    longContext: {
+      aboveInputTokens: 272_000,
+      input: 4,
+      cachedInput: 0.4,
+      cacheWrite: 5,
+      output: 15,
+    },
+  },
+  'gpt-6-luna': {
+    input: 0.1,
+    cachedInput: 0.01,
+    cacheWrite: 0.125,
+    output: 0.5,
+    longContext: {
+      aboveInputTokens: 272_000,
+      input: 0.2,
+      cachedInput: 0.02,
+      cacheWrite: 0.25,
+      output: 0.75,
+    },
+  },
+  /*
+   * GPT-5.6 Terra and Luna, at their prices since the July 2026 cut:
+   * https://developers.openai.com/de-DE/api/docs/models/gpt-5.6-terra and
+   * https://developers.openai.com/api/docs/models/gpt-5.6-luna (cache writes "1.25x the uncached input token rate";
+   * over 272K input tokens "2x input and 1.5x output for the full request"). GPT-5.6 Sol
+   * (and the `gpt-5.6` alias, which routes to it) is left out: its page gives promotional rates "at least until
+   * November 21, 2026", and no newer official page was found to say what it costs now.
+   */
+  'gpt-5.6-terra': {
+    input: 2,
+    cachedInput: 0.2,
+    cacheWrite: 2.5,
+    output: 12,
+    longContext: { aboveInputTokens: 272_000, input: 4, output: 18 },
+  },
+  'gpt-5.6-luna': {
+    input: 0.2,
+    cachedInput: 0.02,
+    cacheWrite: 0.25,
+    output: 1.2,
+    longContext: { aboveInputTokens: 272_000, input: 0.4, output: 1.8 },
+  },
+  /*
+   * GPT-5.4 Pro (snapshot -2026-03-05; Responses API only), no cached-input rate:
+   * https://developers.openai.com/ko-KR/api/docs/models/gpt-5.4-pro, over 272K input tokens 2× input and 1.5× output
+   * for the whole request. GPT-5.4 nano (snapshot -2026-03-17):
+   * https://developers.openai.com/api/docs/models/gpt-5.4-nano.
+   */
+  'gpt-5.4-pro': {
+    input: 30,
+    output: 180,
+    longContext: { aboveInputTokens: 272_000, input: 60, output: 270 },
+  },
+  'gpt-5.4-nano': { input: 0.2, cachedInput: 0.02, output: 1.25 },
+  // GPT-5.1 (snapshot -2025-11-13, deprecated): https://developers.openai.com/api/docs/models/gpt-5.1.
+  'gpt-5.1': { input: 1.25, cachedInput: 0.125, output: 10 },
   // GPT-5 family (snapshots -2025-08-07).
   'gpt-5': { input: 1.25, cachedInput: 0.125, output: 10 },
   'gpt-5-mini': { input: 0.25, cachedInput: 0.025, output: 2 },
   'gpt-5-nano': { input: 0.05, cachedInput: 0.005, output: 0.4 },
+  // GPT-5 Pro (snapshot -2025-10-06; Responses API only), no cached-input rate:
+  // https://developers.openai.com/ko-KR/api/docs/models/gpt-5-pro.
+  'gpt-5-pro': { input: 15, output: 120 },
+  // Codex (Responses API only; GPT-5-Codex is shut down): https://developers.openai.com/api/docs/models/gpt-5-codex
+  // and https://developers.openai.com/api/docs/models/codex-mini-latest.
+  'gpt-5-codex': { input: 1.25, cachedInput: 0.125, output: 10 },
+  'codex-mini-latest': { input: 1.5, cachedInput: 0.375, output: 6 },
   // GPT-4.1 family (snapshots -2025-04-14).
   'gpt-4.1': { input: 2, cachedInput: 0.5, output: 8 },
   'gpt-4.1-mini': { input: 0.4, cachedInput: 0.1, output: 1.6 },
@@ -285,7 +395,8 @@ const withOneHourRate = <R extends TokenRates>(rates: R): R =>
 /**
  * A price with its 1-hour cache write rate filled in, in each tier, where the tier prices cache writes but not that
  * one: a model that bills 5-minute writes (Claude, wherever it is served) bills 1-hour ones by the same rule. A model
- * without a cache-write price (OpenAI's: writes are free there) gets none.
+ * without a cache-write price gets none, and neither do the shipped OpenAI prices: OpenAI has no 1-hour cache, and a
+ * rate made up for one would raise a budget's worst-case reservation (`worstCaseCost`) above any real charge.
  */
 const withOneHourWrites = (price: ModelPrice): ModelPrice => {
   const filled = withOneHourRate(price)
@@ -343,7 +454,7 @@ export const createPriceTable = (options: {
       new Map(
         Object.entries(prices).map(([model, price]) => [
           model.toLowerCase(),
-          withOneHourWrites(price),
+          type === 'openai' ? price : withOneHourWrites(price),
         ])
       )
     )
