@@ -38,7 +38,7 @@ describe('convertOpenAIResponsesResult', () => {
         inputTokens: 44,
         outputTokens: 13,
         cachedInputTokens: 0,
-        cacheWriteInputTokens: null,
+        cacheWriteInputTokens: 0, // the fixture's `cache_write_tokens: 0`, as OpenAI sends it
         reasoningTokens: 8,
       },
     })

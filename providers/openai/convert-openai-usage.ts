@@ -36,8 +36,10 @@ export const convertOpenAIUsage = (usage: unknown): Usage | null => {
 }
 
 /**
- * Reads a Responses API `usage` (`input_tokens`, `output_tokens`, `input_tokens_details.cached_tokens`,
- * `output_tokens_details.reasoning_tokens`); `null` when it is not an object at all.
+ * Reads a Responses API `usage` (`input_tokens`, `output_tokens`, `input_tokens_details.cached_tokens` and
+ * `.cache_write_tokens`, `output_tokens_details.reasoning_tokens`); `null` when it is not an object at all. Cache
+ * writes are billed from the GPT-5.6 family on (https://developers.openai.com/api/docs/guides/prompt-caching), and
+ * the spec's `ResponseUsage` requires the count; an answer without it leaves it unknown.
  * https://platform.openai.com/docs/api-reference/responses/object#responses/object-usage
  */
 export const convertOpenAIResponsesUsage = (usage: unknown): Usage | null => {
@@ -49,7 +51,7 @@ export const convertOpenAIResponsesUsage = (usage: unknown): Usage | null => {
     inputTokens: count(wire.input_tokens),
     outputTokens: count(wire.output_tokens),
     cachedInputTokens: count(inputDetails?.cached_tokens),
-    cacheWriteInputTokens: null,
+    cacheWriteInputTokens: count(inputDetails?.cache_write_tokens),
     reasoningTokens: count(outputDetails?.reasoning_tokens),
   }
 }

@@ -40,6 +40,22 @@ describe('createOpenAIResponsesTap', () => {
     })
   })
 
+  it("reads a GPT-5.6 or later model's cache writes, which OpenAI bills", () => {
+    const tap = createOpenAIResponsesTap({ stream: false })
+    tap.write(
+      bytes(
+        JSON.stringify({
+          id: 'resp_2',
+          object: 'response',
+          model: 'gpt-6-sol',
+          error: null,
+          usage: { ...usage, input_tokens_details: { cached_tokens: 4, cache_write_tokens: 30 } },
+        })
+      )
+    )
+    expect(tap.finish().usage).toMatchObject({ cachedInputTokens: 4, cacheWriteInputTokens: 30 })
+  })
+
   it('reads an error body', () => {
     const tap = createOpenAIResponsesTap({ stream: false })
     tap.write(

@@ -79,7 +79,7 @@ describe('parseOpenAIResponsesStream', () => {
           inputTokens: 44,
           outputTokens: 13,
           cachedInputTokens: 0,
-          cacheWriteInputTokens: null,
+          cacheWriteInputTokens: 0,
           reasoningTokens: 8,
         },
       },
