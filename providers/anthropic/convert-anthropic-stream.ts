@@ -35,10 +35,12 @@ export type AnthropicStreamState = {
   /** `message_stop` was read: the message is complete. */
   stopped: boolean
   /**
-   * A `redacted_thinking` block went by: the canonical chunks cannot carry it (a non-streamed answer keeps it as a
-   * reasoning part with `redactedData`), so an answer assembled from these chunks would lack it.
+   * Something went by that the canonical chunks cannot carry, so an answer assembled from them would lack it: a
+   * `redacted_thinking` block (a non-streamed answer keeps it as a reasoning part with `redactedData`), a block of
+   * another type (server tool use and results, compaction, a fallback), a citation, a stop reason without a
+   * canonical meaning. The prompt cache must not replay such an answer (`create-anthropic-answer-tap.ts`).
    */
-  redactedThinking: boolean
+  lossy: boolean
 }
 
 export const createAnthropicStreamState = (options: {
@@ -51,7 +53,7 @@ export const createAnthropicStreamState = (options: {
   toolCount: 0,
   usage: null,
   stopped: false,
-  redactedThinking: false,
+  lossy: false,
 })
 
 const parseData = <T>(
@@ -113,7 +115,7 @@ const blockStart = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] =
       ]
     }
     default:
-      if (block.type === 'redacted_thinking') state.redactedThinking = true
+      state.lossy = true
       state.blocks.set(index, { kind: 'other' })
       return []
   }
@@ -131,6 +133,7 @@ const blockDelta = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] =
   if (delta.type === 'signature_delta' && block?.kind === 'thinking' && delta.signature) {
     return [{ type: 'reasoning-delta', choiceIndex: 0, delta: '', signature: delta.signature }]
   }
+  if (delta.type === 'citations_delta') state.lossy = true
   if (delta.type === 'input_json_delta' && block?.kind === 'tool' && delta.partial_json) {
     block.sawArguments = true
     return [
@@ -209,11 +212,9 @@ export const convertAnthropicStreamEvent = (
       const { delta, usage } = parseData(state, event, anthropicMessageDeltaSchema)
       const chunks: ChatChunk[] = []
       if (delta?.stop_reason) {
-        chunks.push({
-          type: 'finish',
-          choiceIndex: 0,
-          finishReason: mapAnthropicStopReason(delta.stop_reason),
-        })
+        const finishReason = mapAnthropicStopReason(delta.stop_reason)
+        if (finishReason.unified === 'other') state.lossy = true
+        chunks.push({ type: 'finish', choiceIndex: 0, finishReason })
       }
       if (usage) {
         state.usage = mergeAnthropicUsage(state.usage, usage)

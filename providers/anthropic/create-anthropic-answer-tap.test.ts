@@ -214,6 +214,77 @@ describe('createAnthropicAnswerTap: streamed messages', () => {
   })
 })
 
+describe('createAnthropicAnswerTap: answers a cache hit could not give back whole', () => {
+  const events = eventsOf(textStream)
+  /** The recorded text stream with `extra` events before its `message_delta` and `message_stop`. */
+  const streamWith = (...extra: string[]): string =>
+    [...events.slice(0, -2), ...extra, ...events.slice(-2)].join('')
+  const message = JSON.parse(textJson) as Record<string, unknown> & { content: unknown[] }
+
+  it('reports none for a stream with a citation, a server tool block or a compaction block', () => {
+    const citation =
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{"type":"char_location","cited_text":"green","document_index":0,"start_char_index":0,"end_char_index":5}}}\n\n'
+    const blockOf = (block: Record<string, unknown>): string[] => [
+      `event: content_block_start\ndata: ${JSON.stringify({ type: 'content_block_start', index: 5, content_block: block })}\n\n`,
+      'event: content_block_stop\ndata: {"type":"content_block_stop","index":5}\n\n',
+    ]
+    expect(assemble(textStream, { stream: true })).not.toBeNull()
+    expect(assemble(streamWith(citation), { stream: true })).toBeNull()
+    expect(
+      assemble(
+        streamWith(
+          ...blockOf({ type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_search', input: {} })
+        ),
+        { stream: true }
+      )
+    ).toBeNull()
+    expect(
+      assemble(streamWith(...blockOf({ type: 'compaction', content: 'Summary' })), {
+        stream: true,
+      })
+    ).toBeNull()
+  })
+
+  it('reports none for a stream or a body that stopped for a reason with no canonical meaning', () => {
+    const compacted = textStream.replace(/"stop_reason":"end_turn"/, '"stop_reason":"compaction"')
+    expect(compacted).not.toBe(textStream)
+    expect(assemble(compacted, { stream: true })).toBeNull()
+    expect(
+      assemble(JSON.stringify({ ...message, stop_reason: 'compaction' }), { stream: false })
+    ).toBeNull()
+  })
+
+  it('reports none for a body with a cited text block or a block of another type', () => {
+    const cited = {
+      type: 'text',
+      text: 'grass is green',
+      citations: [{ type: 'char_location', cited_text: 'The grass is green.', document_index: 0 }],
+    }
+    expect(assemble(textJson, { stream: false })).not.toBeNull()
+    expect(
+      assemble(JSON.stringify({ ...message, content: [...message.content, cited] }), {
+        stream: false,
+      })
+    ).toBeNull()
+    expect(
+      assemble(
+        JSON.stringify({
+          ...message,
+          content: [{ type: 'compaction', content: 'Summary' }, ...message.content],
+        }),
+        { stream: false }
+      )
+    ).toBeNull()
+    // An empty list of citations is no citation.
+    expect(
+      assemble(
+        JSON.stringify({ ...message, content: [{ type: 'text', text: 'hi', citations: [] }] }),
+        { stream: false }
+      )
+    ).not.toBeNull()
+  })
+})
+
 describe('createAnthropicAnswerTap: non-streamed bodies', () => {
   it('converts a recorded message, whole or in 1-byte chunks, adjacent text blocks joined', () => {
     for (const chunkSize of [1, undefined]) {

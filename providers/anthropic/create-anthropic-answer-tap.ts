@@ -7,8 +7,10 @@
  *
  * The answer is `null` unless the body held all of it: a stream must reach `message_stop`; an `error` event, an
  * unreadable event, a non-streamed message without a `stop_reason`, and any operation but `messages` (token counts)
- * give `null`. So does a stream with a `redacted_thinking` block, which the canonical chunks cannot carry: the answer
- * would lack a block the non-streamed answer keeps. https://docs.claude.com/en/docs/build-with-claude/streaming
+ * give `null`. So does an answer that holds what the canonical answer cannot, which a cache hit rebuilt from it would
+ * lose: a block other than text, tool use and thinking (server tool use and its results, compaction, a fallback; in a
+ * stream, `redacted_thinking` too, which only the non-streamed conversion keeps), citations, a stop reason without a
+ * canonical meaning (`compaction`). https://docs.claude.com/en/docs/build-with-claude/streaming
  */
 import {
   createBodyAnswerTap,
@@ -41,15 +43,31 @@ const createStreamTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
   return createStreamAnswerTap({
     convert: (event) => convertAnthropicStreamEvent(state, event),
     ended: () => state.stopped,
-    complete: () => !state.redactedThinking,
+    complete: () => !state.lossy,
     onChunk: options.onChunk,
   })
 }
 
+/** Block types the canonical answer holds whole (`convertAnthropicResponse`). */
+const replayableBlocks = new Set(['text', 'tool_use', 'thinking', 'redacted_thinking'])
+
+/** Whether the message holds only what its canonical answer keeps (see the header). */
+const isReplayable = (content: readonly { type: string }[]): boolean =>
+  content.every(
+    (block) =>
+      replayableBlocks.has(block.type) &&
+      !(
+        block.type === 'text' &&
+        Array.isArray((block as { citations?: unknown }).citations) &&
+        (block as { citations: unknown[] }).citations.length > 0
+      )
+  )
+
 const convertBody = (value: unknown, created: number): ChatResult | null => {
   const parsed = anthropicMessageSchema.safeParse(value)
-  if (!parsed.success || !parsed.data.stop_reason) return null
-  return convertAnthropicResponse(parsed.data, created)
+  if (!parsed.success || !parsed.data.stop_reason || !isReplayable(parsed.data.content)) return null
+  const result = convertAnthropicResponse(parsed.data, created)
+  return result.choices[0].finishReason.unified === 'other' ? null : result
 }
 
 export const createAnthropicAnswerTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
