@@ -20,6 +20,70 @@ describe('convertAnthropicUsage', () => {
     })
   })
 
+  it("adds a compaction's own tokens, which the top-level usage leaves out, and no other iteration's", () => {
+    // The compaction docs' example: the summarizing step read 180,000 tokens and wrote 3,500; the answer after it
+    // read 23,000 and wrote 1,000. The `message` entry repeats the top-level counts.
+    const usage = {
+      input_tokens: 23_000,
+      output_tokens: 1_000,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+      iterations: [
+        {
+          type: 'compaction',
+          input_tokens: 180_000,
+          output_tokens: 3_500,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: 0,
+          cache_creation: null,
+        },
+        {
+          type: 'message',
+          input_tokens: 23_000,
+          output_tokens: 1_000,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: 0,
+          cache_creation: null,
+          model: 'claude-opus-5',
+        },
+      ],
+    }
+    expect(convertAnthropicUsage(usage)).toEqual({
+      inputTokens: 203_000,
+      outputTokens: 4_500,
+      cachedInputTokens: 0,
+      cacheWriteInputTokens: 0,
+      reasoningTokens: null,
+    })
+    // Its cache reads and writes count as the top-level ones do, the 1-hour ones priced apart.
+    expect(
+      convertAnthropicUsage({
+        input_tokens: 10,
+        output_tokens: 5,
+        cache_read_input_tokens: 100,
+        cache_creation_input_tokens: 0,
+        iterations: [
+          {
+            type: 'compaction',
+            input_tokens: 1_000,
+            output_tokens: 50,
+            cache_read_input_tokens: 2_000,
+            cache_creation_input_tokens: 300,
+            cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 },
+          },
+          { type: 'advisor_message', input_tokens: 9_999, output_tokens: 999, model: 'other' },
+        ],
+      })
+    ).toEqual({
+      inputTokens: 10 + 100 + 1_000 + 2_000 + 300,
+      outputTokens: 55,
+      cachedInputTokens: 2_100,
+      cacheWriteInputTokens: 300,
+      cacheWrite1hInputTokens: 200,
+      reasoningTokens: null,
+    })
+  })
+
   it('reads the 1-hour share of the cache writes from cache_creation', () => {
     const usage = convertAnthropicUsage({
       input_tokens: 50,

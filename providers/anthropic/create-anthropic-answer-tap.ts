@@ -52,15 +52,10 @@ const createStreamTap = (options: AnthropicAnswerTapOptions): ForwardTap => {
 const replayableBlocks = new Set(['text', 'tool_use', 'thinking', 'redacted_thinking'])
 
 /** Whether the message holds only what its canonical answer keeps (see the header). */
-const isReplayable = (content: readonly { type: string }[]): boolean =>
+const isReplayable = (content: readonly { type: string; citations?: unknown }[]): boolean =>
   content.every(
-    (block) =>
-      replayableBlocks.has(block.type) &&
-      !(
-        block.type === 'text' &&
-        Array.isArray((block as { citations?: unknown }).citations) &&
-        (block as { citations: unknown[] }).citations.length > 0
-      )
+    ({ type, citations }) =>
+      replayableBlocks.has(type) && !(Array.isArray(citations) && citations.length > 0)
   )
 
 const convertBody = (value: unknown, created: number): ChatResult | null => {
