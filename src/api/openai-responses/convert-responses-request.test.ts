@@ -238,4 +238,24 @@ describe('convertResponsesRequest', () => {
       convertResponsesRequest({ input: 'hi', include: ['reasoning.encrypted_content'] }, 'm')
     ).not.toThrow()
   })
+
+  it('takes `top_logprobs: 0` or null, which ask for none (what every Response echoes), and sends nothing of it', () => {
+    for (const topLogprobs of [0, null]) {
+      const request = convertResponsesRequest({ input: 'hi', top_logprobs: topLogprobs }, 'm')
+      expect(request).toEqual({
+        model: 'm',
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }],
+        stream: false,
+      })
+    }
+    // A converted answer carries no log probabilities (its text parts say `logprobs: []`): asking for some is refused.
+    for (const topLogprobs of [1, 20]) {
+      const error = rejectionOf({ input: 'hi', top_logprobs: topLogprobs })
+      expect(error.status).toBe(400)
+      expect(error.param).toBe('top_logprobs')
+      expect(error.message).toBe(
+        'Log probabilities are not supported by the provider serving this model.'
+      )
+    }
+  })
 })

@@ -16,10 +16,12 @@
  *
  * What would change the answer and cannot be converted is a 400 naming the field: `background`, `conversation`,
  * `previous_response_id` and `item_reference` (they need a stored response), file inputs, a hosted `tool_choice`,
- * log probabilities (`top_logprobs`, `include: ["message.output_text.logprobs"]`), `max_tool_calls`, and a
- * `max_output_tokens` that is not a number. Settings with no canonical counterpart (`reasoning.summary`, the rest of
- * `include`, `store`, `prompt_cache_key`, `truncation`, `service_tier`, `metadata`) do not change what the upstream is
- * asked and are not sent.
+ * log probabilities (`top_logprobs` above 0, `include: ["message.output_text.logprobs"]`), `max_tool_calls`, and a
+ * `max_output_tokens` that is not a number. `top_logprobs: 0` (none, the value every Response echoes) is no request
+ * for log probabilities and passes. Settings with no canonical counterpart (`reasoning.summary`, the rest of
+ * `include`, `store`, `truncation`, `metadata`, and for now `prompt_cache_key`, `service_tier` and `text.verbosity`,
+ * which Chat Completions does take) are not sent, and not named in `x-gatehouse-omitted-params`; the canonical request
+ * has one end-user id, so `safety_identifier` takes the place of `user` when both are sent.
  */
 import type {
   ChatMessage,
@@ -292,7 +294,12 @@ const rejectUnconvertible = (body: Json): void => {
       'Prompt templates are only available from OpenAI, not from the provider serving this model.',
       'prompt'
     )
-  if (present(body.top_logprobs))
+  // `top_logprobs: 0` asks for no log probabilities: it is the API's default and what every Response echoes (the
+  // gateway's own included, convert-to-responses-response.ts), so a client replaying a response's settings sends it.
+  // Above 0 would need log probabilities in the answer, which the canonical result does not carry (the converted
+  // answer's text parts always say `logprobs: []`), so it stays a 400 rather than an answer without what was asked.
+  // Range 0–20, null allowed: `ModelResponseProperties.top_logprobs`, shared/specs/openai-openapi.yaml.
+  if (present(body.top_logprobs) && body.top_logprobs !== 0)
     throw invalidRequest(
       'Log probabilities are not supported by the provider serving this model.',
       'top_logprobs'
