@@ -131,6 +131,10 @@ describe('uncacheableReason', () => {
         policy
       )
     ).toBe('logprobs')
+    expect(uncacheableReason('responses', { ...responses, top_logprobs: 2 }, policy)).toBe(
+      'logprobs'
+    )
+    expect(uncacheableReason('responses', { ...responses, top_logprobs: 0 }, policy)).toBeNull()
     expect(
       uncacheableReason('responses', { ...responses, tools: [{ type: 'web_search' }] }, policy)
     ).toBe('tools only OpenAI runs')

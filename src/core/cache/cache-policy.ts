@@ -127,7 +127,8 @@ export const uncacheableReason = (
     // A hit's response is kept by the gateway, which cannot continue what the upstream holds.
     if (isPresent(body.previous_response_id) && body.store !== false)
       return 'chained to a response held upstream'
-    if (isPresent(body.top_logprobs)) return 'logprobs'
+    // 0 asks for none: it is what every Response echoes, so a client replaying one sends it.
+    if (isPresent(body.top_logprobs) && body.top_logprobs !== 0) return 'logprobs'
     if (Array.isArray(body.include) && body.include.includes('message.output_text.logprobs'))
       return 'logprobs'
     if (Array.isArray(body.tools) && body.tools.some(isHostedResponsesTool))
