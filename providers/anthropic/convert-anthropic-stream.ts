@@ -36,9 +36,9 @@ export type AnthropicStreamState = {
   stopped: boolean
   /**
    * Something went by that the canonical chunks cannot carry, so an answer assembled from them would lack it: a
-   * `redacted_thinking` block (a non-streamed answer keeps it as a reasoning part with `redactedData`), a block of
-   * another type (server tool use and results, compaction, a fallback), a citation, a stop reason without a
-   * canonical meaning. The prompt cache must not replay such an answer (`create-anthropic-answer-tap.ts`).
+   * block of a type they have no place for (server tool use and results, compaction, a fallback), a citation, a stop
+   * reason without a canonical meaning. The prompt cache must not replay such an answer
+   * (`create-anthropic-answer-tap.ts`).
    */
   lossy: boolean
 }
@@ -115,8 +115,11 @@ const blockStart = (state: AnthropicStreamState, event: SseEvent): ChatChunk[] =
       ]
     }
     default:
-      state.lossy = true
       state.blocks.set(index, { kind: 'other' })
+      // Whole at its start (it has no deltas): a reasoning part of its own, which the client must send back.
+      if (block.type === 'redacted_thinking' && typeof block.data === 'string')
+        return [{ type: 'reasoning-delta', choiceIndex: 0, delta: '', redactedData: block.data }]
+      state.lossy = true
       return []
   }
 }

@@ -203,14 +203,17 @@ describe('createAnthropicAnswerTap: streamed messages', () => {
     }
   })
 
-  it('reports no answer for a stream with redacted thinking, which the streamed chunks cannot carry', () => {
+  it('keeps a redacted thinking block of a stream whole, as a reasoning part of its own', () => {
     const events = eventsOf(thinkingToolsStream)
     const redacted = [
       'event: content_block_start\ndata: {"type":"content_block_start","index":3,"content_block":{"type":"redacted_thinking","data":"EmwKAhgBEgy"}}\n\n',
       'event: content_block_stop\ndata: {"type":"content_block_stop","index":3}\n\n',
     ]
     const stream = [...events.slice(0, -2), ...redacted, ...events.slice(-2)].join('')
-    expect(assemble(stream, { stream: true })).toBeNull()
+    for (const chunkSize of chunkSizes) {
+      const content = assemble(stream, { stream: true, chunkSize })?.choices[0].content
+      expect(content?.at(-1)).toEqual({ type: 'reasoning', text: '', redactedData: 'EmwKAhgBEgy' })
+    }
   })
 })
 

@@ -61,7 +61,16 @@ const addText = (choice: ChoiceState, delta: string): void => {
  * A signature closes a thinking block (Anthropic sends it last), so reasoning after a signed part starts a new part:
  * each block keeps the signature that must be replayed with it.
  */
-const addReasoning = (choice: ChoiceState, delta: string, signature: string | undefined): void => {
+const addReasoning = (
+  choice: ChoiceState,
+  delta: string,
+  signature: string | undefined,
+  redactedData: string | undefined
+): void => {
+  if (redactedData !== undefined) {
+    choice.content.push({ type: 'reasoning', text: '', redactedData })
+    return
+  }
   if (delta === '' && !signature) return
   const last = choice.content.at(-1)
   if (
@@ -121,7 +130,12 @@ export const createChatResultAssembler = (): ChatResultAssembler => {
           addText(choiceOf(choices, chunk.choiceIndex), chunk.delta)
           return
         case 'reasoning-delta':
-          addReasoning(choiceOf(choices, chunk.choiceIndex), chunk.delta, chunk.signature)
+          addReasoning(
+            choiceOf(choices, chunk.choiceIndex),
+            chunk.delta,
+            chunk.signature,
+            chunk.redactedData
+          )
           return
         case 'tool-call-delta':
           addToolCall(choiceOf(choices, chunk.choiceIndex), chunk)

@@ -150,7 +150,17 @@ export type ChatResult = {
 export type ChatChunk =
   | { type: 'start'; id: string; model: string; created: number; usage?: Usage }
   | { type: 'text-delta'; choiceIndex: number; delta: string }
-  | { type: 'reasoning-delta'; choiceIndex: number; delta: string; signature?: string }
+  /**
+   * Reasoning text; `signature` closes its block (Anthropic's, to replay with it). `redactedData` is a whole redacted
+   * block (Anthropic's `redacted_thinking`, `delta` empty): a reasoning part of its own, to replay as it came.
+   */
+  | {
+      type: 'reasoning-delta'
+      choiceIndex: number
+      delta: string
+      signature?: string
+      redactedData?: string
+    }
   /** `index` is the tool call's position within the choice (0-based); `id` and `name` come on its first fragment only. */
   | {
       type: 'tool-call-delta'

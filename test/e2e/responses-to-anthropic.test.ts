@@ -220,6 +220,97 @@ describe('OpenAI Responses client → gateway → Anthropic upstream', () => {
     ])
   })
 
+  it('streams a redacted thinking block as a reasoning item the client sends back, and the upstream gets it whole', async () => {
+    const sse = (type: string, data: Record<string, unknown>): string =>
+      `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+    gateway.anthropic.enqueue({
+      status: 200,
+      headers: { 'content-type': 'text/event-stream' },
+      body: [
+        sse('message_start', {
+          message: {
+            id: 'msg_redacted',
+            type: 'message',
+            role: 'assistant',
+            model: 'claude-haiku-4-5-20251001',
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: 20, output_tokens: 1 },
+          },
+        }),
+        sse('content_block_start', {
+          index: 0,
+          content_block: { type: 'thinking', thinking: '', signature: '' },
+        }),
+        sse('content_block_delta', {
+          index: 0,
+          delta: { type: 'thinking_delta', thinking: 'Plan.' },
+        }),
+        sse('content_block_delta', {
+          index: 0,
+          delta: { type: 'signature_delta', signature: 'sig-1' },
+        }),
+        sse('content_block_stop', { index: 0 }),
+        sse('content_block_start', {
+          index: 1,
+          content_block: { type: 'redacted_thinking', data: 'EmwKAhgBEgy' },
+        }),
+        sse('content_block_stop', { index: 1 }),
+        sse('content_block_start', {
+          index: 2,
+          content_block: { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {} },
+        }),
+        sse('content_block_delta', {
+          index: 2,
+          delta: { type: 'input_json_delta', partial_json: '{"city":"Oslo"}' },
+        }),
+        sse('content_block_stop', { index: 2 }),
+        sse('message_delta', {
+          delta: { stop_reason: 'tool_use', stop_sequence: null },
+          usage: { output_tokens: 30 },
+        }),
+        sse('message_stop', {}),
+      ].join(''),
+    })
+    const stream = await client.responses.create({
+      model,
+      stream: true,
+      store: false,
+      include: ['reasoning.encrypted_content'],
+      input: 'use the tool get_weather',
+      tools: [weatherTool],
+    })
+    let completed: OpenAI.Responses.Response | undefined
+    for await (const event of stream) {
+      expectValidOpenAI('ResponseStreamEvent', event)
+      if (event.type === 'response.completed') completed = event.response
+    }
+    expect(completed!.output.map((item) => item.type)).toEqual([
+      'reasoning',
+      'reasoning',
+      'function_call',
+    ])
+    const call = completed!.output[2]
+    if (call.type !== 'function_call') throw new Error('expected a function call')
+    await client.responses.create({
+      model,
+      store: false,
+      tools: [weatherTool],
+      input: [
+        { role: 'user', content: 'use the tool get_weather' },
+        ...(completed!.output as OpenAI.Responses.ResponseInputItem[]),
+        { type: 'function_call_output', call_id: call.call_id, output: 'sunny' },
+      ],
+    })
+    const [, upstream] = upstreamBodies()
+    expect((upstream.messages as { content: unknown }[])[1].content).toEqual([
+      { type: 'thinking', thinking: 'Plan.', signature: 'sig-1' },
+      { type: 'redacted_thinking', data: 'EmwKAhgBEgy' },
+      { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } },
+    ])
+  })
+
   it('stores a converted response: chained by previous_response_id, retrieved, its input listed, then deleted', async () => {
     const first = await client.responses.create({ model, input: 'remember the word kiwi' })
     const second = await client.responses.create({

@@ -101,6 +101,25 @@ describe('encodeAnthropicSse', () => {
     })
   })
 
+  it('writes a redacted thinking block whole, between the thinking before it and the text after it', async () => {
+    const message = await sdkStream(
+      encode([
+        start,
+        { type: 'reasoning-delta', choiceIndex: 0, delta: 'Plan.' },
+        { type: 'reasoning-delta', choiceIndex: 0, delta: '', signature: 'sig-1' },
+        { type: 'reasoning-delta', choiceIndex: 0, delta: '', redactedData: 'EmwKAhgB' },
+        { type: 'text-delta', choiceIndex: 0, delta: 'Done.' },
+        { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'end_turn' } },
+        { type: 'usage', usage: usage() },
+      ])
+    ).finalMessage()
+    expect(message.content).toEqual([
+      { type: 'thinking', thinking: 'Plan.', signature: 'sig-1' },
+      { type: 'redacted_thinking', data: 'EmwKAhgB' },
+      { type: 'text', text: 'Done.' },
+    ])
+  })
+
   it('follows the grammar: estimate first, blocks indexed in order, message_stop last', async () => {
     const text = await readText(
       encode([

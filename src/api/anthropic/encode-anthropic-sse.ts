@@ -234,6 +234,16 @@ const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
       state.outputTokens += estimateTextTokens(chunk.delta)
       return out + delta(state.open!.index, { type: 'text_delta', text: chunk.delta })
     case 'reasoning-delta':
+      if (chunk.redactedData !== undefined)
+        return (
+          out +
+          openBlock(
+            state,
+            { kind: 'thinking' },
+            { type: 'redacted_thinking', data: chunk.redactedData }
+          ) +
+          closeBlock(state)
+        )
       if (chunk.delta === '' && !chunk.signature) return out
       if (state.open?.kind !== 'thinking') {
         out += openBlock(

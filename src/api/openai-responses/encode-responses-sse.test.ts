@@ -464,6 +464,31 @@ describe('encodeResponsesSse', () => {
     expect(second).toEqual(['response.output_item.added', 'response.output_item.done'])
   })
 
+  it('writes a redacted thinking block as a reasoning item of its own, whole, its data in encrypted_content', async () => {
+    const redactedChunks: ChatChunk[] = [
+      start,
+      { type: 'reasoning-delta', choiceIndex: 0, delta: 'thinking' },
+      { type: 'reasoning-delta', choiceIndex: 0, delta: '', signature: 'sig1' },
+      { type: 'reasoning-delta', choiceIndex: 0, delta: '', redactedData: 'EmwKAhgB' },
+      { type: 'text-delta', choiceIndex: 0, delta: 'ok' },
+      stop,
+    ]
+    const events = await eventsOf(encode(redactedChunks))
+    const output = finalOf(events).output
+    expect(output.map((item) => item.type)).toEqual(['reasoning', 'reasoning', 'message'])
+    expect(output[1].summary).toEqual([])
+    expect(decodeReasoningContent(output[1].encrypted_content as string)).toEqual({
+      redactedData: 'EmwKAhgB',
+    })
+    const second = events.filter((event) => event.output_index === 1).map((event) => event.type)
+    expect(second).toEqual(['response.output_item.added', 'response.output_item.done'])
+    // As the non-streamed conversion of the same answer gives it.
+    const assembler = createChatResultAssembler()
+    for (const chunk of redactedChunks) assembler.push(chunk)
+    const converted = convertToResponsesResponse(assembler.finish()!, context())
+    expect(withoutIds(output)).toEqual(withoutIds(converted.output as Item[]))
+  })
+
   it('gives the same output items as the non-streamed conversion of the same answer', async () => {
     for (const chunks of [textChunks, toolChunks, reasoningChunks]) {
       const assembler = createChatResultAssembler()

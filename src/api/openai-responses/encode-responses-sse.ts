@@ -148,6 +148,8 @@ type ReasoningState = {
   id: string
   text: string
   signature: string | undefined
+  /** A redacted block's data (`ChatChunk` `redactedData`): the item is whole, closed as soon as it is opened. */
+  redactedData: string | undefined
   summaryOpen: boolean
   deltaHead: string
 }
@@ -322,7 +324,12 @@ const finalMessage = (open: MessageState, status: ResponsesItemStatus): Response
   messageItem(open.id, [outputText(open.text)], status)
 
 const finalReasoning = (open: ReasoningState): ResponsesReasoningItem =>
-  reasoningItem(open.id, { type: 'reasoning', text: open.text, signature: open.signature })
+  reasoningItem(
+    open.id,
+    open.redactedData === undefined
+      ? { type: 'reasoning', text: open.text, signature: open.signature }
+      : { type: 'reasoning', text: '', redactedData: open.redactedData }
+  )
 
 const finalFunctionCall = (
   state: EncoderState,
@@ -437,6 +444,7 @@ const openReasoning = (state: EncoderState): ReasoningState => {
     id,
     text: '',
     signature: undefined,
+    redactedData: undefined,
     summaryOpen: false,
     deltaHead: deltaHead(
       'response.reasoning_summary_text.delta',
@@ -453,6 +461,19 @@ const reasoningDelta = (
   state: EncoderState,
   chunk: Extract<ChatChunk, { type: 'reasoning-delta' }>
 ): string => {
+  if (chunk.redactedData !== undefined) {
+    // A redacted block is whole: an item of its own, opened and done at once, its data in `encrypted_content`.
+    let out = closeItem(state, 'completed')
+    const redacted = openReasoning(state)
+    redacted.redactedData = chunk.redactedData
+    out += added(
+      state,
+      redacted.outputIndex,
+      { id: redacted.id, type: 'reasoning', summary: [] },
+      `{"id":"${redacted.id}","type":"reasoning","summary":[]}`
+    )
+    return out + closeItem(state, 'completed')
+  }
   if (chunk.delta === '' && !chunk.signature) return ''
   let out = ''
   let open = state.open

@@ -26,14 +26,16 @@ export const chunksOfAnswer = (answer: ChatResult): ChatChunk[] => {
           break
         case 'reasoning':
           chunks.push(
-            part.signature === undefined
-              ? { type: 'reasoning-delta', choiceIndex, delta: part.text }
-              : {
-                  type: 'reasoning-delta',
-                  choiceIndex,
-                  delta: part.text,
-                  signature: part.signature,
-                }
+            part.redactedData !== undefined
+              ? { type: 'reasoning-delta', choiceIndex, delta: '', redactedData: part.redactedData }
+              : part.signature === undefined
+                ? { type: 'reasoning-delta', choiceIndex, delta: part.text }
+                : {
+                    type: 'reasoning-delta',
+                    choiceIndex,
+                    delta: part.text,
+                    signature: part.signature,
+                  }
           )
           break
         case 'tool-call':

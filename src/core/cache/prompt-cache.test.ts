@@ -197,13 +197,10 @@ describe('prompt cache sessions', () => {
     expect(second.encoded).not.toBe(first.encoded)
   })
 
-  it('stores no content-filtered answer, no excluded finish reason, no redacted thinking, no error, no non-2xx', async () => {
-    const redacted = answerWith()
-    redacted.choices[0].content = [{ type: 'reasoning', text: '', redactedData: 'x' }]
+  it('stores no content-filtered answer, no excluded finish reason, no error, no non-2xx', async () => {
     const ends = [
       { status: 200, error: null, answer: answerWith('content-filter') },
       { status: 200, error: null, answer: answerWith('length') },
-      { status: 200, error: null, answer: redacted },
       { status: 200, error: new Error('broke'), answer: answerWith() },
       { status: 400, error: null, answer: answerWith() },
       { status: 200, error: null, answer: null },
@@ -214,6 +211,20 @@ describe('prompt cache sessions', () => {
       await settle()
       expect((await cache.open(request()))!.status).toBe('miss')
     }
+  })
+
+  it('stores an answer with redacted thinking, which a hit gives back whole, streamed or not', async () => {
+    const redacted = answerWith()
+    redacted.choices[0].content = [
+      { type: 'reasoning', text: '', redactedData: 'EmwKAhgB' },
+      { type: 'text', text: 'hello' },
+    ]
+    const { cache, request, settle } = setup()
+    ;(await cache.open(request()))!.finish({ status: 200, error: null, answer: redacted }, servedBy)
+    await settle()
+    const hit = (await cache.open(request()))!
+    expect(hit.status).toBe('hit')
+    expect(hit.hit!.answer).toEqual(redacted)
   })
 
   it('lets identical requests follow the leader: one answer for all, stored once', async () => {

@@ -537,9 +537,6 @@ class PromptCacheImpl {
       const reason = choice.finishReason.unified
       if (reason === 'content-filter' || reason === 'error') return false
       if (policy.excludeFinishReasons.includes(reason)) return false
-      // A redacted thinking block cannot be replayed as a stream (the canonical chunks cannot carry it).
-      for (const part of choice.content)
-        if (part.type === 'reasoning' && part.redactedData !== undefined) return false
     }
     return true
   }

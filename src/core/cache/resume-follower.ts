@@ -99,9 +99,11 @@ const chunksOfPart = (part: Part, choiceIndex: number, index: number): ChatChunk
       return [{ type: 'text-delta', choiceIndex, delta: part.text }]
     case 'reasoning':
       return [
-        part.signature === undefined
-          ? { type: 'reasoning-delta', choiceIndex, delta: part.text }
-          : { type: 'reasoning-delta', choiceIndex, delta: part.text, signature: part.signature },
+        part.redactedData !== undefined
+          ? { type: 'reasoning-delta', choiceIndex, delta: '', redactedData: part.redactedData }
+          : part.signature === undefined
+            ? { type: 'reasoning-delta', choiceIndex, delta: part.text }
+            : { type: 'reasoning-delta', choiceIndex, delta: part.text, signature: part.signature },
       ]
     case 'tool-call':
       return [
