@@ -23,6 +23,7 @@ import {
   type FakeTransport,
 } from './__fixtures__/create-fake-transport.ts'
 import { createAnthropicAdapter } from './anthropic-adapter.ts'
+import { anthropicStreamError } from './anthropic-error.ts'
 
 /** The adapter as the registry builds it: the configured key, base URL and headers, and this transport. */
 const adapterFor = (transport: FakeTransport) =>
@@ -270,6 +271,71 @@ describe('forward (same dialect)', () => {
     expect(error.detail).not.toContain('abc.def-ghi')
   })
 
+  it("keeps the upstream's error type and details (redacted) for an Anthropic client, and says whose they are", async () => {
+    const body = JSON.stringify({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: 'The compaction signature is invalid.',
+        details: {
+          error_code: 'compaction_signature_invalid',
+          seen: ['Bearer abc.def-ghi', { key: 'sk-ant-api03-AbCdEf123456' }],
+        },
+      },
+      request_id: 'req_011',
+    })
+    const transport = createFakeTransport([{ status: 400, body }])
+    const error = await rejection(
+      adapterFor(transport).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
+    )
+    expect(error).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+      dialect: 'anthropic',
+      details: {
+        error_code: 'compaction_signature_invalid',
+        seen: ['Bearer ***', { key: 'sk-ant-***' }],
+      },
+    })
+
+    const deep = { error_code: 'x', nested: {} as Record<string, unknown> }
+    let level = deep.nested
+    for (let depth = 0; depth < 20; depth += 1) level = level.next = {}
+    const tooDeep = createFakeTransport([
+      {
+        status: 409,
+        body: JSON.stringify({
+          type: 'error',
+          error: { type: 'conflict_error', message: 'Conflict', details: deep },
+        }),
+      },
+    ])
+    const conflict = await rejection(
+      adapterFor(tooDeep).forward!(
+        { operation: 'messages', body: {}, model: 'm', headers: {} },
+        callWith()
+      )
+    )
+    expect(conflict).toMatchObject({ status: 409, type: 'conflict_error', details: null })
+
+    const inStream = anthropicStreamError(
+      JSON.stringify({
+        type: 'error',
+        error: { type: 'rate_limit_error', message: 'Spent', details: { error_code: 'ramp' } },
+      }),
+      'anthropic'
+    )
+    expect(inStream).toMatchObject({
+      status: 429,
+      inStream: true,
+      dialect: 'anthropic',
+      details: { error_code: 'ramp' },
+    })
+  })
+
   it('describes a non-JSON error page by its status', async () => {
     const transport = createFakeTransport([
       { status: 502, body: '<html><body>Bad gateway</body></html>' },
@@ -504,6 +570,7 @@ describe('streamChat', () => {
       status: 529,
       type: 'overloaded_error',
       message: 'Overloaded',
+      dialect: 'anthropic',
     })
   })
 

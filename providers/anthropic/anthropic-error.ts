@@ -1,6 +1,7 @@
 /**
- * Anthropic errors → `ProviderError`. Bodies are `{"type":"error","error":{"type","message"},"request_id"}`
- * (https://docs.claude.com/en/api/errors); the client may see the message (secrets redacted), never the raw body.
+ * Anthropic errors → `ProviderError`. Bodies are `{"type":"error","error":{"type","message","details"},"request_id"}`
+ * (https://platform.claude.com/docs/en/api/errors); the client may see the message, the type and the details
+ * (secrets redacted), never the raw body.
  */
 import { parseRetryAfter } from '../shared/parse-retry-after.ts'
 import { readCappedText } from '../shared/read-capped-text.ts'
@@ -25,7 +26,40 @@ const statusByErrorType: Record<string, number> = {
   overloaded_error: 529,
 }
 
-const parseErrorBody = (text: string): { type: string | null; message: string | null } | null => {
+/** Deeper `details` are dropped rather than walked: Anthropic's hold an `error_code` and a few flat fields. */
+const maxDetailsDepth = 8
+
+/** Parsed JSON with `redactSecrets` applied to every string in it, names included; throws past `maxDetailsDepth`. */
+const redactedJson = (value: unknown, depth: number): unknown => {
+  if (typeof value === 'string') return redactSecrets(value)
+  if (value === null || typeof value !== 'object') return value
+  if (depth === maxDetailsDepth) throw new RangeError('error.details is nested too deep')
+  if (Array.isArray(value)) return value.map((item: unknown) => redactedJson(item, depth + 1))
+  return Object.fromEntries(
+    Object.entries(value).map(([name, item]) => [
+      redactSecrets(name),
+      redactedJson(item, depth + 1),
+    ])
+  )
+}
+
+/** `error.details` as a client may get it: an object, redacted; `null` when absent, not an object or too deep. */
+const redactedDetails = (details: unknown): Record<string, unknown> | null => {
+  if (details === null || typeof details !== 'object' || Array.isArray(details)) return null
+  try {
+    return redactedJson(details, 0) as Record<string, unknown>
+  } catch {
+    return null
+  }
+}
+
+type ParsedErrorBody = {
+  type: string | null
+  message: string | null
+  details: Record<string, unknown> | null
+}
+
+const parseErrorBody = (text: string): ParsedErrorBody | null => {
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -34,7 +68,12 @@ const parseErrorBody = (text: string): { type: string | null; message: string | 
   }
   const parsed = anthropicErrorBodySchema.safeParse(json)
   if (!parsed.success) return null
-  return { type: parsed.data.error.type ?? null, message: parsed.data.error.message ?? null }
+  const { error } = parsed.data
+  return {
+    type: error.type ?? null,
+    message: error.message ?? null,
+    details: redactedDetails(error.details),
+  }
 }
 
 /** Anthropic sends `x-should-retry`; the official SDKs obey it before any status rule, and so do we. */
@@ -59,6 +98,8 @@ export const readAnthropicHttpError = async (
       ? redactSecrets(parsed.message)
       : `Anthropic answered HTTP ${response.status}`,
     type: parsed?.type ?? null,
+    details: parsed?.details ?? null,
+    dialect: 'anthropic',
     retryable: retryHint(response.headers),
     retryAfterMs: parseRetryAfter(response.headers),
     providerId,
@@ -82,6 +123,8 @@ export const anthropicStreamError = (data: string, providerId: string): Provider
       ? redactSecrets(parsed.message)
       : 'Anthropic reported an error in the stream',
     type,
+    details: parsed?.details ?? null,
+    dialect: 'anthropic',
     providerId,
     detail: redactSecrets(data),
     inStream: true,

@@ -5,6 +5,7 @@
  * `message` is safe to show a client: adapters build it from the upstream error's `message` with secrets redacted,
  * never from a raw body. `detail` is for logs only.
  */
+import type { Dialect } from './chat-types.ts'
 import type { HeaderReader } from './provider-adapter.ts'
 
 export type ProviderErrorKind =
@@ -34,6 +35,17 @@ export type ProviderErrorOptions = {
   code?: string | null
   /** Upstream error `param`. */
   param?: string | null
+  /**
+   * The wire format the upstream spoke (`http`): its `status`, and the `type`, `code`, `param` and `details` read from
+   * its error body, mean what they mean there, and a client speaking the same one gets them as they came
+   * (`on-error.ts`). Absent where the adapter does not say.
+   */
+  dialect?: Dialect | null
+  /**
+   * Anthropic's `error.details` (`{error_code: "enforced_spend_limit_reached"}`, which the SDK reads as `errorCode`),
+   * with secrets redacted as `message` is.
+   */
+  details?: Record<string, unknown> | null
   /** Which provider instance failed. */
   providerId?: string
   /** Log-only detail (never sent to a client). */
@@ -69,6 +81,8 @@ export class ProviderError extends Error {
   readonly type: string | null
   readonly code: string | null
   readonly param: string | null
+  readonly dialect: Dialect | null
+  readonly details: Record<string, unknown> | null
   readonly providerId: string | undefined
   readonly detail: string | undefined
   readonly headers: HeaderReader | null
@@ -88,6 +102,8 @@ export class ProviderError extends Error {
     this.type = options.type ?? null
     this.code = options.code ?? null
     this.param = options.param ?? null
+    this.dialect = options.dialect ?? null
+    this.details = options.details ?? null
     this.providerId = options.providerId
     this.detail = options.detail
     this.headers = options.headers ?? null

@@ -97,6 +97,8 @@ const withProvider = (error: ProviderError, providerId: string): ProviderError =
     headers: error.headers ?? undefined,
     inStream: error.inStream,
     unsent: error.unsent,
+    dialect: error.dialect ?? undefined,
+    details: error.details ?? undefined,
     providerId,
     cause: error,
   })

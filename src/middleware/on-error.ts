@@ -1,13 +1,15 @@
 /**
  * The only error serializer: every error that reaches a client leaves through here, in the dialect it spoke.
- * OpenAI: `{error:{message,type,param,code}}`; Anthropic: `{type:"error",error:{type,message},request_id}`
- * (wire-notes §5). Clients never see stack traces, upstream bodies or keys; the log gets the detail. A tenant key's
- * error carries its `x-ratelimit-*` headers like its other responses (`withErrorRateLimitHeaders`).
+ * OpenAI: `{error:{message,type,param,code}}`; Anthropic: `{type:"error",error:{type,message,details?},request_id}`
+ * (wire-notes §5). An Anthropic client of an Anthropic upstream gets that upstream's `error.type` and `details`, and
+ * its 529 or 504, as they came (`anthropicUpstreamError`). Clients never see stack traces, raw upstream bodies or keys;
+ * the log gets the detail. A tenant key's error carries its `x-ratelimit-*` headers like its other responses
+ * (`withErrorRateLimitHeaders`).
  */
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Dialect } from '../../providers/spec/chat-types.ts'
-import { isProviderError } from '../../providers/spec/provider-error.ts'
+import { isProviderError, type ProviderError } from '../../providers/spec/provider-error.ts'
 import { maskRememberedSecrets } from '../../providers/shared/redact-secrets.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
@@ -51,6 +53,65 @@ const anthropicType = (status: number): string => {
   }
 }
 
+/**
+ * The Anthropic upstream's HTTP error that `error` passes on, which an Anthropic client gets as the upstream sent it
+ * (its `error.type`, its `details`, its 529 or 504): `null` for any other error, and for an upstream 401/403, the
+ * gateway's own credentials refused (a 502 whose type must not blame the client's key).
+ */
+const anthropicUpstreamError = (error: GatewayError): ProviderError | null => {
+  const cause = error.cause
+  return isProviderError(cause) &&
+    cause.kind === 'http' &&
+    cause.dialect === 'anthropic' &&
+    cause.status !== 401 &&
+    cause.status !== 403
+    ? cause
+    : null
+}
+
+/**
+ * An Anthropic upstream's 5xx statuses that an Anthropic client gets as they are, each with its own type and SDK class
+ * (`OverloadedError`, `GatewayTimeoutError`): Claude Code and the SDK treat overloaded apart from a server error. Its
+ * other 5xx are the gateway's 502 (`mapProviderError`), as every upstream failure is for an OpenAI client.
+ */
+const anthropicKeptStatuses: ReadonlySet<number> = new Set([504, 529])
+
+/** The status a client of `dialect` gets for `error`: its own, but for `anthropicKeptStatuses`. */
+const clientStatus = (error: GatewayError, dialect: Dialect): number => {
+  if (dialect !== 'anthropic') return error.status
+  const upstream = anthropicUpstreamError(error)
+  return upstream !== null && anthropicKeptStatuses.has(upstream.status)
+    ? upstream.status
+    : error.status
+}
+
+/**
+ * Parsed JSON with the gateway's credentials masked in every string, names included (an upstream's `details`,
+ * whose depth its adapter bounded).
+ */
+const maskedJson = (value: unknown): unknown => {
+  if (typeof value === 'string') return maskRememberedSecrets(value)
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map(maskedJson)
+  return Object.fromEntries(
+    Object.entries(value).map(([name, item]) => [maskRememberedSecrets(name), maskedJson(item)])
+  )
+}
+
+/** The `error` object of an Anthropic body: the upstream's type and details when it is an Anthropic upstream's. */
+const anthropicError = (error: GatewayError): Record<string, unknown> => {
+  const upstream = anthropicUpstreamError(error)
+  const shaped: Record<string, unknown> = {
+    type:
+      upstream === null || upstream.type === null
+        ? anthropicType(clientStatus(error, 'anthropic'))
+        : maskRememberedSecrets(upstream.type),
+    message: maskRememberedSecrets(error.message),
+  }
+  if (upstream !== null && upstream.details !== null) shaped.details = maskedJson(upstream.details)
+  return shaped
+}
+
 const openAICode = (error: GatewayError): string | null => {
   if (error.openaiCode) return error.openaiCode
   switch (error.status) {
@@ -84,7 +145,7 @@ export const errorBody = (
   dialect === 'anthropic'
     ? {
         type: 'error',
-        error: { type: anthropicType(error.status), message: maskRememberedSecrets(error.message) },
+        error: anthropicError(error),
         request_id: requestId,
       }
     : {
@@ -115,7 +176,7 @@ export const errorResponse = (
     headers.set('retry-after-ms', String(error.retryAfterMs))
   }
   return new Response(JSON.stringify(errorBody(error, dialect, requestId)), {
-    status: error.status,
+    status: clientStatus(error, dialect),
     headers,
   })
 }
@@ -177,7 +238,7 @@ export const onError =
     const gatewayError = toGatewayError(error)
     const requestId = c.get('requestId') ?? 'unknown'
     const dialect = c.get('dialect') ?? detectDialect(c.req.path, c.req.raw.headers)
-    const fields = { requestId, status: gatewayError.status, path: c.req.path }
+    const fields = { requestId, status: clientStatus(gatewayError, dialect), path: c.req.path }
     if (gatewayError.status >= 500) {
       // The store or connection failure behind a 503 of the gateway's own (the key store unavailable...), which
       // its message does not repeat: the operator needs it. A provider's failure is in the message already.
