@@ -55,6 +55,15 @@ describe('isQuotaError', () => {
     expect(isQuotaError(httpError(400, { type: 'billing_error' }))).toBe(true)
     expect(isQuotaError(httpError(429, { code: 'rate_limit_exceeded' }))).toBe(false)
   })
+
+  it('recognises an Anthropic 429 whose details say a spend limit was reached, which no retry clears', () => {
+    const limited = (errorCode: string) =>
+      httpError(429, { type: 'rate_limit_error', details: { error_code: errorCode } })
+    expect(isQuotaError(limited('enforced_spend_limit_reached'))).toBe(true)
+    expect(isQuotaError(limited('contract_spend_limit_reached'))).toBe(true)
+    expect(isQuotaError(limited('ramp_limit_exceeded'))).toBe(false)
+    expect(isQuotaError(httpError(429, { type: 'rate_limit_error' }))).toBe(false)
+  })
 })
 
 describe('retryTarget', () => {

@@ -24,14 +24,27 @@ export const backoffDelay = (options: {
 }
 
 /**
+ * Anthropic's `details.error_code` of a spend limit reached (a 429 `rate_limit_error`, which would otherwise be
+ * retried): `@anthropic-ai/sdk`'s `ErrorDetails` (resources/shared.d.ts).
+ */
+const spendLimitCodes: ReadonlySet<unknown> = new Set([
+  'enforced_spend_limit_reached',
+  'contract_spend_limit_reached',
+  'linked_organization_spend_limit_reached',
+  'linked_organization_billing_unavailable',
+])
+
+/**
  * A spent quota or billing problem on the gateway's account: retrying the same target cannot help, another might.
- * OpenAI: 429 `insufficient_quota`; Anthropic: `billing_error` (https://docs.anthropic.com/en/api/errors).
+ * OpenAI: 429 `insufficient_quota`; Anthropic: `billing_error` (https://docs.anthropic.com/en/api/errors), or a spend
+ * limit reached (`spendLimitCodes`).
  */
 export const isQuotaError = (error: ProviderError): boolean =>
   error.type === 'insufficient_quota' ||
   error.code === 'insufficient_quota' ||
   error.type === 'billing_error' ||
-  error.code === 'billing_error'
+  error.code === 'billing_error' ||
+  (error.details !== null && spendLimitCodes.has(error.details.error_code))
 
 export type RetryOptions<T> = {
   /** One attempt; `attempt` counts from 1. Throw p-retry's `AbortError` to stop at once without a retry. */
