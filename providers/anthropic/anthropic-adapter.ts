@@ -24,6 +24,7 @@ import { convertToAnthropicReasoning } from './convert-to-anthropic-reasoning.ts
 import { createAnthropicAnswerTap } from './create-anthropic-answer-tap.ts'
 import { createAnthropicForwardTap } from './create-anthropic-forward-tap.ts'
 import { withModelName } from '../shared/edit-json-text.ts'
+import { unsentOpenAISettings } from '../shared/unsent-openai-settings.ts'
 
 const utf8 = new TextDecoder()
 
@@ -72,10 +73,10 @@ export const createAnthropicAdapter = (options: AnthropicAdapterOptions): Provid
   const convertRequest = (request: ChatRequest, call: CallContext): Record<string, unknown> => {
     const control = options.reasoningControl?.(request.model) ?? 'effort'
     const body = convertToAnthropicRequest(request, control)
-    if (request.reasoning !== undefined) {
-      const { omitted } = convertToAnthropicReasoning(request, control)
-      if (omitted.length > 0) call.omittedParams = omitted
-    }
+    const omitted = unsentOpenAISettings(request)
+    if (request.reasoning !== undefined)
+      omitted.push(...convertToAnthropicReasoning(request, control).omitted)
+    if (omitted.length > 0) call.omittedParams = omitted
     return body
   }
   const now = options.now ?? Date.now

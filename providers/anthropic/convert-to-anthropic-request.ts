@@ -264,7 +264,10 @@ export const convertToAnthropicRequest = (
     ...(request.stop === undefined || request.stop.length === 0
       ? {}
       : { stop_sequences: request.stop }),
-    ...(request.user === undefined ? {} : { metadata: { user_id: request.user } }),
+    // The hashed id meant for abuse detection first, as Anthropic's `user_id` is (an opaque id, never a name or email).
+    ...((request.safetyIdentifier ?? request.user) === undefined
+      ? {}
+      : { metadata: { user_id: request.safetyIdentifier ?? request.user } }),
     ...(request.stream ? { stream: true } : {}),
   }
 }

@@ -40,6 +40,7 @@ import { openLocalCallRecord, type LocalCallRecord } from './open-local-call-rec
 import { readLocalChatRequest } from './read-local-chat-request.ts'
 import type { LocalModelDtype } from './read-model-folder.ts'
 import { unsentReasoningParams } from '../shared/unsent-reasoning-params.ts'
+import { unsentOpenAISettings } from '../shared/unsent-openai-settings.ts'
 
 export type LocalAdapterSettings = {
   /** Provider instance id from config (`local`): the prefix of its models' names. */
@@ -176,7 +177,7 @@ export const createLocalAdapter = (settings: LocalAdapterSettings): ProviderAdap
   }> => {
     const modelId = `${settings.id}/${request.model}`
     // The local models have no reasoning setting: what asked for reasoning is named as left out.
-    const omitted = unsentReasoningParams(request.reasoning)
+    const omitted = [...unsentOpenAISettings(request), ...unsentReasoningParams(request.reasoning)]
     if (omitted.length > 0) call.omittedParams = omitted
     const { set, model, record } = open('chat-completions', request.model, call)
     try {

@@ -120,6 +120,10 @@ export const convertToOpenAIRequest = (
   if (request.responseFormat !== undefined)
     body.response_format = convertResponseFormat(request.responseFormat)
   if (request.user !== undefined) body.user = request.user
+  if (request.safetyIdentifier !== undefined) body.safety_identifier = request.safetyIdentifier
+  if (request.promptCacheKey !== undefined) body.prompt_cache_key = request.promptCacheKey
+  if (request.serviceTier !== undefined) body.service_tier = request.serviceTier
+  if (request.verbosity !== undefined) body.verbosity = request.verbosity
   if (reasoningEffort !== undefined) body.reasoning_effort = reasoningEffort
   return body
 }

@@ -11,7 +11,8 @@
  * - Reasoning parts are dropped: OpenAI replays only its own reasoning items, which a canonical request never holds.
  * - `reasoning.effort` (as `convertToOpenAIReasoningEffort` gives it), `max_output_tokens`, `temperature`, `top_p`,
  *   `text.format`, function tools, `tool_choice`, `parallel_tool_calls`
- *   as the client set them; the end user as `safety_identifier` (at most 64 characters), else the older `user`.
+ *   as the client set them; the end user as `safety_identifier` (at most 64 characters), else the older `user`, or
+ *   both as the client sent them; `prompt_cache_key`, `service_tier` and the verbosity (`text.verbosity`) as given.
  * - `store: false`: the gateway does not chain these responses, so OpenAI need not keep them.
  *
  * `topK` has no Responses field and is a sampling hint: dropped. Stop sequences have none either and change the
@@ -141,10 +142,17 @@ export const convertToOpenAIResponsesRequest = (
   if (request.topP !== undefined) body.top_p = request.topP
   if (request.responseFormat !== undefined)
     body.text = { format: convertFormat(request.responseFormat) }
-  if (request.user !== undefined) {
+  if (request.safetyIdentifier !== undefined) {
+    body.safety_identifier = request.safetyIdentifier
+    if (request.user !== undefined) body.user = request.user
+  } else if (request.user !== undefined) {
     if (request.user.length <= safetyIdentifierMaxLength) body.safety_identifier = request.user
     else body.user = request.user
   }
+  if (request.promptCacheKey !== undefined) body.prompt_cache_key = request.promptCacheKey
+  if (request.serviceTier !== undefined) body.service_tier = request.serviceTier
+  if (request.verbosity !== undefined)
+    body.text = { ...(body.text as Json | undefined), verbosity: request.verbosity }
   if (reasoningEffort !== undefined) body.reasoning = { effort: reasoningEffort }
   body.store = false
   return body

@@ -94,8 +94,16 @@ export type ChatRequest = {
   seed?: number
   stop?: string[]
   responseFormat?: ResponseFormat
-  /** End-user id (OpenAI `user` / `safety_identifier`, Anthropic `metadata.user_id`). */
+  /** End-user id (OpenAI `user`, Anthropic `metadata.user_id`). */
   user?: string
+  /** OpenAI `safety_identifier`: a hashed end-user id for abuse detection (where `user` is deprecated for it). */
+  safetyIdentifier?: string
+  /** OpenAI `prompt_cache_key`: groups requests that share a prefix, for the provider's prompt cache. */
+  promptCacheKey?: string
+  /** OpenAI `service_tier` (`auto`, `default`, `flex`, `priority`...), as the client sent it. */
+  serviceTier?: string
+  /** OpenAI `verbosity` (Chat) / `text.verbosity` (Responses): `low`, `medium` or `high`. */
+  verbosity?: string
   /** Absent when the client asked nothing about reasoning. */
   reasoning?: ReasoningRequest
   stream: boolean

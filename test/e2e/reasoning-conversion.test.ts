@@ -57,6 +57,29 @@ describe('reasoning settings, converted', () => {
     expect(response.headers.get('x-gatehouse-omitted-params')).toBeNull()
   })
 
+  it('Responses → a Claude model: the end user as metadata.user_id, the OpenAI-only settings named as left out', async () => {
+    const response = await post('/v1/responses', {
+      model: 'anthropic/claude-opus-4-7',
+      input: 'hi',
+      store: false,
+      user: 'u1',
+      safety_identifier: 'user-hash',
+      prompt_cache_key: 'pck-1',
+      service_tier: 'flex',
+      text: { verbosity: 'low' },
+      reasoning: { effort: 'high' },
+    })
+    expect(response.status).toBe(200)
+    await response.json()
+    expect(response.headers.get('x-gatehouse-omitted-params')).toBe(
+      'prompt_cache_key, service_tier, text.verbosity'
+    )
+    const sent = sentTo('anthropic')
+    expect(sent.metadata).toEqual({ user_id: 'user-hash' })
+    expect(sent).not.toHaveProperty('service_tier')
+    expect(sent.output_config).toEqual({ effort: 'high' })
+  })
+
   it('Chat Completions → a Claude model with a thinking budget: thinking enabled with a budget below max_tokens', async () => {
     const response = await post('/v1/chat/completions', {
       model: 'anthropic/claude-sonnet-4-5',

@@ -47,6 +47,39 @@ afterAll(async () => {
 beforeEach(() => upstream.reset())
 
 describe('Responses client → gateway → Chat-Completions-only upstream: replayed settings', () => {
+  it('sends the end user, the prompt cache key, the service tier and the verbosity under their Chat names', async () => {
+    const params = {
+      model,
+      input: 'hi',
+      store: false,
+      user: 'u1',
+      safety_identifier: 'user-hash',
+      prompt_cache_key: 'pck-1',
+      service_tier: 'flex',
+      text: { verbosity: 'low' },
+    } as const
+    for (const stream of [false, true]) {
+      upstream.reset()
+      const raw = await fetch(`${gateway.url}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...params, stream }),
+      })
+      expect(raw.status).toBe(200)
+      expect(raw.headers.get('x-gatehouse-omitted-params')).toBeNull()
+      await raw.text()
+      const [sent] = upstreamBodies()
+      expect(sent.path).toBe('/v1/chat/completions')
+      expect(sent.body).toMatchObject({
+        user: 'u1',
+        safety_identifier: 'user-hash',
+        prompt_cache_key: 'pck-1',
+        service_tier: 'flex',
+        verbosity: 'low',
+      })
+    }
+  })
+
   it('answers a request replaying the settings a Response echoes, `top_logprobs: 0` included', async () => {
     const first = await client.responses.create({ model, input: 'hi', store: false })
     expectValidOpenAI('Response', first)

@@ -43,7 +43,8 @@ describe('convertResponsesRequest', () => {
       maxTokens: 64,
       temperature: 0.2,
       topP: 0.9,
-      user: 'user-7',
+      safetyIdentifier: 'user-7',
+      promptCacheKey: 'k',
       reasoning: { effort: 'low' },
     })
   })

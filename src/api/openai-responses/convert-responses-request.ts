@@ -18,10 +18,11 @@
  * `previous_response_id` and `item_reference` (they need a stored response), file inputs, a hosted `tool_choice`,
  * log probabilities (`top_logprobs` above 0, `include: ["message.output_text.logprobs"]`), `max_tool_calls`, and a
  * `max_output_tokens` that is not a number. `top_logprobs: 0` (none, the value every Response echoes) is no request
- * for log probabilities and passes. Settings with no canonical counterpart (`reasoning.summary`, the rest of
- * `include`, `store`, `truncation`, `metadata`, and for now `prompt_cache_key`, `service_tier` and `text.verbosity`,
- * which Chat Completions does take) are not sent, and not named in `x-gatehouse-omitted-params`; the canonical request
- * has one end-user id, so `safety_identifier` takes the place of `user` when both are sent.
+ * for log probabilities and passes. `user`, `safety_identifier`, `prompt_cache_key`, `service_tier` and
+ * `text.verbosity` go to an upstream that takes them (Chat Completions does, `read-openai-settings.ts`), and are named
+ * in `x-gatehouse-omitted-params` by one that does not (Anthropic and the local model take the end user only). Settings
+ * with no canonical counterpart (`reasoning.summary`, the rest of `include`, `store`, `truncation`, `metadata`) do not
+ * change what the upstream is asked and are not sent.
  */
 import type {
   ChatMessage,
@@ -39,6 +40,7 @@ import { decodeReasoningContent } from './reasoning-content.ts'
 import { convertResponsesTools, flattenToolName } from './responses-tools.ts'
 import { isJsonObject } from '../is-json-object.ts'
 import { openAIReasoningEfforts, readReasoningEffort } from '../read-reasoning-effort.ts'
+import { readOpenAISettings } from '../read-openai-settings.ts'
 
 type Json = Record<string, unknown>
 
@@ -347,8 +349,7 @@ export const convertResponsesRequest = (body: Json, model: string): ChatRequest 
   if (typeof body.top_p === 'number') request.topP = body.top_p
   const format = convertFormat(body.text)
   if (format !== undefined) request.responseFormat = format
-  const user = body.safety_identifier ?? body.user
-  if (typeof user === 'string') request.user = user
+  readOpenAISettings(body, request, isJsonObject(body.text) ? body.text.verbosity : undefined)
   const reasoning = reasoningOf(body.reasoning)
   if (reasoning !== undefined) request.reasoning = reasoning
   // The Responses API always reports usage, streamed or not.

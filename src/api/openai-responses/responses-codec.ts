@@ -56,6 +56,7 @@ export const responsesCodec: DialectCodec = {
     max_tokens: 'max_output_tokens',
     max_completion_tokens: 'max_output_tokens',
     reasoning_effort: 'reasoning.effort',
+    verbosity: 'text.verbosity',
     messages: 'input',
   }),
   encodeResult: (result, context) => convertToResponsesResponse(result, contextOf(context)),

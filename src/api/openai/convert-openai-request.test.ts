@@ -109,7 +109,7 @@ describe('convertOpenAIRequest', () => {
     })
   })
 
-  it('maps every convertible parameter, preferring max_completion_tokens and safety_identifier', () => {
+  it('maps every convertible parameter, preferring max_completion_tokens', () => {
     const request = convertOpenAIRequest(
       {
         model: 'smart',
@@ -142,6 +142,9 @@ describe('convertOpenAIRequest', () => {
         },
         user: 'legacy-user',
         safety_identifier: 'user-hash-1',
+        prompt_cache_key: 'session-1',
+        service_tier: 'flex',
+        verbosity: 'low',
         seed: 7,
         frequency_penalty: 0.5,
       },
@@ -175,7 +178,11 @@ describe('convertOpenAIRequest', () => {
         schema: { type: 'object' },
         strict: true,
       },
-      user: 'user-hash-1',
+      user: 'legacy-user',
+      safetyIdentifier: 'user-hash-1',
+      promptCacheKey: 'session-1',
+      serviceTier: 'flex',
+      verbosity: 'low',
     })
   })
 

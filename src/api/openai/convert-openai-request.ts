@@ -25,6 +25,7 @@ import { invalidRequest } from '../../core/errors.ts'
 import { readImageUrl } from '../read-image-url.ts'
 import { isJsonObject } from '../is-json-object.ts'
 import { openAIReasoningEfforts, readReasoningEffort } from '../read-reasoning-effort.ts'
+import { readOpenAISettings } from '../read-openai-settings.ts'
 
 type Json = Record<string, unknown>
 
@@ -316,8 +317,7 @@ export const convertOpenAIRequest = (body: Record<string, unknown>, model: strin
     throw invalidRequest('`stop` must be a string or an array of strings.', 'stop')
   if (present(body.response_format))
     request.responseFormat = convertResponseFormat(body.response_format)
-  const user = body.safety_identifier ?? body.user
-  if (typeof user === 'string') request.user = user
+  readOpenAISettings(body, request, body.verbosity)
   const effort = readReasoningEffort(body.reasoning_effort, {
     param: 'reasoning_effort',
     allowed: openAIReasoningEfforts,
