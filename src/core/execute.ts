@@ -536,6 +536,7 @@ export const createExecutor = (
           attempts: state.attempts,
           clientParam: call.clientParam,
           cutAttempt: state.cut,
+          clientDialect: call.dialect,
         })
       throw error
     }

@@ -36,6 +36,19 @@ describe('mapProviderError', () => {
     expect(map(httpError(422))).toMatchObject({ status: 422, code: 'invalid_request' })
   })
 
+  it("keeps an Anthropic upstream's 529 and 504 for an Anthropic client only, so that its usage record says so too", () => {
+    const overloaded = httpError(529, { type: 'overloaded_error', dialect: 'anthropic' })
+    const timedOut = httpError(504, { type: 'timeout_error', dialect: 'anthropic' })
+    const anthropic = { attempts: 3, clientDialect: 'anthropic' } as const
+    expect(mapProviderError(overloaded, anthropic).status).toBe(529)
+    expect(mapProviderError(timedOut, anthropic).status).toBe(504)
+    expect(mapProviderError(httpError(500, { dialect: 'anthropic' }), anthropic).status).toBe(502)
+    expect(mapProviderError(overloaded, { attempts: 3, clientDialect: 'openai' }).status).toBe(502)
+    expect(mapProviderError(overloaded, { attempts: 3 }).status).toBe(502)
+    // An OpenAI-compatible server's 529 is no Anthropic overload.
+    expect(mapProviderError(httpError(529, { dialect: 'openai' }), anthropic).status).toBe(502)
+  })
+
   it('tells the client not to retry and how many attempts were made, on every error', () => {
     const errors = [
       httpError(400),

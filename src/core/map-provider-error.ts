@@ -5,6 +5,7 @@
  * (`gatewayShuttingDown`), which says `true`: another instance can take it. Upstream client errors keep their `message`/`code`/`param`
  * (clients match on `context_length_exceeded`); credentials problems are ours, never the client's.
  */
+import type { Dialect } from '../../providers/spec/chat-types.ts'
 import type { ProviderError } from '../../providers/spec/provider-error.ts'
 import { maskRememberedSecrets } from '../../providers/shared/redact-secrets.ts'
 import { type CutAttempt, GatewayError, type GatewayErrorCode } from './errors.ts'
@@ -16,6 +17,20 @@ import { copyUpstreamHeaders, isUpstreamRateLimitHeader } from './upstream-heade
  */
 const masked = (value: string | null): string | null =>
   value === null ? null : maskRememberedSecrets(value)
+
+/**
+ * Whether a client of `clientDialect` gets `error`'s own 5xx status rather than the gateway's 502: an Anthropic
+ * upstream's 529 `overloaded_error` and 504 `timeout_error`, to an Anthropic client, which the SDK and Claude Code
+ * treat apart from a server error (`OverloadedError`, `GatewayTimeoutError`). OpenAI has no 529.
+ */
+export const keepsUpstreamStatus = (
+  error: ProviderError,
+  clientDialect: Dialect | undefined
+): boolean =>
+  clientDialect === 'anthropic' &&
+  error.kind === 'http' &&
+  error.dialect === 'anthropic' &&
+  (error.status === 529 || error.status === 504)
 
 const codeByStatus: Record<number, GatewayErrorCode> = {
   400: 'invalid_request',
@@ -34,6 +49,8 @@ export const mapProviderError = (
     clientParam?: (param: string) => string
     /** The attempt a timeout or an abort cut (`GatewayError.cutAttempt`); ignored for any other error. */
     cutAttempt?: CutAttempt | null
+    /** The client's dialect, where known: it decides a few statuses (`keepsUpstreamStatus`). */
+    clientDialect?: Dialect
   }
 ): GatewayError => {
   const provider =
@@ -118,7 +135,7 @@ export const mapProviderError = (
         : `${capitalize(provider)} failed with HTTP ${error.status}: ${error.message}`,
       {
         ...base,
-        status: 502,
+        status: keepsUpstreamStatus(error, options.clientDialect) ? error.status : 502,
       }
     )
   }

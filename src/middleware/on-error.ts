@@ -13,7 +13,7 @@ import { isProviderError, type ProviderError } from '../../providers/spec/provid
 import { maskRememberedSecrets } from '../../providers/shared/redact-secrets.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
-import { mapProviderError } from '../core/map-provider-error.ts'
+import { keepsUpstreamStatus, mapProviderError } from '../core/map-provider-error.ts'
 import { peekRateLimitHeaders, withRateLimitHeaders } from '../core/rate-limit-headers.ts'
 import type { AdmissionStore } from '../stores/admission-store.ts'
 import { isDatabaseUnavailable } from '../stores/sql/database-unavailable.ts'
@@ -70,17 +70,13 @@ const anthropicUpstreamError = (error: GatewayError): ProviderError | null => {
 }
 
 /**
- * An Anthropic upstream's 5xx statuses that an Anthropic client gets as they are, each with its own type and SDK class
- * (`OverloadedError`, `GatewayTimeoutError`): Claude Code and the SDK treat overloaded apart from a server error. Its
- * other 5xx are the gateway's 502 (`mapProviderError`), as every upstream failure is for an OpenAI client.
+ * The status a client of `dialect` gets for `error`: its own, but an Anthropic upstream's 529 or 504 for an Anthropic
+ * client (`keepsUpstreamStatus`), which the executor's errors carry already; an error mapped without the client's
+ * dialect gets it here.
  */
-const anthropicKeptStatuses: ReadonlySet<number> = new Set([504, 529])
-
-/** The status a client of `dialect` gets for `error`: its own, but for `anthropicKeptStatuses`. */
 const clientStatus = (error: GatewayError, dialect: Dialect): number => {
-  if (dialect !== 'anthropic') return error.status
   const upstream = anthropicUpstreamError(error)
-  return upstream !== null && anthropicKeptStatuses.has(upstream.status)
+  return upstream !== null && keepsUpstreamStatus(upstream, dialect)
     ? upstream.status
     : error.status
 }
