@@ -1,7 +1,7 @@
 /**
  * OpenAI `chat.completion` → canonical `ChatResult`. https://platform.openai.com/docs/api-reference/chat/object
  *
- * A `refusal` becomes text (the canonical type has no refusal part, and dropping it would hide the model's answer);
+ * A `refusal` becomes a refusal part, kept apart from the text (a structured-output client parses text as JSON);
  * `reasoning_content` / `reasoning` (vLLM, DeepSeek, OpenRouter) become reasoning parts.
  */
 import type { ChatChoice, ChatResult } from '../spec/chat-types.ts'
@@ -28,7 +28,7 @@ const convertContent = (message: OpenAIMessage): ChatChoice['content'] => {
   const reasoning = readReasoning(message)
   if (reasoning !== null) content.push({ type: 'reasoning', text: reasoning })
   if (message.content) content.push({ type: 'text', text: message.content })
-  if (message.refusal) content.push({ type: 'text', text: message.refusal })
+  if (message.refusal) content.push({ type: 'refusal', text: message.refusal })
   for (const call of message.tool_calls ?? []) {
     content.push({
       type: 'tool-call',

@@ -71,7 +71,7 @@ describe('convertOpenAIResponsesResult', () => {
     expect(choice.finishReason).toEqual({ unified: 'length', raw: 'max_output_tokens' })
   })
 
-  it('maps a content filter to content-filter and a refusal to text', () => {
+  it('maps a content filter to content-filter and a refusal to a refusal part, apart from text', () => {
     const [choice] = convert({
       id: 'resp_1',
       status: 'incomplete',
@@ -84,7 +84,7 @@ describe('convertOpenAIResponsesResult', () => {
         },
       ],
     }).choices
-    expect(choice.content).toEqual([{ type: 'text', text: 'I cannot help with that.' }])
+    expect(choice.content).toEqual([{ type: 'refusal', text: 'I cannot help with that.' }])
     expect(choice.finishReason).toEqual({ unified: 'content-filter', raw: 'content_filter' })
   })
 

@@ -2,8 +2,8 @@
  * OpenAI Responses API `Response` → canonical `ChatResult`, for a Chat Completions or Messages client whose model
  * OpenAI serves only through the Responses API. https://platform.openai.com/docs/api-reference/responses/object
  *
- * Output items, in order: `message` items give text (`output_text`, and `refusal` as text, as the chat converter
- * does), `function_call` items tool calls (`call_id` as the id), `reasoning` items their summary as a reasoning part.
+ * Output items, in order: `message` items give text (`output_text`) and refusal parts (`refusal`, kept apart from the
+ * text, as the chat converter does), `function_call` items tool calls (`call_id` as the id), `reasoning` items their summary as a reasoning part.
  * Built-in tools' items (which a converted request never asks for) are skipped.
  *
  * Finish reason from `status`: `completed` is `stop`, or `tool-calls` when the output holds function calls;
@@ -61,8 +61,8 @@ export const convertOpenAIResponsesResult = (options: {
         if (!isJsonObject(part)) continue
         if (part.type === 'output_text' && typeof part.text === 'string' && part.text !== '')
           content.push({ type: 'text', text: part.text })
-        else if (part.type === 'refusal' && typeof part.refusal === 'string')
-          content.push({ type: 'text', text: part.refusal })
+        else if (part.type === 'refusal' && typeof part.refusal === 'string' && part.refusal !== '')
+          content.push({ type: 'refusal', text: part.refusal })
       }
     } else if (item.type === 'function_call') {
       hasToolCalls = true

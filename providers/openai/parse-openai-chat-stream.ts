@@ -117,7 +117,7 @@ const convertChunk = (
       const reasoning = readReasoning(delta)
       if (reasoning !== null) out.push({ type: 'reasoning-delta', choiceIndex, delta: reasoning })
       if (delta.content) out.push({ type: 'text-delta', choiceIndex, delta: delta.content })
-      if (delta.refusal) out.push({ type: 'text-delta', choiceIndex, delta: delta.refusal })
+      if (delta.refusal) out.push({ type: 'refusal-delta', choiceIndex, delta: delta.refusal })
       const calls = delta.tool_calls ?? []
       for (let position = 0; position < calls.length; position += 1) {
         const call = calls[position]

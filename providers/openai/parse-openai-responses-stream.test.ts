@@ -194,3 +194,31 @@ describe('parseOpenAIResponsesStream', () => {
     })
   })
 })
+
+describe('parseOpenAIResponsesStream: a refusal', () => {
+  it('turns response.refusal.delta into refusal deltas, apart from text', async () => {
+    let sequence = 0
+    const event = (value: Record<string, unknown>): string =>
+      `event: ${String(value.type)}\ndata: ${JSON.stringify({ ...value, sequence_number: sequence++ })}\n\n`
+    const at = { item_id: 'msg_1', output_index: 0, content_index: 0 }
+    const response = { id: 'resp_1', model: 'o3-pro', created_at: 5, status: 'in_progress' }
+    const chunks = await parse(
+      [
+        event({ type: 'response.created', response }),
+        event({ type: 'response.refusal.delta', ...at, delta: 'I cannot ' }),
+        event({ type: 'response.refusal.delta', ...at, delta: 'help.' }),
+        event({ type: 'response.refusal.done', ...at, refusal: 'I cannot help.' }),
+        event({ type: 'response.completed', response: { ...response, status: 'completed' } }),
+      ].join('')
+    )
+    expect(
+      chunks.filter((chunk) => chunk.type === 'refusal-delta' || chunk.type === 'text-delta')
+    ).toEqual([
+      { type: 'refusal-delta', choiceIndex: 0, delta: 'I cannot ' },
+      { type: 'refusal-delta', choiceIndex: 0, delta: 'help.' },
+    ])
+    expect(assembleChatResult(chunks)?.choices[0].content).toEqual([
+      { type: 'refusal', text: 'I cannot help.' },
+    ])
+  })
+})

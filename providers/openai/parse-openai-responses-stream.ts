@@ -4,7 +4,7 @@
  * (order and pitfalls: wire-notes §9).
  *
  * - `response.created` → `start` (id, model, `created_at`).
- * - `response.output_text.delta` (and `response.refusal.delta`, as text) → `text-delta`;
+ * - `response.output_text.delta` → `text-delta`; `response.refusal.delta` → `refusal-delta` (kept apart from text);
  *   `response.reasoning_summary_text.delta` → `reasoning-delta` (summary parts one paragraph apart).
  * - Each `function_call` output item is the next tool call (index 0, 1... in output order): its id (`call_id`) and
  *   name on the first fragment, then `response.function_call_arguments.delta`s. The live API sometimes sends the
@@ -187,7 +187,12 @@ export const convertOpenAIResponsesEvent = (
     case 'response.output_text.delta':
     case 'response.refusal.delta': {
       const delta = text(value.delta)
-      if (delta !== '') out.push({ type: 'text-delta', choiceIndex: 0, delta })
+      if (delta !== '')
+        out.push({
+          type: type === 'response.refusal.delta' ? 'refusal-delta' : 'text-delta',
+          choiceIndex: 0,
+          delta,
+        })
       break
     }
     case 'response.reasoning_summary_text.delta': {

@@ -203,3 +203,24 @@ describe('createChatResultAssembler', () => {
     expect(assemble([])).toBeNull()
   })
 })
+
+describe('createChatResultAssembler: a refusal', () => {
+  it('joins refusal deltas into one refusal part, apart from the text around it', () => {
+    const assembler = createChatResultAssembler()
+    for (const chunk of [
+      start,
+      { type: 'text-delta', choiceIndex: 0, delta: 'Well,' },
+      { type: 'refusal-delta', choiceIndex: 0, delta: "I'm sorry, " },
+      { type: 'refusal-delta', choiceIndex: 0, delta: '' },
+      { type: 'refusal-delta', choiceIndex: 0, delta: "I can't." },
+      { type: 'text-delta', choiceIndex: 0, delta: ' Bye.' },
+      stop(),
+    ] satisfies ChatChunk[])
+      assembler.push(chunk)
+    expect(assembler.finish()?.choices[0].content).toEqual([
+      { type: 'text', text: 'Well,' },
+      { type: 'refusal', text: "I'm sorry, I can't." },
+      { type: 'text', text: ' Bye.' },
+    ])
+  })
+})

@@ -1,7 +1,8 @@
 /**
  * Canonical stream chunks → the `ChatResult` a non-streamed call would have answered, for the prompt cache: a streamed
  * answer must be able to serve a later non-streamed request, and the other way round. The parts keep the order the
- * model produced them in (reasoning, text, tool calls, text again), adjacent deltas of one kind joined into one part,
+ * model produced them in (reasoning, text, refusal, tool calls, text again), adjacent deltas of one kind joined into one
+ * part (a refusal stays a part of its own, never joined to text),
  * as the non-streamed converters join adjacent text blocks. Tool-call fragments join their call by `index` wherever it
  * sits, so parallel calls whose fragments interleave come out whole.
  */
@@ -50,11 +51,11 @@ const choiceOf = (choices: Map<number, ChoiceState>, index: number): ChoiceState
   return choice
 }
 
-const addText = (choice: ChoiceState, delta: string): void => {
+const addText = (choice: ChoiceState, type: 'text' | 'refusal', delta: string): void => {
   if (delta === '') return
   const last = choice.content.at(-1)
-  if (last?.type === 'text') last.text += delta
-  else choice.content.push({ type: 'text', text: delta })
+  if (last?.type === type) last.text += delta
+  else choice.content.push({ type, text: delta })
 }
 
 /**
@@ -127,7 +128,10 @@ export const createChatResultAssembler = (): ChatResultAssembler => {
       }
       switch (chunk.type) {
         case 'text-delta':
-          addText(choiceOf(choices, chunk.choiceIndex), chunk.delta)
+          addText(choiceOf(choices, chunk.choiceIndex), 'text', chunk.delta)
+          return
+        case 'refusal-delta':
+          addText(choiceOf(choices, chunk.choiceIndex), 'refusal', chunk.delta)
           return
         case 'reasoning-delta':
           addReasoning(

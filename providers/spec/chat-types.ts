@@ -22,6 +22,11 @@ export type ReasoningPart = {
   signature?: string
   redactedData?: string
 }
+/**
+ * The model declining to answer (OpenAI Chat `message.refusal`, Responses `refusal` content part), kept apart from
+ * text: structured-output clients parse text as JSON, and read a refusal instead of it.
+ */
+export type RefusalPart = { type: 'refusal'; text: string }
 
 export type ChatMessage =
   /** `system` and OpenAI `developer` messages; Anthropic's top-level `system` becomes one of these. */
@@ -141,7 +146,7 @@ export type Usage = {
 
 export type ChatChoice = {
   index: number
-  content: Array<TextPart | ToolCallPart | ReasoningPart>
+  content: Array<TextPart | RefusalPart | ToolCallPart | ReasoningPart>
   finishReason: FinishReason
 }
 
@@ -158,6 +163,8 @@ export type ChatResult = {
 export type ChatChunk =
   | { type: 'start'; id: string; model: string; created: number; usage?: Usage }
   | { type: 'text-delta'; choiceIndex: number; delta: string }
+  /** A piece of the model's refusal (`RefusalPart`), never mixed into text. */
+  | { type: 'refusal-delta'; choiceIndex: number; delta: string }
   /**
    * Reasoning text; `signature` closes its block (Anthropic's, to replay with it). `redactedData` is a whole redacted
    * block (Anthropic's `redacted_thinking`, `delta` empty): a reasoning part of its own, to replay as it came.

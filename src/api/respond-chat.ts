@@ -460,7 +460,12 @@ const createChunkWatch = (options: WatchChunksOptions) => {
   const weigher = new TextWeigher()
   return {
     see(value: ChatChunk): void {
-      if (value.type === 'text-delta' || value.type === 'reasoning-delta') weigher.add(value.delta)
+      if (
+        value.type === 'text-delta' ||
+        value.type === 'reasoning-delta' ||
+        value.type === 'refusal-delta'
+      )
+        weigher.add(value.delta)
       else if (value.type === 'tool-call-delta') weigher.add(value.argumentsDelta)
       else if (value.type === 'usage') usage = value.usage
       else if (value.type === 'start') {

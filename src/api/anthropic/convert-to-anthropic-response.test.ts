@@ -189,3 +189,54 @@ describe('toolInputOf', () => {
     expect(toolInputOf('[1,2]')).toEqual({ _raw_arguments: '[1,2]' })
   })
 })
+
+describe('convertToAnthropicResponse: a refusal', () => {
+  it('writes the refusal as a text block and stops for refusal, with its stop_details', () => {
+    const message = convertToAnthropicResponse(
+      result({
+        choices: [
+          {
+            index: 0,
+            content: [
+              { type: 'text', text: 'Well,' },
+              { type: 'refusal', text: "I can't help with that." },
+            ],
+            finishReason: { unified: 'stop', raw: 'stop' },
+          },
+        ],
+      })
+    )
+    expect(message.content).toEqual([
+      { type: 'text', text: 'Well,' },
+      { type: 'text', text: "I can't help with that." },
+    ])
+    expect(message.stop_reason).toBe('refusal')
+    expect(message.stop_details).toEqual({
+      type: 'refusal',
+      category: null,
+      explanation: "I can't help with that.",
+    })
+    expect(Object.keys(message).slice(-4)).toEqual([
+      'stop_reason',
+      'stop_sequence',
+      'stop_details',
+      'usage',
+    ])
+  })
+
+  it('gives a content filter its refusal stop_details too, without an explanation', () => {
+    const message = convertToAnthropicResponse(
+      result({
+        choices: [
+          {
+            index: 0,
+            content: [{ type: 'text', text: 'Partial' }],
+            finishReason: { unified: 'content-filter', raw: 'content_filter' },
+          },
+        ],
+      })
+    )
+    expect(message.stop_reason).toBe('refusal')
+    expect(message.stop_details).toEqual({ type: 'refusal', category: null, explanation: null })
+  })
+})

@@ -3,6 +3,11 @@
  * no `citations` key on text blocks, no `error` key, `stop_sequence: null` unless one ended the answer. Clients built
  * on strict schemas reject a
  * whole response for one unexpected `null` (wire-notes §3), so nothing is added "just in case".
+ *
+ * A refusal (OpenAI's `refusal`, a refusal part) is a text block of its own, as Anthropic's content holds what the model
+ * wrote, and the answer stops for `refusal`, with `stop_details` (`{type: "refusal", category, explanation}`) as
+ * Anthropic's refusals carry it: no category (OpenAI names none), the refusal text as the explanation.
+ * https://platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/handle-streaming-refusals
  */
 import type { ChatResult, FinishReason, Usage } from '../../../providers/spec/chat-types.ts'
 import { randomFromAlphabet } from '../../core/random-ids.ts'
@@ -23,6 +28,13 @@ export type AnthropicContentBlockJson =
   | { type: 'redacted_thinking'; data: string }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
 
+/** Anthropic's `RefusalStopDetails`: present on every refusal, `null` otherwise. */
+export type AnthropicStopDetailsJson = {
+  type: 'refusal'
+  category: null
+  explanation: string | null
+}
+
 export type AnthropicMessageJson = {
   id: string
   type: 'message'
@@ -31,7 +43,7 @@ export type AnthropicMessageJson = {
   content: AnthropicContentBlockJson[]
   stop_reason: string
   stop_sequence: string | null
-  stop_details: null
+  stop_details: AnthropicStopDetailsJson | null
   usage: AnthropicUsageJson
 }
 
@@ -67,6 +79,23 @@ export const toAnthropicStopReason = (
       return 'refusal'
     default:
       return 'end_turn'
+  }
+}
+
+/**
+ * How the answer stops: `toAnthropicStopReason`, except that an answer holding a refusal (`refusal`: its text, else
+ * `null`) stops for `refusal`; a refusal, whatever made it, carries its `stop_details`.
+ */
+export const toAnthropicStop = (
+  finishReason: FinishReason | null | undefined,
+  calledTools: boolean,
+  refusal: string | null
+): { stop_reason: string; stop_details: AnthropicStopDetailsJson | null } => {
+  const stopReason = refusal !== null ? 'refusal' : toAnthropicStopReason(finishReason, calledTools)
+  return {
+    stop_reason: stopReason,
+    stop_details:
+      stopReason === 'refusal' ? { type: 'refusal', category: null, explanation: refusal } : null,
   }
 }
 
@@ -133,9 +162,12 @@ export const convertToAnthropicResponse = (
 ): AnthropicMessageJson => {
   const choice = result.choices.find((candidate) => candidate.index === 0) ?? result.choices[0]
   const content: AnthropicContentBlockJson[] = []
+  let refusal: string | null = null
   for (const part of choice?.content ?? []) {
-    if (part.type === 'text') {
-      if (part.text !== '') content.push({ type: 'text', text: part.text })
+    if (part.type === 'text' || part.type === 'refusal') {
+      if (part.text === '') continue
+      content.push({ type: 'text', text: part.text })
+      if (part.type === 'refusal') refusal = (refusal ?? '') + part.text
     } else if (part.type === 'reasoning') {
       if (part.redactedData !== undefined)
         content.push({ type: 'redacted_thinking', data: part.redactedData })
@@ -145,18 +177,20 @@ export const convertToAnthropicResponse = (
       content.push({ type: 'tool_use', id, name: part.name, input: toolInputOf(part.arguments) })
     }
   }
+  const stop = toAnthropicStop(
+    choice?.finishReason,
+    content.some((block) => block.type === 'tool_use'),
+    refusal
+  )
   return {
     id: anthropicMessageId(result.id),
     type: 'message',
     role: 'assistant',
     model: options.model ?? result.model,
     content,
-    stop_reason: toAnthropicStopReason(
-      choice?.finishReason,
-      content.some((block) => block.type === 'tool_use')
-    ),
+    stop_reason: stop.stop_reason,
     stop_sequence: choice?.finishReason.stopSequence ?? null,
-    stop_details: null,
+    stop_details: stop.stop_details,
     usage: toAnthropicUsage(result.usage),
   }
 }

@@ -439,3 +439,29 @@ describe('encodeAnthropicErrorEvent', () => {
     )
   })
 })
+
+describe('encodeAnthropicSse: a refusal', () => {
+  it('streams the refusal as a text block of its own and stops for refusal', async () => {
+    const stream = sdkStream(
+      encode([
+        start,
+        { type: 'text-delta', choiceIndex: 0, delta: 'Well,' },
+        { type: 'refusal-delta', choiceIndex: 0, delta: "I'm sorry, " },
+        { type: 'refusal-delta', choiceIndex: 0, delta: "I can't help with that." },
+        { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
+        { type: 'usage', usage: usage() },
+      ])
+    )
+    const message = await stream.finalMessage()
+    expect(message.content).toEqual([
+      { type: 'text', text: 'Well,' },
+      { type: 'text', text: "I'm sorry, I can't help with that." },
+    ])
+    expect(message.stop_reason).toBe('refusal')
+    expect(message.stop_details).toEqual({
+      type: 'refusal',
+      category: null,
+      explanation: "I'm sorry, I can't help with that.",
+    })
+  })
+})

@@ -12,7 +12,7 @@ import { estimateTextTokens } from '../../core/estimate-tokens.ts'
 import {
   anthropicMessageId,
   createAnthropicId,
-  toAnthropicStopReason,
+  toAnthropicStop,
   toAnthropicUsage,
 } from './convert-to-anthropic-response.ts'
 
@@ -50,7 +50,12 @@ const errorEventOf = (error: unknown): { type: string; message: string } => {
   return { type: 'api_error', message: 'The gateway failed while streaming the response.' }
 }
 
-type OpenBlock = { kind: 'text' } | { kind: 'thinking' } | { kind: 'tool'; toolIndex: number }
+/** A refusal streams as a text block of its own (`convert-to-anthropic-response.ts`). */
+type OpenBlock =
+  | { kind: 'text' }
+  | { kind: 'refusal' }
+  | { kind: 'thinking' }
+  | { kind: 'tool'; toolIndex: number }
 
 /**
  * A tool call of the answer: streamed into its block while that block is open (`blockIndex`), or held back whole
@@ -79,6 +84,8 @@ type EncoderState = {
   usage: Usage | null
   /** Text emitted so far, for an output estimate when the upstream reports no usage. */
   outputTokens: number
+  /** The refusal streamed so far (the answer then stops for `refusal`), `null` while there is none. */
+  refusal: string | null
 }
 
 const messageStart = (
@@ -228,11 +235,14 @@ const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
   if ('choiceIndex' in chunk && chunk.choiceIndex !== 0) return out
   switch (chunk.type) {
     case 'text-delta':
+    case 'refusal-delta': {
       if (chunk.delta === '') return out
-      if (state.open?.kind !== 'text')
-        out += openBlock(state, { kind: 'text' }, { type: 'text', text: '' })
+      const kind = chunk.type === 'text-delta' ? 'text' : 'refusal'
+      if (state.open?.kind !== kind) out += openBlock(state, { kind }, { type: 'text', text: '' })
+      if (kind === 'refusal') state.refusal = (state.refusal ?? '') + chunk.delta
       state.outputTokens += estimateTextTokens(chunk.delta)
       return out + delta(state.open!.index, { type: 'text_delta', text: chunk.delta })
+    }
     case 'reasoning-delta':
       if (chunk.redactedData !== undefined)
         return (
@@ -276,22 +286,26 @@ const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
  * `message_delta` carries the exact usage once the upstream reported it; before that (or without it) the input count
  * is the estimate sent in `message_start` and the output count is estimated from the text streamed.
  */
-const finishMessage = (state: EncoderState): string =>
-  closeBlock(state) +
-  releaseHeld(state) +
-  event('message_delta', {
-    type: 'message_delta',
-    delta: {
-      stop_reason: toAnthropicStopReason(state.finishReason, state.tools.size > 0),
-      stop_sequence: state.finishReason?.stopSequence ?? null,
-      stop_details: null,
-    },
-    usage: toAnthropicUsage(state.usage, {
-      inputTokens: state.estimatedInputTokens,
-      outputTokens: state.outputTokens,
-    }),
-  }) +
-  event('message_stop', { type: 'message_stop' })
+const finishMessage = (state: EncoderState): string => {
+  const stop = toAnthropicStop(state.finishReason, state.tools.size > 0, state.refusal)
+  return (
+    closeBlock(state) +
+    releaseHeld(state) +
+    event('message_delta', {
+      type: 'message_delta',
+      delta: {
+        stop_reason: stop.stop_reason,
+        stop_sequence: state.finishReason?.stopSequence ?? null,
+        stop_details: stop.stop_details,
+      },
+      usage: toAnthropicUsage(state.usage, {
+        inputTokens: state.estimatedInputTokens,
+        outputTokens: state.outputTokens,
+      }),
+    }) +
+    event('message_stop', { type: 'message_stop' })
+  )
+}
 
 /**
  * `estimatedInputTokens` fills `message_start.usage.input_tokens` when the first chunk carries no usage (OpenAI
@@ -313,6 +327,7 @@ export const encodeAnthropicSse = (
     finishReason: null,
     usage: null,
     outputTokens: 0,
+    refusal: null,
   }
   return new ReadableStream<Uint8Array>({
     async pull(controller) {

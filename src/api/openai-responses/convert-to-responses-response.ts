@@ -10,6 +10,8 @@
  *   `error`/`other` finish, and the chat encoders end those as a normal stop too). The item the answer was cut in is
  *   `incomplete` as well, as on the real API.
  * - `output_text` is an SDK convenience, not a wire field: never sent.
+ * - A refusal part is a `refusal` content part (`{type: "refusal", refusal}`) of the message item, apart from the
+ *   `output_text` parts, as the API writes one: structured-output clients parse only `output_text`.
  * - Reasoning parts become `reasoning` items whose one `summary_text` part is the thinking text, with the signature (or
  *   redacted data) in `encrypted_content` (`reasoning-content.ts`). It is sent whether or not the client's `include`
  *   asks for `reasoning.encrypted_content`: the real API sends it only on request, because it keeps the reasoning
@@ -41,11 +43,16 @@ export type ResponsesOutputText = {
   logprobs: []
 }
 
+/** The API's `RefusalContent`. */
+export type ResponsesRefusal = { type: 'refusal'; refusal: string }
+
+export type ResponsesMessageContent = ResponsesOutputText | ResponsesRefusal
+
 export type ResponsesMessageItem = {
   id: string
   type: 'message'
   status: ResponsesItemStatus
-  content: ResponsesOutputText[]
+  content: ResponsesMessageContent[]
   role: 'assistant'
 }
 
@@ -184,9 +191,11 @@ export const outputText = (text: string): ResponsesOutputText => ({
   logprobs: [],
 })
 
+export const refusalContent = (refusal: string): ResponsesRefusal => ({ type: 'refusal', refusal })
+
 export const messageItem = (
   id: string,
-  content: ResponsesOutputText[],
+  content: ResponsesMessageContent[],
   status: ResponsesItemStatus
 ): ResponsesMessageItem => ({ id, type: 'message', status, content, role: 'assistant' })
 
@@ -279,7 +288,10 @@ export const buildResponsesResponse = (
   return response
 }
 
-/** Choice 0's parts as output items: consecutive text parts make one message. */
+/**
+ * Choice 0's parts as output items: consecutive text and refusal parts make one message, each run of one kind a content
+ * part of it (`output_text` or `refusal`).
+ */
 const outputItems = (
   result: ChatResult,
   context: ResponsesContext,
@@ -287,16 +299,20 @@ const outputItems = (
 ): ResponsesOutputItem[] => {
   const choice = result.choices.find((candidate) => candidate.index === 0) ?? result.choices[0]
   const output: ResponsesOutputItem[] = []
-  let message: ResponsesOutputText | null = null
+  let message: ResponsesMessageItem | null = null
   for (const part of choice?.content ?? []) {
-    if (part.type === 'text') {
+    if (part.type === 'text' || part.type === 'refusal') {
       if (part.text === '') continue
-      if (message !== null) {
-        message.text += part.text
-        continue
+      if (message === null) {
+        message = messageItem(createResponsesItemId('msg'), [], 'completed')
+        output.push(message)
       }
-      message = outputText(part.text)
-      output.push(messageItem(createResponsesItemId('msg'), [message], 'completed'))
+      const last = message.content.at(-1)
+      if (part.type === 'text') {
+        if (last?.type === 'output_text') last.text += part.text
+        else message.content.push(outputText(part.text))
+      } else if (last?.type === 'refusal') last.refusal += part.text
+      else message.content.push(refusalContent(part.text))
       continue
     }
     message = null

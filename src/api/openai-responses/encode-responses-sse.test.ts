@@ -85,6 +85,16 @@ const reasoningChunks: ChatChunk[] = [
   { type: 'usage', usage },
 ]
 
+/** A model that begins to answer, then refuses: one message, a part for each (`output_text`, then `refusal`). */
+const refusalChunks: ChatChunk[] = [
+  start,
+  { type: 'text-delta', choiceIndex: 0, delta: 'Well,' },
+  { type: 'refusal-delta', choiceIndex: 0, delta: "I'm sorry, " },
+  { type: 'refusal-delta', choiceIndex: 0, delta: "I can't help with that." },
+  stop,
+  { type: 'usage', usage },
+]
+
 const context = (body: Record<string, unknown> = {}): ResponsesContext => ({
   responseId: 'resp_67ccd3a9da748190baa7f1570fe91ac6',
   createdAt: 1754651499,
@@ -139,6 +149,8 @@ const schemaByType: Record<string, string> = {
   'response.content_part.done': 'ResponseContentPartDoneEvent',
   'response.output_text.delta': 'ResponseTextDeltaEvent',
   'response.output_text.done': 'ResponseTextDoneEvent',
+  'response.refusal.delta': 'ResponseRefusalDeltaEvent',
+  'response.refusal.done': 'ResponseRefusalDoneEvent',
   'response.function_call_arguments.delta': 'ResponseFunctionCallArgumentsDeltaEvent',
   'response.function_call_arguments.done': 'ResponseFunctionCallArgumentsDoneEvent',
   'response.reasoning_summary_part.added': 'ResponseReasoningSummaryPartAddedEvent',
@@ -489,8 +501,52 @@ describe('encodeResponsesSse', () => {
     expect(withoutIds(output)).toEqual(withoutIds(converted.output as Item[]))
   })
 
+  it('streams a refusal as a refusal part of the message, after the text part, with the refusal events', async () => {
+    const events = await eventsOf(encode(refusalChunks))
+    expect(typesOf(events)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.content_part.added',
+      'response.refusal.delta',
+      'response.refusal.delta',
+      'response.refusal.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ])
+    const refusal = "I'm sorry, I can't help with that."
+    const id = itemOf(events[2]).id
+    expect(events[7]).toMatchObject({
+      item_id: id,
+      output_index: 0,
+      content_index: 1,
+      part: { type: 'refusal', refusal: '' },
+    })
+    expect(events[8]).toEqual({
+      type: 'response.refusal.delta',
+      item_id: id,
+      output_index: 0,
+      content_index: 1,
+      delta: "I'm sorry, ",
+      sequence_number: 8,
+    })
+    expect(events[10]).toMatchObject({ content_index: 1, refusal })
+    expect(events[11]).toMatchObject({ content_index: 1, part: { type: 'refusal', refusal } })
+    const content = [
+      { type: 'output_text', text: 'Well,', annotations: [], logprobs: [] },
+      { type: 'refusal', refusal },
+    ]
+    expect(itemOf(events[12])).toMatchObject({ type: 'message', status: 'completed', content })
+    expect(finalOf(events)).toMatchObject({ status: 'completed', output: [{ content }] })
+  })
+
   it('gives the same output items as the non-streamed conversion of the same answer', async () => {
-    for (const chunks of [textChunks, toolChunks, reasoningChunks]) {
+    for (const chunks of [textChunks, toolChunks, reasoningChunks, refusalChunks]) {
       const assembler = createChatResultAssembler()
       for (const chunk of chunks) assembler.push(chunk)
       const converted = convertToResponsesResponse(assembler.finish()!, context())
@@ -732,6 +788,14 @@ const awkwardChunks: ChatChunk[] = [
   { type: 'usage', usage },
 ]
 
+/** A refusal cut short: the failed `Response` holds the message with the refusal part so far. */
+const awkwardRefusalChunks: ChatChunk[] = [
+  start,
+  { type: 'refusal-delta', choiceIndex: 0, delta: awkward },
+  { type: 'text-delta', choiceIndex: 0, delta: awkward },
+  { type: 'refusal-delta', choiceIndex: 0, delta: awkward },
+]
+
 /** The `data:` of each event, as sent. */
 const dataOf = async (stream: ReadableStream<Uint8Array>): Promise<string[]> =>
   (await new Response(stream).text())
@@ -746,6 +810,8 @@ describe('encodeResponsesSse: the events as JSON text', () => {
     ['reasoning', reasoningChunks, {}],
     ['awkward text, cut by length', awkwardChunks, {}],
     ['awkward text, failing', awkwardChunks.slice(0, 6), { failWith: new Error(awkward) }],
+    ['a refusal', refusalChunks, {}],
+    ['an awkward refusal, failing', awkwardRefusalChunks, { failWith: new Error(awkward) }],
   ]
   const namespaced: ResponsesContext['toolName'] = (flattened) =>
     flattened.startsWith('files__')
@@ -768,7 +834,7 @@ describe('encodeResponsesSse: the events as JSON text', () => {
   )
 
   it('keeps (onFinished) the very Response the last event carries', async () => {
-    for (const chunks of [textChunks, toolChunks, reasoningChunks, awkwardChunks]) {
+    for (const chunks of [textChunks, toolChunks, reasoningChunks, awkwardChunks, refusalChunks]) {
       const kept: Record<string, unknown>[] = []
       const data = await dataOf(
         encode(chunks, {

@@ -6,7 +6,9 @@
  * - `response.created` and `response.in_progress` (the `Response` in progress: `output: []`, no `usage`);
  * - per output item, one after the other (an item is done before the next is added):
  *   - message: `response.output_item.added` → `response.content_part.added` → `response.output_text.delta`… →
- *     `response.output_text.done` → `response.content_part.done` → `response.output_item.done`;
+ *     `response.output_text.done` → `response.content_part.done` → `response.output_item.done`; a refusal is a
+ *     `refusal` content part of the message (`response.refusal.delta`… → `response.refusal.done`), a part of its own
+ *     (the next `content_index`) when text and refusal follow each other;
  *   - function call: `response.output_item.added` → `response.function_call_arguments.delta`… →
  *     `response.function_call_arguments.done` (always, with the whole arguments, also when no delta came) →
  *     `response.output_item.done`;
@@ -46,6 +48,7 @@ import {
   messageItem,
   outputText,
   reasoningItem,
+  refusalContent,
   responsesEcho,
   echoAfterOutput,
   responsesOutcome,
@@ -53,6 +56,7 @@ import {
   type ResponsesFunctionCallItem,
   type ResponsesIncompleteDetails,
   type ResponsesItemStatus,
+  type ResponsesMessageContent,
   type ResponsesMessageItem,
   type ResponsesOutputItem,
   type ResponsesReasoningItem,
@@ -133,13 +137,22 @@ const responseErrorCodes = new Set([
  * (`createResponsesItemId`: a prefix, `_` and hex digits), written between quotes as they are.
  */
 
+/** The content part a message item is streaming: `output_text` or `refusal`. */
+type MessagePartState = {
+  kind: 'text' | 'refusal'
+  text: string
+  /** The start of every delta event of this part (`response.output_text.delta` / `.refusal.delta`), up to `delta`. */
+  deltaHead: string
+}
+
 type MessageState = {
   kind: 'message'
   outputIndex: number
   id: string
-  text: string
-  /** The start of every `response.output_text.delta` of this item, up to its `delta` value. */
-  deltaHead: string
+  /** The parts that are done, and the JSON of each as its `response.content_part.done` carried it. */
+  done: ResponsesMessageContent[]
+  doneJson: string[]
+  part: MessagePartState
 }
 
 type ReasoningState = {
@@ -310,18 +323,22 @@ const itemDone = (
 const outputTextJson = (textJson: string): string =>
   `{"type":"output_text","text":${textJson},"annotations":[],"logprobs":[]}`
 
-/** A message item as JSON (`messageItem`'s fields in order); `textJson`: its one part's text, `null` for no part. */
-const messageItemJson = (
-  id: string,
-  textJson: string | null,
-  status: ResponsesItemStatus
-): string =>
-  `{"id":"${id}","type":"message","status":"${status}","content":[${
-    textJson === null ? '' : outputTextJson(textJson)
-  }],"role":"assistant"}`
+/** A message content part as JSON (`output_text` or `refusal`), its text already serialised. */
+const partJson = (kind: MessagePartState['kind'], textJson: string): string =>
+  kind === 'text' ? outputTextJson(textJson) : `{"type":"refusal","refusal":${textJson}}`
 
+const partOf = (part: MessagePartState): ResponsesMessageContent =>
+  part.kind === 'text' ? outputText(part.text) : refusalContent(part.text)
+
+/** A message item as JSON (`messageItem`'s fields in order), its content parts already serialised. */
+const messageItemJson = (id: string, partsJson: string[], status: ResponsesItemStatus): string =>
+  `{"id":"${id}","type":"message","status":"${status}","content":[${partsJson.join(
+    ','
+  )}],"role":"assistant"}`
+
+/** The message as it stands: its parts done, and the one streaming. */
 const finalMessage = (open: MessageState, status: ResponsesItemStatus): ResponsesMessageItem =>
-  messageItem(open.id, [outputText(open.text)], status)
+  messageItem(open.id, [...open.done, partOf(open.part)], status)
 
 const finalReasoning = (open: ReasoningState): ResponsesReasoningItem =>
   reasoningItem(
@@ -343,19 +360,39 @@ const finalFunctionCall = (
     state.context
   )
 
+/** The streaming part's `.done` events (`response.output_text.done` / `.refusal.done`, `response.content_part.done`). */
+const closePart = (state: EncoderState, open: MessageState): string => {
+  const { id, outputIndex, part } = open
+  const contentIndex = open.done.length
+  const text = JSON.stringify(part.text)
+  const json = partJson(part.kind, text)
+  open.done.push(partOf(part))
+  open.doneJson.push(json)
+  const textDone = state.sequence++
+  const partDone = state.sequence++
+  return (
+    (part.kind === 'text'
+      ? `event: response.output_text.done\ndata: {"type":"response.output_text.done","item_id":"${id}","output_index":${outputIndex},"content_index":${contentIndex},"text":${text},"logprobs":[],"sequence_number":${textDone}}\n\n`
+      : `event: response.refusal.done\ndata: {"type":"response.refusal.done","item_id":"${id}","output_index":${outputIndex},"content_index":${contentIndex},"refusal":${text},"sequence_number":${textDone}}\n\n`) +
+    `event: response.content_part.done\ndata: {"type":"response.content_part.done","item_id":"${id}","output_index":${outputIndex},"content_index":${contentIndex},"part":${json},"sequence_number":${partDone}}\n\n`
+  )
+}
+
 const closeMessage = (
   state: EncoderState,
   open: MessageState,
   status: ResponsesItemStatus
 ): string => {
   const { id, outputIndex } = open
-  const text = JSON.stringify(open.text)
-  const textDone = state.sequence++
-  const partDone = state.sequence++
+  const out = closePart(state, open)
   return (
-    `event: response.output_text.done\ndata: {"type":"response.output_text.done","item_id":"${id}","output_index":${outputIndex},"content_index":0,"text":${text},"logprobs":[],"sequence_number":${textDone}}\n\n` +
-    `event: response.content_part.done\ndata: {"type":"response.content_part.done","item_id":"${id}","output_index":${outputIndex},"content_index":0,"part":${outputTextJson(text)},"sequence_number":${partDone}}\n\n` +
-    itemDone(state, outputIndex, finalMessage(open, status), messageItemJson(id, text, status))
+    out +
+    itemDone(
+      state,
+      outputIndex,
+      messageItem(id, open.done, status),
+      messageItemJson(id, open.doneJson, status)
+    )
   )
 }
 
@@ -408,15 +445,36 @@ const closeFinished = (state: EncoderState): string => {
   return closeItem(state, status)
 }
 
-const openMessage = (state: EncoderState): MessageState => {
+const partState = (
+  kind: MessagePartState['kind'],
+  id: string,
+  outputIndex: number,
+  contentIndex: number
+): MessagePartState => ({
+  kind,
+  text: '',
+  deltaHead: deltaHead(
+    kind === 'text' ? 'response.output_text.delta' : 'response.refusal.delta',
+    id,
+    outputIndex,
+    `,"content_index":${contentIndex}`
+  ),
+})
+
+/** `response.content_part.added` for the message's streaming part (`open.part`), at the next content index. */
+const partAdded = (state: EncoderState, open: MessageState): string =>
+  `event: response.content_part.added\ndata: {"type":"response.content_part.added","item_id":"${open.id}","output_index":${open.outputIndex},"content_index":${open.done.length},"part":${partJson(open.part.kind, '""')},"sequence_number":${state.sequence++}}\n\n`
+
+const openMessage = (state: EncoderState, kind: MessagePartState['kind']): MessageState => {
   const id = createResponsesItemId('msg')
   const outputIndex = state.output.length
   const open: MessageState = {
     kind: 'message',
     outputIndex,
     id,
-    text: '',
-    deltaHead: deltaHead('response.output_text.delta', id, outputIndex, ',"content_index":0'),
+    done: [],
+    doneJson: [],
+    part: partState(kind, id, outputIndex, 0),
   }
   state.open = open
   return open
@@ -429,10 +487,35 @@ const messageAdded = (state: EncoderState, open: MessageState): string => {
       state,
       outputIndex,
       messageItem(id, [], 'in_progress'),
-      messageItemJson(id, null, 'in_progress')
-    ) +
-    `event: response.content_part.added\ndata: {"type":"response.content_part.added","item_id":"${id}","output_index":${outputIndex},"content_index":0,"part":${outputTextJson('""')},"sequence_number":${state.sequence++}}\n\n`
+      messageItemJson(id, [], 'in_progress')
+    ) + partAdded(state, open)
   )
+}
+
+/**
+ * A text or refusal delta: into the open message (a new content part of it when the kind changes), or a new message.
+ * Text deltas carry `logprobs: []`, as the API's do; refusal deltas have no such field.
+ */
+const messageDelta = (
+  state: EncoderState,
+  kind: MessagePartState['kind'],
+  delta: string
+): string => {
+  let out = ''
+  let open = state.open
+  if (open?.kind !== 'message') {
+    out += closeItem(state, 'completed')
+    open = openMessage(state, kind)
+    out += messageAdded(state, open)
+  } else if (open.part.kind !== kind) {
+    out += closePart(state, open)
+    open.part = partState(kind, open.id, open.outputIndex, open.done.length)
+    out += partAdded(state, open)
+  }
+  open.part.text += delta
+  return `${out}${open.part.deltaHead}${JSON.stringify(delta)}${
+    kind === 'text' ? ',"logprobs":[]' : ''
+  },"sequence_number":${state.sequence++}}\n\n`
 }
 
 const openReasoning = (state: EncoderState): ReasoningState => {
@@ -561,19 +644,14 @@ const encodeChunk = (state: EncoderState, chunk: ChatChunk): string => {
     case 'usage':
       state.usage = chunk.usage
       return out
-    case 'text-delta': {
+    case 'text-delta':
+    case 'refusal-delta':
       if (chunk.choiceIndex !== 0) return out
       if (state.closeAs !== null) out += closeFinished(state)
       if (chunk.delta === '') return out
-      let open = state.open
-      if (open?.kind !== 'message') {
-        out += closeItem(state, 'completed')
-        open = openMessage(state)
-        out += messageAdded(state, open)
-      }
-      open.text += chunk.delta
-      return `${out}${open.deltaHead}${JSON.stringify(chunk.delta)},"logprobs":[],"sequence_number":${state.sequence++}}\n\n`
-    }
+      return (
+        out + messageDelta(state, chunk.type === 'text-delta' ? 'text' : 'refusal', chunk.delta)
+      )
     case 'reasoning-delta':
       if (chunk.choiceIndex !== 0) return out
       if (state.closeAs !== null) out += closeFinished(state)

@@ -143,3 +143,42 @@ describe('convertToOpenAIResponse', () => {
     expect(toOpenAIFinishReason({ unified: 'error', raw: null })).toBe('stop')
   })
 })
+
+describe('convertToOpenAIResponse: a refusal', () => {
+  const refused = (content: ChatResult['choices'][number]['content']): ChatResult => ({
+    ...result,
+    choices: [{ index: 0, content, finishReason: { unified: 'stop', raw: 'completed' } }],
+  })
+
+  it('writes message.refusal with content null, as the API does, never the refusal as content', () => {
+    const body = convertToOpenAIResponse(
+      refused([
+        { type: 'refusal', text: "I'm sorry, " },
+        { type: 'refusal', text: "I can't help with that." },
+      ])
+    )
+    expectValidOpenAI('CreateChatCompletionResponse', body)
+    expect(body.choices[0]).toEqual({
+      index: 0,
+      message: {
+        role: 'assistant',
+        content: null,
+        refusal: "I'm sorry, I can't help with that.",
+        annotations: [],
+      },
+      logprobs: null,
+      finish_reason: 'stop',
+    })
+  })
+
+  it('keeps text before a refusal as content, the refusal apart', () => {
+    const body = convertToOpenAIResponse(
+      refused([
+        { type: 'text', text: 'Well,' },
+        { type: 'refusal', text: 'no.' },
+      ])
+    )
+    expectValidOpenAI('CreateChatCompletionResponse', body)
+    expect(body.choices[0].message).toMatchObject({ content: 'Well,', refusal: 'no.' })
+  })
+})

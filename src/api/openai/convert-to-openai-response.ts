@@ -1,7 +1,8 @@
 /**
  * Canonical result → an OpenAI `chat.completion` body exactly as the real API writes one
- * (https://platform.openai.com/docs/api-reference/chat/object; recorded shape in wire-notes §3): `refusal: null`,
- * `annotations: []`, `logprobs: null` present; `tool_calls` only when there are some; `system_fingerprint` and
+ * (https://platform.openai.com/docs/api-reference/chat/object; recorded shape in wire-notes §3): `refusal` (the
+ * model's refusal, else `null`), `annotations: []`, `logprobs: null` present; `content` `null` when the answer is only
+ * tool calls or a refusal; `tool_calls` only when there are some; `system_fingerprint` and
  * `service_tier` left out (both optional, and we have no true value for them).
  */
 import type { ChatChoice, ChatResult, FinishReason } from '../../../providers/spec/chat-types.ts'
@@ -23,7 +24,7 @@ export type OpenAIChatCompletion = {
     message: {
       role: 'assistant'
       content: string | null
-      refusal: null
+      refusal: string | null
       annotations: []
       tool_calls?: OpenAIToolCall[]
     }
@@ -53,6 +54,7 @@ export const toOpenAICompletionId = (id: string): string =>
 
 const convertChoice = (choice: ChatChoice): OpenAIChatCompletion['choices'][number] => {
   const text = choice.content.flatMap((part) => (part.type === 'text' ? [part.text] : []))
+  const refusal = choice.content.flatMap((part) => (part.type === 'refusal' ? [part.text] : []))
   const toolCalls = choice.content.flatMap((part): OpenAIToolCall[] =>
     part.type === 'tool-call'
       ? [
@@ -66,8 +68,9 @@ const convertChoice = (choice: ChatChoice): OpenAIChatCompletion['choices'][numb
   )
   const message: OpenAIChatCompletion['choices'][number]['message'] = {
     role: 'assistant',
-    content: text.length > 0 ? text.join('') : toolCalls.length > 0 ? null : '',
-    refusal: null,
+    content:
+      text.length > 0 ? text.join('') : toolCalls.length > 0 || refusal.length > 0 ? null : '',
+    refusal: refusal.length > 0 ? refusal.join('') : null,
     annotations: [],
   }
   if (toolCalls.length > 0) message.tool_calls = toolCalls

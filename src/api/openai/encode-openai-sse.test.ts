@@ -345,3 +345,47 @@ describe('encodeOpenAIErrorEvent', () => {
     )
   })
 })
+
+describe('encodeOpenAISse: a refusal', () => {
+  const refusalChunks: ChatChunk[] = [
+    start,
+    { type: 'refusal-delta', choiceIndex: 0, delta: "I'm sorry, " },
+    { type: 'refusal-delta', choiceIndex: 0, delta: "I can't help with that." },
+    { type: 'finish', choiceIndex: 0, finishReason: { unified: 'stop', raw: 'stop' } },
+    { type: 'usage', usage },
+  ]
+
+  it('streams delta.refusal, never delta.content, each chunk valid', async () => {
+    const events = eventsOf(
+      await textOf(encodeOpenAISse(sourceOf(refusalChunks), { includeUsage: true }))
+    )
+    expect(events.at(-1)).toBe('[DONE]')
+    const chunks = events.slice(0, -1).map((event) => JSON.parse(event) as Record<string, unknown>)
+    for (const chunk of chunks) expectValidOpenAI('CreateChatCompletionStreamResponse', chunk)
+    const deltas = chunks.flatMap((chunk) =>
+      (chunk.choices as { delta: Record<string, unknown> }[]).map((choice) => choice.delta)
+    )
+    expect(deltas.slice(1, 3)).toEqual([
+      { refusal: "I'm sorry, " },
+      { refusal: "I can't help with that." },
+    ])
+    expect(deltas.map((delta) => delta.content ?? '').join('')).toBe('')
+  })
+
+  it("gives the SDK's parse helper a refusal and no SyntaxError", async () => {
+    const client = clientFor(encodeOpenAISse(sourceOf(refusalChunks), { includeUsage: false }))
+    const stream = client.chat.completions.stream({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'Hi' }],
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'answer', schema: { type: 'object' }, strict: true },
+      },
+    })
+    const final = await stream.finalChatCompletion()
+    expect(final.choices[0].message).toMatchObject({
+      refusal: "I'm sorry, I can't help with that.",
+      parsed: null,
+    })
+  })
+})

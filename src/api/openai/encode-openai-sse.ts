@@ -1,7 +1,7 @@
 /**
  * Canonical chunks → an OpenAI chat completion event stream, byte for byte in the real API's grammar (wire-notes §1;
  * https://platform.openai.com/docs/api-reference/chat-streaming/streaming): one `id`/`created` on every chunk, a first
- * chunk with `role`, `logprobs: null` and `finish_reason: null` until the end, tool calls as first fragment (id, type,
+ * chunk with `role`, `logprobs: null` and `finish_reason: null` until the end, a refusal in `delta.refusal`, tool calls as first fragment (id, type,
  * name, empty arguments) then argument fragments, `delta: {}` with the finish reason, `usage: null` on every chunk plus
  * a trailing `choices: []` usage chunk when the client asked for `include_usage`, then `data: [DONE]`.
  *
@@ -153,6 +153,10 @@ export const encodeOpenAISse = (
       case 'text-delta':
         open(source.choiceIndex, frames)
         if (source.delta !== '') frames.push(choice(source.choiceIndex, { content: source.delta }))
+        break
+      case 'refusal-delta':
+        open(source.choiceIndex, frames)
+        if (source.delta !== '') frames.push(choice(source.choiceIndex, { refusal: source.delta }))
         break
       case 'reasoning-delta':
         // Chat Completions has no reasoning field: the real API never streams reasoning text.

@@ -55,3 +55,35 @@ describe('chunksOfAnswer', () => {
     expect(reassembled(answer)).toEqual(answer)
   })
 })
+
+describe('chunksOfAnswer: a refusal', () => {
+  it('replays a refusal as refusal deltas, which assemble back into the refusal part', () => {
+    const answer: ChatResult = {
+      id: 'x',
+      model: 'm',
+      created: 1,
+      choices: [
+        {
+          index: 0,
+          content: [
+            { type: 'text', text: 'Well,' },
+            { type: 'refusal', text: "I can't help." },
+          ],
+          finishReason: { unified: 'stop', raw: 'stop' },
+        },
+      ],
+      usage: {
+        inputTokens: 1,
+        outputTokens: 1,
+        cachedInputTokens: null,
+        cacheWriteInputTokens: null,
+        reasoningTokens: null,
+      },
+    }
+    expect(chunksOfAnswer(answer).slice(1, 3)).toEqual([
+      { type: 'text-delta', choiceIndex: 0, delta: 'Well,' },
+      { type: 'refusal-delta', choiceIndex: 0, delta: "I can't help." },
+    ])
+    expect(reassembled(answer)).toEqual(answer)
+  })
+})

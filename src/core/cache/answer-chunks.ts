@@ -1,7 +1,7 @@
 /**
  * A complete answer (`ChatResult`) as the canonical chunks a stream of it would carry: what a cache hit for a
- * `stream: true` request is replayed from, through the client's codec (role, content and tool-call deltas, the finish
- * reason, usage). `createChatResultAssembler` turns these chunks back into the same answer. Each part is one delta:
+ * `stream: true` request is replayed from, through the client's codec (role, content, refusal and tool-call deltas, the
+ * finish reason, usage). `createChatResultAssembler` turns these chunks back into the same answer. Each part is one delta:
  * the client gets the whole answer at once, in a well-formed stream.
  */
 import type { ChatChunk, ChatResult } from '../../../providers/spec/chat-types.ts'
@@ -23,6 +23,9 @@ export const chunksOfAnswer = (answer: ChatResult): ChatChunk[] => {
       switch (part.type) {
         case 'text':
           chunks.push({ type: 'text-delta', choiceIndex, delta: part.text })
+          break
+        case 'refusal':
+          chunks.push({ type: 'refusal-delta', choiceIndex, delta: part.text })
           break
         case 'reasoning':
           chunks.push(

@@ -12,7 +12,8 @@ import { leaderBrokeOff } from './single-flight.ts'
 /** The chunks of `answer` as a stream would cut them: every delta one character at a time. */
 const fineChunks = (answer: ChatResult): ChatChunk[] =>
   chunksOfAnswer(answer).flatMap((chunk): ChatChunk[] => {
-    if (chunk.type === 'text-delta') return [...chunk.delta].map((delta) => ({ ...chunk, delta }))
+    if (chunk.type === 'text-delta' || chunk.type === 'refusal-delta')
+      return [...chunk.delta].map((delta) => ({ ...chunk, delta }))
     if (chunk.type === 'reasoning-delta') {
       const pieces = [...chunk.delta]
       return pieces.map((delta, at) =>
@@ -64,6 +65,21 @@ const text = (value: string): ChatResult => ({
   },
 })
 
+/** An answer begun, then refused: the refusal a part of its own. */
+const refused: ChatResult = {
+  ...text('Well,'),
+  choices: [
+    {
+      index: 0,
+      content: [
+        { type: 'text', text: 'Well,' },
+        { type: 'refusal', text: "I can't help." },
+      ],
+      finishReason: { unified: 'stop', raw: 'stop' },
+    },
+  ],
+}
+
 /** A leader that gives `chunks`, then breaks off. */
 const brokenLeader = (chunks: ChatChunk[]): ChunkReader<ChatChunk> => {
   let next = 0
@@ -90,6 +106,7 @@ describe('remainderAfter', () => {
     ['tool calls', chatToolCallsAnswer],
     ['thinking, signatures and tool calls', anthropicThinkingToolsAnswer(1_800_000_000)],
     ['text', text('Hello, world')],
+    ['text then a refusal', refused],
   ]
   for (const [label, answer] of answers)
     it(`completes what was sent into the whole answer, wherever the leader broke off (${label})`, () => {
@@ -191,5 +208,22 @@ describe('resumeAfterLeader', () => {
       },
     })
     await expect(readAll(failed)).rejects.toThrow('own call failed')
+  })
+})
+
+describe('remainderAfter: a refusal', () => {
+  it('does not join an answer whose refusal was text when the leader broke off', () => {
+    const sent = fineChunks(text("Well,I can't help.")).slice(0, 8)
+    expect(remainderAfter(snapshotOf(sent), refused)).toBeNull()
+  })
+
+  it('goes on with refusal deltas where the refusal was cut', () => {
+    const chunks = fineChunks(refused)
+    const cut = chunks.findIndex((chunk) => chunk.type === 'refusal-delta') + 3
+    const rest = remainderAfter(snapshotOf(chunks.slice(0, cut)), refused)!
+    expect(rest.filter((chunk) => chunk.type === 'refusal-delta')).toEqual([
+      { type: 'refusal-delta', choiceIndex: 0, delta: "an't help." },
+    ])
+    expect(rest.some((chunk) => chunk.type === 'text-delta')).toBe(false)
   })
 })

@@ -1,7 +1,7 @@
 /**
  * A streamed follower whose leader's stream broke off after the follower had been sent part of it. The follower never
  * receives the leader's error: it goes upstream itself (`own`: the same request, not streamed) and its stream goes on
- * with what that answer adds to what it has already been sent, part by part (text, reasoning, tool-call arguments,
+ * with what that answer adds to what it has already been sent, part by part (text, refusal, reasoning, tool-call arguments,
  * each choice's finish, then the usage). Tool calls keep the ids the client was already given.
  *
  * An answer that does not continue what was sent (the model answered otherwise this time: a part of another kind, or
@@ -70,6 +70,8 @@ export const remainderAfter = (sent: AssembledSoFar, answer: ChatResult): ChatCh
       const rest = grown(part).slice(grown(sentPart).length)
       if (part.type === 'text') {
         if (rest !== '') out.push({ type: 'text-delta', choiceIndex, delta: rest })
+      } else if (part.type === 'refusal') {
+        if (rest !== '') out.push({ type: 'refusal-delta', choiceIndex, delta: rest })
       } else if (part.type === 'reasoning') {
         if (
           rest !== '' ||
@@ -97,6 +99,8 @@ const chunksOfPart = (part: Part, choiceIndex: number, index: number): ChatChunk
   switch (part.type) {
     case 'text':
       return [{ type: 'text-delta', choiceIndex, delta: part.text }]
+    case 'refusal':
+      return [{ type: 'refusal-delta', choiceIndex, delta: part.text }]
     case 'reasoning':
       return [
         part.redactedData !== undefined
