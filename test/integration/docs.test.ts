@@ -198,6 +198,26 @@ describe('GET /openapi.json', () => {
     }
   })
 
+  it("documents an Anthropic error with the upstream's details, as the same-dialect route sends them", async () => {
+    const document = (await (await app.request('/openapi.json')).json()) as Json
+    const ajv = new Ajv2020({ strict: false, allErrors: true })
+    ajv.addSchema(document, 'gatehouse')
+    const validate = ajv.compile({ $ref: 'gatehouse#/components/schemas/AnthropicError' })
+    const body = {
+      type: 'error',
+      error: {
+        type: 'rate_limit_error',
+        message: 'Spend limit reached.',
+        details: { error_code: 'enforced_spend_limit_reached' },
+      },
+      request_id: 'req_1',
+    }
+    expect(validate(body), JSON.stringify(validate.errors)).toBe(true)
+    const schemas = (document.components as Json).schemas as Json
+    const error = ((schemas.AnthropicError as Json).properties as Json).error as Json
+    expect(error.properties).toHaveProperty('details')
+  })
+
   it('needs no key, like the page that loads it', async () => {
     const response = await fetch(`${origin}/openapi.json`)
     expect(response.status).toBe(200)

@@ -105,7 +105,19 @@ export const messageResponseSchema = z
 export const anthropicErrorSchema = z
   .object({
     type: z.enum(['error']),
-    error: z.object({ type: z.string(), message: z.string() }),
+    error: z.object({
+      type: z.string(),
+      message: z.string(),
+      /**
+       * An Anthropic upstream's `error.details` as it sent them (redacted), on the same-dialect route:
+       * `error_code` is what `@anthropic-ai/sdk` reads as `errorCode`.
+       */
+      details: z
+        .object({ error_code: z.string().optional() })
+        .catchall(z.unknown())
+        .optional()
+        .openapi({ description: "The upstream's `error.details`, as sent (secrets redacted)." }),
+    }),
     request_id: z.string().optional(),
   })
   .openapi('AnthropicError')
