@@ -68,7 +68,22 @@ const requestedNames = (process.env.BENCH_SCENARIOS ?? '')
   .filter((name) => name !== '')
 const runLocalModel = requestedNames.length === 0 || requestedNames.includes(localModelScenario)
 
-const scenariosFromEnv = (): readonly Scenario[] => {
+/**
+ * `BENCH_PACED_STREAMS`: the streams the paced scenarios hold open at once, instead of their 500, for a run that asks
+ * how the delay grows with the load (its targets are then judged at that load: a study, not the benchmark).
+ */
+const pacedStreams = numberFromEnv('BENCH_PACED_STREAMS', 0)
+
+const withPacedStreams = (scenarios: readonly Scenario[]): readonly Scenario[] =>
+  pacedStreams === 0
+    ? scenarios
+    : scenarios.map((scenario) =>
+        scenario.paced === undefined ? scenario : { ...scenario, connections: pacedStreams }
+      )
+
+const scenariosFromEnv = (): readonly Scenario[] => withPacedStreams(requestedScenarios())
+
+const requestedScenarios = (): readonly Scenario[] => {
   if (requestedNames.length === 0) return fullScenarios
   return requestedNames.flatMap((name) => {
     if (name === localModelScenario) return []
