@@ -110,6 +110,29 @@ export class ProviderError extends Error {
     this.inStream = options.inStream === true
     this.unsent = options.unsent === true
   }
+
+  /** The same error with `overrides` (the provider that failed, that the request was never sent), caused by this one. */
+  with(overrides: Partial<ProviderErrorOptions>): ProviderError {
+    return new ProviderError({
+      kind: this.kind,
+      message: this.message,
+      status: this.status,
+      retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+      type: this.type,
+      code: this.code,
+      param: this.param,
+      dialect: this.dialect,
+      details: this.details,
+      providerId: this.providerId,
+      detail: this.detail,
+      headers: this.headers ?? undefined,
+      inStream: this.inStream,
+      unsent: this.unsent,
+      cause: this,
+      ...overrides,
+    })
+  }
 }
 
 export const isProviderError = (error: unknown): error is ProviderError =>

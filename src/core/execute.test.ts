@@ -642,5 +642,14 @@ describe('executor: a call cut while its upstream had it', () => {
     const cut = await cutLast.fail(anthropicCall)
     expect(cut.status).toBe(504)
     expect(cut.cutAttempt).toEqual({ provider: 'b', model: 'b-model' })
+
+    // A cut attempt, then a last one that never reached its upstream: the call costs nothing.
+    const unsentLast = setup(
+      [scripted('a', [timedOut()]), scripted('b', [timedOut(true)])],
+      route(['a', 'b'])
+    )
+    const unsent = await unsentLast.fail(anthropicCall)
+    expect(unsent.status).toBe(504)
+    expect(unsent.cutAttempt).toBeNull()
   })
 })

@@ -81,28 +81,8 @@ const isClientError = (error: ProviderError, target: Target): boolean => {
   return !isQuotaError(error) && !target.fallbackOn.includes(error.status)
 }
 
-const withProvider = (error: ProviderError, providerId: string): ProviderError => {
-  if (error.providerId !== undefined) return error
-  const { kind, message, status, retryable, retryAfterMs, type, code, param, detail } = error
-  return new ProviderError({
-    kind,
-    message,
-    status,
-    retryable,
-    retryAfterMs,
-    type,
-    code,
-    param,
-    detail,
-    headers: error.headers ?? undefined,
-    inStream: error.inStream,
-    unsent: error.unsent,
-    dialect: error.dialect ?? undefined,
-    details: error.details ?? undefined,
-    providerId,
-    cause: error,
-  })
-}
+const withProvider = (error: ProviderError, providerId: string): ProviderError =>
+  error.providerId !== undefined ? error : error.with({ providerId })
 
 /** The target forwards the operation byte for byte (`ProviderAdapter.forwards`, and `forwardsModel` for its model). */
 const forwardsNatively = (adapter: ProviderAdapter, operation: Operation, model: string): boolean =>
@@ -348,9 +328,12 @@ export const createExecutor = (
         })
       )
       state.lastFailure = error
-      // Cut while the upstream may have had the request: what it processed may be billed (handle-chat.ts).
-      if ((error.kind === 'timeout' || error.kind === 'aborted') && !error.unsent)
-        state.cut = { provider: providerId, model: target.model }
+      // The last attempt, cut while the upstream may have had the request: what it processed may be billed
+      // (handle-chat.ts). Any other end of a later attempt clears it: a cut attempt retried is not counted.
+      state.cut =
+        (error.kind === 'timeout' || error.kind === 'aborted') && !error.unsent
+          ? { provider: providerId, model: target.model }
+          : null
       throw error
     }
   }

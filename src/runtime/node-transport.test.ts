@@ -196,7 +196,35 @@ describe('createNodeTransport', () => {
       signal: controller.signal,
     })
     setTimeout(() => controller.abort(), 50)
-    expect(await rejection(pending)).toMatchObject({ kind: 'aborted', status: 499 })
+    // The server had the request (it answers nothing): not `unsent`, the provider may have worked on it.
+    expect(await rejection(pending)).toMatchObject({ kind: 'aborted', status: 499, unsent: false })
+  })
+
+  it('marks an abort while still connecting as unsent: nothing reached the upstream to bill', async () => {
+    // A TCP server that never answers the TLS handshake: the request is never written.
+    const silent = createTcpServer(() => {})
+    const sockets: Socket[] = []
+    silent.on('connection', (socket) => sockets.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => silent.close(resolve))
+    })
+    const controller = new AbortController()
+    const timeout = new ProviderError({
+      kind: 'timeout',
+      status: 504,
+      message: 'first byte timeout',
+    })
+    const pending = transport().request({
+      url: `https://127.0.0.1:${(silent.address() as AddressInfo).port}/v1/models`,
+      method: 'GET',
+      headers: {},
+      signal: controller.signal,
+      connectTimeoutMs: 5_000,
+    })
+    setTimeout(() => controller.abort(timeout), 100)
+    expect(await rejection(pending)).toMatchObject({ kind: 'timeout', status: 504, unsent: true })
   })
 
   it("rethrows the signal's reason when it is a ProviderError (the core's timeouts)", async () => {

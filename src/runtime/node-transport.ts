@@ -333,9 +333,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
 
   #abort(reason: unknown): void {
     if (this.#done) return
-    // Before `onRequestStart` (still connecting) there is no controller: fail now, and abort once connected.
+    // Before `onRequestStart` (still connecting, or queued for a connection) there is no controller: fail now, and
+    // abort once connected. Nothing was written then: the provider cannot bill it (`ProviderError.unsent`).
     if (this.#controller !== null) this.#controller.abort(abortReason(reason))
-    else this.#fail(reason)
+    else this.#fail(reason, true)
   }
 
   #finish(): void {
@@ -360,10 +361,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse {
     void settled.then(this.#answer)
   }
 
-  #fail(error: unknown): void {
+  #fail(error: unknown, unsent = false): void {
     if (this.#done) return
     this.#finish()
-    const failure = toProviderError({ error, signal: this.#signal, origin: this.#origin })
+    const converted = toProviderError({ error, signal: this.#signal, origin: this.#origin })
+    const failure = unsent && !converted.unsent ? converted.with({ unsent: true }) : converted
     const failResponse = this.#failResponse
     if (failResponse !== null) {
       this.#settleResponse = this.#failResponse = null
