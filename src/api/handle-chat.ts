@@ -591,10 +591,10 @@ const handleChat = async (
       admission?.settle({ tokens: 0, costMicroUsd: 0 })
       charge = {
         usage: null,
-        // Refused before any attempt (a limit, a budget, a model outside the key's list, an unknown model): known
-        // to cost nothing. A call that failed upstream may still have been billed (an answer it could not read):
-        // unknown, as the price of a call whose usage was not reported.
-        costMicroUsd: attempts === 0 ? 0 : null,
+        // Refused before any attempt (a limit, a budget, a model outside the key's list, an unknown model), or a token
+        // count (free): known to cost nothing. A call that failed upstream may still have been billed (an answer it
+        // could not read): unknown, as the price of a call whose usage was not reported.
+        costMicroUsd: attempts === 0 || operation === 'count-tokens' ? 0 : null,
         estimated: false,
       }
     } else {

@@ -220,6 +220,29 @@ describe('a routed /v1 call', () => {
     ])
   })
 
+  it('records a failed token count as costing nothing: counting is free', async () => {
+    const adapter = createFakeAdapter({
+      id: 'anthropic',
+      dialect: 'anthropic',
+      forward: () => Promise.reject(httpError(400)),
+    })
+    const { deps, request } = setup(adapter)
+    const response = await request(
+      '/v1/messages/count_tokens',
+      json(
+        { model: 'anthropic/claude-haiku-4-5', messages: [{ role: 'user', content: 'Hi' }] },
+        { ...bearer, 'anthropic-version': '2023-06-01' }
+      )
+    )
+    expect(response.status).toBe(400)
+    expect(onlyEvent(deps, response)).toMatchObject({
+      operation: 'count-tokens',
+      status: 400,
+      attempts: 1,
+      costMicroUsd: 0,
+    })
+  })
+
   it('records an upstream refusal as a routed call, not a refused one: the request did reach a provider', async () => {
     const adapter = createFakeAdapter({ id: 'openai', chat: () => Promise.reject(httpError(400)) })
     const { deps, request } = setup(adapter)
