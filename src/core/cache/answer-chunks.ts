@@ -4,7 +4,34 @@
  * finish reason, usage). `createChatResultAssembler` turns these chunks back into the same answer. Each part is one delta:
  * the client gets the whole answer at once, in a well-formed stream.
  */
-import type { ChatChunk, ChatResult } from '../../../providers/spec/chat-types.ts'
+import type { ChatChoice, ChatChunk, ChatResult } from '../../../providers/spec/chat-types.ts'
+
+type Part = ChatChoice['content'][number]
+
+/** One whole part of an answer as its one chunk; `index` is a tool call's position among the choice's calls. */
+export const chunkOfPart = (part: Part, choiceIndex: number, index: number): ChatChunk => {
+  switch (part.type) {
+    case 'text':
+      return { type: 'text-delta', choiceIndex, delta: part.text }
+    case 'refusal':
+      return { type: 'refusal-delta', choiceIndex, delta: part.text }
+    case 'reasoning':
+      return part.redactedData !== undefined
+        ? { type: 'reasoning-delta', choiceIndex, delta: '', redactedData: part.redactedData }
+        : part.signature === undefined
+          ? { type: 'reasoning-delta', choiceIndex, delta: part.text }
+          : { type: 'reasoning-delta', choiceIndex, delta: part.text, signature: part.signature }
+    case 'tool-call':
+      return {
+        type: 'tool-call-delta',
+        choiceIndex,
+        index,
+        id: part.id,
+        name: part.name,
+        argumentsDelta: part.arguments,
+      }
+  }
+}
 
 export const chunksOfAnswer = (answer: ChatResult): ChatChunk[] => {
   const chunks: ChatChunk[] = [
@@ -20,39 +47,8 @@ export const chunksOfAnswer = (answer: ChatResult): ChatChunk[] => {
     const choiceIndex = choice.index
     let toolIndex = 0
     for (const part of choice.content) {
-      switch (part.type) {
-        case 'text':
-          chunks.push({ type: 'text-delta', choiceIndex, delta: part.text })
-          break
-        case 'refusal':
-          chunks.push({ type: 'refusal-delta', choiceIndex, delta: part.text })
-          break
-        case 'reasoning':
-          chunks.push(
-            part.redactedData !== undefined
-              ? { type: 'reasoning-delta', choiceIndex, delta: '', redactedData: part.redactedData }
-              : part.signature === undefined
-                ? { type: 'reasoning-delta', choiceIndex, delta: part.text }
-                : {
-                    type: 'reasoning-delta',
-                    choiceIndex,
-                    delta: part.text,
-                    signature: part.signature,
-                  }
-          )
-          break
-        case 'tool-call':
-          chunks.push({
-            type: 'tool-call-delta',
-            choiceIndex,
-            index: toolIndex,
-            id: part.id,
-            name: part.name,
-            argumentsDelta: part.arguments,
-          })
-          toolIndex += 1
-          break
-      }
+      chunks.push(chunkOfPart(part, choiceIndex, toolIndex))
+      if (part.type === 'tool-call') toolIndex += 1
     }
     chunks.push({ type: 'finish', choiceIndex, finishReason: choice.finishReason })
   }

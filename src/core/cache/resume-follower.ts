@@ -15,7 +15,7 @@ import {
 import type { ChatChunk, ChatResult } from '../../../providers/spec/chat-types.ts'
 import type { ChunkReader } from '../../../providers/spec/provider-adapter.ts'
 import { GatewayError } from '../errors.ts'
-import { chunksOfAnswer } from './answer-chunks.ts'
+import { chunkOfPart, chunksOfAnswer } from './answer-chunks.ts'
 import { isLeaderBrokeOff } from './single-flight.ts'
 
 export const answerDiverged = (): GatewayError =>
@@ -61,7 +61,7 @@ export const remainderAfter = (sent: AssembledSoFar, answer: ChatResult): ChatCh
       const index = toolIndex
       if (part.type === 'tool-call') toolIndex += 1
       if (sentPart === undefined) {
-        out.push(...chunksOfPart(part, choiceIndex, index))
+        out.push(chunkOfPart(part, choiceIndex, index))
         continue
       }
       const last = position === before.length - 1 && was?.finished !== true
@@ -93,34 +93,6 @@ export const remainderAfter = (sent: AssembledSoFar, answer: ChatResult): ChatCh
   }
   out.push(full[full.length - 1])
   return out
-}
-
-const chunksOfPart = (part: Part, choiceIndex: number, index: number): ChatChunk[] => {
-  switch (part.type) {
-    case 'text':
-      return [{ type: 'text-delta', choiceIndex, delta: part.text }]
-    case 'refusal':
-      return [{ type: 'refusal-delta', choiceIndex, delta: part.text }]
-    case 'reasoning':
-      return [
-        part.redactedData !== undefined
-          ? { type: 'reasoning-delta', choiceIndex, delta: '', redactedData: part.redactedData }
-          : part.signature === undefined
-            ? { type: 'reasoning-delta', choiceIndex, delta: part.text }
-            : { type: 'reasoning-delta', choiceIndex, delta: part.text, signature: part.signature },
-      ]
-    case 'tool-call':
-      return [
-        {
-          type: 'tool-call-delta',
-          choiceIndex,
-          index,
-          id: part.id,
-          name: part.name,
-          argumentsDelta: part.arguments,
-        },
-      ]
-  }
 }
 
 /**
