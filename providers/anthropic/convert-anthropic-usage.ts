@@ -54,8 +54,9 @@ const plus = (total: number | null, extra: number): number | null =>
  *
  * Server-side compaction (`context_management`, beta) summarizes the conversation in a sampling step of its own,
  * billed at the model's rates, whose tokens are in a `compaction` entry of `usage.iterations` and "not included in the
- * top-level `usage` fields" (the SDK's `BetaIterationsUsage`; https://platform.claude.com/docs/en/build-with-claude/compaction):
- * they are added here, so that what is recorded is what is billed. A long-context tier is then judged on the sum.
+ * top-level `usage` fields" (the SDK's `BetaIterationsUsage`;
+ * https://platform.claude.com/docs/en/build-with-claude/compaction): they are added here, so that what is recorded
+ * is what is billed. A long-context tier is then judged on the sum.
  * `advisor_message` entries (another model's rates) and `fallback_message` ones are not counted.
  */
 export const convertAnthropicUsage = (usage: AnthropicUsage | null | undefined): Usage => {

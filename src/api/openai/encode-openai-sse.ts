@@ -1,8 +1,9 @@
 /**
  * Canonical chunks → an OpenAI chat completion event stream, byte for byte in the real API's grammar (wire-notes §1;
  * https://platform.openai.com/docs/api-reference/chat-streaming/streaming): one `id`/`created` on every chunk, a first
- * chunk with `role`, `logprobs: null` and `finish_reason: null` until the end, a refusal in `delta.refusal`, tool calls as first fragment (id, type,
- * name, empty arguments) then argument fragments, `delta: {}` with the finish reason, `usage: null` on every chunk plus
+ * chunk with `role`, `logprobs: null` and `finish_reason: null` until the end, a refusal in `delta.refusal`, tool
+ * calls as first fragment (id, type, name, empty arguments) then argument fragments, `delta: {}` with the finish
+ * reason, `usage: null` on every chunk plus
  * a trailing `choices: []` usage chunk when the client asked for `include_usage`, then `data: [DONE]`.
  *
  * If the source fails mid-way the stream ends with `data: {"error":{...}}` and no `[DONE]`: openai-node raises an
