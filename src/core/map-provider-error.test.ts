@@ -6,6 +6,7 @@ import { mapProviderError } from './map-provider-error.ts'
 import { anthropicStreamError } from '../../providers/anthropic/anthropic-error.ts'
 import { createInBandError } from '../../providers/openai/read-openai-error.ts'
 import { inBandFailure } from '../../providers/shared/sse-stream-failures.ts'
+import { rememberSecrets } from '../../providers/shared/redact-secrets.ts'
 
 const map = (error: ProviderError, attempts = 3) => mapProviderError(error, { attempts })
 
@@ -47,6 +48,23 @@ describe('mapProviderError', () => {
     expect(mapProviderError(overloaded, { attempts: 3 }).status).toBe(502)
     // An OpenAI-compatible server's 529 is no Anthropic overload.
     expect(mapProviderError(httpError(529, { dialect: 'openai' }), anthropic).status).toBe(502)
+  })
+
+  it("masks the gateway's credentials in the provider's rate-limit headers it passes on, as on an answered call", () => {
+    const secret = 'map-error-test-provider-key-5150'
+    rememberSecrets([secret])
+    const error = httpError(429, {
+      type: 'rate_limit_error',
+      headers: new Headers({
+        'anthropic-ratelimit-requests-limit': secret,
+        'x-ratelimit-remaining-requests': '7',
+      }),
+    })
+    const mapped = mapProviderError(error, { attempts: 1 })
+    expect(mapped.providerRateLimitHeaders).toEqual({
+      'anthropic-ratelimit-requests-limit': '[redacted]',
+      'x-ratelimit-remaining-requests': '7',
+    })
   })
 
   it('tells the client not to retry and how many attempts were made, on every error', () => {

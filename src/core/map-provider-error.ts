@@ -58,12 +58,13 @@ export const mapProviderError = (
   const headers: Record<string, string> = { 'x-should-retry': 'false' }
   if (options.attempts !== null) headers['x-gatehouse-attempts'] = String(options.attempts)
   // An upstream's error response: its retry hints and request id for every client, its rate limits for the master
-  // key's (`onError`), as on an answered call.
+  // key's (`onError`), as on an answered call, and masked as there (`copyUpstreamHeaders`): an upstream may echo the
+  // gateway's credential in any header.
   const providerRateLimitHeaders: Record<string, string> = {}
   if (error.headers !== null) {
     copyUpstreamHeaders(headers, error.headers, true)
     error.headers.forEach((value, name) => {
-      if (isUpstreamRateLimitHeader(name)) providerRateLimitHeaders[name] = value
+      if (isUpstreamRateLimitHeader(name)) providerRateLimitHeaders[name] = masked(value)!
     })
   }
   const base = { headers, providerRateLimitHeaders, cause: error }
