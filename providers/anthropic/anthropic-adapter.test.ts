@@ -334,6 +334,13 @@ describe('forward (same dialect)', () => {
       dialect: 'anthropic',
       details: { error_code: 'ramp' },
     })
+
+    // The type is passed on too: a key-shaped string in it is redacted as in the message.
+    const keyInType = anthropicStreamError(
+      JSON.stringify({ type: 'error', error: { type: 'x sk-ant-api03-abcdefghij', message: 'm' } }),
+      'anthropic'
+    )
+    expect(keyInType.type).toBe('x sk-ant-***')
   })
 
   it('describes a non-JSON error page by its status', async () => {

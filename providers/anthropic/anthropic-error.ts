@@ -5,7 +5,7 @@
  */
 import { parseRetryAfter } from '../shared/parse-retry-after.ts'
 import { readCappedText } from '../shared/read-capped-text.ts'
-import { redactSecrets } from '../shared/redact-secrets.ts'
+import { maskJson, redactSecrets } from '../shared/redact-secrets.ts'
 import type { HeaderReader, UpstreamResponse } from '../spec/provider-adapter.ts'
 import { ProviderError } from '../spec/provider-error.ts'
 import { anthropicErrorBodySchema } from './anthropic-api.ts'
@@ -29,28 +29,10 @@ const statusByErrorType: Record<string, number> = {
 /** Deeper `details` are dropped rather than walked: Anthropic's hold an `error_code` and a few flat fields. */
 const maxDetailsDepth = 8
 
-/** Parsed JSON with `redactSecrets` applied to every string in it, names included; throws past `maxDetailsDepth`. */
-const redactedJson = (value: unknown, depth: number): unknown => {
-  if (typeof value === 'string') return redactSecrets(value)
-  if (value === null || typeof value !== 'object') return value
-  if (depth === maxDetailsDepth) throw new RangeError('error.details is nested too deep')
-  if (Array.isArray(value)) return value.map((item: unknown) => redactedJson(item, depth + 1))
-  return Object.fromEntries(
-    Object.entries(value).map(([name, item]) => [
-      redactSecrets(name),
-      redactedJson(item, depth + 1),
-    ])
-  )
-}
-
 /** `error.details` as a client may get it: an object, redacted; `null` when absent, not an object or too deep. */
 const redactedDetails = (details: unknown): Record<string, unknown> | null => {
   if (details === null || typeof details !== 'object' || Array.isArray(details)) return null
-  try {
-    return redactedJson(details, 0) as Record<string, unknown>
-  } catch {
-    return null
-  }
+  return (maskJson(details, redactSecrets, maxDetailsDepth) as Record<string, unknown>) ?? null
 }
 
 type ParsedErrorBody = {
@@ -70,7 +52,8 @@ const parseErrorBody = (text: string): ParsedErrorBody | null => {
   if (!parsed.success) return null
   const { error } = parsed.data
   return {
-    type: error.type ?? null,
+    // Passed on to an Anthropic client as it came: redacted as the message is.
+    type: error.type == null ? null : redactSecrets(error.type),
     message: error.message ?? null,
     details: redactedDetails(error.details),
   }

@@ -134,6 +134,44 @@ export const createSecretMasker = (): SecretMasker | null => {
   }
 }
 
+class TooDeep extends Error {}
+
+const maskJsonAt = (
+  value: unknown,
+  mask: (text: string) => string,
+  depth: number,
+  maxDepth: number
+): unknown => {
+  if (typeof value === 'string') return mask(value)
+  if (value === null || typeof value !== 'object') return value
+  if (depth === maxDepth) throw new TooDeep()
+  if (Array.isArray(value))
+    return value.map((item: unknown) => maskJsonAt(item, mask, depth + 1, maxDepth))
+  return Object.fromEntries(
+    Object.entries(value).map(([name, item]) => [
+      mask(name),
+      maskJsonAt(item, mask, depth + 1, maxDepth),
+    ])
+  )
+}
+
+/**
+ * Parsed JSON (an upstream error's `details`) with `mask` applied to every string in it, names included; `undefined`
+ * when it nests deeper than `maxDepth` objects and arrays, which are then not walked.
+ */
+export const maskJson = (
+  value: unknown,
+  mask: (text: string) => string,
+  maxDepth = Number.POSITIVE_INFINITY
+): unknown => {
+  try {
+    return maskJsonAt(value, mask, 0, maxDepth)
+  } catch (error) {
+    if (error instanceof TooDeep) return undefined
+    throw error
+  }
+}
+
 export const redactSecrets = (text: string): string =>
   maskRememberedSecrets(text)
     .replace(apiKeyPattern, (_key, anthropic: string | undefined) =>

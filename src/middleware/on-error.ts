@@ -10,7 +10,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Dialect } from '../../providers/spec/chat-types.ts'
 import { isProviderError, type ProviderError } from '../../providers/spec/provider-error.ts'
-import { maskRememberedSecrets } from '../../providers/shared/redact-secrets.ts'
+import { maskJson, maskRememberedSecrets } from '../../providers/shared/redact-secrets.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { keepsUpstreamStatus, mapProviderError } from '../core/map-provider-error.ts'
@@ -81,19 +81,6 @@ const clientStatus = (error: GatewayError, dialect: Dialect): number => {
     : error.status
 }
 
-/**
- * Parsed JSON with the gateway's credentials masked in every string, names included (an upstream's `details`,
- * whose depth its adapter bounded).
- */
-const maskedJson = (value: unknown): unknown => {
-  if (typeof value === 'string') return maskRememberedSecrets(value)
-  if (value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return value.map(maskedJson)
-  return Object.fromEntries(
-    Object.entries(value).map(([name, item]) => [maskRememberedSecrets(name), maskedJson(item)])
-  )
-}
-
 /** The `error` object of an Anthropic body: the upstream's type and details when it is an Anthropic upstream's. */
 const anthropicError = (error: GatewayError): Record<string, unknown> => {
   const upstream = anthropicUpstreamError(error)
@@ -104,7 +91,8 @@ const anthropicError = (error: GatewayError): Record<string, unknown> => {
         : maskRememberedSecrets(upstream.type),
     message: maskRememberedSecrets(error.message),
   }
-  if (upstream !== null && upstream.details !== null) shaped.details = maskedJson(upstream.details)
+  if (upstream !== null && upstream.details !== null)
+    shaped.details = maskJson(upstream.details, maskRememberedSecrets)
   return shaped
 }
 
