@@ -84,6 +84,19 @@ const rejection = async (promise: Promise<unknown>): Promise<ProviderError> => {
 
 const signal = (): AbortSignal => new AbortController().signal
 
+/** A TCP server that never answers the TLS handshake: an `https` URL to it is still connecting when asked about. */
+const startSilentTlsServer = async (): Promise<string> => {
+  const silent = createTcpServer(() => {})
+  const sockets: Socket[] = []
+  silent.on('connection', (socket) => sockets.push(socket))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  cleanups.push(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => silent.close(resolve))
+  })
+  return `https://127.0.0.1:${(silent.address() as AddressInfo).port}/v1/models`
+}
+
 describe('createNodeTransport', () => {
   it('sends the body with a content-length counted in bytes, replacing one the caller set', async () => {
     const seen: { headers: IncomingMessage['headers']; body: string }[] = []
@@ -162,19 +175,12 @@ describe('createNodeTransport', () => {
   })
 
   it('rejects with a timeout (504) when connecting takes longer than connectTimeoutMs', async () => {
-    // A TCP server that never answers the TLS handshake: undici's connect timeout covers TCP and TLS.
-    const silent = createTcpServer(() => {})
-    const sockets: Socket[] = []
-    silent.on('connection', (socket) => sockets.push(socket))
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-    cleanups.push(async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise((resolve) => silent.close(resolve))
-    })
+    // undici's connect timeout covers TCP and TLS.
+    const url = await startSilentTlsServer()
     const started = Date.now()
     const error = await rejection(
       transport().request({
-        url: `https://127.0.0.1:${(silent.address() as AddressInfo).port}/v1/models`,
+        url,
         method: 'GET',
         headers: {},
         signal: signal(),
@@ -201,15 +207,8 @@ describe('createNodeTransport', () => {
   })
 
   it('marks an abort while still connecting as unsent: nothing reached the upstream to bill', async () => {
-    // A TCP server that never answers the TLS handshake: the request is never written.
-    const silent = createTcpServer(() => {})
-    const sockets: Socket[] = []
-    silent.on('connection', (socket) => sockets.push(socket))
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-    cleanups.push(async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise((resolve) => silent.close(resolve))
-    })
+    // The TLS handshake never ends: the request is never written.
+    const url = await startSilentTlsServer()
     const controller = new AbortController()
     const timeout = new ProviderError({
       kind: 'timeout',
@@ -217,7 +216,7 @@ describe('createNodeTransport', () => {
       message: 'first byte timeout',
     })
     const pending = transport().request({
-      url: `https://127.0.0.1:${(silent.address() as AddressInfo).port}/v1/models`,
+      url,
       method: 'GET',
       headers: {},
       signal: controller.signal,
