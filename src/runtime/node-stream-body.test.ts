@@ -1,5 +1,6 @@
-import { get } from 'node:http'
+import { ServerResponse, get } from 'node:http'
 import type { Server } from 'node:http'
+import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import { describe, expect, it, vi } from 'vitest'
@@ -114,25 +115,26 @@ const pipedSourceOf = (count: number, size: number) => {
   return { source, record }
 }
 
-describe('nodeStreamBody, piped to the connection through @hono/node-server', () => {
-  const serve = async (source: BodySource, headers: Record<string, string> = {}) => {
-    const server = createAdaptorServer({
-      fetch: (_request: Request, env: unknown) =>
-        new Response(nodeStreamBody(source, env), {
-          headers: { 'content-type': 'application/octet-stream', ...headers },
-        }),
-    }) as Server
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as AddressInfo
-    return {
-      port,
-      close: () => {
-        server.closeAllConnections()
-        return new Promise((resolve) => server.close(resolve))
-      },
-    }
+/** A server whose every response streams `source` through `nodeStreamBody`. */
+const serve = async (source: BodySource, headers: Record<string, string> = {}) => {
+  const server = createAdaptorServer({
+    fetch: (_request: Request, env: unknown) =>
+      new Response(nodeStreamBody(source, env), {
+        headers: { 'content-type': 'application/octet-stream', ...headers },
+      }),
+  }) as Server
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    port,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise((resolve) => server.close(resolve))
+    },
   }
+}
 
+describe('nodeStreamBody, piped to the connection through @hono/node-server', () => {
   it('writes every piece to the connection and ends the response, never pulling', async () => {
     const { source, record } = pipedSourceOf(50, 1_000)
     const server = await serve(source)
@@ -210,6 +212,148 @@ describe('nodeStreamBody, piped to the connection through @hono/node-server', ()
       expect(record.written).toBe(0)
     } finally {
       logged.mockRestore()
+      await server.close()
+    }
+  })
+})
+
+/** Writes `requests` to a raw connection and reads until `done` says the bytes so far are complete. */
+const rawExchange = (
+  port: number,
+  requests: string,
+  done: (received: string) => boolean
+): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let received = ''
+    const socket = connect(port, '127.0.0.1', () => socket.write(requests))
+    socket.setEncoding('latin1')
+    socket.on('data', (text: string) => {
+      received += text
+      if (done(received)) {
+        socket.destroy()
+        resolve(received)
+      }
+    })
+    socket.on('error', reject)
+    socket.on('close', () => reject(new Error(`closed after ${JSON.stringify(received)}`)))
+  })
+
+/** The pieces of a chunked body, each chunk's declared length checked against what follows it. */
+const readChunked = (body: string): { pieces: string[]; rest: string } => {
+  const pieces: string[] = []
+  let at = 0
+  for (;;) {
+    const lineEnd = body.indexOf('\r\n', at)
+    const length = Number.parseInt(body.slice(at, lineEnd), 16)
+    expect(body.slice(at, lineEnd)).toMatch(/^[0-9a-f]+$/)
+    const start = lineEnd + 2
+    expect(body.slice(start + length, start + length + 2)).toBe('\r\n')
+    at = start + length + 2
+    if (length === 0) return { pieces, rest: body.slice(at) }
+    pieces.push(body.slice(start, start + length))
+  }
+}
+
+describe('nodeStreamBody, each piece framed and written to the connection itself', () => {
+  const serveEach = async (makeSource: () => BodySource) => {
+    const server = createAdaptorServer({
+      fetch: (_request: Request, env: unknown) =>
+        new Response(nodeStreamBody(makeSource(), env), {
+          headers: { 'content-type': 'text/event-stream' },
+        }),
+    }) as Server
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    return {
+      port,
+      close: () => {
+        server.closeAllConnections()
+        return new Promise((resolve) => server.close(resolve))
+      },
+    }
+  }
+  /** A piped source of the given pieces, one per macrotask. */
+  const piecesSource = (pieces: string[]): BodySource => ({
+    pull: async () => null,
+    cancel: async () => {},
+    pipe(sink) {
+      let index = 0
+      const next = (): void => {
+        if (index === pieces.length) return sink.close()
+        sink.write(encoder.encode(pieces[index]))
+        index += 1
+        setImmediate(next)
+      }
+      setImmediate(next)
+      return { resume: () => {} }
+    },
+  })
+  const request = 'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n'
+  const headEnd = (text: string, from = 0) => text.indexOf('\r\n\r\n', from) + 4
+
+  it('frames every piece as one chunk of its exact length, ends the body, and keeps the connection for the next request', async () => {
+    // Lengths that need one, two and three hex digits, and a multi-byte character (bytes, not characters, counted).
+    const pieces = [
+      'data: a\n\n',
+      'x'.repeat(255),
+      'y'.repeat(256),
+      'é'.repeat(2000),
+      'data: [DONE]\n\n',
+    ]
+    const server = await serveEach(() => piecesSource(pieces))
+    const writes = vi.spyOn(ServerResponse.prototype, 'write')
+    try {
+      // Two requests one after the other on one connection: the second is answered whole only if the first body
+      // ended where its framing said.
+      const first = await rawExchange(server.port, request, (text) =>
+        text.endsWith('\r\n0\r\n\r\n')
+      )
+      expect(first).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+      expect(first.toLowerCase()).toContain('transfer-encoding: chunked')
+      const { pieces: received, rest } = readChunked(first.slice(headEnd(first)))
+      expect(Buffer.from(received.join(''), 'latin1').toString()).toBe(pieces.join(''))
+      expect(rest).toBe('')
+      // The first piece goes with the head through `ServerResponse#write`; the rest straight to the connection.
+      expect(writes.mock.calls.length).toBeLessThanOrEqual(1)
+
+      let answered = 0
+      const both = await rawExchange(server.port, request + request, (text) => {
+        answered = text.split('\r\n0\r\n\r\n').length - 1
+        return answered === 2
+      })
+      const second = both.slice(both.indexOf('\r\n0\r\n\r\n') + 7)
+      expect(second).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+      // A pipelined response waits its turn in Node's own queue, then goes on as the first did.
+      for (const response of [both, second]) {
+        const body = readChunked(response.slice(headEnd(response))).pieces.join('')
+        expect(Buffer.from(body, 'latin1').toString()).toBe(pieces.join(''))
+      }
+    } finally {
+      writes.mockRestore()
+      await server.close()
+    }
+  })
+
+  it('pauses the source on a full connection and resumes it on drain, for pieces small enough to be framed', async () => {
+    const { source, record } = pipedSourceOf(2_048, 8 * 1024)
+    const server = await serve(source)
+    try {
+      const received = await new Promise<number>((resolve, reject) => {
+        get({ host: '127.0.0.1', port: server.port, path: '/' }, (response) => {
+          response.pause()
+          setTimeout(() => {
+            expect(record.pauses).toBeGreaterThan(0)
+            expect(record.written).toBeLessThan(1_024)
+            let bytes = 0
+            response.on('data', (chunk: Buffer) => (bytes += chunk.byteLength))
+            response.on('end', () => resolve(bytes))
+            response.resume()
+          }, 300)
+        }).on('error', reject)
+      })
+      expect(received).toBe(2_048 * 8 * 1024)
+      expect(record.closed).toBe(true)
+    } finally {
       await server.close()
     }
   })

@@ -15,11 +15,66 @@
  * there, not in production.
  */
 import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { PipeControl } from '../../providers/spec/provider-adapter.ts'
 import type { BodySink, BodySource, StreamBodyFactory } from '../api/response-body.ts'
 import { GatewayError } from '../core/errors.ts'
 
 const done: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined }
+
+/** What of `ServerResponse` the direct write reads: Node's own fields, not in its types (`_http_outgoing.js`). */
+type OutgoingInternals = ServerResponse & {
+  _header: string | null
+  _headerSent: boolean
+  _hasBody: boolean
+  outputData: unknown[]
+}
+
+/** Pieces up to this size are framed into one buffer (a copy); a larger one goes through `ServerResponse#write`. */
+const maxFramedPiece = 16 * 1024
+
+/**
+ * The connection a streamed piece can be written to directly, as `ServerResponse#write` would end up writing it, or
+ * `null` where that call must do it (headers not yet sent, output queued behind a pipelined response, not chunked,
+ * ended). The checks are those of Node's `_writeRaw`: the socket is this response's and writable, nothing is queued.
+ * `write` costs a chunked response, per piece, a cork, a `process.nextTick` to uncork, four buffered writes (length,
+ * CRLF, piece, CRLF) and a `writev` of them; one framed buffer written to the socket is one write (docs/benchmark.md).
+ */
+const directSocketOf = (outgoing: ServerResponse): Socket | null => {
+  const response = outgoing as OutgoingInternals
+  const socket = response.socket
+  if (
+    socket === null ||
+    response.chunkedEncoding !== true ||
+    response._headerSent !== true ||
+    response._hasBody !== true ||
+    response.finished ||
+    !Array.isArray(response.outputData) ||
+    response.outputData.length !== 0 ||
+    (socket as Socket & { _httpMessage?: unknown })._httpMessage !== outgoing ||
+    !socket.writable
+  )
+    return null
+  return socket
+}
+
+/** `piece` as one HTTP/1.1 chunk: its length in hex, CRLF, the piece, CRLF (RFC 9112 §7.1). */
+const frameChunk = (piece: Uint8Array): Buffer => {
+  const length = piece.byteLength
+  let digits = 1
+  while (length >>> (4 * digits) !== 0) digits += 1
+  const framed = Buffer.allocUnsafe(digits + length + 4)
+  for (let index = digits - 1, rest = length; index >= 0; index -= 1, rest >>>= 4)
+    framed[index] = hexDigits.charCodeAt(rest & 15)
+  framed[digits] = 13
+  framed[digits + 1] = 10
+  framed.set(piece, digits + 2)
+  framed[digits + 2 + length] = 13
+  framed[digits + 3 + length] = 10
+  return framed
+}
+
+const hexDigits = '0123456789abcdef'
 
 /**
  * The reader @hono/node-server gets. Pulled, each `read()` is one `source.pull()`. Piped (the source can be, and the
@@ -67,6 +122,12 @@ class PulledBodyReader implements BodySink {
     const outgoing = this.#outgoing!
     // A connection already gone is reported by its `close`, which cancels the source.
     if (this.#finished || outgoing.destroyed) return true
+    const socket = piece.byteLength <= maxFramedPiece ? directSocketOf(outgoing) : null
+    if (socket !== null) {
+      if (socket.write(frameChunk(piece))) return true
+      socket.once('drain', this.#resume)
+      return false
+    }
     if (outgoing.write(piece)) return true
     outgoing.once('drain', this.#resume)
     return false
