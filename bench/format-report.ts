@@ -694,6 +694,11 @@ export const formatReport = (result: BenchmarkResult, verdict: BenchmarkVerdict)
     `Per target and scenario: ${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s measured in ${settings.rounds} ` +
       `interleaved rounds (each after ${settings.roundLeadInSeconds} s unmeasured); model ${settings.model}; ${settings.streamChunks}-chunk streams at max rate`,
     "CPU: the target process, % of one core; core 1: mock + load generator; other: everything else on the machine (the hypervisor's steal time apart, warned of)",
+    ...(environment.gatewayIsReference === true
+      ? [
+          "A/A run (BENCH_A_A): a second reference proxy stands in for the gateway; every gateway figure is that twin's, and the differences are the method's own noise",
+        ]
+      : []),
     ''
   )
   for (const run of result.runs) lines.push(...scenarioTable(result, run))

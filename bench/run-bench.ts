@@ -134,6 +134,7 @@ const result =
         gatewayNodeOptions: gatewayNodeOptions(),
         // Flags for the reference proxy's Node, to study it the same way (`BENCH_REFERENCE_NODE_FLAGS`).
         referenceNodeOptions: nodeFlagsFromEnv('BENCH_REFERENCE_NODE_FLAGS'),
+        gatewayIsReference: process.env.BENCH_A_A === '1',
         onProgress: (message) => console.log(`... ${message}`),
       })
 const localModel: LocalModelFigures | null = runLocalModel

@@ -91,6 +91,12 @@ export type BenchmarkOptions = {
    */
   redisTimeoutMs?: number
   onProgress?: (message: string) => void
+  /**
+   * A second reference proxy stands in for the gateway (`BENCH_A_A=1`): an A/A run, the reference against itself,
+   * whose differences are the method's own noise. Only for the scenarios of the reference (no tenant key, no
+   * conversion, no cache).
+   */
+  gatewayIsReference?: boolean
 }
 
 export type TargetRun = LoadResult & {
@@ -163,6 +169,8 @@ export type BenchmarkResult = {
     cpus: number
     pinned: boolean
     pinningNote: string
+    /** A second reference proxy stood in for the gateway (`BenchmarkOptions.gatewayIsReference`). */
+    gatewayIsReference?: boolean
   }
   settings: {
     durationSeconds: number
@@ -466,11 +474,25 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
 }
 
 /**
+ * The order of the targets in round `round` (from 0). Three or more take turns in a rotation (direct, reference,
+ * gateway; then reference, gateway, direct; then gateway, direct, reference...): each takes every place in turn, and
+ * none runs twice in a row across a round's end. The alternation used before (direct, reference, gateway; then
+ * gateway, reference, direct) kept the reference in the middle and ran the gateway twice in a row every other round,
+ * and an A/A run (a second reference in the gateway's place) found that place a few milliseconds faster at the
+ * median of the paced streams (docs/benchmark.md, 2026-12-08, early morning). Two targets alternate, which is
+ * already even: each runs twice in a row equally often.
+ */
+export const roundOrder = <T>(targets: readonly T[], round: number): readonly T[] => {
+  if (targets.length < 3) return round % 2 === 0 ? targets : [...targets].reverse()
+  const shift = round % targets.length
+  return [...targets.slice(shift), ...targets.slice(0, shift)]
+}
+
+/**
  * One scenario: each target warmed up in turn, then `rounds` measured rounds in which every target takes its turn,
- * in alternating order (direct, reference, gateway; then gateway, reference, direct...). The machine's speed drifts
- * over tens of seconds (on shared cloud cores by as much as a factor of two); interleaving gives every target the
- * same share of fast and slow moments, so the ratios compare the targets rather than the moments. A tenant scenario
- * drives the reference and the gateway only (`targetsOf`).
+ * in rotating order (`roundOrder`). The machine's speed drifts over tens of seconds (on shared cloud cores by as much
+ * as a factor of two); interleaving gives every target the same share of fast and slow moments, so the ratios compare
+ * the targets rather than the moments. A tenant scenario drives the reference and the gateway only (`targetsOf`).
  */
 export const runScenario = async (context: {
   processes: BenchProcesses
@@ -516,7 +538,7 @@ export const runScenario = async (context: {
   const measureRound = measureRoundWith(context)
   progress(`${scenario.name}: ${rounds} rounds of ${seconds} s per target, interleaved`)
   for (let round = 0; round < rounds; round += 1) {
-    const order = round % 2 === 0 ? driven : [...driven].reverse()
+    const order = roundOrder(driven, round)
     for (const name of order)
       await measureRound({ scenario, target: targetOf(name), tally: tallies[name], seconds })
   }
@@ -572,6 +594,16 @@ const cacheLogPath = (gatewayLogPath: string, backend: CacheBackend): string =>
 
 export const runBenchmark = async (options: BenchmarkOptions): Promise<BenchmarkResult> => {
   const startedAt = new Date().toISOString()
+  if (options.gatewayIsReference === true) {
+    const gatewayOnly = options.scenarios.filter(
+      (scenario) =>
+        scenario.tenant !== undefined || scenario.converted === true || scenario.cache !== undefined
+    )
+    if (gatewayOnly.length > 0)
+      throw new Error(
+        `an A/A run has no gateway for ${gatewayOnly.map((scenario) => scenario.name).join(', ')}`
+      )
+  }
   const pinning = checkPinning()
   const withTenant = options.scenarios.some((scenario) => scenario.tenant !== undefined)
   const cacheBackends = [
@@ -594,13 +626,19 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
       referenceNodeOptions: options.referenceNodeOptions,
       gatewayEnv: stores.env,
       gatewayConfig: stores.config,
+      gatewayIsReference: options.gatewayIsReference,
     })
     loadGenerator = await startLoadGenerator({ cwd: repositoryRoot })
     const masterTargets = targetsFor(processes, benchSettings.masterKey)
     for (const name of targetNames) {
       const target = masterTargets[name]
       if (target === undefined) throw new Error(`no ${name} target`)
-      await preflight({ name, url: target.url, key: target.key, requiresKey: name === 'gateway' })
+      await preflight({
+        name,
+        url: target.url,
+        key: target.key,
+        requiresKey: name === 'gateway' && options.gatewayIsReference !== true,
+      })
     }
     if (options.scenarios.some((scenario) => scenario.converted === true))
       await preflightConversion({ url: processes.gateway.url, key: benchSettings.masterKey })
@@ -730,6 +768,7 @@ export const runBenchmark = async (options: BenchmarkOptions): Promise<Benchmark
         pinningNote: pinning.available
           ? 'gateway and reference on core 0; mock and load generator on core 1'
           : `not pinned: ${pinning.reason}`,
+        ...(options.gatewayIsReference === true ? { gatewayIsReference: true } : {}),
       },
       settings: {
         durationSeconds: options.durationSeconds,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { LoadGenerator } from './drive-load.ts'
 import type { LoadJob, LoadRun } from './load-common.ts'
-import { fullScenarios, runScenario } from './run-benchmark.ts'
+import { fullScenarios, roundOrder, runScenario } from './run-benchmark.ts'
 import type { BenchmarkOptions, ScenarioTargets } from './run-benchmark.ts'
 import type { BenchProcesses } from './start-bench-processes.ts'
 
@@ -50,7 +50,7 @@ const origins: Record<'direct' | 'reference' | 'gateway', string> = {
 }
 
 describe('runScenario', () => {
-  it('warms each target up, then measures them in interleaved rounds of alternating order and merges the rounds', async () => {
+  it('warms each target up, then measures them in interleaved rounds of rotating order and merges the rounds', async () => {
     const served = { count: 0 }
     const rates = {
       // Warm-up figure first, then one per round: the gateway's rate follows the machine, as does the reference's.
@@ -92,8 +92,8 @@ describe('runScenario', () => {
     expect(order).toEqual([
       ...['direct', 'reference', 'gateway'], // warm-ups
       ...['direct', 'reference', 'gateway'],
-      ...['gateway', 'reference', 'direct'],
-      ...['direct', 'reference', 'gateway'],
+      ...['reference', 'gateway', 'direct'],
+      ...['gateway', 'direct', 'reference'],
     ])
     expect(jobs.slice(0, 3).map((job) => [job.durationSeconds, job.warmupSeconds])).toEqual([
       [3, 0],
@@ -222,5 +222,28 @@ describe('runScenario', () => {
     // One CPU reading per round, over what the mock answered in it.
     expect(results.responses?.roundCpuMicrosPerRequest).toHaveLength(2)
     expect(results.messages?.cpuMicrosPerRequest.target).not.toBeNull()
+  })
+})
+
+describe('roundOrder', () => {
+  it('rotates three targets so that each takes every place and none runs twice in a row across rounds', () => {
+    const targets = ['direct', 'reference', 'gateway'] as const
+    const rounds = [0, 1, 2, 3, 4, 5].map((round) => roundOrder(targets, round))
+    const sequence = rounds.flat()
+    for (let index = 1; index < sequence.length; index += 1)
+      expect(sequence[index]).not.toBe(sequence[index - 1])
+    for (const target of targets) {
+      const places = rounds.map((order) => order.indexOf(target)).sort()
+      expect(places).toEqual([0, 0, 1, 1, 2, 2])
+    }
+  })
+
+  it('alternates two targets, each first in every other round', () => {
+    expect([0, 1, 2, 3].map((round) => roundOrder(['a', 'b'], round))).toEqual([
+      ['a', 'b'],
+      ['b', 'a'],
+      ['a', 'b'],
+      ['b', 'a'],
+    ])
   })
 })

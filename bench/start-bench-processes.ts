@@ -245,7 +245,31 @@ export type StartBenchProcessesOptions = {
   gatewayConfig?: Record<string, unknown>
   /** What the gateway's Node runs under (`valgrind ...`: `measure-cost.ts`'s `MEASURE_CALLGRIND`). */
   gatewayWrapper?: readonly string[]
+  /**
+   * Start a second reference proxy in the gateway's place (`BENCH_A_A=1`): the run then measures the reference
+   * against itself, which says how large a difference the method can tell from its own noise.
+   */
+  gatewayIsReference?: boolean
 }
+
+/** The chat completions the mock answered; with `phase`, the paced streams tagged with it (`bench_phase`). */
+const countMockRequestsOf =
+  (mockChild: ChildProcess) =>
+  (phase?: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (message: { type?: string; served?: number }): void => {
+        if (message?.type !== 'count' || typeof message.served !== 'number') return
+        mockChild.off('message', onMessage)
+        clearTimeout(timer)
+        resolve(message.served)
+      }
+      const timer = setTimeout(() => {
+        mockChild.off('message', onMessage)
+        reject(new Error('the mock upstream did not report its request count'))
+      }, 5_000)
+      mockChild.on('message', onMessage)
+      mockChild.send({ type: 'count', phase })
+    })
 
 export const startBenchProcesses = async (
   options: StartBenchProcessesOptions
@@ -272,29 +296,50 @@ export const startBenchProcesses = async (
     const { baseUrl } = await readJsonLine<{ baseUrl: string }>(mockChild, 20_000)
     const mockOrigin = new URL(baseUrl).origin
 
-    const referenceChild = spawnPinned({
-      nodeArgs: [
-        // What `gatehouse serve` sets in its own process (`serveV8Flags`: no allocation-site pretenuring). Without
-        // it the reference, too, sometimes fell for its whole life into scavenges of 6 to 7 ms and 25 full
-        // collections a scenario (2026-12-06), and a ratio against it flattered the gateway.
-        ...serveV8Flags,
-        '--import',
-        gcProbe,
-        ...(options.referenceNodeOptions ?? []),
-        transpileToCache(`${benchDirectory}reference-proxy.ts`),
-      ],
-      core: 0,
-      cwd: repositoryRoot,
-      env: {
-        ...baseEnv(),
-        GATEHOUSE_BENCH_GC_DIR: gcDirectory,
-        UPSTREAM_ORIGIN: mockOrigin,
-        UPSTREAM_API_KEY: benchSettings.upstreamApiKey,
-        PORT: '0',
-      },
-    })
-    started.push(referenceChild)
-    const reference = await readJsonLine<{ url: string }>(referenceChild, 20_000)
+    const startReference = async (): Promise<BenchProcess> => {
+      const child = spawnPinned({
+        nodeArgs: [
+          // What `gatehouse serve` sets in its own process (`serveV8Flags`: no allocation-site pretenuring). Without
+          // it the reference, too, sometimes fell for its whole life into scavenges of 6 to 7 ms and 25 full
+          // collections a scenario (2026-12-06), and a ratio against it flattered the gateway.
+          ...serveV8Flags,
+          '--import',
+          gcProbe,
+          ...(options.referenceNodeOptions ?? []),
+          transpileToCache(`${benchDirectory}reference-proxy.ts`),
+        ],
+        core: 0,
+        cwd: repositoryRoot,
+        env: {
+          ...baseEnv(),
+          GATEHOUSE_BENCH_GC_DIR: gcDirectory,
+          UPSTREAM_ORIGIN: mockOrigin,
+          UPSTREAM_API_KEY: benchSettings.upstreamApiKey,
+          PORT: '0',
+        },
+      })
+      started.push(child)
+      const { url } = await readJsonLine<{ url: string }>(child, 20_000)
+      return { url, pid: child.pid as number, child }
+    }
+    const reference = await startReference()
+    const countMockRequests = countMockRequestsOf(mockChild)
+
+    if (options.gatewayIsReference === true) {
+      const twin = await startReference()
+      writeFileSync(
+        options.gatewayLogPath,
+        'A second reference proxy stood in for the gateway (BENCH_A_A).\n'
+      )
+      return {
+        mock: { url: mockOrigin, baseUrl, pid: mockChild.pid as number, child: mockChild },
+        reference,
+        gateway: { ...twin, logPath: options.gatewayLogPath },
+        gcDirectory,
+        countMockRequests,
+        stop,
+      }
+    }
 
     const configPath = join(configDirectory, 'gatehouse.yaml')
     writeFileSync(configPath, stringify({ ...conversionConfig(baseUrl), ...options.gatewayConfig }))
@@ -310,25 +355,9 @@ export const startBenchProcesses = async (
     })
     started.push(gateway.child)
 
-    const countMockRequests = (phase?: string): Promise<number> =>
-      new Promise((resolve, reject) => {
-        const onMessage = (message: { type?: string; served?: number }): void => {
-          if (message?.type !== 'count' || typeof message.served !== 'number') return
-          mockChild.off('message', onMessage)
-          clearTimeout(timer)
-          resolve(message.served)
-        }
-        const timer = setTimeout(() => {
-          mockChild.off('message', onMessage)
-          reject(new Error('the mock upstream did not report its request count'))
-        }, 5_000)
-        mockChild.on('message', onMessage)
-        mockChild.send({ type: 'count', phase })
-      })
-
     return {
       mock: { url: mockOrigin, baseUrl, pid: mockChild.pid as number, child: mockChild },
-      reference: { url: reference.url, pid: referenceChild.pid as number, child: referenceChild },
+      reference,
       gateway,
       gcDirectory,
       countMockRequests,
