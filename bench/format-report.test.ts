@@ -64,6 +64,8 @@ const pacedRun = (options: {
         cpuSeconds === null
           ? [null, null]
           : [(cpuSeconds / 20_000) * 1_000_000 * 0.9, (cpuSeconds / 20_000) * 1_000_000 * 1.1],
+      // Two rounds on either side of the pooled p99.
+      roundP99Ms: [p99 - 0.5, p99 + 1],
     },
   })
   const gateway = chunkTarget(options.gatewayCpuSeconds, 1.5, options.gatewayP99)
@@ -210,6 +212,15 @@ describe('judgeBenchmark', () => {
     expect(verdict.paced[0].cpuPerChunkVsReference).toBeCloseTo(1.4)
     expect(verdict.paced[0].addedP50Ms).toBeCloseTo(0.3)
     expect(verdict.paced[0].addedP99Ms).toBeCloseTo(0.7)
+    // Round by round: (2.7 - 2.0) and (4.2 - 3.5), both 0.7, so no spread.
+    expect(verdict.paced[0].addedP99ByRound?.differences).toEqual([
+      expect.closeTo(0.7),
+      expect.closeTo(0.7),
+    ])
+    expect(verdict.paced[0].addedP99ByRound?.halfWidth).toBeCloseTo(0)
+    expect(formatReport(data, verdict)).toContain(
+      'added delay p99 in each round (ms): +0.70 +0.70; mean +0.70 ± 0.00 (two standard errors)'
+    )
     expect(verdict.checks.slice(3).map((check) => [check.name, check.pass])).toEqual([
       ['paced-streams: CPU per chunk, gateway/reference', true],
       ['paced-streams: added delay p99 (ms)', true],

@@ -17,6 +17,8 @@ import type {
   TargetRun,
 } from './run-benchmark.ts'
 import { allTargetNames } from './run-benchmark.ts'
+import { formatPairedDifference, pairedDifference } from './paired-difference.ts'
+import type { PairedDifference } from './paired-difference.ts'
 
 export type TargetCheck = { name: string; value: number; limit: string; pass: boolean }
 
@@ -73,6 +75,12 @@ export type PacedVerdict = {
   /** Gateway delay minus reference delay, at the median and at p99 of every chunk's delay (ms). */
   addedP50Ms: number
   addedP99Ms: number
+  /**
+   * The same p99 difference round by round (each round's two p99s measured seconds apart), with its mean and two
+   * standard errors: what the pooled figure can be told from. An A/A run (`BENCH_A_A`) gives its spread at zero.
+   * `null` with fewer than two rounds read.
+   */
+  addedP99ByRound: PairedDifference | null
   /** The gateway's highest resident memory during the scenario's rounds (KiB). */
   gatewayPeakRssKb: number
 }
@@ -176,8 +184,27 @@ const pacedVerdictOf = (run: ScenarioRun): PacedVerdict => {
     cpuPerChunkVsReference: gatewayCpu / referenceCpu,
     addedP50Ms: orNaN(gateway?.latencyMs.p50) - orNaN(reference?.latencyMs.p50),
     addedP99Ms: orNaN(gateway?.latencyMs.p99) - orNaN(reference?.latencyMs.p99),
+    addedP99ByRound: roundP99Difference(gateway, reference),
     gatewayPeakRssKb: orNaN(gateway?.peakRssKb),
   }
+}
+
+/** `PacedVerdict.addedP99ByRound`: the rounds in which both targets' p99 was read. */
+const roundP99Difference = (
+  gateway: TargetRun | undefined,
+  reference: TargetRun | undefined
+): PairedDifference | null => {
+  const ours = gateway?.chunks?.roundP99Ms ?? []
+  const theirs = reference?.chunks?.roundP99Ms ?? []
+  const paired = ours.flatMap((value, index) => {
+    const other = theirs[index]
+    return value === null || other == null ? [] : [[value, other] as const]
+  })
+  if (paired.length < 2) return null
+  return pairedDifference(
+    paired.map(([value]) => value),
+    paired.map(([, other]) => other)
+  )
 }
 
 const conversionFiguresOf = (
@@ -579,6 +606,12 @@ const scenarioTable = (result: BenchmarkResult, run: ScenarioRun): string[] => {
     if (perRound.length > 1)
       lines.push(
         `gateway/reference CPU per chunk in each round: ${perRound.map((value) => fixed(value, 2)).join(' ')}`
+      )
+    const added = pacedVerdictOf(run).addedP99ByRound
+    if (added !== null)
+      lines.push(
+        `added delay p99 in each round (ms): ${added.differences.map((value) => signed(value, 2)).join(' ')}; ` +
+          `mean ${formatPairedDifference(added, 2)} (two standard errors)`
       )
   }
   if (cache === undefined && !converted && !paced && run.scenario.overallRate === undefined) {

@@ -24,7 +24,12 @@ import type { TenantUsageCheck } from './check-tenant-usage.ts'
 import { startLoadGenerator } from './drive-load.ts'
 import type { LoadGenerator } from './drive-load.ts'
 import type { LoadResult, LoadRun, WorkerJob } from './load-worker.ts'
-import { cpuMsPerThousandChunks, mergeChunkFigures, mergeLoadRuns } from './load-common.ts'
+import {
+  cpuMsPerThousandChunks,
+  mergeChunkFigures,
+  mergeLoadRuns,
+  summariseLatency,
+} from './load-common.ts'
 import { preflight, preflightConversion } from './preflight.ts'
 import { prepareBenchStores } from './prepare-bench-stores.ts'
 import type { BenchDatabase, BenchStores } from './prepare-bench-stores.ts'
@@ -111,6 +116,8 @@ export type TargetRun = LoadResult & {
     cpuSeconds: number | null
     cpuMsPerThousandChunks: number | null
     roundCpuMsPerThousandChunks: (number | null)[]
+    /** Each round's p99 of the chunks' delay (ms), paired round by round with the other target's. */
+    roundP99Ms: (number | null)[]
     firstProblem?: string
   }
   /** Highest resident memory of the target's process during the run (KiB); `null` for the mock. */
@@ -458,6 +465,7 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
                 ? null
                 : cpuMsPerThousandChunks(run.chunkFigures.cpuSeconds, run.chunkFigures.chunks)
             ),
+            roundP99Ms: tally.runs.map((run) => summariseLatency(run.latencySamplesMs).p99),
           },
         }),
     peakRssKb: tally.peakRssKb,
