@@ -135,6 +135,12 @@ const result =
         // Flags for the reference proxy's Node, to study it the same way (`BENCH_REFERENCE_NODE_FLAGS`).
         referenceNodeOptions: nodeFlagsFromEnv('BENCH_REFERENCE_NODE_FLAGS'),
         gatewayIsReference: process.env.BENCH_A_A === '1',
+        // Another build's CLI (`../before/bin/gatehouse.js`, a worktree built with `tsc -p tsconfig.build.json`), to
+        // compare two builds under one harness, run after run.
+        gatewayBin:
+          process.env.BENCH_GATEWAY_BIN === undefined || process.env.BENCH_GATEWAY_BIN === ''
+            ? undefined
+            : process.env.BENCH_GATEWAY_BIN,
         onProgress: (message) => console.log(`... ${message}`),
       })
 const localModel: LocalModelFigures | null = runLocalModel
