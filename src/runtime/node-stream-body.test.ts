@@ -115,11 +115,17 @@ const pipedSourceOf = (count: number, size: number) => {
   return { source, record }
 }
 
-/** A server whose every response streams `source` through `nodeStreamBody`. */
-const serve = async (source: BodySource, headers: Record<string, string> = {}) => {
+/**
+ * A server whose every response streams `source` through `nodeStreamBody` (a function: a new source for each
+ * request).
+ */
+const serve = async (
+  source: BodySource | (() => BodySource),
+  headers: Record<string, string> = {}
+) => {
   const server = createAdaptorServer({
     fetch: (_request: Request, env: unknown) =>
-      new Response(nodeStreamBody(source, env), {
+      new Response(nodeStreamBody(typeof source === 'function' ? source() : source, env), {
         headers: { 'content-type': 'application/octet-stream', ...headers },
       }),
   }) as Server
@@ -263,23 +269,6 @@ const readChunked = (body: string): { pieces: string[]; rest: string } => {
 }
 
 describe('nodeStreamBody, each piece framed and written to the connection itself', () => {
-  const serveEach = async (makeSource: () => BodySource) => {
-    const server = createAdaptorServer({
-      fetch: (_request: Request, env: unknown) =>
-        new Response(nodeStreamBody(makeSource(), env), {
-          headers: { 'content-type': 'text/event-stream' },
-        }),
-    }) as Server
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as AddressInfo
-    return {
-      port,
-      close: () => {
-        server.closeAllConnections()
-        return new Promise((resolve) => server.close(resolve))
-      },
-    }
-  }
   /** A piped source of the given pieces, one per macrotask. */
   const piecesSource = (pieces: string[]): BodySource => ({
     pull: async () => null,
@@ -308,7 +297,7 @@ describe('nodeStreamBody, each piece framed and written to the connection itself
       'é'.repeat(2000),
       'data: [DONE]\n\n',
     ]
-    const server = await serveEach(() => piecesSource(pieces))
+    const server = await serve(() => piecesSource(pieces), { 'content-type': 'text/event-stream' })
     const writes = vi.spyOn(ServerResponse.prototype, 'write')
     try {
       // Two requests one after the other on one connection: the second is answered whole only if the first body
