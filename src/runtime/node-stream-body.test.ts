@@ -290,9 +290,11 @@ describe('nodeStreamBody, each piece framed and written to the connection itself
 
   it('frames every piece as one chunk of its exact length, ends the body, and keeps the connection for the next request', async () => {
     // Lengths that need one, two and three hex digits, and a multi-byte character (bytes, not characters, counted).
+    // An empty piece among them: framed, it would be the chunk that ends the body.
     const pieces = [
       'data: a\n\n',
       'x'.repeat(255),
+      '',
       'y'.repeat(256),
       'é'.repeat(2000),
       'data: [DONE]\n\n',

@@ -24,7 +24,6 @@ const done: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefine
 
 /** What of `ServerResponse` the direct write reads: Node's own fields, not in its types (`_http_outgoing.js`). */
 type OutgoingInternals = ServerResponse & {
-  _header: string | null
   _headerSent: boolean
   _hasBody: boolean
   outputData: unknown[]
@@ -122,6 +121,8 @@ class PulledBodyReader implements BodySink {
     const outgoing = this.#outgoing!
     // A connection already gone is reported by its `close`, which cancels the source.
     if (this.#finished || outgoing.destroyed) return true
+    // Nothing to send; framed, an empty piece would be the chunk that ends the body (Node's `write` skips it too).
+    if (piece.byteLength === 0) return true
     const socket = piece.byteLength <= maxFramedPiece ? directSocketOf(outgoing) : null
     if (socket !== null) {
       if (socket.write(frameChunk(piece))) return true
