@@ -485,10 +485,10 @@ const targetRunOf = (tally: TargetTally, measuresProcess: boolean): TargetRun =>
  * The order of the targets in round `round` (from 0). Three or more take turns in a rotation (direct, reference,
  * gateway; then reference, gateway, direct; then gateway, direct, reference...): each takes every place in turn, and
  * none runs twice in a row across a round's end. The alternation used before (direct, reference, gateway; then
- * gateway, reference, direct) kept the reference in the middle and ran the gateway twice in a row every other round,
- * and an A/A run (a second reference in the gateway's place) found that place a few milliseconds faster at the
- * median of the paced streams (docs/benchmark.md, 2026-12-08, early morning). Two targets alternate, which is
- * already even: each runs twice in a row equally often.
+ * gateway, reference, direct) kept the reference in the middle and ran the gateway twice in a row every other round;
+ * in three of four A/A runs (a second reference in the gateway's place) that place was a few milliseconds faster at
+ * the median of the paced streams, which may be noise (docs/benchmark.md, 2026-12-08, early morning), but the
+ * rotation is even either way. Two targets alternate, which is already even: each runs twice in a row equally often.
  */
 export const roundOrder = <T>(targets: readonly T[], round: number): readonly T[] => {
   if (targets.length < 3) return round % 2 === 0 ? targets : [...targets].reverse()
