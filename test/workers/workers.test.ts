@@ -128,13 +128,32 @@ const buildBundle = (): Promise<Bundle> =>
     build.once('exit', (code) => resolve({ code, log, outdir }))
   }))
 
-beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'gatehouse-workers-'))
-  upstreams = await startScenarioUpstreams()
-  const { variables, configYaml } = scenarioSettings(upstreams)
-  const bindings = Object.entries({ ...variables, GATEHOUSE_CONFIG_YAML: configYaml }).flatMap(
-    ([name, value]) => ['--var', `${name}:${value}`]
-  )
+beforeAll(
+  async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'gatehouse-workers-'))
+    upstreams = await startScenarioUpstreams()
+    const { variables, configYaml } = scenarioSettings(upstreams)
+    const bindings = Object.entries({ ...variables, GATEHOUSE_CONFIG_YAML: configYaml }).flatMap(
+      ([name, value]) => ['--var', `${name}:${value}`]
+    )
+    // A port found free can be taken before wrangler binds it (or one workerd picks itself, by another test's socket
+    // meanwhile): "Address already in use" is tried again on fresh ports, anything else fails at once.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await startWrangler(bindings)
+        return
+      } catch (error) {
+        if (attempt === 3 || !/Address already in use/.test(output)) throw error
+        await stopWrangler()
+        output = ''
+      }
+    }
+  },
+  3 * (startTimeoutMs + 10_000)
+)
+
+/** `wrangler dev` on ports found free, ready once `/healthz` answers. */
+const startWrangler = async (bindings: string[]): Promise<void> => {
   const [port, inspectorPort] = [await freePort(), await freePort()]
   gateway = `http://127.0.0.1:${port}`
   wrangler = spawn(
@@ -165,7 +184,7 @@ beforeAll(async () => {
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
   await waitForReady()
-}, startTimeoutMs + 10_000)
+}
 
 afterAll(async () => {
   await stopWrangler()
