@@ -192,16 +192,30 @@ describe('createNodeTransport', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
   })
 
-  it('rejects with an aborted error (499) when the signal fires before the response', async () => {
-    const { url } = await startServer(() => {})
+  /** A GET to `url` whose signal fires after `ms`, with `reason` (none: the default abort). */
+  const requestAbortedAfter = (
+    url: string,
+    ms: number,
+    reason?: unknown,
+    options: { connectTimeoutMs?: number } = {}
+  ) => {
     const controller = new AbortController()
     const pending = transport().request({
       url,
       method: 'GET',
       headers: {},
       signal: controller.signal,
+      ...options,
     })
-    setTimeout(() => controller.abort(), 50)
+    setTimeout(() => controller.abort(reason), ms)
+    return pending
+  }
+  const firstByteTimeout = () =>
+    new ProviderError({ kind: 'timeout', status: 504, message: 'first byte timeout' })
+
+  it('rejects with an aborted error (499) when the signal fires before the response', async () => {
+    const { url } = await startServer(() => {})
+    const pending = requestAbortedAfter(url, 50)
     // The server had the request (it answers nothing): not `unsent`, the provider may have worked on it.
     expect(await rejection(pending)).toMatchObject({ kind: 'aborted', status: 499, unsent: false })
   })
@@ -209,38 +223,14 @@ describe('createNodeTransport', () => {
   it('marks an abort while still connecting as unsent: nothing reached the upstream to bill', async () => {
     // The TLS handshake never ends: the request is never written.
     const url = await startSilentTlsServer()
-    const controller = new AbortController()
-    const timeout = new ProviderError({
-      kind: 'timeout',
-      status: 504,
-      message: 'first byte timeout',
-    })
-    const pending = transport().request({
-      url,
-      method: 'GET',
-      headers: {},
-      signal: controller.signal,
-      connectTimeoutMs: 5_000,
-    })
-    setTimeout(() => controller.abort(timeout), 100)
+    const pending = requestAbortedAfter(url, 100, firstByteTimeout(), { connectTimeoutMs: 5_000 })
     expect(await rejection(pending)).toMatchObject({ kind: 'timeout', status: 504, unsent: true })
   })
 
   it("rethrows the signal's reason when it is a ProviderError (the core's timeouts)", async () => {
     const { url } = await startServer(() => {})
-    const controller = new AbortController()
-    const timeout = new ProviderError({
-      kind: 'timeout',
-      status: 504,
-      message: 'first byte timeout',
-    })
-    const pending = transport().request({
-      url,
-      method: 'GET',
-      headers: {},
-      signal: controller.signal,
-    })
-    setTimeout(() => controller.abort(timeout), 50)
+    const timeout = firstByteTimeout()
+    const pending = requestAbortedAfter(url, 50, timeout)
     expect(await rejection(pending)).toBe(timeout)
   })
 
